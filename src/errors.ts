@@ -1,0 +1,192 @@
+/**
+ * Every error flexmux raises is a FlexError with a stable `code` (documented in docs/errors.md).
+ * Callers branch on `code` or on the subclass; `instanceof` works across two copies of the package
+ * because classes are matched by a registered symbol brand, not by identity.
+ */
+
+const BRAND = Symbol.for('flexmux.error');
+
+export type FlexErrorCode =
+  | 'FLEX_ERR_PROTOCOL'
+  | 'FLEX_ERR_CONFIG'
+  | 'FLEX_ERR_ADMISSION_REJECTED'
+  | 'FLEX_ERR_DIAL_REFUSED'
+  | 'FLEX_ERR_DIAL_TIMEOUT'
+  | 'FLEX_ERR_STREAM_RESET'
+  | 'FLEX_ERR_STREAM_CLOSED'
+  | 'FLEX_ERR_CONNECTION_CLOSED'
+  | 'FLEX_ERR_NOT_CONNECTED'
+  | 'FLEX_ERR_PING_FAILED'
+  | 'FLEX_ERR_TIMEOUT'
+  | 'FLEX_ERR_LIMIT'
+  | 'FLEX_ERR_ABORTED'
+  | 'FLEX_ERR_FLOW_CONTROL';
+
+export interface FlexErrorOptions {
+  cause?: unknown;
+}
+
+export class FlexError extends Error {
+  readonly code: FlexErrorCode;
+
+  constructor(code: FlexErrorCode, message: string, options?: FlexErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+    (this as unknown as Record<symbol, string[]>)[BRAND] = brandsOf(new.target);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const brands = (value as Record<symbol, unknown>)[BRAND];
+    return Array.isArray(brands) && brands.includes(this.name);
+  }
+}
+
+function brandsOf(ctor: unknown): string[] {
+  const names: string[] = [];
+  let c = ctor as { name: string } | null;
+  while (c && c.name && c !== Error && c !== Object) {
+    names.push(c.name);
+    if (c.name === 'FlexError') break;
+    c = Object.getPrototypeOf(c) as { name: string } | null;
+  }
+  return names;
+}
+
+/** Malformed bytes or a peer breaking the protocol. */
+export class ProtocolError extends FlexError {
+  constructor(message: string, options?: FlexErrorOptions) {
+    super('FLEX_ERR_PROTOCOL', message, options);
+  }
+}
+
+/** An invalid option or argument; thrown synchronously. */
+export class ConfigError extends FlexError {
+  constructor(message: string, options?: FlexErrorOptions) {
+    super('FLEX_ERR_CONFIG', message, options);
+  }
+}
+
+/** The switcher refused admission: -1 (credentials, version, clock, domain) or -2 (registration). */
+export class AdmissionError extends FlexError {
+  /** The response's ErrCode (-1 or -2), or 0 when the connection closed before any reply. */
+  readonly errCode: number;
+  constructor(message: string, errCode: number, options?: FlexErrorOptions) {
+    super('FLEX_ERR_ADMISSION_REJECTED', message, options);
+    this.errCode = errCode;
+  }
+}
+
+/** Why a dial was refused, from the wire text of the OpenStream ACK (PROTOCOL.md 3.5). */
+export type DialRefusal =
+  | 'no-listener'
+  | 'unknown-domain'
+  | 'backlog-full'
+  | 'listener-closed'
+  | 'sid-in-use'
+  | 'limit'
+  | 'forbidden'
+  | 'other';
+
+const REFUSAL_BY_TEXT: Record<string, DialRefusal> = {
+  'listener not found': 'no-listener',
+  'resolve domain failed': 'unknown-domain',
+  'listener backlog full': 'backlog-full',
+  'listener closed': 'listener-closed',
+  'sid is attached': 'sid-in-use',
+  'stream already exists': 'sid-in-use',
+  'connection refused': 'no-listener',
+  'too many streams': 'limit',
+  'dial not allowed': 'forbidden',
+};
+
+export class DialRefusedError extends FlexError {
+  readonly reason: DialRefusal;
+  /** The error text the peer sent. */
+  readonly remoteText: string;
+  constructor(remoteText: string, options?: FlexErrorOptions) {
+    super('FLEX_ERR_DIAL_REFUSED', `dial refused: ${remoteText}`, options);
+    this.remoteText = remoteText;
+    this.reason = REFUSAL_BY_TEXT[remoteText] ?? 'other';
+  }
+}
+
+export class DialTimeoutError extends FlexError {
+  constructor(message = 'dial timed out waiting for the OpenStream ACK', options?: FlexErrorOptions) {
+    super('FLEX_ERR_DIAL_TIMEOUT', message, options);
+  }
+}
+
+/** Reset reason codes of PROTOCOL.md 14.3. */
+export const ResetCode = {
+  CANCELLED: 0,
+  PROTOCOL: 1,
+  FLOW_CONTROL: 2,
+  INTERNAL: 3,
+  REFUSED: 4,
+  IDLE_TIMEOUT: 5,
+} as const;
+
+export class StreamResetError extends FlexError {
+  /** The reset reason code (PROTOCOL.md 14.3); application codes start at 0x100. */
+  readonly resetCode: number;
+  /** True when the peer reset the stream, false when it was reset locally. */
+  readonly remote: boolean;
+  constructor(message: string, resetCode: number, remote: boolean, options?: FlexErrorOptions) {
+    super('FLEX_ERR_STREAM_RESET', message, options);
+    this.resetCode = resetCode;
+    this.remote = remote;
+  }
+}
+
+export class StreamClosedError extends FlexError {
+  constructor(message = 'stream is closed', options?: FlexErrorOptions) {
+    super('FLEX_ERR_STREAM_CLOSED', message, options);
+  }
+}
+
+export class ConnectionClosedError extends FlexError {
+  constructor(message = 'connection closed', options?: FlexErrorOptions) {
+    super('FLEX_ERR_CONNECTION_CLOSED', message, options);
+  }
+}
+
+export class NotConnectedError extends FlexError {
+  constructor(message = 'not connected', options?: FlexErrorOptions) {
+    super('FLEX_ERR_NOT_CONNECTED', message, options);
+  }
+}
+
+export class PingError extends FlexError {
+  /** The error text the switcher or node answered with, if any. */
+  readonly remoteText: string;
+  constructor(remoteText: string, options?: FlexErrorOptions) {
+    super('FLEX_ERR_PING_FAILED', `ping failed: ${remoteText}`, options);
+    this.remoteText = remoteText;
+  }
+}
+
+export class TimeoutError extends FlexError {
+  constructor(message: string, options?: FlexErrorOptions) {
+    super('FLEX_ERR_TIMEOUT', message, options);
+  }
+}
+
+export class LimitError extends FlexError {
+  constructor(message: string, options?: FlexErrorOptions) {
+    super('FLEX_ERR_LIMIT', message, options);
+  }
+}
+
+export class AbortError extends FlexError {
+  constructor(message = 'operation aborted', options?: FlexErrorOptions) {
+    super('FLEX_ERR_ABORTED', message, options);
+  }
+}
+
+export class FlowControlError extends FlexError {
+  constructor(message: string, options?: FlexErrorOptions) {
+    super('FLEX_ERR_FLOW_CONTROL', message, options);
+  }
+}

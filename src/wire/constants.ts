@@ -1,0 +1,61 @@
+/** Wire constants of the flex v3 protocol (PROTOCOL.md 1 and Appendix A). */
+
+export const PROTOCOL_VERSION = 20260225;
+export const HEADER_SIZE = 11;
+export const MAX_PAYLOAD = 0xffff;
+
+/** Command bytes (PROTOCOL.md 1.2 and 14). Bit 0 is the ACK flag. */
+export const Cmd = {
+  ADMIT: 0x00,
+  OPEN: 0x02,
+  OPEN_ACK: 0x03,
+  CLOSE: 0x04,
+  CLOSE_ACK: 0x05,
+  DATA: 0x06,
+  DATA_ACK: 0x07,
+  PUSH_MESSAGE: 0x08,
+  PUSH_MESSAGE_ACK: 0x09,
+  PING: 0x0a,
+  PING_ACK: 0x0b,
+  /** flexmux extension 14.2: half-close. */
+  FIN: 0x0c,
+  /** flexmux extension 14.3: reset with a reason. */
+  RESET: 0x0e,
+} as const;
+
+export type CmdValue = (typeof Cmd)[keyof typeof Cmd];
+
+const NAMES: Record<number, string> = {
+  0x00: 'admit',
+  0x02: 'open',
+  0x03: 'open.ack',
+  0x04: 'close',
+  0x05: 'close.ack',
+  0x06: 'data',
+  0x07: 'data.ack',
+  0x08: 'message',
+  0x09: 'message.ack',
+  0x0a: 'ping',
+  0x0b: 'ping.ack',
+  0x0c: 'fin',
+  0x0e: 'reset',
+};
+
+/** A readable name for a command byte, as used in logs and metrics labels. */
+export function cmdName(cmd: number): string {
+  return NAMES[cmd] ?? `<${cmd}>`;
+}
+
+/** Special virtual IPs (PROTOCOL.md 1.4). */
+export const LOCAL_IP = 0x0000;
+export const SWITCHER_IP = 0xffff;
+
+/** Capability bits carried after the window in OpenStream and its ACK (PROTOCOL.md 14.1). */
+export const Caps = {
+  HALF_CLOSE: 0x01,
+  RESET: 0x02,
+} as const;
+export const ALL_CAPS = Caps.HALF_CLOSE | Caps.RESET;
+
+/** Longest reset message (PROTOCOL.md 14.3). */
+export const MAX_RESET_MESSAGE = 1024;

@@ -1,0 +1,133 @@
+import { ProtocolError } from '../errors.js';
+import { HEADER_SIZE, MAX_PAYLOAD } from './constants.js';
+import { type Frame, payloadLength, readHeader } from './frame.js';
+
+/**
+ * Incremental decoder for a byte stream (TCP, TLS): accepts any chunking, holds at most one
+ * partial frame, and hands each complete frame to `onFrame`. Payloads that lie inside one chunk
+ * are zero-copy views of it; only a frame split across chunks is copied.
+ */
+export class FrameDecoder {
+  private readonly onFrame: (frame: Frame) => void;
+  private readonly maxPayload: number;
+  private head = new Uint8Array(HEADER_SIZE);
+  private headLen = 0;
+  private pending: Frame | null = null;
+  private body: Uint8Array | null = null;
+  private bodyLen = 0;
+
+  constructor(onFrame: (frame: Frame) => void, options: { maxPayload?: number } = {}) {
+    this.onFrame = onFrame;
+    this.maxPayload = options.maxPayload ?? MAX_PAYLOAD;
+  }
+
+  /** Bytes held for a frame that has not completed yet. */
+  get buffered(): number {
+    return this.headLen + this.bodyLen;
+  }
+
+  /** Feeds bytes. Throws ProtocolError for a payload over the limit; nothing else throws. */
+  push(chunk: Uint8Array): void {
+    let off = 0;
+    const n = chunk.length;
+    while (off < n) {
+      if (this.pending !== null) {
+        off = this.fillBody(chunk, off);
+        continue;
+      }
+      if (this.headLen === 0 && n - off >= HEADER_SIZE) {
+        const f = readHeader(chunk, off);
+        const len = this.checkLength(f);
+        off += HEADER_SIZE;
+        if (n - off >= len) {
+          if (len > 0) f.payload = chunk.subarray(off, off + len);
+          off += len;
+          this.onFrame(f);
+        } else {
+          this.startBody(f, len);
+        }
+        continue;
+      }
+      const take = Math.min(HEADER_SIZE - this.headLen, n - off);
+      this.head.set(chunk.subarray(off, off + take), this.headLen);
+      this.headLen += take;
+      off += take;
+      if (this.headLen === HEADER_SIZE) {
+        this.headLen = 0;
+        const f = readHeader(this.head, 0);
+        const len = this.checkLength(f);
+        if (len === 0) this.onFrame(f);
+        else this.startBody(f, len);
+      }
+    }
+  }
+
+  /** Declares the end of the byte stream; a partial frame left over is a ProtocolError. */
+  end(): void {
+    if (this.buffered > 0) {
+      const what = this.pending ? 'payload' : 'header';
+      this.reset();
+      throw new ProtocolError(`connection ended in the middle of a frame ${what}`);
+    }
+  }
+
+  reset(): void {
+    this.headLen = 0;
+    this.pending = null;
+    this.body = null;
+    this.bodyLen = 0;
+  }
+
+  private checkLength(f: Frame): number {
+    const len = payloadLength(f.cmd, f.size);
+    if (len > this.maxPayload) {
+      this.reset();
+      throw new ProtocolError(`frame payload of ${len} bytes exceeds the limit of ${this.maxPayload}`);
+    }
+    return len;
+  }
+
+  private startBody(f: Frame, len: number): void {
+    this.pending = f;
+    this.body = new Uint8Array(len);
+    this.bodyLen = 0;
+  }
+
+  private fillBody(chunk: Uint8Array, off: number): number {
+    const body = this.body!;
+    const take = Math.min(body.length - this.bodyLen, chunk.length - off);
+    body.set(chunk.subarray(off, off + take), this.bodyLen);
+    this.bodyLen += take;
+    if (this.bodyLen === body.length) {
+      const f = this.pending!;
+      f.payload = body;
+      this.pending = null;
+      this.body = null;
+      this.bodyLen = 0;
+      this.onFrame(f);
+    }
+    return off + take;
+  }
+}
+
+/**
+ * Decodes one WebSocket binary message as one frame (PROTOCOL.md 1.6). Unlike Go, a message
+ * shorter than a header, or whose length disagrees with its size field, is a ProtocolError.
+ */
+export function decodeMessage(msg: Uint8Array, maxPayload = MAX_PAYLOAD): Frame {
+  if (msg.length < HEADER_SIZE) {
+    throw new ProtocolError(`WebSocket message of ${msg.length} bytes is shorter than a frame header`);
+  }
+  const f = readHeader(msg, 0);
+  const len = payloadLength(f.cmd, f.size);
+  if (msg.length !== HEADER_SIZE + len) {
+    throw new ProtocolError(
+      `WebSocket message of ${msg.length} bytes disagrees with its size field (${HEADER_SIZE} + ${len})`,
+    );
+  }
+  if (len > maxPayload) {
+    throw new ProtocolError(`frame payload of ${len} bytes exceeds the limit of ${maxPayload}`);
+  }
+  if (len > 0) f.payload = msg.subarray(HEADER_SIZE);
+  return f;
+}

@@ -39,14 +39,14 @@ export class FlexError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
     const brands = (value as Record<symbol, unknown>)[BRAND];
-    return Array.isArray(brands) && brands.includes(this.name);
+    return Array.isArray(brands) && brands.includes(FlexError.name);
   }
 }
 
 function brandsOf(ctor: unknown): string[] {
   const names: string[] = [];
   let c = ctor as { name: string } | null;
-  while (c && c.name && c !== Error && c !== Object) {
+  while (c?.name && c !== Error && c !== Object) {
     names.push(c.name);
     if (c.name === 'FlexError') break;
     c = Object.getPrototypeOf(c) as { name: string } | null;
@@ -68,13 +68,38 @@ export class ConfigError extends FlexError {
   }
 }
 
+/**
+ * Why admission failed, for code that reacts to it (docs/errors.md). The switcher-side checks
+ * (PROTOCOL.md 2.6) give 'decrypt' .. 'domain'; a client sees 'rejected' or 'registration' from
+ * the response's ErrCode, 'version' from a response of another version, 'decrypt' when it cannot
+ * open the response, and 'closed' when the connection ended first.
+ */
+export type AdmissionReason =
+  | 'decrypt'
+  | 'json'
+  | 'version'
+  | 'clock'
+  | 'sum'
+  | 'domain'
+  | 'registration'
+  | 'rejected'
+  | 'closed';
+
+export interface AdmissionErrorOptions extends FlexErrorOptions {
+  reason?: AdmissionReason;
+}
+
 /** The switcher refused admission: -1 (credentials, version, clock, domain) or -2 (registration). */
 export class AdmissionError extends FlexError {
   /** The response's ErrCode (-1 or -2), or 0 when the connection closed before any reply. */
   readonly errCode: number;
-  constructor(message: string, errCode: number, options?: FlexErrorOptions) {
+  /** Machine-readable cause; defaults from errCode (-2 'registration', 0 'closed', else 'rejected'). */
+  readonly reason: AdmissionReason;
+  constructor(message: string, errCode: number, options?: AdmissionErrorOptions) {
     super('FLEX_ERR_ADMISSION_REJECTED', message, options);
     this.errCode = errCode;
+    this.reason =
+      options?.reason ?? (errCode === -2 ? 'registration' : errCode === 0 ? 'closed' : 'rejected');
   }
 }
 

@@ -1,0 +1,119 @@
+import { ConfigError } from './errors.js';
+import type { Logger } from './util/logger.js';
+import { ALL_CAPS, MAX_PAYLOAD } from './wire/constants.js';
+
+/**
+ * Every default of flexmux, in one frozen object. docs/manual.md quotes these values and a test
+ * checks that the two agree. Go-derived values cite PROTOCOL.md Appendix A.
+ */
+export const defaults = Object.freeze({
+  /** Receive window per stream, bytes; also the send credit (Go default 2 MiB). */
+  window: 2 * 1024 * 1024,
+  /** Largest data payload sent to a plain v3 (Go) peer; Go writes 16 KiB chunks. */
+  chunkSize: 16 * 1024,
+  /** Largest data payload sent to a flexmux peer (negotiated through the capability byte). */
+  extendedChunkSize: MAX_PAYLOAD,
+  /** Extensions offered when opening or accepting streams (PROTOCOL.md 14.1). */
+  caps: ALL_CAPS,
+  dialTimeout: 15_000,
+  /** Concurrent streams per node, accepted and dialled. */
+  maxStreams: 16_384,
+  /** Dials waiting for their OpenStream ACK. */
+  maxPendingDials: 4_096,
+  /** Accepted streams waiting for accept(), per listener (Go: 32). */
+  backlog: 32,
+  /** Inbound bytes buffered across all streams of a connection before new opens are refused. */
+  maxReceiveBuffer: 256 * 1024 * 1024,
+  /** Bytes queued per stream before write() returns false. */
+  streamHighWaterMark: 256 * 1024,
+  /** Write-idle time before a heartbeat ping; 0 disables (Go: 15 s). */
+  heartbeatInterval: 15_000,
+  /** How long a heartbeat ping may take before the connection is declared dead (Go: 2 s). */
+  heartbeatTimeout: 2_000,
+  /** How long an active close waits for CloseStream ACK (Go: 2 s). */
+  closeAckTimeout: 2_000,
+  /** How long a closed stream's address absorbs late frames (Go: 2 s). */
+  retention: 2_000,
+  pingTimeout: 10_000,
+  /** Bytes of data one stream may send per scheduler turn (deficit round robin quantum). */
+  quantum: 64 * 1024,
+  /** Largest batch handed to the transport in one write. */
+  maxBatchBytes: 256 * 1024,
+  /** Control frames (ACKs, pings, opens) queued before the connection is declared stuck. */
+  maxControlQueue: 65_536,
+  /** Stream idle timeout in ms; 0 disables. */
+  streamIdleTimeout: 0,
+});
+
+export interface NodeOptions {
+  /** This node's domain; pings for it are answered. Default '' (none). */
+  domain?: string;
+  /** This node's virtual IP (assigned by a switcher at admission; 0 on a direct link). */
+  ip?: number;
+  window?: number;
+  chunkSize?: number;
+  extendedChunkSize?: number;
+  caps?: number;
+  dialTimeout?: number;
+  maxStreams?: number;
+  maxPendingDials?: number;
+  backlog?: number;
+  maxReceiveBuffer?: number;
+  streamHighWaterMark?: number;
+  heartbeatInterval?: number;
+  heartbeatTimeout?: number;
+  closeAckTimeout?: number;
+  retention?: number;
+  pingTimeout?: number;
+  quantum?: number;
+  maxBatchBytes?: number;
+  maxControlQueue?: number;
+  streamIdleTimeout?: number;
+  logger?: Logger;
+}
+
+export type ResolvedNodeOptions = Required<Omit<NodeOptions, 'logger'>> & { logger: Logger | undefined };
+
+function int(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`option ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** Applies defaults and checks every option; throws ConfigError naming the bad option. */
+export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
+  const d = defaults;
+  if (o.domain !== undefined && typeof o.domain !== 'string') {
+    throw new ConfigError('option domain must be a string');
+  }
+  return {
+    domain: o.domain ?? '',
+    ip: int('ip', o.ip ?? 0, 0, 0xfffe),
+    window: int('window', o.window ?? d.window, 1, 0x7fffffff),
+    chunkSize: int('chunkSize', o.chunkSize ?? d.chunkSize, 1, MAX_PAYLOAD),
+    extendedChunkSize: int('extendedChunkSize', o.extendedChunkSize ?? d.extendedChunkSize, 1, MAX_PAYLOAD),
+    caps: int('caps', o.caps ?? d.caps, 0, 255),
+    dialTimeout: int('dialTimeout', o.dialTimeout ?? d.dialTimeout, 1, 2 ** 31 - 1),
+    maxStreams: int('maxStreams', o.maxStreams ?? d.maxStreams, 1, 1 << 20),
+    maxPendingDials: int('maxPendingDials', o.maxPendingDials ?? d.maxPendingDials, 1, 64_536),
+    backlog: int('backlog', o.backlog ?? d.backlog, 0, 1 << 20),
+    maxReceiveBuffer: int('maxReceiveBuffer', o.maxReceiveBuffer ?? d.maxReceiveBuffer, 1, 2 ** 53 - 1),
+    streamHighWaterMark: int(
+      'streamHighWaterMark',
+      o.streamHighWaterMark ?? d.streamHighWaterMark,
+      1,
+      2 ** 31,
+    ),
+    heartbeatInterval: int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, 2 ** 31 - 1),
+    heartbeatTimeout: int('heartbeatTimeout', o.heartbeatTimeout ?? d.heartbeatTimeout, 1, 2 ** 31 - 1),
+    closeAckTimeout: int('closeAckTimeout', o.closeAckTimeout ?? d.closeAckTimeout, 1, 2 ** 31 - 1),
+    retention: int('retention', o.retention ?? d.retention, 0, 2 ** 31 - 1),
+    pingTimeout: int('pingTimeout', o.pingTimeout ?? d.pingTimeout, 1, 2 ** 31 - 1),
+    quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
+    maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
+    maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
+    streamIdleTimeout: int('streamIdleTimeout', o.streamIdleTimeout ?? d.streamIdleTimeout, 0, 2 ** 31 - 1),
+    logger: o.logger,
+  };
+}

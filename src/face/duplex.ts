@@ -1,0 +1,181 @@
+import { Duplex } from 'node:stream';
+import type { StreamCore, StreamFace } from '../stream/core.js';
+
+export interface FlexStreamOptions {
+  /** Bytes the readable side buffers before it stops asking for more (credit follows reading). */
+  readableHighWaterMark?: number;
+  writableHighWaterMark?: number;
+}
+
+/**
+ * The Node.js face of a stream: a Duplex that behaves like a net.Socket where it can. Reading
+ * drives credit: bytes count as consumed once they leave the readable buffer, so a paused reader
+ * stops the peer after one window without stalling other streams.
+ */
+export class FlexStream extends Duplex implements StreamFace {
+  readonly core: StreamCore;
+  private pushedTotal = 0;
+  private reportedTotal = 0;
+  private writeCallback: ((err?: Error | null) => void) | null = null;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private idleMs = 0;
+
+  constructor(core: StreamCore, options: FlexStreamOptions = {}) {
+    super({
+      allowHalfOpen: true,
+      readableHighWaterMark: options.readableHighWaterMark ?? 256 * 1024,
+      writableHighWaterMark: options.writableHighWaterMark ?? 64 * 1024,
+    });
+    this.core = core;
+    core.attach(this);
+  }
+
+  get localIP(): number {
+    return this.core.local.ip;
+  }
+  get localPort(): number {
+    return this.core.local.port;
+  }
+  get localDomain(): string {
+    return this.core.local.domain;
+  }
+  get remoteIP(): number {
+    return this.core.remote.ip;
+  }
+  get remotePort(): number {
+    return this.core.remote.port;
+  }
+  /** The peer's domain when known (domain dials, and opens relayed by a switcher). */
+  get remoteDomain(): string {
+    return this.core.remote.domain;
+  }
+  /** `ip:port` of the peer, like net.Socket's remoteAddress/remotePort pair. */
+  get remoteAddress(): string {
+    return `${this.core.remote.ip}:${this.core.remote.port}`;
+  }
+  get localAddress(): string {
+    return `${this.core.local.ip}:${this.core.local.port}`;
+  }
+  get bytesRead(): number {
+    return this.core.bytesRead;
+  }
+  get bytesWritten(): number {
+    return this.core.bytesWritten;
+  }
+
+  /** Emits `'timeout'` after `ms` without traffic, like net.Socket; 0 disables. */
+  setTimeout(ms: number, callback?: () => void): this {
+    if (callback) this.once('timeout', callback);
+    this.idleMs = ms;
+    this.armIdle();
+    return this;
+  }
+
+  /** A Web Streams view of this stream. */
+  toWeb(): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
+    return Duplex.toWeb(this) as unknown as {
+      readable: ReadableStream<Uint8Array>;
+      writable: WritableStream<Uint8Array>;
+    };
+  }
+
+  // ---------------------------------------------------------------- Duplex
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    try {
+      if (this.core.write(chunk)) cb();
+      else this.writeCallback = cb;
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    try {
+      let ok = true;
+      for (const c of chunks) ok = this.core.write(c.chunk);
+      if (ok) cb();
+      else this.writeCallback = cb;
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.core.end();
+    cb();
+  }
+
+  override _read(): void {
+    this.reportConsumed();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.clearIdle();
+    // autoDestroy after a clean end in both directions must let the close handshake finish;
+    // any other destroy aborts the stream (RESET or v3 close).
+    const clean = err === null && this.writableFinished && this.readableEnded;
+    if (!clean && this.core.state !== 'closed') this.core.destroy(err ?? undefined);
+    const w = this.writeCallback;
+    this.writeCallback = null;
+    w?.(err);
+    cb(err);
+  }
+
+  // ---------------------------------------------------------------- StreamFace
+
+  onData(chunk: Uint8Array): void {
+    this.pushedTotal += chunk.length;
+    this.push(chunk);
+    this.reportConsumed();
+    if (this.idleMs > 0) this.armIdle();
+  }
+
+  onEnd(): void {
+    this.push(null);
+  }
+
+  onError(err: Error): void {
+    this.destroy(err);
+  }
+
+  onWritable(): void {
+    const cb = this.writeCallback;
+    this.writeCallback = null;
+    if (this.idleMs > 0) this.armIdle();
+    cb?.();
+  }
+
+  onClose(): void {
+    this.clearIdle();
+    if (this.destroyed) return;
+    const cb = this.writeCallback;
+    this.writeCallback = null;
+    cb?.();
+    // The stream is gone in both directions: finish the writable side so 'close' follows.
+    if (!this.writableEnded) this.end();
+  }
+
+  private reportConsumed(): void {
+    const consumed = this.pushedTotal - this.readableLength - this.reportedTotal;
+    if (consumed > 0) {
+      this.reportedTotal += consumed;
+      this.core.consumed(consumed);
+    }
+  }
+
+  private armIdle(): void {
+    this.clearIdle();
+    if (this.idleMs <= 0 || this.destroyed) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      this.emit('timeout');
+    }, this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+}

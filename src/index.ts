@@ -1,0 +1,34 @@
+/**
+ * flexmux for Node.js: streams are Node Duplexes (FlexStream). The browser entry (browser.ts)
+ * exposes the same core with Web Streams.
+ */
+import type { NodeOptions } from './config.js';
+import { FlexStream } from './face/duplex.js';
+import { BaseNode } from './node/node.js';
+import type { Transport } from './transport/types.js';
+
+export type { NodeOptions, ResolvedNodeOptions } from './config.js';
+export { defaults, validateNodeOptions } from './config.js';
+export * from './errors.js';
+export type { FlexStreamOptions } from './face/duplex.js';
+export { FlexStream } from './face/duplex.js';
+export type { DialTarget } from './node/address.js';
+export { parseAddress } from './node/address.js';
+export { Listener } from './node/listener.js';
+export type { DialOptions, NodeEvents, PingOptions, StreamFactory } from './node/node.js';
+export { BaseNode } from './node/node.js';
+export { Scheduler } from './scheduler.js';
+export type { StreamAddress, StreamFace, StreamState } from './stream/core.js';
+export { StreamCore } from './stream/core.js';
+export { WebStream } from './stream/web.js';
+export type { Transport, TransportHandlers } from './transport/types.js';
+export type { Logger } from './util/logger.js';
+export { Caps, Cmd, HEADER_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION, SWITCHER_IP } from './wire/constants.js';
+export { normalizeDomain } from './wire/domain.js';
+
+/** A node whose streams are Node.js Duplex streams. */
+export class Node extends BaseNode<FlexStream> {
+  constructor(transport: Transport, options: NodeOptions = {}) {
+    super(transport, options, (core) => new FlexStream(core));
+  }
+}

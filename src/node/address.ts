@@ -1,0 +1,40 @@
+import { ConfigError } from '../errors.js';
+
+/** Where to dial: a domain (resolved by the switcher) or a virtual IP, and a port. */
+export type DialTarget = { domain: string; port: number } | { ip: number; port: number };
+
+/**
+ * Parses `host:port` as Go does (PROTOCOL.md 3.2): a host that is a decimal integer is a virtual
+ * IP, anything else a domain.
+ */
+export function parseAddress(address: string | DialTarget): DialTarget {
+  if (typeof address !== 'string') {
+    const port = address.port;
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
+    if ('ip' in address) {
+      if (!Number.isInteger(address.ip) || address.ip < 0 || address.ip > 0xffff) {
+        throw new ConfigError(`invalid virtual IP ${address.ip}`);
+      }
+      return { ip: address.ip, port };
+    }
+    return { domain: address.domain, port };
+  }
+  const i = address.lastIndexOf(':');
+  if (i <= 0) throw new ConfigError(`address "${address}" is not host:port`);
+  const host = address.slice(0, i);
+  const portText = address.slice(i + 1);
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 0xffff) {
+    throw new ConfigError(`address "${address}" has an invalid port`);
+  }
+  const port = Number(portText);
+  if (/^\d+$/.test(host)) {
+    const ip = Number(host);
+    if (ip > 0xffff) throw new ConfigError(`address "${address}" has a virtual IP above 65535`);
+    return { ip, port };
+  }
+  return { domain: host, port };
+}
+
+export function formatTarget(t: DialTarget): string {
+  return 'ip' in t ? `${t.ip}:${t.port}` : `${t.domain}:${t.port}`;
+}

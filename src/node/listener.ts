@@ -1,0 +1,126 @@
+import { AbortError, ConnectionClosedError } from '../errors.js';
+import { Deque } from '../util/deque.js';
+import { Emitter } from '../util/emitter.js';
+
+export type ListenerEvents<S> = {
+  stream: [S];
+  close: [];
+};
+
+interface Waiter<S> {
+  resolve: (s: S) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * A virtual port that accepts streams. New streams go to a waiting `accept()`, else to `'stream'`
+ * listeners, else into a bounded backlog; when the backlog is full the dialer is refused with
+ * `listener backlog full` (PROTOCOL.md 3.4).
+ */
+export class Listener<S> extends Emitter<ListenerEvents<S>> {
+  readonly port: number;
+  private readonly backlogSize: number;
+  private readonly backlog = new Deque<S>(4);
+  private readonly waiters = new Deque<Waiter<S>>(2);
+  private readonly onClose: (l: Listener<S>) => void;
+  private readonly discard: (s: S) => void;
+  private _closed = false;
+
+  /** @internal created by Node.listen */
+  constructor(port: number, backlog: number, onClose: (l: Listener<S>) => void, discard: (s: S) => void) {
+    super();
+    this.port = port;
+    this.backlogSize = backlog;
+    this.onClose = onClose;
+    this.discard = discard;
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  /** Streams accepted by the node and not yet taken by the application. */
+  get pending(): number {
+    return this.backlog.length;
+  }
+
+  /** @internal whether a new stream would be taken now. */
+  canTake(): boolean {
+    return (
+      !this._closed &&
+      (this.waiters.length > 0 || this.listenerCount('stream') > 0 || this.backlog.length < this.backlogSize)
+    );
+  }
+
+  /** @internal hands over a stream whose ACK has been sent. */
+  offer(s: S): void {
+    const w = this.waiters.shift();
+    if (w) {
+      w.resolve(s);
+      return;
+    }
+    if (this.listenerCount('stream') > 0) {
+      this.emit('stream', s);
+      return;
+    }
+    this.backlog.push(s);
+  }
+
+  /** The next stream; rejects when the listener closes or `signal` aborts. */
+  accept(options: { signal?: AbortSignal } = {}): Promise<S> {
+    const s = this.backlog.shift();
+    if (s !== undefined) return Promise.resolve(s);
+    if (this._closed) return Promise.reject(new ConnectionClosedError('listener closed'));
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(new AbortError());
+    return new Promise<S>((resolve, reject) => {
+      const w: Waiter<S> = { resolve, reject };
+      if (signal) {
+        const onAbort = (): void => {
+          this.removeWaiter(w);
+          reject(new AbortError());
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        w.resolve = (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        };
+        w.reject = (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        };
+      }
+      this.waiters.push(w);
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<S> {
+    while (true) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if (this._closed) return;
+        throw err;
+      }
+    }
+  }
+
+  /** Stops accepting; streams still in the backlog are destroyed, accepted ones are unaffected. */
+  close(): void {
+    if (this._closed) return;
+    this._closed = true;
+    for (const s of this.backlog) this.discard(s);
+    this.backlog.clear();
+    const err = new ConnectionClosedError('listener closed');
+    for (const w of this.waiters) w.reject(err);
+    this.waiters.clear();
+    this.onClose(this);
+    this.emit('close');
+  }
+
+  private removeWaiter(w: Waiter<S>): void {
+    const rest = [...this.waiters].filter((x) => x !== w);
+    this.waiters.clear();
+    for (const x of rest) this.waiters.push(x);
+  }
+}

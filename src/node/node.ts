@@ -1,0 +1,519 @@
+import { type NodeOptions, type ResolvedNodeOptions, validateNodeOptions } from '../config.js';
+import {
+  ConfigError,
+  ConnectionClosedError,
+  DialRefusedError,
+  LimitError,
+  NotConnectedError,
+  ProtocolError,
+} from '../errors.js';
+import { Scheduler } from '../scheduler.js';
+import { StreamCore, type StreamHost } from '../stream/core.js';
+import type { Transport } from '../transport/types.js';
+import { Emitter } from '../util/emitter.js';
+import { type Logger, silentLogger } from '../util/logger.js';
+import { Cmd, HEADER_SIZE, SWITCHER_IP } from '../wire/constants.js';
+import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
+import { normalizeDomain } from '../wire/domain.js';
+import { type Frame, writeHeader } from '../wire/frame.js';
+import {
+  decodeOpen,
+  decodeOpenAck,
+  effectiveWindow,
+  encodeOpen,
+  encodeOpenAck,
+  encodeOpenError,
+  negotiateCaps,
+  negotiateWindow,
+} from '../wire/open.js';
+import { decodeReset } from '../wire/reset.js';
+import { type DialTarget, parseAddress } from './address.js';
+import { type DialAck, PendingDials } from './dialer.js';
+import { Heartbeat } from './heartbeat.js';
+import { Listener } from './listener.js';
+import { Pinger } from './pinger.js';
+import { PortPool } from './ports.js';
+import { Retention } from './retention.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export interface DialOptions {
+  signal?: AbortSignal;
+  /** Milliseconds to wait for the OpenStream ACK. */
+  timeout?: number;
+  /** Window to offer for this stream. */
+  window?: number;
+}
+
+export interface PingOptions {
+  signal?: AbortSignal;
+  timeout?: number;
+}
+
+export type NodeEvents = {
+  /** The connection failed; `close` follows. */
+  error: [Error];
+  close: [Error | undefined];
+};
+
+/** Builds the application-facing stream (Node Duplex, Web Streams) around a core. */
+export type StreamFactory<S> = (core: StreamCore) => S;
+
+/** Key of the stream a received frame belongs to: the peer's address and our port. */
+function keyOf(remoteIP: number, remotePort: number, localPort: number): number {
+  return remoteIP * 0x100000000 + remotePort * 0x10000 + localPort;
+}
+
+/**
+ * A node: many streams over one transport, to a switcher or directly to another node. `S` is the
+ * stream type the application sees; entry points fix it (Duplex on Node.js, Web Streams in
+ * browsers).
+ */
+export class BaseNode<S> extends Emitter<NodeEvents> implements StreamHost {
+  readonly options: ResolvedNodeOptions;
+  readonly logger: Logger;
+  readonly scheduler: Scheduler;
+  readonly transport: Transport;
+  private readonly makeStream: StreamFactory<S>;
+  private readonly faces = new Map<StreamCore, S>();
+  private readonly streams = new Map<number, StreamCore>();
+  private readonly listeners = new Map<number, Listener<S>>();
+  private readonly dialPorts = new PortPool(1000, 0xffff);
+  private readonly dials = new PendingDials();
+  private readonly pinger = new Pinger();
+  private readonly retention: Retention;
+  private readonly heartbeat: Heartbeat | null;
+  private readonly frameDecoder: FrameDecoder | null;
+  private _ip: number;
+  private _domain: string;
+  private normalizedDomain: string | null;
+  private receiveBuffered = 0;
+  private _closed = false;
+  private closing = false;
+  private closeError: Error | undefined;
+  readonly stats = {
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    dropped: 0,
+    streamsOpened: 0,
+    streamsAccepted: 0,
+  };
+
+  constructor(transport: Transport, options: NodeOptions, makeStream: StreamFactory<S>) {
+    super();
+    this.options = validateNodeOptions(options);
+    this.logger = this.options.logger ?? silentLogger;
+    this.transport = transport;
+    this.makeStream = makeStream;
+    this._ip = this.options.ip;
+    this._domain = this.options.domain;
+    this.normalizedDomain = normalizeDomain(this._domain);
+    const o = this.options;
+    this.scheduler = new Scheduler(transport, {
+      quantum: o.quantum,
+      maxBatchBytes: o.maxBatchBytes,
+      maxControlQueue: o.maxControlQueue,
+    });
+    this.retention = new Retention(o.retention, (key, port) => {
+      if (port >= 0) this.dialPorts.release(port);
+      void key;
+    });
+    this.frameDecoder = transport.framing === 'stream' ? new FrameDecoder((f) => this.dispatch(f)) : null;
+    this.heartbeat =
+      o.heartbeatInterval > 0
+        ? new Heartbeat(
+            o.heartbeatInterval,
+            o.heartbeatTimeout,
+            () => this.scheduler.bytesWritten,
+            (t) => this.pingRaw('', t),
+            (err) => this.destroy(err),
+          )
+        : null;
+    transport.attach({
+      data: (chunk) => this.onTransportData(chunk),
+      drain: () => this.scheduler.drain(),
+      close: (err) => this.teardown(err ?? new ConnectionClosedError('connection closed by peer')),
+    });
+  }
+
+  get ip(): number {
+    return this._ip;
+  }
+
+  get domain(): string {
+    return this._domain;
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  /** Number of live streams. */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Live stream cores, for introspection (admin API). */
+  streamList(): StreamCore[] {
+    return [...this.streams.values()];
+  }
+
+  listenerPorts(): number[] {
+    return [...this.listeners.keys()];
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  /** Opens a stream to `domain:port` or `ip:port` (PROTOCOL.md 3). */
+  async dial(address: string | DialTarget, options: DialOptions = {}): Promise<S> {
+    const target = parseAddress(address);
+    if (this._closed || this.closing) throw new NotConnectedError('node is closed');
+    const o = this.options;
+    if (this.dials.size >= o.maxPendingDials) {
+      throw new LimitError(`more than ${o.maxPendingDials} dials are pending`);
+    }
+    if (this.streams.size + this.dials.size >= o.maxStreams) {
+      throw new LimitError(`stream limit of ${o.maxStreams} reached`);
+    }
+    const window = options.window ?? o.window;
+    if (!Number.isInteger(window) || window < 0 || window > 0x7fffffff) {
+      throw new ConfigError(`window must be an integer in 0..2147483647, got ${window}`);
+    }
+    const port = this.dialPorts.take((p) => this.listeners.has(p) || this.retention.hasPort(p));
+    if (port < 0) throw new LimitError('no free local port for a new stream');
+    const domain = 'domain' in target ? target.domain : '';
+    const dstIP = 'domain' in target ? SWITCHER_IP : target.ip;
+    const wait = this.dials.wait(port, target, options.timeout ?? o.dialTimeout, options.signal, (p) => {
+      // A late ACK must not be taken for a later dial from the same port: quarantine it.
+      this.retention.add(-1 - p, p);
+    });
+    this.sendControl(
+      Cmd.OPEN,
+      dstIP,
+      target.port,
+      this._ip,
+      port,
+      encodeOpen({ domain, window, caps: o.caps }),
+    );
+    let ack: DialAck;
+    try {
+      ack = await wait;
+    } catch (err) {
+      if (!(err instanceof DialRefusedError)) throw err;
+      this.dialPorts.release(port);
+      throw err;
+    }
+    const effective = effectiveWindow(ack.window);
+    const caps = ack.caps & o.caps;
+    const core = new StreamCore(
+      this,
+      keyOf(ack.ip, ack.port, port),
+      { ip: ack.localIP, port, domain: this._domain },
+      { ip: ack.ip, port: ack.port, domain },
+      effective,
+      caps,
+      true,
+    );
+    this.streams.set(core.key, core);
+    this.stats.streamsOpened++;
+    return this.faceOf(core);
+  }
+
+  /** Listens on a virtual port. */
+  listen(port: number, options: { backlog?: number } = {}): Listener<S> {
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
+    if (this._closed) throw new NotConnectedError('node is closed');
+    if (this.listeners.has(port)) throw new ConfigError(`listen port ${port} is used`);
+    const l = new Listener<S>(
+      port,
+      options.backlog ?? this.options.backlog,
+      (x) => {
+        if (this.listeners.get(port) === x) this.listeners.delete(port);
+      },
+      (s) => this.coreOf(s)?.destroy(),
+    );
+    this.listeners.set(port, l);
+    return l;
+  }
+
+  /** Round-trip time in ms to the switcher (no domain) or to the node holding `domain`. */
+  ping(domain = '', options: PingOptions = {}): Promise<number> {
+    if (this._closed) return Promise.reject(new NotConnectedError('node is closed'));
+    return this.pingRaw(domain, options.timeout ?? this.options.pingTimeout, options.signal);
+  }
+
+  /** Sets the domain and IP after admission (the session does this). */
+  setIdentity(ip: number, domain: string): void {
+    this._ip = ip;
+    this._domain = domain;
+    this.normalizedDomain = normalizeDomain(domain);
+  }
+
+  /** Graceful: refuse new streams, close running ones properly, then close the connection. */
+  async close(): Promise<void> {
+    if (this._closed) return;
+    if (!this.closing) {
+      this.closing = true;
+      for (const l of [...this.listeners.values()]) l.close();
+      this.dials.failAll(new ConnectionClosedError('node closing'));
+      const done = new Promise<void>((resolve) => this.once('close', () => resolve()));
+      const live = [...this.streams.values()].filter((s) => s.state !== 'closed');
+      if (live.length === 0) {
+        this.transport.close();
+      } else {
+        let left = live.length;
+        const onClosed = (): void => {
+          if (--left === 0 && !this._closed) this.transport.close();
+        };
+        for (const s of live) s.shutdown(onClosed);
+        const t = setTimeout(() => {
+          if (!this._closed) this.transport.close();
+        }, this.options.closeAckTimeout + 100);
+        (t as { unref?: () => void }).unref?.();
+        this.once('close', () => clearTimeout(t));
+      }
+      await done;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      if (this._closed) resolve();
+      else this.once('close', () => resolve());
+    });
+  }
+
+  /** Abrupt: fail every stream and drop the connection. */
+  destroy(err?: Error): void {
+    if (this._closed) return;
+    this.transport.destroy(err);
+    this.teardown(err ?? new ConnectionClosedError('node destroyed'));
+  }
+
+  // ------------------------------------------------------------------ StreamHost
+
+  sendControl(
+    cmd: number,
+    dstIP: number,
+    dstPort: number,
+    srcIP: number,
+    srcPort: number,
+    payload?: Uint8Array,
+    size?: number,
+  ): void {
+    if (this._closed) return;
+    const header = new Uint8Array(HEADER_SIZE);
+    writeHeader(header, 0, cmd, dstIP, dstPort, srcIP, srcPort, size ?? payload?.length ?? 0);
+    try {
+      this.scheduler.pushControl(header, cmd === Cmd.DATA_ACK ? undefined : payload);
+    } catch (err) {
+      this.destroy(err as Error);
+    }
+  }
+
+  release(stream: StreamCore): void {
+    if (this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
+    this.faces.delete(stream);
+    this.retention.add(stream.key, stream.dialed ? stream.local.port : -1);
+  }
+
+  accountReceive(delta: number): void {
+    this.receiveBuffered += delta;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private faceOf(core: StreamCore): S {
+    const s = this.makeStream(core);
+    this.faces.set(core, s);
+    return s;
+  }
+
+  private coreOf(s: S): StreamCore | undefined {
+    for (const [core, face] of this.faces) if (face === s) return core;
+    return undefined;
+  }
+
+  private pingRaw(domain: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    const payload = encoder.encode(domain);
+    return this.pinger.start(
+      (id) => this.sendControl(Cmd.PING, SWITCHER_IP, 0, this._ip, id, payload),
+      timeoutMs,
+      signal,
+    );
+  }
+
+  private onTransportData(chunk: Uint8Array): void {
+    if (this._closed) return;
+    this.stats.bytesIn += chunk.length;
+    try {
+      if (this.frameDecoder) this.frameDecoder.push(chunk);
+      else this.dispatch(decodeMessage(chunk));
+    } catch (err) {
+      const e =
+        err instanceof ProtocolError ? err : new ProtocolError('frame handling failed', { cause: err });
+      this.logger.warn({ err: e.message, remote: this.transport.remoteAddress }, 'protocol error, closing');
+      this.destroy(e);
+    }
+  }
+
+  /** Routes one inbound frame (PROTOCOL.md 8.2); never blocks on a slow stream. */
+  private dispatch(f: Frame): void {
+    this.stats.framesIn++;
+    switch (f.cmd) {
+      case Cmd.DATA: {
+        const s = this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort));
+        if (s) s.onData(f.payload);
+        else this.stats.dropped++;
+        return;
+      }
+      case Cmd.DATA_ACK:
+        this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort))?.onAck(f.size);
+        return;
+      case Cmd.OPEN:
+        this.onOpen(f);
+        return;
+      case Cmd.OPEN_ACK:
+        this.onOpenAck(f);
+        return;
+      case Cmd.CLOSE: {
+        const s = this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort));
+        // Unknown or retired: answer anyway so the peer does not wait (PROTOCOL.md 5.4).
+        if (s) s.onClose();
+        else this.sendControl(Cmd.CLOSE_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
+        return;
+      }
+      case Cmd.CLOSE_ACK:
+        this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort))?.onCloseAck();
+        return;
+      case Cmd.FIN:
+        this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort))?.onFin();
+        return;
+      case Cmd.RESET: {
+        const s = this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort));
+        if (!s) return;
+        try {
+          const r = decodeReset(f.payload);
+          s.onReset(r.code, r.message);
+        } catch {
+          s.onReset(1, 'malformed reset');
+        }
+        return;
+      }
+      case Cmd.PING:
+        this.onPing(f);
+        return;
+      case Cmd.PING_ACK:
+        this.pinger.complete(f.dstPort, decoder.decode(f.payload));
+        return;
+      default:
+        this.stats.dropped++;
+        this.logger.debug({ cmd: f.cmd }, 'dropped frame with unknown command');
+    }
+  }
+
+  private onPing(f: Frame): void {
+    const asked = decoder.decode(f.payload);
+    // Answer the empty ping too, so a direct node-to-node link stays up (PROTOCOL.md 6.4), and
+    // compare normalised names so a switcher's liveness ping never evicts us (6.3).
+    const ok =
+      asked === '' ||
+      asked === this._domain ||
+      (this.normalizedDomain !== null && normalizeDomain(asked) === this.normalizedDomain);
+    const payload = ok ? undefined : encoder.encode('domain not match');
+    this.sendControl(Cmd.PING_ACK, f.srcIP, f.srcPort, this._ip, 0, payload);
+  }
+
+  private onOpenAck(f: Frame): void {
+    const pending = this.dials.get(f.dstPort);
+    const ack = decodeOpenAck(f.payload);
+    if (!pending) {
+      // The dial gave up: close the peer's stream instead of leaving it half-alive (12.2).
+      if (ack.ok) this.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
+      return;
+    }
+    pending.cleanup();
+    if (!ack.ok) {
+      pending.reject(new DialRefusedError(ack.error));
+      return;
+    }
+    pending.resolve({ ip: f.srcIP, port: f.srcPort, localIP: f.dstIP, window: ack.window, caps: ack.caps });
+  }
+
+  private onOpen(f: Frame): void {
+    const refuse = (text: string): void =>
+      this.sendControl(Cmd.OPEN_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort, encodeOpenError(text));
+    const l = this.listeners.get(f.dstPort);
+    if (!l || this.closing) {
+      refuse(this.closing ? 'listener closed' : 'listener not found');
+      return;
+    }
+    const req = decodeOpen(f.payload);
+    const key = keyOf(f.srcIP, f.srcPort, f.dstPort);
+    if (this.streams.has(key)) {
+      refuse('sid is attached');
+      return;
+    }
+    const o = this.options;
+    if (this.streams.size >= o.maxStreams || this.receiveBuffered > o.maxReceiveBuffer) {
+      this.logger.warn(
+        { streams: this.streams.size, buffered: this.receiveBuffered },
+        'refusing stream: limit',
+      );
+      refuse('too many streams');
+      return;
+    }
+    if (!l.canTake()) {
+      refuse('listener backlog full');
+      return;
+    }
+    this.retention.delete(key);
+    const negotiated = negotiateWindow(o.window, req.window);
+    const effective = effectiveWindow(negotiated);
+    const caps = negotiateCaps(o.caps, req.caps);
+    // The ACK goes out before the application sees the stream (PROTOCOL.md 12.2).
+    this.sendControl(
+      Cmd.OPEN_ACK,
+      f.srcIP,
+      f.srcPort,
+      f.dstIP,
+      f.dstPort,
+      encodeOpenAck({ window: negotiated, caps: req.caps === 0 ? undefined : caps }),
+    );
+    const remoteDomain = req.domain === '' && f.srcIP === this._ip ? this._domain : req.domain;
+    const core = new StreamCore(
+      this,
+      key,
+      { ip: f.dstIP, port: f.dstPort, domain: this._domain },
+      { ip: f.srcIP, port: f.srcPort, domain: remoteDomain },
+      effective,
+      caps,
+      false,
+    );
+    this.streams.set(key, core);
+    this.stats.streamsAccepted++;
+    l.offer(this.faceOf(core));
+  }
+
+  private teardown(err: Error): void {
+    if (this._closed) return;
+    this._closed = true;
+    const graceful = this.closing && err instanceof ConnectionClosedError;
+    this.closeError = graceful ? undefined : err;
+    this.scheduler.close();
+    this.heartbeat?.stop();
+    this.retention.stop();
+    this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err }));
+    this.pinger.failAll(new ConnectionClosedError('connection closed', { cause: err }));
+    for (const s of [...this.streams.values()])
+      s.abort(new ConnectionClosedError('connection closed', { cause: err }));
+    this.streams.clear();
+    for (const l of [...this.listeners.values()]) l.close();
+    this.listeners.clear();
+    if (this.closeError) {
+      this.logger.info({ err: err.message, remote: this.transport.remoteAddress }, 'connection closed');
+      this.emit('error', err);
+    }
+    this.emit('close', this.closeError);
+  }
+}

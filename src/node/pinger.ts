@@ -1,0 +1,66 @@
+import { AbortError, ConnectionClosedError, LimitError, PingError, TimeoutError } from '../errors.js';
+import { now } from '../util/timers.js';
+import { PortPool } from './ports.js';
+
+interface PendingPing {
+  resolve: (rtt: number) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+  cleanup: () => void;
+  sentAt: number;
+}
+
+/** Outstanding pings, keyed by ping id (the request's source port, PROTOCOL.md 6.1). */
+export class Pinger {
+  private readonly ids = new PortPool(1, 0xffff);
+  private readonly pending = new Map<number, PendingPing>();
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Registers a ping; `send(id)` puts the request on the wire. Resolves to the RTT in ms. */
+  start(send: (id: number) => void, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    if (signal?.aborted) return Promise.reject(new AbortError());
+    const id = this.ids.take();
+    if (id < 0) return Promise.reject(new LimitError('all 65535 ping ids are in use'));
+    return new Promise<number>((resolve, reject) => {
+      const onAbort = (): void => this.fail(id, new AbortError());
+      const timer = setTimeout(
+        () => this.fail(id, new TimeoutError(`ping timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      (timer as { unref?: () => void }).unref?.();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.pending.delete(id);
+        this.ids.release(id);
+      };
+      this.pending.set(id, { resolve, reject, timer, cleanup, sentAt: now() });
+      send(id);
+    });
+  }
+
+  /** A PingDomain ACK for `id`: empty payload is success, anything else an error text. */
+  complete(id: number, errorText: string): boolean {
+    const p = this.pending.get(id);
+    if (!p) return false;
+    p.cleanup();
+    if (errorText === '') p.resolve(now() - p.sentAt);
+    else p.reject(new PingError(errorText));
+    return true;
+  }
+
+  fail(id: number, err: Error): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    p.cleanup();
+    p.reject(err);
+  }
+
+  failAll(err: Error = new ConnectionClosedError()): void {
+    for (const id of [...this.pending.keys()]) this.fail(id, err);
+  }
+}

@@ -1,0 +1,232 @@
+import { LimitError } from './errors.js';
+import { Deque } from './util/deque.js';
+
+/**
+ * The per-connection writer (PROTOCOL.md 9, improved): control frames (opens, ACKs, pings,
+ * resets) always go first; stream frames (data, FIN, close, close-ACK) keep their order per stream
+ * and share the link by bytes with deficit round robin. Frames are coalesced into one vectored
+ * write per batch on byte-stream transports. Pure: no timers; `schedule` and `clock` are injected.
+ */
+
+export interface SchedulerSink {
+  readonly framing: 'stream' | 'message';
+  /** One unit: back-to-back bytes, or one message under message framing. False: wait for drain. */
+  send(parts: readonly Uint8Array[]): boolean;
+}
+
+export interface SchedulerOptions {
+  /** Bytes a stream may send per round-robin turn. */
+  quantum: number;
+  /** Largest number of bytes handed to the sink in one send (stream framing). */
+  maxBatchBytes: number;
+  /** Control frames that may wait; beyond this `control()` throws LimitError. */
+  maxControlQueue: number;
+  /** Runs a flush later; default queueMicrotask. Tests pass a function that records it. */
+  schedule?: (fn: () => void) => void;
+  /** Milliseconds, for the control-queue wait statistic. */
+  clock?: () => number;
+}
+
+/** The ordered frames of one stream. Created by `Scheduler.queue()`. */
+export class StreamQueue {
+  /** Bytes waiting (headers included). */
+  bytes = 0;
+  /** Called once `bytes` falls to `lowWater` or below after `needDrain` was set. */
+  onDrain: (() => void) | null = null;
+  needDrain = false;
+  lowWater = 0;
+  /** @internal */ items = new Deque<QueuedFrame>(4);
+  /** @internal */ deficit = 0;
+  /** @internal */ ready = false;
+  /** @internal */ inTurn = false;
+  /** Total bytes written to the sink for this stream. */
+  written = 0;
+  readonly id: number;
+  constructor(id: number) {
+    this.id = id;
+  }
+}
+
+interface QueuedFrame {
+  header: Uint8Array;
+  payload: Uint8Array;
+}
+
+interface ControlItem {
+  parts: Uint8Array[];
+  at: number;
+}
+
+export class Scheduler {
+  private readonly sink: SchedulerSink;
+  private readonly opts: Required<SchedulerOptions>;
+  private readonly control = new Deque<ControlItem>(16);
+  private readonly ready = new Deque<StreamQueue>(16);
+  private scheduled = false;
+  private blocked = false;
+  private closed = false;
+  private nextId = 1;
+  private readonly flushFn = (): void => this.flush();
+  /** Longest time a control frame waited before it was handed to the sink, ms. */
+  maxControlWait = 0;
+  /** Total bytes handed to the sink. */
+  bytesWritten = 0;
+  /** Number of sink.send calls. */
+  writes = 0;
+
+  constructor(sink: SchedulerSink, options: SchedulerOptions) {
+    this.sink = sink;
+    this.opts = {
+      schedule: queueMicrotask,
+      clock: () => Date.now(),
+      ...options,
+    };
+  }
+
+  /** A new ordered queue for one stream. */
+  queue(): StreamQueue {
+    return new StreamQueue(this.nextId++);
+  }
+
+  get controlLength(): number {
+    return this.control.length;
+  }
+
+  get isBlocked(): boolean {
+    return this.blocked;
+  }
+
+  /** Queues a control frame (header and optional payload), ahead of all stream data. */
+  pushControl(header: Uint8Array, payload?: Uint8Array): void {
+    if (this.closed) return;
+    if (this.control.length >= this.opts.maxControlQueue) {
+      throw new LimitError(
+        `more than ${this.opts.maxControlQueue} control frames queued: peer is not reading`,
+      );
+    }
+    const parts = payload && payload.length > 0 ? [header, payload] : [header];
+    this.control.push({ parts, at: this.opts.clock() });
+    this.kick();
+  }
+
+  /** Queues an ordered frame of a stream. */
+  pushOrdered(q: StreamQueue, header: Uint8Array, payload: Uint8Array = EMPTY): void {
+    if (this.closed) return;
+    q.items.push({ header, payload });
+    q.bytes += header.length + payload.length;
+    if (!q.ready) {
+      q.ready = true;
+      this.ready.push(q);
+    }
+    this.kick();
+  }
+
+  /** Drops everything queued for a stream (after a reset). */
+  clear(q: StreamQueue): void {
+    q.items.clear();
+    q.bytes = 0;
+    q.needDrain = false;
+    // it stays in the ready list until the writer meets it empty and drops it
+  }
+
+  /** The sink can take more. */
+  drain(): void {
+    if (!this.blocked) return;
+    this.blocked = false;
+    this.kick();
+  }
+
+  /** Drops every queued frame; later pushes are ignored. */
+  close(): void {
+    this.closed = true;
+    this.control.clear();
+    for (const q of this.ready) q.items.clear();
+    this.ready.clear();
+  }
+
+  private kick(): void {
+    if (this.scheduled || this.blocked || this.closed) return;
+    this.scheduled = true;
+    this.opts.schedule(this.flushFn);
+  }
+
+  /** Writes as much as the sink accepts. Normally run by `schedule`; tests call it directly. */
+  flush(): void {
+    this.scheduled = false;
+    const message = this.sink.framing === 'message';
+    const drained: StreamQueue[] = [];
+    while (!this.blocked && !this.closed && (this.control.length > 0 || this.ready.length > 0)) {
+      const parts: Uint8Array[] = [];
+      let bytes = 0;
+      const limit = message ? 1 : this.opts.maxBatchBytes;
+      const now = this.opts.clock();
+      while (this.control.length > 0 && (bytes < limit || bytes === 0)) {
+        const c = this.control.shift()!;
+        const wait = now - c.at;
+        if (wait > this.maxControlWait) this.maxControlWait = wait;
+        for (const p of c.parts) {
+          parts.push(p);
+          bytes += p.length;
+        }
+        if (message) break;
+      }
+      if (parts.length === 0) bytes = this.takeData(parts, limit, message, drained);
+      if (parts.length === 0) break;
+      this.bytesWritten += bytes;
+      this.writes++;
+      if (!this.sink.send(parts)) this.blocked = true;
+    }
+    for (const q of drained) {
+      if (q.needDrain && q.bytes <= q.lowWater) {
+        q.needDrain = false;
+        q.onDrain?.();
+      }
+    }
+  }
+
+  /**
+   * Deficit round robin over ready streams until `limit` bytes are taken. Payload bytes count
+   * against the quantum; a stream whose next frame exceeds its deficit yields its turn.
+   */
+  private takeData(parts: Uint8Array[], limit: number, message: boolean, drained: StreamQueue[]): number {
+    let bytes = 0;
+    const quantum = this.opts.quantum;
+    while (this.ready.length > 0 && bytes < limit) {
+      const q = this.ready.peek()!;
+      if (!q.inTurn) {
+        q.inTurn = true;
+        q.deficit += quantum;
+      }
+      let took = false;
+      while (q.items.length > 0 && bytes < limit) {
+        const f = q.items.peek()!;
+        if (f.payload.length > q.deficit) break;
+        q.items.shift();
+        parts.push(f.header);
+        if (f.payload.length > 0) parts.push(f.payload);
+        const size = f.header.length + f.payload.length;
+        bytes += size;
+        q.deficit -= f.payload.length;
+        q.bytes -= size;
+        q.written += size;
+        took = true;
+        if (message) break;
+      }
+      if (took && q.needDrain && !drained.includes(q)) drained.push(q);
+      if (q.items.length === 0) {
+        this.ready.shift();
+        q.ready = false;
+        q.inTurn = false;
+        q.deficit = 0;
+      } else if (q.items.peek()!.payload.length > q.deficit) {
+        this.ready.shift();
+        q.inTurn = false;
+        this.ready.push(q);
+      }
+      if (message && took) break;
+    }
+    return bytes;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

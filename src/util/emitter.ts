@@ -1,0 +1,67 @@
+/**
+ * A small typed event emitter for the runtime-neutral core (node:events is not available in
+ * browsers). Listeners run synchronously in registration order; a throwing listener does not stop
+ * the others and is reported to `onListenerError`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: listener argument tuples are checked through EventMap
+type Listener = (...args: any[]) => void;
+
+export type EventMap = { [event: string]: unknown[] };
+
+export class Emitter<E extends EventMap> {
+  private handlers = new Map<keyof E, Listener[]>();
+
+  on<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
+    const list = this.handlers.get(event);
+    if (list) list.push(fn);
+    else this.handlers.set(event, [fn]);
+    return this;
+  }
+
+  once<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
+    const wrapper = (...args: E[K]): void => {
+      this.off(event, wrapper);
+      fn(...args);
+    };
+    return this.on(event, wrapper);
+  }
+
+  off<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
+    const list = this.handlers.get(event);
+    if (!list) return this;
+    const i = list.indexOf(fn);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.handlers.delete(event);
+    return this;
+  }
+
+  listenerCount(event: keyof E): number {
+    return this.handlers.get(event)?.length ?? 0;
+  }
+
+  removeAllListeners(event?: keyof E): this {
+    if (event === undefined) this.handlers.clear();
+    else this.handlers.delete(event);
+    return this;
+  }
+
+  protected emit<K extends keyof E>(event: K, ...args: E[K]): boolean {
+    const list = this.handlers.get(event);
+    if (!list || list.length === 0) return false;
+    for (const fn of list.slice()) {
+      try {
+        fn(...args);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+    return true;
+  }
+
+  /** A listener threw. The default rethrows asynchronously so the error is not lost. */
+  protected onListenerError(err: unknown): void {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}

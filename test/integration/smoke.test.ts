@@ -1,0 +1,58 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FlexStream, Node } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+});
+
+function pair(): [Node, Node] {
+  const [a, b] = memoryPair();
+  const na = new Node(a, { domain: 'alice', ip: 1 });
+  const nb = new Node(b, { domain: 'bob', ip: 2 });
+  nodes.push(na, nb);
+  return [na, nb];
+}
+
+async function readAll(s: FlexStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('direct link smoke', () => {
+  it('echoes data with a hash check', async () => {
+    const [a, b] = pair();
+    const l = b.listen(80);
+    l.on('stream', (s: FlexStream) => {
+      void pipeline(s, s).catch(() => {});
+    });
+    const s = await a.dial('bob:80');
+    const data = randomBytes(5 * 1024 * 1024 + 17);
+    const got = readAll(s);
+    s.end(data);
+    const out = await got;
+    expect(out.length).toBe(data.length);
+    expect(createHash('sha256').update(out).digest('hex')).toBe(
+      createHash('sha256').update(data).digest('hex'),
+    );
+  });
+
+  it('refuses a dial to a port without a listener', async () => {
+    const [a] = pair();
+    await expect(a.dial('bob:81')).rejects.toMatchObject({
+      code: 'FLEX_ERR_DIAL_REFUSED',
+      reason: 'no-listener',
+    });
+  });
+
+  it('pings the peer', async () => {
+    const [a] = pair();
+    const rtt = await a.ping('bob');
+    expect(rtt).toBeGreaterThanOrEqual(0);
+    await expect(a.ping('carol')).rejects.toMatchObject({ code: 'FLEX_ERR_PING_FAILED' });
+  });
+});

@@ -32,3 +32,10 @@ export class Node extends BaseNode<FlexStream> {
     super(transport, options, (core) => new FlexStream(core));
   }
 }
+
+export type { ConnectOptions, NodeSession } from './connect.js';
+export { connect, connector } from './connect.js';
+export { admit } from './node/admit.js';
+export type { SessionEvents, SessionOptions, SessionState } from './node/session.js';
+export { Session } from './node/session.js';
+export * from './transport/index.js';

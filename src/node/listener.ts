@@ -7,6 +7,11 @@ export type ListenerEvents<S> = {
   close: [];
 };
 
+/** What a listener needs of the streams it holds. */
+export interface Destroyable {
+  destroy(err?: Error): unknown;
+}
+
 interface Waiter<S> {
   resolve: (s: S) => void;
   reject: (e: Error) => void;
@@ -17,22 +22,20 @@ interface Waiter<S> {
  * listeners, else into a bounded backlog; when the backlog is full the dialer is refused with
  * `listener backlog full` (PROTOCOL.md 3.4).
  */
-export class Listener<S> extends Emitter<ListenerEvents<S>> {
+export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> {
   readonly port: number;
   private readonly backlogSize: number;
   private readonly backlog = new Deque<S>(4);
   private readonly waiters = new Deque<Waiter<S>>(2);
-  private readonly onClose: (l: Listener<S>) => void;
-  private readonly discard: (s: S) => void;
+  /** @internal run once when the listener closes (unregisters it). */
+  onClosed: ((l: Listener<S>) => void) | null = null;
   private _closed = false;
 
-  /** @internal created by Node.listen */
-  constructor(port: number, backlog: number, onClose: (l: Listener<S>) => void, discard: (s: S) => void) {
+  /** Created by `listen()` on a node or a session. */
+  constructor(port: number, backlog: number) {
     super();
     this.port = port;
     this.backlogSize = backlog;
-    this.onClose = onClose;
-    this.discard = discard;
   }
 
   get closed(): boolean {
@@ -109,12 +112,12 @@ export class Listener<S> extends Emitter<ListenerEvents<S>> {
   close(): void {
     if (this._closed) return;
     this._closed = true;
-    for (const s of this.backlog) this.discard(s);
+    for (const s of this.backlog) s.destroy();
     this.backlog.clear();
     const err = new ConnectionClosedError('listener closed');
     for (const w of this.waiters) w.reject(err);
     this.waiters.clear();
-    this.onClose(this);
+    this.onClosed?.(this);
     this.emit('close');
   }
 

@@ -30,7 +30,7 @@ import { decodeReset } from '../wire/reset.js';
 import { type DialTarget, parseAddress } from './address.js';
 import { type DialAck, PendingDials } from './dialer.js';
 import { Heartbeat } from './heartbeat.js';
-import { Listener } from './listener.js';
+import { type Destroyable, Listener } from './listener.js';
 import { Pinger } from './pinger.js';
 import { PortPool } from './ports.js';
 import { Retention } from './retention.js';
@@ -70,15 +70,16 @@ function keyOf(remoteIP: number, remotePort: number, localPort: number): number 
  * stream type the application sees; entry points fix it (Duplex on Node.js, Web Streams in
  * browsers).
  */
-export class BaseNode<S> extends Emitter<NodeEvents> implements StreamHost {
+export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> implements StreamHost {
   readonly options: ResolvedNodeOptions;
   readonly logger: Logger;
   readonly scheduler: Scheduler;
   readonly transport: Transport;
   private readonly makeStream: StreamFactory<S>;
-  private readonly faces = new Map<StreamCore, S>();
   private readonly streams = new Map<number, StreamCore>();
   private readonly listeners = new Map<number, Listener<S>>();
+  /** Listeners owned by a session: they outlive this node's connection. */
+  private readonly borrowed = new Set<Listener<S>>();
   private readonly dialPorts = new PortPool(1000, 0xffff);
   private readonly dials = new PendingDials();
   private readonly pinger = new Pinger();
@@ -226,16 +227,24 @@ export class BaseNode<S> extends Emitter<NodeEvents> implements StreamHost {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
     if (this._closed) throw new NotConnectedError('node is closed');
     if (this.listeners.has(port)) throw new ConfigError(`listen port ${port} is used`);
-    const l = new Listener<S>(
-      port,
-      options.backlog ?? this.options.backlog,
-      (x) => {
-        if (this.listeners.get(port) === x) this.listeners.delete(port);
-      },
-      (s) => this.coreOf(s)?.destroy(),
-    );
+    const l = new Listener<S>(port, options.backlog ?? this.options.backlog);
+    l.onClosed = (x) => this.dropListener(x);
     this.listeners.set(port, l);
     return l;
+  }
+
+  /** Serves an existing listener (a session's) on this connection; it survives the connection. */
+  adoptListener(l: Listener<S>): void {
+    if (this._closed) throw new NotConnectedError('node is closed');
+    if (this.listeners.has(l.port)) throw new ConfigError(`listen port ${l.port} is used`);
+    this.listeners.set(l.port, l);
+    this.borrowed.add(l);
+  }
+
+  /** Stops serving a listener here without closing it. */
+  dropListener(l: Listener<S>): void {
+    if (this.listeners.get(l.port) === l) this.listeners.delete(l.port);
+    this.borrowed.delete(l);
   }
 
   /** Round-trip time in ms to the switcher (no domain) or to the node holding `domain`. */
@@ -256,7 +265,10 @@ export class BaseNode<S> extends Emitter<NodeEvents> implements StreamHost {
     if (this._closed) return;
     if (!this.closing) {
       this.closing = true;
-      for (const l of [...this.listeners.values()]) l.close();
+      for (const l of [...this.listeners.values()]) {
+        if (this.borrowed.has(l)) this.dropListener(l);
+        else l.close();
+      }
       this.dials.failAll(new ConnectionClosedError('node closing'));
       const done = new Promise<void>((resolve) => this.once('close', () => resolve()));
       const live = [...this.streams.values()].filter((s) => s.state !== 'closed');
@@ -313,7 +325,6 @@ export class BaseNode<S> extends Emitter<NodeEvents> implements StreamHost {
 
   release(stream: StreamCore): void {
     if (this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
-    this.faces.delete(stream);
     this.retention.add(stream.key, stream.dialed ? stream.local.port : -1);
   }
 
@@ -324,14 +335,7 @@ export class BaseNode<S> extends Emitter<NodeEvents> implements StreamHost {
   // ------------------------------------------------------------------ internals
 
   private faceOf(core: StreamCore): S {
-    const s = this.makeStream(core);
-    this.faces.set(core, s);
-    return s;
-  }
-
-  private coreOf(s: S): StreamCore | undefined {
-    for (const [core, face] of this.faces) if (face === s) return core;
-    return undefined;
+    return this.makeStream(core);
   }
 
   private pingRaw(domain: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
@@ -508,7 +512,10 @@ export class BaseNode<S> extends Emitter<NodeEvents> implements StreamHost {
     for (const s of [...this.streams.values()])
       s.abort(new ConnectionClosedError('connection closed', { cause: err }));
     this.streams.clear();
-    for (const l of [...this.listeners.values()]) l.close();
+    for (const l of [...this.listeners.values()]) {
+      if (this.borrowed.has(l)) this.dropListener(l);
+      else l.close();
+    }
     this.listeners.clear();
     if (this.closeError) {
       this.logger.info({ err: err.message, remote: this.transport.remoteAddress }, 'connection closed');

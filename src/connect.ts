@@ -1,0 +1,71 @@
+import type tls from 'node:tls';
+import { ConfigError } from './errors.js';
+import { FlexStream } from './face/duplex.js';
+import { BaseNode } from './node/node.js';
+import { Session, type SessionOptions } from './node/session.js';
+import { dialTcp } from './transport/tcp.js';
+import { dialTls } from './transport/tls.js';
+import type { Transport } from './transport/types.js';
+import { dialWs } from './transport/ws.js';
+
+export interface ConnectOptions extends SessionOptions {
+  /** TLS options for tls:// and wss:// (ca, rejectUnauthorized, servername, ...). */
+  tls?: tls.ConnectionOptions;
+  /** Extra HTTP headers for the WebSocket upgrade. */
+  headers?: Record<string, string>;
+  /** Timeout of one transport connection attempt, ms (default 10 s). */
+  connectTimeout?: number;
+}
+
+/** A reconnecting session whose streams are Node.js Duplexes. */
+export type NodeSession = Session<FlexStream>;
+
+/** Returns a function that opens a fresh transport to `url` for every (re)connection attempt. */
+export function connector(
+  url: string,
+  o: ConnectOptions = {} as ConnectOptions,
+): (signal: AbortSignal) => Promise<Transport> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (err) {
+    throw new ConfigError(`invalid switcher URL "${url}"`, { cause: err });
+  }
+  const timeout = o.connectTimeout ?? 10_000;
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = (d: number): number => (u.port === '' ? d : Number(u.port));
+  switch (u.protocol) {
+    case 'tcp:':
+      return (signal) => dialTcp(host, port(7000), { signal, timeout });
+    case 'tls:':
+      return (signal) => dialTls(host, port(7443), { ...o.tls, signal, timeout });
+    case 'ws:':
+    case 'wss:':
+      return (signal) =>
+        dialWs(u.toString(), {
+          ca: o.tls?.ca,
+          cert: o.tls?.cert,
+          key: o.tls?.key,
+          rejectUnauthorized: o.tls?.rejectUnauthorized,
+          headers: o.headers,
+          signal,
+          timeout,
+        });
+    default:
+      throw new ConfigError(`unsupported switcher URL scheme "${u.protocol}" (use tcp, tls, ws or wss)`);
+  }
+}
+
+/**
+ * Connects to a switcher and stays connected: `tcp://host:port`, `tls://host:port`,
+ * `ws://host:port/flex/ws` or `wss://...`. The session admits with `password` and `domain`,
+ * reconnects with back-off, and re-registers its listeners.
+ */
+export function connect(url: string, options: ConnectOptions): NodeSession {
+  const open = connector(url, options);
+  return new Session<FlexStream>(
+    open,
+    options,
+    (t, nodeOptions) => new BaseNode(t, nodeOptions, (core) => new FlexStream(core)),
+  );
+}

@@ -1,0 +1,107 @@
+import { AdmissionError, ConnectionClosedError, ProtocolError, TimeoutError } from '../errors.js';
+import { Handoff } from '../transport/handoff.js';
+import type { Transport } from '../transport/types.js';
+import { checkResponse, currentTimeNs, openResponse, sealRequest } from '../wire/admission/index.js';
+import { HEADER_SIZE } from '../wire/constants.js';
+import { decodeMessage } from '../wire/decoder.js';
+import { type Frame, payloadLength, readHeader } from '../wire/frame.js';
+
+export interface AdmitOptions {
+  password: string;
+  domain: string;
+  mac?: string;
+  /** Milliseconds for the whole exchange (Go: 10 s). */
+  timeout?: number;
+  /** Unix nanoseconds; injectable for tests. */
+  clock?: () => bigint;
+  signal?: AbortSignal;
+}
+
+export interface Admitted {
+  ip: number;
+  /** The transport to hand to a Node: it replays anything that arrived after the response. */
+  transport: Transport;
+}
+
+/**
+ * The client side of admission (PROTOCOL.md 2): send the sealed request, read exactly one frame,
+ * open and check it. A connection that closes first is a rejection with unknown reason, since a
+ * Go switcher on raw TCP rarely delivers its error frame (2.7).
+ */
+export async function admit(transport: Transport, o: AdmitOptions): Promise<Admitted> {
+  const timeoutMs = o.timeout ?? 10_000;
+  let settle!: { resolve: (f: Frame) => void; reject: (e: Error) => void };
+  const first = new Promise<Frame>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  let got = false;
+  const leftover: Uint8Array[] = [];
+  // Only the first frame is ours; every byte after it belongs to the node, unparsed.
+  let head: Uint8Array = new Uint8Array(0);
+  const onChunk = (chunk: Uint8Array): void => {
+    if (got) {
+      leftover.push(chunk);
+      return;
+    }
+    if (transport.framing === 'message') {
+      got = true;
+      settle.resolve(decodeMessage(chunk));
+      return;
+    }
+    const joined = new Uint8Array(head.length + chunk.length);
+    joined.set(head);
+    joined.set(chunk, head.length);
+    head = joined;
+    if (head.length < HEADER_SIZE) return;
+    const f = readHeader(head, 0);
+    const end = HEADER_SIZE + payloadLength(f.cmd, f.size);
+    if (head.length < end) return;
+    got = true;
+    f.payload = head.subarray(HEADER_SIZE, end);
+    if (head.length > end) leftover.push(head.subarray(end));
+    settle.resolve(f);
+  };
+  const handoff = new Handoff(transport, {
+    data: (chunk) => {
+      try {
+        onChunk(chunk);
+      } catch (err) {
+        settle.reject(err as Error);
+      }
+    },
+    drain: () => {},
+    close: (err) =>
+      settle.reject(
+        new AdmissionError('connection closed during admission (rejected, reason unknown)', 0, {
+          cause: err ?? new ConnectionClosedError(),
+        }),
+      ),
+  });
+  const timer = setTimeout(
+    () => settle.reject(new TimeoutError(`no admission response within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  const onAbort = (): void => settle.reject(new TimeoutError('admission aborted'));
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const timestamp = (o.clock ?? currentTimeNs)();
+    const frame = await sealRequest(o.password, { domain: o.domain, mac: o.mac ?? '', timestamp });
+    transport.send([frame]);
+    const reply = await first;
+    if (reply.payload.length < 44) {
+      // salt, nonce and tag alone take 44 bytes
+      throw new ProtocolError(`admission response of ${reply.payload.length} bytes is too short`);
+    }
+    const response = await openResponse(o.password, reply.payload);
+    checkResponse(response);
+    // Bytes the decoder already split into frames after the response are replayed in order.
+    handoff.detach(leftover);
+    return { ip: response.ip, transport: handoff.view() };
+  } catch (err) {
+    transport.destroy(err as Error);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+}

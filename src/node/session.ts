@@ -1,0 +1,262 @@
+import type { NodeOptions } from '../config.js';
+import {
+  AbortError,
+  ConfigError,
+  ConnectionClosedError,
+  NotConnectedError,
+  TimeoutError,
+} from '../errors.js';
+import type { Transport } from '../transport/types.js';
+import { Emitter } from '../util/emitter.js';
+import { type Logger, silentLogger } from '../util/logger.js';
+import type { DialTarget } from './address.js';
+import { admit } from './admit.js';
+import { type Destroyable, Listener } from './listener.js';
+import type { BaseNode, DialOptions, PingOptions } from './node.js';
+
+export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
+  password: string;
+  domain: string;
+  mac?: string;
+  /** Reconnect after the connection drops (default true). */
+  reconnect?: boolean;
+  /** First back-off delay after a failed attempt, ms (Go: 1 s). */
+  backoffInitial?: number;
+  /** Longest back-off delay, ms (Go: 30 s). */
+  backoffMax?: number;
+  /** Random spread of each delay, 0..1 (default 0.2). */
+  backoffJitter?: number;
+  /** Dials and pings made while disconnected wait for the connection instead of failing. */
+  waitForReady?: boolean;
+  /** Admission timeout, ms (Go: 10 s). */
+  admissionTimeout?: number;
+  /** Unix nanoseconds for the admission timestamp; injectable for tests. */
+  clock?: () => bigint;
+}
+
+export type SessionState = 'connecting' | 'ready' | 'backoff' | 'closed';
+
+export type SessionEvents = {
+  state: [SessionState];
+  /** Admitted: the node is ready with this virtual IP. */
+  ready: [number];
+  /** The connection dropped or an attempt failed; the session retries unless closed. */
+  disconnect: [Error];
+  close: [];
+};
+
+export type NodeFactory<S extends Destroyable> = (transport: Transport, options: NodeOptions) => BaseNode<S>;
+
+/**
+ * A node that stays connected (PROTOCOL.md 8.8): admits, reconnects with exponential back-off and
+ * jitter, re-registers its listeners on every new connection, and reports its state.
+ */
+export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
+  private readonly connector: (signal: AbortSignal) => Promise<Transport>;
+  private readonly makeNode: NodeFactory<S>;
+  private readonly opts: SessionOptions;
+  private readonly logger: Logger;
+  private readonly listeners = new Map<number, Listener<S>>();
+  private _node: BaseNode<S> | null = null;
+  private _state: SessionState = 'connecting';
+  private delay: number;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly abort = new AbortController();
+  private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** Successful admissions so far. */
+  connections = 0;
+
+  constructor(
+    connector: (signal: AbortSignal) => Promise<Transport>,
+    options: SessionOptions,
+    makeNode: NodeFactory<S>,
+  ) {
+    super();
+    if (typeof options.password !== 'string') throw new ConfigError('option password must be a string');
+    if (typeof options.domain !== 'string') throw new ConfigError('option domain must be a string');
+    this.connector = connector;
+    this.makeNode = makeNode;
+    this.opts = options;
+    this.logger = options.logger ?? silentLogger;
+    this.delay = options.backoffInitial ?? 1000;
+    void this.attempt();
+  }
+
+  get state(): SessionState {
+    return this._state;
+  }
+
+  /** The node of the current connection, or null while disconnected. */
+  get node(): BaseNode<S> | null {
+    return this._node;
+  }
+
+  get ip(): number {
+    return this._node?.ip ?? 0;
+  }
+
+  get domain(): string {
+    return this.opts.domain;
+  }
+
+  /** Resolves once connected and admitted. */
+  ready(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<void> {
+    if (this._state === 'ready') return Promise.resolve();
+    if (this._state === 'closed') return Promise.reject(new ConnectionClosedError('session closed'));
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
+      };
+      const waiter = {
+        resolve: () => {
+          cleanup();
+          resolve();
+        },
+        reject: (e: Error) => {
+          cleanup();
+          reject(e);
+        },
+      };
+      const onAbort = (): void => waiter.reject(new AbortError());
+      const timer =
+        options.timeout !== undefined
+          ? setTimeout(() => waiter.reject(new TimeoutError('session not ready in time')), options.timeout)
+          : null;
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.readyWaiters.push(waiter);
+    });
+  }
+
+  async dial(address: string | DialTarget, options: DialOptions & { wait?: boolean } = {}): Promise<S> {
+    return (await this.current(options.wait, options)).dial(address, options);
+  }
+
+  async ping(domain = '', options: PingOptions & { wait?: boolean } = {}): Promise<number> {
+    return (await this.current(options.wait, options)).ping(domain, options);
+  }
+
+  /** A listener that survives reconnections: it is served on every new connection. */
+  listen(port: number, options: { backlog?: number } = {}): Listener<S> {
+    if (this._state === 'closed') throw new ConnectionClosedError('session closed');
+    if (this.listeners.has(port)) throw new ConfigError(`listen port ${port} is used`);
+    const l = new Listener<S>(port, options.backlog ?? this.opts.backlog ?? 32);
+    l.onClosed = (x) => {
+      this.listeners.delete(port);
+      this._node?.dropListener(x);
+    };
+    this.listeners.set(port, l);
+    this._node?.adoptListener(l);
+    return l;
+  }
+
+  /** Stops reconnecting, closes listeners and the current connection gracefully. */
+  async close(): Promise<void> {
+    if (this._state === 'closed') return;
+    this.setState('closed');
+    this.abort.abort();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const l of [...this.listeners.values()]) l.close();
+    const err = new ConnectionClosedError('session closed');
+    for (const w of this.readyWaiters.slice()) w.reject(err);
+    const node = this._node;
+    this._node = null;
+    if (node) await node.close();
+    this.emit('close');
+  }
+
+  private async current(
+    wait: boolean | undefined,
+    o: { signal?: AbortSignal; timeout?: number },
+  ): Promise<BaseNode<S>> {
+    if (this._node && this._state === 'ready') return this._node;
+    if (this._state === 'closed') throw new ConnectionClosedError('session closed');
+    if (!(wait ?? this.opts.waitForReady ?? false)) throw new NotConnectedError(`session is ${this._state}`);
+    await this.ready({ signal: o.signal, timeout: o.timeout });
+    if (!this._node) throw new NotConnectedError('session lost its connection');
+    return this._node;
+  }
+
+  private setState(s: SessionState): void {
+    if (this._state === s) return;
+    this._state = s;
+    this.emit('state', s);
+  }
+
+  private get isClosed(): boolean {
+    return this._state === 'closed';
+  }
+
+  private async attempt(): Promise<void> {
+    if (this.isClosed) return;
+    this.setState('connecting');
+    try {
+      const transport = await this.connector(this.abort.signal);
+      if (this.isClosed) {
+        transport.destroy();
+        return;
+      }
+      const admitted = await admit(transport, {
+        password: this.opts.password,
+        domain: this.opts.domain,
+        mac: this.opts.mac,
+        timeout: this.opts.admissionTimeout,
+        clock: this.opts.clock,
+        signal: this.abort.signal,
+      });
+      if (this.isClosed) {
+        admitted.transport.destroy();
+        return;
+      }
+      this.onAdmitted(admitted.transport, admitted.ip);
+    } catch (err) {
+      if (this.isClosed) return;
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.logger.warn({ err: e.message, code: (e as { code?: string }).code }, 'session attempt failed');
+      this.emit('disconnect', e);
+      this.scheduleRetry();
+    }
+  }
+
+  private onAdmitted(transport: Transport, ip: number): void {
+    const { password: _p, mac: _m, reconnect: _r, ...nodeOptions } = this.opts;
+    const node = this.makeNode(transport, { ...nodeOptions, ip, domain: this.opts.domain });
+    this._node = node;
+    this.connections++;
+    this.delay = this.opts.backoffInitial ?? 1000;
+    for (const l of this.listeners.values()) node.adoptListener(l);
+    node.once('close', (err) => {
+      if (this._node === node) this._node = null;
+      if (this._state === 'closed') return;
+      const e = err ?? new ConnectionClosedError('connection closed');
+      this.logger.info({ err: e.message }, 'session disconnected');
+      this.emit('disconnect', e);
+      if (this.opts.reconnect === false) {
+        void this.close();
+        return;
+      }
+      // A connection that worked reconnects at once; back-off is for failed attempts (8.8).
+      void this.attempt();
+    });
+    this.setState('ready');
+    this.logger.info({ ip, domain: this.opts.domain }, 'session ready');
+    this.emit('ready', ip);
+    for (const w of this.readyWaiters.slice()) w.resolve();
+  }
+
+  private scheduleRetry(): void {
+    if (this.opts.reconnect === false) {
+      void this.close();
+      return;
+    }
+    this.setState('backoff');
+    const jitter = this.opts.backoffJitter ?? 0.2;
+    const ms = Math.round(this.delay * (1 + (Math.random() * 2 - 1) * jitter));
+    this.delay = Math.min(this.delay * 2, this.opts.backoffMax ?? 30_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.attempt();
+    }, ms);
+  }
+}

@@ -146,9 +146,13 @@ export class FlexStream extends Duplex implements StreamFace {
     cb?.();
   }
 
-  onClose(): void {
+  onClose(aborted: boolean): void {
     this.clearIdle();
     if (this.destroyed) return;
+    if (aborted) {
+      this.destroy();
+      return;
+    }
     const cb = this.writeCallback;
     this.writeCallback = null;
     cb?.();

@@ -1,5 +1,6 @@
 import { type NodeOptions, type ResolvedNodeOptions, validateNodeOptions } from '../config.js';
 import {
+  AbortError,
   ConfigError,
   ConnectionClosedError,
   DialRefusedError,
@@ -170,6 +171,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Opens a stream to `domain:port` or `ip:port` (PROTOCOL.md 3). */
   async dial(address: string | DialTarget, options: DialOptions = {}): Promise<S> {
     const target = parseAddress(address);
+    if (options.signal?.aborted) throw new AbortError('dial aborted', { cause: options.signal.reason });
     if (this._closed || this.closing) throw new NotConnectedError('node is closed');
     const o = this.options;
     if (this.dials.size >= o.maxPendingDials) {
@@ -299,7 +301,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   destroy(err?: Error): void {
     if (this._closed) return;
     this.transport.destroy(err);
-    this.teardown(err ?? new ConnectionClosedError('node destroyed'));
+    this.teardown(err ?? new ConnectionClosedError('node destroyed'), err === undefined);
   }
 
   // ------------------------------------------------------------------ StreamHost
@@ -499,24 +501,25 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     l.offer(this.faceOf(core));
   }
 
-  private teardown(err: Error): void {
+  private teardown(err: Error, byOwner = false): void {
     if (this._closed) return;
     this._closed = true;
-    const graceful = this.closing && err instanceof ConnectionClosedError;
+    const graceful = byOwner || (this.closing && err instanceof ConnectionClosedError);
     this.closeError = graceful ? undefined : err;
     this.scheduler.close();
     this.heartbeat?.stop();
     this.retention.stop();
     this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err }));
     this.pinger.failAll(new ConnectionClosedError('connection closed', { cause: err }));
-    for (const s of [...this.streams.values()])
-      s.abort(new ConnectionClosedError('connection closed', { cause: err }));
-    this.streams.clear();
+    // Listeners first: streams still in a backlog belong to nobody and close silently.
     for (const l of [...this.listeners.values()]) {
       if (this.borrowed.has(l)) this.dropListener(l);
       else l.close();
     }
     this.listeners.clear();
+    const streamErr = byOwner ? null : new ConnectionClosedError('connection closed', { cause: err });
+    for (const s of [...this.streams.values()]) s.abort(streamErr);
+    this.streams.clear();
     if (this.closeError) {
       this.logger.info({ err: err.message, remote: this.transport.remoteAddress }, 'connection closed');
       this.emit('error', err);

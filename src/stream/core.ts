@@ -1,6 +1,5 @@
 import type { ResolvedNodeOptions } from '../config.js';
 import {
-  ConnectionClosedError,
   FlowControlError,
   ProtocolError,
   ResetCode,
@@ -32,8 +31,11 @@ export interface StreamFace {
   onError(err: Error): void;
   /** `write` returned false earlier and may be called again. */
   onWritable(): void;
-  /** The stream is finished in both directions. Called once. */
-  onClose(): void;
+  /**
+   * The stream is finished in both directions. Called once. `aborted`: it was torn down locally
+   * without an error (node destroyed), so the face should close without reporting an end.
+   */
+  onClose(aborted: boolean): void;
 }
 
 /** What a stream needs from its connection. */
@@ -398,11 +400,14 @@ export class StreamCore {
     this.finish(new StreamResetError(text, code, true));
   }
 
-  /** The connection died: fail without sending anything. */
-  abort(err: Error): void {
+  /**
+   * The connection died: fail without sending anything. With no error (the node was destroyed by
+   * its owner) the stream closes like a destroyed socket: no 'end', no 'error'.
+   */
+  abort(err: Error | null): void {
     if (this._state === 'closed') return;
     this.dropPending();
-    this.finish(err instanceof Error ? err : new ConnectionClosedError());
+    this.finish(err, err === null);
   }
 
   /** No traffic for the configured idle time. */
@@ -443,7 +448,7 @@ export class StreamCore {
     this.destroy(err);
   }
 
-  private finish(err: Error | null): void {
+  private finish(err: Error | null, silent = false): void {
     if (this._state === 'closed') return;
     this._state = 'closed';
     if (this.closeTimer !== null) {
@@ -451,15 +456,15 @@ export class StreamCore {
       this.closeTimer = null;
     }
     const unread = this.recvTotal - this.consumedTotal;
-    if (err !== null) {
+    if (err !== null || silent) {
       // The face discards what it buffered; stop counting it against the connection.
       this.discarded = true;
       if (unread > 0) this.host.accountReceive(-unread);
     }
     if (err !== null) this.face?.onError(err);
-    else if (!this.readEnded) this.endRead();
+    else if (!this.readEnded && !silent) this.endRead();
     this.host.release(this);
-    this.face?.onClose();
+    this.face?.onClose(silent);
     const cb = this.onFinished;
     this.onFinished = null;
     cb?.();

@@ -103,7 +103,11 @@ export class WebStream implements StreamFace {
     w?.resolve();
   }
 
-  onClose(): void {
+  onClose(aborted: boolean): void {
+    if (aborted && !this.readDone) {
+      this.readDone = true;
+      this.controller.error(new StreamClosedError('stream aborted'));
+    }
     const w = this.writeWaiter;
     this.writeWaiter = null;
     w?.reject(new StreamClosedError());

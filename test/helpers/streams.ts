@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+
+export function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** Reads a stream to its end without destroying it (a for-await loop would, like on a socket). */
+export function readAll(s: Duplex): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.once('end', () => resolve(Buffer.concat(chunks)));
+    s.once('error', reject);
+  });
+}
+
+/** Writes `data` in pieces of `piece` bytes honouring backpressure, then ends. */
+export async function writeAll(s: Duplex, data: Uint8Array, piece = 64 * 1024): Promise<void> {
+  for (let off = 0; off < data.length; off += piece) {
+    if (!s.write(data.subarray(off, off + piece))) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => {
+          s.off('error', onErr);
+          resolve();
+        };
+        const onErr = (e: Error): void => {
+          s.off('drain', onDrain);
+          reject(e);
+        };
+        s.once('drain', onDrain);
+        s.once('error', onErr);
+      });
+    }
+  }
+  s.end();
+}
+
+/** Resolves with the first `event` emission, rejects after `ms`. */
+export function once<T = unknown>(
+  emitter: { once(e: string, f: (v: T) => void): unknown },
+  event: string,
+  ms = 10_000,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
+    emitter.once(event, (v: T) => {
+      clearTimeout(t);
+      resolve(v);
+    });
+  });
+}
+
+/** Deterministic pseudo-random bytes. */
+export function pattern(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}

@@ -1,0 +1,59 @@
+import { ConfigError } from '../errors.js';
+
+/**
+ * Every transport default in one frozen object (STYLE.md habit 6), runtime-neutral so the browser
+ * transport can share it. Options that are not given take their value from here.
+ */
+export const transportDefaults = Object.freeze({
+  /** ms a graceful `close` may take (peer flushing and answering) before the connection is destroyed. */
+  closeTimeout: 5_000,
+  /** Memory pair: in-flight bytes above which `send` returns false. */
+  memoryHighWaterMark: 256 * 1024,
+  /** WebSocket (node and browser): buffered bytes above which `send` returns false. */
+  wsHighWaterMark: 1024 * 1024,
+  /** One flex frame per message: 11-byte header plus the largest payload (PROTOCOL.md 1.3, 1.6). */
+  wsMaxPayload: 11 + 65_535,
+  /** The path the Go example gateway serves (PROTOCOL.md 1.6); nothing in the protocol depends on it. */
+  wsPath: '/flex/ws',
+  /** Browser WebSocket: ms between `bufferedAmount` polls while above the high-water mark. */
+  browserPollInterval: 10,
+});
+
+/** Throws ConfigError unless `value` is undefined or a finite number >= `min` (an integer if asked). */
+export function checkNumber(name: string, value: number | undefined, min: number, integer = false): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new ConfigError(`${name} must be a number >= ${min}, got ${String(value)}`);
+  }
+  if (integer && !Number.isInteger(value)) throw new ConfigError(`${name} must be an integer, got ${value}`);
+}
+
+export function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new ConfigError(`port must be an integer in 0..65535, got ${String(port)}`);
+  }
+}
+
+export interface WaterMarkOptions {
+  /** `send` returns false once more than this many bytes are outstanding. */
+  highWaterMark?: number;
+  /** `drain` fires once outstanding bytes fall to this many or fewer; default half the high mark. */
+  lowWaterMark?: number;
+}
+
+/** Validates a high/low pair; the low mark must not exceed the high one or drain could never follow. */
+export function waterMarks(options: WaterMarkOptions, defaultHigh: number): { high: number; low: number } {
+  checkNumber('highWaterMark', options.highWaterMark, 1, true);
+  checkNumber('lowWaterMark', options.lowWaterMark, 0, true);
+  const high = options.highWaterMark ?? defaultHigh;
+  const low = options.lowWaterMark ?? Math.floor(high / 2);
+  if (low > high) throw new ConfigError(`lowWaterMark (${low}) must not exceed highWaterMark (${high})`);
+  return { high, low };
+}
+
+/** `host:port`, with IPv6 literals bracketed so the port stays unambiguous. */
+export function formatAddress(host: string | undefined, port: number | undefined): string {
+  const h = host ?? 'unknown';
+  const hostPart = h.includes(':') ? `[${h}]` : h;
+  return port === undefined ? hostPart : `${hostPart}:${port}`;
+}

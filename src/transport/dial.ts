@@ -1,0 +1,69 @@
+import { AbortError, TimeoutError } from '../errors.js';
+import { checkNumber } from './defaults.js';
+
+/** What every dialer accepts on top of its own options. */
+export interface DialOptions {
+  /** Aborting rejects the dial with AbortError and tears the half-open connection down. */
+  signal?: AbortSignal;
+  /** ms until the dial rejects with TimeoutError (connect and any handshake); none by default. */
+  timeout?: number;
+}
+
+export interface DialAttempt<T> {
+  /** False when the attempt already lost to the abort or the deadline: dispose of `value`. */
+  resolve(value: T): boolean;
+  reject(err: Error): void;
+}
+
+/**
+ * Runs one connection attempt under `signal` and `timeout`. `start` begins the attempt and returns
+ * a `cancel` that must tear it down; cancel runs when the abort or the deadline wins, so a late
+ * connect never leaks a socket. Runtime-neutral: AbortSignal and setTimeout are globals everywhere.
+ */
+export function guardDial<T>(
+  what: string,
+  options: DialOptions,
+  start: (attempt: DialAttempt<T>) => () => void,
+): Promise<T> {
+  checkNumber('timeout', options.timeout, 0);
+  const { signal, timeout } = options;
+  return new Promise<T>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortError(`${what} aborted`, { cause: signal.reason }));
+      return;
+    }
+    let settled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancel: () => void = () => {};
+    const finish = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const onAbort = (): void => {
+      if (!finish()) return;
+      cancel();
+      reject(new AbortError(`${what} aborted`, { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        if (!finish()) return;
+        cancel();
+        reject(new TimeoutError(`${what} timed out after ${timeout} ms`));
+      }, timeout);
+    }
+    cancel = start({
+      resolve: (value) => {
+        if (!finish()) return false;
+        resolve(value);
+        return true;
+      },
+      reject: (err) => {
+        if (finish()) reject(err);
+      },
+    });
+  });
+}

@@ -1,0 +1,212 @@
+import * as net from 'node:net';
+import { ConnectionClosedError } from '../errors.js';
+import { checkNumber, checkPort, formatAddress, transportDefaults } from './defaults.js';
+import { type DialOptions, guardDial } from './dial.js';
+import { HandlerSlot } from './inbox.js';
+import type { Transport, TransportHandlers } from './types.js';
+
+export interface TcpTransportOptions {
+  /** ms a graceful `close` may wait for the peer's end before destroying the socket. */
+  closeTimeout?: number;
+}
+
+export interface TcpDialOptions extends DialOptions, TcpTransportOptions {}
+
+export interface ListenOptions {
+  /** Interface to bind; omitted: every interface, as `net.Server.listen` does. */
+  host?: string;
+  /** 0 picks a free port; read it back from `Listener.address`. */
+  port: number;
+  /** Kernel accept queue length (the bound on connections not yet accepted). */
+  backlog?: number;
+}
+
+export interface TcpListenOptions extends ListenOptions, TcpTransportOptions {}
+
+export interface Listener {
+  readonly address: { host: string; port: number };
+  /**
+   * Stops accepting; connections that complete later are dropped. Transports already handed out
+   * are left to their owner, so the promise settles without waiting for them.
+   */
+  close(): Promise<void>;
+}
+
+/** Wraps a connected socket (TCP, or TLS: a TLSSocket is a net.Socket). Received Buffers pass straight through. */
+export function tcpTransport(socket: net.Socket, options: TcpTransportOptions = {}): Transport {
+  checkNumber('closeTimeout', options.closeTimeout, 0);
+  return new TcpTransport(socket, options.closeTimeout ?? transportDefaults.closeTimeout);
+}
+
+class TcpTransport implements Transport {
+  readonly framing = 'stream';
+  readonly remoteAddress: string;
+  private readonly slot = new HandlerSlot();
+  private paused = false;
+  private needDrain = false;
+  private ending = false;
+  private destroyedHere = false;
+  private failure: Error | undefined;
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly closeTimeout: number,
+  ) {
+    // Captured now: a closed socket forgets its peer, and logs want it afterwards.
+    this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    socket.setNoDelay(true);
+    // Node may also emit drain after a send we reported as fine; pass on only the awaited ones.
+    socket.on('drain', () => {
+      if (!this.needDrain) return;
+      this.needDrain = false;
+      this.slot.drain();
+    });
+    socket.on('error', (err) => {
+      if (this.destroyedHere) return;
+      this.failure ??= new ConnectionClosedError(
+        `connection to ${this.remoteAddress} failed: ${err.message}`,
+        {
+          cause: err,
+        },
+      );
+    });
+    // The peer finished: finish our side too (also when the socket was made with allowHalfOpen).
+    socket.on('end', () => this.end());
+    socket.on('close', () => {
+      if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+      this.slot.close(this.failure);
+    });
+    if (socket.destroyed) queueMicrotask(() => this.slot.close(this.failure));
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  get closed(): boolean {
+    return this.ending || this.slot.closed || this.socket.destroyed;
+  }
+
+  attach(handlers: TransportHandlers): void {
+    this.slot.attach(handlers);
+    this.socket.on('data', (chunk: Buffer) => this.slot.data(chunk));
+    // Adding a 'data' listener may switch the socket to flowing; state our intent either way.
+    if (this.paused) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  send(parts: readonly Uint8Array[]): boolean {
+    if (this.closed) return false;
+    const s = this.socket;
+    // Corked writes leave in one writev on uncork: header and payload share a segment.
+    s.cork();
+    for (const part of parts) if (part.length > 0) s.write(part);
+    s.uncork();
+    // Judged after uncork: write() counts corked bytes, so it says false for any send over the
+    // socket's high-water mark even when the kernel then takes all of it at once.
+    if (s.writableLength < s.writableHighWaterMark) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  pauseReading(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.paused = false;
+    // Resuming before attach would let data flow to nobody.
+    if (this.slot.attached) this.socket.resume();
+  }
+
+  close(): void {
+    this.end();
+  }
+
+  destroy(err?: Error): void {
+    if (this.slot.closed || this.destroyedHere) return;
+    this.destroyedHere = true;
+    this.ending = true;
+    this.failure = err;
+    this.socket.destroy();
+  }
+
+  private end(): void {
+    if (this.ending) return;
+    this.ending = true;
+    if (!this.socket.writableEnded) this.socket.end();
+    // A peer that never finishes (or a paused reader that never sees its end) must not hold us.
+    this.graceTimer = setTimeout(() => this.socket.destroy(), this.closeTimeout);
+    this.graceTimer.unref();
+  }
+}
+
+export function dialTcp(host: string, port: number, options: TcpDialOptions = {}): Promise<Transport> {
+  checkPort(port);
+  return connectSocket(
+    `TCP dial to ${formatAddress(host, port)}`,
+    options,
+    () => net.connect({ host, port }),
+    'connect',
+    options,
+  );
+}
+
+/** Connects with `create`, waits for `readyEvent`, then wraps the socket; shared with TLS. */
+export function connectSocket(
+  what: string,
+  dialOptions: DialOptions,
+  create: () => net.Socket,
+  readyEvent: 'connect' | 'secureConnect',
+  transportOptions: TcpTransportOptions,
+): Promise<Transport> {
+  checkNumber('closeTimeout', transportOptions.closeTimeout, 0);
+  return guardDial<Transport>(what, dialOptions, (attempt) => {
+    const socket = create();
+    const onError = (err: Error): void =>
+      attempt.reject(new ConnectionClosedError(`${what} failed: ${err.message}`, { cause: err }));
+    socket.on('error', onError);
+    socket.once(readyEvent, () => {
+      // Wrap first so an 'error' listener is in place before ours goes.
+      const transport = tcpTransport(socket, transportOptions);
+      socket.off('error', onError);
+      if (!attempt.resolve(transport)) transport.destroy();
+    });
+    return () => socket.destroy();
+  });
+}
+
+export function listenTcp(
+  options: TcpListenOptions,
+  onTransport: (transport: Transport) => void,
+): Promise<Listener> {
+  checkNumber('closeTimeout', options.closeTimeout, 0);
+  const server = net.createServer((socket) => {
+    onTransport(tcpTransport(socket, { closeTimeout: options.closeTimeout }));
+  });
+  return startListener(server, options);
+}
+
+/** Listens with `server` (a net.Server or tls.Server) and resolves once it is bound. */
+export function startListener(server: net.Server, options: ListenOptions): Promise<Listener> {
+  checkPort(options.port);
+  checkNumber('backlog', options.backlog, 0, true);
+  return new Promise<Listener>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: options.host, port: options.port, backlog: options.backlog }, () => {
+      server.off('error', reject);
+      // Later errors are failed accepts (EMFILE and the like); the server keeps listening.
+      server.on('error', () => {});
+      const info = server.address() as net.AddressInfo;
+      resolve({
+        address: { host: info.address, port: info.port },
+        close: () => {
+          if (server.listening) server.close();
+          return Promise.resolve();
+        },
+      });
+    });
+  });
+}

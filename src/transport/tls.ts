@@ -1,0 +1,57 @@
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { checkNumber, checkPort, formatAddress } from './defaults.js';
+import type { DialOptions } from './dial.js';
+import {
+  connectSocket,
+  type Listener,
+  type ListenOptions,
+  startListener,
+  type TcpTransportOptions,
+  tcpTransport,
+} from './tcp.js';
+import type { Transport } from './types.js';
+
+/**
+ * TLS is TCP with a handshake in front: a TLSSocket is a net.Socket, so the TCP wrapper carries it
+ * unchanged and the flex bytes are the same (PROTOCOL.md 1.5).
+ */
+export interface TlsDialOptions
+  extends Omit<tls.ConnectionOptions, 'host' | 'port' | 'timeout' | 'socket' | 'path'>,
+    DialOptions,
+    TcpTransportOptions {}
+
+export interface TlsListenOptions extends tls.TlsOptions, ListenOptions, TcpTransportOptions {}
+
+export function dialTls(host: string, port: number, options: TlsDialOptions = {}): Promise<Transport> {
+  checkPort(port);
+  const { signal, timeout, closeTimeout, ...tlsOptions } = options;
+  // SNI carries names only (RFC 6066); Node warns when given an IP, so leave it out for one.
+  const servername = tlsOptions.servername ?? (net.isIP(host) === 0 ? host : undefined);
+  return connectSocket(
+    `TLS dial to ${formatAddress(host, port)}`,
+    { signal, timeout },
+    () => tls.connect({ ...tlsOptions, host, port, servername }),
+    'secureConnect',
+    { closeTimeout },
+  );
+}
+
+export function listenTls(
+  options: TlsListenOptions,
+  onTransport: (transport: Transport) => void,
+): Promise<Listener> {
+  const { host, port, backlog, closeTimeout, ...tlsOptions } = options;
+  checkNumber('closeTimeout', closeTimeout, 0);
+  const server = tls.createServer(tlsOptions, (socket) => {
+    // A handshake that finishes after close() belongs to nobody.
+    if (!server.listening) {
+      socket.destroy();
+      return;
+    }
+    onTransport(tcpTransport(socket, { closeTimeout }));
+  });
+  // A failed handshake is the client's problem; Node has already destroyed that socket.
+  server.on('tlsClientError', () => {});
+  return startListener(server, { host, port, backlog });
+}

@@ -1,0 +1,130 @@
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AbortError, ConfigError, ConnectionClosedError } from '../../../src/errors.js';
+import { dialTcp, type Listener, listenTcp } from '../../../src/transport/tcp.js';
+import type { Transport } from '../../../src/transport/types.js';
+import { type Harness, transportContract } from './contract.js';
+import { Acceptor, attachProbe } from './probe.js';
+
+const HOST = '127.0.0.1';
+
+async function tcpHarness(): Promise<Harness> {
+  const acceptor = new Acceptor<Transport>();
+  const listener = await listenTcp({ host: HOST, port: 0 }, acceptor.accept);
+  return {
+    pair: async () => {
+      const a = await dialTcp(HOST, listener.address.port);
+      return [a, await acceptor.next()];
+    },
+    dispose: async () => {
+      for (const t of acceptor.drainUnclaimed()) t.destroy();
+      await listener.close();
+    },
+  };
+}
+
+transportContract('tcp', 'stream', tcpHarness);
+
+describe('tcp dial and listen', () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  async function listen(acceptor: Acceptor<Transport>): Promise<Listener> {
+    const listener = await listenTcp({ host: HOST, port: 0 }, acceptor.accept);
+    cleanup.push(() => listener.close());
+    return listener;
+  }
+
+  function track(t: Transport): Transport {
+    const p = attachProbe(t);
+    cleanup.push(async () => {
+      t.destroy();
+      await p.closed();
+    });
+    return t;
+  }
+
+  it('reports the bound address and the peer address', async () => {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listen(acceptor);
+    expect(listener.address.host).toBe(HOST);
+    expect(listener.address.port).toBeGreaterThan(0);
+    const a = track(await dialTcp(HOST, listener.address.port));
+    const b = track(await acceptor.next());
+    expect(a.remoteAddress).toBe(`${HOST}:${listener.address.port}`);
+    expect(b.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('stops accepting on close but leaves accepted transports working', async () => {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listen(acceptor);
+    const a = await dialTcp(HOST, listener.address.port);
+    const b = await acceptor.next();
+    const pa = attachProbe(a);
+    const pb = attachProbe(b);
+    await listener.close();
+    await expect(dialTcp(HOST, listener.address.port)).rejects.toBeInstanceOf(ConnectionClosedError);
+    a.send([new Uint8Array(10)]);
+    await pb.until(() => pb.bytes === 10, 'data after listener close');
+    a.close();
+    await Promise.all([pa.closed(), pb.closed()]);
+  });
+
+  it('rejects a refused dial with ConnectionClosedError carrying the cause', async () => {
+    const port = await freePort();
+    const err = await dialTcp(HOST, port).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect((err as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('rejects with AbortError when the signal is already aborted or aborts while connecting', async () => {
+    const port = await freePort();
+    const reason = new Error('stop');
+    await expect(dialTcp(HOST, port, { signal: AbortSignal.abort(reason) })).rejects.toBeInstanceOf(
+      AbortError,
+    );
+    const ac = new AbortController();
+    const dial = dialTcp(HOST, port, { signal: ac.signal });
+    ac.abort(reason);
+    const err = await dial.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortError);
+    expect((err as Error).cause).toBe(reason);
+  });
+
+  it('throws ConfigError for bad arguments at once', () => {
+    expect(() => dialTcp(HOST, 70_000)).toThrow(ConfigError);
+    expect(() => dialTcp(HOST, 1, { timeout: -5 })).toThrow(ConfigError);
+    expect(() => listenTcp({ host: HOST, port: -1 }, () => {})).toThrow(ConfigError);
+  });
+
+  it('rejects listening on a port in use', async () => {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listen(acceptor);
+    await expect(listenTcp({ host: HOST, port: listener.address.port }, () => {})).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+    });
+  });
+
+  it('reports a peer reset as ConnectionClosedError', async () => {
+    const server = net.createServer((s) => s.once('data', () => s.resetAndDestroy()));
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as net.AddressInfo).port;
+    const a = await dialTcp(HOST, port);
+    const pa = attachProbe(a);
+    a.send([new Uint8Array(1)]);
+    await pa.closed();
+    expect(pa.closes[0]).toBeInstanceOf(ConnectionClosedError);
+  });
+});
+
+/** A port nothing listens on: bind one, then let it go. */
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, HOST, resolve));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}

@@ -1,0 +1,67 @@
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConnectionClosedError, TimeoutError } from '../../../src/errors.js';
+import { dialTls, listenTls } from '../../../src/transport/tls.js';
+import type { Transport } from '../../../src/transport/types.js';
+import { type Harness, transportContract } from './contract.js';
+import { Acceptor, attachProbe } from './probe.js';
+import { cert, key } from './tls-fixture.js';
+
+const HOST = '127.0.0.1';
+
+async function tlsHarness(): Promise<Harness> {
+  const acceptor = new Acceptor<Transport>();
+  const listener = await listenTls({ host: HOST, port: 0, key, cert }, acceptor.accept);
+  return {
+    pair: async () => {
+      const a = await dialTls(HOST, listener.address.port, { ca: cert });
+      return [a, await acceptor.next()];
+    },
+    dispose: async () => {
+      for (const t of acceptor.drainUnclaimed()) t.destroy();
+      await listener.close();
+    },
+  };
+}
+
+transportContract('tls', 'stream', tlsHarness);
+
+describe('tls dial and listen', () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  it('verifies the server name against the certificate (localhost)', async () => {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listenTls({ host: HOST, port: 0, key, cert }, acceptor.accept);
+    cleanup.push(() => listener.close());
+    const a = await dialTls('localhost', listener.address.port, { ca: cert });
+    const b = await acceptor.next();
+    const [pa, pb] = [attachProbe(a), attachProbe(b)];
+    b.send([Uint8Array.of(1, 2, 3)]);
+    await pa.until(() => pa.bytes === 3, 'data over TLS');
+    a.close();
+    await Promise.all([pa.closed(), pb.closed()]);
+  });
+
+  it('rejects a server it cannot verify', async () => {
+    const listener = await listenTls({ host: HOST, port: 0, key, cert }, (t) => t.destroy());
+    cleanup.push(() => listener.close());
+    const err = await dialTls(HOST, listener.address.port).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect((err as Error).cause).toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+  });
+
+  it('times out a handshake the server never answers', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((s) => sockets.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, HOST, resolve));
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const port = (silent.address() as net.AddressInfo).port;
+    await expect(dialTls(HOST, port, { ca: cert, timeout: 100 })).rejects.toBeInstanceOf(TimeoutError);
+  });
+});

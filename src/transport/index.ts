@@ -1,0 +1,29 @@
+/**
+ * Node-side transports. The browser entry imports `memory.js` and `ws-browser.js` directly so no
+ * node:* module becomes reachable from it.
+ */
+export { transportDefaults } from './defaults.js';
+export type { DialOptions } from './dial.js';
+export { type MemoryPairOptions, type MemoryTransport, memoryPair, seededRandom } from './memory.js';
+export {
+  dialTcp,
+  type Listener,
+  type ListenOptions,
+  listenTcp,
+  type TcpDialOptions,
+  type TcpListenOptions,
+  type TcpTransportOptions,
+  tcpTransport,
+} from './tcp.js';
+export { dialTls, listenTls, type TlsDialOptions, type TlsListenOptions } from './tls.js';
+export type { Transport, TransportHandlers } from './types.js';
+export {
+  dialWs,
+  listenWs,
+  type WsDialOptions,
+  type WsListenOptions,
+  type WsTransportOptions,
+  type WsUpgradeOptions,
+  wsTransport,
+  wsUpgradeHandler,
+} from './ws.js';

@@ -1,0 +1,233 @@
+import { ConfigError, ConnectionClosedError, ProtocolError } from '../errors.js';
+import { checkNumber, transportDefaults, type WaterMarkOptions, waterMarks } from './defaults.js';
+import { type DialOptions, guardDial } from './dial.js';
+import { HandlerSlot, Inbox } from './inbox.js';
+import type { Transport, TransportHandlers } from './types.js';
+
+/**
+ * flex over the browser's WebSocket (PROTOCOL.md 1.6). Runtime-neutral: it touches only the
+ * standard WebSocket API, so any compatible implementation can be passed in.
+ *
+ * Browsers cannot pause a WebSocket, so `pauseReading` only holds messages here; the flex credit
+ * window is what bounds them. Browsers also cannot drop unsent data, so `destroy` closes (code
+ * 4000) and reports at once instead of waiting.
+ */
+export interface BrowserWsOptions extends WaterMarkOptions {
+  /** What the transport reports as `remoteAddress`; default the host of `ws.url`. */
+  remoteAddress?: string;
+  /** ms between `bufferedAmount` polls while above the high-water mark. */
+  pollInterval?: number;
+  /** ms the closing handshake may take before the transport reports closed regardless. */
+  closeTimeout?: number;
+}
+
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
+
+export interface BrowserWsDialOptions extends DialOptions, BrowserWsOptions {
+  protocols?: string | string[];
+  /** The WebSocket class to use; default `globalThis.WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+}
+
+/** Close codes: browsers only allow 1000 and 3000-4999, so our two reasons use the private range. */
+const CLOSE_DESTROYED = 4000;
+const CLOSE_PROTOCOL_ERROR = 4003;
+const OPEN = 1;
+const CLOSED = 3;
+
+export function browserWsTransport(ws: WebSocket, options: BrowserWsOptions = {}): Transport {
+  checkNumber('pollInterval', options.pollInterval, 0);
+  checkNumber('closeTimeout', options.closeTimeout, 0);
+  if (ws.readyState !== OPEN) throw new ConfigError('browserWsTransport needs an open WebSocket');
+  return new BrowserWsTransport(ws, options);
+}
+
+class BrowserWsTransport implements Transport {
+  readonly framing = 'message';
+  readonly remoteAddress: string;
+  private readonly slot = new HandlerSlot();
+  private readonly inbox: Inbox;
+  private readonly high: number;
+  private readonly low: number;
+  private readonly pollInterval: number;
+  private readonly closeTimeout: number;
+  private needDrain = false;
+  private closing = false;
+  private destroyedHere = false;
+  private failure: Error | undefined;
+  private pollTimer: ReturnType<typeof setTimeout> | undefined;
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    options: BrowserWsOptions,
+  ) {
+    ({ high: this.high, low: this.low } = waterMarks(options, transportDefaults.wsHighWaterMark));
+    this.pollInterval = options.pollInterval ?? transportDefaults.browserPollInterval;
+    this.closeTimeout = options.closeTimeout ?? transportDefaults.closeTimeout;
+    this.remoteAddress = options.remoteAddress ?? hostOf(ws.url);
+    this.inbox = new Inbox(this.slot, { ended: () => this.report(this.failure) });
+    ws.binaryType = 'arraybuffer';
+    ws.addEventListener('message', this.onMessage);
+    ws.addEventListener('error', this.onError);
+    ws.addEventListener('close', this.onClose);
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  get closed(): boolean {
+    return this.closing || this.slot.closed || this.ws.readyState !== OPEN;
+  }
+
+  attach(handlers: TransportHandlers): void {
+    this.slot.attach(handlers);
+    this.inbox.kick();
+  }
+
+  send(parts: readonly Uint8Array[]): boolean {
+    if (this.closed) return false;
+    // The browser API has no fragmenting send: one message means one buffer.
+    const data = parts.length === 1 ? parts[0] : concat(parts);
+    this.ws.send(data as Uint8Array<ArrayBuffer>);
+    if (!this.needDrain && this.ws.bufferedAmount > this.high) {
+      this.needDrain = true;
+      this.schedulePoll();
+    }
+    return !this.needDrain;
+  }
+
+  pauseReading(): void {
+    this.inbox.pause();
+  }
+
+  resumeReading(): void {
+    this.inbox.resume();
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    // Per the WebSocket spec the close frame queues behind data already sent.
+    this.ws.close(1000);
+    this.graceTimer = setTimeout(() => this.destroy(), this.closeTimeout);
+  }
+
+  destroy(err?: Error): void {
+    if (this.slot.closed || this.destroyedHere) return;
+    this.destroyedHere = true;
+    this.closing = true;
+    this.inbox.clear();
+    if (this.ws.readyState !== CLOSED) this.ws.close(CLOSE_DESTROYED, 'destroyed');
+    queueMicrotask(() => this.report(err));
+  }
+
+  private readonly onMessage = (ev: MessageEvent): void => {
+    if (ev.data instanceof ArrayBuffer) {
+      this.inbox.push(new Uint8Array(ev.data));
+      return;
+    }
+    if (this.failure !== undefined || this.closing) return;
+    // A text message is fatal to a Go peer too (PROTOCOL.md 1.6): tell the peer, then report.
+    this.failure = new ProtocolError('non-binary WebSocket message: flex carries binary messages only');
+    this.closing = true;
+    this.inbox.clear();
+    this.ws.close(CLOSE_PROTOCOL_ERROR, 'binary messages only');
+    this.graceTimer = setTimeout(() => this.report(this.failure), this.closeTimeout);
+  };
+
+  private readonly onError = (): void => {
+    // Browsers deliberately say nothing about the cause.
+    this.failure ??= new ConnectionClosedError(`WebSocket to ${this.remoteAddress} failed`);
+  };
+
+  private readonly onClose = (ev: CloseEvent): void => {
+    if (this.destroyedHere) return;
+    const clean = ev.code === 1000 || ev.code === 1001 || ev.code === 1005;
+    if (this.failure === undefined && !clean) {
+      this.failure = new ConnectionClosedError(
+        `WebSocket to ${this.remoteAddress} closed with code ${ev.code}${ev.reason ? ` (${ev.reason})` : ''}`,
+      );
+    }
+    if (this.failure !== undefined) {
+      this.inbox.clear();
+      this.report(this.failure);
+    } else {
+      // Messages received before the close are still owed to a paused reader.
+      this.inbox.end();
+    }
+  };
+
+  private schedulePoll(): void {
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      if (this.slot.closed) return;
+      if (this.ws.bufferedAmount > this.low) {
+        this.schedulePoll();
+        return;
+      }
+      this.needDrain = false;
+      this.slot.drain();
+    }, this.pollInterval);
+  }
+
+  private report(err: Error | undefined): void {
+    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    this.pollTimer = this.graceTimer = undefined;
+    this.ws.removeEventListener('message', this.onMessage);
+    this.ws.removeEventListener('error', this.onError);
+    this.ws.removeEventListener('close', this.onClose);
+    this.slot.close(err);
+  }
+}
+
+export function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): Promise<Transport> {
+  const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (Ctor === undefined) throw new ConfigError('no WebSocket implementation: pass options.WebSocket');
+  const { signal, timeout, protocols, WebSocket: _ctor, ...transportOptions } = options;
+  waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
+  checkNumber('pollInterval', options.pollInterval, 0);
+  checkNumber('closeTimeout', options.closeTimeout, 0);
+  return guardDial<Transport>(`WebSocket dial to ${url}`, { signal, timeout }, (attempt) => {
+    const ws = protocols === undefined ? new Ctor(url) : new Ctor(url, protocols);
+    ws.binaryType = 'arraybuffer';
+    const onFail = (ev: Event): void => {
+      const code = (ev as CloseEvent).code;
+      const detail = typeof code === 'number' ? ` (close code ${code})` : '';
+      attempt.reject(new ConnectionClosedError(`WebSocket dial to ${url} failed${detail}`));
+    };
+    const onOpen = (): void => {
+      ws.removeEventListener('error', onFail);
+      ws.removeEventListener('close', onFail);
+      const transport = browserWsTransport(ws, transportOptions);
+      if (!attempt.resolve(transport)) transport.destroy();
+    };
+    ws.addEventListener('open', onOpen, { once: true });
+    ws.addEventListener('error', onFail);
+    ws.addEventListener('close', onFail);
+    return () => ws.close();
+  });
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Browsers never expose the peer IP; the URL's host is the best name there is. */
+function hostOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? '').host || 'websocket';
+  } catch {
+    return url || 'websocket';
+  }
+}

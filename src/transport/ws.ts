@@ -1,0 +1,312 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Duplex } from 'node:stream';
+import type * as tls from 'node:tls';
+import WebSocket, { type ClientOptions, WebSocketServer } from 'ws';
+import { ConfigError, ConnectionClosedError, ProtocolError } from '../errors.js';
+import {
+  checkNumber,
+  formatAddress,
+  transportDefaults,
+  type WaterMarkOptions,
+  waterMarks,
+} from './defaults.js';
+import { type DialOptions, guardDial } from './dial.js';
+import { HandlerSlot, Inbox } from './inbox.js';
+import { type Listener, type ListenOptions, startListener } from './tcp.js';
+import type { Transport, TransportHandlers } from './types.js';
+
+/** One flex frame per binary message (PROTOCOL.md 1.6). */
+export interface WsTransportOptions extends WaterMarkOptions {
+  /** ms the closing handshake may take before the socket is terminated. */
+  closeTimeout?: number;
+}
+
+interface PayloadOption {
+  /** Largest message accepted; ws itself refuses bigger ones (close 1009). Default one flex frame. */
+  maxPayload?: number;
+}
+
+export interface WsDialOptions
+  extends DialOptions,
+    WsTransportOptions,
+    PayloadOption,
+    Omit<ClientOptions, 'perMessageDeflate' | 'handshakeTimeout' | 'maxPayload'> {}
+
+export interface WsUpgradeOptions extends WsTransportOptions, PayloadOption {
+  /** Request path served; other paths are left to other handlers. Default '/flex/ws'. */
+  path?: string;
+}
+
+/** With `key`/`cert` (or `pfx`) the listener serves HTTPS, so clients dial `wss://`. */
+export interface WsListenOptions extends ListenOptions, WsUpgradeOptions, tls.TlsOptions {}
+
+/** Wraps an open `ws` WebSocket. `remoteAddress` is what the transport reports for logs. */
+export function wsTransport(
+  ws: WebSocket,
+  remoteAddress: string,
+  options: WsTransportOptions = {},
+): Transport {
+  checkNumber('closeTimeout', options.closeTimeout, 0);
+  if (ws.readyState !== WebSocket.OPEN) throw new ConfigError('wsTransport needs an open WebSocket');
+  return new WsTransport(ws, remoteAddress, options);
+}
+
+class WsTransport implements Transport {
+  readonly framing = 'message';
+  private readonly slot = new HandlerSlot();
+  private readonly inbox: Inbox;
+  private readonly high: number;
+  private readonly low: number;
+  private readonly closeTimeout: number;
+  private needDrain = false;
+  private closing = false;
+  private destroyedHere = false;
+  private failure: Error | undefined;
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Passed with every message: ws calls it once the bytes reached the socket, in order, so the
+   * last write to land sees the buffer emptied. Shared, so no closure per send.
+   */
+  private readonly onWritten = (): void => {
+    if (this.needDrain && this.ws.bufferedAmount <= this.low) {
+      this.needDrain = false;
+      this.slot.drain();
+    }
+  };
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly remoteAddress: string,
+    options: WsTransportOptions,
+  ) {
+    ({ high: this.high, low: this.low } = waterMarks(options, transportDefaults.wsHighWaterMark));
+    this.closeTimeout = options.closeTimeout ?? transportDefaults.closeTimeout;
+    this.inbox = new Inbox(this.slot, { ended: () => this.slot.close(this.failure) });
+    ws.binaryType = 'nodebuffer';
+    // Nothing may be read before attach; ws.pause stops the socket, the inbox holds what was parsed.
+    ws.pause();
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) {
+        this.fail(
+          new ProtocolError('text WebSocket message: flex carries binary messages only (PROTOCOL.md 1.6)'),
+        );
+        return;
+      }
+      // binaryType 'nodebuffer' makes every binary message one Buffer, fragments already joined.
+      this.inbox.push(data as Buffer);
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (this.destroyedHere) return;
+      this.failure ??= err.code?.startsWith('WS_ERR_')
+        ? new ProtocolError(`WebSocket protocol error: ${err.message}`, { cause: err })
+        : new ConnectionClosedError(`WebSocket to ${remoteAddress} failed: ${err.message}`, { cause: err });
+    });
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  get closed(): boolean {
+    return this.closing || this.slot.closed || this.ws.readyState !== WebSocket.OPEN;
+  }
+
+  attach(handlers: TransportHandlers): void {
+    this.slot.attach(handlers);
+    this.inbox.kick();
+    if (!this.inbox.isPaused) this.ws.resume();
+  }
+
+  send(parts: readonly Uint8Array[]): boolean {
+    if (this.closed) return false;
+    const ws = this.ws;
+    if (parts.length === 1) {
+      ws.send(parts[0], { binary: true }, this.onWritten);
+    } else {
+      // Fragments of one message (RFC 6455 5.4) avoid copying the payload behind the header;
+      // nothing else can be sent between them because this loop does not yield.
+      const last = parts.length - 1;
+      for (let i = 0; i < last; i++) {
+        if (parts[i].length > 0) ws.send(parts[i], { binary: true, fin: false });
+      }
+      ws.send(parts[last] ?? EMPTY, { binary: true, fin: true }, this.onWritten);
+    }
+    if (ws.bufferedAmount > this.high) this.needDrain = true;
+    return !this.needDrain;
+  }
+
+  pauseReading(): void {
+    this.inbox.pause();
+    this.ws.pause();
+  }
+
+  resumeReading(): void {
+    this.inbox.resume();
+    if (this.slot.attached) this.ws.resume();
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.ws.close(1000);
+    this.startGrace();
+  }
+
+  destroy(err?: Error): void {
+    if (this.slot.closed || this.destroyedHere) return;
+    this.destroyedHere = true;
+    this.closing = true;
+    this.failure = err;
+    this.inbox.clear();
+    if (this.ws.readyState === WebSocket.CLOSED) queueMicrotask(() => this.slot.close(err));
+    else this.ws.terminate();
+  }
+
+  /** A protocol violation: tell the peer (close 1003, unsupported data), then report `err`. */
+  private fail(err: Error): void {
+    if (this.failure !== undefined || this.destroyedHere) return;
+    this.failure = err;
+    this.inbox.clear();
+    this.closing = true;
+    this.ws.close(1003, 'binary messages only');
+    this.startGrace();
+  }
+
+  private startGrace(): void {
+    if (this.graceTimer !== undefined) return;
+    this.graceTimer = setTimeout(() => this.ws.terminate(), this.closeTimeout);
+    this.graceTimer.unref();
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    if (this.destroyedHere) {
+      this.slot.close(this.failure);
+      return;
+    }
+    // 1000 normal, 1001 going away, 1005 no status: all a clean end.
+    if (this.failure === undefined && code !== 1000 && code !== 1001 && code !== 1005) {
+      this.failure = new ConnectionClosedError(
+        `WebSocket to ${this.remoteAddress} closed with code ${code}${reason ? ` (${reason})` : ''}`,
+      );
+    }
+    if (this.failure !== undefined) {
+      this.inbox.clear();
+      this.slot.close(this.failure);
+    } else {
+      // Messages parsed before the close frame are still owed to a paused reader.
+      this.inbox.end();
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transport> {
+  const parsed = parseUrl(url);
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    throw new ConfigError(`dialWs needs a ws:// or wss:// URL, got ${url}`);
+  }
+  const { signal, timeout, highWaterMark, lowWaterMark, closeTimeout, maxPayload, ...clientOptions } =
+    options;
+  const transportOptions = { highWaterMark, lowWaterMark, closeTimeout };
+  waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
+  checkNumber('closeTimeout', closeTimeout, 0);
+  checkNumber('maxPayload', maxPayload, 1, true);
+  return guardDial<Transport>(`WebSocket dial to ${url}`, { signal, timeout }, (attempt) => {
+    const ws = new WebSocket(url, {
+      ...clientOptions,
+      // flex uses no extension (PROTOCOL.md 1.6); compression would only cost CPU on framed binary.
+      perMessageDeflate: false,
+      maxPayload: maxPayload ?? transportDefaults.wsMaxPayload,
+    });
+    let remote = parsed.host;
+    ws.once('upgrade', (res: http.IncomingMessage) => {
+      remote = formatAddress(res.socket.remoteAddress, res.socket.remotePort);
+    });
+    const onError = (err: Error): void =>
+      attempt.reject(
+        new ConnectionClosedError(`WebSocket dial to ${url} failed: ${err.message}`, { cause: err }),
+      );
+    ws.on('error', onError);
+    ws.once('open', () => {
+      const transport = wsTransport(ws, remote, transportOptions);
+      ws.off('error', onError);
+      if (!attempt.resolve(transport)) transport.destroy();
+    });
+    return () => ws.terminate();
+  });
+}
+
+/**
+ * Serves flex over WebSocket on a user's own http(s) server: mount the result on its 'upgrade'
+ * event. It returns false, touching nothing, when the path is not ours so other handlers can run.
+ */
+export function wsUpgradeHandler(
+  options: WsUpgradeOptions,
+  onTransport: (transport: Transport) => void,
+): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean {
+  const path = options.path ?? transportDefaults.wsPath;
+  checkNumber('maxPayload', options.maxPayload, 1, true);
+  const transportOptions: WsTransportOptions = {
+    highWaterMark: options.highWaterMark,
+    lowWaterMark: options.lowWaterMark,
+    closeTimeout: options.closeTimeout,
+  };
+  waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
+  checkNumber('closeTimeout', options.closeTimeout, 0);
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload: options.maxPayload ?? transportDefaults.wsMaxPayload,
+  });
+  return (req, socket, head) => {
+    if (requestPath(req) !== path) return false;
+    const remote = formatAddress(req.socket.remoteAddress, req.socket.remotePort);
+    wss.handleUpgrade(req, socket, head, (ws) => onTransport(wsTransport(ws, remote, transportOptions)));
+    return true;
+  };
+}
+
+export function listenWs(
+  options: WsListenOptions,
+  onTransport: (transport: Transport) => void,
+): Promise<Listener> {
+  const { host, port, backlog, path, maxPayload, highWaterMark, lowWaterMark, closeTimeout, ...tlsOptions } =
+    options;
+  const upgrade = wsUpgradeHandler(
+    { path, maxPayload, highWaterMark, lowWaterMark, closeTimeout },
+    onTransport,
+  );
+  const secure = tlsOptions.key !== undefined || tlsOptions.pfx !== undefined;
+  const server = secure ? https.createServer(tlsOptions) : http.createServer();
+  const wsPath = path ?? transportDefaults.wsPath;
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.statusCode = requestPath(req) === wsPath ? 426 : 404;
+    res.setHeader('connection', 'close');
+    res.end();
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (upgrade(req, socket, head)) return;
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  // http.Server.close also drops idle keep-alives; upgraded sockets belong to their transports.
+  return startListener(server, { host, port, backlog });
+}
+
+function parseUrl(url: string): URL {
+  try {
+    return new URL(url);
+  } catch (cause) {
+    throw new ConfigError(`invalid URL ${url}`, { cause });
+  }
+}
+
+function requestPath(req: http.IncomingMessage): string {
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  return q === -1 ? raw : raw.slice(0, q);
+}

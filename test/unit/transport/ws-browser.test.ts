@@ -1,0 +1,147 @@
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import {
+  AbortError,
+  ConfigError,
+  ConnectionClosedError,
+  ProtocolError,
+  TimeoutError,
+} from '../../../src/errors.js';
+import type { Transport } from '../../../src/transport/types.js';
+import { listenWs } from '../../../src/transport/ws.js';
+import {
+  browserWsTransport,
+  dialBrowserWs,
+  type WebSocketConstructor,
+} from '../../../src/transport/ws-browser.js';
+import { type Harness, transportContract } from './contract.js';
+import { Acceptor, attachProbe } from './probe.js';
+
+/**
+ * Node 20 has no global WebSocket; the `ws` client speaks the same browser-style API
+ * (binaryType 'arraybuffer', addEventListener, bufferedAmount), so it stands in here.
+ */
+const BrowserLike = WebSocket as unknown as WebSocketConstructor;
+const HOST = '127.0.0.1';
+
+/** Browser transport dialing the node WebSocket listener. */
+async function browserToNode(): Promise<Harness> {
+  const acceptor = new Acceptor<Transport>();
+  const listener = await listenWs({ host: HOST, port: 0 }, acceptor.accept);
+  const url = `ws://${HOST}:${listener.address.port}/flex/ws`;
+  return {
+    pair: async () => {
+      const a = await dialBrowserWs(url, { WebSocket: BrowserLike });
+      return [a, await acceptor.next()];
+    },
+    dispose: async () => {
+      for (const t of acceptor.drainUnclaimed()) t.destroy();
+      await listener.close();
+    },
+  };
+}
+
+/** Browser transport on both ends (the server-side ws object wrapped the browser way). */
+async function browserToBrowser(): Promise<Harness> {
+  const acceptor = new Acceptor<Transport>();
+  const wss = new WebSocketServer({ host: HOST, port: 0, perMessageDeflate: false });
+  wss.on('connection', (ws) => acceptor.accept(browserWsTransport(ws as unknown as globalThis.WebSocket)));
+  await new Promise<void>((resolve) => wss.once('listening', resolve));
+  const url = `ws://${HOST}:${(wss.address() as net.AddressInfo).port}/`;
+  return {
+    pair: async () => {
+      const a = await dialBrowserWs(url, { WebSocket: BrowserLike });
+      return [a, await acceptor.next()];
+    },
+    dispose: async () => {
+      for (const t of acceptor.drainUnclaimed()) t.destroy();
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+transportContract('browser ws -> node ws', 'message', browserToNode);
+transportContract('browser ws <-> browser ws', 'message', browserToBrowser);
+
+describe('browser WebSocket transport', () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  async function server() {
+    const wss = new WebSocketServer({ host: HOST, port: 0 });
+    const peers = new Acceptor<WebSocket>();
+    wss.on('connection', peers.accept);
+    await new Promise<void>((resolve) => wss.once('listening', resolve));
+    cleanup.push(async () => {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    });
+    return { peers, url: `ws://${HOST}:${(wss.address() as net.AddressInfo).port}/flex/ws` };
+  }
+
+  it('reports host:port of the URL as its remote address', async () => {
+    const { url } = await server();
+    const a = await dialBrowserWs(url, { WebSocket: BrowserLike });
+    const pa = attachProbe(a);
+    cleanup.push(async () => {
+      a.destroy();
+      await pa.closed();
+    });
+    expect(a.remoteAddress).toBe(new URL(url).host);
+  });
+
+  it('treats a text message as a protocol error and closes with 4003', async () => {
+    const { peers, url } = await server();
+    const a = await dialBrowserWs(url, { WebSocket: BrowserLike });
+    const pa = attachProbe(a);
+    const peer = await peers.next();
+    const closed = new Promise<number>((resolve) => peer.once('close', resolve));
+    peer.send(Uint8Array.of(1));
+    peer.send('text');
+    await pa.closed();
+    expect(pa.bytes).toBe(1);
+    expect(pa.closes[0]).toBeInstanceOf(ProtocolError);
+    expect(await closed).toBe(4003);
+  });
+
+  it('rejects a refused upgrade with ConnectionClosedError', async () => {
+    const listener = await listenWs({ host: HOST, port: 0 }, (t) => t.destroy());
+    cleanup.push(() => listener.close());
+    const url = `ws://${HOST}:${listener.address.port}/not-flex`;
+    await expect(dialBrowserWs(url, { WebSocket: BrowserLike })).rejects.toBeInstanceOf(
+      ConnectionClosedError,
+    );
+  });
+
+  it('times out and aborts a dial the server never answers', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((s) => sockets.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, HOST, resolve));
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const url = `ws://${HOST}:${(silent.address() as net.AddressInfo).port}/`;
+    await expect(dialBrowserWs(url, { WebSocket: BrowserLike, timeout: 100 })).rejects.toBeInstanceOf(
+      TimeoutError,
+    );
+    const ac = new AbortController();
+    const dial = dialBrowserWs(url, { WebSocket: BrowserLike, signal: ac.signal });
+    ac.abort();
+    await expect(dial).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('needs a WebSocket implementation and an open socket', async () => {
+    const hasGlobal = (globalThis as { WebSocket?: unknown }).WebSocket !== undefined;
+    if (!hasGlobal) expect(() => dialBrowserWs('ws://127.0.0.1:1/')).toThrow(ConfigError);
+    const { url } = await server();
+    const ws = new WebSocket(url);
+    ws.on('error', () => {});
+    cleanup.push(() => ws.terminate());
+    expect(() => browserWsTransport(ws as unknown as globalThis.WebSocket)).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,196 @@
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import {
+  AbortError,
+  ConfigError,
+  ConnectionClosedError,
+  ProtocolError,
+  TimeoutError,
+} from '../../../src/errors.js';
+import type { Transport } from '../../../src/transport/types.js';
+import { dialWs, listenWs, wsUpgradeHandler } from '../../../src/transport/ws.js';
+import { type Harness, transportContract } from './contract.js';
+import { Acceptor, attachProbe } from './probe.js';
+import { cert, key } from './tls-fixture.js';
+
+const HOST = '127.0.0.1';
+
+function wsHarness(secure: boolean) {
+  return async (): Promise<Harness> => {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listenWs(
+      { host: HOST, port: 0, ...(secure ? { key, cert } : {}) },
+      acceptor.accept,
+    );
+    const url = `${secure ? 'wss' : 'ws'}://${HOST}:${listener.address.port}/flex/ws`;
+    return {
+      pair: async () => {
+        const a = await dialWs(url, secure ? { ca: cert } : {});
+        return [a, await acceptor.next()];
+      },
+      dispose: async () => {
+        for (const t of acceptor.drainUnclaimed()) t.destroy();
+        await listener.close();
+      },
+    };
+  };
+}
+
+transportContract('ws', 'message', wsHarness(false));
+transportContract('wss', 'message', wsHarness(true));
+
+describe('ws dial, listen and upgrade handler', () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  async function listen(options: { path?: string; maxPayload?: number } = {}) {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listenWs({ host: HOST, port: 0, ...options }, acceptor.accept);
+    cleanup.push(() => listener.close());
+    cleanup.push(() => {
+      for (const t of acceptor.drainUnclaimed()) t.destroy();
+    });
+    return { acceptor, listener, base: `ws://${HOST}:${listener.address.port}` };
+  }
+
+  /** Attaches a probe and makes sure the transport is gone after the test. */
+  function watch(t: Transport) {
+    const p = attachProbe(t);
+    cleanup.push(async () => {
+      t.destroy();
+      await p.closed();
+    });
+    return p;
+  }
+
+  /** A raw ws client, for sending what a flex transport never would. */
+  async function rawClient(url: string): Promise<WebSocket> {
+    const ws = new WebSocket(url);
+    cleanup.push(() => ws.terminate());
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    return ws;
+  }
+
+  it('treats a text message as a protocol error and tells the peer with close 1003', async () => {
+    const { acceptor, base } = await listen();
+    const raw = await rawClient(`${base}/flex/ws`);
+    const closed = new Promise<number>((resolve) => raw.once('close', resolve));
+    const pb = watch(await acceptor.next());
+    raw.send(Uint8Array.of(1, 2, 3));
+    raw.send('hello');
+    await pb.closed();
+    expect(pb.bytes).toBe(3);
+    expect(pb.closes[0]).toBeInstanceOf(ProtocolError);
+    expect(await closed).toBe(1003);
+  });
+
+  it('refuses a message over maxPayload inside ws, as a protocol error', async () => {
+    const { acceptor, base } = await listen({ maxPayload: 100 });
+    const raw = await rawClient(`${base}/flex/ws`);
+    const closed = new Promise<number>((resolve) => raw.once('close', resolve));
+    const pb = watch(await acceptor.next());
+    raw.send(new Uint8Array(101));
+    await pb.closed();
+    expect(pb.bytes).toBe(0);
+    expect(pb.closes[0]).toBeInstanceOf(ProtocolError);
+    expect(await closed).toBe(1009);
+  });
+
+  it('accepts exactly one flex frame (11 + 65535 bytes) by default and refuses one byte more', async () => {
+    const { acceptor, base } = await listen();
+    const a = await dialWs(`${base}/flex/ws`);
+    const pa = watch(a);
+    const pb = watch(await acceptor.next());
+    a.send([new Uint8Array(11), new Uint8Array(65_535)]);
+    await pb.until(() => pb.bytes === 65_546, 'largest frame');
+    a.send([new Uint8Array(65_547)]);
+    await Promise.all([pa.closed(), pb.closed()]);
+    expect(pb.closes[0]).toBeInstanceOf(ProtocolError);
+    expect(pb.sizes).toEqual([65_546]);
+  });
+
+  it('answers plain HTTP with 426 on the path and 404 elsewhere, and refuses upgrades elsewhere', async () => {
+    const { base } = await listen();
+    const httpBase = base.replace('ws://', 'http://');
+    expect((await fetch(`${httpBase}/flex/ws`)).status).toBe(426);
+    expect((await fetch(`${httpBase}/other`)).status).toBe(404);
+    const err = await dialWs(`${base}/other`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(String((err as Error).message)).toMatch(/404/);
+  });
+
+  it('serves a custom path and reports peer addresses', async () => {
+    const { acceptor, listener, base } = await listen({ path: '/mux' });
+    const a = await dialWs(`${base}/mux?token=x`);
+    const b = await acceptor.next();
+    watch(a);
+    watch(b);
+    expect(a.remoteAddress).toBe(`${HOST}:${listener.address.port}`);
+    expect(b.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('mounts on a user http server next to other upgrade handlers', async () => {
+    const acceptor = new Acceptor<Transport>();
+    const flex = wsUpgradeHandler({ path: '/flex/ws' }, acceptor.accept);
+    const server = http.createServer();
+    const others: string[] = [];
+    server.on('upgrade', (req, socket, head) => {
+      if (flex(req, socket, head)) return;
+      others.push(req.url ?? '');
+      socket.end('HTTP/1.1 418 I am a teapot\r\nContent-Length: 0\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const base = `ws://${HOST}:${(server.address() as net.AddressInfo).port}`;
+    await expect(dialWs(`${base}/elsewhere`)).rejects.toThrow(/418/);
+    expect(others).toEqual(['/elsewhere']);
+    const a = await dialWs(`${base}/flex/ws`);
+    const b = await acceptor.next();
+    const [pa, pb] = [watch(a), watch(b)];
+    b.send([Uint8Array.of(5)]);
+    await pa.until(() => pa.bytes === 1, 'data');
+    a.close();
+    await Promise.all([pa.closed(), pb.closed()]);
+  });
+
+  it('stops accepting on close but leaves open transports working', async () => {
+    const { acceptor, listener, base } = await listen();
+    const a = await dialWs(`${base}/flex/ws`);
+    const b = await acceptor.next();
+    const [pa, pb] = [watch(a), watch(b)];
+    await listener.close();
+    await expect(dialWs(`${base}/flex/ws`)).rejects.toBeInstanceOf(ConnectionClosedError);
+    b.send([Uint8Array.of(1)]);
+    await pa.until(() => pa.bytes === 1, 'data after listener close');
+    a.close();
+    await Promise.all([pa.closed(), pb.closed()]);
+  });
+
+  it('times out an upgrade the server never answers, and honours abort', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((s) => sockets.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, HOST, resolve));
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const url = `ws://${HOST}:${(silent.address() as net.AddressInfo).port}/flex/ws`;
+    await expect(dialWs(url, { timeout: 100 })).rejects.toBeInstanceOf(TimeoutError);
+    const ac = new AbortController();
+    const dial = dialWs(url, { signal: ac.signal });
+    ac.abort();
+    await expect(dial).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('throws ConfigError for a URL that is not ws:// or wss://', () => {
+    expect(() => dialWs('http://127.0.0.1:1/')).toThrow(ConfigError);
+    expect(() => dialWs('not a url')).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,63 @@
+import type { Transport } from '../../src/transport/types.js';
+import { FrameDecoder } from '../../src/wire/decoder.js';
+import { encodeFrame, type Frame, makeFrame } from '../../src/wire/frame.js';
+
+/** A test peer that speaks raw frames over one end of a transport pair. */
+export class RawPeer {
+  readonly frames: Frame[] = [];
+  closed = false;
+  private waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+  private readonly t: Transport;
+
+  constructor(t: Transport) {
+    this.t = t;
+    const dec = new FrameDecoder((f) => {
+      this.frames.push(f);
+      for (const w of this.waiters.slice()) {
+        if (w.pred(f)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(f);
+        }
+      }
+    });
+    t.attach({
+      data: (c) => dec.push(c),
+      drain: () => {},
+      close: () => {
+        this.closed = true;
+      },
+    });
+  }
+
+  send(
+    cmd: number,
+    dstIP: number,
+    dstPort: number,
+    srcIP: number,
+    srcPort: number,
+    payload?: Uint8Array,
+    ack = 0,
+  ): void {
+    this.t.send([encodeFrame(makeFrame(cmd, dstIP, dstPort, srcIP, srcPort, payload, ack))]);
+  }
+
+  /** The first frame (already received or future) matching `pred`. */
+  next(pred: (f: Frame) => boolean, ms = 5_000): Promise<Frame> {
+    const seen = this.frames.find(pred);
+    if (seen) {
+      this.frames.splice(this.frames.indexOf(seen), 1);
+      return Promise.resolve(seen);
+    }
+    return new Promise<Frame>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no matching frame within ${ms} ms`)), ms);
+      this.waiters.push({
+        pred,
+        resolve: (f) => {
+          clearTimeout(t);
+          this.frames.splice(this.frames.indexOf(f), 1);
+          resolve(f);
+        },
+      });
+    });
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * flexmux for browsers (and any runtime with WebSocket and Web Streams): the same core as the
+ * Node.js entry, with streams as ReadableStream/WritableStream pairs (WebStream) and the browser
+ * WebSocket transport. Nothing reachable from here imports a node:* module.
+ */
+import type { NodeOptions } from './config.js';
+import { BaseNode } from './node/node.js';
+import { Session, type SessionOptions } from './node/session.js';
+import { WebStream } from './stream/web.js';
+import type { Transport } from './transport/types.js';
+import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser.js';
+
+export type { NodeOptions, ResolvedNodeOptions } from './config.js';
+export { defaults, validateNodeOptions } from './config.js';
+export * from './errors.js';
+export { Listener } from './node/listener.js';
+export type { DialOptions, NodeEvents, PingOptions } from './node/node.js';
+export { BaseNode } from './node/node.js';
+export type { SessionEvents, SessionOptions, SessionState } from './node/session.js';
+export { Session } from './node/session.js';
+export { StreamCore } from './stream/core.js';
+export { WebStream } from './stream/web.js';
+export { memoryPair } from './transport/memory.js';
+export type { Transport, TransportHandlers } from './transport/types.js';
+export { browserWsTransport, dialBrowserWs } from './transport/ws-browser.js';
+export type { Logger } from './util/logger.js';
+export { Caps, Cmd, PROTOCOL_VERSION, SWITCHER_IP } from './wire/constants.js';
+export { normalizeDomain } from './wire/domain.js';
+
+/** A node whose streams are Web Streams pairs. */
+export class Node extends BaseNode<WebStream> {
+  constructor(transport: Transport, options: NodeOptions = {}) {
+    super(transport, options, (core) => new WebStream(core));
+  }
+}
+
+export interface BrowserConnectOptions extends SessionOptions {
+  /** Options of the WebSocket transport (high-water mark, poll interval, a WebSocket class). */
+  ws?: BrowserWsDialOptions;
+  /** Timeout of one connection attempt, ms (default 10 s). */
+  connectTimeout?: number;
+}
+
+/** A reconnecting session over the browser WebSocket: `connect('wss://host/flex/ws', {...})`. */
+export function connect(url: string, options: BrowserConnectOptions): Session<WebStream> {
+  const timeout = options.connectTimeout ?? 10_000;
+  return new Session<WebStream>(
+    (signal) => dialBrowserWs(url, { ...options.ws, signal, timeout }),
+    options,
+    (t, nodeOptions) => new BaseNode(t, nodeOptions, (core) => new WebStream(core)),
+  );
+}

@@ -26,22 +26,22 @@ export const Cmd = {
 export type CmdValue = (typeof Cmd)[keyof typeof Cmd];
 
 const NAMES: Record<number, string> = {
-  0x00: 'admit',
-  0x02: 'open',
-  0x03: 'open.ack',
-  0x04: 'close',
-  0x05: 'close.ack',
-  0x06: 'data',
-  0x07: 'data.ack',
-  0x08: 'message',
-  0x09: 'message.ack',
-  0x0a: 'ping',
-  0x0b: 'ping.ack',
-  0x0c: 'fin',
-  0x0e: 'reset',
+  0: 'admit',
+  2: 'open',
+  3: 'open.ack',
+  4: 'close',
+  5: 'close.ack',
+  6: 'data',
+  7: 'data.ack',
+  8: 'push',
+  9: 'push.ack',
+  10: 'ping',
+  11: 'ping.ack',
+  12: 'fin',
+  14: 'reset',
 };
 
-/** A readable name for a command byte, as used in logs and metrics labels. */
+/** A readable name for a command byte, as used in logs and metrics labels (Go's names for 0x02-0x0B). */
 export function cmdName(cmd: number): string {
   return NAMES[cmd] ?? `<${cmd}>`;
 }
@@ -56,6 +56,12 @@ export const Caps = {
   RESET: 0x02,
 } as const;
 export const ALL_CAPS = Caps.HALF_CLOSE | Caps.RESET;
+
+/**
+ * The credit both ends use when the negotiated window is 0 or negative as int32 (PROTOCOL.md 3.4):
+ * a wire fact, since a Go peer applies it whatever flexmux is configured with.
+ */
+export const DEFAULT_WINDOW = 2 * 1024 * 1024;
 
 /** Longest reset message (PROTOCOL.md 14.3). */
 export const MAX_RESET_MESSAGE = 1024;

@@ -21,9 +21,9 @@ export class FrameDecoder {
     this.maxPayload = options.maxPayload ?? MAX_PAYLOAD;
   }
 
-  /** Bytes held for a frame that has not completed yet. */
+  /** Bytes held for a frame that has not completed yet (a pending payload counts its header). */
   get buffered(): number {
-    return this.headLen + this.bodyLen;
+    return this.pending === null ? this.headLen : HEADER_SIZE + this.bodyLen;
   }
 
   /** Feeds bytes. Throws ProtocolError for a payload over the limit; nothing else throws. */
@@ -64,6 +64,7 @@ export class FrameDecoder {
 
   /** Declares the end of the byte stream; a partial frame left over is a ProtocolError. */
   end(): void {
+    // A whole header whose payload has not started yet still counts: buffered includes it.
     if (this.buffered > 0) {
       const what = this.pending ? 'payload' : 'header';
       this.reset();

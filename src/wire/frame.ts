@@ -59,6 +59,11 @@ export function readHeader(buf: Uint8Array, offset: number): Frame {
   };
 }
 
+/** True for an integer in 0..65535 (false for fractions, negatives, NaN). */
+function isU16(v: number): boolean {
+  return (v & 0xffff) === v;
+}
+
 /** Builds a frame object, checking every field's range. */
 export function makeFrame(
   cmd: number,
@@ -76,12 +81,20 @@ export function makeFrame(
   if (cmd === Cmd.DATA_ACK && payload.length > 0) {
     throw new ProtocolError('a data-ACK frame carries no payload');
   }
+  // Out-of-range fields would be silently truncated by writeHeader; refuse them here instead.
+  if ((cmd & 0xff) !== cmd || !isU16(dstIP) || !isU16(dstPort) || !isU16(srcIP) || !isU16(srcPort)) {
+    throw new ProtocolError(
+      `frame header field out of range: ${cmd} ${dstIP}:${dstPort} ${srcIP}:${srcPort}`,
+    );
+  }
+  if (!isU16(size)) throw new ProtocolError(`data-ACK count ${size} is not in 0..${MAX_PAYLOAD}`);
   return { cmd, dstIP, dstPort, srcIP, srcPort, size, payload };
 }
 
 /** Encodes a whole frame into one new buffer (header then payload). */
 export function encodeFrame(f: Frame): Uint8Array {
   const len = payloadLength(f.cmd, f.size);
+  if (!isU16(f.size)) throw new ProtocolError(`size field ${f.size} is not in 0..${MAX_PAYLOAD}`);
   if (len !== f.payload.length) {
     throw new ProtocolError(`size field ${f.size} disagrees with a payload of ${f.payload.length} bytes`);
   }
@@ -100,9 +113,7 @@ export function encodeHeader(f: Frame): Uint8Array {
 
 /** Go's stream key: header bytes 1..8 as a big-endian u64 (PROTOCOL.md 1.1). */
 export function sidOf(f: Frame): bigint {
-  return (
-    (BigInt(f.dstIP) << 48n) | (BigInt(f.dstPort) << 32n) | (BigInt(f.srcIP) << 16n) | BigInt(f.srcPort)
-  );
+  return (BigInt(f.dstIP) << 48n) | (BigInt(f.dstPort) << 32n) | (BigInt(f.srcIP) << 16n) | BigInt(f.srcPort);
 }
 
 /** A frame with source and destination swapped, as replies are addressed. */

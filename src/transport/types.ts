@@ -3,7 +3,9 @@
  * - 'stream' (TCP, TLS, memory): `send` parts are written back to back; reads arrive in any chunking.
  * - 'message' (WebSocket): each `send` call is exactly one message, and each received chunk is
  *   exactly one message.
- * Handlers are set once with `attach`; a transport delivers nothing before that.
+ * Handlers are set once with `attach`; a transport delivers nothing before that (data and a close
+ * that arrive earlier are held and reported after it). `send`, `close`, `destroy` and
+ * `resumeReading` never call a handler synchronously, so callers need not guard against re-entry.
  */
 export interface TransportHandlers {
   /** Bytes (stream framing) or one whole message (message framing). */
@@ -18,17 +20,29 @@ export interface Transport {
   readonly framing: 'stream' | 'message';
   /** A printable remote address such as `127.0.0.1:5000`, for logs and stats. */
   readonly remoteAddress: string;
-  /** Sends `parts` as one unit (one message under message framing). False: wait for `drain`. */
+  /**
+   * Sends `parts` as one unit (one message under message framing). The data is always accepted;
+   * false means "over the high-water mark, wait for `drain`". The transport may keep references to
+   * `parts` until they are written, so do not reuse them. After close/destroy: drops, returns false.
+   */
   send(parts: readonly Uint8Array[]): boolean;
   /** Bytes accepted by `send` but not yet handed to the operating system or browser. */
   readonly bufferedAmount: number;
+  /** Throws ConfigError when handlers are already attached. */
   attach(handlers: TransportHandlers): void;
-  /** Stops delivering `data` until `resumeReading` (backpressure towards the sender). */
+  /**
+   * Stops delivering `data` until `resumeReading` (backpressure towards the sender). A browser
+   * WebSocket cannot stop reading, so there messages are only held; the flex credit window bounds them.
+   */
   pauseReading(): void;
   resumeReading(): void;
-  /** Flushes what was sent, then closes. */
+  /**
+   * Flushes what was sent, then closes; the peer receives everything before its `close()`. Both
+   * ends report `close()` without error. Bounded: a peer that does not finish is destroyed.
+   */
   close(): void;
-  /** Closes at once, dropping unsent data. */
+  /** Closes at once, dropping unsent data; reports `close(err)` here (asynchronously) and a close to the peer. */
   destroy(err?: Error): void;
+  /** True once `close`/`destroy` was called or the connection ended. */
   readonly closed: boolean;
 }

@@ -1,0 +1,115 @@
+import { ConfigError } from '../errors.js';
+
+/**
+ * Access rules beyond Go, invisible on the wire so Go nodes work unchanged:
+ *
+ * - extra passwords, each bound to domain patterns: a node admitted with one may only register a
+ *   domain its patterns allow. The shared password is tried first and allows every domain (Go).
+ * - dial rules: which source domains may open streams to which destination domains. Without
+ *   rules every dial is allowed (Go). With rules, an OpenStream needs a rule from the dialer to
+ *   the acceptor, and any other frame between two nodes needs a rule in either direction (so
+ *   replies flow back, but a node cannot push frames at a node it may not reach).
+ *
+ * Patterns are globs over normalised domains: `*` any run of characters, `?` exactly one.
+ */
+
+export interface ExtraPassword {
+  password: string;
+  /** Domain patterns this password may register, e.g. `team-*`. */
+  domains: string | readonly string[];
+}
+
+export interface DialRule {
+  /** Source domain patterns. */
+  from: string | readonly string[];
+  /** Destination domain patterns. */
+  to: string | readonly string[];
+}
+
+export interface AccessOptions {
+  /** Tried in order after the shared password. */
+  passwords?: readonly ExtraPassword[];
+  /** When given (even empty), only the dials these rules allow are forwarded. */
+  dial?: readonly DialRule[];
+}
+
+/** One password the switcher accepts and the domains it may register. */
+export interface Credential {
+  readonly password: string;
+  /** -1 for the shared password, else the index in `access.passwords`. */
+  readonly index: number;
+  allows(domain: string): boolean;
+}
+
+type Matcher = (domain: string) => boolean;
+
+const PATTERN = /^[a-z0-9_*?-]+$/;
+
+/** Compiles glob patterns into one predicate over normalised domains. */
+export function compilePatterns(name: string, patterns: string | readonly string[]): Matcher {
+  const list = typeof patterns === 'string' ? [patterns] : patterns;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new ConfigError(`${name} needs at least one domain pattern`);
+  }
+  const sources: string[] = [];
+  for (const raw of list) {
+    if (typeof raw !== 'string') throw new ConfigError(`${name}: a domain pattern must be a string`);
+    const p = raw.trim().toLowerCase();
+    if (!PATTERN.test(p)) {
+      throw new ConfigError(`${name}: domain pattern "${raw}" may hold only a-z 0-9 _ - * ?`);
+    }
+    sources.push(p.replace(/-/g, '\\-').replace(/\*/g, '.*').replace(/\?/g, '.'));
+  }
+  const re = new RegExp(`^(?:${sources.join('|')})$`);
+  return (domain) => re.test(domain);
+}
+
+const ANY: Matcher = () => true;
+
+export class AccessPolicy {
+  /** Passwords in the order admission tries them; the shared one first. */
+  readonly credentials: readonly Credential[];
+  /** True when there are no dial rules: everything may talk to everything (Go). */
+  readonly open: boolean;
+  private readonly rules: readonly { from: Matcher; to: Matcher }[];
+
+  constructor(password: string, o: AccessOptions = {}) {
+    const creds: Credential[] = [{ password, index: -1, allows: ANY }];
+    const extra = o.passwords ?? [];
+    if (!Array.isArray(extra)) throw new ConfigError('access.passwords must be an array');
+    extra.forEach((e, i) => {
+      if (e === null || typeof e !== 'object' || typeof e.password !== 'string') {
+        throw new ConfigError(`access.passwords[${i}].password must be a string`);
+      }
+      if (e.password === password) {
+        throw new ConfigError(
+          `access.passwords[${i}] repeats the shared password, which allows every domain`,
+        );
+      }
+      const allows = compilePatterns(`access.passwords[${i}].domains`, e.domains);
+      creds.push({ password: e.password, index: i, allows });
+    });
+    this.credentials = creds;
+    if (o.dial !== undefined && !Array.isArray(o.dial)) throw new ConfigError('access.dial must be an array');
+    this.open = o.dial === undefined;
+    this.rules = (o.dial ?? []).map((r, i) => {
+      if (r === null || typeof r !== 'object') throw new ConfigError(`access.dial[${i}] must be an object`);
+      return {
+        from: compilePatterns(`access.dial[${i}].from`, r.from),
+        to: compilePatterns(`access.dial[${i}].to`, r.to),
+      };
+    });
+  }
+
+  /** May the node registered as `from` open a stream to `to`? A node may always reach itself. */
+  mayDial(from: string, to: string): boolean {
+    if (this.open || from === to) return true;
+    for (const r of this.rules) if (r.from(from) && r.to(to)) return true;
+    return false;
+  }
+
+  /** May frames other than OpenStream pass between these two nodes (either may dial the other)? */
+  mayTalk(a: string, b: string): boolean {
+    return this.mayDial(a, b) || this.mayDial(b, a);
+  }
+}

@@ -1,0 +1,265 @@
+import { AdmissionError, ProtocolError, TimeoutError } from '../errors.js';
+import type { Transport, TransportHandlers } from '../transport/types.js';
+import { type TimerHandle, timeout } from '../util/timers.js';
+import {
+  type AdmitRequest,
+  ENVELOPE_OVERHEAD,
+  openRequest,
+  SALT_SIZE,
+  verifyRequest,
+} from '../wire/admission/index.js';
+import { HEADER_SIZE } from '../wire/constants.js';
+import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
+import type { Frame } from '../wire/frame.js';
+import type { AccessPolicy, Credential } from './access.js';
+import type { ReplayCache } from './guards.js';
+
+/**
+ * The switcher's side of admission (PROTOCOL.md 2.6): read exactly one frame within a deadline,
+ * then open and check it. Frames that arrive behind the admission frame are kept, decoded, for
+ * the router of the admitted client.
+ */
+
+/** Why a connection was not admitted; `errCode` is what the reply carried (0: no reply). */
+export type RefusalReason =
+  | 'decrypt'
+  | 'json'
+  | 'version'
+  | 'clock'
+  | 'sum'
+  | 'domain'
+  | 'forbidden'
+  | 'replay'
+  | 'taken'
+  | 'busy'
+  | 'full'
+  | 'timeout'
+  | 'closed'
+  | 'malformed'
+  | 'rate-limited'
+  | 'overloaded'
+  | 'shutdown';
+
+export interface Refusal {
+  readonly ok: false;
+  readonly reason: RefusalReason;
+  /** -1 (checks), -2 (registration), or 0 when no reply is sent. */
+  readonly errCode: -1 | -2 | 0;
+  readonly message: string;
+  /** The password that opened the request; the reply is sealed with it (else the shared one). */
+  readonly credential?: Credential;
+  /** The requested domain, once known. */
+  readonly domain?: string;
+}
+
+export interface Verified {
+  readonly ok: true;
+  readonly credential: Credential;
+  readonly request: AdmitRequest;
+  /** The normalised domain to register. */
+  readonly domain: string;
+}
+
+export function refusal(
+  reason: RefusalReason,
+  errCode: -1 | -2 | 0,
+  message: string,
+  extra: { credential?: Credential; domain?: string } = {},
+): Refusal {
+  return { ok: false, reason, errCode, message, ...extra };
+}
+
+/** What the admitted client's router receives once it takes over the connection. */
+export interface FrameSink {
+  frame(f: Frame): void;
+  drain(): void;
+  /** The transport closed (err set when it failed). */
+  closed(err?: Error): void;
+  /** Bytes that do not form a valid frame arrived. */
+  malformed(err: ProtocolError): void;
+}
+
+/**
+ * Attaches to a fresh transport and reads its first frame. Reading pauses as soon as that frame
+ * is complete; whatever was decoded behind it is held (bounded) and replayed to `handOff`.
+ */
+export class AdmissionReader implements TransportHandlers {
+  readonly first: Promise<Frame>;
+  private resolveFirst!: (f: Frame) => void;
+  private rejectFirst!: (r: Refusal) => void;
+  private readonly decoder: FrameDecoder | null;
+  private got = false;
+  private early: Frame[] = [];
+  private earlyBytes = 0;
+  private sink: FrameSink | null = null;
+  private ended: { err: Error | undefined } | null = null;
+  private discarding = false;
+  private timer: TimerHandle | undefined;
+
+  constructor(
+    readonly transport: Transport,
+    timeoutMs: number,
+    private readonly maxEarlyBytes: number,
+  ) {
+    this.first = new Promise<Frame>((resolve, reject) => {
+      this.resolveFirst = resolve;
+      this.rejectFirst = reject;
+    });
+    // A refusal here is read by the switcher; never leave it unhandled if nobody awaits.
+    this.first.catch(() => {});
+    this.decoder = transport.framing === 'stream' ? new FrameDecoder((f) => this.onFrame(f)) : null;
+    this.timer = timeout(() => {
+      this.timer = undefined;
+      this.fail(
+        refusal('timeout', 0, `no admission frame within ${timeoutMs} ms`),
+        new TimeoutError('admission timed out'),
+      );
+    }, timeoutMs);
+    transport.attach(this);
+  }
+
+  get isEnded(): boolean {
+    return this.ended !== null;
+  }
+
+  data(chunk: Uint8Array): void {
+    if (this.ended || this.discarding) return;
+    try {
+      if (this.decoder) this.decoder.push(chunk);
+      else this.onFrame(decodeMessage(chunk));
+    } catch (err) {
+      const e = err instanceof ProtocolError ? err : new ProtocolError('undecodable frame', { cause: err });
+      if (this.sink) this.sink.malformed(e);
+      else this.fail(refusal('malformed', 0, e.message), e);
+    }
+  }
+
+  drain(): void {
+    this.sink?.drain();
+  }
+
+  close(err?: Error): void {
+    if (this.ended) return;
+    this.ended = { err };
+    this.clearTimer();
+    if (this.sink) this.sink.closed(err);
+    else if (!this.got)
+      this.rejectFirst(refusal('closed', 0, 'connection closed before the admission frame'));
+  }
+
+  /** The admitted client takes over: held frames first, then everything that follows. */
+  handOff(sink: FrameSink): void {
+    this.sink = sink;
+    const held = this.early;
+    this.early = [];
+    this.earlyBytes = 0;
+    for (const f of held) {
+      if (this.ended) break;
+      sink.frame(f);
+    }
+    if (this.ended) sink.closed(this.ended.err);
+  }
+
+  /** The switcher refused the connection: stop the deadline and ignore whatever else arrives. */
+  discard(): void {
+    this.discarding = true;
+    this.early = [];
+    this.clearTimer();
+  }
+
+  private onFrame(f: Frame): void {
+    if (this.sink) {
+      this.sink.frame(f);
+      return;
+    }
+    if (!this.got) {
+      this.got = true;
+      this.clearTimer();
+      this.transport.pauseReading();
+      this.resolveFirst(f);
+      return;
+    }
+    this.early.push(f);
+    this.earlyBytes += HEADER_SIZE + f.payload.length;
+    if (this.earlyBytes > this.maxEarlyBytes) {
+      throw new ProtocolError(`more than ${this.maxEarlyBytes} bytes sent before the admission reply`);
+    }
+  }
+
+  private fail(r: Refusal, err: Error): void {
+    this.clearTimer();
+    if (!this.got) {
+      this.got = true;
+      this.rejectFirst(r);
+    }
+    this.early = [];
+    if (!this.ended) this.transport.destroy(err);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += bytes[i].toString(16).padStart(2, '0');
+  return s;
+}
+
+/**
+ * Checks an admission frame (2.6 steps 2-7), then the flexmux rules: the password's domain
+ * patterns and the replay cache. Passwords are tried in order, the shared one first.
+ */
+export async function verifyAdmission(
+  frame: Frame,
+  policy: AccessPolicy,
+  replay: ReplayCache,
+  nowNs: bigint,
+): Promise<Verified | Refusal> {
+  const payload = frame.payload;
+  if (payload.length < ENVELOPE_OVERHEAD) {
+    return refusal(
+      'decrypt',
+      -1,
+      `admission payload of ${payload.length} bytes is too short for an envelope`,
+    );
+  }
+  let credential: Credential | undefined;
+  let request: AdmitRequest | undefined;
+  for (const c of policy.credentials) {
+    try {
+      request = await openRequest(c.password, payload);
+      credential = c;
+      break;
+    } catch (err) {
+      if (!(err instanceof AdmissionError)) throw err;
+      if (err.reason !== 'decrypt')
+        return refusal(err.reason === 'json' ? 'json' : 'decrypt', -1, err.message, { credential: c });
+    }
+  }
+  if (credential === undefined || request === undefined) {
+    return refusal('decrypt', -1, 'admission envelope does not open with any password');
+  }
+  let domain: string;
+  try {
+    domain = (await verifyRequest(credential.password, request, nowNs)).domain;
+  } catch (err) {
+    if (!(err instanceof AdmissionError)) throw err;
+    const reason =
+      (['version', 'clock', 'sum', 'domain'] as const).find((r) => r === err.reason) ?? 'decrypt';
+    return refusal(reason, -1, err.message, { credential, domain: request.domain });
+  }
+  if (!credential.allows(domain)) {
+    return refusal('forbidden', -1, `password #${credential.index + 1} may not register domain "${domain}"`, {
+      credential,
+      domain,
+    });
+  }
+  const keys = [`sum:${request.sum}`, `salt:${hex(payload.subarray(0, SALT_SIZE))}`];
+  if (!replay.admit(keys, request.timestamp, nowNs)) {
+    return refusal('replay', -1, 'admission request was seen before (replay)', { credential, domain });
+  }
+  return { ok: true, credential, request, domain };
+}

@@ -1,0 +1,133 @@
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../util/logger.js';
+import type { AccessOptions } from './access.js';
+
+/**
+ * Every default of the switcher, in one frozen object (STYLE.md habit 6). Go-derived values cite
+ * PROTOCOL.md; the rest are flexmux bounds that Go lacks (12.5).
+ */
+export const switcherDefaults = Object.freeze({
+  /** ms a new connection has to deliver its admission frame (Go: 10 s, 1.7). */
+  admissionTimeout: 10_000,
+  /** ms the holder of a claimed domain has to answer the liveness ping (Go: 3 s, 6.3). */
+  livenessTimeout: 3_000,
+  /** Connections allowed in admission at once; more are closed at once. */
+  maxPendingAdmissions: 1_024,
+  /** Admitted clients at once (the IP pool holds 65 534, 7.3). */
+  maxClients: 65_534,
+  /** Authentic admissions remembered to refuse a replay inside the 5-minute window (12.1.4). */
+  replayCacheSize: 65_536,
+  /** Failed admissions a remote host may make in a burst; 0 disables the limit. */
+  failedAdmissionBurst: 10,
+  /** Failed admissions per second a remote host regains after its burst. */
+  failedAdmissionRate: 1,
+  /** Remote hosts remembered by the rate limiter (oldest forgotten first). */
+  rateLimitEntries: 10_000,
+  /** Bytes queued for one destination from one source before that source is paused. */
+  maxQueuePerSource: 8 * 1024 * 1024,
+  /** Bytes queued for one destination from all sources before every new sender is paused. */
+  maxQueuePerClient: 64 * 1024 * 1024,
+  /** Switcher-made frames (replies, pings) queued for one client before it is dropped as stuck. */
+  maxControlQueue: 16_384,
+  /** Bytes one source may send per round-robin turn at a destination. */
+  quantum: 64 * 1024,
+  /** Largest batch handed to a transport in one write. */
+  maxBatchBytes: 256 * 1024,
+  /** ms without any frame from a client before it is closed; 0 disables (Go has none, 6.4). */
+  idleTimeout: 0,
+  /** ms `close()` waits for clients to finish before destroying them. */
+  closeTimeout: 5_000,
+});
+
+export interface SwitcherOptions {
+  /** The shared password (may be empty, as in Go). */
+  password: string;
+  /** Extra passwords bound to domain patterns, and dial rules. Default: Go's open policy. */
+  access?: AccessOptions;
+  admissionTimeout?: number;
+  livenessTimeout?: number;
+  maxPendingAdmissions?: number;
+  maxClients?: number;
+  replayCacheSize?: number;
+  failedAdmissionBurst?: number;
+  failedAdmissionRate?: number;
+  rateLimitEntries?: number;
+  maxQueuePerSource?: number;
+  maxQueuePerClient?: number;
+  maxControlQueue?: number;
+  quantum?: number;
+  maxBatchBytes?: number;
+  idleTimeout?: number;
+  closeTimeout?: number;
+  /** Wall clock in Unix nanoseconds (admission timestamps, replay window, rate limit). */
+  clock?: () => bigint;
+  logger?: Logger;
+}
+
+export type ResolvedSwitcherOptions = Required<Omit<SwitcherOptions, 'logger' | 'access'>> & {
+  logger: Logger | undefined;
+  access: AccessOptions;
+};
+
+const MAX_MS = 2 ** 31 - 1;
+
+function int(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`option ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function num(name: string, v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+    throw new ConfigError(`option ${name} must be a number >= ${min}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function wallClockNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/** Applies defaults and checks every option; throws ConfigError naming the bad option. */
+export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOptions {
+  if (o === null || typeof o !== 'object') throw new ConfigError('switcher options are required');
+  if (typeof o.password !== 'string') throw new ConfigError('option password must be a string');
+  if (o.clock !== undefined && typeof o.clock !== 'function') {
+    throw new ConfigError('option clock must be a function returning Unix nanoseconds as a bigint');
+  }
+  const d = switcherDefaults;
+  const perSource = int('maxQueuePerSource', o.maxQueuePerSource ?? d.maxQueuePerSource, 1, 2 ** 40);
+  const perClient = int('maxQueuePerClient', o.maxQueuePerClient ?? d.maxQueuePerClient, 1, 2 ** 40);
+  return {
+    password: o.password,
+    access: o.access ?? {},
+    admissionTimeout: int('admissionTimeout', o.admissionTimeout ?? d.admissionTimeout, 1, MAX_MS),
+    livenessTimeout: int('livenessTimeout', o.livenessTimeout ?? d.livenessTimeout, 1, MAX_MS),
+    maxPendingAdmissions: int(
+      'maxPendingAdmissions',
+      o.maxPendingAdmissions ?? d.maxPendingAdmissions,
+      1,
+      2 ** 24,
+    ),
+    maxClients: int('maxClients', o.maxClients ?? d.maxClients, 1, 65_534),
+    replayCacheSize: int('replayCacheSize', o.replayCacheSize ?? d.replayCacheSize, 0, 2 ** 24),
+    failedAdmissionBurst: int(
+      'failedAdmissionBurst',
+      o.failedAdmissionBurst ?? d.failedAdmissionBurst,
+      0,
+      2 ** 24,
+    ),
+    failedAdmissionRate: num('failedAdmissionRate', o.failedAdmissionRate ?? d.failedAdmissionRate, 0),
+    rateLimitEntries: int('rateLimitEntries', o.rateLimitEntries ?? d.rateLimitEntries, 1, 2 ** 24),
+    maxQueuePerSource: perSource,
+    maxQueuePerClient: perClient,
+    maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
+    quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
+    maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
+    idleTimeout: int('idleTimeout', o.idleTimeout ?? d.idleTimeout, 0, MAX_MS),
+    closeTimeout: int('closeTimeout', o.closeTimeout ?? d.closeTimeout, 0, MAX_MS),
+    clock: o.clock ?? wallClockNs,
+    logger: o.logger,
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * Admission guards Go lacks (PROTOCOL.md 12.1.4, 12.5): a replay cache of authentic requests and
+ * a per-host limit on failed attempts. Both are bounded maps over an injected clock.
+ */
+
+/**
+ * Remembers admissions (their Sum and their envelope salt) until their timestamp leaves the
+ * clock window, so a captured frame cannot be played again while it would still verify. When
+ * full, the oldest entries go first.
+ */
+export class ReplayCache {
+  /** key -> expiry (Unix ns). Insertion order approximates expiry order. */
+  private readonly seen = new Map<string, bigint>();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly windowNs: bigint,
+  ) {}
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  /**
+   * Records `keys` for a request stamped `timestampNs`; false if any of them was seen before and
+   * has not expired (a replay), in which case nothing is recorded.
+   */
+  admit(keys: readonly string[], timestampNs: bigint, nowNs: bigint): boolean {
+    if (this.capacity === 0) return true;
+    this.prune(nowNs);
+    for (const k of keys) {
+      const exp = this.seen.get(k);
+      if (exp !== undefined && exp >= nowNs) return false;
+    }
+    const expiry = timestampNs + this.windowNs;
+    for (const k of keys) {
+      this.seen.delete(k);
+      this.seen.set(k, expiry);
+    }
+    while (this.seen.size > this.capacity) {
+      const oldest = this.seen.keys().next().value as string;
+      this.seen.delete(oldest);
+    }
+    return true;
+  }
+
+  private prune(nowNs: bigint): void {
+    for (const [k, exp] of this.seen) {
+      if (exp >= nowNs) break;
+      this.seen.delete(k);
+    }
+  }
+}
+
+interface Bucket {
+  tokens: number;
+  /** ms of the last refill. */
+  at: number;
+}
+
+/**
+ * A token bucket per remote host for failed admissions: each failure takes a token, and a host
+ * without tokens is turned away before the switcher spends any crypto on it. Full buckets are
+ * the same as no bucket, so the map only holds hosts that failed recently.
+ */
+export class FailureLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(
+    private readonly burst: number,
+    private readonly perSecond: number,
+    private readonly maxEntries: number,
+  ) {}
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  get enabled(): boolean {
+    return this.burst > 0;
+  }
+
+  /** True if `host` may try to admit now. */
+  allows(host: string, nowMs: number): boolean {
+    if (!this.enabled) return true;
+    const b = this.refill(host, nowMs);
+    return b === undefined || b.tokens >= 1;
+  }
+
+  /** Charges one failure to `host`. */
+  fail(host: string, nowMs: number): void {
+    if (!this.enabled) return;
+    const b = this.refill(host, nowMs) ?? { tokens: this.burst, at: nowMs };
+    b.tokens = Math.max(0, b.tokens - 1);
+    // Re-insert so the most recently failing hosts are the last forgotten.
+    this.buckets.delete(host);
+    this.buckets.set(host, b);
+    while (this.buckets.size > this.maxEntries) {
+      const oldest = this.buckets.keys().next().value as string;
+      this.buckets.delete(oldest);
+    }
+  }
+
+  private refill(host: string, nowMs: number): Bucket | undefined {
+    const b = this.buckets.get(host);
+    if (b === undefined) return undefined;
+    const elapsed = Math.max(0, nowMs - b.at) / 1000;
+    b.tokens = Math.min(this.burst, b.tokens + elapsed * this.perSecond);
+    b.at = nowMs;
+    if (b.tokens >= this.burst) {
+      this.buckets.delete(host);
+      return undefined;
+    }
+    return b;
+  }
+}
+
+/** The host part of a transport's remote address (`1.2.3.4:5` -> `1.2.3.4`, `[::1]:5` -> `::1`). */
+export function hostOf(remoteAddress: string): string {
+  const bracket = /^\[([^\]]*)\](?::\d+)?$/.exec(remoteAddress);
+  if (bracket) return bracket[1];
+  const colon = remoteAddress.lastIndexOf(':');
+  if (colon > 0 && remoteAddress.indexOf(':') === colon && /^\d+$/.test(remoteAddress.slice(colon + 1))) {
+    return remoteAddress.slice(0, colon);
+  }
+  return remoteAddress;
+}

@@ -1,0 +1,21 @@
+/** The relay server, runtime-neutral: hand it connected transports with `handle()`. */
+
+export {
+  type AccessOptions,
+  AccessPolicy,
+  type Credential,
+  compilePatterns,
+  type DialRule,
+  type ExtraPassword,
+} from './access.js';
+export type { Refusal, RefusalReason } from './admission.js';
+export type { ClientInfo, LeaveReason } from './client.js';
+export {
+  type ResolvedSwitcherOptions,
+  type SwitcherOptions,
+  switcherDefaults,
+  validateSwitcherOptions,
+} from './config.js';
+export { IpPool, Registry } from './registry.js';
+export { DIAL_NOT_ALLOWED, type RouterCounters } from './router.js';
+export { type RefusalInfo, Switcher, type SwitcherEvents, type SwitcherStats } from './switcher.js';

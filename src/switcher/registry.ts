@@ -1,0 +1,180 @@
+import { ConfigError } from '../errors.js';
+
+/**
+ * The switcher's domain and IP tables (PROTOCOL.md 7.2, 7.3). Domains are normalised by the
+ * caller. A second connection claiming a held domain makes the registry probe the holder (the
+ * switcher's liveness ping): any reply means the holder is alive and the newcomer is refused; no
+ * reply means the holder is evicted and the newcomer takes the domain. Unlike Go, an answer of
+ * `domain not match` also counts as alive (12.1.3), and claims of one domain never race: while one
+ * is being decided a second is refused.
+ */
+
+export interface Registrant {
+  readonly ip: number;
+  readonly domain: string;
+}
+
+export const MIN_IP = 1;
+export const MAX_IP = 0xfffe;
+
+/** Virtual IPs 1..65534: handed out in order, and only once all were used, reused newest first (7.3). */
+export class IpPool {
+  private next: number;
+  private readonly free: number[] = [];
+  private readonly used: Uint8Array;
+  private count = 0;
+
+  constructor(
+    private readonly min = MIN_IP,
+    private readonly max = MAX_IP,
+  ) {
+    this.next = min;
+    this.used = new Uint8Array(max + 1);
+  }
+
+  get inUse(): number {
+    return this.count;
+  }
+
+  /** A free IP, or -1 when the pool is exhausted. */
+  take(): number {
+    let ip = -1;
+    if (this.next <= this.max) ip = this.next++;
+    else if (this.free.length > 0) ip = this.free.pop()!;
+    if (ip < 0) return -1;
+    this.used[ip] = 1;
+    this.count++;
+    return ip;
+  }
+
+  /** Returns an IP to the pool; false (and nothing changes) if it was not taken. */
+  release(ip: number): boolean {
+    if (!Number.isInteger(ip) || ip < this.min || ip > this.max || this.used[ip] === 0) return false;
+    this.used[ip] = 0;
+    this.count--;
+    this.free.push(ip);
+    return true;
+  }
+}
+
+export type ClaimRefusal = 'taken' | 'busy' | 'full';
+
+export interface Claim<T extends Registrant> {
+  readonly ip: number;
+  readonly domain: string;
+  /** Publishes the entry (its `ip` and `domain` must be the claim's). */
+  commit(entry: T): void;
+  /** Gives the IP back and frees the domain for other claims. */
+  cancel(): void;
+}
+
+export type ClaimResult<T extends Registrant> =
+  | { ok: true; claim: Claim<T> }
+  | { ok: false; reason: ClaimRefusal };
+
+export interface RegistryHooks<T> {
+  /** Liveness check of a holder: resolves true if it answered at all. Must settle. */
+  probe(holder: T): Promise<boolean>;
+  /** The holder lost its domain to a newcomer; it is already removed from the tables. */
+  evict(holder: T): void;
+}
+
+export class Registry<T extends Registrant> {
+  private readonly domains = new Map<string, T>();
+  private readonly ips = new Map<number, T>();
+  private readonly claiming = new Set<string>();
+  private readonly pool: IpPool;
+  private reserved = 0;
+
+  constructor(
+    private readonly hooks: RegistryHooks<T>,
+    private readonly maxEntries = MAX_IP,
+    pool?: IpPool,
+  ) {
+    this.pool = pool ?? new IpPool();
+  }
+
+  get size(): number {
+    return this.ips.size;
+  }
+
+  byDomain(domain: string): T | undefined {
+    return this.domains.get(domain);
+  }
+
+  /** The entry holding `ip`; 0 and 0xFFFF never match (1.4). */
+  byIp(ip: number): T | undefined {
+    return this.ips.get(ip);
+  }
+
+  entries(): IterableIterator<T> {
+    return this.ips.values();
+  }
+
+  /** Runs the takeover rule for `domain` and reserves an IP (2.6 step 8). */
+  async claim(domain: string): Promise<ClaimResult<T>> {
+    if (this.claiming.has(domain)) return { ok: false, reason: 'busy' };
+    this.claiming.add(domain);
+    let reservedIp = -1;
+    try {
+      const holder = this.domains.get(domain);
+      if (holder !== undefined) {
+        const alive = await this.hooks.probe(holder);
+        const still = this.domains.get(domain) === holder;
+        if (alive && still) return { ok: false, reason: 'taken' };
+        if (still) {
+          this.remove(holder);
+          this.hooks.evict(holder);
+        }
+      }
+      if (this.ips.size + this.reserved >= this.maxEntries) return { ok: false, reason: 'full' };
+      reservedIp = this.pool.take();
+      if (reservedIp < 0) return { ok: false, reason: 'full' };
+      this.reserved++;
+      return { ok: true, claim: this.makeClaim(domain, reservedIp) };
+    } finally {
+      if (reservedIp < 0) this.claiming.delete(domain);
+    }
+  }
+
+  /** Removes an entry if it still owns its domain and IP; releases the IP once. */
+  remove(entry: T): boolean {
+    let removed = false;
+    if (this.domains.get(entry.domain) === entry) {
+      this.domains.delete(entry.domain);
+      removed = true;
+    }
+    if (this.ips.get(entry.ip) === entry) {
+      this.ips.delete(entry.ip);
+      this.pool.release(entry.ip);
+      removed = true;
+    }
+    return removed;
+  }
+
+  private makeClaim(domain: string, ip: number): Claim<T> {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.reserved--;
+      this.claiming.delete(domain);
+      return true;
+    };
+    return {
+      ip,
+      domain,
+      commit: (entry) => {
+        if (entry.ip !== ip || entry.domain !== domain) {
+          throw new ConfigError('a claim must be committed with its own ip and domain');
+        }
+        if (!settle()) return;
+        this.domains.set(domain, entry);
+        this.ips.set(ip, entry);
+      },
+      cancel: () => {
+        if (settle()) this.pool.release(ip);
+      },
+    };
+  }
+}

@@ -1,0 +1,203 @@
+import type { Logger } from '../util/logger.js';
+import { Cmd, cmdName, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
+import { normalizeDomain } from '../wire/domain.js';
+import { encodeHeader, type Frame } from '../wire/frame.js';
+import {
+  decodeOpen,
+  decodeOpenAck,
+  encodeOpenError,
+  OpenErrorText,
+  rewriteOpenDomain,
+} from '../wire/open.js';
+import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
+import type { AccessPolicy } from './access.js';
+import { header, SwitcherClient } from './client.js';
+import type { Registry } from './registry.js';
+
+/**
+ * The switcher's reader-loop semantics (PROTOCOL.md 7.4), applied to every frame of an admitted
+ * client, with flexmux's fixes: frames whose source IP is not the sender's are dropped (12.1.2),
+ * frames to IP 0 or to nobody are dropped and counted, and the optional dial rules are enforced.
+ * Everything else is forwarded byte for byte, except the two rewrites Go does: a domain dial
+ * (3.3) and a domain ping (6.2).
+ */
+
+/** Text of the OpenStream error ACK for a dial the access rules forbid. */
+export const DIAL_NOT_ALLOWED = 'dial not allowed';
+
+export interface RouterCounters {
+  /** Frames forwarded to another client. */
+  forwarded: number;
+  /** Frames dropped: unknown or invalid destination, forbidden, unmatched. */
+  dropped: number;
+  /** Frames dropped because their source IP was not the sender's. */
+  spoofed: number;
+  /** Frames for the switcher itself that it does not handle (Go ignores them too). */
+  ignored: number;
+}
+
+/** Key of a stream, the same from both ends: its two (IP, port) ends in ascending order. */
+export function streamKey(f: Frame): string {
+  const a = f.srcIP * 0x10000 + f.srcPort;
+  const b = f.dstIP * 0x10000 + f.dstPort;
+  return a < b ? `${a}-${b}` : `${b}-${a}`;
+}
+
+const RESOLVE_FAILED = encodeOpenError(OpenErrorText.RESOLVE_DOMAIN_FAILED);
+const NOT_ALLOWED = encodeOpenError(DIAL_NOT_ALLOWED);
+
+export class Router {
+  readonly counters: RouterCounters = { forwarded: 0, dropped: 0, spoofed: 0, ignored: 0 };
+
+  constructor(
+    private readonly registry: Registry<SwitcherClient>,
+    private readonly access: AccessPolicy,
+    private readonly logger: Logger,
+  ) {}
+
+  route(from: SwitcherClient, f: Frame): void {
+    if (f.srcIP !== from.ip) {
+      from.stats.spoofed++;
+      this.counters.spoofed++;
+      this.logger.debug(
+        { domain: from.domain, ip: from.ip, srcIP: f.srcIP, cmd: cmdName(f.cmd) },
+        'dropped frame: source IP is not the sender',
+      );
+      return;
+    }
+    if (f.dstIP === SWITCHER_IP) {
+      this.toSwitcher(from, f);
+      return;
+    }
+    const to = f.dstIP === LOCAL_IP ? undefined : this.registry.byIp(f.dstIP);
+    if (to === undefined) {
+      this.drop(from, f, 'no client has the destination IP');
+      return;
+    }
+    if (f.cmd === Cmd.OPEN) {
+      if (!this.access.mayDial(from.domain, to.domain)) {
+        // Reply as the target would, so the dialer fails at once instead of timing out.
+        this.refuseOpen(from, f, f.dstIP, NOT_ALLOWED, 'dial not allowed by the access rules');
+        return;
+      }
+    } else if (!this.access.mayTalk(from.domain, to.domain)) {
+      this.drop(from, f, 'the access rules keep these nodes apart');
+      return;
+    }
+    this.track(from, to, f);
+    this.forward(from, to, encodeHeader(f), f.payload);
+  }
+
+  private forward(from: SwitcherClient, to: SwitcherClient, h: Uint8Array, payload: Uint8Array): void {
+    if (to.forward(from, h, payload)) this.counters.forwarded++;
+    else this.drop(from, { cmd: h[0], dstIP: to.ip }, 'destination is closing');
+  }
+
+  /** Keeps the per-client stream counts (better than Go's opens minus closes, 7.6). */
+  private track(from: SwitcherClient, to: SwitcherClient, f: Frame): void {
+    if (f.cmd === Cmd.OPEN_ACK) {
+      if (decodeOpenAck(f.payload).ok) SwitcherClient.link(from, to, streamKey(f));
+    } else if (f.cmd === Cmd.CLOSE || f.cmd === Cmd.RESET) {
+      SwitcherClient.unlink(from, to, streamKey(f));
+    }
+  }
+
+  /** dst IP 0xFFFF (7.4): only OpenStream, PingDomain and the liveness ping's ACK mean something. */
+  private toSwitcher(from: SwitcherClient, f: Frame): void {
+    switch (f.cmd) {
+      case Cmd.OPEN:
+        this.openByDomain(from, f);
+        return;
+      case Cmd.PING:
+        this.ping(from, f);
+        return;
+      case Cmd.PING_ACK:
+        if (!from.completeProbe(f.dstPort)) this.drop(from, f, 'ping ACK matches no liveness ping');
+        return;
+      default:
+        this.counters.ignored++;
+        from.stats.dropped++;
+        this.logger.debug(
+          { domain: from.domain, cmd: cmdName(f.cmd) },
+          'ignored frame addressed to the switcher',
+        );
+    }
+  }
+
+  /** A domain dial (3.3): resolve, then rewrite dst IP and the domain, keeping window and caps (14.1). */
+  private openByDomain(from: SwitcherClient, f: Frame): void {
+    const asked = decodeOpen(f.payload).domain;
+    const domain = normalizeDomain(asked);
+    const to = domain === null ? undefined : this.registry.byDomain(domain);
+    if (to === undefined) {
+      this.refuseOpen(from, f, LOCAL_IP, RESOLVE_FAILED, `cannot resolve domain ${JSON.stringify(asked)}`);
+      return;
+    }
+    if (!this.access.mayDial(from.domain, to.domain)) {
+      this.refuseOpen(
+        from,
+        f,
+        LOCAL_IP,
+        NOT_ALLOWED,
+        `dial to "${to.domain}" not allowed by the access rules`,
+      );
+      return;
+    }
+    let payload: Uint8Array;
+    try {
+      payload = rewriteOpenDomain(f.payload, from.domain);
+    } catch {
+      this.drop(from, f, 'rewritten OpenStream payload would exceed the frame limit');
+      return;
+    }
+    this.forward(from, to, header(Cmd.OPEN, to.ip, f.dstPort, f.srcIP, f.srcPort, payload.length), payload);
+  }
+
+  /**
+   * Error ACK to the dialer: the request header with source and destination swapped and the
+   * source IP set to `srcIP` (0 for a switcher refusal of a domain dial, exactly as Go, 3.3).
+   */
+  private refuseOpen(from: SwitcherClient, f: Frame, srcIP: number, text: Uint8Array, why: string): void {
+    from.stats.dropped++;
+    this.counters.dropped++;
+    this.logger.debug({ domain: from.domain, port: f.dstPort, reason: why }, 'refused OpenStream');
+    from.sendControl(header(Cmd.OPEN_ACK, f.srcIP, f.srcPort, srcIP, f.dstPort, text.length), text);
+  }
+
+  /** PingDomain to the switcher (6.2). */
+  private ping(from: SwitcherClient, f: Frame): void {
+    const asked = decodePing(f.payload);
+    const answer = (error?: string): void => {
+      const payload = encodePingAck(error);
+      from.sendControl(header(Cmd.PING_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort, payload.length), payload);
+    };
+    if (asked === '') {
+      answer();
+      return;
+    }
+    const domain = normalizeDomain(asked);
+    if (domain === null) {
+      answer(PingErrorText.INVALID_DOMAIN);
+      return;
+    }
+    const to = this.registry.byDomain(domain);
+    // A node the rules keep apart is not revealed.
+    if (to === undefined || !this.access.mayTalk(from.domain, to.domain)) {
+      answer(PingErrorText.DOMAIN_NOT_FOUND);
+      return;
+    }
+    // Forwarded with its payload unchanged: the target compares it itself (6.2).
+    this.forward(
+      from,
+      to,
+      header(Cmd.PING, to.ip, f.dstPort, f.srcIP, f.srcPort, f.payload.length),
+      f.payload,
+    );
+  }
+
+  private drop(from: SwitcherClient, f: Pick<Frame, 'cmd' | 'dstIP'>, reason: string): void {
+    from.stats.dropped++;
+    this.counters.dropped++;
+    this.logger.debug({ domain: from.domain, cmd: cmdName(f.cmd), dstIP: f.dstIP, reason }, 'dropped frame');
+  }
+}

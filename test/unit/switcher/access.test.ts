@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { AccessPolicy, compilePatterns } from '../../../src/switcher/access.js';
+
+describe('access patterns', () => {
+  it('matches globs over whole domains', () => {
+    const m = compilePatterns('p', ['team-*', 'a?c', 'exact']);
+    expect(m('team-')).toBe(true);
+    expect(m('team-red')).toBe(true);
+    expect(m('xteam-red')).toBe(false);
+    expect(m('abc')).toBe(true);
+    expect(m('abbc')).toBe(false);
+    expect(m('exact')).toBe(true);
+    expect(m('exactly')).toBe(false);
+    expect(compilePatterns('p', '*')('anything')).toBe(true);
+    expect(compilePatterns('p', 'Team-*')('team-a')).toBe(true);
+  });
+
+  it('rejects patterns that could never match a normalised domain', () => {
+    expect(() => compilePatterns('p', 'a.b')).toThrow(/a-z 0-9/);
+    expect(() => compilePatterns('p', [])).toThrow(/at least one/);
+    expect(() => compilePatterns('p', '(x)')).toThrow();
+  });
+});
+
+describe('AccessPolicy', () => {
+  it('is Go’s open policy by default: one password, every domain, every dial', () => {
+    const p = new AccessPolicy('pw');
+    expect(p.credentials).toHaveLength(1);
+    expect(p.credentials[0].allows('anything')).toBe(true);
+    expect(p.open).toBe(true);
+    expect(p.mayDial('a', 'b')).toBe(true);
+  });
+
+  it('tries the shared password first, then the extra ones in order', () => {
+    const p = new AccessPolicy('pw', {
+      passwords: [
+        { password: 'red', domains: 'team-red-*' },
+        { password: 'blue', domains: ['team-blue-*', 'blue'] },
+      ],
+    });
+    expect(p.credentials.map((c) => c.password)).toEqual(['pw', 'red', 'blue']);
+    expect(p.credentials[1].allows('team-red-1')).toBe(true);
+    expect(p.credentials[1].allows('team-blue-1')).toBe(false);
+    expect(p.credentials[2].allows('blue')).toBe(true);
+  });
+
+  it('refuses an extra password equal to the shared one', () => {
+    expect(() => new AccessPolicy('pw', { passwords: [{ password: 'pw', domains: 'x' }] })).toThrow(
+      /repeats/,
+    );
+  });
+
+  it('applies dial rules one way, and lets replies through both ways', () => {
+    const p = new AccessPolicy('pw', { dial: [{ from: 'web-*', to: ['db', 'cache'] }] });
+    expect(p.open).toBe(false);
+    expect(p.mayDial('web-1', 'db')).toBe(true);
+    expect(p.mayDial('db', 'web-1')).toBe(false);
+    expect(p.mayTalk('db', 'web-1')).toBe(true);
+    expect(p.mayDial('web-1', 'web-2')).toBe(false);
+    expect(p.mayTalk('web-1', 'web-2')).toBe(false);
+    expect(p.mayDial('db', 'db')).toBe(true);
+  });
+
+  it('with an empty rule list allows nothing but self-dials', () => {
+    const p = new AccessPolicy('pw', { dial: [] });
+    expect(p.mayDial('a', 'b')).toBe(false);
+    expect(p.mayDial('a', 'a')).toBe(true);
+  });
+});

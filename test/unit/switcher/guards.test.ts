@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { FailureLimiter, hostOf, ReplayCache } from '../../../src/switcher/guards.js';
+
+const MIN = 60_000_000_000n;
+
+describe('ReplayCache', () => {
+  it('refuses a key seen inside the window and accepts it after expiry', () => {
+    const c = new ReplayCache(100, 5n * MIN);
+    const t = 1_000n * MIN;
+    expect(c.admit(['sum:a', 'salt:1'], t, t)).toBe(true);
+    expect(c.admit(['sum:a', 'salt:2'], t, t + MIN)).toBe(false);
+    expect(c.admit(['sum:b', 'salt:1'], t, t + MIN)).toBe(false);
+    expect(c.admit(['sum:c', 'salt:3'], t, t + MIN)).toBe(true);
+    // Past timestamp + 5 min the clock check refuses a replay anyway; the entry may go.
+    expect(c.admit(['sum:a', 'salt:1'], t, t + 5n * MIN + 1n)).toBe(true);
+  });
+
+  it('stays bounded, forgetting the oldest first', () => {
+    const c = new ReplayCache(4, 5n * MIN);
+    const t = 1_000n * MIN;
+    for (let i = 0; i < 10; i++) expect(c.admit([`k${i}`], t, t)).toBe(true);
+    expect(c.size).toBe(4);
+    expect(c.admit(['k9'], t, t)).toBe(false);
+    expect(c.admit(['k0'], t, t)).toBe(true);
+  });
+
+  it('is disabled with capacity 0', () => {
+    const c = new ReplayCache(0, MIN);
+    expect(c.admit(['a'], 0n, 0n)).toBe(true);
+    expect(c.admit(['a'], 0n, 0n)).toBe(true);
+  });
+});
+
+describe('FailureLimiter', () => {
+  it('allows a burst of failures, then refuses until tokens come back', () => {
+    const l = new FailureLimiter(3, 1, 100);
+    for (let i = 0; i < 3; i++) {
+      expect(l.allows('h', 0)).toBe(true);
+      l.fail('h', 0);
+    }
+    expect(l.allows('h', 0)).toBe(false);
+    expect(l.allows('other', 0)).toBe(true);
+    expect(l.allows('h', 999)).toBe(false);
+    expect(l.allows('h', 1000)).toBe(true);
+    // Fully refilled buckets are forgotten.
+    expect(l.allows('h', 10_000)).toBe(true);
+    expect(l.size).toBe(0);
+  });
+
+  it('is bounded, forgetting the least recently failing host', () => {
+    const l = new FailureLimiter(1, 0, 3);
+    for (const h of ['a', 'b', 'c', 'd']) l.fail(h, 0);
+    expect(l.size).toBe(3);
+    expect(l.allows('a', 0)).toBe(true);
+    expect(l.allows('d', 0)).toBe(false);
+  });
+
+  it('is disabled with a burst of 0', () => {
+    const l = new FailureLimiter(0, 1, 10);
+    l.fail('h', 0);
+    expect(l.allows('h', 0)).toBe(true);
+    expect(l.size).toBe(0);
+  });
+});
+
+describe('hostOf', () => {
+  it('strips the port from IPv4, bracketed IPv6 and names', () => {
+    expect(hostOf('127.0.0.1:5000')).toBe('127.0.0.1');
+    expect(hostOf('[::1]:5000')).toBe('::1');
+    expect(hostOf('::1')).toBe('::1');
+    expect(hostOf('memory#3/b')).toBe('memory#3/b');
+    expect(hostOf('host:80')).toBe('host');
+  });
+});

@@ -1,0 +1,165 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Scheduler, type SchedulerSink } from '../../src/scheduler.js';
+
+const KIB = 1024;
+
+/** A sink that records what was written, frame by frame, and can refuse to take more. */
+class RecordingSink implements SchedulerSink {
+  readonly framing: 'stream' | 'message';
+  /** One entry per frame: the owner tag found in the header's first byte. */
+  readonly frames: { tag: number; bytes: number }[] = [];
+  accept = true;
+  sends = 0;
+  constructor(framing: 'stream' | 'message' = 'stream') {
+    this.framing = framing;
+  }
+  send(parts: readonly Uint8Array[]): boolean {
+    this.sends++;
+    for (const p of parts) {
+      // headers carry the tag; payloads follow their header
+      if (headers.has(p)) this.frames.push({ tag: p[0]!, bytes: 11 });
+      else this.frames[this.frames.length - 1]!.bytes += p.length;
+    }
+    return this.accept;
+  }
+}
+
+const headers = new WeakSet<Uint8Array>();
+
+function header(tag: number): Uint8Array {
+  const h = new Uint8Array(11);
+  h[0] = tag;
+  headers.add(h);
+  return h;
+}
+
+function manual(sink: SchedulerSink, quantum: number, maxBatchBytes = 1 << 20): Scheduler {
+  return new Scheduler(sink, { quantum, maxBatchBytes, maxControlQueue: 1024, schedule: () => {} });
+}
+
+function jain(xs: number[]): number {
+  const sum = xs.reduce((a, b) => a + b, 0);
+  const sq = xs.reduce((a, b) => a + b * b, 0);
+  return sq === 0 ? 1 : (sum * sum) / (xs.length * sq);
+}
+
+describe('scheduler', () => {
+  it('shares the link equally: 12 streams x 192 x 1 KiB', () => {
+    const sink = new RecordingSink();
+    const quantum = 4 * KIB;
+    const s = manual(sink, quantum);
+    const queues = Array.from({ length: 12 }, () => s.queue());
+    for (let i = 0; i < 192; i++) {
+      queues.forEach((q, k) => {
+        s.pushOrdered(q, header(k + 1), new Uint8Array(KIB));
+      });
+    }
+    s.flush();
+    const tags = sink.frames.map((f) => f.tag);
+    expect(tags.length).toBe(12 * 192);
+    const counts = new Array(12).fill(0);
+    for (const t of tags) counts[t - 1]++;
+    expect(new Set(counts)).toEqual(new Set([192]));
+    // windowed Jain index: every window of 48 frames shares evenly
+    const window = 48;
+    let worst = 1;
+    for (let i = 0; i + window <= tags.length; i += 12) {
+      const c = new Array(12).fill(0);
+      for (const t of tags.slice(i, i + window)) c[t - 1]++;
+      worst = Math.min(worst, jain(c));
+    }
+    expect(worst).toBeGreaterThanOrEqual(0.95);
+    // the longest run of one stream is bounded by the quantum
+    let run = 1;
+    let longest = 1;
+    for (let i = 1; i < tags.length; i++) {
+      run = tags[i] === tags[i - 1] ? run + 1 : 1;
+      longest = Math.max(longest, run);
+    }
+    expect(longest).toBeLessThanOrEqual(quantum / KIB);
+  });
+
+  it('puts control frames ahead of every queued data frame', () => {
+    const sink = new RecordingSink();
+    sink.accept = false; // every send blocks until drain
+    const s = manual(sink, 8 * KIB, 8 * KIB);
+    const q = s.queue();
+    for (let i = 0; i < 64; i++) s.pushOrdered(q, header(1), new Uint8Array(4 * KIB));
+    s.flush();
+    const before = sink.frames.length;
+    s.pushControl(header(99));
+    s.drain();
+    s.flush();
+    expect(sink.frames[before]!.tag).toBe(99);
+  });
+
+  it('a saturating stream cannot starve a small one', () => {
+    const sink = new RecordingSink();
+    sink.accept = false;
+    const quantum = 16 * KIB;
+    const s = manual(sink, quantum, quantum);
+    const bulk = s.queue();
+    for (let i = 0; i < 1000; i++) s.pushOrdered(bulk, header(1), new Uint8Array(16 * KIB));
+    s.flush();
+    const small = s.queue();
+    const mark = sink.frames.length;
+    s.pushOrdered(small, header(2), new Uint8Array(10));
+    for (let round = 0; round < 4 && !sink.frames.slice(mark).some((f) => f.tag === 2); round++) {
+      s.drain();
+      s.flush();
+    }
+    const after = sink.frames.slice(mark);
+    const at = after.findIndex((f) => f.tag === 2);
+    expect(at).toBeGreaterThanOrEqual(0);
+    const bulkBytesBefore = after.slice(0, at).reduce((n, f) => n + f.bytes, 0);
+    expect(bulkBytesBefore).toBeLessThanOrEqual(quantum + 11);
+  });
+
+  it('keeps per-stream order and loses nothing for random workloads', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 70_000 })), {
+          maxLength: 200,
+        }),
+        fc.integer({ min: 1, max: 65_536 }),
+        fc.constantFrom<'stream' | 'message'>('stream', 'message'),
+        (ops, quantum, framing) => {
+          const seen: number[][] = [[], [], [], [], [], []];
+          const sink: SchedulerSink = {
+            framing,
+            send(parts) {
+              for (const p of parts) if (headers.has(p)) seen[p[0]!]!.push((p[1]! << 8) | p[2]!);
+              return true;
+            },
+          };
+          const s = manual(sink, quantum, 64 * KIB);
+          const qs = Array.from({ length: 6 }, () => s.queue());
+          const sent: number[][] = [[], [], [], [], [], []];
+          ops.forEach(([k, size], seq) => {
+            const h = header(k);
+            h[1] = seq >> 8;
+            h[2] = seq & 0xff;
+            s.pushOrdered(qs[k]!, h, new Uint8Array(Math.min(size, 65_535)));
+            sent[k]!.push(seq);
+          });
+          s.flush();
+          expect(seen).toEqual(sent);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses control frames beyond its bound with a LimitError', () => {
+    const sink = new RecordingSink();
+    const s = new Scheduler(sink, {
+      quantum: 1024,
+      maxBatchBytes: 1024,
+      maxControlQueue: 16,
+      schedule: () => {},
+    });
+    for (let i = 0; i < 16; i++) s.pushControl(header(1));
+    expect(() => s.pushControl(header(1))).toThrow(expect.objectContaining({ code: 'FLEX_ERR_LIMIT' }));
+  });
+});

@@ -122,7 +122,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       if (port >= 0) this.dialPorts.release(port);
       void key;
     });
-    this.frameDecoder = transport.framing === 'stream' ? new FrameDecoder((f) => this.dispatch(f)) : null;
+    this.frameDecoder =
+      transport.framing === 'stream' ? new FrameDecoder((f) => this.dispatch(f), { splitData: true }) : null;
     this.heartbeat =
       o.heartbeatInterval > 0
         ? new Heartbeat(

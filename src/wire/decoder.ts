@@ -1,12 +1,21 @@
 import { ProtocolError } from '../errors.js';
-import { HEADER_SIZE, MAX_PAYLOAD } from './constants.js';
+import { Cmd, HEADER_SIZE, MAX_PAYLOAD } from './constants.js';
 import { type Frame, payloadLength, readHeader } from './frame.js';
 
 /**
  * Incremental decoder for a byte stream (TCP, TLS): accepts any chunking, holds at most one
  * partial frame, and hands each complete frame to `onFrame`. Payloads that lie inside one chunk
- * are zero-copy views of it; only a frame split across chunks is copied.
+ * are zero-copy views of it; only a frame split across chunks is copied — unless `splitData` is
+ * set: then a data frame split across chunks is handed over piece by piece (each piece a frame
+ * with the same header and part of the payload), so stream data is never copied. Receivers that
+ * count stream bytes, not frames, can take that.
  */
+export interface FrameDecoderOptions {
+  maxPayload?: number;
+  /** Deliver data frames (0x06) that span chunks as several pieces instead of copying them. */
+  splitData?: boolean;
+}
+
 export class FrameDecoder {
   private readonly onFrame: (frame: Frame) => void;
   private readonly maxPayload: number;
@@ -15,10 +24,15 @@ export class FrameDecoder {
   private pending: Frame | null = null;
   private body: Uint8Array | null = null;
   private bodyLen = 0;
+  private readonly splitData: boolean;
+  /** Header of a data frame being delivered in pieces, and how many payload bytes are left. */
+  private dataFrame: Frame | null = null;
+  private dataLeft = 0;
 
-  constructor(onFrame: (frame: Frame) => void, options: { maxPayload?: number } = {}) {
+  constructor(onFrame: (frame: Frame) => void, options: FrameDecoderOptions = {}) {
     this.onFrame = onFrame;
     this.maxPayload = options.maxPayload ?? MAX_PAYLOAD;
+    this.splitData = options.splitData ?? false;
   }
 
   /** Bytes held for a frame that has not completed yet (a pending payload counts its header). */
@@ -31,6 +45,13 @@ export class FrameDecoder {
     let off = 0;
     const n = chunk.length;
     while (off < n) {
+      if (this.dataLeft > 0) {
+        const take = Math.min(this.dataLeft, n - off);
+        this.dataLeft -= take;
+        this.emitPiece(chunk.subarray(off, off + take));
+        off += take;
+        continue;
+      }
       if (this.pending !== null) {
         off = this.fillBody(chunk, off);
         continue;
@@ -43,6 +64,11 @@ export class FrameDecoder {
           if (len > 0) f.payload = chunk.subarray(off, off + len);
           off += len;
           this.onFrame(f);
+        } else if (this.splitData && f.cmd === Cmd.DATA) {
+          this.dataFrame = f;
+          this.dataLeft = len - (n - off);
+          this.emitPiece(chunk.subarray(off, n));
+          off = n;
         } else {
           this.startBody(f, len);
         }
@@ -57,7 +83,10 @@ export class FrameDecoder {
         const f = readHeader(this.head, 0);
         const len = this.checkLength(f);
         if (len === 0) this.onFrame(f);
-        else this.startBody(f, len);
+        else if (this.splitData && f.cmd === Cmd.DATA) {
+          this.dataFrame = f;
+          this.dataLeft = len;
+        } else this.startBody(f, len);
       }
     }
   }
@@ -65,14 +94,16 @@ export class FrameDecoder {
   /** Declares the end of the byte stream; a partial frame left over is a ProtocolError. */
   end(): void {
     // A whole header whose payload has not started yet still counts: buffered includes it.
-    if (this.buffered > 0) {
-      const what = this.pending ? 'payload' : 'header';
+    if (this.buffered > 0 || this.dataLeft > 0) {
+      const what = this.pending || this.dataLeft > 0 ? 'payload' : 'header';
       this.reset();
       throw new ProtocolError(`connection ended in the middle of a frame ${what}`);
     }
   }
 
   reset(): void {
+    this.dataFrame = null;
+    this.dataLeft = 0;
     this.headLen = 0;
     this.pending = null;
     this.body = null;
@@ -86,6 +117,20 @@ export class FrameDecoder {
       throw new ProtocolError(`frame payload of ${len} bytes exceeds the limit of ${this.maxPayload}`);
     }
     return len;
+  }
+
+  private emitPiece(payload: Uint8Array): void {
+    const h = this.dataFrame!;
+    if (this.dataLeft === 0) this.dataFrame = null;
+    this.onFrame({
+      cmd: h.cmd,
+      dstIP: h.dstIP,
+      dstPort: h.dstPort,
+      srcIP: h.srcIP,
+      srcPort: h.srcPort,
+      size: h.size,
+      payload,
+    });
   }
 
   private startBody(f: Frame, len: number): void {

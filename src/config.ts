@@ -41,8 +41,6 @@ export const defaults = Object.freeze({
   maxBatchBytes: 256 * 1024,
   /** Control frames (ACKs, pings, opens) queued before the connection is declared stuck. */
   maxControlQueue: 65_536,
-  /** Stream idle timeout in ms; 0 disables. */
-  streamIdleTimeout: 0,
 });
 
 export interface NodeOptions {
@@ -68,7 +66,6 @@ export interface NodeOptions {
   quantum?: number;
   maxBatchBytes?: number;
   maxControlQueue?: number;
-  streamIdleTimeout?: number;
   logger?: Logger;
 }
 
@@ -113,7 +110,6 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
     quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
     maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
-    streamIdleTimeout: int('streamIdleTimeout', o.streamIdleTimeout ?? d.streamIdleTimeout, 0, 2 ** 31 - 1),
     logger: o.logger,
   };
 }

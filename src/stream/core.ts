@@ -5,7 +5,6 @@ import {
   ResetCode,
   StreamClosedError,
   StreamResetError,
-  TimeoutError,
 } from '../errors.js';
 import type { Scheduler, StreamQueue } from '../scheduler.js';
 import { Deque } from '../util/deque.js';
@@ -408,13 +407,6 @@ export class StreamCore {
     if (this._state === 'closed') return;
     this.dropPending();
     this.finish(err, err === null);
-  }
-
-  /** No traffic for the configured idle time. */
-  idleTimeout(): void {
-    const err = new TimeoutError('stream idle timeout');
-    (err as { resetCode?: number }).resetCode = ResetCode.IDLE_TIMEOUT;
-    this.destroy(err);
   }
 
   // ---------------------------------------------------------------- closing

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Node as WebNode, type WebStream } from '../../src/browser.js';
+import { StreamResetError } from '../../src/errors.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { pattern, sha256 } from '../helpers/streams.js';
+
+const nodes: WebNode[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+});
+
+function pair(): [WebNode, WebNode] {
+  const [a, b] = memoryPair();
+  const na = new WebNode(a, { domain: 'alice', ip: 1, window: 64 * 1024 });
+  const nb = new WebNode(b, { domain: 'bob', ip: 2, window: 64 * 1024 });
+  nodes.push(na, nb);
+  return [na, nb];
+}
+
+async function readAll(s: WebStream): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const reader = s.readable.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+describe('Web Streams face', () => {
+  it('echoes 1 MiB through ReadableStream/WritableStream with backpressure', async () => {
+    const [a, b] = pair();
+    b.listen(7).on('stream', (s: WebStream) => {
+      s.readable.pipeTo(s.writable).catch(() => {});
+    });
+    const s = await a.dial('bob:7');
+    const data = pattern(1024 * 1024, 9);
+    const got = readAll(s);
+    const w = s.writable.getWriter();
+    for (let off = 0; off < data.length; off += 10_000) await w.write(data.subarray(off, off + 10_000));
+    await w.close();
+    const out = await got;
+    expect(out.length).toBe(data.length);
+    expect(sha256(out)).toBe(sha256(data));
+  });
+
+  it('half-closes: the writer closes and the reply still arrives', async () => {
+    const [a, b] = pair();
+    b.listen(9).on('stream', async (s: WebStream) => {
+      const req = await readAll(s);
+      const w = s.writable.getWriter();
+      await w.write(new TextEncoder().encode(`got ${new TextDecoder().decode(req)}`));
+      await w.close();
+    });
+    const s = await a.dial('bob:9');
+    const w = s.writable.getWriter();
+    await w.write(new TextEncoder().encode('question'));
+    await w.close();
+    expect(new TextDecoder().decode(await readAll(s))).toBe('got question');
+  });
+
+  it('aborting the writable resets the peer with the reason code', async () => {
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    const reading = readAll(peer);
+    await s.writable.abort(Object.assign(new Error('stop'), { resetCode: 0x200 }));
+    const err = await reading.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect((err as StreamResetError).resetCode).toBe(0x200);
+  });
+
+  it('a paused reader stops the sender at the window', async () => {
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    const w = s.writable.getWriter();
+    let written = 0;
+    const chunk = new Uint8Array(8 * 1024);
+    const pump = (async () => {
+      for (;;) {
+        await w.write(chunk);
+        written += chunk.length;
+      }
+    })().catch(() => {});
+    await expect.poll(() => s.core.sendCredit, { timeout: 5_000 }).toBe(0);
+    const stalled = written;
+    expect(peer.core.receiveBuffered).toBeLessThanOrEqual(64 * 1024);
+    const r = peer.readable.getReader();
+    let read = 0;
+    while (read < 256 * 1024) read += (await r.read()).value!.length;
+    expect(written).toBeGreaterThan(stalled);
+    a.destroy();
+    await pump;
+  });
+});

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalizeDomain, sameDomain } from '../../../src/wire/domain.js';
 import {
@@ -36,13 +37,22 @@ describe('Go case mapping and white space vs JavaScript', () => {
     expect(normalizeDomain('\u0130x')).toBe('ix');
   });
 
-  it('only A-Z, U+0130 and U+212A lower to ASCII letters (every code point checked)', () => {
+  // The two facts normalizeDomain's fast path rests on, over every code point.
+  it('only U+0130 and U+212A lower from non-ASCII to ASCII (every code point checked)', () => {
     const toAscii: number[] = [];
     for (let cp = 0x80; cp <= 0x10ffff; cp++) {
       if (cp >= 0xd800 && cp <= 0xdfff) continue;
       if (goLowerCodePoint(cp) < 0x80) toAscii.push(cp);
     }
     expect(toAscii).toEqual([0x130, 0x212a]);
+  });
+
+  it('lowering maps white space to itself and nothing else to white space (every code point)', () => {
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const lower = goLowerCodePoint(cp);
+      if (isGoSpace(cp) || isGoSpace(lower)) expect([cp, lower]).toEqual([cp, cp]);
+    }
   });
 
   it('keeps the single code point of one-to-one mappings and the letter itself otherwise', () => {
@@ -75,7 +85,54 @@ describe('Go case mapping and white space vs JavaScript', () => {
   });
 });
 
+/** Go's algorithm written out literally, to check the fast path against. */
+function reference(input: string): string | null {
+  const d = goTrimSpace(goToLower(input));
+  const bytes = new TextEncoder().encode(d).length;
+  if (bytes === 0 || bytes > 63 || d === 'local' || d === 'localhost') return null;
+  if (/^[-_]|[-_]$/.test(d) || !/^[a-z0-9_-]+$/.test(d)) return null;
+  return d;
+}
+
 describe('normalizeDomain edge cases', () => {
+  it('agrees with the literal Go algorithm', () => {
+    const alphabet = [
+      'a',
+      'Z',
+      '0',
+      '-',
+      '_',
+      ' ',
+      '\u0085',
+      '\ufeff',
+      '\u0130',
+      '\u212a',
+      '\u00e9',
+      '.',
+      '\ud800',
+      '\u3000',
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...alphabet), { maxLength: 70 }),
+        fc.string({ unit: 'binary', maxLength: 70 }),
+        (parts, s) => {
+          const t = parts.join('');
+          expect(normalizeDomain(t)).toBe(reference(t));
+          expect(normalizeDomain(s)).toBe(reference(s));
+        },
+      ),
+      { numRuns: 500 },
+    );
+    for (const v of file.domains) expect(reference(v.input)).toBe(v.normalised);
+  });
+
+  it('decides a 64 KiB domain from a peer in linear time', () => {
+    const huge = `${' '.repeat(30000)}${'\u212a'.repeat(60)}${' '.repeat(30000)}`;
+    expect(normalizeDomain(huge)).toBe('k'.repeat(60));
+    expect(normalizeDomain('a'.repeat(65535))).toBeNull();
+  });
+
   it('counts the 63-byte limit in UTF-8 after lower-casing and trimming', () => {
     expect(normalizeDomain('\u212a'.repeat(63))).toBe('k'.repeat(63));
     expect(normalizeDomain('\u212a'.repeat(64))).toBeNull();

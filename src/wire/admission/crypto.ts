@@ -1,0 +1,62 @@
+import { encodeUtf8 } from '../utf8.js';
+
+/**
+ * The few primitives admission needs, on Web Crypto (`globalThis.crypto`), which Node 20 and every
+ * browser provide, so this folder stays free of node:* imports.
+ */
+
+/** A password as text (its UTF-8 bytes are the key, as in Go) or as raw bytes. */
+export type Password = string | Uint8Array;
+
+/** HMAC-SHA-256 block size: keys shorter than this are zero-padded to it (RFC 2104). */
+const HMAC_BLOCK = 64;
+
+function subtle(): SubtleCrypto {
+  return globalThis.crypto.subtle;
+}
+
+/**
+ * Web Crypto's typings want views on a plain ArrayBuffer (not a SharedArrayBuffer); browsers
+ * reject shared memory at run time too, so such input is copied once.
+ */
+export function own(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (bytes.buffer instanceof ArrayBuffer) return bytes as Uint8Array<ArrayBuffer>;
+  return new Uint8Array(bytes);
+}
+
+export function passwordBytes(password: Password): Uint8Array {
+  return typeof password === 'string' ? encodeUtf8(password) : password;
+}
+
+/**
+ * HMAC-SHA-256. An empty key is legal in flex (an empty password), but Web Crypto in Node 20
+ * refuses zero-length HMAC keys; HMAC pads short keys with zeros to the block size, so 64 zero
+ * bytes is the very same key and gives the same MAC.
+ */
+export async function hmacSha256(key: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
+  const raw = key.length === 0 ? new Uint8Array(HMAC_BLOCK) : own(key);
+  const k = await subtle().importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return new Uint8Array(await subtle().sign('HMAC', k, own(message)));
+}
+
+export function randomBytes(n: number): Uint8Array {
+  return globalThis.crypto.getRandomValues(new Uint8Array(n));
+}
+
+/** Standard Base64 with padding (Go's base64.StdEncoding). */
+export function base64Std(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+  return btoa(bin);
+}
+
+/**
+ * Compares two strings in time that depends only on their lengths, so a forged Sum learns
+ * nothing from how fast it is refused (Go compares with ==; this is stricter, PROTOCOL.md 12.5).
+ */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const n = Math.max(a.length, b.length);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < n; i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0);
+  return diff === 0;
+}

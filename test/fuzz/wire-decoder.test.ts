@@ -1,0 +1,135 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ProtocolError } from '../../src/errors.js';
+import { Cmd, HEADER_SIZE, MAX_PAYLOAD } from '../../src/wire/constants.js';
+import { decodeMessage, FrameDecoder } from '../../src/wire/decoder.js';
+import { encodeFrame, type Frame, makeFrame } from '../../src/wire/frame.js';
+
+/** Property tests of the frame decoder: identity with the encoder, and no surprises on garbage. */
+
+const u16 = fc.integer({ min: 0, max: 0xffff });
+
+/** Random frames: any command byte; mostly small payloads, sometimes up to the 65 535 limit. */
+const frameArb: fc.Arbitrary<Frame> = fc
+  .record({
+    cmd: fc.integer({ min: 0, max: 255 }),
+    dstIP: u16,
+    dstPort: u16,
+    srcIP: u16,
+    srcPort: u16,
+    ack: u16,
+    payload: fc.oneof(
+      { weight: 8, arbitrary: fc.uint8Array({ maxLength: 64 }) },
+      {
+        weight: 1,
+        arbitrary: fc.integer({ min: 0, max: MAX_PAYLOAD }).map((n) => new Uint8Array(n).fill(n & 0xff)),
+      },
+    ),
+  })
+  .map((r) =>
+    r.cmd === Cmd.DATA_ACK
+      ? makeFrame(r.cmd, r.dstIP, r.dstPort, r.srcIP, r.srcPort, new Uint8Array(0), r.ack)
+      : makeFrame(r.cmd, r.dstIP, r.dstPort, r.srcIP, r.srcPort, r.payload),
+  );
+
+/** A frame as a plain value; the payload as hex, since deep-comparing 64 KiB arrays is slow. */
+function plain(f: Frame) {
+  return { ...f, payload: Buffer.from(f.payload).toString('hex') };
+}
+
+function cut(bytes: Uint8Array, offsets: readonly number[]): Uint8Array[] {
+  const points = offsets.map((o) => o % (bytes.length + 1)).sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  out.push(bytes.subarray(prev));
+  return out;
+}
+
+describe('FrameDecoder properties', () => {
+  it('decode(encode(frames)) is the identity, whatever the chunking', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (frames, offsets) => {
+          const encoded = frames.map(encodeFrame);
+          const stream = new Uint8Array(encoded.reduce((n, e) => n + e.length, 0));
+          let off = 0;
+          for (const e of encoded) {
+            stream.set(e, off);
+            off += e.length;
+          }
+          const got: Frame[] = [];
+          const dec = new FrameDecoder((f) => got.push(f));
+          for (const c of cut(stream, offsets)) dec.push(c);
+          dec.end();
+          expect(got.map(plain)).toEqual(frames.map(plain));
+          // And each as one WebSocket message.
+          expect(encoded.map((e) => plain(decodeMessage(e)))).toEqual(frames.map(plain));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('random bytes give frames or a ProtocolError, nothing else, and buffered stays bounded', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 30 }),
+        fc.option(fc.integer({ min: 0, max: MAX_PAYLOAD }), { nil: undefined }),
+        (chunks, maxPayload) => {
+          const dec = new FrameDecoder(
+            (f) => {
+              expect(f.payload.length).toBe(f.cmd === Cmd.DATA_ACK ? 0 : f.size);
+            },
+            maxPayload === undefined ? {} : { maxPayload },
+          );
+          try {
+            for (const c of chunks) {
+              dec.push(c);
+              expect(dec.buffered).toBeLessThanOrEqual(HEADER_SIZE + MAX_PAYLOAD);
+            }
+            dec.end();
+          } catch (err) {
+            if (!(err instanceof ProtocolError)) throw err;
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a large announced payload is held up to its size and no further', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: MAX_PAYLOAD }), fc.nat(), (size, take) => {
+        const frame = new Uint8Array(HEADER_SIZE + size);
+        frame.set([Cmd.DATA, 0, 1, 0, 2, 0, 3, 0, 4, size >>> 8, size & 0xff]);
+        const dec = new FrameDecoder(() => {});
+        const n = take % frame.length;
+        dec.push(frame.subarray(0, n));
+        expect(dec.buffered).toBe(n);
+        dec.push(frame.subarray(n));
+        expect(dec.buffered).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('decodeMessage on random bytes gives a frame or a ProtocolError', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (msg) => {
+        try {
+          const f = decodeMessage(msg);
+          expect(HEADER_SIZE + f.payload.length).toBe(msg.length);
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,252 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RefusalReason } from '../../../src/switcher/admission.js';
+import type { SwitcherOptions } from '../../../src/switcher/config.js';
+import { type RefusalInfo, Switcher } from '../../../src/switcher/switcher.js';
+import { memoryPair } from '../../../src/transport/memory.js';
+import { openResponse, sealRequest } from '../../../src/wire/admission/index.js';
+import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { encodeFrame, makeFrame } from '../../../src/wire/frame.js';
+import { fromHex, loadVector } from '../wire/vectors.js';
+import { admitRaw, connectRaw, hex, join, PASSWORD, Raw } from './helpers.js';
+
+interface AdmissionVectors {
+  clockNs: string;
+  requests: {
+    name: string;
+    password: string;
+    clientPassword?: string;
+    request: { frameHex: string; fields?: { Domain: string } };
+    expect: { verdict: string; goAccept: { ok: boolean; domain?: string; error?: string } };
+  }[];
+}
+
+const V = loadVector<AdmissionVectors>('admission.json');
+const CLOCK = BigInt(V.clockNs);
+const SECOND = 1_000_000_000n;
+let tick = 0n;
+/** Distinct timestamps near the clock: equal Sums would be refused as replays. */
+const ts = (): bigint => CLOCK - 1_000n + ++tick;
+
+const switchers: Switcher[] = [];
+afterEach(async () => {
+  await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 500 })));
+});
+
+function make(o: Partial<SwitcherOptions> & { password: string }): { sw: Switcher; refusals: RefusalInfo[] } {
+  const sw = new Switcher({ clock: () => CLOCK, ...o });
+  switchers.push(sw);
+  const refusals: RefusalInfo[] = [];
+  sw.on('refused', (r) => refusals.push(r));
+  return { sw, refusals };
+}
+
+/** Go's error text -> our refusal reason. */
+function reasonOf(goError: string): RefusalReason {
+  if (goError.includes('timestamp expired')) return 'clock';
+  if (goError.includes('invalid domain')) return 'domain';
+  if (goError.includes('message authentication failed')) return 'decrypt';
+  if (goError.includes('invalid password')) return 'sum';
+  if (goError.includes('version mismatch')) return 'version';
+  return 'json';
+}
+
+/** Sends bytes as the first frame and returns the opened reply, after which the switcher closes. */
+async function exchange(sw: Switcher, frameHex: string, password: string) {
+  const raw = connectRaw(sw);
+  raw.send(fromHex(frameHex));
+  const reply = await raw.next();
+  return { raw, res: await openResponse(password, reply.payload), reply };
+}
+
+describe('admission vectors (admission.json, clock = clockNs)', () => {
+  const plain = V.requests.filter((r) => r.name !== 'domain-taken' && r.name !== 'domain-takeover');
+  it.each(plain.map((r) => [r.name, r] as const))('%s', async (_name, r) => {
+    const { sw, refusals } = make({ password: r.password });
+    const { raw, res, reply } = await exchange(sw, r.request.frameHex, r.password);
+    expect(reply.cmd).toBe(Cmd.ADMIT);
+    if (r.expect.verdict === 'accept') {
+      expect(res).toEqual({ errCode: 0, errMsg: '', ip: 1, version: 20260225 });
+      expect(sw.client(r.expect.goAccept.domain!)?.domain).toBe(r.expect.goAccept.domain);
+      expect(refusals).toEqual([]);
+      expect(raw.ended).toBe(false);
+    } else {
+      // A rejection is sealed with the switcher's password, then the connection ends (2.7).
+      expect(res).toEqual({ errCode: -1, errMsg: 'handshake rejected', ip: 0, version: 20260225 });
+      await raw.closed;
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]).toMatchObject({ reason: reasonOf(r.expect.goAccept.error!), errCode: -1 });
+      expect(sw.stats()).toMatchObject({ clients: 0, refused: 1 });
+    }
+  });
+
+  const vector = (name: string) => V.requests.find((r) => r.name === name)!;
+
+  it('domain-taken: a live holder answers the liveness ping, the newcomer gets -2', async () => {
+    const r = vector('domain-taken');
+    const { sw, refusals } = make({ password: r.password });
+    const holder = await join(sw, 'taken', { password: r.password, timestamp: ts() });
+    const answered = holder.answerLiveness();
+    const { res } = await exchange(sw, r.request.frameHex, r.password);
+    const ping = await answered;
+    // cmd 0x0A, src (0xFFFF, 1), dst (holder, 0), payload the normalised domain (6.3).
+    expect(hex(encodeFrame(ping))).toBe('0a00010000ffff0001000574616b656e');
+    expect(res.errCode).toBe(-2);
+    expect(refusals[0]).toMatchObject({ reason: 'taken', errCode: -2, domain: 'taken' });
+    expect(sw.client('taken')?.ip).toBe(1);
+    expect(sw.client('taken')?.rtt).toBeGreaterThanOrEqual(0);
+  });
+
+  it('domain-takeover: a holder answering "domain not match" is alive too (fix of 12.1.3)', async () => {
+    const r = vector('domain-takeover');
+    const { sw } = make({ password: r.password });
+    const holder = await join(sw, 'Mixed', { password: r.password, timestamp: ts() });
+    const answered = holder.answerLiveness('domain not match');
+    const { res } = await exchange(sw, r.request.frameHex, r.password);
+    expect(hex((await answered).payload)).toBe(hex(new TextEncoder().encode('mixed')));
+    expect(res.errCode).toBe(-2);
+    expect(holder.ended).toBe(false);
+  });
+
+  it('domain-takeover: a silent holder is evicted and the newcomer admitted', async () => {
+    const r = vector('domain-takeover');
+    const { sw } = make({ password: r.password, livenessTimeout: 50 });
+    const left: string[] = [];
+    sw.on('clientLeft', (c, reason) => left.push(`${c.domain}:${reason}`));
+    const holder = await join(sw, 'mixed', { password: r.password, timestamp: ts() });
+    const { res } = await exchange(sw, r.request.frameHex, r.password);
+    expect(res).toMatchObject({ errCode: 0, ip: 2 });
+    await holder.closed;
+    expect(left).toEqual(['mixed:evicted']);
+    expect(sw.client('mixed')?.ip).toBe(2);
+  });
+});
+
+describe('admission guards', () => {
+  const success = V.requests.find((r) => r.name === 'success')!;
+  const wrong = V.requests.find((r) => r.name === 'wrong-password')!;
+
+  it('refuses a replayed admission frame inside the window (12.1.4)', async () => {
+    const { sw, refusals } = make({ password: success.password });
+    const first = await exchange(sw, success.request.frameHex, success.password);
+    expect(first.res.errCode).toBe(0);
+    sw.kick('alice');
+    await first.raw.closed;
+    const second = await exchange(sw, success.request.frameHex, success.password);
+    expect(second.res.errCode).toBe(-1);
+    expect(refusals.map((x) => x.reason)).toEqual(['replay']);
+  });
+
+  it('limits failed attempts per remote host with a token bucket', async () => {
+    let clock = CLOCK;
+    const { sw, refusals } = make({ password: wrong.password, failedAdmissionBurst: 2, clock: () => clock });
+    const attempt = async (remote: string) => {
+      const raw = connectRaw(sw, { remote });
+      raw.send(fromHex(wrong.request.frameHex));
+      await raw.closed;
+      return raw;
+    };
+    await attempt('192.0.2.1:1');
+    await attempt('192.0.2.1:2');
+    const third = await attempt('192.0.2.1:3');
+    expect(third.inbox).toEqual([]);
+    await attempt('192.0.2.2:1');
+    expect(refusals.map((x) => x.reason)).toEqual(['decrypt', 'decrypt', 'rate-limited', 'decrypt']);
+    clock += 2n * SECOND;
+    const fourth = await attempt('192.0.2.1:4');
+    expect(fourth.inbox).toHaveLength(1);
+  });
+
+  it('closes a silent or slow connection after admissionTimeout', async () => {
+    const { sw, refusals } = make({ password: PASSWORD, admissionTimeout: 30 });
+    const silent = connectRaw(sw);
+    const slow = connectRaw(sw);
+    slow.send(fromHex(success.request.frameHex).subarray(0, 20));
+    await Promise.all([silent.closed, slow.closed]);
+    expect(refusals.map((x) => x.reason)).toEqual(['timeout', 'timeout']);
+    expect(sw.stats().pendingAdmissions).toBe(0);
+  });
+
+  it('refuses a malformed first message and a connection that closes first', async () => {
+    const { sw, refusals } = make({ password: PASSWORD });
+    const ws = connectRaw(sw, { framing: 'message' });
+    ws.t.send([new Uint8Array(5)]);
+    await ws.closed;
+    const gone = connectRaw(sw);
+    gone.t.close();
+    await gone.closed;
+    await expect.poll(() => refusals.map((x) => x.reason)).toEqual(['malformed', 'closed']);
+  });
+
+  it('turns away connections beyond maxPendingAdmissions', async () => {
+    const { sw, refusals } = make({ password: PASSWORD, maxPendingAdmissions: 1 });
+    const first = connectRaw(sw);
+    const second = connectRaw(sw);
+    await second.closed;
+    expect(refusals.map((x) => x.reason)).toEqual(['overloaded']);
+    expect(first.ended).toBe(false);
+  });
+
+  it('refuses with -2 when maxClients are admitted', async () => {
+    const { sw, refusals } = make({ password: PASSWORD, maxClients: 1 });
+    await join(sw, 'one', { timestamp: ts() });
+    const raw = connectRaw(sw);
+    expect((await admitRaw(raw, 'two', { timestamp: ts() })).errCode).toBe(-2);
+    expect(refusals[0]).toMatchObject({ reason: 'full', errCode: -2 });
+  });
+
+  it('refuses a second claim of a domain while the holder is being pinged', async () => {
+    const { sw, refusals } = make({ password: PASSWORD, livenessTimeout: 5_000 });
+    const holder = await join(sw, 'dup', { timestamp: ts() });
+    const first = connectRaw(sw);
+    const firstRes = admitRaw(first, 'dup', { timestamp: ts() });
+    await holder.next((f) => f.cmd === Cmd.PING);
+    const second = connectRaw(sw);
+    expect((await admitRaw(second, 'dup', { timestamp: ts() })).errCode).toBe(-2);
+    expect(refusals.map((x) => x.reason)).toEqual(['busy']);
+    holder.t.destroy();
+    expect((await firstRes).errCode).toBe(0);
+  });
+
+  it('keeps frames sent right behind the admission frame for the router', async () => {
+    const { sw } = make({ password: PASSWORD });
+    const [a, b] = memoryPair();
+    sw.handle(b);
+    const raw = new Raw(a);
+    const req = await sealRequest(PASSWORD, { domain: 'eager', timestamp: ts() });
+    const ping = encodeFrame(makeFrame(Cmd.PING, SWITCHER_IP, 0, 1, 9));
+    const both = new Uint8Array(req.length + ping.length);
+    both.set(req);
+    both.set(ping, req.length);
+    raw.send(both);
+    const reply = await raw.next();
+    expect((await openResponse(PASSWORD, reply.payload)).ip).toBe(1);
+    const ack = await raw.next();
+    expect([ack.cmd, ack.dstPort]).toEqual([Cmd.PING_ACK, 9]);
+  });
+});
+
+describe('extra passwords (access.passwords)', () => {
+  const opts = {
+    password: PASSWORD,
+    access: { passwords: [{ password: 'team-pw', domains: 'team-*' }] },
+  };
+
+  it('admit a node under its patterns and seal the reply with that password', async () => {
+    const { sw } = make(opts);
+    const raw = connectRaw(sw);
+    expect(await admitRaw(raw, 'Team-A', { password: 'team-pw', timestamp: ts() })).toMatchObject({
+      errCode: 0,
+      ip: 1,
+    });
+    expect(sw.client('team-a')).toBeDefined();
+    // The shared password still registers anything.
+    await join(sw, 'team-b', { timestamp: ts() });
+  });
+
+  it('refuse a domain outside its patterns with -1 the node can read', async () => {
+    const { sw, refusals } = make(opts);
+    const raw = connectRaw(sw);
+    expect((await admitRaw(raw, 'other', { password: 'team-pw', timestamp: ts() })).errCode).toBe(-1);
+    expect(refusals[0]).toMatchObject({ reason: 'forbidden', domain: 'other' });
+  });
+});

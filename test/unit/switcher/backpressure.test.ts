@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Switcher } from '../../../src/switcher/switcher.js';
+import { Cmd } from '../../../src/wire/constants.js';
+import { makeFrame } from '../../../src/wire/frame.js';
+import { join, PASSWORD, type Raw } from './helpers.js';
+
+/**
+ * One slow destination must not stall the others, and the switcher's memory stays bounded:
+ * the source feeding a stalled destination is paused (backpressure), nothing is dropped.
+ */
+
+const switchers: Switcher[] = [];
+afterEach(async () => {
+  await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 500 })));
+});
+
+const CHUNK = 16 * 1024;
+
+function flood(from: Raw, to: Raw, frames: number, port: number): void {
+  for (let i = 0; i < frames; i++) {
+    const payload = new Uint8Array(CHUNK).fill(i & 0xff);
+    from.send(makeFrame(Cmd.DATA, to.ip, 7, from.ip, port, payload));
+  }
+}
+
+async function receive(raw: Raw, frames: number, port: number): Promise<void> {
+  for (let i = 0; i < frames; i++) {
+    const f = await raw.next((x) => x.cmd === Cmd.DATA && x.dstPort === 7 && x.srcPort === port, 10_000);
+    expect([f.payload.length, f.payload[0], f.payload[CHUNK - 1]]).toEqual([CHUNK, i & 0xff, i & 0xff]);
+  }
+}
+
+describe('switcher backpressure', () => {
+  it('pauses the source of a stalled destination while other traffic flows', async () => {
+    const perSource = 64 * 1024;
+    const sw = new Switcher({ password: PASSWORD, maxQueuePerSource: perSource });
+    switchers.push(sw);
+    const a = await join(sw, 'a');
+    const b = await join(sw, 'b');
+    const c = await join(sw, 'c');
+    const d = await join(sw, 'd');
+    b.t.pauseReading();
+    const total = 128; // 2 MiB
+    flood(a, b, total, 1000);
+    await expect.poll(() => sw.client('a')?.paused).toBe(true);
+    // Meanwhile c -> d is not held up by the stalled b.
+    flood(c, d, 64, 2000);
+    await receive(d, 64, 2000);
+    const queued = sw.client('b')!.queuedBytes;
+    expect(queued).toBeLessThanOrEqual(perSource + CHUNK + 11);
+    expect(sw.client('a')?.paused).toBe(true);
+    expect(sw.client('c')?.paused).toBe(false);
+    // b reads again: everything a sent arrives, in order, nothing dropped.
+    b.t.resumeReading();
+    await receive(b, total, 1000);
+    expect(sw.client('a')?.paused).toBe(false);
+    expect(sw.client('a')?.dropped).toBe(0);
+  });
+
+  it('bounds the total queued for one destination across sources', async () => {
+    const perClient = 128 * 1024;
+    const sw = new Switcher({ password: PASSWORD, maxQueuePerClient: perClient });
+    switchers.push(sw);
+    const sink = await join(sw, 'sink');
+    const sources = [await join(sw, 's1'), await join(sw, 's2'), await join(sw, 's3')];
+    sink.t.pauseReading();
+    for (const [i, s] of sources.entries()) flood(s, sink, 64, 3000 + i);
+    await expect.poll(() => ['s1', 's2', 's3'].every((d) => sw.client(d)?.paused)).toBe(true);
+    expect(sw.client('sink')!.queuedBytes).toBeLessThanOrEqual(perClient + 3 * (CHUNK + 11));
+    sink.t.resumeReading();
+    await Promise.all(sources.map((_, i) => receive(sink, 64, 3000 + i)));
+    await expect.poll(() => sw.clients().some((c) => c.paused)).toBe(false);
+  });
+});

@@ -1,0 +1,174 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ClientInfo, LeaveReason } from '../../../src/switcher/client.js';
+import type { SwitcherOptions } from '../../../src/switcher/config.js';
+import { type RefusalInfo, Switcher } from '../../../src/switcher/switcher.js';
+import { memoryPair } from '../../../src/transport/memory.js';
+import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { type Frame, makeFrame } from '../../../src/wire/frame.js';
+import { encodeOpen } from '../../../src/wire/open.js';
+import { admitRaw, connectRaw, join, PASSWORD, Raw, text } from './helpers.js';
+
+const switchers: Switcher[] = [];
+afterEach(async () => {
+  await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 500 })));
+});
+
+function make(o: Partial<SwitcherOptions> = {}) {
+  const sw = new Switcher({ password: PASSWORD, ...o });
+  switchers.push(sw);
+  const joined: ClientInfo[] = [];
+  const left: [string, LeaveReason][] = [];
+  const refused: RefusalInfo[] = [];
+  sw.on('client', (c) => joined.push(c));
+  sw.on('clientLeft', (c, reason) => left.push([c.domain, reason]));
+  sw.on('refused', (r) => refused.push(r));
+  return { sw, joined, left, refused };
+}
+
+const decode = (f: Frame): string => new TextDecoder().decode(f.payload);
+
+describe('Switcher: clients, stats and events', () => {
+  it('reports admitted clients with their details', async () => {
+    const { sw, joined } = make();
+    await join(sw, 'Alice', { mac: '00:11', remote: '192.0.2.7:5555' });
+    await join(sw, 'bob');
+    expect(joined.map((c) => [c.domain, c.ip])).toEqual([
+      ['alice', 1],
+      ['bob', 2],
+    ]);
+    const a = sw.client('ALICE')!;
+    expect(a).toMatchObject({
+      domain: 'alice',
+      ip: 1,
+      mac: '00:11',
+      remoteAddress: '192.0.2.7:5555',
+      streams: 0,
+    });
+    expect(Math.abs(a.connectedAt - Date.now())).toBeLessThan(60_000);
+    expect(a.rtt).toBeNull();
+    expect(sw.clients().map((c) => c.domain)).toEqual(['alice', 'bob']);
+    expect(sw.client('carol')).toBeUndefined();
+    expect(sw.client('bad.domain')).toBeUndefined();
+    expect(sw.stats()).toMatchObject({ clients: 2, admitted: 2, refused: 0, pendingAdmissions: 0 });
+  });
+
+  it('kicks a client by domain', async () => {
+    const { sw, left } = make();
+    const a = await join(sw, 'alice');
+    expect(sw.kick('nobody')).toBe(false);
+    expect(sw.kick('ALICE', 'maintenance')).toBe(true);
+    await a.closed;
+    expect(left).toEqual([['alice', 'kicked']]);
+    expect(sw.client('alice')).toBeUndefined();
+    // The domain is free at once for the next node.
+    await join(sw, 'alice');
+  });
+
+  it('reports a client that hangs up', async () => {
+    const { sw, left } = make();
+    const a = await join(sw, 'alice');
+    a.t.close();
+    await a.closed;
+    await expect.poll(() => left).toEqual([['alice', 'closed']]);
+    expect(sw.stats().clients).toBe(0);
+  });
+
+  it('closes a client that sends nothing for idleTimeout', async () => {
+    const { sw, left } = make({ idleTimeout: 40 });
+    const a = await join(sw, 'alice');
+    await a.closed;
+    expect(left).toEqual([['alice', 'idle']]);
+  });
+
+  it('drops a client that lets its control replies pile up (maxControlQueue)', async () => {
+    const { sw, left } = make({ maxControlQueue: 16 });
+    const [a, b] = memoryPair({ highWaterMark: 64, remoteAddresses: ['switcher', '192.0.2.9:1'] });
+    sw.handle(b);
+    const raw = new Raw(a);
+    await admitRaw(raw, 'flood');
+    raw.t.pauseReading();
+    for (let i = 0; i < 200; i++) raw.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, raw.ip, i));
+    await expect.poll(() => left).toEqual([['flood', 'overflow']]);
+  });
+});
+
+describe('Switcher: graceful close', () => {
+  it('closes every client with reason shutdown and refuses new connections', async () => {
+    const { sw, left, refused } = make();
+    const a = await join(sw, 'alice');
+    const b = await join(sw, 'bob');
+    const pending = connectRaw(sw);
+    let closing = 0;
+    sw.on('closing', () => closing++);
+    await sw.close();
+    await Promise.all([a.closed, b.closed, pending.closed]);
+    expect(closing).toBe(1);
+    expect(left.sort()).toEqual([
+      ['alice', 'shutdown'],
+      ['bob', 'shutdown'],
+    ]);
+    const late = connectRaw(sw);
+    await late.closed;
+    expect(refused.map((r) => r.reason)).toEqual(['closed', 'shutdown']);
+    expect(sw.stats()).toMatchObject({ clients: 0, pendingAdmissions: 0 });
+    expect(sw.close()).toBe(sw.close());
+  });
+
+  it('destroys clients that do not finish within the timeout', async () => {
+    const { sw, left } = make();
+    const a = await join(sw, 'alice');
+    // A node that stops reading with data pending never sees the end: the close cannot finish.
+    a.t.pauseReading();
+    a.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, a.ip, 1));
+    await expect.poll(() => sw.client('alice')?.bytesOut).toBe(11);
+    const started = Date.now();
+    await sw.close({ timeout: 50 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(left).toEqual([['alice', 'shutdown']]);
+    await a.closed;
+  });
+});
+
+describe('Switcher: dial rules (access.dial)', () => {
+  it('forwards allowed dials, refuses others with "dial not allowed", and keeps nodes apart', async () => {
+    const { sw } = make({ access: { dial: [{ from: 'web-*', to: 'db' }] } });
+    const db = await join(sw, 'db');
+    const web1 = await join(sw, 'web-1');
+    const web2 = await join(sw, 'web-2');
+
+    web1.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 5432, web1.ip, 1000, encodeOpen({ domain: 'db' })));
+    const open = await db.next();
+    expect([open.cmd, open.dstIP, decode(open).startsWith('web-1\0')]).toEqual([Cmd.OPEN, db.ip, true]);
+    // Replies flow back although db may not dial web-1.
+    db.send(makeFrame(Cmd.DATA, web1.ip, 1000, db.ip, 5432, text('reply')));
+    expect(decode(await web1.next())).toBe('reply');
+
+    db.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 80, db.ip, 1001, encodeOpen({ domain: 'web-1' })));
+    const byDomain = await db.next();
+    expect([byDomain.cmd, byDomain.srcIP, byDomain.srcPort, byDomain.dstPort]).toEqual([
+      Cmd.OPEN_ACK,
+      0,
+      80,
+      1001,
+    ]);
+    expect(decode(byDomain)).toBe('dial not allowed');
+
+    web1.send(makeFrame(Cmd.OPEN, web2.ip, 80, web1.ip, 1002, encodeOpen({ domain: '' })));
+    const byIp = await web1.next();
+    expect([byIp.cmd, byIp.srcIP, byIp.srcPort, decode(byIp)]).toEqual([
+      Cmd.OPEN_ACK,
+      web2.ip,
+      80,
+      'dial not allowed',
+    ]);
+
+    web1.send(makeFrame(Cmd.DATA, web2.ip, 80, web1.ip, 1002, text('sneak')));
+    web1.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, web1.ip, 7, text('web-2')));
+    const ping = await web1.next();
+    expect([ping.cmd, decode(ping)]).toEqual([Cmd.PING_ACK, 'domain not found']);
+    await web1.barrier();
+    expect(web2.inbox).toEqual([]);
+    expect(sw.client('web-1')?.dropped).toBe(2);
+  });
+});

@@ -79,7 +79,7 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
   private readonly pending = new Set<AdmissionReader>();
   /** Clients that stopped routing but whose connection has not ended yet. */
   private readonly leaving = new Set<SwitcherClient>();
-  private state: 'open' | 'closing' | 'closed' = 'open';
+  private _state: 'open' | 'closing' | 'closed' = 'open';
   private closing: Promise<void> | null = null;
   private onSettled: (() => void) | null = null;
   private nextId = 1;
@@ -116,13 +116,18 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
 
   // ------------------------------------------------------------------ public API
 
+  /** 'open' until `close()`; then 'closing' until every connection ended, then 'closed'. */
+  get state(): 'open' | 'closing' | 'closed' {
+    return this._state;
+  }
+
   /** Takes a connected transport: admits it, then relays its frames. Never throws for I/O. */
   handle(transport: Transport): void {
     if (transport === null || typeof transport !== 'object' || typeof transport.attach !== 'function') {
       throw new ConfigError('handle() needs a Transport');
     }
     const remote = transport.remoteAddress;
-    if (this.state !== 'open') {
+    if (this._state !== 'open') {
       this.refused(remote, refusal('shutdown', 0, 'switcher is closing'));
       transport.destroy();
       return;
@@ -200,7 +205,7 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
     const ms = options.timeout ?? this.options.closeTimeout;
     if (!Number.isInteger(ms) || ms < 0)
       throw new ConfigError(`close timeout must be an integer >= 0, got ${ms}`);
-    this.state = 'closing';
+    this._state = 'closing';
     this.logger.info({ clients: this.registry.size, pending: this.pending.size }, 'switcher closing');
     this.emit('closing');
     this.closing = this.shutdown(ms);
@@ -259,7 +264,7 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
       return;
     }
     const { credential, domain } = verdict;
-    if (this.state !== 'open') {
+    if (this._state !== 'open') {
       await this.reject(reader, refusal('shutdown', 0, 'switcher is closing', { domain }));
       return;
     }
@@ -281,7 +286,7 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
       claim.cancel();
       throw err;
     }
-    if (reader.isEnded || this.state !== 'open') {
+    if (reader.isEnded || this._state !== 'open') {
       claim.cancel();
       const r = reader.isEnded
         ? refusal('closed', 0, 'connection closed during admission', { domain })
@@ -351,7 +356,7 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
       for (const reader of this.pending) reader.transport.destroy();
       await this.settled(DESTROY_GRACE);
     }
-    this.state = 'closed';
+    this._state = 'closed';
     this.logger.info({}, 'switcher closed');
     this.emit('close');
   }

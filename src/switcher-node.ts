@@ -1,0 +1,94 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ConfigError } from './errors.js';
+import type { Switcher } from './switcher/switcher.js';
+import { type Listener, type TcpListenOptions, listenTcp as tcpListen } from './transport/tcp.js';
+import { type TlsListenOptions, listenTls as tlsListen } from './transport/tls.js';
+import type { Transport } from './transport/types.js';
+import {
+  type WsListenOptions,
+  type WsUpgradeOptions,
+  listenWs as wsListen,
+  wsUpgradeHandler,
+} from './transport/ws.js';
+
+/**
+ * Node.js listeners for a Switcher: each accepted connection goes to `switcher.handle()`. The
+ * switcher itself stays runtime-neutral; this file is the only place that joins it to sockets.
+ * Every listener stops accepting when the switcher starts closing.
+ */
+
+export type { Listener } from './transport/tcp.js';
+
+/** WebSocket listener options without TLS (see `listenWss`). */
+export type WsServeOptions = Omit<WsListenOptions, 'key' | 'cert' | 'pfx' | 'passphrase' | 'ca'>;
+
+function checkOpen(switcher: Switcher): void {
+  if (switcher.state !== 'open') throw new ConfigError('the switcher is closed');
+}
+
+function handler(switcher: Switcher): (t: Transport) => void {
+  return (t) => switcher.handle(t);
+}
+
+/** Closes `l` when the switcher starts closing; closing `l` first forgets the hook. */
+function tie(switcher: Switcher, l: Listener): Listener {
+  const onClosing = (): void => {
+    void l.close();
+  };
+  switcher.on('closing', onClosing);
+  // A switcher that began closing while we were binding must not keep this listener open.
+  if (switcher.state !== 'open') onClosing();
+  return {
+    address: l.address,
+    close: () => {
+      switcher.off('closing', onClosing);
+      return l.close();
+    },
+  };
+}
+
+/** Raw TCP (PROTOCOL.md 1.5). */
+export async function listenTcp(switcher: Switcher, options: TcpListenOptions): Promise<Listener> {
+  checkOpen(switcher);
+  return tie(switcher, await tcpListen(options, handler(switcher)));
+}
+
+/** TLS around the same byte stream: give `key` and `cert` (or `pfx`). */
+export async function listenTls(switcher: Switcher, options: TlsListenOptions): Promise<Listener> {
+  checkOpen(switcher);
+  if (options.key === undefined && options.pfx === undefined) {
+    throw new ConfigError('listenTls needs key and cert (or pfx)');
+  }
+  return tie(switcher, await tlsListen(options, handler(switcher)));
+}
+
+/** WebSocket on its own HTTP server, one frame per binary message (1.6); path default /flex/ws. */
+export async function listenWs(switcher: Switcher, options: WsServeOptions): Promise<Listener> {
+  checkOpen(switcher);
+  const o = options as WsListenOptions;
+  if (o.key !== undefined || o.pfx !== undefined)
+    throw new ConfigError('listenWs serves plain HTTP: use listenWss');
+  return tie(switcher, await wsListen(options, handler(switcher)));
+}
+
+/** Secure WebSocket (HTTPS): give `key` and `cert` (or `pfx`); path default /flex/ws. */
+export async function listenWss(switcher: Switcher, options: WsListenOptions): Promise<Listener> {
+  checkOpen(switcher);
+  if (options.key === undefined && options.pfx === undefined) {
+    throw new ConfigError('listenWss needs key and cert (or pfx)');
+  }
+  return tie(switcher, await wsListen(options, handler(switcher)));
+}
+
+/**
+ * For a user's own http(s).Server: `server.on('upgrade', (req, socket, head) => {
+ * if (!handle(req, socket, head)) socket.destroy(); })`. Returns false, touching nothing, for
+ * other paths (default /flex/ws) so other upgrade handlers can run.
+ */
+export function upgradeHandler(
+  switcher: Switcher,
+  options: WsUpgradeOptions = {},
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean {
+  return wsUpgradeHandler(options, handler(switcher));
+}

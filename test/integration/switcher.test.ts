@@ -1,0 +1,178 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FlexStream, Node } from '../../src/index.js';
+import { admit } from '../../src/node/admit.js';
+import type { SwitcherOptions } from '../../src/switcher/config.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { listenTcp, listenTls, listenWs, listenWss, upgradeHandler } from '../../src/switcher-node.js';
+import { dialTcp } from '../../src/transport/tcp.js';
+import { dialTls } from '../../src/transport/tls.js';
+import type { Transport } from '../../src/transport/types.js';
+import { dialWs } from '../../src/transport/ws.js';
+import { openResponse, sealRequest } from '../../src/wire/admission/index.js';
+import { Raw } from '../unit/switcher/helpers.js';
+import { cert, key } from '../unit/transport/tls-fixture.js';
+
+const HOST = '127.0.0.1';
+const PASSWORD = 'integration-pw';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+function switcher(o: Partial<SwitcherOptions> = {}): Switcher {
+  const sw = new Switcher({ password: PASSWORD, ...o });
+  cleanup.push(() => sw.close({ timeout: 1_000 }));
+  return sw;
+}
+
+async function node(transport: Transport, domain: string): Promise<Node> {
+  const { ip, transport: t } = await admit(transport, { password: PASSWORD, domain });
+  const n = new Node(t, { domain, ip });
+  cleanup.push(() => n.destroy());
+  return n;
+}
+
+function serveEcho(n: Node, port: number): void {
+  n.listen(port).on('stream', (s: FlexStream) => {
+    void pipeline(s, s).catch(() => {});
+  });
+}
+
+async function echoThrough(dialer: Node, address: string, bytes: number): Promise<void> {
+  const s = await dialer.dial(address);
+  const data = randomBytes(bytes);
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of s) chunks.push(c as Buffer);
+  })();
+  s.end(data);
+  await done;
+  const got = Buffer.concat(chunks);
+  expect(got.length).toBe(data.length);
+  expect(createHash('sha256').update(got).digest('hex')).toBe(
+    createHash('sha256').update(data).digest('hex'),
+  );
+}
+
+describe('switcher over real sockets (127.0.0.1)', () => {
+  it('relays streams between TCP nodes', async () => {
+    const sw = switcher();
+    const l = await listenTcp(sw, { host: HOST, port: 0 });
+    const bob = await node(await dialTcp(HOST, l.address.port), 'bob');
+    const alice = await node(await dialTcp(HOST, l.address.port), 'alice');
+    serveEcho(bob, 7);
+    await echoThrough(alice, 'bob:7', 3 * 1024 * 1024 + 5);
+    expect(await alice.ping('bob')).toBeGreaterThanOrEqual(0);
+    expect(sw.client('bob')).toMatchObject({ ip: 1, spoofed: 0 });
+    expect(sw.client('alice')?.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(sw.stats().forwarded).toBeGreaterThan(0);
+  });
+
+  it('relays between a WebSocket node and a TCP node, and over TLS and WSS', async () => {
+    const sw = switcher();
+    const tcp = await listenTcp(sw, { host: HOST, port: 0 });
+    const ws = await listenWs(sw, { host: HOST, port: 0 });
+    const tls = await listenTls(sw, { host: HOST, port: 0, key, cert });
+    const wss = await listenWss(sw, { host: HOST, port: 0, key, cert });
+    const echo = await node(await dialTcp(HOST, tcp.address.port), 'echo');
+    serveEcho(echo, 7);
+    const viaWs = await node(await dialWs(`ws://${HOST}:${ws.address.port}/flex/ws`), 'via-ws');
+    const viaTls = await node(await dialTls('localhost', tls.address.port, { ca: cert }), 'via-tls');
+    const viaWss = await node(
+      await dialWs(`wss://localhost:${wss.address.port}/flex/ws`, { ca: cert }),
+      'via-wss',
+    );
+    await Promise.all([
+      echoThrough(viaWs, 'ECHO:7', 512 * 1024),
+      echoThrough(viaTls, 'echo:7', 512 * 1024),
+      echoThrough(viaWss, `${echo.ip}:7`, 512 * 1024),
+    ]);
+    expect(
+      sw
+        .clients()
+        .map((c) => c.domain)
+        .sort(),
+    ).toEqual(['echo', 'via-tls', 'via-ws', 'via-wss']);
+  });
+
+  it('serves on a user’s http.Server through upgradeHandler', async () => {
+    const sw = switcher();
+    const server = http.createServer((_req, res) => res.end('hello'));
+    const handle = upgradeHandler(sw, { path: '/relay' });
+    server.on('upgrade', (req, socket, head) => {
+      if (!handle(req, socket, head)) socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as AddressInfo).port;
+    const a = await node(await dialWs(`ws://${HOST}:${port}/relay`), 'a');
+    const b = await node(await dialWs(`ws://${HOST}:${port}/relay`), 'b');
+    serveEcho(b, 1);
+    await echoThrough(a, 'b:1', 64 * 1024);
+    await expect(dialWs(`ws://${HOST}:${port}/other`, { timeout: 2_000 })).rejects.toThrow();
+  });
+
+  it('delivers every rejection whole before closing, over TCP and WebSocket (2.7)', async () => {
+    // Without the per-host limit: 16 failures from 127.0.0.1 would exceed its burst.
+    const sw = switcher({ failedAdmissionBurst: 0 });
+    const tcp = await listenTcp(sw, { host: HOST, port: 0 });
+    const ws = await listenWs(sw, { host: HOST, port: 0 });
+    const request = await sealRequest('wrong-password', {
+      domain: 'mallory',
+      timestamp: BigInt(Date.now()) * 1_000_000n,
+    });
+    const attempt = async (t: Transport): Promise<void> => {
+      const raw = new Raw(t);
+      raw.send(request);
+      const reply = await raw.next();
+      expect(await openResponse(PASSWORD, reply.payload)).toMatchObject({
+        errCode: -1,
+        errMsg: 'handshake rejected',
+      });
+      await raw.closed;
+    };
+    for (let i = 0; i < 8; i++) {
+      await attempt(await dialTcp(HOST, tcp.address.port));
+      await attempt(await dialWs(`ws://${HOST}:${ws.address.port}/flex/ws`));
+    }
+    expect(sw.stats().refused).toBe(16);
+  });
+
+  it('turns a host away after its burst of failures, without a reply', async () => {
+    const sw = switcher({ failedAdmissionBurst: 2, failedAdmissionRate: 0.001 });
+    const l = await listenTcp(sw, { host: HOST, port: 0 });
+    const request = await sealRequest('wrong-password', {
+      domain: 'mallory',
+      timestamp: BigInt(Date.now()) * 1_000_000n,
+    });
+    const replies: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const raw = new Raw(await dialTcp(HOST, l.address.port));
+      raw.send(request);
+      await raw.closed;
+      replies.push(raw.inbox.length);
+    }
+    expect(replies).toEqual([1, 1, 0]);
+  });
+
+  it('kicks a node and shuts down gracefully: listeners stop, nodes are closed', async () => {
+    const sw = new Switcher({ password: PASSWORD, failedAdmissionBurst: 0 });
+    const l = await listenTcp(sw, { host: HOST, port: 0 });
+    const a = await node(await dialTcp(HOST, l.address.port), 'a');
+    const b = await node(await dialTcp(HOST, l.address.port), 'b');
+    const aClosed = new Promise((resolve) => a.once('close', resolve));
+    expect(sw.kick('a')).toBe(true);
+    await aClosed;
+    const bClosed = new Promise((resolve) => b.once('close', resolve));
+    await sw.close({ timeout: 2_000 });
+    await bClosed;
+    expect(sw.state).toBe('closed');
+    await expect(dialTcp(HOST, l.address.port, { timeout: 2_000 })).rejects.toThrow();
+    await expect(listenTcp(sw, { host: HOST, port: 0 })).rejects.toThrow(/closed/);
+  });
+});

@@ -94,6 +94,8 @@ export class AdmissionReader implements TransportHandlers {
   private sink: FrameSink | null = null;
   private ended: { err: Error | undefined } | null = null;
   private discarding = false;
+  /** Why the reader gave up on the connection after the first frame was read, if it did. */
+  failure: Refusal | null = null;
   private timer: TimerHandle | undefined;
 
   constructor(
@@ -188,6 +190,7 @@ export class AdmissionReader implements TransportHandlers {
 
   private fail(r: Refusal, err: Error): void {
     this.clearTimer();
+    this.failure ??= r;
     if (!this.got) {
       this.got = true;
       this.rejectFirst(r);

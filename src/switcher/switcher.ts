@@ -289,7 +289,7 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
     if (reader.isEnded || this._state !== 'open') {
       claim.cancel();
       const r = reader.isEnded
-        ? refusal('closed', 0, 'connection closed during admission', { domain })
+        ? (reader.failure ?? refusal('closed', 0, 'connection closed during admission', { domain }))
         : refusal('shutdown', 0, 'switcher is closing', { domain });
       await this.reject(reader, r);
       return;

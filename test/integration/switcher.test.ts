@@ -8,6 +8,7 @@ import { admit } from '../../src/node/admit.js';
 import type { SwitcherOptions } from '../../src/switcher/config.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { listenTcp, listenTls, listenWs, listenWss, upgradeHandler } from '../../src/switcher-node.js';
+import { memoryPair } from '../../src/transport/memory.js';
 import { dialTcp } from '../../src/transport/tcp.js';
 import { dialTls } from '../../src/transport/tls.js';
 import type { Transport } from '../../src/transport/types.js';
@@ -174,5 +175,30 @@ describe('switcher over real sockets (127.0.0.1)', () => {
     expect(sw.state).toBe('closed');
     await expect(dialTcp(HOST, l.address.port, { timeout: 2_000 })).rejects.toThrow();
     await expect(listenTcp(sw, { host: HOST, port: 0 })).rejects.toThrow(/closed/);
+  });
+
+  it('keeps a live flexmux node’s domain and hands over a dead one’s (7.2 with our Node)', async () => {
+    const sw = switcher({ livenessTimeout: 100 });
+    const connect = (): Transport => {
+      const [a, b] = memoryPair();
+      sw.handle(b);
+      return a;
+    };
+    // Configured with a non-normalised name: Go would evict it (12.1.3); ours answers the ping.
+    const holder = await node(connect(), 'Holder');
+    await expect(node(connect(), 'holder')).rejects.toMatchObject({ errCode: -2 });
+    expect(sw.client('holder')?.rtt).toBeGreaterThanOrEqual(0);
+    // A holder gone dark (no FIN, no answers) loses the domain after the liveness timeout.
+    const [a, b] = memoryPair();
+    sw.handle(b);
+    const dark = await node(a, 'dark');
+    a.blackhole();
+    const successor = await node(connect(), 'dark');
+    expect(successor.ip).not.toBe(dark.ip);
+    expect(sw.client('dark')?.ip).toBe(successor.ip);
+    expect(holder.closed).toBe(false);
+    // The evicted connection can never finish a graceful close over a dead link: bound it.
+    await sw.close({ timeout: 50 });
+    expect(holder.closed).toBe(true);
   });
 });

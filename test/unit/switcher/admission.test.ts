@@ -250,3 +250,20 @@ describe('extra passwords (access.passwords)', () => {
     expect(refusals[0]).toMatchObject({ reason: 'forbidden', domain: 'other' });
   });
 });
+
+describe('admission bounds', () => {
+  it('refuses a node that floods frames behind its admission frame', async () => {
+    const { sw, refusals } = make({ password: PASSWORD });
+    const raw = connectRaw(sw);
+    const req = await sealRequest(PASSWORD, { domain: 'flood', timestamp: ts() });
+    const data = encodeFrame(makeFrame(Cmd.DATA, 2, 1, 1, 1, new Uint8Array(60_000)));
+    const all = new Uint8Array(req.length + 4 * data.length);
+    all.set(req);
+    for (let i = 0; i < 4; i++) all.set(data, req.length + i * data.length);
+    raw.send(all);
+    await raw.closed;
+    expect(raw.inbox).toEqual([]);
+    await expect.poll(() => refusals.map((r) => r.reason)).toEqual(['malformed']);
+    expect(sw.stats()).toMatchObject({ clients: 0, pendingAdmissions: 0 });
+  });
+});

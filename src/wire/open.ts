@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { ALL_CAPS, DEFAULT_WINDOW, MAX_PAYLOAD } from './constants.js';
-import { decodeUtf8, encodeUtf8 } from './utf8.js';
+import { decodeUtf8, encodeUtf8, encodeUtf8Into, utf8Length } from './utf8.js';
 
 /**
  * OpenStream (0x02) and OpenStream ACK (0x03) payloads (PROTOCOL.md 3.1, 3.5, 14.1):
@@ -73,14 +73,16 @@ export function encodeOpen(init: OpenRequestInit): Uint8Array {
   checkWindow(window);
   const hasCaps = init.caps !== undefined;
   if (hasCaps) checkCaps(init.caps!);
-  const domain = encodeUtf8(init.domain);
-  if (domain.indexOf(0) !== -1) throw new ConfigError('an OpenStream domain cannot contain NUL');
-  const len = domain.length + 5 + (hasCaps ? 1 : 0);
-  if (len > MAX_PAYLOAD) throw new ConfigError(`OpenStream domain of ${domain.length} bytes is too long`);
+  const domain = init.domain;
+  if (domain.indexOf('\u0000') !== -1) throw new ConfigError('an OpenStream domain cannot contain NUL');
+  const nameLen = utf8Length(domain);
+  const len = nameLen + 5 + (hasCaps ? 1 : 0);
+  if (len > MAX_PAYLOAD) throw new ConfigError(`OpenStream domain of ${nameLen} bytes is too long`);
+  // One allocation: the name is written in place, and the zero-filled buffer supplies the NUL.
   const out = new Uint8Array(len);
-  out.set(domain, 0);
-  // out[domain.length] is already the NUL separator.
-  writeU32(out, domain.length + 1, window);
+  if (nameLen === domain.length) for (let i = 0; i < nameLen; i++) out[i] = domain.charCodeAt(i);
+  else encodeUtf8Into(domain, out);
+  writeU32(out, nameLen + 1, window);
   if (hasCaps) out[len - 1] = init.caps!;
   return out;
 }

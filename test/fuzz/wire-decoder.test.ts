@@ -76,6 +76,37 @@ describe('FrameDecoder properties', () => {
     );
   });
 
+  it('with splitData, the pieces of each data frame join up to the frame, whatever the chunking', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (frames, offsets) => {
+          const stream = Buffer.concat(frames.map(encodeFrame));
+          const got: Frame[] = [];
+          const dec = new FrameDecoder(
+            (f) => {
+              const last = got[got.length - 1];
+              // A piece continues the previous data frame until that one has all its bytes.
+              if (f.cmd === Cmd.DATA && last?.cmd === Cmd.DATA && last.payload.length < last.size) {
+                expect(f.size).toBe(last.size);
+                last.payload = Buffer.concat([last.payload, f.payload]);
+              } else got.push({ ...f, payload: Buffer.from(f.payload) });
+            },
+            { splitData: true },
+          );
+          for (const c of cut(stream, offsets)) {
+            dec.push(c);
+            expect(dec.buffered).toBeLessThanOrEqual(HEADER_SIZE + MAX_PAYLOAD);
+          }
+          dec.end();
+          expect(got.map(plain)).toEqual(frames.map(plain));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('random bytes give frames or a ProtocolError, nothing else, and buffered stays bounded', () => {
     fc.assert(
       fc.property(

@@ -110,6 +110,14 @@ export class FlexStream extends Duplex implements StreamFace {
     this.reportConsumed();
   }
 
+  // Credit follows the bytes leaving the readable buffer: _read alone misses a paused reader
+  // that drains the buffer with read() (or a flowing one started after data arrived).
+  override read(size?: number): Buffer | null {
+    const chunk = super.read(size) as Buffer | null;
+    if (chunk !== null) this.reportConsumed();
+    return chunk;
+  }
+
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.clearIdle();
     // autoDestroy after a clean end in both directions must let the close handshake finish;

@@ -1,29 +1,21 @@
 import { AbortError, ConnectionClosedError, DialTimeoutError } from '../errors.js';
 import type { DialTarget } from './address.js';
 
-export interface PendingDial {
+export interface PendingDial<T> {
   port: number;
   target: DialTarget;
-  resolve: (v: DialAck) => void;
+  resolve: (v: T) => void;
   reject: (e: Error) => void;
   cleanup: () => void;
 }
 
-/** The parts of an OpenStream ACK a dial needs. */
-export interface DialAck {
-  ip: number;
-  port: number;
-  localIP: number;
-  window: number;
-  caps: number;
-}
-
 /**
- * Dials waiting for their OpenStream ACK, keyed by local port: Go matches the ACK by its
+ * Dials waiting for their OpenStream ACK; the ACK handler creates the stream and resolves with it
+ * at once, so frames that follow the ACK in the same read find the stream registered, keyed by local port: Go matches the ACK by its
  * destination port only (PROTOCOL.md 3.2).
  */
-export class PendingDials {
-  private readonly pending = new Map<number, PendingDial>();
+export class PendingDials<T> {
+  private readonly pending = new Map<number, PendingDial<T>>();
 
   get size(): number {
     return this.pending.size;
@@ -33,7 +25,7 @@ export class PendingDials {
     return this.pending.has(port);
   }
 
-  get(port: number): PendingDial | undefined {
+  get(port: number): PendingDial<T> | undefined {
     return this.pending.get(port);
   }
 
@@ -44,8 +36,8 @@ export class PendingDials {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     onGiveUp: (port: number) => void,
-  ): Promise<DialAck> {
-    return new Promise<DialAck>((resolve, reject) => {
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const giveUp = (err: Error): void => {
         if (!this.pending.has(port)) return;
         entry.cleanup();
@@ -59,7 +51,7 @@ export class PendingDials {
       );
       (timer as { unref?: () => void }).unref?.();
       signal?.addEventListener('abort', onAbort, { once: true });
-      const entry: PendingDial = {
+      const entry: PendingDial<T> = {
         port,
         target,
         resolve,
@@ -74,7 +66,7 @@ export class PendingDials {
     });
   }
 
-  failAll(err: Error = new ConnectionClosedError()): PendingDial[] {
+  failAll(err: Error = new ConnectionClosedError()): PendingDial<T>[] {
     const all = [...this.pending.values()];
     for (const p of all) {
       p.cleanup();

@@ -13,7 +13,7 @@ import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { Cmd, HEADER_SIZE, SWITCHER_IP } from '../wire/constants.js';
+import { Cmd, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
 import { normalizeDomain } from '../wire/domain.js';
 import { type Frame, writeHeader } from '../wire/frame.js';
@@ -29,9 +29,10 @@ import {
 } from '../wire/open.js';
 import { decodeReset } from '../wire/reset.js';
 import { type DialTarget, parseAddress } from './address.js';
-import { type DialAck, PendingDials } from './dialer.js';
+import { PendingDials } from './dialer.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Destroyable, Listener } from './listener.js';
+import { Loopback } from './loopback.js';
 import { Pinger } from './pinger.js';
 import { PortPool } from './ports.js';
 import { Retention } from './retention.js';
@@ -82,9 +83,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Listeners owned by a session: they outlive this node's connection. */
   private readonly borrowed = new Set<Listener<S>>();
   private readonly dialPorts = new PortPool(1000, 0xffff);
-  private readonly dials = new PendingDials();
+  private readonly dials = new PendingDials<S>();
   private readonly pinger = new Pinger();
   private readonly retention: Retention;
+  private loopback: Loopback | null = null;
   private readonly heartbeat: Heartbeat | null;
   private readonly frameDecoder: FrameDecoder | null;
   private _ip: number;
@@ -187,13 +189,16 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     }
     const port = this.dialPorts.take((p) => this.listeners.has(p) || this.retention.hasPort(p));
     if (port < 0) throw new LimitError('no free local port for a new stream');
-    const domain = 'domain' in target ? target.domain : '';
-    const dstIP = 'domain' in target ? SWITCHER_IP : target.ip;
+    // Go short-cuts dials to itself (PROTOCOL.md 3.2): they never reach the wire.
+    const local = this.isLocal(target);
+    const host: StreamHost = local ? this.loopbackHost() : this;
+    const domain = local ? '' : 'domain' in target ? target.domain : '';
+    const dstIP = local ? this._ip : 'domain' in target ? SWITCHER_IP : target.ip;
     const wait = this.dials.wait(port, target, options.timeout ?? o.dialTimeout, options.signal, (p) => {
       // A late ACK must not be taken for a later dial from the same port: quarantine it.
       this.retention.add(-1 - p, p);
     });
-    this.sendControl(
+    host.sendControl(
       Cmd.OPEN,
       dstIP,
       target.port,
@@ -201,28 +206,24 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       port,
       encodeOpen({ domain, window, caps: o.caps }),
     );
-    let ack: DialAck;
     try {
-      ack = await wait;
+      return await wait;
     } catch (err) {
-      if (!(err instanceof DialRefusedError)) throw err;
-      this.dialPorts.release(port);
+      if (err instanceof DialRefusedError) this.dialPorts.release(port);
       throw err;
     }
-    const effective = effectiveWindow(ack.window);
-    const caps = ack.caps & o.caps;
-    const core = new StreamCore(
-      this,
-      keyOf(ack.ip, ack.port, port),
-      { ip: ack.localIP, port, domain: this._domain },
-      { ip: ack.ip, port: ack.port, domain },
-      effective,
-      caps,
-      true,
+  }
+
+  private isLocal(t: DialTarget): boolean {
+    if ('ip' in t) return t.ip === LOCAL_IP || (this._ip !== LOCAL_IP && t.ip === this._ip);
+    return (
+      t.domain === 'local' || t.domain === 'localhost' || (this._domain !== '' && t.domain === this._domain)
     );
-    this.streams.set(core.key, core);
-    this.stats.streamsOpened++;
-    return this.faceOf(core);
+  }
+
+  private loopbackHost(): Loopback {
+    if (this.loopback === null) this.loopback = new Loopback(this);
+    return this.loopback;
   }
 
   /** Listens on a virtual port. */
@@ -365,7 +366,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   /** Routes one inbound frame (PROTOCOL.md 8.2); never blocks on a slow stream. */
-  private dispatch(f: Frame): void {
+  /** @internal `via` is the host replies and new streams use: the wire, or the loopback. */
+  dispatch(f: Frame, via: StreamHost = this): void {
     this.stats.framesIn++;
     switch (f.cmd) {
       case Cmd.DATA: {
@@ -378,16 +380,16 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort))?.onAck(f.size);
         return;
       case Cmd.OPEN:
-        this.onOpen(f);
+        this.onOpen(f, via);
         return;
       case Cmd.OPEN_ACK:
-        this.onOpenAck(f);
+        this.onOpenAck(f, via);
         return;
       case Cmd.CLOSE: {
         const s = this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort));
         // Unknown or retired: answer anyway so the peer does not wait (PROTOCOL.md 5.4).
         if (s) s.onClose();
-        else this.sendControl(Cmd.CLOSE_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
+        else via.sendControl(Cmd.CLOSE_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
         return;
       }
       case Cmd.CLOSE_ACK:
@@ -431,12 +433,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.sendControl(Cmd.PING_ACK, f.srcIP, f.srcPort, this._ip, 0, payload);
   }
 
-  private onOpenAck(f: Frame): void {
+  private onOpenAck(f: Frame, via: StreamHost): void {
     const pending = this.dials.get(f.dstPort);
     const ack = decodeOpenAck(f.payload);
     if (!pending) {
       // The dial gave up: close the peer's stream instead of leaving it half-alive (12.2).
-      if (ack.ok) this.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
+      if (ack.ok) via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
       return;
     }
     pending.cleanup();
@@ -444,12 +446,26 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       pending.reject(new DialRefusedError(ack.error));
       return;
     }
-    pending.resolve({ ip: f.srcIP, port: f.srcPort, localIP: f.dstIP, window: ack.window, caps: ack.caps });
+    // Register the stream before anything else is dispatched: data or a close may follow the ACK
+    // in the same read (PROTOCOL.md 8.2 keeps them in order).
+    const o = this.options;
+    const core = new StreamCore(
+      via,
+      keyOf(f.srcIP, f.srcPort, f.dstPort),
+      { ip: f.dstIP, port: f.dstPort, domain: this._domain },
+      { ip: f.srcIP, port: f.srcPort, domain: 'domain' in pending.target ? pending.target.domain : '' },
+      effectiveWindow(ack.window),
+      ack.caps & o.caps,
+      true,
+    );
+    this.streams.set(core.key, core);
+    this.stats.streamsOpened++;
+    pending.resolve(this.faceOf(core));
   }
 
-  private onOpen(f: Frame): void {
+  private onOpen(f: Frame, via: StreamHost): void {
     const refuse = (text: string): void =>
-      this.sendControl(Cmd.OPEN_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort, encodeOpenError(text));
+      via.sendControl(Cmd.OPEN_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort, encodeOpenError(text));
     const l = this.listeners.get(f.dstPort);
     if (!l || this.closing) {
       refuse(this.closing ? 'listener closed' : 'listener not found');
@@ -479,7 +495,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const effective = effectiveWindow(negotiated);
     const caps = negotiateCaps(o.caps, req.caps);
     // The ACK goes out before the application sees the stream (PROTOCOL.md 12.2).
-    this.sendControl(
+    via.sendControl(
       Cmd.OPEN_ACK,
       f.srcIP,
       f.srcPort,
@@ -489,7 +505,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     );
     const remoteDomain = req.domain === '' && f.srcIP === this._ip ? this._domain : req.domain;
     const core = new StreamCore(
-      this,
+      via,
       key,
       { ip: f.dstIP, port: f.dstPort, domain: this._domain },
       { ip: f.srcIP, port: f.srcPort, domain: remoteDomain },
@@ -508,6 +524,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const graceful = byOwner || (this.closing && err instanceof ConnectionClosedError);
     this.closeError = graceful ? undefined : err;
     this.scheduler.close();
+    this.loopback?.close();
     this.heartbeat?.stop();
     this.retention.stop();
     this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err }));

@@ -194,6 +194,21 @@ describe('node edge cases', () => {
     expect(a.listenerCount('close')).toBe(0);
   });
 
+  it('dials itself (own domain, local, IP 0, own IP) without touching the wire', async () => {
+    const { node, raw } = rawLink();
+    node.listen(7).on('stream', (s: FlexStream) => {
+      pipeline(s, s).catch(() => {});
+    });
+    for (const addr of ['alice:7', 'local:7', 'localhost:7', '0:7', '1:7']) {
+      const s = await node.dial(addr);
+      const got = readAll(s);
+      s.end(addr);
+      expect((await got).toString()).toBe(addr);
+    }
+    expect(raw.frames.length).toBe(0);
+    await expect(node.dial('local:8')).rejects.toMatchObject({ reason: 'no-listener' });
+  });
+
   it('reports a reset stream with its code on both faces', async () => {
     const pair = await nodePair(links.memory!);
     cleanups.push(() => pair.close());

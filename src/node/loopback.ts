@@ -1,0 +1,74 @@
+import type { ResolvedNodeOptions } from '../config.js';
+import { Scheduler } from '../scheduler.js';
+import type { StreamCore, StreamHost } from '../stream/core.js';
+import type { Logger } from '../util/logger.js';
+import { HEADER_SIZE } from '../wire/constants.js';
+import { type Frame, readHeader, writeHeader } from '../wire/frame.js';
+
+const EMPTY = new Uint8Array(0);
+
+/** The part of a node the loopback needs. */
+export interface LoopbackOwner {
+  readonly options: ResolvedNodeOptions;
+  readonly logger: Logger;
+  release(stream: StreamCore): void;
+  accountReceive(delta: number): void;
+  dispatch(f: Frame, via: StreamHost): void;
+}
+
+/**
+ * Streams a node dials to itself (IP 0, its own IP or domain, `local`, `localhost`): their frames
+ * go through a scheduler of their own whose sink hands them straight back to the node's
+ * dispatcher, so the same stream code runs and nothing reaches the wire (PROTOCOL.md 3.2).
+ */
+export class Loopback implements StreamHost {
+  readonly scheduler: Scheduler;
+  readonly options: ResolvedNodeOptions;
+  readonly logger: Logger;
+  private readonly owner: LoopbackOwner;
+
+  constructor(owner: LoopbackOwner) {
+    this.owner = owner;
+    this.options = owner.options;
+    this.logger = owner.logger;
+    const o = owner.options;
+    this.scheduler = new Scheduler(
+      {
+        framing: 'message',
+        send: (parts) => {
+          const f = readHeader(parts[0]!, 0);
+          f.payload = parts.length > 1 ? parts[1]! : EMPTY;
+          owner.dispatch(f, this);
+          return true;
+        },
+      },
+      { quantum: o.quantum, maxBatchBytes: o.maxBatchBytes, maxControlQueue: o.maxControlQueue },
+    );
+  }
+
+  sendControl(
+    cmd: number,
+    dstIP: number,
+    dstPort: number,
+    srcIP: number,
+    srcPort: number,
+    payload?: Uint8Array,
+    size?: number,
+  ): void {
+    const header = new Uint8Array(HEADER_SIZE);
+    writeHeader(header, 0, cmd, dstIP, dstPort, srcIP, srcPort, size ?? payload?.length ?? 0);
+    this.scheduler.pushControl(header, payload !== undefined && payload.length > 0 ? payload : undefined);
+  }
+
+  release(stream: StreamCore): void {
+    this.owner.release(stream);
+  }
+
+  accountReceive(delta: number): void {
+    this.owner.accountReceive(delta);
+  }
+
+  close(): void {
+    this.scheduler.close();
+  }
+}

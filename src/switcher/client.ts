@@ -1,5 +1,4 @@
 import { LimitError, type ProtocolError } from '../errors.js';
-import { Scheduler, type SchedulerSink, type StreamQueue } from '../scheduler.js';
 import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { now, type TimerHandle, timeout } from '../util/timers.js';
@@ -8,16 +7,13 @@ import { type Frame, writeHeader } from '../wire/frame.js';
 import { encodePing } from '../wire/ping.js';
 import type { FrameSink } from './admission.js';
 import type { ResolvedSwitcherOptions } from './config.js';
+import { Liveness } from './liveness.js';
+import { Outbox, ReadGate } from './outbox.js';
 
 /**
- * One admitted node as the switcher sees it (PROTOCOL.md 7.1): its transport, its outgoing
- * scheduler, its counters, and the liveness pings sent to it.
- *
- * Outgoing frames: switcher-made replies go to the control queue; frames forwarded from another
- * node go to one ordered queue per source, so each source->destination pair keeps its order (7.5)
- * and sources share the destination's link by deficit round robin. A source whose queue at a
- * destination grows past `maxQueuePerSource`, or that adds to a destination holding more than
- * `maxQueuePerClient`, has its reading paused until the backlog drains: backpressure, not drops.
+ * One admitted node as the switcher sees it (PROTOCOL.md 7.1): its transport, the frames waiting
+ * for it (outbox.ts), the gate on its reading that destinations close when it sends faster than
+ * they take, its liveness pings, and its counters.
  */
 
 export type LeaveReason =
@@ -43,9 +39,12 @@ export interface ClientInfo {
   streams: number;
   /** Successful opens this node took part in, in total. */
   streamsOpened: number;
+  /** Bytes of the frames received from it (headers included). */
   bytesIn: number;
+  /** Bytes written to it (headers included; the admission reply aside). */
   bytesOut: number;
   framesIn: number;
+  /** Frames queued for it. */
   framesOut: number;
   /** Received frames by command name. */
   framesByCmd: Record<string, number>;
@@ -83,12 +82,6 @@ export interface ClientHost {
 /** Streams tracked per client for the `streams` statistic; beyond this the count saturates. */
 const MAX_TRACKED_STREAMS = 65_536;
 
-interface Probe {
-  resolve(alive: boolean): void;
-  sentAt: number;
-  timer: TimerHandle;
-}
-
 /** An 11-byte header. */
 export function header(
   cmd: number,
@@ -110,32 +103,19 @@ export class SwitcherClient implements FrameSink {
   readonly mac: string;
   readonly connectedAt: number;
   readonly transport: Transport;
-  readonly scheduler: Scheduler;
+  readonly gate: ReadGate;
+  readonly outbox: Outbox<SwitcherClient>;
+  readonly liveness = new Liveness();
   state: 'open' | 'closing' | 'closed' = 'open';
-  leaveReason: LeaveReason | undefined;
-  leaveError: Error | undefined;
-  readonly stats = {
-    bytesIn: 0,
-    bytesOut: 0,
-    framesIn: 0,
-    framesOut: 0,
-    dropped: 0,
-    spoofed: 0,
-    streamsOpened: 0,
-    pauses: 0,
-  };
+  readonly stats = { bytesIn: 0, framesIn: 0, dropped: 0, spoofed: 0, streamsOpened: 0 };
   readonly cmdCounts = new Array<number>(256).fill(0);
-  rtt: number | null = null;
   /** Live streams with this node at one end: key -> the node at the other end. */
   readonly streams = new Map<string, SwitcherClient>();
   private readonly host: ClientHost;
-  private readonly inbound = new Map<SwitcherClient, StreamQueue>();
-  private readonly outbound = new Set<SwitcherClient>();
-  private readonly blockers = new Set<object>();
-  private readonly overTotal = new Set<SwitcherClient>();
-  private pushed = 0;
-  private readonly probes = new Map<number, Probe>();
-  private probeSeq = 0;
+  /** Destinations holding a queue of this client's frames. */
+  private readonly feeds = new Set<SwitcherClient>();
+  private leaveReason: LeaveReason | undefined;
+  private leaveError: Error | undefined;
   private lastFrameAt = now();
   private idleTimer: TimerHandle | undefined;
 
@@ -147,26 +127,13 @@ export class SwitcherClient implements FrameSink {
     this.domain = init.domain;
     this.mac = init.mac;
     this.connectedAt = init.connectedAt;
-    const o = host.options;
-    const sink: SchedulerSink = {
-      framing: transport.framing,
-      send: (parts) => this.write(parts),
-    };
-    this.scheduler = new Scheduler(sink, {
-      quantum: o.quantum,
-      maxBatchBytes: o.maxBatchBytes,
-      maxControlQueue: o.maxControlQueue,
-    });
-    if (o.idleTimeout > 0) this.armIdle(o.idleTimeout);
-  }
-
-  /** Bytes queued and not yet handed to the transport. */
-  get queuedBytes(): number {
-    return this.pushed - this.scheduler.bytesWritten;
+    this.gate = new ReadGate(transport);
+    this.outbox = new Outbox<SwitcherClient>(transport, host.options);
+    if (host.options.idleTimeout > 0) this.armIdle(host.options.idleTimeout);
   }
 
   get paused(): boolean {
-    return this.blockers.size > 0;
+    return this.gate.paused;
   }
 
   // ------------------------------------------------------------------ inbound (FrameSink)
@@ -181,7 +148,7 @@ export class SwitcherClient implements FrameSink {
   }
 
   drain(): void {
-    this.scheduler.drain();
+    this.outbox.scheduler.drain();
   }
 
   closed(err?: Error): void {
@@ -197,106 +164,38 @@ export class SwitcherClient implements FrameSink {
   /** Queues a frame the switcher made (a reply or a ping) ahead of forwarded traffic. */
   sendControl(h: Uint8Array, payload?: Uint8Array): void {
     if (this.state !== 'open') return;
-    const size = HEADER_SIZE + (payload?.length ?? 0);
     try {
-      this.scheduler.pushControl(h, payload);
+      this.outbox.control(h, payload);
     } catch (err) {
+      // A node that lets its replies pile up is stuck or hostile; its memory stays bounded.
       if (!(err instanceof LimitError)) throw err;
       this.destroy('overflow', err);
-      return;
     }
-    this.pushed += size;
-    this.stats.framesOut++;
   }
 
   /** Queues a frame from `from` behind that source's earlier frames to this client. */
   forward(from: SwitcherClient, h: Uint8Array, payload: Uint8Array): boolean {
     if (this.state !== 'open') return false;
-    const o = this.host.options;
-    let q = this.inbound.get(from);
-    if (q === undefined) {
-      const queue = this.scheduler.queue();
-      queue.lowWater = Math.floor(o.maxQueuePerSource / 2);
-      queue.onDrain = () => from.unblock(queue);
-      this.inbound.set(from, queue);
-      from.outbound.add(this);
-      q = queue;
-    }
-    this.scheduler.pushOrdered(q, h, payload);
-    this.pushed += h.length + payload.length;
-    this.stats.framesOut++;
-    if (q.bytes > o.maxQueuePerSource && !q.needDrain) {
-      q.needDrain = true;
-      from.block(q);
-    }
-    if (this.queuedBytes > o.maxQueuePerClient && !this.overTotal.has(from)) {
-      this.overTotal.add(from);
-      from.block(this);
-    }
+    from.feeds.add(this);
+    this.outbox.forward(from, h, payload);
     return true;
-  }
-
-  private write(parts: readonly Uint8Array[]): boolean {
-    let n = 0;
-    for (const p of parts) n += p.length;
-    this.stats.bytesOut += n;
-    const ok = this.transport.send(parts);
-    if (this.overTotal.size > 0 && this.queuedBytes <= this.host.options.maxQueuePerClient / 2) {
-      const waiting = [...this.overTotal];
-      this.overTotal.clear();
-      for (const s of waiting) s.unblock(this);
-    }
-    return ok;
-  }
-
-  private block(key: object): void {
-    if (this.state !== 'open' || this.blockers.has(key)) return;
-    if (this.blockers.size === 0) {
-      this.stats.pauses++;
-      this.transport.pauseReading();
-    }
-    this.blockers.add(key);
-  }
-
-  private unblock(key: object): void {
-    if (!this.blockers.delete(key)) return;
-    if (this.blockers.size === 0 && this.state === 'open') this.transport.resumeReading();
   }
 
   // ------------------------------------------------------------------ liveness (6.3)
 
-  /**
-   * Pings this node for `domain` from (0xFFFF, k): resolves true on any answer (12.1.3), false
-   * on timeout or when the node leaves first.
-   */
+  /** Pings this node for `domain` from (0xFFFF, k): true on any answer, false on timeout or leave. */
   probe(domain: string, timeoutMs: number): Promise<boolean> {
     if (this.state !== 'open') return Promise.resolve(false);
-    this.probeSeq = (this.probeSeq % 0xffff) + 1;
-    const k = this.probeSeq;
-    this.probes.get(k)?.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const p: Probe = {
-        sentAt: now(),
-        timer: timeout(() => p.resolve(false), timeoutMs),
-        resolve: (alive) => {
-          clearTimeout(p.timer);
-          if (this.probes.get(k) === p) this.probes.delete(k);
-          resolve(alive);
-        },
-      };
-      this.probes.set(k, p);
-      const payload = encodePing(domain);
-      this.sendControl(header(Cmd.PING, this.ip, 0, SWITCHER_IP, k, payload.length), payload);
-    });
+    const payload = encodePing(domain);
+    return this.liveness.start(
+      (k) => this.sendControl(header(Cmd.PING, this.ip, 0, SWITCHER_IP, k, payload.length), payload),
+      timeoutMs,
+    );
   }
 
-  /** A PingDomain ACK addressed to the switcher: completes the probe with that id. */
+  /** A PingDomain ACK addressed to the switcher: completes the liveness ping with that id. */
   completeProbe(id: number): boolean {
-    const p = this.probes.get(id);
-    if (p === undefined) return false;
-    this.rtt = now() - p.sentAt;
-    p.resolve(true);
-    return true;
+    return this.liveness.complete(id);
   }
 
   // ------------------------------------------------------------------ streams statistic
@@ -328,13 +227,10 @@ export class SwitcherClient implements FrameSink {
   /** Graceful: stop routing, flush what is queued, then close the transport. */
   close(reason: LeaveReason, err?: Error): void {
     if (this.state !== 'open') return;
-    this.state = 'closing';
-    this.leaveReason = reason;
-    this.leaveError = err;
-    this.host.detach(this);
-    this.scheduler.flush();
+    this.leave(reason, err);
+    this.outbox.scheduler.flush();
     // Read on until the peer's end so unread bytes never turn our FIN into a reset.
-    this.blockers.clear();
+    this.gate.shutDown();
     this.transport.resumeReading();
     this.transport.close();
   }
@@ -342,13 +238,15 @@ export class SwitcherClient implements FrameSink {
   /** Abrupt: drop the connection now. */
   destroy(reason: LeaveReason, err?: Error): void {
     if (this.state === 'closed') return;
-    if (this.state === 'open') {
-      this.state = 'closing';
-      this.leaveReason = reason;
-      this.leaveError = err;
-      this.host.detach(this);
-    }
+    if (this.state === 'open') this.leave(reason, err);
     this.transport.destroy(err);
+  }
+
+  private leave(reason: LeaveReason, err: Error | undefined): void {
+    this.state = 'closing';
+    this.leaveReason = reason;
+    this.leaveError = err;
+    this.host.detach(this);
   }
 
   private teardown(err: Error | undefined): void {
@@ -358,24 +256,11 @@ export class SwitcherClient implements FrameSink {
     if (this.state === 'open') this.host.detach(this);
     this.state = 'closed';
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.scheduler.close();
-    for (const [src, q] of this.inbound) {
-      src.unblock(q);
-      src.outbound.delete(this);
-    }
-    for (const src of this.overTotal) src.unblock(this);
-    this.inbound.clear();
-    this.overTotal.clear();
-    for (const dst of this.outbound) {
-      // Frames already queued there still go out; only the link to this source is forgotten.
-      const q = dst.inbound.get(this);
-      if (q) q.onDrain = null;
-      dst.inbound.delete(this);
-      dst.overTotal.delete(this);
-    }
-    this.outbound.clear();
-    this.blockers.clear();
-    for (const p of [...this.probes.values()]) p.resolve(false);
+    this.gate.shutDown();
+    this.outbox.close();
+    for (const dst of this.feeds) dst.outbox.forget(this);
+    this.feeds.clear();
+    this.liveness.failAll();
     for (const [key, peer] of this.streams) peer.streams.delete(key);
     this.streams.clear();
     this.host.left(this, reason, error);
@@ -407,15 +292,15 @@ export class SwitcherClient implements FrameSink {
       streams: this.streams.size,
       streamsOpened: s.streamsOpened,
       bytesIn: s.bytesIn,
-      bytesOut: s.bytesOut,
+      bytesOut: this.outbox.bytesOut,
       framesIn: s.framesIn,
-      framesOut: s.framesOut,
+      framesOut: this.outbox.framesOut,
       framesByCmd: byCmd,
       dropped: s.dropped,
       spoofed: s.spoofed,
-      queuedBytes: this.queuedBytes,
-      paused: this.paused,
-      rtt: this.rtt,
+      queuedBytes: this.outbox.queuedBytes,
+      paused: this.gate.paused,
+      rtt: this.liveness.rtt,
     };
   }
 }

@@ -3,15 +3,14 @@ import type { Transport } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
-import { MAX_CLOCK_SKEW_NS, sealResponse } from '../wire/admission/index.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
 import { AccessPolicy } from './access.js';
-import { AdmissionReader, type Refusal, type RefusalReason, refusal, verifyAdmission } from './admission.js';
+import type { AdmissionReader, Verified } from './admission.js';
 import { type ClientHost, type ClientInfo, type LeaveReason, SwitcherClient } from './client.js';
 import { type ResolvedSwitcherOptions, type SwitcherOptions, validateSwitcherOptions } from './config.js';
-import { FailureLimiter, hostOf, ReplayCache } from './guards.js';
-import { Registry } from './registry.js';
+import { type GateHost, Gatekeeper, type RefusalInfo } from './gatekeeper.js';
+import { type Claim, Registry } from './registry.js';
 import { Router } from './router.js';
 
 /**
@@ -20,15 +19,7 @@ import { Router } from './router.js';
  * `handle()`; listeners (TCP, TLS, WebSocket) live in switcher-node.ts.
  */
 
-export interface RefusalInfo {
-  remoteAddress: string;
-  reason: RefusalReason;
-  /** The ErrCode sent back (-1 or -2), or 0 when the connection was closed without a reply. */
-  errCode: -1 | -2 | 0;
-  message: string;
-  /** The domain asked for, when the request was readable. */
-  domain?: string;
-}
+export type { RefusalInfo } from './gatekeeper.js';
 
 export type SwitcherEvents = {
   /** A node was admitted. */
@@ -63,20 +54,17 @@ export interface SwitcherStats {
   uptime: number;
 }
 
-/** Bytes a node may send behind its admission frame before the reply. */
-const MAX_EARLY_BYTES = 128 * 1024;
 /** Extra time `close()` gives destroyed connections to report their end. */
 const DESTROY_GRACE = 1_000;
 
-export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
+export class Switcher extends Emitter<SwitcherEvents> {
   readonly options: ResolvedSwitcherOptions;
   readonly logger: Logger;
-  private readonly access: AccessPolicy;
   private readonly registry: Registry<SwitcherClient>;
   private readonly router: Router;
-  private readonly replay: ReplayCache;
-  private readonly limiter: FailureLimiter;
-  private readonly pending = new Set<AdmissionReader>();
+  private readonly gate: Gatekeeper;
+  /** What clients see of the switcher (kept off the public API). */
+  private readonly clientHost: ClientHost;
   /** Clients that stopped routing but whose connection has not ended yet. */
   private readonly leaving = new Set<SwitcherClient>();
   private _state: 'open' | 'closing' | 'closed' = 'open';
@@ -84,7 +72,6 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
   private onSettled: (() => void) | null = null;
   private nextId = 1;
   private admittedTotal = 0;
-  private refusedTotal = 0;
   private readonly departed = { bytesIn: 0, bytesOut: 0 };
   private readonly startedAt: number;
   private readonly startedMono = now();
@@ -94,7 +81,7 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
     this.options = validateSwitcherOptions(options);
     const o = this.options;
     this.logger = o.logger ?? silentLogger;
-    this.access = new AccessPolicy(o.password, o.access);
+    const access = new AccessPolicy(o.password, o.access);
     this.registry = new Registry<SwitcherClient>(
       {
         probe: (holder) => holder.probe(holder.domain, o.livenessTimeout),
@@ -108,10 +95,29 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
       },
       o.maxClients,
     );
-    this.router = new Router(this.registry, this.access, this.logger);
-    this.replay = new ReplayCache(o.replayCacheSize, MAX_CLOCK_SKEW_NS);
-    this.limiter = new FailureLimiter(o.failedAdmissionBurst, o.failedAdmissionRate, o.rateLimitEntries);
-    this.startedAt = this.wallMs();
+    this.router = new Router(this.registry, access, this.logger);
+    const self = this;
+    this.clientHost = {
+      options: o,
+      logger: this.logger,
+      route: (from, f) => this.route(from, f),
+      detach: (c) => this.detach(c),
+      left: (c, reason, err) => this.left(c, reason, err),
+    };
+    const gateHost: GateHost = {
+      options: o,
+      logger: this.logger,
+      get state() {
+        return self._state;
+      },
+      claim: (domain) => this.registry.claim(domain),
+      enroll: (reader, claim, v, response, nowNs) => this.enroll(reader, claim, v, response, nowNs),
+      refused: (info) => this.emit('refused', info),
+      failed: (err) => this.emit('error', err),
+      settled: () => this.settled(),
+    };
+    this.gate = new Gatekeeper(gateHost, access);
+    this.startedAt = Number(o.clock() / 1_000_000n);
   }
 
   // ------------------------------------------------------------------ public API
@@ -126,35 +132,7 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
     if (transport === null || typeof transport !== 'object' || typeof transport.attach !== 'function') {
       throw new ConfigError('handle() needs a Transport');
     }
-    const remote = transport.remoteAddress;
-    if (this._state !== 'open') {
-      this.refused(remote, refusal('shutdown', 0, 'switcher is closing'));
-      transport.destroy();
-      return;
-    }
-    if (!this.limiter.allows(hostOf(remote), this.wallMs())) {
-      this.refused(remote, refusal('rate-limited', 0, 'too many failed admissions from this host'));
-      transport.destroy();
-      return;
-    }
-    if (this.pending.size >= this.options.maxPendingAdmissions) {
-      this.refused(remote, refusal('overloaded', 0, `${this.pending.size} admissions already pending`));
-      transport.destroy();
-      return;
-    }
-    const reader = new AdmissionReader(transport, this.options.admissionTimeout, MAX_EARLY_BYTES);
-    this.pending.add(reader);
-    this.admit(reader)
-      .catch((err: unknown) => {
-        const e = err instanceof Error ? err : new Error(String(err));
-        this.logger.error({ remote, err: e.message }, 'admission failed inside the switcher');
-        transport.destroy(e);
-        this.emit('error', e);
-      })
-      .finally(() => {
-        this.pending.delete(reader);
-        this.checkSettled();
-      });
+    this.gate.handle(transport);
   }
 
   /** Closes the node holding `domain`; false if no node holds it. */
@@ -181,13 +159,13 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
     let bytesOut = this.departed.bytesOut;
     for (const c of [...this.registry.entries(), ...this.leaving]) {
       bytesIn += c.stats.bytesIn;
-      bytesOut += c.stats.bytesOut;
+      bytesOut += c.outbox.bytesOut;
     }
     return {
       clients: this.registry.size,
-      pendingAdmissions: this.pending.size,
+      pendingAdmissions: this.gate.pending.size,
       admitted: this.admittedTotal,
-      refused: this.refusedTotal,
+      refused: this.gate.refusedTotal,
       ...this.router.counters,
       bytesIn,
       bytesOut,
@@ -203,18 +181,51 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
   close(options: { timeout?: number } = {}): Promise<void> {
     if (this.closing) return this.closing;
     const ms = options.timeout ?? this.options.closeTimeout;
-    if (!Number.isInteger(ms) || ms < 0)
+    if (!Number.isInteger(ms) || ms < 0) {
       throw new ConfigError(`close timeout must be an integer >= 0, got ${ms}`);
+    }
     this._state = 'closing';
-    this.logger.info({ clients: this.registry.size, pending: this.pending.size }, 'switcher closing');
+    this.logger.info({ clients: this.registry.size, pending: this.gate.pending.size }, 'switcher closing');
     this.emit('closing');
     this.closing = this.shutdown(ms);
     return this.closing;
   }
 
-  // ------------------------------------------------------------------ ClientHost
+  // ------------------------------------------------------------------ admission and clients
 
-  route(from: SwitcherClient, f: Frame): void {
+  private enroll(
+    reader: AdmissionReader,
+    claim: Claim<SwitcherClient>,
+    v: Verified,
+    response: Uint8Array,
+    nowNs: bigint,
+  ): void {
+    const transport = reader.transport;
+    const client = new SwitcherClient(this.clientHost, transport, {
+      id: this.nextId++,
+      ip: claim.ip,
+      domain: v.domain,
+      mac: v.request.mac,
+      connectedAt: Number(nowNs / 1_000_000n),
+    });
+    claim.commit(client);
+    // The reply goes out before anything the scheduler queues for this client.
+    transport.send([response]);
+    this.admittedTotal++;
+    this.logger.info(
+      { domain: v.domain, ip: claim.ip, remote: transport.remoteAddress, mac: v.request.mac },
+      'client admitted',
+    );
+    this.emit('client', client.info());
+    reader.handOff(client);
+    if (client.state === 'open' && !client.paused) transport.resumeReading();
+  }
+
+  private settled(): void {
+    if (this.onSettled !== null && this.isSettled) this.onSettled();
+  }
+
+  private route(from: SwitcherClient, f: Frame): void {
     try {
       this.router.route(from, f);
     } catch (err) {
@@ -225,16 +236,16 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
     }
   }
 
-  detach(c: SwitcherClient): void {
+  private detach(c: SwitcherClient): void {
     this.registry.remove(c);
     this.leaving.add(c);
   }
 
-  left(c: SwitcherClient, reason: LeaveReason, err: Error | undefined): void {
+  private left(c: SwitcherClient, reason: LeaveReason, err: Error | undefined): void {
     this.registry.remove(c);
     this.leaving.delete(c);
     this.departed.bytesIn += c.stats.bytesIn;
-    this.departed.bytesOut += c.stats.bytesOut;
+    this.departed.bytesOut += c.outbox.bytesOut;
     const info = c.info();
     const quiet = reason === 'closed' || reason === 'shutdown' || reason === 'kicked';
     this.logger[quiet ? 'info' : 'warn'](
@@ -242,119 +253,19 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
       'client left',
     );
     this.emit('clientLeft', info, reason, err);
-    this.checkSettled();
-  }
-
-  // ------------------------------------------------------------------ admission
-
-  private async admit(reader: AdmissionReader): Promise<void> {
-    const transport = reader.transport;
-    const remote = transport.remoteAddress;
-    let frame: Frame;
-    try {
-      frame = await reader.first;
-    } catch (r) {
-      this.refused(remote, r as Refusal);
-      return;
-    }
-    const nowNs = this.options.clock();
-    const verdict = await verifyAdmission(frame, this.access, this.replay, nowNs);
-    if (!verdict.ok) {
-      await this.reject(reader, verdict);
-      return;
-    }
-    const { credential, domain } = verdict;
-    if (this._state !== 'open') {
-      await this.reject(reader, refusal('shutdown', 0, 'switcher is closing', { domain }));
-      return;
-    }
-    const claimed = await this.registry.claim(domain);
-    if (!claimed.ok) {
-      const why = {
-        taken: 'domain is held by a live node',
-        busy: 'domain is being claimed by another connection',
-        full: 'no virtual IP left',
-      }[claimed.reason];
-      await this.reject(reader, refusal(claimed.reason, -2, why, { credential, domain }));
-      return;
-    }
-    const claim = claimed.claim;
-    let response: Uint8Array;
-    try {
-      response = await sealResponse(credential.password, { errCode: 0, ip: claim.ip });
-    } catch (err) {
-      claim.cancel();
-      throw err;
-    }
-    if (reader.isEnded || this._state !== 'open') {
-      claim.cancel();
-      const r = reader.isEnded
-        ? (reader.failure ?? refusal('closed', 0, 'connection closed during admission', { domain }))
-        : refusal('shutdown', 0, 'switcher is closing', { domain });
-      await this.reject(reader, r);
-      return;
-    }
-    const client = new SwitcherClient(this, transport, {
-      id: this.nextId++,
-      ip: claim.ip,
-      domain,
-      mac: verdict.request.mac,
-      connectedAt: Number(nowNs / 1_000_000n),
-    });
-    claim.commit(client);
-    // The reply goes out before anything the scheduler queues for this client.
-    transport.send([response]);
-    this.admittedTotal++;
-    this.logger.info({ domain, ip: claim.ip, remote, mac: verdict.request.mac }, 'client admitted');
-    this.emit('client', client.info());
-    reader.handOff(client);
-    if (client.state === 'open' && !client.paused) transport.resumeReading();
-  }
-
-  /** Replies with the refusal (sealed so its client can read it), flushes, then closes. */
-  private async reject(reader: AdmissionReader, r: Refusal): Promise<void> {
-    const transport = reader.transport;
-    this.refused(transport.remoteAddress, r);
-    reader.discard();
-    if (r.errCode !== 0 && !reader.isEnded) {
-      const password = r.credential?.password ?? this.options.password;
-      const reply = await sealResponse(password, { errCode: r.errCode });
-      if (!reader.isEnded) transport.send([reply]);
-    }
-    // Read (and ignore) until the peer's end, so a close never resets the reply away (2.7).
-    transport.resumeReading();
-    transport.close();
-  }
-
-  private refused(remote: string, r: Refusal): void {
-    this.refusedTotal++;
-    const charged = r.errCode === -1 || r.reason === 'malformed' || r.reason === 'timeout';
-    if (charged) this.limiter.fail(hostOf(remote), this.wallMs());
-    this.logger.warn(
-      { remote, reason: r.reason, errCode: r.errCode, domain: r.domain, err: r.message },
-      'admission refused',
-    );
-    const info: RefusalInfo = {
-      remoteAddress: remote,
-      reason: r.reason,
-      errCode: r.errCode,
-      message: r.message,
-    };
-    if (r.domain !== undefined) info.domain = r.domain;
-    this.emit('refused', info);
+    this.settled();
   }
 
   // ------------------------------------------------------------------ shutdown
 
   private async shutdown(ms: number): Promise<void> {
-    for (const reader of this.pending)
-      reader.transport.destroy(new ConnectionClosedError('switcher closing'));
+    this.gate.destroyPending(new ConnectionClosedError('switcher closing'));
     for (const c of [...this.registry.entries()]) c.close('shutdown');
-    if (!(await this.settled(ms))) {
+    if (!(await this.whenSettled(ms))) {
       this.logger.warn({ left: this.leaving.size }, 'shutdown timed out; destroying remaining connections');
       for (const c of [...this.leaving]) c.destroy('shutdown');
-      for (const reader of this.pending) reader.transport.destroy();
-      await this.settled(DESTROY_GRACE);
+      this.gate.destroyPending();
+      await this.whenSettled(DESTROY_GRACE);
     }
     this._state = 'closed';
     this.logger.info({}, 'switcher closed');
@@ -362,11 +273,11 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
   }
 
   private get isSettled(): boolean {
-    return this.registry.size === 0 && this.leaving.size === 0 && this.pending.size === 0;
+    return this.registry.size === 0 && this.leaving.size === 0 && this.gate.pending.size === 0;
   }
 
   /** Resolves true once every connection ended, false after `ms`. */
-  private settled(ms: number): Promise<boolean> {
+  private whenSettled(ms: number): Promise<boolean> {
     if (this.isSettled) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
       const timer = timeout(() => {
@@ -379,13 +290,5 @@ export class Switcher extends Emitter<SwitcherEvents> implements ClientHost {
         resolve(true);
       };
     });
-  }
-
-  private checkSettled(): void {
-    if (this.onSettled !== null && this.isSettled) this.onSettled();
-  }
-
-  private wallMs(): number {
-    return Number(this.options.clock() / 1_000_000n);
   }
 }

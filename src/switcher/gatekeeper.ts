@@ -1,0 +1,191 @@
+import type { Transport } from '../transport/types.js';
+import type { Logger } from '../util/logger.js';
+import { MAX_CLOCK_SKEW_NS, sealResponse } from '../wire/admission/index.js';
+import type { Frame } from '../wire/frame.js';
+import type { AccessPolicy } from './access.js';
+import {
+  AdmissionReader,
+  type Refusal,
+  type RefusalReason,
+  refusal,
+  type Verified,
+  verifyAdmission,
+} from './admission.js';
+import type { SwitcherClient } from './client.js';
+import type { ResolvedSwitcherOptions } from './config.js';
+import { FailureLimiter, hostOf, ReplayCache } from './guards.js';
+import type { Claim, ClaimResult } from './registry.js';
+
+/**
+ * The door of the switcher: every new connection passes here (PROTOCOL.md 2.6). It turns away
+ * hosts over their failure budget and connections beyond the pending limit, reads the admission
+ * frame, verifies it, claims the domain, and either hands the connection to the host as a new
+ * client or replies with the refusal, flushed before the close (2.7), and logs why.
+ */
+
+export interface RefusalInfo {
+  remoteAddress: string;
+  reason: RefusalReason;
+  /** The ErrCode sent back (-1 or -2), or 0 when the connection was closed without a reply. */
+  errCode: -1 | -2 | 0;
+  message: string;
+  /** The domain asked for, when the request was readable. */
+  domain?: string;
+}
+
+export interface GateHost {
+  readonly options: ResolvedSwitcherOptions;
+  readonly logger: Logger;
+  readonly state: 'open' | 'closing' | 'closed';
+  claim(domain: string): Promise<ClaimResult<SwitcherClient>>;
+  /** Starts the client of a successful admission; `response` must be its first frame. */
+  enroll(
+    reader: AdmissionReader,
+    claim: Claim<SwitcherClient>,
+    v: Verified,
+    response: Uint8Array,
+    nowNs: bigint,
+  ): void;
+  refused(info: RefusalInfo): void;
+  failed(err: Error): void;
+  /** The set of pending admissions shrank. */
+  settled(): void;
+}
+
+/** Bytes a node may send behind its admission frame before the reply. */
+const MAX_EARLY_BYTES = 128 * 1024;
+
+const CLAIM_REFUSALS = {
+  taken: 'domain is held by a live node',
+  busy: 'domain is being claimed by another connection',
+  full: 'no virtual IP left',
+} as const;
+
+export class Gatekeeper {
+  readonly pending = new Set<AdmissionReader>();
+  refusedTotal = 0;
+  private readonly replay: ReplayCache;
+  private readonly limiter: FailureLimiter;
+
+  constructor(
+    private readonly host: GateHost,
+    private readonly access: AccessPolicy,
+  ) {
+    const o = host.options;
+    this.replay = new ReplayCache(o.replayCacheSize, MAX_CLOCK_SKEW_NS);
+    this.limiter = new FailureLimiter(o.failedAdmissionBurst, o.failedAdmissionRate, o.rateLimitEntries);
+  }
+
+  handle(transport: Transport): void {
+    const remote = transport.remoteAddress;
+    const o = this.host.options;
+    let early: Refusal | null = null;
+    if (this.host.state !== 'open') early = refusal('shutdown', 0, 'switcher is closing');
+    else if (!this.limiter.allows(hostOf(remote), this.wallMs())) {
+      early = refusal('rate-limited', 0, 'too many failed admissions from this host');
+    } else if (this.pending.size >= o.maxPendingAdmissions) {
+      early = refusal('overloaded', 0, `${this.pending.size} admissions already pending`);
+    }
+    if (early !== null) {
+      // No crypto and no reply for these: the cheapest way out.
+      this.refused(remote, early);
+      transport.destroy();
+      return;
+    }
+    const reader = new AdmissionReader(transport, o.admissionTimeout, MAX_EARLY_BYTES);
+    this.pending.add(reader);
+    this.admit(reader)
+      .catch((err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        this.host.logger.error({ remote, err: e.message }, 'admission failed inside the switcher');
+        transport.destroy(e);
+        this.host.failed(e);
+      })
+      .finally(() => {
+        this.pending.delete(reader);
+        this.host.settled();
+      });
+  }
+
+  /** Drops every connection still in admission. */
+  destroyPending(err?: Error): void {
+    for (const reader of this.pending) reader.transport.destroy(err);
+  }
+
+  private async admit(reader: AdmissionReader): Promise<void> {
+    const remote = reader.transport.remoteAddress;
+    let frame: Frame;
+    try {
+      frame = await reader.first;
+    } catch (r) {
+      this.refused(remote, r as Refusal);
+      return;
+    }
+    const nowNs = this.host.options.clock();
+    const verdict = await verifyAdmission(frame, this.access, this.replay, nowNs);
+    if (!verdict.ok) return this.reject(reader, verdict);
+    const { credential, domain } = verdict;
+    if (this.host.state !== 'open')
+      return this.reject(reader, refusal('shutdown', 0, 'switcher is closing', { domain }));
+    const claimed = await this.host.claim(domain);
+    if (!claimed.ok) {
+      return this.reject(
+        reader,
+        refusal(claimed.reason, -2, CLAIM_REFUSALS[claimed.reason], { credential, domain }),
+      );
+    }
+    const claim = claimed.claim;
+    let response: Uint8Array;
+    try {
+      response = await sealResponse(credential.password, { errCode: 0, ip: claim.ip });
+    } catch (err) {
+      claim.cancel();
+      throw err;
+    }
+    if (reader.isEnded || this.host.state !== 'open') {
+      claim.cancel();
+      const r = reader.isEnded
+        ? (reader.failure ?? refusal('closed', 0, 'connection closed during admission', { domain }))
+        : refusal('shutdown', 0, 'switcher is closing', { domain });
+      return this.reject(reader, r);
+    }
+    this.host.enroll(reader, claim, verdict, response, nowNs);
+  }
+
+  /** Replies with the refusal (sealed so its client can read it), flushes, then closes. */
+  private async reject(reader: AdmissionReader, r: Refusal): Promise<void> {
+    const transport = reader.transport;
+    this.refused(transport.remoteAddress, r);
+    reader.discard();
+    if (r.errCode !== 0 && !reader.isEnded) {
+      const password = r.credential?.password ?? this.host.options.password;
+      const reply = await sealResponse(password, { errCode: r.errCode });
+      if (!reader.isEnded) transport.send([reply]);
+    }
+    // Read (and ignore) until the peer's end, so a close never resets the reply away (2.7).
+    transport.resumeReading();
+    transport.close();
+  }
+
+  private refused(remote: string, r: Refusal): void {
+    this.refusedTotal++;
+    const charged = r.errCode === -1 || r.reason === 'malformed' || r.reason === 'timeout';
+    if (charged) this.limiter.fail(hostOf(remote), this.wallMs());
+    this.host.logger.warn(
+      { remote, reason: r.reason, errCode: r.errCode, domain: r.domain, err: r.message },
+      'admission refused',
+    );
+    const info: RefusalInfo = {
+      remoteAddress: remote,
+      reason: r.reason,
+      errCode: r.errCode,
+      message: r.message,
+    };
+    if (r.domain !== undefined) info.domain = r.domain;
+    this.host.refused(info);
+  }
+
+  private wallMs(): number {
+    return Number(this.host.options.clock() / 1_000_000n);
+  }
+}

@@ -1,0 +1,61 @@
+import { now, type TimerHandle, timeout } from '../util/timers.js';
+
+/**
+ * The switcher's liveness pings to one node (PROTOCOL.md 6.3): ids are a per-client counter
+ * 1..65535 that wraps, carried as the source port (0xFFFF, k); the node's ACK comes back to the
+ * switcher with dst port k. Any answer counts as alive, even an error text (12.1.3), and the
+ * measured round trip is the client's `rtt`. Unlike Go, a late answer can never hit a closed
+ * waiter (12.2): it simply matches nothing.
+ */
+
+interface Probe {
+  sentAt: number;
+  timer: TimerHandle;
+  resolve(alive: boolean): void;
+}
+
+export class Liveness {
+  /** ms of the last answered ping, or null. */
+  rtt: number | null = null;
+  private readonly probes = new Map<number, Probe>();
+  private seq = 0;
+
+  get pending(): number {
+    return this.probes.size;
+  }
+
+  /** Sends a ping through `send(id)`; resolves true on any answer, false after `timeoutMs`. */
+  start(send: (id: number) => void, timeoutMs: number): Promise<boolean> {
+    this.seq = (this.seq % 0xffff) + 1;
+    const id = this.seq;
+    // A wrapped id still waiting has certainly timed out in spirit: settle it first.
+    this.probes.get(id)?.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const p: Probe = {
+        sentAt: now(),
+        timer: timeout(() => p.resolve(false), timeoutMs),
+        resolve: (alive) => {
+          clearTimeout(p.timer);
+          if (this.probes.get(id) === p) this.probes.delete(id);
+          resolve(alive);
+        },
+      };
+      this.probes.set(id, p);
+      send(id);
+    });
+  }
+
+  /** An ACK with this id arrived; false if no ping waits for it. */
+  complete(id: number): boolean {
+    const p = this.probes.get(id);
+    if (p === undefined) return false;
+    this.rtt = now() - p.sentAt;
+    p.resolve(true);
+    return true;
+  }
+
+  /** The node left: every waiting ping fails. */
+  failAll(): void {
+    for (const p of [...this.probes.values()]) p.resolve(false);
+  }
+}

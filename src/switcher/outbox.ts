@@ -1,0 +1,147 @@
+import { Scheduler, type SchedulerSink, type StreamQueue } from '../scheduler.js';
+import type { Transport } from '../transport/types.js';
+
+/**
+ * The frames waiting for one client, and the backpressure they exert on their sources.
+ *
+ * Switcher-made frames (replies, pings) use the scheduler's control queue. Frames forwarded from
+ * other nodes use one ordered queue per source, so each source->destination pair keeps its order
+ * (PROTOCOL.md 7.5) and sources share the destination's link by deficit round robin. When one
+ * source's queue grows past `maxQueuePerSource`, or a source adds to a destination holding more
+ * than `maxQueuePerClient`, that source's reading is paused until the backlog drains: the
+ * switcher's memory stays bounded and nothing is dropped.
+ */
+
+/** Pauses a transport's reading while anything holds it. */
+export class ReadGate {
+  private readonly blockers = new Set<object>();
+  private shut = false;
+  /** Times reading was paused. */
+  pauses = 0;
+
+  constructor(private readonly transport: Transport) {}
+
+  get paused(): boolean {
+    return this.blockers.size > 0;
+  }
+
+  block(key: object): void {
+    if (this.shut || this.blockers.has(key)) return;
+    if (this.blockers.size === 0) {
+      this.pauses++;
+      this.transport.pauseReading();
+    }
+    this.blockers.add(key);
+  }
+
+  unblock(key: object): void {
+    if (!this.blockers.delete(key)) return;
+    if (this.blockers.size === 0 && !this.shut) this.transport.resumeReading();
+  }
+
+  /** The client is leaving: forget every blocker and never pause again. */
+  shutDown(): void {
+    this.shut = true;
+    this.blockers.clear();
+  }
+}
+
+export interface OutboxLimits {
+  maxQueuePerSource: number;
+  maxQueuePerClient: number;
+  quantum: number;
+  maxBatchBytes: number;
+  maxControlQueue: number;
+}
+
+/** What the outbox needs of a source: the gate on its reading. */
+export interface Source {
+  readonly gate: ReadGate;
+}
+
+export class Outbox<S extends Source> {
+  readonly scheduler: Scheduler;
+  /** Bytes handed to the transport. */
+  bytesOut = 0;
+  /** Frames queued. */
+  framesOut = 0;
+  private readonly bySource = new Map<S, StreamQueue>();
+  private readonly overTotal = new Set<S>();
+  private pushed = 0;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly limits: OutboxLimits,
+  ) {
+    const sink: SchedulerSink = { framing: transport.framing, send: (parts) => this.write(parts) };
+    this.scheduler = new Scheduler(sink, {
+      quantum: limits.quantum,
+      maxBatchBytes: limits.maxBatchBytes,
+      maxControlQueue: limits.maxControlQueue,
+    });
+  }
+
+  /** Bytes queued and not yet handed to the transport. */
+  get queuedBytes(): number {
+    return this.pushed - this.scheduler.bytesWritten;
+  }
+
+  /** Queues a switcher-made frame ahead of forwarded traffic; throws LimitError when too many wait. */
+  control(h: Uint8Array, payload?: Uint8Array): void {
+    this.scheduler.pushControl(h, payload);
+    this.pushed += h.length + (payload?.length ?? 0);
+    this.framesOut++;
+  }
+
+  /** Queues a frame from `from` behind that source's earlier frames. */
+  forward(from: S, h: Uint8Array, payload: Uint8Array): void {
+    const l = this.limits;
+    let q = this.bySource.get(from);
+    if (q === undefined) {
+      const queue = this.scheduler.queue();
+      queue.lowWater = Math.floor(l.maxQueuePerSource / 2);
+      queue.onDrain = () => from.gate.unblock(queue);
+      this.bySource.set(from, queue);
+      q = queue;
+    }
+    this.scheduler.pushOrdered(q, h, payload);
+    this.pushed += h.length + payload.length;
+    this.framesOut++;
+    if (q.bytes > l.maxQueuePerSource && !q.needDrain) {
+      q.needDrain = true;
+      from.gate.block(q);
+    }
+    if (this.queuedBytes > l.maxQueuePerClient && !this.overTotal.has(from)) {
+      this.overTotal.add(from);
+      from.gate.block(this);
+    }
+  }
+
+  /** A source left: its frames already queued still go out, but it is no longer paused for them. */
+  forget(source: S): void {
+    const q = this.bySource.get(source);
+    if (q) q.onDrain = null;
+    this.bySource.delete(source);
+    this.overTotal.delete(source);
+  }
+
+  /** This client left: drop what is queued and release every source it paused. */
+  close(): void {
+    this.scheduler.close();
+    for (const [src, q] of this.bySource) src.gate.unblock(q);
+    for (const src of this.overTotal) src.gate.unblock(this);
+    this.bySource.clear();
+    this.overTotal.clear();
+  }
+
+  private write(parts: readonly Uint8Array[]): boolean {
+    for (const p of parts) this.bytesOut += p.length;
+    const ok = this.transport.send(parts);
+    if (this.overTotal.size > 0 && this.queuedBytes <= this.limits.maxQueuePerClient / 2) {
+      const waiting = [...this.overTotal];
+      this.overTotal.clear();
+      for (const s of waiting) s.gate.unblock(this);
+    }
+    return ok;
+  }
+}

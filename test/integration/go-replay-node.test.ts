@@ -682,15 +682,12 @@ describe('frames right behind the OpenStream ACK (PROTOCOL.md 7.5, 8.2)', () => 
   // no stream: DATA is dropped (stats.dropped 1, the reader never sees it) and the peer's credit is
   // gone for good. Go handles the ACK and the data in order on one queue (8.2). Fix: create the
   // core and its face synchronously in onOpenAck, register it, then resolve the dial with it.
-  it.each(['stream', 'message'] as const)(
-    '%s framing: data is delivered to the reader',
-    async (framing) => {
-      const greeting = Buffer.from('hello from a Go server');
-      const { node, s } = await ackThen(framing, (port) => [makeFrame(Cmd.DATA, 2, port, 1, 7, greeting)]);
-      expect((await readExactly(s, greeting.length, 1_000)).equals(greeting)).toBe(true);
-      expect(node.stats.dropped).toBe(0);
-    },
-  );
+  it.each(['stream', 'message'] as const)('%s framing: data is delivered to the reader', async (framing) => {
+    const greeting = Buffer.from('hello from a Go server');
+    const { node, s } = await ackThen(framing, (port) => [makeFrame(Cmd.DATA, 2, port, 1, 7, greeting)]);
+    expect((await readExactly(s, greeting.length, 1_000)).equals(greeting)).toBe(true);
+    expect(node.stats.dropped).toBe(0);
+  });
 
   // The same race with a close: the CloseStream is answered as one for an unknown stream, and
   // then the dial resolves with a stream the peer has already closed, which never ends.

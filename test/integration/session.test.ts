@@ -1,0 +1,148 @@
+import { pipeline } from 'node:stream/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from '../../src/connect.js';
+import { AdmissionError, BaseNode, type FlexStream, FlexStream as FS, Session } from '../../src/index.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { listenTcp, listenWs } from '../../src/switcher-node.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import type { Transport } from '../../src/transport/types.js';
+import { once, pattern, readAll, sha256, writeAll } from '../helpers/streams.js';
+
+const PASSWORD = 'session-test';
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function switcher(): Switcher {
+  const sw = new Switcher({ password: PASSWORD });
+  cleanups.push(() => sw.close({ timeout: 1_000 }));
+  return sw;
+}
+
+/** A session whose connections are in-memory pairs handed to `sw`. */
+function memorySession(
+  sw: Switcher,
+  domain: string,
+  extra: Partial<ConstructorParameters<typeof Session>[1]> = {},
+) {
+  const s = new Session<FlexStream>(
+    async () => {
+      const [a, b] = memoryPair();
+      sw.handle(b);
+      return a as Transport;
+    },
+    { password: PASSWORD, domain, backoffInitial: 20, heartbeatInterval: 0, ...extra },
+    (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+  );
+  cleanups.push(() => s.close());
+  return s;
+}
+
+function serveEcho(s: Session<FlexStream>, port: number): void {
+  s.listen(port).on('stream', (st: FlexStream) => {
+    pipeline(st, st).catch(() => {});
+  });
+}
+
+async function roundTrip(s: Session<FlexStream>, addr: string, size: number): Promise<void> {
+  const st = await s.dial(addr);
+  const data = pattern(size, size);
+  const got = readAll(st);
+  await writeAll(st, data);
+  expect(sha256(await got)).toBe(sha256(data));
+}
+
+describe('sessions through a switcher', () => {
+  for (const [name, urls] of [
+    ['tcp', ['tcp', 'tcp']],
+    ['ws', ['ws', 'ws']],
+    ['mixed', ['tcp', 'ws']],
+  ] as const) {
+    it(`node -> switcher -> node over ${name}, by domain and by IP`, async () => {
+      const sw = switcher();
+      const tcp = await listenTcp(sw, { host: '127.0.0.1', port: 0 });
+      const ws = await listenWs(sw, { host: '127.0.0.1', port: 0 });
+      const url = (k: 'tcp' | 'ws'): string =>
+        k === 'tcp' ? `tcp://127.0.0.1:${tcp.address.port}` : `ws://127.0.0.1:${ws.address.port}/flex/ws`;
+      const echo = connect(url(urls[0]), { password: PASSWORD, domain: 'echo' });
+      const client = connect(url(urls[1]), { password: PASSWORD, domain: 'client' });
+      cleanups.push(
+        () => echo.close(),
+        () => client.close(),
+      );
+      serveEcho(echo, 7);
+      await Promise.all([echo.ready({ timeout: 5_000 }), client.ready({ timeout: 5_000 })]);
+      await roundTrip(client, 'echo:7', 1024 * 1024);
+      await roundTrip(client, `${echo.ip}:7`, 100_000);
+      const st = await client.dial('echo:7');
+      expect(st.remoteDomain).toBe('echo');
+      st.destroy();
+      expect(await client.ping('echo')).toBeGreaterThanOrEqual(0);
+      expect(await client.ping()).toBeGreaterThanOrEqual(0);
+      await expect(client.dial('nobody:7')).rejects.toMatchObject({ reason: 'unknown-domain' });
+    });
+  }
+
+  it('fails dials while disconnected, or waits when asked', async () => {
+    const sw = switcher();
+    const s = memorySession(sw, 'early');
+    await expect(s.dial('x:1')).rejects.toMatchObject({ code: 'FLEX_ERR_NOT_CONNECTED' });
+    const echo = memorySession(sw, 'echo2');
+    serveEcho(echo, 7);
+    await echo.ready({ timeout: 5_000 });
+    const st = await s.dial('echo2:7', { wait: true, timeout: 5_000 });
+    st.destroy();
+  });
+
+  it('reports a wrong password as AdmissionError and keeps retrying', async () => {
+    const sw = switcher();
+    const s = memorySession(sw, 'intruder', { password: 'wrong' });
+    const err = await once<Error>(s, 'disconnect');
+    expect(err).toBeInstanceOf(AdmissionError);
+    await once(s, 'disconnect');
+    expect(s.state).not.toBe('ready');
+  });
+
+  it('reconnects after the switcher restarts, with its listeners back', async () => {
+    let sw = switcher();
+    const l = await listenTcp(sw, { host: '127.0.0.1', port: 0 });
+    const port = l.address.port;
+    const url = `tcp://127.0.0.1:${port}`;
+    const echo = connect(url, { password: PASSWORD, domain: 'echo', backoffInitial: 20, backoffMax: 200 });
+    const client = connect(url, {
+      password: PASSWORD,
+      domain: 'client',
+      backoffInitial: 20,
+      backoffMax: 200,
+    });
+    cleanups.push(
+      () => echo.close(),
+      () => client.close(),
+    );
+    serveEcho(echo, 7);
+    await Promise.all([echo.ready({ timeout: 5_000 }), client.ready({ timeout: 5_000 })]);
+    await roundTrip(client, 'echo:7', 1000);
+    const lost = Promise.all([once(echo, 'disconnect'), once(client, 'disconnect')]);
+    await sw.close({ timeout: 1_000 });
+    await lost;
+    sw = switcher();
+    await listenTcp(sw, { host: '127.0.0.1', port });
+    await Promise.all([once(echo, 'ready', 10_000), once(client, 'ready', 10_000)]);
+    await roundTrip(client, 'echo:7', 1000);
+    expect(echo.connections).toBe(2);
+  });
+
+  it('carries 100 nodes x 10 streams through one switcher', async () => {
+    const sw = switcher();
+    const sessions = Array.from({ length: 100 }, (_, i) => memorySession(sw, `n${i}`));
+    for (const s of sessions) serveEcho(s, 7);
+    await Promise.all(sessions.map((s) => s.ready({ timeout: 10_000 })));
+    await Promise.all(
+      sessions.map((s, i) =>
+        Promise.all(Array.from({ length: 10 }, (_, k) => roundTrip(s, `n${(i + k + 1) % 100}:7`, 4096 + k))),
+      ),
+    );
+    expect(sw.stats().clients).toBe(100);
+  });
+});

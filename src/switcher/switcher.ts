@@ -84,7 +84,9 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const access = new AccessPolicy(o.password, o.access);
     this.registry = new Registry<SwitcherClient>(
       {
-        probe: (holder) => holder.probe(holder.domain, o.livenessTimeout),
+        // A holder paused by backpressure cannot have its answer read; it is busy sending, so alive.
+        probe: (holder) =>
+          holder.paused ? Promise.resolve(true) : holder.probe(holder.domain, o.livenessTimeout),
         evict: (holder) => {
           this.logger.warn(
             { domain: holder.domain, ip: holder.ip },

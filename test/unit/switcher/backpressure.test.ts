@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Cmd } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
-import { join, PASSWORD, type Raw } from './helpers.js';
+import { admitRaw, connectRaw, join, PASSWORD, type Raw } from './helpers.js';
 
 /**
  * One slow destination must not stall the others, and the switcher's memory stays bounded:
@@ -70,5 +70,20 @@ describe('switcher backpressure', () => {
     sink.t.resumeReading();
     await Promise.all(sources.map((_, i) => receive(sink, 64, 3000 + i)));
     await expect.poll(() => sw.clients().some((c) => c.paused)).toBe(false);
+  });
+
+  it('counts a holder paused by backpressure as alive: its domain is not taken over', async () => {
+    const sw = new Switcher({ password: PASSWORD, maxQueuePerSource: 64 * 1024, livenessTimeout: 50 });
+    switchers.push(sw);
+    const a = await join(sw, 'a');
+    const b = await join(sw, 'b');
+    b.t.pauseReading();
+    flood(a, b, 64, 1000);
+    await expect.poll(() => sw.client('a')?.paused).toBe(true);
+    const res = await admitRaw(connectRaw(sw), 'a');
+    expect(res.errCode).toBe(-2);
+    expect(a.inbox.filter((f) => f.cmd === Cmd.PING)).toEqual([]);
+    b.t.resumeReading();
+    await receive(b, 64, 1000);
   });
 });

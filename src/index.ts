@@ -38,4 +38,13 @@ export { connect, connector } from './connect.js';
 export { admit } from './node/admit.js';
 export type { SessionEvents, SessionOptions, SessionState } from './node/session.js';
 export { Session } from './node/session.js';
+export * from './switcher/index.js';
+export type { WsServeOptions } from './switcher-node.js';
+export {
+  listenTcp as serveTcp,
+  listenTls as serveTls,
+  listenWs as serveWs,
+  listenWss as serveWss,
+  upgradeHandler,
+} from './switcher-node.js';
 export * from './transport/index.js';

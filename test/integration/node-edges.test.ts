@@ -209,6 +209,31 @@ describe('node edge cases', () => {
     await expect(node.dial('local:8')).rejects.toMatchObject({ reason: 'no-listener' });
   });
 
+  it('works in stream.pipeline with real TCP sockets, and times out when idle', async () => {
+    const net = await import('node:net');
+    const pair = await nodePair(links.memory!);
+    cleanups.push(() => pair.close());
+    // a real TCP echo server reached through a flexmux stream
+    const server = net.createServer((sock) => sock.pipe(sock));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    pair.b.listen(22).on('stream', (s: FlexStream) => {
+      const sock = net.connect(port, '127.0.0.1');
+      pipeline(s, sock, s).catch(() => {});
+    });
+    const s = await pair.a.dial('bob:22');
+    const data = pattern(3 * 1024 * 1024, 11);
+    const got = readAll(s);
+    await writeAll(s, data);
+    expect(sha256(await got)).toBe(sha256(data));
+    const idle = await pair.a.dial('bob:22');
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => idle.setTimeout(60, resolve));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(50);
+    idle.destroy();
+  });
+
   it('reports a reset stream with its code on both faces', async () => {
     const pair = await nodePair(links.memory!);
     cleanups.push(() => pair.close());

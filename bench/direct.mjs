@@ -1,0 +1,359 @@
+// flexmux against raw TCP in one run, one process pair over loopback: `node bench/direct.mjs`
+// (after `npm run build`). This process is the client; lib/direct-server.mjs is forked as the
+// server. Measures one-stream and 64-stream throughput, ping RTT idle and beside a saturating
+// stream, open+echo+close with 32 in flight, and memory per idle stream; prints a markdown table
+// with ratios to raw TCP and the issue's targets, and writes JSON to bench/results/.
+// Raw TCP uses one connection per stream (64 in the 64-stream case, a new one per open, a second
+// one for the bulk data beside pings). `--quick` shortens every phase; `--phases idle,open32` runs
+// only the named phases (idle, bulk1, bulk64, pingIdle, pingLoad, open32).
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { nodeOptions } from './adapters/flexmux.mjs';
+import { COUNT_LEN, deadline, decodeCount, drained, OP, Reader, sleep } from './lib/direct-proto.mjs';
+import { renderTable } from './lib/direct-report.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { Node, tcpTransport } = await import(new URL('../dist/index.js', import.meta.url).href);
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc');
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.includes('--phases') ? process.argv[process.argv.indexOf('--phases') + 1] : '';
+const P = {
+  bulkSecs: quick ? 0.5 : 2,
+  streams: 64,
+  chunk: 64 * 1024,
+  pingSize: 64,
+  pingWarmup: quick ? 50 : 200,
+  pings: quick ? 500 : 3000,
+  pingSecs: quick ? 1 : 3,
+  loadWarmupMs: quick ? 200 : 400,
+  opens: quick ? 1000 : 5000,
+  concurrency: 32,
+  idleStreams: quick ? 2000 : 10_000,
+};
+const WATCHDOG_MS = 115_000;
+
+// ------------------------------------------------------------------ the server process
+
+const server = fork(path.join(here, 'lib/direct-server.mjs'), [], { execArgv: ['--expose-gc'] });
+const killServer = () => server.exitCode === null && server.kill('SIGKILL');
+process.on('exit', killServer);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+const watchdog = setTimeout(() => {
+  console.error(`direct.mjs: still running after ${WATCHDOG_MS / 1000} s, giving up`);
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+const ports = await deadline(
+  new Promise((resolve) => server.once('message', resolve)),
+  10_000,
+  'server start',
+);
+let memId = 0;
+function serverMem(withGc) {
+  const id = ++memId;
+  return deadline(
+    new Promise((resolve) => {
+      const on = (m) => {
+        if (m?.type === 'mem' && m.id === id) {
+          server.off('message', on);
+          resolve(m);
+        }
+      };
+      server.on('message', on);
+      server.send({ type: 'mem', id, gc: withGc });
+    }),
+    10_000,
+    'server memory report',
+  );
+}
+
+function connect(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, noDelay: true });
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+}
+
+// ------------------------------------------------------------------ the two contenders
+
+async function flexConn() {
+  const node = new Node(tcpTransport(await connect(ports.flexPort)), {
+    ...nodeOptions,
+    ip: 1,
+    domain: 'client',
+  });
+  node.on('error', () => {});
+  return {
+    open: () => node.dial('server:80'),
+    close: async () => {
+      await deadline(node.close(), 3000, 'flexmux close').catch(() => node.destroy());
+    },
+  };
+}
+
+async function tcpConn() {
+  const sockets = new Set();
+  return {
+    open: async () => {
+      const s = await connect(ports.tcpPort);
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+      return s;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+const KINDS = { flexmux: flexConn, tcp: tcpConn };
+
+// ------------------------------------------------------------------ measurements
+
+const now = () => Number(process.hrtime.bigint()) / 1e6; // ms
+
+async function sinkUntil(stream, until, chunk, state, yieldEach) {
+  const reply = new Reader(stream).read(COUNT_LEN);
+  reply.catch(() => {});
+  stream.write(Buffer.of(OP.SINK));
+  while (now() < until() && !state.failed) {
+    state.written += chunk.length;
+    if (!stream.write(chunk)) await drained(stream);
+    // Beside pings, yield a macrotask per chunk: a write/'drain' cycle that completes in
+    // microtasks would otherwise starve this process's own pinger and measure that instead.
+    if (yieldEach) await new Promise(setImmediate);
+  }
+  stream.end();
+  return decodeCount(await reply);
+}
+
+const cpuNow = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
+/**
+ * `n` streams each write for `secs`, then end; rate = bytes the server counted / time to last
+ * reply. Also CPU time of both processes per MB moved, which other load on the machine distorts
+ * far less than the rate.
+ */
+async function bulk(conn, n, secs) {
+  const streams = [];
+  for (let i = 0; i < n; i++) streams.push(await conn.open());
+  const chunk = Buffer.alloc(P.chunk, 0xab);
+  const before = await serverMem(false);
+  const client0 = cpuNow();
+  const t0 = now();
+  const state = { written: 0, failed: false };
+  const counts = await Promise.all(streams.map((s) => sinkUntil(s, () => t0 + secs * 1000, chunk, state)));
+  const elapsed = (now() - t0) / 1000;
+  const clientCpu = cpuNow() - client0;
+  const after = await serverMem(false);
+  const total = counts.reduce((a, b) => a + b, 0);
+  const mb = total / 1e6;
+  return {
+    mbps: mb / elapsed,
+    bytes: total,
+    clientCpuPerMB: clientCpu / mb,
+    serverCpuPerMB: (after.cpu - before.cpu) / mb,
+    // flexmux only (zero for TCP): frames (or frame pieces) decoded and transport writes (ACKs)
+    // by the receiving server, per MB of payload
+    serverFramesInPerMB: (after.wire.framesIn - before.wire.framesIn) / mb,
+    serverWritesPerMB: (after.wire.writes - before.wire.writes) / mb,
+  };
+}
+
+function latency(samples) {
+  const s = Float64Array.from(samples).sort();
+  const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1], n: s.length };
+}
+
+/** Sequential 64-byte echoes on one stream; with `load`, a second stream (connection) saturates. */
+async function pings(conn, load) {
+  const ping = await conn.open();
+  const reader = new Reader(ping);
+  const buf = Buffer.alloc(P.pingSize, 0x11);
+  ping.write(Buffer.of(OP.ECHO));
+  const once = async (i) => {
+    buf.writeUInt32LE(i, 0);
+    const t0 = now();
+    ping.write(buf);
+    const got = await reader.read(buf.length);
+    if (got.readUInt32LE(0) !== i) throw new Error('ping echo mismatch');
+    return (now() - t0) * 1000;
+  };
+  let i = 0;
+  for (let k = 0; k < P.pingWarmup; k++) await once(i++);
+  let stop = false;
+  const state = { written: 0, failed: false };
+  let bulkDone = null;
+  if (load) {
+    const chunk = Buffer.alloc(P.chunk, 0xee);
+    bulkDone = sinkUntil(await conn.open(), () => (stop ? 0 : Number.POSITIVE_INFINITY), chunk, state, true);
+    bulkDone.catch(() => {
+      state.failed = true;
+    });
+    await sleep(P.loadWarmupMs);
+  }
+  const w0 = state.written;
+  const t0 = now();
+  const samples = [];
+  while (samples.length < P.pings && now() - t0 < P.pingSecs * 1000) samples.push(await once(i++));
+  const secs = (now() - t0) / 1000;
+  const bulkMBps = (state.written - w0) / secs / 1e6;
+  stop = true;
+  if (bulkDone) await deadline(bulkDone, 10_000, 'bulk stream end');
+  ping.end();
+  return { ...latency(samples), ...(load ? { bulkMBps } : {}) };
+}
+
+/** Open, send 16 B, read the echo, end; `concurrency` at a time; timed until every stream closed. */
+async function openRate(conn) {
+  const payload = Buffer.alloc(16, 0x5a);
+  const msg = Buffer.concat([Buffer.of(OP.ECHO), payload]);
+  const closed = [];
+  let started = 0;
+  const t0 = now();
+  const worker = async () => {
+    while (started < P.opens) {
+      started++;
+      const s = await conn.open();
+      closed.push(new Promise((resolve) => s.once('close', resolve)));
+      const reader = new Reader(s);
+      s.write(msg);
+      const got = await reader.read(payload.length);
+      if (!got.equals(payload)) throw new Error('echo mismatch');
+      s.end();
+    }
+  };
+  await Promise.all(Array.from({ length: P.concurrency }, worker));
+  await Promise.all(closed);
+  return { rate: P.opens / ((now() - t0) / 1000) };
+}
+
+function localMem() {
+  gc();
+  gc();
+  const { rss, heapUsed, heapTotal, arrayBuffers } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal, arrayBuffers };
+}
+
+/** RSS and heap growth per idle stream in both processes, after gc. */
+async function idleMemory(conn) {
+  const keep = [];
+  const openHeld = async (n) => {
+    let left = n;
+    const worker = async () => {
+      while (left-- > 0) {
+        const s = await conn.open();
+        s.on('error', () => {});
+        s.write(Buffer.of(OP.HOLD));
+        keep.push(s);
+      }
+    };
+    await Promise.all(Array.from({ length: 128 }, worker));
+    const target = keep.length;
+    const t0 = now();
+    while ((await serverMem(false)).held < target) {
+      if (now() - t0 > 20_000) throw new Error('server did not see every idle stream');
+      await sleep(20);
+    }
+  };
+  await openHeld(16); // warm the code paths
+  await sleep(100);
+  const c0 = localMem();
+  const s0 = await serverMem(true);
+  await openHeld(P.idleStreams);
+  await sleep(200);
+  const c1 = localMem();
+  const s1 = await serverMem(true);
+  const n = P.idleStreams;
+  return {
+    clientRss: (c1.rss - c0.rss) / n,
+    serverRss: (s1.rss - s0.rss) / n,
+    clientHeap: (c1.heapUsed - c0.heapUsed) / n,
+    serverHeap: (s1.heapUsed - s0.heapUsed) / n,
+    // Where RSS beyond live objects comes from: heap kept committed after gc, array buffers.
+    clientHeapTotal: (c1.heapTotal - c0.heapTotal) / n,
+    serverHeapTotal: (s1.heapTotal - s0.heapTotal) / n,
+    clientArrayBuffers: (c1.arrayBuffers - c0.arrayBuffers) / n,
+    serverArrayBuffers: (s1.arrayBuffers - s0.arrayBuffers) / n,
+  };
+}
+
+/** Lets the server finish tearing down the idle streams and both processes collect the garbage. */
+async function settle() {
+  await sleep(300);
+  await serverMem(true);
+  gc();
+  return {};
+}
+
+// Names starting with '_' are not reported.
+const PHASES = [
+  ['idle', idleMemory],
+  ['_settle', settle],
+  ['_warmup', (c) => bulk(c, 4, P.bulkSecs / 4)], // JIT-compile the data path before timing it
+  ['bulk1', (c) => bulk(c, 1, P.bulkSecs)],
+  ['bulk64', (c) => bulk(c, P.streams, P.bulkSecs)],
+  ['pingIdle', (c) => pings(c, false)],
+  ['pingLoad', (c) => pings(c, true)],
+  ['open32', openRate],
+];
+
+// ------------------------------------------------------------------ main
+
+const loadBefore = os.loadavg();
+const results = { flexmux: {}, tcp: {} };
+const t0 = Date.now();
+// Memory first, while both processes are fresh; each phase on a fresh connection, flexmux then TCP.
+const wanted = (phase) =>
+  !only || only.split(',').includes(phase) || (phase.startsWith('_') && /bulk|ping|open/.test(only)); // settle and warm up before timed phases
+for (const [phase, fn] of PHASES.filter(([phase]) => wanted(phase))) {
+  for (const kind of Object.keys(KINDS)) {
+    const conn = await KINDS[kind]();
+    try {
+      results[kind][phase] = await deadline(fn(conn), 30_000, `${kind} ${phase}`);
+    } catch (err) {
+      results[kind][phase] = { error: String(err?.message ?? err) };
+    } finally {
+      await conn.close();
+    }
+    if (phase.startsWith('_')) delete results[kind][phase];
+    else console.error(`${kind.padEnd(8)} ${phase.padEnd(9)} ${JSON.stringify(results[kind][phase])}`);
+    await sleep(100);
+  }
+}
+
+const machine = {
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cpus: os.cpus().length,
+  node: process.version,
+  v8: process.versions.v8,
+  platform: `${os.type()} ${os.release()} ${os.arch()}`,
+  memGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+  loadavgBefore: loadBefore.map((x) => Number(x.toFixed(2))),
+  loadavgAfter: os.loadavg().map((x) => Number(x.toFixed(2))),
+};
+const date = new Date().toISOString();
+console.log(renderTable(results, machine, { date, quick, params: P, secs: (Date.now() - t0) / 1000 }));
+const outDir = path.join(here, 'results');
+fs.mkdirSync(outDir, { recursive: true });
+const file = path.join(outDir, `direct-${quick ? 'quick-' : ''}${date.replace(/[:.]/g, '-')}.json`);
+fs.writeFileSync(file, JSON.stringify({ date, machine, params: P, results }, null, 2));
+console.error(`raw results: ${path.relative(process.cwd(), file)}`);
+process.exit(0);

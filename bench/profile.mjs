@@ -159,9 +159,13 @@ function summarise(file, top) {
   mark(prof.nodes[0], false);
   const self = new Map();
   const { samples, timeDeltas } = prof;
+  // timeDeltas[i + 1] is the time from sample i to the next one: that time belongs to sample i.
+  // On a loaded machine a descheduled process shows up as one huge delta; cap each delta at 3x
+  // the median sampling interval so that wall time spent off the CPU is not taken for self time.
+  const sortedDeltas = Float64Array.from(timeDeltas).sort();
+  const cap = 3 * sortedDeltas[sortedDeltas.length >> 1];
   for (let i = 0; i < samples.length; i++) {
-    // timeDeltas[i + 1] is the time from sample i to the next one: that time belongs to sample i.
-    const us = i + 1 < timeDeltas.length ? timeDeltas[i + 1] : 0;
+    const us = i + 1 < timeDeltas.length ? Math.min(timeDeltas[i + 1], cap) : 0;
     self.set(samples[i], (self.get(samples[i]) ?? 0) + us);
   }
   const fns = new Map();

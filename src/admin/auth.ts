@@ -1,0 +1,57 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { isLoopback } from './config.js';
+import { HttpError } from './http.js';
+
+/**
+ * Who may call the admin API. With a token: `Authorization: Bearer <token>`, compared in constant
+ * time (both sides hashed first, so neither the length nor a prefix leaks through timing). The
+ * event stream also takes `?access_token=` because EventSource cannot send headers.
+ *
+ * Without a token the server only listens on loopback (config.ts refuses anything else) and only
+ * answers requests whose Host is a loopback name: a web page the operator visits could otherwise
+ * rebind its own DNS name to 127.0.0.1 and drive the API from the browser.
+ */
+export class Auth {
+  private readonly digest: Buffer | null;
+
+  constructor(token: string | undefined) {
+    this.digest = token === undefined ? null : sha256(token);
+  }
+
+  get required(): boolean {
+    return this.digest !== null;
+  }
+
+  /** Throws 401 unless the request carries the token; `query` allows `?access_token=`. */
+  check(req: IncomingMessage, url: URL, query: boolean): void {
+    if (this.digest === null) return;
+    const given = bearerOf(req) ?? (query ? url.searchParams.get('access_token') : null);
+    if (given === null) throw new HttpError(401, 'unauthorized', 'a bearer token is required');
+    if (!timingSafeEqual(sha256(given), this.digest)) {
+      throw new HttpError(401, 'unauthorized', 'the bearer token is not valid');
+    }
+  }
+
+  /** Without a token: refuses a Host header that does not name this machine (DNS rebinding). */
+  checkHost(req: IncomingMessage): void {
+    if (this.digest !== null) return;
+    const host = req.headers.host;
+    if (host === undefined) return;
+    const name = host.replace(/:\d+$/, '');
+    if (!isLoopback(name)) {
+      throw new HttpError(403, 'forbidden', `Host "${host}" is not a loopback name; configure a token`);
+    }
+  }
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+function bearerOf(req: IncomingMessage): string | null {
+  const h = req.headers.authorization;
+  if (h === undefined) return null;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(h);
+  return m === null ? null : m[1];
+}

@@ -1,0 +1,156 @@
+import { isIP } from 'node:net';
+import { ConfigError } from '../errors.js';
+import type { PingOptions } from '../node/node.js';
+import type { SessionState } from '../node/session.js';
+import type { StreamCore } from '../stream/core.js';
+import type { Switcher } from '../switcher/switcher.js';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * Every default of the admin server in one frozen object (STYLE.md habit 6). The server is off
+ * unless something calls `startAdmin()`; when it runs it binds to loopback unless told otherwise.
+ */
+export const adminDefaults = Object.freeze({
+  host: '127.0.0.1',
+  port: 7090,
+  /** ms between two samples of the counters (rates, sparklines, SSE snapshots). */
+  sampleInterval: 1_000,
+  /** Samples of total throughput kept for the chart (5 minutes at 1 s). */
+  historySize: 300,
+  /** Samples kept per client or stream for its sparkline. */
+  itemHistory: 60,
+  /** Node mode: ms between RTT pings (to the switcher and to each peer domain); 0 disables. */
+  pingInterval: 5_000,
+  /** Node mode: peer domains pinged per round at most. */
+  maxPingedDomains: 16,
+  /** Event streams (/api/v1/events) open at once; more are answered 503. */
+  maxEventStreams: 16,
+  /** Bytes an event stream may have unsent before it is dropped as too slow. */
+  eventBufferLimit: 4 * 1024 * 1024,
+  /** Clients or streams listed in one SSE snapshot at most (the REST list is complete). */
+  maxSnapshotItems: 1_000,
+  /** Largest request body accepted (only DELETE /clients/{domain} reads one). */
+  maxBodyBytes: 16 * 1024,
+  /** Node.js process metrics (CPU, memory, event loop) in /metrics. */
+  processMetrics: false,
+});
+
+/**
+ * What the admin reads of a node (a `BaseNode` of any stream type satisfies it). Structural, so a
+ * `BaseNode<FlexStream>` or `BaseNode<WebStream>` fits without casts: the classes are generic in
+ * their stream type and invariant in it.
+ */
+export interface InspectableNode {
+  readonly ip: number;
+  readonly domain: string;
+  readonly closed: boolean;
+  readonly streamCount: number;
+  readonly stats: {
+    readonly framesIn: number;
+    readonly bytesIn: number;
+    readonly dropped: number;
+    readonly streamsOpened: number;
+    readonly streamsAccepted: number;
+  };
+  readonly scheduler: { readonly bytesWritten: number; readonly controlLength: number };
+  readonly transport: { readonly remoteAddress: string };
+  readonly options: { readonly pingTimeout: number };
+  streamList(): StreamCore[];
+  listenerPorts(): number[];
+  ping(domain?: string, options?: PingOptions): Promise<number>;
+}
+
+/** What the admin reads of a reconnecting `Session` of any stream type. */
+export interface InspectableSession {
+  readonly node: InspectableNode | null;
+  readonly state: SessionState;
+  readonly domain: string;
+  readonly connections: number;
+  on(event: 'state', fn: (state: SessionState) => void): unknown;
+  off(event: 'state', fn: (state: SessionState) => void): unknown;
+}
+
+/** A node the admin server can show: one connection, or a session that reconnects. */
+export type AdminNode = InspectableNode | InspectableSession;
+
+export interface AdminOptions {
+  /** Serve this switcher (exactly one of `switcher` and `node`). */
+  switcher?: Switcher;
+  /** Serve this node or session (exactly one of `switcher` and `node`). */
+  node?: AdminNode;
+  host?: string;
+  /** TCP port; 0 picks a free one (see the resolved `url`). */
+  port?: number;
+  /** Bearer token for the API and /metrics; required when `host` is not a loopback address. */
+  token?: string;
+  logger?: Logger;
+  sampleInterval?: number;
+  historySize?: number;
+  itemHistory?: number;
+  pingInterval?: number;
+  maxPingedDomains?: number;
+  maxEventStreams?: number;
+  eventBufferLimit?: number;
+  maxSnapshotItems?: number;
+  maxBodyBytes?: number;
+  processMetrics?: boolean;
+}
+
+export type ResolvedAdminOptions = {
+  [K in Exclude<keyof typeof adminDefaults, 'host'>]: (typeof adminDefaults)[K] extends boolean
+    ? boolean
+    : number;
+} & {
+  host: string;
+  token: string | undefined;
+};
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost' || h === '::1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
+function int(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`admin option ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** Applies defaults and checks every option; throws ConfigError naming the bad one. */
+export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
+  if (o === null || typeof o !== 'object') throw new ConfigError('admin options are required');
+  if ((o.switcher === undefined) === (o.node === undefined)) {
+    throw new ConfigError('admin needs exactly one of the options switcher and node');
+  }
+  const d = adminDefaults;
+  const host = o.host ?? d.host;
+  if (typeof host !== 'string' || host === '') throw new ConfigError('admin option host must be a string');
+  if (o.token !== undefined && (typeof o.token !== 'string' || o.token === '')) {
+    throw new ConfigError('admin option token must be a non-empty string');
+  }
+  if (o.token === undefined && !isLoopback(host)) {
+    throw new ConfigError(`admin on ${host} is reachable from other machines: set a token`);
+  }
+  if (o.processMetrics !== undefined && typeof o.processMetrics !== 'boolean') {
+    throw new ConfigError('admin option processMetrics must be a boolean');
+  }
+  return {
+    host,
+    port: int('port', o.port ?? d.port, 0, 65_535),
+    token: o.token,
+    sampleInterval: int('sampleInterval', o.sampleInterval ?? d.sampleInterval, 10, 3_600_000),
+    historySize: int('historySize', o.historySize ?? d.historySize, 2, 100_000),
+    itemHistory: int('itemHistory', o.itemHistory ?? d.itemHistory, 2, 10_000),
+    pingInterval: int('pingInterval', o.pingInterval ?? d.pingInterval, 0, 3_600_000),
+    maxPingedDomains: int('maxPingedDomains', o.maxPingedDomains ?? d.maxPingedDomains, 0, 1_024),
+    maxEventStreams: int('maxEventStreams', o.maxEventStreams ?? d.maxEventStreams, 1, 10_000),
+    eventBufferLimit: int('eventBufferLimit', o.eventBufferLimit ?? d.eventBufferLimit, 1024, 2 ** 30),
+    maxSnapshotItems: int('maxSnapshotItems', o.maxSnapshotItems ?? d.maxSnapshotItems, 1, 1_000_000),
+    maxBodyBytes: int('maxBodyBytes', o.maxBodyBytes ?? d.maxBodyBytes, 64, 2 ** 24),
+    processMetrics: o.processMetrics ?? d.processMetrics,
+  };
+}

@@ -1,0 +1,13 @@
+/** The admin HTTP server, Prometheus metrics and dashboard (Node.js only). See docs/admin.md. */
+
+export {
+  type AdminNode,
+  type AdminOptions,
+  adminDefaults,
+  isLoopback,
+  validateAdminOptions,
+} from './config.js';
+export type { NodeSnapshot, NodeTotals, StreamView } from './node-view.js';
+export { openapiDocument } from './openapi.js';
+export { type AdminServer, startAdmin } from './server.js';
+export type { ClientStreamsView, ClientView, SwitcherSnapshot, SwitcherTotals } from './switcher-view.js';

@@ -1,0 +1,86 @@
+import { Counter, collectDefaultMetrics, Gauge, type LabelValues, Registry } from 'prom-client';
+import { PROTOCOL_VERSION } from '../wire/constants.js';
+import { packageVersion } from './version.js';
+
+/**
+ * The pieces every /metrics registry is built from. Each admin server has its own Registry (never
+ * prom-client's global one), so two servers in one process keep separate series. Most values are
+ * read from the core's counters at scrape time; events the core emits (refusals, departures)
+ * are counted as they happen.
+ */
+
+export type Sample<L extends string> = readonly [LabelValues<L>, number];
+
+/** RTT buckets in seconds: from a LAN hop to a congested intercontinental path. */
+export const RTT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export function createRegistry(mode: 'switcher' | 'node', processMetrics: boolean): Registry {
+  const registry = new Registry();
+  new Gauge({
+    name: 'flexmux_info',
+    help: 'Constant 1, labelled with the flexmux version, the protocol version and what is served.',
+    labelNames: ['version', 'protocol', 'mode'] as const,
+    registers: [registry],
+  }).set({ version: packageVersion(), protocol: String(PROTOCOL_VERSION), mode }, 1);
+  if (processMetrics) collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+function keyOf(labels: LabelValues<string>): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/**
+ * A counter whose values are read from the core at scrape time. A value never goes below what was
+ * last reported, so a count that dips for a moment (a client between leaving the registry and
+ * reporting its final numbers) never looks like a counter reset to Prometheus.
+ */
+export function readCounter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: () => Iterable<Sample<L>>,
+): Counter<L> {
+  const high = new Map<string, number>();
+  const c: Counter<L> = new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect: () => {
+      c.reset();
+      for (const [labels, v] of read()) {
+        const k = keyOf(labels);
+        const value = Math.max(high.get(k) ?? 0, Number.isFinite(v) ? v : 0);
+        high.set(k, value);
+        c.inc(labels, value);
+      }
+    },
+  });
+  return c;
+}
+
+/** A gauge whose values are read from the core at scrape time. */
+export function readGauge<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: () => Iterable<Sample<L>>,
+): Gauge<L> {
+  const g: Gauge<L> = new Gauge<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect: () => {
+      g.reset();
+      for (const [labels, v] of read()) g.set(labels, v);
+    },
+  });
+  return g;
+}
+
+/** One unlabelled value. */
+export const one = (v: number): Sample<never>[] => [[{}, v]];

@@ -1,0 +1,76 @@
+import { Histogram, type Registry } from 'prom-client';
+import { one, RTT_BUCKETS, readCounter, readGauge } from './metrics.js';
+import type { RttProbe } from './node-rtt.js';
+import type { NodeView } from './node-view.js';
+
+/** A node's Prometheus series (names listed in docs/admin.md); totals span reconnections. */
+export function nodeMetrics(registry: Registry, view: NodeView, rtt: RttProbe | null): void {
+  const r = registry;
+  const none: readonly never[] = [];
+  readGauge(r, 'flexmux_node_connected', '1 while the node has a live connection.', none, () => {
+    const n = view.current;
+    return one(n !== null && !n.closed ? 1 : 0);
+  });
+  readCounter(r, 'flexmux_node_connections_total', 'Successful admissions of the session.', none, () =>
+    one(view.session?.connections ?? (view.current === null ? 0 : 1)),
+  );
+  readGauge(r, 'flexmux_node_streams', 'Streams open now.', none, () => one(view.current?.streamCount ?? 0));
+  readGauge(r, 'flexmux_node_listeners', 'Virtual ports listened on now.', none, () =>
+    one(view.current?.listenerPorts().length ?? 0),
+  );
+  readCounter(r, 'flexmux_node_streams_opened_total', 'Streams opened, by who opened them.', ['side'], () => {
+    const c = view.counters();
+    return [
+      [{ side: 'dialed' }, c.streamsOpened],
+      [{ side: 'accepted' }, c.streamsAccepted],
+    ];
+  });
+  readCounter(
+    r,
+    'flexmux_node_bytes_total',
+    'Bytes received and sent on the connection.',
+    ['direction'],
+    () => {
+      const c = view.counters();
+      return [
+        [{ direction: 'in' }, c.bytesIn],
+        [{ direction: 'out' }, c.bytesOut],
+      ];
+    },
+  );
+  readCounter(r, 'flexmux_node_frames_received_total', 'Frames received.', none, () =>
+    one(view.counters().framesIn),
+  );
+  readCounter(
+    r,
+    'flexmux_node_frames_dropped_total',
+    'Frames received for no known stream or with an unknown command.',
+    none,
+    () => one(view.counters().dropped),
+  );
+  readGauge(r, 'flexmux_node_buffered_bytes', 'Stream bytes buffered, by direction.', ['direction'], () => {
+    let receive = 0;
+    let write = 0;
+    for (const s of view.current?.streamList() ?? []) {
+      receive += s.receiveBuffered;
+      write += s.writeBuffered;
+    }
+    return [
+      [{ direction: 'receive' }, receive],
+      [{ direction: 'write' }, write],
+    ];
+  });
+  readGauge(r, 'flexmux_node_control_queue', 'Control frames waiting for the connection.', none, () =>
+    one(view.current?.scheduler.controlLength ?? 0),
+  );
+  if (rtt !== null) {
+    const h = new Histogram({
+      name: 'flexmux_node_rtt_seconds',
+      help: 'Round trips of the admin server’s pings, to the switcher (or direct peer) and to peer domains.',
+      labelNames: ['target'] as const,
+      buckets: RTT_BUCKETS,
+      registers: [r],
+    });
+    rtt.onRtt = (s, target) => h.observe({ target }, s);
+  }
+}

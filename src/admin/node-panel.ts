@@ -1,0 +1,115 @@
+import type { Registry } from 'prom-client';
+import type { SessionState } from '../node/session.js';
+import type { Logger } from '../util/logger.js';
+import { PROTOCOL_VERSION } from '../wire/constants.js';
+import type { AdminNode, ResolvedAdminOptions } from './config.js';
+import { sendJson } from './http.js';
+import { nodeMetrics } from './node-metrics.js';
+import { RttProbe } from './node-rtt.js';
+import { NodeView } from './node-view.js';
+import type { Panel } from './panel.js';
+import type { Route } from './router.js';
+import { packageVersion } from './version.js';
+
+/** A node (one connection) or a session (a node that reconnects) behind the admin API. */
+export class NodePanel implements Panel {
+  readonly mode = 'node';
+  readonly routes: Route[];
+  readonly foreign = ['/api/v1/clients', '/api/v1/clients/{domain}'];
+  readonly view: NodeView;
+  private readonly rtt: RttProbe | null;
+  private unrelay: (() => void) | null = null;
+
+  constructor(
+    target: AdminNode,
+    private readonly o: ResolvedAdminOptions,
+    registry: Registry,
+    logger: Logger,
+  ) {
+    this.rtt =
+      o.pingInterval > 0
+        ? new RttProbe(() => this.view.current, o.pingInterval, o.maxPingedDomains, logger)
+        : null;
+    this.view = new NodeView(target, this.rtt, o.historySize, o.itemHistory);
+    nodeMetrics(registry, this.view, this.rtt);
+    this.rtt?.start();
+    this.routes = [
+      {
+        method: 'GET',
+        path: '/api/v1/streams',
+        access: 'token',
+        handle: (c) => {
+          const streams = this.view.streams();
+          sendJson(c.res, 200, { count: streams.length, streams });
+        },
+      },
+      {
+        method: 'GET',
+        path: '/api/v1/listeners',
+        access: 'token',
+        handle: (c) => sendJson(c.res, 200, { listeners: this.view.listeners() }),
+      },
+    ];
+  }
+
+  private get state(): SessionState | 'ready' | 'closed' {
+    const session = this.view.session;
+    if (session !== null) return session.state;
+    return this.view.current?.closed === false ? 'ready' : 'closed';
+  }
+
+  info(): unknown {
+    const n = this.view.current;
+    const session = this.view.session;
+    return {
+      mode: 'node',
+      version: packageVersion(),
+      protocol: PROTOCOL_VERSION,
+      domain: session?.domain ?? n?.domain ?? '',
+      ip: n?.ip ?? 0,
+      state: this.state,
+      remoteAddress: n?.transport.remoteAddress ?? null,
+      connections: session?.connections ?? (n === null ? 0 : 1),
+      totals: this.view.totals(),
+      listeners: this.view.listeners().map((l) => l.port),
+      admin: {
+        sampleInterval: this.o.sampleInterval,
+        pingInterval: this.o.pingInterval,
+        tokenRequired: this.o.token !== undefined,
+      },
+    };
+  }
+
+  tick(mono: number, wall: number): void {
+    this.view.tick(mono, wall);
+  }
+
+  hello(): unknown {
+    const snapshot = this.view.snapshot(this.o.maxSnapshotItems);
+    return {
+      mode: 'node',
+      sampleInterval: this.o.sampleInterval,
+      history: this.view.history(),
+      itemHistory: this.view.streamHistory(snapshot.streams),
+      snapshot,
+    };
+  }
+
+  snapshot(): unknown {
+    return this.view.snapshot(this.o.maxSnapshotItems);
+  }
+
+  relay(send: (event: string, data: unknown) => void): void {
+    const session = this.view.session;
+    if (session === null) return;
+    const onState = (state: SessionState): void => send('state', { state });
+    session.on('state', onState);
+    this.unrelay = () => session.off('state', onState);
+  }
+
+  close(): void {
+    this.rtt?.stop();
+    this.unrelay?.();
+    this.unrelay = null;
+  }
+}

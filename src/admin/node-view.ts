@@ -1,0 +1,232 @@
+import type { StreamAddress, StreamCore, StreamState } from '../stream/core.js';
+import type { AdminNode, InspectableNode, InspectableSession } from './config.js';
+import type { RttProbe } from './node-rtt.js';
+import { Rate, RateBook, type SeriesJSON } from './rates.js';
+
+/**
+ * What the admin shows of one node: its streams with rates, its listeners, and totals that stay
+ * monotonic across the reconnections of a session (each new connection is a new BaseNode whose
+ * counters start at zero).
+ */
+
+export interface StreamView {
+  /** Unique within the node while the stream lives. */
+  id: number;
+  local: StreamAddress;
+  remote: StreamAddress;
+  /** True if this node opened the stream. */
+  dialed: boolean;
+  state: StreamState;
+  /** Negotiated window, bytes. */
+  window: number;
+  /** Bytes this end may still send before the peer acknowledges more. */
+  sendCredit: number;
+  halfClose: boolean;
+  reset: boolean;
+  /** Received bytes not yet read by the application. */
+  receiveBuffered: number;
+  /** Written bytes not yet handed to the connection. */
+  writeBuffered: number;
+  bytesRead: number;
+  bytesWritten: number;
+  rateIn: number;
+  rateOut: number;
+  /** RFC 3339. */
+  createdAt: string;
+  lastActivity: string;
+  /** RTT of the admin's last ping to the remote domain, ms; null if none answered. */
+  rttMs: number | null;
+}
+
+export interface NodeTotals {
+  connected: boolean;
+  streams: number;
+  listeners: number;
+  bytesIn: number;
+  bytesOut: number;
+  rateIn: number;
+  rateOut: number;
+  framesIn: number;
+  dropped: number;
+  streamsOpened: number;
+  streamsAccepted: number;
+  receiveBuffered: number;
+  writeBuffered: number;
+  /** Control frames (ACKs, opens, pings) waiting for the connection. */
+  controlQueue: number;
+  /** RTT of the admin's last ping over the connection, ms. */
+  rttMs: number | null;
+}
+
+export interface NodeSnapshot {
+  t: number;
+  totals: NodeTotals;
+  streams: StreamView[];
+  omitted: number;
+}
+
+const round = (x: number): number => Math.round(x * 10) / 10;
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+type Counters = Pick<
+  NodeTotals,
+  'bytesIn' | 'bytesOut' | 'framesIn' | 'dropped' | 'streamsOpened' | 'streamsAccepted'
+>;
+
+const ZERO: Counters = {
+  bytesIn: 0,
+  bytesOut: 0,
+  framesIn: 0,
+  dropped: 0,
+  streamsOpened: 0,
+  streamsAccepted: 0,
+};
+
+export class NodeView {
+  private readonly book: RateBook<StreamCore>;
+  private readonly total: Rate;
+  private base: Counters = { ...ZERO };
+  private last: Counters = { ...ZERO };
+  private lastNode: InspectableNode | null = null;
+  private lastT = Date.now();
+
+  constructor(
+    readonly target: AdminNode,
+    readonly rtt: RttProbe | null,
+    historySize: number,
+    itemHistory: number,
+  ) {
+    this.book = new RateBook<StreamCore>(itemHistory);
+    this.total = new Rate(historySize);
+  }
+
+  /** The node of the current connection, or null while a session is disconnected. */
+  get current(): InspectableNode | null {
+    return isNode(this.target) ? this.target : this.target.node;
+  }
+
+  get session(): InspectableSession | null {
+    return isNode(this.target) ? null : this.target;
+  }
+
+  /** Counters summed over every connection seen so far. */
+  counters(): Counters {
+    const n = this.current;
+    if (n !== this.lastNode) {
+      if (this.lastNode !== null) this.base = add(this.base, this.last);
+      this.last = { ...ZERO };
+      this.lastNode = n;
+    }
+    if (n !== null) {
+      const s = n.stats;
+      this.last = {
+        bytesIn: s.bytesIn,
+        bytesOut: n.scheduler.bytesWritten,
+        framesIn: s.framesIn,
+        dropped: s.dropped,
+        streamsOpened: s.streamsOpened,
+        streamsAccepted: s.streamsAccepted,
+      };
+    }
+    return add(this.base, this.last);
+  }
+
+  tick(mono: number, wall: number): void {
+    this.lastT = wall;
+    const c = this.counters();
+    this.total.sample(mono, wall, c.bytesIn, c.bytesOut);
+    this.book.begin();
+    for (const s of this.current?.streamList() ?? [])
+      this.book.sample(s, mono, wall, s.bytesRead, s.bytesWritten);
+    this.book.end();
+  }
+
+  streams(): StreamView[] {
+    return (this.current?.streamList() ?? []).map((s) => this.view(s));
+  }
+
+  listeners(): { port: number }[] {
+    return (this.current?.listenerPorts() ?? []).sort((a, b) => a - b).map((port) => ({ port }));
+  }
+
+  totals(streams: readonly StreamView[] = this.streams()): NodeTotals {
+    const n = this.current;
+    let receiveBuffered = 0;
+    let writeBuffered = 0;
+    for (const s of streams) {
+      receiveBuffered += s.receiveBuffered;
+      writeBuffered += s.writeBuffered;
+    }
+    return {
+      connected: n !== null && !n.closed,
+      streams: streams.length,
+      listeners: n?.listenerPorts().length ?? 0,
+      ...this.counters(),
+      rateIn: round(this.total.rateIn),
+      rateOut: round(this.total.rateOut),
+      receiveBuffered,
+      writeBuffered,
+      controlQueue: n?.scheduler.controlLength ?? 0,
+      rttMs: this.rtt?.link == null ? null : round(this.rtt.link),
+    };
+  }
+
+  history(): SeriesJSON {
+    return this.total.series.toJSON();
+  }
+
+  streamHistory(streams: readonly StreamView[]): Record<string, SeriesJSON> {
+    const out: Record<string, SeriesJSON> = {};
+    for (const s of this.current?.streamList() ?? []) {
+      const r = this.book.get(s);
+      if (r !== undefined && streams.some((v) => v.id === s.key)) out[String(s.key)] = r.series.toJSON();
+    }
+    return out;
+  }
+
+  snapshot(limit: number): NodeSnapshot {
+    const all = this.streams();
+    const streams = all.length > limit ? all.slice(0, limit) : all;
+    return { t: this.lastT, totals: this.totals(all), streams, omitted: all.length - streams.length };
+  }
+
+  private view(s: StreamCore): StreamView {
+    const r = this.book.get(s);
+    const peerRtt = this.rtt?.peers.get(s.remote.domain);
+    return {
+      id: s.key,
+      local: { ...s.local },
+      remote: { ...s.remote },
+      dialed: s.dialed,
+      state: s.state,
+      window: s.window,
+      sendCredit: s.sendCredit,
+      halfClose: s.halfCloseNegotiated,
+      reset: s.resetNegotiated,
+      receiveBuffered: s.receiveBuffered,
+      writeBuffered: s.writeBuffered,
+      bytesRead: s.bytesRead,
+      bytesWritten: s.bytesWritten,
+      rateIn: round(r?.rateIn ?? 0),
+      rateOut: round(r?.rateOut ?? 0),
+      createdAt: iso(s.createdAt),
+      lastActivity: iso(s.lastActivity),
+      rttMs: peerRtt == null ? null : round(peerRtt),
+    };
+  }
+}
+
+function isNode(x: AdminNode): x is InspectableNode {
+  return typeof (x as Partial<InspectableNode>).streamList === 'function';
+}
+
+function add(a: Counters, b: Counters): Counters {
+  return {
+    bytesIn: a.bytesIn + b.bytesIn,
+    bytesOut: a.bytesOut + b.bytesOut,
+    framesIn: a.framesIn + b.framesIn,
+    dropped: a.dropped + b.dropped,
+    streamsOpened: a.streamsOpened + b.streamsOpened,
+    streamsAccepted: a.streamsAccepted + b.streamsAccepted,
+  };
+}

@@ -1,0 +1,261 @@
+import { packageVersion } from './version.js';
+
+/**
+ * The OpenAPI 3.1 description of the admin API, served at /api/v1/openapi.json. A test checks
+ * that every route the server registers appears here and nothing else does.
+ */
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const int = (description?: string): Schema => ({
+  type: 'integer',
+  minimum: 0,
+  ...(description && { description }),
+});
+const num = (description: string): Schema => ({ type: 'number', minimum: 0, description });
+const str = (description?: string): Schema => ({ type: 'string', ...(description && { description }) });
+const time: Schema = { type: 'string', format: 'date-time' };
+const obj = (properties: Record<string, Schema>, required = Object.keys(properties)): Schema => ({
+  type: 'object',
+  properties,
+  required,
+});
+
+const json = (schema: Schema, description: string): Schema => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const errors = (...codes: number[]): Record<string, Schema> => {
+  const text: Record<number, string> = {
+    400: 'Bad input (an invalid domain, reason or body).',
+    401: 'The bearer token is missing or wrong.',
+    403: 'No token is configured and the Host header is not a loopback name.',
+    404: 'Nothing there (or served only in the other mode).',
+    413: 'The body is too large.',
+    415: 'The body is not application/json.',
+    503: 'Too many event streams are open.',
+  };
+  return Object.fromEntries(codes.map((c) => [String(c), json(ref('Error'), text[c])]));
+};
+
+const domainParam = {
+  name: 'domain',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'A client domain (normalised as the switcher does: case and surrounding space ignored).',
+};
+
+const address = obj({ ip: int('Virtual IP.'), port: int(), domain: str() });
+
+const schemas: Record<string, Schema> = {
+  Error: obj({
+    error: obj({
+      code: {
+        type: 'string',
+        enum: [
+          'bad_request',
+          'unauthorized',
+          'forbidden',
+          'not_found',
+          'method_not_allowed',
+          'payload_too_large',
+          'unsupported_media_type',
+          'unavailable',
+          'internal',
+        ],
+      },
+      message: str(),
+    }),
+  }),
+  Client: obj({
+    domain: str(),
+    ip: int('Virtual IP (16 bits).'),
+    id: int('Admission number, unique while the switcher runs.'),
+    mac: str(),
+    remoteAddress: str('Address of the connection as the transport reports it.'),
+    connectedAt: time,
+    streams: int('Streams open through the switcher with this node at one end.'),
+    streamsOpened: int(),
+    bytesIn: int('Bytes received from the node.'),
+    bytesOut: int('Bytes sent to the node.'),
+    rateIn: num('Bytes/s received over the last sample interval.'),
+    rateOut: num('Bytes/s sent over the last sample interval.'),
+    framesIn: int(),
+    framesOut: int(),
+    framesByCmd: { type: 'object', additionalProperties: { type: 'integer' } },
+    dropped: int(),
+    spoofed: int(),
+    queuedBytes: int('Bytes waiting to be written to the node.'),
+    paused: { type: 'boolean', description: 'Reading paused by backpressure.' },
+    rttMs: { type: ['number', 'null'], description: 'Last liveness-ping round trip, ms.' },
+  }),
+  ClientStreams: obj({
+    domain: str(),
+    ip: int(),
+    streams: int(),
+    streamsOpened: int(),
+    queuedBytes: int(),
+    paused: { type: 'boolean' },
+  }),
+  Stream: obj({
+    id: int(),
+    local: address,
+    remote: address,
+    dialed: { type: 'boolean' },
+    state: { type: 'string', enum: ['open', 'closing', 'closed'] },
+    window: int(),
+    sendCredit: int(),
+    halfClose: { type: 'boolean' },
+    reset: { type: 'boolean' },
+    receiveBuffered: int(),
+    writeBuffered: int(),
+    bytesRead: int(),
+    bytesWritten: int(),
+    rateIn: num('Bytes/s read.'),
+    rateOut: num('Bytes/s written.'),
+    createdAt: time,
+    lastActivity: time,
+    rttMs: { type: ['number', 'null'], description: 'RTT of the last ping to the remote domain, ms.' },
+  }),
+  SwitcherInfo: { type: 'object', properties: { mode: { const: 'switcher' } }, required: ['mode'] },
+  NodeInfo: { type: 'object', properties: { mode: { const: 'node' } }, required: ['mode'] },
+};
+
+const secured = [{ bearer: [] }];
+
+function op(
+  summary: string,
+  description: string,
+  responses: Record<string, Schema>,
+  extra: Schema = {},
+): Schema {
+  return { summary, description, security: secured, responses, ...extra };
+}
+
+export function openapiDocument(): Schema {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'flexmux admin API',
+      version: packageVersion(),
+      description: 'Read-mostly view of a flexmux switcher or node. See docs/admin.md.',
+    },
+    servers: [{ url: '/' }],
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'Only enforced when a token is configured.' },
+        queryToken: { type: 'apiKey', in: 'query', name: 'access_token', description: 'For EventSource.' },
+      },
+      schemas,
+    },
+    paths: {
+      '/api/v1/info': {
+        get: op('What is served', 'Versions, totals and limits of the switcher or node.', {
+          200: json({ oneOf: [ref('SwitcherInfo'), ref('NodeInfo')] }, 'Info document.'),
+          ...errors(401, 403),
+        }),
+      },
+      '/api/v1/clients': {
+        get: op('List clients (switcher)', 'Every admitted client, with rates and RTT.', {
+          200: json(obj({ count: int(), clients: { type: 'array', items: ref('Client') } }), 'Clients.'),
+          ...errors(401, 403, 404),
+        }),
+      },
+      '/api/v1/clients/{domain}': {
+        parameters: [domainParam],
+        get: op('One client (switcher)', 'The client holding the domain.', {
+          200: json(obj({ client: ref('Client') }), 'The client.'),
+          ...errors(400, 401, 403, 404),
+        }),
+        delete: op(
+          'Kick a client (switcher)',
+          'Closes the client’s connection gracefully. The reason comes from `?reason=` or a JSON body `{"reason": "..."}`.',
+          {
+            200: json(obj({ kicked: obj({ domain: str(), ip: int(), reason: str() }) }), 'Kicked.'),
+            ...errors(400, 401, 403, 404, 413, 415),
+          },
+          {
+            parameters: [
+              { name: 'reason', in: 'query', required: false, schema: { type: 'string', maxLength: 200 } },
+            ],
+            requestBody: {
+              required: false,
+              content: {
+                'application/json': { schema: obj({ reason: { type: 'string', maxLength: 200 } }, []) },
+              },
+            },
+          },
+        ),
+      },
+      '/api/v1/streams': {
+        get: op(
+          'Streams',
+          'Node: every live stream. Switcher: per-client stream counts (`detail: "counts"`), optionally for one domain.',
+          {
+            200: json(
+              {
+                oneOf: [
+                  obj({ count: int(), streams: { type: 'array', items: ref('Stream') } }),
+                  obj({
+                    detail: { const: 'counts' },
+                    note: str(),
+                    clients: { type: 'array', items: ref('ClientStreams') },
+                  }),
+                ],
+              },
+              'Streams.',
+            ),
+            ...errors(400, 401, 403, 404),
+          },
+          { parameters: [{ name: 'domain', in: 'query', required: false, schema: { type: 'string' } }] },
+        ),
+      },
+      '/api/v1/listeners': {
+        get: op('Listeners (node)', 'Virtual ports the node listens on.', {
+          200: json(obj({ listeners: { type: 'array', items: obj({ port: int() }) } }), 'Listeners.'),
+          ...errors(401, 403, 404),
+        }),
+      },
+      '/api/v1/events': {
+        get: {
+          ...op(
+            'Live events (SSE)',
+            'Server-Sent Events: `hello` (history and a snapshot), then `snapshot` after every sample, and ' +
+              '`client`, `clientLeft`, `refused` (switcher) or `state` (session) as they happen.',
+            {
+              200: { description: 'An event stream.', content: { 'text/event-stream': {} } },
+              ...errors(401, 403, 503),
+            },
+          ),
+          security: [{ bearer: [] }, { queryToken: [] }],
+        },
+      },
+      '/api/v1/openapi.json': {
+        get: {
+          summary: 'This document',
+          security: [],
+          responses: { 200: json({ type: 'object' }, 'OpenAPI 3.1.') },
+        },
+      },
+      '/metrics': {
+        get: op('Prometheus metrics', 'Text exposition format 0.0.4.', {
+          200: { description: 'Metrics.', content: { 'text/plain': {} } },
+          ...errors(401, 403),
+        }),
+      },
+      '/healthz': {
+        get: {
+          summary: 'Liveness',
+          security: [],
+          responses: { 200: json(obj({ ok: { const: true } }), 'Up.') },
+        },
+      },
+      '/': {
+        get: { summary: 'Dashboard page', security: [], responses: { 200: { description: 'HTML.' } } },
+      },
+    },
+  };
+}

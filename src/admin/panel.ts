@@ -1,0 +1,23 @@
+import type { Route } from './router.js';
+
+/**
+ * What the server needs from the thing it serves (a switcher or a node): its routes, the info
+ * document, and the data of the live event stream. server.ts owns HTTP, auth, timers and events.
+ */
+export interface Panel {
+  readonly mode: 'switcher' | 'node';
+  /** Endpoints particular to this mode. */
+  readonly routes: Route[];
+  /** Paths of the other mode's endpoints, answered 404 with a hint. */
+  readonly foreign: string[];
+  info(): unknown;
+  /** Samples the counters (called every `sampleInterval`). */
+  tick(mono: number, wall: number): void;
+  /** The first message of an event stream: history and a snapshot. */
+  hello(): unknown;
+  /** The message pushed after every sample. */
+  snapshot(): unknown;
+  /** Core events to relay: calls `send(event, data)` until `close()`. */
+  relay(send: (event: string, data: unknown) => void): void;
+  close(): void;
+}

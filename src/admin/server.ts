@@ -1,0 +1,188 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { childLogger, type Logger, silentLogger } from '../util/logger.js';
+import { interval, now } from '../util/timers.js';
+import { StaticFiles } from './assets.js';
+import { Auth } from './auth.js';
+import { type AdminOptions, validateAdminOptions } from './config.js';
+import { EventHub } from './events.js';
+import { baseHeaders, HttpError, sendError, sendJson } from './http.js';
+import { createRegistry } from './metrics.js';
+import { NodePanel } from './node-panel.js';
+import { openapiDocument } from './openapi.js';
+import type { Panel } from './panel.js';
+import { type Route, Router } from './router.js';
+import { SwitcherPanel } from './switcher-panel.js';
+
+/**
+ * The admin HTTP server: JSON API, Prometheus metrics, live events and the dashboard for one
+ * switcher or one node. Nothing starts it implicitly; the CLI calls `startAdmin()` when asked.
+ */
+
+export interface AdminServer {
+  /** Base URL, e.g. `http://127.0.0.1:7090/`. */
+  readonly url: string;
+  readonly port: number;
+  /** This server's own Prometheus registry. */
+  readonly registry: Registry;
+  /** Stops sampling, ends event streams and open connections, closes the port. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts the admin server; rejects with the listen error (EADDRINUSE, EACCES, ...). */
+export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
+  const o = validateAdminOptions(options);
+  const logger: Logger = childLogger(options.logger ?? silentLogger, { component: 'admin' });
+  const registry = createRegistry(options.switcher ? 'switcher' : 'node', o.processMetrics);
+  const panel: Panel = options.switcher
+    ? new SwitcherPanel(options.switcher, o, registry)
+    : new NodePanel(options.node!, o, registry, logger);
+  const auth = new Auth(o.token);
+  const hub = new EventHub(o.maxEventStreams, o.eventBufferLimit, logger);
+  const files = new StaticFiles();
+  await files.load(logger);
+  const router = buildRouter(panel, hub, files, registry);
+
+  panel.tick(now(), Date.now());
+  const sampler = interval(() => {
+    panel.tick(now(), Date.now());
+    if (hub.size > 0) hub.send('snapshot', panel.snapshot());
+  }, o.sampleInterval);
+  panel.relay((event, data) => hub.send(event, data));
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err: String(err) }, 'admin request handling failed');
+      res.destroy();
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = now();
+    res.on('finish', () =>
+      logger.debug(
+        {
+          method: req.method,
+          path: req.url?.split('?')[0],
+          status: res.statusCode,
+          ms: Math.round(now() - started),
+        },
+        'admin request',
+      ),
+    );
+    try {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://admin.invalid');
+      } catch {
+        throw new HttpError(400, 'bad_request', 'the request target is not a valid URL');
+      }
+      auth.checkHost(req);
+      const m = router.match(req.method ?? 'GET', url.pathname);
+      if (m.route.access !== 'public') auth.check(req, url, m.route.access === 'token-or-query');
+      await m.route.handle({ req, res, url, params: m.params });
+    } catch (err) {
+      if (err instanceof HttpError) {
+        sendError(res, err);
+        return;
+      }
+      logger.error(
+        { err: err instanceof Error ? err.message : String(err), path: req.url },
+        'admin handler failed',
+      );
+      sendError(res, new HttpError(500, 'internal', 'internal error'));
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => {
+      clearInterval(sampler);
+      panel.close();
+      hub.close();
+      reject(err);
+    };
+    server.once('error', onError);
+    server.listen(o.port, o.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.error({ err: err.message }, 'admin server error'));
+
+  const port = (server.address() as AddressInfo).port;
+  const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+  const url = `http://${host}:${port}/`;
+  logger.info({ url, mode: panel.mode, token: o.token !== undefined }, 'admin server listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    registry,
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        clearInterval(sampler);
+        panel.close();
+        hub.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+        logger.info({ url }, 'admin server closed');
+      });
+      return closing;
+    },
+  };
+}
+
+function buildRouter(panel: Panel, hub: EventHub, files: StaticFiles, registry: Registry): Router {
+  const router = new Router();
+  const common: Route[] = [
+    {
+      method: 'GET',
+      path: '/api/v1/info',
+      access: 'token',
+      handle: (c) => sendJson(c.res, 200, panel.info()),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/events',
+      access: 'token-or-query',
+      handle: (c) => hub.open(c.req, c.res, [['hello', panel.hello()]]),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/openapi.json',
+      access: 'public',
+      handle: (c) => sendJson(c.res, 200, openapiDocument()),
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      access: 'token',
+      handle: async (c) => {
+        const text = await registry.metrics();
+        c.res.writeHead(200, { ...baseHeaders, 'content-type': registry.contentType });
+        c.res.end(text);
+      },
+    },
+    { method: 'GET', path: '/healthz', access: 'public', handle: (c) => sendJson(c.res, 200, { ok: true }) },
+  ];
+  const other = panel.mode === 'switcher' ? 'a node' : 'a switcher';
+  const foreign: Route[] = panel.foreign.map((path) => ({
+    method: 'GET',
+    path,
+    access: 'token',
+    handle: () => {
+      throw new HttpError(404, 'not_found', `${path} is served only for ${other}`);
+    },
+  }));
+  const assets: Route[] = StaticFiles.paths.map((path) => ({
+    method: 'GET',
+    path,
+    access: 'public',
+    handle: (c) => files.serve(c.req, c.res, path),
+  }));
+  return router.add(...common, ...panel.routes, ...foreign, ...assets);
+}

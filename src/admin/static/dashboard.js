@@ -1,0 +1,335 @@
+// The flexmux admin dashboard: live totals, a throughput chart, a table of clients (switcher) or
+// streams (node), kick buttons, and an event log, fed by /api/v1/events. Plain ES modules, no
+// build step; uPlot is the global from vendor/uPlot.iife.min.js.
+
+/* global uPlot */
+
+import * as fmt from './format.js';
+import { modes } from './modes.js';
+import { LiveTable } from './table.js';
+
+const TOKEN_KEY = 'flexmux-admin-token';
+const $ = (id) => document.getElementById(id);
+
+// ------------------------------------------------------------------ token and API
+
+/** The token comes from `#token=...` (then leaves the address bar) or from a prompt. */
+function initialToken() {
+  const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  if (m) {
+    const t = decodeURIComponent(m[1]);
+    sessionStorage.setItem(TOKEN_KEY, t);
+    history.replaceState(null, '', location.pathname + location.search);
+    return t;
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+let token = initialToken();
+
+function askToken() {
+  const t = window.prompt('Admin token (flexmux --admin-token)');
+  if (!t) return false;
+  token = t.trim();
+  sessionStorage.setItem(TOKEN_KEY, token);
+  return true;
+}
+
+function authHeaders() {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** fetch with the token; on 401 asks for a token once and retries. */
+async function api(path, init = {}) {
+  const call = () => fetch(path, { ...init, headers: { ...init.headers, ...authHeaders() } });
+  const res = await call();
+  if (res.status === 401 && askToken()) return call();
+  return res;
+}
+
+async function errorText(res) {
+  try {
+    const body = await res.json();
+    return body.error?.message ?? `HTTP ${res.status}`;
+  } catch {
+    return `HTTP ${res.status}`;
+  }
+}
+
+// ------------------------------------------------------------------ status, log, cards
+
+function setStatus(state, text) {
+  const el = $('status');
+  el.dataset.state = state;
+  el.textContent = text;
+}
+
+function logEvent(text, kind = '') {
+  const li = document.createElement('li');
+  li.textContent = `${fmt.clock(Date.now())}  ${text}`;
+  if (kind) li.className = kind;
+  const list = $('events');
+  list.prepend(li);
+  while (list.children.length > 100) list.lastElementChild.remove();
+}
+
+function renderCards(cards) {
+  const root = $('cards');
+  if (root.children.length !== cards.length) {
+    root.replaceChildren(
+      ...cards.map(() => {
+        const div = document.createElement('div');
+        div.className = 'card';
+        const label = document.createElement('div');
+        label.className = 'label';
+        const value = document.createElement('div');
+        value.className = 'value';
+        div.append(label, value);
+        return div;
+      }),
+    );
+  }
+  cards.forEach(([label, value], i) => {
+    const card = root.children[i];
+    card.children[0].textContent = label;
+    card.children[1].textContent = value;
+  });
+}
+
+// ------------------------------------------------------------------ throughput chart
+
+let chart = null;
+let chartData = [[], [], []];
+let chartLimit = 300;
+
+function createChart() {
+  const el = $('chart');
+  const css = getComputedStyle(document.documentElement);
+  const inColor = css.getPropertyValue('--in').trim();
+  const outColor = css.getPropertyValue('--out').trim();
+  const axis = {
+    stroke: css.getPropertyValue('--muted').trim(),
+    grid: { stroke: css.getPropertyValue('--line').trim() },
+  };
+  chart = new uPlot(
+    {
+      width: Math.max(300, el.clientWidth),
+      height: 240,
+      ms: 1,
+      scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      axes: [axis, { ...axis, size: 90, values: (_u, vals) => vals.map((v) => fmt.rate(v)) }],
+      series: [
+        { value: (_u, v) => (v == null ? '—' : fmt.clock(v)) },
+        { label: 'Received', stroke: inColor, width: 2, fill: `${inColor}22`, value: (_u, v) => fmt.rate(v) },
+        { label: 'Sent', stroke: outColor, width: 2, dash: [6, 4], value: (_u, v) => fmt.rate(v) },
+      ],
+    },
+    chartData,
+    el,
+  );
+  window.addEventListener('resize', () =>
+    chart.setSize({ width: Math.max(300, el.clientWidth), height: 240 }),
+  );
+}
+
+function pushChart(t, rateIn, rateOut) {
+  const [ts, a, b] = chartData;
+  if (ts.length > 0 && ts[ts.length - 1] >= t) return;
+  ts.push(t);
+  a.push(rateIn);
+  b.push(rateOut);
+  if (ts.length > chartLimit) for (const arr of chartData) arr.shift();
+  chart.setData(chartData);
+  document.body.dataset.chartPoints = String(ts.length);
+}
+
+// ------------------------------------------------------------------ app
+
+let mode = null;
+let table = null;
+let snapshots = 0;
+const itemHistory = new Map();
+
+function renderDetail() {
+  const key = table.selected;
+  const panel = $('detail');
+  if (key === null) {
+    panel.hidden = true;
+    return;
+  }
+  const item = table.items.get(key);
+  panel.hidden = false;
+  $('detail-title').textContent = item ? `${mode.title.slice(0, -1)} ${key}` : `${key} (gone)`;
+  const dl = document.createElement('dl');
+  dl.className = 'kv';
+  for (const [k, v] of item ? mode.detail(item) : []) {
+    const dt = document.createElement('dt');
+    dt.textContent = k;
+    const dd = document.createElement('dd');
+    dd.textContent = v;
+    dl.append(dt, dd);
+  }
+  $('detail-body').replaceChildren(dl, ...(item ? streamsLine(item) : []));
+}
+
+/** The switcher's streams of one client: counts, and what is missing for a per-stream list. */
+let streamsOf = null;
+
+async function showStreamsOf(domain) {
+  const res = await api(`api/v1/streams?domain=${encodeURIComponent(domain)}`);
+  if (!res.ok || table.selected !== domain) return;
+  const body = await res.json();
+  streamsOf = { domain, note: body.note ?? '' };
+  renderDetail();
+}
+
+function streamsLine(item) {
+  if (mode !== modes.switcher || streamsOf === null || streamsOf.domain !== item.domain) return [];
+  const p = document.createElement('p');
+  p.className = 'streams muted';
+  p.textContent = `${item.streams} stream(s) open, ${item.streamsOpened} opened in total. ${streamsOf.note}`;
+  return [p];
+}
+
+function select(key) {
+  table.select(table.selected === key ? null : key);
+  streamsOf = null;
+  renderDetail();
+  if (table.selected !== null && mode === modes.switcher) {
+    showStreamsOf(key).catch((e) => logEvent(`streams of ${key}: ${e.message}`, 'bad'));
+  }
+}
+
+async function kick(domain, _item, button) {
+  if (!window.confirm(`Kick ${domain}? Its connection is closed; the node may reconnect.`)) return;
+  button.disabled = true;
+  const res = await api(`api/v1/clients/${encodeURIComponent(domain)}`, {
+    method: 'DELETE',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ reason: 'kicked from the dashboard' }),
+  });
+  if (res.ok) {
+    table.markLeaving(domain);
+    logEvent(`kicked ${domain}`, 'warn');
+  } else {
+    button.disabled = false;
+    logEvent(`kick ${domain} failed: ${await errorText(res)}`, 'bad');
+  }
+}
+
+function onSnapshot(snap) {
+  renderCards(mode.cards(snap.totals));
+  pushChart(snap.t, snap.totals.rateIn, snap.totals.rateOut);
+  table.update(mode.items(snap), snap.t);
+  const n = mode.items(snap).length;
+  $('count').textContent = snap.omitted > 0 ? `${n} of ${n + snap.omitted} shown` : `${n}`;
+  renderDetail();
+  snapshots++;
+  document.body.dataset.snapshots = String(snapshots);
+}
+
+function onHello(hello) {
+  const h = hello.history;
+  chartData = [h.t, h.in, h.out];
+  chartLimit = Math.max(chartLimit, h.t.length);
+  chart.setData(chartData);
+  itemHistory.clear();
+  for (const [key, s] of Object.entries(hello.itemHistory)) itemHistory.set(key, [s.t, s.in, s.out]);
+  onSnapshot(hello.snapshot);
+}
+
+const handlers = {
+  hello: onHello,
+  snapshot: onSnapshot,
+  client: (c) => logEvent(`${c.domain} connected from ${c.remoteAddress} (IP ${c.ip})`),
+  clientLeft: (c) => {
+    table.remove(c.domain);
+    renderDetail();
+    logEvent(
+      `${c.domain} left: ${c.reason}${c.error ? ` (${c.error})` : ''}`,
+      c.reason === 'closed' ? '' : 'warn',
+    );
+  },
+  refused: (r) =>
+    logEvent(`refused ${r.remoteAddress}${r.domain ? ` as ${r.domain}` : ''}: ${r.reason}`, 'bad'),
+  state: (s) => logEvent(`session ${s.state}`, s.state === 'ready' ? '' : 'warn'),
+};
+
+/** Reads the SSE stream with fetch, so the token goes in a header, not in the URL. */
+async function follow() {
+  const res = await api('api/v1/events', { headers: { accept: 'text/event-stream' } });
+  if (!res.ok) throw new Error(await errorText(res));
+  setStatus('live', 'live');
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let end = buf.indexOf('\n\n');
+    while (end >= 0) {
+      dispatch(buf.slice(0, end));
+      buf = buf.slice(end + 2);
+      end = buf.indexOf('\n\n');
+    }
+  }
+}
+
+function dispatch(block) {
+  let event = 'message';
+  let data = '';
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event: ')) event = line.slice(7);
+    else if (line.startsWith('data: ')) data += line.slice(6);
+  }
+  if (data === '' || !(event in handlers)) return;
+  handlers[event](JSON.parse(data));
+}
+
+async function run() {
+  let delay = 1000;
+  for (;;) {
+    try {
+      await follow();
+      setStatus('connecting', 'reconnecting…');
+      delay = 1000;
+    } catch (e) {
+      setStatus('error', `offline: ${e.message}`);
+      delay = Math.min(delay * 2, 15_000);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+async function start() {
+  const res = await api('api/v1/info');
+  if (!res.ok) {
+    setStatus('error', await errorText(res));
+    return;
+  }
+  const info = await res.json();
+  mode = modes[info.mode];
+  $('mode').textContent = info.mode;
+  $('identity').textContent = info.mode === 'node' ? `${info.domain} (IP ${info.ip})` : `v${info.version}`;
+  $('table-title').textContent = mode.title;
+  document.title = `flexmux ${info.mode}`;
+  createChart();
+  table = new LiveTable({
+    head: $('head'),
+    body: $('rows'),
+    empty: $('empty'),
+    columns: mode.columns,
+    keyOf: mode.keyOf,
+    text: mode.text,
+    sortKey: mode.sortKey,
+    history: itemHistory,
+    historyLimit: 60,
+    onSelect: select,
+    onAction: (key, item, button) => kick(key, item, button).catch((e) => logEvent(e.message, 'bad')),
+  });
+  $('filter').addEventListener('input', (e) => table.setFilter(e.target.value));
+  $('detail-close').addEventListener('click', () => select(table.selected));
+  await run();
+}
+
+start().catch((e) => setStatus('error', e.message));

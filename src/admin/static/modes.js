@@ -1,0 +1,101 @@
+// What the dashboard shows for each mode: table columns, summary cards and row details.
+
+import * as fmt from './format.js';
+
+const switcherColumns = [
+  { key: 'domain', label: 'Domain' },
+  { key: 'ip', label: 'IP', num: true },
+  { key: 'remoteAddress', label: 'Remote' },
+  { key: 'connectedAt', label: 'Connected', cell: (c) => fmt.since(c.connectedAt) },
+  { key: 'streams', label: 'Streams', num: true, cell: (c) => fmt.count(c.streams) },
+  { key: 'bytesIn', label: 'In', num: true, cell: (c) => fmt.bytes(c.bytesIn) },
+  { key: 'bytesOut', label: 'Out', num: true, cell: (c) => fmt.bytes(c.bytesOut) },
+  { key: 'rateIn', label: 'Rate in', num: true, cell: (c) => fmt.rate(c.rateIn) },
+  { key: 'rateOut', label: 'Rate out', num: true, cell: (c) => fmt.rate(c.rateOut) },
+  { key: 'rttMs', label: 'RTT', num: true, cell: (c) => fmt.ms(c.rttMs) },
+  { key: 'traffic', label: 'Traffic', spark: true },
+  { key: 'kick', label: '', action: { label: 'Kick', className: 'kick' } },
+];
+
+const nodeColumns = [
+  { key: 'local', label: 'Local', sort: (s) => s.local.port, cell: (s) => fmt.address(s.local) },
+  { key: 'remote', label: 'Remote', sort: (s) => fmt.address(s.remote), cell: (s) => fmt.address(s.remote) },
+  { key: 'dialed', label: 'Dir', cell: (s) => (s.dialed ? 'out' : 'in') },
+  { key: 'state', label: 'State' },
+  { key: 'window', label: 'Window', num: true, cell: (s) => fmt.bytes(s.window) },
+  { key: 'receiveBuffered', label: 'Recv buf', num: true, cell: (s) => fmt.bytes(s.receiveBuffered) },
+  { key: 'writeBuffered', label: 'Write buf', num: true, cell: (s) => fmt.bytes(s.writeBuffered) },
+  { key: 'bytesRead', label: 'Read', num: true, cell: (s) => fmt.bytes(s.bytesRead) },
+  { key: 'bytesWritten', label: 'Written', num: true, cell: (s) => fmt.bytes(s.bytesWritten) },
+  { key: 'rateIn', label: 'Rate in', num: true, cell: (s) => fmt.rate(s.rateIn) },
+  { key: 'rateOut', label: 'Rate out', num: true, cell: (s) => fmt.rate(s.rateOut) },
+  { key: 'rttMs', label: 'RTT', num: true, cell: (s) => fmt.ms(s.rttMs) },
+  { key: 'traffic', label: 'Traffic', spark: true },
+];
+
+export const modes = {
+  switcher: {
+    title: 'Clients',
+    columns: switcherColumns,
+    sortKey: 'domain',
+    keyOf: (c) => c.domain,
+    text: (c) => `${c.domain} ${c.ip} ${c.remoteAddress}`,
+    items: (snap) => snap.clients,
+    cards: (t) => [
+      ['Clients', fmt.count(t.clients)],
+      ['Streams', fmt.count(t.streams)],
+      ['Received', fmt.rate(t.rateIn)],
+      ['Sent', fmt.rate(t.rateOut)],
+      ['Forwarded frames', fmt.count(t.forwarded)],
+      ['Dropped', fmt.count(t.dropped)],
+      ['Spoofed', fmt.count(t.spoofed)],
+      ['Refused', fmt.count(t.refused)],
+    ],
+    detail: (c) => [
+      ['Domain', c.domain],
+      ['Virtual IP', String(c.ip)],
+      ['Remote', c.remoteAddress],
+      ['Connected', `${c.connectedAt} (${fmt.since(c.connectedAt)})`],
+      ['Streams open', fmt.count(c.streams)],
+      ['Streams opened', fmt.count(c.streamsOpened)],
+      ['Frames in / out', `${fmt.count(c.framesIn)} / ${fmt.count(c.framesOut)}`],
+      [
+        'Frames by command',
+        Object.entries(c.framesByCmd)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '—',
+      ],
+      ['Queued to it', fmt.bytes(c.queuedBytes)],
+      ['Paused', c.paused ? 'yes (backpressure)' : 'no'],
+      ['Dropped / spoofed', `${c.dropped} / ${c.spoofed}`],
+      ['RTT', fmt.ms(c.rttMs)],
+    ],
+  },
+  node: {
+    title: 'Streams',
+    columns: nodeColumns,
+    sortKey: 'local',
+    keyOf: (s) => s.id,
+    text: (s) => `${fmt.address(s.local)} ${fmt.address(s.remote)} ${s.remote.ip} ${s.state}`,
+    items: (snap) => snap.streams,
+    cards: (t) => [
+      ['Connected', t.connected ? 'yes' : 'no'],
+      ['Streams', fmt.count(t.streams)],
+      ['Listeners', fmt.count(t.listeners)],
+      ['Received', fmt.rate(t.rateIn)],
+      ['Sent', fmt.rate(t.rateOut)],
+      ['RTT', fmt.ms(t.rttMs)],
+      ['Buffered', fmt.bytes(t.receiveBuffered + t.writeBuffered)],
+      ['Dropped', fmt.count(t.dropped)],
+    ],
+    detail: (s) => [
+      ['Local', fmt.address(s.local)],
+      ['Remote', `${fmt.address(s.remote)} (IP ${s.remote.ip})`],
+      ['Opened', `${s.dialed ? 'by this node' : 'by the peer'}, ${s.createdAt}`],
+      ['State', s.state],
+      ['Window / send credit', `${fmt.bytes(s.window)} / ${fmt.bytes(s.sendCredit)}`],
+      ['Extensions', [s.halfClose && 'half-close', s.reset && 'reset'].filter(Boolean).join(', ') || 'none'],
+      ['Last activity', s.lastActivity],
+    ],
+  },
+};

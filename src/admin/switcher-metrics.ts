@@ -1,0 +1,185 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { ClientInfo, LeaveReason } from '../switcher/client.js';
+import type { RefusalInfo, Switcher } from '../switcher/switcher.js';
+import { one, RTT_BUCKETS, readCounter, readGauge, type Sample } from './metrics.js';
+import type { SwitcherView } from './switcher-view.js';
+
+/**
+ * The switcher's Prometheus series (names listed in docs/admin.md). Per-client frame counts
+ * vanish from `clients()` when a client leaves, so the final numbers its `clientLeft` event
+ * carries are kept here and added to the live ones.
+ */
+export class SwitcherMetrics {
+  private readonly departed = { framesIn: 0, framesOut: 0, streamsOpened: 0 };
+  private readonly departedByCmd = new Map<string, number>();
+  private readonly refusals: Counter<'reason'>;
+  private readonly left: Counter<'reason'>;
+  private readonly rtt: Histogram;
+  private readonly onRefused = (r: RefusalInfo): void => this.refusals.inc({ reason: r.reason });
+  private readonly onLeft = (c: ClientInfo, reason: LeaveReason): void => {
+    this.left.inc({ reason });
+    this.departed.framesIn += c.framesIn;
+    this.departed.framesOut += c.framesOut;
+    this.departed.streamsOpened += c.streamsOpened;
+    for (const [cmd, n] of Object.entries(c.framesByCmd)) {
+      this.departedByCmd.set(cmd, (this.departedByCmd.get(cmd) ?? 0) + n);
+    }
+  };
+
+  constructor(
+    registry: Registry,
+    private readonly switcher: Switcher,
+    view: SwitcherView,
+  ) {
+    const sw = switcher;
+    const r = registry;
+    const none: readonly never[] = [];
+    readGauge(r, 'flexmux_switcher_uptime_seconds', 'Seconds since the switcher started.', none, () =>
+      one(sw.stats().uptime / 1000),
+    );
+    readGauge(r, 'flexmux_switcher_clients', 'Admitted clients connected now.', none, () =>
+      one(sw.stats().clients),
+    );
+    readGauge(r, 'flexmux_switcher_pending_admissions', 'Connections in admission now.', none, () =>
+      one(sw.stats().pendingAdmissions),
+    );
+    readCounter(r, 'flexmux_switcher_admissions_total', 'Clients admitted since start.', none, () =>
+      one(sw.stats().admitted),
+    );
+    this.refusals = new Counter({
+      name: 'flexmux_switcher_refusals_total',
+      help: 'Connections refused admission since the admin server started, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [r],
+    });
+    this.left = new Counter({
+      name: 'flexmux_switcher_clients_left_total',
+      help: 'Clients that left since the admin server started, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [r],
+    });
+    readGauge(
+      r,
+      'flexmux_switcher_client_streams',
+      'Streams open through the switcher, summed over clients (a stream counts at each end).',
+      none,
+      () => one(sw.clients().reduce((n, c) => n + c.streams, 0)),
+    );
+    readCounter(
+      r,
+      'flexmux_switcher_streams_opened_total',
+      'Streams opened through the switcher, summed over clients (a stream counts at each end).',
+      none,
+      () => one(this.departed.streamsOpened + sw.clients().reduce((n, c) => n + c.streamsOpened, 0)),
+    );
+    readCounter(
+      r,
+      'flexmux_switcher_bytes_total',
+      'Bytes received from and sent to clients.',
+      ['direction'],
+      () => {
+        const s = sw.stats();
+        return [
+          [{ direction: 'in' }, s.bytesIn],
+          [{ direction: 'out' }, s.bytesOut],
+        ];
+      },
+    );
+    readCounter(
+      r,
+      'flexmux_switcher_frames_total',
+      'Frames received from and sent to clients.',
+      ['direction'],
+      () => {
+        let framesIn = this.departed.framesIn;
+        let framesOut = this.departed.framesOut;
+        for (const c of sw.clients()) {
+          framesIn += c.framesIn;
+          framesOut += c.framesOut;
+        }
+        return [
+          [{ direction: 'in' }, framesIn],
+          [{ direction: 'out' }, framesOut],
+        ];
+      },
+    );
+    readCounter(
+      r,
+      'flexmux_switcher_frames_received_total',
+      'Frames received from clients, by command.',
+      ['cmd'],
+      () => this.framesByCmd(),
+    );
+    readCounter(r, 'flexmux_switcher_frames_forwarded_total', 'Frames forwarded between clients.', none, () =>
+      one(sw.stats().forwarded),
+    );
+    readCounter(
+      r,
+      'flexmux_switcher_frames_dropped_total',
+      'Frames dropped: unknown or invalid destination, forbidden by the access rules, unmatched.',
+      none,
+      () => one(sw.stats().dropped),
+    );
+    readCounter(
+      r,
+      'flexmux_switcher_frames_spoofed_total',
+      'Frames dropped because their source IP was not the sender’s.',
+      none,
+      () => one(sw.stats().spoofed),
+    );
+    readCounter(
+      r,
+      'flexmux_switcher_frames_ignored_total',
+      'Frames addressed to the switcher that it does not handle.',
+      none,
+      () => one(sw.stats().ignored),
+    );
+    readGauge(
+      r,
+      'flexmux_switcher_queued_bytes',
+      'Bytes queued for clients, summed and the largest queue.',
+      ['stat'],
+      () => {
+        let sum = 0;
+        let max = 0;
+        for (const c of sw.clients()) {
+          sum += c.queuedBytes;
+          max = Math.max(max, c.queuedBytes);
+        }
+        return [
+          [{ stat: 'sum' }, sum],
+          [{ stat: 'max' }, max],
+        ];
+      },
+    );
+    readGauge(
+      r,
+      'flexmux_switcher_paused_clients',
+      'Clients whose reading is paused by backpressure.',
+      none,
+      () => one(sw.clients().filter((c) => c.paused).length),
+    );
+    this.rtt = new Histogram({
+      name: 'flexmux_switcher_client_rtt_seconds',
+      help: 'Round trips of the switcher’s liveness pings to clients, as measured.',
+      buckets: RTT_BUCKETS,
+      registers: [r],
+    });
+    view.onRtt = (s) => this.rtt.observe(s);
+    switcher.on('refused', this.onRefused);
+    switcher.on('clientLeft', this.onLeft);
+  }
+
+  close(): void {
+    this.switcher.off('refused', this.onRefused);
+    this.switcher.off('clientLeft', this.onLeft);
+  }
+
+  private framesByCmd(): Sample<'cmd'>[] {
+    const sums = new Map(this.departedByCmd);
+    for (const c of this.switcher.clients()) {
+      for (const [cmd, n] of Object.entries(c.framesByCmd)) sums.set(cmd, (sums.get(cmd) ?? 0) + n);
+    }
+    return [...sums].map(([cmd, n]) => [{ cmd }, n] as const);
+  }
+}

@@ -1,0 +1,157 @@
+import type { Registry } from 'prom-client';
+import type { ClientInfo, LeaveReason } from '../switcher/client.js';
+import type { RefusalInfo, Switcher } from '../switcher/switcher.js';
+import { PROTOCOL_VERSION } from '../wire/constants.js';
+import { normalizeDomain } from '../wire/domain.js';
+import type { ResolvedAdminOptions } from './config.js';
+import { HttpError, readJsonBody, sendJson } from './http.js';
+import type { Panel } from './panel.js';
+import type { Context, Route } from './router.js';
+import { SwitcherMetrics } from './switcher-metrics.js';
+import { SwitcherView } from './switcher-view.js';
+import { packageVersion } from './version.js';
+
+/** Longest kick reason accepted; it ends up in logs and in the error the node sees. */
+const MAX_REASON = 200;
+
+/** Why the streams endpoint has counts only: what the switcher would need to expose. */
+const STREAMS_NOTE =
+  'The switcher exposes per-client stream counts only; a per-stream list needs Switcher.streams().';
+
+export class SwitcherPanel implements Panel {
+  readonly mode = 'switcher';
+  readonly routes: Route[];
+  readonly foreign = ['/api/v1/listeners'];
+  readonly view: SwitcherView;
+  private readonly metrics: SwitcherMetrics;
+  private unrelay: (() => void) | null = null;
+
+  constructor(
+    private readonly switcher: Switcher,
+    private readonly o: ResolvedAdminOptions,
+    registry: Registry,
+  ) {
+    this.view = new SwitcherView(switcher, o.historySize, o.itemHistory);
+    this.metrics = new SwitcherMetrics(registry, switcher, this.view);
+    this.routes = [
+      { method: 'GET', path: '/api/v1/clients', access: 'token', handle: (c) => this.list(c) },
+      { method: 'GET', path: '/api/v1/clients/{domain}', access: 'token', handle: (c) => this.one(c) },
+      { method: 'DELETE', path: '/api/v1/clients/{domain}', access: 'token', handle: (c) => this.kick(c) },
+      { method: 'GET', path: '/api/v1/streams', access: 'token', handle: (c) => this.streams(c) },
+    ];
+  }
+
+  info(): unknown {
+    const s = this.switcher.stats();
+    const o = this.switcher.options;
+    return {
+      mode: 'switcher',
+      version: packageVersion(),
+      protocol: PROTOCOL_VERSION,
+      startedAt: new Date(s.startedAt).toISOString(),
+      uptimeSeconds: Math.round(s.uptime) / 1000,
+      totals: this.view.totals(undefined, s),
+      limits: {
+        maxClients: o.maxClients,
+        maxPendingAdmissions: o.maxPendingAdmissions,
+        admissionTimeout: o.admissionTimeout,
+        idleTimeout: o.idleTimeout,
+        maxQueuePerSource: o.maxQueuePerSource,
+        maxQueuePerClient: o.maxQueuePerClient,
+      },
+      admin: { sampleInterval: this.o.sampleInterval, tokenRequired: this.o.token !== undefined },
+    };
+  }
+
+  tick(mono: number, wall: number): void {
+    this.view.tick(mono, wall);
+  }
+
+  hello(): unknown {
+    const snapshot = this.view.snapshot(this.o.maxSnapshotItems);
+    return {
+      mode: 'switcher',
+      sampleInterval: this.o.sampleInterval,
+      history: this.view.history(),
+      itemHistory: this.view.clientHistory(snapshot.clients),
+      snapshot,
+    };
+  }
+
+  snapshot(): unknown {
+    return this.view.snapshot(this.o.maxSnapshotItems);
+  }
+
+  relay(send: (event: string, data: unknown) => void): void {
+    const sw = this.switcher;
+    const onClient = (c: ClientInfo): void =>
+      send('client', { domain: c.domain, ip: c.ip, remoteAddress: c.remoteAddress });
+    const onLeft = (c: ClientInfo, reason: LeaveReason, err: Error | undefined): void =>
+      send('clientLeft', { domain: c.domain, ip: c.ip, reason, error: err?.message ?? null });
+    const onRefused = (r: RefusalInfo): void =>
+      send('refused', {
+        remoteAddress: r.remoteAddress,
+        reason: r.reason,
+        domain: r.domain ?? null,
+        message: r.message,
+      });
+    sw.on('client', onClient).on('clientLeft', onLeft).on('refused', onRefused);
+    this.unrelay = () => {
+      sw.off('client', onClient).off('clientLeft', onLeft).off('refused', onRefused);
+    };
+  }
+
+  close(): void {
+    this.unrelay?.();
+    this.unrelay = null;
+    this.metrics.close();
+  }
+
+  // ------------------------------------------------------------------ handlers
+
+  private list(c: Context): void {
+    const clients = this.view.clients();
+    sendJson(c.res, 200, { count: clients.length, clients });
+  }
+
+  private one(c: Context): void {
+    const domain = checkDomain(c.params.domain);
+    const client = this.view.client(domain);
+    if (client === undefined) throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
+    sendJson(c.res, 200, { client });
+  }
+
+  private async kick(c: Context): Promise<void> {
+    const domain = checkDomain(c.params.domain);
+    const body = await readJsonBody(c.req, this.o.maxBodyBytes);
+    const raw = c.url.searchParams.get('reason') ?? body.reason ?? 'kicked by the admin';
+    if (typeof raw !== 'string' || raw.length > MAX_REASON || /[\p{Cc}]/u.test(raw)) {
+      throw new HttpError(
+        400,
+        'bad_request',
+        `reason must be a string of at most ${MAX_REASON} printable characters`,
+      );
+    }
+    const client = this.switcher.client(domain);
+    if (client === undefined || !this.switcher.kick(domain, raw)) {
+      throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
+    }
+    sendJson(c.res, 200, { kicked: { domain: client.domain, ip: client.ip, reason: raw } });
+  }
+
+  private streams(c: Context): void {
+    const q = c.url.searchParams.get('domain');
+    const domain = q === null ? undefined : checkDomain(q);
+    const clients = this.view.streams(domain);
+    if (clients === undefined)
+      throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
+    sendJson(c.res, 200, { detail: 'counts', note: STREAMS_NOTE, clients });
+  }
+}
+
+/** A domain as the switcher names it, or 400. */
+function checkDomain(raw: string | undefined): string {
+  const d = raw === undefined ? null : normalizeDomain(raw);
+  if (d === null) throw new HttpError(400, 'bad_request', `"${raw ?? ''}" is not a valid domain`);
+  return d;
+}

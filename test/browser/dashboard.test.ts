@@ -1,0 +1,147 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AdminServer, startAdmin } from '../../src/admin/index.js';
+import { startTraffic, type Traffic } from '../integration/admin-fixture.js';
+
+/**
+ * The dashboard in a real browser: Debian's Chromium driven by playwright-core, against a
+ * switcher with two nodes moving data. FLEXMUX_SKIP_BROWSER=1 skips it where no browser exists.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const TOKEN = 'dashboard-token-42';
+const WAIT = { timeout: 10_000, interval: 50 };
+
+describe.skipIf(process.env.FLEXMUX_SKIP_BROWSER === '1')('admin dashboard in Chromium', () => {
+  let t: Traffic;
+  let admin: AdminServer;
+  let profile: string;
+  let context: BrowserContext;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    t = await startTraffic();
+    admin = await startAdmin({ switcher: t.sw, port: 0, token: TOKEN, sampleInterval: 100 });
+    profile = await mkdtemp(join(tmpdir(), 'flexmux-dashboard-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: ARGS,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      timeout: 20_000,
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+  }, 40_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await admin?.close();
+    await t?.close();
+    if (profile) await rm(profile, { recursive: true, force: true });
+  });
+
+  it('shows both clients live, draws and updates the chart, and kicks a client', async () => {
+    await page.goto(`${admin.url}#token=${TOKEN}`);
+    // The token leaves the address bar once read.
+    await page.waitForFunction(() => location.hash === '');
+
+    const rows = page.locator('#rows tr');
+    await expect.poll(() => rows.count(), WAIT).toBe(2);
+    expect(await page.locator('#rows tr td:first-child').allTextContents()).toEqual(['alice', 'bob']);
+    await expect.poll(() => page.locator('#status').textContent(), WAIT).toBe('live');
+
+    // The chart canvas has pixels, and they change as snapshots arrive.
+    const canvas = page.locator('#chart canvas');
+    await page.waitForFunction(() => Number(document.body.dataset.chartPoints ?? 0) >= 3);
+    const before = await canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL());
+    const seen = Number(await page.evaluate(() => document.body.dataset.snapshots));
+    await page.waitForFunction((n) => Number(document.body.dataset.snapshots) >= n + 3, seen);
+    const after = await canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL());
+    expect(after).not.toBe(before);
+    const inked = await canvas.evaluate((c: HTMLCanvasElement) => {
+      const d = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? new Uint8ClampedArray();
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+      return n;
+    });
+    expect(inked).toBeGreaterThan(1000);
+    // Every row has a sparkline canvas.
+    expect(await page.locator('#rows td.spark canvas').count()).toBe(2);
+
+    // Sorting and filtering.
+    await page.locator('th[data-key="domain"]').click();
+    await expect
+      .poll(() => page.locator('#rows tr td:first-child').allTextContents(), WAIT)
+      .toEqual(['bob', 'alice']);
+    await page.locator('#filter').fill('ali');
+    await expect.poll(() => rows.count(), WAIT).toBe(1);
+    await page.locator('#filter').fill('');
+    await expect.poll(() => rows.count(), WAIT).toBe(2);
+
+    // A client's details and streams.
+    await page.locator('#rows tr[data-key="bob"] td:first-child').click();
+    await expect
+      .poll(() => page.locator('#detail .streams').textContent(), WAIT)
+      .toMatch(/1 stream\(s\) open/);
+
+    await mkdir('test-results', { recursive: true });
+    await page.screenshot({ path: 'test-results/dashboard.png', fullPage: true });
+
+    // Kick alice through the button, accepting the confirmation.
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(`${d.type()}: ${d.message()}`);
+      void d.accept();
+    });
+    const left = new Promise<string>((resolve) =>
+      t.sw.on('clientLeft', (c, reason) => {
+        if (c.domain === 'alice') resolve(reason);
+      }),
+    );
+    await page.locator('#rows tr[data-key="alice"] button.kick').click();
+    expect(await left).toBe('kicked');
+    expect(dialogs).toEqual([expect.stringMatching(/^confirm: Kick alice\?/)]);
+    await expect.poll(() => page.locator('#rows tr td:first-child').allTextContents(), WAIT).toEqual(['bob']);
+    await expect.poll(() => page.locator('#events').textContent(), WAIT).toMatch(/alice left: kicked/);
+    await page.screenshot({ path: 'test-results/dashboard-after-kick.png', fullPage: true });
+
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('asks for the token when none is given', async () => {
+    const fresh = await context.newPage();
+    try {
+      await fresh.evaluate(() => sessionStorage.clear()).catch(() => {});
+      const prompts: string[] = [];
+      fresh.on('dialog', (d) => {
+        prompts.push(d.type());
+        void d.accept(TOKEN);
+      });
+      // A new tab has its own sessionStorage, so the token must come from the prompt.
+      await fresh.goto(admin.url);
+      await expect.poll(() => fresh.locator('#rows tr').count(), WAIT).toBe(1);
+      expect(prompts[0]).toBe('prompt');
+    } finally {
+      await fresh.close();
+    }
+  });
+});

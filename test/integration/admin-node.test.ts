@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AdminServer, type NodeSnapshot, type StreamView, startAdmin } from '../../src/admin/index.js';
+import { Node } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { eventually, parseMetrics, startTraffic, type Traffic } from './admin-fixture.js';
+import { collectEvents, request } from './admin-http.js';
+
+interface ApiError {
+  error: { code: string; message: string };
+}
+
+describe('admin API for a node', () => {
+  let t: Traffic;
+  let bobAdmin: AdminServer;
+  let aliceAdmin: AdminServer;
+
+  beforeAll(async () => {
+    t = await startTraffic();
+    bobAdmin = await startAdmin({ node: t.bob, port: 0, sampleInterval: 50, pingInterval: 50 });
+    aliceAdmin = await startAdmin({ node: t.alice, port: 0, sampleInterval: 50, pingInterval: 0 });
+  });
+
+  afterAll(async () => {
+    await bobAdmin?.close();
+    await aliceAdmin?.close();
+    await t?.close();
+  });
+
+  it('GET /api/v1/info describes the session', async () => {
+    const r = await request(bobAdmin.url, '/api/v1/info');
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({
+      mode: 'node',
+      domain: 'bob',
+      state: 'ready',
+      connections: 1,
+      totals: { connected: true, streams: 1 },
+    });
+  });
+
+  it('GET /api/v1/streams shows addresses, state, window, buffers, bytes, rates and RTT', async () => {
+    const s = await eventually(async () => {
+      const r = await request(bobAdmin.url, '/api/v1/streams');
+      expect(r.status).toBe(200);
+      const [stream] = (r.json as { streams: StreamView[] }).streams;
+      expect(stream.rateOut).toBeGreaterThan(0);
+      expect(stream.rttMs).not.toBeNull();
+      return stream;
+    });
+    expect(s.local.domain).toBe('bob');
+    expect(s.remote).toMatchObject({ domain: 'alice', port: 7 });
+    expect(s.dialed).toBe(true);
+    expect(s.state).toBe('open');
+    expect(s.window).toBeGreaterThan(0);
+    expect(s.bytesWritten).toBeGreaterThan(0);
+    expect(s.receiveBuffered).toBeGreaterThanOrEqual(0);
+    expect(s.writeBuffered).toBeGreaterThanOrEqual(0);
+    const info = (await request(bobAdmin.url, '/api/v1/info')).json as { totals: { rttMs: number | null } };
+    expect(info.totals.rttMs).not.toBeNull();
+  });
+
+  it('GET /api/v1/listeners lists virtual ports', async () => {
+    expect((await request(aliceAdmin.url, '/api/v1/listeners')).json).toEqual({ listeners: [{ port: 7 }] });
+    expect((await request(bobAdmin.url, '/api/v1/listeners')).json).toEqual({ listeners: [] });
+  });
+
+  it('answers 404 for the switcher endpoints', async () => {
+    const r = await request(bobAdmin.url, '/api/v1/clients');
+    expect(r.status).toBe(404);
+    expect((r.json as ApiError).error.message).toMatch(/only for a switcher/);
+  });
+
+  it('GET /metrics has the node series and an RTT histogram that fills', async () => {
+    const m = await eventually(async () => {
+      const parsed = parseMetrics((await request(bobAdmin.url, '/metrics')).text);
+      expect(parsed.get('flexmux_node_rtt_seconds_count{target="switcher"}')).toBeGreaterThan(0);
+      expect(parsed.get('flexmux_node_rtt_seconds_count{target="peer"}')).toBeGreaterThan(0);
+      return parsed;
+    });
+    expect(m.get('flexmux_info{version="0.1.0",protocol="20260225",mode="node"}')).toBe(1);
+    expect(m.get('flexmux_node_connected')).toBe(1);
+    expect(m.get('flexmux_node_streams')).toBe(1);
+    expect(m.get('flexmux_node_streams_opened_total{side="dialed"}')).toBe(1);
+    expect(m.get('flexmux_node_bytes_total{direction="out"}')).toBeGreaterThan(0);
+    const before = m.get('flexmux_node_bytes_total{direction="in"}') ?? 0;
+    await t.more(128 * 1024);
+    const after = parseMetrics((await request(bobAdmin.url, '/metrics')).text);
+    expect(after.get('flexmux_node_bytes_total{direction="in"}')).toBeGreaterThan(before + 128 * 1024);
+    const alice = parseMetrics((await request(aliceAdmin.url, '/metrics')).text);
+    expect(alice.get('flexmux_node_streams_opened_total{side="accepted"}')).toBe(1);
+    expect(alice.get('flexmux_node_listeners')).toBe(1);
+  });
+
+  it('streams snapshots of the node', async () => {
+    const events = await collectEvents(bobAdmin.url, '/api/v1/events', (ev) =>
+      ev.some((e) => e.event === 'snapshot'),
+    );
+    const hello = events[0].data as { mode: string; snapshot: NodeSnapshot };
+    expect(hello.mode).toBe('node');
+    expect(hello.snapshot.streams).toHaveLength(1);
+    const snap = events.find((e) => e.event === 'snapshot')?.data as NodeSnapshot;
+    expect(snap.totals.connected).toBe(true);
+  });
+});
+
+describe('admin API for a plain node on a direct link', () => {
+  it('serves a BaseNode and reports it closed after the link ends', async () => {
+    const [x, y] = memoryPair();
+    const a = new Node(x, { domain: 'a', ip: 1 });
+    const b = new Node(y, { domain: 'b', ip: 2 });
+    b.listen(9);
+    const admin = await startAdmin({ node: a, port: 0, pingInterval: 20 });
+    try {
+      const s = await a.dial('b:9');
+      s.on('error', () => {});
+      const streams = (await request(admin.url, '/api/v1/streams')).json as { streams: StreamView[] };
+      expect(streams.streams[0].remote).toMatchObject({ domain: 'b', port: 9 });
+      await eventually(async () => {
+        const info = (await request(admin.url, '/api/v1/info')).json as { totals: { rttMs: number | null } };
+        expect(info.totals.rttMs).not.toBeNull();
+      });
+      b.destroy();
+      await new Promise<void>((resolve) => (a.closed ? resolve() : a.once('close', () => resolve())));
+      const info = (await request(admin.url, '/api/v1/info')).json as {
+        state: string;
+        totals: { connected: boolean };
+      };
+      expect(info.state).toBe('closed');
+      expect(info.totals.connected).toBe(false);
+    } finally {
+      await admin.close();
+      a.destroy();
+      b.destroy();
+    }
+  });
+});
+
+describe('admin API for a session that reconnects', () => {
+  it('keeps byte counters monotonic across connections', async () => {
+    const t = await startTraffic({ aliceReconnect: true });
+    const admin = await startAdmin({ node: t.alice, port: 0, sampleInterval: 50, pingInterval: 0 });
+    try {
+      await t.more(64 * 1024);
+      const scrape = async () =>
+        parseMetrics((await request(admin.url, '/metrics')).text).get(
+          'flexmux_node_bytes_total{direction="in"}',
+        ) ?? 0;
+      const before = await scrape();
+      expect(before).toBeGreaterThan(0);
+      const ready = new Promise<void>((resolve) => t.alice.once('ready', () => resolve()));
+      expect(t.sw.kick('alice', 'test')).toBe(true);
+      await ready;
+      expect(await scrape()).toBeGreaterThanOrEqual(before);
+      const info = (await request(admin.url, '/api/v1/info')).json as { connections: number; state: string };
+      expect(info).toMatchObject({ connections: 2, state: 'ready' });
+      const m = parseMetrics((await request(admin.url, '/metrics')).text);
+      expect(m.get('flexmux_node_connections_total')).toBe(2);
+    } finally {
+      await admin.close();
+      await t.close();
+    }
+  });
+});

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAdmin } from '../../src/admin/index.js';
+import { ConfigError } from '../../src/errors.js';
+import { Switcher } from '../../src/switcher/index.js';
+import { parseMetrics } from './admin-fixture.js';
+import { request } from './admin-http.js';
+
+describe('startAdmin', () => {
+  let sw: Switcher;
+
+  beforeAll(() => {
+    sw = new Switcher({ password: 'x' });
+  });
+
+  afterAll(async () => {
+    await sw.close();
+  });
+
+  it('refuses a reachable address without a token, before opening anything', async () => {
+    await expect(startAdmin({ switcher: sw, host: '0.0.0.0', port: 0 })).rejects.toThrow(ConfigError);
+    await expect(startAdmin({ switcher: sw, host: '0.0.0.0', port: 0 })).rejects.toThrow(/set a token/);
+  });
+
+  it('rejects with the listen error when the port is taken', async () => {
+    const first = await startAdmin({ switcher: sw, port: 0 });
+    try {
+      await expect(startAdmin({ switcher: sw, port: first.port })).rejects.toMatchObject({
+        code: 'EADDRINUSE',
+      });
+    } finally {
+      await first.close();
+    }
+  });
+
+  it('without a token, refuses requests whose Host is not a loopback name (DNS rebinding)', async () => {
+    const admin = await startAdmin({ switcher: sw, port: 0 });
+    try {
+      const evil = await request(admin.url, '/api/v1/info', {
+        headers: { host: `evil.example:${admin.port}` },
+      });
+      expect(evil.status).toBe(403);
+      expect((evil.json as { error: { code: string } }).error.code).toBe('forbidden');
+      const ok = await request(admin.url, '/api/v1/info', { headers: { host: `localhost:${admin.port}` } });
+      expect(ok.status).toBe(200);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('adds Node.js process metrics on request', async () => {
+    const admin = await startAdmin({ switcher: sw, port: 0, processMetrics: true });
+    try {
+      const m = parseMetrics((await request(admin.url, '/metrics')).text);
+      expect(m.has('process_cpu_user_seconds_total')).toBe(true);
+      expect(m.get('flexmux_switcher_clients')).toBe(0);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('leaves no handles behind after close', async () => {
+    const count = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
+    const admin0 = await startAdmin({ switcher: sw, port: 0 });
+    await admin0.close();
+    const before = count();
+    for (let i = 0; i < 20; i++) {
+      const admin = await startAdmin({ switcher: sw, port: 0, sampleInterval: 10 });
+      await request(admin.url, '/metrics');
+      await admin.close();
+    }
+    expect(count()).toBeLessThanOrEqual(before);
+    expect(sw.listenerCount('refused')).toBe(0);
+    expect(sw.listenerCount('clientLeft')).toBe(0);
+  });
+});

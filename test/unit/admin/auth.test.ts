@@ -1,0 +1,48 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { Auth } from '../../../src/admin/auth.js';
+import type { HttpError } from '../../../src/admin/http.js';
+
+const req = (headers: Record<string, string>): IncomingMessage => ({ headers }) as unknown as IncomingMessage;
+const url = (q = ''): URL => new URL(`http://x/api${q}`);
+
+function status(f: () => void): number {
+  try {
+    f();
+    return 200;
+  } catch (e) {
+    return (e as HttpError).status;
+  }
+}
+
+describe('admin auth', () => {
+  it('accepts the bearer token, and the query token only where allowed', () => {
+    const a = new Auth('s3cret');
+    expect(status(() => a.check(req({ authorization: 'Bearer s3cret' }), url(), false))).toBe(200);
+    expect(status(() => a.check(req({ authorization: 'bearer   s3cret ' }), url(), false))).toBe(200);
+    expect(status(() => a.check(req({ authorization: 'Bearer s3cre' }), url(), false))).toBe(401);
+    expect(status(() => a.check(req({ authorization: 'Bearer s3cretx' }), url(), false))).toBe(401);
+    expect(status(() => a.check(req({}), url(), false))).toBe(401);
+    expect(status(() => a.check(req({}), url('?access_token=s3cret'), false))).toBe(401);
+    expect(status(() => a.check(req({}), url('?access_token=s3cret'), true))).toBe(200);
+  });
+
+  it('without a token: allows everything, but only for loopback Host names', () => {
+    const a = new Auth(undefined);
+    expect(a.required).toBe(false);
+    expect(status(() => a.check(req({}), url(), false))).toBe(200);
+    for (const host of ['127.0.0.1:7090', 'localhost:1', '[::1]:7090', 'localhost']) {
+      expect(
+        status(() => a.checkHost(req({ host }))),
+        host,
+      ).toBe(200);
+    }
+    for (const host of ['evil.example:7090', 'evil.example', '10.0.0.1:7090']) {
+      expect(
+        status(() => a.checkHost(req({ host }))),
+        host,
+      ).toBe(403);
+    }
+    expect(status(() => new Auth('t').checkHost(req({ host: 'evil.example' })))).toBe(200);
+  });
+});

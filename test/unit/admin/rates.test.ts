@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { Rate, RateBook, Series } from '../../../src/admin/rates.js';
+
+describe('admin rates', () => {
+  it('computes bytes/s from the two newest samples', () => {
+    const r = new Rate(10);
+    r.sample(0, 1000, 0, 0);
+    expect(r.rateIn).toBe(0);
+    r.sample(500, 1500, 1000, 500);
+    expect(r.rateIn).toBe(2000);
+    expect(r.rateOut).toBe(1000);
+    r.sample(1500, 2500, 1000, 1500);
+    expect(r.rateIn).toBe(0);
+    expect(r.rateOut).toBe(1000);
+    expect(r.series.toJSON()).toEqual({ t: [1500, 2500], in: [2000, 0], out: [1000, 1000] });
+  });
+
+  it('restarts instead of going negative when a counter resets', () => {
+    const r = new Rate(4);
+    r.sample(0, 0, 5000, 5000);
+    r.sample(1000, 1000, 100, 6000);
+    expect(r.rateIn).toBe(0);
+    expect(r.rateOut).toBe(1000);
+  });
+
+  it('keeps a bounded ring, oldest first', () => {
+    const s = new Series(3);
+    for (let i = 1; i <= 5; i++) s.push(i, i * 10, i * 100);
+    expect(s.toJSON()).toEqual({ t: [3, 4, 5], in: [30, 40, 50], out: [300, 400, 500] });
+  });
+
+  it('forgets things a round did not sample', () => {
+    const book = new RateBook<string>(4);
+    book.begin();
+    book.sample('a', 0, 0, 0, 0);
+    book.sample('b', 0, 0, 0, 0);
+    book.end();
+    book.begin();
+    book.sample('b', 10, 10, 10, 10);
+    book.end();
+    expect(book.size).toBe(1);
+    expect(book.get('a')).toBeUndefined();
+  });
+});

@@ -50,6 +50,10 @@ export class StreamQueue {
 interface QueuedFrame {
   header: Uint8Array;
   payload: Uint8Array;
+  /** Further views of the same payload (a frame gathered from several writes), or null. */
+  rest: Uint8Array[] | null;
+  /** Payload bytes in all views. */
+  size: number;
 }
 
 interface ControlItem {
@@ -109,11 +113,21 @@ export class Scheduler {
     this.kick();
   }
 
-  /** Queues an ordered frame of a stream. */
-  pushOrdered(q: StreamQueue, header: Uint8Array, payload: Uint8Array = EMPTY): void {
+  /**
+   * Queues an ordered frame of a stream. A payload gathered from several buffers is passed as
+   * `payload` plus `rest`, written back to back without copying.
+   */
+  pushOrdered(
+    q: StreamQueue,
+    header: Uint8Array,
+    payload: Uint8Array = EMPTY,
+    rest: Uint8Array[] | null = null,
+  ): void {
     if (this.closed) return;
-    q.items.push({ header, payload });
-    q.bytes += header.length + payload.length;
+    let size = payload.length;
+    if (rest !== null) for (const r of rest) size += r.length;
+    q.items.push({ header, payload, rest, size });
+    q.bytes += header.length + size;
     if (!q.ready) {
       q.ready = true;
       this.ready.push(q);
@@ -200,13 +214,14 @@ export class Scheduler {
       let took = false;
       while (q.items.length > 0 && bytes < limit) {
         const f = q.items.peek()!;
-        if (f.payload.length > q.deficit) break;
+        if (f.size > q.deficit) break;
         q.items.shift();
         parts.push(f.header);
         if (f.payload.length > 0) parts.push(f.payload);
-        const size = f.header.length + f.payload.length;
+        if (f.rest !== null) for (const r of f.rest) parts.push(r);
+        const size = f.header.length + f.size;
         bytes += size;
-        q.deficit -= f.payload.length;
+        q.deficit -= f.size;
         q.bytes -= size;
         q.written += size;
         took = true;
@@ -218,7 +233,7 @@ export class Scheduler {
         q.ready = false;
         q.inTurn = false;
         q.deficit = 0;
-      } else if (q.items.peek()!.payload.length > q.deficit) {
+      } else if (q.items.peek()!.size > q.deficit) {
         this.ready.shift();
         q.inTurn = false;
         this.ready.push(q);

@@ -7,6 +7,19 @@ import { type Frame, readHeader, writeHeader } from '../wire/frame.js';
 
 const EMPTY = new Uint8Array(0);
 
+/** The payload of a frame gathered from several views (everything after the header). */
+function join(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (let i = 1; i < parts.length; i++) n += parts[i]!.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (let i = 1; i < parts.length; i++) {
+    out.set(parts[i]!, off);
+    off += parts[i]!.length;
+  }
+  return out;
+}
+
 /** The part of a node the loopback needs. */
 export interface LoopbackOwner {
   readonly options: ResolvedNodeOptions;
@@ -37,7 +50,7 @@ export class Loopback implements StreamHost {
         framing: 'message',
         send: (parts) => {
           const f = readHeader(parts[0]!, 0);
-          f.payload = parts.length > 1 ? parts[1]! : EMPTY;
+          f.payload = parts.length === 1 ? EMPTY : parts.length === 2 ? parts[1]! : join(parts);
           owner.dispatch(f, this);
           return true;
         },

@@ -134,7 +134,11 @@ export class StreamCore {
     this.maxInflight = caps !== 0 ? Number.POSITIVE_INFINITY : Math.max(16, Math.floor(window / 16384) * 4);
     this.inflight = caps !== 0 ? null : new Deque<number>(16);
     this.highWater = o.streamHighWaterMark;
-    this.ackThreshold = Math.max(1, Math.min(window >>> 2, 256 * 1024));
+    // flexmux peers have no in-flight frame cap, so credit can go back in larger batches.
+    this.ackThreshold =
+      caps !== 0
+        ? Math.max(1, Math.min(window >>> 1, 1024 * 1024))
+        : Math.max(1, Math.min(window >>> 2, 256 * 1024));
     this.queue = host.scheduler.queue();
     this.queue.onDrain = () => this.checkWritable();
     this.lastActivity = Date.now();
@@ -236,15 +240,26 @@ export class StreamCore {
   private pump(): void {
     const sched = this.host.scheduler;
     while (this.pendingBytes > 0 && this.credit > 0 && this.inflightCount() < this.maxInflight) {
-      const head = this.pending.peek()!;
-      const off = this.headOffset;
-      const n = Math.min(head.length - off, this.chunk, this.credit);
-      const payload = off === 0 && n === head.length ? head : head.subarray(off, off + n);
-      if (off + n === head.length) {
-        this.pending.shift();
-        this.headOffset = 0;
-      } else {
-        this.headOffset = off + n;
+      // One frame takes up to `chunk` bytes, gathered across queued writes without copying, so a
+      // 64 KiB write does not become a 65 535-byte frame plus a 1-byte one.
+      const n = Math.min(this.pendingBytes, this.chunk, this.credit);
+      let payload: Uint8Array | null = null;
+      let rest: Uint8Array[] | null = null;
+      let need = n;
+      while (need > 0) {
+        const head = this.pending.peek()!;
+        const off = this.headOffset;
+        const take = Math.min(head.length - off, need);
+        const view = off === 0 && take === head.length ? head : head.subarray(off, off + take);
+        if (payload === null) payload = view;
+        else (rest ??= []).push(view);
+        need -= take;
+        if (off + take === head.length) {
+          this.pending.shift();
+          this.headOffset = 0;
+        } else {
+          this.headOffset = off + take;
+        }
       }
       this.pendingBytes -= n;
       this.credit -= n;
@@ -253,7 +268,7 @@ export class StreamCore {
       this.inflight?.push(this.sentTotal);
       const header = new Uint8Array(HEADER_SIZE);
       writeHeader(header, 0, Cmd.DATA, this.remote.ip, this.remote.port, this.local.ip, this.local.port, n);
-      sched.pushOrdered(this.queue, header, payload);
+      sched.pushOrdered(this.queue, header, payload!, rest);
     }
     this.lastActivity = Date.now();
     if (this.pendingBytes === 0 && this.writeEnded && !this.endSent && this._state !== 'closed') {
@@ -341,7 +356,7 @@ export class StreamCore {
     // window left, and a v3 sender capped at 16 in-flight frames sees an ACK every 8 frames.
     if (
       this.ackPending >= this.ackThreshold ||
-      (this.consumedTotal === this.recvTotal && this.framesSinceAck >= 8)
+      (this.caps === 0 && this.consumedTotal === this.recvTotal && this.framesSinceAck >= 8)
     ) {
       this.flushAcks();
     }

@@ -36,15 +36,12 @@ export async function writeAll(s: Duplex, data: Uint8Array, piece = 64 * 1024): 
   s.end();
 }
 
-/** Resolves with the first `event` emission, rejects after `ms`. */
-export function once<T = unknown>(
-  emitter: { once(e: string, f: (v: T) => void): unknown },
-  event: string,
-  ms = 10_000,
-): Promise<T> {
+/** Resolves with the first `event` emission (of any emitter: Node's or flexmux's typed one). */
+export function once<T = unknown>(emitter: object, event: string, ms = 10_000): Promise<T> {
+  const e = emitter as { once(event: string, fn: (v: T) => void): unknown };
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
-    emitter.once(event, (v: T) => {
+    e.once(event, (v: T) => {
       clearTimeout(t);
       resolve(v);
     });

@@ -77,6 +77,8 @@ export class Scheduler {
   bytesWritten = 0;
   /** Number of sink.send calls. */
   writes = 0;
+  /** Frames handed to the sink. */
+  framesWritten = 0;
 
   constructor(sink: SchedulerSink, options: SchedulerOptions) {
     this.sink = sink;
@@ -176,6 +178,7 @@ export class Scheduler {
       const now = this.opts.clock();
       while (this.control.length > 0 && (bytes < limit || bytes === 0)) {
         const c = this.control.shift()!;
+        this.framesWritten++;
         const wait = now - c.at;
         if (wait > this.maxControlWait) this.maxControlWait = wait;
         for (const p of c.parts) {
@@ -222,6 +225,7 @@ export class Scheduler {
         const size = f.header.length + f.size;
         bytes += size;
         q.deficit -= f.size;
+        this.framesWritten++;
         q.bytes -= size;
         q.written += size;
         took = true;

@@ -96,9 +96,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private _closed = false;
   private closing = false;
   private closeError: Error | undefined;
+  /** Counters; frames and bytes written are on `scheduler` (framesWritten, bytesWritten). */
   readonly stats = {
     framesIn: 0,
-    framesOut: 0,
     bytesIn: 0,
     dropped: 0,
     streamsOpened: 0,

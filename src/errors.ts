@@ -27,35 +27,43 @@ export interface FlexErrorOptions {
 }
 
 export class FlexError extends Error {
+  /**
+   * The class's stable name. Written out in every class because minifiers rename classes: it
+   * keeps `err.name` readable and `instanceof` working across two copies of the package.
+   */
+  static readonly kind: string = 'FlexError';
   readonly code: FlexErrorCode;
 
   constructor(code: FlexErrorCode, message: string, options?: FlexErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.name = new.target.name;
-    (this as unknown as Record<symbol, string[]>)[BRAND] = brandsOf(new.target);
+    this.name = (new.target as typeof FlexError).kind;
+    (this as unknown as Record<symbol, string[]>)[BRAND] = kindsOf(new.target);
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
     const brands = (value as Record<symbol, unknown>)[BRAND];
-    return Array.isArray(brands) && brands.includes(FlexError.name);
+    // `this` is the class on the right of instanceof (a subclass too), not always FlexError.
+    // biome-ignore lint/complexity/noThisInStatic: the receiver decides which kind to look for
+    return Array.isArray(brands) && brands.includes(this.kind);
   }
 }
 
-function brandsOf(ctor: unknown): string[] {
-  const names: string[] = [];
-  let c = ctor as { name: string } | null;
-  while (c?.name && c !== Error && c !== Object) {
-    names.push(c.name);
-    if (c.name === 'FlexError') break;
-    c = Object.getPrototypeOf(c) as { name: string } | null;
+function kindsOf(ctor: unknown): string[] {
+  const kinds: string[] = [];
+  let c = ctor as typeof FlexError | null;
+  while (c !== null && typeof c === 'function' && Object.hasOwn(c, 'kind')) {
+    kinds.push(c.kind);
+    if (c === FlexError) break;
+    c = Object.getPrototypeOf(c) as typeof FlexError | null;
   }
-  return names;
+  return kinds;
 }
 
 /** Malformed bytes or a peer breaking the protocol. */
 export class ProtocolError extends FlexError {
+  static readonly kind: string = 'ProtocolError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_PROTOCOL', message, options);
   }
@@ -63,6 +71,7 @@ export class ProtocolError extends FlexError {
 
 /** An invalid option or argument; thrown synchronously. */
 export class ConfigError extends FlexError {
+  static readonly kind: string = 'ConfigError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_CONFIG', message, options);
   }
@@ -91,6 +100,7 @@ export interface AdmissionErrorOptions extends FlexErrorOptions {
 
 /** The switcher refused admission: -1 (credentials, version, clock, domain) or -2 (registration). */
 export class AdmissionError extends FlexError {
+  static readonly kind: string = 'AdmissionError';
   /** The response's ErrCode (-1 or -2), or 0 when the connection closed before any reply. */
   readonly errCode: number;
   /** Machine-readable cause; defaults from errCode (-2 'registration', 0 'closed', else 'rejected'). */
@@ -127,6 +137,7 @@ const REFUSAL_BY_TEXT: Record<string, DialRefusal> = {
 };
 
 export class DialRefusedError extends FlexError {
+  static readonly kind: string = 'DialRefusedError';
   readonly reason: DialRefusal;
   /** The error text the peer sent. */
   readonly remoteText: string;
@@ -138,6 +149,7 @@ export class DialRefusedError extends FlexError {
 }
 
 export class DialTimeoutError extends FlexError {
+  static readonly kind: string = 'DialTimeoutError';
   constructor(message = 'dial timed out waiting for the OpenStream ACK', options?: FlexErrorOptions) {
     super('FLEX_ERR_DIAL_TIMEOUT', message, options);
   }
@@ -154,6 +166,7 @@ export const ResetCode = {
 } as const;
 
 export class StreamResetError extends FlexError {
+  static readonly kind: string = 'StreamResetError';
   /** The reset reason code (PROTOCOL.md 14.3); application codes start at 0x100. */
   readonly resetCode: number;
   /** True when the peer reset the stream, false when it was reset locally. */
@@ -166,24 +179,28 @@ export class StreamResetError extends FlexError {
 }
 
 export class StreamClosedError extends FlexError {
+  static readonly kind: string = 'StreamClosedError';
   constructor(message = 'stream is closed', options?: FlexErrorOptions) {
     super('FLEX_ERR_STREAM_CLOSED', message, options);
   }
 }
 
 export class ConnectionClosedError extends FlexError {
+  static readonly kind: string = 'ConnectionClosedError';
   constructor(message = 'connection closed', options?: FlexErrorOptions) {
     super('FLEX_ERR_CONNECTION_CLOSED', message, options);
   }
 }
 
 export class NotConnectedError extends FlexError {
+  static readonly kind: string = 'NotConnectedError';
   constructor(message = 'not connected', options?: FlexErrorOptions) {
     super('FLEX_ERR_NOT_CONNECTED', message, options);
   }
 }
 
 export class PingError extends FlexError {
+  static readonly kind: string = 'PingError';
   /** The error text the switcher or node answered with, if any. */
   readonly remoteText: string;
   constructor(remoteText: string, options?: FlexErrorOptions) {
@@ -193,24 +210,28 @@ export class PingError extends FlexError {
 }
 
 export class TimeoutError extends FlexError {
+  static readonly kind: string = 'TimeoutError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_TIMEOUT', message, options);
   }
 }
 
 export class LimitError extends FlexError {
+  static readonly kind: string = 'LimitError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_LIMIT', message, options);
   }
 }
 
 export class AbortError extends FlexError {
+  static readonly kind: string = 'AbortError';
   constructor(message = 'operation aborted', options?: FlexErrorOptions) {
     super('FLEX_ERR_ABORTED', message, options);
   }
 }
 
 export class FlowControlError extends FlexError {
+  static readonly kind: string = 'FlowControlError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_FLOW_CONTROL', message, options);
   }

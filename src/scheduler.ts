@@ -83,7 +83,8 @@ export class Scheduler {
   constructor(sink: SchedulerSink, options: SchedulerOptions) {
     this.sink = sink;
     this.opts = {
-      schedule: queueMicrotask,
+      // A wrapper, not queueMicrotask itself: browsers refuse it called with another `this`.
+      schedule: (fn) => queueMicrotask(fn),
       clock: () => Date.now(),
       ...options,
     };

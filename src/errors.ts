@@ -63,7 +63,7 @@ function kindsOf(ctor: unknown): string[] {
 
 /** Malformed bytes or a peer breaking the protocol. */
 export class ProtocolError extends FlexError {
-  static readonly kind: string = 'ProtocolError';
+  static override readonly kind: string = 'ProtocolError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_PROTOCOL', message, options);
   }
@@ -71,7 +71,7 @@ export class ProtocolError extends FlexError {
 
 /** An invalid option or argument; thrown synchronously. */
 export class ConfigError extends FlexError {
-  static readonly kind: string = 'ConfigError';
+  static override readonly kind: string = 'ConfigError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_CONFIG', message, options);
   }
@@ -100,7 +100,7 @@ export interface AdmissionErrorOptions extends FlexErrorOptions {
 
 /** The switcher refused admission: -1 (credentials, version, clock, domain) or -2 (registration). */
 export class AdmissionError extends FlexError {
-  static readonly kind: string = 'AdmissionError';
+  static override readonly kind: string = 'AdmissionError';
   /** The response's ErrCode (-1 or -2), or 0 when the connection closed before any reply. */
   readonly errCode: number;
   /** Machine-readable cause; defaults from errCode (-2 'registration', 0 'closed', else 'rejected'). */
@@ -137,7 +137,7 @@ const REFUSAL_BY_TEXT: Record<string, DialRefusal> = {
 };
 
 export class DialRefusedError extends FlexError {
-  static readonly kind: string = 'DialRefusedError';
+  static override readonly kind: string = 'DialRefusedError';
   readonly reason: DialRefusal;
   /** The error text the peer sent. */
   readonly remoteText: string;
@@ -149,7 +149,7 @@ export class DialRefusedError extends FlexError {
 }
 
 export class DialTimeoutError extends FlexError {
-  static readonly kind: string = 'DialTimeoutError';
+  static override readonly kind: string = 'DialTimeoutError';
   constructor(message = 'dial timed out waiting for the OpenStream ACK', options?: FlexErrorOptions) {
     super('FLEX_ERR_DIAL_TIMEOUT', message, options);
   }
@@ -166,7 +166,7 @@ export const ResetCode = {
 } as const;
 
 export class StreamResetError extends FlexError {
-  static readonly kind: string = 'StreamResetError';
+  static override readonly kind: string = 'StreamResetError';
   /** The reset reason code (PROTOCOL.md 14.3); application codes start at 0x100. */
   readonly resetCode: number;
   /** True when the peer reset the stream, false when it was reset locally. */
@@ -179,28 +179,28 @@ export class StreamResetError extends FlexError {
 }
 
 export class StreamClosedError extends FlexError {
-  static readonly kind: string = 'StreamClosedError';
+  static override readonly kind: string = 'StreamClosedError';
   constructor(message = 'stream is closed', options?: FlexErrorOptions) {
     super('FLEX_ERR_STREAM_CLOSED', message, options);
   }
 }
 
 export class ConnectionClosedError extends FlexError {
-  static readonly kind: string = 'ConnectionClosedError';
+  static override readonly kind: string = 'ConnectionClosedError';
   constructor(message = 'connection closed', options?: FlexErrorOptions) {
     super('FLEX_ERR_CONNECTION_CLOSED', message, options);
   }
 }
 
 export class NotConnectedError extends FlexError {
-  static readonly kind: string = 'NotConnectedError';
+  static override readonly kind: string = 'NotConnectedError';
   constructor(message = 'not connected', options?: FlexErrorOptions) {
     super('FLEX_ERR_NOT_CONNECTED', message, options);
   }
 }
 
 export class PingError extends FlexError {
-  static readonly kind: string = 'PingError';
+  static override readonly kind: string = 'PingError';
   /** The error text the switcher or node answered with, if any. */
   readonly remoteText: string;
   constructor(remoteText: string, options?: FlexErrorOptions) {
@@ -210,28 +210,28 @@ export class PingError extends FlexError {
 }
 
 export class TimeoutError extends FlexError {
-  static readonly kind: string = 'TimeoutError';
+  static override readonly kind: string = 'TimeoutError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_TIMEOUT', message, options);
   }
 }
 
 export class LimitError extends FlexError {
-  static readonly kind: string = 'LimitError';
+  static override readonly kind: string = 'LimitError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_LIMIT', message, options);
   }
 }
 
 export class AbortError extends FlexError {
-  static readonly kind: string = 'AbortError';
+  static override readonly kind: string = 'AbortError';
   constructor(message = 'operation aborted', options?: FlexErrorOptions) {
     super('FLEX_ERR_ABORTED', message, options);
   }
 }
 
 export class FlowControlError extends FlexError {
-  static readonly kind: string = 'FlowControlError';
+  static override readonly kind: string = 'FlowControlError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_FLOW_CONTROL', message, options);
   }

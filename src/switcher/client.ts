@@ -23,6 +23,7 @@ export type LeaveReason =
   | 'evicted'
   | 'shutdown'
   | 'idle'
+  | 'unresponsive'
   | 'protocol'
   | 'overflow';
 
@@ -118,6 +119,8 @@ export class SwitcherClient implements FrameSink {
   private leaveError: Error | undefined;
   private lastFrameAt = now();
   private idleTimer: TimerHandle | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private missedPings = 0;
 
   constructor(host: ClientHost, transport: Transport, init: ClientInit) {
     this.host = host;
@@ -130,6 +133,7 @@ export class SwitcherClient implements FrameSink {
     this.gate = new ReadGate(transport);
     this.outbox = new Outbox<SwitcherClient>(transport, host.options);
     if (host.options.idleTimeout > 0) this.armIdle(host.options.idleTimeout);
+    if (host.options.pingInterval > 0) this.startPings(host.options.pingInterval);
   }
 
   get paused(): boolean {
@@ -256,6 +260,7 @@ export class SwitcherClient implements FrameSink {
     if (this.state === 'open') this.host.detach(this);
     this.state = 'closed';
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
     this.gate.shutDown();
     this.outbox.close();
     for (const dst of this.feeds) dst.outbox.forget(this);
@@ -264,6 +269,26 @@ export class SwitcherClient implements FrameSink {
     for (const [key, peer] of this.streams) peer.streams.delete(key);
     this.streams.clear();
     this.host.left(this, reason, error);
+  }
+
+  /**
+   * Periodic pings from the switcher: they fill `rtt`, and two unanswered in a row mean the
+   * client is gone without a FIN. A client paused by backpressure is not judged: its answer
+   * could be stuck behind data we are not reading.
+   */
+  private startPings(ms: number): void {
+    let inFlight = false;
+    this.pingTimer = setInterval(() => {
+      if (this.state !== 'open' || inFlight || this.gate.paused) return;
+      inFlight = true;
+      void this.probe(this.domain, Math.min(ms, this.host.options.livenessTimeout)).then((ok) => {
+        inFlight = false;
+        if (this.state !== 'open') return;
+        this.missedPings = ok ? 0 : this.missedPings + 1;
+        if (this.missedPings >= 2) this.close('unresponsive');
+      });
+    }, ms);
+    (this.pingTimer as { unref?: () => void }).unref?.();
   }
 
   private armIdle(ms: number): void {

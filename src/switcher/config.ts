@@ -35,6 +35,11 @@ export const switcherDefaults = Object.freeze({
   maxBatchBytes: 256 * 1024,
   /** ms without any frame from a client before it is closed; 0 disables (Go has none, 6.4). */
   idleTimeout: 0,
+  /**
+   * ms between the switcher's own pings of each client (for RTT, and to find half-dead clients:
+   * two unanswered pings in a row close it); 0 disables. Go switchers never ping (6.4).
+   */
+  pingInterval: 0,
   /** ms `close()` waits for clients to finish before destroying them. */
   closeTimeout: 5_000,
 });
@@ -58,6 +63,7 @@ export interface SwitcherOptions {
   quantum?: number;
   maxBatchBytes?: number;
   idleTimeout?: number;
+  pingInterval?: number;
   closeTimeout?: number;
   /** Wall clock in Unix nanoseconds (admission timestamps, replay window, rate limit). */
   clock?: () => bigint;
@@ -126,6 +132,7 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
     idleTimeout: int('idleTimeout', o.idleTimeout ?? d.idleTimeout, 0, MAX_MS),
+    pingInterval: int('pingInterval', o.pingInterval ?? d.pingInterval, 0, MAX_MS),
     closeTimeout: int('closeTimeout', o.closeTimeout ?? d.closeTimeout, 0, MAX_MS),
     clock: o.clock ?? wallClockNs,
     logger: o.logger,

@@ -1,0 +1,39 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { BaseNode, FlexStream, Session } from '../../../src/index.js';
+import type { LeaveReason } from '../../../src/switcher/client.js';
+import { Switcher } from '../../../src/switcher/switcher.js';
+import { memoryPair } from '../../../src/transport/memory.js';
+import type { Transport } from '../../../src/transport/types.js';
+import { join, PASSWORD } from './helpers.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('switcher pings (pingInterval)', () => {
+  it('measures the RTT of a live client and closes one that never answers', async () => {
+    const sw = new Switcher({ password: PASSWORD, pingInterval: 50, livenessTimeout: 40 });
+    cleanups.push(() => sw.close({ timeout: 500 }));
+    const live = new Session<FlexStream>(
+      async () => {
+        const [a, b] = memoryPair();
+        sw.handle(b);
+        return a as Transport;
+      },
+      { password: PASSWORD, domain: 'live', heartbeatInterval: 0 },
+      (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+    );
+    cleanups.push(() => live.close());
+    await live.ready({ timeout: 5_000 });
+    const left = new Promise<LeaveReason>((resolve) =>
+      sw.on('clientLeft', (info, reason) => {
+        if (info.domain === 'dark') resolve(reason);
+      }),
+    );
+    await join(sw, 'dark'); // a raw client that never answers a ping
+    expect(await left).toBe('unresponsive');
+    await expect.poll(() => sw.client('live')?.rtt ?? null, { timeout: 5_000 }).not.toBeNull();
+    expect(sw.client('live')).toBeDefined();
+  });
+});

@@ -1,0 +1,307 @@
+import { pipeline } from 'node:stream/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from '../../src/connect.js';
+import { ConnectionClosedError, type FlexStream, Node, type NodeSession } from '../../src/index.js';
+import type { LeaveReason } from '../../src/switcher/client.js';
+import type { SwitcherOptions } from '../../src/switcher/config.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { listenTcp } from '../../src/switcher-node.js';
+import { lagMonitor } from '../helpers/faulty-lag.js';
+import { faultyLink } from '../helpers/faulty-link.js';
+import { captureLogger } from '../helpers/faulty-log.js';
+import { FaultyProxy } from '../helpers/faulty-proxy.js';
+import { nextEvent } from '../helpers/faulty-streams.js';
+import { pattern, readAll, sha256, writeAll } from '../helpers/streams.js';
+
+/**
+ * Liveness under faults: a peer that goes dark (no FIN, no RST) is found within the heartbeat
+ * interval + timeout (the check runs every quarter interval, so + a quarter, plus scheduling
+ * slack), and a link saturated by bulk data for seconds raises no false alarm.
+ */
+
+const INTERVAL = 200;
+const TIMEOUT = 200;
+/** interval + timeout, + the quarter-interval check granularity (heartbeat.ts), + timer slack. */
+const DEADLINE = INTERVAL + TIMEOUT + INTERVAL / 4 + 150;
+const PASSWORD = 'fault-heartbeat';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function echo(l: { on(e: 'stream', f: (s: FlexStream) => void): unknown }): void {
+  l.on('stream', (s: FlexStream) => {
+    pipeline(s, s).catch(() => {});
+  });
+}
+
+/** Sends `size` bytes through an echo and checks the hash of what comes back. */
+async function echoRound(s: FlexStream, size: number, seed: number): Promise<void> {
+  const data = pattern(size, seed);
+  const got = readAll(s);
+  await writeAll(s, data, 64 * 1024);
+  const back = await got;
+  expect(back.length).toBe(size);
+  expect(sha256(back)).toBe(sha256(data));
+}
+
+async function startSwitcher(o: Partial<SwitcherOptions> = {}) {
+  const sw = new Switcher({ password: PASSWORD, ...o });
+  const l = await listenTcp(sw, { host: '127.0.0.1', port: 0 });
+  cleanups.push(() => sw.close({ timeout: 500 }));
+  return { sw, port: l.address.port };
+}
+
+function session(
+  url: string,
+  domain: string,
+  extra: Partial<Parameters<typeof connect>[1]> = {},
+): NodeSession {
+  const s = connect(url, {
+    password: PASSWORD,
+    domain,
+    heartbeatInterval: INTERVAL,
+    heartbeatTimeout: TIMEOUT,
+    backoffInitial: 50,
+    backoffMax: 200,
+    admissionTimeout: 1_000,
+    connectTimeout: 1_000,
+    ...extra,
+  });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+describe('dead peers are found within heartbeat interval + timeout', () => {
+  it('on a direct link that goes dark, both ends close with a heartbeat error', async () => {
+    const link = faultyLink({ latency: 2 });
+    cleanups.push(() => link.dispose());
+    const a = new Node(link.a, {
+      ip: 1,
+      domain: 'a',
+      heartbeatInterval: INTERVAL,
+      heartbeatTimeout: TIMEOUT,
+    });
+    const b = new Node(link.b, {
+      ip: 2,
+      domain: 'b',
+      heartbeatInterval: INTERVAL,
+      heartbeatTimeout: TIMEOUT,
+    });
+    a.on('error', () => {});
+    b.on('error', () => {});
+    cleanups.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
+    echo(b.listen(7));
+    // A stream in the middle of its life dies with the link, with a typed error.
+    const s = await a.dial('b:7');
+    await echoRound(await a.dial('b:7'), 100_000, 1);
+    const streamErr = nextEvent<Error>(s, 'error', 3_000);
+    const lag = lagMonitor();
+    cleanups.push(() => lag.stop());
+    const t0 = performance.now();
+    link.blackhole();
+    const [ea, eb] = await Promise.all([
+      nextEvent<Error>(a, 'close', 3_000),
+      nextEvent<Error>(b, 'close', 3_000),
+    ]);
+    const elapsed = performance.now() - t0;
+    for (const e of [ea, eb]) {
+      expect(e).toBeInstanceOf(ConnectionClosedError);
+      expect(e.message).toMatch(/heartbeat: no answer within 200 ms/);
+    }
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT);
+    expect(elapsed).toBeLessThan(DEADLINE + 2 * lag.maxMs());
+    expect(await streamErr).toMatchObject({ code: 'FLEX_ERR_CONNECTION_CLOSED' });
+  });
+
+  it('through a TCP path that goes dark: sessions and switcher notice, then reconnect with listeners', async () => {
+    const { sw, port } = await startSwitcher({ idleTimeout: 500, livenessTimeout: 300 });
+    const proxy = await FaultyProxy.start({ port });
+    cleanups.push(() => proxy.close());
+    const left: { domain: string; reason: LeaveReason; at: number }[] = [];
+    sw.on('clientLeft', (info, reason) => left.push({ domain: info.domain, reason, at: performance.now() }));
+    const server = session(proxy.url, 'server');
+    const client = session(proxy.url, 'client');
+    echo(server.listen(7));
+    await Promise.all([server.ready({ timeout: 5_000 }), client.ready({ timeout: 5_000 })]);
+    await echoRound(await client.dial('server:7'), 256 * 1024, 2);
+
+    const lost = Promise.all([
+      nextEvent<Error>(server, 'disconnect', 3_000),
+      nextEvent<Error>(client, 'disconnect', 3_000),
+    ]);
+    const lag = lagMonitor();
+    cleanups.push(() => lag.stop());
+    const t0 = performance.now();
+    proxy.blackhole();
+    const errs = await lost;
+    const elapsed = performance.now() - t0;
+    for (const e of errs) expect(e.message).toMatch(/heartbeat/);
+    expect(elapsed).toBeLessThan(DEADLINE + 2 * lag.maxMs());
+    // The switcher's idle timeout drops the dark clients (its sockets to the proxy stay open).
+    await expect.poll(() => left.length, { timeout: 2_000 }).toBe(2);
+    for (const l of left) {
+      expect(l.reason).toBe('idle');
+      expect(l.at - t0).toBeLessThan(500 + 400 + 2 * lag.maxMs());
+    }
+
+    proxy.heal();
+    await Promise.all([nextEvent(server, 'ready', 8_000), nextEvent(client, 'ready', 8_000)]);
+    // The session's listener is served on the new connection: dial it by name.
+    await echoRound(await client.dial('server:7'), 256 * 1024, 3);
+    expect(sw.stats().clients).toBe(2);
+  });
+
+  it('a session whose dark predecessor still holds the domain takes it over after the liveness ping', async () => {
+    // No idle timeout: the switcher keeps the dark client until a newcomer claims its domain.
+    const log = captureLogger();
+    const { sw, port } = await startSwitcher({ livenessTimeout: 300, logger: log });
+    const proxy = await FaultyProxy.start({ port });
+    cleanups.push(() => proxy.close());
+    const server = session(proxy.url, 'holder');
+    echo(server.listen(9));
+    await server.ready({ timeout: 5_000 });
+    const firstIp = server.ip;
+    const lost = nextEvent(server, 'disconnect', 3_000);
+    proxy.blackhole();
+    await lost;
+    expect(sw.stats().clients).toBe(1);
+    proxy.heal();
+    await nextEvent(server, 'ready', 8_000);
+    // The dark holder was evicted before the newcomer was admitted (its departure is reported once
+    // its graceful close gives up on the dark path, after the transport's close timeout).
+    expect(server.ip).not.toBe(firstIp);
+    expect(sw.clients().map((c) => [c.domain, c.ip])).toEqual([['holder', server.ip]]);
+    expect(
+      log.find('domain taken over: holder did not answer', { domain: 'holder', ip: firstIp }),
+    ).toHaveLength(1);
+    const direct = session(`tcp://127.0.0.1:${port}`, 'dialer');
+    await direct.ready({ timeout: 5_000 });
+    await echoRound(await direct.dial('holder:9'), 64 * 1024, 4);
+  });
+});
+
+describe('no false alarm under load', () => {
+  /**
+   * Two nodes on a shaped link, each with the heartbeat on; `onewayBytes` go a->b on two streams
+   * (`echo`: and come back). Resolves with every close the nodes reported (none expected).
+   */
+  async function saturate(o: {
+    bandwidth: number;
+    buffer: number;
+    batch: number;
+    bytes: number;
+    echo: boolean;
+  }): Promise<{ closes: string[]; ms: number; inbound: number }> {
+    const link = faultyLink({ latency: 15, jitter: 5, bandwidth: o.bandwidth, highWaterMark: o.buffer });
+    cleanups.push(() => link.dispose());
+    const opts = { heartbeatInterval: INTERVAL, heartbeatTimeout: TIMEOUT, maxBatchBytes: o.batch };
+    const a = new Node(link.a, { ip: 1, domain: 'a', ...opts });
+    const b = new Node(link.b, { ip: 2, domain: 'b', ...opts });
+    const closes: string[] = [];
+    a.on('close', (e) => closes.push(`a: ${e?.message}`));
+    b.on('close', (e) => closes.push(`b: ${e?.message}`));
+    a.on('error', () => {});
+    b.on('error', () => {});
+    cleanups.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
+    b.listen(7).on('stream', (s: FlexStream) => {
+      if (o.echo) {
+        pipeline(s, s).catch(() => {});
+        return;
+      }
+      s.on('error', () => {});
+      readAll(s).then(
+        () => s.end(),
+        () => {},
+      );
+    });
+    const t0 = performance.now();
+    const one = async (seed: number): Promise<void> => {
+      const s = await a.dial('b:7');
+      const data = pattern(o.bytes, seed);
+      if (!o.echo) {
+        const closed = nextEvent(s, 'close', 20_000);
+        s.resume();
+        await writeAll(s, data);
+        await closed;
+        return;
+      }
+      await echoRound(s, o.bytes, seed);
+    };
+    try {
+      await Promise.all([one(5), one(6)]);
+    } catch (err) {
+      closes.push(`stream: ${(err as Error).message}`);
+    }
+    return { closes, ms: performance.now() - t0, inbound: a.stats.bytesIn };
+  }
+
+  it('a direct link saturated for ~3 s by bulk data in both directions stays up', async () => {
+    // 2 MB/s each way with 64 KiB of buffering in the path (socket-like): the heartbeat ping waits
+    // behind at most ~64 ms of data each way, well inside the 200 ms timeout.
+    const r = await saturate({
+      bandwidth: 2_000_000,
+      buffer: 64 * 1024,
+      batch: 64 * 1024,
+      bytes: 3_000_000,
+      echo: true,
+    });
+    expect(r.closes).toEqual([]);
+    expect(r.ms).toBeGreaterThan(2_500);
+  });
+
+  // BUG (src/node/heartbeat.ts): only our own writes count as activity, and only the ping's answer
+  // counts as life. A writer blocked by its transport's backpressure for a heartbeat interval pings,
+  // and the ping then queues behind its own buffered bulk data; when the path holds more than
+  // heartbeatTimeout worth of data (here 1 MiB at 2 MB/s = 0.5 s > 200 ms; with the defaults a
+  // 4 MB send buffer on a 1 MB/s uplink = 4 s > 2 s), the node kills a connection whose peer is
+  // provably alive: its data-ACKs keep arriving. Fix: treat any inbound byte (node.stats.bytesIn)
+  // since the ping was sent as an answer, and skip the ping while inbound traffic flows.
+  it.fails('a writer on a deep-buffered slow link is not declared dead while the peer keeps acknowledging', async () => {
+    const r = await saturate({
+      bandwidth: 2_000_000,
+      buffer: 1024 * 1024,
+      batch: 256 * 1024,
+      bytes: 3_000_000,
+      echo: false,
+    });
+    expect(r.closes).toEqual([]);
+  });
+
+  it('sessions through a TCP proxy and a switcher stay up through seconds of bulk echo', async () => {
+    // Real TCP hides megabytes in socket buffers: a ping that queues behind them on this path was
+    // measured at 0.7-2.3 s round trip under load, so the timeout here is Go's 2 s while the
+    // interval stays short enough for pings to go out during the transfer. (A 200 ms timeout
+    // here hits the deep-buffer bug above.)
+    const { sw, port } = await startSwitcher();
+    const proxy = await FaultyProxy.start({ port }, { latency: 10, jitter: 5 });
+    cleanups.push(() => proxy.close());
+    const hb = { heartbeatInterval: INTERVAL, heartbeatTimeout: 2_000 };
+    const server = session(proxy.url, 'bulk-server', hb);
+    const client = session(proxy.url, 'bulk-client', hb);
+    const drops: string[] = [];
+    server.on('disconnect', (e) => drops.push(`server: ${e.message}`));
+    client.on('disconnect', (e) => drops.push(`client: ${e.message}`));
+    echo(server.listen(7));
+    await Promise.all([server.ready({ timeout: 5_000 }), client.ready({ timeout: 5_000 })]);
+    const t0 = performance.now();
+    await Promise.all([
+      echoRound(await client.dial('bulk-server:7'), 16_000_000, 7),
+      echoRound(await client.dial('bulk-server:7'), 16_000_000, 8),
+    ]);
+    expect(performance.now() - t0).toBeGreaterThan(1_000);
+    expect(drops).toEqual([]);
+    expect(server.connections + client.connections).toBe(2);
+    // The heartbeat was on all along: once the transfer is over, the idle server pings.
+    await expect
+      .poll(() => sw.client('bulk-server')?.framesByCmd.ping ?? 0, { timeout: 2_000 })
+      .toBeGreaterThan(0);
+  });
+});

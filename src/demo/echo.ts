@@ -1,0 +1,27 @@
+import { pipeline } from 'node:stream';
+import { FlexStream } from '../face/duplex.js';
+import { BaseNode } from '../node/node.js';
+import { Session } from '../node/session.js';
+import type { Switcher } from '../switcher/switcher.js';
+import { memoryPair } from '../transport/memory.js';
+
+/**
+ * The demo's Node-side echo service: a node inside the switcher's process, joined to it by an
+ * in-memory link, admitted with the switcher's own password like any other client, that echoes
+ * every stream on its port (half-close and reset included, as a socket echo would).
+ */
+export function startEchoNode(switcher: Switcher, domain: string, port: number): Session<FlexStream> {
+  const session = new Session<FlexStream>(
+    async () => {
+      const [ours, theirs] = memoryPair({ remoteAddresses: ['switcher', `demo-${domain}`] });
+      switcher.handle(theirs);
+      return ours;
+    },
+    { password: switcher.options.password, domain, logger: switcher.logger },
+    (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+  );
+  session.listen(port).on('stream', (s: FlexStream) => {
+    pipeline(s, s, () => {});
+  });
+  return session;
+}

@@ -1,0 +1,59 @@
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ConfigError } from '../errors.js';
+import type { Switcher } from '../switcher/switcher.js';
+import { upgradeHandler } from '../switcher-node.js';
+import { transportDefaults } from '../transport/defaults.js';
+import { type Listener, type ListenOptions, startListener } from '../transport/tcp.js';
+import type { WsUpgradeOptions } from '../transport/ws.js';
+import { type DemoOptions, demoHandler } from './handler.js';
+
+/** Where to listen, the demo's options, and the WebSocket's (its path is `wsPath`). */
+export interface DemoListenOptions extends ListenOptions, DemoOptions, Omit<WsUpgradeOptions, 'path'> {}
+
+/**
+ * One plain-HTTP server for the demo: the page at `base` and the switcher's WebSocket at
+ * `wsPath`, so the page's default switcher URL is its own origin. Stops with the switcher.
+ */
+export async function listenDemo(switcher: Switcher, options: DemoListenOptions): Promise<Listener> {
+  if (switcher.state !== 'open') throw new ConfigError('the switcher is closed');
+  const { host, port, backlog, maxPayload, highWaterMark, lowWaterMark, closeTimeout, ...demoOptions } =
+    options;
+  const upgrade = upgradeHandler(switcher, {
+    path: demoOptions.wsPath,
+    maxPayload,
+    highWaterMark,
+    lowWaterMark,
+    closeTimeout,
+  });
+  const demo = await demoHandler(switcher, demoOptions);
+  const wsPath = demoOptions.wsPath ?? transportDefaults.wsPath;
+  const server = http.createServer((req, res) => {
+    if (demo.handle(req, res)) return;
+    // As listenWs does: the WebSocket path without an upgrade is 426, anything else 404.
+    const ws = (req.url ?? '/').split('?')[0] === wsPath;
+    res.writeHead(ws ? 426 : 404, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(ws ? 'upgrade required\n' : 'not found\n');
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (upgrade(req, socket, head)) return;
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  let l: Listener;
+  try {
+    l = await startListener(server, { host, port, backlog });
+  } catch (err) {
+    await demo.close();
+    throw err;
+  }
+  const onClosing = (): void => {
+    void close();
+  };
+  const close = async (): Promise<void> => {
+    switcher.off('closing', onClosing);
+    await l.close();
+    await demo.close();
+  };
+  switcher.on('closing', onClosing);
+  return { address: l.address, close };
+}

@@ -215,6 +215,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       const e = err instanceof Error ? err : new Error(String(err));
       this.logger.warn({ err: e.message, code: (e as { code?: string }).code }, 'session attempt failed');
       this.emit('disconnect', e);
+      // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying.
+      if (e instanceof ConfigError) {
+        void this.close();
+        return;
+      }
       this.scheduleRetry();
     }
   }

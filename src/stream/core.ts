@@ -252,7 +252,8 @@ export class StreamCore {
         const take = Math.min(head.length - off, need);
         const view = off === 0 && take === head.length ? head : head.subarray(off, off + take);
         if (payload === null) payload = view;
-        else (rest ??= []).push(view);
+        else if (rest === null) rest = [view];
+        else rest.push(view);
         need -= take;
         if (off + take === head.length) {
           this.pending.shift();

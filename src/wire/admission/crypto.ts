@@ -1,3 +1,4 @@
+import { ConfigError } from '../../errors.js';
 import { encodeUtf8 } from '../utf8.js';
 
 /**
@@ -11,8 +12,15 @@ export type Password = string | Uint8Array;
 /** HMAC-SHA-256 block size: keys shorter than this are zero-padded to it (RFC 2104). */
 const HMAC_BLOCK = 64;
 
-function subtle(): SubtleCrypto {
-  return globalThis.crypto.subtle;
+export function subtle(): SubtleCrypto {
+  const s = globalThis.crypto?.subtle;
+  if (s === undefined) {
+    // Browsers hide Web Crypto outside secure contexts; say so instead of a bare TypeError.
+    throw new ConfigError(
+      'Web Crypto (crypto.subtle) is unavailable: browsers provide it only in secure contexts (https, localhost)',
+    );
+  }
+  return s;
 }
 
 /**

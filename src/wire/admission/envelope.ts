@@ -1,6 +1,6 @@
 import { AdmissionError, ConfigError } from '../../errors.js';
 import { MAX_PAYLOAD } from '../constants.js';
-import { hmacSha256, own, type Password, passwordBytes, randomBytes } from './crypto.js';
+import { hmacSha256, own, type Password, passwordBytes, randomBytes, subtle } from './crypto.js';
 
 /**
  * The admission envelope (PROTOCOL.md 2.4), used for the request and the response alike:
@@ -30,7 +30,7 @@ export function deriveKey(password: Password, salt: Uint8Array): Promise<Uint8Ar
 
 async function aesKey(password: Password, salt: Uint8Array, usage: KeyUsage): Promise<CryptoKey> {
   const raw = own(await deriveKey(password, salt));
-  return globalThis.crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, [usage]);
+  return subtle().importKey('raw', raw, { name: 'AES-GCM' }, false, [usage]);
 }
 
 function fixed(name: string, given: Uint8Array | undefined, size: number): Uint8Array {
@@ -51,7 +51,7 @@ export async function seal(
   const salt = fixed('salt', opts.salt, SALT_SIZE);
   const nonce = fixed('nonce', opts.nonce, NONCE_SIZE);
   const key = await aesKey(password, salt, 'encrypt');
-  const sealed = await globalThis.crypto.subtle.encrypt(
+  const sealed = await subtle().encrypt(
     { name: 'AES-GCM', iv: own(nonce), tagLength: TAG_SIZE * 8 },
     key,
     own(plaintext),
@@ -80,7 +80,7 @@ export async function open(password: Password, envelope: Uint8Array): Promise<Ui
   const nonce = envelope.subarray(SALT_SIZE, SALT_SIZE + NONCE_SIZE);
   const key = await aesKey(password, salt, 'decrypt');
   try {
-    const plain = await globalThis.crypto.subtle.decrypt(
+    const plain = await subtle().decrypt(
       { name: 'AES-GCM', iv: own(nonce), tagLength: TAG_SIZE * 8 },
       key,
       own(envelope.subarray(SALT_SIZE + NONCE_SIZE)),

@@ -1,0 +1,173 @@
+import { Argument, Command, Option } from 'commander';
+import type { CliCommand, CommandContext } from './command.js';
+import { CliError, ExitCode } from './exit.js';
+import { formatBytes } from './meter.js';
+import { addCommonOptions, type CommonOpts, flag } from './options.js';
+import { parseDomain, parseDuration } from './parse.js';
+import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
+
+/**
+ * `flexmux clients` and `flexmux kick DOMAIN`: clients of a switcher's admin HTTP API
+ * (GET /api/v1/clients, DELETE /api/v1/clients/{domain}) with a bearer token.
+ */
+
+interface AdminOpts extends CommonOpts {
+  admin?: string;
+  token?: string;
+  tokenFile?: string;
+  timeout: number;
+  json?: boolean;
+  reason?: string;
+}
+
+function addAdminOptions(cmd: Command): Command {
+  cmd
+    .addOption(flag('-a, --admin <url>', 'the admin API, e.g. http://127.0.0.1:7090 (required)'))
+    .addOption(flag('-t, --token <token>', 'bearer token').env(ADMIN_TOKEN_ENV))
+    .addOption(flag('--token-file <file>', 'read the bearer token from a file'))
+    .addOption(
+      new Option('--timeout <duration>', 'time allowed for the request')
+        .argParser((v) => parseDuration(v))
+        .default(10_000, '10s'),
+    );
+  return addCommonOptions(cmd, 'warn');
+}
+
+export function clientsCommand(): CliCommand {
+  const cmd = new Command('clients')
+    .description("list a switcher's nodes through its admin API")
+    .addOption(flag('--json', 'print the API answer as JSON'));
+  addAdminOptions(cmd);
+  return { command: cmd, run: runClients };
+}
+
+export function kickCommand(): CliCommand {
+  const cmd = new Command('kick')
+    .description('disconnect the node holding DOMAIN through the admin API')
+    .addArgument(new Argument('<domain>', 'the node to disconnect').argParser(parseDomain))
+    .addOption(new Option('--reason <text>', 'why, for the switcher log'));
+  addAdminOptions(cmd);
+  return { command: cmd, run: runKick };
+}
+
+function baseUrl(o: AdminOpts): URL {
+  if (o.admin === undefined)
+    throw new CliError('CLI_USAGE', 'the admin API address is required: --admin URL');
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(o.admin) ? o.admin : `http://${o.admin}`;
+  try {
+    const u = new URL(text);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('use http:// or https://');
+    return u;
+  } catch (err) {
+    throw new CliError('CLI_USAGE', `invalid --admin URL "${o.admin}": ${(err as Error).message}`);
+  }
+}
+
+async function request(o: AdminOpts, method: string, path: string): Promise<Response> {
+  const url = new URL(path.replace(/^\//, ''), `${baseUrl(o).href.replace(/\/?$/, '/')}`);
+  const token = o.token ?? findSecret({ file: o.tokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers, signal: AbortSignal.timeout(o.timeout) });
+  } catch (err) {
+    const cause =
+      (err as Error).cause instanceof Error
+        ? ((err as Error).cause as Error).message
+        : (err as Error).message;
+    throw new CliError('CLI_ADMIN', `cannot reach the admin API at ${url.origin}: ${cause}`, { cause: err });
+  }
+  if (res.status === 401 || res.status === 403) {
+    throw new CliError('CLI_ADMIN', `the admin API refused the request (${res.status}): check --token`);
+  }
+  return res;
+}
+
+async function failure(res: Response): Promise<CliError> {
+  const body = (await res.text().catch(() => '')).trim().slice(0, 200);
+  return new CliError('CLI_ADMIN', `the admin API answered ${res.status}${body ? `: ${body}` : ''}`);
+}
+
+type Row = Record<string, unknown>;
+
+function rows(body: unknown): Row[] {
+  const list = Array.isArray(body) ? body : (body as { clients?: unknown } | null)?.clients;
+  if (!Array.isArray(list))
+    throw new CliError('CLI_ADMIN', 'the admin API answered something other than a client list');
+  return list.filter((r): r is Row => r !== null && typeof r === 'object');
+}
+
+function cell(v: unknown, kind: 'text' | 'bytes' | 'ms' | 'since'): string {
+  if (v === undefined || v === null) return '-';
+  if (kind === 'since' && (typeof v === 'number' || typeof v === 'string')) {
+    const d = new Date(v);
+    return Number.isNaN(d.getTime()) ? String(v) : d.toISOString().replace(/\.\d+Z$/, 'Z');
+  }
+  if (typeof v !== 'number') return String(v);
+  if (kind === 'bytes') return formatBytes(v);
+  if (kind === 'ms') return `${v.toFixed(1)} ms`;
+  return String(v);
+}
+
+/** Heading, the field(s) holding it (the first present wins), and how to print it. */
+const COLUMNS: readonly [string, readonly string[], 'text' | 'bytes' | 'ms' | 'since'][] = [
+  ['DOMAIN', ['domain'], 'text'],
+  ['IP', ['ip'], 'text'],
+  ['REMOTE', ['remoteAddress'], 'text'],
+  ['STREAMS', ['streams'], 'text'],
+  ['IN', ['bytesIn'], 'bytes'],
+  ['OUT', ['bytesOut'], 'bytes'],
+  ['RTT', ['rttMs', 'rtt'], 'ms'],
+  ['CONNECTED', ['connectedAt'], 'since'],
+];
+
+/** The client list as an aligned table, one node per line. */
+export function formatTable(list: readonly Row[]): string {
+  const field = (r: Row, keys: readonly string[]): unknown =>
+    r[keys.find((k) => r[k] !== undefined) ?? keys[0]];
+  const table = [
+    COLUMNS.map((c) => c[0]),
+    ...list.map((r) => COLUMNS.map(([, keys, kind]) => cell(field(r, keys), kind))),
+  ];
+  const widths = COLUMNS.map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  return table
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+async function runClients(ctx: CommandContext): Promise<number> {
+  const o = ctx.cmd.opts<AdminOpts>();
+  const res = await request(o, 'GET', '/api/v1/clients');
+  if (!res.ok) throw await failure(res);
+  let body: unknown;
+  try {
+    body = await res.json();
+  } catch {
+    throw new CliError('CLI_ADMIN', 'the admin API answered with invalid JSON');
+  }
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    return ExitCode.OK;
+  }
+  const list = rows(body);
+  process.stdout.write(list.length === 0 ? 'no clients\n' : `${formatTable(list)}\n`);
+  return ExitCode.OK;
+}
+
+async function runKick(ctx: CommandContext): Promise<number> {
+  const o = ctx.cmd.opts<AdminOpts>();
+  const domain = ctx.args[0] as string;
+  const query = o.reason === undefined ? '' : `?reason=${encodeURIComponent(o.reason)}`;
+  const res = await request(o, 'DELETE', `/api/v1/clients/${encodeURIComponent(domain)}${query}`);
+  if (res.status === 404) throw new CliError('CLI_NOT_FOUND', `no node holds the domain ${domain}`);
+  if (!res.ok) throw await failure(res);
+  await res.body?.cancel();
+  process.stdout.write(`kicked ${domain}\n`);
+  return ExitCode.OK;
+}

@@ -1,0 +1,22 @@
+import { type AdminNode, type AdminServer, startAdmin } from '../admin/index.js';
+import type { Switcher } from '../switcher/index.js';
+import type { Logger } from '../util/logger.js';
+import type { HostPort } from './parse.js';
+
+/**
+ * `--admin HOST:PORT` of `switcher` and `node`: the admin HTTP API, metrics and dashboard
+ * (src/admin). The admin module refuses a non-loopback address without a token (exit 2); on
+ * loopback the CLI only warns.
+ */
+export async function startCliAdmin(
+  what: { switcher: Switcher } | { node: AdminNode },
+  at: HostPort,
+  token: string | undefined,
+  logger: Logger,
+): Promise<AdminServer> {
+  const admin = await startAdmin({ ...what, host: at.host, port: at.port, token, logger });
+  if (token === undefined)
+    logger.warn({ url: admin.url }, 'admin API without a token: local users may use it');
+  logger.info({ url: admin.url }, 'admin API listening');
+  return admin;
+}

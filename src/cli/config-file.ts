@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import type { Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.js';
+
+/**
+ * The YAML config file (`--config FILE` or FLEXMUX_CONFIG): a mapping whose keys are long flag
+ * names (`password-file` or `passwordFile`). A key at the top level applies to every command that
+ * has that flag; a section named after a command (`switcher:`, `node:`, ...) applies to that
+ * command only and wins over the top level. Flags and environment variables win over the file.
+ * Values go through the same parsers as flags, so they are checked the same way.
+ */
+
+export type ConfigData = Record<string, unknown>;
+
+const NOT_FROM_FILE = new Set(['config', 'help']);
+
+function isMapping(v: unknown): v is ConfigData {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function camel(key: string): string {
+  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function loadConfigFile(file: string): ConfigData {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+  if (data === null || data === undefined) return {};
+  if (!isMapping(data)) throw new ConfigError(`config file ${file} must hold a mapping of settings`);
+  return data;
+}
+
+function optionsByKey(cmd: Command): Map<string, Option> {
+  const m = new Map<string, Option>();
+  for (const o of cmd.options) {
+    const key = o.attributeName();
+    if (!NOT_FROM_FILE.has(key)) m.set(key, o);
+  }
+  return m;
+}
+
+/**
+ * Fills options of `cmd` not set by a flag or an environment variable from `data`, and returns
+ * the values of `extraKeys` (settings with no flag, such as `access`) found for this command.
+ */
+export function applyConfig(
+  cmd: Command,
+  data: ConfigData,
+  file: string,
+  extraKeys: readonly string[] = [],
+): ConfigData {
+  const siblings = cmd.parent?.commands ?? [cmd];
+  const sectionNames = new Set(siblings.map((c) => c.name()));
+  const known = new Set<string>();
+  for (const c of siblings) for (const k of optionsByKey(c).keys()) known.add(k);
+  const own = optionsByKey(cmd);
+  const extras: ConfigData = {};
+  const apply = (where: string, key: string, value: unknown): void => {
+    const option = own.get(key);
+    if (option !== undefined) {
+      setFromFile(cmd, option, value, `config file ${file}: ${where}`);
+    } else if (extraKeys.includes(key)) {
+      extras[key] = value;
+    }
+  };
+  for (const [rawKey, value] of Object.entries(data)) {
+    if (sectionNames.has(rawKey)) {
+      if (!isMapping(value)) {
+        throw new ConfigError(
+          `config file ${file}: "${rawKey}" must be a mapping (the ${rawKey} command's settings)`,
+        );
+      }
+      continue;
+    }
+    const key = camel(rawKey);
+    if (!known.has(key)) throw new ConfigError(`config file ${file}: unknown setting "${rawKey}"`);
+    apply(rawKey, key, value);
+  }
+  const section = data[cmd.name()];
+  if (isMapping(section)) {
+    for (const [rawKey, value] of Object.entries(section)) {
+      const key = camel(rawKey);
+      if (!own.has(key) && !extraKeys.includes(key)) {
+        throw new ConfigError(`config file ${file}: unknown setting "${cmd.name()}.${rawKey}"`);
+      }
+      apply(`${cmd.name()}.${rawKey}`, key, value);
+    }
+  }
+  return extras;
+}
+
+function setFromFile(cmd: Command, option: Option, value: unknown, where: string): void {
+  const key = option.attributeName();
+  // The value is checked even when a flag or a variable overrides it: the file stays valid.
+  const overridden = ['cli', 'env'].includes(cmd.getOptionValueSource(key) ?? '');
+  if (option.isBoolean()) {
+    if (typeof value !== 'boolean') throw new ConfigError(`${where} must be true or false`);
+    if (!overridden) cmd.setOptionValueWithSource(key, option.negate ? !value : value, 'config');
+    return;
+  }
+  const items: unknown[] = Array.isArray(value) ? value : [value];
+  let result: unknown = Array.isArray(value) && value.length === 0 ? [] : undefined;
+  for (const item of items) {
+    if (typeof item !== 'string' && typeof item !== 'number') {
+      throw new ConfigError(`${where} must be a string or a number, or a list of them`);
+    }
+    const text = String(item);
+    if (option.argChoices && !option.argChoices.includes(text)) {
+      throw new ConfigError(`${where} must be one of ${option.argChoices.join(', ')}`);
+    }
+    try {
+      result = option.parseArg ? option.parseArg(text, result) : text;
+    } catch (err) {
+      throw new ConfigError(`${where}: "${text}" is invalid: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  // Repeatable flags parse into lists; any other flag takes one value.
+  if (items.length !== 1 && !Array.isArray(result))
+    throw new ConfigError(`${where} takes one value, not a list`);
+  if (!overridden) cmd.setOptionValueWithSource(key, result, 'config');
+}

@@ -1,0 +1,102 @@
+import { Argument, Command } from 'commander';
+import { defaults } from '../config.js';
+import type { FlexStream } from '../face/duplex.js';
+import type { CliCommand, CommandContext } from './command.js';
+import { CliError, ExitCode } from './exit.js';
+import { type Meter, startMeter } from './meter.js';
+import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
+import { parseDuration, parseTarget } from './parse.js';
+import { openOnce, randomDomain } from './session.js';
+import { onStopSignal, type ShutdownHandle } from './shutdown.js';
+
+/**
+ * `flexmux dial DOMAIN:PORT`: one stream, joined to stdin and stdout, as `nc` would. The end of
+ * stdin half-closes the stream; the command ends when the stream has ended both ways. Fit for
+ * `ssh -o ProxyCommand='flexmux dial %h:22'`.
+ */
+
+interface DialOpts extends ConnectOpts {
+  stats?: boolean;
+  statsInterval: number;
+  dialTimeout: number;
+}
+
+const s = (v: number): string => `${v / 1000}s`;
+
+export function dialCommand(): CliCommand {
+  const cmd = new Command('dial')
+    .description('open a stream to DOMAIN:PORT and join it to stdin/stdout (usable as ssh ProxyCommand)')
+    .addArgument(new Argument('<domain:port>', 'the node and virtual port to reach').argParser(parseTarget))
+    .addOption(flag('--stats', 'print progress and throughput on stderr'))
+    .addOption(
+      flag('--stats-interval <duration>', 'time between progress lines')
+        .argParser((v) => parseDuration(v))
+        .default(1_000, '1s'),
+    )
+    .addOption(
+      flag('--dial-timeout <duration>', 'time to wait for the stream to be accepted')
+        .argParser((v) => parseDuration(v))
+        .default(defaults.dialTimeout, s(defaults.dialTimeout)),
+    );
+  addConnectOptions(cmd, { domainRequired: false });
+  addCommonOptions(cmd, 'warn');
+  cmd.addHelpText(
+    'after',
+    `
+Example (~/.ssh/config), reaching nodes by their domain:
+  Host alice bob
+    ProxyCommand flexmux dial -s tcp://relay:7000 --password-file ~/.flexmux.pw %h:22`,
+  );
+  return { command: cmd, run: runDial };
+}
+
+/** Resolves when the stream has closed: with its error, or undefined after a clean end both ways. */
+function outcome(stream: FlexStream): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    let failure: Error | undefined;
+    stream.on('error', (err: Error) => {
+      failure ??= err;
+    });
+    stream.on('close', () => resolve(failure));
+  });
+}
+
+async function runDial(ctx: CommandContext): Promise<number> {
+  const o = ctx.cmd.opts<DialOpts>();
+  const target = ctx.args[0] as { domain: string; port: number };
+  const { logger } = ctx;
+  const session = await openOnce(o, o.domain ?? randomDomain('dial'), logger);
+  let meter: Meter | null = null;
+  // Until the stream is open, a signal ends the process the default way.
+  let shutdown: ShutdownHandle | null = null;
+  try {
+    const stream = await session.dial(`${target.domain}:${target.port}`, { timeout: o.dialTimeout });
+    logger.info({ target: `${target.domain}:${target.port}` }, 'stream open');
+    const done = outcome(stream);
+    shutdown = onStopSignal(logger, 2_000);
+    if (o.stats) {
+      meter = startMeter(
+        () => ({ sent: stream.bytesWritten, received: stream.bytesRead }),
+        process.stderr,
+        o.statsInterval,
+      );
+    }
+    void shutdown.signalled.then((signal) => {
+      const code = signal === 'SIGINT' ? ExitCode.SIGINT : ExitCode.SIGTERM;
+      stream.destroy(new CliError('CLI_INTERRUPTED', `interrupted by ${signal}`, { exitCode: code }));
+    });
+    // A reader that went away (`| head`) ends the transfer, not the process with an EPIPE.
+    process.stdout.on('error', (err) => stream.destroy(err));
+    process.stdin.pipe(stream);
+    stream.pipe(process.stdout, { end: false });
+    const err = await done;
+    process.stdin.unpipe(stream);
+    process.stdin.pause();
+    if (err !== undefined && (err as { code?: string }).code !== 'EPIPE') throw err;
+    return ExitCode.OK;
+  } finally {
+    meter?.stop();
+    shutdown?.dispose();
+    await Promise.race([session.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);
+  }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+/** The `flexmux` binary: runs the CLI and exits with its code once stdout has drained. */
+import { describeError, ExitCode } from './exit.js';
+import { run } from './program.js';
+
+function exit(code: number): void {
+  // Logs go out synchronously; stdout may still hold the tail of a dial's data or a report.
+  if (process.stdout.writableLength === 0) process.exit(code);
+  process.stdout.write('', () => process.exit(code));
+}
+
+run(process.argv).then(exit, (err: unknown) => {
+  process.stderr.write(`flexmux: unexpected failure: ${describeError(err)}\n`);
+  if (err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  exit(ExitCode.FAILURE);
+});

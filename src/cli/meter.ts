@@ -1,0 +1,75 @@
+/**
+ * Progress and throughput of a long transfer (`dial --stats`): a line every interval with the
+ * bytes each way and the rate since the last line, and a summary with the average rates.
+ */
+
+export interface Counters {
+  readonly sent: number;
+  readonly received: number;
+}
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+export function formatBytes(n: number): string {
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${UNITS[u]}`;
+}
+
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(Math.round(bytesPerSecond))}/s`;
+}
+
+/** One progress line: totals, and rates over the last `seconds`. */
+export function progressLine(now: Counters, before: Counters, seconds: number, elapsed: number): string {
+  const s = Math.max(seconds, 1e-3);
+  return (
+    `sent ${formatBytes(now.sent)} (${formatRate((now.sent - before.sent) / s)}), ` +
+    `received ${formatBytes(now.received)} (${formatRate((now.received - before.received) / s)}), ` +
+    `${elapsed.toFixed(1)} s`
+  );
+}
+
+export interface Meter {
+  /** Stops the periodic lines and writes the summary. */
+  stop(): void;
+}
+
+/**
+ * Writes progress to `out` every `interval` ms. On a terminal the line is rewritten in place; in
+ * a file or pipe each update is its own line.
+ */
+export function startMeter(
+  read: () => Counters,
+  out: NodeJS.WriteStream,
+  interval: number,
+  clock: () => number = () => performance.now(),
+): Meter {
+  const start = clock();
+  let last = { ...read() };
+  let lastAt = start;
+  const tty = out.isTTY === true;
+  const write = (line: string, final: boolean): void => {
+    out.write(tty ? `\r\x1b[K${line}${final ? '\n' : ''}` : `${line}\n`);
+  };
+  const timer = setInterval(() => {
+    const now = { ...read() };
+    const at = clock();
+    write(progressLine(now, last, (at - lastAt) / 1000, (at - start) / 1000), false);
+    last = now;
+    lastAt = at;
+  }, interval);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      const total = read();
+      const seconds = (clock() - start) / 1000;
+      write(`done: ${progressLine(total, { sent: 0, received: 0 }, seconds, seconds)}`, true);
+    },
+  };
+}

@@ -1,0 +1,176 @@
+import * as net from 'node:net';
+import { Command } from 'commander';
+import { defaults } from '../config.js';
+import type { NodeSession } from '../connect.js';
+import type { FlexStream } from '../face/duplex.js';
+import type { Logger } from '../util/logger.js';
+import { startCliAdmin } from './admin-server.js';
+import type { CliCommand, CommandContext } from './command.js';
+import { CliError } from './exit.js';
+import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
+import {
+  collect,
+  type Expose,
+  type Forward,
+  formatHostPort,
+  type HostPort,
+  parseDuration,
+  parseExpose,
+  parseForward,
+  parseHostPort,
+} from './parse.js';
+import { splice } from './pipe.js';
+import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
+import { openSession } from './session.js';
+import { onStopSignal } from './shutdown.js';
+
+/**
+ * `flexmux node`: stays connected to a switcher under a domain, serves local TCP services on
+ * virtual ports (`--expose`) and makes remote ones reachable on local ports (`--forward`).
+ */
+
+interface NodeOpts extends ConnectOpts {
+  expose?: Expose[];
+  forward?: Forward[];
+  bind: string;
+  dialTimeout: number;
+  admin?: HostPort;
+  adminTokenFile?: string;
+}
+
+const CLOSE_BOUND = 5_000;
+
+export function nodeCommand(): CliCommand {
+  const cmd = new Command('node')
+    .description('connect to a switcher as DOMAIN; expose local services and forward local ports')
+    .addOption(
+      flag(
+        '-e, --expose <port=host:port>',
+        'serve virtual PORT by connecting to local HOST:PORT (repeatable)',
+      ).argParser(collect(parseExpose)),
+    )
+    .addOption(
+      flag(
+        '-f, --forward <localport=domain:port>',
+        'listen on LOCALPORT and dial DOMAIN:PORT per connection (repeatable)',
+      ).argParser(collect(parseForward)),
+    )
+    .addOption(flag('--bind <host>', 'interface for --forward listeners').default('127.0.0.1'))
+    .addOption(
+      flag('--dial-timeout <duration>', 'time a forwarded connection waits for its stream')
+        .argParser((v) => parseDuration(v))
+        .default(defaults.dialTimeout, `${defaults.dialTimeout / 1000}s`),
+    )
+    .addOption(
+      flag('--admin <host:port>', "serve this node's admin HTTP API and dashboard here").argParser((v) =>
+        parseHostPort(v),
+      ),
+    )
+    .addOption(flag('--admin-token-file <file>', `admin API bearer token (else ${ADMIN_TOKEN_ENV})`));
+  addConnectOptions(cmd, { domainRequired: true });
+  addCommonOptions(cmd, 'info');
+  cmd.addHelpText(
+    'after',
+    `
+Example: serve this machine's ssh as alice:22, and reach bob's web server on local port 8080:
+  FLEXMUX_PASSWORD=... flexmux node -s tcp://relay:7000 -d alice -e 22=127.0.0.1:22 -f 8080=bob:80`,
+  );
+  return { command: cmd, run: runNode };
+}
+
+function serveExpose(session: NodeSession, e: Expose, logger: Logger): void {
+  const target = formatHostPort(e.target);
+  session.listen(e.port).on('stream', (stream: FlexStream) => {
+    const from = stream.remoteDomain || stream.remoteAddress;
+    const socket = net.connect({ host: e.target.host, port: e.target.port, allowHalfOpen: true });
+    logger.debug({ port: e.port, from, target }, 'stream accepted');
+    void splice(stream, socket).then((err) => {
+      if (err) logger.warn({ port: e.port, from, target, err: err.message }, 'exposed connection failed');
+      else logger.debug({ port: e.port, from, target }, 'stream done');
+    });
+  });
+  logger.info({ port: e.port, target }, 'exposing');
+}
+
+async function serveForward(
+  session: NodeSession,
+  f: Forward,
+  o: NodeOpts,
+  logger: Logger,
+): Promise<net.Server> {
+  const target = `${f.domain}:${f.port}`;
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+    const from = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.on('error', () => {});
+    // While (re)connecting, a new connection waits for the session rather than failing.
+    session.dial(target, { wait: true, timeout: o.dialTimeout }).then(
+      (stream) => {
+        logger.debug({ from, target }, 'forwarding connection');
+        socket.resume();
+        void splice(socket, stream).then((err) => {
+          if (err) logger.warn({ from, target, err: err.message }, 'forwarded connection failed');
+        });
+      },
+      (err: Error) => {
+        logger.warn({ from, target, err: err.message, code: (err as { code?: string }).code }, 'dial failed');
+        socket.resetAndDestroy();
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) =>
+      reject(
+        new CliError('CLI_IO', `cannot listen on ${o.bind}:${f.localPort}: ${err.message}`, { cause: err }),
+      ),
+    );
+    server.listen({ host: o.bind, port: f.localPort }, () => resolve());
+  });
+  const a = server.address() as net.AddressInfo;
+  logger.info({ listen: formatHostPort({ host: a.address, port: a.port }), target }, 'forwarding');
+  return server;
+}
+
+async function runNode(ctx: CommandContext): Promise<number> {
+  const o = ctx.cmd.opts<NodeOpts>();
+  const { logger } = ctx;
+  if (o.domain === undefined)
+    throw new CliError('CLI_USAGE', 'a domain is required: --domain NAME or FLEXMUX_DOMAIN');
+  if ((o.expose ?? []).length + (o.forward ?? []).length === 0) {
+    logger.warn({}, 'nothing to expose or forward: this node only answers pings');
+  }
+  const ports = new Set<number>();
+  for (const e of o.expose ?? []) {
+    if (ports.has(e.port)) throw new CliError('CLI_USAGE', `virtual port ${e.port} is exposed twice`);
+    ports.add(e.port);
+  }
+  const session = openSession(o, o.domain, logger);
+  const shutdown = onStopSignal(logger, CLOSE_BOUND + 2_000);
+  const closers: (() => Promise<void> | void)[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(closers.map((c) => c()));
+    await session.close();
+  };
+  try {
+    for (const e of o.expose ?? []) serveExpose(session, e, logger);
+    for (const f of o.forward ?? []) {
+      const server = await serveForward(session, f, o, logger);
+      closers.push(() => {
+        server.close();
+      });
+    }
+    if (o.admin !== undefined) {
+      const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+      const admin = await startCliAdmin({ node: session }, o.admin, token, logger);
+      closers.push(() => admin.close());
+    }
+    logger.info({ switcher: o.switcher, domain: o.domain }, 'node started');
+    await shutdown.signalled;
+    await shutdown.run(closeAll);
+    return 0;
+  } catch (err) {
+    await closeAll();
+    throw err;
+  } finally {
+    shutdown.dispose();
+  }
+}

@@ -1,0 +1,153 @@
+import { InvalidArgumentError } from 'commander';
+import { parseAddress } from '../node/address.js';
+import { normalizeDomain } from '../wire/domain.js';
+
+/**
+ * Parsers for flag values. Each takes the raw text (from argv, an environment variable or the
+ * config file) and returns a typed value or throws InvalidArgumentError, which commander turns
+ * into "option '--x <v>' argument 'y' is invalid. <why>" and the CLI into exit code 2.
+ */
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** A listener address with an HTTP path (WebSocket listeners). */
+export interface HostPortPath extends HostPort {
+  path: string;
+}
+
+/** `--expose PORT=HOST:PORT`: a virtual port served by a local TCP service. */
+export interface Expose {
+  port: number;
+  target: HostPort;
+}
+
+/** `--forward LOCALPORT=DOMAIN:PORT`: a local TCP port whose connections are dialled to a node. */
+export interface Forward {
+  localPort: number;
+  domain: string;
+  port: number;
+}
+
+function fail(message: string): never {
+  throw new InvalidArgumentError(message);
+}
+
+export function parsePort(text: string, what = 'port'): number {
+  const t = text.trim();
+  if (!/^\d{1,5}$/.test(t) || Number(t) > 65_535) fail(`${what} must be an integer in 0..65535`);
+  return Number(t);
+}
+
+/** `HOST:PORT`, `[v6]:PORT`, or `:PORT` (host defaults to `defaultHost`). */
+export function parseHostPort(text: string, defaultHost = '127.0.0.1'): HostPort {
+  const t = text.trim();
+  const i = t.lastIndexOf(':');
+  if (i < 0) fail('expected HOST:PORT');
+  let host = t.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (host === '') host = defaultHost;
+  if (/[\s/]/.test(host)) fail(`invalid host "${host}"`);
+  return { host, port: parsePort(t.slice(i + 1)) };
+}
+
+/** `HOST:PORT[/path]`; the path defaults to `defaultPath`. */
+export function parseHostPortPath(text: string, defaultPath: string): HostPortPath {
+  const t = text.trim();
+  const slash = t.indexOf('/');
+  const address = slash < 0 ? t : t.slice(0, slash);
+  const path = slash < 0 ? defaultPath : t.slice(slash);
+  if (!/^\/[\x21-\x7e]*$/.test(path)) fail(`invalid path "${path}"`);
+  return { ...parseHostPort(address), path };
+}
+
+export function parseExpose(text: string): Expose {
+  const eq = text.indexOf('=');
+  if (eq < 0) fail('expected PORT=HOST:PORT');
+  const port = parsePort(text.slice(0, eq), 'virtual port');
+  if (port === 0) fail('virtual port must be in 1..65535');
+  return { port, target: parseHostPort(text.slice(eq + 1)) };
+}
+
+export function parseForward(text: string): Forward {
+  const eq = text.indexOf('=');
+  if (eq < 0) fail('expected LOCALPORT=DOMAIN:PORT');
+  const localPort = parsePort(text.slice(0, eq), 'local port');
+  const target = parseTarget(text.slice(eq + 1));
+  return { localPort, ...target };
+}
+
+/** `DOMAIN:PORT` as dialled through a switcher (a virtual IP in place of the domain also works). */
+export function parseTarget(text: string): { domain: string; port: number } {
+  let t: ReturnType<typeof parseAddress>;
+  try {
+    t = parseAddress(text.trim());
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if ('ip' in t) return { domain: String(t.ip), port: t.port };
+  return { domain: parseDomain(t.domain), port: t.port };
+}
+
+/** A domain as a switcher accepts it (PROTOCOL.md 2.8): 1..63 of a-z 0-9 - _, not local(host). */
+export function parseDomain(text: string): string {
+  const d = normalizeDomain(text);
+  if (d === null) fail(`invalid domain "${text}": use 1..63 of a-z 0-9 - _ (not at the ends)`);
+  return d;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration in ms: `250ms`, `10s`, `1.5m`, `2h`, or a bare number of `bareUnit`s. */
+export function parseDuration(text: string, bareUnit: 'ms' | 's' = 'ms'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (m === null) fail('expected a duration such as 500ms, 10s, 2m');
+  const ms = Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? bareUnit]);
+  if (ms > 2 ** 31 - 1) fail('duration too long');
+  return ms;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** A byte count: `65536`, `64k`, `8MiB`, `1G` (binary units). */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*$/i.exec(text);
+  if (m === null) fail('expected a size such as 65536, 64k, 8MiB');
+  return Math.round(Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()]);
+}
+
+export function parseCount(text: string, min = 0): number {
+  const t = text.trim();
+  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t)) || Number(t) < min) {
+    fail(`expected an integer >= ${min}`);
+  }
+  return Number(t);
+}
+
+export function parseRate(text: string): number {
+  const n = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) fail('expected a number >= 0');
+  return n;
+}
+
+/**
+ * Makes a parser for a repeatable flag: each use (and each comma-separated item, so one
+ * environment variable can carry a list) is appended to what came before.
+ */
+export function collect<T>(parse: (text: string) => T): (text: string, previous: T[] | undefined) => T[] {
+  return (text, previous) => {
+    const items = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    if (items.length === 0) fail('empty value');
+    return [...(previous ?? []), ...items.map(parse)];
+  };
+}
+
+/** `host:port` for printing, IPv6 bracketed. */
+export function formatHostPort(a: HostPort): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}

@@ -1,0 +1,108 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Argument, Command, Option } from 'commander';
+import { defaults } from '../config.js';
+import { FlexError } from '../errors.js';
+import type { CliCommand, CommandContext } from './command.js';
+import { ExitCode } from './exit.js';
+import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
+import { parseCount, parseDomain, parseDuration } from './parse.js';
+import { RttStats } from './rtt.js';
+import { openOnce, randomDomain } from './session.js';
+import { onStopSignal } from './shutdown.js';
+
+/**
+ * `flexmux ping [DOMAIN]`: round trips to a node, or to the switcher itself, printed like
+ * ping(8), with its summary at the end (also after Ctrl-C). Exit 0 when any reply came back.
+ */
+
+interface PingOpts extends ConnectOpts {
+  count?: number;
+  interval: number;
+  timeout: number;
+  quiet?: boolean;
+}
+
+export function pingCommand(): CliCommand {
+  const cmd = new Command('ping')
+    .description('measure round trips to DOMAIN through the switcher (no DOMAIN: to the switcher)')
+    .addArgument(new Argument('[domain]', 'the node to ping').argParser(parseDomain))
+    .addOption(
+      new Option('-c, --count <n>', 'stop after N pings (default: until interrupted)').argParser((v) =>
+        parseCount(v, 1),
+      ),
+    )
+    .addOption(
+      new Option('-i, --interval <duration>', 'time between pings; a bare number is seconds')
+        .argParser((v) => parseDuration(v, 's'))
+        .default(1_000, '1'),
+    )
+    .addOption(
+      new Option('-W, --timeout <duration>', 'time to wait for each reply; a bare number is seconds')
+        .argParser((v) => parseDuration(v, 's'))
+        .default(defaults.pingTimeout, String(defaults.pingTimeout / 1000)),
+    )
+    .addOption(flag('-q, --quiet', 'print only the summary'));
+  addConnectOptions(cmd, { domainRequired: false });
+  addCommonOptions(cmd, 'warn');
+  // Per-run settings (-c, -i, -W) take no environment variable: a shell-wide one would surprise.
+  return { command: cmd, run: runPing };
+}
+
+/**
+ * Losing the session ends the run: later pings could only fail the same way. Matched by code:
+ * `instanceof` a FlexError subclass also matches its siblings (errors.ts brands only FlexError).
+ */
+function isFatal(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'FLEX_ERR_NOT_CONNECTED' || code === 'FLEX_ERR_CONNECTION_CLOSED';
+}
+
+async function runPing(ctx: CommandContext): Promise<number> {
+  const o = ctx.cmd.opts<PingOpts>();
+  const domain = (ctx.args[0] as string | undefined) ?? '';
+  const name = domain === '' ? 'switcher' : domain;
+  const out = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  const session = await openOnce(o, o.domain ?? randomDomain('ping'), ctx.logger);
+  const shutdown = onStopSignal(ctx.logger, 2_000);
+  const stop = new AbortController();
+  void shutdown.signalled.then(() => stop.abort());
+  const stats = new RttStats();
+  const started = performance.now();
+  let fatal: unknown = null;
+  out(`PING ${name} via ${o.switcher}`);
+  try {
+    for (let seq = 1; o.count === undefined || seq <= o.count; seq++) {
+      const sentAt = performance.now();
+      stats.sent();
+      try {
+        const rtt = await session.ping(domain, { timeout: o.timeout, signal: stop.signal });
+        stats.reply(rtt);
+        if (!o.quiet) out(`reply from ${name}: seq=${seq} time=${rtt.toFixed(3)} ms`);
+      } catch (err) {
+        if (stop.signal.aborted) {
+          stats.transmitted--;
+          break;
+        }
+        if (isFatal(err)) {
+          fatal = err;
+          break;
+        }
+        const why = err instanceof FlexError ? err.message : String(err);
+        if (!o.quiet) out(`no reply from ${name}: seq=${seq}: ${why}`);
+      }
+      if (seq === o.count || stop.signal.aborted) break;
+      const wait = o.interval - (performance.now() - sentAt);
+      if (wait > 0) await sleep(wait, undefined, { signal: stop.signal }).catch(() => {});
+      if (stop.signal.aborted) break;
+    }
+  } finally {
+    out('');
+    process.stdout.write(stats.report(name, performance.now() - started));
+    shutdown.dispose();
+    await session.close();
+  }
+  if (fatal !== null) throw fatal;
+  return stats.received > 0 ? ExitCode.OK : ExitCode.NO_REPLY;
+}

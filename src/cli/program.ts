@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { clientsCommand, kickCommand } from './admin-client.js';
+import { type Invocation, mount, prepare } from './command.js';
+import { dialCommand } from './dial.js';
+import { describeError, ExitCode, exitCodeOf } from './exit.js';
+import { nodeCommand } from './node.js';
+import { pingCommand } from './ping.js';
+import { switcherCommand } from './switcher.js';
+
+/** argv -> command -> exit code. Nothing here knows what a command does. */
+
+function version(): string {
+  try {
+    // src/cli and dist/cli both sit two levels below the package root.
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildProgram(onRun: (inv: Invocation) => void): Command {
+  const program = new Command('flexmux')
+    .description('flex stream multiplexing: run a switcher, serve and reach services through it')
+    .version(version(), '-V, --version')
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+    });
+  mount(program, switcherCommand(), onRun);
+  mount(program, nodeCommand(), onRun);
+  mount(program, dialCommand(), onRun);
+  mount(program, pingCommand(), onRun);
+  mount(program, clientsCommand(), onRun);
+  mount(program, kickCommand(), onRun);
+  for (const c of program.commands) {
+    c.exitOverride().showHelpAfterError(`(run flexmux ${c.name()} --help for usage)`);
+  }
+  program.addHelpText(
+    'after',
+    '\nRun flexmux COMMAND --help for the flags of each command; docs/cli.md has them all.',
+  );
+  return program;
+}
+
+/** Runs the CLI on `argv` (process.argv shape) and resolves with the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  let invocation: Invocation | null = null;
+  const program = buildProgram((inv) => {
+    invocation = inv;
+  });
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    // commander has already printed its message (or the help/version text).
+    if (err instanceof CommanderError) return exitCodeOf(err);
+    throw err;
+  }
+  const inv = invocation as Invocation | null;
+  if (inv === null) {
+    program.outputHelp({ error: true });
+    return ExitCode.USAGE;
+  }
+  try {
+    const ctx = prepare(inv);
+    return await inv.command.run(ctx);
+  } catch (err) {
+    process.stderr.write(`flexmux ${inv.command.command.name()}: ${describeError(err)}\n`);
+    return exitCodeOf(err);
+  }
+}

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CliError } from './exit.js';
+
+/**
+ * Secrets come from the environment or from a file, never from the command line alone, where
+ * every user of the machine can read them in the process list.
+ */
+
+export const PASSWORD_ENV = 'FLEXMUX_PASSWORD';
+export const ADMIN_TOKEN_ENV = 'FLEXMUX_ADMIN_TOKEN';
+
+/** Reads a secret file: its whole content minus one trailing newline (as `echo` writes it). */
+export function readSecretFile(file: string, what: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError('CLI_USAGE', `cannot read the ${what} file ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return text.replace(/\r?\n$/, '');
+}
+
+export interface SecretSource {
+  /** From `--*-file`. */
+  file?: string;
+  /** The environment variable to read. */
+  env: string;
+  what: string;
+}
+
+/** The secret from the file if given, else from the environment, else undefined. */
+export function findSecret(s: SecretSource, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (s.file !== undefined) return readSecretFile(s.file, s.what);
+  const v = env[s.env];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** Like findSecret, but a missing secret is a usage error naming both ways to give it. */
+export function requireSecret(
+  s: SecretSource & { flag: string },
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const v = findSecret(s, env);
+  if (v === undefined) {
+    throw new CliError('CLI_USAGE', `no ${s.what}: set ${s.env} or pass ${s.flag} FILE`);
+  }
+  return v;
+}
+
+/** A fresh password: 18 random bytes, base64url (24 characters, 144 bits). */
+export function generatePassword(): string {
+  return randomBytes(18).toString('base64url');
+}

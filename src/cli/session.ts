@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type ConnectOptions, connect, type NodeSession } from '../connect.js';
+import { TimeoutError } from '../errors.js';
+import type { Logger } from '../util/logger.js';
+import { CliError } from './exit.js';
+import { type CliLogger, quietFor } from './log.js';
+import type { ConnectOpts } from './options.js';
+import { PASSWORD_ENV, requireSecret } from './secret.js';
+
+/** Turns the connection flags into the library's ConnectOptions and opens a session. */
+
+export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): ConnectOptions {
+  const password = requireSecret({
+    file: o.passwordFile,
+    env: PASSWORD_ENV,
+    flag: '--password-file',
+    what: 'password',
+  });
+  let ca: Buffer | undefined;
+  if (o.ca !== undefined) {
+    try {
+      ca = readFileSync(o.ca);
+    } catch (err) {
+      throw new CliError('CLI_USAGE', `cannot read the CA file ${o.ca}: ${(err as Error).message}`);
+    }
+  }
+  return {
+    password,
+    domain,
+    logger,
+    connectTimeout: o.connectTimeout,
+    admissionTimeout: o.connectTimeout,
+    tls: { ca, rejectUnauthorized: o.insecure !== true },
+  };
+}
+
+/** A domain for a one-shot command that was given none: `prefix-` and 8 random hex digits. */
+export function randomDomain(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** A session that keeps reconnecting (the `node` command). */
+export function openSession(o: ConnectOpts, domain: string, logger: Logger): NodeSession {
+  return connect(o.switcher, connectOptions(o, domain, logger));
+}
+
+/**
+ * A session for one task (`dial`, `ping`): no reconnection, and the first failure is the result,
+ * so an admission refused or a switcher that is not there gives its own error and exit code.
+ */
+export async function openOnce(o: ConnectOpts, domain: string, logger: CliLogger): Promise<NodeSession> {
+  const session = connect(o.switcher, { ...connectOptions(o, domain, quietFor(logger)), reconnect: false });
+  let onDisconnect: (err: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    onDisconnect = reject;
+    session.on('disconnect', onDisconnect);
+  });
+  // An attempt is bounded by connectTimeout for the transport and again for admission.
+  const deadline = o.connectTimeout * 2 + 1_000;
+  try {
+    await Promise.race([
+      session.ready({ timeout: deadline }).catch((err: unknown) => {
+        throw (err as { code?: unknown }).code === 'FLEX_ERR_TIMEOUT'
+          ? new TimeoutError(`no connection to ${o.switcher} within ${deadline} ms`)
+          : err;
+      }),
+      failed,
+    ]);
+    return session;
+  } catch (err) {
+    await session.close();
+    throw err;
+  } finally {
+    session.off('disconnect', onDisconnect);
+  }
+}

@@ -1,0 +1,56 @@
+import type { Logger } from '../util/logger.js';
+
+/**
+ * Graceful stop on SIGINT/SIGTERM for long-running commands. The first signal starts `stop`; a
+ * second signal, or `stop` running past `bound` ms, ends the process at once with exit code 1,
+ * so an operator's Ctrl-C or a supervisor's TERM always ends it in bounded time.
+ */
+
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
+const SIGNALS: readonly StopSignal[] = ['SIGINT', 'SIGTERM'];
+
+export interface ShutdownHandle {
+  /** Resolves with the signal once one arrived (never resolves otherwise). */
+  readonly signalled: Promise<StopSignal>;
+  /** Runs `stop` under the bound; later signals force the exit. */
+  run(stop: () => Promise<void>): Promise<void>;
+  /** Removes the signal handlers. */
+  dispose(): void;
+}
+
+export function onStopSignal(logger: Logger, bound: number): ShutdownHandle {
+  let resolveSignal: (s: StopSignal) => void = () => {};
+  const signalled = new Promise<StopSignal>((resolve) => {
+    resolveSignal = resolve;
+  });
+  let stopping = false;
+  const handler = (signal: StopSignal): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'stopping');
+    resolveSignal(signal);
+  };
+  for (const s of SIGNALS) process.on(s, handler);
+  return {
+    signalled,
+    async run(stop) {
+      stopping = true;
+      const timer = setTimeout(() => {
+        logger.error({ bound }, 'shutdown took too long: exiting now');
+        process.exit(1);
+      }, bound);
+      timer.unref();
+      try {
+        await stop();
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    dispose() {
+      for (const s of SIGNALS) process.off(s, handler);
+    },
+  };
+}

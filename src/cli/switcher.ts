@@ -1,0 +1,255 @@
+import { Command, type Option } from 'commander';
+import { listenDemo } from '../demo/index.js';
+import { Switcher, type SwitcherOptions, switcherDefaults } from '../switcher/index.js';
+import { transportDefaults } from '../transport/index.js';
+import { accessFromConfig } from './access.js';
+import { startCliAdmin } from './admin-server.js';
+import type { CliCommand, CommandContext } from './command.js';
+import { type ListenerSpecs, startListeners } from './listeners.js';
+import { addCommonOptions, type CommonOpts, flag } from './options.js';
+import {
+  collect,
+  formatHostPort,
+  type HostPort,
+  type HostPortPath,
+  parseCount,
+  parseDuration,
+  parseHostPort,
+  parseHostPortPath,
+  parseRate,
+  parseSize,
+} from './parse.js';
+import { ADMIN_TOKEN_ENV, findSecret, generatePassword, PASSWORD_ENV } from './secret.js';
+import { onStopSignal } from './shutdown.js';
+
+/** `flexmux switcher`: the relay server on TCP, TLS, WebSocket and secure WebSocket listeners. */
+
+/** With no listener flag at all, `npm start` and a bare `flexmux switcher` serve these. */
+export const DEFAULT_LISTENERS = Object.freeze({
+  tcp: '127.0.0.1:7000',
+  ws: `127.0.0.1:7080${transportDefaults.wsPath}`,
+});
+
+/** Extra time past the switcher's own close timeout before the process gives up and exits. */
+const SHUTDOWN_SLACK = 3_000;
+
+interface SwitcherOpts extends CommonOpts {
+  tcp?: HostPort[];
+  ws?: HostPortPath[];
+  tls?: HostPort[];
+  wss?: HostPortPath[];
+  cert?: string;
+  key?: string;
+  passwordFile?: string;
+  admin?: HostPort;
+  adminTokenFile?: string;
+  demo?: HostPort;
+  maxClients?: number;
+  maxPendingAdmissions?: number;
+  admissionTimeout?: number;
+  livenessTimeout?: number;
+  idleTimeout?: number;
+  closeTimeout?: number;
+  maxQueuePerClient?: number;
+  maxQueuePerSource?: number;
+  failedAdmissionBurst?: number;
+  failedAdmissionRate?: number;
+}
+
+const LIMITS = [
+  'maxClients',
+  'maxPendingAdmissions',
+  'admissionTimeout',
+  'livenessTimeout',
+  'idleTimeout',
+  'closeTimeout',
+  'maxQueuePerClient',
+  'maxQueuePerSource',
+  'failedAdmissionBurst',
+  'failedAdmissionRate',
+] as const;
+
+const ms = (v: number): string => (v % 1000 === 0 ? `${v / 1000}s` : `${v}ms`);
+const mib = (v: number): string => `${v / 1024 / 1024}MiB`;
+
+function limit(flags: string, text: string, parse: (v: string) => number): Option {
+  return flag(flags, text).argParser(parse).helpGroup('Limits:');
+}
+
+export function switcherCommand(): CliCommand {
+  const d = switcherDefaults;
+  const cmd = new Command('switcher')
+    .description('run a switcher: admit nodes with a password and relay streams between them')
+    .addOption(flag('--tcp <host:port>', 'TCP listener (repeatable)').argParser(collect(parseHostPort)))
+    .addOption(
+      flag(
+        '--ws <host:port[/path]>',
+        `WebSocket listener, path default ${transportDefaults.wsPath}`,
+      ).argParser(collect((v) => parseHostPortPath(v, transportDefaults.wsPath))),
+    )
+    .addOption(
+      flag('--tls <host:port>', 'TLS listener (needs --cert, --key)').argParser(collect(parseHostPort)),
+    )
+    .addOption(
+      flag('--wss <host:port[/path]>', 'secure WebSocket listener (needs --cert, --key)').argParser(
+        collect((v) => parseHostPortPath(v, transportDefaults.wsPath)),
+      ),
+    )
+    .addOption(flag('--cert <file>', 'PEM certificate chain for --tls and --wss'))
+    .addOption(flag('--key <file>', 'PEM private key for --tls and --wss'))
+    .addOption(
+      flag(
+        '--password-file <file>',
+        `read the shared password from a file (else ${PASSWORD_ENV}, else random)`,
+      ),
+    )
+    .addOption(
+      flag('--admin <host:port>', 'serve the admin HTTP API and metrics here').argParser((v) =>
+        parseHostPort(v),
+      ),
+    )
+    .addOption(flag('--admin-token-file <file>', `admin API bearer token (else ${ADMIN_TOKEN_ENV})`))
+    .addOption(
+      flag(
+        '--demo <host:port>',
+        `serve the browser demo page, and a WebSocket at ${transportDefaults.wsPath}`,
+      ).argParser((v) => parseHostPort(v)),
+    )
+    .addOption(
+      limit('--max-clients <n>', `admitted nodes at once (default ${d.maxClients})`, (v) => parseCount(v, 1)),
+    )
+    .addOption(
+      limit(
+        '--max-pending-admissions <n>',
+        `connections in admission at once (default ${d.maxPendingAdmissions})`,
+        (v) => parseCount(v, 1),
+      ),
+    )
+    .addOption(
+      limit(
+        '--admission-timeout <duration>',
+        `time to send the admission frame (default ${ms(d.admissionTimeout)})`,
+        (v) => parseDuration(v),
+      ),
+    )
+    .addOption(
+      limit(
+        '--liveness-timeout <duration>',
+        `time a domain holder has to answer a takeover ping (default ${ms(d.livenessTimeout)})`,
+        (v) => parseDuration(v),
+      ),
+    )
+    .addOption(
+      limit('--idle-timeout <duration>', 'close a node silent this long (default 0: never)', (v) =>
+        parseDuration(v),
+      ),
+    )
+    .addOption(
+      limit('--close-timeout <duration>', `graceful shutdown bound (default ${ms(d.closeTimeout)})`, (v) =>
+        parseDuration(v),
+      ),
+    )
+    .addOption(
+      limit(
+        '--max-queue-per-client <size>',
+        `bytes queued for one node (default ${mib(d.maxQueuePerClient)})`,
+        parseSize,
+      ),
+    )
+    .addOption(
+      limit(
+        '--max-queue-per-source <size>',
+        `bytes queued from one node to another (default ${mib(d.maxQueuePerSource)})`,
+        parseSize,
+      ),
+    )
+    .addOption(
+      limit(
+        '--failed-admission-burst <n>',
+        `failed admissions per host before rate limiting, 0: off (default ${d.failedAdmissionBurst})`,
+        (v) => parseCount(v, 0),
+      ),
+    )
+    .addOption(
+      limit(
+        '--failed-admission-rate <n>',
+        `failed admissions per second regained (default ${d.failedAdmissionRate})`,
+        parseRate,
+      ),
+    );
+  addCommonOptions(cmd, 'info');
+  cmd.addHelpText(
+    'after',
+    `
+With no listener flag, listens on tcp://${DEFAULT_LISTENERS.tcp} and ws://${DEFAULT_LISTENERS.ws}.
+The password comes from ${PASSWORD_ENV} or --password-file; with neither, a random one is
+generated and printed once on stderr. Access rules (extra passwords, dial rules) are set in the
+config file's switcher.access section; see docs/cli.md.`,
+  );
+  return { command: cmd, extraKeys: ['access'], run: runSwitcher };
+}
+
+function listenerSpecs(o: SwitcherOpts): ListenerSpecs {
+  const given = [o.tcp, o.ws, o.tls, o.wss].some((l) => l !== undefined && l.length > 0);
+  if (!given) {
+    return {
+      tcp: [parseHostPort(DEFAULT_LISTENERS.tcp)],
+      ws: [parseHostPortPath(DEFAULT_LISTENERS.ws, transportDefaults.wsPath)],
+      tls: [],
+      wss: [],
+    };
+  }
+  return { tcp: o.tcp ?? [], ws: o.ws ?? [], tls: o.tls ?? [], wss: o.wss ?? [], cert: o.cert, key: o.key };
+}
+
+async function runSwitcher(ctx: CommandContext): Promise<number> {
+  const o = ctx.cmd.opts<SwitcherOpts>();
+  const { logger } = ctx;
+  const access = accessFromConfig(ctx.extras.access, o.config ?? '');
+  let password = findSecret({ file: o.passwordFile, env: PASSWORD_ENV, what: 'password' });
+  if (password === undefined) {
+    password = generatePassword();
+    process.stderr.write(
+      `flexmux: no ${PASSWORD_ENV} or --password-file given; the password for this run is:\n\n    ${password}\n\n`,
+    );
+  }
+  const options: SwitcherOptions = { password, access, logger };
+  for (const k of LIMITS) if (o[k] !== undefined) options[k] = o[k];
+  const switcher = new Switcher(options);
+  const closeTimeout = switcher.options.closeTimeout;
+  const shutdown = onStopSignal(logger, closeTimeout + SHUTDOWN_SLACK);
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const listeners = await startListeners(switcher, listenerSpecs(o));
+    for (const l of listeners) {
+      closers.push(() => l.close());
+      logger.info({ url: l.url }, 'listening');
+    }
+    if (o.admin !== undefined) {
+      const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+      const admin = await startCliAdmin({ switcher }, o.admin, token, logger);
+      closers.push(() => admin.close());
+    }
+    const urls = listeners.map((l) => l.url);
+    if (o.demo !== undefined) {
+      const demo = await listenDemo(switcher, { host: o.demo.host, port: o.demo.port });
+      closers.push(() => demo.close());
+      const at = formatHostPort(demo.address);
+      urls.push(`ws://${at}${transportDefaults.wsPath}`);
+      logger.info({ url: `http://${at}/`, ws: `ws://${at}${transportDefaults.wsPath}` }, 'demo page');
+    }
+    logger.info({ listeners: urls, pid: process.pid }, 'switcher ready');
+    await shutdown.signalled;
+    await shutdown.run(async () => {
+      await Promise.all(closers.map((c) => c()));
+      await switcher.close();
+    });
+    return 0;
+  } catch (err) {
+    await Promise.all(closers.map((c) => c()));
+    await switcher.close({ timeout: 0 });
+    throw err;
+  } finally {
+    shutdown.dispose();
+  }
+}

@@ -1,0 +1,183 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, it, vi } from 'vitest';
+import { freePort, killAll, runCli, runCliToEnd } from '../helpers/cli.js';
+
+/** `flexmux clients` and `flexmux kick` against a stub of the admin API. */
+
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
+
+const TOKEN = 'admin-token';
+const CLIENTS = [
+  {
+    domain: 'alice',
+    ip: 1,
+    remoteAddress: '127.0.0.1:50001',
+    connectedAt: '2026-11-25T12:00:00.123Z',
+    streams: 2,
+    bytesIn: 3 * 1024 * 1024,
+    bytesOut: 512,
+    rttMs: 0.42,
+  },
+  {
+    domain: 'bob',
+    ip: 2,
+    remoteAddress: '127.0.0.1:50002',
+    connectedAt: '2026-11-25T12:01:00.000Z',
+    streams: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    rttMs: null,
+  },
+];
+
+const requests: { method: string; url: string; auth: string | undefined }[] = [];
+let server: http.Server;
+let admin = '';
+let dir = '';
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flexmux-admin-'));
+  server = http.createServer((req, res) => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '', auth: req.headers.authorization });
+    const json = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(401, { error: 'unauthorized' });
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && path === '/api/v1/clients') return json(200, { count: 2, clients: CLIENTS });
+    if (req.method === 'DELETE' && path === '/api/v1/clients/alice') {
+      return json(200, { kicked: { domain: 'alice', ip: 1, reason: 'x' } });
+    }
+    if (req.method === 'DELETE' && path === '/api/v1/clients/broken') return json(500, { error: 'boom' });
+    json(404, { error: 'not found' });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  admin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await killAll(true);
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.concurrent('flexmux clients', () => {
+  it('prints one aligned row per node, sending the bearer token', async ({ expect }) => {
+    const r = await runCliToEnd(['clients', '--admin', admin, '--token', TOKEN]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^DOMAIN\s+IP\s+REMOTE\s+STREAMS\s+IN\s+OUT\s+RTT\s+CONNECTED$/);
+    expect(lines[1]).toMatch(
+      /^alice\s+1\s+127\.0\.0\.1:50001\s+2\s+3\.00 MiB\s+512 B\s+0\.4 ms\s+2026-11-25T12:00:00Z$/,
+    );
+    expect(lines[2]).toMatch(/^bob\s+2\s+127\.0\.0\.1:50002\s+0\s+0 B\s+0 B\s+-\s+2026-11-25T12:01:00Z$/);
+    expect(lines[1].indexOf('127.0.0.1')).toBe(lines[0].indexOf('REMOTE'));
+    expect(requests).toContainEqual({ method: 'GET', url: '/api/v1/clients', auth: `Bearer ${TOKEN}` });
+  });
+
+  it('--json prints the answer as it came', async ({ expect }) => {
+    const r = await runCliToEnd(['clients', '--json', '--admin', admin], {
+      env: { FLEXMUX_ADMIN_TOKEN: TOKEN },
+    });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ count: 2, clients: CLIENTS });
+  });
+
+  it('takes the address and token file from FLEXMUX_ADMIN and FLEXMUX_TOKEN_FILE', async ({ expect }) => {
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    const r = await runCliToEnd(['clients'], {
+      env: { FLEXMUX_ADMIN: admin.replace('http://', ''), FLEXMUX_TOKEN_FILE: tokenFile },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('alice');
+  });
+
+  it('a wrong token exits 11', async ({ expect }) => {
+    const r = await runCliToEnd(['clients', '--admin', admin, '--token', 'nope']);
+    expect(r.code).toBe(11);
+    expect(r.stderr).toContain('the admin API refused the request (401): check --token');
+  });
+
+  it('an unreachable admin API exits 11', async ({ expect }) => {
+    const port = await freePort();
+    const r = await runCliToEnd(['clients', '--admin', `http://127.0.0.1:${port}`, '--token', TOKEN]);
+    expect(r.code).toBe(11);
+    expect(r.stderr).toContain(`cannot reach the admin API at http://127.0.0.1:${port}`);
+  });
+
+  it('no --admin exits 2', async ({ expect }) => {
+    const r = await runCliToEnd(['clients']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the admin API address is required: --admin URL');
+  });
+});
+
+describe.concurrent('flexmux kick', () => {
+  it('kicks a domain with a reason', async ({ expect }) => {
+    const r = await runCliToEnd([
+      'kick',
+      'Alice',
+      '--reason',
+      'maintenance window',
+      '--admin',
+      `${admin}/`,
+      '-t',
+      TOKEN,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('kicked alice\n');
+    expect(requests).toContainEqual({
+      method: 'DELETE',
+      url: '/api/v1/clients/alice?reason=maintenance%20window',
+      auth: `Bearer ${TOKEN}`,
+    });
+  });
+
+  it('a domain nobody holds exits 12', async ({ expect }) => {
+    const r = await runCliToEnd(['kick', 'nobody', '--admin', admin, '-t', TOKEN]);
+    expect(r.code).toBe(12);
+    expect(r.stderr).toContain('no node holds the domain nobody');
+  });
+
+  it('a server error exits 11 with its answer', async ({ expect }) => {
+    const r = await runCliToEnd(['kick', 'broken', '--admin', admin, '-t', TOKEN]);
+    expect(r.code).toBe(11);
+    expect(r.stderr).toContain('the admin API answered 500: {"error":"boom"}');
+  });
+});
+
+describe('against a real switcher with --admin', () => {
+  it('lists its nodes and kicks one', async ({ expect }) => {
+    const env = { FLEXMUX_PASSWORD: 'p', FLEXMUX_ADMIN_TOKEN: TOKEN };
+    const sw = runCli(['switcher', '--tcp', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { env });
+    const ready = await sw.waitForLog('switcher ready');
+    const url = String((await sw.waitForLog('admin API listening')).url);
+    const tcp = (ready.listeners as string[])[0];
+    const node = runCli(['node', '-s', tcp, '-d', 'alice'], { env });
+    const first = await node.waitForLog('session ready');
+
+    const list = await runCliToEnd(['clients', '--admin', url], { env });
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^alice\s+\d+\s+127\.0\.0\.1:\d+\s+0\s/m);
+
+    const kick = await runCliToEnd(['kick', 'alice', '--admin', url, '--reason', 'test'], { env });
+    expect(kick.code).toBe(0);
+    await sw.waitForLog('kicking client', (l) => l.domain === 'alice');
+    // The node loses its connection and comes back by itself.
+    await node.waitForLog('session ready', (l) => l !== first);
+
+    const none = await runCliToEnd(['kick', 'carol', '--admin', url], { env });
+    expect(none.code).toBe(12);
+    const denied = await runCliToEnd(['clients', '--admin', url, '--token', 'wrong'], { env });
+    expect(denied.code).toBe(11);
+  });
+});

@@ -1,0 +1,260 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { killAll, ROOT, runCli, runCliToEnd, startSwitcher } from '../helpers/cli.js';
+
+/**
+ * The CLI end to end, as child processes: a switcher, a node exposing a local TCP service, and
+ * dial/forward reaching it, with the bytes checked and the half-close carried across.
+ */
+
+// Each CLI process starts through tsx: allow for a loaded machine.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
+
+const PASSWORD = 'test-password';
+const ENV = { FLEXMUX_PASSWORD: PASSWORD };
+const CERT = `${ROOT}test/fixtures/tls/cert.pem`;
+const KEY = `${ROOT}test/fixtures/tls/key.pem`;
+
+const servers: net.Server[] = [];
+
+/**
+ * A TCP service that reads its whole request (until the client's end, so only a carried
+ * half-close lets it answer) and replies with its length and SHA-256, then ends.
+ */
+async function hashServer(): Promise<number> {
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const hash = createHash('sha256');
+    let length = 0;
+    socket.on('data', (c: Buffer) => {
+      hash.update(c);
+      length += c.length;
+    });
+    socket.on('end', () => socket.end(`${length} ${hash.digest('hex')}\n`));
+    socket.on('error', () => {});
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+function expected(data: Buffer): string {
+  return `${data.length} ${createHash('sha256').update(data).digest('hex')}\n`;
+}
+
+afterEach(() => killAll());
+afterAll(async () => {
+  await killAll(true);
+  for (const s of servers.splice(0)) s.close();
+});
+
+describe('switcher + node --expose + dial', () => {
+  let tcp = '';
+  let ws = '';
+
+  // One switcher and one exposing node for the whole block; each test's own processes die after it.
+  beforeAll(async () => {
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0', '--ws', '127.0.0.1:0'], ENV, { shared: true });
+    tcp = sw.tcp;
+    ws = sw.ws;
+    expect(tcp).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    expect(ws).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/flex\/ws$/);
+    const port = await hashServer();
+    const node = runCli(['node', '-s', tcp, '-d', 'alice', '--expose', `22=127.0.0.1:${port}`], {
+      env: ENV,
+      shared: true,
+    });
+    await node.waitForLog('session ready');
+  });
+
+  it('carries 1 MiB through the switcher intact, over TCP and over WebSocket', async () => {
+    const data = randomBytes(1024 * 1024 + 7);
+    for (const url of [tcp, ws]) {
+      const r = await runCliToEnd(['dial', 'alice:22', '-s', url], { env: ENV, input: data });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(expected(data));
+    }
+  });
+
+  it('prints progress with --stats', async () => {
+    const data = randomBytes(64 * 1024);
+    const r = await runCliToEnd(['dial', 'alice:22', '-s', tcp, '--stats'], { env: ENV, input: data });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(expected(data));
+    expect(r.stderr).toMatch(/^done: sent 64\.0 KiB \([^)]+\/s\), received 71 B \([^)]+\/s\), [\d.]+ s$/m);
+  });
+
+  it('node --forward makes the exposed service reachable on a local port', async () => {
+    const forwarder = runCli(['node', '-s', ws, '-d', 'bob', '--forward', '0=alice:22'], { env: ENV });
+    const line = await forwarder.waitForLog('forwarding');
+    await forwarder.waitForLog('session ready');
+    expect(line.target).toBe('alice:22');
+    const [host, port] = String(line.listen).split(':');
+    expect(host).toBe('127.0.0.1');
+    const data = randomBytes(300_000);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect({ host, port: Number(port), allowHalfOpen: true });
+      let text = '';
+      socket.on('data', (c: Buffer) => {
+        text += String(c);
+      });
+      socket.on('end', () => {
+        socket.end();
+        resolve(text);
+      });
+      socket.on('error', reject);
+      socket.end(data);
+    });
+    expect(answer).toBe(expected(data));
+  });
+
+  it('exit codes: dial refused 4, wrong password 3, no switcher 6', async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const [refused, rejected, nobody] = await Promise.all([
+      runCliToEnd(['dial', 'alice:23', '-s', tcp], { env: ENV, input: '' }),
+      runCliToEnd(['dial', 'alice:22', '-s', tcp], { env: { FLEXMUX_PASSWORD: 'wrong' }, input: '' }),
+      runCliToEnd(['ping', '-s', `tcp://127.0.0.1:${closedPort}`], { env: ENV }),
+    ]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain('dial refused: listener not found [FLEX_ERR_DIAL_REFUSED]');
+
+    expect(rejected.code).toBe(3);
+    expect(rejected.stderr).toContain('[FLEX_ERR_ADMISSION_REJECTED]');
+    expect(rejected.stderr.trim().split('\n')).toHaveLength(1);
+
+    expect(nobody.code).toBe(6);
+    expect(nobody.stderr).toContain('[FLEX_ERR_CONNECTION_CLOSED]');
+  });
+
+  it('ping prints RTTs and a ping(8) summary', async () => {
+    const r = await runCliToEnd(['ping', 'alice', '-s', tcp, '-c', '3', '-i', '50ms'], { env: ENV });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^PING alice via tcp:\/\/127\.0\.0\.1:\d+$/m);
+    expect(r.stdout.match(/^reply from alice: seq=\d time=[\d.]+ ms$/gm)).toHaveLength(3);
+    expect(r.stdout).toContain('--- alice ping statistics ---');
+    expect(r.stdout).toMatch(/^3 transmitted, 3 received, 0% loss, time \d+ ms$/m);
+    expect(r.stdout).toMatch(/^rtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms$/m);
+  });
+
+  it('ping without a domain pings the switcher; an unknown domain exits 8', async () => {
+    const [sw, lost] = await Promise.all([
+      runCliToEnd(['ping', '-s', ws, '-c', '2', '-i', '0.05'], { env: ENV }),
+      runCliToEnd(['ping', 'carol', '-s', tcp, '-c', '2', '-i', '0.05'], { env: ENV }),
+    ]);
+    expect(sw.code).toBe(0);
+    expect(sw.stdout).toMatch(/^2 transmitted, 2 received, 0% loss/m);
+    expect(sw.stdout).toContain('reply from switcher: seq=2');
+
+    expect(lost.code).toBe(8);
+    expect(lost.stdout).toContain('no reply from carol: seq=1: ping failed');
+    expect(lost.stdout).toMatch(/^2 transmitted, 0 received, 100% loss/m);
+    expect(lost.stdout).not.toContain('rtt min');
+  });
+});
+
+describe('lifecycle', () => {
+  it('SIGTERM and SIGINT stop the switcher and the node gracefully, exit 0', async () => {
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], ENV);
+    const node = runCli(['node', '-s', sw.tcp, '-d', 'alice'], { env: ENV });
+    await node.waitForLog('session ready');
+    node.proc.kill('SIGINT');
+    expect(await node.exited).toBe(0);
+    await sw.child.waitForLog('client left', (l) => l.domain === 'alice');
+    sw.child.proc.kill('SIGTERM');
+    expect(await sw.child.exited).toBe(0);
+    expect(sw.child.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping', 'switcher closed']));
+  });
+
+  it('a node reconnects by itself after the switcher restarts', async () => {
+    const first = await startSwitcher(['--tcp', '127.0.0.1:0'], ENV);
+    const node = runCli(['node', '-s', first.tcp, '-d', 'alice', '--log-level', 'debug'], { env: ENV });
+    const firstReady = await node.waitForLog('session ready');
+    first.child.proc.kill('SIGTERM');
+    await first.child.exited;
+    const address = first.tcp.replace('tcp://', '');
+    const second = await startSwitcher(['--tcp', address], ENV);
+    await second.child.waitForLog('client admitted', (l) => l.domain === 'alice');
+    await node.waitForLog('session ready', (l) => l !== firstReady);
+    expect(node.logs.some((l) => l.msg === 'session disconnected')).toBe(true);
+  });
+
+  it('a port in use exits 13', async () => {
+    const blocker = net.createServer();
+    servers.push(blocker);
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const r = await runCliToEnd(['switcher', '--tcp', `127.0.0.1:${port}`], { env: ENV });
+    expect(r.code).toBe(13);
+    expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}`);
+  });
+});
+
+describe('TLS and secure WebSocket listeners', () => {
+  it('serves tls:// and wss:// with --cert/--key; nodes verify with --ca', async () => {
+    const sw = await startSwitcher(
+      ['--tls', '127.0.0.1:0', '--wss', '127.0.0.1:0/secure', '--cert', CERT, '--key', KEY],
+      ENV,
+    );
+    const tls = sw.urls.find((u) => u.startsWith('tls:')) ?? '';
+    const wss = sw.urls.find((u) => u.startsWith('wss:')) ?? '';
+    expect(wss).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/secure$/);
+    const [viaTls, viaWss, untrusted, insecure] = await Promise.all([
+      runCliToEnd(['ping', '-s', tls, '--ca', CERT, '-c', '1'], { env: ENV }),
+      runCliToEnd(['ping', '-s', wss, '--ca', CERT, '-c', '1'], { env: ENV }),
+      runCliToEnd(['ping', '-s', tls, '-c', '1'], { env: ENV }),
+      runCliToEnd(['ping', '-s', wss, '--insecure', '-c', '1'], { env: ENV }),
+    ]);
+    for (const ok of [viaTls, viaWss, insecure]) {
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain('1 transmitted, 1 received');
+    }
+    expect(untrusted.code).toBe(6);
+    expect(untrusted.stderr).toContain('self-signed certificate');
+  });
+});
+
+describe('defaults (what npm start runs)', () => {
+  async function free(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  }
+
+  it('with no flags: TCP 127.0.0.1:7000, WebSocket 127.0.0.1:7080/flex/ws, a generated password', async (ctx) => {
+    if (!(await free(7000)) || !(await free(7080))) ctx.skip();
+    const sw = await startSwitcher([], {});
+    expect(sw.urls).toEqual(['tcp://127.0.0.1:7000', 'ws://127.0.0.1:7080/flex/ws']);
+    const password = /the password for this run is:\n\n {4}(\S+)\n/.exec(sw.child.stderr)?.[1];
+    expect(password).toMatch(/^[\w-]{24}$/);
+    const r = await runCliToEnd(['ping', '-c', '1'], { env: { FLEXMUX_PASSWORD: password } });
+    expect(r.code).toBe(0);
+    const ws = await runCliToEnd(['ping', '-c', '1', '-s', 'ws://127.0.0.1:7080/flex/ws'], {
+      env: { FLEXMUX_PASSWORD: password },
+    });
+    expect(ws.code).toBe(0);
+  });
+});
+
+describe('switcher --demo', () => {
+  it('serves the browser demo page and a WebSocket next to it', async () => {
+    // Through tsx from src/: the demo builds its browser bundle from the source checkout.
+    const sw = runCli(['switcher', '--tcp', '127.0.0.1:0', '--demo', '127.0.0.1:0'], {
+      env: ENV,
+      script: 'src/cli/main.ts',
+    });
+    const page = await sw.waitForLog('demo page');
+    const res = await fetch(String(page.url));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<html');
+    const r = await runCliToEnd(['ping', 'echo', '-c', '1', '-s', String(page.ws)], { env: ENV });
+    expect(r.code).toBe(0);
+  });
+});

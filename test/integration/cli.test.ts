@@ -1,0 +1,104 @@
+import { afterAll, describe, it, vi } from 'vitest';
+import { killAll, runCliToEnd } from '../helpers/cli.js';
+
+// Each CLI process starts through tsx: allow for a loaded machine. The tests run concurrently and
+// each waits for its own process (runCliToEnd kills it on timeout), so cleanup waits for the end.
+vi.setConfig({ testTimeout: 90_000 });
+afterAll(() => killAll(true));
+
+const COMMANDS = ['switcher', 'node', 'dial', 'ping', 'clients', 'kick'];
+
+describe.concurrent('flexmux --help', () => {
+  it('lists every command and exits 0', async ({ expect }) => {
+    const r = await runCliToEnd(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
+  });
+
+  it.for(COMMANDS)('%s --help prints its usage and exits 0', async (c, { expect }) => {
+    const r = await runCliToEnd([c, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Usage: flexmux ${c}`);
+    expect(r.stdout).toContain('--log-level');
+    expect(r.stderr).toBe('');
+  });
+
+  it('prints the version', async ({ expect }) => {
+    const r = await runCliToEnd(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe.concurrent('bad usage exits 2 with a clear message', () => {
+  it('no command', async ({ expect }) => {
+    const r = await runCliToEnd([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Usage: flexmux');
+  });
+
+  it('unknown command', async ({ expect }) => {
+    const r = await runCliToEnd(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it('unknown flag', async ({ expect }) => {
+    const r = await runCliToEnd(['switcher', '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option '--bogus'");
+    expect(r.stderr).toContain('flexmux switcher --help');
+  });
+
+  it.for([
+    [['switcher', '--tcp', 'nope'], 'expected HOST:PORT'],
+    [['switcher', '--tcp', '127.0.0.1:99999'], 'port must be an integer in 0..65535'],
+    [['switcher', '--admission-timeout', 'soon'], 'expected a duration'],
+    [['switcher', '--log-level', 'loud'], 'Allowed choices are silent, error, warn, info, debug, trace'],
+    [['node', '-d', 'alice', '--expose', '22'], 'expected PORT=HOST:PORT'],
+    [['node', '-d', 'alice', '--forward', '8080=bob'], 'is not host:port'],
+    [['node', '-d', '-bad-'], 'invalid domain'],
+    [['dial', 'alice'], 'is not host:port'],
+    [['ping', '-c', 'x'], 'expected an integer >= 1'],
+  ] as const)('%j', async ([args, message], { expect }) => {
+    const r = await runCliToEnd(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('a missing argument', async ({ expect }) => {
+    const r = await runCliToEnd(['dial']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("missing required argument 'domain:port'");
+  });
+
+  it('node without a domain', async ({ expect }) => {
+    const r = await runCliToEnd(['node'], { env: { FLEXMUX_PASSWORD: 'x' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('a domain is required');
+  });
+
+  it('dial without a password', async ({ expect }) => {
+    const r = await runCliToEnd(['dial', 'alice:22']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no password: set FLEXMUX_PASSWORD or pass --password-file FILE');
+  });
+
+  it('an unreadable password file', async ({ expect }) => {
+    const r = await runCliToEnd(['switcher', '--password-file', '/nonexistent/pw']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cannot read the password file /nonexistent/pw');
+  });
+
+  it('an unsupported switcher URL', async ({ expect }) => {
+    const r = await runCliToEnd(['ping', '-s', 'udp://127.0.0.1:1'], { env: { FLEXMUX_PASSWORD: 'x' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unsupported switcher URL scheme');
+  });
+
+  it('--tls without a certificate', async ({ expect }) => {
+    const r = await runCliToEnd(['switcher', '--tls', '127.0.0.1:0'], { env: { FLEXMUX_PASSWORD: 'x' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--tls and --wss need --cert FILE');
+  });
+});

@@ -1,0 +1,97 @@
+import { Command, Option } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { accessFromConfig } from '../../../src/cli/access.js';
+import { applyConfig } from '../../../src/cli/config-file.js';
+import { collect, parseCount, parseHostPort } from '../../../src/cli/parse.js';
+
+function program(): { a: Command; b: Command } {
+  const root = new Command('flexmux');
+  const a = new Command('a')
+    .addOption(new Option('--tcp <hp>').argParser(collect(parseHostPort)))
+    .addOption(new Option('--max <n>').argParser((v) => parseCount(v)))
+    .addOption(new Option('--level <l>').choices(['info', 'debug']).default('info'))
+    .addOption(new Option('--quiet'))
+    .action(() => {});
+  const b = new Command('b').addOption(new Option('--level <l>').default('info')).action(() => {});
+  root.addCommand(a).addCommand(b);
+  return { a, b };
+}
+
+describe('config file settings', () => {
+  it('fill unset options from the top level, then from the command section', () => {
+    const { a } = program();
+    const extras = applyConfig(
+      a,
+      { level: 'debug', a: { tcp: ['x:1', 'y:2'], max: 5, quiet: true, access: { dial: [] } } },
+      'f.yaml',
+      ['access'],
+    );
+    expect(a.opts()).toEqual({
+      tcp: [
+        { host: 'x', port: 1 },
+        { host: 'y', port: 2 },
+      ],
+      max: 5,
+      level: 'debug',
+      quiet: true,
+    });
+    expect(a.getOptionValueSource('max')).toBe('config');
+    expect(extras).toEqual({ access: { dial: [] } });
+  });
+
+  it('leave flags and env values alone but still check them', () => {
+    const { a } = program();
+    a.setOptionValueWithSource('max', 9, 'cli');
+    applyConfig(a, { a: { max: 5 } }, 'f.yaml');
+    expect(a.opts().max).toBe(9);
+    expect(() => applyConfig(a, { a: { max: 'x' } }, 'f.yaml')).toThrow('a.max: "x" is invalid');
+  });
+
+  it('a section key wins over the same key at the top level; kebab-case keys work', () => {
+    const { a } = program();
+    applyConfig(a, { tcp: 'top:1', a: { tcp: 'section:2' } }, 'f.yaml');
+    expect(a.opts().tcp).toEqual([{ host: 'section', port: 2 }]);
+  });
+
+  it('reject unknown keys, wrong types and values outside the choices', () => {
+    const { a, b } = program();
+    expect(() => applyConfig(a, { nope: 1 }, 'f.yaml')).toThrow('config file f.yaml: unknown setting "nope"');
+    expect(() => applyConfig(a, { a: { level2: 1 } }, 'f.yaml')).toThrow('unknown setting "a.level2"');
+    expect(() => applyConfig(a, { a: 'x' }, 'f.yaml')).toThrow('"a" must be a mapping');
+    expect(() => applyConfig(a, { a: { quiet: 'yes' } }, 'f.yaml')).toThrow('a.quiet must be true or false');
+    expect(() => applyConfig(a, { a: { max: [1, 2] } }, 'f.yaml')).toThrow('takes one value, not a list');
+    expect(() => applyConfig(a, { a: { tcp: { h: 1 } } }, 'f.yaml')).toThrow('must be a string or a number');
+    expect(() => applyConfig(a, { a: { level: 'loud' } }, 'f.yaml')).toThrow('must be one of info, debug');
+    // --max exists only on a: at the top level it is known, and b ignores it.
+    expect(() => applyConfig(b, { max: 3 }, 'f.yaml')).not.toThrow();
+  });
+});
+
+describe('access section', () => {
+  it('reads passwords (inline) and dial rules', () => {
+    expect(
+      accessFromConfig(
+        { passwords: [{ password: 'p', domains: ['t-*'] }], dial: [{ from: 't-*', to: ['db'] }] },
+        'f',
+      ),
+    ).toEqual({ passwords: [{ password: 'p', domains: ['t-*'] }], dial: [{ from: 't-*', to: ['db'] }] });
+    expect(accessFromConfig(undefined, 'f')).toBeUndefined();
+  });
+
+  it('names what is wrong', () => {
+    expect(() => accessFromConfig('x', 'f')).toThrow('access must be a mapping');
+    expect(() => accessFromConfig({ other: 1 }, 'f')).toThrow('unknown setting "other"');
+    expect(() => accessFromConfig({ passwords: [{ domains: 'x' }] }, 'f')).toThrow(
+      'needs one of password or passwordFile',
+    );
+    expect(() =>
+      accessFromConfig({ passwords: [{ password: 'a', passwordFile: 'b', domains: 'x' }] }, 'f'),
+    ).toThrow('needs one of password or passwordFile');
+    expect(() => accessFromConfig({ dial: [{ from: 1, to: 'x' }] }, 'f')).toThrow(
+      'access.dial[0].from must be',
+    );
+    expect(() =>
+      accessFromConfig({ passwords: [{ passwordFile: '/nonexistent', domains: 'x' }] }, 'f'),
+    ).toThrow('cannot read the password file /nonexistent');
+  });
+});

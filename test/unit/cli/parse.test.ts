@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import {
+  collect,
+  formatHostPort,
+  parseCount,
+  parseDomain,
+  parseDuration,
+  parseExpose,
+  parseForward,
+  parseHostPort,
+  parseHostPortPath,
+  parseSize,
+  parseTarget,
+} from '../../../src/cli/parse.js';
+
+describe('flag parsers', () => {
+  it('HOST:PORT, with IPv6 brackets and a default host', () => {
+    expect(parseHostPort('127.0.0.1:7000')).toEqual({ host: '127.0.0.1', port: 7000 });
+    expect(parseHostPort('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    expect(parseHostPort(':80')).toEqual({ host: '127.0.0.1', port: 80 });
+    expect(parseHostPort(' example.org:443 ')).toEqual({ host: 'example.org', port: 443 });
+    expect(() => parseHostPort('7000')).toThrow('expected HOST:PORT');
+    expect(() => parseHostPort('h:70000')).toThrow('0..65535');
+    expect(() => parseHostPort('h:-1')).toThrow('0..65535');
+    expect(() => parseHostPort('a/b:1')).toThrow('invalid host');
+  });
+
+  it('HOST:PORT[/path] for WebSocket listeners', () => {
+    expect(parseHostPortPath('127.0.0.1:7080', '/flex/ws')).toEqual({
+      host: '127.0.0.1',
+      port: 7080,
+      path: '/flex/ws',
+    });
+    expect(parseHostPortPath('0.0.0.0:80/x/y', '/flex/ws')).toEqual({
+      host: '0.0.0.0',
+      port: 80,
+      path: '/x/y',
+    });
+    expect(parseHostPortPath('[::1]:1/p', '/d')).toEqual({ host: '::1', port: 1, path: '/p' });
+    expect(() => parseHostPortPath('h:1/a b', '/d')).toThrow('invalid path');
+  });
+
+  it('--expose PORT=HOST:PORT and --forward LOCALPORT=DOMAIN:PORT', () => {
+    expect(parseExpose('22=127.0.0.1:2222')).toEqual({ port: 22, target: { host: '127.0.0.1', port: 2222 } });
+    expect(() => parseExpose('0=127.0.0.1:1')).toThrow('1..65535');
+    expect(() => parseExpose('22')).toThrow('PORT=HOST:PORT');
+    expect(parseForward('8080=Bob:80')).toEqual({ localPort: 8080, domain: 'bob', port: 80 });
+    expect(parseForward('0=7:80')).toEqual({ localPort: 0, domain: '7', port: 80 });
+    expect(() => parseForward('x=bob:80')).toThrow('local port');
+    expect(() => parseForward('1=localhost:80')).toThrow('invalid domain');
+  });
+
+  it('DOMAIN:PORT targets and domains as a switcher normalises them', () => {
+    expect(parseTarget(' Alice:22 ')).toEqual({ domain: 'alice', port: 22 });
+    expect(() => parseTarget('alice')).toThrow('is not host:port');
+    expect(parseDomain('Team_1')).toBe('team_1');
+    expect(() => parseDomain('-x')).toThrow('invalid domain');
+    expect(() => parseDomain('a'.repeat(64))).toThrow('invalid domain');
+  });
+
+  it('durations, sizes and counts', () => {
+    expect(parseDuration('250')).toBe(250);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('1.5s')).toBe(1500);
+    expect(parseDuration('2m')).toBe(120_000);
+    expect(parseDuration('1h')).toBe(3_600_000);
+    expect(parseDuration('0.2', 's')).toBe(200);
+    expect(() => parseDuration('soon')).toThrow('expected a duration');
+    expect(() => parseDuration('1000h')).toThrow('too long');
+    expect(parseSize('65536')).toBe(65_536);
+    expect(parseSize('64k')).toBe(65_536);
+    expect(parseSize('8MiB')).toBe(8 * 1024 * 1024);
+    expect(parseSize('1G')).toBe(1024 ** 3);
+    expect(() => parseSize('lots')).toThrow('expected a size');
+    expect(parseCount('3', 1)).toBe(3);
+    expect(() => parseCount('0', 1)).toThrow('>= 1');
+    expect(() => parseCount('1.5')).toThrow('integer');
+  });
+
+  it('collect() appends every use and every comma-separated item', () => {
+    const p = collect(parseHostPort);
+    const first = p('a:1, b:2', undefined);
+    expect(p('c:3', first)).toEqual([
+      { host: 'a', port: 1 },
+      { host: 'b', port: 2 },
+      { host: 'c', port: 3 },
+    ]);
+    expect(first).toHaveLength(2);
+    expect(() => p(' , ', undefined)).toThrow('empty value');
+  });
+
+  it('formats addresses back', () => {
+    expect(formatHostPort({ host: '::1', port: 7 })).toBe('[::1]:7');
+    expect(formatHostPort({ host: '127.0.0.1', port: 7 })).toBe('127.0.0.1:7');
+  });
+});

@@ -1,0 +1,83 @@
+import * as net from 'node:net';
+import { Duplex } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { splice } from '../../../src/cli/pipe.js';
+
+/** splice() between two real TCP connections: a relay in the middle of client and server. */
+
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanup.splice(0)) c();
+});
+
+async function listen(onSocket: (s: net.Socket) => void): Promise<number> {
+  const server = net.createServer({ allowHalfOpen: true }, onSocket);
+  cleanup.push(() => server.close());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** client -> relay (splice) -> server; resolves with splice's result. */
+async function relay(serverPort: number): Promise<{ port: number; done: Promise<Error | undefined> }> {
+  let resolveDone: (p: Promise<Error | undefined>) => void = () => {};
+  const done = new Promise<Promise<Error | undefined>>((r) => {
+    resolveDone = r;
+  }).then((p) => p);
+  const port = await listen((inbound) => {
+    const outbound = net.connect({ host: '127.0.0.1', port: serverPort, allowHalfOpen: true });
+    resolveDone(splice(inbound, outbound));
+  });
+  return { port, done };
+}
+
+describe('splice', () => {
+  it('carries the half-close both ways: the answer follows the end of the request', async () => {
+    const serverPort = await listen((s) => {
+      let n = 0;
+      s.on('data', (c: Buffer) => {
+        n += c.length;
+      });
+      s.on('end', () => s.end(`got ${n}`));
+    });
+    const { port, done } = await relay(serverPort);
+    const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    client.end(Buffer.alloc(200_000));
+    let answer = '';
+    client.on('data', (c: Buffer) => {
+      answer += String(c);
+    });
+    await new Promise((resolve) => client.on('end', resolve));
+    client.end();
+    expect(answer).toBe('got 200000');
+    expect(await done).toBeUndefined();
+  });
+
+  it('an abort on one side destroys the other and reports the error', async () => {
+    const a = endpoint();
+    const b = endpoint();
+    const done = splice(a, b);
+    a.destroy(new Error('boom'));
+    expect(await done).toMatchObject({ message: 'boom' });
+    expect(b.destroyed).toBe(true);
+  });
+
+  it('a close before finishing counts as an abort too', async () => {
+    const a = endpoint();
+    const b = endpoint();
+    const done = splice(a, b);
+    b.destroy();
+    expect(await done).toMatchObject({ message: 'the other side closed before finishing' });
+    expect(a.destroyed).toBe(true);
+  });
+});
+
+/** A Duplex that accepts writes and produces nothing until told. */
+function endpoint(): Duplex {
+  return new Duplex({
+    allowHalfOpen: true,
+    read() {},
+    write(_chunk, _enc, cb) {
+      cb();
+    },
+  });
+}

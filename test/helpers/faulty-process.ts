@@ -100,3 +100,41 @@ export async function killChildren(): Promise<void> {
     ),
   );
 }
+
+/**
+ * Catches what would otherwise crash this process (an unhandled rejection is raised as an
+ * uncaught exception under --unhandled-rejections=strict, the mode the test workers run in, and
+ * under Node's default 'throw' mode). The test runner's own handlers are set aside meanwhile, so
+ * a test can assert that nothing escaped instead of the whole run failing. Always `release()`.
+ */
+export function trapUncaught(): { readonly caught: unknown[]; release(): void } {
+  type Handler = (err: unknown) => void;
+  const emitter = process as unknown as {
+    listeners(e: string): Handler[];
+    removeAllListeners(e: string): unknown;
+    removeListener(e: string, f: Handler): unknown;
+    on(e: string, f: Handler): unknown;
+  };
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const saved = events.map((e) => [e, emitter.listeners(e)] as const);
+  const caught: unknown[] = [];
+  const mine: Handler = (err) => {
+    caught.push(err);
+  };
+  for (const e of events) {
+    emitter.removeAllListeners(e);
+    emitter.on(e, mine);
+  }
+  let released = false;
+  return {
+    caught,
+    release() {
+      if (released) return;
+      released = true;
+      for (const [e, list] of saved) {
+        emitter.removeListener(e, mine);
+        for (const l of list) emitter.on(e, l);
+      }
+    },
+  };
+}

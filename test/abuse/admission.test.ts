@@ -1,0 +1,308 @@
+import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { Node } from '../../src/index.js';
+import { admit } from '../../src/node/admit.js';
+import type { LeaveReason } from '../../src/switcher/client.js';
+import type { SwitcherOptions } from '../../src/switcher/config.js';
+import { type RefusalInfo, Switcher } from '../../src/switcher/switcher.js';
+import { listenTcp, listenWs } from '../../src/switcher-node.js';
+import { dialTcp } from '../../src/transport/tcp.js';
+import { dialWs } from '../../src/transport/ws.js';
+import { currentTimeNs, sealRequest } from '../../src/wire/admission/index.js';
+import { lagMonitor } from '../helpers/faulty-lag.js';
+import { captureLogger } from '../helpers/faulty-log.js';
+import { resources } from '../helpers/faulty-memory.js';
+import { trapUncaught } from '../helpers/faulty-process.js';
+
+/**
+ * Attacks on the switcher's door over real sockets on 127.0.0.1: garbage and protocol probes
+ * before admission, WebSocket messages shorter than a header (the Go pre-auth crash, PROTOCOL.md
+ * 1.6), slowloris, password guessing, and malformed messages right after admission. The switcher
+ * must survive each, free what the attempt held, count it, and log why.
+ */
+
+const PASSWORD = 'abuse-admission';
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function start(o: Partial<SwitcherOptions> = {}) {
+  const log = captureLogger();
+  const sw = new Switcher({ password: PASSWORD, logger: log, ...o });
+  cleanups.push(() => sw.close({ timeout: 300 }));
+  const refused: RefusalInfo[] = [];
+  const left: { domain: string; reason: LeaveReason; err?: string }[] = [];
+  sw.on('refused', (r) => refused.push(r));
+  sw.on('clientLeft', (c, reason, err) => left.push({ domain: c.domain, reason, err: err?.message }));
+  const tcp = await listenTcp(sw, { host: '127.0.0.1', port: 0 });
+  const ws = await listenWs(sw, { host: '127.0.0.1', port: 0 });
+  return {
+    sw,
+    log,
+    refused,
+    left,
+    tcpPort: tcp.address.port,
+    wsUrl: `ws://127.0.0.1:${ws.address.port}/flex/ws`,
+  };
+}
+
+/** A raw TCP socket; resolves with everything the switcher sent once it closed the connection. */
+function rawTcp(port: number): { socket: net.Socket; closed: Promise<Buffer> } {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  cleanups.push(() => socket.destroy());
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  const closed = new Promise<Buffer>((resolve) => socket.once('close', () => resolve(Buffer.concat(chunks))));
+  return { socket, closed };
+}
+
+/** A raw WebSocket; resolves with the close code once the switcher closed it. */
+async function rawWs(url: string): Promise<{ ws: WebSocket; closed: Promise<number> }> {
+  const ws = new WebSocket(url);
+  ws.on('error', () => {});
+  cleanups.push(() => ws.terminate());
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return { ws, closed };
+}
+
+async function legitNode(port: number, domain: string): Promise<Node> {
+  const { ip, transport } = await admit(await dialTcp('127.0.0.1', port), { password: PASSWORD, domain });
+  const n = new Node(transport, { ip, domain, heartbeatInterval: 0 });
+  n.on('error', () => {});
+  cleanups.push(() => n.destroy());
+  return n;
+}
+
+describe('before admission', () => {
+  it('garbage bytes on TCP: refused (decrypt), counted, logged; the switcher serves the next node', async () => {
+    const { sw, log, refused, tcpPort } = await start();
+    // A header whose size field fits what follows, then 300 random bytes: a complete frame of junk.
+    const junk = randomBytes(311);
+    junk.writeUInt16BE(300, 9);
+    const { socket, closed } = rawTcp(tcpPort);
+    socket.write(junk);
+    const reply = await closed;
+    // A -1 rejection sealed with the shared password (2.7): header + 44 bytes of envelope + JSON.
+    expect(reply.length).toBeGreaterThan(11 + 44);
+    expect(reply[0]).toBe(0);
+    expect(refused.map((r) => [r.reason, r.errCode])).toEqual([['decrypt', -1]]);
+    expect(sw.stats().refused).toBe(1);
+    expect(log.find('admission refused', { reason: 'decrypt' })[0]).toMatchObject({
+      level: 'warn',
+      fields: { errCode: -1, remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/) },
+    });
+    expect(sw.stats().pendingAdmissions).toBe(0);
+    const n = await legitNode(tcpPort, 'after-garbage');
+    expect(await n.ping()).toBeGreaterThanOrEqual(0);
+  });
+
+  it('an HTTP request (a port scanner) waits for a payload that never comes: admission timeout', async () => {
+    const { refused, log, tcpPort, sw } = await start({ admissionTimeout: 300 });
+    const { socket, closed } = rawTcp(tcpPort);
+    // "GET / HTTP/1.1" read as a header announces a payload of 0x5450 bytes ("TP").
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const t0 = performance.now();
+    expect((await closed).length).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(300 + 1_000);
+    expect(refused.map((r) => [r.reason, r.errCode])).toEqual([['timeout', 0]]);
+    expect(log.find('admission refused', { reason: 'timeout' })).toHaveLength(1);
+    expect(sw.stats().pendingAdmissions).toBe(0);
+  });
+
+  it('WebSocket messages shorter than a header are refused as malformed (Go panics here, 1.6)', async () => {
+    const { sw, log, refused, wsUrl } = await start();
+    for (const bytes of [0, 1, 5, 10]) {
+      const { ws, closed } = await rawWs(wsUrl);
+      ws.send(Buffer.alloc(bytes, 0x41), { binary: true });
+      await closed;
+    }
+    await expect.poll(() => refused.length).toBe(4);
+    expect(refused.map((r) => r.reason)).toEqual(Array(4).fill('malformed'));
+    expect(refused[2].message).toBe('WebSocket message of 5 bytes is shorter than a frame header');
+    expect(log.find('admission refused', { reason: 'malformed' })).toHaveLength(4);
+    expect(sw.stats().refused).toBe(4);
+    // Still serving, over WebSocket too.
+    const { ip, transport } = await admit(await dialWs(wsUrl), { password: PASSWORD, domain: 'ws-ok' });
+    const n = new Node(transport, { ip, domain: 'ws-ok', heartbeatInterval: 0 });
+    cleanups.push(() => n.destroy());
+    expect(await n.ping()).toBeGreaterThanOrEqual(0);
+  });
+
+  // BUG (src/switcher/admission.ts AdmissionReader.close): the WebSocket transport reports a text
+  // message as a ProtocolError ("text WebSocket message: flex carries binary messages only") and
+  // closes with 1003, but the reader ignores the error it is closed with and refuses the
+  // connection as 'closed' ("connection closed before the admission frame"): the log line blames
+  // the peer's hang-up, and the attempt is not charged to the host's failure budget as a
+  // malformed one is. Fix: in close(err), reject with refusal('malformed', 0, err.message) when err
+  // is a ProtocolError.
+  it.fails('a text WebSocket message before admission is refused as malformed, with its reason', async () => {
+    const { refused, wsUrl } = await start();
+    const { ws, closed } = await rawWs(wsUrl);
+    ws.send('hello', { binary: false });
+    expect(await closed).toBe(1003);
+    await expect.poll(() => refused.length).toBe(1);
+    expect(refused[0]).toMatchObject({
+      reason: 'malformed',
+      message: expect.stringMatching(/text WebSocket message/),
+    });
+  });
+
+  it('slowloris: an admission frame dribbled a byte at a time is cut off at the admission timeout', async () => {
+    const { refused, tcpPort, sw } = await start({ admissionTimeout: 400 });
+    const frame = await sealRequest(PASSWORD, { domain: 'slow', timestamp: currentTimeNs() });
+    const { socket, closed } = rawTcp(tcpPort);
+    let sent = 0;
+    const drip = setInterval(() => {
+      if (sent < frame.length && !socket.destroyed) socket.write(frame.subarray(sent, ++sent));
+    }, 20);
+    cleanups.push(() => clearInterval(drip));
+    const lag = lagMonitor();
+    cleanups.push(() => lag.stop());
+    const t0 = performance.now();
+    await closed;
+    clearInterval(drip);
+    const elapsed = performance.now() - t0;
+    expect(elapsed).toBeGreaterThanOrEqual(380);
+    expect(elapsed).toBeLessThan(400 + 300 + 2 * lag.maxMs());
+    expect(sent).toBeLessThan(frame.length);
+    expect(refused.map((r) => r.reason)).toEqual(['timeout']);
+    expect(sw.client('slow')).toBeUndefined();
+  });
+
+  it('a slowloris crowd: beyond maxPendingAdmissions refused at once; all freed after the timeout', async () => {
+    const { refused, tcpPort, sw, log } = await start({ admissionTimeout: 500, maxPendingAdmissions: 20 });
+    const timers = resources().Timeout ?? 0;
+    const sockets = Array.from({ length: 60 }, () => rawTcp(tcpPort));
+    for (const s of sockets) s.socket.write(Buffer.from([0]));
+    await expect.poll(() => refused.filter((r) => r.reason === 'overloaded').length).toBe(40);
+    expect(sw.stats().pendingAdmissions).toBe(20);
+    await Promise.all(sockets.map((s) => s.closed));
+    await expect.poll(() => sw.stats().pendingAdmissions).toBe(0);
+    expect(refused.filter((r) => r.reason === 'timeout')).toHaveLength(20);
+    expect(log.find('admission refused', { reason: 'overloaded' })[0]).toMatchObject({
+      fields: { err: '20 admissions already pending' },
+    });
+    await expect.poll(() => resources().Timeout ?? 0).toBeLessThanOrEqual(timers + 1);
+  });
+
+  it('password guessing: after the burst the host is turned away unheard; other hosts are not', async () => {
+    const { refused, tcpPort, log, sw } = await start({ failedAdmissionBurst: 10, failedAdmissionRate: 0.5 });
+    const replies: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const { socket, closed } = rawTcp(tcpPort);
+      socket.write(await sealRequest(`guess-${i}`, { domain: 'root', timestamp: currentTimeNs() }));
+      replies.push((await closed).length);
+    }
+    const reasons = refused.map((r) => r.reason);
+    expect(reasons.slice(0, 10)).toEqual(Array(10).fill('decrypt'));
+    expect(reasons.slice(10).every((r) => r === 'rate-limited')).toBe(true);
+    // Turned away unheard: no crypto spent, no reply sent.
+    expect(replies.slice(10).every((n) => n === 0)).toBe(true);
+    expect(log.find('admission refused', { reason: 'rate-limited' })[0]).toMatchObject({
+      level: 'warn',
+      fields: { err: 'too many failed admissions from this host', errCode: 0 },
+    });
+    // The right password from the same host waits for the bucket too: the price of the limit.
+    // (A raw socket: admit() itself would trip over the instant close, see the next test.)
+    const late = rawTcp(tcpPort);
+    late.socket.write(await sealRequest(PASSWORD, { domain: 'late', timestamp: currentTimeNs() }));
+    expect((await late.closed).length).toBe(0);
+    expect(refused.at(-1)?.reason).toBe('rate-limited');
+    // Another host is not affected (memory transport with another address).
+    const { memoryPair } = await import('../../src/transport/memory.js');
+    const [a, b] = memoryPair({ remoteAddresses: ['switcher', '198.51.100.7:1234'] });
+    sw.handle(b);
+    const other = await admit(a, { password: PASSWORD, domain: 'other-host' });
+    expect(other.ip).toBeGreaterThan(0);
+    other.transport.destroy();
+  });
+});
+
+describe('a node turned away at once', () => {
+  // BUG (src/node/admit.ts): admit() creates the promise of the first frame and only awaits it
+  // after sealing the request (asynchronous Web Crypto, several ms). A switcher that turns the
+  // connection away at once (rate-limited, overloaded, closing: the cheap refusals destroy the
+  // transport unread) closes it during that window: the promise is rejected with nobody
+  // listening, an unhandled rejection, which Node's default mode raises as an uncaught exception:
+  // the node's process crashes (connect() and Session go through admit()). Seen in this suite as
+  // "PromiseRejectionHandledWarning" then "Uncaught Exception AdmissionError: connection closed
+  // during admission". Fix: `first.catch(() => {})` right after creating it, as the switcher's
+  // AdmissionReader does for its own `first`.
+  it.fails('gets a rejected admit(), and nothing escapes as an uncaught exception', async () => {
+    const { sw } = await start({ maxPendingAdmissions: 1 });
+    const { memoryPair } = await import('../../src/transport/memory.js');
+    const [, holder] = memoryPair();
+    sw.handle(holder); // a silent connection holds the only admission slot
+    const trap = trapUncaught();
+    try {
+      const [a, b] = memoryPair();
+      sw.handle(b);
+      await expect(admit(a, { password: PASSWORD, domain: 'turned-away' })).rejects.toMatchObject({
+        code: 'FLEX_ERR_ADMISSION_REJECTED',
+      });
+      await new Promise((r) => setTimeout(r, 20)); // a turn for anything deferred to surface
+    } finally {
+      trap.release();
+    }
+    expect(trap.caught.map(String)).toEqual([]);
+  });
+});
+
+describe('right after admission', () => {
+  it('a short WebSocket message drops the client with reason "protocol"; others are unaffected', async () => {
+    const { left, log, wsUrl, tcpPort, sw } = await start();
+    const good = await legitNode(tcpPort, 'good');
+    const { ws } = await rawWs(wsUrl);
+    const first = new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
+    ws.send(Buffer.from(await sealRequest(PASSWORD, { domain: 'evil-ws', timestamp: currentTimeNs() })));
+    await first;
+    await expect.poll(() => sw.client('evil-ws')).toBeDefined();
+    ws.send(Buffer.alloc(3), { binary: true });
+    await expect.poll(() => left.map((l) => [l.domain, l.reason])).toEqual([['evil-ws', 'protocol']]);
+    expect(left[0].err).toMatch(/shorter than a frame header/);
+    expect(log.find('client left', { domain: 'evil-ws', reason: 'protocol' })[0]?.level).toBe('warn');
+    expect(await good.ping()).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a WebSocket message over one frame (oversized) is refused by the transport, the client dropped', async () => {
+    const { left, wsUrl, sw } = await start();
+    const { ws, closed } = await rawWs(wsUrl);
+    const first = new Promise<void>((resolve) => ws.once('message', () => resolve()));
+    ws.send(Buffer.from(await sealRequest(PASSWORD, { domain: 'big', timestamp: currentTimeNs() })));
+    await first;
+    ws.send(Buffer.alloc(11 + 65_535 + 1), { binary: true });
+    expect(await closed).toBe(1009); // ws: message too big
+    await expect.poll(() => left.map((l) => l.domain)).toEqual(['big']);
+    expect(sw.stats().clients).toBe(0);
+  });
+
+  it('a TCP client that ends inside a frame leaves; its partial frame is not forwarded', async () => {
+    const { left, tcpPort, sw } = await start();
+    const target = await legitNode(tcpPort, 'target');
+    const { socket } = rawTcp(tcpPort);
+    const replied = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(await sealRequest(PASSWORD, { domain: 'cut', timestamp: currentTimeNs() }));
+    await replied;
+    const ip = sw.client('cut')!.ip;
+    // A data frame to target announcing 1000 bytes; 10 of them; then FIN.
+    const partial = Buffer.alloc(11 + 10);
+    partial.writeUInt8(6, 0);
+    partial.writeUInt16BE(target.ip, 1);
+    partial.writeUInt16BE(7, 3);
+    partial.writeUInt16BE(ip, 5);
+    partial.writeUInt16BE(1000, 7);
+    partial.writeUInt16BE(1000, 9);
+    socket.end(partial);
+    await expect.poll(() => left.map((l) => l.domain)).toEqual(['cut']);
+    expect(target.stats.framesIn).toBe(0);
+    expect(sw.stats().forwarded).toBe(0);
+  });
+});

@@ -1,0 +1,354 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ConnectionClosedError,
+  type FlexStream,
+  LimitError,
+  Node,
+  type NodeOptions,
+  ProtocolError,
+  StreamResetError,
+} from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { Caps, Cmd, HEADER_SIZE } from '../../src/wire/constants.js';
+import { decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
+import { decodeReset, encodeReset } from '../../src/wire/reset.js';
+import { captureLogger } from '../helpers/faulty-log.js';
+import { heapUsed, MiB, resources } from '../helpers/faulty-memory.js';
+import { HostilePeer } from '../helpers/faulty-peer.js';
+
+/**
+ * A node under attack from the peer at the other end of its connection (a direct link, or any
+ * node that can reach it through a switcher). For each attack: the node survives and still
+ * answers a ping, memory stays bounded, the right counter moves, and a log line says why.
+ */
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const ME = 1;
+const EVIL = 2;
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+function victim(options: NodeOptions = {}, framing: 'stream' | 'message' = 'stream') {
+  const [a, b] = memoryPair({ framing, highWaterMark: 16 * MiB });
+  const log = captureLogger();
+  const node = new Node(a, { ip: ME, domain: 'victim', heartbeatInterval: 0, logger: log, ...options });
+  node.on('error', () => {});
+  const evil = new HostilePeer(b);
+  cleanups.push(() => node.destroy());
+  return { node, evil, log };
+}
+
+/** The node still works: it answers a ping from the attacker's side of the link. */
+async function stillAnswers(evil: HostilePeer, id = 0xfffe): Promise<void> {
+  evil.frame(Cmd.PING, ME, 0, EVIL, id);
+  const ack = await evil.next((f) => f.cmd === Cmd.PING_ACK && f.dstPort === id);
+  expect(ack.payload.length).toBe(0);
+}
+
+function openFrom(
+  evil: HostilePeer,
+  port: number,
+  srcPort: number,
+  caps: number = Caps.RESET,
+  window = 0,
+): void {
+  evil.frame(Cmd.OPEN, ME, port, EVIL, srcPort, encodeOpen({ domain: 'evil', window, caps }));
+}
+
+/** Tallies the OpenStream ACKs the attacker gets back ('ok' or the error text), until `n` came. */
+async function ackTexts(evil: HostilePeer, n: number, send: () => void): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  let seen = 0;
+  const stop = evil.tap((f) => {
+    if (f.cmd !== Cmd.OPEN_ACK) return;
+    const ack = decodeOpenAck(f.payload);
+    const k = ack.ok ? 'ok' : ack.error;
+    out[k] = (out[k] ?? 0) + 1;
+    seen++;
+  });
+  send();
+  await expect.poll(() => seen, { timeout: 10_000 }).toBe(n);
+  stop();
+  return out;
+}
+
+describe('open floods', () => {
+  it('past the listener backlog: the backlog holds, every other open is refused', async () => {
+    const { node, evil } = victim();
+    const l = node.listen(80, { backlog: 8 });
+    const before = await heapUsed();
+    const answers = await ackTexts(evil, 5_000, () => {
+      for (let i = 0; i < 5_000; i++) openFrom(evil, 80, 1000 + i);
+    });
+    expect(answers).toEqual({ ok: 8, 'listener backlog full': 4_992 });
+    expect(l.pending).toBe(8);
+    expect(node.streamCount).toBe(8);
+    expect((await heapUsed()) - before).toBeLessThan(8 * MiB);
+    await stillAnswers(evil);
+  });
+
+  it('past maxStreams: refused with "too many streams", logged with the count', async () => {
+    const { node, evil, log } = victim({ maxStreams: 64 });
+    const held: FlexStream[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => held.push(s));
+    const answers = await ackTexts(evil, 2_000, () => {
+      for (let i = 0; i < 2_000; i++) openFrom(evil, 80, 1000 + i);
+    });
+    expect(answers).toEqual({ ok: 64, 'too many streams': 1_936 });
+    expect(node.streamCount).toBe(64);
+    expect(held).toHaveLength(64);
+    const lines = log.find('refusing stream: limit');
+    expect(lines.length).toBe(1_936);
+    expect(lines[0]).toMatchObject({ level: 'warn', fields: { streams: 64 } });
+    await stillAnswers(evil);
+  });
+
+  it('of local dials past maxPendingDials: typed LimitError at once, bounded timers', async () => {
+    const { node, evil } = victim({ maxPendingDials: 100, dialTimeout: 60_000 });
+    const timers = resources().Timeout ?? 0;
+    const outcomes: (Error | null)[] = [];
+    for (let i = 0; i < 5_000; i++) {
+      node.dial('nobody:7').then(
+        () => outcomes.push(null),
+        (e: Error) => outcomes.push(e),
+      );
+    }
+    // The limit is checked before anything is sent, so 4,900 fail at once and 100 go out.
+    await expect.poll(() => outcomes.length).toBe(4_900);
+    expect(outcomes.every((e) => e instanceof LimitError && e.code === 'FLEX_ERR_LIMIT')).toBe(true);
+    await expect.poll(() => evil.count(Cmd.OPEN)).toBe(100);
+    expect((resources().Timeout ?? 0) - timers).toBeLessThanOrEqual(100 + 2);
+    node.destroy();
+    await expect.poll(() => outcomes.length).toBe(5_000);
+    expect(outcomes.slice(4_900).every((e) => e instanceof ConnectionClosedError)).toBe(true);
+  });
+
+  // Observability gap (src/node/node.ts onOpen): refusals for a full backlog, a missing listener or
+  // a duplicate SID leave no trace at the node: no counter moves (stats.dropped counts only data
+  // for unknown streams) and nothing is logged, so an operator whose service is being flooded, or
+  // whose dialers are being refused, sees nothing. Fix: count refused opens (e.g.
+  // stats.openRefused by reason) and log them at debug, rate-limited, with the reason.
+  it.fails('a refused open (backlog full, no listener) is counted and logged', async () => {
+    const { node, evil, log } = victim();
+    node.listen(80, { backlog: 0 });
+    await ackTexts(evil, 2, () => {
+      openFrom(evil, 80, 1000);
+      openFrom(evil, 81, 1001);
+    });
+    const dropped = node.stats.dropped;
+    expect(dropped + log.entries.length).toBeGreaterThanOrEqual(2);
+    expect(log.find(/refus/)).toHaveLength(2);
+  });
+});
+
+describe('rapid open/reset cycles', () => {
+  it('10,000 opens reset or closed at once leave no stream, no timer and no memory behind', async () => {
+    const { node, evil } = victim({ retention: 50 });
+    const errors = new Map<string, number>();
+    node.listen(80).on('stream', (s: FlexStream) => {
+      s.on('error', (e) => errors.set(e.constructor.name, (errors.get(e.constructor.name) ?? 0) + 1));
+      s.resume();
+    });
+    const before = await heapUsed();
+    const timers = resources().Timeout ?? 0;
+    for (let i = 0; i < 10_000; i++) {
+      const port = 1000 + (i % 5_000);
+      if (i % 2 === 0) {
+        openFrom(evil, 80, port, Caps.RESET);
+        evil.frame(Cmd.DATA, ME, 80, EVIL, port, text('x'));
+        evil.frame(Cmd.RESET, ME, 80, EVIL, port, encodeReset(0x100, 'bye'));
+      } else {
+        openFrom(evil, 80, port, 0);
+        evil.frame(Cmd.CLOSE, ME, 80, EVIL, port);
+      }
+      if (i % 500 === 499) await stillAnswers(evil, i);
+    }
+    await stillAnswers(evil);
+    expect(node.stats.streamsAccepted).toBe(10_000);
+    // Stream events are emitted on process.nextTick, which the memory link's microtask deliveries
+    // starve: poll (a timer turn lets them run) rather than read at once.
+    await expect.poll(() => Object.fromEntries(errors)).toEqual({ StreamResetError: 5_000 });
+    // Every v3 close was answered.
+    await expect.poll(() => evil.count(Cmd.CLOSE_ACK)).toBe(5_000);
+    expect(node.streamCount).toBe(0);
+    await expect.poll(() => resources().Timeout ?? 0, { timeout: 2_000 }).toBeLessThanOrEqual(timers + 1);
+    expect((await heapUsed()) - before).toBeLessThan(8 * MiB);
+  });
+});
+
+describe('frames for unknown streams', () => {
+  it('are dropped and counted; closes are answered; the node stays bounded and responsive', async () => {
+    const { node, evil } = victim();
+    const before = await heapUsed();
+    const payload = new Uint8Array(1024);
+    for (let i = 0; i < 10_000; i++) evil.frame(Cmd.DATA, ME, 80, EVIL, i, payload);
+    for (let i = 0; i < 1_000; i++) {
+      evil.frame(Cmd.DATA_ACK, ME, 80, EVIL, i, undefined, 65_535);
+      evil.frame(Cmd.CLOSE_ACK, ME, 80, EVIL, i);
+      evil.frame(Cmd.FIN, ME, 80, EVIL, i);
+      evil.frame(Cmd.RESET, ME, 80, EVIL, i, encodeReset(1));
+      evil.frame(Cmd.CLOSE, ME, 80, EVIL, i);
+    }
+    await stillAnswers(evil);
+    expect(node.stats.dropped).toBe(10_000);
+    expect(node.stats.framesIn).toBe(10_000 + 5_000 + 1);
+    await expect.poll(() => evil.count(Cmd.CLOSE_ACK)).toBe(1_000);
+    expect(node.streamCount).toBe(0);
+    expect((await heapUsed()) - before).toBeLessThan(8 * MiB);
+  });
+
+  it('unknown commands are dropped, counted and logged at debug', async () => {
+    const { node, evil, log } = victim();
+    for (const cmd of [0x08, 0x09, 0x0d, 0x0f, 0x10, 0x7f, 0xff]) evil.frame(cmd, ME, 1, EVIL, 1, text('?'));
+    await stillAnswers(evil);
+    expect(node.stats.dropped).toBe(7);
+    expect(log.find('dropped frame with unknown command').map((e) => e.fields.cmd)).toEqual([
+      0x08, 0x09, 0x0d, 0x0f, 0x10, 0x7f, 0xff,
+    ]);
+  });
+});
+
+describe('window overruns', () => {
+  for (const caps of [Caps.RESET, 0]) {
+    const kind = caps ? 'with RESET negotiated' : 'on a plain v3 stream';
+    it(`${kind}: only the offending stream is torn down, the peer is told, it is logged`, async () => {
+      const { node, evil, log } = victim({ window: 64 * 1024 });
+      const accepted: FlexStream[] = [];
+      const errors: Error[] = [];
+      node.listen(80).on('stream', (s: FlexStream) => {
+        accepted.push(s);
+        s.pause(); // nobody reads: the window is all the peer may send
+        s.on('error', (e) => errors.push(e));
+      });
+      openFrom(evil, 80, 5000, caps, 64 * 1024);
+      openFrom(evil, 80, 5001, caps, 64 * 1024);
+      await evil.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === 5001);
+      const chunk = new Uint8Array(16 * 1024);
+      for (let i = 0; i < 64; i++) evil.frame(Cmd.DATA, ME, 80, EVIL, 5000, chunk); // 1 MiB into 64 KiB
+      evil.frame(Cmd.DATA, ME, 80, EVIL, 5001, chunk);
+      const told = await evil.next((f) => (f.cmd === Cmd.RESET || f.cmd === Cmd.CLOSE) && f.dstPort === 5000);
+      if (caps) {
+        expect(told.cmd).toBe(Cmd.RESET);
+        expect(decodeReset(told.payload).code).toBe(2);
+        await expect.poll(() => errors.length).toBe(1);
+        expect(errors[0]).toMatchObject({ code: 'FLEX_ERR_FLOW_CONTROL' });
+      } else {
+        expect(told.cmd).toBe(Cmd.CLOSE);
+      }
+      expect(log.find('stream protocol violation')[0]).toMatchObject({
+        level: 'warn',
+        fields: { err: 'peer sent beyond the 65536-byte window' },
+      });
+      // Late frames of the torn-down stream are dropped and counted.
+      await stillAnswers(evil);
+      expect(node.stats.dropped).toBeGreaterThan(0);
+      expect(node.streamCount).toBe(1);
+      expect(accepted[1].core.receiveBuffered).toBe(16 * 1024);
+    });
+  }
+
+  // BUG (src/node/node.ts onOpen + src/stream/core.ts onData): maxReceiveBuffer ("inbound bytes
+  // buffered across all streams of a connection") is only checked when a stream opens. A peer
+  // opens many streams while the total is low, then fills each one up to its window without
+  // breaking any rule; an application that reads slowly (a tunnel whose far side is slow, an echo
+  // whose peer does not acknowledge) then buffers streams x window: 64 x 1 MiB = 64 MiB here
+  // against a bound of 8 MiB, and with the defaults 16,384 x 2 MiB = 32 GiB, an out-of-memory
+  // crash. Fix: reserve each stream's window against maxReceiveBuffer when it opens (the acceptor
+  // may lower the window in its ACK: negotiation takes the smaller, PROTOCOL.md 3.4) and refuse
+  // opens, or offer smaller windows, once the budget is committed.
+  it.fails('buffers at most maxReceiveBuffer (+ one window) across all streams', async () => {
+    const { node, evil } = victim({ window: MiB, maxReceiveBuffer: 8 * MiB });
+    const held: FlexStream[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => {
+      held.push(s);
+      s.pause();
+    });
+    for (let i = 0; i < 64; i++) openFrom(evil, 80, 5000 + i, Caps.RESET, MiB);
+    await expect.poll(() => evil.count(Cmd.OPEN_ACK)).toBe(64);
+    const chunk = new Uint8Array(65_535); // 16 of them fill a 1 MiB window but for 16 bytes
+    for (let i = 0; i < 64; i++) {
+      for (let k = 0; k < 16; k++) evil.frame(Cmd.DATA, ME, 80, EVIL, 5000 + i, chunk);
+    }
+    await stillAnswers(evil);
+    expect(evil.count(Cmd.RESET)).toBe(0); // no rule was broken
+    const buffered = node.streamList().reduce((n, s) => n + s.receiveBuffered, 0);
+    expect(buffered).toBeLessThanOrEqual(8 * MiB + MiB);
+  });
+});
+
+describe('malformed frames', () => {
+  it('a WebSocket-style message shorter than a header closes the connection with a ProtocolError', async () => {
+    const { node, evil, log } = victim({}, 'message');
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    evil.bytes(new Uint8Array([6, 0, 1, 0]));
+    const err = await closed;
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err?.message).toMatch(/shorter than a frame header/);
+    expect(log.find('protocol error, closing')[0]).toMatchObject({ level: 'warn' });
+  });
+
+  it('a message longer than its size field says (oversized) closes it with a ProtocolError', async () => {
+    const { node, evil, log } = victim({}, 'message');
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    const m = new Uint8Array(HEADER_SIZE + 70_000);
+    m[0] = Cmd.DATA;
+    m[9] = 0xff;
+    m[10] = 0xff;
+    evil.bytes(m);
+    const err = await closed;
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err?.message).toMatch(/disagrees with its size field/);
+    expect(log.find('protocol error, closing')).toHaveLength(1);
+  });
+
+  it('a byte stream that ends inside a frame fails every stream with a typed error', async () => {
+    const { node, evil } = victim();
+    const errors: Error[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => {
+      s.on('error', (e) => errors.push(e));
+      s.resume();
+    });
+    openFrom(evil, 80, 5000);
+    await evil.next((f) => f.cmd === Cmd.OPEN_ACK);
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    // A data header announcing 1000 bytes, 10 of them, then the end.
+    const partial = new Uint8Array(HEADER_SIZE + 10);
+    partial.set([Cmd.DATA, 0, ME, 0, 80, 0, EVIL, 0x13, 0x88, 0x03, 0xe8]);
+    evil.bytes(partial);
+    evil.t.close();
+    expect(await closed).toBeInstanceOf(ConnectionClosedError);
+    await expect.poll(() => errors.map((e) => e.constructor.name)).toEqual(['ConnectionClosedError']);
+  });
+
+  it('an OpenStream or a reset with a malformed payload does not throw', async () => {
+    const { node, evil } = victim();
+    const errors: Error[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => s.on('error', (e) => errors.push(e)));
+    evil.frame(Cmd.OPEN, ME, 80, EVIL, 1, new Uint8Array([0])); // NUL but no window
+    evil.frame(Cmd.OPEN, ME, 80, EVIL, 2, new Uint8Array(65_535).fill(0xff)); // no NUL at all
+    await expect.poll(() => evil.count(Cmd.OPEN_ACK)).toBe(2);
+    evil.frame(Cmd.RESET, ME, 80, EVIL, 1, new Uint8Array([1, 2])); // shorter than its code
+    await stillAnswers(evil);
+    await expect.poll(() => errors.length).toBe(1);
+    expect(errors[0]).toBeInstanceOf(StreamResetError);
+    expect((errors[0] as StreamResetError).resetCode).toBe(1);
+  });
+
+  // Memory amplification (src/node/node.ts onOpen): the OpenStream domain is kept as the stream's
+  // remoteDomain whatever its length. Through a switcher an IP dial's payload is forwarded
+  // untouched (PROTOCOL.md 3.3), so any admitted node can attach a 65 KB "domain" to each of up to
+  // maxStreams (16,384) streams at a victim: measured 32 KiB retained per stream (latin-1), twice
+  // that for non-latin-1 text, against ~1.7 KiB for a normal stream. Valid domains are at most
+  // 63 bytes (2.8). Fix: keep the remote domain only if normalizeDomain() accepts it (else '').
+  it.fails('keeps no more than a valid domain (63 bytes) of what a peer sends as its domain', async () => {
+    const { node, evil } = victim();
+    const got: FlexStream[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => got.push(s));
+    evil.frame(Cmd.OPEN, ME, 80, EVIL, 1, encodeOpen({ domain: 'é'.repeat(30_000), window: 0 }));
+    await expect.poll(() => got.length).toBe(1);
+    expect(got[0].remoteDomain.length).toBeLessThanOrEqual(63);
+  });
+});

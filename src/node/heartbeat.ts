@@ -3,13 +3,16 @@ import { ConnectionClosedError, TimeoutError } from '../errors.js';
 /**
  * Go's keep-alive (PROTOCOL.md 6.4): when nothing was written for one interval, ping the switcher
  * and close the connection if no answer comes in time. Unlike Go, any answer counts as alive,
- * even an error text, so a direct link to a peer that says `domain not match` stays up. The check
+ * even an error text, so a direct link to a peer that says `domain not match` stays up, and so
+ * does any byte received while the ping was out. The check
  * runs four times per interval, so a dead peer is found within interval + timeout (+ a quarter).
  */
 export class Heartbeat {
   private readonly timer: ReturnType<typeof setInterval>;
   private lastWritten = -1;
   private lastChange = Date.now();
+  private lastReceived = -1;
+  private lastHeard = Date.now();
   private inFlight = false;
   private stopped = false;
 
@@ -17,12 +20,19 @@ export class Heartbeat {
     intervalMs: number,
     timeoutMs: number,
     written: () => number,
+    received: () => number,
+    backlogged: () => boolean,
     ping: (timeoutMs: number) => Promise<number>,
     onDead: (err: Error) => void,
   ) {
     this.timer = setInterval(
       () => {
         const now = Date.now();
+        const r = received();
+        if (r !== this.lastReceived) {
+          this.lastReceived = r;
+          this.lastHeard = now;
+        }
         const w = written();
         if (w !== this.lastWritten) {
           this.lastWritten = w;
@@ -31,6 +41,7 @@ export class Heartbeat {
         }
         if (this.inFlight || now - this.lastChange < intervalMs) return;
         this.inFlight = true;
+        const atPing = received();
         const settle = (): void => {
           this.inFlight = false;
           // The ping itself is not activity.
@@ -40,9 +51,15 @@ export class Heartbeat {
         ping(timeoutMs).then(settle, (err: unknown) => {
           settle();
           if (this.stopped) return;
-          if (err instanceof TimeoutError) {
-            onDead(new ConnectionClosedError(`heartbeat: no answer within ${timeoutMs} ms`, { cause: err }));
-          }
+          if (!(err instanceof TimeoutError)) return;
+          // Bytes heard since the ping prove the peer alive. So do bytes heard lately while our
+          // own output is backed up: the ping then waits behind our bulk data on a deep, slow
+          // path while the peer's ACKs trickle in.
+          const r = received();
+          if (r !== atPing) return;
+          if (r !== this.lastReceived) this.lastHeard = Date.now();
+          if (backlogged() && Date.now() - this.lastHeard < 2 * intervalMs + timeoutMs) return;
+          onDead(new ConnectionClosedError(`heartbeat: no answer within ${timeoutMs} ms`, { cause: err }));
         });
       },
       Math.max(25, intervalMs >>> 2),

@@ -132,6 +132,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
             o.heartbeatInterval,
             o.heartbeatTimeout,
             () => this.scheduler.bytesWritten,
+            () => this.stats.bytesIn,
+            () => this.scheduler.isBlocked,
             (t) => this.pingRaw('', t),
             (err) => this.destroy(err),
           )

@@ -137,7 +137,7 @@ export class StreamCore {
     // flexmux peers have no in-flight frame cap, so credit can go back in larger batches.
     this.ackThreshold =
       caps !== 0
-        ? Math.max(1, Math.min(window >>> 1, 1024 * 1024))
+        ? Math.max(1, Math.min(window >>> 2, 512 * 1024))
         : Math.max(1, Math.min(window >>> 2, 256 * 1024));
     this.queue = host.scheduler.queue();
     this.queue.onDrain = () => this.checkWritable();

@@ -2,9 +2,10 @@ import { LimitError, type ProtocolError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { now, type TimerHandle, timeout } from '../util/timers.js';
-import { Cmd, cmdName, HEADER_SIZE, SWITCHER_IP } from '../wire/constants.js';
+import { Caps, Cmd, cmdName, HEADER_SIZE, SWITCHER_IP } from '../wire/constants.js';
 import { type Frame, writeHeader } from '../wire/frame.js';
 import { encodePing } from '../wire/ping.js';
+import { encodeReset } from '../wire/reset.js';
 import type { FrameSink } from './admission.js';
 import type { ResolvedSwitcherOptions } from './config.js';
 import { Liveness } from './liveness.js';
@@ -97,6 +98,19 @@ export function header(
   return h;
 }
 
+/** A stream the switcher saw open between two of its clients. */
+export interface LinkedStream {
+  peer: SwitcherClient;
+  /** The acceptor's and the dialer's (IP, port). */
+  acceptor: readonly [number, number];
+  dialer: readonly [number, number];
+  /** Extensions the stream negotiated (PROTOCOL.md 14.1). */
+  caps: number;
+}
+
+/** Reason code sent to the survivor of a stream whose other end left (14.3: shutting down). */
+const PEER_GONE_CODE = 4;
+
 export class SwitcherClient implements FrameSink {
   readonly id: number;
   readonly ip: number;
@@ -110,8 +124,8 @@ export class SwitcherClient implements FrameSink {
   state: 'open' | 'closing' | 'closed' = 'open';
   readonly stats = { bytesIn: 0, framesIn: 0, dropped: 0, spoofed: 0, streamsOpened: 0 };
   readonly cmdCounts = new Array<number>(256).fill(0);
-  /** Live streams with this node at one end: key -> the node at the other end. */
-  readonly streams = new Map<string, SwitcherClient>();
+  /** Live streams with this node at one end: key -> the other end and the stream's addresses. */
+  readonly streams = new Map<string, LinkedStream>();
   private readonly host: ClientHost;
   /** Destinations holding a queue of this client's frames. */
   private readonly feeds = new Set<SwitcherClient>();
@@ -197,6 +211,22 @@ export class SwitcherClient implements FrameSink {
     );
   }
 
+  /**
+   * The other end of `link` (at `goneIP`) left without closing: tell this node, as if from that
+   * end, so its stream fails instead of hanging half-alive (PROTOCOL.md 12.2) — a reset with
+   * code 4 where negotiated, else a CloseStream that a Go node also understands.
+   */
+  endOrphan(link: LinkedStream, goneIP: number): void {
+    const [gone, mine] =
+      link.acceptor[0] === goneIP ? [link.acceptor, link.dialer] : [link.dialer, link.acceptor];
+    if (link.caps & Caps.RESET) {
+      const payload = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
+      this.sendControl(header(Cmd.RESET, mine[0], mine[1], gone[0], gone[1], payload.length), payload);
+    } else {
+      this.sendControl(header(Cmd.CLOSE, mine[0], mine[1], gone[0], gone[1], 0));
+    }
+  }
+
   /** A PingDomain ACK addressed to the switcher: completes the liveness ping with that id. */
   completeProbe(id: number): boolean {
     return this.liveness.complete(id);
@@ -205,7 +235,7 @@ export class SwitcherClient implements FrameSink {
   // ------------------------------------------------------------------ streams statistic
 
   /** Records a stream between `a` and `b` (a successful OpenStream ACK passed). */
-  static link(a: SwitcherClient, b: SwitcherClient, key: string): void {
+  static link(a: SwitcherClient, b: SwitcherClient, key: string, ack?: Frame, caps = 0): void {
     if (
       a.streams.has(key) ||
       a.streams.size >= MAX_TRACKED_STREAMS ||
@@ -213,15 +243,18 @@ export class SwitcherClient implements FrameSink {
     ) {
       return;
     }
-    a.streams.set(key, b);
-    b.streams.set(key, a);
+    // `a` sent the OpenStream ACK: it is the acceptor, its address is the ACK's source.
+    const acceptor = [ack?.srcIP ?? a.ip, ack?.srcPort ?? 0] as const;
+    const dialer = [ack?.dstIP ?? b.ip, ack?.dstPort ?? 0] as const;
+    a.streams.set(key, { peer: b, acceptor, dialer, caps });
+    b.streams.set(key, { peer: a, acceptor, dialer, caps });
     a.stats.streamsOpened++;
     if (b !== a) b.stats.streamsOpened++;
   }
 
   /** Forgets a stream (a close or reset passed). */
   static unlink(a: SwitcherClient, b: SwitcherClient, key: string): void {
-    if (a.streams.get(key) !== b) return;
+    if (a.streams.get(key)?.peer !== b) return;
     a.streams.delete(key);
     b.streams.delete(key);
   }
@@ -266,7 +299,10 @@ export class SwitcherClient implements FrameSink {
     for (const dst of this.feeds) dst.outbox.forget(this);
     this.feeds.clear();
     this.liveness.failAll();
-    for (const [key, peer] of this.streams) peer.streams.delete(key);
+    for (const [key, link] of this.streams) {
+      link.peer.streams.delete(key);
+      if (link.peer !== this) link.peer.endOrphan(link, this.ip);
+    }
     this.streams.clear();
     this.host.left(this, reason, error);
   }

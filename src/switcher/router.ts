@@ -96,7 +96,8 @@ export class Router {
   /** Keeps the per-client stream counts (better than Go's opens minus closes, 7.6). */
   private track(from: SwitcherClient, to: SwitcherClient, f: Frame): void {
     if (f.cmd === Cmd.OPEN_ACK) {
-      if (decodeOpenAck(f.payload).ok) SwitcherClient.link(from, to, streamKey(f));
+      const ack = decodeOpenAck(f.payload);
+      if (ack.ok) SwitcherClient.link(from, to, streamKey(f), f, ack.caps);
     } else if (f.cmd === Cmd.CLOSE || f.cmd === Cmd.RESET) {
       SwitcherClient.unlink(from, to, streamKey(f));
     }

@@ -183,7 +183,7 @@ describe('a node process dies mid-transfer', () => {
   // (router.track already decodes the successful OpenStream ACK), and in SwitcherClient.teardown
   // send every peer, as if from the dead end, a StreamReset (0x0E, code 4 "refused or shutting
   // down") where RESET was negotiated, else a CloseStream (0x04) so a Go peer frees the stream.
-  it.fails('the survivor of a stream through the switcher learns of the death with a typed error', async () => {
+  it('the survivor of a stream through the switcher learns of the death with a typed error', async () => {
     const { child, client } = await setup();
     const run = await transfers(client, 'child:7', 2, 512 * 1024);
     await child.kill();

@@ -92,6 +92,9 @@ describe('recorded Go sessions replayed into the switcher', () => {
           if (json.startsWith('{"ErrCode":0')) raw.ip = admissions.get(f.conn)!.ip!;
           else await raw.closed;
         } else {
+          // Causality as recorded: the node had received everything recorded before this frame
+          // (its open's ACK before its close), so wait for that before sending it.
+          await collect(f.conn);
           raws.get(f.conn)!.send(bytes);
         }
       } else if (!isAdmission) {

@@ -27,6 +27,16 @@ function checkOpen(switcher: Switcher): void {
   if (switcher.state !== 'open') throw new ConfigError('the switcher is closed');
 }
 
+/**
+ * Kernel accept queue for switcher listeners: Node's default of 511 drops connection attempts
+ * when a thousand nodes reconnect at once (each drop costs the client a 1 s SYN retry).
+ */
+export const SWITCHER_ACCEPT_BACKLOG = 4096;
+
+function withBacklog<T extends { backlog?: number }>(o: T): T {
+  return o.backlog === undefined ? { ...o, backlog: SWITCHER_ACCEPT_BACKLOG } : o;
+}
+
 function handler(switcher: Switcher): (t: Transport) => void {
   return (t) => switcher.handle(t);
 }
@@ -51,7 +61,7 @@ function tie(switcher: Switcher, l: Listener): Listener {
 /** Raw TCP (PROTOCOL.md 1.5). */
 export async function listenTcp(switcher: Switcher, options: TcpListenOptions): Promise<Listener> {
   checkOpen(switcher);
-  return tie(switcher, await tcpListen(options, handler(switcher)));
+  return tie(switcher, await tcpListen(withBacklog(options), handler(switcher)));
 }
 
 /** TLS around the same byte stream: give `key` and `cert` (or `pfx`). */
@@ -60,7 +70,7 @@ export async function listenTls(switcher: Switcher, options: TlsListenOptions): 
   if (options.key === undefined && options.pfx === undefined) {
     throw new ConfigError('listenTls needs key and cert (or pfx)');
   }
-  return tie(switcher, await tlsListen(options, handler(switcher)));
+  return tie(switcher, await tlsListen(withBacklog(options), handler(switcher)));
 }
 
 /** WebSocket on its own HTTP server, one frame per binary message (1.6); path default /flex/ws. */
@@ -69,7 +79,7 @@ export async function listenWs(switcher: Switcher, options: WsServeOptions): Pro
   const o = options as WsListenOptions;
   if (o.key !== undefined || o.pfx !== undefined)
     throw new ConfigError('listenWs serves plain HTTP: use listenWss');
-  return tie(switcher, await wsListen(options, handler(switcher)));
+  return tie(switcher, await wsListen(withBacklog(options), handler(switcher)));
 }
 
 /** Secure WebSocket (HTTPS): give `key` and `cert` (or `pfx`); path default /flex/ws. */
@@ -78,7 +88,7 @@ export async function listenWss(switcher: Switcher, options: WsListenOptions): P
   if (options.key === undefined && options.pfx === undefined) {
     throw new ConfigError('listenWss needs key and cert (or pfx)');
   }
-  return tie(switcher, await wsListen(options, handler(switcher)));
+  return tie(switcher, await wsListen(withBacklog(options), handler(switcher)));
 }
 
 /**

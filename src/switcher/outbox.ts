@@ -68,6 +68,8 @@ export class Outbox<S extends Source> {
   private readonly bySource = new Map<S, StreamQueue>();
   private readonly overTotal = new Set<S>();
   private pushed = 0;
+  /** Queues created since the last sweep of empty ones. */
+  private created = 0;
 
   constructor(
     private readonly transport: Transport,
@@ -98,6 +100,9 @@ export class Outbox<S extends Source> {
     const l = this.limits;
     let q = this.bySource.get(from);
     if (q === undefined) {
+      // A queue per source ever seen would grow with every pair of nodes that once talked:
+      // now and then forget the empty ones (amortised O(1) per new queue).
+      if (++this.created > 64 && this.created * 2 > this.bySource.size) this.sweep();
       const queue = this.scheduler.queue();
       queue.lowWater = Math.floor(l.maxQueuePerSource / 2);
       queue.onDrain = () => from.gate.unblock(queue);
@@ -115,6 +120,19 @@ export class Outbox<S extends Source> {
       this.overTotal.add(from);
       from.gate.block(this);
     }
+  }
+
+  /** Queues of sources with nothing waiting and nothing paused. */
+  private sweep(): void {
+    this.created = 0;
+    for (const [src, q] of this.bySource) {
+      if (q.bytes === 0 && !q.needDrain) this.bySource.delete(src);
+    }
+  }
+
+  /** Sources with a queue here (for tests and stats). */
+  get sources(): number {
+    return this.bySource.size;
   }
 
   /** A source left: its frames already queued still go out, but it is no longer paused for them. */

@@ -96,6 +96,12 @@ export class StreamCore {
   private framesSinceAck = 0;
   private discarded = false;
   private forceClose = false;
+  private tailScheduled = false;
+  private readonly flushTail = (): void => {
+    this.tailScheduled = false;
+    this.pump(true);
+    this.checkWritable();
+  };
   private onFinished: (() => void) | null = null;
   private needWritable = false;
   private recvTotal = 0;
@@ -188,7 +194,7 @@ export class StreamCore {
     if (chunk.length > 0) {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
-      this.pump();
+      this.pump(false);
     }
     if (this.pendingBytes + this.queue.bytes >= this.highWater) {
       this.needWritable = true;
@@ -237,12 +243,23 @@ export class StreamCore {
     this.finish(err ?? null);
   }
 
-  private pump(): void {
+  /**
+   * Moves pending bytes into frames as credit allows. Called from `write()` (`tail` false) it
+   * sends only full frames and leaves a short tail for a microtask, so writes made in one tick
+   * share frames: a loop of 64 KiB writes gives 64 KiB frames, not 65,535 + 1 bytes.
+   */
+  private pump(tail = true): void {
     const sched = this.host.scheduler;
     while (this.pendingBytes > 0 && this.credit > 0 && this.inflightCount() < this.maxInflight) {
-      // One frame takes up to `chunk` bytes, gathered across queued writes without copying, so a
-      // 64 KiB write does not become a 65 535-byte frame plus a 1-byte one.
+      // One frame takes up to `chunk` bytes, gathered across queued writes without copying.
       const n = Math.min(this.pendingBytes, this.chunk, this.credit);
+      if (!tail && n === this.pendingBytes && n < this.chunk && n < this.credit) {
+        if (!this.tailScheduled) {
+          this.tailScheduled = true;
+          queueMicrotask(this.flushTail);
+        }
+        return;
+      }
       let payload: Uint8Array | null = null;
       let rest: Uint8Array[] | null = null;
       let need = n;

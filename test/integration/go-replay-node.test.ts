@@ -576,8 +576,12 @@ describe('small writes to a Go peer stay within its receive queue (PROTOCOL.md 4
     const C = goReceiveQueueFrames(W);
     const count = C * 2 + 7;
     const payload = Buffer.from(modPattern(count, 3));
-    // One tiny write per byte: a Go receiver queues them as frames, and blocks after C of them.
-    for (let i = 0; i < count; i++) s.write(payload.subarray(i, i + 1));
+    // One tiny write per byte, each in its own tick (writes made in one tick share a frame): a Go
+    // receiver queues them as frames, and blocks after C of them.
+    for (let i = 0; i < count; i++) {
+      s.write(payload.subarray(i, i + 1));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
 
     // The driver is the Go application: it reads (and so acknowledges) one queued frame at a time.
     let ackedFrames = 0;

@@ -234,6 +234,25 @@ describe('node edge cases', () => {
     idle.destroy();
   });
 
+  it('writes made in one tick share frames: 16 x 64 KiB give 17 frames, not 32', async () => {
+    const { node, raw } = rawLink();
+    const dial = node.dial('bob:80');
+    const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+    // a flexmux acceptor: 8 MiB window, both extensions
+    raw.send(Cmd.OPEN_ACK, 1, open.srcPort, 2, 80, new Uint8Array([0, 0, 0x80, 0, 0, 3]));
+    const s = await dial;
+    const total = 16 * 65_536;
+    for (let i = 0; i < 16; i++) s.write(pattern(65_536, i));
+    let got = 0;
+    let frames = 0;
+    while (got < total) {
+      const f = await raw.next((x) => x.cmd === Cmd.DATA);
+      got += f.payload.length;
+      frames++;
+    }
+    expect(frames).toBe(Math.ceil(total / 65_535));
+  });
+
   it('reports a reset stream with its code on both faces', async () => {
     const pair = await nodePair(links.memory!);
     cleanups.push(() => pair.close());

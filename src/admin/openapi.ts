@@ -99,6 +99,15 @@ const schemas: Record<string, Schema> = {
     streamsOpened: int(),
     queuedBytes: int(),
     paused: { type: 'boolean' },
+    list: {
+      type: 'array',
+      items: obj({
+        dialer: obj({ domain: str(), ip: int(), port: int() }),
+        acceptor: obj({ domain: str(), ip: int(), port: int() }),
+        caps: int('Negotiated extensions: 1 half-close, 2 reset.'),
+        since: int('Unix ms when the stream opened.'),
+      }),
+    },
   }),
   Stream: obj({
     id: int(),
@@ -193,15 +202,14 @@ export function openapiDocument(): Schema {
       '/api/v1/streams': {
         get: op(
           'Streams',
-          'Node: every live stream. Switcher: per-client stream counts (`detail: "counts"`), optionally for one domain.',
+          'Node: every live stream. Switcher: per-client stream counts and each stream (`detail: "streams"`), optionally for one domain.',
           {
             200: json(
               {
                 oneOf: [
                   obj({ count: int(), streams: { type: 'array', items: ref('Stream') } }),
                   obj({
-                    detail: { const: 'counts' },
-                    note: str(),
+                    detail: { const: 'streams' },
                     clients: { type: 'array', items: ref('ClientStreams') },
                   }),
                 ],

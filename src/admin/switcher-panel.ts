@@ -14,10 +14,6 @@ import { packageVersion } from './version.js';
 /** Longest kick reason accepted; it ends up in logs and in the error the node sees. */
 const MAX_REASON = 200;
 
-/** Why the streams endpoint has counts only: what the switcher would need to expose. */
-const STREAMS_NOTE =
-  'The switcher exposes per-client stream counts only; a per-stream list needs Switcher.streams().';
-
 export class SwitcherPanel implements Panel {
   readonly mode = 'switcher';
   readonly routes: Route[];
@@ -145,7 +141,7 @@ export class SwitcherPanel implements Panel {
     const clients = this.view.streams(domain);
     if (clients === undefined)
       throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
-    sendJson(c.res, 200, { detail: 'counts', note: STREAMS_NOTE, clients });
+    sendJson(c.res, 200, { detail: 'streams', clients });
   }
 }
 

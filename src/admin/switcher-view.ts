@@ -1,4 +1,4 @@
-import type { ClientInfo } from '../switcher/client.js';
+import type { ClientInfo, StreamInfo } from '../switcher/client.js';
 import type { Switcher, SwitcherStats } from '../switcher/switcher.js';
 import { Rate, RateBook, type SeriesJSON } from './rates.js';
 
@@ -73,6 +73,8 @@ export interface ClientStreamsView {
   streamsOpened: number;
   queuedBytes: number;
   paused: boolean;
+  /** Each open stream with this client at one end. */
+  list: StreamInfo[];
 }
 
 const round = (x: number): number => Math.round(x * 10) / 10;
@@ -119,7 +121,7 @@ export class SwitcherView {
     return c === undefined ? undefined : this.view(c);
   }
 
-  /** Per-client stream counts: all the switcher exposes about streams today. */
+  /** Per-client stream counts and the streams themselves. */
   streams(domain?: string): ClientStreamsView[] | undefined {
     let list: ClientInfo[];
     if (domain === undefined) list = this.switcher.clients();
@@ -135,6 +137,7 @@ export class SwitcherView {
       streamsOpened: c.streamsOpened,
       queuedBytes: c.queuedBytes,
       paused: c.paused,
+      list: this.switcher.streams(c.domain) ?? [],
     }));
   }
 

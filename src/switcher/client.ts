@@ -106,6 +106,18 @@ export interface LinkedStream {
   dialer: readonly [number, number];
   /** Extensions the stream negotiated (PROTOCOL.md 14.1). */
   caps: number;
+  /** Unix ms when the OpenStream ACK passed. */
+  since: number;
+}
+
+/** One stream between two clients, as `Switcher.streams()` lists it. */
+export interface StreamInfo {
+  dialer: { domain: string; ip: number; port: number };
+  acceptor: { domain: string; ip: number; port: number };
+  /** Negotiated extensions: 1 half-close, 2 reset (0: plain v3). */
+  caps: number;
+  /** Unix ms when the stream opened. */
+  since: number;
 }
 
 /** Reason code sent to the survivor of a stream whose other end left (14.3: shutting down). */
@@ -227,6 +239,23 @@ export class SwitcherClient implements FrameSink {
     }
   }
 
+  /** This client's streams; with `acceptorOnly`, those it accepted (to list each stream once). */
+  streamInfos(acceptorOnly = false): StreamInfo[] {
+    const out: StreamInfo[] = [];
+    for (const link of this.streams.values()) {
+      const accepted = link.acceptor[0] === this.ip;
+      if (acceptorOnly && !accepted) continue;
+      const [acc, dial] = accepted ? [this, link.peer] : [link.peer, this];
+      out.push({
+        dialer: { domain: dial.domain, ip: link.dialer[0], port: link.dialer[1] },
+        acceptor: { domain: acc.domain, ip: link.acceptor[0], port: link.acceptor[1] },
+        caps: link.caps,
+        since: link.since,
+      });
+    }
+    return out;
+  }
+
   /** A PingDomain ACK addressed to the switcher: completes the liveness ping with that id. */
   completeProbe(id: number): boolean {
     return this.liveness.complete(id);
@@ -246,8 +275,9 @@ export class SwitcherClient implements FrameSink {
     // `a` sent the OpenStream ACK: it is the acceptor, its address is the ACK's source.
     const acceptor = [ack?.srcIP ?? a.ip, ack?.srcPort ?? 0] as const;
     const dialer = [ack?.dstIP ?? b.ip, ack?.dstPort ?? 0] as const;
-    a.streams.set(key, { peer: b, acceptor, dialer, caps });
-    b.streams.set(key, { peer: a, acceptor, dialer, caps });
+    const since = Date.now();
+    a.streams.set(key, { peer: b, acceptor, dialer, caps, since });
+    b.streams.set(key, { peer: a, acceptor, dialer, caps, since });
     a.stats.streamsOpened++;
     if (b !== a) b.stats.streamsOpened++;
   }

@@ -7,7 +7,13 @@ import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
 import { AccessPolicy } from './access.js';
 import type { AdmissionReader, Verified } from './admission.js';
-import { type ClientHost, type ClientInfo, type LeaveReason, SwitcherClient } from './client.js';
+import {
+  type ClientHost,
+  type ClientInfo,
+  type LeaveReason,
+  type StreamInfo,
+  SwitcherClient,
+} from './client.js';
 import { type ResolvedSwitcherOptions, type SwitcherOptions, validateSwitcherOptions } from './config.js';
 import { type GateHost, Gatekeeper, type RefusalInfo } from './gatekeeper.js';
 import { type Claim, Registry } from './registry.js';
@@ -154,6 +160,17 @@ export class Switcher extends Emitter<SwitcherEvents> {
   client(domain: string): ClientInfo | undefined {
     const d = normalizeDomain(domain);
     return d === null ? undefined : this.registry.byDomain(d)?.info();
+  }
+
+  /**
+   * Streams the switcher saw open between its clients (up to 65,536 tracked per client): all of
+   * them, or those with `domain` at one end. Undefined for an unknown domain.
+   */
+  streams(domain?: string): StreamInfo[] | undefined {
+    if (domain === undefined) return [...this.registry.entries()].flatMap((c) => c.streamInfos(true));
+    const d = normalizeDomain(domain);
+    const c = d === null ? undefined : this.registry.byDomain(d);
+    return c?.streamInfos();
   }
 
   stats(): SwitcherStats {

@@ -81,15 +81,19 @@ describe('admin API for a switcher', () => {
     expect((bad.json as ApiError).error.code).toBe('bad_request');
   });
 
-  it('GET /api/v1/streams gives per-client stream counts', async () => {
+  it('GET /api/v1/streams gives per-client stream counts and each stream', async () => {
     const all = await get('/api/v1/streams');
     expect(all.status).toBe(200);
-    const body = all.json as { detail: string; note: string; clients: ClientStreamsView[] };
-    expect(body.detail).toBe('counts');
+    const body = all.json as { detail: string; clients: ClientStreamsView[] };
+    expect(body.detail).toBe('streams');
     expect(body.clients).toHaveLength(2);
     const one = await get('/api/v1/streams?domain=alice');
     const c = (one.json as { clients: ClientStreamsView[] }).clients;
     expect(c).toEqual([expect.objectContaining({ domain: 'alice', streams: 1, streamsOpened: 1 })]);
+    expect(c[0]!.list).toHaveLength(1);
+    const s = c[0]!.list[0]!;
+    expect([s.dialer.domain, s.acceptor.domain].sort()).toEqual(['alice', 'bob']);
+    expect(s.since).toBeLessThanOrEqual(Date.now());
     expect((await get('/api/v1/streams?domain=nobody')).status).toBe(404);
     expect((await get('/api/v1/streams?domain=')).status).toBe(400);
   });

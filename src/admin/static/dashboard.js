@@ -172,14 +172,15 @@ function renderDetail() {
   $('detail-body').replaceChildren(dl, ...(item ? streamsLine(item) : []));
 }
 
-/** The switcher's streams of one client: counts, and what is missing for a per-stream list. */
+/** The switcher's streams of one client. */
 let streamsOf = null;
 
 async function showStreamsOf(domain) {
   const res = await api(`api/v1/streams?domain=${encodeURIComponent(domain)}`);
   if (!res.ok || table.selected !== domain) return;
   const body = await res.json();
-  streamsOf = { domain, note: body.note ?? '' };
+  const entry = (body.clients ?? []).find((c) => c.domain === domain);
+  streamsOf = { domain, list: entry?.list ?? [] };
   renderDetail();
 }
 
@@ -187,8 +188,16 @@ function streamsLine(item) {
   if (mode !== modes.switcher || streamsOf === null || streamsOf.domain !== item.domain) return [];
   const p = document.createElement('p');
   p.className = 'streams muted';
-  p.textContent = `${item.streams} stream(s) open, ${item.streamsOpened} opened in total. ${streamsOf.note}`;
-  return [p];
+  p.textContent = `${item.streams} stream(s) open, ${item.streamsOpened} opened in total.`;
+  const ul = document.createElement('ul');
+  ul.className = 'stream-list';
+  for (const s of streamsOf.list.slice(0, 200)) {
+    const li = document.createElement('li');
+    const age = Math.max(0, Math.round((Date.now() - s.since) / 1000));
+    li.textContent = `${s.dialer.domain}:${s.dialer.port} → ${s.acceptor.domain}:${s.acceptor.port} (${age} s)`;
+    ul.append(li);
+  }
+  return [p, ul];
 }
 
 function select(key) {

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every flexmux benchmark in one command (about 10 minutes on 2 cores): the direct node-to-node
+# comparison with raw TCP, the shared multiplexer harness (flexmux vs libp2p-yamux, http2-tuned,
+# raw TCP), the three-process relay through a switcher vs a plain TCP relay, and the 1,000-node
+# scale run. Each writes JSON with the machine, Node version and load average to bench/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run build --silent
+node bench/direct.mjs
+bash bench/run-shared.sh "$@"
+node bench/relay.mjs
+node bench/scale.mjs

@@ -143,8 +143,25 @@ export class FlexStream extends Duplex implements StreamFace {
     this.push(null);
   }
 
+  /** Set when the stream failed before anyone listened for 'error'. */
+  failure: Error | null = null;
+
   onError(err: Error): void {
-    this.destroy(err);
+    if (this.listenerCount('error') > 0) {
+      this.destroy(err);
+      return;
+    }
+    // The stream may fail before the application holds it (a reset right behind the OpenStream
+    // ACK, or in a listener's backlog): give it a turn to attach its handlers, and never let an
+    // unheard 'error' crash the process — the stream then closes early, with `failure` set.
+    setImmediate(() => {
+      if (this.destroyed) return;
+      if (this.listenerCount('error') > 0) this.destroy(err);
+      else {
+        this.failure = err;
+        this.destroy();
+      }
+    });
   }
 
   onWritable(): void {

@@ -34,6 +34,9 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
   const first = new Promise<Frame>((resolve, reject) => {
     settle = { resolve, reject };
   });
+  // The connection may be refused while the request is still being sealed: keep that rejection
+  // from counting as unhandled before it is awaited.
+  first.catch(() => {});
   let got = false;
   const leftover: Uint8Array[] = [];
   // Only the first frame is ours; every byte after it belongs to the node, unparsed.

@@ -10,6 +10,8 @@ export type ListenerEvents<S> = {
 /** What a listener needs of the streams it holds. */
 export interface Destroyable {
   destroy(err?: Error): unknown;
+  /** True once the stream is gone; such streams are dropped from a backlog, never handed out. */
+  readonly destroyed?: boolean;
 }
 
 interface Waiter<S> {
@@ -44,14 +46,25 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
 
   /** Streams accepted by the node and not yet taken by the application. */
   get pending(): number {
+    this.prune();
     return this.backlog.length;
+  }
+
+  /** Forgets backlog streams that died before anyone took them (a reset right after the open). */
+  private prune(): void {
+    let dead = false;
+    for (const s of this.backlog) if (s.destroyed === true) dead = true;
+    if (!dead) return;
+    const live = [...this.backlog].filter((s) => s.destroyed !== true);
+    this.backlog.clear();
+    for (const s of live) this.backlog.push(s);
   }
 
   /** @internal whether a new stream would be taken now. */
   canTake(): boolean {
     return (
       !this._closed &&
-      (this.waiters.length > 0 || this.listenerCount('stream') > 0 || this.backlog.length < this.backlogSize)
+      (this.waiters.length > 0 || this.listenerCount('stream') > 0 || this.pending < this.backlogSize)
     );
   }
 
@@ -71,6 +84,7 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
 
   /** The next stream; rejects when the listener closes or `signal` aborts. */
   accept(options: { signal?: AbortSignal } = {}): Promise<S> {
+    this.prune();
     const s = this.backlog.shift();
     if (s !== undefined) return Promise.resolve(s);
     if (this._closed) return Promise.reject(new ConnectionClosedError('listener closed'));

@@ -101,6 +101,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     framesIn: 0,
     bytesIn: 0,
     dropped: 0,
+    /** Opens refused (no listener, backlog full, limits, duplicate). */
+    openRefused: 0,
     streamsOpened: 0,
     streamsAccepted: 0,
   };
@@ -466,8 +468,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   private onOpen(f: Frame, via: StreamHost): void {
-    const refuse = (text: string): void =>
+    const refuse = (text: string): void => {
+      this.stats.openRefused++;
+      this.logger.debug(
+        { port: f.dstPort, from: `${f.srcIP}:${f.srcPort}`, reason: text },
+        'refused an open',
+      );
       via.sendControl(Cmd.OPEN_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort, encodeOpenError(text));
+    };
     const l = this.listeners.get(f.dstPort);
     if (!l || this.closing) {
       refuse(this.closing ? 'listener closed' : 'listener not found');
@@ -505,7 +513,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       f.dstPort,
       encodeOpenAck({ window: negotiated, caps: req.caps === 0 ? undefined : caps }),
     );
-    const remoteDomain = req.domain === '' && f.srcIP === this._ip ? this._domain : req.domain;
+    // Keep only what can be a domain (63 bytes at most, 2.8): a peer could attach 64 KB of text.
+    const asked = normalizeDomain(req.domain) === null ? '' : req.domain;
+    const remoteDomain = asked === '' && f.srcIP === this._ip ? this._domain : asked;
     const core = new StreamCore(
       via,
       key,

@@ -15,6 +15,7 @@ export class WebStream implements StreamFace {
   private enqueued = 0;
   private reported = 0;
   private readDone = false;
+  private failed = false;
   private writeWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private closedResolve!: () => void;
   /** Resolves when the stream is finished in both directions (also after an error). */
@@ -69,6 +70,11 @@ export class WebStream implements StreamFace {
     return this.core.local.port;
   }
 
+  /** True once the stream failed or was aborted. */
+  get destroyed(): boolean {
+    return this.failed;
+  }
+
   /** Aborts both directions (RESET with `err`'s code where negotiated, else the v3 close). */
   destroy(err?: Error): void {
     this.core.destroy(err);
@@ -88,6 +94,7 @@ export class WebStream implements StreamFace {
   }
 
   onError(err: Error): void {
+    this.failed = true;
     if (!this.readDone) {
       this.readDone = true;
       this.controller.error(err);
@@ -104,6 +111,7 @@ export class WebStream implements StreamFace {
   }
 
   onClose(aborted: boolean): void {
+    if (aborted) this.failed = true;
     if (aborted && !this.readDone) {
       this.readDone = true;
       this.controller.error(new StreamClosedError('stream aborted'));

@@ -145,8 +145,14 @@ export class AdmissionReader implements TransportHandlers {
     this.ended = { err };
     this.clearTimer();
     if (this.sink) this.sink.closed(err);
-    else if (!this.got)
-      this.rejectFirst(refusal('closed', 0, 'connection closed before the admission frame'));
+    else if (!this.got) {
+      // A transport that closed on bad input (a text WebSocket message) is malformed, not a hang-up.
+      this.rejectFirst(
+        err instanceof ProtocolError
+          ? refusal('malformed', 0, err.message)
+          : refusal('closed', 0, 'connection closed before the admission frame'),
+      );
+    }
   }
 
   /** The admitted client takes over: held frames first, then everything that follows. */
@@ -260,7 +266,9 @@ export async function verifyAdmission(
       domain,
     });
   }
-  const keys = [`sum:${request.sum}`, `salt:${hex(payload.subarray(0, SALT_SIZE))}`];
+  // Only a password holder can make a fresh envelope, so its salt alone stops verbatim replays;
+  // the Sum would also refuse two genuine requests stamped in the same millisecond.
+  const keys = [`salt:${hex(payload.subarray(0, SALT_SIZE))}`];
   if (!replay.admit(keys, request.timestamp, nowNs)) {
     return refusal('replay', -1, 'admission request was seen before (replay)', { credential, domain });
   }

@@ -143,7 +143,7 @@ describe('before admission', () => {
   // the peer's hang-up, and the attempt is not charged to the host's failure budget as a
   // malformed one is. Fix: in close(err), reject with refusal('malformed', 0, err.message) when err
   // is a ProtocolError.
-  it.fails('a text WebSocket message before admission is refused as malformed, with its reason', async () => {
+  it('a text WebSocket message before admission is refused as malformed, with its reason', async () => {
     const { refused, wsUrl } = await start();
     const { ws, closed } = await rawWs(wsUrl);
     ws.send('hello', { binary: false });
@@ -236,7 +236,7 @@ describe('a node turned away at once', () => {
   // "PromiseRejectionHandledWarning" then "Uncaught Exception AdmissionError: connection closed
   // during admission". Fix: `first.catch(() => {})` right after creating it, as the switcher's
   // AdmissionReader does for its own `first`.
-  it.fails('gets a rejected admit(), and nothing escapes as an uncaught exception', async () => {
+  it('gets a rejected admit(), and nothing escapes as an uncaught exception', async () => {
     const { sw } = await start({ maxPendingAdmissions: 1 });
     const { memoryPair } = await import('../../src/transport/memory.js');
     const [, holder] = memoryPair();

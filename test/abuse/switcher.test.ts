@@ -348,7 +348,7 @@ describe('abuse of admission (in-memory transports)', () => {
   // limiter) instead of being judged (-2 or admitted). Only a password holder can make a fresh
   // envelope, so the salt key alone stops verbatim replays. Fix: key the cache on the salt only;
   // and stamp requests with nanosecond-resolution (or randomised sub-millisecond) timestamps.
-  it.fails('a fresh envelope with the same Sum (same domain and millisecond) is not taken for a replay', async () => {
+  it('a fresh envelope with the same Sum (same domain and millisecond) is not taken for a replay', async () => {
     const { sw, refused } = start();
     const timestamp = currentTimeNs();
     const attempt = async (): Promise<number> => {

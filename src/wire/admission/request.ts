@@ -51,7 +51,10 @@ const REQUEST_SCHEMA = {
 
 /** Now as Unix nanoseconds, for the Timestamp and for the switcher's clock check. */
 export function currentTimeNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
+  // Wall-clock milliseconds, refined with the monotonic clock's sub-millisecond part, so two
+  // requests made in one millisecond still carry different timestamps (and Sums).
+  const subMs = typeof performance !== 'undefined' ? Math.floor((performance.now() % 1) * 1e6) : 0;
+  return BigInt(Date.now()) * 1_000_000n + BigInt(subMs);
 }
 
 /** Fills in the version and the Sum. */

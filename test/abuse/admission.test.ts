@@ -136,13 +136,12 @@ describe('before admission', () => {
     expect(await n.ping()).toBeGreaterThanOrEqual(0);
   });
 
-  // BUG (src/switcher/admission.ts AdmissionReader.close): the WebSocket transport reports a text
-  // message as a ProtocolError ("text WebSocket message: flex carries binary messages only") and
-  // closes with 1003, but the reader ignores the error it is closed with and refuses the
-  // connection as 'closed' ("connection closed before the admission frame"): the log line blames
-  // the peer's hang-up, and the attempt is not charged to the host's failure budget as a
-  // malformed one is. Fix: in close(err), reject with refusal('malformed', 0, err.message) when err
-  // is a ProtocolError.
+  // Regression (found here, fixed in c1116c1; src/switcher/admission.ts AdmissionReader.close): the WebSocket
+  // transport reports a text message as a ProtocolError ("text WebSocket message: flex carries binary
+  // messages only") and closes with 1003, but the reader ignores the error it is closed with and refuses the
+  // connection as 'closed' ("connection closed before the admission frame"): the log line blames the peer's
+  // hang-up, and the attempt is not charged to the host's failure budget as a malformed one is. Fix: in
+  // close(err), reject with refusal('malformed', 0, err.message) when err is a ProtocolError.
   it('a text WebSocket message before admission is refused as malformed, with its reason', async () => {
     const { refused, wsUrl } = await start();
     const { ws, closed } = await rawWs(wsUrl);
@@ -227,15 +226,15 @@ describe('before admission', () => {
 });
 
 describe('a node turned away at once', () => {
-  // BUG (src/node/admit.ts): admit() creates the promise of the first frame and only awaits it
-  // after sealing the request (asynchronous Web Crypto, several ms). A switcher that turns the
-  // connection away at once (rate-limited, overloaded, closing: the cheap refusals destroy the
-  // transport unread) closes it during that window: the promise is rejected with nobody
-  // listening, an unhandled rejection, which Node's default mode raises as an uncaught exception:
-  // the node's process crashes (connect() and Session go through admit()). Seen in this suite as
-  // "PromiseRejectionHandledWarning" then "Uncaught Exception AdmissionError: connection closed
-  // during admission". Fix: `first.catch(() => {})` right after creating it, as the switcher's
-  // AdmissionReader does for its own `first`.
+  // Regression (found here, fixed in c1116c1; src/node/admit.ts): admit() created the promise of the first
+  // frame and only awaits it after sealing the request (asynchronous Web Crypto, several ms). A switcher that
+  // turns the connection away at once (rate-limited, overloaded, closing: the cheap refusals destroy the
+  // transport unread) closes it during that window: the promise is rejected with nobody listening, an
+  // unhandled rejection, which Node's default mode raises as an uncaught exception: the node's process
+  // crashes (connect() and Session go through admit()). Seen in this suite as
+  // "PromiseRejectionHandledWarning" then "Uncaught Exception AdmissionError: connection closed during
+  // admission". Fix: `first.catch(() => {})` right after creating it, as the switcher's AdmissionReader does
+  // for its own `first`.
   it('gets a rejected admit(), and nothing escapes as an uncaught exception', async () => {
     const { sw } = await start({ maxPendingAdmissions: 1 });
     const { memoryPair } = await import('../../src/transport/memory.js');

@@ -14,17 +14,16 @@ import { links, nodePair } from '../helpers/links.js';
  * streams emit 'error' on process.nextTick, and an 'error' with no listener is an uncaught
  * exception, which ends a Node.js process.
  *
- * BUG (src/face/duplex.ts onError, src/node/listener.ts offer/accept, src/node/node.ts
- * onOpenAck): (1) dial() resolves with the stream from the OpenStream ACK; when the peer's
- * StreamReset comes in the same read (TCP and WebSocket deliver a macrotask whose nextTicks run
- * before the promise continuation), the stream emits 'error' before `await dial()` returns and
- * the caller can add a listener: an acceptor that rejects a stream at once (`s.destroy(err)` with
- * RESET negotiated, both flexmux) crashes the dialer's process. (2) A stream waiting in a
- * listener's backlog (accept() not called yet) has no owner at all: any peer that can reach the
- * port crashes the node with OpenStream + StreamReset (or a window overrun). Fix: a face must not
- * emit 'error' while nobody can have attached to it: defer onError's destroy to setImmediate when
- * the stream has no 'error' listener yet (covers dial() and accept() continuations); and have the
- * listener drop a backlog stream that fails (remove it, destroy it without an error).
+ * Regression (found here, fixed in c1116c1; src/face/duplex.ts onError, src/node/listener.ts offer/accept,
+ * src/node/node.ts onOpenAck): (1) dial() resolves with the stream from the OpenStream ACK; when the peer's
+ * StreamReset comes in the same read (TCP and WebSocket deliver a macrotask whose nextTicks run before the
+ * promise continuation), the stream emits 'error' before `await dial()` returns and the caller can add a
+ * listener: an acceptor that rejects a stream at once (`s.destroy(err)` with RESET negotiated, both flexmux)
+ * crashes the dialer's process. (2) A stream waiting in a listener's backlog (accept() not called yet) has no
+ * owner at all: any peer that can reach the port crashes the node with OpenStream + StreamReset (or a window
+ * overrun). Fix: a face must not emit 'error' while nobody can have attached to it: defer onError's destroy
+ * to setImmediate when the stream has no 'error' listener yet (covers dial() and accept() continuations); and
+ * have the listener drop a backlog stream that fails (remove it, destroy it without an error).
  */
 
 const cleanups: (() => unknown)[] = [];

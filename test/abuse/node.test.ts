@@ -126,11 +126,11 @@ describe('open floods', () => {
     expect(outcomes.slice(4_900).every((e) => e instanceof ConnectionClosedError)).toBe(true);
   });
 
-  // Observability gap (src/node/node.ts onOpen): refusals for a full backlog, a missing listener or
-  // a duplicate SID leave no trace at the node: no counter moves (stats.dropped counts only data
-  // for unknown streams) and nothing is logged, so an operator whose service is being flooded, or
-  // whose dialers are being refused, sees nothing. Fix: count refused opens (e.g.
-  // stats.openRefused by reason) and log them at debug, rate-limited, with the reason.
+  // Regression (found here, fixed in c1116c1 with stats.openRefused): before, refusals for a full backlog, a
+  // missing listener or a duplicate SID leave no trace at the node: no counter moves (stats.dropped counts
+  // only data for unknown streams) and nothing is logged, so an operator whose service is being flooded, or
+  // whose dialers are being refused, sees nothing. Fix: count refused opens (e.g. stats.openRefused by
+  // reason) and log them at debug, rate-limited, with the reason.
   it('a refused open (backlog full, no listener) is counted and logged', async () => {
     const { node, evil, log } = victim();
     node.listen(80, { backlog: 0 });
@@ -337,12 +337,12 @@ describe('malformed frames', () => {
     expect((errors[0] as StreamResetError).resetCode).toBe(1);
   });
 
-  // Memory amplification (src/node/node.ts onOpen): the OpenStream domain is kept as the stream's
-  // remoteDomain whatever its length. Through a switcher an IP dial's payload is forwarded
-  // untouched (PROTOCOL.md 3.3), so any admitted node can attach a 65 KB "domain" to each of up to
-  // maxStreams (16,384) streams at a victim: measured 32 KiB retained per stream (latin-1), twice
-  // that for non-latin-1 text, against ~1.7 KiB for a normal stream. Valid domains are at most
-  // 63 bytes (2.8). Fix: keep the remote domain only if normalizeDomain() accepts it (else '').
+  // Regression (found here, fixed in c1116c1), memory amplification (src/node/node.ts onOpen): the OpenStream
+  // domain is kept as the stream's remoteDomain whatever its length. Through a switcher an IP dial's payload
+  // is forwarded untouched (PROTOCOL.md 3.3), so any admitted node can attach a 65 KB "domain" to each of up
+  // to maxStreams (16,384) streams at a victim: measured 32 KiB retained per stream (latin-1), twice that for
+  // non-latin-1 text, against ~1.7 KiB for a normal stream. Valid domains are at most 63 bytes (2.8). Fix:
+  // keep the remote domain only if normalizeDomain() accepts it (else '').
   it('keeps no more than a valid domain (63 bytes) of what a peer sends as its domain', async () => {
     const { node, evil } = victim();
     const got: FlexStream[] = [];

@@ -339,15 +339,15 @@ describe('abuse of admission (in-memory transports)', () => {
     expect(await alice.ping('bob')).toBeGreaterThanOrEqual(0);
   });
 
-  // BUG (src/switcher/admission.ts verifyAdmission, and src/wire/admission/request.ts
-  // currentTimeNs): the replay cache keys on the request's Sum as well as on the envelope salt.
-  // The Sum covers only domain, mac and timestamp, and flexmux clients stamp milliseconds x 10^6,
-  // so two genuine requests for one domain within the same millisecond (a session reconnecting at
-  // once after a connection that died right after admission; two takeover candidates) carry equal
-  // Sums in fresh envelopes, and the second is refused as a "replay" (-1, charged to the rate
-  // limiter) instead of being judged (-2 or admitted). Only a password holder can make a fresh
-  // envelope, so the salt key alone stops verbatim replays. Fix: key the cache on the salt only;
-  // and stamp requests with nanosecond-resolution (or randomised sub-millisecond) timestamps.
+  // Regression (found here, fixed in c1116c1; src/switcher/admission.ts verifyAdmission,
+  // src/wire/admission/request.ts currentTimeNs): the replay cache keys on the request's Sum as well as on
+  // the envelope salt. The Sum covers only domain, mac and timestamp, and flexmux clients stamp milliseconds
+  // x 10^6, so two genuine requests for one domain within the same millisecond (a session reconnecting at
+  // once after a connection that died right after admission; two takeover candidates) carry equal Sums in
+  // fresh envelopes, and the second is refused as a "replay" (-1, charged to the rate limiter) instead of
+  // being judged (-2 or admitted). Only a password holder can make a fresh envelope, so the salt key alone
+  // stops verbatim replays. Fix: key the cache on the salt only; and stamp requests with
+  // nanosecond-resolution (or randomised sub-millisecond) timestamps.
   it('a fresh envelope with the same Sum (same domain and millisecond) is not taken for a replay', async () => {
     const { sw, refused } = start();
     const timestamp = currentTimeNs();

@@ -257,13 +257,13 @@ describe('no false alarm under load', () => {
     expect(r.ms).toBeGreaterThan(2_500);
   });
 
-  // BUG (src/node/heartbeat.ts): only our own writes count as activity, and only the ping's answer
-  // counts as life. A writer blocked by its transport's backpressure for a heartbeat interval pings,
-  // and the ping then queues behind its own buffered bulk data; when the path holds more than
-  // heartbeatTimeout worth of data (here 1 MiB at 2 MB/s = 0.5 s > 200 ms; with the defaults a
-  // 4 MB send buffer on a 1 MB/s uplink = 4 s > 2 s), the node kills a connection whose peer is
-  // provably alive: its data-ACKs keep arriving. Fix: treat any inbound byte (node.stats.bytesIn)
-  // since the ping was sent as an answer, and skip the ping while inbound traffic flows.
+  // Regression (found here, fixed in 6e669c8; src/node/heartbeat.ts): before, only our own writes count as
+  // activity, and only the ping's answer counts as life. A writer blocked by its transport's backpressure for
+  // a heartbeat interval pings, and the ping then queues behind its own buffered bulk data; when the path
+  // holds more than heartbeatTimeout worth of data (here 1 MiB at 2 MB/s = 0.5 s > 200 ms; with the defaults
+  // a 4 MB send buffer on a 1 MB/s uplink = 4 s > 2 s), the node kills a connection whose peer is provably
+  // alive: its data-ACKs keep arriving. Fix: treat any inbound byte (node.stats.bytesIn) since the ping was
+  // sent as an answer, and skip the ping while inbound traffic flows.
   it('a writer on a deep-buffered slow link is not declared dead while the peer keeps acknowledging', async () => {
     const r = await saturate({
       bandwidth: 2_000_000,
@@ -277,13 +277,12 @@ describe('no false alarm under load', () => {
 
   it('sessions through a TCP proxy and a switcher stay up through seconds of bulk echo', async () => {
     // Real TCP hides megabytes in socket buffers: a ping that queues behind them on this path was
-    // measured at 0.7-2.3 s round trip under load, so the timeout here is Go's 2 s while the
-    // interval stays short enough for pings to go out during the transfer. (A 200 ms timeout
-    // here hits the deep-buffer bug above.)
+    // measured at 0.7-2.3 s round trip under load, far over the 200 ms timeout. The bytes that
+    // keep arriving meanwhile are what keeps the connection up (the deep-buffer fix above).
     const { sw, port } = await startSwitcher();
     const proxy = await FaultyProxy.start({ port }, { latency: 10, jitter: 5 });
     cleanups.push(() => proxy.close());
-    const hb = { heartbeatInterval: INTERVAL, heartbeatTimeout: 2_000 };
+    const hb = { heartbeatInterval: INTERVAL, heartbeatTimeout: TIMEOUT };
     const server = session(proxy.url, 'bulk-server', hb);
     const client = session(proxy.url, 'bulk-client', hb);
     const drops: string[] = [];

@@ -171,18 +171,18 @@ describe('a node process dies mid-transfer', () => {
     await again.waitFor(/^READY \d+$/);
     const fresh = await transfers(client, 'child:7', 1, 0);
     expect(describeOutcomes(await fresh.outcomes)).toBe(`ok(${SIZE + 4})`);
-    // Streams to the dead node are not reported yet: see the next test.
+    // What the survivors of the dead node's streams see: the next test.
     void run.outcomes;
   });
 
-  // BUG (src/switcher/client.ts teardown, src/switcher/router.ts): when a node's connection ends,
-  // the switcher forgets the streams it tracked for it (`peer.streams.delete(key)`) but tells the
-  // node at the other end nothing, so a stream to a node that died hangs forever at the survivor:
-  // no 'end', no 'error', writes stall once credit runs out (PROTOCOL.md 12.2, "no reset frame:
-  // ... leave the peer's stream half-alive"). Fix: record each linked stream's two ends and caps
-  // (router.track already decodes the successful OpenStream ACK), and in SwitcherClient.teardown
-  // send every peer, as if from the dead end, a StreamReset (0x0E, code 4 "refused or shutting
-  // down") where RESET was negotiated, else a CloseStream (0x04) so a Go peer frees the stream.
+  // Regression (found here, fixed in 6e669c8; src/switcher/client.ts teardown, router.ts): before, when a
+  // node's connection ends, the switcher forgets the streams it tracked for it (`peer.streams.delete(key)`)
+  // but tells the node at the other end nothing, so a stream to a node that died hangs forever at the
+  // survivor: no 'end', no 'error', writes stall once credit runs out (PROTOCOL.md 12.2, "no reset frame: ...
+  // leave the peer's stream half-alive"). Fix: record each linked stream's two ends and caps (router.track
+  // already decodes the successful OpenStream ACK), and in SwitcherClient.teardown send every peer, as if
+  // from the dead end, a StreamReset (0x0E, code 4 "refused or shutting down") where RESET was negotiated,
+  // else a CloseStream (0x04) so a Go peer frees the stream.
   it('the survivor of a stream through the switcher learns of the death with a typed error', async () => {
     const { child, client } = await setup();
     const run = await transfers(client, 'child:7', 2, 512 * 1024);

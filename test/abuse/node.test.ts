@@ -144,6 +144,31 @@ describe('open floods', () => {
   });
 });
 
+describe('a forged duplicate open', () => {
+  it('is refused with "sid is attached" and leaves the live stream with that address alone (Go 12.2)', async () => {
+    const { node, evil } = victim();
+    const got: Buffer[] = [];
+    const live: FlexStream[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => {
+      live.push(s);
+      s.on('data', (c: Buffer) => got.push(c));
+    });
+    openFrom(evil, 80, 5000);
+    await evil.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === 5000);
+    const answers = await ackTexts(evil, 3, () => {
+      for (let i = 0; i < 3; i++) openFrom(evil, 80, 5000);
+    });
+    expect(answers).toEqual({ 'sid is attached': 3 });
+    // Go would have sent a CloseStream for that address first, killing the live stream; we do not.
+    expect(evil.count(Cmd.CLOSE) + evil.count(Cmd.RESET)).toBe(0);
+    evil.frame(Cmd.DATA, ME, 80, EVIL, 5000, text('still here'));
+    await expect.poll(() => Buffer.concat(got).toString()).toBe('still here');
+    expect(live).toHaveLength(1);
+    expect(live[0].destroyed).toBe(false);
+    expect(node.stats.openRefused).toBe(3);
+  });
+});
+
 describe('rapid open/reset cycles', () => {
   it('10,000 opens reset or closed at once leave no stream, no timer and no memory behind', async () => {
     const { node, evil } = victim({ retention: 50 });

@@ -281,9 +281,12 @@ describe('window overruns', () => {
   // breaking any rule; an application that reads slowly (a tunnel whose far side is slow, an echo
   // whose peer does not acknowledge) then buffers streams x window: 64 x 1 MiB = 64 MiB here
   // against a bound of 8 MiB, and with the defaults 16,384 x 2 MiB = 32 GiB, an out-of-memory
-  // crash. Fix: reserve each stream's window against maxReceiveBuffer when it opens (the acceptor
-  // may lower the window in its ACK: negotiation takes the smaller, PROTOCOL.md 3.4) and refuse
-  // opens, or offer smaller windows, once the budget is committed.
+  // crash. Fix (checked against every suite in a scratch copy): in StreamCore.onData, when the
+  // bytes would take the connection past maxReceiveBuffer, reset that stream with code 2
+  // (FlowControlError 'connection receive buffer full') instead of buffering them; the host
+  // exposes its remaining room. (Reserving each window at open time also bounds it, but caps
+  // concurrency at budget / window: 128 streams with the defaults, which breaks the behaviour
+  // suite's 200 concurrent streams.)
   it.fails('buffers at most maxReceiveBuffer (+ one window) across all streams', async () => {
     const { node, evil } = victim({ window: MiB, maxReceiveBuffer: 8 * MiB });
     const held: FlexStream[] = [];
@@ -298,7 +301,7 @@ describe('window overruns', () => {
       for (let k = 0; k < 16; k++) evil.frame(Cmd.DATA, ME, 80, EVIL, 5000 + i, chunk);
     }
     await stillAnswers(evil);
-    expect(evil.count(Cmd.RESET)).toBe(0); // no rule was broken
+    // Whether the node refuses opens or resets streams to stay within budget is its choice.
     const buffered = node.streamList().reduce((n, s) => n + s.receiveBuffered, 0);
     expect(buffered).toBeLessThanOrEqual(8 * MiB + MiB);
   });

@@ -26,6 +26,7 @@ export interface LoopbackOwner {
   readonly logger: Logger;
   release(stream: StreamCore): void;
   accountReceive(delta: number): void;
+  canBuffer(n: number): boolean;
   dispatch(f: Frame, via: StreamHost): void;
 }
 
@@ -79,6 +80,10 @@ export class Loopback implements StreamHost {
 
   accountReceive(delta: number): void {
     this.owner.accountReceive(delta);
+  }
+
+  canBuffer(n: number): boolean {
+    return this.owner.canBuffer(n);
   }
 
   close(): void {

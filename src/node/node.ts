@@ -340,6 +340,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.receiveBuffered += delta;
   }
 
+  canBuffer(n: number): boolean {
+    return this.receiveBuffered + n <= this.options.maxReceiveBuffer;
+  }
+
   // ------------------------------------------------------------------ internals
 
   private faceOf(core: StreamCore): S {

@@ -55,6 +55,8 @@ export interface StreamHost {
   release(stream: StreamCore): void;
   /** Inbound bytes buffered by all streams changed by `delta`. */
   accountReceive(delta: number): void;
+  /** Whether `n` more inbound bytes fit the connection's receive budget (maxReceiveBuffer). */
+  canBuffer(n: number): boolean;
 }
 
 export type StreamState = 'open' | 'closing' | 'closed';
@@ -352,6 +354,16 @@ export class StreamCore {
       this.violate(
         ResetCode.FLOW_CONTROL,
         new FlowControlError(`peer sent beyond the ${this.window}-byte window`),
+      );
+      return;
+    }
+    if (!this.host.canBuffer(n)) {
+      // Windows bound each stream; this bounds the connection when many slow streams fill up.
+      this.violate(
+        ResetCode.FLOW_CONTROL,
+        new FlowControlError(
+          `connection receive buffer limit of ${this.host.options.maxReceiveBuffer} bytes reached`,
+        ),
       );
       return;
     }

@@ -277,8 +277,9 @@ describe('window overruns', () => {
     });
   }
 
-  // BUG (src/node/node.ts onOpen + src/stream/core.ts onData): maxReceiveBuffer ("inbound bytes
-  // buffered across all streams of a connection") is only checked when a stream opens. A peer
+  // Regression (fixed: src/stream/core.ts onData resets, code 2, a stream whose data would take the
+  // connection past maxReceiveBuffer). Before, maxReceiveBuffer ("inbound bytes buffered across
+  // all streams of a connection") was only checked when a stream opened. A peer
   // opens many streams while the total is low, then fills each one up to its window without
   // breaking any rule; an application that reads slowly (a tunnel whose far side is slow, an echo
   // whose peer does not acknowledge) then buffers streams x window: 64 x 1 MiB = 64 MiB here

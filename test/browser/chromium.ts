@@ -9,7 +9,8 @@ import { describe } from 'vitest';
  */
 
 export const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
+/** Flags for Debian's Chromium on a machine with no network but loopback. */
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -48,7 +49,7 @@ export async function launchChromium(extraArgs: readonly string[] = []): Promise
   }
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: [...ARGS, ...extraArgs],
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     headless: true,
     timeout: 20_000,
   });

@@ -2,8 +2,7 @@ import type { ResolvedNodeOptions } from '../config.js';
 import { Scheduler } from '../scheduler.js';
 import type { StreamCore, StreamHost } from '../stream/core.js';
 import type { Logger } from '../util/logger.js';
-import { HEADER_SIZE } from '../wire/constants.js';
-import { type Frame, readHeader, writeHeader } from '../wire/frame.js';
+import { type Frame, header, readHeader } from '../wire/frame.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -69,9 +68,8 @@ export class Loopback implements StreamHost {
     payload?: Uint8Array,
     size?: number,
   ): void {
-    const header = new Uint8Array(HEADER_SIZE);
-    writeHeader(header, 0, cmd, dstIP, dstPort, srcIP, srcPort, size ?? payload?.length ?? 0);
-    this.scheduler.pushControl(header, payload !== undefined && payload.length > 0 ? payload : undefined);
+    const h = header(cmd, dstIP, dstPort, srcIP, srcPort, size ?? payload?.length ?? 0);
+    this.scheduler.pushControl(h, payload !== undefined && payload.length > 0 ? payload : undefined);
   }
 
   release(stream: StreamCore): void {

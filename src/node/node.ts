@@ -13,10 +13,10 @@ import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { Cmd, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
+import { Cmd, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
 import { normalizeDomain } from '../wire/domain.js';
-import { type Frame, writeHeader } from '../wire/frame.js';
+import { type Frame, header } from '../wire/frame.js';
 import {
   decodeOpen,
   decodeOpenAck,
@@ -322,10 +322,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     size?: number,
   ): void {
     if (this._closed) return;
-    const header = new Uint8Array(HEADER_SIZE);
-    writeHeader(header, 0, cmd, dstIP, dstPort, srcIP, srcPort, size ?? payload?.length ?? 0);
+    const h = header(cmd, dstIP, dstPort, srcIP, srcPort, size ?? payload?.length ?? 0);
     try {
-      this.scheduler.pushControl(header, cmd === Cmd.DATA_ACK ? undefined : payload);
+      this.scheduler.pushControl(h, cmd === Cmd.DATA_ACK ? undefined : payload);
     } catch (err) {
       this.destroy(err as Error);
     }

@@ -9,8 +9,8 @@ import {
 import type { Scheduler, StreamQueue } from '../scheduler.js';
 import { Deque } from '../util/deque.js';
 import type { Logger } from '../util/logger.js';
-import { Caps, Cmd, HEADER_SIZE, MAX_PAYLOAD } from '../wire/constants.js';
-import { writeHeader } from '../wire/frame.js';
+import { Caps, Cmd, MAX_PAYLOAD } from '../wire/constants.js';
+import { header } from '../wire/frame.js';
 import { encodeReset } from '../wire/reset.js';
 
 /** One end of a stream: a virtual IP and port, and the domain when known. */
@@ -286,9 +286,8 @@ export class StreamCore {
       this.sentTotal += n;
       this.bytesWritten += n;
       this.inflight?.push(this.sentTotal);
-      const header = new Uint8Array(HEADER_SIZE);
-      writeHeader(header, 0, Cmd.DATA, this.remote.ip, this.remote.port, this.local.ip, this.local.port, n);
-      sched.pushOrdered(this.queue, header, payload!, rest);
+      const h = header(Cmd.DATA, this.remote.ip, this.remote.port, this.local.ip, this.local.port, n);
+      sched.pushOrdered(this.queue, h, payload!, rest);
     }
     this.lastActivity = Date.now();
     if (this.pendingBytes === 0 && this.writeEnded && !this.endSent && this._state !== 'closed') {
@@ -510,18 +509,8 @@ export class StreamCore {
   // ---------------------------------------------------------------- frames
 
   private ordered(cmd: number, payload: Uint8Array): void {
-    const header = new Uint8Array(HEADER_SIZE);
-    writeHeader(
-      header,
-      0,
-      cmd,
-      this.remote.ip,
-      this.remote.port,
-      this.local.ip,
-      this.local.port,
-      payload.length,
-    );
-    this.host.scheduler.pushOrdered(this.queue, header, payload);
+    const h = header(cmd, this.remote.ip, this.remote.port, this.local.ip, this.local.port, payload.length);
+    this.host.scheduler.pushOrdered(this.queue, h, payload);
   }
 
   private control(cmd: number, payload: Uint8Array, size = payload.length): void {

@@ -3,7 +3,7 @@ import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, SWITCHER_IP } from '../wire/constants.js';
-import { type Frame, writeHeader } from '../wire/frame.js';
+import { type Frame, header } from '../wire/frame.js';
 import { encodePing } from '../wire/ping.js';
 import { encodeReset } from '../wire/reset.js';
 import type { FrameSink } from './admission.js';
@@ -83,20 +83,6 @@ export interface ClientHost {
 
 /** Streams tracked per client for the `streams` statistic; beyond this the count saturates. */
 const MAX_TRACKED_STREAMS = 65_536;
-
-/** An 11-byte header. */
-export function header(
-  cmd: number,
-  dstIP: number,
-  dstPort: number,
-  srcIP: number,
-  srcPort: number,
-  size: number,
-): Uint8Array {
-  const h = new Uint8Array(HEADER_SIZE);
-  writeHeader(h, 0, cmd, dstIP, dstPort, srcIP, srcPort, size);
-  return h;
-}
 
 /** A stream the switcher saw open between two of its clients. */
 export interface LinkedStream {

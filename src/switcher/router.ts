@@ -1,7 +1,7 @@
 import type { Logger } from '../util/logger.js';
 import { Cmd, cmdName, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { normalizeDomain } from '../wire/domain.js';
-import { encodeHeader, type Frame } from '../wire/frame.js';
+import { encodeHeader, type Frame, header } from '../wire/frame.js';
 import {
   decodeOpen,
   decodeOpenAck,
@@ -11,7 +11,7 @@ import {
 } from '../wire/open.js';
 import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import type { AccessPolicy } from './access.js';
-import { header, SwitcherClient } from './client.js';
+import { SwitcherClient } from './client.js';
 import type { Registry } from './registry.js';
 
 /**

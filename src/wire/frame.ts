@@ -104,6 +104,20 @@ export function encodeFrame(f: Frame): Uint8Array {
   return out;
 }
 
+/** A new 11-byte header with these fields (for frames whose payload travels as its own part). */
+export function header(
+  cmd: number,
+  dstIP: number,
+  dstPort: number,
+  srcIP: number,
+  srcPort: number,
+  size: number,
+): Uint8Array {
+  const h = new Uint8Array(HEADER_SIZE);
+  writeHeader(h, 0, cmd, dstIP, dstPort, srcIP, srcPort, size);
+  return h;
+}
+
 /** Encodes only the header of a frame. */
 export function encodeHeader(f: Frame): Uint8Array {
   const out = new Uint8Array(HEADER_SIZE);

@@ -27,24 +27,25 @@ export interface SchedulerOptions {
   clock?: () => number;
 }
 
-/** The ordered frames of one stream. Created by `Scheduler.queue()`. */
+/**
+ * The ordered frames of one stream. A stream's state object extends it (one object per stream
+ * instead of two); `Scheduler.queue()` makes a plain one.
+ */
 export class StreamQueue {
   /** Bytes waiting (headers included). */
   bytes = 0;
-  /** Called once `bytes` falls to `lowWater` or below after `needDrain` was set. */
-  onDrain: (() => void) | null = null;
   needDrain = false;
   lowWater = 0;
-  /** @internal */ items = new Deque<QueuedFrame>(4);
+  /** Total bytes written to the sink for this stream. */
+  written = 0;
+  /** @internal Created on the first frame: most idle streams never queue more than a few. */
+  items: Deque<QueuedFrame> | null = null;
   /** @internal */ deficit = 0;
   /** @internal */ ready = false;
   /** @internal */ inTurn = false;
-  /** Total bytes written to the sink for this stream. */
-  written = 0;
-  readonly id: number;
-  constructor(id: number) {
-    this.id = id;
-  }
+
+  /** Called once `bytes` falls to `lowWater` or below after `needDrain` was set. */
+  onDrain(): void {}
 }
 
 interface QueuedFrame {
@@ -61,6 +62,11 @@ interface ControlItem {
   at: number;
 }
 
+/** Work put off to the end of the current tick by `Scheduler.defer`. */
+export interface Deferred {
+  runDeferred(): void;
+}
+
 export class Scheduler {
   private readonly sink: SchedulerSink;
   private readonly opts: Required<SchedulerOptions>;
@@ -69,8 +75,9 @@ export class Scheduler {
   private scheduled = false;
   private blocked = false;
   private closed = false;
-  private nextId = 1;
   private readonly flushFn = (): void => this.flush();
+  private deferred: Deferred[] = [];
+  private readonly runDeferredFn = (): void => this.runDeferred();
   /** Longest time a control frame waited before it was handed to the sink, ms. */
   maxControlWait = 0;
   /** Total bytes handed to the sink. */
@@ -92,7 +99,7 @@ export class Scheduler {
 
   /** A new ordered queue for one stream. */
   queue(): StreamQueue {
-    return new StreamQueue(this.nextId++);
+    return new StreamQueue();
   }
 
   get controlLength(): number {
@@ -129,6 +136,7 @@ export class Scheduler {
     if (this.closed) return;
     let size = payload.length;
     if (rest !== null) for (const r of rest) size += r.length;
+    if (q.items === null) q.items = new Deque<QueuedFrame>(2);
     q.items.push({ header, payload, rest, size });
     q.bytes += header.length + size;
     if (!q.ready) {
@@ -138,9 +146,23 @@ export class Scheduler {
     this.kick();
   }
 
+  /**
+   * Runs `task.runDeferred()` in a microtask shared by every task deferred in this tick (streams
+   * use it to send a short write's tail once the tick's other writes have joined it), in order.
+   */
+  defer(task: Deferred): void {
+    if (this.deferred.push(task) === 1) queueMicrotask(this.runDeferredFn);
+  }
+
+  private runDeferred(): void {
+    const tasks = this.deferred;
+    this.deferred = [];
+    for (const t of tasks) t.runDeferred();
+  }
+
   /** Drops everything queued for a stream (after a reset). */
   clear(q: StreamQueue): void {
-    q.items.clear();
+    q.items?.clear();
     q.bytes = 0;
     q.needDrain = false;
     // it stays in the ready list until the writer meets it empty and drops it
@@ -157,7 +179,7 @@ export class Scheduler {
   close(): void {
     this.closed = true;
     this.control.clear();
-    for (const q of this.ready) q.items.clear();
+    for (const q of this.ready) q.items?.clear();
     this.ready.clear();
   }
 
@@ -197,7 +219,7 @@ export class Scheduler {
     for (const q of drained) {
       if (q.needDrain && q.bytes <= q.lowWater) {
         q.needDrain = false;
-        q.onDrain?.();
+        q.onDrain();
       }
     }
   }
@@ -216,10 +238,12 @@ export class Scheduler {
         q.deficit += quantum;
       }
       let took = false;
-      while (q.items.length > 0 && bytes < limit) {
-        const f = q.items.peek()!;
+      // A queue is only ever in the ready list after a push, which created its items.
+      const items = q.items!;
+      while (items.length > 0 && bytes < limit) {
+        const f = items.peek()!;
         if (f.size > q.deficit) break;
-        q.items.shift();
+        items.shift();
         parts.push(f.header);
         if (f.payload.length > 0) parts.push(f.payload);
         if (f.rest !== null) for (const r of f.rest) parts.push(r);
@@ -233,12 +257,12 @@ export class Scheduler {
         if (message) break;
       }
       if (took && q.needDrain && !drained.includes(q)) drained.push(q);
-      if (q.items.length === 0) {
+      if (items.length === 0) {
         this.ready.shift();
         q.ready = false;
         q.inTurn = false;
         q.deficit = 0;
-      } else if (q.items.peek()!.size > q.deficit) {
+      } else if (items.peek()!.size > q.deficit) {
         this.ready.shift();
         q.inTurn = false;
         this.ready.push(q);

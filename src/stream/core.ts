@@ -6,7 +6,7 @@ import {
   StreamClosedError,
   StreamResetError,
 } from '../errors.js';
-import type { Scheduler, StreamQueue } from '../scheduler.js';
+import { type Scheduler, StreamQueue } from '../scheduler.js';
 import { Deque } from '../util/deque.js';
 import type { Logger } from '../util/logger.js';
 import { Caps, Cmd, MAX_PAYLOAD } from '../wire/constants.js';
@@ -63,11 +63,33 @@ export type StreamState = 'open' | 'closing' | 'closed';
 
 const EMPTY = new Uint8Array(0);
 
+// Flag bits of StreamCore.flags: one small integer instead of a dozen boolean fields keeps an idle
+// stream small (10,000 idle streams are a normal load for a switcher's clients).
+const DISCARDED = 1 << 0;
+const FORCE_CLOSE = 1 << 1;
+const TAIL_SCHEDULED = 1 << 2;
+const NEED_WRITABLE = 1 << 3;
+const WRITE_ENDED = 1 << 4;
+const END_SENT = 1 << 5;
+const FIN_SENT = 1 << 6;
+const REMOTE_FIN = 1 << 7;
+const CLOSE_SENT = 1 << 8;
+const CLOSE_RECEIVED = 1 << 9;
+const READ_ENDED = 1 << 10;
+const DIALED = 1 << 11;
+
+/** Times are kept as milliseconds since this epoch so they stay small integers (no boxing). */
+const EPOCH = Date.now();
+function clock(): number {
+  return Date.now() - EPOCH;
+}
+
 /**
  * The runtime-neutral stream state machine: credit window, receive accounting, close handshake
  * (PROTOCOL.md 4-5) and the half-close and reset extensions (14). Faces adapt it to an API.
+ * It is its own write queue in the connection's scheduler (it extends StreamQueue).
  */
-export class StreamCore {
+export class StreamCore extends StreamQueue {
   readonly key: number;
   readonly local: StreamAddress;
   readonly remote: StreamAddress;
@@ -75,47 +97,26 @@ export class StreamCore {
   readonly window: number;
   /** Negotiated extensions (Caps bits); 0 for a plain v3 stream. */
   readonly caps: number;
-  readonly dialed: boolean;
-  readonly createdAt = Date.now();
-  bytesRead = 0;
-  bytesWritten = 0;
-  lastActivity = 0;
 
   private face: StreamFace | null = null;
   private readonly host: StreamHost;
-  private readonly queue: StreamQueue;
-  private readonly chunk: number;
-  private readonly maxInflight: number;
-  private readonly highWater: number;
-  private readonly ackThreshold: number;
+  private flags = 0;
+  private readonly created = clock();
+  private touched = this.created;
   private credit: number;
   private sentTotal = 0;
   private ackedTotal = 0;
+  /** Ends of frames in flight, towards a v3 (Go) receiver only. */
   private readonly inflight: Deque<number> | null;
-  private readonly pending = new Deque<Uint8Array>(4);
+  /** Written bytes not yet framed; created on the first write. */
+  private pending: Deque<Uint8Array> | null = null;
   private pendingBytes = 0;
   private headOffset = 0;
   private framesSinceAck = 0;
-  private discarded = false;
-  private forceClose = false;
-  private tailScheduled = false;
-  private readonly flushTail = (): void => {
-    this.tailScheduled = false;
-    this.pump(true);
-    this.checkWritable();
-  };
   private onFinished: (() => void) | null = null;
-  private needWritable = false;
   private recvTotal = 0;
   private consumedTotal = 0;
   private ackPending = 0;
-  private writeEnded = false;
-  private endSent = false;
-  private finSent = false;
-  private remoteFin = false;
-  private closeSent = false;
-  private closeReceived = false;
-  private readEnded = false;
   private closeTimer: ReturnType<typeof setTimeout> | null = null;
   private _state: StreamState = 'open';
 
@@ -128,28 +129,73 @@ export class StreamCore {
     caps: number,
     dialed: boolean,
   ) {
+    super();
     this.host = host;
     this.key = key;
     this.local = local;
     this.remote = remote;
     this.window = window;
     this.caps = caps;
-    this.dialed = dialed;
+    if (dialed) this.flags = DIALED;
     this.credit = window;
-    const o = host.options;
-    this.chunk = caps !== 0 ? o.extendedChunkSize : o.chunkSize;
-    // A Go receiver queues frames, not bytes: keep in-flight frames under its queue size (4.5).
-    this.maxInflight = caps !== 0 ? Number.POSITIVE_INFINITY : Math.max(16, Math.floor(window / 16384) * 4);
     this.inflight = caps !== 0 ? null : new Deque<number>(16);
-    this.highWater = o.streamHighWaterMark;
-    // flexmux peers have no in-flight frame cap, so credit can go back in larger batches.
-    this.ackThreshold =
-      caps !== 0
-        ? Math.max(1, Math.min(window >>> 2, 512 * 1024))
-        : Math.max(1, Math.min(window >>> 2, 256 * 1024));
-    this.queue = host.scheduler.queue();
-    this.queue.onDrain = () => this.checkWritable();
-    this.lastActivity = Date.now();
+  }
+
+  /** Whether this end dialled the stream (its local port came from the dial pool). */
+  get dialed(): boolean {
+    return this.is(DIALED);
+  }
+
+  /** Wall-clock ms when the stream was set up. */
+  get createdAt(): number {
+    return EPOCH + this.created;
+  }
+
+  /** Wall-clock ms of the last data written or received. */
+  get lastActivity(): number {
+    return EPOCH + this.touched;
+  }
+
+  /** Payload bytes received. */
+  get bytesRead(): number {
+    return this.recvTotal;
+  }
+
+  /** Payload bytes framed for sending. */
+  get bytesWritten(): number {
+    return this.sentTotal;
+  }
+
+  /** Largest data frame: 64 KiB towards flexmux peers, 16 KiB towards Go receivers (4.5). */
+  private get chunk(): number {
+    const o = this.host.options;
+    return this.caps !== 0 ? o.extendedChunkSize : o.chunkSize;
+  }
+
+  /** A Go receiver queues frames, not bytes: keep in-flight frames under its queue size (4.5). */
+  private get maxInflight(): number {
+    return Math.max(16, Math.floor(this.window / 16384) * 4);
+  }
+
+  private get highWater(): number {
+    return this.host.options.streamHighWaterMark;
+  }
+
+  /** flexmux peers have no in-flight frame cap, so credit can go back in larger batches. */
+  private get ackThreshold(): number {
+    return Math.max(1, Math.min(this.window >>> 2, this.caps !== 0 ? 512 * 1024 : 256 * 1024));
+  }
+
+  private is(flag: number): boolean {
+    return (this.flags & flag) !== 0;
+  }
+
+  private mark(flag: number): void {
+    this.flags |= flag;
+  }
+
+  private unmark(flag: number): void {
+    this.flags &= ~flag;
   }
 
   get state(): StreamState {
@@ -163,7 +209,7 @@ export class StreamCore {
 
   /** Bytes accepted by `write` and not yet handed to the connection. */
   get writeBuffered(): number {
-    return this.pendingBytes + this.queue.bytes;
+    return this.pendingBytes + this.bytes;
   }
 
   get sendCredit(): number {
@@ -179,7 +225,7 @@ export class StreamCore {
   }
 
   get writable(): boolean {
-    return !this.writeEnded && !this.closeReceived && this._state !== 'closed';
+    return !this.is(WRITE_ENDED) && !this.is(CLOSE_RECEIVED) && this._state !== 'closed';
   }
 
   attach(face: StreamFace): void {
@@ -191,17 +237,20 @@ export class StreamCore {
   /** Queues bytes. Returns false when the caller should wait for `onWritable`. Throws when closed. */
   write(chunk: Uint8Array): boolean {
     if (!this.writable) {
-      throw new StreamClosedError(this.closeReceived ? 'the peer closed the stream' : 'writer is closed');
+      throw new StreamClosedError(
+        this.is(CLOSE_RECEIVED) ? 'the peer closed the stream' : 'writer is closed',
+      );
     }
     if (chunk.length > 0) {
+      if (this.pending === null) this.pending = new Deque<Uint8Array>(2);
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
       this.pump(false);
     }
-    if (this.pendingBytes + this.queue.bytes >= this.highWater) {
-      this.needWritable = true;
-      this.queue.needDrain = true;
-      this.queue.lowWater = this.highWater >>> 1;
+    if (this.pendingBytes + this.bytes >= this.highWater) {
+      this.mark(NEED_WRITABLE);
+      this.needDrain = true;
+      this.lowWater = this.highWater >>> 1;
       return false;
     }
     return true;
@@ -209,8 +258,8 @@ export class StreamCore {
 
   /** Graceful end of the writing side: FIN where negotiated, else the v3 close (14.4). */
   end(): void {
-    if (this.writeEnded || this._state === 'closed') return;
-    this.writeEnded = true;
+    if (this.is(WRITE_ENDED) || this._state === 'closed') return;
+    this.mark(WRITE_ENDED);
     this.pump();
   }
 
@@ -221,9 +270,9 @@ export class StreamCore {
       return;
     }
     this.onFinished = onClosed;
-    this.forceClose = true;
-    this.writeEnded = true;
-    if (this.endSent && !this.closeSent) this.startClose();
+    this.mark(FORCE_CLOSE);
+    this.mark(WRITE_ENDED);
+    if (this.is(END_SENT) && !this.is(CLOSE_SENT)) this.startClose();
     else this.pump();
   }
 
@@ -231,14 +280,14 @@ export class StreamCore {
   destroy(err?: Error): void {
     if (this._state === 'closed') return;
     this.dropPending();
-    if (!this.closeReceived) {
+    if (!this.is(CLOSE_RECEIVED)) {
       if (this.resetNegotiated) {
         const code = resetCodeOf(err);
-        this.host.scheduler.clear(this.queue);
+        this.host.scheduler.clear(this);
         this.control(Cmd.RESET, encodeReset(code, err?.message ?? ''));
-      } else if (!this.closeSent) {
-        this.host.scheduler.clear(this.queue);
-        this.closeSent = true;
+      } else if (!this.is(CLOSE_SENT)) {
+        this.host.scheduler.clear(this);
+        this.mark(CLOSE_SENT);
         this.ordered(Cmd.CLOSE, EMPTY);
       }
     }
@@ -252,21 +301,28 @@ export class StreamCore {
    */
   private pump(tail = true): void {
     const sched = this.host.scheduler;
-    while (this.pendingBytes > 0 && this.credit > 0 && this.inflightCount() < this.maxInflight) {
+    const inflight = this.inflight;
+    while (
+      this.pendingBytes > 0 &&
+      this.credit > 0 &&
+      (inflight === null || inflight.length < this.maxInflight)
+    ) {
       // One frame takes up to `chunk` bytes, gathered across queued writes without copying.
       const n = Math.min(this.pendingBytes, this.chunk, this.credit);
       if (!tail && n === this.pendingBytes && n < this.chunk && n < this.credit) {
-        if (!this.tailScheduled) {
-          this.tailScheduled = true;
-          queueMicrotask(this.flushTail);
+        if (!this.is(TAIL_SCHEDULED)) {
+          this.mark(TAIL_SCHEDULED);
+          sched.defer(this);
         }
         return;
       }
+      // pendingBytes > 0, so a write created the deque.
+      const pending = this.pending!;
       let payload: Uint8Array | null = null;
       let rest: Uint8Array[] | null = null;
       let need = n;
       while (need > 0) {
-        const head = this.pending.peek()!;
+        const head = pending.peek()!;
         const off = this.headOffset;
         const take = Math.min(head.length - off, need);
         const view = off === 0 && take === head.length ? head : head.subarray(off, off + take);
@@ -275,7 +331,7 @@ export class StreamCore {
         else rest.push(view);
         need -= take;
         if (off + take === head.length) {
-          this.pending.shift();
+          pending.shift();
           this.headOffset = 0;
         } else {
           this.headOffset = off + take;
@@ -284,41 +340,47 @@ export class StreamCore {
       this.pendingBytes -= n;
       this.credit -= n;
       this.sentTotal += n;
-      this.bytesWritten += n;
       this.inflight?.push(this.sentTotal);
       const h = header(Cmd.DATA, this.remote.ip, this.remote.port, this.local.ip, this.local.port, n);
-      sched.pushOrdered(this.queue, h, payload!, rest);
+      sched.pushOrdered(this, h, payload!, rest);
     }
-    this.lastActivity = Date.now();
-    if (this.pendingBytes === 0 && this.writeEnded && !this.endSent && this._state !== 'closed') {
-      this.endSent = true;
-      if (this.halfCloseNegotiated && !this.forceClose) {
-        this.finSent = true;
+    this.touched = clock();
+    if (this.pendingBytes === 0 && this.is(WRITE_ENDED) && !this.is(END_SENT) && this._state !== 'closed') {
+      this.mark(END_SENT);
+      if (this.halfCloseNegotiated && !this.is(FORCE_CLOSE)) {
+        this.mark(FIN_SENT);
         this.ordered(Cmd.FIN, EMPTY);
-        if (this.remoteFin) this.startClose();
+        if (this.is(REMOTE_FIN)) this.startClose();
       } else {
         this.startClose();
       }
     }
   }
 
-  private inflightCount(): number {
-    return this.inflight === null ? 0 : this.inflight.length;
+  /** The tail left by `write()` goes out now (Scheduler.defer). */
+  runDeferred(): void {
+    this.unmark(TAIL_SCHEDULED);
+    this.pump(true);
+    this.checkWritable();
+  }
+
+  override onDrain(): void {
+    this.checkWritable();
   }
 
   private checkWritable(): void {
-    if (!this.needWritable) return;
-    if (this.pendingBytes + this.queue.bytes < this.highWater) {
-      this.needWritable = false;
+    if (!this.is(NEED_WRITABLE)) return;
+    if (this.pendingBytes + this.bytes < this.highWater) {
+      this.unmark(NEED_WRITABLE);
       this.face?.onWritable();
     } else {
-      this.queue.needDrain = true;
-      this.queue.lowWater = Math.max(0, (this.highWater >>> 1) - this.pendingBytes);
+      this.needDrain = true;
+      this.lowWater = Math.max(0, (this.highWater >>> 1) - this.pendingBytes);
     }
   }
 
   private dropPending(): void {
-    this.pending.clear();
+    this.pending?.clear();
     this.pendingBytes = 0;
     this.headOffset = 0;
   }
@@ -343,8 +405,8 @@ export class StreamCore {
 
   onData(payload: Uint8Array): void {
     if (payload.length === 0) return; // Go ignores empty data frames (1.3)
-    if (this._state === 'closed' || this.readEnded || this.closeReceived) return; // v3: dropped
-    if (this.remoteFin) {
+    if (this._state === 'closed' || this.is(READ_ENDED) || this.is(CLOSE_RECEIVED)) return; // v3: dropped
+    if (this.is(REMOTE_FIN)) {
       this.violate(ResetCode.PROTOCOL, new ProtocolError('data after FIN'));
       return;
     }
@@ -368,18 +430,17 @@ export class StreamCore {
     }
     this.recvTotal += n;
     this.framesSinceAck++;
-    this.bytesRead += n;
-    this.lastActivity = Date.now();
+    this.touched = clock();
     this.host.accountReceive(n);
     this.face?.onData(payload);
   }
 
   /** The reader took `n` bytes: return credit to the peer, batched (never 0, split at 65 535). */
   consumed(n: number): void {
-    if (n <= 0 || this.discarded) return;
+    if (n <= 0 || this.is(DISCARDED)) return;
     this.consumedTotal += n;
     this.host.accountReceive(-n);
-    if (this._state === 'closed' || this.closeReceived) return;
+    if (this._state === 'closed' || this.is(CLOSE_RECEIVED)) return;
     this.ackPending += n;
     // Batch ACKs, but never hold so many that the peer stalls: a sender has at least 3/4 of the
     // window left, and a v3 sender capped at 16 in-flight frames sees an ACK every 8 frames.
@@ -405,22 +466,22 @@ export class StreamCore {
   }
 
   onFin(): void {
-    if (this._state === 'closed' || this.remoteFin) return;
-    this.remoteFin = true;
+    if (this._state === 'closed' || this.is(REMOTE_FIN)) return;
+    this.mark(REMOTE_FIN);
     this.endRead();
-    if (this.finSent) this.startClose();
+    if (this.is(FIN_SENT)) this.startClose();
   }
 
   onClose(): void {
     if (this._state === 'closed') {
       return;
     }
-    this.closeReceived = true;
+    this.mark(CLOSE_RECEIVED);
     const lost = this.pendingBytes;
     this.dropPending();
     this.endRead();
     this.ordered(Cmd.CLOSE_ACK, EMPTY);
-    if (lost > 0 && !this.writeEnded) {
+    if (lost > 0 && !this.is(WRITE_ENDED)) {
       this.finish(new StreamClosedError(`the peer closed the stream with ${lost} bytes unsent`));
     } else {
       this.finish(null);
@@ -428,7 +489,7 @@ export class StreamCore {
   }
 
   onCloseAck(): void {
-    if (this._state === 'closed' || !this.closeSent) return;
+    if (this._state === 'closed' || !this.is(CLOSE_SENT)) return;
     this.endRead();
     this.finish(null);
   }
@@ -436,7 +497,7 @@ export class StreamCore {
   onReset(code: number, message: string): void {
     if (this._state === 'closed') return;
     this.dropPending();
-    this.host.scheduler.clear(this.queue);
+    this.host.scheduler.clear(this);
     const text = message
       ? `stream reset by peer (code ${code}): ${message}`
       : `stream reset by peer (code ${code})`;
@@ -456,8 +517,8 @@ export class StreamCore {
   // ---------------------------------------------------------------- closing
 
   private startClose(): void {
-    if (this.closeSent || this.closeReceived || this._state === 'closed') return;
-    this.closeSent = true;
+    if (this.is(CLOSE_SENT) || this.is(CLOSE_RECEIVED) || this._state === 'closed') return;
+    this.mark(CLOSE_SENT);
     this._state = 'closing';
     this.ordered(Cmd.CLOSE, EMPTY);
     this.closeTimer = setTimeout(() => {
@@ -471,8 +532,8 @@ export class StreamCore {
   }
 
   private endRead(): void {
-    if (this.readEnded) return;
-    this.readEnded = true;
+    if (this.is(READ_ENDED)) return;
+    this.mark(READ_ENDED);
     this.face?.onEnd();
   }
 
@@ -494,11 +555,11 @@ export class StreamCore {
     const unread = this.recvTotal - this.consumedTotal;
     if (err !== null || silent) {
       // The face discards what it buffered; stop counting it against the connection.
-      this.discarded = true;
+      this.mark(DISCARDED);
       if (unread > 0) this.host.accountReceive(-unread);
     }
     if (err !== null) this.face?.onError(err);
-    else if (!this.readEnded && !silent) this.endRead();
+    else if (!this.is(READ_ENDED) && !silent) this.endRead();
     this.host.release(this);
     this.face?.onClose(silent);
     const cb = this.onFinished;
@@ -510,7 +571,7 @@ export class StreamCore {
 
   private ordered(cmd: number, payload: Uint8Array): void {
     const h = header(cmd, this.remote.ip, this.remote.port, this.local.ip, this.local.port, payload.length);
-    this.host.scheduler.pushOrdered(this.queue, h, payload);
+    this.host.scheduler.pushOrdered(this, h, payload);
   }
 
   private control(cmd: number, payload: Uint8Array, size = payload.length): void {

@@ -1,4 +1,4 @@
-import { Scheduler, type SchedulerSink, type StreamQueue } from '../scheduler.js';
+import { Scheduler, type SchedulerSink, StreamQueue } from '../scheduler.js';
 import type { Transport } from '../transport/types.js';
 
 /**
@@ -43,6 +43,17 @@ export class ReadGate {
   shutDown(): void {
     this.shut = true;
     this.blockers.clear();
+  }
+}
+
+/** One source's frames towards this client; draining it lets the source read again. */
+class SourceQueue extends StreamQueue {
+  constructor(private readonly gate: ReadGate) {
+    super();
+  }
+
+  override onDrain(): void {
+    this.gate.unblock(this);
   }
 }
 
@@ -103,9 +114,8 @@ export class Outbox<S extends Source> {
       // A queue per source ever seen would grow with every pair of nodes that once talked:
       // now and then forget the empty ones (amortised O(1) per new queue).
       if (++this.created > 64 && this.created * 2 > this.bySource.size) this.sweep();
-      const queue = this.scheduler.queue();
+      const queue = new SourceQueue(from.gate);
       queue.lowWater = Math.floor(l.maxQueuePerSource / 2);
-      queue.onDrain = () => from.gate.unblock(queue);
       this.bySource.set(from, queue);
       q = queue;
     }
@@ -138,7 +148,8 @@ export class Outbox<S extends Source> {
   /** A source left: its frames already queued still go out, but it is no longer paused for them. */
   forget(source: S): void {
     const q = this.bySource.get(source);
-    if (q) q.onDrain = null;
+    // Its queued frames still drain, but must not wake the departed source's reading.
+    if (q) q.needDrain = false;
     this.bySource.delete(source);
     this.overTotal.delete(source);
   }

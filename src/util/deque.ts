@@ -5,7 +5,7 @@ export class Deque<T> {
   private len = 0;
 
   constructor(capacity = 8) {
-    let c = 8;
+    let c = 2;
     while (c < capacity) c <<= 1;
     this.buf = new Array<T | undefined>(c);
   }
@@ -34,7 +34,8 @@ export class Deque<T> {
   }
 
   clear(): void {
-    this.buf = new Array<T | undefined>(8);
+    if (this.len === 0) return;
+    this.buf = new Array<T | undefined>(Math.min(this.buf.length, 8));
     this.head = 0;
     this.len = 0;
   }

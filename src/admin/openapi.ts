@@ -104,7 +104,7 @@ const schemas: Record<string, Schema> = {
       items: obj({
         dialer: obj({ domain: str(), ip: int(), port: int() }),
         acceptor: obj({ domain: str(), ip: int(), port: int() }),
-        caps: int('Negotiated extensions: 1 half-close, 2 reset.'),
+        caps: int('Negotiated extensions: 1 half-close, 2 reset, 4 release on FIN.'),
         since: int('Unix ms when the stream opened.'),
       }),
     },

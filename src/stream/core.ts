@@ -77,6 +77,7 @@ const CLOSE_SENT = 1 << 8;
 const CLOSE_RECEIVED = 1 << 9;
 const READ_ENDED = 1 << 10;
 const DIALED = 1 << 11;
+const RELEASE_ON_FLUSH = 1 << 12;
 
 /** Times are kept as milliseconds since this epoch so they stay small integers (no boxing). */
 const EPOCH = Date.now();
@@ -350,7 +351,7 @@ export class StreamCore extends StreamQueue {
       if (this.halfCloseNegotiated && !this.is(FORCE_CLOSE)) {
         this.mark(FIN_SENT);
         this.ordered(Cmd.FIN, EMPTY);
-        if (this.is(REMOTE_FIN)) this.startClose();
+        if (this.is(REMOTE_FIN)) this.bothEnded();
       } else {
         this.startClose();
       }
@@ -366,6 +367,13 @@ export class StreamCore extends StreamQueue {
 
   override onDrain(): void {
     this.checkWritable();
+    if (!this.is(RELEASE_ON_FLUSH)) return;
+    if (this.bytes === 0) {
+      this.finish(null);
+    } else {
+      this.needDrain = true;
+      this.lowWater = 0;
+    }
   }
 
   private checkWritable(): void {
@@ -375,7 +383,8 @@ export class StreamCore extends StreamQueue {
       this.face?.onWritable();
     } else {
       this.needDrain = true;
-      this.lowWater = Math.max(0, (this.highWater >>> 1) - this.pendingBytes);
+      // A release waiting for the FIN to be written needs the drain call at 0 bytes.
+      this.lowWater = this.is(RELEASE_ON_FLUSH) ? 0 : Math.max(0, (this.highWater >>> 1) - this.pendingBytes);
     }
   }
 
@@ -469,7 +478,7 @@ export class StreamCore extends StreamQueue {
     if (this._state === 'closed' || this.is(REMOTE_FIN)) return;
     this.mark(REMOTE_FIN);
     this.endRead();
-    if (this.is(FIN_SENT)) this.startClose();
+    if (this.is(FIN_SENT)) this.bothEnded();
   }
 
   onClose(): void {
@@ -515,6 +524,26 @@ export class StreamCore extends StreamQueue {
   }
 
   // ---------------------------------------------------------------- closing
+
+  /**
+   * FIN sent and FIN received: nothing more can flow either way. With FIN_RELEASE both ends know
+   * it, so the stream is released at once (the peer does the same on its side); otherwise the v3
+   * close runs (PROTOCOL.md 14.2).
+   */
+  private bothEnded(): void {
+    const release = Caps.HALF_CLOSE | Caps.FIN_RELEASE;
+    if ((this.caps & release) !== release) {
+      this.startClose();
+    } else if (this.bytes === 0) {
+      this.finish(null);
+    } else {
+      // Our FIN is still queued: release once it is written, so a later open from the same port
+      // (a control frame, which overtakes queued stream frames) can never arrive before it.
+      this.mark(RELEASE_ON_FLUSH);
+      this.needDrain = true;
+      this.lowWater = 0;
+    }
+  }
 
   private startClose(): void {
     if (this.is(CLOSE_SENT) || this.is(CLOSE_RECEIVED) || this._state === 'closed') return;

@@ -94,13 +94,15 @@ export interface LinkedStream {
   caps: number;
   /** Unix ms when the OpenStream ACK passed. */
   since: number;
+  /** FINs seen: 1 from the dialer, 2 from the acceptor. */
+  fins: number;
 }
 
 /** One stream between two clients, as `Switcher.streams()` lists it. */
 export interface StreamInfo {
   dialer: { domain: string; ip: number; port: number };
   acceptor: { domain: string; ip: number; port: number };
-  /** Negotiated extensions: 1 half-close, 2 reset (0: plain v3). */
+  /** Negotiated extensions: 1 half-close, 2 reset, 4 release on FIN (0: plain v3). */
   caps: number;
   /** Unix ms when the stream opened. */
   since: number;
@@ -262,10 +264,25 @@ export class SwitcherClient implements FrameSink {
     const acceptor = [ack?.srcIP ?? a.ip, ack?.srcPort ?? 0] as const;
     const dialer = [ack?.dstIP ?? b.ip, ack?.dstPort ?? 0] as const;
     const since = Date.now();
-    a.streams.set(key, { peer: b, acceptor, dialer, caps, since });
-    b.streams.set(key, { peer: a, acceptor, dialer, caps, since });
+    a.streams.set(key, { peer: b, acceptor, dialer, caps, since, fins: 0 });
+    b.streams.set(key, { peer: a, acceptor, dialer, caps, since, fins: 0 });
     a.stats.streamsOpened++;
     if (b !== a) b.stats.streamsOpened++;
+  }
+
+  /**
+   * A FIN passed from `from`. A stream that negotiated FIN_RELEASE ends without a close once both
+   * ends sent one (docs/protocol.md), so that is when it is forgotten.
+   */
+  static noteFin(from: SwitcherClient, to: SwitcherClient, key: string, f: Frame): void {
+    const a = from.streams.get(key);
+    const b = to.streams.get(key);
+    if (a === undefined || b === undefined || a.peer !== to) return;
+    const bit = f.srcIP === a.dialer[0] && f.srcPort === a.dialer[1] ? 1 : 2;
+    a.fins |= bit;
+    b.fins |= bit;
+    const release = Caps.HALF_CLOSE | Caps.FIN_RELEASE;
+    if (a.fins === 3 && (a.caps & release) === release) SwitcherClient.unlink(from, to, key);
   }
 
   /** Forgets a stream (a close or reset passed). */

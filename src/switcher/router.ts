@@ -100,6 +100,8 @@ export class Router {
       if (ack.ok) SwitcherClient.link(from, to, streamKey(f), f, ack.caps);
     } else if (f.cmd === Cmd.CLOSE || f.cmd === Cmd.RESET) {
       SwitcherClient.unlink(from, to, streamKey(f));
+    } else if (f.cmd === Cmd.FIN) {
+      SwitcherClient.noteFin(from, to, streamKey(f), f);
     }
   }
 

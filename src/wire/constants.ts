@@ -54,8 +54,13 @@ export const SWITCHER_IP = 0xffff;
 export const Caps = {
   HALF_CLOSE: 0x01,
   RESET: 0x02,
+  /**
+   * With HALF_CLOSE: a stream is released once its side has sent and received a FIN, without the
+   * v3 close exchange (docs/protocol.md, "Release on FIN").
+   */
+  FIN_RELEASE: 0x04,
 } as const;
-export const ALL_CAPS = Caps.HALF_CLOSE | Caps.RESET;
+export const ALL_CAPS = Caps.HALF_CLOSE | Caps.RESET | Caps.FIN_RELEASE;
 
 /**
  * The credit both ends use when the negotiated window is 0 or negative as int32 (PROTOCOL.md 3.4):

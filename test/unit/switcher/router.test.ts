@@ -166,6 +166,32 @@ describe('router: order and counters', () => {
     expect(sw.client('echo')).toMatchObject({ streams: 0, streamsOpened: 1 });
   });
 
+  it('forgets a stream after both FINs only when the ACK negotiated release on FIN (caps 05)', async () => {
+    const { echo, alice } = await pair();
+    const streamsAfterFins = async (caps: number, port: number): Promise<number | undefined> => {
+      alice.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 7, 2, port, encodeOpen({ domain: 'echo', caps: 7 })));
+      await echo.next(isCmd(Cmd.OPEN));
+      echo.send(makeFrame(Cmd.OPEN_ACK, 2, port, 1, 7, new Uint8Array([0, 0, 0, 0, 0, caps])));
+      await alice.next(isCmd(Cmd.OPEN_ACK));
+      const before = sw.client('alice')?.streams;
+      alice.send(makeFrame(Cmd.FIN, 1, 7, 2, port));
+      await echo.next(isCmd(Cmd.FIN));
+      // One FIN is not the end, whatever was negotiated.
+      expect(sw.client('alice')?.streams).toBe(before);
+      echo.send(makeFrame(Cmd.FIN, 2, port, 1, 7));
+      await alice.next(isCmd(Cmd.FIN));
+      return sw.client('alice')?.streams;
+    };
+    expect(await streamsAfterFins(0x05, 1000)).toBe(0);
+    expect(sw.client('echo')?.streams).toBe(0);
+    // Without bit 04 the v3 close still follows the FINs, so the stream stays tracked until then.
+    expect(await streamsAfterFins(0x03, 1001)).toBe(1);
+    alice.send(makeFrame(Cmd.CLOSE, 1, 7, 2, 1001));
+    await echo.next(isCmd(Cmd.CLOSE));
+    expect(sw.client('alice')?.streams).toBe(0);
+    expect(sw.client('alice')?.streamsOpened).toBe(2);
+  });
+
   it('counts bytes and frames both ways', async () => {
     const { echo, alice } = await pair();
     alice.send(makeFrame(Cmd.DATA, 1, 7, 2, 1000, new Uint8Array(89)));

@@ -24,7 +24,9 @@ describe('OpenStream payload', () => {
   });
 
   it('appends the caps byte when given, even 0', () => {
-    expect(toHex(encodeOpen({ domain: 'echo', window: 4096, caps: ALL_CAPS }))).toBe('6563686f000000100003');
+    expect(toHex(encodeOpen({ domain: 'echo', window: 4096, caps: Caps.HALF_CLOSE | Caps.RESET }))).toBe(
+      '6563686f000000100003',
+    );
     expect(toHex(encodeOpen({ domain: '', window: 0, caps: 0 }))).toBe('000000000000');
   });
 

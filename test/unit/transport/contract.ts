@@ -98,6 +98,23 @@ export function transportContract(
       }
     });
 
+    it('keeps the order of one send made of runs of tiny parts between large ones', async () => {
+      const { a, pb } = await connected();
+      const toB = receiveInto(pb);
+      // Frame-like: 11-byte headers, empty and short payloads, then parts above any copy threshold.
+      const sizes = [11, 0, 16, 11, 1, 11, 4096, 11, 11, 3, 60_000, 11, 1023, 1024, 2, 11];
+      let seed = 0;
+      const parts = sizes.map((n) => Uint8Array.from({ length: n }, () => (seed = (seed * 31 + 7) & 0xff)));
+      const expected = createHash('sha256');
+      for (const part of parts) expected.update(part);
+      const total = sizes.reduce((x, y) => x + y, 0);
+      // Message framing carries at most one frame per send: there, send the parts one message each.
+      if (framing === 'message') for (const part of parts.filter((x) => x.length > 0)) a.send([part]);
+      else a.send(parts);
+      await pb.until(() => pb.bytes === total, 'every byte of the send');
+      expect(toB.digest()).toBe(expected.digest('hex'));
+    });
+
     it('keeps data sent before attach until the handlers arrive', async () => {
       const [a, b] = await connect();
       probe(a);

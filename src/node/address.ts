@@ -1,7 +1,13 @@
 import { ConfigError } from '../errors.js';
 
 /** Where to dial: a domain (resolved by the switcher) or a virtual IP, and a port. */
-export type DialTarget = { domain: string; port: number } | { ip: number; port: number };
+export type DialTarget =
+  | { readonly domain: string; readonly port: number }
+  | { readonly ip: number; readonly port: number };
+
+// Most programs dial the same few addresses over and over: remember the last one parsed.
+let lastText = '';
+let lastTarget: DialTarget | null = null;
 
 /**
  * Parses `host:port` as Go does (PROTOCOL.md 3.2): a host that is a decimal integer is a virtual
@@ -19,6 +25,14 @@ export function parseAddress(address: string | DialTarget): DialTarget {
     }
     return { domain: address.domain, port };
   }
+  if (address === lastText && lastTarget !== null) return lastTarget;
+  const target = parseText(address);
+  lastText = address;
+  lastTarget = target;
+  return target;
+}
+
+function parseText(address: string): DialTarget {
   const i = address.lastIndexOf(':');
   if (i <= 0) throw new ConfigError(`address "${address}" is not host:port`);
   const host = address.slice(0, i);
@@ -30,9 +44,9 @@ export function parseAddress(address: string | DialTarget): DialTarget {
   if (/^\d+$/.test(host)) {
     const ip = Number(host);
     if (ip > 0xffff) throw new ConfigError(`address "${address}" has a virtual IP above 65535`);
-    return { ip, port };
+    return Object.freeze({ ip, port });
   }
-  return { domain: host, port };
+  return Object.freeze({ domain: host, port });
 }
 
 export function formatTarget(t: DialTarget): string {

@@ -1,21 +1,53 @@
 import { AbortError, ConnectionClosedError, DialTimeoutError } from '../errors.js';
 import type { DialTarget } from './address.js';
 
+/** A dial waiting for its OpenStream ACK. */
 export interface PendingDial<T> {
-  port: number;
-  target: DialTarget;
-  resolve: (v: T) => void;
-  reject: (e: Error) => void;
-  cleanup: () => void;
+  readonly port: number;
+  readonly target: DialTarget;
+  resolve(v: T): void;
+  reject(e: Error): void;
+}
+
+class Entry<T> implements PendingDial<T> {
+  signal: AbortSignal | null = null;
+  onAbort: (() => void) | null = null;
+  constructor(
+    readonly port: number,
+    readonly target: DialTarget,
+    readonly timeoutMs: number,
+    readonly deadline: number,
+    readonly usual: boolean,
+    readonly resolve: (v: T) => void,
+    readonly reject: (e: Error) => void,
+  ) {}
 }
 
 /**
- * Dials waiting for their OpenStream ACK; the ACK handler creates the stream and resolves with it
- * at once, so frames that follow the ACK in the same read find the stream registered, keyed by local port: Go matches the ACK by its
- * destination port only (PROTOCOL.md 3.2).
+ * Dials waiting for their OpenStream ACK, keyed by local port: Go matches the ACK by its
+ * destination port only (PROTOCOL.md 3.2). The ACK handler takes the dial and resolves it at once,
+ * so frames that follow the ACK in the same read find the stream registered.
+ *
+ * Deadlines share one timer, armed for the earliest: a dial costs no timer of its own (thousands
+ * of opens per second are a normal load). Dials with the usual timeout expire in the order they
+ * were made, so the timer finds the next deadline without a scan.
  */
 export class PendingDials<T> {
-  private readonly pending = new Map<number, PendingDial<T>>();
+  private readonly pending = new Map<number, Entry<T>>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerAt = 0;
+  /** Pending dials whose timeout differs from the usual one. */
+  private unusual = 0;
+  private readonly fire = (): void => this.expire();
+
+  /**
+   * @param usualTimeout the timeout most dials use (the node's dialTimeout)
+   * @param onGiveUp runs when a dial times out or is aborted, before its promise rejects
+   */
+  constructor(
+    private readonly usualTimeout: number,
+    private readonly onGiveUp: (port: number) => void,
+  ) {}
 
   get size(): number {
     return this.pending.size;
@@ -25,54 +57,85 @@ export class PendingDials<T> {
     return this.pending.has(port);
   }
 
-  get(port: number): PendingDial<T> | undefined {
-    return this.pending.get(port);
+  /** Waits for the ACK of a dial from `port`. */
+  wait(port: number, target: DialTarget, timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    const usual = timeoutMs === this.usualTimeout;
+    let entry!: Entry<T>;
+    const promise = new Promise<T>((resolve, reject) => {
+      entry = new Entry(port, target, timeoutMs, deadline, usual, resolve, reject);
+    });
+    if (signal !== undefined) {
+      const e = entry;
+      e.signal = signal;
+      e.onAbort = () => this.giveUp(e, new AbortError('dial aborted'));
+      signal.addEventListener('abort', e.onAbort, { once: true });
+    }
+    if (!usual) this.unusual++;
+    this.pending.set(port, entry);
+    if (this.timer === null || deadline < this.timerAt) this.arm(deadline);
+    return promise;
   }
 
-  /** Waits for the ACK of a dial from `port`; `onGiveUp` runs when it times out or aborts. */
-  wait(
-    port: number,
-    target: DialTarget,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    onGiveUp: (port: number) => void,
-  ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const giveUp = (err: Error): void => {
-        if (!this.pending.has(port)) return;
-        entry.cleanup();
-        onGiveUp(port);
-        reject(err);
-      };
-      const onAbort = (): void => giveUp(new AbortError('dial aborted'));
-      const timer = setTimeout(
-        () => giveUp(new DialTimeoutError(`dial ${describe(target)} timed out after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      (timer as { unref?: () => void }).unref?.();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const entry: PendingDial<T> = {
-        port,
-        target,
-        resolve,
-        reject,
-        cleanup: () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          this.pending.delete(port);
-        },
-      };
-      this.pending.set(port, entry);
-    });
+  /** Removes and returns the dial waiting on `port` (its ACK arrived), if any. */
+  take(port: number): PendingDial<T> | undefined {
+    const e = this.pending.get(port);
+    if (e === undefined) return undefined;
+    this.remove(e);
+    return e;
   }
 
   failAll(err: Error = new ConnectionClosedError()): PendingDial<T>[] {
     const all = [...this.pending.values()];
-    for (const p of all) {
-      p.cleanup();
-      p.reject(err);
+    for (const e of all) {
+      this.remove(e);
+      e.reject(err);
     }
     return all;
+  }
+
+  private giveUp(e: Entry<T>, err: Error): void {
+    if (this.pending.get(e.port) !== e) return;
+    this.remove(e);
+    this.onGiveUp(e.port);
+    e.reject(err);
+  }
+
+  private remove(e: Entry<T>): void {
+    this.pending.delete(e.port);
+    if (!e.usual) this.unusual--;
+    if (e.onAbort !== null) e.signal?.removeEventListener('abort', e.onAbort);
+    if (this.pending.size === 0 && this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.fire, Math.max(0, at - Date.now()));
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  private expire(): void {
+    this.timer = null;
+    const now = Date.now();
+    const due: Entry<T>[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (const e of this.pending.values()) {
+      if (e.deadline <= now) {
+        due.push(e);
+      } else if (e.deadline < next) {
+        next = e.deadline;
+        // Usual dials sit in deadline order: with no other kind pending, the rest are later.
+        if (this.unusual === 0) break;
+      }
+    }
+    for (const e of due) {
+      this.giveUp(e, new DialTimeoutError(`dial ${describe(e.target)} timed out after ${e.timeoutMs} ms`));
+    }
+    if (next !== Number.POSITIVE_INFINITY && this.pending.size > 0 && this.timer === null) this.arm(next);
   }
 }
 

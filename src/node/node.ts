@@ -83,7 +83,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Listeners owned by a session: they outlive this node's connection. */
   private readonly borrowed = new Set<Listener<S>>();
   private readonly dialPorts = new PortPool(1000, 0xffff);
-  private readonly dials = new PendingDials<S>();
+  private readonly dials: PendingDials<S>;
+  /**
+   * Ports a dial must not take besides those in use: listened on. (A port retained after its
+   * stream, or quarantined after a dial gave up, stays in use in the pool until it expires.)
+   */
+  private readonly portBusy = (p: number): boolean => this.listeners.has(p);
   private readonly pinger = new Pinger();
   private readonly retention: Retention;
   private loopback: Loopback | null = null;
@@ -122,6 +127,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       maxBatchBytes: o.maxBatchBytes,
       maxControlQueue: o.maxControlQueue,
     });
+    // A late ACK must not be taken for a later dial from the same port: quarantine the port.
+    this.dials = new PendingDials<S>(o.dialTimeout, (p) => this.retention.add(-1 - p, p));
     this.retention = new Retention(o.retention, (key, port) => {
       if (port >= 0) this.dialPorts.release(port);
       void key;
@@ -176,7 +183,15 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   // ------------------------------------------------------------------ public API
 
   /** Opens a stream to `domain:port` or `ip:port` (PROTOCOL.md 3). */
-  async dial(address: string | DialTarget, options: DialOptions = {}): Promise<S> {
+  dial(address: string | DialTarget, options: DialOptions = {}): Promise<S> {
+    try {
+      return this.startDial(address, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private startDial(address: string | DialTarget, options: DialOptions): Promise<S> {
     const target = parseAddress(address);
     if (options.signal?.aborted) throw new AbortError('dial aborted', { cause: options.signal.reason });
     if (this._closed || this.closing) throw new NotConnectedError('node is closed');
@@ -191,17 +206,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (!Number.isInteger(window) || window < 0 || window > 0x7fffffff) {
       throw new ConfigError(`window must be an integer in 0..2147483647, got ${window}`);
     }
-    const port = this.dialPorts.take((p) => this.listeners.has(p) || this.retention.hasPort(p));
+    const port = this.dialPorts.take(this.portBusy);
     if (port < 0) throw new LimitError('no free local port for a new stream');
     // Go short-cuts dials to itself (PROTOCOL.md 3.2): they never reach the wire.
     const local = this.isLocal(target);
     const host: StreamHost = local ? this.loopbackHost() : this;
     const domain = local ? '' : 'domain' in target ? target.domain : '';
     const dstIP = local ? this._ip : 'domain' in target ? SWITCHER_IP : target.ip;
-    const wait = this.dials.wait(port, target, options.timeout ?? o.dialTimeout, options.signal, (p) => {
-      // A late ACK must not be taken for a later dial from the same port: quarantine it.
-      this.retention.add(-1 - p, p);
-    });
+    const wait = this.dials.wait(port, target, options.timeout ?? o.dialTimeout, options.signal);
     host.sendControl(
       Cmd.OPEN,
       dstIP,
@@ -210,12 +222,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       port,
       encodeOpen({ domain, window, caps: o.caps }),
     );
-    try {
-      return await wait;
-    } catch (err) {
-      if (err instanceof DialRefusedError) this.dialPorts.release(port);
-      throw err;
-    }
+    return wait;
   }
 
   private isLocal(t: DialTarget): boolean {
@@ -441,15 +448,16 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   private onOpenAck(f: Frame, via: StreamHost): void {
-    const pending = this.dials.get(f.dstPort);
+    const pending = this.dials.take(f.dstPort);
     const ack = decodeOpenAck(f.payload);
     if (!pending) {
       // The dial gave up: close the peer's stream instead of leaving it half-alive (12.2).
       if (ack.ok) via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
       return;
     }
-    pending.cleanup();
     if (!ack.ok) {
+      // Refused: nothing was set up, so the port is free again at once.
+      this.dialPorts.release(pending.port);
       pending.reject(new DialRefusedError(ack.error));
       return;
     }
@@ -470,24 +478,22 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     pending.resolve(this.faceOf(core));
   }
 
+  private refuseOpen(f: Frame, via: StreamHost, text: string): void {
+    this.stats.openRefused++;
+    this.logger.debug({ port: f.dstPort, from: `${f.srcIP}:${f.srcPort}`, reason: text }, 'refused an open');
+    via.sendControl(Cmd.OPEN_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort, encodeOpenError(text));
+  }
+
   private onOpen(f: Frame, via: StreamHost): void {
-    const refuse = (text: string): void => {
-      this.stats.openRefused++;
-      this.logger.debug(
-        { port: f.dstPort, from: `${f.srcIP}:${f.srcPort}`, reason: text },
-        'refused an open',
-      );
-      via.sendControl(Cmd.OPEN_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort, encodeOpenError(text));
-    };
     const l = this.listeners.get(f.dstPort);
     if (!l || this.closing) {
-      refuse(this.closing ? 'listener closed' : 'listener not found');
+      this.refuseOpen(f, via, this.closing ? 'listener closed' : 'listener not found');
       return;
     }
     const req = decodeOpen(f.payload);
     const key = keyOf(f.srcIP, f.srcPort, f.dstPort);
     if (this.streams.has(key)) {
-      refuse('sid is attached');
+      this.refuseOpen(f, via, 'sid is attached');
       return;
     }
     const o = this.options;
@@ -496,11 +502,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         { streams: this.streams.size, buffered: this.receiveBuffered },
         'refusing stream: limit',
       );
-      refuse('too many streams');
+      this.refuseOpen(f, via, 'too many streams');
       return;
     }
     if (!l.canTake()) {
-      refuse('listener backlog full');
+      this.refuseOpen(f, via, 'listener backlog full');
       return;
     }
     this.retention.delete(key);

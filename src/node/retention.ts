@@ -1,31 +1,36 @@
+/** Generations an entry passes through; it expires after `ms` and before `ms * SLOTS / (SLOTS - 1)`. */
+const SLOTS = 5;
+
 /**
  * Closed streams keep their address for a while so late frames are absorbed instead of being
  * taken for a new stream (PROTOCOL.md 5.4); a dialled stream's local port returns to the pool only
- * then. One coarse timer serves every entry.
+ * then. One coarse timer serves every entry: entries go into the newest of a few generations, and
+ * each tick expires the oldest generation whole, so adding an entry allocates nothing.
  */
 export class Retention {
   private readonly ms: number;
   private readonly onExpire: (key: number, port: number) => void;
-  private readonly entries = new Map<number, { until: number; port: number }>();
-  private readonly ports = new Set<number>();
+  /** Newest first; values are the port to release plus one (0: none). */
+  private readonly gens: Map<number, number>[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
+  private readonly tickFn = (): void => this.tick();
 
   constructor(ms: number, onExpire: (key: number, port: number) => void) {
     this.ms = ms;
     this.onExpire = onExpire;
+    for (let i = 0; i < SLOTS; i++) this.gens.push(new Map());
   }
 
   get size(): number {
-    return this.entries.size;
+    let n = 0;
+    for (const g of this.gens) n += g.size;
+    return n;
   }
 
   has(key: number): boolean {
-    return this.entries.has(key);
-  }
-
-  hasPort(port: number): boolean {
-    return this.ports.has(port);
+    for (const g of this.gens) if (g.has(key)) return true;
+    return false;
   }
 
   /** Retains `key`; `port` (or -1) is released when it expires. */
@@ -35,45 +40,44 @@ export class Retention {
       this.onExpire(key, port);
       return;
     }
-    this.entries.set(key, { until: Date.now() + this.ms, port });
-    if (port >= 0) this.ports.add(port);
+    this.gens[0].set(key, port + 1);
     if (this.timer === null) {
-      this.timer = setInterval(() => this.sweep(), Math.max(50, this.ms >>> 2));
+      this.timer = setInterval(this.tickFn, Math.max(10, Math.ceil(this.ms / (SLOTS - 1))));
       (this.timer as { unref?: () => void }).unref?.();
     }
   }
 
+  /** Forgets `key` at once (its address is in use again), releasing its port. */
   delete(key: number): void {
-    const e = this.entries.get(key);
-    if (!e) return;
-    this.entries.delete(key);
-    this.expire(key, e.port);
+    for (const g of this.gens) {
+      const v = g.get(key);
+      if (v !== undefined) {
+        g.delete(key);
+        this.onExpire(key, v - 1);
+        return;
+      }
+    }
   }
 
   stop(): void {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    this.entries.clear();
-    this.ports.clear();
+    for (const g of this.gens) g.clear();
   }
 
-  private sweep(): void {
-    const now = Date.now();
-    for (const [key, e] of this.entries) {
-      // Map iteration follows insertion order and every entry lives equally long.
-      if (e.until > now) break;
-      this.entries.delete(key);
-      this.expire(key, e.port);
+  private tick(): void {
+    const oldest = this.gens.pop()!;
+    this.gens.unshift(oldest);
+    if (oldest.size > 0) {
+      // Detached first: an expiry callback may add entries, which must land in a live generation.
+      const expired = [...oldest];
+      oldest.clear();
+      for (const [key, v] of expired) this.onExpire(key, v - 1);
     }
-    if (this.entries.size === 0 && this.timer !== null) {
+    if (this.size === 0 && this.timer !== null) {
       clearInterval(this.timer);
       this.timer = null;
     }
-  }
-
-  private expire(key: number, port: number): void {
-    if (port >= 0) this.ports.delete(port);
-    this.onExpire(key, port);
   }
 }

@@ -5,9 +5,6 @@ import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot } from './inbox.js';
 import type { Transport, TransportHandlers } from './types.js';
 
-/** Parts shorter than this are gathered into one copy per run; longer ones go out as they are. */
-const COPY_BELOW = 1024;
-
 export interface TcpTransportOptions {
   /** ms a graceful `close` may wait for the peer's end before destroying the socket. */
   closeTimeout?: number;
@@ -104,34 +101,7 @@ class TcpTransport implements Transport {
     const s = this.socket;
     // Corked writes leave in one writev on uncork: header and payload share a segment.
     s.cork();
-    const n = parts.length;
-    let i = 0;
-    while (i < n) {
-      const part = parts[i];
-      if (part.length >= COPY_BELOW) {
-        s.write(part);
-        i++;
-        continue;
-      }
-      // A run of small parts (headers, short payloads) is copied into one buffer: cheaper than a
-      // Writable entry and an iovec each, and a small Uint8Array need not get an ArrayBuffer of
-      // its own for Node to wrap it in a Buffer.
-      let end = i;
-      let bytes = 0;
-      while (end < n && parts[end].length < COPY_BELOW) bytes += parts[end++].length;
-      if (end - i === 1) {
-        if (bytes > 0) s.write(part);
-      } else if (bytes > 0) {
-        const run = Buffer.allocUnsafe(bytes);
-        let off = 0;
-        for (let k = i; k < end; k++) {
-          run.set(parts[k], off);
-          off += parts[k].length;
-        }
-        s.write(run);
-      }
-      i = end;
-    }
+    for (const part of parts) if (part.length > 0) s.write(part);
     s.uncork();
     // Judged after uncork: write() counts corked bytes, so it says false for any send over the
     // socket's high-water mark even when the kernel then takes all of it at once.

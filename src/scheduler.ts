@@ -258,6 +258,8 @@ export class Scheduler {
       }
       if (took && q.needDrain && !drained.includes(q)) drained.push(q);
       if (items.length === 0) {
+        // Emptied: an idle stream keeps no queue (the next push makes a new one).
+        q.items = null;
         this.ready.shift();
         q.ready = false;
         q.inTurn = false;

@@ -65,7 +65,7 @@ export class RttProbe {
     const domains = new Set<string>();
     for (const s of node.streamList()) {
       if (domains.size >= this.maxDomains) break;
-      if (s.remote.domain !== '' && s.remote.domain !== node.domain) domains.add(s.remote.domain);
+      if (s.remoteDomain !== '' && s.remoteDomain !== node.domain) domains.add(s.remoteDomain);
     }
     for (const d of this.peers.keys()) if (!domains.has(d)) this.peers.delete(d);
     const wait = Math.max(1, Math.min(this.interval, node.options.pingTimeout));

@@ -31,30 +31,30 @@ export class FlexStream extends Duplex implements StreamFace {
   }
 
   get localIP(): number {
-    return this.core.local.ip;
+    return this.core.localIP;
   }
   get localPort(): number {
-    return this.core.local.port;
+    return this.core.localPort;
   }
   get localDomain(): string {
-    return this.core.local.domain;
+    return this.core.localDomain;
   }
   get remoteIP(): number {
-    return this.core.remote.ip;
+    return this.core.remoteIP;
   }
   get remotePort(): number {
-    return this.core.remote.port;
+    return this.core.remotePort;
   }
   /** The peer's domain when known (domain dials, and opens relayed by a switcher). */
   get remoteDomain(): string {
-    return this.core.remote.domain;
+    return this.core.remoteDomain;
   }
   /** `ip:port` of the peer, like net.Socket's remoteAddress/remotePort pair. */
   get remoteAddress(): string {
-    return `${this.core.remote.ip}:${this.core.remote.port}`;
+    return `${this.core.remoteIP}:${this.core.remotePort}`;
   }
   get localAddress(): string {
-    return `${this.core.local.ip}:${this.core.local.port}`;
+    return `${this.core.localIP}:${this.core.localPort}`;
   }
   get bytesRead(): number {
     return this.core.bytesRead;

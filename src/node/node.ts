@@ -339,7 +339,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   release(stream: StreamCore): void {
     if (this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
-    this.retention.add(stream.key, stream.dialed ? stream.local.port : -1);
+    this.retention.add(stream.key, stream.dialed ? stream.localPort : -1);
   }
 
   accountReceive(delta: number): void {

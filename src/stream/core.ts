@@ -92,8 +92,13 @@ function clock(): number {
  */
 export class StreamCore extends StreamQueue {
   readonly key: number;
-  readonly local: StreamAddress;
-  readonly remote: StreamAddress;
+  // The two addresses as plain fields: two objects per stream cost more than the six slots.
+  readonly localIP: number;
+  readonly localPort: number;
+  readonly localDomain: string;
+  readonly remoteIP: number;
+  readonly remotePort: number;
+  readonly remoteDomain: string;
   /** Negotiated window: send credit ceiling and receive bound (both ends use the same value). */
   readonly window: number;
   /** Negotiated extensions (Caps bits); 0 for a plain v3 stream. */
@@ -133,13 +138,27 @@ export class StreamCore extends StreamQueue {
     super();
     this.host = host;
     this.key = key;
-    this.local = local;
-    this.remote = remote;
+    this.localIP = local.ip;
+    this.localPort = local.port;
+    this.localDomain = local.domain;
+    this.remoteIP = remote.ip;
+    this.remotePort = remote.port;
+    this.remoteDomain = remote.domain;
     this.window = window;
     this.caps = caps;
     if (dialed) this.flags = DIALED;
     this.credit = window;
     this.inflight = caps !== 0 ? null : new Deque<number>(16);
+  }
+
+  /** This end's address (a new object each time). */
+  get local(): StreamAddress {
+    return { ip: this.localIP, port: this.localPort, domain: this.localDomain };
+  }
+
+  /** The peer's address (a new object each time). */
+  get remote(): StreamAddress {
+    return { ip: this.remoteIP, port: this.remotePort, domain: this.remoteDomain };
   }
 
   /** Whether this end dialled the stream (its local port came from the dial pool). */
@@ -339,10 +358,12 @@ export class StreamCore extends StreamQueue {
         }
       }
       this.pendingBytes -= n;
+      // An idle stream keeps no queue: most streams write in bursts, many then idle for long.
+      if (this.pendingBytes === 0) this.pending = null;
       this.credit -= n;
       this.sentTotal += n;
       this.inflight?.push(this.sentTotal);
-      const h = header(Cmd.DATA, this.remote.ip, this.remote.port, this.local.ip, this.local.port, n);
+      const h = header(Cmd.DATA, this.remoteIP, this.remotePort, this.localIP, this.localPort, n);
       sched.pushOrdered(this, h, payload!, rest);
     }
     this.touched = clock();
@@ -599,24 +620,16 @@ export class StreamCore extends StreamQueue {
   // ---------------------------------------------------------------- frames
 
   private ordered(cmd: number, payload: Uint8Array): void {
-    const h = header(cmd, this.remote.ip, this.remote.port, this.local.ip, this.local.port, payload.length);
+    const h = header(cmd, this.remoteIP, this.remotePort, this.localIP, this.localPort, payload.length);
     this.host.scheduler.pushOrdered(this, h, payload);
   }
 
   private control(cmd: number, payload: Uint8Array, size = payload.length): void {
-    this.host.sendControl(
-      cmd,
-      this.remote.ip,
-      this.remote.port,
-      this.local.ip,
-      this.local.port,
-      payload,
-      size,
-    );
+    this.host.sendControl(cmd, this.remoteIP, this.remotePort, this.localIP, this.localPort, payload, size);
   }
 
   describe(): string {
-    return `${this.local.ip}:${this.local.port}->${this.remote.ip}:${this.remote.port}`;
+    return `${this.localIP}:${this.localPort}->${this.remoteIP}:${this.remotePort}`;
   }
 }
 

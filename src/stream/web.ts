@@ -58,16 +58,16 @@ export class WebStream implements StreamFace {
   }
 
   get remoteDomain(): string {
-    return this.core.remote.domain;
+    return this.core.remoteDomain;
   }
   get remoteIP(): number {
-    return this.core.remote.ip;
+    return this.core.remoteIP;
   }
   get remotePort(): number {
-    return this.core.remote.port;
+    return this.core.remotePort;
   }
   get localPort(): number {
-    return this.core.local.port;
+    return this.core.localPort;
   }
 
   /** True once the stream failed or was aborted. */

@@ -130,6 +130,22 @@ describe('release on FIN', () => {
     expect([a.streamCount, b.streamCount]).toEqual([0, 0]);
   });
 
+  it('also releases dials to the node itself (loopback), leaving no stream behind', async () => {
+    const { a } = pair();
+    a.listen(9).on('stream', (peer: FlexStream) => {
+      const parts: Buffer[] = [];
+      peer.on('data', (d: Buffer) => parts.push(d));
+      peer.on('end', () => peer.end(Buffer.concat([Buffer.from('got '), ...parts])));
+    });
+    for (let i = 0; i < 50; i++) {
+      const s = await a.dial('alice:9');
+      expect(s.core.caps).toBe(7);
+      s.end(`q${i}`);
+      expect((await readAll(s)).toString()).toBe(`got q${i}`);
+    }
+    await expect.poll(() => a.streamCount).toBe(0);
+  });
+
   it('releases only once its own FIN has been written, not while it waits in a full socket', async () => {
     const { a, b, ta } = pair();
     const accepted = b.listen(9).accept();

@@ -74,6 +74,24 @@ describe('switcher over real sockets (127.0.0.1)', () => {
     expect(sw.stats().forwarded).toBeGreaterThan(0);
   });
 
+  it('forgets streams released on FIN (caps 04) between two flexmux nodes', async () => {
+    const sw = switcher();
+    const l = await listenTcp(sw, { host: HOST, port: 0 });
+    const bob = await node(await dialTcp(HOST, l.address.port), 'bob');
+    const alice = await node(await dialTcp(HOST, l.address.port), 'alice');
+    serveEcho(bob, 7);
+    for (let i = 0; i < 20; i++) await echoThrough(alice, 'bob:7', 1000 + i);
+    // The domain dial keeps the caps byte through a flexmux switcher (14.1).
+    const s = await alice.dial('bob:7');
+    expect(s.core.caps).toBe(7);
+    s.end();
+    for await (const _ of s) void _;
+    await expect.poll(() => alice.streamCount + bob.streamCount).toBe(0);
+    await expect.poll(() => sw.client('alice')?.streams).toBe(0);
+    expect(sw.client('bob')?.streams).toBe(0);
+    expect(sw.client('alice')?.streamsOpened).toBe(21);
+  });
+
   it('relays between a WebSocket node and a TCP node, and over TLS and WSS', async () => {
     const sw = switcher();
     const tcp = await listenTcp(sw, { host: HOST, port: 0 });

@@ -1,5 +1,6 @@
 import { LimitError } from './errors.js';
 import { Deque } from './util/deque.js';
+import { header, payloadLength } from './wire/frame.js';
 
 /**
  * The per-connection writer (PROTOCOL.md 9, improved): control frames (opens, ACKs, pings,
@@ -58,7 +59,8 @@ interface QueuedFrame {
 }
 
 interface ControlItem {
-  parts: Uint8Array[];
+  header: Uint8Array;
+  payload: Uint8Array | null;
   at: number;
 }
 
@@ -118,9 +120,29 @@ export class Scheduler {
         `more than ${this.opts.maxControlQueue} control frames queued: peer is not reading`,
       );
     }
-    const parts = payload && payload.length > 0 ? [header, payload] : [header];
-    this.control.push({ parts, at: this.opts.clock() });
+    this.control.push({
+      header,
+      payload: payload !== undefined && payload.length > 0 ? payload : null,
+      at: this.opts.clock(),
+    });
     this.kick();
+  }
+
+  /**
+   * Builds the header of a control frame and queues it. A data-ACK carries no payload: its size
+   * field is the credit (PROTOCOL.md 4.2).
+   */
+  pushControlFrame(
+    cmd: number,
+    dstIP: number,
+    dstPort: number,
+    srcIP: number,
+    srcPort: number,
+    payload: Uint8Array = EMPTY,
+    size: number = payload.length,
+  ): void {
+    const h = header(cmd, dstIP, dstPort, srcIP, srcPort, size);
+    this.pushControl(h, payloadLength(cmd, size) === 0 ? undefined : payload);
   }
 
   /**
@@ -204,9 +226,11 @@ export class Scheduler {
         this.framesWritten++;
         const wait = now - c.at;
         if (wait > this.maxControlWait) this.maxControlWait = wait;
-        for (const p of c.parts) {
-          parts.push(p);
-          bytes += p.length;
+        parts.push(c.header);
+        bytes += c.header.length;
+        if (c.payload !== null) {
+          parts.push(c.payload);
+          bytes += c.payload.length;
         }
         if (message) break;
       }

@@ -8,33 +8,14 @@ import { Rate, RateBook, type SeriesJSON } from './rates.js';
  * read through the switcher's public API (`clients()`, `client()`, `stats()`).
  */
 
-export interface ClientView {
-  domain: string;
-  /** The virtual IP (a 16-bit number, PROTOCOL.md 1.4). */
-  ip: number;
-  id: number;
-  mac: string;
-  remoteAddress: string;
+/** A client as the admin API shows it: the switcher's snapshot with ISO times, rates and ms. */
+export interface ClientView extends Omit<ClientInfo, 'connectedAt' | 'rtt'> {
   /** RFC 3339. */
   connectedAt: string;
-  /** Streams open through the switcher with this node at one end. */
-  streams: number;
-  streamsOpened: number;
-  /** Bytes received from this node. */
-  bytesIn: number;
-  /** Bytes sent to this node. */
-  bytesOut: number;
   /** Bytes/s received from this node over the last sample interval. */
   rateIn: number;
   /** Bytes/s sent to this node over the last sample interval. */
   rateOut: number;
-  framesIn: number;
-  framesOut: number;
-  framesByCmd: Record<string, number>;
-  dropped: number;
-  spoofed: number;
-  queuedBytes: number;
-  paused: boolean;
   /** Round trip of the switcher's last liveness ping to this node, ms; null if none was answered. */
   rttMs: number | null;
 }
@@ -191,27 +172,13 @@ export class SwitcherView {
 
   private view(c: ClientInfo): ClientView {
     const r = this.book.get(c.id);
+    const { connectedAt, rtt, ...rest } = c;
     return {
-      domain: c.domain,
-      ip: c.ip,
-      id: c.id,
-      mac: c.mac,
-      remoteAddress: c.remoteAddress,
-      connectedAt: new Date(c.connectedAt).toISOString(),
-      streams: c.streams,
-      streamsOpened: c.streamsOpened,
-      bytesIn: c.bytesIn,
-      bytesOut: c.bytesOut,
+      ...rest,
+      connectedAt: new Date(connectedAt).toISOString(),
       rateIn: round(r?.rateIn ?? 0),
       rateOut: round(r?.rateOut ?? 0),
-      framesIn: c.framesIn,
-      framesOut: c.framesOut,
-      framesByCmd: c.framesByCmd,
-      dropped: c.dropped,
-      spoofed: c.spoofed,
-      queuedBytes: c.queuedBytes,
-      paused: c.paused,
-      rttMs: c.rtt === null ? null : round(c.rtt),
+      rttMs: rtt === null ? null : round(rtt),
     };
   }
 }

@@ -2,7 +2,7 @@ import type { ResolvedNodeOptions } from '../config.js';
 import { Scheduler } from '../scheduler.js';
 import type { StreamCore, StreamHost } from '../stream/core.js';
 import type { Logger } from '../util/logger.js';
-import { type Frame, header, readHeader } from '../wire/frame.js';
+import { type Frame, readHeader } from '../wire/frame.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -68,8 +68,7 @@ export class Loopback implements StreamHost {
     payload?: Uint8Array,
     size?: number,
   ): void {
-    const h = header(cmd, dstIP, dstPort, srcIP, srcPort, size ?? payload?.length ?? 0);
-    this.scheduler.pushControl(h, payload !== undefined && payload.length > 0 ? payload : undefined);
+    this.scheduler.pushControlFrame(cmd, dstIP, dstPort, srcIP, srcPort, payload, size);
   }
 
   release(stream: StreamCore): void {

@@ -16,7 +16,7 @@ import { type Logger, silentLogger } from '../util/logger.js';
 import { Cmd, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
 import { normalizeDomain } from '../wire/domain.js';
-import { type Frame, header } from '../wire/frame.js';
+import type { Frame } from '../wire/frame.js';
 import {
   decodeOpen,
   decodeOpenAck,
@@ -329,9 +329,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     size?: number,
   ): void {
     if (this._closed) return;
-    const h = header(cmd, dstIP, dstPort, srcIP, srcPort, size ?? payload?.length ?? 0);
     try {
-      this.scheduler.pushControl(h, cmd === Cmd.DATA_ACK ? undefined : payload);
+      this.scheduler.pushControlFrame(cmd, dstIP, dstPort, srcIP, srcPort, payload, size);
     } catch (err) {
       this.destroy(err as Error);
     }

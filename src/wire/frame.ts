@@ -120,9 +120,7 @@ export function header(
 
 /** Encodes only the header of a frame. */
 export function encodeHeader(f: Frame): Uint8Array {
-  const out = new Uint8Array(HEADER_SIZE);
-  writeHeader(out, 0, f.cmd, f.dstIP, f.dstPort, f.srcIP, f.srcPort, f.size);
-  return out;
+  return header(f.cmd, f.dstIP, f.dstPort, f.srcIP, f.srcPort, f.size);
 }
 
 /** Go's stream key: header bytes 1..8 as a big-endian u64 (PROTOCOL.md 1.1). */

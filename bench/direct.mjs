@@ -15,8 +15,18 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { nodeOptions } from './adapters/flexmux.mjs';
-import { COUNT_LEN, deadline, decodeCount, drained, OP, Reader, sleep } from './lib/direct-proto.mjs';
+import {
+  COUNT_LEN,
+  deadline,
+  decodeCount,
+  drained,
+  echoPinger,
+  OP,
+  Reader,
+  sleep,
+} from './lib/direct-proto.mjs';
 import { renderTable } from './lib/direct-report.mjs';
+import { latency, machineInfo, startWatchdog } from './lib/relay-ipc.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { Node, tcpTransport } = await import(new URL('../dist/index.js', import.meta.url).href);
@@ -46,11 +56,7 @@ const server = fork(path.join(here, 'lib/direct-server.mjs'), [], { execArgv: ['
 const killServer = () => server.exitCode === null && server.kill('SIGKILL');
 process.on('exit', killServer);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
-const watchdog = setTimeout(() => {
-  console.error(`direct.mjs: still running after ${WATCHDOG_MS / 1000} s, giving up`);
-  process.exit(1);
-}, WATCHDOG_MS);
-watchdog.unref();
+startWatchdog('direct.mjs', WATCHDOG_MS);
 
 const ports = await deadline(
   new Promise((resolve) => server.once('message', resolve)),
@@ -176,26 +182,11 @@ async function bulk(conn, n, secs) {
   };
 }
 
-function latency(samples) {
-  const s = Float64Array.from(samples).sort();
-  const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1], n: s.length };
-}
-
 /** Sequential 64-byte echoes on one stream; with `load`, a second stream (connection) saturates. */
 async function pings(conn, load) {
   const ping = await conn.open();
-  const reader = new Reader(ping);
-  const buf = Buffer.alloc(P.pingSize, 0x11);
-  ping.write(Buffer.of(OP.ECHO));
-  const once = async (i) => {
-    buf.writeUInt32LE(i, 0);
-    const t0 = now();
-    ping.write(buf);
-    const got = await reader.read(buf.length);
-    if (got.readUInt32LE(0) !== i) throw new Error('ping echo mismatch');
-    return (now() - t0) * 1000;
-  };
+  const pingMs = echoPinger(ping, P.pingSize);
+  const once = async (i) => (await pingMs(i)) * 1000;
   let i = 0;
   for (let k = 0; k < P.pingWarmup; k++) await once(i++);
   let stop = false;
@@ -339,16 +330,7 @@ for (const [phase, fn] of PHASES.filter(([phase]) => wanted(phase))) {
   }
 }
 
-const machine = {
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  cpus: os.cpus().length,
-  node: process.version,
-  v8: process.versions.v8,
-  platform: `${os.type()} ${os.release()} ${os.arch()}`,
-  memGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
-  loadavgBefore: loadBefore.map((x) => Number(x.toFixed(2))),
-  loadavgAfter: os.loadavg().map((x) => Number(x.toFixed(2))),
-};
+const machine = machineInfo(loadBefore);
 const date = new Date().toISOString();
 console.log(renderTable(results, machine, { date, quick, params: P, secs: (Date.now() - t0) / 1000 }));
 const outDir = path.join(here, 'results');

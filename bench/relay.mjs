@@ -16,14 +16,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeOptions } from './adapters/flexmux.mjs';
-import { COUNT_LEN, deadline, decodeCount, drained, OP, Reader, sleep } from './lib/direct-proto.mjs';
+import {
+  COUNT_LEN,
+  deadline,
+  decodeCount,
+  drained,
+  echoPinger,
+  OP,
+  Reader,
+  sleep,
+} from './lib/direct-proto.mjs';
 import {
   forkChild,
-  killChildren,
   latency,
   machineInfo,
   median,
   selfReport,
+  startWatchdog,
   stopChildren,
 } from './lib/relay-ipc.mjs';
 import { renderRelayTable } from './lib/relay-report.mjs';
@@ -66,12 +75,7 @@ const P = {
 const WATCHDOG_MS = 170_000;
 const PASSWORD = 'bench-relay';
 
-const watchdog = setTimeout(() => {
-  console.error(`relay.mjs: still running after ${WATCHDOG_MS / 1000} s, giving up`);
-  killChildren();
-  process.exit(1);
-}, WATCHDOG_MS);
-watchdog.unref();
+startWatchdog('relay.mjs', WATCHDOG_MS);
 const loadBefore = os.loadavg();
 const t0run = Date.now();
 
@@ -186,17 +190,8 @@ async function bulk(kind, bytes) {
 async function pings(kind, load) {
   const { open } = KINDS[kind];
   const ping = await open();
-  const reader = new Reader(ping);
-  const buf = Buffer.alloc(P.pingSize, 0x11);
-  ping.write(Buffer.of(OP.ECHO));
-  const once = async (i) => {
-    buf.writeUInt32LE(i, 0);
-    const t0 = now();
-    ping.write(buf);
-    const got = await reader.read(buf.length);
-    if (got.readUInt32LE(0) !== i) throw new Error('ping echo mismatch');
-    return (now() - t0) * 1000;
-  };
+  const pingMs = echoPinger(ping, P.pingSize);
+  const once = async (i) => (await pingMs(i)) * 1000;
   const result = await underLoad(open, load, once);
   ping.end();
   return result;

@@ -22,6 +22,7 @@ import {
   listenDrops,
   machineInfo,
   openFileLimit,
+  startWatchdog,
 } from './lib/relay-ipc.mjs';
 import { renderScaleTable } from './lib/relay-report.mjs';
 
@@ -77,12 +78,7 @@ if (fdLimit !== null && fdLimit < perProcessNeed.switcher) {
   process.exit(2);
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`scale.mjs: still running after ${WATCHDOG_MS / 1000} s, giving up`);
-  killChildren();
-  process.exit(1);
-}, WATCHDOG_MS);
-watchdog.unref();
+startWatchdog('scale.mjs', WATCHDOG_MS);
 const loadBefore = os.loadavg();
 const t0run = Date.now();
 const log = (...a) => console.error(`[${((Date.now() - t0run) / 1000).toFixed(1)} s]`, ...a);

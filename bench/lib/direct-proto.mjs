@@ -96,3 +96,21 @@ export function deadline(promise, ms, what) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Turns `stream` into an echo stream and returns `once(i)`: one round trip of `size` bytes
+ * tagged with `i`, in ms, checked against the echo.
+ */
+export function echoPinger(stream, size) {
+  const reader = new Reader(stream);
+  const buf = Buffer.alloc(size, 0x11);
+  stream.write(Buffer.of(OP.ECHO));
+  return async (i) => {
+    buf.writeUInt32LE(i, 0);
+    const t0 = performance.now();
+    stream.write(buf);
+    const got = await reader.read(buf.length);
+    if (got.readUInt32LE(0) !== i) throw new Error('ping echo mismatch');
+    return performance.now() - t0;
+  };
+}

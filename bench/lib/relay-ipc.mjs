@@ -1,6 +1,7 @@
-// Process plumbing shared by bench/relay.mjs and bench/scale.mjs: forking children that die with
-// their parent, request/reply over the IPC channel, and what a process reports about itself
-// (memory, CPU time, open file descriptors). Children import `serveRequests` and `selfReport`.
+// Process plumbing shared by bench/relay.mjs and bench/scale.mjs (and, for the watchdog, the
+// machine record and latency stats, bench/direct.mjs too): forking children that die with their
+// parent, request/reply over the IPC channel, and what a process reports about itself (memory,
+// CPU time, open file descriptors). Children import `serveRequests` and `selfReport`.
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,6 +9,19 @@ import { deadline } from './direct-proto.mjs';
 
 const children = new Set();
 let exitHooked = false;
+
+/**
+ * Ends the run with exit code 1 (children killed) if it is still going after `ms`: a benchmark
+ * that stalls must not hold the machine. The timer does not keep the process alive.
+ */
+export function startWatchdog(name, ms) {
+  const t = setTimeout(() => {
+    console.error(`${name}: still running after ${ms / 1000} s, giving up`);
+    killChildren();
+    process.exit(1);
+  }, ms);
+  t.unref();
+}
 
 /** SIGKILLs every child still running; called on exit, also after a watchdog or a crash. */
 export function killChildren() {

@@ -8,9 +8,9 @@ import {
   type Accepted,
   describeOutcomes,
   echoAndCheck,
-  echoTransfer,
+  expectNoneBroken,
   nextEvent,
-  type Outcome,
+  startTransfers,
 } from '../helpers/faulty-streams.js';
 
 /**
@@ -56,18 +56,9 @@ function checkedEcho(s: NodeSession, port: number): Accepted[] {
 
 /** Starts `n` echo transfers of SIZE bytes and resolves once `minBytes` came back in total. */
 async function transfers(client: NodeSession, target: string, n: number, minBytes: number) {
-  const progress = { read: 0 };
-  const outcomes: Promise<Outcome>[] = [];
-  for (let i = 0; i < n; i++) outcomes.push(echoTransfer(await client.dial(target), 100 + i, SIZE, progress));
-  await expect.poll(() => progress.read, { timeout: 10_000, interval: 5 }).toBeGreaterThan(minBytes);
-  return { outcomes: Promise.all(outcomes), progress };
-}
-
-function expectTypedOrComplete(all: readonly Outcome[]): void {
-  expect(
-    all.filter((o) => o.kind === 'broken'),
-    describeOutcomes(all),
-  ).toEqual([]);
+  const run = await startTransfers(() => client.dial(target), n, SIZE, 100);
+  await expect.poll(() => run.progress.read, { timeout: 10_000, interval: 5 }).toBeGreaterThan(minBytes);
+  return run;
 }
 
 describe('the switcher dies mid-transfer', () => {
@@ -88,8 +79,8 @@ describe('the switcher dies mid-transfer', () => {
     await lost;
     const dialer = await run.outcomes;
     const acceptor = await Promise.all(accepted.map((a) => a.outcome));
-    expectTypedOrComplete(dialer);
-    expectTypedOrComplete(acceptor);
+    expectNoneBroken(dialer);
+    expectNoneBroken(acceptor);
     expect(dialer.filter((o) => o.kind === 'failed')).not.toHaveLength(0);
     for (const o of [...dialer, ...acceptor]) {
       if (o.kind === 'failed') expect(o.code).toBe('FLEX_ERR_CONNECTION_CLOSED');
@@ -124,8 +115,8 @@ describe('the switcher dies mid-transfer', () => {
       await lost;
       const dialer = await run.outcomes;
       const acceptor = await Promise.all(accepted.map((a) => a.outcome));
-      expectTypedOrComplete(dialer);
-      expectTypedOrComplete(acceptor);
+      expectNoneBroken(dialer);
+      expectNoneBroken(acceptor);
       expect(dialer.filter((o) => o.kind === 'failed')).not.toHaveLength(0);
 
       sw = new Switcher({ password: PASSWORD });
@@ -192,6 +183,6 @@ describe('a node process dies mid-transfer', () => {
       new Promise<null>((r) => setTimeout(() => r(null), 3_000)),
     ]);
     expect(outcomes, 'the streams neither ended nor failed within 3 s').not.toBeNull();
-    expectTypedOrComplete(outcomes ?? []);
+    expectNoneBroken(outcomes ?? []);
   });
 });

@@ -11,8 +11,9 @@ import {
   describeOutcomes,
   echoAndCheck,
   echoTransfer,
+  expectNoneBroken,
   nextEvent,
-  type Outcome,
+  startTransfers,
 } from '../helpers/faulty-streams.js';
 
 /**
@@ -47,24 +48,14 @@ function nodesOn(o: FaultyLinkOptions) {
 }
 
 async function start(a: Node, n: number) {
-  const progress = { read: 0 };
-  const outcomes: Promise<Outcome>[] = [];
-  for (let i = 0; i < n; i++) outcomes.push(echoTransfer(await a.dial('b:7'), i + 1, SIZE, progress));
-  return { all: Promise.all(outcomes), progress };
-}
-
-function expectNoneBroken(all: readonly Outcome[]): void {
-  expect(
-    all.filter((o) => o.kind === 'broken'),
-    describeOutcomes(all),
-  ).toEqual([]);
+  return startTransfers(() => a.dial('b:7'), n, SIZE, 1);
 }
 
 describe('a direct link with a faulty wire', () => {
   it('delivers every byte in order through latency, jitter and random re-chunking', async () => {
     const { a, accepted } = nodesOn({ latency: 3, jitter: 4, maxChunk: 3000, rng: seededRandom(11) });
     const run = await start(a, 8);
-    const all = await run.all;
+    const all = await run.outcomes;
     expect(describeOutcomes(all)).toBe(
       Array(8)
         .fill(`ok(${SIZE + 4})`)
@@ -89,7 +80,7 @@ describe('a direct link with a faulty wire', () => {
         nextEvent<Error | undefined>(b, 'close'),
       ]);
       for (const e of closes) expect(e).toBeInstanceOf(ConnectionClosedError);
-      const dialer = await run.all;
+      const dialer = await run.outcomes;
       const acceptor = await Promise.all(accepted.map((x) => x.outcome));
       expectNoneBroken([...dialer, ...acceptor]);
       expect(dialer.some((o) => o.kind === 'failed')).toBe(true);
@@ -130,17 +121,13 @@ describe('real TCP through a proxy and a switcher', () => {
   for (const mode of ['reset', 'truncate'] as const) {
     it(`a ${mode} mid-frame on every connection: typed failures, then sessions and listeners come back`, async () => {
       const { proxy, server, client, accepted } = await setup();
-      const progress = { read: 0 };
-      const outcomes: Promise<Outcome>[] = [];
-      for (let i = 0; i < 4; i++) {
-        outcomes.push(echoTransfer(await client.dial('server:7'), 10 + i, SIZE, progress));
-      }
-      await expect.poll(() => progress.read, { timeout: 10_000, interval: 2 }).toBeGreaterThan(64 * 1024);
+      const run = await startTransfers(() => client.dial('server:7'), 4, SIZE, 10);
+      await expect.poll(() => run.progress.read, { timeout: 10_000, interval: 2 }).toBeGreaterThan(64 * 1024);
       const lost = Promise.all([nextEvent(server, 'disconnect'), nextEvent(client, 'disconnect')]);
       proxy.cutAfter(16 * 1024 + 5, mode, 'down');
       proxy.cutAfter(16 * 1024 + 7, mode, 'up');
       await lost;
-      const dialer = await Promise.all(outcomes);
+      const dialer = await run.outcomes;
       const acceptor = await Promise.all(accepted.map((x) => x.outcome));
       expectNoneBroken([...dialer, ...acceptor]);
       expect(dialer.some((o) => o.kind === 'failed')).toBe(true);

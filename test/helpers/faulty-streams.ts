@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { expect } from 'vitest';
 import { FlexError, type FlexStream } from '../../src/index.js';
 import { pattern } from './streams.js';
 
@@ -94,6 +95,30 @@ export function echoTransfer(
       if (!settled && !s.destroyed && !s.writableEnded) s.end();
     })();
   });
+}
+
+/**
+ * Starts `n` echo transfers of `size` bytes over streams from `dial`, seeds `firstSeed` on;
+ * `progress.read` counts the bytes echoed back so far, over all of them.
+ */
+export async function startTransfers(
+  dial: () => Promise<FlexStream>,
+  n: number,
+  size: number,
+  firstSeed: number,
+): Promise<{ outcomes: Promise<Outcome[]>; progress: { read: number } }> {
+  const progress = { read: 0 };
+  const outcomes: Promise<Outcome>[] = [];
+  for (let i = 0; i < n; i++) outcomes.push(echoTransfer(await dial(), firstSeed + i, size, progress));
+  return { outcomes: Promise.all(outcomes), progress };
+}
+
+/** The rule of the fault tests: no outcome is broken (each is complete, or failed typed). */
+export function expectNoneBroken(all: readonly Outcome[]): void {
+  expect(
+    all.filter((o) => o.kind === 'broken'),
+    describeOutcomes(all),
+  ).toEqual([]);
 }
 
 /** Acceptor-side record of one stream: what it received and how it finished. */

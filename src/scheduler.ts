@@ -30,15 +30,13 @@ export interface SchedulerOptions {
 
 /**
  * The ordered frames of one stream. A stream's state object extends it (one object per stream
- * instead of two); `Scheduler.queue()` makes a plain one.
+ * instead of two); the switcher's per-source queues do too.
  */
 export class StreamQueue {
   /** Bytes waiting (headers included). */
   bytes = 0;
   needDrain = false;
   lowWater = 0;
-  /** Total bytes written to the sink for this stream. */
-  written = 0;
   /** @internal Created on the first frame: most idle streams never queue more than a few. */
   items: Deque<QueuedFrame> | null = null;
   /** @internal */ deficit = 0;
@@ -97,11 +95,6 @@ export class Scheduler {
       clock: () => Date.now(),
       ...options,
     };
-  }
-
-  /** A new ordered queue for one stream. */
-  queue(): StreamQueue {
-    return new StreamQueue();
   }
 
   get controlLength(): number {
@@ -276,7 +269,6 @@ export class Scheduler {
         q.deficit -= f.size;
         this.framesWritten++;
         q.bytes -= size;
-        q.written += size;
         took = true;
         if (message) break;
       }

@@ -392,6 +392,7 @@ export class StreamCore extends StreamQueue {
     if (this.bytes === 0) {
       this.finish(null);
     } else {
+      // Fired early by a writer's threshold: wait for the queue (and the FIN in it) to empty.
       this.needDrain = true;
       this.lowWater = 0;
     }
@@ -404,8 +405,7 @@ export class StreamCore extends StreamQueue {
       this.face?.onWritable();
     } else {
       this.needDrain = true;
-      // A release waiting for the FIN to be written needs the drain call at 0 bytes.
-      this.lowWater = this.is(RELEASE_ON_FLUSH) ? 0 : Math.max(0, (this.highWater >>> 1) - this.pendingBytes);
+      this.lowWater = Math.max(0, (this.highWater >>> 1) - this.pendingBytes);
     }
   }
 

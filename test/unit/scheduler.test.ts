@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Scheduler, type SchedulerSink } from '../../src/scheduler.js';
+import { Scheduler, type SchedulerSink, StreamQueue } from '../../src/scheduler.js';
 
 const KIB = 1024;
 
@@ -49,7 +49,7 @@ describe('scheduler', () => {
     const sink = new RecordingSink();
     const quantum = 4 * KIB;
     const s = manual(sink, quantum);
-    const queues = Array.from({ length: 12 }, () => s.queue());
+    const queues = Array.from({ length: 12 }, () => new StreamQueue());
     for (let i = 0; i < 192; i++) {
       queues.forEach((q, k) => {
         s.pushOrdered(q, header(k + 1), new Uint8Array(KIB));
@@ -84,7 +84,7 @@ describe('scheduler', () => {
     const sink = new RecordingSink();
     sink.accept = false; // every send blocks until drain
     const s = manual(sink, 8 * KIB, 8 * KIB);
-    const q = s.queue();
+    const q = new StreamQueue();
     for (let i = 0; i < 64; i++) s.pushOrdered(q, header(1), new Uint8Array(4 * KIB));
     s.flush();
     const before = sink.frames.length;
@@ -99,10 +99,10 @@ describe('scheduler', () => {
     sink.accept = false;
     const quantum = 16 * KIB;
     const s = manual(sink, quantum, quantum);
-    const bulk = s.queue();
+    const bulk = new StreamQueue();
     for (let i = 0; i < 1000; i++) s.pushOrdered(bulk, header(1), new Uint8Array(16 * KIB));
     s.flush();
-    const small = s.queue();
+    const small = new StreamQueue();
     const mark = sink.frames.length;
     s.pushOrdered(small, header(2), new Uint8Array(10));
     for (let round = 0; round < 4 && !sink.frames.slice(mark).some((f) => f.tag === 2); round++) {
@@ -134,7 +134,7 @@ describe('scheduler', () => {
             },
           };
           const s = manual(sink, quantum, 64 * KIB);
-          const qs = Array.from({ length: 6 }, () => s.queue());
+          const qs = Array.from({ length: 6 }, () => new StreamQueue());
           const sent: number[][] = [[], [], [], [], [], []];
           ops.forEach(([k, size], seq) => {
             const h = header(k);

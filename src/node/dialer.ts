@@ -1,4 +1,5 @@
 import { AbortError, ConnectionClosedError, DialTimeoutError } from '../errors.js';
+import { timeout } from '../util/timers.js';
 import type { DialTarget } from './address.js';
 
 /** A dial waiting for its OpenStream ACK. */
@@ -114,8 +115,7 @@ export class PendingDials<T> {
   private arm(at: number): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(this.fire, Math.max(0, at - Date.now()));
-    (this.timer as { unref?: () => void }).unref?.();
+    this.timer = timeout(this.fire, Math.max(0, at - Date.now()));
   }
 
   private expire(): void {

@@ -1,4 +1,5 @@
 import { ConnectionClosedError, TimeoutError } from '../errors.js';
+import { interval } from '../util/timers.js';
 
 /**
  * Go's keep-alive (PROTOCOL.md 6.4): when nothing was written for one interval, ping the switcher
@@ -25,7 +26,7 @@ export class Heartbeat {
     ping: (timeoutMs: number) => Promise<number>,
     onDead: (err: Error) => void,
   ) {
-    this.timer = setInterval(
+    this.timer = interval(
       () => {
         const now = Date.now();
         const r = received();
@@ -64,7 +65,6 @@ export class Heartbeat {
       },
       Math.max(25, intervalMs >>> 2),
     );
-    (this.timer as { unref?: () => void }).unref?.();
   }
 
   stop(): void {

@@ -13,6 +13,7 @@ import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
+import { timeout } from '../util/timers.js';
 import { Cmd, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
 import { normalizeDomain } from '../wire/domain.js';
@@ -295,10 +296,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
           if (--left === 0 && !this._closed) this.transport.close();
         };
         for (const s of live) s.shutdown(onClosed);
-        const t = setTimeout(() => {
+        const t = timeout(() => {
           if (!this._closed) this.transport.close();
         }, this.options.closeAckTimeout + 100);
-        (t as { unref?: () => void }).unref?.();
         this.once('close', () => clearTimeout(t));
       }
       await done;

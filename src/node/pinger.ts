@@ -1,5 +1,5 @@
 import { AbortError, ConnectionClosedError, LimitError, PingError, TimeoutError } from '../errors.js';
-import { now } from '../util/timers.js';
+import { now, timeout } from '../util/timers.js';
 import { PortPool } from './ports.js';
 
 interface PendingPing {
@@ -26,11 +26,10 @@ export class Pinger {
     if (id < 0) return Promise.reject(new LimitError('all 65535 ping ids are in use'));
     return new Promise<number>((resolve, reject) => {
       const onAbort = (): void => this.fail(id, new AbortError());
-      const timer = setTimeout(
+      const timer = timeout(
         () => this.fail(id, new TimeoutError(`ping timed out after ${timeoutMs} ms`)),
         timeoutMs,
       );
-      (timer as { unref?: () => void }).unref?.();
       signal?.addEventListener('abort', onAbort, { once: true });
       const cleanup = (): void => {
         clearTimeout(timer);

@@ -1,3 +1,5 @@
+import { interval } from '../util/timers.js';
+
 /** Generations an entry passes through; it expires after `ms` and before `ms * SLOTS / (SLOTS - 1)`. */
 const SLOTS = 5;
 
@@ -42,8 +44,7 @@ export class Retention {
     }
     this.gens[0].set(key, port + 1);
     if (this.timer === null) {
-      this.timer = setInterval(this.tickFn, Math.max(10, Math.ceil(this.ms / (SLOTS - 1))));
-      (this.timer as { unref?: () => void }).unref?.();
+      this.timer = interval(this.tickFn, Math.max(10, Math.ceil(this.ms / (SLOTS - 1))));
     }
   }
 

@@ -9,6 +9,7 @@ import {
 import { type Scheduler, StreamQueue } from '../scheduler.js';
 import { Deque } from '../util/deque.js';
 import type { Logger } from '../util/logger.js';
+import { timeout } from '../util/timers.js';
 import { Caps, Cmd, MAX_PAYLOAD } from '../wire/constants.js';
 import { header } from '../wire/frame.js';
 import { encodeReset } from '../wire/reset.js';
@@ -571,14 +572,12 @@ export class StreamCore extends StreamQueue {
     this.mark(CLOSE_SENT);
     this._state = 'closing';
     this.ordered(Cmd.CLOSE, EMPTY);
-    this.closeTimer = setTimeout(() => {
+    this.closeTimer = timeout(() => {
       this.closeTimer = null;
       this.host.logger.debug({ stream: this.describe() }, 'close-ACK timeout');
       this.endRead();
       this.finish(null);
     }, this.host.options.closeAckTimeout);
-    const t = this.closeTimer as { unref?: () => void };
-    t.unref?.();
   }
 
   private endRead(): void {

@@ -1,7 +1,7 @@
 import { LimitError, type ProtocolError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
-import { now, type TimerHandle, timeout } from '../util/timers.js';
+import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, SWITCHER_IP } from '../wire/constants.js';
 import { type Frame, header } from '../wire/frame.js';
 import { encodePing } from '../wire/ping.js';
@@ -347,7 +347,7 @@ export class SwitcherClient implements FrameSink {
    */
   private startPings(ms: number): void {
     let inFlight = false;
-    this.pingTimer = setInterval(() => {
+    this.pingTimer = interval(() => {
       if (this.state !== 'open' || inFlight || this.gate.paused) return;
       inFlight = true;
       void this.probe(this.domain, Math.min(ms, this.host.options.livenessTimeout)).then((ok) => {
@@ -357,7 +357,6 @@ export class SwitcherClient implements FrameSink {
         if (this.missedPings >= 2) this.close('unresponsive');
       });
     }, ms);
-    (this.pingTimer as { unref?: () => void }).unref?.();
   }
 
   private armIdle(ms: number): void {

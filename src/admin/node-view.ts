@@ -1,7 +1,7 @@
 import type { StreamAddress, StreamCore, StreamState } from '../stream/core.js';
 import type { AdminNode, InspectableNode, InspectableSession } from './config.js';
 import type { RttProbe } from './node-rtt.js';
-import { Rate, RateBook, type SeriesJSON } from './rates.js';
+import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
 
 /**
  * What the admin shows of one node: its streams with rates, its listeners, and totals that stay
@@ -65,7 +65,6 @@ export interface NodeSnapshot {
   omitted: number;
 }
 
-const round = (x: number): number => Math.round(x * 10) / 10;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 type Counters = Pick<

@@ -53,7 +53,8 @@ export class Series {
   }
 }
 
-function round(x: number): number {
+/** One decimal place, as every admin number is shown. */
+export function round(x: number): number {
   return Math.round(x * 10) / 10;
 }
 

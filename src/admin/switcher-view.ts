@@ -1,6 +1,6 @@
 import type { ClientInfo, StreamInfo } from '../switcher/client.js';
 import type { Switcher, SwitcherStats } from '../switcher/switcher.js';
-import { Rate, RateBook, type SeriesJSON } from './rates.js';
+import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
 
 /**
  * What the admin shows of a switcher: JSON views of its clients with rates computed from samples,
@@ -57,8 +57,6 @@ export interface ClientStreamsView {
   /** Each open stream with this client at one end. */
   list: StreamInfo[];
 }
-
-const round = (x: number): number => Math.round(x * 10) / 10;
 
 export class SwitcherView {
   /** Called with each newly measured client RTT, in seconds. */

@@ -1,6 +1,6 @@
 import { AbortError, ConnectionClosedError, DialTimeoutError } from '../errors.js';
 import { timeout } from '../util/timers.js';
-import type { DialTarget } from './address.js';
+import { type DialTarget, formatTarget } from './address.js';
 
 /** A dial waiting for its OpenStream ACK. */
 export interface PendingDial<T> {
@@ -133,12 +133,11 @@ export class PendingDials<T> {
       }
     }
     for (const e of due) {
-      this.giveUp(e, new DialTimeoutError(`dial ${describe(e.target)} timed out after ${e.timeoutMs} ms`));
+      this.giveUp(
+        e,
+        new DialTimeoutError(`dial ${formatTarget(e.target)} timed out after ${e.timeoutMs} ms`),
+      );
     }
     if (next !== Number.POSITIVE_INFINITY && this.pending.size > 0 && this.timer === null) this.arm(next);
   }
-}
-
-function describe(t: DialTarget): string {
-  return 'ip' in t ? `${t.ip}:${t.port}` : `${t.domain}:${t.port}`;
 }

@@ -29,6 +29,7 @@ import {
   negotiateWindow,
 } from '../wire/open.js';
 import { decodeReset } from '../wire/reset.js';
+import { decodeUtf8, encodeUtf8 } from '../wire/utf8.js';
 import { type DialTarget, parseAddress } from './address.js';
 import { PendingDials } from './dialer.js';
 import { Heartbeat } from './heartbeat.js';
@@ -37,9 +38,6 @@ import { Loopback } from './loopback.js';
 import { Pinger } from './pinger.js';
 import { PortPool } from './ports.js';
 import { Retention } from './retention.js';
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export interface DialOptions {
   signal?: AbortSignal;
@@ -356,7 +354,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   private pingRaw(domain: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    const payload = encoder.encode(domain);
+    const payload = encodeUtf8(domain);
     return this.pinger.start(
       (id) => this.sendControl(Cmd.PING, SWITCHER_IP, 0, this._ip, id, payload),
       timeoutMs,
@@ -426,7 +424,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         this.onPing(f);
         return;
       case Cmd.PING_ACK:
-        this.pinger.complete(f.dstPort, decoder.decode(f.payload));
+        this.pinger.complete(f.dstPort, decodeUtf8(f.payload));
         return;
       default:
         this.stats.dropped++;
@@ -435,14 +433,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   private onPing(f: Frame): void {
-    const asked = decoder.decode(f.payload);
+    const asked = decodeUtf8(f.payload);
     // Answer the empty ping too, so a direct node-to-node link stays up (PROTOCOL.md 6.4), and
     // compare normalised names so a switcher's liveness ping never evicts us (6.3).
     const ok =
       asked === '' ||
       asked === this._domain ||
       (this.normalizedDomain !== null && normalizeDomain(asked) === this.normalizedDomain);
-    const payload = ok ? undefined : encoder.encode('domain not match');
+    const payload = ok ? undefined : encodeUtf8('domain not match');
     this.sendControl(Cmd.PING_ACK, f.srcIP, f.srcPort, this._ip, 0, payload);
   }
 

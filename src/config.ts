@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import { checkInt } from './util/check.js';
 import type { Logger } from './util/logger.js';
 import { ALL_CAPS, MAX_PAYLOAD } from './wire/constants.js';
 
@@ -71,12 +72,8 @@ export interface NodeOptions {
 
 export type ResolvedNodeOptions = Required<Omit<NodeOptions, 'logger'>> & { logger: Logger | undefined };
 
-function int(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`option ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
-  }
-  return v;
-}
+const int = (name: string, v: unknown, min: number, max: number): number =>
+  checkInt(`option ${name}`, v, min, max);
 
 /** Applies defaults and checks every option; throws ConfigError naming the bad option. */
 export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {

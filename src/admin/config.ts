@@ -4,6 +4,7 @@ import type { PingOptions } from '../node/node.js';
 import type { SessionState } from '../node/session.js';
 import type { StreamCore } from '../stream/core.js';
 import type { Switcher } from '../switcher/switcher.js';
+import { checkInt } from '../util/check.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -113,12 +114,8 @@ export function isLoopback(host: string): boolean {
   return isIP(v4) === 4 && v4.startsWith('127.');
 }
 
-function int(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`admin option ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
-  }
-  return v;
-}
+const int = (name: string, v: unknown, min: number, max: number): number =>
+  checkInt(`admin option ${name}`, v, min, max);
 
 /** Applies defaults and checks every option; throws ConfigError naming the bad one. */
 export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {

@@ -1,23 +1,11 @@
 import type { ResolvedNodeOptions } from '../config.js';
 import { Scheduler } from '../scheduler.js';
 import type { StreamCore, StreamHost } from '../stream/core.js';
+import { concatBytes } from '../util/bytes.js';
 import type { Logger } from '../util/logger.js';
 import { type Frame, readHeader } from '../wire/frame.js';
 
 const EMPTY = new Uint8Array(0);
-
-/** The payload of a frame gathered from several views (everything after the header). */
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (let i = 1; i < parts.length; i++) n += parts[i]!.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (let i = 1; i < parts.length; i++) {
-    out.set(parts[i]!, off);
-    off += parts[i]!.length;
-  }
-  return out;
-}
 
 /** The part of a node the loopback needs. */
 export interface LoopbackOwner {
@@ -50,7 +38,7 @@ export class Loopback implements StreamHost {
         framing: 'message',
         send: (parts) => {
           const f = readHeader(parts[0]!, 0);
-          f.payload = parts.length === 1 ? EMPTY : parts.length === 2 ? parts[1]! : join(parts);
+          f.payload = parts.length === 1 ? EMPTY : parts.length === 2 ? parts[1]! : concatBytes(parts, 1);
           owner.dispatch(f, this);
           return true;
         },

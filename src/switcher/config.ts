@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { checkAtLeast, checkInt } from '../util/check.js';
 import type { Logger } from '../util/logger.js';
 import type { AccessOptions } from './access.js';
 
@@ -77,19 +78,10 @@ export type ResolvedSwitcherOptions = Required<Omit<SwitcherOptions, 'logger' | 
 
 const MAX_MS = 2 ** 31 - 1;
 
-function int(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`option ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
-  }
-  return v;
-}
+const int = (name: string, v: unknown, min: number, max: number): number =>
+  checkInt(`option ${name}`, v, min, max);
 
-function num(name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-    throw new ConfigError(`option ${name} must be a number >= ${min}, got ${String(v)}`);
-  }
-  return v;
-}
+const num = (name: string, v: unknown, min: number): number => checkAtLeast(`option ${name}`, v, min);
 
 function wallClockNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;

@@ -1,4 +1,5 @@
 import { ConfigError, ConnectionClosedError } from '../errors.js';
+import { concatBytes } from '../util/bytes.js';
 import { checkNumber, transportDefaults, type WaterMarkOptions, waterMarks } from './defaults.js';
 import { type ChunkQueue, HandlerSlot, Inbox } from './inbox.js';
 import type { Transport, TransportHandlers } from './types.js';
@@ -135,7 +136,7 @@ class MemoryEnd implements MemoryTransport {
   send(parts: readonly Uint8Array[]): boolean {
     if (this.closed) return false;
     // Always a copy: the receiver must never see a buffer the sender might reuse.
-    const bytes = concat(parts);
+    const bytes = concatBytes(parts);
     if (bytes.length > 0 || this.framing === 'message') {
       this.inflight += bytes.length;
       this.transmit(bytes);
@@ -246,16 +247,4 @@ class MemoryEnd implements MemoryTransport {
     this.timers.clear();
     this.transit.length = 0;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

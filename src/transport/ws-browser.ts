@@ -1,4 +1,5 @@
 import { ConfigError, ConnectionClosedError, ProtocolError } from '../errors.js';
+import { concatBytes } from '../util/bytes.js';
 import { checkNumber, transportDefaults, type WaterMarkOptions, waterMarks } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot, Inbox } from './inbox.js';
@@ -89,7 +90,7 @@ class BrowserWsTransport implements Transport {
   send(parts: readonly Uint8Array[]): boolean {
     if (this.closed) return false;
     // The browser API has no fragmenting send: one message means one buffer.
-    const data = parts.length === 1 ? parts[0] : concat(parts);
+    const data = parts.length === 1 ? parts[0] : concatBytes(parts);
     this.ws.send(data as Uint8Array<ArrayBuffer>);
     if (!this.needDrain && this.ws.bufferedAmount > this.high) {
       this.needDrain = true;
@@ -209,18 +210,6 @@ export function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): 
     ws.addEventListener('close', onFail);
     return () => ws.close();
   });
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** Browsers never expose the peer IP; the URL's host is the best name there is. */

@@ -1,5 +1,6 @@
 import { ConnectionClosedError } from '../../src/errors.js';
 import type { Transport, TransportHandlers } from '../../src/transport/types.js';
+import { concatBytes } from '../../src/util/bytes.js';
 
 /**
  * An in-process connected pair of transports whose wire misbehaves on demand: latency and
@@ -183,15 +184,8 @@ export class FaultyEnd implements Transport {
 
   send(parts: readonly Uint8Array[]): boolean {
     if (this.closed) return false;
-    let size = 0;
-    for (const p of parts) size += p.length;
-    const bytes = new Uint8Array(size);
-    let off = 0;
-    for (const p of parts) {
-      bytes.set(p, off);
-      off += p.length;
-    }
-    if (size > 0 || this.framing === 'message') this.out.push(bytes);
+    const bytes = concatBytes(parts);
+    if (bytes.length > 0 || this.framing === 'message') this.out.push(bytes);
     if (this.out.inflight > this.link.highWater) this.needDrain = true;
     return !this.needDrain;
   }

@@ -1,0 +1,17 @@
+import { ConfigError } from '../errors.js';
+
+/** `v` if it is an integer in min..max, else a ConfigError naming `label` ("option window"). */
+export function checkInt(label: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`${label} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** `v` if it is a finite number >= min, else a ConfigError naming `label`. */
+export function checkAtLeast(label: string, v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+    throw new ConfigError(`${label} must be a number >= ${min}, got ${String(v)}`);
+  }
+  return v;
+}

@@ -52,14 +52,17 @@ async function loadBundle(given: Uint8Array | string | undefined): Promise<Buffe
   if (given instanceof Uint8Array) return Buffer.from(given);
   if (typeof given === 'string') return readFile(given);
   const source = fileURLToPath(new URL('../browser.ts', import.meta.url));
-  if (existsSync(source)) return buildFromSource(source);
+  if (existsSync(source)) return bundleForBrowser(source);
   const built = fileURLToPath(new URL('../flexmux.browser.js', import.meta.url));
   if (existsSync(built)) return readFile(built);
   throw new ConfigError(`demo: no browser bundle at ${built}; run npm run build`);
 }
 
-/** Running from src/ (tsx, tests): bundle the current source; esbuild is a devDependency there. */
-async function buildFromSource(entry: string): Promise<Buffer> {
+/**
+ * Bundles `entry` for browsers as scripts/build-browser.mjs does (one minified ESM file). Used
+ * when running from src/ (tsx, tests), where esbuild, a devDependency, is installed.
+ */
+export async function bundleForBrowser(entry: string): Promise<Buffer> {
   const { build } = await import('esbuild');
   const out = await build({
     entryPoints: [entry],

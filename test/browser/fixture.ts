@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { build, type Plugin } from 'esbuild';
+import { bundleForBrowser } from '../../src/demo/assets.js';
 import type { SwitcherOptions } from '../../src/switcher/config.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { upgradeHandler } from '../../src/switcher-node.js';
@@ -19,17 +20,7 @@ const root = new URL('../../', import.meta.url).pathname;
  * mangled, as an application's production build would mangle them.
  */
 export async function buildBundle(): Promise<Uint8Array> {
-  const out = await build({
-    entryPoints: [`${root}src/browser.ts`],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    write: false,
-    logLevel: 'silent',
-  });
-  return out.outputFiles[0]!.contents;
+  return bundleForBrowser(`${root}src/browser.ts`);
 }
 
 /** The page side of the tests, importing the library from /flexmux.browser.js at run time. */

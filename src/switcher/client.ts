@@ -84,9 +84,11 @@ export interface ClientHost {
 /** Streams tracked per client for the `streams` statistic; beyond this the count saturates. */
 const MAX_TRACKED_STREAMS = 65_536;
 
-/** A stream the switcher saw open between two of its clients. */
+/** A stream the switcher saw open between two of its clients; both clients hold the same one. */
 export interface LinkedStream {
-  peer: SwitcherClient;
+  /** The client that accepted the stream (sent the OpenStream ACK), and the one that dialled. */
+  acceptorClient: SwitcherClient;
+  dialerClient: SwitcherClient;
   /** The acceptor's and the dialer's (IP, port). */
   acceptor: readonly [number, number];
   dialer: readonly [number, number];
@@ -96,6 +98,11 @@ export interface LinkedStream {
   since: number;
   /** FINs seen: 1 from the dialer, 2 from the acceptor. */
   fins: number;
+}
+
+/** The end of `link` that is not `c` (`c` itself for a node that dialled itself). */
+function peerOf(link: LinkedStream, c: SwitcherClient): SwitcherClient {
+  return link.acceptorClient === c ? link.dialerClient : link.acceptorClient;
 }
 
 /** One stream between two clients, as `Switcher.streams()` lists it. */
@@ -231,9 +238,9 @@ export class SwitcherClient implements FrameSink {
   streamInfos(acceptorOnly = false): StreamInfo[] {
     const out: StreamInfo[] = [];
     for (const link of this.streams.values()) {
-      const accepted = link.acceptor[0] === this.ip;
-      if (acceptorOnly && !accepted) continue;
-      const [acc, dial] = accepted ? [this, link.peer] : [link.peer, this];
+      if (acceptorOnly && link.acceptorClient !== this) continue;
+      const acc = link.acceptorClient;
+      const dial = link.dialerClient;
       out.push({
         dialer: { domain: dial.domain, ip: link.dialer[0], port: link.dialer[1] },
         acceptor: { domain: acc.domain, ip: link.acceptor[0], port: link.acceptor[1] },
@@ -264,8 +271,9 @@ export class SwitcherClient implements FrameSink {
     const acceptor = [ack?.srcIP ?? a.ip, ack?.srcPort ?? 0] as const;
     const dialer = [ack?.dstIP ?? b.ip, ack?.dstPort ?? 0] as const;
     const since = Date.now();
-    a.streams.set(key, { peer: b, acceptor, dialer, caps, since, fins: 0 });
-    b.streams.set(key, { peer: a, acceptor, dialer, caps, since, fins: 0 });
+    const link: LinkedStream = { acceptorClient: a, dialerClient: b, acceptor, dialer, caps, since, fins: 0 };
+    a.streams.set(key, link);
+    b.streams.set(key, link);
     a.stats.streamsOpened++;
     if (b !== a) b.stats.streamsOpened++;
   }
@@ -275,19 +283,17 @@ export class SwitcherClient implements FrameSink {
    * ends sent one (docs/protocol.md), so that is when it is forgotten.
    */
   static noteFin(from: SwitcherClient, to: SwitcherClient, key: string, f: Frame): void {
-    const a = from.streams.get(key);
-    const b = to.streams.get(key);
-    if (a === undefined || b === undefined || a.peer !== to) return;
-    const bit = f.srcIP === a.dialer[0] && f.srcPort === a.dialer[1] ? 1 : 2;
-    a.fins |= bit;
-    b.fins |= bit;
+    const link = from.streams.get(key);
+    if (link === undefined || to.streams.get(key) !== link) return;
+    link.fins |= f.srcIP === link.dialer[0] && f.srcPort === link.dialer[1] ? 1 : 2;
     const release = Caps.HALF_CLOSE | Caps.FIN_RELEASE;
-    if (a.fins === 3 && (a.caps & release) === release) SwitcherClient.unlink(from, to, key);
+    if (link.fins === 3 && (link.caps & release) === release) SwitcherClient.unlink(from, to, key);
   }
 
   /** Forgets a stream (a close or reset passed). */
   static unlink(a: SwitcherClient, b: SwitcherClient, key: string): void {
-    if (a.streams.get(key)?.peer !== b) return;
+    const link = a.streams.get(key);
+    if (link === undefined || b.streams.get(key) !== link) return;
     a.streams.delete(key);
     b.streams.delete(key);
   }
@@ -333,8 +339,9 @@ export class SwitcherClient implements FrameSink {
     this.feeds.clear();
     this.liveness.failAll();
     for (const [key, link] of this.streams) {
-      link.peer.streams.delete(key);
-      if (link.peer !== this) link.peer.endOrphan(link, this.ip);
+      const peer = peerOf(link, this);
+      peer.streams.delete(key);
+      if (peer !== this) peer.endOrphan(link, this.ip);
     }
     this.streams.clear();
     this.host.left(this, reason, error);

@@ -48,15 +48,4 @@ export function once<T = unknown>(emitter: object, event: string, ms = 10_000): 
   });
 }
 
-/** Deterministic pseudo-random bytes. */
-export function pattern(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+export { pattern } from './pattern.js';

@@ -15,6 +15,7 @@ import {
   StreamResetError,
   type WebStream,
 } from '../../../src/browser.js';
+import { pattern } from '../../helpers/pattern.js';
 
 export interface ErrorInfo {
   name: string;
@@ -167,19 +168,6 @@ function entry(id: number): Entry {
 function writer(e: Entry): WritableStreamDefaultWriter<Uint8Array> {
   e.writer ??= e.s.writable.getWriter();
   return e.writer;
-}
-
-/** Same generator as test/helpers/streams.ts `pattern`, so Node can check the bytes. */
-function pattern(n: number, seed: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 async function sha256(b: Uint8Array<ArrayBuffer>): Promise<string> {

@@ -67,6 +67,7 @@ export class FlexStream extends Duplex implements StreamFace {
   setTimeout(ms: number, callback?: () => void): this {
     if (callback) this.once('timeout', callback);
     this.idleMs = ms;
+    this.clearIdle();
     this.armIdle();
     return this;
   }
@@ -193,9 +194,16 @@ export class FlexStream extends Duplex implements StreamFace {
     }
   }
 
+  /** (Re)starts the idle clock. Traffic only refreshes the one timer: no new timer per chunk. */
   private armIdle(): void {
-    this.clearIdle();
-    if (this.idleMs <= 0 || this.destroyed) return;
+    if (this.idleMs <= 0 || this.destroyed) {
+      this.clearIdle();
+      return;
+    }
+    if (this.idleTimer !== null) {
+      this.idleTimer.refresh();
+      return;
+    }
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       this.emit('timeout');

@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type FlexStream, Node } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+
+/**
+ * FlexStream.setTimeout behaves like net.Socket's: 'timeout' after `ms` without traffic, traffic
+ * postpones it, 0 turns it off. Only setTimeout/clearTimeout are faked; the memory link delivers
+ * in microtasks, so traffic flows while the idle clock is under the test's control.
+ */
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+  vi.useRealTimers();
+});
+
+/** Writes one byte and waits for its echo: traffic both ways. */
+async function roundTrip(s: FlexStream, v: number): Promise<void> {
+  const echoed = new Promise<void>((r) => s.once('data', () => r()));
+  s.write(Buffer.from([v]));
+  await echoed;
+}
+
+async function stream(): Promise<{ s: FlexStream; peer: FlexStream }> {
+  const [x, y] = memoryPair();
+  const a = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0 });
+  const b = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0 });
+  nodes.push(a, b);
+  const accepted = b.listen(9).accept();
+  const s = await a.dial('bob:9');
+  const peer = await accepted;
+  peer.on('data', (d: Buffer) => peer.write(d));
+  s.resume();
+  return { s, peer };
+}
+
+describe('stream idle timeout', () => {
+  it('fires after the idle time, is postponed by traffic, and 0 turns it off', async () => {
+    const { s } = await stream();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let fired = 0;
+    s.on('timeout', () => fired++);
+    s.setTimeout(100);
+    // Traffic every 60 ms for 600 ms: the clock keeps restarting, nothing fires.
+    for (let i = 0; i < 10; i++) {
+      await roundTrip(s, i);
+      await vi.advanceTimersByTimeAsync(60);
+    }
+    expect(fired).toBe(0);
+    // Silence: it fires once the idle time has passed since the last traffic (60 ms ago).
+    await vi.advanceTimersByTimeAsync(39);
+    expect(fired).toBe(0);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fired).toBe(1);
+    // It stays quiet until traffic re-arms it, then fires again after a new idle period.
+    await vi.advanceTimersByTimeAsync(500);
+    expect(fired).toBe(1);
+    await roundTrip(s, 1);
+    await vi.advanceTimersByTimeAsync(101);
+    expect(fired).toBe(2);
+    s.setTimeout(0);
+    await roundTrip(s, 2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fired).toBe(2);
+  });
+});

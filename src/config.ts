@@ -36,6 +36,12 @@ export const defaults = Object.freeze({
   /** How long a closed stream's address absorbs late frames (Go: 2 s). */
   retention: 2_000,
   pingTimeout: 10_000,
+  /**
+   * Unacknowledged bytes a stream may have in flight while another stream of the connection sends
+   * short messages (PROMPT_CREDIT peers only): keeps the queue in socket buffers ahead of those
+   * messages short. 0 disables.
+   */
+  sharedInflight: 256 * 1024,
   /** Bytes of data one stream may send per scheduler turn (deficit round robin quantum). */
   quantum: 64 * 1024,
   /** Largest batch handed to the transport in one write. */
@@ -64,6 +70,7 @@ export interface NodeOptions {
   closeAckTimeout?: number;
   retention?: number;
   pingTimeout?: number;
+  sharedInflight?: number;
   quantum?: number;
   maxBatchBytes?: number;
   maxControlQueue?: number;
@@ -104,9 +111,21 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
     closeAckTimeout: int('closeAckTimeout', o.closeAckTimeout ?? d.closeAckTimeout, 1, 2 ** 31 - 1),
     retention: int('retention', o.retention ?? d.retention, 0, 2 ** 31 - 1),
     pingTimeout: int('pingTimeout', o.pingTimeout ?? d.pingTimeout, 1, 2 ** 31 - 1),
+    sharedInflight: sharedInflight(o.sharedInflight ?? d.sharedInflight),
     quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
     maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
     logger: o.logger,
   };
 }
+
+/** 0 (off) or at least one largest frame: less would cut every frame short. */
+function sharedInflight(v: unknown): number {
+  const n = int('sharedInflight', v, 0, 0x7fffffff);
+  if (n !== 0 && n < MIN_SHARED_INFLIGHT) {
+    throw new ConfigError(`option sharedInflight must be 0 or at least ${MIN_SHARED_INFLIGHT}, got ${n}`);
+  }
+  return n;
+}
+
+const MIN_SHARED_INFLIGHT = 64 * 1024;

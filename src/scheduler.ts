@@ -86,6 +86,9 @@ export class Scheduler {
   writes = 0;
   /** Frames handed to the sink. */
   framesWritten = 0;
+  /** The stream that last started a short write from idle, and when (clock ms). */
+  private sparse: StreamQueue | null = null;
+  private sparseAt = -Infinity;
 
   constructor(sink: SchedulerSink, options: SchedulerOptions) {
     this.sink = sink;
@@ -173,6 +176,17 @@ export class Scheduler {
     const tasks = this.deferred;
     this.deferred = [];
     for (const t of tasks) t.runDeferred();
+  }
+
+  /** `q` began a short write with nothing queued: latency-sensitive traffic shares the link. */
+  noteSparse(q: StreamQueue): void {
+    this.sparse = q;
+    this.sparseAt = this.opts.clock();
+  }
+
+  /** Whether another stream than `q` wrote sparsely within the last `hold` ms. */
+  sharedWithSparse(q: StreamQueue, hold: number): boolean {
+    return this.sparse !== null && this.sparse !== q && this.opts.clock() - this.sparseAt < hold;
   }
 
   /** Drops everything queued for a stream (after a reset). */

@@ -79,6 +79,20 @@ const CLOSE_RECEIVED = 1 << 9;
 const READ_ENDED = 1 << 10;
 const DIALED = 1 << 11;
 const RELEASE_ON_FLUSH = 1 << 12;
+/** This end sent a credit request (an empty data frame) and no ACK has come since. */
+const CREDIT_REQUESTED = 1 << 13;
+/** The peer asked for credit; answer once the reader has consumed everything received. */
+const CREDIT_ASKED = 1 << 14;
+/** This stream has made a short write from idle before. */
+const SHORT_WRITER = 1 << 15;
+
+/**
+ * How long after another stream's short write the sharedInflight limit holds (ms). Request/response
+ * traffic writes again well within it; a link that has gone quiet lets bulk streams use their window.
+ */
+export const SPARSE_HOLD_MS = 200;
+/** Largest write that counts as a short message. */
+export const SPARSE_WRITE = 4096;
 
 /** Times are kept as milliseconds since this epoch so they stay small integers (no boxing). */
 const EPOCH = Date.now();
@@ -263,6 +277,13 @@ export class StreamCore extends StreamQueue {
       );
     }
     if (chunk.length > 0) {
+      // Repeated short writes from idle are latency-sensitive traffic (requests, pings,
+      // keystrokes). The first does not count: many bulk streams start with a short header.
+      // Bulk writers write bigger pieces, and often find their queue empty too.
+      if (chunk.length <= SPARSE_WRITE && this.pendingBytes === 0 && this.bytes === 0) {
+        if (this.is(SHORT_WRITER)) this.host.scheduler.noteSparse(this);
+        else this.mark(SHORT_WRITER);
+      }
       if (this.pending === null) this.pending = new Deque<Uint8Array>(2);
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
@@ -323,14 +344,20 @@ export class StreamCore extends StreamQueue {
   private pump(tail = true): void {
     const sched = this.host.scheduler;
     const inflight = this.inflight;
-    while (
+    let credit = this.credit;
+    // While another stream sends short messages, this one keeps at most sharedInflight bytes
+    // unacknowledged, so those messages queue behind that much in socket buffers, not a window.
+    const limit = this.host.options.sharedInflight;
+    const limited =
+      limit !== 0 &&
       this.pendingBytes > 0 &&
-      this.credit > 0 &&
-      (inflight === null || inflight.length < this.maxInflight)
-    ) {
+      (this.caps & Caps.PROMPT_CREDIT) !== 0 &&
+      sched.sharedWithSparse(this, SPARSE_HOLD_MS);
+    if (limited) credit = Math.min(credit, limit - (this.sentTotal - this.ackedTotal));
+    while (this.pendingBytes > 0 && credit > 0 && (inflight === null || inflight.length < this.maxInflight)) {
       // One frame takes up to `chunk` bytes, gathered across queued writes without copying.
-      const n = Math.min(this.pendingBytes, this.chunk, this.credit);
-      if (!tail && n === this.pendingBytes && n < this.chunk && n < this.credit) {
+      const n = Math.min(this.pendingBytes, this.chunk, credit);
+      if (!tail && n === this.pendingBytes && n < this.chunk && n < credit) {
         if (!this.is(TAIL_SCHEDULED)) {
           this.mark(TAIL_SCHEDULED);
           sched.defer(this);
@@ -362,10 +389,25 @@ export class StreamCore extends StreamQueue {
       // An idle stream keeps no queue: most streams write in bursts, many then idle for long.
       if (this.pendingBytes === 0) this.pending = null;
       this.credit -= n;
+      credit -= n;
       this.sentTotal += n;
       this.inflight?.push(this.sentTotal);
       const h = header(Cmd.DATA, this.remoteIP, this.remotePort, this.localIP, this.localPort, n);
       sched.pushOrdered(this, h, payload!, rest);
+    }
+    // The receiver may batch credit until a quarter of the window is owed, more than the limit:
+    // ask for it once half the limit is out, so it returns while the other half is in flight.
+    if (
+      limited &&
+      !this.is(CREDIT_REQUESTED) &&
+      this.pendingBytes > 0 &&
+      this.sentTotal - this.ackedTotal >= limit >>> 1
+    ) {
+      this.mark(CREDIT_REQUESTED);
+      sched.pushOrdered(
+        this,
+        header(Cmd.DATA, this.remoteIP, this.remotePort, this.localIP, this.localPort, 0),
+      );
     }
     this.touched = clock();
     if (this.pendingBytes === 0 && this.is(WRITE_ENDED) && !this.is(END_SENT) && this._state !== 'closed') {
@@ -422,6 +464,7 @@ export class StreamCore extends StreamQueue {
   onAck(n: number): void {
     if (this._state === 'closed' || n <= 0) return;
     this.ackedTotal += n;
+    this.unmark(CREDIT_REQUESTED);
     // Credit never rises above the window (PROTOCOL.md 4.3).
     this.credit = Math.min(this.credit + n, this.window);
     const inflight = this.inflight;
@@ -435,8 +478,12 @@ export class StreamCore extends StreamQueue {
   }
 
   onData(payload: Uint8Array): void {
-    if (payload.length === 0) return; // Go ignores empty data frames (1.3)
     if (this._state === 'closed' || this.is(READ_ENDED) || this.is(CLOSE_RECEIVED)) return; // v3: dropped
+    if (payload.length === 0) {
+      // Go ignores empty data frames (1.3); with prompt credit one is a credit request.
+      if ((this.caps & Caps.PROMPT_CREDIT) !== 0 && !this.is(DISCARDED)) this.onCreditRequest();
+      return;
+    }
     if (this.is(REMOTE_FIN)) {
       this.violate(ResetCode.PROTOCOL, new ProtocolError('data after FIN'));
       return;
@@ -474,13 +521,23 @@ export class StreamCore extends StreamQueue {
     if (this._state === 'closed' || this.is(CLOSE_RECEIVED)) return;
     this.ackPending += n;
     // Batch ACKs, but never hold so many that the peer stalls: a sender has at least 3/4 of the
-    // window left, and a v3 sender capped at 16 in-flight frames sees an ACK every 8 frames.
+    // window left, a v3 sender capped at 16 in-flight frames sees an ACK every 8 frames, and a
+    // PROMPT_CREDIT sender that asked for credit gets it once we have read up to its request.
     if (
       this.ackPending >= this.ackThreshold ||
       (this.caps === 0 && this.consumedTotal === this.recvTotal && this.framesSinceAck >= 8)
     ) {
       this.flushAcks();
+    } else if (this.is(CREDIT_ASKED) && this.consumedTotal === this.recvTotal) {
+      this.unmark(CREDIT_ASKED);
+      this.flushAcks();
     }
+  }
+
+  /** An empty data frame on a PROMPT_CREDIT stream: the peer asks for the credit we owe. */
+  private onCreditRequest(): void {
+    if (this.consumedTotal === this.recvTotal) this.flushAcks();
+    else this.mark(CREDIT_ASKED);
   }
 
   /** Sends every pending credit now (also used when the reader catches up after a pause). */

@@ -59,8 +59,14 @@ export const Caps = {
    * v3 close exchange (docs/protocol.md, "Release on FIN").
    */
   FIN_RELEASE: 0x04,
+  /**
+   * An empty data frame asks the receiver for the credit it owes, which it returns once its reader
+   * has consumed what arrived before the request; so a sender may keep less than the window in
+   * flight without stalling (docs/protocol.md, "Prompt credit").
+   */
+  PROMPT_CREDIT: 0x08,
 } as const;
-export const ALL_CAPS = Caps.HALF_CLOSE | Caps.RESET | Caps.FIN_RELEASE;
+export const ALL_CAPS = Caps.HALF_CLOSE | Caps.RESET | Caps.FIN_RELEASE | Caps.PROMPT_CREDIT;
 
 /**
  * The credit both ends use when the negotiated window is 0 or negative as int32 (PROTOCOL.md 3.4):

@@ -113,7 +113,7 @@ describe('release on FIN', () => {
     const { a, b, ta, tb } = pair();
     const { reply, s } = await exchange(a, b);
     expect(reply).toBe('got question');
-    expect(s.core.caps).toBe(7);
+    expect(s.core.caps).toBe(15);
     expect(ta.sent).toEqual(['open', 'data', 'fin']);
     expect(tb.sent).toEqual(['open.ack', 'data', 'fin']);
     expect([a.streamCount, b.streamCount]).toEqual([0, 0]);
@@ -139,7 +139,7 @@ describe('release on FIN', () => {
     });
     for (let i = 0; i < 50; i++) {
       const s = await a.dial('alice:9');
-      expect(s.core.caps).toBe(7);
+      expect(s.core.caps).toBe(15);
       s.end(`q${i}`);
       expect((await readAll(s)).toString()).toBe(`got q${i}`);
     }

@@ -163,3 +163,33 @@ describe('scheduler', () => {
     expect(() => s.pushControl(header(1))).toThrow(expect.objectContaining({ code: 'FLEX_ERR_LIMIT' }));
   });
 });
+
+describe('scheduler: sparse traffic (sharedInflight)', () => {
+  it('tells other streams that a short writer shares the link, for `hold` ms on its clock', () => {
+    let now = 1_000;
+    const s = new Scheduler(new RecordingSink(), {
+      quantum: KIB,
+      maxBatchBytes: 1 << 20,
+      maxControlQueue: 16,
+      schedule: () => {},
+      clock: () => now,
+    });
+    const ping = new StreamQueue();
+    const bulk = new StreamQueue();
+    const other = new StreamQueue();
+    expect(s.sharedWithSparse(bulk, 200)).toBe(false);
+    s.noteSparse(ping);
+    expect(s.sharedWithSparse(bulk, 200)).toBe(true);
+    expect(s.sharedWithSparse(other, 200)).toBe(true);
+    // The short writer itself is never held back by its own writes.
+    expect(s.sharedWithSparse(ping, 200)).toBe(false);
+    now += 199;
+    expect(s.sharedWithSparse(bulk, 200)).toBe(true);
+    now += 1;
+    expect(s.sharedWithSparse(bulk, 200)).toBe(false);
+    // A later short write by another stream renews the hold and moves the exemption.
+    s.noteSparse(other);
+    expect(s.sharedWithSparse(ping, 200)).toBe(true);
+    expect(s.sharedWithSparse(other, 200)).toBe(false);
+  });
+});

@@ -1,0 +1,208 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { validateNodeOptions } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { Caps, Cmd } from '../../src/wire/constants.js';
+import { decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
+import { RawPeer } from '../helpers/raw.js';
+import { once, pattern, sha256, writeAll } from '../helpers/streams.js';
+
+/**
+ * Prompt credit (caps bit 08, docs/protocol.md 8) and the sharedInflight limit it makes safe
+ * (docs/manual.md 4): a bulk stream keeps at most sharedInflight bytes unacknowledged while another
+ * stream of the connection sends short messages, and a receiver that has caught up returns credit
+ * once 64 KiB is owed.
+ */
+
+const KiB = 1024;
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+});
+
+interface Setup {
+  a: Node;
+  b: Node;
+  /** alice's end of a stream to bob:8, which echoes. */
+  ping: FlexStream;
+  /** alice's end of a stream to bob:7, whose reader takes nothing until told. */
+  bulk: FlexStream;
+  /** bob's end of `bulk`. */
+  sink: FlexStream;
+}
+
+async function setup(aOptions: NodeOptions = {}, bOptions: NodeOptions = {}): Promise<Setup> {
+  const [x, y] = memoryPair();
+  const a = new Node(x, { domain: 'alice', ip: 1, ...aOptions });
+  const b = new Node(y, { domain: 'bob', ip: 2, ...bOptions });
+  nodes.push(a, b);
+  b.listen(8).on('stream', (s: FlexStream) => s.on('data', (d: Buffer) => s.write(d)));
+  const sinkAccepted = b.listen(7).accept();
+  const ping = await a.dial('bob:8');
+  const bulk = await a.dial('bob:7');
+  const sink = await sinkAccepted;
+  return { a, b, ping, bulk, sink };
+}
+
+/** One echo round trip on `ping`: everything either side queued before it has been handled. */
+async function roundTrip(ping: FlexStream, text = 'ping'): Promise<void> {
+  const back = once<Buffer>(ping, 'data');
+  ping.write(text);
+  expect((await back).toString()).toBe(text);
+}
+
+/** alice's unacknowledged bytes on a stream. */
+const inflight = (s: FlexStream): number => s.core.window - s.core.sendCredit;
+
+describe('sharedInflight', () => {
+  it('holds a bulk stream to 256 KiB in flight while another stream sends short messages', async () => {
+    const { ping, bulk, sink } = await setup();
+    expect(bulk.core.caps & Caps.PROMPT_CREDIT).toBe(Caps.PROMPT_CREDIT);
+    // Short writes from idle, more than once: the link now carries latency-sensitive traffic.
+    await roundTrip(ping);
+    await roundTrip(ping);
+    bulk.write(Buffer.alloc(1024 * KiB, 1));
+    await expect.poll(() => sink.core.bytesRead).toBe(256 * KiB);
+    await roundTrip(ping);
+    expect(bulk.core.bytesWritten).toBe(256 * KiB);
+    expect(inflight(bulk)).toBe(256 * KiB);
+    expect(bulk.core.writeBuffered).toBe(768 * KiB);
+  });
+
+  it('leaves a bulk stream its whole window when no other stream writes', async () => {
+    const { ping, bulk, sink } = await setup();
+    bulk.write(Buffer.alloc(1024 * KiB, 1));
+    await expect.poll(() => sink.core.bytesRead).toBe(1024 * KiB);
+    await roundTrip(ping);
+    expect(bulk.core.bytesWritten).toBe(1024 * KiB);
+  });
+
+  it('ignores one short write: many bulk streams begin with a short header', async () => {
+    const { ping, bulk, sink } = await setup();
+    await roundTrip(ping);
+    bulk.write(Buffer.alloc(1024 * KiB, 1));
+    await expect.poll(() => sink.core.bytesRead).toBe(1024 * KiB);
+  });
+
+  it('does not limit itself: a stream alternating short writes and bulk keeps its window', async () => {
+    const { bulk, sink } = await setup();
+    sink.on('data', () => {});
+    for (const x of ['x', 'y']) {
+      bulk.write(x); // short, from idle
+      await expect.poll(() => bulk.core.writeBuffered).toBe(0);
+    }
+    bulk.write(Buffer.alloc(1024 * KiB, 1));
+    await expect.poll(() => sink.core.bytesRead).toBe(1024 * KiB + 2);
+    expect(inflight(bulk)).toBeGreaterThan(256 * KiB);
+  });
+
+  it('applies only where the peer offers prompt credit (a Go or older flexmux peer keeps the window)', async () => {
+    const { ping, bulk, sink } = await setup({}, { caps: Caps.HALF_CLOSE | Caps.RESET | Caps.FIN_RELEASE });
+    expect(bulk.core.caps & Caps.PROMPT_CREDIT).toBe(0);
+    await roundTrip(ping);
+    await roundTrip(ping);
+    bulk.write(Buffer.alloc(1024 * KiB, 1));
+    await expect.poll(() => sink.core.bytesRead).toBe(1024 * KiB);
+  });
+
+  it('is 0 (off) or at least 64 KiB, what a prompt-credit receiver may owe', () => {
+    expect(validateNodeOptions({}).sharedInflight).toBe(256 * KiB);
+    expect(validateNodeOptions({ sharedInflight: 0 }).sharedInflight).toBe(0);
+    expect(validateNodeOptions({ sharedInflight: 64 * KiB }).sharedInflight).toBe(64 * KiB);
+    expect(() => validateNodeOptions({ sharedInflight: 64 * KiB - 1 })).toThrow(ConfigError);
+    expect(() => validateNodeOptions({ sharedInflight: -1 })).toThrow(/sharedInflight/);
+  });
+
+  it('is off with sharedInflight 0', async () => {
+    const { ping, bulk, sink } = await setup({ sharedInflight: 0 });
+    await roundTrip(ping);
+    await roundTrip(ping);
+    bulk.write(Buffer.alloc(1024 * KiB, 1));
+    await expect.poll(() => sink.core.bytesRead).toBe(1024 * KiB);
+  });
+
+  it('never stalls: 8 MiB arrive intact beside pings, at the smallest limit and the default', async () => {
+    for (const sharedInflight of [64 * KiB, 256 * KiB]) {
+      const { ping, bulk, sink } = await setup({ sharedInflight });
+      await roundTrip(ping, 'first'); // a first short write does not count
+      const data = pattern(8 * 1024 * KiB, sharedInflight);
+      const chunks: Buffer[] = [];
+      sink.on('data', (d: Buffer) => chunks.push(d));
+      const ended = once(sink, 'end');
+      let pinging = true;
+      let maxInflight = 0;
+      const pings = (async () => {
+        for (let i = 0; pinging; i++) {
+          await roundTrip(ping, `p${i}`);
+          maxInflight = Math.max(maxInflight, inflight(bulk));
+          // The memory link delivers in microtasks: a ping loop must leave the event loop a turn.
+          await new Promise((r) => setImmediate(r));
+        }
+      })();
+      await writeAll(bulk, data, 48 * KiB);
+      await ended;
+      pinging = false;
+      await pings;
+      expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
+      expect(maxInflight).toBeGreaterThan(0);
+      expect(maxInflight).toBeLessThanOrEqual(sharedInflight);
+    }
+  });
+});
+
+/** A node (alice, IP 1) that accepts on port 80, and a raw peer (IP 2) that opens a stream to it. */
+async function rawStream(caps: number): Promise<{ raw: RawPeer; accepted: FlexStream }> {
+  const [x, y] = memoryPair();
+  const node = new Node(x, { domain: 'alice', ip: 1 });
+  nodes.push(node);
+  const raw = new RawPeer(y);
+  const accepting = node.listen(80).accept();
+  raw.send(Cmd.OPEN, 1, 80, 2, 5000, encodeOpen({ domain: 'raw', window: 1024 * KiB, caps }));
+  const ack = await raw.next((f) => f.cmd === Cmd.OPEN_ACK);
+  expect(decodeOpenAck(ack.payload)).toEqual({ ok: true, window: 1024 * KiB, caps });
+  return { raw, accepted: await accepting };
+}
+
+const acks = (raw: RawPeer): number =>
+  raw.frames.filter((f) => f.cmd === Cmd.DATA_ACK).reduce((sum, f) => sum + f.size, 0);
+
+describe('prompt credit (receiver side)', () => {
+  it('answers an empty data frame with all owed credit once the reader has caught up', async () => {
+    const { raw, accepted } = await rawStream(Caps.PROMPT_CREDIT);
+    const chunks: Buffer[] = [];
+    accepted.pause();
+    for (let i = 0; i < 3; i++) raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(40 * KiB));
+    raw.send(Cmd.DATA, 1, 80, 2, 5000); // the request, behind 120 KiB the reader has not taken
+    await expect.poll(() => accepted.core.bytesRead).toBe(120 * KiB);
+    expect(acks(raw)).toBe(0);
+    accepted.on('data', (d: Buffer) => chunks.push(d));
+    accepted.resume();
+    const first = await raw.next((f) => f.cmd === Cmd.DATA_ACK);
+    const rest = acks(raw);
+    expect(first.size + rest).toBe(120 * KiB);
+    expect(Buffer.concat(chunks).length).toBe(120 * KiB);
+    raw.frames.length = 0;
+    // Nothing owed: a second request gets no ACK, and data after it is batched as usual.
+    raw.send(Cmd.DATA, 1, 80, 2, 5000);
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(10 * KiB));
+    await expect.poll(() => accepted.core.bytesRead).toBe(130 * KiB);
+    raw.send(Cmd.PING, 1, 0, 2, 77, new TextEncoder().encode('alice'));
+    await raw.next((f) => f.cmd === Cmd.PING_ACK);
+    expect(acks(raw)).toBe(0);
+  });
+
+  it('ignores an empty data frame without the bit, as Go does', async () => {
+    const { raw, accepted } = await rawStream(Caps.HALF_CLOSE | Caps.RESET);
+    accepted.on('data', () => {});
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(60 * KiB));
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(40 * KiB));
+    raw.send(Cmd.DATA, 1, 80, 2, 5000);
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(1));
+    await expect.poll(() => accepted.core.bytesRead).toBe(100 * KiB + 1);
+    // A ping round trip: anything the node would send for these frames is on the wire by now.
+    raw.send(Cmd.PING, 1, 0, 2, 77, new TextEncoder().encode('alice'));
+    await raw.next((f) => f.cmd === Cmd.PING_ACK);
+    expect(acks(raw)).toBe(0);
+  });
+});

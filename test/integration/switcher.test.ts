@@ -14,6 +14,7 @@ import { dialTls } from '../../src/transport/tls.js';
 import type { Transport } from '../../src/transport/types.js';
 import { dialWs } from '../../src/transport/ws.js';
 import { openResponse, sealRequest } from '../../src/wire/admission/index.js';
+import { Caps } from '../../src/wire/constants.js';
 import { Raw } from '../unit/switcher/helpers.js';
 import { cert, key } from '../unit/transport/tls-fixture.js';
 
@@ -90,6 +91,47 @@ describe('switcher over real sockets (127.0.0.1)', () => {
     await expect.poll(() => sw.client('alice')?.streams).toBe(0);
     expect(sw.client('bob')?.streams).toBe(0);
     expect(sw.client('alice')?.streamsOpened).toBe(21);
+  });
+
+  it('carries credit requests (prompt credit, caps 08): a held-back bulk stream beside pings completes', async () => {
+    const sw = switcher();
+    const l = await listenTcp(sw, { host: HOST, port: 0 });
+    const bob = await node(await dialTcp(HOST, l.address.port), 'bob');
+    const alice = await node(await dialTcp(HOST, l.address.port), 'alice');
+    serveEcho(bob, 7);
+    const sinkAccepted = bob.listen(9).accept();
+    const ping = await alice.dial('bob:7');
+    const bulk = await alice.dial('bob:9');
+    expect(bulk.core.caps & Caps.PROMPT_CREDIT).toBe(Caps.PROMPT_CREDIT);
+    const sink = await sinkAccepted;
+    const hash = createHash('sha256');
+    let received = 0;
+    sink.on('data', (d: Buffer) => {
+      hash.update(d);
+      received += d.length;
+    });
+    const ended = new Promise<void>((r) => sink.once('end', () => r()));
+    let pinging = true;
+    let maxInflight = 0;
+    const pings = (async () => {
+      for (let i = 0; pinging; i++) {
+        const back = new Promise<Buffer>((r) => ping.once('data', r));
+        ping.write(`p${i}`);
+        expect((await back).toString()).toBe(`p${i}`);
+        maxInflight = Math.max(maxInflight, bulk.core.window - bulk.core.sendCredit);
+      }
+    })();
+    // Two short writes from idle have been made before the bulk starts: it is held back.
+    await expect.poll(() => bulk.core.bytesWritten === 0 && ping.core.bytesWritten >= 4).toBe(true);
+    const data = randomBytes(6 * 1024 * 1024);
+    bulk.end(data);
+    await ended;
+    pinging = false;
+    await pings;
+    expect(received).toBe(data.length);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(maxInflight).toBeGreaterThan(0);
+    expect(maxInflight).toBeLessThanOrEqual(256 * 1024);
   });
 
   it('relays between a WebSocket node and a TCP node, and over TLS and WSS', async () => {

@@ -151,6 +151,42 @@ describe('sharedInflight', () => {
   });
 });
 
+describe('sharedInflight on dials to the node itself (loopback)', () => {
+  it('holds and releases a self-dialled bulk stream beside self-dialled pings', async () => {
+    const [x] = memoryPair();
+    const a = new Node(x, { domain: 'alice', ip: 1 });
+    nodes.push(a);
+    a.listen(8).on('stream', (s: FlexStream) => s.on('data', (d: Buffer) => s.write(d)));
+    const sinkAccepted = a.listen(7).accept();
+    const ping = await a.dial('alice:8');
+    const bulk = await a.dial('alice:7');
+    const sink = await sinkAccepted;
+    expect(bulk.core.caps & Caps.PROMPT_CREDIT).toBe(Caps.PROMPT_CREDIT);
+    await roundTrip(ping);
+    await roundTrip(ping);
+    const data = pattern(4 * 1024 * KiB, 7);
+    const chunks: Buffer[] = [];
+    sink.on('data', (d: Buffer) => chunks.push(d));
+    const ended = once(sink, 'end');
+    let pinging = true;
+    let maxInflight = 0;
+    const pings = (async () => {
+      for (let i = 0; pinging; i++) {
+        await roundTrip(ping, `p${i}`);
+        maxInflight = Math.max(maxInflight, inflight(bulk));
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await writeAll(bulk, data, 48 * KiB);
+    await ended;
+    pinging = false;
+    await pings;
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
+    expect(maxInflight).toBeGreaterThan(0);
+    expect(maxInflight).toBeLessThanOrEqual(256 * KiB);
+  });
+});
+
 /** A node (alice, IP 1) that accepts on port 80, and a raw peer (IP 2) that opens a stream to it. */
 async function rawStream(caps: number): Promise<{ raw: RawPeer; accepted: FlexStream }> {
   const [x, y] = memoryPair();

@@ -61,8 +61,8 @@ export const Caps = {
   FIN_RELEASE: 0x04,
   /**
    * An empty data frame asks the receiver for the credit it owes, which it returns once its reader
-   * has consumed what arrived before the request; so a sender may keep less than the window in
-   * flight without stalling (docs/protocol.md, "Prompt credit").
+   * has caught up; so a sender may keep less than the window in flight without stalling
+   * (docs/protocol.md, "Prompt credit").
    */
   PROMPT_CREDIT: 0x08,
 } as const;

@@ -55,6 +55,35 @@ async function roundTrip(ping: FlexStream, text = 'ping'): Promise<void> {
 /** alice's unacknowledged bytes on a stream. */
 const inflight = (s: FlexStream): number => s.core.window - s.core.sendCredit;
 
+/**
+ * Sends `data` on `bulk` while `ping` does echo round trips; checks it arrives intact at `sink` and
+ * returns the most `bulk` had unacknowledged at any round trip.
+ */
+async function transferBesidePings(
+  s: Pick<Setup, 'ping' | 'bulk' | 'sink'>,
+  data: Uint8Array,
+): Promise<number> {
+  const chunks: Buffer[] = [];
+  s.sink.on('data', (d: Buffer) => chunks.push(d));
+  const ended = once(s.sink, 'end');
+  let pinging = true;
+  let maxInflight = 0;
+  const pings = (async () => {
+    for (let i = 0; pinging; i++) {
+      await roundTrip(s.ping, `p${i}`);
+      maxInflight = Math.max(maxInflight, inflight(s.bulk));
+      // The memory link delivers in microtasks: a ping loop must leave the event loop a turn.
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  await writeAll(s.bulk, data, 48 * KiB);
+  await ended;
+  pinging = false;
+  await pings;
+  expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
+  return maxInflight;
+}
+
 describe('sharedInflight', () => {
   it('holds a bulk stream to 256 KiB in flight while another stream sends short messages', async () => {
     const { ping, bulk, sink } = await setup();
@@ -126,25 +155,10 @@ describe('sharedInflight', () => {
     for (const sharedInflight of [64 * KiB, 256 * KiB]) {
       const { ping, bulk, sink } = await setup({ sharedInflight });
       await roundTrip(ping, 'first'); // a first short write does not count
-      const data = pattern(8 * 1024 * KiB, sharedInflight);
-      const chunks: Buffer[] = [];
-      sink.on('data', (d: Buffer) => chunks.push(d));
-      const ended = once(sink, 'end');
-      let pinging = true;
-      let maxInflight = 0;
-      const pings = (async () => {
-        for (let i = 0; pinging; i++) {
-          await roundTrip(ping, `p${i}`);
-          maxInflight = Math.max(maxInflight, inflight(bulk));
-          // The memory link delivers in microtasks: a ping loop must leave the event loop a turn.
-          await new Promise((r) => setImmediate(r));
-        }
-      })();
-      await writeAll(bulk, data, 48 * KiB);
-      await ended;
-      pinging = false;
-      await pings;
-      expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
+      const maxInflight = await transferBesidePings(
+        { ping, bulk, sink },
+        pattern(8 * 1024 * KiB, sharedInflight),
+      );
       expect(maxInflight).toBeGreaterThan(0);
       expect(maxInflight).toBeLessThanOrEqual(sharedInflight);
     }
@@ -164,24 +178,7 @@ describe('sharedInflight on dials to the node itself (loopback)', () => {
     expect(bulk.core.caps & Caps.PROMPT_CREDIT).toBe(Caps.PROMPT_CREDIT);
     await roundTrip(ping);
     await roundTrip(ping);
-    const data = pattern(4 * 1024 * KiB, 7);
-    const chunks: Buffer[] = [];
-    sink.on('data', (d: Buffer) => chunks.push(d));
-    const ended = once(sink, 'end');
-    let pinging = true;
-    let maxInflight = 0;
-    const pings = (async () => {
-      for (let i = 0; pinging; i++) {
-        await roundTrip(ping, `p${i}`);
-        maxInflight = Math.max(maxInflight, inflight(bulk));
-        await new Promise((r) => setImmediate(r));
-      }
-    })();
-    await writeAll(bulk, data, 48 * KiB);
-    await ended;
-    pinging = false;
-    await pings;
-    expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
+    const maxInflight = await transferBesidePings({ ping, bulk, sink }, pattern(4 * 1024 * KiB, 7));
     expect(maxInflight).toBeGreaterThan(0);
     expect(maxInflight).toBeLessThanOrEqual(256 * KiB);
   });

@@ -90,9 +90,9 @@ const SHORT_WRITER = 1 << 15;
  * How long after another stream's short write the sharedInflight limit holds (ms). Request/response
  * traffic writes again well within it; a link that has gone quiet lets bulk streams use their window.
  */
-export const SPARSE_HOLD_MS = 200;
+const SPARSE_HOLD_MS = 200;
 /** Largest write that counts as a short message. */
-export const SPARSE_WRITE = 4096;
+const SPARSE_WRITE = 4096;
 
 /** Times are kept as milliseconds since this epoch so they stay small integers (no boxing). */
 const EPOCH = Date.now();
@@ -404,10 +404,7 @@ export class StreamCore extends StreamQueue {
       this.sentTotal - this.ackedTotal >= limit >>> 1
     ) {
       this.mark(CREDIT_REQUESTED);
-      sched.pushOrdered(
-        this,
-        header(Cmd.DATA, this.remoteIP, this.remotePort, this.localIP, this.localPort, 0),
-      );
+      this.ordered(Cmd.DATA, EMPTY);
     }
     this.touched = clock();
     if (this.pendingBytes === 0 && this.is(WRITE_ENDED) && !this.is(END_SENT) && this._state !== 'closed') {

@@ -5,9 +5,10 @@
 // the same machine clock through performance.timeOrigin + performance.now()). The bulk stream
 // writes 64 KiB chunks and yields to the event loop after each, like the shared harness's S5.
 // Prints one line of p50 / p99 per direction and for the round trip.
-import { fork } from 'node:child_process';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { Reader } from './lib/direct-proto.mjs';
+import { forkChild, latency, startWatchdog } from './lib/relay-ipc.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +19,7 @@ const { values } = parseArgs({
 });
 const { Node, tcpTransport } = await import(new URL('../dist/index.js', import.meta.url).href);
 const options = { heartbeatInterval: 0, sharedInflight: Number(values['shared-inflight']) };
+const PING = 64;
 const wallUs = () => (performance.timeOrigin + performance.now()) * 1000;
 
 if (values.server) {
@@ -25,32 +27,37 @@ if (values.server) {
     socket.setNoDelay(true);
     const node = new Node(tcpTransport(socket), { ...options, ip: 2, domain: 'server' });
     node.on('error', () => {});
-    // Echo port: stamp the receive time into bytes 8..15 and send the ping back.
-    node.listen(8).on('stream', (s) =>
-      s.on('data', (d) => {
-        const b = Buffer.from(d);
-        b.writeDoubleLE(wallUs(), 8);
-        s.write(b);
-      }),
-    );
+    // Echo port: stamp the receive time into bytes 8..15 and send the ping back. A stream is a
+    // byte stream: a ping may arrive in pieces, so read whole 64-byte pings.
+    node.listen(8).on('stream', (s) => {
+      const reader = new Reader(s);
+      (async () => {
+        for (;;) {
+          const b = Buffer.from(await reader.read(PING));
+          b.writeDoubleLE(wallUs(), 8);
+          s.write(b);
+        }
+      })().catch(() => {}); // the stream closes at the end of the run
+    });
     node.listen(7).on('stream', (s) => s.resume());
   });
-  server.listen(0, '127.0.0.1', () => process.send(server.address().port));
+  server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.address().port }));
   process.on('disconnect', () => process.exit(0));
 } else {
-  const child = fork(new URL(import.meta.url), ['--server', '--shared-inflight', values['shared-inflight']]);
-  const watchdog = setTimeout(() => {
-    console.error('oneway: no result within 60 s');
-    child.kill();
-    process.exit(1);
-  }, 60_000);
-  const port = await new Promise((resolve) => child.once('message', resolve));
+  startWatchdog('oneway', 60_000);
+  const child = forkChild(
+    new URL(import.meta.url),
+    ['--server', '--shared-inflight', values['shared-inflight']],
+    'oneway server',
+  );
+  const { port } = await child.ready();
   const socket = net.connect(port, '127.0.0.1');
   await new Promise((resolve) => socket.once('connect', resolve));
   socket.setNoDelay(true);
   const node = new Node(tcpTransport(socket), { ...options, ip: 1, domain: 'client' });
   node.on('error', () => {});
   const ping = await node.dial('server:8');
+  const echoes = new Reader(ping);
   const bulk = await node.dial('server:7');
   const chunk = Buffer.alloc(65536, 1);
   let stop = false;
@@ -65,12 +72,11 @@ if (values.server) {
   const down = [];
   const rtt = [];
   for (let i = 0; i < Number(values.pings); i++) {
-    const b = Buffer.alloc(64);
+    const b = Buffer.alloc(PING);
     const t0 = wallUs();
     b.writeDoubleLE(t0, 0);
-    const back = new Promise((resolve) => ping.once('data', resolve));
     ping.write(b);
-    const echoed = await back;
+    const echoed = await echoes.read(PING);
     const t2 = wallUs();
     const t1 = echoed.readDoubleLE(8);
     up.push(t1 - t0);
@@ -79,13 +85,14 @@ if (values.server) {
   }
   stop = true;
   await bulkLoop;
-  const pct = (xs, f) => [...xs].sort((a, b) => a - b)[Math.floor(f * (xs.length - 1))].toFixed(0);
-  const row = (xs) => `p50 ${pct(xs, 0.5)} / p99 ${pct(xs, 0.99)} µs`;
+  const row = (xs) => {
+    const { p50, p99 } = latency(xs);
+    return `p50 ${p50.toFixed(0)} / p99 ${p99.toFixed(0)} µs`;
+  };
   console.log(
     `sharedInflight ${options.sharedInflight}: client->server ${row(up)}, server->client ${row(down)}, ` +
       `round trip ${row(rtt)}`,
   );
-  clearTimeout(watchdog);
   node.destroy();
-  child.disconnect();
+  child.proc.disconnect();
 }

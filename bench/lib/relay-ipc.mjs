@@ -1,5 +1,5 @@
 // Process plumbing shared by bench/relay.mjs and bench/scale.mjs (and, for the watchdog, the
-// machine record and latency stats, bench/direct.mjs too): forking children that die with their
+// machine record and latency stats, bench/direct.mjs too; bench/oneway.mjs forks through it): forking children that die with their
 // parent, request/reply over the IPC channel, and what a process reports about itself (memory,
 // CPU time, open file descriptors). Children import `serveRequests` and `selfReport`.
 import { fork } from 'node:child_process';

@@ -1,3 +1,5 @@
+import { Node, type NodeOptions } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
 import { FrameDecoder } from '../../src/wire/decoder.js';
 import { encodeFrame, type Frame, makeFrame } from '../../src/wire/frame.js';
@@ -60,4 +62,11 @@ export class RawPeer {
       });
     });
   }
+}
+
+/** A node (domain alice, IP 1) on a memory link whose other end is a raw peer. Destroy the node. */
+export function rawLink(options: NodeOptions = {}): { node: Node; raw: RawPeer } {
+  const [a, b] = memoryPair();
+  const node = new Node(a, { domain: 'alice', ip: 1, ...options });
+  return { node, raw: new RawPeer(b) };
 }

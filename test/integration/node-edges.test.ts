@@ -1,11 +1,11 @@
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FlexStream, Node, type StreamResetError } from '../../src/index.js';
+import { type FlexStream, Node, type NodeOptions, type StreamResetError } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
 import { decodeOpen, decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
 import { links, nodePair } from '../helpers/links.js';
-import { RawPeer } from '../helpers/raw.js';
+import { type RawPeer, rawLink as rawNodeLink } from '../helpers/raw.js';
 import { once, pattern, readAll, sha256, writeAll } from '../helpers/streams.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -13,12 +13,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-function rawLink(options: ConstructorParameters<typeof Node>[1] = {}): { node: Node; raw: RawPeer } {
-  const [a, b] = memoryPair();
-  const node = new Node(a, { domain: 'alice', ip: 1, ...options });
-  const raw = new RawPeer(b);
-  cleanups.push(() => node.destroy());
-  return { node, raw };
+function rawLink(options: NodeOptions = {}): { node: Node; raw: RawPeer } {
+  const link = rawNodeLink(options);
+  cleanups.push(() => link.node.destroy());
+  return link;
 }
 
 describe('node edge cases', () => {

@@ -5,7 +5,7 @@ import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
 import { decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
-import { RawPeer } from '../helpers/raw.js';
+import { type RawPeer, rawLink } from '../helpers/raw.js';
 import { once, pattern, sha256, writeAll } from '../helpers/streams.js';
 
 /**
@@ -186,10 +186,8 @@ describe('sharedInflight on dials to the node itself (loopback)', () => {
 
 /** A node (alice, IP 1) that accepts on port 80, and a raw peer (IP 2) that opens a stream to it. */
 async function rawStream(caps: number): Promise<{ raw: RawPeer; accepted: FlexStream }> {
-  const [x, y] = memoryPair();
-  const node = new Node(x, { domain: 'alice', ip: 1 });
+  const { node, raw } = rawLink();
   nodes.push(node);
-  const raw = new RawPeer(y);
   const accepting = node.listen(80).accept();
   raw.send(Cmd.OPEN, 1, 80, 2, 5000, encodeOpen({ domain: 'raw', window: 1024 * KiB, caps }));
   const ack = await raw.next((f) => f.cmd === Cmd.OPEN_ACK);

@@ -4,7 +4,8 @@
 // client splits every round trip into client -> server and server -> client (both processes read
 // the same machine clock through performance.timeOrigin + performance.now()). The bulk stream
 // writes 64 KiB chunks and yields to the event loop after each, like the shared harness's S5.
-// Prints one line of p50 / p99 per direction and for the round trip.
+// Prints one line of p50 / p99 per direction and for the round trip, and the bulk stream's rate
+// while the pings ran.
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { Reader } from './lib/direct-proto.mjs';
@@ -61,8 +62,10 @@ if (values.server) {
   const bulk = await node.dial('server:7');
   const chunk = Buffer.alloc(65536, 1);
   let stop = false;
+  let bulkBytes = 0;
   const bulkLoop = (async () => {
     while (!stop) {
+      bulkBytes += chunk.length;
       if (!bulk.write(chunk)) await new Promise((resolve) => bulk.once('drain', resolve));
       await new Promise(setImmediate);
     }
@@ -71,6 +74,8 @@ if (values.server) {
   const up = [];
   const down = [];
   const rtt = [];
+  const bytes0 = bulkBytes;
+  const started = performance.now();
   for (let i = 0; i < Number(values.pings); i++) {
     const b = Buffer.alloc(PING);
     const t0 = wallUs();
@@ -83,6 +88,7 @@ if (values.server) {
     down.push(t2 - t1);
     rtt.push(t2 - t0);
   }
+  const bulkMBps = (bulkBytes - bytes0) / ((performance.now() - started) * 1000);
   stop = true;
   await bulkLoop;
   const row = (xs) => {
@@ -91,7 +97,7 @@ if (values.server) {
   };
   console.log(
     `sharedInflight ${options.sharedInflight}: client->server ${row(up)}, server->client ${row(down)}, ` +
-      `round trip ${row(rtt)}`,
+      `round trip ${row(rtt)}; bulk ${bulkMBps.toFixed(0)} MB/s`,
   );
   node.destroy();
   child.proc.disconnect();

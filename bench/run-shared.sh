@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the shared mux-bench harness (../shared/bench) with our flexmux adapter, in one command:
 # builds dist/, copies the read-only harness to a temp dir, `npm ci` there, runs bench.mjs and
-# writes the report and raw JSON to bench/results/ (git-ignored).
+# writes the report and raw JSON to bench/results/ (git-ignored), with issue 5's targets checked
+# as medians of within-run ratios (bench/targets.mjs) at the end of the report.
 #
 #   bench/run-shared.sh                      # full suite, 3 runs per cell (~6-8 min on 2 cores)
 #   bench/run-shared.sh --quick              # scaled down, 1 run per cell (~1.5 min)
@@ -60,6 +61,10 @@ load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 if [ -f "$report" ]; then
   printf '\nLoad average (1/5/15 min) before: %s, after: %s. Command: bench/run-shared.sh %s\n' \
     "$load_before" "$load_after" "$*" >>"$report"
+  if [ -f "$json" ]; then
+    # Issue 5's targets: each ratio within one run, then the median over runs (bench/targets.mjs).
+    { printf '\n## Targets (median of within-run ratios)\n\n'; node "$repo/bench/targets.mjs" "$json"; } >>"$report"
+  fi
   echo "== report: $report" >&2
   echo "== raw:    $json" >&2
 fi

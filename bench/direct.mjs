@@ -4,8 +4,10 @@
 // stream, open+echo+close with 32 in flight, and memory per idle stream; prints a markdown table
 // with ratios to raw TCP and the issue's targets, and writes JSON to bench/results/.
 // Raw TCP uses one connection per stream (64 in the 64-stream case, a new one per open, a second
-// one for the bulk data beside pings). `--quick` shortens every phase; `--phases idle,open32` runs
-// only the named phases (idle, bulk1, bulk64, pingIdle, pingLoad, open32).
+// one for the bulk data beside pings). `--runs N` (default 3) repeats every timed phase N times,
+// flexmux and TCP back to back each time, and reports medians with each ratio taken within a run;
+// memory per idle stream is measured once. `--quick` shortens every phase and runs each once;
+// `--phases idle,open32` runs only the named phases (idle, bulk1, bulk64, pingIdle, pingLoad, open32).
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -34,7 +36,10 @@ v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
 
 const quick = process.argv.includes('--quick');
-const only = process.argv.includes('--phases') ? process.argv[process.argv.indexOf('--phases') + 1] : '';
+const argOf = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : '');
+const only = argOf('--phases');
+const RUNS = quick ? 1 : Number(argOf('--runs') || 3);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs wants a positive integer');
 const P = {
   bulkSecs: quick ? 0.5 : 2,
   streams: 64,
@@ -48,7 +53,7 @@ const P = {
   concurrency: 32,
   idleStreams: quick ? 2000 : 10_000,
 };
-const WATCHDOG_MS = 115_000;
+const WATCHDOG_MS = 60_000 + RUNS * 75_000;
 
 // ------------------------------------------------------------------ the server process
 
@@ -309,33 +314,49 @@ const PHASES = [
 // ------------------------------------------------------------------ main
 
 const loadBefore = os.loadavg();
+// phase -> one result per run
 const results = { flexmux: {}, tcp: {} };
 const t0 = Date.now();
-// Memory first, while both processes are fresh; each phase on a fresh connection, flexmux then TCP.
 const wanted = (phase) =>
   !only || only.split(',').includes(phase) || (phase.startsWith('_') && /bulk|ping|open/.test(only)); // settle and warm up before timed phases
-for (const [phase, fn] of PHASES.filter(([phase]) => wanted(phase))) {
+/** Phases measured once: memory while both processes are fresh, then settling and JIT warm-up. */
+const ONCE = new Set(['idle', '_settle', '_warmup']);
+
+async function runPhase(phase, fn, run) {
   for (const kind of Object.keys(KINDS)) {
     const conn = await KINDS[kind]();
+    let result;
     try {
-      results[kind][phase] = await deadline(fn(conn), 30_000, `${kind} ${phase}`);
+      result = await deadline(fn(conn), 30_000, `${kind} ${phase}`);
     } catch (err) {
-      results[kind][phase] = { error: String(err?.message ?? err) };
+      result = { error: String(err?.message ?? err) };
     } finally {
       await conn.close();
     }
-    if (phase.startsWith('_')) delete results[kind][phase];
-    else console.error(`${kind.padEnd(8)} ${phase.padEnd(9)} ${JSON.stringify(results[kind][phase])}`);
+    if (!phase.startsWith('_')) {
+      results[kind][phase] ??= [];
+      results[kind][phase].push(result);
+      console.error(`${kind.padEnd(8)} ${phase.padEnd(9)} run ${run + 1} ${JSON.stringify(result)}`);
+    }
     await sleep(100);
   }
 }
 
+// Each phase on a fresh connection, flexmux then TCP; the timed phases RUNS times over.
+const phases = PHASES.filter(([phase]) => wanted(phase));
+for (const [phase, fn] of phases.filter(([phase]) => ONCE.has(phase))) await runPhase(phase, fn, 0);
+for (let run = 0; run < RUNS; run++) {
+  for (const [phase, fn] of phases.filter(([phase]) => !ONCE.has(phase))) await runPhase(phase, fn, run);
+}
+
 const machine = machineInfo(loadBefore);
 const date = new Date().toISOString();
-console.log(renderTable(results, machine, { date, quick, params: P, secs: (Date.now() - t0) / 1000 }));
+console.log(
+  renderTable(results, machine, { date, quick, runs: RUNS, params: P, secs: (Date.now() - t0) / 1000 }),
+);
 const outDir = path.join(here, 'results');
 fs.mkdirSync(outDir, { recursive: true });
 const file = path.join(outDir, `direct-${quick ? 'quick-' : ''}${date.replace(/[:.]/g, '-')}.json`);
-fs.writeFileSync(file, JSON.stringify({ date, machine, params: P, results }, null, 2));
+fs.writeFileSync(file, JSON.stringify({ date, machine, params: P, runs: RUNS, results }, null, 2));
 console.error(`raw results: ${path.relative(process.cwd(), file)}`);
 process.exit(0);

@@ -1,9 +1,47 @@
 // The markdown table of bench/direct.mjs: flexmux, raw TCP, their ratio, and the issue's targets.
+// Each phase ran `runs` times, flexmux and raw TCP one after the other: a cell shows the median of
+// its runs, and a ratio is taken within each run (flexmux's run i against TCP's run i, or against
+// flexmux's own idle pings of run i) before the median over runs, as the issue asks.
 
 const n0 = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '?');
-const ratio = (a, b) =>
-  Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `×${(a / b).toFixed(2)}` : '—';
+const times = (x) => (Number.isFinite(x) ? `×${x.toFixed(2)}` : '—');
 const mark = (ok) => (ok === undefined ? '—' : ok ? 'yes' : '**no**');
+
+function median(xs) {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >>> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+const okRun = (r) => r !== undefined && r !== null && !r.error;
+
+/** One phase's runs as a single result: the median of every numeric field over its good runs. */
+function summary(runs) {
+  if (runs === undefined) return undefined;
+  const list = Array.isArray(runs) ? runs : [runs];
+  const good = list.filter(okRun);
+  if (good.length === 0) return list[0];
+  const out = {};
+  for (const k of Object.keys(good[0])) {
+    if (typeof good[0][k] === 'number') out[k] = median(good.map((r) => r[k]));
+  }
+  return out;
+}
+
+/** Median over runs i of f(a[i], b[i]), for the runs where both are good. */
+function paired(a, b, f) {
+  const as = Array.isArray(a) ? a : a === undefined ? [] : [a];
+  const bs = Array.isArray(b) ? b : b === undefined ? [] : [b];
+  const vals = [];
+  for (let i = 0; i < Math.min(as.length, bs.length); i++) {
+    if (okRun(as[i]) && okRun(bs[i])) {
+      const v = f(as[i], bs[i]);
+      if (Number.isFinite(v)) vals.push(v);
+    }
+  }
+  return median(vals);
+}
 
 function cell(r, show) {
   if (r === undefined) return '—';
@@ -11,27 +49,39 @@ function cell(r, show) {
   return show(r);
 }
 
-/** Rows: [label, flexmux cell, TCP cell, ratio, target, met?]. */
-function rows(f, t) {
+/** Rows: [label, flexmux cell, TCP cell, ratio, target, met?]. `fr`/`tr`: phase -> runs. */
+function rows(fr, tr) {
+  const f = Object.fromEntries(Object.entries(fr).map(([k, v]) => [k, summary(v)]));
+  const t = Object.fromEntries(Object.entries(tr).map(([k, v]) => [k, summary(v)]));
   const lat = (r) => `${n0(r.p50)} / ${n0(r.p99)}`;
   const ok = (r) => r !== undefined && !r.error;
+  /** Within-run ratio of one field, flexmux ÷ TCP, median over runs. */
+  const ratioOf = (phase, key) => paired(fr[phase], tr[phase], (a, b) => a[key] / b[key]);
+  const ratio = (phase, key) => times(ratioOf(phase, key));
   const out = [];
+  const bulk1Ratio = ratioOf('bulk1', 'mbps');
   out.push([
     'one stream, MB/s',
     cell(f.bulk1, (r) => n0(r.mbps)),
     cell(t.bulk1, (r) => n0(r.mbps)),
-    ratio(f.bulk1?.mbps, t.bulk1?.mbps),
+    times(bulk1Ratio),
     '≥ ×0.75 of raw TCP (and ≥ 1.3× libp2p-yamux: shared harness)',
-    mark(ok(f.bulk1) && ok(t.bulk1) ? f.bulk1.mbps >= 0.75 * t.bulk1.mbps : undefined),
+    mark(Number.isFinite(bulk1Ratio) ? bulk1Ratio >= 0.75 : undefined),
   ]);
   const cpu = (r) => `${n0(r.clientCpuPerMB)} / ${n0(r.serverCpuPerMB)}`;
-  const cpuRatio = (a, b) =>
-    ratio(a && a.clientCpuPerMB + a.serverCpuPerMB, b && b.clientCpuPerMB + b.serverCpuPerMB);
+  const cpuRatio = (phase) =>
+    times(
+      paired(
+        fr[phase],
+        tr[phase],
+        (a, b) => (a.clientCpuPerMB + a.serverCpuPerMB) / (b.clientCpuPerMB + b.serverCpuPerMB),
+      ),
+    );
   out.push([
     'one stream, CPU µs per MB, client / server',
     cell(f.bulk1, cpu),
     cell(t.bulk1, cpu),
-    `${cpuRatio(f.bulk1, t.bulk1)} (sum)`,
+    `${cpuRatio('bulk1')} (sum)`,
     'lower is better; other load on the machine distorts it less than MB/s',
     '',
   ]);
@@ -39,7 +89,7 @@ function rows(f, t) {
     '64 streams, aggregate MB/s',
     cell(f.bulk64, (r) => n0(r.mbps)),
     cell(t.bulk64, (r) => `${n0(r.mbps)} ¹`),
-    ratio(f.bulk64?.mbps, t.bulk64?.mbps),
+    ratio('bulk64', 'mbps'),
     '≥ 1.2× node-http2-tuned: shared harness',
     '—',
   ]);
@@ -47,7 +97,7 @@ function rows(f, t) {
     '64 streams, CPU µs per MB, client / server',
     cell(f.bulk64, cpu),
     cell(t.bulk64, (r) => `${cpu(r)} ¹`),
-    `${cpuRatio(f.bulk64, t.bulk64)} (sum)`,
+    `${cpuRatio('bulk64')} (sum)`,
     '',
     '',
   ]);
@@ -55,21 +105,23 @@ function rows(f, t) {
     'ping RTT idle, p50 / p99 µs',
     cell(f.pingIdle, lat),
     cell(t.pingIdle, lat),
-    `${ratio(f.pingIdle?.p50, t.pingIdle?.p50)} / ${ratio(f.pingIdle?.p99, t.pingIdle?.p99)}`,
+    `${ratio('pingIdle', 'p50')} / ${ratio('pingIdle', 'p99')}`,
     '',
     '',
   ]);
-  const loaded = (r, idle) =>
-    `${lat(r)}<br>p99 ÷ idle p99 ${ratio(r.p99, idle?.p99)}<br>bulk ${n0(r.bulkMBps)} MB/s`;
+  // p99 beside the bulk stream ÷ the idle p99 of the same run, median over runs.
+  const underLoad = (runs, idleRuns) => paired(runs, idleRuns, (load, idle) => load.p99 / idle.p99);
+  const fLoadRatio = underLoad(fr.pingLoad, fr.pingIdle);
+  const loaded = (r, x) => `${lat(r)}<br>p99 ÷ idle p99 ${times(x)}<br>bulk ${n0(r.bulkMBps)} MB/s`;
   out.push([
     'ping RTT beside a saturating stream, p50 / p99 µs',
-    cell(f.pingLoad, (r) => loaded(r, f.pingIdle)),
-    cell(t.pingLoad, (r) => `${loaded(r, t.pingIdle)} ¹`),
-    `${ratio(f.pingLoad?.p50, t.pingLoad?.p50)} / ${ratio(f.pingLoad?.p99, t.pingLoad?.p99)}`,
+    cell(f.pingLoad, (r) => loaded(r, fLoadRatio)),
+    cell(t.pingLoad, (r) => `${loaded(r, underLoad(tr.pingLoad, tr.pingIdle))} ¹`),
+    `${ratio('pingLoad', 'p50')} / ${ratio('pingLoad', 'p99')}`,
     'p99 ≤ 3× own idle p99, with bulk ≥ 1,000 MB/s',
     mark(
-      ok(f.pingLoad) && ok(f.pingIdle)
-        ? f.pingLoad.p99 <= 3 * f.pingIdle.p99 && f.pingLoad.bulkMBps >= 1000
+      ok(f.pingLoad) && Number.isFinite(fLoadRatio)
+        ? fLoadRatio <= 3 && f.pingLoad.bulkMBps >= 1000
         : undefined,
     ),
   ]);
@@ -77,7 +129,7 @@ function rows(f, t) {
     'open+echo+close, 32 in flight, streams/s',
     cell(f.open32, (r) => n0(r.rate)),
     cell(t.open32, (r) => `${n0(r.rate)} ¹`),
-    ratio(f.open32?.rate, t.open32?.rate),
+    ratio('open32', 'rate'),
     '≥ 15,000/s',
     mark(ok(f.open32) ? f.open32.rate >= 15_000 : undefined),
   ]);
@@ -86,7 +138,7 @@ function rows(f, t) {
     'idle stream, RSS bytes/stream, client / server',
     cell(f.idle, mem('clientRss', 'serverRss')),
     cell(t.idle, (r) => `${mem('clientRss', 'serverRss')(r)} ²`),
-    `${ratio(f.idle?.clientRss, t.idle?.clientRss)} / ${ratio(f.idle?.serverRss, t.idle?.serverRss)}`,
+    `${ratio('idle', 'clientRss')} / ${ratio('idle', 'serverRss')}`,
     '≤ 2,048 each side',
     mark(ok(f.idle) ? f.idle.clientRss <= 2048 && f.idle.serverRss <= 2048 : undefined),
   ]);
@@ -94,7 +146,7 @@ function rows(f, t) {
     'idle stream, JS heap bytes/stream, client / server',
     cell(f.idle, mem('clientHeap', 'serverHeap')),
     cell(t.idle, (r) => `${mem('clientHeap', 'serverHeap')(r)} ²`),
-    `${ratio(f.idle?.clientHeap, t.idle?.clientHeap)} / ${ratio(f.idle?.serverHeap, t.idle?.serverHeap)}`,
+    `${ratio('idle', 'clientHeap')} / ${ratio('idle', 'serverHeap')}`,
     '',
     '',
   ]);
@@ -104,7 +156,8 @@ function rows(f, t) {
 export function renderTable(results, machine, info) {
   const lines = [];
   lines.push(
-    `bench/direct.mjs ${info.quick ? '(quick) ' : ''}· ${info.date} · ${info.secs.toFixed(0)} s · ` +
+    `bench/direct.mjs ${info.quick ? '(quick) ' : ''}· ${info.runs} run(s) per timed phase, medians · ` +
+      `${info.date} · ${info.secs.toFixed(0)} s · ` +
       `Node ${machine.node} · ${machine.platform} · ${machine.cpus} × "${machine.cpu}" · ` +
       `load average before ${machine.loadavgBefore.join(' ')}, after ${machine.loadavgAfter.join(' ')}`,
   );

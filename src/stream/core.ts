@@ -93,6 +93,12 @@ const SHORT_WRITER = 1 << 15;
 const SPARSE_HOLD_MS = 200;
 /** Largest write that counts as a short message. */
 const SPARSE_WRITE = 4096;
+/**
+ * Credit owed to a flexmux peer goes back at least this often while the reader consumes: on a
+ * slow link half a window can take seconds to arrive, and a sender blocked behind its own data
+ * counts the ACKs as the sign that the peer is alive (heartbeat.ts).
+ */
+const ACK_MAX_DELAY_MS = 100;
 
 /** Times are kept as milliseconds since this epoch so they stay small integers (no boxing). */
 const EPOCH = Date.now();
@@ -138,6 +144,8 @@ export class StreamCore extends StreamQueue {
   private recvTotal = 0;
   private consumedTotal = 0;
   private ackPending = 0;
+  /** When credit last went back to the peer (clock ms); see ACK_MAX_DELAY_MS. */
+  private ackedAt = this.created;
   private closeTimer: ReturnType<typeof setTimeout> | null = null;
   private _state: StreamState = 'open';
 
@@ -216,9 +224,15 @@ export class StreamCore extends StreamQueue {
     return this.host.options.streamHighWaterMark;
   }
 
-  /** flexmux peers have no in-flight frame cap, so credit can go back in larger batches. */
+  /**
+   * Credit owed before an ACK goes out. flexmux peers have no in-flight frame cap, so credit goes
+   * back per half window (1 MiB at most): each ACK is a write on the receiving side, which on a
+   * loaded connection is the busy end, and half a window still leaves the sender as much to send
+   * while the ACK travels. Go peers get a quarter window, 256 KiB at most (PROTOCOL.md 4.5).
+   */
   private get ackThreshold(): number {
-    return Math.max(1, Math.min(this.window >>> 2, this.caps !== 0 ? 512 * 1024 : 256 * 1024));
+    if (this.caps !== 0) return Math.max(1, Math.min(this.window >>> 1, 1024 * 1024));
+    return Math.max(1, Math.min(this.window >>> 2, 256 * 1024));
   }
 
   private is(flag: number): boolean {
@@ -395,7 +409,7 @@ export class StreamCore extends StreamQueue {
       const h = header(Cmd.DATA, this.remoteIP, this.remotePort, this.localIP, this.localPort, n);
       sched.pushOrdered(this, h, payload!, rest);
     }
-    // The receiver may batch credit until a quarter of the window is owed, more than the limit:
+    // The receiver may batch credit until half the window is owed, more than the limit:
     // ask for it once half the limit is out, so it returns while the other half is in flight.
     if (
       limited &&
@@ -517,9 +531,10 @@ export class StreamCore extends StreamQueue {
     this.host.accountReceive(-n);
     if (this._state === 'closed' || this.is(CLOSE_RECEIVED)) return;
     this.ackPending += n;
-    // Batch ACKs, but never hold so many that the peer stalls: a sender has at least 3/4 of the
-    // window left, a v3 sender capped at 16 in-flight frames sees an ACK every 8 frames, and a
-    // PROMPT_CREDIT sender that asked for credit gets it once we have read up to its request.
+    // Batch ACKs, but never hold so many that the peer stalls: a sender has at least half of the
+    // window left (3/4 for Go), a v3 sender capped at 16 in-flight frames sees an ACK every 8
+    // frames, a PROMPT_CREDIT sender that asked for credit gets it once we have read up to its
+    // request, and a flexmux sender on a slow link hears from us at least every 100 ms.
     if (
       this.ackPending >= this.ackThreshold ||
       (this.caps === 0 && this.consumedTotal === this.recvTotal && this.framesSinceAck >= 8)
@@ -527,6 +542,8 @@ export class StreamCore extends StreamQueue {
       this.flushAcks();
     } else if (this.is(CREDIT_ASKED) && this.consumedTotal === this.recvTotal) {
       this.unmark(CREDIT_ASKED);
+      this.flushAcks();
+    } else if (this.caps !== 0 && clock() - this.ackedAt >= ACK_MAX_DELAY_MS) {
       this.flushAcks();
     }
   }
@@ -543,6 +560,7 @@ export class StreamCore extends StreamQueue {
     if (left === 0) return;
     this.ackPending = 0;
     this.framesSinceAck = 0;
+    this.ackedAt = clock();
     while (left > 0) {
       const k = Math.min(left, MAX_PAYLOAD);
       this.control(Cmd.DATA_ACK, EMPTY, k);

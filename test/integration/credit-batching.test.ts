@@ -1,0 +1,101 @@
+// How a receiving node batches credit (docs/manual.md 3): per half window (1 MiB at most) to
+// flexmux peers, and at least every 100 ms while its reader consumes; per quarter window (256 KiB
+// at most) or every 8 frames to Go peers, which send no caps byte.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { FlexStream, Node } from '../../src/index.js';
+import { Caps, Cmd } from '../../src/wire/constants.js';
+import { decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
+import { type RawPeer, rawLink } from '../helpers/raw.js';
+
+const KiB = 1024;
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+  vi.useRealTimers();
+});
+
+/** A raw peer (IP 2) opens a stream to a node (IP 1) with this window and caps byte, or none. */
+async function opened(window: number, caps?: number): Promise<{ raw: RawPeer; accepted: FlexStream }> {
+  const { node, raw } = rawLink();
+  nodes.push(node);
+  const accepting = node.listen(80).accept();
+  raw.send(Cmd.OPEN, 1, 80, 2, 5000, encodeOpen({ domain: 'raw', window, caps }));
+  const ack = await raw.next((f) => f.cmd === Cmd.OPEN_ACK);
+  expect(decodeOpenAck(ack.payload)).toMatchObject({ ok: true, window });
+  const accepted = await accepting;
+  accepted.on('data', () => {}); // a reader that keeps up
+  return { raw, accepted };
+}
+
+/** Sends `bytes` in data frames of `frame` bytes and waits until the node's reader consumed them. */
+async function feed(raw: RawPeer, accepted: FlexStream, bytes: number, frame = 60 * KiB): Promise<void> {
+  const target = accepted.core.bytesRead + bytes;
+  for (let left = bytes; left > 0; left -= frame) {
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(Math.min(left, frame)));
+  }
+  await expect.poll(() => accepted.core.bytesRead).toBe(target);
+  await expect.poll(() => accepted.core.receiveBuffered).toBe(0); // and the reader consumed it
+  // A ping round trip: any ACK the node would send for that data is on the wire by now.
+  raw.send(Cmd.PING, 1, 0, 2, 77, new TextEncoder().encode('alice'));
+  await raw.next((f) => f.cmd === Cmd.PING_ACK);
+}
+
+const acked = (raw: RawPeer): number =>
+  raw.frames.filter((f) => f.cmd === Cmd.DATA_ACK).reduce((sum, f) => sum + f.size, 0);
+
+describe('credit batching', () => {
+  it('returns credit to a flexmux peer per half window, at most 1 MiB at a time', async () => {
+    const { raw, accepted } = await opened(2048 * KiB, Caps.HALF_CLOSE | Caps.RESET);
+    await feed(raw, accepted, 1024 * KiB - 1);
+    expect(acked(raw)).toBe(0);
+    await feed(raw, accepted, 1);
+    expect(acked(raw)).toBe(1024 * KiB);
+    await feed(raw, accepted, 1024 * KiB);
+    expect(acked(raw)).toBe(2048 * KiB);
+  });
+
+  it('uses half of a smaller window', async () => {
+    const { raw, accepted } = await opened(256 * KiB, Caps.HALF_CLOSE);
+    await feed(raw, accepted, 128 * KiB - 1);
+    expect(acked(raw)).toBe(0);
+    await feed(raw, accepted, 1);
+    expect(acked(raw)).toBe(128 * KiB);
+  });
+
+  it('returns credit to a Go peer per quarter window (256 KiB at most) or every 8 frames', async () => {
+    // No caps byte: a plain v3 stream.
+    const { raw, accepted } = await opened(2048 * KiB);
+    await feed(raw, accepted, 7 * 16 * KiB, 16 * KiB); // seven 16 KiB frames, as Go sends them
+    expect(acked(raw)).toBe(0);
+    await feed(raw, accepted, 16 * KiB, 16 * KiB); // the eighth, with the reader caught up
+    expect(acked(raw)).toBe(128 * KiB);
+    await feed(raw, accepted, 4 * 65_535, 65_535); // 4 bytes short of 256 KiB in four frames
+    expect(acked(raw)).toBe(128 * KiB);
+    await feed(raw, accepted, 4, 4);
+    expect(acked(raw)).toBe(128 * KiB + 256 * KiB);
+  });
+
+  it('returns what a flexmux peer is owed at least every 100 ms while the reader consumes', async () => {
+    // Only Date is faked: the clock the rule reads stands still unless moved, timers run as usual.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { raw, accepted } = await opened(2048 * KiB, Caps.HALF_CLOSE);
+    await feed(raw, accepted, 10 * KiB);
+    vi.setSystemTime(Date.now() + 99);
+    await feed(raw, accepted, 1);
+    expect(acked(raw)).toBe(0);
+    vi.setSystemTime(Date.now() + 1);
+    await feed(raw, accepted, 1);
+    expect(acked(raw)).toBe(10 * KiB + 2);
+    await feed(raw, accepted, 10 * KiB); // the clock starts again from that ACK
+    expect(acked(raw)).toBe(10 * KiB + 2);
+  });
+
+  it('keeps Go peers on their byte and frame counts, whatever the time', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { raw, accepted } = await opened(2048 * KiB);
+    await feed(raw, accepted, 10 * KiB);
+    vi.setSystemTime(Date.now() + 10_000);
+    await feed(raw, accepted, 1);
+    expect(acked(raw)).toBe(0);
+  });
+});

@@ -1,5 +1,4 @@
 import { ProtocolError } from '../errors.js';
-import { allocBytes } from '../util/slab.js';
 import { Cmd, HEADER_SIZE, MAX_PAYLOAD } from './constants.js';
 
 /**
@@ -114,7 +113,7 @@ export function header(
   srcPort: number,
   size: number,
 ): Uint8Array {
-  const h = allocBytes(HEADER_SIZE);
+  const h = new Uint8Array(HEADER_SIZE);
   writeHeader(h, 0, cmd, dstIP, dstPort, srcIP, srcPort, size);
   return h;
 }

@@ -1,5 +1,4 @@
 import { ConfigError } from '../errors.js';
-import { allocBytes } from '../util/slab.js';
 import { ALL_CAPS, DEFAULT_WINDOW, MAX_PAYLOAD } from './constants.js';
 import { decodeUtf8, encodeUtf8, encodeUtf8Into, utf8Length } from './utf8.js';
 
@@ -80,7 +79,7 @@ export function encodeOpen(init: OpenRequestInit): Uint8Array {
   const len = nameLen + 5 + (hasCaps ? 1 : 0);
   if (len > MAX_PAYLOAD) throw new ConfigError(`OpenStream domain of ${nameLen} bytes is too long`);
   // One allocation: the name is written in place, and the zero-filled buffer supplies the NUL.
-  const out = allocBytes(len);
+  const out = new Uint8Array(len);
   if (nameLen === domain.length) for (let i = 0; i < nameLen; i++) out[i] = domain.charCodeAt(i);
   else encodeUtf8Into(domain, out);
   writeU32(out, nameLen + 1, window);
@@ -127,7 +126,7 @@ export function encodeOpenAck(init: OpenAckInit): Uint8Array {
   checkWindow(init.window);
   const hasCaps = init.caps !== undefined;
   if (hasCaps) checkCaps(init.caps!);
-  const out = allocBytes(hasCaps ? 6 : 5);
+  const out = new Uint8Array(hasCaps ? 6 : 5);
   writeU32(out, 1, init.window);
   if (hasCaps) out[5] = init.caps!;
   return out;

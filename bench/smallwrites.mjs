@@ -1,7 +1,8 @@
 // What one small write to a Node writable costs, by where its bytes live:
 // `node bench/smallwrites.mjs`. A fresh `new Uint8Array(11)` lives inside V8's heap and is moved
-// to an ArrayBuffer of its own when Node wraps it in a Buffer; a view of a larger array (what
-// src/util/slab.ts hands out for frame headers) or a Buffer is wrapped at no such cost.
+// to an ArrayBuffer of its own when Node wraps it in a Buffer; a view of a larger array or a
+// Buffer is wrapped at no such cost. (A slab for frame headers built on this was tried and
+// dropped: docs/performance.md, "small arrays off the heap".)
 import { Writable } from 'node:stream';
 
 const N = 2_000_000;

@@ -94,11 +94,14 @@ const SPARSE_HOLD_MS = 200;
 /** Largest write that counts as a short message. */
 const SPARSE_WRITE = 4096;
 /**
- * Credit owed to a flexmux peer goes back at least this often while the reader consumes: on a
- * slow link half a window can take seconds to arrive, and a sender blocked behind its own data
- * counts the ACKs as the sign that the peer is alive (heartbeat.ts).
+ * Credit owed to a flexmux peer goes back at least this often while the reader consumes, once it
+ * is worth a full frame (ACK_BY_TIME_MIN): on a slow link half a window can take seconds to
+ * arrive, and a sender blocked behind its own data counts the ACKs as the sign that the peer is
+ * alive (heartbeat.ts). Streams of small, sparse messages owe less and wait for the byte rule,
+ * so they do not get an ACK per message.
  */
 const ACK_MAX_DELAY_MS = 100;
+const ACK_BY_TIME_MIN = 64 * 1024;
 
 /** Times are kept as milliseconds since this epoch so they stay small integers (no boxing). */
 const EPOCH = Date.now();
@@ -543,7 +546,11 @@ export class StreamCore extends StreamQueue {
     } else if (this.is(CREDIT_ASKED) && this.consumedTotal === this.recvTotal) {
       this.unmark(CREDIT_ASKED);
       this.flushAcks();
-    } else if (this.caps !== 0 && clock() - this.ackedAt >= ACK_MAX_DELAY_MS) {
+    } else if (
+      this.caps !== 0 &&
+      this.ackPending >= ACK_BY_TIME_MIN &&
+      clock() - this.ackedAt >= ACK_MAX_DELAY_MS
+    ) {
       this.flushAcks();
     }
   }

@@ -1,6 +1,6 @@
 // How a receiving node batches credit (docs/manual.md 3): per half window (1 MiB at most) to
-// flexmux peers, and at least every 100 ms while its reader consumes; per quarter window (256 KiB
-// at most) or every 8 frames to Go peers, which send no caps byte.
+// flexmux peers, and at least every 100 ms once 64 KiB is owed; per quarter window (256 KiB at
+// most) or every 8 frames to Go peers, which send no caps byte.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FlexStream, Node } from '../../src/index.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
@@ -75,19 +75,29 @@ describe('credit batching', () => {
     expect(acked(raw)).toBe(128 * KiB + 256 * KiB);
   });
 
-  it('returns what a flexmux peer is owed at least every 100 ms while the reader consumes', async () => {
+  it('returns what a flexmux peer is owed at least every 100 ms once it is worth a frame', async () => {
     // Only Date is faked: the clock the rule reads stands still unless moved, timers run as usual.
     vi.useFakeTimers({ toFake: ['Date'] });
     const { raw, accepted } = await opened(2048 * KiB, Caps.HALF_CLOSE);
-    await feed(raw, accepted, 10 * KiB);
+    await feed(raw, accepted, 60 * KiB);
     vi.setSystemTime(Date.now() + 99);
-    await feed(raw, accepted, 1);
+    await feed(raw, accepted, 4 * KiB); // 64 KiB owed, but not yet 100 ms
     expect(acked(raw)).toBe(0);
     vi.setSystemTime(Date.now() + 1);
     await feed(raw, accepted, 1);
-    expect(acked(raw)).toBe(10 * KiB + 2);
-    await feed(raw, accepted, 10 * KiB); // the clock starts again from that ACK
-    expect(acked(raw)).toBe(10 * KiB + 2);
+    expect(acked(raw)).toBe(64 * KiB + 1);
+    await feed(raw, accepted, 64 * KiB); // the clock starts again from that ACK
+    expect(acked(raw)).toBe(64 * KiB + 1);
+  });
+
+  it('lets a stream of small, sparse messages wait for the byte rule: no ACK per message', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { raw, accepted } = await opened(2048 * KiB, Caps.HALF_CLOSE);
+    for (let i = 0; i < 5; i++) {
+      vi.setSystemTime(Date.now() + 1_000);
+      await feed(raw, accepted, 100);
+    }
+    expect(acked(raw)).toBe(0);
   });
 
   it('keeps Go peers on their byte and frame counts, whatever the time', async () => {

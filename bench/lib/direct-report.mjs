@@ -2,17 +2,11 @@
 // Each phase ran `runs` times, flexmux and raw TCP one after the other: a cell shows the median of
 // its runs, and a ratio is taken within each run (flexmux's run i against TCP's run i, or against
 // flexmux's own idle pings of run i) before the median over runs, as the issue asks.
+import { median } from './targets.mjs';
 
 const n0 = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '?');
 const times = (x) => (Number.isFinite(x) ? `×${x.toFixed(2)}` : '—');
 const mark = (ok) => (ok === undefined ? '—' : ok ? 'yes' : '**no**');
-
-function median(xs) {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >>> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 const okRun = (r) => r !== undefined && r !== null && !r.error;
 

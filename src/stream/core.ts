@@ -534,22 +534,17 @@ export class StreamCore extends StreamQueue {
     this.host.accountReceive(-n);
     if (this._state === 'closed' || this.is(CLOSE_RECEIVED)) return;
     this.ackPending += n;
+    const caughtUp = this.consumedTotal === this.recvTotal;
     // Batch ACKs, but never hold so many that the peer stalls: a sender has at least half of the
-    // window left (3/4 for Go), a v3 sender capped at 16 in-flight frames sees an ACK every 8
-    // frames, a PROMPT_CREDIT sender that asked for credit gets it once we have read up to its
-    // request, and a flexmux sender on a slow link hears from us at least every 100 ms.
+    // window left (3/4 for Go); a v3 sender capped at 16 in-flight frames sees an ACK every 8
+    // frames; a PROMPT_CREDIT sender that asked for credit gets it once we have read up to its
+    // request; a flexmux sender on a slow link hears from us at least every 100 ms.
     if (
       this.ackPending >= this.ackThreshold ||
-      (this.caps === 0 && this.consumedTotal === this.recvTotal && this.framesSinceAck >= 8)
-    ) {
-      this.flushAcks();
-    } else if (this.is(CREDIT_ASKED) && this.consumedTotal === this.recvTotal) {
-      this.unmark(CREDIT_ASKED);
-      this.flushAcks();
-    } else if (
-      this.caps !== 0 &&
-      this.ackPending >= ACK_BY_TIME_MIN &&
-      clock() - this.ackedAt >= ACK_MAX_DELAY_MS
+      (this.caps === 0
+        ? caughtUp && this.framesSinceAck >= 8
+        : (caughtUp && this.is(CREDIT_ASKED)) ||
+          (this.ackPending >= ACK_BY_TIME_MIN && clock() - this.ackedAt >= ACK_MAX_DELAY_MS))
     ) {
       this.flushAcks();
     }
@@ -561,8 +556,12 @@ export class StreamCore extends StreamQueue {
     else this.mark(CREDIT_ASKED);
   }
 
-  /** Sends every pending credit now (also used when the reader catches up after a pause). */
+  /**
+   * Sends every pending credit now (also used when the reader catches up after a pause). Any ACK
+   * answers a credit request, as any ACK clears the sender's CREDIT_REQUESTED.
+   */
   flushAcks(): void {
+    this.unmark(CREDIT_ASKED);
     let left = this.ackPending;
     if (left === 0) return;
     this.ackPending = 0;

@@ -1,8 +1,10 @@
-import { Node, type NodeOptions } from '../../src/index.js';
+import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
+import { Cmd } from '../../src/wire/constants.js';
 import { FrameDecoder } from '../../src/wire/decoder.js';
 import { encodeFrame, type Frame, makeFrame } from '../../src/wire/frame.js';
+import { decodeOpenAck, encodeOpen, type OpenAck } from '../../src/wire/open.js';
 
 /** A test peer that speaks raw frames over one end of a transport pair. */
 export class RawPeer {
@@ -43,6 +45,13 @@ export class RawPeer {
     this.t.send([encodeFrame(makeFrame(cmd, dstIP, dstPort, srcIP, srcPort, payload, ack))]);
   }
 
+  /** Credit the node has returned so far: the sizes of the data-ACKs received and still held. */
+  get creditReturned(): number {
+    let sum = 0;
+    for (const f of this.frames) if (f.cmd === Cmd.DATA_ACK) sum += f.size;
+    return sum;
+  }
+
   /** The first frame (already received or future) matching `pred`. */
   next(pred: (f: Frame) => boolean, ms = 5_000): Promise<Frame> {
     const seen = this.frames.find(pred);
@@ -69,4 +78,21 @@ export function rawLink(options: NodeOptions = {}): { node: Node; raw: RawPeer }
   const [a, b] = memoryPair();
   const node = new Node(a, { domain: 'alice', ip: 1, ...options });
   return { node, raw: new RawPeer(b) };
+}
+
+/**
+ * The raw peer (IP 2, port 5000) opens a stream to port 80 of the node of `rawLink` (IP 1) with
+ * this window and caps byte (none: a Go-like plain v3 open). Resolves with the node's answer and,
+ * once accepted, its end of the stream.
+ */
+export async function rawStream(
+  node: Node,
+  raw: RawPeer,
+  window: number,
+  caps?: number,
+): Promise<{ ack: OpenAck; accepted: FlexStream }> {
+  const accepting = node.listen(80).accept();
+  raw.send(Cmd.OPEN, 1, 80, 2, 5000, encodeOpen({ domain: 'raw', window, caps }));
+  const ack = decodeOpenAck((await raw.next((f) => f.cmd === Cmd.OPEN_ACK)).payload);
+  return { ack, accepted: await accepting };
 }

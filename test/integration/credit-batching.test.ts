@@ -4,8 +4,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FlexStream, Node } from '../../src/index.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
-import { decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
-import { type RawPeer, rawLink } from '../helpers/raw.js';
+import { type RawPeer, rawLink, rawStream } from '../helpers/raw.js';
 
 const KiB = 1024;
 const nodes: Node[] = [];
@@ -18,11 +17,8 @@ afterEach(() => {
 async function opened(window: number, caps?: number): Promise<{ raw: RawPeer; accepted: FlexStream }> {
   const { node, raw } = rawLink();
   nodes.push(node);
-  const accepting = node.listen(80).accept();
-  raw.send(Cmd.OPEN, 1, 80, 2, 5000, encodeOpen({ domain: 'raw', window, caps }));
-  const ack = await raw.next((f) => f.cmd === Cmd.OPEN_ACK);
-  expect(decodeOpenAck(ack.payload)).toMatchObject({ ok: true, window });
-  const accepted = await accepting;
+  const { ack, accepted } = await rawStream(node, raw, window, caps);
+  expect(ack).toMatchObject({ ok: true, window });
   accepted.on('data', () => {}); // a reader that keeps up
   return { raw, accepted };
 }
@@ -40,39 +36,36 @@ async function feed(raw: RawPeer, accepted: FlexStream, bytes: number, frame = 6
   await raw.next((f) => f.cmd === Cmd.PING_ACK);
 }
 
-const acked = (raw: RawPeer): number =>
-  raw.frames.filter((f) => f.cmd === Cmd.DATA_ACK).reduce((sum, f) => sum + f.size, 0);
-
 describe('credit batching', () => {
   it('returns credit to a flexmux peer per half window, at most 1 MiB at a time', async () => {
     const { raw, accepted } = await opened(2048 * KiB, Caps.HALF_CLOSE | Caps.RESET);
     await feed(raw, accepted, 1024 * KiB - 1);
-    expect(acked(raw)).toBe(0);
+    expect(raw.creditReturned).toBe(0);
     await feed(raw, accepted, 1);
-    expect(acked(raw)).toBe(1024 * KiB);
+    expect(raw.creditReturned).toBe(1024 * KiB);
     await feed(raw, accepted, 1024 * KiB);
-    expect(acked(raw)).toBe(2048 * KiB);
+    expect(raw.creditReturned).toBe(2048 * KiB);
   });
 
   it('uses half of a smaller window', async () => {
     const { raw, accepted } = await opened(256 * KiB, Caps.HALF_CLOSE);
     await feed(raw, accepted, 128 * KiB - 1);
-    expect(acked(raw)).toBe(0);
+    expect(raw.creditReturned).toBe(0);
     await feed(raw, accepted, 1);
-    expect(acked(raw)).toBe(128 * KiB);
+    expect(raw.creditReturned).toBe(128 * KiB);
   });
 
   it('returns credit to a Go peer per quarter window (256 KiB at most) or every 8 frames', async () => {
     // No caps byte: a plain v3 stream.
     const { raw, accepted } = await opened(2048 * KiB);
     await feed(raw, accepted, 7 * 16 * KiB, 16 * KiB); // seven 16 KiB frames, as Go sends them
-    expect(acked(raw)).toBe(0);
+    expect(raw.creditReturned).toBe(0);
     await feed(raw, accepted, 16 * KiB, 16 * KiB); // the eighth, with the reader caught up
-    expect(acked(raw)).toBe(128 * KiB);
+    expect(raw.creditReturned).toBe(128 * KiB);
     await feed(raw, accepted, 4 * 65_535, 65_535); // 4 bytes short of 256 KiB in four frames
-    expect(acked(raw)).toBe(128 * KiB);
+    expect(raw.creditReturned).toBe(128 * KiB);
     await feed(raw, accepted, 4, 4);
-    expect(acked(raw)).toBe(128 * KiB + 256 * KiB);
+    expect(raw.creditReturned).toBe(128 * KiB + 256 * KiB);
   });
 
   it('returns what a flexmux peer is owed at least every 100 ms once it is worth a frame', async () => {
@@ -82,12 +75,12 @@ describe('credit batching', () => {
     await feed(raw, accepted, 60 * KiB);
     vi.setSystemTime(Date.now() + 99);
     await feed(raw, accepted, 4 * KiB); // 64 KiB owed, but not yet 100 ms
-    expect(acked(raw)).toBe(0);
+    expect(raw.creditReturned).toBe(0);
     vi.setSystemTime(Date.now() + 1);
     await feed(raw, accepted, 1);
-    expect(acked(raw)).toBe(64 * KiB + 1);
+    expect(raw.creditReturned).toBe(64 * KiB + 1);
     await feed(raw, accepted, 64 * KiB); // the clock starts again from that ACK
-    expect(acked(raw)).toBe(64 * KiB + 1);
+    expect(raw.creditReturned).toBe(64 * KiB + 1);
   });
 
   it('lets a stream of small, sparse messages wait for the byte rule: no ACK per message', async () => {
@@ -97,7 +90,7 @@ describe('credit batching', () => {
       vi.setSystemTime(Date.now() + 1_000);
       await feed(raw, accepted, 100);
     }
-    expect(acked(raw)).toBe(0);
+    expect(raw.creditReturned).toBe(0);
   });
 
   it('keeps Go peers on their byte and frame counts, whatever the time', async () => {
@@ -106,6 +99,6 @@ describe('credit batching', () => {
     await feed(raw, accepted, 10 * KiB);
     vi.setSystemTime(Date.now() + 10_000);
     await feed(raw, accepted, 1);
-    expect(acked(raw)).toBe(0);
+    expect(raw.creditReturned).toBe(0);
   });
 });

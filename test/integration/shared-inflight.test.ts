@@ -4,9 +4,9 @@ import { ConfigError } from '../../src/errors.js';
 import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
-import { decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
-import { type RawPeer, rawLink } from '../helpers/raw.js';
-import { once, pattern, sha256, writeAll } from '../helpers/streams.js';
+import { inflight, roundTrip, transferBesidePings } from '../helpers/pings.js';
+import { type RawPeer, rawLink, rawStream } from '../helpers/raw.js';
+import { pattern } from '../helpers/streams.js';
 
 /**
  * Prompt credit (caps bit 08, docs/protocol.md 8) and the sharedInflight limit it makes safe
@@ -43,45 +43,6 @@ async function setup(aOptions: NodeOptions = {}, bOptions: NodeOptions = {}): Pr
   const bulk = await a.dial('bob:7');
   const sink = await sinkAccepted;
   return { a, b, ping, bulk, sink };
-}
-
-/** One echo round trip on `ping`: everything either side queued before it has been handled. */
-async function roundTrip(ping: FlexStream, text = 'ping'): Promise<void> {
-  const back = once<Buffer>(ping, 'data');
-  ping.write(text);
-  expect((await back).toString()).toBe(text);
-}
-
-/** alice's unacknowledged bytes on a stream. */
-const inflight = (s: FlexStream): number => s.core.window - s.core.sendCredit;
-
-/**
- * Sends `data` on `bulk` while `ping` does echo round trips; checks it arrives intact at `sink` and
- * returns the most `bulk` had unacknowledged at any round trip.
- */
-async function transferBesidePings(
-  s: Pick<Setup, 'ping' | 'bulk' | 'sink'>,
-  data: Uint8Array,
-): Promise<number> {
-  const chunks: Buffer[] = [];
-  s.sink.on('data', (d: Buffer) => chunks.push(d));
-  const ended = once(s.sink, 'end');
-  let pinging = true;
-  let maxInflight = 0;
-  const pings = (async () => {
-    for (let i = 0; pinging; i++) {
-      await roundTrip(s.ping, `p${i}`);
-      maxInflight = Math.max(maxInflight, inflight(s.bulk));
-      // The memory link delivers in microtasks: a ping loop must leave the event loop a turn.
-      await new Promise((r) => setImmediate(r));
-    }
-  })();
-  await writeAll(s.bulk, data, 48 * KiB);
-  await ended;
-  pinging = false;
-  await pings;
-  expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
-  return maxInflight;
 }
 
 describe('sharedInflight', () => {
@@ -185,33 +146,28 @@ describe('sharedInflight on dials to the node itself (loopback)', () => {
   });
 });
 
-/** A node (alice, IP 1) that accepts on port 80, and a raw peer (IP 2) that opens a stream to it. */
-async function rawStream(caps: number): Promise<{ raw: RawPeer; accepted: FlexStream }> {
+/** A node (alice, IP 1) and a raw peer (IP 2) that has opened a stream to it with these caps. */
+async function rawStreamWith(caps: number): Promise<{ raw: RawPeer; accepted: FlexStream }> {
   const { node, raw } = rawLink();
   nodes.push(node);
-  const accepting = node.listen(80).accept();
-  raw.send(Cmd.OPEN, 1, 80, 2, 5000, encodeOpen({ domain: 'raw', window: 1024 * KiB, caps }));
-  const ack = await raw.next((f) => f.cmd === Cmd.OPEN_ACK);
-  expect(decodeOpenAck(ack.payload)).toEqual({ ok: true, window: 1024 * KiB, caps });
-  return { raw, accepted: await accepting };
+  const { ack, accepted } = await rawStream(node, raw, 1024 * KiB, caps);
+  expect(ack).toEqual({ ok: true, window: 1024 * KiB, caps });
+  return { raw, accepted };
 }
-
-const acks = (raw: RawPeer): number =>
-  raw.frames.filter((f) => f.cmd === Cmd.DATA_ACK).reduce((sum, f) => sum + f.size, 0);
 
 describe('prompt credit (receiver side)', () => {
   it('answers an empty data frame with all owed credit once the reader has caught up', async () => {
-    const { raw, accepted } = await rawStream(Caps.PROMPT_CREDIT);
+    const { raw, accepted } = await rawStreamWith(Caps.PROMPT_CREDIT);
     const chunks: Buffer[] = [];
     accepted.pause();
     for (let i = 0; i < 3; i++) raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(40 * KiB));
     raw.send(Cmd.DATA, 1, 80, 2, 5000); // the request, behind 120 KiB the reader has not taken
     await expect.poll(() => accepted.core.bytesRead).toBe(120 * KiB);
-    expect(acks(raw)).toBe(0);
+    expect(raw.creditReturned).toBe(0);
     accepted.on('data', (d: Buffer) => chunks.push(d));
     accepted.resume();
     const first = await raw.next((f) => f.cmd === Cmd.DATA_ACK);
-    const rest = acks(raw);
+    const rest = raw.creditReturned;
     expect(first.size + rest).toBe(120 * KiB);
     expect(Buffer.concat(chunks).length).toBe(120 * KiB);
     raw.frames.length = 0;
@@ -221,11 +177,11 @@ describe('prompt credit (receiver side)', () => {
     await expect.poll(() => accepted.core.bytesRead).toBe(130 * KiB);
     raw.send(Cmd.PING, 1, 0, 2, 77, new TextEncoder().encode('alice'));
     await raw.next((f) => f.cmd === Cmd.PING_ACK);
-    expect(acks(raw)).toBe(0);
+    expect(raw.creditReturned).toBe(0);
   });
 
   it('ignores an empty data frame without the bit, as Go does', async () => {
-    const { raw, accepted } = await rawStream(Caps.HALF_CLOSE | Caps.RESET);
+    const { raw, accepted } = await rawStreamWith(Caps.HALF_CLOSE | Caps.RESET);
     accepted.on('data', () => {});
     raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(60 * KiB));
     raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(40 * KiB));
@@ -235,6 +191,6 @@ describe('prompt credit (receiver side)', () => {
     // A ping round trip: anything the node would send for these frames is on the wire by now.
     raw.send(Cmd.PING, 1, 0, 2, 77, new TextEncoder().encode('alice'));
     await raw.next((f) => f.cmd === Cmd.PING_ACK);
-    expect(acks(raw)).toBe(0);
+    expect(raw.creditReturned).toBe(0);
   });
 });

@@ -15,6 +15,7 @@ import type { Transport } from '../../src/transport/types.js';
 import { dialWs } from '../../src/transport/ws.js';
 import { openResponse, sealRequest } from '../../src/wire/admission/index.js';
 import { Caps } from '../../src/wire/constants.js';
+import { roundTrip, transferBesidePings } from '../helpers/pings.js';
 import { Raw } from '../unit/switcher/helpers.js';
 import { cert, key } from '../unit/transport/tls-fixture.js';
 
@@ -45,6 +46,16 @@ function serveEcho(n: Node, port: number): void {
   });
 }
 
+/** A switcher listening on TCP, with bob (an echo on port 7) and alice admitted through it. */
+async function bobAndAlice(): Promise<{ sw: Switcher; bob: Node; alice: Node }> {
+  const sw = switcher();
+  const l = await listenTcp(sw, { host: HOST, port: 0 });
+  const bob = await node(await dialTcp(HOST, l.address.port), 'bob');
+  const alice = await node(await dialTcp(HOST, l.address.port), 'alice');
+  serveEcho(bob, 7);
+  return { sw, bob, alice };
+}
+
 async function echoThrough(dialer: Node, address: string, bytes: number): Promise<void> {
   const s = await dialer.dial(address);
   const data = randomBytes(bytes);
@@ -63,11 +74,7 @@ async function echoThrough(dialer: Node, address: string, bytes: number): Promis
 
 describe('switcher over real sockets (127.0.0.1)', () => {
   it('relays streams between TCP nodes', async () => {
-    const sw = switcher();
-    const l = await listenTcp(sw, { host: HOST, port: 0 });
-    const bob = await node(await dialTcp(HOST, l.address.port), 'bob');
-    const alice = await node(await dialTcp(HOST, l.address.port), 'alice');
-    serveEcho(bob, 7);
+    const { sw, alice } = await bobAndAlice();
     await echoThrough(alice, 'bob:7', 3 * 1024 * 1024 + 5);
     expect(await alice.ping('bob')).toBeGreaterThanOrEqual(0);
     expect(sw.client('bob')).toMatchObject({ ip: 1, spoofed: 0 });
@@ -76,11 +83,7 @@ describe('switcher over real sockets (127.0.0.1)', () => {
   });
 
   it('forgets streams released on FIN (caps 04) between two flexmux nodes', async () => {
-    const sw = switcher();
-    const l = await listenTcp(sw, { host: HOST, port: 0 });
-    const bob = await node(await dialTcp(HOST, l.address.port), 'bob');
-    const alice = await node(await dialTcp(HOST, l.address.port), 'alice');
-    serveEcho(bob, 7);
+    const { sw, bob, alice } = await bobAndAlice();
     for (let i = 0; i < 20; i++) await echoThrough(alice, 'bob:7', 1000 + i);
     // The domain dial keeps the caps byte through a flexmux switcher (14.1).
     const s = await alice.dial('bob:7');
@@ -94,42 +97,16 @@ describe('switcher over real sockets (127.0.0.1)', () => {
   });
 
   it('carries credit requests (prompt credit, caps 08): a held-back bulk stream beside pings completes', async () => {
-    const sw = switcher();
-    const l = await listenTcp(sw, { host: HOST, port: 0 });
-    const bob = await node(await dialTcp(HOST, l.address.port), 'bob');
-    const alice = await node(await dialTcp(HOST, l.address.port), 'alice');
-    serveEcho(bob, 7);
+    const { bob, alice } = await bobAndAlice();
     const sinkAccepted = bob.listen(9).accept();
     const ping = await alice.dial('bob:7');
     const bulk = await alice.dial('bob:9');
     expect(bulk.core.caps & Caps.PROMPT_CREDIT).toBe(Caps.PROMPT_CREDIT);
     const sink = await sinkAccepted;
-    const hash = createHash('sha256');
-    let received = 0;
-    sink.on('data', (d: Buffer) => {
-      hash.update(d);
-      received += d.length;
-    });
-    const ended = new Promise<void>((r) => sink.once('end', () => r()));
-    let pinging = true;
-    let maxInflight = 0;
-    const pings = (async () => {
-      for (let i = 0; pinging; i++) {
-        const back = new Promise<Buffer>((r) => ping.once('data', r));
-        ping.write(`p${i}`);
-        expect((await back).toString()).toBe(`p${i}`);
-        maxInflight = Math.max(maxInflight, bulk.core.window - bulk.core.sendCredit);
-      }
-    })();
-    // Two short writes from idle have been made before the bulk starts: it is held back.
-    await expect.poll(() => bulk.core.bytesWritten === 0 && ping.core.bytesWritten >= 4).toBe(true);
-    const data = randomBytes(6 * 1024 * 1024);
-    bulk.end(data);
-    await ended;
-    pinging = false;
-    await pings;
-    expect(received).toBe(data.length);
-    expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    // Two short writes from idle before the bulk starts: it is held back from the first byte.
+    await roundTrip(ping, 'a');
+    await roundTrip(ping, 'b');
+    const maxInflight = await transferBesidePings({ ping, bulk, sink }, randomBytes(6 * 1024 * 1024));
     expect(maxInflight).toBeGreaterThan(0);
     expect(maxInflight).toBeLessThanOrEqual(256 * 1024);
   });

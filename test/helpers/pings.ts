@@ -1,0 +1,42 @@
+import { expect } from 'vitest';
+import type { FlexStream } from '../../src/index.js';
+import { once, sha256, writeAll } from './streams.js';
+
+/** One echo round trip on `ping`: everything either side queued before it has been handled. */
+export async function roundTrip(ping: FlexStream, text = 'ping'): Promise<void> {
+  const back = once<Buffer>(ping, 'data');
+  ping.write(text);
+  expect((await back).toString()).toBe(text);
+}
+
+/** The writer's unacknowledged bytes on a stream. */
+export const inflight = (s: FlexStream): number => s.core.window - s.core.sendCredit;
+
+/**
+ * Sends `data` on `bulk` while `ping` does echo round trips; checks it arrives intact at `sink` (the
+ * other end of `bulk`) and returns the most `bulk` had unacknowledged at any round trip.
+ */
+export async function transferBesidePings(
+  s: { ping: FlexStream; bulk: FlexStream; sink: FlexStream },
+  data: Uint8Array,
+): Promise<number> {
+  const chunks: Buffer[] = [];
+  s.sink.on('data', (d: Buffer) => chunks.push(d));
+  const ended = once(s.sink, 'end');
+  let pinging = true;
+  let maxInflight = 0;
+  const pings = (async () => {
+    for (let i = 0; pinging; i++) {
+      await roundTrip(s.ping, `p${i}`);
+      maxInflight = Math.max(maxInflight, inflight(s.bulk));
+      // A memory link delivers in microtasks: a ping loop must leave the event loop a turn.
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  await writeAll(s.bulk, data, 48 * 1024);
+  await ended;
+  pinging = false;
+  await pings;
+  expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
+  return maxInflight;
+}

@@ -66,23 +66,21 @@ const TARGETS = [
     op: '≥',
     bound: 15_000,
   },
-  {
-    name: 'S6 heap per idle stream, client / server, B',
-    cells: [['flexmux', 'S6']],
-    value: ([m]) => Math.max(m.clientHeapPerStream, m.serverHeapPerStream),
-    op: '≤',
-    bound: 2 * KIB,
-    show: ([m]) => `${fmt(m.clientHeapPerStream)} / ${fmt(m.serverHeapPerStream)}`,
-  },
-  {
-    name: 'S6 RSS per idle stream, client / server, B',
-    cells: [['flexmux', 'S6']],
-    value: ([m]) => Math.max(m.clientRssPerStream, m.serverRssPerStream),
-    op: '≤',
-    bound: 2 * KIB,
-    show: ([m]) => `${fmt(m.clientRssPerStream)} / ${fmt(m.serverRssPerStream)}`,
-  },
+  perIdleStream('heap', 'clientHeapPerStream', 'serverHeapPerStream'),
+  perIdleStream('RSS', 'clientRssPerStream', 'serverRssPerStream'),
 ];
+
+/** S6's memory per idle stream: the larger of the two sides against the bound, both shown. */
+function perIdleStream(what, client, server) {
+  return {
+    name: `S6 ${what} per idle stream, client / server, B`,
+    cells: [['flexmux', 'S6']],
+    value: ([m]) => Math.max(m[client], m[server]),
+    op: '≤',
+    bound: 2 * KIB,
+    show: ([m]) => `${fmt(m[client])} / ${fmt(m[server])}`,
+  };
+}
 
 /** Median of numbers (the mean of the middle two for an even count); NaN when empty. */
 export function median(xs) {

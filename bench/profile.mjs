@@ -9,22 +9,15 @@
 // IPC channel so that disconnecting it makes it exit normally, which is when V8 writes the profile.
 // `report` sums self time per function (mapped back to src/*.ts through dist's source maps) and per
 // group (flexmux, node streams, net, GC, ...), per process.
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import { SourceMap } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { forkHarness, HARNESS_PARAMS } from './lib/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
-const DEFAULT_PARAMS = {
-  S1: { bytes: 512 * 2 ** 20, chunk: 65536 },
-  S2: { streams: 64, bytesPerStream: 8 * 2 ** 20, chunk: 65536 },
-  S3par: { count: 10000, warmup: 100, concurrency: 32 },
-  S4: { size: 64, warmup: 500, rtts: 5000 },
-  S5: { size: 64, chunk: 65536, warmupMs: 500, maxPings: 2000, maxMs: 6000 },
-};
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -41,7 +34,7 @@ const { values: opt, positionals } = parseArgs({
 // ------------------------------------------------------------------ record
 
 function record(scenario) {
-  const params = opt.params ?? JSON.stringify(DEFAULT_PARAMS[scenario] ?? {});
+  const params = opt.params ?? JSON.stringify(HARNESS_PARAMS[scenario] ?? {});
   const out = path.resolve(opt.out ?? path.join(here, 'results', `prof-${scenario}`));
   for (const side of ['server', 'client']) fs.rmSync(path.join(out, side), { recursive: true, force: true });
   const flags = (side) => [
@@ -50,10 +43,9 @@ function record(scenario) {
     `--cpu-prof-dir=${path.join(out, side)}`,
     `--cpu-prof-interval=${opt.interval}`,
   ];
-  const lib = path.join(opt.harness, 'lib');
   const children = [];
   const spawnSide = (side, args) => {
-    const c = fork(path.join(lib, `${side}.mjs`), args, { execArgv: flags(side), cwd: opt.harness });
+    const c = forkHarness(opt.harness, side, args, flags(side));
     children.push(c);
     return c;
   };

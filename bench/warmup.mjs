@@ -104,7 +104,8 @@ async function serverLife(adapter) {
     }
     return results;
   } finally {
-    const gone = new Promise((resolve) => server.once('exit', resolve));
+    const exited = server.exitCode !== null || server.signalCode !== null;
+    const gone = exited ? Promise.resolve() : new Promise((resolve) => server.once('exit', resolve));
     if (server.connected) server.disconnect();
     const t = setTimeout(() => server.kill('SIGKILL'), 3000);
     await gone;

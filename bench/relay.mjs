@@ -54,6 +54,9 @@ const profArgs = (name) =>
   profDir === undefined
     ? []
     : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profDir, name)}`, '--cpu-prof-interval=250'];
+// --switcher-flags "FLAGS": V8/Node flags for the switcher process only, space-separated (e.g.
+// "--max-semi-space-size=1", to see what a smaller young generation costs a relay).
+const switcherFlags = argValue('switcher-flags')?.split(' ').filter(Boolean) ?? [];
 // --window BYTES: the stream window both nodes offer (default 2 MiB), to see what it does to
 // latency beside a saturating stream and to throughput.
 const window = argValue('window') === undefined ? undefined : Number(argValue('window'));
@@ -87,7 +90,7 @@ const relay = forkChild(
   path.join(here, 'lib/relay-switcher.mjs'),
   [JSON.stringify({ switcher: { password: PASSWORD } })],
   'switcher',
-  profArgs('switcher'),
+  [...profArgs('switcher'), ...switcherFlags],
 );
 const { port: switcherPort } = await relay.ready();
 const url = `tcp://127.0.0.1:${switcherPort}`;
@@ -323,7 +326,13 @@ await deadline(session.close(), 5000, 'client session close').catch(() => {});
 
 const machine = machineInfo(loadBefore);
 const date = new Date().toISOString();
-const info = { date, quick, params: { ...P, window }, secs: (Date.now() - t0run) / 1000, health };
+const info = {
+  date,
+  quick,
+  params: { ...P, window, switcherFlags },
+  secs: (Date.now() - t0run) / 1000,
+  health,
+};
 console.log(renderRelayTable(results, machine, info));
 const outDir = path.join(here, 'results');
 fs.mkdirSync(outDir, { recursive: true });

@@ -32,6 +32,10 @@ const arg = (name, dflt) => {
   return i < 0 ? dflt : Number(process.argv[i + 1]);
 };
 const quick = process.argv.includes('--quick');
+// --switcher-flags "FLAGS": V8/Node flags for the switcher process only, space-separated (e.g.
+// "--max-semi-space-size=1": how much of the switcher's memory per stream is V8's young generation).
+const flagsAt = process.argv.indexOf('--switcher-flags');
+const switcherFlags = flagsAt < 0 ? [] : process.argv[flagsAt + 1].split(' ').filter(Boolean);
 const P = {
   nodes: arg('nodes', quick ? 200 : 1000),
   processes: arg('processes', 4),
@@ -63,7 +67,8 @@ const settings =
   `switcher: listen backlog ${listenBacklog ?? 'default'} (Node default 511), maxPendingAdmissions ` +
   `${switcherOptions.maxPendingAdmissions ?? 'default'} (default 1024), everything else default; nodes: ` +
   'heartbeatInterval 0 (default 15 s, off so idle sessions add no traffic), everything else default ' +
-  '(maxStreams 16384, maxPendingDials 4096, backlog 32, window 2 MiB).';
+  '(maxStreams 16384, maxPendingDials 4096, backlog 32, window 2 MiB).' +
+  (switcherFlags.length > 0 ? ` Switcher process flags: ${switcherFlags.join(' ')}.` : '');
 
 // A TCP connection takes one fd in the switcher and one in a client process; each process also
 // holds a few dozen of its own (IPC, epoll, stdio, libuv). The limit is per process; Node raises
@@ -89,6 +94,7 @@ const switcher = forkChild(
   path.join(here, 'lib/relay-switcher.mjs'),
   [JSON.stringify({ switcher: switcherOptions, listenBacklog })],
   'switcher',
+  switcherFlags,
 );
 const { port } = await switcher.ready();
 const url = `tcp://127.0.0.1:${port}`;

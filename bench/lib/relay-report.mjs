@@ -120,7 +120,8 @@ export function renderRelayTable(results, machine, info) {
     `Parameters: bulk ${p.bulkBytes / 2 ** 20} MiB per run, ${p.bulkRuns} run(s) each, ` +
       `${p.chunk / 1024} KiB writes; opens ${p.opens} × ${p.concurrency} in flight; pings ${p.pingSize} B, ` +
       `${p.pingWarmup} warm-up, up to ${p.pings} or ${p.pingSecs} s; stream window ` +
-      `${p.window === undefined ? 'default (2 MiB)' : `${p.window} B`}.`,
+      `${p.window === undefined ? 'default (2 MiB)' : `${p.window} B`}` +
+      `${p.switcherFlags?.length ? `; switcher process flags ${p.switcherFlags.join(' ')}` : ''}.`,
   );
   const h = info.health;
   const s = h.switcher.stats;

@@ -238,7 +238,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       urls.push(`ws://${at}${transportDefaults.wsPath}`);
       logger.info({ url: `http://${at}/`, ws: `ws://${at}${transportDefaults.wsPath}` }, 'demo page');
     }
-    logger.info({ listeners: urls, pid: process.pid }, 'switcher ready');
+    logger.info({ listeners: urls }, 'switcher ready');
     await shutdown.signalled;
     await shutdown.run(async () => {
       await Promise.all(closers.map((c) => c()));

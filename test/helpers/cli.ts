@@ -260,3 +260,31 @@ export async function waitForPort(port: number, timeout = 30_000): Promise<void>
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Keys that appear more than once at the top level of one JSON log line. `JSON.parse` keeps the
+ * last silently, so a field a call site repeats (one the logger adds on its own too) is invisible
+ * to tests that only look at parsed lines.
+ */
+export function repeatedLogKeys(line: string): string[] {
+  const seen = new Set<string>();
+  const repeated: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      let j = i + 1;
+      while (j < line.length && line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
+      const text = line.slice(i + 1, j);
+      i = j;
+      // A string at depth 1 followed by ':' is a top-level key.
+      if (depth === 1 && line[j + 1] === ':') {
+        if (seen.has(text)) repeated.push(text);
+        seen.add(text);
+      }
+    }
+  }
+  return repeated;
+}

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it, vi } from 'vitest';
-import { freePort, killAll, runCli, runCliToEnd } from '../helpers/cli.js';
+import { freePort, killAll, repeatedLogKeys, runCli, runCliToEnd } from '../helpers/cli.js';
 
 /** `flexmux clients` and `flexmux kick` against a stub of the admin API. */
 
@@ -164,6 +164,10 @@ describe('against a real switcher with --admin', () => {
     const tcp = (ready.listeners as string[])[0];
     const node = runCli(['node', '-s', tcp, '-d', 'alice'], { env });
     const first = await node.waitForLog('session ready');
+    // Each key once per log line (the logger adds pid itself; a call site must not repeat it).
+    for (const line of `${sw.stderr}\n${node.stderr}`.split('\n').filter((l) => l.startsWith('{'))) {
+      expect(repeatedLogKeys(line), line).toEqual([]);
+    }
 
     const list = await runCliToEnd(['clients', '--admin', url], { env });
     expect(list.code).toBe(0);

@@ -35,7 +35,7 @@ const quick = process.argv.includes('--quick');
 // --switcher-flags "FLAGS": V8/Node flags for the switcher process only, space-separated (e.g.
 // "--max-semi-space-size=1": how much of the switcher's memory per stream is V8's young generation).
 const flagsAt = process.argv.indexOf('--switcher-flags');
-const switcherFlags = flagsAt < 0 ? [] : process.argv[flagsAt + 1].split(' ').filter(Boolean);
+const switcherFlags = flagsAt < 0 ? [] : (process.argv[flagsAt + 1] ?? '').split(' ').filter(Boolean);
 const P = {
   nodes: arg('nodes', quick ? 200 : 1000),
   processes: arg('processes', 4),

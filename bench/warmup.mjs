@@ -1,7 +1,7 @@
 // How much of a shared-harness result is the first second of a process's life.
 //
 //   node bench/warmup.mjs [--scenario S5] [--adapters flexmux,tcp] [--clients 4] [--rounds 3]
-//                         [--params JSON] [--server-flags=--no-opt] [--harness DIR]
+//                         [--warm-client] [--params JSON] [--server-flags=--no-opt] [--harness DIR]
 //
 // The harness (../shared/bench) starts a fresh server and a fresh client process for every run,
 // and its scenarios are short: S5's pings, for one, last 0.3-0.7 s for flexmux, starting half a
@@ -10,10 +10,14 @@
 // still partly unoptimised. This tool starts one harness server per adapter and round, then runs
 // `--clients` harness clients against it one after another: client 1 meets a cold server (what
 // the harness measures), the later ones a warm server (each client itself is always fresh).
+// With --warm-client, one client process (lib/harness-client.mjs, running the harness's own
+// scenario code) makes all `--clients` runs in turn, each on a new connection: run 1 is cold on
+// both sides, the later runs warm on both.
 // Adapters and rounds alternate, so all rows see the same machine. `flexmux` means our adapter;
 // other names are the harness's own (`tcp` needs no npm install; others need `--harness` pointing
 // to a copy with node_modules). Results: medians over rounds per client position, and raw JSON in
 // bench/results/.
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +35,7 @@ const { values: opt } = parseArgs({
     adapters: { type: 'string', default: 'flexmux,tcp' },
     clients: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '3' },
+    'warm-client': { type: 'boolean', default: false },
     params: { type: 'string' },
     'server-flags': { type: 'string', default: '' },
     harness: { type: 'string', default: path.resolve(repo, '../shared/bench') },
@@ -53,6 +58,7 @@ const rounds = Number(opt.rounds);
 const adapterFile = (name) => (name === 'flexmux' ? path.join(here, 'adapters/flexmux.mjs') : name);
 const adapters = opt.adapters.split(',');
 const serverFlags = ['--expose-gc', ...opt['server-flags'].split(' ').filter(Boolean)];
+const warmClient = opt['warm-client'];
 
 const live = new Set();
 const killAll = () => {
@@ -95,6 +101,18 @@ async function serverLife(adapter) {
   try {
     const { port } = await message(server, 'ready', 10_000, `${adapter} server start`);
     const results = [];
+    if (warmClient) {
+      const args = [opt.harness, file, scenario, String(port), params, String(clients)];
+      const client = track(
+        fork(path.join(here, 'lib/harness-client.mjs'), args, { execArgv: ['--expose-gc'] }),
+      );
+      const exited = new Promise((resolve) => client.once('exit', resolve));
+      for (let k = 0; k < clients; k++) {
+        results.push((await message(client, 'result', 90_000, `${adapter} run ${k + 1}`)).result);
+      }
+      await exited;
+      return results;
+    }
     for (let k = 0; k < clients; k++) {
       const client = track(forkHarness(opt.harness, 'client', [file, scenario, String(port), params]));
       const exited = new Promise((resolve) => client.once('exit', resolve));
@@ -128,17 +146,24 @@ for (let r = 0; r < rounds; r++) {
 const fmt = (v) => Math.round(v).toLocaleString('en-US');
 const lines = [
   `bench/warmup.mjs · ${scenario} ${params} · ${rounds} round(s) × ${clients} clients per server · ` +
+    `${warmClient ? 'one client process for all runs' : 'a fresh client process per run'} · ` +
     `server flags: ${serverFlags.join(' ')} · ${new Date(t0).toISOString()} · ` +
     `${Math.round((Date.now() - t0) / 1000)} s · Node ${process.version} · ${os.cpus().length} × ` +
     `"${os.cpus()[0]?.model.trim()}" · load average before ${load0.map((x) => x.toFixed(2)).join(' ')}`,
   '',
-  `| adapter | client | ${metrics.join(' | ')} |`,
+  `| adapter | ${warmClient ? 'run' : 'client'} | ${metrics.join(' | ')} |`,
   `|---|---|${metrics.map(() => '--:').join('|')}|`,
 ];
 for (const a of adapters) {
   for (let k = 0; k < clients; k++) {
     const cells = metrics.map((m) => fmt(median(runs[a].map((life) => life[k][m]))));
-    const who = k === 0 ? '1 (cold server)' : `${k + 1} (warm server)`;
+    const who = warmClient
+      ? k === 0
+        ? '1 (cold client and server)'
+        : `${k + 1} (warm client and server)`
+      : k === 0
+        ? '1 (cold server)'
+        : `${k + 1} (warm server)`;
     lines.push(`| ${a} | ${who} | ${cells.join(' | ')} |`);
   }
 }

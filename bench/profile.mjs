@@ -14,7 +14,8 @@ import { SourceMap } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { forkHarness, HARNESS_PARAMS } from './lib/harness.mjs';
+import { HARNESS_PARAMS } from './lib/harness.mjs';
+import { forkChild, startWatchdog, stopChildren } from './lib/relay-ipc.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
@@ -33,52 +34,30 @@ const { values: opt, positionals } = parseArgs({
 
 // ------------------------------------------------------------------ record
 
-function record(scenario) {
+async function record(scenario) {
   const params = opt.params ?? JSON.stringify(HARNESS_PARAMS[scenario] ?? {});
   const out = path.resolve(opt.out ?? path.join(here, 'results', `prof-${scenario}`));
   for (const side of ['server', 'client']) fs.rmSync(path.join(out, side), { recursive: true, force: true });
   const flags = (side) => [
-    '--expose-gc',
     '--cpu-prof',
     `--cpu-prof-dir=${path.join(out, side)}`,
     `--cpu-prof-interval=${opt.interval}`,
   ];
-  const children = [];
-  const spawnSide = (side, args) => {
-    const c = forkHarness(opt.harness, side, args, flags(side));
-    children.push(c);
-    return c;
-  };
-  return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => fail(new Error('profile run took longer than 90 s')), 90_000);
-    const fail = (err) => {
-      clearTimeout(guard);
-      for (const c of children) c.kill('SIGKILL');
-      reject(err);
-    };
-    const server = spawnSide('server', [opt.adapter]);
-    server.on('exit', (code) => {
-      if (code !== 0) fail(new Error(`server exited with ${code}`));
-    });
-    server.on('message', (m) => {
-      if (m?.type !== 'ready') return;
-      const client = spawnSide('client', [opt.adapter, scenario, String(m.port), params]);
-      client.on('message', (r) => {
-        if (r?.type === 'result') console.log(`${scenario} ${JSON.stringify(r.result)}`);
-        if (r?.type === 'error') console.error(`${scenario} failed: ${r.error}`);
-      });
-      client.on('exit', (code) => {
-        if (code !== 0) return fail(new Error(`client exited with ${code}`));
-        server.removeAllListeners('exit');
-        server.on('exit', () => {
-          clearTimeout(guard);
-          console.log(`profiles in ${path.relative(process.cwd(), out)}/{server,client}`);
-          resolve();
-        });
-        server.disconnect(); // its 'disconnect' handler exits normally, writing the profile
-      });
-    });
-  });
+  const lib = (file) => path.join(opt.harness, 'lib', file);
+  startWatchdog('profile.mjs record', 90_000);
+  const server = forkChild(lib('server.mjs'), [opt.adapter], 'server', flags('server'));
+  const { port } = await server.ready();
+  const client = forkChild(
+    lib('client.mjs'),
+    [opt.adapter, scenario, port, params],
+    'client',
+    flags('client'),
+  );
+  const { result } = await client.next('result', 80_000);
+  console.log(`${scenario} ${JSON.stringify(result)}`);
+  await client.exited();
+  await stopChildren(); // the server exits normally once disconnected, writing its profile
+  console.log(`profiles in ${path.relative(process.cwd(), out)}/{server,client}`);
 }
 
 // ------------------------------------------------------------------ report

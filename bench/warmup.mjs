@@ -17,13 +17,13 @@
 // other names are the harness's own (`tcp` needs no npm install; others need `--harness` pointing
 // to a copy with node_modules). Results: medians over rounds per client position, and raw JSON in
 // bench/results/.
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { forkHarness, HARNESS_PARAMS } from './lib/harness.mjs';
+import { HARNESS_PARAMS } from './lib/harness.mjs';
+import { forkChild, stopChildren } from './lib/relay-ipc.mjs';
 import { median } from './lib/targets.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -57,77 +57,40 @@ const clients = Number(opt.clients);
 const rounds = Number(opt.rounds);
 const adapterFile = (name) => (name === 'flexmux' ? path.join(here, 'adapters/flexmux.mjs') : name);
 const adapters = opt.adapters.split(',');
-const serverFlags = ['--expose-gc', ...opt['server-flags'].split(' ').filter(Boolean)];
+const serverFlags = opt['server-flags'].split(' ').filter(Boolean); // besides --expose-gc
 const warmClient = opt['warm-client'];
 
-const live = new Set();
-const killAll = () => {
-  for (const c of live) c.kill('SIGKILL');
-};
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+const harnessLib = (file) => path.join(opt.harness, 'lib', file);
 
-function track(child) {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-}
-
-/** Resolves with the child's first IPC message of `type`; rejects if it exits first or stalls. */
-function message(child, type, ms, what) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what}: no answer in ${ms} ms`)), ms);
-    const onMessage = (m) => {
-      if (m?.type === type) done(null, m);
-      else if (m?.type === 'error') done(new Error(`${what}: ${m.error}`));
-    };
-    const onExit = (code) => done(new Error(`${what}: exited with ${code}`));
-    const done = (err, m) => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m);
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
-
-/** One harness server, then `clients` fresh clients in turn; returns their results in order. */
+/**
+ * One harness server, then `clients` runs against it in turn: a fresh harness client per run,
+ * or one of ours that makes every run (--warm-client). Returns the results in order.
+ */
 async function serverLife(adapter) {
   const file = adapterFile(adapter);
-  const server = track(forkHarness(opt.harness, 'server', [file], serverFlags));
+  const server = forkChild(harnessLib('server.mjs'), [file], `${adapter} server`, serverFlags);
   try {
-    const { port } = await message(server, 'ready', 10_000, `${adapter} server start`);
+    const { port } = await server.ready(10_000);
+    const args = [file, scenario, port, params];
+    const spawn = () =>
+      warmClient
+        ? forkChild(
+            path.join(here, 'lib/harness-client.mjs'),
+            [opt.harness, ...args, clients],
+            `${adapter} client`,
+          )
+        : forkChild(harnessLib('client.mjs'), args, `${adapter} client`);
     const results = [];
-    if (warmClient) {
-      const args = [opt.harness, file, scenario, String(port), params, String(clients)];
-      const client = track(
-        fork(path.join(here, 'lib/harness-client.mjs'), args, { execArgv: ['--expose-gc'] }),
-      );
-      const exited = new Promise((resolve) => client.once('exit', resolve));
-      for (let k = 0; k < clients; k++) {
-        results.push((await message(client, 'result', 90_000, `${adapter} run ${k + 1}`)).result);
-      }
-      await exited;
-      return results;
-    }
+    let client = null;
     for (let k = 0; k < clients; k++) {
-      const client = track(forkHarness(opt.harness, 'client', [file, scenario, String(port), params]));
-      const exited = new Promise((resolve) => client.once('exit', resolve));
-      const { result } = await message(client, 'result', 90_000, `${adapter} client ${k + 1}`);
-      await exited;
-      results.push(result);
+      if (client === null || !warmClient) client = spawn();
+      results.push((await client.next('result', 90_000)).result);
+      if (!warmClient) await client.exited();
     }
+    await client?.exited();
     return results;
   } finally {
-    const exited = server.exitCode !== null || server.signalCode !== null;
-    const gone = exited ? Promise.resolve() : new Promise((resolve) => server.once('exit', resolve));
-    if (server.connected) server.disconnect();
-    const t = setTimeout(() => server.kill('SIGKILL'), 3000);
-    await gone;
-    clearTimeout(t);
+    await stopChildren(3000);
   }
 }
 
@@ -147,7 +110,7 @@ const fmt = (v) => Math.round(v).toLocaleString('en-US');
 const lines = [
   `bench/warmup.mjs · ${scenario} ${params} · ${rounds} round(s) × ${clients} clients per server · ` +
     `${warmClient ? 'one client process for all runs' : 'a fresh client process per run'} · ` +
-    `server flags: ${serverFlags.join(' ')} · ${new Date(t0).toISOString()} · ` +
+    `server flags: ${['--expose-gc', ...serverFlags].join(' ')} · ${new Date(t0).toISOString()} · ` +
     `${Math.round((Date.now() - t0) / 1000)} s · Node ${process.version} · ${os.cpus().length} × ` +
     `"${os.cpus()[0]?.model.trim()}" · load average before ${load0.map((x) => x.toFixed(2)).join(' ')}`,
   '',

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { deadline } from './direct-proto.mjs';
 
 const [harness, adapterName, scenario, portStr, paramsJson, runsStr] = process.argv.slice(2);
 const lib = (file) => import(pathToFileURL(path.join(harness, 'lib', file)).href);
@@ -41,7 +42,7 @@ try {
     const conn = await adapter.client(socket, { host: '127.0.0.1', port, connect });
     const result = await fn(conn, params, progress);
     await new Promise((resolve) => process.send({ type: 'result', index, result }, resolve));
-    await Promise.race([conn.close(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await deadline(Promise.resolve(conn.close()), 1000, 'close').catch(() => {});
     socket.destroy();
   }
   process.exit(0);

@@ -32,7 +32,9 @@ export function killChildren() {
  * Forks `file` with an IPC channel and --expose-gc. `request(type, body, ms)` sends
  * `{ type, id, ...body }` and resolves with the child's reply carrying the same id; a child that
  * exits fails every pending request at once instead of leaving it to time out. `ready()` waits for
- * the child's unsolicited `{ type: 'ready', ... }` message.
+ * the child's unsolicited `{ type: 'ready', ... }` message, `next(type)` for the next unsolicited
+ * message of that type that arrives from now on (an unsolicited `{ type: 'error', error }` fails
+ * it, as the shared harness's processes report failures).
  */
 export function forkChild(file, args = [], name = file, execArgv = []) {
   if (!exitHooked) {
@@ -43,6 +45,8 @@ export function forkChild(file, args = [], name = file, execArgv = []) {
   const proc = fork(file, args.map(String), { execArgv: ['--expose-gc', ...execArgv], stdio: 'inherit' });
   children.add(proc);
   const pending = new Map();
+  /** next() calls waiting, oldest first: { type, resolve, reject }. */
+  const waiting = [];
   let nextId = 0;
   let exited = null;
   let onReady;
@@ -53,7 +57,14 @@ export function forkChild(file, args = [], name = file, execArgv = []) {
   proc.on('message', (m) => {
     if (m?.type === 'ready') onReady.resolve(m);
     const p = pending.get(m?.id);
-    if (p === undefined) return;
+    if (p === undefined) {
+      const i = waiting.findIndex((w) => w.type === m?.type || m?.type === 'error');
+      if (i < 0) return;
+      const [w] = waiting.splice(i, 1);
+      if (m.type === 'error' && w.type !== 'error') w.reject(new Error(`${name}: ${m.error}`));
+      else w.resolve(m);
+      return;
+    }
     pending.delete(m.id);
     if (m.error !== undefined) p.reject(new Error(`${name}: ${m.error}`));
     else p.resolve(m);
@@ -64,6 +75,7 @@ export function forkChild(file, args = [], name = file, execArgv = []) {
     onReady.reject(exited);
     for (const p of pending.values()) p.reject(exited);
     pending.clear();
+    for (const w of waiting.splice(0)) w.reject(exited);
   });
   return {
     proc,
@@ -76,6 +88,16 @@ export function forkChild(file, args = [], name = file, execArgv = []) {
       const reply = new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
       proc.send({ ...body, type, id });
       return deadline(reply, ms, `${name} ${type}`).finally(() => pending.delete(id));
+    },
+    next(type, ms = 30_000) {
+      if (exited) return Promise.reject(exited);
+      const w = { type };
+      const message = new Promise((resolve, reject) => Object.assign(w, { resolve, reject }));
+      waiting.push(w);
+      return deadline(message, ms, `${name} ${type}`).finally(() => {
+        const i = waiting.indexOf(w);
+        if (i >= 0) waiting.splice(i, 1);
+      });
     },
     /** Resolves when the child exits (at once if it already has). */
     exited: () =>

@@ -13,9 +13,8 @@ const okRun = (r) => r !== undefined && r !== null && !r.error;
 /** One phase's runs as a single result: the median of every numeric field over its good runs. */
 function summary(runs) {
   if (runs === undefined) return undefined;
-  const list = Array.isArray(runs) ? runs : [runs];
-  const good = list.filter(okRun);
-  if (good.length === 0) return list[0];
+  const good = runs.filter(okRun);
+  if (good.length === 0) return runs[0];
   const out = {};
   for (const k of Object.keys(good[0])) {
     if (typeof good[0][k] === 'number') out[k] = median(good.map((r) => r[k]));
@@ -23,14 +22,12 @@ function summary(runs) {
   return out;
 }
 
-/** Median over runs i of f(a[i], b[i]), for the runs where both are good. */
-function paired(a, b, f) {
-  const as = Array.isArray(a) ? a : a === undefined ? [] : [a];
-  const bs = Array.isArray(b) ? b : b === undefined ? [] : [b];
+/** Median over runs i of f(a[i], b[i]), for the runs where both are good (a, b: runs or none). */
+function paired(a = [], b = [], f) {
   const vals = [];
-  for (let i = 0; i < Math.min(as.length, bs.length); i++) {
-    if (okRun(as[i]) && okRun(bs[i])) {
-      const v = f(as[i], bs[i]);
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (okRun(a[i]) && okRun(b[i])) {
+      const v = f(a[i], b[i]);
       if (Number.isFinite(v)) vals.push(v);
     }
   }

@@ -1,7 +1,8 @@
 // flexmux's own CPU cost per byte, without the kernel: `node bench/jscost.mjs [--mib N] [--streams K]`
 // (after `npm run build`). Two Nodes in this one process are joined by a zero-copy in-process
 // transport (each send's parts reach the peer as they are, one macrotask later, and nothing is
-// copied), one stream (or K streams) carries N MiB (default 1024) in 64 KiB writes, and the
+// copied; the library's memoryPair copies every send into one buffer and delivers in microtasks,
+// which is right for tests and would add a copy here), one stream (or K streams) carries N MiB (default 1024) in 64 KiB writes, and the
 // process's CPU time (user + system, GC threads included) is divided by the MiB moved. Every cost
 // left is the framing, scheduling, credit and Node stream work of both ends, which over TCP come
 // on top of the socket reads and writes. After one warm-up run (JIT), prints one line per run and

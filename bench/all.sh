@@ -4,11 +4,13 @@
 # raw TCP), how much of the harness's S5 is a cold server process (bench/warmup.mjs), the
 # three-process relay through a switcher vs a plain TCP relay, and the 1,000-node scale run. Each writes JSON with the machine, Node version and load average to bench/results/
 # (the shared run's report ends with issue 5's targets, bench/targets.mjs). First, flexmux's own
-# CPU per MiB without sockets (bench/jscost.mjs, printed only).
+# CPU per MiB without sockets (bench/jscost.mjs, printed only), and what importing the package
+# costs a fresh process (bench/startup.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
 node bench/jscost.mjs
+node bench/startup.mjs
 node bench/direct.mjs
 bash bench/run-shared.sh "$@"
 node bench/warmup.mjs

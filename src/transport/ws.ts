@@ -1,8 +1,9 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
-import WebSocket, { type ClientOptions, WebSocketServer } from 'ws';
+import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, ProtocolError } from '../errors.js';
 import {
   checkNumber,
@@ -15,6 +16,24 @@ import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot, Inbox } from './inbox.js';
 import { type Listener, type ListenOptions, startListener } from './tcp.js';
 import type { Transport, TransportHandlers } from './types.js';
+
+/** What `require('ws')` returns: the WebSocket class, with the server class as a property. */
+type WsModule = typeof WebSocket & { WebSocketServer: typeof WebSocketServer };
+let wsModule: WsModule | null = null;
+
+/**
+ * `ws`, loaded on first use: most programs that import flexmux never touch WebSocket, and loading
+ * `ws` costs about as much as the rest of the package (docs/performance.md, "Start-up"). It is
+ * required, not imported: an ES import of a CommonJS package also runs Node's export scanner
+ * over it. The module is the one an application's own `import ... from 'ws'` gets.
+ */
+function wsLib(): WsModule {
+  if (wsModule === null) wsModule = createRequire(import.meta.url)('ws') as WsModule;
+  return wsModule;
+}
+
+const OPEN = 1;
+const CLOSED = 3;
 
 /** One flex frame per binary message (PROTOCOL.md 1.6). */
 export interface WsTransportOptions extends WaterMarkOptions {
@@ -48,7 +67,7 @@ export function wsTransport(
   options: WsTransportOptions = {},
 ): Transport {
   checkNumber('closeTimeout', options.closeTimeout, 0);
-  if (ws.readyState !== WebSocket.OPEN) throw new ConfigError('wsTransport needs an open WebSocket');
+  if (ws.readyState !== OPEN) throw new ConfigError('wsTransport needs an open WebSocket');
   return new WsTransport(ws, remoteAddress, options);
 }
 
@@ -110,7 +129,7 @@ class WsTransport implements Transport {
   }
 
   get closed(): boolean {
-    return this.closing || this.slot.closed || this.ws.readyState !== WebSocket.OPEN;
+    return this.closing || this.slot.closed || this.ws.readyState !== OPEN;
   }
 
   attach(handlers: TransportHandlers): void {
@@ -160,7 +179,7 @@ class WsTransport implements Transport {
     this.closing = true;
     this.failure = err;
     this.inbox.clear();
-    if (this.ws.readyState === WebSocket.CLOSED) queueMicrotask(() => this.slot.close(err));
+    if (this.ws.readyState === CLOSED) queueMicrotask(() => this.slot.close(err));
     else this.ws.terminate();
   }
 
@@ -216,7 +235,7 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
   checkNumber('closeTimeout', closeTimeout, 0);
   checkNumber('maxPayload', maxPayload, 1, true);
   return guardDial<Transport>(`WebSocket dial to ${url}`, { signal, timeout }, (attempt) => {
-    const ws = new WebSocket(url, {
+    const ws = new (wsLib())(url, {
       ...clientOptions,
       // flex uses no extension (PROTOCOL.md 1.6); compression would only cost CPU on framed binary.
       perMessageDeflate: false,
@@ -257,7 +276,7 @@ export function wsUpgradeHandler(
   };
   waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
   checkNumber('closeTimeout', options.closeTimeout, 0);
-  const wss = new WebSocketServer({
+  const wss = new (wsLib().WebSocketServer)({
     noServer: true,
     clientTracking: false,
     perMessageDeflate: false,

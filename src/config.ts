@@ -48,6 +48,12 @@ export const defaults = Object.freeze({
   maxBatchBytes: 256 * 1024,
   /** Control frames (ACKs, pings, opens) queued before the connection is declared stuck. */
   maxControlQueue: 65_536,
+  /**
+   * On a direct link to a flexmux peer, dials after the first resolve without waiting for the
+   * OpenStream ACK, so a request goes out with its open (one round trip less per stream). A
+   * refused open then fails the stream instead of the dial. Off by default.
+   */
+  earlyData: false,
 });
 
 export interface NodeOptions {
@@ -74,6 +80,7 @@ export interface NodeOptions {
   quantum?: number;
   maxBatchBytes?: number;
   maxControlQueue?: number;
+  earlyData?: boolean;
   logger?: Logger;
 }
 
@@ -115,8 +122,14 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
     quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
     maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
+    earlyData: bool('earlyData', o.earlyData ?? d.earlyData),
     logger: o.logger,
   };
+}
+
+function bool(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(`option ${name} must be a boolean, got ${String(v)}`);
+  return v;
 }
 
 /** 0 (off) or at least one largest frame: less would cut every frame short. */

@@ -6,6 +6,8 @@ import { type DialTarget, formatTarget } from './address.js';
 export interface PendingDial<T> {
   readonly port: number;
   readonly target: DialTarget;
+  /** The window offered in the OpenStream. */
+  readonly offer: number;
   resolve(v: T): void;
   reject(e: Error): void;
 }
@@ -16,6 +18,7 @@ class Entry<T> implements PendingDial<T> {
   constructor(
     readonly port: number,
     readonly target: DialTarget,
+    readonly offer: number,
     readonly timeoutMs: number,
     readonly deadline: number,
     readonly usual: boolean,
@@ -59,12 +62,18 @@ export class PendingDials<T> {
   }
 
   /** Waits for the ACK of a dial from `port`. */
-  wait(port: number, target: DialTarget, timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
+  wait(
+    port: number,
+    target: DialTarget,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    offer = 0,
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     const usual = timeoutMs === this.usualTimeout;
     let entry!: Entry<T>;
     const promise = new Promise<T>((resolve, reject) => {
-      entry = new Entry(port, target, timeoutMs, deadline, usual, resolve, reject);
+      entry = new Entry(port, target, offer, timeoutMs, deadline, usual, resolve, reject);
     });
     if (signal !== undefined) {
       const e = entry;

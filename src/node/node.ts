@@ -14,7 +14,7 @@ import type { Transport } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { timeout } from '../util/timers.js';
-import { Cmd, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
+import { Caps, Cmd, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
@@ -31,7 +31,7 @@ import {
 import { decodeReset } from '../wire/reset.js';
 import { decodeUtf8, encodeUtf8 } from '../wire/utf8.js';
 import { type DialTarget, parseAddress } from './address.js';
-import { PendingDials } from './dialer.js';
+import { type PendingDial, PendingDials } from './dialer.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Destroyable, Listener } from './listener.js';
 import { Loopback } from './loopback.js';
@@ -97,6 +97,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private _domain: string;
   private normalizedDomain: string | null;
   private receiveBuffered = 0;
+  /**
+   * Set once an ACK has shown that this link ends at a flexmux node taking early data (no switcher
+   * in between): what its ACKs carry for our usual window offer. Null until then, and always
+   * without the earlyData option.
+   */
+  private early: { offer: number; window: number; caps: number } | null = null;
+  /** Dials that went out with early data, by local port, until their ACK. */
+  private readonly earlyDials = new Map<number, { core: StreamCore; face: S }>();
   private _closed = false;
   private closing = false;
   private closeError: Error | undefined;
@@ -212,7 +220,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const host: StreamHost = local ? this.loopbackHost() : this;
     const domain = local ? '' : 'domain' in target ? target.domain : '';
     const dstIP = local ? this._ip : 'domain' in target ? SWITCHER_IP : target.ip;
-    const wait = this.dials.wait(port, target, options.timeout ?? o.dialTimeout, options.signal);
+    const early = !local && this.early !== null && this.early.offer === window ? this.early : null;
+    // An early dial resolves at once, like a dial whose ACK came: a later abort does not touch it.
+    const signal = early === null ? options.signal : undefined;
+    const wait = this.dials.wait(port, target, options.timeout ?? o.dialTimeout, signal, window);
     host.sendControl(
       Cmd.OPEN,
       dstIP,
@@ -221,7 +232,44 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       port,
       encodeOpen({ domain, window, caps: o.caps }),
     );
-    return wait;
+    if (early === null) return wait;
+    return Promise.resolve(this.openEarly(port, dstIP, target, domain, early, wait));
+  }
+
+  /**
+   * The stream of a dial on an early-data link, set up now with what the peer's ACK will say (it
+   * said so for the same offer before): writes go out behind the OpenStream. The ACK is checked
+   * when it comes; a refusal, a different answer, a timeout or an abort fails the stream.
+   */
+  private openEarly(
+    port: number,
+    dstIP: number,
+    target: DialTarget,
+    domain: string,
+    early: { window: number; caps: number },
+    wait: Promise<S>,
+  ): S {
+    const core = new StreamCore(
+      this,
+      keyOf(dstIP, target.port, port),
+      { ip: this._ip, port, domain: this._domain },
+      { ip: dstIP, port: target.port, domain },
+      effectiveWindow(early.window),
+      early.caps,
+      true,
+    );
+    const face = this.faceOf(core);
+    this.streams.set(core.key, core);
+    this.earlyDials.set(port, { core, face });
+    this.stats.streamsOpened++;
+    wait.then(
+      () => {},
+      (err: Error) => {
+        if (this.earlyDials.get(port)?.core === core) this.earlyDials.delete(port);
+        core.refused(err);
+      },
+    );
+    return face;
   }
 
   private isLocal(t: DialTarget): boolean {
@@ -269,6 +317,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   /** Sets the domain and IP after admission (the session does this). */
   setIdentity(ip: number, domain: string): void {
+    this.early = null;
     this._ip = ip;
     this._domain = domain;
     this.normalizedDomain = normalizeDomain(domain);
@@ -336,7 +385,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   release(stream: StreamCore): void {
     if (this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
-    this.retention.add(stream.key, stream.dialed ? stream.localPort : -1);
+    // An early-data dial still waiting for its ACK keeps its port until the ACK or the timeout.
+    const waiting = stream.dialed && this.earlyDials.get(stream.localPort)?.core === stream;
+    this.retention.add(stream.key, stream.dialed && !waiting ? stream.localPort : -1);
   }
 
   accountReceive(delta: number): void {
@@ -452,6 +503,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       if (ack.ok) via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
       return;
     }
+    const early = this.earlyDials.get(f.dstPort);
+    if (early !== undefined) {
+      this.earlyDials.delete(f.dstPort);
+      this.confirmEarly(early.core, early.face, f, ack, pending, via);
+      return;
+    }
     if (!ack.ok) {
       // Refused: nothing was set up, so the port is free again at once.
       this.dialPorts.release(pending.port);
@@ -472,7 +529,62 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     );
     this.streams.set(core.key, core);
     this.stats.streamsOpened++;
+    this.learnEarly(f, pending, ack.window, core.caps);
     pending.resolve(this.faceOf(core));
+  }
+
+  /**
+   * An ACK from the peer itself, for a domain dial (a switcher would have put the acceptor's IP
+   * in it), that took early data: later dials with the same window offer may write at once.
+   */
+  private learnEarly(f: Frame, dial: PendingDial<S>, window: number, caps: number): void {
+    if (
+      !this.options.earlyData ||
+      this.early !== null ||
+      (caps & Caps.EARLY_DATA) === 0 ||
+      !('domain' in dial.target) ||
+      f.srcIP !== SWITCHER_IP ||
+      dial.offer !== this.options.window
+    ) {
+      return;
+    }
+    this.early = { offer: dial.offer, window, caps };
+    this.logger.debug({ window, caps }, 'direct link to a flexmux peer: early data on');
+  }
+
+  /** The ACK of an early-data dial: the stream already runs; fail it if the peer disagrees. */
+  private confirmEarly(
+    core: StreamCore,
+    face: S,
+    f: Frame,
+    ack: ReturnType<typeof decodeOpenAck>,
+    pending: PendingDial<S>,
+    via: StreamHost,
+  ): void {
+    // A stream that ended before its ACK kept its port out of the pool (release()).
+    if (core.state === 'closed') this.retention.add(-1 - f.dstPort, f.dstPort);
+    if (!ack.ok) {
+      pending.reject(new DialRefusedError(ack.error));
+      return;
+    }
+    const early = this.early;
+    if (
+      early !== null &&
+      f.srcIP === core.remoteIP &&
+      f.srcPort === core.remotePort &&
+      ack.window === early.window &&
+      (ack.caps & this.options.caps) === core.caps
+    ) {
+      pending.resolve(face);
+      return;
+    }
+    // Cannot happen with a flexmux peer whose options stay put; if it does, nothing of what was
+    // sent can be trusted to have landed in the right place.
+    this.early = null;
+    via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
+    pending.reject(
+      new ProtocolError('the OpenStream ACK of an early-data dial disagrees with the earlier ones'),
+    );
   }
 
   private refuseOpen(f: Frame, via: StreamHost, text: string): void {
@@ -546,6 +658,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.heartbeat?.stop();
     this.retention.stop();
     this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err }));
+    this.earlyDials.clear();
     this.pinger.failAll(new ConnectionClosedError('connection closed', { cause: err }));
     // Listeners first: streams still in a backlog belong to nobody and close silently.
     for (const l of [...this.listeners.values()]) {

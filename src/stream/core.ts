@@ -614,6 +614,17 @@ export class StreamCore extends StreamQueue {
   }
 
   /**
+   * An early-data open failed (refused, timed out, or answered differently): the peer has no such
+   * stream, so nothing more is sent; what is queued is dropped.
+   */
+  refused(err: Error): void {
+    if (this._state === 'closed') return;
+    this.dropPending();
+    this.host.scheduler.clear(this);
+    this.finish(err);
+  }
+
+  /**
    * The connection died: fail without sending anything. With no error (the node was destroyed by
    * its owner) the stream closes like a destroyed socket: no 'end', no 'error'.
    */

@@ -65,8 +65,15 @@ export const Caps = {
    * (docs/protocol.md, "Prompt credit").
    */
   PROMPT_CREDIT: 0x08,
+  /**
+   * The acceptor takes data, FIN and RESET frames right behind an OpenStream, before its ACK is
+   * out, and drops them without a reply when it refuses the open. On a direct link a dialer that
+   * has seen it may write before the ACK (docs/protocol.md, "Early data").
+   */
+  EARLY_DATA: 0x10,
 } as const;
-export const ALL_CAPS = Caps.HALF_CLOSE | Caps.RESET | Caps.FIN_RELEASE | Caps.PROMPT_CREDIT;
+export const ALL_CAPS =
+  Caps.HALF_CLOSE | Caps.RESET | Caps.FIN_RELEASE | Caps.PROMPT_CREDIT | Caps.EARLY_DATA;
 
 /**
  * The credit both ends use when the negotiated window is 0 or negative as int32 (PROTOCOL.md 3.4):

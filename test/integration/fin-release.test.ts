@@ -1,81 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
-import type { Transport, TransportHandlers } from '../../src/transport/types.js';
-import { cmdName } from '../../src/wire/constants.js';
-import { FrameDecoder } from '../../src/wire/decoder.js';
 import { once, readAll } from '../helpers/streams.js';
+import { Tap } from '../helpers/tap.js';
 
 /**
  * Release on FIN (caps bit 04, docs/protocol.md 8): a stream whose ends both sent and received FIN
  * is released without the v3 close exchange when both peers offer the bit, and keeps the close
  * when either does not.
  */
-
-/** Wraps a transport: records the commands it sends, and can hold its sends (a full socket). */
-class Tap implements Transport {
-  readonly sent: string[] = [];
-  private held: (readonly Uint8Array[])[] | null = null;
-  private handlers: TransportHandlers | null = null;
-  private readonly decoder = new FrameDecoder((f) => this.sent.push(cmdName(f.cmd)));
-
-  constructor(private readonly inner: Transport) {}
-
-  get framing(): 'stream' | 'message' {
-    return this.inner.framing;
-  }
-  get remoteAddress(): string {
-    return this.inner.remoteAddress;
-  }
-  get bufferedAmount(): number {
-    return this.inner.bufferedAmount;
-  }
-  get closed(): boolean {
-    return this.inner.closed;
-  }
-
-  /** Sends are accepted but not delivered (and `send` says "wait") until `release()`. */
-  hold(): void {
-    this.held = [];
-  }
-
-  release(): void {
-    const held = this.held ?? [];
-    this.held = null;
-    for (const parts of held) this.deliver(parts);
-    this.handlers?.drain();
-  }
-
-  send(parts: readonly Uint8Array[]): boolean {
-    if (this.held !== null) {
-      this.held.push(parts.map((p) => p.slice()));
-      return false;
-    }
-    return this.deliver(parts);
-  }
-
-  private deliver(parts: readonly Uint8Array[]): boolean {
-    for (const p of parts) this.decoder.push(p);
-    return this.inner.send(parts);
-  }
-
-  attach(handlers: TransportHandlers): void {
-    this.handlers = handlers;
-    this.inner.attach(handlers);
-  }
-  pauseReading(): void {
-    this.inner.pauseReading();
-  }
-  resumeReading(): void {
-    this.inner.resumeReading();
-  }
-  close(): void {
-    this.inner.close();
-  }
-  destroy(err?: Error): void {
-    this.inner.destroy(err);
-  }
-}
 
 const nodes: Node[] = [];
 afterEach(() => {
@@ -113,7 +46,7 @@ describe('release on FIN', () => {
     const { a, b, ta, tb } = pair();
     const { reply, s } = await exchange(a, b);
     expect(reply).toBe('got question');
-    expect(s.core.caps).toBe(15);
+    expect(s.core.caps).toBe(0x1f);
     expect(ta.sent).toEqual(['open', 'data', 'fin']);
     expect(tb.sent).toEqual(['open.ack', 'data', 'fin']);
     expect([a.streamCount, b.streamCount]).toEqual([0, 0]);
@@ -139,7 +72,7 @@ describe('release on FIN', () => {
     });
     for (let i = 0; i < 50; i++) {
       const s = await a.dial('alice:9');
-      expect(s.core.caps).toBe(15);
+      expect(s.core.caps).toBe(0x1f);
       s.end(`q${i}`);
       expect((await readAll(s)).toString()).toBe(`got q${i}`);
     }

@@ -504,7 +504,7 @@ describe('sending to a Go acceptor that never acknowledges (PROTOCOL.md 4.3)', (
   it('stops after exactly 2 MiB with the default window; an ACK of k releases exactly k', async () => {
     const { s, driver, open, offered, W, data, bytes, ack } = await dialGoAcceptor({}, 0);
     // Our default OpenStream states the 2 MiB window (Go writes 0 for the same thing) and our caps.
-    expect(hex(open.payload)).toBe('6563686f' + '00' + '00200000' + '0f');
+    expect(hex(open.payload)).toBe('6563686f' + '00' + '00200000' + '1f');
     expect(offered).toBe(2 * 1024 * 1024);
     expect(W).toBe(2 * 1024 * 1024);
     const payload = Buffer.from(modPattern(W + 200_000));

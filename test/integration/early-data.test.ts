@@ -1,0 +1,198 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  DialRefusedError,
+  DialTimeoutError,
+  type FlexStream,
+  Node,
+  type NodeOptions,
+  ProtocolError,
+} from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { Caps, Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
+import type { Frame } from '../../src/wire/frame.js';
+import { decodeOpen, encodeOpenAck } from '../../src/wire/open.js';
+import { type RawPeer, rawLink } from '../helpers/raw.js';
+import { once, readAll } from '../helpers/streams.js';
+import { Tap } from '../helpers/tap.js';
+
+/**
+ * Early data (caps bit 10, docs/protocol.md "Early data"): with `earlyData`, once a domain dial's
+ * ACK has come from the peer itself (src IP 0xFFFF: no switcher rewrote it) carrying the bit, later
+ * dials resolve at once and their data follows the OpenStream without waiting for its ACK.
+ */
+
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+});
+
+function pair(aOptions: NodeOptions = {}): { a: Node; b: Node; ta: Tap; tb: Tap } {
+  const [x, y] = memoryPair();
+  const ta = new Tap(x);
+  const tb = new Tap(y);
+  const a = new Node(ta, { domain: 'alice', ip: 1, ...aOptions });
+  const b = new Node(tb, { domain: 'bob', ip: 2 });
+  nodes.push(a, b);
+  return { a, b, ta, tb };
+}
+
+/** bob answers every stream on port 9 with `got <request>` and ends it. */
+function serveReplies(b: Node): void {
+  b.listen(9).on('stream', (peer: FlexStream) => {
+    const parts: Buffer[] = [];
+    peer.on('data', (d: Buffer) => parts.push(d));
+    peer.on('end', () => peer.end(Buffer.concat([Buffer.from('got '), ...parts])));
+  });
+}
+
+async function ask(a: Node, question: string): Promise<string> {
+  const s = await a.dial('bob:9');
+  s.end(question);
+  return (await readAll(s)).toString();
+}
+
+/** Lets every queued microtask and memory-transport delivery run. */
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('early data between two nodes', () => {
+  it('sends a later dial’s data and FIN with its open, before any ACK comes back', async () => {
+    const { a, b, ta, tb } = pair({ earlyData: true });
+    serveReplies(b);
+    expect(await ask(a, 'first')).toBe('got first');
+    ta.sent.length = 0;
+    // bob's frames (its ACK among them) are held: only early data can reach him now.
+    tb.hold();
+    const s = await a.dial('bob:9');
+    expect(s.core.caps).toBe(0x1f);
+    const reply = readAll(s);
+    s.end('second');
+    await settle();
+    expect(ta.sent).toEqual(['open', 'data', 'fin']);
+    expect(b.stats.streamsAccepted).toBe(2);
+    tb.release();
+    expect((await reply).toString()).toBe('got second');
+  });
+
+  it('keeps the dial waiting for its ACK without the option', async () => {
+    const { a, b, tb } = pair();
+    serveReplies(b);
+    expect(await ask(a, 'first')).toBe('got first');
+    tb.hold();
+    let resolved = false;
+    const dialing = a.dial('bob:9').then((s) => {
+      resolved = true;
+      return s;
+    });
+    await settle();
+    expect(b.stats.streamsAccepted).toBe(2); // the open arrived and was answered ...
+    expect(resolved).toBe(false); // ... but the answer is held
+    tb.release();
+    const s = await dialing;
+    s.end('second');
+    expect((await readAll(s)).toString()).toBe('got second');
+  });
+
+  it('fails the stream, not the dial, when a later open is refused', async () => {
+    const { a, b } = pair({ earlyData: true });
+    serveReplies(b);
+    expect(await ask(a, 'first')).toBe('got first');
+    const s = await a.dial('bob:10'); // nobody listens on 10
+    const failed = once<Error>(s, 'error');
+    const closed = once(s, 'close');
+    s.write('lost');
+    const err = await failed;
+    expect(err).toBeInstanceOf(DialRefusedError);
+    expect(err.message).toContain('listener not found');
+    await closed;
+    expect(b.stats.openRefused).toBe(1);
+    expect(b.stats.dropped).toBeGreaterThanOrEqual(1); // the data behind the refused open
+    // The link still works, early.
+    expect(await ask(a, 'third')).toBe('got third');
+  });
+
+  it('fails an early stream whose ACK does not come within the dial timeout', async () => {
+    const { a, b, tb } = pair({ earlyData: true });
+    serveReplies(b);
+    expect(await ask(a, 'first')).toBe('got first');
+    tb.hold();
+    const s = await a.dial('bob:9', { timeout: 50 });
+    const err = await once<Error>(s, 'error');
+    expect(err).toBeInstanceOf(DialTimeoutError);
+  });
+});
+
+/** Answers the next OpenStream the raw peer receives; returns that open. */
+async function ackNext(raw: RawPeer, srcIP: number, window: number, caps: number): Promise<Frame> {
+  const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+  raw.send(Cmd.OPEN_ACK, open.srcIP, open.srcPort, srcIP, open.dstPort, encodeOpenAck({ window, caps }));
+  return open;
+}
+
+describe('early data is only learned from the peer itself', () => {
+  it('is not used when a switcher answered for the peer (ACK from its IP)', async () => {
+    const { node, raw } = rawLink({ earlyData: true });
+    nodes.push(node);
+    const first = node.dial('bob:9');
+    await ackNext(raw, 7, 0, 0x1f); // a switcher puts the acceptor's IP (7) in the ACK
+    await first;
+    let resolved = false;
+    node.dial('bob:9').then(
+      () => {
+        resolved = true;
+      },
+      () => {}, // the node is destroyed after the test with this dial pending
+    );
+    const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+    await settle();
+    expect(decodeOpen(open.payload).domain).toBe('bob');
+    expect(resolved).toBe(false);
+  });
+
+  it('is not used with a peer that does not offer the bit', async () => {
+    const { node, raw } = rawLink({ earlyData: true });
+    nodes.push(node);
+    const first = node.dial('bob:9');
+    await ackNext(raw, SWITCHER_IP, 0, 0x1f & ~Caps.EARLY_DATA);
+    await first;
+    let resolved = false;
+    node.dial('bob:9').then(
+      () => {
+        resolved = true;
+      },
+      () => {}, // the node is destroyed after the test with this dial pending
+    );
+    await raw.next((f) => f.cmd === Cmd.OPEN);
+    await settle();
+    expect(resolved).toBe(false);
+  });
+
+  it('fails the stream, and closes the peer’s, when a later ACK disagrees', async () => {
+    const { node, raw } = rawLink({ earlyData: true });
+    nodes.push(node);
+    const first = node.dial('bob:9');
+    await ackNext(raw, SWITCHER_IP, 0, 0x1f);
+    await first;
+    const s = await node.dial('bob:9');
+    s.write('early');
+    const failed = once<Error>(s, 'error');
+    const open = await ackNext(raw, SWITCHER_IP, 4096, 0x1f); // another window than before
+    expect((await failed) instanceof ProtocolError).toBe(true);
+    const close = await raw.next((f) => f.cmd === Cmd.CLOSE);
+    expect(close.dstPort).toBe(9);
+    expect(close.srcPort).toBe(open.srcPort);
+    // The data went out behind the open, before the ACK was read.
+    const data = await raw.next((f) => f.cmd === Cmd.DATA);
+    expect(new TextDecoder().decode(data.payload)).toBe('early');
+    // Early data is off for this link from now on.
+    let resolved = false;
+    node.dial('bob:9').then(
+      () => {
+        resolved = true;
+      },
+      () => {}, // the node is destroyed after the test with this dial pending
+    );
+    await raw.next((f) => f.cmd === Cmd.OPEN);
+    await settle();
+    expect(resolved).toBe(false);
+  });
+});

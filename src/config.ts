@@ -80,6 +80,11 @@ export interface NodeOptions {
   quantum?: number;
   maxBatchBytes?: number;
   maxControlQueue?: number;
+  /**
+   * On a direct link to a flexmux peer, let dials after the first resolve at once and send their
+   * data with the open. A refused open then fails the stream (`DialRefusedError` as its 'error')
+   * instead of rejecting the dial. Default false; see docs/manual.md, section 3.
+   */
   earlyData?: boolean;
   logger?: Logger;
 }

@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ConfigError,
   DialRefusedError,
   DialTimeoutError,
   type FlexStream,
   Node,
   type NodeOptions,
   ProtocolError,
+  validateNodeOptions,
 } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
@@ -194,5 +196,13 @@ describe('early data is only learned from the peer itself', () => {
     await raw.next((f) => f.cmd === Cmd.OPEN);
     await settle();
     expect(resolved).toBe(false);
+  });
+});
+
+describe('the earlyData option', () => {
+  it('is off by default and must be a boolean', () => {
+    expect(validateNodeOptions({}).earlyData).toBe(false);
+    expect(validateNodeOptions({ earlyData: true }).earlyData).toBe(true);
+    expect(() => validateNodeOptions({ earlyData: 'yes' as unknown as boolean })).toThrow(ConfigError);
   });
 });

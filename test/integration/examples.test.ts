@@ -12,7 +12,11 @@ vi.setConfig({ testTimeout: 90_000 });
 afterAll(() => killAll(true));
 
 const EXPECTED: Record<string, RegExp[]> = {
-  'direct.ts': [/^bob listens on tcp:\/\/127\.0\.0\.1:\d+$/m, /^alice got: HELLO FROM ALICE$/m],
+  'direct.ts': [
+    /^bob listens on tcp:\/\/127\.0\.0\.1:\d+$/m,
+    /^alice got: HELLO FROM ALICE$/m,
+    /^early requests: ONE TWO THREE$/m,
+  ],
   'echo.ts': [
     /^echo service admitted with virtual IP \d+$/m,
     /^client got back: ping through the switcher$/m,

@@ -34,15 +34,19 @@ export function killChildren() {
  * exits fails every pending request at once instead of leaving it to time out. `ready()` waits for
  * the child's unsolicited `{ type: 'ready', ... }` message, `next(type)` for the next unsolicited
  * message of that type that arrives from now on (an unsolicited `{ type: 'error', error }` fails
- * it, as the shared harness's processes report failures).
+ * it, as the shared harness's processes report failures). `stdout: 'pipe'` leaves the child's
+ * standard output to the caller on `proc.stdout` (V8's --trace-* flags print there).
  */
-export function forkChild(file, args = [], name = file, execArgv = []) {
+export function forkChild(file, args = [], name = file, execArgv = [], { stdout = 'inherit' } = {}) {
   if (!exitHooked) {
     exitHooked = true;
     process.on('exit', killChildren);
     for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
   }
-  const proc = fork(file, args.map(String), { execArgv: ['--expose-gc', ...execArgv], stdio: 'inherit' });
+  const proc = fork(file, args.map(String), {
+    execArgv: ['--expose-gc', ...execArgv],
+    stdio: ['inherit', stdout, 'inherit', 'ipc'],
+  });
   children.add(proc);
   const pending = new Map();
   /** next() calls waiting, oldest first: { type, resolve, reject }. */

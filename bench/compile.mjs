@@ -1,0 +1,96 @@
+// How much optimising (TurboFan) compilation the shared harness's fresh processes do for one
+// scenario: the harness's own lib/server.mjs and lib/client.mjs run with --trace-opt, and the
+// compile jobs V8 reports are summed per process and per function (medians over the runs).
+//
+//   node bench/compile.mjs [S1] [--adapter FILE] [--runs 5] [--top 15] [--harness DIR]
+//
+// On two cores those jobs run on V8's worker threads beside the two busy processes, so they are
+// part of what a cold harness run costs (docs/performance.md, "Background compilation,
+// counted"). Job times are wall time on the worker thread, so a loaded machine inflates them:
+// compare adapters or builds in the same invocation, over several runs. Functions are named as
+// V8 names them (no file), so `push` may be more than one function.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { HARNESS_PARAMS } from './lib/harness.mjs';
+import { forkChild, startWatchdog, stopChildren } from './lib/relay-ipc.mjs';
+import { median } from './lib/targets.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..');
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    adapter: { type: 'string', default: path.join(here, 'adapters/flexmux.mjs') },
+    runs: { type: 'string', default: '5' },
+    top: { type: 'string', default: '15' },
+    harness: { type: 'string', default: path.resolve(repo, '../shared/bench') },
+  },
+});
+const scenario = positionals[0] ?? 'S1';
+const runs = Number(opt.runs);
+const lib = (file) => path.join(opt.harness, 'lib', file);
+
+/** `[completed compiling 0x... <JSFunction name (sfi = ...)> (target TURBOFAN) - took a, b, c ms]` */
+const JOB = /completed (?:compiling|optimizing) .*?<JSFunction (\S*) .*?- took ([\d.]+), ([\d.]+), ([\d.]+) ms/;
+
+function collect(child) {
+  let text = '';
+  child.proc.stdout.setEncoding('utf8');
+  child.proc.stdout.on('data', (d) => {
+    text += d;
+  });
+  return () => {
+    const perFunction = new Map();
+    let jobs = 0;
+    let ms = 0;
+    for (const line of text.split('\n')) {
+      const m = JOB.exec(line);
+      if (m === null) continue;
+      const t = Number(m[2]) + Number(m[3]) + Number(m[4]);
+      jobs++;
+      ms += t;
+      perFunction.set(m[1], (perFunction.get(m[1]) ?? 0) + t);
+    }
+    return { jobs, ms, perFunction };
+  };
+}
+
+async function once() {
+  const params = JSON.stringify(HARNESS_PARAMS[scenario] ?? {});
+  const flags = ['--trace-opt'];
+  const server = forkChild(lib('server.mjs'), [opt.adapter], 'server', flags, { stdout: 'pipe' });
+  const serverJobs = collect(server);
+  const { port } = await server.ready();
+  const client = forkChild(lib('client.mjs'), [opt.adapter, scenario, port, params], 'client', flags, {
+    stdout: 'pipe',
+  });
+  const clientJobs = collect(client);
+  const { result } = await client.next('result', 80_000);
+  await client.exited();
+  await stopChildren();
+  return { result, server: serverJobs(), client: clientJobs() };
+}
+
+startWatchdog('compile.mjs', 120_000 * runs);
+const results = [];
+for (let i = 0; i < runs; i++) {
+  const r = await once();
+  results.push(r);
+  console.log(
+    `run ${i + 1}: ${JSON.stringify(r.result)} · server ${r.server.jobs} jobs ${r.server.ms.toFixed(0)} ms · ` +
+      `client ${r.client.jobs} jobs ${r.client.ms.toFixed(0)} ms`,
+  );
+}
+
+for (const side of ['server', 'client']) {
+  const all = results.map((r) => r[side]);
+  console.log(
+    `\n${side}: median ${median(all.map((a) => a.jobs))} jobs, ${median(all.map((a) => a.ms)).toFixed(0)} ms of compile jobs`,
+  );
+  const names = new Set(all.flatMap((a) => [...a.perFunction.keys()]));
+  const rows = [...names].map((n) => [n, median(all.map((a) => a.perFunction.get(n) ?? 0))]);
+  rows.sort((a, b) => b[1] - a[1]);
+  console.log('| function | median ms per run |\n|---|--:|');
+  for (const [n, v] of rows.slice(0, Number(opt.top))) console.log(`| ${n || '(anonymous)'} | ${v.toFixed(1)} |`);
+}

@@ -32,7 +32,8 @@ const runs = Number(opt.runs);
 const lib = (file) => path.join(opt.harness, 'lib', file);
 
 /** `[completed compiling 0x... <JSFunction name (sfi = ...)> (target TURBOFAN) - took a, b, c ms]` */
-const JOB = /completed (?:compiling|optimizing) .*?<JSFunction (\S*) .*?- took ([\d.]+), ([\d.]+), ([\d.]+) ms/;
+const JOB =
+  /completed (?:compiling|optimizing) .*?<JSFunction (\S*) .*?- took ([\d.]+), ([\d.]+), ([\d.]+) ms/;
 
 function collect(child) {
   let text = '';
@@ -92,5 +93,6 @@ for (const side of ['server', 'client']) {
   const rows = [...names].map((n) => [n, median(all.map((a) => a.perFunction.get(n) ?? 0))]);
   rows.sort((a, b) => b[1] - a[1]);
   console.log('| function | median ms per run |\n|---|--:|');
-  for (const [n, v] of rows.slice(0, Number(opt.top))) console.log(`| ${n || '(anonymous)'} | ${v.toFixed(1)} |`);
+  for (const [n, v] of rows.slice(0, Number(opt.top)))
+    console.log(`| ${n || '(anonymous)'} | ${v.toFixed(1)} |`);
 }

@@ -1,0 +1,113 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DialRefusedError, type FlexStream, Node } from '../../src/index.js';
+import { memoryPair, seededRandom } from '../../src/transport/memory.js';
+import { budget, runs } from './scale.js';
+
+/**
+ * Early data under random traffic: a node with `earlyData` sends batches of concurrent requests
+ * to a peer over a link that cuts bytes at random places. Some go to ports nobody listens on,
+ * some are destroyed by the dialer right after the dial, and the bodies vary in size (up to
+ * several frames). Properties: every request to a listening port gets its own body back whole;
+ * every refused one fails with DialRefusedError and nothing else; an aborted one never disturbs
+ * the others; and afterwards neither node holds a stream.
+ */
+
+const LISTENING = [80, 81];
+const CLOSED = 90;
+
+type Req = { port: number; size: number; abort: boolean };
+
+const reqArb: fc.Arbitrary<Req> = fc.record({
+  port: fc.constantFrom(80, 81, CLOSED),
+  size: fc.oneof(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 1, max: 200_000 })),
+  abort: fc.boolean(),
+});
+
+function body(size: number, seed: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
+
+type Outcome = { kind: 'reply'; data: Buffer } | { kind: 'error'; err: Error } | { kind: 'aborted' };
+
+function request(s: FlexStream, data: Buffer, abort: boolean): Promise<Outcome> {
+  return new Promise<Outcome>((resolve) => {
+    const parts: Buffer[] = [];
+    s.on('data', (d: Buffer) => parts.push(d));
+    s.on('end', () => resolve({ kind: 'reply', data: Buffer.concat(parts) }));
+    s.on('error', (err: Error) => resolve({ kind: 'error', err }));
+    s.on('close', () => resolve({ kind: 'aborted' }));
+    if (abort) {
+      s.destroy();
+      return;
+    }
+    s.end(data);
+  });
+}
+
+describe('early data under random traffic', () => {
+  it(
+    'delivers or fails every request, and leaves no stream behind',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.array(reqArb, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 4 }),
+          fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+          async (batches, seed) => {
+            const [x, y] = memoryPair({ maxChunk: 3000, rng: seededRandom(seed) });
+            const a = new Node(x, { domain: 'a', ip: 1, earlyData: true, heartbeatInterval: 0 });
+            const b = new Node(y, { domain: 'b', ip: 2, heartbeatInterval: 0 });
+            try {
+              for (const port of LISTENING) {
+                b.listen(port).on('stream', (s: FlexStream) => {
+                  s.on('error', () => {});
+                  s.on('data', (d: Buffer) => s.write(d));
+                  s.on('end', () => s.end());
+                });
+              }
+              // The first request learns that the link is direct.
+              const first = await a.dial('b:80');
+              expect((await request(first, body(10, 0), false)).kind).toBe('reply');
+              // (What the node learned is private; the property is about the requests after it.)
+              expect(Reflect.get(a, 'early')).not.toBeNull();
+              let n = 0;
+              for (const batch of batches) {
+                const outcomes = await Promise.all(
+                  batch.map(async (r) => {
+                    const data = body(r.size, ++n);
+                    const s = await a.dial(`b:${r.port}`);
+                    return { r, data, out: await request(s, data, r.abort) };
+                  }),
+                );
+                for (const { r, data, out } of outcomes) {
+                  if (r.abort) {
+                    expect(out.kind === 'reply' && out.data.length > 0).toBe(false);
+                  } else if (r.port === CLOSED) {
+                    expect(out.kind).toBe('error');
+                    if (out.kind === 'error') expect(out.err).toBeInstanceOf(DialRefusedError);
+                  } else {
+                    expect(out.kind).toBe('reply');
+                    if (out.kind === 'reply') expect(out.data.equals(data)).toBe(true);
+                  }
+                }
+              }
+              // Aborted streams close on both ends; wait for the peer's side to go.
+              for (let i = 0; i < 100 && (a.streamCount > 0 || b.streamCount > 0); i++) {
+                await new Promise((r) => setImmediate(r));
+              }
+              expect(a.streamCount).toBe(0);
+              expect(b.streamCount).toBe(0);
+            } finally {
+              a.destroy();
+              b.destroy();
+            }
+          },
+        ),
+        { numRuns: runs(15) },
+      );
+    },
+    budget(15_000),
+  );
+});

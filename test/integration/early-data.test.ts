@@ -112,6 +112,26 @@ describe('early data between two nodes', () => {
     expect(await ask(a, 'third')).toBe('got third');
   });
 
+  it('waits for the ACK of a dial that offers another window than the one learned', async () => {
+    const { a, b, tb } = pair({ earlyData: true });
+    serveReplies(b);
+    expect(await ask(a, 'first')).toBe('got first');
+    tb.hold();
+    let resolved = false;
+    const dialing = a.dial('bob:9', { window: 4096 }).then((s) => {
+      resolved = true;
+      return s;
+    });
+    await settle();
+    expect(b.stats.streamsAccepted).toBe(2);
+    expect(resolved).toBe(false);
+    tb.release();
+    const s = await dialing;
+    expect(s.core.window).toBe(4096);
+    s.end('small');
+    expect((await readAll(s)).toString()).toBe('got small');
+  });
+
   it('fails an early stream whose ACK does not come within the dial timeout', async () => {
     const { a, b, tb } = pair({ earlyData: true });
     serveReplies(b);

@@ -49,9 +49,9 @@ export const defaults = Object.freeze({
   /** Control frames (ACKs, pings, opens) queued before the connection is declared stuck. */
   maxControlQueue: 65_536,
   /**
-   * On a direct link to a flexmux peer, dials after the first resolve without waiting for the
-   * OpenStream ACK, so a request goes out with its open (one round trip less per stream). A
-   * refused open then fails the stream instead of the dial. Off by default.
+   * Between flexmux nodes (directly, or through a flexmux switcher), dials after the first resolve
+   * without waiting for the OpenStream ACK, so a request goes out with its open (one round trip
+   * less per stream). A refused open then fails the stream instead of the dial. Off by default.
    */
   earlyData: false,
 });
@@ -81,8 +81,8 @@ export interface NodeOptions {
   maxBatchBytes?: number;
   maxControlQueue?: number;
   /**
-   * On a direct link to a flexmux peer, let dials after the first resolve at once and send their
-   * data with the open. A refused open then fails the stream (`DialRefusedError` as its 'error')
+   * Between flexmux nodes (directly, or through a flexmux switcher), let dials after the first
+   * resolve at once and send their data with the open. A refused open then fails the stream (`DialRefusedError` as its 'error')
    * instead of rejecting the dial. Default false; see docs/manual.md, section 3.
    */
   earlyData?: boolean;

@@ -61,6 +61,16 @@ export type NodeEvents = {
 /** Builds the application-facing stream (Node Duplex, Web Streams) around a core. */
 export type StreamFactory<S> = (core: StreamCore) => S;
 
+/** What an acceptor's ACK said for a window offer: what early-data dials assume it says again. */
+interface EarlyAnswer {
+  offer: number;
+  window: number;
+  caps: number;
+}
+
+/** Domains remembered for early data through a switcher (the oldest is forgotten first). */
+const EARLY_DOMAINS = 1024;
+
 /** Key of the stream a received frame belongs to: the peer's address and our port. */
 function keyOf(remoteIP: number, remotePort: number, localPort: number): number {
   return remoteIP * 0x100000000 + remotePort * 0x10000 + localPort;
@@ -102,9 +112,17 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * in between): what its ACKs carry for our usual window offer. Null until then, and always
    * without the earlyData option.
    */
-  private early: { offer: number; window: number; caps: number } | null = null;
+  private early: EarlyAnswer | null = null;
+  /**
+   * Domains whose ACKs came through a switcher that routes early data (EARLY_ROUTED), from
+   * acceptors that take it: what they answered for our usual offer. At most EARLY_DOMAINS.
+   */
+  private readonly earlyDomains = new Map<string, EarlyAnswer>();
   /** Dials that went out with early data, by local port, until their ACK. */
-  private readonly earlyDials = new Map<number, { core: StreamCore; face: S }>();
+  private readonly earlyDials = new Map<
+    number,
+    { core: StreamCore; face: S; answer: EarlyAnswer; routed: string | null }
+  >();
   private _closed = false;
   private closing = false;
   private closeError: Error | undefined;
@@ -220,7 +238,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const host: StreamHost = local ? this.loopbackHost() : this;
     const domain = local ? '' : 'domain' in target ? target.domain : '';
     const dstIP = local ? this._ip : 'domain' in target ? SWITCHER_IP : target.ip;
-    const early = !local && this.early !== null && this.early.offer === window ? this.early : null;
+    // Direct link: any dial. Through a switcher that routes early data: domains answered before.
+    const routed = local || this.early !== null || domain === '' ? null : normalizeDomain(domain);
+    let early = local ? null : this.early;
+    if (routed !== null) early = this.earlyDomains.get(routed) ?? null;
+    if (early !== null && early.offer !== window) early = null;
     // An early dial resolves at once, like a dial whose ACK came: a later abort does not touch it.
     const signal = early === null ? options.signal : undefined;
     const wait = this.dials.wait(port, target, options.timeout ?? o.dialTimeout, signal, window);
@@ -230,24 +252,28 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       target.port,
       this._ip,
       port,
-      encodeOpen({ domain, window, caps: o.caps }),
+      // EARLY_DATA is offered only by a dialer that may use it: a switcher keeps a route for it.
+      encodeOpen({ domain, window, caps: o.earlyData ? o.caps : o.caps & ~Caps.EARLY_DATA }),
     );
     if (early === null) return wait;
-    return Promise.resolve(this.openEarly(port, dstIP, target, domain, early, wait));
+    return Promise.resolve(this.openEarly(port, dstIP, target, domain, early, wait, routed));
   }
 
   /**
-   * The stream of a dial on an early-data link, set up now with what the peer's ACK will say (it
-   * said so for the same offer before): writes go out behind the OpenStream. The ACK is checked
-   * when it comes; a refusal, a different answer, a timeout or an abort fails the stream.
+   * The stream of an early-data dial, set up now with what the acceptor's ACK will say (it said so
+   * for the same offer before): writes go out behind the OpenStream. Through a switcher (`routed`:
+   * the normalised domain) they go to FFFF, and the switcher sends them where the open went;
+   * the ACK then names the acceptor's IP. The ACK is checked when it comes; a refusal, a
+   * different answer, a timeout or an abort fails the stream.
    */
   private openEarly(
     port: number,
     dstIP: number,
     target: DialTarget,
     domain: string,
-    early: { window: number; caps: number },
+    early: EarlyAnswer,
     wait: Promise<S>,
+    routed: string | null,
   ): S {
     const core = new StreamCore(
       this,
@@ -260,7 +286,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     );
     const face = this.faceOf(core);
     this.streams.set(core.key, core);
-    this.earlyDials.set(port, { core, face });
+    this.earlyDials.set(port, { core, face, answer: early, routed });
     this.stats.streamsOpened++;
     wait.then(
       () => {},
@@ -318,6 +344,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Sets the domain and IP after admission (the session does this). */
   setIdentity(ip: number, domain: string): void {
     this.early = null;
+    this.earlyDomains.clear();
     this._ip = ip;
     this._domain = domain;
     this.normalizedDomain = normalizeDomain(domain);
@@ -506,7 +533,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const early = this.earlyDials.get(f.dstPort);
     if (early !== undefined) {
       this.earlyDials.delete(f.dstPort);
-      this.confirmEarly(early.core, early.face, f, ack, pending, via);
+      this.confirmEarly(early, f, ack, pending, via);
       return;
     }
     if (!ack.ok) {
@@ -529,58 +556,79 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     );
     this.streams.set(core.key, core);
     this.stats.streamsOpened++;
-    this.learnEarly(f, pending, ack.window, core.caps);
+    this.learnEarly(f, pending, ack.window, ack.caps, core.caps);
     pending.resolve(this.faceOf(core));
   }
 
   /**
-   * An ACK from the peer itself, for a domain dial (a switcher would have put the acceptor's IP
-   * in it), that took early data: later dials with the same window offer may write at once.
+   * The ACK of a domain dial, from an acceptor that takes early data: later dials with the same
+   * offer may send it. From the peer itself (source IP FFFF: a switcher would have put the
+   * acceptor's IP there) it holds for every dial on this link; through a switcher that marked it
+   * EARLY_ROUTED, for dials to that domain.
    */
-  private learnEarly(f: Frame, dial: PendingDial<S>, window: number, caps: number): void {
+  private learnEarly(f: Frame, dial: PendingDial<S>, window: number, rawCaps: number, caps: number): void {
     if (
       !this.options.earlyData ||
-      this.early !== null ||
       (caps & Caps.EARLY_DATA) === 0 ||
       !('domain' in dial.target) ||
-      f.srcIP !== SWITCHER_IP ||
       dial.offer !== this.options.window
     ) {
       return;
     }
-    this.early = { offer: dial.offer, window, caps };
-    this.logger.debug({ window, caps }, 'direct link to a flexmux peer: early data on');
+    const answer = { offer: dial.offer, window, caps };
+    if (f.srcIP === SWITCHER_IP) {
+      if (this.early !== null) return;
+      this.early = answer;
+      this.logger.debug({ window, caps }, 'direct link to a flexmux peer: early data on');
+      return;
+    }
+    const domain = normalizeDomain(dial.target.domain);
+    if ((rawCaps & Caps.EARLY_ROUTED) === 0 || domain === null) return;
+    if (!this.earlyDomains.has(domain) && this.earlyDomains.size >= EARLY_DOMAINS) {
+      const oldest = this.earlyDomains.keys().next().value;
+      if (oldest !== undefined) this.earlyDomains.delete(oldest);
+    }
+    this.earlyDomains.set(domain, answer);
   }
 
-  /** The ACK of an early-data dial: the stream already runs; fail it if the peer disagrees. */
+  /** The ACK of an early-data dial: the stream already runs; fail it if the acceptor disagrees. */
   private confirmEarly(
-    core: StreamCore,
-    face: S,
+    dial: { core: StreamCore; face: S; answer: EarlyAnswer; routed: string | null },
     f: Frame,
     ack: ReturnType<typeof decodeOpenAck>,
     pending: PendingDial<S>,
     via: StreamHost,
   ): void {
+    const { core, face, answer, routed } = dial;
     // A stream that ended before its ACK kept its port out of the pool (release()).
     if (core.state === 'closed') this.retention.add(-1 - f.dstPort, f.dstPort);
     if (!ack.ok) {
       pending.reject(new DialRefusedError(ack.error));
       return;
     }
-    const early = this.early;
-    if (
-      early !== null &&
-      f.srcIP === core.remoteIP &&
+    // Compared with what this stream assumed (a later change of mind is not its business).
+    const same =
       f.srcPort === core.remotePort &&
-      ack.window === early.window &&
-      (ack.caps & this.options.caps) === core.caps
-    ) {
+      ack.window === answer.window &&
+      (ack.caps & this.options.caps) === core.caps &&
+      (routed === null ? f.srcIP === core.remoteIP : (ack.caps & Caps.EARLY_ROUTED) !== 0);
+    if (same) {
+      if (routed !== null && core.state !== 'closed') {
+        // Through a switcher: the acceptor's IP is known now; its frames carry it.
+        this.streams.delete(core.key);
+        core.rebind(f.srcIP, keyOf(f.srcIP, f.srcPort, f.dstPort));
+        this.streams.set(core.key, core);
+      }
       pending.resolve(face);
       return;
     }
     // Cannot happen with a flexmux peer whose options stay put; if it does, nothing of what was
     // sent can be trusted to have landed in the right place.
-    this.early = null;
+    if (routed === null) {
+      if (this.early === answer) this.early = null;
+    } else if (this.earlyDomains.get(routed) === answer) {
+      this.earlyDomains.delete(routed);
+    }
     via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
     pending.reject(
       new ProtocolError('the OpenStream ACK of an early-data dial disagrees with the earlier ones'),

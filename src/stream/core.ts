@@ -115,12 +115,14 @@ function clock(): number {
  * It is its own write queue in the connection's scheduler (it extends StreamQueue).
  */
 export class StreamCore extends StreamQueue {
-  readonly key: number;
+  /** The node's key for this stream; changes only through rebind(). */
+  key: number;
   // The two addresses as plain fields: two objects per stream cost more than the six slots.
   readonly localIP: number;
   readonly localPort: number;
   readonly localDomain: string;
-  readonly remoteIP: number;
+  /** Changes only through rebind(). */
+  remoteIP: number;
   readonly remotePort: number;
   readonly remoteDomain: string;
   /** Negotiated window: send credit ceiling and receive bound (both ends use the same value). */
@@ -611,6 +613,15 @@ export class StreamCore extends StreamQueue {
       ? `stream reset by peer (code ${code}): ${message}`
       : `stream reset by peer (code ${code})`;
     this.finish(new StreamResetError(text, code, true));
+  }
+
+  /**
+   * The ACK of an early-data dial through a switcher named the acceptor's IP, which the stream's
+   * frames carry from now on (those already queued still go to FFFF, which the switcher routes).
+   */
+  rebind(remoteIP: number, key: number): void {
+    this.remoteIP = remoteIP;
+    this.key = key;
   }
 
   /**

@@ -100,6 +100,26 @@ export interface LinkedStream {
   fins: number;
 }
 
+/**
+ * A domain dial that offered early data, from the dialer's port: where its open went, so frames
+ * the dialer sends to FFFF from that port (early data) follow it. Kept until the stream ends.
+ */
+export interface OpeningRoute {
+  to: SwitcherClient;
+  /** The acceptor's port (the open's destination port). */
+  dstPort: number;
+  /** Whether the acceptor's ACK has passed, and the caps it carried. */
+  acked: boolean;
+  caps: number;
+  /** FINs seen: 1 from the dialer, 2 from the acceptor. */
+  fins: number;
+  /** A close or reset from the dialer passed before the ACK. */
+  ended: boolean;
+}
+
+/** Open routes a client may hold at once; a domain dial offering early data beyond it is refused. */
+export const MAX_OPENING_ROUTES = 16_384;
+
 /** The end of `link` that is not `c` (`c` itself for a node that dialled itself). */
 function peerOf(link: LinkedStream, c: SwitcherClient): SwitcherClient {
   return link.acceptorClient === c ? link.dialerClient : link.acceptorClient;
@@ -133,6 +153,8 @@ export class SwitcherClient implements FrameSink {
   readonly cmdCounts = new Array<number>(256).fill(0);
   /** Live streams with this node at one end: key -> the other end and the stream's addresses. */
   readonly streams = new Map<string, LinkedStream>();
+  /** Domain dials of this client that offered early data, by its source port (OpeningRoute). */
+  readonly opening = new Map<number, OpeningRoute>();
   private readonly host: ClientHost;
   /** Destinations holding a queue of this client's frames. */
   private readonly feeds = new Set<SwitcherClient>();
@@ -259,7 +281,7 @@ export class SwitcherClient implements FrameSink {
   // ------------------------------------------------------------------ streams statistic
 
   /** Records a stream between `a` and `b` (a successful OpenStream ACK passed). */
-  static link(a: SwitcherClient, b: SwitcherClient, key: string, ack?: Frame, caps = 0): void {
+  static link(a: SwitcherClient, b: SwitcherClient, key: string, ack?: Frame, caps = 0, fins = 0): void {
     if (
       a.streams.has(key) ||
       a.streams.size >= MAX_TRACKED_STREAMS ||
@@ -271,7 +293,7 @@ export class SwitcherClient implements FrameSink {
     const acceptor = [ack?.srcIP ?? a.ip, ack?.srcPort ?? 0] as const;
     const dialer = [ack?.dstIP ?? b.ip, ack?.dstPort ?? 0] as const;
     const since = Date.now();
-    const link: LinkedStream = { acceptorClient: a, dialerClient: b, acceptor, dialer, caps, since, fins: 0 };
+    const link: LinkedStream = { acceptorClient: a, dialerClient: b, acceptor, dialer, caps, since, fins };
     a.streams.set(key, link);
     b.streams.set(key, link);
     a.stats.streamsOpened++;
@@ -342,8 +364,13 @@ export class SwitcherClient implements FrameSink {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
       if (peer !== this) peer.endOrphan(link, this.ip);
+      // Early-data routes of dials to this client end with it.
+      if (link.acceptorClient === this && peer.opening.get(link.dialer[1])?.to === this) {
+        peer.opening.delete(link.dialer[1]);
+      }
     }
     this.streams.clear();
+    this.opening.clear();
     this.host.left(this, reason, error);
   }
 

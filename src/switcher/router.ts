@@ -1,5 +1,5 @@
 import type { Logger } from '../util/logger.js';
-import { Cmd, cmdName, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
+import { Caps, Cmd, cmdName, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { normalizeDomain } from '../wire/domain.js';
 import { encodeHeader, type Frame, header } from '../wire/frame.js';
 import {
@@ -11,7 +11,7 @@ import {
 } from '../wire/open.js';
 import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import type { AccessPolicy } from './access.js';
-import { SwitcherClient } from './client.js';
+import { MAX_OPENING_ROUTES, type OpeningRoute, SwitcherClient } from './client.js';
 import type { Registry } from './registry.js';
 
 /**
@@ -44,6 +44,9 @@ export function streamKey(f: Frame): string {
 }
 
 const RESOLVE_FAILED = encodeOpenError(OpenErrorText.RESOLVE_DOMAIN_FAILED);
+const TOO_MANY_OPENING = encodeOpenError('too many streams');
+/** Commands of a stream's life after its open: what a dialer may send early, to FFFF. */
+const STREAM_CMDS = new Set<number>([Cmd.DATA, Cmd.DATA_ACK, Cmd.CLOSE, Cmd.CLOSE_ACK, Cmd.FIN, Cmd.RESET]);
 const NOT_ALLOWED = encodeOpenError(DIAL_NOT_ALLOWED);
 
 export class Router {
@@ -84,8 +87,8 @@ export class Router {
       this.drop(from, f, 'the access rules keep these nodes apart');
       return;
     }
-    this.track(from, to, f);
-    this.forward(from, to, encodeHeader(f), f.payload);
+    const payload = this.track(from, to, f);
+    this.forward(from, to, encodeHeader(f), payload);
   }
 
   private forward(from: SwitcherClient, to: SwitcherClient, h: Uint8Array, payload: Uint8Array): void {
@@ -93,16 +96,85 @@ export class Router {
     else this.drop(from, { cmd: h[0], dstIP: to.ip }, 'destination is closing');
   }
 
-  /** Keeps the per-client stream counts (better than Go's opens minus closes, 7.6). */
-  private track(from: SwitcherClient, to: SwitcherClient, f: Frame): void {
+  /**
+   * Keeps the per-client stream counts (better than Go's opens minus closes, 7.6) and the
+   * early-data routes; returns the payload to forward (an ACK on a route gets EARLY_ROUTED).
+   */
+  private track(from: SwitcherClient, to: SwitcherClient, f: Frame): Uint8Array {
+    let payload = f.payload;
     if (f.cmd === Cmd.OPEN_ACK) {
       const ack = decodeOpenAck(f.payload);
-      if (ack.ok) SwitcherClient.link(from, to, streamKey(f), f, ack.caps);
+      // `from` accepted a dial of `to`: is it one that offered early data?
+      const route = to.opening.get(f.dstPort);
+      let fins = 0;
+      if (route !== undefined && route.to === from && route.dstPort === f.srcPort) {
+        if (ack.ok && payload.length >= 6) {
+          // The dialer's early frames did come this way: say so, even if the stream is over.
+          payload = payload.slice();
+          payload[5] |= Caps.EARLY_ROUTED;
+        }
+        if (!ack.ok || route.ended || payload.length < 6) {
+          // Refused, ended before its ACK, or a plain v3 acceptor (no caps byte): route done.
+          to.opening.delete(f.dstPort);
+          if (route.ended) return payload;
+        } else {
+          route.acked = true;
+          route.caps = ack.caps;
+          fins = route.fins;
+        }
+      }
+      if (ack.ok) SwitcherClient.link(from, to, streamKey(f), f, ack.caps, fins);
     } else if (f.cmd === Cmd.CLOSE || f.cmd === Cmd.RESET) {
       SwitcherClient.unlink(from, to, streamKey(f));
+      this.endRoute(from, to, f, true);
     } else if (f.cmd === Cmd.FIN) {
       SwitcherClient.noteFin(from, to, streamKey(f), f);
+      this.endRoute(from, to, f, false);
     }
+    return payload;
+  }
+
+  /** A close, reset or FIN between the two ends of an early-data route: forget it once done. */
+  private endRoute(from: SwitcherClient, to: SwitcherClient, f: Frame, closing: boolean): void {
+    let dialer = from;
+    let port = f.srcPort;
+    let route: OpeningRoute | undefined = from.opening.get(port);
+    let fromDialer = route !== undefined && route.to === to && route.dstPort === f.dstPort;
+    if (!fromDialer) {
+      dialer = to;
+      port = f.dstPort;
+      route = to.opening.get(port);
+      if (route === undefined || route.to !== from || route.dstPort !== f.srcPort) return;
+      fromDialer = false;
+    }
+    if (route === undefined) return;
+    if (closing) {
+      if (route.acked) dialer.opening.delete(port);
+      else route.ended = true;
+      return;
+    }
+    route.fins |= fromDialer ? 1 : 2;
+    const release = Caps.HALF_CLOSE | Caps.FIN_RELEASE;
+    if (route.acked && route.fins === 3 && (route.caps & release) === release) dialer.opening.delete(port);
+  }
+
+  /**
+   * A stream frame to FFFF: a dialer's early data (or a later frame queued before its ACK came)
+   * on a route, sent on to where the open went. Anything else to FFFF is not ours to route.
+   */
+  private routeEarly(from: SwitcherClient, f: Frame): boolean {
+    if (!STREAM_CMDS.has(f.cmd)) return false;
+    const route = from.opening.get(f.srcPort);
+    if (route === undefined || route.dstPort !== f.dstPort) return false;
+    const to = route.to;
+    if (!this.access.mayTalk(from.domain, to.domain)) {
+      this.drop(from, f, 'the access rules keep these nodes apart');
+      return true;
+    }
+    const g: Frame = { ...f, dstIP: to.ip };
+    const payload = this.track(from, to, g);
+    this.forward(from, to, encodeHeader(g), payload);
+    return true;
   }
 
   /** dst IP 0xFFFF (7.4): only OpenStream, PingDomain and the liveness ping's ACK mean something. */
@@ -118,6 +190,7 @@ export class Router {
         if (!from.completeProbe(f.dstPort)) this.drop(from, f, 'ping ACK matches no liveness ping');
         return;
       default:
+        if (this.routeEarly(from, f)) return;
         this.counters.ignored++;
         from.stats.dropped++;
         this.logger.debug(
@@ -129,7 +202,8 @@ export class Router {
 
   /** A domain dial (3.3): resolve, then rewrite dst IP and the domain, keeping window and caps (14.1). */
   private openByDomain(from: SwitcherClient, f: Frame): void {
-    const asked = decodeOpen(f.payload).domain;
+    const req = decodeOpen(f.payload);
+    const asked = req.domain;
     const domain = normalizeDomain(asked);
     const to = domain === null ? undefined : this.registry.byDomain(domain);
     if (to === undefined) {
@@ -152,6 +226,14 @@ export class Router {
     } catch {
       this.drop(from, f, 'rewritten OpenStream payload would exceed the frame limit');
       return;
+    }
+    if ((req.caps & Caps.EARLY_DATA) !== 0) {
+      // Frames the dialer may send to FFFF from this port before the ACK follow this open.
+      if (from.opening.size >= MAX_OPENING_ROUTES && !from.opening.has(f.srcPort)) {
+        this.refuseOpen(from, f, LOCAL_IP, TOO_MANY_OPENING, 'too many early-data routes');
+        return;
+      }
+      from.opening.set(f.srcPort, { to, dstPort: f.dstPort, acked: false, caps: 0, fins: 0, ended: false });
     }
     this.forward(from, to, header(Cmd.OPEN, to.ip, f.dstPort, f.srcIP, f.srcPort, payload.length), payload);
   }

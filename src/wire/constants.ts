@@ -67,10 +67,17 @@ export const Caps = {
   PROMPT_CREDIT: 0x08,
   /**
    * The acceptor takes data, FIN and RESET frames right behind an OpenStream, before its ACK is
-   * out, and drops them without a reply when it refuses the open. On a direct link a dialer that
-   * has seen it may write before the ACK (docs/protocol.md, "Early data").
+   * out, and drops them without a reply when it refuses the open. A dialer that has seen it on a
+   * direct link, or with EARLY_ROUTED through a switcher, may write before the ACK (docs/protocol.md,
+   * "Early data").
    */
   EARLY_DATA: 0x10,
+  /**
+   * Set only by a flexmux switcher, in the ACK of a domain dial it forwards: it routes the frames a
+   * dialer sends to FFFF from the dial's port along that open's resolution, so early data may
+   * cross it (docs/protocol.md, "Early data"). Nodes never offer it, and acceptors drop it.
+   */
+  EARLY_ROUTED: 0x20,
 } as const;
 export const ALL_CAPS =
   Caps.HALF_CLOSE | Caps.RESET | Caps.FIN_RELEASE | Caps.PROMPT_CREDIT | Caps.EARLY_DATA;

@@ -1,12 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DialRefusedError, type FlexStream, Node } from '../../src/index.js';
+import { admit } from '../../src/node/admit.js';
+import { Switcher } from '../../src/switcher/switcher.js';
 import { memoryPair, seededRandom } from '../../src/transport/memory.js';
 import { budget, runs } from './scale.js';
 
 /**
  * Early data under random traffic: a node with `earlyData` sends batches of concurrent requests
- * to a peer over a link that cuts bytes at random places. Some go to ports nobody listens on,
+ * to a peer, directly or through a flexmux switcher, over links that cut bytes at random places. Some go to ports nobody listens on,
  * some are destroyed by the dialer right after the dial, and the bodies vary in size (up to
  * several frames). Properties: every request to a listening port gets its own body back whole;
  * every refused one fails with DialRefusedError and nothing else; an aborted one never disturbs
@@ -47,7 +49,33 @@ function request(s: FlexStream, data: Buffer, abort: boolean): Promise<Outcome> 
   });
 }
 
-describe('early data under random traffic', () => {
+const PASSWORD = 'fuzz-early';
+
+/** Two nodes, `a` with earlyData, on a direct link or each on its own link to a switcher. */
+async function setup(
+  via: 'direct' | 'switcher',
+  seed: number,
+): Promise<{ a: Node; b: Node; sw: Switcher | null }> {
+  const link = (n: number) => memoryPair({ maxChunk: 3000, rng: seededRandom(seed + n) });
+  if (via === 'direct') {
+    const [x, y] = link(0);
+    return {
+      a: new Node(x, { domain: 'a', ip: 1, earlyData: true, heartbeatInterval: 0 }),
+      b: new Node(y, { domain: 'b', ip: 2, heartbeatInterval: 0 }),
+      sw: null,
+    };
+  }
+  const sw = new Switcher({ password: PASSWORD });
+  const joined = async (domain: string, n: number, earlyData: boolean): Promise<Node> => {
+    const [mine, theirs] = link(n);
+    sw.handle(theirs);
+    const { ip, transport } = await admit(mine, { password: PASSWORD, domain });
+    return new Node(transport, { domain, ip, earlyData, heartbeatInterval: 0 });
+  };
+  return { a: await joined('a', 1, true), b: await joined('b', 2, false), sw };
+}
+
+describe.each(['direct', 'switcher'] as const)('early data under random traffic (%s)', (via) => {
   it(
     'delivers or fails every request, and leaves no stream behind',
     async () => {
@@ -56,9 +84,7 @@ describe('early data under random traffic', () => {
           fc.array(fc.array(reqArb, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 4 }),
           fc.integer({ min: 1, max: 2 ** 31 - 1 }),
           async (batches, seed) => {
-            const [x, y] = memoryPair({ maxChunk: 3000, rng: seededRandom(seed) });
-            const a = new Node(x, { domain: 'a', ip: 1, earlyData: true, heartbeatInterval: 0 });
-            const b = new Node(y, { domain: 'b', ip: 2, heartbeatInterval: 0 });
+            const { a, b, sw } = await setup(via, seed);
             try {
               for (const port of LISTENING) {
                 b.listen(port).on('stream', (s: FlexStream) => {
@@ -71,7 +97,8 @@ describe('early data under random traffic', () => {
               const first = await a.dial('b:80');
               expect((await request(first, body(10, 0), false)).kind).toBe('reply');
               // (What the node learned is private; the property is about the requests after it.)
-              expect(Reflect.get(a, 'early')).not.toBeNull();
+              if (via === 'direct') expect(Reflect.get(a, 'early')).not.toBeNull();
+              else expect(Reflect.get(a, 'earlyDomains').size).toBe(1);
               let n = 0;
               for (const batch of batches) {
                 const outcomes = await Promise.all(
@@ -94,14 +121,15 @@ describe('early data under random traffic', () => {
                 }
               }
               // Aborted streams close on both ends; wait for the peer's side to go.
-              for (let i = 0; i < 100 && (a.streamCount > 0 || b.streamCount > 0); i++) {
-                await new Promise((r) => setImmediate(r));
-              }
+              const busy = () => a.streamCount > 0 || b.streamCount > 0 || (sw?.streams()?.length ?? 0) > 0;
+              for (let i = 0; i < 200 && busy(); i++) await new Promise((r) => setImmediate(r));
               expect(a.streamCount).toBe(0);
               expect(b.streamCount).toBe(0);
+              expect(sw?.streams() ?? []).toEqual([]);
             } finally {
               a.destroy();
               b.destroy();
+              await sw?.close({ timeout: 1_000 });
             }
           },
         ),

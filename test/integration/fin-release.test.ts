@@ -46,7 +46,7 @@ describe('release on FIN', () => {
     const { a, b, ta, tb } = pair();
     const { reply, s } = await exchange(a, b);
     expect(reply).toBe('got question');
-    expect(s.core.caps).toBe(0x1f);
+    expect(s.core.caps).toBe(0x0f);
     expect(ta.sent).toEqual(['open', 'data', 'fin']);
     expect(tb.sent).toEqual(['open.ack', 'data', 'fin']);
     expect([a.streamCount, b.streamCount]).toEqual([0, 0]);
@@ -72,7 +72,7 @@ describe('release on FIN', () => {
     });
     for (let i = 0; i < 50; i++) {
       const s = await a.dial('alice:9');
-      expect(s.core.caps).toBe(0x1f);
+      expect(s.core.caps).toBe(0x0f);
       s.end(`q${i}`);
       expect((await readAll(s)).toString()).toBe(`got q${i}`);
     }

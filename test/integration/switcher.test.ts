@@ -87,7 +87,7 @@ describe('switcher over real sockets (127.0.0.1)', () => {
     for (let i = 0; i < 20; i++) await echoThrough(alice, 'bob:7', 1000 + i);
     // The domain dial keeps the caps byte through a flexmux switcher (14.1).
     const s = await alice.dial('bob:7');
-    expect(s.core.caps).toBe(0x1f);
+    expect(s.core.caps).toBe(0x0f);
     s.end();
     for await (const _ of s) void _;
     await expect.poll(() => alice.streamCount + bob.streamCount).toBe(0);

@@ -1,0 +1,169 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DialRefusedError, type FlexStream, Node, ProtocolError } from '../../src/index.js';
+import { admit } from '../../src/node/admit.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import type { Transport } from '../../src/transport/types.js';
+import { Caps } from '../../src/wire/constants.js';
+import { once, readAll } from '../helpers/streams.js';
+import { Tap } from '../helpers/tap.js';
+
+/**
+ * Early data through a flexmux switcher (docs/protocol.md "Early data"): the switcher keeps a
+ * route for each domain dial that offers EARLY_DATA, sends the dialer's frames to FFFF from that
+ * port where the open went, and marks the ACK EARLY_ROUTED. A dialer with `earlyData` that has
+ * seen such an ACK for a domain sends its next dials' data to FFFF behind the open, and moves to
+ * the acceptor's IP once the ACK names it.
+ */
+
+const PASSWORD = 'early-pw';
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+function switcher(): Switcher {
+  const sw = new Switcher({ password: PASSWORD });
+  cleanup.push(() => sw.close({ timeout: 1_000 }));
+  return sw;
+}
+
+/** A node admitted to `sw` over a memory link; `tap` sees (and can hold) what the switcher sends it. */
+async function join(sw: Switcher, domain: string, earlyData = false): Promise<{ node: Node; tap: Tap }> {
+  const [mine, theirs] = memoryPair();
+  const tap = new Tap(theirs);
+  sw.handle(tap);
+  const { ip, transport } = await admit(mine as Transport, { password: PASSWORD, domain });
+  const node = new Node(transport, { domain, ip, earlyData });
+  cleanup.push(() => node.destroy());
+  return { node, tap };
+}
+
+function serveReplies(n: Node, port: number): void {
+  n.listen(port).on('stream', (s: FlexStream) => {
+    const parts: Buffer[] = [];
+    s.on('error', () => {});
+    s.on('data', (d: Buffer) => parts.push(d));
+    s.on('end', () => s.end(Buffer.concat([Buffer.from('got '), ...parts])));
+  });
+}
+
+async function ask(n: Node, address: string, question: string): Promise<string> {
+  const s = await n.dial(address);
+  s.end(question);
+  return (await readAll(s)).toString();
+}
+
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('early data through a flexmux switcher', () => {
+  it('sends a later dial’s data to FFFF with its open; the switcher delivers it where the open went', async () => {
+    const sw = switcher();
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice', true);
+    serveReplies(bob.node, 9);
+    expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+    // Hold what the switcher sends alice (bob's ACKs among it): only early data reaches bob now.
+    alice.tap.hold();
+    const s = await alice.node.dial('bob:9');
+    expect(s.core.remoteIP).toBe(0xffff);
+    const closed = once(s, 'close');
+    const reply = readAll(s);
+    s.end('second');
+    for (let i = 0; i < 20 && bob.node.stats.streamsAccepted < 2; i++) await settle();
+    await settle();
+    expect(bob.node.stats.streamsAccepted).toBe(2);
+    expect(alice.tap.sent.filter((c) => c === 'open.ack')).toHaveLength(1);
+    alice.tap.release();
+    expect((await reply).toString()).toBe('got second');
+    // Once the ACK came, the stream is addressed to bob's IP.
+    expect(s.core.remoteIP).toBe(bob.node.ip);
+    expect(s.core.caps & Caps.EARLY_ROUTED).toBe(0);
+    await closed;
+    // The switcher forgot the streams (both ends sent FIN).
+    for (let i = 0; i < 20 && (sw.streams('alice')?.length ?? 0) > 0; i++) await settle();
+    expect(sw.streams('alice')).toEqual([]);
+  });
+
+  it('carries bulk early data whole, and frames queued before the ACK after it', async () => {
+    const sw = switcher();
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice', true);
+    serveReplies(bob.node, 9);
+    expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+    const body = Buffer.alloc(3 * 1024 * 1024 + 7);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
+    const s = await alice.node.dial('bob:9');
+    s.end(body);
+    const got = await readAll(s);
+    expect(got.subarray(0, 4).toString()).toBe('got ');
+    expect(got.subarray(4).equals(body)).toBe(true);
+  });
+
+  it('fails the stream when the open is refused, and the switcher keeps no route', async () => {
+    const sw = switcher();
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice', true);
+    serveReplies(bob.node, 9);
+    expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+    const s = await alice.node.dial('bob:10');
+    const failed = once<Error>(s, 'error');
+    s.write('lost');
+    expect(await failed).toBeInstanceOf(DialRefusedError);
+    expect(await ask(alice.node, 'bob:9', 'third')).toBe('got third');
+    expect(sw.streams('alice')).toEqual([]);
+  });
+
+  it('fails the stream, not another node, when the domain moved to a node that answers differently', async () => {
+    const sw = switcher();
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice', true);
+    serveReplies(bob.node, 9);
+    expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+    // bob leaves; a new bob with another window takes the domain (and a new IP).
+    bob.node.destroy();
+    for (let i = 0; i < 50 && sw.client('bob') !== undefined; i++) await settle();
+    const [mine, theirs] = memoryPair();
+    sw.handle(theirs);
+    const { ip, transport } = await admit(mine, { password: PASSWORD, domain: 'bob' });
+    const bob2 = new Node(transport, { domain: 'bob', ip, window: 65_536 });
+    cleanup.push(() => bob2.destroy());
+    const got: string[] = [];
+    bob2.listen(9).on('stream', (st: FlexStream) => {
+      st.on('error', () => {});
+      st.on('data', (d: Buffer) => got.push(d.toString()));
+    });
+    const s = await alice.node.dial('bob:9');
+    const failed = once<Error>(s, 'error');
+    s.write('early');
+    expect(await failed).toBeInstanceOf(ProtocolError);
+    // The early data went where the open went: the domain's holder, nobody else.
+    expect(got.join('')).toBe('early');
+    // Early data is off for that domain now: the next dial waits for its ACK and works.
+    const s2 = await alice.node.dial('bob:9');
+    expect(s2.core.remoteIP).toBe(ip);
+  });
+
+  it('is not used for a domain whose ACKs did not come marked by the switcher', async () => {
+    const sw = switcher();
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice', true);
+    serveReplies(bob.node, 9);
+    expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+    // A domain never dialled: the first dial waits for its ACK.
+    const carol = await join(sw, 'carol');
+    serveReplies(carol.node, 9);
+    alice.tap.hold();
+    let resolved = false;
+    alice.node.dial('carol:9').then(
+      () => {
+        resolved = true;
+      },
+      () => {},
+    );
+    for (let i = 0; i < 20 && carol.node.stats.streamsAccepted < 1; i++) await settle();
+    expect(carol.node.stats.streamsAccepted).toBe(1);
+    expect(resolved).toBe(false);
+    alice.tap.release();
+  });
+});

@@ -1,0 +1,150 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Switcher } from '../../../src/switcher/switcher.js';
+import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { type Frame, makeFrame } from '../../../src/wire/frame.js';
+import { decodeOpenAck, encodeOpen, encodeOpenAck, encodeOpenError } from '../../../src/wire/open.js';
+import { join, PASSWORD, type Raw, text } from './helpers.js';
+
+/**
+ * The switcher's early-data routes (docs/protocol.md "Early data"): a domain dial that offers
+ * EARLY_DATA gets a route from the dialer's port to where the open went; stream frames the dialer
+ * sends to FFFF from that port follow it; the ACK goes back marked EARLY_ROUTED; the route ends
+ * with the stream, a refusal, or an acceptor without the caps byte.
+ */
+
+let sw: Switcher;
+beforeEach(() => {
+  sw = new Switcher({ password: PASSWORD });
+});
+afterEach(async () => {
+  await sw.close({ timeout: 1_000 });
+});
+
+const ALL = 0x1f;
+const PORT = 5000;
+const is = (cmd: number) => (f: Frame) => f.cmd === cmd;
+
+async function pair(): Promise<{ bob: Raw; alice: Raw }> {
+  const bob = await join(sw, 'bob');
+  const alice = await join(sw, 'alice');
+  return { bob, alice };
+}
+
+/** alice dials bob:9 by domain from PORT offering `caps`; returns the open bob received. */
+async function open(alice: Raw, bob: Raw, caps?: number): Promise<Frame> {
+  alice.send(
+    makeFrame(Cmd.OPEN, SWITCHER_IP, 9, alice.ip, PORT, encodeOpen({ domain: 'bob', window: 0, caps })),
+  );
+  return bob.next(is(Cmd.OPEN));
+}
+
+function early(alice: Raw, cmd: number, payload = text('early')): void {
+  alice.send(makeFrame(cmd, SWITCHER_IP, 9, alice.ip, PORT, cmd === Cmd.DATA ? payload : undefined));
+}
+
+/** Whether a data frame alice sends to FFFF from PORT still reaches bob (a barrier settles it). */
+async function routed(alice: Raw, bob: Raw): Promise<boolean> {
+  early(alice, Cmd.DATA, text('probe'));
+  await alice.barrier();
+  const i = bob.inbox.findIndex((f) => f.cmd === Cmd.DATA && new TextDecoder().decode(f.payload) === 'probe');
+  if (i >= 0) bob.inbox.splice(i, 1);
+  return i >= 0;
+}
+
+describe('switcher: early-data routes', () => {
+  it('sends early frames where the open went, marks the ACK, and ends the route with the stream', async () => {
+    const { bob, alice } = await pair();
+    await open(alice, bob, ALL);
+    early(alice, Cmd.DATA);
+    const data = await bob.next(is(Cmd.DATA));
+    expect([data.dstIP, data.dstPort, data.srcIP, data.srcPort]).toEqual([bob.ip, 9, alice.ip, PORT]);
+    expect(new TextDecoder().decode(data.payload)).toBe('early');
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT, bob.ip, 9, encodeOpenAck({ window: 0, caps: ALL })));
+    const ack = decodeOpenAck((await alice.next(is(Cmd.OPEN_ACK))).payload);
+    expect(ack.ok && ack.caps).toBe(ALL | Caps.EARLY_ROUTED);
+    expect(sw.streams('alice')).toHaveLength(1);
+    // Frames queued before the ACK still reach bob after it.
+    expect(await routed(alice, bob)).toBe(true);
+    // The stream ends (a reset from bob): the route goes with it.
+    bob.send(makeFrame(Cmd.RESET, alice.ip, PORT, bob.ip, 9, new Uint8Array([0, 0, 0, 0])));
+    await alice.next(is(Cmd.RESET));
+    expect(sw.streams('alice')).toEqual([]);
+    expect(await routed(alice, bob)).toBe(false);
+  });
+
+  it('counts a FIN sent before the ACK, so a released stream is forgotten', async () => {
+    const { bob, alice } = await pair();
+    await open(alice, bob, ALL);
+    early(alice, Cmd.FIN);
+    await bob.next(is(Cmd.FIN));
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT, bob.ip, 9, encodeOpenAck({ window: 0, caps: ALL })));
+    await alice.next(is(Cmd.OPEN_ACK));
+    expect(sw.streams('alice')).toHaveLength(1);
+    bob.send(makeFrame(Cmd.FIN, alice.ip, PORT, bob.ip, 9));
+    await alice.next(is(Cmd.FIN));
+    expect(sw.streams('alice')).toEqual([]);
+    expect(await routed(alice, bob)).toBe(false);
+  });
+
+  it('keeps no route after a refusal, and makes no link for a stream reset before its ACK', async () => {
+    const { bob, alice } = await pair();
+    await open(alice, bob, ALL);
+    const refusal = encodeOpenError('listener not found');
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT, bob.ip, 9, refusal));
+    await alice.next(is(Cmd.OPEN_ACK));
+    expect(await routed(alice, bob)).toBe(false);
+
+    await open(alice, bob, ALL);
+    early(alice, Cmd.RESET);
+    alice.send(makeFrame(Cmd.RESET, SWITCHER_IP, 9, alice.ip, PORT, new Uint8Array([0, 0, 0, 0])));
+    await bob.next(is(Cmd.RESET));
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT, bob.ip, 9, encodeOpenAck({ window: 0, caps: ALL })));
+    await alice.next(is(Cmd.OPEN_ACK));
+    expect(sw.streams('alice')).toEqual([]);
+    expect(await routed(alice, bob)).toBe(false);
+  });
+
+  it('makes no route for a dial without EARLY_DATA, and ends one at a plain v3 ACK', async () => {
+    const { bob, alice } = await pair();
+    await open(alice, bob, ALL & ~Caps.EARLY_DATA);
+    expect(await routed(alice, bob)).toBe(false);
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT, bob.ip, 9, encodeOpenAck({ window: 0, caps: 0x0f })));
+    expect(decodeOpenAck((await alice.next(is(Cmd.OPEN_ACK))).payload)).toEqual({
+      ok: true,
+      window: 0,
+      caps: 0x0f,
+    });
+
+    // A Go-like acceptor answers without the caps byte: the route ends, the ACK is untouched.
+    alice.send(
+      makeFrame(
+        Cmd.OPEN,
+        SWITCHER_IP,
+        9,
+        alice.ip,
+        PORT + 1,
+        encodeOpen({ domain: 'bob', window: 0, caps: ALL }),
+      ),
+    );
+    await bob.next(is(Cmd.OPEN));
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT + 1, bob.ip, 9, encodeOpenAck({ window: 0 })));
+    const ack = await alice.next(is(Cmd.OPEN_ACK));
+    expect(ack.payload).toHaveLength(5);
+    alice.send(makeFrame(Cmd.DATA, SWITCHER_IP, 9, alice.ip, PORT + 1, text('late')));
+    await alice.barrier();
+    expect(bob.inbox.some((f) => f.cmd === Cmd.DATA)).toBe(false);
+  });
+
+  it('drops early frames once the acceptor has left, whoever holds its IP or domain next', async () => {
+    const { bob, alice } = await pair();
+    await open(alice, bob, ALL);
+    bob.t.destroy();
+    await bob.closed;
+    for (let i = 0; i < 50 && sw.client('bob') !== undefined; i++) await new Promise((r) => setImmediate(r));
+    // The route names the client the open went to, not an IP or a domain: a new bob gets nothing.
+    const bob2 = await join(sw, 'bob');
+    early(alice, Cmd.DATA, text('for the first bob only'));
+    await alice.barrier();
+    expect(bob2.inbox.some((f) => f.cmd === Cmd.DATA)).toBe(false);
+  });
+});

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { defaults } from '../config.js';
 import type { NodeSession } from '../connect.js';
 import type { FlexStream } from '../face/duplex.js';
@@ -34,6 +34,7 @@ interface NodeOpts extends ConnectOpts {
   forward?: Forward[];
   bind: string;
   dialTimeout: number;
+  earlyData?: boolean;
   admin?: HostPort;
   adminTokenFile?: string;
 }
@@ -60,6 +61,12 @@ export function nodeCommand(): CliCommand {
       flag('--dial-timeout <duration>', 'time a forwarded connection waits for its stream')
         .argParser((v) => parseDuration(v))
         .default(defaults.dialTimeout, `${defaults.dialTimeout / 1000}s`),
+    )
+    .addOption(
+      new Option(
+        '--early-data',
+        "send a forwarded connection's first bytes with its stream's open, one round trip sooner (flexmux switchers and nodes)",
+      ),
     )
     .addOption(
       flag('--admin <host:port>', "serve this node's admin HTTP API and dashboard here").argParser((v) =>
@@ -143,7 +150,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     if (ports.has(e.port)) throw new CliError('CLI_USAGE', `virtual port ${e.port} is exposed twice`);
     ports.add(e.port);
   }
-  const session = openSession(o, o.domain, logger);
+  const session = openSession(o, o.domain, logger, { earlyData: o.earlyData === true });
   const shutdown = onStopSignal(logger, CLOSE_BOUND + 2_000);
   const closers: (() => Promise<void> | void)[] = [];
   const closeAll = async (): Promise<void> => {

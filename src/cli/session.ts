@@ -40,9 +40,14 @@ export function randomDomain(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
-/** A session that keeps reconnecting (the `node` command). */
-export function openSession(o: ConnectOpts, domain: string, logger: Logger): NodeSession {
-  return connect(o.switcher, connectOptions(o, domain, logger));
+/** A session that keeps reconnecting (the `node` command), with extra node options. */
+export function openSession(
+  o: ConnectOpts,
+  domain: string,
+  logger: Logger,
+  extra: Pick<ConnectOptions, 'earlyData'> = {},
+): NodeSession {
+  return connect(o.switcher, { ...connectOptions(o, domain, logger), ...extra });
 }
 
 /**

@@ -588,6 +588,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       const oldest = this.earlyDomains.keys().next().value;
       if (oldest !== undefined) this.earlyDomains.delete(oldest);
     }
+    if (!this.earlyDomains.has(domain)) {
+      this.logger.debug({ domain, window, caps }, 'early data on through the switcher');
+    }
     this.earlyDomains.set(domain, answer);
   }
 

@@ -109,6 +109,39 @@ describe('switcher + node --expose + dial', () => {
     expect(answer).toBe(expected(data));
   });
 
+  it('node --forward --early-data: later connections send their first bytes with the open', async () => {
+    const forwarder = runCli(
+      ['node', '-s', tcp, '-d', 'carol', '--forward', '0=alice:22', '--early-data', '--log-level', 'debug'],
+      { env: ENV },
+    );
+    const line = await forwarder.waitForLog('forwarding');
+    await forwarder.waitForLog('session ready');
+    const [host, port] = String(line.listen).split(':');
+    const through = (data: Buffer): Promise<string> =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect({ host, port: Number(port), allowHalfOpen: true });
+        let text = '';
+        socket.on('data', (c: Buffer) => {
+          text += String(c);
+        });
+        socket.on('end', () => {
+          socket.end();
+          resolve(text);
+        });
+        socket.on('error', reject);
+        socket.end(data);
+      });
+    const first = randomBytes(1000);
+    expect(await through(first)).toBe(expected(first));
+    // The first stream's ACK came through the switcher marked for early data.
+    const on = await forwarder.waitForLog('early data on through the switcher');
+    expect(on.domain).toBe('alice');
+    for (const size of [10, 200_000]) {
+      const data = randomBytes(size);
+      expect(await through(data)).toBe(expected(data));
+    }
+  });
+
   it('exit codes: dial refused 4, wrong password 3, no switcher 6', async () => {
     const closedPort = await new Promise<number>((resolve) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {

@@ -136,18 +136,13 @@ export class Router {
 
   /** A close, reset or FIN between the two ends of an early-data route: forget it once done. */
   private endRoute(from: SwitcherClient, to: SwitcherClient, f: Frame, closing: boolean): void {
-    let dialer = from;
-    let port = f.srcPort;
-    let route: OpeningRoute | undefined = from.opening.get(port);
-    let fromDialer = route !== undefined && route.to === to && route.dstPort === f.dstPort;
-    if (!fromDialer) {
-      dialer = to;
-      port = f.dstPort;
-      route = to.opening.get(port);
-      if (route === undefined || route.to !== from || route.dstPort !== f.srcPort) return;
-      fromDialer = false;
-    }
-    if (route === undefined) return;
+    // From the dialer (its port is the route's key) or from the acceptor (to the dialer's port).
+    const mine = from.opening.get(f.srcPort);
+    const fromDialer = mine !== undefined && mine.to === to && mine.dstPort === f.dstPort;
+    const dialer = fromDialer ? from : to;
+    const port = fromDialer ? f.srcPort : f.dstPort;
+    const route: OpeningRoute | undefined = fromDialer ? mine : to.opening.get(f.dstPort);
+    if (route === undefined || (!fromDialer && (route.to !== from || route.dstPort !== f.srcPort))) return;
     if (closing) {
       if (route.acked) dialer.opening.delete(port);
       else route.ended = true;

@@ -239,7 +239,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const domain = local ? '' : 'domain' in target ? target.domain : '';
     const dstIP = local ? this._ip : 'domain' in target ? SWITCHER_IP : target.ip;
     // Direct link: any dial. Through a switcher that routes early data: domains answered before.
-    const routed = local || this.early !== null || domain === '' ? null : normalizeDomain(domain);
+    const routed =
+      !o.earlyData || local || this.early !== null || domain === '' ? null : normalizeDomain(domain);
     let early = local ? null : this.early;
     if (routed !== null) early = this.earlyDomains.get(routed) ?? null;
     if (early !== null && early.offer !== window) early = null;

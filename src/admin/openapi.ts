@@ -104,7 +104,9 @@ const schemas: Record<string, Schema> = {
       items: obj({
         dialer: obj({ domain: str(), ip: int(), port: int() }),
         acceptor: obj({ domain: str(), ip: int(), port: int() }),
-        caps: int('Negotiated extensions: 1 half-close, 2 reset, 4 release on FIN.'),
+        caps: int(
+          'Negotiated extensions: 1 half-close, 2 reset, 4 release on FIN, 8 prompt credit, 16 early data.',
+        ),
         since: int('Unix ms when the stream opened.'),
       }),
     },

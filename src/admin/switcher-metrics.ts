@@ -154,6 +154,13 @@ export class SwitcherMetrics {
     );
     readGauge(
       r,
+      'flexmux_switcher_early_routes',
+      'Early-data routes held for dials in progress or streams that sent early data.',
+      none,
+      () => one(sw.clients().reduce((n, c) => n + c.earlyRoutes, 0)),
+    );
+    readGauge(
+      r,
       'flexmux_switcher_paused_clients',
       'Clients whose reading is paused by backpressure.',
       none,

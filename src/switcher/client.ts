@@ -41,6 +41,8 @@ export interface ClientInfo {
   streams: number;
   /** Successful opens this node took part in, in total. */
   streamsOpened: number;
+  /** Early-data routes its domain dials hold now (docs/protocol.md 8; at most 16,384). */
+  earlyRoutes: number;
   /** Bytes of the frames received from it (headers included). */
   bytesIn: number;
   /** Bytes written to it (headers included; the admission reply aside). */
@@ -418,6 +420,7 @@ export class SwitcherClient implements FrameSink {
       connectedAt: this.connectedAt,
       streams: this.streams.size,
       streamsOpened: s.streamsOpened,
+      earlyRoutes: this.opening.size,
       bytesIn: s.bytesIn,
       bytesOut: this.outbox.bytesOut,
       framesIn: s.framesIn,

@@ -173,10 +173,12 @@ describe('admin API for a switcher', () => {
       'flexmux_switcher_frames_spoofed_total',
       'flexmux_switcher_queued_bytes{stat="sum"}',
       'flexmux_switcher_client_rtt_seconds_count',
+      'flexmux_switcher_early_routes',
     ]) {
       expect(before.has(name), name).toBe(true);
     }
     expect(before.get('flexmux_switcher_clients')).toBe(2);
+    expect(before.get('flexmux_switcher_early_routes')).toBe(0); // nobody here uses earlyData
     expect(before.get('flexmux_switcher_client_streams')).toBe(2);
     await t.more(256 * 1024);
     const after = await scrape();

@@ -63,12 +63,14 @@ describe('switcher: early-data routes', () => {
     const ack = decodeOpenAck((await alice.next(is(Cmd.OPEN_ACK))).payload);
     expect(ack.ok && ack.caps).toBe(ALL | Caps.EARLY_ROUTED);
     expect(sw.streams('alice')).toHaveLength(1);
+    expect(sw.client('alice')?.earlyRoutes).toBe(1);
     // Frames queued before the ACK still reach bob after it.
     expect(await routed(alice, bob)).toBe(true);
     // The stream ends (a reset from bob): the route goes with it.
     bob.send(makeFrame(Cmd.RESET, alice.ip, PORT, bob.ip, 9, new Uint8Array([0, 0, 0, 0])));
     await alice.next(is(Cmd.RESET));
     expect(sw.streams('alice')).toEqual([]);
+    expect(sw.client('alice')?.earlyRoutes).toBe(0);
     expect(await routed(alice, bob)).toBe(false);
   });
 

@@ -219,6 +219,34 @@ describe('early data is only learned from the peer itself', () => {
   });
 });
 
+describe('early data through a switcher, as a node sees it', () => {
+  it('remembers at most 1,024 domains, forgetting the oldest first', async () => {
+    const { node, raw } = rawLink({ earlyData: true, maxPendingDials: 4096 });
+    nodes.push(node);
+    const marked = 0x1f | Caps.EARLY_ROUTED;
+    // 1,025 domains, each answered once through a "switcher" that routes early data (IP 7).
+    for (let i = 0; i <= 1024; i++) {
+      const dial = node.dial(`d${i}:9`);
+      await ackNext(raw, 7, 0, marked);
+      (await dial).destroy();
+    }
+    // The newest domain is dialled early: the dial resolves before any ACK.
+    const early = await node.dial('d1024:9');
+    expect(early.core.remoteIP).toBe(SWITCHER_IP);
+    early.destroy();
+    // The oldest one was forgotten: its dial waits for the ACK.
+    let resolved = false;
+    node.dial('d0:9').then(
+      () => {
+        resolved = true;
+      },
+      () => {},
+    );
+    for (let i = 0; i < 3; i++) await settle();
+    expect(resolved).toBe(false);
+  });
+});
+
 describe('the earlyData option', () => {
   it('is off by default and must be a boolean', () => {
     expect(validateNodeOptions({}).earlyData).toBe(false);

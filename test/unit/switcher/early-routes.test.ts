@@ -149,4 +149,24 @@ describe('switcher: early-data routes', () => {
     await alice.barrier();
     expect(bob2.inbox.some((f) => f.cmd === Cmd.DATA)).toBe(false);
   });
+
+  it('holds at most 16,384 routes per client and refuses a dial offering early data beyond them', async () => {
+    const { bob, alice } = await pair();
+    const openFrom = (port: number, caps: number): void => {
+      alice.send(
+        makeFrame(Cmd.OPEN, SWITCHER_IP, 9, alice.ip, port, encodeOpen({ domain: 'bob', window: 0, caps })),
+      );
+    };
+    for (let p = 1000; p < 1000 + 16_384; p++) openFrom(p, ALL);
+    await alice.barrier();
+    expect(sw.client('alice')?.earlyRoutes).toBe(16_384);
+    openFrom(30_000, ALL);
+    const refusal = await alice.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === 30_000);
+    expect(decodeOpenAck(refusal.payload)).toEqual({ ok: false, error: 'too many streams' });
+    // A dial without the bit needs no route and still goes through.
+    openFrom(30_001, ALL & ~Caps.EARLY_DATA);
+    const open = await bob.next((f) => f.cmd === Cmd.OPEN && f.srcPort === 30_001);
+    expect(open.dstIP).toBe(bob.ip);
+    expect(sw.client('alice')?.earlyRoutes).toBe(16_384);
+  });
 });

@@ -38,6 +38,23 @@ async function hashServer(): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
+/** Sends `data` to a local TCP port, half-closes, and resolves with the whole answer. */
+function viaPort(host: string, port: number, data: Buffer): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = net.connect({ host, port, allowHalfOpen: true });
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += String(c);
+    });
+    socket.on('end', () => {
+      socket.end();
+      resolve(text);
+    });
+    socket.on('error', reject);
+    socket.end(data);
+  });
+}
+
 function expected(data: Buffer): string {
   return `${data.length} ${createHash('sha256').update(data).digest('hex')}\n`;
 }
@@ -93,20 +110,7 @@ describe('switcher + node --expose + dial', () => {
     const [host, port] = String(line.listen).split(':');
     expect(host).toBe('127.0.0.1');
     const data = randomBytes(300_000);
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = net.connect({ host, port: Number(port), allowHalfOpen: true });
-      let text = '';
-      socket.on('data', (c: Buffer) => {
-        text += String(c);
-      });
-      socket.on('end', () => {
-        socket.end();
-        resolve(text);
-      });
-      socket.on('error', reject);
-      socket.end(data);
-    });
-    expect(answer).toBe(expected(data));
+    expect(await viaPort(host, Number(port), data)).toBe(expected(data));
   });
 
   it('node --forward --early-data: later connections send their first bytes with the open', async () => {
@@ -117,20 +121,7 @@ describe('switcher + node --expose + dial', () => {
     const line = await forwarder.waitForLog('forwarding');
     await forwarder.waitForLog('session ready');
     const [host, port] = String(line.listen).split(':');
-    const through = (data: Buffer): Promise<string> =>
-      new Promise<string>((resolve, reject) => {
-        const socket = net.connect({ host, port: Number(port), allowHalfOpen: true });
-        let text = '';
-        socket.on('data', (c: Buffer) => {
-          text += String(c);
-        });
-        socket.on('end', () => {
-          socket.end();
-          resolve(text);
-        });
-        socket.on('error', reject);
-        socket.end(data);
-      });
+    const through = (data: Buffer): Promise<string> => viaPort(host, Number(port), data);
     const first = randomBytes(1000);
     expect(await through(first)).toBe(expected(first));
     // The first stream's ACK came through the switcher marked for early data.

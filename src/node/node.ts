@@ -68,6 +68,18 @@ interface EarlyAnswer {
   caps: number;
 }
 
+/** What an early-data dial assumes, and through a switcher (`routed`) for which domain. */
+interface EarlyPlan {
+  answer: EarlyAnswer;
+  routed: string | null;
+}
+
+/** A dial that went out with early data, until its ACK. */
+interface EarlyDial<S> extends EarlyPlan {
+  core: StreamCore;
+  face: S;
+}
+
 /** Domains remembered for early data through a switcher (the oldest is forgotten first). */
 const EARLY_DOMAINS = 1024;
 
@@ -119,10 +131,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    */
   private readonly earlyDomains = new Map<string, EarlyAnswer>();
   /** Dials that went out with early data, by local port, until their ACK. */
-  private readonly earlyDials = new Map<
-    number,
-    { core: StreamCore; face: S; answer: EarlyAnswer; routed: string | null }
-  >();
+  private readonly earlyDials = new Map<number, EarlyDial<S>>();
+  /** The caps byte of our OpenStreams: EARLY_DATA only with the option (a switcher routes for it). */
+  private readonly openCaps: number;
   private _closed = false;
   private closing = false;
   private closeError: Error | undefined;
@@ -140,6 +151,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   constructor(transport: Transport, options: NodeOptions, makeStream: StreamFactory<S>) {
     super();
     this.options = validateNodeOptions(options);
+    const { caps, earlyData } = this.options;
+    this.openCaps = earlyData ? caps : caps & ~Caps.EARLY_DATA;
     this.logger = this.options.logger ?? silentLogger;
     this.transport = transport;
     this.makeStream = makeStream;
@@ -238,12 +251,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const host: StreamHost = local ? this.loopbackHost() : this;
     const domain = local ? '' : 'domain' in target ? target.domain : '';
     const dstIP = local ? this._ip : 'domain' in target ? SWITCHER_IP : target.ip;
-    // Direct link: any dial. Through a switcher that routes early data: domains answered before.
-    const routed =
-      !o.earlyData || local || this.early !== null || domain === '' ? null : normalizeDomain(domain);
-    let early = local ? null : this.early;
-    if (routed !== null) early = this.earlyDomains.get(routed) ?? null;
-    if (early !== null && early.offer !== window) early = null;
+    const early = local ? null : this.earlyPlanFor(domain, window);
     // An early dial resolves at once, like a dial whose ACK came: a later abort does not touch it.
     const signal = early === null ? options.signal : undefined;
     const wait = this.dials.wait(port, target, options.timeout ?? o.dialTimeout, signal, window);
@@ -253,11 +261,26 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       target.port,
       this._ip,
       port,
-      // EARLY_DATA is offered only by a dialer that may use it: a switcher keeps a route for it.
-      encodeOpen({ domain, window, caps: o.earlyData ? o.caps : o.caps & ~Caps.EARLY_DATA }),
+      encodeOpen({ domain, window, caps: this.openCaps }),
     );
     if (early === null) return wait;
-    return Promise.resolve(this.openEarly(port, dstIP, target, domain, early, wait, routed));
+    return Promise.resolve(this.openEarly(port, dstIP, target, domain, early, wait));
+  }
+
+  /**
+   * What a dial may assume its ACK will say, so that it sends early: on a direct link, what the
+   * peer said for this offer; through a switcher that routes early data, what this domain said
+   * (`routed` is the normalised domain). Null when the dial must wait for its ACK.
+   */
+  private earlyPlanFor(domain: string, offer: number): EarlyPlan | null {
+    if (!this.options.earlyData) return null;
+    let answer = this.early;
+    let routed: string | null = null;
+    if (answer === null && domain !== '') {
+      routed = normalizeDomain(domain);
+      answer = routed === null ? null : (this.earlyDomains.get(routed) ?? null);
+    }
+    return answer !== null && answer.offer === offer ? { answer, routed } : null;
   }
 
   /**
@@ -272,28 +295,27 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     dstIP: number,
     target: DialTarget,
     domain: string,
-    early: EarlyAnswer,
+    { answer, routed }: EarlyPlan,
     wait: Promise<S>,
-    routed: string | null,
   ): S {
     const core = new StreamCore(
       this,
       keyOf(dstIP, target.port, port),
       { ip: this._ip, port, domain: this._domain },
       { ip: dstIP, port: target.port, domain },
-      effectiveWindow(early.window),
-      early.caps,
+      effectiveWindow(answer.window),
+      answer.caps,
       true,
     );
     const face = this.faceOf(core);
     this.streams.set(core.key, core);
-    this.earlyDials.set(port, { core, face, answer: early, routed });
+    this.earlyDials.set(port, { core, face, answer, routed });
     this.stats.streamsOpened++;
     wait.then(
       () => {},
       (err: Error) => {
         if (this.earlyDials.get(port)?.core === core) this.earlyDials.delete(port);
-        core.refused(err);
+        core.abort(err);
       },
     );
     return face;
@@ -414,7 +436,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   release(stream: StreamCore): void {
     if (this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
     // An early-data dial still waiting for its ACK keeps its port until the ACK or the timeout.
-    const waiting = stream.dialed && this.earlyDials.get(stream.localPort)?.core === stream;
+    const waiting = this.options.earlyData && this.earlyDials.get(stream.localPort)?.core === stream;
     this.retention.add(stream.key, stream.dialed && !waiting ? stream.localPort : -1);
   }
 
@@ -531,7 +553,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       if (ack.ok) via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
       return;
     }
-    const early = this.earlyDials.get(f.dstPort);
+    const early = this.options.earlyData ? this.earlyDials.get(f.dstPort) : undefined;
     if (early !== undefined) {
       this.earlyDials.delete(f.dstPort);
       this.confirmEarly(early, f, ack, pending, via);
@@ -585,11 +607,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     }
     const domain = normalizeDomain(dial.target.domain);
     if ((rawCaps & Caps.EARLY_ROUTED) === 0 || domain === null) return;
-    if (!this.earlyDomains.has(domain) && this.earlyDomains.size >= EARLY_DOMAINS) {
-      const oldest = this.earlyDomains.keys().next().value;
-      if (oldest !== undefined) this.earlyDomains.delete(oldest);
-    }
     if (!this.earlyDomains.has(domain)) {
+      if (this.earlyDomains.size >= EARLY_DOMAINS) {
+        const oldest = this.earlyDomains.keys().next().value;
+        if (oldest !== undefined) this.earlyDomains.delete(oldest);
+      }
       this.logger.debug({ domain, window, caps }, 'early data on through the switcher');
     }
     this.earlyDomains.set(domain, answer);
@@ -597,7 +619,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   /** The ACK of an early-data dial: the stream already runs; fail it if the acceptor disagrees. */
   private confirmEarly(
-    dial: { core: StreamCore; face: S; answer: EarlyAnswer; routed: string | null },
+    dial: EarlyDial<S>,
     f: Frame,
     ack: ReturnType<typeof decodeOpenAck>,
     pending: PendingDial<S>,

@@ -607,12 +607,10 @@ export class StreamCore extends StreamQueue {
 
   onReset(code: number, message: string): void {
     if (this._state === 'closed') return;
-    this.dropPending();
-    this.host.scheduler.clear(this);
     const text = message
       ? `stream reset by peer (code ${code}): ${message}`
       : `stream reset by peer (code ${code})`;
-    this.finish(new StreamResetError(text, code, true));
+    this.abort(new StreamResetError(text, code, true));
   }
 
   /**
@@ -625,23 +623,15 @@ export class StreamCore extends StreamQueue {
   }
 
   /**
-   * An early-data open failed (refused, timed out, or answered differently): the peer has no such
-   * stream, so nothing more is sent; what is queued is dropped.
-   */
-  refused(err: Error): void {
-    if (this._state === 'closed') return;
-    this.dropPending();
-    this.host.scheduler.clear(this);
-    this.finish(err);
-  }
-
-  /**
-   * The connection died: fail without sending anything. With no error (the node was destroyed by
-   * its owner) the stream closes like a destroyed socket: no 'end', no 'error'.
+   * Fails without sending anything more, dropping what is queued: the connection died, the peer
+   * reset the stream, or an early-data open failed (the peer has no such stream). With no error
+   * (the node was destroyed by its owner) the stream closes like a destroyed socket: no 'end', no
+   * 'error'.
    */
   abort(err: Error | null): void {
     if (this._state === 'closed') return;
     this.dropPending();
+    this.host.scheduler.clear(this);
     this.finish(err, err === null);
   }
 

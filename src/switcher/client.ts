@@ -104,18 +104,20 @@ export interface LinkedStream {
 
 /**
  * A domain dial that offered early data, from the dialer's port: where its open went, so frames
- * the dialer sends to FFFF from that port (early data) follow it. Kept until the stream ends.
+ * the dialer sends to FFFF from that port (early data) follow it. After the ACK the stream's link
+ * owns it: it goes when the link is forgotten (unlink) or either client leaves. (A stream past
+ * the 65,536 tracked per client gets no link; its route stays until the dialer leaves, within
+ * MAX_OPENING_ROUTES.)
  */
 export interface OpeningRoute {
   to: SwitcherClient;
   /** The acceptor's port (the open's destination port). */
   dstPort: number;
-  /** Whether the acceptor's ACK has passed, and the caps it carried. */
+  /** Whether the acceptor's ACK has passed. */
   acked: boolean;
-  caps: number;
-  /** FINs seen: 1 from the dialer, 2 from the acceptor. */
+  /** Before the ACK: a FIN from the dialer passed (1, as LinkedStream.fins counts it). */
   fins: number;
-  /** A close or reset from the dialer passed before the ACK. */
+  /** Before the ACK: a close or reset from the dialer passed, so no link is made. */
   ended: boolean;
 }
 
@@ -314,12 +316,22 @@ export class SwitcherClient implements FrameSink {
     if (link.fins === 3 && (link.caps & release) === release) SwitcherClient.unlink(from, to, key);
   }
 
-  /** Forgets a stream (a close or reset passed). */
+  /** Forgets a stream (a close or reset passed, or both FINs of a releasing stream). */
   static unlink(a: SwitcherClient, b: SwitcherClient, key: string): void {
     const link = a.streams.get(key);
     if (link === undefined || b.streams.get(key) !== link) return;
     a.streams.delete(key);
     b.streams.delete(key);
+    SwitcherClient.forgetRoute(link);
+  }
+
+  /** The early-data route of a linked stream, if it had one, ends with it. */
+  private static forgetRoute(link: LinkedStream): void {
+    const dialer = link.dialerClient;
+    const route = dialer.opening.get(link.dialer[1]);
+    if (route?.to === link.acceptorClient && route.dstPort === link.acceptor[1]) {
+      dialer.opening.delete(link.dialer[1]);
+    }
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -366,10 +378,7 @@ export class SwitcherClient implements FrameSink {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
       if (peer !== this) peer.endOrphan(link, this.ip);
-      // Early-data routes of dials to this client end with it.
-      if (link.acceptorClient === this && peer.opening.get(link.dialer[1])?.to === this) {
-        peer.opening.delete(link.dialer[1]);
-      }
+      SwitcherClient.forgetRoute(link);
     }
     this.streams.clear();
     this.opening.clear();

@@ -11,7 +11,7 @@ import {
 } from '../wire/open.js';
 import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import type { AccessPolicy } from './access.js';
-import { MAX_OPENING_ROUTES, type OpeningRoute, SwitcherClient } from './client.js';
+import { MAX_OPENING_ROUTES, SwitcherClient } from './client.js';
 import type { Registry } from './registry.js';
 
 /**
@@ -108,49 +108,42 @@ export class Router {
       const route = to.opening.get(f.dstPort);
       let fins = 0;
       if (route !== undefined && route.to === from && route.dstPort === f.srcPort) {
-        if (ack.ok && payload.length >= 6) {
+        // An ACK without caps byte comes from a plain v3 acceptor, which takes no early data.
+        const taken = ack.ok && payload.length > 5;
+        if (taken) {
           // The dialer's early frames did come this way: say so, even if the stream is over.
           payload = payload.slice();
           payload[5] |= Caps.EARLY_ROUTED;
         }
-        if (!ack.ok || route.ended || payload.length < 6) {
-          // Refused, ended before its ACK, or a plain v3 acceptor (no caps byte): route done.
+        if (!taken || route.ended) {
           to.opening.delete(f.dstPort);
-          if (route.ended) return payload;
+          if (route.ended) return payload; // the stream ended before its ACK: nothing to link
         } else {
           route.acked = true;
-          route.caps = ack.caps;
           fins = route.fins;
         }
       }
       if (ack.ok) SwitcherClient.link(from, to, streamKey(f), f, ack.caps, fins);
     } else if (f.cmd === Cmd.CLOSE || f.cmd === Cmd.RESET) {
       SwitcherClient.unlink(from, to, streamKey(f));
-      this.endRoute(from, to, f, true);
+      this.beforeAck(from, to, f, true);
     } else if (f.cmd === Cmd.FIN) {
       SwitcherClient.noteFin(from, to, streamKey(f), f);
-      this.endRoute(from, to, f, false);
+      this.beforeAck(from, to, f, false);
     }
     return payload;
   }
 
-  /** A close, reset or FIN between the two ends of an early-data route: forget it once done. */
-  private endRoute(from: SwitcherClient, to: SwitcherClient, f: Frame, closing: boolean): void {
-    // From the dialer (its port is the route's key) or from the acceptor (to the dialer's port).
-    const mine = from.opening.get(f.srcPort);
-    const fromDialer = mine !== undefined && mine.to === to && mine.dstPort === f.dstPort;
-    const dialer = fromDialer ? from : to;
-    const port = fromDialer ? f.srcPort : f.dstPort;
-    const route: OpeningRoute | undefined = fromDialer ? mine : to.opening.get(f.dstPort);
-    if (route === undefined || (!fromDialer && (route.to !== from || route.dstPort !== f.srcPort))) return;
-    if (closing) {
-      if (route.acked) dialer.opening.delete(port);
-      else route.ended = true;
-      return;
-    }
-    route.fins |= fromDialer ? 1 : 2;
-    const release = Caps.HALF_CLOSE | Caps.FIN_RELEASE;
-    if (route.acked && route.fins === 3 && (route.caps & release) === release) dialer.opening.delete(port);
+  /**
+   * A close, reset (`ending`) or FIN from a dialer whose early-data stream has no link yet (its ACK
+   * has not passed): noted on the route, for the link the ACK makes or does not make. Once linked,
+   * the link's own bookkeeping (noteFin, unlink) ends the route.
+   */
+  private beforeAck(from: SwitcherClient, to: SwitcherClient, f: Frame, ending: boolean): void {
+    const route = from.opening.get(f.srcPort);
+    if (route === undefined || route.acked || route.to !== to || route.dstPort !== f.dstPort) return;
+    if (ending) route.ended = true;
+    else route.fins = 1;
   }
 
   /**
@@ -228,7 +221,7 @@ export class Router {
         this.refuseOpen(from, f, LOCAL_IP, TOO_MANY_OPENING, 'too many early-data routes');
         return;
       }
-      from.opening.set(f.srcPort, { to, dstPort: f.dstPort, acked: false, caps: 0, fins: 0, ended: false });
+      from.opening.set(f.srcPort, { to, dstPort: f.dstPort, acked: false, fins: 0, ended: false });
     }
     this.forward(from, to, header(Cmd.OPEN, to.ip, f.dstPort, f.srcIP, f.srcPort, payload.length), payload);
   }

@@ -1,5 +1,5 @@
 import { ConfigError } from './errors.js';
-import { checkInt } from './util/check.js';
+import { checkBool, checkInt } from './util/check.js';
 import type { Logger } from './util/logger.js';
 import { ALL_CAPS, MAX_PAYLOAD } from './wire/constants.js';
 
@@ -82,8 +82,9 @@ export interface NodeOptions {
   maxControlQueue?: number;
   /**
    * Between flexmux nodes (directly, or through a flexmux switcher), let dials after the first
-   * resolve at once and send their data with the open. A refused open then fails the stream (`DialRefusedError` as its 'error')
-   * instead of rejecting the dial. Default false; see docs/manual.md, section 3.
+   * resolve at once and send their data with the open. A refused open then fails the stream
+   * (`DialRefusedError` as its 'error') instead of rejecting the dial. Default false; see
+   * docs/manual.md, section 3.
    */
   earlyData?: boolean;
   logger?: Logger;
@@ -127,14 +128,9 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
     quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
     maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
-    earlyData: bool('earlyData', o.earlyData ?? d.earlyData),
+    earlyData: checkBool('option earlyData', o.earlyData ?? d.earlyData),
     logger: o.logger,
   };
-}
-
-function bool(name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new ConfigError(`option ${name} must be a boolean, got ${String(v)}`);
-  return v;
 }
 
 /** 0 (off) or at least one largest frame: less would cut every frame short. */

@@ -4,7 +4,7 @@ import type { PingOptions } from '../node/node.js';
 import type { SessionState } from '../node/session.js';
 import type { StreamCore } from '../stream/core.js';
 import type { Switcher } from '../switcher/switcher.js';
-import { checkInt } from '../util/check.js';
+import { checkBool, checkInt } from '../util/check.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -132,9 +132,6 @@ export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
   if (o.token === undefined && !isLoopback(host)) {
     throw new ConfigError(`admin on ${host} is reachable from other machines: set a token`);
   }
-  if (o.processMetrics !== undefined && typeof o.processMetrics !== 'boolean') {
-    throw new ConfigError('admin option processMetrics must be a boolean');
-  }
   return {
     host,
     port: int('port', o.port ?? d.port, 0, 65_535),
@@ -148,6 +145,6 @@ export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
     eventBufferLimit: int('eventBufferLimit', o.eventBufferLimit ?? d.eventBufferLimit, 1024, 2 ** 30),
     maxSnapshotItems: int('maxSnapshotItems', o.maxSnapshotItems ?? d.maxSnapshotItems, 1, 1_000_000),
     maxBodyBytes: int('maxBodyBytes', o.maxBodyBytes ?? d.maxBodyBytes, 64, 2 ** 24),
-    processMetrics: o.processMetrics ?? d.processMetrics,
+    processMetrics: checkBool('admin option processMetrics', o.processMetrics ?? d.processMetrics),
   };
 }

@@ -15,3 +15,9 @@ export function checkAtLeast(label: string, v: unknown, min: number): number {
   }
   return v;
 }
+
+/** `v` if it is a boolean, else a ConfigError naming `label`. */
+export function checkBool(label: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(`${label} must be a boolean, got ${String(v)}`);
+  return v;
+}

@@ -3,7 +3,7 @@ import { renameSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
+import { bundleForNode } from './bundle.js';
 
 /**
  * Runs the flexmux CLI as a child process, with JSON logs on stderr that tests wait on instead of
@@ -27,16 +27,7 @@ let bundled = false;
 function cliBundle(): string {
   if (!bundled) {
     const own = `${BUNDLE}.${process.pid}.tmp`;
-    buildSync({
-      entryPoints: [join(ROOT, 'src/cli/main.ts')],
-      outfile: own,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'error',
-    });
+    bundleForNode(join(ROOT, 'src/cli/main.ts'), own);
     renameSync(own, BUNDLE);
     bundled = true;
   }

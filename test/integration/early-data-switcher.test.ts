@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DialRefusedError, type FlexStream, Node, ProtocolError } from '../../src/index.js';
+import { DialRefusedError, type FlexStream, Node, type NodeOptions, ProtocolError } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { memoryPair } from '../../src/transport/memory.js';
@@ -29,12 +29,16 @@ function switcher(): Switcher {
 }
 
 /** A node admitted to `sw` over a memory link; `tap` sees (and can hold) what the switcher sends it. */
-async function join(sw: Switcher, domain: string, earlyData = false): Promise<{ node: Node; tap: Tap }> {
+async function join(
+  sw: Switcher,
+  domain: string,
+  options: NodeOptions = {},
+): Promise<{ node: Node; tap: Tap }> {
   const [mine, theirs] = memoryPair();
   const tap = new Tap(theirs);
   sw.handle(tap);
   const { ip, transport } = await admit(mine as Transport, { password: PASSWORD, domain });
-  const node = new Node(transport, { domain, ip, earlyData });
+  const node = new Node(transport, { ...options, domain, ip });
   cleanup.push(() => node.destroy());
   return { node, tap };
 }
@@ -56,13 +60,23 @@ async function ask(n: Node, address: string, question: string): Promise<string> 
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** A switcher, bob answering on port 9, and alice (earlyData) after her first request to bob. */
+async function taught(): Promise<{
+  sw: Switcher;
+  bob: { node: Node; tap: Tap };
+  alice: { node: Node; tap: Tap };
+}> {
+  const sw = switcher();
+  const bob = await join(sw, 'bob');
+  const alice = await join(sw, 'alice', { earlyData: true });
+  serveReplies(bob.node, 9);
+  expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+  return { sw, bob, alice };
+}
+
 describe('early data through a flexmux switcher', () => {
   it('sends a later dial’s data to FFFF with its open; the switcher delivers it where the open went', async () => {
-    const sw = switcher();
-    const bob = await join(sw, 'bob');
-    const alice = await join(sw, 'alice', true);
-    serveReplies(bob.node, 9);
-    expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+    const { sw, bob, alice } = await taught();
     // Hold what the switcher sends alice (bob's ACKs among it): only early data reaches bob now.
     alice.tap.hold();
     const s = await alice.node.dial('bob:9');
@@ -86,11 +100,7 @@ describe('early data through a flexmux switcher', () => {
   });
 
   it('carries bulk early data whole, and frames queued before the ACK after it', async () => {
-    const sw = switcher();
-    const bob = await join(sw, 'bob');
-    const alice = await join(sw, 'alice', true);
-    serveReplies(bob.node, 9);
-    expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+    const { alice } = await taught();
     const body = Buffer.alloc(3 * 1024 * 1024 + 7);
     for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
     const s = await alice.node.dial('bob:9');
@@ -101,11 +111,7 @@ describe('early data through a flexmux switcher', () => {
   });
 
   it('fails the stream when the open is refused, and the switcher keeps no route', async () => {
-    const sw = switcher();
-    const bob = await join(sw, 'bob');
-    const alice = await join(sw, 'alice', true);
-    serveReplies(bob.node, 9);
-    expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+    const { sw, alice } = await taught();
     const s = await alice.node.dial('bob:10');
     const failed = once<Error>(s, 'error');
     s.write('lost');
@@ -115,19 +121,11 @@ describe('early data through a flexmux switcher', () => {
   });
 
   it('fails the stream, not another node, when the domain moved to a node that answers differently', async () => {
-    const sw = switcher();
-    const bob = await join(sw, 'bob');
-    const alice = await join(sw, 'alice', true);
-    serveReplies(bob.node, 9);
-    expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+    const { sw, bob, alice } = await taught();
     // bob leaves; a new bob with another window takes the domain (and a new IP).
     bob.node.destroy();
     for (let i = 0; i < 50 && sw.client('bob') !== undefined; i++) await settle();
-    const [mine, theirs] = memoryPair();
-    sw.handle(theirs);
-    const { ip, transport } = await admit(mine, { password: PASSWORD, domain: 'bob' });
-    const bob2 = new Node(transport, { domain: 'bob', ip, window: 65_536 });
-    cleanup.push(() => bob2.destroy());
+    const bob2 = (await join(sw, 'bob', { window: 65_536 })).node;
     const got: string[] = [];
     bob2.listen(9).on('stream', (st: FlexStream) => {
       st.on('error', () => {});
@@ -141,15 +139,11 @@ describe('early data through a flexmux switcher', () => {
     expect(got.join('')).toBe('early');
     // Early data is off for that domain now: the next dial waits for its ACK and works.
     const s2 = await alice.node.dial('bob:9');
-    expect(s2.core.remoteIP).toBe(ip);
+    expect(s2.core.remoteIP).toBe(bob2.ip);
   });
 
   it('is not used for a domain whose ACKs did not come marked by the switcher', async () => {
-    const sw = switcher();
-    const bob = await join(sw, 'bob');
-    const alice = await join(sw, 'alice', true);
-    serveReplies(bob.node, 9);
-    expect(await ask(alice.node, 'bob:9', 'first')).toBe('got first');
+    const { sw, alice } = await taught();
     // A domain never dialled: the first dial waits for its ACK.
     const carol = await join(sw, 'carol');
     serveReplies(carol.node, 9);

@@ -150,6 +150,16 @@ async function ackNext(raw: RawPeer, srcIP: number, window: number, caps: number
   return open;
 }
 
+/** A node (earlyData) on a raw link after one dial of bob:9, answered from `srcIP` with `caps`. */
+async function taughtBy(srcIP: number, caps: number): Promise<{ node: Node; raw: RawPeer }> {
+  const { node, raw } = rawLink({ earlyData: true });
+  nodes.push(node);
+  const first = node.dial('bob:9');
+  await ackNext(raw, srcIP, 0, caps);
+  await first;
+  return { node, raw };
+}
+
 /** Dials bob:9 and reports whether the dial resolved once its open reached the raw peer. */
 async function dialResolvesBeforeAck(node: Node, raw: RawPeer): Promise<boolean> {
   let resolved = false;
@@ -166,29 +176,17 @@ async function dialResolvesBeforeAck(node: Node, raw: RawPeer): Promise<boolean>
 
 describe('early data is only learned from the peer itself', () => {
   it('is not used when a switcher answered for the peer (ACK from its IP)', async () => {
-    const { node, raw } = rawLink({ earlyData: true });
-    nodes.push(node);
-    const first = node.dial('bob:9');
-    await ackNext(raw, 7, 0, 0x1f); // a switcher puts the acceptor's IP (7) in the ACK
-    await first;
+    const { node, raw } = await taughtBy(7, 0x1f); // a switcher puts the acceptor's IP (7) in the ACK
     expect(await dialResolvesBeforeAck(node, raw)).toBe(false);
   });
 
   it('is not used with a peer that does not offer the bit', async () => {
-    const { node, raw } = rawLink({ earlyData: true });
-    nodes.push(node);
-    const first = node.dial('bob:9');
-    await ackNext(raw, SWITCHER_IP, 0, 0x1f & ~Caps.EARLY_DATA);
-    await first;
+    const { node, raw } = await taughtBy(SWITCHER_IP, 0x1f & ~Caps.EARLY_DATA);
     expect(await dialResolvesBeforeAck(node, raw)).toBe(false);
   });
 
   it('fails the stream, and closes the peer’s, when a later ACK disagrees', async () => {
-    const { node, raw } = rawLink({ earlyData: true });
-    nodes.push(node);
-    const first = node.dial('bob:9');
-    await ackNext(raw, SWITCHER_IP, 0, 0x1f);
-    await first;
+    const { node, raw } = await taughtBy(SWITCHER_IP, 0x1f);
     const s = await node.dial('bob:9');
     s.write('early');
     const failed = once<Error>(s, 'error');

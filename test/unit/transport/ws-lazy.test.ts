@@ -2,14 +2,14 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleForNode } from '../../helpers/bundle.js';
 
 /**
  * `ws` loads on first use (src/transport/ws.ts): a program that imports flexmux for TCP or the
  * switcher core does not pay for it. Checked in a child process, since this worker's own module
- * cache already holds `ws` from other tests. The main entry is bundled with its packages left to
- * node_modules, as dist/index.js resolves them.
+ * cache already holds `ws` from other tests. The main entry is bundled (bundleForNode) so the child
+ * needs no tsc build.
  */
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -36,16 +36,7 @@ async function loadedAfter(then: string): Promise<{ ws: boolean; result: string 
 describe('ws is loaded lazily', () => {
   beforeAll(async () => {
     await mkdir(dir, { recursive: true });
-    await build({
-      entryPoints: [join(root, 'src/index.ts')],
-      outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'error',
-    });
+    bundleForNode(join(root, 'src/index.ts'), bundle);
   });
 
   afterAll(async () => {

@@ -12,8 +12,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HARNESS_PARAMS } from './lib/harness.mjs';
-import { forkChild, startWatchdog, stopChildren } from './lib/relay-ipc.mjs';
+import { runScenario } from './lib/harness.mjs';
+import { startWatchdog } from './lib/relay-ipc.mjs';
 import { median } from './lib/targets.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,7 +29,6 @@ const { values: opt, positionals } = parseArgs({
 });
 const scenario = positionals[0] ?? 'S1';
 const runs = Number(opt.runs);
-const lib = (file) => path.join(opt.harness, 'lib', file);
 
 /** `[completed compiling 0x... <JSFunction name (sfi = ...)> (target TURBOFAN) - took a, b, c ms]` */
 const JOB =
@@ -58,19 +57,18 @@ function collect(child) {
 }
 
 async function once() {
-  const params = JSON.stringify(HARNESS_PARAMS[scenario] ?? {});
-  const flags = ['--trace-opt'];
-  const server = forkChild(lib('server.mjs'), [opt.adapter], 'server', flags, { stdout: 'pipe' });
-  const serverJobs = collect(server);
-  const { port } = await server.ready();
-  const client = forkChild(lib('client.mjs'), [opt.adapter, scenario, port, params], 'client', flags, {
+  const jobs = {};
+  const result = await runScenario({
+    harness: opt.harness,
+    adapter: opt.adapter,
+    scenario,
+    execArgv: () => ['--trace-opt'],
     stdout: 'pipe',
+    onFork: (child, side) => {
+      jobs[side] = collect(child);
+    },
   });
-  const clientJobs = collect(client);
-  const { result } = await client.next('result', 80_000);
-  await client.exited();
-  await stopChildren();
-  return { result, server: serverJobs(), client: clientJobs() };
+  return { result, server: jobs.server(), client: jobs.client() };
 }
 
 startWatchdog('compile.mjs', 120_000 * runs);

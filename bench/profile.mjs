@@ -14,8 +14,8 @@ import { SourceMap } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HARNESS_PARAMS } from './lib/harness.mjs';
-import { forkChild, startWatchdog, stopChildren } from './lib/relay-ipc.mjs';
+import { HARNESS_PARAMS, runScenario } from './lib/harness.mjs';
+import { startWatchdog } from './lib/relay-ipc.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
@@ -43,20 +43,15 @@ async function record(scenario) {
     `--cpu-prof-dir=${path.join(out, side)}`,
     `--cpu-prof-interval=${opt.interval}`,
   ];
-  const lib = (file) => path.join(opt.harness, 'lib', file);
   startWatchdog('profile.mjs record', 90_000);
-  const server = forkChild(lib('server.mjs'), [opt.adapter], 'server', flags('server'));
-  const { port } = await server.ready();
-  const client = forkChild(
-    lib('client.mjs'),
-    [opt.adapter, scenario, port, params],
-    'client',
-    flags('client'),
-  );
-  const { result } = await client.next('result', 80_000);
+  const result = await runScenario({
+    harness: opt.harness,
+    adapter: opt.adapter,
+    scenario,
+    params,
+    execArgv: flags,
+  });
   console.log(`${scenario} ${JSON.stringify(result)}`);
-  await client.exited();
-  await stopChildren(); // the server exits normally once disconnected, writing its profile
   console.log(`profiles in ${path.relative(process.cwd(), out)}/{server,client}`);
 }
 

@@ -1,4 +1,4 @@
-import { type AdminNode, type AdminServer, startAdmin } from '../admin/index.js';
+import type { AdminNode, AdminServer } from '../admin/index.js';
 import type { Switcher } from '../switcher/index.js';
 import type { Logger } from '../util/logger.js';
 import type { HostPort } from './parse.js';
@@ -6,7 +6,8 @@ import type { HostPort } from './parse.js';
 /**
  * `--admin HOST:PORT` of `switcher` and `node`: the admin HTTP API, metrics and dashboard
  * (src/admin). The admin module refuses a non-loopback address without a token (exit 2); on
- * loopback the CLI only warns.
+ * loopback the CLI only warns. The admin module (and prom-client under it) is loaded here, so
+ * commands without `--admin` start without it.
  */
 export async function startCliAdmin(
   what: { switcher: Switcher } | { node: AdminNode },
@@ -14,6 +15,7 @@ export async function startCliAdmin(
   token: string | undefined,
   logger: Logger,
 ): Promise<AdminServer> {
+  const { startAdmin } = await import('../admin/index.js');
   const admin = await startAdmin({ ...what, host: at.host, port: at.port, token, logger });
   if (token === undefined)
     logger.warn({ url: admin.url }, 'admin API without a token: local users may use it');

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -21,6 +22,11 @@ function isMapping(v: unknown): v is ConfigData {
 
 function camel(key: string): string {
   return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The YAML parser, loaded with the first config file: most invocations have none. */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof Yaml).parse(text);
 }
 
 export function loadConfigFile(file: string): ConfigData {

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import pino from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 /**
  * Structured logs on stderr (stdout belongs to data: `dial` pipes bytes there, `ping` prints its
@@ -32,11 +33,19 @@ export function quietFor(logger: CliLogger): CliLogger {
   return logger.child({}, { level: 'error' });
 }
 
+/**
+ * pino-pretty (and the colour and date libraries under it) is loaded only for readable output, on
+ * a terminal: a command whose logs go to a pipe or a file starts without it.
+ */
+function loadPretty(): typeof PinoPretty {
+  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
+}
+
 export function createLogger(o: LogOptions): CliLogger {
   const usePretty = o.format === 'pretty' || (o.format === 'auto' && process.stderr.isTTY === true);
   const options = { level: o.level, name: o.name, base: usePretty ? undefined : { pid: process.pid } };
   const destination = usePretty
-    ? pretty({
+    ? loadPretty()({
         destination: 2,
         sync: true,
         colorize: process.stderr.isTTY === true,

@@ -3,7 +3,7 @@ import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, SWITCHER_IP } from '../wire/constants.js';
-import { type Frame, header } from '../wire/frame.js';
+import { EMPTY, type Frame, header } from '../wire/frame.js';
 import { encodePing } from '../wire/ping.js';
 import { encodeReset } from '../wire/reset.js';
 import type { FrameSink } from './admission.js';
@@ -245,18 +245,22 @@ export class SwitcherClient implements FrameSink {
   }
 
   /**
-   * The other end of `link` (at `goneIP`) left without closing: tell this node, as if from that
-   * end, so its stream fails instead of hanging half-alive (PROTOCOL.md 12.2) — a reset with
-   * code 4 where negotiated, else a CloseStream that a Go node also understands.
+   * The other end of `link` (the client `goneClient`) left without closing: tell this node, as if
+   * from that end, so its stream fails instead of hanging half-alive (PROTOCOL.md 12.2) — a reset
+   * with code 4 where negotiated, else a CloseStream that a Go node also understands. The reset
+   * is an abort and may overtake (14.3); the CloseStream is a graceful end and queues behind what
+   * the departed end sent first (7.5), since a v3 node drops data that follows a close (5.3).
    */
-  endOrphan(link: LinkedStream, goneIP: number): void {
+  endOrphan(link: LinkedStream, goneClient: SwitcherClient): void {
+    const goneIP = goneClient.ip;
     const [gone, mine] =
       link.acceptor[0] === goneIP ? [link.acceptor, link.dialer] : [link.dialer, link.acceptor];
     if (link.caps & Caps.RESET) {
       const payload = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
       this.sendControl(header(Cmd.RESET, mine[0], mine[1], gone[0], gone[1], payload.length), payload);
-    } else {
-      this.sendControl(header(Cmd.CLOSE, mine[0], mine[1], gone[0], gone[1], 0));
+    } else if (this.state === 'open') {
+      goneClient.feeds.add(this);
+      this.outbox.forward(goneClient, header(Cmd.CLOSE, mine[0], mine[1], gone[0], gone[1], 0), EMPTY);
     }
   }
 
@@ -371,16 +375,17 @@ export class SwitcherClient implements FrameSink {
     if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
     this.gate.shutDown();
     this.outbox.close();
-    for (const dst of this.feeds) dst.outbox.forget(this);
-    this.feeds.clear();
-    this.liveness.failAll();
+    // Before our queues at the survivors are forgotten: their closes go behind our frames there.
     for (const [key, link] of this.streams) {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
-      if (peer !== this) peer.endOrphan(link, this.ip);
+      if (peer !== this) peer.endOrphan(link, this);
       SwitcherClient.forgetRoute(link);
     }
     this.streams.clear();
+    for (const dst of this.feeds) dst.outbox.forget(this);
+    this.feeds.clear();
+    this.liveness.failAll();
     this.opening.clear();
     this.host.left(this, reason, error);
   }

@@ -67,7 +67,9 @@ export class FrameDecoder {
         } else if (this.splitData && f.cmd === Cmd.DATA) {
           this.dataFrame = f;
           this.dataLeft = len - (n - off);
-          this.emitPiece(chunk.subarray(off, n));
+          // A header that ends the chunk has no payload bytes here: an empty piece would read as
+          // an empty data frame, which means something on a PROMPT_CREDIT stream (a credit request).
+          if (off < n) this.emitPiece(chunk.subarray(off, n));
           off = n;
         } else {
           this.startBody(f, len);

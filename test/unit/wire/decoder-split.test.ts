@@ -58,6 +58,16 @@ describe('FrameDecoder splitData', () => {
     );
   });
 
+  it('never hands over an empty piece: a header ending a chunk waits for payload bytes', () => {
+    // An empty data frame is a credit request on a PROMPT_CREDIT stream (docs/protocol.md).
+    const got: number[] = [];
+    const dec = new FrameDecoder((f) => got.push(f.payload.length), { splitData: true });
+    const f = encodeFrame(makeFrame(Cmd.DATA, 1, 2, 3, 4, new Uint8Array(100)));
+    dec.push(f.subarray(0, 11));
+    dec.push(f.subarray(11));
+    expect(got).toEqual([100]);
+  });
+
   it('reports a data frame cut short at the end', () => {
     const dec = new FrameDecoder(() => {}, { splitData: true });
     const f = encodeFrame(makeFrame(Cmd.DATA, 1, 2, 3, 4, new Uint8Array(100)));

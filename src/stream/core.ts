@@ -592,7 +592,7 @@ export class StreamCore extends StreamQueue {
     this.dropPending();
     this.endRead();
     this.ordered(Cmd.CLOSE_ACK, EMPTY);
-    if (lost > 0 && !this.is(WRITE_ENDED)) {
+    if (lost > 0) {
       this.finish(new StreamClosedError(`the peer closed the stream with ${lost} bytes unsent`));
     } else {
       this.finish(null);

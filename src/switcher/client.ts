@@ -119,7 +119,19 @@ export interface OpeningRoute {
   fins: number;
   /** Before the ACK: a close or reset from the dialer passed, so no link is made. */
   ended: boolean;
+  /**
+   * Early frames held until the ACK: the acceptor has not shown yet that it takes early data (it
+   * took the domain over since the dialer learnt it, and may be a Go node). Null when none.
+   */
+  held: Frame[] | null;
+  /** Bytes of `held`, headers included (they count against the dialer's MAX_HELD_EARLY). */
+  heldBytes: number;
+  /** Some early frames of this dial were dropped: its ACK must not say EARLY_ROUTED. */
+  dropped: boolean;
 }
+
+/** Early frames a dialer may have held at the switcher at once, over all its routes. */
+export const MAX_HELD_EARLY = 1024 * 1024;
 
 /** Open routes a client may hold at once; a domain dial offering early data beyond it is refused. */
 export const MAX_OPENING_ROUTES = 16_384;
@@ -159,6 +171,13 @@ export class SwitcherClient implements FrameSink {
   readonly streams = new Map<string, LinkedStream>();
   /** Domain dials of this client that offered early data, by its source port (OpeningRoute). */
   readonly opening = new Map<number, OpeningRoute>();
+  /** Bytes of early frames of this client's dials held at the switcher (OpeningRoute.held). */
+  heldEarly = 0;
+  /**
+   * This client answered a dial that offered early data with a caps byte: it is a flexmux node
+   * and takes early data, so early frames to it need not wait for its ACK.
+   */
+  takesEarly = false;
   private readonly host: ClientHost;
   /** Destinations holding a queue of this client's frames. */
   private readonly feeds = new Set<SwitcherClient>();

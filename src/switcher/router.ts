@@ -1,5 +1,5 @@
 import type { Logger } from '../util/logger.js';
-import { Caps, Cmd, cmdName, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
+import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { normalizeDomain } from '../wire/domain.js';
 import { encodeHeader, type Frame, header } from '../wire/frame.js';
 import {
@@ -11,7 +11,7 @@ import {
 } from '../wire/open.js';
 import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import type { AccessPolicy } from './access.js';
-import { MAX_OPENING_ROUTES, SwitcherClient } from './client.js';
+import { MAX_HELD_EARLY, MAX_OPENING_ROUTES, type OpeningRoute, SwitcherClient } from './client.js';
 import type { Registry } from './registry.js';
 
 /**
@@ -107,15 +107,22 @@ export class Router {
       // `from` accepted a dial of `to`: is it one that offered early data?
       const route = to.opening.get(f.dstPort);
       let fins = 0;
+      let held: Frame[] | null = null;
       if (route !== undefined && route.to === from && route.dstPort === f.srcPort) {
         // An ACK without caps byte comes from a plain v3 acceptor, which takes no early data.
         const taken = ack.ok && payload.length > 5;
-        if (taken) {
-          // The dialer's early frames did come this way: say so, even if the stream is over.
+        if (taken) from.takesEarly = true;
+        if (taken && !route.dropped) {
+          // The dialer's early frames did come (or now go) this way: say so, even if the stream
+          // is over. Without the mark, a dialer that sent early fails the stream.
           payload = payload.slice();
           payload[5] |= Caps.EARLY_ROUTED;
+          held = route.held;
+        } else {
+          this.discard(to, route, 'early data for an acceptor that does not take it');
         }
-        if (!taken || route.ended) {
+        this.release(to, route);
+        if (!taken || route.ended || route.dropped) {
           to.opening.delete(f.dstPort);
           if (route.ended) return payload; // the stream ended before its ACK: nothing to link
         } else {
@@ -124,6 +131,9 @@ export class Router {
         }
       }
       if (ack.ok) SwitcherClient.link(from, to, streamKey(f), f, ack.caps, fins);
+      // Early frames held for this acceptor follow its open now that it has shown it takes them.
+      if (held !== null)
+        for (const g of held) this.forward(to, from, encodeHeader(g), this.track(to, from, g));
     } else if (f.cmd === Cmd.CLOSE || f.cmd === Cmd.RESET) {
       SwitcherClient.unlink(from, to, streamKey(f));
       this.beforeAck(from, to, f, true);
@@ -160,9 +170,53 @@ export class Router {
       return true;
     }
     const g: Frame = { ...f, dstIP: to.ip };
-    const payload = this.track(from, to, g);
-    this.forward(from, to, encodeHeader(g), payload);
+    if (route.dropped) {
+      this.drop(from, f, 'early data of a dial whose earlier early data was dropped');
+    } else if (route.held !== null || (!route.acked && !to.takesEarly)) {
+      this.hold(from, route, g);
+    } else {
+      this.forward(from, to, encodeHeader(g), this.track(from, to, g));
+    }
     return true;
+  }
+
+  /**
+   * An early frame for an acceptor that has not shown it takes early data (it holds the domain
+   * since the dialer learnt it, and may be a Go node, which must not see extension frames): held
+   * until its ACK, then sent on (a flexmux acceptor) or dropped with the route unmarked (plain
+   * v3), so that the dialer fails the stream. Past MAX_HELD_EARLY held bytes per dialer, or with
+   * the acceptor gone, the route's early frames are dropped, with the same outcome.
+   */
+  private hold(from: SwitcherClient, route: OpeningRoute, g: Frame): void {
+    const size = HEADER_SIZE + g.payload.length;
+    if (route.to.state !== 'open' || from.heldEarly + size > MAX_HELD_EARLY) {
+      const why =
+        route.to.state !== 'open'
+          ? 'early data for an acceptor that left'
+          : 'early data held for acceptors not known to take it is over its limit';
+      this.discard(from, route, why);
+      route.dropped = true;
+      this.drop(from, g, why);
+      return;
+    }
+    if (route.held === null) route.held = [];
+    route.held.push(g);
+    route.heldBytes += size;
+    from.heldEarly += size;
+  }
+
+  /** Drops the frames held on `route` (a route of `dialer`), counted and logged like any drop. */
+  private discard(dialer: SwitcherClient, route: OpeningRoute, why: string): void {
+    if (route.held === null) return;
+    for (const g of route.held) this.drop(dialer, g, why);
+    this.release(dialer, route);
+  }
+
+  /** Forgets the frames held on `route` (a route of `dialer`); the caller sends or drops them. */
+  private release(dialer: SwitcherClient, route: OpeningRoute): void {
+    dialer.heldEarly -= route.heldBytes;
+    route.heldBytes = 0;
+    route.held = null;
   }
 
   /** dst IP 0xFFFF (7.4): only OpenStream, PingDomain and the liveness ping's ACK mean something. */
@@ -221,7 +275,18 @@ export class Router {
         this.refuseOpen(from, f, LOCAL_IP, TOO_MANY_OPENING, 'too many early-data routes');
         return;
       }
-      from.opening.set(f.srcPort, { to, dstPort: f.dstPort, acked: false, fins: 0, ended: false });
+      const route = from.opening.get(f.srcPort);
+      if (route !== undefined) this.release(from, route);
+      from.opening.set(f.srcPort, {
+        to,
+        dstPort: f.dstPort,
+        acked: false,
+        fins: 0,
+        ended: false,
+        held: null,
+        heldBytes: 0,
+        dropped: false,
+      });
     }
     this.forward(from, to, header(Cmd.OPEN, to.ip, f.dstPort, f.srcIP, f.srcPort, payload.length), payload);
   }

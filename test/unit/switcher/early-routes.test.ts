@@ -22,11 +22,21 @@ afterEach(async () => {
 
 const ALL = 0x1f;
 const PORT = 5000;
+const TEACH = 4999;
 const is = (cmd: number) => (f: Frame) => f.cmd === cmd;
 
+/** alice and bob, after bob has shown the switcher that it takes early data (an ACK with caps). */
 async function pair(): Promise<{ bob: Raw; alice: Raw }> {
   const bob = await join(sw, 'bob');
   const alice = await join(sw, 'alice');
+  alice.send(
+    makeFrame(Cmd.OPEN, SWITCHER_IP, 9, alice.ip, TEACH, encodeOpen({ domain: 'bob', window: 0, caps: ALL })),
+  );
+  await bob.next(is(Cmd.OPEN));
+  bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, TEACH, bob.ip, 9, encodeOpenAck({ window: 0, caps: ALL })));
+  await alice.next(is(Cmd.OPEN_ACK));
+  bob.send(makeFrame(Cmd.RESET, alice.ip, TEACH, bob.ip, 9, new Uint8Array([0, 0, 0, 0])));
+  await alice.next(is(Cmd.RESET));
   return { bob, alice };
 }
 
@@ -104,6 +114,58 @@ describe('switcher: early-data routes', () => {
     await alice.next(is(Cmd.OPEN_ACK));
     expect(sw.streams('alice')).toEqual([]);
     expect(await routed(alice, bob)).toBe(false);
+  });
+
+  it('holds early frames until an acceptor not yet known shows it takes them, and drops them for a v3 one', async () => {
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice');
+    await open(alice, bob, ALL);
+    early(alice, Cmd.DATA, text('held'));
+    early(alice, Cmd.FIN);
+    await alice.barrier();
+    expect(bob.inbox.filter((f) => f.cmd === Cmd.DATA || f.cmd === Cmd.FIN)).toEqual([]);
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT, bob.ip, 9, encodeOpenAck({ window: 0, caps: ALL })));
+    const ack = decodeOpenAck((await alice.next(is(Cmd.OPEN_ACK))).payload);
+    expect(ack.ok && ack.caps).toBe(ALL | Caps.EARLY_ROUTED);
+    // In order, behind the open, once the ACK has passed.
+    expect(new TextDecoder().decode((await bob.next(is(Cmd.DATA))).payload)).toBe('held');
+    await bob.next(is(Cmd.FIN));
+    // bob is known now: the next dial's early frames are not held.
+    alice.send(
+      makeFrame(
+        Cmd.OPEN,
+        SWITCHER_IP,
+        9,
+        alice.ip,
+        PORT + 1,
+        encodeOpen({ domain: 'bob', window: 0, caps: ALL }),
+      ),
+    );
+    await bob.next(is(Cmd.OPEN));
+    alice.send(makeFrame(Cmd.DATA, SWITCHER_IP, 9, alice.ip, PORT + 1, text('direct')));
+    expect(new TextDecoder().decode((await bob.next(is(Cmd.DATA))).payload)).toBe('direct');
+
+    // carol answers like a Go node: what was held for her is dropped, the ACK goes back unmarked.
+    const carol = await join(sw, 'carol');
+    const dropped = sw.stats().dropped;
+    alice.send(
+      makeFrame(
+        Cmd.OPEN,
+        SWITCHER_IP,
+        9,
+        alice.ip,
+        PORT + 2,
+        encodeOpen({ domain: 'carol', window: 0, caps: ALL }),
+      ),
+    );
+    await carol.next(is(Cmd.OPEN));
+    alice.send(makeFrame(Cmd.DATA, SWITCHER_IP, 9, alice.ip, PORT + 2, text('not for go')));
+    await alice.barrier();
+    carol.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT + 2, carol.ip, 9, encodeOpenAck({ window: 0 })));
+    expect((await alice.next(is(Cmd.OPEN_ACK))).payload).toHaveLength(5);
+    expect(sw.stats().dropped).toBe(dropped + 1);
+    await alice.barrier();
+    expect(carol.inbox.some((f) => f.cmd === Cmd.DATA)).toBe(false);
   });
 
   it('makes no route for a dial without EARLY_DATA, and ends one at a plain v3 ACK', async () => {

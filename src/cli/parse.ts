@@ -143,7 +143,9 @@ export function collect<T>(parse: (text: string) => T): (text: string, previous:
       .map((s) => s.trim())
       .filter((s) => s !== '');
     if (items.length === 0) fail('empty value');
-    return [...(previous ?? []), ...items.map(parse)];
+    // One argument only: map() would pass the index as parse's second parameter (parseHostPort's
+    // default host), so `--tcp :7000` bound every interface and `--tcp :1,:2` failed.
+    return [...(previous ?? []), ...items.map((item) => parse(item))];
   };
 }
 

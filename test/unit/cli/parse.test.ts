@@ -89,6 +89,14 @@ describe('flag parsers', () => {
     expect(() => p(' , ', undefined)).toThrow('empty value');
   });
 
+  it('collect() keeps the default host of `:PORT` items (127.0.0.1, not every interface)', () => {
+    const p = collect(parseHostPort);
+    expect(p(':7000,:7001', undefined)).toEqual([
+      { host: '127.0.0.1', port: 7000 },
+      { host: '127.0.0.1', port: 7001 },
+    ]);
+  });
+
   it('formats addresses back', () => {
     expect(formatHostPort({ host: '::1', port: 7 })).toBe('[::1]:7');
     expect(formatHostPort({ host: '127.0.0.1', port: 7 })).toBe('127.0.0.1:7');

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { Switcher } from '../switcher/index.js';
 import { type Listener, listenTcp, listenTls, listenWs, listenWss } from '../switcher-node.js';
 import { CliError } from './exit.js';
@@ -41,6 +42,18 @@ function opened(scheme: string, l: Listener, path = ''): OpenListener {
 export async function startListeners(switcher: Switcher, specs: ListenerSpecs): Promise<OpenListener[]> {
   const secure = specs.tls.length + specs.wss.length > 0;
   const pem = secure ? { cert: readPem(specs.cert, '--cert'), key: readPem(specs.key, '--key') } : {};
+  if (secure) {
+    // A file that is not PEM, or a key that does not match the certificate, is bad usage (exit
+    // 2), not a failure to listen: OpenSSL's ERR_OSSL_* codes would otherwise pass for errnos.
+    try {
+      createSecureContext(pem);
+    } catch (err) {
+      const why = (err as Error).message;
+      throw new CliError('CLI_USAGE', `bad --cert ${specs.cert} or --key ${specs.key}: ${why}`, {
+        cause: err,
+      });
+    }
+  }
   const starts: (() => Promise<OpenListener>)[] = [
     ...specs.tcp.map((a) => async () => opened('tcp', await listenTcp(switcher, a))),
     ...specs.ws.map((a) => async () => opened('ws', await listenWs(switcher, a), a.path)),
@@ -53,7 +66,8 @@ export async function startListeners(switcher: Switcher, specs: ListenerSpecs): 
   } catch (err) {
     await Promise.all(open.map((l) => l.close()));
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    if (typeof e.code !== 'string' || !e.code.startsWith('E')) throw err;
+    // Only operating-system errors (EADDRINUSE, EACCES...) are I/O; ERR_* codes are Node's own.
+    if (typeof e.code !== 'string' || !/^E[A-Z]+$/.test(e.code)) throw err;
     const where = e.address !== undefined ? ` ${formatHostPort({ host: e.address, port: e.port ?? 0 })}` : '';
     throw new CliError('CLI_IO', `cannot listen on${where}: ${e.message}`, { cause: err });
   }

@@ -101,4 +101,16 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--tls and --wss need --cert FILE');
   });
+
+  it('--tls with files that are not PEM', async ({ expect }) => {
+    const r = await runCliToEnd(
+      ['switcher', '--tls', '127.0.0.1:0', '--cert', 'README.md', '--key', 'README.md'],
+      {
+        env: { FLEXMUX_PASSWORD: 'x' },
+      },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('bad --cert README.md or --key README.md');
+    expect(r.stderr).toContain('[CLI_USAGE]');
+  });
 });

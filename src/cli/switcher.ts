@@ -49,6 +49,7 @@ interface SwitcherOpts extends CommonOpts {
   admissionTimeout?: number;
   livenessTimeout?: number;
   idleTimeout?: number;
+  pingInterval?: number;
   closeTimeout?: number;
   maxQueuePerClient?: number;
   maxQueuePerSource?: number;
@@ -62,6 +63,7 @@ const LIMITS = [
   'admissionTimeout',
   'livenessTimeout',
   'idleTimeout',
+  'pingInterval',
   'closeTimeout',
   'maxQueuePerClient',
   'maxQueuePerSource',
@@ -142,6 +144,13 @@ export function switcherCommand(): CliCommand {
     .addOption(
       limit('--idle-timeout <duration>', 'close a node silent this long (default 0: never)', (v) =>
         parseDuration(v),
+      ),
+    )
+    .addOption(
+      limit(
+        '--ping-interval <duration>',
+        'ping every node this often: its RTT (clients, admin API); two unanswered close it (default 0: off)',
+        (v) => parseDuration(v),
       ),
     )
     .addOption(

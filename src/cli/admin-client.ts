@@ -4,7 +4,7 @@ import { CliError, ExitCode } from './exit.js';
 import { formatBytes } from './meter.js';
 import { addCommonOptions, type CommonOpts, flag } from './options.js';
 import { parseDomain, parseDuration } from './parse.js';
-import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
+import { ADMIN_TOKEN_ENV, readSecretFile } from './secret.js';
 
 /**
  * `flexmux clients` and `flexmux kick DOMAIN`: clients of a switcher's admin HTTP API
@@ -63,9 +63,23 @@ function baseUrl(o: AdminOpts): URL {
   }
 }
 
-async function request(o: AdminOpts, method: string, path: string): Promise<Response> {
+/**
+ * The bearer token: `--token` given as a flag, else the token file (flag, FLEXMUX_TOKEN_FILE or
+ * config), else FLEXMUX_ADMIN_TOKEN. The file wins over the variable, as for the password: an
+ * explicit `--token-file` must not lose to a token exported for another switcher.
+ */
+function adminToken(cmd: Command): string | undefined {
+  const o = cmd.opts<AdminOpts>();
+  if (o.tokenFile !== undefined && cmd.getOptionValueSource('token') !== 'cli') {
+    return readSecretFile(o.tokenFile, 'admin token');
+  }
+  return o.token === '' ? undefined : o.token;
+}
+
+async function request(cmd: Command, method: string, path: string): Promise<Response> {
+  const o = cmd.opts<AdminOpts>();
   const url = new URL(path.replace(/^\//, ''), `${baseUrl(o).href.replace(/\/?$/, '/')}`);
-  const token = o.token ?? findSecret({ file: o.tokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+  const token = adminToken(cmd);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   let res: Response;
@@ -143,7 +157,7 @@ export function formatTable(list: readonly Row[]): string {
 
 async function runClients(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<AdminOpts>();
-  const res = await request(o, 'GET', '/api/v1/clients');
+  const res = await request(ctx.cmd, 'GET', '/api/v1/clients');
   if (!res.ok) throw await failure(res);
   let body: unknown;
   try {
@@ -164,7 +178,7 @@ async function runKick(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<AdminOpts>();
   const domain = ctx.args[0] as string;
   const query = o.reason === undefined ? '' : `?reason=${encodeURIComponent(o.reason)}`;
-  const res = await request(o, 'DELETE', `/api/v1/clients/${encodeURIComponent(domain)}${query}`);
+  const res = await request(ctx.cmd, 'DELETE', `/api/v1/clients/${encodeURIComponent(domain)}${query}`);
   if (res.status === 404) throw new CliError('CLI_NOT_FOUND', `no node holds the domain ${domain}`);
   if (!res.ok) throw await failure(res);
   await res.body?.cancel();

@@ -101,6 +101,16 @@ describe.concurrent('flexmux clients', () => {
     expect(r.stdout).toContain('alice');
   });
 
+  it('--token-file wins over FLEXMUX_ADMIN_TOKEN', async ({ expect }) => {
+    const tokenFile = join(dir, 'token-over-env');
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    const r = await runCliToEnd(['clients', '--admin', admin, '--token-file', tokenFile], {
+      env: { FLEXMUX_ADMIN_TOKEN: 'stale' },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
   it('a wrong token exits 11', async ({ expect }) => {
     const r = await runCliToEnd(['clients', '--admin', admin, '--token', 'nope']);
     expect(r.code).toBe(11);

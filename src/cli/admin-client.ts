@@ -20,9 +20,16 @@ interface AdminOpts extends CommonOpts {
   reason?: string;
 }
 
+/** The admin API that `clients` and `kick` talk to. */
+export const ADMIN_URL_ENV = 'FLEXMUX_ADMIN_URL';
+
 function addAdminOptions(cmd: Command): Command {
   cmd
-    .addOption(flag('-a, --admin <url>', 'the admin API, e.g. http://127.0.0.1:7090 (required)'))
+    // Not FLEXMUX_ADMIN: that is where `switcher --admin` and `node --admin` serve, and one
+    // variable with two meanings would break either command in a shell that exported it.
+    .addOption(
+      flag('-a, --admin <url>', 'the admin API, e.g. http://127.0.0.1:7090 (required)').env(ADMIN_URL_ENV),
+    )
     .addOption(flag('-t, --token <token>', 'bearer token').env(ADMIN_TOKEN_ENV))
     .addOption(flag('--token-file <file>', 'read the bearer token from a file'))
     .addOption(

@@ -91,14 +91,22 @@ describe.concurrent('flexmux clients', () => {
     expect(JSON.parse(r.stdout)).toEqual({ count: 2, clients: CLIENTS });
   });
 
-  it('takes the address and token file from FLEXMUX_ADMIN and FLEXMUX_TOKEN_FILE', async ({ expect }) => {
+  it('takes the address and token file from FLEXMUX_ADMIN_URL and FLEXMUX_TOKEN_FILE, not FLEXMUX_ADMIN', async ({
+    expect,
+  }) => {
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, `${TOKEN}\n`);
     const r = await runCliToEnd(['clients'], {
-      env: { FLEXMUX_ADMIN: admin.replace('http://', ''), FLEXMUX_TOKEN_FILE: tokenFile },
+      env: { FLEXMUX_ADMIN_URL: admin.replace('http://', ''), FLEXMUX_TOKEN_FILE: tokenFile },
     });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('alice');
+    // FLEXMUX_ADMIN is where `switcher --admin` serves; `clients` does not read it.
+    const other = await runCliToEnd(['clients'], {
+      env: { FLEXMUX_ADMIN: admin, FLEXMUX_TOKEN_FILE: tokenFile },
+    });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('the admin API address is required');
   });
 
   it('--token-file wins over FLEXMUX_ADMIN_TOKEN', async ({ expect }) => {

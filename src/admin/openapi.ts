@@ -91,6 +91,7 @@ const schemas: Record<string, Schema> = {
     queuedBytes: int('Bytes waiting to be written to the node.'),
     paused: { type: 'boolean', description: 'Reading paused by backpressure.' },
     rttMs: { type: ['number', 'null'], description: 'Last liveness-ping round trip, ms.' },
+    earlyRoutes: int('Early-data routes its domain dials hold now (at most 16,384).'),
   }),
   ClientStreams: obj({
     domain: str(),

@@ -237,6 +237,14 @@ describe('admin API for a switcher', () => {
         else expect(r.status, path).toBe(200);
       }
     }
+    // The documented fields of a client are the ones the API gives.
+    const schemas = (doc as unknown as { components: { schemas: Record<string, { properties: object }> } })
+      .components.schemas;
+    const clients = (await get('/api/v1/clients')).json as { clients: object[] };
+    expect(clients.clients.length).toBeGreaterThan(0);
+    for (const c of clients.clients) {
+      expect(Object.keys(c).sort()).toEqual(Object.keys(schemas.Client.properties).sort());
+    }
   });
 
   it('answers 404, 405 and HEAD properly', async () => {

@@ -37,6 +37,11 @@ export class StreamQueue {
   bytes = 0;
   needDrain = false;
   lowWater = 0;
+  /**
+   * Counted in `bytes` for every queued frame on top of its own bytes: what a waiting frame costs
+   * in memory beyond them (its objects). 0 for streams; the switcher's source queues set it.
+   */
+  frameCost = 0;
   /** @internal Created on the first frame: most idle streams never queue more than a few. */
   items: Deque<QueuedFrame> | null = null;
   /** @internal */ deficit = 0;
@@ -156,7 +161,7 @@ export class Scheduler {
     if (rest !== null) for (const r of rest) size += r.length;
     if (q.items === null) q.items = new Deque<QueuedFrame>(2);
     q.items.push({ header, payload, rest, size });
-    q.bytes += header.length + size;
+    q.bytes += header.length + size + q.frameCost;
     if (!q.ready) {
       q.ready = true;
       this.ready.push(q);
@@ -282,7 +287,7 @@ export class Scheduler {
         bytes += size;
         q.deficit -= f.size;
         this.framesWritten++;
-        q.bytes -= size;
+        q.bytes -= size + q.frameCost;
         took = true;
         if (message) break;
       }

@@ -46,10 +46,18 @@ export class ReadGate {
   }
 }
 
+/**
+ * Memory a waiting frame costs beyond its bytes (its header, queue entry and payload view: about
+ * 300 bytes on Node.js 20). The queue bounds count it, so a flood of 11-byte frames stays within
+ * them in memory too, not 27 times over.
+ */
+export const FRAME_COST = 256;
+
 /** One source's frames towards this client; draining it lets the source read again. */
 class SourceQueue extends StreamQueue {
   constructor(private readonly gate: ReadGate) {
     super();
+    this.frameCost = FRAME_COST;
   }
 
   override onDrain(): void {
@@ -99,6 +107,11 @@ export class Outbox<S extends Source> {
     return this.pushed - this.scheduler.bytesWritten;
   }
 
+  /** What the queued frames cost in memory, as the bounds count it (FRAME_COST per frame). */
+  private get queuedCost(): number {
+    return this.queuedBytes + (this.framesOut - this.scheduler.framesWritten) * FRAME_COST;
+  }
+
   /** Queues a switcher-made frame ahead of forwarded traffic; throws LimitError when too many wait. */
   control(h: Uint8Array, payload?: Uint8Array): void {
     this.scheduler.pushControl(h, payload);
@@ -109,6 +122,13 @@ export class Outbox<S extends Source> {
   /** Queues a frame from `from` behind that source's earlier frames. */
   forward(from: S, h: Uint8Array, payload: Uint8Array): void {
     const l = this.limits;
+    // A payload is a view of the buffer it was read in (up to 64 kB, shared with other frames).
+    // One that must wait (the client is not taking more) is copied when small, or a one-byte
+    // frame would keep a whole read buffer alive beyond every bound. (A copy by construction:
+    // on a Node.js Buffer, slice() is another view.)
+    if (this.scheduler.isBlocked && payload.byteLength * 2 < payload.buffer.byteLength) {
+      payload = new Uint8Array(payload);
+    }
     let q = this.bySource.get(from);
     if (q === undefined) {
       // A queue per source ever seen would grow with every pair of nodes that once talked:
@@ -126,7 +146,7 @@ export class Outbox<S extends Source> {
       q.needDrain = true;
       from.gate.block(q);
     }
-    if (this.queuedBytes > l.maxQueuePerClient && !this.overTotal.has(from)) {
+    if (this.queuedCost > l.maxQueuePerClient && !this.overTotal.has(from)) {
       this.overTotal.add(from);
       from.gate.block(this);
     }
@@ -166,7 +186,7 @@ export class Outbox<S extends Source> {
   private write(parts: readonly Uint8Array[]): boolean {
     for (const p of parts) this.bytesOut += p.length;
     const ok = this.transport.send(parts);
-    if (this.overTotal.size > 0 && this.queuedBytes <= this.limits.maxQueuePerClient / 2) {
+    if (this.overTotal.size > 0 && this.queuedCost <= this.limits.maxQueuePerClient / 2) {
       const waiting = [...this.overTotal];
       this.overTotal.clear();
       for (const s of waiting) s.gate.unblock(this);

@@ -7,10 +7,11 @@ import { type RefusalInfo, Switcher } from '../../src/switcher/switcher.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { currentTimeNs, openResponse, sealRequest } from '../../src/wire/admission/index.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
+import { encodeFrame, makeFrame } from '../../src/wire/frame.js';
 import { decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
 import { encodeReset } from '../../src/wire/reset.js';
 import { captureLogger } from '../helpers/faulty-log.js';
-import { heapUsed, MiB } from '../helpers/faulty-memory.js';
+import { heapUsed, MiB, settleHeap } from '../helpers/faulty-memory.js';
 import { HostilePeer } from '../helpers/faulty-peer.js';
 import { echoAndCheck, echoTransfer } from '../helpers/faulty-streams.js';
 
@@ -273,6 +274,73 @@ describe('abuse by admitted clients', () => {
     await expect.poll(() => victim.peer.count(Cmd.DATA), { timeout: 20_000 }).toBe(sent);
     expect(sw.client('mallory')?.paused).toBe(false);
     expect(sw.stats().dropped).toBe(0);
+  });
+
+  // Found by the robustness audit: the queue bounds counted wire bytes only, so 11-byte frames
+  // cost ~27 times their bound in heap (a 16 MiB bound took a 300 MB heap down), and a one-byte
+  // payload waiting in a queue kept its whole 64 kB read buffer alive.
+  it('a flood of tiny frames at a client that does not read stays within maxQueuePerSource in memory', async () => {
+    const perSource = 1 * MiB;
+    const { sw } = start({ maxQueuePerSource: perSource });
+    const sink = await hostile(sw, 'sink', { hwm: 64 * 1024 });
+    sink.end.pauseReading();
+    const { peer, ip } = await hostile(sw, 'mallory');
+    const before = await heapUsed();
+    // Data-ACKs: 11 bytes, no payload; 1,000 per send.
+    const one = encodeFrame(makeFrame(Cmd.DATA_ACK, sink.ip, 7, ip, 1000, undefined, 1));
+    const batch = new Uint8Array(one.length * 1_000);
+    for (let k = 0; k < 1_000; k++) batch.set(one, k * one.length);
+    let paused = false;
+    const untilPaused = expect
+      .poll(() => sw.client('mallory')?.paused, { timeout: 20_000 })
+      .toBe(true)
+      .then(() => {
+        paused = true;
+      });
+    // At most 400,000 frames (4.4 MB); the source is paused long before.
+    for (let i = 0; i < 400 && !paused; i++) {
+      if (!peer.bytes(batch)) await Promise.race([peer.drained(), untilPaused]);
+    }
+    await untilPaused;
+    expect((await heapUsed()) - before).toBeLessThan(4 * perSource);
+    expect(sw.client('sink')!.queuedBytes).toBeLessThanOrEqual(perSource);
+  });
+
+  it('a small frame waiting for a client that does not read keeps no large read buffer alive', async () => {
+    const { sw } = start();
+    const sink = await hostile(sw, 'sink', { hwm: 64 * 1024 });
+    sink.end.pauseReading();
+    // Fill the sink's link, so that what comes next waits in the switcher.
+    const filler = await hostile(sw, 'filler');
+    for (let i = 0; i < 8; i++) {
+      filler.peer.frame(Cmd.DATA, sink.ip, 8, filler.ip, 1000, new Uint8Array(60_000));
+    }
+    await expect.poll(() => sw.client('sink')?.queuedBytes).toBeGreaterThan(0);
+    const { peer, ip } = await hostile(sw, 'mallory');
+    await settleHeap();
+    const before = process.memoryUsage().arrayBuffers;
+    const units = 500;
+    for (let i = 0; i < units; i++) {
+      // One read buffer each: one byte for the sink, then 60 kB for nobody (dropped at once).
+      const tiny = encodeFrame(makeFrame(Cmd.DATA, sink.ip, 7, ip, 2000, new Uint8Array([i & 0xff])));
+      const bulk = encodeFrame(makeFrame(Cmd.DATA, 0x7777, 7, ip, 2000, new Uint8Array(60_000)));
+      const unit = new Uint8Array(tiny.length + bulk.length);
+      unit.set(tiny, 0);
+      unit.set(bulk, tiny.length);
+      if (!peer.bytes(unit)) await peer.drained();
+    }
+    await expect.poll(() => sw.stats().dropped, { timeout: 10_000 }).toBe(units);
+    await settleHeap();
+    // Before the fix: 500 read buffers of 60 kB (29 MiB) held for 500 bytes of queued payload.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(4 * MiB);
+    // Nothing is lost: everything arrives, in order, once the sink reads.
+    const bytes: number[] = [];
+    sink.peer.tap((f) => {
+      if (f.cmd === Cmd.DATA && f.dstPort === 7) bytes.push(f.payload[0]);
+    });
+    sink.end.resumeReading();
+    await expect.poll(() => bytes.length, { timeout: 10_000 }).toBe(units);
+    expect(bytes).toEqual(Array.from({ length: units }, (_, i) => i & 0xff));
   });
 });
 

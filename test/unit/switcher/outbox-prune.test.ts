@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { switcherDefaults } from '../../../src/switcher/config.js';
 import { Outbox, ReadGate } from '../../../src/switcher/outbox.js';
 import { memoryPair } from '../../../src/transport/memory.js';
+import type { Transport } from '../../../src/transport/types.js';
 
 describe('switcher outbox', () => {
   it('forgets the queues of sources that have nothing waiting, so memory follows live pairs only', async () => {
@@ -19,5 +20,41 @@ describe('switcher outbox', () => {
     expect(outbox.sources).toBeLessThanOrEqual(400);
     outbox.close();
     a.destroy();
+  });
+
+  it('copies a small payload that must wait, even a Node.js Buffer view (whose slice() is no copy)', () => {
+    // A transport that takes nothing: whatever is forwarded to it waits in the outbox.
+    const written: Uint8Array[][] = [];
+    let full = true;
+    const t: Transport = {
+      framing: 'stream',
+      remoteAddress: 'test',
+      bufferedAmount: 0,
+      closed: false,
+      attach: () => {},
+      send: (parts) => {
+        written.push([...parts]);
+        return !full;
+      },
+      pauseReading: () => {},
+      resumeReading: () => {},
+      close: () => {},
+      destroy: () => {},
+    };
+    const outbox = new Outbox(t, switcherDefaults);
+    const src = { gate: new ReadGate(t) };
+    outbox.forward(src, new Uint8Array(11), new Uint8Array(10));
+    outbox.scheduler.flush(); // the link is full from now on
+    expect(outbox.scheduler.isBlocked).toBe(true);
+    // What a TCP read hands the decoder: a 64 kB Buffer; the frame's payload is one byte of it.
+    const read = Buffer.alloc(64 * 1024, 7);
+    outbox.forward(src, new Uint8Array(11), read.subarray(100, 101));
+    full = false;
+    outbox.scheduler.drain();
+    outbox.scheduler.flush();
+    const payload = written[1]![1]!;
+    expect([...payload]).toEqual([7]);
+    expect(payload.buffer.byteLength).toBeLessThan(1024);
+    outbox.close();
   });
 });

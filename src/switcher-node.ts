@@ -37,6 +37,15 @@ function withBacklog<T extends { backlog?: number }>(o: T): T {
   return o.backlog === undefined ? { ...o, backlog: SWITCHER_ACCEPT_BACKLOG } : o;
 }
 
+/**
+ * A WebSocket connection is not an admission until it upgrades: until then the HTTP server must
+ * bound it, with the same deadline (else half-sent upgrade requests pile up past
+ * maxPendingAdmissions, for Node's default of a minute or more).
+ */
+function withHandshake<T extends { handshakeTimeout?: number }>(switcher: Switcher, o: T): T {
+  return o.handshakeTimeout === undefined ? { ...o, handshakeTimeout: switcher.options.admissionTimeout } : o;
+}
+
 function handler(switcher: Switcher): (t: Transport) => void {
   return (t) => switcher.handle(t);
 }
@@ -79,7 +88,7 @@ export async function listenWs(switcher: Switcher, options: WsServeOptions): Pro
   const o = options as WsListenOptions;
   if (o.key !== undefined || o.pfx !== undefined)
     throw new ConfigError('listenWs serves plain HTTP: use listenWss');
-  return tie(switcher, await wsListen(withBacklog(options), handler(switcher)));
+  return tie(switcher, await wsListen(withHandshake(switcher, withBacklog(options)), handler(switcher)));
 }
 
 /** Secure WebSocket (HTTPS): give `key` and `cert` (or `pfx`); path default /flex/ws. */
@@ -88,7 +97,7 @@ export async function listenWss(switcher: Switcher, options: WsListenOptions): P
   if (options.key === undefined && options.pfx === undefined) {
     throw new ConfigError('listenWss needs key and cert (or pfx)');
   }
-  return tie(switcher, await wsListen(withBacklog(options), handler(switcher)));
+  return tie(switcher, await wsListen(withHandshake(switcher, withBacklog(options)), handler(switcher)));
 }
 
 /**

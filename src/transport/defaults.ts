@@ -13,6 +13,11 @@ export const transportDefaults = Object.freeze({
   wsHighWaterMark: 1024 * 1024,
   /** One flex frame per message: 11-byte header plus the largest payload (PROTOCOL.md 1.3, 1.6). */
   wsMaxPayload: 11 + 65_535,
+  /**
+   * ms an HTTP connection to a WebSocket listener has to send its whole upgrade request (headers
+   * included); then it is closed. Switcher listeners use the admission timeout instead.
+   */
+  wsHandshakeTimeout: 10_000,
   /** The path the Go example gateway serves (PROTOCOL.md 1.6); nothing in the protocol depends on it. */
   wsPath: '/flex/ws',
   /** Browser WebSocket: ms between `bufferedAmount` polls while above the high-water mark. */

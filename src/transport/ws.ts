@@ -58,7 +58,13 @@ export interface WsUpgradeOptions extends WsTransportOptions, PayloadOption {
 }
 
 /** With `key`/`cert` (or `pfx`) the listener serves HTTPS, so clients dial `wss://`. */
-export interface WsListenOptions extends ListenOptions, WsUpgradeOptions, tls.TlsOptions {}
+export interface WsListenOptions extends ListenOptions, WsUpgradeOptions, tls.TlsOptions {
+  /**
+   * ms a connection has to send its whole HTTP request (the upgrade) before it is closed; Node's
+   * own default would hold a slow or silent one for a minute or more. Default 10 s.
+   */
+  handshakeTimeout?: number;
+}
 
 /** Wraps an open `ws` WebSocket. `remoteAddress` is what the transport reports for logs. */
 export function wsTransport(
@@ -294,14 +300,35 @@ export function listenWs(
   options: WsListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<Listener> {
-  const { host, port, backlog, path, maxPayload, highWaterMark, lowWaterMark, closeTimeout, ...tlsOptions } =
-    options;
+  const {
+    host,
+    port,
+    backlog,
+    path,
+    maxPayload,
+    highWaterMark,
+    lowWaterMark,
+    closeTimeout,
+    handshakeTimeout,
+    ...tlsOptions
+  } = options;
+  checkNumber('handshakeTimeout', handshakeTimeout, 1, true);
+  const handshake = handshakeTimeout ?? transportDefaults.wsHandshakeTimeout;
+  // Until it upgrades, a connection belongs to the HTTP server: bound it as admission bounds the
+  // rest (Node checks these timeouts on an interval, so check often enough for them to bite).
+  const httpOptions: http.ServerOptions = {
+    headersTimeout: handshake,
+    requestTimeout: handshake,
+    connectionsCheckingInterval: Math.min(handshake, 1_000),
+  };
   const upgrade = wsUpgradeHandler(
     { path, maxPayload, highWaterMark, lowWaterMark, closeTimeout },
     onTransport,
   );
   const secure = tlsOptions.key !== undefined || tlsOptions.pfx !== undefined;
-  const server = secure ? https.createServer(tlsOptions) : http.createServer();
+  const server = secure
+    ? https.createServer({ ...tlsOptions, ...httpOptions })
+    : http.createServer(httpOptions);
   const wsPath = path ?? transportDefaults.wsPath;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.statusCode = requestPath(req) === wsPath ? 426 : 404;

@@ -73,6 +73,14 @@ async function rawWs(url: string): Promise<{ ws: WebSocket; closed: Promise<numb
   return { ws, closed };
 }
 
+async function legitWsNode(url: string, domain: string): Promise<Node> {
+  const { ip, transport } = await admit(await dialWs(url), { password: PASSWORD, domain });
+  const n = new Node(transport, { ip, domain, heartbeatInterval: 0 });
+  n.on('error', () => {});
+  cleanups.push(() => n.destroy());
+  return n;
+}
+
 async function legitNode(port: number, domain: string): Promise<Node> {
   const { ip, transport } = await admit(await dialTcp('127.0.0.1', port), { password: PASSWORD, domain });
   const n = new Node(transport, { ip, domain, heartbeatInterval: 0 });
@@ -174,6 +182,43 @@ describe('before admission', () => {
     expect(sent).toBeLessThan(frame.length);
     expect(refused.map((r) => r.reason)).toEqual(['timeout']);
     expect(sw.client('slow')).toBeUndefined();
+  });
+
+  // Found by the robustness audit: the WebSocket listener's HTTP server kept Node's defaults
+  // (60 s for headers, checked every 30 s), and a connection that has not upgraded yet is not an
+  // admission, so a crowd of half-sent upgrade requests was held for a minute or more, outside
+  // admissionTimeout and maxPendingAdmissions, unlogged; enough of them use up the switcher's
+  // file descriptors and turn every node away, on TCP too.
+  it('slowloris on the WebSocket listener: a half-sent upgrade request is cut off at the admission timeout', async () => {
+    const { wsUrl, sw } = await start({ admissionTimeout: 400 });
+    const port = Number(new URL(wsUrl).port);
+    const silent = rawTcp(port);
+    const { socket, closed } = rawTcp(port);
+    socket.write('GET /flex/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const drip = setInterval(() => {
+      if (!socket.destroyed) socket.write('X');
+    }, 50);
+    cleanups.push(() => clearInterval(drip));
+    const lag = lagMonitor();
+    cleanups.push(() => lag.stop());
+    const t0 = performance.now();
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const tooLong = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error('upgrade requests still open after 5 s')), 5_000);
+    });
+    cleanups.push(() => clearTimeout(guard));
+    await Promise.race([Promise.all([closed, silent.closed]), tooLong]);
+    clearTimeout(guard);
+    clearInterval(drip);
+    // Node checks its HTTP timeouts on an interval: allow one interval beyond the timeout.
+    expect(performance.now() - t0).toBeLessThan(400 + 400 + 300 + 2 * lag.maxMs());
+    // An upgraded connection is the admission's business, and an admitted one stays however idle.
+    const n = await legitWsNode(wsUrl, 'ws-idle');
+    // Two admission timeouts in a row (each cut off on time) outlast the handshake deadline and
+    // one checking interval: the idle admitted node must still be there.
+    for (let i = 0; i < 2; i++) await (await rawWs(wsUrl)).closed;
+    expect(await n.ping()).toBeGreaterThanOrEqual(0);
+    expect(sw.client('ws-idle')).toBeDefined();
   });
 
   it('a slowloris crowd: beyond maxPendingAdmissions refused at once; all freed after the timeout', async () => {

@@ -142,10 +142,23 @@ export class AdmissionReader implements TransportHandlers {
 
   close(err?: Error): void {
     if (this.ended) return;
-    this.ended = { err };
+    // A byte stream that ends inside a frame broke the protocol; it did not hang up cleanly.
+    let cut: ProtocolError | null = null;
+    if (err === undefined && this.decoder !== null && !this.discarding) {
+      try {
+        this.decoder.end();
+      } catch (e) {
+        cut = e instanceof ProtocolError ? e : new ProtocolError('connection ended inside a frame');
+      }
+    }
+    this.ended = { err: err ?? cut ?? undefined };
     this.clearTimer();
-    if (this.sink) this.sink.closed(err);
-    else if (!this.got) {
+    if (this.sink) {
+      if (cut) this.sink.malformed(cut);
+      this.sink.closed(err ?? cut ?? undefined);
+    } else if (!this.got && cut) {
+      this.rejectFirst(refusal('malformed', 0, `${cut.message} (admission)`));
+    } else if (!this.got) {
       // A transport that closed on bad input (a text WebSocket message) is malformed, not a hang-up.
       this.rejectFirst(
         err instanceof ProtocolError

@@ -329,7 +329,7 @@ describe('right after admission', () => {
   });
 
   it('a TCP client that ends inside a frame leaves; its partial frame is not forwarded', async () => {
-    const { left, tcpPort, sw } = await start();
+    const { left, log, tcpPort, sw } = await start();
     const target = await legitNode(tcpPort, 'target');
     const { socket } = rawTcp(tcpPort);
     const replied = new Promise<void>((resolve) => socket.once('data', () => resolve()));
@@ -348,5 +348,9 @@ describe('right after admission', () => {
     await expect.poll(() => left.map((l) => l.domain)).toEqual(['cut']);
     expect(target.stats.framesIn).toBe(0);
     expect(sw.stats().forwarded).toBe(0);
+    // Not a clean hang-up (found by the robustness audit: it was logged as reason "closed", at
+    // info, like a graceful leave): a protocol error, as a node reports the same thing.
+    expect(left[0]).toMatchObject({ reason: 'protocol', err: expect.stringMatching(/middle of a frame/) });
+    expect(log.find('client left', { domain: 'cut', reason: 'protocol' })[0]?.level).toBe('warn');
   });
 });

@@ -50,6 +50,7 @@ interface SwitcherOpts extends CommonOpts {
   livenessTimeout?: number;
   idleTimeout?: number;
   pingInterval?: number;
+  stallTimeout?: number;
   closeTimeout?: number;
   maxQueuePerClient?: number;
   maxQueuePerSource?: number;
@@ -64,6 +65,7 @@ const LIMITS = [
   'livenessTimeout',
   'idleTimeout',
   'pingInterval',
+  'stallTimeout',
   'closeTimeout',
   'maxQueuePerClient',
   'maxQueuePerSource',
@@ -150,6 +152,13 @@ export function switcherCommand(): CliCommand {
       limit(
         '--ping-interval <duration>',
         'ping every node this often: its RTT (clients, admin API); two unanswered close it (default 0: off)',
+        (v) => parseDuration(v),
+      ),
+    )
+    .addOption(
+      limit(
+        '--stall-timeout <duration>',
+        `close a node that keeps others paused without reading this long (default ${ms(d.stallTimeout)}; 0: never)`,
         (v) => parseDuration(v),
       ),
     )

@@ -26,7 +26,8 @@ export type LeaveReason =
   | 'idle'
   | 'unresponsive'
   | 'protocol'
-  | 'overflow';
+  | 'overflow'
+  | 'stalled';
 
 /** A snapshot of one client for stats and admin. */
 export interface ClientInfo {
@@ -197,7 +198,13 @@ export class SwitcherClient implements FrameSink {
     this.mac = init.mac;
     this.connectedAt = init.connectedAt;
     this.gate = new ReadGate(transport);
-    this.outbox = new Outbox<SwitcherClient>(transport, host.options);
+    this.outbox = new Outbox<SwitcherClient>(transport, host.options, this.gate, (held) => {
+      const s = host.options.stallTimeout / 1000;
+      this.destroy(
+        'stalled',
+        new LimitError(`took nothing for ${s} s while ${held} other node(s) waited to send to it`),
+      );
+    });
     if (host.options.idleTimeout > 0) this.armIdle(host.options.idleTimeout);
     if (host.options.pingInterval > 0) this.startPings(host.options.pingInterval);
   }

@@ -43,6 +43,12 @@ export const switcherDefaults = Object.freeze({
   pingInterval: 0,
   /** ms `close()` waits for clients to finish before destroying them. */
   closeTimeout: 5_000,
+  /**
+   * ms a client may keep other clients paused (it is not taking what they send it, and their
+   * queues towards it are full) without taking a single byte, before it is closed as stalled;
+   * 0 disables. Go switchers block instead, and so freeze the senders (12).
+   */
+  stallTimeout: 10_000,
 });
 
 export interface SwitcherOptions {
@@ -64,6 +70,8 @@ export interface SwitcherOptions {
   quantum?: number;
   maxBatchBytes?: number;
   idleTimeout?: number;
+  /** ms a client may hold back the clients sending to it without taking a byte (default 10 s; 0: never). */
+  stallTimeout?: number;
   pingInterval?: number;
   closeTimeout?: number;
   /** Wall clock in Unix nanoseconds (admission timestamps, replay window, rate limit). */
@@ -126,6 +134,7 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     idleTimeout: int('idleTimeout', o.idleTimeout ?? d.idleTimeout, 0, MAX_MS),
     pingInterval: int('pingInterval', o.pingInterval ?? d.pingInterval, 0, MAX_MS),
     closeTimeout: int('closeTimeout', o.closeTimeout ?? d.closeTimeout, 0, MAX_MS),
+    stallTimeout: int('stallTimeout', o.stallTimeout ?? d.stallTimeout, 0, MAX_MS),
     clock: o.clock ?? wallClockNs,
     logger: o.logger,
   };

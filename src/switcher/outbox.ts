@@ -1,5 +1,6 @@
 import { Scheduler, type SchedulerSink, StreamQueue } from '../scheduler.js';
 import type { Transport } from '../transport/types.js';
+import { type TimerHandle, timeout } from '../util/timers.js';
 
 /**
  * The frames waiting for one client, and the backpressure they exert on their sources.
@@ -10,6 +11,11 @@ import type { Transport } from '../transport/types.js';
  * source's queue grows past `maxQueuePerSource`, or a source adds to a destination holding more
  * than `maxQueuePerClient`, that source's reading is paused until the backlog drains: the
  * switcher's memory stays bounded and nothing is dropped.
+ *
+ * A client that holds others back this way is paused itself while it does (a node that does not
+ * read must not go on asking for answers that queue for it), and one that takes no byte for
+ * `stallTimeout` meanwhile is reported stalled: its owner closes it, so one node that stops
+ * reading cannot freeze the nodes that talk to it. A slow reader is not stalled.
  */
 
 /** Pauses a transport's reading while anything holds it. */
@@ -55,13 +61,17 @@ export const FRAME_COST = 256;
 
 /** One source's frames towards this client; draining it lets the source read again. */
 class SourceQueue extends StreamQueue {
-  constructor(private readonly gate: ReadGate) {
+  constructor(
+    private readonly gate: ReadGate,
+    private readonly released: () => void,
+  ) {
     super();
     this.frameCost = FRAME_COST;
   }
 
   override onDrain(): void {
     this.gate.unblock(this);
+    this.released();
   }
 }
 
@@ -71,6 +81,8 @@ export interface OutboxLimits {
   quantum: number;
   maxBatchBytes: number;
   maxControlQueue: number;
+  /** ms a client may hold other clients back without taking a byte; 0: never judged. */
+  stallTimeout: number;
 }
 
 /** What the outbox needs of a source: the gate on its reading. */
@@ -89,10 +101,23 @@ export class Outbox<S extends Source> {
   private pushed = 0;
   /** Queues created since the last sweep of empty ones. */
   private created = 0;
+  /** Sources paused on this client's account: source queues over their bound, plus overTotal. */
+  private holding = 0;
+  private stallTimer: TimerHandle | undefined;
+  /** bytesOut when the stall timer was armed: unchanged when it fires means no progress. */
+  private stallMark = 0;
+  /** Key of our own pause in our client's gate (the outbox itself keys the pauses of sources). */
+  private readonly ownKey = {};
 
+  /**
+   * `own` gates the client's own reading (paused while it holds others back);
+   * `onStall` is told when it has held them back for `stallTimeout` without taking a byte.
+   */
   constructor(
     private readonly transport: Transport,
     private readonly limits: OutboxLimits,
+    private readonly own?: ReadGate,
+    private readonly onStall?: (held: number) => void,
   ) {
     const sink: SchedulerSink = { framing: transport.framing, send: (parts) => this.write(parts) };
     this.scheduler = new Scheduler(sink, {
@@ -134,7 +159,7 @@ export class Outbox<S extends Source> {
       // A queue per source ever seen would grow with every pair of nodes that once talked:
       // now and then forget the empty ones (amortised O(1) per new queue).
       if (++this.created > 64 && this.created * 2 > this.bySource.size) this.sweep();
-      const queue = new SourceQueue(from.gate);
+      const queue = new SourceQueue(from.gate, () => this.release());
       queue.lowWater = Math.floor(l.maxQueuePerSource / 2);
       this.bySource.set(from, queue);
       q = queue;
@@ -145,11 +170,50 @@ export class Outbox<S extends Source> {
     if (q.bytes > l.maxQueuePerSource && !q.needDrain) {
       q.needDrain = true;
       from.gate.block(q);
+      this.hold();
     }
     if (this.queuedCost > l.maxQueuePerClient && !this.overTotal.has(from)) {
       this.overTotal.add(from);
       from.gate.block(this);
+      this.hold();
     }
+  }
+
+  /** Sources paused on this client's account now. */
+  get held(): number {
+    return this.holding;
+  }
+
+  /**
+   * One more source paused on our account. The first pauses our own reading too, as TCP would: a
+   * client whose answers cannot be delivered must not go on sending requests (pings, opens) that
+   * make more of them. It also starts the stall clock.
+   */
+  private hold(): void {
+    if (this.holding++ > 0) return;
+    this.own?.block(this.ownKey);
+    this.armStall();
+  }
+
+  /** A source paused on our account may read again; with none left, so may we. */
+  private release(): void {
+    if (this.holding === 0 || --this.holding > 0) return;
+    this.own?.unblock(this.ownKey);
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+  }
+
+  /** Reports a client that took no byte for `stallTimeout` while holding others back; slow is not stalled. */
+  private armStall(): void {
+    const ms = this.limits.stallTimeout;
+    if (ms === 0) return;
+    this.stallMark = this.bytesOut;
+    this.stallTimer = timeout(() => {
+      this.stallTimer = undefined;
+      if (this.holding === 0) return;
+      if (this.bytesOut !== this.stallMark) this.armStall();
+      else this.onStall?.(this.holding);
+    }, ms);
   }
 
   /** Queues of sources with nothing waiting and nothing paused. */
@@ -169,9 +233,12 @@ export class Outbox<S extends Source> {
   forget(source: S): void {
     const q = this.bySource.get(source);
     // Its queued frames still drain, but must not wake the departed source's reading.
-    if (q) q.needDrain = false;
+    if (q?.needDrain) {
+      q.needDrain = false;
+      this.release();
+    }
     this.bySource.delete(source);
-    this.overTotal.delete(source);
+    if (this.overTotal.delete(source)) this.release();
   }
 
   /** This client left: drop what is queued and release every source it paused. */
@@ -181,6 +248,10 @@ export class Outbox<S extends Source> {
     for (const src of this.overTotal) src.gate.unblock(this);
     this.bySource.clear();
     this.overTotal.clear();
+    if (this.holding > 0) this.own?.unblock(this.ownKey);
+    this.holding = 0;
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
   }
 
   private write(parts: readonly Uint8Array[]): boolean {
@@ -189,7 +260,10 @@ export class Outbox<S extends Source> {
     if (this.overTotal.size > 0 && this.queuedCost <= this.limits.maxQueuePerClient / 2) {
       const waiting = [...this.overTotal];
       this.overTotal.clear();
-      for (const s of waiting) s.gate.unblock(this);
+      for (const s of waiting) {
+        s.gate.unblock(this);
+        this.release();
+      }
     }
     return ok;
   }

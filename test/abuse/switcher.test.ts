@@ -8,7 +8,7 @@ import { memoryPair } from '../../src/transport/memory.js';
 import { currentTimeNs, openResponse, sealRequest } from '../../src/wire/admission/index.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
 import { encodeFrame, makeFrame } from '../../src/wire/frame.js';
-import { decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
+import { decodeOpenAck, encodeOpen, encodeOpenAck } from '../../src/wire/open.js';
 import { encodeReset } from '../../src/wire/reset.js';
 import { captureLogger } from '../helpers/faulty-log.js';
 import { heapUsed, MiB, settleHeap } from '../helpers/faulty-memory.js';
@@ -245,6 +245,58 @@ describe('abuse by admitted clients', () => {
     });
     expect(sw.stats().clients).toBe(2);
     await check(5);
+  });
+
+  // Found by the robustness audit: a node that stopped reading kept the nodes sending to it
+  // paused for good (no log, no limit), so one admitted client could freeze any other.
+  it('a node that stops reading is closed as stalled, and the node it held back carries on', async () => {
+    const { sw, log, left } = start({ maxQueuePerSource: 256 * 1024, stallTimeout: 400 });
+    const { alice, check } = await legitPair(sw);
+    const sink = await hostile(sw, 'sink', { hwm: 64 * 1024 });
+    const dial = alice.dial('sink:9');
+    const open = await sink.peer.next((f) => f.cmd === Cmd.OPEN);
+    sink.peer.frame(Cmd.OPEN_ACK, open.srcIP, open.srcPort, sink.ip, 9, encodeOpenAck({ window: 16 * MiB }));
+    const s = await dial;
+    s.on('error', () => {});
+    sink.end.pauseReading();
+    s.write(new Uint8Array(4 * MiB));
+    // alice is paused on sink's account, and sink itself is paused too.
+    await expect.poll(() => sw.client('alice')?.paused, { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => sw.client('sink')?.paused, { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => left.map((l) => [l.domain, l.reason]), { timeout: 5_000 })
+      .toEqual([['sink', 'stalled']]);
+    expect(left[0].err).toMatch(/took nothing for 0.4 s while 1 other node\(s\) waited to send to it/);
+    expect(log.find('client left', { domain: 'sink', reason: 'stalled' })[0]).toMatchObject({
+      level: 'warn',
+    });
+    expect(sw.client('alice')?.paused).toBe(false);
+    await check(7);
+  });
+
+  it('a client that floods pings and reads no answer is paused, then closed; the pinged node stays', async () => {
+    const { sw, left } = start({ maxQueuePerSource: 64 * 1024, stallTimeout: 1_500 });
+    const { bob, check } = await legitPair(sw);
+    const { peer, ip, end } = await hostile(sw, 'mallory', { hwm: 64 * 1024 });
+    end.pauseReading();
+    // Each ping makes bob answer mallory, who reads nothing: mallory, not bob, must pay for it.
+    const flood = (async () => {
+      for (let i = 0; i < 200_000 && !peer.closed; i++) {
+        if (!peer.frame(Cmd.PING, bob.ip, 0, ip, 1 + (i % 60_000))) {
+          await Promise.race([peer.drained(), peer.whenClosed(10_000)]);
+        }
+      }
+    })();
+    // Once bob's answers back up, the switcher stops reading mallory: no more pings reach bob.
+    await expect.poll(() => sw.client('mallory')?.paused, { timeout: 5_000 }).toBe(true);
+    expect(sw.client('bob')?.paused).toBe(true);
+    await flood;
+    await expect
+      .poll(() => left.map((l) => [l.domain, l.reason]), { timeout: 5_000 })
+      .toEqual([['mallory', 'stalled']]);
+    expect(bob.closed).toBe(false);
+    expect(sw.client('bob')?.paused).toBe(false);
+    await check(8);
   });
 
   it('a flood at a client that does not read pauses the source: bounded queue, nothing lost', async () => {

@@ -66,6 +66,7 @@ describe('ReadGate and Outbox', () => {
       quantum: 1_000,
       maxBatchBytes: 1_000,
       maxControlQueue: 16,
+      stallTimeout: 0,
     });
     box.forward(source, new Uint8Array(11), new Uint8Array(200));
     expect(source.gate.paused).toBe(true);

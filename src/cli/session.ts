@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type ConnectOptions, connect, type NodeSession } from '../connect.js';
 import { TimeoutError } from '../errors.js';
@@ -23,6 +23,13 @@ export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): 
       ca = readFileSync(o.ca);
     } catch (err) {
       throw new CliError('CLI_USAGE', `cannot read the CA file ${o.ca}: ${(err as Error).message}`);
+    }
+    // Node's TLS takes a file without any certificate silently; the dial would fail later, as a
+    // connection error. A file that is not a certificate is bad usage.
+    try {
+      new X509Certificate(ca);
+    } catch (err) {
+      throw new CliError('CLI_USAGE', `the CA file ${o.ca} holds no certificate: ${(err as Error).message}`);
     }
   }
   return {

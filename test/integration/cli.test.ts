@@ -102,6 +102,14 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     expect(r.stderr).toContain('--tls and --wss need --cert FILE');
   });
 
+  it('--ca with a file that holds no certificate', async ({ expect }) => {
+    const r = await runCliToEnd(['ping', '-s', 'tls://127.0.0.1:1', '--ca', 'README.md', 'x'], {
+      env: { FLEXMUX_PASSWORD: 'x' },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the CA file README.md holds no certificate');
+  });
+
   it('--tls with files that are not PEM', async ({ expect }) => {
     const r = await runCliToEnd(
       ['switcher', '--tls', '127.0.0.1:0', '--cert', 'README.md', '--key', 'README.md'],

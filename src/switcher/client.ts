@@ -125,7 +125,7 @@ export interface OpeningRoute {
    * took the domain over since the dialer learnt it, and may be a Go node). Null when none.
    */
   held: Frame[] | null;
-  /** Bytes of `held`, headers included (they count against the dialer's MAX_HELD_EARLY). */
+  /** What `held` costs, headers and FRAME_COST per frame included (against MAX_HELD_EARLY). */
   heldBytes: number;
   /** Some early frames of this dial were dropped: its ACK must not say EARLY_ROUTED. */
   dropped: boolean;

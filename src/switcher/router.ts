@@ -12,6 +12,7 @@ import {
 import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import type { AccessPolicy } from './access.js';
 import { MAX_HELD_EARLY, MAX_OPENING_ROUTES, type OpeningRoute, SwitcherClient } from './client.js';
+import { FRAME_COST } from './outbox.js';
 import type { Registry } from './registry.js';
 
 /**
@@ -188,7 +189,9 @@ export class Router {
    * the acceptor gone, the route's early frames are dropped, with the same outcome.
    */
   private hold(from: SwitcherClient, route: OpeningRoute, g: Frame): void {
-    const size = HEADER_SIZE + g.payload.length;
+    // Counted as the outbox counts a waiting frame (its objects too), and a small payload is
+    // copied so that it does not keep the whole read buffer it came in alive.
+    const size = HEADER_SIZE + g.payload.length + FRAME_COST;
     if (route.to.state !== 'open' || from.heldEarly + size > MAX_HELD_EARLY) {
       const why =
         route.to.state !== 'open'
@@ -199,6 +202,7 @@ export class Router {
       this.drop(from, g, why);
       return;
     }
+    if (g.payload.byteLength * 2 < g.payload.buffer.byteLength) g.payload = new Uint8Array(g.payload);
     if (route.held === null) route.held = [];
     route.held.push(g);
     route.heldBytes += size;

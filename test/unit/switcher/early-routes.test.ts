@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SwitcherClient } from '../../../src/switcher/client.js';
+import type { Registry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
-import { type Frame, makeFrame } from '../../../src/wire/frame.js';
+import { encodeFrame, type Frame, makeFrame } from '../../../src/wire/frame.js';
 import { decodeOpenAck, encodeOpen, encodeOpenAck, encodeOpenError } from '../../../src/wire/open.js';
 import { join, PASSWORD, type Raw, text } from './helpers.js';
 
@@ -21,6 +23,11 @@ afterEach(async () => {
 });
 
 const ALL = 0x1f;
+
+/** The switcher's own record of a client. */
+function inner(s: Switcher, domain: string): SwitcherClient | undefined {
+  return (s as unknown as { registry: Registry<SwitcherClient> }).registry.byDomain(domain);
+}
 const PORT = 5000;
 const TEACH = 4999;
 const is = (cmd: number) => (f: Frame) => f.cmd === cmd;
@@ -166,6 +173,37 @@ describe('switcher: early-data routes', () => {
     expect(sw.stats().dropped).toBe(dropped + 1);
     await alice.barrier();
     expect(carol.inbox.some((f) => f.cmd === Cmd.DATA)).toBe(false);
+  });
+
+  it('holds at most 1 MiB of early frames per dialer, each frame counted with its overhead', async () => {
+    await join(sw, 'bob');
+    const alice = await join(sw, 'alice');
+    alice.send(
+      makeFrame(
+        Cmd.OPEN,
+        SWITCHER_IP,
+        9,
+        alice.ip,
+        PORT,
+        encodeOpen({ domain: 'bob', window: 0, caps: ALL }),
+      ),
+    );
+    // One-byte frames, all in one write: as views they would each keep that whole buffer alive.
+    const one = encodeFrame(makeFrame(Cmd.DATA, SWITCHER_IP, 9, alice.ip, PORT, new Uint8Array(1)));
+    const all = new Uint8Array(one.length * 5_000);
+    for (let i = 0; i < 5_000; i++) all.set(one, i * one.length);
+    alice.send(all.subarray(0, one.length * 100));
+    await alice.barrier();
+    const held = inner(sw, 'alice')?.opening.get(PORT)?.held ?? [];
+    expect(held).toHaveLength(100);
+    // Copied out of the read buffer they came in.
+    expect(held.every((g) => g.payload.buffer.byteLength === 1)).toBe(true);
+    alice.send(all.subarray(one.length * 100));
+    await alice.barrier();
+    // 1 MiB / (16 + 1 + 256) bytes: about 3,800 frames held, then the route's frames are dropped
+    // (a count of bytes alone would have held all 5,000, each keeping the 85 kB write alive).
+    expect(sw.stats().dropped).toBe(5_000);
+    expect(inner(sw, 'alice')?.heldEarly).toBe(0);
   });
 
   it('makes no route for a dial without EARLY_DATA, and ends one at a plain v3 ACK', async () => {

@@ -1,5 +1,6 @@
 import { Duplex } from 'node:stream';
 import type { StreamCore, StreamFace } from '../stream/core.js';
+import { COPY_BELOW, Stage } from '../stream/stage.js';
 
 export interface FlexStreamOptions {
   /** Bytes the readable side buffers before it stops asking for more (credit follows reading). */
@@ -11,10 +12,19 @@ export interface FlexStreamOptions {
  * The Node.js face of a stream: a Duplex that behaves like a net.Socket where it can. Reading
  * drives credit: bytes count as consumed once they leave the readable buffer, so a paused reader
  * stops the peer after one window without stalling other streams.
+ *
+ * Inbound payloads are views of the read buffers they arrived in. One goes to the reader as it is
+ * when it is large (COPY_BELOW) or taken at once (flowing, nothing buffered); a small one that
+ * would wait is copied into a stage (src/stream/stage.ts), pushed as one chunk when it fills,
+ * before a large payload, once the reader has taken everything buffered, and before the end. The
+ * stage holds bytes only while the readable buffer does, and they are not consumed (no credit).
  */
 export class FlexStream extends Duplex implements StreamFace {
   readonly core: StreamCore;
+  /** Bytes pushed into the readable buffer (staged bytes are not, until the stage is pushed). */
   private pushedTotal = 0;
+  /** Small payloads waiting behind a backlog; null when none are. */
+  private stage: Stage | null = null;
   private reportedTotal = 0;
   private writeCallback: ((err?: Error | null) => void) | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -108,19 +118,34 @@ export class FlexStream extends Duplex implements StreamFace {
   }
 
   override _read(): void {
+    // Node also asks while the buffer still holds data (it reads ahead below the high-water mark
+    // after a push): a partly filled stage pushed then would only make more, smaller chunks. The
+    // stage goes in once the buffer is empty, which read() below sees first.
+    if (this.stage !== null && this.readableLength === 0) this.pushStage();
     this.reportConsumed();
   }
 
   // Credit follows the bytes leaving the readable buffer: _read alone misses a paused reader
   // that drains the buffer with read() (or a flowing one started after data arrived).
   override read(size?: number): Buffer | null {
+    // A read of `size` bytes may need staged ones: a reader waiting for more than is buffered
+    // would otherwise wait for the next payload, which may never come.
+    if (this.stage !== null && size !== undefined && size > this.readableLength) this.pushStage();
     const chunk = super.read(size) as Buffer | null;
-    if (chunk !== null) this.reportConsumed();
+    // The reader has taken everything buffered: what is staged follows. (By now super.read has
+    // emitted 'data' for `chunk`, so a flowing reader gets the stage after it.)
+    if (this.stage !== null && this.readableLength === 0) {
+      this.pushStage();
+      this.reportConsumed();
+    } else if (chunk !== null) {
+      this.reportConsumed();
+    }
     return chunk;
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.clearIdle();
+    this.stage = null;
     // autoDestroy after a clean end in both directions must let the close handshake finish;
     // any other destroy aborts the stream (RESET or v3 close).
     const clean = err === null && this.writableFinished && this.readableEnded;
@@ -134,13 +159,22 @@ export class FlexStream extends Duplex implements StreamFace {
   // ---------------------------------------------------------------- StreamFace
 
   onData(chunk: Uint8Array): void {
-    this.pushedTotal += chunk.length;
-    this.push(chunk);
+    // Fast path (no copy): a large payload, or one the reader takes at once, with nothing staged.
+    if (
+      this.stage === null &&
+      (chunk.length >= COPY_BELOW || (this.readableLength === 0 && this.readableFlowing === true))
+    ) {
+      this.pushedTotal += chunk.length;
+      this.push(chunk);
+    } else {
+      this.hold(chunk);
+    }
     this.reportConsumed();
     if (this.idleMs > 0) this.armIdle();
   }
 
   onEnd(): void {
+    if (this.stage !== null) this.pushStage();
     this.push(null);
   }
 
@@ -184,6 +218,34 @@ export class FlexStream extends Duplex implements StreamFace {
     cb?.();
     // The stream is gone in both directions: finish the writable side so 'close' follows.
     if (!this.writableEnded) this.end();
+  }
+
+  /** A payload that would wait in the readable buffer: small ones are copied (see the class doc). */
+  private hold(chunk: Uint8Array): void {
+    if (chunk.length >= COPY_BELOW) {
+      if (this.stage !== null) this.pushStage();
+      this.pushedTotal += chunk.length;
+      this.push(chunk);
+      return;
+    }
+    if (this.stage === null) this.stage = new Stage();
+    const stage = this.stage;
+    const full = stage.add(chunk);
+    if (full !== null) {
+      this.pushedTotal += full.length;
+      this.push(full);
+    }
+    // Nothing buffered (a paused or not yet reading stream): the copy goes in now, so the reader
+    // is told there is data and nothing is held back.
+    if (this.readableLength === 0 || stage.length === 0) this.pushStage();
+  }
+
+  private pushStage(): void {
+    const chunk = this.stage?.take() ?? null;
+    this.stage = null;
+    if (chunk === null) return;
+    this.pushedTotal += chunk.length;
+    this.push(chunk);
   }
 
   private reportConsumed(): void {

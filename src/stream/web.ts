@@ -1,10 +1,17 @@
 import { StreamClosedError } from '../errors.js';
 import type { StreamCore, StreamFace } from './core.js';
+import { COPY_BELOW, Stage } from './stage.js';
 
 /**
  * The Web Streams face of a stream, runtime-neutral (browsers, Node, Deno): a ReadableStream and
  * a WritableStream of Uint8Array. Credit follows reading: bytes count as consumed once they leave
  * the readable queue.
+ *
+ * Inbound payloads are views of the read buffers they arrived in. One is enqueued as it is when
+ * it is large (COPY_BELOW), or when the queue is empty and it is at least half of its buffer (a
+ * WebSocket message in a browser); other small ones are copied into a stage (./stage.ts),
+ * enqueued as one chunk when it fills, before a large payload, once the reader has emptied the
+ * queue, and before the end. Staged bytes are not consumed (no credit).
  */
 export class WebStream implements StreamFace {
   readonly core: StreamCore;
@@ -12,9 +19,14 @@ export class WebStream implements StreamFace {
   readonly writable: WritableStream<Uint8Array>;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private readonly highWater: number;
+  /** Bytes enqueued (staged bytes are not, until the stage is enqueued). */
   private enqueued = 0;
+  /** Small payloads waiting behind queued data; null when none are. */
+  private stage: Stage | null = null;
   private reported = 0;
   private readDone = false;
+  /** The peer ended; the readable closes once the reader has emptied the queue (see onEnd). */
+  private ending = false;
   private failed = false;
   private writeWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private closedResolve!: () => void;
@@ -32,9 +44,20 @@ export class WebStream implements StreamFace {
         start: (c) => {
           this.controller = c;
         },
-        pull: () => this.reportConsumed(),
+        // Called once the reader has taken a chunk (and while the queue is under its high-water
+        // mark): the stage goes in only once the queue is empty, so staging still gathers many
+        // small payloads into one chunk while the reader is behind.
+        pull: () => {
+          if (this.stage !== null && this.queued === 0) this.enqueueStage();
+          this.reportConsumed();
+          if (this.ending && this.queued === 0 && !this.readDone) {
+            this.readDone = true;
+            this.controller.close();
+          }
+        },
         cancel: (reason) => {
           this.readDone = true;
+          this.stage = null;
           if (core.state !== 'closed') core.destroy(reason instanceof Error ? reason : undefined);
         },
       },
@@ -82,20 +105,37 @@ export class WebStream implements StreamFace {
 
   onData(chunk: Uint8Array): void {
     if (this.readDone) return;
-    this.enqueued += chunk.length;
-    this.controller.enqueue(chunk);
+    // Fast path (no copy): a large payload, or one that goes into an empty queue (a waiting reader
+    // takes it at once) and is at least half of its buffer (so it keeps no large one alive if it
+    // has to wait: whether a read is waiting cannot be seen from here).
+    const n = chunk.length;
+    if (this.stage === null && (n >= COPY_BELOW || (this.queued === 0 && n * 2 >= chunk.buffer.byteLength))) {
+      this.enqueued += chunk.length;
+      this.controller.enqueue(chunk);
+    } else {
+      this.hold(chunk);
+    }
     this.reportConsumed();
   }
 
   onEnd(): void {
-    if (this.readDone) return;
+    if (this.readDone || this.ending) return;
+    if (this.stage !== null) this.enqueueStage();
+    // A closed ReadableStream calls pull no more, so what the reader took after the close would
+    // never count as consumed (nor leave the connection's receive budget): close once it is empty.
+    if (this.queued > 0) {
+      this.ending = true;
+      return;
+    }
     this.readDone = true;
     this.controller.close();
   }
 
   onError(err: Error): void {
     this.failed = true;
-    if (!this.readDone) {
+    this.stage = null;
+    // After the end, what is queued stays readable (as before the close was deferred).
+    if (!this.readDone && !this.ending) {
       this.readDone = true;
       this.controller.error(err);
     }
@@ -111,8 +151,11 @@ export class WebStream implements StreamFace {
   }
 
   onClose(aborted: boolean): void {
-    if (aborted) this.failed = true;
-    if (aborted && !this.readDone) {
+    if (aborted) {
+      this.failed = true;
+      this.stage = null;
+    }
+    if (aborted && !this.readDone && !this.ending) {
       this.readDone = true;
       this.controller.error(new StreamClosedError('stream aborted'));
     }
@@ -122,10 +165,40 @@ export class WebStream implements StreamFace {
     this.closedResolve();
   }
 
+  /** Bytes in the readable queue (not staged ones). */
+  private get queued(): number {
+    return Math.max(0, this.highWater - (this.controller.desiredSize ?? 0));
+  }
+
+  /** A payload that would wait behind queued data: small ones are copied (see the class doc). */
+  private hold(chunk: Uint8Array): void {
+    if (chunk.length >= COPY_BELOW) {
+      if (this.stage !== null) this.enqueueStage();
+      this.enqueued += chunk.length;
+      this.controller.enqueue(chunk);
+      return;
+    }
+    if (this.stage === null) this.stage = new Stage();
+    const stage = this.stage;
+    const full = stage.add(chunk);
+    if (full !== null) {
+      this.enqueued += full.length;
+      this.controller.enqueue(full);
+    }
+    if (this.queued === 0 || stage.length === 0) this.enqueueStage();
+  }
+
+  private enqueueStage(): void {
+    const chunk = this.stage?.take() ?? null;
+    this.stage = null;
+    if (chunk === null) return;
+    this.enqueued += chunk.length;
+    this.controller.enqueue(chunk);
+  }
+
   private reportConsumed(): void {
     if (this.readDone) return;
-    const queued = this.highWater - (this.controller.desiredSize ?? 0);
-    const consumed = this.enqueued - Math.max(0, queued) - this.reported;
+    const consumed = this.enqueued - this.queued - this.reported;
     if (consumed > 0) {
       this.reported += consumed;
       this.core.consumed(consumed);

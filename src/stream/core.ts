@@ -352,7 +352,8 @@ export class StreamCore extends StreamQueue {
         this.ordered(Cmd.CLOSE, EMPTY);
       }
     }
-    this.finish(err ?? null);
+    // The face drops what it buffered, error or not: it stops counting against the connection.
+    this.finish(err ?? null, false, true);
   }
 
   /**
@@ -684,7 +685,7 @@ export class StreamCore extends StreamQueue {
     this.destroy(err);
   }
 
-  private finish(err: Error | null, silent = false): void {
+  private finish(err: Error | null, silent = false, discard = err !== null || silent): void {
     if (this._state === 'closed') return;
     this._state = 'closed';
     if (this.closeTimer !== null) {
@@ -692,7 +693,7 @@ export class StreamCore extends StreamQueue {
       this.closeTimer = null;
     }
     const unread = this.recvTotal - this.consumedTotal;
-    if (err !== null || silent) {
+    if (discard) {
       // The face discards what it buffered; stop counting it against the connection.
       this.mark(DISCARDED);
       if (unread > 0) this.host.accountReceive(-unread);

@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FlexStream, Node } from '../../src/index.js';
+import { Cmd } from '../../src/wire/constants.js';
+import { encodeOpen } from '../../src/wire/open.js';
+import { rawLink } from '../helpers/raw.js';
+
+/**
+ * Bytes a stream received and its reader never took count against the connection's
+ * maxReceiveBuffer until they leave. A stream destroyed by its application (no error) drops them:
+ * they must stop counting then, or every such stream shrinks the budget for good.
+ */
+
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+});
+
+describe('maxReceiveBuffer and streams destroyed with unread data', () => {
+  it('a destroyed stream gives its unread bytes back to the connection budget', async () => {
+    const { node, raw } = rawLink({ maxReceiveBuffer: 100_000 });
+    nodes.push(node);
+    const accepted: FlexStream[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => {
+      s.on('error', () => {});
+      accepted.push(s); // never read
+    });
+    const open = (port: number): void =>
+      raw.send(Cmd.OPEN, 1, 80, 2, port, encodeOpen({ domain: 'raw', window: 65_536 }));
+    open(5000);
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(60_000));
+    await expect.poll(() => accepted[0]?.core.receiveBuffered).toBe(60_000);
+    accepted[0].destroy();
+    // Another 60,000 bytes fit the 100,000-byte budget only if the first 60,000 left it.
+    open(5001);
+    raw.send(Cmd.DATA, 1, 80, 2, 5001, new Uint8Array(60_000));
+    await expect
+      .poll(
+        () =>
+          accepted[1] !== undefined && (accepted[1].core.receiveBuffered === 60_000 || accepted[1].destroyed),
+      )
+      .toBe(true);
+    expect(accepted[1].destroyed).toBe(false);
+    expect(accepted[1].core.state).toBe('open');
+  });
+});

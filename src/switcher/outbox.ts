@@ -61,9 +61,11 @@ export const FRAME_COST = 256;
 
 /** One source's frames towards this client; draining it lets the source read again. */
 class SourceQueue extends StreamQueue {
+  // The outbox itself, not a closure: a switcher keeps one queue per pair of nodes that talk, and
+  // a closure (with its context) per queue cost ~100 bytes each (bench/scale.mjs).
   constructor(
     private readonly gate: ReadGate,
-    private readonly released: () => void,
+    private readonly box: { released(): void },
   ) {
     super();
     this.frameCost = FRAME_COST;
@@ -71,7 +73,7 @@ class SourceQueue extends StreamQueue {
 
   override onDrain(): void {
     this.gate.unblock(this);
-    this.released();
+    this.box.released();
   }
 }
 
@@ -159,7 +161,7 @@ export class Outbox<S extends Source> {
       // A queue per source ever seen would grow with every pair of nodes that once talked:
       // now and then forget the empty ones (amortised O(1) per new queue).
       if (++this.created > 64 && this.created * 2 > this.bySource.size) this.sweep();
-      const queue = new SourceQueue(from.gate, () => this.release());
+      const queue = new SourceQueue(from.gate, this);
       queue.lowWater = Math.floor(l.maxQueuePerSource / 2);
       this.bySource.set(from, queue);
       q = queue;
@@ -195,8 +197,8 @@ export class Outbox<S extends Source> {
     this.armStall();
   }
 
-  /** A source paused on our account may read again; with none left, so may we. */
-  private release(): void {
+  /** A source paused on our account may read again; with none left, so may we. @internal */
+  released(): void {
     if (this.holding === 0 || --this.holding > 0) return;
     this.own?.unblock(this.ownKey);
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
@@ -235,10 +237,10 @@ export class Outbox<S extends Source> {
     // Its queued frames still drain, but must not wake the departed source's reading.
     if (q?.needDrain) {
       q.needDrain = false;
-      this.release();
+      this.released();
     }
     this.bySource.delete(source);
-    if (this.overTotal.delete(source)) this.release();
+    if (this.overTotal.delete(source)) this.released();
   }
 
   /** This client left: drop what is queued and release every source it paused. */
@@ -262,7 +264,7 @@ export class Outbox<S extends Source> {
       this.overTotal.clear();
       for (const s of waiting) {
         s.gate.unblock(this);
-        this.release();
+        this.released();
       }
     }
     return ok;

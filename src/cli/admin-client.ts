@@ -3,7 +3,7 @@ import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { formatBytes } from './meter.js';
 import { addCommonOptions, type CommonOpts, flag } from './options.js';
-import { parseDomain, parseDuration } from './parse.js';
+import { parseDomain, parseTimeout } from './parse.js';
 import { ADMIN_TOKEN_ENV, readSecretFile } from './secret.js';
 
 /**
@@ -34,7 +34,7 @@ function addAdminOptions(cmd: Command): Command {
     .addOption(flag('--token-file <file>', 'read the bearer token from a file'))
     .addOption(
       new Option('--timeout <duration>', 'time allowed for the request')
-        .argParser((v) => parseDuration(v))
+        .argParser((v) => parseTimeout(v))
         .default(10_000, '10s'),
     );
   return addCommonOptions(cmd, 'warn');

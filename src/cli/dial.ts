@@ -5,7 +5,7 @@ import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { type Meter, startMeter } from './meter.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
-import { parseDuration, parseTarget } from './parse.js';
+import { parseDuration, parseTarget, parseTimeout } from './parse.js';
 import { openOnce, randomDomain } from './session.js';
 import { onStopSignal, type ShutdownHandle } from './shutdown.js';
 
@@ -35,7 +35,7 @@ export function dialCommand(): CliCommand {
     )
     .addOption(
       flag('--dial-timeout <duration>', 'time to wait for the stream to be accepted')
-        .argParser((v) => parseDuration(v))
+        .argParser((v) => parseTimeout(v))
         .default(defaults.dialTimeout, s(defaults.dialTimeout)),
     );
   addConnectOptions(cmd, { domainRequired: false });

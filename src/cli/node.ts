@@ -14,10 +14,10 @@ import {
   type Forward,
   formatHostPort,
   type HostPort,
-  parseDuration,
   parseExpose,
   parseForward,
   parseHostPort,
+  parseTimeout,
 } from './parse.js';
 import { splice } from './pipe.js';
 import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
@@ -59,7 +59,7 @@ export function nodeCommand(): CliCommand {
     .addOption(flag('--bind <host>', 'interface for --forward listeners').default('127.0.0.1'))
     .addOption(
       flag('--dial-timeout <duration>', 'time a forwarded connection waits for its stream')
-        .argParser((v) => parseDuration(v))
+        .argParser((v) => parseTimeout(v))
         .default(defaults.dialTimeout, `${defaults.dialTimeout / 1000}s`),
     )
     .addOption(

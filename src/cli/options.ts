@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
-import { parseDomain, parseDuration } from './parse.js';
+import { parseDomain, parseTimeout } from './parse.js';
 import { PASSWORD_ENV } from './secret.js';
 
 /**
@@ -77,7 +77,7 @@ export function addConnectOptions(cmd: Command, o: { domainRequired: boolean }):
     .addOption(new Option('--insecure', 'do not verify the TLS certificate of the switcher'))
     .addOption(
       flag('--connect-timeout <duration>', 'time allowed for one connection attempt and admission')
-        .argParser((v) => parseDuration(v))
+        .argParser((v) => parseTimeout(v))
         .default(10_000, '10s'),
     );
 }

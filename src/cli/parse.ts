@@ -109,6 +109,13 @@ export function parseDuration(text: string, bareUnit: 'ms' | 's' = 'ms'): number
   return ms;
 }
 
+/** A duration that bounds a wait: 0 would fail every attempt at once, so it is refused. */
+export function parseTimeout(text: string, bareUnit: 'ms' | 's' = 'ms'): number {
+  const ms = parseDuration(text, bareUnit);
+  if (ms === 0) fail('a timeout must be longer than 0');
+  return ms;
+}
+
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** A byte count: `65536`, `64k`, `8MiB`, `1G` (binary units). */

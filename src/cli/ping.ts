@@ -5,7 +5,7 @@ import { FlexError } from '../errors.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { ExitCode } from './exit.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
-import { parseCount, parseDomain, parseDuration } from './parse.js';
+import { parseCount, parseDomain, parseDuration, parseTimeout } from './parse.js';
 import { RttStats } from './rtt.js';
 import { openOnce, randomDomain } from './session.js';
 import { onStopSignal } from './shutdown.js';
@@ -38,7 +38,7 @@ export function pingCommand(): CliCommand {
     )
     .addOption(
       new Option('-W, --timeout <duration>', 'time to wait for each reply; a bare number is seconds')
-        .argParser((v) => parseDuration(v, 's'))
+        .argParser((v) => parseTimeout(v, 's'))
         .default(defaults.pingTimeout, String(defaults.pingTimeout / 1000)),
     )
     .addOption(flag('-q, --quiet', 'print only the summary'));

@@ -60,6 +60,8 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     [['node', '-d', '-bad-'], 'invalid domain'],
     [['dial', 'alice'], 'is not host:port'],
     [['ping', '-c', 'x'], 'expected an integer >= 1'],
+    [['ping', '-W', '0', 'x'], 'a timeout must be longer than 0'],
+    [['dial', '--dial-timeout', '0ms', 'alice:22'], 'a timeout must be longer than 0'],
   ] as const)('%j', async ([args, message], { expect }) => {
     const r = await runCliToEnd(args);
     expect(r.code).toBe(2);

@@ -11,6 +11,7 @@ import {
   parseHostPortPath,
   parseSize,
   parseTarget,
+  parseTimeout,
 } from '../../../src/cli/parse.js';
 
 describe('flag parsers', () => {
@@ -67,6 +68,10 @@ describe('flag parsers', () => {
     expect(parseDuration('0.2', 's')).toBe(200);
     expect(() => parseDuration('soon')).toThrow('expected a duration');
     expect(() => parseDuration('1000h')).toThrow('too long');
+    expect(parseDuration('0')).toBe(0);
+    expect(parseTimeout('2', 's')).toBe(2000);
+    expect(() => parseTimeout('0s')).toThrow('a timeout must be longer than 0');
+    expect(() => parseTimeout('0.0001')).toThrow('a timeout must be longer than 0');
     expect(parseSize('65536')).toBe(65_536);
     expect(parseSize('64k')).toBe(65_536);
     expect(parseSize('8MiB')).toBe(8 * 1024 * 1024);

@@ -80,7 +80,14 @@ export function exitCodeOf(err: unknown): number {
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: unknown }).code;
-  const cause = err.cause instanceof Error && !err.message.includes(err.cause.message) ? err.cause : null;
+  // A cause of the same kind (an admission error wrapping the envelope's) says it again.
+  const c = err.cause;
+  const cause =
+    c instanceof Error &&
+    !err.message.includes(c.message) &&
+    !(c.constructor === err.constructor && (c as { code?: unknown }).code === code)
+      ? c
+      : null;
   const text = cause ? `${err.message}: ${cause.message}` : err.message;
   return typeof code === 'string' ? `${text} [${code}]` : text;
 }

@@ -50,5 +50,10 @@ describe('exit codes', () => {
     );
     expect(describeError(new CliError('CLI_USAGE', 'bad'))).toBe('bad [CLI_USAGE]');
     expect(describeError(42)).toBe('42');
+    // A cause of the same kind repeats what the error says (a wrong password's two layers).
+    const inner = new AdmissionError('envelope failed authentication (wrong password)', -1);
+    expect(
+      describeError(new AdmissionError('cannot open the response (wrong password)', 0, { cause: inner })),
+    ).toBe('cannot open the response (wrong password) [FLEX_ERR_ADMISSION_REJECTED]');
   });
 });

@@ -34,6 +34,17 @@ export const adminDefaults = Object.freeze({
   maxBodyBytes: 16 * 1024,
   /** Node.js process metrics (CPU, memory, event loop) in /metrics. */
   processMetrics: false,
+  /**
+   * TCP connections open at once; more are closed as they arrive. Anyone who can reach the port
+   * can open them, token or not, and they share the process's file descriptors with the
+   * switcher or node being served.
+   */
+  maxConnections: 64,
+  /**
+   * ms a connection may take to send its request headers, counted from the connection (Node's own
+   * headersTimeout starts at the first byte, so a silent connection would be held for good).
+   */
+  headersTimeout: 10_000,
 });
 
 /**
@@ -95,6 +106,8 @@ export interface AdminOptions {
   maxSnapshotItems?: number;
   maxBodyBytes?: number;
   processMetrics?: boolean;
+  maxConnections?: number;
+  headersTimeout?: number;
 }
 
 export type ResolvedAdminOptions = {
@@ -113,6 +126,9 @@ export function isLoopback(host: string): boolean {
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
   return isIP(v4) === 4 && v4.startsWith('127.');
 }
+
+/** ms a request may take to arrive whole, headers and body. */
+export const REQUEST_TIMEOUT = 30_000;
 
 const int = (name: string, v: unknown, min: number, max: number): number =>
   checkInt(`admin option ${name}`, v, min, max);
@@ -146,5 +162,8 @@ export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
     maxSnapshotItems: int('maxSnapshotItems', o.maxSnapshotItems ?? d.maxSnapshotItems, 1, 1_000_000),
     maxBodyBytes: int('maxBodyBytes', o.maxBodyBytes ?? d.maxBodyBytes, 64, 2 ** 24),
     processMetrics: checkBool('admin option processMetrics', o.processMetrics ?? d.processMetrics),
+    maxConnections: int('maxConnections', o.maxConnections ?? d.maxConnections, 1, 1_000_000),
+    // At most the request timeout (30 s), as Node requires.
+    headersTimeout: int('headersTimeout', o.headersTimeout ?? d.headersTimeout, 100, REQUEST_TIMEOUT),
   };
 }

@@ -5,7 +5,7 @@ import { childLogger, type Logger, silentLogger } from '../util/logger.js';
 import { interval, now } from '../util/timers.js';
 import { StaticFiles } from './assets.js';
 import { Auth } from './auth.js';
-import { type AdminOptions, validateAdminOptions } from './config.js';
+import { type AdminOptions, REQUEST_TIMEOUT, validateAdminOptions } from './config.js';
 import { EventHub } from './events.js';
 import { baseHeaders, HttpError, sendError, sendJson } from './http.js';
 import { createRegistry } from './metrics.js';
@@ -51,14 +51,38 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   }, o.sampleInterval);
   panel.relay((event, data) => hub.send(event, data));
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      logger.error({ err: String(err) }, 'admin request handling failed');
-      res.destroy();
-    });
+  const server = createServer(
+    {
+      headersTimeout: o.headersTimeout,
+      requestTimeout: REQUEST_TIMEOUT,
+      // Node checks both timeouts only this often (default 30 s, which triples a 10 s limit).
+      connectionsCheckingInterval: Math.min(o.headersTimeout, 1_000),
+    },
+    (req, res) => {
+      // The first request arrived: from here Node's own timeouts apply (headers, request,
+      // keep-alive), and an event stream may stay quiet for longer than headersTimeout.
+      req.socket.setTimeout(0);
+      handle(req, res).catch((err: unknown) => {
+        logger.error({ err: String(err) }, 'admin request handling failed');
+        res.destroy();
+      });
+    },
+  );
+  // Anyone who can reach the port may connect, token or not: cap the connections (their file
+  // descriptors are the served switcher's too), and close one that sends nothing, which Node's
+  // headersTimeout never does as it starts at the first byte. A socket timeout with no listener
+  // makes Node's HTTP server destroy the socket.
+  server.maxConnections = o.maxConnections;
+  server.on('connection', (socket) => socket.setTimeout(o.headersTimeout));
+  let dropped = 0;
+  let droppedLogged = Number.NEGATIVE_INFINITY;
+  server.on('drop', () => {
+    dropped++;
+    if (now() - droppedLogged < 10_000) return;
+    droppedLogged = now();
+    logger.warn({ dropped, max: o.maxConnections }, 'admin connections closed: too many open');
+    dropped = 0;
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = now();

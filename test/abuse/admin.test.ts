@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAdmin } from '../../src/admin/index.js';
 import { ConfigError, Node } from '../../src/index.js';
@@ -5,7 +6,8 @@ import { admit } from '../../src/node/admit.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { captureLogger } from '../helpers/faulty-log.js';
-import { request } from '../integration/admin-http.js';
+import { eventually } from '../integration/admin-fixture.js';
+import { collectEvents, request } from '../integration/admin-http.js';
 
 /**
  * The admin API of a switcher under attack: without its token nothing is readable and nothing
@@ -86,5 +88,88 @@ describe('admin API abuse', () => {
     });
     expect(local.status).toBe(200);
     await expect(startAdmin({ switcher: sw, port: 0, host: '0.0.0.0' })).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  /** A crowd of TCP connections that never send a byte, and which of them the server closed. */
+  interface Crowd {
+    sockets: Socket[];
+    closed: Set<Socket>;
+    /** Resolves once `count` are closed, or after `ms` regardless. */
+    waitClosed(count: number, ms: number): Promise<number>;
+  }
+
+  /** Opens `n` silent TCP connections one after another. */
+  async function silentCrowd(port: number, n: number): Promise<Crowd> {
+    const sockets: Socket[] = [];
+    const closed = new Set<Socket>();
+    let wake = (): void => {};
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+    });
+    for (let i = 0; i < n; i++) {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      // Read what the server may send (a 408) so that its closing shows as 'close'.
+      s.resume();
+      s.on('close', () => {
+        closed.add(s);
+        wake();
+      });
+      sockets.push(s);
+      await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    }
+    const waitClosed = (count: number, ms: number): Promise<number> =>
+      new Promise<number>((resolve) => {
+        const timer = setTimeout(() => resolve(closed.size), ms);
+        wake = () => {
+          if (closed.size < count) return;
+          clearTimeout(timer);
+          resolve(closed.size);
+        };
+        wake();
+      });
+    return { sockets, closed, waitClosed };
+  }
+
+  // An outsider needs no token to open TCP connections. Node's headersTimeout only starts at the
+  // first byte, so a connection that never sends one was held for good, and nothing capped their
+  // number: a few thousand took every file descriptor of the process, and the switcher beside the
+  // admin server could no longer accept nodes.
+  it('connections beyond maxConnections are closed at once', async () => {
+    const { sw } = await switcherWithClient();
+    const admin = await startAdmin({ switcher: sw, port: 0, token: TOKEN, maxConnections: 4 });
+    cleanups.push(() => admin.close());
+    const crowd = await silentCrowd(admin.port, 8);
+    expect(await crowd.waitClosed(4, 3_000), 'connections over the cap closed by the server').toBe(4);
+    expect(crowd.sockets.slice(0, 4).some((s) => crowd.closed.has(s))).toBe(false);
+    for (const s of crowd.sockets) s.destroy();
+    // The right token still works once the crowd is gone.
+    await eventually(async () => {
+      expect((await request(admin.url, '/api/v1/info', { token: TOKEN })).status).toBe(200);
+    });
+  });
+
+  it('a connection that never sends a request is closed after headersTimeout', async () => {
+    const { sw } = await switcherWithClient();
+    const admin = await startAdmin({ switcher: sw, port: 0, token: TOKEN, headersTimeout: 300 });
+    cleanups.push(() => admin.close());
+    const crowd = await silentCrowd(admin.port, 3);
+    expect(await crowd.waitClosed(3, 5_000), 'silent connections closed by the server').toBe(3);
+    expect((await request(admin.url, '/api/v1/info', { token: TOKEN })).status).toBe(200);
+  });
+
+  it('the first-request deadline does not cut an event stream that is quieter than it', async () => {
+    const { sw } = await switcherWithClient();
+    const admin = await startAdmin({
+      switcher: sw,
+      port: 0,
+      token: TOKEN,
+      sampleInterval: 1_000,
+      headersTimeout: 200,
+    });
+    cleanups.push(() => admin.close());
+    // hello, then a snapshot one sample interval later: five times the headers timeout.
+    const events = await collectEvents(admin.url, '/api/v1/events', (e) => e.length >= 2, { token: TOKEN });
+    expect(events.map((e) => e.event)).toEqual(['hello', 'snapshot']);
   });
 });

@@ -32,12 +32,18 @@ export class EventHub {
         'retry-after': '5',
       });
     }
-    res.writeHead(200, {
+    const headers = {
       ...baseHeaders,
       'content-type': 'text/event-stream; charset=utf-8',
-      connection: 'keep-alive',
       'x-accel-buffering': 'no',
-    });
+    };
+    if (req.method === 'HEAD') {
+      // No body, so Node would never flush the headers of an open stream: answer and finish.
+      res.writeHead(200, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...headers, connection: 'keep-alive' });
     req.socket.setNoDelay(true);
     this.streams.add(res);
     res.on('close', () => this.streams.delete(res));

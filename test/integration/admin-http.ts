@@ -15,6 +15,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   body?: string | Buffer;
   token?: string;
+  /** ms before the request fails (default 10 s). */
+  timeout?: number;
 }
 
 /** `path` goes on the request line exactly as given. */
@@ -46,7 +48,9 @@ export function request(base: string, path: string, o: RequestOptions = {}): Pro
         });
       },
     );
-    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: ${o.method ?? 'GET'} ${path}`)));
+    req.setTimeout(o.timeout ?? 10_000, () =>
+      req.destroy(new Error(`timeout: ${o.method ?? 'GET'} ${path}`)),
+    );
     req.on('error', reject);
     req.end(o.body);
   });

@@ -3,7 +3,7 @@ import { startAdmin } from '../../src/admin/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { Switcher } from '../../src/switcher/index.js';
 import { parseMetrics } from './admin-fixture.js';
-import { request } from './admin-http.js';
+import { collectEvents, request } from './admin-http.js';
 
 describe('startAdmin', () => {
   let sw: Switcher;
@@ -42,6 +42,23 @@ describe('startAdmin', () => {
       expect((evil.json as { error: { code: string } }).error.code).toBe('forbidden');
       const ok = await request(admin.url, '/api/v1/info', { headers: { host: `localhost:${admin.port}` } });
       expect(ok.status).toBe(200);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('answers HEAD on the event stream at once, and leaves the stream slot free', async () => {
+    // HEAD is documented to work wherever GET does. On /api/v1/events it opened a stream whose
+    // headers Node never sent (a HEAD response has no body to flush them): the client waited
+    // for good and the stream held one of the maxEventStreams slots as long as it stayed.
+    const admin = await startAdmin({ switcher: sw, port: 0, maxEventStreams: 1 });
+    try {
+      const head = await request(admin.url, '/api/v1/events', { method: 'HEAD', timeout: 3_000 });
+      expect(head.status).toBe(200);
+      expect(head.headers['content-type']).toMatch(/^text\/event-stream/);
+      expect(head.text).toBe('');
+      const events = await collectEvents(admin.url, '/api/v1/events', (e) => e.length >= 1);
+      expect(events[0].event).toBe('hello');
     } finally {
       await admin.close();
     }

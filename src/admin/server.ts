@@ -114,7 +114,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
         return;
       }
       logger.error(
-        { err: err instanceof Error ? err.message : String(err), path: req.url },
+        { err: err instanceof Error ? err.message : String(err), path: req.url?.split('?')[0] },
         'admin handler failed',
       );
       sendError(res, new HttpError(500, 'internal', 'internal error'));

@@ -38,16 +38,12 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
   // from counting as unhandled before it is awaited.
   first.catch(() => {});
   let got = false;
-  const leftover: Uint8Array[] = [];
   // Only the first frame is ours; every byte after it belongs to the node, unparsed.
   let head: Uint8Array = new Uint8Array(0);
   const onChunk = (chunk: Uint8Array): void => {
-    if (got) {
-      leftover.push(chunk);
-      return;
-    }
     if (transport.framing === 'message') {
       got = true;
+      handoff.detach();
       settle.resolve(decodeMessage(chunk));
       return;
     }
@@ -61,11 +57,15 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     if (head.length < end) return;
     got = true;
     f.payload = head.subarray(HEADER_SIZE, end);
-    if (head.length > end) leftover.push(head.subarray(end));
+    // From here on the handoff holds every event for the node, the close too: a switcher that
+    // hangs up right behind its answer (a kick, a shutdown) must not leave the node waiting for
+    // a close that was already reported while the answer was being opened.
+    handoff.detach(head.length > end ? [head.subarray(end)] : []);
     settle.resolve(f);
   };
   const handoff = new Handoff(transport, {
     data: (chunk) => {
+      if (got) return;
       try {
         onChunk(chunk);
       } catch (err) {
@@ -97,8 +97,7 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     }
     const response = await openResponse(o.password, reply.payload);
     checkResponse(response);
-    // Bytes the decoder already split into frames after the response are replayed in order.
-    handoff.detach(leftover);
+    // Bytes (and a close) that came after the response are replayed to the node in order.
     return { ip: response.ip, transport: handoff.view() };
   } catch (err) {
     transport.destroy(err as Error);

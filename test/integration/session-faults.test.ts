@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  admit,
+  BaseNode,
+  ConnectionClosedError,
+  type FlexStream,
+  FlexStream as FS,
+  Node,
+  Session,
+} from '../../src/index.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import type { Transport } from '../../src/transport/types.js';
+import { sealResponse } from '../../src/wire/admission/index.js';
+import { nextEvent } from '../helpers/faulty-streams.js';
+
+/**
+ * Session and heartbeat defects found by an audit of the session layer; each test failed before
+ * its fix.
+ */
+
+const PASSWORD = 'session-faults';
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function switcher(): Switcher {
+  const sw = new Switcher({ password: PASSWORD });
+  cleanups.push(() => sw.close({ timeout: 200 }));
+  return sw;
+}
+
+/** A session whose connections are in-memory pairs handed to `sw`; counts connection attempts. */
+function memorySession(sw: Switcher, domain: string, extra: Record<string, unknown> = {}) {
+  const calls = { n: 0 };
+  const s = new Session<FlexStream>(
+    async () => {
+      calls.n++;
+      const [a, b] = memoryPair();
+      sw.handle(b);
+      return a as Transport;
+    },
+    { password: PASSWORD, domain, backoffInitial: 20, backoffMax: 100, heartbeatInterval: 0, ...extra },
+    (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+  );
+  cleanups.push(() => s.close());
+  return { s, calls };
+}
+
+describe('a close right behind the admission response', () => {
+  it('reaches the node built on the admitted transport', async () => {
+    const [a, b] = memoryPair();
+    b.attach({
+      // The switcher's side: answer the request, then hang up at once (a kick, a shutdown).
+      data: () => {
+        void sealResponse(PASSWORD, { errCode: 0, ip: 5 }).then((frame) => {
+          b.send([frame]);
+          b.close();
+        });
+      },
+      drain: () => {},
+      close: () => {},
+    });
+    const admitted = await admit(a, { password: PASSWORD, domain: 'x', timeout: 2_000 });
+    expect(admitted.ip).toBe(5);
+    const node = new Node(admitted.transport, { ip: admitted.ip, heartbeatInterval: 0 });
+    cleanups.push(() => node.destroy());
+    await nextEvent(node, 'close', 2_000);
+    expect(node.closed).toBe(true);
+  });
+
+  it('a session kicked as soon as it is admitted notices and comes back', async () => {
+    const sw = switcher();
+    let kicks = 0;
+    sw.on('client', (c) => {
+      if (kicks++ === 0) sw.kick(c.domain, 'at once');
+    });
+    const { s } = memorySession(sw, 'kicked');
+    const lost = nextEvent<Error>(s, 'disconnect', 2_000);
+    await nextEvent(s, 'ready', 2_000);
+    expect(await lost).toBeInstanceOf(ConnectionClosedError);
+    await nextEvent(s, 'ready', 2_000);
+    expect(s.connections).toBe(2);
+    // And it closes: before, close() waited forever for the lost close event.
+    await s.close();
+  });
+});

@@ -215,6 +215,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       const e = err instanceof Error ? err : new Error(String(err));
       this.logger.warn({ err: e.message, code: (e as { code?: string }).code }, 'session attempt failed');
       this.emit('disconnect', e);
+      // A handler may have closed the session (say, on a wrong password): no retry then.
+      if (this.isClosed) return;
       // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying.
       if (e instanceof ConfigError) {
         void this.close();
@@ -256,6 +258,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       return;
     }
     this.setState('backoff');
+    if (this.isClosed) return;
     const jitter = this.opts.backoffJitter ?? 0.2;
     const ms = Math.round(this.delay * (1 + (Math.random() * 2 - 1) * jitter));
     this.delay = Math.min(this.delay * 2, this.opts.backoffMax ?? 30_000);

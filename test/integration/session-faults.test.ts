@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  AdmissionError,
   admit,
   BaseNode,
   ConnectionClosedError,
@@ -22,8 +23,14 @@ import { nextEvent } from '../helpers/faulty-streams.js';
 const PASSWORD = 'session-faults';
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** Only the clock and the timers are fake: microtasks, I/O and Web Crypto stay real. */
+function fakeTimers(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+}
 
 function switcher(): Switcher {
   const sw = new Switcher({ password: PASSWORD });
@@ -84,5 +91,41 @@ describe('a close right behind the admission response', () => {
     expect(s.connections).toBe(2);
     // And it closes: before, close() waited forever for the lost close event.
     await s.close();
+  });
+});
+
+describe('close() called from an event handler', () => {
+  it('from "disconnect" after a failed attempt: no further attempt, state stays closed', async () => {
+    fakeTimers();
+    const sw = switcher();
+    const { s, calls } = memorySession(sw, 'intruder', { password: 'wrong' });
+    const states: string[] = [];
+    s.on('state', (st) => states.push(st));
+    const err = await new Promise<Error>((resolve) =>
+      s.once('disconnect', (e) => {
+        void s.close();
+        resolve(e);
+      }),
+    );
+    expect(err).toBeInstanceOf(AdmissionError);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(s.state).toBe('closed');
+    expect(calls.n).toBe(1);
+    expect(states).toEqual(['closed']);
+  });
+
+  it('from "state" when it goes to backoff: no further attempt', async () => {
+    fakeTimers();
+    const sw = switcher();
+    const { s, calls } = memorySession(sw, 'intruder2', { password: 'wrong' });
+    const closed = new Promise<void>((resolve) =>
+      s.on('state', (st) => {
+        if (st === 'backoff') void s.close().then(resolve);
+      }),
+    );
+    await closed;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(s.state).toBe('closed');
+    expect(calls.n).toBe(1);
   });
 });

@@ -3,8 +3,9 @@ import { interval } from '../util/timers.js';
 
 /**
  * Go's keep-alive (PROTOCOL.md 6.4): when nothing was written for one interval, ping the switcher
- * and close the connection if no answer comes in time. Unlike Go, any answer counts as alive,
- * even an error text, so a direct link to a peer that says `domain not match` stays up, and so
+ * and close the connection if no answer comes in time. Unlike Go, an interval in which nothing
+ * was received pings too, however much was written; and any answer counts as alive, even an
+ * error text, so a direct link to a peer that says `domain not match` stays up, and so
  * does any byte received while the ping was out. The check
  * runs four times per interval, so a dead peer is found within interval + timeout (+ a quarter).
  */
@@ -38,9 +39,12 @@ export class Heartbeat {
         if (w !== this.lastWritten) {
           this.lastWritten = w;
           this.lastChange = now;
-          return;
         }
-        if (this.inFlight || now - this.lastChange < intervalMs) return;
+        // Go pings after an interval without writes. Our writes prove nothing about the peer,
+        // though: a node that keeps writing to a path gone dark (an application's own pings, dials
+        // retried on timeout) would never ping. So an interval in which nothing was heard pings too.
+        if (this.inFlight || (now - this.lastChange < intervalMs && now - this.lastHeard < intervalMs))
+          return;
         this.inFlight = true;
         const atPing = received();
         const settle = (): void => {

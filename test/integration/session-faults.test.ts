@@ -10,7 +10,7 @@ import {
   Session,
 } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
-import { memoryPair } from '../../src/transport/memory.js';
+import { type MemoryTransport, memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
 import { sealResponse } from '../../src/wire/admission/index.js';
 import { nextEvent } from '../helpers/faulty-streams.js';
@@ -127,5 +127,29 @@ describe('close() called from an event handler', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(s.state).toBe('closed');
     expect(calls.n).toBe(1);
+  });
+});
+
+describe('heartbeat', () => {
+  it('finds a dark link although the application keeps writing to it', async () => {
+    fakeTimers();
+    const [ta, tb] = memoryPair();
+    const hb = { heartbeatInterval: 200, heartbeatTimeout: 200 };
+    const a = new Node(ta, { ip: 1, domain: 'a', ...hb });
+    const b = new Node(tb, { ip: 2, domain: 'b', heartbeatInterval: 0 });
+    a.on('error', () => {});
+    b.on('error', () => {});
+    cleanups.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
+    await a.ping('', { timeout: 100 });
+    // The application's own health check: a ping every 100 ms, each written to the dark path.
+    const poll = setInterval(() => a.ping('', { timeout: 100 }).catch(() => {}), 100);
+    cleanups.push(() => clearInterval(poll));
+    (ta as MemoryTransport).blackhole();
+    // interval + timeout + the quarter-interval check granularity.
+    await vi.advanceTimersByTimeAsync(200 + 200 + 50 + 10);
+    expect(a.closed).toBe(true);
   });
 });

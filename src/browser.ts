@@ -9,6 +9,7 @@ import { Session, type SessionOptions } from './node/session.js';
 import { WebStream } from './stream/web.js';
 import type { Transport } from './transport/types.js';
 import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser.js';
+import { checkAtLeast } from './util/check.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
 export { defaults, validateNodeOptions } from './config.js';
@@ -43,7 +44,7 @@ export interface BrowserConnectOptions extends SessionOptions {
 
 /** A reconnecting session over the browser WebSocket: `connect('wss://host/flex/ws', {...})`. */
 export function connect(url: string, options: BrowserConnectOptions): Session<WebStream> {
-  const timeout = options.connectTimeout ?? 10_000;
+  const timeout = checkAtLeast('option connectTimeout', options.connectTimeout ?? 10_000, 0);
   return new Session<WebStream>(
     (signal) => dialBrowserWs(url, { ...options.ws, signal, timeout }),
     options,

@@ -3,6 +3,7 @@ import { ConfigError } from './errors.js';
 import { FlexStream } from './face/duplex.js';
 import { BaseNode } from './node/node.js';
 import { Session, type SessionOptions } from './node/session.js';
+import { checkNumber } from './transport/defaults.js';
 import { dialTcp } from './transport/tcp.js';
 import { dialTls } from './transport/tls.js';
 import type { Transport } from './transport/types.js';
@@ -32,6 +33,7 @@ export function connector(
     throw new ConfigError(`invalid switcher URL "${url}"`, { cause: err });
   }
   const timeout = o.connectTimeout ?? 10_000;
+  checkNumber('option connectTimeout', timeout, 0);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = (d: number): number => (u.port === '' ? d : Number(u.port));
   switch (u.protocol) {

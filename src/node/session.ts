@@ -1,4 +1,4 @@
-import type { NodeOptions } from '../config.js';
+import { type NodeOptions, validateNodeOptions } from '../config.js';
 import {
   AbortError,
   ConfigError,
@@ -7,6 +7,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import type { Transport } from '../transport/types.js';
+import { checkAtLeast, checkBool } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import type { DialTarget } from './address.js';
@@ -45,6 +46,13 @@ export type SessionEvents = {
   close: [];
 };
 
+/** A delay in ms that a timer can take: 0 would retry in a tight loop, over 2^31-1 fires at once. */
+function delayOption(name: string, v: number): number {
+  checkAtLeast(`option ${name}`, v, 1);
+  if (v > 2 ** 31 - 1) throw new ConfigError(`option ${name} must be at most 2147483647 ms, got ${v}`);
+  return v;
+}
+
 export type NodeFactory<S extends Destroyable> = (transport: Transport, options: NodeOptions) => BaseNode<S>;
 
 /**
@@ -74,11 +82,21 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     super();
     if (typeof options.password !== 'string') throw new ConfigError('option password must be a string');
     if (typeof options.domain !== 'string') throw new ConfigError('option domain must be a string');
+    // Every option is checked now: a bad one found at the first admission would cost a connection.
+    const { password: _p, mac: _m, reconnect: _r, ...nodeOptions } = options;
+    validateNodeOptions({ ...nodeOptions, domain: options.domain });
+    this.delay = delayOption('backoffInitial', options.backoffInitial ?? 1000);
+    delayOption('backoffMax', options.backoffMax ?? 30_000);
+    const jitter = checkAtLeast('option backoffJitter', options.backoffJitter ?? 0.2, 0);
+    if (jitter > 1) throw new ConfigError(`option backoffJitter must be in 0..1, got ${jitter}`);
+    delayOption('admissionTimeout', options.admissionTimeout ?? 10_000);
+    for (const k of ['reconnect', 'waitForReady'] as const) {
+      if (options[k] !== undefined) checkBool(`option ${k}`, options[k]);
+    }
     this.connector = connector;
     this.makeNode = makeNode;
     this.opts = options;
     this.logger = options.logger ?? silentLogger;
-    this.delay = options.backoffInitial ?? 1000;
     void this.attempt();
   }
 
@@ -228,7 +246,14 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
 
   private onAdmitted(transport: Transport, ip: number): void {
     const { password: _p, mac: _m, reconnect: _r, ...nodeOptions } = this.opts;
-    const node = this.makeNode(transport, { ...nodeOptions, ip, domain: this.opts.domain });
+    let node: BaseNode<S>;
+    try {
+      node = this.makeNode(transport, { ...nodeOptions, ip, domain: this.opts.domain });
+    } catch (err) {
+      // Nobody else holds the admitted connection: drop it, or the switcher keeps the domain.
+      transport.destroy(err as Error);
+      throw err;
+    }
     this._node = node;
     this.connections++;
     this.delay = this.opts.backoffInitial ?? 1000;

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { connect } from '../../src/connect.js';
 import {
   AdmissionError,
   admit,
   BaseNode,
+  ConfigError,
   ConnectionClosedError,
   type FlexStream,
   FlexStream as FS,
@@ -127,6 +129,54 @@ describe('close() called from an event handler', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(s.state).toBe('closed');
     expect(calls.n).toBe(1);
+  });
+});
+
+describe('options', () => {
+  it('a node factory that throws drops the admitted connection', async () => {
+    const sw = switcher();
+    const s = new Session<FlexStream>(
+      async () => {
+        const [a, b] = memoryPair();
+        sw.handle(b);
+        return a as Transport;
+      },
+      { password: PASSWORD, domain: 'factory', heartbeatInterval: 0 },
+      () => {
+        throw new ConfigError('no node today');
+      },
+    );
+    cleanups.push(() => s.close());
+    const left = nextEvent(sw, 'clientLeft', 2_000);
+    expect(await nextEvent(s, 'disconnect', 2_000)).toBeInstanceOf(ConfigError);
+    await left;
+    expect(s.state).toBe('closed');
+    expect(sw.stats().clients).toBe(0);
+  });
+
+  it('a bad node option throws at construction, before any connection is made', () => {
+    const sw = switcher();
+    let calls = 0;
+    const make = (extra: Record<string, unknown>) =>
+      new Session<FlexStream>(
+        async () => {
+          calls++;
+          const [a, b] = memoryPair();
+          sw.handle(b);
+          return a as Transport;
+        },
+        { password: PASSWORD, domain: 'bad', ...extra } as never,
+        (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      );
+    expect(() => make({ window: -1 })).toThrow(ConfigError);
+    expect(() => make({ heartbeatTimeout: 0 })).toThrow(ConfigError);
+    expect(() => make({ backoffInitial: 0 })).toThrow(ConfigError);
+    expect(() => make({ backoffJitter: 2 })).toThrow(ConfigError);
+    expect(() => make({ admissionTimeout: -1 })).toThrow(ConfigError);
+    expect(() => connect('tcp://127.0.0.1:1', { password: PASSWORD, domain: 'bad', maxStreams: 0 })).toThrow(
+      ConfigError,
+    );
+    expect(calls).toBe(0);
   });
 });
 

@@ -121,6 +121,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   ready(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<void> {
     if (this._state === 'ready') return Promise.resolve();
     if (this._state === 'closed') return Promise.reject(new ConnectionClosedError('session closed'));
+    // An abort listener added to a signal that already fired is never called.
+    if (options.signal?.aborted)
+      return Promise.reject(new AbortError(undefined, { cause: options.signal.reason }));
     return new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
         if (timer) clearTimeout(timer);

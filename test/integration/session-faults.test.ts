@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect } from '../../src/connect.js';
 import {
+  AbortError,
   AdmissionError,
   admit,
   BaseNode,
@@ -177,6 +178,20 @@ describe('options', () => {
       ConfigError,
     );
     expect(calls).toBe(0);
+  });
+});
+
+describe('waiting for the session', () => {
+  it('an already aborted signal rejects a waiting dial, ping or ready at once', {
+    timeout: 5_000,
+  }, async () => {
+    const sw = switcher();
+    const { s } = memorySession(sw, 'waiter', { password: 'wrong' });
+    const ac = new AbortController();
+    ac.abort();
+    await expect(s.ready({ signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
+    await expect(s.dial('x:1', { wait: true, signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
+    await expect(s.ping('', { wait: true, signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
   });
 });
 

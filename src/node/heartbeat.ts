@@ -1,5 +1,5 @@
 import { ConnectionClosedError, TimeoutError } from '../errors.js';
-import { interval } from '../util/timers.js';
+import { interval, timeout } from '../util/timers.js';
 
 /**
  * Go's keep-alive (PROTOCOL.md 6.4): when nothing was written for one interval, ping the switcher
@@ -53,10 +53,9 @@ export class Heartbeat {
           this.lastWritten = written();
           this.lastChange = Date.now();
         };
-        ping(timeoutMs).then(settle, (err: unknown) => {
+        const judge = (err: TimeoutError): void => {
           settle();
           if (this.stopped) return;
-          if (!(err instanceof TimeoutError)) return;
           // Bytes heard since the ping prove the peer alive. So do bytes heard lately while our
           // own output is backed up: the ping then waits behind our bulk data on a deep, slow
           // path while the peer's ACKs trickle in.
@@ -65,6 +64,16 @@ export class Heartbeat {
           if (r !== this.lastReceived) this.lastHeard = Date.now();
           if (backlogged() && Date.now() - this.lastHeard < 2 * intervalMs + timeoutMs) return;
           onDead(new ConnectionClosedError(`heartbeat: no answer within ${timeoutMs} ms`, { cause: err }));
+        };
+        ping(timeoutMs).then(settle, (err: unknown) => {
+          if (this.stopped || !(err instanceof TimeoutError)) {
+            settle();
+            return;
+          }
+          // After the event loop stalled (a long synchronous job), the expired ping timer runs
+          // before the answer that waits in the socket is read. A timer set now runs only after
+          // the loop has polled for input: judge then.
+          timeout(() => judge(err), 0);
         });
       },
       Math.max(25, intervalMs >>> 2),

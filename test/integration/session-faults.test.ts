@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect } from '../../src/connect.js';
 import {
@@ -11,6 +12,7 @@ import {
   FlexStream as FS,
   Node,
   Session,
+  tcpTransport,
 } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { type MemoryTransport, memoryPair } from '../../src/transport/memory.js';
@@ -216,5 +218,51 @@ describe('heartbeat', () => {
     // interval + timeout + the quarter-interval check granularity.
     await vi.advanceTimersByTimeAsync(200 + 200 + 50 + 10);
     expect(a.closed).toBe(true);
+  });
+
+  it('an event loop stalled while the ping is out does not kill a live connection', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const sa = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    await new Promise((resolve) => sa.once('connect', resolve));
+    const sb = await accepted;
+    const a = new Node(tcpTransport(sa), {
+      ip: 1,
+      domain: 'a',
+      heartbeatInterval: 200,
+      heartbeatTimeout: 200,
+    });
+    const b = new Node(tcpTransport(sb), { ip: 2, domain: 'b', heartbeatInterval: 0 });
+    a.on('error', () => {});
+    b.on('error', () => {});
+    cleanups.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
+    const closes: string[] = [];
+    a.on('close', (e) => closes.push(e?.message ?? 'clean'));
+    // Right after b answered the heartbeat ping (its answer is on its way to a), a's event loop
+    // stalls longer than heartbeatTimeout, as a long synchronous job would make it.
+    const bb = b as unknown as { onPing(f: unknown): void };
+    const answer = bb.onPing.bind(b);
+    await new Promise<void>((resolve) => {
+      bb.onPing = (f) => {
+        answer(f);
+        bb.onPing = answer;
+        setImmediate(() => {
+          const t = Date.now();
+          while (Date.now() - t < 500) {
+            // stalled
+          }
+          resolve();
+        });
+      };
+    });
+    // Give the timers that expired during the stall their turn, then check the link still works.
+    expect(await a.ping('', { timeout: 1_000 })).toBeGreaterThanOrEqual(0);
+    expect(closes).toEqual([]);
+    expect(a.closed).toBe(false);
   });
 });

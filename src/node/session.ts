@@ -119,7 +119,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
 
   /** Resolves once connected and admitted. */
   ready(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<void> {
-    if (this._state === 'ready') return Promise.resolve();
+    if (this._state === 'ready' && this._node !== null) return Promise.resolve();
     if (this._state === 'closed') return Promise.reject(new ConnectionClosedError('session closed'));
     // An abort listener added to a signal that already fired is never called.
     if (options.signal?.aborted)
@@ -266,8 +266,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       if (this._state === 'closed') return;
       const e = err ?? new ConnectionClosedError('connection closed');
       this.logger.info({ err: e.message }, 'session disconnected');
+      const again = this.opts.reconnect !== false;
+      // No longer 'ready' by the time anyone hears of the loss: a dial that waits for the session,
+      // made from a 'disconnect' handler, waits for the next connection.
+      if (again) this.setState('connecting');
       this.emit('disconnect', e);
-      if (this.opts.reconnect === false) {
+      if (!again) {
         void this.close();
         return;
       }

@@ -197,6 +197,39 @@ describe('waiting for the session', () => {
   });
 });
 
+describe('event order on a lost connection', () => {
+  it('"disconnect" finds the session connecting, and a waiting dial made there waits for the next connection', async () => {
+    const sw = switcher();
+    const server = memorySession(sw, 'server');
+    server.s.listen(7).on('stream', (st: FlexStream) => st.end());
+    await server.s.ready({ timeout: 2_000 });
+    let current: Transport | null = null;
+    const client = new Session<FlexStream>(
+      async () => {
+        const [a, b] = memoryPair();
+        sw.handle(b);
+        current = a;
+        return a as Transport;
+      },
+      { password: PASSWORD, domain: 'client', backoffInitial: 20, heartbeatInterval: 0, waitForReady: true },
+      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    );
+    cleanups.push(() => client.close());
+    await client.ready({ timeout: 2_000 });
+    const seen = new Promise<{ state: string; dial: Promise<FlexStream> }>((resolve) =>
+      client.once('disconnect', () =>
+        resolve({ state: client.state, dial: client.dial('server:7', { timeout: 2_000 }) }),
+      ),
+    );
+    (current as unknown as Transport).destroy();
+    const { state, dial } = await seen;
+    expect(state).toBe('connecting');
+    const st = await dial;
+    st.destroy();
+    expect(client.connections).toBe(2);
+  });
+});
+
 describe('heartbeat', () => {
   it('finds a dark link although the application keeps writing to it', async () => {
     fakeTimers();

@@ -67,6 +67,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private readonly listeners = new Map<number, Listener<S>>();
   private _node: BaseNode<S> | null = null;
   private _state: SessionState = 'connecting';
+  private readonly initialDelay: number;
   private delay: number;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly abort = new AbortController();
@@ -85,7 +86,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Every option is checked now: a bad one found at the first admission would cost a connection.
     const { password: _p, mac: _m, reconnect: _r, ...nodeOptions } = options;
     validateNodeOptions({ ...nodeOptions, domain: options.domain });
-    this.delay = delayOption('backoffInitial', options.backoffInitial ?? 1000);
+    this.initialDelay = delayOption('backoffInitial', options.backoffInitial ?? 1000);
+    this.delay = this.initialDelay;
     delayOption('backoffMax', options.backoffMax ?? 30_000);
     const jitter = checkAtLeast('option backoffJitter', options.backoffJitter ?? 0.2, 0);
     if (jitter > 1) throw new ConfigError(`option backoffJitter must be in 0..1, got ${jitter}`);
@@ -259,24 +261,31 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     }
     this._node = node;
     this.connections++;
-    this.delay = this.opts.backoffInitial ?? 1000;
+    const admittedAt = Date.now();
     for (const l of this.listeners.values()) node.adoptListener(l);
     node.once('close', (err) => {
       if (this._node === node) this._node = null;
       if (this._state === 'closed') return;
       const e = err ?? new ConnectionClosedError('connection closed');
       this.logger.info({ err: e.message }, 'session disconnected');
-      const again = this.opts.reconnect !== false;
-      // No longer 'ready' by the time anyone hears of the loss: a dial that waits for the session,
-      // made from a 'disconnect' handler, waits for the next connection.
-      if (again) this.setState('connecting');
-      this.emit('disconnect', e);
-      if (!again) {
+      if (this.opts.reconnect === false) {
+        this.emit('disconnect', e);
         void this.close();
         return;
       }
-      // A connection that worked reconnects at once; back-off is for failed attempts (8.8).
-      void this.attempt();
+      // A connection that worked reconnects at once; back-off is for failed attempts (8.8). One
+      // dropped within backoffInitial of its admission did not work: a switcher or a path that
+      // drops every connection at once must not get a reconnect storm. The back-off starts over
+      // only after a connection that lasted.
+      const worked = Date.now() - admittedAt >= this.initialDelay;
+      if (worked) this.delay = this.initialDelay;
+      // No longer 'ready' by the time anyone hears of the loss: a dial that waits for the session,
+      // made from a 'disconnect' handler, waits for the next connection.
+      this.setState(worked ? 'connecting' : 'backoff');
+      this.emit('disconnect', e);
+      if (this.isClosed) return;
+      if (worked) void this.attempt();
+      else this.scheduleRetry();
     });
     this.setState('ready');
     this.logger.info({ ip, domain: this.opts.domain }, 'session ready');

@@ -36,7 +36,9 @@ function memorySession(sw: Switcher, domain: string, current?: { t: MemoryTransp
       if (current) current.t = a;
       return a as Transport;
     },
-    { password: PASSWORD, domain, backoffInitial: 5, backoffMax: 50, heartbeatInterval: 0 },
+    // Each forced reconnect drops a connection right after its admission, which the session
+    // backs off from (a storm guard): keep that back-off at a millisecond.
+    { password: PASSWORD, domain, backoffInitial: 1, backoffMax: 1, heartbeatInterval: 0 },
     (t, o) => new BaseNode(t, o, (core) => new FS(core)),
   );
 }

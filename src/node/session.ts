@@ -1,4 +1,4 @@
-import { type NodeOptions, validateNodeOptions } from '../config.js';
+import { type NodeOptions, type ResolvedNodeOptions, validateNodeOptions } from '../config.js';
 import {
   AbortError,
   ConfigError,
@@ -67,6 +67,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private readonly listeners = new Map<number, Listener<S>>();
   private _node: BaseNode<S> | null = null;
   private _state: SessionState = 'connecting';
+  private readonly nodeOpts: ResolvedNodeOptions;
   private readonly initialDelay: number;
   private delay: number;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -85,7 +86,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     if (typeof options.domain !== 'string') throw new ConfigError('option domain must be a string');
     // Every option is checked now: a bad one found at the first admission would cost a connection.
     const { password: _p, mac: _m, reconnect: _r, ...nodeOptions } = options;
-    validateNodeOptions({ ...nodeOptions, domain: options.domain });
+    this.nodeOpts = validateNodeOptions({ ...nodeOptions, domain: options.domain });
     this.initialDelay = delayOption('backoffInitial', options.backoffInitial ?? 1000);
     this.delay = this.initialDelay;
     delayOption('backoffMax', options.backoffMax ?? 30_000);
@@ -152,12 +153,30 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     });
   }
 
+  /**
+   * Opens a stream on the current connection. With `wait` (or `waitForReady`), a dial made while
+   * disconnected waits for the next connection; the wait counts in its `timeout` (dialTimeout by
+   * default).
+   */
   async dial(address: string | DialTarget, options: DialOptions & { wait?: boolean } = {}): Promise<S> {
-    return (await this.current(options.wait, options)).dial(address, options);
+    if (this._node && this._state === 'ready') return this._node.dial(address, options);
+    const { node, left } = await this.current(
+      options.wait,
+      options,
+      options.timeout ?? this.nodeOpts.dialTimeout,
+    );
+    return node.dial(address, { ...options, timeout: left() });
   }
 
+  /** Round-trip time in ms; waits like dial() does, the wait counting in `timeout` (pingTimeout). */
   async ping(domain = '', options: PingOptions & { wait?: boolean } = {}): Promise<number> {
-    return (await this.current(options.wait, options)).ping(domain, options);
+    if (this._node && this._state === 'ready') return this._node.ping(domain, options);
+    const { node, left } = await this.current(
+      options.wait,
+      options,
+      options.timeout ?? this.nodeOpts.pingTimeout,
+    );
+    return node.ping(domain, { ...options, timeout: left() });
   }
 
   /** A listener that survives reconnections: it is served on every new connection. */
@@ -189,16 +208,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.emit('close');
   }
 
+  /** The node once the session is ready (waiting if asked, at most `limit` ms) and what is left of `limit`. */
   private async current(
     wait: boolean | undefined,
-    o: { signal?: AbortSignal; timeout?: number },
-  ): Promise<BaseNode<S>> {
-    if (this._node && this._state === 'ready') return this._node;
+    o: { signal?: AbortSignal },
+    limit: number,
+  ): Promise<{ node: BaseNode<S>; left: () => number }> {
     if (this._state === 'closed') throw new ConnectionClosedError('session closed');
     if (!(wait ?? this.opts.waitForReady ?? false)) throw new NotConnectedError(`session is ${this._state}`);
-    await this.ready({ signal: o.signal, timeout: o.timeout });
+    const start = Date.now();
+    await this.ready({ signal: o.signal, timeout: limit });
     if (!this._node) throw new NotConnectedError('session lost its connection');
-    return this._node;
+    return { node: this._node, left: () => Math.max(1, limit - (Date.now() - start)) };
   }
 
   private setState(s: SessionState): void {

@@ -202,6 +202,37 @@ describe('options', () => {
 });
 
 describe('waiting for the session', () => {
+  it('a dial or ping waiting for a session that cannot connect fails within its timeout', async () => {
+    fakeTimers();
+    const sw = switcher();
+    const { s } = memorySession(sw, 'never', {
+      password: 'wrong',
+      waitForReady: true,
+      dialTimeout: 300,
+      pingTimeout: 200,
+    });
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (e: { code?: string }) => e.code,
+      );
+    const dial = outcome(s.dial('x:1'));
+    const ping = outcome(s.ping());
+    const explicit = outcome(s.dial('x:1', { timeout: 100 }));
+    let settled = 0;
+    for (const p of [dial, ping, explicit]) void p.then(() => settled++);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(settled).toBe(1);
+    await vi.advanceTimersByTimeAsync(200);
+    // Before: the dial and the ping waited for as long as admission kept failing.
+    expect(settled).toBe(3);
+    expect(await Promise.all([dial, ping, explicit])).toEqual([
+      'FLEX_ERR_TIMEOUT',
+      'FLEX_ERR_TIMEOUT',
+      'FLEX_ERR_TIMEOUT',
+    ]);
+  });
+
   it('an already aborted signal rejects a waiting dial, ping or ready at once', {
     timeout: 5_000,
   }, async () => {

@@ -72,6 +72,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private delay: number;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly abort = new AbortController();
+  private closing: Promise<void> | null = null;
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   /** Successful admissions so far. */
   connections = 0;
@@ -181,6 +182,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
 
   /** A listener that survives reconnections: it is served on every new connection. */
   listen(port: number, options: { backlog?: number } = {}): Listener<S> {
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
     if (this._state === 'closed') throw new ConnectionClosedError('session closed');
     if (this.listeners.has(port)) throw new ConfigError(`listen port ${port} is used`);
     const l = new Listener<S>(port, options.backlog ?? this.opts.backlog ?? 32);
@@ -193,9 +195,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     return l;
   }
 
-  /** Stops reconnecting, closes listeners and the current connection gracefully. */
-  async close(): Promise<void> {
-    if (this._state === 'closed') return;
+  /**
+   * Stops reconnecting, closes listeners and the current connection gracefully. Every call
+   * resolves once that is done.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.setState('closed');
     this.abort.abort();
     if (this.retryTimer) clearTimeout(this.retryTimer);

@@ -153,6 +153,30 @@ describe('close() called from an event handler', () => {
   });
 });
 
+describe('close() and listen()', () => {
+  it('a second close() resolves only once the session is closed', async () => {
+    const sw = switcher();
+    const { s } = memorySession(sw, 'twice');
+    await s.ready({ timeout: 2_000 });
+    let closed = false;
+    s.on('close', () => {
+      closed = true;
+    });
+    const first = s.close();
+    await s.close();
+    // Before: the second call returned at once, with the connection still closing.
+    expect(closed).toBe(true);
+    await first;
+  });
+
+  it('listen() checks its port like a node does', () => {
+    const sw = switcher();
+    const { s } = memorySession(sw, 'ports');
+    for (const port of [-1, 65_536, 1.5, Number.NaN]) expect(() => s.listen(port)).toThrow(ConfigError);
+    s.listen(65_535).close();
+  });
+});
+
 describe('options', () => {
   it('a node factory that throws drops the admitted connection', async () => {
     const sw = switcher();

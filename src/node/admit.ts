@@ -1,4 +1,4 @@
-import { AdmissionError, ConnectionClosedError, ProtocolError, TimeoutError } from '../errors.js';
+import { AbortError, AdmissionError, ConnectionClosedError, ProtocolError, TimeoutError } from '../errors.js';
 import { Handoff } from '../transport/handoff.js';
 import type { Transport } from '../transport/types.js';
 import { checkResponse, currentTimeNs, openResponse, sealRequest } from '../wire/admission/index.js';
@@ -84,9 +84,11 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     () => settle.reject(new TimeoutError(`no admission response within ${timeoutMs} ms`)),
     timeoutMs,
   );
-  const onAbort = (): void => settle.reject(new TimeoutError('admission aborted'));
+  const onAbort = (): void => settle.reject(new AbortError('admission aborted', { cause: o.signal?.reason }));
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    // A listener added to a signal that already fired is never called.
+    if (o.signal?.aborted) throw new AbortError('admission aborted', { cause: o.signal.reason });
     const timestamp = (o.clock ?? currentTimeNs)();
     const frame = await sealRequest(o.password, { domain: o.domain, mac: o.mac ?? '', timestamp });
     transport.send([frame]);

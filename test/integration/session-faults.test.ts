@@ -99,6 +99,23 @@ describe('a close right behind the admission response', () => {
   });
 });
 
+describe('admit() and aborts', () => {
+  it('admit() rejects an abort with AbortError, also a signal that fired before the call', async () => {
+    const sw = switcher();
+    for (const early of [true, false]) {
+      const [a, b] = memoryPair();
+      sw.handle(b);
+      const ac = new AbortController();
+      if (early) ac.abort();
+      const p = admit(a, { password: PASSWORD, domain: `abort-${early}`, signal: ac.signal, timeout: 2_000 });
+      if (!early) ac.abort();
+      // Before: AbortError was a TimeoutError 'admission aborted', and an early abort went unseen.
+      await expect(p).rejects.toBeInstanceOf(AbortError);
+      expect(a.closed).toBe(true);
+    }
+  });
+});
+
 describe('connections dropped right after admission', () => {
   it('back off like failed attempts instead of reconnecting at once', async () => {
     const sw = switcher();

@@ -127,6 +127,9 @@ export class WebStream implements StreamFace {
       this.ending = true;
       return;
     }
+    // The reader may have emptied the queue since the last pull (which runs a microtask later):
+    // what it took counts as consumed now, before the close stops the counting.
+    this.reportConsumed();
     this.readDone = true;
     this.controller.close();
   }

@@ -87,6 +87,8 @@ interface Reader {
   takenAtEnd(): number;
   /** Whether the reader is paused (not taking data). */
   paused(): boolean;
+  /** Consumption is counted when the stream pulls (Web), not when the reader takes (Node). */
+  readonly countsOnPull: boolean;
   pause(): void;
   resume(): void;
   /** Checks what waits for a paused reader (Node face: the readable buffer). */
@@ -114,6 +116,7 @@ function nodeReader(s: FlexStream, startPaused: boolean): Reader {
   if (startPaused) s.pause();
   return {
     core: s.core,
+    countsOnPull: false,
     taken: () => taken,
     bytes: () => Buffer.concat(got),
     ended: () => ended,
@@ -180,6 +183,7 @@ function webReader(s: WebStream, startPaused: boolean): Reader {
   if (!startPaused) resume();
   return {
     core: s.core,
+    countsOnPull: true,
     taken: () => taken,
     bytes: () => Buffer.concat(got),
     ended: () => ended,
@@ -232,7 +236,11 @@ async function play(r: Reader, peer: HostilePeer, s: Scenario): Promise<void> {
     if (!r.paused() && !afterEnd) await until(() => r.taken() === sent, `taken ${r.taken()} of ${sent}`);
     await new Promise((res) => setImmediate(res));
     // Credit follows reading: consumed is exactly what the reader took, staged bytes are not.
-    expect(r.core.receiveBuffered).toBe(sent - r.taken());
+    // A ReadableStream tells its source only through pull, which it calls while its queue is under
+    // the high-water mark: for a paused Web reader the count may lag (never run ahead) until then.
+    const lag = r.core.receiveBuffered - (sent - r.taken());
+    if (r.paused() && r.countsOnPull) expect(lag).toBeGreaterThanOrEqual(0);
+    else expect(lag).toBe(0);
     r.check(afterEnd);
   };
   for (const op of s.ops) {
@@ -269,50 +277,50 @@ async function play(r: Reader, peer: HostilePeer, s: Scenario): Promise<void> {
 
 const options = () => ({ domain: 'alice', ip: ME, heartbeatInterval: 0, logger: captureLogger() });
 
-describe('staging of small payloads for a reader that falls behind', () => {
-  it(
-    'Node face: order, content, end, credit and compact buffering under random pauses',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(scenarioArb, async (s) => {
-          const { node, peer, b, stream } = await open<FlexStream>(
-            (t) => new Node(t, options()),
-            s.maxChunk,
-            s.seed,
-          );
-          try {
-            await play(nodeReader(stream, s.startPaused), peer, s);
-          } finally {
-            node.destroy();
-            b.destroy();
-          }
-        }),
-        { numRuns: runs(60) },
+/** One scenario on each face: the Node.js Duplex and the Web Streams pair. */
+const faces: [string, (s: Scenario) => Promise<void>][] = [
+  [
+    'Node face',
+    async (s) => {
+      const { node, peer, b, stream } = await open<FlexStream>(
+        (t) => new Node(t, options()),
+        s.maxChunk,
+        s.seed,
       );
+      try {
+        await play(nodeReader(stream, s.startPaused), peer, s);
+      } finally {
+        node.destroy();
+        b.destroy();
+      }
     },
-    budget(15_000),
-  );
+  ],
+  [
+    'Web Streams face',
+    async (s) => {
+      const { node, peer, b, stream } = await open<WebStream>(
+        (t) => new WebNode(t, options()),
+        s.maxChunk,
+        s.seed,
+      );
+      try {
+        await play(webReader(stream, s.startPaused), peer, s);
+      } finally {
+        node.destroy();
+        b.destroy();
+      }
+    },
+  ],
+];
 
-  it(
-    'Web Streams face: order, content, end, credit and compact chunks under random pauses',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(scenarioArb, async (s) => {
-          const { node, peer, b, stream } = await open<WebStream>(
-            (t) => new WebNode(t, options()),
-            s.maxChunk,
-            s.seed,
-          );
-          try {
-            await play(webReader(stream, s.startPaused), peer, s);
-          } finally {
-            node.destroy();
-            b.destroy();
-          }
-        }),
-        { numRuns: runs(60) },
-      );
-    },
-    budget(15_000),
-  );
+describe('staging of small payloads for a reader that falls behind', () => {
+  for (const [face, run] of faces) {
+    it(
+      `${face}: order, content, end, credit and compact buffering under random pauses`,
+      async () => {
+        await fc.assert(fc.asyncProperty(scenarioArb, run), { numRuns: runs(60) });
+      },
+      budget(15_000),
+    );
+  }
 });

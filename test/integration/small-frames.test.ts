@@ -176,6 +176,28 @@ describe('small frames to a stream whose reader is behind', () => {
     reader.releaseLock();
   });
 
+  it('Web Streams face: what the reader took before the end counts as consumed', async () => {
+    // Found by the staging property at a larger scale: the reader empties the queue and the peer's
+    // FIN closes the stream before the pull that would count the last chunk (a microtask later).
+    const { peer, stream } = await webStream(MiB);
+    peer.t.send([1, 2].map((v) => encodeFrame(makeFrame(Cmd.DATA, ME, 80, PEER, SRC, new Uint8Array([v])))));
+    await expect.poll(() => stream.core.bytesRead).toBe(2);
+    const reader = stream.readable.getReader();
+    let taken = 0;
+    const drained = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        taken += value.length;
+      }
+    })();
+    peer.frame(Cmd.FIN, ME, 80, PEER, SRC);
+    await drained;
+    expect(taken).toBe(2);
+    // Nothing the reader took stays counted against the connection's receive budget.
+    expect(stream.core.receiveBuffered).toBe(0);
+  });
+
   it('a paused reader still stops the peer after one window; reading returns exactly what it took', async () => {
     const window = 128 * KiB;
     const { peer, stream } = await nodeStream(window, Caps.HALF_CLOSE | Caps.RESET | Caps.PROMPT_CREDIT);

@@ -36,10 +36,7 @@ const is = (cmd: number) => (f: Frame) => f.cmd === cmd;
 async function pair(): Promise<{ bob: Raw; alice: Raw }> {
   const bob = await join(sw, 'bob');
   const alice = await join(sw, 'alice');
-  alice.send(
-    makeFrame(Cmd.OPEN, SWITCHER_IP, 9, alice.ip, TEACH, encodeOpen({ domain: 'bob', window: 0, caps: ALL })),
-  );
-  await bob.next(is(Cmd.OPEN));
+  await open(alice, bob, ALL, TEACH);
   bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, TEACH, bob.ip, 9, encodeOpenAck({ window: 0, caps: ALL })));
   await alice.next(is(Cmd.OPEN_ACK));
   bob.send(makeFrame(Cmd.RESET, alice.ip, TEACH, bob.ip, 9, new Uint8Array([0, 0, 0, 0])));
@@ -48,11 +45,15 @@ async function pair(): Promise<{ bob: Raw; alice: Raw }> {
 }
 
 /** alice dials bob:9 by domain from PORT offering `caps`; returns the open bob received. */
-async function open(alice: Raw, bob: Raw, caps?: number): Promise<Frame> {
-  alice.send(
-    makeFrame(Cmd.OPEN, SWITCHER_IP, 9, alice.ip, PORT, encodeOpen({ domain: 'bob', window: 0, caps })),
-  );
-  return bob.next(is(Cmd.OPEN));
+/** alice dials `domain`:9 from `port` offering `caps`, without waiting. */
+function dialFrom(alice: Raw, port: number, caps?: number, domain = 'bob'): void {
+  alice.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 9, alice.ip, port, encodeOpen({ domain, window: 0, caps })));
+}
+
+/** alice dials bob:9 from `port` (PORT) offering `caps`; returns the open `to` (bob) received. */
+async function open(alice: Raw, to: Raw, caps?: number, port = PORT, domain = 'bob'): Promise<Frame> {
+  dialFrom(alice, port, caps, domain);
+  return to.next(is(Cmd.OPEN));
 }
 
 function early(alice: Raw, cmd: number, payload = text('early')): void {
@@ -138,34 +139,14 @@ describe('switcher: early-data routes', () => {
     expect(new TextDecoder().decode((await bob.next(is(Cmd.DATA))).payload)).toBe('held');
     await bob.next(is(Cmd.FIN));
     // bob is known now: the next dial's early frames are not held.
-    alice.send(
-      makeFrame(
-        Cmd.OPEN,
-        SWITCHER_IP,
-        9,
-        alice.ip,
-        PORT + 1,
-        encodeOpen({ domain: 'bob', window: 0, caps: ALL }),
-      ),
-    );
-    await bob.next(is(Cmd.OPEN));
+    await open(alice, bob, ALL, PORT + 1);
     alice.send(makeFrame(Cmd.DATA, SWITCHER_IP, 9, alice.ip, PORT + 1, text('direct')));
     expect(new TextDecoder().decode((await bob.next(is(Cmd.DATA))).payload)).toBe('direct');
 
     // carol answers like a Go node: what was held for her is dropped, the ACK goes back unmarked.
     const carol = await join(sw, 'carol');
     const dropped = sw.stats().dropped;
-    alice.send(
-      makeFrame(
-        Cmd.OPEN,
-        SWITCHER_IP,
-        9,
-        alice.ip,
-        PORT + 2,
-        encodeOpen({ domain: 'carol', window: 0, caps: ALL }),
-      ),
-    );
-    await carol.next(is(Cmd.OPEN));
+    await open(alice, carol, ALL, PORT + 2, 'carol');
     alice.send(makeFrame(Cmd.DATA, SWITCHER_IP, 9, alice.ip, PORT + 2, text('not for go')));
     await alice.barrier();
     carol.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT + 2, carol.ip, 9, encodeOpenAck({ window: 0 })));
@@ -178,16 +159,7 @@ describe('switcher: early-data routes', () => {
   it('holds at most 1 MiB of early frames per dialer, each frame counted with its overhead', async () => {
     await join(sw, 'bob');
     const alice = await join(sw, 'alice');
-    alice.send(
-      makeFrame(
-        Cmd.OPEN,
-        SWITCHER_IP,
-        9,
-        alice.ip,
-        PORT,
-        encodeOpen({ domain: 'bob', window: 0, caps: ALL }),
-      ),
-    );
+    dialFrom(alice, PORT, ALL);
     // One-byte frames, all in one write: as views they would each keep that whole buffer alive.
     const one = encodeFrame(makeFrame(Cmd.DATA, SWITCHER_IP, 9, alice.ip, PORT, new Uint8Array(1)));
     const all = new Uint8Array(one.length * 5_000);
@@ -218,17 +190,7 @@ describe('switcher: early-data routes', () => {
     });
 
     // A Go-like acceptor answers without the caps byte: the route ends, the ACK is untouched.
-    alice.send(
-      makeFrame(
-        Cmd.OPEN,
-        SWITCHER_IP,
-        9,
-        alice.ip,
-        PORT + 1,
-        encodeOpen({ domain: 'bob', window: 0, caps: ALL }),
-      ),
-    );
-    await bob.next(is(Cmd.OPEN));
+    await open(alice, bob, ALL, PORT + 1);
     bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT + 1, bob.ip, 9, encodeOpenAck({ window: 0 })));
     const ack = await alice.next(is(Cmd.OPEN_ACK));
     expect(ack.payload).toHaveLength(5);
@@ -252,19 +214,14 @@ describe('switcher: early-data routes', () => {
 
   it('holds at most 16,384 routes per client and refuses a dial offering early data beyond them', async () => {
     const { bob, alice } = await pair();
-    const openFrom = (port: number, caps: number): void => {
-      alice.send(
-        makeFrame(Cmd.OPEN, SWITCHER_IP, 9, alice.ip, port, encodeOpen({ domain: 'bob', window: 0, caps })),
-      );
-    };
-    for (let p = 1000; p < 1000 + 16_384; p++) openFrom(p, ALL);
+    for (let p = 1000; p < 1000 + 16_384; p++) dialFrom(alice, p, ALL);
     await alice.barrier();
     expect(sw.client('alice')?.earlyRoutes).toBe(16_384);
-    openFrom(30_000, ALL);
+    dialFrom(alice, 30_000, ALL);
     const refusal = await alice.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === 30_000);
     expect(decodeOpenAck(refusal.payload)).toEqual({ ok: false, error: 'too many streams' });
     // A dial without the bit needs no route and still goes through.
-    openFrom(30_001, ALL & ~Caps.EARLY_DATA);
+    dialFrom(alice, 30_001, ALL & ~Caps.EARLY_DATA);
     const open = await bob.next((f) => f.cmd === Cmd.OPEN && f.srcPort === 30_001);
     expect(open.dstIP).toBe(bob.ip);
     expect(sw.client('alice')?.earlyRoutes).toBe(16_384);

@@ -25,6 +25,12 @@ export class FlexStream extends Duplex implements StreamFace {
   private pushedTotal = 0;
   /** Small payloads waiting behind a backlog; null when none are. */
   private stage: Stage | null = null;
+  /**
+   * What the reader's last read(n) asked for when it found less buffered (it waits for a push to
+   * try again); 0 when no such read waits. Counted as Node counts readableLength (characters once
+   * an encoding is set).
+   */
+  private wanted = 0;
   private reportedTotal = 0;
   private writeCallback: ((err?: Error | null) => void) | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -132,6 +138,11 @@ export class FlexStream extends Duplex implements StreamFace {
     // would otherwise wait for the next payload, which may never come.
     if (this.stage !== null && size !== undefined && size > this.readableLength) this.pushStage();
     const chunk = super.read(size) as Buffer | null;
+    // A read(n) that found less than n waits for a push (Node emits 'readable' on one): the stage
+    // must go in once it completes what was asked, or the reader never hears of it (hold()).
+    // (Node's own read(0) calls change nothing here.)
+    if (chunk !== null) this.wanted = 0;
+    else if (size !== undefined && size > this.readableLength) this.wanted = size;
     // The reader has taken everything buffered: what is staged follows. (By now super.read has
     // emitted 'data' for `chunk`, so a flowing reader gets the stage after it.)
     if (this.stage !== null && this.readableLength === 0) {
@@ -236,8 +247,17 @@ export class FlexStream extends Duplex implements StreamFace {
       this.push(full);
     }
     // Nothing buffered (a paused or not yet reading stream): the copy goes in now, so the reader
-    // is told there is data and nothing is held back.
-    if (this.readableLength === 0 || stage.length === 0) this.pushStage();
+    // is told there is data and nothing is held back. A reader waiting in read(n) for more than is
+    // buffered gets the stage once it completes what was asked (an encoding's characters may take
+    // as little as half a byte each: hex).
+    const staged = this.readableEncoding === null ? stage.length : stage.length * 2;
+    if (
+      this.readableLength === 0 ||
+      stage.length === 0 ||
+      (this.wanted > 0 && this.readableLength + staged >= this.wanted)
+    ) {
+      this.pushStage();
+    }
   }
 
   private pushStage(): void {

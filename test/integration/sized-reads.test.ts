@@ -25,7 +25,11 @@ async function until(pred: () => boolean, what: () => string, turns = 2_000): Pr
 function recordReader(s: FlexStream, size: number): { got(): number } {
   let got = 0;
   s.on('readable', () => {
-    for (let c: Buffer | null; (c = s.read(size)) !== null; ) got += c.length;
+    for (;;) {
+      const c = s.read(size) as Buffer | null;
+      if (c === null) return;
+      got += c.length;
+    }
   });
   return { got: () => got };
 }

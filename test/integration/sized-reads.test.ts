@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FlexStream, Node } from '../../src/index.js';
+import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
+import { roundTrip } from '../helpers/pings.js';
 import { type RawPeer, rawLink, rawStream } from '../helpers/raw.js';
 
 /**
@@ -42,6 +44,19 @@ async function opened(window: number, caps?: number): Promise<{ raw: RawPeer; ac
   return { raw, accepted };
 }
 
+/** Two nodes on a memory link: alice's `bulk` to bob:7 (`sink`), and `ping` to an echo on bob:8. */
+async function pair(aOptions: NodeOptions = {}, window?: number) {
+  const [x, y] = memoryPair();
+  const a = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0, ...aOptions });
+  const b = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0 });
+  nodes.push(a, b);
+  b.listen(8).on('stream', (s: FlexStream) => s.on('data', (d: Buffer) => s.write(d)));
+  const accepting = b.listen(7).accept();
+  const ping = await a.dial('bob:8');
+  const bulk = await a.dial('bob:7', window === undefined ? {} : { window });
+  return { ping, bulk, sink: await accepting };
+}
+
 describe('read(n) readers', () => {
   it('get small payloads that arrive while they wait for the rest of a record', async () => {
     const { raw, accepted } = await opened(64 * 1024, Caps.HALF_CLOSE | Caps.RESET);
@@ -54,6 +69,40 @@ describe('read(n) readers', () => {
     await until(
       () => r.got() === 2000,
       () => `the reader got ${r.got()} of 2000 bytes, ${accepted.readableLength} in its buffer`,
+    );
+  });
+
+  it('get credit back beside short messages (sharedInflight) while they wait mid-record', async () => {
+    const { ping, bulk, sink } = await pair();
+    // Short writes from idle on another stream: the bulk stream keeps 256 KiB in flight and asks
+    // for credit with an empty data frame once half of it is out.
+    await roundTrip(ping);
+    await roundTrip(ping);
+    const r = recordReader(sink, 1000);
+    bulk.write(Buffer.alloc(300_000, 7));
+    // 262,144 bytes arrive; the reader takes 262 records and waits with 144 bytes for the 263rd.
+    await until(
+      () => r.got() === 300_000,
+      () =>
+        `the reader got ${r.got()} of 300000 bytes; ${bulk.core.window - bulk.core.sendCredit} in flight, ` +
+        `${sink.core.receiveBuffered} unread`,
+    );
+  });
+
+  it('get credit back on a plain v3 stream whose sender is held to 16 frames in flight', async () => {
+    // caps 0: no caps byte, as through a Go switcher's domain dial; a 64 KiB window allows a Go
+    // receiver 16 frames, so the sender keeps at most 16 unacknowledged.
+    const { bulk, sink } = await pair({ caps: 0 }, 64 * 1024);
+    expect(sink.core.caps).toBe(0);
+    const r = recordReader(sink, 1050);
+    for (let i = 0; i < 63; i++) {
+      bulk.write(Buffer.alloc(100, i)); // one frame each
+      await new Promise((res) => setImmediate(res));
+    }
+    // 16 frames (1,600 bytes) arrive; the reader takes one record and waits with 550 bytes.
+    await until(
+      () => r.got() === 6_300,
+      () => `the reader got ${r.got()} of 6300 bytes; ${sink.core.receiveBuffered} unread`,
     );
   });
 });

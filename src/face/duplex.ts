@@ -150,6 +150,9 @@ export class FlexStream extends Duplex implements StreamFace {
       this.reportConsumed();
     } else if (chunk !== null) {
       this.reportConsumed();
+    } else if (this.wanted > 0 && !this.readableEnded) {
+      // It waits for more than is buffered: credit it owes a sender held below the window goes now.
+      this.core.starved();
     }
     return chunk;
   }

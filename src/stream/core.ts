@@ -85,6 +85,8 @@ const CREDIT_REQUESTED = 1 << 13;
 const CREDIT_ASKED = 1 << 14;
 /** This stream has made a short write from idle before. */
 const SHORT_WRITER = 1 << 15;
+/** The reader asked for more than it had and waits for data: it consumes nothing until some comes. */
+const STARVED = 1 << 16;
 
 /**
  * How long after another stream's short write the sharedInflight limit holds (ms). Request/response
@@ -533,6 +535,7 @@ export class StreamCore extends StreamQueue {
   /** The reader took `n` bytes: return credit to the peer, batched (never 0, split at 65 535). */
   consumed(n: number): void {
     if (n <= 0 || this.is(DISCARDED)) return;
+    this.unmark(STARVED);
     this.consumedTotal += n;
     this.host.accountReceive(-n);
     if (this._state === 'closed' || this.is(CLOSE_RECEIVED)) return;
@@ -553,9 +556,27 @@ export class StreamCore extends StreamQueue {
     }
   }
 
-  /** An empty data frame on a PROMPT_CREDIT stream: the peer asks for the credit we owe. */
+  /**
+   * The reader wants more than it has (a read(n) found fewer bytes) and takes nothing until more
+   * comes: a sender that holds itself below the window must get what we owe now, or both wait for
+   * good. That is a PROMPT_CREDIT sender that asked (it may keep only sharedInflight bytes out) and
+   * a v3 sender (it keeps at most maxInflight frames out, which may be far fewer bytes than the
+   * reader waits for). A flexmux sender that did not ask has its whole window: the byte rule is
+   * enough for it.
+   */
+  starved(): void {
+    if (this._state === 'closed' || this.is(DISCARDED) || this.is(CLOSE_RECEIVED)) return;
+    this.mark(STARVED);
+    if (this.ackPending > 0 && (this.caps === 0 || this.is(CREDIT_ASKED))) this.flushAcks();
+  }
+
+  /**
+   * An empty data frame on a PROMPT_CREDIT stream: the peer asks for the credit we owe. Answered
+   * once the reader has consumed everything received, or at once when it has and when it waits
+   * for more than it has (it will consume nothing until data comes, and the sender sends none).
+   */
   private onCreditRequest(): void {
-    if (this.consumedTotal === this.recvTotal) this.flushAcks();
+    if (this.consumedTotal === this.recvTotal || (this.is(STARVED) && this.ackPending > 0)) this.flushAcks();
     else this.mark(CREDIT_ASKED);
   }
 

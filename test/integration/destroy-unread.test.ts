@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { Node as WebNode, type WebStream } from '../../src/browser.js';
 import type { FlexStream, Node } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
 import { Cmd } from '../../src/wire/constants.js';
 import { encodeOpen } from '../../src/wire/open.js';
-import { rawLink } from '../helpers/raw.js';
+import { RawPeer, rawLink } from '../helpers/raw.js';
 
 /**
  * Bytes a stream received and its reader never took count against the connection's
@@ -10,7 +12,7 @@ import { rawLink } from '../helpers/raw.js';
  * they must stop counting then, or every such stream shrinks the budget for good.
  */
 
-const nodes: Node[] = [];
+const nodes: { destroy(): void }[] = [];
 afterEach(() => {
   for (const n of nodes.splice(0)) n.destroy();
 });
@@ -41,5 +43,62 @@ describe('maxReceiveBuffer and streams destroyed with unread data', () => {
       .toBe(true);
     expect(accepted[1].destroyed).toBe(false);
     expect(accepted[1].core.state).toBe('open');
+  });
+
+  // The same after a graceful end: the peer sent its data and closed (v3), the stream is closed,
+  // and its reader had not taken the data when the application dropped the stream.
+  it('a stream destroyed after the peer closed it gives its unread bytes back', async () => {
+    const { node, raw } = rawLink({ maxReceiveBuffer: 100_000 });
+    nodes.push(node);
+    const accepted: FlexStream[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => {
+      s.on('error', () => {});
+      accepted.push(s); // never read
+    });
+    const open = (port: number): void =>
+      raw.send(Cmd.OPEN, 1, 80, 2, port, encodeOpen({ domain: 'raw', window: 65_536 }));
+    open(5000);
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(60_000));
+    raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
+    await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000);
+    expect(accepted[0].core.state).toBe('closed');
+    accepted[0].destroy();
+    open(5001);
+    raw.send(Cmd.DATA, 1, 80, 2, 5001, new Uint8Array(60_000));
+    await expect
+      .poll(
+        () =>
+          accepted[1] !== undefined && (accepted[1].core.receiveBuffered === 60_000 || accepted[1].destroyed),
+      )
+      .toBe(true);
+    expect(accepted[1].destroyed).toBe(false);
+  });
+
+  it('a Web stream cancelled after the peer closed it gives its unread bytes back', async () => {
+    const [a, b] = memoryPair();
+    const node = new WebNode(a, { domain: 'alice', ip: 1, maxReceiveBuffer: 100_000 });
+    nodes.push(node);
+    const raw = new RawPeer(b);
+    const accepted: WebStream[] = [];
+    node.listen(80).on('stream', (s: WebStream) => {
+      accepted.push(s); // never read
+    });
+    const open = (port: number): void =>
+      raw.send(Cmd.OPEN, 1, 80, 2, port, encodeOpen({ domain: 'raw', window: 65_536 }));
+    open(5000);
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(60_000));
+    raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
+    await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000);
+    expect(accepted[0].core.state).toBe('closed');
+    await accepted[0].readable.cancel();
+    open(5001);
+    raw.send(Cmd.DATA, 1, 80, 2, 5001, new Uint8Array(60_000));
+    await expect
+      .poll(
+        () =>
+          accepted[1] !== undefined && (accepted[1].core.receiveBuffered === 60_000 || accepted[1].destroyed),
+      )
+      .toBe(true);
+    expect(accepted[1].destroyed).toBe(false);
   });
 });

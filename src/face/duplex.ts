@@ -164,6 +164,8 @@ export class FlexStream extends Duplex implements StreamFace {
     // any other destroy aborts the stream (RESET or v3 close).
     const clean = err === null && this.writableFinished && this.readableEnded;
     if (!clean && this.core.state !== 'closed') this.core.destroy(err ?? undefined);
+    // Closed already (the peer ended it): what the reader did not take is dropped all the same.
+    else if (!clean) this.core.discardUnread();
     const w = this.writeCallback;
     this.writeCallback = null;
     w?.(err);

@@ -571,6 +571,18 @@ export class StreamCore extends StreamQueue {
   }
 
   /**
+   * The face dropped what it buffered (destroyed or cancelled by the application) after the stream
+   * had closed: those bytes stop counting against the connection's receive budget. (Before the
+   * close, destroy() does this.)
+   */
+  discardUnread(): void {
+    if (this._state !== 'closed' || this.is(DISCARDED)) return;
+    this.mark(DISCARDED);
+    const unread = this.recvTotal - this.consumedTotal;
+    if (unread > 0) this.host.accountReceive(-unread);
+  }
+
+  /**
    * An empty data frame on a PROMPT_CREDIT stream: the peer asks for the credit we owe. Answered
    * once the reader has consumed everything received, or at once when it has and when it waits
    * for more than it has (it will consume nothing until data comes, and the sender sends none).

@@ -59,6 +59,8 @@ export class WebStream implements StreamFace {
           this.readDone = true;
           this.stage = null;
           if (core.state !== 'closed') core.destroy(reason instanceof Error ? reason : undefined);
+          // Closed already (the peer ended it): what the reader did not take is dropped all the same.
+          else core.discardUnread();
         },
       },
       { highWaterMark: this.highWater, size: (chunk) => chunk.byteLength },

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Node as WebNode, type WebStream } from '../../src/browser.js';
-import type { FlexStream, Node } from '../../src/index.js';
+import type { FlexStream } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Cmd } from '../../src/wire/constants.js';
 import { encodeOpen } from '../../src/wire/open.js';

@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { StreamCore, StreamFace } from '../stream/core.js';
 import { COPY_BELOW, Stage } from '../stream/stage.js';
+import { EncodedBacklog } from './encoded.js';
 
 export interface FlexStreamOptions {
   /** Bytes the readable side buffers before it stops asking for more (credit follows reading). */
@@ -31,6 +32,8 @@ export class FlexStream extends Duplex implements StreamFace {
    * an encoding is set).
    */
   private wanted = 0;
+  /** Once an encoding is set: the bytes behind the characters Node counts (./encoded.ts). */
+  private backlog: EncodedBacklog | null = null;
   private reportedTotal = 0;
   private writeCallback: ((err?: Error | null) => void) | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -97,6 +100,19 @@ export class FlexStream extends Duplex implements StreamFace {
   }
 
   // ---------------------------------------------------------------- Duplex
+
+  // Node then counts the readable buffer in characters; credit counts bytes.
+  override setEncoding(encoding: BufferEncoding): this {
+    if (this.backlog !== null) {
+      super.setEncoding(encoding);
+      this.backlog.reencode(encoding);
+      return this;
+    }
+    const buffered = [...(this as unknown as { readableBuffer: Iterable<Uint8Array> }).readableBuffer];
+    super.setEncoding(encoding);
+    this.backlog = new EncodedBacklog(encoding, buffered);
+    return this;
+  }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     try {
@@ -180,8 +196,7 @@ export class FlexStream extends Duplex implements StreamFace {
       this.stage === null &&
       (chunk.length >= COPY_BELOW || (this.readableLength === 0 && this.readableFlowing === true))
     ) {
-      this.pushedTotal += chunk.length;
-      this.push(chunk);
+      this.pushData(chunk);
     } else {
       this.hold(chunk);
     }
@@ -191,6 +206,7 @@ export class FlexStream extends Duplex implements StreamFace {
 
   onEnd(): void {
     if (this.stage !== null) this.pushStage();
+    this.backlog?.end();
     this.push(null);
   }
 
@@ -240,17 +256,13 @@ export class FlexStream extends Duplex implements StreamFace {
   private hold(chunk: Uint8Array): void {
     if (chunk.length >= COPY_BELOW) {
       if (this.stage !== null) this.pushStage();
-      this.pushedTotal += chunk.length;
-      this.push(chunk);
+      this.pushData(chunk);
       return;
     }
     if (this.stage === null) this.stage = new Stage();
     const stage = this.stage;
     const full = stage.add(chunk);
-    if (full !== null) {
-      this.pushedTotal += full.length;
-      this.push(full);
-    }
+    if (full !== null) this.pushData(full);
     // Nothing buffered (a paused or not yet reading stream): the copy goes in now, so the reader
     // is told there is data and nothing is held back. A reader waiting in read(n) for more than is
     // buffered gets the stage once it completes what was asked (an encoding's characters may take
@@ -269,12 +281,18 @@ export class FlexStream extends Duplex implements StreamFace {
     const chunk = this.stage?.take() ?? null;
     this.stage = null;
     if (chunk === null) return;
+    this.pushData(chunk);
+  }
+
+  private pushData(chunk: Uint8Array): void {
     this.pushedTotal += chunk.length;
+    this.backlog?.add(chunk);
     this.push(chunk);
   }
 
   private reportConsumed(): void {
-    const consumed = this.pushedTotal - this.readableLength - this.reportedTotal;
+    const unread = this.backlog === null ? this.readableLength : this.backlog.unread(this.readableLength);
+    const consumed = this.pushedTotal - unread - this.reportedTotal;
     if (consumed > 0) {
       this.reportedTotal += consumed;
       this.core.consumed(consumed);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
@@ -13,6 +13,7 @@ import { type RawPeer, rawLink, rawStream } from '../helpers/raw.js';
 const nodes: Node[] = [];
 afterEach(() => {
   for (const n of nodes.splice(0)) n.destroy();
+  vi.useRealTimers();
 });
 
 /** Turns the event loop until `pred` holds; throws after `turns` turns (no timers involved). */
@@ -103,6 +104,31 @@ describe('read(n) readers', () => {
     await until(
       () => r.got() === 6_300,
       () => `the reader got ${r.got()} of 6300 bytes; ${sink.core.receiveBuffered} unread`,
+    );
+  });
+
+  it('get a record larger than sharedInflight once the short messages beside it have stopped', async () => {
+    const { ping, bulk, sink } = await pair();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    await roundTrip(ping);
+    await roundTrip(ping);
+    const r = recordReader(sink, 300_000); // within the 2 MiB window, beyond 256 KiB
+    bulk.write(Buffer.alloc(600_000, 7));
+    // The bulk stream stops at 256 KiB in flight; its reader takes nothing and owes nothing.
+    await until(
+      () => sink.core.bytesRead === 256 * 1024,
+      () => `${sink.core.bytesRead} bytes arrived`,
+    );
+    // No more short messages: the 200 ms for which they hold other streams back runs out.
+    for (let ms = 0; ms < 1_000; ms += 50) {
+      vi.advanceTimersByTime(50);
+      await new Promise((res) => setImmediate(res));
+    }
+    await until(
+      () => r.got() === 600_000,
+      () =>
+        `the reader got ${r.got()} of 600000 bytes; ${bulk.core.window - bulk.core.sendCredit} in flight, ` +
+        `${sink.core.receiveBuffered} unread`,
     );
   });
 });

@@ -154,6 +154,8 @@ export class StreamCore extends StreamQueue {
   /** When credit last went back to the peer (clock ms); see ACK_MAX_DELAY_MS. */
   private ackedAt = this.created;
   private closeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Runs while the stream waits at sharedInflight with window to spare (see pump). */
+  private holdTimer: ReturnType<typeof setTimeout> | null = null;
   private _state: StreamState = 'open';
 
   constructor(
@@ -428,6 +430,18 @@ export class StreamCore extends StreamQueue {
       this.mark(CREDIT_REQUESTED);
       this.ordered(Cmd.DATA, EMPTY);
     }
+    // Held at the limit with window to spare: the hold ends SPARSE_HOLD_MS after the last short
+    // write at the latest, but only a write or an ACK pumps again, and neither may come (the
+    // writer waits for 'drain'; a reader that waits for more than the limit owes nothing). So
+    // pump again once the hold may have run out (still held then: the timer starts anew).
+    if (limited && this.pendingBytes > 0 && credit <= 0 && this.credit > 0 && this.holdTimer === null) {
+      this.holdTimer = timeout(() => {
+        this.holdTimer = null;
+        if (this._state === 'closed') return;
+        this.pump();
+        this.checkWritable();
+      }, SPARSE_HOLD_MS);
+    }
     this.touched = clock();
     if (this.pendingBytes === 0 && this.is(WRITE_ENDED) && !this.is(END_SENT) && this._state !== 'closed') {
       this.mark(END_SENT);
@@ -472,6 +486,10 @@ export class StreamCore extends StreamQueue {
   }
 
   private dropPending(): void {
+    if (this.holdTimer !== null) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = null;
+    }
     this.pending?.clear();
     this.pendingBytes = 0;
     this.headOffset = 0;

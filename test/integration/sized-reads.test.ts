@@ -131,4 +131,29 @@ describe('read(n) readers', () => {
         `${sink.core.receiveBuffered} unread`,
     );
   });
+
+  it('get a record larger than sharedInflight while short messages go on beside it', async () => {
+    const { ping, bulk, sink } = await pair();
+    // A frozen clock: the hold on bulk streams never runs out while the round trips go on.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    await roundTrip(ping);
+    await roundTrip(ping);
+    const r = recordReader(sink, 300_000);
+    bulk.write(Buffer.alloc(600_000, 7));
+    for (let i = 0; i < 200 && r.got() < 600_000; i++) await roundTrip(ping);
+    expect(r.got(), `${sink.core.receiveBuffered} unread`).toBe(600_000);
+  });
+
+  it('get a record larger than what a plain v3 sender may have in flight in small frames', async () => {
+    const { bulk, sink } = await pair({ caps: 0 }, 64 * 1024);
+    const r = recordReader(sink, 2_000);
+    for (let i = 0; i < 40; i++) {
+      bulk.write(Buffer.alloc(100, i)); // one frame each: 16 frames are 1,600 bytes
+      await new Promise((res) => setImmediate(res));
+    }
+    await until(
+      () => r.got() === 4_000,
+      () => `the reader got ${r.got()} of 4000 bytes; ${sink.core.receiveBuffered} unread`,
+    );
+  });
 });

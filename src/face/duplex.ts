@@ -167,7 +167,11 @@ export class FlexStream extends Duplex implements StreamFace {
     } else if (chunk !== null) {
       this.reportConsumed();
     } else if (this.wanted > 0 && !this.readableEnded) {
-      // It waits for more than is buffered: credit it owes a sender held below the window goes now.
+      // It waits for more than is buffered: what is buffered (and staged) is the start of what it
+      // takes next, as good as taken, as a Go reader's Read copies out what there is. Counted as
+      // consumed, so a sender that holds itself below the window (sharedInflight, a v3 frame cap)
+      // cannot stop short of the record; and what is owed to such a sender goes now.
+      this.claim();
       this.core.starved();
     }
     return chunk;
@@ -201,6 +205,8 @@ export class FlexStream extends Duplex implements StreamFace {
       this.hold(chunk);
     }
     this.reportConsumed();
+    // A read(n) waits for more: this payload is part of what it takes (see read()).
+    if (this.wanted > 0) this.claim();
     if (this.idleMs > 0) this.armIdle();
   }
 
@@ -288,6 +294,19 @@ export class FlexStream extends Duplex implements StreamFace {
     this.pushedTotal += chunk.length;
     this.backlog?.add(chunk);
     this.push(chunk);
+  }
+
+  /**
+   * Counts everything received as consumed, staged bytes too, for a read(n) that waits for more
+   * than that. The buffer then holds at most what the reader asked for plus one window. Later
+   * reads report nothing until they have taken past what was counted here.
+   */
+  private claim(): void {
+    const n = this.pushedTotal + (this.stage?.length ?? 0) - this.reportedTotal;
+    if (n > 0) {
+      this.reportedTotal += n;
+      this.core.consumed(n);
+    }
   }
 
   private reportConsumed(): void {

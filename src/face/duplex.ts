@@ -32,6 +32,12 @@ export class FlexStream extends Duplex implements StreamFace {
    * an encoding is set).
    */
   private wanted = 0;
+  /**
+   * While a read(n) waits: the byte position up to which what arrives counts as taken (what was
+   * taken before it, plus n bytes, or 3n once an encoding is set: a character is at most three
+   * bytes of UTF-8).
+   */
+  private claimUpTo = 0;
   /** Once an encoding is set: the bytes behind the characters Node counts (./encoded.ts). */
   private backlog: EncodedBacklog | null = null;
   private reportedTotal = 0;
@@ -158,7 +164,10 @@ export class FlexStream extends Duplex implements StreamFace {
     // must go in once it completes what was asked, or the reader never hears of it (hold()).
     // (Node's own read(0) calls change nothing here.)
     if (chunk !== null) this.wanted = 0;
-    else if (size !== undefined && size > this.readableLength) this.wanted = size;
+    else if (size !== undefined && size > this.readableLength) {
+      this.wanted = size;
+      this.claimUpTo = this.pushedTotal - this.unreadBytes() + (this.backlog === null ? size : 3 * size);
+    }
     // The reader has taken everything buffered: what is staged follows. (By now super.read has
     // emitted 'data' for `chunk`, so a flowing reader gets the stage after it.)
     if (this.stage !== null && this.readableLength === 0) {
@@ -297,21 +306,27 @@ export class FlexStream extends Duplex implements StreamFace {
   }
 
   /**
-   * Counts everything received as consumed, staged bytes too, for a read(n) that waits for more
-   * than that. The buffer then holds at most what the reader asked for plus one window. Later
-   * reads report nothing until they have taken past what was counted here.
+   * Counts what was received as consumed, staged bytes too, up to what a waiting read(n) takes
+   * (claimUpTo). The buffer then holds at most what the reader asked for plus one window, and a
+   * reader that goes away after such a read still stops its peer. Later reads report nothing
+   * until they have taken past what was counted here.
    */
   private claim(): void {
-    const n = this.pushedTotal + (this.stage?.length ?? 0) - this.reportedTotal;
+    const received = this.pushedTotal + (this.stage?.length ?? 0);
+    const n = Math.min(received, this.claimUpTo) - this.reportedTotal;
     if (n > 0) {
       this.reportedTotal += n;
       this.core.consumed(n);
     }
   }
 
+  /** Bytes pushed that the reader has not taken. */
+  private unreadBytes(): number {
+    return this.backlog === null ? this.readableLength : this.backlog.unread(this.readableLength);
+  }
+
   private reportConsumed(): void {
-    const unread = this.backlog === null ? this.readableLength : this.backlog.unread(this.readableLength);
-    const consumed = this.pushedTotal - unread - this.reportedTotal;
+    const consumed = this.pushedTotal - this.unreadBytes() - this.reportedTotal;
     if (consumed > 0) {
       this.reportedTotal += consumed;
       this.core.consumed(consumed);

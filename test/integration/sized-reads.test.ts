@@ -159,4 +159,24 @@ describe('read(n) readers', () => {
       () => `the reader got ${r.got()} of 4000 bytes; ${sink.core.receiveBuffered} unread`,
     );
   });
+
+  it('still stop their peer after about one window when they stop reading after a read(n)', async () => {
+    const window = 64 * 1024;
+    const { bulk, sink } = await pair({}, window);
+    let asked = false;
+    sink.once('readable', () => {
+      asked = true;
+      expect(sink.read(1000)).toBe(null); // 100 bytes there; the reader then goes away
+    });
+    bulk.write(Buffer.alloc(100, 1));
+    await until(
+      () => asked,
+      () => 'no readable',
+    );
+    bulk.write(Buffer.alloc(1024 * 1024, 2));
+    for (let i = 0; i < 200; i++) await new Promise((res) => setImmediate(res));
+    // What the waiting read asked for may be counted as taken; nothing more is.
+    expect(sink.core.bytesRead).toBeLessThanOrEqual(window + 1000);
+    expect(sink.core.bytesRead).toBeGreaterThanOrEqual(window);
+  });
 });

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { Node as WebNode, type WebStream } from '../../src/browser.js';
 import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
 import { Switcher } from '../../src/switcher/switcher.js';
@@ -437,6 +438,120 @@ async function play(s: Scenario): Promise<void> {
   }
 }
 
+/** A Web Streams acceptor: it reads slowly, writes back, and ends, cancels, aborts or drops. */
+interface WebScenario {
+  caps: number;
+  window: number;
+  maxChunk: number | undefined;
+  writes: number[];
+  reply: number[];
+  /** Turns the reader waits after each chunk, in turn. */
+  delays: number[];
+  ending: 'end' | 'cancel' | 'abort' | 'drop' | 'destroyDialer';
+  at: number;
+  seed: number;
+}
+
+const webScenarioArb: fc.Arbitrary<WebScenario> = fc.record({
+  caps: capsArb,
+  window: fc.constantFrom(16 * KiB, 64 * KiB, 256 * KiB),
+  maxChunk: fc.constantFrom(undefined, 1500),
+  writes: fc.array(sizeArb, { minLength: 1, maxLength: 10 }),
+  reply: fc.array(sizeArb, { maxLength: 5 }),
+  delays: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 8 }),
+  ending: fc.constantFrom(
+    'end' as const,
+    'cancel' as const,
+    'abort' as const,
+    'drop' as const,
+    'destroyDialer' as const,
+  ),
+  at: fc.integer({ min: 0, max: 6 }),
+  seed: fc.integer({ min: 1, max: 0x7fffffff }),
+});
+
+async function playWeb(s: WebScenario): Promise<void> {
+  const [x, y] = memoryPair(
+    s.maxChunk === undefined ? {} : { maxChunk: s.maxChunk, rng: seededRandom(s.seed) },
+  );
+  const a = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0, window: s.window, caps: s.caps });
+  const b = new WebNode(y, { domain: 'bob', ip: 2, heartbeatInterval: 0, window: s.window });
+  a.on('error', () => {});
+  b.on('error', () => {});
+  try {
+    const accepting = new Promise<WebStream>((r) => b.listen(7).on('stream', (w: WebStream) => r(w)));
+    const d: FlexStream = await a.dial('bob:7');
+    d.on('error', () => {});
+    const w = await accepting;
+    const v3 = (d.core.caps & Caps.HALF_CLOSE) === 0;
+    const reply = v3 ? [] : s.reply;
+    // A reader that takes nothing stops its writer after one window: write no more than that.
+    const writes = s.ending === 'drop' ? within(s.writes, s.window) : s.writes;
+    const back = readAll(d, 'flow', 0, seededRandom(s.seed));
+    back.catch(() => {});
+    let dialerClosed = false;
+    d.once('close', () => {
+      dialerClosed = true;
+    });
+    const chunks: Uint8Array[] = [];
+    let readEnd = false;
+    const reader = w.readable.getReader();
+    const reading = (async () => {
+      for (let k = 0; ; k++) {
+        if (s.ending === 'cancel' && k === s.at) return reader.cancel();
+        if (s.ending === 'drop') {
+          while (w.core.state !== 'closed' && !w.destroyed) await turn();
+          return reader.cancel();
+        }
+        const { done, value } = await reader.read();
+        if (done) {
+          readEnd = true;
+          return;
+        }
+        chunks.push(value);
+        for (let i = s.delays[k % s.delays.length]; i > 0; i--) await turn();
+      }
+    })();
+    reading.catch(() => {});
+    const writer = w.writable.getWriter();
+    const writing = (async () => {
+      // A plain v3 stream has no half-close: the acceptor's close would close the dialer's side.
+      if (v3) await reading;
+      let off = 0;
+      for (const n of reply) {
+        await writer.write(pattern(200, off, n));
+        off += n;
+      }
+      if (s.ending === 'abort') await writer.abort(new Error('aborted by the acceptor'));
+      else await writer.close();
+    })();
+    writing.catch(() => {});
+    await writeAll(d, 1, writes, s.ending === 'destroyDialer' ? s.at : writes.length, () =>
+      s.ending === 'destroyDialer' ? d.destroy() : d.end(),
+    );
+    for (let i = 0; !(dialerClosed && a.streamCount === 0 && b.streamCount === 0); i++) {
+      if (i === 20_000) {
+        throw new Error(
+          `not settled: dialer closed ${dialerClosed}, streams ${a.streamCount}/${b.streamCount}, ` +
+            `acceptor ${w.core.state}, dialer ${d.core.state}`,
+        );
+      }
+      await turn();
+    }
+    await Promise.allSettled([reading, writing, back]);
+    if (s.ending === 'end') {
+      expect(readEnd).toBe(true);
+      check(1, Buffer.concat(chunks), sum(writes), 'dialer->web acceptor');
+      check(200, await back, sum(reply), 'web acceptor->dialer');
+    }
+    expect(received(a)).toBe(0);
+    expect(received(b as unknown as Node)).toBe(0);
+  } finally {
+    a.destroy();
+    b.destroy();
+  }
+}
+
 describe('flow control end to end', () => {
   it(
     'delivers every byte, closes every stream and returns every counted byte, under any reader',
@@ -444,5 +559,13 @@ describe('flow control end to end', () => {
       await fc.assert(fc.asyncProperty(scenarioArb, play), { numRuns: runs(40) });
     },
     budget(15_000),
+  );
+
+  it(
+    'a Web Streams acceptor: every byte, every stream closed, every counted byte returned',
+    async () => {
+      await fc.assert(fc.asyncProperty(webScenarioArb, playWeb), { numRuns: runs(40) });
+    },
+    budget(5_000),
   );
 });

@@ -114,7 +114,11 @@ export class FlexStream extends Duplex implements StreamFace {
       this.backlog.reencode(encoding);
       return this;
     }
-    const buffered = [...(this as unknown as { readableBuffer: Iterable<Uint8Array> }).readableBuffer];
+    // Node 20 keeps taken chunks as nulls at the head of its buffer array until it trims it.
+    const buffered: Uint8Array[] = [];
+    for (const b of (this as unknown as { readableBuffer: Iterable<Uint8Array | null> }).readableBuffer) {
+      if (b !== null) buffered.push(b);
+    }
     super.setEncoding(encoding);
     this.backlog = new EncodedBacklog(encoding, buffered);
     return this;

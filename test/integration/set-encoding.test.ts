@@ -59,4 +59,26 @@ describe('setEncoding', () => {
       expect(budget(b)).toBe(0);
     });
   }
+
+  it('set after part of the buffer was read, it still counts every byte once', async () => {
+    const { b, dialer, sink } = await pair(256 * 1024);
+    sink.pause();
+    for (let i = 0; i < 3; i++) {
+      dialer.write(Buffer.alloc(20_000, 65 + i)); // three chunks in the readable buffer
+      await turns(5);
+    }
+    await turns(20);
+    expect((sink.read(20_000) as Buffer).length).toBe(20_000);
+    sink.setEncoding('latin1');
+    let got = '';
+    sink.on('data', (s: string) => {
+      got += s;
+    });
+    sink.resume();
+    dialer.end(Buffer.alloc(10_000, 68));
+    await new Promise((r) => sink.once('end', r));
+    expect(got).toBe('B'.repeat(20_000) + 'C'.repeat(20_000) + 'D'.repeat(10_000));
+    expect(sink.core.receiveBuffered).toBe(0);
+    expect(budget(b)).toBe(0);
+  });
 });

@@ -432,8 +432,8 @@ export class StreamCore extends StreamQueue {
     }
     // Held at the limit with window to spare: the hold ends SPARSE_HOLD_MS after the last short
     // write at the latest, but only a write or an ACK pumps again, and neither may come (the
-    // writer waits for 'drain'; a reader that waits for more than the limit owes nothing). So
-    // pump again once the hold may have run out (still held then: the timer starts anew).
+    // writer waits for 'drain'; a paused reader owes nothing). So pump again once the hold may
+    // have run out (still held then: the timer starts anew), and use the window as documented.
     if (limited && this.pendingBytes > 0 && credit <= 0 && this.credit > 0 && this.holdTimer === null) {
       this.holdTimer = timeout(() => {
         this.holdTimer = null;

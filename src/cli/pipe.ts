@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -7,7 +8,9 @@ import type { Duplex } from 'node:stream';
  * (FlexStream has it; create net sockets with it). `pipe` gives backpressure both ways.
  *
  * When either side fails or closes before finishing both directions, the other is destroyed with
- * the same error, so a reset on the flex side resets the TCP connection and vice versa.
+ * the same error, so a reset on the flex side resets the TCP connection and vice versa. A TCP
+ * socket is aborted with a RST, not a FIN: destroy() alone would close it like a clean end, and
+ * the program on the other end would take a cut-off transfer for a whole one.
  * Resolves once both sides closed: with the first error, or undefined for a clean end.
  */
 export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
@@ -17,7 +20,7 @@ export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
     const watch = (self: Duplex, other: Duplex): void => {
       self.on('error', (err: Error) => {
         firstError ??= err;
-        other.destroy(err);
+        abort(other, err);
       });
       self.on('close', () => {
         // Closing without both directions finished is an abort: pass it on.
@@ -25,7 +28,7 @@ export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
         if (!clean && !other.destroyed) {
           const err = firstError ?? new Error('the other side closed before finishing');
           firstError ??= err;
-          other.destroy(err);
+          abort(other, err);
         }
         if (--open === 0) resolve(firstError);
       });
@@ -35,4 +38,18 @@ export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
     a.pipe(b);
     b.pipe(a);
   });
+}
+
+/** Destroys `d` with `err`; a connected TCP socket is reset (RST), so its peer sees the abort. */
+function abort(d: Duplex, err: Error): void {
+  if (d.destroyed) return;
+  // A socket still connecting has sent nothing: closing it is enough. Nor can one be reset while
+  // its FIN is under way (ended, not finished): libuv refuses (EINVAL) and Node then never closes
+  // it. Its peer has the FIN already or soon; closing the socket is what is left.
+  const shuttingDown = d.writableEnded && !d.writableFinished;
+  if (d instanceof Socket && !d.connecting && !d.pending && !shuttingDown) {
+    d.resetAndDestroy();
+    return;
+  }
+  d.destroy(err);
 }

@@ -133,6 +133,78 @@ describe('switcher + node --expose + dial', () => {
     }
   });
 
+  it('a reset on either side resets the other: a refused service and a client that aborts', async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    // A service that reads and never answers: only the client's abort can end its connection.
+    let serviceSide: (how: string) => void = () => {};
+    const serviceSaw = new Promise<string>((resolve) => {
+      serviceSide = resolve;
+    });
+    let requestArrived: () => void = () => {};
+    const arrived = new Promise<void>((resolve) => {
+      requestArrived = resolve;
+    });
+    const silent = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.on('data', () => requestArrived());
+      s.on('end', () => serviceSide('end'));
+      s.on('error', (err: NodeJS.ErrnoException) => serviceSide(err.code ?? err.message));
+    });
+    servers.push(silent);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as net.AddressInfo).port;
+    const server = runCli(
+      [
+        'node',
+        '-s',
+        tcp,
+        '-d',
+        'erin',
+        '-e',
+        `23=127.0.0.1:${closedPort}`,
+        '-e',
+        `24=127.0.0.1:${silentPort}`,
+      ],
+      { env: ENV },
+    );
+    const forwarder = runCli(['node', '-s', tcp, '-d', 'frank', '-f', '0=erin:23', '-f', '0=erin:24'], {
+      env: ENV,
+    });
+    await server.waitForLog('session ready');
+    await forwarder.waitForLog('session ready');
+    const port = async (target: string): Promise<number> =>
+      Number(
+        String((await forwarder.waitForLog('forwarding', (l) => l.target === target)).listen).split(':')[1],
+      );
+    /** How the local connection ended: 'end' for a FIN, else the error code. */
+    const ending = (socket: net.Socket): Promise<string> =>
+      new Promise((resolve) => {
+        socket.on('data', () => {});
+        socket.on('end', () => resolve('end'));
+        socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      });
+
+    // The service refuses: the stream is reset, and so is the forwarded connection; a FIN would
+    // look like an empty answer.
+    const refused = net.connect({ host: '127.0.0.1', port: await port('erin:23'), allowHalfOpen: true });
+    refused.write('hello?');
+    expect(await ending(refused)).toBe('ECONNRESET');
+    await forwarder.waitForLog('forwarded connection failed');
+
+    // The client aborts mid-request: the service must not take what came for the whole request.
+    const aborted = net.connect({ host: '127.0.0.1', port: await port('erin:24'), allowHalfOpen: true });
+    aborted.on('error', () => {});
+    aborted.write('part of a request');
+    await arrived;
+    aborted.resetAndDestroy();
+    expect(await serviceSaw).toBe('ECONNRESET');
+    await server.waitForLog('exposed connection failed', (l) => l.port === 24);
+  });
+
   it('exit codes: dial refused 4, wrong password 3, no switcher 6', async () => {
     const closedPort = await new Promise<number>((resolve) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {

@@ -52,6 +52,77 @@ describe('splice', () => {
     expect(await done).toBeUndefined();
   });
 
+  /** How a TCP connection ended, seen from one end: a clean 'end' (FIN) or an error (RST). */
+  function ending(socket: net.Socket): Promise<string> {
+    return new Promise((resolve) => {
+      socket.on('data', () => {});
+      socket.on('end', () => resolve('end'));
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+  }
+
+  // A FIN would pass for the end of the data: whoever reads the other side must learn of the
+  // abort, or it takes a truncated transfer for a whole one.
+  it('a reset by the server resets the client, not a clean end', async () => {
+    const serverPort = await listen((s) => {
+      s.on('error', () => {});
+      s.write(Buffer.alloc(10_000), () => s.resetAndDestroy());
+    });
+    const { port, done } = await relay(serverPort);
+    const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    cleanup.push(() => client.destroy());
+    expect(await ending(client)).toBe('ECONNRESET');
+    expect(await done).toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('a reset by the client resets the server, not a clean end', async () => {
+    let serverSide: Promise<string> = new Promise(() => {});
+    let accepted: () => void = () => {};
+    const got = new Promise<void>((resolve) => {
+      accepted = resolve;
+    });
+    const serverPort = await listen((s) => {
+      serverSide = ending(s);
+      s.once('data', () => accepted());
+    });
+    const { port, done } = await relay(serverPort);
+    const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    client.on('error', () => {});
+    client.write('request, then the client goes away');
+    await got;
+    client.resetAndDestroy();
+    expect(await serverSide).toBe('ECONNRESET');
+    expect(await done).toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  // A socket whose FIN is under way cannot be reset: libuv refuses (EINVAL) and Node then never
+  // closes it. A reset that comes right behind the end of the data must still close the socket.
+  it('a reset right behind the end of the data still closes the socket', { timeout: 5_000 }, async () => {
+    let relaySide: net.Socket | null = null;
+    let accepted: () => void = () => {};
+    const got = new Promise<void>((resolve) => {
+      accepted = resolve;
+    });
+    const port = await listen((s) => {
+      relaySide = s;
+      accepted();
+    });
+    const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    cleanup.push(() => client.destroy());
+    client.on('error', () => {});
+    client.resume();
+    await got;
+    const socket = relaySide as unknown as net.Socket;
+    const socketClosed = new Promise((resolve) => socket.on('close', resolve));
+    const flex = endpoint();
+    const done = splice(socket, flex);
+    // The pipe ends the socket on 'end' (its listener runs first); the reset follows at once.
+    flex.on('end', () => flex.destroy(new Error('reset right behind the end')));
+    flex.push(null);
+    expect(await done).toMatchObject({ message: 'reset right behind the end' });
+    await socketClosed;
+  });
+
   it('an abort on one side destroys the other and reports the error', async () => {
     const a = endpoint();
     const b = endpoint();

@@ -22,6 +22,15 @@ export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
         firstError ??= err;
         abort(other, err);
       });
+      // `other` can close in both directions while `self` still sends (a flex stream closed by
+      // its peer, which read no further): those bytes have nowhere to go, like data that meets
+      // a closed TCP socket, and the sender is reset rather than left hanging half-open.
+      self.on('data', () => {
+        if (!other.destroyed || self.destroyed) return;
+        const err = new Error('the other side closed: data could not be delivered');
+        firstError ??= err;
+        abort(self, err);
+      });
       self.on('close', () => {
         // Closing without both directions finished is an abort: pass it on.
         const clean = self.readableEnded && self.writableFinished;
@@ -29,6 +38,10 @@ export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
           const err = firstError ?? new Error('the other side closed before finishing');
           firstError ??= err;
           abort(other, err);
+        } else if (!other.destroyed && !other.readableEnded) {
+          // Keep reading what `other` still sends: its end is clean, any data is undeliverable.
+          other.unpipe(self);
+          other.resume();
         }
         if (--open === 0) resolve(firstError);
       });

@@ -123,6 +123,48 @@ describe('splice', () => {
     await socketClosed;
   });
 
+  // A flex stream can close in both directions at once (a v3 close: a Go peer, or a node that
+  // shuts down) while the TCP side is still sending. What it sends then has nowhere to go: left
+  // alone, the socket would sit half-open for ever, its data dropped, and splice never settle.
+  it('data that comes after the other side closed resets the sender', { timeout: 5_000 }, async () => {
+    let relaySide: net.Socket | null = null;
+    let accepted: () => void = () => {};
+    const got = new Promise<void>((resolve) => {
+      accepted = resolve;
+    });
+    const port = await listen((s) => {
+      relaySide = s;
+      accepted();
+    });
+    const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    cleanup.push(() => client.destroy());
+    const clientEnded = ending(client);
+    const clientFailed = new Promise<string>((resolve) => {
+      client.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    await got;
+    // The flex side: ends its reading, and its writing is finished for it, as FlexStream does
+    // on a CloseStream from the peer.
+    const flex = new Duplex({
+      allowHalfOpen: true,
+      read() {},
+      write(_chunk, _enc, cb) {
+        cb();
+      },
+    });
+    const done = splice(relaySide as unknown as net.Socket, flex);
+    flex.push(null);
+    flex.end();
+    await new Promise((resolve) => flex.on('close', resolve));
+    // The client sees the end of the data; what it sends now cannot be delivered.
+    expect(await clientEnded).toBe('end');
+    client.write('more data');
+    expect(await done).toMatchObject({ message: expect.stringContaining('could not be delivered') });
+    // Past its end of data the client reads no more: it learns of the reset by writing again.
+    client.write('and more');
+    expect(await clientFailed).toMatch(/^(ECONNRESET|EPIPE)$/);
+  });
+
   it('an abort on one side destroys the other and reports the error', async () => {
     const a = endpoint();
     const b = endpoint();

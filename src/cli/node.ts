@@ -85,13 +85,44 @@ Example: serve this machine's ssh as alice:22, and reach bob's web server on loc
   return { command: cmd, run: runNode };
 }
 
-function serveExpose(session: NodeSession, e: Expose, logger: Logger): void {
+/**
+ * The streams joined to TCP connections. A graceful close of the session ends each stream like a
+ * finished one (a v3 close), so at shutdown they are reset first: both ends of a connection cut
+ * off in the middle must learn that it was cut off, not take what came for all of it.
+ */
+class Tunnels {
+  private readonly live = new Set<FlexStream>();
+  private stopped = false;
+
+  /** Joins `stream` and `socket`; once stopping, resets both instead. */
+  splice(stream: FlexStream, socket: net.Socket): Promise<Error | undefined> {
+    if (this.stopped) {
+      const err = new Error('the node is stopping');
+      stream.destroy(err);
+      socket.on('error', () => {});
+      if (socket.connecting) socket.destroy();
+      else socket.resetAndDestroy();
+      return Promise.resolve(err);
+    }
+    this.live.add(stream);
+    return splice(socket, stream).finally(() => this.live.delete(stream));
+  }
+
+  /** Resets every stream (and so its TCP connection), and any that comes later. */
+  stop(): void {
+    this.stopped = true;
+    const err = new Error('the node is stopping');
+    for (const stream of this.live) stream.destroy(err);
+  }
+}
+
+function serveExpose(session: NodeSession, e: Expose, tunnels: Tunnels, logger: Logger): void {
   const target = formatHostPort(e.target);
   session.listen(e.port).on('stream', (stream: FlexStream) => {
     const from = stream.remoteDomain || stream.remoteAddress;
     const socket = net.connect({ host: e.target.host, port: e.target.port, allowHalfOpen: true });
     logger.debug({ port: e.port, from, target }, 'stream accepted');
-    void splice(stream, socket).then((err) => {
+    void tunnels.splice(stream, socket).then((err) => {
       if (err) logger.warn({ port: e.port, from, target, err: err.message }, 'exposed connection failed');
       else logger.debug({ port: e.port, from, target }, 'stream done');
     });
@@ -103,6 +134,7 @@ async function serveForward(
   session: NodeSession,
   f: Forward,
   o: NodeOpts,
+  tunnels: Tunnels,
   logger: Logger,
 ): Promise<net.Server> {
   const target = `${f.domain}:${f.port}`;
@@ -114,7 +146,7 @@ async function serveForward(
       (stream) => {
         logger.debug({ from, target }, 'forwarding connection');
         socket.resume();
-        void splice(socket, stream).then((err) => {
+        void tunnels.splice(stream, socket).then((err) => {
           if (err) logger.warn({ from, target, err: err.message }, 'forwarded connection failed');
         });
       },
@@ -153,14 +185,17 @@ async function runNode(ctx: CommandContext): Promise<number> {
   const session = openSession(o, o.domain, logger, { earlyData: o.earlyData === true });
   const shutdown = onStopSignal(logger, CLOSE_BOUND + 2_000);
   const closers: (() => Promise<void> | void)[] = [];
+  const tunnels = new Tunnels();
   const closeAll = async (): Promise<void> => {
-    await Promise.all(closers.map((c) => c()));
+    const closing = Promise.all(closers.map((c) => c()));
+    tunnels.stop();
+    await closing;
     await session.close();
   };
   try {
-    for (const e of o.expose ?? []) serveExpose(session, e, logger);
+    for (const e of o.expose ?? []) serveExpose(session, e, tunnels, logger);
     for (const f of o.forward ?? []) {
-      const server = await serveForward(session, f, o, logger);
+      const server = await serveForward(session, f, o, tunnels, logger);
       closers.push(() => {
         server.close();
       });

@@ -55,6 +55,15 @@ function viaPort(host: string, port: number, data: Buffer): Promise<string> {
   });
 }
 
+/** How a TCP connection ended, seen from one end: 'end' for a FIN, else the error code. */
+function ending(socket: net.Socket): Promise<string> {
+  return new Promise((resolve) => {
+    socket.on('data', () => {});
+    socket.on('end', () => resolve('end'));
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
 function expected(data: Buffer): string {
   return `${data.length} ${createHash('sha256').update(data).digest('hex')}\n`;
 }
@@ -180,13 +189,6 @@ describe('switcher + node --expose + dial', () => {
       Number(
         String((await forwarder.waitForLog('forwarding', (l) => l.target === target)).listen).split(':')[1],
       );
-    /** How the local connection ended: 'end' for a FIN, else the error code. */
-    const ending = (socket: net.Socket): Promise<string> =>
-      new Promise((resolve) => {
-        socket.on('data', () => {});
-        socket.on('end', () => resolve('end'));
-        socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-      });
 
     // The service refuses: the stream is reset, and so is the forwarded connection; a FIN would
     // look like an empty answer.
@@ -265,6 +267,55 @@ describe('lifecycle', () => {
     sw.child.proc.kill('SIGTERM');
     expect(await sw.child.exited).toBe(0);
     expect(sw.child.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping', 'switcher closed']));
+  });
+
+  // A node's graceful close ends each stream like a finished one: a connection cut off in the
+  // middle would look complete at both ends, an upload to the service, a download to the client.
+  it('a node stopped during transfers resets its tunnelled connections at both ends', async () => {
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], ENV);
+    const seen: { service: Promise<string>[] } = { service: [] };
+    const talker = net.createServer({ allowHalfOpen: true }, (s) => {
+      seen.service.push(ending(s));
+      // The service streams a download while it reads an upload.
+      const timer = setInterval(() => (s.destroyed ? clearInterval(timer) : s.write('d'.repeat(100))), 20);
+    });
+    servers.push(talker);
+    await new Promise<void>((resolve) => talker.listen(0, '127.0.0.1', resolve));
+    const servicePort = (talker.address() as net.AddressInfo).port;
+    const exposing = runCli(['node', '-s', sw.tcp, '-d', 'alice', '-e', `22=127.0.0.1:${servicePort}`], {
+      env: ENV,
+    });
+    const forwarding = runCli(['node', '-s', sw.tcp, '-d', 'bob', '-f', '0=alice:22'], { env: ENV });
+    await exposing.waitForLog('session ready');
+    await forwarding.waitForLog('session ready');
+    const port = Number(String((await forwarding.waitForLog('forwarding')).listen).split(':')[1]);
+    /** A client uploading while it downloads, once data flows; `ended` says how it ended. */
+    const transfer = async (): Promise<{ ended: Promise<string> }> => {
+      const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      const ended = ending(client);
+      const timer = setInterval(
+        () => (client.destroyed ? clearInterval(timer) : client.write('u'.repeat(100))),
+        20,
+      );
+      await new Promise((resolve) => client.once('data', resolve));
+      return { ended };
+    };
+
+    // The forwarding node stops: the service must not take the upload for a whole one.
+    const first = await transfer();
+    forwarding.proc.kill('SIGTERM');
+    expect(await forwarding.exited).toBe(0);
+    expect(await seen.service[0]).toBe('ECONNRESET');
+    expect(await first.ended).toBe('ECONNRESET');
+
+    // The exposing node stops: the client must not take the download for a whole one.
+    const again = runCli(['node', '-s', sw.tcp, '-d', 'bob', '-f', `${port}=alice:22`], { env: ENV });
+    await again.waitForLog('session ready');
+    const second = await transfer();
+    exposing.proc.kill('SIGTERM');
+    expect(await exposing.exited).toBe(0);
+    expect(await second.ended).toBe('ECONNRESET');
+    expect(await seen.service[1]).toBe('ECONNRESET');
   });
 
   it('a node reconnects by itself after the switcher restarts', async () => {

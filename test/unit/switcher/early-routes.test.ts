@@ -227,3 +227,32 @@ describe('switcher: early-data routes', () => {
     expect(sw.client('alice')?.earlyRoutes).toBe(16_384);
   });
 });
+
+describe('switcher: early frames held for an acceptor that leaves', () => {
+  it('gives their bytes back to the dialer, so its next early dial is not refused them', async () => {
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice');
+    await open(alice, bob, ALL);
+    // Close to 1 MiB held for bob, who has not shown yet that he takes early data.
+    for (let i = 0; i < 16; i++) early(alice, Cmd.DATA, new Uint8Array(65_000));
+    await alice.barrier();
+    expect(inner(sw, 'alice')?.heldEarly).toBeGreaterThan(1_040_000);
+    // bob leaves before his ACK; alice's dial times out there without a frame (StreamCore.abort).
+    bob.t.destroy();
+    await bob.closed;
+    for (let i = 0; i < 50 && sw.client('bob') !== undefined; i++) await new Promise((r) => setImmediate(r));
+    expect(inner(sw, 'alice')?.heldEarly).toBe(0);
+
+    // A dial to carol, also not known yet: her early frame is held and follows her ACK.
+    const carol = await join(sw, 'carol');
+    await open(alice, carol, ALL, PORT + 1, 'carol');
+    alice.send(makeFrame(Cmd.DATA, SWITCHER_IP, 9, alice.ip, PORT + 1, new Uint8Array(5_000)));
+    await alice.barrier();
+    carol.send(
+      makeFrame(Cmd.OPEN_ACK, alice.ip, PORT + 1, carol.ip, 9, encodeOpenAck({ window: 0, caps: ALL })),
+    );
+    const ack = decodeOpenAck((await alice.next(is(Cmd.OPEN_ACK))).payload);
+    expect(ack.ok && ack.caps).toBe(ALL | Caps.EARLY_ROUTED);
+    expect((await carol.next(is(Cmd.DATA))).payload).toHaveLength(5_000);
+  });
+});

@@ -179,6 +179,12 @@ export class SwitcherClient implements FrameSink {
    * and takes early data, so early frames to it need not wait for its ACK.
    */
   takesEarly = false;
+  /**
+   * Routes of other clients' dials holding early frames for this client, by their dialer: when
+   * this client leaves, their frames can go nowhere and stop counting against the dialer's
+   * MAX_HELD_EARLY (its dial fails there without a frame the switcher would see).
+   */
+  readonly heldFor = new Map<OpeningRoute, SwitcherClient>();
   private readonly host: ClientHost;
   /** Destinations holding a queue of this client's frames. */
   private readonly feeds = new Set<SwitcherClient>();
@@ -412,6 +418,15 @@ export class SwitcherClient implements FrameSink {
     for (const dst of this.feeds) dst.outbox.forget(this);
     this.feeds.clear();
     this.liveness.failAll();
+    for (const [route, dialer] of this.heldFor) {
+      dialer.heldEarly -= route.heldBytes;
+      dialer.stats.dropped += route.held?.length ?? 0;
+      route.heldBytes = 0;
+      route.held = null;
+      route.dropped = true;
+    }
+    this.heldFor.clear();
+    for (const route of this.opening.values()) if (route.held !== null) route.to.heldFor.delete(route);
     this.opening.clear();
     this.host.left(this, reason, error);
   }

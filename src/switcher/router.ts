@@ -203,7 +203,10 @@ export class Router {
       return;
     }
     if (g.payload.byteLength * 2 < g.payload.buffer.byteLength) g.payload = new Uint8Array(g.payload);
-    if (route.held === null) route.held = [];
+    if (route.held === null) {
+      route.held = [];
+      route.to.heldFor.set(route, from);
+    }
     route.held.push(g);
     route.heldBytes += size;
     from.heldEarly += size;
@@ -218,6 +221,7 @@ export class Router {
 
   /** Forgets the frames held on `route` (a route of `dialer`); the caller sends or drops them. */
   private release(dialer: SwitcherClient, route: OpeningRoute): void {
+    route.to.heldFor.delete(route);
     dialer.heldEarly -= route.heldBytes;
     route.heldBytes = 0;
     route.held = null;

@@ -6,8 +6,10 @@ import { interval, timeout } from '../util/timers.js';
  * and close the connection if no answer comes in time. Unlike Go, an interval in which nothing
  * was received pings too, however much was written; and any answer counts as alive, even an
  * error text, so a direct link to a peer that says `domain not match` stays up, and so
- * does any byte received while the ping was out. The check
- * runs four times per interval, so a dead peer is found within interval + timeout (+ a quarter).
+ * does any byte received while the ping was out. The check runs four times per interval, so a
+ * dead peer is found within interval + timeout (+ a quarter); while our own output is backed up,
+ * bytes heard in the last 2 × interval + timeout still count as alive (a deep, slow path), so it
+ * can take up to that long after the last byte heard.
  */
 export class Heartbeat {
   private readonly timer: ReturnType<typeof setInterval>;

@@ -1,4 +1,5 @@
 import { StreamClosedError } from '../errors.js';
+import { pinsBuffer } from '../util/bytes.js';
 import type { StreamCore, StreamFace } from './core.js';
 import { COPY_BELOW, Stage } from './stage.js';
 
@@ -111,7 +112,7 @@ export class WebStream implements StreamFace {
     // takes it at once) and is at least half of its buffer (so it keeps no large one alive if it
     // has to wait: whether a read is waiting cannot be seen from here).
     const n = chunk.length;
-    if (this.stage === null && (n >= COPY_BELOW || (this.queued === 0 && n * 2 >= chunk.buffer.byteLength))) {
+    if (this.stage === null && (n >= COPY_BELOW || (this.queued === 0 && !pinsBuffer(chunk)))) {
       this.enqueued += chunk.length;
       this.controller.enqueue(chunk);
     } else {

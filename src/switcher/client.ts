@@ -361,6 +361,15 @@ export class SwitcherClient implements FrameSink {
     SwitcherClient.forgetRoute(link);
   }
 
+  /** Forgets the early frames held on `route` (a route of `dialer`); the caller sent or dropped them. */
+  static releaseHeld(dialer: SwitcherClient, route: OpeningRoute): void {
+    if (route.held === null) return;
+    route.to.heldFor.delete(route);
+    dialer.heldEarly -= route.heldBytes;
+    route.heldBytes = 0;
+    route.held = null;
+  }
+
   /** The early-data route of a linked stream, if it had one, ends with it. */
   private static forgetRoute(link: LinkedStream): void {
     const dialer = link.dialerClient;
@@ -418,15 +427,13 @@ export class SwitcherClient implements FrameSink {
     for (const dst of this.feeds) dst.outbox.forget(this);
     this.feeds.clear();
     this.liveness.failAll();
+    // Early frames held for us can go nowhere now; ours held for others are forgotten with us.
     for (const [route, dialer] of this.heldFor) {
-      dialer.heldEarly -= route.heldBytes;
       dialer.stats.dropped += route.held?.length ?? 0;
-      route.heldBytes = 0;
-      route.held = null;
       route.dropped = true;
+      SwitcherClient.releaseHeld(dialer, route);
     }
-    this.heldFor.clear();
-    for (const route of this.opening.values()) if (route.held !== null) route.to.heldFor.delete(route);
+    for (const route of this.opening.values()) SwitcherClient.releaseHeld(this, route);
     this.opening.clear();
     this.host.left(this, reason, error);
   }

@@ -1,5 +1,6 @@
 import { Scheduler, type SchedulerSink, StreamQueue } from '../scheduler.js';
 import type { Transport } from '../transport/types.js';
+import { ownBytes } from '../util/bytes.js';
 import { type TimerHandle, timeout } from '../util/timers.js';
 
 /**
@@ -149,13 +150,9 @@ export class Outbox<S extends Source> {
   /** Queues a frame from `from` behind that source's earlier frames. */
   forward(from: S, h: Uint8Array, payload: Uint8Array): void {
     const l = this.limits;
-    // A payload is a view of the buffer it was read in (up to 64 kB, shared with other frames).
-    // One that must wait (the client is not taking more) is copied when small, or a one-byte
-    // frame would keep a whole read buffer alive beyond every bound. (A copy by construction:
-    // on a Node.js Buffer, slice() is another view.)
-    if (this.scheduler.isBlocked && payload.byteLength * 2 < payload.buffer.byteLength) {
-      payload = new Uint8Array(payload);
-    }
+    // A payload that must wait (the client is not taking more) is copied when small, or a
+    // one-byte frame would keep a whole read buffer alive beyond every bound.
+    if (this.scheduler.isBlocked) payload = ownBytes(payload);
     let q = this.bySource.get(from);
     if (q === undefined) {
       // A queue per source ever seen would grow with every pair of nodes that once talked:

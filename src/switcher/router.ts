@@ -1,3 +1,4 @@
+import { ownBytes } from '../util/bytes.js';
 import type { Logger } from '../util/logger.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { normalizeDomain } from '../wire/domain.js';
@@ -122,7 +123,7 @@ export class Router {
         } else {
           this.discard(to, route, 'early data for an acceptor that does not take it');
         }
-        this.release(to, route);
+        SwitcherClient.releaseHeld(to, route);
         if (!taken || route.ended || route.dropped) {
           to.opening.delete(f.dstPort);
           if (route.ended) return payload; // the stream ended before its ACK: nothing to link
@@ -202,7 +203,7 @@ export class Router {
       this.drop(from, g, why);
       return;
     }
-    if (g.payload.byteLength * 2 < g.payload.buffer.byteLength) g.payload = new Uint8Array(g.payload);
+    g.payload = ownBytes(g.payload);
     if (route.held === null) {
       route.held = [];
       route.to.heldFor.set(route, from);
@@ -216,16 +217,9 @@ export class Router {
   private discard(dialer: SwitcherClient, route: OpeningRoute, why: string): void {
     if (route.held === null) return;
     for (const g of route.held) this.drop(dialer, g, why);
-    this.release(dialer, route);
+    SwitcherClient.releaseHeld(dialer, route);
   }
 
-  /** Forgets the frames held on `route` (a route of `dialer`); the caller sends or drops them. */
-  private release(dialer: SwitcherClient, route: OpeningRoute): void {
-    route.to.heldFor.delete(route);
-    dialer.heldEarly -= route.heldBytes;
-    route.heldBytes = 0;
-    route.held = null;
-  }
 
   /** dst IP 0xFFFF (7.4): only OpenStream, PingDomain and the liveness ping's ACK mean something. */
   private toSwitcher(from: SwitcherClient, f: Frame): void {
@@ -284,7 +278,7 @@ export class Router {
         return;
       }
       const route = from.opening.get(f.srcPort);
-      if (route !== undefined) this.release(from, route);
+      if (route !== undefined) SwitcherClient.releaseHeld(from, route);
       from.opening.set(f.srcPort, {
         to,
         dstPort: f.dstPort,

@@ -10,3 +10,17 @@ export function concatBytes(parts: readonly Uint8Array[], from = 0): Uint8Array<
   }
   return out;
 }
+
+/**
+ * Whether `view` keeps alive a buffer more than twice its size: received payloads are views of
+ * the read buffer they came in (up to 64 KiB), so a small one kept waiting pins all of it.
+ */
+export function pinsBuffer(view: Uint8Array): boolean {
+  return view.byteLength * 2 < view.buffer.byteLength;
+}
+
+/** `view` itself, or a copy of it when it would pin a much larger buffer (pinsBuffer). */
+export function ownBytes(view: Uint8Array): Uint8Array {
+  // A copy by construction: on a Node.js Buffer, slice() is another view.
+  return pinsBuffer(view) ? new Uint8Array(view) : view;
+}

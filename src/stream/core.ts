@@ -594,7 +594,12 @@ export class StreamCore extends StreamQueue {
    * close, destroy() does this.)
    */
   discardUnread(): void {
-    if (this._state !== 'closed' || this.is(DISCARDED)) return;
+    if (this._state === 'closed') this.dropUnread();
+  }
+
+  /** The face discards what it buffered: it stops counting against the connection (once). */
+  private dropUnread(): void {
+    if (this.is(DISCARDED)) return;
     this.mark(DISCARDED);
     const unread = this.recvTotal - this.consumedTotal;
     if (unread > 0) this.host.accountReceive(-unread);
@@ -743,12 +748,7 @@ export class StreamCore extends StreamQueue {
       clearTimeout(this.closeTimer);
       this.closeTimer = null;
     }
-    const unread = this.recvTotal - this.consumedTotal;
-    if (discard) {
-      // The face discards what it buffered; stop counting it against the connection.
-      this.mark(DISCARDED);
-      if (unread > 0) this.host.accountReceive(-unread);
-    }
+    if (discard) this.dropUnread();
     if (err !== null) this.face?.onError(err);
     else if (!this.is(READ_ENDED) && !silent) this.endRead();
     this.host.release(this);

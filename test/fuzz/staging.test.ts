@@ -277,40 +277,23 @@ async function play(r: Reader, peer: HostilePeer, s: Scenario): Promise<void> {
 
 const options = () => ({ domain: 'alice', ip: ME, heartbeatInterval: 0, logger: captureLogger() });
 
+/** Plays a scenario on a stream of one face, made by `make` and read by `reader`. */
+function onFace<S>(make: Parameters<typeof open<S>>[0], reader: (s: S, startPaused: boolean) => Reader) {
+  return async (s: Scenario): Promise<void> => {
+    const { node, peer, b, stream } = await open<S>(make, s.maxChunk, s.seed);
+    try {
+      await play(reader(stream, s.startPaused), peer, s);
+    } finally {
+      node.destroy();
+      b.destroy();
+    }
+  };
+}
+
 /** One scenario on each face: the Node.js Duplex and the Web Streams pair. */
 const faces: [string, (s: Scenario) => Promise<void>][] = [
-  [
-    'Node face',
-    async (s) => {
-      const { node, peer, b, stream } = await open<FlexStream>(
-        (t) => new Node(t, options()),
-        s.maxChunk,
-        s.seed,
-      );
-      try {
-        await play(nodeReader(stream, s.startPaused), peer, s);
-      } finally {
-        node.destroy();
-        b.destroy();
-      }
-    },
-  ],
-  [
-    'Web Streams face',
-    async (s) => {
-      const { node, peer, b, stream } = await open<WebStream>(
-        (t) => new WebNode(t, options()),
-        s.maxChunk,
-        s.seed,
-      );
-      try {
-        await play(webReader(stream, s.startPaused), peer, s);
-      } finally {
-        node.destroy();
-        b.destroy();
-      }
-    },
-  ],
+  ['Node face', onFace<FlexStream>((t) => new Node(t, options()), nodeReader)],
+  ['Web Streams face', onFace<WebStream>((t) => new WebNode(t, options()), webReader)],
 ];
 
 describe('staging of small payloads for a reader that falls behind', () => {

@@ -17,6 +17,23 @@ afterEach(() => {
   for (const n of nodes.splice(0)) n.destroy();
 });
 
+/** The raw peer opens a stream from `port` to port 80 and sends it 60,000 bytes (of a 100,000 budget). */
+function fill(raw: RawPeer, port: number): void {
+  raw.send(Cmd.OPEN, 1, 80, 2, port, encodeOpen({ domain: 'raw', window: 65_536 }));
+  raw.send(Cmd.DATA, 1, 80, 2, port, new Uint8Array(60_000));
+}
+
+/** The second stream's 60,000 bytes fit the budget (only if the first stream's left it). */
+async function expectFits(accepted: readonly { core: { receiveBuffered: number }; destroyed: boolean }[]) {
+  await expect
+    .poll(
+      () =>
+        accepted[1] !== undefined && (accepted[1].core.receiveBuffered === 60_000 || accepted[1].destroyed),
+    )
+    .toBe(true);
+  expect(accepted[1].destroyed).toBe(false);
+}
+
 describe('maxReceiveBuffer and streams destroyed with unread data', () => {
   it('a destroyed stream gives its unread bytes back to the connection budget', async () => {
     const { node, raw } = rawLink({ maxReceiveBuffer: 100_000 });
@@ -26,22 +43,12 @@ describe('maxReceiveBuffer and streams destroyed with unread data', () => {
       s.on('error', () => {});
       accepted.push(s); // never read
     });
-    const open = (port: number): void =>
-      raw.send(Cmd.OPEN, 1, 80, 2, port, encodeOpen({ domain: 'raw', window: 65_536 }));
-    open(5000);
-    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(60_000));
+    fill(raw, 5000);
     await expect.poll(() => accepted[0]?.core.receiveBuffered).toBe(60_000);
     accepted[0].destroy();
     // Another 60,000 bytes fit the 100,000-byte budget only if the first 60,000 left it.
-    open(5001);
-    raw.send(Cmd.DATA, 1, 80, 2, 5001, new Uint8Array(60_000));
-    await expect
-      .poll(
-        () =>
-          accepted[1] !== undefined && (accepted[1].core.receiveBuffered === 60_000 || accepted[1].destroyed),
-      )
-      .toBe(true);
-    expect(accepted[1].destroyed).toBe(false);
+    fill(raw, 5001);
+    await expectFits(accepted);
     expect(accepted[1].core.state).toBe('open');
   });
 
@@ -55,23 +62,13 @@ describe('maxReceiveBuffer and streams destroyed with unread data', () => {
       s.on('error', () => {});
       accepted.push(s); // never read
     });
-    const open = (port: number): void =>
-      raw.send(Cmd.OPEN, 1, 80, 2, port, encodeOpen({ domain: 'raw', window: 65_536 }));
-    open(5000);
-    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(60_000));
+    fill(raw, 5000);
     raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
     await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000);
     expect(accepted[0].core.state).toBe('closed');
     accepted[0].destroy();
-    open(5001);
-    raw.send(Cmd.DATA, 1, 80, 2, 5001, new Uint8Array(60_000));
-    await expect
-      .poll(
-        () =>
-          accepted[1] !== undefined && (accepted[1].core.receiveBuffered === 60_000 || accepted[1].destroyed),
-      )
-      .toBe(true);
-    expect(accepted[1].destroyed).toBe(false);
+    fill(raw, 5001);
+    await expectFits(accepted);
   });
 
   it('a Web stream cancelled after the peer closed it gives its unread bytes back', async () => {
@@ -83,22 +80,12 @@ describe('maxReceiveBuffer and streams destroyed with unread data', () => {
     node.listen(80).on('stream', (s: WebStream) => {
       accepted.push(s); // never read
     });
-    const open = (port: number): void =>
-      raw.send(Cmd.OPEN, 1, 80, 2, port, encodeOpen({ domain: 'raw', window: 65_536 }));
-    open(5000);
-    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(60_000));
+    fill(raw, 5000);
     raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
     await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000);
     expect(accepted[0].core.state).toBe('closed');
     await accepted[0].readable.cancel();
-    open(5001);
-    raw.send(Cmd.DATA, 1, 80, 2, 5001, new Uint8Array(60_000));
-    await expect
-      .poll(
-        () =>
-          accepted[1] !== undefined && (accepted[1].core.receiveBuffered === 60_000 || accepted[1].destroyed),
-      )
-      .toBe(true);
-    expect(accepted[1].destroyed).toBe(false);
+    fill(raw, 5001);
+    await expectFits(accepted);
   });
 });

@@ -30,6 +30,18 @@ async function relay(serverPort: number): Promise<{ port: number; done: Promise<
   return { port, done };
 }
 
+/** A loopback TCP connection: the client end, and the accepted end once the server has it. */
+async function connection(): Promise<{ client: net.Socket; accepted: Promise<net.Socket> }> {
+  let accept: (s: net.Socket) => void = () => {};
+  const accepted = new Promise<net.Socket>((resolve) => {
+    accept = resolve;
+  });
+  const port = await listen((s) => accept(s));
+  const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  cleanup.push(() => client.destroy());
+  return { client, accepted };
+}
+
 describe('splice', () => {
   it('carries the half-close both ways: the answer follows the end of the request', async () => {
     const serverPort = await listen((s) => {
@@ -98,21 +110,10 @@ describe('splice', () => {
   // A socket whose FIN is under way cannot be reset: libuv refuses (EINVAL) and Node then never
   // closes it. A reset that comes right behind the end of the data must still close the socket.
   it('a reset right behind the end of the data still closes the socket', { timeout: 5_000 }, async () => {
-    let relaySide: net.Socket | null = null;
-    let accepted: () => void = () => {};
-    const got = new Promise<void>((resolve) => {
-      accepted = resolve;
-    });
-    const port = await listen((s) => {
-      relaySide = s;
-      accepted();
-    });
-    const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-    cleanup.push(() => client.destroy());
+    const { client, accepted } = await connection();
     client.on('error', () => {});
     client.resume();
-    await got;
-    const socket = relaySide as unknown as net.Socket;
+    const socket = await accepted;
     const socketClosed = new Promise((resolve) => socket.on('close', resolve));
     const flex = endpoint();
     const done = splice(socket, flex);
@@ -127,22 +128,12 @@ describe('splice', () => {
   // shuts down) while the TCP side is still sending. What it sends then has nowhere to go: left
   // alone, the socket would sit half-open for ever, its data dropped, and splice never settle.
   it('data that comes after the other side closed resets the sender', { timeout: 5_000 }, async () => {
-    let relaySide: net.Socket | null = null;
-    let accepted: () => void = () => {};
-    const got = new Promise<void>((resolve) => {
-      accepted = resolve;
-    });
-    const port = await listen((s) => {
-      relaySide = s;
-      accepted();
-    });
-    const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-    cleanup.push(() => client.destroy());
+    const { client, accepted } = await connection();
     const clientEnded = ending(client);
     const clientFailed = new Promise<string>((resolve) => {
       client.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     });
-    await got;
+    const socket = await accepted;
     // The flex side: ends its reading, and its writing is finished for it, as FlexStream does
     // on a CloseStream from the peer.
     const flex = new Duplex({
@@ -152,7 +143,7 @@ describe('splice', () => {
         cb();
       },
     });
-    const done = splice(relaySide as unknown as net.Socket, flex);
+    const done = splice(socket, flex);
     flex.push(null);
     flex.end();
     await new Promise((resolve) => flex.on('close', resolve));

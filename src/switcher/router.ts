@@ -220,7 +220,6 @@ export class Router {
     SwitcherClient.releaseHeld(dialer, route);
   }
 
-
   /** dst IP 0xFFFF (7.4): only OpenStream, PingDomain and the liveness ping's ACK mean something. */
   private toSwitcher(from: SwitcherClient, f: Frame): void {
     switch (f.cmd) {

@@ -8,6 +8,7 @@ import { Switcher } from '../../src/switcher/switcher.js';
 import { memoryPair, seededRandom } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
 import { ALL_CAPS, Caps } from '../../src/wire/constants.js';
+import { drainOrClose } from '../helpers/streams.js';
 import { budget, runs } from './scale.js';
 
 /**
@@ -236,17 +237,7 @@ async function writeAll(
     // Writes in one turn share frames; a turn between them makes a frame of each.
     if (spaced) await turn();
     // (A 'drain' during that turn has come and gone.)
-    if (!ok && s.writableNeedDrain && !s.destroyed) {
-      await new Promise<void>((resolve) => {
-        const go = (): void => {
-          s.off('drain', go);
-          s.off('close', go);
-          resolve();
-        };
-        s.on('drain', go);
-        s.on('close', go);
-      });
-    }
+    if (!ok && s.writableNeedDrain && !s.destroyed) await drainOrClose(s);
   }
   if (stopAfter >= sizes.length) stop();
 }

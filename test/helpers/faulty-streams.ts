@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { FlexError, type FlexStream } from '../../src/index.js';
-import { pattern } from './streams.js';
+import { drainOrClose, pattern } from './streams.js';
 
 /**
  * Outcome bookkeeping for fault tests. The rule they check: a stream either delivers every byte
@@ -80,17 +80,7 @@ export function echoTransfer(
     void (async () => {
       const piece = 64 * 1024;
       for (let off = 0; off < data.length && !settled && !s.destroyed; off += piece) {
-        if (!s.write(data.subarray(off, off + piece))) {
-          await new Promise<void>((r) => {
-            const done = (): void => {
-              s.off('drain', done);
-              s.off('close', done);
-              r();
-            };
-            s.on('drain', done);
-            s.on('close', done);
-          });
-        }
+        if (!s.write(data.subarray(off, off + piece))) await drainOrClose(s);
       }
       if (!settled && !s.destroyed && !s.writableEnded) s.end();
     })();

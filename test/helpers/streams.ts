@@ -36,6 +36,19 @@ export async function writeAll(s: Duplex, data: Uint8Array, piece = 64 * 1024): 
   s.end();
 }
 
+/** Resolves on the stream's next 'drain', or its 'close' (a writer must not wait for good). */
+export function drainOrClose(s: Duplex): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const go = (): void => {
+      s.off('drain', go);
+      s.off('close', go);
+      resolve();
+    };
+    s.on('drain', go);
+    s.on('close', go);
+  });
+}
+
 /** Resolves with the first `event` emission (of any emitter: Node's or flexmux's typed one). */
 export function once<T = unknown>(emitter: object, event: string, ms = 10_000): Promise<T> {
   const e = emitter as { once(event: string, fn: (v: T) => void): unknown };

@@ -35,6 +35,30 @@ function wsLib(): WsModule {
 const OPEN = 1;
 const CLOSED = 3;
 
+/**
+ * A message shorter than this goes as one WebSocket frame, copied together, rather than as a
+ * fragment per part: each fragment is a frame header and a socket write, which costs more than
+ * copying a small payload (and a client masks, so copies, every fragment anyway).
+ */
+const WHOLE_BELOW = 4096;
+
+function byteLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
+/** The parts back to back in one Buffer (a Buffer, so ws need not wrap it again). */
+function joined(parts: readonly Uint8Array[]): Buffer {
+  const out = Buffer.allocUnsafe(byteLength(parts));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** One flex frame per binary message (PROTOCOL.md 1.6). */
 export interface WsTransportOptions extends WaterMarkOptions {
   /** ms the closing handshake may take before the socket is terminated. */
@@ -149,6 +173,8 @@ class WsTransport implements Transport {
     const ws = this.ws;
     if (parts.length === 1) {
       ws.send(parts[0], { binary: true }, this.onWritten);
+    } else if (byteLength(parts) < WHOLE_BELOW) {
+      ws.send(joined(parts), { binary: true }, this.onWritten);
     } else {
       // Fragments of one message (RFC 6455 5.4) avoid copying the payload behind the header;
       // nothing else can be sent between them because this loop does not yield.

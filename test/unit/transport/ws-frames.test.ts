@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { wsTransport } from '../../../src/transport/ws.js';
+import { attachProbe } from './probe.js';
+
+const HOST = '127.0.0.1';
+
+function bytes(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (seed * 17 + i) & 0xff;
+  return b;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+describe('ws transport send: one WebSocket frame for a small message', () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  /** A server-side transport whose ws.send calls are recorded, and the raw client's messages. */
+  async function setUp() {
+    const wss = new WebSocketServer({ host: HOST, port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', resolve));
+    cleanup.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+    const accepted = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+    const { port } = wss.address() as { port: number };
+    const client = new WebSocket(`ws://${HOST}:${port}`);
+    cleanup.push(() => client.terminate());
+    const messages: Uint8Array[] = [];
+    const waiters: (() => void)[] = [];
+    client.on('message', (data: Buffer) => {
+      messages.push(new Uint8Array(data));
+      for (const w of waiters.splice(0)) w();
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once('open', resolve);
+      client.once('error', reject);
+    });
+    const ws = await accepted;
+    const calls: { size: number; fin: boolean | undefined }[] = [];
+    const original = ws.send.bind(ws);
+    vi.spyOn(ws, 'send').mockImplementation(((data: Uint8Array, opts: { fin?: boolean }, cb?: () => void) => {
+      calls.push({ size: data.length, fin: opts?.fin });
+      return original(data, opts, cb);
+    }) as typeof ws.send);
+    const t = wsTransport(ws, 'test');
+    attachProbe(t);
+    cleanup.push(() => t.destroy());
+    const message = async (n: number): Promise<Uint8Array> => {
+      while (messages.length < n) await new Promise<void>((resolve) => waiters.push(resolve));
+      return messages[n - 1]!;
+    };
+    return { t, calls, message };
+  }
+
+  it('copies a header and a small payload into one frame', async () => {
+    const { t, calls, message } = await setUp();
+    const parts = [bytes(11, 1), bytes(64, 2)];
+    t.send(parts);
+    expect(await message(1)).toEqual(concat(parts));
+    expect(calls).toEqual([{ size: 75, fin: undefined }]);
+  });
+
+  it('sends a large payload as fragments behind its header, not copied', async () => {
+    const { t, calls, message } = await setUp();
+    const parts = [bytes(11, 3), bytes(8192, 4)];
+    t.send(parts);
+    expect(await message(1)).toEqual(concat(parts));
+    expect(calls).toEqual([
+      { size: 11, fin: false },
+      { size: 8192, fin: true },
+    ]);
+  });
+});

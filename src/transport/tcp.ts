@@ -38,49 +38,6 @@ export function tcpTransport(socket: net.Socket, options: TcpTransportOptions = 
   return new TcpTransport(socket, options.closeTimeout ?? transportDefaults.closeTimeout);
 }
 
-/** Parts shorter than this are copied together into one Buffer (headers, control frames, small payloads). */
-const COALESCE_BELOW = 1024;
-/** A run of copied parts is cut at this size, so a copy stays cheaper than the writes it saves. */
-const COALESCE_MAX = 16 * 1024;
-
-/**
- * Hands the parts to a corked socket with as few `write` calls as it can. Each call costs far
- * more than copying a few hundred bytes (a write request object, and a Buffer view of every part
- * that is a plain Uint8Array, as frame headers are): a batch of 40 small frames would otherwise
- * be 40 to 80 calls. Large parts go as they are, never copied.
- */
-function writeCoalesced(s: net.Socket, parts: readonly Uint8Array[]): void {
-  const n = parts.length;
-  let i = 0;
-  while (i < n) {
-    const part = parts[i]!;
-    if (part.length >= COALESCE_BELOW) {
-      s.write(part);
-      i++;
-      continue;
-    }
-    // A run of small parts: [i, j) with `size` bytes.
-    let j = i;
-    let size = 0;
-    while (j < n && parts[j]!.length < COALESCE_BELOW && size < COALESCE_MAX) {
-      size += parts[j]!.length;
-      j++;
-    }
-    if (j === i + 1) {
-      if (size > 0) s.write(part);
-    } else if (size > 0) {
-      const run = Buffer.allocUnsafe(size);
-      let at = 0;
-      for (let k = i; k < j; k++) {
-        run.set(parts[k]!, at);
-        at += parts[k]!.length;
-      }
-      s.write(run);
-    }
-    i = j;
-  }
-}
-
 class TcpTransport implements Transport {
   readonly framing = 'stream';
   readonly remoteAddress: string;
@@ -144,7 +101,7 @@ class TcpTransport implements Transport {
     const s = this.socket;
     // Corked writes leave in one writev on uncork: header and payload share a segment.
     s.cork();
-    writeCoalesced(s, parts);
+    for (const part of parts) if (part.length > 0) s.write(part);
     s.uncork();
     // Judged after uncork: write() counts corked bytes, so it says false for any send over the
     // socket's high-water mark even when the kernel then takes all of it at once.

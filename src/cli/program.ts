@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { clientsCommand, kickCommand } from './admin-client.js';
 import { type Invocation, mount, prepare } from './command.js';
 import { dialCommand } from './dial.js';
@@ -22,16 +22,31 @@ function version(): string {
   }
 }
 
+/**
+ * Where commander writes. Its own usage errors ("error: unknown option '--x'") are reworded to
+ * the line every other failure prints (docs/cli.md): `flexmux COMMAND: what went wrong [CODE]`.
+ */
+function output(prefix: string): OutputConfiguration {
+  return {
+    writeOut: (s) => process.stdout.write(s),
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s, write) => write(usageLine(prefix, s)),
+  };
+}
+
+/** commander's `error: MESSAGE` as `PREFIX: MESSAGE [CLI_USAGE]` (exported for tests). */
+export function usageLine(prefix: string, text: string): string {
+  const message = text.trim().replace(/^error: /, '');
+  return `${prefix}: ${message} [CLI_USAGE]\n`;
+}
+
 export function buildProgram(onRun: (inv: Invocation) => void): Command {
   const program = new Command('flexmux')
     .description('flex stream multiplexing: run a switcher, serve and reach services through it')
     .version(version(), '-V, --version')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
-    .configureOutput({
-      writeOut: (s) => process.stdout.write(s),
-      writeErr: (s) => process.stderr.write(s),
-    });
+    .configureOutput(output('flexmux'));
   mount(program, switcherCommand(), onRun);
   mount(program, nodeCommand(), onRun);
   mount(program, dialCommand(), onRun);
@@ -39,7 +54,9 @@ export function buildProgram(onRun: (inv: Invocation) => void): Command {
   mount(program, clientsCommand(), onRun);
   mount(program, kickCommand(), onRun);
   for (const c of program.commands) {
-    c.exitOverride().showHelpAfterError(`(run flexmux ${c.name()} --help for usage)`);
+    c.exitOverride()
+      .configureOutput(output(`flexmux ${c.name()}`))
+      .showHelpAfterError(`(run flexmux ${c.name()} --help for usage)`);
   }
   program.addHelpText(
     'after',

@@ -40,13 +40,13 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
   it('unknown command', async ({ expect }) => {
     const r = await runCliToEnd(['frobnicate']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("unknown command 'frobnicate'");
+    expect(r.stderr).toContain("flexmux: unknown command 'frobnicate' [CLI_USAGE]\n");
   });
 
   it('unknown flag', async ({ expect }) => {
     const r = await runCliToEnd(['switcher', '--bogus']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("unknown option '--bogus'");
+    expect(r.stderr).toContain("flexmux switcher: unknown option '--bogus' [CLI_USAGE]\n");
     expect(r.stderr).toContain('flexmux switcher --help');
   });
 
@@ -66,12 +66,14 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     const r = await runCliToEnd(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
+    // Every usage error is the documented one line: `flexmux COMMAND: what went wrong [CODE]`.
+    expect(r.stderr).toMatch(new RegExp(`^flexmux ${args[0]}: .+ \\[(CLI_USAGE|FLEX_ERR_CONFIG)\\]$`, 'm'));
   });
 
   it('a missing argument', async ({ expect }) => {
     const r = await runCliToEnd(['dial']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("missing required argument 'domain:port'");
+    expect(r.stderr).toContain("flexmux dial: missing required argument 'domain:port' [CLI_USAGE]\n");
   });
 
   it('node without a domain', async ({ expect }) => {

@@ -2,9 +2,11 @@ import { Command, type Option } from 'commander';
 import { listenDemo } from '../demo/index.js';
 import { Switcher, type SwitcherOptions, switcherDefaults } from '../switcher/index.js';
 import { transportDefaults } from '../transport/index.js';
+import type { Logger } from '../util/logger.js';
 import { accessFromConfig } from './access.js';
 import { startCliAdmin } from './admin-server.js';
 import type { CliCommand, CommandContext } from './command.js';
+import { connectionsAllowed, fdShortfall, openFileLimit } from './fd-limit.js';
 import { type ListenerSpecs, startListeners } from './listeners.js';
 import { addCommonOptions, type CommonOpts, flag } from './options.js';
 import {
@@ -220,6 +222,20 @@ function listenerSpecs(o: SwitcherOpts): ListenerSpecs {
   return { tcp: o.tcp ?? [], ws: o.ws ?? [], tls: o.tls ?? [], wss: o.wss ?? [], cert: o.cert, key: o.key };
 }
 
+/** Says, once, when the open-file limit is below the connections the switcher's limits allow. */
+function warnOnFdLimit(o: { maxClients: number; maxPendingAdmissions: number }, logger: Logger): void {
+  const limit = openFileLimit();
+  if (limit === null) return;
+  const short = fdShortfall(limit, o);
+  if (short === 0) return;
+  logger.warn(
+    { openFileLimit: limit, maxClients: o.maxClients, maxPendingAdmissions: o.maxPendingAdmissions },
+    `the open-file limit (${limit}) leaves no descriptor for ${short} of the ${connectionsAllowed(o)} ` +
+      'connections maxClients and maxPendingAdmissions allow; past it the OS drops new connections ' +
+      'without a log line. Raise the limit (ulimit -n, or LimitNOFILE= in a systemd unit) or lower --max-clients',
+  );
+}
+
 async function runSwitcher(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<SwitcherOpts>();
   const { logger } = ctx;
@@ -234,6 +250,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   const options: SwitcherOptions = { password, access, logger };
   for (const k of LIMITS) if (o[k] !== undefined) options[k] = o[k];
   const switcher = new Switcher(options);
+  warnOnFdLimit(switcher.options, logger);
   const closeTimeout = switcher.options.closeTimeout;
   const shutdown = onStopSignal(logger, closeTimeout + SHUTDOWN_SLACK);
   const closers: (() => Promise<void>)[] = [];

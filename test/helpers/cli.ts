@@ -78,10 +78,17 @@ export function runCli(
     /** Run this TypeScript file through tsx instead of the CLI (examples). */
     script?: string;
     shared?: boolean;
+    /** Run under this open-file limit (soft and hard), through util-linux's prlimit. */
+    nofile?: number;
   } = {},
 ): CliChild {
-  const argv = o.script === undefined ? [cliBundle(), ...args] : ['--import', 'tsx', o.script, ...args];
-  const proc = spawn(process.execPath, argv, {
+  const node = [
+    process.execPath,
+    ...(o.script === undefined ? [cliBundle(), ...args] : ['--import', 'tsx', o.script, ...args]),
+  ];
+  const [cmd, ...argv] =
+    o.nofile === undefined ? node : ['prlimit', `--nofile=${o.nofile}:${o.nofile}`, '--', ...node];
+  const proc = spawn(cmd!, argv, {
     cwd: ROOT,
     env: cliEnv(o.env),
     stdio: [o.stdin ?? 'ignore', 'pipe', 'pipe'],

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * The open-file limit, and what it means for a switcher. When a process is out of file
+ * descriptors, Node (libuv) accepts each waiting connection and closes it at once, and tells
+ * nobody: no 'error' event, so no log line. A switcher whose limit is below what its own limits
+ * allow would drop nodes without a word; it says so once, at start, instead.
+ */
+
+/** Descriptors a switcher uses besides its clients: listeners, the admin server, stdio, logs. */
+export const RESERVED_FDS = 64;
+
+/** The soft "Max open files" of /proc/self/limits; null if absent, "unlimited" or unreadable. */
+export function parseOpenFileLimit(limits: string): number | null {
+  const m = /^Max open files\s+(\d+)\s/m.exec(limits);
+  return m ? Number(m[1]) : null;
+}
+
+/** This process's open-file limit, where the system says (Linux); null elsewhere. */
+export function openFileLimit(
+  read: () => string = () => readFileSync('/proc/self/limits', 'utf8'),
+): number | null {
+  try {
+    return parseOpenFileLimit(read());
+  } catch {
+    return null;
+  }
+}
+
+/** Connections a switcher may hold at once: every client admitted and every admission in progress. */
+export function connectionsAllowed(o: { maxClients: number; maxPendingAdmissions: number }): number {
+  return o.maxClients + o.maxPendingAdmissions;
+}
+
+/** How many of those connections the limit leaves no descriptor for (0: enough). */
+export function fdShortfall(limit: number, o: { maxClients: number; maxPendingAdmissions: number }): number {
+  return Math.max(0, connectionsAllowed(o) + RESERVED_FDS - limit);
+}

@@ -130,11 +130,12 @@ function serveExpose(session: NodeSession, e: Expose, tunnels: Tunnels, logger: 
   logger.info({ port: e.port, target }, 'exposing');
 }
 
-async function serveForward(
+/** Listens on `f.localPort` and dials `f.domain:f.port` per connection (exported for tests). */
+export async function serveForward(
   session: NodeSession,
   f: Forward,
-  o: NodeOpts,
-  tunnels: Tunnels,
+  o: Pick<NodeOpts, 'bind' | 'dialTimeout'>,
+  tunnels: Pick<Tunnels, 'splice'>,
   logger: Logger,
 ): Promise<net.Server> {
   const target = `${f.domain}:${f.port}`;
@@ -157,15 +158,24 @@ async function serveForward(
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) =>
+    const onError = (err: Error): void =>
       reject(
         new CliError('CLI_IO', `cannot listen on ${o.bind}:${f.localPort}: ${err.message}`, { cause: err }),
-      ),
-    );
-    server.listen({ host: o.bind, port: f.localPort }, () => resolve());
+      );
+    server.once('error', onError);
+    server.listen({ host: o.bind, port: f.localPort }, () => {
+      server.off('error', onError);
+      resolve();
+    });
   });
   const a = server.address() as net.AddressInfo;
-  logger.info({ listen: formatHostPort({ host: a.address, port: a.port }), target }, 'forwarding');
+  const listen = formatHostPort({ host: a.address, port: a.port });
+  // Later errors are failed accepts: that connection is lost, the listener goes on. (Without a
+  // handler the second one would be an unhandled 'error' event, which ends the process.)
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    logger.warn({ listen, target, err: err.message, code: err.code }, 'accept failed');
+  });
+  logger.info({ listen, target }, 'forwarding');
   return server;
 }
 

@@ -43,7 +43,11 @@ export class Loopback implements StreamHost {
           return true;
         },
       },
-      { quantum: o.quantum, maxBatchBytes: o.maxBatchBytes, maxControlQueue: o.maxControlQueue },
+      // No control bound: it exists to catch a peer that stops reading, and this sink takes every
+      // frame at once on each flush, so the queue only ever holds one tick's frames. Bounded, a
+      // burst (many self-dials or resets in one tick) threw LimitError out of dial() after its
+      // pending dial was registered (left to time out unhandled) or out of destroy() halfway.
+      { quantum: o.quantum, maxBatchBytes: o.maxBatchBytes, maxControlQueue: Number.POSITIVE_INFINITY },
     );
   }
 

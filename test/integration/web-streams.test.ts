@@ -96,4 +96,40 @@ describe('Web Streams face', () => {
     a.destroy();
     await pump;
   });
+
+  it('aborting the writable while a write waits for credit resets at once', async () => {
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    // The peer reads nothing: the window fills, then the stream's queue, and a write waits.
+    const w = s.writable.getWriter();
+    const chunk = new Uint8Array(64 * 1024);
+    let waiting: Promise<void> | null = null;
+    while (waiting === null) {
+      const p = w.write(chunk);
+      if (s.core.writeBuffered >= 256 * 1024) waiting = p;
+      else await p;
+    }
+    const failed = waiting.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    let aborted = false;
+    const reason = Object.assign(new Error('give up'), { resetCode: 0x123 });
+    const abort = w.abort(reason).then(() => {
+      aborted = true;
+    });
+    // WritableStream calls the sink's abort only after the write in flight settles: the abort
+    // must not wait for the peer's reader to return credit.
+    await expect.poll(() => aborted, { timeout: 2_000 }).toBe(true);
+    await abort;
+    expect(await failed).toBe(reason);
+    const err = await peer.readable
+      .getReader()
+      .read()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect((err as StreamResetError).resetCode).toBe(0x123);
+  });
 });

@@ -59,7 +59,7 @@ export class WebStream implements StreamFace {
         cancel: (reason) => {
           this.readDone = true;
           this.stage = null;
-          if (core.state !== 'closed') core.destroy(reason instanceof Error ? reason : undefined);
+          if (core.state !== 'closed') core.destroy(asError(reason));
           // Closed already (the peer ended it): what the reader did not take is dropped all the same.
           else core.discardUnread();
         },
@@ -67,6 +67,20 @@ export class WebStream implements StreamFace {
       { highWaterMark: this.highWater, size: (chunk) => chunk.byteLength },
     );
     this.writable = new WritableStream<Uint8Array>({
+      start: (c) => {
+        // WritableStream calls `abort` only once the write in flight settles, and a write that
+        // waits for credit settles only when the peer's reader takes data: abort(reason) (and
+        // pipeTo's signal) would wait on a reader that may never read. The signal fires at once.
+        // (Absent in runtimes older than the controller's `signal`: there abort still waits.)
+        const signal: AbortSignal | undefined = c.signal;
+        signal?.addEventListener(
+          'abort',
+          () => {
+            if (this.writeWaiter !== null) core.destroy(asError(signal.reason));
+          },
+          { once: true },
+        );
+      },
       write: (chunk) => {
         if (core.write(chunk)) return undefined;
         return new Promise<void>((resolve, reject) => {
@@ -77,7 +91,7 @@ export class WebStream implements StreamFace {
         core.end();
       },
       abort: (reason) => {
-        core.destroy(reason instanceof Error ? reason : undefined);
+        core.destroy(asError(reason));
       },
     });
     core.attach(this);
@@ -210,4 +224,9 @@ export class WebStream implements StreamFace {
       this.core.consumed(consumed);
     }
   }
+}
+
+/** An abort or cancel reason as the stream's error: only an Error carries a message and a reset code. */
+function asError(reason: unknown): Error | undefined {
+  return reason instanceof Error ? reason : undefined;
 }

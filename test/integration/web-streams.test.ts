@@ -132,4 +132,24 @@ describe('Web Streams face', () => {
     expect(err).toBeInstanceOf(StreamResetError);
     expect((err as StreamResetError).resetCode).toBe(0x123);
   });
+
+  it('a reset by the peer errors the writable too: writes fail with StreamResetError, close fails', async () => {
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    const w = s.writable.getWriter();
+    const closed = w.closed.catch((e: unknown) => e);
+    peer.destroy(Object.assign(new Error('go away'), { resetCode: 0x101 }));
+    await s.closed;
+    // docs/browser.md: the peer's reads and writes fail with StreamResetError; a writer that
+    // closes after the reset must not see its close succeed.
+    const err = await w.write(new Uint8Array(3)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect(err).toMatchObject({ code: 'FLEX_ERR_STREAM_RESET', resetCode: 0x101, remote: true });
+    // Closing an errored WritableStream rejects with a TypeError (the Streams spec), not the error.
+    await expect(w.close()).rejects.toBeInstanceOf(TypeError);
+    expect(await closed).toBe(err);
+    await expect(s.readable.getReader().read()).rejects.toBe(err);
+  });
 });

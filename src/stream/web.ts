@@ -19,6 +19,7 @@ export class WebStream implements StreamFace {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private writeController!: WritableStreamDefaultController;
   private readonly highWater: number;
   /** Bytes enqueued (staged bytes are not, until the stage is enqueued). */
   private enqueued = 0;
@@ -68,6 +69,7 @@ export class WebStream implements StreamFace {
     );
     this.writable = new WritableStream<Uint8Array>({
       start: (c) => {
+        this.writeController = c;
         // WritableStream calls `abort` only once the write in flight settles, and a write that
         // waits for credit settles only when the peer's reader takes data: abort(reason) (and
         // pipeTo's signal) would wait on a reader that may never read. The signal fires at once.
@@ -162,6 +164,7 @@ export class WebStream implements StreamFace {
     const w = this.writeWaiter;
     this.writeWaiter = null;
     w?.reject(err);
+    this.failWritable(err);
   }
 
   onWritable(): void {
@@ -175,14 +178,28 @@ export class WebStream implements StreamFace {
       this.failed = true;
       this.stage = null;
     }
-    if (aborted && !this.readDone && !this.ending) {
+    const abortedError = aborted ? new StreamClosedError('stream aborted') : null;
+    if (abortedError !== null && !this.readDone && !this.ending) {
       this.readDone = true;
-      this.controller.error(new StreamClosedError('stream aborted'));
+      this.controller.error(abortedError);
     }
     const w = this.writeWaiter;
     this.writeWaiter = null;
-    w?.reject(new StreamClosedError());
+    w?.reject(abortedError ?? new StreamClosedError());
+    if (abortedError !== null) this.failWritable(abortedError);
     this.closedResolve();
+  }
+
+  /**
+   * Writes and the writer's `closed` fail with the stream's error, not with a later "writer is
+   * closed" (nor does a close() then succeed); pipeTo sees it without writing. A no-op once the
+   * writable closed, and skipped while abort() runs: the abort settles it (and erroring it from
+   * the abort signal's handler trips Node 20's WritableStream).
+   */
+  private failWritable(err: Error): void {
+    const c = this.writeController;
+    const signal: AbortSignal | undefined = c.signal;
+    if (signal?.aborted !== true) c.error(err);
   }
 
   /** Bytes in the readable queue (not staged ones). */

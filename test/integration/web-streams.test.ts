@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Node as WebNode, type WebStream } from '../../src/browser.js';
-import { StreamResetError } from '../../src/errors.js';
+import { ConfigError, StreamResetError } from '../../src/errors.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { pattern, sha256 } from '../helpers/streams.js';
 
@@ -151,5 +151,35 @@ describe('Web Streams face', () => {
     await expect(w.close()).rejects.toBeInstanceOf(TypeError);
     expect(await closed).toBe(err);
     await expect(s.readable.getReader().read()).rejects.toBe(err);
+  });
+
+  it('writes any BufferSource as its bytes', async () => {
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    const w = s.writable.getWriter();
+    // Web APIs that take bytes (WebSocket.send, Response, CompressionStream) take any BufferSource.
+    const wide = new Uint16Array([0x0201, 0x0403]);
+    await w.write(Uint8Array.of(9, 8).buffer as unknown as Uint8Array);
+    await w.write(new DataView(Uint8Array.of(0, 7, 6, 0).buffer, 1, 2) as unknown as Uint8Array);
+    await w.write(wide as unknown as Uint8Array);
+    await w.close();
+    expect([...(await readAll(peer))]).toEqual([9, 8, 7, 6, ...new Uint8Array(wide.buffer)]);
+  });
+
+  it('a chunk that is not bytes fails the write and the stream, and is not sent', async () => {
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    const reading = readAll(peer).catch((e: unknown) => e);
+    // A string from plain JavaScript: before, its length went out as that many zero bytes.
+    const err = await s.writable
+      .getWriter()
+      .write('abc' as unknown as Uint8Array)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(await reading).toBeInstanceOf(StreamResetError);
   });
 });

@@ -1,4 +1,4 @@
-import { StreamClosedError } from '../errors.js';
+import { ConfigError, StreamClosedError } from '../errors.js';
 import { pinsBuffer } from '../util/bytes.js';
 import type { StreamCore, StreamFace } from './core.js';
 import { COPY_BELOW, Stage } from './stage.js';
@@ -84,7 +84,17 @@ export class WebStream implements StreamFace {
         );
       },
       write: (chunk) => {
-        if (core.write(chunk)) return undefined;
+        const bytes = bytesOf(chunk);
+        if (bytes === null) {
+          // Not bytes (plain JavaScript): a string went out as its length in zero bytes, an
+          // ArrayBuffer as nothing. The writable errors now, so the stream can never end cleanly.
+          const err = new ConfigError(
+            `a WebStream writes Uint8Array or other BufferSource chunks, got ${kindOf(chunk)}`,
+          );
+          core.destroy(err);
+          throw err;
+        }
+        if (core.write(bytes)) return undefined;
         return new Promise<void>((resolve, reject) => {
           this.writeWaiter = { resolve, reject };
         });
@@ -246,4 +256,21 @@ export class WebStream implements StreamFace {
 /** An abort or cancel reason as the stream's error: only an Error carries a message and a reset code. */
 function asError(reason: unknown): Error | undefined {
   return reason instanceof Error ? reason : undefined;
+}
+
+/**
+ * A written chunk as bytes, or null when it is none. Other views and ArrayBuffers are taken as
+ * their bytes, as Web APIs that take bytes do (WebSocket.send, Response, CompressionStream):
+ * without this a Uint16Array went out as its element count of truncated values.
+ */
+function bytesOf(chunk: unknown): Uint8Array | null {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  return null;
+}
+
+/** What a value is, for an error message: 'String', 'Number', 'Blob', 'Null'... */
+function kindOf(value: unknown): string {
+  return Object.prototype.toString.call(value).slice(8, -1);
 }

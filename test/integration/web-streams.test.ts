@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Node as WebNode, type WebStream } from '../../src/browser.js';
-import { ConfigError, StreamResetError } from '../../src/errors.js';
+import { ConfigError, StreamClosedError, StreamResetError } from '../../src/errors.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { pattern, sha256 } from '../helpers/streams.js';
 
@@ -182,4 +182,23 @@ describe('Web Streams face', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect(await reading).toBeInstanceOf(StreamResetError);
   });
+
+  it.for(['destroy()', "writer.abort('not an Error')"])(
+    'a local %s without an Error fails the readable: a reader must not take it for the end',
+    async (how, { expect }) => {
+      const [a, b] = pair();
+      const peer = new Promise<WebStream>((resolve) => b.listen(12).on('stream', resolve));
+      const s = await a.dial('bob:12');
+      const reader = s.readable.getReader();
+      const pending = reader.read();
+      if (how === 'destroy()') s.destroy();
+      else await s.writable.getWriter().abort('not an Error');
+      await expect(pending).rejects.toBeInstanceOf(StreamClosedError);
+      expect(s.destroyed).toBe(true);
+      await s.closed;
+      // The peer is told with a reset (both ends are flexmux, so resets are negotiated).
+      const remote = await peer;
+      await expect(remote.readable.getReader().read()).rejects.toBeInstanceOf(StreamResetError);
+    },
+  );
 });

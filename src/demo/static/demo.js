@@ -224,7 +224,8 @@ async function openTerm(ev) {
     }
     termPrint(`[${target} closed its side]\n`);
   } catch (err) {
-    termPrint(`[${describe(err)}]\n`);
+    // A terminal closed here (another one opened) fails its reads: nothing to report.
+    if (term === t) termPrint(`[${describe(err)}]\n`);
   }
   if (term === t) {
     term = null;

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { connect as browserConnect } from '../../src/browser.js';
 import { connect } from '../../src/connect.js';
 import {
   AbortError,
@@ -238,6 +239,13 @@ describe('options', () => {
     expect(() => connect('tcp://127.0.0.1:1', { password: PASSWORD, domain: 'bad', maxStreams: 0 })).toThrow(
       ConfigError,
     );
+    // 0 ms would fail every attempt at once, and the session would retry it for ever.
+    expect(() =>
+      connect('tcp://127.0.0.1:1', { password: PASSWORD, domain: 'bad', connectTimeout: 0 }),
+    ).toThrow(ConfigError);
+    expect(() =>
+      browserConnect('ws://127.0.0.1:1/flex/ws', { password: PASSWORD, domain: 'bad', connectTimeout: 0 }),
+    ).toThrow(ConfigError);
     expect(calls).toBe(0);
   });
 });

@@ -67,5 +67,7 @@ describe('guardDial', () => {
 
   it('throws ConfigError for a bad timeout at once', () => {
     expect(() => guardDial('x', { timeout: Number.NaN }, () => () => {})).toThrow(ConfigError);
+    // 0 ms is no time at all: every attempt would time out before it began.
+    expect(() => guardDial('x', { timeout: 0 }, () => () => {})).toThrow(ConfigError);
   });
 });

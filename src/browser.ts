@@ -44,7 +44,7 @@ export interface BrowserConnectOptions extends SessionOptions {
 
 /** A reconnecting session over the browser WebSocket: `connect('wss://host/flex/ws', {...})`. */
 export function connect(url: string, options: BrowserConnectOptions): Session<WebStream> {
-  const timeout = checkAtLeast('option connectTimeout', options.connectTimeout ?? 10_000, 0);
+  const timeout = checkAtLeast('option connectTimeout', options.connectTimeout ?? 10_000, 1);
   return new Session<WebStream>(
     (signal) => dialBrowserWs(url, { ...options.ws, signal, timeout }),
     options,

@@ -33,7 +33,7 @@ export function connector(
     throw new ConfigError(`invalid switcher URL "${url}"`, { cause: err });
   }
   const timeout = o.connectTimeout ?? 10_000;
-  checkNumber('option connectTimeout', timeout, 0);
+  checkNumber('option connectTimeout', timeout, 1);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = (d: number): number => (u.port === '' ? d : Number(u.port));
   switch (u.protocol) {

@@ -25,7 +25,8 @@ export function guardDial<T>(
   options: DialOptions,
   start: (attempt: DialAttempt<T>) => () => void,
 ): Promise<T> {
-  checkNumber('timeout', options.timeout, 0);
+  // 0 ms would fail every attempt before it began (and a session would retry that for ever).
+  checkNumber('timeout', options.timeout, 1);
   const { signal, timeout } = options;
   return new Promise<T>((resolve, reject) => {
     if (signal?.aborted) {

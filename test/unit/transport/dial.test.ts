@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
+import { describe, expect, it, vi } from 'vitest';
 import { AbortError, ConfigError, TimeoutError } from '../../../src/errors.js';
 import { guardDial } from '../../../src/transport/dial.js';
 
@@ -63,6 +64,28 @@ describe('guardDial', () => {
     });
     await expect(p).rejects.toBe(failure);
     ac.abort();
+  });
+
+  // Found by the transport audit: tls.connect, net.connect and the ws constructor throw at once for
+  // options they refuse (a bad minVersion, a key that does not parse, a URL with a fragment). The
+  // dial rejected with that raw error and left its deadline timer and abort listener behind, so a
+  // reconnecting session piled up one of each per attempt and the process stayed up until they ran.
+  it('turns an attempt that throws as it starts into ConfigError and leaves no timer or listener', async () => {
+    vi.useFakeTimers();
+    try {
+      const ac = new AbortController();
+      const bad = new TypeError('"bogus" is not a valid minimum TLS protocol version');
+      const err = await guardDial('TLS dial to h:1', { signal: ac.signal, timeout: 10_000 }, () => {
+        throw bad;
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/TLS dial to h:1.*bogus/);
+      expect((err as Error).cause).toBe(bad);
+      expect(vi.getTimerCount()).toBe(0);
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('throws ConfigError for a bad timeout at once', () => {

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionClosedError, TimeoutError } from '../../../src/errors.js';
+import { ConfigError, ConnectionClosedError, TimeoutError } from '../../../src/errors.js';
 import { dialTls, listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { type Harness, transportContract } from './contract.js';
@@ -63,5 +63,13 @@ describe('tls dial and listen', () => {
     });
     const port = (silent.address() as net.AddressInfo).port;
     await expect(dialTls(HOST, port, { ca: cert, timeout: 100 })).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it('rejects a TLS option that tls.connect refuses with ConfigError, not the raw error', async () => {
+    const err = await dialTls(HOST, 1, { minVersion: 'TLSv0' as 'TLSv1', timeout: 5_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).cause).toMatchObject({ code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
   });
 });

@@ -193,4 +193,10 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(() => dialWs('http://127.0.0.1:1/')).toThrow(ConfigError);
     expect(() => dialWs('not a url')).toThrow(ConfigError);
   });
+
+  it('rejects a URL the ws client refuses (a fragment) with ConfigError', async () => {
+    const err = await dialWs(`ws://${HOST}:1/flex/ws#x`, { timeout: 5_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/fragment/);
+  });
 });

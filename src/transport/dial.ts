@@ -1,4 +1,4 @@
-import { AbortError, TimeoutError } from '../errors.js';
+import { AbortError, ConfigError, TimeoutError } from '../errors.js';
 import { checkNumber } from './defaults.js';
 
 /** What every dialer accepts on top of its own options. */
@@ -56,7 +56,7 @@ export function guardDial<T>(
         reject(new TimeoutError(`${what} timed out after ${timeout} ms`));
       }, timeout);
     }
-    cancel = start({
+    const attempt: DialAttempt<T> = {
       resolve: (value) => {
         if (!finish()) return false;
         resolve(value);
@@ -65,6 +65,15 @@ export function guardDial<T>(
       reject: (err) => {
         if (finish()) reject(err);
       },
-    });
+    };
+    try {
+      cancel = start(attempt);
+    } catch (err) {
+      // Thrown before anything was opened: an option the runtime refuses (tls.connect's minVersion,
+      // a key that does not parse, a URL ws will not take). Settle here, or the deadline and the
+      // abort listener outlive the dial; retrying would fail the same way, hence ConfigError.
+      const message = err instanceof Error ? err.message : String(err);
+      if (finish()) reject(new ConfigError(`${what}: ${message}`, { cause: err }));
+    }
   });
 }

@@ -173,6 +173,43 @@ describe('ws dial, listen and upgrade handler', () => {
     await Promise.all([pa.closed(), pb.closed()]);
   });
 
+  // Found by the transport audit: an upgrade request already being read when the listener closed
+  // was still upgraded and its transport handed out, against Listener.close ("connections that
+  // complete later are dropped"), which the TLS listener keeps.
+  it('drops an upgrade that completes after close instead of handing out its transport', async () => {
+    const { acceptor, listener, base } = await listen();
+    const socket = net.connect(listener.address.port, HOST);
+    cleanup.push(() => {
+      socket.destroy();
+    });
+    socket.on('error', () => {});
+    let response = '';
+    const answered = new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        response += d.toString('latin1');
+        if (response.includes('\r\n\r\n')) resolve();
+      });
+      socket.once('close', () => resolve());
+    });
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    await new Promise<void>((resolve) =>
+      socket.write('GET /flex/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n', () => resolve()),
+    );
+    // A request on a second connection is read after the first one's bytes, which were sent first:
+    // once it is answered, the server is inside the half-sent upgrade request.
+    expect((await fetch(`${base.replace('ws://', 'http://')}/other`)).status).toBe(404);
+    await listener.close();
+    socket.write(
+      'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    await answered;
+    const handedOut = acceptor.drainUnclaimed();
+    for (const t of handedOut) t.destroy();
+    expect(response).not.toMatch(/^HTTP\/1\.1 101/);
+    expect(handedOut).toHaveLength(0);
+  });
+
   it('times out an upgrade the server never answers, and honours abort', async () => {
     const sockets = new Set<net.Socket>();
     const silent = net.createServer((s) => sockets.add(s));

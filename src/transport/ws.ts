@@ -362,6 +362,11 @@ export function listenWs(
     res.end();
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // close() leaves a connection whose request was half read; its upgrade belongs to nobody.
+    if (!server.listening) {
+      socket.destroy();
+      return;
+    }
     if (upgrade(req, socket, head)) return;
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });

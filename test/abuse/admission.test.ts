@@ -7,7 +7,7 @@ import { admit } from '../../src/node/admit.js';
 import type { LeaveReason } from '../../src/switcher/client.js';
 import type { SwitcherOptions } from '../../src/switcher/config.js';
 import { type RefusalInfo, Switcher } from '../../src/switcher/switcher.js';
-import { listenTcp, listenWs } from '../../src/switcher-node.js';
+import { listenTcp, listenTls, listenWs, listenWss } from '../../src/switcher-node.js';
 import { dialTcp } from '../../src/transport/tcp.js';
 import { dialWs } from '../../src/transport/ws.js';
 import { currentTimeNs, sealRequest } from '../../src/wire/admission/index.js';
@@ -15,6 +15,7 @@ import { lagMonitor } from '../helpers/faulty-lag.js';
 import { captureLogger } from '../helpers/faulty-log.js';
 import { resources } from '../helpers/faulty-memory.js';
 import { trapUncaught } from '../helpers/faulty-process.js';
+import { cert, key } from '../unit/transport/tls-fixture.js';
 
 /**
  * Attacks on the switcher's door over real sockets on 127.0.0.1: garbage and protocol probes
@@ -220,6 +221,30 @@ describe('before admission', () => {
     expect(await n.ping()).toBeGreaterThanOrEqual(0);
     expect(sw.client('ws-idle')).toBeDefined();
   });
+
+  // Found by the transport audit: the TLS and WSS listeners kept Node's TLS handshakeTimeout
+  // (120 s), so a connection that never sent its ClientHello was held for two minutes, outside
+  // admissionTimeout and maxPendingAdmissions, as the half-sent upgrade requests above were.
+  for (const kind of ['tls', 'wss'] as const) {
+    it(`a ${kind} connection that never starts its TLS handshake is cut off at the admission timeout`, async () => {
+      const sw = new Switcher({ password: PASSWORD, admissionTimeout: 400 });
+      cleanups.push(() => sw.close({ timeout: 300 }));
+      const listen = kind === 'tls' ? listenTls : listenWss;
+      const listener = await listen(sw, { host: '127.0.0.1', port: 0, key, cert });
+      const lag = lagMonitor();
+      cleanups.push(() => lag.stop());
+      const t0 = performance.now();
+      const { closed } = rawTcp(listener.address.port);
+      let guard: ReturnType<typeof setTimeout> | undefined;
+      const tooLong = new Promise<never>((_, reject) => {
+        guard = setTimeout(() => reject(new Error('silent TLS connection still open after 5 s')), 5_000);
+      });
+      cleanups.push(() => clearTimeout(guard));
+      expect((await Promise.race([closed, tooLong])).length).toBe(0);
+      clearTimeout(guard);
+      expect(performance.now() - t0).toBeLessThan(400 + 300 + 2 * lag.maxMs());
+    });
+  }
 
   it('a slowloris crowd: beyond maxPendingAdmissions refused at once; all freed after the timeout', async () => {
     const { refused, tcpPort, sw, log } = await start({ admissionTimeout: 500, maxPendingAdmissions: 20 });

@@ -65,6 +65,28 @@ describe('tls dial and listen', () => {
     await expect(dialTls(HOST, port, { ca: cert, timeout: 100 })).rejects.toBeInstanceOf(TimeoutError);
   });
 
+  // Found by the transport audit: Node reports a handshake timeout as 'tlsClientError' and leaves
+  // the socket open, and the listener's handler ignored it, so handshakeTimeout (Node's default
+  // 120 s included) never closed anything: a connection that never sent a ClientHello stayed.
+  it('closes a connection that does not finish its handshake within handshakeTimeout', async () => {
+    const listener = await listenTls({ host: HOST, port: 0, key, cert, handshakeTimeout: 100 }, (t) =>
+      t.destroy(),
+    );
+    cleanup.push(() => listener.close());
+    const silent = net.connect(listener.address.port, HOST);
+    silent.on('error', () => {});
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    cleanup.push(() => {
+      clearTimeout(guard);
+      silent.destroy();
+    });
+    const closed = new Promise<string>((resolve) => silent.once('close', () => resolve('closed')));
+    const tooLong = new Promise<string>((resolve) => {
+      guard = setTimeout(() => resolve('still open after 5 s'), 5_000);
+    });
+    expect(await Promise.race([closed, tooLong])).toBe('closed');
+  });
+
   it('rejects a TLS option that tls.connect refuses with ConfigError, not the raw error', async () => {
     const err = await dialTls(HOST, 1, { minVersion: 'TLSv0' as 'TLSv1', timeout: 5_000 }).catch(
       (e: unknown) => e,

@@ -38,9 +38,10 @@ function withBacklog<T extends { backlog?: number }>(o: T): T {
 }
 
 /**
- * A WebSocket connection is not an admission until it upgrades: until then the HTTP server must
- * bound it, with the same deadline (else half-sent upgrade requests pile up past
- * maxPendingAdmissions, for Node's default of a minute or more).
+ * A connection is not an admission until its TLS handshake (and, for WebSocket, its upgrade) is
+ * done: until then the TLS and HTTP servers must bound it, with the same deadline (else silent or
+ * half-sent connections pile up past maxPendingAdmissions, for Node's defaults of 120 s for the
+ * TLS handshake and a minute or more for the HTTP request).
  */
 function withHandshake<T extends { handshakeTimeout?: number }>(switcher: Switcher, o: T): T {
   return o.handshakeTimeout === undefined ? { ...o, handshakeTimeout: switcher.options.admissionTimeout } : o;
@@ -79,7 +80,7 @@ export async function listenTls(switcher: Switcher, options: TlsListenOptions): 
   if (options.key === undefined && options.pfx === undefined) {
     throw new ConfigError('listenTls needs key and cert (or pfx)');
   }
-  return tie(switcher, await tlsListen(withBacklog(options), handler(switcher)));
+  return tie(switcher, await tlsListen(withHandshake(switcher, withBacklog(options)), handler(switcher)));
 }
 
 /** WebSocket on its own HTTP server, one frame per binary message (1.6); path default /flex/ws. */

@@ -51,7 +51,9 @@ export function listenTls(
     }
     onTransport(tcpTransport(socket, { closeTimeout }));
   });
-  // A failed handshake is the client's problem; Node has already destroyed that socket.
-  server.on('tlsClientError', () => {});
+  // A failed handshake is the client's problem. Node destroys the socket on most such errors but
+  // not on ERR_TLS_HANDSHAKE_TIMEOUT, which it only reports here: without this, handshakeTimeout
+  // would close nothing and a client that never sends a ClientHello would hold its socket.
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
   return startListener(server, { host, port, backlog });
 }

@@ -84,8 +84,9 @@ export interface WsUpgradeOptions extends WsTransportOptions, PayloadOption {
 /** With `key`/`cert` (or `pfx`) the listener serves HTTPS, so clients dial `wss://`. */
 export interface WsListenOptions extends ListenOptions, WsUpgradeOptions, tls.TlsOptions {
   /**
-   * ms a connection has to send its whole HTTP request (the upgrade) before it is closed; Node's
-   * own default would hold a slow or silent one for a minute or more. Default 10 s.
+   * ms a connection has to send its whole HTTP request (the upgrade) before it is closed, and with
+   * TLS first as long again for the TLS handshake; Node's own defaults would hold a slow or silent
+   * one for a minute or more (120 s for the TLS handshake). Default 10 s.
    */
   handshakeTimeout?: number;
 }
@@ -353,7 +354,7 @@ export function listenWs(
   );
   const secure = tlsOptions.key !== undefined || tlsOptions.pfx !== undefined;
   const server = secure
-    ? https.createServer({ ...tlsOptions, ...httpOptions })
+    ? https.createServer({ ...tlsOptions, ...httpOptions, handshakeTimeout: handshake })
     : http.createServer(httpOptions);
   const wsPath = path ?? transportDefaults.wsPath;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {

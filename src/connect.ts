@@ -45,10 +45,10 @@ export function connector(
     case 'wss:':
       return (signal) =>
         dialWs(u.toString(), {
-          ca: o.tls?.ca,
-          cert: o.tls?.cert,
-          key: o.tls?.key,
-          rejectUnauthorized: o.tls?.rejectUnauthorized,
+          // All of them, as for tls:// (servername, pfx, minVersion...): ws hands them to
+          // tls.connect as they are. The cast only hides checkServerIdentity, whose @types/ws
+          // signature is not the Node one it is really called with.
+          ...(o.tls as Omit<tls.ConnectionOptions, 'checkServerIdentity'> | undefined),
           headers: o.headers,
           signal,
           timeout,

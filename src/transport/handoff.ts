@@ -10,6 +10,8 @@ export class Handoff implements TransportHandlers {
   private current: TransportHandlers | null;
   private held: Uint8Array[] = [];
   private heldClose: { err: Error | undefined } | null = null;
+  /** The view's handlers between their attach and the replay that makes them `current`. */
+  private attaching: TransportHandlers | null = null;
 
   constructor(transport: Transport, first: TransportHandlers) {
     this.transport = transport;
@@ -23,7 +25,8 @@ export class Handoff implements TransportHandlers {
   }
 
   drain(): void {
-    this.current?.drain();
+    // Nothing to hold here: a drain is owed to whoever sent, the view's handlers as soon as attached.
+    (this.current ?? this.attaching)?.drain();
   }
 
   close(err?: Error): void {
@@ -41,12 +44,17 @@ export class Handoff implements TransportHandlers {
   view(): Transport {
     const t = this.transport;
     const attach = (h: TransportHandlers): void => {
-      this.current = h;
-      const held = this.held;
-      this.held = [];
-      const heldClose = this.heldClose;
-      this.heldClose = null;
+      // Handlers are never called from inside attach, so the replay waits for a microtask; until
+      // it runs, new data joins the held data. Forwarding sooner would let a delivery the
+      // transport already queued (its inbox flushes from a microtask) overtake it.
+      this.attaching = h;
       queueMicrotask(() => {
+        this.attaching = null;
+        const held = this.held;
+        this.held = [];
+        const heldClose = this.heldClose;
+        this.heldClose = null;
+        this.current = h;
         for (const c of held) h.data(c);
         if (heldClose) h.close(heldClose.err);
       });

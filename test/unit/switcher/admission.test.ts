@@ -156,6 +156,30 @@ describe('admission guards', () => {
     expect(fourth.inbox).toHaveLength(1);
   });
 
+  it('limits concurrent attempts too: a host cannot check more guesses at once than it has tokens', async () => {
+    // Each connection passes the door while the host still has tokens; without a check at the
+    // frame, all of them would be decrypted before the first failure is charged.
+    const { sw, refusals } = make({ password: wrong.password, failedAdmissionBurst: 2 });
+    const raws = Array.from({ length: 12 }, (_, i) => connectRaw(sw, { remote: `192.0.2.7:${100 + i}` }));
+    for (const raw of raws) raw.send(fromHex(wrong.request.frameHex));
+    await Promise.all(raws.map((raw) => raw.closed));
+    const reasons = refusals.map((x) => x.reason);
+    expect(reasons.filter((r) => r === 'decrypt')).toHaveLength(2);
+    expect(reasons.filter((r) => r === 'rate-limited')).toHaveLength(10);
+    expect(raws.filter((raw) => raw.inbox.length > 0)).toHaveLength(2);
+  });
+
+  it('lets concurrent good admissions of one host through, however many, as their turn comes', async () => {
+    const { sw, refusals } = make({ password: PASSWORD, failedAdmissionBurst: 2 });
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        admitRaw(connectRaw(sw, { remote: `192.0.2.8:${100 + i}` }), `nat-${i}`, { timestamp: ts() }),
+      ),
+    );
+    expect(results.map((r) => r.errCode)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(refusals).toEqual([]);
+  });
+
   it('closes a silent or slow connection after admissionTimeout', async () => {
     const { sw, refusals } = make({ password: PASSWORD, admissionTimeout: 30 });
     const silent = connectRaw(sw);

@@ -121,9 +121,26 @@ export class Gatekeeper {
       this.refused(remote, r as Refusal);
       return;
     }
+    // The door only saw the host's past failures; this also counts its attempts in check.
+    const host = hostOf(remote);
+    if (!(await this.limiter.reserve(host, () => this.wallMs()))) {
+      return this.reject(reader, refusal('rate-limited', 0, 'too many failed admissions from this host'));
+    }
     const nowNs = this.host.options.clock();
-    const verdict = await verifyAdmission(frame, this.access, this.replay, nowNs);
-    if (!verdict.ok) return this.reject(reader, verdict);
+    let verdict: Verified | Refusal;
+    try {
+      verdict = await verifyAdmission(frame, this.access, this.replay, nowNs);
+    } catch (err) {
+      this.limiter.release(host);
+      throw err;
+    }
+    if (!verdict.ok) {
+      // reject() charges the failure at once, before the attempts waiting on this one look.
+      const rejected = this.reject(reader, verdict);
+      this.limiter.release(host);
+      return rejected;
+    }
+    this.limiter.release(host);
     const { credential, domain } = verdict;
     if (this.host.state !== 'open')
       return this.reject(reader, refusal('shutdown', 0, 'switcher is closing', { domain }));

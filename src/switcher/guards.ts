@@ -58,13 +58,25 @@ interface Bucket {
   at: number;
 }
 
+/** The attempts of one host being checked now, and those waiting for one of them to end. */
+interface InCheck {
+  count: number;
+  waiters: (() => void)[];
+}
+
 /**
  * A token bucket per remote host for failed admissions: each failure takes a token, and a host
  * without tokens is turned away before the switcher spends any crypto on it. Full buckets are
  * the same as no bucket, so the map only holds hosts that failed recently.
+ *
+ * An attempt being checked may still fail, so it holds one of its host's tokens until its outcome
+ * is charged: otherwise a host opening many connections at once would have every one checked
+ * before the first failure counts. Attempts beyond the tokens wait for those in check.
  */
 export class FailureLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  /** Hosts with attempts in check (at most one entry per pending admission). */
+  private readonly checking = new Map<string, InCheck>();
 
   constructor(
     private readonly burst: number,
@@ -85,6 +97,36 @@ export class FailureLimiter {
     if (!this.enabled) return true;
     const b = this.refill(host, nowMs);
     return b === undefined || b.tokens >= 1;
+  }
+
+  /**
+   * Holds a token of `host` for an attempt about to be checked: true once one is free (after the
+   * host's earlier attempts in check ended, their failures charged), false if its tokens are spent.
+   * Every true must be followed by `release`, after the attempt's failure, if any, was charged.
+   */
+  async reserve(host: string, nowMs: () => number): Promise<boolean> {
+    if (!this.enabled) return true;
+    for (;;) {
+      const b = this.refill(host, nowMs());
+      const c = this.checking.get(host);
+      if ((b?.tokens ?? this.burst) - (c?.count ?? 0) >= 1) {
+        if (c === undefined) this.checking.set(host, { count: 1, waiters: [] });
+        else c.count++;
+        return true;
+      }
+      if (c === undefined) return false;
+      await new Promise<void>((resolve) => c.waiters.push(resolve));
+    }
+  }
+
+  /** Ends an attempt `reserve` let through; the attempts waiting for it look again. */
+  release(host: string): void {
+    const c = this.checking.get(host);
+    if (c === undefined) return;
+    c.count--;
+    const waiters = c.waiters.splice(0);
+    if (c.count === 0) this.checking.delete(host);
+    for (const wake of waiters) wake();
   }
 
   /** Charges one failure to `host`. */

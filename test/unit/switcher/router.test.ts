@@ -110,6 +110,16 @@ describe('router: drops (PROTOCOL.md 12.1.2)', () => {
     expect(sw.stats().spoofed).toBe(1);
   });
 
+  it('gives an IP dial that names a domain the dialer’s own, so it cannot pose as another node', async () => {
+    const { echo, alice } = await pair();
+    // Go and flexmux dialers send an empty domain by IP (3.2); the acceptor takes any name as the
+    // dialer's (3.4), so a name of the dialer's choosing would pass for another node's.
+    alice.send(makeFrame(Cmd.OPEN, 1, 7, 2, 1000, encodeOpen({ domain: 'admin', window: 256, caps: 3 })));
+    alice.send(makeFrame(Cmd.OPEN, 1, 7, 2, 1001, text('admin')));
+    expect(hex((await echo.next()).payload)).toBe(`${hex(text('alice'))}000000010003`);
+    expect(hex((await echo.next()).payload)).toBe(`${hex(text('alice'))}0000000000`);
+  });
+
   it('drops frames to IP 0 and to nobody, ignores the unknown at 0xFFFF, counts all', async () => {
     const { echo, alice } = await pair();
     alice.send(makeFrame(Cmd.DATA, 0, 7, 2, 1000, text('x')));

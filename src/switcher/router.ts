@@ -85,6 +85,19 @@ export class Router {
         this.refuseOpen(from, f, f.dstIP, NOT_ALLOWED, 'dial not allowed by the access rules');
         return;
       }
+      // An IP dial names no domain (3.2), and the acceptor takes any name it carries as the
+      // dialer's (3.4): a name the dialer chose would pass for another node's, so it gets the
+      // dialer's own, as a domain dial does. Dialers that keep to the protocol are untouched.
+      if (f.payload.length > 0 && f.payload[0] !== 0) {
+        let payload: Uint8Array;
+        try {
+          payload = rewriteOpenDomain(f.payload, from.domain);
+        } catch {
+          this.drop(from, f, 'rewritten OpenStream payload would exceed the frame limit');
+          return;
+        }
+        f = { ...f, size: payload.length, payload };
+      }
     } else if (!this.access.mayTalk(from.domain, to.domain)) {
       this.drop(from, f, 'the access rules keep these nodes apart');
       return;

@@ -171,4 +171,28 @@ describe('Switcher: dial rules (access.dial)', () => {
     expect(web2.inbox).toEqual([]);
     expect(sw.client('web-1')?.dropped).toBe(2);
   });
+
+  it('refuses a forbidden domain dial alike whether a node holds the name or not', async () => {
+    // The ping hides a node the rules keep apart; the dial must not tell it either.
+    const { sw } = make({ access: { dial: [{ from: 'web-*', to: 'db' }] } });
+    await join(sw, 'secret');
+    const web = await join(sw, 'web-1');
+    const answers: string[] = [];
+    for (const [port, domain] of [
+      [1000, 'secret'],
+      [1001, 'nobody'],
+      [1002, 'Bad.Name'],
+      [1003, 'db'],
+    ] as const) {
+      web.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 80, web.ip, port, encodeOpen({ domain })));
+      const ack = await web.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === port);
+      answers.push(`${ack.srcIP} ${decode(ack)}`);
+    }
+    expect(answers).toEqual([
+      '0 dial not allowed',
+      '0 dial not allowed',
+      '0 resolve domain failed',
+      '0 resolve domain failed',
+    ]);
+  });
 });

@@ -261,19 +261,15 @@ export class Router {
     const req = decodeOpen(f.payload);
     const asked = req.domain;
     const domain = normalizeDomain(asked);
+    // The rules name domains, so they are applied before the lookup: a forbidden name is refused
+    // alike whether a node holds it or not, and the dialer learns no more than a ping tells it.
+    if (domain !== null && !this.access.mayDial(from.domain, domain)) {
+      this.refuseOpen(from, f, LOCAL_IP, NOT_ALLOWED, `dial to "${domain}" not allowed by the access rules`);
+      return;
+    }
     const to = domain === null ? undefined : this.registry.byDomain(domain);
     if (to === undefined) {
       this.refuseOpen(from, f, LOCAL_IP, RESOLVE_FAILED, `cannot resolve domain ${JSON.stringify(asked)}`);
-      return;
-    }
-    if (!this.access.mayDial(from.domain, to.domain)) {
-      this.refuseOpen(
-        from,
-        f,
-        LOCAL_IP,
-        NOT_ALLOWED,
-        `dial to "${to.domain}" not allowed by the access rules`,
-      );
       return;
     }
     let payload: Uint8Array;

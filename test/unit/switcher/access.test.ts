@@ -50,6 +50,16 @@ describe('AccessPolicy', () => {
     );
   });
 
+  it('refuses an extra password given twice, whose second patterns would never apply', () => {
+    const passwords = [
+      { password: 'team', domains: 'team-*' },
+      { password: 'team', domains: 'ci-*' },
+    ];
+    expect(() => new AccessPolicy('pw', { passwords })).toThrow(
+      /passwords\[1\] repeats access.passwords\[0\]/,
+    );
+  });
+
   it('applies dial rules one way, and lets replies through both ways', () => {
     const p = new AccessPolicy('pw', { dial: [{ from: 'web-*', to: ['db', 'cache'] }] });
     expect(p.open).toBe(false);

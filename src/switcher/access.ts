@@ -86,6 +86,13 @@ export class AccessPolicy {
           `access.passwords[${i}] repeats the shared password, which allows every domain`,
         );
       }
+      // The first password that opens a request decides, so a repeat's patterns would never apply.
+      const first = extra.findIndex((x) => x?.password === e.password);
+      if (first < i) {
+        throw new ConfigError(
+          `access.passwords[${i}] repeats access.passwords[${first}]: list all its domains there`,
+        );
+      }
       const allows = compilePatterns(`access.passwords[${i}].domains`, e.domains);
       creds.push({ password: e.password, index: i, allows });
     });

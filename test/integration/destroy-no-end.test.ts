@@ -1,0 +1,70 @@
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { once } from '../helpers/streams.js';
+
+/**
+ * A stream the application destroys has not ended: like a net.Socket, it emits 'close' without
+ * 'end', so pipeline() and finished() report the abort instead of a complete transfer. (The core
+ * ends the read side of a stream it tears down; the Node face must not pass that on.)
+ */
+
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+});
+
+async function pair(options: NodeOptions): Promise<{ s: FlexStream; peer: FlexStream }> {
+  const [x, y] = memoryPair();
+  const a = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0, ...options });
+  const b = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0 });
+  nodes.push(a, b);
+  const accepted = b.listen(9).accept();
+  const s = await a.dial('bob:9');
+  const peer = await accepted;
+  peer.on('error', () => {});
+  return { s, peer };
+}
+
+for (const [name, options] of [
+  ['flexmux peer', {}],
+  ['plain v3 peer', { caps: 0 }],
+] as const) {
+  describe(`destroy() mid-transfer, ${name}`, () => {
+    it('fails a pipeline from the stream instead of completing it', async () => {
+      const { s, peer } = await pair(options);
+      const events: string[] = [];
+      for (const e of ['end', 'close']) s.on(e, () => events.push(e));
+      peer.write(Buffer.alloc(1000)); // the peer never ends
+      let got = 0;
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          got += chunk.length;
+          cb();
+          if (got === 1000) setImmediate(() => s.destroy());
+        },
+      });
+      await expect(pipeline(s, sink)).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      expect(events).toEqual(['close']);
+    });
+  });
+}
+
+// (On a plain v3 stream end() closes both directions: nothing is left to destroy.)
+describe('destroy() after end(), flexmux peer', () => {
+  it('emits close without end when destroyed after its own end()', async () => {
+    const { s, peer } = await pair({});
+    const events: string[] = [];
+    for (const e of ['end', 'finish', 'close']) s.on(e, () => events.push(e));
+    peer.write('x');
+    s.resume();
+    await once(s, 'data');
+    s.end('bye');
+    await once(s, 'finish');
+    s.destroy();
+    await once(s, 'close');
+    expect(events).toEqual(['finish', 'close']);
+  });
+});

@@ -20,7 +20,8 @@ async function roundTrip(s: FlexStream, v: number): Promise<void> {
   await echoed;
 }
 
-async function stream(): Promise<{ s: FlexStream; peer: FlexStream }> {
+/** `echo`: the peer writes back what it reads (else it only reads). */
+async function stream(echo = true): Promise<{ s: FlexStream; peer: FlexStream }> {
   const [x, y] = memoryPair();
   const a = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0 });
   const b = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0 });
@@ -28,7 +29,8 @@ async function stream(): Promise<{ s: FlexStream; peer: FlexStream }> {
   const accepted = b.listen(9).accept();
   const s = await a.dial('bob:9');
   const peer = await accepted;
-  peer.on('data', (d: Buffer) => peer.write(d));
+  if (echo) peer.on('data', (d: Buffer) => peer.write(d));
+  else peer.resume();
   s.resume();
   return { s, peer };
 }
@@ -61,5 +63,23 @@ describe('stream idle timeout', () => {
     await roundTrip(s, 2);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(fired).toBe(2);
+  });
+
+  // A net.Socket counts its writes as activity: a stream that only sends (an upload) is not idle,
+  // and the usual `setTimeout(ms, () => s.destroy())` must not cut it off.
+  it('is postponed by writes alone', async () => {
+    const { s, peer } = await stream(false);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let fired = 0;
+    s.on('timeout', () => fired++);
+    s.setTimeout(100);
+    for (let i = 0; i < 10; i++) {
+      s.write(Buffer.from([i]));
+      await vi.advanceTimersByTimeAsync(60);
+    }
+    expect(peer.bytesRead).toBe(10);
+    expect(fired).toBe(0);
+    await vi.advanceTimersByTimeAsync(41);
+    expect(fired).toBe(1);
   });
 });

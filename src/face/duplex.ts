@@ -124,7 +124,10 @@ export class FlexStream extends Duplex implements StreamFace {
     return this;
   }
 
+  // A write is traffic, as on a net.Socket: a stream that only sends is not idle. (_write is called
+  // as the core takes bytes, so a writer held back by the peer does not count as active.)
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.idleMs > 0) this.armIdle();
     try {
       if (this.core.write(chunk)) cb();
       else this.writeCallback = cb;
@@ -134,6 +137,7 @@ export class FlexStream extends Duplex implements StreamFace {
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    if (this.idleMs > 0) this.armIdle();
     try {
       let ok = true;
       for (const c of chunks) ok = this.core.write(c.chunk);

@@ -42,6 +42,8 @@ export class FlexStream extends Duplex implements StreamFace {
   private backlog: EncodedBacklog | null = null;
   private reportedTotal = 0;
   private writeCallback: ((err?: Error | null) => void) | null = null;
+  /** _final's callback while what was written, and the end, wait to leave (see _final). */
+  private finalCallback: ((err?: Error | null) => void) | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private idleMs = 0;
 
@@ -148,9 +150,13 @@ export class FlexStream extends Duplex implements StreamFace {
     }
   }
 
+  // 'finish' once what was written, and the end, have left for the connection, as a net.Socket's
+  // once they reached the kernel: the core may hold up to a window's worth waiting for credit,
+  // and a program that destroys the stream on 'finish' must not throw that away.
   override _final(cb: (err?: Error | null) => void): void {
     this.core.end();
-    cb();
+    if (this.core.flushed) cb();
+    else this.finalCallback = cb;
   }
 
   override _read(): void {
@@ -206,6 +212,8 @@ export class FlexStream extends Duplex implements StreamFace {
     const w = this.writeCallback;
     this.writeCallback = null;
     w?.(err);
+    // A destroyed stream does not finish (Node fails the callbacks of end()).
+    this.finalCallback = null;
     cb(err);
   }
 
@@ -258,6 +266,12 @@ export class FlexStream extends Duplex implements StreamFace {
     });
   }
 
+  onFlushed(): void {
+    const cb = this.finalCallback;
+    this.finalCallback = null;
+    cb?.();
+  }
+
   onWritable(): void {
     const cb = this.writeCallback;
     this.writeCallback = null;
@@ -275,6 +289,8 @@ export class FlexStream extends Duplex implements StreamFace {
     const cb = this.writeCallback;
     this.writeCallback = null;
     cb?.();
+    // Whatever was written has left or was reported lost (an error, not this close).
+    this.onFlushed();
     // The stream is gone in both directions: finish the writable side so 'close' follows.
     if (!this.writableEnded) this.end();
   }

@@ -32,6 +32,11 @@ export interface StreamFace {
   /** `write` returned false earlier and may be called again. */
   onWritable(): void;
   /**
+   * After `end()`: everything written, and the end (FIN or v3 close), has been handed to the
+   * connection. Called at most once or not at all (the stream may close first); see `flushed`.
+   */
+  onFlushed?(): void;
+  /**
    * The stream is finished in both directions. Called once. `aborted`: it was torn down locally
    * without an error (node destroyed), so the face should close without reporting an end.
    */
@@ -282,6 +287,11 @@ export class StreamCore extends StreamQueue {
     return (this.caps & Caps.RESET) !== 0;
   }
 
+  /** Whether what was written, and the end, have been handed to the connection (or the stream is closed). */
+  get flushed(): boolean {
+    return this._state === 'closed' || (this.is(END_SENT) && this.bytes === 0);
+  }
+
   get writable(): boolean {
     return !this.is(WRITE_ENDED) && !this.is(CLOSE_RECEIVED) && this._state !== 'closed';
   }
@@ -452,6 +462,11 @@ export class StreamCore extends StreamQueue {
       } else {
         this.startClose();
       }
+      // The face learns when the end has left (onDrain): a Node stream's 'finish' waits for it.
+      if (this.bytes > 0) {
+        this.needDrain = true;
+        this.lowWater = 0;
+      }
     }
   }
 
@@ -464,6 +479,7 @@ export class StreamCore extends StreamQueue {
 
   override onDrain(): void {
     this.checkWritable();
+    if (this.is(END_SENT) && this.bytes === 0) this.face?.onFlushed?.();
     if (!this.is(RELEASE_ON_FLUSH)) return;
     if (this.bytes === 0) {
       this.finish(null);

@@ -1,4 +1,5 @@
 import { Duplex } from 'node:stream';
+import { StreamClosedError } from '../errors.js';
 import type { StreamCore, StreamFace } from '../stream/core.js';
 import { COPY_BELOW, Stage } from '../stream/stage.js';
 import { EncodedBacklog } from './encoded.js';
@@ -291,8 +292,14 @@ export class FlexStream extends Duplex implements StreamFace {
     cb?.();
     // Whatever was written has left or was reported lost (an error, not this close).
     this.onFlushed();
-    // The stream is gone in both directions: finish the writable side so 'close' follows.
-    if (!this.writableEnded) this.end();
+    // The stream is gone in both directions: finish the writable side so 'close' follows. A
+    // write after that is the program's first news of the close (a v3 peer's, or node.close()):
+    // it fails with StreamClosedError, as a net.Socket's fails with EPIPE once its peer ended,
+    // not with Node's "write after end", which blames an end() the program never called.
+    if (!this.writableEnded) {
+      this.end();
+      this.write = writeAfterClose;
+    }
   }
 
   /** A payload that would wait in the readable buffer: small ones are copied (see the class doc). */
@@ -382,4 +389,20 @@ export class FlexStream extends Duplex implements StreamFace {
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.idleTimer = null;
   }
+}
+
+type WriteCallback = (err?: Error | null) => void;
+
+/** write() of a stream closed under a writer that had not ended (see FlexStream.onClose). */
+function writeAfterClose(
+  this: FlexStream,
+  _chunk: unknown,
+  encoding?: BufferEncoding | WriteCallback,
+  callback?: WriteCallback,
+): boolean {
+  const cb = typeof encoding === 'function' ? encoding : callback;
+  const err = new StreamClosedError();
+  if (cb !== undefined) process.nextTick(cb, err);
+  this.destroy(err);
+  return false;
 }

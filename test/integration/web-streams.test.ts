@@ -201,4 +201,27 @@ describe('Web Streams face', () => {
       await expect(remote.readable.getReader().read()).rejects.toBeInstanceOf(StreamResetError);
     },
   );
+
+  it('writer.close() resolves once what was written has left, not while it waits for credit', async () => {
+    const [a, b] = pair();
+    const peer = new Promise<WebStream>((resolve) => b.listen(13).on('stream', resolve));
+    const s = await a.dial('bob:13');
+    const remote = await peer;
+    // Under the write buffer, so the write resolves at once; over the 64 KiB window, so the rest
+    // waits for the peer's reader, which has not started.
+    const data = pattern(160 * 1024, 4);
+    const w = s.writable.getWriter();
+    await w.write(data);
+    let closed = false;
+    const closing = w.close().then(() => {
+      closed = true;
+    });
+    await expect.poll(() => b.stats.bytesIn).toBeGreaterThanOrEqual(64 * 1024);
+    expect(closed).toBe(false);
+    const got = readAll(remote);
+    await closing;
+    // A program that destroys the stream once close() resolved loses nothing.
+    s.destroy();
+    expect(sha256(await got)).toBe(sha256(data));
+  });
 });

@@ -20,6 +20,8 @@ export class WebStream implements StreamFace {
   readonly writable: WritableStream<Uint8Array>;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private writeController!: WritableStreamDefaultController;
+  /** The writable's close() while what was written, and the end, wait to leave. */
+  private flushWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
   private readonly highWater: number;
   /** Bytes enqueued (staged bytes are not, until the stage is enqueued). */
   private enqueued = 0;
@@ -99,8 +101,14 @@ export class WebStream implements StreamFace {
           this.writeWaiter = { resolve, reject };
         });
       },
+      // Resolves once what was written, and the end, have left for the connection (onFlushed), as
+      // a Node stream's 'finish' does: a program that destroys the stream then loses nothing.
       close: () => {
         core.end();
+        if (core.flushed) return undefined;
+        return new Promise<void>((resolve, reject) => {
+          this.flushWaiter = { resolve, reject };
+        });
       },
       abort: (reason) => {
         this.abortHere(asError(reason));
@@ -191,7 +199,16 @@ export class WebStream implements StreamFace {
     const w = this.writeWaiter;
     this.writeWaiter = null;
     w?.reject(err);
+    const f = this.flushWaiter;
+    this.flushWaiter = null;
+    f?.reject(err);
     this.failWritable(err);
+  }
+
+  onFlushed(): void {
+    const w = this.flushWaiter;
+    this.flushWaiter = null;
+    w?.resolve();
   }
 
   onWritable(): void {
@@ -213,6 +230,11 @@ export class WebStream implements StreamFace {
     const w = this.writeWaiter;
     this.writeWaiter = null;
     w?.reject(abortedError ?? new StreamClosedError());
+    // A clean close: what was written has left, or was reported lost with an error before.
+    const f = this.flushWaiter;
+    this.flushWaiter = null;
+    if (abortedError !== null) f?.reject(abortedError);
+    else f?.resolve();
     if (abortedError !== null) this.failWritable(abortedError);
     this.closedResolve();
   }

@@ -224,4 +224,20 @@ describe('Web Streams face', () => {
     s.destroy();
     expect(sha256(await got)).toBe(sha256(data));
   });
+
+  it('a reset after the peer ended drops what the reader has not taken, as docs/errors.md says', async () => {
+    const [a, b] = pair();
+    const peer = new Promise<WebStream>((resolve) => b.listen(14).on('stream', resolve));
+    const s = await a.dial('bob:14');
+    const remote = await peer;
+    const w = remote.writable.getWriter();
+    await w.write(pattern(1000, 5));
+    await w.close();
+    // Our reader has not read; the end has arrived (the peer's writable closed only once it left).
+    const err = Object.assign(new Error('changed my mind'), { resetCode: 0x102 });
+    remote.destroy(err);
+    await s.closed;
+    const reader = s.readable.getReader();
+    await expect(reader.read()).rejects.toBeInstanceOf(StreamResetError);
+  });
 });

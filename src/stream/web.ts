@@ -191,8 +191,9 @@ export class WebStream implements StreamFace {
   onError(err: Error): void {
     this.failed = true;
     this.stage = null;
-    // After the end, what is queued stays readable (as before the close was deferred).
-    if (!this.readDone && !this.ending) {
+    // Also after the peer's end while the reader has not taken everything: a reset drops
+    // buffered input (docs/errors.md), as the Node face does.
+    if (!this.readDone) {
       this.readDone = true;
       this.controller.error(err);
     }

@@ -89,13 +89,13 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     if (s !== undefined) return Promise.resolve(s);
     if (this._closed) return Promise.reject(new ConnectionClosedError('listener closed'));
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(new AbortError());
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     return new Promise<S>((resolve, reject) => {
       const w: Waiter<S> = { resolve, reject };
       if (signal) {
         const onAbort = (): void => {
           this.removeWaiter(w);
-          reject(new AbortError());
+          reject(new AbortError(undefined, { cause: signal.reason }));
         };
         signal.addEventListener('abort', onAbort, { once: true });
         w.resolve = (v) => {

@@ -21,11 +21,11 @@ export class Pinger {
 
   /** Registers a ping; `send(id)` puts the request on the wire. Resolves to the RTT in ms. */
   start(send: (id: number) => void, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    if (signal?.aborted) return Promise.reject(new AbortError());
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const id = this.ids.take();
     if (id < 0) return Promise.reject(new LimitError('all 65535 ping ids are in use'));
     return new Promise<number>((resolve, reject) => {
-      const onAbort = (): void => this.fail(id, new AbortError());
+      const onAbort = (): void => this.fail(id, new AbortError(undefined, { cause: signal?.reason }));
       const timer = timeout(
         () => this.fail(id, new TimeoutError(`ping timed out after ${timeoutMs} ms`)),
         timeoutMs,

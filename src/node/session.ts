@@ -144,7 +144,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
           reject(e);
         },
       };
-      const onAbort = (): void => waiter.reject(new AbortError());
+      const onAbort = (): void => waiter.reject(new AbortError(undefined, { cause: options.signal?.reason }));
       const timer =
         options.timeout !== undefined
           ? setTimeout(() => waiter.reject(new TimeoutError('session not ready in time')), options.timeout)

@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, BaseNode, type FlexStream, FlexStream as FS, Session } from '../../src/index.js';
+import {
+  AbortError,
+  BaseNode,
+  ConfigError,
+  type FlexStream,
+  FlexStream as FS,
+  Session,
+} from '../../src/index.js';
 import type { Transport } from '../../src/transport/types.js';
 import { rawLink } from '../helpers/raw.js';
 
@@ -70,5 +77,43 @@ describe('node API lifecycle', () => {
       expect(e).toBeInstanceOf(AbortError);
       expect((e as AbortError).cause).toBe(reason);
     }
+  });
+});
+
+describe('per-call options', () => {
+  // A timeout over 2^31-1 ms is run by Node after 1 ms (TimeoutOverflowWarning): a ping failed at
+  // once, and a dial re-armed its timer every millisecond for weeks. NaN never fired at all.
+  const badDelays = [-1, 0, Number.NaN, 3e9, Number.POSITIVE_INFINITY];
+
+  it('a dial or ping timeout outside 1..2^31-1 ms is a ConfigError', { timeout: 2_000 }, async () => {
+    const node = silentNode();
+    for (const timeout of badDelays) {
+      await expect(node.dial('bob:80', { timeout }), `dial ${timeout}`).rejects.toBeInstanceOf(ConfigError);
+      await expect(node.ping('', { timeout }), `ping ${timeout}`).rejects.toBeInstanceOf(ConfigError);
+    }
+    // Nothing was sent or left pending for them.
+    expect(node.stats.streamsOpened).toBe(0);
+    expect(node.scheduler.framesWritten).toBe(0);
+  });
+
+  it("a session's wait timeout outside 1..2^31-1 ms is a ConfigError", { timeout: 2_000 }, async () => {
+    const session = stuckSession();
+    for (const timeout of badDelays) {
+      await expect(session.ready({ timeout }), `ready ${timeout}`).rejects.toBeInstanceOf(ConfigError);
+      await expect(session.dial('bob:80', { wait: true, timeout })).rejects.toBeInstanceOf(ConfigError);
+      await expect(session.ping('', { wait: true, timeout })).rejects.toBeInstanceOf(ConfigError);
+    }
+  });
+
+  it('a listen backlog that is not an integer in 0..2^20 is a ConfigError', () => {
+    const node = silentNode();
+    const session = stuckSession();
+    for (const backlog of [-1, 1.5, Number.NaN, 2 ** 21]) {
+      expect(() => node.listen(80, { backlog }), `node ${backlog}`).toThrow(ConfigError);
+      expect(() => session.listen(80, { backlog }), `session ${backlog}`).toThrow(ConfigError);
+    }
+    // Nothing was registered by the refused calls: the port is still free.
+    expect(node.listen(80, { backlog: 0 }).port).toBe(80);
+    expect(session.listen(80, { backlog: 0 }).port).toBe(80);
   });
 });

@@ -90,6 +90,9 @@ export interface NodeOptions {
   logger?: Logger;
 }
 
+/** The largest listen backlog, for the node option and for each listen() call. */
+export const MAX_BACKLOG = 1 << 20;
+
 export type ResolvedNodeOptions = Required<Omit<NodeOptions, 'logger'>> & { logger: Logger | undefined };
 
 const int = (name: string, v: unknown, min: number, max: number): number =>
@@ -111,7 +114,7 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
     dialTimeout: int('dialTimeout', o.dialTimeout ?? d.dialTimeout, 1, 2 ** 31 - 1),
     maxStreams: int('maxStreams', o.maxStreams ?? d.maxStreams, 1, 1 << 20),
     maxPendingDials: int('maxPendingDials', o.maxPendingDials ?? d.maxPendingDials, 1, 64_536),
-    backlog: int('backlog', o.backlog ?? d.backlog, 0, 1 << 20),
+    backlog: int('backlog', o.backlog ?? d.backlog, 0, MAX_BACKLOG),
     maxReceiveBuffer: int('maxReceiveBuffer', o.maxReceiveBuffer ?? d.maxReceiveBuffer, 1, 2 ** 53 - 1),
     streamHighWaterMark: int(
       'streamHighWaterMark',

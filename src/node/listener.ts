@@ -1,4 +1,6 @@
+import { MAX_BACKLOG } from '../config.js';
 import { AbortError, ConnectionClosedError } from '../errors.js';
+import { checkInt } from '../util/check.js';
 import { Deque } from '../util/deque.js';
 import { Emitter } from '../util/emitter.js';
 
@@ -37,7 +39,9 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
   constructor(port: number, backlog: number) {
     super();
     this.port = port;
-    this.backlogSize = backlog;
+    // Checked here for node and session listeners alike: a negative or NaN backlog refused every
+    // open with `listener backlog full` instead of failing the call.
+    this.backlogSize = checkInt('option backlog', backlog, 0, MAX_BACKLOG);
   }
 
   get closed(): boolean {

@@ -11,6 +11,7 @@ import {
 import { Scheduler } from '../scheduler.js';
 import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
+import { checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { timeout } from '../util/timers.js';
@@ -244,6 +245,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (!Number.isInteger(window) || window < 0 || window > 0x7fffffff) {
       throw new ConfigError(`window must be an integer in 0..2147483647, got ${window}`);
     }
+    const timeoutMs = checkDelay('option timeout', options.timeout ?? o.dialTimeout);
     const port = this.dialPorts.take(this.portBusy);
     if (port < 0) throw new LimitError('no free local port for a new stream');
     // Go short-cuts dials to itself (PROTOCOL.md 3.2): they never reach the wire.
@@ -254,7 +256,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const early = local ? null : this.earlyPlanFor(domain, window);
     // An early dial resolves at once, like a dial whose ACK came: a later abort does not touch it.
     const signal = early === null ? options.signal : undefined;
-    const wait = this.dials.wait(port, target, options.timeout ?? o.dialTimeout, signal, window);
+    const wait = this.dials.wait(port, target, timeoutMs, signal, window);
     host.sendControl(
       Cmd.OPEN,
       dstIP,
@@ -361,7 +363,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Round-trip time in ms to the switcher (no domain) or to the node holding `domain`. */
   ping(domain = '', options: PingOptions = {}): Promise<number> {
     if (this._closed) return Promise.reject(new NotConnectedError('node is closed'));
-    return this.pingRaw(domain, options.timeout ?? this.options.pingTimeout, options.signal);
+    let timeoutMs: number;
+    try {
+      timeoutMs = checkDelay('option timeout', options.timeout ?? this.options.pingTimeout);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.pingRaw(domain, timeoutMs, options.signal);
   }
 
   /** Sets the domain and IP after admission (the session does this). */

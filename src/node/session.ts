@@ -7,7 +7,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import type { Transport } from '../transport/types.js';
-import { checkAtLeast, checkBool } from '../util/check.js';
+import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import type { DialTarget } from './address.js';
@@ -123,6 +123,13 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
 
   /** Resolves once connected and admitted. */
   ready(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<void> {
+    if (options.timeout !== undefined) {
+      try {
+        checkDelay('option timeout', options.timeout);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     if (this._state === 'ready' && this._node !== null) return Promise.resolve();
     if (this._state === 'closed') return Promise.reject(new ConnectionClosedError('session closed'));
     // An abort listener added to a signal that already fired is never called.
@@ -185,7 +192,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
     if (this._state === 'closed') throw new ConnectionClosedError('session closed');
     if (this.listeners.has(port)) throw new ConfigError(`listen port ${port} is used`);
-    const l = new Listener<S>(port, options.backlog ?? this.opts.backlog ?? 32);
+    const l = new Listener<S>(port, options.backlog ?? this.nodeOpts.backlog);
     l.onClosed = (x) => {
       this.listeners.delete(port);
       this._node?.dropListener(x);

@@ -16,6 +16,18 @@ export function checkAtLeast(label: string, v: unknown, min: number): number {
   return v;
 }
 
+/**
+ * `v` if it is a timer delay in 1..2^31-1 ms, else a ConfigError naming `label`. Node runs a
+ * longer delay after 1 ms (and NaN likewise), so an unchecked per-call timeout fires at once or
+ * re-arms without end.
+ */
+export function checkDelay(label: string, v: unknown): number {
+  if (typeof v !== 'number' || !(v >= 1 && v <= 2 ** 31 - 1)) {
+    throw new ConfigError(`${label} must be a number of ms in 1..2147483647, got ${String(v)}`);
+  }
+  return v;
+}
+
 /** `v` if it is a boolean, else a ConfigError naming `label`. */
 export function checkBool(label: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw new ConfigError(`${label} must be a boolean, got ${String(v)}`);

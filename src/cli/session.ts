@@ -68,8 +68,9 @@ export async function openOnce(o: ConnectOpts, domain: string, logger: CliLogger
     onDisconnect = reject;
     session.on('disconnect', onDisconnect);
   });
-  // An attempt is bounded by connectTimeout for the transport and again for admission.
-  const deadline = o.connectTimeout * 2 + 1_000;
+  // An attempt is bounded by connectTimeout for the transport and again for admission. A timer
+  // takes at most 2^31-1 ms: a longer deadline (--connect-timeout over 12 days) would not wait.
+  const deadline = Math.min(o.connectTimeout * 2 + 1_000, 2 ** 31 - 1);
   try {
     await Promise.race([
       session.ready({ timeout: deadline }).catch((err: unknown) => {

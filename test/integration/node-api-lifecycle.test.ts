@@ -5,8 +5,11 @@ import {
   ConfigError,
   type FlexStream,
   FlexStream as FS,
+  Node,
+  NotConnectedError,
   Session,
 } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
 import { rawLink } from '../helpers/raw.js';
 
@@ -115,5 +118,24 @@ describe('per-call options', () => {
     // Nothing was registered by the refused calls: the port is still free.
     expect(node.listen(80, { backlog: 0 }).port).toBe(80);
     expect(session.listen(80, { backlog: 0 }).port).toBe(80);
+  });
+});
+
+describe('a closing node', () => {
+  it('refuses listen() as it refuses dial(): the listener could never take a stream', async () => {
+    const [a, b] = memoryPair();
+    const node = new Node(a, { ip: 1, domain: 'x', heartbeatInterval: 0 });
+    const peer = new Node(b, { ip: 2, domain: 'y', heartbeatInterval: 0 });
+    cleanups.push(
+      () => node.destroy(),
+      () => peer.destroy(),
+    );
+    const closing = node.close();
+    expect(node.closed).toBe(false);
+    const dial = node.dial('y:80');
+    expect(() => node.listen(90)).toThrow(NotConnectedError);
+    await expect(dial).rejects.toBeInstanceOf(NotConnectedError);
+    await closing;
+    expect(node.listenerPorts()).toEqual([]);
   });
 });

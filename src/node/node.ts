@@ -338,7 +338,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Listens on a virtual port. */
   listen(port: number, options: { backlog?: number } = {}): Listener<S> {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
-    if (this._closed) throw new NotConnectedError('node is closed');
+    // Closing too, as dial(): a listener made now would refuse every open, then close.
+    if (this._closed || this.closing) throw new NotConnectedError('node is closed');
     if (this.listeners.has(port)) throw new ConfigError(`listen port ${port} is used`);
     const l = new Listener<S>(port, options.backlog ?? this.options.backlog);
     l.onClosed = (x) => this.dropListener(x);

@@ -9,6 +9,7 @@ import {
   NotConnectedError,
   Session,
 } from '../../src/index.js';
+import { Switcher } from '../../src/switcher/switcher.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
 import { rawLink } from '../helpers/raw.js';
@@ -137,5 +138,31 @@ describe('a closing node', () => {
     await expect(dial).rejects.toBeInstanceOf(NotConnectedError);
     await closing;
     expect(node.listenerPorts()).toEqual([]);
+  });
+});
+
+describe('session listeners', () => {
+  it('a session.listen() that throws leaves nothing registered', async () => {
+    const sw = new Switcher({ password: 'p' });
+    cleanups.push(() => sw.close({ timeout: 200 }));
+    const session = new Session<FlexStream>(
+      async () => {
+        const [a, b] = memoryPair();
+        sw.handle(b);
+        return a;
+      },
+      { password: 'p', domain: 'lsn', heartbeatInterval: 0 },
+      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    );
+    cleanups.push(() => session.close());
+    await session.ready();
+    // The connection's node already serves port 81 (a listener of its own): the session's listen
+    // fails, and must not keep the port for a listener the caller never got.
+    const own = session.node?.listen(81);
+    expect(() => session.listen(81)).toThrow(ConfigError);
+    own?.close();
+    const l = session.listen(81);
+    expect(session.node?.listenerPorts()).toEqual([81]);
+    l.close();
   });
 });

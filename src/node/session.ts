@@ -197,8 +197,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       this.listeners.delete(port);
       this._node?.dropListener(x);
     };
+    // Served before it is registered: a node that refuses it (its own listener holds the port)
+    // must not leave the session holding a listener the caller never got. A node whose
+    // connection is going serves it no more; the next connection will.
+    if (this._node !== null && !this._node.closed) this._node.adoptListener(l);
     this.listeners.set(port, l);
-    this._node?.adoptListener(l);
     return l;
   }
 

@@ -1,0 +1,57 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { defaults } from '../../../src/config.js';
+import { AbortError, TimeoutError } from '../../../src/errors.js';
+import { Pinger } from '../../../src/node/pinger.js';
+
+/** Ping ids (the request's source port) are matched to answers: a late answer must find no one. */
+describe('pinger ids', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Runs every other id through a ping that is answered, so that ids come from the free list. */
+  async function useUpSequentialIds(pinger: Pinger, sent: number[]): Promise<void> {
+    const answered: Promise<number>[] = [];
+    const first = sent.length;
+    while (sent.length < 0xffff) answered.push(pinger.start((id) => sent.push(id), 1_000));
+    for (const id of sent.slice(first)) pinger.complete(id, '');
+    await Promise.all(answered);
+  }
+
+  it('does not hand the id of a ping that timed out or was aborted to the next ping at once', async () => {
+    // The answer to a ping that gave up can still come (a slow switcher): with its id reused, it
+    // completed the next ping with the wrong round trip, or a ping of another domain with the
+    // wrong verdict.
+    const pinger = new Pinger();
+    const sent: number[] = [];
+    const ac = new AbortController();
+    const aborted = pinger.start((id) => sent.push(id), 1_000, ac.signal);
+    const timedOut = pinger.start((id) => sent.push(id), 500);
+    const [abortedId, timedOutId] = sent;
+    await useUpSequentialIds(pinger, sent);
+    ac.abort();
+    await expect(aborted).rejects.toBeInstanceOf(AbortError);
+    await vi.advanceTimersByTimeAsync(500);
+    await expect(timedOut).rejects.toBeInstanceOf(TimeoutError);
+
+    const next = pinger.start((id) => sent.push(id), 1_000);
+    const nextId = sent[sent.length - 1];
+    expect([abortedId, timedOutId]).not.toContain(nextId);
+    // The late answers find nobody; the new ping still waits for its own.
+    expect(pinger.complete(abortedId!, '')).toBe(false);
+    expect(pinger.complete(timedOutId!, 'domain not found')).toBe(false);
+    expect(pinger.complete(nextId!, '')).toBe(true);
+    await expect(next).resolves.toBeGreaterThanOrEqual(0);
+
+    // After the quarantine (the node's retention) the ids are handed out again.
+    await vi.advanceTimersByTimeAsync(defaults.retention);
+    const later: number[] = [];
+    const p = [pinger.start((id) => later.push(id), 1_000), pinger.start((id) => later.push(id), 1_000)];
+    expect(later.sort()).toEqual([abortedId, timedOutId].sort());
+    for (const id of later) pinger.complete(id, '');
+    await Promise.all(p);
+  });
+});

@@ -111,7 +111,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * stream, or quarantined after a dial gave up, stays in use in the pool until it expires.)
    */
   private readonly portBusy = (p: number): boolean => this.listeners.has(p);
-  private readonly pinger = new Pinger();
+  private readonly pinger: Pinger;
   private readonly retention: Retention;
   private loopback: Loopback | null = null;
   private readonly heartbeat: Heartbeat | null;
@@ -168,6 +168,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     });
     // A late ACK must not be taken for a later dial from the same port: quarantine the port.
     this.dials = new PendingDials<S>(o.dialTimeout, (p) => this.retention.add(-1 - p, p));
+    // A late ping answer must not be taken for a later ping with the same id either.
+    this.pinger = new Pinger(o.retention);
     this.retention = new Retention(o.retention, (key, port) => {
       if (port >= 0) this.dialPorts.release(port);
       void key;

@@ -1,4 +1,6 @@
+import { defaults } from '../config.js';
 import { AbortError, ConnectionClosedError, LimitError, PingError, TimeoutError } from '../errors.js';
+import { Deque } from '../util/deque.js';
 import { now, timeout } from '../util/timers.js';
 import { PortPool } from './ports.js';
 
@@ -14,6 +16,16 @@ interface PendingPing {
 export class Pinger {
   private readonly ids = new PortPool(1, 0xffff);
   private readonly pending = new Map<number, PendingPing>();
+  /**
+   * Ids of pings that gave up (timeout, abort), oldest first, and when each may be used again:
+   * their answer can still come, and must not complete a later ping that took the id (the pool
+   * hands out the most recently released id first). Released lazily, by the next start().
+   */
+  private readonly cooling = new Deque<number>();
+  private readonly coolUntil = new Deque<number>();
+
+  /** @param quarantineMs how long the id of a ping that gave up stays out of use (the node's retention) */
+  constructor(private readonly quarantineMs: number = defaults.retention) {}
 
   get size(): number {
     return this.pending.size;
@@ -22,12 +34,17 @@ export class Pinger {
   /** Registers a ping; `send(id)` puts the request on the wire. Resolves to the RTT in ms. */
   start(send: (id: number) => void, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    const t = now();
+    while (this.coolUntil.length > 0 && this.coolUntil.peek()! <= t) {
+      this.coolUntil.shift();
+      this.ids.release(this.cooling.shift()!);
+    }
     const id = this.ids.take();
     if (id < 0) return Promise.reject(new LimitError('all 65535 ping ids are in use'));
     return new Promise<number>((resolve, reject) => {
-      const onAbort = (): void => this.fail(id, new AbortError(undefined, { cause: signal?.reason }));
+      const onAbort = (): void => this.giveUp(id, new AbortError(undefined, { cause: signal?.reason }));
       const timer = timeout(
-        () => this.fail(id, new TimeoutError(`ping timed out after ${timeoutMs} ms`)),
+        () => this.giveUp(id, new TimeoutError(`ping timed out after ${timeoutMs} ms`)),
         timeoutMs,
       );
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -35,7 +52,6 @@ export class Pinger {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         this.pending.delete(id);
-        this.ids.release(id);
       };
       this.pending.set(id, { resolve, reject, timer, cleanup, sentAt: now() });
       send(id);
@@ -47,6 +63,7 @@ export class Pinger {
     const p = this.pending.get(id);
     if (!p) return false;
     p.cleanup();
+    this.ids.release(id);
     if (errorText === '') p.resolve(now() - p.sentAt);
     else p.reject(new PingError(errorText));
     return true;
@@ -56,6 +73,21 @@ export class Pinger {
     const p = this.pending.get(id);
     if (!p) return;
     p.cleanup();
+    this.ids.release(id);
+    p.reject(err);
+  }
+
+  /** A ping that stops waiting for an answer that may still come: its id cools down first. */
+  private giveUp(id: number, err: Error): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    p.cleanup();
+    if (this.quarantineMs === 0) {
+      this.ids.release(id);
+    } else {
+      this.cooling.push(id);
+      this.coolUntil.push(now() + this.quarantineMs);
+    }
     p.reject(err);
   }
 

@@ -166,3 +166,30 @@ describe('session listeners', () => {
     l.close();
   });
 });
+
+describe("a listener's backlog and a late 'stream' handler", () => {
+  it('hands the streams that waited in the backlog to the first handler, in order, then new ones', async () => {
+    const [x, y] = memoryPair();
+    const a = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0 });
+    const b = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0 });
+    cleanups.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
+    const l = b.listen(7);
+    // Accepted while nobody listens: they wait in the backlog.
+    const early = [await a.dial('bob:7'), await a.dial('bob:7')];
+    expect(l.pending).toBe(2);
+    const got: number[] = [];
+    const all = new Promise<void>((resolve) => {
+      l.on('stream', (s) => {
+        got.push(s.remotePort);
+        if (got.length === 3) resolve();
+      });
+    });
+    const late = await a.dial('bob:7');
+    await all;
+    expect(got).toEqual([...early, late].map((s) => s.localPort));
+    expect(l.pending).toBe(0);
+  });
+});

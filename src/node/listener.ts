@@ -34,6 +34,8 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
   /** @internal run once when the listener closes (unregisters it). */
   onClosed: ((l: Listener<S>) => void) | null = null;
   private _closed = false;
+  /** A 'stream' handler came while streams waited in the backlog; they go to it first. */
+  private draining = false;
 
   /** Created by `listen()` on a node or a session. */
   constructor(port: number, backlog: number) {
@@ -79,11 +81,37 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
       w.resolve(s);
       return;
     }
-    if (this.listenerCount('stream') > 0) {
+    // While the backlog is being handed to a new handler, newer streams queue behind it.
+    if (this.listenerCount('stream') > 0 && !this.draining) {
       this.emit('stream', s);
       return;
     }
     this.backlog.push(s);
+  }
+
+  /**
+   * A 'stream' handler added while streams wait in the backlog (accepted before anyone listened)
+   * gets them, oldest first, a microtask later (so handlers added in the same tick share them and
+   * none runs inside `on()`); without this they stayed there, accepted in the peer's eyes.
+   */
+  override on<K extends keyof ListenerEvents<S>>(
+    event: K,
+    fn: (...args: ListenerEvents<S>[K]) => void,
+  ): this {
+    super.on(event, fn);
+    if (event === 'stream' && this.backlog.length > 0 && !this.draining) {
+      this.draining = true;
+      queueMicrotask(() => this.drainBacklog());
+    }
+    return this;
+  }
+
+  private drainBacklog(): void {
+    this.draining = false;
+    this.prune();
+    while (!this._closed && this.backlog.length > 0 && this.listenerCount('stream') > 0) {
+      this.emit('stream', this.backlog.shift()!);
+    }
   }
 
   /** The next stream; rejects when the listener closes or `signal` aborts. */

@@ -85,7 +85,6 @@ export class NodeView {
   private readonly book: RateBook<StreamCore>;
   private readonly total: Rate;
   private base: Counters = { ...ZERO };
-  private last: Counters = { ...ZERO };
   private lastNode: InspectableNode | null = null;
   private lastT = Date.now();
 
@@ -112,22 +111,12 @@ export class NodeView {
   counters(): Counters {
     const n = this.current;
     if (n !== this.lastNode) {
-      if (this.lastNode !== null) this.base = add(this.base, this.last);
-      this.last = { ...ZERO };
+      // The old node's counters are final now, and may have moved since they were last read:
+      // add what it holds, not the last reading, or its last moments would be lost for good.
+      if (this.lastNode !== null) this.base = add(this.base, read(this.lastNode));
       this.lastNode = n;
     }
-    if (n !== null) {
-      const s = n.stats;
-      this.last = {
-        bytesIn: s.bytesIn,
-        bytesOut: n.scheduler.bytesWritten,
-        framesIn: s.framesIn,
-        dropped: s.dropped,
-        streamsOpened: s.streamsOpened,
-        streamsAccepted: s.streamsAccepted,
-      };
-    }
-    return add(this.base, this.last);
+    return n === null ? { ...this.base } : add(this.base, read(n));
   }
 
   tick(mono: number, wall: number): void {
@@ -217,6 +206,18 @@ export class NodeView {
 
 function isNode(x: AdminNode): x is InspectableNode {
   return typeof (x as Partial<InspectableNode>).streamList === 'function';
+}
+
+function read(n: InspectableNode): Counters {
+  const s = n.stats;
+  return {
+    bytesIn: s.bytesIn,
+    bytesOut: n.scheduler.bytesWritten,
+    framesIn: s.framesIn,
+    dropped: s.dropped,
+    streamsOpened: s.streamsOpened,
+    streamsAccepted: s.streamsAccepted,
+  };
 }
 
 function add(a: Counters, b: Counters): Counters {

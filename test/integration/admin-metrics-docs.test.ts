@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { type AdminServer, startAdmin } from '../../src/admin/index.js';
+import { Node } from '../../src/index.js';
+import { Switcher } from '../../src/switcher/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+
+/**
+ * docs/admin.md's metric tables against the registries: every documented series exists with the
+ * documented type and labels, nothing undocumented is served, and names follow Prometheus
+ * conventions (counters end in `_total`, units in the name).
+ */
+
+interface Documented {
+  type: string;
+  labels: string[];
+}
+
+/** The `| name | type | labels |` rows after `heading` (a line such as `Switcher:`). */
+function documented(heading: string): Map<string, Documented> {
+  const md = readFileSync(new URL('../../docs/admin.md', import.meta.url), 'utf8');
+  const section = md.slice(md.indexOf('## Metrics'));
+  const lines = section
+    .slice(section.indexOf(`\n${heading}\n`))
+    .split('\n')
+    .slice(2);
+  const out = new Map<string, Documented>();
+  for (const line of lines) {
+    if (line === '') {
+      if (out.size > 0) break;
+      continue;
+    }
+    const m = /^\| `([a-z_]+)` \| (\w+) \|\s*(.*?)\s*\|$/.exec(line);
+    if (m === null) continue; // the header and its rule
+    // The labels cell starts with the label name in backticks, or has prose only (no label).
+    const label = /^`(\w+)`/.exec(m[3]);
+    out.set(m[1], { type: m[2], labels: label === null ? [] : [label[1]] });
+  }
+  return out;
+}
+
+async function served(admin: AdminServer): Promise<Map<string, Documented>> {
+  const out = new Map<string, Documented>();
+  for (const m of await admin.registry.getMetricsAsJSON()) {
+    if (m.name === 'flexmux_info') continue;
+    const labels = new Set<string>();
+    for (const v of m.values) for (const k of Object.keys(v.labels)) if (k !== 'le') labels.add(k);
+    out.set(m.name, { type: String(m.type), labels: [...labels] });
+  }
+  return out;
+}
+
+function conventions(all: Map<string, Documented>): void {
+  for (const [name, m] of all) {
+    expect(name.endsWith('_total'), `${name}: counters end in _total, nothing else does`).toBe(
+      m.type === 'counter',
+    );
+    if (/rtt|uptime/.test(name)) expect(name, 'durations are in seconds').toMatch(/_seconds$/);
+  }
+}
+
+describe('docs/admin.md metric tables', () => {
+  it('match the switcher registry', async () => {
+    const sw = new Switcher({ password: 'docs' });
+    const admin = await startAdmin({ switcher: sw, port: 0 });
+    try {
+      const docs = documented('Switcher:');
+      expect(docs.size).toBeGreaterThan(10);
+      const live = await served(admin);
+      // Series labelled by events (refusals, departures) show no label until one happened.
+      for (const [name, d] of docs) {
+        const s = live.get(name);
+        expect(s?.type, name).toBe(d.type);
+        if (s !== undefined && s.labels.length > 0) expect(s.labels, name).toEqual(d.labels);
+      }
+      expect([...live.keys()].sort()).toEqual([...docs.keys()].sort());
+      conventions(live);
+    } finally {
+      await admin.close();
+      await sw.close({ timeout: 100 });
+    }
+  });
+
+  it('match the node registry', async () => {
+    const [x, y] = memoryPair();
+    const a = new Node(x, { domain: 'a', ip: 1 });
+    const b = new Node(y, { domain: 'b', ip: 2 });
+    const admin = await startAdmin({ node: a, port: 0, pingInterval: 60_000 });
+    try {
+      const docs = documented('Node:');
+      expect(docs.size).toBeGreaterThan(5);
+      const live = await served(admin);
+      for (const [name, d] of docs) {
+        const s = live.get(name);
+        expect(s?.type, name).toBe(d.type);
+        if (s !== undefined && s.labels.length > 0) expect(s.labels, name).toEqual(d.labels);
+      }
+      expect([...live.keys()].sort()).toEqual([...docs.keys()].sort());
+      conventions(live);
+    } finally {
+      await admin.close();
+      a.destroy();
+      b.destroy();
+    }
+  });
+});

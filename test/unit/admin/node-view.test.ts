@@ -1,6 +1,14 @@
+import { EventEmitter } from 'node:events';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { InspectableNode, InspectableSession } from '../../../src/admin/config.js';
+import {
+  type InspectableNode,
+  type InspectableSession,
+  validateAdminOptions,
+} from '../../../src/admin/config.js';
+import { NodePanel } from '../../../src/admin/node-panel.js';
 import { NodeView } from '../../../src/admin/node-view.js';
+import { silentLogger } from '../../../src/util/logger.js';
 
 /** The parts of a node NodeView's counters read; its counters are set by the test. */
 function fakeNode(): InspectableNode & { stats: { bytesIn: number; framesIn: number } } {
@@ -45,5 +53,48 @@ describe('admin node view', () => {
     second.stats.bytesIn = 10;
     session.node = second;
     expect(view.counters()).toMatchObject({ bytesIn: 160, framesIn: 2 });
+  });
+
+  it('counts a connection that came and went between two samples', () => {
+    // A session as the admin reads it: its node, and 'state' events as connections come and go.
+    const session = Object.assign(new EventEmitter(), {
+      node: null as InspectableNode | null,
+      state: 'connecting',
+      domain: 'a',
+      connections: 0,
+    });
+    const move = (n: InspectableNode | null, state: string): void => {
+      session.node = n;
+      session.state = state;
+      session.emit('state', state);
+    };
+    const target = session as unknown as InspectableSession;
+    const panel = new NodePanel(
+      target,
+      validateAdminOptions({ node: target, pingInterval: 0 }),
+      new Registry(),
+      silentLogger,
+    );
+    const view = panel.view;
+    try {
+      const first = fakeNode();
+      move(first, 'ready');
+      first.stats.bytesIn = 100;
+      expect(view.counters().bytesIn).toBe(100);
+      // A second connection is admitted, receives 30 bytes and drops before the next sample.
+      first.stats.bytesIn = 150;
+      move(null, 'connecting');
+      const second = fakeNode();
+      move(second, 'ready');
+      second.stats.bytesIn = 30;
+      move(null, 'connecting');
+      const third = fakeNode();
+      move(third, 'ready');
+      third.stats.bytesIn = 5;
+      expect(view.counters().bytesIn).toBe(185);
+    } finally {
+      panel.close();
+    }
+    expect(session.listenerCount('state')).toBe(0);
   });
 });

@@ -109,6 +109,7 @@ export class NodePanel implements Panel {
 
   close(): void {
     this.rtt?.stop();
+    this.view.close();
     this.unrelay?.();
     this.unrelay = null;
   }

@@ -96,7 +96,19 @@ export class NodeView {
   ) {
     this.book = new RateBook<StreamCore>(itemHistory);
     this.total = new Rate(historySize);
+    // Each connection is seen only where the counters are read: read them at every change of
+    // state too, or a connection admitted and lost between two samples would count for nothing.
+    this.session?.on('state', this.onState);
   }
+
+  /** Stops following the session's connections. */
+  close(): void {
+    this.session?.off('state', this.onState);
+  }
+
+  private readonly onState = (): void => {
+    this.counters();
+  };
 
   /** The node of the current connection, or null while a session is disconnected. */
   get current(): InspectableNode | null {

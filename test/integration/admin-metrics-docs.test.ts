@@ -4,6 +4,8 @@ import { type AdminServer, startAdmin } from '../../src/admin/index.js';
 import { Node } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
+import { eventually, parseMetrics, startTraffic } from './admin-fixture.js';
+import { request } from './admin-http.js';
 
 /**
  * docs/admin.md's metric tables against the registries: every documented series exists with the
@@ -14,6 +16,8 @@ import { memoryPair } from '../../src/transport/memory.js';
 interface Documented {
   type: string;
   labels: string[];
+  /** The labels cell as written. */
+  text: string;
 }
 
 /** The `| name | type | labels |` rows after `heading` (a line such as `Switcher:`). */
@@ -34,7 +38,7 @@ function documented(heading: string): Map<string, Documented> {
     if (m === null) continue; // the header and its rule
     // The labels cell starts with the label name in backticks, or has prose only (no label).
     const label = /^`(\w+)`/.exec(m[3]);
-    out.set(m[1], { type: m[2], labels: label === null ? [] : [label[1]] });
+    out.set(m[1], { type: m[2], labels: label === null ? [] : [label[1]], text: m[3] });
   }
   return out;
 }
@@ -45,7 +49,7 @@ async function served(admin: AdminServer): Promise<Map<string, Documented>> {
     if (m.name === 'flexmux_info') continue;
     const labels = new Set<string>();
     for (const v of m.values) for (const k of Object.keys(v.labels)) if (k !== 'le') labels.add(k);
-    out.set(m.name, { type: String(m.type), labels: [...labels] });
+    out.set(m.name, { type: String(m.type), labels: [...labels], text: '' });
   }
   return out;
 }
@@ -101,6 +105,37 @@ describe('docs/admin.md metric tables', () => {
       await admin.close();
       a.destroy();
       b.destroy();
+    }
+  });
+
+  it('mark the switcher series that count clients gone before the admin server started as such', async () => {
+    const t = await startTraffic();
+    try {
+      await t.more(64 * 1024);
+      await Promise.all([t.alice.close(), t.bob.close()]);
+      await eventually(() => expect(t.sw.clients()).toHaveLength(0));
+      const admin = await startAdmin({ switcher: t.sw, port: 0 });
+      try {
+        const m = parseMetrics((await request(admin.url, '/metrics')).text);
+        // The core's own totals include the two clients gone ...
+        expect(m.get('flexmux_switcher_bytes_total{direction="in"}')).toBeGreaterThan(64 * 1024);
+        // ... but these series add a departed client only from its clientLeft event.
+        expect(m.get('flexmux_switcher_frames_total{direction="in"}')).toBe(0);
+        expect(m.get('flexmux_switcher_streams_opened_total')).toBe(0);
+        expect([...m.keys()].some((k) => k.startsWith('flexmux_switcher_frames_received_total'))).toBe(false);
+        const docs = documented('Switcher:');
+        for (const name of [
+          'flexmux_switcher_frames_total',
+          'flexmux_switcher_frames_received_total',
+          'flexmux_switcher_streams_opened_total',
+        ]) {
+          expect(docs.get(name)?.text, name).toMatch(/since the admin server started/);
+        }
+      } finally {
+        await admin.close();
+      }
+    } finally {
+      await t.close();
     }
   });
 });

@@ -68,7 +68,7 @@ export class SwitcherMetrics {
     readCounter(
       r,
       'flexmux_switcher_streams_opened_total',
-      'Streams opened through the switcher, summed over clients (a stream counts at each end).',
+      'Streams opened through the switcher, counted at each end; clients that left count since the admin server started.',
       none,
       () => one(this.departed.streamsOpened + sw.clients().reduce((n, c) => n + c.streamsOpened, 0)),
     );
@@ -88,7 +88,7 @@ export class SwitcherMetrics {
     readCounter(
       r,
       'flexmux_switcher_frames_total',
-      'Frames received from and sent to clients.',
+      'Frames received from and sent to clients; clients that left count since the admin server started.',
       ['direction'],
       () => {
         let framesIn = this.departed.framesIn;
@@ -106,7 +106,7 @@ export class SwitcherMetrics {
     readCounter(
       r,
       'flexmux_switcher_frames_received_total',
-      'Frames received from clients, by command.',
+      'Frames received from clients, by command; clients that left count since the admin server started.',
       ['cmd'],
       () => this.framesByCmd(),
     );

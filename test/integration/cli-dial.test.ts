@@ -1,0 +1,93 @@
+import * as net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type CliChild, killAll, runCli, startSwitcher } from '../helpers/cli.js';
+
+/** `flexmux dial` as a script uses it: signals while its stdout is not being read. */
+
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
+
+const ENV = { FLEXMUX_PASSWORD: 'test-password' };
+const servers: net.Server[] = [];
+
+/** A TCP service that sends without end, as fast as its reader takes it. */
+async function endlessServer(): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    const fill = (): void => {
+      while (!socket.destroyed && socket.write(chunk)) {}
+    };
+    socket.on('drain', fill);
+    fill();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Resolves once the child's stderr matches `pattern` (rejects after `timeout` ms). */
+function stderrMatch(child: CliChild, pattern: RegExp, timeout = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!pattern.test(child.stderr)) return;
+      clearTimeout(timer);
+      child.proc.stderr?.off('data', check);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      child.proc.stderr?.off('data', check);
+      reject(new Error(`stderr did not match ${pattern}:\n${child.stderr}`));
+    }, timeout);
+    // Registered after the helper's own listener, so `child.stderr` already holds the chunk.
+    child.proc.stderr?.on('data', check);
+    check();
+  });
+}
+
+afterEach(() => killAll());
+afterAll(async () => {
+  await killAll(true);
+  for (const s of servers.splice(0)) s.close();
+});
+
+describe('flexmux dial', () => {
+  let tcp = '';
+
+  beforeAll(async () => {
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], ENV, { shared: true });
+    tcp = sw.tcp;
+    const port = await endlessServer();
+    const node = runCli(['node', '-s', tcp, '-d', 'source', '--expose', `9=127.0.0.1:${port}`], {
+      env: ENV,
+      shared: true,
+    });
+    await node.waitForLog('session ready');
+  });
+
+  it('SIGTERM exits 143 at once, also when nobody reads its stdout any more', async () => {
+    const dial = runCli(['dial', 'source:9', '-s', tcp, '--stats', '--stats-interval', '50ms'], {
+      env: ENV,
+      stdin: 'pipe',
+    });
+    const stdout = dial.proc.stdout;
+    if (stdout === null) throw new Error('no stdout pipe');
+    await dial.waitForStdout('aaaa');
+    // The reader stops: the pipe fills, and what dial writes next waits in its stdout buffer.
+    stdout.pause();
+    // A progress line with nothing received in its interval: the transfer is held up by stdout.
+    await stderrMatch(dial, /received [^(]+\(0 B\/s\)/);
+    // 'close' waits for the paused stdout; 'exit' is the process ending.
+    const exited = new Promise<number | null>((resolve) => dial.proc.once('exit', (code) => resolve(code)));
+    dial.proc.kill('SIGTERM');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('still running 10 s after SIGTERM'), 10_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    stdout.resume();
+    expect(code).toBe(143);
+    expect(dial.stderr).toContain('flexmux dial: interrupted by SIGTERM [CLI_INTERRUPTED]');
+  });
+});

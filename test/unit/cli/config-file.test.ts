@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { accessFromConfig } from '../../../src/cli/access.js';
 import { applyConfig } from '../../../src/cli/config-file.js';
 import { collect, parseCount, parseHostPort } from '../../../src/cli/parse.js';
+import { buildProgram } from '../../../src/cli/program.js';
 
 function program(): { a: Command; b: Command } {
   const root = new Command('flexmux');
@@ -64,6 +65,35 @@ describe('config file settings', () => {
     expect(() => applyConfig(a, { a: { level: 'loud' } }, 'f.yaml')).toThrow('must be one of info, debug');
     // --max exists only on a: at the top level it is known, and b ignores it.
     expect(() => applyConfig(b, { max: 3 }, 'f.yaml')).not.toThrow();
+  });
+});
+
+describe("the top-level key 'switcher'", () => {
+  const commands = (): Map<string, Command> =>
+    new Map(buildProgram(() => {}).commands.map((c) => [c.name(), c]));
+
+  it('is the --switcher URL of node, dial and ping when it is not a mapping (docs/cli.md)', () => {
+    const c = commands();
+    for (const name of ['node', 'dial', 'ping']) {
+      const cmd = c.get(name) as Command;
+      applyConfig(cmd, { switcher: 'tcp://relay:7000' }, 'f.yaml');
+      expect(cmd.opts().switcher).toBe('tcp://relay:7000');
+      expect(cmd.getOptionValueSource('switcher')).toBe('config');
+    }
+    // The switcher command has no --switcher flag: nothing to set, nothing wrong.
+    expect(() =>
+      applyConfig(c.get('switcher') as Command, { switcher: 'tcp://relay:7000' }, 'f.yaml'),
+    ).not.toThrow();
+  });
+
+  it("is still the switcher command's section when it is a mapping", () => {
+    const c = commands();
+    const dial = c.get('dial') as Command;
+    applyConfig(dial, { switcher: { 'max-clients': 5 } }, 'f.yaml');
+    expect(dial.getOptionValueSource('switcher')).toBe('default');
+    expect(() => applyConfig(c.get('ping') as Command, { node: 'x' }, 'f.yaml')).toThrow(
+      '"node" must be a mapping',
+    );
   });
 });
 

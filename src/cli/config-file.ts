@@ -81,7 +81,10 @@ export function applyConfig(
     }
   };
   for (const [rawKey, value] of Object.entries(data)) {
-    if (sectionNames.has(rawKey)) {
+    // `switcher` names both a command and a flag (node, dial and ping's URL): a mapping is the
+    // command's section, anything else the flag's value, as for every other top-level key.
+    const isFlag = !isMapping(value) && known.has(camel(rawKey));
+    if (sectionNames.has(rawKey) && !isFlag) {
       if (!isMapping(value)) {
         throw new ConfigError(
           `config file ${file}: "${rawKey}" must be a mapping (the ${rawKey} command's settings)`,

@@ -68,6 +68,9 @@ async function runPing(ctx: CommandContext): Promise<number> {
   const shutdown = onStopSignal(ctx.logger, 2_000);
   const stop = new AbortController();
   void shutdown.signalled.then(() => stop.abort());
+  // A reader that went away (`| head`) stops the run as Ctrl-C does: ping(8) ends by SIGPIPE
+  // there, which Node ignores, so the EPIPE would otherwise crash the process with a stack trace.
+  process.stdout.on('error', () => stop.abort());
   const stats = new RttStats();
   const started = performance.now();
   let fatal: unknown = null;

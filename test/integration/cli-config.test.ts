@@ -105,7 +105,8 @@ node:
     ['switcher:\n  tcpp: 127.0.0.1:0\n', 'unknown setting "switcher.tcpp"'],
     ['switcher:\n  tcp: nope\n', 'switcher.tcp: "nope" is invalid: expected HOST:PORT'],
     ['switcher:\n  max-clients: [1, 2]\n', 'switcher.max-clients takes one value, not a list'],
-    ['switcher: tcp://x\n', '"switcher" must be a mapping'],
+    // (`switcher: URL` at the top level is node, dial and ping's --switcher: the switcher ignores it.)
+    ['node: [a]\n', '"node" must be a mapping'],
     ['switcher:\n  access:\n    dial: [{from: "a b", to: x}]\n', 'may hold only a-z 0-9 _ - * ?'],
     ['switcher: [unclosed\n', 'is not valid YAML'],
   ])('a bad file exits 2: %j', async (text, message) => {

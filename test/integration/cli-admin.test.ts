@@ -166,6 +166,14 @@ describe.concurrent('flexmux kick', () => {
     expect(r.stderr).toContain('no node holds the domain nobody');
   });
 
+  it('a 404 from something that is not the admin API (a wrong path) exits 11, not 12', async ({ expect }) => {
+    // Every path under /wrong answers 404: the domain is not what is missing.
+    const r = await runCliToEnd(['kick', 'alice', '--admin', `${admin}/wrong`, '-t', TOKEN]);
+    expect(r.code).toBe(11);
+    expect(r.stderr).toContain('[CLI_ADMIN]');
+    expect(r.stderr).not.toContain('no node holds');
+  });
+
   it('a server error exits 11 with its answer', async ({ expect }) => {
     const r = await runCliToEnd(['kick', 'broken', '--admin', admin, '-t', TOKEN]);
     expect(r.code).toBe(11);

@@ -162,16 +162,20 @@ export function formatTable(list: readonly Row[]): string {
     .join('\n');
 }
 
-async function runClients(ctx: CommandContext): Promise<number> {
-  const o = ctx.cmd.opts<AdminOpts>();
-  const res = await request(ctx.cmd, 'GET', '/api/v1/clients');
+/** The answer of GET /api/v1/clients, as JSON. */
+async function fetchClients(cmd: Command): Promise<unknown> {
+  const res = await request(cmd, 'GET', '/api/v1/clients');
   if (!res.ok) throw await failure(res);
-  let body: unknown;
   try {
-    body = await res.json();
+    return await res.json();
   } catch {
     throw new CliError('CLI_ADMIN', 'the admin API answered with invalid JSON');
   }
+}
+
+async function runClients(ctx: CommandContext): Promise<number> {
+  const o = ctx.cmd.opts<AdminOpts>();
+  const body = await fetchClients(ctx.cmd);
   if (o.json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     return ExitCode.OK;
@@ -186,7 +190,13 @@ async function runKick(ctx: CommandContext): Promise<number> {
   const domain = ctx.args[0] as string;
   const query = o.reason === undefined ? '' : `?reason=${encodeURIComponent(o.reason)}`;
   const res = await request(ctx.cmd, 'DELETE', `/api/v1/clients/${encodeURIComponent(domain)}${query}`);
-  if (res.status === 404) throw new CliError('CLI_NOT_FOUND', `no node holds the domain ${domain}`);
+  if (res.status === 404) {
+    // Any HTTP server answers 404 for a path it does not serve (a wrong --admin path, a node's
+    // admin API): only a switcher's client list proves the domain, not the endpoint, was missing.
+    await res.body?.cancel();
+    rows(await fetchClients(ctx.cmd));
+    throw new CliError('CLI_NOT_FOUND', `no node holds the domain ${domain}`);
+  }
   if (!res.ok) throw await failure(res);
   await res.body?.cancel();
   process.stdout.write(`kicked ${domain}\n`);

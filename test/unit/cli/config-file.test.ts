@@ -97,6 +97,23 @@ describe("the top-level key 'switcher'", () => {
   });
 });
 
+describe("the top-level key 'domain'", () => {
+  it("is the node command's domain only: a one-shot dial or ping must not take it over", () => {
+    const c = new Map(buildProgram(() => {}).commands.map((x) => [x.name(), x]));
+    const node = c.get('node') as Command;
+    applyConfig(node, { domain: 'alice' }, 'f.yaml');
+    expect(node.opts().domain).toBe('alice');
+    for (const name of ['dial', 'ping']) {
+      const cmd = c.get(name) as Command;
+      applyConfig(cmd, { domain: 'alice' }, 'f.yaml');
+      expect(cmd.opts().domain).toBeUndefined();
+      // In their own section a domain is theirs to use.
+      applyConfig(cmd, { [name]: { domain: `${name}-x` } }, 'f.yaml');
+      expect(cmd.opts().domain).toBe(`${name}-x`);
+    }
+  });
+});
+
 describe('access section', () => {
   it('reads passwords (inline) and dial rules', () => {
     expect(

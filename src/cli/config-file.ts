@@ -16,6 +16,13 @@ export type ConfigData = Record<string, unknown>;
 
 const NOT_FROM_FILE = new Set(['config', 'help']);
 
+/**
+ * Top-level keys that belong to one command. A shared file's `domain` is the node's: a one-shot
+ * `dial` or `ping` taking it would try to take the node's domain over (the reason FLEXMUX_DOMAIN
+ * is the node's only). In their own section they may set one.
+ */
+const TOP_LEVEL_OWNER: Readonly<Record<string, string>> = { domain: 'node' };
+
 function isMapping(v: unknown): v is ConfigData {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -94,6 +101,8 @@ export function applyConfig(
     }
     const key = camel(rawKey);
     if (!known.has(key)) throw new ConfigError(`config file ${file}: unknown setting "${rawKey}"`);
+    const owner = TOP_LEVEL_OWNER[key];
+    if (owner !== undefined && owner !== cmd.name()) continue;
     apply(rawKey, key, value);
   }
   const section = data[cmd.name()];

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, it, vi } from 'vitest';
 import { killAll, runCliToEnd } from '../helpers/cli.js';
 
@@ -93,6 +96,22 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('cannot read the password file /nonexistent/pw');
   });
+
+  it.for([[''], ['\n']])(
+    'an empty password file (%j): refused, not a switcher anyone can join',
+    async ([content], { expect }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'flexmux-pw-'));
+      const file = join(dir, 'pw');
+      writeFileSync(file, content!);
+      try {
+        const r = await runCliToEnd(['switcher', '--tcp', '127.0.0.1:0', '--password-file', file]);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`the password file ${file} is empty [CLI_USAGE]`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('an unsupported switcher URL', async ({ expect }) => {
     const r = await runCliToEnd(['ping', '-s', 'udp://127.0.0.1:1'], { env: { FLEXMUX_PASSWORD: 'x' } });

@@ -20,7 +20,11 @@ export function readSecretFile(file: string, what: string): string {
       cause: err,
     });
   }
-  return text.replace(/\r?\n$/, '');
+  const secret = text.replace(/\r?\n$/, '');
+  // An empty file is a mistake (a secret that was not mounted or written), not an empty password
+  // that would let anyone in: refused, as an empty FLEXMUX_PASSWORD counts as none.
+  if (secret === '') throw new CliError('CLI_USAGE', `the ${what} file ${file} is empty`);
+  return secret;
 }
 
 export interface SecretSource {

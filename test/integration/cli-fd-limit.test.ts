@@ -36,4 +36,13 @@ describe('flexmux switcher under a low open-file limit', () => {
     await sw.waitForLog('switcher ready');
     expect(sw.logs.filter((l) => l.level >= 40)).toEqual([]);
   });
+
+  it('with the default limits (the protocol maximum, nobody chose them) says it at info, not as a warning', async () => {
+    const sw = runCli(['switcher', '--tcp', '127.0.0.1:0'], { env, nofile: 512 });
+    await sw.waitForLog('switcher ready');
+    const line = sw.logs.find((l) => FD_WARNING.test(l.msg));
+    expect(line, JSON.stringify(sw.logs)).toBeDefined();
+    expect(line!.level).toBe(30);
+    expect(sw.logs.filter((l) => l.level >= 40)).toEqual([]);
+  });
 });

@@ -223,12 +223,18 @@ function listenerSpecs(o: SwitcherOpts): ListenerSpecs {
 }
 
 /** Says, once, when the open-file limit is below the connections the switcher's limits allow. */
-function warnOnFdLimit(o: { maxClients: number; maxPendingAdmissions: number }, logger: Logger): void {
+function warnOnFdLimit(
+  o: { maxClients: number; maxPendingAdmissions: number },
+  chosen: boolean,
+  logger: Logger,
+): void {
   const limit = openFileLimit();
   if (limit === null) return;
   const short = fdShortfall(limit, o);
   if (short === 0) return;
-  logger.warn(
+  // The defaults are the protocol's maximum (65,534 virtual IPs), which few machines can hold:
+  // said, but as a warning only when the operator chose limits the machine cannot back.
+  logger[chosen ? 'warn' : 'info'](
     { openFileLimit: limit, maxClients: o.maxClients, maxPendingAdmissions: o.maxPendingAdmissions },
     `the open-file limit (${limit}) leaves no descriptor for ${short} of the ${connectionsAllowed(o)} ` +
       'connections maxClients and maxPendingAdmissions allow; past it the OS drops new connections ' +
@@ -250,7 +256,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   const options: SwitcherOptions = { password, access, logger };
   for (const k of LIMITS) if (o[k] !== undefined) options[k] = o[k];
   const switcher = new Switcher(options);
-  warnOnFdLimit(switcher.options, logger);
+  warnOnFdLimit(switcher.options, o.maxClients !== undefined || o.maxPendingAdmissions !== undefined, logger);
   const closeTimeout = switcher.options.closeTimeout;
   const shutdown = onStopSignal(logger, closeTimeout + SHUTDOWN_SLACK);
   const closers: (() => Promise<void>)[] = [];

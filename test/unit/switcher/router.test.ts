@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DialRefusedError } from '../../../src/errors.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { encodeFrame, type Frame, makeFrame } from '../../../src/wire/frame.js';
-import { encodeOpen } from '../../../src/wire/open.js';
+import { decodeOpenAck, encodeOpen } from '../../../src/wire/open.js';
 import { hex, join, PASSWORD, type Raw, text, unhex } from './helpers.js';
 
 let sw: Switcher;
@@ -48,6 +49,17 @@ describe('router: OpenStream (PROTOCOL.md 3.3)', () => {
     const { echo, alice } = await pair();
     alice.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 7, 2, 1002, text('echo')));
     expect(hex((await echo.next()).payload)).toBe(`${hex(text('alice'))}0000000000`);
+  });
+
+  it('refuses an IP dial to an IP nobody holds at once, as that IP (Go drops it: the dialer waited out its timeout)', async () => {
+    const { alice } = await pair();
+    alice.send(makeFrame(Cmd.OPEN, 9, 22, 2, 1003, encodeOpen({ domain: '' })));
+    const ack = await alice.next();
+    expect([ack.cmd, ack.dstIP, ack.dstPort, ack.srcIP, ack.srcPort]).toEqual([Cmd.OPEN_ACK, 2, 1003, 9, 22]);
+    const answer = decodeOpenAck(ack.payload);
+    expect(answer.ok).toBe(false);
+    if (!answer.ok) expect(new DialRefusedError(answer.error).reason).toBe('unknown-ip');
+    expect(sw.stats().dropped).toBe(1);
   });
 
   it('answers an unknown or invalid domain from source IP 0 exactly as Go (frames.json)', async () => {

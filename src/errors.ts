@@ -117,6 +117,7 @@ export class AdmissionError extends FlexError {
 export type DialRefusal =
   | 'no-listener'
   | 'unknown-domain'
+  | 'unknown-ip'
   | 'backlog-full'
   | 'listener-closed'
   | 'sid-in-use'
@@ -127,6 +128,7 @@ export type DialRefusal =
 const REFUSAL_BY_TEXT: Record<string, DialRefusal> = {
   'listener not found': 'no-listener',
   'resolve domain failed': 'unknown-domain',
+  'no node holds the ip': 'unknown-ip',
   'listener backlog full': 'backlog-full',
   'listener closed': 'listener-closed',
   'sid is attached': 'sid-in-use',

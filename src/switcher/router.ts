@@ -26,6 +26,8 @@ import type { Registry } from './registry.js';
 
 /** Text of the OpenStream error ACK for a dial the access rules forbid. */
 export const DIAL_NOT_ALLOWED = 'dial not allowed';
+/** Text of the OpenStream error ACK for an IP dial to an IP no client holds (flexmux only). */
+export const NO_NODE_AT_IP = 'no node holds the ip';
 
 export interface RouterCounters {
   /** Frames forwarded to another client. */
@@ -50,6 +52,7 @@ const TOO_MANY_OPENING = encodeOpenError('too many streams');
 /** Commands of a stream's life after its open: what a dialer may send early, to FFFF. */
 const STREAM_CMDS = new Set<number>([Cmd.DATA, Cmd.DATA_ACK, Cmd.CLOSE, Cmd.CLOSE_ACK, Cmd.FIN, Cmd.RESET]);
 const NOT_ALLOWED = encodeOpenError(DIAL_NOT_ALLOWED);
+const NO_NODE = encodeOpenError(NO_NODE_AT_IP);
 
 export class Router {
   readonly counters: RouterCounters = { forwarded: 0, dropped: 0, spoofed: 0, ignored: 0 };
@@ -76,6 +79,12 @@ export class Router {
     }
     const to = f.dstIP === LOCAL_IP ? undefined : this.registry.byIp(f.dstIP);
     if (to === undefined) {
+      // Go drops an IP dial to nobody and the dialer waits out its timeout: answer it at once,
+      // as that IP (the dialer matches the ACK by it). Any other frame to nobody is dropped.
+      if (f.cmd === Cmd.OPEN && f.dstIP !== LOCAL_IP) {
+        this.refuseOpen(from, f, f.dstIP, NO_NODE, 'no client has the destination IP');
+        return;
+      }
       this.drop(from, f, 'no client has the destination IP');
       return;
     }

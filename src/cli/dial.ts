@@ -5,7 +5,7 @@ import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { type Meter, startMeter } from './meter.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
-import { parseDuration, parseTarget, parseTimeout } from './parse.js';
+import { parseInterval, parseTarget, parseTimeout } from './parse.js';
 import { openOnce, randomDomain } from './session.js';
 import { onStopSignal, type ShutdownHandle } from './shutdown.js';
 
@@ -29,8 +29,8 @@ export function dialCommand(): CliCommand {
     .addArgument(new Argument('<domain:port>', 'the node and virtual port to reach').argParser(parseTarget))
     .addOption(flag('--stats', 'print progress and throughput on stderr'))
     .addOption(
-      flag('--stats-interval <duration>', 'time between progress lines')
-        .argParser((v) => parseDuration(v))
+      flag('--stats-interval <duration>', 'time between progress lines (at least 100ms)')
+        .argParser((v) => parseInterval(v))
         .default(1_000, '1s'),
     )
     .addOption(

@@ -116,6 +116,13 @@ export function parseTimeout(text: string, bareUnit: 'ms' | 's' = 'ms'): number 
   return ms;
 }
 
+/** The time between two progress lines: shorter than 100 ms would flood the terminal. */
+export function parseInterval(text: string): number {
+  const ms = parseDuration(text);
+  if (ms < 100) fail('expected an interval of at least 100ms');
+  return ms;
+}
+
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** A byte count: `65536`, `64k`, `8MiB`, `1G` (binary units). */

@@ -65,7 +65,7 @@ describe('flexmux dial', () => {
   });
 
   it('SIGTERM exits 143 at once, also when nobody reads its stdout any more', async () => {
-    const dial = runCli(['dial', 'source:9', '-s', tcp, '--stats', '--stats-interval', '50ms'], {
+    const dial = runCli(['dial', 'source:9', '-s', tcp, '--stats', '--stats-interval', '100ms'], {
       env: ENV,
       stdin: 'pipe',
     });

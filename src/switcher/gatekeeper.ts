@@ -127,20 +127,15 @@ export class Gatekeeper {
       return this.reject(reader, refusal('rate-limited', 0, 'too many failed admissions from this host'));
     }
     const nowNs = this.host.options.clock();
-    let verdict: Verified | Refusal;
+    let verdict: Verified;
     try {
-      verdict = await verifyAdmission(frame, this.access, this.replay, nowNs);
-    } catch (err) {
+      const v = await verifyAdmission(frame, this.access, this.replay, nowNs);
+      // reject() charges the failure as it is called, so before the release lets waiters look.
+      if (!v.ok) return this.reject(reader, v);
+      verdict = v;
+    } finally {
       this.limiter.release(host);
-      throw err;
     }
-    if (!verdict.ok) {
-      // reject() charges the failure at once, before the attempts waiting on this one look.
-      const rejected = this.reject(reader, verdict);
-      this.limiter.release(host);
-      return rejected;
-    }
-    this.limiter.release(host);
     const { credential, domain } = verdict;
     if (this.host.state !== 'open')
       return this.reject(reader, refusal('shutdown', 0, 'switcher is closing', { domain }));

@@ -98,13 +98,8 @@ export class Router {
       // dialer's (3.4): a name the dialer chose would pass for another node's, so it gets the
       // dialer's own, as a domain dial does. Dialers that keep to the protocol are untouched.
       if (f.payload.length > 0 && f.payload[0] !== 0) {
-        let payload: Uint8Array;
-        try {
-          payload = rewriteOpenDomain(f.payload, from.domain);
-        } catch {
-          this.drop(from, f, 'rewritten OpenStream payload would exceed the frame limit');
-          return;
-        }
+        const payload = this.withDialerDomain(from, f);
+        if (payload === null) return;
         f = { ...f, size: payload.length, payload };
       }
     } else if (!this.access.mayTalk(from.domain, to.domain)) {
@@ -281,13 +276,8 @@ export class Router {
       this.refuseOpen(from, f, LOCAL_IP, RESOLVE_FAILED, `cannot resolve domain ${JSON.stringify(asked)}`);
       return;
     }
-    let payload: Uint8Array;
-    try {
-      payload = rewriteOpenDomain(f.payload, from.domain);
-    } catch {
-      this.drop(from, f, 'rewritten OpenStream payload would exceed the frame limit');
-      return;
-    }
+    const payload = this.withDialerDomain(from, f);
+    if (payload === null) return;
     if ((req.caps & Caps.EARLY_DATA) !== 0) {
       // Frames the dialer may send to FFFF from this port before the ACK follow this open.
       if (from.opening.size >= MAX_OPENING_ROUTES && !from.opening.has(f.srcPort)) {
@@ -314,6 +304,16 @@ export class Router {
    * Error ACK to the dialer: the request header with source and destination swapped and the
    * source IP set to `srcIP` (0 for a switcher refusal of a domain dial, exactly as Go, 3.3).
    */
+  /** The open's payload naming the dialer's registered domain; null (dropped) if it would not fit. */
+  private withDialerDomain(from: SwitcherClient, f: Frame): Uint8Array | null {
+    try {
+      return rewriteOpenDomain(f.payload, from.domain);
+    } catch {
+      this.drop(from, f, 'rewritten OpenStream payload would exceed the frame limit');
+      return null;
+    }
+  }
+
   private refuseOpen(from: SwitcherClient, f: Frame, srcIP: number, text: Uint8Array, why: string): void {
     from.stats.dropped++;
     this.counters.dropped++;

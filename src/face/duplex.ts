@@ -237,10 +237,6 @@ export class FlexStream extends Duplex implements StreamFace {
   }
 
   onEnd(): void {
-    // The core ends the read side of a stream it tears down (destroy() without an error): a
-    // destroyed socket has not ended, and an 'end' would make pipeline() and finished() report
-    // an aborted transfer as complete.
-    if (this.destroyed) return;
     if (this.stage !== null) this.pushStage();
     this.backlog?.end();
     this.push(null);

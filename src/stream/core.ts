@@ -38,7 +38,8 @@ export interface StreamFace {
   onFlushed?(): void;
   /**
    * The stream is finished in both directions. Called once. `aborted`: it was torn down locally
-   * without an error (node destroyed), so the face should close without reporting an end.
+   * without an error (destroy() with none, or the node destroyed), so the face should close
+   * without reporting an end.
    */
   onClose(aborted: boolean): void;
 }
@@ -367,7 +368,9 @@ export class StreamCore extends StreamQueue {
       }
     }
     // The face drops what it buffered, error or not: it stops counting against the connection.
-    this.finish(err ?? null, false, true);
+    // Without an error it is an abort, not the peer's end: the read side is not ended, and the
+    // face hears onClose(aborted), so no reader takes it for a complete transfer.
+    this.finish(err ?? null, err === undefined, true);
   }
 
   /**

@@ -80,7 +80,7 @@ export class WebStream implements StreamFace {
         signal?.addEventListener(
           'abort',
           () => {
-            if (this.writeWaiter !== null) this.abortHere(asError(signal.reason));
+            if (this.writeWaiter !== null) core.destroy(asError(signal.reason));
           },
           { once: true },
         );
@@ -111,7 +111,7 @@ export class WebStream implements StreamFace {
         });
       },
       abort: (reason) => {
-        this.abortHere(asError(reason));
+        core.destroy(asError(reason));
       },
     });
     core.attach(this);
@@ -137,23 +137,6 @@ export class WebStream implements StreamFace {
 
   /** Aborts both directions (RESET with `err`'s code where negotiated, else the v3 close). */
   destroy(err?: Error): void {
-    this.abortHere(err);
-  }
-
-  /**
-   * A local abort (destroy(), or the writer's abort). The core ends the read side of a stream
-   * destroyed without an error as if the peer had finished (right for the Node face, which is
-   * destroyed itself by then), so another reader of `readable` would take the abort for the end
-   * of the data: it errors first.
-   */
-  private abortHere(err: Error | undefined): void {
-    if (this.core.state === 'closed') return;
-    this.failed = true;
-    if (!this.readDone) {
-      this.readDone = true;
-      this.stage = null;
-      this.controller.error(err ?? new StreamClosedError('stream destroyed'));
-    }
     this.core.destroy(err);
   }
 

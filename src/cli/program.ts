@@ -34,8 +34,8 @@ function output(prefix: string): OutputConfiguration {
   };
 }
 
-/** commander's `error: MESSAGE` as `PREFIX: MESSAGE [CLI_USAGE]` (exported for tests). */
-export function usageLine(prefix: string, text: string): string {
+/** commander's `error: MESSAGE` as `PREFIX: MESSAGE [CLI_USAGE]`. */
+function usageLine(prefix: string, text: string): string {
   const message = text.trim().replace(/^error: /, '');
   return `${prefix}: ${message} [CLI_USAGE]\n`;
 }

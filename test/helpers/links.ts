@@ -1,4 +1,4 @@
-import { Node, type NodeOptions } from '../../src/index.js';
+import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { memoryPair, seededRandom } from '../../src/transport/memory.js';
 import { dialTcp, listenTcp } from '../../src/transport/tcp.js';
 import type { Transport } from '../../src/transport/types.js';
@@ -71,4 +71,22 @@ export async function nodePair(
       await link.dispose();
     },
   };
+}
+
+/**
+ * Two nodes on a memory link (heartbeat off) and one stream between them: `s` dialled by alice,
+ * `peer` accepted by bob. `close` destroys both nodes.
+ */
+export async function streamPair(
+  aOptions: NodeOptions = {},
+  bOptions: NodeOptions = {},
+): Promise<{ s: FlexStream; peer: FlexStream; close(): Promise<void> }> {
+  const nodes = await nodePair(
+    links.memory!,
+    { heartbeatInterval: 0, ...aOptions },
+    { heartbeatInterval: 0, ...bOptions },
+  );
+  const accepted = nodes.b.listen(9).accept();
+  const s = await nodes.a.dial('bob:9');
+  return { s, peer: await accepted, close: nodes.close };
 }

@@ -1,29 +1,24 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
-import { memoryPair } from '../../src/transport/memory.js';
+import type { FlexStream, NodeOptions } from '../../src/index.js';
+import { streamPair } from '../helpers/links.js';
 import { once } from '../helpers/streams.js';
 
 /**
  * A stream the application destroys has not ended: like a net.Socket, it emits 'close' without
  * 'end', so pipeline() and finished() report the abort instead of a complete transfer. (The core
- * ends the read side of a stream it tears down; the Node face must not pass that on.)
+ * finishes such a stream as aborted, not as ended by the peer.)
  */
 
-const nodes: Node[] = [];
-afterEach(() => {
-  for (const n of nodes.splice(0)) n.destroy();
+const pairs: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const p of pairs.splice(0)) await p.close();
 });
 
 async function pair(options: NodeOptions): Promise<{ s: FlexStream; peer: FlexStream }> {
-  const [x, y] = memoryPair();
-  const a = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0, ...options });
-  const b = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0 });
-  nodes.push(a, b);
-  const accepted = b.listen(9).accept();
-  const s = await a.dial('bob:9');
-  const peer = await accepted;
+  const { s, peer, close } = await streamPair(options, {});
+  pairs.push({ close });
   peer.on('error', () => {});
   return { s, peer };
 }

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
-import { memoryPair } from '../../src/transport/memory.js';
+import type { FlexStream, NodeOptions } from '../../src/index.js';
+import { streamPair } from '../helpers/links.js';
 import { once, pattern, readAll, sha256 } from '../helpers/streams.js';
 
 /**
@@ -17,19 +17,14 @@ import { once, pattern, readAll, sha256 } from '../helpers/streams.js';
 const WINDOW = 64 * 1024;
 const SIZE = 300 * 1024;
 
-const nodes: Node[] = [];
-afterEach(() => {
-  for (const n of nodes.splice(0)) n.destroy();
+const pairs: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const p of pairs.splice(0)) await p.close();
 });
 
 async function pair(options: NodeOptions): Promise<{ s: FlexStream; peer: FlexStream }> {
-  const [x, y] = memoryPair();
-  const a = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0, ...options });
-  const b = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0, window: WINDOW });
-  nodes.push(a, b);
-  const accepted = b.listen(9).accept();
-  const s = await a.dial('bob:9');
-  const peer = await accepted;
+  const { s, peer, close } = await streamPair(options, { window: WINDOW });
+  pairs.push({ close });
   peer.pause();
   return { s, peer };
 }

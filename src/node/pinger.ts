@@ -42,9 +42,9 @@ export class Pinger {
     const id = this.ids.take();
     if (id < 0) return Promise.reject(new LimitError('all 65535 ping ids are in use'));
     return new Promise<number>((resolve, reject) => {
-      const onAbort = (): void => this.giveUp(id, new AbortError(undefined, { cause: signal?.reason }));
+      const onAbort = (): void => this.fail(id, new AbortError(undefined, { cause: signal?.reason }), true);
       const timer = timeout(
-        () => this.giveUp(id, new TimeoutError(`ping timed out after ${timeoutMs} ms`)),
+        () => this.fail(id, new TimeoutError(`ping timed out after ${timeoutMs} ms`), true),
         timeoutMs,
       );
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -69,24 +69,19 @@ export class Pinger {
     return true;
   }
 
-  fail(id: number, err: Error): void {
+  /**
+   * Fails a pending ping. `cool`: it gives up on an answer that may still come (timeout, abort),
+   * so its id stays out of use for the quarantine before the pool hands it out again.
+   */
+  fail(id: number, err: Error, cool = false): void {
     const p = this.pending.get(id);
     if (!p) return;
     p.cleanup();
-    this.ids.release(id);
-    p.reject(err);
-  }
-
-  /** A ping that stops waiting for an answer that may still come: its id cools down first. */
-  private giveUp(id: number, err: Error): void {
-    const p = this.pending.get(id);
-    if (!p) return;
-    p.cleanup();
-    if (this.quarantineMs === 0) {
-      this.ids.release(id);
-    } else {
+    if (cool && this.quarantineMs > 0) {
       this.cooling.push(id);
       this.coolUntil.push(now() + this.quarantineMs);
+    } else {
+      this.ids.release(id);
     }
     p.reject(err);
   }

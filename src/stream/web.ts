@@ -202,24 +202,27 @@ export class WebStream implements StreamFace {
   }
 
   onClose(aborted: boolean): void {
-    if (aborted) {
-      this.failed = true;
-      this.stage = null;
-    }
-    const abortedError = aborted ? new StreamClosedError('stream aborted') : null;
-    if (abortedError !== null && !this.readDone && !this.ending) {
-      this.readDone = true;
-      this.controller.error(abortedError);
-    }
     const w = this.writeWaiter;
     this.writeWaiter = null;
-    w?.reject(abortedError ?? new StreamClosedError());
-    // A clean close: what was written has left, or was reported lost with an error before.
     const f = this.flushWaiter;
     this.flushWaiter = null;
-    if (abortedError !== null) f?.reject(abortedError);
-    else f?.resolve();
-    if (abortedError !== null) this.failWritable(abortedError);
+    if (aborted) {
+      // Torn down here without an error: buffered input is dropped (also after the peer's end).
+      const err = new StreamClosedError('stream aborted');
+      this.failed = true;
+      this.stage = null;
+      if (!this.readDone) {
+        this.readDone = true;
+        this.controller.error(err);
+      }
+      w?.reject(err);
+      f?.reject(err);
+      this.failWritable(err);
+    } else {
+      w?.reject(new StreamClosedError());
+      // A clean close: what was written has left, or was reported lost with an error before.
+      f?.resolve();
+    }
     this.closedResolve();
   }
 

@@ -122,7 +122,11 @@ export class Outbox<S extends Source> {
     private readonly own?: ReadGate,
     private readonly onStall?: (held: number) => void,
   ) {
-    const sink: SchedulerSink = { framing: transport.framing, send: (parts) => this.write(parts) };
+    const sink: SchedulerSink = {
+      framing: transport.framing,
+      coalesce: transport.coalesce,
+      send: (parts) => this.write(parts),
+    };
     this.scheduler = new Scheduler(sink, {
       quantum: limits.quantum,
       maxBatchBytes: limits.maxBatchBytes,

@@ -63,6 +63,9 @@ export class Handoff implements TransportHandlers {
       get framing() {
         return t.framing;
       },
+      get coalesce() {
+        return t.coalesce;
+      },
       get remoteAddress() {
         return t.remoteAddress;
       },

@@ -40,6 +40,7 @@ export function tcpTransport(socket: net.Socket, options: TcpTransportOptions = 
 
 class TcpTransport implements Transport {
   readonly framing = 'stream';
+  readonly coalesce = true;
   readonly remoteAddress: string;
   private readonly slot = new HandlerSlot();
   private paused = false;

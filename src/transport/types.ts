@@ -18,6 +18,11 @@ export interface TransportHandlers {
 
 export interface Transport {
   readonly framing: 'stream' | 'message';
+  /**
+   * Stream framing: a batch of short frames is better copied into one buffer than sent as many
+   * parts (true for sockets, where each part costs a write call). Default false.
+   */
+  readonly coalesce?: boolean;
   /** A printable remote address such as `127.0.0.1:5000`, for logs and stats. */
   readonly remoteAddress: string;
   /**

@@ -66,12 +66,14 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     for (const s of live) this.backlog.push(s);
   }
 
-  /** @internal whether a new stream would be taken now. */
+  /**
+   * @internal whether a new stream would be taken now. Runs for every open: the backlog is scanned
+   * for dead streams only when it looks full (its length bounds the live count), not on each open.
+   */
   canTake(): boolean {
-    return (
-      !this._closed &&
-      (this.waiters.length > 0 || this.listenerCount('stream') > 0 || this.pending < this.backlogSize)
-    );
+    if (this._closed) return false;
+    if (this.waiters.length > 0 || this.listenerCount('stream') > 0) return true;
+    return this.backlog.length < this.backlogSize || this.pending < this.backlogSize;
   }
 
   /** @internal hands over a stream whose ACK has been sent. */

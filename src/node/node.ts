@@ -240,7 +240,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (this.dials.size >= o.maxPendingDials) {
       throw new LimitError(`more than ${o.maxPendingDials} dials are pending`);
     }
-    if (this.streams.size + this.dials.size >= o.maxStreams) {
+    // An early dial is a stream already (in `streams`) and a dial waiting for its ACK: count it once.
+    if (this.streams.size + this.dials.size - this.earlyDials.size >= o.maxStreams) {
       throw new LimitError(`stream limit of ${o.maxStreams} reached`);
     }
     const window = options.window ?? o.window;

@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Node, NodeOptions } from '../../src/index.js';
+import { Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
+import type { Frame } from '../../src/wire/frame.js';
+import { encodeOpenAck } from '../../src/wire/open.js';
+import { type RawPeer, rawLink } from '../helpers/raw.js';
+
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+});
+
+/** Answers the next OpenStream the raw peer receives; returns that open. */
+async function ackNext(raw: RawPeer, window: number, caps: number): Promise<Frame> {
+  const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+  raw.send(
+    Cmd.OPEN_ACK,
+    open.srcIP,
+    open.srcPort,
+    SWITCHER_IP,
+    open.dstPort,
+    encodeOpenAck({ window, caps }),
+  );
+  return open;
+}
+
+/** A node (earlyData) on a raw link that learned early data from one answered dial of bob:9. */
+async function taught(caps: number, options: NodeOptions = {}): Promise<{ node: Node; raw: RawPeer }> {
+  const { node, raw } = rawLink({ earlyData: true, ...options });
+  nodes.push(node);
+  const first = node.dial('bob:9');
+  await ackNext(raw, 0, caps);
+  (await first).destroy();
+  return { node, raw };
+}
+
+describe('early data edges', () => {
+  it('counts an early stream once against maxStreams', async () => {
+    const { node } = await taught(0x1f, { maxStreams: 4 });
+    const streams = [];
+    for (let i = 0; i < 4; i++) streams.push(await node.dial('bob:9'));
+    expect(node.streamCount).toBe(4);
+    for (const s of streams) s.destroy();
+  });
+});

@@ -312,6 +312,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       answer.caps,
       true,
     );
+    core.awaitOpen();
     const face = this.faceOf(core);
     this.streams.set(core.key, core);
     this.earlyDials.set(port, { core, face, answer, routed });
@@ -651,6 +652,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       (ack.caps & this.options.caps) === core.caps &&
       (routed === null ? f.srcIP === core.remoteIP : (ack.caps & Caps.EARLY_ROUTED) !== 0);
     if (same) {
+      core.confirmOpen();
       if (routed !== null && core.state !== 'closed') {
         // Through a switcher: the acceptor's IP is known now; its frames carry it.
         this.streams.delete(core.key);

@@ -93,6 +93,10 @@ const CREDIT_ASKED = 1 << 14;
 const SHORT_WRITER = 1 << 15;
 /** The reader asked for more than it had and waits for data: it consumes nothing until some comes. */
 const STARVED = 1 << 16;
+/** An early-data dial's stream whose OpenStream ACK has not come: the open may still fail. */
+const UNCONFIRMED = 1 << 17;
+/** The close-ACK timeout ran out while UNCONFIRMED: the close waits for the ACK instead. */
+const CLOSE_EXPIRED = 1 << 18;
 
 /**
  * How long after another stream's short write the sharedInflight limit holds (ms). Request/response
@@ -699,6 +703,24 @@ export class StreamCore extends StreamQueue {
   }
 
   /**
+   * The stream of an early-data dial runs before its OpenStream ACK. Until confirmOpen(), an
+   * unanswered v3 close must not end it cleanly: the open may still be refused or time out, and
+   * then the stream must fail (DialRefusedError, DialTimeoutError), or what was written would be
+   * lost without a word. The node aborts it then; the close-ACK timeout waits for that.
+   */
+  awaitOpen(): void {
+    this.mark(UNCONFIRMED);
+  }
+
+  /** The early-data dial's ACK agreed: a close whose ACK timed out meanwhile gets its time again. */
+  confirmOpen(): void {
+    this.unmark(UNCONFIRMED);
+    if (!this.is(CLOSE_EXPIRED) || this._state === 'closed') return;
+    this.unmark(CLOSE_EXPIRED);
+    this.armCloseTimer();
+  }
+
+  /**
    * Fails without sending anything more, dropping what is queued: the connection died, the peer
    * reset the stream, or an early-data open failed (the peer has no such stream). With no error
    * (the node was destroyed by its owner) the stream closes like a destroyed socket: no 'end', no
@@ -738,8 +760,16 @@ export class StreamCore extends StreamQueue {
     this.mark(CLOSE_SENT);
     this._state = 'closing';
     this.ordered(Cmd.CLOSE, EMPTY);
+    this.armCloseTimer();
+  }
+
+  private armCloseTimer(): void {
     this.closeTimer = timeout(() => {
       this.closeTimer = null;
+      if (this.is(UNCONFIRMED)) {
+        this.mark(CLOSE_EXPIRED);
+        return;
+      }
       this.host.logger.debug({ stream: this.describe() }, 'close-ACK timeout');
       this.endRead();
       this.finish(null);

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Node, NodeOptions } from '../../src/index.js';
-import { Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
+import { DialTimeoutError, type Node, type NodeOptions } from '../../src/index.js';
+import { Caps, Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
 import type { Frame } from '../../src/wire/frame.js';
 import { encodeOpenAck } from '../../src/wire/open.js';
 import { type RawPeer, rawLink } from '../helpers/raw.js';
+import { once } from '../helpers/streams.js';
 
 const nodes: Node[] = [];
 afterEach(() => {
@@ -35,6 +36,21 @@ async function taught(caps: number, options: NodeOptions = {}): Promise<{ node: 
 }
 
 describe('early data edges', () => {
+  it('fails an ended v3-close early stream with DialTimeoutError, not a clean end, when no ACK comes', async () => {
+    // Without HALF_CLOSE, end() runs the v3 close, whose close-ACK timer is shorter than the dial's.
+    const { node } = await taught(Caps.RESET | Caps.EARLY_DATA, { closeAckTimeout: 20, dialTimeout: 300 });
+    const s = await node.dial('bob:9');
+    let ended = false;
+    s.on('end', () => {
+      ended = true;
+    });
+    const failed = once<Error>(s, 'error', 5_000);
+    s.resume();
+    s.end('request');
+    expect(await failed).toBeInstanceOf(DialTimeoutError);
+    expect(ended).toBe(false);
+  });
+
   it('counts an early stream once against maxStreams', async () => {
     const { node } = await taught(0x1f, { maxStreams: 4 });
     const streams = [];

@@ -95,8 +95,9 @@ export class PendingDials<T> {
     return e;
   }
 
-  failAll(err: Error = new ConnectionClosedError()): PendingDial<T>[] {
-    const all = [...this.pending.values()];
+  /** Fails every dial waiting, except those on a port `keep` says to leave waiting. */
+  failAll(err: Error = new ConnectionClosedError(), keep?: (port: number) => boolean): PendingDial<T>[] {
+    const all = [...this.pending.values()].filter((e) => keep === undefined || !keep(e.port));
     for (const e of all) {
       this.remove(e);
       e.reject(err);

@@ -395,7 +395,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         if (this.borrowed.has(l)) this.dropListener(l);
         else l.close();
       }
-      this.dials.failAll(new ConnectionClosedError('node closing'));
+      // An early-data dial's stream is already the application's: it closes properly below like
+      // the others (its writes flushed), and its ACK may still come; failing the dial would abort it.
+      this.dials.failAll(new ConnectionClosedError('node closing'), (port) => this.earlyDials.has(port));
       const done = new Promise<void>((resolve) => this.once('close', () => resolve()));
       const live = [...this.streams.values()].filter((s) => s.state !== 'closed');
       if (live.length === 0) {

@@ -58,4 +58,19 @@ describe('early data edges', () => {
     expect(node.streamCount).toBe(4);
     for (const s of streams) s.destroy();
   });
+  it('node.close() flushes what an early stream wrote and lets it finish', async () => {
+    const { node, raw } = await taught(0x1f);
+    const s = await node.dial('bob:9');
+    const errors: Error[] = [];
+    s.on('error', (e) => errors.push(e));
+    s.write('early request');
+    const closing = node.close();
+    const open = await ackNext(raw, 0, 0x1f);
+    const data = await raw.next((f) => f.cmd === Cmd.DATA && f.payload.length > 0, 2_000);
+    expect(new TextDecoder().decode(data.payload)).toBe('early request');
+    const close = await raw.next((f) => f.cmd === Cmd.CLOSE, 2_000);
+    raw.send(Cmd.CLOSE_ACK, close.srcIP, close.srcPort, SWITCHER_IP, open.dstPort);
+    await closing;
+    expect(errors).toEqual([]);
+  });
 });

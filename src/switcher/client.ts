@@ -112,6 +112,8 @@ export interface LinkedStream {
  */
 export interface OpeningRoute {
   to: SwitcherClient;
+  /** The dialer's source port (its key in the dialer's `opening`). */
+  port: number;
   /** The acceptor's port (the open's destination port). */
   dstPort: number;
   /** Whether the acceptor's ACK has passed. */
@@ -185,6 +187,12 @@ export class SwitcherClient implements FrameSink {
    * MAX_HELD_EARLY (its dial fails there without a frame the switcher would see).
    */
   readonly heldFor = new Map<OpeningRoute, SwitcherClient>();
+  /**
+   * Routes of other clients' dials whose open came to this client, by their dialer: they end when
+   * this client leaves (docs/protocol.md 8), or they would count against the dialer's
+   * MAX_OPENING_ROUTES for good and keep this client's record alive.
+   */
+  readonly routesIn = new Map<OpeningRoute, SwitcherClient>();
   private readonly host: ClientHost;
   /** Destinations holding a queue of this client's frames. */
   private readonly feeds = new Set<SwitcherClient>();
@@ -361,6 +369,22 @@ export class SwitcherClient implements FrameSink {
     SwitcherClient.forgetRoute(link);
   }
 
+  /** Records `route` as the dialer's route from `route.port`, in place of any route it had there. */
+  static addRoute(dialer: SwitcherClient, route: OpeningRoute): void {
+    SwitcherClient.dropRoute(dialer, route.port);
+    dialer.opening.set(route.port, route);
+    route.to.routesIn.set(route, dialer);
+  }
+
+  /** Ends the dialer's route from `port`, if any, and forgets the early frames it held. */
+  static dropRoute(dialer: SwitcherClient, port: number): void {
+    const route = dialer.opening.get(port);
+    if (route === undefined) return;
+    SwitcherClient.releaseHeld(dialer, route);
+    dialer.opening.delete(port);
+    route.to.routesIn.delete(route);
+  }
+
   /** Forgets the early frames held on `route` (a route of `dialer`); the caller sent or dropped them. */
   static releaseHeld(dialer: SwitcherClient, route: OpeningRoute): void {
     if (route.held === null) return;
@@ -375,7 +399,7 @@ export class SwitcherClient implements FrameSink {
     const dialer = link.dialerClient;
     const route = dialer.opening.get(link.dialer[1]);
     if (route?.to === link.acceptorClient && route.dstPort === link.acceptor[1]) {
-      dialer.opening.delete(link.dialer[1]);
+      SwitcherClient.dropRoute(dialer, link.dialer[1]);
     }
   }
 
@@ -433,8 +457,8 @@ export class SwitcherClient implements FrameSink {
       route.dropped = true;
       SwitcherClient.releaseHeld(dialer, route);
     }
-    for (const route of this.opening.values()) SwitcherClient.releaseHeld(this, route);
-    this.opening.clear();
+    for (const [route, dialer] of this.routesIn) SwitcherClient.dropRoute(dialer, route.port);
+    for (const port of [...this.opening.keys()]) SwitcherClient.dropRoute(this, port);
     this.host.left(this, reason, error);
   }
 

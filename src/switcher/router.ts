@@ -142,7 +142,7 @@ export class Router {
         }
         SwitcherClient.releaseHeld(to, route);
         if (!taken || route.ended || route.dropped) {
-          to.opening.delete(f.dstPort);
+          SwitcherClient.dropRoute(to, f.dstPort);
           if (route.ended) return payload; // the stream ended before its ACK: nothing to link
         } else {
           route.acked = true;
@@ -284,10 +284,9 @@ export class Router {
         this.refuseOpen(from, f, LOCAL_IP, TOO_MANY_OPENING, 'too many early-data routes');
         return;
       }
-      const route = from.opening.get(f.srcPort);
-      if (route !== undefined) SwitcherClient.releaseHeld(from, route);
-      from.opening.set(f.srcPort, {
+      SwitcherClient.addRoute(from, {
         to,
+        port: f.srcPort,
         dstPort: f.dstPort,
         acked: false,
         fins: 0,

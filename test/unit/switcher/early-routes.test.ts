@@ -256,3 +256,19 @@ describe('switcher: early frames held for an acceptor that leaves', () => {
     expect((await carol.next(is(Cmd.DATA))).payload).toHaveLength(5_000);
   });
 });
+
+describe('switcher: routes to an acceptor that leaves before its ACK', () => {
+  it('end with it, so the dialer’s dials are not refused for routes that lead nowhere', async () => {
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice');
+    await open(alice, bob, ALL);
+    await open(alice, bob, ALL, PORT + 1);
+    expect(sw.client('alice')?.earlyRoutes).toBe(2);
+    // bob leaves without answering; alice's dials time out there without a frame (StreamCore.abort).
+    bob.t.destroy();
+    await bob.closed;
+    for (let i = 0; i < 50 && sw.client('bob') !== undefined; i++) await new Promise((r) => setImmediate(r));
+    expect(sw.client('bob')).toBeUndefined();
+    expect(sw.client('alice')?.earlyRoutes).toBe(0);
+  });
+});

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DialTimeoutError, type Node, type NodeOptions } from '../../src/index.js';
+import { DialRefusedError, DialTimeoutError, type Node, type NodeOptions } from '../../src/index.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
 import type { Frame } from '../../src/wire/frame.js';
-import { encodeOpenAck } from '../../src/wire/open.js';
+import { encodeOpenAck, encodeOpenError } from '../../src/wire/open.js';
 import { type RawPeer, rawLink } from '../helpers/raw.js';
 import { once } from '../helpers/streams.js';
 
@@ -72,5 +72,23 @@ describe('early data edges', () => {
     raw.send(Cmd.CLOSE_ACK, close.srcIP, close.srcPort, SWITCHER_IP, open.dstPort);
     await closing;
     expect(errors).toEqual([]);
+  });
+  it('node.close() still reports a refusal of an early stream as its error', async () => {
+    const { node, raw } = await taught(0x1f);
+    const s = await node.dial('bob:10');
+    const failed = once<Error>(s, 'error', 5_000);
+    s.write('early request');
+    const closing = node.close();
+    const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+    raw.send(
+      Cmd.OPEN_ACK,
+      open.srcIP,
+      open.srcPort,
+      SWITCHER_IP,
+      open.dstPort,
+      encodeOpenError('listener not found'),
+    );
+    expect(await failed).toBeInstanceOf(DialRefusedError);
+    await closing;
   });
 });

@@ -97,6 +97,8 @@ const STARVED = 1 << 16;
 const UNCONFIRMED = 1 << 17;
 /** The close-ACK timeout ran out while UNCONFIRMED: the close waits for the ACK instead. */
 const CLOSE_EXPIRED = 1 << 18;
+/** `write()` said "wait for drain" and the writer has not written since: more is coming. */
+const WRITER_WAITS = 1 << 19;
 
 /**
  * How long after another stream's short write the sharedInflight limit holds (ms). Request/response
@@ -166,6 +168,15 @@ export class StreamCore extends StreamQueue {
   private closeTimer: ReturnType<typeof setTimeout> | null = null;
   /** Runs while the stream waits at sharedInflight with window to spare (see pump). */
   private holdTimer: ReturnType<typeof setTimeout> | null = null;
+  private tailTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Sends a tail held while the writer waited for 'drain', unless it waits again. */
+  private readonly releaseTail = (): void => {
+    this.tailTimer = null;
+    if (this._state === 'closed' || this.pendingBytes === 0 || this.is(NEED_WRITABLE)) return;
+    this.unmark(WRITER_WAITS);
+    this.pump();
+    this.checkWritable();
+  };
   private _state: StreamState = 'open';
 
   constructor(
@@ -314,6 +325,7 @@ export class StreamCore extends StreamQueue {
         this.is(CLOSE_RECEIVED) ? 'the peer closed the stream' : 'writer is closed',
       );
     }
+    this.unmark(WRITER_WAITS);
     if (chunk.length > 0) {
       // Repeated short writes from idle are latency-sensitive traffic (requests, pings,
       // keystrokes). The first does not count: many bulk streams start with a short header.
@@ -328,7 +340,7 @@ export class StreamCore extends StreamQueue {
       this.pump(false);
     }
     if (this.pendingBytes + this.bytes >= this.highWater) {
-      this.mark(NEED_WRITABLE);
+      this.mark(NEED_WRITABLE | WRITER_WAITS);
       this.needDrain = true;
       this.lowWater = this.highWater >>> 1;
       return false;
@@ -398,12 +410,18 @@ export class StreamCore extends StreamQueue {
     while (this.pendingBytes > 0 && credit > 0 && (inflight === null || inflight.length < this.maxInflight)) {
       // One frame takes up to `chunk` bytes, gathered across queued writes without copying.
       const n = Math.min(this.pendingBytes, this.chunk, credit);
-      if (!tail && n === this.pendingBytes && n < this.chunk && n < credit) {
-        if (!this.is(TAIL_SCHEDULED)) {
-          this.mark(TAIL_SCHEDULED);
-          sched.defer(this);
+      if (n === this.pendingBytes && n < this.chunk && n < credit) {
+        if (!tail) {
+          if (!this.is(TAIL_SCHEDULED)) {
+            this.mark(TAIL_SCHEDULED);
+            sched.defer(this);
+          }
+          return;
         }
-        return;
+        // A writer told to wait for 'drain' writes again once it comes: its short tail joins
+        // that data instead of leaving as a frame of a few bytes (64 KiB writes against 65,535-byte
+        // frames leave one every high-water mark). `releaseTail` sends it if no write follows.
+        if (this.is(WRITER_WAITS) && !this.is(WRITE_ENDED)) break;
       }
       // pendingBytes > 0, so a write created the deque.
       const pending = this.pending!;
@@ -502,6 +520,9 @@ export class StreamCore extends StreamQueue {
     if (this.pendingBytes + this.bytes < this.highWater) {
       this.unmark(NEED_WRITABLE);
       this.face?.onWritable();
+      // A tail held while the writer waited: give its answer to 'drain' (a nextTick and some
+      // microtasks away on Node) the chance to join it, then send it.
+      if (this.pendingBytes > 0 && this.tailTimer === null) this.tailTimer = timeout(this.releaseTail, 0);
     } else {
       this.needDrain = true;
       this.lowWater = Math.max(0, (this.highWater >>> 1) - this.pendingBytes);
@@ -512,6 +533,10 @@ export class StreamCore extends StreamQueue {
     if (this.holdTimer !== null) {
       clearTimeout(this.holdTimer);
       this.holdTimer = null;
+    }
+    if (this.tailTimer !== null) {
+      clearTimeout(this.tailTimer);
+      this.tailTimer = null;
     }
     this.pending?.clear();
     this.pendingBytes = 0;

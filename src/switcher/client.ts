@@ -2,8 +2,9 @@ import { LimitError, type ProtocolError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
-import { Caps, Cmd, cmdName, HEADER_SIZE, SWITCHER_IP } from '../wire/constants.js';
+import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { EMPTY, type Frame, header } from '../wire/frame.js';
+import { encodeOpenError, OpenErrorText } from '../wire/open.js';
 import { encodePing } from '../wire/ping.js';
 import { encodeReset } from '../wire/reset.js';
 import type { FrameSink } from './admission.js';
@@ -112,7 +113,7 @@ export interface LinkedStream {
  */
 export interface OpeningRoute {
   to: SwitcherClient;
-  /** The dialer's source port (its key in the dialer's `opening`). */
+  /** The dialer's port (the route's key in its `opening`). */
   port: number;
   /** The acceptor's port (the open's destination port). */
   dstPort: number;
@@ -154,6 +155,9 @@ export interface StreamInfo {
   since: number;
 }
 
+/** Refusal of a dial whose acceptor left before answering it (its domain no longer resolves there). */
+const RESOLVE_FAILED = encodeOpenError(OpenErrorText.RESOLVE_DOMAIN_FAILED);
+
 /** Reason code sent to the survivor of a stream whose other end left (14.3: shutting down). */
 const PEER_GONE_CODE = 4;
 
@@ -188,9 +192,10 @@ export class SwitcherClient implements FrameSink {
    */
   readonly heldFor = new Map<OpeningRoute, SwitcherClient>();
   /**
-   * Routes of other clients' dials whose open came to this client, by their dialer: they end when
-   * this client leaves (docs/protocol.md 8), or they would count against the dialer's
-   * MAX_OPENING_ROUTES for good and keep this client's record alive.
+   * Routes of other clients' dials to this client, by their dialer: when this client leaves, those
+   * it had not answered are refused at once and all are forgotten. Else each would wait out the
+   * dialer's timeout and stay in its `opening` until the dialer left, so that a long-lived dialer
+   * whose acceptors come and go would run out of routes.
    */
   readonly routesIn = new Map<OpeningRoute, SwitcherClient>();
   private readonly host: ClientHost;
@@ -369,22 +374,6 @@ export class SwitcherClient implements FrameSink {
     SwitcherClient.forgetRoute(link);
   }
 
-  /** Records `route` as the dialer's route from `route.port`, in place of any route it had there. */
-  static addRoute(dialer: SwitcherClient, route: OpeningRoute): void {
-    SwitcherClient.dropRoute(dialer, route.port);
-    dialer.opening.set(route.port, route);
-    route.to.routesIn.set(route, dialer);
-  }
-
-  /** Ends the dialer's route from `port`, if any, and forgets the early frames it held. */
-  static dropRoute(dialer: SwitcherClient, port: number): void {
-    const route = dialer.opening.get(port);
-    if (route === undefined) return;
-    SwitcherClient.releaseHeld(dialer, route);
-    dialer.opening.delete(port);
-    route.to.routesIn.delete(route);
-  }
-
   /** Forgets the early frames held on `route` (a route of `dialer`); the caller sent or dropped them. */
   static releaseHeld(dialer: SwitcherClient, route: OpeningRoute): void {
     if (route.held === null) return;
@@ -392,6 +381,22 @@ export class SwitcherClient implements FrameSink {
     dialer.heldEarly -= route.heldBytes;
     route.heldBytes = 0;
     route.held = null;
+  }
+
+  /** Records `route`, a dial of `dialer` offering early data; it replaces one from the same port. */
+  static addRoute(dialer: SwitcherClient, route: OpeningRoute): void {
+    SwitcherClient.dropRoute(dialer, route.port);
+    dialer.opening.set(route.port, route);
+    route.to.routesIn.set(route, dialer);
+  }
+
+  /** Forgets the route of `dialer`'s dial from `port`, if any, with the frames it holds. */
+  static dropRoute(dialer: SwitcherClient, port: number): void {
+    const route = dialer.opening.get(port);
+    if (route === undefined) return;
+    SwitcherClient.releaseHeld(dialer, route);
+    dialer.opening.delete(port);
+    route.to.routesIn.delete(route);
   }
 
   /** The early-data route of a linked stream, if it had one, ends with it. */
@@ -457,8 +462,17 @@ export class SwitcherClient implements FrameSink {
       route.dropped = true;
       SwitcherClient.releaseHeld(dialer, route);
     }
-    for (const [route, dialer] of this.routesIn) SwitcherClient.dropRoute(dialer, route.port);
     for (const port of [...this.opening.keys()]) SwitcherClient.dropRoute(this, port);
+    // Dials to us we did not answer never will be: refuse them as a domain that does not resolve.
+    for (const [route, dialer] of [...this.routesIn]) {
+      if (!route.acked && !route.ended && dialer !== this) {
+        dialer.sendControl(
+          header(Cmd.OPEN_ACK, dialer.ip, route.port, LOCAL_IP, route.dstPort, RESOLVE_FAILED.length),
+          RESOLVE_FAILED,
+        );
+      }
+      SwitcherClient.dropRoute(dialer, route.port);
+    }
     this.host.left(this, reason, error);
   }
 

@@ -36,12 +36,17 @@ const is = (cmd: number) => (f: Frame) => f.cmd === cmd;
 async function pair(): Promise<{ bob: Raw; alice: Raw }> {
   const bob = await join(sw, 'bob');
   const alice = await join(sw, 'alice');
+  await teach(alice, bob);
+  return { bob, alice };
+}
+
+/** Shows the switcher that bob takes early data: he answers a dial of alice's with caps. */
+async function teach(alice: Raw, bob: Raw): Promise<void> {
   await open(alice, bob, ALL, TEACH);
   bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, TEACH, bob.ip, 9, encodeOpenAck({ window: 0, caps: ALL })));
   await alice.next(is(Cmd.OPEN_ACK));
   bob.send(makeFrame(Cmd.RESET, alice.ip, TEACH, bob.ip, 9, new Uint8Array([0, 0, 0, 0])));
   await alice.next(is(Cmd.RESET));
-  return { bob, alice };
 }
 
 /** alice dials bob:9 by domain from PORT offering `caps`; returns the open bob received. */
@@ -251,24 +256,39 @@ describe('switcher: early frames held for an acceptor that leaves', () => {
     carol.send(
       makeFrame(Cmd.OPEN_ACK, alice.ip, PORT + 1, carol.ip, 9, encodeOpenAck({ window: 0, caps: ALL })),
     );
-    const ack = decodeOpenAck((await alice.next(is(Cmd.OPEN_ACK))).payload);
+    const ack = decodeOpenAck(
+      (await alice.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === PORT + 1)).payload,
+    );
     expect(ack.ok && ack.caps).toBe(ALL | Caps.EARLY_ROUTED);
     expect((await carol.next(is(Cmd.DATA))).payload).toHaveLength(5_000);
   });
 });
 
-describe('switcher: routes to an acceptor that leaves before its ACK', () => {
-  it('end with it, so the dialer’s dials are not refused for routes that lead nowhere', async () => {
-    const bob = await join(sw, 'bob');
+describe('switcher: early-data routes to an acceptor that leaves before its ACK', () => {
+  it('refuses the dial at once and forgets the route, so churn cannot use up the 16,384', async () => {
     const alice = await join(sw, 'alice');
-    await open(alice, bob, ALL);
-    await open(alice, bob, ALL, PORT + 1);
-    expect(sw.client('alice')?.earlyRoutes).toBe(2);
-    // bob leaves without answering; alice's dials time out there without a frame (StreamCore.abort).
+    for (let round = 0; round < 3; round++) {
+      const bob = await join(sw, 'bob');
+      await open(alice, bob, ALL, PORT + round);
+      expect(sw.client('alice')?.earlyRoutes).toBe(1);
+      // bob leaves without answering: alice's dial must not wait out its timeout.
+      bob.t.destroy();
+      await bob.closed;
+      const refusal = await alice.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === PORT + round);
+      expect([refusal.srcIP, refusal.srcPort, refusal.dstIP]).toEqual([0, 9, alice.ip]);
+      expect(decodeOpenAck(refusal.payload).ok).toBe(false);
+      expect(sw.client('alice')?.earlyRoutes).toBe(0);
+    }
+    // A route that ended on alice's side before the ACK is forgotten too, and not answered.
+    const bob = await join(sw, 'bob');
+    await teach(alice, bob);
+    await open(alice, bob, ALL, PORT + 10);
+    alice.send(makeFrame(Cmd.RESET, SWITCHER_IP, 9, alice.ip, PORT + 10, new Uint8Array([0, 0, 0, 0])));
+    await alice.barrier();
     bob.t.destroy();
     await bob.closed;
-    for (let i = 0; i < 50 && sw.client('bob') !== undefined; i++) await new Promise((r) => setImmediate(r));
-    expect(sw.client('bob')).toBeUndefined();
+    await alice.barrier(0xfff1);
     expect(sw.client('alice')?.earlyRoutes).toBe(0);
+    expect(alice.inbox.some((f) => f.cmd === Cmd.OPEN_ACK)).toBe(false);
   });
 });

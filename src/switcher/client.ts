@@ -433,6 +433,7 @@ export class SwitcherClient implements FrameSink {
     this.leaveReason = reason;
     this.leaveError = err;
     this.host.detach(this);
+    this.outbox.releaseSources();
   }
 
   private teardown(err: Error | undefined): void {

@@ -244,6 +244,25 @@ export class Outbox<S extends Source> {
     if (this.overTotal.delete(source)) this.released();
   }
 
+  /**
+   * This client is leaving: nothing more is queued for it, so no source waits on what is (it
+   * still goes out if the client takes it). Else a client that stopped reading and was kicked
+   * kept its sources paused, with all their other streams, until its close timed out.
+   */
+  releaseSources(): void {
+    for (const [src, q] of this.bySource) {
+      if (!q.needDrain) continue;
+      q.needDrain = false;
+      src.gate.unblock(q);
+    }
+    for (const src of this.overTotal) src.gate.unblock(this);
+    this.overTotal.clear();
+    if (this.holding > 0) this.own?.unblock(this.ownKey);
+    this.holding = 0;
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+  }
+
   /** This client left: drop what is queued and release every source it paused. */
   close(): void {
     this.scheduler.close();

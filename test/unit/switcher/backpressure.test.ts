@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { SwitcherClient } from '../../../src/switcher/client.js';
+import type { Registry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Cmd } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
@@ -85,5 +87,25 @@ describe('switcher backpressure', () => {
     expect(a.inbox.filter((f) => f.cmd === Cmd.PING)).toEqual([]);
     b.t.resumeReading();
     await receive(b, 64, 1000);
+  });
+
+  it('lets the sources of a destination that is kicked read again at once, not at its close timeout', async () => {
+    const sw = new Switcher({ password: PASSWORD, maxQueuePerSource: 64 * 1024 });
+    switchers.push(sw);
+    const a = await join(sw, 'a');
+    const b = await join(sw, 'b');
+    const c = await join(sw, 'c');
+    b.t.pauseReading();
+    flood(a, b, 64, 1000);
+    await expect.poll(() => sw.client('a')?.paused).toBe(true);
+    // b's connection has taken what it will: what waits for it cannot be written.
+    const inner = (sw as unknown as { registry: Registry<SwitcherClient> }).registry.byDomain('b');
+    await expect.poll(() => inner?.outbox.scheduler.isBlocked).toBe(true);
+    // So it ends only when its close times out (5 s). Nothing more is routed to it meanwhile: a,
+    // and a's streams to c, must not wait for that.
+    expect(sw.kick('b')).toBe(true);
+    expect(sw.client('a')?.paused).toBe(false);
+    flood(a, c, 4, 1001);
+    await receive(c, 4, 1001);
   });
 });

@@ -434,6 +434,7 @@ export class SwitcherClient implements FrameSink {
     this.leaveError = err;
     this.host.detach(this);
     this.outbox.releaseSources();
+    this.unroute();
   }
 
   private teardown(err: Error | undefined): void {
@@ -447,6 +448,20 @@ export class SwitcherClient implements FrameSink {
     this.gate.shutDown();
     this.outbox.close();
     // Before our queues at the survivors are forgotten: their closes go behind our frames there.
+    this.unroute();
+    for (const dst of this.feeds) dst.outbox.forget(this);
+    this.feeds.clear();
+    this.liveness.failAll();
+    this.host.left(this, reason, error);
+  }
+
+  /**
+   * Nothing is routed from or to us any more (we are leaving, or gone): end what ran through us.
+   * The other ends are told now, not when our connection ends, which can take the transport's
+   * close timeout (a dead link, a node that does not read) while their frames to us go nowhere.
+   * Runs at leave() and again, finding nothing left, at teardown.
+   */
+  private unroute(): void {
     for (const [key, link] of this.streams) {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
@@ -454,9 +469,6 @@ export class SwitcherClient implements FrameSink {
       SwitcherClient.forgetRoute(link);
     }
     this.streams.clear();
-    for (const dst of this.feeds) dst.outbox.forget(this);
-    this.feeds.clear();
-    this.liveness.failAll();
     // Early frames held for us can go nowhere now; ours held for others are forgotten with us.
     for (const [route, dialer] of this.heldFor) {
       dialer.stats.dropped += route.held?.length ?? 0;
@@ -474,7 +486,6 @@ export class SwitcherClient implements FrameSink {
       }
       SwitcherClient.dropRoute(dialer, route.port);
     }
-    this.host.left(this, reason, error);
   }
 
   /**

@@ -201,6 +201,11 @@ export class SwitcherClient implements FrameSink {
   private readonly host: ClientHost;
   /** Destinations holding a queue of this client's frames. */
   private readonly feeds = new Set<SwitcherClient>();
+  /**
+   * The reverse: sources that hold us in their `feeds`. When we leave they let go of us, or a
+   * long-lived source kept every departed client it once sent to (transport and all) reachable.
+   */
+  private readonly feeders = new Set<SwitcherClient>();
   private leaveReason: LeaveReason | undefined;
   private leaveError: Error | undefined;
   private lastFrameAt = now();
@@ -272,9 +277,16 @@ export class SwitcherClient implements FrameSink {
   /** Queues a frame from `from` behind that source's earlier frames to this client. */
   forward(from: SwitcherClient, h: Uint8Array, payload: Uint8Array): boolean {
     if (this.state !== 'open') return false;
-    from.feeds.add(this);
+    this.fedBy(from);
     this.outbox.forward(from, h, payload);
     return true;
+  }
+
+  /** `from` queues frames here: each end can find the other when it leaves. */
+  private fedBy(from: SwitcherClient): void {
+    if (from.feeds.has(this)) return;
+    from.feeds.add(this);
+    this.feeders.add(from);
   }
 
   // ------------------------------------------------------------------ liveness (6.3)
@@ -304,7 +316,7 @@ export class SwitcherClient implements FrameSink {
       const payload = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
       this.sendControl(header(Cmd.RESET, mine[0], mine[1], gone[0], gone[1], payload.length), payload);
     } else if (this.state === 'open') {
-      goneClient.feeds.add(this);
+      this.fedBy(goneClient);
       this.outbox.forward(goneClient, header(Cmd.CLOSE, mine[0], mine[1], gone[0], gone[1], 0), EMPTY);
     }
   }
@@ -449,8 +461,13 @@ export class SwitcherClient implements FrameSink {
     this.outbox.close();
     // Before our queues at the survivors are forgotten: their closes go behind our frames there.
     this.unroute();
-    for (const dst of this.feeds) dst.outbox.forget(this);
+    for (const dst of this.feeds) {
+      dst.outbox.forget(this);
+      dst.feeders.delete(this);
+    }
     this.feeds.clear();
+    for (const src of this.feeders) src.feeds.delete(this);
+    this.feeders.clear();
     this.liveness.failAll();
     this.host.left(this, reason, error);
   }

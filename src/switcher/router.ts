@@ -73,6 +73,9 @@ export class Router {
       );
       return;
     }
+    // A dial from a port ends any early-data route the port had: the dialer gave that dial up,
+    // and the route's refusal or ACK would be taken for this one (dialers match ACKs by port).
+    if (f.cmd === Cmd.OPEN) SwitcherClient.dropRoute(from, f.srcPort);
     if (f.dstIP === SWITCHER_IP) {
       this.toSwitcher(from, f);
       return;

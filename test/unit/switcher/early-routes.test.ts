@@ -292,3 +292,22 @@ describe('switcher: early-data routes to an acceptor that leaves before its ACK'
     expect(alice.inbox.some((f) => f.cmd === Cmd.OPEN_ACK)).toBe(false);
   });
 });
+
+describe('switcher: a dial from a port that had an early-data route', () => {
+  it('ends that route: the port is the new dial’s, which a refusal for the old one would fail', async () => {
+    const alice = await join(sw, 'alice');
+    const bob = await join(sw, 'bob');
+    const carol = await join(sw, 'carol');
+    // alice's early dial to bob goes unanswered; she gives up on it (no frame) and reuses the port.
+    await open(alice, bob, ALL);
+    alice.send(makeFrame(Cmd.OPEN, carol.ip, 9, alice.ip, PORT, encodeOpen({ domain: '', window: 0 })));
+    await carol.next(is(Cmd.OPEN));
+    expect(sw.client('alice')?.earlyRoutes).toBe(0);
+    // bob leaves: alice's pending dial from PORT is carol's, and must not be refused for bob.
+    bob.t.destroy();
+    await bob.closed;
+    await expect.poll(() => sw.client('bob')).toBeUndefined();
+    await alice.barrier();
+    expect(alice.inbox.some((f) => f.cmd === Cmd.OPEN_ACK)).toBe(false);
+  });
+});

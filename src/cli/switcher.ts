@@ -153,7 +153,7 @@ export function switcherCommand(): CliCommand {
     .addOption(
       limit(
         '--ping-interval <duration>',
-        'ping every node this often: its RTT (clients, admin API); two unanswered close it (default 0: off)',
+        'ping every node this often: its RTT (clients, admin API); two unanswered, with nothing else from it, close it (default 0: off)',
         (v) => parseDuration(v),
       ),
     )

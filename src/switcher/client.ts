@@ -508,17 +508,21 @@ export class SwitcherClient implements FrameSink {
   /**
    * Periodic pings from the switcher: they fill `rtt`, and two unanswered in a row mean the
    * client is gone without a FIN. A client paused by backpressure is not judged: its answer
-   * could be stuck behind data we are not reading.
+   * could be stuck behind data we are not reading. Nor is one whose frames kept coming while the
+   * ping was out: a busy node's answer can wait behind bulk data on a deep or slow path, past
+   * the timeout, and a node that sends is not gone (the node heartbeat's rule, heartbeat.ts).
    */
   private startPings(ms: number): void {
     let inFlight = false;
     this.pingTimer = interval(() => {
       if (this.state !== 'open' || inFlight || this.gate.paused) return;
       inFlight = true;
+      const sentAt = now();
       void this.probe(this.domain, Math.min(ms, this.host.options.livenessTimeout)).then((ok) => {
         inFlight = false;
         if (this.state !== 'open') return;
-        this.missedPings = ok ? 0 : this.missedPings + 1;
+        const heard = ok || this.lastFrameAt >= sentAt || this.gate.paused;
+        this.missedPings = heard ? 0 : this.missedPings + 1;
         if (this.missedPings >= 2) this.close('unresponsive');
       });
     }, ms);

@@ -38,7 +38,8 @@ export const switcherDefaults = Object.freeze({
   idleTimeout: 0,
   /**
    * ms between the switcher's own pings of each client (for RTT, and to find half-dead clients:
-   * two unanswered pings in a row close it); 0 disables. Go switchers never ping (6.4).
+   * two unanswered pings in a row, with no frame from it meanwhile, close it); 0 disables. Go
+   * switchers never ping (6.4).
    */
   pingInterval: 0,
   /** ms `close()` waits for clients to finish before destroying them. */

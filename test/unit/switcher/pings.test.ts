@@ -4,6 +4,8 @@ import type { LeaveReason } from '../../../src/switcher/client.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import type { Transport } from '../../../src/transport/types.js';
+import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { makeFrame } from '../../../src/wire/frame.js';
 import { join, PASSWORD } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -35,5 +37,26 @@ describe('switcher pings (pingInterval)', () => {
     expect(await left).toBe('unresponsive');
     await expect.poll(() => sw.client('live')?.rtt ?? null, { timeout: 5_000 }).not.toBeNull();
     expect(sw.client('live')).toBeDefined();
+  });
+});
+
+describe('switcher pings under load', () => {
+  it('do not close a client whose answers are late while its frames keep coming', async () => {
+    const sw = new Switcher({ password: PASSWORD, pingInterval: 50, livenessTimeout: 40 });
+    cleanups.push(() => sw.close({ timeout: 500 }));
+    const left: LeaveReason[] = [];
+    sw.on('clientLeft', (_info, reason) => left.push(reason));
+    // A node busy with bulk traffic: its frames (data, credit) keep arriving, but its answers to
+    // the switcher's pings wait behind data on a deep or slow path, past livenessTimeout. Here
+    // they never come at all, while a frame arrives every few ms.
+    const busy = await join(sw, 'busy');
+    const traffic = setInterval(() => busy.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, busy.ip, 1)), 5);
+    cleanups.push(() => clearInterval(traffic));
+    // Four pings: the old rule closed it as unresponsive after the second went unanswered.
+    for (let i = 0; i < 4; i++) {
+      await busy.next((f) => f.cmd === Cmd.PING && f.srcIP === SWITCHER_IP, 2_000);
+    }
+    expect(left).toEqual([]);
+    expect(sw.client('busy')).toBeDefined();
   });
 });

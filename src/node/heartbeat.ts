@@ -1,5 +1,5 @@
 import { ConnectionClosedError, TimeoutError } from '../errors.js';
-import { interval, timeout } from '../util/timers.js';
+import { interval, now, timeout } from '../util/timers.js';
 
 /**
  * Go's keep-alive (PROTOCOL.md 6.4): when nothing was written for one interval, ping the switcher
@@ -14,9 +14,11 @@ import { interval, timeout } from '../util/timers.js';
 export class Heartbeat {
   private readonly timer: ReturnType<typeof setInterval>;
   private lastWritten = -1;
-  private lastChange = Date.now();
+  // Monotonic times (util/timers now()): with the wall clock, a step back (NTP, a resumed VM)
+  // stopped the pings until the clock caught up, and a dead peer went unnoticed that long.
+  private lastChange = now();
   private lastReceived = -1;
-  private lastHeard = Date.now();
+  private lastHeard = now();
   private inFlight = false;
   private stopped = false;
 
@@ -31,29 +33,28 @@ export class Heartbeat {
   ) {
     this.timer = interval(
       () => {
-        const now = Date.now();
+        const t = now();
         const r = received();
         if (r !== this.lastReceived) {
           this.lastReceived = r;
-          this.lastHeard = now;
+          this.lastHeard = t;
         }
         const w = written();
         if (w !== this.lastWritten) {
           this.lastWritten = w;
-          this.lastChange = now;
+          this.lastChange = t;
         }
         // Go pings after an interval without writes. Our writes prove nothing about the peer,
         // though: a node that keeps writing to a path gone dark (an application's own pings, dials
         // retried on timeout) would never ping. So an interval in which nothing was heard pings too.
-        if (this.inFlight || (now - this.lastChange < intervalMs && now - this.lastHeard < intervalMs))
-          return;
+        if (this.inFlight || (t - this.lastChange < intervalMs && t - this.lastHeard < intervalMs)) return;
         this.inFlight = true;
         const atPing = received();
         const settle = (): void => {
           this.inFlight = false;
           // The ping itself is not activity.
           this.lastWritten = written();
-          this.lastChange = Date.now();
+          this.lastChange = now();
         };
         const judge = (err: TimeoutError): void => {
           settle();
@@ -63,8 +64,8 @@ export class Heartbeat {
           // path while the peer's ACKs trickle in.
           const r = received();
           if (r !== atPing) return;
-          if (r !== this.lastReceived) this.lastHeard = Date.now();
-          if (backlogged() && Date.now() - this.lastHeard < 2 * intervalMs + timeoutMs) return;
+          if (r !== this.lastReceived) this.lastHeard = now();
+          if (backlogged() && now() - this.lastHeard < 2 * intervalMs + timeoutMs) return;
           onDead(new ConnectionClosedError(`heartbeat: no answer within ${timeoutMs} ms`, { cause: err }));
         };
         ping(timeoutMs).then(settle, (err: unknown) => {

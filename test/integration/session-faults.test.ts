@@ -35,7 +35,10 @@ afterEach(async () => {
 
 /** Only the clock and the timers are fake: microtasks, I/O and Web Crypto stay real. */
 function fakeTimers(): void {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  // performance too: heartbeats and pings time themselves with the monotonic clock (util/timers).
+  vi.useFakeTimers({
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
+  });
 }
 
 function switcher(): Switcher {

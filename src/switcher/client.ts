@@ -291,14 +291,22 @@ export class SwitcherClient implements FrameSink {
 
   // ------------------------------------------------------------------ liveness (6.3)
 
-  /** Pings this node for `domain` from (0xFFFF, k): true on any answer, false on timeout or leave. */
+  /**
+   * Pings this node for `domain` from (0xFFFF, k): true on any answer, false on timeout or leave.
+   * A node whose frames kept coming while the ping was out is alive too: a busy node's answer can
+   * wait behind bulk data on a deep or slow path, past the timeout (the node heartbeat's rule,
+   * heartbeat.ts). So is one paused by backpressure, whose answer we are not reading.
+   */
   probe(domain: string, timeoutMs: number): Promise<boolean> {
     if (this.state !== 'open') return Promise.resolve(false);
     const payload = encodePing(domain);
-    return this.liveness.start(
-      (k) => this.sendControl(header(Cmd.PING, this.ip, 0, SWITCHER_IP, k, payload.length), payload),
-      timeoutMs,
-    );
+    const sentAt = now();
+    return this.liveness
+      .start(
+        (k) => this.sendControl(header(Cmd.PING, this.ip, 0, SWITCHER_IP, k, payload.length), payload),
+        timeoutMs,
+      )
+      .then((ok) => ok || (this.state === 'open' && (this.lastFrameAt >= sentAt || this.gate.paused)));
   }
 
   /**
@@ -508,21 +516,17 @@ export class SwitcherClient implements FrameSink {
   /**
    * Periodic pings from the switcher: they fill `rtt`, and two unanswered in a row mean the
    * client is gone without a FIN. A client paused by backpressure is not judged: its answer
-   * could be stuck behind data we are not reading. Nor is one whose frames kept coming while the
-   * ping was out: a busy node's answer can wait behind bulk data on a deep or slow path, past
-   * the timeout, and a node that sends is not gone (the node heartbeat's rule, heartbeat.ts).
+   * could be stuck behind data we are not reading; and a probe counts its frames as an answer.
    */
   private startPings(ms: number): void {
     let inFlight = false;
     this.pingTimer = interval(() => {
       if (this.state !== 'open' || inFlight || this.gate.paused) return;
       inFlight = true;
-      const sentAt = now();
       void this.probe(this.domain, Math.min(ms, this.host.options.livenessTimeout)).then((ok) => {
         inFlight = false;
         if (this.state !== 'open') return;
-        const heard = ok || this.lastFrameAt >= sentAt || this.gate.paused;
-        this.missedPings = heard ? 0 : this.missedPings + 1;
+        this.missedPings = ok ? 0 : this.missedPings + 1;
         if (this.missedPings >= 2) this.close('unresponsive');
       });
     }, ms);

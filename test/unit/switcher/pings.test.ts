@@ -6,7 +6,7 @@ import { memoryPair } from '../../../src/transport/memory.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
-import { join, PASSWORD } from './helpers.js';
+import { admitRaw, connectRaw, join, PASSWORD } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -58,5 +58,21 @@ describe('switcher pings under load', () => {
     }
     expect(left).toEqual([]);
     expect(sw.client('busy')).toBeDefined();
+  });
+
+  it('do not evict a busy holder whose answer to a takeover ping is late', async () => {
+    const sw = new Switcher({ password: PASSWORD, livenessTimeout: 50 });
+    cleanups.push(() => sw.close({ timeout: 500 }));
+    const left: LeaveReason[] = [];
+    sw.on('clientLeft', (_info, reason) => left.push(reason));
+    const busy = await join(sw, 'busy');
+    const traffic = setInterval(() => busy.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, busy.ip, 1)), 5);
+    cleanups.push(() => clearInterval(traffic));
+    // Another node claims the domain: the holder's frames kept coming while the liveness ping was
+    // out, so it is alive and keeps its domain, as if it had answered.
+    const res = await admitRaw(connectRaw(sw), 'busy');
+    expect(res.errCode).toBe(-2);
+    expect(left).toEqual([]);
+    expect(sw.client('busy')?.ip).toBe(busy.ip);
   });
 });

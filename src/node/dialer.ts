@@ -1,5 +1,5 @@
 import { AbortError, ConnectionClosedError, DialTimeoutError } from '../errors.js';
-import { timeout } from '../util/timers.js';
+import { now, timeout } from '../util/timers.js';
 import { type DialTarget, formatTarget } from './address.js';
 
 /** A dial waiting for its OpenStream ACK. */
@@ -69,7 +69,8 @@ export class PendingDials<T> {
     signal: AbortSignal | undefined,
     offer = 0,
   ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
+    // Monotonic (util/timers now()): by the wall clock, a step back kept dials waiting that long.
+    const deadline = now() + timeoutMs;
     const usual = timeoutMs === this.usualTimeout;
     let entry!: Entry<T>;
     const promise = new Promise<T>((resolve, reject) => {
@@ -125,16 +126,16 @@ export class PendingDials<T> {
   private arm(at: number): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = timeout(this.fire, Math.max(0, at - Date.now()));
+    this.timer = timeout(this.fire, Math.max(0, at - now()));
   }
 
   private expire(): void {
     this.timer = null;
-    const now = Date.now();
+    const t = now();
     const due: Entry<T>[] = [];
     let next = Number.POSITIVE_INFINITY;
     for (const e of this.pending.values()) {
-      if (e.deadline <= now) {
+      if (e.deadline <= t) {
         due.push(e);
       } else if (e.deadline < next) {
         next = e.deadline;

@@ -30,6 +30,17 @@ describe('pending dials: one shared deadline timer', () => {
     vi.useRealTimers();
   });
 
+  it('times a dial out on time although the wall clock stepped back', async () => {
+    // Deadlines by Date.now(): after a step back (NTP, a resumed VM) the timer fired, found the
+    // deadline an hour away, and re-armed for that hour; a dial to a dark peer hung that long.
+    const a = track(dials.wait(1000, { domain: 'a', port: 1 }, 1_000, undefined));
+    await vi.advanceTimersByTimeAsync(100);
+    vi.setSystemTime(Date.now() - 3_600_000);
+    await vi.advanceTimersByTimeAsync(900);
+    expect(a.state).toBe('DialTimeoutError');
+    expect(dials.size).toBe(0);
+  });
+
   it('expires usual dials in order, each at its own deadline, with one timer for all', async () => {
     const a = track(dials.wait(1000, { domain: 'a', port: 1 }, 1_000, undefined));
     await vi.advanceTimersByTimeAsync(300);

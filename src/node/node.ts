@@ -408,9 +408,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
           if (--left === 0 && !this._closed) this.transport.close();
         };
         for (const s of live) s.shutdown(onClosed);
-        const t = timeout(() => {
-          if (!this._closed) this.transport.close();
-        }, this.options.closeAckTimeout + 100);
+        // Within the longest timer delay: past it, Node.js fires after 1 ms and cuts the handshake.
+        const t = timeout(
+          () => {
+            if (!this._closed) this.transport.close();
+          },
+          Math.min(this.options.closeAckTimeout + 100, 2 ** 31 - 1),
+        );
         this.once('close', () => clearTimeout(t));
       }
       await done;

@@ -341,7 +341,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.setState('backoff');
     if (this.isClosed) return;
     const jitter = this.opts.backoffJitter ?? 0.2;
-    const ms = Math.round(this.delay * (1 + (Math.random() * 2 - 1) * jitter));
+    // Capped at the longest timer delay: a longer one (backoffMax near it, plus jitter) would run
+    // after 1 ms, a reconnect loop without back-off.
+    const ms = Math.min(Math.round(this.delay * (1 + (Math.random() * 2 - 1) * jitter)), 2 ** 31 - 1);
     this.delay = Math.min(this.delay * 2, this.opts.backoffMax ?? 30_000);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;

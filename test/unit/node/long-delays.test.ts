@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Node } from '../../../src/index.js';
+import { BaseNode, ConnectionClosedError, FlexStream, Node, Session } from '../../../src/index.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 
 /**
@@ -39,5 +39,34 @@ describe('the longest delays', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(closeTransport).not.toHaveBeenCalled();
     expect(a.closed).toBe(false);
+  });
+
+  it('a session backs off for up to backoffMax with jitter, never in a tight loop', async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
+    });
+    // The largest spread: delay * (1 + jitter), past the longest timer delay when the delay is
+    // near it. Such a retry ran after 1 ms, and so did every one after it half of the time.
+    vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    let attempts = 0;
+    const s = new Session<FlexStream>(
+      () => {
+        attempts++;
+        return Promise.reject(new ConnectionClosedError('refused'));
+      },
+      {
+        password: 'p',
+        domain: 'd',
+        backoffInitial: MAX_DELAY,
+        backoffMax: MAX_DELAY,
+        backoffJitter: 0.2,
+      },
+      (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+    );
+    s.on('disconnect', () => {});
+    cleanups.push(() => s.close());
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(attempts).toBe(1);
+    expect(s.state).toBe('backoff');
   });
 });

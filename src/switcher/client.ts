@@ -532,13 +532,16 @@ export class SwitcherClient implements FrameSink {
     }, ms);
   }
 
+  /** Checks in `ms` whether the client sent nothing for the whole idleTimeout. */
   private armIdle(ms: number): void {
     this.idleTimer = timeout(() => {
       this.idleTimer = undefined;
       if (this.state !== 'open') return;
+      // Against the whole timeout, not `ms`: after a re-arm that is only what was left of it.
+      const limit = this.host.options.idleTimeout;
       const idle = now() - this.lastFrameAt;
-      if (idle >= ms) this.close('idle');
-      else this.armIdle(ms - idle);
+      if (idle >= limit) this.close('idle');
+      else this.armIdle(limit - idle);
     }, ms);
   }
 

@@ -76,3 +76,23 @@ describe('switcher pings under load', () => {
     expect(sw.client('busy')?.ip).toBe(busy.ip);
   });
 });
+
+describe('switcher idle timeout', () => {
+  it('does not close a client that never stays silent for idleTimeout', async () => {
+    const sw = new Switcher({ password: PASSWORD, idleTimeout: 200 });
+    cleanups.push(() => sw.close({ timeout: 500 }));
+    const left: LeaveReason[] = [];
+    sw.on('clientLeft', (_info, reason) => left.push(reason));
+    const chatty = await join(sw, 'chatty');
+    // A frame every 120 ms: never 200 ms without one. The idle check compared the silence with
+    // what was left of the timeout after its last re-arm, not with the timeout, and so closed
+    // it after the second re-arm, ~400 ms in.
+    let n = 0;
+    const traffic = setInterval(() => chatty.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, chatty.ip, ++n)), 120);
+    cleanups.push(() => clearInterval(traffic));
+    for (let i = 1; i <= 8; i++) {
+      await chatty.next((f) => f.cmd === Cmd.PING_ACK && f.dstPort === i, 2_000);
+    }
+    expect(left).toEqual([]);
+  });
+});

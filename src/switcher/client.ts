@@ -534,12 +534,16 @@ export class SwitcherClient implements FrameSink {
 
   /** Checks in `ms` whether the client sent nothing for the whole idleTimeout. */
   private armIdle(ms: number): void {
+    const pauses = this.gate.pauses;
     this.idleTimer = timeout(() => {
       this.idleTimer = undefined;
       if (this.state !== 'open') return;
       // Against the whole timeout, not `ms`: after a re-arm that is only what was left of it.
       const limit = this.host.options.idleTimeout;
-      const idle = now() - this.lastFrameAt;
+      // Paused by backpressure (now, or since the last check), we were not reading its frames:
+      // that silence is ours. A client that holds others back is the stall rule's business.
+      const paused = this.gate.paused || this.gate.pauses !== pauses;
+      const idle = paused ? 0 : now() - this.lastFrameAt;
       if (idle >= limit) this.close('idle');
       else this.armIdle(limit - idle);
     }, ms);

@@ -96,3 +96,35 @@ describe('switcher idle timeout', () => {
     expect(left).toEqual([]);
   });
 });
+
+describe('switcher idle timeout and backpressure', () => {
+  it('does not take a client paused by backpressure for an idle one', async () => {
+    const sw = new Switcher({
+      password: PASSWORD,
+      idleTimeout: 200,
+      stallTimeout: 600,
+      maxQueuePerSource: 64 * 1024,
+    });
+    cleanups.push(() => sw.close({ timeout: 500 }));
+    const left: string[] = [];
+    const firstLeft = new Promise<void>((resolve) =>
+      sw.on('clientLeft', (info, reason) => {
+        left.push(`${info.domain}:${reason}`);
+        resolve();
+      }),
+    );
+    const a = await join(sw, 'a');
+    const b = await join(sw, 'b');
+    // b stops reading; a sends it 2 MiB and is paused: the switcher stops reading a, so a seems
+    // silent although it is busy sending. It was closed as 'idle' after idleTimeout, before the
+    // stalled b, which holds it back, was closed after stallTimeout.
+    b.t.pauseReading();
+    for (let i = 0; i < 128; i++) {
+      a.send(makeFrame(Cmd.DATA, b.ip, 7, a.ip, 1000, new Uint8Array(16 * 1024)));
+    }
+    await expect.poll(() => sw.client('a')?.paused).toBe(true);
+    await firstLeft;
+    expect(left).toEqual(['b:stalled']);
+    expect(sw.client('a')).toBeDefined();
+  });
+});

@@ -188,11 +188,18 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
             (err) => this.destroy(err),
           )
         : null;
-    transport.attach({
-      data: (chunk) => this.onTransportData(chunk),
-      drain: () => this.scheduler.drain(),
-      close: (err) => this.teardown(err ?? new ConnectionClosedError('connection closed by peer')),
-    });
+    try {
+      transport.attach({
+        data: (chunk) => this.onTransportData(chunk),
+        drain: () => this.scheduler.drain(),
+        close: (err) => this.teardown(err ?? new ConnectionClosedError('connection closed by peer')),
+      });
+    } catch (err) {
+      // Refused (another node holds the transport): its heartbeat must not go on pinging through
+      // that node's connection, hear none of the answers, and destroy it as dead.
+      this.heartbeat?.stop();
+      throw err;
+    }
   }
 
   get ip(): number {

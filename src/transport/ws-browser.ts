@@ -108,7 +108,8 @@ class BrowserWsTransport implements Transport {
   }
 
   close(): void {
-    if (this.closing) return;
+    // Once the end was reported there is nothing to close, and a grace timer would outlive it.
+    if (this.closing || this.slot.closed) return;
     this.closing = true;
     // Per the WebSocket spec the close frame queues behind data already sent.
     this.ws.close(1000);

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import {
   AbortError,
@@ -143,5 +143,69 @@ describe('browser WebSocket transport', () => {
     ws.on('error', () => {});
     cleanup.push(() => ws.terminate());
     expect(() => browserWsTransport(ws as unknown as globalThis.WebSocket)).toThrow(ConfigError);
+  });
+});
+
+/**
+ * A scripted stand-in for the browser WebSocket: the test decides when messages, errors and the
+ * close event arrive and what `bufferedAmount` reads, so timer behaviour can be checked exactly.
+ */
+class FakeWebSocket extends EventTarget {
+  readyState = 1;
+  bufferedAmount = 0;
+  binaryType: BinaryType = 'blob';
+  readonly url: string;
+  readonly sent: Uint8Array[] = [];
+  readonly closeCalls: number[] = [];
+
+  constructor(url = 'ws://127.0.0.1:9/flex/ws') {
+    super();
+    this.url = url;
+  }
+
+  send(data: Uint8Array): void {
+    this.sent.push(data);
+    this.bufferedAmount += data.length;
+  }
+
+  close(code = 1005): void {
+    this.closeCalls.push(code);
+    if (this.readyState < 2) this.readyState = 2;
+  }
+
+  /** The peer's message arriving. */
+  receive(data: unknown): void {
+    const ev = new Event('message') as Event & { data: unknown };
+    ev.data = data;
+    this.dispatchEvent(ev);
+  }
+
+  /** The connection ending; like a browser, `bufferedAmount` keeps what was never sent. */
+  closed(code: number, reason = ''): void {
+    this.readyState = 3;
+    this.dispatchEvent(Object.assign(new Event('close'), { code, reason, wasClean: code !== 1006 }));
+  }
+
+  asWebSocket(): globalThis.WebSocket {
+    return this as unknown as globalThis.WebSocket;
+  }
+}
+
+describe('browser WebSocket transport against a scripted WebSocket', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('arms no timer when close() comes after the connection already ended', async () => {
+    vi.useFakeTimers();
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket());
+    const p = attachProbe(t);
+    ws.closed(1000);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(p.closes).toEqual([undefined]);
+    t.close();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(ws.closeCalls).toEqual([]);
   });
 });

@@ -164,7 +164,9 @@ class BrowserWsTransport implements Transport {
   private schedulePoll(): void {
     this.pollTimer = setTimeout(() => {
       this.pollTimer = undefined;
-      if (this.slot.closed) return;
+      // Nothing more can be sent once closing or closed, and a browser never lowers bufferedAmount
+      // after the close: polling on would last until a paused reader resumes.
+      if (this.closed) return;
       if (this.ws.bufferedAmount > this.low) {
         this.schedulePoll();
         return;

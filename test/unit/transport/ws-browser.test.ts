@@ -208,4 +208,23 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     expect(vi.getTimerCount()).toBe(0);
     expect(ws.closeCalls).toEqual([]);
   });
+
+  it('stops polling bufferedAmount once the WebSocket closed under a paused reader', async () => {
+    vi.useFakeTimers();
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { highWaterMark: 10, lowWaterMark: 5, pollInterval: 10 });
+    const p = attachProbe(t);
+    t.pauseReading();
+    ws.receive(Uint8Array.of(1, 2, 3).buffer);
+    expect(t.send([new Uint8Array(20)])).toBe(false);
+    // The peer goes away cleanly; the bytes never sent stay in bufferedAmount, as in a browser.
+    ws.closed(1000);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(p.closes).toEqual([]); // the paused reader still owes the message before the end
+    expect(vi.getTimerCount()).toBe(0);
+    t.resumeReading();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(p.bytes).toBe(3);
+    expect(p.closes).toEqual([undefined]);
+  });
 });

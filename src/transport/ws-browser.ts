@@ -126,7 +126,7 @@ class BrowserWsTransport implements Transport {
   }
 
   private readonly onMessage = (ev: MessageEvent): void => {
-    if (ev.data instanceof ArrayBuffer) {
+    if (isArrayBuffer(ev.data)) {
       this.inbox.push(new Uint8Array(ev.data));
       return;
     }
@@ -213,6 +213,14 @@ export function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): 
     ws.addEventListener('close', onFail);
     return () => ws.close();
   });
+}
+
+/**
+ * `instanceof ArrayBuffer` is false for a buffer made in another realm (the WebSocket class of an
+ * iframe, jsdom), which would turn every binary message into a protocol error; the tag is reliable.
+ */
+function isArrayBuffer(data: unknown): data is ArrayBuffer {
+  return data instanceof ArrayBuffer || Object.prototype.toString.call(data) === '[object ArrayBuffer]';
 }
 
 /** Browsers never expose the peer IP; the URL's host is the best name there is. */

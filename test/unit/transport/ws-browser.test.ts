@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import * as vm from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import {
@@ -226,5 +227,19 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(p.bytes).toBe(3);
     expect(p.closes).toEqual([undefined]);
+  });
+
+  it('takes binary messages whose ArrayBuffer comes from another realm', async () => {
+    // An iframe's WebSocket class, or jsdom's, hands out buffers `instanceof ArrayBuffer` rejects.
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { closeTimeout: 0 });
+    const p = attachProbe(t);
+    ws.receive(vm.runInNewContext('new Uint8Array([1, 2, 3]).buffer'));
+    await p.until(() => p.bytes === 3 || p.closes.length > 0, 'the message or a close');
+    expect(p.closes).toEqual([]);
+    expect(ws.closeCalls).toEqual([]);
+    expect(p.bytes).toBe(3);
+    t.destroy();
+    await p.closed();
   });
 });

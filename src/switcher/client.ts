@@ -312,21 +312,27 @@ export class SwitcherClient implements FrameSink {
   /**
    * The other end of `link` (the client `goneClient`) left without closing: tell this node, as if
    * from that end, so its stream fails instead of hanging half-alive (PROTOCOL.md 12.2) — a reset
-   * with code 4 where negotiated, else a CloseStream that a Go node also understands. The reset
-   * is an abort and may overtake (14.3); the CloseStream is a graceful end and queues behind what
-   * the departed end sent first (7.5), since a v3 node drops data that follows a close (5.3).
+   * with code 4 where negotiated, else a CloseStream that a Go node also understands. Either goes
+   * behind what the departed end sent first (7.5): a v3 node drops data that follows a close
+   * (5.3), and a reset ahead of the departed acceptor's still queued ACK would find no stream yet,
+   * after which the ACK made one that never ends. Queued so, it still leaves when the departed
+   * client's queue here is forgotten at its teardown (Outbox.forget keeps what is queued).
    */
   endOrphan(link: LinkedStream, goneClient: SwitcherClient): void {
+    if (this.state !== 'open') return;
     const goneIP = goneClient.ip;
     const [gone, mine] =
       link.acceptor[0] === goneIP ? [link.acceptor, link.dialer] : [link.dialer, link.acceptor];
+    let h: Uint8Array;
+    let payload: Uint8Array = EMPTY;
     if (link.caps & Caps.RESET) {
-      const payload = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
-      this.sendControl(header(Cmd.RESET, mine[0], mine[1], gone[0], gone[1], payload.length), payload);
-    } else if (this.state === 'open') {
-      this.fedBy(goneClient);
-      this.outbox.forward(goneClient, header(Cmd.CLOSE, mine[0], mine[1], gone[0], gone[1], 0), EMPTY);
+      payload = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
+      h = header(Cmd.RESET, mine[0], mine[1], gone[0], gone[1], payload.length);
+    } else {
+      h = header(Cmd.CLOSE, mine[0], mine[1], gone[0], gone[1], 0);
     }
+    this.fedBy(goneClient);
+    this.outbox.forward(goneClient, h, payload);
   }
 
   /** This client's streams; with `acceptorOnly`, those it accepted (to list each stream once). */

@@ -105,14 +105,21 @@ export interface LinkedStream {
 }
 
 /**
- * A domain dial that offered early data, from the dialer's port: where its open went, so frames
- * the dialer sends to FFFF from that port (early data) follow it. After the ACK the stream's link
- * owns it: it goes when the link is forgotten (unlink) or either client leaves. (A stream past
- * the 65,536 tracked per client gets no link; its route stays until the dialer leaves, within
- * MAX_OPENING_ROUTES.)
+ * A dial in flight through the switcher, from the dialer's port: where its open went, so that the
+ * dial is refused at once if that client leaves before answering (SwitcherClient.unroute).
+ *
+ * One that offered early data (`early`) also routes the frames the dialer sends to FFFF from that
+ * port (early data). After the ACK the stream's link owns it: it goes when the link is forgotten
+ * (unlink) or either client leaves. (A stream past the 65,536 tracked per client gets no link; its
+ * route stays until the dialer leaves, within MAX_OPENING_ROUTES.) Any other dial's route goes
+ * with its ACK, and only the fields up to `ended` mean something for it.
  */
 export interface OpeningRoute {
   to: SwitcherClient;
+  /** The dial offered early data: the route carries it (else it only tracks the dial). */
+  early: boolean;
+  /** An IP dial (refused from the target's IP, as an IP no node holds), not a domain dial. */
+  byIp: boolean;
   /** The dialer's port (the route's key in its `opening`). */
   port: number;
   /** The acceptor's port (the open's destination port). */
@@ -140,6 +147,12 @@ export const MAX_HELD_EARLY = 1024 * 1024;
 /** Open routes a client may hold at once; a domain dial offering early data beyond it is refused. */
 export const MAX_OPENING_ROUTES = 16_384;
 
+/**
+ * Other dials (no early data) a client may have tracked at once; beyond it a dial is not tracked
+ * and, if its target leaves before answering, waits out the dialer's timeout as in Go.
+ */
+export const MAX_DIAL_ROUTES = 16_384;
+
 /** The end of `link` that is not `c` (`c` itself for a node that dialled itself). */
 function peerOf(link: LinkedStream, c: SwitcherClient): SwitcherClient {
   return link.acceptorClient === c ? link.dialerClient : link.acceptorClient;
@@ -155,8 +168,12 @@ export interface StreamInfo {
   since: number;
 }
 
-/** Refusal of a dial whose acceptor left before answering it (its domain no longer resolves there). */
+/** Refusal of a domain dial whose acceptor left before answering it (the domain no longer resolves there). */
 const RESOLVE_FAILED = encodeOpenError(OpenErrorText.RESOLVE_DOMAIN_FAILED);
+/** Text of the OpenStream error ACK for an IP dial to an IP no client holds (flexmux only). */
+export const NO_NODE_AT_IP = 'no node holds the ip';
+/** Refusal of an IP dial whose acceptor left before answering it. */
+const NO_NODE = encodeOpenError(NO_NODE_AT_IP);
 
 /** Reason code sent to the survivor of a stream whose other end left (14.3: shutting down). */
 const PEER_GONE_CODE = 4;
@@ -176,8 +193,10 @@ export class SwitcherClient implements FrameSink {
   readonly cmdCounts = new Array<number>(256).fill(0);
   /** Live streams with this node at one end: key -> the other end and the stream's addresses. */
   readonly streams = new Map<string, LinkedStream>();
-  /** Domain dials of this client that offered early data, by its source port (OpeningRoute). */
+  /** Dials of this client in flight, and early-data routes, by its source port (OpeningRoute). */
   readonly opening = new Map<number, OpeningRoute>();
+  /** How many of `opening` offered early data (OpeningRoute.early). */
+  earlyRoutes = 0;
   /** Bytes of early frames of this client's dials held at the switcher (OpeningRoute.held). */
   heldEarly = 0;
   /**
@@ -193,9 +212,9 @@ export class SwitcherClient implements FrameSink {
   readonly heldFor = new Map<OpeningRoute, SwitcherClient>();
   /**
    * Routes of other clients' dials to this client, by their dialer: when this client leaves, those
-   * it had not answered are refused at once and all are forgotten. Else each would wait out the
-   * dialer's timeout and stay in its `opening` until the dialer left, so that a long-lived dialer
-   * whose acceptors come and go would run out of routes.
+   * it had not answered are refused at once and all are forgotten. Else each dial would wait out
+   * the dialer's timeout, and each route stay in its `opening` until the dialer left, so that a
+   * long-lived dialer whose acceptors come and go would run out of routes.
    */
   readonly routesIn = new Map<OpeningRoute, SwitcherClient>();
   private readonly host: ClientHost;
@@ -413,6 +432,7 @@ export class SwitcherClient implements FrameSink {
   static addRoute(dialer: SwitcherClient, route: OpeningRoute): void {
     SwitcherClient.dropRoute(dialer, route.port);
     dialer.opening.set(route.port, route);
+    if (route.early) dialer.earlyRoutes++;
     route.to.routesIn.set(route, dialer);
   }
 
@@ -422,6 +442,7 @@ export class SwitcherClient implements FrameSink {
     if (route === undefined) return;
     SwitcherClient.releaseHeld(dialer, route);
     dialer.opening.delete(port);
+    if (route.early) dialer.earlyRoutes--;
     route.to.routesIn.delete(route);
   }
 
@@ -507,12 +528,17 @@ export class SwitcherClient implements FrameSink {
       SwitcherClient.releaseHeld(dialer, route);
     }
     for (const port of [...this.opening.keys()]) SwitcherClient.dropRoute(this, port);
-    // Dials to us we did not answer never will be: refuse them as a domain that does not resolve.
+    // Dials to us we did not answer never will be: refuse them as a domain that does not resolve,
+    // or an IP dial as an IP that no node holds (from that IP, as the router refuses one). They
+    // stand for our answers and queue with our frames: up to MAX_OPENING_ROUTES + MAX_DIAL_ROUTES
+    // at once would overflow the dialer's control queue and close it.
     for (const [route, dialer] of [...this.routesIn]) {
       if (!route.acked && !route.ended && dialer !== this) {
-        dialer.sendControl(
-          header(Cmd.OPEN_ACK, dialer.ip, route.port, LOCAL_IP, route.dstPort, RESOLVE_FAILED.length),
-          RESOLVE_FAILED,
+        const [ip, text] = route.byIp ? [this.ip, NO_NODE] : [LOCAL_IP, RESOLVE_FAILED];
+        dialer.forward(
+          this,
+          header(Cmd.OPEN_ACK, dialer.ip, route.port, ip, route.dstPort, text.length),
+          text,
         );
       }
       SwitcherClient.dropRoute(dialer, route.port);
@@ -570,7 +596,7 @@ export class SwitcherClient implements FrameSink {
       connectedAt: this.connectedAt,
       streams: this.streams.size,
       streamsOpened: s.streamsOpened,
-      earlyRoutes: this.opening.size,
+      earlyRoutes: this.earlyRoutes,
       bytesIn: s.bytesIn,
       bytesOut: this.outbox.bytesOut,
       framesIn: s.framesIn,

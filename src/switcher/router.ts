@@ -12,7 +12,14 @@ import {
 } from '../wire/open.js';
 import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import type { AccessPolicy } from './access.js';
-import { MAX_HELD_EARLY, MAX_OPENING_ROUTES, type OpeningRoute, SwitcherClient } from './client.js';
+import {
+  MAX_DIAL_ROUTES,
+  MAX_HELD_EARLY,
+  MAX_OPENING_ROUTES,
+  NO_NODE_AT_IP,
+  type OpeningRoute,
+  SwitcherClient,
+} from './client.js';
 import { FRAME_COST } from './outbox.js';
 import type { Registry } from './registry.js';
 
@@ -27,7 +34,7 @@ import type { Registry } from './registry.js';
 /** Text of the OpenStream error ACK for a dial the access rules forbid. */
 export const DIAL_NOT_ALLOWED = 'dial not allowed';
 /** Text of the OpenStream error ACK for an IP dial to an IP no client holds (flexmux only). */
-export const NO_NODE_AT_IP = 'no node holds the ip';
+export { NO_NODE_AT_IP };
 
 export interface RouterCounters {
   /** Frames forwarded to another client. */
@@ -105,6 +112,7 @@ export class Router {
         if (payload === null) return;
         f = { ...f, size: payload.length, payload };
       }
+      this.trackDial(from, to, f, true);
     } else if (!this.access.mayTalk(from.domain, to.domain)) {
       this.drop(from, f, 'the access rules keep these nodes apart');
       return;
@@ -130,7 +138,10 @@ export class Router {
       const route = to.opening.get(f.dstPort);
       let fins = 0;
       let held: Frame[] | null = null;
-      if (route !== undefined && route.to === from && route.dstPort === f.srcPort) {
+      if (route !== undefined && route.to === from && route.dstPort === f.srcPort && !route.early) {
+        // A dial without early data is answered: there is nothing left to refuse if `from` leaves.
+        SwitcherClient.dropRoute(to, f.dstPort);
+      } else if (route !== undefined && route.to === from && route.dstPort === f.srcPort) {
         // An ACK without caps byte comes from a plain v3 acceptor, which takes no early data.
         const taken = ack.ok && payload.length > 5;
         if (taken) from.takesEarly = true;
@@ -185,7 +196,8 @@ export class Router {
   private routeEarly(from: SwitcherClient, f: Frame): boolean {
     if (!STREAM_CMDS.has(f.cmd)) return false;
     const route = from.opening.get(f.srcPort);
-    if (route === undefined || route.dstPort !== f.dstPort) return false;
+    // A dial that did not offer early data has no route for it, only its tracking.
+    if (route === undefined || !route.early || route.dstPort !== f.dstPort) return false;
     const to = route.to;
     if (!this.access.mayTalk(from.domain, to.domain)) {
       this.drop(from, f, 'the access rules keep these nodes apart');
@@ -283,12 +295,14 @@ export class Router {
     if (payload === null) return;
     if ((req.caps & Caps.EARLY_DATA) !== 0) {
       // Frames the dialer may send to FFFF from this port before the ACK follow this open.
-      if (from.opening.size >= MAX_OPENING_ROUTES && !from.opening.has(f.srcPort)) {
+      if (from.earlyRoutes >= MAX_OPENING_ROUTES && !from.opening.has(f.srcPort)) {
         this.refuseOpen(from, f, LOCAL_IP, TOO_MANY_OPENING, 'too many early-data routes');
         return;
       }
       SwitcherClient.addRoute(from, {
         to,
+        early: true,
+        byIp: false,
         port: f.srcPort,
         dstPort: f.dstPort,
         acked: false,
@@ -298,8 +312,33 @@ export class Router {
         heldBytes: 0,
         dropped: false,
       });
+    } else {
+      this.trackDial(from, to, f, false);
     }
     this.forward(from, to, header(Cmd.OPEN, to.ip, f.dstPort, f.srcIP, f.srcPort, payload.length), payload);
+  }
+
+  /**
+   * Notes a dial without early data (`byIp`: an IP dial) from `from` to `to`, so that it is refused
+   * at once if `to` leaves before answering (SwitcherClient.unroute) instead of waiting out the
+   * dialer's timeout. Its ACK, a new dial from its port, or either client leaving forgets it; past
+   * MAX_DIAL_ROUTES per dialer it is not tracked, and such a dial waits as it would in Go.
+   */
+  private trackDial(from: SwitcherClient, to: SwitcherClient, f: Frame, byIp: boolean): void {
+    if (from.opening.size - from.earlyRoutes >= MAX_DIAL_ROUTES) return;
+    SwitcherClient.addRoute(from, {
+      to,
+      early: false,
+      byIp,
+      port: f.srcPort,
+      dstPort: f.dstPort,
+      acked: false,
+      fins: 0,
+      ended: false,
+      held: null,
+      heldBytes: 0,
+      dropped: false,
+    });
   }
 
   /**

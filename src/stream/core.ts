@@ -9,7 +9,7 @@ import {
 import { type Scheduler, StreamQueue } from '../scheduler.js';
 import { Deque } from '../util/deque.js';
 import type { Logger } from '../util/logger.js';
-import { timeout } from '../util/timers.js';
+import { now, timeout } from '../util/timers.js';
 import { Caps, Cmd, MAX_PAYLOAD } from '../wire/constants.js';
 import { header } from '../wire/frame.js';
 import { encodeReset } from '../wire/reset.js';
@@ -117,10 +117,19 @@ const SPARSE_WRITE = 4096;
 const ACK_MAX_DELAY_MS = 100;
 const ACK_BY_TIME_MIN = 64 * 1024;
 
-/** Times are kept as milliseconds since this epoch so they stay small integers (no boxing). */
-const EPOCH = Date.now();
+/**
+ * Monotonic milliseconds (util/timers now(): performance.now(), counted from start), floored so they
+ * stay small integers (no boxing). Not Date.now(): a wall-clock step back (NTP, a resumed VM)
+ * stopped the periodic credit until the clock caught up, and a sender behind a deep buffer counts
+ * those ACKs as the sign that this end is alive (heartbeat.ts).
+ */
 function clock(): number {
-  return Date.now() - EPOCH;
+  return Math.floor(now());
+}
+
+/** The wall-clock time of a clock() time: now on the wall clock, less how long ago it was. */
+function wallTime(t: number): number {
+  return Date.now() - (clock() - t);
 }
 
 /**
@@ -221,12 +230,12 @@ export class StreamCore extends StreamQueue {
 
   /** Wall-clock ms when the stream was set up. */
   get createdAt(): number {
-    return EPOCH + this.created;
+    return wallTime(this.created);
   }
 
   /** Wall-clock ms of the last data written or received. */
   get lastActivity(): number {
-    return EPOCH + this.touched;
+    return wallTime(this.touched);
   }
 
   /** Payload bytes received. */

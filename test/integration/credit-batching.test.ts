@@ -36,6 +36,11 @@ async function feed(raw: RawPeer, accepted: FlexStream, bytes: number, frame = 6
   await raw.next((f) => f.cmd === Cmd.PING_ACK);
 }
 
+/** Fakes the wall clock and the monotonic one (util/timers now(), which the ACK timing reads). */
+function fakeClocks(): void {
+  vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+}
+
 describe('credit batching', () => {
   it('returns credit to a flexmux peer per half window, at most 1 MiB at a time', async () => {
     const { raw, accepted } = await opened(2048 * KiB, Caps.HALF_CLOSE | Caps.RESET);
@@ -69,35 +74,48 @@ describe('credit batching', () => {
   });
 
   it('returns what a flexmux peer is owed at least every 100 ms once it is worth a frame', async () => {
-    // Only Date is faked: the clock the rule reads stands still unless moved, timers run as usual.
-    vi.useFakeTimers({ toFake: ['Date'] });
+    // Only the clocks are faked: the rule's (monotonic) clock stands still unless moved, timers
+    // run as usual. With no fake timers pending, advancing only moves the clocks.
+    fakeClocks();
     const { raw, accepted } = await opened(2048 * KiB, Caps.HALF_CLOSE);
     await feed(raw, accepted, 60 * KiB);
-    vi.setSystemTime(Date.now() + 99);
+    vi.advanceTimersByTime(99);
     await feed(raw, accepted, 4 * KiB); // 64 KiB owed, but not yet 100 ms
     expect(raw.creditReturned).toBe(0);
-    vi.setSystemTime(Date.now() + 1);
+    vi.advanceTimersByTime(1);
     await feed(raw, accepted, 1);
     expect(raw.creditReturned).toBe(64 * KiB + 1);
     await feed(raw, accepted, 64 * KiB); // the clock starts again from that ACK
     expect(raw.creditReturned).toBe(64 * KiB + 1);
   });
 
+  it('keeps returning credit every 100 ms after the wall clock steps back', async () => {
+    // An NTP step or a resumed VM sets Date.now() back: timed by the wall clock, the rule saw
+    // "now - last ACK" negative and sent no credit until the clock caught up, while a sender
+    // behind a deep buffer counts those ACKs as the sign that this end is alive (heartbeat.ts).
+    fakeClocks();
+    const { raw, accepted } = await opened(2048 * KiB, Caps.HALF_CLOSE);
+    vi.setSystemTime(Date.now() - 3_600_000); // the monotonic clock runs on
+    vi.advanceTimersByTime(100);
+    await feed(raw, accepted, 64 * KiB);
+    expect(raw.creditReturned).toBe(64 * KiB);
+  });
+
   it('lets a stream of small, sparse messages wait for the byte rule: no ACK per message', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
+    fakeClocks();
     const { raw, accepted } = await opened(2048 * KiB, Caps.HALF_CLOSE);
     for (let i = 0; i < 5; i++) {
-      vi.setSystemTime(Date.now() + 1_000);
+      vi.advanceTimersByTime(1_000);
       await feed(raw, accepted, 100);
     }
     expect(raw.creditReturned).toBe(0);
   });
 
   it('keeps Go peers on their byte and frame counts, whatever the time', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
+    fakeClocks();
     const { raw, accepted } = await opened(2048 * KiB);
     await feed(raw, accepted, 10 * KiB);
-    vi.setSystemTime(Date.now() + 10_000);
+    vi.advanceTimersByTime(10_000);
     await feed(raw, accepted, 1);
     expect(raw.creditReturned).toBe(0);
   });

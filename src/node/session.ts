@@ -10,6 +10,7 @@ import type { Transport } from '../transport/types.js';
 import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
+import { now } from '../util/timers.js';
 import type { DialTarget } from './address.js';
 import { admit } from './admit.js';
 import { type Destroyable, Listener } from './listener.js';
@@ -235,10 +236,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   ): Promise<{ node: BaseNode<S>; left: () => number }> {
     if (this._state === 'closed') throw new ConnectionClosedError('session closed');
     if (!(wait ?? this.opts.waitForReady ?? false)) throw new NotConnectedError(`session is ${this._state}`);
-    const start = Date.now();
+    // Monotonic: with the wall clock, a step back while waiting (NTP, a resumed VM) gave the dial
+    // or ping that much more time.
+    const start = now();
     await this.ready({ signal: o.signal, timeout: limit });
     if (!this._node) throw new NotConnectedError('session lost its connection');
-    return { node: this._node, left: () => Math.max(1, limit - (Date.now() - start)) };
+    return { node: this._node, left: () => Math.max(1, limit - (now() - start)) };
   }
 
   private setState(s: SessionState): void {
@@ -301,7 +304,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     }
     this._node = node;
     this.connections++;
-    const admittedAt = Date.now();
+    // Monotonic, or a wall-clock step back made a connection that lasted look like a failed one.
+    const admittedAt = now();
     for (const l of this.listeners.values()) node.adoptListener(l);
     node.once('close', (err) => {
       if (this._node === node) this._node = null;
@@ -317,7 +321,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // dropped within backoffInitial of its admission did not work: a switcher or a path that
       // drops every connection at once must not get a reconnect storm. The back-off starts over
       // only after a connection that lasted.
-      const worked = Date.now() - admittedAt >= this.initialDelay;
+      const worked = now() - admittedAt >= this.initialDelay;
       if (worked) this.delay = this.initialDelay;
       // No longer 'ready' by the time anyone hears of the loss: a dial that waits for the session,
       // made from a 'disconnect' handler, waits for the next connection.

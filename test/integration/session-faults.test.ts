@@ -400,3 +400,67 @@ describe('heartbeat', () => {
     expect(a.closed).toBe(false);
   });
 });
+
+describe('a wall-clock step back', () => {
+  // An NTP step or a VM resumed from a snapshot sets Date.now() back; the monotonic clock
+  // (performance, util/timers now()) runs on. Spans measured with the wall clock went negative.
+
+  it('does not lengthen the time left to a dial that waited for the session', async () => {
+    fakeTimers();
+    // A switcher that admits when told to, then answers nothing: the dial can only time out.
+    const response = await sealResponse(PASSWORD, { errCode: 0, ip: 5 });
+    let admitNow: (() => void) | null = null;
+    let requested: () => void = () => {};
+    const asked = new Promise<void>((resolve) => {
+      requested = resolve;
+    });
+    const s = new Session<FlexStream>(
+      async () => {
+        const [a, b] = memoryPair();
+        b.attach({
+          data: () => {
+            if (admitNow) return;
+            admitNow = () => b.send([response]);
+            requested();
+          },
+          drain: () => {},
+          close: () => {},
+        });
+        return a as Transport;
+      },
+      { password: PASSWORD, domain: 'stepped', heartbeatInterval: 0, reconnect: false },
+      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    );
+    cleanups.push(() => s.close());
+    let code: string | undefined;
+    const dial = s.dial('x:1', { wait: true, timeout: 300 }).then(
+      (st) => st.destroy(),
+      (e: { code?: string }) => {
+        code = e.code;
+      },
+    );
+    await asked;
+    await vi.advanceTimersByTimeAsync(100);
+    vi.setSystemTime(Date.now() - 3_600_000);
+    const ready = new Promise((resolve) => s.once('ready', resolve));
+    (admitNow as unknown as () => void)();
+    await ready;
+    // 350 ms after the dial. Before: by the wall clock it had waited -1 h, so it got another hour.
+    await vi.advanceTimersByTimeAsync(250);
+    expect(code).toBe('FLEX_ERR_DIAL_TIMEOUT');
+    await dial;
+  });
+
+  it('does not make a connection that lasted look like one that failed at once', async () => {
+    fakeTimers();
+    const sw = switcher();
+    const { s } = memorySession(sw, 'lasted', { backoffInitial: 100, backoffJitter: 0 });
+    await new Promise((resolve) => s.once('ready', resolve));
+    await vi.advanceTimersByTimeAsync(150); // longer than backoffInitial
+    vi.setSystemTime(Date.now() - 3_600_000);
+    const state = new Promise<string>((resolve) => s.once('disconnect', () => resolve(s.state)));
+    sw.kick('lasted', 'once');
+    // Before: 150 ms less an hour was less than backoffInitial, so it backed off.
+    expect(await state).toBe('connecting');
+  });
+});

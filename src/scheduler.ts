@@ -1,5 +1,6 @@
 import { LimitError } from './errors.js';
 import { Deque } from './util/deque.js';
+import { now } from './util/timers.js';
 import { header, payloadLength } from './wire/frame.js';
 
 /**
@@ -26,7 +27,7 @@ export interface SchedulerOptions {
   maxControlQueue: number;
   /** Runs a flush later; default queueMicrotask. Tests pass a function that records it. */
   schedule?: (fn: () => void) => void;
-  /** Milliseconds, for the control-queue wait statistic. */
+  /** Milliseconds, for the control-queue wait statistic and the sparse hold; default monotonic. */
   clock?: () => number;
 }
 
@@ -127,7 +128,9 @@ export class Scheduler {
     this.opts = {
       // A wrapper, not queueMicrotask itself: browsers refuse it called with another `this`.
       schedule: (fn) => queueMicrotask(fn),
-      clock: () => Date.now(),
+      // Monotonic (util/timers): on the wall clock a step back (NTP, a resumed VM) made the sparse
+      // hold last as long as the step, holding bulk streams to sharedInflight all that time.
+      clock: now,
       ...options,
     };
   }
@@ -260,11 +263,11 @@ export class Scheduler {
       const parts: Uint8Array[] = [];
       let bytes = 0;
       const limit = message ? 1 : this.opts.maxBatchBytes;
-      const now = this.opts.clock();
+      const t = this.opts.clock();
       while (this.control.length > 0 && (bytes < limit || bytes === 0)) {
         const c = this.control.shift()!;
         this.framesWritten++;
-        const wait = now - c.at;
+        const wait = t - c.at;
         if (wait > this.maxControlWait) this.maxControlWait = wait;
         parts.push(c.header);
         bytes += c.header.length;

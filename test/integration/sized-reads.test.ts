@@ -109,7 +109,8 @@ describe('read(n) readers', () => {
 
   it('a bulk stream held back beside short messages uses its window once they have stopped', async () => {
     const { ping, bulk, sink } = await pair();
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    // performance: the scheduler times the hold with the monotonic clock (util/timers now()).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     await roundTrip(ping);
     await roundTrip(ping);
     sink.pause(); // takes nothing for now: it owes nothing, and answers no credit request
@@ -133,8 +134,8 @@ describe('read(n) readers', () => {
 
   it('get a record larger than sharedInflight while short messages go on beside it', async () => {
     const { ping, bulk, sink } = await pair();
-    // A frozen clock: the hold on bulk streams never runs out while the round trips go on.
-    vi.useFakeTimers({ toFake: ['Date'] });
+    // Frozen clocks: the hold on bulk streams never runs out while the round trips go on.
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     await roundTrip(ping);
     await roundTrip(ping);
     const r = recordReader(sink, 300_000);

@@ -1,8 +1,11 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Scheduler, type SchedulerSink, StreamQueue } from '../../src/scheduler.js';
 
 const KIB = 1024;
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 /** A sink that records what was written, frame by frame, and can refuse to take more. */
 class RecordingSink implements SchedulerSink {
@@ -191,5 +194,18 @@ describe('scheduler: sparse traffic (sharedInflight)', () => {
     s.noteSparse(other);
     expect(s.sharedWithSparse(ping, 200)).toBe(true);
     expect(s.sharedWithSparse(other, 200)).toBe(false);
+  });
+
+  it('times the hold with the monotonic clock by default: a wall-clock step back does not extend it', () => {
+    // An NTP step or a resumed VM sets Date.now() back; performance runs on. Timed by the wall
+    // clock, the hold lasted as long as the step, bulk streams held to sharedInflight all along.
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+    const s = manual(new RecordingSink(), KIB);
+    const ping = new StreamQueue();
+    const bulk = new StreamQueue();
+    s.noteSparse(ping);
+    vi.setSystemTime(Date.now() - 3_600_000);
+    vi.advanceTimersByTime(200);
+    expect(s.sharedWithSparse(bulk, 200)).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { LimitError, type ProtocolError } from '../errors.js';
+import { LimitError, type ProtocolError, TimeoutError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
@@ -552,14 +552,19 @@ export class SwitcherClient implements FrameSink {
    */
   private startPings(ms: number): void {
     let inFlight = false;
+    const wait = Math.min(ms, this.host.options.livenessTimeout);
     this.pingTimer = interval(() => {
       if (this.state !== 'open' || inFlight || this.gate.paused) return;
       inFlight = true;
-      void this.probe(this.domain, Math.min(ms, this.host.options.livenessTimeout)).then((ok) => {
+      void this.probe(this.domain, wait).then((ok) => {
         inFlight = false;
         if (this.state !== 'open') return;
         this.missedPings = ok ? 0 : this.missedPings + 1;
-        if (this.missedPings >= 2) this.close('unresponsive');
+        // With an error, as kicked or stalled clients have one: clientLeft listeners and the
+        // admin event tell it from a clean hang-up (closing gracefully, it is not sent).
+        if (this.missedPings >= 2) {
+          this.close('unresponsive', new TimeoutError(`two pings in a row unanswered within ${wait} ms`));
+        }
       });
     }, ms);
   }
@@ -576,7 +581,7 @@ export class SwitcherClient implements FrameSink {
       // that silence is ours. A client that holds others back is the stall rule's business.
       const paused = this.gate.paused || this.gate.pauses !== pauses;
       const idle = paused ? 0 : now() - this.lastFrameAt;
-      if (idle >= limit) this.close('idle');
+      if (idle >= limit) this.close('idle', new TimeoutError(`sent nothing for ${limit / 1000} s`));
       else this.armIdle(limit - idle);
     }, ms);
   }

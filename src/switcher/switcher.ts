@@ -1,4 +1,4 @@
-import { ConfigError, ConnectionClosedError } from '../errors.js';
+import { ConfigError, ConnectionClosedError, TimeoutError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
@@ -98,7 +98,11 @@ export class Switcher extends Emitter<SwitcherEvents> {
             { domain: holder.domain, ip: holder.ip },
             'domain taken over: holder did not answer',
           );
-          holder.close('evicted');
+          // With an error, as a kicked client has one (the holder is not sent it).
+          holder.close(
+            'evicted',
+            new TimeoutError(`no answer to the liveness ping within ${o.livenessTimeout} ms`),
+          );
         },
       },
       o.maxClients,

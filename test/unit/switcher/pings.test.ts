@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BaseNode, FlexStream, Session } from '../../../src/index.js';
+import { BaseNode, FlexStream, Session, TimeoutError } from '../../../src/index.js';
 import type { LeaveReason } from '../../../src/switcher/client.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { memoryPair } from '../../../src/transport/memory.js';
@@ -126,5 +126,46 @@ describe('switcher idle timeout and backpressure', () => {
     await firstLeft;
     expect(left).toEqual(['b:stalled']);
     expect(sw.client('a')).toBeDefined();
+  });
+});
+
+describe('clients the switcher closes for silence', () => {
+  // They left with no error: clientLeft listeners and the admin event's `error` got nothing to
+  // tell them apart from a clean hang-up, unlike kicked, stalled or overflowing clients.
+  function firstLeave(sw: Switcher): Promise<{ domain: string; reason: LeaveReason; err?: Error }> {
+    return new Promise((resolve) =>
+      sw.once('clientLeft', (info, reason, err) => resolve({ domain: info.domain, reason, err })),
+    );
+  }
+
+  it('leave as idle with a TimeoutError', async () => {
+    const sw = new Switcher({ password: PASSWORD, idleTimeout: 100 });
+    cleanups.push(() => sw.close({ timeout: 500 }));
+    const left = firstLeave(sw);
+    await join(sw, 'quiet');
+    const { domain, reason, err } = await left;
+    expect({ domain, reason }).toEqual({ domain: 'quiet', reason: 'idle' });
+    expect(err).toBeInstanceOf(TimeoutError);
+  });
+
+  it('leave as unresponsive with a TimeoutError', async () => {
+    const sw = new Switcher({ password: PASSWORD, pingInterval: 50, livenessTimeout: 40 });
+    cleanups.push(() => sw.close({ timeout: 500 }));
+    const left = firstLeave(sw);
+    await join(sw, 'dark');
+    const { domain, reason, err } = await left;
+    expect({ domain, reason }).toEqual({ domain: 'dark', reason: 'unresponsive' });
+    expect(err).toBeInstanceOf(TimeoutError);
+  });
+
+  it('leave as evicted with a TimeoutError', async () => {
+    const sw = new Switcher({ password: PASSWORD, livenessTimeout: 50 });
+    cleanups.push(() => sw.close({ timeout: 500 }));
+    const left = firstLeave(sw);
+    await join(sw, 'held'); // a holder that never answers the takeover ping
+    expect((await admitRaw(connectRaw(sw), 'held')).errCode).toBe(0);
+    const { domain, reason, err } = await left;
+    expect({ domain, reason }).toEqual({ domain: 'held', reason: 'evicted' });
+    expect(err).toBeInstanceOf(TimeoutError);
   });
 });

@@ -182,8 +182,10 @@ function readAll(s: FlexStream, mode: ReadMode, record: number, rng: () => numbe
         s.once('error', reject);
         return;
       case 'iter':
+        // Not `for await (const c of s)`: a finished loop destroys the stream, which aborts what
+        // this end is still writing back (as a socket's would), and the peer sees a reset.
         void (async () => {
-          for await (const c of s) chunks.push(c as Buffer);
+          for await (const c of s.iterator({ destroyOnReturn: false })) chunks.push(c as Buffer);
         })().then(done, reject);
         return;
       case 'pipe': {

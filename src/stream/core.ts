@@ -178,14 +178,7 @@ export class StreamCore extends StreamQueue {
   /** Runs while the stream waits at sharedInflight with window to spare (see pump). */
   private holdTimer: ReturnType<typeof setTimeout> | null = null;
   private tailTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Sends a tail held while the writer waited for 'drain', unless it waits again. */
-  private readonly releaseTail = (): void => {
-    this.tailTimer = null;
-    if (this._state === 'closed' || this.pendingBytes === 0 || this.is(NEED_WRITABLE)) return;
-    this.unmark(WRITER_WAITS);
-    this.pump();
-    this.checkWritable();
-  };
+
   private _state: StreamState = 'open';
 
   constructor(
@@ -531,11 +524,22 @@ export class StreamCore extends StreamQueue {
       this.face?.onWritable();
       // A tail held while the writer waited: give its answer to 'drain' (a nextTick and some
       // microtasks away on Node) the chance to join it, then send it.
-      if (this.pendingBytes > 0 && this.tailTimer === null) this.tailTimer = timeout(this.releaseTail, 0);
+      // (A closure made here, not a bound method per stream: idle streams pay nothing for it.)
+      if (this.pendingBytes > 0 && this.tailTimer === null)
+        this.tailTimer = timeout(() => this.releaseTail(), 0);
     } else {
       this.needDrain = true;
       this.lowWater = Math.max(0, (this.highWater >>> 1) - this.pendingBytes);
     }
+  }
+
+  /** Sends a tail held while the writer waited for 'drain', unless it waits again. */
+  private releaseTail(): void {
+    this.tailTimer = null;
+    if (this._state === 'closed' || this.pendingBytes === 0 || this.is(NEED_WRITABLE)) return;
+    this.unmark(WRITER_WAITS);
+    this.pump();
+    this.checkWritable();
   }
 
   private dropPending(): void {

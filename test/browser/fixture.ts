@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { bundleForBrowser } from '../../src/demo/assets.js';
 import type { SwitcherOptions } from '../../src/switcher/config.js';
@@ -13,7 +14,8 @@ import { upgradeHandler } from '../../src/switcher-node.js';
  * /flex/ws on the same 127.0.0.1 origin.
  */
 
-const root = new URL('../../', import.meta.url).pathname;
+// A file path, not URL.pathname: that one is percent-encoded (a space in the checkout's path is %20).
+const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * The single-file ESM browser bundle, minified like dist/flexmux.browser.js: class names are

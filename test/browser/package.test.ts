@@ -3,6 +3,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -13,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * target browsers, and scripts/build-browser.mjs writes the single-file bundle for script tags.
  */
 
-const root = new URL('../../', import.meta.url).pathname;
+// A file path, not URL.pathname: that one is percent-encoded (a space in the checkout's path is %20).
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
 /** Size budget of the bundle, minified and gzipped (the 40 KB). */
 const BUDGET = 40 * 1024;

@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * bundled with code splitting so that its dynamic imports stay lazy, as in dist/.
  */
 
-const root = new URL('../../../', import.meta.url).pathname;
+// A file path, not URL.pathname: that one is percent-encoded (a space in the checkout's path is %20).
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 // Two levels below the root, like dist/cli/main.js, so the CLI finds package.json.
 const dir = join(root, 'test-results', `cli-lazy-${process.pid}`);
 const preload = join(dir, 'report.cjs');

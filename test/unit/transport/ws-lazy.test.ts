@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForNode } from '../../helpers/bundle.js';
@@ -12,7 +13,8 @@ import { bundleForNode } from '../../helpers/bundle.js';
  * needs no tsc build.
  */
 
-const root = new URL('../../../', import.meta.url).pathname;
+// A file path, not URL.pathname: that one is percent-encoded (a space in the checkout's path is %20).
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 const dir = join(root, 'test-results', `ws-lazy-${process.pid}`);
 const bundle = join(dir, 'index.mjs');
 const run = promisify(execFile);

@@ -153,6 +153,23 @@ export const MAX_OPENING_ROUTES = 16_384;
  */
 export const MAX_DIAL_ROUTES = 16_384;
 
+/** A new route for a dial from `f`'s source port to `to` (see OpeningRoute). */
+export function openingRoute(to: SwitcherClient, f: Frame, early: boolean, byIp: boolean): OpeningRoute {
+  return {
+    to,
+    early,
+    byIp,
+    port: f.srcPort,
+    dstPort: f.dstPort,
+    acked: false,
+    fins: 0,
+    ended: false,
+    held: null,
+    heldBytes: 0,
+    dropped: false,
+  };
+}
+
 /** The end of `link` that is not `c` (`c` itself for a node that dialled itself). */
 function peerOf(link: LinkedStream, c: SwitcherClient): SwitcherClient {
   return link.acceptorClient === c ? link.dialerClient : link.acceptorClient;
@@ -168,12 +185,12 @@ export interface StreamInfo {
   since: number;
 }
 
-/** Refusal of a domain dial whose acceptor left before answering it (the domain no longer resolves there). */
-const RESOLVE_FAILED = encodeOpenError(OpenErrorText.RESOLVE_DOMAIN_FAILED);
+/** Refusal of a domain dial: the domain does not resolve (or its holder left before answering). */
+export const RESOLVE_FAILED = encodeOpenError(OpenErrorText.RESOLVE_DOMAIN_FAILED);
 /** Text of the OpenStream error ACK for an IP dial to an IP no client holds (flexmux only). */
 export const NO_NODE_AT_IP = 'no node holds the ip';
-/** Refusal of an IP dial whose acceptor left before answering it. */
-const NO_NODE = encodeOpenError(NO_NODE_AT_IP);
+/** Refusal of an IP dial: no client holds the IP (or its holder left before answering). */
+export const NO_NODE = encodeOpenError(NO_NODE_AT_IP);
 
 /** Reason code sent to the survivor of a stream whose other end left (14.3: shutting down). */
 const PEER_GONE_CODE = 4;
@@ -428,7 +445,7 @@ export class SwitcherClient implements FrameSink {
     route.held = null;
   }
 
-  /** Records `route`, a dial of `dialer` offering early data; it replaces one from the same port. */
+  /** Records `route`, a dial of `dialer` in flight; it replaces one from the same port. */
   static addRoute(dialer: SwitcherClient, route: OpeningRoute): void {
     SwitcherClient.dropRoute(dialer, route.port);
     dialer.opening.set(route.port, route);
@@ -446,7 +463,7 @@ export class SwitcherClient implements FrameSink {
     route.to.routesIn.delete(route);
   }
 
-  /** The early-data route of a linked stream, if it had one, ends with it. */
+  /** The route of a linked stream's dial, if it still has one, ends with it. */
   private static forgetRoute(link: LinkedStream): void {
     const dialer = link.dialerClient;
     const route = dialer.opening.get(link.dialer[1]);

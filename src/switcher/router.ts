@@ -3,21 +3,18 @@ import type { Logger } from '../util/logger.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { normalizeDomain } from '../wire/domain.js';
 import { encodeHeader, type Frame, header } from '../wire/frame.js';
-import {
-  decodeOpen,
-  decodeOpenAck,
-  encodeOpenError,
-  OpenErrorText,
-  rewriteOpenDomain,
-} from '../wire/open.js';
+import { decodeOpen, decodeOpenAck, encodeOpenError, rewriteOpenDomain } from '../wire/open.js';
 import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import type { AccessPolicy } from './access.js';
 import {
   MAX_DIAL_ROUTES,
   MAX_HELD_EARLY,
   MAX_OPENING_ROUTES,
+  NO_NODE,
   NO_NODE_AT_IP,
   type OpeningRoute,
+  openingRoute,
+  RESOLVE_FAILED,
   SwitcherClient,
 } from './client.js';
 import { FRAME_COST } from './outbox.js';
@@ -54,12 +51,10 @@ export function streamKey(f: Frame): string {
   return a < b ? `${a}-${b}` : `${b}-${a}`;
 }
 
-const RESOLVE_FAILED = encodeOpenError(OpenErrorText.RESOLVE_DOMAIN_FAILED);
 const TOO_MANY_OPENING = encodeOpenError('too many streams');
 /** Commands of a stream's life after its open: what a dialer may send early, to FFFF. */
 const STREAM_CMDS = new Set<number>([Cmd.DATA, Cmd.DATA_ACK, Cmd.CLOSE, Cmd.CLOSE_ACK, Cmd.FIN, Cmd.RESET]);
 const NOT_ALLOWED = encodeOpenError(DIAL_NOT_ALLOWED);
-const NO_NODE = encodeOpenError(NO_NODE_AT_IP);
 
 export class Router {
   readonly counters: RouterCounters = { forwarded: 0, dropped: 0, spoofed: 0, ignored: 0 };
@@ -80,8 +75,8 @@ export class Router {
       );
       return;
     }
-    // A dial from a port ends any early-data route the port had: the dialer gave that dial up,
-    // and the route's refusal or ACK would be taken for this one (dialers match ACKs by port).
+    // A dial from a port ends any route the port had: the dialer gave that dial up, and the
+    // route's refusal or ACK would be taken for this one (dialers match ACKs by port).
     if (f.cmd === Cmd.OPEN) SwitcherClient.dropRoute(from, f.srcPort);
     if (f.dstIP === SWITCHER_IP) {
       this.toSwitcher(from, f);
@@ -138,10 +133,11 @@ export class Router {
       const route = to.opening.get(f.dstPort);
       let fins = 0;
       let held: Frame[] | null = null;
-      if (route !== undefined && route.to === from && route.dstPort === f.srcPort && !route.early) {
+      const answered = route !== undefined && route.to === from && route.dstPort === f.srcPort;
+      if (answered && !route.early) {
         // A dial without early data is answered: there is nothing left to refuse if `from` leaves.
         SwitcherClient.dropRoute(to, f.dstPort);
-      } else if (route !== undefined && route.to === from && route.dstPort === f.srcPort) {
+      } else if (answered) {
         // An ACK without caps byte comes from a plain v3 acceptor, which takes no early data.
         const taken = ack.ok && payload.length > 5;
         if (taken) from.takesEarly = true;
@@ -299,19 +295,7 @@ export class Router {
         this.refuseOpen(from, f, LOCAL_IP, TOO_MANY_OPENING, 'too many early-data routes');
         return;
       }
-      SwitcherClient.addRoute(from, {
-        to,
-        early: true,
-        byIp: false,
-        port: f.srcPort,
-        dstPort: f.dstPort,
-        acked: false,
-        fins: 0,
-        ended: false,
-        held: null,
-        heldBytes: 0,
-        dropped: false,
-      });
+      SwitcherClient.addRoute(from, openingRoute(to, f, true, false));
     } else {
       this.trackDial(from, to, f, false);
     }
@@ -325,26 +309,11 @@ export class Router {
    * MAX_DIAL_ROUTES per dialer it is not tracked, and such a dial waits as it would in Go.
    */
   private trackDial(from: SwitcherClient, to: SwitcherClient, f: Frame, byIp: boolean): void {
-    if (from.opening.size - from.earlyRoutes >= MAX_DIAL_ROUTES) return;
-    SwitcherClient.addRoute(from, {
-      to,
-      early: false,
-      byIp,
-      port: f.srcPort,
-      dstPort: f.dstPort,
-      acked: false,
-      fins: 0,
-      ended: false,
-      held: null,
-      heldBytes: 0,
-      dropped: false,
-    });
+    if (from.opening.size - from.earlyRoutes < MAX_DIAL_ROUTES) {
+      SwitcherClient.addRoute(from, openingRoute(to, f, false, byIp));
+    }
   }
 
-  /**
-   * Error ACK to the dialer: the request header with source and destination swapped and the
-   * source IP set to `srcIP` (0 for a switcher refusal of a domain dial, exactly as Go, 3.3).
-   */
   /** The open's payload naming the dialer's registered domain; null (dropped) if it would not fit. */
   private withDialerDomain(from: SwitcherClient, f: Frame): Uint8Array | null {
     try {
@@ -355,6 +324,10 @@ export class Router {
     }
   }
 
+  /**
+   * Error ACK to the dialer: the request header with source and destination swapped and the
+   * source IP set to `srcIP` (0 for a switcher refusal of a domain dial, exactly as Go, 3.3).
+   */
   private refuseOpen(from: SwitcherClient, f: Frame, srcIP: number, text: Uint8Array, why: string): void {
     from.stats.dropped++;
     this.counters.dropped++;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { type ConnectOptions, connect, type NodeSession } from '../connect.js';
 import { TimeoutError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
+import { clampDelay } from '../util/timers.js';
 import { CliError } from './exit.js';
 import { type CliLogger, quietFor } from './log.js';
 import type { ConnectOpts } from './options.js';
@@ -68,9 +69,9 @@ export async function openOnce(o: ConnectOpts, domain: string, logger: CliLogger
     onDisconnect = reject;
     session.on('disconnect', onDisconnect);
   });
-  // An attempt is bounded by connectTimeout for the transport and again for admission. A timer
-  // takes at most 2^31-1 ms: a longer deadline (--connect-timeout over 12 days) would not wait.
-  const deadline = Math.min(o.connectTimeout * 2 + 1_000, 2 ** 31 - 1);
+  // An attempt is bounded by connectTimeout for the transport and again for admission (within
+  // what a timer can wait: --connect-timeout may be up to 2^31-1 ms itself).
+  const deadline = clampDelay(o.connectTimeout * 2 + 1_000);
   try {
     await Promise.race([
       session.ready({ timeout: deadline }).catch((err: unknown) => {

@@ -415,13 +415,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
           if (--left === 0 && !this._closed) this.transport.close();
         };
         for (const s of live) s.shutdown(onClosed);
-        // Within the longest timer delay: past it, Node.js fires after 1 ms and cuts the handshake.
-        const t = timeout(
-          () => {
-            if (!this._closed) this.transport.close();
-          },
-          Math.min(this.options.closeAckTimeout + 100, 2 ** 31 - 1),
-        );
+        // (timeout() keeps the delay within what a timer takes, or it would cut the handshake.)
+        const t = timeout(() => {
+          if (!this._closed) this.transport.close();
+        }, this.options.closeAckTimeout + 100);
         this.once('close', () => clearTimeout(t));
       }
       await done;

@@ -10,7 +10,7 @@ import type { Transport } from '../transport/types.js';
 import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { now } from '../util/timers.js';
+import { clampDelay, now } from '../util/timers.js';
 import type { DialTarget } from './address.js';
 import { admit } from './admit.js';
 import { type Destroyable, Listener } from './listener.js';
@@ -49,9 +49,7 @@ export type SessionEvents = {
 
 /** A delay in ms that a timer can take: 0 would retry in a tight loop, over 2^31-1 fires at once. */
 function delayOption(name: string, v: number): number {
-  checkAtLeast(`option ${name}`, v, 1);
-  if (v > 2 ** 31 - 1) throw new ConfigError(`option ${name} must be at most 2147483647 ms, got ${v}`);
-  return v;
+  return checkDelay(`option ${name}`, v);
 }
 
 export type NodeFactory<S extends Destroyable> = (transport: Transport, options: NodeOptions) => BaseNode<S>;
@@ -347,7 +345,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const jitter = this.opts.backoffJitter ?? 0.2;
     // Capped at the longest timer delay: a longer one (backoffMax near it, plus jitter) would run
     // after 1 ms, a reconnect loop without back-off.
-    const ms = Math.min(Math.round(this.delay * (1 + (Math.random() * 2 - 1) * jitter)), 2 ** 31 - 1);
+    const ms = clampDelay(Math.round(this.delay * (1 + (Math.random() * 2 - 1) * jitter)));
     this.delay = Math.min(this.delay * 2, this.opts.backoffMax ?? 30_000);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { checkAtLeast, checkInt } from '../util/check.js';
 import type { Logger } from '../util/logger.js';
+import { MAX_DELAY } from '../util/timers.js';
 import type { AccessOptions } from './access.js';
 
 /**
@@ -85,8 +86,6 @@ export type ResolvedSwitcherOptions = Required<Omit<SwitcherOptions, 'logger' | 
   access: AccessOptions;
 };
 
-const MAX_MS = 2 ** 31 - 1;
-
 const int = (name: string, v: unknown, min: number, max: number): number =>
   checkInt(`option ${name}`, v, min, max);
 
@@ -109,8 +108,8 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
   return {
     password: o.password,
     access: o.access ?? {},
-    admissionTimeout: int('admissionTimeout', o.admissionTimeout ?? d.admissionTimeout, 1, MAX_MS),
-    livenessTimeout: int('livenessTimeout', o.livenessTimeout ?? d.livenessTimeout, 1, MAX_MS),
+    admissionTimeout: int('admissionTimeout', o.admissionTimeout ?? d.admissionTimeout, 1, MAX_DELAY),
+    livenessTimeout: int('livenessTimeout', o.livenessTimeout ?? d.livenessTimeout, 1, MAX_DELAY),
     maxPendingAdmissions: int(
       'maxPendingAdmissions',
       o.maxPendingAdmissions ?? d.maxPendingAdmissions,
@@ -132,10 +131,10 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
     quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
-    idleTimeout: int('idleTimeout', o.idleTimeout ?? d.idleTimeout, 0, MAX_MS),
-    pingInterval: int('pingInterval', o.pingInterval ?? d.pingInterval, 0, MAX_MS),
-    closeTimeout: int('closeTimeout', o.closeTimeout ?? d.closeTimeout, 0, MAX_MS),
-    stallTimeout: int('stallTimeout', o.stallTimeout ?? d.stallTimeout, 0, MAX_MS),
+    idleTimeout: int('idleTimeout', o.idleTimeout ?? d.idleTimeout, 0, MAX_DELAY),
+    pingInterval: int('pingInterval', o.pingInterval ?? d.pingInterval, 0, MAX_DELAY),
+    closeTimeout: int('closeTimeout', o.closeTimeout ?? d.closeTimeout, 0, MAX_DELAY),
+    stallTimeout: int('stallTimeout', o.stallTimeout ?? d.stallTimeout, 0, MAX_DELAY),
     clock: o.clock ?? wallClockNs,
     logger: o.logger,
   };

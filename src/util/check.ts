@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { MAX_DELAY } from './timers.js';
 
 /** `v` if it is an integer in min..max, else a ConfigError naming `label` ("option window"). */
 export function checkInt(label: string, v: unknown, min: number, max: number): number {
@@ -22,7 +23,7 @@ export function checkAtLeast(label: string, v: unknown, min: number): number {
  * re-arms without end.
  */
 export function checkDelay(label: string, v: unknown): number {
-  if (typeof v !== 'number' || !(v >= 1 && v <= 2 ** 31 - 1)) {
+  if (typeof v !== 'number' || !(v >= 1 && v <= MAX_DELAY)) {
     throw new ConfigError(`${label} must be a number of ms in 1..2147483647, got ${String(v)}`);
   }
   return v;

@@ -202,26 +202,16 @@ export class WebStream implements StreamFace {
   }
 
   onClose(aborted: boolean): void {
-    const w = this.writeWaiter;
-    this.writeWaiter = null;
-    const f = this.flushWaiter;
-    this.flushWaiter = null;
     if (aborted) {
-      // Torn down here without an error: buffered input is dropped (also after the peer's end).
-      const err = new StreamClosedError('stream aborted');
-      this.failed = true;
-      this.stage = null;
-      if (!this.readDone) {
-        this.readDone = true;
-        this.controller.error(err);
-      }
-      w?.reject(err);
-      f?.reject(err);
-      this.failWritable(err);
+      // Torn down here without an error: a failure like any other, so buffered input is dropped
+      // (also after the peer's end) and the waiting writer and close() fail.
+      this.onError(new StreamClosedError('stream aborted'));
     } else {
+      const w = this.writeWaiter;
+      this.writeWaiter = null;
       w?.reject(new StreamClosedError());
       // A clean close: what was written has left, or was reported lost with an error before.
-      f?.resolve();
+      this.onFlushed();
     }
     this.closedResolve();
   }

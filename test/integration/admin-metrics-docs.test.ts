@@ -63,6 +63,18 @@ function conventions(all: Map<string, Documented>): void {
   }
 }
 
+/** The documented metrics are the served ones, with their types, labels and naming conventions. */
+function agree(docs: ReturnType<typeof documented>, live: Awaited<ReturnType<typeof served>>): void {
+  // Series labelled by events (refusals, departures) show no label until one happened.
+  for (const [name, d] of docs) {
+    const s = live.get(name);
+    expect(s?.type, name).toBe(d.type);
+    if (s !== undefined && s.labels.length > 0) expect(s.labels, name).toEqual(d.labels);
+  }
+  expect([...live.keys()].sort()).toEqual([...docs.keys()].sort());
+  conventions(live);
+}
+
 describe('docs/admin.md metric tables', () => {
   it('match the switcher registry', async () => {
     const sw = new Switcher({ password: 'docs' });
@@ -70,15 +82,7 @@ describe('docs/admin.md metric tables', () => {
     try {
       const docs = documented('Switcher:');
       expect(docs.size).toBeGreaterThan(10);
-      const live = await served(admin);
-      // Series labelled by events (refusals, departures) show no label until one happened.
-      for (const [name, d] of docs) {
-        const s = live.get(name);
-        expect(s?.type, name).toBe(d.type);
-        if (s !== undefined && s.labels.length > 0) expect(s.labels, name).toEqual(d.labels);
-      }
-      expect([...live.keys()].sort()).toEqual([...docs.keys()].sort());
-      conventions(live);
+      agree(docs, await served(admin));
     } finally {
       await admin.close();
       await sw.close({ timeout: 100 });
@@ -93,14 +97,7 @@ describe('docs/admin.md metric tables', () => {
     try {
       const docs = documented('Node:');
       expect(docs.size).toBeGreaterThan(5);
-      const live = await served(admin);
-      for (const [name, d] of docs) {
-        const s = live.get(name);
-        expect(s?.type, name).toBe(d.type);
-        if (s !== undefined && s.labels.length > 0) expect(s.labels, name).toEqual(d.labels);
-      }
-      expect([...live.keys()].sort()).toEqual([...docs.keys()].sort());
-      conventions(live);
+      agree(docs, await served(admin));
     } finally {
       await admin.close();
       a.destroy();

@@ -11,19 +11,16 @@ afterEach(() => {
   for (const n of nodes.splice(0)) n.destroy();
 });
 
-/** Answers the next OpenStream the raw peer receives; returns that open. */
-async function ackNext(raw: RawPeer, window: number, caps: number): Promise<Frame> {
+/** Answers the next OpenStream the raw peer receives with `answer`; returns that open. */
+async function answerNext(raw: RawPeer, answer: Uint8Array): Promise<Frame> {
   const open = await raw.next((f) => f.cmd === Cmd.OPEN);
-  raw.send(
-    Cmd.OPEN_ACK,
-    open.srcIP,
-    open.srcPort,
-    SWITCHER_IP,
-    open.dstPort,
-    encodeOpenAck({ window, caps }),
-  );
+  raw.send(Cmd.OPEN_ACK, open.srcIP, open.srcPort, SWITCHER_IP, open.dstPort, answer);
   return open;
 }
+
+/** Accepts the next OpenStream the raw peer receives; returns that open. */
+const ackNext = (raw: RawPeer, window: number, caps: number): Promise<Frame> =>
+  answerNext(raw, encodeOpenAck({ window, caps }));
 
 /** A node (earlyData) on a raw link that learned early data from one answered dial of bob:9. */
 async function taught(caps: number, options: NodeOptions = {}): Promise<{ node: Node; raw: RawPeer }> {
@@ -79,15 +76,7 @@ describe('early data edges', () => {
     const failed = once<Error>(s, 'error', 5_000);
     s.write('early request');
     const closing = node.close();
-    const open = await raw.next((f) => f.cmd === Cmd.OPEN);
-    raw.send(
-      Cmd.OPEN_ACK,
-      open.srcIP,
-      open.srcPort,
-      SWITCHER_IP,
-      open.dstPort,
-      encodeOpenError('listener not found'),
-    );
+    await answerNext(raw, encodeOpenError('listener not found'));
     expect(await failed).toBeInstanceOf(DialRefusedError);
     await closing;
   });

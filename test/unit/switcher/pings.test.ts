@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BaseNode, FlexStream, Session, TimeoutError } from '../../../src/index.js';
 import type { LeaveReason } from '../../../src/switcher/client.js';
+import type { SwitcherOptions } from '../../../src/switcher/config.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
-import { makeFrame } from '../../../src/wire/frame.js';
+import { type Frame, makeFrame } from '../../../src/wire/frame.js';
 import { admitRaw, connectRaw, join, PASSWORD } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -13,10 +14,30 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** A switcher with these options (and the test password), closed after the test. */
+function switcher(options: Omit<SwitcherOptions, 'password'>): Switcher {
+  const sw = new Switcher({ password: PASSWORD, ...options });
+  cleanups.push(() => sw.close({ timeout: 500 }));
+  return sw;
+}
+
+/** The reasons of the clients that leave `sw`, as they leave. */
+function leaves(sw: Switcher): LeaveReason[] {
+  const left: LeaveReason[] = [];
+  sw.on('clientLeft', (_info, reason) => left.push(reason));
+  return left;
+}
+
+/** A frame from `c` every `ms` (a switcher ping, which it answers), until the test ends. */
+function keepSending(c: { ip: number; send(f: Frame): void }, ms: number): void {
+  let n = 0;
+  const traffic = setInterval(() => c.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, c.ip, ++n)), ms);
+  cleanups.push(() => clearInterval(traffic));
+}
+
 describe('switcher pings (pingInterval)', () => {
   it('measures the RTT of a live client and closes one that never answers', async () => {
-    const sw = new Switcher({ password: PASSWORD, pingInterval: 50, livenessTimeout: 40 });
-    cleanups.push(() => sw.close({ timeout: 500 }));
+    const sw = switcher({ pingInterval: 50, livenessTimeout: 40 });
     const live = new Session<FlexStream>(
       async () => {
         const [a, b] = memoryPair();
@@ -42,16 +63,13 @@ describe('switcher pings (pingInterval)', () => {
 
 describe('switcher pings under load', () => {
   it('do not close a client whose answers are late while its frames keep coming', async () => {
-    const sw = new Switcher({ password: PASSWORD, pingInterval: 50, livenessTimeout: 40 });
-    cleanups.push(() => sw.close({ timeout: 500 }));
-    const left: LeaveReason[] = [];
-    sw.on('clientLeft', (_info, reason) => left.push(reason));
+    const sw = switcher({ pingInterval: 50, livenessTimeout: 40 });
+    const left = leaves(sw);
     // A node busy with bulk traffic: its frames (data, credit) keep arriving, but its answers to
     // the switcher's pings wait behind data on a deep or slow path, past livenessTimeout. Here
     // they never come at all, while a frame arrives every few ms.
     const busy = await join(sw, 'busy');
-    const traffic = setInterval(() => busy.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, busy.ip, 1)), 5);
-    cleanups.push(() => clearInterval(traffic));
+    keepSending(busy, 5);
     // Four pings: the old rule closed it as unresponsive after the second went unanswered.
     for (let i = 0; i < 4; i++) {
       await busy.next((f) => f.cmd === Cmd.PING && f.srcIP === SWITCHER_IP, 2_000);
@@ -61,13 +79,10 @@ describe('switcher pings under load', () => {
   });
 
   it('do not evict a busy holder whose answer to a takeover ping is late', async () => {
-    const sw = new Switcher({ password: PASSWORD, livenessTimeout: 50 });
-    cleanups.push(() => sw.close({ timeout: 500 }));
-    const left: LeaveReason[] = [];
-    sw.on('clientLeft', (_info, reason) => left.push(reason));
+    const sw = switcher({ livenessTimeout: 50 });
+    const left = leaves(sw);
     const busy = await join(sw, 'busy');
-    const traffic = setInterval(() => busy.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, busy.ip, 1)), 5);
-    cleanups.push(() => clearInterval(traffic));
+    keepSending(busy, 5);
     // Another node claims the domain: the holder's frames kept coming while the liveness ping was
     // out, so it is alive and keeps its domain, as if it had answered.
     const res = await admitRaw(connectRaw(sw), 'busy');
@@ -79,17 +94,13 @@ describe('switcher pings under load', () => {
 
 describe('switcher idle timeout', () => {
   it('does not close a client that never stays silent for idleTimeout', async () => {
-    const sw = new Switcher({ password: PASSWORD, idleTimeout: 200 });
-    cleanups.push(() => sw.close({ timeout: 500 }));
-    const left: LeaveReason[] = [];
-    sw.on('clientLeft', (_info, reason) => left.push(reason));
+    const sw = switcher({ idleTimeout: 200 });
+    const left = leaves(sw);
     const chatty = await join(sw, 'chatty');
     // A frame every 120 ms: never 200 ms without one. The idle check compared the silence with
     // what was left of the timeout after its last re-arm, not with the timeout, and so closed
     // it after the second re-arm, ~400 ms in.
-    let n = 0;
-    const traffic = setInterval(() => chatty.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, chatty.ip, ++n)), 120);
-    cleanups.push(() => clearInterval(traffic));
+    keepSending(chatty, 120);
     for (let i = 1; i <= 8; i++) {
       await chatty.next((f) => f.cmd === Cmd.PING_ACK && f.dstPort === i, 2_000);
     }
@@ -99,13 +110,7 @@ describe('switcher idle timeout', () => {
 
 describe('switcher idle timeout and backpressure', () => {
   it('does not take a client paused by backpressure for an idle one', async () => {
-    const sw = new Switcher({
-      password: PASSWORD,
-      idleTimeout: 200,
-      stallTimeout: 600,
-      maxQueuePerSource: 64 * 1024,
-    });
-    cleanups.push(() => sw.close({ timeout: 500 }));
+    const sw = switcher({ idleTimeout: 200, stallTimeout: 600, maxQueuePerSource: 64 * 1024 });
     const left: string[] = [];
     const firstLeft = new Promise<void>((resolve) =>
       sw.on('clientLeft', (info, reason) => {
@@ -139,8 +144,7 @@ describe('clients the switcher closes for silence', () => {
   }
 
   it('leave as idle with a TimeoutError', async () => {
-    const sw = new Switcher({ password: PASSWORD, idleTimeout: 100 });
-    cleanups.push(() => sw.close({ timeout: 500 }));
+    const sw = switcher({ idleTimeout: 100 });
     const left = firstLeave(sw);
     await join(sw, 'quiet');
     const { domain, reason, err } = await left;
@@ -149,8 +153,7 @@ describe('clients the switcher closes for silence', () => {
   });
 
   it('leave as unresponsive with a TimeoutError', async () => {
-    const sw = new Switcher({ password: PASSWORD, pingInterval: 50, livenessTimeout: 40 });
-    cleanups.push(() => sw.close({ timeout: 500 }));
+    const sw = switcher({ pingInterval: 50, livenessTimeout: 40 });
     const left = firstLeave(sw);
     await join(sw, 'dark');
     const { domain, reason, err } = await left;
@@ -159,8 +162,7 @@ describe('clients the switcher closes for silence', () => {
   });
 
   it('leave as evicted with a TimeoutError', async () => {
-    const sw = new Switcher({ password: PASSWORD, livenessTimeout: 50 });
-    cleanups.push(() => sw.close({ timeout: 500 }));
+    const sw = switcher({ livenessTimeout: 50 });
     const left = firstLeave(sw);
     await join(sw, 'held'); // a holder that never answers the takeover ping
     expect((await admitRaw(connectRaw(sw), 'held')).errCode).toBe(0);

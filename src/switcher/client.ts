@@ -445,9 +445,11 @@ export class SwitcherClient implements FrameSink {
     route.held = null;
   }
 
-  /** Records `route`, a dial of `dialer` in flight; it replaces one from the same port. */
+  /**
+   * Records `route`, a dial of `dialer` in flight. The port has none: every open first ends the
+   * route its port had (Router.route).
+   */
   static addRoute(dialer: SwitcherClient, route: OpeningRoute): void {
-    SwitcherClient.dropRoute(dialer, route.port);
     dialer.opening.set(route.port, route);
     if (route.early) dialer.earlyRoutes++;
     route.to.routesIn.set(route, dialer);

@@ -291,7 +291,7 @@ export class Router {
     if (payload === null) return;
     if ((req.caps & Caps.EARLY_DATA) !== 0) {
       // Frames the dialer may send to FFFF from this port before the ACK follow this open.
-      if (from.earlyRoutes >= MAX_OPENING_ROUTES && !from.opening.has(f.srcPort)) {
+      if (from.earlyRoutes >= MAX_OPENING_ROUTES) {
         this.refuseOpen(from, f, LOCAL_IP, TOO_MANY_OPENING, 'too many early-data routes');
         return;
       }

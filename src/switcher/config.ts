@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { checkAtLeast, checkInt } from '../util/check.js';
 import type { Logger } from '../util/logger.js';
-import { MAX_DELAY } from '../util/timers.js';
+import { MAX_DELAY, now } from '../util/timers.js';
 import type { AccessOptions } from './access.js';
 
 /**
@@ -76,8 +76,13 @@ export interface SwitcherOptions {
   stallTimeout?: number;
   pingInterval?: number;
   closeTimeout?: number;
-  /** Wall clock in Unix nanoseconds (admission timestamps, replay window, rate limit). */
+  /** Wall clock in Unix nanoseconds (admission timestamps, replay window). */
   clock?: () => bigint;
+  /**
+   * Monotonic clock in milliseconds (the failed-admission rate limit, which a wall-clock step
+   * must not refill or starve). Default: `performance.now()`.
+   */
+  monotonicClock?: () => number;
   logger?: Logger;
 }
 
@@ -101,6 +106,9 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
   if (typeof o.password !== 'string') throw new ConfigError('option password must be a string');
   if (o.clock !== undefined && typeof o.clock !== 'function') {
     throw new ConfigError('option clock must be a function returning Unix nanoseconds as a bigint');
+  }
+  if (o.monotonicClock !== undefined && typeof o.monotonicClock !== 'function') {
+    throw new ConfigError('option monotonicClock must be a function returning milliseconds');
   }
   const d = switcherDefaults;
   const perSource = int('maxQueuePerSource', o.maxQueuePerSource ?? d.maxQueuePerSource, 1, 2 ** 40);
@@ -136,6 +144,7 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     closeTimeout: int('closeTimeout', o.closeTimeout ?? d.closeTimeout, 0, MAX_DELAY),
     stallTimeout: int('stallTimeout', o.stallTimeout ?? d.stallTimeout, 0, MAX_DELAY),
     clock: o.clock ?? wallClockNs,
+    monotonicClock: o.monotonicClock ?? now,
     logger: o.logger,
   };
 }

@@ -81,7 +81,7 @@ export class Gatekeeper {
     const o = this.host.options;
     let early: Refusal | null = null;
     if (this.host.state !== 'open') early = refusal('shutdown', 0, 'switcher is closing');
-    else if (!this.limiter.allows(hostOf(remote), this.wallMs())) {
+    else if (!this.limiter.allows(hostOf(remote), this.host.options.monotonicClock())) {
       early = refusal('rate-limited', 0, 'too many failed admissions from this host');
     } else if (this.pending.size >= o.maxPendingAdmissions) {
       early = refusal('overloaded', 0, `${this.pending.size} admissions already pending`);
@@ -123,7 +123,7 @@ export class Gatekeeper {
     }
     // The door only saw the host's past failures; this also counts its attempts in check.
     const host = hostOf(remote);
-    if (!(await this.limiter.reserve(host, () => this.wallMs()))) {
+    if (!(await this.limiter.reserve(host, () => this.host.options.monotonicClock()))) {
       return this.reject(reader, refusal('rate-limited', 0, 'too many failed admissions from this host'));
     }
     const nowNs = this.host.options.clock();
@@ -182,7 +182,7 @@ export class Gatekeeper {
   private refused(remote: string, r: Refusal): void {
     this.refusedTotal++;
     const charged = r.errCode === -1 || r.reason === 'malformed' || r.reason === 'timeout';
-    if (charged) this.limiter.fail(hostOf(remote), this.wallMs());
+    if (charged) this.limiter.fail(hostOf(remote), this.host.options.monotonicClock());
     this.host.logger.warn(
       { remote, reason: r.reason, errCode: r.errCode, domain: r.domain, err: r.message },
       'admission refused',
@@ -195,9 +195,5 @@ export class Gatekeeper {
     };
     if (r.domain !== undefined) info.domain = r.domain;
     this.host.refused(info);
-  }
-
-  private wallMs(): number {
-    return Number(this.host.options.clock() / 1_000_000n);
   }
 }

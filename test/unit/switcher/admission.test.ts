@@ -136,24 +136,48 @@ describe('admission guards', () => {
     expect(refusals.map((x) => x.reason)).toEqual(['replay']);
   });
 
-  it('limits failed attempts per remote host with a token bucket', async () => {
-    let clock = CLOCK;
-    const { sw, refusals } = make({ password: wrong.password, failedAdmissionBurst: 2, clock: () => clock });
+  /** A switcher whose wall and monotonic clocks the test moves, and a failing attempt from `remote`. */
+  function limited(o: Partial<SwitcherOptions> = {}) {
+    const clocks = { wall: CLOCK, mono: 1_000 };
+    const made = make({
+      password: wrong.password,
+      failedAdmissionBurst: 2,
+      clock: () => clocks.wall,
+      monotonicClock: () => clocks.mono,
+      ...o,
+    });
     const attempt = async (remote: string) => {
-      const raw = connectRaw(sw, { remote });
+      const raw = connectRaw(made.sw, { remote });
       raw.send(fromHex(wrong.request.frameHex));
       await raw.closed;
       return raw;
     };
+    return { ...made, clocks, attempt };
+  }
+
+  it('limits failed attempts per remote host with a token bucket', async () => {
+    const { refusals, clocks, attempt } = limited();
     await attempt('192.0.2.1:1');
     await attempt('192.0.2.1:2');
     const third = await attempt('192.0.2.1:3');
     expect(third.inbox).toEqual([]);
     await attempt('192.0.2.2:1');
     expect(refusals.map((x) => x.reason)).toEqual(['decrypt', 'decrypt', 'rate-limited', 'decrypt']);
-    clock += 2n * SECOND;
+    clocks.mono += 2_000;
     const fourth = await attempt('192.0.2.1:4');
     expect(fourth.inbox).toHaveLength(1);
+  });
+
+  it('refills the buckets on the monotonic clock: a wall-clock step forward does not', async () => {
+    const { refusals, clocks, attempt } = limited();
+    await attempt('192.0.2.3:1');
+    await attempt('192.0.2.3:2');
+    // An NTP step or a resumed VM: the wall clock jumps an hour, the monotonic one 1 ms.
+    clocks.wall += 3_600n * SECOND;
+    clocks.mono += 1;
+    const after = await attempt('192.0.2.3:3');
+    expect(after.inbox).toEqual([]);
+    expect(refusals.map((x) => x.reason)).toEqual(['decrypt', 'decrypt', 'rate-limited']);
   });
 
   it('limits concurrent attempts too: a host cannot check more guesses at once than it has tokens', async () => {

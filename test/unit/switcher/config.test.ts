@@ -7,6 +7,7 @@ describe('switcher options', () => {
     expect(Object.isFrozen(switcherDefaults)).toBe(true);
     for (const [k, v] of Object.entries(switcherDefaults)) expect(o[k as keyof typeof o]).toBe(v);
     expect(typeof o.clock()).toBe('bigint');
+    expect(typeof o.monotonicClock()).toBe('number');
     expect(o.access).toEqual({});
   });
 
@@ -18,5 +19,8 @@ describe('switcher options', () => {
       /failedAdmissionRate/,
     );
     expect(() => validateSwitcherOptions({ password: 'x', clock: 5 as never })).toThrow(/clock/);
+    expect(() => validateSwitcherOptions({ password: 'x', monotonicClock: 5 as never })).toThrow(
+      /monotonicClock/,
+    );
   });
 });

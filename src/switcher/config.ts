@@ -23,7 +23,7 @@ export const switcherDefaults = Object.freeze({
   failedAdmissionBurst: 10,
   /** Failed admissions per second a remote host regains after its burst. */
   failedAdmissionRate: 1,
-  /** Remote hosts remembered by the rate limiter (oldest forgotten first). */
+  /** Remote hosts (IPv6: /64s, host-key.ts) remembered by the rate limiter, oldest forgotten first. */
   rateLimitEntries: 10_000,
   /** Bytes queued for one destination from one source before that source is paused. */
   maxQueuePerSource: 8 * 1024 * 1024,

@@ -13,7 +13,8 @@ import {
 } from './admission.js';
 import type { SwitcherClient } from './client.js';
 import type { ResolvedSwitcherOptions } from './config.js';
-import { FailureLimiter, hostOf, ReplayCache } from './guards.js';
+import { FailureLimiter, ReplayCache } from './guards.js';
+import { limitKey } from './host-key.js';
 import type { Claim, ClaimResult } from './registry.js';
 
 /**
@@ -81,7 +82,7 @@ export class Gatekeeper {
     const o = this.host.options;
     let early: Refusal | null = null;
     if (this.host.state !== 'open') early = refusal('shutdown', 0, 'switcher is closing');
-    else if (!this.limiter.allows(hostOf(remote), this.host.options.monotonicClock())) {
+    else if (!this.limiter.allows(limitKey(remote), this.host.options.monotonicClock())) {
       early = refusal('rate-limited', 0, 'too many failed admissions from this host');
     } else if (this.pending.size >= o.maxPendingAdmissions) {
       early = refusal('overloaded', 0, `${this.pending.size} admissions already pending`);
@@ -122,7 +123,7 @@ export class Gatekeeper {
       return;
     }
     // The door only saw the host's past failures; this also counts its attempts in check.
-    const host = hostOf(remote);
+    const host = limitKey(remote);
     if (!(await this.limiter.reserve(host, () => this.host.options.monotonicClock()))) {
       return this.reject(reader, refusal('rate-limited', 0, 'too many failed admissions from this host'));
     }
@@ -182,7 +183,7 @@ export class Gatekeeper {
   private refused(remote: string, r: Refusal): void {
     this.refusedTotal++;
     const charged = r.errCode === -1 || r.reason === 'malformed' || r.reason === 'timeout';
-    if (charged) this.limiter.fail(hostOf(remote), this.host.options.monotonicClock());
+    if (charged) this.limiter.fail(limitKey(remote), this.host.options.monotonicClock());
     this.host.logger.warn(
       { remote, reason: r.reason, errCode: r.errCode, domain: r.domain, err: r.message },
       'admission refused',

@@ -1,6 +1,7 @@
 /**
  * Admission guards Go lacks (PROTOCOL.md 12.1.4, 12.5): a replay cache of authentic requests and
- * a per-host limit on failed attempts. Both are bounded maps over an injected clock.
+ * a per-host limit on failed attempts (hosts keyed by host-key.ts). Both are bounded maps over an
+ * injected clock.
  */
 
 /**
@@ -155,15 +156,4 @@ export class FailureLimiter {
     }
     return b;
   }
-}
-
-/** The host part of a transport's remote address (`1.2.3.4:5` -> `1.2.3.4`, `[::1]:5` -> `::1`). */
-export function hostOf(remoteAddress: string): string {
-  const bracket = /^\[([^\]]*)\](?::\d+)?$/.exec(remoteAddress);
-  if (bracket) return bracket[1];
-  const colon = remoteAddress.lastIndexOf(':');
-  if (colon > 0 && remoteAddress.indexOf(':') === colon && /^\d+$/.test(remoteAddress.slice(colon + 1))) {
-    return remoteAddress.slice(0, colon);
-  }
-  return remoteAddress;
 }

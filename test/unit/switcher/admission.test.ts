@@ -180,6 +180,27 @@ describe('admission guards', () => {
     expect(refusals.map((x) => x.reason)).toEqual(['decrypt', 'decrypt', 'rate-limited']);
   });
 
+  it('counts one client under one key whatever its address format (IPv4-mapped, one IPv6 /64)', async () => {
+    const { refusals, attempt } = limited();
+    await attempt('[::ffff:192.0.2.4]:1');
+    await attempt('192.0.2.4:2');
+    expect((await attempt('[::ffff:c000:204]:3')).inbox).toEqual([]);
+    await attempt('[2001:db8:4:4::1]:1');
+    await attempt('[2001:db8:4:4::2]:1');
+    expect((await attempt('[2001:db8:4:4:ffff::3]:1')).inbox).toEqual([]);
+    // The next /64 is another subscriber.
+    expect((await attempt('[2001:db8:4:5::1]:1')).inbox).toHaveLength(1);
+    expect(refusals.map((x) => x.reason)).toEqual([
+      'decrypt',
+      'decrypt',
+      'rate-limited',
+      'decrypt',
+      'decrypt',
+      'rate-limited',
+      'decrypt',
+    ]);
+  });
+
   it('limits concurrent attempts too: a host cannot check more guesses at once than it has tokens', async () => {
     // Each connection passes the door while the host still has tokens; without a check at the
     // frame, all of them would be decrypted before the first failure is charged.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FailureLimiter, hostOf, ReplayCache } from '../../../src/switcher/guards.js';
+import { FailureLimiter, ReplayCache } from '../../../src/switcher/guards.js';
+import { hostOf, limitKey, parseIPv6 } from '../../../src/switcher/host-key.js';
 
 const MIN = 60_000_000_000n;
 
@@ -70,5 +71,50 @@ describe('hostOf', () => {
     expect(hostOf('::1')).toBe('::1');
     expect(hostOf('memory#3/b')).toBe('memory#3/b');
     expect(hostOf('host:80')).toBe('host');
+  });
+});
+
+describe('limitKey', () => {
+  it('counts an IPv4-mapped IPv6 address as its IPv4 address', () => {
+    expect(limitKey('[::ffff:192.0.2.1]:5000')).toBe('192.0.2.1');
+    expect(limitKey('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(limitKey('[::FFFF:c000:201]:1')).toBe('192.0.2.1');
+    expect(limitKey('[0:0:0:0:0:ffff:192.0.2.1]:1')).toBe('192.0.2.1');
+    expect(limitKey('192.0.2.1:6000')).toBe('192.0.2.1');
+  });
+
+  it('counts other IPv6 addresses by their /64 prefix', () => {
+    const key = '2001:db8:1:2::/64';
+    expect(limitKey('[2001:db8:1:2::1]:5000')).toBe(key);
+    expect(limitKey('[2001:0DB8:0001:0002:ffff:ffff:ffff:fffe]:5')).toBe(key);
+    expect(limitKey('2001:db8:1:2:3:4:5:6')).toBe(key);
+    expect(limitKey('[fe80::1%eth0]:5')).toBe('fe80:0:0:0::/64');
+    expect(limitKey('[2001:db8:1:3::1]:5000')).toBe('2001:db8:1:3::/64');
+    expect(limitKey('[::1]:5')).toBe('0:0:0:0::/64');
+  });
+
+  it('leaves names and what is not an IP address as they are', () => {
+    expect(limitKey('memory#3/b')).toBe('memory#3/b');
+    expect(limitKey('host:80')).toBe('host');
+    expect(limitKey('1::2::3')).toBe('1::2::3');
+    expect(limitKey('[1.2.3.4::]:5')).toBe('1.2.3.4::');
+  });
+});
+
+describe('parseIPv6', () => {
+  it('expands :: and a dotted IPv4 tail, and refuses malformed text', () => {
+    expect(parseIPv6('::')).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(parseIPv6('1::')).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
+    expect(parseIPv6('::ffff:1.2.3.4')).toEqual([0, 0, 0, 0, 0, 0xffff, 0x0102, 0x0304]);
+    for (const bad of [
+      '1.2.3.4',
+      '1:2:3:4:5:6:7',
+      '1:2:3:4:5:6:7:8:9',
+      '1:2:3:4::5:6:7:8',
+      '::1.2.3.256',
+      'g::1',
+      '12345::',
+    ])
+      expect(parseIPv6(bad)).toBeNull();
   });
 });

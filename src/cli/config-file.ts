@@ -31,9 +31,22 @@ function camel(key: string): string {
   return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** The YAML parser, loaded with the first config file: most invocations have none. */
+/**
+ * Parses the file, loading the YAML parser with the first config file (most invocations have
+ * none). A plain scalar that YAML reads as a number keeps the text it was written as: values are
+ * flag text, and a domain or a password such as `0123`, `1e3` or `0x1F` would otherwise arrive as
+ * `123`, `1000` or `31` (and a domain pattern as a number where a string is required).
+ */
 function parseYaml(text: string): unknown {
-  return (createRequire(import.meta.url)('yaml') as typeof Yaml).parse(text);
+  const yaml = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  const doc = yaml.parseDocument(text);
+  if (doc.errors.length > 0) throw doc.errors[0];
+  yaml.visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'number' && typeof node.source === 'string') node.value = node.source;
+    },
+  });
+  return doc.toJS();
 }
 
 export function loadConfigFile(file: string): ConfigData {

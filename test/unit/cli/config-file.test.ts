@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { accessFromConfig } from '../../../src/cli/access.js';
-import { applyConfig } from '../../../src/cli/config-file.js';
+import { applyConfig, loadConfigFile } from '../../../src/cli/config-file.js';
 import { collect, parseCount, parseHostPort } from '../../../src/cli/parse.js';
 import { buildProgram } from '../../../src/cli/program.js';
 
@@ -140,5 +143,57 @@ describe('access section', () => {
     expect(() =>
       accessFromConfig({ passwords: [{ passwordFile: '/nonexistent', domains: 'x' }] }, 'f'),
     ).toThrow('cannot read the password file /nonexistent');
+  });
+});
+
+describe('numeric-looking values in the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexmux-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const load = (name: string, text: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return loadConfigFile(file);
+  };
+  const commands = (): Map<string, Command> =>
+    new Map(buildProgram(() => {}).commands.map((c) => [c.name(), c]));
+
+  it('keep the text they were written as: domains and domain patterns 123, 1e3, 0x1F, 007', () => {
+    const data = load(
+      'numeric.yaml',
+      [
+        'switcher:',
+        '  max-clients: 1000',
+        '  access:',
+        '    passwords:',
+        '      - password: 0123',
+        '        domains: [123, 1e3, 0x1F]',
+        '    dial:',
+        '      - { from: 007, to: 1e3 }',
+        'node:',
+        '  domain: 1e3',
+        '',
+      ].join('\n'),
+    );
+    const c = commands();
+    const node = c.get('node') as Command;
+    applyConfig(node, data, 'numeric.yaml');
+    expect(node.opts().domain).toBe('1e3');
+    const sw = c.get('switcher') as Command;
+    const extras = applyConfig(sw, data, 'numeric.yaml', ['access']);
+    // A numeric flag still gets its number, parsed from the same text a flag would carry.
+    expect(sw.opts().maxClients).toBe(1000);
+    expect(accessFromConfig(extras.access, 'numeric.yaml')).toEqual({
+      passwords: [{ password: '0123', domains: ['123', '1e3', '0x1F'] }],
+      dial: [{ from: '007', to: '1e3' }],
+    });
+  });
+
+  it('leave quoted strings, switches and nulls as YAML reads them', () => {
+    expect(load('types.yaml', 'a: "1e3"\nb: true\nc: ~\nd: [x, 12]\n')).toEqual({
+      a: '1e3',
+      b: true,
+      c: null,
+      d: ['x', '12'],
+    });
   });
 });

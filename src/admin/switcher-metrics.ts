@@ -1,15 +1,27 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { ClientInfo, LeaveReason } from '../switcher/client.js';
-import type { RefusalInfo, Switcher } from '../switcher/switcher.js';
+import type { RefusalInfo, Switcher, SwitcherStats } from '../switcher/switcher.js';
 import { one, RTT_BUCKETS, readCounter, readGauge, type Sample } from './metrics.js';
 import type { SwitcherView } from './switcher-view.js';
+
+/** What one scrape reads of the switcher. */
+interface Reading {
+  clients: readonly ClientInfo[];
+  stats: SwitcherStats;
+}
 
 /**
  * The switcher's Prometheus series (names listed in docs/admin.md). Per-client frame counts
  * vanish from `clients()` when a client leaves, so the final numbers its `clientLeft` event
  * carries are kept here and added to the live ones.
+ *
+ * Every series is a sum over clients, none per client, so a scrape's size does not grow with
+ * them; its time does, and `clients()` (a snapshot object per client) dominates it. A scrape
+ * reads the switcher once: prom-client runs every collect() in one synchronous pass, and the
+ * reading is dropped at the next microtask (docs/admin.md, "Cost of a scrape").
  */
 export class SwitcherMetrics {
+  private reading: Reading | null = null;
   private readonly departed = { framesIn: 0, framesOut: 0, streamsOpened: 0 };
   private readonly departedByCmd = new Map<string, number>();
   private readonly refusals: Counter<'reason'>;
@@ -31,20 +43,19 @@ export class SwitcherMetrics {
     private readonly switcher: Switcher,
     view: SwitcherView,
   ) {
-    const sw = switcher;
     const r = registry;
     const none: readonly never[] = [];
     readGauge(r, 'flexmux_switcher_uptime_seconds', 'Seconds since the switcher started.', none, () =>
-      one(sw.stats().uptime / 1000),
+      one(this.read().stats.uptime / 1000),
     );
     readGauge(r, 'flexmux_switcher_clients', 'Admitted clients connected now.', none, () =>
-      one(sw.stats().clients),
+      one(this.read().stats.clients),
     );
     readGauge(r, 'flexmux_switcher_pending_admissions', 'Connections in admission now.', none, () =>
-      one(sw.stats().pendingAdmissions),
+      one(this.read().stats.pendingAdmissions),
     );
     readCounter(r, 'flexmux_switcher_admissions_total', 'Clients admitted since start.', none, () =>
-      one(sw.stats().admitted),
+      one(this.read().stats.admitted),
     );
     this.refusals = new Counter({
       name: 'flexmux_switcher_refusals_total',
@@ -63,14 +74,14 @@ export class SwitcherMetrics {
       'flexmux_switcher_client_streams',
       'Streams open through the switcher, summed over clients (a stream counts at each end).',
       none,
-      () => one(sw.clients().reduce((n, c) => n + c.streams, 0)),
+      () => one(this.read().clients.reduce((n, c) => n + c.streams, 0)),
     );
     readCounter(
       r,
       'flexmux_switcher_streams_opened_total',
       'Streams opened through the switcher, counted at each end; clients that left count since the admin server started.',
       none,
-      () => one(this.departed.streamsOpened + sw.clients().reduce((n, c) => n + c.streamsOpened, 0)),
+      () => one(this.departed.streamsOpened + this.read().clients.reduce((n, c) => n + c.streamsOpened, 0)),
     );
     readCounter(
       r,
@@ -78,7 +89,7 @@ export class SwitcherMetrics {
       'Bytes received from and sent to clients.',
       ['direction'],
       () => {
-        const s = sw.stats();
+        const s = this.read().stats;
         return [
           [{ direction: 'in' }, s.bytesIn],
           [{ direction: 'out' }, s.bytesOut],
@@ -93,7 +104,7 @@ export class SwitcherMetrics {
       () => {
         let framesIn = this.departed.framesIn;
         let framesOut = this.departed.framesOut;
-        for (const c of sw.clients()) {
+        for (const c of this.read().clients) {
           framesIn += c.framesIn;
           framesOut += c.framesOut;
         }
@@ -111,28 +122,28 @@ export class SwitcherMetrics {
       () => this.framesByCmd(),
     );
     readCounter(r, 'flexmux_switcher_frames_forwarded_total', 'Frames forwarded between clients.', none, () =>
-      one(sw.stats().forwarded),
+      one(this.read().stats.forwarded),
     );
     readCounter(
       r,
       'flexmux_switcher_frames_dropped_total',
       'Frames dropped: unknown or invalid destination, forbidden by the access rules, unmatched.',
       none,
-      () => one(sw.stats().dropped),
+      () => one(this.read().stats.dropped),
     );
     readCounter(
       r,
       'flexmux_switcher_frames_spoofed_total',
       'Frames dropped because their source IP was not the sender’s.',
       none,
-      () => one(sw.stats().spoofed),
+      () => one(this.read().stats.spoofed),
     );
     readCounter(
       r,
       'flexmux_switcher_frames_ignored_total',
       'Frames addressed to the switcher that it does not handle.',
       none,
-      () => one(sw.stats().ignored),
+      () => one(this.read().stats.ignored),
     );
     readGauge(
       r,
@@ -142,7 +153,7 @@ export class SwitcherMetrics {
       () => {
         let sum = 0;
         let max = 0;
-        for (const c of sw.clients()) {
+        for (const c of this.read().clients) {
           sum += c.queuedBytes;
           max = Math.max(max, c.queuedBytes);
         }
@@ -157,14 +168,14 @@ export class SwitcherMetrics {
       'flexmux_switcher_early_routes',
       'Early-data routes held for dials in progress or streams that sent early data.',
       none,
-      () => one(sw.clients().reduce((n, c) => n + c.earlyRoutes, 0)),
+      () => one(this.read().clients.reduce((n, c) => n + c.earlyRoutes, 0)),
     );
     readGauge(
       r,
       'flexmux_switcher_paused_clients',
       'Clients whose reading is paused by backpressure.',
       none,
-      () => one(sw.clients().filter((c) => c.paused).length),
+      () => one(this.read().clients.filter((c) => c.paused).length),
     );
     this.rtt = new Histogram({
       name: 'flexmux_switcher_client_rtt_seconds',
@@ -182,9 +193,19 @@ export class SwitcherMetrics {
     this.switcher.off('clientLeft', this.onLeft);
   }
 
+  private read(): Reading {
+    if (this.reading === null) {
+      this.reading = { clients: this.switcher.clients(), stats: this.switcher.stats() };
+      queueMicrotask(() => {
+        this.reading = null;
+      });
+    }
+    return this.reading;
+  }
+
   private framesByCmd(): Sample<'cmd'>[] {
     const sums = new Map(this.departedByCmd);
-    for (const c of this.switcher.clients()) {
+    for (const c of this.read().clients) {
       for (const [cmd, n] of Object.entries(c.framesByCmd)) sums.set(cmd, (sums.get(cmd) ?? 0) + n);
     }
     return [...sums].map(([cmd, n]) => [{ cmd }, n] as const);

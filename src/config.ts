@@ -33,6 +33,11 @@ export const defaults = Object.freeze({
   heartbeatTimeout: 2_000,
   /** How long an active close waits for CloseStream ACK (Go: 2 s). */
   closeAckTimeout: 2_000,
+  /**
+   * How long `end()` may wait without credit from the peer (no DATA_ACK) to send what was written
+   * before the stream is reset with a TimeoutError; each ACK restarts the wait. 0 disables.
+   */
+  endTimeout: 30_000,
   /** How long a closed stream's address absorbs late frames (Go: 2 s). */
   retention: 2_000,
   pingTimeout: 10_000,
@@ -74,6 +79,11 @@ export interface NodeOptions {
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
   closeAckTimeout?: number;
+  /**
+   * ms `end()` may wait for the peer's credit with written bytes still unsent (each DATA_ACK
+   * restarts the wait); then the stream is reset (TimeoutError, reset code 5). 0 disables.
+   */
+  endTimeout?: number;
   retention?: number;
   pingTimeout?: number;
   sharedInflight?: number;
@@ -125,6 +135,7 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
     heartbeatInterval: int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, 2 ** 31 - 1),
     heartbeatTimeout: int('heartbeatTimeout', o.heartbeatTimeout ?? d.heartbeatTimeout, 1, 2 ** 31 - 1),
     closeAckTimeout: int('closeAckTimeout', o.closeAckTimeout ?? d.closeAckTimeout, 1, 2 ** 31 - 1),
+    endTimeout: int('endTimeout', o.endTimeout ?? d.endTimeout, 0, 2 ** 31 - 1),
     retention: int('retention', o.retention ?? d.retention, 0, 2 ** 31 - 1),
     pingTimeout: int('pingTimeout', o.pingTimeout ?? d.pingTimeout, 1, 2 ** 31 - 1),
     sharedInflight: sharedInflight(o.sharedInflight ?? d.sharedInflight),

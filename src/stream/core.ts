@@ -5,6 +5,7 @@ import {
   ResetCode,
   StreamClosedError,
   StreamResetError,
+  TimeoutError,
 } from '../errors.js';
 import { type Scheduler, StreamQueue } from '../scheduler.js';
 import { Deque } from '../util/deque.js';
@@ -174,6 +175,11 @@ export class StreamCore extends StreamQueue {
   private ackPending = 0;
   /** When credit last went back to the peer (clock ms); see ACK_MAX_DELAY_MS. */
   private ackedAt = this.created;
+  /**
+   * The close-ACK timeout once the v3 close runs; before that, while `end()` waits for credit to
+   * send what was written, the end timeout (endTimeout). The two never overlap: the close starts
+   * only once everything has been sent.
+   */
   private closeTimer: ReturnType<typeof setTimeout> | null = null;
   /** Runs while the stream waits at sharedInflight with window to spare (see pump). */
   private holdTimer: ReturnType<typeof setTimeout> | null = null;
@@ -482,6 +488,11 @@ export class StreamCore extends StreamQueue {
     this.touched = clock();
     if (this.pendingBytes === 0 && this.is(WRITE_ENDED) && !this.is(END_SENT) && this._state !== 'closed') {
       this.mark(END_SENT);
+      // The end timer, if end() had to wait for credit (the close arms its own timer next).
+      if (this.closeTimer !== null) {
+        clearTimeout(this.closeTimer);
+        this.closeTimer = null;
+      }
       if (this.halfCloseNegotiated && !this.is(FORCE_CLOSE)) {
         this.mark(FIN_SENT);
         this.ordered(Cmd.FIN, EMPTY);
@@ -494,7 +505,44 @@ export class StreamCore extends StreamQueue {
         this.needDrain = true;
         this.lowWater = 0;
       }
+    } else if (
+      this.pendingBytes > 0 &&
+      this.is(WRITE_ENDED) &&
+      this.closeTimer === null &&
+      !this.is(END_SENT) &&
+      this._state === 'open' &&
+      this.host.options.endTimeout > 0
+    ) {
+      // end() waits for the peer's credit: a peer that never sends it would keep the stream and
+      // what it holds for ever. Armed only here, once per wait, never on the write path.
+      this.armEndTimer(this.ackedTotal + this.sentTotal);
     }
+  }
+
+  /**
+   * Resets the stream if nothing moves within endTimeout: no credit comes and nothing is sent
+   * (`moved`: ackedTotal + sentTotal when armed; both only grow).
+   */
+  private armEndTimer(moved: number): void {
+    this.closeTimer = timeout(() => {
+      this.closeTimer = null;
+      if (this._state !== 'open' || this.is(END_SENT) || this.pendingBytes === 0) return;
+      // Credit came meanwhile: the peer is slow, not gone. Wait again from now.
+      const seen = this.ackedTotal + this.sentTotal;
+      if (seen !== moved) {
+        this.armEndTimer(seen);
+        return;
+      }
+      const ms = this.host.options.endTimeout;
+      const unsent = this.pendingBytes;
+      this.host.logger.warn(
+        { stream: this.describe(), unsent, ms },
+        'end() got no credit from the peer in time: stream reset',
+      );
+      const err = new TimeoutError(`end() waited ${ms} ms for the peer's credit with ${unsent} bytes unsent`);
+      (err as { resetCode?: number }).resetCode = ResetCode.IDLE_TIMEOUT;
+      this.destroy(err);
+    }, this.host.options.endTimeout);
   }
 
   /** The tail left by `write()` goes out now (Scheduler.defer). */

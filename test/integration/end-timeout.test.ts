@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type FlexStream, Node, type NodeOptions, StreamResetError, TimeoutError } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { captureLogger } from '../helpers/faulty-log.js';
+import { pattern } from '../helpers/streams.js';
+
+/**
+ * end() on a stream whose peer withholds credit (its reader never reads, so no DATA_ACK comes)
+ * used to wait for ever, holding the stream and its unsent bytes: nothing bounded it but
+ * node.close(). endTimeout resets such a stream; a slow reader that does return credit is not
+ * affected. Only setTimeout/clearTimeout are faked: the memory link delivers in microtasks.
+ */
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+  vi.useRealTimers();
+});
+
+const WINDOW = 4096;
+
+async function pair(a: NodeOptions): Promise<{ s: FlexStream; peer: FlexStream }> {
+  const [x, y] = memoryPair();
+  const na = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0, window: WINDOW, ...a });
+  const nb = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0, window: WINDOW });
+  nodes.push(na, nb);
+  const accepted = nb.listen(9).accept();
+  const s = await na.dial('bob:9');
+  return { s, peer: await accepted };
+}
+
+describe('end() against a peer that withholds credit', () => {
+  it('resets the stream after endTimeout, releasing what it held, with a log line', async () => {
+    const logger = captureLogger();
+    const { s, peer } = await pair({ endTimeout: 100, logger });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const errors: Error[] = [];
+    const peerErrors: Error[] = [];
+    s.on('error', (e) => errors.push(e));
+    peer.on('error', (e) => peerErrors.push(e));
+    // The peer never reads: one window goes out, the rest waits for credit that never comes.
+    s.write(pattern(4 * WINDOW));
+    s.end();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(s.core.writeBuffered).toBe(3 * WINDOW);
+    expect(errors).toEqual([]);
+    await vi.advanceTimersByTimeAsync(60);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TimeoutError);
+    expect(s.core.state).toBe('closed');
+    expect(s.core.writeBuffered).toBe(0);
+    // The peer hears a reset with the idle-timeout code and drops what it buffered.
+    expect(peerErrors).toHaveLength(1);
+    expect(peerErrors[0]).toBeInstanceOf(StreamResetError);
+    expect((peerErrors[0] as StreamResetError).resetCode).toBe(5);
+    expect(peer.core.receiveBuffered).toBe(WINDOW);
+    expect(logger.find(/^end\(\) got no credit/, { unsent: 3 * WINDOW, ms: 100 })).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('leaves a slow reader that returns credit alone, and 0 disables the timer', async () => {
+    const { s, peer } = await pair({ endTimeout: 100 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const data = pattern(8 * WINDOW);
+    const got: Buffer[] = [];
+    const ended = new Promise<void>((r) => peer.once('end', r));
+    const finished = new Promise<void>((r) => s.once('finish', r));
+    s.write(data);
+    s.end();
+    // A window every 90 ms: the whole transfer takes far longer than endTimeout.
+    for (let i = 0; i < 10; i++) {
+      await vi.advanceTimersByTimeAsync(90);
+      for (let c = peer.read(); c !== null; c = peer.read()) got.push(c);
+    }
+    peer.resume();
+    peer.on('data', (c: Buffer) => got.push(c));
+    await ended;
+    await finished;
+    expect(Buffer.concat(got).equals(Buffer.from(data))).toBe(true);
+    expect(s.destroyed && s.errored).toBeFalsy();
+
+    const off = await pair({ endTimeout: 0 });
+    off.s.on('error', () => {});
+    off.s.write(pattern(2 * WINDOW));
+    off.s.end();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(off.s.core.state).toBe('open');
+    expect(off.s.core.writeBuffered).toBe(WINDOW);
+  });
+});

@@ -14,6 +14,8 @@ export interface Destroyable {
   destroy(err?: Error): unknown;
   /** True once the stream is gone; such streams are dropped from a backlog, never handed out. */
   readonly destroyed?: boolean;
+  /** The stream's state machine, when it has one: a backlog stream dropped at close is refused. */
+  readonly core?: { refuse(message: string): void };
 }
 
 interface Waiter<S> {
@@ -156,11 +158,18 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     }
   }
 
-  /** Stops accepting; streams still in the backlog are destroyed, accepted ones are unaffected. */
+  /**
+   * Stops accepting; accepted streams are unaffected. Streams still in the backlog were never the
+   * application's: the peer hears they were refused (reset code 4, PROTOCOL.md 14.3), not
+   * cancelled by an application (code 0); locally they close without an error.
+   */
   close(): void {
     if (this._closed) return;
     this._closed = true;
-    for (const s of this.backlog) s.destroy();
+    for (const s of this.backlog) {
+      if (s.core !== undefined) s.core.refuse('listener closed');
+      else s.destroy();
+    }
     this.backlog.clear();
     const err = new ConnectionClosedError('listener closed');
     for (const w of this.waiters) w.reject(err);

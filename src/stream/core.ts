@@ -379,22 +379,36 @@ export class StreamCore extends StreamQueue {
   /** Aborts the stream: RESET where negotiated, else the v3 close (14.4). */
   destroy(err?: Error): void {
     if (this._state === 'closed') return;
-    this.dropPending();
-    if (!this.is(CLOSE_RECEIVED)) {
-      if (this.resetNegotiated) {
-        const code = resetCodeOf(err);
-        this.host.scheduler.clear(this);
-        this.control(Cmd.RESET, encodeReset(code, err?.message ?? ''));
-      } else if (!this.is(CLOSE_SENT)) {
-        this.host.scheduler.clear(this);
-        this.mark(CLOSE_SENT);
-        this.ordered(Cmd.CLOSE, EMPTY);
-      }
-    }
+    this.sendAbort(resetCodeOf(err), err?.message ?? '');
     // The face drops what it buffered, error or not: it stops counting against the connection.
     // Without an error it is an abort, not the peer's end: the read side is not ended, and the
     // face hears onClose(aborted), so no reader takes it for a complete transfer.
     this.finish(err ?? null, err === undefined, true);
+  }
+
+  /**
+   * Drops a stream the application never took (it waited in a listener's backlog when the
+   * listener closed): RESET with code 4, refused (PROTOCOL.md 14.3), where negotiated, else the
+   * v3 close. Locally it closes as aborted, with no error for anyone to hear.
+   */
+  refuse(message: string): void {
+    if (this._state === 'closed') return;
+    this.sendAbort(ResetCode.REFUSED, message);
+    this.finish(null, true, true);
+  }
+
+  /** Drops what is queued and tells the peer: RESET with `code` where negotiated, else the v3 close. */
+  private sendAbort(code: number, message: string): void {
+    this.dropPending();
+    if (this.is(CLOSE_RECEIVED)) return;
+    if (this.resetNegotiated) {
+      this.host.scheduler.clear(this);
+      this.control(Cmd.RESET, encodeReset(code, message));
+    } else if (!this.is(CLOSE_SENT)) {
+      this.host.scheduler.clear(this);
+      this.mark(CLOSE_SENT);
+      this.ordered(Cmd.CLOSE, EMPTY);
+    }
   }
 
   /**

@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ResetCode } from '../../../src/errors.js';
+import { type FlexStream, Node } from '../../../src/index.js';
 import { Listener } from '../../../src/node/listener.js';
+import { memoryPair } from '../../../src/transport/memory.js';
+import { Caps, Cmd } from '../../../src/wire/constants.js';
+import { decodeOpenAck, encodeOpen } from '../../../src/wire/open.js';
+import { decodeReset } from '../../../src/wire/reset.js';
+import { HostilePeer } from '../../helpers/faulty-peer.js';
+import { trapUncaught } from '../../helpers/faulty-process.js';
 
 /** A backlog entry that counts how often the listener asks whether it died. */
 class Probe {
@@ -41,5 +49,58 @@ describe('Listener backlog', () => {
     all[1]!.destroy();
     expect(l.canTake()).toBe(true);
     expect(l.pending).toBe(3);
+  });
+});
+
+/**
+ * Streams still in the backlog when their listener closes were never the application's: the peer
+ * must hear they were refused (reset code 4, PROTOCOL.md 14.3), not cancelled by an application
+ * (code 0, what destroy() without an error sends). A plain v3 peer gets the v3 close.
+ */
+describe('a closing listener refuses its backlog', () => {
+  const nodes: Node[] = [];
+  afterEach(() => {
+    for (const n of nodes.splice(0)) n.destroy();
+  });
+
+  async function backlogged(
+    caps: number,
+  ): Promise<{ node: Node; l: Listener<FlexStream>; peer: HostilePeer }> {
+    const [a, b] = memoryPair();
+    const node = new Node(a, { ip: 1, domain: 'alice', heartbeatInterval: 0 });
+    nodes.push(node);
+    const l = node.listen(80);
+    const peer = new HostilePeer(b);
+    peer.frame(Cmd.OPEN, 1, 80, 2, 5000, encodeOpen({ domain: 'bob', window: 0, caps }));
+    const ack = await peer.next((f) => f.cmd === Cmd.OPEN_ACK);
+    expect(decodeOpenAck(ack.payload).ok).toBe(true);
+    expect(l.pending).toBe(1);
+    return { node, l, peer };
+  }
+
+  it('resets them with code 4 (refused) where resets were negotiated', async () => {
+    const { node, l, peer } = await backlogged(Caps.RESET);
+    const trap = trapUncaught();
+    try {
+      l.close();
+      const reset = await peer.next((f) => f.cmd === Cmd.RESET);
+      expect(reset.dstPort).toBe(5000);
+      expect(decodeReset(reset.payload)).toEqual({ code: ResetCode.REFUSED, message: 'listener closed' });
+      expect(node.streamCount).toBe(0);
+      // A turn for deferred emissions: nobody holds the stream, so it must raise no 'error'.
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      trap.release();
+    }
+    expect(trap.caught).toEqual([]);
+  });
+
+  it('closes them the v3 way with a plain peer', async () => {
+    const { node, l, peer } = await backlogged(0);
+    l.close();
+    const close = await peer.next((f) => f.cmd === Cmd.CLOSE);
+    expect(close.dstPort).toBe(5000);
+    expect(peer.count(Cmd.RESET)).toBe(0);
+    expect(node.streamCount).toBe(0);
   });
 });

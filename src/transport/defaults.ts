@@ -22,6 +22,11 @@ export const transportDefaults = Object.freeze({
   wsPath: '/flex/ws',
   /** Browser WebSocket: ms between `bufferedAmount` polls while above the high-water mark. */
   browserPollInterval: 10,
+  /**
+   * Browser WebSocket: bytes of incoming messages held while reading is paused before the
+   * connection is closed (it cannot pause its peer; a server on Deno or Bun pauses slow clients).
+   */
+  browserMaxHeldBytes: 64 * 1024 * 1024,
 });
 
 /** Throws ConfigError unless `value` is undefined or a finite number >= `min` (an integer if asked). */

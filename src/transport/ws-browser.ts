@@ -1,5 +1,6 @@
-import { ConfigError, ConnectionClosedError, ProtocolError } from '../errors.js';
+import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import { checkNumber, transportDefaults, type WaterMarkOptions, waterMarks } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot, Inbox } from './inbox.js';
@@ -9,9 +10,11 @@ import type { Transport, TransportHandlers } from './types.js';
  * flex over the browser's WebSocket (PROTOCOL.md 1.6). Runtime-neutral: it touches only the
  * standard WebSocket API, so any compatible implementation can be passed in.
  *
- * Browsers cannot pause a WebSocket, so `pauseReading` only holds messages here; the flex credit
- * window is what bounds them. Browsers also cannot drop unsent data, so `destroy` closes (code
- * 4000) and reports at once instead of waiting.
+ * Browsers cannot pause a WebSocket, so `pauseReading` only holds messages here, up to
+ * `maxHeldBytes`: a peer that goes on sending past that is cut off (code 4008, LimitError), so a
+ * server that uses this transport (Deno, Bun) and pauses a client cannot be made to buffer without
+ * bound. Browsers also cannot drop unsent data, so `destroy` closes (code 4000) and reports at
+ * once instead of waiting.
  */
 export interface BrowserWsOptions extends WaterMarkOptions {
   /** What the transport reports as `remoteAddress`; default the host of `ws.url`. */
@@ -20,6 +23,13 @@ export interface BrowserWsOptions extends WaterMarkOptions {
   pollInterval?: number;
   /** ms the closing handshake may take before the transport reports closed regardless. */
   closeTimeout?: number;
+  /**
+   * Bytes of incoming messages held (reading paused, or no handlers attached yet) before the
+   * connection is closed with a LimitError; default `browserMaxHeldBytes` (64 MiB).
+   */
+  maxHeldBytes?: number;
+  /** Where the transport says why it gave up (the limit above); silent by default. */
+  logger?: Logger;
 }
 
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
@@ -33,12 +43,12 @@ export interface BrowserWsDialOptions extends DialOptions, BrowserWsOptions {
 /** Close codes: browsers only allow 1000 and 3000-4999, so our two reasons use the private range. */
 const CLOSE_DESTROYED = 4000;
 const CLOSE_PROTOCOL_ERROR = 4003;
+const CLOSE_LIMIT = 4008;
 const OPEN = 1;
 const CLOSED = 3;
 
 export function browserWsTransport(ws: WebSocket, options: BrowserWsOptions = {}): Transport {
-  checkNumber('pollInterval', options.pollInterval, 0);
-  checkNumber('closeTimeout', options.closeTimeout, 0);
+  checkOptions(options);
   if (ws.readyState !== OPEN) throw new ConfigError('browserWsTransport needs an open WebSocket');
   return new BrowserWsTransport(ws, options);
 }
@@ -52,6 +62,8 @@ class BrowserWsTransport implements Transport {
   private readonly low: number;
   private readonly pollInterval: number;
   private readonly closeTimeout: number;
+  private readonly maxHeld: number;
+  private readonly logger: Logger;
   private needDrain = false;
   private closing = false;
   private destroyedHere = false;
@@ -66,6 +78,8 @@ class BrowserWsTransport implements Transport {
     ({ high: this.high, low: this.low } = waterMarks(options, transportDefaults.wsHighWaterMark));
     this.pollInterval = options.pollInterval ?? transportDefaults.browserPollInterval;
     this.closeTimeout = options.closeTimeout ?? transportDefaults.closeTimeout;
+    this.maxHeld = options.maxHeldBytes ?? transportDefaults.browserMaxHeldBytes;
+    this.logger = options.logger ?? silentLogger;
     this.remoteAddress = options.remoteAddress ?? hostOf(ws.url);
     this.inbox = new Inbox(this.slot, { ended: () => this.report(this.failure) });
     ws.binaryType = 'arraybuffer';
@@ -126,18 +140,43 @@ class BrowserWsTransport implements Transport {
   }
 
   private readonly onMessage = (ev: MessageEvent): void => {
-    if (isArrayBuffer(ev.data)) {
-      this.inbox.push(new Uint8Array(ev.data));
+    const data: unknown = ev.data;
+    if (isArrayBuffer(data)) {
+      if (this.inbox.queuedBytes + data.byteLength > this.maxHeld) {
+        if (this.failure !== undefined || this.closing) return;
+        const err = new LimitError(
+          `more than ${this.maxHeld} bytes of incoming WebSocket messages held while reading is paused`,
+        );
+        this.logger.warn(
+          { remote: this.remoteAddress, held: this.inbox.queuedBytes, maxHeldBytes: this.maxHeld },
+          'WebSocket peer sent past maxHeldBytes while reading was paused: closing',
+        );
+        this.fail(err, CLOSE_LIMIT, 'too much data held');
+        return;
+      }
+      this.inbox.push(new Uint8Array(data));
       return;
     }
     if (this.failure !== undefined || this.closing) return;
-    // A text message is fatal to a Go peer too (PROTOCOL.md 1.6): tell the peer, then report.
-    this.failure = new ProtocolError('non-binary WebSocket message: flex carries binary messages only');
+    // A text message is fatal to a Go peer too (PROTOCOL.md 1.6): tell the peer, then report. A
+    // Blob means binaryType was changed from 'arraybuffer' after we set it: its bytes can only be
+    // read asynchronously, out of order with later messages, so it is refused, not read.
+    const err = isBlob(data)
+      ? new ProtocolError(
+          "Blob WebSocket message: binaryType must stay 'arraybuffer' (it was changed after the transport set it)",
+        )
+      : new ProtocolError('non-binary WebSocket message: flex carries binary messages only');
+    this.fail(err, CLOSE_PROTOCOL_ERROR, 'binary messages only');
+  };
+
+  /** Tells the peer why (close `code`), drops what is held, and reports `err` once closed. */
+  private fail(err: Error, code: number, reason: string): void {
+    this.failure = err;
     this.closing = true;
     this.inbox.clear();
-    this.ws.close(CLOSE_PROTOCOL_ERROR, 'binary messages only');
+    this.ws.close(code, reason);
     this.graceTimer = setTimeout(() => this.report(this.failure), this.closeTimeout);
-  };
+  }
 
   private readonly onError = (): void => {
     // Browsers deliberately say nothing about the cause.
@@ -192,8 +231,7 @@ export function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): 
   if (Ctor === undefined) throw new ConfigError('no WebSocket implementation: pass options.WebSocket');
   const { signal, timeout, protocols, WebSocket: _ctor, ...transportOptions } = options;
   waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
-  checkNumber('pollInterval', options.pollInterval, 0);
-  checkNumber('closeTimeout', options.closeTimeout, 0);
+  checkOptions(options);
   return guardDial<Transport>(`WebSocket dial to ${url}`, { signal, timeout }, (attempt) => {
     const ws = protocols === undefined ? new Ctor(url) : new Ctor(url, protocols);
     ws.binaryType = 'arraybuffer';
@@ -213,6 +251,17 @@ export function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): 
     ws.addEventListener('close', onFail);
     return () => ws.close();
   });
+}
+
+function checkOptions(options: BrowserWsOptions): void {
+  checkNumber('pollInterval', options.pollInterval, 0);
+  checkNumber('closeTimeout', options.closeTimeout, 0);
+  checkNumber('maxHeldBytes', options.maxHeldBytes, 1, true);
+}
+
+/** By tag, as for ArrayBuffer; Blob is absent from some runtimes' globals. */
+function isBlob(data: unknown): boolean {
+  return Object.prototype.toString.call(data) === '[object Blob]';
 }
 
 /**

@@ -25,6 +25,7 @@ describe('docs/browser.md', () => {
       streamHighWaterMark: String(defaults.streamHighWaterMark),
       wsHighWaterMark: String(transportDefaults.wsHighWaterMark),
       browserPollInterval: String(transportDefaults.browserPollInterval),
+      browserMaxHeldBytes: String(transportDefaults.browserMaxHeldBytes),
     });
   });
 

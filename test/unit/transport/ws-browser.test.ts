@@ -6,6 +6,7 @@ import {
   AbortError,
   ConfigError,
   ConnectionClosedError,
+  LimitError,
   ProtocolError,
   TimeoutError,
 } from '../../../src/errors.js';
@@ -16,6 +17,7 @@ import {
   dialBrowserWs,
   type WebSocketConstructor,
 } from '../../../src/transport/ws-browser.js';
+import { captureLogger } from '../../helpers/faulty-log.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
 
@@ -239,6 +241,56 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     expect(p.closes).toEqual([]);
     expect(ws.closeCalls).toEqual([]);
     expect(p.bytes).toBe(3);
+    t.destroy();
+    await p.closed();
+  });
+
+  it('refuses a Blob message (binaryType changed) with a ProtocolError that says so, and closes', async () => {
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { closeTimeout: 0 });
+    const p = attachProbe(t);
+    ws.receive(Uint8Array.of(1, 2).buffer);
+    ws.binaryType = 'blob'; // someone else's code changed it under the transport
+    ws.receive(new Blob([Uint8Array.of(3, 4, 5)]));
+    ws.receive(Uint8Array.of(6).buffer);
+    await p.closed();
+    expect(p.bytes).toBe(2);
+    expect(p.closes[0]).toBeInstanceOf(ProtocolError);
+    expect(p.closes[0]!.message).toMatch(/Blob.*binaryType/);
+    expect(ws.closeCalls).toEqual([4003]);
+  });
+
+  it('holds at most maxHeldBytes while paused, then closes with a LimitError and a log line', async () => {
+    const ws = new FakeWebSocket();
+    const logger = captureLogger();
+    const t = browserWsTransport(ws.asWebSocket(), { closeTimeout: 0, maxHeldBytes: 1000, logger });
+    const p = attachProbe(t);
+    t.pauseReading();
+    for (let i = 0; i < 10; i++) ws.receive(new Uint8Array(100).buffer);
+    expect(ws.closeCalls).toEqual([]); // exactly the limit is still held
+    ws.receive(new Uint8Array(1).buffer);
+    expect(ws.closeCalls).toEqual([4008]);
+    await p.closed();
+    expect(p.closes[0]).toBeInstanceOf(LimitError);
+    expect(p.bytes).toBe(0); // what was held is dropped with the connection
+    expect(logger.find(/maxHeldBytes/, { maxHeldBytes: 1000, held: 1000 })).toHaveLength(1);
+    expect(() => browserWsTransport(new FakeWebSocket().asWebSocket(), { maxHeldBytes: 0 })).toThrow(
+      ConfigError,
+    );
+  });
+
+  it('delivers what it held once resumed, below the limit', async () => {
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { maxHeldBytes: 1000 });
+    const p = attachProbe(t);
+    t.pauseReading();
+    for (let i = 0; i < 10; i++) ws.receive(new Uint8Array(100).buffer);
+    t.resumeReading();
+    await p.until(() => p.bytes === 1000, 'the held messages');
+    // Delivered, so no longer held: as much again fits.
+    t.pauseReading();
+    for (let i = 0; i < 10; i++) ws.receive(new Uint8Array(100).buffer);
+    expect(ws.closeCalls).toEqual([]);
     t.destroy();
     await p.closed();
   });

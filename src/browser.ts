@@ -10,6 +10,7 @@ import { WebStream } from './stream/web.js';
 import type { Transport } from './transport/types.js';
 import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser.js';
 import { checkAtLeast } from './util/check.js';
+import { eitherSignal } from './util/signals.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
 export { defaults, validateNodeOptions } from './config.js';
@@ -36,17 +37,37 @@ export class Node extends BaseNode<WebStream> {
 }
 
 export interface BrowserConnectOptions extends SessionOptions {
-  /** Options of the WebSocket transport (high-water mark, poll interval, a WebSocket class). */
+  /**
+   * Options of the WebSocket transport (high-water mark, poll interval, a WebSocket class). Its
+   * `signal` aborts the attempt in flight, together with the session's own, and a session whose
+   * attempt was aborted closes; its `timeout` bounds each attempt as `connectTimeout` does (with
+   * both, the shorter wins).
+   */
   ws?: BrowserWsDialOptions;
-  /** Timeout of one connection attempt, ms (default 10 s). */
+  /** Timeout of one connection attempt, ms (default 10 s, or `ws.timeout` when only that is set). */
   connectTimeout?: number;
 }
 
 /** A reconnecting session over the browser WebSocket: `connect('wss://host/flex/ws', {...})`. */
 export function connect(url: string, options: BrowserConnectOptions): Session<WebStream> {
-  const timeout = checkAtLeast('option connectTimeout', options.connectTimeout ?? 10_000, 1);
+  const own = options.ws?.timeout;
+  if (own !== undefined) checkAtLeast('option ws.timeout', own, 1);
+  const timeout = checkAtLeast('option connectTimeout', options.connectTimeout ?? own ?? 10_000, 1);
+  const limit = own === undefined ? timeout : Math.min(timeout, own);
+  const callerSignal = options.ws?.signal;
   return new Session<WebStream>(
-    (signal) => dialBrowserWs(url, { ...options.ws, signal, timeout }),
+    (signal) => {
+      // The session's signal (its close) and the caller's, not one in place of the other.
+      const linked = eitherSignal(signal, callerSignal);
+      try {
+        return dialBrowserWs(url, { ...options.ws, signal: linked.signal, timeout: limit }).finally(
+          linked.dispose,
+        );
+      } catch (err) {
+        linked.dispose();
+        throw err;
+      }
+    },
     options,
     (t, nodeOptions) => new BaseNode(t, nodeOptions, (core) => new WebStream(core)),
   );

@@ -281,8 +281,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       this.emit('disconnect', e);
       // A handler may have closed the session (say, on a wrong password): no retry then.
       if (this.isClosed) return;
-      // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying.
-      if (e instanceof ConfigError) {
+      // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying, and an
+      // attempt aborted by the caller's signal (the session's own abort closed it already) would
+      // fail the same way at once every time.
+      if (e instanceof ConfigError || e instanceof AbortError) {
         void this.close();
         return;
       }

@@ -1,0 +1,110 @@
+import { getEventListeners } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AbortError, type BrowserConnectOptions, connect, TimeoutError } from '../../src/browser.js';
+import type { WebSocketConstructor } from '../../src/transport/ws-browser.js';
+
+/**
+ * The browser connect() used to pass its own signal and timeout to every WebSocket dial, in place
+ * of `options.ws.signal` / `options.ws.timeout`: the caller's abort did nothing. A WebSocket that
+ * never opens (the test decides) shows each attempt's fate.
+ */
+class NeverOpens extends EventTarget {
+  static made: NeverOpens[] = [];
+  readyState = 0;
+  binaryType = 'blob';
+  bufferedAmount = 0;
+  readonly closeCalls: number[] = [];
+  constructor(readonly url: string) {
+    super();
+    NeverOpens.made.push(this);
+  }
+  close(code = 1005): void {
+    this.closeCalls.push(code);
+  }
+  send(): void {}
+  /** The connection attempt failing, as a browser reports it. */
+  fail(): void {
+    this.dispatchEvent(new Event('error'));
+    this.dispatchEvent(Object.assign(new Event('close'), { code: 1006 }));
+  }
+}
+
+const sessions: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const s of sessions.splice(0)) await s.close();
+  NeverOpens.made = [];
+  vi.useRealTimers();
+});
+
+function open(ws: BrowserConnectOptions['ws']) {
+  const session = connect('ws://127.0.0.1:9/flex/ws', {
+    password: 'p',
+    domain: 'page',
+    backoffInitial: 60_000,
+    ws: { WebSocket: NeverOpens as unknown as WebSocketConstructor, ...ws },
+  });
+  sessions.push(session);
+  const disconnects: Error[] = [];
+  session.on('disconnect', (e) => disconnects.push(e));
+  return { session, disconnects };
+}
+
+const withoutAny = (): (() => void) => {
+  const holder = AbortSignal as unknown as { any?: unknown };
+  const saved = holder.any;
+  holder.any = undefined;
+  return () => {
+    holder.any = saved;
+  };
+};
+
+describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
+  for (const mode of ['AbortSignal.any', 'fallback'] as const) {
+    it(`the caller's abort ends the attempt in flight and the session (${mode})`, async () => {
+      const restore = mode === 'fallback' ? withoutAny() : () => {};
+      try {
+        const ac = new AbortController();
+        const { session, disconnects } = open({ signal: ac.signal });
+        const closed = new Promise<void>((r) => session.once('close', r));
+        expect(NeverOpens.made).toHaveLength(1);
+        ac.abort(new Error('leaving the page'));
+        expect(NeverOpens.made[0]!.closeCalls).toHaveLength(1); // the socket is torn down at once
+        await closed;
+        expect(session.state).toBe('closed');
+        expect(disconnects).toHaveLength(1);
+        expect(disconnects[0]).toBeInstanceOf(AbortError);
+        expect((disconnects[0] as AbortError).cause).toEqual(new Error('leaving the page'));
+        expect(NeverOpens.made).toHaveLength(1); // no retry with an aborted signal
+        expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      } finally {
+        restore();
+      }
+    });
+  }
+
+  it('an attempt that settles leaves no listener on the caller’s signal (fallback)', async () => {
+    const restore = withoutAny();
+    try {
+      const ac = new AbortController();
+      const { session, disconnects } = open({ signal: ac.signal });
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1); // the attempt's
+      const failed = new Promise((r) => session.once('disconnect', r));
+      NeverOpens.made[0]!.fail();
+      await failed;
+      expect(disconnects).toHaveLength(1);
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      expect(session.state).toBe('backoff');
+    } finally {
+      restore();
+    }
+  });
+
+  it('ws.timeout bounds each attempt, the shorter of it and connectTimeout', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { disconnects } = open({ timeout: 50 });
+    await vi.advanceTimersByTimeAsync(60);
+    expect(disconnects).toHaveLength(1);
+    expect(disconnects[0]).toBeInstanceOf(TimeoutError);
+    expect(NeverOpens.made[0]!.closeCalls).toHaveLength(1);
+  });
+});

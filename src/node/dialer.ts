@@ -46,7 +46,7 @@ export class PendingDials<T> {
 
   /**
    * @param usualTimeout the timeout most dials use (the node's dialTimeout)
-   * @param onGiveUp runs when a dial times out or is aborted, before its promise rejects
+   * @param onGiveUp runs when a dial times out, is aborted or abandoned, before its promise rejects
    */
   constructor(
     private readonly usualTimeout: number,
@@ -94,6 +94,17 @@ export class PendingDials<T> {
     if (e === undefined) return undefined;
     this.remove(e);
     return e;
+  }
+
+  /**
+   * Gives up the dial waiting on `port`, as a timeout would (the port is quarantined, the promise
+   * rejects with `err`); false if none waits there.
+   */
+  abandon(port: number, err: Error): boolean {
+    const e = this.pending.get(port);
+    if (e === undefined) return false;
+    this.giveUp(e, err);
+    return true;
   }
 
   /** Fails every dial waiting, except those on a port `keep` says to leave waiting. */

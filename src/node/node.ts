@@ -4,6 +4,7 @@ import {
   ConfigError,
   ConnectionClosedError,
   DialRefusedError,
+  DialTimeoutError,
   LimitError,
   NotConnectedError,
   ProtocolError,
@@ -326,12 +327,25 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.stats.streamsOpened++;
     wait.then(
       () => {},
-      (err: Error) => {
-        if (this.earlyDials.get(port)?.core === core) this.earlyDials.delete(port);
-        core.abort(err);
-      },
+      (err: Error) => this.failEarly(port, core, err),
     );
     return face;
+  }
+
+  /**
+   * An early-data dial failed (refused, timed out, answered differently, or its connection went):
+   * its stream, the application's already, fails with the error. A timeout resets the stream (a
+   * close without RESET): the acceptor may hold it, and a switcher keeps its route until told
+   * (docs/protocol.md 8). The rest send nothing: there is no stream at the other end, or
+   * confirmEarly told it, or the connection is gone.
+   */
+  private failEarly(port: number, core: StreamCore, err: Error): void {
+    if (core.state !== 'closed') {
+      // While it is still in earlyDials, release() knows the port is quarantined already.
+      if (err instanceof DialTimeoutError && !this._closed) core.destroy(err);
+      else core.abort(err);
+    }
+    if (this.earlyDials.get(port)?.core === core) this.earlyDials.delete(port);
   }
 
   private isLocal(t: DialTarget): boolean {
@@ -458,9 +472,16 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   release(stream: StreamCore): void {
     if (this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
-    // An early-data dial still waiting for its ACK keeps its port until the ACK or the timeout.
-    const waiting = this.options.earlyData && this.earlyDials.get(stream.localPort)?.core === stream;
-    this.retention.add(stream.key, stream.dialed && !waiting ? stream.localPort : -1);
+    if (this.earlyDials.get(stream.localPort)?.core === stream) {
+      // An early-data stream that ended before its ACK (it sent its reset or close) gives its
+      // dial up, as a timeout does: the port stays quarantined, and a late ACK is answered with a
+      // close. Through a switcher the reset has ended the route, so the ACK comes back unmarked.
+      this.earlyDials.delete(stream.localPort);
+      this.dials.abandon(stream.localPort, new AbortError('the early-data stream ended before its ACK'));
+      this.retention.add(stream.key, -1);
+      return;
+    }
+    this.retention.add(stream.key, stream.dialed ? stream.localPort : -1);
   }
 
   accountReceive(delta: number): void {
@@ -648,9 +669,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     pending: PendingDial<S>,
     via: StreamHost,
   ): void {
+    // (A stream that ended before its ACK gave its dial up: release().)
     const { core, face, answer, routed } = dial;
-    // A stream that ended before its ACK kept its port out of the pool (release()).
-    if (core.state === 'closed') this.retention.add(-1 - f.dstPort, f.dstPort);
     if (!ack.ok) {
       pending.reject(new DialRefusedError(ack.error));
       return;

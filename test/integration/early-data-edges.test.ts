@@ -80,4 +80,23 @@ describe('early data edges', () => {
     expect(await failed).toBeInstanceOf(DialRefusedError);
     await closing;
   });
+
+  it('gives the dial up when its early stream is destroyed before the ACK, and closes the late ACK', async () => {
+    const { node, raw } = await taught(0x1f);
+    const s = await node.dial('bob:9');
+    const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+    s.destroy();
+    await raw.next((f) => f.cmd === Cmd.RESET && f.srcPort === open.srcPort);
+    // Not pending any more: the dial limit is not held by a stream that is gone.
+    expect((node as unknown as { dials: { size: number } }).dials.size).toBe(0);
+    raw.send(
+      Cmd.OPEN_ACK,
+      open.srcIP,
+      open.srcPort,
+      SWITCHER_IP,
+      9,
+      encodeOpenAck({ window: 0, caps: 0x1f }),
+    );
+    await raw.next((f) => f.cmd === Cmd.CLOSE && f.srcPort === open.srcPort);
+  });
 });

@@ -132,14 +132,24 @@ describe('early data between two nodes', () => {
     expect((await readAll(s)).toString()).toBe('got small');
   });
 
-  it('fails an early stream whose ACK does not come within the dial timeout', async () => {
-    const { a, b, tb } = pair({ earlyData: true });
+  it('fails an early stream whose ACK does not come within the dial timeout, and resets it at the peer', async () => {
+    const { a, b, ta, tb } = pair({ earlyData: true });
     serveReplies(b);
     expect(await ask(a, 'first')).toBe('got first');
     tb.hold();
+    ta.sent.length = 0;
     const s = await a.dial('bob:9', { timeout: 50 });
+    s.write('early');
     const err = await once<Error>(s, 'error');
     expect(err).toBeInstanceOf(DialTimeoutError);
+    // bob accepted the stream when its open came: he hears that it is gone.
+    expect(ta.sent).toEqual(['open', 'data', 'reset']);
+    await expect.poll(() => b.streamCount).toBe(0);
+    // His ACK, late, is answered with a close (which he answers for a stream he forgot).
+    tb.release();
+    await expect.poll(() => ta.sent).toEqual(['open', 'data', 'reset', 'close']);
+    await expect.poll(() => tb.sent.slice(-2)).toEqual(['open.ack', 'close.ack']);
+    expect(a.streamCount).toBe(0);
   });
 });
 

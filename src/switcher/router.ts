@@ -175,7 +175,8 @@ export class Router {
 
   /**
    * A close, reset (`ending`) or FIN from a dialer whose early-data stream has no link yet (its ACK
-   * has not passed): noted on the route, for the link the ACK makes or does not make. Once linked,
+   * has not passed): noted on the route, for the link the ACK makes or does not make. (A reset
+   * along the route, to FFFF, ends the route at once instead: resetBeforeAck.) Once linked,
    * the link's own bookkeeping (noteFin, unlink) ends the route.
    */
   private beforeAck(from: SwitcherClient, to: SwitcherClient, f: Frame, ending: boolean): void {
@@ -200,7 +201,9 @@ export class Router {
       return true;
     }
     const g: Frame = { ...f, dstIP: to.ip };
-    if (route.dropped) {
+    if (f.cmd === Cmd.RESET && !route.acked) {
+      this.resetBeforeAck(from, route, g);
+    } else if (route.dropped) {
       this.drop(from, f, 'early data of a dial whose earlier early data was dropped');
     } else if (route.held !== null || (!route.acked && !to.takesEarly)) {
       this.hold(from, route, g);
@@ -208,6 +211,22 @@ export class Router {
       this.forward(from, to, encodeHeader(g), this.track(from, to, g));
     }
     return true;
+  }
+
+  /**
+   * A reset from the dialer before the ACK: it gave the dial up (a timeout, or its application
+   * destroyed the stream), so nothing it sent needs the ACK's mark, and a flexmux dialer answers
+   * that ACK, unmarked now, with a close. The route goes at once, or an acceptor that never
+   * answers would keep it until the port is reused or a client leaves. The reset follows the open
+   * where early frames go on at once; one held back (the acceptor may be a Go node) is dropped
+   * with them, and that close ends the acceptor's stream.
+   */
+  private resetBeforeAck(from: SwitcherClient, route: OpeningRoute, g: Frame): void {
+    const onward = !route.dropped && route.held === null && route.to.takesEarly;
+    this.discard(from, route, 'early data of a dial reset before its ACK');
+    SwitcherClient.dropRoute(from, route.port);
+    if (onward) this.forward(from, route.to, encodeHeader(g), this.track(from, route.to, g));
+    else this.drop(from, g, 'reset of an early-data dial whose frames could not go on');
   }
 
   /**

@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DialRefusedError, type FlexStream, Node, type NodeOptions, ProtocolError } from '../../src/index.js';
+import {
+  DialRefusedError,
+  DialTimeoutError,
+  type FlexStream,
+  Node,
+  type NodeOptions,
+  ProtocolError,
+} from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { memoryPair } from '../../src/transport/memory.js';
@@ -118,6 +125,29 @@ describe('early data through a flexmux switcher', () => {
     expect(await failed).toBeInstanceOf(DialRefusedError);
     expect(await ask(alice.node, 'bob:9', 'third')).toBe('got third');
     expect(sw.streams('alice')).toEqual([]);
+  });
+
+  it('resets an early stream whose ACK does not come in time: the route goes, and the late ACK is closed', async () => {
+    const { sw, bob, alice } = await taught();
+    // What the switcher sends bob waits: his ACK cannot come within the dial timeout.
+    bob.tap.hold();
+    const before = bob.tap.sent.length;
+    const s = await alice.node.dial('bob:9', { timeout: 50 });
+    expect(s.core.remoteIP).toBe(0xffff);
+    const failed = once<Error>(s, 'error');
+    s.write('early');
+    await expect.poll(() => sw.client('alice')?.earlyRoutes).toBe(1);
+    expect(await failed).toBeInstanceOf(DialTimeoutError);
+    // alice's reset reached the switcher: the route is gone although bob never answered.
+    await expect.poll(() => sw.client('alice')?.earlyRoutes).toBe(0);
+    // bob gets the open, the data and the reset; his late ACK is answered with a close.
+    bob.tap.release();
+    await expect.poll(() => bob.tap.sent.slice(before)).toEqual(['open', 'data', 'reset', 'close']);
+    await expect.poll(() => sw.streams('alice')).toEqual([]);
+    expect(bob.node.streamCount).toBe(0);
+    expect(alice.node.streamCount).toBe(0);
+    // The domain still takes early data.
+    expect(await ask(alice.node, 'bob:9', 'again')).toBe('got again');
   });
 
   it('fails the stream, not another node, when the domain moved to a node that answers differently', async () => {

@@ -111,22 +111,46 @@ describe('switcher: early-data routes', () => {
     expect(await routed(alice, bob)).toBe(false);
   });
 
-  it('keeps no route after a refusal, and makes no link for a stream reset before its ACK', async () => {
+  it('keeps no route after a refusal', async () => {
     const { bob, alice } = await pair();
     await open(alice, bob, ALL);
     const refusal = encodeOpenError('listener not found');
     bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT, bob.ip, 9, refusal));
     await alice.next(is(Cmd.OPEN_ACK));
     expect(await routed(alice, bob)).toBe(false);
+  });
 
+  it('ends the route at a reset before the ACK; the late ACK goes back unmarked, and the dialer’s close ends its link', async () => {
+    const { bob, alice } = await pair();
     await open(alice, bob, ALL);
-    early(alice, Cmd.RESET);
+    expect(sw.client('alice')?.earlyRoutes).toBe(1);
     alice.send(makeFrame(Cmd.RESET, SWITCHER_IP, 9, alice.ip, PORT, new Uint8Array([0, 0, 0, 0])));
-    await bob.next(is(Cmd.RESET));
-    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT, bob.ip, 9, encodeOpenAck({ window: 0, caps: ALL })));
-    await alice.next(is(Cmd.OPEN_ACK));
-    expect(sw.streams('alice')).toEqual([]);
+    const reset = await bob.next(is(Cmd.RESET));
+    expect([reset.dstIP, reset.srcIP, reset.srcPort]).toEqual([bob.ip, alice.ip, PORT]);
+    // Gone at once, not when bob answers (he may never) or the port is reused.
+    expect(sw.client('alice')?.earlyRoutes).toBe(0);
     expect(await routed(alice, bob)).toBe(false);
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, PORT, bob.ip, 9, encodeOpenAck({ window: 0, caps: ALL })));
+    const ack = decodeOpenAck((await alice.next(is(Cmd.OPEN_ACK))).payload);
+    expect(ack.ok && ack.caps).toBe(ALL);
+    // A flexmux dialer answers an ACK for a dial it gave up with a close: that ends the link.
+    expect(sw.streams('alice')).toHaveLength(1);
+    alice.send(makeFrame(Cmd.CLOSE, bob.ip, 9, alice.ip, PORT));
+    await bob.next(is(Cmd.CLOSE));
+    expect(sw.streams('alice')).toEqual([]);
+  });
+
+  it('drops a reset before the ACK that would reach an acceptor not known to take early data', async () => {
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice');
+    await open(alice, bob, ALL);
+    early(alice, Cmd.DATA, text('held'));
+    alice.send(makeFrame(Cmd.RESET, SWITCHER_IP, 9, alice.ip, PORT, new Uint8Array([0, 0, 0, 0])));
+    await alice.barrier();
+    // bob may be a Go node: neither the held data nor the reset reach him, and the route is gone.
+    expect(bob.inbox.filter((f) => f.cmd === Cmd.DATA || f.cmd === Cmd.RESET)).toEqual([]);
+    expect(sw.client('alice')?.earlyRoutes).toBe(0);
+    expect(inner(sw, 'alice')?.heldEarly).toBe(0);
   });
 
   it('holds early frames until an acceptor not yet known shows it takes them, and drops them for a v3 one', async () => {

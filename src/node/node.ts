@@ -8,6 +8,7 @@ import {
   LimitError,
   NotConnectedError,
   ProtocolError,
+  ResetCode,
 } from '../errors.js';
 import { Scheduler } from '../scheduler.js';
 import { StreamCore, type StreamHost } from '../stream/core.js';
@@ -30,7 +31,7 @@ import {
   negotiateCaps,
   negotiateWindow,
 } from '../wire/open.js';
-import { decodeReset } from '../wire/reset.js';
+import { decodeReset, encodeReset } from '../wire/reset.js';
 import { decodeUtf8, encodeUtf8 } from '../wire/utf8.js';
 import { type DialTarget, parseAddress } from './address.js';
 import { type PendingDial, PendingDials } from './dialer.js';
@@ -699,10 +700,16 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     } else if (this.earlyDomains.get(routed) === answer) {
       this.earlyDomains.delete(routed);
     }
-    via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
-    pending.reject(
-      new ProtocolError('the OpenStream ACK of an early-data dial disagrees with the earlier ones'),
-    );
+    const err = new ProtocolError('the OpenStream ACK of an early-data dial disagrees with the earlier ones');
+    // An abortive end (docs/protocol.md 8): a reset where the acceptor's stream took RESET (what
+    // its ACK says), else the v3 close, the only end a plain stream knows.
+    if ((ack.caps & this.options.caps & Caps.RESET) !== 0) {
+      const reset = encodeReset(ResetCode.PROTOCOL, err.message);
+      via.sendControl(Cmd.RESET, f.srcIP, f.srcPort, f.dstIP, f.dstPort, reset);
+    } else {
+      via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
+    }
+    pending.reject(err);
   }
 
   private refuseOpen(f: Frame, via: StreamHost, text: string): void {

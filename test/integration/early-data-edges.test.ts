@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DialRefusedError, DialTimeoutError, type Node, type NodeOptions } from '../../src/index.js';
+import {
+  DialRefusedError,
+  DialTimeoutError,
+  type Node,
+  type NodeOptions,
+  ProtocolError,
+} from '../../src/index.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
 import type { Frame } from '../../src/wire/frame.js';
 import { encodeOpenAck, encodeOpenError } from '../../src/wire/open.js';
@@ -98,5 +104,15 @@ describe('early data edges', () => {
       encodeOpenAck({ window: 0, caps: 0x1f }),
     );
     await raw.next((f) => f.cmd === Cmd.CLOSE && f.srcPort === open.srcPort);
+  });
+
+  it('closes, not resets, the acceptor’s stream when a disagreeing ACK did not take RESET', async () => {
+    const { node, raw } = await taught(0x1f);
+    const s = await node.dial('bob:9');
+    const failed = once<Error>(s, 'error');
+    const open = await ackNext(raw, 0, 0x1f & ~Caps.RESET);
+    expect(await failed).toBeInstanceOf(ProtocolError);
+    await raw.next((f) => f.cmd === Cmd.CLOSE && f.srcPort === open.srcPort);
+    expect(raw.frames.some((f) => f.cmd === Cmd.RESET && f.srcPort === open.srcPort)).toBe(false);
   });
 });

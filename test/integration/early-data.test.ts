@@ -7,12 +7,14 @@ import {
   Node,
   type NodeOptions,
   ProtocolError,
+  ResetCode,
   validateNodeOptions,
 } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
 import type { Frame } from '../../src/wire/frame.js';
 import { encodeOpenAck } from '../../src/wire/open.js';
+import { decodeReset } from '../../src/wire/reset.js';
 import { type RawPeer, rawLink } from '../helpers/raw.js';
 import { once, readAll } from '../helpers/streams.js';
 import { Tap } from '../helpers/tap.js';
@@ -195,16 +197,18 @@ describe('early data is only learned from the peer itself', () => {
     expect(await dialResolvesBeforeAck(node, raw)).toBe(false);
   });
 
-  it('fails the stream, and closes the peer’s, when a later ACK disagrees', async () => {
+  it('fails the stream, and resets the peer’s, when a later ACK disagrees', async () => {
     const { node, raw } = await taughtBy(SWITCHER_IP, 0x1f);
     const s = await node.dial('bob:9');
     s.write('early');
     const failed = once<Error>(s, 'error');
     const open = await ackNext(raw, SWITCHER_IP, 4096, 0x1f); // another window than before
     expect((await failed) instanceof ProtocolError).toBe(true);
-    const close = await raw.next((f) => f.cmd === Cmd.CLOSE);
-    expect(close.dstPort).toBe(9);
-    expect(close.srcPort).toBe(open.srcPort);
+    // An abortive end: a reset (code 1, protocol), as the ACK took RESET; no close.
+    const reset = await raw.next((f) => f.cmd === Cmd.RESET);
+    expect([reset.dstPort, reset.srcPort]).toEqual([9, open.srcPort]);
+    expect(decodeReset(reset.payload).code).toBe(ResetCode.PROTOCOL);
+    expect(raw.frames.some((f) => f.cmd === Cmd.CLOSE)).toBe(false);
     // The data went out behind the open, before the ACK was read.
     const data = await raw.next((f) => f.cmd === Cmd.DATA);
     expect(new TextDecoder().decode(data.payload)).toBe('early');

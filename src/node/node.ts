@@ -325,7 +325,6 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const face = this.faceOf(core);
     this.streams.set(core.key, core);
     this.earlyDials.set(port, { core, face, answer, routed });
-    this.stats.streamsOpened++;
     wait.then(
       () => {},
       (err: Error) => this.failEarly(port, core, err),
@@ -683,6 +682,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       (ack.caps & this.options.caps) === core.caps &&
       (routed === null ? f.srcIP === core.remoteIP : (ack.caps & Caps.EARLY_ROUTED) !== 0);
     if (same) {
+      // Counted now, as a dial is once accepted: a refused or failed early dial opened nothing.
+      this.stats.streamsOpened++;
       core.confirmOpen();
       if (routed !== null && core.state !== 'closed') {
         // Through a switcher: the acceptor's IP is known now; its frames carry it.

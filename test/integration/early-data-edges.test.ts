@@ -104,6 +104,7 @@ describe('early data edges', () => {
       encodeOpenAck({ window: 0, caps: 0x1f }),
     );
     await raw.next((f) => f.cmd === Cmd.CLOSE && f.srcPort === open.srcPort);
+    expect(node.stats.streamsOpened).toBe(1); // the first dial's
   });
 
   it('closes, not resets, the acceptor’s stream when a disagreeing ACK did not take RESET', async () => {
@@ -114,5 +115,21 @@ describe('early data edges', () => {
     expect(await failed).toBeInstanceOf(ProtocolError);
     await raw.next((f) => f.cmd === Cmd.CLOSE && f.srcPort === open.srcPort);
     expect(raw.frames.some((f) => f.cmd === Cmd.RESET && f.srcPort === open.srcPort)).toBe(false);
+  });
+
+  it('counts an early stream as opened once its ACK accepts it, and a refused one not at all', async () => {
+    const { node, raw } = await taught(0x1f);
+    expect(node.stats.streamsOpened).toBe(1);
+    const refused = await node.dial('bob:10');
+    refused.on('error', () => {});
+    expect(node.stats.streamsOpened).toBe(1);
+    await answerNext(raw, encodeOpenError('listener not found'));
+    await once(refused, 'close');
+    expect(node.stats.streamsOpened).toBe(1);
+    const s = await node.dial('bob:9');
+    expect(node.stats.streamsOpened).toBe(1);
+    await ackNext(raw, 0, 0x1f);
+    await expect.poll(() => node.stats.streamsOpened).toBe(2);
+    s.destroy();
   });
 });

@@ -33,7 +33,7 @@ import {
 } from '../wire/open.js';
 import { decodeReset, encodeReset } from '../wire/reset.js';
 import { decodeUtf8, encodeUtf8 } from '../wire/utf8.js';
-import { type DialTarget, parseAddress } from './address.js';
+import { type DialTarget, formatTarget, parseAddress } from './address.js';
 import { type PendingDial, PendingDials } from './dialer.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Destroyable, Listener } from './listener.js';
@@ -327,20 +327,25 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.earlyDials.set(port, { core, face, answer, routed });
     wait.then(
       () => {},
-      (err: Error) => this.failEarly(port, core, err),
+      (err: Error) => this.failEarly(port, core, target, err),
     );
     return face;
   }
 
   /**
    * An early-data dial failed (refused, timed out, answered differently, or its connection went):
-   * its stream, the application's already, fails with the error. A timeout resets the stream (a
-   * close without RESET): the acceptor may hold it, and a switcher keeps its route until told
-   * (docs/protocol.md 8). The rest send nothing: there is no stream at the other end, or
+   * its stream, the application's already, fails with the error. That error may go unheard (no
+   * 'error' listener: the face keeps it as `failure`), so it is logged too. A timeout resets the
+   * stream (a close without RESET): the acceptor may hold it, and a switcher keeps its route until
+   * told (docs/protocol.md 8). The rest send nothing: there is no stream at the other end, or
    * confirmEarly told it, or the connection is gone.
    */
-  private failEarly(port: number, core: StreamCore, err: Error): void {
+  private failEarly(port: number, core: StreamCore, target: DialTarget, err: Error): void {
     if (core.state !== 'closed') {
+      this.logger.info(
+        { dial: formatTarget(target), port, err: err.message, code: (err as { code?: string }).code },
+        'early-data dial failed; its stream fails with the error',
+      );
       // While it is still in earlyDials, release() knows the port is quarantined already.
       if (err instanceof DialTimeoutError && !this._closed) core.destroy(err);
       else core.abort(err);

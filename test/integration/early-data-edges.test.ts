@@ -6,6 +6,7 @@ import {
   type NodeOptions,
   ProtocolError,
 } from '../../src/index.js';
+import type { Logger } from '../../src/util/logger.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../src/wire/constants.js';
 import type { Frame } from '../../src/wire/frame.js';
 import { encodeOpenAck, encodeOpenError } from '../../src/wire/open.js';
@@ -131,5 +132,25 @@ describe('early data edges', () => {
     await ackNext(raw, 0, 0x1f);
     await expect.poll(() => node.stats.streamsOpened).toBe(2);
     s.destroy();
+  });
+
+  it('keeps a refusal nobody listens for as the stream’s failure, and logs it', async () => {
+    const logged: { obj: object; msg?: string }[] = [];
+    const log = (obj: object, msg?: string): void => {
+      logged.push({ obj, msg });
+    };
+    const logger: Logger = { debug: () => {}, info: log, warn: log, error: log };
+    const { node, raw } = await taught(0x1f, { logger });
+    const s = await node.dial('bob:10');
+    s.write('early request');
+    const closed = once(s, 'close');
+    await answerNext(raw, encodeOpenError('listener not found'));
+    await closed;
+    // No 'error' listener: no crash, and the refusal is on the stream and in the node's log.
+    expect(s.failure).toBeInstanceOf(DialRefusedError);
+    expect(s.failure?.message).toContain('listener not found');
+    const line = logged.find((l) => l.msg?.includes('early-data dial failed'));
+    expect(line?.obj).toMatchObject({ dial: 'bob:10', code: 'FLEX_ERR_DIAL_REFUSED' });
+    expect(JSON.stringify(line?.obj)).toContain('listener not found');
   });
 });

@@ -501,6 +501,9 @@ export class SwitcherClient implements FrameSink {
     this.host.detach(this);
     this.outbox.releaseSources();
     this.unroute();
+    // A ping out to us (a claimant of our domain waits on it) gets no answer we would read now:
+    // settle it at once rather than at its timeout or at our connection's end.
+    this.liveness.failAll();
   }
 
   private teardown(err: Error | undefined): void {

@@ -83,6 +83,12 @@ export class Registry<T extends Registrant> {
   private readonly domains = new Map<string, T>();
   private readonly ips = new Map<number, T>();
   private readonly claiming = new Set<string>();
+  /**
+   * IPs of removed entries whose connection has not ended yet, by IP: handed to no other entry
+   * until release(), or frames of the old entry's streams (sent to it before its peers learnt it
+   * left) would reach the new one.
+   */
+  private readonly retired = new Map<number, T>();
   private readonly pool: IpPool;
   private reserved = 0;
 
@@ -137,7 +143,11 @@ export class Registry<T extends Registrant> {
     }
   }
 
-  /** Removes an entry if it still owns its domain and IP; releases the IP once. */
+  /**
+   * Removes an entry if it still owns its domain and IP: nothing resolves to it any more, and its
+   * domain is free for a claim at once (a reconnecting node wants it back, 8.8). Its IP stays
+   * retired until release(), as Go releases it only once the connection ended (7.1).
+   */
   remove(entry: T): boolean {
     let removed = false;
     if (this.domains.get(entry.domain) === entry) {
@@ -146,10 +156,18 @@ export class Registry<T extends Registrant> {
     }
     if (this.ips.get(entry.ip) === entry) {
       this.ips.delete(entry.ip);
-      this.pool.release(entry.ip);
+      this.retired.set(entry.ip, entry);
       removed = true;
     }
     return removed;
+  }
+
+  /** The entry's connection ended: removes it if need be and gives its IP back to the pool, once. */
+  release(entry: T): void {
+    this.remove(entry);
+    if (this.retired.get(entry.ip) !== entry) return;
+    this.retired.delete(entry.ip);
+    this.pool.release(entry.ip);
   }
 
   private makeClaim(domain: string, ip: number): Claim<T> {

@@ -265,7 +265,8 @@ export class Switcher extends Emitter<SwitcherEvents> {
   }
 
   private left(c: SwitcherClient, reason: LeaveReason, err: Error | undefined): void {
-    this.registry.remove(c);
+    // Only now may its IP go to another node: nothing of its own is queued or routed any more.
+    this.registry.release(c);
     this.leaving.delete(c);
     this.departed.bytesIn += c.stats.bytesIn;
     this.departed.bytesOut += c.outbox.bytesOut;

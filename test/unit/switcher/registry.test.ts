@@ -161,6 +161,38 @@ describe('Registry', () => {
     expect(r.size).toBe(0);
   });
 
+  it("frees a removed entry's domain at once but hands its IP out again only after release", async () => {
+    const h = hooks();
+    const r = new Registry<Entry>(h.hooks, 100, new IpPool(1, 3));
+    const a = await add(r, 'alice', 'old');
+    await add(r, 'bob');
+    r.remove(a);
+    // The old alice is leaving: her domain is free at once (no liveness ping), her IP is not.
+    expect(r.byIp(a.ip)).toBeUndefined();
+    const b = await add(r, 'alice', 'new');
+    expect(h.probed).toEqual([]);
+    expect(b.ip).toBe(3);
+    expect(await r.claim('carol')).toEqual({ ok: false, reason: 'full' });
+    r.release(a);
+    r.release(a);
+    expect(r.byDomain('alice')).toBe(b);
+    expect((await add(r, 'carol')).ip).toBe(a.ip);
+    expect(await r.claim('dave')).toEqual({ ok: false, reason: 'full' });
+  });
+
+  it('releases the IP of an evicted holder only when told its connection ended', async () => {
+    const h = hooks(() => false);
+    const r = new Registry<Entry>(h.hooks, 100, new IpPool(1, 2));
+    const a = await add(r, 'alice', 'old');
+    const b = await add(r, 'alice', 'new');
+    expect(h.evicted).toEqual([a]);
+    expect(await r.claim('bob')).toEqual({ ok: false, reason: 'full' });
+    r.release(a);
+    // Releasing the old entry leaves the new holder of the domain alone.
+    expect(r.byDomain('alice')).toBe(b);
+    expect((await add(r, 'bob')).ip).toBe(a.ip);
+  });
+
   it('refuses a commit with another ip or domain', async () => {
     const r = new Registry<Entry>(hooks().hooks);
     const res = await r.claim('a');

@@ -85,9 +85,6 @@ export interface ClientHost {
   left(c: SwitcherClient, reason: LeaveReason, err: Error | undefined): void;
 }
 
-/** Streams tracked per client for the `streams` statistic; beyond this the count saturates. */
-const MAX_TRACKED_STREAMS = 65_536;
-
 /** A stream the switcher saw open between two of its clients; both clients hold the same one. */
 export interface LinkedStream {
   /** The client that accepted the stream (sent the OpenStream ACK), and the one that dialled. */
@@ -110,9 +107,8 @@ export interface LinkedStream {
  *
  * One that offered early data (`early`) also routes the frames the dialer sends to FFFF from that
  * port (early data). After the ACK the stream's link owns it: it goes when the link is forgotten
- * (unlink) or either client leaves. (A stream past the 65,536 tracked per client gets no link; its
- * route stays until the dialer leaves, within MAX_OPENING_ROUTES.) Any other dial's route goes
- * with its ACK, and only the fields up to `ended` mean something for it.
+ * (unlink) or either client leaves. Any other dial's route goes with its ACK, and only the fields
+ * up to `ended` mean something for it.
  */
 export interface OpeningRoute {
   to: SwitcherClient;
@@ -192,8 +188,8 @@ export const NO_NODE_AT_IP = 'no node holds the ip';
 /** Refusal of an IP dial: no client holds the IP (or its holder left before answering). */
 export const NO_NODE = encodeOpenError(NO_NODE_AT_IP);
 
-/** Reason code sent to the survivor of a stream whose other end left (14.3: shutting down). */
-const PEER_GONE_CODE = 4;
+/** Reset code for a stream the switcher ends: its other end left, or it was refused (14.3). */
+export const PEER_GONE_CODE = 4;
 
 export class SwitcherClient implements FrameSink {
   readonly id: number;
@@ -395,15 +391,20 @@ export class SwitcherClient implements FrameSink {
 
   // ------------------------------------------------------------------ streams statistic
 
-  /** Records a stream between `a` and `b` (a successful OpenStream ACK passed). */
+  /**
+   * Whether one more stream of `a` and `b` would be one too many for either (the router refuses
+   * it then, so that every stream that passes is linked, and ended when an end leaves).
+   */
+  static overLimit(a: SwitcherClient, b: SwitcherClient, max: number): boolean {
+    return a.streams.size >= max || b.streams.size >= max;
+  }
+
+  /**
+   * Records a stream between `a` and `b` (a successful OpenStream ACK passed), within the limit
+   * the router checked (overLimit).
+   */
   static link(a: SwitcherClient, b: SwitcherClient, key: string, ack?: Frame, caps = 0, fins = 0): void {
-    if (
-      a.streams.has(key) ||
-      a.streams.size >= MAX_TRACKED_STREAMS ||
-      b.streams.size >= MAX_TRACKED_STREAMS
-    ) {
-      return;
-    }
+    if (a.streams.has(key)) return;
     // `a` sent the OpenStream ACK: it is the acceptor, its address is the ACK's source.
     const acceptor = [ack?.srcIP ?? a.ip, ack?.srcPort ?? 0] as const;
     const dialer = [ack?.dstIP ?? b.ip, ack?.dstPort ?? 0] as const;

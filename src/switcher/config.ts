@@ -31,6 +31,11 @@ export const switcherDefaults = Object.freeze({
   maxQueuePerClient: 64 * 1024 * 1024,
   /** Switcher-made frames (replies, pings) queued for one client before it is dropped as stuck. */
   maxControlQueue: 16_384,
+  /**
+   * Streams open through the switcher with one client at an end. Each is tracked, so that the
+   * other end is told when the client leaves; a dial beyond the limit is refused.
+   */
+  maxStreamsPerClient: 65_536,
   /** Bytes one source may send per round-robin turn at a destination. */
   quantum: 64 * 1024,
   /** Largest batch handed to a transport in one write. */
@@ -69,6 +74,8 @@ export interface SwitcherOptions {
   maxQueuePerSource?: number;
   maxQueuePerClient?: number;
   maxControlQueue?: number;
+  /** Streams with one client at an end; dials beyond are refused with `too many streams` (default 65,536). */
+  maxStreamsPerClient?: number;
   quantum?: number;
   maxBatchBytes?: number;
   idleTimeout?: number;
@@ -137,6 +144,12 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     maxQueuePerSource: perSource,
     maxQueuePerClient: perClient,
     maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
+    maxStreamsPerClient: int(
+      'maxStreamsPerClient',
+      o.maxStreamsPerClient ?? d.maxStreamsPerClient,
+      1,
+      2 ** 24,
+    ),
     quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
     idleTimeout: int('idleTimeout', o.idleTimeout ?? d.idleTimeout, 0, MAX_DELAY),

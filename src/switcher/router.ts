@@ -2,9 +2,10 @@ import { ownBytes } from '../util/bytes.js';
 import type { Logger } from '../util/logger.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { normalizeDomain } from '../wire/domain.js';
-import { encodeHeader, type Frame, header } from '../wire/frame.js';
+import { EMPTY, encodeHeader, type Frame, header } from '../wire/frame.js';
 import { decodeOpen, decodeOpenAck, encodeOpenError, rewriteOpenDomain } from '../wire/open.js';
 import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
+import { encodeReset } from '../wire/reset.js';
 import type { AccessPolicy } from './access.js';
 import {
   MAX_DIAL_ROUTES,
@@ -14,6 +15,7 @@ import {
   NO_NODE_AT_IP,
   type OpeningRoute,
   openingRoute,
+  PEER_GONE_CODE,
   RESOLVE_FAILED,
   SwitcherClient,
 } from './client.js';
@@ -51,7 +53,7 @@ export function streamKey(f: Frame): string {
   return a < b ? `${a}-${b}` : `${b}-${a}`;
 }
 
-const TOO_MANY_OPENING = encodeOpenError('too many streams');
+const TOO_MANY_STREAMS = encodeOpenError('too many streams');
 /** Commands of a stream's life after its open: what a dialer may send early, to FFFF. */
 const STREAM_CMDS = new Set<number>([Cmd.DATA, Cmd.DATA_ACK, Cmd.CLOSE, Cmd.CLOSE_ACK, Cmd.FIN, Cmd.RESET]);
 const NOT_ALLOWED = encodeOpenError(DIAL_NOT_ALLOWED);
@@ -63,6 +65,8 @@ export class Router {
     private readonly registry: Registry<SwitcherClient>,
     private readonly access: AccessPolicy,
     private readonly logger: Logger,
+    /** Streams one client may have open through the switcher (maxStreamsPerClient). */
+    private readonly maxStreams: number,
   ) {}
 
   route(from: SwitcherClient, f: Frame): void {
@@ -99,6 +103,10 @@ export class Router {
         this.refuseOpen(from, f, f.dstIP, NOT_ALLOWED, 'dial not allowed by the access rules');
         return;
       }
+      if (SwitcherClient.overLimit(from, to, this.maxStreams)) {
+        this.refuseOpen(from, f, f.dstIP, TOO_MANY_STREAMS, 'too many streams at either end');
+        return;
+      }
       // An IP dial names no domain (3.2), and the acceptor takes any name it carries as the
       // dialer's (3.4): a name the dialer chose would pass for another node's, so it gets the
       // dialer's own, as a domain dial does. Dialers that keep to the protocol are untouched.
@@ -111,9 +119,43 @@ export class Router {
     } else if (!this.access.mayTalk(from.domain, to.domain)) {
       this.drop(from, f, 'the access rules keep these nodes apart');
       return;
+    } else if (f.cmd === Cmd.OPEN_ACK && this.refuseAck(from, to, f)) {
+      return;
     }
     const payload = this.track(from, to, f);
     this.forward(from, to, encodeHeader(f), payload);
+  }
+
+  /**
+   * An ACK accepting a stream that is one too many for either end (its dial passed below the
+   * limit, and others were answered first): the dialer gets a refusal in its place, as if the
+   * acceptor had refused, and the acceptor the end of the stream it accepted, as if the dialer had
+   * given up (a reset where negotiated, else a close), each behind the frames of the other end.
+   * So every stream that passes is linked, and ended at the survivor when one end leaves.
+   */
+  private refuseAck(from: SwitcherClient, to: SwitcherClient, f: Frame): boolean {
+    const ack = decodeOpenAck(f.payload);
+    if (!ack.ok || !SwitcherClient.overLimit(from, to, this.maxStreams) || from.streams.has(streamKey(f))) {
+      return false;
+    }
+    const route = to.opening.get(f.dstPort);
+    if (route !== undefined && route.to === from && route.dstPort === f.srcPort) {
+      this.discard(to, route, 'early data of a stream refused as one too many');
+      SwitcherClient.dropRoute(to, f.dstPort);
+    }
+    this.drop(from, f, 'too many streams at either end: the stream is refused');
+    const refusal = header(Cmd.OPEN_ACK, f.dstIP, f.dstPort, f.srcIP, f.srcPort, TOO_MANY_STREAMS.length);
+    this.forward(from, to, refusal, TOO_MANY_STREAMS);
+    let end: Uint8Array;
+    let payload: Uint8Array = EMPTY;
+    if (ack.caps & Caps.RESET) {
+      payload = encodeReset(PEER_GONE_CODE, 'too many streams at the switcher');
+      end = header(Cmd.RESET, f.srcIP, f.srcPort, f.dstIP, f.dstPort, payload.length);
+    } else {
+      end = header(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort, 0);
+    }
+    this.forward(to, from, end, payload);
+    return true;
   }
 
   private forward(from: SwitcherClient, to: SwitcherClient, h: Uint8Array, payload: Uint8Array): void {
@@ -306,12 +348,16 @@ export class Router {
       this.refuseOpen(from, f, LOCAL_IP, RESOLVE_FAILED, `cannot resolve domain ${JSON.stringify(asked)}`);
       return;
     }
+    if (SwitcherClient.overLimit(from, to, this.maxStreams)) {
+      this.refuseOpen(from, f, LOCAL_IP, TOO_MANY_STREAMS, 'too many streams at either end');
+      return;
+    }
     const payload = this.withDialerDomain(from, f);
     if (payload === null) return;
     if ((req.caps & Caps.EARLY_DATA) !== 0) {
       // Frames the dialer may send to FFFF from this port before the ACK follow this open.
       if (from.earlyRoutes >= MAX_OPENING_ROUTES) {
-        this.refuseOpen(from, f, LOCAL_IP, TOO_MANY_OPENING, 'too many early-data routes');
+        this.refuseOpen(from, f, LOCAL_IP, TOO_MANY_STREAMS, 'too many early-data routes');
         return;
       }
       SwitcherClient.addRoute(from, openingRoute(to, f, true, false));

@@ -107,7 +107,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
       },
       o.maxClients,
     );
-    this.router = new Router(this.registry, access, this.logger);
+    this.router = new Router(this.registry, access, this.logger, o.maxStreamsPerClient);
     const self = this;
     this.clientHost = {
       options: o,
@@ -167,8 +167,8 @@ export class Switcher extends Emitter<SwitcherEvents> {
   }
 
   /**
-   * Streams the switcher saw open between its clients (up to 65,536 tracked per client): all of
-   * them, or those with `domain` at one end. Undefined for an unknown domain.
+   * Streams the switcher saw open between its clients (at most `maxStreamsPerClient` per client):
+   * all of them, or those with `domain` at one end. Undefined for an unknown domain.
    */
   streams(domain?: string): StreamInfo[] | undefined {
     if (domain === undefined) return [...this.registry.entries()].flatMap((c) => c.streamInfos(true));

@@ -55,7 +55,8 @@ export class StreamQueue {
   onDrain(): void {}
 }
 
-interface QueuedFrame {
+/** A frame waiting in a StreamQueue (what `takeAll` hands out and `pushOrdered` takes back). */
+export interface QueuedFrame {
   header: Uint8Array;
   payload: Uint8Array;
   /** Further views of the same payload (a frame gathered from several writes), or null. */
@@ -222,6 +223,17 @@ export class Scheduler {
   /** Whether another stream than `q` wrote sparsely within the last `hold` ms. */
   sharedWithSparse(q: StreamQueue, hold: number): boolean {
     return this.sparse !== null && this.sparse !== q && this.opts.clock() - this.sparseAt < hold;
+  }
+
+  /**
+   * Takes every frame off `q`, in order, for the caller to push back (pushOrdered) what it keeps
+   * in the order it chooses. `q` stays where it is in the round robin.
+   */
+  takeAll(q: StreamQueue): QueuedFrame[] {
+    const out = q.items === null ? [] : [...q.items];
+    q.items?.clear();
+    q.bytes = 0;
+    return out;
   }
 
   /** Drops everything queued for a stream (after a reset). */

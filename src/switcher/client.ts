@@ -1,4 +1,5 @@
 import { LimitError, type ProtocolError, TimeoutError } from '../errors.js';
+import type { QueuedFrame } from '../scheduler.js';
 import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
@@ -164,6 +165,26 @@ export function openingRoute(to: SwitcherClient, f: Frame, early: boolean, byIp:
     heldBytes: 0,
     dropped: false,
   };
+}
+
+/** Key of a stream, the same from both ends: its two (IP, port) ends in ascending order. */
+export function pairKey(ipA: number, portA: number, ipB: number, portB: number): string {
+  const a = ipA * 0x10000 + portA;
+  const b = ipB * 0x10000 + portB;
+  return a < b ? `${a}-${b}` : `${b}-${a}`;
+}
+
+/** The stream key of an encoded frame header (PROTOCOL.md 1.1: cmd, dst IP, port, src IP, port). */
+function headerKey(h: Uint8Array): string {
+  return pairKey((h[1] << 8) | h[2], (h[3] << 8) | h[4], (h[5] << 8) | h[6], (h[7] << 8) | h[8]);
+}
+
+/** The (IP, port) of `link`'s end at `gone`, then of its other end. */
+function ends(
+  link: LinkedStream,
+  gone: SwitcherClient,
+): readonly [readonly [number, number], readonly [number, number]] {
+  return link.acceptor[0] === gone.ip ? [link.acceptor, link.dialer] : [link.dialer, link.acceptor];
 }
 
 /** The end of `link` that is not `c` (`c` itself for a node that dialled itself). */
@@ -342,29 +363,52 @@ export class SwitcherClient implements FrameSink {
   }
 
   /**
-   * The other end of `link` (the client `goneClient`) left without closing: tell this node, as if
-   * from that end, so its stream fails instead of hanging half-alive (PROTOCOL.md 12.2) — a reset
-   * with code 4 where negotiated, else a CloseStream that a Go node also understands. Either goes
-   * behind what the departed end sent first (7.5): a v3 node drops data that follows a close
-   * (5.3), and a reset ahead of the departed acceptor's still queued ACK would find no stream yet,
-   * after which the ACK made one that never ends. Queued so, it still leaves when the departed
-   * client's queue here is forgotten at its teardown (Outbox.forget keeps what is queued).
+   * The other end of `link` (the client `goneClient`) left without closing, and the stream did
+   * not negotiate reset: tell this node with a CloseStream, as if from that end, so its stream
+   * ends instead of hanging half-alive (PROTOCOL.md 12.2). It goes behind what the departed end
+   * sent first (7.5), since a v3 node drops data that follows a close (5.3). Queued so, it still
+   * leaves when the departed client's queue here is forgotten at its teardown (Outbox.forget keeps
+   * what is queued).
    */
   endOrphan(link: LinkedStream, goneClient: SwitcherClient): void {
     if (this.state !== 'open') return;
-    const goneIP = goneClient.ip;
-    const [gone, mine] =
-      link.acceptor[0] === goneIP ? [link.acceptor, link.dialer] : [link.dialer, link.acceptor];
-    let h: Uint8Array;
-    let payload: Uint8Array = EMPTY;
-    if (link.caps & Caps.RESET) {
-      payload = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
-      h = header(Cmd.RESET, mine[0], mine[1], gone[0], gone[1], payload.length);
-    } else {
-      h = header(Cmd.CLOSE, mine[0], mine[1], gone[0], gone[1], 0);
-    }
+    const [gone, mine] = ends(link, goneClient);
     this.fedBy(goneClient);
-    this.outbox.forward(goneClient, h, payload);
+    this.outbox.forward(goneClient, header(Cmd.CLOSE, mine[0], mine[1], gone[0], gone[1], 0), EMPTY);
+  }
+
+  /**
+   * The other end (`goneClient`) of `links`, streams that negotiated reset, left: each is reset
+   * here with code 4, as if from that end. A reset may overtake its stream's data and the node
+   * discards what it had not read of it (14.3), so the departed end's frames of these streams
+   * still queued here are dropped, and the resets go ahead of its other frames here instead of
+   * waiting behind up to maxQueuePerSource of them; each behind its stream's ACK if that is still
+   * queued (a reset ahead of it would find no stream, and the ACK then made one that never ends).
+   * The departed end's other frames keep their order (a v3 stream's data before its close).
+   */
+  resetOrphans(links: ReadonlyMap<string, LinkedStream>, goneClient: SwitcherClient): void {
+    if (this.state !== 'open') return;
+    this.fedBy(goneClient);
+    this.outbox.requeue(goneClient, (frames) => {
+      const acks = new Map<string, QueuedFrame>();
+      const kept: QueuedFrame[] = [];
+      for (const f of frames) {
+        const key = headerKey(f.header);
+        if (!links.has(key)) kept.push(f);
+        else if (f.header[0] === Cmd.OPEN_ACK) acks.set(key, f);
+        else goneClient.stats.dropped++;
+      }
+      const front: QueuedFrame[] = [];
+      for (const [key, link] of links) {
+        const ack = acks.get(key);
+        if (ack !== undefined) front.push(ack);
+        const [gone, mine] = ends(link, goneClient);
+        const payload = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
+        const h = header(Cmd.RESET, mine[0], mine[1], gone[0], gone[1], payload.length);
+        front.push({ header: h, payload, rest: null, size: payload.length });
+      }
+      return front.concat(kept);
+    });
   }
 
   /** This client's streams; with `acceptorOnly`, those it accepted (to list each stream once). */
@@ -537,13 +581,22 @@ export class SwitcherClient implements FrameSink {
    * Runs at leave() and again, finding nothing left, at teardown.
    */
   private unroute(): void {
+    // Streams that negotiated reset, by survivor: each survivor's are reset in one pass over our
+    // queue there (resetOrphans).
+    const resets = new Map<SwitcherClient, Map<string, LinkedStream>>();
     for (const [key, link] of this.streams) {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
-      if (peer !== this) peer.endOrphan(link, this);
+      if (peer !== this && (link.caps & Caps.RESET) !== 0) {
+        const mine = resets.get(peer) ?? new Map<string, LinkedStream>();
+        resets.set(peer, mine.set(key, link));
+      } else if (peer !== this) {
+        peer.endOrphan(link, this);
+      }
       SwitcherClient.forgetRoute(link);
     }
     this.streams.clear();
+    for (const [peer, links] of resets) peer.resetOrphans(links, this);
     // Early frames held for us can go nowhere now; ours held for others are forgotten with us.
     for (const [route, dialer] of this.heldFor) {
       dialer.stats.dropped += route.held?.length ?? 0;

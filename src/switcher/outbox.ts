@@ -1,4 +1,4 @@
-import { Scheduler, type SchedulerSink, StreamQueue } from '../scheduler.js';
+import { type QueuedFrame, Scheduler, type SchedulerSink, StreamQueue } from '../scheduler.js';
 import type { Transport } from '../transport/types.js';
 import { ownBytes } from '../util/bytes.js';
 import { type TimerHandle, timeout } from '../util/timers.js';
@@ -102,6 +102,8 @@ export class Outbox<S extends Source> {
   private readonly bySource = new Map<S, StreamQueue>();
   private readonly overTotal = new Set<S>();
   private pushed = 0;
+  /** Frames taken off a queue unsent (requeue): not waiting, though counted in framesOut. */
+  private removed = 0;
   /** Queues created since the last sweep of empty ones. */
   private created = 0;
   /** Sources paused on this client's account: source queues over their bound, plus overTotal. */
@@ -141,7 +143,7 @@ export class Outbox<S extends Source> {
 
   /** What the queued frames cost in memory, as the bounds count it (FRAME_COST per frame). */
   private get queuedCost(): number {
-    return this.queuedBytes + (this.framesOut - this.scheduler.framesWritten) * FRAME_COST;
+    return this.queuedBytes + (this.framesOut - this.removed - this.scheduler.framesWritten) * FRAME_COST;
   }
 
   /** Queues a switcher-made frame ahead of forwarded traffic; throws LimitError when too many wait. */
@@ -157,16 +159,7 @@ export class Outbox<S extends Source> {
     // A payload that must wait (the client is not taking more) is copied when small, or a
     // one-byte frame would keep a whole read buffer alive beyond every bound.
     if (this.scheduler.isBlocked) payload = ownBytes(payload);
-    let q = this.bySource.get(from);
-    if (q === undefined) {
-      // A queue per source ever seen would grow with every pair of nodes that once talked:
-      // now and then forget the empty ones (amortised O(1) per new queue).
-      if (++this.created > 64 && this.created * 2 > this.bySource.size) this.sweep();
-      const queue = new SourceQueue(from.gate, this);
-      queue.lowWater = Math.floor(l.maxQueuePerSource / 2);
-      this.bySource.set(from, queue);
-      q = queue;
-    }
+    const q = this.queueOf(from);
     this.scheduler.pushOrdered(q, h, payload);
     this.pushed += h.length + payload.length;
     this.framesOut++;
@@ -179,6 +172,43 @@ export class Outbox<S extends Source> {
       this.overTotal.add(from);
       from.gate.block(this);
       this.hold();
+    }
+  }
+
+  private queueOf(from: S): StreamQueue {
+    let q = this.bySource.get(from);
+    if (q === undefined) {
+      // A queue per source ever seen would grow with every pair of nodes that once talked:
+      // now and then forget the empty ones (amortised O(1) per new queue).
+      if (++this.created > 64 && this.created * 2 > this.bySource.size) this.sweep();
+      q = new SourceQueue(from.gate, this);
+      q.lowWater = Math.floor(this.limits.maxQueuePerSource / 2);
+      this.bySource.set(from, q);
+    }
+    return q;
+  }
+
+  /**
+   * Rewrites what `source` has queued here (a source that left): `plan` gets its frames in order
+   * and returns those to send, in the order they go, new ones included. Frames it leaves out are
+   * dropped unsent; if that drains the queue enough, the wait it caused here ends.
+   */
+  requeue(source: S, plan: (frames: readonly QueuedFrame[]) => QueuedFrame[]): void {
+    const q = this.queueOf(source);
+    const old = this.scheduler.takeAll(q);
+    const next = plan(old);
+    const kept = new Set(old);
+    for (const f of old) this.pushed -= f.header.length + f.size;
+    this.removed += old.length;
+    for (const f of next) {
+      this.scheduler.pushOrdered(q, f.header, f.payload, f.rest);
+      this.pushed += f.header.length + f.size;
+      if (kept.has(f)) this.removed--;
+      else this.framesOut++;
+    }
+    if (q.needDrain && q.bytes <= q.lowWater) {
+      q.needDrain = false;
+      q.onDrain();
     }
   }
 

@@ -16,6 +16,7 @@ import {
   type OpeningRoute,
   openingRoute,
   PEER_GONE_CODE,
+  pairKey,
   RESOLVE_FAILED,
   SwitcherClient,
 } from './client.js';
@@ -48,9 +49,7 @@ export interface RouterCounters {
 
 /** Key of a stream, the same from both ends: its two (IP, port) ends in ascending order. */
 export function streamKey(f: Frame): string {
-  const a = f.srcIP * 0x10000 + f.srcPort;
-  const b = f.dstIP * 0x10000 + f.dstPort;
-  return a < b ? `${a}-${b}` : `${b}-${a}`;
+  return pairKey(f.srcIP, f.srcPort, f.dstIP, f.dstPort);
 }
 
 const TOO_MANY_STREAMS = encodeOpenError('too many streams');

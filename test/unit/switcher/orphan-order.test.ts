@@ -90,3 +90,54 @@ describe('orphaned v3 stream', () => {
     expect(order).toEqual(['ack', 'reset']);
   });
 });
+
+describe('orphaned streams that negotiated reset', () => {
+  it("are reset ahead of the departed end's queued frames, which are dropped; v3 streams keep theirs", async () => {
+    const sw = new Switcher({ password: PASSWORD });
+    switchers.push(sw);
+    const acc = await join(sw, 'acc');
+    const dial = await join(sw, 'dial');
+    // dial -> acc:80 from 1000 with reset, dial -> acc:81 from 1001 plain v3.
+    for (const [port, from, caps] of [
+      [80, 1000, Caps.RESET],
+      [81, 1001, undefined],
+    ] as const) {
+      dial.send(makeFrame(Cmd.OPEN, acc.ip, port, dial.ip, from, encodeOpen({ domain: '', caps })));
+      await acc.next((f) => f.cmd === Cmd.OPEN && f.dstPort === port);
+      acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, from, acc.ip, port, encodeOpenAck({ window: 0, caps })));
+      await dial.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === from);
+    }
+    // The dialer reads slowly: 1 MiB on the reset stream, then 8 frames on the v3 one, queue.
+    dial.t.pauseReading();
+    const frames = 64;
+    for (let i = 0; i < frames; i++) {
+      acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(CHUNK).fill(i)));
+    }
+    for (let i = 0; i < 8; i++) {
+      acc.send(makeFrame(Cmd.DATA, dial.ip, 1001, acc.ip, 81, new Uint8Array(CHUNK).fill(i)));
+    }
+    await expect.poll(() => sw.client('acc')!.framesIn).toBeGreaterThanOrEqual(frames + 10);
+    expect(sw.client('dial')!.queuedBytes).toBeGreaterThan(512 * 1024);
+    acc.t.destroy();
+    await expect.poll(() => sw.client('acc')).toBeUndefined();
+    // What still waits for the dialer: the v3 stream's data, its close and the reset.
+    expect(sw.client('dial')!.queuedBytes).toBeLessThan(8 * (CHUNK + 11) + 128);
+    dial.t.resumeReading();
+    const seen: string[] = [];
+    for (let ended = 0; ended < 2; ) {
+      const f = await dial.next((x) => x.cmd === Cmd.DATA || x.cmd === Cmd.RESET || x.cmd === Cmd.CLOSE);
+      const name = f.cmd === Cmd.DATA ? 'data' : f.cmd === Cmd.RESET ? 'reset' : 'close';
+      seen.push(`${name}:${f.dstPort}`);
+      if (f.cmd !== Cmd.DATA) ended++;
+    }
+    const reset = seen.indexOf('reset:1000');
+    // Only what had left the switcher before (the link's 256 KiB in flight) precedes the reset;
+    // the rest of that stream's data was dropped.
+    expect(reset).toBeGreaterThanOrEqual(0);
+    expect(reset).toBeLessThan(frames / 2);
+    expect(seen.slice(reset).filter((x) => x === 'data:1000')).toEqual([]);
+    // The v3 stream gets all its data, then its close.
+    expect(seen.filter((x) => x === 'data:1001')).toHaveLength(8);
+    expect(seen.at(-1)).toBe('close:1001');
+  });
+});

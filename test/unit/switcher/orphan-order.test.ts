@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Switcher } from '../../../src/switcher/switcher.js';
+import { memoryPair } from '../../../src/transport/memory.js';
 import { Caps, Cmd } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
 import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
-import { join, PASSWORD } from './helpers.js';
+import { admitRaw, join, PASSWORD, Raw } from './helpers.js';
 
 /**
  * PROTOCOL.md 7.5: frames from one source to one destination leave in arrival order, data before
@@ -139,5 +140,38 @@ describe('orphaned streams that negotiated reset', () => {
     // The v3 stream gets all its data, then its close.
     expect(seen.filter((x) => x === 'data:1001')).toHaveLength(8);
     expect(seen.at(-1)).toBe('close:1001');
+  });
+});
+
+describe('a survivor held back by the queue of a node that leaves', () => {
+  it('reads again once the dropped frames of its reset streams empty that queue', async () => {
+    const sw = new Switcher({ password: PASSWORD, maxQueuePerSource: 64 * 1024 });
+    switchers.push(sw);
+    // The acceptor's link will go dark: its connection then ends only after a minute.
+    const [a, b] = memoryPair({ closeTimeout: 60_000 });
+    sw.handle(b);
+    const acc = new Raw(a);
+    expect((await admitRaw(acc, 'acc')).errCode).toBe(0);
+    const dial = await join(sw, 'dial');
+    dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps: Caps.RESET })));
+    await acc.next((f) => f.cmd === Cmd.OPEN);
+    acc.send(
+      makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps: Caps.RESET })),
+    );
+    await dial.next((f) => f.cmd === Cmd.OPEN_ACK);
+    // The dialer does not read: the acceptor's data queues past the bound, which pauses the
+    // acceptor and, while it holds the acceptor back, the dialer itself (outbox.ts).
+    dial.t.pauseReading();
+    for (let i = 0; i < 64; i++) {
+      acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(CHUNK).fill(i)));
+    }
+    await expect.poll(() => sw.client('dial')?.paused).toBe(true);
+    (acc.t as unknown as { blackhole(): void }).blackhole();
+    expect(sw.kick('acc')).toBe(true);
+    // Not when the dark connection ends, a minute later.
+    expect(sw.client('dial')?.paused).toBe(false);
+    dial.t.resumeReading();
+    const reset = await dial.next((f) => f.cmd === Cmd.RESET);
+    expect([reset.srcIP, reset.srcPort, reset.dstPort]).toEqual([acc.ip, 80, 1000]);
   });
 });

@@ -57,4 +57,49 @@ describe('switcher outbox', () => {
     expect(payload.buffer.byteLength).toBeLessThan(1024);
     outbox.close();
   });
+
+  it('requeue drops and reorders what a source has queued, and the counts follow', () => {
+    const written: number[] = [];
+    let full = true;
+    const t: Transport = {
+      framing: 'stream',
+      remoteAddress: 'test',
+      bufferedAmount: 0,
+      closed: false,
+      attach: () => {},
+      send: (parts) => {
+        for (const p of parts) if (p.length === 11) written.push(p[0]!);
+        return !full;
+      },
+      pauseReading: () => {},
+      resumeReading: () => {},
+      close: () => {},
+      destroy: () => {},
+    };
+    const outbox = new Outbox(t, { ...switcherDefaults, maxQueuePerSource: 100 });
+    const src = { gate: new ReadGate(t) };
+    const h = (cmd: number): Uint8Array => new Uint8Array(11).fill(cmd, 0, 1);
+    outbox.forward(src, h(1), new Uint8Array(0));
+    outbox.scheduler.flush(); // the link is full from now on
+    for (const cmd of [2, 3, 4]) outbox.forward(src, h(cmd), new Uint8Array(50));
+    expect(src.gate.paused).toBe(true);
+    expect(outbox.queuedBytes).toBe(3 * 61);
+    // Drop 3, put a new frame 9 ahead of the rest.
+    outbox.requeue(src, (frames) => {
+      expect(frames.map((f) => f.header[0])).toEqual([2, 3, 4]);
+      const nine = { header: h(9), payload: new Uint8Array(0), rest: null, size: 0 };
+      return [nine, frames[0]!, frames[2]!];
+    });
+    expect(outbox.queuedBytes).toBe(11 + 2 * 61);
+    expect(outbox.framesOut).toBe(5);
+    // Still above the low-water mark (each frame counts 256 bytes more): held until they go.
+    expect(outbox.held).toBe(1);
+    full = false;
+    outbox.scheduler.drain();
+    outbox.scheduler.flush();
+    expect(written).toEqual([1, 9, 2, 4]);
+    expect(outbox.queuedBytes).toBe(0);
+    expect(outbox.held).toBe(0);
+    outbox.close();
+  });
 });

@@ -535,15 +535,19 @@ export class StreamCore extends StreamQueue {
 
   /**
    * Resets the stream if nothing moves within endTimeout: no credit comes and nothing is sent
-   * (`moved`: ackedTotal + sentTotal when armed; both only grow).
+   * (`moved`: ackedTotal + sentTotal when armed, both only grow; -1 while this end's own queue or
+   * connection was still backed up).
    */
   private armEndTimer(moved: number): void {
     this.closeTimer = timeout(() => {
       this.closeTimer = null;
       if (this._state !== 'open' || this.is(END_SENT) || this.pendingBytes === 0) return;
-      // Credit came meanwhile: the peer is slow, not gone. Wait again from now.
-      const seen = this.ackedTotal + this.sentTotal;
-      if (seen !== moved) {
+      // Credit came meanwhile: the peer is slow, not gone. Frames still in our own queue, or a
+      // connection backed up (what we sent may wait in its buffers): the peer may not have had
+      // them, so owes no credit yet; a slow or dead connection is the heartbeat's business. The
+      // peer's wait starts once they have gone. Either way, wait again from now.
+      const seen = this.bytes > 0 || this.host.scheduler.isBlocked ? -1 : this.ackedTotal + this.sentTotal;
+      if (seen === -1 || seen !== moved) {
         this.armEndTimer(seen);
         return;
       }

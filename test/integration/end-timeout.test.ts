@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FlexStream, Node, type NodeOptions, StreamResetError, TimeoutError } from '../../src/index.js';
-import { memoryPair } from '../../src/transport/memory.js';
+import { type MemoryPairOptions, type MemoryTransport, memoryPair } from '../../src/transport/memory.js';
 import { captureLogger } from '../helpers/faulty-log.js';
 import { pattern } from '../helpers/streams.js';
 
@@ -18,14 +18,17 @@ afterEach(() => {
 
 const WINDOW = 4096;
 
-async function pair(a: NodeOptions): Promise<{ s: FlexStream; peer: FlexStream }> {
-  const [x, y] = memoryPair();
+async function pair(
+  a: NodeOptions,
+  link: MemoryPairOptions = {},
+): Promise<{ s: FlexStream; peer: FlexStream; y: MemoryTransport }> {
+  const [x, y] = memoryPair(link);
   const na = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0, window: WINDOW, ...a });
   const nb = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0, window: WINDOW });
   nodes.push(na, nb);
   const accepted = nb.listen(9).accept();
   const s = await na.dial('bob:9');
-  return { s, peer: await accepted };
+  return { s, peer: await accepted, y };
 }
 
 describe('end() against a peer that withholds credit', () => {
@@ -85,5 +88,52 @@ describe('end() against a peer that withholds credit', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(off.s.core.state).toBe('open');
     expect(off.s.core.writeBuffered).toBe(WINDOW);
+  });
+
+  it('does not reset a stream whose own connection has not sent what it wrote yet', async () => {
+    // The link takes nothing (the far end reads no bytes off it): the stream's frames wait in its
+    // own connection's queue, so the peer has not seen them and cannot give credit for them. That
+    // is a slow or dead connection (the heartbeat's business), not a peer withholding credit.
+    const { s, peer, y } = await pair({ endTimeout: 100 }, { highWaterMark: 1024 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const errors: Error[] = [];
+    s.on('error', (e) => errors.push(e));
+    y.pauseReading();
+    const data = pattern(4 * WINDOW);
+    s.write(data);
+    s.end();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(errors).toEqual([]);
+    expect(s.core.state).toBe('open');
+    // The link moves again: the peer gets everything, and returns credit as its reader reads.
+    const got: Buffer[] = [];
+    const ended = new Promise<void>((r) => peer.once('end', r));
+    peer.on('data', (c: Buffer) => got.push(c));
+    y.resumeReading();
+    await vi.advanceTimersByTimeAsync(10);
+    await ended;
+    expect(Buffer.concat(got).equals(Buffer.from(data))).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it('gives the peer a whole endTimeout for credit once the connection has sent the data', async () => {
+    // The link is blocked past several endTimeouts, then moves, but the peer never reads: it is
+    // reset, though no sooner than endTimeout after the frames left.
+    const { s, y } = await pair({ endTimeout: 100 }, { highWaterMark: 1024 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const errors: Error[] = [];
+    s.on('error', (e) => errors.push(e));
+    y.pauseReading();
+    s.write(pattern(4 * WINDOW));
+    s.end();
+    await vi.advanceTimersByTimeAsync(350);
+    expect(s.core.state).toBe('open');
+    y.resumeReading();
+    await vi.advanceTimersByTimeAsync(90);
+    expect(s.core.writeBuffered).toBe(3 * WINDOW);
+    expect(s.core.state).toBe('open');
+    await vi.advanceTimersByTimeAsync(300);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TimeoutError);
   });
 });

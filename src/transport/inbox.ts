@@ -148,6 +148,11 @@ export class Inbox {
     return this.paused;
   }
 
+  /** Whether `push` would hold a chunk (queue it) rather than hand it to the handler at once. */
+  get holds(): boolean {
+    return this.hooks.async === true || this.flushing || this.queue.length > 0 || !this.ready();
+  }
+
   push(chunk: Uint8Array): void {
     if (this.state !== 'open') return;
     if (!this.hooks.async && !this.flushing && this.queue.length === 0 && this.ready()) {

@@ -142,7 +142,9 @@ class BrowserWsTransport implements Transport {
   private readonly onMessage = (ev: MessageEvent): void => {
     const data: unknown = ev.data;
     if (isArrayBuffer(data)) {
-      if (this.inbox.queuedBytes + data.byteLength > this.maxHeld) {
+      // Only what is held counts: a message handed over at once is not (one of up to 64 KiB would
+      // otherwise close a connection whose maxHeldBytes is set below that while reading).
+      if (this.inbox.holds && this.inbox.queuedBytes + data.byteLength > this.maxHeld) {
         if (this.failure !== undefined || this.closing) return;
         const err = new LimitError(
           `more than ${this.maxHeld} bytes of incoming WebSocket messages held while reading is paused`,

@@ -279,6 +279,22 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     );
   });
 
+  it('counts only what it holds: a message delivered at once is never over maxHeldBytes', async () => {
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { maxHeldBytes: 1000 });
+    const p = attachProbe(t);
+    // Reading, nothing held: larger than the limit, but handed over at once.
+    ws.receive(new Uint8Array(2000).buffer);
+    expect(ws.closeCalls).toEqual([]);
+    expect(p.bytes).toBe(2000);
+    // Paused, it would be held: the limit applies.
+    t.pauseReading();
+    ws.receive(new Uint8Array(2000).buffer);
+    expect(ws.closeCalls).toEqual([4008]);
+    await p.closed();
+    expect(p.closes[0]).toBeInstanceOf(LimitError);
+  });
+
   it('delivers what it held once resumed, below the limit', async () => {
     const ws = new FakeWebSocket();
     const t = browserWsTransport(ws.asWebSocket(), { maxHeldBytes: 1000 });

@@ -101,10 +101,22 @@ const settled = Promise.resolve();
 /**
  * Runs `fn` in a microtask through a settled promise rather than `queueMicrotask`, which Node.js
  * wraps in an AsyncResource per call (an object, a bound function and async-context bookkeeping,
- * about twice the cost, and more code for V8 to optimise in a fresh process). `fn` must not throw.
+ * about twice the cost, and more code for V8 to optimise in a fresh process). `fn` must not throw:
+ * the promise's rejection would be unhandled (see `report`).
  */
 function microtask(fn: () => void): void {
   void settled.then(fn);
+}
+
+/**
+ * Throws `err` from a microtask of its own: an error of the application's code (a 'drain' handler
+ * reached through onDrain or a deferred tail) surfaces as an uncaught exception, as an event
+ * handler's throw does, never as a rejection an 'unhandledRejection' handler would swallow.
+ */
+function report(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
 }
 
 /** Work put off to the end of the current tick by `Scheduler.defer`. */
@@ -120,7 +132,13 @@ export class Scheduler {
   private scheduled = false;
   private blocked = false;
   private closed = false;
-  private readonly flushFn = (): void => this.flush();
+  private readonly flushFn = (): void => {
+    try {
+      this.flush();
+    } catch (err) {
+      report(err);
+    }
+  };
   private deferred: Deferred[] = [];
   private readonly runDeferredFn = (): void => this.runDeferred();
   /** Longest time a control frame waited before it was handed to the sink, ms. */
@@ -221,7 +239,15 @@ export class Scheduler {
   private runDeferred(): void {
     const tasks = this.deferred;
     this.deferred = [];
-    for (const t of tasks) t.runDeferred();
+    // One that throws strands none of the others: each keeps its tail flagged as scheduled, and
+    // would never be deferred again.
+    for (const t of tasks) {
+      try {
+        t.runDeferred();
+      } catch (err) {
+        report(err);
+      }
+    }
   }
 
   /** `q` began a short write with nothing queued: latency-sensitive traffic shares the link. */
@@ -314,7 +340,12 @@ export class Scheduler {
     for (const q of drained) {
       if (q.needDrain && q.bytes <= q.lowWater) {
         q.needDrain = false;
-        q.onDrain();
+        // One whose handler throws leaves the others theirs: a missed onDrain stalls its writer.
+        try {
+          q.onDrain();
+        } catch (err) {
+          report(err);
+        }
       }
     }
   }

@@ -209,3 +209,69 @@ describe('scheduler: sparse traffic (sharedInflight)', () => {
     expect(s.sharedWithSparse(bulk, 200)).toBe(false);
   });
 });
+
+describe('scheduler: an application handler that throws', () => {
+  // A stream's onDrain and deferred tail reach application code ('drain' handlers, write
+  // callbacks). A throw there must strand no other stream, and must surface as an uncaught
+  // exception (as from queueMicrotask), not as the rejection of the settled promise's then, which an
+  // 'unhandledRejection' handler would swallow without a word.
+  async function capturingRethrows(run: () => void): Promise<(() => void)[]> {
+    const rethrown: (() => void)[] = [];
+    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((fn) => {
+      rethrown.push(fn);
+    });
+    try {
+      run();
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    } finally {
+      spy.mockRestore();
+    }
+    return rethrown;
+  }
+
+  it('a deferred task that throws leaves the others of its tick to run', async () => {
+    const s = new Scheduler(new RecordingSink(), {
+      quantum: 4 * KIB,
+      maxBatchBytes: 1 << 20,
+      maxControlQueue: 16,
+    });
+    const ran: string[] = [];
+    const rethrown = await capturingRethrows(() => {
+      s.defer({
+        runDeferred: () => {
+          ran.push('a');
+          throw new Error('boom');
+        },
+      });
+      s.defer({ runDeferred: () => ran.push('b') });
+    });
+    expect(ran).toEqual(['a', 'b']);
+    expect(rethrown).toHaveLength(1);
+    expect(rethrown[0]).toThrow('boom');
+  });
+
+  it('an onDrain that throws leaves the other drained streams their onDrain', async () => {
+    const s = new Scheduler(new RecordingSink(), {
+      quantum: 4 * KIB,
+      maxBatchBytes: 1 << 20,
+      maxControlQueue: 16,
+    });
+    const drained: string[] = [];
+    const q1 = new StreamQueue();
+    const q2 = new StreamQueue();
+    q1.onDrain = () => {
+      drained.push('q1');
+      throw new Error('drain handler');
+    };
+    q2.onDrain = () => drained.push('q2');
+    const rethrown = await capturingRethrows(() => {
+      for (const [i, q] of [q1, q2].entries()) {
+        s.pushOrdered(q, header(i + 1), new Uint8Array(KIB));
+        q.needDrain = true;
+      }
+    });
+    expect(drained).toEqual(['q1', 'q2']);
+    expect(rethrown).toHaveLength(1);
+    expect(rethrown[0]).toThrow('drain handler');
+  });
+});

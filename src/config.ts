@@ -35,7 +35,8 @@ export const defaults = Object.freeze({
   closeAckTimeout: 2_000,
   /**
    * How long `end()` may wait without credit from the peer (no DATA_ACK) to send what was written
-   * before the stream is reset with a TimeoutError; each ACK restarts the wait. 0 disables.
+   * before the stream is reset with a TimeoutError; each ACK restarts the wait, and time while
+   * this end's own connection is backed up does not count. 0 disables.
    */
   endTimeout: 30_000,
   /** How long a closed stream's address absorbs late frames (Go: 2 s). */
@@ -81,7 +82,8 @@ export interface NodeOptions {
   closeAckTimeout?: number;
   /**
    * ms `end()` may wait for the peer's credit with written bytes still unsent (each DATA_ACK
-   * restarts the wait); then the stream is reset (TimeoutError, reset code 5). 0 disables.
+   * restarts the wait; not while this end's connection is backed up); then the stream is reset
+   * (TimeoutError, reset code 5). 0 disables.
    */
   endTimeout?: number;
   retention?: number;

@@ -162,6 +162,11 @@ export class Registry<T extends Registrant> {
     return removed;
   }
 
+  /** The removed entry whose connection has not ended yet and keeps `ip` retired, if any. */
+  retiredAt(ip: number): T | undefined {
+    return this.retired.get(ip);
+  }
+
   /** The entry's connection ended: removes it if need be and gives its IP back to the pool, once. */
   release(entry: T): void {
     this.remove(entry);

@@ -52,6 +52,16 @@ export function streamKey(f: Frame): string {
   return pairKey(f.srcIP, f.srcPort, f.dstIP, f.dstPort);
 }
 
+/**
+ * The end of the stream an accepting ACK `f` opened, to its acceptor as if from the dialer: a
+ * reset (code 4) where the ACK took RESET, else a CloseStream, all a plain v3 node knows (14.4).
+ */
+function acceptorEnd(f: Frame, caps: number, message: string): [Uint8Array, Uint8Array] {
+  if ((caps & Caps.RESET) === 0) return [header(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort, 0), EMPTY];
+  const payload = encodeReset(PEER_GONE_CODE, message);
+  return [header(Cmd.RESET, f.srcIP, f.srcPort, f.dstIP, f.dstPort, payload.length), payload];
+}
+
 const TOO_MANY_STREAMS = encodeOpenError('too many streams');
 /** Commands of a stream's life after its open: what a dialer may send early, to FFFF. */
 const STREAM_CMDS = new Set<number>([Cmd.DATA, Cmd.DATA_ACK, Cmd.CLOSE, Cmd.CLOSE_ACK, Cmd.FIN, Cmd.RESET]);
@@ -94,6 +104,7 @@ export class Router {
         return;
       }
       this.drop(from, f, 'no client has the destination IP');
+      if (f.cmd === Cmd.OPEN_ACK && f.dstIP !== LOCAL_IP) this.endAccepted(from, f);
       return;
     }
     if (f.cmd === Cmd.OPEN) {
@@ -145,16 +156,25 @@ export class Router {
     this.drop(from, f, 'too many streams at either end: the stream is refused');
     const refusal = header(Cmd.OPEN_ACK, f.dstIP, f.dstPort, f.srcIP, f.srcPort, TOO_MANY_STREAMS.length);
     this.forward(from, to, refusal, TOO_MANY_STREAMS);
-    let end: Uint8Array;
-    let payload: Uint8Array = EMPTY;
-    if (ack.caps & Caps.RESET) {
-      payload = encodeReset(PEER_GONE_CODE, 'too many streams at the switcher');
-      end = header(Cmd.RESET, f.srcIP, f.srcPort, f.dstIP, f.dstPort, payload.length);
-    } else {
-      end = header(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort, 0);
-    }
+    const [end, payload] = acceptorEnd(f, ack.caps, 'too many streams at the switcher');
     this.forward(to, from, end, payload);
     return true;
+  }
+
+  /**
+   * An ACK accepting a dial of a client that left before it came (the ACK goes to nobody): the
+   * acceptor's stream would hang half-alive (PROTOCOL.md 12.2), so it gets its end as if from the
+   * dialer, as the survivor of a linked stream does (SwitcherClient.unroute). While the dialer's
+   * connection has not ended, behind the frames it sent first (a v3 close must not overtake its
+   * data, 5.3); after that, nothing of it is routed any more and the end goes as a reply.
+   */
+  private endAccepted(from: SwitcherClient, f: Frame): void {
+    const ack = decodeOpenAck(f.payload);
+    if (!ack.ok) return;
+    const [end, payload] = acceptorEnd(f, ack.caps, 'the other end left the switcher');
+    const dialer = this.registry.retiredAt(f.dstIP);
+    if (dialer?.state === 'closing') from.forward(dialer, end, payload);
+    else from.sendControl(end, payload);
   }
 
   private forward(from: SwitcherClient, to: SwitcherClient, h: Uint8Array, payload: Uint8Array): void {

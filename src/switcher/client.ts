@@ -1,5 +1,4 @@
 import { LimitError, type ProtocolError, TimeoutError } from '../errors.js';
-import type { QueuedFrame } from '../scheduler.js';
 import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
@@ -7,10 +6,10 @@ import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/
 import { EMPTY, type Frame, header } from '../wire/frame.js';
 import { encodeOpenError, OpenErrorText } from '../wire/open.js';
 import { encodePing } from '../wire/ping.js';
-import { encodeReset } from '../wire/reset.js';
 import type { FrameSink } from './admission.js';
 import type { ResolvedSwitcherOptions } from './config.js';
 import { Liveness } from './liveness.js';
+import { orphanClose, peerOf, resetPlan } from './orphans.js';
 import { Outbox, ReadGate } from './outbox.js';
 
 /**
@@ -167,31 +166,6 @@ export function openingRoute(to: SwitcherClient, f: Frame, early: boolean, byIp:
   };
 }
 
-/** Key of a stream, the same from both ends: its two (IP, port) ends in ascending order. */
-export function pairKey(ipA: number, portA: number, ipB: number, portB: number): string {
-  const a = ipA * 0x10000 + portA;
-  const b = ipB * 0x10000 + portB;
-  return a < b ? `${a}-${b}` : `${b}-${a}`;
-}
-
-/** The stream key of an encoded frame header (PROTOCOL.md 1.1: cmd, dst IP, port, src IP, port). */
-function headerKey(h: Uint8Array): string {
-  return pairKey((h[1] << 8) | h[2], (h[3] << 8) | h[4], (h[5] << 8) | h[6], (h[7] << 8) | h[8]);
-}
-
-/** The (IP, port) of `link`'s end at `gone`, then of its other end. */
-function ends(
-  link: LinkedStream,
-  gone: SwitcherClient,
-): readonly [readonly [number, number], readonly [number, number]] {
-  return link.acceptor[0] === gone.ip ? [link.acceptor, link.dialer] : [link.dialer, link.acceptor];
-}
-
-/** The end of `link` that is not `c` (`c` itself for a node that dialled itself). */
-function peerOf(link: LinkedStream, c: SwitcherClient): SwitcherClient {
-  return link.acceptorClient === c ? link.dialerClient : link.acceptorClient;
-}
-
 /** One stream between two clients, as `Switcher.streams()` lists it. */
 export interface StreamInfo {
   dialer: { domain: string; ip: number; port: number };
@@ -208,9 +182,6 @@ export const RESOLVE_FAILED = encodeOpenError(OpenErrorText.RESOLVE_DOMAIN_FAILE
 export const NO_NODE_AT_IP = 'no node holds the ip';
 /** Refusal of an IP dial: no client holds the IP (or its holder left before answering). */
 export const NO_NODE = encodeOpenError(NO_NODE_AT_IP);
-
-/** Reset code for a stream the switcher ends: its other end left, or it was refused (14.3). */
-export const PEER_GONE_CODE = 4;
 
 export class SwitcherClient implements FrameSink {
   readonly id: number;
@@ -364,51 +335,24 @@ export class SwitcherClient implements FrameSink {
 
   /**
    * The other end of `link` (the client `goneClient`) left without closing, and the stream did
-   * not negotiate reset: tell this node with a CloseStream, as if from that end, so its stream
-   * ends instead of hanging half-alive (PROTOCOL.md 12.2). It goes behind what the departed end
-   * sent first (7.5), since a v3 node drops data that follows a close (5.3). Queued so, it still
-   * leaves when the departed client's queue here is forgotten at its teardown (Outbox.forget keeps
-   * what is queued).
+   * not negotiate reset: tell this node with a CloseStream (orphans.ts), queued behind what the
+   * departed end sent first. Queued so, it still leaves when the departed client's queue here is
+   * forgotten at its teardown (Outbox.forget keeps what is queued).
    */
   endOrphan(link: LinkedStream, goneClient: SwitcherClient): void {
     if (this.state !== 'open') return;
-    const [gone, mine] = ends(link, goneClient);
     this.fedBy(goneClient);
-    this.outbox.forward(goneClient, header(Cmd.CLOSE, mine[0], mine[1], gone[0], gone[1], 0), EMPTY);
+    this.outbox.forward(goneClient, orphanClose(link, goneClient), EMPTY);
   }
 
   /**
    * The other end (`goneClient`) of `links`, streams that negotiated reset, left: each is reset
-   * here with code 4, as if from that end. A reset may overtake its stream's data and the node
-   * discards what it had not read of it (14.3), so the departed end's frames of these streams
-   * still queued here are dropped, and the resets go ahead of its other frames here instead of
-   * waiting behind up to maxQueuePerSource of them; each behind its stream's ACK if that is still
-   * queued (a reset ahead of it would find no stream, and the ACK then made one that never ends).
-   * The departed end's other frames keep their order (a v3 stream's data before its close).
+   * here, and the departed end's queue here rewritten in one pass (orphans.ts resetPlan).
    */
   resetOrphans(links: ReadonlyMap<string, LinkedStream>, goneClient: SwitcherClient): void {
     if (this.state !== 'open') return;
     this.fedBy(goneClient);
-    this.outbox.requeue(goneClient, (frames) => {
-      const acks = new Map<string, QueuedFrame>();
-      const kept: QueuedFrame[] = [];
-      for (const f of frames) {
-        const key = headerKey(f.header);
-        if (!links.has(key)) kept.push(f);
-        else if (f.header[0] === Cmd.OPEN_ACK) acks.set(key, f);
-        else goneClient.stats.dropped++;
-      }
-      const front: QueuedFrame[] = [];
-      for (const [key, link] of links) {
-        const ack = acks.get(key);
-        if (ack !== undefined) front.push(ack);
-        const [gone, mine] = ends(link, goneClient);
-        const payload = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
-        const h = header(Cmd.RESET, mine[0], mine[1], gone[0], gone[1], payload.length);
-        front.push({ header: h, payload, rest: null, size: payload.length });
-      }
-      return front.concat(kept);
-    });
+    this.outbox.requeue(goneClient, (frames) => resetPlan(frames, links, goneClient));
   }
 
   /** This client's streams; with `acceptorOnly`, those it accepted (to list each stream once). */

@@ -15,11 +15,10 @@ import {
   NO_NODE_AT_IP,
   type OpeningRoute,
   openingRoute,
-  PEER_GONE_CODE,
-  pairKey,
   RESOLVE_FAILED,
   SwitcherClient,
 } from './client.js';
+import { PEER_GONE_CODE, pairKey } from './orphans.js';
 import { FRAME_COST } from './outbox.js';
 import type { Registry } from './registry.js';
 

@@ -1,0 +1,86 @@
+import type { QueuedFrame } from '../scheduler.js';
+import { Cmd } from '../wire/constants.js';
+import { header } from '../wire/frame.js';
+import { encodeReset } from '../wire/reset.js';
+import type { LinkedStream, SwitcherClient } from './client.js';
+
+/**
+ * What the other ends of a departed client's linked streams get (SwitcherClient.unroute): frames
+ * as if from the departed end, so that no stream hangs half-alive (PROTOCOL.md 12.2). A plain v3
+ * stream gets a CloseStream behind what the departed end sent first; one that negotiated reset
+ * gets a reset with code 4, ahead of the departed end's other queued frames (its frames of the
+ * stream dropped), but behind the ACK that opens the stream.
+ */
+
+/** Reset code for a stream the switcher ends: its other end left, or it was refused (14.3). */
+export const PEER_GONE_CODE = 4;
+
+/** Key of a stream, the same from both ends: its two (IP, port) ends in ascending order. */
+export function pairKey(ipA: number, portA: number, ipB: number, portB: number): string {
+  const a = ipA * 0x10000 + portA;
+  const b = ipB * 0x10000 + portB;
+  return a < b ? `${a}-${b}` : `${b}-${a}`;
+}
+
+/** The stream key of an encoded frame header (PROTOCOL.md 1.1: cmd, dst IP, port, src IP, port). */
+function headerKey(h: Uint8Array): string {
+  return pairKey((h[1] << 8) | h[2], (h[3] << 8) | h[4], (h[5] << 8) | h[6], (h[7] << 8) | h[8]);
+}
+
+/** The (IP, port) of `link`'s end at `gone`, then of its other end. */
+function ends(
+  link: LinkedStream,
+  gone: SwitcherClient,
+): readonly [readonly [number, number], readonly [number, number]] {
+  return link.acceptor[0] === gone.ip ? [link.acceptor, link.dialer] : [link.dialer, link.acceptor];
+}
+
+/** The end of `link` that is not `c` (`c` itself for a node that dialled itself). */
+export function peerOf(link: LinkedStream, c: SwitcherClient): SwitcherClient {
+  return link.acceptorClient === c ? link.dialerClient : link.acceptorClient;
+}
+
+/**
+ * The header of the CloseStream that tells the other end of `link`, a plain v3 stream, that
+ * `gone` left without closing. It must go behind what `gone` sent first (7.5), since a v3 node
+ * drops data that follows a close (5.3).
+ */
+export function orphanClose(link: LinkedStream, gone: SwitcherClient): Uint8Array {
+  const [from, to] = ends(link, gone);
+  return header(Cmd.CLOSE, to[0], to[1], from[0], from[1], 0);
+}
+
+/**
+ * The frames `gone` has queued at the other end of `links`, streams that negotiated reset, as
+ * they go once it left (Outbox.requeue): each stream reset with code 4, as if from `gone`. A reset
+ * may overtake its stream's data and the node discards what it had not read of it (14.3), so
+ * `gone`'s frames of these streams are dropped (counted in its `dropped`), and the resets go ahead
+ * of its other frames instead of waiting behind up to maxQueuePerSource of them; each behind its
+ * stream's ACK if that is still queued (a reset ahead of it would find no stream, and the ACK then
+ * made one that never ends). `gone`'s other frames keep their order (a v3 stream's data before
+ * its close).
+ */
+export function resetPlan(
+  frames: readonly QueuedFrame[],
+  links: ReadonlyMap<string, LinkedStream>,
+  gone: SwitcherClient,
+): QueuedFrame[] {
+  const acks = new Map<string, QueuedFrame>();
+  const kept: QueuedFrame[] = [];
+  for (const f of frames) {
+    const key = headerKey(f.header);
+    if (!links.has(key)) kept.push(f);
+    else if (f.header[0] === Cmd.OPEN_ACK) acks.set(key, f);
+    else gone.stats.dropped++;
+  }
+  const front: QueuedFrame[] = [];
+  for (const [key, link] of links) {
+    const ack = acks.get(key);
+    if (ack !== undefined) front.push(ack);
+    const [from, to] = ends(link, gone);
+    const payload = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
+    const h = header(Cmd.RESET, to[0], to[1], from[0], from[1], payload.length);
+    front.push({ header: h, payload, rest: null, size: payload.length });
+  }
+  return front.concat(kept);
+}

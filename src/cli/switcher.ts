@@ -35,7 +35,7 @@ export const DEFAULT_LISTENERS = Object.freeze({
 /** Extra time past the switcher's own close timeout before the process gives up and exits. */
 const SHUTDOWN_SLACK = 3_000;
 
-interface SwitcherOpts extends CommonOpts {
+export interface SwitcherOpts extends CommonOpts {
   tcp?: HostPort[];
   ws?: HostPortPath[];
   tls?: HostPort[];
@@ -56,6 +56,7 @@ interface SwitcherOpts extends CommonOpts {
   closeTimeout?: number;
   maxQueuePerClient?: number;
   maxQueuePerSource?: number;
+  maxStreamsPerClient?: number;
   failedAdmissionBurst?: number;
   failedAdmissionRate?: number;
 }
@@ -71,9 +72,17 @@ const LIMITS = [
   'closeTimeout',
   'maxQueuePerClient',
   'maxQueuePerSource',
+  'maxStreamsPerClient',
   'failedAdmissionBurst',
   'failedAdmissionRate',
 ] as const;
+
+/** The switcher options the Limits flags set (those given, as flag, variable or config file). */
+export function limitOptions(o: SwitcherOpts): Partial<SwitcherOptions> {
+  const options: Partial<SwitcherOptions> = {};
+  for (const k of LIMITS) if (o[k] !== undefined) options[k] = o[k];
+  return options;
+}
 
 const ms = (v: number): string => (v % 1000 === 0 ? `${v / 1000}s` : `${v}ms`);
 const mib = (v: number): string => `${v / 1024 / 1024}MiB`;
@@ -185,6 +194,13 @@ export function switcherCommand(): CliCommand {
     )
     .addOption(
       limit(
+        '--max-streams-per-client <n>',
+        `streams through the switcher with one node at an end; more dials are refused (default ${d.maxStreamsPerClient})`,
+        (v) => parseCount(v, 1),
+      ),
+    )
+    .addOption(
+      limit(
         '--failed-admission-burst <n>',
         `failed admissions per host before rate limiting, 0: off (default ${d.failedAdmissionBurst})`,
         (v) => parseCount(v, 0),
@@ -253,8 +269,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       `flexmux: no ${PASSWORD_ENV} or --password-file given; the password for this run is:\n\n    ${password}\n\n`,
     );
   }
-  const options: SwitcherOptions = { password, access, logger };
-  for (const k of LIMITS) if (o[k] !== undefined) options[k] = o[k];
+  const options: SwitcherOptions = { password, access, logger, ...limitOptions(o) };
   const switcher = new Switcher(options);
   warnOnFdLimit(switcher.options, o.maxClients !== undefined || o.maxPendingAdmissions !== undefined, logger);
   const closeTimeout = switcher.options.closeTimeout;

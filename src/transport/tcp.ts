@@ -3,6 +3,7 @@ import { ConnectionClosedError } from '../errors.js';
 import { checkNumber, checkPort, formatAddress, transportDefaults } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot } from './inbox.js';
+import { type PinHolder, pin, unpin } from './read-pin.js';
 import type { Transport, TransportHandlers } from './types.js';
 
 export interface TcpTransportOptions {
@@ -38,10 +39,13 @@ export function tcpTransport(socket: net.Socket, options: TcpTransportOptions = 
   return new TcpTransport(socket, options.closeTimeout ?? transportDefaults.closeTimeout);
 }
 
-class TcpTransport implements Transport {
+class TcpTransport implements Transport, PinHolder {
   readonly framing = 'stream';
   readonly coalesce = true;
   readonly remoteAddress: string;
+  /** The latest chunk read, kept until the next (read-pin.ts). */
+  pinned: Uint8Array | null = null;
+  reads = 0;
   private readonly slot = new HandlerSlot();
   private paused = false;
   private needDrain = false;
@@ -76,6 +80,7 @@ class TcpTransport implements Transport {
     socket.on('end', () => this.end());
     socket.on('close', () => {
       if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+      unpin(this);
       this.slot.close(this.failure);
     });
     if (socket.destroyed) queueMicrotask(() => this.slot.close(this.failure));
@@ -91,7 +96,10 @@ class TcpTransport implements Transport {
 
   attach(handlers: TransportHandlers): void {
     this.slot.attach(handlers);
-    this.socket.on('data', (chunk: Buffer) => this.slot.data(chunk));
+    this.socket.on('data', (chunk: Buffer) => {
+      pin(this, chunk);
+      this.slot.data(chunk);
+    });
     // Adding a 'data' listener may switch the socket to flowing; state our intent either way.
     if (this.paused) this.socket.pause();
     else this.socket.resume();

@@ -120,6 +120,13 @@ export interface InboxHooks {
   delivered?(bytes: number): void;
   /** Everything queued before `end` was delivered. Called once. */
   ended(): void;
+  /**
+   * Bytes the inbox may hold; a chunk that would take it past this is dropped and `overflow`
+   * called instead (for a transport that cannot pause its peer). Default: no bound.
+   */
+  maxHeld?: number;
+  /** A chunk was dropped at `maxHeld`; `held` is what is queued. */
+  overflow?(held: number): void;
 }
 
 /**
@@ -148,16 +155,17 @@ export class Inbox {
     return this.paused;
   }
 
-  /** Whether `push` would hold a chunk (queue it) rather than hand it to the handler at once. */
-  get holds(): boolean {
-    return this.hooks.async === true || this.flushing || this.queue.length > 0 || !this.ready();
-  }
-
   push(chunk: Uint8Array): void {
     if (this.state !== 'open') return;
     if (!this.hooks.async && !this.flushing && this.queue.length === 0 && this.ready()) {
       this.hooks.delivered?.(chunk.length);
       this.slot.data(chunk);
+      return;
+    }
+    // Only what is held counts: a chunk handed over at once (above) never does.
+    const max = this.hooks.maxHeld;
+    if (max !== undefined && this.queue.bytes + chunk.length > max) {
+      this.hooks.overflow?.(this.queue.bytes);
       return;
     }
     this.queue.push(chunk);

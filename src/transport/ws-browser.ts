@@ -81,7 +81,11 @@ class BrowserWsTransport implements Transport {
     this.maxHeld = options.maxHeldBytes ?? transportDefaults.browserMaxHeldBytes;
     this.logger = options.logger ?? silentLogger;
     this.remoteAddress = options.remoteAddress ?? hostOf(ws.url);
-    this.inbox = new Inbox(this.slot, { ended: () => this.report(this.failure) });
+    this.inbox = new Inbox(this.slot, {
+      ended: () => this.report(this.failure),
+      maxHeld: this.maxHeld,
+      overflow: (held) => this.overflow(held),
+    });
     ws.binaryType = 'arraybuffer';
     ws.addEventListener('message', this.onMessage);
     ws.addEventListener('error', this.onError);
@@ -142,20 +146,6 @@ class BrowserWsTransport implements Transport {
   private readonly onMessage = (ev: MessageEvent): void => {
     const data: unknown = ev.data;
     if (isArrayBuffer(data)) {
-      // Only what is held counts: a message handed over at once is not (one of up to 64 KiB would
-      // otherwise close a connection whose maxHeldBytes is set below that while reading).
-      if (this.inbox.holds && this.inbox.queuedBytes + data.byteLength > this.maxHeld) {
-        if (this.failure !== undefined || this.closing) return;
-        const err = new LimitError(
-          `more than ${this.maxHeld} bytes of incoming WebSocket messages held while reading is paused`,
-        );
-        this.logger.warn(
-          { remote: this.remoteAddress, held: this.inbox.queuedBytes, maxHeldBytes: this.maxHeld },
-          'WebSocket peer sent past maxHeldBytes while reading was paused: closing',
-        );
-        this.fail(err, CLOSE_LIMIT, 'too much data held');
-        return;
-      }
       this.inbox.push(new Uint8Array(data));
       return;
     }
@@ -170,6 +160,19 @@ class BrowserWsTransport implements Transport {
       : new ProtocolError('non-binary WebSocket message: flex carries binary messages only');
     this.fail(err, CLOSE_PROTOCOL_ERROR, 'binary messages only');
   };
+
+  /** The peer sent past maxHeldBytes while reading was paused (the inbox dropped the message). */
+  private overflow(held: number): void {
+    if (this.failure !== undefined || this.closing) return;
+    this.logger.warn(
+      { remote: this.remoteAddress, held, maxHeldBytes: this.maxHeld },
+      'WebSocket peer sent past maxHeldBytes while reading was paused: closing',
+    );
+    const err = new LimitError(
+      `more than ${this.maxHeld} bytes of incoming WebSocket messages held while reading is paused`,
+    );
+    this.fail(err, CLOSE_LIMIT, 'too much data held');
+  }
 
   /** Tells the peer why (close `code`), drops what is held, and reports `err` once closed. */
   private fail(err: Error, code: number, reason: string): void {

@@ -3,13 +3,13 @@ import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
-import { EMPTY, type Frame, header } from '../wire/frame.js';
+import { type Frame, header } from '../wire/frame.js';
 import { encodeOpenError, OpenErrorText } from '../wire/open.js';
 import { encodePing } from '../wire/ping.js';
 import type { FrameSink } from './admission.js';
 import type { ResolvedSwitcherOptions } from './config.js';
 import { Liveness } from './liveness.js';
-import { orphanClose, peerOf, resetPlan } from './orphans.js';
+import { orphanEnd, peerOf, resetPlan } from './orphans.js';
 import { Outbox, ReadGate } from './outbox.js';
 
 /**
@@ -342,7 +342,7 @@ export class SwitcherClient implements FrameSink {
   endOrphan(link: LinkedStream, goneClient: SwitcherClient): void {
     if (this.state !== 'open') return;
     this.fedBy(goneClient);
-    this.outbox.forward(goneClient, orphanClose(link, goneClient), EMPTY);
+    this.outbox.forward(goneClient, ...orphanEnd(link, goneClient));
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { QueuedFrame } from '../scheduler.js';
-import { Cmd } from '../wire/constants.js';
-import { header } from '../wire/frame.js';
+import { Caps, Cmd } from '../wire/constants.js';
+import { EMPTY, header } from '../wire/frame.js';
 import { encodeReset } from '../wire/reset.js';
 import type { LinkedStream, SwitcherClient } from './client.js';
 
@@ -15,6 +15,21 @@ import type { LinkedStream, SwitcherClient } from './client.js';
 /** Reset code for a stream the switcher ends: its other end left, or it was refused (14.3). */
 export const PEER_GONE_CODE = 4;
 
+/** Payload of the reset a survivor gets when the other end of its stream left. */
+export const GONE_RESET = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
+
+/** An (IP, port) end of a stream. */
+type End = readonly [number, number];
+
+/**
+ * The end of a stream, to `to` as if from `from`: a reset carrying `reset` where the stream took
+ * RESET (`caps`), else a CloseStream, all a plain v3 node knows (14.4). Header and payload.
+ */
+export function streamEnd(caps: number, to: End, from: End, reset = GONE_RESET): [Uint8Array, Uint8Array] {
+  if ((caps & Caps.RESET) === 0) return [header(Cmd.CLOSE, to[0], to[1], from[0], from[1], 0), EMPTY];
+  return [header(Cmd.RESET, to[0], to[1], from[0], from[1], reset.length), reset];
+}
+
 /** Key of a stream, the same from both ends: its two (IP, port) ends in ascending order. */
 export function pairKey(ipA: number, portA: number, ipB: number, portB: number): string {
   const a = ipA * 0x10000 + portA;
@@ -28,26 +43,23 @@ function headerKey(h: Uint8Array): string {
 }
 
 /** The (IP, port) of `link`'s end at `gone`, then of its other end. */
-function ends(
-  link: LinkedStream,
-  gone: SwitcherClient,
-): readonly [readonly [number, number], readonly [number, number]] {
+function ends(link: LinkedStream, gone: SwitcherClient): readonly [End, End] {
   return link.acceptor[0] === gone.ip ? [link.acceptor, link.dialer] : [link.dialer, link.acceptor];
+}
+
+/**
+ * The end of `link` for its survivor, as if from `gone`, which left without closing (streamEnd).
+ * A CloseStream must go behind what `gone` sent first (7.5), since a v3 node drops data that
+ * follows a close (5.3); a reset may overtake (resetPlan).
+ */
+export function orphanEnd(link: LinkedStream, gone: SwitcherClient): [Uint8Array, Uint8Array] {
+  const [from, to] = ends(link, gone);
+  return streamEnd(link.caps, to, from);
 }
 
 /** The end of `link` that is not `c` (`c` itself for a node that dialled itself). */
 export function peerOf(link: LinkedStream, c: SwitcherClient): SwitcherClient {
   return link.acceptorClient === c ? link.dialerClient : link.acceptorClient;
-}
-
-/**
- * The header of the CloseStream that tells the other end of `link`, a plain v3 stream, that
- * `gone` left without closing. It must go behind what `gone` sent first (7.5), since a v3 node
- * drops data that follows a close (5.3).
- */
-export function orphanClose(link: LinkedStream, gone: SwitcherClient): Uint8Array {
-  const [from, to] = ends(link, gone);
-  return header(Cmd.CLOSE, to[0], to[1], from[0], from[1], 0);
 }
 
 /**
@@ -77,9 +89,7 @@ export function resetPlan(
   for (const [key, link] of links) {
     const ack = acks.get(key);
     if (ack !== undefined) front.push(ack);
-    const [from, to] = ends(link, gone);
-    const payload = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
-    const h = header(Cmd.RESET, to[0], to[1], from[0], from[1], payload.length);
+    const [h, payload] = orphanEnd(link, gone);
     front.push({ header: h, payload, rest: null, size: payload.length });
   }
   return front.concat(kept);

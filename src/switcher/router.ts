@@ -2,7 +2,7 @@ import { ownBytes } from '../util/bytes.js';
 import type { Logger } from '../util/logger.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { normalizeDomain } from '../wire/domain.js';
-import { EMPTY, encodeHeader, type Frame, header } from '../wire/frame.js';
+import { encodeHeader, type Frame, header } from '../wire/frame.js';
 import { decodeOpen, decodeOpenAck, encodeOpenError, rewriteOpenDomain } from '../wire/open.js';
 import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import { encodeReset } from '../wire/reset.js';
@@ -18,7 +18,7 @@ import {
   RESOLVE_FAILED,
   SwitcherClient,
 } from './client.js';
-import { PEER_GONE_CODE, pairKey } from './orphans.js';
+import { PEER_GONE_CODE, pairKey, streamEnd } from './orphans.js';
 import { FRAME_COST } from './outbox.js';
 import type { Registry } from './registry.js';
 
@@ -52,15 +52,15 @@ export function streamKey(f: Frame): string {
 }
 
 /**
- * The end of the stream an accepting ACK `f` opened, to its acceptor as if from the dialer: a
- * reset (code 4) where the ACK took RESET, else a CloseStream, all a plain v3 node knows (14.4).
+ * The end of the stream an accepting ACK `f` opened, to its acceptor as if from the dialer
+ * (orphans.ts streamEnd): a reset carrying `reset` where the ACK took RESET, else a CloseStream.
  */
-function acceptorEnd(f: Frame, caps: number, message: string): [Uint8Array, Uint8Array] {
-  if ((caps & Caps.RESET) === 0) return [header(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort, 0), EMPTY];
-  const payload = encodeReset(PEER_GONE_CODE, message);
-  return [header(Cmd.RESET, f.srcIP, f.srcPort, f.dstIP, f.dstPort, payload.length), payload];
+function acceptorEnd(f: Frame, caps: number, reset?: Uint8Array): [Uint8Array, Uint8Array] {
+  return streamEnd(caps, [f.srcIP, f.srcPort], [f.dstIP, f.dstPort], reset);
 }
 
+/** Payload of the reset an acceptor gets for a stream refused as one too many. */
+const TOO_MANY_RESET = encodeReset(PEER_GONE_CODE, 'too many streams at the switcher');
 const TOO_MANY_STREAMS = encodeOpenError('too many streams');
 /** Commands of a stream's life after its open: what a dialer may send early, to FFFF. */
 const STREAM_CMDS = new Set<number>([Cmd.DATA, Cmd.DATA_ACK, Cmd.CLOSE, Cmd.CLOSE_ACK, Cmd.FIN, Cmd.RESET]);
@@ -155,7 +155,7 @@ export class Router {
     this.drop(from, f, 'too many streams at either end: the stream is refused');
     const refusal = header(Cmd.OPEN_ACK, f.dstIP, f.dstPort, f.srcIP, f.srcPort, TOO_MANY_STREAMS.length);
     this.forward(from, to, refusal, TOO_MANY_STREAMS);
-    const [end, payload] = acceptorEnd(f, ack.caps, 'too many streams at the switcher');
+    const [end, payload] = acceptorEnd(f, ack.caps, TOO_MANY_RESET);
     this.forward(to, from, end, payload);
     return true;
   }
@@ -170,7 +170,7 @@ export class Router {
   private endAccepted(from: SwitcherClient, f: Frame): void {
     const ack = decodeOpenAck(f.payload);
     if (!ack.ok) return;
-    const [end, payload] = acceptorEnd(f, ack.caps, 'the other end left the switcher');
+    const [end, payload] = acceptorEnd(f, ack.caps);
     const dialer = this.registry.retiredAt(f.dstIP);
     if (dialer?.state === 'closing') from.forward(dialer, end, payload);
     else from.sendControl(end, payload);

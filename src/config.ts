@@ -1,6 +1,7 @@
 import { ConfigError } from './errors.js';
 import { checkBool, checkInt } from './util/check.js';
 import type { Logger } from './util/logger.js';
+import { MAX_DELAY } from './util/timers.js';
 import { ALL_CAPS, MAX_PAYLOAD } from './wire/constants.js';
 
 /**
@@ -123,7 +124,7 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
     chunkSize: int('chunkSize', o.chunkSize ?? d.chunkSize, 1, MAX_PAYLOAD),
     extendedChunkSize: int('extendedChunkSize', o.extendedChunkSize ?? d.extendedChunkSize, 1, MAX_PAYLOAD),
     caps: int('caps', o.caps ?? d.caps, 0, 255),
-    dialTimeout: int('dialTimeout', o.dialTimeout ?? d.dialTimeout, 1, 2 ** 31 - 1),
+    dialTimeout: int('dialTimeout', o.dialTimeout ?? d.dialTimeout, 1, MAX_DELAY),
     maxStreams: int('maxStreams', o.maxStreams ?? d.maxStreams, 1, 1 << 20),
     maxPendingDials: int('maxPendingDials', o.maxPendingDials ?? d.maxPendingDials, 1, 64_536),
     backlog: int('backlog', o.backlog ?? d.backlog, 0, MAX_BACKLOG),
@@ -134,12 +135,12 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
       1,
       2 ** 31,
     ),
-    heartbeatInterval: int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, 2 ** 31 - 1),
-    heartbeatTimeout: int('heartbeatTimeout', o.heartbeatTimeout ?? d.heartbeatTimeout, 1, 2 ** 31 - 1),
-    closeAckTimeout: int('closeAckTimeout', o.closeAckTimeout ?? d.closeAckTimeout, 1, 2 ** 31 - 1),
-    endTimeout: int('endTimeout', o.endTimeout ?? d.endTimeout, 0, 2 ** 31 - 1),
-    retention: int('retention', o.retention ?? d.retention, 0, 2 ** 31 - 1),
-    pingTimeout: int('pingTimeout', o.pingTimeout ?? d.pingTimeout, 1, 2 ** 31 - 1),
+    heartbeatInterval: int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, MAX_DELAY),
+    heartbeatTimeout: int('heartbeatTimeout', o.heartbeatTimeout ?? d.heartbeatTimeout, 1, MAX_DELAY),
+    closeAckTimeout: int('closeAckTimeout', o.closeAckTimeout ?? d.closeAckTimeout, 1, MAX_DELAY),
+    endTimeout: int('endTimeout', o.endTimeout ?? d.endTimeout, 0, MAX_DELAY),
+    retention: int('retention', o.retention ?? d.retention, 0, MAX_DELAY),
+    pingTimeout: int('pingTimeout', o.pingTimeout ?? d.pingTimeout, 1, MAX_DELAY),
     sharedInflight: sharedInflight(o.sharedInflight ?? d.sharedInflight),
     quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),

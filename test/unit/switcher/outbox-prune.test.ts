@@ -4,6 +4,35 @@ import { Outbox, ReadGate } from '../../../src/switcher/outbox.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import type { Transport } from '../../../src/transport/types.js';
 
+/**
+ * A transport that takes nothing until `open()`: whatever is forwarded to it before waits in the
+ * outbox. Every batch it is sent goes to `onSend`.
+ */
+function gatedTransport(onSend: (parts: readonly Uint8Array[]) => void): { t: Transport; open(): void } {
+  let full = true;
+  const t: Transport = {
+    framing: 'stream',
+    remoteAddress: 'test',
+    bufferedAmount: 0,
+    closed: false,
+    attach: () => {},
+    send: (parts) => {
+      onSend(parts);
+      return !full;
+    },
+    pauseReading: () => {},
+    resumeReading: () => {},
+    close: () => {},
+    destroy: () => {},
+  };
+  return {
+    t,
+    open: () => {
+      full = false;
+    },
+  };
+}
+
 describe('switcher outbox', () => {
   it('forgets the queues of sources that have nothing waiting, so memory follows live pairs only', async () => {
     const [a, b] = memoryPair();
@@ -23,24 +52,8 @@ describe('switcher outbox', () => {
   });
 
   it('copies a small payload that must wait, even a Node.js Buffer view (whose slice() is no copy)', () => {
-    // A transport that takes nothing: whatever is forwarded to it waits in the outbox.
     const written: Uint8Array[][] = [];
-    let full = true;
-    const t: Transport = {
-      framing: 'stream',
-      remoteAddress: 'test',
-      bufferedAmount: 0,
-      closed: false,
-      attach: () => {},
-      send: (parts) => {
-        written.push([...parts]);
-        return !full;
-      },
-      pauseReading: () => {},
-      resumeReading: () => {},
-      close: () => {},
-      destroy: () => {},
-    };
+    const { t, open } = gatedTransport((parts) => written.push([...parts]));
     const outbox = new Outbox(t, switcherDefaults);
     const src = { gate: new ReadGate(t) };
     outbox.forward(src, new Uint8Array(11), new Uint8Array(10));
@@ -49,7 +62,7 @@ describe('switcher outbox', () => {
     // What a TCP read hands the decoder: a 64 kB Buffer; the frame's payload is one byte of it.
     const read = Buffer.alloc(64 * 1024, 7);
     outbox.forward(src, new Uint8Array(11), read.subarray(100, 101));
-    full = false;
+    open();
     outbox.scheduler.drain();
     outbox.scheduler.flush();
     const payload = written[1]![1]!;
@@ -60,22 +73,9 @@ describe('switcher outbox', () => {
 
   it('requeue drops and reorders what a source has queued, and the counts follow', () => {
     const written: number[] = [];
-    let full = true;
-    const t: Transport = {
-      framing: 'stream',
-      remoteAddress: 'test',
-      bufferedAmount: 0,
-      closed: false,
-      attach: () => {},
-      send: (parts) => {
-        for (const p of parts) if (p.length === 11) written.push(p[0]!);
-        return !full;
-      },
-      pauseReading: () => {},
-      resumeReading: () => {},
-      close: () => {},
-      destroy: () => {},
-    };
+    const { t, open } = gatedTransport((parts) => {
+      for (const p of parts) if (p.length === 11) written.push(p[0]!);
+    });
     const outbox = new Outbox(t, { ...switcherDefaults, maxQueuePerSource: 100 });
     const src = { gate: new ReadGate(t) };
     const h = (cmd: number): Uint8Array => new Uint8Array(11).fill(cmd, 0, 1);
@@ -94,7 +94,7 @@ describe('switcher outbox', () => {
     expect(outbox.framesOut).toBe(5);
     // Still above the low-water mark (each frame counts 256 bytes more): held until they go.
     expect(outbox.held).toBe(1);
-    full = false;
+    open();
     outbox.scheduler.drain();
     outbox.scheduler.flush();
     expect(written).toEqual([1, 9, 2, 4]);

@@ -337,16 +337,18 @@ export class Scheduler {
         copy && parts.length > 1 && bytes <= COPY_MAX && allShort(parts) ? [concat(parts, bytes)] : parts;
       if (!this.sink.send(batch)) this.blocked = true;
     }
-    for (const q of drained) {
-      if (q.needDrain && q.bytes <= q.lowWater) {
-        q.needDrain = false;
-        // One whose handler throws leaves the others theirs: a missed onDrain stalls its writer.
-        try {
-          q.onDrain();
-        } catch (err) {
-          report(err);
-        }
-      }
+    for (const q of drained) this.settleDrain(q);
+  }
+
+  /** Calls `q.onDrain()` once if `q` waited for drain and is at its low-water mark now. */
+  settleDrain(q: StreamQueue): void {
+    if (!q.needDrain || q.bytes > q.lowWater) return;
+    q.needDrain = false;
+    // One whose handler throws leaves the others theirs: a missed onDrain stalls its writer.
+    try {
+      q.onDrain();
+    } catch (err) {
+      report(err);
     }
   }
 

@@ -206,10 +206,7 @@ export class Outbox<S extends Source> {
       if (kept.has(f)) this.removed--;
       else this.framesOut++;
     }
-    if (q.needDrain && q.bytes <= q.lowWater) {
-      q.needDrain = false;
-      q.onDrain();
-    }
+    this.scheduler.settleDrain(q);
   }
 
   /** Sources paused on this client's account now. */

@@ -1,0 +1,162 @@
+// One-stream bulk throughput over WebSocket: `node bench/wsbulk.mjs [--runs 5] [--mib 256]
+// [--zero-mask]` (after `npm run build`). This process sends; lib/wsbulk-server.mjs receives in
+// a second process. Each run moves the same number of bytes, in 64 KiB writes, over a new
+// connection in each of these ways, interleaved:
+//   tcp       a plain TCP connection (the baseline);
+//   ws        a plain `ws` WebSocket, one binary message per write (no multiplexing);
+//   flexmux   one flexmux stream over dialWs/listenWs;
+// and with --zero-mask also `ws-zero` and `flexmux-zero`, whose client frames carry an all-zero
+// masking key (ws's `generateMask` option), which ws then neither copies nor XORs.
+// A run ends when the receiver has counted every byte and its one-byte answer is back. Prints
+// medians and within-run ratios, whether ws found the `bufferutil` native addon (set
+// WS_NO_BUFFER_UTIL=1 to compare without it), and writes JSON to bench/results/. `--dist DIR`
+// loads another build of flexmux (both processes) instead of this repository's dist/.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { forkChild, machineInfo, median, startWatchdog, stopChildren } from './lib/relay-ipc.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { values: opt } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    mib: { type: 'string', default: '256' },
+    'zero-mask': { type: 'boolean', default: false },
+    dist: { type: 'string' },
+  },
+});
+const RUNS = Number(opt.runs);
+const BYTES = Number(opt.mib) * 2 ** 20;
+const CHUNK = 64 * 1024;
+const require = createRequire(import.meta.url);
+const { WebSocket } = require('ws');
+const distUrl =
+  opt.dist === undefined
+    ? new URL('../dist/index.js', import.meta.url)
+    : pathToFileURL(path.resolve(opt.dist, 'index.js'));
+const { Node, dialWs } = await import(distUrl.href);
+const zeroMask = (mask) => mask.fill(0);
+
+function nativeMask() {
+  if (process.env.WS_NO_BUFFER_UTIL) return false;
+  try {
+    require.resolve('bufferutil');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes BYTES in CHUNK pieces with backpressure; resolves when `finished` does. */
+async function pump(write, waitDrain, finished) {
+  const chunk = Buffer.alloc(CHUNK, 0xab);
+  const t0 = process.hrtime.bigint();
+  for (let sent = 0; sent < BYTES; sent += CHUNK) {
+    if (!write(chunk)) await waitDrain();
+  }
+  await finished;
+  return BYTES / (Number(process.hrtime.bigint() - t0) / 1e9) / 1e6;
+}
+
+const modes = {
+  async tcp(ports) {
+    const socket = net.connect(ports.tcp, '127.0.0.1');
+    socket.setNoDelay(true);
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const finished = new Promise((resolve) => socket.once('data', resolve));
+    const mbps = await pump(
+      (c) => socket.write(c),
+      () => new Promise((resolve) => socket.once('drain', resolve)),
+      finished,
+    );
+    socket.destroy();
+    return mbps;
+  },
+  ws: (ports) => rawWs(ports, {}),
+  'ws-zero': (ports) => rawWs(ports, { generateMask: zeroMask }),
+  flexmux: (ports) => flexWs(ports, {}),
+  'flexmux-zero': (ports) => flexWs(ports, { generateMask: zeroMask }),
+};
+
+async function rawWs(ports, extra) {
+  const ws = new WebSocket(`ws://127.0.0.1:${ports.ws}/`, { perMessageDeflate: false, ...extra });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const finished = new Promise((resolve) => ws.once('message', resolve));
+  // ws has no 'drain': wait for its buffered amount to fall, as a stream would.
+  const high = 1024 * 1024;
+  let waiter = null;
+  const sent = () => {
+    if (waiter !== null && ws.bufferedAmount < high / 2) {
+      const w = waiter;
+      waiter = null;
+      w();
+    }
+  };
+  const mbps = await pump(
+    (c) => {
+      ws.send(c, { binary: true }, sent);
+      return ws.bufferedAmount < high;
+    },
+    () => new Promise((resolve) => (waiter = resolve)),
+    finished,
+  );
+  ws.terminate();
+  return mbps;
+}
+
+async function flexWs(ports, extra) {
+  const transport = await dialWs(`ws://127.0.0.1:${ports.flex}/flex/ws`, extra);
+  const node = new Node(transport, { ip: 1, domain: 'client', heartbeatInterval: 0 });
+  node.on('error', () => {});
+  const s = await node.dial('server:80');
+  const finished = new Promise((resolve) => s.once('data', resolve));
+  const mbps = await pump(
+    (c) => s.write(c),
+    () => new Promise((resolve) => s.once('drain', resolve)),
+    finished,
+  );
+  node.destroy();
+  return mbps;
+}
+
+startWatchdog('wsbulk.mjs', 30_000 + RUNS * 60_000);
+const loadBefore = os.loadavg();
+const server = forkChild(path.join(here, 'lib/wsbulk-server.mjs'), [BYTES, distUrl.href], 'wsbulk-server');
+const ports = await server.ready();
+const names = ['tcp', 'ws', 'flexmux', ...(opt['zero-mask'] ? ['ws-zero', 'flexmux-zero'] : [])];
+await modes.flexmux(ports); // warm-up: both processes compile the flexmux path once
+const runs = [];
+for (let r = 0; r < RUNS; r++) {
+  const order = r % 2 === 0 ? names : [...names].reverse();
+  const row = {};
+  for (const name of order) row[name] = await modes[name](ports);
+  runs.push(row);
+  console.log(`run ${r + 1}: ${names.map((n) => `${n} ${row[n].toFixed(0)}`).join(', ')} MB/s`);
+}
+await stopChildren();
+
+const within = (a, b) => median(runs.map((row) => row[a] / row[b]));
+console.log(
+  `\n${Number(opt.mib)} MiB per run, ${RUNS} runs, ws native masking (bufferutil): ${nativeMask()}`,
+);
+console.log('| way | MB/s (median) | ÷ tcp (within-run median) |\n|---|--:|--:|');
+for (const n of names)
+  console.log(`| ${n} | ${median(runs.map((row) => row[n])).toFixed(0)} | ${within(n, 'tcp').toFixed(2)} |`);
+console.log(`flexmux ÷ ws (within-run median): ${within('flexmux', 'ws').toFixed(2)}`);
+if (opt['zero-mask']) console.log(`flexmux-zero ÷ ws-zero: ${within('flexmux-zero', 'ws-zero').toFixed(2)}`);
+
+const out = path.join(here, 'results', `wsbulk-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(
+  out,
+  JSON.stringify(
+    { machine: machineInfo(loadBefore), mib: Number(opt.mib), nativeMask: nativeMask(), runs },
+    null,
+    2,
+  ),
+);
+console.log(`results in ${path.relative(process.cwd(), out)}`);

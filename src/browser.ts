@@ -10,7 +10,6 @@ import { WebStream } from './stream/web.js';
 import type { Transport } from './transport/types.js';
 import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser.js';
 import { checkAtLeast } from './util/check.js';
-import { eitherSignal } from './util/signals.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
 export { defaults, validateNodeOptions } from './config.js';
@@ -18,7 +17,7 @@ export * from './errors.js';
 export { Listener } from './node/listener.js';
 export type { DialOptions, NodeEvents, PingOptions } from './node/node.js';
 export { BaseNode } from './node/node.js';
-export type { SessionEvents, SessionOptions, SessionState } from './node/session.js';
+export type { AttemptBounds, SessionEvents, SessionOptions, SessionState } from './node/session.js';
 export { Session } from './node/session.js';
 export { StreamCore } from './stream/core.js';
 export { WebStream } from './stream/web.js';
@@ -40,8 +39,9 @@ export interface BrowserConnectOptions extends SessionOptions {
   /**
    * Options of the WebSocket transport (high-water mark, poll interval, a WebSocket class). Its
    * `signal` aborts the attempt in flight, together with the session's own, and a session whose
-   * attempt was aborted closes; its `timeout` bounds each attempt as `connectTimeout` does (with
-   * both, the shorter wins).
+   * attempt was aborted closes; its `timeout` bounds each attempt. Both cover the whole attempt:
+   * the WebSocket dial and the admission after it. The dial alone is also bounded by
+   * `connectTimeout`, the admission by `admissionTimeout`; the shorter limit wins.
    */
   ws?: BrowserWsDialOptions;
   /** Timeout of one connection attempt, ms (default 10 s, or `ws.timeout` when only that is set). */
@@ -54,21 +54,12 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
   if (own !== undefined) checkAtLeast('option ws.timeout', own, 1);
   const timeout = checkAtLeast('option connectTimeout', options.connectTimeout ?? own ?? 10_000, 1);
   const limit = own === undefined ? timeout : Math.min(timeout, own);
-  const callerSignal = options.ws?.signal;
   return new Session<WebStream>(
-    (signal) => {
-      // The session's signal (its close) and the caller's, not one in place of the other.
-      const linked = eitherSignal(signal, callerSignal);
-      try {
-        return dialBrowserWs(url, { ...options.ws, signal: linked.signal, timeout: limit }).finally(
-          linked.dispose,
-        );
-      } catch (err) {
-        linked.dispose();
-        throw err;
-      }
-    },
+    // The signal is the session's and the caller's together (the session links them for the
+    // whole attempt, admission included).
+    (signal) => dialBrowserWs(url, { ...options.ws, signal, timeout: limit }),
     options,
     (t, nodeOptions) => new BaseNode(t, nodeOptions, (core) => new WebStream(core)),
+    { signal: options.ws?.signal, timeout: own },
   );
 }

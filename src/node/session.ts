@@ -10,6 +10,7 @@ import type { Transport } from '../transport/types.js';
 import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
+import { eitherSignal } from '../util/signals.js';
 import { clampDelay, now } from '../util/timers.js';
 import type { DialTarget } from './address.js';
 import { admit } from './admit.js';
@@ -52,6 +53,18 @@ function delayOption(name: string, v: number): number {
   return checkDelay(`option ${name}`, v);
 }
 
+/**
+ * What the opener of a session bounds every connection attempt with, on top of the session's own
+ * limits: a page's `ws.signal` and `ws.timeout`. An attempt is the dial and the admission after
+ * it, so a switcher that takes the connection and never answers is bounded as well.
+ */
+export interface AttemptBounds {
+  /** Aborting fails the attempt in flight with AbortError, and the session closes. */
+  signal?: AbortSignal;
+  /** ms one attempt may take, dial and admission together; it fails with TimeoutError. */
+  timeout?: number;
+}
+
 export type NodeFactory<S extends Destroyable> = (transport: Transport, options: NodeOptions) => BaseNode<S>;
 
 /**
@@ -62,6 +75,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private readonly connector: (signal: AbortSignal) => Promise<Transport>;
   private readonly makeNode: NodeFactory<S>;
   private readonly opts: SessionOptions;
+  private readonly bounds: AttemptBounds;
   private readonly logger: Logger;
   private readonly listeners = new Map<number, Listener<S>>();
   private _node: BaseNode<S> | null = null;
@@ -80,6 +94,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     connector: (signal: AbortSignal) => Promise<Transport>,
     options: SessionOptions,
     makeNode: NodeFactory<S>,
+    bounds: AttemptBounds = {},
   ) {
     super();
     if (typeof options.password !== 'string') throw new ConfigError('option password must be a string');
@@ -96,6 +111,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     for (const k of ['reconnect', 'waitForReady'] as const) {
       if (options[k] !== undefined) checkBool(`option ${k}`, options[k]);
     }
+    if (bounds.timeout !== undefined) delayOption('timeout', bounds.timeout);
+    this.bounds = bounds;
     this.connector = connector;
     this.makeNode = makeNode;
     this.opts = options;
@@ -255,8 +272,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private async attempt(): Promise<void> {
     if (this.isClosed) return;
     this.setState('connecting');
+    // The session's signal (its close) and the opener's, for the whole attempt: one that covered
+    // the dial alone left an abort during admission unheard until admissionTimeout.
+    const linked = eitherSignal(this.abort.signal, this.bounds.signal);
+    const started = now();
     try {
-      const transport = await this.connector(this.abort.signal);
+      const transport = await this.connector(linked.signal);
       if (this.isClosed) {
         transport.destroy();
         return;
@@ -265,9 +286,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         password: this.opts.password,
         domain: this.opts.domain,
         mac: this.opts.mac,
-        timeout: this.opts.admissionTimeout,
+        timeout: this.admissionLimit(started),
         clock: this.opts.clock,
-        signal: this.abort.signal,
+        signal: linked.signal,
       });
       if (this.isClosed) {
         admitted.transport.destroy();
@@ -289,7 +310,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         return;
       }
       this.scheduleRetry();
+    } finally {
+      linked.dispose();
     }
+  }
+
+  /** admissionTimeout, or what the opener's attempt timeout has left if that is shorter. */
+  private admissionLimit(started: number): number {
+    const own = this.opts.admissionTimeout ?? 10_000;
+    if (this.bounds.timeout === undefined) return own;
+    return Math.max(1, Math.min(own, this.bounds.timeout - (now() - started)));
   }
 
   private onAdmitted(transport: Transport, ip: number): void {

@@ -29,6 +29,34 @@ class NeverOpens extends EventTarget {
   }
 }
 
+/**
+ * A WebSocket that opens, takes the admission request and never answers: a switcher that accepted
+ * the connection and then went silent. The caller's signal and timeout used to cover the dial only.
+ */
+class NeverAdmits extends NeverOpens {
+  static sent: Promise<void>;
+  private static onSent: () => void;
+  static reset(): void {
+    NeverAdmits.sent = new Promise((r) => {
+      NeverAdmits.onSent = r;
+    });
+  }
+  constructor(url: string) {
+    super(url);
+    queueMicrotask(() => {
+      this.readyState = 1;
+      this.dispatchEvent(new Event('open'));
+    });
+  }
+  override send(): void {
+    NeverAdmits.onSent();
+  }
+  override close(code = 1005): void {
+    super.close(code);
+    this.readyState = 3;
+  }
+}
+
 const sessions: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const s of sessions.splice(0)) await s.close();
@@ -36,12 +64,12 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-function open(ws: BrowserConnectOptions['ws']) {
+function open(ws: BrowserConnectOptions['ws'], Ctor: typeof NeverOpens = NeverOpens) {
   const session = connect('ws://127.0.0.1:9/flex/ws', {
     password: 'p',
     domain: 'page',
     backoffInitial: 60_000,
-    ws: { WebSocket: NeverOpens as unknown as WebSocketConstructor, ...ws },
+    ws: { WebSocket: Ctor as unknown as WebSocketConstructor, ...ws },
   });
   sessions.push(session);
   const disconnects: Error[] = [];
@@ -106,5 +134,58 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
     expect(disconnects).toHaveLength(1);
     expect(disconnects[0]).toBeInstanceOf(TimeoutError);
     expect(NeverOpens.made[0]!.closeCalls).toHaveLength(1);
+  });
+
+  for (const mode of ['AbortSignal.any', 'fallback'] as const) {
+    it(`the caller's abort during admission ends the attempt and the session (${mode})`, async () => {
+      const restore = mode === 'fallback' ? withoutAny() : () => {};
+      try {
+        NeverAdmits.reset();
+        const ac = new AbortController();
+        const { session, disconnects } = open({ signal: ac.signal }, NeverAdmits);
+        await NeverAdmits.sent; // the WebSocket is open and the admission request went out
+        const closed = new Promise<void>((r) => session.once('close', r));
+        ac.abort(new Error('leaving the page'));
+        await closed;
+        expect(disconnects).toHaveLength(1);
+        expect(disconnects[0]).toBeInstanceOf(AbortError);
+        expect((disconnects[0] as AbortError).cause).toEqual(new Error('leaving the page'));
+        expect(NeverOpens.made).toHaveLength(1);
+        expect(NeverOpens.made[0]!.closeCalls).toEqual([4000]); // the socket is torn down
+        expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      } finally {
+        restore();
+      }
+    });
+  }
+
+  it('an admission that fails leaves no listener on the caller’s signal (fallback)', async () => {
+    const restore = withoutAny();
+    try {
+      NeverAdmits.reset();
+      const ac = new AbortController();
+      const { session, disconnects } = open({ signal: ac.signal }, NeverAdmits);
+      await NeverAdmits.sent;
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1); // the attempt's
+      const failed = new Promise((r) => session.once('disconnect', r));
+      NeverOpens.made[0]!.dispatchEvent(Object.assign(new Event('close'), { code: 1006 }));
+      await failed;
+      expect(disconnects).toHaveLength(1);
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      expect(session.state).toBe('backoff');
+    } finally {
+      restore();
+    }
+  });
+
+  it('ws.timeout bounds the admission too, not only the dial', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    NeverAdmits.reset();
+    const { disconnects } = open({ timeout: 50 }, NeverAdmits);
+    await NeverAdmits.sent;
+    await vi.advanceTimersByTimeAsync(60);
+    expect(disconnects).toHaveLength(1);
+    expect(disconnects[0]).toBeInstanceOf(TimeoutError);
+    expect(NeverOpens.made[0]!.closeCalls).toEqual([4000]);
   });
 });

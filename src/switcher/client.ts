@@ -551,9 +551,12 @@ export class SwitcherClient implements FrameSink {
     // Dials to us we did not answer never will be: refuse them as a domain that does not resolve,
     // or an IP dial as an IP that no node holds (from that IP, as the router refuses one). They
     // stand for our answers and queue with our frames: up to MAX_OPENING_ROUTES + MAX_DIAL_ROUTES
-    // at once would overflow the dialer's control queue and close it.
+    // at once would overflow the dialer's control queue and close it. An early dial the dialer
+    // ended is refused too: a reset ended its route already, so `ended` here is a v3 close, which
+    // waits for the ACK (else the dialer's stream waited out its dial timeout); a dialer that gave
+    // the dial up since drops a refusal it has no dial for.
     for (const [route, dialer] of [...this.routesIn]) {
-      if (!route.acked && !route.ended && dialer !== this) {
+      if (!route.acked && (!route.ended || route.early) && dialer !== this) {
         const [ip, text] = route.byIp ? [this.ip, NO_NODE] : [LOCAL_IP, RESOLVE_FAILED];
         dialer.forward(
           this,

@@ -190,4 +190,36 @@ describe('early data through a flexmux switcher', () => {
     expect(resolved).toBe(false);
     alice.tap.release();
   });
+
+  it('refuses at once a v3-closed early dial whose acceptor leaves before answering', async () => {
+    // Plain v3 streams (no RESET, no HALF_CLOSE): end() runs the v3 close, which waits for the
+    // ACK. The switcher noted the close on the route and, when bob left, refused nothing: alice
+    // waited out her dial timeout.
+    const sw = switcher();
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice', { earlyData: true, caps: Caps.EARLY_DATA });
+    bob.node.listen(9);
+    // One answered dial teaches alice that the switcher routes early data to bob.
+    (await alice.node.dial('bob:9')).destroy();
+    bob.tap.hold(); // bob never sees the open: he cannot answer it
+    const closes = sw.client('alice')?.framesByCmd.close ?? 0;
+    const s = await alice.node.dial('bob:9', { timeout: 20_000 });
+    expect(s.core.remoteIP).toBe(0xffff);
+    expect(s.core.caps & Caps.RESET).toBe(0);
+    const failed = once<Error>(s, 'error', 5_000);
+    s.resume();
+    s.end('request');
+    await expect.poll(() => sw.client('alice')?.framesByCmd.close ?? 0).toBe(closes + 1);
+    const bobGone = expect.poll(() => sw.client('bob')).toBeUndefined();
+    bob.node.destroy();
+    await bobGone;
+    const err = await failed;
+    expect(err).toBeInstanceOf(DialRefusedError);
+    expect(err.message).toMatch(/resolve domain failed/);
+    await expect.poll(() => alice.node.streamCount).toBe(0);
+    expect(sw.client('alice')?.earlyRoutes).toBe(0);
+    // The next early dial (nobody holds the domain now) is refused as any is.
+    const next = await alice.node.dial('bob:9');
+    expect(await once<Error>(next, 'error', 5_000)).toBeInstanceOf(DialRefusedError);
+  });
 });

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/connect.js';
@@ -144,5 +145,39 @@ describe('sessions through a switcher', () => {
       ),
     );
     expect(sw.stats().clients).toBe(100);
+  });
+});
+
+describe('a session’s attempt bounds (the browser connect()’s ws.signal)', () => {
+  it('an admitted attempt leaves no listener on the opener’s signal, and a later abort changes nothing', async () => {
+    const sw = switcher();
+    // The fallback of eitherSignal, the one that listens on the opener's signal.
+    const holder = AbortSignal as unknown as { any?: unknown };
+    const saved = holder.any;
+    holder.any = undefined;
+    try {
+      const ac = new AbortController();
+      let during = -1;
+      const s = new Session<FlexStream>(
+        async (signal) => {
+          during = getEventListeners(ac.signal, 'abort').length;
+          expect(signal).not.toBe(ac.signal);
+          const [a, b] = memoryPair();
+          sw.handle(b);
+          return a as Transport;
+        },
+        { password: PASSWORD, domain: 'bounded', heartbeatInterval: 0 },
+        (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+        { signal: ac.signal, timeout: 5_000 },
+      );
+      cleanups.push(() => s.close());
+      await s.ready({ timeout: 5_000 });
+      expect(during).toBe(1); // the attempt listened while it ran
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      ac.abort();
+      expect(s.state).toBe('ready');
+    } finally {
+      holder.any = saved;
+    }
   });
 });

@@ -9,7 +9,7 @@ import { encodePing } from '../wire/ping.js';
 import type { FrameSink } from './admission.js';
 import type { ResolvedSwitcherOptions } from './config.js';
 import { Liveness } from './liveness.js';
-import { orphanEnd, peerOf, resetPlan } from './orphans.js';
+import { type Orphans, orphanEnd, peerOf, resetPlan } from './orphans.js';
 import { Outbox, ReadGate } from './outbox.js';
 
 /**
@@ -349,10 +349,10 @@ export class SwitcherClient implements FrameSink {
    * The other end (`goneClient`) of `links`, streams that negotiated reset, left: each is reset
    * here, and the departed end's queue here rewritten in one pass (orphans.ts resetPlan).
    */
-  resetOrphans(links: ReadonlyMap<string, LinkedStream>, goneClient: SwitcherClient): void {
+  resetOrphans(orphans: Orphans, goneClient: SwitcherClient): void {
     if (this.state !== 'open') return;
     this.fedBy(goneClient);
-    this.outbox.requeue(goneClient, (frames) => resetPlan(frames, links, goneClient));
+    this.outbox.requeue(goneClient, (frames) => resetPlan(frames, orphans, goneClient));
   }
 
   /** This client's streams; with `acceptorOnly`, those it accepted (to list each stream once). */
@@ -457,6 +457,7 @@ export class SwitcherClient implements FrameSink {
   /** The route of a linked stream's dial, if it still has one, ends with it. */
   private static forgetRoute(link: LinkedStream): void {
     const dialer = link.dialerClient;
+    if (dialer.opening.size === 0) return;
     const route = dialer.opening.get(link.dialer[1]);
     if (route?.to === link.acceptorClient && route.dstPort === link.acceptor[1]) {
       SwitcherClient.dropRoute(dialer, link.dialer[1]);
@@ -527,13 +528,26 @@ export class SwitcherClient implements FrameSink {
   private unroute(): void {
     // Streams that negotiated reset, by survivor: each survivor's are reset in one pass over our
     // queue there (resetOrphans).
-    const resets = new Map<SwitcherClient, Map<string, LinkedStream>>();
+    // This runs once per stream, up to maxStreamsPerClient of them in one turn: arrays, not maps,
+    // and the survivor of the last stream is most often the survivor of this one too.
+    const resets = new Map<SwitcherClient, Orphans>();
+    let last: SwitcherClient | null = null;
+    let orphans: Orphans = { keys: [], links: [] };
     for (const [key, link] of this.streams) {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
       if (peer !== this && (link.caps & Caps.RESET) !== 0) {
-        const mine = resets.get(peer) ?? new Map<string, LinkedStream>();
-        resets.set(peer, mine.set(key, link));
+        if (peer !== last) {
+          last = peer;
+          const known = resets.get(peer);
+          if (known !== undefined) orphans = known;
+          else {
+            orphans = { keys: [], links: [] };
+            resets.set(peer, orphans);
+          }
+        }
+        orphans.keys.push(key);
+        orphans.links.push(link);
       } else if (peer !== this) {
         peer.endOrphan(link, this);
       }

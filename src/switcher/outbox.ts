@@ -197,15 +197,16 @@ export class Outbox<S extends Source> {
     const q = this.queueOf(source);
     const old = this.scheduler.takeAll(q);
     const next = plan(old);
-    const kept = new Set(old);
+    // Usually nothing was queued (it had gone out): then every frame of `next` is new.
+    const kept = old.length === 0 ? null : new Set(old);
     for (const f of old) this.pushed -= f.header.length + f.size;
     this.removed += old.length;
     for (const f of next) {
-      this.scheduler.pushOrdered(q, f.header, f.payload, f.rest);
       this.pushed += f.header.length + f.size;
-      if (kept.has(f)) this.removed--;
+      if (kept?.has(f) === true) this.removed--;
       else this.framesOut++;
     }
+    this.scheduler.pushAll(q, next);
     this.scheduler.settleDrain(q);
   }
 

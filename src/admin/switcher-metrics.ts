@@ -127,7 +127,7 @@ export class SwitcherMetrics {
     readCounter(
       r,
       'flexmux_switcher_frames_dropped_total',
-      'Frames dropped: unknown or invalid destination, forbidden by the access rules, unmatched.',
+      'Frames dropped: unknown or invalid destination, forbidden by the access rules, unmatched, or left undelivered when a client left.',
       none,
       () => one(this.read().stats.dropped),
     );

@@ -54,7 +54,10 @@ export interface ClientInfo {
   framesOut: number;
   /** Received frames by command name. */
   framesByCmd: Record<string, number>;
-  /** Frames from this node that went nowhere (unknown or invalid destination, refused). */
+  /**
+   * Frames from this node that went nowhere (unknown or invalid destination, refused, or dropped
+   * at a leave, its own or its acceptor's); the switcher's `dropped` counts them too.
+   */
   dropped: number;
   /** Frames from this node whose source IP was not its own (12.1.2), dropped. */
   spoofed: number;
@@ -81,6 +84,12 @@ export interface ClientHost {
   route(from: SwitcherClient, f: Frame): void;
   /** Stop routing to `c` (it is closing). */
   detach(c: SwitcherClient): void;
+  /**
+   * `n` frames from `from` went nowhere, dropped by the client itself rather than the router (at
+   * a leave): counted as the router counts a drop, in `from`'s stats and the switcher's, which
+   * outlive a departed `from`.
+   */
+  dropped(from: SwitcherClient, n: number, reason: string): void;
   /** `c` is gone. Called once. */
   left(c: SwitcherClient, reason: LeaveReason, err: Error | undefined): void;
 }
@@ -352,7 +361,8 @@ export class SwitcherClient implements FrameSink {
   resetOrphans(orphans: Orphans, goneClient: SwitcherClient): void {
     if (this.state !== 'open') return;
     this.fedBy(goneClient);
-    this.outbox.requeue(goneClient, (frames) => resetPlan(frames, orphans, goneClient));
+    const dropped = this.outbox.requeue(goneClient, (frames) => resetPlan(frames, orphans, goneClient));
+    if (dropped > 0) this.host.dropped(goneClient, dropped, 'frames of streams reset as their sender left');
   }
 
   /** This client's streams; with `acceptorOnly`, those it accepted (to list each stream once). */
@@ -557,11 +567,15 @@ export class SwitcherClient implements FrameSink {
     for (const [peer, links] of resets) peer.resetOrphans(links, this);
     // Early frames held for us can go nowhere now; ours held for others are forgotten with us.
     for (const [route, dialer] of this.heldFor) {
-      dialer.stats.dropped += route.held?.length ?? 0;
+      if (route.held !== null)
+        this.host.dropped(dialer, route.held.length, 'early data for an acceptor that left');
       route.dropped = true;
       SwitcherClient.releaseHeld(dialer, route);
     }
-    for (const port of [...this.opening.keys()]) SwitcherClient.dropRoute(this, port);
+    for (const [port, route] of [...this.opening]) {
+      if (route.held !== null) this.host.dropped(this, route.held.length, 'early data of a dialer that left');
+      SwitcherClient.dropRoute(this, port);
+    }
     // Dials to us we did not answer never will be: refuse them as a domain that does not resolve,
     // or an IP dial as an IP that no node holds (from that IP, as the router refuses one). They
     // stand for our answers and queue with our frames: up to MAX_OPENING_ROUTES + MAX_DIAL_ROUTES

@@ -83,7 +83,7 @@ function goneReset(link: LinkedStream, gone: SwitcherClient): QueuedFrame {
  * The frames `gone` has queued at the other end of `orphans`, streams that negotiated reset, as
  * they go once it left (Outbox.requeue): each stream reset with code 4, as if from `gone`. A reset
  * may overtake its stream's data and the node discards what it had not read of it (14.3), so
- * `gone`'s frames of these streams are dropped (counted in its `dropped`), and the resets go ahead
+ * `gone`'s frames of these streams are dropped (the caller counts them), and the resets go ahead
  * of its other frames instead of waiting behind up to maxQueuePerSource of them; each behind its
  * stream's ACK if that is still queued (a reset ahead of it would find no stream, and the ACK then
  * made one that never ends). `gone`'s other frames keep their order (a v3 stream's data before
@@ -108,7 +108,6 @@ export function resetPlan(
     const key = headerKey(f.header);
     if (!orphaned.has(key)) kept.push(f);
     else if (f.header[0] === Cmd.OPEN_ACK) acks.set(key, f);
-    else gone.stats.dropped++;
   }
   for (let i = 0; i < links.length; i++) {
     const ack = acks.size === 0 ? undefined : acks.get(keys[i]);

@@ -191,23 +191,26 @@ export class Outbox<S extends Source> {
   /**
    * Rewrites what `source` has queued here (a source that left): `plan` gets its frames in order
    * and returns those to send, in the order they go, new ones included. Frames it leaves out are
-   * dropped unsent; if that drains the queue enough, the wait it caused here ends.
+   * dropped unsent; if that drains the queue enough, the wait it caused here ends. Returns how
+   * many were dropped.
    */
-  requeue(source: S, plan: (frames: readonly QueuedFrame[]) => QueuedFrame[]): void {
+  requeue(source: S, plan: (frames: readonly QueuedFrame[]) => QueuedFrame[]): number {
     const q = this.queueOf(source);
     const old = this.scheduler.takeAll(q);
     const next = plan(old);
     // Usually nothing was queued (it had gone out): then every frame of `next` is new.
     const kept = old.length === 0 ? null : new Set(old);
     for (const f of old) this.pushed -= f.header.length + f.size;
-    this.removed += old.length;
+    let dropped = old.length;
     for (const f of next) {
       this.pushed += f.header.length + f.size;
-      if (kept?.has(f) === true) this.removed--;
+      if (kept?.has(f) === true) dropped--;
       else this.framesOut++;
     }
+    this.removed += dropped;
     this.scheduler.pushAll(q, next);
     this.scheduler.settleDrain(q);
+    return dropped;
   }
 
   /** Sources paused on this client's account now. */

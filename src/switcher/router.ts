@@ -38,7 +38,10 @@ export { NO_NODE_AT_IP };
 export interface RouterCounters {
   /** Frames forwarded to another client. */
   forwarded: number;
-  /** Frames dropped: unknown or invalid destination, forbidden, unmatched. */
+  /**
+   * Frames dropped: unknown or invalid destination, forbidden, unmatched, or left undelivered by
+   * a client's leave (its frames of streams reset at a survivor, early frames held for a dial).
+   */
   dropped: number;
   /** Frames dropped because their source IP was not the sender's. */
   spoofed: number;
@@ -447,6 +450,16 @@ export class Router {
       header(Cmd.PING, to.ip, f.dstPort, f.srcIP, f.srcPort, f.payload.length),
       f.payload,
     );
+  }
+
+  /**
+   * `n` frames from `from` dropped outside routing (a client's leave, SwitcherClient.unroute):
+   * counted as any drop, here as well as in `from`'s stats, which go when `from` has left.
+   */
+  dropped(from: SwitcherClient, n: number, reason: string): void {
+    from.stats.dropped += n;
+    this.counters.dropped += n;
+    this.logger.debug({ domain: from.domain, frames: n, reason }, 'dropped frames');
   }
 
   private drop(from: SwitcherClient, f: Pick<Frame, 'cmd' | 'dstIP'>, reason: string): void {

@@ -114,6 +114,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
       logger: this.logger,
       route: (from, f) => this.route(from, f),
       detach: (c) => this.detach(c),
+      dropped: (c, n, reason) => this.router.dropped(c, n, reason),
       left: (c, reason, err) => this.left(c, reason, err),
     };
     const gateHost: GateHost = {

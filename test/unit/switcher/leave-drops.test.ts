@@ -1,0 +1,94 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Switcher } from '../../../src/switcher/switcher.js';
+import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { makeFrame } from '../../../src/wire/frame.js';
+import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
+import { join, PASSWORD, type Raw, text } from './helpers.js';
+
+/**
+ * Frames a client's leave drops (its queued frames of streams reset for their survivors, early
+ * frames held for a dial it made or was dialled by) count in the switcher's `dropped`, as the
+ * router's drops do: a departed client's own counters go with it.
+ */
+
+const switchers: Switcher[] = [];
+afterEach(async () => {
+  await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 500 })));
+});
+
+const CHUNK = 16 * 1024;
+const ALL = 0x1f;
+
+function switcher(): Switcher {
+  const sw = new Switcher({ password: PASSWORD });
+  switchers.push(sw);
+  return sw;
+}
+
+/** alice dials bob:9 by domain from `port`, offering early data; waits for bob to get the open. */
+async function earlyDial(alice: Raw, bob: Raw, port: number): Promise<void> {
+  alice.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 9, alice.ip, port, encodeOpen({ domain: 'bob', caps: ALL })));
+  await bob.next((f) => f.cmd === Cmd.OPEN);
+}
+
+/** `n` early data frames from alice's `port`, held: bob has not shown that he takes early data. */
+async function holdEarly(alice: Raw, port: number, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) alice.send(makeFrame(Cmd.DATA, SWITCHER_IP, 9, alice.ip, port, text(`e${i}`)));
+  await alice.barrier();
+}
+
+describe("frames dropped at a client's leave", () => {
+  it("count in the switcher's stats: the departed end's queued frames of streams reset at its survivor", async () => {
+    const sw = switcher();
+    const acc = await join(sw, 'acc');
+    const dial = await join(sw, 'dial');
+    const caps = Caps.RESET;
+    dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps })));
+    await acc.next((f) => f.cmd === Cmd.OPEN);
+    acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps })));
+    await dial.next((f) => f.cmd === Cmd.OPEN_ACK);
+    // The dialer reads slowly: 1 MiB on the stream queues at the switcher.
+    dial.t.pauseReading();
+    const frames = 64;
+    for (let i = 0; i < frames; i++) {
+      acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(CHUNK)));
+    }
+    await expect.poll(() => sw.client('acc')!.framesIn).toBeGreaterThanOrEqual(frames + 1);
+    const before = sw.stats().dropped;
+    acc.t.destroy();
+    await expect.poll(() => sw.client('acc')).toBeUndefined();
+    dial.t.resumeReading();
+    await dial.next((f) => f.cmd === Cmd.RESET);
+    // What had not left the switcher before the reset was dropped, and counted.
+    const delivered = dial.inbox.filter((f) => f.cmd === Cmd.DATA).length;
+    expect(delivered).toBeLessThan(frames);
+    expect(sw.stats().dropped).toBe(before + frames - delivered);
+  });
+
+  it('count there too: early frames held for an acceptor that left, also in the dialer’s stats', async () => {
+    const sw = switcher();
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice');
+    await earlyDial(alice, bob, 5000);
+    await holdEarly(alice, 5000, 3);
+    const before = sw.stats().dropped;
+    const alices = sw.client('alice')!.dropped;
+    bob.t.destroy();
+    await expect.poll(() => sw.client('bob')).toBeUndefined();
+    expect(sw.stats().dropped).toBe(before + 3);
+    expect(sw.client('alice')!.dropped).toBe(alices + 3);
+  });
+
+  it('and early frames still held for a dialer that left', async () => {
+    const sw = switcher();
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice');
+    await earlyDial(alice, bob, 5000);
+    await holdEarly(alice, 5000, 4);
+    const before = sw.stats().dropped;
+    alice.t.destroy();
+    await expect.poll(() => sw.client('alice')).toBeUndefined();
+    expect(sw.stats().dropped).toBe(before + 4);
+    expect(bob.inbox.some((f) => f.cmd === Cmd.DATA)).toBe(false);
+  });
+});

@@ -274,4 +274,29 @@ describe('scheduler: an application handler that throws', () => {
     expect(rethrown).toHaveLength(1);
     expect(rethrown[0]).toThrow('drain handler');
   });
+  it('pushAll queues a batch behind what the queue holds, once, keeping order and byte counts', () => {
+    const sink = new RecordingSink();
+    let kicks = 0;
+    const s = new Scheduler(sink, {
+      quantum: 64 * KIB,
+      maxBatchBytes: 1 << 20,
+      maxControlQueue: 1024,
+      schedule: () => kicks++,
+    });
+    const q = new StreamQueue();
+    q.frameCost = 7;
+    s.pushOrdered(q, header(1), new Uint8Array(5));
+    const batch = Array.from({ length: 1000 }, (_, i) => {
+      const payload = new Uint8Array(i % 3);
+      return { header: header(2 + (i % 200)), payload, rest: null, size: payload.length };
+    });
+    s.pushAll(q, batch);
+    expect(kicks).toBe(1);
+    const payloads = batch.reduce((n, f) => n + f.size, 0);
+    expect(q.bytes).toBe(11 + 5 + 7 + 1000 * (11 + 7) + payloads);
+    s.flush();
+    expect(sink.frames.map((f) => f.tag)).toEqual([1, ...batch.map((f) => f.header[0])]);
+    expect(q.bytes).toBe(0);
+    expect(s.framesWritten).toBe(1001);
+  });
 });

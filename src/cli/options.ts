@@ -38,6 +38,7 @@ export interface ConnectOpts extends CommonOpts {
   passwordFile?: string;
   ca?: string;
   insecure?: boolean;
+  wsZeroMask?: boolean;
   connectTimeout: number;
 }
 
@@ -75,6 +76,12 @@ export function addConnectOptions(cmd: Command, o: { domainRequired: boolean }):
     .addOption(flag('--password-file <file>', `read the password from a file (else ${PASSWORD_ENV})`))
     .addOption(flag('--ca <file>', 'PEM CA certificate(s) to trust for tls:// and wss://'))
     .addOption(new Option('--insecure', 'do not verify the TLS certificate of the switcher'))
+    .addOption(
+      new Option(
+        '--ws-zero-mask',
+        'ws:// and wss://: send frames with an all-zero masking key (faster uploads; docs/cli.md)',
+      ),
+    )
     .addOption(
       flag('--connect-timeout <duration>', 'time allowed for one connection attempt and admission')
         .argParser((v) => parseTimeout(v))

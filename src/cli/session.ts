@@ -40,6 +40,7 @@ export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): 
     connectTimeout: o.connectTimeout,
     admissionTimeout: o.connectTimeout,
     tls: { ca, rejectUnauthorized: o.insecure !== true },
+    wsZeroMask: o.wsZeroMask === true,
   };
 }
 

@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connector } from '../../../src/connect.js';
@@ -53,4 +57,65 @@ describe('connector', () => {
       expect(names).toEqual(['localhost']);
     });
   }
+
+  /**
+   * A server that completes the WebSocket handshake by hand and resolves with the masking key of
+   * the first frame the client sends (RFC 6455 5.2): ws's own server unmasks before anyone sees it.
+   */
+  async function maskProbe(): Promise<{ url: string; key: Promise<number[]> }> {
+    const sockets: Duplex[] = [];
+    let found: (key: number[]) => void = () => {};
+    const key = new Promise<number[]>((resolve) => (found = resolve));
+    const server = http.createServer();
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+      sockets.push(socket);
+      const accept = createHash('sha1')
+        .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      let got = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        got = Buffer.concat([got, chunk]);
+        if (got.length < 2) return;
+        // Masked client frame: the key follows the 7-bit length and its 2- or 8-byte extension.
+        const len7 = got[1]! & 0x7f;
+        const at = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0);
+        if ((got[1]! & 0x80) === 0 || got.length < at + 4) return;
+        found([...got.subarray(at, at + 4)]);
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return { url: `ws://${HOST}:${(server.address() as AddressInfo).port}/flex/ws`, key };
+  }
+
+  for (const [zero, what] of [
+    [true, 'an all-zero masking key'],
+    [false, 'a random masking key'],
+  ] as const) {
+    it(`ws:// with wsZeroMask ${zero} sends frames with ${what}`, async () => {
+      const probe = await maskProbe();
+      const open = connector(probe.url, { password: 'p', domain: 'd', wsZeroMask: zero });
+      const t = await open(new AbortController().signal);
+      attachProbe(t);
+      cleanup.push(() => t.destroy());
+      t.send([new Uint8Array(11).fill(7)]);
+      const key = await probe.key;
+      // A random key is all zeros once in 2^32 frames.
+      if (zero) expect(key).toEqual([0, 0, 0, 0]);
+      else expect(key).not.toEqual([0, 0, 0, 0]);
+    });
+  }
+
+  it('refuses a wsZeroMask that is not a boolean', () => {
+    expect(() =>
+      connector('ws://127.0.0.1:1/', { password: 'p', domain: 'd', wsZeroMask: 1 as never }),
+    ).toThrow(/wsZeroMask must be a boolean/);
+  });
 });

@@ -9,8 +9,10 @@
 // masking key (ws's `generateMask` option), which ws then neither copies nor XORs.
 // A run ends when the receiver has counted every byte and its one-byte answer is back. Prints
 // medians and within-run ratios, whether ws found the `bufferutil` native addon (set
-// WS_NO_BUFFER_UTIL=1 to compare without it), and writes JSON to bench/results/. `--dist DIR`
-// loads another build of flexmux (both processes) instead of this repository's dist/.
+// WS_NO_BUFFER_UTIL=1 to compare without it), and writes JSON to bench/results/.
+// `--dist DIR[,DIR...]` runs the flexmux rows once per build (each name labelled with its directory
+// name, each with a receiving process of its own), instead of this repository's dist/, so builds
+// are compared within one run.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -34,11 +36,15 @@ const BYTES = Number(opt.mib) * 2 ** 20;
 const CHUNK = 64 * 1024;
 const require = createRequire(import.meta.url);
 const { WebSocket } = require('ws');
-const distUrl =
-  opt.dist === undefined
+/** The flexmux builds compared: label, URL of index.js, and the module once imported. */
+const builds = (opt.dist === undefined ? [null] : opt.dist.split(',')).map((dir) => ({
+  label: dir === null ? '' : `@${path.basename(path.resolve(dir))}`,
+  url: (dir === null
     ? new URL('../dist/index.js', import.meta.url)
-    : pathToFileURL(path.resolve(opt.dist, 'index.js'));
-const { Node, dialWs } = await import(distUrl.href);
+    : pathToFileURL(path.resolve(dir, 'index.js'))
+  ).href,
+}));
+for (const b of builds) b.lib = await import(b.url);
 const zeroMask = (mask) => mask.fill(0);
 
 function nativeMask() {
@@ -78,9 +84,11 @@ const modes = {
   },
   ws: (ports) => rawWs(ports, {}),
   'ws-zero': (ports) => rawWs(ports, { generateMask: zeroMask }),
-  flexmux: (ports) => flexWs(ports, {}),
-  'flexmux-zero': (ports) => flexWs(ports, { generateMask: zeroMask }),
 };
+for (const b of builds) {
+  modes[`flexmux${b.label}`] = () => flexWs(b, {});
+  modes[`flexmux-zero${b.label}`] = () => flexWs(b, { generateMask: zeroMask });
+}
 
 async function rawWs(ports, extra) {
   const ws = new WebSocket(`ws://127.0.0.1:${ports.ws}/`, { perMessageDeflate: false, ...extra });
@@ -108,8 +116,9 @@ async function rawWs(ports, extra) {
   return mbps;
 }
 
-async function flexWs(ports, extra) {
-  const transport = await dialWs(`ws://127.0.0.1:${ports.flex}/flex/ws`, extra);
+async function flexWs(build, extra) {
+  const { Node, dialWs } = build.lib;
+  const transport = await dialWs(`ws://127.0.0.1:${build.port}/flex/ws`, extra);
   const node = new Node(transport, { ip: 1, domain: 'client', heartbeatInterval: 0 });
   node.on('error', () => {});
   const s = await node.dial('server:80');
@@ -125,10 +134,22 @@ async function flexWs(ports, extra) {
 
 startWatchdog('wsbulk.mjs', 30_000 + RUNS * 60_000);
 const loadBefore = os.loadavg();
-const server = forkChild(path.join(here, 'lib/wsbulk-server.mjs'), [BYTES, distUrl.href], 'wsbulk-server');
-const ports = await server.ready();
-const names = ['tcp', 'ws', 'flexmux', ...(opt['zero-mask'] ? ['ws-zero', 'flexmux-zero'] : [])];
-await modes.flexmux(ports); // warm-up: both processes compile the flexmux path once
+let ports = null;
+for (const b of builds) {
+  const server = forkChild(path.join(here, 'lib/wsbulk-server.mjs'), [BYTES, b.url], 'wsbulk-server');
+  const ready = await server.ready();
+  b.port = ready.flex;
+  ports ??= ready; // the plain TCP and ws rows use the first receiver
+}
+const flexNames = (zero) => builds.map((b) => `flexmux${zero ? '-zero' : ''}${b.label}`);
+const names = [
+  'tcp',
+  'ws',
+  ...flexNames(false),
+  ...(opt['zero-mask'] ? ['ws-zero', ...flexNames(true)] : []),
+];
+// Warm-up: every receiver and this process compile each build's path once.
+for (const b of builds) await modes[`flexmux${b.label}`](ports);
 const runs = [];
 for (let r = 0; r < RUNS; r++) {
   const order = r % 2 === 0 ? names : [...names].reverse();
@@ -146,15 +167,26 @@ console.log(
 console.log('| way | MB/s (median) | ÷ tcp (within-run median) |\n|---|--:|--:|');
 for (const n of names)
   console.log(`| ${n} | ${median(runs.map((row) => row[n])).toFixed(0)} | ${within(n, 'tcp').toFixed(2)} |`);
-console.log(`flexmux ÷ ws (within-run median): ${within('flexmux', 'ws').toFixed(2)}`);
-if (opt['zero-mask']) console.log(`flexmux-zero ÷ ws-zero: ${within('flexmux-zero', 'ws-zero').toFixed(2)}`);
+for (const b of builds) {
+  console.log(`flexmux${b.label} ÷ ws (within-run median): ${within(`flexmux${b.label}`, 'ws').toFixed(2)}`);
+  if (opt['zero-mask']) {
+    const z = `flexmux-zero${b.label}`;
+    console.log(`${z} ÷ ws-zero: ${within(z, 'ws-zero').toFixed(2)}`);
+  }
+}
 
 const out = path.join(here, 'results', `wsbulk-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(
   out,
   JSON.stringify(
-    { machine: machineInfo(loadBefore), mib: Number(opt.mib), nativeMask: nativeMask(), runs },
+    {
+      machine: machineInfo(loadBefore),
+      mib: Number(opt.mib),
+      nativeMask: nativeMask(),
+      builds: builds.map((b) => b.url),
+      runs,
+    },
     null,
     2,
   ),

@@ -9,7 +9,8 @@
 // echo RTT idle and beside a saturating stream, and flexmux's own ping through the switcher.
 // Prints a markdown table with ratios; writes JSON to bench/results/. `--quick` shrinks it;
 // `--phases bulk,open32,pingIdle,pingLoad,ctlPingIdle,ctlPingLoad` runs only those; `--window N`
-// sets the stream window of both nodes; `--cpu-prof DIR` profiles the switcher and server.
+// sets the stream window of both nodes; `--cpu-prof DIR` profiles the switcher and server;
+// `--transport ws` has both nodes reach the switcher over ws:// (`--ws-zero-mask` with wsZeroMask).
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -60,7 +61,16 @@ const switcherFlags = argValue('switcher-flags')?.split(' ').filter(Boolean) ?? 
 // --window BYTES: the stream window both nodes offer (default 2 MiB), to see what it does to
 // latency beside a saturating stream and to throughput.
 const window = argValue('window') === undefined ? undefined : Number(argValue('window'));
-const nodeOpts = window === undefined ? nodeOptions : { ...nodeOptions, window };
+// --transport ws: both nodes reach the switcher over ws:// instead of tcp:// (the plain relay stays
+// TCP); --ws-zero-mask: their WebSocket frames carry an all-zero masking key (wsZeroMask).
+const transport = argValue('transport') ?? 'tcp';
+if (transport !== 'tcp' && transport !== 'ws') throw new Error('--transport is tcp or ws');
+const wsZeroMask = process.argv.includes('--ws-zero-mask');
+const nodeOpts = {
+  ...nodeOptions,
+  ...(window === undefined ? {} : { window }),
+  ...(wsZeroMask ? { wsZeroMask } : {}),
+};
 const MiB = 1024 * 1024;
 const P = {
   bulkBytes: (quick ? 64 : 256) * MiB,
@@ -92,8 +102,8 @@ const relay = forkChild(
   'switcher',
   [...profArgs('switcher'), ...switcherFlags],
 );
-const { port: switcherPort } = await relay.ready();
-const url = `tcp://127.0.0.1:${switcherPort}`;
+const { port: switcherPort, wsPort } = await relay.ready();
+const url = transport === 'ws' ? `ws://127.0.0.1:${wsPort}/flex/ws` : `tcp://127.0.0.1:${switcherPort}`;
 const server = forkChild(
   path.join(here, 'lib/relay-server.mjs'),
   [JSON.stringify({ url, password: PASSWORD, nodeOptions: nodeOpts })],
@@ -329,7 +339,7 @@ const date = new Date().toISOString();
 const info = {
   date,
   quick,
-  params: { ...P, window, switcherFlags },
+  params: { ...P, window, switcherFlags, transport, wsZeroMask },
   secs: (Date.now() - t0run) / 1000,
   health,
 };

@@ -121,7 +121,8 @@ export function renderRelayTable(results, machine, info) {
       `${p.chunk / 1024} KiB writes; opens ${p.opens} × ${p.concurrency} in flight; pings ${p.pingSize} B, ` +
       `${p.pingWarmup} warm-up, up to ${p.pings} or ${p.pingSecs} s; stream window ` +
       `${p.window === undefined ? 'default (2 MiB)' : `${p.window} B`}` +
-      `${p.switcherFlags?.length ? `; switcher process flags ${p.switcherFlags.join(' ')}` : ''}.`,
+      `${p.switcherFlags?.length ? `; switcher process flags ${p.switcherFlags.join(' ')}` : ''}` +
+      `; nodes reach the switcher over ${p.transport === 'ws' ? `ws://${p.wsZeroMask ? ' (zero masking key)' : ''}` : 'tcp://'}.`,
   );
   const h = info.health;
   const s = h.switcher.stats;

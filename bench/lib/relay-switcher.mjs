@@ -1,11 +1,11 @@
 // The relay process of bench/relay.mjs and bench/scale.mjs (forked with IPC and --expose-gc).
-// It runs a flexmux Switcher on a loopback TCP port and, on request, a plain Node.js TCP relay
+// It runs a flexmux Switcher on a loopback TCP port (and a WebSocket one) and, on request, a plain Node.js TCP relay
 // (each accepted socket piped to a new connection to a given port, both directions) so both
 // relays are measured in the same process. argv[2]: JSON { switcher: options, listenBacklog }.
 import net from 'node:net';
 import { selfReport, serveRequests } from './relay-ipc.mjs';
 
-const { Switcher, serveTcp } = await import(new URL('../../dist/index.js', import.meta.url).href);
+const { Switcher, serveTcp, serveWs } = await import(new URL('../../dist/index.js', import.meta.url).href);
 
 const config = JSON.parse(process.argv[2]);
 const switcher = new Switcher(config.switcher);
@@ -18,6 +18,8 @@ switcher.on('refused', (info) => bump(events.refused, info.reason));
 switcher.on('clientLeft', (_info, reason) => bump(events.left, reason));
 switcher.on('error', (err) => bump(events.errors, String(err?.message ?? err)));
 const flex = await serveTcp(switcher, { host: '127.0.0.1', port: 0, backlog: config.listenBacklog });
+// The same switcher over WebSocket too, for bench/relay.mjs --transport ws.
+const flexWs = await serveWs(switcher, { host: '127.0.0.1', port: 0, backlog: config.listenBacklog });
 
 // ------------------------------------------------------------------ the plain TCP relay
 
@@ -84,4 +86,4 @@ serveRequests({
     return {};
   },
 });
-process.send({ type: 'ready', port: flex.address.port });
+process.send({ type: 'ready', port: flex.address.port, wsPort: flexWs.address.port });

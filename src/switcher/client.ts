@@ -69,6 +69,15 @@ export interface ClientInfo {
   rtt: number | null;
 }
 
+/**
+ * The counters of one client that change between samples, read without the rest of ClientInfo
+ * (its frame counts by command cost an object per client): what `Switcher.eachClient()` gives.
+ */
+export type ClientCounters = Pick<
+  ClientInfo,
+  'id' | 'bytesIn' | 'bytesOut' | 'streams' | 'queuedBytes' | 'rtt'
+>;
+
 export interface ClientInit {
   id: number;
   ip: number;
@@ -635,6 +644,17 @@ export class SwitcherClient implements FrameSink {
       if (idle >= limit) this.close('idle', new TimeoutError(`sent nothing for ${limit / 1000} s`));
       else this.armIdle(limit - idle);
     }, ms);
+  }
+
+  counters(): ClientCounters {
+    return {
+      id: this.id,
+      bytesIn: this.stats.bytesIn,
+      bytesOut: this.outbox.bytesOut,
+      streams: this.streams.size,
+      queuedBytes: this.outbox.queuedBytes,
+      rtt: this.liveness.rtt,
+    };
   }
 
   info(): ClientInfo {

@@ -9,7 +9,7 @@ export {
   type ExtraPassword,
 } from './access.js';
 export type { Refusal, RefusalReason } from './admission.js';
-export type { ClientInfo, LeaveReason, StreamInfo } from './client.js';
+export type { ClientCounters, ClientInfo, LeaveReason, StreamInfo } from './client.js';
 export {
   type ResolvedSwitcherOptions,
   type SwitcherOptions,

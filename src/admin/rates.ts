@@ -88,34 +88,45 @@ export class Rate {
 }
 
 /** Rates of a changing set of things; things not seen in a round are forgotten. */
-export class RateBook<K> {
-  private readonly rates = new Map<K, Rate>();
+export class RateBook<K, R extends Rate = Rate> {
+  private readonly rates = new Map<K, R>();
   private currentRound = 0;
+  /** Distinct keys sampled this round: when they are all the book holds, none is stale. */
+  private seen = 0;
 
-  constructor(private readonly historySize: number) {}
+  constructor(
+    private readonly historySize: number,
+    /** Makes the entry of a new key; a book of a Rate subclass (more per thing) must pass it. */
+    private readonly make: (historySize: number) => R = (h) => new Rate(h) as R,
+  ) {}
 
   /** Starts a sampling round. */
   begin(): void {
     this.currentRound++;
+    this.seen = 0;
   }
 
-  sample(key: K, mono: number, wall: number, bytesIn: number, bytesOut: number): Rate {
+  sample(key: K, mono: number, wall: number, bytesIn: number, bytesOut: number): R {
     let r = this.rates.get(key);
     if (r === undefined) {
-      r = new Rate(this.historySize);
+      r = this.make(this.historySize);
       this.rates.set(key, r);
     }
-    r.round = this.currentRound;
+    if (r.round !== this.currentRound) {
+      r.round = this.currentRound;
+      this.seen++;
+    }
     r.sample(mono, wall, bytesIn, bytesOut);
     return r;
   }
 
-  /** Ends a round: forgets what it did not sample. */
+  /** Ends a round: forgets what it did not sample (a walk of the book only if something left). */
   end(): void {
+    if (this.seen === this.rates.size) return;
     for (const [k, r] of this.rates) if (r.round !== this.currentRound) this.rates.delete(k);
   }
 
-  get(key: K): Rate | undefined {
+  get(key: K): R | undefined {
     return this.rates.get(key);
   }
 

@@ -46,7 +46,7 @@ export class SwitcherPanel implements Panel {
       protocol: PROTOCOL_VERSION,
       startedAt: new Date(s.startedAt).toISOString(),
       uptimeSeconds: Math.round(s.uptime) / 1000,
-      totals: this.view.totals(undefined, s),
+      totals: this.view.totals(s),
       limits: {
         maxClients: o.maxClients,
         maxPendingAdmissions: o.maxPendingAdmissions,

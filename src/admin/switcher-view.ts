@@ -1,11 +1,15 @@
-import type { ClientInfo, StreamInfo } from '../switcher/client.js';
+import type { ClientCounters, ClientInfo, StreamInfo } from '../switcher/client.js';
 import type { Switcher, SwitcherStats } from '../switcher/switcher.js';
 import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
 
 /**
  * What the admin shows of a switcher: JSON views of its clients with rates computed from samples,
  * the total throughput history, and the snapshots pushed to the dashboard. Everything here is
- * read through the switcher's public API (`clients()`, `client()`, `stats()`).
+ * read through the switcher's public API (`clients()`, `client()`, `eachClient()`, `stats()`).
+ *
+ * Sampling and totals read every client's counters (`eachClient()`), never a full ClientInfo;
+ * a snapshot builds views of the clients it returns only: with 10,000 clients it used to build
+ * all of them every second to keep the first `maxSnapshotItems`.
  */
 
 /** A client as the admin API shows it: the switcher's snapshot with ISO times, rates and ms. */
@@ -58,20 +62,32 @@ export interface ClientStreamsView {
   list: StreamInfo[];
 }
 
+/** A client's rate, and the RTT its last sample saw (to report each new measurement once). */
+class ClientRate extends Rate {
+  rtt: number | null = null;
+}
+
 export class SwitcherView {
   /** Called with each newly measured client RTT, in seconds. */
   onRtt: ((seconds: number) => void) | null = null;
-  private readonly book: RateBook<number>;
+  private readonly book: RateBook<number, ClientRate>;
   private readonly total: Rate;
-  private readonly lastRtt = new Map<number, number | null>();
   private lastT = Date.now();
+  /** Sample time of the tick in progress, for `sampleClient` (bound once, not per tick). */
+  private mono = 0;
+  private wall = 0;
+  private readonly sampleClient = (c: ClientCounters): void => {
+    const r = this.book.sample(c.id, this.mono, this.wall, c.bytesIn, c.bytesOut);
+    if (c.rtt !== null && c.rtt !== r.rtt) this.onRtt?.(c.rtt / 1000);
+    r.rtt = c.rtt;
+  };
 
   constructor(
     readonly switcher: Switcher,
     historySize: number,
     itemHistory: number,
   ) {
-    this.book = new RateBook<number>(itemHistory);
+    this.book = new RateBook(itemHistory, (h) => new ClientRate(h));
     this.total = new Rate(historySize);
   }
 
@@ -80,15 +96,11 @@ export class SwitcherView {
     this.lastT = wall;
     const s = this.switcher.stats();
     this.total.sample(mono, wall, s.bytesIn, s.bytesOut);
+    this.mono = mono;
+    this.wall = wall;
     this.book.begin();
-    for (const c of this.switcher.clients()) {
-      this.book.sample(c.id, mono, wall, c.bytesIn, c.bytesOut);
-      const before = this.lastRtt.get(c.id);
-      if (c.rtt !== null && c.rtt !== before) this.onRtt?.(c.rtt / 1000);
-      this.lastRtt.set(c.id, c.rtt);
-    }
+    this.switcher.eachClient(this.sampleClient);
     this.book.end();
-    for (const id of this.lastRtt.keys()) if (this.book.get(id) === undefined) this.lastRtt.delete(id);
   }
 
   clients(): ClientView[] {
@@ -134,16 +146,13 @@ export class SwitcherView {
     return this.total.series.toJSON();
   }
 
-  totals(
-    clients: readonly ClientView[] = this.clients(),
-    s: SwitcherStats = this.switcher.stats(),
-  ): SwitcherTotals {
+  totals(s: SwitcherStats = this.switcher.stats()): SwitcherTotals {
     let streams = 0;
     let queuedBytes = 0;
-    for (const c of clients) {
+    this.switcher.eachClient((c) => {
       streams += c.streams;
       queuedBytes += c.queuedBytes;
-    }
+    });
     return {
       clients: s.clients,
       pendingAdmissions: s.pendingAdmissions,
@@ -163,9 +172,9 @@ export class SwitcherView {
   }
 
   snapshot(limit: number): SwitcherSnapshot {
-    const all = this.clients();
-    const clients = all.length > limit ? all.slice(0, limit) : all;
-    return { t: this.lastT, totals: this.totals(all), clients, omitted: all.length - clients.length };
+    const totals = this.totals();
+    const clients = this.switcher.clients(limit).map((c) => this.view(c));
+    return { t: this.lastT, totals, clients, omitted: totals.clients - clients.length };
   }
 
   private view(c: ClientInfo): ClientView {

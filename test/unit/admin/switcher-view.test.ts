@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RateBook } from '../../../src/admin/rates.js';
+import { RateBook, round } from '../../../src/admin/rates.js';
 import { SwitcherView } from '../../../src/admin/switcher-view.js';
 import { SwitcherClient } from '../../../src/switcher/client.js';
 import type { SwitcherOptions } from '../../../src/switcher/config.js';
@@ -89,6 +89,30 @@ describe('SwitcherView', () => {
     expect(c.rateIn).toBe((after.bytesIn - before.bytesIn) * 2);
     expect(c.rateOut).toBe((after.bytesOut - before.bytesOut) * 2);
     expect(view.client('v-0')!.rateIn).toBe(0);
+  });
+
+  it('shows a client as its ClientInfo with an ISO time, rates and ms, keys in that order', async () => {
+    const { sw, raws } = await withClients(2, { pingInterval: 100, livenessTimeout: 2_000 });
+    await raws[1].answerLiveness();
+    await raws[1].barrier();
+    const view = new SwitcherView(sw, 10, 10);
+    view.tick(0, 1_000);
+    await raws[1].barrier();
+    view.tick(1_000, 2_000);
+    const info = sw.client('v-1')!;
+    expect(info.rtt).not.toBeNull();
+    const v = view.client('v-1')!;
+    expect(v.rateIn).toBeGreaterThan(0);
+    // What the view was before it was written out field by field: rest and spread.
+    const { connectedAt, rtt, ...rest } = info;
+    const expected = {
+      ...rest,
+      connectedAt: new Date(connectedAt).toISOString(),
+      rateIn: v.rateIn,
+      rateOut: v.rateOut,
+      rttMs: rtt === null ? null : round(rtt),
+    };
+    expect(JSON.stringify(v)).toBe(JSON.stringify(expected));
   });
 
   it('reports each measured RTT once', async () => {

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientCounters } from '../../../src/switcher/client.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
+import { Cmd } from '../../../src/wire/constants.js';
+import { makeFrame } from '../../../src/wire/frame.js';
 import { join, PASSWORD } from './helpers.js';
 
 /** `clients(limit)` and `eachClient()`: cheaper reads of the clients, agreeing with `clients()`. */
@@ -35,5 +37,24 @@ describe('switcher client reads', () => {
       })),
     );
     expect(counters[0].bytesIn).toBeGreaterThan(0);
+  });
+
+  it('counts frames by command, listed by command byte whatever order they came in', async () => {
+    const sw = new Switcher({ password: PASSWORD });
+    open.push(sw);
+    const raw = await join(sw, 'k-cmd');
+    await raw.barrier();
+    // To an IP nobody holds: dropped, but received and counted.
+    raw.send(makeFrame(Cmd.DATA, 0x1234, 80, raw.ip, 1, new Uint8Array(4)));
+    raw.send(makeFrame(Cmd.CLOSE, 0x1234, 80, raw.ip, 1));
+    raw.send(makeFrame(0xf0, 0x1234, 80, raw.ip, 1));
+    await raw.barrier(0xfff1);
+    const byCmd = sw.client('k-cmd')!.framesByCmd;
+    expect(Object.entries(byCmd)).toEqual([
+      ['close', 1],
+      ['data', 1],
+      ['ping', 2],
+      ['<240>', 1],
+    ]);
   });
 });

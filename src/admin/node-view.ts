@@ -81,6 +81,9 @@ const ZERO: Counters = {
   streamsAccepted: 0,
 };
 
+/** What totals() reads of a stream. */
+type Buffered = Pick<StreamView, 'receiveBuffered' | 'writeBuffered'>;
+
 export class NodeView {
   private readonly book: RateBook<StreamCore>;
   private readonly total: Rate;
@@ -149,7 +152,8 @@ export class NodeView {
     return (this.current?.listenerPorts() ?? []).sort((a, b) => a - b).map((port) => ({ port }));
   }
 
-  totals(streams: readonly StreamView[] = this.streams()): NodeTotals {
+  /** Totals over `streams` (views, or the node's streams themselves: only their buffers are read). */
+  totals(streams: readonly Buffered[] = this.current?.streamList() ?? []): NodeTotals {
     const n = this.current;
     let receiveBuffered = 0;
     let writeBuffered = 0;
@@ -177,17 +181,25 @@ export class NodeView {
 
   streamHistory(streams: readonly StreamView[]): Record<string, SeriesJSON> {
     const out: Record<string, SeriesJSON> = {};
+    // A set, not a search of `streams` per stream: with thousands of streams that was quadratic.
+    const shown = new Set(streams.map((v) => v.id));
     for (const s of this.current?.streamList() ?? []) {
       const r = this.book.get(s);
-      if (r !== undefined && streams.some((v) => v.id === s.key)) out[String(s.key)] = r.series.toJSON();
+      if (r !== undefined && shown.has(s.key)) out[String(s.key)] = r.series.toJSON();
     }
     return out;
   }
 
+  /** The first `limit` streams as views, totals over all of them: views only of those shown. */
   snapshot(limit: number): NodeSnapshot {
-    const all = this.streams();
-    const streams = all.length > limit ? all.slice(0, limit) : all;
-    return { t: this.lastT, totals: this.totals(all), streams, omitted: all.length - streams.length };
+    const all = this.current?.streamList() ?? [];
+    const shown = all.length > limit ? all.slice(0, limit) : all;
+    return {
+      t: this.lastT,
+      totals: this.totals(all),
+      streams: shown.map((s) => this.view(s)),
+      omitted: all.length - shown.length,
+    };
   }
 
   private view(s: StreamCore): StreamView {

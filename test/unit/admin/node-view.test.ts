@@ -97,4 +97,39 @@ describe('admin node view', () => {
     }
     expect(session.listenerCount('state')).toBe(0);
   });
+
+  it('builds views only of the streams a snapshot shows, and totals all of them', () => {
+    let built = 0;
+    /** A stream as the view reads it; reading its createdAt means a view of it was built. */
+    const stream = (key: number) => ({
+      key,
+      local: { ip: 1, port: key, domain: 'a' },
+      remote: { ip: 2, port: 80, domain: 'b' },
+      dialed: true,
+      state: 'open',
+      window: 1024,
+      sendCredit: 1024,
+      halfCloseNegotiated: true,
+      resetNegotiated: true,
+      receiveBuffered: key,
+      writeBuffered: 10 * key,
+      bytesRead: 0,
+      bytesWritten: 0,
+      get createdAt() {
+        built++;
+        return 0;
+      },
+      lastActivity: 0,
+    });
+    const list = [1, 2, 3, 4, 5].map(stream);
+    const node = { ...fakeNode(), streamList: () => list } as unknown as InspectableNode;
+    const view = new NodeView(node, null, 10, 10);
+    view.tick(1000, 1000);
+    const snap = view.snapshot(2);
+    expect(snap.streams.map((s) => s.id)).toEqual([1, 2]);
+    expect(snap.omitted).toBe(3);
+    expect(snap.totals).toMatchObject({ streams: 5, receiveBuffered: 15, writeBuffered: 150 });
+    expect(built).toBe(2);
+    expect(Object.keys(view.streamHistory(snap.streams))).toEqual(['1', '2']);
+  });
 });

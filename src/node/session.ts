@@ -282,11 +282,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         transport.destroy();
         return;
       }
+      const left = this.admissionLimit(started);
+      if (left <= 0) {
+        // The dial used the whole attempt: fail it now rather than send the admission request
+        // with a token timeout (it could even be admitted after the attempt's deadline).
+        transport.destroy();
+        throw new TimeoutError(`connection attempt not admitted within ${this.bounds.timeout} ms`);
+      }
       const admitted = await admit(transport, {
         password: this.opts.password,
         domain: this.opts.domain,
         mac: this.opts.mac,
-        timeout: this.admissionLimit(started),
+        timeout: left,
         clock: this.opts.clock,
         signal: linked.signal,
       });
@@ -315,11 +322,14 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     }
   }
 
-  /** admissionTimeout, or what the opener's attempt timeout has left if that is shorter. */
+  /**
+   * admissionTimeout, or what the opener's attempt timeout has left if that is shorter: 0 or
+   * less when nothing is left.
+   */
   private admissionLimit(started: number): number {
     const own = this.opts.admissionTimeout ?? 10_000;
     if (this.bounds.timeout === undefined) return own;
-    return Math.max(1, Math.min(own, this.bounds.timeout - (now() - started)));
+    return Math.min(own, this.bounds.timeout - (now() - started));
   }
 
   private onAdmitted(transport: Transport, ip: number): void {

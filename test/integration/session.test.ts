@@ -2,7 +2,14 @@ import { getEventListeners } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/connect.js';
-import { AdmissionError, BaseNode, type FlexStream, FlexStream as FS, Session } from '../../src/index.js';
+import {
+  AdmissionError,
+  BaseNode,
+  type FlexStream,
+  FlexStream as FS,
+  Session,
+  TimeoutError,
+} from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { listenTcp, listenWs } from '../../src/switcher-node.js';
 import { memoryPair } from '../../src/transport/memory.js';
@@ -179,5 +186,41 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
     } finally {
       holder.any = saved;
     }
+  });
+
+  it('an attempt whose time ran out in the dial fails with TimeoutError and sends no admission request', async () => {
+    const sw = switcher();
+    let sent = 0;
+    let destroyed = 0;
+    const s = new Session<FlexStream>(
+      async () => {
+        // A dial that took longer than the attempt may (a connector that does not bound it).
+        await new Promise((r) => setTimeout(r, 60));
+        const [a, b] = memoryPair();
+        sw.handle(b);
+        const t = a as Transport;
+        const send = t.send.bind(t);
+        const destroy = t.destroy.bind(t);
+        t.send = (parts) => {
+          sent++;
+          return send(parts);
+        };
+        t.destroy = (err) => {
+          destroyed++;
+          destroy(err);
+        };
+        return t;
+      },
+      { password: PASSWORD, domain: 'late', heartbeatInterval: 0, backoffInitial: 60_000 },
+      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      { timeout: 20 },
+    );
+    cleanups.push(() => s.close());
+    const err = await new Promise<Error>((r) => s.once('disconnect', r));
+    expect(err).toBeInstanceOf(TimeoutError);
+    // Not a 1 ms admission: the password-sealed request never went out, and the connection is gone.
+    expect(sent).toBe(0);
+    expect(destroyed).toBe(1);
+    expect(s.state).toBe('backoff');
   });
 });

@@ -9,7 +9,7 @@ import { Session, type SessionOptions } from './node/session.js';
 import { WebStream } from './stream/web.js';
 import type { Transport } from './transport/types.js';
 import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser.js';
-import { checkAtLeast } from './util/check.js';
+import { checkAtLeast, checkDelay } from './util/check.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
 export { defaults, validateNodeOptions } from './config.js';
@@ -51,7 +51,8 @@ export interface BrowserConnectOptions extends SessionOptions {
 /** A reconnecting session over the browser WebSocket: `connect('wss://host/flex/ws', {...})`. */
 export function connect(url: string, options: BrowserConnectOptions): Session<WebStream> {
   const own = options.ws?.timeout;
-  if (own !== undefined) checkAtLeast('option ws.timeout', own, 1);
+  // A timer delay, as the session checks it again (AttemptBounds), but under the caller's name.
+  if (own !== undefined) checkDelay('option ws.timeout', own);
   const timeout = checkAtLeast('option connectTimeout', options.connectTimeout ?? own ?? 10_000, 1);
   const limit = own === undefined ? timeout : Math.min(timeout, own);
   return new Session<WebStream>(

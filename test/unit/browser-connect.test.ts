@@ -1,6 +1,12 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AbortError, type BrowserConnectOptions, connect, TimeoutError } from '../../src/browser.js';
+import {
+  AbortError,
+  type BrowserConnectOptions,
+  ConfigError,
+  connect,
+  TimeoutError,
+} from '../../src/browser.js';
 import type { WebSocketConstructor } from '../../src/transport/ws-browser.js';
 
 /**
@@ -187,5 +193,14 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
     expect(disconnects).toHaveLength(1);
     expect(disconnects[0]).toBeInstanceOf(TimeoutError);
     expect(NeverOpens.made[0]!.closeCalls).toEqual([4000]);
+  });
+
+  it('a ws.timeout no timer can hold is refused under its own name', () => {
+    // The session checks the attempt bound too, but as 'option timeout', an option the caller
+    // never passed.
+    const o = { password: 'p', domain: 'page', connectTimeout: 5_000 };
+    const attempt = () => connect('ws://127.0.0.1:9/flex/ws', { ...o, ws: { timeout: 2 ** 31 } });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/option ws\.timeout /);
   });
 });

@@ -61,7 +61,11 @@ function delayOption(name: string, v: number): number {
 export interface AttemptBounds {
   /** Aborting fails the attempt in flight with AbortError, and the session closes. */
   signal?: AbortSignal;
-  /** ms one attempt may take, dial and admission together; it fails with TimeoutError. */
+  /**
+   * ms one attempt may take, dial and admission together; it fails with TimeoutError. The session
+   * bounds the admission with what the dial left of it (nothing left fails the attempt); the
+   * dial is the connector's to bound with it (the browser connect() passes it to the WebSocket).
+   */
   timeout?: number;
 }
 
@@ -90,6 +94,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   /** Successful admissions so far. */
   connections = 0;
 
+  /**
+   * `connector` opens the transport of one attempt, heeding the signal it gets (the session's
+   * close, and `bounds.signal`); `makeNode` makes the node on an admitted transport; `bounds` are
+   * the opener's limits on every attempt, on top of `options` (AttemptBounds; none by default).
+   */
   constructor(
     connector: (signal: AbortSignal) => Promise<Transport>,
     options: SessionOptions,

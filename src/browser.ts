@@ -44,7 +44,10 @@ export interface BrowserConnectOptions extends SessionOptions {
    * `connectTimeout`, the admission by `admissionTimeout`; the shorter limit wins.
    */
   ws?: BrowserWsDialOptions;
-  /** Timeout of one connection attempt, ms (default 10 s, or `ws.timeout` when only that is set). */
+  /**
+   * Timeout of an attempt's WebSocket dial, ms, the admission not included (default 10 s, or
+   * `ws.timeout` when only that is set).
+   */
   connectTimeout?: number;
 }
 

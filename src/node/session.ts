@@ -10,7 +10,7 @@ import type { Transport } from '../transport/types.js';
 import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { eitherSignal } from '../util/signals.js';
+import { eitherSignal, type LinkedSignal } from '../util/signals.js';
 import { clampDelay, now } from '../util/timers.js';
 import type { DialTarget } from './address.js';
 import { admit } from './admit.js';
@@ -282,10 +282,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     if (this.isClosed) return;
     this.setState('connecting');
     // The session's signal (its close) and the opener's, for the whole attempt: one that covered
-    // the dial alone left an abort during admission unheard until admissionTimeout.
-    const linked = eitherSignal(this.abort.signal, this.bounds.signal);
+    // the dial alone left an abort during admission unheard until admissionTimeout. Linked in the
+    // try: a throw here (a signal that is not one) fails the attempt, not attempt()'s promise.
+    let linked: LinkedSignal | undefined;
     const started = now();
     try {
+      linked = eitherSignal(this.abort.signal, this.bounds.signal);
       const transport = await this.connector(linked.signal);
       if (this.isClosed) {
         transport.destroy();
@@ -327,7 +329,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       }
       this.scheduleRetry();
     } finally {
-      linked.dispose();
+      linked?.dispose();
     }
   }
 

@@ -223,4 +223,27 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
     expect(destroyed).toBe(1);
     expect(s.state).toBe('backoff');
   });
+
+  it('an opener’s signal that is not one fails each attempt like any error, not as a rejection nobody handles', async () => {
+    const warned: object[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (o: object) => warned.push(o) };
+    let dials = 0;
+    const s = new Session<FlexStream>(
+      async () => {
+        dials++;
+        throw new Error('not reached');
+      },
+      { password: PASSWORD, domain: 'bad-signal', heartbeatInterval: 0, backoffInitial: 60_000, logger },
+      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      // What a JavaScript caller may pass as ws.signal (`controller?.signal ?? null`).
+      { signal: null as unknown as AbortSignal },
+    );
+    cleanups.push(() => s.close());
+    await new Promise((r) => setTimeout(r, 20));
+    // The attempt failed, was reported and backs off, as before the signal was linked in it; it
+    // used to reject attempt()'s promise (unhandled) and leave the session 'connecting' for good.
+    expect(s.state).toBe('backoff');
+    expect(warned).toHaveLength(1);
+    expect(dials).toBe(0);
+  });
 });

@@ -55,8 +55,9 @@ export interface ClientInfo {
   /** Received frames by command name. */
   framesByCmd: Record<string, number>;
   /**
-   * Frames from this node that went nowhere (unknown or invalid destination, refused, or dropped
-   * at a leave, its own or its acceptor's); the switcher's `dropped` counts them too.
+   * Frames from this node that went nowhere (unknown or invalid destination, refused, ignored, or
+   * dropped at a leave, its own or its acceptor's); the switcher counts them too, in `dropped`,
+   * or in `ignored` for frames to the switcher it ignored.
    */
   dropped: number;
   /** Frames from this node whose source IP was not its own (12.1.2), dropped. */

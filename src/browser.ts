@@ -9,7 +9,7 @@ import { Session, type SessionOptions } from './node/session.js';
 import { WebStream } from './stream/web.js';
 import type { Transport } from './transport/types.js';
 import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser.js';
-import { checkAtLeast, checkDelay } from './util/check.js';
+import { checkDelay } from './util/check.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
 export { defaults, validateNodeOptions } from './config.js';
@@ -56,7 +56,8 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
   const own = options.ws?.timeout;
   // A timer delay, as the session checks it again (AttemptBounds), but under the caller's name.
   if (own !== undefined) checkDelay('option ws.timeout', own);
-  const timeout = checkAtLeast('option connectTimeout', options.connectTimeout ?? own ?? 10_000, 1);
+  // A timer delay too: 2^31 ms or more would make the dial's timer fire at once.
+  const timeout = checkDelay('option connectTimeout', options.connectTimeout ?? own ?? 10_000);
   const limit = own === undefined ? timeout : Math.min(timeout, own);
   return new Session<WebStream>(
     // The signal is the session's and the caller's together (the session links them for the

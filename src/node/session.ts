@@ -59,8 +59,12 @@ function delayOption(name: string, v: number): number {
  * it, so a switcher that takes the connection and never answers is bounded as well.
  */
 export interface AttemptBounds {
-  /** Aborting fails the attempt in flight with AbortError, and the session closes. */
-  signal?: AbortSignal;
+  /**
+   * Aborting fails the attempt in flight with AbortError, and the session closes; aborted while
+   * the session waits to try again, it closes at once. `null` counts as none (JavaScript callers
+   * pass `controller?.signal ?? null`); anything else that is not an AbortSignal is a ConfigError.
+   */
+  signal?: AbortSignal | null;
   /**
    * ms one attempt may take, dial and admission together; it fails with TimeoutError. The session
    * bounds the admission with what the dial left of it (nothing left fails the attempt); the
@@ -79,7 +83,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private readonly connector: (signal: AbortSignal) => Promise<Transport>;
   private readonly makeNode: NodeFactory<S>;
   private readonly opts: SessionOptions;
-  private readonly bounds: AttemptBounds;
+  /** The opener's bounds, `signal` checked and a null one dropped. */
+  private readonly bounds: { signal?: AbortSignal; timeout?: number };
   private readonly logger: Logger;
   private readonly listeners = new Map<number, Listener<S>>();
   private _node: BaseNode<S> | null = null;
@@ -121,7 +126,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       if (options[k] !== undefined) checkBool(`option ${k}`, options[k]);
     }
     if (bounds.timeout !== undefined) delayOption('timeout', bounds.timeout);
-    this.bounds = bounds;
+    const signal = bounds.signal ?? undefined;
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      throw new ConfigError(`option signal must be an AbortSignal, got ${String(signal)}`);
+    }
+    this.bounds = { ...bounds, signal };
     this.connector = connector;
     this.makeNode = makeNode;
     this.opts = options;
@@ -239,8 +248,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     return this.closing;
   }
 
+  /**
+   * The opener's signal fired while the session waited to try again: it closes now, not at the
+   * next attempt (up to backoffMax later). Listened to only during that wait; an attempt in flight
+   * hears it through its linked signal.
+   */
+  private readonly onOpenerAbort = (): void => {
+    void this.close();
+  };
+
   private async shutdown(): Promise<void> {
     this.setState('closed');
+    this.bounds.signal?.removeEventListener('abort', this.onOpenerAbort);
     this.abort.abort();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const l of [...this.listeners.values()]) l.close();
@@ -400,9 +419,28 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // after 1 ms, a reconnect loop without back-off.
     const ms = clampDelay(Math.round(this.delay * (1 + (Math.random() * 2 - 1) * jitter)));
     this.delay = Math.min(this.delay * 2, this.opts.backoffMax ?? 30_000);
+    const signal = this.bounds.signal;
+    if (signal?.aborted) {
+      void this.close();
+      return;
+    }
+    signal?.addEventListener('abort', this.onOpenerAbort, { once: true });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
+      signal?.removeEventListener('abort', this.onOpenerAbort);
       void this.attempt();
     }, ms);
   }
+}
+
+/** An AbortSignal, also one from another realm (an iframe's), where instanceof would say no. */
+function isAbortSignal(v: unknown): v is AbortSignal {
+  const x = v as Partial<AbortSignal> | null;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.aborted === 'boolean' &&
+    typeof x.addEventListener === 'function' &&
+    typeof x.removeEventListener === 'function'
+  );
 }

@@ -224,26 +224,48 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
     expect(s.state).toBe('backoff');
   });
 
-  it('an opener’s signal that is not one fails each attempt like any error, not as a rejection nobody handles', async () => {
-    const warned: object[] = [];
-    const logger = { debug() {}, info() {}, error() {}, warn: (o: object) => warned.push(o) };
+  it('an opener’s signal that is not one is refused at once; null counts as none', async () => {
+    const make = (signal: unknown, connector: () => Promise<Transport>) =>
+      new Session<FlexStream>(
+        connector,
+        { password: PASSWORD, domain: 'bad-signal', heartbeatInterval: 0, backoffInitial: 60_000 },
+        (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+        { signal: signal as AbortSignal },
+      );
+    expect(() => make({}, () => Promise.reject(new Error('not reached')))).toThrow(
+      /option signal must be an AbortSignal/,
+    );
+    // What a JavaScript caller may pass as ws.signal (`controller?.signal ?? null`): no signal.
     let dials = 0;
+    const s = make(null, async () => {
+      dials++;
+      throw new Error('no switcher here');
+    });
+    cleanups.push(() => s.close());
+    const err = await new Promise<Error>((r) => s.once('disconnect', r));
+    expect(err.message).toBe('no switcher here');
+    expect(dials).toBe(1);
+    expect(s.state).toBe('backoff');
+  });
+
+  it('an abort while the session backs off closes it at once and leaves no listener', async () => {
+    const ac = new AbortController();
     const s = new Session<FlexStream>(
       async () => {
-        dials++;
-        throw new Error('not reached');
+        throw new Error('no switcher here');
       },
-      { password: PASSWORD, domain: 'bad-signal', heartbeatInterval: 0, backoffInitial: 60_000, logger },
+      { password: PASSWORD, domain: 'backing-off', heartbeatInterval: 0, backoffInitial: 60_000 },
       (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      // What a JavaScript caller may pass as ws.signal (`controller?.signal ?? null`).
-      { signal: null as unknown as AbortSignal },
+      { signal: ac.signal },
     );
     cleanups.push(() => s.close());
-    await new Promise((r) => setTimeout(r, 20));
-    // The attempt failed, was reported and backs off, as before the signal was linked in it; it
-    // used to reject attempt()'s promise (unhandled) and leave the session 'connecting' for good.
+    await new Promise((r) => s.once('disconnect', r));
     expect(s.state).toBe('backoff');
-    expect(warned).toHaveLength(1);
-    expect(dials).toBe(0);
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    ac.abort();
+    // Not after the 60 s back-off: the test's own timeout would fail first.
+    await closed;
+    expect(s.state).toBe('closed');
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });

@@ -126,8 +126,11 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
       NeverOpens.made[0]!.fail();
       await failed;
       expect(disconnects).toHaveLength(1);
-      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
       expect(session.state).toBe('backoff');
+      // The attempt's listener is gone; the one left is the back-off's (an abort ends the wait).
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+      await session.close();
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
     } finally {
       restore();
     }
@@ -177,8 +180,11 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
       NeverOpens.made[0]!.dispatchEvent(Object.assign(new Event('close'), { code: 1006 }));
       await failed;
       expect(disconnects).toHaveLength(1);
-      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
       expect(session.state).toBe('backoff');
+      // The attempt's listener is gone; the one left is the back-off's (an abort ends the wait).
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+      await session.close();
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
     } finally {
       restore();
     }
@@ -202,5 +208,12 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
     const attempt = () => connect('ws://127.0.0.1:9/flex/ws', { ...o, ws: { timeout: 2 ** 31 } });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(/option ws\.timeout /);
+  });
+
+  it('a connectTimeout no timer can hold is refused (it would fire at once)', () => {
+    const attempt = () =>
+      connect('ws://127.0.0.1:9/flex/ws', { password: 'p', domain: 'page', connectTimeout: 2 ** 31 });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/option connectTimeout /);
   });
 });

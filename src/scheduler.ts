@@ -310,12 +310,17 @@ export class Scheduler {
     this.kick();
   }
 
-  /** Drops every queued frame; later pushes are ignored. */
-  close(): void {
+  /** Drops every queued frame (returns how many); later pushes are ignored. */
+  close(): number {
     this.closed = true;
+    let dropped = this.control.length;
     this.control.clear();
-    for (const q of this.ready) q.items?.clear();
+    for (const q of this.ready) {
+      dropped += q.items?.length ?? 0;
+      q.items?.clear();
+    }
     this.ready.clear();
+    return dropped;
   }
 
   private kick(): void {

@@ -56,8 +56,8 @@ export interface ClientInfo {
   framesByCmd: Record<string, number>;
   /**
    * Frames from this node that went nowhere (unknown or invalid destination, refused, ignored, or
-   * dropped at a leave, its own or its acceptor's); the switcher counts them too, in `dropped`,
-   * or in `ignored` for frames to the switcher it ignored.
+   * dropped at a leave, its own or its acceptor's), and frames queued for it when it leaves; the
+   * switcher counts them too, in `dropped`, or in `ignored` for frames to the switcher it ignored.
    */
   dropped: number;
   /** Frames from this node whose source IP was not its own (12.1.2), dropped. */
@@ -530,7 +530,9 @@ export class SwitcherClient implements FrameSink {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
     this.gate.shutDown();
-    this.outbox.close();
+    // Frames other nodes sent us that had not left: lost with us, and counted as the router's are.
+    const lost = this.outbox.close();
+    if (lost > 0) this.host.dropped(this, lost, 'frames queued for a node that left');
     // Before our queues at the survivors are forgotten: their closes go behind our frames there.
     this.unroute();
     for (const dst of this.feeds) {

@@ -294,9 +294,9 @@ export class Outbox<S extends Source> {
     this.stallTimer = undefined;
   }
 
-  /** This client left: drop what is queued and release every source it paused. */
-  close(): void {
-    this.scheduler.close();
+  /** This client left: drop what is queued (returns how many frames) and release every source it paused. */
+  close(): number {
+    const dropped = this.scheduler.close();
     for (const [src, q] of this.bySource) src.gate.unblock(q);
     for (const src of this.overTotal) src.gate.unblock(this);
     this.bySource.clear();
@@ -305,6 +305,7 @@ export class Outbox<S extends Source> {
     this.holding = 0;
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
+    return dropped;
   }
 
   private write(parts: readonly Uint8Array[]): boolean {

@@ -91,4 +91,32 @@ describe("frames dropped at a client's leave", () => {
     expect(sw.stats().dropped).toBe(before + 4);
     expect(bob.inbox.some((f) => f.cmd === Cmd.DATA)).toBe(false);
   });
+
+  it('and the frames still queued for the node that left', async () => {
+    const sw = switcher();
+    const acc = await join(sw, 'acc');
+    const dial = await join(sw, 'dial');
+    const caps = Caps.RESET;
+    dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps })));
+    await acc.next((f) => f.cmd === Cmd.OPEN);
+    acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps })));
+    await dial.next((f) => f.cmd === Cmd.OPEN_ACK);
+    // The dialer stops reading: what acc sends it queues at the switcher, then the dialer leaves.
+    dial.t.pauseReading();
+    const frames = 64;
+    for (let i = 0; i < frames; i++) {
+      acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(CHUNK)));
+    }
+    await expect.poll(() => sw.client('acc')!.framesIn).toBeGreaterThanOrEqual(frames + 1);
+    const queued = sw.client('dial')!.queuedBytes;
+    expect(queued).toBeGreaterThan(0);
+    const before = sw.stats().dropped;
+    dial.t.destroy();
+    await expect.poll(() => sw.client('dial')).toBeUndefined();
+    // At most what had not reached the dialer's connection; at least one frame's worth was queued.
+    const lost = sw.stats().dropped - before;
+    expect(lost).toBeGreaterThan(0);
+    expect(lost).toBeLessThanOrEqual(frames);
+    expect(lost).toBeGreaterThanOrEqual(Math.floor(queued / (CHUNK + 11 + 256)));
+  });
 });

@@ -1,7 +1,9 @@
+import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { wsTransport } from '../../../src/transport/ws.js';
-import { attachProbe } from './probe.js';
+import type { Transport } from '../../../src/transport/types.js';
+import { dialWs, listenWs, wsTransport } from '../../../src/transport/ws.js';
+import { Acceptor, attachProbe } from './probe.js';
 
 const HOST = '127.0.0.1';
 
@@ -80,5 +82,51 @@ describe('ws transport send: one WebSocket frame for a small message', () => {
       { size: 11, fin: false },
       { size: 8192, fin: true },
     ]);
+  });
+});
+
+describe('ws transport send: the fragments of a message leave in one socket write', () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  it('corks the connection of a dialled transport and of an accepted one', async () => {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listenWs({ host: HOST, port: 0 }, acceptor.accept);
+    cleanup.push(() => listener.close());
+    const client = await dialWs(`ws://${HOST}:${listener.address.port}/flex/ws`);
+    cleanup.push(() => client.destroy());
+    const server = await acceptor.next();
+    cleanup.push(() => server.destroy());
+    const atServer = attachProbe(server);
+    const atClient = attachProbe(client);
+    // Every write the two sockets make reaches the kernel through _write or _writev.
+    const writes: number[] = [];
+    const proto = net.Socket.prototype as unknown as {
+      _write: (...a: unknown[]) => void;
+      _writev: (...a: unknown[]) => void;
+    };
+    const write = proto._write;
+    const writev = proto._writev;
+    vi.spyOn(proto, '_write').mockImplementation(function (this: net.Socket, ...a: unknown[]) {
+      writes.push(1);
+      return write.apply(this, a);
+    });
+    vi.spyOn(proto, '_writev').mockImplementation(function (this: net.Socket, ...a: unknown[]) {
+      writes.push((a[0] as unknown[]).length);
+      return writev.apply(this, a);
+    });
+    const parts = [bytes(11, 5), bytes(8192, 6)];
+    client.send(parts);
+    await atServer.until(() => atServer.bytes === 8203, 'the message at the server');
+    // Masked by the client: two fragments, two WebSocket frames, in one writev.
+    expect(writes).toEqual([2]);
+    writes.length = 0;
+    server.send(parts);
+    await atClient.until(() => atClient.bytes === 8203, 'the message at the client');
+    // Unmasked from the server: a header and a payload buffer per fragment, in one writev.
+    expect(writes).toEqual([4]);
   });
 });

@@ -192,11 +192,15 @@ class WsTransport implements Transport {
       // over WebSocket, the receiving node's CPU per MB fell by a third: docs/performance.md).
       const last = parts.length - 1;
       this.socket?.cork();
-      for (let i = 0; i < last; i++) {
-        if (parts[i].length > 0) ws.send(parts[i], { binary: true, fin: false });
+      try {
+        for (let i = 0; i < last; i++) {
+          if (parts[i].length > 0) ws.send(parts[i], { binary: true, fin: false });
+        }
+        ws.send(parts[last] ?? EMPTY, { binary: true, fin: true }, this.onWritten);
+      } finally {
+        // A socket left corked would hold everything after this message back for good.
+        this.socket?.uncork();
       }
-      ws.send(parts[last] ?? EMPTY, { binary: true, fin: true }, this.onWritten);
-      this.socket?.uncork();
     }
     if (ws.bufferedAmount > this.high) this.needDrain = true;
     return !this.needDrain;

@@ -25,6 +25,12 @@ export interface ConnectOptions extends SessionOptions {
    * bytes. One stream's upload runs ~1.7x as fast with it (bench/wsbulk.mjs, docs/performance.md).
    */
   wsZeroMask?: boolean;
+  /**
+   * Aborting fails the connection attempt in flight (dial or admission) with AbortError and
+   * closes the session, also while it waits to reconnect; once connected, `session.close()`
+   * disconnects. `null` counts as none.
+   */
+  signal?: AbortSignal | null;
 }
 
 /** Fills a WebSocket masking key with zeros: a key of 0 leaves the payload as it is. */
@@ -85,5 +91,6 @@ export function connect(url: string, options: ConnectOptions): NodeSession {
     open,
     options,
     (t, nodeOptions) => new BaseNode(t, nodeOptions, (core) => new FlexStream(core)),
+    { signal: options.signal },
   );
 }

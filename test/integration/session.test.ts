@@ -92,6 +92,22 @@ describe('sessions through a switcher', () => {
     });
   }
 
+  it('node -> switcher -> node over ws:// with all-zero masking keys (wsZeroMask)', async () => {
+    const sw = switcher();
+    const ws = await listenWs(sw, { host: '127.0.0.1', port: 0 });
+    const url = `ws://127.0.0.1:${ws.address.port}/flex/ws`;
+    const echo = connect(url, { password: PASSWORD, domain: 'echo', wsZeroMask: true });
+    const client = connect(url, { password: PASSWORD, domain: 'client', wsZeroMask: true });
+    cleanups.push(
+      () => echo.close(),
+      () => client.close(),
+    );
+    serveEcho(echo, 7);
+    await Promise.all([echo.ready({ timeout: 5_000 }), client.ready({ timeout: 5_000 })]);
+    await roundTrip(client, 'echo:7', 1024 * 1024);
+    expect(sw.stats().dropped).toBe(0);
+  });
+
   it('fails dials while disconnected, or waits when asked', async () => {
     const sw = switcher();
     const s = memorySession(sw, 'early');

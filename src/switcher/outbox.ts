@@ -294,9 +294,14 @@ export class Outbox<S extends Source> {
     this.stallTimer = undefined;
   }
 
-  /** This client left: drop what is queued (returns how many frames) and release every source it paused. */
+  /**
+   * This client left: drop what is queued and release every source it paused. Returns how many
+   * forwarded frames were dropped: the switcher's own (replies, pings) are no node's frames, and a
+   * refusal's request was counted as dropped when it was refused.
+   */
   close(): number {
-    const dropped = this.scheduler.close();
+    const own = this.scheduler.controlLength;
+    const dropped = this.scheduler.close() - own;
     for (const [src, q] of this.bySource) src.gate.unblock(q);
     for (const src of this.overTotal) src.gate.unblock(this);
     this.bySource.clear();

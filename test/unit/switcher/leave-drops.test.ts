@@ -119,4 +119,41 @@ describe("frames dropped at a client's leave", () => {
     expect(lost).toBeLessThanOrEqual(frames);
     expect(lost).toBeGreaterThanOrEqual(Math.floor(queued / (CHUNK + 11 + 256)));
   });
+
+  it('but not the switcher’s own replies queued for it: a refused dial counts once', async () => {
+    const sw = switcher();
+    const acc = await join(sw, 'acc');
+    const dial = await join(sw, 'dial');
+    const caps = Caps.RESET;
+    dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps })));
+    await acc.next((f) => f.cmd === Cmd.OPEN);
+    acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps })));
+    await dial.next((f) => f.cmd === Cmd.OPEN_ACK);
+    // The dialer stops reading; acc's frames fill its connection and queue behind it.
+    dial.t.pauseReading();
+    const frames = 64;
+    for (let i = 0; i < frames; i++) {
+      acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(CHUNK)));
+    }
+    await expect.poll(() => sw.client('acc')!.framesIn).toBeGreaterThanOrEqual(frames + 1);
+    // Only whole DATA frames wait (the scheduler hands out whole frames).
+    const queued = sw.client('dial')!.queuedBytes;
+    expect(queued % (CHUNK + 11)).toBe(0);
+    const waiting = queued / (CHUNK + 11);
+    expect(waiting).toBeGreaterThan(0);
+    // Dials to a domain nobody holds: each is dropped (counted) and its refusal queues for dial.
+    const before = sw.stats().dropped;
+    const refused = 3;
+    for (let i = 0; i < refused; i++) {
+      dial.send(
+        makeFrame(Cmd.OPEN, SWITCHER_IP, 9, dial.ip, 2000 + i, encodeOpen({ domain: 'nobody', caps })),
+      );
+    }
+    await expect.poll(() => sw.stats().dropped).toBe(before + refused);
+    expect(sw.client('dial')!.queuedBytes).toBeGreaterThan(queued);
+    dial.t.destroy();
+    await expect.poll(() => sw.client('dial')).toBeUndefined();
+    // The refused dials were counted when refused; their refusals are no further drop.
+    expect(sw.stats().dropped).toBe(before + refused + waiting);
+  });
 });

@@ -3,12 +3,11 @@ import { ConfigError } from './errors.js';
 import { FlexStream } from './face/duplex.js';
 import { BaseNode } from './node/node.js';
 import { Session, type SessionOptions } from './node/session.js';
-import { checkNumber } from './transport/defaults.js';
 import { dialTcp } from './transport/tcp.js';
 import { dialTls } from './transport/tls.js';
 import type { Transport } from './transport/types.js';
 import { dialWs } from './transport/ws.js';
-import { checkBool } from './util/check.js';
+import { checkBool, checkDelay } from './util/check.js';
 
 export interface ConnectOptions extends SessionOptions {
   /** TLS options for tls:// and wss:// (ca, rejectUnauthorized, servername, ...). */
@@ -52,8 +51,8 @@ export function connector(
   } catch (err) {
     throw new ConfigError(`invalid switcher URL "${url}"`, { cause: err });
   }
-  const timeout = o.connectTimeout ?? 10_000;
-  checkNumber('option connectTimeout', timeout, 1);
+  // A timer delay: 2^31 ms or more would make every dial's timer fire at once.
+  const timeout = checkDelay('option connectTimeout', o.connectTimeout ?? 10_000);
   const zero = o.wsZeroMask === undefined ? false : checkBool('option wsZeroMask', o.wsZeroMask);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = (d: number): number => (u.port === '' ? d : Number(u.port));

@@ -118,4 +118,14 @@ describe('connector', () => {
       connector('ws://127.0.0.1:1/', { password: 'p', domain: 'd', wsZeroMask: 1 as never }),
     ).toThrow(/wsZeroMask must be a boolean/);
   });
+
+  // A timer delay of 2^31 ms or more runs after 1 ms: every dial timed out at once and the
+  // session retried for ever (the browser connect() refuses it since 6d034d2).
+  it('refuses a connectTimeout beyond a timer’s range', () => {
+    for (const scheme of ['tcp', 'tls', 'ws']) {
+      expect(() =>
+        connector(`${scheme}://127.0.0.1:1/`, { password: 'p', domain: 'd', connectTimeout: 2 ** 31 }),
+      ).toThrow(/option connectTimeout /);
+    }
+  });
 });

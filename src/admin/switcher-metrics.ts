@@ -127,7 +127,7 @@ export class SwitcherMetrics {
     readCounter(
       r,
       'flexmux_switcher_frames_dropped_total',
-      'Frames dropped: unknown or invalid destination, forbidden by the access rules, unmatched, or kept from going on by a client leaving (its frames of streams reset at a survivor, early frames held for a dial, frames still queued for it).',
+      'Frames dropped: unknown or invalid destination, forbidden by the access rules, unmatched, or kept from going on by a client leaving (its frames of streams reset at a survivor, early frames held for a dial, frames of other nodes still queued for it).',
       none,
       () => one(this.read().stats.dropped),
     );

@@ -56,8 +56,9 @@ export interface ClientInfo {
   framesByCmd: Record<string, number>;
   /**
    * Frames from this node that went nowhere (unknown or invalid destination, refused, ignored, or
-   * dropped at a leave, its own or its acceptor's), and frames queued for it when it leaves; the
-   * switcher counts them too, in `dropped`, or in `ignored` for frames to the switcher it ignored.
+   * dropped at a leave, its own or its acceptor's), and other nodes' frames queued for it when it
+   * leaves (not the switcher's replies and pings); the switcher counts them too, in `dropped`, or
+   * in `ignored` for frames to the switcher it ignored.
    */
   dropped: number;
   /** Frames from this node whose source IP was not its own (12.1.2), dropped. */

@@ -11,13 +11,17 @@ type AnyFn = (signals: AbortSignal[]) => AbortSignal;
 
 /**
  * A signal that aborts when `a` or `b` does, with the reason of the first. AbortSignal.any where
- * the runtime has it (Node 20.3+, current browsers); elsewhere listeners on both, which `dispose`
- * removes, so a long-lived caller's signal does not collect one per operation.
+ * the runtime has it (Node 20.3+, current browsers) and both are its own; elsewhere listeners on
+ * both, which `dispose` removes, so a long-lived caller's signal does not collect one per operation.
  */
 export function eitherSignal(a: AbortSignal, b: AbortSignal | undefined): LinkedSignal {
   if (b === undefined || b === a) return { signal: a, dispose: noop };
   const any = (AbortSignal as unknown as { any?: AnyFn }).any;
-  if (typeof any === 'function') return { signal: any.call(AbortSignal, [a, b]), dispose: noop };
+  // Node's AbortSignal.any takes a look-alike (a polyfill's or another realm's signal, which the
+  // session accepts) without a word and never hears its abort: those get listeners.
+  if (typeof any === 'function' && a instanceof AbortSignal && b instanceof AbortSignal) {
+    return { signal: any.call(AbortSignal, [a, b]), dispose: noop };
+  }
   const ac = new AbortController();
   const first = a.aborted ? a : b.aborted ? b : null;
   if (first !== null) {

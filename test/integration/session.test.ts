@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/connect.js';
 import {
+  AbortError,
   AdmissionError,
   BaseNode,
   type FlexStream,
@@ -262,6 +263,41 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
     expect(err.message).toBe('no switcher here');
     expect(dials).toBe(1);
     expect(s.state).toBe('backoff');
+  });
+
+  // The session takes a signal that looks like one (another realm's, a polyfill's), but Node's
+  // AbortSignal.any links only its own kind: the abort of a look-alike never reached the attempt
+  // in flight, which went on (here for ever) as if nothing had happened.
+  it('an abort of a look-alike opener’s signal fails the attempt in flight too', async () => {
+    class LookAlike extends EventTarget {
+      aborted = false;
+      reason: unknown = undefined;
+      abort(): void {
+        this.aborted = true;
+        this.reason = new Error('stop');
+        this.dispatchEvent(new Event('abort'));
+      }
+    }
+    const opener = new LookAlike();
+    let attempt: AbortSignal | undefined;
+    const s = new Session<FlexStream>(
+      (signal) => {
+        attempt = signal;
+        return new Promise<Transport>((_, reject) =>
+          signal.addEventListener('abort', () => reject(new AbortError('dial aborted')), { once: true }),
+        );
+      },
+      { password: PASSWORD, domain: 'lookalike', heartbeatInterval: 0 },
+      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      { signal: opener as unknown as AbortSignal },
+    );
+    cleanups.push(() => s.close());
+    expect(attempt).toBeDefined();
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    opener.abort();
+    expect(attempt?.aborted).toBe(true);
+    await closed;
+    expect(s.state).toBe('closed');
   });
 
   it('an abort while the session backs off closes it at once and leaves no listener', async () => {

@@ -26,8 +26,9 @@ export interface ConnectOptions extends SessionOptions {
   wsZeroMask?: boolean;
   /**
    * Aborting fails the connection attempt in flight (dial or admission) with AbortError and
-   * closes the session, also while it waits to reconnect; once connected, `session.close()`
-   * disconnects. `null` counts as none.
+   * closes the session, also while it waits to reconnect. Once connected, an abort leaves the
+   * connection up (`session.close()` disconnects); if it drops later, the session closes instead
+   * of reconnecting. `null` counts as none.
    */
   signal?: AbortSignal | null;
 }

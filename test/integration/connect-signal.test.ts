@@ -3,6 +3,8 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/connect.js';
 import { AbortError, ConfigError } from '../../src/errors.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { listenTcp } from '../../src/switcher-node.js';
 
 /** connect()'s `signal`: the Node.js counterpart of the browser connect()'s ws.signal. */
 
@@ -50,6 +52,29 @@ describe('connect() with a signal', () => {
     await ended; // the connection of the aborted attempt is closed too
     expect(session.state).toBe('closed');
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('an abort while connected leaves the connection up; when it drops, the session closes', async () => {
+    const sw = new Switcher({ password: 'p' });
+    const listener = await listenTcp(sw, { host: '127.0.0.1', port: 0 });
+    cleanups.push(async () => {
+      await listener.close();
+      await sw.close({ timeout: 500 });
+    });
+    const ac = new AbortController();
+    const session = connect(`tcp://127.0.0.1:${listener.address.port}`, {
+      password: 'p',
+      domain: 'aborted-later',
+      signal: ac.signal,
+    });
+    cleanups.push(() => session.close());
+    await session.ready({ timeout: 5_000 });
+    ac.abort();
+    expect(session.state).toBe('ready');
+    const closed = new Promise<void>((r) => session.once('close', () => r()));
+    expect(sw.kick('aborted-later')).toBe(true);
+    await closed;
+    expect(session.state).toBe('closed');
   });
 
   it('refuses a signal that is not one', () => {

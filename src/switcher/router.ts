@@ -146,10 +146,10 @@ export class Router {
    * So every stream that passes is linked, and ended at the survivor when one end leaves.
    */
   private refuseAck(from: SwitcherClient, to: SwitcherClient, f: Frame): boolean {
+    // The limit first: below it (every ACK but a few) the payload is decoded once, in track().
+    if (!SwitcherClient.overLimit(from, to, this.maxStreams) || from.streams.has(streamKey(f))) return false;
     const ack = decodeOpenAck(f.payload);
-    if (!ack.ok || !SwitcherClient.overLimit(from, to, this.maxStreams) || from.streams.has(streamKey(f))) {
-      return false;
-    }
+    if (!ack.ok) return false;
     const route = to.opening.get(f.dstPort);
     if (route !== undefined && route.to === from && route.dstPort === f.srcPort) {
       this.discard(to, route, 'early data of a stream refused as one too many');

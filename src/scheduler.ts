@@ -310,10 +310,13 @@ export class Scheduler {
     this.kick();
   }
 
-  /** Drops every queued frame (returns how many); later pushes are ignored. */
+  /**
+   * Drops every queued frame; later pushes are ignored. Returns how many of them were streams'
+   * ordered frames (control frames are the owner's own: replies, pings, credit).
+   */
   close(): number {
     this.closed = true;
-    let dropped = this.control.length;
+    let dropped = 0;
     this.control.clear();
     for (const q of this.ready) {
       dropped += q.items?.length ?? 0;

@@ -296,12 +296,11 @@ export class Outbox<S extends Source> {
 
   /**
    * This client left: drop what is queued and release every source it paused. Returns how many
-   * forwarded frames were dropped: the switcher's own (replies, pings) are no node's frames, and a
-   * refusal's request was counted as dropped when it was refused.
+   * forwarded frames were dropped (Scheduler.close counts the sources' queues, not the switcher's
+   * own replies and pings: a refusal's request was counted as dropped when it was refused).
    */
   close(): number {
-    const own = this.scheduler.controlLength;
-    const dropped = this.scheduler.close() - own;
+    const dropped = this.scheduler.close();
     for (const [src, q] of this.bySource) src.gate.unblock(q);
     for (const src of this.overTotal) src.gate.unblock(this);
     this.bySource.clear();

@@ -555,24 +555,17 @@ export class SwitcherClient implements FrameSink {
    */
   private unroute(): void {
     // Streams that negotiated reset, by survivor: each survivor's are reset in one pass over our
-    // queue there (resetOrphans).
-    // This runs once per stream, up to maxStreamsPerClient of them in one turn: arrays, not maps,
-    // and the survivor of the last stream is most often the survivor of this one too.
+    // queue there (resetOrphans). This runs once per stream, up to maxStreamsPerClient of them in
+    // one turn: arrays per survivor, not a map per survivor.
     const resets = new Map<SwitcherClient, Orphans>();
-    let last: SwitcherClient | null = null;
-    let orphans: Orphans = { keys: [], links: [] };
     for (const [key, link] of this.streams) {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
       if (peer !== this && (link.caps & Caps.RESET) !== 0) {
-        if (peer !== last) {
-          last = peer;
-          const known = resets.get(peer);
-          if (known !== undefined) orphans = known;
-          else {
-            orphans = { keys: [], links: [] };
-            resets.set(peer, orphans);
-          }
+        let orphans = resets.get(peer);
+        if (orphans === undefined) {
+          orphans = { keys: [], links: [] };
+          resets.set(peer, orphans);
         }
         orphans.keys.push(key);
         orphans.links.push(link);

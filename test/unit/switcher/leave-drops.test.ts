@@ -25,6 +25,29 @@ function switcher(): Switcher {
   return sw;
 }
 
+/**
+ * acc and dial (both joined) with a stream that negotiated reset, dial not reading, and `frames`
+ * 16 KiB DATA frames from acc to dial taken in by the switcher: what does not fit dial's
+ * connection waits in its queue there.
+ */
+async function backedUpStream(): Promise<{ sw: Switcher; acc: Raw; dial: Raw; frames: number }> {
+  const sw = switcher();
+  const acc = await join(sw, 'acc');
+  const dial = await join(sw, 'dial');
+  const caps = Caps.RESET;
+  dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps })));
+  await acc.next((f) => f.cmd === Cmd.OPEN);
+  acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps })));
+  await dial.next((f) => f.cmd === Cmd.OPEN_ACK);
+  dial.t.pauseReading();
+  const frames = 64;
+  for (let i = 0; i < frames; i++) {
+    acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(CHUNK)));
+  }
+  await expect.poll(() => sw.client('acc')!.framesIn).toBeGreaterThanOrEqual(frames + 1);
+  return { sw, acc, dial, frames };
+}
+
 /** alice dials bob:9 by domain from `port`, offering early data; waits for bob to get the open. */
 async function earlyDial(alice: Raw, bob: Raw, port: number): Promise<void> {
   alice.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 9, alice.ip, port, encodeOpen({ domain: 'bob', caps: ALL })));
@@ -39,21 +62,8 @@ async function holdEarly(alice: Raw, port: number, n: number): Promise<void> {
 
 describe("frames dropped at a client's leave", () => {
   it("count in the switcher's stats: the departed end's queued frames of streams reset at its survivor", async () => {
-    const sw = switcher();
-    const acc = await join(sw, 'acc');
-    const dial = await join(sw, 'dial');
-    const caps = Caps.RESET;
-    dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps })));
-    await acc.next((f) => f.cmd === Cmd.OPEN);
-    acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps })));
-    await dial.next((f) => f.cmd === Cmd.OPEN_ACK);
     // The dialer reads slowly: 1 MiB on the stream queues at the switcher.
-    dial.t.pauseReading();
-    const frames = 64;
-    for (let i = 0; i < frames; i++) {
-      acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(CHUNK)));
-    }
-    await expect.poll(() => sw.client('acc')!.framesIn).toBeGreaterThanOrEqual(frames + 1);
+    const { sw, acc, dial, frames } = await backedUpStream();
     const before = sw.stats().dropped;
     acc.t.destroy();
     await expect.poll(() => sw.client('acc')).toBeUndefined();
@@ -93,21 +103,8 @@ describe("frames dropped at a client's leave", () => {
   });
 
   it('and the frames still queued for the node that left', async () => {
-    const sw = switcher();
-    const acc = await join(sw, 'acc');
-    const dial = await join(sw, 'dial');
-    const caps = Caps.RESET;
-    dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps })));
-    await acc.next((f) => f.cmd === Cmd.OPEN);
-    acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps })));
-    await dial.next((f) => f.cmd === Cmd.OPEN_ACK);
     // The dialer stops reading: what acc sends it queues at the switcher, then the dialer leaves.
-    dial.t.pauseReading();
-    const frames = 64;
-    for (let i = 0; i < frames; i++) {
-      acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(CHUNK)));
-    }
-    await expect.poll(() => sw.client('acc')!.framesIn).toBeGreaterThanOrEqual(frames + 1);
+    const { sw, dial, frames } = await backedUpStream();
     const queued = sw.client('dial')!.queuedBytes;
     expect(queued).toBeGreaterThan(0);
     const before = sw.stats().dropped;
@@ -121,21 +118,8 @@ describe("frames dropped at a client's leave", () => {
   });
 
   it('but not the switcher’s own replies queued for it: a refused dial counts once', async () => {
-    const sw = switcher();
-    const acc = await join(sw, 'acc');
-    const dial = await join(sw, 'dial');
-    const caps = Caps.RESET;
-    dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps })));
-    await acc.next((f) => f.cmd === Cmd.OPEN);
-    acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps })));
-    await dial.next((f) => f.cmd === Cmd.OPEN_ACK);
     // The dialer stops reading; acc's frames fill its connection and queue behind it.
-    dial.t.pauseReading();
-    const frames = 64;
-    for (let i = 0; i < frames; i++) {
-      acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(CHUNK)));
-    }
-    await expect.poll(() => sw.client('acc')!.framesIn).toBeGreaterThanOrEqual(frames + 1);
+    const { sw, dial } = await backedUpStream();
     // Only whole DATA frames wait (the scheduler hands out whole frames).
     const queued = sw.client('dial')!.queuedBytes;
     expect(queued % (CHUNK + 11)).toBe(0);
@@ -146,7 +130,14 @@ describe("frames dropped at a client's leave", () => {
     const refused = 3;
     for (let i = 0; i < refused; i++) {
       dial.send(
-        makeFrame(Cmd.OPEN, SWITCHER_IP, 9, dial.ip, 2000 + i, encodeOpen({ domain: 'nobody', caps })),
+        makeFrame(
+          Cmd.OPEN,
+          SWITCHER_IP,
+          9,
+          dial.ip,
+          2000 + i,
+          encodeOpen({ domain: 'nobody', caps: Caps.RESET }),
+        ),
       );
     }
     await expect.poll(() => sw.stats().dropped).toBe(before + refused);

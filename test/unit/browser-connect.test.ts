@@ -5,7 +5,9 @@ import {
   type BrowserConnectOptions,
   ConfigError,
   connect,
+  type Session,
   TimeoutError,
+  type WebStream,
 } from '../../src/browser.js';
 import type { WebSocketConstructor } from '../../src/transport/ws-browser.js';
 
@@ -92,6 +94,26 @@ const withoutAny = (): (() => void) => {
   };
 };
 
+/**
+ * Fails the attempt in flight with `fail`, then checks what is left on the caller's `signal`: the
+ * attempt's listener gone, only the back-off's (an abort ends the wait), and none once closed.
+ */
+async function failedAttemptKeepsOneListener(
+  signal: AbortSignal,
+  session: Session<WebStream>,
+  disconnects: Error[],
+  fail: () => void,
+): Promise<void> {
+  const failed = new Promise((r) => session.once('disconnect', r));
+  fail();
+  await failed;
+  expect(disconnects).toHaveLength(1);
+  expect(session.state).toBe('backoff');
+  expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+  await session.close();
+  expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+}
+
 describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
   for (const mode of ['AbortSignal.any', 'fallback'] as const) {
     it(`the caller's abort ends the attempt in flight and the session (${mode})`, async () => {
@@ -122,15 +144,7 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
       const ac = new AbortController();
       const { session, disconnects } = open({ signal: ac.signal });
       expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1); // the attempt's
-      const failed = new Promise((r) => session.once('disconnect', r));
-      NeverOpens.made[0]!.fail();
-      await failed;
-      expect(disconnects).toHaveLength(1);
-      expect(session.state).toBe('backoff');
-      // The attempt's listener is gone; the one left is the back-off's (an abort ends the wait).
-      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
-      await session.close();
-      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      await failedAttemptKeepsOneListener(ac.signal, session, disconnects, () => NeverOpens.made[0]!.fail());
     } finally {
       restore();
     }
@@ -176,15 +190,9 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
       const { session, disconnects } = open({ signal: ac.signal }, NeverAdmits);
       await NeverAdmits.sent;
       expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1); // the attempt's
-      const failed = new Promise((r) => session.once('disconnect', r));
-      NeverOpens.made[0]!.dispatchEvent(Object.assign(new Event('close'), { code: 1006 }));
-      await failed;
-      expect(disconnects).toHaveLength(1);
-      expect(session.state).toBe('backoff');
-      // The attempt's listener is gone; the one left is the back-off's (an abort ends the wait).
-      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
-      await session.close();
-      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      await failedAttemptKeepsOneListener(ac.signal, session, disconnects, () =>
+        NeverOpens.made[0]!.dispatchEvent(Object.assign(new Event('close'), { code: 1006 })),
+      );
     } finally {
       restore();
     }

@@ -68,17 +68,22 @@ async function pump(write, waitDrain, finished) {
   return BYTES / (Number(process.hrtime.bigint() - t0) / 1e9) / 1e6;
 }
 
+/** pump() over a Node.js stream, until the receiver's one-byte answer arrives on it. */
+function pumpStream(stream) {
+  const finished = new Promise((resolve) => stream.once('data', resolve));
+  return pump(
+    (c) => stream.write(c),
+    () => new Promise((resolve) => stream.once('drain', resolve)),
+    finished,
+  );
+}
+
 const modes = {
   async tcp(ports) {
     const socket = net.connect(ports.tcp, '127.0.0.1');
     socket.setNoDelay(true);
     await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    const finished = new Promise((resolve) => socket.once('data', resolve));
-    const mbps = await pump(
-      (c) => socket.write(c),
-      () => new Promise((resolve) => socket.once('drain', resolve)),
-      finished,
-    );
+    const mbps = await pumpStream(socket);
     socket.destroy();
     return mbps;
   },
@@ -122,12 +127,7 @@ async function flexWs(build, extra) {
   const node = new Node(transport, { ip: 1, domain: 'client', heartbeatInterval: 0 });
   node.on('error', () => {});
   const s = await node.dial('server:80');
-  const finished = new Promise((resolve) => s.once('data', resolve));
-  const mbps = await pump(
-    (c) => s.write(c),
-    () => new Promise((resolve) => s.once('drain', resolve)),
-    finished,
-  );
+  const mbps = await pumpStream(s);
   node.destroy();
   return mbps;
 }

@@ -41,4 +41,18 @@ describe('admin rates', () => {
     expect(book.size).toBe(1);
     expect(book.get('a')).toBeUndefined();
   });
+
+  it('forgets what a round missed even when another key was sampled twice in it', () => {
+    const book = new RateBook<string>(4);
+    book.begin();
+    book.sample('a', 0, 0, 0, 0);
+    book.sample('b', 0, 0, 0, 0);
+    book.end();
+    book.begin();
+    book.sample('a', 10, 10, 10, 10);
+    book.sample('a', 20, 20, 20, 20);
+    book.end();
+    expect(book.get('b')).toBeUndefined();
+    expect(book.size).toBe(1);
+  });
 });

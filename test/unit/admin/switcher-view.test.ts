@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RateBook, round } from '../../../src/admin/rates.js';
+import { round } from '../../../src/admin/rates.js';
 import { SwitcherView } from '../../../src/admin/switcher-view.js';
 import { SwitcherClient } from '../../../src/switcher/client.js';
 import type { SwitcherOptions } from '../../../src/switcher/config.js';
@@ -128,21 +128,5 @@ describe('SwitcherView', () => {
     view.tick(1_000, 2_000);
     view.tick(2_000, 3_000);
     expect(seen).toEqual([rtt / 1000]);
-  });
-});
-
-describe('RateBook rounds', () => {
-  it('forgets what a round missed even when another key was sampled twice in it', () => {
-    const book = new RateBook<string>(4);
-    book.begin();
-    book.sample('a', 0, 0, 0, 0);
-    book.sample('b', 0, 0, 0, 0);
-    book.end();
-    book.begin();
-    book.sample('a', 10, 10, 10, 10);
-    book.sample('a', 20, 20, 20, 20);
-    book.end();
-    expect(book.get('b')).toBeUndefined();
-    expect(book.size).toBe(1);
   });
 });

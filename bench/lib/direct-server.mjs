@@ -2,6 +2,7 @@
 // loopback ports: one speaks flexmux (a Node per connection, streams on virtual port 80), the other
 // treats every raw TCP connection as one stream. Both serve the same protocol (direct-proto.mjs).
 import net from 'node:net';
+import v8 from 'node:v8';
 import { nodeOptions } from '../adapters/flexmux.mjs';
 import { encodeCount, OP } from './direct-proto.mjs';
 
@@ -86,6 +87,7 @@ process.on('message', (m) => {
     heapTotal,
     arrayBuffers,
     held,
+    spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((x) => [x.space_name, x.space_size])),
     cpu: user + system,
     wire,
   });

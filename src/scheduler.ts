@@ -63,6 +63,11 @@ export interface QueuedFrame {
   rest: Uint8Array[] | null;
   /** Payload bytes in all views. */
   size: number;
+  /**
+   * Made by the queue's owner, not passed on from elsewhere (the switcher's closes, resets and
+   * refusals in a departed node's place): `close` does not count it among the dropped.
+   */
+  own?: true;
 }
 
 interface ControlItem {
@@ -312,15 +317,17 @@ export class Scheduler {
 
   /**
    * Drops every queued frame; later pushes are ignored. Returns how many of them were streams'
-   * ordered frames (control frames are the owner's own: replies, pings, credit).
+   * ordered frames not the owner's own (`QueuedFrame.own`; control frames are all its own:
+   * replies, pings, credit).
    */
   close(): number {
     this.closed = true;
     let dropped = 0;
     this.control.clear();
     for (const q of this.ready) {
-      dropped += q.items?.length ?? 0;
-      q.items?.clear();
+      if (q.items === null) continue;
+      for (const f of q.items) if (f.own !== true) dropped++;
+      q.items.clear();
     }
     this.ready.clear();
     return dropped;

@@ -331,6 +331,18 @@ export class SwitcherClient implements FrameSink {
     return true;
   }
 
+  /**
+   * Queues a frame the switcher made as if from `from` (a close, reset or refusal in its place)
+   * behind `from`'s earlier frames to this client. Not a forwarded frame: lost at our leave, it is
+   * no drop (Outbox.sendAs).
+   */
+  sendAs(from: SwitcherClient, h: Uint8Array, payload: Uint8Array): boolean {
+    if (this.state !== 'open') return false;
+    this.fedBy(from);
+    this.outbox.sendAs(from, h, payload);
+    return true;
+  }
+
   /** `from` queues frames here: each end can find the other when it leaves. */
   private fedBy(from: SwitcherClient): void {
     if (from.feeds.has(this)) return;
@@ -365,9 +377,7 @@ export class SwitcherClient implements FrameSink {
    * forgotten at its teardown (Outbox.forget keeps what is queued).
    */
   endOrphan(link: LinkedStream, goneClient: SwitcherClient): void {
-    if (this.state !== 'open') return;
-    this.fedBy(goneClient);
-    this.outbox.forward(goneClient, ...orphanEnd(link, goneClient));
+    this.sendAs(goneClient, ...orphanEnd(link, goneClient));
   }
 
   /**
@@ -597,7 +607,7 @@ export class SwitcherClient implements FrameSink {
     for (const [route, dialer] of [...this.routesIn]) {
       if (!route.acked && (!route.ended || route.early) && dialer !== this) {
         const [ip, text] = route.byIp ? [this.ip, NO_NODE] : [LOCAL_IP, RESOLVE_FAILED];
-        dialer.forward(
+        dialer.sendAs(
           this,
           header(Cmd.OPEN_ACK, dialer.ip, route.port, ip, route.dstPort, text.length),
           text,

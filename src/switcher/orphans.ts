@@ -76,7 +76,7 @@ function goneReset(link: LinkedStream, gone: SwitcherClient): QueuedFrame {
   const from = accGone ? link.acceptor : link.dialer;
   const to = accGone ? link.dialer : link.acceptor;
   const h = header(Cmd.RESET, to[0], to[1], from[0], from[1], GONE_RESET.length);
-  return { header: h, payload: GONE_RESET, rest: null, size: GONE_RESET.length };
+  return { header: h, payload: GONE_RESET, rest: null, size: GONE_RESET.length, own: true };
 }
 
 /**

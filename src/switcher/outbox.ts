@@ -155,13 +155,29 @@ export class Outbox<S extends Source> {
 
   /** Queues a frame from `from` behind that source's earlier frames. */
   forward(from: S, h: Uint8Array, payload: Uint8Array): void {
-    const l = this.limits;
     // A payload that must wait (the client is not taking more) is copied when small, or a
     // one-byte frame would keep a whole read buffer alive beyond every bound.
     if (this.scheduler.isBlocked) payload = ownBytes(payload);
     const q = this.queueOf(from);
     this.scheduler.pushOrdered(q, h, payload);
-    this.pushed += h.length + payload.length;
+    this.queued(from, q, h.length + payload.length);
+  }
+
+  /**
+   * Queues a frame the switcher made in `from`'s place (a close, reset or refusal as if from it)
+   * behind `from`'s earlier frames, which it must not overtake. Marked as its own: lost at this
+   * client's leave, it is no forwarded frame dropped (Scheduler.close).
+   */
+  sendAs(from: S, h: Uint8Array, payload: Uint8Array): void {
+    const q = this.queueOf(from);
+    this.scheduler.pushAll(q, [{ header: h, payload, rest: null, size: payload.length, own: true }]);
+    this.queued(from, q, h.length + payload.length);
+  }
+
+  /** A frame of `bytes` joined `from`'s queue `q`: pause `from` if that put it over a bound. */
+  private queued(from: S, q: StreamQueue, bytes: number): void {
+    const l = this.limits;
+    this.pushed += bytes;
     this.framesOut++;
     if (q.bytes > l.maxQueuePerSource && !q.needDrain) {
       q.needDrain = true;
@@ -192,24 +208,27 @@ export class Outbox<S extends Source> {
    * Rewrites what `source` has queued here (a source that left): `plan` gets its frames in order
    * and returns those to send, in the order they go, new ones included. Frames it leaves out are
    * dropped unsent; if that drains the queue enough, the wait it caused here ends. Returns how
-   * many were dropped.
+   * many forwarded frames were dropped (not the switcher's own, QueuedFrame.own).
    */
   requeue(source: S, plan: (frames: readonly QueuedFrame[]) => QueuedFrame[]): number {
     const q = this.queueOf(source);
     const old = this.scheduler.takeAll(q);
     const next = plan(old);
     // Usually nothing was queued (it had gone out): then every frame of `next` is new.
-    const kept = old.length === 0 ? null : new Set(old);
+    const unsent = old.length === 0 ? null : new Set(old);
     for (const f of old) this.pushed -= f.header.length + f.size;
-    let dropped = old.length;
+    let removed = old.length;
     for (const f of next) {
       this.pushed += f.header.length + f.size;
-      if (kept?.has(f) === true) dropped--;
+      if (unsent?.delete(f) === true) removed--;
       else this.framesOut++;
     }
-    this.removed += dropped;
+    this.removed += removed;
     this.scheduler.pushAll(q, next);
     this.scheduler.settleDrain(q);
+    // What `unsent` holds now was left out: the forwarded frames among it were dropped.
+    let dropped = 0;
+    if (unsent !== null) for (const f of unsent) if (f.own !== true) dropped++;
     return dropped;
   }
 
@@ -296,8 +315,9 @@ export class Outbox<S extends Source> {
 
   /**
    * This client left: drop what is queued and release every source it paused. Returns how many
-   * forwarded frames were dropped (Scheduler.close counts the sources' queues, not the switcher's
-   * own replies and pings: a refusal's request was counted as dropped when it was refused).
+   * forwarded frames were dropped (Scheduler.close counts the sources' queues but not the
+   * switcher's own frames: its replies and pings, nor the closes, resets and refusals it queued
+   * in a source's place, `sendAs`; a refusal's request was counted as dropped when it was refused).
    */
   close(): number {
     const dropped = this.scheduler.close();

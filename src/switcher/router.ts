@@ -156,10 +156,12 @@ export class Router {
       SwitcherClient.dropRoute(to, f.dstPort);
     }
     this.drop(from, f, 'too many streams at either end: the stream is refused');
+    // Both are the switcher's own frames, not forwarded ones (the ACK was counted as dropped):
+    // lost at a leave of their destination, they are no further drop (Outbox.sendAs).
     const refusal = header(Cmd.OPEN_ACK, f.dstIP, f.dstPort, f.srcIP, f.srcPort, TOO_MANY_STREAMS.length);
-    this.forward(from, to, refusal, TOO_MANY_STREAMS);
+    to.sendAs(from, refusal, TOO_MANY_STREAMS);
     const [end, payload] = acceptorEnd(f, ack.caps, TOO_MANY_RESET);
-    this.forward(to, from, end, payload);
+    from.sendAs(to, end, payload);
     return true;
   }
 
@@ -175,7 +177,7 @@ export class Router {
     if (!ack.ok) return;
     const [end, payload] = acceptorEnd(f, ack.caps);
     const dialer = this.registry.retiredAt(f.dstIP);
-    if (dialer?.state === 'closing') from.forward(dialer, end, payload);
+    if (dialer?.state === 'closing') from.sendAs(dialer, end, payload);
     else from.sendControl(end, payload);
   }
 

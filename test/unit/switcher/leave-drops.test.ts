@@ -19,22 +19,23 @@ afterEach(async () => {
 const CHUNK = 16 * 1024;
 const ALL = 0x1f;
 
-function switcher(): Switcher {
-  const sw = new Switcher({ password: PASSWORD });
+function switcher(maxStreamsPerClient?: number): Switcher {
+  const sw = new Switcher({ password: PASSWORD, maxStreamsPerClient });
   switchers.push(sw);
   return sw;
 }
 
 /**
- * acc and dial (both joined) with a stream that negotiated reset, dial not reading, and `frames`
- * 16 KiB DATA frames from acc to dial taken in by the switcher: what does not fit dial's
- * connection waits in its queue there.
+ * acc and dial (both joined) with a stream that negotiated `caps` (reset unless told), dial not
+ * reading, and `frames` 16 KiB DATA frames from acc to dial taken in by the switcher: what does
+ * not fit dial's connection waits in its queue there.
  */
-async function backedUpStream(): Promise<{ sw: Switcher; acc: Raw; dial: Raw; frames: number }> {
+async function backedUpStream(
+  caps: number = Caps.RESET,
+): Promise<{ sw: Switcher; acc: Raw; dial: Raw; frames: number }> {
   const sw = switcher();
   const acc = await join(sw, 'acc');
   const dial = await join(sw, 'dial');
-  const caps = Caps.RESET;
   dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps })));
   await acc.next((f) => f.cmd === Cmd.OPEN);
   acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps })));
@@ -146,5 +147,92 @@ describe("frames dropped at a client's leave", () => {
     await expect.poll(() => sw.client('dial')).toBeUndefined();
     // The refused dials were counted when refused; their refusals are no further drop.
     expect(sw.stats().dropped).toBe(before + refused + waiting);
+  });
+
+  /** DATA frames from acc waiting for dial at the switcher (whole frames only ever wait). */
+  function waitingData(sw: Switcher): number {
+    const queued = sw.client('dial')!.queuedBytes;
+    expect(queued % (CHUNK + 11)).toBe(0);
+    return queued / (CHUNK + 11);
+  }
+
+  // The switcher's own frames queue in a departed node's place, behind its frames (a close must
+  // not overtake them); when their destination leaves too they are lost, but were never
+  // forwarded: only the forwarded frames lost with them count.
+  it('nor the close the switcher queued for a v3 stream whose other end left', async () => {
+    const { sw, acc, dial } = await backedUpStream(0);
+    const waiting = waitingData(sw);
+    expect(waiting).toBeGreaterThan(0);
+    const before = sw.stats().dropped;
+    acc.t.destroy();
+    await expect.poll(() => sw.client('acc')).toBeUndefined();
+    // acc's data still waits, its close behind it: nothing dropped yet.
+    expect(sw.stats().dropped).toBe(before);
+    expect(sw.client('dial')!.queuedBytes).toBe(waiting * (CHUNK + 11) + 11);
+    dial.t.destroy();
+    await expect.poll(() => sw.client('dial')).toBeUndefined();
+    expect(sw.stats().dropped).toBe(before + waiting);
+  });
+
+  it('nor the reset the switcher queued for a stream whose other end left', async () => {
+    const { sw, acc, dial } = await backedUpStream();
+    const waiting = waitingData(sw);
+    expect(waiting).toBeGreaterThan(0);
+    const before = sw.stats().dropped;
+    acc.t.destroy();
+    await expect.poll(() => sw.client('acc')).toBeUndefined();
+    // acc's data of the reset stream dropped (counted once); the reset waits in its place.
+    expect(sw.stats().dropped).toBe(before + waiting);
+    dial.t.destroy();
+    await expect.poll(() => sw.client('dial')).toBeUndefined();
+    expect(sw.stats().dropped).toBe(before + waiting);
+  });
+
+  it('nor the refusal the switcher queued for a dial whose target left unanswered', async () => {
+    const { sw, dial } = await backedUpStream();
+    const bob = await join(sw, 'bob');
+    dial.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 9, dial.ip, 3000, encodeOpen({ domain: 'bob', caps: 0 })));
+    await bob.next((f) => f.cmd === Cmd.OPEN);
+    const waiting = waitingData(sw);
+    const before = sw.stats().dropped;
+    bob.t.destroy();
+    await expect.poll(() => sw.client('bob')).toBeUndefined();
+    // The dial's refusal waits for dial, in bob's place.
+    expect(sw.stats().dropped).toBe(before);
+    expect(sw.client('dial')!.queuedBytes).toBeGreaterThan(waiting * (CHUNK + 11));
+    dial.t.destroy();
+    await expect.poll(() => sw.client('dial')).toBeUndefined();
+    expect(sw.stats().dropped).toBe(before + waiting);
+  });
+
+  it('nor the refusal of an ACK one too many, whose ACK was counted when refused', async () => {
+    const sw = switcher(1);
+    const acc = await join(sw, 'acc');
+    const dial = await join(sw, 'dial');
+    // Both dials pass while no stream is open; the first is accepted.
+    for (const port of [1000, 1001]) {
+      dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, port, encodeOpen({ domain: '', caps: Caps.RESET })));
+      await acc.next((f) => f.cmd === Cmd.OPEN && f.srcPort === port);
+    }
+    const ack = encodeOpenAck({ window: 0, caps: Caps.RESET });
+    acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, ack));
+    await dial.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === 1000);
+    // dial stops reading: acc's data on the stream waits for it at the switcher.
+    dial.t.pauseReading();
+    for (let i = 0; i < 64; i++) {
+      acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(CHUNK)));
+    }
+    await expect.poll(() => sw.client('acc')!.framesIn).toBeGreaterThanOrEqual(1 + 64);
+    const waiting = waitingData(sw);
+    expect(waiting).toBeGreaterThan(0);
+    const before = sw.stats().dropped;
+    // The second ACK is one too many: dropped (counted), its refusal queued behind acc's data.
+    acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1001, acc.ip, 80, ack));
+    await acc.next((f) => f.cmd === Cmd.RESET);
+    expect(sw.stats().dropped).toBe(before + 1);
+    expect(sw.client('dial')!.queuedBytes).toBeGreaterThan(waiting * (CHUNK + 11));
+    dial.t.destroy();
+    await expect.poll(() => sw.client('dial')).toBeUndefined();
+    expect(sw.stats().dropped).toBe(before + 1 + waiting);
   });
 });

@@ -9,7 +9,7 @@ import { encodePing } from '../wire/ping.js';
 import type { FrameSink } from './admission.js';
 import type { ResolvedSwitcherOptions } from './config.js';
 import { Liveness } from './liveness.js';
-import { type Orphans, orphanEnd, peerOf, resetPlan } from './orphans.js';
+import { closePlan, type Orphans, peerOf, resetPlan } from './orphans.js';
 import { Outbox, ReadGate } from './outbox.js';
 
 /**
@@ -371,22 +371,19 @@ export class SwitcherClient implements FrameSink {
   }
 
   /**
-   * The other end of `link` (the client `goneClient`) left without closing, and the stream did
-   * not negotiate reset: tell this node with a CloseStream (orphans.ts), queued behind what the
-   * departed end sent first. Queued so, it still leaves when the departed client's queue here is
-   * forgotten at its teardown (Outbox.forget keeps what is queued).
+   * The other end (`goneClient`) of `orphans` left without closing: each stream is ended here in
+   * one batch, as if from it (orphans.ts). Plain v3 streams alone get their CloseStreams queued
+   * behind what it sent first; with streams that negotiated reset, its queue here is rewritten in
+   * one pass (resetPlan). Queued so, the ends still leave when the departed client's queue here
+   * is forgotten at its teardown (Outbox.forget keeps what is queued).
    */
-  endOrphan(link: LinkedStream, goneClient: SwitcherClient): void {
-    this.sendAs(goneClient, ...orphanEnd(link, goneClient));
-  }
-
-  /**
-   * The other end (`goneClient`) of `links`, streams that negotiated reset, left: each is reset
-   * here, and the departed end's queue here rewritten in one pass (orphans.ts resetPlan).
-   */
-  resetOrphans(orphans: Orphans, goneClient: SwitcherClient): void {
+  endOrphans(orphans: Orphans, goneClient: SwitcherClient): void {
     if (this.state !== 'open') return;
     this.fedBy(goneClient);
+    if (orphans.links.length === 0) {
+      this.outbox.sendAllAs(goneClient, closePlan(orphans, goneClient));
+      return;
+    }
     const dropped = this.outbox.requeue(goneClient, (frames) => resetPlan(frames, orphans, goneClient));
     if (dropped > 0) this.host.dropped(goneClient, dropped, 'frames of streams reset as their sender left');
   }
@@ -564,28 +561,28 @@ export class SwitcherClient implements FrameSink {
    * Runs at leave() and again, finding nothing left, at teardown.
    */
   private unroute(): void {
-    // Streams that negotiated reset, by survivor: each survivor's are reset in one pass over our
-    // queue there (resetOrphans). This runs once per stream, up to maxStreamsPerClient of them in
-    // one turn: arrays per survivor, not a map per survivor.
-    const resets = new Map<SwitcherClient, Orphans>();
+    // Our streams by survivor: each survivor's are ended in one batch (endOrphans), its resets
+    // in one pass over our queue there. This runs once per stream, up to maxStreamsPerClient of
+    // them in one turn: arrays per survivor, not a map per survivor.
+    const ends = new Map<SwitcherClient, Orphans>();
     for (const [key, link] of this.streams) {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
-      if (peer !== this && (link.caps & Caps.RESET) !== 0) {
-        let orphans = resets.get(peer);
+      if (peer !== this) {
+        let orphans = ends.get(peer);
         if (orphans === undefined) {
-          orphans = { keys: [], links: [] };
-          resets.set(peer, orphans);
+          orphans = { keys: [], links: [], plain: [] };
+          ends.set(peer, orphans);
         }
-        orphans.keys.push(key);
-        orphans.links.push(link);
-      } else if (peer !== this) {
-        peer.endOrphan(link, this);
+        if ((link.caps & Caps.RESET) !== 0) {
+          orphans.keys.push(key);
+          orphans.links.push(link);
+        } else orphans.plain.push(link);
       }
       SwitcherClient.forgetRoute(link);
     }
     this.streams.clear();
-    for (const [peer, links] of resets) peer.resetOrphans(links, this);
+    for (const [peer, orphans] of ends) peer.endOrphans(orphans, this);
     // Early frames held for us can go nowhere now; ours held for others are forgotten with us.
     for (const [route, dialer] of this.heldFor) {
       if (route.held !== null)

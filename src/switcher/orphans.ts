@@ -42,52 +42,54 @@ function headerKey(h: Uint8Array): string {
   return pairKey((h[1] << 8) | h[2], (h[3] << 8) | h[4], (h[5] << 8) | h[6], (h[7] << 8) | h[8]);
 }
 
-/** The (IP, port) of `link`'s end at `gone`, then of its other end. */
-function ends(link: LinkedStream, gone: SwitcherClient): readonly [End, End] {
-  return link.acceptor[0] === gone.ip ? [link.acceptor, link.dialer] : [link.dialer, link.acceptor];
-}
-
-/**
- * The end of `link` for its survivor, as if from `gone`, which left without closing (streamEnd).
- * A CloseStream must go behind what `gone` sent first (7.5), since a v3 node drops data that
- * follows a close (5.3); a reset may overtake (resetPlan).
- */
-export function orphanEnd(link: LinkedStream, gone: SwitcherClient): [Uint8Array, Uint8Array] {
-  const [from, to] = ends(link, gone);
-  return streamEnd(link.caps, to, from);
-}
-
 /** The end of `link` that is not `c` (`c` itself for a node that dialled itself). */
 export function peerOf(link: LinkedStream, c: SwitcherClient): SwitcherClient {
   return link.acceptorClient === c ? link.dialerClient : link.acceptorClient;
 }
 
-/** A departed client's streams that negotiated reset, with one survivor: keys and links alike. */
+/** A departed client's streams with one survivor: those that negotiated reset, and the others. */
 export interface Orphans {
+  /** Streams that negotiated reset: keys and links alike. */
   readonly keys: string[];
   readonly links: LinkedStream[];
-}
-
-/** The reset `gone`'s survivor gets for `link` (orphanEnd of a stream that negotiated reset). */
-function goneReset(link: LinkedStream, gone: SwitcherClient): QueuedFrame {
-  // Built here rather than through orphanEnd: it runs once per stream, tens of thousands of times
-  // in one turn, and the tuples on the way were most of its allocations.
-  const accGone = link.acceptor[0] === gone.ip;
-  const from = accGone ? link.acceptor : link.dialer;
-  const to = accGone ? link.dialer : link.acceptor;
-  const h = header(Cmd.RESET, to[0], to[1], from[0], from[1], GONE_RESET.length);
-  return { header: h, payload: GONE_RESET, rest: null, size: GONE_RESET.length, own: true };
+  /**
+   * Plain v3 streams (no reset): each gets a CloseStream behind what `gone` sent first (7.5), as
+   * a v3 node drops data that follows a close (5.3).
+   */
+  readonly plain: LinkedStream[];
 }
 
 /**
- * The frames `gone` has queued at the other end of `orphans`, streams that negotiated reset, as
- * they go once it left (Outbox.requeue): each stream reset with code 4, as if from `gone`. A reset
- * may overtake its stream's data and the node discards what it had not read of it (14.3), so
- * `gone`'s frames of these streams are dropped (the caller counts them), and the resets go ahead
- * of its other frames instead of waiting behind up to maxQueuePerSource of them; each behind its
- * stream's ACK if that is still queued (a reset ahead of it would find no stream, and the ACK then
- * made one that never ends). `gone`'s other frames keep their order (a v3 stream's data before
- * its close).
+ * The end of `link` for its survivor, as if from `gone`, which left without closing: a reset
+ * (`reset`, the stream negotiated it) or a CloseStream (streamEnd), marked as the switcher's own
+ * frame. Built here rather than through streamEnd: it runs once per stream, tens of thousands of
+ * times in one turn, and the tuples on the way were most of its allocations.
+ */
+function goneEnd(link: LinkedStream, gone: SwitcherClient, reset: boolean): QueuedFrame {
+  const accGone = link.acceptor[0] === gone.ip;
+  const from = accGone ? link.acceptor : link.dialer;
+  const to = accGone ? link.dialer : link.acceptor;
+  const payload = reset ? GONE_RESET : EMPTY;
+  const h = header(reset ? Cmd.RESET : Cmd.CLOSE, to[0], to[1], from[0], from[1], payload.length);
+  return { header: h, payload, rest: null, size: payload.length, own: true };
+}
+
+/** The CloseStreams of `orphans`' plain v3 streams, in order, to queue behind what `gone` sent. */
+export function closePlan(orphans: Orphans, gone: SwitcherClient): QueuedFrame[] {
+  const out: QueuedFrame[] = [];
+  for (const link of orphans.plain) out.push(goneEnd(link, gone, false));
+  return out;
+}
+
+/**
+ * The frames `gone` has queued at the other end of `orphans`, as they go once it left
+ * (Outbox.requeue). Streams that negotiated reset are reset with code 4, as if from `gone`. A
+ * reset may overtake its stream's data and the node discards what it had not read of it (14.3),
+ * so `gone`'s frames of these streams are dropped (the caller counts them), and the resets go
+ * ahead of its other frames instead of waiting behind up to maxQueuePerSource of them; each behind
+ * its stream's ACK if that is still queued (a reset ahead of it would find no stream, and the ACK
+ * then made one that never ends). `gone`'s other frames keep their order, and the CloseStreams of
+ * its plain v3 streams go behind them all (a v3 stream's data before its close, 7.5).
  */
 export function resetPlan(
   frames: readonly QueuedFrame[],
@@ -97,8 +99,9 @@ export function resetPlan(
   const { keys, links } = orphans;
   const front: QueuedFrame[] = [];
   if (frames.length === 0) {
-    // The usual case (the queue had drained): nothing to sort out, only the resets to make.
-    for (const link of links) front.push(goneReset(link, gone));
+    // The usual case (the queue had drained): nothing to sort out, only the ends to make.
+    for (const link of links) front.push(goneEnd(link, gone, true));
+    for (const link of orphans.plain) front.push(goneEnd(link, gone, false));
     return front;
   }
   const orphaned = new Set(keys);
@@ -112,7 +115,9 @@ export function resetPlan(
   for (let i = 0; i < links.length; i++) {
     const ack = acks.size === 0 ? undefined : acks.get(keys[i]);
     if (ack !== undefined) front.push(ack);
-    front.push(goneReset(links[i], gone));
+    front.push(goneEnd(links[i], gone, true));
   }
-  return front.concat(kept);
+  for (const f of kept) front.push(f);
+  for (const link of orphans.plain) front.push(goneEnd(link, gone, false));
+  return front;
 }

@@ -169,16 +169,28 @@ export class Outbox<S extends Source> {
    * client's leave, it is no forwarded frame dropped (Scheduler.close).
    */
   sendAs(from: S, h: Uint8Array, payload: Uint8Array): void {
-    const q = this.queueOf(from);
-    this.scheduler.pushAll(q, [{ header: h, payload, rest: null, size: payload.length, own: true }]);
-    this.queued(from, q, h.length + payload.length);
+    this.sendAllAs(from, [{ header: h, payload, rest: null, size: payload.length, own: true }]);
   }
 
-  /** A frame of `bytes` joined `from`'s queue `q`: pause `from` if that put it over a bound. */
-  private queued(from: S, q: StreamQueue, bytes: number): void {
+  /**
+   * Queues `frames`, made by the switcher in `from`'s place and marked `own` (sendAs), in order
+   * behind `from`'s earlier frames, with one push: a departed node's survivor gets a CloseStream
+   * per stream, tens of thousands at once.
+   */
+  sendAllAs(from: S, frames: readonly QueuedFrame[]): void {
+    if (frames.length === 0) return;
+    const q = this.queueOf(from);
+    this.scheduler.pushAll(q, frames);
+    let bytes = 0;
+    for (const f of frames) bytes += f.header.length + f.size;
+    this.queued(from, q, bytes, frames.length);
+  }
+
+  /** `n` frames of `bytes` joined `from`'s queue `q`: pause `from` if that put it over a bound. */
+  private queued(from: S, q: StreamQueue, bytes: number, n = 1): void {
     const l = this.limits;
     this.pushed += bytes;
-    this.framesOut++;
+    this.framesOut += n;
     if (q.bytes > l.maxQueuePerSource && !q.needDrain) {
       q.needDrain = true;
       from.gate.block(q);

@@ -1,24 +1,26 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { ClientInfo, LeaveReason } from '../switcher/client.js';
 import type { RefusalInfo, Switcher, SwitcherStats } from '../switcher/switcher.js';
+import type { ClientTotals } from '../switcher/totals.js';
 import { one, RTT_BUCKETS, readCounter, readGauge, type Sample } from './metrics.js';
 import type { SwitcherView } from './switcher-view.js';
 
 /** What one scrape reads of the switcher. */
 interface Reading {
-  clients: readonly ClientInfo[];
+  totals: ClientTotals;
   stats: SwitcherStats;
 }
 
 /**
  * The switcher's Prometheus series (names listed in docs/admin.md). Per-client frame counts
- * vanish from `clients()` when a client leaves, so the final numbers its `clientLeft` event
- * carries are kept here and added to the live ones.
+ * vanish from the switcher's totals when a client leaves, so the final numbers its `clientLeft`
+ * event carries are kept here and added to the live ones.
  *
  * Every series is a sum over clients, none per client, so a scrape's size does not grow with
- * them; its time does, and `clients()` (a snapshot object per client) dominates it. A scrape
- * reads the switcher once: prom-client runs every collect() in one synchronous pass, and the
- * reading is dropped at the next microtask (docs/admin.md, "Cost of a scrape").
+ * them; its time does, with the one pass over the clients that sums their counters
+ * (`clientTotals()`, no snapshot object per client). A scrape reads the switcher once:
+ * prom-client runs every collect() in one synchronous pass, and the reading is dropped at the
+ * next microtask (docs/admin.md, "Cost of a scrape").
  */
 export class SwitcherMetrics {
   private reading: Reading | null = null;
@@ -74,14 +76,14 @@ export class SwitcherMetrics {
       'flexmux_switcher_client_streams',
       'Streams open through the switcher, summed over clients (a stream counts at each end).',
       none,
-      () => one(this.read().clients.reduce((n, c) => n + c.streams, 0)),
+      () => one(this.read().totals.streams),
     );
     readCounter(
       r,
       'flexmux_switcher_streams_opened_total',
       'Streams opened through the switcher, counted at each end; clients that left count since the admin server started.',
       none,
-      () => one(this.departed.streamsOpened + this.read().clients.reduce((n, c) => n + c.streamsOpened, 0)),
+      () => one(this.departed.streamsOpened + this.read().totals.streamsOpened),
     );
     readCounter(
       r,
@@ -102,15 +104,10 @@ export class SwitcherMetrics {
       'Frames received from and sent to clients; clients that left count since the admin server started.',
       ['direction'],
       () => {
-        let framesIn = this.departed.framesIn;
-        let framesOut = this.departed.framesOut;
-        for (const c of this.read().clients) {
-          framesIn += c.framesIn;
-          framesOut += c.framesOut;
-        }
+        const t = this.read().totals;
         return [
-          [{ direction: 'in' }, framesIn],
-          [{ direction: 'out' }, framesOut],
+          [{ direction: 'in' }, this.departed.framesIn + t.framesIn],
+          [{ direction: 'out' }, this.departed.framesOut + t.framesOut],
         ];
       },
     );
@@ -151,15 +148,10 @@ export class SwitcherMetrics {
       'Bytes queued for clients, summed and the largest queue.',
       ['stat'],
       () => {
-        let sum = 0;
-        let max = 0;
-        for (const c of this.read().clients) {
-          sum += c.queuedBytes;
-          max = Math.max(max, c.queuedBytes);
-        }
+        const t = this.read().totals;
         return [
-          [{ stat: 'sum' }, sum],
-          [{ stat: 'max' }, max],
+          [{ stat: 'sum' }, t.queuedBytes],
+          [{ stat: 'max' }, t.maxQueuedBytes],
         ];
       },
     );
@@ -168,14 +160,14 @@ export class SwitcherMetrics {
       'flexmux_switcher_early_routes',
       'Early-data routes held for dials in progress or streams that sent early data.',
       none,
-      () => one(this.read().clients.reduce((n, c) => n + c.earlyRoutes, 0)),
+      () => one(this.read().totals.earlyRoutes),
     );
     readGauge(
       r,
       'flexmux_switcher_paused_clients',
       'Clients whose reading is paused by backpressure.',
       none,
-      () => one(this.read().clients.filter((c) => c.paused).length),
+      () => one(this.read().totals.paused),
     );
     this.rtt = new Histogram({
       name: 'flexmux_switcher_client_rtt_seconds',
@@ -195,7 +187,7 @@ export class SwitcherMetrics {
 
   private read(): Reading {
     if (this.reading === null) {
-      this.reading = { clients: this.switcher.clients(), stats: this.switcher.stats() };
+      this.reading = { totals: this.switcher.clientTotals(), stats: this.switcher.stats() };
       queueMicrotask(() => {
         this.reading = null;
       });
@@ -204,10 +196,9 @@ export class SwitcherMetrics {
   }
 
   private framesByCmd(): Sample<'cmd'>[] {
+    // Departed clients' commands first, then live ones new to them: the order of the samples.
     const sums = new Map(this.departedByCmd);
-    for (const c of this.read().clients) {
-      for (const [cmd, n] of Object.entries(c.framesByCmd)) sums.set(cmd, (sums.get(cmd) ?? 0) + n);
-    }
+    for (const [cmd, n] of this.read().totals.framesByCmd) sums.set(cmd, (sums.get(cmd) ?? 0) + n);
     return [...sums].map(([cmd, n]) => [{ cmd }, n] as const);
   }
 }

@@ -662,6 +662,11 @@ export class SwitcherClient implements FrameSink {
     this.cmdSeen.splice(i, 0, cmd);
   }
 
+  /** The command bytes this client sent, ascending (those `framesByCmd` lists). */
+  get commandsSeen(): readonly number[] {
+    return this.cmdSeen;
+  }
+
   counters(): ClientCounters {
     return {
       id: this.id,

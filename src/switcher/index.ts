@@ -19,3 +19,4 @@ export {
 export { IpPool, Registry } from './registry.js';
 export { DIAL_NOT_ALLOWED, type RouterCounters } from './router.js';
 export { type RefusalInfo, Switcher, type SwitcherEvents, type SwitcherStats } from './switcher.js';
+export type { ClientTotals } from './totals.js';

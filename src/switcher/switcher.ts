@@ -19,6 +19,7 @@ import { type ResolvedSwitcherOptions, type SwitcherOptions, validateSwitcherOpt
 import { type GateHost, Gatekeeper, type RefusalInfo } from './gatekeeper.js';
 import { type Claim, Registry } from './registry.js';
 import { Router } from './router.js';
+import { type ClientTotals, sumClients } from './totals.js';
 
 /**
  * The relay server (PROTOCOL.md 7): admits nodes, assigns virtual IPs, resolves domains and
@@ -175,6 +176,14 @@ export class Switcher extends Emitter<SwitcherEvents> {
    */
   eachClient(fn: (c: ClientCounters) => void): void {
     for (const c of this.registry.entries()) fn(c.counters());
+  }
+
+  /**
+   * Sums of the clients' counters (streams, frames, queued bytes, paused clients...) without a
+   * snapshot per client: what a Prometheus scrape reads.
+   */
+  clientTotals(): ClientTotals {
+    return sumClients(this.registry.entries());
   }
 
   client(domain: string): ClientInfo | undefined {

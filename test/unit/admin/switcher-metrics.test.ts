@@ -2,7 +2,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRegistry } from '../../../src/admin/metrics.js';
 import { SwitcherMetrics } from '../../../src/admin/switcher-metrics.js';
 import { SwitcherView } from '../../../src/admin/switcher-view.js';
+import { SwitcherClient } from '../../../src/switcher/client.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
+import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { makeFrame } from '../../../src/wire/frame.js';
+import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
 import { join, PASSWORD, type Raw } from '../switcher/helpers.js';
 
 /**
@@ -43,19 +47,72 @@ describe('switcher /metrics', () => {
     expect(Math.abs(many.length - few.length)).toBeLessThan(100);
   });
 
-  it('reads the clients and the stats of the switcher once per scrape', async () => {
+  it("reads the clients' totals and the stats of the switcher once per scrape, no snapshot", async () => {
     const { sw, registry } = await withClients(5);
+    const totals = vi.spyOn(sw, 'clientTotals');
     const clients = vi.spyOn(sw, 'clients');
+    const info = vi.spyOn(SwitcherClient.prototype, 'info');
     const stats = vi.spyOn(sw, 'stats');
     const text = await registry.metrics();
-    expect(clients).toHaveBeenCalledTimes(1);
+    expect(totals).toHaveBeenCalledTimes(1);
     expect(stats).toHaveBeenCalledTimes(1);
+    // Sums need no ClientInfo per client.
+    expect(clients).not.toHaveBeenCalled();
+    expect(info).not.toHaveBeenCalled();
     expect(samples(text)).toContain('flexmux_switcher_client_streams 0');
     expect(samples(text)).toContain('flexmux_switcher_clients 5');
     // The next scrape reads them afresh.
     await registry.metrics();
-    expect(clients).toHaveBeenCalledTimes(2);
+    expect(totals).toHaveBeenCalledTimes(2);
     await registry.getMetricsAsJSON();
-    expect(clients).toHaveBeenCalledTimes(3);
+    expect(totals).toHaveBeenCalledTimes(3);
+  });
+
+  it('totals what the clients() snapshots hold, commands in the order a walk over them meets', async () => {
+    const { sw } = await withClients(0);
+    const a = await join(sw, 'a');
+    const b = await join(sw, 'b');
+    const c = await join(sw, 'c');
+    // Varied counters: streams at both ends, an early-data route, data waiting for a paused reader.
+    for (const [x, y, p] of [
+      [a, b, 1000],
+      [c, a, 2000],
+    ] as const) {
+      x.send(makeFrame(Cmd.OPEN, y.ip, 80, x.ip, p, encodeOpen({ domain: '', caps: Caps.RESET })));
+      await y.next((f) => f.cmd === Cmd.OPEN);
+      y.send(makeFrame(Cmd.OPEN_ACK, x.ip, p, y.ip, 80, encodeOpenAck({ window: 0, caps: Caps.RESET })));
+      await x.next((f) => f.cmd === Cmd.OPEN_ACK);
+    }
+    b.t.pauseReading();
+    for (let i = 0; i < 40; i++) a.send(makeFrame(Cmd.DATA, b.ip, 1000, a.ip, 80, new Uint8Array(16384)));
+    c.send(makeFrame(0x2b, SWITCHER_IP, 1, c.ip, 1));
+    c.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 9, c.ip, 3000, encodeOpen({ domain: 'a', caps: 0x1f })));
+    await a.next((f) => f.cmd === Cmd.OPEN && f.srcPort === 3000);
+    await a.barrier();
+    const infos = sw.clients();
+    const byCmd = new Map<string, number>();
+    for (const i of infos) {
+      for (const [cmd, n] of Object.entries(i.framesByCmd)) byCmd.set(cmd, (byCmd.get(cmd) ?? 0) + n);
+    }
+    const sum = (k: 'streams' | 'streamsOpened' | 'framesIn' | 'framesOut' | 'queuedBytes' | 'earlyRoutes') =>
+      infos.reduce((n, i) => n + i[k], 0);
+    const t = sw.clientTotals();
+    expect(t).toEqual({
+      streams: sum('streams'),
+      streamsOpened: sum('streamsOpened'),
+      framesIn: sum('framesIn'),
+      framesOut: sum('framesOut'),
+      framesByCmd: byCmd,
+      queuedBytes: sum('queuedBytes'),
+      maxQueuedBytes: Math.max(0, ...infos.map((i) => i.queuedBytes)),
+      earlyRoutes: sum('earlyRoutes'),
+      paused: infos.filter((i) => i.paused).length,
+    });
+    expect([...t.framesByCmd.keys()]).toEqual([...byCmd.keys()]);
+    // Not all zero: the walk above has something to compare.
+    expect(t.streams).toBe(4);
+    expect(t.queuedBytes).toBeGreaterThan(0);
+    expect(t.earlyRoutes).toBe(1);
+    expect(t.framesByCmd.size).toBeGreaterThanOrEqual(4);
   });
 });

@@ -9,7 +9,7 @@ import { admitRaw, join, PASSWORD, Raw } from './helpers.js';
 /**
  * PROTOCOL.md 7.5: frames from one source to one destination leave in arrival order, data before
  * close. When a node leaves with a plain v3 stream still open, the switcher tells the survivor with
- * a CloseStream (client.ts endOrphan). That close stands for the departed end and must come after
+ * a CloseStream (client.ts endOrphans). That close stands for the departed end and must come after
  * the data that end sent first: a Go survivor closes its read side on 0x04 (5.3) and drops every
  * data frame behind it.
  */

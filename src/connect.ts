@@ -22,6 +22,7 @@ export interface ConnectOptions extends SessionOptions {
    * asks). The key exists so that a page's script cannot make a proxy that does not speak
    * WebSocket read bytes it chose as HTTP (RFC 6455 section 10.3); over wss:// no proxy sees the
    * bytes. One stream's upload runs ~1.7x as fast with it (bench/wsbulk.mjs, docs/performance.md).
+   * `true` with a tcp:// or tls:// URL is a ConfigError: nothing is masked there.
    */
   wsZeroMask?: boolean;
   /**
@@ -55,6 +56,13 @@ export function connector(
   // A timer delay: 2^31 ms or more would make every dial's timer fire at once.
   const timeout = checkDelay('option connectTimeout', o.connectTimeout ?? 10_000);
   const zero = o.wsZeroMask === undefined ? false : checkBool('option wsZeroMask', o.wsZeroMask);
+  // Masking is a WebSocket thing: on tcp:// or tls:// the option would do nothing, and a caller
+  // who set it believes it does (faster uploads that never come).
+  if (zero && (u.protocol === 'tcp:' || u.protocol === 'tls:')) {
+    throw new ConfigError(
+      `option wsZeroMask is for ws:// and wss:// only, not ${u.protocol}// (nothing is masked there)`,
+    );
+  }
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = (d: number): number => (u.port === '' ? d : Number(u.port));
   switch (u.protocol) {

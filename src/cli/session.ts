@@ -12,6 +12,7 @@ import { PASSWORD_ENV, requireSecret } from './secret.js';
 /** Turns the connection flags into the library's ConnectOptions and opens a session. */
 
 export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): ConnectOptions {
+  checkZeroMask(o);
   const password = requireSecret({
     file: o.passwordFile,
     env: PASSWORD_ENV,
@@ -42,6 +43,28 @@ export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): 
     tls: { ca, rejectUnauthorized: o.insecure !== true },
     wsZeroMask: o.wsZeroMask === true,
   };
+}
+
+/**
+ * --ws-zero-mask with a tcp:// or tls:// switcher would do nothing: bad usage, named by its flag
+ * (connect() would refuse it too, but by its library name, wsZeroMask). Checked before the
+ * password, so the flag's mistake is what the user hears first. A URL that does not parse is
+ * left to connect(), which says so.
+ */
+function checkZeroMask(o: ConnectOpts): void {
+  if (o.wsZeroMask !== true) return;
+  let scheme: string;
+  try {
+    scheme = new URL(o.switcher).protocol;
+  } catch {
+    return;
+  }
+  if (scheme === 'tcp:' || scheme === 'tls:') {
+    throw new CliError(
+      'CLI_USAGE',
+      `--ws-zero-mask is for ws:// and wss:// switchers only, not ${scheme}// (${o.switcher})`,
+    );
+  }
 }
 
 /** A domain for a one-shot command that was given none: `prefix-` and 8 random hex digits. */

@@ -66,6 +66,10 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     [['ping', '-W', '0', 'x'], 'a timeout must be longer than 0'],
     [['dial', '--dial-timeout', '0ms', 'alice:22'], 'a timeout must be longer than 0'],
     [['dial', '--stats', '--stats-interval', '0', 'alice:22'], 'an interval of at least 100ms'],
+    [
+      ['dial', '-s', 'tcp://127.0.0.1:1', '--ws-zero-mask', 'alice:22'],
+      '--ws-zero-mask is for ws:// and wss://',
+    ],
   ] as const)('%j', async ([args, message], { expect }) => {
     const r = await runCliToEnd(args);
     expect(r.code).toBe(2);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CliError, exitCodeOf } from '../../../src/cli/exit.js';
 import type { ConnectOpts } from '../../../src/cli/options.js';
 import { buildProgram } from '../../../src/cli/program.js';
 import { PASSWORD_ENV } from '../../../src/cli/secret.js';
@@ -21,10 +22,35 @@ function optionsFor(name: string, flags: string[]) {
 }
 
 describe('--ws-zero-mask', () => {
-  it('turns on wsZeroMask for node, dial and ping, and is off without it', () => {
+  // The flag turns on wsZeroMask for node, dial and ping. It did nothing with a tcp:// or tls://
+  // switcher, silently: now it is bad usage (exit 2), named by the flag the user typed. Without
+  // the flag, every scheme is fine.
+  it.for([
+    ['tcp://127.0.0.1:7000', true, 'CLI_USAGE'],
+    ['tls://127.0.0.1:7443', true, 'CLI_USAGE'],
+    ['ws://127.0.0.1:7000/flex/ws', true, null],
+    ['wss://127.0.0.1:7443/flex/ws', true, null],
+    ['tcp://127.0.0.1:7000', false, null],
+    ['tls://127.0.0.1:7443', false, null],
+  ] as const)('%s with the flag %s: %s', ([url, on, code]) => {
     for (const name of ['node', 'dial', 'ping']) {
-      expect(optionsFor(name, ['--ws-zero-mask']).wsZeroMask).toBe(true);
-      expect(optionsFor(name, []).wsZeroMask).toBe(false);
+      const flags = ['-s', url, ...(on ? ['--ws-zero-mask'] : [])];
+      if (code === null) {
+        expect(optionsFor(name, flags).wsZeroMask).toBe(on);
+        continue;
+      }
+      let err: unknown;
+      try {
+        optionsFor(name, flags);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(CliError);
+      expect(err).toMatchObject({ code });
+      expect(exitCodeOf(err)).toBe(2);
+      expect((err as Error).message).toContain(
+        `--ws-zero-mask is for ws:// and wss:// switchers only, not ${url.slice(0, 4)}//`,
+      );
     }
   });
 });

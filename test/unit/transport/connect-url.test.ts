@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connector } from '../../../src/connect.js';
+import { connect, connector } from '../../../src/connect.js';
+import { ConfigError } from '../../../src/errors.js';
 import type { Listener } from '../../../src/transport/tcp.js';
 import { listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
@@ -117,6 +118,34 @@ describe('connector', () => {
     expect(() =>
       connector('ws://127.0.0.1:1/', { password: 'p', domain: 'd', wsZeroMask: 1 as never }),
     ).toThrow(/wsZeroMask must be a boolean/);
+  });
+
+  // wsZeroMask: true on tcp:// or tls:// was taken and ignored: nothing is masked there, and the
+  // caller believed it bought faster uploads. connect() refuses it before any session exists.
+  it.for([
+    ['tcp', true, /option wsZeroMask is for ws:\/\/ and wss:\/\/ only, not tcp:\/\//],
+    ['tls', true, /option wsZeroMask is for ws:\/\/ and wss:\/\/ only, not tls:\/\//],
+    ['ws', true, null],
+    ['wss', true, null],
+    ['tcp', false, null],
+    ['tls', false, null],
+    ['ws', false, null],
+    ['wss', false, null],
+  ] as const)('%s:// with wsZeroMask %s: %s', ([scheme, zero, refused]) => {
+    const url = `${scheme}://127.0.0.1:1/`;
+    const o = { password: 'p', domain: 'd', wsZeroMask: zero };
+    if (refused === null) {
+      expect(() => connector(url, o)).not.toThrow();
+      return;
+    }
+    let err: unknown;
+    try {
+      connect(url, o);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(refused);
   });
 
   // A timer delay of 2^31 ms or more runs after 1 ms: every dial timed out at once and the

@@ -1,27 +1,21 @@
 /** A signal for one operation, and what to call once the operation settled. */
 export interface LinkedSignal {
   signal: AbortSignal;
-  /** Detaches from the source signals (the fallback's listeners); call once the operation settled. */
+  /** Detaches from the source signals (removes the listeners); call once the operation settled. */
   dispose(): void;
 }
 
 const noop = (): void => {};
 
-type AnyFn = (signals: AbortSignal[]) => AbortSignal;
-
 /**
- * A signal that aborts when `a` or `b` does, with the reason of the first. AbortSignal.any where
- * the runtime has it (Node 20.3+, current browsers) and both are its own; elsewhere listeners on
- * both, which `dispose` removes, so a long-lived caller's signal does not collect one per operation.
+ * A signal that aborts when `a` or `b` does, with the reason of the first, through a listener on
+ * each that `dispose` removes. Not AbortSignal.any: Node 20's keeps every signal it made for as
+ * long as a source lives (nodejs/node#55351), and a session links the opener's long-lived signal
+ * once per connection attempt, so one that reconnects for days would collect them. Listeners also
+ * hear a look-alike signal (a polyfill's, another realm's), which Node's AbortSignal.any ignores.
  */
 export function eitherSignal(a: AbortSignal, b: AbortSignal | undefined): LinkedSignal {
   if (b === undefined || b === a) return { signal: a, dispose: noop };
-  const any = (AbortSignal as unknown as { any?: AnyFn }).any;
-  // Node's AbortSignal.any takes a look-alike (a polyfill's or another realm's signal, which the
-  // session accepts) without a word and never hears its abort: those get listeners.
-  if (typeof any === 'function' && a instanceof AbortSignal && b instanceof AbortSignal) {
-    return { signal: any.call(AbortSignal, [a, b]), dispose: noop };
-  }
   const ac = new AbortController();
   const first = a.aborted ? a : b.aborted ? b : null;
   if (first !== null) {

@@ -15,6 +15,7 @@ import { Switcher } from '../../src/switcher/switcher.js';
 import { listenTcp, listenWs } from '../../src/switcher-node.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
+import { dependants } from '../helpers/dependants.js';
 import { once, pattern, readAll, sha256, writeAll } from '../helpers/streams.js';
 
 const PASSWORD = 'session-test';
@@ -162,34 +163,67 @@ describe('sessions through a switcher', () => {
 describe('a session’s attempt bounds (the browser connect()’s ws.signal)', () => {
   it('an admitted attempt leaves no listener on the opener’s signal, and a later abort changes nothing', async () => {
     const sw = switcher();
-    // The fallback of eitherSignal, the one that listens on the opener's signal.
-    const holder = AbortSignal as unknown as { any?: unknown };
-    const saved = holder.any;
-    holder.any = undefined;
-    try {
-      const ac = new AbortController();
-      let during = -1;
-      const s = new Session<FlexStream>(
-        async (signal) => {
-          during = getEventListeners(ac.signal, 'abort').length;
-          expect(signal).not.toBe(ac.signal);
-          const [a, b] = memoryPair();
-          sw.handle(b);
-          return a as Transport;
-        },
-        { password: PASSWORD, domain: 'bounded', heartbeatInterval: 0 },
-        (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-        { signal: ac.signal, timeout: 5_000 },
-      );
-      cleanups.push(() => s.close());
-      await s.ready({ timeout: 5_000 });
-      expect(during).toBe(1); // the attempt listened while it ran
-      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
-      ac.abort();
-      expect(s.state).toBe('ready');
-    } finally {
-      holder.any = saved;
-    }
+    const ac = new AbortController();
+    let during = -1;
+    const s = new Session<FlexStream>(
+      async (signal) => {
+        during = getEventListeners(ac.signal, 'abort').length;
+        expect(signal).not.toBe(ac.signal);
+        const [a, b] = memoryPair();
+        sw.handle(b);
+        return a as Transport;
+      },
+      { password: PASSWORD, domain: 'bounded', heartbeatInterval: 0 },
+      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      { signal: ac.signal, timeout: 5_000 },
+    );
+    cleanups.push(() => s.close());
+    await s.ready({ timeout: 5_000 });
+    expect(during).toBe(1); // the attempt listened while it ran
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    expect(dependants(ac.signal)).toBe(0);
+    ac.abort();
+    expect(s.state).toBe('ready');
+  });
+
+  // Each attempt linked the opener's long-lived signal with AbortSignal.any, which Node 20 keeps
+  // for as long as its source lives: a session that retried for days collected one per attempt.
+  it('many failed attempts leave the opener’s signal as they found it, and its abort still reaches the one in flight', async () => {
+    const ac = new AbortController();
+    const start = getEventListeners(ac.signal, 'abort').length;
+    const counts: number[] = [];
+    let inFlight: AbortSignal | undefined;
+    const reason = new Error('opener gone');
+    const s = new Session<FlexStream>(
+      (signal) => {
+        counts.push(getEventListeners(ac.signal, 'abort').length);
+        if (counts.length < 50) return Promise.reject(new Error('no switcher here'));
+        inFlight = signal;
+        return new Promise<Transport>((_, reject) =>
+          signal.addEventListener(
+            'abort',
+            () => reject(new AbortError(undefined, { cause: signal.reason })),
+            {
+              once: true,
+            },
+          ),
+        );
+      },
+      { password: PASSWORD, domain: 'retrying', heartbeatInterval: 0, backoffInitial: 1, backoffMax: 1 },
+      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      { signal: ac.signal },
+    );
+    cleanups.push(() => s.close());
+    await expect.poll(() => inFlight, { timeout: 10_000 }).toBeDefined();
+    // One listener per attempt in flight, the 50th as the first: none left behind by the others.
+    expect(new Set(counts)).toEqual(new Set([start + 1]));
+    expect(dependants(ac.signal)).toBe(0);
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    ac.abort(reason);
+    expect(inFlight?.aborted).toBe(true);
+    expect(inFlight?.reason).toBe(reason);
+    await closed;
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(start);
   });
 
   it('an attempt whose time ran out in the dial fails with TimeoutError and sends no admission request', async () => {

@@ -85,15 +85,6 @@ function open(ws: BrowserConnectOptions['ws'], Ctor: typeof NeverOpens = NeverOp
   return { session, disconnects };
 }
 
-const withoutAny = (): (() => void) => {
-  const holder = AbortSignal as unknown as { any?: unknown };
-  const saved = holder.any;
-  holder.any = undefined;
-  return () => {
-    holder.any = saved;
-  };
-};
-
 /**
  * Fails the attempt in flight with `fail`, then checks what is left on the caller's `signal`: the
  * attempt's listener gone, only the back-off's (an abort ends the wait), and none once closed.
@@ -115,39 +106,27 @@ async function failedAttemptKeepsOneListener(
 }
 
 describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
-  for (const mode of ['AbortSignal.any', 'fallback'] as const) {
-    it(`the caller's abort ends the attempt in flight and the session (${mode})`, async () => {
-      const restore = mode === 'fallback' ? withoutAny() : () => {};
-      try {
-        const ac = new AbortController();
-        const { session, disconnects } = open({ signal: ac.signal });
-        const closed = new Promise<void>((r) => session.once('close', r));
-        expect(NeverOpens.made).toHaveLength(1);
-        ac.abort(new Error('leaving the page'));
-        expect(NeverOpens.made[0]!.closeCalls).toHaveLength(1); // the socket is torn down at once
-        await closed;
-        expect(session.state).toBe('closed');
-        expect(disconnects).toHaveLength(1);
-        expect(disconnects[0]).toBeInstanceOf(AbortError);
-        expect((disconnects[0] as AbortError).cause).toEqual(new Error('leaving the page'));
-        expect(NeverOpens.made).toHaveLength(1); // no retry with an aborted signal
-        expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
-      } finally {
-        restore();
-      }
-    });
-  }
+  it("the caller's abort ends the attempt in flight and the session", async () => {
+    const ac = new AbortController();
+    const { session, disconnects } = open({ signal: ac.signal });
+    const closed = new Promise<void>((r) => session.once('close', r));
+    expect(NeverOpens.made).toHaveLength(1);
+    ac.abort(new Error('leaving the page'));
+    expect(NeverOpens.made[0]!.closeCalls).toHaveLength(1); // the socket is torn down at once
+    await closed;
+    expect(session.state).toBe('closed');
+    expect(disconnects).toHaveLength(1);
+    expect(disconnects[0]).toBeInstanceOf(AbortError);
+    expect((disconnects[0] as AbortError).cause).toEqual(new Error('leaving the page'));
+    expect(NeverOpens.made).toHaveLength(1); // no retry with an aborted signal
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
 
-  it('an attempt that settles leaves no listener on the caller’s signal (fallback)', async () => {
-    const restore = withoutAny();
-    try {
-      const ac = new AbortController();
-      const { session, disconnects } = open({ signal: ac.signal });
-      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1); // the attempt's
-      await failedAttemptKeepsOneListener(ac.signal, session, disconnects, () => NeverOpens.made[0]!.fail());
-    } finally {
-      restore();
-    }
+  it('an attempt that settles leaves no listener on the caller’s signal', async () => {
+    const ac = new AbortController();
+    const { session, disconnects } = open({ signal: ac.signal });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1); // the attempt's
+    await failedAttemptKeepsOneListener(ac.signal, session, disconnects, () => NeverOpens.made[0]!.fail());
   });
 
   it('ws.timeout bounds each attempt, the shorter of it and connectTimeout', async () => {
@@ -159,43 +138,31 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
     expect(NeverOpens.made[0]!.closeCalls).toHaveLength(1);
   });
 
-  for (const mode of ['AbortSignal.any', 'fallback'] as const) {
-    it(`the caller's abort during admission ends the attempt and the session (${mode})`, async () => {
-      const restore = mode === 'fallback' ? withoutAny() : () => {};
-      try {
-        NeverAdmits.reset();
-        const ac = new AbortController();
-        const { session, disconnects } = open({ signal: ac.signal }, NeverAdmits);
-        await NeverAdmits.sent; // the WebSocket is open and the admission request went out
-        const closed = new Promise<void>((r) => session.once('close', r));
-        ac.abort(new Error('leaving the page'));
-        await closed;
-        expect(disconnects).toHaveLength(1);
-        expect(disconnects[0]).toBeInstanceOf(AbortError);
-        expect((disconnects[0] as AbortError).cause).toEqual(new Error('leaving the page'));
-        expect(NeverOpens.made).toHaveLength(1);
-        expect(NeverOpens.made[0]!.closeCalls).toEqual([4000]); // the socket is torn down
-        expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
-      } finally {
-        restore();
-      }
-    });
-  }
+  it("the caller's abort during admission ends the attempt and the session", async () => {
+    NeverAdmits.reset();
+    const ac = new AbortController();
+    const { session, disconnects } = open({ signal: ac.signal }, NeverAdmits);
+    await NeverAdmits.sent; // the WebSocket is open and the admission request went out
+    const closed = new Promise<void>((r) => session.once('close', r));
+    ac.abort(new Error('leaving the page'));
+    await closed;
+    expect(disconnects).toHaveLength(1);
+    expect(disconnects[0]).toBeInstanceOf(AbortError);
+    expect((disconnects[0] as AbortError).cause).toEqual(new Error('leaving the page'));
+    expect(NeverOpens.made).toHaveLength(1);
+    expect(NeverOpens.made[0]!.closeCalls).toEqual([4000]); // the socket is torn down
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
 
-  it('an admission that fails leaves no listener on the caller’s signal (fallback)', async () => {
-    const restore = withoutAny();
-    try {
-      NeverAdmits.reset();
-      const ac = new AbortController();
-      const { session, disconnects } = open({ signal: ac.signal }, NeverAdmits);
-      await NeverAdmits.sent;
-      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1); // the attempt's
-      await failedAttemptKeepsOneListener(ac.signal, session, disconnects, () =>
-        NeverOpens.made[0]!.dispatchEvent(Object.assign(new Event('close'), { code: 1006 })),
-      );
-    } finally {
-      restore();
-    }
+  it('an admission that fails leaves no listener on the caller’s signal', async () => {
+    NeverAdmits.reset();
+    const ac = new AbortController();
+    const { session, disconnects } = open({ signal: ac.signal }, NeverAdmits);
+    await NeverAdmits.sent;
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1); // the attempt's
+    await failedAttemptKeepsOneListener(ac.signal, session, disconnects, () =>
+      NeverOpens.made[0]!.dispatchEvent(Object.assign(new Event('close'), { code: 1006 })),
+    );
   });
 
   it('ws.timeout bounds the admission too, not only the dial', async () => {

@@ -1,0 +1,52 @@
+import { getEventListeners } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { eitherSignal } from '../../../src/util/signals.js';
+import { dependants } from '../../helpers/dependants.js';
+
+describe('eitherSignal', () => {
+  // AbortSignal.any on Node 20 kept every signal it made alive while the long-lived source lived:
+  // a session linking its opener's signal once per attempt collected one per reconnection.
+  it('leaves a long-lived source as it found it once each operation settled', () => {
+    const opener = new AbortController();
+    const start = getEventListeners(opener.signal, 'abort').length;
+    for (let i = 0; i < 1_000; i++) {
+      const own = new AbortController();
+      const linked = eitherSignal(own.signal, opener.signal);
+      expect(linked.signal.aborted).toBe(false);
+      linked.dispose();
+    }
+    expect(getEventListeners(opener.signal, 'abort')).toHaveLength(start);
+    expect(dependants(opener.signal)).toBe(0);
+  });
+
+  it.for([
+    ['a', 'b'],
+    ['b', 'a'],
+  ] as const)('aborts with the reason of the first to abort (%s, then %s)', ([first, second]) => {
+    const c = { a: new AbortController(), b: new AbortController() };
+    const reasons = { a: new Error('a'), b: new Error('b') };
+    const linked = eitherSignal(c.a.signal, c.b.signal);
+    c[first].abort(reasons[first]);
+    c[second].abort(reasons[second]);
+    expect(linked.signal.aborted).toBe(true);
+    expect(linked.signal.reason).toBe(reasons[first]);
+    // The abort detached it from both sources already; dispose() after it is harmless.
+    linked.dispose();
+    for (const k of ['a', 'b'] as const) expect(getEventListeners(c[k].signal, 'abort')).toHaveLength(0);
+  });
+
+  it.for(['a', 'b'] as const)('is aborted at once, with its reason, when %s already was', (which) => {
+    const c = { a: new AbortController(), b: new AbortController() };
+    const reason = new Error(which);
+    c[which].abort(reason);
+    const linked = eitherSignal(c.a.signal, c.b.signal);
+    expect(linked.signal.reason).toBe(reason);
+    for (const k of ['a', 'b'] as const) expect(getEventListeners(c[k].signal, 'abort')).toHaveLength(0);
+  });
+
+  it('is the one signal when there is no second or it is the same', () => {
+    const a = new AbortController().signal;
+    expect(eitherSignal(a, undefined).signal).toBe(a);
+    expect(eitherSignal(a, a).signal).toBe(a);
+  });
+});

@@ -17,7 +17,14 @@ export * from './errors.js';
 export { Listener } from './node/listener.js';
 export type { DialOptions, NodeEvents, PingOptions } from './node/node.js';
 export { BaseNode } from './node/node.js';
-export type { AttemptBounds, SessionEvents, SessionOptions, SessionState } from './node/session.js';
+export type {
+  AttemptBounds,
+  NodeFactory,
+  SessionEvents,
+  SessionInit,
+  SessionOptions,
+  SessionState,
+} from './node/session.js';
 export { Session } from './node/session.js';
 export { StreamCore } from './stream/core.js';
 export { WebStream } from './stream/web.js';
@@ -59,12 +66,13 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
   // A timer delay too: 2^31 ms or more would make the dial's timer fire at once.
   const timeout = checkDelay('option connectTimeout', options.connectTimeout ?? own ?? 10_000);
   const limit = own === undefined ? timeout : Math.min(timeout, own);
-  return new Session<WebStream>(
+  return new Session<WebStream>({
+    ...options,
     // The signal is the session's and the caller's together (the session links them for the
     // whole attempt, admission included).
-    (signal) => dialBrowserWs(url, { ...options.ws, signal, timeout: limit }),
-    options,
-    (t, nodeOptions) => new BaseNode(t, nodeOptions, (core) => new WebStream(core)),
-    { signal: options.ws?.signal, timeout: own },
-  );
+    connector: (signal) => dialBrowserWs(url, { ...options.ws, signal, timeout: limit }),
+    makeNode: (t, nodeOptions) => new BaseNode(t, nodeOptions, (core) => new WebStream(core)),
+    signal: options.ws?.signal,
+    timeout: own,
+  });
 }

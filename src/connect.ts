@@ -94,11 +94,12 @@ export function connector(
  * reconnects with back-off, and re-registers its listeners.
  */
 export function connect(url: string, options: ConnectOptions): NodeSession {
-  const open = connector(url, options);
-  return new Session<FlexStream>(
-    open,
-    options,
-    (t, nodeOptions) => new BaseNode(t, nodeOptions, (core) => new FlexStream(core)),
-    { signal: options.signal },
-  );
+  return new Session<FlexStream>({
+    ...options,
+    connector: connector(url, options),
+    makeNode: (t, nodeOptions) => new BaseNode(t, nodeOptions, (core) => new FlexStream(core)),
+    // connect() bounds attempts with its signal only: connectTimeout and admissionTimeout time them.
+    signal: options.signal,
+    timeout: undefined,
+  });
 }

@@ -11,15 +11,17 @@ import { memoryPair } from '../transport/memory.js';
  * every stream on its port (half-close and reset included, as a socket echo would).
  */
 export function startEchoNode(switcher: Switcher, domain: string, port: number): Session<FlexStream> {
-  const session = new Session<FlexStream>(
-    async () => {
+  const session = new Session<FlexStream>({
+    connector: async () => {
       const [ours, theirs] = memoryPair({ remoteAddresses: ['switcher', `demo-${domain}`] });
       switcher.handle(theirs);
       return ours;
     },
-    { password: switcher.options.password, domain, logger: switcher.logger },
-    (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
-  );
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+    password: switcher.options.password,
+    domain,
+    logger: switcher.logger,
+  });
   session.listen(port).on('stream', (s: FlexStream) => {
     pipeline(s, s, () => {});
   });

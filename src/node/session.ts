@@ -73,7 +73,23 @@ export interface AttemptBounds {
   timeout?: number;
 }
 
+/** Makes the node of an admitted connection, its streams of type `S`. */
 export type NodeFactory<S extends Destroyable> = (transport: Transport, options: NodeOptions) => BaseNode<S>;
+
+/**
+ * What `new Session()` takes: the session's options, the opener's bounds on every attempt
+ * (AttemptBounds; none by default), and the two things that make it a session of one kind of
+ * transport and stream.
+ */
+export interface SessionInit<S extends Destroyable> extends SessionOptions, AttemptBounds {
+  /**
+   * Opens the transport of one attempt, heeding the signal it gets: the session's close and
+   * the opener's `signal` together, for the whole attempt.
+   */
+  connector: (signal: AbortSignal) => Promise<Transport>;
+  /** Makes the node on an admitted transport (BaseNode with the stream face of your choice). */
+  makeNode: NodeFactory<S>;
+}
 
 /**
  * A node that stays connected (PROTOCOL.md 8.8): admits, reconnects with exponential back-off and
@@ -100,17 +116,17 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   connections = 0;
 
   /**
-   * `connector` opens the transport of one attempt, heeding the signal it gets (the session's
-   * close, and `bounds.signal`); `makeNode` makes the node on an admitted transport; `bounds` are
-   * the opener's limits on every attempt, on top of `options` (AttemptBounds; none by default).
+   * `new Session({ connector, makeNode, password, domain, ...options })`: every option is checked
+   * now (ConfigError), and the first attempt starts at once.
    */
-  constructor(
-    connector: (signal: AbortSignal) => Promise<Transport>,
-    options: SessionOptions,
-    makeNode: NodeFactory<S>,
-    bounds: AttemptBounds = {},
-  ) {
+  constructor(init: SessionInit<S>) {
     super();
+    // The session's own options, without what only the constructor uses: they become the
+    // options of every node it makes.
+    const { connector, makeNode, signal: opener, timeout, ...options } = init;
+    // Found at the first attempt instead, they would fail it with a TypeError and retry for ever.
+    if (typeof connector !== 'function') throw new ConfigError('option connector must be a function');
+    if (typeof makeNode !== 'function') throw new ConfigError('option makeNode must be a function');
     if (typeof options.password !== 'string') throw new ConfigError('option password must be a string');
     if (typeof options.domain !== 'string') throw new ConfigError('option domain must be a string');
     // Every option is checked now: a bad one found at the first admission would cost a connection.
@@ -125,12 +141,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     for (const k of ['reconnect', 'waitForReady'] as const) {
       if (options[k] !== undefined) checkBool(`option ${k}`, options[k]);
     }
-    if (bounds.timeout !== undefined) delayOption('timeout', bounds.timeout);
-    const signal = bounds.signal ?? undefined;
+    if (timeout !== undefined) delayOption('timeout', timeout);
+    const signal = opener ?? undefined;
     if (signal !== undefined && !isAbortSignal(signal)) {
       throw new ConfigError(`option signal must be an AbortSignal, got ${String(signal)}`);
     }
-    this.bounds = { ...bounds, signal };
+    this.bounds = { signal, timeout };
     this.connector = connector;
     this.makeNode = makeNode;
     this.opts = options;

@@ -27,15 +27,18 @@ export async function startTraffic(options: { aliceReconnect?: boolean } = {}): 
   const sw = new Switcher({ password: PASSWORD });
   const sessions: NodeSession[] = [];
   const session = (domain: string, extra: Partial<SessionOptions> = {}): NodeSession => {
-    const s = new Session<FlexStream>(
-      async () => {
+    const s = new Session<FlexStream>({
+      connector: async () => {
         const [a, b] = memoryPair();
         sw.handle(b);
         return a;
       },
-      { password: PASSWORD, domain, backoffInitial: 50, ...extra },
-      (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+      password: PASSWORD,
+      domain,
+      backoffInitial: 50,
+      ...extra,
+    });
     s.on('disconnect', () => {});
     sessions.push(s);
     return s;

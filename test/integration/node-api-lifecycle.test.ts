@@ -33,12 +33,14 @@ function silentNode() {
 
 /** A session whose connection attempts never complete until the session closes. */
 function stuckSession(): Session<FlexStream> {
-  const s = new Session<FlexStream>(
-    (signal) =>
+  const s = new Session<FlexStream>({
+    connector: (signal) =>
       new Promise<Transport>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
-    { password: 'p', domain: 'stuck', heartbeatInterval: 0 },
-    (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-  );
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    password: 'p',
+    domain: 'stuck',
+    heartbeatInterval: 0,
+  });
   cleanups.push(() => s.close());
   return s;
 }
@@ -145,15 +147,17 @@ describe('session listeners', () => {
   it('a session.listen() that throws leaves nothing registered', async () => {
     const sw = new Switcher({ password: 'p' });
     cleanups.push(() => sw.close({ timeout: 200 }));
-    const session = new Session<FlexStream>(
-      async () => {
+    const session = new Session<FlexStream>({
+      connector: async () => {
         const [a, b] = memoryPair();
         sw.handle(b);
         return a;
       },
-      { password: 'p', domain: 'lsn', heartbeatInterval: 0 },
-      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: 'p',
+      domain: 'lsn',
+      heartbeatInterval: 0,
+    });
     cleanups.push(() => session.close());
     await session.ready();
     // The connection's node already serves port 81 (a listener of its own): the session's listen

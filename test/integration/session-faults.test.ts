@@ -12,7 +12,9 @@ import {
   type FlexStream,
   FlexStream as FS,
   Node,
+  type NodeOptions,
   Session,
+  type SessionOptions,
   tcpTransport,
 } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
@@ -50,16 +52,21 @@ function switcher(): Switcher {
 /** A session whose connections are in-memory pairs handed to `sw`; counts connection attempts. */
 function memorySession(sw: Switcher, domain: string, extra: Record<string, unknown> = {}) {
   const calls = { n: 0 };
-  const s = new Session<FlexStream>(
-    async () => {
+  const s = new Session<FlexStream>({
+    connector: async () => {
       calls.n++;
       const [a, b] = memoryPair();
       sw.handle(b);
       return a as Transport;
     },
-    { password: PASSWORD, domain, backoffInitial: 20, backoffMax: 100, heartbeatInterval: 0, ...extra },
-    (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-  );
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    password: PASSWORD,
+    domain,
+    backoffInitial: 20,
+    backoffMax: 100,
+    heartbeatInterval: 0,
+    ...extra,
+  });
   cleanups.push(() => s.close());
   return { s, calls };
 }
@@ -201,17 +208,19 @@ describe('close() and listen()', () => {
 describe('options', () => {
   it('a node factory that throws drops the admitted connection', async () => {
     const sw = switcher();
-    const s = new Session<FlexStream>(
-      async () => {
+    const s = new Session<FlexStream>({
+      connector: async () => {
         const [a, b] = memoryPair();
         sw.handle(b);
         return a as Transport;
       },
-      { password: PASSWORD, domain: 'factory', heartbeatInterval: 0 },
-      () => {
+      makeNode: () => {
         throw new ConfigError('no node today');
       },
-    );
+      password: PASSWORD,
+      domain: 'factory',
+      heartbeatInterval: 0,
+    });
     cleanups.push(() => s.close());
     const left = nextEvent(sw, 'clientLeft', 2_000);
     expect(await nextEvent(s, 'disconnect', 2_000)).toBeInstanceOf(ConfigError);
@@ -220,20 +229,70 @@ describe('options', () => {
     expect(sw.stats().clients).toBe(0);
   });
 
+  // Session took four positional arguments (connector, options, makeNode, bounds); it takes one
+  // object now. A JavaScript caller still passing the old form hears so at once, as a ConfigError.
+  it('refuses a connector or makeNode that is not a function, and the old positional form', () => {
+    const connector = () => Promise.reject(new Error('not reached'));
+    const makeNode = (t: Transport, o: NodeOptions) => new BaseNode(t, o, (core) => new FS(core));
+    const base = { password: PASSWORD, domain: 'init', connector, makeNode };
+    for (const [init, message] of [
+      [{ ...base, connector: undefined }, /option connector must be a function/],
+      [{ ...base, makeNode: 'node' }, /option makeNode must be a function/],
+      [{ ...base, timeout: 0 }, /option timeout /],
+      [{ ...base, signal: {} }, /option signal must be an AbortSignal/],
+    ] as const) {
+      expect(() => new Session(init as never)).toThrow(ConfigError);
+      expect(() => new Session(init as never)).toThrow(message);
+    }
+    const positional = Session as unknown as new (...args: unknown[]) => unknown;
+    expect(() => new positional(connector, { password: PASSWORD, domain: 'init' }, makeNode)).toThrow(
+      /option connector must be a function/,
+    );
+  });
+
+  it('hands makeNode the session’s options, without connector, makeNode, signal and timeout', async () => {
+    const sw = switcher();
+    let seen: Record<string, unknown> | undefined;
+    const s = new Session<FlexStream>({
+      connector: async () => {
+        const [a, b] = memoryPair();
+        sw.handle(b);
+        return a as Transport;
+      },
+      makeNode: (t, o) => {
+        seen = { ...o };
+        return new BaseNode(t, o, (core) => new FS(core));
+      },
+      password: PASSWORD,
+      domain: 'handed',
+      heartbeatInterval: 0,
+      signal: new AbortController().signal,
+      timeout: 5_000,
+    });
+    cleanups.push(() => s.close());
+    await s.ready({ timeout: 5_000 });
+    expect(seen).toMatchObject({ domain: 'handed', heartbeatInterval: 0 });
+    expect(seen?.ip).toBe(s.ip);
+    for (const k of ['connector', 'makeNode', 'signal', 'timeout', 'password'])
+      expect(seen).not.toHaveProperty(k);
+  });
+
   it('a bad node option throws at construction, before any connection is made', () => {
     const sw = switcher();
     let calls = 0;
-    const make = (extra: Record<string, unknown>) =>
-      new Session<FlexStream>(
-        async () => {
+    const make = (extra: Partial<SessionOptions>) =>
+      new Session<FlexStream>({
+        connector: async () => {
           calls++;
           const [a, b] = memoryPair();
           sw.handle(b);
           return a as Transport;
         },
-        { password: PASSWORD, domain: 'bad', ...extra } as never,
-        (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      );
+        makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+        password: PASSWORD,
+        domain: 'bad',
+        ...extra,
+      });
     expect(() => make({ window: -1 })).toThrow(ConfigError);
     expect(() => make({ heartbeatTimeout: 0 })).toThrow(ConfigError);
     expect(() => make({ backoffInitial: 0 })).toThrow(ConfigError);
@@ -305,16 +364,20 @@ describe('event order on a lost connection', () => {
     server.s.listen(7).on('stream', (st: FlexStream) => st.end());
     await server.s.ready({ timeout: 2_000 });
     let current: Transport | null = null;
-    const client = new Session<FlexStream>(
-      async () => {
+    const client = new Session<FlexStream>({
+      connector: async () => {
         const [a, b] = memoryPair();
         sw.handle(b);
         current = a;
         return a as Transport;
       },
-      { password: PASSWORD, domain: 'client', backoffInitial: 20, heartbeatInterval: 0, waitForReady: true },
-      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'client',
+      backoffInitial: 20,
+      heartbeatInterval: 0,
+      waitForReady: true,
+    });
     cleanups.push(() => client.close());
     await client.ready({ timeout: 2_000 });
     const seen = new Promise<{ state: string; dial: Promise<FlexStream> }>((resolve) =>
@@ -414,8 +477,8 @@ describe('a wall-clock step back', () => {
     const asked = new Promise<void>((resolve) => {
       requested = resolve;
     });
-    const s = new Session<FlexStream>(
-      async () => {
+    const s = new Session<FlexStream>({
+      connector: async () => {
         const [a, b] = memoryPair();
         b.attach({
           data: () => {
@@ -428,9 +491,12 @@ describe('a wall-clock step back', () => {
         });
         return a as Transport;
       },
-      { password: PASSWORD, domain: 'stepped', heartbeatInterval: 0, reconnect: false },
-      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'stepped',
+      heartbeatInterval: 0,
+      reconnect: false,
+    });
     cleanups.push(() => s.close());
     let code: string | undefined;
     const dial = s.dial('x:1', { wait: true, timeout: 300 }).then(

@@ -9,6 +9,7 @@ import {
   type FlexStream,
   FlexStream as FS,
   Session,
+  type SessionOptions,
   TimeoutError,
 } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
@@ -31,20 +32,20 @@ function switcher(): Switcher {
 }
 
 /** A session whose connections are in-memory pairs handed to `sw`. */
-function memorySession(
-  sw: Switcher,
-  domain: string,
-  extra: Partial<ConstructorParameters<typeof Session>[1]> = {},
-) {
-  const s = new Session<FlexStream>(
-    async () => {
+function memorySession(sw: Switcher, domain: string, extra: Partial<SessionOptions> = {}) {
+  const s = new Session<FlexStream>({
+    connector: async () => {
       const [a, b] = memoryPair();
       sw.handle(b);
       return a as Transport;
     },
-    { password: PASSWORD, domain, backoffInitial: 20, heartbeatInterval: 0, ...extra },
-    (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-  );
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    password: PASSWORD,
+    domain,
+    backoffInitial: 20,
+    heartbeatInterval: 0,
+    ...extra,
+  });
   cleanups.push(() => s.close());
   return s;
 }
@@ -165,18 +166,21 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
     const sw = switcher();
     const ac = new AbortController();
     let during = -1;
-    const s = new Session<FlexStream>(
-      async (signal) => {
+    const s = new Session<FlexStream>({
+      connector: async (signal) => {
         during = getEventListeners(ac.signal, 'abort').length;
         expect(signal).not.toBe(ac.signal);
         const [a, b] = memoryPair();
         sw.handle(b);
         return a as Transport;
       },
-      { password: PASSWORD, domain: 'bounded', heartbeatInterval: 0 },
-      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      { signal: ac.signal, timeout: 5_000 },
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'bounded',
+      heartbeatInterval: 0,
+      signal: ac.signal,
+      timeout: 5_000,
+    });
     cleanups.push(() => s.close());
     await s.ready({ timeout: 5_000 });
     expect(during).toBe(1); // the attempt listened while it ran
@@ -194,8 +198,8 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
     const counts: number[] = [];
     let inFlight: AbortSignal | undefined;
     const reason = new Error('opener gone');
-    const s = new Session<FlexStream>(
-      (signal) => {
+    const s = new Session<FlexStream>({
+      connector: (signal) => {
         counts.push(getEventListeners(ac.signal, 'abort').length);
         if (counts.length < 50) return Promise.reject(new Error('no switcher here'));
         inFlight = signal;
@@ -209,10 +213,14 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
           ),
         );
       },
-      { password: PASSWORD, domain: 'retrying', heartbeatInterval: 0, backoffInitial: 1, backoffMax: 1 },
-      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      { signal: ac.signal },
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'retrying',
+      heartbeatInterval: 0,
+      backoffInitial: 1,
+      backoffMax: 1,
+      signal: ac.signal,
+    });
     cleanups.push(() => s.close());
     await expect.poll(() => inFlight, { timeout: 10_000 }).toBeDefined();
     // One listener per attempt in flight, the 50th as the first: none left behind by the others.
@@ -230,8 +238,8 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
     const sw = switcher();
     let sent = 0;
     let destroyed = 0;
-    const s = new Session<FlexStream>(
-      async () => {
+    const s = new Session<FlexStream>({
+      connector: async () => {
         // A dial that took longer than the attempt may (a connector that does not bound it).
         await new Promise((r) => setTimeout(r, 60));
         const [a, b] = memoryPair();
@@ -249,10 +257,13 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
         };
         return t;
       },
-      { password: PASSWORD, domain: 'late', heartbeatInterval: 0, backoffInitial: 60_000 },
-      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      { timeout: 20 },
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'late',
+      heartbeatInterval: 0,
+      backoffInitial: 60_000,
+      timeout: 20,
+    });
     cleanups.push(() => s.close());
     const err = await new Promise<Error>((r) => s.once('disconnect', r));
     expect(err).toBeInstanceOf(TimeoutError);
@@ -264,12 +275,15 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
 
   it('an opener’s signal that is not one is refused at once; null counts as none', async () => {
     const make = (signal: unknown, connector: () => Promise<Transport>) =>
-      new Session<FlexStream>(
+      new Session<FlexStream>({
         connector,
-        { password: PASSWORD, domain: 'bad-signal', heartbeatInterval: 0, backoffInitial: 60_000 },
-        (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-        { signal: signal as AbortSignal },
-      );
+        makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+        password: PASSWORD,
+        domain: 'bad-signal',
+        heartbeatInterval: 0,
+        backoffInitial: 60_000,
+        signal: signal as AbortSignal,
+      });
     expect(() => make({}, () => Promise.reject(new Error('not reached')))).toThrow(
       /option signal must be an AbortSignal/,
     );
@@ -301,17 +315,19 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
     }
     const opener = new LookAlike();
     let attempt: AbortSignal | undefined;
-    const s = new Session<FlexStream>(
-      (signal) => {
+    const s = new Session<FlexStream>({
+      connector: (signal) => {
         attempt = signal;
         return new Promise<Transport>((_, reject) =>
           signal.addEventListener('abort', () => reject(new AbortError('dial aborted')), { once: true }),
         );
       },
-      { password: PASSWORD, domain: 'lookalike', heartbeatInterval: 0 },
-      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      { signal: opener as unknown as AbortSignal },
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'lookalike',
+      heartbeatInterval: 0,
+      signal: opener as unknown as AbortSignal,
+    });
     cleanups.push(() => s.close());
     expect(attempt).toBeDefined();
     const closed = new Promise<void>((r) => s.once('close', () => r()));
@@ -323,14 +339,17 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
 
   it('an abort while the session backs off closes it at once and leaves no listener', async () => {
     const ac = new AbortController();
-    const s = new Session<FlexStream>(
-      async () => {
+    const s = new Session<FlexStream>({
+      connector: async () => {
         throw new Error('no switcher here');
       },
-      { password: PASSWORD, domain: 'backing-off', heartbeatInterval: 0, backoffInitial: 60_000 },
-      (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      { signal: ac.signal },
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'backing-off',
+      heartbeatInterval: 0,
+      backoffInitial: 60_000,
+      signal: ac.signal,
+    });
     cleanups.push(() => s.close());
     await new Promise((r) => s.once('disconnect', r));
     expect(s.state).toBe('backoff');

@@ -29,18 +29,22 @@ function timers(): number {
 
 function memorySession(sw: Switcher, domain: string, current?: { t: MemoryTransport | null }) {
   let n = 0;
-  return new Session<FlexStream>(
-    async () => {
+  return new Session<FlexStream>({
+    connector: async () => {
       const [a, b] = memoryPair({ remoteAddresses: ['switcher', `10.7.${(n >> 8) & 255}.${n++ & 255}:1`] });
       sw.handle(b);
       if (current) current.t = a;
       return a as Transport;
     },
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    password: PASSWORD,
+    domain,
     // Each forced reconnect drops a connection right after its admission, which the session
     // backs off from (a storm guard): keep that back-off at a millisecond.
-    { password: PASSWORD, domain, backoffInitial: 1, backoffMax: 1, heartbeatInterval: 0 },
-    (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-  );
+    backoffInitial: 1,
+    backoffMax: 1,
+    heartbeatInterval: 0,
+  });
 }
 
 describe('soak: reconnects', () => {

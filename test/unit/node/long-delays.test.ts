@@ -49,20 +49,18 @@ describe('the longest delays', () => {
     // near it. Such a retry ran after 1 ms, and so did every one after it half of the time.
     vi.spyOn(Math, 'random').mockReturnValue(0.999);
     let attempts = 0;
-    const s = new Session<FlexStream>(
-      () => {
+    const s = new Session<FlexStream>({
+      connector: () => {
         attempts++;
         return Promise.reject(new ConnectionClosedError('refused'));
       },
-      {
-        password: 'p',
-        domain: 'd',
-        backoffInitial: MAX_DELAY,
-        backoffMax: MAX_DELAY,
-        backoffJitter: 0.2,
-      },
-      (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+      password: 'p',
+      domain: 'd',
+      backoffInitial: MAX_DELAY,
+      backoffMax: MAX_DELAY,
+      backoffJitter: 0.2,
+    });
     s.on('disconnect', () => {});
     cleanups.push(() => s.close());
     await vi.advanceTimersByTimeAsync(1_000);

@@ -38,15 +38,17 @@ function keepSending(c: { ip: number; send(f: Frame): void }, ms: number): void 
 describe('switcher pings (pingInterval)', () => {
   it('measures the RTT of a live client and closes one that never answers', async () => {
     const sw = switcher({ pingInterval: 50, livenessTimeout: 40 });
-    const live = new Session<FlexStream>(
-      async () => {
+    const live = new Session<FlexStream>({
+      connector: async () => {
         const [a, b] = memoryPair();
         sw.handle(b);
         return a as Transport;
       },
-      { password: PASSWORD, domain: 'live', heartbeatInterval: 0 },
-      (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
-    );
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+      password: PASSWORD,
+      domain: 'live',
+      heartbeatInterval: 0,
+    });
     cleanups.push(() => live.close());
     await live.ready({ timeout: 5_000 });
     const left = new Promise<LeaveReason>((resolve) =>

@@ -121,6 +121,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   constructor(init: SessionInit<S>) {
     super();
+    // Destructured below: without this, a JavaScript caller passing nothing got a TypeError. (A
+    // function is the old positional form's connector: the check of connector names it.)
+    if (init === null || (typeof init !== 'object' && typeof init !== 'function')) {
+      throw new ConfigError('session options are required');
+    }
     // The session's own options, without what only the constructor uses: they become the
     // options of every node it makes.
     const { connector, makeNode, signal: opener, timeout, ...options } = init;

@@ -244,7 +244,14 @@ describe('options', () => {
       expect(() => new Session(init as never)).toThrow(ConfigError);
       expect(() => new Session(init as never)).toThrow(message);
     }
-    const positional = Session as unknown as new (...args: unknown[]) => unknown;
+    // No object at all: a ConfigError too, as for new Switcher(), not a TypeError from
+    // destructuring it.
+    const untyped = Session as unknown as new (...args: unknown[]) => unknown;
+    for (const init of [undefined, null, 'init']) {
+      expect(() => new untyped(init)).toThrow(ConfigError);
+      expect(() => new untyped(init)).toThrow(/session options are required/);
+    }
+    const positional = untyped;
     expect(() => new positional(connector, { password: PASSWORD, domain: 'init' }, makeNode)).toThrow(
       /option connector must be a function/,
     );

@@ -4,6 +4,10 @@
 //
 //   node bench/compile.mjs [S1] [--adapter FILE] [--runs 5] [--top 15] [--harness DIR]
 //
+// Deoptimisations are counted too (--trace-deopt): each one sends a function back to the
+// interpreter and costs another compile job later. Early in a process many are expected (a
+// branch first taken after the function was optimised: "Insufficient type feedback").
+//
 // On two cores those jobs run on V8's worker threads beside the two busy processes, so they are
 // part of what a cold harness run costs (docs/performance.md, "Background compilation,
 // counted"). Job times are wall time on the worker thread, so a loaded machine inflates them:
@@ -33,6 +37,8 @@ const runs = Number(opt.runs);
 /** `[completed compiling 0x... <JSFunction name (sfi = ...)> (target TURBOFAN) - took a, b, c ms]` */
 const JOB =
   /completed (?:compiling|optimizing) .*?<JSFunction (\S*) .*?- took ([\d.]+), ([\d.]+), ([\d.]+) ms/;
+/** `[bailout (kind: deopt-eager, reason: wrong map): begin. deoptimizing 0x..., <JSFunction name ...` */
+const DEOPT = /bailout \(kind: ([^,]+), reason: ([^)]+)\): begin\. deoptimizing .*?<JSFunction (\S*)/;
 
 function collect(child) {
   let text = '';
@@ -44,7 +50,14 @@ function collect(child) {
     const perFunction = new Map();
     let jobs = 0;
     let ms = 0;
+    const deopts = new Map();
     for (const line of text.split('\n')) {
+      const d = DEOPT.exec(line);
+      if (d !== null) {
+        const key = `${d[3] || '(anonymous)'}: ${d[2]}`;
+        deopts.set(key, (deopts.get(key) ?? 0) + 1);
+        continue;
+      }
       const m = JOB.exec(line);
       if (m === null) continue;
       const t = Number(m[2]) + Number(m[3]) + Number(m[4]);
@@ -52,9 +65,11 @@ function collect(child) {
       ms += t;
       perFunction.set(m[1], (perFunction.get(m[1]) ?? 0) + t);
     }
-    return { jobs, ms, perFunction };
+    return { jobs, ms, perFunction, deopts };
   };
 }
+
+const total = (m) => [...m.values()].reduce((a, b) => a + b, 0);
 
 async function once() {
   const jobs = {};
@@ -62,7 +77,7 @@ async function once() {
     harness: opt.harness,
     adapter: opt.adapter,
     scenario,
-    execArgv: () => ['--trace-opt'],
+    execArgv: () => ['--trace-opt', '--trace-deopt'],
     stdout: 'pipe',
     onFork: (child, side) => {
       jobs[side] = collect(child);
@@ -78,7 +93,8 @@ for (let i = 0; i < runs; i++) {
   results.push(r);
   console.log(
     `run ${i + 1}: ${JSON.stringify(r.result)} · server ${r.server.jobs} jobs ${r.server.ms.toFixed(0)} ms · ` +
-      `client ${r.client.jobs} jobs ${r.client.ms.toFixed(0)} ms`,
+      `client ${r.client.jobs} jobs ${r.client.ms.toFixed(0)} ms · deopts server ${total(r.server.deopts)} ` +
+      `client ${total(r.client.deopts)}`,
   );
 }
 
@@ -93,4 +109,12 @@ for (const side of ['server', 'client']) {
   console.log('| function | median ms per run |\n|---|--:|');
   for (const [n, v] of rows.slice(0, Number(opt.top)))
     console.log(`| ${n || '(anonymous)'} | ${v.toFixed(1)} |`);
+  const reasons = new Set(all.flatMap((a) => [...a.deopts.keys()]));
+  const deopts = [...reasons]
+    .map((k) => [k, median(all.map((a) => a.deopts.get(k) ?? 0))])
+    .filter(([, v]) => v > 0);
+  deopts.sort((a, b) => b[1] - a[1]);
+  console.log(`\n${side}: median ${median(all.map((a) => total(a.deopts)))} deopts per run`);
+  console.log('| function: reason | median per run |\n|---|--:|');
+  for (const [k, v] of deopts.slice(0, Number(opt.top))) console.log(`| ${k} | ${v} |`);
 }

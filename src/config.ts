@@ -51,8 +51,13 @@ export const defaults = Object.freeze({
   sharedInflight: 256 * 1024,
   /** Bytes of data one stream may send per scheduler turn (deficit round robin quantum). */
   quantum: 64 * 1024,
-  /** Largest batch handed to the transport in one write. */
-  maxBatchBytes: 256 * 1024,
+  /**
+   * Largest batch handed to the transport in one write. 1 MiB rather than 256 KiB: fewer, larger
+   * writes cost the kernel less per byte on a busy connection (64 streams in the shared harness:
+   * 1,786 against 1,637 MB/s, 7 of 9 runs faster; docs/performance.md), and a batch of large
+   * payloads is views, not a copy. Control frames still lead every batch.
+   */
+  maxBatchBytes: 1024 * 1024,
   /** Control frames (ACKs, pings, opens) queued before the connection is declared stuck. */
   maxControlQueue: 65_536,
   /**

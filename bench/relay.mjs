@@ -58,6 +58,8 @@ const profArgs = (name) =>
 // --switcher-flags "FLAGS": V8/Node flags for the switcher process only, space-separated (e.g.
 // "--max-semi-space-size=1", to see what a smaller young generation costs a relay).
 const switcherFlags = argValue('switcher-flags')?.split(' ').filter(Boolean) ?? [];
+// --switcher-options JSON: Switcher options on top of the defaults (e.g. '{"maxBatchBytes":1048576}').
+const switcherOptions = JSON.parse(argValue('switcher-options') ?? '{}');
 // --window BYTES: the stream window both nodes offer (default 2 MiB), to see what it does to
 // latency beside a saturating stream and to throughput.
 const window = argValue('window') === undefined ? undefined : Number(argValue('window'));
@@ -94,11 +96,11 @@ const t0run = Date.now();
 
 // ------------------------------------------------------------------ the three processes
 
-// Switcher defaults throughout; the nodes raise maxStreams/maxPendingDials/backlog and turn the
+// Switcher defaults unless --switcher-options; the nodes raise maxStreams/maxPendingDials/backlog and turn the
 // heartbeat off, exactly as the shared-harness adapter does (bench/adapters/flexmux.mjs).
 const relay = forkChild(
   path.join(here, 'lib/relay-switcher.mjs'),
-  [JSON.stringify({ switcher: { password: PASSWORD } })],
+  [JSON.stringify({ switcher: { ...switcherOptions, password: PASSWORD } })],
   'switcher',
   [...profArgs('switcher'), ...switcherFlags],
 );

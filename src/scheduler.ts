@@ -55,7 +55,7 @@ export class StreamQueue {
   onDrain(): void {}
 }
 
-/** A frame waiting in a StreamQueue (what `takeAll` hands out and `pushOrdered` takes back). */
+/** A frame waiting in a StreamQueue (what `takeAll` hands out and `pushAll` takes back). */
 export interface QueuedFrame {
   header: Uint8Array;
   payload: Uint8Array;
@@ -290,8 +290,8 @@ export class Scheduler {
   }
 
   /**
-   * Takes every frame off `q`, in order, for the caller to push back (pushOrdered) what it keeps
-   * in the order it chooses. `q` stays where it is in the round robin.
+   * Takes every frame off `q`, in order, for the caller to push back (pushAll) what it keeps in
+   * the order it chooses. `q` stays where it is in the round robin.
    */
   takeAll(q: StreamQueue): QueuedFrame[] {
     const out = q.items === null ? [] : [...q.items];

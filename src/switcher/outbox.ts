@@ -7,8 +7,10 @@ import { type TimerHandle, timeout } from '../util/timers.js';
  * The frames waiting for one client, and the backpressure they exert on their sources.
  *
  * Switcher-made frames (replies, pings) use the scheduler's control queue. Frames forwarded from
- * other nodes use one ordered queue per source, so each source->destination pair keeps its order
- * (PROTOCOL.md 7.5) and sources share the destination's link by deficit round robin. When one
+ * other nodes use one ordered queue per source, as do the closes, resets and refusals the
+ * switcher makes in a source's place (`sendAs`: behind that source's frames, and not counted as
+ * dropped at a leave), so each source->destination pair keeps its order (PROTOCOL.md 7.5) and
+ * sources share the destination's link by deficit round robin. When one
  * source's queue grows past `maxQueuePerSource`, or a source adds to a destination holding more
  * than `maxQueuePerClient`, that source's reading is paused until the backlog drains: the
  * switcher's memory stays bounded and nothing is dropped.

@@ -34,11 +34,15 @@ const { values: opt, positionals } = parseArgs({
 const scenario = positionals[0] ?? 'S1';
 const runs = Number(opt.runs);
 
-/** `[completed compiling 0x... <JSFunction name (sfi = ...)> (target TURBOFAN) - took a, b, c ms]` */
+/**
+ * `[completed compiling 0x... <JSFunction name (sfi = ...)> (target TURBOFAN) - took a, b, c ms]`.
+ * An anonymous function is `<JSFunction (sfi = ...)>`: the name group is then empty (not "(sfi").
+ */
 const JOB =
-  /completed (?:compiling|optimizing) .*?<JSFunction (\S*) .*?- took ([\d.]+), ([\d.]+), ([\d.]+) ms/;
-/** `[bailout (kind: deopt-eager, reason: wrong map): begin. deoptimizing 0x..., <JSFunction name ...` */
-const DEOPT = /bailout \(kind: ([^,]+), reason: ([^)]+)\): begin\. deoptimizing .*?<JSFunction (\S*)/;
+  /completed (?:compiling|optimizing) .*?<JSFunction (.*?) ?\(sfi = .*?- took ([\d.]+), ([\d.]+), ([\d.]+) ms/;
+/** `[bailout (kind: deopt-eager, reason: wrong map): begin. deoptimizing 0x..., <JSFunction name (sfi = ...` */
+const DEOPT =
+  /bailout \(kind: ([^,]+), reason: ([^)]+)\): begin\. deoptimizing .*?<JSFunction (.*?) ?\(sfi = /;
 
 function collect(child) {
   let text = '';

@@ -16,7 +16,14 @@ import { median } from './lib/targets.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
+// `--variant "--no-opt"`: parseArgs refuses a value that starts with a dash unless it is written
+// `--variant=--no-opt`, so the argument after a bare --variant is joined to it here.
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length - 1; i++) {
+  if (args[i] === '--variant') args.splice(i, 2, `--variant=${args[i + 1]}`);
+}
 const { values: opt, positionals } = parseArgs({
+  args,
   allowPositionals: true,
   options: {
     variant: { type: 'string', multiple: true, default: ['', '--no-opt'] },

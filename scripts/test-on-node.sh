@@ -26,14 +26,23 @@ esac
 
 dir="node_modules/.cache/node-$version"
 bin="$dir/node_modules/$pkg/bin"
-if [ ! -x "$bin/node" ]; then
+fetch() {
   echo "== fetching $pkg@$version from the npm registry" >&2
+  rm -rf "$dir"
   mkdir -p "$dir"
   npm install --prefix "$dir" --no-save --no-audit --no-fund --no-package-lock --loglevel=error \
     "$pkg@$version" >&2
+}
+[ -x "$bin/node" ] || fetch
+# A cache left by an interrupted fetch can hold a truncated binary: it crashes (or is not this
+# version) instead of answering, so it is fetched again once rather than failing every run.
+got="$("$bin/node" --version 2>/dev/null || true)"
+if [ "$got" != "v$version" ]; then
+  echo "== $bin/node answers '${got:-nothing}', not v$version" >&2
+  fetch
+  got="$("$bin/node" --version 2>/dev/null || true)"
 fi
-got="$("$bin/node" --version)"
-[ "$got" = "v$version" ] || { echo "test-on-node.sh: $bin/node is $got, not v$version" >&2; exit 1; }
+[ "$got" = "v$version" ] || { echo "test-on-node.sh: $bin/node is '$got', not v$version" >&2; exit 1; }
 
 echo "== tests on Node $got: vitest run $*" >&2
 PATH="$PWD/$bin:$PATH" node_modules/.bin/vitest run "$@"

@@ -38,7 +38,11 @@ export const switcherDefaults = Object.freeze({
   maxStreamsPerClient: 65_536,
   /** Bytes one source may send per round-robin turn at a destination. */
   quantum: 64 * 1024,
-  /** Largest batch handed to a transport in one write. */
+  /**
+   * Largest batch handed to a transport in one write. Not a node's 1 MiB: a switcher's writers
+   * serve many clients from one event loop, and 1 MiB here was no better in relay A/Bs
+   * (docs/performance.md, "Larger batches per write").
+   */
   maxBatchBytes: 256 * 1024,
   /** ms without any frame from a client before it is closed; 0 disables (Go has none, 6.4). */
   idleTimeout: 0,

@@ -341,7 +341,7 @@ const date = new Date().toISOString();
 const info = {
   date,
   quick,
-  params: { ...P, window, switcherFlags, transport, wsZeroMask },
+  params: { ...P, window, switcherFlags, switcherOptions, transport, wsZeroMask },
   secs: (Date.now() - t0run) / 1000,
   health,
 };
@@ -351,7 +351,11 @@ fs.mkdirSync(outDir, { recursive: true });
 const file = path.join(outDir, `relay-${quick ? 'quick-' : ''}${date.replace(/[:.]/g, '-')}.json`);
 fs.writeFileSync(
   file,
-  JSON.stringify({ date, machine, params: P, results, loadByPhase, health, nodeOptions: nodeOpts }, null, 2),
+  JSON.stringify(
+    { date, machine, params: info.params, results, loadByPhase, health, nodeOptions: nodeOpts },
+    null,
+    2,
+  ),
 );
 console.error(`raw results: ${path.relative(process.cwd(), file)}`);
 await relay.request('close', {}, 8000).catch(() => {});

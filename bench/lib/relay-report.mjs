@@ -122,6 +122,7 @@ export function renderRelayTable(results, machine, info) {
       `${p.pingWarmup} warm-up, up to ${p.pings} or ${p.pingSecs} s; stream window ` +
       `${p.window === undefined ? 'default (2 MiB)' : `${p.window} B`}` +
       `${p.switcherFlags?.length ? `; switcher process flags ${p.switcherFlags.join(' ')}` : ''}` +
+      `${Object.keys(p.switcherOptions ?? {}).length ? `; switcher options ${JSON.stringify(p.switcherOptions)}` : ''}` +
       `; nodes reach the switcher over ${p.transport === 'ws' ? `ws://${p.wsZeroMask ? ' (zero masking key)' : ''}` : 'tcp://'}.`,
   );
   const h = info.health;

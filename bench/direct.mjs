@@ -288,16 +288,19 @@ async function idleMemory(conn, kind) {
   const c1 = localMem();
   const s1 = await serverMem(true);
   const n = P.idleStreams;
+  /** Growth per stream of `field` in each process between snapshots [client, server] a and b. */
+  const per = (name, field, [ca, sa], [cb, sb]) => ({
+    [`client${name}`]: (cb[field] - ca[field]) / n,
+    [`server${name}`]: (sb[field] - sa[field]) / n,
+  });
+  const at0 = [c0, s0];
+  const at1 = [c1, s1];
   const first = {
-    clientRss: (c1.rss - c0.rss) / n,
-    serverRss: (s1.rss - s0.rss) / n,
-    clientHeap: (c1.heapUsed - c0.heapUsed) / n,
-    serverHeap: (s1.heapUsed - s0.heapUsed) / n,
+    ...per('Rss', 'rss', at0, at1),
+    ...per('Heap', 'heapUsed', at0, at1),
     // Where RSS beyond live objects comes from: heap kept committed after gc, array buffers.
-    clientHeapTotal: (c1.heapTotal - c0.heapTotal) / n,
-    serverHeapTotal: (s1.heapTotal - s0.heapTotal) / n,
-    clientArrayBuffers: (c1.arrayBuffers - c0.arrayBuffers) / n,
-    serverArrayBuffers: (s1.arrayBuffers - s0.arrayBuffers) / n,
+    ...per('HeapTotal', 'heapTotal', at0, at1),
+    ...per('ArrayBuffers', 'arrayBuffers', at0, at1),
     clientSpaces: spaceGrowth(c0.spaces, c1.spaces),
     serverSpaces: spaceGrowth(s0.spaces, s1.spaces),
   };
@@ -308,22 +311,17 @@ async function idleMemory(conn, kind) {
   // the process, not of a stream; the third batch's growth is what each further stream costs.
   await openHeld(n);
   await sleep(200);
-  const c2 = localMem();
-  const s2 = await serverMem(true);
+  const at2 = [localMem(), await serverMem(true)];
   await openHeld(n);
   await sleep(200);
-  const c3 = localMem();
-  const s3 = await serverMem(true);
+  const at3 = [localMem(), await serverMem(true)];
   return {
     ...first,
-    clientRssSecond: (c2.rss - c1.rss) / n,
-    serverRssSecond: (s2.rss - s1.rss) / n,
-    clientRssThird: (c3.rss - c2.rss) / n,
-    serverRssThird: (s3.rss - s2.rss) / n,
-    clientHeapThird: (c3.heapUsed - c2.heapUsed) / n,
-    serverHeapThird: (s3.heapUsed - s2.heapUsed) / n,
-    clientSpacesLater: spaceGrowth(c1.spaces, c3.spaces),
-    serverSpacesLater: spaceGrowth(s1.spaces, s3.spaces),
+    ...per('RssSecond', 'rss', at1, at2),
+    ...per('RssThird', 'rss', at2, at3),
+    ...per('HeapThird', 'heapUsed', at2, at3),
+    clientSpacesLater: spaceGrowth(c1.spaces, at3[0].spaces),
+    serverSpacesLater: spaceGrowth(s1.spaces, at3[1].spaces),
   };
 }
 

@@ -642,14 +642,16 @@ export class StreamCore extends StreamQueue {
   }
 
   onData(payload: Uint8Array): void {
-    if (this._state === 'closed' || this.is(READ_ENDED) || this.is(CLOSE_RECEIVED)) return; // v3: dropped
+    if (this._state === 'closed' || this.is(CLOSE_RECEIVED)) return; // v3: dropped
+    // Checked before READ_ENDED, which the FIN sets too: that check dropped such data silently.
+    if (payload.length > 0 && this.is(REMOTE_FIN)) {
+      this.violate(ResetCode.PROTOCOL, new ProtocolError('data after FIN'));
+      return;
+    }
+    if (this.is(READ_ENDED)) return;
     if (payload.length === 0) {
       // Go ignores empty data frames (1.3); with prompt credit one is a credit request.
       if ((this.caps & Caps.PROMPT_CREDIT) !== 0 && !this.is(DISCARDED)) this.onCreditRequest();
-      return;
-    }
-    if (this.is(REMOTE_FIN)) {
-      this.violate(ResetCode.PROTOCOL, new ProtocolError('data after FIN'));
       return;
     }
     const n = payload.length;

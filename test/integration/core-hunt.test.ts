@@ -1,0 +1,34 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Node } from '../../src/index.js';
+import { Caps, Cmd } from '../../src/wire/constants.js';
+import { decodeReset } from '../../src/wire/reset.js';
+import { type RawPeer, rawLink, rawStream } from '../helpers/raw.js';
+
+let node: Node | null = null;
+afterEach(() => {
+  node?.destroy();
+  node = null;
+});
+
+function link(): { node: Node; raw: RawPeer } {
+  const l = rawLink();
+  node = l.node;
+  return l;
+}
+
+describe('stream core edges', () => {
+  it('resets a stream whose peer sends data after its FIN (PROTOCOL.md 14.2)', async () => {
+    const { node, raw } = link();
+    const { accepted } = await rawStream(node, raw, 65536, Caps.HALF_CLOSE | Caps.RESET);
+    const errors: Error[] = [];
+    accepted.on('error', (e) => errors.push(e));
+    accepted.resume();
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array([1, 2, 3]));
+    raw.send(Cmd.FIN, 1, 80, 2, 5000);
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array([4, 5, 6]));
+    const reset = await raw.next((f) => f.cmd === Cmd.RESET, 1000);
+    expect(decodeReset(reset.payload).code).toBe(1);
+    await new Promise((r) => setImmediate(r));
+    expect(errors[0]?.message).toMatch(/data after FIN/);
+  });
+});

@@ -265,18 +265,20 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const host: StreamHost = local ? this.loopbackHost() : this;
     const domain = local ? '' : 'domain' in target ? target.domain : '';
     const dstIP = local ? this._ip : 'domain' in target ? SWITCHER_IP : target.ip;
+    // Encoded before the dial is registered: a domain it refuses (NUL, too long) must not leave a
+    // pending dial behind, counted against maxPendingDials, to time out unheard with its port.
+    let open: Uint8Array;
+    try {
+      open = encodeOpen({ domain, window, caps: this.openCaps });
+    } catch (err) {
+      this.dialPorts.release(port);
+      throw err;
+    }
     const early = local ? null : this.earlyPlanFor(domain, window);
     // An early dial resolves at once, like a dial whose ACK came: a later abort does not touch it.
     const signal = early === null ? options.signal : undefined;
     const wait = this.dials.wait(port, target, timeoutMs, signal, window);
-    host.sendControl(
-      Cmd.OPEN,
-      dstIP,
-      target.port,
-      this._ip,
-      port,
-      encodeOpen({ domain, window, caps: this.openCaps }),
-    );
+    host.sendControl(Cmd.OPEN, dstIP, target.port, this._ip, port, open);
     if (early === null) return wait;
     return Promise.resolve(this.openEarly(port, dstIP, target, domain, early, wait));
   }

@@ -16,6 +16,33 @@ function link(): { node: Node; raw: RawPeer } {
   return l;
 }
 
+describe('dial edges', () => {
+  it('a dial whose OpenStream cannot be encoded leaves no pending dial behind', async () => {
+    const l = rawLink({ maxPendingDials: 2, dialTimeout: 30 });
+    node = l.node;
+    const rejections: unknown[] = [];
+    const onUnhandled = (e: unknown): void => {
+      rejections.push(e);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (let i = 0; i < 2; i++) {
+        await expect(node.dial('bad\u0000name:80')).rejects.toMatchObject({ name: 'ConfigError' });
+      }
+      // Neither bad dial counts against maxPendingDials.
+      const ok = node.dial('bob:80');
+      const open = await l.raw.next((f) => f.cmd === Cmd.OPEN, 1000);
+      l.raw.send(Cmd.OPEN_ACK, open.srcIP, open.srcPort, 2, 80);
+      await expect(ok).resolves.toBeDefined();
+      // Nor does one time out later, unheard.
+      await new Promise((r) => setTimeout(r, 80));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
+
 describe('stream core edges', () => {
   it('resets a stream whose peer sends data after its FIN (PROTOCOL.md 14.2)', async () => {
     const { node, raw } = link();

@@ -72,15 +72,15 @@ export class WebStream implements StreamFace {
     this.writable = new WritableStream<Uint8Array>({
       start: (c) => {
         this.writeController = c;
-        // WritableStream calls `abort` only once the write in flight settles, and a write that
-        // waits for credit settles only when the peer's reader takes data: abort(reason) (and
+        // WritableStream calls `abort` only once the write or close in flight settles, and one
+        // that waits for credit settles only when the peer's reader takes data: abort(reason) (and
         // pipeTo's signal) would wait on a reader that may never read. The signal fires at once.
         // (Absent in runtimes older than the controller's `signal`: there abort still waits.)
         const signal: AbortSignal | undefined = c.signal;
         signal?.addEventListener(
           'abort',
           () => {
-            if (this.writeWaiter !== null) core.destroy(asError(signal.reason));
+            if (this.writeWaiter !== null || this.flushWaiter !== null) core.destroy(asError(signal.reason));
           },
           { once: true },
         );

@@ -97,6 +97,43 @@ describe('Web Streams face', () => {
     await pump;
   });
 
+  it('aborting the writable while close() waits for credit resets at once', async () => {
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    // The peer reads nothing: the window fills, and close() waits to send the rest and the end.
+    const w = s.writable.getWriter();
+    await w.write(new Uint8Array(100 * 1024));
+    const closing = w.close().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.core.writeBuffered).toBeGreaterThan(0);
+    let settled = false;
+    const reason = Object.assign(new Error('give up'), { resetCode: 0x124 });
+    // (The close in flight fails with the reason, and the standard then rejects the abort with it.)
+    const abort = w.abort(reason).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    void abort.then(() => {
+      settled = true;
+    });
+    // WritableStream settles an abort only once the close in flight settles: the abort must not
+    // wait for the peer's reader to return credit (or for endTimeout).
+    await expect.poll(() => settled, { timeout: 2_000 }).toBe(true);
+    expect(await abort).toBe(reason);
+    expect(await closing).toBe(reason);
+    const err = await peer.readable
+      .getReader()
+      .read()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect((err as StreamResetError).resetCode).toBe(0x124);
+  });
+
   it('aborting the writable while a write waits for credit resets at once', async () => {
     const [a, b] = pair();
     const acc = b.listen(5).accept();

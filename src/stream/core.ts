@@ -655,7 +655,9 @@ export class StreamCore extends StreamQueue {
       return;
     }
     const n = payload.length;
-    if (this.recvTotal + n - this.consumedTotal > this.window) {
+    // Against the credit the peer holds: what it sent and we have not acknowledged. Bytes the
+    // reader consumed but whose ACK is still batched (ackPending) are no credit of the peer's yet.
+    if (this.recvTotal + n - (this.consumedTotal - this.ackPending) > this.window) {
       this.violate(
         ResetCode.FLOW_CONTROL,
         new FlowControlError(`peer sent beyond the ${this.window}-byte window`),

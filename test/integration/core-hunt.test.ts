@@ -58,4 +58,24 @@ describe('stream core edges', () => {
     await new Promise((r) => setImmediate(r));
     expect(errors[0]?.message).toMatch(/data after FIN/);
   });
+
+  it('resets a peer that sends beyond its credit, even while credit is owed but not yet sent', async () => {
+    const { node, raw } = link();
+    const { accepted } = await rawStream(node, raw, 65536, Caps.HALF_CLOSE | Caps.RESET);
+    const errors: Error[] = [];
+    accepted.on('error', (e) => errors.push(e));
+    // The whole window, in frames the face queues as they are.
+    for (let i = 0; i < 4; i++) raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(16384));
+    await new Promise((r) => setTimeout(r, 20));
+    // The reader takes a little: under the ACK threshold (half the window), so no credit goes back.
+    expect(accepted.read(10000)?.length).toBe(10000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(raw.creditReturned).toBe(0);
+    // The peer has no credit left: one more byte is beyond its window.
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(1));
+    const reset = await raw.next((f) => f.cmd === Cmd.RESET, 1000);
+    expect(decodeReset(reset.payload).code).toBe(2);
+    await new Promise((r) => setImmediate(r));
+    expect(errors[0]?.name).toBe('FlowControlError');
+  });
 });

@@ -97,6 +97,9 @@ class TcpTransport implements Transport, PinHolder {
   attach(handlers: TransportHandlers): void {
     this.slot.attach(handlers);
     this.socket.on('data', (chunk: Buffer) => {
+      // destroy() does not stop Node's flow loop: reads already buffered (a reader that was
+      // paused, then resumed) keep coming until 'close', and would reach a destroyed owner.
+      if (this.destroyedHere) return;
       pin(this, chunk);
       this.slot.data(chunk);
     });

@@ -231,6 +231,31 @@ export function transportContract(
       expect(pb.closes.length).toBe(1);
     });
 
+    it('delivers nothing after destroy, even data that was already received', async () => {
+      const { a, b, pb } = await connected();
+      b.pauseReading();
+      // Separate sends, spaced out, so a byte stream also holds them as separate reads.
+      for (let i = 0; i < 5; i++) {
+        a.send([new Uint8Array(1000).fill(i + 1)]);
+        await quietPeriod(20);
+      }
+      let afterDestroy = 0;
+      let destroyed = false;
+      pb.onData = () => {
+        if (destroyed) {
+          afterDestroy++;
+          return;
+        }
+        destroyed = true;
+        b.destroy();
+      };
+      b.resumeReading();
+      await pb.closed();
+      await settleTurns();
+      expect(destroyed).toBe(true);
+      expect(afterDestroy).toBe(0);
+    });
+
     it('destroy before attach is still reported once the handlers arrive', async () => {
       const [a, b] = await connect();
       a.destroy();

@@ -149,7 +149,9 @@ class BrowserWsTransport implements Transport {
       this.inbox.push(new Uint8Array(data));
       return;
     }
-    if (this.failure !== undefined || this.closing) return;
+    // Not skipped after our own close(): the peer may send until it answers, and what it sends
+    // is still judged (a clean end would hide the violation).
+    if (this.failure !== undefined || this.destroyedHere) return;
     // A text message is fatal to a Go peer too (PROTOCOL.md 1.6): tell the peer, then report. A
     // Blob means binaryType was changed from 'arraybuffer' after we set it: its bytes can only be
     // read asynchronously, out of order with later messages, so it is refused, not read.
@@ -163,7 +165,8 @@ class BrowserWsTransport implements Transport {
 
   /** The peer sent past maxHeldBytes while reading was paused (the inbox dropped the message). */
   private overflow(held: number): void {
-    if (this.failure !== undefined || this.closing) return;
+    // Also after our own close(): the message was dropped, so the end must not look clean.
+    if (this.failure !== undefined || this.destroyedHere) return;
     this.logger.warn(
       { remote: this.remoteAddress, held, maxHeldBytes: this.maxHeld },
       'WebSocket peer sent past maxHeldBytes while reading was paused: closing',
@@ -179,7 +182,10 @@ class BrowserWsTransport implements Transport {
     this.failure = err;
     this.closing = true;
     this.inbox.clear();
+    // Once close() ran this sends nothing (the WebSocket is closing), but the failure stands.
     this.ws.close(code, reason);
+    // close()'s timer would destroy() and report no error: this one reports the failure.
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.graceTimer = setTimeout(() => this.report(this.failure), this.closeTimeout);
   }
 

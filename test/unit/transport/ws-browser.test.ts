@@ -295,6 +295,51 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     expect(p.closes[0]).toBeInstanceOf(LimitError);
   });
 
+  it('still enforces maxHeldBytes after its own close(): an overflow is a LimitError, not a clean end', async () => {
+    vi.useFakeTimers();
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { maxHeldBytes: 1000, closeTimeout: 1000 });
+    const p = attachProbe(t);
+    t.pauseReading();
+    t.close();
+    // The peer goes on sending before it answers our close (it may: data still flows to us).
+    for (let i = 0; i < 10; i++) ws.receive(new Uint8Array(100).buffer);
+    ws.receive(new Uint8Array(1).buffer);
+    ws.closed(1000);
+    t.resumeReading();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(p.closes).toHaveLength(1);
+    // The byte past the limit was dropped: the end must say so, whatever was delivered.
+    expect(p.closes[0]).toBeInstanceOf(LimitError);
+  });
+
+  it('reports the overflow, not a clean end, when the peer never answers its close()', async () => {
+    vi.useFakeTimers();
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { maxHeldBytes: 10, closeTimeout: 1000 });
+    const p = attachProbe(t);
+    t.pauseReading();
+    t.close();
+    ws.receive(new Uint8Array(11).buffer);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(p.closes).toHaveLength(1);
+    expect(p.closes[0]).toBeInstanceOf(LimitError);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('reports a text message that comes after its own close() as a ProtocolError', async () => {
+    vi.useFakeTimers();
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { closeTimeout: 1000 });
+    const p = attachProbe(t);
+    t.close();
+    ws.receive('hello');
+    ws.closed(1000);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(p.closes).toHaveLength(1);
+    expect(p.closes[0]).toBeInstanceOf(ProtocolError);
+  });
+
   it('delivers what it held once resumed, below the limit', async () => {
     const ws = new FakeWebSocket();
     const t = browserWsTransport(ws.asWebSocket(), { maxHeldBytes: 1000 });

@@ -37,6 +37,8 @@ export async function listenDemo(switcher: Switcher, options: DemoListenOptions)
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (upgrade(req, socket, head)) return;
+    // As in listenWs: the HTTP server no longer listens for this socket's errors (a reset would crash).
+    socket.on('error', () => socket.destroy());
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   let l: Listener;

@@ -390,6 +390,9 @@ export function listenWs(
       return;
     }
     if (upgrade(req, socket, head)) return;
+    // The HTTP server took its 'error' listener off the socket before emitting 'upgrade': without
+    // one, a client that resets the connection after (or during) this answer crashes the process.
+    socket.on('error', () => socket.destroy());
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   // http.Server.close also drops idle keep-alives; upgraded sockets belong to their transports.

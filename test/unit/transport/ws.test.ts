@@ -11,6 +11,7 @@ import {
 } from '../../../src/errors.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { dialWs, listenWs, wsUpgradeHandler } from '../../../src/transport/ws.js';
+import { trapUncaught } from '../../helpers/faulty-process.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
 import { cert, key } from './tls-fixture.js';
@@ -124,6 +125,30 @@ describe('ws dial, listen and upgrade handler', () => {
     const err = await dialWs(`${base}/other`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectionClosedError);
     expect(String((err as Error).message)).toMatch(/404/);
+  });
+
+  it('survives a client that resets the connection after its upgrade on another path was refused', async () => {
+    // Node's HTTP server takes its 'error' listener off a socket it hands to 'upgrade'; the 404
+    // written back must not leave that socket without one, or a reset crashes the process.
+    const { listener } = await listen();
+    const trap = trapUncaught();
+    try {
+      const s = net.connect(listener.address.port, HOST);
+      s.on('error', () => {});
+      s.on('connect', () =>
+        s.write(
+          'GET /other HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        ),
+      );
+      const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(String(d))));
+      expect(answer).toMatch(/^HTTP\/1\.1 404/);
+      s.resetAndDestroy();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(trap.caught).toEqual([]);
+    } finally {
+      trap.release();
+    }
   });
 
   it('serves a custom path and reports peer addresses', async () => {

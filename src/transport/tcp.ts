@@ -150,8 +150,24 @@ class TcpTransport implements Transport, PinHolder {
     this.ending = true;
     if (!this.socket.writableEnded) this.socket.end();
     // A peer that never finishes (or a paused reader that never sees its end) must not hold us.
-    this.graceTimer = setTimeout(() => this.socket.destroy(), this.closeTimeout);
+    this.graceTimer = setTimeout(() => this.giveUp(), this.closeTimeout);
     this.graceTimer.unref();
+  }
+
+  /** The graceful close ran out of time. */
+  private giveUp(): void {
+    const unsent = this.socket.writableLength;
+    if (unsent === 0) {
+      this.socket.destroy();
+      return;
+    }
+    // Bytes send() accepted are dropped: say so. And reset rather than let the kernel send a FIN
+    // behind the cut-off stream, which the peer would read as a clean end (a peer whose receive
+    // queue is still full may read the reset as an end all the same: Linux reports EOF first).
+    this.failure ??= new ConnectionClosedError(
+      `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
+    );
+    this.socket.resetAndDestroy();
   }
 }
 

@@ -110,6 +110,28 @@ describe('tcp dial and listen', () => {
     });
   });
 
+  it('reports a close that timed out with bytes unsent as a failure, not a clean end', async () => {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listen(acceptor);
+    const a = await dialTcp(HOST, listener.address.port, { closeTimeout: 200 });
+    const b = await acceptor.next();
+    const pa = attachProbe(a);
+    const pb = attachProbe(b);
+    cleanup.push(async () => {
+      b.destroy();
+      await pb.closed();
+    });
+    b.pauseReading(); // a reader that never takes what is sent
+    const chunk = new Uint8Array(64 * 1024);
+    while (a.send([chunk])) {}
+    a.close();
+    await pa.closed();
+    // What send() accepted never left: the end must not look like a completed close.
+    expect(pa.closes[0]).toBeInstanceOf(ConnectionClosedError);
+    expect(pa.closes[0]!.message).toMatch(/unsent/);
+    expect(pa.closes).toHaveLength(1);
+  });
+
   it('reports a peer reset as ConnectionClosedError', async () => {
     const server = net.createServer((s) => s.once('data', () => s.resetAndDestroy()));
     await new Promise<void>((resolve) => server.listen(0, HOST, resolve));

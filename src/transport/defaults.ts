@@ -38,6 +38,20 @@ export function checkNumber(name: string, value: number | undefined, min: number
   if (integer && !Number.isInteger(value)) throw new ConfigError(`${name} must be an integer, got ${value}`);
 }
 
+/**
+ * Runs `make` (a runtime constructor given user options: tls.createServer, https.createServer) and
+ * turns what it throws, an option the runtime refuses (a key that does not parse, a bad
+ * minVersion), into a ConfigError with the original as cause, as the dialers do (dial.ts).
+ */
+export function withConfigErrors<T>(what: string, make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`${what}: ${message}`, { cause: err });
+  }
+}
+
 export function checkPort(port: number): void {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new ConfigError(`port must be an integer in 0..65535, got ${String(port)}`);

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { checkNumber, checkPort, formatAddress } from './defaults.js';
+import { checkNumber, checkPort, formatAddress, withConfigErrors } from './defaults.js';
 import type { DialOptions } from './dial.js';
 import {
   connectSocket,
@@ -43,14 +43,16 @@ export function listenTls(
 ): Promise<Listener> {
   const { host, port, backlog, closeTimeout, ...tlsOptions } = options;
   checkNumber('closeTimeout', closeTimeout, 0);
-  const server = tls.createServer(tlsOptions, (socket) => {
-    // A handshake that finishes after close() belongs to nobody.
-    if (!server.listening) {
-      socket.destroy();
-      return;
-    }
-    onTransport(tcpTransport(socket, { closeTimeout }));
-  });
+  const server = withConfigErrors('TLS listener', () =>
+    tls.createServer(tlsOptions, (socket) => {
+      // A handshake that finishes after close() belongs to nobody.
+      if (!server.listening) {
+        socket.destroy();
+        return;
+      }
+      onTransport(tcpTransport(socket, { closeTimeout }));
+    }),
+  );
   // A failed handshake is the client's problem. Node destroys the socket on most such errors but
   // not on ERR_TLS_HANDSHAKE_TIMEOUT, which it only reports here: without this, handshakeTimeout
   // would close nothing and a client that never sends a ClientHello would hold its socket.

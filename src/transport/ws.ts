@@ -11,6 +11,7 @@ import {
   transportDefaults,
   type WaterMarkOptions,
   waterMarks,
+  withConfigErrors,
 } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot, Inbox } from './inbox.js';
@@ -375,7 +376,9 @@ export function listenWs(
   );
   const secure = tlsOptions.key !== undefined || tlsOptions.pfx !== undefined;
   const server = secure
-    ? https.createServer({ ...tlsOptions, ...httpOptions, handshakeTimeout: handshake })
+    ? withConfigErrors('WebSocket listener', () =>
+        https.createServer({ ...tlsOptions, ...httpOptions, handshakeTimeout: handshake }),
+      )
     : http.createServer(httpOptions);
   const wsPath = path ?? transportDefaults.wsPath;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -94,4 +94,17 @@ describe('tls dial and listen', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).cause).toMatchObject({ code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
   });
+
+  it('throws ConfigError, not the raw error, for a key or option tls.createServer refuses', () => {
+    const bad = () => listenTls({ host: HOST, port: 0, key: 'not a key', cert: 'not a cert' }, () => {});
+    expect(bad).toThrow(ConfigError);
+    try {
+      bad();
+    } catch (err) {
+      expect((err as Error).cause).toBeInstanceOf(Error);
+    }
+    expect(() =>
+      listenTls({ host: HOST, port: 0, key, cert, minVersion: 'TLSv0' as 'TLSv1' }, () => {}),
+    ).toThrow(ConfigError);
+  });
 });

@@ -141,7 +141,9 @@ describe('ws dial, listen and upgrade handler', () => {
             'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
         ),
       );
-      const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(String(d))));
+      const answer = await new Promise<string>((resolve) =>
+        s.once('data', (d: Buffer) => resolve(String(d))),
+      );
       expect(answer).toMatch(/^HTTP\/1\.1 404/);
       s.resetAndDestroy();
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -249,6 +251,12 @@ describe('ws dial, listen and upgrade handler', () => {
     const dial = dialWs(url, { signal: ac.signal });
     ac.abort();
     await expect(dial).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('throws ConfigError, not the raw error, for a TLS key https.createServer refuses', () => {
+    expect(() => listenWs({ host: HOST, port: 0, key: 'not a key', cert: 'not a cert' }, () => {})).toThrow(
+      ConfigError,
+    );
   });
 
   it('throws ConfigError for a URL that is not ws:// or wss://', () => {

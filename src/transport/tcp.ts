@@ -148,6 +148,8 @@ class TcpTransport implements Transport, PinHolder {
   private end(): void {
     if (this.ending) return;
     this.ending = true;
+    // Already gone (a reset, an error): 'close' comes or came, and a timer would only outlive it.
+    if (this.socket.destroyed) return;
     if (!this.socket.writableEnded) this.socket.end();
     // A peer that never finishes (or a paused reader that never sees its end) must not hold us.
     this.graceTimer = setTimeout(() => this.giveUp(), this.closeTimeout);

@@ -220,6 +220,8 @@ class WsTransport implements Transport {
   close(): void {
     if (this.closing) return;
     this.closing = true;
+    // The connection already ended: nothing to close, and a grace timer would only outlive it.
+    if (this.ws.readyState === CLOSED) return;
     this.ws.close(1000);
     this.startGrace();
   }

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AbortError, ConfigError, ConnectionClosedError } from '../../../src/errors.js';
 import { dialTcp, type Listener, listenTcp } from '../../../src/transport/tcp.js';
 import type { Transport } from '../../../src/transport/types.js';
@@ -129,6 +129,25 @@ describe('tcp dial and listen', () => {
     // What send() accepted never left: the end must not look like a completed close.
     expect(pa.closes[0]).toBeInstanceOf(ConnectionClosedError);
     expect(pa.closes[0]!.message).toMatch(/unsent/);
+    expect(pa.closes).toHaveLength(1);
+  });
+
+  it('arms no timer when close() comes after the connection already ended', async () => {
+    const server = net.createServer((s) => s.once('data', () => s.resetAndDestroy()));
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const a = await dialTcp(HOST, (server.address() as net.AddressInfo).port);
+    const pa = attachProbe(a);
+    a.send([new Uint8Array(1)]);
+    await pa.closed();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      a.close();
+      // A grace timer here would outlive the connection by closeTimeout, holding the transport.
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(pa.closes).toHaveLength(1);
   });
 

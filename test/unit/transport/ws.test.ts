@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import {
   AbortError,
@@ -257,6 +257,24 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(() => listenWs({ host: HOST, port: 0, key: 'not a key', cert: 'not a cert' }, () => {})).toThrow(
       ConfigError,
     );
+  });
+
+  it('arms no timer when close() comes after the connection already ended', async () => {
+    const { acceptor, base } = await listen();
+    const a = await dialWs(`${base}/flex/ws`);
+    const pa = watch(a);
+    const b = await acceptor.next();
+    const pb = watch(b);
+    b.close();
+    await Promise.all([pa.closed(), pb.closed()]);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      a.close();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(pa.closes).toEqual([undefined]);
   });
 
   it('throws ConfigError for a URL that is not ws:// or wss://', () => {

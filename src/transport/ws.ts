@@ -118,12 +118,17 @@ class WsTransport implements Transport {
   private destroyedHere = false;
   private failure: Error | undefined;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Messages sent whose `onWritten` has not come yet. */
+  private unwritten = 0;
   /**
    * Passed with every message: ws calls it once the bytes reached the socket, in order, so the
-   * last write to land sees the buffer emptied. Shared, so no closure per send.
+   * last write to land sees the buffer emptied. Shared, so no closure per send. When the last one
+   * lands, whatever `bufferedAmount` still counts is ws's own (a pong, a close frame), written
+   * without a callback: waiting for it to fall below the low mark would wait for ever.
    */
   private readonly onWritten = (): void => {
-    if (this.needDrain && this.ws.bufferedAmount <= this.low) {
+    this.unwritten--;
+    if (this.needDrain && (this.ws.bufferedAmount <= this.low || this.unwritten === 0)) {
       this.needDrain = false;
       this.slot.drain();
     }
@@ -181,6 +186,7 @@ class WsTransport implements Transport {
   send(parts: readonly Uint8Array[]): boolean {
     if (this.closed) return false;
     const ws = this.ws;
+    this.unwritten++;
     if (parts.length === 1) {
       ws.send(parts[0], { binary: true }, this.onWritten);
     } else if (byteLength(parts) < WHOLE_BELOW) {

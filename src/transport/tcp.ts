@@ -169,7 +169,14 @@ class TcpTransport implements Transport, PinHolder {
     this.failure ??= new ConnectionClosedError(
       `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
     );
-    this.socket.resetAndDestroy();
+    // Only a plain TCP socket can be reset: on anything else (a TLS socket, a Unix socket)
+    // resetAndDestroy() throws ERR_INVALID_HANDLE_TYPE, as documented, before touching it; thrown
+    // from this timer it would crash the process.
+    try {
+      this.socket.resetAndDestroy();
+    } catch {
+      this.socket.destroy();
+    }
   }
 }
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, ConnectionClosedError, TimeoutError } from '../../../src/errors.js';
 import { dialTls, listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
+import { trapUncaught } from '../../helpers/faulty-process.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
 import { cert, key } from './tls-fixture.js';
@@ -106,5 +107,35 @@ describe('tls dial and listen', () => {
     expect(() =>
       listenTls({ host: HOST, port: 0, key, cert, minVersion: 'TLSv0' as 'TLSv1' }, () => {}),
     ).toThrow(ConfigError);
+  });
+
+  it('reports a close that timed out with bytes unsent as a failure, without a crash', async () => {
+    // A TLS socket's handle is no TCP handle: resetAndDestroy() would throw from the timer.
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listenTls({ host: HOST, port: 0, key, cert }, acceptor.accept);
+    cleanup.push(() => listener.close());
+    const a = await dialTls(HOST, listener.address.port, { ca: cert, closeTimeout: 200 });
+    const b = await acceptor.next();
+    const pa = attachProbe(a);
+    const pb = attachProbe(b);
+    cleanup.push(async () => {
+      b.destroy();
+      await pb.closed();
+    });
+    b.pauseReading();
+    // TLS writes complete asynchronously, so send() says false long before the kernel is full:
+    // send more than loopback buffers can take (the data is always accepted).
+    const chunk = new Uint8Array(64 * 1024);
+    for (let i = 0; i < 512; i++) a.send([chunk]);
+    const trap = trapUncaught();
+    try {
+      a.close();
+      await pa.closed();
+      expect(trap.caught).toEqual([]);
+    } finally {
+      trap.release();
+    }
+    expect(pa.closes[0]).toBeInstanceOf(ConnectionClosedError);
+    expect(pa.closes[0]!.message).toMatch(/unsent/);
   });
 });

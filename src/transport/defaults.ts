@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { MAX_DELAY } from '../util/timers.js';
 
 /**
  * Every transport default in one frozen object (STYLE.md habit 6), runtime-neutral so the browser
@@ -49,6 +50,23 @@ export function withConfigErrors<T>(what: string, make: () => T): T {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new ConfigError(`${what}: ${message}`, { cause: err });
+  }
+}
+
+/**
+ * checkNumber for a delay in ms, also refusing more than a timer can wait: Node runs a delay of
+ * 2^31 ms or more after 1 ms, so a long dial timeout would fail every dial at once and a long
+ * closeTimeout would turn every graceful close into a destroy.
+ */
+export function checkDelayOption(
+  name: string,
+  value: number | undefined,
+  min: number,
+  integer = false,
+): void {
+  checkNumber(name, value, min, integer);
+  if (value !== undefined && value > MAX_DELAY) {
+    throw new ConfigError(`${name} must be at most ${MAX_DELAY} ms (the longest timer), got ${value}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { AbortError, ConfigError, TimeoutError } from '../errors.js';
-import { checkNumber } from './defaults.js';
+import { checkDelayOption } from './defaults.js';
 
 /** What every dialer accepts on top of its own options. */
 export interface DialOptions {
@@ -26,7 +26,7 @@ export function guardDial<T>(
   start: (attempt: DialAttempt<T>) => () => void,
 ): Promise<T> {
   // 0 ms would fail every attempt before it began (and a session would retry that for ever).
-  checkNumber('timeout', options.timeout, 1);
+  checkDelayOption('timeout', options.timeout, 1);
   const { signal, timeout } = options;
   return new Promise<T>((resolve, reject) => {
     if (signal?.aborted) {

@@ -1,6 +1,12 @@
 import { ConfigError, ConnectionClosedError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
-import { checkNumber, transportDefaults, type WaterMarkOptions, waterMarks } from './defaults.js';
+import {
+  checkDelayOption,
+  checkNumber,
+  transportDefaults,
+  type WaterMarkOptions,
+  waterMarks,
+} from './defaults.js';
 import { type ChunkQueue, HandlerSlot, Inbox } from './inbox.js';
 import type { Transport, TransportHandlers } from './types.js';
 
@@ -50,8 +56,8 @@ export function memoryPair(options: MemoryPairOptions = {}): [MemoryTransport, M
   if (framing !== 'stream' && framing !== 'message')
     throw new ConfigError(`unknown framing ${String(framing)}`);
   checkNumber('maxChunk', options.maxChunk, 1, true);
-  checkNumber('latency', options.latency, 0);
-  checkNumber('closeTimeout', options.closeTimeout, 0);
+  checkDelayOption('latency', options.latency, 0);
+  checkDelayOption('closeTimeout', options.closeTimeout, 0);
   if (framing === 'message' && options.maxChunk !== undefined) {
     throw new ConfigError('maxChunk re-chunks a byte stream; message framing keeps messages whole');
   }

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { ConnectionClosedError } from '../errors.js';
-import { checkNumber, checkPort, formatAddress, transportDefaults } from './defaults.js';
+import { checkDelayOption, checkNumber, checkPort, formatAddress, transportDefaults } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot } from './inbox.js';
 import { type PinHolder, pin, unpin } from './read-pin.js';
@@ -35,7 +35,7 @@ export interface Listener {
 
 /** Wraps a connected socket (TCP, or TLS: a TLSSocket is a net.Socket). Received Buffers pass straight through. */
 export function tcpTransport(socket: net.Socket, options: TcpTransportOptions = {}): Transport {
-  checkNumber('closeTimeout', options.closeTimeout, 0);
+  checkDelayOption('closeTimeout', options.closeTimeout, 0);
   return new TcpTransport(socket, options.closeTimeout ?? transportDefaults.closeTimeout);
 }
 
@@ -199,7 +199,7 @@ export function connectSocket(
   readyEvent: 'connect' | 'secureConnect',
   transportOptions: TcpTransportOptions,
 ): Promise<Transport> {
-  checkNumber('closeTimeout', transportOptions.closeTimeout, 0);
+  checkDelayOption('closeTimeout', transportOptions.closeTimeout, 0);
   return guardDial<Transport>(what, dialOptions, (attempt) => {
     const socket = create();
     const onError = (err: Error): void =>
@@ -219,7 +219,7 @@ export function listenTcp(
   options: TcpListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<Listener> {
-  checkNumber('closeTimeout', options.closeTimeout, 0);
+  checkDelayOption('closeTimeout', options.closeTimeout, 0);
   const server = net.createServer((socket) => {
     onTransport(tcpTransport(socket, { closeTimeout: options.closeTimeout }));
   });

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { checkNumber, checkPort, formatAddress, withConfigErrors } from './defaults.js';
+import { checkDelayOption, checkPort, formatAddress, withConfigErrors } from './defaults.js';
 import type { DialOptions } from './dial.js';
 import {
   connectSocket,
@@ -42,7 +42,7 @@ export function listenTls(
   onTransport: (transport: Transport) => void,
 ): Promise<Listener> {
   const { host, port, backlog, closeTimeout, ...tlsOptions } = options;
-  checkNumber('closeTimeout', closeTimeout, 0);
+  checkDelayOption('closeTimeout', closeTimeout, 0);
   const server = withConfigErrors('TLS listener', () =>
     tls.createServer(tlsOptions, (socket) => {
       // A handshake that finishes after close() belongs to nobody.

@@ -1,7 +1,13 @@
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { checkNumber, transportDefaults, type WaterMarkOptions, waterMarks } from './defaults.js';
+import {
+  checkDelayOption,
+  checkNumber,
+  transportDefaults,
+  type WaterMarkOptions,
+  waterMarks,
+} from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot, Inbox } from './inbox.js';
 import type { Transport, TransportHandlers } from './types.js';
@@ -265,8 +271,8 @@ export function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): 
 }
 
 function checkOptions(options: BrowserWsOptions): void {
-  checkNumber('pollInterval', options.pollInterval, 0);
-  checkNumber('closeTimeout', options.closeTimeout, 0);
+  checkDelayOption('pollInterval', options.pollInterval, 0);
+  checkDelayOption('closeTimeout', options.closeTimeout, 0);
   checkNumber('maxHeldBytes', options.maxHeldBytes, 1, true);
 }
 

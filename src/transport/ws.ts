@@ -6,6 +6,7 @@ import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, ProtocolError } from '../errors.js';
 import {
+  checkDelayOption,
   checkNumber,
   formatAddress,
   transportDefaults,
@@ -98,7 +99,7 @@ export function wsTransport(
   remoteAddress: string,
   options: WsTransportOptions = {},
 ): Transport {
-  checkNumber('closeTimeout', options.closeTimeout, 0);
+  checkDelayOption('closeTimeout', options.closeTimeout, 0);
   if (ws.readyState !== OPEN) throw new ConfigError('wsTransport needs an open WebSocket');
   return new WsTransport(ws, remoteAddress, options, null);
 }
@@ -291,7 +292,7 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
     options;
   const transportOptions = { highWaterMark, lowWaterMark, closeTimeout };
   waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
-  checkNumber('closeTimeout', closeTimeout, 0);
+  checkDelayOption('closeTimeout', closeTimeout, 0);
   checkNumber('maxPayload', maxPayload, 1, true);
   return guardDial<Transport>(`WebSocket dial to ${url}`, { signal, timeout }, (attempt) => {
     const ws = new (wsLib())(url, {
@@ -336,7 +337,7 @@ export function wsUpgradeHandler(
     closeTimeout: options.closeTimeout,
   };
   waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
-  checkNumber('closeTimeout', options.closeTimeout, 0);
+  checkDelayOption('closeTimeout', options.closeTimeout, 0);
   const wss = new (wsLib().WebSocketServer)({
     noServer: true,
     clientTracking: false,
@@ -369,7 +370,7 @@ export function listenWs(
     handshakeTimeout,
     ...tlsOptions
   } = options;
-  checkNumber('handshakeTimeout', handshakeTimeout, 1, true);
+  checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);
   const handshake = handshakeTimeout ?? transportDefaults.wsHandshakeTimeout;
   // Until it upgrades, a connection belongs to the HTTP server: bound it as admission bounds the
   // rest (Node checks these timeouts on an interval, so check often enough for them to bite).

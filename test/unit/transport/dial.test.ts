@@ -94,3 +94,39 @@ describe('guardDial', () => {
     expect(() => guardDial('x', { timeout: 0 }, () => () => {})).toThrow(ConfigError);
   });
 });
+
+describe('transport timer options beyond what a timer can wait', () => {
+  // Node runs a delay of 2^31 ms or more after 1 ms: a dial would time out at once (and a session
+  // retry that for ever), a graceful close would destroy at once.
+  const TOO_LONG = 2 ** 31;
+
+  it('refuses a dial timeout a timer cannot wait with ConfigError, instead of timing out at once', async () => {
+    let cancelled = false;
+    const attempt = (): Promise<unknown> =>
+      guardDial('x', { timeout: TOO_LONG }, () => () => {
+        cancelled = true;
+      });
+    let outcome: unknown;
+    try {
+      outcome = await Promise.race([
+        attempt().catch((e: unknown) => e),
+        new Promise((resolve) => setTimeout(() => resolve('pending'), 50)),
+      ]);
+    } catch (e) {
+      outcome = e;
+    }
+    expect(outcome).toBeInstanceOf(ConfigError);
+    expect(cancelled).toBe(false);
+  });
+
+  it('refuses a closeTimeout a timer cannot wait, for every transport', async () => {
+    const { memoryPair } = await import('../../../src/transport/memory.js');
+    const { dialTcp } = await import('../../../src/transport/tcp.js');
+    const { browserWsTransport } = await import('../../../src/transport/ws-browser.js');
+    expect(() => memoryPair({ closeTimeout: TOO_LONG })).toThrow(ConfigError);
+    expect(() => dialTcp('127.0.0.1', 1, { closeTimeout: TOO_LONG })).toThrow(ConfigError);
+    const ws = { readyState: 1, url: 'ws://x/', addEventListener() {} } as unknown as WebSocket;
+    expect(() => browserWsTransport(ws, { closeTimeout: TOO_LONG })).toThrow(ConfigError);
+    expect(() => browserWsTransport(ws, { pollInterval: TOO_LONG })).toThrow(ConfigError);
+  });
+});

@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.js';
 import type { Transport, TransportHandlers } from './types.js';
 
 /**
@@ -12,6 +13,15 @@ export class Handoff implements TransportHandlers {
   private heldClose: { err: Error | undefined } | null = null;
   /** The view's handlers between their attach and the replay that makes them `current`. */
   private attaching: TransportHandlers | null = null;
+  /** The view was attached (a transport takes handlers once). */
+  private viewAttached = false;
+  /** The view's reader paused: held data waits, as the transport's own would. */
+  private paused = false;
+  private replayScheduled = false;
+  private readonly replayNow = (): void => {
+    this.replayScheduled = false;
+    this.replay();
+  };
 
   constructor(transport: Transport, first: TransportHandlers) {
     this.transport = transport;
@@ -20,7 +30,8 @@ export class Handoff implements TransportHandlers {
   }
 
   data(chunk: Uint8Array): void {
-    if (this.current) this.current.data(chunk);
+    // Behind anything still held (a paused replay), or it would overtake it.
+    if (this.current && this.held.length === 0) this.current.data(chunk);
     else this.held.push(chunk);
   }
 
@@ -30,7 +41,7 @@ export class Handoff implements TransportHandlers {
   }
 
   close(err?: Error): void {
-    if (this.current) this.current.close(err);
+    if (this.current && this.held.length === 0) this.current.close(err);
     else this.heldClose = { err };
   }
 
@@ -44,19 +55,16 @@ export class Handoff implements TransportHandlers {
   view(): Transport {
     const t = this.transport;
     const attach = (h: TransportHandlers): void => {
+      if (this.viewAttached) throw new ConfigError('transport handlers are already attached');
+      this.viewAttached = true;
       // Handlers are never called from inside attach, so the replay waits for a microtask; until
       // it runs, new data joins the held data. Forwarding sooner would let a delivery the
       // transport already queued (its inbox flushes from a microtask) overtake it.
       this.attaching = h;
       queueMicrotask(() => {
         this.attaching = null;
-        const held = this.held;
-        this.held = [];
-        const heldClose = this.heldClose;
-        this.heldClose = null;
         this.current = h;
-        for (const c of held) h.data(c);
-        if (heldClose) h.close(heldClose.err);
+        this.replay();
       });
     };
     return {
@@ -77,10 +85,38 @@ export class Handoff implements TransportHandlers {
       },
       send: (parts) => t.send(parts),
       attach,
-      pauseReading: () => t.pauseReading(),
-      resumeReading: () => t.resumeReading(),
+      pauseReading: () => {
+        this.paused = true;
+        t.pauseReading();
+      },
+      resumeReading: () => {
+        this.paused = false;
+        // What is held goes first, from a microtask (resumeReading calls no handler itself);
+        // whatever the transport delivers meanwhile queues behind it.
+        if (this.held.length > 0 || this.heldClose !== null) this.scheduleReplay();
+        t.resumeReading();
+      },
       close: () => t.close(),
       destroy: (err) => t.destroy(err),
     };
+  }
+
+  private scheduleReplay(): void {
+    if (this.replayScheduled) return;
+    this.replayScheduled = true;
+    queueMicrotask(this.replayNow);
+  }
+
+  /** Hands held data to the view's handlers until they pause; then the held close, if any. */
+  private replay(): void {
+    const h = this.current;
+    if (h === null || this.attaching !== null) return;
+    let i = 0;
+    while (i < this.held.length && !this.paused && this.current === h) h.data(this.held[i++]);
+    this.held = this.held.slice(i);
+    if (this.held.length > 0 || this.heldClose === null) return;
+    const { err } = this.heldClose;
+    this.heldClose = null;
+    h.close(err);
   }
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/errors.js';
 import { Handoff } from '../../../src/transport/handoff.js';
 import { memoryPair } from '../../../src/transport/memory.js';
-import { attachProbe, Probe } from './probe.js';
+import { attachProbe, Probe, settleTurns } from './probe.js';
 
 describe('Handoff', () => {
   // Found by the transport audit: view().attach switched forwarding to the new handlers at once
@@ -27,5 +28,49 @@ describe('Handoff', () => {
     a.destroy();
     await Promise.all([later.closed(), pb.closed()]);
     expect(first.closes).toEqual([]);
+  });
+});
+
+describe('Handoff view', () => {
+  it('refuses a second attach with ConfigError, as every transport does', () => {
+    const [a] = memoryPair({ framing: 'message' });
+    const handoff = new Handoff(a, new Probe());
+    handoff.detach();
+    const view = handoff.view();
+    const p = new Probe();
+    view.attach(p);
+    expect(() => view.attach(new Probe())).toThrow(ConfigError);
+    expect(() => handoff.view().attach(new Probe())).toThrow(ConfigError);
+    a.destroy();
+  });
+
+  it('delivers nothing held while paused, and everything (then the close) once resumed', async () => {
+    const [a, b] = memoryPair({ framing: 'message' });
+    const pb = attachProbe(b);
+    const first = new Probe();
+    const handoff = new Handoff(a, first);
+    handoff.detach([Uint8Array.of(1)]);
+    b.send([Uint8Array.of(2)]);
+    b.send([Uint8Array.of(3)]);
+    await settleTurns();
+    b.close();
+    await settleTurns();
+    const view = handoff.view();
+    const later = new Probe();
+    const got: number[] = [];
+    // The reader pauses at the first message, as a consumer applying backpressure does.
+    later.onData = (c) => {
+      got.push(c[0]);
+      if (got.length === 1) view.pauseReading();
+    };
+    view.attach(later);
+    await settleTurns();
+    expect(got).toEqual([1]);
+    expect(later.closes).toEqual([]);
+    view.resumeReading();
+    await later.until(() => later.closes.length > 0, 'the close');
+    expect(got).toEqual([1, 2, 3]);
+    expect(later.closes).toEqual([undefined]);
+    await pb.closed();
   });
 });

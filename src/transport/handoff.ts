@@ -41,6 +41,9 @@ export class Handoff implements TransportHandlers {
   }
 
   close(err?: Error): void {
+    // A failure drops what a paused reader still holds, as a transport's own inbox does; a clean
+    // end waits behind it. Before the view is attached both are kept and replayed.
+    if (this.current && err !== undefined) this.held = [];
     if (this.current && this.held.length === 0) this.current.close(err);
     else this.heldClose = { err };
   }
@@ -97,7 +100,13 @@ export class Handoff implements TransportHandlers {
         t.resumeReading();
       },
       close: () => t.close(),
-      destroy: (err) => t.destroy(err),
+      destroy: (err) => {
+        // Destroy drops what is held; a close already held behind it is owed now (the transport,
+        // closed already, reports no other).
+        this.held = [];
+        if (this.heldClose !== null) this.scheduleReplay();
+        t.destroy(err);
+      },
     };
   }
 

@@ -74,3 +74,44 @@ describe('Handoff view', () => {
     await pb.closed();
   });
 });
+
+describe('Handoff view paused with held data', () => {
+  async function pausedWithHeld() {
+    const [a, b] = memoryPair({ framing: 'message' });
+    const pb = attachProbe(b);
+    const handoff = new Handoff(a, new Probe());
+    handoff.detach([Uint8Array.of(1), Uint8Array.of(2)]);
+    const view = handoff.view();
+    const p = new Probe();
+    p.onData = () => view.pauseReading();
+    view.attach(p);
+    await settleTurns();
+    expect(p.bytes).toBe(1);
+    return { b, pb, view, p };
+  }
+
+  it('reports the close of its own destroy at once', async () => {
+    const { view, p, pb } = await pausedWithHeld();
+    view.destroy();
+    await p.until(() => p.closes.length > 0, 'the close');
+    expect(p.bytes).toBe(1);
+    await pb.closed();
+  });
+
+  it('reports a failure of the connection at once', async () => {
+    const { b, p } = await pausedWithHeld();
+    b.destroy();
+    await p.until(() => p.closes.length > 0, 'the close');
+    expect(p.closes[0]).toBeInstanceOf(Error);
+  });
+
+  it('reports a clean close held behind the data after its own destroy', async () => {
+    const { b, view, p } = await pausedWithHeld();
+    b.close();
+    await settleTurns(10);
+    expect(p.closes).toEqual([]); // owed behind the held message
+    view.destroy();
+    await p.until(() => p.closes.length > 0, 'the close');
+    expect(p.bytes).toBe(1);
+  });
+});

@@ -92,6 +92,20 @@ function keyOf(remoteIP: number, remotePort: number, localPort: number): number 
 }
 
 /**
+ * Added to the keys of streams a node dials to itself, above every wire key (48 bits): their
+ * frames carry the node's own IP, which a peer on a direct link may share (both 0), and both
+ * nodes hand out dial ports from the same first number, so a self-dial and the peer's dial from
+ * the same port would otherwise be one key (the second refused with "sid is attached").
+ */
+const LOOPBACK_KEYS = 2 ** 48;
+
+/** Key of the stream `f` belongs to, as it came through `via`: the wire (`node`) or the loopback. */
+function frameKey(f: Frame, via: StreamHost, node: StreamHost): number {
+  const key = keyOf(f.srcIP, f.srcPort, f.dstPort);
+  return via === node ? key : key + LOOPBACK_KEYS;
+}
+
+/**
  * A node: many streams over one transport, to a switcher or directly to another node. `S` is the
  * stream type the application sees; entry points fix it (Duplex on Node.js, Web Streams in
  * browsers).
@@ -534,13 +548,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.stats.framesIn++;
     switch (f.cmd) {
       case Cmd.DATA: {
-        const s = this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort));
+        const s = this.streams.get(frameKey(f, via, this));
         if (s) s.onData(f.payload);
         else this.stats.dropped++;
         return;
       }
       case Cmd.DATA_ACK:
-        this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort))?.onAck(f.size);
+        this.streams.get(frameKey(f, via, this))?.onAck(f.size);
         return;
       case Cmd.OPEN:
         this.onOpen(f, via);
@@ -549,20 +563,20 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         this.onOpenAck(f, via);
         return;
       case Cmd.CLOSE: {
-        const s = this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort));
+        const s = this.streams.get(frameKey(f, via, this));
         // Unknown or retired: answer anyway so the peer does not wait (PROTOCOL.md 5.4).
         if (s) s.onClose();
         else via.sendControl(Cmd.CLOSE_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
         return;
       }
       case Cmd.CLOSE_ACK:
-        this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort))?.onCloseAck();
+        this.streams.get(frameKey(f, via, this))?.onCloseAck();
         return;
       case Cmd.FIN:
-        this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort))?.onFin();
+        this.streams.get(frameKey(f, via, this))?.onFin();
         return;
       case Cmd.RESET: {
-        const s = this.streams.get(keyOf(f.srcIP, f.srcPort, f.dstPort));
+        const s = this.streams.get(frameKey(f, via, this));
         if (!s) return;
         try {
           const r = decodeReset(f.payload);
@@ -621,7 +635,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const o = this.options;
     const core = new StreamCore(
       via,
-      keyOf(f.srcIP, f.srcPort, f.dstPort),
+      frameKey(f, via, this),
       { ip: f.dstIP, port: f.dstPort, domain: this._domain },
       { ip: f.srcIP, port: f.srcPort, domain: 'domain' in pending.target ? pending.target.domain : '' },
       effectiveWindow(ack.window),
@@ -695,7 +709,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       if (routed !== null && core.state !== 'closed') {
         // Through a switcher: the acceptor's IP is known now; its frames carry it.
         this.streams.delete(core.key);
-        core.rebind(f.srcIP, keyOf(f.srcIP, f.srcPort, f.dstPort));
+        core.rebind(f.srcIP, frameKey(f, via, this));
         this.streams.set(core.key, core);
       }
       pending.resolve(face);
@@ -733,7 +747,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       return;
     }
     const req = decodeOpen(f.payload);
-    const key = keyOf(f.srcIP, f.srcPort, f.dstPort);
+    const key = frameKey(f, via, this);
     if (this.streams.has(key)) {
       this.refuseOpen(f, via, 'sid is attached');
       return;

@@ -207,6 +207,29 @@ describe('node edge cases', () => {
     await expect(node.dial('local:8')).rejects.toMatchObject({ reason: 'no-listener' });
   });
 
+  it('keeps a self-dial apart from a peer dial from the same port number (both nodes at IP 0)', async () => {
+    // A direct link where neither node has an IP: the peer's frames and the loopback's both carry
+    // source IP 0, and both nodes hand out dial ports from the same first number.
+    const [ta, tb] = memoryPair();
+    const a = new Node(ta, { domain: 'a', heartbeatInterval: 0 });
+    const b = new Node(tb, { domain: 'b', heartbeatInterval: 0 });
+    cleanups.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
+    a.listen(7).on('stream', (s: FlexStream) => {
+      pipeline(s, s).catch(() => {});
+    });
+    const own = await a.dial('local:7');
+    const peer = await b.dial('a:7');
+    expect(peer.localPort).toBe(own.localPort);
+    const [ownEcho, peerEcho] = [readAll(own), readAll(peer)];
+    own.end('from a itself');
+    peer.end('from b');
+    expect((await ownEcho).toString()).toBe('from a itself');
+    expect((await peerEcho).toString()).toBe('from b');
+  });
+
   it('works in stream.pipeline with real TCP sockets, and times out when idle', async () => {
     const net = await import('node:net');
     const pair = await nodePair(links.memory!);

@@ -272,22 +272,16 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       throw new ConfigError(`window must be an integer in 0..2147483647, got ${window}`);
     }
     const timeoutMs = checkDelay('option timeout', options.timeout ?? o.dialTimeout);
-    const port = this.dialPorts.take(this.portBusy);
-    if (port < 0) throw new LimitError('no free local port for a new stream');
     // Go short-cuts dials to itself (PROTOCOL.md 3.2): they never reach the wire.
     const local = this.isLocal(target);
     const host: StreamHost = local ? this.loopbackHost() : this;
     const domain = local ? '' : 'domain' in target ? target.domain : '';
     const dstIP = local ? this._ip : 'domain' in target ? SWITCHER_IP : target.ip;
-    // Encoded before the dial is registered: a domain it refuses (NUL, too long) must not leave a
-    // pending dial behind, counted against maxPendingDials, to time out unheard with its port.
-    let open: Uint8Array;
-    try {
-      open = encodeOpen({ domain, window, caps: this.openCaps });
-    } catch (err) {
-      this.dialPorts.release(port);
-      throw err;
-    }
+    // Encoded before a port is taken and the dial registered: a domain it refuses (NUL, too long)
+    // must leave nothing behind (a pending dial counted against maxPendingDials, holding its port).
+    const open = encodeOpen({ domain, window, caps: this.openCaps });
+    const port = this.dialPorts.take(this.portBusy);
+    if (port < 0) throw new LimitError('no free local port for a new stream');
     const early = local ? null : this.earlyPlanFor(domain, window);
     // An early dial resolves at once, like a dial whose ACK came: a later abort does not touch it.
     const signal = early === null ? options.signal : undefined;

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { MAX_DELAY } from '../util/timers.js';
+import { checkDelay } from '../util/check.js';
 
 /**
  * Every transport default in one frozen object (STYLE.md habit 6), runtime-neutral so the browser
@@ -54,9 +54,9 @@ export function withConfigErrors<T>(what: string, make: () => T): T {
 }
 
 /**
- * checkNumber for a delay in ms, also refusing more than a timer can wait: Node runs a delay of
- * 2^31 ms or more after 1 ms, so a long dial timeout would fail every dial at once and a long
- * closeTimeout would turn every graceful close into a destroy.
+ * checkNumber for an optional delay in ms, through checkDelay: it also refuses more than a timer
+ * can wait (Node runs a delay of 2^31 ms or more after 1 ms, so a long dial timeout would fail
+ * every dial at once and a long closeTimeout would turn every graceful close into a destroy).
  */
 export function checkDelayOption(
   name: string,
@@ -64,10 +64,9 @@ export function checkDelayOption(
   min: number,
   integer = false,
 ): void {
-  checkNumber(name, value, min, integer);
-  if (value !== undefined && value > MAX_DELAY) {
-    throw new ConfigError(`${name} must be at most ${MAX_DELAY} ms (the longest timer), got ${value}`);
-  }
+  if (value === undefined) return;
+  checkDelay(name, value, min);
+  if (integer && !Number.isInteger(value)) throw new ConfigError(`${name} must be an integer, got ${value}`);
 }
 
 export function checkPort(port: number): void {

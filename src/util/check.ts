@@ -18,13 +18,13 @@ export function checkAtLeast(label: string, v: unknown, min: number): number {
 }
 
 /**
- * `v` if it is a timer delay in 1..2^31-1 ms, else a ConfigError naming `label`. Node runs a
- * longer delay after 1 ms (and NaN likewise), so an unchecked per-call timeout fires at once or
- * re-arms without end.
+ * `v` if it is a timer delay in min..2^31-1 ms (min 1 unless said), else a ConfigError naming
+ * `label`. Node runs a longer delay after 1 ms (and NaN likewise), so an unchecked per-call
+ * timeout fires at once or re-arms without end.
  */
-export function checkDelay(label: string, v: unknown): number {
-  if (typeof v !== 'number' || !(v >= 1 && v <= MAX_DELAY)) {
-    throw new ConfigError(`${label} must be a number of ms in 1..2147483647, got ${String(v)}`);
+export function checkDelay(label: string, v: unknown, min = 1): number {
+  if (typeof v !== 'number' || !(v >= min && v <= MAX_DELAY)) {
+    throw new ConfigError(`${label} must be a number of ms in ${min}..${MAX_DELAY}, got ${String(v)}`);
   }
   return v;
 }

@@ -237,23 +237,25 @@ export class Scheduler {
    * Queues `frames` behind what `q` holds, as pushOrdered would one by one, but keeping the frame
    * objects (those takeAll handed out, or new ones whose `size` counts every view) and with one
    * kick: the survivor of a departed node gets a reset per stream, tens of thousands at once.
+   * Returns the bytes of the frames queued (headers and payloads; 0 once closed).
    */
-  pushAll(q: StreamQueue, frames: readonly QueuedFrame[]): void {
-    if (this.closed || frames.length === 0) return;
+  pushAll(q: StreamQueue, frames: readonly QueuedFrame[]): number {
+    if (this.closed || frames.length === 0) return 0;
     let items = q.items;
     // Sized at once: grown from 2 by doubling, a big batch was copied some 15 times.
     if (items === null || items.length === 0) items = q.items = new Deque<QueuedFrame>(frames.length);
     let bytes = 0;
     for (const f of frames) {
       items.push(f);
-      bytes += f.header.length + f.size + q.frameCost;
+      bytes += f.header.length + f.size;
     }
-    q.bytes += bytes;
+    q.bytes += bytes + frames.length * q.frameCost;
     if (!q.ready) {
       q.ready = true;
       this.ready.push(q);
     }
     this.kick();
+    return bytes;
   }
 
   /**

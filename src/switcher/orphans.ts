@@ -97,21 +97,18 @@ export function resetPlan(
   gone: SwitcherClient,
 ): QueuedFrame[] {
   const { keys, links } = orphans;
-  const front: QueuedFrame[] = [];
-  if (frames.length === 0) {
-    // The usual case (the queue had drained): nothing to sort out, only the ends to make.
-    for (const link of links) front.push(goneEnd(link, gone, true));
-    for (const link of orphans.plain) front.push(goneEnd(link, gone, false));
-    return front;
-  }
-  const orphaned = new Set(keys);
   const acks = new Map<string, QueuedFrame>();
   const kept: QueuedFrame[] = [];
-  for (const f of frames) {
-    const key = headerKey(f.header);
-    if (!orphaned.has(key)) kept.push(f);
-    else if (f.header[0] === Cmd.OPEN_ACK) acks.set(key, f);
+  // Usually the queue had drained: then there is nothing to sort out, only the ends to make.
+  if (frames.length > 0) {
+    const orphaned = new Set(keys);
+    for (const f of frames) {
+      const key = headerKey(f.header);
+      if (!orphaned.has(key)) kept.push(f);
+      else if (f.header[0] === Cmd.OPEN_ACK) acks.set(key, f);
+    }
   }
+  const front: QueuedFrame[] = [];
   for (let i = 0; i < links.length; i++) {
     const ack = acks.size === 0 ? undefined : acks.get(keys[i]);
     if (ack !== undefined) front.push(ack);

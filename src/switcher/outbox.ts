@@ -182,10 +182,7 @@ export class Outbox<S extends Source> {
   sendAllAs(from: S, frames: readonly QueuedFrame[]): void {
     if (frames.length === 0) return;
     const q = this.queueOf(from);
-    this.scheduler.pushAll(q, frames);
-    let bytes = 0;
-    for (const f of frames) bytes += f.header.length + f.size;
-    this.queued(from, q, bytes, frames.length);
+    this.queued(from, q, this.scheduler.pushAll(q, frames), frames.length);
   }
 
   /** `n` frames of `bytes` joined `from`'s queue `q`: pause `from` if that put it over a bound. */

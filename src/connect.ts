@@ -34,6 +34,14 @@ export interface ConnectOptions extends SessionOptions {
   signal?: AbortSignal | null;
 }
 
+/**
+ * Whether a switcher URL's scheme (`URL.protocol`) carries no WebSocket frames, so nothing there
+ * is masked and `wsZeroMask` would do nothing (connect() refuses it; so does the CLI's flag).
+ */
+export function masksNothing(protocol: string): boolean {
+  return protocol === 'tcp:' || protocol === 'tls:';
+}
+
 /** Fills a WebSocket masking key with zeros: a key of 0 leaves the payload as it is. */
 function zeroMask(mask: Uint8Array): void {
   mask.fill(0);
@@ -58,7 +66,7 @@ export function connector(
   const zero = o.wsZeroMask === undefined ? false : checkBool('option wsZeroMask', o.wsZeroMask);
   // Masking is a WebSocket thing: on tcp:// or tls:// the option would do nothing, and a caller
   // who set it believes it does (faster uploads that never come).
-  if (zero && (u.protocol === 'tcp:' || u.protocol === 'tls:')) {
+  if (zero && masksNothing(u.protocol)) {
     throw new ConfigError(
       `option wsZeroMask is for ws:// and wss:// only, not ${u.protocol}// (nothing is masked there)`,
     );

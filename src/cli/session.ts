@@ -1,6 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type ConnectOptions, connect, type NodeSession } from '../connect.js';
+import { type ConnectOptions, connect, masksNothing, type NodeSession } from '../connect.js';
 import { TimeoutError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
 import { clampDelay } from '../util/timers.js';
@@ -59,7 +59,7 @@ function checkZeroMask(o: ConnectOpts): void {
   } catch {
     return;
   }
-  if (scheme === 'tcp:' || scheme === 'tls:') {
+  if (masksNothing(scheme)) {
     throw new CliError(
       'CLI_USAGE',
       `--ws-zero-mask is for ws:// and wss:// switchers only, not ${scheme}// (${o.switcher})`,

@@ -1,8 +1,9 @@
 import * as net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, ConfigError, ConnectionClosedError } from '../../../src/errors.js';
 import { dialTcp, type Listener, listenTcp } from '../../../src/transport/tcp.js';
 import type { Transport } from '../../../src/transport/types.js';
+import { timersArmedBy } from '../../helpers/timers.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
 
@@ -140,14 +141,8 @@ describe('tcp dial and listen', () => {
     const pa = attachProbe(a);
     a.send([new Uint8Array(1)]);
     await pa.closed();
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    try {
-      a.close();
-      // A grace timer here would outlive the connection by closeTimeout, holding the transport.
-      expect(vi.getTimerCount()).toBe(0);
-    } finally {
-      vi.useRealTimers();
-    }
+    // A grace timer here would outlive the connection by closeTimeout, holding the transport.
+    expect(timersArmedBy(() => a.close())).toBe(0);
     expect(pa.closes).toHaveLength(1);
   });
 

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   AbortError,
@@ -12,6 +12,7 @@ import {
 import type { Transport } from '../../../src/transport/types.js';
 import { dialWs, listenWs, wsUpgradeHandler } from '../../../src/transport/ws.js';
 import { trapUncaught } from '../../helpers/faulty-process.js';
+import { timersArmedBy } from '../../helpers/timers.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
 import { cert, key } from './tls-fixture.js';
@@ -267,13 +268,7 @@ describe('ws dial, listen and upgrade handler', () => {
     const pb = watch(b);
     b.close();
     await Promise.all([pa.closed(), pb.closed()]);
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    try {
-      a.close();
-      expect(vi.getTimerCount()).toBe(0);
-    } finally {
-      vi.useRealTimers();
-    }
+    expect(timersArmedBy(() => a.close())).toBe(0);
     expect(pa.closes).toEqual([undefined]);
   });
 

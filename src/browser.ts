@@ -17,15 +17,8 @@ export * from './errors.js';
 export { Listener } from './node/listener.js';
 export type { DialOptions, NodeEvents, PingOptions } from './node/node.js';
 export { BaseNode } from './node/node.js';
-export type {
-  AttemptBounds,
-  NodeFactory,
-  SessionEvents,
-  SessionInit,
-  SessionOptions,
-  SessionState,
-} from './node/session.js';
-export { Session } from './node/session.js';
+// All of it is public: Session, its init and options, its events and states.
+export * from './node/session.js';
 export { StreamCore } from './stream/core.js';
 export { WebStream } from './stream/web.js';
 export { memoryPair } from './transport/memory.js';

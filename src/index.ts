@@ -36,15 +36,8 @@ export class Node extends BaseNode<FlexStream> {
 export type { ConnectOptions, NodeSession } from './connect.js';
 export { connect, connector } from './connect.js';
 export { admit } from './node/admit.js';
-export type {
-  AttemptBounds,
-  NodeFactory,
-  SessionEvents,
-  SessionInit,
-  SessionOptions,
-  SessionState,
-} from './node/session.js';
-export { Session } from './node/session.js';
+// All of it is public: Session, its init and options, its events and states.
+export * from './node/session.js';
 export * from './switcher/index.js';
 export type { WsServeOptions } from './switcher-node.js';
 export {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `flexmux` binary: runs the CLI and exits with its code once stdout has drained. */
 import { describeError, ExitCode } from './exit.js';
+import { tuneGarbageCollector } from './gc-tuning.js';
 import { run } from './program.js';
 
 function exit(code: number): void {
@@ -11,6 +12,9 @@ function exit(code: number): void {
   if (interrupted || process.stdout.writableLength === 0) process.exit(code);
   process.stdout.write('', () => process.exit(code));
 }
+
+// Before any socket is read: on Node 24 a relay otherwise reclaims its read buffers by full GCs.
+tuneGarbageCollector();
 
 run(process.argv).then(exit, (err: unknown) => {
   process.stderr.write(`flexmux: unexpected failure: ${describeError(err)}\n`);

@@ -8,6 +8,7 @@
 // flexmux and TCP back to back each time, and reports medians with each ratio taken within a run;
 // memory per idle stream is measured once. `--quick` shortens every phase and runs each once;
 // `--phases idle,open32` runs only the named phases (idle, bulk1, bulk64, pingIdle, pingLoad, open32).
+// `SERVER_FLAGS='--trace-gc ...'` passes Node.js and V8 flags to the forked server process.
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -57,7 +58,12 @@ const WATCHDOG_MS = 60_000 + RUNS * 75_000;
 
 // ------------------------------------------------------------------ the server process
 
-const server = fork(path.join(here, 'lib/direct-server.mjs'), [], { execArgv: ['--expose-gc'] });
+const server = fork(path.join(here, 'lib/direct-server.mjs'), [], {
+  execArgv: [
+    '--expose-gc',
+    ...(process.env.SERVER_FLAGS ? process.env.SERVER_FLAGS.split(' ').filter(Boolean) : []),
+  ],
+});
 const killServer = () => server.exitCode === null && server.kill('SIGKILL');
 process.on('exit', killServer);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));

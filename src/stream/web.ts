@@ -137,7 +137,14 @@ export class WebStream implements StreamFace {
 
   /** Aborts both directions (RESET with `err`'s code where negotiated, else the v3 close). */
   destroy(err?: Error): void {
-    this.core.destroy(err);
+    if (this.core.state !== 'closed') {
+      this.core.destroy(err);
+      return;
+    }
+    // Closed already (the peer ended it): what the reader did not take is dropped all the same, as
+    // by cancel(), and it stops counting against the connection.
+    this.onError(err ?? new StreamClosedError('stream aborted'));
+    this.core.discardUnread();
   }
 
   onData(chunk: Uint8Array): void {

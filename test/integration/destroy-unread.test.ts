@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Node as WebNode, type WebStream } from '../../src/browser.js';
-import type { FlexStream } from '../../src/index.js';
+import { type FlexStream, StreamClosedError } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Cmd } from '../../src/wire/constants.js';
 import { encodeOpen } from '../../src/wire/open.js';
@@ -85,6 +85,28 @@ describe('maxReceiveBuffer and streams destroyed with unread data', () => {
     await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000);
     expect(accepted[0].core.state).toBe('closed');
     await accepted[0].readable.cancel();
+    fill(raw, 5001);
+    await expectFits(accepted);
+  });
+
+  // destroy() "aborts both directions" (docs/browser.md): after the peer's close it still drops what
+  // the reader has not taken, as cancel() and the Node face's destroy() do.
+  it('a Web stream destroyed after the peer closed it gives its unread bytes back, and reads none', async () => {
+    const [a, b] = memoryPair();
+    const node = new WebNode(a, { domain: 'alice', ip: 1, maxReceiveBuffer: 100_000 });
+    nodes.push(node);
+    const raw = new RawPeer(b);
+    const accepted: WebStream[] = [];
+    node.listen(80).on('stream', (s: WebStream) => {
+      accepted.push(s); // never read
+    });
+    fill(raw, 5000);
+    raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
+    await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000);
+    expect(accepted[0].core.state).toBe('closed');
+    accepted[0].destroy();
+    expect(accepted[0].destroyed).toBe(true);
+    await expect(accepted[0].readable.getReader().read()).rejects.toBeInstanceOf(StreamClosedError);
     fill(raw, 5001);
     await expectFits(accepted);
   });

@@ -210,11 +210,15 @@ export class FlexStream extends Duplex implements StreamFace {
     if (!clean && this.core.state !== 'closed') this.core.destroy(err ?? undefined);
     // Closed already (the peer ended it): what the reader did not take is dropped all the same.
     else if (!clean) this.core.discardUnread();
+    // One that failed unheard (onError) fails a write or an end() that waited with its error.
+    const failed = err ?? this.failure;
     const w = this.writeCallback;
     this.writeCallback = null;
-    w?.(err);
+    w?.(failed);
     // A destroyed stream does not finish (Node fails the callbacks of end()).
+    const f = this.finalCallback;
     this.finalCallback = null;
+    if (failed !== null) f?.(failed);
     cb(err);
   }
 
@@ -252,12 +256,15 @@ export class FlexStream extends Duplex implements StreamFace {
     }
     // The stream may fail before the application holds it (a reset right behind the OpenStream
     // ACK, or in a listener's backlog): give it a turn to attach its handlers, and never let an
-    // unheard 'error' crash the process — the stream then closes early, with `failure` set.
+    // unheard 'error' crash the process — the stream then closes early, with `failure` set. Set
+    // now: the close that follows at once (onClose) must not pass for a clean one.
+    this.failure = err;
     setImmediate(() => {
       if (this.destroyed) return;
-      if (this.listenerCount('error') > 0) this.destroy(err);
-      else {
-        this.failure = err;
+      if (this.listenerCount('error') > 0) {
+        this.failure = null;
+        this.destroy(err);
+      } else {
         this.destroy();
       }
     });
@@ -283,6 +290,8 @@ export class FlexStream extends Duplex implements StreamFace {
       this.destroy();
       return;
     }
+    // It failed, and its error waits for a listener (onError): nothing was delivered or finished.
+    if (this.failure !== null) return;
     const cb = this.writeCallback;
     this.writeCallback = null;
     cb?.();

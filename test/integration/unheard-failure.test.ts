@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FlexStream, StreamResetError } from '../../src/index.js';
+import { streamPair } from '../helpers/links.js';
+import { once } from '../helpers/streams.js';
+
+/**
+ * A stream that fails before anyone listens for 'error' does not crash the process: it closes
+ * with the error in `failure` (manual section 3). It has still failed: a write or an end() that
+ * waited for the peer's credit did not deliver its bytes, so its callback gets the error (as
+ * docs/errors.md says of writes in progress on a reset stream), and no 'finish' claims otherwise.
+ */
+
+const pairs: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const p of pairs.splice(0)) await p.close();
+});
+
+/** `s` (no 'error' listener) writes to `peer`, which never reads: a 64 KiB window. */
+async function pair(): Promise<{ s: FlexStream; peer: FlexStream; events: string[] }> {
+  const options = { window: 65_536, streamHighWaterMark: 65_536 };
+  const { s, peer, close } = await streamPair(options, options);
+  pairs.push({ close });
+  peer.on('error', () => {});
+  const events: string[] = [];
+  for (const e of ['finish', 'end', 'close']) s.on(e, () => events.push(e));
+  return { s, peer, events };
+}
+
+const reset = (): Error => Object.assign(new Error('go away'), { resetCode: 0x123 });
+
+function settled(run: (cb: (err?: Error | null) => void) => void): Promise<Error | null | undefined> {
+  return new Promise((resolve) => run(resolve));
+}
+
+describe('a stream reset while nobody listens for its errors', () => {
+  it("fails the callback of an end() that waited for credit, and emits no 'finish'", async () => {
+    const { s, peer, events } = await pair();
+    const ended = settled((cb) => s.end(Buffer.alloc(200_000), cb));
+    await expect.poll(() => s.core.sendCredit).toBe(0);
+    peer.destroy(reset());
+    const err = await ended;
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect(err).toMatchObject({ code: 'FLEX_ERR_STREAM_RESET', resetCode: 0x123 });
+    if (!s.destroyed) await once(s, 'close');
+    expect(s.failure).toBe(err);
+    expect(events).toEqual(['close']);
+  });
+
+  it("fails the callback of a write that waited for credit, and emits no 'finish'", async () => {
+    const { s, peer, events } = await pair();
+    const written = settled((cb) => s.write(Buffer.alloc(300_000), cb));
+    await expect.poll(() => s.core.sendCredit).toBe(0);
+    peer.destroy(reset());
+    const err = await written;
+    expect(err).toBeInstanceOf(StreamResetError);
+    if (!s.destroyed) await once(s, 'close');
+    expect(s.failure).toBe(err);
+    expect(events).toEqual(['close']);
+  });
+
+  it("still gives the error to an 'error' listener added in the turn it failed in", async () => {
+    const { s, peer, events } = await pair();
+    const written = settled((cb) => s.write(Buffer.alloc(300_000), cb));
+    await expect.poll(() => s.core.sendCredit).toBe(0);
+    // The application attaches its handler right after the failure (a stream reset while it waited
+    // in a listener's backlog is handed over so).
+    let failed!: Promise<Error>;
+    const onError = s.onError.bind(s);
+    s.onError = (e: Error): void => {
+      onError(e);
+      failed = once<Error>(s, 'error');
+    };
+    peer.destroy(reset());
+    await expect.poll(() => failed).toBeDefined();
+    const err = await failed;
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect(await written).toBe(err);
+    if (!s.destroyed) await once(s, 'close');
+    expect(s.failure).toBeNull();
+    expect(events).toEqual(['close']);
+  });
+});

@@ -304,6 +304,7 @@ export class FlexStream extends Duplex implements StreamFace {
     if (!this.writableEnded) {
       this.end();
       this.write = writeAfterClose;
+      this.end = endAfterClose;
     }
   }
 
@@ -410,4 +411,14 @@ function writeAfterClose(
   if (cb !== undefined) process.nextTick(cb, err);
   this.destroy(err);
   return false;
+}
+
+/** end() of such a stream: its last chunk fails as a write does (writeAfterClose). */
+function endAfterClose<T extends FlexStream>(this: T, ...args: unknown[]): T {
+  const [chunk, encoding, callback] = args;
+  if (chunk === undefined || chunk === null || typeof chunk === 'function') {
+    return Reflect.apply(Duplex.prototype.end, this, args) as T;
+  }
+  writeAfterClose.call(this, chunk, encoding as BufferEncoding | WriteCallback, callback as WriteCallback);
+  return this;
 }

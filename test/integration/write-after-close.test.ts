@@ -33,6 +33,11 @@ function writeError(s: FlexStream): Promise<Error | null | undefined> {
   return new Promise((resolve) => s.write('more', resolve));
 }
 
+/** What end(data)'s callback gets (Node passes it the error; @types/node says it gets none). */
+function endError(s: FlexStream): Promise<Error | null | undefined> {
+  return new Promise((resolve) => s.end('reply', resolve as () => void));
+}
+
 describe('write after a plain v3 peer closed the stream', () => {
   it('fails with StreamClosedError while the reader has not taken everything', async () => {
     const s = await closedByPeer('last words');
@@ -49,5 +54,20 @@ describe('write after a plain v3 peer closed the stream', () => {
     await once(s, 'close');
     const err = await writeError(s);
     expect(err).toBeInstanceOf(StreamClosedError);
+  });
+
+  // end(data) is the last write: the same failure, not Node's "write after end" for the end()
+  // the face made on the peer's close.
+  it('end(data) fails with StreamClosedError too, before and after the reader took the end', async () => {
+    const s = await closedByPeer('last words');
+    const failed = once<Error>(s, 'error');
+    const err = await endError(s);
+    expect(err).toBeInstanceOf(StreamClosedError);
+    expect(await failed).toBe(err);
+    const t = await closedByPeer('last words');
+    t.resume();
+    await once(t, 'close');
+    const late = await endError(t);
+    expect(late).toBeInstanceOf(StreamClosedError);
   });
 });

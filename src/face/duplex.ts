@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream';
 import { StreamClosedError } from '../errors.js';
 import type { StreamCore, StreamFace } from '../stream/core.js';
 import { COPY_BELOW, Stage } from '../stream/stage.js';
+import { checkDelay } from '../util/check.js';
 import { EncodedBacklog } from './encoded.js';
 
 export interface FlexStreamOptions {
@@ -91,10 +92,17 @@ export class FlexStream extends Duplex implements StreamFace {
     return this.core.bytesWritten;
   }
 
-  /** Emits `'timeout'` after `ms` without traffic, like net.Socket; 0 disables. */
+  /**
+   * Emits `'timeout'` after `ms` without traffic, like net.Socket; 0 disables (and takes back
+   * `callback`, added by an earlier call). `ms` outside 0..2^31-1 is a ConfigError.
+   */
   setTimeout(ms: number, callback?: () => void): this {
-    if (callback) this.once('timeout', callback);
-    this.idleMs = ms;
+    // Node runs a longer timer (or NaN) after 1 ms: the stream would be reported idle at once.
+    this.idleMs = checkDelay('setTimeout ms', ms, 0);
+    if (callback !== undefined) {
+      if (ms === 0) this.off('timeout', callback);
+      else this.once('timeout', callback);
+    }
     this.clearIdle();
     this.armIdle();
     return this;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type FlexStream, Node } from '../../src/index.js';
+import { ConfigError, type FlexStream, Node } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 
 /**
@@ -81,5 +81,36 @@ describe('stream idle timeout', () => {
     expect(fired).toBe(0);
     await vi.advanceTimersByTimeAsync(41);
     expect(fired).toBe(1);
+  });
+
+  // As net.Socket's: setTimeout(0, cb) takes back the cb an earlier setTimeout(ms, cb) added.
+  it('setTimeout(0, cb) removes cb instead of adding it once more', async () => {
+    const { s } = await stream();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let fired = 0;
+    const onIdle = (): void => {
+      fired++;
+    };
+    s.setTimeout(100, onIdle);
+    s.setTimeout(0, onIdle);
+    expect(s.listenerCount('timeout')).toBe(0);
+    s.setTimeout(100);
+    await vi.advanceTimersByTimeAsync(101);
+    expect(fired).toBe(0);
+  });
+
+  // Node runs a timer of NaN, Infinity or more than 2^31-1 ms after 1 ms: such an idle time would
+  // report a busy stream idle at once. Like every other delay flexmux takes, it is refused.
+  it('refuses an idle time that is not a timer delay in 0..2^31-1 ms with ConfigError', async () => {
+    const { s } = await stream();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let fired = 0;
+    s.on('timeout', () => fired++);
+    for (const ms of [Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, -1]) {
+      expect(() => s.setTimeout(ms)).toThrow(ConfigError);
+    }
+    s.setTimeout(2 ** 31 - 1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fired).toBe(0);
   });
 });

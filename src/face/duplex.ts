@@ -162,9 +162,10 @@ export class FlexStream extends Duplex implements StreamFace {
   // 'finish' once what was written, and the end, have left for the connection, as a net.Socket's
   // once they reached the kernel: the core may hold up to a window's worth waiting for credit,
   // and a program that destroys the stream on 'finish' must not throw that away.
+  // (A stream that failed unheard does not finish: its deferred destroy fails `cb`, see onError.)
   override _final(cb: (err?: Error | null) => void): void {
     this.core.end();
-    if (this.core.flushed) cb();
+    if (this.core.flushed && this.failure === null) cb();
     else this.finalCallback = cb;
   }
 

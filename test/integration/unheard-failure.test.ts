@@ -79,4 +79,19 @@ describe('a stream reset while nobody listens for its errors', () => {
     expect(s.failure).toBeNull();
     expect(events).toEqual(['close']);
   });
+
+  it('fails an end() made after the failure, before its error was handed out', async () => {
+    const { s, peer, events } = await pair();
+    let ended!: Promise<Error | null | undefined>;
+    const onError = s.onError.bind(s);
+    s.onError = (e: Error): void => {
+      onError(e);
+      ended = settled((cb) => s.end(cb));
+    };
+    peer.destroy(reset());
+    await expect.poll(() => ended).toBeDefined();
+    expect(await ended).toBeInstanceOf(StreamResetError);
+    if (!s.destroyed) await once(s, 'close');
+    expect(events).toEqual(['close']);
+  });
 });

@@ -276,9 +276,16 @@ export class WebStream implements StreamFace {
   }
 }
 
-/** An abort or cancel reason as the stream's error: only an Error carries a message and a reset code. */
+/**
+ * An abort or cancel reason as the stream's error: only an Error carries a message and a reset code.
+ * A DOMException AbortError (legacy code 20) without a reset code stands for no reason: the
+ * standard gives the writable's signal one when abort() has none, and an aborted AbortSignal's
+ * default reason (pipeTo) is one.
+ */
 function asError(reason: unknown): Error | undefined {
-  return reason instanceof Error ? reason : undefined;
+  if (!(reason instanceof Error)) return undefined;
+  const r = reason as Error & { code?: unknown; resetCode?: unknown };
+  return r.name === 'AbortError' && r.code === 20 && r.resetCode === undefined ? undefined : reason;
 }
 
 /**

@@ -239,6 +239,34 @@ describe('Web Streams face', () => {
     },
   );
 
+  // The standard hands the writable's signal a DOMException AbortError when abort() has no
+  // reason; the abort must not fail the stream with that while a write waits and with
+  // StreamClosedError otherwise (nor send its text as the reset message).
+  it.for([false, true])(
+    'writer.abort() without a reason fails the readable with StreamClosedError (a write waiting: %s)',
+    async (waiting, { expect }) => {
+      const [a, b] = pair();
+      const peer = new Promise<WebStream>((resolve) => b.listen(15).on('stream', resolve));
+      const s = await a.dial('bob:15');
+      const remote = await peer;
+      const w = s.writable.getWriter();
+      // The peer reads nothing: the window fills, then the stream's queue, and a write waits.
+      while (waiting && s.core.writeBuffered < 256 * 1024) {
+        const p = w.write(new Uint8Array(64 * 1024));
+        if (s.core.writeBuffered >= 256 * 1024) p.catch(() => {});
+        else await p;
+      }
+      await w.abort();
+      await expect(s.readable.getReader().read()).rejects.toBeInstanceOf(StreamClosedError);
+      const err = await remote.readable
+        .getReader()
+        .read()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StreamResetError);
+      expect(err).toMatchObject({ resetCode: 0, message: 'stream reset by peer (code 0)' });
+    },
+  );
+
   it('writer.close() resolves once what was written has left, not while it waits for credit', async () => {
     const [a, b] = pair();
     const peer = new Promise<WebStream>((resolve) => b.listen(13).on('stream', resolve));

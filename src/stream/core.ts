@@ -389,10 +389,14 @@ export class StreamCore extends StreamQueue {
   /**
    * Drops a stream the application never took (it waited in a listener's backlog when the
    * listener closed): RESET with code 4, refused (PROTOCOL.md 14.3), where negotiated, else the
-   * v3 close. Locally it closes as aborted, with no error for anyone to hear.
+   * v3 close. Locally it closes as aborted, with no error for anyone to hear. One the peer closed
+   * already (a v3 close) is dropped all the same: what it sent stops counting against the connection.
    */
   refuse(message: string): void {
-    if (this._state === 'closed') return;
+    if (this._state === 'closed') {
+      this.dropUnread();
+      return;
+    }
     this.sendAbort(ResetCode.REFUSED, message);
     this.finish(null, true, true);
   }

@@ -110,4 +110,27 @@ describe('maxReceiveBuffer and streams destroyed with unread data', () => {
     fill(raw, 5001);
     await expectFits(accepted);
   });
+
+  // A request a plain v3 peer sent and closed (Go: Write, then Close) while its stream waited in
+  // the backlog: closing the listener drops the stream, and its bytes must stop counting too.
+  it('a backlog stream the peer had closed gives its unread bytes back when the listener closes', async () => {
+    const { node, raw } = rawLink({ maxReceiveBuffer: 100_000 });
+    nodes.push(node);
+    const l = node.listen(80); // nobody accepts
+    fill(raw, 5000);
+    raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
+    await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000);
+    expect(l.pending).toBe(1);
+    l.close();
+    const later: FlexStream[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => {
+      s.on('error', () => {});
+      later.push(s); // never read
+    });
+    fill(raw, 5001);
+    await expect.poll(() => later.length).toBe(1);
+    const s = later[0];
+    await expect.poll(() => s.core.receiveBuffered === 60_000 || s.destroyed).toBe(true);
+    expect(s.destroyed).toBe(false);
+  });
 });

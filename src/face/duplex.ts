@@ -99,6 +99,7 @@ export class FlexStream extends Duplex implements StreamFace {
   setTimeout(ms: number, callback?: () => void): this {
     // Node runs a longer timer (or NaN) after 1 ms: the stream would be reported idle at once.
     this.idleMs = checkDelay('setTimeout ms', ms, 0);
+    if (this.destroyed) return this;
     if (callback !== undefined) {
       if (ms === 0) this.off('timeout', callback);
       else this.once('timeout', callback);

@@ -113,4 +113,12 @@ describe('stream idle timeout', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(fired).toBe(0);
   });
+
+  // As net.Socket's: a destroyed stream keeps no callback that can never run (nor what it holds).
+  it('a destroyed stream takes no timeout callback', async () => {
+    const { s } = await stream();
+    s.destroy();
+    s.setTimeout(100, () => {});
+    expect(s.listenerCount('timeout')).toBe(0);
+  });
 });

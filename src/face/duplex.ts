@@ -260,6 +260,8 @@ export class FlexStream extends Duplex implements StreamFace {
   failure: Error | null = null;
 
   onError(err: Error): void {
+    // Destroyed already (its own destroy(err) got here through the core): Node reports that.
+    if (this.destroyed) return;
     if (this.listenerCount('error') > 0) {
       this.destroy(err);
       return;

@@ -94,4 +94,14 @@ describe('a stream reset while nobody listens for its errors', () => {
     if (!s.destroyed) await once(s, 'close');
     expect(events).toEqual(['close']);
   });
+
+  // Its own destroy(err) is no unheard failure: Node emits the error a tick later, to a listener
+  // added meanwhile.
+  it('leaves `failure` unset on a destroy(err) of its own', async () => {
+    const { s } = await pair();
+    s.destroy(reset());
+    const err = await once<Error>(s, 'error');
+    expect(err.message).toBe('go away');
+    expect(s.failure).toBeNull();
+  });
 });

@@ -131,11 +131,32 @@ export class Router {
     } else if (!this.access.mayTalk(from.domain, to.domain)) {
       this.drop(from, f, 'the access rules keep these nodes apart');
       return;
-    } else if (f.cmd === Cmd.OPEN_ACK && this.refuseAck(from, to, f)) {
+    } else if (f.cmd === Cmd.OPEN_ACK && (this.foreignAck(from, to, f) || this.refuseAck(from, to, f))) {
       return;
     }
     const payload = this.track(from, to, f);
     this.forward(from, to, encodeHeader(f), payload);
+  }
+
+  /**
+   * An ACK to a port whose dial went to another node, or to another port: no answer to that dial.
+   * Dialers match ACKs by port alone (3.2), so passed on it would be taken for the answer of the
+   * dial: any node could answer other nodes' dials in place of their targets (a late ACK of a
+   * dial given up, whose port a new dial took, would too). Dropped; an accepting one gets its
+   * stream ended as if by the dialer, as a reply: the dialer sent nothing on that stream for the
+   * end to wait behind, and queued in the dialer's place a flood of such ACKs from a node that
+   * does not read would pause the dialer (its control queue bounds it instead).
+   */
+  private foreignAck(from: SwitcherClient, to: SwitcherClient, f: Frame): boolean {
+    const route = to.opening.get(f.dstPort);
+    if (route === undefined || (route.to === from && route.dstPort === f.srcPort)) return false;
+    this.drop(from, f, 'OpenStream ACK from a node the dial did not go to');
+    const ack = decodeOpenAck(f.payload);
+    if (ack.ok) {
+      const [end, payload] = acceptorEnd(f, ack.caps);
+      from.sendControl(end, payload);
+    }
+    return true;
   }
 
   /**

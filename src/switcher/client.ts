@@ -228,6 +228,11 @@ export class SwitcherClient implements FrameSink {
   readonly opening = new Map<number, OpeningRoute>();
   /** How many of `opening` offered early data (OpeningRoute.early). */
   earlyRoutes = 0;
+  /**
+   * A dial of this client once went untracked (past MAX_DIAL_ROUTES): an ACK that answers none of
+   * its routes may answer one of those, so it still makes a stream (Router.track).
+   */
+  dialsUntracked = false;
   /** Bytes of early frames of this client's dials held at the switcher (OpeningRoute.held). */
   heldEarly = 0;
   /**
@@ -476,6 +481,19 @@ export class SwitcherClient implements FrameSink {
     dialer.opening.set(route.port, route);
     if (route.early) dialer.earlyRoutes++;
     route.to.routesIn.set(route, dialer);
+  }
+
+  /**
+   * The dialer gave up an early dial before its ACK: the route carries no early data any more and
+   * stops counting against MAX_OPENING_ROUTES, but still tracks the dial as an ordinary one, so
+   * that its late ACK (which the dialer answers with a close) still makes the stream.
+   */
+  static endEarly(dialer: SwitcherClient, route: OpeningRoute): void {
+    SwitcherClient.releaseHeld(dialer, route);
+    if (!route.early) return;
+    route.early = false;
+    route.ended = true;
+    dialer.earlyRoutes--;
   }
 
   /** Forgets the route of `dialer`'s dial from `port`, if any, with the frames it holds. */

@@ -245,7 +245,10 @@ export class Router {
           fins = route.fins;
         }
       }
-      if (ack.ok) SwitcherClient.link(from, to, streamKey(f), f, ack.caps, fins);
+      // An ACK that answers no dial of `to` makes no stream: `to` did not dial (a Go node drops
+      // it unanswered, 3.5), and linked, any node could use up another's maxStreamsPerClient.
+      if (ack.ok && (answered || to.dialsUntracked))
+        SwitcherClient.link(from, to, streamKey(f), f, ack.caps, fins);
       // Early frames held for this acceptor follow its open now that it has shown it takes them.
       if (held !== null)
         for (const g of held) this.forward(to, from, encodeHeader(g), this.track(to, from, g));
@@ -302,15 +305,18 @@ export class Router {
   /**
    * A reset from the dialer before the ACK: it gave the dial up (a timeout, or its application
    * destroyed the stream), so nothing it sent needs the ACK's mark, and a flexmux dialer answers
-   * that ACK, unmarked now, with a close. The route goes at once, or an acceptor that never
-   * answers would keep it until the port is reused or a client leaves. The reset follows the open
+   * that ACK, unmarked now, with a close. The early route ends at once, or an acceptor that never
+   * answers would keep one of the dialer's MAX_OPENING_ROUTES until the port is reused or a client
+   * leaves; it goes on as an ordinary dial's tracking, so that the ACK still makes the stream the
+   * close then ends (unless the acceptor leaves first: the dial is not refused then, as the dialer
+   * gave it up). The reset follows the open
    * where early frames go on at once; one held back (the acceptor may be a Go node) is dropped
    * with them, and that close ends the acceptor's stream.
    */
   private resetBeforeAck(from: SwitcherClient, route: OpeningRoute, g: Frame): void {
     const onward = !route.dropped && route.held === null && route.to.takesEarly;
     this.discard(from, route, 'early data of a dial reset before its ACK');
-    SwitcherClient.dropRoute(from, route.port);
+    SwitcherClient.endEarly(from, route);
     if (onward) this.forward(from, route.to, encodeHeader(g), this.track(from, route.to, g));
     else this.drop(from, g, 'reset of an early-data dial whose frames could not go on');
   }
@@ -420,6 +426,8 @@ export class Router {
   private trackDial(from: SwitcherClient, to: SwitcherClient, f: Frame, byIp: boolean): void {
     if (from.opening.size - from.earlyRoutes < MAX_DIAL_ROUTES) {
       SwitcherClient.addRoute(from, openingRoute(to, f, false, byIp));
+    } else {
+      from.dialsUntracked = true;
     }
   }
 

@@ -114,4 +114,24 @@ describe('switcher: an OpenStream ACK from a node the dial did not go to', () =>
     ack(target, victim, 1000);
     expect((await victim.next(ackTo(1000))).srcIP).toBe(target.ip);
   });
+
+  it('is no stream when it answers no dial: it uses up neither end’s maxStreamsPerClient', async () => {
+    const sw = switcher({ maxStreamsPerClient: 2 });
+    const victim = await join(sw, 'victim');
+    const target = await join(sw, 'target');
+    const thief = await join(sw, 'thief');
+    // ACKs for dials the victim never made: a Go node drops them without a word (PROTOCOL.md 3.5).
+    ack(thief, victim, 3000);
+    ack(thief, victim, 3001);
+    await victim.next(ackTo(3000));
+    await victim.next(ackTo(3001));
+    expect(sw.client('victim')?.streams).toBe(0);
+    expect(sw.streams('victim')).toEqual([]);
+    victim.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 80, victim.ip, 1000, encodeOpen({ domain: 'target' })));
+    await target.next(openFrom(1000));
+    ack(target, victim, 1000);
+    const got = await victim.next(ackTo(1000));
+    expect([got.srcIP, decodeOpenAck(got.payload).ok]).toEqual([target.ip, true]);
+    expect(sw.client('victim')?.streams).toBe(1);
+  });
 });

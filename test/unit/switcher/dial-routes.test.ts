@@ -119,6 +119,10 @@ describe('switcher: ordinary dials to a client that leaves before answering', ()
     dial(alice, bob, 'bob', 40_000);
     await bob.next(openFrom(40_000));
     expect(inner(sw, 'alice').opening.size).toBe(MAX_DIAL_ROUTES + MAX_OPENING_ROUTES);
+    // Its ACK answers no route, yet may answer that dial: it still makes a stream.
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, 40_000, bob.ip, 9, encodeOpenAck({ window: 0 })));
+    await alice.next(ackTo(40_000));
+    expect(sw.client('alice')?.streams).toBe(1);
     bob.t.destroy();
     await bob.closed;
     // Every tracked dial is refused, all at once, and the dialer is not closed for it.
@@ -128,6 +132,7 @@ describe('switcher: ordinary dials to a client that leaves before answering', ()
     expect(refused).toHaveLength(MAX_DIAL_ROUTES + MAX_OPENING_ROUTES - 1); // and the one awaited
     expect(sw.client('alice')).toBeDefined();
     expect(refused.some(ackTo(40_000))).toBe(false);
+    expect(alice.inbox.some((f) => f.cmd === Cmd.CLOSE && f.dstPort === 40_000)).toBe(true);
     expect(inner(sw, 'alice').opening.size).toBe(0);
   });
 });

@@ -145,6 +145,13 @@ export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
   if (o.token !== undefined && (typeof o.token !== 'string' || o.token === '')) {
     throw new ConfigError('admin option token must be a non-empty string');
   }
+  // It travels as `Authorization: Bearer <token>`: HTTP trims a header's ends, the bearer syntax
+  // (auth.ts) ends at white space, and control characters are not allowed in a header at all.
+  if (o.token !== undefined && /[\s\p{Cc}]/u.test(o.token)) {
+    throw new ConfigError(
+      'admin option token must not contain white space or control characters: no Authorization header could carry it',
+    );
+  }
   if (o.token === undefined && !isLoopback(host)) {
     throw new ConfigError(`admin on ${host} is reachable from other machines: set a token`);
   }

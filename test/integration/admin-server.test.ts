@@ -21,6 +21,26 @@ describe('startAdmin', () => {
     await expect(startAdmin({ switcher: sw, host: '0.0.0.0', port: 0 })).rejects.toThrow(/set a token/);
   });
 
+  it('starts only with a token that a bearer header can carry, and that token then works', async () => {
+    // A passphrase, or a token file with a stray space: HTTP trims a header's ends and the bearer
+    // syntax stops at white space, so such a token can never match. It must fail at start, not
+    // with a 401 on every request.
+    for (const token of ['two words', 'trailing ', ' leading', 'tab\there']) {
+      const admin = await startAdmin({ switcher: sw, port: 0, token }).catch((err: Error) => err);
+      if (admin instanceof Error) {
+        expect(admin, JSON.stringify(token)).toBeInstanceOf(ConfigError);
+        expect(admin.message).toMatch(/token/);
+        continue;
+      }
+      try {
+        const r = await request(admin.url, '/api/v1/info', { token });
+        expect(r.status, `started with ${JSON.stringify(token)}, which then gets`).toBe(200);
+      } finally {
+        await admin.close();
+      }
+    }
+  });
+
   it('rejects with the listen error when the port is taken', async () => {
     const first = await startAdmin({ switcher: sw, port: 0 });
     try {

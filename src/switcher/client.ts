@@ -170,6 +170,9 @@ export const MAX_OPENING_ROUTES = 16_384;
  */
 export const MAX_DIAL_ROUTES = 16_384;
 
+/** Pings in flight a client may have tracked at once (SwitcherClient.pingsOut); the oldest go first. */
+export const MAX_PINGS_OUT = 4096;
+
 /** A new route for a dial from `f`'s source port to `to` (see OpeningRoute). */
 export function openingRoute(to: SwitcherClient, f: Frame, early: boolean, byIp: boolean): OpeningRoute {
   return {
@@ -226,6 +229,13 @@ export class SwitcherClient implements FrameSink {
   readonly streams = new Map<string, LinkedStream>();
   /** Dials of this client in flight, and early-data routes, by its source port (OpeningRoute). */
   readonly opening = new Map<number, OpeningRoute>();
+  /**
+   * Pings of this node the switcher passed on, by ping id (their source port): the id of the
+   * client each went to, the only one whose answer may reach us (a pinger matches an answer by id
+   * alone, PROTOCOL.md 6.1). An entry goes with its answer, when its id is reused, or past
+   * MAX_PINGS_OUT (the oldest first: that ping is long timed out).
+   */
+  readonly pingsOut = new Map<number, number>();
   /** How many of `opening` offered early data (OpeningRoute.early). */
   earlyRoutes = 0;
   /**
@@ -494,6 +504,21 @@ export class SwitcherClient implements FrameSink {
     route.early = false;
     route.ended = true;
     dialer.earlyRoutes--;
+  }
+
+  /** `pinger`'s ping `id` goes to `target`: its answer will be let through (pingsOut). */
+  static notePing(pinger: SwitcherClient, id: number, target: SwitcherClient): void {
+    const pings = pinger.pingsOut;
+    pings.delete(id);
+    pings.set(id, target.id);
+    if (pings.size > MAX_PINGS_OUT) pings.delete(pings.keys().next().value as number);
+  }
+
+  /** Whether `from`'s answer to ping `id` of `pinger` answers a ping that went to it; forgets it if so. */
+  static takePing(pinger: SwitcherClient, id: number, from: SwitcherClient): boolean {
+    if (pinger.pingsOut.get(id) !== from.id) return false;
+    pinger.pingsOut.delete(id);
+    return true;
   }
 
   /** Forgets the route of `dialer`'s dial from `port`, if any, with the frames it holds. */

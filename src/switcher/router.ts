@@ -131,9 +131,14 @@ export class Router {
     } else if (!this.access.mayTalk(from.domain, to.domain)) {
       this.drop(from, f, 'the access rules keep these nodes apart');
       return;
+    } else if (f.cmd === Cmd.PING_ACK && !SwitcherClient.takePing(to, f.dstPort, from)) {
+      // The pinger would take it for the answer of the node it pinged, whoever sent it (6.1).
+      this.drop(from, f, 'PingDomain ACK from a node the ping did not go to');
+      return;
     } else if (f.cmd === Cmd.OPEN_ACK && (this.foreignAck(from, to, f) || this.refuseAck(from, to, f))) {
       return;
     }
+    if (f.cmd === Cmd.PING) SwitcherClient.notePing(from, f.srcPort, to);
     const payload = this.track(from, to, f);
     this.forward(from, to, encodeHeader(f), payload);
   }
@@ -475,6 +480,7 @@ export class Router {
       return;
     }
     // Forwarded with its payload unchanged: the target compares it itself (6.2).
+    SwitcherClient.notePing(from, f.srcPort, to);
     this.forward(
       from,
       to,

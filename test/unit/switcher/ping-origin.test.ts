@@ -1,0 +1,72 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Switcher } from '../../../src/switcher/switcher.js';
+import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { type Frame, makeFrame } from '../../../src/wire/frame.js';
+import { join, PASSWORD, type Raw, text } from './helpers.js';
+
+/**
+ * A pinger matches an answer by its ping id alone (PROTOCOL.md 6.1, the destination port), so
+ * any PingDomain ACK that reaches that port settles its ping. The switcher knows where each ping
+ * it passed on went: only that node's answer may reach the pinger.
+ */
+
+const switchers: Switcher[] = [];
+afterEach(async () => {
+  await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 200 })));
+});
+
+async function three(): Promise<{ sw: Switcher; pinger: Raw; target: Raw; thief: Raw }> {
+  const sw = new Switcher({ password: PASSWORD });
+  switchers.push(sw);
+  return {
+    sw,
+    pinger: await join(sw, 'pinger'),
+    target: await join(sw, 'target'),
+    thief: await join(sw, 'thief'),
+  };
+}
+
+const answerTo = (id: number) => (f: Frame) => f.cmd === Cmd.PING_ACK && f.dstPort === id;
+
+/** `from` answers ping `id` of `to`, with an error text or success. */
+function answer(from: Raw, to: Raw, id: number, error?: string): void {
+  from.send(makeFrame(Cmd.PING_ACK, to.ip, id, from.ip, 0, error === undefined ? undefined : text(error)));
+}
+
+describe('switcher: a PingDomain ACK from a node the ping did not go to', () => {
+  it('does not reach the pinger, which gets the answer of the node it pinged', async () => {
+    const { sw, pinger, target, thief } = await three();
+    pinger.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, pinger.ip, 7, text('target')));
+    await target.next((f) => f.cmd === Cmd.PING && f.srcPort === 7);
+    // The thief answers first, for the target, from its own IP.
+    answer(thief, pinger, 7, 'domain not match');
+    await thief.barrier();
+    answer(target, pinger, 7);
+    const got = await pinger.next(answerTo(7));
+    expect([got.srcIP, got.payload.length]).toEqual([target.ip, 0]);
+    await pinger.barrier();
+    expect(pinger.inbox.filter((f) => f.cmd === Cmd.PING_ACK)).toEqual([]);
+    expect(sw.client('thief')?.dropped).toBe(1);
+  });
+
+  it('drops an answer to no ping, and a second answer to one', async () => {
+    const { pinger, target, thief } = await three();
+    answer(thief, pinger, 9);
+    pinger.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, pinger.ip, 8, text('target')));
+    await target.next((f) => f.cmd === Cmd.PING && f.srcPort === 8);
+    answer(target, pinger, 8);
+    answer(target, pinger, 8);
+    await pinger.next(answerTo(8));
+    await target.barrier();
+    await pinger.barrier();
+    expect(pinger.inbox.filter((f) => f.cmd === Cmd.PING_ACK)).toEqual([]);
+  });
+
+  it('lets the answer of a ping sent straight to a node by IP through', async () => {
+    const { pinger, target } = await three();
+    pinger.send(makeFrame(Cmd.PING, target.ip, 0, pinger.ip, 5, text('target')));
+    await target.next((f) => f.cmd === Cmd.PING && f.srcPort === 5);
+    answer(target, pinger, 5);
+    expect((await pinger.next(answerTo(5))).srcIP).toBe(target.ip);
+  });
+});

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdmin } from '../../src/admin/index.js';
 import { ConfigError } from '../../src/errors.js';
@@ -35,6 +36,39 @@ describe('startAdmin', () => {
       try {
         const r = await request(admin.url, '/api/v1/info', { token });
         expect(r.status, `started with ${JSON.stringify(token)}, which then gets`).toBe(200);
+      } finally {
+        await admin.close();
+      }
+    }
+  });
+
+  it('starts only with an ASCII token, which curl and Prometheus send as UTF-8 and which then works', async () => {
+    for (const token of ['pässwörd', 'токен']) {
+      const admin = await startAdmin({ switcher: sw, port: 0, token }).catch((err: Error) => err);
+      if (admin instanceof Error) {
+        expect(admin, token).toBeInstanceOf(ConfigError);
+        expect(admin.message).toMatch(/token/);
+        continue;
+      }
+      try {
+        // Raw bytes, as curl and Go's net/http write a header: the token's UTF-8.
+        const head = await new Promise<string>((resolve, reject) => {
+          const socket = connect(admin.port, '127.0.0.1', () => {
+            socket.write(
+              Buffer.concat([
+                Buffer.from('GET /api/v1/info HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n'),
+                Buffer.from(`Authorization: Bearer ${token}\r\n\r\n`, 'utf8'),
+              ]),
+            );
+          });
+          let text = '';
+          socket.on('data', (c: Buffer) => {
+            text += c.toString('latin1');
+          });
+          socket.on('end', () => resolve(text));
+          socket.on('error', reject);
+        });
+        expect(head.split('\r\n')[0], `started with ${token}, which then gets`).toBe('HTTP/1.1 200 OK');
       } finally {
         await admin.close();
       }

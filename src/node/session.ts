@@ -7,12 +7,12 @@ import {
   TimeoutError,
 } from '../errors.js';
 import type { Transport } from '../transport/types.js';
-import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
+import { checkAtLeast, checkBool, checkDelay, checkInt } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { eitherSignal, type LinkedSignal } from '../util/signals.js';
 import { clampDelay, now } from '../util/timers.js';
-import type { DialTarget } from './address.js';
+import { type DialTarget, parseAddress } from './address.js';
 import { admit } from './admit.js';
 import { type Destroyable, Listener } from './listener.js';
 import type { BaseNode, DialOptions, PingOptions } from './node.js';
@@ -223,22 +223,21 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   async dial(address: string | DialTarget, options: DialOptions & { wait?: boolean } = {}): Promise<S> {
     if (this._node && this._state === 'ready') return this._node.dial(address, options);
-    const { node, left } = await this.current(
-      options.wait,
-      options,
-      options.timeout ?? this.nodeOpts.dialTimeout,
-    );
+    // Checked before any wait, as the node would: a bad address or option waited for the
+    // connection (its whole timeout, then TimeoutError, while none came) only to be refused
+    // then, and without `wait` it failed with NotConnectedError as if it were fine.
+    parseAddress(address);
+    if (options.window !== undefined) checkInt('option window', options.window, 0, 0x7fffffff);
+    const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.dialTimeout);
+    const { node, left } = await this.current(options.wait, options, limit);
     return node.dial(address, { ...options, timeout: left() });
   }
 
   /** Round-trip time in ms; waits like dial() does, the wait counting in `timeout` (pingTimeout). */
   async ping(domain = '', options: PingOptions & { wait?: boolean } = {}): Promise<number> {
     if (this._node && this._state === 'ready') return this._node.ping(domain, options);
-    const { node, left } = await this.current(
-      options.wait,
-      options,
-      options.timeout ?? this.nodeOpts.pingTimeout,
-    );
+    const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
+    const { node, left } = await this.current(options.wait, options, limit);
     return node.ping(domain, { ...options, timeout: left() });
   }
 

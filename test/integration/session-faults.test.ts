@@ -351,6 +351,31 @@ describe('waiting for the session', () => {
     ]);
   });
 
+  it('a dial or ping with a bad address or option fails with ConfigError at once, not after the wait', {
+    timeout: 5_000,
+  }, async () => {
+    const sw = switcher();
+    // Never admitted: before, a waiting dial to a bad address waited its whole timeout and failed
+    // with TimeoutError (or, once connected, only then with ConfigError); one that did not wait
+    // failed with NotConnectedError, as if the address had been fine.
+    const { s } = memorySession(sw, 'bad-args', { password: 'wrong' });
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (e: { code?: string }) => e.code,
+      );
+    expect(
+      await Promise.all([
+        code(s.dial('no-port', { wait: true, timeout: 500 })),
+        code(s.dial({ domain: 'x', port: 70_000 }, { wait: true, timeout: 500 })),
+        code(s.dial('x:1', { wait: true, timeout: 500, window: -1 })),
+        code(s.dial('no-port')),
+        code(s.dial('x:1', { timeout: 0 })),
+        code(s.ping('', { timeout: 0 })),
+      ]),
+    ).toEqual(Array(6).fill('FLEX_ERR_CONFIG'));
+  });
+
   it('an already aborted signal rejects a waiting dial, ping or ready at once', {
     timeout: 5_000,
   }, async () => {

@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import { Command, Option } from 'commander';
 import { defaults } from '../config.js';
 import type { NodeSession } from '../connect.js';
+import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
 import type { Logger } from '../util/logger.js';
 import { startCliAdmin } from './admin-server.js';
@@ -179,6 +180,23 @@ export async function serveForward(
   return server;
 }
 
+/**
+ * Rejects with the failure of the last attempt once `session` closes by itself: an attempt failed
+ * in a way no retry fixes (ConfigError: a URL or TLS option the runtime refuses as the dial
+ * starts). Before, the command went on without a session: exit 0, or, with a --forward listener
+ * keeping the process up, running for ever and resetting every connection. It rejects on our own
+ * close too, unheard by then.
+ */
+function sessionLost(session: NodeSession): Promise<never> {
+  let last: Error = new ConnectionClosedError('session closed');
+  session.on('disconnect', (err) => {
+    last = err;
+  });
+  const lost = new Promise<never>((_, reject) => session.once('close', () => reject(last)));
+  lost.catch(() => {});
+  return lost;
+}
+
 async function runNode(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<NodeOpts>();
   const { logger } = ctx;
@@ -193,6 +211,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     ports.add(e.port);
   }
   const session = openSession(o, o.domain, logger, { earlyData: o.earlyData === true });
+  const lost = sessionLost(session);
   const shutdown = onStopSignal(logger, CLOSE_BOUND + 2_000);
   const closers: (() => Promise<void> | void)[] = [];
   const tunnels = new Tunnels();
@@ -216,7 +235,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
       closers.push(() => admin.close());
     }
     logger.info({ switcher: o.switcher, domain: o.domain }, 'node started');
-    await shutdown.signalled;
+    await Promise.race([shutdown.signalled, lost]);
     await shutdown.run(closeAll);
     return 0;
   } catch (err) {

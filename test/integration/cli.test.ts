@@ -124,6 +124,26 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     expect(r.stderr).toContain('unsupported switcher URL scheme');
   });
 
+  it('node: a switcher URL that no attempt can use exits 2 instead of going on without a session', async ({
+    expect,
+  }) => {
+    // ws refuses a URL with a fragment as the dial starts: the session closes (ConfigError)
+    // instead of retrying. Before, the node went on: exit 0 with nothing on stderr but a log
+    // line, or, with a --forward listener keeping it alive, running for ever without a session.
+    const url = 'ws://127.0.0.1:1/flex/ws#fragment';
+    const runs = await Promise.all([
+      runCliToEnd(['node', '-s', url, '-d', 'alice'], { env: { FLEXMUX_PASSWORD: 'x' }, timeout: 20_000 }),
+      runCliToEnd(['node', '-s', url, '-d', 'alice', '-f', '0=bob:1'], {
+        env: { FLEXMUX_PASSWORD: 'x' },
+        timeout: 20_000,
+      }),
+    ]);
+    for (const r of runs) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^flexmux node: .*fragment.* \[FLEX_ERR_CONFIG\]$/m);
+    }
+  });
+
   it('--tls without a certificate', async ({ expect }) => {
     const r = await runCliToEnd(['switcher', '--tls', '127.0.0.1:0'], { env: { FLEXMUX_PASSWORD: 'x' } });
     expect(r.code).toBe(2);

@@ -31,8 +31,16 @@ export interface Admitted {
 export async function admit(transport: Transport, o: AdmitOptions): Promise<Admitted> {
   const timeoutMs = o.timeout ?? 10_000;
   let settle!: { resolve: (f: Frame) => void; reject: (e: Error) => void };
+  /** Why the exchange failed before the answer came (an abort, the timeout, a close), if it did. */
+  const ended: { err: Error | null } = { err: null };
   const first = new Promise<Frame>((resolve, reject) => {
-    settle = { resolve, reject };
+    settle = {
+      resolve,
+      reject: (e) => {
+        ended.err ??= e;
+        reject(e);
+      },
+    };
   });
   // The connection may be refused while the request is still being sealed: keep that rejection
   // from counting as unhandled before it is awaited.
@@ -91,6 +99,9 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     if (o.signal?.aborted) throw new AbortError('admission aborted', { cause: o.signal.reason });
     const timestamp = (o.clock ?? currentTimeNs)();
     const frame = await sealRequest(o.password, { domain: o.domain, mac: o.mac ?? '', timestamp });
+    // Aborted, timed out or closed while the request was sealed: it must not go out now (a
+    // switcher would admit a connection its opener has given up).
+    if (ended.err !== null) throw ended.err;
     transport.send([frame]);
     const reply = await first;
     if (reply.payload.length < 44) {

@@ -127,6 +127,22 @@ describe('admit() and aborts', () => {
   });
 });
 
+describe('admit() aborted while it seals the request', () => {
+  it('sends nothing: the request of an abandoned attempt must not reach the switcher', async () => {
+    const [a] = memoryPair();
+    const sent = vi.spyOn(a, 'send');
+    const ac = new AbortController();
+    const p = admit(a, { password: PASSWORD, domain: 'sealing', signal: ac.signal, timeout: 2_000 });
+    // Sealing awaits Web Crypto: the abort lands before the request is ready. Before, the request
+    // went out anyway (a switcher could admit the abandoned connection), and only then did the
+    // abort fail the admission.
+    ac.abort();
+    await expect(p).rejects.toBeInstanceOf(AbortError);
+    expect(sent).not.toHaveBeenCalled();
+    expect(a.closed).toBe(true);
+  });
+});
+
 describe('connections dropped right after admission', () => {
   it('back off like failed attempts instead of reconnecting at once', async () => {
     const sw = switcher();

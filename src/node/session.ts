@@ -12,6 +12,7 @@ import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { eitherSignal, type LinkedSignal } from '../util/signals.js';
 import { clampDelay, now } from '../util/timers.js';
+import { normalizeDomain } from '../wire/domain.js';
 import { type DialTarget, parseAddress } from './address.js';
 import { admit } from './admit.js';
 import { type Destroyable, Listener } from './listener.js';
@@ -134,6 +135,13 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     if (typeof makeNode !== 'function') throw new ConfigError('option makeNode must be a function');
     if (typeof options.password !== 'string') throw new ConfigError('option password must be a string');
     if (typeof options.domain !== 'string') throw new ConfigError('option domain must be a string');
+    // A switcher refuses a name that does not normalise (PROTOCOL.md 2.8) without saying why
+    // (ErrCode -1), and every attempt would be refused again, for as long as the session lives.
+    if (normalizeDomain(options.domain) === null) {
+      throw new ConfigError(
+        `option domain ${JSON.stringify(options.domain)} is not one a switcher admits: 1..63 of a-z 0-9 - _ (upper case folded), not starting or ending with - or _, not local or localhost`,
+      );
+    }
     // Every option is checked now: a bad one found at the first admission would cost a connection.
     const { password: _p, mac: _m, reconnect: _r, ...nodeOptions } = options;
     this.nodeOpts = validateNodeOptions({ ...nodeOptions, domain: options.domain });

@@ -335,6 +335,41 @@ describe('options', () => {
   });
 });
 
+describe('the domain', () => {
+  it('one that no switcher admits (PROTOCOL.md 2.8) throws at construction instead of being refused for ever', () => {
+    const sw = switcher();
+    let calls = 0;
+    const make = (domain: string) =>
+      new Session<FlexStream>({
+        connector: async () => {
+          calls++;
+          const [a, b] = memoryPair();
+          sw.handle(b);
+          return a as Transport;
+        },
+        makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+        password: PASSWORD,
+        domain,
+        heartbeatInterval: 0,
+      });
+    // Before, each was sent, refused (ErrCode -1, reason unknown to the node) and retried with
+    // back-off for as long as the session lived.
+    for (const bad of ['', '   ', 'a.b', 'local', 'LocalHost', '-x', 'x_', 'x'.repeat(64), 'ü']) {
+      expect(() => make(bad), JSON.stringify(bad)).toThrow(ConfigError);
+      expect(() => connect('tcp://127.0.0.1:1', { password: PASSWORD, domain: bad }), bad).toThrow(
+        ConfigError,
+      );
+    }
+    expect(calls).toBe(0);
+    // What the switcher normalises into a valid name is fine.
+    for (const good of [' Alice ', 'UPPER_ok', 'x'.repeat(63), '0']) {
+      const s = make(good);
+      cleanups.push(() => s.close());
+    }
+    expect(calls).toBe(4);
+  });
+});
+
 describe('waiting for the session', () => {
   it('a dial or ping waiting for a session that cannot connect fails within its timeout', async () => {
     fakeTimers();

@@ -443,10 +443,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.setState('backoff');
     if (this.isClosed) return;
     const jitter = this.opts.backoffJitter ?? 0.2;
-    // Capped at the longest timer delay: a longer one (backoffMax near it, plus jitter) would run
-    // after 1 ms, a reconnect loop without back-off.
-    const ms = clampDelay(Math.round(this.delay * (1 + (Math.random() * 2 - 1) * jitter)));
-    this.delay = Math.min(this.delay * 2, this.opts.backoffMax ?? 30_000);
+    const max = this.opts.backoffMax ?? 30_000;
+    // Never above backoffMax, the longest delay: a backoffInitial above it was waited in full
+    // first. Capped at the longest timer delay too: a longer one (backoffMax near it, plus
+    // jitter) would run after 1 ms, a reconnect loop without back-off.
+    const ms = clampDelay(Math.round(Math.min(this.delay, max) * (1 + (Math.random() * 2 - 1) * jitter)));
+    this.delay = Math.min(this.delay * 2, max);
     const signal = this.bounds.signal;
     if (signal?.aborted) {
       void this.close();

@@ -161,6 +161,29 @@ describe('connections dropped right after admission', () => {
   });
 });
 
+describe('back-off', () => {
+  it('never waits longer than backoffMax, also when backoffInitial is longer', async () => {
+    fakeTimers();
+    const at: number[] = [];
+    const s = new Session<FlexStream>({
+      connector: async () => {
+        at.push(performance.now());
+        throw new ConnectionClosedError('refused');
+      },
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'capped',
+      backoffInitial: 1_000,
+      backoffMax: 100,
+      backoffJitter: 0,
+    });
+    cleanups.push(() => s.close());
+    await vi.advanceTimersByTimeAsync(350);
+    // Before: the first wait was backoffInitial (1 s), ten times "the longest back-off delay".
+    expect(at.map((t) => Math.round(t - at[0]!))).toEqual([0, 100, 200, 300]);
+  });
+});
+
 describe('close() called from an event handler', () => {
   it('from "disconnect" after a failed attempt: no further attempt, state stays closed', async () => {
     fakeTimers();

@@ -430,6 +430,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       else this.scheduleRetry();
     });
     this.setState('ready');
+    // A 'state' handler may have closed the session (and this connection): not ready after all.
+    if (this.isClosed) return;
     this.logger.info({ ip, domain: this.opts.domain }, 'session ready');
     this.emit('ready', ip);
     for (const w of this.readyWaiters.slice()) w.resolve();

@@ -220,6 +220,28 @@ describe('close() called from an event handler', () => {
   });
 });
 
+describe('close() from a "state" handler as the session becomes ready', () => {
+  it('no "ready" event follows the close, and the connection is closed', async () => {
+    const sw = switcher();
+    const { s } = memorySession(sw, 'stopper');
+    const events: string[] = [];
+    s.on('state', (st) => {
+      events.push(st);
+      if (st === 'ready') void s.close();
+    });
+    s.on('ready', () => events.push('ready event'));
+    const waiting = s.ready().then(
+      () => 'resolved',
+      (e: { code?: string }) => e.code,
+    );
+    await nextEvent(s, 'close', 3_000);
+    // Before: 'ready' was emitted on the closed session, after its 'closed' state.
+    expect(events).toEqual(['ready', 'closed']);
+    expect(await waiting).toBe('FLEX_ERR_CONNECTION_CLOSED');
+    expect(s.node).toBeNull();
+  });
+});
+
 describe('close() and listen()', () => {
   it('a second close() resolves only once the session is closed', async () => {
     const sw = switcher();

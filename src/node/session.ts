@@ -113,6 +113,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private readonly abort = new AbortController();
   private closing: Promise<void> | null = null;
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** The failure that made the session close itself (not a close() of its owner), if any. */
+  private closeCause: Error | undefined;
   /** Successful admissions so far. */
   connections = 0;
 
@@ -194,7 +196,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       }
     }
     if (this._state === 'ready' && this._node !== null) return Promise.resolve();
-    if (this._state === 'closed') return Promise.reject(new ConnectionClosedError('session closed'));
+    if (this._state === 'closed') return Promise.reject(this.closedError());
     // An abort listener added to a signal that already fired is never called.
     if (options.signal?.aborted)
       return Promise.reject(new AbortError(undefined, { cause: options.signal.reason }));
@@ -252,7 +254,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   /** A listener that survives reconnections: it is served on every new connection. */
   listen(port: number, options: { backlog?: number } = {}): Listener<S> {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
-    if (this._state === 'closed') throw new ConnectionClosedError('session closed');
+    if (this._state === 'closed') throw this.closedError();
     if (this.listeners.has(port)) throw new ConfigError(`listen port ${port} is used`);
     const l = new Listener<S>(port, options.backlog ?? this.nodeOpts.backlog);
     l.onClosed = (x) => {
@@ -282,8 +284,23 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * hears it through its linked signal.
    */
   private readonly onOpenerAbort = (): void => {
-    void this.close();
+    this.closeFor(new AbortError(undefined, { cause: this.bounds.signal?.reason }));
   };
+
+  /** Closes the session because of `err`, which later calls are told of as their error's cause. */
+  private closeFor(err: Error): void {
+    this.closeCause ??= err;
+    void this.close();
+  }
+
+  /**
+   * What an operation on the closed session fails with: the failure that closed it, if it closed
+   * itself, as the cause (a bare 'session closed' hid a wrong URL or password from ready()).
+   */
+  private closedError(): ConnectionClosedError {
+    const cause = this.closeCause;
+    return new ConnectionClosedError('session closed', cause === undefined ? undefined : { cause });
+  }
 
   private async shutdown(): Promise<void> {
     this.setState('closed');
@@ -291,7 +308,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.abort.abort();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const l of [...this.listeners.values()]) l.close();
-    const err = new ConnectionClosedError('session closed');
+    const err = this.closedError();
     for (const w of this.readyWaiters.slice()) w.reject(err);
     const node = this._node;
     this._node = null;
@@ -305,7 +322,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     o: { signal?: AbortSignal },
     limit: number,
   ): Promise<{ node: BaseNode<S>; left: () => number }> {
-    if (this._state === 'closed') throw new ConnectionClosedError('session closed');
+    if (this._state === 'closed') throw this.closedError();
     if (!(wait ?? this.opts.waitForReady ?? false)) throw new NotConnectedError(`session is ${this._state}`);
     // Monotonic: with the wall clock, a step back while waiting (NTP, a resumed VM) gave the dial
     // or ping that much more time.
@@ -371,10 +388,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // attempt aborted by the caller's signal (the session's own abort closed it already) would
       // fail the same way at once every time.
       if (e instanceof ConfigError || e instanceof AbortError) {
-        void this.close();
+        this.closeFor(e);
         return;
       }
-      this.scheduleRetry();
+      this.scheduleRetry(e);
     } finally {
       linked?.dispose();
     }
@@ -412,7 +429,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       this.logger.info({ err: e.message }, 'session disconnected');
       if (this.opts.reconnect === false) {
         this.emit('disconnect', e);
-        void this.close();
+        this.closeFor(e);
         return;
       }
       // A connection that worked reconnects at once; back-off is for failed attempts (8.8). One
@@ -427,7 +444,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       this.emit('disconnect', e);
       if (this.isClosed) return;
       if (worked) void this.attempt();
-      else this.scheduleRetry();
+      else this.scheduleRetry(e);
     });
     this.setState('ready');
     // A 'state' handler may have closed the session (and this connection): not ready after all.
@@ -437,9 +454,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     for (const w of this.readyWaiters.slice()) w.resolve();
   }
 
-  private scheduleRetry(): void {
+  /** Waits the back-off after `failure` (a failed attempt, a connection lost at once), then retries. */
+  private scheduleRetry(failure: Error): void {
     if (this.opts.reconnect === false) {
-      void this.close();
+      this.closeFor(failure);
       return;
     }
     this.setState('backoff');
@@ -453,7 +471,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.delay = Math.min(this.delay * 2, max);
     const signal = this.bounds.signal;
     if (signal?.aborted) {
-      void this.close();
+      this.closeFor(new AbortError(undefined, { cause: signal.reason }));
       return;
     }
     signal?.addEventListener('abort', this.onOpenerAbort, { once: true });

@@ -184,6 +184,52 @@ describe('back-off', () => {
   });
 });
 
+describe('a session that closed itself', () => {
+  it('rejects ready(), dial() and ping() with the failure that closed it as the cause', async () => {
+    const refused = new ConfigError('no such scheme');
+    const sw = switcher();
+    const ac = new AbortController();
+    const sessions = {
+      config: new Session<FlexStream>({
+        connector: async () => {
+          throw refused;
+        },
+        makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+        password: PASSWORD,
+        domain: 'config',
+      }),
+      once: memorySession(sw, 'once', { password: 'wrong', reconnect: false }).s,
+      aborted: memorySession(sw, 'aborted', { password: 'wrong', signal: ac.signal }).s,
+    };
+    cleanups.push(() => sessions.config.close());
+    const pending = Object.values(sessions).map((s) => s.ready().catch((e: unknown) => e));
+    const disconnects = Object.values(sessions).map((s) => nextEvent<Error>(s, 'disconnect', 3_000));
+    const closes = Object.values(sessions).map((s) => nextEvent(s, 'close', 3_000));
+    // The third is refused once, then aborted while it backs off.
+    await disconnects[2];
+    ac.abort();
+    const causes = await Promise.all(disconnects);
+    expect(causes[0]).toBe(refused);
+    expect(causes[1]).toBeInstanceOf(AdmissionError);
+    await Promise.all(closes);
+    for (const [i, s] of Object.values(sessions).entries()) {
+      expect(s.state).toBe('closed');
+      // docs/errors.md: the original failure is kept in err.cause. Before, every one of these
+      // was a bare 'session closed', the reason only ever told to 'disconnect' listeners.
+      for (const e of [
+        await pending[i],
+        await s.ready().catch((x: unknown) => x),
+        await s.dial('x:1').catch((x: unknown) => x),
+        await s.ping().catch((x: unknown) => x),
+      ]) {
+        expect(e).toBeInstanceOf(ConnectionClosedError);
+        if (i < 2) expect((e as Error).cause).toBe(causes[i]);
+        else expect((e as Error).cause).toBeInstanceOf(AbortError);
+      }
+    }
+  });
+});
+
 describe('close() called from an event handler', () => {
   it('from "disconnect" after a failed attempt: no further attempt, state stays closed', async () => {
     fakeTimers();

@@ -110,6 +110,9 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     }
     const response = await openResponse(o.password, reply.payload);
     checkResponse(response);
+    // Aborted while the answer was opened: the answer had settled the exchange already, so the
+    // abort went unheard, and an attempt its opener gave up would become a connection.
+    if (o.signal?.aborted) throw new AbortError('admission aborted', { cause: o.signal.reason });
     // Bytes (and a close) that came after the response are replayed to the node in order.
     return { ip: response.ip, transport: handoff.view() };
   } catch (err) {

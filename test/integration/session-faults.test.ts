@@ -143,6 +143,37 @@ describe('admit() aborted while it seals the request', () => {
   });
 });
 
+describe('admit() aborted once the answer is in, while it is opened', () => {
+  it('fails with AbortError: an aborted attempt must not become a connection', async () => {
+    const [a, b] = memoryPair();
+    cleanups.push(() => a.destroy());
+    b.attach({
+      data: () => {
+        void sealResponse(PASSWORD, { errCode: 0, ip: 5 }).then((frame) => b.send([frame]));
+      },
+      drain: () => {},
+      close: () => {},
+    });
+    const ac = new AbortController();
+    // The abort lands right behind the answer, before admit() has opened it (Web Crypto).
+    const attach = a.attach.bind(a);
+    a.attach = (h) =>
+      attach({
+        data: (chunk) => {
+          h.data(chunk);
+          ac.abort();
+        },
+        drain: () => h.drain(),
+        close: (err) => h.close(err),
+      });
+    const p = admit(a, { password: PASSWORD, domain: 'late', signal: ac.signal, timeout: 2_000 });
+    // Before: the abort found the answer taken already and went unheard; admit() resolved, and a
+    // session whose opener aborted then was connected anyway (its attempt "in flight" succeeded).
+    await expect(p).rejects.toBeInstanceOf(AbortError);
+    expect(a.closed).toBe(true);
+  });
+});
+
 describe('connections dropped right after admission', () => {
   it('back off like failed attempts instead of reconnecting at once', async () => {
     const sw = switcher();

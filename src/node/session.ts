@@ -443,8 +443,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       this.setState(worked ? 'connecting' : 'backoff');
       this.emit('disconnect', e);
       if (this.isClosed) return;
-      if (worked) void this.attempt();
-      else this.scheduleRetry(e);
+      if (!worked) {
+        this.scheduleRetry(e);
+        return;
+      }
+      // The opener aborted while we were connected: close, as scheduleRetry does after a
+      // connection that did not last, instead of an attempt that calls the connector with the
+      // aborted signal (one that does not heed it connects for nothing) only to fail it.
+      const opener = this.bounds.signal;
+      if (opener?.aborted) this.closeFor(new AbortError(undefined, { cause: opener.reason }));
+      else void this.attempt();
     });
     this.setState('ready');
     // A 'state' handler may have closed the session (and this connection): not ready after all.

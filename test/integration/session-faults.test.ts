@@ -261,6 +261,34 @@ describe('a session that closed itself', () => {
   });
 });
 
+describe("the opener's signal aborted while connected", () => {
+  it('a connection that lasted and then drops closes the session without another attempt', async () => {
+    fakeTimers();
+    const sw = switcher();
+    const ac = new AbortController();
+    const { s, calls } = memorySession(sw, 'lasted-aborted', {
+      backoffInitial: 100,
+      backoffJitter: 0,
+      signal: ac.signal,
+    });
+    await new Promise((resolve) => s.once('ready', resolve));
+    ac.abort();
+    await vi.advanceTimersByTimeAsync(150); // longer than backoffInitial: the connection worked
+    const disconnects: Error[] = [];
+    s.on('disconnect', (e) => disconnects.push(e));
+    const closed = nextEvent(s, 'close', 3_000);
+    sw.kick('lasted-aborted', 'once');
+    await closed;
+    // Before: it reconnected at once, calling the connector with the aborted signal (a connector
+    // that does not heed it opened a connection for nothing), and reported a second 'disconnect'
+    // (AbortError) for that attempt.
+    expect(calls.n).toBe(1);
+    expect(disconnects).toHaveLength(1);
+    expect(disconnects[0]).toBeInstanceOf(ConnectionClosedError);
+    await expect(s.ready()).rejects.toMatchObject({ cause: expect.any(AbortError) });
+  });
+});
+
 describe('close() called from an event handler', () => {
   it('from "disconnect" after a failed attempt: no further attempt, state stays closed', async () => {
     fakeTimers();

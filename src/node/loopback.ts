@@ -38,7 +38,9 @@ export class Loopback implements StreamHost {
         framing: 'message',
         send: (parts) => {
           const f = readHeader(parts[0]!, 0);
-          f.payload = parts.length === 1 ? EMPTY : parts.length === 2 ? parts[1]! : concatBytes(parts, 1);
+          // Copied: the payload reaches a reader in this process, who may keep it while the writer
+          // fills the same buffer again (concatBytes copies, for one part too).
+          f.payload = parts.length === 1 ? EMPTY : concatBytes(parts, 1);
           owner.dispatch(f, this);
           return true;
         },

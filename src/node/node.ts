@@ -13,7 +13,7 @@ import {
 import { Scheduler } from '../scheduler.js';
 import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
-import { checkDelay } from '../util/check.js';
+import { checkDelay, checkInt } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { timeout } from '../util/timers.js';
@@ -267,10 +267,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (this.streams.size + this.dials.size - this.earlyDials.size >= o.maxStreams) {
       throw new LimitError(`stream limit of ${o.maxStreams} reached`);
     }
-    const window = options.window ?? o.window;
-    if (!Number.isInteger(window) || window < 0 || window > 0x7fffffff) {
-      throw new ConfigError(`window must be an integer in 0..2147483647, got ${window}`);
-    }
+    // The same check, and message, as a session's dial made while it waits for a connection.
+    const window = checkInt('option window', options.window ?? o.window, 0, 0x7fffffff);
     const timeoutMs = checkDelay('option timeout', options.timeout ?? o.dialTimeout);
     // Go short-cuts dials to itself (PROTOCOL.md 3.2): they never reach the wire.
     const local = this.isLocal(target);

@@ -63,6 +63,14 @@ function acceptorEnd(f: Frame, caps: number, reset?: Uint8Array): [Uint8Array, U
 }
 
 /** Payload of the reset an acceptor gets for a stream refused as one too many. */
+/**
+ * Whether an OpenStream ACK from `from` answers the tracked dial `route`: dialers match ACKs by
+ * port alone (PROTOCOL.md 3.2), so only one from the node and port the dial went to does.
+ */
+function answers(route: OpeningRoute, from: SwitcherClient, f: Frame): boolean {
+  return route.to === from && route.dstPort === f.srcPort;
+}
+
 const TOO_MANY_RESET = encodeReset(PEER_GONE_CODE, 'too many streams at the switcher');
 const TOO_MANY_STREAMS = encodeOpenError('too many streams');
 /** Commands of a stream's life after its open: what a dialer may send early, to FFFF. */
@@ -154,7 +162,7 @@ export class Router {
    */
   private foreignAck(from: SwitcherClient, to: SwitcherClient, f: Frame): boolean {
     const route = to.opening.get(f.dstPort);
-    if (route === undefined || (route.to === from && route.dstPort === f.srcPort)) return false;
+    if (route === undefined || answers(route, from, f)) return false;
     this.drop(from, f, 'OpenStream ACK from a node the dial did not go to');
     const ack = decodeOpenAck(f.payload);
     if (ack.ok) {
@@ -177,7 +185,7 @@ export class Router {
     const ack = decodeOpenAck(f.payload);
     if (!ack.ok) return false;
     const route = to.opening.get(f.dstPort);
-    if (route !== undefined && route.to === from && route.dstPort === f.srcPort) {
+    if (route !== undefined && answers(route, from, f)) {
       this.discard(to, route, 'early data of a stream refused as one too many');
       SwitcherClient.dropRoute(to, f.dstPort);
     }
@@ -224,7 +232,7 @@ export class Router {
       const route = to.opening.get(f.dstPort);
       let fins = 0;
       let held: Frame[] | null = null;
-      const answered = route !== undefined && route.to === from && route.dstPort === f.srcPort;
+      const answered = route !== undefined && answers(route, from, f);
       if (answered && !route.early) {
         // A dial without early data is answered: there is nothing left to refuse if `from` leaves.
         SwitcherClient.dropRoute(to, f.dstPort);

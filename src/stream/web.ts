@@ -283,7 +283,16 @@ export class WebStream implements StreamFace {
  * default reason (pipeTo) is one.
  */
 function asError(reason: unknown): Error | undefined {
-  if (!(reason instanceof Error)) return undefined;
+  if (!(reason instanceof Error)) {
+    // A plain object with a reset code ({ resetCode: 0x101 }) sends that code, as the Node face's
+    // destroy() does; it fails this end as a StreamClosedError carrying the code.
+    const code = (reason as { resetCode?: unknown } | null)?.resetCode;
+    if (typeof reason !== 'object' || reason === null || typeof code !== 'number') return undefined;
+    const message = (reason as { message?: unknown }).message;
+    return Object.assign(new StreamClosedError(typeof message === 'string' ? message : 'stream aborted'), {
+      resetCode: code,
+    });
+  }
   const r = reason as Error & { code?: unknown; resetCode?: unknown };
   return r.name === 'AbortError' && r.code === 20 && r.resetCode === undefined ? undefined : reason;
 }

@@ -72,6 +72,31 @@ describe('Web Streams face', () => {
     expect((err as StreamResetError).resetCode).toBe(0x200);
   });
 
+  it('aborting with a plain object that has a resetCode sends that code, as destroy() does', async () => {
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    const reading = readAll(peer);
+    await s.writable.abort({ resetCode: 0x201 });
+    const err = await reading.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect((err as StreamResetError).resetCode).toBe(0x201);
+  });
+
+  it('cancelling with a plain object that has a resetCode sends that code', async () => {
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    const w = peer.writable.getWriter();
+    const failed = w.closed.catch((e: unknown) => e);
+    await s.readable.cancel({ resetCode: 0x202 });
+    const err = await failed;
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect((err as StreamResetError).resetCode).toBe(0x202);
+  });
+
   it('a paused reader stops the sender at the window', async () => {
     const [a, b] = pair();
     const acc = b.listen(5).accept();

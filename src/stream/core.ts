@@ -117,6 +117,12 @@ const SPARSE_WRITE = 4096;
  */
 const ACK_MAX_DELAY_MS = 100;
 const ACK_BY_TIME_MIN = 64 * 1024;
+/**
+ * Writes shorter than this are copied when taken: a copy costs less than the write itself there,
+ * and short writes are the ones most often made from a reused buffer. Longer ones are sent from
+ * the writer's own buffer.
+ */
+export const COPY_WRITES_BELOW = 16 * 1024;
 
 /**
  * Monotonic milliseconds (util/timers now(): performance.now(), counted from start), floored so they
@@ -343,7 +349,10 @@ export class StreamCore extends StreamQueue {
         else this.mark(SHORT_WRITER);
       }
       if (this.pending === null) this.pending = new Deque<Uint8Array>(2);
-      this.pending.push(chunk);
+      // Short writes are copied: their callback comes before the bytes leave, and a writer that
+      // encodes into one scratch buffer must not change what it already wrote (manual.md, "Do not
+      // change a buffer after writing it"). TypedArray slice copies, and keeps a Buffer a Buffer.
+      this.pending.push(chunk.length < COPY_WRITES_BELOW ? Uint8Array.prototype.slice.call(chunk) : chunk);
       this.pendingBytes += chunk.length;
       this.pump(false);
     }

@@ -351,7 +351,8 @@ export class StreamCore extends StreamQueue {
       if (this.pending === null) this.pending = new Deque<Uint8Array>(2);
       // Short writes are copied: their callback comes before the bytes leave, and a writer that
       // encodes into one scratch buffer must not change what it already wrote (manual.md, "Do not
-      // change a buffer after writing it"). TypedArray slice copies, and keeps a Buffer a Buffer.
+      // change a buffer of 16 KiB or more after writing it"). TypedArray slice copies, and keeps
+      // a Buffer a Buffer.
       this.pending.push(chunk.length < COPY_WRITES_BELOW ? Uint8Array.prototype.slice.call(chunk) : chunk);
       this.pendingBytes += chunk.length;
       this.pump(false);

@@ -277,8 +277,8 @@ export class WebStream implements StreamFace {
 }
 
 /**
- * An abort or cancel reason as the stream's error: only an Error carries a message and a reset code.
- * A DOMException AbortError (legacy code 20) without a reset code stands for no reason: the
+ * An abort or cancel reason as the stream's error: an Error, or a plain object with a numeric
+ * `resetCode` (and maybe a `message`); anything else stands for no reason. A DOMException AbortError (legacy code 20) without a reset code stands for no reason: the
  * standard gives the writable's signal one when abort() has none, and an aborted AbortSignal's
  * default reason (pipeTo) is one.
  */

@@ -263,8 +263,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (this.dials.size >= o.maxPendingDials) {
       throw new LimitError(`more than ${o.maxPendingDials} dials are pending`);
     }
-    // An early dial is a stream already (in `streams`) and a dial waiting for its ACK: count it once.
-    if (this.streams.size + this.dials.size - this.earlyDials.size >= o.maxStreams) {
+    if (this.streamsHeld() >= o.maxStreams) {
       throw new LimitError(`stream limit of ${o.maxStreams} reached`);
     }
     // The same check, and message, as a session's dial made while it waits for a connection.
@@ -359,6 +358,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       else core.abort(err);
     }
     if (this.earlyDials.get(port)?.core === core) this.earlyDials.delete(port);
+  }
+
+  /**
+   * Streams held against maxStreams: live ones and dials waiting for their ACK. An early dial is a
+   * stream already (in `streams`) and a dial waiting for its ACK: counted once.
+   */
+  private streamsHeld(): number {
+    return this.streams.size + this.dials.size - this.earlyDials.size;
   }
 
   private isLocal(t: DialTarget): boolean {
@@ -745,9 +752,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       return;
     }
     const o = this.options;
-    if (this.streams.size >= o.maxStreams || this.receiveBuffered > o.maxReceiveBuffer) {
+    // Pending dials count too: each becomes a stream when its ACK comes, and a dial to this node
+    // itself is two streams (with only the open counted, the limit was overshot by both).
+    if (this.streamsHeld() >= o.maxStreams || this.receiveBuffered > o.maxReceiveBuffer) {
       this.logger.warn(
-        { streams: this.streams.size, buffered: this.receiveBuffered },
+        { streams: this.streams.size, dials: this.dials.size, buffered: this.receiveBuffered },
         'refusing stream: limit',
       );
       this.refuseOpen(f, via, 'too many streams');

@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DialRefusedError, type Node, type NodeOptions } from '../../../src/index.js';
+import { Cmd } from '../../../src/wire/constants.js';
+import { decodeOpenAck, encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
+import { type RawPeer, rawLink as rawNodeLink } from '../../helpers/raw.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+function rawLink(options: NodeOptions = {}): { node: Node; raw: RawPeer } {
+  const link = rawNodeLink({ heartbeatInterval: 0, ...options });
+  cleanups.push(() => link.node.destroy());
+  return link;
+}
+
+describe('node stream limit', () => {
+  it('counts a pending dial against maxStreams when an open comes in', async () => {
+    const { node, raw } = rawLink({ maxStreams: 1 });
+    node.listen(80);
+    const dialing = node.dial('2:9');
+    const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+    // The dial holds the only slot: the peer's open is refused, not accepted on top of it.
+    raw.send(Cmd.OPEN, 1, 80, 2, 5000, encodeOpen({ domain: 'raw', window: 0 }));
+    const refusal = await raw.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === 5000);
+    expect(decodeOpenAck(refusal.payload)).toEqual({ ok: false, error: 'too many streams' });
+    raw.send(Cmd.OPEN_ACK, 1, open.srcPort, 2, 9, encodeOpenAck({ window: 0 }));
+    const s = await dialing;
+    expect(node.streamCount).toBe(1);
+    s.destroy();
+  });
+
+  it('refuses a self-dial that would need more streams than maxStreams', async () => {
+    const { node } = rawLink({ maxStreams: 1 });
+    node.listen(80);
+    // Both ends of a self-dial are streams of this node: with one slot, the open is refused.
+    const err = await node.dial('0:80').catch((e: Error) => e);
+    expect(err).toBeInstanceOf(DialRefusedError);
+    expect(err).toMatchObject({ reason: 'limit' });
+    expect(node.streamCount).toBe(0);
+  });
+
+  it('still lets a self-dial take the last two slots', async () => {
+    const { node } = rawLink({ maxStreams: 2 });
+    const accepting = node.listen(80).accept();
+    const s = await node.dial('0:80');
+    const accepted = await accepting;
+    expect(node.streamCount).toBe(2);
+    s.destroy();
+    accepted.destroy();
+  });
+});

@@ -21,7 +21,13 @@ export class PortPool {
   take(skip?: (n: number) => boolean): number {
     while (this.next <= this.last) {
       const n = this.next++;
-      if (this.used.has(n) || skip?.(n)) continue;
+      if (this.used.has(n)) continue;
+      if (skip?.(n)) {
+        // Busy now (a listener's port), free later: last in line, behind every released number.
+        // Dropped here, it was lost to the pool for good.
+        this.free.unshift(n);
+        continue;
+      }
       this.used.add(n);
       return n;
     }

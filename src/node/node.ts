@@ -17,7 +17,7 @@ import { checkDelay, checkInt } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { timeout } from '../util/timers.js';
-import { Caps, Cmd, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
+import { Caps, Cmd, LOCAL_IP, MAX_PAYLOAD, SWITCHER_IP } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
@@ -82,6 +82,9 @@ interface EarlyDial<S> extends EarlyPlan {
   core: StreamCore;
   face: S;
 }
+
+/** The payload of a ping of the switcher (no domain). */
+const NO_PAYLOAD = new Uint8Array(0);
 
 /** Domains remembered for early data through a switcher (the oldest is forgotten first). */
 const EARLY_DOMAINS = 1024;
@@ -200,7 +203,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
             () => this.scheduler.bytesWritten,
             () => this.stats.bytesIn,
             () => this.scheduler.isBlocked,
-            (t) => this.pingRaw('', t),
+            (t) => this.pingRaw(NO_PAYLOAD, t),
             (err) => this.destroy(err),
           )
         : null;
@@ -410,12 +413,19 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   ping(domain = '', options: PingOptions = {}): Promise<number> {
     if (this._closed) return Promise.reject(new NotConnectedError('node is closed'));
     let timeoutMs: number;
+    let payload: Uint8Array;
     try {
       timeoutMs = checkDelay('option timeout', options.timeout ?? this.options.pingTimeout);
+      payload = encodeUtf8(domain);
+      // The size field has 16 bits: a longer payload went out under a truncated size, and the
+      // peer read the rest of it as frames.
+      if (payload.length > MAX_PAYLOAD) {
+        throw new ConfigError(`ping domain of ${payload.length} bytes is too long`);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.pingRaw(domain, timeoutMs, options.signal);
+    return this.pingRaw(payload, timeoutMs, options.signal);
   }
 
   /** Sets the domain and IP after admission (the session does this). */
@@ -518,8 +528,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     return this.makeStream(core);
   }
 
-  private pingRaw(domain: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    const payload = encodeUtf8(domain);
+  private pingRaw(payload: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     return this.pinger.start(
       (id) => this.sendControl(Cmd.PING, SWITCHER_IP, 0, this._ip, id, payload),
       timeoutMs,

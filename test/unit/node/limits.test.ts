@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DialRefusedError, type Node, type NodeOptions } from '../../../src/index.js';
+import { ConfigError, DialRefusedError, type Node, type NodeOptions } from '../../../src/index.js';
 import { Cmd } from '../../../src/wire/constants.js';
 import { decodeOpenAck, encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
 import { type RawPeer, rawLink as rawNodeLink } from '../../helpers/raw.js';
@@ -49,5 +49,22 @@ describe('node stream limit', () => {
     expect(node.streamCount).toBe(2);
     s.destroy();
     accepted.destroy();
+  });
+});
+
+describe('node ping argument', () => {
+  it('refuses a domain too long for a frame instead of corrupting the connection', async () => {
+    const { node, raw } = rawLink();
+    const long = 'x'.repeat(0x10000 + 5);
+    const err = await node.ping(long, { timeout: 1_000 }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    // Nothing went out: the connection still carries well-formed frames.
+    const pinging = node.ping('bob');
+    const ping = await raw.next((f) => f.cmd === Cmd.PING);
+    expect(new TextDecoder().decode(ping.payload)).toBe('bob');
+    expect(raw.frames).toEqual([]);
+    raw.send(Cmd.PING_ACK, 1, ping.srcPort, 2, 0);
+    expect(await pinging).toBeGreaterThanOrEqual(0);
+    expect(node.closed).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { Command, Option } from 'commander';
 import type * as Yaml from 'yaml';
 import { ConfigError } from '../errors.js';
+import { isRepeatable } from './parse.js';
 
 /**
  * The YAML config file (`--config FILE` or FLEXMUX_CONFIG): a mapping whose keys are long flag
@@ -141,7 +142,11 @@ function setFromFile(cmd: Command, option: Option, value: unknown, where: string
     return;
   }
   const items: unknown[] = Array.isArray(value) ? value : [value];
-  let result: unknown = Array.isArray(value) && value.length === 0 ? [] : undefined;
+  // Only a repeatable flag may be given no value at all: `admin: []` used to set --admin to an
+  // empty list, which started the admin API on its default address, and `log-level: []` crashed.
+  const repeatable = isRepeatable(option.parseArg);
+  if (items.length === 0 && !repeatable) throw new ConfigError(`${where} takes one value, not a list`);
+  let result: unknown = items.length === 0 ? [] : undefined;
   for (const item of items) {
     if (typeof item !== 'string' && typeof item !== 'number') {
       throw new ConfigError(`${where} must be a string or a number, or a list of them`);

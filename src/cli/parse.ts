@@ -151,7 +151,7 @@ export function parseRate(text: string): number {
  * environment variable can carry a list) is appended to what came before.
  */
 export function collect<T>(parse: (text: string) => T): (text: string, previous: T[] | undefined) => T[] {
-  return (text, previous) => {
+  const collector = (text: string, previous: T[] | undefined): T[] => {
     const items = text
       .split(',')
       .map((s) => s.trim())
@@ -161,6 +161,16 @@ export function collect<T>(parse: (text: string) => T): (text: string, previous:
     // default host), so `--tcp :7000` bound every interface and `--tcp :1,:2` failed.
     return [...(previous ?? []), ...items.map((item) => parse(item))];
   };
+  collectors.add(collector);
+  return collector;
+}
+
+/** The parsers made by collect(): a config file may give their flags a list, even an empty one. */
+const collectors = new WeakSet<object>();
+
+/** True when `parse` is a repeatable flag's parser (made by collect()). */
+export function isRepeatable(parse: unknown): boolean {
+  return typeof parse === 'function' && collectors.has(parse);
 }
 
 /** `host:port` for printing, IPv6 bracketed. */

@@ -64,6 +64,12 @@ describe('config file settings', () => {
     expect(() => applyConfig(a, { a: 'x' }, 'f.yaml')).toThrow('"a" must be a mapping');
     expect(() => applyConfig(a, { a: { quiet: 'yes' } }, 'f.yaml')).toThrow('a.quiet must be true or false');
     expect(() => applyConfig(a, { a: { max: [1, 2] } }, 'f.yaml')).toThrow('takes one value, not a list');
+    // An empty list is no value: refused for a flag that takes one, an empty list for a repeatable.
+    expect(() => applyConfig(a, { a: { max: [] } }, 'f.yaml')).toThrow('a.max takes one value, not a list');
+    expect(() => applyConfig(a, { level: [] }, 'f.yaml')).toThrow('level takes one value, not a list');
+    expect(a.opts().level).toBe('info');
+    applyConfig(a, { a: { tcp: [] } }, 'f.yaml');
+    expect(a.opts().tcp).toEqual([]);
     expect(() => applyConfig(a, { a: { tcp: { h: 1 } } }, 'f.yaml')).toThrow('must be a string or a number');
     expect(() => applyConfig(a, { a: { level: 'loud' } }, 'f.yaml')).toThrow('must be one of info, debug');
     // --max exists only on a: at the top level it is known, and b ignores it.

@@ -1,4 +1,5 @@
 import type { Logger } from '../util/logger.js';
+import { timeout } from '../util/timers.js';
 
 /**
  * Graceful stop on SIGINT/SIGTERM for long-running commands. The first signal starts `stop`; a
@@ -38,11 +39,12 @@ export function onStopSignal(logger: Logger, bound: number): ShutdownHandle {
     signalled,
     async run(stop) {
       stopping = true;
-      const timer = setTimeout(() => {
+      // Clamped: Node runs a longer timer after 1 ms, which cut every stop short with exit 1
+      // (switcher --close-timeout near 2^31 ms, plus its slack).
+      const timer = timeout(() => {
         logger.error({ bound }, 'shutdown took too long: exiting now');
         process.exit(1);
       }, bound);
-      timer.unref();
       try {
         await stop();
       } finally {

@@ -15,7 +15,11 @@ import { packageVersion } from './version.js';
 export class NodePanel implements Panel {
   readonly mode = 'node';
   readonly routes: Route[];
-  readonly foreign = ['/api/v1/clients', '/api/v1/clients/{domain}'];
+  readonly foreign = [
+    ['GET', '/api/v1/clients'],
+    ['GET', '/api/v1/clients/{domain}'],
+    ['DELETE', '/api/v1/clients/{domain}'],
+  ] as const;
   readonly view: NodeView;
   private readonly rtt: RttProbe | null;
   private unrelay: (() => void) | null = null;

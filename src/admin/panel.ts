@@ -1,4 +1,4 @@
-import type { Route } from './router.js';
+import type { Method, Route } from './router.js';
 
 /**
  * What the server needs from the thing it serves (a switcher or a node): its routes, the info
@@ -8,8 +8,8 @@ export interface Panel {
   readonly mode: 'switcher' | 'node';
   /** Endpoints particular to this mode. */
   readonly routes: Route[];
-  /** Paths of the other mode's endpoints, answered 404 with a hint. */
-  readonly foreign: string[];
+  /** The other mode's endpoints (method and path), answered 404 with a hint. */
+  readonly foreign: readonly (readonly [Method, string])[];
   info(): unknown;
   /** Samples the counters (called every `sampleInterval`). */
   tick(mono: number, wall: number): void;

@@ -194,8 +194,9 @@ function buildRouter(panel: Panel, hub: EventHub, files: StaticFiles, registry: 
     { method: 'GET', path: '/healthz', access: 'public', handle: (c) => sendJson(c.res, 200, { ok: true }) },
   ];
   const other = panel.mode === 'switcher' ? 'a node' : 'a switcher';
-  const foreign: Route[] = panel.foreign.map((path) => ({
-    method: 'GET',
+  // Each with its method: a kick sent to a node is answered 404 like the list, not 405.
+  const foreign: Route[] = panel.foreign.map(([method, path]) => ({
+    method,
     path,
     access: 'token',
     handle: () => {

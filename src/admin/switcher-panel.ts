@@ -17,7 +17,7 @@ const MAX_REASON = 200;
 export class SwitcherPanel implements Panel {
   readonly mode = 'switcher';
   readonly routes: Route[];
-  readonly foreign = ['/api/v1/listeners'];
+  readonly foreign = [['GET', '/api/v1/listeners']] as const;
   readonly view: SwitcherView;
   private readonly metrics: SwitcherMetrics;
   private unrelay: (() => void) | null = null;

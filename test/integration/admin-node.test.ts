@@ -68,6 +68,10 @@ describe('admin API for a node', () => {
     const r = await request(bobAdmin.url, '/api/v1/clients');
     expect(r.status).toBe(404);
     expect((r.json as ApiError).error.message).toMatch(/only for a switcher/);
+    // The kick too (`flexmux kick` pointed at a node): 404 as documented, not 405 "allowed: GET".
+    const kick = await request(bobAdmin.url, '/api/v1/clients/alice', { method: 'DELETE' });
+    expect(kick.status).toBe(404);
+    expect((kick.json as ApiError).error.message).toMatch(/only for a switcher/);
   });
 
   it('GET /metrics has the node series and an RTT histogram that fills', async () => {

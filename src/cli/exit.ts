@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { FlexError, type FlexErrorCode } from '../errors.js';
+import { formatHostPort, type HostPort } from './parse.js';
 
 /**
  * Exit codes, one per kind of failure a script may react to (documented in docs/cli.md, where a
@@ -90,4 +91,21 @@ export function describeError(err: unknown): string {
       : null;
   const text = cause ? `${err.message}: ${cause.message}` : err.message;
   return typeof code === 'string' ? `${text} [${code}]` : text;
+}
+
+/**
+ * A listen error of the operating system's (it has a syscall: EADDRINUSE, EINVAL, ENOTFOUND...)
+ * as local I/O, exit 13, naming what could not listen where; anything else (a ConfigError) as it
+ * is. exitCodeOf knows only a few errnos by name: a name that does not resolve, or an address the
+ * kernel refuses (EINVAL), exited 1 as an unexpected failure.
+ */
+export function listenFailure(err: unknown, at: HostPort, what: string): unknown {
+  if (typeof (err as NodeJS.ErrnoException | null)?.syscall !== 'string') return err;
+  return new CliError(
+    'CLI_IO',
+    `cannot listen on ${formatHostPort(at)} for ${what}: ${(err as Error).message}`,
+    {
+      cause: err,
+    },
+  );
 }

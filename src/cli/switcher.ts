@@ -6,6 +6,7 @@ import type { Logger } from '../util/logger.js';
 import { accessFromConfig } from './access.js';
 import { startCliAdmin } from './admin-server.js';
 import type { CliCommand, CommandContext } from './command.js';
+import { listenFailure } from './exit.js';
 import { connectionsAllowed, fdShortfall, openFileLimit } from './fd-limit.js';
 import { type ListenerSpecs, startListeners } from './listeners.js';
 import { addCommonOptions, type CommonOpts, flag } from './options.js';
@@ -288,11 +289,14 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
     }
     const urls = listeners.map((l) => l.url);
     if (o.demo !== undefined) {
-      const demo = await listenDemo(switcher, { host: o.demo.host, port: o.demo.port });
+      const at = o.demo;
+      const demo = await listenDemo(switcher, { host: at.host, port: at.port }).catch((err: unknown) => {
+        throw listenFailure(err, at, 'the demo page');
+      });
       closers.push(() => demo.close());
-      const at = formatHostPort(demo.address);
-      urls.push(`ws://${at}${transportDefaults.wsPath}`);
-      logger.info({ url: `http://${at}/`, ws: `ws://${at}${transportDefaults.wsPath}` }, 'demo page');
+      const bound = formatHostPort(demo.address);
+      urls.push(`ws://${bound}${transportDefaults.wsPath}`);
+      logger.info({ url: `http://${bound}/`, ws: `ws://${bound}${transportDefaults.wsPath}` }, 'demo page');
     }
     logger.info({ listeners: urls }, 'switcher ready');
     await shutdown.signalled;

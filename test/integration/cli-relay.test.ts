@@ -404,4 +404,17 @@ describe('switcher --demo', () => {
     const r = await runCliToEnd(['ping', 'echo', '-c', '1', '-s', String(page.ws)], { env: ENV });
     expect(r.code).toBe(0);
   });
+
+  it('exits 13 when its address cannot be listened on, as for the other listeners', async () => {
+    // A link-local IPv6 address without a scope: the kernel refuses it (EINVAL), an errno exit.ts
+    // does not list, so the demo's listen error used to exit 1 as an unexpected failure.
+    const sw = runCli(['switcher', '--tcp', '127.0.0.1:0', '--demo', '[fe80::1]:0'], {
+      env: ENV,
+      script: 'src/cli/main.ts',
+    });
+    expect(await sw.exited).toBe(13);
+    expect(sw.stderr).toMatch(
+      /flexmux switcher: cannot listen on \[fe80::1\]:0 for the demo page: .* \[CLI_IO\]/,
+    );
+  });
 });

@@ -77,10 +77,17 @@ function baseUrl(o: AdminOpts): URL {
  */
 function adminToken(cmd: Command): string | undefined {
   const o = cmd.opts<AdminOpts>();
-  if (o.tokenFile !== undefined && cmd.getOptionValueSource('token') !== 'cli') {
-    return readSecretFile(o.tokenFile, 'admin token');
+  const token =
+    o.tokenFile !== undefined && cmd.getOptionValueSource('token') !== 'cli'
+      ? readSecretFile(o.tokenFile, 'admin token')
+      : o.token;
+  if (token === undefined || token === '') return undefined;
+  // What the admin server accepts (src/admin/config.ts). Anything else fetch refuses with a
+  // message that quotes the whole header, token included, which then reached stderr.
+  if (/[^\x21-\x7e]/.test(token)) {
+    throw new CliError('CLI_USAGE', 'the admin token must be printable ASCII without spaces');
   }
-  return o.token === '' ? undefined : o.token;
+  return token;
 }
 
 async function request(cmd: Command, method: string, path: string): Promise<Response> {

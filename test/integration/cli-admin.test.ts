@@ -119,6 +119,24 @@ describe.concurrent('flexmux clients', () => {
     expect(r.code).toBe(0);
   });
 
+  it('a token no Authorization header can carry is bad usage (exit 2), and is not printed', async ({
+    expect,
+  }) => {
+    // A token file with one blank line too many keeps a newline in the token. fetch refused the
+    // header and its message, printed as 'cannot reach the admin API', quoted the whole token.
+    const tokenFile = join(dir, 'token-two-lines');
+    writeFileSync(tokenFile, `${TOKEN}-s3cret\n\n`);
+    const r = await runCliToEnd(['clients', '--admin', admin, '--token-file', tokenFile]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the admin token must be printable ASCII without spaces [CLI_USAGE]');
+    const env = await runCliToEnd(['kick', 'alice', '--admin', admin], {
+      env: { FLEXMUX_ADMIN_TOKEN: `${TOKEN}-s3cret\u20ac` },
+    });
+    expect(env.code).toBe(2);
+    for (const out of [r.stderr, env.stderr]) expect(out).not.toContain('s3cret');
+    expect(requests.some((q) => q.auth?.includes('s3cret'))).toBe(false);
+  });
+
   it('a wrong token exits 11', async ({ expect }) => {
     const r = await runCliToEnd(['clients', '--admin', admin, '--token', 'nope']);
     expect(r.code).toBe(11);

@@ -50,6 +50,15 @@ function parseYaml(text: string): unknown {
   return doc.toJS();
 }
 
+/**
+ * The YAML parser's message without the excerpt it appends (`...at line 4, column 19:`, a blank
+ * line, the offending line and a caret): that line may hold a password (`access.passwords`), and
+ * the message goes to stderr and the logs that collect it.
+ */
+function yamlProblem(err: unknown): string {
+  return (err as Error).message.split('\n')[0].replace(/:\s*$/, '');
+}
+
 export function loadConfigFile(file: string): ConfigData {
   let text: string;
   try {
@@ -61,7 +70,8 @@ export function loadConfigFile(file: string): ConfigData {
   try {
     data = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`, { cause: err });
+    // No cause: describeError would print its message, excerpt included, after this one.
+    throw new ConfigError(`config file ${file} is not valid YAML: ${yamlProblem(err)}`);
   }
   if (data === null || data === undefined) return {};
   if (!isMapping(data)) throw new ConfigError(`config file ${file} must hold a mapping of settings`);

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { accessFromConfig } from '../../../src/cli/access.js';
 import { applyConfig, loadConfigFile } from '../../../src/cli/config-file.js';
+import { describeError } from '../../../src/cli/exit.js';
 import { collect, parseCount, parseHostPort } from '../../../src/cli/parse.js';
 import { buildProgram } from '../../../src/cli/program.js';
 
@@ -201,5 +202,35 @@ describe('numeric-looking values in the file', () => {
       c: null,
       d: ['x', '12'],
     });
+  });
+});
+
+describe('a config file that is not valid YAML', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexmux-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is named with the line and column, without quoting the line (it may hold a password)', () => {
+    const cases: [string, string][] = [
+      ['switcher:\n  access:\n    passwords:\n      - password: Sup3rS3cret: x\n', 'line 4, column 19'],
+      [
+        'switcher:\n  access:\n    passwords:\n      - password: "Sup3rS3cret\n        domains: [a]\n',
+        'line 6',
+      ],
+    ];
+    for (const [i, [text, where]] of cases.entries()) {
+      const file = join(dir, `bad-${i}.yaml`);
+      writeFileSync(file, text);
+      let message = '';
+      try {
+        loadConfigFile(file);
+      } catch (err) {
+        // The line the CLI prints: the message and, when it adds something, its cause's.
+        message = describeError(err);
+      }
+      expect(message).toContain(`config file ${file} is not valid YAML: `);
+      expect(message).toContain(where);
+      expect(message).not.toContain('S3cret');
+      expect(message).not.toContain('\n');
+    }
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { Switcher } from '../switcher/index.js';
 import { type Listener, listenTcp, listenTls, listenWs, listenWss } from '../switcher-node.js';
-import { CliError } from './exit.js';
+import { CliError, listenFailure } from './exit.js';
 import { formatHostPort, type HostPort, type HostPortPath } from './parse.js';
 
 /**
@@ -38,6 +38,9 @@ function opened(scheme: string, l: Listener, path = ''): OpenListener {
   return { url: `${scheme}://${formatHostPort(l.address)}${path}`, close: () => l.close() };
 }
 
+/** A listener to start: its address and scheme (for the error if it cannot), and how. */
+type Start = readonly [HostPort, string, () => Promise<OpenListener>];
+
 /** Starts every listener; if one fails (port in use...), closes those already open and throws. */
 export async function startListeners(switcher: Switcher, specs: ListenerSpecs): Promise<OpenListener[]> {
   const secure = specs.tls.length + specs.wss.length > 0;
@@ -54,22 +57,29 @@ export async function startListeners(switcher: Switcher, specs: ListenerSpecs): 
       });
     }
   }
-  const starts: (() => Promise<OpenListener>)[] = [
-    ...specs.tcp.map((a) => async () => opened('tcp', await listenTcp(switcher, a))),
-    ...specs.ws.map((a) => async () => opened('ws', await listenWs(switcher, a), a.path)),
-    ...specs.tls.map((a) => async () => opened('tls', await listenTls(switcher, { ...a, ...pem }))),
-    ...specs.wss.map((a) => async () => opened('wss', await listenWss(switcher, { ...a, ...pem }), a.path)),
+  const starts: Start[] = [
+    ...specs.tcp.map((a): Start => [a, 'tcp', async () => opened('tcp', await listenTcp(switcher, a))]),
+    ...specs.ws.map((a): Start => [a, 'ws', async () => opened('ws', await listenWs(switcher, a), a.path)]),
+    ...specs.tls.map(
+      (a): Start => [a, 'tls', async () => opened('tls', await listenTls(switcher, { ...a, ...pem }))],
+    ),
+    ...specs.wss.map(
+      (a): Start => [
+        a,
+        'wss',
+        async () => opened('wss', await listenWss(switcher, { ...a, ...pem }), a.path),
+      ],
+    ),
   ];
   const open: OpenListener[] = [];
-  try {
-    for (const start of starts) open.push(await start());
-  } catch (err) {
-    await Promise.all(open.map((l) => l.close()));
-    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    // Only operating-system errors (EADDRINUSE, EACCES...) are I/O; ERR_* codes are Node's own.
-    if (typeof e.code !== 'string' || !/^E[A-Z]+$/.test(e.code)) throw err;
-    const where = e.address !== undefined ? ` ${formatHostPort({ host: e.address, port: e.port ?? 0 })}` : '';
-    throw new CliError('CLI_IO', `cannot listen on${where}: ${e.message}`, { cause: err });
+  for (const [at, scheme, start] of starts) {
+    try {
+      open.push(await start());
+    } catch (err) {
+      await Promise.all(open.map((l) => l.close()));
+      // Only operating-system errors (EADDRINUSE, EACCES, EAI_AGAIN...) are I/O; ERR_* are Node's own.
+      throw listenFailure(err, at, `the ${scheme}:// listener`);
+    }
   }
   return open;
 }

@@ -49,6 +49,9 @@ export function accessFromConfig(raw: unknown, file: string): AccessOptions | un
       else if (typeof file === 'string' && e.password === undefined)
         password = readSecretFile(file, 'password');
       else throw new ConfigError(`${where} needs one of password or passwordFile`);
+      // As an empty password file is refused (secret.ts): most likely a template whose variable
+      // was unset, and any node sending the empty password could register these domains.
+      if (password === '') throw new ConfigError(`${where}.password is empty`);
       return { password, domains: patterns(`${where}.domains`, e.domains) };
     });
   }

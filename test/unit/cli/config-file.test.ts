@@ -151,6 +151,14 @@ describe('access section', () => {
       accessFromConfig({ passwords: [{ passwordFile: '/nonexistent', domains: 'x' }] }, 'f'),
     ).toThrow('cannot read the password file /nonexistent');
   });
+
+  it('refuses an empty inline password, as an empty password file: it would let anyone in', () => {
+    // `password: "${TEAM_PW}"` templated with the variable unset: any node sending the empty
+    // password could then register the team's domains.
+    expect(() => accessFromConfig({ passwords: [{ password: '', domains: ['team-*'] }] }, 'f')).toThrow(
+      'config file f: access.passwords[0].password is empty',
+    );
+  });
 });
 
 describe('numeric-looking values in the file', () => {

@@ -87,7 +87,12 @@ export async function run(argv: readonly string[]): Promise<number> {
     const ctx = prepare(inv);
     return await inv.command.run(ctx);
   } catch (err) {
-    process.stderr.write(`flexmux ${inv.command.command.name()}: ${describeError(err)}\n`);
-    return exitCodeOf(err);
+    const name = inv.command.command.name();
+    const code = exitCodeOf(err);
+    // Bad usage found while running (no domain, a value the library refuses) ends like
+    // commander's own usage errors: with the hint docs/cli.md promises.
+    const hint = code === ExitCode.USAGE ? `(run flexmux ${name} --help for usage)\n` : '';
+    process.stderr.write(`flexmux ${name}: ${describeError(err)}\n${hint}`);
+    return code;
   }
 }

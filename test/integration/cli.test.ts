@@ -88,6 +88,16 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     const r = await runCliToEnd(['node'], { env: { FLEXMUX_PASSWORD: 'x' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('a domain is required');
+    // The hint docs/cli.md promises after every usage error, not only commander's own.
+    expect(r.stderr).toContain('[CLI_USAGE]\n(run flexmux node --help for usage)\n');
+  });
+
+  it('a value the switcher refuses (FLEX_ERR_CONFIG) ends with the --help hint too', async ({ expect }) => {
+    const r = await runCliToEnd(['switcher', '--max-clients', '99999999'], {
+      env: { FLEXMUX_PASSWORD: 'x' },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('[FLEX_ERR_CONFIG]\n(run flexmux switcher --help for usage)\n');
   });
 
   it('dial without a password', async ({ expect }) => {

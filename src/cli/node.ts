@@ -8,7 +8,7 @@ import type { Logger } from '../util/logger.js';
 import { startCliAdmin } from './admin-server.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError } from './exit.js';
-import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
+import { addCommonOptions, addConnectOptions, type ConnectOpts, flag, shownUrl } from './options.js';
 import {
   collect,
   type Expose,
@@ -234,7 +234,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
       const admin = await startCliAdmin({ node: session }, o.admin, token, logger);
       closers.push(() => admin.close());
     }
-    logger.info({ switcher: o.switcher, domain: o.domain }, 'node started');
+    logger.info({ switcher: shownUrl(o.switcher), domain: o.domain }, 'node started');
     await Promise.race([shutdown.signalled, lost]);
     await shutdown.run(closeAll);
     return 0;

@@ -4,7 +4,7 @@ import { defaults } from '../config.js';
 import { FlexError } from '../errors.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { ExitCode } from './exit.js';
-import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
+import { addCommonOptions, addConnectOptions, type ConnectOpts, flag, shownUrl } from './options.js';
 import { parseCount, parseDomain, parseDuration, parseTimeout } from './parse.js';
 import { RttStats } from './rtt.js';
 import { openOnce, randomDomain } from './session.js';
@@ -74,7 +74,7 @@ async function runPing(ctx: CommandContext): Promise<number> {
   const stats = new RttStats();
   const started = performance.now();
   let fatal: unknown = null;
-  out(`PING ${name} via ${o.switcher}`);
+  out(`PING ${name} via ${shownUrl(o.switcher)}`);
   try {
     for (let seq = 1; o.count === undefined || seq <= o.count; seq++) {
       const sentAt = performance.now();

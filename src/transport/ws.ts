@@ -286,7 +286,7 @@ const EMPTY = new Uint8Array(0);
 export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transport> {
   const parsed = parseUrl(url);
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-    throw new ConfigError(`dialWs needs a ws:// or wss:// URL, got ${url}`);
+    throw new ConfigError(`dialWs needs a ws:// or wss:// URL, got ${withoutPassword(parsed, url)}`);
   }
   const { signal, timeout, highWaterMark, lowWaterMark, closeTimeout, maxPayload, ...clientOptions } =
     options;
@@ -294,7 +294,8 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
   waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
   checkDelayOption('closeTimeout', closeTimeout, 0);
   checkNumber('maxPayload', maxPayload, 1, true);
-  return guardDial<Transport>(`WebSocket dial to ${url}`, { signal, timeout }, (attempt) => {
+  const shown = withoutPassword(parsed, url);
+  return guardDial<Transport>(`WebSocket dial to ${shown}`, { signal, timeout }, (attempt) => {
     const ws = new (wsLib())(url, {
       ...clientOptions,
       // flex uses no extension (PROTOCOL.md 1.6); compression would only cost CPU on framed binary.
@@ -309,7 +310,7 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
     });
     const onError = (err: Error): void =>
       attempt.reject(
-        new ConnectionClosedError(`WebSocket dial to ${url} failed: ${err.message}`, { cause: err }),
+        new ConnectionClosedError(`WebSocket dial to ${shown} failed: ${err.message}`, { cause: err }),
       );
     ws.on('error', onError);
     ws.once('open', () => {
@@ -409,6 +410,17 @@ export function listenWs(
   });
   // http.Server.close also drops idle keep-alives; upgraded sockets belong to their transports.
   return startListener(server, { host, port, backlog });
+}
+
+/**
+ * `url` for messages and logs: a password in it (user:password@, which ws sends as a proxy's
+ * basic authentication) shows as `***`.
+ */
+export function withoutPassword(parsed: URL, url: string): string {
+  if (parsed.password === '') return url;
+  const shown = new URL(parsed.href);
+  shown.password = '***';
+  return shown.href;
 }
 
 function parseUrl(url: string): URL {

@@ -12,9 +12,21 @@ afterAll(() => killAll(true));
 
 describe('flexmux ping', () => {
   let tcp = '';
+  let ws = '';
 
   beforeAll(async () => {
-    tcp = (await startSwitcher(['--tcp', '127.0.0.1:0'], ENV, { shared: true })).tcp;
+    ({ tcp, ws } = await startSwitcher(['--tcp', '127.0.0.1:0', '--ws', '127.0.0.1:0'], ENV, {
+      shared: true,
+    }));
+  });
+
+  it('does not print the password of a user:password@ in the switcher URL', async () => {
+    // ws sends it as basic authentication, for a proxy on the way; the switcher ignores it.
+    const url = ws.replace('ws://', 'ws://relay-user:s3cret-pw@');
+    const ping = runCli(['ping', '-c', '1', '-s', url], { env: ENV });
+    expect(await ping.exited).toBe(0);
+    expect(ping.stdout).toContain(`PING switcher via ${ws.replace('ws://', 'ws://relay-user:***@')}\n`);
+    expect(ping.stdout).not.toContain('s3cret');
   });
 
   it('stops quietly when its reader goes away (`| head -2`), exiting 0 after a reply', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it, vi } from 'vitest';
-import { killAll, runCliToEnd } from '../helpers/cli.js';
+import { freePort, killAll, runCli, runCliToEnd } from '../helpers/cli.js';
 
 // Each CLI process starts through tsx: allow for a loaded machine. The tests run concurrently and
 // each waits for its own process (runCliToEnd kills it on timeout), so cleanup waits for the end.
@@ -178,5 +178,27 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('bad --cert README.md or --key README.md');
     expect(r.stderr).toContain('[CLI_USAGE]');
+  });
+});
+
+describe('a password in the switcher URL', () => {
+  // ws:// and wss:// URLs may carry user:password for a proxy's basic authentication (the ws
+  // library sends it); the commands printed and logged the URL whole.
+  it('is not printed by ping nor logged by node', async ({ expect }) => {
+    const port = await freePort();
+    const url = `ws://relay-user:s3cret-pw@127.0.0.1:${port}/flex/ws`;
+    const ping = await runCliToEnd(['ping', '-c', '1', '-s', url], { env: { FLEXMUX_PASSWORD: 'x' } });
+    expect(ping.code).toBe(6);
+    expect(ping.stderr).toContain(`ws://relay-user:***@127.0.0.1:${port}/flex/ws`);
+    const node = runCli(['node', '-d', 'alice', '-s', url], { env: { FLEXMUX_PASSWORD: 'x' } });
+    await node.waitForLog('session attempt failed');
+    expect(node.logs.find((l) => l.msg === 'node started')?.switcher).toBe(
+      `ws://relay-user:***@127.0.0.1:${port}/flex/ws`,
+    );
+    node.proc.kill('SIGTERM');
+    expect(await node.exited).toBe(0);
+    for (const out of [ping.stdout, ping.stderr, node.stdout, node.stderr]) {
+      expect(out).not.toContain('s3cret');
+    }
   });
 });

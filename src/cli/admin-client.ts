@@ -175,7 +175,14 @@ async function fetchClients(cmd: Command): Promise<unknown> {
   if (!res.ok) throw await failure(res);
   try {
     return await res.json();
-  } catch {
+  } catch (err) {
+    // --timeout covers the body too: a body cut off by it is no JSON error.
+    if ((err as Error).name === 'TimeoutError') {
+      const ms = cmd.opts<AdminOpts>().timeout;
+      throw new CliError('CLI_ADMIN', `the admin API did not finish its answer within ${ms} ms`, {
+        cause: err,
+      });
+    }
     throw new CliError('CLI_ADMIN', 'the admin API answered with invalid JSON');
   }
 }

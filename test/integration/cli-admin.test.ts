@@ -54,6 +54,12 @@ beforeAll(async () => {
       return json(200, { kicked: { domain: 'alice', ip: 1, reason: 'x' } });
     }
     if (req.method === 'DELETE' && path === '/api/v1/clients/broken') return json(500, { error: 'boom' });
+    if (path === '/stalled/api/v1/clients') {
+      // Headers and the start of the body, then nothing (closed by closeAllConnections).
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"count": 2, "clients": [');
+      return;
+    }
     json(404, { error: 'not found' });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -135,6 +141,21 @@ describe.concurrent('flexmux clients', () => {
     expect(env.code).toBe(2);
     for (const out of [r.stderr, env.stderr]) expect(out).not.toContain('s3cret');
     expect(requests.some((q) => q.auth?.includes('s3cret'))).toBe(false);
+  });
+
+  it('an answer that stops coming within --timeout is a timeout, not invalid JSON', async ({ expect }) => {
+    const r = await runCliToEnd([
+      'clients',
+      '--admin',
+      `${admin}/stalled`,
+      '--token',
+      TOKEN,
+      '--timeout',
+      '300ms',
+    ]);
+    expect(r.code).toBe(11);
+    expect(r.stderr).toContain('the admin API did not finish its answer within 300 ms');
+    expect(r.stderr).not.toContain('invalid JSON');
   });
 
   it('a wrong token exits 11', async ({ expect }) => {

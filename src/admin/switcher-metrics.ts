@@ -101,7 +101,7 @@ export class SwitcherMetrics {
     readCounter(
       r,
       'flexmux_switcher_frames_total',
-      'Frames received from and sent to clients; clients that left count since the admin server started.',
+      'Frames received from clients (in) and queued for them (out: a frame later lost when its client leaves counts here and in frames_dropped_total); clients that left count since the admin server started.',
       ['direction'],
       () => {
         const t = this.read().totals;

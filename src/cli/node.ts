@@ -5,10 +5,11 @@ import type { NodeSession } from '../connect.js';
 import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
 import type { Logger } from '../util/logger.js';
+import { withoutPassword } from '../util/url.js';
 import { startCliAdmin } from './admin-server.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError } from './exit.js';
-import { addCommonOptions, addConnectOptions, type ConnectOpts, flag, shownUrl } from './options.js';
+import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import {
   collect,
   type Expose,
@@ -234,7 +235,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
       const admin = await startCliAdmin({ node: session }, o.admin, token, logger);
       closers.push(() => admin.close());
     }
-    logger.info({ switcher: shownUrl(o.switcher), domain: o.domain }, 'node started');
+    logger.info({ switcher: withoutPassword(o.switcher), domain: o.domain }, 'node started');
     await Promise.race([shutdown.signalled, lost]);
     await shutdown.run(closeAll);
     return 0;

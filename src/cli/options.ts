@@ -10,21 +10,6 @@ import { PASSWORD_ENV } from './secret.js';
 
 export const DEFAULT_SWITCHER_URL = 'tcp://127.0.0.1:7000';
 
-/**
- * A switcher URL for output and logs: the password of a `user:password@` (a proxy's basic
- * authentication, which ws:// and wss:// send) shows as `***`.
- */
-export function shownUrl(text: string): string {
-  try {
-    const u = new URL(text);
-    if (u.password === '') return text;
-    u.password = '***';
-    return u.href;
-  } catch {
-    return text;
-  }
-}
-
 /** `--foo-bar` -> `FLEXMUX_FOO_BAR`. */
 export function envName(long: string): string {
   return `FLEXMUX_${long.replace(/^--/, '').toUpperCase().replace(/-/g, '_')}`;

@@ -2,9 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Argument, Command, Option } from 'commander';
 import { defaults } from '../config.js';
 import { FlexError } from '../errors.js';
+import { withoutPassword } from '../util/url.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { ExitCode } from './exit.js';
-import { addCommonOptions, addConnectOptions, type ConnectOpts, flag, shownUrl } from './options.js';
+import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import { parseCount, parseDomain, parseDuration, parseTimeout } from './parse.js';
 import { RttStats } from './rtt.js';
 import { openOnce, randomDomain } from './session.js';
@@ -74,7 +75,7 @@ async function runPing(ctx: CommandContext): Promise<number> {
   const stats = new RttStats();
   const started = performance.now();
   let fatal: unknown = null;
-  out(`PING ${name} via ${shownUrl(o.switcher)}`);
+  out(`PING ${name} via ${withoutPassword(o.switcher)}`);
   try {
     for (let seq = 1; o.count === undefined || seq <= o.count; seq++) {
       const sentAt = performance.now();

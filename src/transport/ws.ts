@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, ProtocolError } from '../errors.js';
+import { withoutPassword } from '../util/url.js';
 import {
   checkDelayOption,
   checkNumber,
@@ -286,7 +287,7 @@ const EMPTY = new Uint8Array(0);
 export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transport> {
   const parsed = parseUrl(url);
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-    throw new ConfigError(`dialWs needs a ws:// or wss:// URL, got ${withoutPassword(parsed, url)}`);
+    throw new ConfigError(`dialWs needs a ws:// or wss:// URL, got ${withoutPassword(url)}`);
   }
   const { signal, timeout, highWaterMark, lowWaterMark, closeTimeout, maxPayload, ...clientOptions } =
     options;
@@ -294,7 +295,7 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
   waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
   checkDelayOption('closeTimeout', closeTimeout, 0);
   checkNumber('maxPayload', maxPayload, 1, true);
-  const shown = withoutPassword(parsed, url);
+  const shown = withoutPassword(url);
   return guardDial<Transport>(`WebSocket dial to ${shown}`, { signal, timeout }, (attempt) => {
     const ws = new (wsLib())(url, {
       ...clientOptions,
@@ -410,17 +411,6 @@ export function listenWs(
   });
   // http.Server.close also drops idle keep-alives; upgraded sockets belong to their transports.
   return startListener(server, { host, port, backlog });
-}
-
-/**
- * `url` for messages and logs: a password in it (user:password@, which ws sends as a proxy's
- * basic authentication) shows as `***`.
- */
-export function withoutPassword(parsed: URL, url: string): string {
-  if (parsed.password === '') return url;
-  const shown = new URL(parsed.href);
-  shown.password = '***';
-  return shown.href;
 }
 
 function parseUrl(url: string): URL {

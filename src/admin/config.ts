@@ -134,6 +134,17 @@ const int = (name: string, v: unknown, min: number, max: number): number =>
   checkInt(`admin option ${name}`, v, min, max);
 
 /** Applies defaults and checks every option; throws ConfigError naming the bad one. */
+/**
+ * Whether `token` can travel as `Authorization: Bearer <token>`: HTTP trims a header's ends, the
+ * bearer syntax (auth.ts) ends at white space, control characters are not allowed in a header at
+ * all, and beyond ASCII clients disagree (curl and Prometheus send UTF-8, Node reads Latin-1). So
+ * printable ASCII without spaces. The server refuses any other token at start, the CLI's clients
+ * before they send it.
+ */
+export function isHeaderToken(token: string): boolean {
+  return !/[^\x21-\x7e]/.test(token);
+}
+
 export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
   if (o === null || typeof o !== 'object') throw new ConfigError('admin options are required');
   if ((o.switcher === undefined) === (o.node === undefined)) {
@@ -145,10 +156,7 @@ export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
   if (o.token !== undefined && (typeof o.token !== 'string' || o.token === '')) {
     throw new ConfigError('admin option token must be a non-empty string');
   }
-  // It travels as `Authorization: Bearer <token>`: HTTP trims a header's ends, the bearer syntax
-  // (auth.ts) ends at white space, control characters are not allowed in a header at all, and
-  // beyond ASCII clients disagree (curl and Prometheus send UTF-8, Node reads Latin-1).
-  if (o.token !== undefined && /[^\x21-\x7e]/.test(o.token)) {
+  if (o.token !== undefined && !isHeaderToken(o.token)) {
     throw new ConfigError(
       'admin option token must be printable ASCII without spaces: an Authorization header carries it',
     );

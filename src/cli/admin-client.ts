@@ -1,4 +1,5 @@
 import { Argument, Command, Option } from 'commander';
+import { isHeaderToken } from '../admin/config.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { formatBytes } from './meter.js';
@@ -82,9 +83,9 @@ function adminToken(cmd: Command): string | undefined {
       ? readSecretFile(o.tokenFile, 'admin token')
       : o.token;
   if (token === undefined || token === '') return undefined;
-  // What the admin server accepts (src/admin/config.ts). Anything else fetch refuses with a
-  // message that quotes the whole header, token included, which then reached stderr.
-  if (/[^\x21-\x7e]/.test(token)) {
+  // What the admin server accepts. Anything else fetch refuses with a message that quotes the
+  // whole header, token included, which then reached stderr.
+  if (!isHeaderToken(token)) {
     throw new CliError('CLI_USAGE', 'the admin token must be printable ASCII without spaces');
   }
   return token;

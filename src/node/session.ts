@@ -281,7 +281,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   /**
    * The opener's signal fired while the session waited to try again: it closes now, not at the
    * next attempt (up to backoffMax later). Listened to only during that wait; an attempt in flight
-   * hears it through its linked signal.
+   * hears it through its linked signal. Also called where the signal is found aborted already
+   * (before a wait, or when a connection that lasted drops).
    */
   private readonly onOpenerAbort = (): void => {
     this.closeFor(new AbortError(undefined, { cause: this.bounds.signal?.reason }));
@@ -450,8 +451,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // The opener aborted while we were connected: close, as scheduleRetry does after a
       // connection that did not last, instead of an attempt that calls the connector with the
       // aborted signal (one that does not heed it connects for nothing) only to fail it.
-      const opener = this.bounds.signal;
-      if (opener?.aborted) this.closeFor(new AbortError(undefined, { cause: opener.reason }));
+      if (this.bounds.signal?.aborted) this.onOpenerAbort();
       else void this.attempt();
     });
     this.setState('ready');
@@ -479,7 +479,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.delay = Math.min(this.delay * 2, max);
     const signal = this.bounds.signal;
     if (signal?.aborted) {
-      this.closeFor(new AbortError(undefined, { cause: signal.reason }));
+      this.onOpenerAbort();
       return;
     }
     signal?.addEventListener('abort', this.onOpenerAbort, { once: true });

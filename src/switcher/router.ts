@@ -62,7 +62,6 @@ function acceptorEnd(f: Frame, caps: number, reset?: Uint8Array): [Uint8Array, U
   return streamEnd(caps, [f.srcIP, f.srcPort], [f.dstIP, f.dstPort], reset);
 }
 
-/** Payload of the reset an acceptor gets for a stream refused as one too many. */
 /**
  * Whether an OpenStream ACK from `from` answers the tracked dial `route`: dialers match ACKs by
  * port alone (PROTOCOL.md 3.2), so only one from the node and port the dial went to does.
@@ -71,6 +70,7 @@ function answers(route: OpeningRoute, from: SwitcherClient, f: Frame): boolean {
   return route.to === from && route.dstPort === f.srcPort;
 }
 
+/** Payload of the reset an acceptor gets for a stream refused as one too many. */
 const TOO_MANY_RESET = encodeReset(PEER_GONE_CODE, 'too many streams at the switcher');
 const TOO_MANY_STREAMS = encodeOpenError('too many streams');
 /** Commands of a stream's life after its open: what a dialer may send early, to FFFF. */

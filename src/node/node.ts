@@ -109,6 +109,20 @@ function frameKey(f: Frame, via: StreamHost, node: StreamHost): number {
 }
 
 /**
+ * A dial's window and timeout, checked (ConfigError) with the node's defaults filled in: by the
+ * node as it dials, and by a session before it waits for a connection to dial on.
+ */
+export function dialLimits(
+  options: DialOptions,
+  defaults: { readonly window: number; readonly dialTimeout: number },
+): { window: number; timeoutMs: number } {
+  return {
+    window: checkInt('option window', options.window ?? defaults.window, 0, 0x7fffffff),
+    timeoutMs: checkDelay('option timeout', options.timeout ?? defaults.dialTimeout),
+  };
+}
+
+/**
  * A node: many streams over one transport, to a switcher or directly to another node. `S` is the
  * stream type the application sees; entry points fix it (Duplex on Node.js, Web Streams in
  * browsers).
@@ -269,9 +283,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (this.streamsHeld() >= o.maxStreams) {
       throw new LimitError(`stream limit of ${o.maxStreams} reached`);
     }
-    // The same check, and message, as a session's dial made while it waits for a connection.
-    const window = checkInt('option window', options.window ?? o.window, 0, 0x7fffffff);
-    const timeoutMs = checkDelay('option timeout', options.timeout ?? o.dialTimeout);
+    const { window, timeoutMs } = dialLimits(options, o);
     // Go short-cuts dials to itself (PROTOCOL.md 3.2): they never reach the wire.
     const local = this.isLocal(target);
     const host: StreamHost = local ? this.loopbackHost() : this;

@@ -7,7 +7,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import type { Transport } from '../transport/types.js';
-import { checkAtLeast, checkBool, checkDelay, checkInt } from '../util/check.js';
+import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { eitherSignal, type LinkedSignal } from '../util/signals.js';
@@ -16,7 +16,7 @@ import { normalizeDomain } from '../wire/domain.js';
 import { type DialTarget, parseAddress } from './address.js';
 import { admit } from './admit.js';
 import { type Destroyable, Listener } from './listener.js';
-import type { BaseNode, DialOptions, PingOptions } from './node.js';
+import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
 
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   password: string;
@@ -237,9 +237,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // connection (its whole timeout, then TimeoutError, while none came) only to be refused
     // then, and without `wait` it failed with NotConnectedError as if it were fine.
     parseAddress(address);
-    if (options.window !== undefined) checkInt('option window', options.window, 0, 0x7fffffff);
-    const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.dialTimeout);
-    const { node, left } = await this.current(options.wait, options, limit);
+    const { timeoutMs } = dialLimits(options, this.nodeOpts);
+    const { node, left } = await this.current(options.wait, options, timeoutMs);
     return node.dial(address, { ...options, timeout: left() });
   }
 

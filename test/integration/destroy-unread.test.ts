@@ -34,6 +34,26 @@ async function expectFits(accepted: readonly { core: { receiveBuffered: number }
   expect(accepted[1].destroyed).toBe(false);
 }
 
+/**
+ * A Web stream accepted and never read, holding 5,000 unread bytes, that the raw peer then closed
+ * (v3 close, answered): what the tests below drop in different ways.
+ */
+async function closedUnreadWebStream(): Promise<{ raw: RawPeer; accepted: WebStream[] }> {
+  const [a, b] = memoryPair();
+  const node = new WebNode(a, { domain: 'alice', ip: 1, maxReceiveBuffer: 100_000 });
+  nodes.push(node);
+  const raw = new RawPeer(b);
+  const accepted: WebStream[] = [];
+  node.listen(80).on('stream', (s: WebStream) => {
+    accepted.push(s); // never read
+  });
+  fill(raw, 5000);
+  raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
+  await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000);
+  expect(accepted[0].core.state).toBe('closed');
+  return { raw, accepted };
+}
+
 describe('maxReceiveBuffer and streams destroyed with unread data', () => {
   it('a destroyed stream gives its unread bytes back to the connection budget', async () => {
     const { node, raw } = rawLink({ maxReceiveBuffer: 100_000 });
@@ -72,18 +92,7 @@ describe('maxReceiveBuffer and streams destroyed with unread data', () => {
   });
 
   it('a Web stream cancelled after the peer closed it gives its unread bytes back', async () => {
-    const [a, b] = memoryPair();
-    const node = new WebNode(a, { domain: 'alice', ip: 1, maxReceiveBuffer: 100_000 });
-    nodes.push(node);
-    const raw = new RawPeer(b);
-    const accepted: WebStream[] = [];
-    node.listen(80).on('stream', (s: WebStream) => {
-      accepted.push(s); // never read
-    });
-    fill(raw, 5000);
-    raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
-    await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000);
-    expect(accepted[0].core.state).toBe('closed');
+    const { raw, accepted } = await closedUnreadWebStream();
     await accepted[0].readable.cancel();
     fill(raw, 5001);
     await expectFits(accepted);
@@ -92,18 +101,7 @@ describe('maxReceiveBuffer and streams destroyed with unread data', () => {
   // destroy() "aborts both directions" (docs/browser.md): after the peer's close it still drops what
   // the reader has not taken, as cancel() and the Node face's destroy() do.
   it('a Web stream destroyed after the peer closed it gives its unread bytes back, and reads none', async () => {
-    const [a, b] = memoryPair();
-    const node = new WebNode(a, { domain: 'alice', ip: 1, maxReceiveBuffer: 100_000 });
-    nodes.push(node);
-    const raw = new RawPeer(b);
-    const accepted: WebStream[] = [];
-    node.listen(80).on('stream', (s: WebStream) => {
-      accepted.push(s); // never read
-    });
-    fill(raw, 5000);
-    raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
-    await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000);
-    expect(accepted[0].core.state).toBe('closed');
+    const { raw, accepted } = await closedUnreadWebStream();
     accepted[0].destroy();
     expect(accepted[0].destroyed).toBe(true);
     await expect(accepted[0].readable.getReader().read()).rejects.toBeInstanceOf(StreamClosedError);

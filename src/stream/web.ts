@@ -13,6 +13,10 @@ import { COPY_BELOW, Stage } from './stage.js';
  * WebSocket message in a browser); other small ones are copied into a stage (./stage.ts),
  * enqueued as one chunk when it fills, before a large payload, once the reader has emptied the
  * queue, and before the end. Staged bytes are not consumed (no credit).
+ *
+ * The readable's high-water mark is out of reach (see PULL_ALWAYS): `pull`, the one hook that runs
+ * when the reader takes a chunk, then runs after every read, and credit goes back as the reader
+ * takes chunks, as the Node face's does. The window bounds what the queue holds.
  */
 export class WebStream implements StreamFace {
   readonly core: StreamCore;
@@ -37,9 +41,14 @@ export class WebStream implements StreamFace {
   /** Resolves when the stream is finished in both directions (also after an error). */
   readonly closed: Promise<void>;
 
-  constructor(core: StreamCore, options: { readableHighWaterMark?: number } = {}) {
+  /**
+   * @param options.readableHighWaterMark Ignored: kept so existing callers still compile. A
+   *   high-water mark below the window held credit back while the queue was above it (see the
+   *   class doc).
+   */
+  constructor(core: StreamCore, _options: { readableHighWaterMark?: number } = {}) {
     this.core = core;
-    this.highWater = options.readableHighWaterMark ?? 256 * 1024;
+    this.highWater = PULL_ALWAYS;
     this.closed = new Promise<void>((resolve) => {
       this.closedResolve = resolve;
     });
@@ -48,9 +57,10 @@ export class WebStream implements StreamFace {
         start: (c) => {
           this.controller = c;
         },
-        // Called once the reader has taken a chunk (and while the queue is under its high-water
-        // mark): the stage goes in only once the queue is empty, so staging still gathers many
-        // small payloads into one chunk while the reader is behind.
+        // Called once the reader has taken a chunk (the queue is always under its high-water
+        // mark, PULL_ALWAYS) and after an enqueue: what the reader took is credited back now.
+        // The stage goes in only once the queue is empty, so staging still gathers many small
+        // payloads into one chunk while the reader is behind.
         pull: () => {
           if (this.stage !== null && this.queued === 0) this.enqueueStage();
           this.reportConsumed();
@@ -275,6 +285,15 @@ export class WebStream implements StreamFace {
     }
   }
 }
+
+/**
+ * The readable's high-water mark: one the queue never reaches, so that the ReadableStream calls
+ * `pull` after every read (it does only while the queue is under the mark). A mark below the
+ * window (256 KiB against the 2 MiB default) held the credit for what the reader took until it had
+ * emptied the queue down to the mark, stalling the sender. Finite, so that `queued` (the mark less
+ * desiredSize) stays exact.
+ */
+const PULL_ALWAYS = Number.MAX_SAFE_INTEGER;
 
 /**
  * An abort or cancel reason as the stream's error: an Error, or a plain object with a numeric

@@ -122,6 +122,39 @@ describe('Web Streams face', () => {
     await pump;
   });
 
+  it('credit goes back as the reader takes chunks, also while more than the high-water mark is queued', async () => {
+    // The default 2 MiB window is larger than the readable's 256 KiB high-water mark: a reader
+    // that takes chunks one by one from a full queue must hand credit back as it goes, not only
+    // once it has emptied the queue down to the high-water mark.
+    const [ta, tb] = memoryPair();
+    const a = new WebNode(ta, { domain: 'alice', ip: 1 });
+    const b = new WebNode(tb, { domain: 'bob', ip: 2 });
+    nodes.push(a, b);
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    const window = s.core.sendCredit;
+    expect(window).toBe(2 * 1024 * 1024);
+    const w = s.writable.getWriter();
+    const chunk = new Uint8Array(64 * 1024);
+    const pump = (async () => {
+      for (;;) await w.write(chunk);
+    })().catch(() => {});
+    await expect.poll(() => s.core.sendCredit, { timeout: 5_000 }).toBe(0);
+    await expect.poll(() => peer.core.receiveBuffered, { timeout: 5_000 }).toBe(window);
+    // Take 1.25 MiB: 0.75 MiB stays queued, well above the high-water mark.
+    const r = peer.readable.getReader();
+    let read = 0;
+    while (read < 1280 * 1024) read += (await r.read()).value!.length;
+    const consumed = () => peer.core.bytesRead - peer.core.receiveBuffered;
+    await expect.poll(consumed, { timeout: 2_000 }).toBe(read);
+    // Past the ACK threshold (half the window): the sender got credit back and went on.
+    await expect.poll(() => s.core.bytesWritten, { timeout: 2_000 }).toBeGreaterThan(window);
+    r.releaseLock();
+    a.destroy();
+    await pump;
+  });
+
   it('aborting the writable while close() waits for credit resets at once', async () => {
     const [a, b] = pair();
     const acc = b.listen(5).accept();

@@ -44,7 +44,11 @@ export type SessionEvents = {
   state: [SessionState];
   /** Admitted: the node is ready with this virtual IP. */
   ready: [number];
-  /** The connection dropped or an attempt failed; the session retries unless closed. */
+  /**
+   * The connection dropped or an attempt failed; the session retries unless closed. When the
+   * failure closes the session (reconnect: false, a ConfigError), `state` is 'closed' already
+   * and 'close' follows.
+   */
   disconnect: [Error];
   close: [];
 };
@@ -312,7 +316,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     for (const w of this.readyWaiters.slice()) w.reject(err);
     const node = this._node;
     this._node = null;
-    if (node) await node.close();
+    // Awaited also without a node: 'close' comes after the 'disconnect' that a failure which
+    // closes the session (reconnect: false) emits right behind closeFor().
+    await node?.close();
     this.emit('close');
   }
 
@@ -381,16 +387,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       if (this.isClosed) return;
       const e = err instanceof Error ? err : new Error(String(err));
       this.logger.warn({ err: e.message, code: (e as { code?: string }).code }, 'session attempt failed');
+      // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying, and an
+      // attempt aborted by the caller's signal (the session's own abort closed it already) would
+      // fail the same way at once every time. Without reconnect there is no retry either. The
+      // session closes before 'disconnect', whose listeners see its final state.
+      if (this.opts.reconnect === false || e instanceof ConfigError || e instanceof AbortError) {
+        this.closeFor(e);
+        this.emit('disconnect', e);
+        return;
+      }
       this.emit('disconnect', e);
       // A handler may have closed the session (say, on a wrong password): no retry then.
       if (this.isClosed) return;
-      // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying, and an
-      // attempt aborted by the caller's signal (the session's own abort closed it already) would
-      // fail the same way at once every time.
-      if (e instanceof ConfigError || e instanceof AbortError) {
-        this.closeFor(e);
-        return;
-      }
       this.scheduleRetry(e);
     } finally {
       linked?.dispose();
@@ -428,8 +436,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       const e = err ?? new ConnectionClosedError('connection closed');
       this.logger.info({ err: e.message }, 'session disconnected');
       if (this.opts.reconnect === false) {
-        this.emit('disconnect', e);
+        // Closed before anyone hears of the loss: 'disconnect' listeners see the final state.
         this.closeFor(e);
+        this.emit('disconnect', e);
         return;
       }
       // A connection that worked reconnects at once; back-off is for failed attempts (8.8). One

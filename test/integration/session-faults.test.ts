@@ -289,6 +289,44 @@ describe("the opener's signal aborted while connected", () => {
   });
 });
 
+describe('reconnect: false', () => {
+  it('"disconnect" after a lost connection finds the session closed, its final state', async () => {
+    const sw = switcher();
+    const { s, calls } = memorySession(sw, 'no-retry', { reconnect: false });
+    await new Promise((resolve) => s.once('ready', resolve));
+    const states: string[] = [];
+    s.on('state', (st) => states.push(st));
+    const events: string[] = [];
+    s.on('disconnect', () => events.push('disconnect'));
+    s.on('close', () => events.push('close'));
+    const seen = new Promise<string>((resolve) => s.once('disconnect', () => resolve(s.state)));
+    const closed = nextEvent(s, 'close', 3_000);
+    sw.kick('no-retry', 'once');
+    // Before: 'ready', the session closed only after its 'disconnect' listeners had run.
+    expect(await seen).toBe('closed');
+    await closed;
+    expect(states).toEqual(['closed']);
+    // 'close' is still the last word.
+    expect(events).toEqual(['disconnect', 'close']);
+    expect(calls.n).toBe(1);
+  });
+
+  it('"disconnect" after a failed attempt finds the session closed too', async () => {
+    const sw = switcher();
+    const { s, calls } = memorySession(sw, 'no-retry-failed', { password: 'wrong', reconnect: false });
+    const events: string[] = [];
+    s.on('disconnect', () => events.push('disconnect'));
+    s.on('close', () => events.push('close'));
+    const seen = new Promise<string>((resolve) => s.once('disconnect', () => resolve(s.state)));
+    const closed = nextEvent(s, 'close', 3_000);
+    // Before: 'connecting'.
+    expect(await seen).toBe('closed');
+    await closed;
+    expect(events).toEqual(['disconnect', 'close']);
+    expect(calls.n).toBe(1);
+  });
+});
+
 describe('close() called from an event handler', () => {
   it('from "disconnect" after a failed attempt: no further attempt, state stays closed', async () => {
     fakeTimers();

@@ -1,4 +1,4 @@
-import { ConnectionClosedError, TimeoutError } from '../errors.js';
+import { ConnectionClosedError, LimitError, TimeoutError } from '../errors.js';
 import { interval, now, timeout } from '../util/timers.js';
 
 /**
@@ -6,7 +6,8 @@ import { interval, now, timeout } from '../util/timers.js';
  * and close the connection if no answer comes in time. Unlike Go, an interval in which nothing
  * was received pings too, however much was written; and any answer counts as alive, even an
  * error text, so a direct link to a peer that says `domain not match` stays up, and so
- * does any byte received while the ping was out. The check runs four times per interval, so a
+ * does any byte received while the ping was out. A ping that cannot go out (every ping id in
+ * use: LimitError) is no answer: only bytes heard within the timeout then prove the peer alive. The check runs four times per interval, so a
  * dead peer is found within interval + timeout (+ a quarter); while our own output is backed up,
  * bytes heard in the last 2 × interval + timeout still count as alive (a deep, slow path), so it
  * can take up to that long after the last byte heard.
@@ -56,7 +57,7 @@ export class Heartbeat {
           this.lastWritten = written();
           this.lastChange = now();
         };
-        const judge = (err: TimeoutError): void => {
+        const judge = (err: Error): void => {
           settle();
           if (this.stopped) return;
           // Bytes heard since the ping prove the peer alive. So do bytes heard lately while our
@@ -69,6 +70,13 @@ export class Heartbeat {
           onDead(new ConnectionClosedError(`heartbeat: no answer within ${timeoutMs} ms`, { cause: err }));
         };
         ping(timeoutMs).then(settle, (err: unknown) => {
+          if (!this.stopped && err instanceof LimitError) {
+            // No ping id free (outstanding pings, or ids kept out of use after their timeout): no
+            // ping went out, and that is no answer. Bytes heard within the timeout still prove the
+            // peer alive; else it is dead, as after a ping that timed out.
+            timeout(() => judge(err), timeoutMs);
+            return;
+          }
           if (this.stopped || !(err instanceof TimeoutError)) {
             settle();
             return;

@@ -1,6 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { TimeoutError } from '../../../src/errors.js';
+import { ConnectionClosedError, LimitError, TimeoutError } from '../../../src/errors.js';
+import { Node } from '../../../src/index.js';
 import { Heartbeat } from '../../../src/node/heartbeat.js';
+import type { PortPool } from '../../../src/node/ports.js';
+import { memoryPair } from '../../../src/transport/memory.js';
+import { nextEvent } from '../../helpers/faulty-streams.js';
 
 const INTERVAL = 100;
 const TIMEOUT = 50;
@@ -35,6 +39,47 @@ describe('heartbeat', () => {
     expect(dead).toHaveBeenCalledTimes(1);
   });
 
+  it('finds a silent peer when no ping id is free: a LimitError is no answer', async () => {
+    // Every ping id in use (pings to a peer that never answers, each id kept out of use for the
+    // retention after its timeout): ping() fails at once with a LimitError. Before, the heartbeat
+    // took any failure but a timeout for an answer, so the dead peer was never found.
+    const dead = vi.fn();
+    const hb = new Heartbeat(
+      INTERVAL,
+      TIMEOUT,
+      () => 0,
+      () => 0,
+      () => false,
+      () => Promise.reject(new LimitError('all 65535 ping ids are in use')),
+      dead,
+    );
+    await vi.advanceTimersByTimeAsync(INTERVAL + TIMEOUT + INTERVAL / 4 + 10);
+    hb.stop();
+    expect(dead).toHaveBeenCalledTimes(1);
+    expect(dead.mock.calls[0]![0]).toBeInstanceOf(ConnectionClosedError);
+  });
+
+  it('a peer heard from while no ping id is free is alive', async () => {
+    const dead = vi.fn();
+    let received = 0;
+    const hb = new Heartbeat(
+      INTERVAL,
+      TIMEOUT,
+      () => 0,
+      () => received,
+      () => false,
+      () => {
+        // The peer sends something while the failed ping's time runs.
+        setTimeout(() => received++, TIMEOUT / 2);
+        return Promise.reject(new LimitError('all 65535 ping ids are in use'));
+      },
+      dead,
+    );
+    await vi.advanceTimersByTimeAsync(3 * (INTERVAL + TIMEOUT));
+    hb.stop();
+    expect(dead).not.toHaveBeenCalled();
+  });
+
   it('finds a silent peer after the wall clock steps back', async () => {
     // An NTP step or a VM resumed from a snapshot sets Date.now() back: a heartbeat timed by the
     // wall clock saw "now - last write" negative and pinged no more until the clock caught up
@@ -47,5 +92,27 @@ describe('heartbeat', () => {
     await vi.advanceTimersByTimeAsync(INTERVAL + TIMEOUT + INTERVAL / 4 + 10);
     hb.stop();
     expect(dead).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('heartbeat of a node', () => {
+  it('closes the connection to a peer that never answers, also with every ping id in use', async () => {
+    const [a, b] = memoryPair();
+    // The peer reads and never answers.
+    b.attach({ data: () => {}, drain: () => {}, close: () => {} });
+    const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 40, heartbeatTimeout: 40 });
+    try {
+      // Fill the ping-id table, as 65,535 outstanding (or quarantined) pings would.
+      const ids = (node as unknown as { pinger: { ids: PortPool } }).pinger.ids;
+      while (ids.take() >= 0) {}
+      await expect(node.ping()).rejects.toBeInstanceOf(LimitError);
+      // Before: no 'close' (the heartbeat took the LimitError for an answer).
+      const err = await nextEvent<Error | undefined>(node, 'close', 2_000);
+      expect(err).toBeInstanceOf(ConnectionClosedError);
+      expect((err as Error).message).toMatch(/heartbeat/);
+    } finally {
+      node.destroy();
+      b.destroy();
+    }
   });
 });

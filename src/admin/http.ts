@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { normalizeDomain } from '../wire/domain.js';
 
 /**
  * Small HTTP helpers of the admin server: one error type that carries its status, JSON replies
@@ -28,6 +29,13 @@ export class HttpError extends Error {
     this.code = code;
     this.headers = headers;
   }
+}
+
+/** A domain as the switcher names it (a path or `?domain=` value), or 400. */
+export function checkDomain(raw: string | undefined): string {
+  const d = raw === undefined ? null : normalizeDomain(raw);
+  if (d === null) throw new HttpError(400, 'bad_request', `"${raw ?? ''}" is not a valid domain`);
+  return d;
 }
 
 /** Headers every response carries. */

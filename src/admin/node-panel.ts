@@ -3,7 +3,7 @@ import type { SessionState } from '../node/session.js';
 import type { Logger } from '../util/logger.js';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
 import type { AdminNode, ResolvedAdminOptions } from './config.js';
-import { sendJson } from './http.js';
+import { checkDomain, sendJson } from './http.js';
 import { nodeMetrics } from './node-metrics.js';
 import { RttProbe } from './node-rtt.js';
 import { NodeView } from './node-view.js';
@@ -43,7 +43,11 @@ export class NodePanel implements Panel {
         path: '/api/v1/streams',
         access: 'token',
         handle: (c) => {
-          const streams = this.view.streams();
+          // ?domain= keeps the streams whose peer is that domain, normalised as on a switcher
+          // (400 if it is none). No stream to it is an empty list: a node cannot tell whether
+          // anybody holds the domain, as a switcher's 404 does.
+          const q = c.url.searchParams.get('domain');
+          const streams = this.view.streams(q === null ? undefined : checkDomain(q));
           sendJson(c.res, 200, { count: streams.length, streams });
         },
       },

@@ -1,4 +1,5 @@
 import type { StreamAddress, StreamCore, StreamState } from '../stream/core.js';
+import { normalizeDomain } from '../wire/domain.js';
 import type { AdminNode, InspectableNode, InspectableSession } from './config.js';
 import type { RttProbe } from './node-rtt.js';
 import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
@@ -144,8 +145,12 @@ export class NodeView {
     this.book.end();
   }
 
-  streams(): StreamView[] {
-    return (this.current?.streamList() ?? []).map((s) => this.view(s));
+  /** Every stream, or with `domain` (normalised) those whose peer is that domain. */
+  streams(domain?: string): StreamView[] {
+    let list = this.current?.streamList() ?? [];
+    // The remote domain is kept as given (a dial of "Bob:7"): compare the normalised forms.
+    if (domain !== undefined) list = list.filter((s) => normalizeDomain(s.remote.domain) === domain);
+    return list.map((s) => this.view(s));
   }
 
   listeners(): { port: number }[] {

@@ -205,7 +205,7 @@ export function openapiDocument(): Schema {
       '/api/v1/streams': {
         get: op(
           'Streams',
-          'Node: every live stream. Switcher: per-client stream counts and each stream (`detail: "streams"`), optionally for one domain.',
+          'Node: every live stream, optionally those whose peer is one domain. Switcher: per-client stream counts and each stream (`detail: "streams"`), optionally for one domain.',
           {
             200: json(
               {

@@ -2,9 +2,8 @@ import type { Registry } from 'prom-client';
 import type { ClientInfo, LeaveReason } from '../switcher/client.js';
 import type { RefusalInfo, Switcher } from '../switcher/switcher.js';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
-import { normalizeDomain } from '../wire/domain.js';
 import type { ResolvedAdminOptions } from './config.js';
-import { HttpError, readJsonBody, sendJson } from './http.js';
+import { checkDomain, HttpError, readJsonBody, sendJson } from './http.js';
 import type { Panel } from './panel.js';
 import type { Context, Route } from './router.js';
 import { SwitcherMetrics } from './switcher-metrics.js';
@@ -143,11 +142,4 @@ export class SwitcherPanel implements Panel {
       throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
     sendJson(c.res, 200, { detail: 'streams', clients });
   }
-}
-
-/** A domain as the switcher names it, or 400. */
-function checkDomain(raw: string | undefined): string {
-  const d = raw === undefined ? null : normalizeDomain(raw);
-  if (d === null) throw new HttpError(400, 'bad_request', `"${raw ?? ''}" is not a valid domain`);
-  return d;
 }

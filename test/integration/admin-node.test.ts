@@ -139,6 +139,44 @@ describe('admin API for a plain node on a direct link', () => {
   });
 });
 
+describe('admin API for a node: GET /api/v1/streams?domain=', () => {
+  it('lists only the streams whose peer is that domain, as the switcher filters its clients', async () => {
+    const [x, y] = memoryPair();
+    const a = new Node(x, { domain: 'a', ip: 1 });
+    const b = new Node(y, { domain: 'b', ip: 2 });
+    b.listen(9);
+    a.listen(8);
+    const admin = await startAdmin({ node: a, port: 0, pingInterval: 0 });
+    try {
+      // Two streams to the peer (one dialed as "B", as a user may type it), one to ourselves.
+      for (const s of [await a.dial('b:9'), await a.dial('B:9'), await a.dial('a:8')])
+        s.on('error', () => {});
+      const list = async (q: string) => {
+        const r = await request(admin.url, `/api/v1/streams${q}`);
+        expect(r.status).toBe(200);
+        const body = r.json as { count: number; streams: StreamView[] };
+        expect(body.count).toBe(body.streams.length);
+        return body.streams.filter((v) => v.dialed).map((v) => `${v.remote.domain}:${v.remote.port}`);
+      };
+      expect((await list('')).sort()).toEqual(['B:9', 'a:8', 'b:9']);
+      // Before: the filter was ignored, and every stream came back each time.
+      expect((await list('?domain=b')).sort()).toEqual(['B:9', 'b:9']);
+      expect((await list('?domain=%20B%20')).sort()).toEqual(['B:9', 'b:9']);
+      expect(await list('?domain=a')).toEqual(['a:8']);
+      // A node cannot tell whether anybody holds a domain: none of its streams is no error.
+      expect(await list('?domain=carol')).toEqual([]);
+      // Not a domain at all: 400, as on a switcher.
+      const bad = await request(admin.url, '/api/v1/streams?domain=');
+      expect(bad.status).toBe(400);
+      expect((bad.json as ApiError).error.code).toBe('bad_request');
+    } finally {
+      await admin.close();
+      a.destroy();
+      b.destroy();
+    }
+  });
+});
+
 describe('admin API for a session that reconnects', () => {
   it('keeps byte counters monotonic across connections', async () => {
     const t = await startTraffic({ aliceReconnect: true });

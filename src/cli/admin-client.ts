@@ -107,10 +107,33 @@ async function request(cmd: Command, method: string, path: string): Promise<Resp
         : (err as Error).message;
     throw new CliError('CLI_ADMIN', `cannot reach the admin API at ${url.origin}: ${cause}`, { cause: err });
   }
-  if (res.status === 401 || res.status === 403) {
-    throw new CliError('CLI_ADMIN', `the admin API refused the request (${res.status}): check --token`);
+  if (res.status === 401) {
+    // The server says which: no token sent, or not the one it has.
+    const why = errorMessage(await res.text().catch(() => ''));
+    throw new CliError(
+      'CLI_ADMIN',
+      `the admin API refused the request (401${why ? `: ${why}` : ''}): check --token`,
+    );
+  }
+  if (res.status === 403) {
+    // Not the token: the admin server answers 403 only when it has no token and the request's
+    // Host is not a loopback name (DNS rebinding guard, docs/admin.md); a proxy in front may
+    // refuse for its own reasons. Its words, not a guess.
+    const body = (await res.text().catch(() => '')).trim();
+    const why = errorMessage(body) ?? body.slice(0, 200);
+    throw new CliError('CLI_ADMIN', `the admin API refused the request (403)${why ? `: ${why}` : ''}`);
   }
   return res;
+}
+
+/** The message of an admin API error body, `{"error": {"code", "message"}}` (docs/admin.md). */
+function errorMessage(body: string): string | undefined {
+  try {
+    const m = (JSON.parse(body) as { error?: { message?: unknown } } | null)?.error?.message;
+    return typeof m === 'string' && m !== '' ? m.slice(0, 200) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function failure(res: Response): Promise<CliError> {

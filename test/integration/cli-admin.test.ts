@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it, vi } from 'vitest';
+import { Auth } from '../../src/admin/auth.js';
+import { HttpError, sendError } from '../../src/admin/http.js';
 import { freePort, killAll, repeatedLogKeys, runCli, runCliToEnd } from '../helpers/cli.js';
 
 /** `flexmux clients` and `flexmux kick` against a stub of the admin API. */
@@ -47,6 +49,28 @@ beforeAll(async () => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if ((req.url ?? '').startsWith('/tokenless/')) {
+      // The admin server's own 403: no token configured, and a Host that is not loopback.
+      try {
+        new Auth(undefined).checkHost({ headers: { host: 'flexmux.example:7090' } } as http.IncomingMessage);
+      } catch (err) {
+        if (err instanceof HttpError) return sendError(res, err);
+      }
+      return json(500, { error: 'checkHost passed' });
+    }
+    if ((req.url ?? '').startsWith('/real401/')) {
+      // The admin server's own 401, for a token that is not its own.
+      try {
+        new Auth('the-real-token').check(req, new URL(req.url ?? '/', 'http://127.0.0.1'), false);
+      } catch (err) {
+        if (err instanceof HttpError) return sendError(res, err);
+      }
+      return json(500, { error: 'check passed' });
+    }
+    if ((req.url ?? '').startsWith('/proxy/')) {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      return res.end('Forbidden by proxy policy\n');
+    }
     if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(401, { error: 'unauthorized' });
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === '/api/v1/clients') return json(200, { count: 2, clients: CLIENTS });
@@ -162,6 +186,27 @@ describe.concurrent('flexmux clients', () => {
     const r = await runCliToEnd(['clients', '--admin', admin, '--token', 'nope']);
     expect(r.code).toBe(11);
     expect(r.stderr).toContain('the admin API refused the request (401): check --token');
+  });
+
+  it("a 403 says the server's reason, not the token's", async ({ expect }) => {
+    const r = await runCliToEnd(['clients', '--admin', `${admin}/tokenless`, '--token', TOKEN]);
+    expect(r.code).toBe(11);
+    expect(r.stderr).toContain(
+      'the admin API refused the request (403): Host "flexmux.example:7090" is not a loopback name; configure a token',
+    );
+    expect(r.stderr).not.toContain('check --token');
+    const proxy = await runCliToEnd(['kick', 'alice', '--admin', `${admin}/proxy`, '--token', TOKEN]);
+    expect(proxy.code).toBe(11);
+    expect(proxy.stderr).toContain('the admin API refused the request (403): Forbidden by proxy policy');
+    expect(proxy.stderr).not.toContain('check --token');
+  });
+
+  it('a 401 says what the server found wrong with the token', async ({ expect }) => {
+    const r = await runCliToEnd(['clients', '--admin', `${admin}/real401`, '--token', 'nope']);
+    expect(r.code).toBe(11);
+    expect(r.stderr).toContain(
+      'the admin API refused the request (401: the bearer token is not valid): check --token',
+    );
   });
 
   it('an unreachable admin API exits 11', async ({ expect }) => {

@@ -4,7 +4,9 @@ import { timeout } from '../util/timers.js';
 /**
  * Graceful stop on SIGINT/SIGTERM for long-running commands. The first signal starts `stop`; a
  * second signal, or `stop` running past `bound` ms, ends the process at once with exit code 1,
- * so an operator's Ctrl-C or a supervisor's TERM always ends it in bounded time.
+ * so an operator's Ctrl-C or a supervisor's TERM always ends it in bounded time. A second
+ * signal does so also before `run`: while the command is still starting (its listeners bind, a
+ * host name resolves), when the first one can only be acted on once start-up is done.
  */
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
@@ -25,12 +27,15 @@ export function onStopSignal(logger: Logger, bound: number): ShutdownHandle {
   const signalled = new Promise<StopSignal>((resolve) => {
     resolveSignal = resolve;
   });
+  // Set by the first signal, or by `run` when the command stops for another reason (node: its
+  // session was lost): from then on a signal is a second one.
   let stopping = false;
   const handler = (signal: StopSignal): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
+    stopping = true;
     logger.info({ signal }, 'stopping');
     resolveSignal(signal);
   };

@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, it, vi } from 'vitest';
+import { type CliChild, killAll, ROOT, runCli } from '../helpers/cli.js';
+
+/**
+ * A second SIGINT/SIGTERM ends a long-running command at once, also while it is still starting
+ * (src/cli/shutdown.ts). The start-up is held by a DNS lookup that never answers (a listener on a
+ * host name, as with a hanging resolver): the first signal arrived then, but start-up went on, and
+ * every later signal was ignored until it finished.
+ */
+
+vi.setConfig({ testTimeout: 60_000 });
+afterEach(() => killAll());
+
+const HELD_HOST = 'held-startup.invalid';
+const PRELOAD = pathToFileURL(join(ROOT, 'test/helpers/held-lookup.mjs')).href;
+const env = { FLEXMUX_PASSWORD: 'p', NODE_OPTIONS: `--import=${PRELOAD}` };
+
+/** The exit code, or a failure message once the child has run `ms` past the second signal. */
+function exitWithin(child: CliChild, ms: number): Promise<number | string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    child.exited,
+    new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`still running ${ms} ms after the second signal`), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+describe('a second signal during start-up', () => {
+  it.for([
+    ['switcher', ['switcher', '--tcp', `${HELD_HOST}:0`]],
+    ['node', ['node', '-d', 'alice', '-s', 'tcp://127.0.0.1:1', '--bind', HELD_HOST, '-f', '0=bob:22']],
+  ] as const)('%s: exits 1 at once', async ([, args], { expect }) => {
+    const child = runCli(args, { env });
+    await child.waitForLog('test: lookup held');
+    child.proc.kill('SIGINT');
+    await child.waitForLog('stopping');
+    child.proc.kill('SIGTERM');
+    expect(await exitWithin(child, 10_000)).toBe(1);
+    expect(child.logs.find((l) => l.msg === 'second signal: exiting now')?.signal).toBe('SIGTERM');
+  });
+});

@@ -78,6 +78,46 @@ export function loadConfigFile(file: string): ConfigData {
   return data;
 }
 
+/** A value written as a bare number: flags read it in their own unit (`ping -W`: seconds). */
+const BARE_NUMBER = /^\s*\d+(?:\.\d+)?\s*$/;
+
+/**
+ * Refuses a top-level bare number that the commands sharing the key would read differently. A
+ * top-level key applies to every command with that flag, and `timeout: 5` was 5 s for `ping -W`
+ * (a bare number is seconds there, as in ping(8)) but 5 ms for `clients`/`kick --timeout`. With a
+ * unit (`5s`) it means one thing; in a command's section, what that command's flag reads. Checked
+ * whatever the command run: the same file is valid for all of them or for none.
+ */
+function checkOneMeaning(
+  users: readonly Command[],
+  key: string,
+  rawKey: string,
+  value: unknown,
+  file: string,
+): void {
+  if ((typeof value !== 'string' && typeof value !== 'number') || !BARE_NUMBER.test(String(value))) return;
+  const text = String(value).trim();
+  const readers = new Map<string, string[]>();
+  for (const c of users) {
+    const option = optionsByKey(c).get(key);
+    if (option === undefined) continue;
+    let result: unknown;
+    try {
+      result = option.parseArg ? option.parseArg(text, undefined) : text;
+    } catch {
+      continue; // refused: setFromFile says why for that command
+    }
+    const meaning = typeof result === 'number' ? `${result} ms` : JSON.stringify(result);
+    readers.set(meaning, [...(readers.get(meaning) ?? []), c.name()]);
+  }
+  if (readers.size < 2) return;
+  const [first, ...rest] = [...readers].map(([meaning, names]) => `${meaning} for ${names.join(', ')}`);
+  throw new ConfigError(
+    `config file ${file}: ${rawKey}: "${text}" is ${first} but ${rest.join(' and ')}: ` +
+      `give the unit (${text}s, ${text}ms) or set it in the command's section`,
+  );
+}
+
 function optionsByKey(cmd: Command): Map<string, Option> {
   const m = new Map<string, Option>();
   for (const o of cmd.options) {
@@ -126,6 +166,13 @@ export function applyConfig(
     const key = camel(rawKey);
     if (!known.has(key)) throw new ConfigError(`config file ${file}: unknown setting "${rawKey}"`);
     const owner = TOP_LEVEL_OWNER[key];
+    checkOneMeaning(
+      owner === undefined ? siblings : siblings.filter((c) => c.name() === owner),
+      key,
+      rawKey,
+      value,
+      file,
+    );
     if (owner !== undefined && owner !== cmd.name()) continue;
     apply(rawKey, key, value);
   }

@@ -242,3 +242,39 @@ describe('a config file that is not valid YAML', () => {
     }
   });
 });
+
+describe("the top-level key 'timeout' (ping -W, clients and kick --timeout)", () => {
+  const commands = (): Map<string, Command> =>
+    new Map(buildProgram(() => {}).commands.map((c) => [c.name(), c]));
+  const timeouts = (data: Record<string, unknown>): Record<string, unknown> => {
+    const c = commands();
+    const out: Record<string, unknown> = {};
+    for (const name of ['ping', 'clients', 'kick']) {
+      const cmd = c.get(name) as Command;
+      applyConfig(cmd, data, 'f.yaml');
+      out[name] = cmd.opts().timeout;
+    }
+    return out;
+  };
+
+  it('with a unit means the same for every command', () => {
+    expect(timeouts({ timeout: '5s' })).toEqual({ ping: 5_000, clients: 5_000, kick: 5_000 });
+    expect(timeouts({ timeout: '250ms' })).toEqual({ ping: 250, clients: 250, kick: 250 });
+  });
+
+  it('as a bare number is refused: seconds for ping -W, milliseconds for clients/kick --timeout', () => {
+    // It was 5 s for ping and 5 ms for clients and kick (every request timed out).
+    for (const [name, cmd] of commands()) {
+      expect(() => applyConfig(cmd, { timeout: '5' }, 'f.yaml'), name).toThrow(
+        'config file f.yaml: timeout: "5" is 5000 ms for ping but 5 ms for clients, kick: ' +
+          "give the unit (5s, 5ms) or set it in the command's section",
+      );
+    }
+  });
+
+  it("in a command's section a bare number is read as that command's flag reads it", () => {
+    expect(
+      timeouts({ ping: { timeout: '2' }, clients: { timeout: '2000' }, kick: { timeout: 300 } }),
+    ).toEqual({ ping: 2_000, clients: 2_000, kick: 300 });
+  });
+});

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { PingOptions } from '../node/node.js';
 import type { SessionState } from '../node/session.js';
@@ -122,10 +122,16 @@ export type ResolvedAdminOptions = {
 /** True for addresses only this machine can reach: 127.0.0.0/8, ::1 and `localhost`. */
 export function isLoopback(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  if (h === 'localhost' || h === '::1') return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
-  return isIP(v4) === 4 && v4.startsWith('127.');
+  if (h === 'localhost') return true;
+  // Every spelling: 127.0.0.0/8, ::1 written out, IPv4-mapped in dotted or hex form (a URL writes
+  // ::ffff:127.0.0.1 as [::ffff:7f00:1]).
+  const family = isIP(h);
+  return family === 4 ? loopbacks.check(h, 'ipv4') : family === 6 && loopbacks.check(h, 'ipv6');
 }
+
+const loopbacks = new BlockList();
+loopbacks.addSubnet('127.0.0.0', 8, 'ipv4');
+loopbacks.addAddress('::1', 'ipv6');
 
 /** ms a request may take to arrive whole, headers and body. */
 export const REQUEST_TIMEOUT = 30_000;

@@ -36,10 +36,21 @@ describe('admin options', () => {
       '::1',
       '[::1]',
       '::ffff:127.0.0.1',
+      '[::ffff:7f00:1]',
+      '0:0:0:0:0:0:0:1',
     ]) {
       expect(isLoopback(h), h).toBe(true);
     }
-    for (const h of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', 'localhost.example', '127.0.0.1.nip.io']) {
+    for (const h of [
+      '0.0.0.0',
+      '::',
+      '10.0.0.1',
+      '128.0.0.1',
+      'localhost.example',
+      '127.0.0.1.nip.io',
+      '[::ffff:8000:1]',
+      '::2',
+    ]) {
       expect(isLoopback(h), h).toBe(false);
     }
   });

@@ -122,17 +122,16 @@ export function runCli(
     }
     wake();
   });
+  // Set before the waiters wake, so that a wait for output the process never gave fails now.
+  let ended = false;
   const exited = new Promise<number>((resolve) => {
     proc.on('close', (code, signal) => {
       children.delete(proc);
       shared.delete(proc);
+      ended = true;
       resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGINT' ? 2 : 15));
       wake();
     });
-  });
-  let ended = false;
-  void exited.then(() => {
-    ended = true;
   });
   const until = <T>(what: string, check: () => T | undefined, timeout: number): Promise<T> =>
     new Promise<T>((resolve, reject) => {

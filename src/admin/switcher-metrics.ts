@@ -3,7 +3,6 @@ import type { ClientInfo, LeaveReason } from '../switcher/client.js';
 import type { RefusalInfo, Switcher, SwitcherStats } from '../switcher/switcher.js';
 import type { ClientTotals } from '../switcher/totals.js';
 import { one, RTT_BUCKETS, readCounter, readGauge, type Sample } from './metrics.js';
-import type { SwitcherView } from './switcher-view.js';
 
 /** What one scrape reads of the switcher. */
 interface Reading {
@@ -30,6 +29,7 @@ export class SwitcherMetrics {
   private readonly left: Counter<'reason'>;
   private readonly rtt: Histogram;
   private readonly onRefused = (r: RefusalInfo): void => this.refusals.inc({ reason: r.reason });
+  private readonly onRtt = (ms: number): void => this.rtt.observe(ms / 1000);
   private readonly onLeft = (c: ClientInfo, reason: LeaveReason): void => {
     this.left.inc({ reason });
     this.departed.framesIn += c.framesIn;
@@ -43,7 +43,6 @@ export class SwitcherMetrics {
   constructor(
     registry: Registry,
     private readonly switcher: Switcher,
-    view: SwitcherView,
   ) {
     const r = registry;
     const none: readonly never[] = [];
@@ -171,16 +170,19 @@ export class SwitcherMetrics {
     );
     this.rtt = new Histogram({
       name: 'flexmux_switcher_client_rtt_seconds',
-      help: 'Round trips of the switcher’s liveness pings to clients, as measured.',
+      help: 'Round trips of the switcher’s liveness pings to clients (keep-alive and takeover probes), each answered one.',
       buckets: RTT_BUCKETS,
       registers: [r],
     });
-    view.onRtt = (s) => this.rtt.observe(s);
+    // Every answered ping, as it is answered: a sampler reading each client's last RTT would miss
+    // those answered between two samples, and count twice one that happened to match the last.
+    switcher.on('rtt', this.onRtt);
     switcher.on('refused', this.onRefused);
     switcher.on('clientLeft', this.onLeft);
   }
 
   close(): void {
+    this.switcher.off('rtt', this.onRtt);
     this.switcher.off('refused', this.onRefused);
     this.switcher.off('clientLeft', this.onLeft);
   }

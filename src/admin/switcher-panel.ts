@@ -27,7 +27,7 @@ export class SwitcherPanel implements Panel {
     registry: Registry,
   ) {
     this.view = new SwitcherView(switcher, o.historySize, o.itemHistory);
-    this.metrics = new SwitcherMetrics(registry, switcher, this.view);
+    this.metrics = new SwitcherMetrics(registry, switcher);
     this.routes = [
       { method: 'GET', path: '/api/v1/clients', access: 'token', handle: (c) => this.list(c) },
       { method: 'GET', path: '/api/v1/clients/{domain}', access: 'token', handle: (c) => this.one(c) },

@@ -62,24 +62,15 @@ export interface ClientStreamsView {
   list: StreamInfo[];
 }
 
-/** A client's rate, and the RTT its last sample saw (to report each new measurement once). */
-class ClientRate extends Rate {
-  rtt: number | null = null;
-}
-
 export class SwitcherView {
-  /** Called with each newly measured client RTT, in seconds. */
-  onRtt: ((seconds: number) => void) | null = null;
-  private readonly book: RateBook<number, ClientRate>;
+  private readonly book: RateBook<number, Rate>;
   private readonly total: Rate;
   private lastT = Date.now();
   /** Sample time of the tick in progress, for `sampleClient` (bound once, not per tick). */
   private mono = 0;
   private wall = 0;
   private readonly sampleClient = (c: ClientCounters): void => {
-    const r = this.book.sample(c.id, this.mono, this.wall, c.bytesIn, c.bytesOut);
-    if (c.rtt !== null && c.rtt !== r.rtt) this.onRtt?.(c.rtt / 1000);
-    r.rtt = c.rtt;
+    this.book.sample(c.id, this.mono, this.wall, c.bytesIn, c.bytesOut);
   };
 
   constructor(
@@ -87,7 +78,7 @@ export class SwitcherView {
     historySize: number,
     itemHistory: number,
   ) {
-    this.book = new RateBook(itemHistory, (h) => new ClientRate(h));
+    this.book = new RateBook(itemHistory);
     this.total = new Rate(historySize);
   }
 

@@ -102,6 +102,8 @@ export interface ClientHost {
    * outlive a departed `from`.
    */
   dropped(from: SwitcherClient, n: number, reason: string): void;
+  /** A liveness ping of `c` (keep-alive or takeover probe) was answered after `ms`. */
+  rtt(c: SwitcherClient, ms: number): void;
   /** `c` is gone. Called once. */
   left(c: SwitcherClient, reason: LeaveReason, err: Error | undefined): void;
 }
@@ -216,7 +218,8 @@ export class SwitcherClient implements FrameSink {
   readonly transport: Transport;
   readonly gate: ReadGate;
   readonly outbox: Outbox<SwitcherClient>;
-  readonly liveness = new Liveness();
+  /** Its pings: each answered one's round trip goes to the host (ClientHost.rtt). */
+  readonly liveness = new Liveness((ms) => this.host.rtt(this, ms));
   state: 'open' | 'closing' | 'closed' = 'open';
   readonly stats = { bytesIn: 0, framesIn: 0, dropped: 0, spoofed: 0, streamsOpened: 0 };
   readonly cmdCounts = new Array<number>(256).fill(0);

@@ -20,6 +20,9 @@ export class Liveness {
   private readonly probes = new Map<number, Probe>();
   private seq = 0;
 
+  /** `onRtt` is told the round trip of every answered ping, ms. */
+  constructor(private readonly onRtt?: (ms: number) => void) {}
+
   get pending(): number {
     return this.probes.size;
   }
@@ -51,6 +54,7 @@ export class Liveness {
     if (p === undefined) return false;
     this.rtt = now() - p.sentAt;
     p.resolve(true);
+    this.onRtt?.(this.rtt);
     return true;
   }
 

@@ -34,6 +34,11 @@ export type SwitcherEvents = {
   client: [ClientInfo];
   /** An admitted node left, with why. */
   clientLeft: [ClientInfo, LeaveReason, Error | undefined];
+  /**
+   * A liveness ping of a client was answered (a keep-alive ping, pingInterval, or the probe of a
+   * claimed domain's holder): its round trip in ms, once per ping. `rtt` of ClientInfo keeps the last.
+   */
+  rtt: [number, ClientInfo['domain']];
   /** A connection was not admitted. */
   refused: [RefusalInfo];
   /** Something failed inside the switcher; the affected connection is dropped. */
@@ -117,6 +122,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
       route: (from, f) => this.route(from, f),
       detach: (c) => this.detach(c),
       dropped: (c, n, reason) => this.router.dropped(c, n, reason),
+      rtt: (c, ms) => this.emit('rtt', ms, c.domain),
       left: (c, reason, err) => this.left(c, reason, err),
     };
     const gateHost: GateHost = {

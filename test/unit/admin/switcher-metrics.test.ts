@@ -27,7 +27,7 @@ afterEach(async () => {
 async function withClients(n: number) {
   const sw = new Switcher({ password: PASSWORD });
   const registry = createRegistry('switcher', false);
-  const metrics = new SwitcherMetrics(registry, sw, new SwitcherView(sw, 10, 10));
+  const metrics = new SwitcherMetrics(registry, sw);
   open.push({ sw, metrics });
   const raws: Raw[] = [];
   for (let i = 0; i < n; i++) raws.push(await join(sw, `m-${i}`));
@@ -36,6 +36,32 @@ async function withClients(n: number) {
 }
 
 const samples = (text: string): string[] => text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+
+describe('switcher /metrics: flexmux_switcher_client_rtt_seconds', () => {
+  it('observes every answered liveness ping, whether or not the view samples in between', async () => {
+    const sw = new Switcher({ password: PASSWORD, pingInterval: 20, livenessTimeout: 2_000 });
+    const registry = createRegistry('switcher', false);
+    const view = new SwitcherView(sw, 10, 10);
+    const metrics = new SwitcherMetrics(registry, sw);
+    open.push({ sw, metrics });
+    const a = await join(sw, 'rtt-a');
+    // Three keep-alive pings answered between two samples of the view (one a second in the
+    // admin): three round trips measured, three observations, not the last one alone.
+    view.tick(0, 1_000);
+    for (let i = 0; i < 3; i++) await a.answerLiveness();
+    await a.barrier();
+    view.tick(1_000, 2_000);
+    const count = async () =>
+      samples(await registry.metrics()).find((l) =>
+        l.startsWith('flexmux_switcher_client_rtt_seconds_count '),
+      );
+    expect(await count()).toBe('flexmux_switcher_client_rtt_seconds_count 3');
+    // No sample at all: still observed.
+    await a.answerLiveness();
+    await a.barrier();
+    expect(await count()).toBe('flexmux_switcher_client_rtt_seconds_count 4');
+  });
+});
 
 describe('switcher /metrics', () => {
   it('serves the same series, and about the same bytes, for 3 clients and for 60', async () => {

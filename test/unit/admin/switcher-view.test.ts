@@ -114,19 +114,4 @@ describe('SwitcherView', () => {
     };
     expect(JSON.stringify(v)).toBe(JSON.stringify(expected));
   });
-
-  it('reports each measured RTT once', async () => {
-    const { sw, raws } = await withClients(1, { pingInterval: 100, livenessTimeout: 2_000 });
-    const view = new SwitcherView(sw, 10, 10);
-    const seen: number[] = [];
-    view.onRtt = (s) => seen.push(s);
-    view.tick(0, 1_000);
-    expect(seen).toEqual([]);
-    await raws[0].answerLiveness();
-    await raws[0].barrier();
-    const rtt = sw.client('v-0')!.rtt!;
-    view.tick(1_000, 2_000);
-    view.tick(2_000, 3_000);
-    expect(seen).toEqual([rtt / 1000]);
-  });
 });

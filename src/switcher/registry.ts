@@ -6,7 +6,8 @@ import { ConfigError } from '../errors.js';
  * switcher's liveness ping): any reply means the holder is alive and the newcomer is refused; no
  * reply means the holder is evicted and the newcomer takes the domain. Unlike Go, an answer of
  * `domain not match` also counts as alive (12.1.3), and claims of one domain never race: while one
- * is being decided a second is refused.
+ * is being decided a second is refused. A holder is evicted only for a newcomer that gets its
+ * place: with no room or no free IP for it, both are refused and the holder stays.
  */
 
 export interface Registrant {
@@ -123,20 +124,24 @@ export class Registry<T extends Registrant> {
     this.claiming.add(domain);
     let reservedIp = -1;
     try {
-      const holder = this.domains.get(domain);
+      let holder = this.domains.get(domain);
       if (holder !== undefined) {
         const alive = await this.hooks.probe(holder);
-        const still = this.domains.get(domain) === holder;
-        if (alive && still) return { ok: false, reason: 'taken' };
-        if (still) {
-          this.remove(holder);
-          this.hooks.evict(holder);
-        }
+        if (this.domains.get(domain) !== holder) holder = undefined;
+        else if (alive) return { ok: false, reason: 'taken' };
       }
-      if (this.ips.size + this.reserved >= this.maxEntries) return { ok: false, reason: 'full' };
+      // Room for the newcomer before the holder goes: evicted, it gives up its place but not its
+      // IP (retired until its connection ends), so a newcomer without an IP must not cost the
+      // holder its domain. A silent holder of a domain nobody can take keeps it.
+      const place = holder === undefined ? 0 : 1;
+      if (this.ips.size - place + this.reserved >= this.maxEntries) return { ok: false, reason: 'full' };
       reservedIp = this.pool.take();
       if (reservedIp < 0) return { ok: false, reason: 'full' };
       this.reserved++;
+      if (holder !== undefined) {
+        this.remove(holder);
+        this.hooks.evict(holder);
+      }
       return { ok: true, claim: this.makeClaim(domain, reservedIp) };
     } finally {
       if (reservedIp < 0) this.claiming.delete(domain);

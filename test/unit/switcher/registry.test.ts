@@ -193,6 +193,32 @@ describe('Registry', () => {
     expect((await add(r, 'bob')).ip).toBe(a.ip);
   });
 
+  it('neither evicts a silent holder nor admits the newcomer when no IP is free for it', async () => {
+    const h = hooks(() => false);
+    // The holder's own IP stays retired until its connection ends: it cannot go to the newcomer.
+    const r = new Registry<Entry>(h.hooks, 100, new IpPool(1, 1));
+    const a = await add(r, 'alice', 'old');
+    expect(await r.claim('alice')).toEqual({ ok: false, reason: 'full' });
+    expect(h.evicted).toEqual([]);
+    expect(r.byDomain('alice')).toBe(a);
+    expect(r.byIp(a.ip)).toBe(a);
+    expect(r.size).toBe(1);
+  });
+
+  it("at the entry limit, still gives a silent holder's domain to the newcomer (its place)", async () => {
+    const h = hooks(() => false);
+    const r = new Registry<Entry>(h.hooks, 2);
+    const a = await add(r, 'alice', 'old');
+    const pending = await r.claim('bob');
+    if (!pending.ok) throw new Error('refused');
+    // Reservations count: alice's place and bob's promised one fill the limit.
+    expect(await r.claim('carol')).toEqual({ ok: false, reason: 'full' });
+    const b = await add(r, 'alice', 'new');
+    expect(h.evicted).toEqual([a]);
+    expect(r.byDomain('alice')).toBe(b);
+    pending.claim.cancel();
+  });
+
   it('refuses a commit with another ip or domain', async () => {
     const r = new Registry<Entry>(hooks().hooks);
     const res = await r.claim('a');

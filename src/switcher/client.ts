@@ -305,6 +305,16 @@ export class SwitcherClient implements FrameSink {
     return this.gate.paused;
   }
 
+  /**
+   * Paused because what it sends piles up at its destinations: it is busy sending, and its
+   * answers to our pings cannot be read. Not so a client paused only because it holds others
+   * back (it takes nothing of what we write): that is the sign of a dead or stuck node, which
+   * its pings must still judge, or with stallTimeout 0 it kept its domain for ever.
+   */
+  get busySending(): boolean {
+    return this.gate.pausedBesides(this.outbox.ownPause);
+  }
+
   // ------------------------------------------------------------------ inbound (FrameSink)
 
   frame(f: Frame): void {
@@ -375,18 +385,28 @@ export class SwitcherClient implements FrameSink {
    * Pings this node for `domain` from (0xFFFF, k): true on any answer, false on timeout or leave.
    * A node whose frames kept coming while the ping was out is alive too: a busy node's answer can
    * wait behind bulk data on a deep or slow path, past the timeout (the node heartbeat's rule,
-   * heartbeat.ts). So is one paused by backpressure, whose answer we are not reading.
+   * heartbeat.ts). So is one busy sending (busySending), whose answer we are not reading; and one
+   * paused because it holds others back if it took bytes meanwhile (a slow reader, whose answer
+   * we do not read either), but not one that took nothing: it is not reading at all.
    */
   probe(domain: string, timeoutMs: number): Promise<boolean> {
     if (this.state !== 'open') return Promise.resolve(false);
     const payload = encodePing(domain);
     const sentAt = now();
-    return this.liveness
-      .start(
-        (k) => this.sendControl(header(Cmd.PING, this.ip, 0, SWITCHER_IP, k, payload.length), payload),
-        timeoutMs,
-      )
-      .then((ok) => ok || (this.state === 'open' && (this.lastFrameAt >= sentAt || this.gate.paused)));
+    const holding = this.outbox.held > 0;
+    const answer = this.liveness.start(
+      (k) => this.sendControl(header(Cmd.PING, this.ip, 0, SWITCHER_IP, k, payload.length), payload),
+      timeoutMs,
+    );
+    // Holding others back, its queue waits on its reading: the ping is queued behind, so bytes
+    // written from now on are bytes it took.
+    const mark = this.outbox.bytesOut;
+    return answer.then((ok) => {
+      if (ok) return true;
+      if (this.state !== 'open') return false;
+      if (this.lastFrameAt >= sentAt || this.busySending) return true;
+      return (holding || this.outbox.held > 0) && this.outbox.bytesOut !== mark;
+    });
   }
 
   /**
@@ -663,14 +683,15 @@ export class SwitcherClient implements FrameSink {
 
   /**
    * Periodic pings from the switcher: they fill `rtt`, and two unanswered in a row mean the
-   * client is gone without a FIN. A client paused by backpressure is not judged: its answer
+   * client is gone without a FIN. A client busy sending (busySending) is not judged: its answer
    * could be stuck behind data we are not reading; and a probe counts its frames as an answer.
+   * One paused only because it holds others back is: it must take bytes meanwhile (probe).
    */
   private startPings(ms: number): void {
     let inFlight = false;
     const wait = Math.min(ms, this.host.options.livenessTimeout);
     this.pingTimer = interval(() => {
-      if (this.state !== 'open' || inFlight || this.gate.paused) return;
+      if (this.state !== 'open' || inFlight || this.busySending) return;
       inFlight = true;
       void this.probe(this.domain, wait).then((ok) => {
         inFlight = false;

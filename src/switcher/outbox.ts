@@ -34,6 +34,11 @@ export class ReadGate {
     return this.blockers.size > 0;
   }
 
+  /** Paused by something other than `key` (a client's own pause: Outbox's, while it holds others back). */
+  pausedBesides(key: object): boolean {
+    return this.blockers.size > (this.blockers.has(key) ? 1 : 0);
+  }
+
   block(key: object): void {
     if (this.shut || this.blockers.has(key)) return;
     if (this.blockers.size === 0) {
@@ -246,6 +251,11 @@ export class Outbox<S extends Source> {
   /** Sources paused on this client's account now. */
   get held(): number {
     return this.holding;
+  }
+
+  /** Key of this client's own pause in its gate (while it holds others back). */
+  get ownPause(): object {
+    return this.ownKey;
   }
 
   /**

@@ -97,9 +97,11 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const access = new AccessPolicy(o.password, o.access);
     this.registry = new Registry<SwitcherClient>(
       {
-        // A holder paused by backpressure cannot have its answer read; it is busy sending, so alive.
+        // A holder busy sending cannot have its answer read, so it is alive. One paused because it
+        // holds others back is pinged all the same: it is alive only if it takes bytes meanwhile
+        // (SwitcherClient.probe), else, with stallTimeout 0, a dead one kept its domain for ever.
         probe: (holder) =>
-          holder.paused ? Promise.resolve(true) : holder.probe(holder.domain, o.livenessTimeout),
+          holder.busySending ? Promise.resolve(true) : holder.probe(holder.domain, o.livenessTimeout),
         evict: (holder) => {
           this.logger.warn(
             { domain: holder.domain, ip: holder.ip },

@@ -89,6 +89,52 @@ describe('switcher backpressure', () => {
     await receive(b, 64, 1000);
   });
 
+  it('with stallTimeout 0, gives the domain of a holder that reads nothing to a newcomer', async () => {
+    // b stops reading and holds a back: b is paused on its own account (not busy sending). With
+    // the stall rule off, only the takeover ping can find it dead: it takes no byte meanwhile.
+    const sw = new Switcher({
+      password: PASSWORD,
+      maxQueuePerSource: 64 * 1024,
+      livenessTimeout: 50,
+      stallTimeout: 0,
+    });
+    switchers.push(sw);
+    const a = await join(sw, 'a');
+    const b = await join(sw, 'b');
+    b.t.pauseReading();
+    flood(a, b, 64, 1000);
+    await expect.poll(() => sw.client('a')?.paused && sw.client('b')?.paused).toBe(true);
+    const res = await admitRaw(connectRaw(sw), 'b');
+    expect(res.errCode).toBe(0);
+    expect(sw.client('b')?.ip).toBe(res.ip);
+    expect(res.ip).not.toBe(b.ip);
+    // a, held back by b only, reads again.
+    await expect.poll(() => sw.client('a')?.paused).toBe(false);
+  });
+
+  it('keeps the domain of a holder that holds others back but takes bytes while pinged', async () => {
+    const sw = new Switcher({
+      password: PASSWORD,
+      maxQueuePerSource: 64 * 1024,
+      livenessTimeout: 1_000,
+      stallTimeout: 0,
+    });
+    switchers.push(sw);
+    const a = await join(sw, 'a');
+    const b = await join(sw, 'b');
+    b.t.pauseReading();
+    flood(a, b, 64, 1000);
+    await expect.poll(() => sw.client('b')?.paused).toBe(true);
+    // A slow reader, not a dead one: it reads on while the takeover ping is out (and, being a raw
+    // node, never answers it), so its domain is not taken.
+    const claim = admitRaw(connectRaw(sw), 'b');
+    const inner = (sw as unknown as { registry: Registry<SwitcherClient> }).registry.byDomain('b');
+    await expect.poll(() => inner?.liveness.pending).toBe(1);
+    b.t.resumeReading();
+    expect((await claim).errCode).toBe(-2);
+    expect(sw.client('b')?.ip).toBe(b.ip);
+  });
+
   it('lets the sources of a destination that is kicked read again at once, not at its close timeout', async () => {
     const sw = new Switcher({ password: PASSWORD, maxQueuePerSource: 64 * 1024 });
     switchers.push(sw);

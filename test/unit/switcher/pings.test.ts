@@ -136,6 +136,41 @@ describe('switcher idle timeout and backpressure', () => {
   });
 });
 
+describe('switcher pings and backpressure', () => {
+  it('with stallTimeout 0, close a client that reads nothing while it holds others back', async () => {
+    const sw = switcher({
+      pingInterval: 50,
+      livenessTimeout: 40,
+      stallTimeout: 0,
+      maxQueuePerSource: 64 * 1024,
+    });
+    const firstLeft = new Promise<string>((resolve) =>
+      sw.once('clientLeft', (info, reason) => resolve(`${info.domain}:${reason}`)),
+    );
+    const a = await join(sw, 'a');
+    const b = await join(sw, 'b');
+    // a answers the switcher's pings; b is dead: it reads (and so answers) nothing. a's flood
+    // fills b's queue: b holds a back, and is paused itself, which its pings used to skip.
+    const answering = setInterval(() => {
+      for (const p of a.inbox.splice(0)) {
+        if (p.cmd === Cmd.PING && p.srcIP === SWITCHER_IP) {
+          a.send(makeFrame(Cmd.PING_ACK, SWITCHER_IP, p.srcPort, a.ip, 0));
+        }
+      }
+    }, 10);
+    cleanups.push(() => clearInterval(answering));
+    b.t.pauseReading();
+    for (let i = 0; i < 64; i++) a.send(makeFrame(Cmd.DATA, b.ip, 7, a.ip, 1000, new Uint8Array(16 * 1024)));
+    await expect.poll(() => sw.client('b')?.paused).toBe(true);
+    // Closed (routed no more) after two pings; its connection ends once it reads what is queued.
+    await expect.poll(() => sw.client('b'), { timeout: 2_000 }).toBeUndefined();
+    b.t.resumeReading();
+    expect(await firstLeft).toBe('b:unresponsive');
+    await expect.poll(() => sw.client('a')?.paused).toBe(false);
+    expect(sw.client('a')).toBeDefined();
+  }, 5_000);
+});
+
 describe('clients the switcher closes for silence', () => {
   // They left with no error: clientLeft listeners and the admin event's `error` got nothing to
   // tell them apart from a clean hang-up, unlike kicked, stalled or overflowing clients.

@@ -242,10 +242,15 @@ export class SwitcherClient implements FrameSink {
   /** How many of `opening` offered early data (OpeningRoute.early). */
   earlyRoutes = 0;
   /**
-   * A dial of this client once went untracked (past MAX_DIAL_ROUTES): an ACK that answers none of
-   * its routes may answer one of those, so it still makes a stream (Router.track).
+   * Source ports of this client's dials that went untracked (past MAX_DIAL_ROUTES), one bit per
+   * port (8 KiB, only while there are any): an ACK to such a port answers none of its routes but
+   * may answer that dial, so it still makes a stream (Router.track). Each is forgotten with its
+   * first ACK or a new dial from its port, so the ACK-origin check is whole again for every other
+   * port, and the record gone once none is left.
    */
-  dialsUntracked = false;
+  private untracked: Uint8Array | null = null;
+  /** How many ports `untracked` marks. */
+  untrackedDials = 0;
   /** Bytes of early frames of this client's dials held at the switcher (OpeningRoute.held). */
   heldEarly = 0;
   /**
@@ -541,6 +546,28 @@ export class SwitcherClient implements FrameSink {
   static takePing(pinger: SwitcherClient, id: number, from: SwitcherClient): boolean {
     if (pinger.pingsOut.get(id) !== from.id) return false;
     pinger.pingsOut.delete(id);
+    return true;
+  }
+
+  /** `dialer`'s dial from `port` goes untracked (Router.trackDial). */
+  static noteUntracked(dialer: SwitcherClient, port: number): void {
+    dialer.untracked ??= new Uint8Array(65536 / 8);
+    const bit = 1 << (port & 7);
+    if ((dialer.untracked[port >> 3] & bit) !== 0) return;
+    dialer.untracked[port >> 3] |= bit;
+    dialer.untrackedDials++;
+  }
+
+  /**
+   * Forgets `dialer`'s untracked dial from `port` (answered, or replaced by a new dial from the
+   * port); whether there was one.
+   */
+  static takeUntracked(dialer: SwitcherClient, port: number): boolean {
+    const bits = dialer.untracked;
+    const bit = 1 << (port & 7);
+    if (bits === null || (bits[port >> 3] & bit) === 0) return false;
+    bits[port >> 3] &= ~bit;
+    if (--dialer.untrackedDials === 0) dialer.untracked = null;
     return true;
   }
 

@@ -100,7 +100,10 @@ export class Router {
     }
     // A dial from a port ends any route the port had: the dialer gave that dial up, and the
     // route's refusal or ACK would be taken for this one (dialers match ACKs by port).
-    if (f.cmd === Cmd.OPEN) SwitcherClient.dropRoute(from, f.srcPort);
+    if (f.cmd === Cmd.OPEN) {
+      SwitcherClient.dropRoute(from, f.srcPort);
+      if (from.untrackedDials > 0) SwitcherClient.takeUntracked(from, f.srcPort);
+    }
     if (f.dstIP === SWITCHER_IP) {
       this.toSwitcher(from, f);
       return;
@@ -188,6 +191,9 @@ export class Router {
     if (route !== undefined && answers(route, from, f)) {
       this.discard(to, route, 'early data of a stream refused as one too many');
       SwitcherClient.dropRoute(to, f.dstPort);
+    } else if (route === undefined && to.untrackedDials > 0) {
+      // The dialer gets its refusal: that untracked dial is answered too.
+      SwitcherClient.takeUntracked(to, f.dstPort);
     }
     this.drop(from, f, 'too many streams at either end: the stream is refused');
     // Both are the switcher's own frames, not forwarded ones (the ACK was counted as dropped):
@@ -233,6 +239,9 @@ export class Router {
       let fins = 0;
       let held: Frame[] | null = null;
       const answered = route !== undefined && answers(route, from, f);
+      // Without a route, the port's untracked dial (if any) is answered now, whatever the answer.
+      const untracked =
+        route === undefined && to.untrackedDials > 0 && SwitcherClient.takeUntracked(to, f.dstPort);
       if (answered && !route.early) {
         // A dial without early data is answered: there is nothing left to refuse if `from` leaves.
         SwitcherClient.dropRoute(to, f.dstPort);
@@ -260,8 +269,7 @@ export class Router {
       }
       // An ACK that answers no dial of `to` makes no stream: `to` did not dial (a Go node drops
       // it unanswered, 3.5), and linked, any node could use up another's maxStreamsPerClient.
-      if (ack.ok && (answered || to.dialsUntracked))
-        SwitcherClient.link(from, to, streamKey(f), f, ack.caps, fins);
+      if (ack.ok && (answered || untracked)) SwitcherClient.link(from, to, streamKey(f), f, ack.caps, fins);
       // Early frames held for this acceptor follow its open now that it has shown it takes them.
       if (held !== null)
         for (const g of held) this.forward(to, from, encodeHeader(g), this.track(to, from, g));
@@ -440,7 +448,7 @@ export class Router {
     if (from.opening.size - from.earlyRoutes < MAX_DIAL_ROUTES) {
       SwitcherClient.addRoute(from, openingRoute(to, f, false, byIp));
     } else {
-      from.dialsUntracked = true;
+      SwitcherClient.noteUntracked(from, f.srcPort);
     }
   }
 

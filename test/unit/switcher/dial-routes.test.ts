@@ -136,3 +136,65 @@ describe('switcher: ordinary dials to a client that leaves before answering', ()
     expect(inner(sw, 'alice').opening.size).toBe(0);
   });
 });
+
+describe('switcher: the ACK-origin check of a dialer with untracked dials', () => {
+  it('lets only the ACKs of its untracked dials make streams, and is whole again once they are answered', async () => {
+    const alice = await join(sw, 'alice');
+    const bob = await join(sw, 'bob');
+    const thief = await join(sw, 'thief');
+    for (let p = 1000; p < 1000 + MAX_DIAL_ROUTES; p++) dial(alice, bob, 'bob', p);
+    // Past the cap: two dials go untracked.
+    dial(alice, bob, 'bob', 40_000);
+    dial(alice, bob, 'bob', 40_001);
+    await bob.next(openFrom(40_001));
+    const accept = (from: Raw, port: number) =>
+      from.send(makeFrame(Cmd.OPEN_ACK, alice.ip, port, from.ip, 9, encodeOpenAck({ window: 0 })));
+    // An ACK to a port alice never dialled from makes no stream, untracked dials or not.
+    accept(thief, 50_000);
+    await thief.barrier();
+    expect(sw.client('thief')?.streams).toBe(0);
+    // The untracked dials' own ACKs do.
+    accept(bob, 40_000);
+    await alice.next(ackTo(40_000));
+    expect(sw.client('alice')?.streams).toBe(1);
+    // One answered, one waits: a second ACK to the answered port makes nothing more.
+    accept(thief, 40_000);
+    await thief.barrier();
+    expect(sw.client('thief')?.streams).toBe(0);
+    accept(bob, 40_001);
+    await alice.next(ackTo(40_001));
+    expect(sw.client('alice')?.streams).toBe(2);
+    // None is left: an ACK to a port alice dialled from long ago makes no stream.
+    accept(thief, 40_001);
+    accept(thief, 50_001);
+    await thief.barrier();
+    expect(sw.client('thief')?.streams).toBe(0);
+    expect(sw.client('alice')?.streams).toBe(2);
+  });
+
+  it('forgets an untracked dial that a new dial from its port replaces', async () => {
+    const alice = await join(sw, 'alice');
+    const bob = await join(sw, 'bob');
+    const thief = await join(sw, 'thief');
+    for (let p = 1000; p < 1000 + MAX_DIAL_ROUTES; p++) dial(alice, bob, 'bob', p);
+    dial(alice, bob, 'bob', 40_000);
+    // Room again for one tracked dial: bob answers the first (with a refusal).
+    bob.send(
+      makeFrame(Cmd.OPEN_ACK, alice.ip, 1000, bob.ip, 9, new TextEncoder().encode('listener not found')),
+    );
+    await alice.next(ackTo(1000));
+    // alice gave up the untracked dial and dials from its port again: tracked, to bob.
+    dial(alice, bob, 'bob', 40_000);
+    await bob.next(openFrom(40_000));
+    await bob.next(openFrom(40_000));
+    // bob answers the new dial; the old, untracked one is no more: a later ACK to that port
+    // answers nothing and makes no stream.
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, 40_000, bob.ip, 9, encodeOpenAck({ window: 0 })));
+    await alice.next(ackTo(40_000));
+    expect(sw.client('alice')?.streams).toBe(1);
+    thief.send(makeFrame(Cmd.OPEN_ACK, alice.ip, 40_000, thief.ip, 9, encodeOpenAck({ window: 0 })));
+    await thief.barrier();
+    expect(sw.client('thief')?.streams).toBe(0);
+    expect(sw.client('alice')?.streams).toBe(1);
+  });
+});

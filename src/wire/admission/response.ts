@@ -119,8 +119,9 @@ export async function openResponse(password: Password, payload: Uint8Array): Pro
 
 /**
  * The node's verdict on a response, in Go's order: a non-zero ErrCode is a rejection carrying
- * that code; otherwise a Version other than 20260225 is refused too, even though ErrCode is 0.
- * Returns the assigned virtual IP.
+ * that code; otherwise a Version other than 20260225 is refused too, even though ErrCode is 0,
+ * and so is an IP outside 1..65534 (reason 'json', stricter than Go). Returns the assigned
+ * virtual IP.
  */
 export function checkResponse(res: AdmitResponse): number {
   if (res.errCode !== AdmitErrCode.OK) {
@@ -137,6 +138,16 @@ export function checkResponse(res: AdmitResponse): number {
       `admission response has version ${res.version}, expected ${PROTOCOL_VERSION}`,
       AdmitErrCode.OK,
       { reason: 'version' },
+    );
+  }
+  // A switcher hands out 1..65534 (7.3): 0 means "this node" and 0xFFFF is the switcher itself,
+  // so a node given either could not be addressed. Go adopts it blindly; refusing it here keeps a
+  // Session from failing to build its node with a ConfigError and closing for good.
+  if (res.ip < 1 || res.ip > 0xfffe) {
+    throw new AdmissionError(
+      `admission response assigns virtual IP ${res.ip}, outside 1..65534`,
+      AdmitErrCode.OK,
+      { reason: 'json' },
     );
   }
   return res.ip;

@@ -308,6 +308,17 @@ describe('envelope and checks beyond the vectors', () => {
     expect((await rejection(verifyRequest('pw', signed, clockNs))).reason).toBe('domain');
   });
 
+  it('an admitted response must assign a node IP, 1..65534 (0 and 0xFFFF are reserved, 1.4)', () => {
+    const ok = { errCode: 0, errMsg: '', version: 20260225 };
+    expect(checkResponse({ ...ok, ip: 1 })).toBe(1);
+    expect(checkResponse({ ...ok, ip: 0xfffe })).toBe(0xfffe);
+    for (const ip of [0, 0xffff]) {
+      expect(() => checkResponse({ ...ok, ip })).toThrow(
+        expect.objectContaining({ errCode: 0, reason: 'json' }),
+      );
+    }
+  });
+
   it('a non-zero ErrCode wins over a version mismatch', () => {
     let err: unknown;
     try {

@@ -11,6 +11,7 @@ import {
 import { HEADER_SIZE } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
 import type { Frame } from '../wire/frame.js';
+import { clipText } from '../wire/utf8.js';
 import type { AccessPolicy, Credential } from './access.js';
 import type { ReplayCache } from './guards.js';
 
@@ -271,7 +272,7 @@ export async function verifyAdmission(
     if (!(err instanceof AdmissionError)) throw err;
     const reason =
       (['version', 'clock', 'sum', 'domain'] as const).find((r) => r === err.reason) ?? 'decrypt';
-    return refusal(reason, -1, err.message, { credential, domain: request.domain });
+    return refusal(reason, -1, err.message, { credential, domain: clipText(request.domain) });
   }
   if (!credential.allows(domain)) {
     return refusal('forbidden', -1, `password #${credential.index + 1} may not register domain "${domain}"`, {

@@ -6,6 +6,7 @@ import { encodeHeader, type Frame, header } from '../wire/frame.js';
 import { decodeOpen, decodeOpenAck, encodeOpenError, rewriteOpenDomain } from '../wire/open.js';
 import { decodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import { encodeReset } from '../wire/reset.js';
+import { clipText } from '../wire/utf8.js';
 import type { AccessPolicy } from './access.js';
 import {
   MAX_DIAL_ROUTES,
@@ -416,7 +417,13 @@ export class Router {
     }
     const to = domain === null ? undefined : this.registry.byDomain(domain);
     if (to === undefined) {
-      this.refuseOpen(from, f, LOCAL_IP, RESOLVE_FAILED, `cannot resolve domain ${JSON.stringify(asked)}`);
+      this.refuseOpen(
+        from,
+        f,
+        LOCAL_IP,
+        RESOLVE_FAILED,
+        `cannot resolve domain ${JSON.stringify(clipText(asked))}`,
+      );
       return;
     }
     if (SwitcherClient.overLimit(from, to, this.maxStreams)) {

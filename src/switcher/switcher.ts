@@ -5,6 +5,7 @@ import { type Logger, silentLogger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
+import { clipText } from '../wire/utf8.js';
 import { AccessPolicy } from './access.js';
 import type { AdmissionReader, Verified } from './admission.js';
 import {
@@ -274,7 +275,8 @@ export class Switcher extends Emitter<SwitcherEvents> {
     transport.send([response]);
     this.admittedTotal++;
     this.logger.info(
-      { domain: v.domain, ip: claim.ip, remote: transport.remoteAddress, mac: v.request.mac },
+      // The Mac is free text of up to 64 KiB: the record keeps it, the log line a clip of it.
+      { domain: v.domain, ip: claim.ip, remote: transport.remoteAddress, mac: clipText(v.request.mac) },
       'client admitted',
     );
     this.emit('client', client.info());

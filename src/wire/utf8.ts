@@ -69,3 +69,20 @@ export function utf8Length(s: string): number {
   }
   return len;
 }
+
+/** Characters of peer-supplied text that messages and logs show (a valid domain has at most 63). */
+const SHOWN_CHARS = 80;
+
+/**
+ * Peer-supplied text (a domain, a Mac) cut short for an error message, a log line or an event:
+ * an admission request or an OpenStream may carry 64 KiB of it, which would otherwise be copied
+ * into every line logged about it. At most 80 characters, then "…" and the full length; never
+ * half a surrogate pair.
+ */
+export function clipText(text: string): string {
+  if (text.length <= SHOWN_CHARS) return text;
+  let end = SHOWN_CHARS;
+  const c = text.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return `${text.slice(0, end)}… (${text.length} characters)`;
+}

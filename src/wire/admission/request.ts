@@ -1,7 +1,7 @@
 import { AdmissionError, ConfigError, ProtocolError } from '../../errors.js';
 import { PROTOCOL_VERSION } from '../constants.js';
 import { normalizeDomain } from '../domain.js';
-import { encodeUtf8 } from '../utf8.js';
+import { clipText, encodeUtf8 } from '../utf8.js';
 import { constantTimeEqual, type Password } from './crypto.js';
 import { open } from './envelope.js';
 import { type AdmitFrameOptions, sealAdmitFrame } from './frame.js';
@@ -144,6 +144,6 @@ export async function verifyRequest(
   const expected = await computeSum(password, req.domain, req.mac, req.timestamp);
   if (!constantTimeEqual(req.sum, expected)) reject('sum', 'Sum does not verify (wrong password)');
   const domain = normalizeDomain(req.domain);
-  if (domain === null) reject('domain', `invalid domain ${JSON.stringify(req.domain)}`);
+  if (domain === null) reject('domain', `invalid domain ${JSON.stringify(clipText(req.domain))}`);
   return { domain };
 }

@@ -336,3 +336,47 @@ describe('admission bounds', () => {
     expect(sw.stats()).toMatchObject({ clients: 0, pendingAdmissions: 0 });
   });
 });
+
+describe("admission logs quote a peer's free text (domain, Mac) within bounds", () => {
+  it('a signed request with a 60,000-character domain gives a short refusal and log line', async () => {
+    const lines: string[] = [];
+    const log = (obj: object, msg?: string): void => {
+      lines.push(`${msg ?? ''} ${JSON.stringify(obj)}`);
+    };
+    const { sw, refusals } = make({
+      password: PASSWORD,
+      logger: { debug: log, info: log, warn: log, error: log },
+    });
+    const raw = connectRaw(sw);
+    // Every node holds the shared password, so any of them can send this.
+    raw.send(await sealRequest(PASSWORD, { domain: `${'\u0001'.repeat(10_000)}x`, timestamp: ts() }));
+    const res = await openResponse(PASSWORD, (await raw.next()).payload);
+    expect(res.errCode).toBe(-1);
+    await raw.closed;
+    expect(refusals).toHaveLength(1);
+    const r = refusals[0]!;
+    expect(r.reason).toBe('domain');
+    // Before: the whole domain, JSON-quoted (60 KB), in the message, and raw in `domain`.
+    expect(r.message.length).toBeLessThan(1_000);
+    expect(r.domain!.length).toBeLessThan(200);
+    const line = lines.find((l) => l.startsWith('admission refused'));
+    expect(line).toBeDefined();
+    expect(line!.length).toBeLessThan(2_000);
+  });
+
+  it('an admitted node with a 60,000-character Mac is logged with a clip of it, and keeps it whole', async () => {
+    const lines: string[] = [];
+    const log = (obj: object, msg?: string): void => {
+      lines.push(`${msg ?? ''} ${JSON.stringify(obj)}`);
+    };
+    const { sw } = make({ password: PASSWORD, logger: { debug: log, info: log, warn: log, error: log } });
+    const mac = 'm'.repeat(60_000);
+    const raw = connectRaw(sw);
+    raw.send(await sealRequest(PASSWORD, { domain: 'big-mac', mac, timestamp: ts() }));
+    expect((await openResponse(PASSWORD, (await raw.next()).payload)).errCode).toBe(0);
+    expect(sw.client('big-mac')?.mac).toBe(mac);
+    const line = lines.find((l) => l.startsWith('client admitted'));
+    expect(line).toBeDefined();
+    expect(line!.length).toBeLessThan(2_000);
+  });
+});

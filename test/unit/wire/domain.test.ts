@@ -8,6 +8,7 @@ import {
   goTrimSpace,
   isGoSpace,
 } from '../../../src/wire/unicase.js';
+import { clipText } from '../../../src/wire/utf8.js';
 import { type DomainVector, fromHex, loadVector } from './vectors.js';
 
 const file = loadVector<{ counts: { total: number }; domains: DomainVector[] }>('domains.json');
@@ -153,5 +154,15 @@ describe('normalizeDomain edge cases', () => {
     expect(sameDomain('Py-Node', ' py-node ')).toBe(true);
     expect(sameDomain('\u212aey', 'KEY')).toBe(true);
     expect(sameDomain('a.b', 'a.b')).toBe(false);
+  });
+});
+
+describe('clipText: peer text shown in logs', () => {
+  it('keeps short text, clips long text to 80 characters plus its length, never half a pair', () => {
+    expect(clipText('alice')).toBe('alice');
+    expect(clipText('a'.repeat(80))).toBe('a'.repeat(80));
+    expect(clipText('a'.repeat(81))).toBe(`${'a'.repeat(80)}… (81 characters)`);
+    const pairs = `${'a'.repeat(79)}${'\u{1F600}'.repeat(10)}`;
+    expect(clipText(pairs)).toBe(`${'a'.repeat(79)}… (${pairs.length} characters)`);
   });
 });

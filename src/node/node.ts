@@ -32,6 +32,7 @@ import {
   negotiateWindow,
 } from '../wire/open.js';
 import { decodeReset, encodeReset } from '../wire/reset.js';
+import { goTrimSpace } from '../wire/unicase.js';
 import { decodeUtf8, encodeUtf8 } from '../wire/utf8.js';
 import { type DialTarget, formatTarget, parseAddress } from './address.js';
 import { type PendingDial, PendingDials } from './dialer.js';
@@ -800,8 +801,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       f.dstPort,
       encodeOpenAck({ window: negotiated, caps: req.caps === 0 ? undefined : caps }),
     );
-    // Keep only what can be a domain (63 bytes at most, 2.8): a peer could attach 64 KB of text.
-    const asked = normalizeDomain(req.domain) === null ? '' : req.domain;
+    // Keep only what can be a domain (63 bytes at most, 2.8): a peer could attach 64 KB of text,
+    // white space around a valid name too (normalisation trims it), so that goes as well.
+    const asked = normalizeDomain(req.domain) === null ? '' : goTrimSpace(req.domain);
     const remoteDomain = asked === '' && f.srcIP === this._ip ? this._domain : asked;
     const core = new StreamCore(
       via,

@@ -1,6 +1,14 @@
-import { AbortError, AdmissionError, ConnectionClosedError, ProtocolError, TimeoutError } from '../errors.js';
+import {
+  AbortError,
+  AdmissionError,
+  ConfigError,
+  ConnectionClosedError,
+  ProtocolError,
+  TimeoutError,
+} from '../errors.js';
 import { Handoff } from '../transport/handoff.js';
 import type { Transport } from '../transport/types.js';
+import { MAX_DELAY } from '../util/timers.js';
 import { checkResponse, currentTimeNs, openResponse, sealRequest } from '../wire/admission/index.js';
 import { HEADER_SIZE } from '../wire/constants.js';
 import { decodeMessage } from '../wire/decoder.js';
@@ -10,7 +18,7 @@ export interface AdmitOptions {
   password: string;
   domain: string;
   mac?: string;
-  /** Milliseconds for the whole exchange (Go: 10 s). */
+  /** Milliseconds for the whole exchange (Go: 10 s); more than 0, at most 2^31-1. */
   timeout?: number;
   /** Unix nanoseconds; injectable for tests. */
   clock?: () => bigint;
@@ -30,6 +38,16 @@ export interface Admitted {
  */
 export async function admit(transport: Transport, o: AdmitOptions): Promise<Admitted> {
   const timeoutMs = o.timeout ?? 10_000;
+  // Node runs a timer of over 2^31-1 ms, or NaN, after 1 ms: the admission would fail at once.
+  // Fractions are fine (a Session passes what is left of an attempt's time).
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0 && timeoutMs <= MAX_DELAY)) {
+    const err = new ConfigError(
+      `option timeout must be a number of ms in (0, ${MAX_DELAY}], got ${String(timeoutMs)}`,
+    );
+    // As on every other failure, the connection is dropped: nobody else will use it.
+    transport.destroy(err);
+    throw err;
+  }
   let settle!: { resolve: (f: Frame) => void; reject: (e: Error) => void };
   /** Why the exchange failed before the answer came (an abort, the timeout, a close), if it did. */
   const ended: { err: Error | null } = { err: null };

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdmissionError } from '../../../src/errors.js';
+import { AdmissionError, ConfigError } from '../../../src/errors.js';
 import { admit } from '../../../src/node/admit.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { sealResponse } from '../../../src/wire/admission/index.js';
@@ -57,6 +57,36 @@ describe('admit(): the virtual IP of an admitted response', () => {
       timeout: 2_000,
     });
     expect(admitted.ip).toBe(ip);
+    admitted.transport.destroy();
+  });
+});
+
+describe('admit(): its options', () => {
+  it.each([2 ** 31, Number.NaN, 0, -1])(
+    'a timeout of %d ms is a ConfigError, not a timeout after 1 ms',
+    async (timeout) => {
+      // Node runs a timer of over 2^31-1 ms (or NaN) after 1 ms: the admission failed at once.
+      const t = answering({ errCode: 0, ip: 3 });
+      const err = await admit(t, {
+        password: PASSWORD,
+        domain: 'opts',
+        timeout,
+      }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(t.closed).toBe(true);
+    },
+  );
+
+  it('the largest timer delay is fine', async () => {
+    const admitted = await admit(answering({ errCode: 0, ip: 3 }), {
+      password: PASSWORD,
+      domain: 'opts',
+      timeout: 2 ** 31 - 1,
+    });
+    expect(admitted.ip).toBe(3);
     admitted.transport.destroy();
   });
 });

@@ -118,6 +118,34 @@ describeBrowser('admin dashboard in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('takes a token with % or & from the fragment, as given or percent-encoded', async () => {
+    // Any printable ASCII is a valid token. A '%' that starts no escape used to make
+    // decodeURIComponent throw while the module loaded: the page stayed "connecting…" for good.
+    const token = 'half%off&more%zz';
+    const other = await startAdmin({ switcher: t.sw, port: 0, token, sampleInterval: 100 });
+    const fresh = await context.newPage();
+    const prompts: string[] = [];
+    fresh.on('dialog', (d) => {
+      prompts.push(d.message());
+      void d.dismiss();
+    });
+    const errors: string[] = [];
+    fresh.on('pageerror', (e) => errors.push(e.message));
+    try {
+      for (const fragment of [token, encodeURIComponent(token)]) {
+        await fresh.goto(`${other.url}#token=${fragment}`);
+        await expect.poll(() => fresh.locator('#status').textContent(), WAIT).toBe('live');
+        expect(await fresh.locator('#rows tr').count()).toBeGreaterThan(0);
+        await fresh.goto('about:blank');
+      }
+      expect(prompts).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await fresh.close();
+      await other.close();
+    }
+  });
+
   it('asks for the token when none is given', async () => {
     const fresh = await context.newPage();
     try {

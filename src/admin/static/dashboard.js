@@ -13,11 +13,20 @@ const $ = (id) => document.getElementById(id);
 
 // ------------------------------------------------------------------ token and API
 
-/** The token comes from `#token=...` (then leaves the address bar) or from a prompt. */
+/**
+ * The token comes from `#token=...` (then leaves the address bar) or from a prompt. It runs to
+ * the end of the fragment, as a token may hold any printable ASCII, '&' and '#' included; it is
+ * percent-decoded when it is valid percent-encoding, and taken as it stands when it is not.
+ */
 function initialToken() {
-  const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  const m = /(?:^#|&)token=(.*)$/.exec(location.hash);
   if (m) {
-    const t = decodeURIComponent(m[1]);
+    let t = m[1];
+    try {
+      t = decodeURIComponent(t);
+    } catch {
+      // A '%' that starts no escape: the token as typed.
+    }
     sessionStorage.setItem(TOKEN_KEY, t);
     history.replaceState(null, '', location.pathname + location.search);
     return t;

@@ -1,8 +1,9 @@
 import { packageVersion } from './version.js';
 
 /**
- * The OpenAPI 3.1 description of the admin API, served at /api/v1/openapi.json. A test checks
- * that every route the server registers appears here and nothing else does.
+ * The OpenAPI 3.1 description of the admin API, served at /api/v1/openapi.json. A test
+ * (test/unit/admin/openapi.test.ts) checks that every route the server registers appears here,
+ * with its access, and nothing else does; the dashboard's scripts and style sheets are left out.
  */
 
 type Schema = Record<string, unknown>;

@@ -160,7 +160,8 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   };
 }
 
-function buildRouter(panel: Panel, hub: EventHub, files: StaticFiles, registry: Registry): Router {
+/** The server's routes; exported for the test that holds them against the OpenAPI document. */
+export function buildRouter(panel: Panel, hub: EventHub, files: StaticFiles, registry: Registry): Router {
   const router = new Router();
   const common: Route[] = [
     {

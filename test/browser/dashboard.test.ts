@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type AdminServer, startAdmin } from '../../src/admin/index.js';
-import { startTraffic, type Traffic } from '../integration/admin-fixture.js';
+import { BaseNode, FlexStream, memoryPair, Session } from '../../src/index.js';
+import { PASSWORD, startTraffic, type Traffic } from '../integration/admin-fixture.js';
 import { CHROMIUM, CHROMIUM_ARGS, describeBrowser } from './chromium.js';
 
 /**
@@ -161,6 +162,47 @@ describeBrowser('admin dashboard in Chromium', () => {
       expect(prompts[0]).toBe('prompt');
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('shows markup that comes from nodes and their connections as text', async () => {
+    // A remote address (what a transport reports; a proxy or a crafted link may set it) and the
+    // error text of a departure reach the page from outside; none may become elements.
+    const html = '<img src=x id=injected onerror="document.body.dataset.pwned=1">';
+    const mallory = new Session<FlexStream>({
+      connector: async () => {
+        const [a, b] = memoryPair({ remoteAddresses: ['switcher', html] });
+        t.sw.handle(b);
+        return a;
+      },
+      makeNode: (tr, o) => new BaseNode(tr, o, (core) => new FlexStream(core)),
+      password: PASSWORD,
+      domain: 'mallory',
+      reconnect: false,
+    });
+    mallory.on('disconnect', () => {});
+    await mallory.ready({ timeout: 5_000 });
+    const fresh = await context.newPage();
+    try {
+      await fresh.goto(`${admin.url}#token=${TOKEN}`);
+      const row = fresh.locator('#rows tr[data-key="mallory"]');
+      await expect.poll(() => row.count(), WAIT).toBe(1);
+      expect(await row.locator('td').nth(2).textContent()).toBe(html);
+      await row.locator('td:first-child').click();
+      await expect.poll(() => fresh.locator('#detail-body').textContent(), WAIT).toContain(html);
+      const kicked = await fetch(
+        `${admin.url}api/v1/clients/mallory?reason=${encodeURIComponent(`<b id=bold>${html}`)}`,
+        { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } },
+      );
+      expect(kicked.status).toBe(200);
+      await expect
+        .poll(() => fresh.locator('#events').textContent(), WAIT)
+        .toContain(`mallory left: kicked (kicked by the switcher: <b id=bold>${html})`);
+      expect(await fresh.locator('#injected, #bold').count()).toBe(0);
+      expect(await fresh.evaluate(() => document.body.dataset.pwned)).toBeUndefined();
+    } finally {
+      await fresh.close();
+      await mallory.close();
     }
   });
 });

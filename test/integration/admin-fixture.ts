@@ -21,7 +21,7 @@ export interface Traffic {
   close(): Promise<void>;
 }
 
-const PASSWORD = 'admin-test';
+export const PASSWORD = 'admin-test';
 
 export async function startTraffic(options: { aliceReconnect?: boolean } = {}): Promise<Traffic> {
   const sw = new Switcher({ password: PASSWORD });

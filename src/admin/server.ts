@@ -98,12 +98,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       ),
     );
     try {
-      let url: URL;
-      try {
-        url = new URL(req.url ?? '/', 'http://admin.invalid');
-      } catch {
-        throw new HttpError(400, 'bad_request', 'the request target is not a valid URL');
-      }
+      const url = requestUrl(req.url ?? '/');
       auth.checkHost(req);
       const m = router.match(req.method ?? 'GET', url.pathname);
       if (m.route.access !== 'public') auth.check(req, url, m.route.access === 'token-or-query');
@@ -158,6 +153,23 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       return closing;
     },
   };
+}
+
+/**
+ * The URL of a request target. An origin-form target is a path even when it starts with '//'
+ * (RFC 9112 3.2.1), which a URL parser given it as a reference would read as a host and a shorter
+ * path: '//x/api/v1/clients' would be served as /api/v1/clients, past a proxy rule that keeps
+ * /api/ for some users. The absolute form names its own path; anything else (`*`) is resolved
+ * against a placeholder origin.
+ */
+function requestUrl(target: string): URL {
+  try {
+    return target.startsWith('/')
+      ? new URL(`http://admin.invalid${target}`)
+      : new URL(target, 'http://admin.invalid');
+  } catch {
+    throw new HttpError(400, 'bad_request', 'the request target is not a valid URL');
+  }
 }
 
 /** The server's routes; exported for the test that holds them against the OpenAPI document. */

@@ -90,6 +90,29 @@ describe('admin API abuse', () => {
     await expect(startAdmin({ switcher: sw, port: 0, host: '0.0.0.0' })).rejects.toBeInstanceOf(ConfigError);
   });
 
+  // A request target that starts with '//' is a path (RFC 9112 3.2.1), but a URL parser given it
+  // as a reference reads the first segment as a host: '//x/api/v1/clients' was served as
+  // /api/v1/clients. A reverse proxy that keeps /api/ and /metrics for some users passes such a
+  // path on as one outside them, and the API answered it, kick included.
+  it('a path that starts with // is no other path: no listing, no kick past a proxy rule', async () => {
+    const { sw, n } = await switcherWithClient();
+    const admin = await startAdmin({ switcher: sw, port: 0, sampleInterval: 1_000 });
+    cleanups.push(() => admin.close());
+    const host = { host: `localhost:${admin.port}` };
+    expect((await request(admin.url, '//x/api/v1/clients', { headers: host })).status).toBe(404);
+    expect((await request(admin.url, '//x/metrics', { headers: host })).status).toBe(404);
+    expect((await request(admin.url, '//healthz', { headers: host })).status).toBe(404);
+    const kick = await request(admin.url, '//x/api/v1/clients/holder', { method: 'DELETE', headers: host });
+    expect(kick.status).toBe(404);
+    expect(sw.client('holder')).toBeDefined();
+    expect(n.closed).toBe(false);
+    // The absolute form still names its path, and the plain paths still work.
+    expect(
+      (await request(admin.url, `http://localhost:${admin.port}/healthz`, { headers: host })).status,
+    ).toBe(200);
+    expect((await request(admin.url, '/api/v1/clients', { headers: host })).status).toBe(200);
+  });
+
   /** A crowd of TCP connections that never send a byte, and which of them the server closed. */
   interface Crowd {
     sockets: Socket[];

@@ -98,9 +98,10 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       ),
     );
     try {
-      const url = requestUrl(req.url ?? '/');
+      const target = req.url ?? '/';
+      const url = requestUrl(target);
       auth.checkHost(req);
-      const m = router.match(req.method ?? 'GET', url.pathname);
+      const m = router.match(req.method ?? 'GET', rawPath(target, url));
       if (m.route.access !== 'public') auth.check(req, url, m.route.access === 'token-or-query');
       await m.route.handle({ req, res, url, params: m.params });
     } catch (err) {
@@ -170,6 +171,18 @@ function requestUrl(target: string): URL {
   } catch {
     throw new HttpError(400, 'bad_request', 'the request target is not a valid URL');
   }
+}
+
+/**
+ * The path to route on: the target's path as sent, not the URL's, whose parser removes dot
+ * segments ('%2e%2e' too): '/x/../api/v1/clients' would be served as /api/v1/clients, past a
+ * proxy that matches paths as sent (HAProxy does unless told to normalise). Browsers and curl
+ * remove dot segments before sending, so a path that still holds one names no endpoint.
+ */
+function rawPath(target: string, url: URL): string {
+  if (!target.startsWith('/')) return url.pathname; // absolute form or '*': rare, from proxies
+  const end = target.search(/[?#]/);
+  return end < 0 ? target : target.slice(0, end);
 }
 
 /** The server's routes; exported for the test that holds them against the OpenAPI document. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoHandler, demoHandler, listenDemo } from '../../src/demo/index.js';
+import { BaseNode, FlexStream, memoryPair, Session } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import type { Listener } from '../../src/transport/tcp.js';
 import { describeBrowser, launchChromium, type OpenedPage, openPage } from './chromium.js';
@@ -251,6 +252,44 @@ describeBrowser('demo page in Chromium', () => {
     await alice.click('#disconnect');
     await alice.waitForSelector('body[data-state="idle"]');
     await expect.poll(() => srv.switcher.client('alice')).toBeUndefined();
+  });
+
+  // Any node on the switcher may open a chat with a browser node. What it sends used to pile up
+  // in the page without end: every line in the chat log, and a line without a newline in one
+  // growing string, until the tab ran out of memory.
+  it('keeps the chat log bounded whatever a peer sends', async () => {
+    const page = await open();
+    await join(page, 'carol');
+    const peer = new Session<FlexStream>({
+      connector: async () => {
+        const [a, b] = memoryPair();
+        srv.switcher.handle(b);
+        return a;
+      },
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+      password: PASSWORD,
+      domain: 'flood',
+      reconnect: false,
+    });
+    peer.on('disconnect', () => {});
+    try {
+      await peer.ready({ timeout: 5_000 });
+      const stream = await peer.dial('carol:5', { timeout: 5_000 });
+      stream.on('error', () => {});
+      const lines = Array.from({ length: 1_500 }, (_, i) => `line ${i}\n`).join('');
+      const write = (text: string) => new Promise<void>((resolve) => stream.write(text, () => resolve()));
+      await write(lines);
+      await write('x'.repeat(1 << 20));
+      await write('\nlast line\n');
+      const log = page.locator('#chat-log li');
+      await expect.poll(() => log.last().textContent(), { timeout: 10_000 }).toBe('flood: last line');
+      const texts = await log.allTextContents();
+      expect(texts.length).toBeLessThanOrEqual(500);
+      expect(Math.max(...texts.map((t) => t.length))).toBeLessThanOrEqual(4_200);
+      stream.destroy();
+    } finally {
+      await peer.close();
+    }
   });
 
   it('says why it cannot join from an insecure origin (no Web Crypto there)', async () => {

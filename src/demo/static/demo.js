@@ -4,6 +4,11 @@ import { connect } from './flexmux.browser.js';
 const CHAT_PORT = 5;
 /** Reset code the terminal's Reset button sends (application codes start at 0x100). */
 const USER_RESET = 0x100;
+// Peers decide what arrives, so the page keeps only so much of it: the newest entries of each
+// log, the first characters of a line, the end of the terminal's output.
+const MAX_ENTRIES = 300;
+const MAX_LINE = 4_096;
+const MAX_TERM = 64 * 1024;
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
@@ -16,11 +21,17 @@ const chats = new Map();
 /** The terminal's stream and writer, if one is open. */
 let term = null;
 
+/** Appends `li` to the list, dropping the oldest entries beyond MAX_ENTRIES. */
+function appendEntry(list, li) {
+  list.append(li);
+  while (list.children.length > MAX_ENTRIES) list.firstElementChild.remove();
+  li.scrollIntoView({ block: 'nearest' });
+}
+
 function event(text) {
   const li = document.createElement('li');
   li.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
-  $('events').append(li);
-  li.scrollIntoView({ block: 'nearest' });
+  appendEntry($('events'), li);
   console.log(`[flexmux demo] ${text}`);
 }
 
@@ -46,18 +57,30 @@ function setJoined(joined) {
   for (const id of ['url', 'password', 'domain']) $(id).disabled = joined;
 }
 
-/** Calls `onLine` for every line of text the stream delivers; resolves at its end. */
+/**
+ * Calls `onLine` for every line of text the stream delivers; resolves at its end. A line longer
+ * than MAX_LINE is cut there (marked with '…') and the rest of it is dropped as it arrives.
+ */
 async function readLines(stream, onLine) {
   const reader = stream.readable.pipeThrough(new TextDecoderStream()).getReader();
   let rest = '';
+  let skipping = false;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     const lines = (rest + value).split('\n');
     rest = lines.pop();
-    for (const line of lines) onLine(line);
+    for (const line of lines) {
+      if (skipping) skipping = false;
+      else onLine(line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line);
+    }
+    if (rest.length > MAX_LINE) {
+      if (!skipping) onLine(`${rest.slice(0, MAX_LINE)}…`);
+      skipping = true;
+      rest = '';
+    }
   }
-  if (rest !== '') onLine(rest);
+  if (rest !== '' && !skipping) onLine(rest);
 }
 
 // ---------------------------------------------------------------- joining
@@ -148,8 +171,7 @@ async function loadPeers() {
 function chatLine(who, text) {
   const li = document.createElement('li');
   li.textContent = `${who}: ${text}`;
-  $('chat-log').append(li);
-  li.scrollIntoView({ block: 'nearest' });
+  appendEntry($('chat-log'), li);
 }
 
 function addChat(peer, stream) {
@@ -183,7 +205,8 @@ async function sendChat(ev) {
 
 function termPrint(text) {
   const out = $('term-out');
-  out.textContent += text;
+  const all = out.textContent + text;
+  out.textContent = all.length > MAX_TERM ? all.slice(-MAX_TERM) : all;
   out.scrollTop = out.scrollHeight;
 }
 

@@ -141,6 +141,32 @@ describe('admin API abuse', () => {
     expect((await request(admin.url, '/api/v1/clients?x=/../y', { headers: host })).status).toBe(200);
   });
 
+  // Without a token, a page the operator visits may still send requests to 127.0.0.1 itself (the
+  // Host is then a loopback name). A DELETE from another origin needs a CORS preflight first, and
+  // the server grants none; what it answers a GET from another origin, the page cannot read.
+  it('grants no CORS: no preflight for a kick, no Access-Control headers on reads', async () => {
+    const { sw, n } = await switcherWithClient();
+    const admin = await startAdmin({ switcher: sw, port: 0, sampleInterval: 1_000 });
+    cleanups.push(() => admin.close());
+    const origin = { host: `127.0.0.1:${admin.port}`, origin: 'http://evil.example' };
+    const preflight = await request(admin.url, '/api/v1/clients/holder', {
+      method: 'OPTIONS',
+      headers: {
+        ...origin,
+        'access-control-request-method': 'DELETE',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(preflight.status).toBe(405);
+    const read = await request(admin.url, '/api/v1/clients', { headers: origin });
+    expect(read.status).toBe(200);
+    for (const r of [preflight, read]) {
+      expect(Object.keys(r.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
+    }
+    expect(sw.client('holder')).toBeDefined();
+    expect(n.closed).toBe(false);
+  });
+
   /** A crowd of TCP connections that never send a byte, and which of them the server closed. */
   interface Crowd {
     sockets: Socket[];

@@ -141,4 +141,20 @@ describe('switcher /metrics', () => {
     expect(t.earlyRoutes).toBe(1);
     expect(t.framesByCmd.size).toBeGreaterThanOrEqual(4);
   });
+
+  it('labels frames by command with at most 256 values, whatever clients send', async () => {
+    // The one label a client's traffic picks: every command byte is counted, an unknown one as
+    // `<n>`, so a flood of made-up commands from many clients adds at most 256 series.
+    const { sw, registry } = await withClients(0);
+    for (const name of ['p', 'q']) {
+      const c = await join(sw, name);
+      for (let cmd = 0; cmd < 256; cmd++) c.send(makeFrame(cmd, SWITCHER_IP, 1, c.ip, 1));
+      await c.barrier().catch(() => {});
+    }
+    const series = samples(await registry.metrics()).filter((l) =>
+      l.startsWith('flexmux_switcher_frames_received_total{'),
+    );
+    expect(series).toHaveLength(256);
+    expect(series).toContain('flexmux_switcher_frames_received_total{cmd="<255>"} 2');
+  });
 });

@@ -13,6 +13,12 @@ import { packageVersion } from './version.js';
 /** Longest kick reason accepted; it ends up in logs and in the error the node sees. */
 const MAX_REASON = 200;
 
+/**
+ * What a kick reason may not hold: control and format characters (bidi overrides, zero-width
+ * ones), line and paragraph separators, and lone surrogates (which no UTF-8 log can carry).
+ */
+const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
 export class SwitcherPanel implements Panel {
   readonly mode = 'switcher';
   readonly routes: Route[];
@@ -120,7 +126,7 @@ export class SwitcherPanel implements Panel {
     const domain = checkDomain(c.params.domain);
     const body = await readJsonBody(c.req, this.o.maxBodyBytes);
     const raw = c.url.searchParams.get('reason') ?? body.reason ?? 'kicked by the admin';
-    if (typeof raw !== 'string' || raw.length > MAX_REASON || /[\p{Cc}]/u.test(raw)) {
+    if (typeof raw !== 'string' || raw.length > MAX_REASON || NOT_PRINTABLE.test(raw)) {
       throw new HttpError(
         400,
         'bad_request',

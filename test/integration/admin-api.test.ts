@@ -302,6 +302,21 @@ describe('admin API for a switcher', () => {
       ],
       [`/api/v1/clients/bob?reason=${'r'.repeat(201)}`, { method: 'DELETE', token: TOKEN }, 400],
       ['/api/v1/clients/bob?reason=a%0Ab', { method: 'DELETE', token: TOKEN }, 400],
+      // Not printable either: a line separator, a right-to-left override, a zero-width space, a
+      // lone surrogate. The reason goes to the logs and to the node as it is.
+      ['/api/v1/clients/bob?reason=a%E2%80%A8b', { method: 'DELETE', token: TOKEN }, 400],
+      ['/api/v1/clients/bob?reason=a%E2%80%AEb', { method: 'DELETE', token: TOKEN }, 400],
+      ['/api/v1/clients/bob?reason=a%E2%80%8Bb', { method: 'DELETE', token: TOKEN }, 400],
+      [
+        '/api/v1/clients/bob',
+        {
+          method: 'DELETE',
+          token: TOKEN,
+          body: '{"reason":"a\\ud800b"}',
+          headers: { 'content-type': 'application/json' },
+        },
+        400,
+      ],
       ['/api/v1/info', { headers: { authorization: 'Basic Zm9vOmJhcg==' } }, 401],
       ['/api/v1/info', { method: 'PATCH', token: TOKEN }, 405],
     ];

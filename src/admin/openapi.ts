@@ -33,7 +33,7 @@ const errors = (...codes: number[]): Record<string, Schema> => {
     400: 'Bad input (an invalid domain, reason or body).',
     401: 'The bearer token is missing or wrong.',
     403: 'No token is configured and the Host header is not a loopback name.',
-    404: 'Nothing there (or served only in the other mode).',
+    404: 'Nothing there (or served only in the other mode, or the dashboard files are not installed).',
     413: 'The body is too large.',
     415: 'The body is not application/json.',
     503: 'Too many event streams are open.',
@@ -249,7 +249,7 @@ export function openapiDocument(): Schema {
         get: {
           summary: 'This document',
           security: [],
-          responses: { 200: json({ type: 'object' }, 'OpenAPI 3.1.') },
+          responses: { 200: json({ type: 'object' }, 'OpenAPI 3.1.'), ...errors(403) },
         },
       },
       '/metrics': {
@@ -262,11 +262,15 @@ export function openapiDocument(): Schema {
         get: {
           summary: 'Liveness',
           security: [],
-          responses: { 200: json(obj({ ok: { const: true } }), 'Up.') },
+          responses: { 200: json(obj({ ok: { const: true } }), 'Up.'), ...errors(403) },
         },
       },
       '/': {
-        get: { summary: 'Dashboard page', security: [], responses: { 200: { description: 'HTML.' } } },
+        get: {
+          summary: 'Dashboard page',
+          security: [],
+          responses: { 200: { description: 'HTML.' }, ...errors(403, 404) },
+        },
       },
     },
   };

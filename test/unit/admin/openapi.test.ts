@@ -22,6 +22,7 @@ import { silentLogger } from '../../../src/util/logger.js';
 interface Operation {
   security?: Record<string, unknown>[];
   parameters?: { name: string; in: string }[];
+  responses: Record<string, unknown>;
 }
 
 /** A path item: operations by method, and `parameters` shared by them. */
@@ -97,4 +98,19 @@ describe('admin OpenAPI document', () => {
       }
     });
   }
+
+  it('lists the errors every route can answer', () => {
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (!METHODS.includes(method) || op === undefined) continue;
+        const codes = Object.keys(op.responses);
+        const where = `${method.toUpperCase()} ${path}`;
+        // Without a token configured, a Host that is not a loopback name gets 403, on any path.
+        expect(codes, where).toContain('403');
+        if (op.security?.length !== 0) expect(codes, where).toContain('401');
+      }
+    }
+    // The page's files may be missing (the API works without them).
+    expect(Object.keys(doc.paths['/']?.get?.responses ?? {})).toContain('404');
+  });
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Scheduler, type SchedulerSink, StreamQueue } from '../../src/scheduler.js';
+import { type QueuedFrame, Scheduler, type SchedulerSink, StreamQueue } from '../../src/scheduler.js';
+import { Deque } from '../../src/util/deque.js';
 
 const KIB = 1024;
 afterEach(() => {
@@ -148,6 +149,98 @@ describe('scheduler', () => {
           });
           s.flush();
           expect(seen).toEqual(sent);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  // Deficit round robin adds one quantum per visit, so with frames larger than the quantum
+  // every ready stream used to be visited frame/quantum times before any could send: 64 KiB
+  // frames and the smallest valid quantum (1) made 65,535 rounds over all streams per frame (with
+  // 200 streams a flush blocked the event loop for about 0.2 s, and it grows with the streams).
+  it('a frame larger than the quantum costs no empty rounds: quantum 1, 64 KiB frames', () => {
+    /** Counts the scheduler's visits: each looks at the stream's next frame. */
+    class Counting extends Deque<QueuedFrame> {
+      peeks = 0;
+      override peek(): QueuedFrame | undefined {
+        this.peeks++;
+        return super.peek();
+      }
+    }
+    const sink = new RecordingSink();
+    const s = manual(sink, 1);
+    const queues: Counting[] = [];
+    for (let k = 0; k < 50; k++) {
+      const q = new StreamQueue();
+      const items = new Counting(2);
+      q.items = items;
+      queues.push(items);
+      s.pushOrdered(q, header(k + 1), new Uint8Array(65_535));
+      s.pushOrdered(q, header(k + 1), new Uint8Array(65_535 - k));
+    }
+    s.flush();
+    // The order deficit round robin gives: one frame each per round; in the second round the
+    // streams with shorter frames reach them first.
+    const tags = sink.frames.map((f) => f.tag);
+    const first = Array.from({ length: 50 }, (_, k) => k + 1);
+    expect(tags).toEqual([...first, ...first.slice().reverse()]);
+    // At most a round over the streams per frame sent (there were 13 million visits).
+    const visits = queues.reduce((n, q) => n + q.peeks, 0);
+    expect(visits).toBeLessThan(100 * 50);
+  });
+
+  it('sends frames in the order of deficit round robin, whatever the quantum and frame sizes', () => {
+    /** Plain DRR: one quantum per visit, a turn while the next frame fits, then the next stream. */
+    function reference(ops: [number, number][], quantum: number): number[] {
+      const queues = new Map<number, { seq: number; size: number }[]>();
+      ops.forEach(([k, size], seq) => {
+        if (!queues.has(k)) queues.set(k, []);
+        queues.get(k)!.push({ seq, size });
+      });
+      const ready = [...queues.keys()];
+      const deficit = new Map<number, number>(ready.map((k) => [k, 0]));
+      const out: number[] = [];
+      while (ready.length > 0) {
+        const k = ready.shift()!;
+        const q = queues.get(k)!;
+        let d = deficit.get(k)! + quantum;
+        while (q.length > 0 && q[0]!.size <= d) {
+          d -= q[0]!.size;
+          out.push(q.shift()!.seq);
+        }
+        deficit.set(k, q.length > 0 ? d : 0);
+        if (q.length > 0) ready.push(k);
+      }
+      return out;
+    }
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 65_535 })), {
+          maxLength: 60,
+        }),
+        fc.integer({ min: 256, max: 70_000 }),
+        fc.constantFrom<'stream' | 'message'>('stream', 'message'),
+        fc.integer({ min: 1, max: 256 * KIB }),
+        (ops, quantum, framing, maxBatch) => {
+          const seen: number[] = [];
+          const sink: SchedulerSink = {
+            framing,
+            send(parts) {
+              for (const p of parts) if (headers.has(p)) seen.push((p[1]! << 8) | p[2]!);
+              return true;
+            },
+          };
+          const s = manual(sink, quantum, maxBatch);
+          const qs = Array.from({ length: 6 }, () => new StreamQueue());
+          ops.forEach(([k, size], seq) => {
+            const h = header(k);
+            h[1] = seq >> 8;
+            h[2] = seq & 0xff;
+            s.pushOrdered(qs[k]!, h, new Uint8Array(size));
+          });
+          s.flush();
+          expect(seen).toEqual(reference(ops, quantum));
         },
       ),
       { numRuns: 200 },

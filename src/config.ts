@@ -32,7 +32,7 @@ export const defaults = Object.freeze({
   heartbeatInterval: 15_000,
   /** How long a heartbeat ping may take before the connection is declared dead (Go: 2 s). */
   heartbeatTimeout: 2_000,
-  /** How long an active close waits for CloseStream ACK (Go: 2 s). */
+  /** How long an active close waits for CloseStream ACK once it has left this end's queue (Go: 2 s). */
   closeAckTimeout: 2_000,
   /**
    * How long `end()` may wait without credit from the peer (no DATA_ACK) to send what was written

@@ -888,6 +888,14 @@ export class StreamCore extends StreamQueue {
   private armCloseTimer(): void {
     this.closeTimer = timeout(() => {
       this.closeTimer = null;
+      // The close still waits in our own queue behind the stream's data (a backed-up connection):
+      // the peer has not had it, so owes no answer yet. Ended now, the stream reported a clean close
+      // with its data unsent, and a connection that then failed lost that data without a word.
+      // Wait again; a dead connection is the heartbeat's business.
+      if (this.bytes > 0) {
+        this.armCloseTimer();
+        return;
+      }
       if (this.is(UNCONFIRMED)) {
         this.mark(CLOSE_EXPIRED);
         return;

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Node } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { Cmd } from '../../src/wire/constants.js';
+import { RawPeer, rawStream } from '../helpers/raw.js';
+
+/**
+ * The close-ACK timeout (PROTOCOL.md 5.2) is how long a close waits for the peer's answer. While
+ * this end's own connection is backed up, the CloseStream waits in its queue behind the stream's
+ * data: the peer has not had it, so cannot have answered. It used to run from the moment the close
+ * was queued, so a stream on a backed-up connection reported a clean close with its data and its
+ * close still in this end's queue, and when the connection then failed, the data was lost without
+ * a word to the stream that wrote it.
+ */
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+/**
+ * A Go-like (plain v3) stream accepted by a node whose connection backs up after 16 KiB: the node
+ * hands the transport 16 KiB per write, and the transport takes 16 KiB before it asks to wait.
+ */
+async function plainStream() {
+  const [a, b] = memoryPair({ highWaterMark: 16 * 1024 });
+  const node = new Node(a, {
+    domain: 'alice',
+    ip: 1,
+    closeAckTimeout: 30,
+    heartbeatInterval: 0,
+    maxBatchBytes: 16 * 1024,
+  });
+  node.on('error', () => {});
+  cleanups.push(() => node.destroy());
+  const raw = new RawPeer(b);
+  const { accepted } = await rawStream(node, raw, 1024 * 1024);
+  const errors: Error[] = [];
+  let isClosed = false;
+  accepted.on('error', (e) => errors.push(e));
+  accepted.on('close', () => {
+    isClosed = true;
+  });
+  accepted.resume();
+  return { node, b, raw, accepted, errors, closed: () => isClosed };
+}
+
+describe('a v3 close queued behind data on a backed-up connection', () => {
+  it('waits for its ACK from when it leaves, and fails if the connection dies first', async () => {
+    const { node, b, accepted, errors, closed } = await plainStream();
+    // The peer stops reading: the node's connection backs up with the stream's data and its close.
+    b.pauseReading();
+    accepted.end(Buffer.alloc(128 * 1024, 1));
+    await expect.poll(() => accepted.core.writeBuffered > 0 && node.scheduler.isBlocked).toBe(true);
+    // Many close-ACK timeouts later, the close is still in the node's own queue.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(accepted.core.writeBuffered).toBeGreaterThan(0);
+    expect(closed()).toBe(false);
+    // The connection dies: what the stream wrote never left, and the stream says so.
+    b.destroy();
+    await expect.poll(closed).toBe(true);
+    expect(errors.map((e) => e.name)).toEqual(['ConnectionClosedError']);
+  });
+
+  it('still times out once the close has left', async () => {
+    const { node, b, raw, accepted, errors, closed } = await plainStream();
+    b.pauseReading();
+    accepted.end(Buffer.alloc(128 * 1024, 1));
+    await expect.poll(() => node.scheduler.isBlocked).toBe(true);
+    b.resumeReading();
+    // The peer reads everything, close included, and never answers it.
+    await raw.next((f) => f.cmd === Cmd.CLOSE);
+    await expect.poll(closed).toBe(true);
+    expect(errors).toEqual([]);
+  });
+});

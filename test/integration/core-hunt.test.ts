@@ -78,4 +78,23 @@ describe('stream core edges', () => {
     await new Promise((r) => setImmediate(r));
     expect(errors[0]?.name).toBe('FlowControlError');
   });
+  // PROTOCOL.md 4.3: credit never rises above the window. A peer that returns credit for bytes it
+  // was never sent (4 x 65,535 before any data here) gains nothing: the node still keeps at most a
+  // window unacknowledged, and each real ACK releases what it says. Not a protocol error (Go caps
+  // the same way, and over-acknowledging is harmless to Go, 4.5).
+  for (const caps of [Caps.RESET | Caps.PROMPT_CREDIT, 0]) {
+    it(`ignores credit beyond the window (${caps ? 'flexmux' : 'plain v3'} stream)`, async () => {
+      const { node, raw } = link();
+      const { accepted } = await rawStream(node, raw, 65536, caps);
+      for (let i = 0; i < 4; i++) raw.send(Cmd.DATA_ACK, 1, 80, 2, 5000, undefined, 65535);
+      await expect.poll(() => node.stats.framesIn).toBeGreaterThanOrEqual(5);
+      expect(accepted.core.sendCredit).toBe(65536);
+      accepted.write(new Uint8Array(256 * 1024));
+      await expect.poll(() => accepted.core.bytesWritten).toBe(65536);
+      expect(accepted.core.sendCredit).toBe(0);
+      raw.send(Cmd.DATA_ACK, 1, 80, 2, 5000, undefined, 1000);
+      await expect.poll(() => accepted.core.bytesWritten).toBe(66536);
+      expect(accepted.core.sendCredit).toBe(0);
+    });
+  }
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Node } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
-import { Cmd } from '../../src/wire/constants.js';
+import { Caps, Cmd } from '../../src/wire/constants.js';
 import { RawPeer, rawStream } from '../helpers/raw.js';
 
 /**
@@ -19,10 +19,10 @@ afterEach(() => {
 });
 
 /**
- * A Go-like (plain v3) stream accepted by a node whose connection backs up after 16 KiB: the node
+ * A stream (Go-like, plain v3, unless `caps` says) accepted by a node whose connection backs up after 16 KiB: the node
  * hands the transport 16 KiB per write, and the transport takes 16 KiB before it asks to wait.
  */
-async function plainStream() {
+async function plainStream(caps?: number) {
   const [a, b] = memoryPair({ highWaterMark: 16 * 1024 });
   const node = new Node(a, {
     domain: 'alice',
@@ -34,7 +34,7 @@ async function plainStream() {
   node.on('error', () => {});
   cleanups.push(() => node.destroy());
   const raw = new RawPeer(b);
-  const { accepted } = await rawStream(node, raw, 1024 * 1024);
+  const { accepted } = await rawStream(node, raw, 1024 * 1024, caps);
   const errors: Error[] = [];
   let isClosed = false;
   accepted.on('error', (e) => errors.push(e));
@@ -42,7 +42,7 @@ async function plainStream() {
     isClosed = true;
   });
   accepted.resume();
-  return { node, b, raw, accepted, errors, closed: () => isClosed };
+  return { node, a, b, raw, accepted, errors, closed: () => isClosed };
 }
 
 describe('a v3 close queued behind data on a backed-up connection', () => {
@@ -73,4 +73,26 @@ describe('a v3 close queued behind data on a backed-up connection', () => {
     await expect.poll(closed).toBe(true);
     expect(errors).toEqual([]);
   });
+});
+
+describe('a stream aborted while its data waits in the queue of a backed-up connection', () => {
+  for (const caps of [Caps.RESET, undefined]) {
+    const end = caps ? 'RESET' : 'v3 close';
+    it(`drops that data: the ${end} is the last the peer hears of it`, async () => {
+      const { node, a, b, raw, accepted } = await plainStream(caps);
+      b.pauseReading();
+      accepted.write(Buffer.alloc(128 * 1024, 1));
+      await expect.poll(() => accepted.core.writeBuffered > 0 && node.scheduler.isBlocked).toBe(true);
+      accepted.destroy();
+      b.resumeReading();
+      const last = caps ? Cmd.RESET : Cmd.CLOSE;
+      await expect.poll(() => raw.frames.some((f) => f.cmd === last)).toBe(true);
+      // Everything the node handed over has arrived.
+      await expect.poll(() => !node.scheduler.isBlocked && a.bufferedAmount === 0).toBe(true);
+      const mine = raw.frames.filter((f) => f.srcPort === 80);
+      expect(mine.at(-1)?.cmd).toBe(last);
+      const data = mine.filter((f) => f.cmd === Cmd.DATA).reduce((n, f) => n + f.size, 0);
+      expect(data).toBeLessThan(128 * 1024);
+    });
+  }
 });

@@ -12,6 +12,7 @@ export interface LoopbackOwner {
   readonly options: ResolvedNodeOptions;
   readonly logger: Logger;
   release(stream: StreamCore): void;
+  sent(stream: StreamCore): void;
   accountReceive(delta: number): void;
   canBuffer(n: number): boolean;
   dispatch(f: Frame, via: StreamHost): void;
@@ -67,6 +68,10 @@ export class Loopback implements StreamHost {
 
   release(stream: StreamCore): void {
     this.owner.release(stream);
+  }
+
+  sent(stream: StreamCore): void {
+    this.owner.sent(stream);
   }
 
   accountReceive(delta: number): void {

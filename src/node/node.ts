@@ -147,6 +147,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private readonly portBusy = (p: number): boolean => this.listeners.has(p);
   private readonly pinger: Pinger;
   private readonly retention: Retention;
+  /** Dialled streams released with frames still queued: their ports wait for sent(). */
+  private readonly sending = new Set<StreamCore>();
   private loopback: Loopback | null = null;
   private readonly heartbeat: Heartbeat | null;
   private readonly frameDecoder: FrameDecoder | null;
@@ -524,7 +526,15 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       this.retention.add(stream.key, -1);
       return;
     }
-    this.retention.add(stream.key, stream.dialed ? stream.localPort : -1);
+    // A dialled stream's port names it on the wire: while its last frames wait in our queue, a
+    // new dial from the port would send its open (a control frame) ahead of them, and the peer
+    // would take them for the new stream's. The port is held until they have left (sent()).
+    if (stream.dialed && stream.bytes > 0) this.sending.add(stream);
+    else this.retention.add(stream.key, stream.dialed ? stream.localPort : -1);
+  }
+
+  sent(stream: StreamCore): void {
+    if (this.sending.delete(stream)) this.retention.add(stream.key, stream.localPort);
   }
 
   accountReceive(delta: number): void {
@@ -828,6 +838,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.loopback?.close();
     this.heartbeat?.stop();
     this.retention.stop();
+    this.sending.clear();
     this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err }));
     this.earlyDials.clear();
     this.pinger.failAll(new ConnectionClosedError('connection closed', { cause: err }));

@@ -61,6 +61,11 @@ export interface StreamHost {
   ): void;
   /** The stream is finished; keep its address briefly, then forget it. */
   release(stream: StreamCore): void;
+  /**
+   * A stream released with frames still queued (its close, or the close-ACK it owes, behind its
+   * data) has had them all handed to the connection.
+   */
+  sent(stream: StreamCore): void;
   /** Inbound bytes buffered by all streams changed by `delta`. */
   accountReceive(delta: number): void;
   /** Whether `n` more inbound bytes fit the connection's receive budget (maxReceiveBuffer). */
@@ -100,6 +105,8 @@ const UNCONFIRMED = 1 << 17;
 const CLOSE_EXPIRED = 1 << 18;
 /** `write()` said "wait for drain" and the writer has not written since: more is coming. */
 const WRITER_WAITS = 1 << 19;
+/** Closed with frames still queued: the host hears `sent` once they have left. */
+const QUEUED_AT_CLOSE = 1 << 20;
 
 /**
  * How long after another stream's short write the sharedInflight limit holds (ms). Request/response
@@ -587,6 +594,16 @@ export class StreamCore extends StreamQueue {
   override onDrain(): void {
     this.checkWritable();
     if (this.is(END_SENT) && this.bytes === 0) this.face?.onFlushed?.();
+    if (this.is(QUEUED_AT_CLOSE)) {
+      if (this.bytes === 0) {
+        this.unmark(QUEUED_AT_CLOSE);
+        this.host.sent(this);
+      } else {
+        this.needDrain = true;
+        this.lowWater = 0;
+      }
+      return;
+    }
     if (!this.is(RELEASE_ON_FLUSH)) return;
     if (this.bytes === 0) {
       this.finish(null);
@@ -930,6 +947,13 @@ export class StreamCore extends StreamQueue {
     if (discard) this.dropUnread();
     if (err !== null) this.face?.onError(err);
     else if (!this.is(READ_ENDED) && !silent) this.endRead();
+    if (this.bytes > 0) {
+      // Its close or close-ACK is still queued behind data (a backed-up connection): the host
+      // keeps the address from a new stream until they have left (onDrain).
+      this.mark(QUEUED_AT_CLOSE);
+      this.needDrain = true;
+      this.lowWater = 0;
+    }
     this.host.release(this);
     this.face?.onClose(silent);
     const cb = this.onFinished;

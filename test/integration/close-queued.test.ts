@@ -96,3 +96,47 @@ describe('a stream aborted while its data waits in the queue of a backed-up conn
     });
   }
 });
+
+/**
+ * A dialled stream's local port names it on the wire; once the port is back in the pool, a new
+ * dial may take it (most recently released first, PROTOCOL.md 3.2, once the sequential ports are
+ * used up), and its OpenStream, a control frame, overtakes whatever the old stream still has
+ * queued: the acceptor would take the old stream's data and close for the new stream's. A stream
+ * that ends with frames still queued (its v3 close, or the close-ACK it owes, behind its data on a
+ * backed-up connection) used to give its port back at once (after `retention`).
+ */
+describe('a dialled stream that ends with frames still queued', () => {
+  for (const how of ['destroyed', 'closed by the peer']) {
+    it(`keeps its port until they have left (${how})`, async () => {
+      const [a, b] = memoryPair({ highWaterMark: 16 * 1024 });
+      const node = new Node(a, {
+        domain: 'alice',
+        ip: 1,
+        heartbeatInterval: 0,
+        maxBatchBytes: 16 * 1024,
+        retention: 0,
+      });
+      node.on('error', () => {});
+      cleanups.push(() => node.destroy());
+      const raw = new RawPeer(b);
+      const inUse = (): number => (node as unknown as { dialPorts: { inUse: number } }).dialPorts.inUse;
+      const dialing = node.dial('bob:80');
+      const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+      raw.send(Cmd.OPEN_ACK, open.srcIP, open.srcPort, 2, 80); // Go-like: plain v3, 2 MiB
+      const s = await dialing;
+      s.on('error', () => {});
+      expect(inUse()).toBe(1);
+      b.pauseReading();
+      s.write(Buffer.alloc(128 * 1024, 1));
+      await expect.poll(() => s.core.writeBuffered > 0 && node.scheduler.isBlocked).toBe(true);
+      if (how === 'destroyed') s.destroy();
+      else raw.send(Cmd.CLOSE, 1, open.srcPort, 2, 80);
+      await expect.poll(() => s.core.state).toBe('closed');
+      expect(s.core.writeBuffered).toBeGreaterThan(0);
+      expect(inUse()).toBe(1);
+      b.resumeReading();
+      await raw.next((f) => f.cmd === (how === 'destroyed' ? Cmd.CLOSE : Cmd.CLOSE_ACK));
+      await expect.poll(inUse).toBe(0);
+    });
+  }
+});

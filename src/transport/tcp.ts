@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { ConnectionClosedError } from '../errors.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import { checkDelayOption, checkNumber, checkPort, formatAddress, transportDefaults } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot } from './inbox.js';
@@ -20,6 +21,12 @@ export interface ListenOptions {
   port: number;
   /** Kernel accept queue length (the bound on connections not yet accepted). */
   backlog?: number;
+  /**
+   * Where the listener reports an error its server raises after listening (a failed accept:
+   * ENOBUFS, ENOMEM; EMFILE or ENFILE only when libuv could not keep its spare descriptor, as it
+   * otherwise closes such a connection unreported); it keeps listening. Silent by default.
+   */
+  logger?: Logger;
 }
 
 export interface TcpListenOptions extends ListenOptions, TcpTransportOptions {}
@@ -234,9 +241,14 @@ export function startListener(server: net.Server, options: ListenOptions): Promi
     server.once('error', reject);
     server.listen({ host: options.host, port: options.port, backlog: options.backlog }, () => {
       server.off('error', reject);
-      // Later errors are failed accepts (EMFILE and the like); the server keeps listening.
-      server.on('error', () => {});
       const info = server.address() as net.AddressInfo;
+      const address = formatAddress(info.address, info.port);
+      const logger = options.logger ?? silentLogger;
+      // Later errors are failed accepts (ENOBUFS and the like): the server keeps listening, but the
+      // connection is lost, and an operator must be able to see why.
+      server.on('error', (err: Error & { code?: string }) =>
+        logger.warn({ address, code: err.code, err: err.message }, 'listener error (still listening)'),
+      );
       resolve({
         address: { host: info.address, port: info.port },
         close: () => {

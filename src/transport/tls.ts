@@ -41,7 +41,7 @@ export function listenTls(
   options: TlsListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<Listener> {
-  const { host, port, backlog, closeTimeout, ...tlsOptions } = options;
+  const { host, port, backlog, logger, closeTimeout, ...tlsOptions } = options;
   checkDelayOption('closeTimeout', closeTimeout, 0);
   const server = withConfigErrors('TLS listener', () =>
     tls.createServer(tlsOptions, (socket) => {
@@ -57,5 +57,5 @@ export function listenTls(
   // not on ERR_TLS_HANDSHAKE_TIMEOUT, which it only reports here: without this, handshakeTimeout
   // would close nothing and a client that never sends a ClientHello would hold its socket.
   server.on('tlsClientError', (_err, socket) => socket.destroy());
-  return startListener(server, { host, port, backlog });
+  return startListener(server, { host, port, backlog, logger });
 }

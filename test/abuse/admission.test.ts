@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { Node } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
@@ -378,4 +378,46 @@ describe('right after admission', () => {
     expect(left[0]).toMatchObject({ reason: 'protocol', err: expect.stringMatching(/middle of a frame/) });
     expect(log.find('client left', { domain: 'cut', reason: 'protocol' })[0]?.level).toBe('warn');
   });
+});
+
+// Found by the transport hunt: every listener swallowed the errors its server raised after
+// listening (failed accepts: ENOBUFS, ENOMEM, or EMFILE once libuv lost its spare descriptor)
+// with an empty handler, so a switcher that lost connections at the door said nothing about it.
+describe('a listener whose accept fails', () => {
+  const listeners = {
+    tcp: (sw: Switcher) => listenTcp(sw, { host: '127.0.0.1', port: 0 }),
+    ws: (sw: Switcher) => listenWs(sw, { host: '127.0.0.1', port: 0 }),
+    tls: (sw: Switcher) => listenTls(sw, { host: '127.0.0.1', port: 0, key, cert }),
+    wss: (sw: Switcher) => listenWss(sw, { host: '127.0.0.1', port: 0, key, cert }),
+  };
+  for (const [kind, listen] of Object.entries(listeners)) {
+    it(`${kind}: the switcher logs the error with its reason, and the listener keeps listening`, async () => {
+      const log = captureLogger();
+      const sw = new Switcher({ password: PASSWORD, logger: log });
+      cleanups.push(() => sw.close({ timeout: 300 }));
+      const listenSpy = vi.spyOn(net.Server.prototype, 'listen');
+      let server: net.Server;
+      let port: number;
+      try {
+        port = (await listen(sw)).address.port;
+        server = listenSpy.mock.contexts[0] as net.Server;
+      } finally {
+        listenSpy.mockRestore();
+      }
+      const err = Object.assign(new Error('accept ENOBUFS'), {
+        code: 'ENOBUFS',
+        errno: -105,
+        syscall: 'accept',
+      });
+      server.emit('error', err);
+      expect(log.find('listener error (still listening)')).toEqual([
+        {
+          level: 'warn',
+          msg: 'listener error (still listening)',
+          fields: { address: `127.0.0.1:${port}`, code: 'ENOBUFS', err: 'accept ENOBUFS' },
+        },
+      ]);
+      expect(server.listening).toBe(true);
+    });
+  }
 });

@@ -51,10 +51,19 @@ function withDefaults<T extends ListenOptions>(switcher: Switcher, o: T): T {
  * A connection is not an admission until its TLS handshake (and, for WebSocket, its upgrade) is
  * done: until then the TLS and HTTP servers must bound it, with the same deadline (else silent or
  * half-sent connections pile up past maxPendingAdmissions, for Node's defaults of 120 s for the
- * TLS handshake and a minute or more for the HTTP request).
+ * TLS handshake and a minute or more for the HTTP request) and the same count (else a crowd opened
+ * faster than the deadline holds as many sockets as it likes).
  */
-function withHandshake<T extends { handshakeTimeout?: number }>(switcher: Switcher, o: T): T {
-  return o.handshakeTimeout === undefined ? { ...o, handshakeTimeout: switcher.options.admissionTimeout } : o;
+function withHandshake<T extends { handshakeTimeout?: number; maxPendingHandshakes?: number }>(
+  switcher: Switcher,
+  o: T,
+): T {
+  const { admissionTimeout, maxPendingAdmissions } = switcher.options;
+  return {
+    ...o,
+    handshakeTimeout: o.handshakeTimeout ?? admissionTimeout,
+    maxPendingHandshakes: o.maxPendingHandshakes ?? maxPendingAdmissions,
+  };
 }
 
 function handler(switcher: Switcher): (t: Transport) => void {

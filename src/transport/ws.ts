@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createRequire } from 'node:module';
+import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
@@ -16,6 +17,7 @@ import {
   withConfigErrors,
 } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
+import { PendingHandshakes } from './handshakes.js';
 import { HandlerSlot, Inbox } from './inbox.js';
 import { type Listener, type ListenOptions, startListener } from './tcp.js';
 import type { Transport, TransportHandlers } from './types.js';
@@ -92,6 +94,11 @@ export interface WsListenOptions extends ListenOptions, WsUpgradeOptions, tls.Tl
    * one for a minute or more (120 s for the TLS handshake). Default 10 s.
    */
   handshakeTimeout?: number;
+  /**
+   * Connections held before their upgrade (in the TLS handshake or the HTTP request) at once; more
+   * are closed at once and logged (`handshakeTimeout` bounds how long each is held). Default 1024.
+   */
+  maxPendingHandshakes?: number;
 }
 
 /** Wraps an open `ws` WebSocket. `remoteAddress` is what the transport reports for logs. */
@@ -371,9 +378,11 @@ export function listenWs(
     lowWaterMark,
     closeTimeout,
     handshakeTimeout,
+    maxPendingHandshakes,
     ...tlsOptions
   } = options;
   checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);
+  checkNumber('maxPendingHandshakes', maxPendingHandshakes, 1, true);
   const handshake = handshakeTimeout ?? transportDefaults.wsHandshakeTimeout;
   // Until it upgrades, a connection belongs to the HTTP server: bound it as admission bounds the
   // rest (Node checks these timeouts on an interval, so check often enough for them to bite).
@@ -392,6 +401,11 @@ export function listenWs(
         https.createServer({ ...tlsOptions, ...httpOptions, handshakeTimeout: handshake }),
       )
     : http.createServer(httpOptions);
+  const handshakes = new PendingHandshakes(
+    server,
+    maxPendingHandshakes ?? transportDefaults.maxPendingHandshakes,
+    logger,
+  );
   const wsPath = path ?? transportDefaults.wsPath;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.statusCode = requestPath(req) === wsPath ? 426 : 404;
@@ -399,6 +413,8 @@ export function listenWs(
     res.end();
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Upgraded (or answered below and closing): the handshake is over.
+    handshakes.done(socket as net.Socket);
     // close() leaves a connection whose request was half read; its upgrade belongs to nobody.
     if (!server.listening) {
       socket.destroy();

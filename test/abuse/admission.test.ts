@@ -9,6 +9,7 @@ import type { SwitcherOptions } from '../../src/switcher/config.js';
 import { type RefusalInfo, Switcher } from '../../src/switcher/switcher.js';
 import { listenTcp, listenTls, listenWs, listenWss } from '../../src/switcher-node.js';
 import { dialTcp } from '../../src/transport/tcp.js';
+import { dialTls } from '../../src/transport/tls.js';
 import { dialWs } from '../../src/transport/ws.js';
 import { currentTimeNs, sealRequest } from '../../src/wire/admission/index.js';
 import { lagMonitor } from '../helpers/faulty-lag.js';
@@ -418,6 +419,79 @@ describe('a listener whose accept fails', () => {
         },
       ]);
       expect(server.listening).toBe(true);
+    });
+  }
+});
+
+// Found by the transport hunt: a connection still in its TLS handshake or WebSocket upgrade is not
+// an admission yet, so maxPendingAdmissions did not bound it; only the handshake timeout did. A
+// crowd opened faster than that timeout (one per ms for 10 s) held as many sockets as it liked
+// and used up the switcher's file descriptors, as TCP's crowd above cannot.
+describe('a crowd that never finishes its handshake', () => {
+  const MAX = 5;
+  const CROWD = 15;
+  const kinds = {
+    ws: {
+      listen: (sw: Switcher) => listenWs(sw, { host: '127.0.0.1', port: 0 }),
+      dial: (port: number) => dialWs(`ws://127.0.0.1:${port}/flex/ws`),
+    },
+    tls: {
+      listen: (sw: Switcher) => listenTls(sw, { host: '127.0.0.1', port: 0, key, cert }),
+      dial: (port: number) => dialTls('127.0.0.1', port, { ca: cert }),
+    },
+    wss: {
+      listen: (sw: Switcher) => listenWss(sw, { host: '127.0.0.1', port: 0, key, cert }),
+      dial: (port: number) => dialWs(`wss://127.0.0.1:${port}/flex/ws`, { ca: cert }),
+    },
+  };
+  for (const [kind, { listen, dial }] of Object.entries(kinds)) {
+    it(`${kind}: beyond maxPendingAdmissions turned away at once and logged; a finished or closed handshake frees its place`, async () => {
+      const log = captureLogger();
+      const sw = new Switcher({
+        password: PASSWORD,
+        logger: log,
+        maxPendingAdmissions: MAX,
+        admissionTimeout: 20_000,
+      });
+      cleanups.push(() => sw.close({ timeout: 300 }));
+      const { port } = (await listen(sw)).address;
+      // Connections that finished their handshake count no more: twice the bound of them first.
+      const admitNode = async (domain: string): Promise<void> => {
+        const { transport } = await admit(await dial(port), { password: PASSWORD, domain });
+        cleanups.push(() => transport.destroy());
+      };
+      for (let i = 0; i < 2 * MAX; i++) await admitNode(`early-${i}`);
+      const crowd: { socket: net.Socket; closed: Promise<Buffer>; done: boolean }[] = [];
+      for (let i = 0; i < CROWD; i++) {
+        const c = { ...rawTcp(port), done: false };
+        void c.closed.then(() => {
+          c.done = true;
+        });
+        // Half a request line: an HTTP server waits for the rest, a TLS one for a whole record.
+        c.socket.write(kind === 'ws' ? 'GET /flex/ws HTTP/1.1\r\n' : Buffer.from([0x16, 0x03, 0x01]));
+        crowd.push(c);
+      }
+      await expect.poll(() => crowd.filter((c) => c.done).length, { timeout: 5_000 }).toBe(CROWD - MAX);
+      const turnedAway = log.find('connection turned away before its handshake: too many pending');
+      expect(turnedAway).toHaveLength(CROWD - MAX);
+      expect(turnedAway[0]).toMatchObject({
+        level: 'warn',
+        fields: { remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/), pending: MAX },
+      });
+      // Those still held free their places when they go (long before the handshake timeout): a
+      // node gets in again once the switcher has seen them close.
+      for (const c of crowd) if (!c.done) c.socket.destroy();
+      await expect
+        .poll(
+          () =>
+            admitNode('late').then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 5_000 },
+        )
+        .toBe(true);
+      expect(sw.client('late')).toBeDefined();
     });
   }
 });

@@ -109,6 +109,14 @@ describe('tls dial and listen', () => {
     ).toThrow(ConfigError);
   });
 
+  it('throws ConfigError for a maxPendingHandshakes below 1 or not an integer', () => {
+    for (const maxPendingHandshakes of [0, 1.5, Number.NaN]) {
+      expect(() => listenTls({ host: HOST, port: 0, key, cert, maxPendingHandshakes }, () => {})).toThrow(
+        ConfigError,
+      );
+    }
+  });
+
   it('reports a close that timed out with bytes unsent as a failure, without a crash', async () => {
     // A TLS socket's handle is no TCP handle: resetAndDestroy() would throw from the timer.
     const acceptor = new Acceptor<Transport>();

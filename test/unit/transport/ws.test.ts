@@ -260,6 +260,12 @@ describe('ws dial, listen and upgrade handler', () => {
     );
   });
 
+  it('throws ConfigError for a maxPendingHandshakes below 1 or not an integer', () => {
+    for (const maxPendingHandshakes of [0, 1.5, Number.NaN]) {
+      expect(() => listenWs({ host: HOST, port: 0, maxPendingHandshakes }, () => {})).toThrow(ConfigError);
+    }
+  });
+
   it('arms no timer when close() comes after the connection already ended', async () => {
     const { acceptor, base } = await listen();
     const a = await dialWs(`${base}/flex/ws`);

@@ -1,0 +1,59 @@
+import type * as net from 'node:net';
+import { type Logger, silentLogger } from '../util/logger.js';
+import { formatAddress } from './defaults.js';
+
+/**
+ * Bounds how many connections a TLS or WebSocket listener holds before they become transports:
+ * those still in their TLS handshake or HTTP upgrade. The handshake timeout bounds how long each
+ * is held, not how many: without this, a crowd opened faster than that timeout would hold as many
+ * sockets (and file descriptors) as it liked, outside the switcher's `maxPendingAdmissions`,
+ * which only counts connections that are already transports. Beyond `max`, a new connection is
+ * closed at once and logged.
+ */
+export class PendingHandshakes {
+  /** By the connection's four addresses, which the raw socket and a TLS socket over it share. */
+  private readonly pending = new Map<string, net.Socket>();
+
+  constructor(server: net.Server, max: number, logger: Logger = silentLogger) {
+    server.on('connection', (raw: net.Socket) => {
+      const key = connectionKey(raw);
+      // Already gone (its addresses are forgotten): nothing to hold, and it closes by itself.
+      if (key === null) {
+        raw.destroy();
+        return;
+      }
+      if (this.pending.size >= max) {
+        logger.warn(
+          {
+            remote: formatAddress(raw.remoteAddress, raw.remotePort),
+            pending: this.pending.size,
+            maxPendingHandshakes: max,
+          },
+          'connection turned away before its handshake: too many pending',
+        );
+        raw.destroy();
+        return;
+      }
+      this.pending.set(key, raw);
+      raw.once('close', () => {
+        if (this.pending.get(key) === raw) this.pending.delete(key);
+      });
+    });
+  }
+
+  /** Connections in their handshake now. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** `socket` (the raw one, or the TLS socket over it) finished its handshake: it counts no more. */
+  done(socket: net.Socket): void {
+    const key = connectionKey(socket);
+    if (key !== null) this.pending.delete(key);
+  }
+}
+
+function connectionKey(s: net.Socket): string | null {
+  if (s.remoteAddress === undefined || s.remotePort === undefined) return null;
+  return `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
+}

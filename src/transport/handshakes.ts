@@ -46,6 +46,15 @@ export class PendingHandshakes {
     return this.pending.size;
   }
 
+  /**
+   * The listener closed: a connection still in its handshake belongs to nobody now (one that
+   * finished would be dropped), and an HTTP server stops timing out half-sent requests once closed.
+   */
+  destroyAll(): void {
+    for (const raw of this.pending.values()) raw.destroy();
+    this.pending.clear();
+  }
+
   /** `socket` (the raw one, or the TLS socket over it) finished its handshake: it counts no more. */
   done(socket: net.Socket): void {
     const key = connectionKey(socket);

@@ -34,8 +34,9 @@ export interface TcpListenOptions extends ListenOptions, TcpTransportOptions {}
 export interface Listener {
   readonly address: { host: string; port: number };
   /**
-   * Stops accepting; connections that complete later are dropped. Transports already handed out
-   * are left to their owner, so the promise settles without waiting for them.
+   * Stops accepting; connections still in their TLS handshake or WebSocket upgrade are closed.
+   * Transports already handed out are left to their owner, so the promise settles without
+   * waiting for them.
    */
   close(): Promise<void>;
 }
@@ -233,8 +234,15 @@ export function listenTcp(
   return startListener(server, options);
 }
 
-/** Listens with `server` (a net.Server or tls.Server) and resolves once it is bound. */
-export function startListener(server: net.Server, options: ListenOptions): Promise<Listener> {
+/**
+ * Listens with `server` (a net.Server or tls.Server) and resolves once it is bound. `onClose` runs
+ * when the listener is closed (after the server stopped accepting).
+ */
+export function startListener(
+  server: net.Server,
+  options: ListenOptions,
+  onClose?: () => void,
+): Promise<Listener> {
   checkPort(options.port);
   checkNumber('backlog', options.backlog, 0, true);
   return new Promise<Listener>((resolve, reject) => {
@@ -253,6 +261,7 @@ export function startListener(server: net.Server, options: ListenOptions): Promi
         address: { host: info.address, port: info.port },
         close: () => {
           if (server.listening) server.close();
+          onClose?.();
           return Promise.resolve();
         },
       });

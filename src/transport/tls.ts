@@ -79,5 +79,5 @@ export function listenTls(
     maxPendingHandshakes ?? transportDefaults.maxPendingHandshakes,
     logger,
   );
-  return startListener(server, { host, port, backlog, logger });
+  return startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
 }

@@ -427,7 +427,7 @@ export function listenWs(
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   // http.Server.close also drops idle keep-alives; upgraded sockets belong to their transports.
-  return startListener(server, { host, port, backlog, logger });
+  return startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
 }
 
 function parseUrl(url: string): URL {

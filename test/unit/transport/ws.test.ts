@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import {
   AbortError,
@@ -259,6 +259,44 @@ describe('ws dial, listen and upgrade handler', () => {
       ConfigError,
     );
   });
+
+  // Found by the transport hunt: http.Server.close() stops the interval that enforces
+  // headersTimeout and requestTimeout, so a connection whose upgrade request was half sent when
+  // the listener closed was held for as long as its client liked (a file descriptor each).
+  for (const secure of [false, true]) {
+    it(`${secure ? 'wss' : 'ws'}: closing the listener closes connections still in their upgrade`, async () => {
+      const listenSpy = vi.spyOn(net.Server.prototype, 'listen');
+      let listener: Awaited<ReturnType<typeof listenWs>>;
+      let server: net.Server;
+      try {
+        listener = await listenWs({ host: HOST, port: 0, ...(secure ? { key, cert } : {}) }, () => {});
+        server = listenSpy.mock.contexts[0] as net.Server;
+      } finally {
+        listenSpy.mockRestore();
+      }
+      cleanup.push(() => listener.close());
+      const accepted = new Promise((resolve) => server.once('connection', resolve));
+      const socket = net.connect({ host: HOST, port: listener.address.port });
+      socket.on('error', () => {});
+      cleanup.push(() => {
+        socket.destroy();
+      });
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      // Half a request line (or, over TLS, half a record): the server waits for the rest.
+      socket.write(secure ? Buffer.from([0x16, 0x03, 0x01]) : 'GET /flex/ws HTTP/1.1\r\nHost: x\r\n');
+      await accepted;
+      await listener.close();
+      let guard: ReturnType<typeof setTimeout> | undefined;
+      const tooLong = new Promise<never>((_, reject) => {
+        guard = setTimeout(
+          () => reject(new Error('connection in its upgrade still open 3 s after close')),
+          3_000,
+        );
+      });
+      cleanup.push(() => clearTimeout(guard));
+      await Promise.race([closed, tooLong]);
+    });
+  }
 
   it('throws ConfigError for a maxPendingHandshakes below 1 or not an integer', () => {
     for (const maxPendingHandshakes of [0, 1.5, Number.NaN]) {

@@ -66,7 +66,10 @@ function joined(parts: readonly Uint8Array[]): Buffer {
 
 /** One flex frame per binary message (PROTOCOL.md 1.6). */
 export interface WsTransportOptions extends WaterMarkOptions {
-  /** ms the closing handshake may take before the socket is terminated. */
+  /**
+   * ms the closing handshake may take before the socket is terminated: with an error
+   * (ConnectionClosedError) when bytes `send` accepted were still unsent, else a clean end.
+   */
   closeTimeout?: number;
 }
 
@@ -127,6 +130,8 @@ class WsTransport implements Transport {
   private destroyedHere = false;
   private failure: Error | undefined;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Our close timed out with nothing left unsent: the 1006 that follows is no failure. */
+  private gaveUpClean = false;
   /** Messages sent whose `onWritten` has not come yet. */
   private unwritten = 0;
   /**
@@ -263,8 +268,25 @@ class WsTransport implements Transport {
 
   private startGrace(): void {
     if (this.graceTimer !== undefined) return;
-    this.graceTimer = setTimeout(() => this.ws.terminate(), this.closeTimeout);
+    this.graceTimer = setTimeout(() => this.giveUp(), this.closeTimeout);
     this.graceTimer.unref();
+  }
+
+  /**
+   * The closing handshake ran out of time: terminate, and say what that lost. As over TCP, a close
+   * that left nothing unsent ends cleanly (ws reports 1006 for it, which would read as a failure).
+   */
+  private giveUp(): void {
+    this.graceTimer = undefined;
+    const unsent = this.ws.bufferedAmount;
+    if (unsent > 0) {
+      this.failure ??= new ConnectionClosedError(
+        `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
+      );
+    } else {
+      this.gaveUpClean = true;
+    }
+    this.ws.terminate();
   }
 
   private onClose(code: number, reason: string): void {
@@ -274,7 +296,8 @@ class WsTransport implements Transport {
       return;
     }
     // 1000 normal, 1001 going away, 1005 no status: all a clean end.
-    if (this.failure === undefined && code !== 1000 && code !== 1001 && code !== 1005) {
+    const clean = code === 1000 || code === 1001 || code === 1005 || this.gaveUpClean;
+    if (this.failure === undefined && !clean) {
       this.failure = new ConnectionClosedError(
         `WebSocket to ${this.remoteAddress} closed with code ${code}${reason ? ` (${reason})` : ''}`,
       );

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -252,6 +254,53 @@ describe('ws dial, listen and upgrade handler', () => {
     const dial = dialWs(url, { signal: ac.signal });
     ac.abort();
     await expect(dial).rejects.toBeInstanceOf(AbortError);
+  });
+
+  /** A WebSocket server that completes the upgrade, then neither reads nor writes again. */
+  async function mutePeer(): Promise<string> {
+    const server = http.createServer();
+    const sockets = new Set<Duplex>();
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      const accept = createHash('sha1')
+        .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      socket.pause();
+    });
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return `ws://${HOST}:${(server.address() as net.AddressInfo).port}/flex/ws`;
+  }
+
+  // Found by the transport hunt: a close() the peer never answered ended in ws's terminate(),
+  // reported as "closed with code 1006" whether or not anything had been lost, so the reason (the
+  // close timed out) and the bytes dropped went unsaid, and a close that lost nothing was a failure.
+  it('reports a close that timed out with bytes unsent as a failure that says so', async () => {
+    const a = await dialWs(await mutePeer(), { closeTimeout: 200 });
+    const pa = watch(a);
+    const message = new Uint8Array(64 * 1024);
+    // Far more than loopback buffers hold for a peer that does not read.
+    for (let i = 0; i < 256; i++) a.send([message]);
+    a.close();
+    await pa.closed();
+    expect(pa.closes[0]).toBeInstanceOf(ConnectionClosedError);
+    expect(pa.closes[0]?.message).toMatch(/did not finish within 200 ms: \d+ bytes unsent were dropped/);
+  });
+
+  it('ends cleanly when a close the peer never answers had nothing left to send', async () => {
+    const a = await dialWs(await mutePeer(), { closeTimeout: 200 });
+    const pa = watch(a);
+    a.send([new Uint8Array(100)]);
+    a.close();
+    await pa.closed();
+    expect(pa.closes).toEqual([undefined]);
   });
 
   it('throws ConfigError, not the raw error, for a TLS key https.createServer refuses', () => {

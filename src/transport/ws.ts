@@ -5,7 +5,7 @@ import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
-import { ConfigError, ConnectionClosedError, ProtocolError } from '../errors.js';
+import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { withoutPassword } from '../util/url.js';
 import {
   checkDelayOption,
@@ -39,6 +39,13 @@ function wsLib(): WsModule {
 
 const OPEN = 1;
 const CLOSED = 3;
+
+/**
+ * Pongs owed to the peer (written, not yet flushed) before it is cut off with a LimitError: as many
+ * as `ws` itself allows before it terminates, silently, for the same reason (flex sends no
+ * WebSocket pings; a peer that floods them and does not read the pongs would fill our memory).
+ */
+const MAX_PENDING_PONGS = 60;
 
 /**
  * A message shorter than this goes as one WebSocket frame, copied together, rather than as a
@@ -112,7 +119,7 @@ export function wsTransport(
 ): Transport {
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   if (ws.readyState !== OPEN) throw new ConfigError('wsTransport needs an open WebSocket');
-  return new WsTransport(ws, remoteAddress, options, null);
+  return new WsTransport(ws, remoteAddress, options, null, false);
 }
 
 /** What WsTransport needs of the socket under its WebSocket: holding writes back to join them. */
@@ -132,6 +139,11 @@ class WsTransport implements Transport {
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
   /** Our close timed out with nothing left unsent: the 1006 that follows is no failure. */
   private gaveUpClean = false;
+  /** Pongs written whose callback has not come yet (when we answer pings ourselves). */
+  private pendingPongs = 0;
+  private readonly onPongWritten = (): void => {
+    this.pendingPongs--;
+  };
   /** Messages sent whose `onWritten` has not come yet. */
   private unwritten = 0;
   /**
@@ -151,12 +163,15 @@ class WsTransport implements Transport {
   /**
    * @param socket The connection under `ws` where it is known (dialWs, the upgrade handler): the
    *   fragments of a message are written to it in one system call instead of one each.
+   * @param ownPongs `ws` was made with `autoPong: false`: answer pings here, with a bound that
+   *   says why it cut the peer off (ws's own bound terminates without a word).
    */
   constructor(
     private readonly ws: WebSocket,
     readonly remoteAddress: string,
     options: WsTransportOptions,
     private readonly socket: Corkable | null,
+    ownPongs: boolean,
   ) {
     ({ high: this.high, low: this.low } = waterMarks(options, transportDefaults.wsHighWaterMark));
     this.closeTimeout = options.closeTimeout ?? transportDefaults.closeTimeout;
@@ -181,6 +196,7 @@ class WsTransport implements Transport {
         : new ConnectionClosedError(`WebSocket to ${remoteAddress} failed: ${err.message}`, { cause: err });
     });
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    if (ownPongs) ws.on('ping', (data) => this.onPing(data));
   }
 
   get bufferedAmount(): number {
@@ -254,6 +270,22 @@ class WsTransport implements Transport {
     this.inbox.clear();
     if (this.ws.readyState === CLOSED) queueMicrotask(() => this.slot.close(err));
     else this.ws.terminate();
+  }
+
+  private onPing(data: Buffer): void {
+    if (this.ws.readyState !== OPEN) return;
+    if (this.pendingPongs >= MAX_PENDING_PONGS) {
+      if (this.failure !== undefined || this.destroyedHere) return;
+      this.failure = new LimitError(
+        `WebSocket peer sent more than ${MAX_PENDING_PONGS} pings before reading the pongs: cut off`,
+      );
+      this.inbox.clear();
+      this.closing = true;
+      this.ws.terminate();
+      return;
+    }
+    this.pendingPongs++;
+    this.ws.pong(data, undefined, this.onPongWritten);
   }
 
   /** A protocol violation: tell the peer (close 1003, unsupported data), then report `err`. */
@@ -332,6 +364,8 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
       // flex uses no extension (PROTOCOL.md 1.6); compression would only cost CPU on framed binary.
       perMessageDeflate: false,
       maxPayload: maxPayload ?? transportDefaults.wsMaxPayload,
+      // Answered by the transport, which says why when it cuts a ping flood off.
+      autoPong: false,
     });
     let remote = parsed.host;
     let socket: Corkable | null = null;
@@ -345,7 +379,7 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
       );
     ws.on('error', onError);
     ws.once('open', () => {
-      const transport = new WsTransport(ws, remote, transportOptions, socket);
+      const transport = new WsTransport(ws, remote, transportOptions, socket, true);
       ws.off('error', onError);
       if (!attempt.resolve(transport)) transport.destroy();
     });
@@ -375,12 +409,13 @@ export function wsUpgradeHandler(
     clientTracking: false,
     perMessageDeflate: false,
     maxPayload: options.maxPayload ?? transportDefaults.wsMaxPayload,
+    autoPong: false,
   });
   return (req, socket, head) => {
     if (requestPath(req) !== path) return false;
     const remote = formatAddress(req.socket.remoteAddress, req.socket.remotePort);
     wss.handleUpgrade(req, socket, head, (ws) =>
-      onTransport(new WsTransport(ws, remote, transportOptions, socket)),
+      onTransport(new WsTransport(ws, remote, transportOptions, socket, true)),
     );
     return true;
   };

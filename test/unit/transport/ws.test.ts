@@ -3,11 +3,12 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import {
   AbortError,
   ConfigError,
   ConnectionClosedError,
+  LimitError,
   ProtocolError,
   TimeoutError,
 } from '../../../src/errors.js';
@@ -105,6 +106,49 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(pb.bytes).toBe(0);
     expect(pb.closes[0]).toBeInstanceOf(ProtocolError);
     expect(await closed).toBe(1009);
+  });
+
+  it('answers WebSocket pings with pongs, both as listener and as dialer', async () => {
+    const { acceptor, base } = await listen();
+    const raw = await rawClient(`${base}/flex/ws`);
+    const pb = watch(await acceptor.next());
+    const pongs: string[] = [];
+    raw.on('pong', (data) => pongs.push(data.toString()));
+    for (let i = 0; i < 10; i++) raw.ping(`p${i}`);
+    await expect.poll(() => pongs.length).toBe(10);
+    expect(pongs).toEqual(Array.from({ length: 10 }, (_, i) => `p${i}`));
+    expect(pb.closes).toEqual([]);
+    // And the other way: a dialled transport answers its server's pings.
+    const wss = new WebSocketServer({ host: HOST, port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', resolve));
+    cleanup.push(async () => {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    });
+    const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+    const a = await dialWs(`ws://${HOST}:${(wss.address() as net.AddressInfo).port}/`);
+    const pa = watch(a);
+    const peer = await serverSide;
+    const back: string[] = [];
+    peer.on('pong', (data) => back.push(data.toString()));
+    for (let i = 0; i < 10; i++) peer.ping(`q${i}`);
+    await expect.poll(() => back.length).toBe(10);
+    expect(back).toEqual(Array.from({ length: 10 }, (_, i) => `q${i}`));
+    expect(pa.closes).toEqual([]);
+  });
+
+  // Found by the transport hunt: ws itself terminates a connection whose peer has more than 60
+  // pongs owed (a ping flood from a peer that does not read them), but says nothing of it: the
+  // end read "closed with code 1006", and the log line that followed gave no reason.
+  it('cuts off a ping flood (more pongs owed than the bound) with a LimitError that says so', async () => {
+    const { acceptor, base } = await listen();
+    const raw = await rawClient(`${base}/flex/ws`);
+    const pb = watch(await acceptor.next());
+    // The flood arrives in one read: more pongs owed at once than the bound allows.
+    for (let i = 0; i < 200; i++) raw.ping(Buffer.alloc(125));
+    await pb.closed();
+    expect(pb.closes[0]).toBeInstanceOf(LimitError);
+    expect(pb.closes[0]?.message).toMatch(/sent more than 60 pings before reading the pongs/);
   });
 
   it('accepts exactly one flex frame (11 + 65535 bytes) by default and refuses one byte more', async () => {

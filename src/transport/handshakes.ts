@@ -1,4 +1,5 @@
 import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { formatAddress } from './defaults.js';
 
@@ -65,4 +66,51 @@ export class PendingHandshakes {
 function connectionKey(s: net.Socket): string | null {
   if (s.remoteAddress === undefined || s.remotePort === undefined) return null;
   return `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
+}
+
+/** A peer that hung up (or one turned away above, logged already): nothing to say of it. */
+const HUNG_UP = new Set(['ECONNRESET', 'EPIPE']);
+
+/**
+ * Logs a connection that failed its TLS handshake or sent a malformed (or too slow) HTTP request:
+ * a client speaking the wrong protocol, a certificate it refused, a slowloris cut off. The
+ * listeners close it either way; without this line an operator could not tell why.
+ */
+export function logHandshakeFailure(
+  logger: Logger,
+  err: Error & { code?: string },
+  socket: { remoteAddress?: string; remotePort?: number },
+): void {
+  if (err.code !== undefined && HUNG_UP.has(err.code)) return;
+  logger.warn(
+    { remote: formatAddress(socket.remoteAddress, socket.remotePort), code: err.code, err: err.message },
+    'connection failed its handshake',
+  );
+}
+
+/**
+ * An http(s).Server 'clientError' listener: logs, then does what Node does when there is none
+ * (a listener replaces that): answer an HTTP error that nothing was written before with 400
+ * (408 for a request cut off by requestTimeout, 431 for headers too large), and destroy.
+ */
+export function httpClientError(logger: Logger): (err: Error & { code?: string }, socket: Duplex) => void {
+  return (err, socket) => {
+    const s = socket as net.Socket;
+    logHandshakeFailure(logger, err, s);
+    const code = err.code ?? '';
+    if (
+      s.writable &&
+      s.bytesWritten === 0 &&
+      (code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    ) {
+      const status =
+        code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : code === 'HPE_HEADER_OVERFLOW'
+            ? '431 Request Header Fields Too Large'
+            : '400 Bad Request';
+      s.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    }
+    s.destroy();
+  };
 }

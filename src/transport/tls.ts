@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
   checkNumber,
@@ -9,7 +10,7 @@ import {
   withConfigErrors,
 } from './defaults.js';
 import type { DialOptions } from './dial.js';
-import { PendingHandshakes } from './handshakes.js';
+import { logHandshakeFailure, PendingHandshakes } from './handshakes.js';
 import {
   connectSocket,
   type Listener,
@@ -72,7 +73,10 @@ export function listenTls(
   // A failed handshake is the client's problem. Node destroys the socket on most such errors but
   // not on ERR_TLS_HANDSHAKE_TIMEOUT, which it only reports here: without this, handshakeTimeout
   // would close nothing and a client that never sends a ClientHello would hold its socket.
-  server.on('tlsClientError', (_err, socket) => socket.destroy());
+  server.on('tlsClientError', (err, socket) => {
+    logHandshakeFailure(logger ?? silentLogger, err, socket);
+    socket.destroy();
+  });
   // Declared after the server it watches; its callback above runs only once a client connected.
   const handshakes = new PendingHandshakes(
     server,

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
+import { silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
   checkDelayOption,
@@ -17,7 +18,7 @@ import {
   withConfigErrors,
 } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
-import { PendingHandshakes } from './handshakes.js';
+import { httpClientError, PendingHandshakes } from './handshakes.js';
 import { HandlerSlot, Inbox } from './inbox.js';
 import { type Listener, type ListenOptions, startListener } from './tcp.js';
 import type { Transport, TransportHandlers } from './types.js';
@@ -464,6 +465,8 @@ export function listenWs(
     maxPendingHandshakes ?? transportDefaults.maxPendingHandshakes,
     logger,
   );
+  // A malformed or too slow request, or (wss) a failed TLS handshake: say so, answer as Node would.
+  server.on('clientError', httpClientError(logger ?? silentLogger));
   const wsPath = path ?? transportDefaults.wsPath;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.statusCode = requestPath(req) === wsPath ? 426 : 404;

@@ -495,3 +495,63 @@ describe('a crowd that never finishes its handshake', () => {
     });
   }
 });
+
+// Found by the transport hunt: a connection that failed its TLS handshake (a client speaking plain
+// HTTP or garbage, one that never finished in time) or sent a malformed HTTP request to the
+// WebSocket listener was closed without a word: no refusal, no log line, nothing to tell an
+// operator why clients could not get in.
+describe('a connection that fails its handshake', () => {
+  const kinds = {
+    ws: {
+      listen: (sw: Switcher) => listenWs(sw, { host: '127.0.0.1', port: 0 }),
+      garbage: 'NOT HTTP AT ALL\r\n\r\n',
+    },
+    tls: {
+      listen: (sw: Switcher) => listenTls(sw, { host: '127.0.0.1', port: 0, key, cert }),
+      garbage: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+    },
+    wss: {
+      listen: (sw: Switcher) => listenWss(sw, { host: '127.0.0.1', port: 0, key, cert }),
+      garbage: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+    },
+  };
+  for (const [kind, { listen, garbage }] of Object.entries(kinds)) {
+    it(`${kind}: is closed and logged with the reason`, async () => {
+      const log = captureLogger();
+      const sw = new Switcher({ password: PASSWORD, logger: log });
+      cleanups.push(() => sw.close({ timeout: 300 }));
+      const { port } = (await listen(sw)).address;
+      const { socket, closed } = rawTcp(port);
+      const localPort = new Promise<number | undefined>((resolve) =>
+        socket.once('connect', () => resolve(socket.localPort)),
+      );
+      socket.write(garbage);
+      const answer = (await closed).toString('latin1');
+      // The HTTP server still answers a malformed request as Node does.
+      if (kind === 'ws') expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      const failed = log.find('connection failed its handshake');
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatchObject({
+        level: 'warn',
+        fields: {
+          remote: `127.0.0.1:${await localPort}`,
+          code: expect.stringMatching(kind === 'ws' ? /^HPE_/ : /^ERR_SSL_/),
+          err: expect.any(String),
+        },
+      });
+    });
+  }
+
+  it('ws: a half-sent upgrade request cut off at the timeout gets its 408 and a log line', async () => {
+    const log = captureLogger();
+    const sw = new Switcher({ password: PASSWORD, logger: log, admissionTimeout: 300 });
+    cleanups.push(() => sw.close({ timeout: 300 }));
+    const { port } = (await listenWs(sw, { host: '127.0.0.1', port: 0 })).address;
+    const { socket, closed } = rawTcp(port);
+    socket.write('GET /flex/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    expect((await closed).toString('latin1')).toMatch(/^HTTP\/1\.1 408 /);
+    expect(log.find('connection failed its handshake')[0]).toMatchObject({
+      fields: { code: 'ERR_HTTP_REQUEST_TIMEOUT' },
+    });
+  });
+});

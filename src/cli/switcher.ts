@@ -276,7 +276,8 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   const specs = listenerSpecs(o);
   warnOnFdLimit(
     switcher.options,
-    specs.ws.length + specs.tls.length + specs.wss.length,
+    // The demo page serves the switcher's WebSocket too.
+    specs.ws.length + specs.tls.length + specs.wss.length + (o.demo === undefined ? 0 : 1),
     o.maxClients !== undefined || o.maxPendingAdmissions !== undefined,
     logger,
   );

@@ -1,3 +1,4 @@
+import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Logger, silentLogger } from '../util/logger.js';
@@ -112,5 +113,18 @@ export function httpClientError(logger: Logger): (err: Error & { code?: string }
       s.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     }
     s.destroy();
+  };
+}
+
+/**
+ * HTTP server options that bound a connection's upgrade request to `handshake` ms, as admission
+ * bounds the rest (Node's defaults hold one for a minute or more; it checks these timeouts on an
+ * interval, so check often enough for them to bite).
+ */
+export function httpHandshakeTimeouts(handshake: number): http.ServerOptions {
+  return {
+    headersTimeout: handshake,
+    requestTimeout: handshake,
+    connectionsCheckingInterval: Math.min(handshake, 1_000),
   };
 }

@@ -18,7 +18,7 @@ import {
   withConfigErrors,
 } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
-import { httpClientError, PendingHandshakes } from './handshakes.js';
+import { httpClientError, httpHandshakeTimeouts, PendingHandshakes } from './handshakes.js';
 import { HandlerSlot, Inbox } from './inbox.js';
 import { type Listener, type ListenOptions, startListener } from './tcp.js';
 import type { Transport, TransportHandlers } from './types.js';
@@ -443,13 +443,8 @@ export function listenWs(
   checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);
   checkNumber('maxPendingHandshakes', maxPendingHandshakes, 1, true);
   const handshake = handshakeTimeout ?? transportDefaults.wsHandshakeTimeout;
-  // Until it upgrades, a connection belongs to the HTTP server: bound it as admission bounds the
-  // rest (Node checks these timeouts on an interval, so check often enough for them to bite).
-  const httpOptions: http.ServerOptions = {
-    headersTimeout: handshake,
-    requestTimeout: handshake,
-    connectionsCheckingInterval: Math.min(handshake, 1_000),
-  };
+  // Until it upgrades, a connection belongs to the HTTP server: bound it as admission bounds the rest.
+  const httpOptions = httpHandshakeTimeouts(handshake);
   const upgrade = wsUpgradeHandler(
     { path, maxPayload, highWaterMark, lowWaterMark, closeTimeout },
     onTransport,

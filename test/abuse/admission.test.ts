@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { listenDemo } from '../../src/demo/listen.js';
 import { Node } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
 import type { LeaveReason } from '../../src/switcher/client.js';
@@ -553,5 +554,44 @@ describe('a connection that fails its handshake', () => {
     expect(log.find('connection failed its handshake')[0]).toMatchObject({
       fields: { code: 'ERR_HTTP_REQUEST_TIMEOUT' },
     });
+  });
+});
+
+// Found by the transport hunt: the CLI's --demo listener serves the switcher's WebSocket too, but
+// on an HTTP server of its own that kept Node's defaults (60 s for headers, 300 s for a request,
+// checked every 30 s) with no bound on connections before their upgrade and no log line: the
+// slowloris that listenWs was hardened against (ac6e23f) worked there unchanged.
+describe('the demo listener', () => {
+  it('cuts a half-sent upgrade request off at the admission timeout, with a 408 and a log line', async () => {
+    const log = captureLogger();
+    const sw = new Switcher({ password: PASSWORD, logger: log, admissionTimeout: 300 });
+    cleanups.push(() => sw.close({ timeout: 300 }));
+    const l = await listenDemo(sw, { host: '127.0.0.1', port: 0, bundle: new Uint8Array(1), echo: false });
+    cleanups.push(() => l.close());
+    const { socket, closed } = rawTcp(l.address.port);
+    socket.write('GET /flex/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const tooLong = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error('half-sent upgrade request still open after 5 s')), 5_000);
+    });
+    cleanups.push(() => clearTimeout(guard));
+    expect((await Promise.race([closed, tooLong])).toString('latin1')).toMatch(/^HTTP\/1\.1 408 /);
+    expect(log.find('connection failed its handshake')[0]).toMatchObject({
+      fields: { code: 'ERR_HTTP_REQUEST_TIMEOUT' },
+    });
+  });
+
+  it('turns away connections beyond maxPendingAdmissions before their upgrade, and logs it', async () => {
+    const log = captureLogger();
+    const sw = new Switcher({ password: PASSWORD, logger: log, maxPendingAdmissions: 2 });
+    cleanups.push(() => sw.close({ timeout: 300 }));
+    const l = await listenDemo(sw, { host: '127.0.0.1', port: 0, bundle: new Uint8Array(1), echo: false });
+    cleanups.push(() => l.close());
+    const crowd = Array.from({ length: 5 }, () => rawTcp(l.address.port));
+    for (const c of crowd) c.socket.write('GET /flex/ws HTTP/1.1\r\n');
+    let done = 0;
+    for (const c of crowd) void c.closed.then(() => done++);
+    await expect.poll(() => done, { timeout: 5_000 }).toBe(3);
+    expect(log.find('connection turned away before its handshake: too many pending')).toHaveLength(3);
   });
 });

@@ -2,7 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ConfigError } from './errors.js';
 import type { Switcher } from './switcher/switcher.js';
-import { type Listener, type TcpListenOptions, listenTcp as tcpListen } from './transport/tcp.js';
+import {
+  type Listener,
+  type ListenOptions,
+  type TcpListenOptions,
+  listenTcp as tcpListen,
+} from './transport/tcp.js';
 import { type TlsListenOptions, listenTls as tlsListen } from './transport/tls.js';
 import type { Transport } from './transport/types.js';
 import {
@@ -33,18 +38,32 @@ function checkOpen(switcher: Switcher): void {
  */
 export const SWITCHER_ACCEPT_BACKLOG = 4096;
 
-function withBacklog<T extends { backlog?: number }>(o: T): T {
-  return o.backlog === undefined ? { ...o, backlog: SWITCHER_ACCEPT_BACKLOG } : o;
+/** The accept backlog above, and the switcher's logger for what the listener reports (ENOBUFS...). */
+function withDefaults<T extends ListenOptions>(switcher: Switcher, o: T): T {
+  return {
+    ...o,
+    backlog: o.backlog ?? SWITCHER_ACCEPT_BACKLOG,
+    logger: o.logger ?? switcher.logger,
+  };
 }
 
 /**
  * A connection is not an admission until its TLS handshake (and, for WebSocket, its upgrade) is
  * done: until then the TLS and HTTP servers must bound it, with the same deadline (else silent or
  * half-sent connections pile up past maxPendingAdmissions, for Node's defaults of 120 s for the
- * TLS handshake and a minute or more for the HTTP request).
+ * TLS handshake and a minute or more for the HTTP request) and the same count (else a crowd opened
+ * faster than the deadline holds as many sockets as it likes).
  */
-function withHandshake<T extends { handshakeTimeout?: number }>(switcher: Switcher, o: T): T {
-  return o.handshakeTimeout === undefined ? { ...o, handshakeTimeout: switcher.options.admissionTimeout } : o;
+function withHandshake<T extends { handshakeTimeout?: number; maxPendingHandshakes?: number }>(
+  switcher: Switcher,
+  o: T,
+): T {
+  const { admissionTimeout, maxPendingAdmissions } = switcher.options;
+  return {
+    ...o,
+    handshakeTimeout: o.handshakeTimeout ?? admissionTimeout,
+    maxPendingHandshakes: o.maxPendingHandshakes ?? maxPendingAdmissions,
+  };
 }
 
 function handler(switcher: Switcher): (t: Transport) => void {
@@ -71,7 +90,7 @@ function tie(switcher: Switcher, l: Listener): Listener {
 /** Raw TCP (PROTOCOL.md 1.5). */
 export async function listenTcp(switcher: Switcher, options: TcpListenOptions): Promise<Listener> {
   checkOpen(switcher);
-  return tie(switcher, await tcpListen(withBacklog(options), handler(switcher)));
+  return tie(switcher, await tcpListen(withDefaults(switcher, options), handler(switcher)));
 }
 
 /** TLS around the same byte stream: give `key` and `cert` (or `pfx`). */
@@ -80,7 +99,10 @@ export async function listenTls(switcher: Switcher, options: TlsListenOptions): 
   if (options.key === undefined && options.pfx === undefined) {
     throw new ConfigError('listenTls needs key and cert (or pfx)');
   }
-  return tie(switcher, await tlsListen(withHandshake(switcher, withBacklog(options)), handler(switcher)));
+  return tie(
+    switcher,
+    await tlsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher)),
+  );
 }
 
 /** WebSocket on its own HTTP server, one frame per binary message (1.6); path default /flex/ws. */
@@ -89,7 +111,10 @@ export async function listenWs(switcher: Switcher, options: WsServeOptions): Pro
   const o = options as WsListenOptions;
   if (o.key !== undefined || o.pfx !== undefined)
     throw new ConfigError('listenWs serves plain HTTP: use listenWss');
-  return tie(switcher, await wsListen(withHandshake(switcher, withBacklog(options)), handler(switcher)));
+  return tie(
+    switcher,
+    await wsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher)),
+  );
 }
 
 /** Secure WebSocket (HTTPS): give `key` and `cert` (or `pfx`); path default /flex/ws. */
@@ -98,7 +123,10 @@ export async function listenWss(switcher: Switcher, options: WsListenOptions): P
   if (options.key === undefined && options.pfx === undefined) {
     throw new ConfigError('listenWss needs key and cert (or pfx)');
   }
-  return tie(switcher, await wsListen(withHandshake(switcher, withBacklog(options)), handler(switcher)));
+  return tie(
+    switcher,
+    await wsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher)),
+  );
 }
 
 /**

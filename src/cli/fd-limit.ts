@@ -27,12 +27,23 @@ export function openFileLimit(
   }
 }
 
-/** Connections a switcher may hold at once: every client admitted and every admission in progress. */
-export function connectionsAllowed(o: { maxClients: number; maxPendingAdmissions: number }): number {
-  return o.maxClients + o.maxPendingAdmissions;
+/**
+ * Connections a switcher may hold at once: every client admitted, every admission in progress, and
+ * for each of its `handshakeListeners` (TLS and WebSocket ones) as many again still in their TLS
+ * handshake or HTTP upgrade (src/transport/handshakes.ts).
+ */
+export function connectionsAllowed(
+  o: { maxClients: number; maxPendingAdmissions: number },
+  handshakeListeners = 0,
+): number {
+  return o.maxClients + o.maxPendingAdmissions * (1 + handshakeListeners);
 }
 
 /** How many of those connections the limit leaves no descriptor for (0: enough). */
-export function fdShortfall(limit: number, o: { maxClients: number; maxPendingAdmissions: number }): number {
-  return Math.max(0, connectionsAllowed(o) + RESERVED_FDS - limit);
+export function fdShortfall(
+  limit: number,
+  o: { maxClients: number; maxPendingAdmissions: number },
+  handshakeListeners = 0,
+): number {
+  return Math.max(0, connectionsAllowed(o, handshakeListeners) + RESERVED_FDS - limit);
 }

@@ -242,18 +242,19 @@ function listenerSpecs(o: SwitcherOpts): ListenerSpecs {
 /** Says, once, when the open-file limit is below the connections the switcher's limits allow. */
 function warnOnFdLimit(
   o: { maxClients: number; maxPendingAdmissions: number },
+  handshakeListeners: number,
   chosen: boolean,
   logger: Logger,
 ): void {
   const limit = openFileLimit();
   if (limit === null) return;
-  const short = fdShortfall(limit, o);
+  const short = fdShortfall(limit, o, handshakeListeners);
   if (short === 0) return;
   // The defaults are the protocol's maximum (65,534 virtual IPs), which few machines can hold:
   // said, but as a warning only when the operator chose limits the machine cannot back.
   logger[chosen ? 'warn' : 'info'](
     { openFileLimit: limit, maxClients: o.maxClients, maxPendingAdmissions: o.maxPendingAdmissions },
-    `the open-file limit (${limit}) leaves no descriptor for ${short} of the ${connectionsAllowed(o)} ` +
+    `the open-file limit (${limit}) leaves no descriptor for ${short} of the ${connectionsAllowed(o, handshakeListeners)} ` +
       'connections maxClients and maxPendingAdmissions allow; past it the OS drops new connections ' +
       'without a log line. Raise the limit (ulimit -n, or LimitNOFILE= in a systemd unit) or lower --max-clients',
   );
@@ -272,12 +273,19 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   }
   const options: SwitcherOptions = { password, access, logger, ...limitOptions(o) };
   const switcher = new Switcher(options);
-  warnOnFdLimit(switcher.options, o.maxClients !== undefined || o.maxPendingAdmissions !== undefined, logger);
+  const specs = listenerSpecs(o);
+  warnOnFdLimit(
+    switcher.options,
+    // The demo page serves the switcher's WebSocket too.
+    specs.ws.length + specs.tls.length + specs.wss.length + (o.demo === undefined ? 0 : 1),
+    o.maxClients !== undefined || o.maxPendingAdmissions !== undefined,
+    logger,
+  );
   const closeTimeout = switcher.options.closeTimeout;
   const shutdown = onStopSignal(logger, closeTimeout + SHUTDOWN_SLACK);
   const closers: (() => Promise<void>)[] = [];
   try {
-    const listeners = await startListeners(switcher, listenerSpecs(o));
+    const listeners = await startListeners(switcher, specs);
     for (const l of listeners) {
       closers.push(() => l.close());
       logger.info({ url: l.url }, 'listening');

@@ -1,9 +1,11 @@
 import http from 'node:http';
+import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ConfigError } from '../errors.js';
 import type { Switcher } from '../switcher/switcher.js';
 import { upgradeHandler } from '../switcher-node.js';
 import { transportDefaults } from '../transport/defaults.js';
+import { httpClientError, httpHandshakeTimeouts, PendingHandshakes } from '../transport/handshakes.js';
 import { type Listener, type ListenOptions, startListener } from '../transport/tcp.js';
 import type { WsUpgradeOptions } from '../transport/ws.js';
 import { type DemoOptions, demoHandler } from './handler.js';
@@ -28,14 +30,26 @@ export async function listenDemo(switcher: Switcher, options: DemoListenOptions)
   });
   const demo = await demoHandler(switcher, demoOptions);
   const wsPath = demoOptions.wsPath ?? transportDefaults.wsPath;
-  const server = http.createServer((req, res) => {
+  // The switcher's WebSocket is served here too: bound connections before their upgrade as
+  // listenWs does (the admission timeout for the request, maxPendingAdmissions of them at once).
+  const { admissionTimeout, maxPendingAdmissions } = switcher.options;
+  const logger = switcher.logger;
+  const server = http.createServer(httpHandshakeTimeouts(admissionTimeout), (req, res) => {
     if (demo.handle(req, res)) return;
     // As listenWs does: the WebSocket path without an upgrade is 426, anything else 404.
     const ws = (req.url ?? '/').split('?')[0] === wsPath;
     res.writeHead(ws ? 426 : 404, { 'content-type': 'text/plain; charset=utf-8' });
     res.end(ws ? 'upgrade required\n' : 'not found\n');
   });
+  const handshakes = new PendingHandshakes(server, maxPendingAdmissions, logger);
+  server.on('clientError', httpClientError(logger));
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    handshakes.done(socket as net.Socket);
+    // close() leaves a connection whose request was half read; its upgrade belongs to nobody.
+    if (!server.listening) {
+      socket.destroy();
+      return;
+    }
     if (upgrade(req, socket, head)) return;
     // As in listenWs: the HTTP server no longer listens for this socket's errors (a reset would crash).
     socket.on('error', () => socket.destroy());
@@ -43,7 +57,7 @@ export async function listenDemo(switcher: Switcher, options: DemoListenOptions)
   });
   let l: Listener;
   try {
-    l = await startListener(server, { host, port, backlog });
+    l = await startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
   } catch (err) {
     await demo.close();
     throw err;

@@ -27,7 +27,10 @@ export interface AdmitOptions {
 
 export interface Admitted {
   ip: number;
-  /** The transport to hand to a Node: it replays anything that arrived after the response. */
+  /**
+   * The transport to hand to a Node: it replays anything that arrived after the response. Reading
+   * is paused until it is attached, so the peer feels the wait as backpressure.
+   */
   transport: Transport;
 }
 

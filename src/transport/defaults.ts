@@ -19,6 +19,11 @@ export const transportDefaults = Object.freeze({
    * included); then it is closed. Switcher listeners use the admission timeout instead.
    */
   wsHandshakeTimeout: 10_000,
+  /**
+   * TLS and WebSocket listeners: connections held in their TLS handshake or HTTP upgrade at once;
+   * more are closed at once (the handshake timeout bounds how long each is held, this how many).
+   */
+  maxPendingHandshakes: 1_024,
   /** The path the Go example gateway serves (PROTOCOL.md 1.6); nothing in the protocol depends on it. */
   wsPath: '/flex/ws',
   /** Browser WebSocket: ms between `bufferedAmount` polls while above the high-water mark. */

@@ -4,7 +4,9 @@ import type { Transport, TransportHandlers } from './types.js';
 /**
  * Lets a transport change hands: admission reads the first frame with its own handlers, then a
  * Node (or a switcher client) attaches to `view()` and receives whatever arrived in between.
- * A transport accepts handlers only once, so this object stays attached and forwards.
+ * A transport accepts handlers only once, so this object stays attached and forwards. Between
+ * `detach` and the view's attach the transport is paused: what arrives then is bounded by the
+ * transport's own pause, not held here without bound.
  */
 export class Handoff implements TransportHandlers {
   readonly transport: Transport;
@@ -17,6 +19,11 @@ export class Handoff implements TransportHandlers {
   private viewAttached = false;
   /** The view's reader paused: held data waits, as the transport's own would. */
   private paused = false;
+  /**
+   * Detached, view not attached yet: the transport is paused meanwhile, so what arrives before the
+   * view reads is bounded by the transport's own pause (and the sender feels it), not held here.
+   */
+  private waitingForView = false;
   private replayScheduled = false;
   private readonly replayNow = (): void => {
     this.replayScheduled = false;
@@ -52,6 +59,10 @@ export class Handoff implements TransportHandlers {
   detach(leftover: Uint8Array[] = []): void {
     this.current = null;
     this.held = leftover.concat(this.held);
+    if (!this.viewAttached && !this.waitingForView) {
+      this.waitingForView = true;
+      this.transport.pauseReading();
+    }
   }
 
   /** A Transport whose `attach` takes over the forwarding and replays held events. */
@@ -68,6 +79,9 @@ export class Handoff implements TransportHandlers {
         this.attaching = null;
         this.current = h;
         this.replay();
+        if (!this.waitingForView) return;
+        this.waitingForView = false;
+        if (!this.paused) t.resumeReading();
       });
     };
     return {
@@ -97,7 +111,8 @@ export class Handoff implements TransportHandlers {
         // What is held goes first, from a microtask (resumeReading calls no handler itself);
         // whatever the transport delivers meanwhile queues behind it.
         if (this.held.length > 0 || this.heldClose !== null) this.scheduleReplay();
-        t.resumeReading();
+        // Until the view is attached the transport stays paused: the attach resumes it.
+        if (!this.waitingForView) t.resumeReading();
       },
       close: () => t.close(),
       destroy: (err) => {

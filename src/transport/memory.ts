@@ -23,7 +23,10 @@ export interface MemoryPairOptions extends WaterMarkOptions {
   rng?: () => number;
   /** ms every send spends in flight before reaching the peer; order is kept. */
   latency?: number;
-  /** ms a graceful close may take before the end destroys itself. */
+  /**
+   * ms a graceful close may take before the end destroys itself: with an error
+   * (ConnectionClosedError) when bytes sent were still not delivered.
+   */
   closeTimeout?: number;
   /** What the first and the second transport report as `remoteAddress`. */
   remoteAddresses?: readonly [string, string];
@@ -162,8 +165,21 @@ class MemoryEnd implements MemoryTransport {
   close(): void {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    this.graceTimer = setTimeout(() => this.destroy(), this.closeTimeout);
+    this.graceTimer = setTimeout(() => this.giveUp(), this.closeTimeout);
     this.sendEof();
+  }
+
+  /** The graceful close ran out of time: what the peer never took is dropped, so say so. */
+  private giveUp(): void {
+    this.graceTimer = undefined;
+    const unsent = this.inflight;
+    this.destroy(
+      unsent === 0
+        ? undefined
+        : new ConnectionClosedError(
+            `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
+          ),
+    );
   }
 
   destroy(err?: Error): void {

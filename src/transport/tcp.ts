@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { ConnectionClosedError } from '../errors.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import { checkDelayOption, checkNumber, checkPort, formatAddress, transportDefaults } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot } from './inbox.js';
@@ -20,6 +21,12 @@ export interface ListenOptions {
   port: number;
   /** Kernel accept queue length (the bound on connections not yet accepted). */
   backlog?: number;
+  /**
+   * Where the listener reports an error its server raises after listening (a failed accept:
+   * ENOBUFS, ENOMEM; EMFILE or ENFILE only when libuv could not keep its spare descriptor, as it
+   * otherwise closes such a connection unreported); it keeps listening. Silent by default.
+   */
+  logger?: Logger;
 }
 
 export interface TcpListenOptions extends ListenOptions, TcpTransportOptions {}
@@ -27,8 +34,9 @@ export interface TcpListenOptions extends ListenOptions, TcpTransportOptions {}
 export interface Listener {
   readonly address: { host: string; port: number };
   /**
-   * Stops accepting; connections that complete later are dropped. Transports already handed out
-   * are left to their owner, so the promise settles without waiting for them.
+   * Stops accepting; connections still in their TLS handshake or WebSocket upgrade are closed.
+   * Transports already handed out are left to their owner, so the promise settles without
+   * waiting for them.
    */
   close(): Promise<void>;
 }
@@ -226,21 +234,34 @@ export function listenTcp(
   return startListener(server, options);
 }
 
-/** Listens with `server` (a net.Server or tls.Server) and resolves once it is bound. */
-export function startListener(server: net.Server, options: ListenOptions): Promise<Listener> {
+/**
+ * Listens with `server` (a net.Server or tls.Server) and resolves once it is bound. `onClose` runs
+ * when the listener is closed (after the server stopped accepting).
+ */
+export function startListener(
+  server: net.Server,
+  options: ListenOptions,
+  onClose?: () => void,
+): Promise<Listener> {
   checkPort(options.port);
   checkNumber('backlog', options.backlog, 0, true);
   return new Promise<Listener>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: options.host, port: options.port, backlog: options.backlog }, () => {
       server.off('error', reject);
-      // Later errors are failed accepts (EMFILE and the like); the server keeps listening.
-      server.on('error', () => {});
       const info = server.address() as net.AddressInfo;
+      const address = formatAddress(info.address, info.port);
+      const logger = options.logger ?? silentLogger;
+      // Later errors are failed accepts (ENOBUFS and the like): the server keeps listening, but the
+      // connection is lost, and an operator must be able to see why.
+      server.on('error', (err: Error & { code?: string }) =>
+        logger.warn({ address, code: err.code, err: err.message }, 'listener error (still listening)'),
+      );
       resolve({
         address: { host: info.address, port: info.port },
         close: () => {
           if (server.listening) server.close();
+          onClose?.();
           return Promise.resolve();
         },
       });

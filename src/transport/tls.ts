@@ -1,7 +1,16 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { checkDelayOption, checkPort, formatAddress, withConfigErrors } from './defaults.js';
+import { silentLogger } from '../util/logger.js';
+import {
+  checkDelayOption,
+  checkNumber,
+  checkPort,
+  formatAddress,
+  transportDefaults,
+  withConfigErrors,
+} from './defaults.js';
 import type { DialOptions } from './dial.js';
+import { logHandshakeFailure, PendingHandshakes } from './handshakes.js';
 import {
   connectSocket,
   type Listener,
@@ -21,7 +30,13 @@ export interface TlsDialOptions
     DialOptions,
     TcpTransportOptions {}
 
-export interface TlsListenOptions extends tls.TlsOptions, ListenOptions, TcpTransportOptions {}
+export interface TlsListenOptions extends tls.TlsOptions, ListenOptions, TcpTransportOptions {
+  /**
+   * Connections held in their TLS handshake at once; more are closed at once and logged (Node's
+   * `handshakeTimeout` bounds how long each is held). Default 1024.
+   */
+  maxPendingHandshakes?: number;
+}
 
 export function dialTls(host: string, port: number, options: TlsDialOptions = {}): Promise<Transport> {
   checkPort(port);
@@ -41,10 +56,12 @@ export function listenTls(
   options: TlsListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<Listener> {
-  const { host, port, backlog, closeTimeout, ...tlsOptions } = options;
+  const { host, port, backlog, logger, closeTimeout, maxPendingHandshakes, ...tlsOptions } = options;
   checkDelayOption('closeTimeout', closeTimeout, 0);
+  checkNumber('maxPendingHandshakes', maxPendingHandshakes, 1, true);
   const server = withConfigErrors('TLS listener', () =>
     tls.createServer(tlsOptions, (socket) => {
+      handshakes.done(socket);
       // A handshake that finishes after close() belongs to nobody.
       if (!server.listening) {
         socket.destroy();
@@ -56,6 +73,15 @@ export function listenTls(
   // A failed handshake is the client's problem. Node destroys the socket on most such errors but
   // not on ERR_TLS_HANDSHAKE_TIMEOUT, which it only reports here: without this, handshakeTimeout
   // would close nothing and a client that never sends a ClientHello would hold its socket.
-  server.on('tlsClientError', (_err, socket) => socket.destroy());
-  return startListener(server, { host, port, backlog });
+  server.on('tlsClientError', (err, socket) => {
+    logHandshakeFailure(logger ?? silentLogger, err, socket);
+    socket.destroy();
+  });
+  // Declared after the server it watches; its callback above runs only once a client connected.
+  const handshakes = new PendingHandshakes(
+    server,
+    maxPendingHandshakes ?? transportDefaults.maxPendingHandshakes,
+    logger,
+  );
+  return startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
 }

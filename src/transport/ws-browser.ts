@@ -27,7 +27,10 @@ export interface BrowserWsOptions extends WaterMarkOptions {
   remoteAddress?: string;
   /** ms between `bufferedAmount` polls while above the high-water mark. */
   pollInterval?: number;
-  /** ms the closing handshake may take before the transport reports closed regardless. */
+  /**
+   * ms the closing handshake may take before the transport reports closed regardless: with an
+   * error (ConnectionClosedError) when bytes `send` accepted were still unsent.
+   */
   closeTimeout?: number;
   /**
    * Bytes of incoming messages held (reading paused, or no handlers attached yet) before the
@@ -137,7 +140,20 @@ class BrowserWsTransport implements Transport {
     this.closing = true;
     // Per the WebSocket spec the close frame queues behind data already sent.
     this.ws.close(1000);
-    this.graceTimer = setTimeout(() => this.destroy(), this.closeTimeout);
+    this.graceTimer = setTimeout(() => this.giveUp(), this.closeTimeout);
+  }
+
+  /** The graceful close ran out of time: bytes `send` accepted and never sent are dropped, so say so. */
+  private giveUp(): void {
+    this.graceTimer = undefined;
+    const unsent = this.ws.bufferedAmount;
+    this.destroy(
+      unsent === 0
+        ? undefined
+        : new ConnectionClosedError(
+            `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
+          ),
+    );
   }
 
   destroy(err?: Error): void {

@@ -1,10 +1,12 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createRequire } from 'node:module';
+import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
-import { ConfigError, ConnectionClosedError, ProtocolError } from '../errors.js';
+import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
+import { silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
   checkDelayOption,
@@ -16,6 +18,7 @@ import {
   withConfigErrors,
 } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
+import { httpClientError, httpHandshakeTimeouts, PendingHandshakes } from './handshakes.js';
 import { HandlerSlot, Inbox } from './inbox.js';
 import { type Listener, type ListenOptions, startListener } from './tcp.js';
 import type { Transport, TransportHandlers } from './types.js';
@@ -37,6 +40,13 @@ function wsLib(): WsModule {
 
 const OPEN = 1;
 const CLOSED = 3;
+
+/**
+ * Pongs owed to the peer (written, not yet flushed) before it is cut off with a LimitError: as many
+ * as `ws` itself allows before it terminates, silently, for the same reason (flex sends no
+ * WebSocket pings; a peer that floods them and does not read the pongs would fill our memory).
+ */
+const MAX_PENDING_PONGS = 60;
 
 /**
  * A message shorter than this goes as one WebSocket frame, copied together, rather than as a
@@ -64,7 +74,10 @@ function joined(parts: readonly Uint8Array[]): Buffer {
 
 /** One flex frame per binary message (PROTOCOL.md 1.6). */
 export interface WsTransportOptions extends WaterMarkOptions {
-  /** ms the closing handshake may take before the socket is terminated. */
+  /**
+   * ms the closing handshake may take before the socket is terminated: with an error
+   * (ConnectionClosedError) when bytes `send` accepted were still unsent, else a clean end.
+   */
   closeTimeout?: number;
 }
 
@@ -92,6 +105,11 @@ export interface WsListenOptions extends ListenOptions, WsUpgradeOptions, tls.Tl
    * one for a minute or more (120 s for the TLS handshake). Default 10 s.
    */
   handshakeTimeout?: number;
+  /**
+   * Connections held before their upgrade (in the TLS handshake or the HTTP request) at once; more
+   * are closed at once and logged (`handshakeTimeout` bounds how long each is held). Default 1024.
+   */
+  maxPendingHandshakes?: number;
 }
 
 /** Wraps an open `ws` WebSocket. `remoteAddress` is what the transport reports for logs. */
@@ -102,7 +120,7 @@ export function wsTransport(
 ): Transport {
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   if (ws.readyState !== OPEN) throw new ConfigError('wsTransport needs an open WebSocket');
-  return new WsTransport(ws, remoteAddress, options, null);
+  return new WsTransport(ws, remoteAddress, options, null, false);
 }
 
 /** What WsTransport needs of the socket under its WebSocket: holding writes back to join them. */
@@ -120,6 +138,13 @@ class WsTransport implements Transport {
   private destroyedHere = false;
   private failure: Error | undefined;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Our close timed out with nothing left unsent: the 1006 that follows is no failure. */
+  private gaveUpClean = false;
+  /** Pongs written whose callback has not come yet (when we answer pings ourselves). */
+  private pendingPongs = 0;
+  private readonly onPongWritten = (): void => {
+    this.pendingPongs--;
+  };
   /** Messages sent whose `onWritten` has not come yet. */
   private unwritten = 0;
   /**
@@ -139,12 +164,15 @@ class WsTransport implements Transport {
   /**
    * @param socket The connection under `ws` where it is known (dialWs, the upgrade handler): the
    *   fragments of a message are written to it in one system call instead of one each.
+   * @param ownPongs `ws` was made with `autoPong: false`: answer pings here, with a bound that
+   *   says why it cut the peer off (ws's own bound terminates without a word).
    */
   constructor(
     private readonly ws: WebSocket,
     readonly remoteAddress: string,
     options: WsTransportOptions,
     private readonly socket: Corkable | null,
+    ownPongs: boolean,
   ) {
     ({ high: this.high, low: this.low } = waterMarks(options, transportDefaults.wsHighWaterMark));
     this.closeTimeout = options.closeTimeout ?? transportDefaults.closeTimeout;
@@ -169,6 +197,7 @@ class WsTransport implements Transport {
         : new ConnectionClosedError(`WebSocket to ${remoteAddress} failed: ${err.message}`, { cause: err });
     });
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    if (ownPongs) ws.on('ping', (data) => this.onPing(data));
   }
 
   get bufferedAmount(): number {
@@ -244,6 +273,22 @@ class WsTransport implements Transport {
     else this.ws.terminate();
   }
 
+  private onPing(data: Buffer): void {
+    if (this.ws.readyState !== OPEN) return;
+    if (this.pendingPongs >= MAX_PENDING_PONGS) {
+      if (this.failure !== undefined || this.destroyedHere) return;
+      this.failure = new LimitError(
+        `WebSocket peer sent more than ${MAX_PENDING_PONGS} pings before reading the pongs: cut off`,
+      );
+      this.inbox.clear();
+      this.closing = true;
+      this.ws.terminate();
+      return;
+    }
+    this.pendingPongs++;
+    this.ws.pong(data, undefined, this.onPongWritten);
+  }
+
   /** A protocol violation: tell the peer (close 1003, unsupported data), then report `err`. */
   private fail(err: Error): void {
     if (this.failure !== undefined || this.destroyedHere) return;
@@ -256,8 +301,25 @@ class WsTransport implements Transport {
 
   private startGrace(): void {
     if (this.graceTimer !== undefined) return;
-    this.graceTimer = setTimeout(() => this.ws.terminate(), this.closeTimeout);
+    this.graceTimer = setTimeout(() => this.giveUp(), this.closeTimeout);
     this.graceTimer.unref();
+  }
+
+  /**
+   * The closing handshake ran out of time: terminate, and say what that lost. As over TCP, a close
+   * that left nothing unsent ends cleanly (ws reports 1006 for it, which would read as a failure).
+   */
+  private giveUp(): void {
+    this.graceTimer = undefined;
+    const unsent = this.ws.bufferedAmount;
+    if (unsent > 0) {
+      this.failure ??= new ConnectionClosedError(
+        `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
+      );
+    } else {
+      this.gaveUpClean = true;
+    }
+    this.ws.terminate();
   }
 
   private onClose(code: number, reason: string): void {
@@ -267,7 +329,8 @@ class WsTransport implements Transport {
       return;
     }
     // 1000 normal, 1001 going away, 1005 no status: all a clean end.
-    if (this.failure === undefined && code !== 1000 && code !== 1001 && code !== 1005) {
+    const clean = code === 1000 || code === 1001 || code === 1005 || this.gaveUpClean;
+    if (this.failure === undefined && !clean) {
       this.failure = new ConnectionClosedError(
         `WebSocket to ${this.remoteAddress} closed with code ${code}${reason ? ` (${reason})` : ''}`,
       );
@@ -302,6 +365,8 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
       // flex uses no extension (PROTOCOL.md 1.6); compression would only cost CPU on framed binary.
       perMessageDeflate: false,
       maxPayload: maxPayload ?? transportDefaults.wsMaxPayload,
+      // Answered by the transport, which says why when it cuts a ping flood off.
+      autoPong: false,
     });
     let remote = parsed.host;
     let socket: Corkable | null = null;
@@ -315,7 +380,7 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
       );
     ws.on('error', onError);
     ws.once('open', () => {
-      const transport = new WsTransport(ws, remote, transportOptions, socket);
+      const transport = new WsTransport(ws, remote, transportOptions, socket, true);
       ws.off('error', onError);
       if (!attempt.resolve(transport)) transport.destroy();
     });
@@ -345,12 +410,13 @@ export function wsUpgradeHandler(
     clientTracking: false,
     perMessageDeflate: false,
     maxPayload: options.maxPayload ?? transportDefaults.wsMaxPayload,
+    autoPong: false,
   });
   return (req, socket, head) => {
     if (requestPath(req) !== path) return false;
     const remote = formatAddress(req.socket.remoteAddress, req.socket.remotePort);
     wss.handleUpgrade(req, socket, head, (ws) =>
-      onTransport(new WsTransport(ws, remote, transportOptions, socket)),
+      onTransport(new WsTransport(ws, remote, transportOptions, socket, true)),
     );
     return true;
   };
@@ -364,23 +430,21 @@ export function listenWs(
     host,
     port,
     backlog,
+    logger,
     path,
     maxPayload,
     highWaterMark,
     lowWaterMark,
     closeTimeout,
     handshakeTimeout,
+    maxPendingHandshakes,
     ...tlsOptions
   } = options;
   checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);
+  checkNumber('maxPendingHandshakes', maxPendingHandshakes, 1, true);
   const handshake = handshakeTimeout ?? transportDefaults.wsHandshakeTimeout;
-  // Until it upgrades, a connection belongs to the HTTP server: bound it as admission bounds the
-  // rest (Node checks these timeouts on an interval, so check often enough for them to bite).
-  const httpOptions: http.ServerOptions = {
-    headersTimeout: handshake,
-    requestTimeout: handshake,
-    connectionsCheckingInterval: Math.min(handshake, 1_000),
-  };
+  // Until it upgrades, a connection belongs to the HTTP server: bound it as admission bounds the rest.
+  const httpOptions = httpHandshakeTimeouts(handshake);
   const upgrade = wsUpgradeHandler(
     { path, maxPayload, highWaterMark, lowWaterMark, closeTimeout },
     onTransport,
@@ -391,6 +455,13 @@ export function listenWs(
         https.createServer({ ...tlsOptions, ...httpOptions, handshakeTimeout: handshake }),
       )
     : http.createServer(httpOptions);
+  const handshakes = new PendingHandshakes(
+    server,
+    maxPendingHandshakes ?? transportDefaults.maxPendingHandshakes,
+    logger,
+  );
+  // A malformed or too slow request, or (wss) a failed TLS handshake: say so, answer as Node would.
+  server.on('clientError', httpClientError(logger ?? silentLogger));
   const wsPath = path ?? transportDefaults.wsPath;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.statusCode = requestPath(req) === wsPath ? 426 : 404;
@@ -398,6 +469,8 @@ export function listenWs(
     res.end();
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Upgraded (or answered below and closing): the handshake is over.
+    handshakes.done(socket as net.Socket);
     // close() leaves a connection whose request was half read; its upgrade belongs to nobody.
     if (!server.listening) {
       socket.destroy();
@@ -410,7 +483,7 @@ export function listenWs(
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   // http.Server.close also drops idle keep-alives; upgraded sockets belong to their transports.
-  return startListener(server, { host, port, backlog });
+  return startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
 }
 
 function parseUrl(url: string): URL {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { listenDemo } from '../../src/demo/listen.js';
 import { Node } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
 import type { LeaveReason } from '../../src/switcher/client.js';
@@ -9,6 +10,7 @@ import type { SwitcherOptions } from '../../src/switcher/config.js';
 import { type RefusalInfo, Switcher } from '../../src/switcher/switcher.js';
 import { listenTcp, listenTls, listenWs, listenWss } from '../../src/switcher-node.js';
 import { dialTcp } from '../../src/transport/tcp.js';
+import { dialTls } from '../../src/transport/tls.js';
 import { dialWs } from '../../src/transport/ws.js';
 import { currentTimeNs, sealRequest } from '../../src/wire/admission/index.js';
 import { lagMonitor } from '../helpers/faulty-lag.js';
@@ -377,5 +379,221 @@ describe('right after admission', () => {
     // info, like a graceful leave): a protocol error, as a node reports the same thing.
     expect(left[0]).toMatchObject({ reason: 'protocol', err: expect.stringMatching(/middle of a frame/) });
     expect(log.find('client left', { domain: 'cut', reason: 'protocol' })[0]?.level).toBe('warn');
+  });
+});
+
+// Found by the transport hunt: every listener swallowed the errors its server raised after
+// listening (failed accepts: ENOBUFS, ENOMEM, or EMFILE once libuv lost its spare descriptor)
+// with an empty handler, so a switcher that lost connections at the door said nothing about it.
+describe('a listener whose accept fails', () => {
+  const listeners = {
+    tcp: (sw: Switcher) => listenTcp(sw, { host: '127.0.0.1', port: 0 }),
+    ws: (sw: Switcher) => listenWs(sw, { host: '127.0.0.1', port: 0 }),
+    tls: (sw: Switcher) => listenTls(sw, { host: '127.0.0.1', port: 0, key, cert }),
+    wss: (sw: Switcher) => listenWss(sw, { host: '127.0.0.1', port: 0, key, cert }),
+  };
+  for (const [kind, listen] of Object.entries(listeners)) {
+    it(`${kind}: the switcher logs the error with its reason, and the listener keeps listening`, async () => {
+      const log = captureLogger();
+      const sw = new Switcher({ password: PASSWORD, logger: log });
+      cleanups.push(() => sw.close({ timeout: 300 }));
+      const listenSpy = vi.spyOn(net.Server.prototype, 'listen');
+      let server: net.Server;
+      let port: number;
+      try {
+        port = (await listen(sw)).address.port;
+        server = listenSpy.mock.contexts[0] as net.Server;
+      } finally {
+        listenSpy.mockRestore();
+      }
+      const err = Object.assign(new Error('accept ENOBUFS'), {
+        code: 'ENOBUFS',
+        errno: -105,
+        syscall: 'accept',
+      });
+      server.emit('error', err);
+      expect(log.find('listener error (still listening)')).toEqual([
+        {
+          level: 'warn',
+          msg: 'listener error (still listening)',
+          fields: { address: `127.0.0.1:${port}`, code: 'ENOBUFS', err: 'accept ENOBUFS' },
+        },
+      ]);
+      expect(server.listening).toBe(true);
+    });
+  }
+});
+
+// Found by the transport hunt: a connection still in its TLS handshake or WebSocket upgrade is not
+// an admission yet, so maxPendingAdmissions did not bound it; only the handshake timeout did. A
+// crowd opened faster than that timeout (one per ms for 10 s) held as many sockets as it liked
+// and used up the switcher's file descriptors, as TCP's crowd above cannot.
+describe('a crowd that never finishes its handshake', () => {
+  const MAX = 5;
+  const CROWD = 15;
+  const kinds = {
+    ws: {
+      listen: (sw: Switcher) => listenWs(sw, { host: '127.0.0.1', port: 0 }),
+      dial: (port: number) => dialWs(`ws://127.0.0.1:${port}/flex/ws`),
+    },
+    tls: {
+      listen: (sw: Switcher) => listenTls(sw, { host: '127.0.0.1', port: 0, key, cert }),
+      dial: (port: number) => dialTls('127.0.0.1', port, { ca: cert }),
+    },
+    wss: {
+      listen: (sw: Switcher) => listenWss(sw, { host: '127.0.0.1', port: 0, key, cert }),
+      dial: (port: number) => dialWs(`wss://127.0.0.1:${port}/flex/ws`, { ca: cert }),
+    },
+  };
+  for (const [kind, { listen, dial }] of Object.entries(kinds)) {
+    it(`${kind}: beyond maxPendingAdmissions turned away at once and logged; a finished or closed handshake frees its place`, async () => {
+      const log = captureLogger();
+      const sw = new Switcher({
+        password: PASSWORD,
+        logger: log,
+        maxPendingAdmissions: MAX,
+        admissionTimeout: 20_000,
+      });
+      cleanups.push(() => sw.close({ timeout: 300 }));
+      const { port } = (await listen(sw)).address;
+      // Connections that finished their handshake count no more: twice the bound of them first.
+      const admitNode = async (domain: string): Promise<void> => {
+        const { transport } = await admit(await dial(port), { password: PASSWORD, domain });
+        cleanups.push(() => transport.destroy());
+      };
+      for (let i = 0; i < 2 * MAX; i++) await admitNode(`early-${i}`);
+      const crowd: { socket: net.Socket; closed: Promise<Buffer>; done: boolean }[] = [];
+      for (let i = 0; i < CROWD; i++) {
+        const c = { ...rawTcp(port), done: false };
+        void c.closed.then(() => {
+          c.done = true;
+        });
+        // Half a request line: an HTTP server waits for the rest, a TLS one for a whole record.
+        c.socket.write(kind === 'ws' ? 'GET /flex/ws HTTP/1.1\r\n' : Buffer.from([0x16, 0x03, 0x01]));
+        crowd.push(c);
+      }
+      await expect.poll(() => crowd.filter((c) => c.done).length, { timeout: 5_000 }).toBe(CROWD - MAX);
+      const turnedAway = log.find('connection turned away before its handshake: too many pending');
+      expect(turnedAway).toHaveLength(CROWD - MAX);
+      expect(turnedAway[0]).toMatchObject({
+        level: 'warn',
+        fields: { remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/), pending: MAX },
+      });
+      // Once each: a connection turned away is no handshake failure besides.
+      expect(log.find('connection failed its handshake')).toHaveLength(0);
+      // Those still held free their places when they go (long before the handshake timeout): a
+      // node gets in again once the switcher has seen them close.
+      for (const c of crowd) if (!c.done) c.socket.destroy();
+      await expect
+        .poll(
+          () =>
+            admitNode('late').then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 5_000 },
+        )
+        .toBe(true);
+      expect(sw.client('late')).toBeDefined();
+    });
+  }
+});
+
+// Found by the transport hunt: a connection that failed its TLS handshake (a client speaking plain
+// HTTP or garbage, one that never finished in time) or sent a malformed HTTP request to the
+// WebSocket listener was closed without a word: no refusal, no log line, nothing to tell an
+// operator why clients could not get in.
+describe('a connection that fails its handshake', () => {
+  const kinds = {
+    ws: {
+      listen: (sw: Switcher) => listenWs(sw, { host: '127.0.0.1', port: 0 }),
+      garbage: 'NOT HTTP AT ALL\r\n\r\n',
+    },
+    tls: {
+      listen: (sw: Switcher) => listenTls(sw, { host: '127.0.0.1', port: 0, key, cert }),
+      garbage: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+    },
+    wss: {
+      listen: (sw: Switcher) => listenWss(sw, { host: '127.0.0.1', port: 0, key, cert }),
+      garbage: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+    },
+  };
+  for (const [kind, { listen, garbage }] of Object.entries(kinds)) {
+    it(`${kind}: is closed and logged with the reason`, async () => {
+      const log = captureLogger();
+      const sw = new Switcher({ password: PASSWORD, logger: log });
+      cleanups.push(() => sw.close({ timeout: 300 }));
+      const { port } = (await listen(sw)).address;
+      const { socket, closed } = rawTcp(port);
+      const localPort = new Promise<number | undefined>((resolve) =>
+        socket.once('connect', () => resolve(socket.localPort)),
+      );
+      socket.write(garbage);
+      const answer = (await closed).toString('latin1');
+      // The HTTP server still answers a malformed request as Node does.
+      if (kind === 'ws') expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      const failed = log.find('connection failed its handshake');
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatchObject({
+        level: 'warn',
+        fields: {
+          remote: `127.0.0.1:${await localPort}`,
+          code: expect.stringMatching(kind === 'ws' ? /^HPE_/ : /^ERR_SSL_/),
+          err: expect.any(String),
+        },
+      });
+    });
+  }
+
+  it('ws: a half-sent upgrade request cut off at the timeout gets its 408 and a log line', async () => {
+    const log = captureLogger();
+    const sw = new Switcher({ password: PASSWORD, logger: log, admissionTimeout: 300 });
+    cleanups.push(() => sw.close({ timeout: 300 }));
+    const { port } = (await listenWs(sw, { host: '127.0.0.1', port: 0 })).address;
+    const { socket, closed } = rawTcp(port);
+    socket.write('GET /flex/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    expect((await closed).toString('latin1')).toMatch(/^HTTP\/1\.1 408 /);
+    expect(log.find('connection failed its handshake')[0]).toMatchObject({
+      fields: { code: 'ERR_HTTP_REQUEST_TIMEOUT' },
+    });
+  });
+});
+
+// Found by the transport hunt: the CLI's --demo listener serves the switcher's WebSocket too, but
+// on an HTTP server of its own that kept Node's defaults (60 s for headers, 300 s for a request,
+// checked every 30 s) with no bound on connections before their upgrade and no log line: the
+// slowloris that listenWs was hardened against (ac6e23f) worked there unchanged.
+describe('the demo listener', () => {
+  it('cuts a half-sent upgrade request off at the admission timeout, with a 408 and a log line', async () => {
+    const log = captureLogger();
+    const sw = new Switcher({ password: PASSWORD, logger: log, admissionTimeout: 300 });
+    cleanups.push(() => sw.close({ timeout: 300 }));
+    const l = await listenDemo(sw, { host: '127.0.0.1', port: 0, bundle: new Uint8Array(1), echo: false });
+    cleanups.push(() => l.close());
+    const { socket, closed } = rawTcp(l.address.port);
+    socket.write('GET /flex/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const tooLong = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error('half-sent upgrade request still open after 5 s')), 5_000);
+    });
+    cleanups.push(() => clearTimeout(guard));
+    expect((await Promise.race([closed, tooLong])).toString('latin1')).toMatch(/^HTTP\/1\.1 408 /);
+    expect(log.find('connection failed its handshake')[0]).toMatchObject({
+      fields: { code: 'ERR_HTTP_REQUEST_TIMEOUT' },
+    });
+  });
+
+  it('turns away connections beyond maxPendingAdmissions before their upgrade, and logs it', async () => {
+    const log = captureLogger();
+    const sw = new Switcher({ password: PASSWORD, logger: log, maxPendingAdmissions: 2 });
+    cleanups.push(() => sw.close({ timeout: 300 }));
+    const l = await listenDemo(sw, { host: '127.0.0.1', port: 0, bundle: new Uint8Array(1), echo: false });
+    cleanups.push(() => l.close());
+    const crowd = Array.from({ length: 5 }, () => rawTcp(l.address.port));
+    for (const c of crowd) c.socket.write('GET /flex/ws HTTP/1.1\r\n');
+    let done = 0;
+    for (const c of crowd) void c.closed.then(() => done++);
+    await expect.poll(() => done, { timeout: 5_000 }).toBe(3);
+    expect(log.find('connection turned away before its handshake: too many pending')).toHaveLength(3);
   });
 });

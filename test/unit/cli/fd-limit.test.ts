@@ -31,4 +31,13 @@ describe('open-file limit', () => {
     expect(fdShortfall(512, o)).toBe(1200 + RESERVED_FDS - 512);
     expect(fdShortfall(1_048_576, { maxClients: 65_534, maxPendingAdmissions: 1_024 })).toBe(0);
   });
+
+  // Each TLS or WebSocket listener also holds up to maxPendingAdmissions connections in their TLS
+  // handshake or HTTP upgrade, before they are admissions: the limit must leave room for those.
+  it('counts the connections TLS and WebSocket listeners hold in their handshake', () => {
+    const o = { maxClients: 1000, maxPendingAdmissions: 200 };
+    expect(fdShortfall(1200 + RESERVED_FDS, o, 0)).toBe(0);
+    expect(fdShortfall(1200 + RESERVED_FDS, o, 2)).toBe(400);
+    expect(fdShortfall(1600 + RESERVED_FDS, o, 2)).toBe(0);
+  });
 });

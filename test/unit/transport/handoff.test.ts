@@ -115,3 +115,56 @@ describe('Handoff view paused with held data', () => {
     expect(p.bytes).toBe(1);
   });
 });
+
+describe('Handoff between detach and the view', () => {
+  // Found by the transport hunt: after detach the transport went on reading into the handoff's
+  // held list, with no bound, until the view was attached (admit() detaches before it opens the
+  // answer, and hands the view out to be attached whenever its caller likes): a peer, or other
+  // nodes dialling through the switcher, could fill it as fast as they could send.
+  it('stops reading the transport until the view is attached, so the sender feels backpressure', async () => {
+    const [a, b] = memoryPair({ framing: 'message', highWaterMark: 64 * 1024 });
+    const pb = attachProbe(b);
+    const handoff = new Handoff(a, new Probe());
+    handoff.detach([Uint8Array.of(7)]);
+    const chunk = new Uint8Array(16 * 1024).fill(1);
+    let sent = 0;
+    let accepted = true;
+    while (accepted && sent < 1000) {
+      accepted = b.send([chunk]);
+      sent++;
+      await settleTurns(1);
+    }
+    expect(sent).toBeLessThan(10);
+    const view = handoff.view();
+    const p = new Probe();
+    view.attach(p);
+    await pb.until(() => pb.drains > 0, 'the sender drained once the view reads');
+    await p.until(() => p.bytes === 1 + sent * chunk.length, 'the leftover and every chunk');
+    expect(p.sizes[0]).toBe(1);
+    a.destroy();
+    await Promise.all([p.closed(), pb.closed()]);
+  });
+
+  it('a view paused before its attach keeps the transport paused', async () => {
+    const [a, b] = memoryPair({ framing: 'message', highWaterMark: 64 * 1024 });
+    const pb = attachProbe(b);
+    const handoff = new Handoff(a, new Probe());
+    handoff.detach();
+    const view = handoff.view();
+    view.pauseReading();
+    const p = new Probe();
+    view.attach(p);
+    const chunk = new Uint8Array(16 * 1024);
+    let sent = 0;
+    while (b.send([chunk]) && sent < 1000) {
+      sent++;
+      await settleTurns(1);
+    }
+    expect(sent).toBeLessThan(10);
+    expect(p.bytes).toBe(0);
+    view.resumeReading();
+    await p.until(() => p.bytes === (sent + 1) * chunk.length, 'every chunk once resumed');
+    a.destroy();
+    await Promise.all([p.closed(), pb.closed()]);
+  });
+});

@@ -165,6 +165,20 @@ describe('memoryPair', () => {
     expect(pb.closes.length).toBe(0);
   });
 
+  // Found by the transport hunt: the grace timer destroyed the end without an error, so what the
+  // peer's paused reader never took was dropped behind a clean end (TCP reports it, tcp.ts giveUp).
+  it('reports a close that timed out with bytes undelivered as a failure, not a clean end', async () => {
+    const [a, b, pa, pb] = pair({ closeTimeout: 20 });
+    b.pauseReading();
+    a.send([new Uint8Array(100)]);
+    a.close();
+    await Promise.all([pa.closed(), pb.closed()]);
+    expect(pa.closes[0]).toBeInstanceOf(ConnectionClosedError);
+    expect(pa.closes[0]?.message).toMatch(/did not finish within 20 ms: 100 bytes unsent were dropped/);
+    expect(pb.closes[0]).toBeInstanceOf(ConnectionClosedError);
+    expect(pb.bytes).toBe(0);
+  });
+
   it('holds the end behind data a paused reader has not taken yet', async () => {
     const [a, b, , pb] = pair();
     b.pauseReading();

@@ -1,8 +1,9 @@
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AbortError, ConfigError, ConnectionClosedError } from '../../../src/errors.js';
 import { dialTcp, type Listener, listenTcp } from '../../../src/transport/tcp.js';
 import type { Transport } from '../../../src/transport/types.js';
+import { captureLogger } from '../../helpers/faulty-log.js';
 import { timersArmedBy } from '../../helpers/timers.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
@@ -74,6 +75,39 @@ describe('tcp dial and listen', () => {
     await pb.until(() => pb.bytes === 10, 'data after listener close');
     a.close();
     await Promise.all([pa.closed(), pb.closed()]);
+  });
+
+  // Found by the transport hunt: startListener swallowed every error the server reported after
+  // listening (a failed accept: ENOBUFS, ENOMEM, or EMFILE once libuv lost its spare descriptor)
+  // with an empty listener, so an operator whose switcher turned connections away saw nothing.
+  it('logs an error the server reports after listening (a failed accept) and keeps serving', async () => {
+    const log = captureLogger();
+    const listenSpy = vi.spyOn(net.Server.prototype, 'listen');
+    const acceptor = new Acceptor<Transport>();
+    let listener: Listener;
+    let server: net.Server;
+    try {
+      listener = await listenTcp({ host: HOST, port: 0, logger: log }, acceptor.accept);
+      server = listenSpy.mock.contexts[0] as net.Server;
+    } finally {
+      listenSpy.mockRestore();
+    }
+    cleanup.push(() => listener.close());
+    const err = Object.assign(new Error('accept ENOBUFS'), {
+      code: 'ENOBUFS',
+      errno: -105,
+      syscall: 'accept',
+    });
+    server.emit('error', err);
+    expect(log.find('listener error (still listening)')).toEqual([
+      {
+        level: 'warn',
+        msg: 'listener error (still listening)',
+        fields: { address: `${HOST}:${listener.address.port}`, code: 'ENOBUFS', err: 'accept ENOBUFS' },
+      },
+    ]);
+    track(await dialTcp(HOST, listener.address.port));
+    track(await acceptor.next());
   });
 
   it('rejects a refused dial with ConnectionClosedError carrying the cause', async () => {

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, ConnectionClosedError, TimeoutError } from '../../../src/errors.js';
 import { dialTls, listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
@@ -107,6 +107,47 @@ describe('tls dial and listen', () => {
     expect(() =>
       listenTls({ host: HOST, port: 0, key, cert, minVersion: 'TLSv0' as 'TLSv1' }, () => {}),
     ).toThrow(ConfigError);
+  });
+
+  it('closing the listener closes connections still in their handshake at once', async () => {
+    const listenSpy = vi.spyOn(net.Server.prototype, 'listen');
+    let listener: Awaited<ReturnType<typeof listenTls>>;
+    let server: net.Server;
+    try {
+      // Node's default handshakeTimeout (120 s) would hold it long after the close.
+      listener = await listenTls({ host: HOST, port: 0, key, cert }, () => {});
+      server = listenSpy.mock.contexts[0] as net.Server;
+    } finally {
+      listenSpy.mockRestore();
+    }
+    cleanup.push(() => listener.close());
+    const accepted = new Promise((resolve) => server.once('connection', resolve));
+    const socket = net.connect({ host: HOST, port: listener.address.port });
+    socket.on('error', () => {});
+    cleanup.push(() => {
+      socket.destroy();
+    });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(Buffer.from([0x16, 0x03, 0x01]));
+    await accepted;
+    await listener.close();
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const tooLong = new Promise<never>((_, reject) => {
+      guard = setTimeout(
+        () => reject(new Error('connection in its handshake still open 3 s after close')),
+        3_000,
+      );
+    });
+    cleanup.push(() => clearTimeout(guard));
+    await Promise.race([closed, tooLong]);
+  });
+
+  it('throws ConfigError for a maxPendingHandshakes below 1 or not an integer', () => {
+    for (const maxPendingHandshakes of [0, 1.5, Number.NaN]) {
+      expect(() => listenTls({ host: HOST, port: 0, key, cert, maxPendingHandshakes }, () => {})).toThrow(
+        ConfigError,
+      );
+    }
   });
 
   it('reports a close that timed out with bytes unsent as a failure, without a crash', async () => {

@@ -327,6 +327,36 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  // Found by the transport hunt: when the peer never answered close(), the grace timer destroyed
+  // the transport without an error, so bytes send() had accepted and the browser never sent were
+  // lost behind a clean end (TCP reports the same case as a failure, tcp.ts giveUp).
+  it('reports bytes still unsent when its close() times out as a failure, not a clean end', async () => {
+    vi.useFakeTimers();
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { closeTimeout: 1000 });
+    const p = attachProbe(t);
+    t.send([new Uint8Array(500)]);
+    t.close();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(p.closes).toHaveLength(1);
+    expect(p.closes[0]).toBeInstanceOf(ConnectionClosedError);
+    expect(p.closes[0]?.message).toMatch(/did not finish within 1000 ms: 500 bytes unsent were dropped/);
+    expect(ws.closeCalls).toEqual([1000, 4000]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('ends cleanly when its close() times out with everything sent', async () => {
+    vi.useFakeTimers();
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { closeTimeout: 1000 });
+    const p = attachProbe(t);
+    t.send([new Uint8Array(500)]);
+    ws.bufferedAmount = 0;
+    t.close();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(p.closes).toEqual([undefined]);
+  });
+
   it('reports a text message that comes after its own close() as a ProtocolError', async () => {
     vi.useFakeTimers();
     const ws = new FakeWebSocket();

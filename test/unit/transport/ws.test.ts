@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type { Duplex } from 'node:stream';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import {
   AbortError,
   ConfigError,
   ConnectionClosedError,
+  LimitError,
   ProtocolError,
   TimeoutError,
 } from '../../../src/errors.js';
@@ -103,6 +106,49 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(pb.bytes).toBe(0);
     expect(pb.closes[0]).toBeInstanceOf(ProtocolError);
     expect(await closed).toBe(1009);
+  });
+
+  it('answers WebSocket pings with pongs, both as listener and as dialer', async () => {
+    const { acceptor, base } = await listen();
+    const raw = await rawClient(`${base}/flex/ws`);
+    const pb = watch(await acceptor.next());
+    const pongs: string[] = [];
+    raw.on('pong', (data) => pongs.push(data.toString()));
+    for (let i = 0; i < 10; i++) raw.ping(`p${i}`);
+    await expect.poll(() => pongs.length).toBe(10);
+    expect(pongs).toEqual(Array.from({ length: 10 }, (_, i) => `p${i}`));
+    expect(pb.closes).toEqual([]);
+    // And the other way: a dialled transport answers its server's pings.
+    const wss = new WebSocketServer({ host: HOST, port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', resolve));
+    cleanup.push(async () => {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    });
+    const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+    const a = await dialWs(`ws://${HOST}:${(wss.address() as net.AddressInfo).port}/`);
+    const pa = watch(a);
+    const peer = await serverSide;
+    const back: string[] = [];
+    peer.on('pong', (data) => back.push(data.toString()));
+    for (let i = 0; i < 10; i++) peer.ping(`q${i}`);
+    await expect.poll(() => back.length).toBe(10);
+    expect(back).toEqual(Array.from({ length: 10 }, (_, i) => `q${i}`));
+    expect(pa.closes).toEqual([]);
+  });
+
+  // Found by the transport hunt: ws itself terminates a connection whose peer has more than 60
+  // pongs owed (a ping flood from a peer that does not read them), but says nothing of it: the
+  // end read "closed with code 1006", and the log line that followed gave no reason.
+  it('cuts off a ping flood (more pongs owed than the bound) with a LimitError that says so', async () => {
+    const { acceptor, base } = await listen();
+    const raw = await rawClient(`${base}/flex/ws`);
+    const pb = watch(await acceptor.next());
+    // The flood arrives in one read: more pongs owed at once than the bound allows.
+    for (let i = 0; i < 200; i++) raw.ping(Buffer.alloc(125));
+    await pb.closed();
+    expect(pb.closes[0]).toBeInstanceOf(LimitError);
+    expect(pb.closes[0]?.message).toMatch(/sent more than 60 pings before reading the pongs/);
   });
 
   it('accepts exactly one flex frame (11 + 65535 bytes) by default and refuses one byte more', async () => {
@@ -254,10 +300,101 @@ describe('ws dial, listen and upgrade handler', () => {
     await expect(dial).rejects.toBeInstanceOf(AbortError);
   });
 
+  /** A WebSocket server that completes the upgrade, then neither reads nor writes again. */
+  async function mutePeer(): Promise<string> {
+    const server = http.createServer();
+    const sockets = new Set<Duplex>();
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      const accept = createHash('sha1')
+        .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      socket.pause();
+    });
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return `ws://${HOST}:${(server.address() as net.AddressInfo).port}/flex/ws`;
+  }
+
+  // Found by the transport hunt: a close() the peer never answered ended in ws's terminate(),
+  // reported as "closed with code 1006" whether or not anything had been lost, so the reason (the
+  // close timed out) and the bytes dropped went unsaid, and a close that lost nothing was a failure.
+  it('reports a close that timed out with bytes unsent as a failure that says so', async () => {
+    const a = await dialWs(await mutePeer(), { closeTimeout: 200 });
+    const pa = watch(a);
+    const message = new Uint8Array(64 * 1024);
+    // Far more than loopback buffers hold for a peer that does not read.
+    for (let i = 0; i < 256; i++) a.send([message]);
+    a.close();
+    await pa.closed();
+    expect(pa.closes[0]).toBeInstanceOf(ConnectionClosedError);
+    expect(pa.closes[0]?.message).toMatch(/did not finish within 200 ms: \d+ bytes unsent were dropped/);
+  });
+
+  it('ends cleanly when a close the peer never answers had nothing left to send', async () => {
+    const a = await dialWs(await mutePeer(), { closeTimeout: 200 });
+    const pa = watch(a);
+    a.send([new Uint8Array(100)]);
+    a.close();
+    await pa.closed();
+    expect(pa.closes).toEqual([undefined]);
+  });
+
   it('throws ConfigError, not the raw error, for a TLS key https.createServer refuses', () => {
     expect(() => listenWs({ host: HOST, port: 0, key: 'not a key', cert: 'not a cert' }, () => {})).toThrow(
       ConfigError,
     );
+  });
+
+  // Found by the transport hunt: http.Server.close() stops the interval that enforces
+  // headersTimeout and requestTimeout, so a connection whose upgrade request was half sent when
+  // the listener closed was held for as long as its client liked (a file descriptor each).
+  for (const secure of [false, true]) {
+    it(`${secure ? 'wss' : 'ws'}: closing the listener closes connections still in their upgrade`, async () => {
+      const listenSpy = vi.spyOn(net.Server.prototype, 'listen');
+      let listener: Awaited<ReturnType<typeof listenWs>>;
+      let server: net.Server;
+      try {
+        listener = await listenWs({ host: HOST, port: 0, ...(secure ? { key, cert } : {}) }, () => {});
+        server = listenSpy.mock.contexts[0] as net.Server;
+      } finally {
+        listenSpy.mockRestore();
+      }
+      cleanup.push(() => listener.close());
+      const accepted = new Promise((resolve) => server.once('connection', resolve));
+      const socket = net.connect({ host: HOST, port: listener.address.port });
+      socket.on('error', () => {});
+      cleanup.push(() => {
+        socket.destroy();
+      });
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      // Half a request line (or, over TLS, half a record): the server waits for the rest.
+      socket.write(secure ? Buffer.from([0x16, 0x03, 0x01]) : 'GET /flex/ws HTTP/1.1\r\nHost: x\r\n');
+      await accepted;
+      await listener.close();
+      let guard: ReturnType<typeof setTimeout> | undefined;
+      const tooLong = new Promise<never>((_, reject) => {
+        guard = setTimeout(
+          () => reject(new Error('connection in its upgrade still open 3 s after close')),
+          3_000,
+        );
+      });
+      cleanup.push(() => clearTimeout(guard));
+      await Promise.race([closed, tooLong]);
+    });
+  }
+
+  it('throws ConfigError for a maxPendingHandshakes below 1 or not an integer', () => {
+    for (const maxPendingHandshakes of [0, 1.5, Number.NaN]) {
+      expect(() => listenWs({ host: HOST, port: 0, maxPendingHandshakes }, () => {})).toThrow(ConfigError);
+    }
   });
 
   it('arms no timer when close() comes after the connection already ended', async () => {

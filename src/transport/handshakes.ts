@@ -1,0 +1,130 @@
+import type * as http from 'node:http';
+import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type Logger, silentLogger } from '../util/logger.js';
+import { formatAddress } from './defaults.js';
+
+/**
+ * Bounds how many connections a TLS or WebSocket listener holds before they become transports:
+ * those still in their TLS handshake or HTTP upgrade. The handshake timeout bounds how long each
+ * is held, not how many: without this, a crowd opened faster than that timeout would hold as many
+ * sockets (and file descriptors) as it liked, outside the switcher's `maxPendingAdmissions`,
+ * which only counts connections that are already transports. Beyond `max`, a new connection is
+ * closed at once and logged.
+ */
+export class PendingHandshakes {
+  /** By the connection's four addresses, which the raw socket and a TLS socket over it share. */
+  private readonly pending = new Map<string, net.Socket>();
+
+  constructor(server: net.Server, max: number, logger: Logger = silentLogger) {
+    server.on('connection', (raw: net.Socket) => {
+      const key = connectionKey(raw);
+      // Already gone (its addresses are forgotten): nothing to hold, and it closes by itself.
+      if (key === null) {
+        raw.destroy();
+        return;
+      }
+      if (this.pending.size >= max) {
+        logger.warn(
+          {
+            remote: formatAddress(raw.remoteAddress, raw.remotePort),
+            pending: this.pending.size,
+            maxPendingHandshakes: max,
+          },
+          'connection turned away before its handshake: too many pending',
+        );
+        raw.destroy();
+        return;
+      }
+      this.pending.set(key, raw);
+      raw.once('close', () => {
+        if (this.pending.get(key) === raw) this.pending.delete(key);
+      });
+    });
+  }
+
+  /** Connections in their handshake now. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * The listener closed: a connection still in its handshake belongs to nobody now (one that
+   * finished would be dropped), and an HTTP server stops timing out half-sent requests once closed.
+   */
+  destroyAll(): void {
+    for (const raw of this.pending.values()) raw.destroy();
+    this.pending.clear();
+  }
+
+  /** `socket` (the raw one, or the TLS socket over it) finished its handshake: it counts no more. */
+  done(socket: net.Socket): void {
+    const key = connectionKey(socket);
+    if (key !== null) this.pending.delete(key);
+  }
+}
+
+function connectionKey(s: net.Socket): string | null {
+  if (s.remoteAddress === undefined || s.remotePort === undefined) return null;
+  return `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
+}
+
+/** A peer that hung up (or one turned away above, logged already): nothing to say of it. */
+const HUNG_UP = new Set(['ECONNRESET', 'EPIPE']);
+
+/**
+ * Logs a connection that failed its TLS handshake or sent a malformed (or too slow) HTTP request:
+ * a client speaking the wrong protocol, a certificate it refused, a slowloris cut off. The
+ * listeners close it either way; without this line an operator could not tell why.
+ */
+export function logHandshakeFailure(
+  logger: Logger,
+  err: Error & { code?: string },
+  socket: { remoteAddress?: string; remotePort?: number },
+): void {
+  if (err.code !== undefined && HUNG_UP.has(err.code)) return;
+  logger.warn(
+    { remote: formatAddress(socket.remoteAddress, socket.remotePort), code: err.code, err: err.message },
+    'connection failed its handshake',
+  );
+}
+
+/**
+ * An http(s).Server 'clientError' listener: logs, then does what Node does when there is none
+ * (a listener replaces that): answer an HTTP error that nothing was written before with 400
+ * (408 for a request cut off by requestTimeout, 431 for headers too large), and destroy.
+ */
+export function httpClientError(logger: Logger): (err: Error & { code?: string }, socket: Duplex) => void {
+  return (err, socket) => {
+    const s = socket as net.Socket;
+    logHandshakeFailure(logger, err, s);
+    const code = err.code ?? '';
+    if (
+      s.writable &&
+      s.bytesWritten === 0 &&
+      (code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    ) {
+      const status =
+        code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : code === 'HPE_HEADER_OVERFLOW'
+            ? '431 Request Header Fields Too Large'
+            : '400 Bad Request';
+      s.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    }
+    s.destroy();
+  };
+}
+
+/**
+ * HTTP server options that bound a connection's upgrade request to `handshake` ms, as admission
+ * bounds the rest (Node's defaults hold one for a minute or more; it checks these timeouts on an
+ * interval, so check often enough for them to bite).
+ */
+export function httpHandshakeTimeouts(handshake: number): http.ServerOptions {
+  return {
+    headersTimeout: handshake,
+    requestTimeout: handshake,
+    connectionsCheckingInterval: Math.min(handshake, 1_000),
+  };
+}

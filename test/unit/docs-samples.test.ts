@@ -1,0 +1,95 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/**
+ * Every ```ts block of the README and of docs/ compiles against the package's current API, with
+ * the import paths a user writes ('flexmux', 'flexmux/browser', 'flexmux/admin', 'flexmux/demo'),
+ * mapped to src/ as package.json "exports" maps them to dist/. A block of docs/browser.md that
+ * imports no node:* module runs in a page, where 'flexmux' is the browser build. Each block is a
+ * module of its own: what it uses from elsewhere it imports or `declare`s.
+ */
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DOCS = [
+  'README.md',
+  'docs/manual.md',
+  'docs/errors.md',
+  'docs/browser.md',
+  'docs/cli.md',
+  'docs/admin.md',
+  'docs/security.md',
+  'docs/protocol.md',
+  'docs/tooling.md',
+];
+
+interface Sample {
+  where: string;
+  code: string;
+}
+
+function samples(): Sample[] {
+  const out: Sample[] = [];
+  for (const doc of DOCS) {
+    const text = readFileSync(join(ROOT, doc), 'utf8');
+    for (const m of text.matchAll(/^([ \t]*)```(?:ts|typescript)\n([\s\S]*?)^\1```/gm)) {
+      const line = text.slice(0, m.index).split('\n').length;
+      let code = m[2]!;
+      if (doc === 'docs/browser.md' && !/from 'node:|from 'flexmux\/demo'/.test(code)) {
+        code = code.replaceAll("from 'flexmux'", "from 'flexmux/browser'");
+      }
+      out.push({ where: `${doc}:${line}`, code });
+    }
+  }
+  return out;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'flexmux-doc-samples-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('code samples in README.md and docs/', () => {
+  it('compile against the current API', () => {
+    const all = samples();
+    expect(all.length).toBeGreaterThan(5);
+    // ESM, so that top-level await is allowed as in the samples.
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+    const files = new Map<string, string>();
+    all.forEach((s, i) => {
+      const file = join(dir, `sample${i}.ts`);
+      // `export {}` keeps a sample without imports a module, its names its own.
+      writeFileSync(file, `${s.code}\nexport {};\n`);
+      files.set(file, s.where);
+    });
+    const program = ts.createProgram([...files.keys()], {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      types: ['node'],
+      typeRoots: [join(ROOT, 'node_modules/@types')],
+      paths: {
+        flexmux: [join(ROOT, 'src/index.ts')],
+        'flexmux/browser': [join(ROOT, 'src/browser.ts')],
+        'flexmux/admin': [join(ROOT, 'src/admin/index.ts')],
+        'flexmux/demo': [join(ROOT, 'src/demo/index.ts')],
+      },
+    });
+    const errors = ts.getPreEmitDiagnostics(program).map((d) => {
+      const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+      if (d.file === undefined || d.start === undefined) return text;
+      const { line } = d.file.getLineAndCharacterOfPosition(d.start);
+      const where = files.get(d.file.fileName);
+      // A line of a sample is reported as the line of the doc it is on (the fence is line 0).
+      if (where === undefined) return `${d.file.fileName}:${line + 1}: ${text}`;
+      const [doc, fence] = where.split(':');
+      return `${doc}:${Number(fence) + line + 1}: ${text}`;
+    });
+    expect(errors).toEqual([]);
+  });
+});

@@ -8,9 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 /**
  * Every ```ts block of the README and of docs/ compiles against the package's current API, with
  * the import paths a user writes ('flexmux', 'flexmux/browser', 'flexmux/admin', 'flexmux/demo'),
- * mapped to src/ as package.json "exports" maps them to dist/. A block of docs/browser.md that
- * imports no node:* module runs in a page, where 'flexmux' is the browser build. Each block is a
- * module of its own: what it uses from elsewhere it imports or `declare`s.
+ * mapped to src/ as package.json "exports" maps them to dist/ for TypeScript ('flexmux' is the
+ * Node.js entry's types, also in a browser bundle). Each block is a module of its own: what it
+ * uses from elsewhere it imports or `declare`s.
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -37,11 +37,7 @@ function samples(): Sample[] {
     const text = readFileSync(join(ROOT, doc), 'utf8');
     for (const m of text.matchAll(/^([ \t]*)```(?:ts|typescript)\n([\s\S]*?)^\1```/gm)) {
       const line = text.slice(0, m.index).split('\n').length;
-      let code = m[2]!;
-      if (doc === 'docs/browser.md' && !/from 'node:|from 'flexmux\/demo'/.test(code)) {
-        code = code.replaceAll("from 'flexmux'", "from 'flexmux/browser'");
-      }
-      out.push({ where: `${doc}:${line}`, code });
+      out.push({ where: `${doc}:${line}`, code: m[2]! });
     }
   }
   return out;

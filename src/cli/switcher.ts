@@ -100,16 +100,19 @@ export function switcherCommand(): CliCommand {
     .addOption(
       flag(
         '--ws <host:port[/path]>',
-        `WebSocket listener, path default ${transportDefaults.wsPath}`,
+        `WebSocket listener, path default ${transportDefaults.wsPath} (repeatable)`,
       ).argParser(collect((v) => parseHostPortPath(v, transportDefaults.wsPath))),
     )
     .addOption(
-      flag('--tls <host:port>', 'TLS listener (needs --cert, --key)').argParser(collect(parseHostPort)),
+      flag('--tls <host:port>', 'TLS listener (needs --cert, --key; repeatable)').argParser(
+        collect(parseHostPort),
+      ),
     )
     .addOption(
-      flag('--wss <host:port[/path]>', 'secure WebSocket listener (needs --cert, --key)').argParser(
-        collect((v) => parseHostPortPath(v, transportDefaults.wsPath)),
-      ),
+      flag(
+        '--wss <host:port[/path]>',
+        'secure WebSocket listener (needs --cert, --key; repeatable)',
+      ).argParser(collect((v) => parseHostPortPath(v, transportDefaults.wsPath))),
     )
     .addOption(flag('--cert <file>', 'PEM certificate chain for --tls and --wss'))
     .addOption(flag('--key <file>', 'PEM private key for --tls and --wss'))

@@ -5,11 +5,12 @@ import { buildProgram } from '../../../src/cli/program.js';
 
 const cliDoc = readFileSync(fileURLToPath(new URL('../../../docs/cli.md', import.meta.url)), 'utf8');
 
-/** Table rows of docs/cli.md that document `flags` (`-s, --switcher` or `--bind`). */
+/** Table rows of docs/cli.md whose first cell documents `flags` (`-s, --switcher` or `--bind`). */
 function rows(flags: string): string[] {
-  return cliDoc
-    .split('\n')
-    .filter((l) => l.startsWith('| ') && (l.includes(`\`${flags} `) || l.includes(`\`${flags}\``)));
+  return cliDoc.split('\n').filter((l) => {
+    const first = l.startsWith('| ') ? l.split('|')[1]! : '';
+    return first.includes(`\`${flags} `) || first.includes(`\`${flags}\``);
+  });
 }
 
 /** What `flexmux COMMAND --help` shows as the default: commander's, or "(default X)" in the text. */
@@ -40,6 +41,18 @@ describe('docs/cli.md', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('calls a flag repeatable where --help does, and the other way round', () => {
+    const differ: string[] = [];
+    for (const c of commands) {
+      for (const o of c.options) {
+        const flags = o.short === undefined ? o.long! : `${o.short}, ${o.long}`;
+        const inDoc = rows(flags).some((r) => r.includes('repeatable'));
+        if (inDoc !== o.description.includes('repeatable')) differ.push(`${c.name()} ${flags}`);
+      }
+    }
+    expect(differ).toEqual([]);
   });
 
   it('documents no flag that no command has', () => {

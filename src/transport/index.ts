@@ -8,6 +8,8 @@ export { type MemoryPairOptions, type MemoryTransport, memoryPair, seededRandom 
 export {
   dialTcp,
   type Listener,
+  /** The same type under a name the node's `Listener` class does not hide in the package root. */
+  type Listener as TransportListener,
   type ListenOptions,
   listenTcp,
   type TcpDialOptions,

@@ -797,6 +797,15 @@ export class StreamCore extends StreamQueue {
 
   onFin(): void {
     if (this._state === 'closed' || this.is(REMOTE_FIN)) return;
+    // A stream uses an extension only if its ACK carried the bit (PROTOCOL.md 14.1): on any other
+    // (a Go peer's) a FIN is no half-close, and taking it for one would end the reader early.
+    if (!this.halfCloseNegotiated) {
+      this.violate(
+        ResetCode.PROTOCOL,
+        new ProtocolError('FIN on a stream that did not negotiate HALF_CLOSE'),
+      );
+      return;
+    }
     this.mark(REMOTE_FIN);
     this.endRead();
     if (this.is(FIN_SENT)) this.bothEnded();
@@ -826,6 +835,14 @@ export class StreamCore extends StreamQueue {
 
   onReset(code: number, message: string): void {
     if (this._state === 'closed') return;
+    if (!this.resetNegotiated) {
+      // Not a reset this stream speaks (14.1): a protocol violation, answered with the v3 close.
+      this.violate(
+        ResetCode.PROTOCOL,
+        new ProtocolError(`reset (code ${code}) on a stream that did not negotiate RESET`),
+      );
+      return;
+    }
     const text = message
       ? `stream reset by peer (code ${code}): ${message}`
       : `stream reset by peer (code ${code})`;

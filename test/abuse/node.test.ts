@@ -310,6 +310,71 @@ describe('window overruns', () => {
   });
 });
 
+// Regression (fixed: src/stream/core.ts onFin/onReset check the stream's caps). A stream uses an
+// extension only if its ACK carried the bit (PROTOCOL.md 14.1): on a plain v3 stream (a Go
+// peer's) 0x0C and 0x0E are commands it does not speak. Before, a FIN there ended the reader as if
+// the peer had half-closed (a truncated transfer looked complete, and the stream stayed open,
+// writable, unlogged), and a reset freed the stream without a word to the log or to the peer.
+// Now either is a protocol violation of that stream: logged, the stream fails with a
+// ProtocolError and the peer gets the v3 close (a reset with code 1 where RESET was negotiated).
+describe('extension frames on a stream that did not negotiate them', () => {
+  const cases = [
+    { cmd: Cmd.FIN, name: 'FIN', caps: undefined, told: Cmd.CLOSE, what: 'HALF_CLOSE' },
+    { cmd: Cmd.FIN, name: 'FIN', caps: Caps.RESET, told: Cmd.RESET, what: 'HALF_CLOSE' },
+    { cmd: Cmd.RESET, name: 'RESET', caps: undefined, told: Cmd.CLOSE, what: 'RESET' },
+    { cmd: Cmd.RESET, name: 'RESET', caps: Caps.HALF_CLOSE, told: Cmd.CLOSE, what: 'RESET' },
+  ];
+  for (const { cmd, name, caps, told, what } of cases) {
+    const kind = caps === undefined ? 'a plain v3 stream' : `a stream with caps ${caps}`;
+    it(`a ${name} on ${kind} fails that stream as a protocol violation, logged, the peer told`, async () => {
+      const { node, evil, log } = victim();
+      const accepted: FlexStream[] = [];
+      const errors: Error[] = [];
+      let ended = false;
+      node.listen(80).on('stream', (s: FlexStream) => {
+        accepted.push(s);
+        s.on('error', (e) => errors.push(e));
+        s.on('end', () => {
+          ended = true;
+        });
+        s.resume();
+      });
+      evil.frame(Cmd.OPEN, ME, 80, EVIL, 5000, encodeOpen({ domain: 'evil', window: 0, caps }));
+      const ack = decodeOpenAck((await evil.next((f) => f.cmd === Cmd.OPEN_ACK)).payload);
+      expect(ack.ok && ack.caps).toBe(caps ?? 0);
+      evil.frame(Cmd.DATA, ME, 80, EVIL, 5000, text('partial'));
+      evil.frame(cmd, ME, 80, EVIL, 5000, cmd === Cmd.RESET ? encodeReset(0) : undefined);
+      const reply = await evil.next(
+        (f) => (f.cmd === Cmd.CLOSE || f.cmd === Cmd.RESET) && f.dstPort === 5000,
+      );
+      expect(reply.cmd).toBe(told);
+      if (told === Cmd.RESET) expect(decodeReset(reply.payload).code).toBe(1);
+      await expect.poll(() => errors.length).toBe(1);
+      expect(errors[0]).toBeInstanceOf(ProtocolError);
+      expect(errors[0].message).toContain(what);
+      expect(ended).toBe(false);
+      expect(log.find('stream protocol violation')).toHaveLength(1);
+      await stillAnswers(evil);
+      expect(node.streamCount).toBe(0);
+    });
+  }
+
+  it('an empty data frame on a stream without prompt credit is ignored, as Go does (PROTOCOL.md 1.3)', async () => {
+    const { node, evil, log } = victim();
+    const got: Buffer[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => s.on('data', (d: Buffer) => got.push(d)));
+    evil.frame(Cmd.OPEN, ME, 80, EVIL, 5000, encodeOpen({ domain: 'evil', window: 0 }));
+    await evil.next((f) => f.cmd === Cmd.OPEN_ACK);
+    for (let i = 0; i < 100; i++) evil.frame(Cmd.DATA, ME, 80, EVIL, 5000);
+    evil.frame(Cmd.DATA, ME, 80, EVIL, 5000, text('still fine'));
+    await expect.poll(() => Buffer.concat(got).toString()).toBe('still fine');
+    await stillAnswers(evil);
+    expect(evil.count(Cmd.DATA_ACK)).toBe(0);
+    expect(node.streamCount).toBe(1);
+    expect(log.find('stream protocol violation')).toHaveLength(0);
+  });
+});
+
 describe('malformed frames', () => {
   it('a WebSocket-style message shorter than a header closes the connection with a ProtocolError', async () => {
     const { node, evil, log } = victim({}, 'message');
@@ -360,8 +425,9 @@ describe('malformed frames', () => {
     node.listen(80).on('stream', (s: FlexStream) => s.on('error', (e) => errors.push(e)));
     evil.frame(Cmd.OPEN, ME, 80, EVIL, 1, new Uint8Array([0])); // NUL but no window
     evil.frame(Cmd.OPEN, ME, 80, EVIL, 2, new Uint8Array(65_535).fill(0xff)); // no NUL at all
-    await expect.poll(() => evil.count(Cmd.OPEN_ACK)).toBe(2);
-    evil.frame(Cmd.RESET, ME, 80, EVIL, 1, new Uint8Array([1, 2])); // shorter than its code
+    openFrom(evil, 80, 3, Caps.RESET); // (a reset means something only where it was negotiated)
+    await expect.poll(() => evil.count(Cmd.OPEN_ACK)).toBe(3);
+    evil.frame(Cmd.RESET, ME, 80, EVIL, 3, new Uint8Array([1, 2])); // shorter than its code
     await stillAnswers(evil);
     await expect.poll(() => errors.length).toBe(1);
     expect(errors[0]).toBeInstanceOf(StreamResetError);

@@ -16,6 +16,12 @@ export interface SchedulerSink {
   readonly coalesce?: boolean;
   /** One unit: back-to-back bytes, or one message under message framing. False: wait for drain. */
   send(parts: readonly Uint8Array[]): boolean;
+  /**
+   * True once the sink drops what it is given (a transport closing or closed: Transport.closed).
+   * Nothing is handed to it then: stream frames stay queued, so no stream takes frames that never
+   * left for sent (a stream released on FIN would report a clean end), until the owner closes.
+   */
+  readonly closed?: boolean;
 }
 
 export interface SchedulerOptions {
@@ -137,6 +143,8 @@ export class Scheduler {
   private scheduled = false;
   private blocked = false;
   private closed = false;
+  /** The sink closed under us (SchedulerSink.closed): nothing more is handed to it. */
+  private lost = false;
   private readonly flushFn = (): void => {
     try {
       this.flush();
@@ -179,7 +187,8 @@ export class Scheduler {
 
   /** Queues a control frame (header and optional payload), ahead of all stream data. */
   pushControl(header: Uint8Array, payload?: Uint8Array): void {
-    if (this.closed) return;
+    // Lost: it would be dropped by the sink, and must not fill the queue until the owner closes.
+    if (this.closed || this.lost) return;
     if (this.control.length >= this.opts.maxControlQueue) {
       throw new LimitError(
         `more than ${this.opts.maxControlQueue} control frames queued: peer is not reading`,
@@ -312,7 +321,7 @@ export class Scheduler {
 
   /** The sink can take more. */
   drain(): void {
-    if (!this.blocked) return;
+    if (!this.blocked || this.lost) return;
     this.blocked = false;
     this.kick();
   }
@@ -344,6 +353,14 @@ export class Scheduler {
   /** Writes as much as the sink accepts. Normally run by `schedule`; tests call it directly. */
   flush(): void {
     this.scheduled = false;
+    // Read once per flush, not per frame: a sink can close only between flushes (its send does not
+    // close it; a failure or the peer's end comes as an event).
+    if (this.sink.closed === true) {
+      this.lost = true;
+      this.blocked = true;
+      this.control.clear();
+      return;
+    }
     const message = this.sink.framing === 'message';
     const copy = !message && this.sink.coalesce === true;
     const drained: StreamQueue[] = [];

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
+import { ConnectionClosedError, type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
+import { Cmd } from '../../src/wire/constants.js';
+import { decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
+import { RawPeer } from '../helpers/raw.js';
 import { once, readAll } from '../helpers/streams.js';
 import { Tap } from '../helpers/tap.js';
 
@@ -104,5 +107,58 @@ describe('release on FIN', () => {
     await expect.poll(() => a.streamCount).toBe(0);
     expect(ta.sent.at(-1)).toBe('fin');
     await expect.poll(() => b.streamCount).toBe(0);
+  });
+});
+
+// Regression (fixed: src/scheduler.ts hands nothing to a sink that reports itself closed). A
+// transport whose peer half-closed the connection (a TCP FIN: TcpTransport ends its side and
+// drops every later send) still delivers its close only once its own end has gone out, which a
+// peer that does not read can hold up to closeTimeout. Before, the scheduler handed a release on
+// FIN stream's answer and FIN to that transport, which dropped them, and the stream, seeing its
+// queue empty, was released as cleanly ended: 'finish' and a clean 'close' for a reply that never
+// left. Now those frames stay queued and the stream fails with ConnectionClosedError when the
+// close comes.
+describe('release on FIN over a connection the peer half-closed', () => {
+  it('fails the stream, not ends it cleanly, when its reply and FIN could not be sent', async () => {
+    const [x, y] = memoryPair();
+    const node = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0 });
+    node.on('error', () => {});
+    nodes.push(node);
+    const raw = new RawPeer(y);
+    const events: string[] = [];
+    let failure: Error | undefined;
+    let answered = false;
+    node.listen(80).on('stream', (s: FlexStream) => {
+      s.on('finish', () => events.push('finish'));
+      s.on('error', (e) => {
+        failure = e;
+        events.push('error');
+      });
+      s.on('close', () => events.push('close'));
+      s.on('end', () => {
+        s.end('reply');
+        answered = true;
+      });
+      s.resume();
+    });
+    raw.send(Cmd.OPEN, 1, 80, 2, 5000, encodeOpen({ domain: 'raw', window: 0, caps: 0x07 }));
+    const ack = decodeOpenAck((await raw.next((f) => f.cmd === Cmd.OPEN_ACK)).payload);
+    expect(ack.ok && ack.caps).toBe(0x07); // HALF_CLOSE, RESET, FIN_RELEASE
+    // The peer stops reading with something of ours still unread (a ping's answer), so our end of
+    // the connection cannot finish closing; then it sends its request and FIN, and half-closes.
+    y.pauseReading();
+    raw.send(Cmd.PING, 1, 0, 2, 7);
+    await expect.poll(() => x.bufferedAmount).toBeGreaterThan(0);
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new TextEncoder().encode('question'));
+    raw.send(Cmd.FIN, 1, 80, 2, 5000);
+    y.close();
+    // The application answered, and the node has tried to write the answer: the link takes nothing.
+    await expect.poll(() => answered && node.scheduler.isBlocked).toBe(true);
+    expect(x.closed).toBe(true);
+    y.resumeReading(); // the close can finish now
+    await expect.poll(() => events.includes('close')).toBe(true);
+    expect(events).toEqual(['error', 'close']);
+    expect(failure).toBeInstanceOf(ConnectionClosedError);
+    expect(raw.frames.some((f) => f.cmd === Cmd.FIN || f.cmd === Cmd.DATA)).toBe(false);
   });
 });

@@ -8,8 +8,15 @@ import {
 } from '../errors.js';
 import { Handoff } from '../transport/handoff.js';
 import type { Transport } from '../transport/types.js';
+import { concatBytes } from '../util/bytes.js';
 import { MAX_DELAY } from '../util/timers.js';
-import { checkResponse, currentTimeNs, openResponse, sealRequest } from '../wire/admission/index.js';
+import {
+  checkResponse,
+  currentTimeNs,
+  ENVELOPE_OVERHEAD,
+  openResponse,
+  sealRequest,
+} from '../wire/admission/index.js';
 import { HEADER_SIZE } from '../wire/constants.js';
 import { decodeMessage } from '../wire/decoder.js';
 import { type Frame, payloadLength, readHeader } from '../wire/frame.js';
@@ -67,29 +74,48 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
   // from counting as unhandled before it is awaited.
   first.catch(() => {});
   let got = false;
-  // Only the first frame is ours; every byte after it belongs to the node, unparsed.
-  let head: Uint8Array = new Uint8Array(0);
+  // Only the first frame is ours; every byte after it belongs to the node, unparsed. The chunks are
+  // kept as they come and joined once: joining each to all before it cost ~n²/2 bytes copied for a
+  // reply that arrives a byte at a time.
+  const parts: Uint8Array[] = [];
+  let have = 0;
+  /** Bytes of the whole reply frame once its header is in, else 0. */
+  let end = 0;
   const onChunk = (chunk: Uint8Array): void => {
     if (transport.framing === 'message') {
-      got = true;
-      handoff.detach();
-      settle.resolve(decodeMessage(chunk));
+      const f = decodeMessage(chunk);
+      checkReplySize(f.payload.length);
+      taken(f, []);
       return;
     }
-    const joined = new Uint8Array(head.length + chunk.length);
-    joined.set(head);
-    joined.set(chunk, head.length);
-    head = joined;
-    if (head.length < HEADER_SIZE) return;
-    const f = readHeader(head, 0);
-    const end = HEADER_SIZE + payloadLength(f.cmd, f.size);
-    if (head.length < end) return;
+    parts.push(chunk);
+    have += chunk.length;
+    if (end === 0) {
+      if (have < HEADER_SIZE) return;
+      if (parts.length > 1) parts.splice(0, parts.length, concatBytes(parts));
+      const h = readHeader(parts[0]!, 0);
+      const size = payloadLength(h.cmd, h.size);
+      // Refused as soon as the header says so, not after waiting for its payload.
+      checkReplySize(size);
+      end = HEADER_SIZE + size;
+    }
+    if (have < end) return;
+    const all = parts.length === 1 ? parts[0]! : concatBytes(parts);
+    parts.length = 0;
+    const f = readHeader(all, 0);
+    f.payload = all.subarray(HEADER_SIZE, end);
+    taken(f, have > end ? [all.subarray(end)] : []);
+  };
+  /** The reply is in: the rest is the node's. */
+  const taken = (f: Frame, leftover: Uint8Array[]): void => {
     got = true;
-    f.payload = head.subarray(HEADER_SIZE, end);
     // From here on the handoff holds every event for the node, the close too: a switcher that
     // hangs up right behind its answer (a kick, a shutdown) must not leave the node waiting for
-    // a close that was already reported while the answer was being opened.
-    handoff.detach(head.length > end ? [head.subarray(end)] : []);
+    // a close that was already reported while the answer was being opened. Reading stops until
+    // the node attaches: what the switcher sends while the answer is opened (an asynchronous
+    // decryption) stays with the transport, not in memory here.
+    handoff.detach(leftover);
+    handoff.holdReading();
     settle.resolve(f);
   };
   const handoff = new Handoff(transport, {
@@ -125,10 +151,6 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     if (ended.err !== null) throw ended.err;
     transport.send([frame]);
     const reply = await first;
-    if (reply.payload.length < 44) {
-      // salt, nonce and tag alone take 44 bytes
-      throw new ProtocolError(`admission response of ${reply.payload.length} bytes is too short`);
-    }
     const response = await openResponse(o.password, reply.payload);
     checkResponse(response);
     // Aborted while the answer was opened: the answer had settled the exchange already, so the
@@ -143,4 +165,13 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     clearTimeout(timer);
     o.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * A reply payload too short to be an envelope (salt, nonce and tag alone take 44 bytes) is refused
+ * as soon as its size is known. (None can be too long: the 16-bit size field stops at 65,535, and a
+ * WebSocket message longer than its size field says is refused by decodeMessage.)
+ */
+function checkReplySize(size: number): void {
+  if (size < ENVELOPE_OVERHEAD) throw new ProtocolError(`admission response of ${size} bytes is too short`);
 }

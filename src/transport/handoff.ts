@@ -65,6 +65,16 @@ export class Handoff implements TransportHandlers {
     }
   }
 
+  /**
+   * Pauses the transport until the view is attached (then it reads on, unless the view's reader
+   * paused): nothing piles up here meanwhile beyond what it had already delivered.
+   */
+  holdReading(): void {
+    if (this.waitingForView || this.viewAttached) return;
+    this.waitingForView = true;
+    this.transport.pauseReading();
+  }
+
   /** A Transport whose `attach` takes over the forwarding and replays held events. */
   view(): Transport {
     const t = this.transport;

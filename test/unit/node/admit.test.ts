@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdmissionError, ConfigError } from '../../../src/errors.js';
+import { AdmissionError, ConfigError, ProtocolError } from '../../../src/errors.js';
+import { Node } from '../../../src/index.js';
 import { admit } from '../../../src/node/admit.js';
-import { memoryPair } from '../../../src/transport/memory.js';
+import { type MemoryTransport, memoryPair } from '../../../src/transport/memory.js';
 import { sealResponse } from '../../../src/wire/admission/index.js';
+import { Cmd, HEADER_SIZE, MAX_PAYLOAD } from '../../../src/wire/constants.js';
+import { encodeFrame, makeFrame } from '../../../src/wire/frame.js';
 
 const PASSWORD = 'admit-unit';
 const cleanups: (() => unknown)[] = [];
@@ -88,5 +91,102 @@ describe('admit(): its options', () => {
     });
     expect(admitted.ip).toBe(3);
     admitted.transport.destroy();
+  });
+});
+
+/** The sealed admission reply a switcher would send: a frame carrying the largest envelope there is. */
+async function largestReply(ip: number): Promise<Uint8Array> {
+  // An ErrMsg that fills the frame: the reply stays admissible (ErrCode 0), only long.
+  const empty = await sealResponse(PASSWORD, { errCode: 0, ip, errMsg: '' });
+  const room = HEADER_SIZE + MAX_PAYLOAD - empty.length;
+  return sealResponse(PASSWORD, { errCode: 0, ip, errMsg: 'x'.repeat(room) });
+}
+
+/** A switcher end that answers the request with `reply` cut as `sendReply` says. */
+function switcherEnd(sendReply: (b: MemoryTransport) => void) {
+  const [a, b] = memoryPair({ highWaterMark: 64 * 1024 * 1024 });
+  cleanups.push(
+    () => a.destroy(),
+    () => b.destroy(),
+  );
+  let answered = false;
+  b.attach({
+    data: () => {
+      if (answered) return;
+      answered = true;
+      sendReply(b);
+    },
+    drain: () => {},
+    close: () => {},
+  });
+  return { a, b };
+}
+
+describe('admit(): reading the reply', () => {
+  // Regression (fixed: src/node/admit.ts keeps the chunks and joins them once). Every chunk of the
+  // reply was joined to all the bytes before it in a new array: a reply that arrives a byte at a
+  // time (a slow or hostile switcher, a proxy that re-chunks) cost ~n²/2 bytes copied, 2 GB for
+  // the largest reply.
+  it('copies a reply that arrives a byte at a time a bounded number of times, not once per chunk', async () => {
+    const reply = await largestReply(7);
+    expect(reply.length).toBe(HEADER_SIZE + MAX_PAYLOAD);
+    const { a } = switcherEnd((b) => {
+      for (let i = 0; i < reply.length; i++) b.send([reply.subarray(i, i + 1)]);
+    });
+    // Bytes copied by TypedArray.prototype.set, which every join uses.
+    type SetFn = (this: Uint8Array, src: ArrayLike<number>, offset?: number) => void;
+    const proto = Object.getPrototypeOf(Uint8Array.prototype) as { set: SetFn };
+    const set = proto.set;
+    let copied = 0;
+    proto.set = function (this: Uint8Array, src: ArrayLike<number>, offset?: number) {
+      copied += src.length;
+      return set.call(this, src, offset);
+    };
+    try {
+      const admitted = await admit(a, { password: PASSWORD, domain: 'slow', timeout: 60_000 });
+      expect(admitted.ip).toBe(7);
+      admitted.transport.destroy();
+    } finally {
+      proto.set = set;
+    }
+    // The memory link copies what is sent once; decryption and parsing copy a little more.
+    expect(copied).toBeLessThan(8 * reply.length);
+  });
+
+  // Regression (fixed: admit() pauses reading once the reply is in, until the node attaches). The
+  // transport went on reading while the reply was being opened (an asynchronous decryption), so
+  // whatever the switcher sent meanwhile was held in memory without bound.
+  it('stops reading once the reply is in, and reads on (nothing lost) once the node attaches', async () => {
+    const reply = await sealResponse(PASSWORD, { errCode: 0, ip: 7 });
+    const frames = 64;
+    const payload = new Uint8Array(64 * 1024 - HEADER_SIZE);
+    const dataFrame = encodeFrame(makeFrame(Cmd.DATA, 7, 80, 9, 1000, payload));
+    const { a, b } = switcherEnd((b) => {
+      b.send([reply]);
+      for (let i = 0; i < frames; i++) b.send([dataFrame]);
+    });
+    const admitted = await admit(a, { password: PASSWORD, domain: 'flood', timeout: 10_000 });
+    // Still with the switcher's end: not pulled into memory while the reply was opened.
+    expect(b.bufferedAmount).toBe(frames * dataFrame.length);
+    const node = new Node(admitted.transport, { domain: 'flood', ip: admitted.ip, heartbeatInterval: 0 });
+    cleanups.push(() => node.destroy());
+    // Frames for a stream the node does not have: dropped and counted, every one of them.
+    await expect.poll(() => node.stats.dropped).toBe(frames);
+    expect(b.bufferedAmount).toBe(0);
+  });
+
+  it('refuses a reply too short for an envelope as soon as its header says so', async () => {
+    const reply = await sealResponse(PASSWORD, { errCode: 0, ip: 7 });
+    const header = reply.slice(0, HEADER_SIZE);
+    header[9] = 0;
+    header[10] = 43; // one byte short of salt, nonce and tag
+    const { a } = switcherEnd((b) => b.send([header])); // and no payload ever
+    const err = await admit(a, { password: PASSWORD, domain: 'short', timeout: 5_000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toMatch(/43 bytes is too short/);
+    expect(a.closed).toBe(true);
   });
 });

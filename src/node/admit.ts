@@ -124,6 +124,8 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
       try {
         onChunk(chunk);
       } catch (err) {
+        got = true; // the exchange has failed: nothing more is read for it
+        parts.length = 0;
         settle.reject(err as Error);
       }
     },

@@ -48,6 +48,7 @@ export class FlexStream extends Duplex implements StreamFace {
   private finalCallback: ((err?: Error | null) => void) | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private idleMs = 0;
+  private timeoutSet = false;
 
   constructor(core: StreamCore, options: FlexStreamOptions = {}) {
     super({
@@ -99,6 +100,7 @@ export class FlexStream extends Duplex implements StreamFace {
   setTimeout(ms: number, callback?: () => void): this {
     // Node runs a longer timer (or NaN) after 1 ms: the stream would be reported idle at once.
     this.idleMs = checkDelay('setTimeout ms', ms, 0);
+    this.timeoutSet = true;
     if (this.destroyed) return this;
     if (callback !== undefined) {
       if (ms === 0) this.off('timeout', callback);
@@ -106,6 +108,37 @@ export class FlexStream extends Duplex implements StreamFace {
     }
     this.clearIdle();
     this.armIdle();
+    return this;
+  }
+
+  /** The idle time set by setTimeout (0: off); undefined until it is called, as net.Socket's. */
+  get timeout(): number | undefined {
+    return this.timeoutSet ? this.idleMs : undefined;
+  }
+
+  // net.Socket's connection options, for code that pools sockets (http.Agent with keepAlive calls
+  // setKeepAlive and unref on every free socket, ref on reuse; a client request's setNoDelay
+  // reaches the socket). They have nothing to set on a stream: its bytes leave at once (a short
+  // tail after a microtask), the node's heartbeat watches the connection, and what keeps the
+  // process alive is the connection, which all its streams share.
+
+  /** Accepted for net.Socket compatibility; does nothing. */
+  setNoDelay(_noDelay?: boolean): this {
+    return this;
+  }
+
+  /** Accepted for net.Socket compatibility; does nothing (the node's heartbeat watches the link). */
+  setKeepAlive(_enable?: boolean, _initialDelay?: number): this {
+    return this;
+  }
+
+  /** Accepted for net.Socket compatibility; does nothing (the connection holds the event loop). */
+  ref(): this {
+    return this;
+  }
+
+  /** Accepted for net.Socket compatibility; does nothing (the connection holds the event loop). */
+  unref(): this {
     return this;
   }
 

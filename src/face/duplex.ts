@@ -4,6 +4,7 @@ import type { StreamCore, StreamFace } from '../stream/core.js';
 import { COPY_BELOW, Stage } from '../stream/stage.js';
 import { checkDelay } from '../util/check.js';
 import { EncodedBacklog } from './encoded.js';
+import { webViews } from './web-view.js';
 
 export interface FlexStreamOptions {
   /** Bytes the readable side buffers before it stops asking for more (credit follows reading). */
@@ -142,12 +143,14 @@ export class FlexStream extends Duplex implements StreamFace {
     return this;
   }
 
-  /** A Web Streams view of this stream. */
+  /**
+   * A Web Streams view of this stream. Each side follows its own half, so half-close works: the
+   * readable is done at the peer's end while the writable is open, and the writer's close()
+   * resolves on 'finish' while the peer still sends (Node 20's Duplex.toWeb waits for both: see
+   * ./web-view.ts).
+   */
   toWeb(): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
-    return Duplex.toWeb(this) as unknown as {
-      readable: ReadableStream<Uint8Array>;
-      writable: WritableStream<Uint8Array>;
-    };
+    return webViews(this);
   }
 
   // ---------------------------------------------------------------- Duplex

@@ -1,0 +1,142 @@
+import { type Duplex, finished } from 'node:stream';
+import { StreamClosedError } from '../errors.js';
+
+/**
+ * Web Streams views of a half-open Duplex (FlexStream.toWeb). Node 20's Duplex.toWeb watches the
+ * whole duplex for the end of each view: its readable reported done only once the writable side had
+ * finished too, and its writer.close() resolved only once the readable side had ended. Over a
+ * stream that half-closes, each waited for the other: a request/response exchange (write, close,
+ * read the reply; or read the request to its end, then reply) hung. Each view here watches its
+ * own side, as Node's adapters otherwise do.
+ *
+ * An abort without an error (destroy() with none, the node destroyed) fails a view with
+ * StreamClosedError('stream aborted'), as the Web Streams face does; a writable side finished by the
+ * stream's close, not by the view's close(), fails further writes with StreamClosedError.
+ */
+export function webViews(d: Duplex): {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+} {
+  return { writable: writableView(d), readable: readableView(d) };
+}
+
+/** An error for the view from what finished() reported: a premature close is an abort. */
+function viewError(err: Error | null | undefined): Error | null {
+  if (err === null || err === undefined) return null;
+  if ((err as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    return new StreamClosedError('stream aborted', { cause: err });
+  }
+  return err;
+}
+
+function readableView(d: Duplex): ReadableStream<Uint8Array> {
+  if (d.destroyed || !d.readable) {
+    const r = new ReadableStream<Uint8Array>();
+    void r.cancel();
+    return r;
+  }
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let cancelled = false;
+  const onData = (chunk: Buffer | string): void => {
+    // A copy, as Node's adapter makes: what the reader gets is its own (it may transfer it), not a
+    // view of a read buffer other payloads share.
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, d.readableEncoding ?? 'utf8') : chunk;
+    controller.enqueue(new Uint8Array(bytes));
+    if ((controller.desiredSize ?? 0) <= 0) d.pause();
+  };
+  d.pause();
+  // The readable side only: the peer's end is the view's end, whatever the writable side does.
+  const cleanup = finished(d, { writable: false }, (err) => {
+    cleanup();
+    d.off('data', onData);
+    if (cancelled) return;
+    const e = viewError(err);
+    if (e !== null) controller.error(e);
+    else controller.close();
+  });
+  d.on('data', onData);
+  return new ReadableStream<Uint8Array>(
+    {
+      start: (c) => {
+        controller = c;
+      },
+      pull: () => {
+        d.resume();
+      },
+      cancel: (reason: unknown) => {
+        cancelled = true;
+        d.destroy(reason instanceof Error ? reason : undefined);
+      },
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark: d.readableHighWaterMark }),
+  );
+}
+
+interface Deferred {
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+function writableView(d: Duplex): WritableStream<Uint8Array> {
+  if (d.destroyed || !d.writable) {
+    const w = new WritableStream<Uint8Array>();
+    void w.close();
+    return w;
+  }
+  let controller: WritableStreamDefaultController | null = null;
+  let backpressure: Deferred | null = null;
+  let closing: Deferred | null = null;
+  const onDrain = (): void => backpressure?.resolve();
+  // The writable side only: close() resolves on 'finish', whether or not the peer has ended.
+  const cleanup = finished(d, { readable: false }, (err) => {
+    cleanup();
+    d.off('drain', onDrain);
+    const e = viewError(err);
+    if (e !== null) {
+      backpressure?.reject(e);
+      closing?.reject(e);
+      closing = null;
+      controller?.error(e);
+      controller = null;
+      return;
+    }
+    if (closing !== null) {
+      closing.resolve();
+      closing = null;
+      return;
+    }
+    // Finished without the view's close(): the stream closed (a plain v3 peer's close, node.close()).
+    controller?.error(new StreamClosedError('stream is closed'));
+    controller = null;
+  });
+  d.on('drain', onDrain);
+  return new WritableStream<Uint8Array>(
+    {
+      start: (c) => {
+        controller = c;
+      },
+      write: (chunk) => {
+        if (!d.writableNeedDrain && d.write(chunk)) return undefined;
+        return new Promise<void>((resolve, reject) => {
+          backpressure = { resolve, reject };
+        }).finally(() => {
+          backpressure = null;
+        });
+      },
+      abort: (reason: unknown) => {
+        d.destroy(reason instanceof Error ? reason : undefined);
+      },
+      close: () => {
+        if (closing === null && !d.writableEnded) {
+          return new Promise<void>((resolve, reject) => {
+            closing = { resolve, reject };
+            d.end();
+          });
+        }
+        controller = null;
+        return undefined;
+      },
+    },
+    { highWaterMark: d.writableHighWaterMark },
+  );
+}

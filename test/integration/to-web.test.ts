@@ -1,0 +1,113 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FlexStream, type NodeOptions, StreamClosedError, StreamResetError } from '../../src/index.js';
+import { streamPair } from '../helpers/links.js';
+import { once, pattern, readAll, sha256 } from '../helpers/streams.js';
+
+/**
+ * FlexStream.toWeb() gives Web Streams views that follow one half each, so a half-closed stream
+ * works through them: Node 20's Duplex.toWeb ended its readable only once the writable side had
+ * finished too, and resolved the writer's close() only once the readable side had ended, so a
+ * request/response exchange over the views hung.
+ */
+
+const pairs: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const p of pairs.splice(0)) await p.close();
+});
+
+async function pair(options: NodeOptions = {}): Promise<{ s: FlexStream; peer: FlexStream }> {
+  const { s, peer, close } = await streamPair(options, {});
+  pairs.push({ close });
+  return { s, peer };
+}
+
+async function readWeb(readable: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  const reader = readable.getReader();
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) return Buffer.concat(chunks);
+    chunks.push(r.value);
+  }
+}
+
+describe('FlexStream.toWeb() over a half-closing stream', () => {
+  it("the readable is done at the peer's end while this end writes a reply", { timeout: 5_000 }, async () => {
+    const { s, peer } = await pair();
+    const closed = once(s, 'close');
+    const { readable, writable } = s.toWeb();
+    const request = pattern(300 * 1024);
+    peer.end(request);
+    expect(sha256(await readWeb(readable))).toBe(sha256(request));
+    const reply = readAll(peer);
+    const writer = writable.getWriter();
+    await writer.write(new TextEncoder().encode('reply'));
+    await writer.close();
+    expect((await reply).toString()).toBe('reply');
+    await closed;
+  });
+
+  it('the writer closes while the peer still sends, then the reply is read', { timeout: 5_000 }, async () => {
+    const { s, peer } = await pair();
+    const closed = once(s, 'close');
+    const { readable, writable } = s.toWeb();
+    const request = readAll(peer);
+    const writer = writable.getWriter();
+    await writer.write(new TextEncoder().encode('question'));
+    await writer.close();
+    expect(s.writableFinished).toBe(true);
+    expect((await request).toString()).toBe('question');
+    // The peer answers only now, more than the readable's high-water mark.
+    const answer = pattern(600 * 1024);
+    peer.end(answer);
+    expect(sha256(await readWeb(readable))).toBe(sha256(answer));
+    await closed;
+  });
+
+  it("a peer's reset errors both views with its StreamResetError", { timeout: 5_000 }, async () => {
+    const { s, peer } = await pair();
+    const { readable, writable } = s.toWeb();
+    const writer = writable.getWriter();
+    const read = readWeb(readable);
+    peer.destroy(Object.assign(new Error('go away'), { resetCode: 0x123 }));
+    await expect(read).rejects.toBeInstanceOf(StreamResetError);
+    await expect(writer.closed).rejects.toMatchObject({ resetCode: 0x123 });
+    expect(s.destroyed).toBe(true);
+  });
+
+  it('cancelling the readable or aborting the writable resets the peer', { timeout: 5_000 }, async () => {
+    for (const how of ['cancel', 'abort'] as const) {
+      const { s, peer } = await pair();
+      const { readable, writable } = s.toWeb();
+      const failed = once<Error>(peer, 'error');
+      const reason = Object.assign(new Error(how), { resetCode: 0x200 });
+      if (how === 'cancel') await readable.cancel(reason);
+      else await writable.abort(reason);
+      const err = await failed;
+      expect(err).toBeInstanceOf(StreamResetError);
+      expect(err).toMatchObject({ resetCode: 0x200 });
+      expect(s.destroyed).toBe(true);
+    }
+  });
+
+  it("a plain v3 peer's close ends the readable and fails further writes", { timeout: 5_000 }, async () => {
+    const { s, peer } = await pair({ caps: 0 });
+    const { readable, writable } = s.toWeb();
+    const writer = writable.getWriter();
+    peer.end('last words');
+    expect((await readWeb(readable)).toString()).toBe('last words');
+    await expect(writer.closed).rejects.toBeInstanceOf(StreamClosedError);
+    await expect(writer.write(new Uint8Array(1))).rejects.toBeInstanceOf(StreamClosedError);
+  });
+
+  it('a destroy() without an error fails both views as aborted', { timeout: 5_000 }, async () => {
+    const { s, peer } = await pair();
+    peer.on('error', () => {});
+    const { readable, writable } = s.toWeb();
+    const writer = writable.getWriter();
+    const read = readWeb(readable);
+    s.destroy();
+    await expect(read).rejects.toThrow('stream aborted');
+    await expect(writer.closed).rejects.toBeInstanceOf(StreamClosedError);
+  });
+});

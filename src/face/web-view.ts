@@ -1,5 +1,6 @@
 import { type Duplex, finished } from 'node:stream';
-import { StreamClosedError } from '../errors.js';
+import { ConfigError, StreamClosedError } from '../errors.js';
+import { asError, bytesOf, kindOf } from '../stream/web.js';
 
 /**
  * Web Streams views of a half-open Duplex (FlexStream.toWeb). Node 20's Duplex.toWeb watches the
@@ -9,9 +10,12 @@ import { StreamClosedError } from '../errors.js';
  * read the reply; or read the request to its end, then reply) hung. Each view here watches its
  * own side, as Node's adapters otherwise do.
  *
- * An abort without an error (destroy() with none, the node destroyed) fails a view with
- * StreamClosedError('stream aborted'), as the Web Streams face does; a writable side finished by the
- * stream's close, not by the view's close(), fails further writes with StreamClosedError.
+ * They behave as the Web Streams face (src/stream/web.ts) does: an abort without an error
+ * (destroy() with none, the node destroyed) fails a view with StreamClosedError('stream aborted');
+ * a writable side finished by the stream's close, not by the view's close(), fails further writes
+ * with StreamClosedError; cancel and abort reasons mean what they mean there (asError: an Error, a
+ * { resetCode } object, or no reason); any BufferSource is written as its bytes, and a chunk that
+ * is none fails the write and the stream with ConfigError.
  */
 export function webViews(d: Duplex): {
   readable: ReadableStream<Uint8Array>;
@@ -65,7 +69,7 @@ function readableView(d: Duplex): ReadableStream<Uint8Array> {
       },
       cancel: (reason: unknown) => {
         cancelled = true;
-        d.destroy(reason instanceof Error ? reason : undefined);
+        d.destroy(asError(reason));
       },
     },
     new ByteLengthQueuingStrategy({ highWaterMark: d.readableHighWaterMark }),
@@ -116,7 +120,14 @@ function writableView(d: Duplex): WritableStream<Uint8Array> {
         controller = c;
       },
       write: (chunk) => {
-        if (!d.writableNeedDrain && d.write(chunk)) return undefined;
+        const bytes = bytesOf(chunk);
+        if (bytes === null) {
+          // Node's write() throws on it and leaves the stream open, its peer waiting for good.
+          const err = new ConfigError(`a Web Streams view writes BufferSource chunks, got ${kindOf(chunk)}`);
+          d.destroy(err);
+          throw err;
+        }
+        if (!d.writableNeedDrain && d.write(bytes)) return undefined;
         return new Promise<void>((resolve, reject) => {
           backpressure = { resolve, reject };
         }).finally(() => {
@@ -124,7 +135,7 @@ function writableView(d: Duplex): WritableStream<Uint8Array> {
         });
       },
       abort: (reason: unknown) => {
-        d.destroy(reason instanceof Error ? reason : undefined);
+        d.destroy(asError(reason));
       },
       close: () => {
         if (closing === null && !d.writableEnded) {

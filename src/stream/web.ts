@@ -301,7 +301,7 @@ const PULL_ALWAYS = Number.MAX_SAFE_INTEGER;
  * standard gives the writable's signal one when abort() has none, and an aborted AbortSignal's
  * default reason (pipeTo) is one.
  */
-function asError(reason: unknown): Error | undefined {
+export function asError(reason: unknown): Error | undefined {
   if (!(reason instanceof Error)) {
     // A plain object with a reset code ({ resetCode: 0x101 }) sends that code, as the Node face's
     // destroy() does; it fails this end as a StreamClosedError carrying the code.
@@ -321,7 +321,7 @@ function asError(reason: unknown): Error | undefined {
  * their bytes, as Web APIs that take bytes do (WebSocket.send, Response, CompressionStream):
  * without this a Uint16Array went out as its element count of truncated values.
  */
-function bytesOf(chunk: unknown): Uint8Array | null {
+export function bytesOf(chunk: unknown): Uint8Array | null {
   if (chunk instanceof Uint8Array) return chunk;
   if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
@@ -329,6 +329,6 @@ function bytesOf(chunk: unknown): Uint8Array | null {
 }
 
 /** What a value is, for an error message: 'String', 'Number', 'Blob', 'Null'... */
-function kindOf(value: unknown): string {
+export function kindOf(value: unknown): string {
   return Object.prototype.toString.call(value).slice(8, -1);
 }

@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FlexStream, type NodeOptions, StreamClosedError, StreamResetError } from '../../src/index.js';
+import {
+  ConfigError,
+  type FlexStream,
+  type NodeOptions,
+  StreamClosedError,
+  StreamResetError,
+} from '../../src/index.js';
 import { streamPair } from '../helpers/links.js';
 import { once, pattern, readAll, sha256 } from '../helpers/streams.js';
 
@@ -109,5 +115,52 @@ describe('FlexStream.toWeb() over a half-closing stream', () => {
     s.destroy();
     await expect(read).rejects.toThrow('stream aborted');
     await expect(writer.closed).rejects.toBeInstanceOf(StreamClosedError);
+  });
+
+  it('the writable takes any BufferSource as its bytes, as the Web Streams face does', {
+    timeout: 5_000,
+  }, async () => {
+    const { s, peer } = await pair();
+    const got = readAll(peer);
+    const writer = s.toWeb().writable.getWriter();
+    const wide = new Uint16Array([0x0201, 0x0403]);
+    await writer.write(Uint8Array.of(9, 8).buffer as unknown as Uint8Array);
+    await writer.write(new DataView(Uint8Array.of(0, 7, 6, 0).buffer, 1, 2) as unknown as Uint8Array);
+    await writer.write(wide as unknown as Uint8Array);
+    await writer.close();
+    expect([...(await got)]).toEqual([9, 8, 7, 6, ...new Uint8Array(wide.buffer)]);
+  });
+
+  it('a chunk that is not bytes fails the write and the stream: the peer is not left waiting', {
+    timeout: 5_000,
+  }, async () => {
+    const { s, peer } = await pair();
+    const seen = readAll(peer).catch((e: unknown) => e);
+    const err = await s
+      .toWeb()
+      .writable.getWriter()
+      .write({ not: 'bytes' } as unknown as Uint8Array)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(await seen).toBeInstanceOf(StreamResetError);
+    expect(s.destroyed).toBe(true);
+  });
+
+  it('reasons mean what they mean to the Web Streams face: a { resetCode } object, or none', {
+    timeout: 5_000,
+  }, async () => {
+    // A plain object with a reset code sends that code.
+    const first = await pair();
+    const coded = once<Error>(first.peer, 'error');
+    await first.s.toWeb().readable.cancel({ resetCode: 0x301 });
+    expect(await coded).toMatchObject({ resetCode: 0x301 });
+    // An aborted signal's DOMException (pipeTo) is no reason: code 0, no message from it.
+    const second = await pair();
+    const plain = once<Error>(second.peer, 'error');
+    const ac = new AbortController();
+    const piped = new ReadableStream<Uint8Array>().pipeTo(second.s.toWeb().writable, { signal: ac.signal });
+    ac.abort();
+    await expect(piped).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await plain).toMatchObject({ resetCode: 0, message: 'stream reset by peer (code 0)' });
   });
 });

@@ -64,6 +64,17 @@ describe('stream.pipeline', () => {
     expect(local).toEqual(['error:Error', 'close']);
   });
 
+  it('a failing source towards a plain v3 peer: it can only close, the peer reads an end', async () => {
+    const { s, peer } = await pair(V3);
+    const seen = outcome(peer);
+    const src = new Readable({ read() {} });
+    src.push('partial');
+    setImmediate(() => src.destroy(new Error('boom')));
+    await expect(pipeline(src, s)).rejects.toThrow('boom');
+    // What a Go peer sees too (docs/manual.md, section 3: frame what must be known complete).
+    expect(await seen).toBe('end:partial');
+  });
+
   it('a failing sink rejects with its error and resets the peer', async () => {
     const { s, peer } = await pair();
     const local = events(s);

@@ -119,6 +119,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   /** The failure that made the session close itself (not a close() of its owner), if any. */
   private closeCause: Error | undefined;
+  /** Why the last attempt failed or the last connection dropped, until the next admission. */
+  private lastFailure: Error | undefined;
   /** Successful admissions so far. */
   connections = 0;
 
@@ -223,7 +225,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       const onAbort = (): void => waiter.reject(new AbortError(undefined, { cause: options.signal?.reason }));
       const timer =
         options.timeout !== undefined
-          ? setTimeout(() => waiter.reject(new TimeoutError('session not ready in time')), options.timeout)
+          ? setTimeout(() => waiter.reject(this.notReadyError()), options.timeout)
           : null;
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.readyWaiters.push(waiter);
@@ -303,7 +305,19 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   private closedError(): ConnectionClosedError {
     const cause = this.closeCause;
-    return new ConnectionClosedError('session closed', cause === undefined ? undefined : { cause });
+    if (cause === undefined) return new ConnectionClosedError('session closed');
+    return new ConnectionClosedError(`session closed: ${cause.message}`, { cause });
+  }
+
+  /**
+   * What a wait for readiness that ran out fails with: the last failure named in the message and
+   * kept as the cause (a bare 'session not ready in time' hid a wrong password or a switcher
+   * that is down, told only to 'disconnect' listeners).
+   */
+  private notReadyError(): TimeoutError {
+    const cause = this.lastFailure;
+    if (cause === undefined) return new TimeoutError('session not ready in time');
+    return new TimeoutError(`session not ready in time; last attempt: ${cause.message}`, { cause });
   }
 
   private async shutdown(): Promise<void> {
@@ -386,6 +400,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     } catch (err) {
       if (this.isClosed) return;
       const e = err instanceof Error ? err : new Error(String(err));
+      this.lastFailure = e;
       this.logger.warn({ err: e.message, code: (e as { code?: string }).code }, 'session attempt failed');
       // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying, and an
       // attempt aborted by the caller's signal (the session's own abort closed it already) would
@@ -427,6 +442,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     }
     this._node = node;
     this.connections++;
+    this.lastFailure = undefined;
     // Monotonic, or a wall-clock step back made a connection that lasted look like a failed one.
     const admittedAt = now();
     for (const l of this.listeners.values()) node.adoptListener(l);
@@ -434,6 +450,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       if (this._node === node) this._node = null;
       if (this._state === 'closed') return;
       const e = err ?? new ConnectionClosedError('connection closed');
+      this.lastFailure = e;
       this.logger.info({ err: e.message }, 'session disconnected');
       if (this.opts.reconnect === false) {
         // Closed before anyone hears of the loss: 'disconnect' listeners see the final state.

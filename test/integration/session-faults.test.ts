@@ -15,6 +15,7 @@ import {
   type NodeOptions,
   Session,
   type SessionOptions,
+  TimeoutError,
   tcpTransport,
 } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
@@ -389,7 +390,7 @@ describe('close() and listen()', () => {
   it('a second close() resolves only once the session is closed', async () => {
     const sw = switcher();
     const { s } = memorySession(sw, 'twice');
-    await s.ready({ timeout: 2_000 });
+    await s.ready({ timeout: 1_000 });
     let closed = false;
     s.on('close', () => {
       closed = true;
@@ -633,7 +634,7 @@ describe('event order on a lost connection', () => {
     const sw = switcher();
     const server = memorySession(sw, 'server');
     server.s.listen(7).on('stream', (st: FlexStream) => st.end());
-    await server.s.ready({ timeout: 2_000 });
+    await server.s.ready({ timeout: 1_000 });
     let current: Transport | null = null;
     const client = new Session<FlexStream>({
       connector: async () => {
@@ -799,5 +800,34 @@ describe('a wall-clock step back', () => {
     sw.kick('lasted', 'once');
     // Before: 150 ms less an hour was less than backoffInitial, so it backed off.
     expect(await state).toBe('connecting');
+  });
+});
+
+describe('what a session that cannot get in tells its caller', () => {
+  it('a ready() that times out names the last attempt failure, as message and cause', async () => {
+    const sw = switcher();
+    const { s } = memorySession(sw, 'wrongpw', {
+      password: 'wrong',
+      backoffInitial: 10_000,
+      backoffMax: 10_000,
+    });
+    const failed = nextEvent<Error>(s, 'disconnect', 3_000);
+    const err = (await s.ready({ timeout: 1_000 }).catch((e: unknown) => e)) as Error;
+    const cause = await failed;
+    expect(cause).toBeInstanceOf(AdmissionError);
+    // Before: a bare 'session not ready in time', the wrong password only told to 'disconnect'.
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err.message).toBe(`session not ready in time; last attempt: ${cause.message}`);
+    expect(err.cause).toBe(cause);
+  });
+
+  it('a session that closed itself says why in the message, not only in the cause', async () => {
+    const sw = switcher();
+    const { s } = memorySession(sw, 'wrongonce', { password: 'wrong', reconnect: false });
+    const err = (await s.ready().catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err.cause).toBeInstanceOf(AdmissionError);
+    // Before: 'session closed', and console.error(err.message) hid the wrong password.
+    expect(err.message).toBe(`session closed: ${(err.cause as Error).message}`);
   });
 });

@@ -143,8 +143,14 @@ export class DialRefusedError extends FlexError {
   readonly reason: DialRefusal;
   /** The error text the peer sent. */
   readonly remoteText: string;
-  constructor(remoteText: string, options?: FlexErrorOptions) {
-    super('FLEX_ERR_DIAL_REFUSED', `dial refused: ${remoteText}`, options);
+  /** `target`: the address dialled (`domain:port`), named in the message. */
+  constructor(remoteText: string, options?: FlexErrorOptions & { target?: string }) {
+    const target = options?.target;
+    super(
+      'FLEX_ERR_DIAL_REFUSED',
+      `dial ${target === undefined ? '' : `${target} `}refused: ${remoteText}`,
+      options,
+    );
     this.remoteText = remoteText;
     this.reason = REFUSAL_BY_TEXT[remoteText] ?? 'other';
   }

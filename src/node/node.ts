@@ -658,7 +658,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (!ack.ok) {
       // Refused: nothing was set up, so the port is free again at once.
       this.dialPorts.release(pending.port);
-      pending.reject(new DialRefusedError(ack.error));
+      pending.reject(new DialRefusedError(ack.error, { target: formatTarget(pending.target) }));
       return;
     }
     // Register the stream before anything else is dispatched: data or a close may follow the ACK
@@ -724,7 +724,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // (A stream that ended before its ACK gave its dial up: release().)
     const { core, face, answer, routed } = dial;
     if (!ack.ok) {
-      pending.reject(new DialRefusedError(ack.error));
+      pending.reject(new DialRefusedError(ack.error, { target: formatTarget(pending.target) }));
       return;
     }
     // Compared with what this stream assumed (a later change of mind is not its business).

@@ -220,7 +220,7 @@ describe('switcher + node --expose + dial', () => {
       runCliToEnd(['ping', '-s', `tcp://127.0.0.1:${closedPort}`], { env: ENV }),
     ]);
     expect(refused.code).toBe(4);
-    expect(refused.stderr).toContain('dial refused: listener not found [FLEX_ERR_DIAL_REFUSED]');
+    expect(refused.stderr).toContain('dial alice:23 refused: listener not found [FLEX_ERR_DIAL_REFUSED]');
 
     expect(rejected.code).toBe(3);
     expect(rejected.stderr).toContain('[FLEX_ERR_ADMISSION_REJECTED]');

@@ -49,6 +49,15 @@ describe('direct link smoke', () => {
     });
   });
 
+  it('names the refused dial in the error message, as a timed-out one does', async () => {
+    const [a] = pair();
+    // Before: 'dial refused: listener not found', which of a program's dials it was left unsaid.
+    await expect(a.dial('bob:81')).rejects.toMatchObject({
+      message: 'dial bob:81 refused: listener not found',
+      remoteText: 'listener not found',
+    });
+  });
+
   it('pings the peer', async () => {
     const [a] = pair();
     const rtt = await a.ping('bob');

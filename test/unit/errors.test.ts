@@ -37,5 +37,11 @@ describe('errors', () => {
     expect(new errors.DialRefusedError('listener not found').reason).toBe('no-listener');
     expect(new errors.DialRefusedError('resolve domain failed').reason).toBe('unknown-domain');
     expect(new errors.DialRefusedError('something new').reason).toBe('other');
+    expect(new errors.DialRefusedError('listener not found').message).toBe(
+      'dial refused: listener not found',
+    );
+    expect(new errors.DialRefusedError('listener not found', { target: 'bob:81' }).message).toBe(
+      'dial bob:81 refused: listener not found',
+    );
   });
 });

@@ -401,20 +401,25 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       if (this.isClosed) return;
       const e = err instanceof Error ? err : new Error(String(err));
       this.lastFailure = e;
-      this.logger.warn({ err: e.message, code: (e as { code?: string }).code }, 'session attempt failed');
+      const code = (e as { code?: string }).code;
       // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying, and an
       // attempt aborted by the caller's signal (the session's own abort closed it already) would
       // fail the same way at once every time. Without reconnect there is no retry either. The
       // session closes before 'disconnect', whose listeners see its final state.
       if (this.opts.reconnect === false || e instanceof ConfigError || e instanceof AbortError) {
+        this.logger.warn({ err: e.message, code }, 'session attempt failed');
         this.closeFor(e);
         this.emit('disconnect', e);
         return;
       }
+      // The line says when the next attempt comes (ms), or an operator cannot tell a back-off
+      // of 30 s from a node that gave up.
+      const retryIn = this.nextDelay();
+      this.logger.warn({ err: e.message, code, retryIn }, 'session attempt failed');
       this.emit('disconnect', e);
       // A handler may have closed the session (say, on a wrong password): no retry then.
       if (this.isClosed) return;
-      this.scheduleRetry(e);
+      this.scheduleRetry(e, retryIn);
     } finally {
       linked?.dispose();
     }
@@ -487,14 +492,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     for (const w of this.readyWaiters.slice()) w.resolve();
   }
 
-  /** Waits the back-off after `failure` (a failed attempt, a connection lost at once), then retries. */
-  private scheduleRetry(failure: Error): void {
-    if (this.opts.reconnect === false) {
-      this.closeFor(failure);
-      return;
-    }
-    this.setState('backoff');
-    if (this.isClosed) return;
+  /** The next back-off, with jitter, in ms; doubles the one after it (up to backoffMax). */
+  private nextDelay(): number {
     const jitter = this.opts.backoffJitter ?? 0.2;
     const max = this.opts.backoffMax ?? 30_000;
     // Never above backoffMax, the longest delay: a backoffInitial above it was waited in full
@@ -502,6 +501,21 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // jitter) would run after 1 ms, a reconnect loop without back-off.
     const ms = clampDelay(Math.round(Math.min(this.delay, max) * (1 + (Math.random() * 2 - 1) * jitter)));
     this.delay = Math.min(this.delay * 2, max);
+    return ms;
+  }
+
+  /**
+   * Waits the back-off after `failure` (a failed attempt, a connection lost at once), `ms` if the
+   * caller took it already, then retries.
+   */
+  private scheduleRetry(failure: Error, ms?: number): void {
+    if (this.opts.reconnect === false) {
+      this.closeFor(failure);
+      return;
+    }
+    this.setState('backoff');
+    if (this.isClosed) return;
+    ms ??= this.nextDelay();
     const signal = this.bounds.signal;
     if (signal?.aborted) {
       this.onOpenerAbort();

@@ -22,6 +22,7 @@ import { Switcher } from '../../src/switcher/switcher.js';
 import { type MemoryTransport, memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
 import { sealResponse } from '../../src/wire/admission/index.js';
+import { captureLogger } from '../helpers/faulty-log.js';
 import { nextEvent } from '../helpers/faulty-streams.js';
 
 /**
@@ -829,5 +830,29 @@ describe('what a session that cannot get in tells its caller', () => {
     expect(err.cause).toBeInstanceOf(AdmissionError);
     // Before: 'session closed', and console.error(err.message) hid the wrong password.
     expect(err.message).toBe(`session closed: ${(err.cause as Error).message}`);
+  });
+});
+
+describe('the log line of a failed attempt', () => {
+  it('says when the next attempt comes, and none when no retry follows', async () => {
+    const sw = switcher();
+    const logger = captureLogger();
+    const { s } = memorySession(sw, 'retrylog', {
+      password: 'wrong',
+      backoffInitial: 10_000,
+      backoffMax: 40_000,
+      backoffJitter: 0,
+      logger,
+    });
+    await nextEvent(s, 'disconnect', 3_000);
+    // Before: 'session attempt failed' alone, an operator left to guess whether and when it retries.
+    expect(logger.find('session attempt failed')[0]?.fields).toMatchObject({
+      code: 'FLEX_ERR_ADMISSION_REJECTED',
+      retryIn: 10_000,
+    });
+    const once = memorySession(sw, 'retrylog-once', { password: 'wrong', reconnect: false, logger }).s;
+    await nextEvent(once, 'close', 3_000);
+    const last = logger.find('session attempt failed').at(-1);
+    expect(last?.fields).not.toHaveProperty('retryIn');
   });
 });

@@ -343,7 +343,13 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     limit: number,
   ): Promise<{ node: BaseNode<S>; left: () => number }> {
     if (this._state === 'closed') throw this.closedError();
-    if (!(wait ?? this.opts.waitForReady ?? false)) throw new NotConnectedError(`session is ${this._state}`);
+    if (!(wait ?? this.opts.waitForReady ?? false)) {
+      // What to do, not only the state: a dial right after connect() is what most people try first.
+      const doing = this._state === 'backoff' ? 'waiting to reconnect' : this._state;
+      throw new NotConnectedError(
+        `not connected: the session is ${doing} (await session.ready() first, or pass { wait: true })`,
+      );
+    }
     // Monotonic: with the wall clock, a step back while waiting (NTP, a resumed VM) gave the dial
     // or ping that much more time.
     const start = now();

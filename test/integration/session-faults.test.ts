@@ -13,6 +13,7 @@ import {
   FlexStream as FS,
   Node,
   type NodeOptions,
+  NotConnectedError,
   Session,
   type SessionOptions,
   TimeoutError,
@@ -854,5 +855,21 @@ describe('the log line of a failed attempt', () => {
     await nextEvent(once, 'close', 3_000);
     const last = logger.find('session attempt failed').at(-1);
     expect(last?.fields).not.toHaveProperty('retryIn');
+  });
+});
+
+describe('a dial or ping before the session is ready', () => {
+  it('fails with a message that says what to do', async () => {
+    const sw = switcher();
+    const { s } = memorySession(sw, 'early-dialer');
+    // Dialled at once after connect(), as a new user does. Before: 'session is connecting'.
+    const err = (await s.dial('x:1').catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(NotConnectedError);
+    expect(err.message).toBe(
+      'not connected: the session is connecting (await session.ready() first, or pass { wait: true })',
+    );
+    const ping = (await s.ping().catch((e: unknown) => e)) as Error;
+    expect(ping.message).toBe(err.message);
+    await s.ready();
   });
 });

@@ -134,7 +134,7 @@ function serveExpose(session: NodeSession, e: Expose, tunnels: Tunnels, logger: 
 
 /** Listens on `f.localPort` and dials `f.domain:f.port` per connection (exported for tests). */
 export async function serveForward(
-  session: NodeSession,
+  session: Pick<NodeSession, 'dial'>,
   f: Forward,
   o: Pick<NodeOpts, 'bind' | 'dialTimeout'>,
   tunnels: Pick<Tunnels, 'splice'>,
@@ -211,25 +211,38 @@ async function runNode(ctx: CommandContext): Promise<number> {
     if (ports.has(e.port)) throw new CliError('CLI_USAGE', `virtual port ${e.port} is exposed twice`);
     ports.add(e.port);
   }
-  const session = openSession(o, o.domain, logger, { earlyData: o.earlyData === true });
-  const lost = sessionLost(session);
   const shutdown = onStopSignal(logger, CLOSE_BOUND + 2_000);
   const closers: (() => Promise<void> | void)[] = [];
   const tunnels = new Tunnels();
+  let session: NodeSession | undefined;
   const closeAll = async (): Promise<void> => {
     const closing = Promise.all(closers.map((c) => c()));
     tunnels.stop();
     await closing;
-    await session.close();
+    await session?.close();
   };
   try {
-    for (const e of o.expose ?? []) serveExpose(session, e, tunnels, logger);
+    // The --forward listeners are bound before the session starts: one that cannot listen ends
+    // the command (exit 13) before the switcher sees a connection, an admission or a claim of the
+    // domain (which could take it over from an unresponsive holder) from a node about to exit.
+    // A connection accepted meanwhile waits for the session.
+    let opened: (s: NodeSession) => void = () => {};
+    const sessionOpened = new Promise<NodeSession>((resolve) => {
+      opened = resolve;
+    });
+    const dialer: Pick<NodeSession, 'dial'> = {
+      dial: (address, options) => sessionOpened.then((s) => s.dial(address, options)),
+    };
     for (const f of o.forward ?? []) {
-      const server = await serveForward(session, f, o, tunnels, logger);
+      const server = await serveForward(dialer, f, o, tunnels, logger);
       closers.push(() => {
         server.close();
       });
     }
+    session = openSession(o, o.domain, logger, { earlyData: o.earlyData === true });
+    opened(session);
+    const lost = sessionLost(session);
+    for (const e of o.expose ?? []) serveExpose(session, e, tunnels, logger);
     if (o.admin !== undefined) {
       const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
       const admin = await startCliAdmin({ node: session }, o.admin, token, logger);

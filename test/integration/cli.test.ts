@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it, vi } from 'vitest';
@@ -199,6 +200,39 @@ describe('a password in the switcher URL', () => {
     expect(await node.exited).toBe(0);
     for (const out of [ping.stdout, ping.stderr, node.stdout, node.stderr]) {
       expect(out).not.toContain('s3cret');
+    }
+  });
+});
+
+describe('node with a --forward port already in use', () => {
+  // The session used to start before the listeners were bound: the switcher saw a connection (an
+  // admission, or a warning 'admission refused ... closed') from a node that then exited 13, and
+  // the domain was claimed, even taken over from an unresponsive holder, for nothing.
+  it('exits 13 without connecting to the switcher', async ({ expect }) => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const fake = net.createServer();
+    const seen: net.Socket[] = [];
+    fake.on('connection', (s) => seen.push(s));
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    try {
+      const busy = (taken.address() as net.AddressInfo).port;
+      const sw = (fake.address() as net.AddressInfo).port;
+      const r = await runCliToEnd(
+        ['node', '-d', 'busyport', '-s', `tcp://127.0.0.1:${sw}`, '--forward', `${busy}=x:1`],
+        { env: { FLEXMUX_PASSWORD: 'x' } },
+      );
+      expect(r.code).toBe(13);
+      expect(r.stderr).toContain('[CLI_IO]');
+      // Connections are accepted in order: once ours is in, any from the node would be too.
+      const probe = net.connect(sw, '127.0.0.1');
+      await new Promise<void>((resolve) => fake.once('connection', () => resolve()));
+      probe.destroy();
+      expect(seen.length).toBe(1);
+    } finally {
+      for (const s of seen) s.destroy();
+      fake.close();
+      taken.close();
     }
   });
 });

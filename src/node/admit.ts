@@ -21,6 +21,10 @@ import { HEADER_SIZE } from '../wire/constants.js';
 import { decodeMessage } from '../wire/decoder.js';
 import { type Frame, payloadLength, readHeader } from '../wire/frame.js';
 
+/** What a close before any reply means: a refusal without a reason, or a switcher gone. */
+const CLOSED_DURING_ADMISSION =
+  'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away';
+
 export interface AdmitOptions {
   password: string;
   domain: string;
@@ -132,7 +136,8 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     drain: () => {},
     close: (err) =>
       settle.reject(
-        new AdmissionError('connection closed during admission (rejected, reason unknown)', 0, {
+        // Not necessarily a refusal: a switcher that crashed or restarted ends the exchange too.
+        new AdmissionError(CLOSED_DURING_ADMISSION, 0, {
           cause: err ?? new ConnectionClosedError(),
         }),
       ),

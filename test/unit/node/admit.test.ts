@@ -190,3 +190,24 @@ describe('admit(): reading the reply', () => {
     expect(a.closed).toBe(true);
   });
 });
+
+describe('admit(): a connection closed before any reply', () => {
+  it('says that the switcher may have refused without a reason, or gone away', async () => {
+    const [a, b] = memoryPair();
+    cleanups.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
+    // The switcher's side hangs up on the request: a Go switcher's wrong password, a flexmux
+    // switcher's rate limit or shutdown, or one that crashed while the node reconnected.
+    b.attach({ data: () => b.destroy(), drain: () => {}, close: () => {} });
+    const err = await admit(a, { password: PASSWORD, domain: 'n', timeout: 5_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AdmissionError);
+    expect(err).toMatchObject({ errCode: 0, reason: 'closed' });
+    // Before: '(rejected, reason unknown)', which sent operators of a switcher that had merely
+    // restarted looking for a wrong password.
+    expect((err as Error).message).toBe(
+      'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away',
+    );
+  });
+});

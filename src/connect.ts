@@ -59,7 +59,10 @@ export function connector(
   try {
     u = new URL(url);
   } catch (err) {
-    throw new ConfigError(`invalid switcher URL "${url}"`, { cause: err });
+    throw new ConfigError(
+      `invalid switcher URL "${url}": expected tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH`,
+      { cause: err },
+    );
   }
   // A timer delay: 2^31 ms or more would make every dial's timer fire at once.
   const timeout = checkDelay('option connectTimeout', o.connectTimeout ?? 10_000);

@@ -158,3 +158,14 @@ describe('connector', () => {
     }
   });
 });
+
+describe('a switcher URL without a scheme', () => {
+  it('is refused with the forms that work, not only "invalid"', () => {
+    // Before: 'invalid switcher URL "127.0.0.1:7000"', with no hint that tcp:// was missing.
+    expect(() => connect('127.0.0.1:7000', { password: 'x', domain: 'u' })).toThrow(
+      new ConfigError(
+        'invalid switcher URL "127.0.0.1:7000": expected tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH',
+      ),
+    );
+  });
+});

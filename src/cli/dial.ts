@@ -65,7 +65,12 @@ async function runDial(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<DialOpts>();
   const target = ctx.args[0] as { domain: string; port: number };
   const { logger } = ctx;
-  const session = await openOnce(o, o.domain ?? randomDomain('dial'), logger);
+  const session = await openOnce(
+    o,
+    o.domain ?? randomDomain('dial'),
+    logger,
+    ctx.cmd.getOptionValueSource('switcher') === 'default',
+  );
   let meter: Meter | null = null;
   // Until the stream is open, a signal ends the process the default way.
   let shutdown: ShutdownHandle | null = null;

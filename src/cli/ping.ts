@@ -65,7 +65,12 @@ async function runPing(ctx: CommandContext): Promise<number> {
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
-  const session = await openOnce(o, o.domain ?? randomDomain('ping'), ctx.logger);
+  const session = await openOnce(
+    o,
+    o.domain ?? randomDomain('ping'),
+    ctx.logger,
+    ctx.cmd.getOptionValueSource('switcher') === 'default',
+  );
   const shutdown = onStopSignal(ctx.logger, 2_000);
   const stop = new AbortController();
   void shutdown.signalled.then(() => stop.abort());

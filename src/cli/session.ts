@@ -1,7 +1,7 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type ConnectOptions, connect, masksNothing, type NodeSession } from '../connect.js';
-import { TimeoutError } from '../errors.js';
+import { ConnectionClosedError, TimeoutError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
 import { clampDelay } from '../util/timers.js';
 import { CliError } from './exit.js';
@@ -86,7 +86,12 @@ export function openSession(
  * A session for one task (`dial`, `ping`): no reconnection, and the first failure is the result,
  * so an admission refused or a switcher that is not there gives its own error and exit code.
  */
-export async function openOnce(o: ConnectOpts, domain: string, logger: CliLogger): Promise<NodeSession> {
+export async function openOnce(
+  o: ConnectOpts,
+  domain: string,
+  logger: CliLogger,
+  switcherIsDefault = false,
+): Promise<NodeSession> {
   const session = connect(o.switcher, { ...connectOptions(o, domain, quietFor(logger)), reconnect: false });
   let onDisconnect: (err: Error) => void = () => {};
   const failed = new Promise<never>((_, reject) => {
@@ -108,6 +113,14 @@ export async function openOnce(o: ConnectOpts, domain: string, logger: CliLogger
     return session;
   } catch (err) {
     await session.close();
+    // A config file that sets the URL in its node: section only (as docs/cli.md's example does)
+    // sent dial and ping to the default, and the refusal did not say that no URL was given.
+    if (switcherIsDefault && (err as { code?: unknown }).code === 'FLEX_ERR_CONNECTION_CLOSED') {
+      throw new ConnectionClosedError(
+        `${(err as Error).message} (no switcher URL was given, so ${o.switcher} is the default: pass -s URL, set FLEXMUX_SWITCHER, or set switcher: in the config file's dial: or ping: section)`,
+        { cause: err },
+      );
+    }
     throw err;
   } finally {
     session.off('disconnect', onDisconnect);

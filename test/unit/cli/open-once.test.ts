@@ -44,3 +44,32 @@ describe('openOnce', () => {
     expect((err as { code?: string }).code).toBe('FLEX_ERR_CONNECTION_CLOSED');
   });
 });
+
+describe('openOnce with the default switcher URL', () => {
+  // A config file like docs/cli.md's sets the URL in its node: section only: dial and ping then
+  // went to tcp://127.0.0.1:7000 and said just 'connect ECONNREFUSED', not that no URL was given.
+  it('says the URL was the default when it cannot connect, and how to set one', async () => {
+    process.env[PASSWORD_ENV] = 'open-once';
+    const port = await closedPort();
+    const o = {
+      switcher: `tcp://127.0.0.1:${port}`,
+      connectTimeout: 5_000,
+      logLevel: 'error' as const,
+      logFormat: 'json' as const,
+    };
+    const fail = (isDefault: boolean) =>
+      openOnce(o, 'once', pino({ level: 'silent' }), isDefault).then(
+        (s): Promise<Error & { code?: string }> => s.close().then(() => new Error('connected')),
+        (e: unknown) => e as Error & { code?: string },
+      );
+    const hinted = await fail(true);
+    expect(hinted.code).toBe('FLEX_ERR_CONNECTION_CLOSED');
+    expect(hinted.message).toMatch(/ECONNREFUSED/);
+    expect(hinted.message).toContain(
+      `(no switcher URL was given, so tcp://127.0.0.1:${port} is the default: pass -s URL, set FLEXMUX_SWITCHER, or set switcher: in the config file's dial: or ping: section)`,
+    );
+    const plain = await fail(false);
+    expect(plain.code).toBe('FLEX_ERR_CONNECTION_CLOSED');
+    expect(plain.message).not.toContain('default');
+  });
+});

@@ -374,10 +374,15 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
       remote = formatAddress(res.socket.remoteAddress, res.socket.remotePort);
       socket = res.socket;
     });
-    const onError = (err: Error): void =>
+    const onError = (err: Error): void => {
+      // A URL without the switcher's path (ws://host:port) is the likeliest cause of a 404.
+      const hint = / 404$/.test(err.message)
+        ? ` (no WebSocket endpoint at path ${parsed.pathname}; a flexmux switcher serves ${transportDefaults.wsPath} unless told otherwise)`
+        : '';
       attempt.reject(
-        new ConnectionClosedError(`WebSocket dial to ${shown} failed: ${err.message}`, { cause: err }),
+        new ConnectionClosedError(`WebSocket dial to ${shown} failed: ${err.message}${hint}`, { cause: err }),
       );
+    };
     ws.on('error', onError);
     ws.once('open', () => {
       const transport = new WsTransport(ws, remote, transportOptions, socket, true);

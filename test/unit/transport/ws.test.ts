@@ -174,6 +174,17 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(String((err as Error).message)).toMatch(/404/);
   });
 
+  it('names the default path when a dial is answered 404', async () => {
+    // A URL without the path (ws://host:port), the likeliest slip, was answered 'Unexpected server
+    // response: 404' and nothing more.
+    const { base } = await listen();
+    const err = (await dialWs(`${base}/`).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err.message).toBe(
+      `WebSocket dial to ${base}/ failed: Unexpected server response: 404 (no WebSocket endpoint at path /; a flexmux switcher serves /flex/ws unless told otherwise)`,
+    );
+  });
+
   it('survives a client that resets the connection after its upgrade on another path was refused', async () => {
     // Node's HTTP server takes its 'error' listener off a socket it hands to 'upgrade'; the 404
     // written back must not leave that socket without one, or a reset crashes the process.

@@ -97,6 +97,7 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     if (end === 0) {
       if (have < HEADER_SIZE) return;
       if (parts.length > 1) parts.splice(0, parts.length, concatBytes(parts));
+      checkNotHttp(parts[0]!);
       const h = readHeader(parts[0]!, 0);
       const size = payloadLength(h.cmd, h.size);
       // Refused as soon as the header says so, not after waiting for its payload.
@@ -179,6 +180,24 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
  * as soon as its size is known. (None can be too long: the 16-bit size field stops at 65,535, and a
  * WebSocket message longer than its size field says is refused by decodeMessage.)
  */
+const HTTP = [0x48, 0x54, 0x54, 0x50, 0x2f]; // 'HTTP/'
+
+/**
+ * A reply that starts like an HTTP response comes from a WebSocket (or plain HTTP) port given as
+ * tcp://: said as such, not waited on as a frame until the server hangs up, which read as an
+ * admission refused for no reason (and pointed at the password).
+ */
+function checkNotHttp(head: Uint8Array): void {
+  if (!HTTP.every((b, i) => head[i] === b)) return;
+  let line = '';
+  for (let i = 0; i < Math.min(head.length, 60) && head[i] !== 0x0d && head[i] !== 0x0a; i++) {
+    line += head[i]! >= 0x20 && head[i]! < 0x7f ? String.fromCharCode(head[i]!) : '?';
+  }
+  throw new ProtocolError(
+    `the switcher answered in HTTP (${JSON.stringify(line)}): that port serves WebSocket or HTTP, not flex over TCP; use a ws:// URL (path /flex/ws by default)`,
+  );
+}
+
 function checkReplySize(size: number): void {
   if (size < ENVELOPE_OVERHEAD) throw new ProtocolError(`admission response of ${size} bytes is too short`);
 }

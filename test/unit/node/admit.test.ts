@@ -211,3 +211,29 @@ describe('admit(): a connection closed before any reply', () => {
     );
   });
 });
+
+describe('admit(): an answer in HTTP', () => {
+  it('says the address serves WebSocket or HTTP, not flex over TCP', async () => {
+    const [a, b] = memoryPair();
+    cleanups.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
+    // What a switcher's ws:// port (a Node HTTP server) answers a tcp:// node's request with.
+    b.attach({
+      data: () => {
+        b.send([new TextEncoder().encode('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')]);
+        b.close();
+      },
+      drain: () => {},
+      close: () => {},
+    });
+    const err = await admit(a, { password: PASSWORD, domain: 'n', timeout: 5_000 }).catch((e: unknown) => e);
+    // Before: 'connection closed during admission', an admission refusal (exit 3) pointing at the
+    // password, for a tcp:// URL given the WebSocket port.
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toBe(
+      'the switcher answered in HTTP ("HTTP/1.1 400 Bad Request"): that port serves WebSocket or HTTP, not flex over TCP; use a ws:// URL (path /flex/ws by default)',
+    );
+  });
+});

@@ -125,8 +125,14 @@ export async function openResponse(password: Password, payload: Uint8Array): Pro
  */
 export function checkResponse(res: AdmitResponse): number {
   if (res.errCode !== AdmitErrCode.OK) {
+    // ErrCode -1 covers every failed check, and Go's text does not say which (the switcher's log
+    // does): say what to look at.
+    const hint =
+      res.errCode === -1
+        ? ' (check the password, the domain (access rules may limit a password to some domains) and the clock; the switcher logs the reason)'
+        : '';
     throw new AdmissionError(
-      `admission rejected by the switcher (ErrCode ${res.errCode}): ${res.errMsg}`,
+      `admission rejected by the switcher (ErrCode ${res.errCode}): ${res.errMsg}${hint}`,
       res.errCode,
       {
         reason: res.errCode === AdmitErrCode.REGISTRATION ? 'registration' : 'rejected',

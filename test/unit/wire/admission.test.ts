@@ -328,4 +328,14 @@ describe('envelope and checks beyond the vectors', () => {
     }
     expect((err as AdmissionError).errCode).toBe(-2);
   });
+
+  it('a refusal with ErrCode -1 says what to check, since the reply never says which check failed', () => {
+    // Before: 'admission rejected by the switcher (ErrCode -1): handshake rejected' and nothing
+    // more, for a team password used with a domain it may not register, say.
+    expect(() =>
+      checkResponse({ errCode: -1, errMsg: 'handshake rejected', ip: 0, version: 20260225 }),
+    ).toThrow(
+      'admission rejected by the switcher (ErrCode -1): handshake rejected (check the password, the domain (access rules may limit a password to some domains) and the clock; the switcher logs the reason)',
+    );
+  });
 });

@@ -596,6 +596,16 @@ export class SwitcherClient implements FrameSink {
   /** Graceful: stop routing, flush what is queued, then close the transport. */
   close(reason: LeaveReason, err?: Error): void {
     if (this.state !== 'open') return;
+    // The switcher's own verdicts on a silent client are logged when made: the client is routed
+    // no more and its domain is free now, while 'client left' waits for its connection to end,
+    // which for a peer that went dark can take the transport's close timeout. (A kick and an
+    // eviction have their own lines.)
+    if (reason === 'unresponsive' || reason === 'idle') {
+      this.host.logger.warn(
+        { domain: this.domain, ip: this.ip, reason, err: err?.message },
+        'closing client',
+      );
+    }
     this.leave(reason, err);
     this.outbox.scheduler.flush();
     // Read on until the peer's end so unread bytes never turn our FIN into a reset.

@@ -7,6 +7,7 @@ import { memoryPair } from '../../../src/transport/memory.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { type Frame, makeFrame } from '../../../src/wire/frame.js';
+import { captureLogger } from '../../helpers/faulty-log.js';
 import { admitRaw, connectRaw, join, PASSWORD } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -206,5 +207,23 @@ describe('clients the switcher closes for silence', () => {
     const { domain, reason, err } = await left;
     expect({ domain, reason }).toEqual({ domain: 'held', reason: 'evicted' });
     expect(err).toBeInstanceOf(TimeoutError);
+  });
+});
+
+describe('a client the switcher closes for its own reasons', () => {
+  it('is logged when the switcher decides, not only once its connection has ended', async () => {
+    const logger = captureLogger();
+    const sw = new Switcher({ password: PASSWORD, pingInterval: 50, livenessTimeout: 40, logger });
+    cleanups.push(() => sw.close({ timeout: 500 }));
+    const dark = await join(sw, 'dark'); // never answers a ping
+    // Nor reads: its connection cannot end, as a peer's that went dark without a FIN.
+    dark.t.pauseReading();
+    await expect.poll(() => sw.client('dark'), { timeout: 2_000 }).toBeUndefined();
+    // Before: nothing until 'client left', which waits for the connection's end (up to the
+    // transport's close timeout), while a new holder of the domain could already be admitted.
+    expect(logger.find('closing client', { domain: 'dark', reason: 'unresponsive' })).toHaveLength(1);
+    expect(logger.find('client left')).toHaveLength(0);
+    dark.t.resumeReading();
+    await expect.poll(() => logger.find('client left', { domain: 'dark' }).length).toBe(1);
   });
 });

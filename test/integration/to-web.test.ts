@@ -75,7 +75,10 @@ describe('FlexStream.toWeb() over a half-closing stream', () => {
     const { readable, writable } = s.toWeb();
     const writer = writable.getWriter();
     const read = readWeb(readable);
+    // destroy(err) emits the error on the peer too, where nobody listens otherwise.
+    const peerFailed = once<Error>(peer, 'error');
     peer.destroy(Object.assign(new Error('go away'), { resetCode: 0x123 }));
+    expect((await peerFailed).message).toBe('go away');
     await expect(read).rejects.toBeInstanceOf(StreamResetError);
     await expect(writer.closed).rejects.toMatchObject({ resetCode: 0x123 });
     expect(s.destroyed).toBe(true);

@@ -645,6 +645,17 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const pending = this.dials.take(f.dstPort);
     const ack = decodeOpenAck(f.payload);
     if (!pending) {
+      const key = frameKey(f, via, this);
+      if (this.streams.has(key)) {
+        // A second ACK for a dial that was answered (only a buggy or hostile peer sends one): its
+        // addresses are those of the stream that ACK made, so a close would end that stream.
+        this.stats.dropped++;
+        this.logger.debug(
+          { port: f.dstPort, from: `${f.srcIP}:${f.srcPort}` },
+          'dropped duplicate OpenStream ACK',
+        );
+        return;
+      }
       // The dial gave up: close the peer's stream instead of leaving it half-alive (12.2).
       if (ack.ok) via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
       return;

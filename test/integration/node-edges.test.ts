@@ -83,6 +83,27 @@ describe('node edge cases', () => {
     expect(node.streamCount).toBe(0);
   });
 
+  it('ignores a second ACK for a dial that succeeded: the live stream is not closed', async () => {
+    const { node, raw } = rawLink();
+    const dial = node.dial('bob:80');
+    const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+    const ok = new Uint8Array([0, 0, 0, 0x10, 0]);
+    raw.send(Cmd.OPEN_ACK, 1, open.srcPort, 2, 80, ok);
+    const s = await dial;
+    const dropped = node.stats.dropped;
+    raw.send(Cmd.OPEN_ACK, 1, open.srcPort, 2, 80, ok);
+    // The node answers the ping behind whatever it made of the duplicate ACK.
+    raw.send(Cmd.PING, 1, 0, 2, 7, new Uint8Array(0));
+    await raw.next((f) => f.cmd === Cmd.PING_ACK);
+    expect(raw.frames.filter((f) => f.cmd === Cmd.CLOSE)).toEqual([]);
+    expect(node.stats.dropped).toBe(dropped + 1);
+    expect(s.core.state).toBe('open');
+    s.write('still here');
+    const data = await raw.next((f) => f.cmd === Cmd.DATA);
+    expect(new TextDecoder().decode(data.payload)).toBe('still here');
+    expect([data.dstIP, data.dstPort, data.srcPort]).toEqual([2, 80, open.srcPort]);
+  });
+
   it('tolerates a CloseStream before the error ACK (Go quirk 3.4)', async () => {
     const { node, raw } = rawLink();
     const dial = node.dial('bob:80');

@@ -672,12 +672,26 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       pending.reject(new DialRefusedError(ack.error, { target: formatTarget(pending.target) }));
       return;
     }
+    const key = frameKey(f, via, this);
+    if (this.streams.has(key)) {
+      // A stream with these addresses runs already: one accepted on a port this dial waits on, from
+      // the address the ACK comes from (the peer opened to us as we opened to it; PROTOCOL.md
+      // 12.3). The ACK names that stream too, so the dial fails as an acceptor refuses a duplicate,
+      // and nothing is sent: a close would end the stream both ends now share.
+      this.dialPorts.release(pending.port);
+      this.logger.debug(
+        { port: f.dstPort, from: `${f.srcIP}:${f.srcPort}` },
+        'OpenStream ACK names a live stream: dial refused',
+      );
+      pending.reject(new DialRefusedError('sid is attached', { target: formatTarget(pending.target) }));
+      return;
+    }
     // Register the stream before anything else is dispatched: data or a close may follow the ACK
     // in the same read (PROTOCOL.md 8.2 keeps them in order).
     const o = this.options;
     const core = new StreamCore(
       via,
-      frameKey(f, via, this),
+      key,
       { ip: f.dstIP, port: f.dstPort, domain: this._domain },
       { ip: f.srcIP, port: f.srcPort, domain: 'domain' in pending.target ? pending.target.domain : '' },
       effectiveWindow(ack.window),

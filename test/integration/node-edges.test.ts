@@ -104,6 +104,33 @@ describe('node edge cases', () => {
     expect([data.dstIP, data.dstPort, data.srcPort]).toEqual([2, 80, open.srcPort]);
   });
 
+  it('keeps an accepted stream when a dial from its port gets an ACK with its addresses (12.3)', async () => {
+    // Listening on a port a dial is waiting on, and a simultaneous open from the peer: the open
+    // from (2, 80) to our port and the ACK of our dial from that port to (2, 80) name one stream.
+    const { node, raw } = rawLink();
+    const dial = node.dial('bob:80');
+    dial.catch(() => {});
+    const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+    const accepting = node.listen(open.srcPort).accept();
+    raw.send(Cmd.OPEN, 1, open.srcPort, 2, 80, encodeOpen({ domain: 'bob', window: 0 }));
+    expect(decodeOpenAck((await raw.next((f) => f.cmd === Cmd.OPEN_ACK)).payload).ok).toBe(true);
+    const accepted = await accepting;
+    raw.send(Cmd.OPEN_ACK, 1, open.srcPort, 2, 80, new Uint8Array([0, 0, 0, 0, 0]));
+    await expect(dial).rejects.toMatchObject({
+      code: 'FLEX_ERR_DIAL_REFUSED',
+      remoteText: 'sid is attached',
+    });
+    expect(node.streamCount).toBe(1);
+    raw.send(Cmd.DATA, 1, open.srcPort, 2, 80, new TextEncoder().encode('to the accepted one'));
+    const got = await new Promise<string>((resolve) =>
+      accepted.once('data', (b: Buffer) => resolve(String(b))),
+    );
+    expect(got).toBe('to the accepted one');
+    raw.send(Cmd.PING, 1, 0, 2, 7, new Uint8Array(0));
+    await raw.next((f) => f.cmd === Cmd.PING_ACK);
+    expect(raw.frames.filter((f) => f.cmd === Cmd.CLOSE)).toEqual([]);
+  });
+
   it('tolerates a CloseStream before the error ACK (Go quirk 3.4)', async () => {
     const { node, raw } = rawLink();
     const dial = node.dial('bob:80');

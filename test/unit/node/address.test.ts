@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/errors.js';
+import { parseAddress } from '../../../src/node/address.js';
+
+describe('dial addresses', () => {
+  it('takes a decimal host for a virtual IP and anything else for a domain', () => {
+    expect(parseAddress('0:80')).toEqual({ ip: 0, port: 80 });
+    expect(parseAddress('65535:1')).toEqual({ ip: 0xffff, port: 1 });
+    expect(parseAddress('123abc:80')).toEqual({ domain: '123abc', port: 80 });
+  });
+
+  it('refuses a decimal host above 65535 as Go v3 does ("invalid ip number"), not as a domain', () => {
+    // Go v2 (before the v3 dialer) dialled "70000" as a domain; v3's parseAddress refuses it.
+    // A numeric name is a valid domain (PROTOCOL.md 2.8): it is dialled as a DialTarget.
+    expect(() => parseAddress('70000:80')).toThrow(ConfigError);
+    expect(parseAddress({ domain: '70000', port: 80 })).toEqual({ domain: '70000', port: 80 });
+    expect(parseAddress({ domain: '7', port: 80 })).toEqual({ domain: '7', port: 80 });
+  });
+});

@@ -293,8 +293,11 @@ export class Router {
   private beforeAck(from: SwitcherClient, to: SwitcherClient, f: Frame, ending: boolean): void {
     const route = from.opening.get(f.srcPort);
     if (route === undefined || route.acked || route.to !== to || route.dstPort !== f.dstPort) return;
-    if (ending) route.ended = true;
-    else route.fins = 1;
+    // On an ordinary dial's tracking `ended` means the dialer gave the dial up (a reset), so that
+    // the acceptor's leave refuses it no more. A v3 close waits for the ACK as the dial does: the
+    // dial is still refused then (SwitcherClient.unroute), or the dialer waited out its timeout.
+    if (ending && (route.early || f.cmd === Cmd.RESET)) route.ended = true;
+    else if (!ending) route.fins = 1;
   }
 
   /**

@@ -68,6 +68,27 @@ describe('switcher: ordinary dials to a client that leaves before answering', ()
     expect(inner(sw, 'alice').opening.size).toBe(0);
   });
 
+  it('are refused too when the dialer sent a v3 close before the ACK', async () => {
+    // A v3 close waits for its ACK and the dial for its answer: bob leaving must answer both.
+    const alice = await join(sw, 'alice');
+    const bob = await join(sw, 'bob');
+    dial(alice, bob, 'bob', 5000);
+    dial(alice, bob, 'bob', 5001, true);
+    await bob.next(openFrom(5000));
+    await bob.next(openFrom(5001));
+    alice.send(makeFrame(Cmd.CLOSE, bob.ip, 9, alice.ip, 5000));
+    alice.send(makeFrame(Cmd.CLOSE, bob.ip, 9, alice.ip, 5001));
+    await bob.next((f) => f.cmd === Cmd.CLOSE && f.srcPort === 5000);
+    await bob.next((f) => f.cmd === Cmd.CLOSE && f.srcPort === 5001);
+    bob.t.destroy();
+    await bob.closed;
+    const byDomain = await alice.next(ackTo(5000), 1_000);
+    expect(decodeOpenAck(byDomain.payload)).toEqual({ ok: false, error: 'resolve domain failed' });
+    const byIp = await alice.next(ackTo(5001), 1_000);
+    expect(decodeOpenAck(byIp.payload)).toEqual({ ok: false, error: NO_NODE_AT_IP });
+    expect(inner(sw, 'alice').opening.size).toBe(0);
+  });
+
   it('are forgotten on their ACK, a new dial from their port, or the leave of either client', async () => {
     const alice = await join(sw, 'alice');
     const bob = await join(sw, 'bob');

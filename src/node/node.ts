@@ -758,6 +758,15 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       ack.window === answer.window &&
       (ack.caps & this.options.caps) === core.caps &&
       (routed === null ? f.srcIP === core.remoteIP : (ack.caps & Caps.EARLY_ROUTED) !== 0);
+    if (same && routed !== null) {
+      const other = this.streams.get(frameKey(f, via, this));
+      if (other !== undefined && other !== core) {
+        // The address the ACK gives this stream is a stream accepted meanwhile (a simultaneous
+        // open, PROTOCOL.md 12.3): fail the dial as onOpenAck does, and leave that stream be.
+        pending.reject(new DialRefusedError('sid is attached', { target: formatTarget(pending.target) }));
+        return;
+      }
+    }
     if (same) {
       // Counted now, as a dial is once accepted: a refused or failed early dial opened nothing.
       this.stats.streamsOpened++;

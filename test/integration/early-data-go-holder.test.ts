@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FlexStream, Node, type NodeOptions, ProtocolError } from '../../src/index.js';
+import { DialRefusedError, type FlexStream, Node, type NodeOptions, ProtocolError } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
 import type { SwitcherClient } from '../../src/switcher/client.js';
 import type { Registry } from '../../src/switcher/registry.js';
@@ -8,7 +8,7 @@ import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
 import { ALL_CAPS, Cmd } from '../../src/wire/constants.js';
 import { makeFrame } from '../../src/wire/frame.js';
-import { encodeOpenAck } from '../../src/wire/open.js';
+import { encodeOpen, encodeOpenAck } from '../../src/wire/open.js';
 import { once, readAll } from '../helpers/streams.js';
 import { join as joinRaw } from '../unit/switcher/helpers.js';
 
@@ -102,6 +102,33 @@ describe('early data and a domain that changed hands', () => {
     s2.write('again');
     const data = await goBob.next((f) => f.cmd === Cmd.DATA && f.srcPort === open2.srcPort);
     expect(Buffer.from(data.payload).toString()).toBe('again');
+  });
+
+  it('keeps a stream accepted on its port when the early dial ACK names it too (12.3)', async () => {
+    // A simultaneous open: alice listens on the port her early dial waits on, and bob opens to
+    // it from the port she dialled. Her dial's ACK then names the stream she accepted.
+    const { sw, alice } = await bobLeft();
+    const bob = await joinRaw(sw, 'bob');
+    const assumed = (
+      alice as unknown as { earlyDomains: Map<string, { window: number; caps: number }> }
+    ).earlyDomains.get('bob');
+    if (assumed === undefined) throw new Error('alice did not learn early data for bob');
+    const s = await alice.dial('bob:9');
+    expect(s.core.remoteIP).toBe(0xffff);
+    const failed = once<Error>(s, 'error');
+    const open = await bob.next((f) => f.cmd === Cmd.OPEN);
+    const accepting = alice.listen(open.srcPort).accept();
+    bob.send(makeFrame(Cmd.OPEN, alice.ip, open.srcPort, bob.ip, 9, encodeOpen({ domain: '', window: 0 })));
+    await bob.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === 9);
+    const accepted = await accepting;
+    const ack = encodeOpenAck({ window: assumed.window, caps: assumed.caps });
+    bob.send(makeFrame(Cmd.OPEN_ACK, alice.ip, open.srcPort, bob.ip, 9, ack));
+    const err = await failed;
+    expect(err).toBeInstanceOf(DialRefusedError);
+    expect((err as DialRefusedError).remoteText).toBe('sid is attached');
+    const got = new Promise<string>((resolve) => accepted.once('data', (b: Buffer) => resolve(String(b))));
+    bob.send(makeFrame(Cmd.DATA, alice.ip, open.srcPort, bob.ip, 9, new TextEncoder().encode('hello')));
+    expect(await got).toBe('hello');
   });
 
   it('delivers early data to a flexmux node that took the domain, right after its ACK', async () => {

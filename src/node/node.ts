@@ -174,6 +174,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private _closed = false;
   private closing = false;
   private closeError: Error | undefined;
+  /**
+   * @internal set by a Session, which logs the loss of the connection itself ('session
+   * disconnected', with the same fields): one event, one line.
+   */
+  closeLoggedByOwner = false;
   /** Counters; frames and bytes written are on `scheduler` (framesWritten, bytesWritten). */
   readonly stats = {
     framesIn: 0,
@@ -886,7 +891,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     for (const s of [...this.streams.values()]) s.abort(streamErr);
     this.streams.clear();
     if (this.closeError) {
-      this.logger.info({ err: err.message, remote: this.transport.remoteAddress }, 'connection closed');
+      if (!this.closeLoggedByOwner)
+        this.logger.info({ err: err.message, remote: this.transport.remoteAddress }, 'connection closed');
       this.emit('error', err);
     }
     this.emit('close', this.closeError);

@@ -451,6 +451,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       transport.destroy(err as Error);
       throw err;
     }
+    node.closeLoggedByOwner = true;
     this._node = node;
     this.connections++;
     this.lastFailure = undefined;
@@ -462,7 +463,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       if (this._state === 'closed') return;
       const e = err ?? new ConnectionClosedError('connection closed');
       this.lastFailure = e;
-      this.logger.info({ err: e.message }, 'session disconnected');
+      this.logger.info({ err: e.message, remote: node.transport.remoteAddress }, 'session disconnected');
       if (this.opts.reconnect === false) {
         // Closed before anyone hears of the loss: 'disconnect' listeners see the final state.
         this.closeFor(e);

@@ -328,7 +328,12 @@ describe('lifecycle', () => {
     const second = await startSwitcher(['--tcp', address], ENV);
     await second.child.waitForLog('client admitted', (l) => l.domain === 'alice');
     await node.waitForLog('session ready', (l) => l !== firstReady);
-    expect(node.logs.some((l) => l.msg === 'session disconnected')).toBe(true);
+    // One line for the lost connection, with the address it had: the node's own 'connection
+    // closed' used to come with it.
+    const lost = node.logs.filter((l) => l.msg === 'session disconnected');
+    expect(lost).toHaveLength(1);
+    expect(lost[0]?.remote).toBe(address);
+    expect(node.logs.filter((l) => l.msg === 'connection closed')).toEqual([]);
   });
 
   it('a port in use exits 13', async () => {

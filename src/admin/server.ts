@@ -135,7 +135,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   const port = (server.address() as AddressInfo).port;
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
   const url = `http://${host}:${port}/`;
-  logger.info({ url, mode: panel.mode, token: o.token !== undefined }, 'admin server listening');
+  logger.info({ url, mode: panel.mode, token: o.token !== undefined }, 'admin API listening');
 
   let closing: Promise<void> | null = null;
   return {

@@ -25,6 +25,5 @@ export async function startCliAdmin(
   }
   if (token === undefined)
     logger.warn({ url: admin.url }, 'admin API without a token: local users may use it');
-  logger.info({ url: admin.url }, 'admin API listening');
   return admin;
 }

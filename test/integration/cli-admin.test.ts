@@ -270,7 +270,11 @@ describe('against a real switcher with --admin', () => {
     const env = { FLEXMUX_PASSWORD: 'p', FLEXMUX_ADMIN_TOKEN: TOKEN };
     const sw = runCli(['switcher', '--tcp', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { env });
     const ready = await sw.waitForLog('switcher ready');
-    const url = String((await sw.waitForLog('admin API listening')).url);
+    const listening = await sw.waitForLog('admin API listening');
+    const url = String(listening.url);
+    // One line for the admin server's start, with the admin module's fields: the module's own
+    // 'admin server listening' used to come with the command's.
+    expect(listening).toMatchObject({ mode: 'switcher', token: true });
     const tcp = (ready.listeners as string[])[0];
     const node = runCli(['node', '-s', tcp, '-d', 'alice'], { env });
     const first = await node.waitForLog('session ready');
@@ -295,5 +299,6 @@ describe('against a real switcher with --admin', () => {
     const lines = `${sw.stderr}\n${node.stderr}`.split('\n').filter((l) => l.startsWith('{'));
     expect(lines.length).toBeGreaterThan(6);
     for (const line of lines) expect(repeatedLogKeys(line), line).toEqual([]);
+    expect(sw.logs.filter((l) => /^admin (API|server) listening$/.test(l.msg))).toHaveLength(1);
   });
 });

@@ -150,7 +150,10 @@ export async function serveForward(
         logger.debug({ from, target }, 'forwarding connection');
         socket.resume();
         void tunnels.splice(stream, socket).then((err) => {
-          if (err) logger.warn({ from, target, err: err.message }, 'forwarded connection failed');
+          if (err) {
+            const code = (err as { code?: string }).code;
+            logger.warn({ from, target, err: err.message, code }, 'forwarded connection failed');
+          }
         });
       },
       (err: Error) => {

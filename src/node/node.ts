@@ -91,6 +91,15 @@ const NO_PAYLOAD = new Uint8Array(0);
 const EARLY_DOMAINS = 1024;
 
 /** Key of the stream a received frame belongs to: the peer's address and our port. */
+/**
+ * Whether a stream's failure reaches someone: a Node.js stream with an 'error' listener. A Web
+ * Streams view has no listeners to count (its reader and writer error): taken as unheard.
+ */
+function heard(face: Destroyable): boolean {
+  const count = (face as { listenerCount?: (event: string) => number }).listenerCount;
+  return typeof count === 'function' && count.call(face, 'error') > 0;
+}
+
 function keyOf(remoteIP: number, remotePort: number, localPort: number): number {
   return remoteIP * 0x100000000 + remotePort * 0x10000 + localPort;
 }
@@ -357,7 +366,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.earlyDials.set(port, { core, face, answer, routed });
     wait.then(
       () => {},
-      (err: Error) => this.failEarly(port, core, target, err),
+      (err: Error) => this.failEarly(port, core, face, target, err),
     );
     return face;
   }
@@ -365,17 +374,19 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /**
    * An early-data dial failed (refused, timed out, answered differently, or its connection went):
    * its stream, the application's already, fails with the error. That error may go unheard (no
-   * 'error' listener: the face keeps it as `failure`), so it is logged too. A timeout resets the
+   * 'error' listener: the face keeps it as `failure`), so it is logged then; a stream with an
+   * 'error' listener is the application's to report (one event, one line). A timeout resets the
    * stream (a close without RESET): the acceptor may hold it, and a switcher keeps its route until
    * told (docs/protocol.md 8). The rest send nothing: there is no stream at the other end, or
    * confirmEarly told it, or the connection is gone.
    */
-  private failEarly(port: number, core: StreamCore, target: DialTarget, err: Error): void {
+  private failEarly(port: number, core: StreamCore, face: S, target: DialTarget, err: Error): void {
     if (core.state !== 'closed') {
-      this.logger.info(
-        { dial: formatTarget(target), port, err: err.message, code: (err as { code?: string }).code },
-        'early-data dial failed; its stream fails with the error',
-      );
+      if (!heard(face))
+        this.logger.info(
+          { dial: formatTarget(target), port, err: err.message, code: (err as { code?: string }).code },
+          'early-data dial failed; its stream fails with the error',
+        );
       // While it is still in earlyDials, release() knows the port is quarantined already.
       if (err instanceof DialTimeoutError && !this._closed) core.destroy(err);
       else core.abort(err);

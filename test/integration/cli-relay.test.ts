@@ -142,6 +142,29 @@ describe('switcher + node --expose + dial', () => {
     }
   });
 
+  it('node --forward --early-data: a refused early stream is logged once, with its code', async () => {
+    const forwarder = runCli(
+      ['node', '-s', tcp, '-d', 'dave', '--forward', '0=alice:22', '--forward', '0=alice:99', '--early-data'],
+      { env: ENV },
+    );
+    const open = await forwarder.waitForLog('forwarding', (l) => l.target === 'alice:22');
+    const refused = await forwarder.waitForLog('forwarding', (l) => l.target === 'alice:99');
+    await forwarder.waitForLog('session ready');
+    const at = (l: { [key: string]: unknown }): number => Number(String(l.listen).split(':')[1]);
+    // The first dial to alice teaches the node that alice takes early data; the next one to a port
+    // nobody listens on is accepted locally, then refused.
+    const data = randomBytes(100);
+    expect(await viaPort('127.0.0.1', at(open), data)).toBe(expected(data));
+    const socket = net.connect({ host: '127.0.0.1', port: at(refused), allowHalfOpen: true });
+    socket.write('early request');
+    expect(await ending(socket)).toBe('ECONNRESET');
+    const line = await forwarder.waitForLog('forwarded connection failed');
+    expect(line).toMatchObject({ target: 'alice:99', code: 'FLEX_ERR_DIAL_REFUSED', level: 40 });
+    expect(String(line.err)).toContain('alice:99');
+    // The node's own 'early-data dial failed' used to come with it: one event, one line.
+    expect(forwarder.logs.filter((l) => l.msg.startsWith('early-data dial failed'))).toEqual([]);
+  });
+
   it('a reset on either side resets the other: a refused service and a client that aborts', async () => {
     const closedPort = await new Promise<number>((resolve) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {

@@ -1,9 +1,12 @@
+import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { Command, Option } from 'commander';
+import type { InspectableNode, InspectableSession } from '../admin/config.js';
 import { defaults } from '../config.js';
 import type { NodeSession } from '../connect.js';
 import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
+import type { SessionState } from '../node/session.js';
 import type { Logger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import { startCliAdmin } from './admin-server.js';
@@ -185,6 +188,36 @@ export async function serveForward(
 }
 
 /**
+ * What the admin server shows of the node's session, started before the session is: a session
+ * still connecting until `attach()`, then the session itself.
+ */
+class SessionToCome extends EventEmitter implements InspectableSession {
+  private session: NodeSession | null = null;
+
+  constructor(readonly domain: string) {
+    super();
+  }
+
+  get node(): InspectableNode | null {
+    return this.session?.node ?? null;
+  }
+
+  get state(): SessionState {
+    return this.session?.state ?? 'connecting';
+  }
+
+  get connections(): number {
+    return this.session?.connections ?? 0;
+  }
+
+  attach(session: NodeSession): void {
+    this.session = session;
+    session.on('state', (state) => this.emit('state', state));
+    this.emit('state', session.state);
+  }
+}
+
+/**
  * Rejects with the failure of the last attempt once `session` closes by itself: an attempt failed
  * in a way no retry fixes (ConfigError: a URL or TLS option the runtime refuses as the dial
  * starts). Before, the command went on without a session: exit 0, or, with a --forward listener
@@ -242,15 +275,18 @@ async function runNode(ctx: CommandContext): Promise<number> {
         server.close();
       });
     }
-    session = openSession(o, o.domain, logger, { earlyData: o.earlyData === true });
-    opened(session);
-    const lost = sessionLost(session);
-    for (const e of o.expose ?? []) serveExpose(session, e, tunnels, logger);
+    // So is the admin server, for the same reason: it shows the session once there is one.
+    const shown = new SessionToCome(o.domain);
     if (o.admin !== undefined) {
       const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
-      const admin = await startCliAdmin({ node: session }, o.admin, token, logger);
+      const admin = await startCliAdmin({ node: shown }, o.admin, token, logger);
       closers.push(() => admin.close());
     }
+    session = openSession(o, o.domain, logger, { earlyData: o.earlyData === true });
+    opened(session);
+    shown.attach(session);
+    const lost = sessionLost(session);
+    for (const e of o.expose ?? []) serveExpose(session, e, tunnels, logger);
     logger.info({ switcher: withoutPassword(o.switcher), domain: o.domain }, 'node started');
     await Promise.race([shutdown.signalled, lost]);
     await shutdown.run(closeAll);

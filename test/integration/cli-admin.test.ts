@@ -276,8 +276,16 @@ describe('against a real switcher with --admin', () => {
     // 'admin server listening' used to come with the command's.
     expect(listening).toMatchObject({ mode: 'switcher', token: true });
     const tcp = (ready.listeners as string[])[0];
-    const node = runCli(['node', '-s', tcp, '-d', 'alice'], { env });
+    const node = runCli(['node', '-s', tcp, '-d', 'alice', '--admin', '127.0.0.1:0'], { env });
+    const nodeAdmin = String((await node.waitForLog('admin API listening')).url);
     const first = await node.waitForLog('session ready');
+    // The node's admin server starts before its session, and shows the session once it is there.
+    const info = async (): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${nodeAdmin}api/v1/info`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(res.status).toBe(200);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    expect(await info()).toMatchObject({ mode: 'node', domain: 'alice', state: 'ready', connections: 1 });
 
     const list = await runCliToEnd(['clients', '--admin', url], { env });
     expect(list.code).toBe(0);
@@ -288,6 +296,7 @@ describe('against a real switcher with --admin', () => {
     await sw.waitForLog('kicking client', (l) => l.domain === 'alice');
     // The node loses its connection and comes back by itself.
     await node.waitForLog('session ready', (l) => l !== first);
+    expect(await info()).toMatchObject({ state: 'ready', connections: 2 });
 
     const none = await runCliToEnd(['kick', 'carol', '--admin', url], { env });
     expect(none.code).toBe(12);

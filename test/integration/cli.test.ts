@@ -236,3 +236,35 @@ describe('node with a --forward port already in use', () => {
     }
   });
 });
+
+describe('node with an --admin port already in use', () => {
+  // The admin server used to start after the session: the switcher saw an admission and the
+  // domain was claimed, as for --forward before, by a node that then exited 13.
+  it('exits 13 without connecting to the switcher', async ({ expect }) => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const fake = net.createServer();
+    const seen: net.Socket[] = [];
+    fake.on('connection', (s) => seen.push(s));
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    try {
+      const busy = (taken.address() as net.AddressInfo).port;
+      const sw = (fake.address() as net.AddressInfo).port;
+      const r = await runCliToEnd(
+        ['node', '-d', 'busyadmin', '-s', `tcp://127.0.0.1:${sw}`, '--admin', `127.0.0.1:${busy}`],
+        { env: { FLEXMUX_PASSWORD: 'x' } },
+      );
+      expect(r.code).toBe(13);
+      expect(r.stderr).toContain('[CLI_IO]');
+      // Connections are accepted in order: once ours is in, any from the node would be too.
+      const probe = net.connect(sw, '127.0.0.1');
+      await new Promise<void>((resolve) => fake.once('connection', () => resolve()));
+      probe.destroy();
+      expect(seen.length).toBe(1);
+    } finally {
+      for (const s of seen) s.destroy();
+      fake.close();
+      taken.close();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { LimitError, type ProtocolError, TimeoutError } from '../errors.js';
+import { hungUp } from '../transport/defaults.js';
 import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
@@ -20,6 +21,7 @@ import { Outbox, ReadGate } from './outbox.js';
 
 export type LeaveReason =
   | 'closed'
+  | 'reset'
   | 'error'
   | 'kicked'
   | 'evicted'
@@ -635,7 +637,7 @@ export class SwitcherClient implements FrameSink {
 
   private teardown(err: Error | undefined): void {
     if (this.state === 'closed') return;
-    const reason = this.leaveReason ?? (err ? 'error' : 'closed');
+    const reason = this.leaveReason ?? (err ? (hungUp(err) ? 'reset' : 'error') : 'closed');
     const error = this.leaveError ?? err;
     if (this.state === 'open') this.host.detach(this);
     this.state = 'closed';

@@ -311,7 +311,8 @@ export class Switcher extends Emitter<SwitcherEvents> {
     this.departed.bytesIn += c.stats.bytesIn;
     this.departed.bytesOut += c.outbox.bytesOut;
     const info = c.info();
-    const quiet = reason === 'closed' || reason === 'shutdown' || reason === 'kicked';
+    // A peer that hung up or went away abruptly (killed: a reset) is ordinary; the rest are faults.
+    const quiet = reason === 'closed' || reason === 'reset' || reason === 'shutdown' || reason === 'kicked';
     this.logger[quiet ? 'info' : 'warn'](
       { domain: c.domain, ip: c.ip, remote: info.remoteAddress, reason, err: err?.message },
       'client left',

@@ -103,3 +103,23 @@ export function formatAddress(host: string | undefined, port: number | undefined
   const hostPart = h.includes(':') ? `[${h}]` : h;
   return port === undefined ? hostPart : `${hostPart}:${port}`;
 }
+
+/**
+ * The code a WebSocket transport gives (on its error's `cause`) to a connection that ended without
+ * a close frame (1006): its peer was killed or the path went, as ECONNRESET says over TCP.
+ */
+export const ABNORMAL_CLOSURE = 'WS_ABNORMAL_CLOSURE';
+
+/** Codes of a connection whose peer went away abruptly (killed, its machine gone). */
+const HANG_UPS = new Set(['ECONNRESET', 'EPIPE', ABNORMAL_CLOSURE]);
+
+/** Whether `err`, or an error it wraps (a transport wraps its socket's), is such a hang-up. */
+export function hungUp(err: unknown): boolean {
+  let e = err;
+  for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && HANG_UPS.has(code)) return true;
+    e = e.cause;
+  }
+  return false;
+}

@@ -9,6 +9,7 @@ import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '.
 import { silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
+  ABNORMAL_CLOSURE,
   checkDelayOption,
   checkNumber,
   formatAddress,
@@ -54,6 +55,13 @@ const MAX_PENDING_PONGS = 60;
  * copying a small payload (and a client masks, so copies, every fragment anyway).
  */
 const WHOLE_BELOW = 4096;
+
+/** The cause of a 1006 close: no close frame came, the peer or the path went (see hungUp()). */
+function abnormalClosure(): Error {
+  return Object.assign(new Error('the connection ended without a WebSocket close frame'), {
+    code: ABNORMAL_CLOSURE,
+  });
+}
 
 function byteLength(parts: readonly Uint8Array[]): number {
   let n = 0;
@@ -333,6 +341,7 @@ class WsTransport implements Transport {
     if (this.failure === undefined && !clean) {
       this.failure = new ConnectionClosedError(
         `WebSocket to ${this.remoteAddress} closed with code ${code}${reason ? ` (${reason})` : ''}`,
+        code === 1006 ? { cause: abnormalClosure() } : undefined,
       );
     }
     if (this.failure !== undefined) {

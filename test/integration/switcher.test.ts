@@ -15,6 +15,8 @@ import type { Transport } from '../../src/transport/types.js';
 import { dialWs } from '../../src/transport/ws.js';
 import { openResponse, sealRequest } from '../../src/wire/admission/index.js';
 import { Caps } from '../../src/wire/constants.js';
+import { captureLogger } from '../helpers/faulty-log.js';
+import { FaultyProxy } from '../helpers/faulty-proxy.js';
 import { roundTrip, transferBesidePings } from '../helpers/pings.js';
 import { Raw } from '../unit/switcher/helpers.js';
 import { cert, key } from '../unit/transport/tls-fixture.js';
@@ -237,5 +239,31 @@ describe('switcher over real sockets (127.0.0.1)', () => {
     // The evicted connection can never finish a graceful close over a dead link: bound it.
     await sw.close({ timeout: 50 });
     expect(holder.closed).toBe(true);
+  });
+});
+
+describe('a node whose connection is reset', () => {
+  // A killed peer's kernel answers with a RST: the switcher read ECONNRESET (or wrote EPIPE) and
+  // logged 'client left' at warn with reason 'error', as if something had gone wrong with it.
+  it.each(['tcp', 'ws'])("leaves with reason 'reset', logged at info (%s)", async (scheme) => {
+    const logger = captureLogger();
+    const sw = switcher({ logger });
+    const l = await (scheme === 'tcp' ? listenTcp : listenWs)(sw, { host: HOST, port: 0 });
+    const proxy = await FaultyProxy.start({ port: l.address.port });
+    cleanup.push(() => proxy.close());
+    const t =
+      scheme === 'tcp' ? await dialTcp(HOST, proxy.port) : await dialWs(`ws://${HOST}:${proxy.port}/flex/ws`);
+    const carol = await node(t, 'carol');
+    carol.on('error', () => {});
+    const left = new Promise<[string, Error | undefined]>((resolve) =>
+      sw.once('clientLeft', (_c, reason, err) => resolve([reason, err])),
+    );
+    proxy.resetAll();
+    const [reason, err] = await left;
+    expect(reason).toBe('reset');
+    expect(err?.message).toMatch(/ECONNRESET|EPIPE|code 1006/);
+    const line = logger.find('client left', { domain: 'carol' });
+    expect(line).toHaveLength(1);
+    expect(line[0]).toMatchObject({ level: 'info', fields: { reason: 'reset' } });
   });
 });

@@ -265,7 +265,7 @@ const handlers = {
     renderDetail();
     logEvent(
       `${c.domain} left: ${c.reason}${c.error ? ` (${c.error})` : ''}`,
-      c.reason === 'closed' ? '' : 'warn',
+      c.reason === 'closed' || c.reason === 'reset' ? '' : 'warn',
     );
   },
   refused: (r) =>

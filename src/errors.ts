@@ -211,8 +211,14 @@ export class PingError extends FlexError {
   static override readonly kind: string = 'PingError';
   /** The error text the switcher or node answered with, if any. */
   readonly remoteText: string;
-  constructor(remoteText: string, options?: FlexErrorOptions) {
-    super('FLEX_ERR_PING_FAILED', `ping failed: ${remoteText}`, options);
+  /** `target`: what was pinged (a domain, or `the switcher`), named in the message. */
+  constructor(remoteText: string, options?: FlexErrorOptions & { target?: string }) {
+    const target = options?.target;
+    super(
+      'FLEX_ERR_PING_FAILED',
+      `ping ${target === undefined ? '' : `${target} `}failed: ${remoteText}`,
+      options,
+    );
     this.remoteText = remoteText;
   }
 }

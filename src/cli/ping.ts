@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Argument, Command, Option } from 'commander';
 import { defaults } from '../config.js';
-import { FlexError } from '../errors.js';
+import { FlexError, PingError } from '../errors.js';
+import { pingTarget } from '../node/pinger.js';
 import { withoutPassword } from '../util/url.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { ExitCode } from './exit.js';
@@ -58,6 +59,18 @@ function isFatal(err: unknown): boolean {
   return code === 'FLEX_ERR_NOT_CONNECTED' || code === 'FLEX_ERR_CONNECTION_CLOSED';
 }
 
+/**
+ * Why a ping got no reply, for a line that names the target already: the library's messages name
+ * it too (`ping alice failed: domain not found`, `ping alice timed out after 10000 ms`), which
+ * would say it twice. So an answer's text alone, or the message past the name.
+ */
+function whyNoReply(err: unknown, domain: string): string {
+  if (!(err instanceof FlexError)) return String(err);
+  if (err instanceof PingError) return err.remoteText;
+  const named = `ping ${pingTarget(domain)} `;
+  return err.message.startsWith(named) ? err.message.slice(named.length) : err.message;
+}
+
 async function runPing(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<PingOpts>();
   const domain = (ctx.args[0] as string | undefined) ?? '';
@@ -98,8 +111,7 @@ async function runPing(ctx: CommandContext): Promise<number> {
           fatal = err;
           break;
         }
-        const why = err instanceof FlexError ? err.message : String(err);
-        if (!o.quiet) out(`no reply from ${name}: seq=${seq}: ${why}`);
+        if (!o.quiet) out(`no reply from ${name}: seq=${seq}: ${whyNoReply(err, domain)}`);
       }
       if (seq === o.count || stop.signal.aborted) break;
       const wait = o.interval - (performance.now() - sentAt);

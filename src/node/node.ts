@@ -39,7 +39,7 @@ import { type PendingDial, PendingDials } from './dialer.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Destroyable, Listener } from './listener.js';
 import { Loopback } from './loopback.js';
-import { Pinger } from './pinger.js';
+import { Pinger, pingTarget } from './pinger.js';
 import { PortPool } from './ports.js';
 import { Retention } from './retention.js';
 
@@ -456,7 +456,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.pingRaw(payload, timeoutMs, options.signal);
+    return this.pingRaw(payload, timeoutMs, options.signal, pingTarget(domain));
   }
 
   /** Sets the domain and IP after admission (the session does this). */
@@ -567,11 +567,17 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     return this.makeStream(core);
   }
 
-  private pingRaw(payload: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+  private pingRaw(
+    payload: Uint8Array,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    target?: string,
+  ): Promise<number> {
     return this.pinger.start(
       (id) => this.sendControl(Cmd.PING, SWITCHER_IP, 0, this._ip, id, payload),
       timeoutMs,
       signal,
+      target,
     );
   }
 

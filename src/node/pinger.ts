@@ -10,6 +10,13 @@ interface PendingPing {
   timer: ReturnType<typeof setTimeout>;
   cleanup: () => void;
   sentAt: number;
+  /** What is pinged, for messages: a domain, or `the switcher`. */
+  target: string;
+}
+
+/** How a ping's messages name its target: the domain, or the switcher for an empty one. */
+export function pingTarget(domain: string): string {
+  return domain === '' ? 'the switcher' : domain;
 }
 
 /** Outstanding pings, keyed by ping id (the request's source port, PROTOCOL.md 6.1). */
@@ -31,8 +38,16 @@ export class Pinger {
     return this.pending.size;
   }
 
-  /** Registers a ping; `send(id)` puts the request on the wire. Resolves to the RTT in ms. */
-  start(send: (id: number) => void, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+  /**
+   * Registers a ping of `target` (named in its errors); `send(id)` puts the request on the wire.
+   * Resolves to the RTT in ms.
+   */
+  start(
+    send: (id: number) => void,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    target = 'the switcher',
+  ): Promise<number> {
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const t = now();
     while (this.coolUntil.length > 0 && this.coolUntil.peek()! <= t) {
@@ -44,7 +59,7 @@ export class Pinger {
     return new Promise<number>((resolve, reject) => {
       const onAbort = (): void => this.fail(id, new AbortError(undefined, { cause: signal?.reason }), true);
       const timer = timeout(
-        () => this.fail(id, new TimeoutError(`ping timed out after ${timeoutMs} ms`), true),
+        () => this.fail(id, new TimeoutError(`ping ${target} timed out after ${timeoutMs} ms`), true),
         timeoutMs,
       );
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -53,7 +68,7 @@ export class Pinger {
         signal?.removeEventListener('abort', onAbort);
         this.pending.delete(id);
       };
-      this.pending.set(id, { resolve, reject, timer, cleanup, sentAt: now() });
+      this.pending.set(id, { resolve, reject, timer, cleanup, sentAt: now(), target });
       send(id);
     });
   }
@@ -65,7 +80,7 @@ export class Pinger {
     p.cleanup();
     this.ids.release(id);
     if (errorText === '') p.resolve(now() - p.sentAt);
-    else p.reject(new PingError(errorText));
+    else p.reject(new PingError(errorText, { target: p.target }));
     return true;
   }
 

@@ -23,7 +23,7 @@ const EXPECTED: Record<string, RegExp[]> = {
   ],
   'ping.ts': [
     /^ping 3: switcher [\d.]+ ms, alice [\d.]+ ms$/m,
-    /^ping carol: ping failed: domain not found \(FLEX_ERR_PING_FAILED\)$/m,
+    /^ping carol failed: domain not found \(FLEX_ERR_PING_FAILED\)$/m,
   ],
   'tcp-proxy.ts': [/^client got: service read 100000 bytes$/m],
   'ws-gateway.ts': [

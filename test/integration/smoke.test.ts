@@ -64,4 +64,28 @@ describe('direct link smoke', () => {
     expect(rtt).toBeGreaterThanOrEqual(0);
     await expect(a.ping('carol')).rejects.toMatchObject({ code: 'FLEX_ERR_PING_FAILED' });
   });
+
+  it('names the pinged domain in the message of a failed or timed-out ping', async () => {
+    // Before: 'ping failed: domain not match' and 'ping timed out after 50 ms', which of a
+    // program's pings it was left unsaid (a dial's errors name their address).
+    const [a] = pair();
+    await expect(a.ping('carol')).rejects.toMatchObject({
+      message: 'ping carol failed: domain not match',
+      remoteText: 'domain not match',
+    });
+    const [t, silent] = memoryPair();
+    const lonely = new Node(t, { domain: 'dora', ip: 3 });
+    nodes.push(lonely);
+    try {
+      await expect(lonely.ping('bob', { timeout: 50 })).rejects.toMatchObject({
+        code: 'FLEX_ERR_TIMEOUT',
+        message: 'ping bob timed out after 50 ms',
+      });
+      await expect(lonely.ping('', { timeout: 50 })).rejects.toMatchObject({
+        message: 'ping the switcher timed out after 50 ms',
+      });
+    } finally {
+      silent.destroy();
+    }
+  });
 });

@@ -9,6 +9,11 @@ export interface DialOptions {
   timeout?: number;
 }
 
+/** guardDial's options: a dialer's, and what its timeout's message adds when it comes. */
+interface GuardOptions extends DialOptions {
+  timeoutHint?: () => string;
+}
+
 export interface DialAttempt<T> {
   /** False when the attempt already lost to the abort or the deadline: dispose of `value`. */
   resolve(value: T): boolean;
@@ -22,7 +27,7 @@ export interface DialAttempt<T> {
  */
 export function guardDial<T>(
   what: string,
-  options: DialOptions,
+  options: GuardOptions,
   start: (attempt: DialAttempt<T>) => () => void,
 ): Promise<T> {
   // 0 ms would fail every attempt before it began (and a session would retry that for ever).
@@ -52,8 +57,10 @@ export function guardDial<T>(
     if (timeout !== undefined) {
       timer = setTimeout(() => {
         if (!finish()) return;
+        // Read before cancel(), which tears down what the hint looks at.
+        const hint = options.timeoutHint?.() ?? '';
         cancel();
-        reject(new TimeoutError(`${what} timed out after ${timeout} ms`));
+        reject(new TimeoutError(`${what} timed out after ${timeout} ms${hint}`));
       }, timeout);
     }
     const attempt: DialAttempt<T> = {

@@ -56,6 +56,10 @@ const MAX_PENDING_PONGS = 60;
  */
 const WHOLE_BELOW = 4096;
 
+/** What a WebSocket dial that reached a port speaking something else adds to its error. */
+const SCHEME_HINT =
+  "the URL's scheme may not match the port: a switcher's tcp:// or tls:// port takes no ws:// or wss:// URL";
+
 /** The cause of a 1006 close: no close frame came, the peer or the path went (see hungUp()). */
 function abnormalClosure(): Error {
   return Object.assign(new Error('the connection ended without a WebSocket close frame'), {
@@ -368,38 +372,74 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
   checkDelayOption('closeTimeout', closeTimeout, 0);
   checkNumber('maxPayload', maxPayload, 1, true);
   const shown = withoutPassword(url);
-  return guardDial<Transport>(`WebSocket dial to ${shown}`, { signal, timeout }, (attempt) => {
-    const ws = new (wsLib())(url, {
-      ...clientOptions,
-      // flex uses no extension (PROTOCOL.md 1.6); compression would only cost CPU on framed binary.
-      perMessageDeflate: false,
-      maxPayload: maxPayload ?? transportDefaults.wsMaxPayload,
-      // Answered by the transport, which says why when it cuts a ping flood off.
-      autoPong: false,
-    });
-    let remote = parsed.host;
-    let socket: Corkable | null = null;
-    ws.once('upgrade', (res: http.IncomingMessage) => {
-      remote = formatAddress(res.socket.remoteAddress, res.socket.remotePort);
-      socket = res.socket;
-    });
-    const onError = (err: Error): void => {
-      // A URL without the switcher's path (ws://host:port) is the likeliest cause of a 404.
-      const hint = / 404$/.test(err.message)
-        ? ` (no WebSocket endpoint at path ${parsed.pathname}; a flexmux switcher serves ${transportDefaults.wsPath} unless told otherwise)`
-        : '';
-      attempt.reject(
-        new ConnectionClosedError(`WebSocket dial to ${shown} failed: ${err.message}${hint}`, { cause: err }),
-      );
-    };
-    ws.on('error', onError);
-    ws.once('open', () => {
-      const transport = new WsTransport(ws, remote, transportOptions, socket, true);
-      ws.off('error', onError);
-      if (!attempt.resolve(transport)) transport.destroy();
-    });
-    return () => ws.terminate();
-  });
+  // Whether the connection was made, and whether anything answered the upgrade in HTTP: a port
+  // that took the connection and then hung up, answered in another protocol or said nothing is
+  // likely one of another scheme (a switcher's tcp:// port reads the request as an admission).
+  let reached = false;
+  let answered = false;
+  const unanswered = (): string =>
+    reached && !answered
+      ? `: the connection was made, but nothing answered the WebSocket upgrade; ${SCHEME_HINT}`
+      : '';
+  return guardDial<Transport>(
+    `WebSocket dial to ${shown}`,
+    { signal, timeout, timeoutHint: unanswered },
+    (attempt) => {
+      const ws = new (wsLib())(url, {
+        ...clientOptions,
+        // flex uses no extension (PROTOCOL.md 1.6); compression would only cost CPU on framed binary.
+        perMessageDeflate: false,
+        maxPayload: maxPayload ?? transportDefaults.wsMaxPayload,
+        // Answered by the transport, which says why when it cuts a ping flood off.
+        autoPong: false,
+        finishRequest: (req, websocket) => {
+          req.once('socket', (s: net.Socket) => {
+            if (!s.connecting) reached = true;
+            else
+              s.once('connect', () => {
+                reached = true;
+              });
+          });
+          req.once('response', () => {
+            answered = true;
+          });
+          if (clientOptions.finishRequest) clientOptions.finishRequest(req, websocket);
+          else req.end();
+        },
+      });
+      let remote = parsed.host;
+      let socket: Corkable | null = null;
+      ws.once('upgrade', (res: http.IncomingMessage) => {
+        answered = true;
+        remote = formatAddress(res.socket.remoteAddress, res.socket.remotePort);
+        socket = res.socket;
+      });
+      const onError = (err: Error & { code?: string }): void => {
+        // A URL without the switcher's path (ws://host:port) is the likeliest cause of a 404.
+        let hint = / 404$/.test(err.message)
+          ? ` (no WebSocket endpoint at path ${parsed.pathname}; a flexmux switcher serves ${transportDefaults.wsPath} unless told otherwise)`
+          : '';
+        if (reached && !answered) {
+          if (err.code?.startsWith('HPE_'))
+            hint = ` (the server answered the WebSocket upgrade with bytes that are not HTTP; ${SCHEME_HINT})`;
+          else if (err.code === 'ECONNRESET')
+            hint = ` (the server closed the connection without answering the WebSocket upgrade; ${SCHEME_HINT})`;
+        }
+        attempt.reject(
+          new ConnectionClosedError(`WebSocket dial to ${shown} failed: ${err.message}${hint}`, {
+            cause: err,
+          }),
+        );
+      };
+      ws.on('error', onError);
+      ws.once('open', () => {
+        const transport = new WsTransport(ws, remote, transportOptions, socket, true);
+        ws.off('error', onError);
+        if (!attempt.resolve(transport)) transport.destroy();
+      });
+      return () => ws.terminate();
+    },
+  );
 }
 
 /**

@@ -185,6 +185,66 @@ describe('ws dial, listen and upgrade handler', () => {
     );
   });
 
+  /**
+   * A TCP server that does to a WebSocket upgrade what `onRequest` says, the way a port that speaks
+   * another protocol would: a switcher's tcp:// port reads the request as an admission frame and
+   * hangs up at its admission timeout, or says nothing until then.
+   */
+  async function notHttp(onRequest: (socket: net.Socket) => void): Promise<string> {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.once('data', () => onRequest(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    return `ws://${HOST}:${(server.address() as net.AddressInfo).port}/flex/ws`;
+  }
+
+  const SCHEME_HINT = "the URL's scheme may not match the port";
+
+  it('says the scheme may not match the port when the server hangs up or answers not in HTTP', async () => {
+    // A ws:// URL at a switcher's tcp:// port failed with 'socket hang up', or timed out, and
+    // nothing more (the reverse, tcp:// at a ws:// port, says so already: admit.ts).
+    const hangUp = await notHttp((s) => s.destroy());
+    const closed = (await dialWs(hangUp).catch((e: unknown) => e)) as Error;
+    expect(closed).toBeInstanceOf(ConnectionClosedError);
+    expect(closed.message).toContain('socket hang up');
+    expect(closed.message).toContain(SCHEME_HINT);
+    const binary = await notHttp((s) => s.end(Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])));
+    const garbled = (await dialWs(binary).catch((e: unknown) => e)) as Error;
+    expect(garbled).toBeInstanceOf(ConnectionClosedError);
+    expect(garbled.message).toContain(SCHEME_HINT);
+  });
+
+  it('says so in the timeout of a dial whose upgrade gets no answer at all', async () => {
+    const silent = await notHttp(() => {});
+    const err = (await dialWs(silent, { timeout: 100 }).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err.message).toMatch(/^WebSocket dial to ws:\/\/[\d.:]+\/flex\/ws timed out after 100 ms: /);
+    expect(err.message).toContain(SCHEME_HINT);
+  });
+
+  it('gives no such hint when nothing listens, nor when the server answers in HTTP', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, HOST, resolve));
+    const port = (closed.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const refused = (await dialWs(`ws://${HOST}:${port}/flex/ws`).catch((e: unknown) => e)) as Error;
+    expect(refused.message).toMatch(/ECONNREFUSED/);
+    expect(refused.message).not.toContain(SCHEME_HINT);
+    const { base } = await listen();
+    const answered = (await dialWs(`${base}/`).catch((e: unknown) => e)) as Error;
+    expect(answered.message).not.toContain(SCHEME_HINT);
+  });
+
   it('survives a client that resets the connection after its upgrade on another path was refused', async () => {
     // Node's HTTP server takes its 'error' listener off a socket it hands to 'upgrade'; the 404
     // written back must not leave that socket without one, or a reset crashes the process.

@@ -103,6 +103,7 @@ export class AdmissionReader implements TransportHandlers {
     readonly transport: Transport,
     timeoutMs: number,
     private readonly maxEarlyBytes: number,
+    private readonly maxEarlyFrames: number,
   ) {
     this.first = new Promise<Frame>((resolve, reject) => {
       this.resolveFirst = resolve;
@@ -203,6 +204,11 @@ export class AdmissionReader implements TransportHandlers {
     }
     this.early.push(f);
     this.earlyBytes += HEADER_SIZE + f.payload.length;
+    // Counted in frames too: each held frame costs objects far beyond its bytes (a flood of
+    // bare 11-byte headers would otherwise hold ~12,000 of them within the byte bound).
+    if (this.early.length > this.maxEarlyFrames) {
+      throw new ProtocolError(`more than ${this.maxEarlyFrames} frames sent before the admission reply`);
+    }
     if (this.earlyBytes > this.maxEarlyBytes) {
       throw new ProtocolError(`more than ${this.maxEarlyBytes} bytes sent before the admission reply`);
     }

@@ -55,6 +55,8 @@ export interface GateHost {
 
 /** Bytes a node may send behind its admission frame before the reply. */
 const MAX_EARLY_BYTES = 128 * 1024;
+/** Frames a node may send behind its admission frame before the reply (each costs objects too). */
+const MAX_EARLY_FRAMES = 1024;
 
 const CLAIM_REFUSALS = {
   taken: 'domain is held by a live node',
@@ -93,7 +95,7 @@ export class Gatekeeper {
       transport.destroy();
       return;
     }
-    const reader = new AdmissionReader(transport, o.admissionTimeout, MAX_EARLY_BYTES);
+    const reader = new AdmissionReader(transport, o.admissionTimeout, MAX_EARLY_BYTES, MAX_EARLY_FRAMES);
     this.pending.add(reader);
     this.admit(reader)
       .catch((err: unknown) => {

@@ -335,6 +335,47 @@ describe('admission bounds', () => {
     await expect.poll(() => refusals.map((r) => r.reason)).toEqual(['malformed']);
     expect(sw.stats()).toMatchObject({ clients: 0, pendingAdmissions: 0 });
   });
+  it('refuses a node that floods bare headers behind its admission frame, far under 128 KiB', async () => {
+    const lines: string[] = [];
+    const log = (obj: object, msg?: string): void => {
+      lines.push(`${msg ?? ''} ${JSON.stringify(obj)}`);
+    };
+    const { sw, refusals } = make({
+      password: PASSWORD,
+      logger: { debug: log, info: log, warn: log, error: log },
+    });
+    const raw = connectRaw(sw);
+    const req = await sealRequest(PASSWORD, { domain: 'tiny-flood', timestamp: ts() });
+    // 2,000 PINGs of 11 bytes: 22 KB, within the byte bound, but 2,000 held frames.
+    const ping = encodeFrame(makeFrame(Cmd.PING, SWITCHER_IP, 0, 1, 9));
+    const n = 2_000;
+    const all = new Uint8Array(req.length + n * ping.length);
+    all.set(req);
+    for (let i = 0; i < n; i++) all.set(ping, req.length + i * ping.length);
+    raw.send(all);
+    await expect.poll(() => refusals.map((r) => r.reason)).toEqual(['malformed']);
+    await raw.closed;
+    expect(raw.inbox).toEqual([]);
+    expect(refusals[0]!.message).toBe('more than 1024 frames sent before the admission reply');
+    expect(lines.some((l) => l.startsWith('admission refused') && l.includes('more than 1024 frames'))).toBe(
+      true,
+    );
+    expect(sw.stats()).toMatchObject({ clients: 0, pendingAdmissions: 0 });
+  });
+
+  it('admits a node that sends up to 1,024 frames behind its admission frame', async () => {
+    const { sw } = make({ password: PASSWORD });
+    const raw = connectRaw(sw);
+    const req = await sealRequest(PASSWORD, { domain: 'eager-pings', timestamp: ts() });
+    const ping = encodeFrame(makeFrame(Cmd.PING, SWITCHER_IP, 0, 1, 9));
+    const n = 1_024;
+    const all = new Uint8Array(req.length + n * ping.length);
+    all.set(req);
+    for (let i = 0; i < n; i++) all.set(ping, req.length + i * ping.length);
+    raw.send(all);
+    expect((await openResponse(PASSWORD, (await raw.next()).payload)).ip).toBe(1);
+    for (let i = 0; i < n; i++) expect((await raw.next()).cmd).toBe(Cmd.PING_ACK);
+  });
 });
 
 describe("admission logs quote a peer's free text (domain, Mac) within bounds", () => {

@@ -1,3 +1,5 @@
+import { clipText } from './wire/utf8.js';
+
 /**
  * Every error flexmux raises is a FlexError with a stable `code` (documented in docs/errors.md).
  * Callers branch on `code` or on the subclass; `instanceof` works across two copies of the package
@@ -141,14 +143,14 @@ const REFUSAL_BY_TEXT: Record<string, DialRefusal> = {
 export class DialRefusedError extends FlexError {
   static override readonly kind: string = 'DialRefusedError';
   readonly reason: DialRefusal;
-  /** The error text the peer sent. */
+  /** The error text the peer sent, whole (the message quotes a clip of it: it may be 64 KiB). */
   readonly remoteText: string;
   /** `target`: the address dialled (`domain:port`), named in the message. */
   constructor(remoteText: string, options?: FlexErrorOptions & { target?: string }) {
     const target = options?.target;
     super(
       'FLEX_ERR_DIAL_REFUSED',
-      `dial ${target === undefined ? '' : `${target} `}refused: ${remoteText}`,
+      `dial ${target === undefined ? '' : `${target} `}refused: ${clipText(remoteText)}`,
       options,
     );
     this.remoteText = remoteText;
@@ -209,14 +211,14 @@ export class NotConnectedError extends FlexError {
 
 export class PingError extends FlexError {
   static override readonly kind: string = 'PingError';
-  /** The error text the switcher or node answered with, if any. */
+  /** The error text the switcher or node answered with, if any, whole (the message clips it). */
   readonly remoteText: string;
   /** `target`: what was pinged (a domain, or `the switcher`), named in the message. */
   constructor(remoteText: string, options?: FlexErrorOptions & { target?: string }) {
     const target = options?.target;
     super(
       'FLEX_ERR_PING_FAILED',
-      `ping ${target === undefined ? '' : `${target} `}failed: ${remoteText}`,
+      `ping ${target === undefined ? '' : `${target} `}failed: ${clipText(remoteText)}`,
       options,
     );
     this.remoteText = remoteText;

@@ -4,6 +4,7 @@ import { defaults } from '../config.js';
 import { FlexError, PingError } from '../errors.js';
 import { pingTarget } from '../node/pinger.js';
 import { withoutPassword } from '../util/url.js';
+import { clipText } from '../wire/utf8.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { ExitCode } from './exit.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
@@ -66,7 +67,7 @@ function isFatal(err: unknown): boolean {
  */
 function whyNoReply(err: unknown, domain: string): string {
   if (!(err instanceof FlexError)) return String(err);
-  if (err instanceof PingError) return err.remoteText;
+  if (err instanceof PingError) return clipText(err.remoteText);
   const named = `ping ${pingTarget(domain)} `;
   return err.message.startsWith(named) ? err.message.slice(named.length) : err.message;
 }

@@ -10,8 +10,8 @@ let lastText = '';
 let lastTarget: DialTarget | null = null;
 
 /**
- * Parses `host:port` as Go does (PROTOCOL.md 3.2): a host that is a decimal integer is a virtual
- * IP, anything else a domain.
+ * Parses `host:port` as Go does (PROTOCOL.md 3.2): a host that is a decimal integer (an optional
+ * sign, then digits, as strconv.Atoi reads it) is a virtual IP, anything else a domain.
  */
 export function parseAddress(address: string | DialTarget): DialTarget {
   if (typeof address !== 'string') {
@@ -41,8 +41,10 @@ function parseText(address: string): DialTarget {
     throw new ConfigError(`address "${address}" has an invalid port`);
   }
   const port = Number(portText);
-  if (/^\d+$/.test(host)) {
-    const ip = Number(host);
+  // Go reads the host with strconv.Atoi, which takes one sign: "+5" is IP 5, "-5" an error.
+  if (/^[+-]?\d+$/.test(host)) {
+    const ip = Number(host) + 0; // + 0: "-0" is IP 0, not -0
+    if (ip < 0) throw new ConfigError(`address "${address}" has a negative virtual IP`);
     if (ip > 0xffff) throw new ConfigError(`address "${address}" has a virtual IP above 65535`);
     return Object.freeze({ ip, port });
   }

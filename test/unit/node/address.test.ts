@@ -16,4 +16,19 @@ describe('dial addresses', () => {
     expect(parseAddress({ domain: '70000', port: 80 })).toEqual({ domain: '70000', port: 80 });
     expect(parseAddress({ domain: '7', port: 80 })).toEqual({ domain: '7', port: 80 });
   });
+
+  it('reads a signed decimal host as Go v3 does (strconv.Atoi): "+5" is IP 5, "-5" an error', () => {
+    // PROTOCOL.md 3.2: a host that parses as a decimal integer is a virtual IP. Go parses it with
+    // strconv.Atoi, which takes a sign; as a domain "+5" or "-5" could never resolve (2.8).
+    expect(parseAddress('+5:80')).toEqual({ ip: 5, port: 80 });
+    expect(parseAddress('+65535:80')).toEqual({ ip: 0xffff, port: 80 });
+    expect(parseAddress('-0:80')).toEqual({ ip: 0, port: 80 });
+    expect(Object.is((parseAddress('-0:81') as { ip: number }).ip, 0)).toBe(true);
+    expect(() => parseAddress('-5:80')).toThrow(ConfigError);
+    expect(() => parseAddress('+70000:80')).toThrow(ConfigError);
+    // Only one sign, and digits after it: anything else stays a domain, as in Go.
+    expect(parseAddress('+:80')).toEqual({ domain: '+', port: 80 });
+    expect(parseAddress('++5:80')).toEqual({ domain: '++5', port: 80 });
+    expect(parseAddress('+-5:80')).toEqual({ domain: '+-5', port: 80 });
+  });
 });

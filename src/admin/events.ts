@@ -45,6 +45,9 @@ export class EventHub {
     }
     res.writeHead(200, { ...headers, connection: 'keep-alive' });
     req.socket.setNoDelay(true);
+    // No stall deadline (server.ts): a stream may be quiet for long, and bufferLimit bounds a
+    // reader that stopped reading.
+    req.socket.setTimeout(0);
     this.streams.add(res);
     res.on('close', () => this.streams.delete(res));
     let text = 'retry: 2000\n\n';

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { childLogger, type Logger, silentLogger } from '../util/logger.js';
 import { interval, now } from '../util/timers.js';
@@ -59,9 +59,15 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       connectionsCheckingInterval: Math.min(o.headersTimeout, 1_000),
     },
     (req, res) => {
-      // The first request arrived: from here Node's own timeouts apply (headers, request,
-      // keep-alive), and an event stream may stay quiet for longer than headersTimeout.
-      req.socket.setTimeout(0);
+      // A request arrived: from here Node's own timeouts apply (headers, request, keep-alive),
+      // and the socket timeout bounds how long its answer may stall: none of Node's timeouts
+      // covers a client that pipelines requests and never reads the answers (Node stops reading
+      // it, and the socket and its maxConnections slot were held for good). Every write that
+      // goes out restarts it; an event stream clears it (EventHub.open) and has its own limit.
+      const socket = req.socket;
+      socket.setTimeout(o.headersTimeout);
+      pending.set(socket, (pending.get(socket) ?? 0) + 1);
+      res.once('close', () => pending.set(socket, (pending.get(socket) ?? 1) - 1));
       handle(req, res).catch((err: unknown) => {
         logger.error({ err: String(err) }, 'admin request handling failed');
         res.destroy();
@@ -71,9 +77,20 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   // Anyone who can reach the port may connect, token or not: cap the connections (their file
   // descriptors are the served switcher's too), and close one that sends nothing, which Node's
   // headersTimeout never does as it starts at the first byte. A socket timeout with no listener
-  // makes Node's HTTP server destroy the socket.
+  // makes Node's HTTP server destroy the socket; with this listener the server leaves it to us.
   server.maxConnections = o.maxConnections;
   server.on('connection', (socket) => socket.setTimeout(o.headersTimeout));
+  const pending = new WeakMap<Socket, number>(); // responses not yet closed, per connection
+  server.on('timeout', (socket: Socket) => {
+    // Silent before its first request, or idle past the keep-alive timeout: closed as before.
+    if ((pending.get(socket) ?? 0) > 0) {
+      logger.warn(
+        { remote: socket.remoteAddress, ms: o.headersTimeout },
+        'admin connection closed: its answers are not being read',
+      );
+    }
+    socket.destroy();
+  });
   let dropped = 0;
   let droppedLogged = Number.NEGATIVE_INFINITY;
   server.on('drop', () => {

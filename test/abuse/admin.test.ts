@@ -235,6 +235,41 @@ describe('admin API abuse', () => {
     expect((await request(admin.url, '/api/v1/info', { token: TOKEN })).status).toBe(200);
   });
 
+  // After its first request a connection had no deadline of its own: one that pipelines requests
+  // and never reads the answers stalls the server's writes (Node then stops reading it) and held
+  // its socket and a maxConnections slot for good.
+  it('a connection that stops reading its answers is closed after headersTimeout, with a log line', async () => {
+    const { sw } = await switcherWithClient();
+    const logger = captureLogger();
+    const admin = await startAdmin({
+      switcher: sw,
+      port: 0,
+      token: TOKEN,
+      headersTimeout: 300,
+      maxConnections: 1,
+      logger,
+    });
+    cleanups.push(() => admin.close());
+    const s = connect(admin.port, '127.0.0.1');
+    cleanups.push(() => s.destroy());
+    s.on('error', () => {});
+    s.pause(); // never reads
+    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    const one = 'GET /api/v1/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+    s.write(one.repeat(400)); // answers far beyond what the socket buffers hold
+    const line = await eventually(() => {
+      const found = logger.find('admin connection closed: its answers are not being read');
+      expect(found).toHaveLength(1);
+      return found[0];
+    });
+    expect(line.level).toBe('warn');
+    expect(line.fields.ms).toBe(300);
+    // Its slot is free again.
+    await eventually(async () => {
+      expect((await request(admin.url, '/api/v1/info', { token: TOKEN })).status).toBe(200);
+    });
+  });
+
   it('the first-request deadline does not cut an event stream that is quieter than it', async () => {
     const { sw } = await switcherWithClient();
     const admin = await startAdmin({

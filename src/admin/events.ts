@@ -25,8 +25,11 @@ export class EventHub {
     return this.streams.size;
   }
 
-  /** Starts a stream with `first` (event name, data) messages. Throws 503 when full. */
-  open(req: IncomingMessage, res: ServerResponse, first: readonly [string, unknown][]): void {
+  /**
+   * Starts a stream with the (event name, data) messages `first()` gives, called only when the
+   * stream opens (not for HEAD, not for a 503). Throws 503 when full.
+   */
+  open(req: IncomingMessage, res: ServerResponse, first: () => readonly [string, unknown][]): void {
     if (this.streams.size >= this.max) {
       throw new HttpError(503, 'unavailable', `${this.max} event streams are open already`, {
         'retry-after': '5',
@@ -51,7 +54,7 @@ export class EventHub {
     this.streams.add(res);
     res.on('close', () => this.streams.delete(res));
     let text = 'retry: 2000\n\n';
-    for (const [event, data] of first) text += format(event, data);
+    for (const [event, data] of first()) text += format(event, data);
     res.write(text);
   }
 

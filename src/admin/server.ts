@@ -216,7 +216,7 @@ export function buildRouter(panel: Panel, hub: EventHub, files: StaticFiles, reg
       method: 'GET',
       path: '/api/v1/events',
       access: 'token-or-query',
-      handle: (c) => hub.open(c.req, c.res, [['hello', panel.hello()]]),
+      handle: (c) => hub.open(c.req, c.res, () => [['hello', panel.hello()]]),
     },
     {
       method: 'GET',

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startAdmin } from '../../src/admin/index.js';
+import { SwitcherPanel } from '../../src/admin/switcher-panel.js';
 import { ConfigError } from '../../src/errors.js';
 import { Switcher } from '../../src/switcher/index.js';
 import { parseMetrics } from './admin-fixture.js';
@@ -114,6 +115,31 @@ describe('startAdmin', () => {
       const events = await collectEvents(admin.url, '/api/v1/events', (e) => e.length >= 1);
       expect(events[0].event).toBe('hello');
     } finally {
+      await admin.close();
+    }
+  });
+
+  it('builds the hello message only for a stream that opens, not for HEAD or a 503', async () => {
+    // hello carries the whole history and a snapshot: it was built for every request, also for
+    // a HEAD and for a stream refused as one too many, and then thrown away.
+    const hello = vi.spyOn(SwitcherPanel.prototype, 'hello');
+    const admin = await startAdmin({ switcher: sw, port: 0, maxEventStreams: 1, sampleInterval: 50 });
+    try {
+      expect((await request(admin.url, '/api/v1/events', { method: 'HEAD' })).status).toBe(200);
+      expect(hello).not.toHaveBeenCalled();
+      let refused: number | undefined;
+      const events = await collectEvents(admin.url, '/api/v1/events', () => refused !== undefined, {
+        onOpen: () => {
+          void request(admin.url, '/api/v1/events').then((r) => {
+            refused = r.status;
+          });
+        },
+      });
+      expect(events[0].event).toBe('hello');
+      expect(refused).toBe(503);
+      expect(hello).toHaveBeenCalledTimes(1);
+    } finally {
+      hello.mockRestore();
       await admin.close();
     }
   });

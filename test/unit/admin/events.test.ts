@@ -19,7 +19,7 @@ afterEach(async () => {
 async function serve(hub: EventHub): Promise<string> {
   const server: Server = createServer((req, res) => {
     try {
-      hub.open(req, res, [['hello', {}]]);
+      hub.open(req, res, () => [['hello', {}]]);
     } catch (err) {
       res.writeHead((err as HttpError).status).end();
     }

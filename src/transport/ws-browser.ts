@@ -143,16 +143,20 @@ class BrowserWsTransport implements Transport {
     this.graceTimer = setTimeout(() => this.giveUp(), this.closeTimeout);
   }
 
-  /** The graceful close ran out of time: bytes `send` accepted and never sent are dropped, so say so. */
+  /**
+   * The graceful close ran out of time: an 'error' event that came meanwhile is the end's cause;
+   * else bytes `send` accepted and never sent are dropped, so say so.
+   */
   private giveUp(): void {
     this.graceTimer = undefined;
     const unsent = this.ws.bufferedAmount;
     this.destroy(
-      unsent === 0
-        ? undefined
-        : new ConnectionClosedError(
-            `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
-          ),
+      this.failure ??
+        (unsent === 0
+          ? undefined
+          : new ConnectionClosedError(
+              `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
+            )),
     );
   }
 
@@ -214,6 +218,15 @@ class BrowserWsTransport implements Transport {
   private readonly onError = (): void => {
     // Browsers deliberately say nothing about the cause.
     this.failure ??= new ConnectionClosedError(`WebSocket to ${this.remoteAddress} failed`);
+    if (this.slot.closed || this.destroyedHere) return;
+    this.closing = true;
+    // The close event that browsers send next reports it (with its code, if that says more). If
+    // none comes, this ends the transport with the error once closeTimeout ran out; a timer
+    // already running (close()'s or fail()'s) reports the failure too.
+    this.graceTimer ??= setTimeout(() => {
+      this.inbox.clear();
+      this.report(this.failure);
+    }, this.closeTimeout);
   };
 
   private readonly onClose = (ev: CloseEvent): void => {

@@ -189,6 +189,12 @@ class FakeWebSocket extends EventTarget {
     this.dispatchEvent(Object.assign(new Event('close'), { code, reason, wasClean: code !== 1006 }));
   }
 
+  /** The connection failing: a browser closes it, then fires 'error' (and normally 'close'). */
+  failed(): void {
+    this.readyState = 3;
+    this.dispatchEvent(new Event('error'));
+  }
+
   asWebSocket(): globalThis.WebSocket {
     return this as unknown as globalThis.WebSocket;
   }
@@ -355,6 +361,50 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     t.close();
     await vi.advanceTimersByTimeAsync(2000);
     expect(p.closes).toEqual([undefined]);
+  });
+
+  // The 'error' event only recorded the failure for the close event to report: with no close
+  // event after it the transport never ended, and a close() timing out ended it cleanly.
+  it("ends with the error when an 'error' event is followed by no close event", async () => {
+    vi.useFakeTimers();
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { closeTimeout: 1000 });
+    const p = attachProbe(t);
+    ws.failed();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(p.closes).toEqual([]); // the close event may still come and say more
+    await vi.advanceTimersByTimeAsync(1);
+    expect(p.closes).toHaveLength(1);
+    expect(p.closes[0]).toBeInstanceOf(ConnectionClosedError);
+    expect(p.closes[0]?.message).toMatch(/WebSocket to 127\.0\.0\.1:9 failed/);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("reports an 'error' event, not a clean end, when its close() then times out", async () => {
+    vi.useFakeTimers();
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { closeTimeout: 1000 });
+    const p = attachProbe(t);
+    t.close();
+    ws.failed();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(p.closes).toHaveLength(1);
+    expect(p.closes[0]).toBeInstanceOf(ConnectionClosedError);
+    expect(p.closes[0]?.message).toMatch(/failed/);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("reports the error once when the close event follows the 'error' event", async () => {
+    vi.useFakeTimers();
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), { closeTimeout: 1000 });
+    const p = attachProbe(t);
+    ws.failed();
+    ws.closed(1006);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(p.closes).toHaveLength(1);
+    expect(p.closes[0]?.message).toMatch(/failed/);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('reports a text message that comes after its own close() as a ProtocolError', async () => {

@@ -54,6 +54,8 @@ export class FlexStream extends Duplex implements StreamFace {
   constructor(core: StreamCore, options: FlexStreamOptions = {}) {
     super({
       allowHalfOpen: true,
+      // 'close' is emitted by _destroy, with hadError as a net.Socket's (Node's own would have none).
+      emitClose: false,
       readableHighWaterMark: options.readableHighWaterMark ?? 256 * 1024,
       writableHighWaterMark: options.writableHighWaterMark ?? 64 * 1024,
     });
@@ -266,6 +268,11 @@ export class FlexStream extends Duplex implements StreamFace {
     this.finalCallback = null;
     if (failed !== null) f?.(failed);
     cb(err);
+    // As net.Socket does (it also sets emitClose: false): true when the stream ended with an
+    // error, emitted as 'error' or kept in `failure`. After the 'error', which Node emits on the
+    // tick that cb(err) queued just before.
+    const hadError = failed !== null;
+    process.nextTick(() => this.emit('close', hadError));
   }
 
   // ---------------------------------------------------------------- StreamFace

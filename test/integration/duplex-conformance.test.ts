@@ -228,6 +228,48 @@ describe('half-close', () => {
   });
 });
 
+describe("'close'(hadError), as a net.Socket's", () => {
+  it('is false after a clean end both ways, and after destroy() without an error', async () => {
+    const { s, peer } = await pair();
+    const closed = once<boolean>(s, 'close');
+    peer.end('question');
+    await readAll(s);
+    s.end('answer');
+    await readAll(peer);
+    expect(await closed).toBe(false);
+    const other = await pair();
+    const destroyed = once<boolean>(other.s, 'close');
+    other.peer.on('error', () => {});
+    other.s.destroy();
+    expect(await destroyed).toBe(false);
+  });
+
+  it("is true after destroy(err) and after the peer's reset", async () => {
+    const { s, peer } = await pair();
+    peer.on('error', () => {});
+    s.on('error', () => {});
+    const closed = once<boolean>(s, 'close');
+    s.destroy(new Error('boom'));
+    expect(await closed).toBe(true);
+    const other = await pair();
+    other.s.on('error', () => {});
+    other.peer.on('error', () => {});
+    const reset = once<boolean>(other.s, 'close');
+    other.peer.destroy(new Error('go away'));
+    expect(await reset).toBe(true);
+    expect(other.s.errored).toBeInstanceOf(StreamResetError);
+  });
+
+  it("is true after a failure nobody listened for (kept in 'failure')", async () => {
+    const { s, peer } = await pair();
+    peer.on('error', () => {});
+    const closed = once<boolean>(s, 'close');
+    peer.destroy(new Error('go away'));
+    expect(await closed).toBe(true);
+    expect(s.failure).toBeInstanceOf(StreamResetError);
+  });
+});
+
 describe('destroy(err)', () => {
   it("emits 'error' then 'close' exactly once, also when destroyed again and reset by the peer", async () => {
     const { s, peer } = await pair();

@@ -127,7 +127,9 @@ function writableView(d: Duplex): WritableStream<Uint8Array> {
           d.destroy(err);
           throw err;
         }
-        if (!d.writableNeedDrain && d.write(bytes)) return undefined;
+        // Written even while the stream waits for 'drain' (someone wrote to it directly): a chunk
+        // the sink resolves without writing is lost (Node 20's own adapter drops it so).
+        if (d.write(bytes)) return undefined;
         return new Promise<void>((resolve, reject) => {
           backpressure = { resolve, reject };
         }).finally(() => {

@@ -166,4 +166,21 @@ describe('FlexStream.toWeb() over a half-closing stream', () => {
     await expect(piped).rejects.toMatchObject({ name: 'AbortError' });
     expect(await plain).toMatchObject({ resetCode: 0, message: 'stream reset by peer (code 0)' });
   });
+  it("a write while the stream waits for 'drain' is written, not dropped", { timeout: 5_000 }, async () => {
+    const { s, peer } = await pair();
+    // Written to the stream itself, more than the window while the peer does not read yet: it
+    // waits for 'drain' when the view's first write comes.
+    const head = pattern(4 * 1024 * 1024);
+    expect(s.write(head)).toBe(false);
+    const writer = s.toWeb().writable.getWriter();
+    await writer.ready;
+    expect(s.writableNeedDrain).toBe(true);
+    const wrote = writer.write(new TextEncoder().encode('tail'));
+    const got = readAll(peer);
+    await wrote;
+    await writer.close();
+    const all = await got;
+    expect(all.length).toBe(head.length + 4);
+    expect(all.subarray(head.length).toString()).toBe('tail');
+  });
 });

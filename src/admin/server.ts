@@ -118,7 +118,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       const target = req.url ?? '/';
       const url = requestUrl(target);
       auth.checkHost(req);
-      const m = router.match(req.method ?? 'GET', rawPath(target, url));
+      const m = router.match(req.method ?? 'GET', rawPath(target));
       if (m.route.access !== 'public') auth.check(req, url, m.route.access === 'token-or-query');
       await m.route.handle({ req, res, url, params: m.params });
     } catch (err) {
@@ -194,13 +194,24 @@ function requestUrl(target: string): URL {
  * The path to route on: the target's path as sent, not the URL's, whose parser removes dot
  * segments ('%2e%2e' too): '/x/../api/v1/clients' would be served as /api/v1/clients, past a
  * proxy that matches paths as sent (HAProxy does unless told to normalise). Browsers and curl
- * remove dot segments before sending, so a path that still holds one names no endpoint.
+ * remove dot segments before sending, so a path that still holds one names no endpoint. The
+ * absolute form ('http://host/x/../api/...', which a proxy may pass on as it came) is routed on
+ * the path as sent after its authority; any other target ('*') names no endpoint.
  */
-function rawPath(target: string, url: URL): string {
-  if (!target.startsWith('/')) return url.pathname; // absolute form or '*': rare, from proxies
-  const end = target.search(/[?#]/);
-  return end < 0 ? target : target.slice(0, end);
+function rawPath(target: string): string {
+  let path = target;
+  if (!target.startsWith('/')) {
+    const origin = ABSOLUTE_ORIGIN.exec(target);
+    if (origin === null) return target;
+    path = target.slice(origin[0].length);
+  }
+  const end = path.search(/[?#]/);
+  const p = end < 0 ? path : path.slice(0, end);
+  return p === '' ? '/' : p;
 }
+
+/** Scheme and authority of an absolute-form target, up to its path. */
+const ABSOLUTE_ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
 /** The server's routes; exported for the test that holds them against the OpenAPI document. */
 export function buildRouter(panel: Panel, hub: EventHub, files: StaticFiles, registry: Registry): Router {

@@ -141,6 +141,38 @@ describe('admin API abuse', () => {
     expect((await request(admin.url, '/api/v1/clients?x=/../y', { headers: host })).status).toBe(200);
   });
 
+  // The absolute form (what a client sends a forward proxy, and HAProxy passes on as it came) is
+  // routed on its path as sent too: its dot segments were removed by the URL parser, so
+  // 'http://h/x/../api/v1/clients' was served as /api/v1/clients past a rule on the path.
+  it('an absolute-form target with dot segments is no other path either', async () => {
+    const { sw, n } = await switcherWithClient();
+    const admin = await startAdmin({ switcher: sw, port: 0, sampleInterval: 1_000 });
+    cleanups.push(() => admin.close());
+    const authority = `localhost:${admin.port}`;
+    const host = { host: authority };
+    for (const path of [
+      `http://${authority}/x/../api/v1/clients`,
+      `http://${authority}/x/%2e%2e/api/v1/clients`,
+      `http://${authority}/api/v1/./clients`,
+    ]) {
+      expect((await request(admin.url, path, { headers: host })).status, path).toBe(404);
+    }
+    const kick = await request(admin.url, `http://${authority}/x/%2E%2E/api/v1/clients/holder`, {
+      method: 'DELETE',
+      headers: host,
+    });
+    expect(kick.status).toBe(404);
+    expect(sw.client('holder')).toBeDefined();
+    expect(n.closed).toBe(false);
+    // Without dot segments the absolute form names its path, query and all.
+    expect(
+      (await request(admin.url, `http://${authority}/api/v1/clients?x=/../y`, { headers: host })).status,
+    ).toBe(200);
+    expect((await request(admin.url, `HTTP://${authority}/api/v1/clients`, { headers: host })).status).toBe(
+      200,
+    );
+  });
+
   // Without a token, a page the operator visits may still send requests to 127.0.0.1 itself (the
   // Host is then a loopback name). A DELETE from another origin needs a CORS preflight first, and
   // the server grants none; what it answers a GET from another origin, the page cannot read.

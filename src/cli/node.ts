@@ -282,6 +282,11 @@ async function runNode(ctx: CommandContext): Promise<number> {
       const admin = await startCliAdmin({ node: shown }, o.admin, token, logger);
       closers.push(() => admin.close());
     }
+    // Told to stop while its listeners were binding: the switcher need not see this node at all.
+    if (shutdown.requested) {
+      await shutdown.run(closeAll);
+      return 0;
+    }
     session = openSession(o, o.domain, logger, { earlyData: o.earlyData === true });
     opened(session);
     shown.attach(session);

@@ -16,6 +16,8 @@ const SIGNALS: readonly StopSignal[] = ['SIGINT', 'SIGTERM'];
 export interface ShutdownHandle {
   /** Resolves with the signal once one arrived (never resolves otherwise). */
   readonly signalled: Promise<StopSignal>;
+  /** Whether a signal has arrived: a command still starting stops before it goes further. */
+  readonly requested: boolean;
   /** Runs `stop` under the bound; later signals force the exit. */
   run(stop: () => Promise<void>): Promise<void>;
   /** Removes the signal handlers. */
@@ -30,18 +32,23 @@ export function onStopSignal(logger: Logger, bound: number): ShutdownHandle {
   // Set by the first signal, or by `run` when the command stops for another reason (node: its
   // session was lost): from then on a signal is a second one.
   let stopping = false;
+  let requested = false;
   const handler = (signal: StopSignal): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
     stopping = true;
+    requested = true;
     logger.info({ signal }, 'stopping');
     resolveSignal(signal);
   };
   for (const s of SIGNALS) process.on(s, handler);
   return {
     signalled,
+    get requested() {
+      return requested;
+    },
     async run(stop) {
       stopping = true;
       // Clamped: Node runs a longer timer after 1 ms, which cut every stop short with exit 1

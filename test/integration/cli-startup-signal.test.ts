@@ -42,3 +42,33 @@ describe('a second signal during start-up', () => {
     expect(child.logs.find((l) => l.msg === 'second signal: exiting now')?.signal).toBe('SIGTERM');
   });
 });
+
+describe('a first signal during start-up', () => {
+  it('node: stops once its listeners are bound, without connecting to the switcher', async ({ expect }) => {
+    // A stand-in switcher that only counts connections: the node must not make one.
+    const { createServer } = await import('node:net');
+    let connections = 0;
+    const server = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const child = runCli(
+        ['node', '-d', 'alice', '-s', `tcp://127.0.0.1:${port}`, '--bind', HELD_HOST, '-f', '0=bob:22'],
+        { env },
+      );
+      await child.waitForLog('test: lookup held');
+      child.proc.kill('SIGINT');
+      await child.waitForLog('stopping');
+      // The --forward listener now binds, and start-up goes on to where the session would open.
+      child.proc.kill('SIGUSR2');
+      expect(await exitWithin(child, 10_000)).toBe(0);
+      expect(child.logs.map((l) => l.msg)).not.toContain('node started');
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

@@ -86,7 +86,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     if ((pending.get(socket) ?? 0) > 0) {
       logger.warn(
         { remote: socket.remoteAddress, ms: o.headersTimeout },
-        'admin connection closed: its answers are not being read',
+        'admin connection closed: no progress on a request or its answer',
       );
     }
     socket.destroy();

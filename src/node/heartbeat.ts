@@ -1,5 +1,5 @@
 import { ConnectionClosedError, LimitError, TimeoutError } from '../errors.js';
-import { interval, now, timeout } from '../util/timers.js';
+import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
 
 /**
  * Go's keep-alive (PROTOCOL.md 6.4): when nothing was written for one interval, ping the switcher
@@ -22,6 +22,8 @@ export class Heartbeat {
   private lastHeard = now();
   private inFlight = false;
   private stopped = false;
+  /** The wait that judges a ping no id was free for (or that timed out): cleared by stop(). */
+  private judgeTimer: TimerHandle | undefined;
 
   constructor(
     intervalMs: number,
@@ -74,7 +76,7 @@ export class Heartbeat {
             // No ping id free (outstanding pings, or ids kept out of use after their timeout): no
             // ping went out, and that is no answer. Bytes heard within the timeout still prove the
             // peer alive; else it is dead, as after a ping that timed out.
-            timeout(() => judge(err), timeoutMs);
+            this.judgeTimer = timeout(() => judge(err), timeoutMs);
             return;
           }
           if (this.stopped || !(err instanceof TimeoutError)) {
@@ -84,7 +86,7 @@ export class Heartbeat {
           // After the event loop stalled (a long synchronous job), the expired ping timer runs
           // before the answer that waits in the socket is read. A timer set now runs only after
           // the loop has polled for input: judge then.
-          timeout(() => judge(err), 0);
+          this.judgeTimer = timeout(() => judge(err), 0);
         });
       },
       Math.max(25, intervalMs >>> 2),
@@ -94,5 +96,6 @@ export class Heartbeat {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.judgeTimer);
   }
 }

@@ -59,6 +59,23 @@ describe('heartbeat', () => {
     expect(dead.mock.calls[0]![0]).toBeInstanceOf(ConnectionClosedError);
   });
 
+  it('stop() leaves no timer behind, also while a LimitError ping is being judged', async () => {
+    const hb = new Heartbeat(
+      INTERVAL,
+      TIMEOUT,
+      () => 0,
+      () => 0,
+      () => false,
+      () => Promise.reject(new LimitError('all 65535 ping ids are in use')),
+      () => {},
+    );
+    // The first check pings (nothing heard for an interval); the failed ping's wait starts.
+    await vi.advanceTimersByTimeAsync(INTERVAL + INTERVAL / 4);
+    expect(vi.getTimerCount()).toBe(2);
+    hb.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('a peer heard from while no ping id is free is alive', async () => {
     const dead = vi.fn();
     let received = 0;

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError, ConnectionClosedError } from '../errors.js';
 import { checkDelay } from '../util/check.js';
 
 /**
@@ -122,4 +122,15 @@ export function hungUp(err: unknown): boolean {
     e = e.cause;
   }
   return false;
+}
+
+/**
+ * A graceful close that ran out of time with `unsent` bytes `send` accepted still unsent: they are
+ * dropped, so the transport ends with this failure (none when nothing was left, a clean end).
+ */
+export function closeTimedOut(remote: string, ms: number, unsent: number): ConnectionClosedError | undefined {
+  if (unsent === 0) return undefined;
+  return new ConnectionClosedError(
+    `close to ${remote} did not finish within ${ms} ms: ${unsent} bytes unsent were dropped`,
+  );
 }

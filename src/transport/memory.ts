@@ -3,6 +3,7 @@ import { concatBytes } from '../util/bytes.js';
 import {
   checkDelayOption,
   checkNumber,
+  closeTimedOut,
   transportDefaults,
   type WaterMarkOptions,
   waterMarks,
@@ -173,13 +174,7 @@ class MemoryEnd implements MemoryTransport {
   private giveUp(): void {
     this.graceTimer = undefined;
     const unsent = this.inflight;
-    this.destroy(
-      unsent === 0
-        ? undefined
-        : new ConnectionClosedError(
-            `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
-          ),
-    );
+    this.destroy(closeTimedOut(this.remoteAddress, this.closeTimeout, unsent));
   }
 
   destroy(err?: Error): void {

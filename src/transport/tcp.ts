@@ -1,7 +1,14 @@
 import * as net from 'node:net';
 import { ConnectionClosedError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { checkDelayOption, checkNumber, checkPort, formatAddress, transportDefaults } from './defaults.js';
+import {
+  checkDelayOption,
+  checkNumber,
+  checkPort,
+  closeTimedOut,
+  formatAddress,
+  transportDefaults,
+} from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot } from './inbox.js';
 import { type PinHolder, pin, unpin } from './read-pin.js';
@@ -174,9 +181,7 @@ class TcpTransport implements Transport, PinHolder {
     // Bytes send() accepted are dropped: say so. And reset rather than let the kernel send a FIN
     // behind the cut-off stream, which the peer would read as a clean end (a peer whose receive
     // queue is still full may read the reset as an end all the same: Linux reports EOF first).
-    this.failure ??= new ConnectionClosedError(
-      `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
-    );
+    this.failure ??= closeTimedOut(this.remoteAddress, this.closeTimeout, unsent);
     // Only a plain TCP socket can be reset: on anything else (a TLS socket, a Unix socket)
     // resetAndDestroy() throws ERR_INVALID_HANDLE_TYPE, as documented, before touching it; thrown
     // from this timer it would crash the process.

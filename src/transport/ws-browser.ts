@@ -4,6 +4,7 @@ import { type Logger, silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
   checkNumber,
+  closeTimedOut,
   transportDefaults,
   type WaterMarkOptions,
   waterMarks,
@@ -150,14 +151,7 @@ class BrowserWsTransport implements Transport {
   private giveUp(): void {
     this.graceTimer = undefined;
     const unsent = this.ws.bufferedAmount;
-    this.destroy(
-      this.failure ??
-        (unsent === 0
-          ? undefined
-          : new ConnectionClosedError(
-              `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
-            )),
-    );
+    this.destroy(this.failure ?? closeTimedOut(this.remoteAddress, this.closeTimeout, unsent));
   }
 
   destroy(err?: Error): void {

@@ -12,6 +12,7 @@ import {
   ABNORMAL_CLOSURE,
   checkDelayOption,
   checkNumber,
+  closeTimedOut,
   formatAddress,
   transportDefaults,
   type WaterMarkOptions,
@@ -323,14 +324,9 @@ class WsTransport implements Transport {
    */
   private giveUp(): void {
     this.graceTimer = undefined;
-    const unsent = this.ws.bufferedAmount;
-    if (unsent > 0) {
-      this.failure ??= new ConnectionClosedError(
-        `close to ${this.remoteAddress} did not finish within ${this.closeTimeout} ms: ${unsent} bytes unsent were dropped`,
-      );
-    } else {
-      this.gaveUpClean = true;
-    }
+    const lost = closeTimedOut(this.remoteAddress, this.closeTimeout, this.ws.bufferedAmount);
+    if (lost !== undefined) this.failure ??= lost;
+    else this.gaveUpClean = true;
     this.ws.terminate();
   }
 

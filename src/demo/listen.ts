@@ -1,11 +1,14 @@
 import http from 'node:http';
-import type * as net from 'node:net';
-import type { Duplex } from 'node:stream';
 import { ConfigError } from '../errors.js';
 import type { Switcher } from '../switcher/switcher.js';
 import { upgradeHandler } from '../switcher-node.js';
 import { transportDefaults } from '../transport/defaults.js';
-import { httpClientError, httpHandshakeTimeouts, PendingHandshakes } from '../transport/handshakes.js';
+import {
+  httpClientError,
+  httpHandshakeTimeouts,
+  PendingHandshakes,
+  upgradeOr404,
+} from '../transport/handshakes.js';
 import { type Listener, type ListenOptions, startListener } from '../transport/tcp.js';
 import type { WsUpgradeOptions } from '../transport/ws.js';
 import { type DemoOptions, demoHandler } from './handler.js';
@@ -43,18 +46,7 @@ export async function listenDemo(switcher: Switcher, options: DemoListenOptions)
   });
   const handshakes = new PendingHandshakes(server, maxPendingAdmissions, logger);
   server.on('clientError', httpClientError(logger));
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    handshakes.done(socket as net.Socket);
-    // close() leaves a connection whose request was half read; its upgrade belongs to nobody.
-    if (!server.listening) {
-      socket.destroy();
-      return;
-    }
-    if (upgrade(req, socket, head)) return;
-    // As in listenWs: the HTTP server no longer listens for this socket's errors (a reset would crash).
-    socket.on('error', () => socket.destroy());
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-  });
+  server.on('upgrade', upgradeOr404(server, handshakes, upgrade));
   let l: Listener;
   try {
     l = await startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());

@@ -128,3 +128,27 @@ export function httpHandshakeTimeouts(handshake: number): http.ServerOptions {
     connectionsCheckingInterval: Math.min(handshake, 1_000),
   };
 }
+
+/**
+ * A WebSocket listener's 'upgrade' listener: the handshake is over (`handshakes` counts it no
+ * more); `upgrade` takes the socket, or it is answered 404. After the listener closed, a request
+ * that was half read belongs to nobody and is dropped.
+ */
+export function upgradeOr404(
+  server: http.Server,
+  handshakes: PendingHandshakes,
+  upgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean,
+): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return (req, socket, head) => {
+    handshakes.done(socket as net.Socket);
+    if (!server.listening) {
+      socket.destroy();
+      return;
+    }
+    if (upgrade(req, socket, head)) return;
+    // The HTTP server took its 'error' listener off the socket before emitting 'upgrade': without
+    // one, a client that resets the connection after (or during) this answer crashes the process.
+    socket.on('error', () => socket.destroy());
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  };
+}

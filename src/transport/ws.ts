@@ -20,7 +20,7 @@ import {
   withConfigErrors,
 } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
-import { httpClientError, httpHandshakeTimeouts, PendingHandshakes } from './handshakes.js';
+import { httpClientError, httpHandshakeTimeouts, PendingHandshakes, upgradeOr404 } from './handshakes.js';
 import { HandlerSlot, Inbox } from './inbox.js';
 import { type Listener, type ListenOptions, startListener } from './tcp.js';
 import type { Transport, TransportHandlers } from './types.js';
@@ -518,20 +518,7 @@ export function listenWs(
     res.setHeader('connection', 'close');
     res.end();
   });
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    // Upgraded (or answered below and closing): the handshake is over.
-    handshakes.done(socket as net.Socket);
-    // close() leaves a connection whose request was half read; its upgrade belongs to nobody.
-    if (!server.listening) {
-      socket.destroy();
-      return;
-    }
-    if (upgrade(req, socket, head)) return;
-    // The HTTP server took its 'error' listener off the socket before emitting 'upgrade': without
-    // one, a client that resets the connection after (or during) this answer crashes the process.
-    socket.on('error', () => socket.destroy());
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-  });
+  server.on('upgrade', upgradeOr404(server, handshakes, upgrade));
   // http.Server.close also drops idle keep-alives; upgraded sockets belong to their transports.
   return startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
 }

@@ -2,7 +2,7 @@ import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { formatAddress } from './defaults.js';
+import { formatAddress, hungUp } from './defaults.js';
 
 /**
  * Bounds how many connections a TLS or WebSocket listener holds before they become transports:
@@ -69,9 +69,6 @@ function connectionKey(s: net.Socket): string | null {
   return `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
 }
 
-/** A peer that hung up (or one turned away above, logged already): nothing to say of it. */
-const HUNG_UP = new Set(['ECONNRESET', 'EPIPE']);
-
 /**
  * Logs a connection that failed its TLS handshake or sent a malformed (or too slow) HTTP request:
  * a client speaking the wrong protocol, a certificate it refused, a slowloris cut off. The
@@ -82,7 +79,8 @@ export function logHandshakeFailure(
   err: Error & { code?: string },
   socket: { remoteAddress?: string; remotePort?: number },
 ): void {
-  if (err.code !== undefined && HUNG_UP.has(err.code)) return;
+  // A peer that hung up (or one turned away above, logged already): nothing to say of it.
+  if (hungUp(err)) return;
   logger.warn(
     { remote: formatAddress(socket.remoteAddress, socket.remotePort), code: err.code, err: err.message },
     'connection failed its handshake',

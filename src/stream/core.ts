@@ -536,10 +536,7 @@ export class StreamCore extends StreamQueue {
         this.startClose();
       }
       // The face learns when the end has left (onDrain): a Node stream's 'finish' waits for it.
-      if (this.bytes > 0) {
-        this.needDrain = true;
-        this.lowWater = 0;
-      }
+      if (this.bytes > 0) this.drainWhenEmpty();
     } else if (
       this.pendingBytes > 0 &&
       this.is(WRITE_ENDED) &&
@@ -591,6 +588,12 @@ export class StreamCore extends StreamQueue {
     this.checkWritable();
   }
 
+  /** Hear onDrain once every queued frame has left, not at the writer's low-water mark. */
+  private drainWhenEmpty(): void {
+    this.needDrain = true;
+    this.lowWater = 0;
+  }
+
   override onDrain(): void {
     this.checkWritable();
     if (this.is(END_SENT) && this.bytes === 0) this.face?.onFlushed?.();
@@ -599,8 +602,7 @@ export class StreamCore extends StreamQueue {
         this.unmark(QUEUED_AT_CLOSE);
         this.host.sent(this);
       } else {
-        this.needDrain = true;
-        this.lowWater = 0;
+        this.drainWhenEmpty();
       }
       return;
     }
@@ -609,8 +611,7 @@ export class StreamCore extends StreamQueue {
       this.finish(null);
     } else {
       // Fired early by a writer's threshold: wait for the queue (and the FIN in it) to empty.
-      this.needDrain = true;
-      this.lowWater = 0;
+      this.drainWhenEmpty();
     }
   }
 
@@ -906,8 +907,7 @@ export class StreamCore extends StreamQueue {
       // Our FIN is still queued: release once it is written, so a later open from the same port
       // (a control frame, which overtakes queued stream frames) can never arrive before it.
       this.mark(RELEASE_ON_FLUSH);
-      this.needDrain = true;
-      this.lowWater = 0;
+      this.drainWhenEmpty();
     }
   }
 
@@ -968,8 +968,7 @@ export class StreamCore extends StreamQueue {
       // Its close or close-ACK is still queued behind data (a backed-up connection): the host
       // keeps the address from a new stream until they have left (onDrain).
       this.mark(QUEUED_AT_CLOSE);
-      this.needDrain = true;
-      this.lowWater = 0;
+      this.drainWhenEmpty();
     }
     this.host.release(this);
     this.face?.onClose(silent);

@@ -26,7 +26,6 @@ export class WebStream implements StreamFace {
   private writeController!: WritableStreamDefaultController;
   /** The writable's close() while what was written, and the end, wait to leave. */
   private flushWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
-  private readonly highWater: number;
   /** Bytes enqueued (staged bytes are not, until the stage is enqueued). */
   private enqueued = 0;
   /** Small payloads waiting behind queued data; null when none are. */
@@ -48,7 +47,6 @@ export class WebStream implements StreamFace {
    */
   constructor(core: StreamCore, _options: { readableHighWaterMark?: number } = {}) {
     this.core = core;
-    this.highWater = PULL_ALWAYS;
     this.closed = new Promise<void>((resolve) => {
       this.closedResolve = resolve;
     });
@@ -77,7 +75,7 @@ export class WebStream implements StreamFace {
           else core.discardUnread();
         },
       },
-      { highWaterMark: this.highWater, size: (chunk) => chunk.byteLength },
+      { highWaterMark: PULL_ALWAYS, size: (chunk) => chunk.byteLength },
     );
     this.writable = new WritableStream<Uint8Array>({
       start: (c) => {
@@ -247,7 +245,7 @@ export class WebStream implements StreamFace {
 
   /** Bytes in the readable queue (not staged ones). */
   private get queued(): number {
-    return Math.max(0, this.highWater - (this.controller.desiredSize ?? 0));
+    return Math.max(0, PULL_ALWAYS - (this.controller.desiredSize ?? 0));
   }
 
   /** A payload that would wait behind queued data: small ones are copied (see the class doc). */

@@ -90,7 +90,11 @@ const NO_PAYLOAD = new Uint8Array(0);
 /** Domains remembered for early data through a switcher (the oldest is forgotten first). */
 const EARLY_DOMAINS = 1024;
 
-/** Key of the stream a received frame belongs to: the peer's address and our port. */
+/** Fails a pending dial with the peer's (or our) refusal text, naming what it dialled. */
+function refuseDial(pending: PendingDial<unknown>, text: string): void {
+  pending.reject(new DialRefusedError(text, { target: formatTarget(pending.target) }));
+}
+
 /**
  * Whether a stream's failure reaches someone: a Node.js stream with an 'error' listener. A Web
  * Streams view has no listeners to count (its reader and writer error): taken as unheard.
@@ -100,6 +104,7 @@ function heard(face: Destroyable): boolean {
   return typeof count === 'function' && count.call(face, 'error') > 0;
 }
 
+/** Key of the stream a received frame belongs to: the peer's address and our port. */
 function keyOf(remoteIP: number, remotePort: number, localPort: number): number {
   return remoteIP * 0x100000000 + remotePort * 0x10000 + localPort;
 }
@@ -691,7 +696,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (!ack.ok) {
       // Refused: nothing was set up, so the port is free again at once.
       this.dialPorts.release(pending.port);
-      pending.reject(new DialRefusedError(ack.error, { target: formatTarget(pending.target) }));
+      refuseDial(pending, ack.error);
       return;
     }
     const key = frameKey(f, via, this);
@@ -705,7 +710,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         { port: f.dstPort, from: `${f.srcIP}:${f.srcPort}` },
         'OpenStream ACK names a live stream: dial refused',
       );
-      pending.reject(new DialRefusedError('sid is attached', { target: formatTarget(pending.target) }));
+      refuseDial(pending, 'sid is attached');
       return;
     }
     // Register the stream before anything else is dispatched: data or a close may follow the ACK
@@ -771,7 +776,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // (A stream that ended before its ACK gave its dial up: release().)
     const { core, face, answer, routed } = dial;
     if (!ack.ok) {
-      pending.reject(new DialRefusedError(ack.error, { target: formatTarget(pending.target) }));
+      refuseDial(pending, ack.error);
       return;
     }
     // Compared with what this stream assumed (a later change of mind is not its business).
@@ -785,7 +790,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       if (other !== undefined && other !== core) {
         // The address the ACK gives this stream is a stream accepted meanwhile (a simultaneous
         // open, PROTOCOL.md 12.3): fail the dial as onOpenAck does, and leave that stream be.
-        pending.reject(new DialRefusedError('sid is attached', { target: formatTarget(pending.target) }));
+        refuseDial(pending, 'sid is attached');
         return;
       }
     }

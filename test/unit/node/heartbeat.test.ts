@@ -23,6 +23,19 @@ function silentPeer(onDead: (err: Error) => void): Heartbeat {
   );
 }
 
+/** A heartbeat over a peer that never answers, with every ping id in use: each ping fails at once with a LimitError. */
+function noFreePingId(onDead: (err: Error) => void): Heartbeat {
+  return new Heartbeat(
+    INTERVAL,
+    TIMEOUT,
+    () => 0,
+    () => 0,
+    () => false,
+    () => Promise.reject(new LimitError('all 65535 ping ids are in use')),
+    onDead,
+  );
+}
+
 describe('heartbeat', () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -44,15 +57,7 @@ describe('heartbeat', () => {
     // retention after its timeout): ping() fails at once with a LimitError. Before, the heartbeat
     // took any failure but a timeout for an answer, so the dead peer was never found.
     const dead = vi.fn();
-    const hb = new Heartbeat(
-      INTERVAL,
-      TIMEOUT,
-      () => 0,
-      () => 0,
-      () => false,
-      () => Promise.reject(new LimitError('all 65535 ping ids are in use')),
-      dead,
-    );
+    const hb = noFreePingId(dead);
     await vi.advanceTimersByTimeAsync(INTERVAL + TIMEOUT + INTERVAL / 4 + 10);
     hb.stop();
     expect(dead).toHaveBeenCalledTimes(1);
@@ -60,15 +65,7 @@ describe('heartbeat', () => {
   });
 
   it('stop() leaves no timer behind, also while a LimitError ping is being judged', async () => {
-    const hb = new Heartbeat(
-      INTERVAL,
-      TIMEOUT,
-      () => 0,
-      () => 0,
-      () => false,
-      () => Promise.reject(new LimitError('all 65535 ping ids are in use')),
-      () => {},
-    );
+    const hb = noFreePingId(() => {});
     // The first check pings (nothing heard for an interval); the failed ping's wait starts.
     await vi.advanceTimersByTimeAsync(INTERVAL + INTERVAL / 4);
     expect(vi.getTimerCount()).toBe(2);

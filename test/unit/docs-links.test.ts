@@ -1,26 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { DOCS, ROOT } from '../helpers/docs.js';
 
 /**
  * Links between the README and docs/ resolve: every relative link's file exists, every `#anchor`
  * is a heading of its page (GitHub's slugs), and every repository path the text names
  * (`docs/x.md`, `src/...`, `test/...`, `examples/...`, `bench/...`, `scripts/...`) exists.
  */
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DOCS = [
-  'README.md',
-  'docs/manual.md',
-  'docs/errors.md',
-  'docs/browser.md',
-  'docs/cli.md',
-  'docs/admin.md',
-  'docs/security.md',
-  'docs/protocol.md',
-  'docs/tooling.md',
-];
 
 /** The page without its fenced code blocks. */
 function prose(file: string): string {

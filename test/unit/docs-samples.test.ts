@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DOCS, ROOT } from '../helpers/docs.js';
 
 /**
  * Every ```ts block of the README and of docs/ compiles against the package's current API, with
@@ -12,19 +12,6 @@ import { afterAll, describe, expect, it } from 'vitest';
  * Node.js entry's types, also in a browser bundle). Each block is a module of its own: what it
  * uses from elsewhere it imports or `declare`s.
  */
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DOCS = [
-  'README.md',
-  'docs/manual.md',
-  'docs/errors.md',
-  'docs/browser.md',
-  'docs/cli.md',
-  'docs/admin.md',
-  'docs/security.md',
-  'docs/protocol.md',
-  'docs/tooling.md',
-];
 
 interface Sample {
   where: string;

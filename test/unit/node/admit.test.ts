@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AdmissionError, ConfigError, ProtocolError } from '../../../src/errors.js';
 import { Node } from '../../../src/index.js';
 import { admit } from '../../../src/node/admit.js';
-import { type MemoryTransport, memoryPair } from '../../../src/transport/memory.js';
+import { type MemoryPairOptions, type MemoryTransport, memoryPair } from '../../../src/transport/memory.js';
 import { sealResponse } from '../../../src/wire/admission/index.js';
 import { Cmd, HEADER_SIZE, MAX_PAYLOAD } from '../../../src/wire/constants.js';
 import { encodeFrame, makeFrame } from '../../../src/wire/frame.js';
@@ -13,9 +13,15 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A switcher that answers any request with this response, sealed with the right password. */
-function answering(init: { errCode: number; ip?: number }) {
-  const [a, b] = memoryPair();
+/**
+ * A switcher end that answers the first request with `sendReply` and ignores the rest. Big
+ * buffers by default, so that the largest reply fits without back-pressure.
+ */
+function switcherEnd(
+  sendReply: (b: MemoryTransport) => void,
+  options: MemoryPairOptions = { highWaterMark: 64 * 1024 * 1024 },
+) {
+  const [a, b] = memoryPair(options);
   cleanups.push(
     () => a.destroy(),
     () => b.destroy(),
@@ -25,12 +31,19 @@ function answering(init: { errCode: number; ip?: number }) {
     data: () => {
       if (answered) return;
       answered = true;
-      void sealResponse(PASSWORD, init).then((frame) => b.send([frame]));
+      sendReply(b);
     },
     drain: () => {},
     close: () => {},
   });
-  return a;
+  return { a, b };
+}
+
+/** A switcher that answers any request with this response, sealed with the right password. */
+function answering(init: { errCode: number; ip?: number }) {
+  return switcherEnd((b) => {
+    void sealResponse(PASSWORD, init).then((frame) => b.send([frame]));
+  }, {}).a;
 }
 
 describe('admit(): the virtual IP of an admitted response', () => {
@@ -100,26 +113,6 @@ async function largestReply(ip: number): Promise<Uint8Array> {
   const empty = await sealResponse(PASSWORD, { errCode: 0, ip, errMsg: '' });
   const room = HEADER_SIZE + MAX_PAYLOAD - empty.length;
   return sealResponse(PASSWORD, { errCode: 0, ip, errMsg: 'x'.repeat(room) });
-}
-
-/** A switcher end that answers the request with `reply` cut as `sendReply` says. */
-function switcherEnd(sendReply: (b: MemoryTransport) => void) {
-  const [a, b] = memoryPair({ highWaterMark: 64 * 1024 * 1024 });
-  cleanups.push(
-    () => a.destroy(),
-    () => b.destroy(),
-  );
-  let answered = false;
-  b.attach({
-    data: () => {
-      if (answered) return;
-      answered = true;
-      sendReply(b);
-    },
-    drain: () => {},
-    close: () => {},
-  });
-  return { a, b };
 }
 
 describe('admit(): reading the reply', () => {

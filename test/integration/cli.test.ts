@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, it, vi } from 'vitest';
+import { afterAll, describe, type ExpectStatic, it, vi } from 'vitest';
 import { freePort, killAll, runCli, runCliToEnd } from '../helpers/cli.js';
 
 // Each CLI process starts through tsx: allow for a loaded machine. The tests run concurrently and
@@ -204,36 +204,43 @@ describe('a password in the switcher URL', () => {
   });
 });
 
+/**
+ * Runs `flexmux node` with the options `args` makes from a port already in use, against a fake
+ * switcher: the node exits 13 ([CLI_IO]) and never connects to the switcher.
+ */
+async function exitsWithoutConnecting(expect: ExpectStatic, args: (busy: number) => string[]): Promise<void> {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const fake = net.createServer();
+  const seen: net.Socket[] = [];
+  fake.on('connection', (s) => seen.push(s));
+  await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+  try {
+    const busy = (taken.address() as net.AddressInfo).port;
+    const sw = (fake.address() as net.AddressInfo).port;
+    const r = await runCliToEnd(['node', '-s', `tcp://127.0.0.1:${sw}`, ...args(busy)], {
+      env: { FLEXMUX_PASSWORD: 'x' },
+    });
+    expect(r.code).toBe(13);
+    expect(r.stderr).toContain('[CLI_IO]');
+    // Connections are accepted in order: once ours is in, any from the node would be too.
+    const probe = net.connect(sw, '127.0.0.1');
+    await new Promise<void>((resolve) => fake.once('connection', () => resolve()));
+    probe.destroy();
+    expect(seen.length).toBe(1);
+  } finally {
+    for (const s of seen) s.destroy();
+    fake.close();
+    taken.close();
+  }
+}
+
 describe('node with a --forward port already in use', () => {
   // The session used to start before the listeners were bound: the switcher saw a connection (an
   // admission, or a warning 'admission refused ... closed') from a node that then exited 13, and
   // the domain was claimed, even taken over from an unresponsive holder, for nothing.
   it('exits 13 without connecting to the switcher', async ({ expect }) => {
-    const taken = net.createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    const fake = net.createServer();
-    const seen: net.Socket[] = [];
-    fake.on('connection', (s) => seen.push(s));
-    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
-    try {
-      const busy = (taken.address() as net.AddressInfo).port;
-      const sw = (fake.address() as net.AddressInfo).port;
-      const r = await runCliToEnd(
-        ['node', '-d', 'busyport', '-s', `tcp://127.0.0.1:${sw}`, '--forward', `${busy}=x:1`],
-        { env: { FLEXMUX_PASSWORD: 'x' } },
-      );
-      expect(r.code).toBe(13);
-      expect(r.stderr).toContain('[CLI_IO]');
-      // Connections are accepted in order: once ours is in, any from the node would be too.
-      const probe = net.connect(sw, '127.0.0.1');
-      await new Promise<void>((resolve) => fake.once('connection', () => resolve()));
-      probe.destroy();
-      expect(seen.length).toBe(1);
-    } finally {
-      for (const s of seen) s.destroy();
-      fake.close();
-      taken.close();
-    }
+    await exitsWithoutConnecting(expect, (busy) => ['-d', 'busyport', '--forward', `${busy}=x:1`]);
   });
 });
 
@@ -241,30 +248,6 @@ describe('node with an --admin port already in use', () => {
   // The admin server used to start after the session: the switcher saw an admission and the
   // domain was claimed, as for --forward before, by a node that then exited 13.
   it('exits 13 without connecting to the switcher', async ({ expect }) => {
-    const taken = net.createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    const fake = net.createServer();
-    const seen: net.Socket[] = [];
-    fake.on('connection', (s) => seen.push(s));
-    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
-    try {
-      const busy = (taken.address() as net.AddressInfo).port;
-      const sw = (fake.address() as net.AddressInfo).port;
-      const r = await runCliToEnd(
-        ['node', '-d', 'busyadmin', '-s', `tcp://127.0.0.1:${sw}`, '--admin', `127.0.0.1:${busy}`],
-        { env: { FLEXMUX_PASSWORD: 'x' } },
-      );
-      expect(r.code).toBe(13);
-      expect(r.stderr).toContain('[CLI_IO]');
-      // Connections are accepted in order: once ours is in, any from the node would be too.
-      const probe = net.connect(sw, '127.0.0.1');
-      await new Promise<void>((resolve) => fake.once('connection', () => resolve()));
-      probe.destroy();
-      expect(seen.length).toBe(1);
-    } finally {
-      for (const s of seen) s.destroy();
-      fake.close();
-      taken.close();
-    }
+    await exitsWithoutConnecting(expect, (busy) => ['-d', 'busyadmin', '--admin', `127.0.0.1:${busy}`]);
   });
 });

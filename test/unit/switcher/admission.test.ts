@@ -40,6 +40,23 @@ function make(o: Partial<SwitcherOptions> & { password: string }): { sw: Switche
   return { sw, refusals };
 }
 
+/** make(), with every log line (message, then its fields as JSON) kept in `lines`. */
+function makeLogged(): { sw: Switcher; refusals: RefusalInfo[]; lines: string[] } {
+  const lines: string[] = [];
+  const log = (obj: object, msg?: string): void => {
+    lines.push(`${msg ?? ''} ${JSON.stringify(obj)}`);
+  };
+  return { ...make({ password: PASSWORD, logger: { debug: log, info: log, warn: log, error: log } }), lines };
+}
+
+/** The bytes of an admission request followed by `n` copies of `frame`, to send in one write. */
+function behind(req: Uint8Array, frame: Uint8Array, n: number): Uint8Array {
+  const all = new Uint8Array(req.length + n * frame.length);
+  all.set(req);
+  for (let i = 0; i < n; i++) all.set(frame, req.length + i * frame.length);
+  return all;
+}
+
 /** Go's error text -> our refusal reason. */
 function reasonOf(goError: string): RefusalReason {
   if (goError.includes('timestamp expired')) return 'clock';
@@ -326,33 +343,20 @@ describe('admission bounds', () => {
     const raw = connectRaw(sw);
     const req = await sealRequest(PASSWORD, { domain: 'flood', timestamp: ts() });
     const data = encodeFrame(makeFrame(Cmd.DATA, 2, 1, 1, 1, new Uint8Array(60_000)));
-    const all = new Uint8Array(req.length + 4 * data.length);
-    all.set(req);
-    for (let i = 0; i < 4; i++) all.set(data, req.length + i * data.length);
-    raw.send(all);
+    raw.send(behind(req, data, 4));
     await raw.closed;
     expect(raw.inbox).toEqual([]);
     await expect.poll(() => refusals.map((r) => r.reason)).toEqual(['malformed']);
     expect(sw.stats()).toMatchObject({ clients: 0, pendingAdmissions: 0 });
   });
   it('refuses a node that floods bare headers behind its admission frame, far under 128 KiB', async () => {
-    const lines: string[] = [];
-    const log = (obj: object, msg?: string): void => {
-      lines.push(`${msg ?? ''} ${JSON.stringify(obj)}`);
-    };
-    const { sw, refusals } = make({
-      password: PASSWORD,
-      logger: { debug: log, info: log, warn: log, error: log },
-    });
+    const { sw, refusals, lines } = makeLogged();
     const raw = connectRaw(sw);
     const req = await sealRequest(PASSWORD, { domain: 'tiny-flood', timestamp: ts() });
     // 2,000 PINGs of 11 bytes: 22 KB, within the byte bound, but 2,000 held frames.
     const ping = encodeFrame(makeFrame(Cmd.PING, SWITCHER_IP, 0, 1, 9));
     const n = 2_000;
-    const all = new Uint8Array(req.length + n * ping.length);
-    all.set(req);
-    for (let i = 0; i < n; i++) all.set(ping, req.length + i * ping.length);
-    raw.send(all);
+    raw.send(behind(req, ping, n));
     await expect.poll(() => refusals.map((r) => r.reason)).toEqual(['malformed']);
     await raw.closed;
     expect(raw.inbox).toEqual([]);
@@ -369,10 +373,7 @@ describe('admission bounds', () => {
     const req = await sealRequest(PASSWORD, { domain: 'eager-pings', timestamp: ts() });
     const ping = encodeFrame(makeFrame(Cmd.PING, SWITCHER_IP, 0, 1, 9));
     const n = 1_024;
-    const all = new Uint8Array(req.length + n * ping.length);
-    all.set(req);
-    for (let i = 0; i < n; i++) all.set(ping, req.length + i * ping.length);
-    raw.send(all);
+    raw.send(behind(req, ping, n));
     expect((await openResponse(PASSWORD, (await raw.next()).payload)).ip).toBe(1);
     for (let i = 0; i < n; i++) expect((await raw.next()).cmd).toBe(Cmd.PING_ACK);
   });
@@ -380,14 +381,7 @@ describe('admission bounds', () => {
 
 describe("admission logs quote a peer's free text (domain, Mac) within bounds", () => {
   it('a signed request with a 60,000-character domain gives a short refusal and log line', async () => {
-    const lines: string[] = [];
-    const log = (obj: object, msg?: string): void => {
-      lines.push(`${msg ?? ''} ${JSON.stringify(obj)}`);
-    };
-    const { sw, refusals } = make({
-      password: PASSWORD,
-      logger: { debug: log, info: log, warn: log, error: log },
-    });
+    const { sw, refusals, lines } = makeLogged();
     const raw = connectRaw(sw);
     // Every node holds the shared password, so any of them can send this.
     raw.send(await sealRequest(PASSWORD, { domain: `${'\u0001'.repeat(10_000)}x`, timestamp: ts() }));
@@ -406,11 +400,7 @@ describe("admission logs quote a peer's free text (domain, Mac) within bounds", 
   });
 
   it('an admitted node with a 60,000-character Mac is logged with a clip of it, and keeps it whole', async () => {
-    const lines: string[] = [];
-    const log = (obj: object, msg?: string): void => {
-      lines.push(`${msg ?? ''} ${JSON.stringify(obj)}`);
-    };
-    const { sw } = make({ password: PASSWORD, logger: { debug: log, info: log, warn: log, error: log } });
+    const { sw, lines } = makeLogged();
     const mac = 'm'.repeat(60_000);
     const raw = connectRaw(sw);
     raw.send(await sealRequest(PASSWORD, { domain: 'big-mac', mac, timestamp: ts() }));

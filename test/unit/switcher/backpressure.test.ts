@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SwitcherClient } from '../../../src/switcher/client.js';
+import type { SwitcherOptions } from '../../../src/switcher/config.js';
 import type { Registry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Cmd } from '../../../src/wire/constants.js';
@@ -30,6 +31,20 @@ async function receive(raw: Raw, frames: number, port: number): Promise<void> {
     const f = await raw.next((x) => x.cmd === Cmd.DATA && x.dstPort === 7 && x.srcPort === port, 10_000);
     expect([f.payload.length, f.payload[0], f.payload[CHUNK - 1]]).toEqual([CHUNK, i & 0xff, i & 0xff]);
   }
+}
+
+/**
+ * A switcher (64 KiB queued per source, and `options`) with nodes a and b: b stops reading and
+ * a floods it with 64 chunks, more than its queue holds.
+ */
+async function stalledPair(options: Partial<SwitcherOptions>): Promise<{ sw: Switcher; a: Raw; b: Raw }> {
+  const sw = new Switcher({ password: PASSWORD, maxQueuePerSource: 64 * 1024, ...options });
+  switchers.push(sw);
+  const a = await join(sw, 'a');
+  const b = await join(sw, 'b');
+  b.t.pauseReading();
+  flood(a, b, 64, 1000);
+  return { sw, a, b };
 }
 
 describe('switcher backpressure', () => {
@@ -75,12 +90,7 @@ describe('switcher backpressure', () => {
   });
 
   it('counts a holder paused by backpressure as alive: its domain is not taken over', async () => {
-    const sw = new Switcher({ password: PASSWORD, maxQueuePerSource: 64 * 1024, livenessTimeout: 50 });
-    switchers.push(sw);
-    const a = await join(sw, 'a');
-    const b = await join(sw, 'b');
-    b.t.pauseReading();
-    flood(a, b, 64, 1000);
+    const { sw, a, b } = await stalledPair({ livenessTimeout: 50 });
     await expect.poll(() => sw.client('a')?.paused).toBe(true);
     const res = await admitRaw(connectRaw(sw), 'a');
     expect(res.errCode).toBe(-2);
@@ -92,17 +102,7 @@ describe('switcher backpressure', () => {
   it('with stallTimeout 0, gives the domain of a holder that reads nothing to a newcomer', async () => {
     // b stops reading and holds a back: b is paused on its own account (not busy sending). With
     // the stall rule off, only the takeover ping can find it dead: it takes no byte meanwhile.
-    const sw = new Switcher({
-      password: PASSWORD,
-      maxQueuePerSource: 64 * 1024,
-      livenessTimeout: 50,
-      stallTimeout: 0,
-    });
-    switchers.push(sw);
-    const a = await join(sw, 'a');
-    const b = await join(sw, 'b');
-    b.t.pauseReading();
-    flood(a, b, 64, 1000);
+    const { sw, b } = await stalledPair({ livenessTimeout: 50, stallTimeout: 0 });
     await expect.poll(() => sw.client('a')?.paused && sw.client('b')?.paused).toBe(true);
     const res = await admitRaw(connectRaw(sw), 'b');
     expect(res.errCode).toBe(0);
@@ -113,17 +113,7 @@ describe('switcher backpressure', () => {
   });
 
   it('keeps the domain of a holder that holds others back but takes bytes while pinged', async () => {
-    const sw = new Switcher({
-      password: PASSWORD,
-      maxQueuePerSource: 64 * 1024,
-      livenessTimeout: 1_000,
-      stallTimeout: 0,
-    });
-    switchers.push(sw);
-    const a = await join(sw, 'a');
-    const b = await join(sw, 'b');
-    b.t.pauseReading();
-    flood(a, b, 64, 1000);
+    const { sw, b } = await stalledPair({ livenessTimeout: 1_000, stallTimeout: 0 });
     await expect.poll(() => sw.client('b')?.paused).toBe(true);
     // A slow reader, not a dead one: it reads on while the takeover ping is out (and, being a raw
     // node, never answers it), so its domain is not taken.

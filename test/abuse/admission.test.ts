@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { listenDemo } from '../../src/demo/listen.js';
 import { Node } from '../../src/index.js';
@@ -17,6 +17,7 @@ import { lagMonitor } from '../helpers/faulty-lag.js';
 import { captureLogger } from '../helpers/faulty-log.js';
 import { resources } from '../helpers/faulty-memory.js';
 import { trapUncaught } from '../helpers/faulty-process.js';
+import { acceptFailure, listenWithServer } from '../helpers/listen.js';
 import { cert, key } from '../unit/transport/tls-fixture.js';
 
 /**
@@ -397,21 +398,9 @@ describe('a listener whose accept fails', () => {
       const log = captureLogger();
       const sw = new Switcher({ password: PASSWORD, logger: log });
       cleanups.push(() => sw.close({ timeout: 300 }));
-      const listenSpy = vi.spyOn(net.Server.prototype, 'listen');
-      let server: net.Server;
-      let port: number;
-      try {
-        port = (await listen(sw)).address.port;
-        server = listenSpy.mock.contexts[0] as net.Server;
-      } finally {
-        listenSpy.mockRestore();
-      }
-      const err = Object.assign(new Error('accept ENOBUFS'), {
-        code: 'ENOBUFS',
-        errno: -105,
-        syscall: 'accept',
-      });
-      server.emit('error', err);
+      const { listener, server } = await listenWithServer(() => listen(sw));
+      const port = listener.address.port;
+      server.emit('error', acceptFailure());
       expect(log.find('listener error (still listening)')).toEqual([
         {
           level: 'warn',

@@ -1,9 +1,10 @@
 import * as net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, ConfigError, ConnectionClosedError } from '../../../src/errors.js';
 import { dialTcp, type Listener, listenTcp } from '../../../src/transport/tcp.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
+import { acceptFailure, listenWithServer } from '../../helpers/listen.js';
 import { timersArmedBy } from '../../helpers/timers.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
@@ -82,23 +83,12 @@ describe('tcp dial and listen', () => {
   // with an empty listener, so an operator whose switcher turned connections away saw nothing.
   it('logs an error the server reports after listening (a failed accept) and keeps serving', async () => {
     const log = captureLogger();
-    const listenSpy = vi.spyOn(net.Server.prototype, 'listen');
     const acceptor = new Acceptor<Transport>();
-    let listener: Listener;
-    let server: net.Server;
-    try {
-      listener = await listenTcp({ host: HOST, port: 0, logger: log }, acceptor.accept);
-      server = listenSpy.mock.contexts[0] as net.Server;
-    } finally {
-      listenSpy.mockRestore();
-    }
+    const { listener, server } = await listenWithServer(() =>
+      listenTcp({ host: HOST, port: 0, logger: log }, acceptor.accept),
+    );
     cleanup.push(() => listener.close());
-    const err = Object.assign(new Error('accept ENOBUFS'), {
-      code: 'ENOBUFS',
-      errno: -105,
-      syscall: 'accept',
-    });
-    server.emit('error', err);
+    server.emit('error', acceptFailure());
     expect(log.find('listener error (still listening)')).toEqual([
       {
         level: 'warn',

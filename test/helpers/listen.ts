@@ -25,3 +25,34 @@ export function acceptFailure(): Error {
     syscall: 'accept',
   });
 }
+
+/**
+ * Connects to `server` on 127.0.0.1, sends `opening` and no more (a handshake or request cut
+ * short), closes `listener` once the server has the connection, and waits for the connection to
+ * be closed: fails if it is still open 3 s after the close (`what` names it in the error).
+ * `defer` takes the clean-ups to run after the test.
+ */
+export async function expectCutShortClosedOnClose(
+  listener: { address: { port: number }; close(): Promise<void> },
+  server: net.Server,
+  opening: string | Uint8Array,
+  what: string,
+  defer: (fn: () => void) => void,
+): Promise<void> {
+  const accepted = new Promise((resolve) => server.once('connection', resolve));
+  const socket = net.connect({ host: '127.0.0.1', port: listener.address.port });
+  socket.on('error', () => {});
+  defer(() => {
+    socket.destroy();
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(opening);
+  await accepted;
+  await listener.close();
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  const tooLong = new Promise<never>((_, reject) => {
+    guard = setTimeout(() => reject(new Error(`${what} still open 3 s after close`)), 3_000);
+  });
+  defer(() => clearTimeout(guard));
+  await Promise.race([closed, tooLong]);
+}

@@ -1,9 +1,10 @@
 import * as net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, ConnectionClosedError, TimeoutError } from '../../../src/errors.js';
 import { dialTls, listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { trapUncaught } from '../../helpers/faulty-process.js';
+import { expectCutShortClosedOnClose, listenWithServer } from '../../helpers/listen.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
 import { cert, key } from './tls-fixture.js';
@@ -110,36 +111,18 @@ describe('tls dial and listen', () => {
   });
 
   it('closing the listener closes connections still in their handshake at once', async () => {
-    const listenSpy = vi.spyOn(net.Server.prototype, 'listen');
-    let listener: Awaited<ReturnType<typeof listenTls>>;
-    let server: net.Server;
-    try {
-      // Node's default handshakeTimeout (120 s) would hold it long after the close.
-      listener = await listenTls({ host: HOST, port: 0, key, cert }, () => {});
-      server = listenSpy.mock.contexts[0] as net.Server;
-    } finally {
-      listenSpy.mockRestore();
-    }
+    // Node's default handshakeTimeout (120 s) would hold it long after the close.
+    const { listener, server } = await listenWithServer(() =>
+      listenTls({ host: HOST, port: 0, key, cert }, () => {}),
+    );
     cleanup.push(() => listener.close());
-    const accepted = new Promise((resolve) => server.once('connection', resolve));
-    const socket = net.connect({ host: HOST, port: listener.address.port });
-    socket.on('error', () => {});
-    cleanup.push(() => {
-      socket.destroy();
-    });
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.write(Buffer.from([0x16, 0x03, 0x01]));
-    await accepted;
-    await listener.close();
-    let guard: ReturnType<typeof setTimeout> | undefined;
-    const tooLong = new Promise<never>((_, reject) => {
-      guard = setTimeout(
-        () => reject(new Error('connection in its handshake still open 3 s after close')),
-        3_000,
-      );
-    });
-    cleanup.push(() => clearTimeout(guard));
-    await Promise.race([closed, tooLong]);
+    await expectCutShortClosedOnClose(
+      listener,
+      server,
+      Buffer.from([0x16, 0x03, 0x01]),
+      'connection in its handshake',
+      (fn) => cleanup.push(fn),
+    );
   });
 
   it('throws ConfigError for a maxPendingHandshakes below 1 or not an integer', () => {

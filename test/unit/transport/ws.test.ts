@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import {
   AbortError,
@@ -15,6 +15,7 @@ import {
 import type { Transport } from '../../../src/transport/types.js';
 import { dialWs, listenWs, wsUpgradeHandler } from '../../../src/transport/ws.js';
 import { trapUncaught } from '../../helpers/faulty-process.js';
+import { expectCutShortClosedOnClose, listenWithServer } from '../../helpers/listen.js';
 import { timersArmedBy } from '../../helpers/timers.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
@@ -429,36 +430,18 @@ describe('ws dial, listen and upgrade handler', () => {
   // the listener closed was held for as long as its client liked (a file descriptor each).
   for (const secure of [false, true]) {
     it(`${secure ? 'wss' : 'ws'}: closing the listener closes connections still in their upgrade`, async () => {
-      const listenSpy = vi.spyOn(net.Server.prototype, 'listen');
-      let listener: Awaited<ReturnType<typeof listenWs>>;
-      let server: net.Server;
-      try {
-        listener = await listenWs({ host: HOST, port: 0, ...(secure ? { key, cert } : {}) }, () => {});
-        server = listenSpy.mock.contexts[0] as net.Server;
-      } finally {
-        listenSpy.mockRestore();
-      }
+      const { listener, server } = await listenWithServer(() =>
+        listenWs({ host: HOST, port: 0, ...(secure ? { key, cert } : {}) }, () => {}),
+      );
       cleanup.push(() => listener.close());
-      const accepted = new Promise((resolve) => server.once('connection', resolve));
-      const socket = net.connect({ host: HOST, port: listener.address.port });
-      socket.on('error', () => {});
-      cleanup.push(() => {
-        socket.destroy();
-      });
-      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
       // Half a request line (or, over TLS, half a record): the server waits for the rest.
-      socket.write(secure ? Buffer.from([0x16, 0x03, 0x01]) : 'GET /flex/ws HTTP/1.1\r\nHost: x\r\n');
-      await accepted;
-      await listener.close();
-      let guard: ReturnType<typeof setTimeout> | undefined;
-      const tooLong = new Promise<never>((_, reject) => {
-        guard = setTimeout(
-          () => reject(new Error('connection in its upgrade still open 3 s after close')),
-          3_000,
-        );
-      });
-      cleanup.push(() => clearTimeout(guard));
-      await Promise.race([closed, tooLong]);
+      await expectCutShortClosedOnClose(
+        listener,
+        server,
+        secure ? Buffer.from([0x16, 0x03, 0x01]) : 'GET /flex/ws HTTP/1.1\r\nHost: x\r\n',
+        'connection in its upgrade',
+        (fn) => cleanup.push(fn),
+      );
     });
   }
 

@@ -9,29 +9,25 @@ import { nextEvent } from '../../helpers/faulty-streams.js';
 const INTERVAL = 100;
 const TIMEOUT = 50;
 
-/** A heartbeat over a peer that never answers: nothing is received, every ping times out. */
-function silentPeer(onDead: (err: Error) => void): Heartbeat {
-  return new Heartbeat(
-    INTERVAL,
-    TIMEOUT,
-    () => 0,
-    () => 0,
-    () => false,
-    (t) =>
-      new Promise<number>((_, reject) => setTimeout(() => reject(new TimeoutError('ping timed out')), t)),
-    onDead,
-  );
-}
+/** A ping to a peer that never answers: it times out. */
+const timesOut = (t: number): Promise<number> =>
+  new Promise<number>((_, reject) => setTimeout(() => reject(new TimeoutError('ping timed out')), t));
 
-/** A heartbeat over a peer that never answers, with every ping id in use: each ping fails at once with a LimitError. */
-function noFreePingId(onDead: (err: Error) => void): Heartbeat {
+/** A ping when every ping id is in use: it fails at once with a LimitError. */
+const noFreePingId = (): Promise<number> => Promise.reject(new LimitError('all 65535 ping ids are in use'));
+
+/** A heartbeat over a peer that never answers (nothing is received); `ping` says how each ping fails. */
+function silentPeer(
+  onDead: (err: Error) => void,
+  ping: (timeout: number) => Promise<number> = timesOut,
+): Heartbeat {
   return new Heartbeat(
     INTERVAL,
     TIMEOUT,
     () => 0,
     () => 0,
     () => false,
-    () => Promise.reject(new LimitError('all 65535 ping ids are in use')),
+    ping,
     onDead,
   );
 }
@@ -57,7 +53,7 @@ describe('heartbeat', () => {
     // retention after its timeout): ping() fails at once with a LimitError. Before, the heartbeat
     // took any failure but a timeout for an answer, so the dead peer was never found.
     const dead = vi.fn();
-    const hb = noFreePingId(dead);
+    const hb = silentPeer(dead, noFreePingId);
     await vi.advanceTimersByTimeAsync(INTERVAL + TIMEOUT + INTERVAL / 4 + 10);
     hb.stop();
     expect(dead).toHaveBeenCalledTimes(1);
@@ -65,7 +61,7 @@ describe('heartbeat', () => {
   });
 
   it('stop() leaves no timer behind, also while a LimitError ping is being judged', async () => {
-    const hb = noFreePingId(() => {});
+    const hb = silentPeer(() => {}, noFreePingId);
     // The first check pings (nothing heard for an interval); the failed ping's wait starts.
     await vi.advanceTimersByTimeAsync(INTERVAL + INTERVAL / 4);
     expect(vi.getTimerCount()).toBe(2);

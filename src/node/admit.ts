@@ -120,7 +120,6 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     // the node attaches: what the switcher sends while the answer is opened (an asynchronous
     // decryption) stays with the transport, not in memory here.
     handoff.detach(leftover);
-    handoff.holdReading();
     settle.resolve(f);
   };
   const handoff = new Handoff(transport, {

@@ -55,7 +55,10 @@ export class Handoff implements TransportHandlers {
     else this.heldClose = { err };
   }
 
-  /** Stops forwarding; events are held until `view()` is attached. `leftover` is replayed first. */
+  /**
+   * Stops forwarding; events are held until `view()` is attached. `leftover` is replayed first.
+   * The transport is paused until then, so nothing piles up here beyond what it had delivered.
+   */
   detach(leftover: Uint8Array[] = []): void {
     this.current = null;
     this.held = leftover.concat(this.held);
@@ -63,16 +66,6 @@ export class Handoff implements TransportHandlers {
       this.waitingForView = true;
       this.transport.pauseReading();
     }
-  }
-
-  /**
-   * Pauses the transport until the view is attached (then it reads on, unless the view's reader
-   * paused): nothing piles up here meanwhile beyond what it had already delivered.
-   */
-  holdReading(): void {
-    if (this.waitingForView || this.viewAttached) return;
-    this.waitingForView = true;
-    this.transport.pauseReading();
   }
 
   /** A Transport whose `attach` takes over the forwarding and replays held events. */

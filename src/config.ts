@@ -44,9 +44,9 @@ export const defaults = Object.freeze({
   retention: 2_000,
   pingTimeout: 10_000,
   /**
-   * Unacknowledged bytes a stream may have in flight while another stream of the connection sends
-   * short messages (PROMPT_CREDIT peers only): keeps the queue in socket buffers ahead of those
-   * messages short. 0 disables.
+   * Bytes a stream may have on their way (sent, neither acknowledged nor known to have reached the
+   * peer) while another stream of the connection sends short messages (PROMPT_CREDIT peers only):
+   * keeps the queue in socket buffers ahead of those messages short. 0 disables.
    */
   sharedInflight: 256 * 1024,
   /** Bytes of data one stream may send per scheduler turn (deficit round robin quantum). */

@@ -175,6 +175,15 @@ export class StreamCore extends StreamQueue {
   private credit: number;
   private sentTotal = 0;
   private ackedTotal = 0;
+  /**
+   * Sent bytes known to have reached the peer. A prompt-credit receiver that cannot return credit
+   * for a request yet (its reader has not caught up) says the request has arrived, and with it
+   * everything sent before it (a data-ACK of 0). Those bytes wait for the reader, not in socket
+   * buffers ahead of other streams' messages, so sharedInflight does not count them.
+   */
+  private arrivedTotal = 0;
+  /** sentTotal when the unanswered credit request left (while CREDIT_REQUESTED). */
+  private requestedAt = 0;
   /** Ends of frames in flight, towards a v3 (Go) receiver only. */
   private readonly inflight: Deque<number> | null;
   /** Written bytes not yet framed; created on the first write. */
@@ -316,6 +325,15 @@ export class StreamCore extends StreamQueue {
     return this.credit;
   }
 
+  /**
+   * Sent bytes not known to have reached the peer: neither acknowledged nor reported arrived (a
+   * prompt-credit receiver reports what waits for its reader). sharedInflight bounds this while
+   * another stream of the connection sends short messages.
+   */
+  get bytesOnTheWay(): number {
+    return this.onTheWay();
+  }
+
   get halfCloseNegotiated(): boolean {
     return (this.caps & Caps.HALF_CLOSE) !== 0;
   }
@@ -449,7 +467,8 @@ export class StreamCore extends StreamQueue {
       this.pendingBytes > 0 &&
       (this.caps & Caps.PROMPT_CREDIT) !== 0 &&
       sched.sharedWithSparse(this, SPARSE_HOLD_MS);
-    if (limited) credit = Math.min(credit, limit - (this.sentTotal - this.ackedTotal));
+    // Counts the unacknowledged bytes not known to have arrived: those still on their way.
+    if (limited) credit = Math.min(credit, limit - this.onTheWay());
     while (this.pendingBytes > 0 && credit > 0 && (inflight === null || inflight.length < this.maxInflight)) {
       // One frame takes up to `chunk` bytes, gathered across queued writes without copying.
       const n = Math.min(this.pendingBytes, this.chunk, credit);
@@ -498,14 +517,11 @@ export class StreamCore extends StreamQueue {
       sched.pushOrdered(this, h, payload!, rest);
     }
     // The receiver may batch credit until half the window is owed, more than the limit:
-    // ask for it once half the limit is out, so it returns while the other half is in flight.
-    if (
-      limited &&
-      !this.is(CREDIT_REQUESTED) &&
-      this.pendingBytes > 0 &&
-      this.sentTotal - this.ackedTotal >= limit >>> 1
-    ) {
+    // ask for it once half the limit is on its way, so it returns while the other half is. A
+    // receiver whose reader lags answers that the request has arrived (onArrived).
+    if (limited && !this.is(CREDIT_REQUESTED) && this.pendingBytes > 0 && this.onTheWay() >= limit >>> 1) {
       this.mark(CREDIT_REQUESTED);
+      this.requestedAt = this.sentTotal;
       this.ordered(Cmd.DATA, EMPTY);
     }
     // Held at the limit with window to spare: the hold ends SPARSE_HOLD_MS after the last short
@@ -549,6 +565,11 @@ export class StreamCore extends StreamQueue {
       // what it holds for ever. Armed only here, once per wait, never on the write path.
       this.armEndTimer(this.ackedTotal + this.sentTotal);
     }
+  }
+
+  /** Sent bytes neither acknowledged nor known to have arrived (see arrivedTotal). */
+  private onTheWay(): number {
+    return this.sentTotal - Math.max(this.ackedTotal, this.arrivedTotal);
   }
 
   /**
@@ -656,9 +677,13 @@ export class StreamCore extends StreamQueue {
 
   // ---------------------------------------------------------------- inbound frames
 
-  /** A data-ACK: the peer consumed `n` bytes. */
+  /** A data-ACK: the peer consumed `n` bytes (0: see onArrived). */
   onAck(n: number): void {
-    if (this._state === 'closed' || n <= 0) return;
+    if (this._state === 'closed') return;
+    if (n <= 0) {
+      this.onArrived();
+      return;
+    }
     this.ackedTotal += n;
     this.unmark(CREDIT_REQUESTED);
     // Credit never rises above the window (PROTOCOL.md 4.3).
@@ -669,6 +694,20 @@ export class StreamCore extends StreamQueue {
       // Over-acknowledgement (Go caps credit too) must not leave stale entries behind.
       if (this.ackedTotal >= this.sentTotal) inflight.clear();
     }
+    this.pump();
+    this.checkWritable();
+  }
+
+  /**
+   * A data-ACK of 0 on a prompt-credit stream: our credit request reached the peer, whose reader
+   * has not caught up yet, so everything sent before the request has arrived. It no longer counts
+   * against sharedInflight; credit itself still waits for the reader. Ignored otherwise (Go sends
+   * none; PROTOCOL.md 4.2).
+   */
+  private onArrived(): void {
+    if ((this.caps & Caps.PROMPT_CREDIT) === 0 || !this.is(CREDIT_REQUESTED)) return;
+    this.unmark(CREDIT_REQUESTED);
+    if (this.requestedAt > this.arrivedTotal) this.arrivedTotal = this.requestedAt;
     this.pump();
     this.checkWritable();
   }
@@ -772,10 +811,17 @@ export class StreamCore extends StreamQueue {
    * An empty data frame on a PROMPT_CREDIT stream: the peer asks for the credit we owe. Answered
    * once the reader has consumed everything received, or at once when it has and when it waits
    * for more than it has (it will consume nothing until data comes, and the sender sends none).
+   * Until then a data-ACK of 0 tells the sender that the request, and all it sent before, has
+   * arrived: bytes waiting for our reader are not in socket buffers, where sharedInflight bounds
+   * them, and a sender held to it would otherwise stop for as long as our reader pauses.
    */
   private onCreditRequest(): void {
-    if (this.consumedTotal === this.recvTotal || (this.is(STARVED) && this.ackPending > 0)) this.flushAcks();
-    else this.mark(CREDIT_ASKED);
+    if (this.consumedTotal === this.recvTotal || (this.is(STARVED) && this.ackPending > 0)) {
+      this.flushAcks();
+    } else {
+      this.mark(CREDIT_ASKED);
+      this.control(Cmd.DATA_ACK, EMPTY, 0);
+    }
   }
 
   /**

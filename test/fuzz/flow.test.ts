@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Node as WebNode, type WebStream } from '../../src/browser.js';
-import { defaults, type FlexStream, Node, type NodeOptions } from '../../src/index.js';
+import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { memoryPair, seededRandom } from '../../src/transport/memory.js';
@@ -353,11 +353,8 @@ async function play(s: Scenario): Promise<void> {
       const reply = v3 ? [] : plan.reply;
       const destroying = plan.ending !== 'end' || plan.mode === 'drop';
       // A reader that takes nothing stops its writer after one window: write no more than that.
-      // While another stream sends short messages (chatty), a prompt-credit stream keeps only
-      // sharedInflight unacknowledged (manual.md), and a reader that takes nothing acknowledges
-      // nothing: then no more than that.
-      const room = s.chatty ? Math.min(s.window, defaults.sharedInflight) : s.window;
-      const writes = plan.mode !== 'drop' ? plan.writes : within(plan.writes, room);
+      // (Beside short messages too: what waits for the reader is not held to sharedInflight.)
+      const writes = plan.mode !== 'drop' ? plan.writes : within(plan.writes, s.window);
       // Records of any size: one larger than the window too (a waiting read(n) takes what is there).
       const inbound = readAll(acceptor, plan.mode, plan.record, rng);
       inbound.catch(() => {});

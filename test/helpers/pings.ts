@@ -12,9 +12,13 @@ export async function roundTrip(ping: FlexStream, text = 'ping'): Promise<void> 
 /** The writer's unacknowledged bytes on a stream. */
 export const inflight = (s: FlexStream): number => s.core.window - s.core.sendCredit;
 
+/** What the writer of `s` has sent and does not know to have arrived (sharedInflight bounds it). */
+export const onTheWay = (s: FlexStream): number => s.core.bytesOnTheWay;
+
 /**
  * Sends `data` on `bulk` while `ping` does echo round trips; checks it arrives intact at `sink` (the
- * other end of `bulk`) and returns the most `bulk` had unacknowledged at any round trip.
+ * other end of `bulk`) and returns the most bytes `bulk` had on their way (sent, not known to have
+ * arrived) at any round trip.
  */
 export async function transferBesidePings(
   s: { ping: FlexStream; bulk: FlexStream; sink: FlexStream },
@@ -24,11 +28,11 @@ export async function transferBesidePings(
   s.sink.on('data', (d: Buffer) => chunks.push(d));
   const ended = once(s.sink, 'end');
   let pinging = true;
-  let maxInflight = 0;
+  let maxOnTheWay = 0;
   const pings = (async () => {
     for (let i = 0; pinging; i++) {
       await roundTrip(s.ping, `p${i}`);
-      maxInflight = Math.max(maxInflight, inflight(s.bulk));
+      maxOnTheWay = Math.max(maxOnTheWay, onTheWay(s.bulk));
       // A memory link delivers in microtasks: a ping loop must leave the event loop a turn.
       await new Promise((r) => setImmediate(r));
     }
@@ -38,5 +42,5 @@ export async function transferBesidePings(
   pinging = false;
   await pings;
   expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
-  return maxInflight;
+  return maxOnTheWay;
 }

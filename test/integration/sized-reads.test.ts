@@ -107,31 +107,6 @@ describe('read(n) readers', () => {
     );
   });
 
-  it('a bulk stream held back beside short messages uses its window once they have stopped', async () => {
-    const { ping, bulk, sink } = await pair();
-    // performance: the scheduler times the hold with the monotonic clock (util/timers now()).
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
-    await roundTrip(ping);
-    await roundTrip(ping);
-    sink.pause(); // takes nothing for now: it owes nothing, and answers no credit request
-    bulk.write(Buffer.alloc(600_000, 7));
-    // The bulk stream stops at 256 KiB in flight; the writer waits for 'drain'.
-    await until(
-      () => sink.core.bytesRead === 256 * 1024,
-      () => `${sink.core.bytesRead} bytes arrived`,
-    );
-    // No more short messages: once the 200 ms for which they hold others back run out, the
-    // stream has its 2 MiB window again (docs/manual.md 4), though nothing pumps it.
-    for (let ms = 0; ms < 1_000; ms += 50) {
-      vi.advanceTimersByTime(50);
-      await new Promise((res) => setImmediate(res));
-    }
-    await until(
-      () => sink.core.bytesRead === 600_000,
-      () => `${sink.core.bytesRead} of 600000 bytes arrived`,
-    );
-  });
-
   it('get a record larger than sharedInflight while short messages go on beside it', async () => {
     const { ping, bulk, sink } = await pair();
     // Frozen clocks: the hold on bulk streams never runs out while the round trips go on.

@@ -108,9 +108,9 @@ describe('switcher over real sockets (127.0.0.1)', () => {
     // Two short writes from idle before the bulk starts: it is held back from the first byte.
     await roundTrip(ping, 'a');
     await roundTrip(ping, 'b');
-    const maxInflight = await transferBesidePings({ ping, bulk, sink }, randomBytes(6 * 1024 * 1024));
-    expect(maxInflight).toBeGreaterThan(0);
-    expect(maxInflight).toBeLessThanOrEqual(256 * 1024);
+    const maxOnTheWay = await transferBesidePings({ ping, bulk, sink }, randomBytes(6 * 1024 * 1024));
+    expect(maxOnTheWay).toBeGreaterThan(0);
+    expect(maxOnTheWay).toBeLessThanOrEqual(256 * 1024);
   });
 
   it('relays between a WebSocket node and a TCP node, and over TLS and WSS', async () => {

@@ -107,6 +107,8 @@ const CLOSE_EXPIRED = 1 << 18;
 const WRITER_WAITS = 1 << 19;
 /** Closed with frames still queued: the host hears `sent` once they have left. */
 const QUEUED_AT_CLOSE = 1 << 20;
+/** An arrival notice waits for the reader's next turn (see onCreditRequest). */
+const NOTICE_DUE = 1 << 21;
 
 /**
  * How long after another stream's short write the sharedInflight limit holds (ms). Request/response
@@ -811,17 +813,30 @@ export class StreamCore extends StreamQueue {
    * An empty data frame on a PROMPT_CREDIT stream: the peer asks for the credit we owe. Answered
    * once the reader has consumed everything received, or at once when it has and when it waits
    * for more than it has (it will consume nothing until data comes, and the sender sends none).
-   * Until then a data-ACK of 0 tells the sender that the request, and all it sent before, has
-   * arrived: bytes waiting for our reader are not in socket buffers, where sharedInflight bounds
-   * them, and a sender held to it would otherwise stop for as long as our reader pauses.
+   * A reader that has not caught up by its next turn gets a data-ACK of 0 sent for it: the
+   * request, and all sent before it, has arrived. Bytes waiting for our reader are not in socket
+   * buffers, where sharedInflight bounds them, and a sender held to it would otherwise stop for as
+   * long as our reader pauses. (A flowing reader takes what it was handed in a tick of its own, and
+   * then the credit goes instead: a notice then would only let more bytes ahead of short messages.)
    */
   private onCreditRequest(): void {
     if (this.consumedTotal === this.recvTotal || (this.is(STARVED) && this.ackPending > 0)) {
       this.flushAcks();
-    } else {
-      this.mark(CREDIT_ASKED);
-      this.control(Cmd.DATA_ACK, EMPTY, 0);
+      return;
     }
+    this.mark(CREDIT_ASKED);
+    if (!this.is(NOTICE_DUE)) {
+      this.mark(NOTICE_DUE);
+      queueMicrotask(() => this.noticeArrival());
+    }
+  }
+
+  /** Sends the arrival notice for a credit request that the reader has not answered by now. */
+  private noticeArrival(): void {
+    this.unmark(NOTICE_DUE);
+    if (!this.is(CREDIT_ASKED) || this._state === 'closed' || this.is(CLOSE_RECEIVED) || this.is(DISCARDED))
+      return;
+    this.control(Cmd.DATA_ACK, EMPTY, 0);
   }
 
   /**

@@ -45,6 +45,11 @@ export class RawPeer {
     this.t.send([encodeFrame(makeFrame(cmd, dstIP, dstPort, srcIP, srcPort, payload, ack))]);
   }
 
+  /** Sends frames in one transport write (one TCP segment on loopback, when small enough). */
+  sendAll(frames: readonly Frame[]): void {
+    this.t.send(frames.map(encodeFrame));
+  }
+
   /** Credit the node has returned so far: the sizes of the data-ACKs received and still held. */
   get creditReturned(): number {
     let sum = 0;

@@ -5,9 +5,11 @@ import { ConfigError } from '../../src/errors.js';
 import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
+import { makeFrame } from '../../src/wire/frame.js';
 import { encodeOpen } from '../../src/wire/open.js';
+import { links } from '../helpers/links.js';
 import { inflight, onTheWay, roundTrip, transferBesidePings } from '../helpers/pings.js';
-import { type RawPeer, rawLink, rawStream } from '../helpers/raw.js';
+import { RawPeer, rawLink, rawStream } from '../helpers/raw.js';
 import { pattern } from '../helpers/streams.js';
 
 /**
@@ -19,9 +21,11 @@ import { pattern } from '../helpers/streams.js';
 
 const KiB = 1024;
 const nodes: Node[] = [];
-afterEach(() => {
+const disposals: (() => Promise<void>)[] = [];
+afterEach(async () => {
   vi.useRealTimers();
   for (const n of nodes.splice(0)) n.destroy();
+  for (const d of disposals.splice(0)) await d();
 });
 
 interface Setup {
@@ -206,6 +210,31 @@ describe('prompt credit (receiver side)', () => {
     raw.send(Cmd.PING, 1, 0, 2, 77, new TextEncoder().encode('alice'));
     await raw.next((f) => f.cmd === Cmd.PING_ACK);
     expect(raw.creditReturned).toBe(0);
+  });
+
+  it('answers with credit, not a notice, a reader that takes what it is handed on its next turn', async () => {
+    // Over TCP: frames are taken from a socket read, and the reader's turn (a tick) comes before
+    // any microtask queued meanwhile, as for every socket.
+    const link = await links.tcp!();
+    disposals.push(() => link.dispose());
+    const node = new Node(link.a, { domain: 'alice', ip: 1, heartbeatInterval: 0 });
+    nodes.push(node);
+    const raw = new RawPeer(link.b);
+    const caps = Caps.HALF_CLOSE | Caps.RESET | Caps.PROMPT_CREDIT;
+    const { accepted } = await rawStream(node, raw, 1024 * KiB, caps);
+    let got = 0;
+    accepted.on('readable', () => {
+      for (let c = accepted.read() as Buffer | null; c !== null; c = accepted.read() as Buffer | null)
+        got += c.length;
+    });
+    // Two payloads and the request in one write: the request is read before the reader's turn.
+    const data = (n: number) => makeFrame(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(n));
+    raw.sendAll([data(20 * KiB), data(20 * KiB), makeFrame(Cmd.DATA, 1, 80, 2, 5000)]);
+    const ack = await raw.next((f) => f.cmd === Cmd.DATA_ACK);
+    expect(ack.size).toBe(40 * KiB);
+    expect(got).toBe(40 * KiB);
+    await settle(raw);
+    expect(raw.frames.filter((f) => f.cmd === Cmd.DATA_ACK)).toEqual([]);
   });
 
   it('ignores an empty data frame without the bit, as Go does', async () => {

@@ -42,10 +42,8 @@ function readableView(d: Duplex): ReadableStream<Uint8Array> {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let cancelled = false;
   const onData = (chunk: Buffer | string): void => {
-    // A copy, as Node's adapter makes: what the reader gets is its own (it may transfer it), not a
-    // view of a read buffer other payloads share.
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, d.readableEncoding ?? 'utf8') : chunk;
-    controller.enqueue(new Uint8Array(bytes));
+    controller.enqueue(ownChunk(bytes));
     if ((controller.desiredSize ?? 0) <= 0) d.pause();
   };
   d.pause();
@@ -74,6 +72,20 @@ function readableView(d: Duplex): ReadableStream<Uint8Array> {
     },
     new ByteLengthQueuingStrategy({ highWaterMark: d.readableHighWaterMark }),
   );
+}
+
+/**
+ * A chunk the reader may keep or transfer. Read buffers are never reused, so keeping a view would
+ * be safe; transferring is not: it detaches the whole ArrayBuffer, and an inbound payload is a
+ * view of the read buffer it arrived in, which holds other frames too (other streams' payloads,
+ * this stream's next ones), as a pooled Node Buffer (a string chunk's) holds other Buffers. Such a
+ * chunk is copied, as Node's own adapter copies every chunk. One that spans its whole buffer has
+ * it to itself (a staged chunk, a loopback payload, already copies) and goes as it is, as a plain
+ * Uint8Array like the copies.
+ */
+function ownChunk(bytes: Uint8Array): Uint8Array {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return whole ? new Uint8Array(bytes.buffer) : new Uint8Array(bytes);
 }
 
 interface Deferred {

@@ -6,7 +6,7 @@ import {
   StreamClosedError,
   StreamResetError,
 } from '../../src/index.js';
-import { streamPair } from '../helpers/links.js';
+import { links, nodePair, streamPair } from '../helpers/links.js';
 import { once, pattern, readAll, sha256 } from '../helpers/streams.js';
 
 /**
@@ -182,5 +182,53 @@ describe('FlexStream.toWeb() over a half-closing stream', () => {
     const all = await got;
     expect(all.length).toBe(head.length + 4);
     expect(all.subarray(head.length).toString()).toBe('tail');
+  });
+
+  it("a chunk that has its buffer to itself (a loopback payload) is the reader's as it is, not a copy", {
+    timeout: 5_000,
+  }, async () => {
+    const nodes = await nodePair(links.memory!, { heartbeatInterval: 0 }, { heartbeatInterval: 0 });
+    pairs.push(nodes);
+    const accepted = nodes.a.listen(9).accept();
+    const s = await nodes.a.dial('alice:9');
+    const peer = await accepted;
+    const reader = peer.toWeb().readable.getReader();
+    // Beside the view (it paused the stream, so this listener does not start the flow).
+    const emitted: Uint8Array[] = [];
+    peer.on('data', (c: Buffer) => emitted.push(c));
+    s.write(pattern(32 * 1024));
+    const { value } = await reader.read();
+    expect(value?.length).toBe(32 * 1024);
+    expect(emitted.length).toBe(1);
+    expect(value?.buffer).toBe(emitted[0]?.buffer);
+    reader.releaseLock();
+  });
+
+  it('a chunk that views a read buffer other payloads share is a copy: transferring it harms no other stream', {
+    timeout: 5_000,
+  }, async () => {
+    const nodes = await nodePair(links.memory!, { heartbeatInterval: 0 }, { heartbeatInterval: 0 });
+    pairs.push(nodes);
+    const listener = nodes.b.listen(9);
+    const s1 = await nodes.a.dial('bob:9');
+    const p1 = await listener.accept();
+    const s2 = await nodes.a.dial('bob:9');
+    const p2 = await listener.accept();
+    const reader = p1.toWeb().readable.getReader();
+    // The other stream's reader keeps what it was given (views of the read buffer).
+    const kept: Buffer[] = [];
+    p2.on('data', (c: Buffer) => kept.push(c));
+    const ended = once(p2, 'end');
+    // Written in one turn: the frames leave in one transport write, so both payloads view one
+    // read buffer.
+    const data = pattern(20 * 1024);
+    s1.end(data);
+    s2.end(data);
+    const { value } = await reader.read();
+    await ended;
+    expect(value?.length).toBe(data.length);
+    structuredClone(value, { transfer: [value!.buffer] });
+    expect(sha256(Buffer.concat(kept))).toBe(sha256(data));
+    reader.releaseLock();
   });
 });

@@ -67,6 +67,10 @@ function readableView(d: Duplex): ReadableStream<Uint8Array> {
       },
       cancel: (reason: unknown) => {
         cancelled = true;
+        // Now, not when finished() reports: chunks still in the stream's buffer may be emitted
+        // before that (a resume the view asked for runs on the next tick, and destroy() does not
+        // stop it), and enqueued on the cancelled readable they threw out of this listener.
+        d.off('data', onData);
         d.destroy(asError(reason));
       },
     },

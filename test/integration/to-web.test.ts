@@ -231,4 +231,23 @@ describe('FlexStream.toWeb() over a half-closing stream', () => {
     expect(sha256(Buffer.concat(kept))).toBe(sha256(data));
     reader.releaseLock();
   });
+
+  it('cancelling the readable while the stream is about to flow again throws nothing', {
+    timeout: 5_000,
+  }, async () => {
+    const { s, peer } = await pair();
+    peer.on('error', () => {});
+    const { readable } = s.toWeb();
+    const reader = readable.getReader();
+    peer.write(pattern(1024 * 1024));
+    // The view paused the stream with data still in its buffer (its queue is full).
+    await expect.poll(() => s.isPaused() && s.readableLength > 0).toBe(true);
+    // The read makes the view resume the stream (on the next tick): the cancel comes first. The
+    // buffered chunks the stream then emitted were enqueued on the cancelled readable, which
+    // threw out of the 'data' listener: an uncaught exception.
+    await reader.read();
+    await reader.cancel();
+    await once(s, 'close');
+    expect(s.destroyed).toBe(true);
+  });
 });

@@ -134,6 +134,18 @@ function writableView(d: Duplex): WritableStream<Uint8Array> {
     {
       start: (c) => {
         controller = c;
+        // WritableStream calls `abort` only once the write or close in flight settles, and one
+        // that waits for 'drain' or 'finish' settles only when the peer's reader takes data:
+        // abort(reason) would wait on a reader that may never read. The controller's signal fires
+        // at once; the destroy fails what waits (finished() above), as in the Web Streams face.
+        const signal: AbortSignal | undefined = c.signal;
+        signal?.addEventListener(
+          'abort',
+          () => {
+            if (backpressure !== null || closing !== null) d.destroy(asError(signal.reason));
+          },
+          { once: true },
+        );
       },
       write: (chunk) => {
         const bytes = bytesOf(chunk);

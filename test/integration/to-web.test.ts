@@ -250,4 +250,39 @@ describe('FlexStream.toWeb() over a half-closing stream', () => {
     await once(s, 'close');
     expect(s.destroyed).toBe(true);
   });
+
+  it.for(['a write', 'close()'])(
+    "aborting the writable while %s waits for the peer's credit resets at once",
+    { timeout: 5_000 },
+    async (what, { expect }) => {
+      const { s, peer } = await pair();
+      const failed = once<Error>(peer, 'error');
+      const writer = s.toWeb().writable.getWriter();
+      await writer.ready;
+      let waiting: Promise<void>;
+      if (what === 'a write') {
+        // The peer reads nothing: the window fills, then the stream's buffers, and the view's
+        // write waits for 'drain' (the sink runs within write(), so writableNeedDrain is known).
+        let last: Promise<void> = Promise.resolve();
+        while (!s.writableNeedDrain) {
+          await last;
+          last = writer.write(new Uint8Array(64 * 1024));
+        }
+        waiting = last;
+      } else {
+        // More than the 2 MiB window, less than it plus what the stream holds unsent: written,
+        // and the end waits for credit.
+        await writer.write(new Uint8Array(2 * 1024 * 1024 + 100 * 1024));
+        waiting = writer.close();
+        expect(s.writableFinished).toBe(false);
+      }
+      waiting.catch(() => {});
+      // WritableStream calls the sink's abort only once the write or close in flight settles:
+      // it must not wait for a reader that may never read.
+      const reason = Object.assign(new Error('give up'), { resetCode: 0x123 });
+      await writer.abort(reason).catch(() => {});
+      expect(await failed).toMatchObject({ resetCode: 0x123 });
+      await expect(waiting).rejects.toBe(reason);
+    },
+  );
 });

@@ -36,6 +36,8 @@ export class WebStream implements StreamFace {
   private ending = false;
   private failed = false;
   private writeWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  /** The writable's close() was called: the stream's close finishes it, not errors it. */
+  private writeClosed = false;
   private closedResolve!: () => void;
   /** Resolves when the stream is finished in both directions (also after an error). */
   readonly closed: Promise<void>;
@@ -112,6 +114,7 @@ export class WebStream implements StreamFace {
       // Resolves once what was written, and the end, have left for the connection (onFlushed), as
       // a Node stream's 'finish' does: a program that destroys the stream then loses nothing.
       close: () => {
+        this.writeClosed = true;
         core.end();
         if (core.flushed) return undefined;
         return new Promise<void>((resolve, reject) => {
@@ -222,11 +225,17 @@ export class WebStream implements StreamFace {
       // (also after the peer's end) and the waiting writer and close() fail.
       this.onError(new StreamClosedError('stream aborted'));
     } else {
+      const err = new StreamClosedError();
       const w = this.writeWaiter;
       this.writeWaiter = null;
-      w?.reject(new StreamClosedError());
+      w?.reject(err);
       // A clean close: what was written has left, or was reported lost with an error before.
       this.onFlushed();
+      // Closed under a writable nobody closed (a plain v3 peer's close, the node's close): it can
+      // take nothing more. Errored now, as the toWeb() views and the Node face end theirs, so that
+      // its writer's `closed` and a pipeTo into it settle, not only a next write that may never
+      // come (an idle source would keep the pipe for ever).
+      if (!this.writeClosed) this.failWritable(err);
     }
     this.closedResolve();
   }

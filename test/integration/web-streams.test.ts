@@ -363,4 +363,22 @@ describe('Web Streams face', () => {
     const reader = s.readable.getReader();
     await expect(reader.read()).rejects.toBeInstanceOf(StreamResetError);
   });
+
+  it("a plain v3 peer's close errors a writable nobody closed: an idle writer hears of it", async () => {
+    const [ta, tb] = memoryPair();
+    const a = new WebNode(ta, { domain: 'alice', ip: 1 });
+    const b = new WebNode(tb, { domain: 'bob', ip: 2, caps: 0 });
+    nodes.push(a, b);
+    const peer = new Promise<WebStream>((resolve) => b.listen(16).on('stream', resolve));
+    const s = await a.dial('bob:16');
+    const w = s.writable.getWriter();
+    // A plain v3 peer's close ends both directions at once.
+    await (await peer).writable.close();
+    expect((await readAll(s)).length).toBe(0);
+    await s.closed;
+    // As the toWeb() views and the Node face do: the writable is closed under its writer, so its
+    // closed promise (and a pipeTo into it) settle now, not at the next write.
+    await expect(w.closed).rejects.toBeInstanceOf(StreamClosedError);
+    await expect(w.write(new Uint8Array(1))).rejects.toBeInstanceOf(StreamClosedError);
+  });
 });

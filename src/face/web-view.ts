@@ -178,6 +178,9 @@ function writableView(d: Duplex): WritableStream<Uint8Array> {
         return undefined;
       },
     },
-    { highWaterMark: d.writableHighWaterMark },
+    // In bytes, as the stream counts its high-water mark: Node's adapter counts chunks against it,
+    // so a writer that waits for `ready` queued 65,536 chunks before it was held. (A chunk that is
+    // not bytes counts nothing: the sink fails it with ConfigError, not the strategy.)
+    { highWaterMark: d.writableHighWaterMark, size: (chunk: unknown) => bytesOf(chunk)?.byteLength ?? 0 },
   );
 }

@@ -285,4 +285,24 @@ describe('FlexStream.toWeb() over a half-closing stream', () => {
       await expect(waiting).rejects.toBe(reason);
     },
   );
+
+  it("the writer's desiredSize and ready follow the stream's buffers, counted in bytes", {
+    timeout: 5_000,
+  }, async () => {
+    const { s } = await pair();
+    const writer = s.toWeb().writable.getWriter();
+    // The peer reads nothing. A writer that waits for `ready` before each write must be held
+    // once the window and the stream's buffers are full: the view's own queue counted chunks
+    // against the stream's 64 KiB high-water mark (65,536 of them, 1 GiB of such chunks).
+    const chunk = new Uint8Array(16 * 1024);
+    let written = 0;
+    while ((writer.desiredSize ?? 0) > 0 && written < 64 * 1024 * 1024) {
+      await writer.ready;
+      writer.write(chunk).catch(() => {});
+      written += chunk.length;
+    }
+    expect(written).toBeLessThan(4 * 1024 * 1024);
+    expect(s.writableNeedDrain).toBe(true);
+    s.destroy();
+  });
 });

@@ -83,8 +83,9 @@ export class WebStream implements StreamFace {
       start: (c) => {
         this.writeController = c;
         // WritableStream calls `abort` only once the write or close in flight settles, and one
-        // that waits for credit settles only when the peer's reader takes data: abort(reason) (and
-        // pipeTo's signal) would wait on a reader that may never read. The signal fires at once.
+        // that waits for credit settles only when the peer's reader takes data: abort(reason) would
+        // wait on a reader that may never read. The signal fires at once. (pipeTo's own signal
+        // waits for the write in flight before it aborts, as the standard says: docs/browser.md.)
         // (Absent in runtimes older than the controller's `signal`: there abort still waits.)
         const signal: AbortSignal | undefined = c.signal;
         signal?.addEventListener(

@@ -381,4 +381,29 @@ describe('Web Streams face', () => {
     await expect(w.closed).rejects.toBeInstanceOf(StreamClosedError);
     await expect(w.write(new Uint8Array(1))).rejects.toBeInstanceOf(StreamClosedError);
   });
+
+  it('has no BYOB reader: asking for one throws a TypeError (docs/browser.md)', async () => {
+    const [a, b] = pair();
+    b.listen(17);
+    const s = await a.dial('bob:17');
+    expect(() => s.readable.getReader({ mode: 'byob' })).toThrow(TypeError);
+    // The stream is untouched: a default reader still works.
+    s.readable.getReader().releaseLock();
+  });
+
+  it("destroy(reason) stops a pipe whose write waits for the peer's credit (docs/browser.md)", async () => {
+    const [a, b] = pair();
+    b.listen(18);
+    const s = await a.dial('bob:18');
+    // One chunk over the window and the stream's buffer: its write waits for a reader that
+    // never comes, and pipeTo's signal would wait for it too.
+    const source = new ReadableStream<Uint8Array>({
+      start: (c) => c.enqueue(new Uint8Array(1024 * 1024)),
+    });
+    const piped = source.pipeTo(s.writable).catch((e: unknown) => e);
+    await expect.poll(() => s.core.writeBuffered).toBeGreaterThan(0);
+    const reason = Object.assign(new Error('enough'), { resetCode: 0x125 });
+    s.destroy(reason);
+    expect(await piped).toBe(reason);
+  });
 });

@@ -10,7 +10,7 @@ import { encodePing } from '../wire/ping.js';
 import type { FrameSink } from './admission.js';
 import type { ResolvedSwitcherOptions } from './config.js';
 import { Liveness } from './liveness.js';
-import { closePlan, type Orphans, peerOf, resetPlan } from './orphans.js';
+import { closePlan, GONE_RESET, type Orphans, peerOf, resetPlan, SHUTDOWN_RESET } from './orphans.js';
 import { Outbox, ReadGate } from './outbox.js';
 
 /**
@@ -430,7 +430,11 @@ export class SwitcherClient implements FrameSink {
       this.outbox.sendAllAs(goneClient, closePlan(orphans, goneClient));
       return;
     }
-    const dropped = this.outbox.requeue(goneClient, (frames) => resetPlan(frames, orphans, goneClient));
+    // Left because the switcher is closing: say so, not that the node at the other end left.
+    const reset = goneClient.leaveReason === 'shutdown' ? SHUTDOWN_RESET : GONE_RESET;
+    const dropped = this.outbox.requeue(goneClient, (frames) =>
+      resetPlan(frames, orphans, goneClient, reset),
+    );
     if (dropped > 0) this.host.dropped(goneClient, dropped, 'frames of streams reset as their sender left');
   }
 

@@ -18,6 +18,13 @@ export const PEER_GONE_CODE = 4;
 /** Payload of the reset a survivor gets when the other end of its stream left. */
 export const GONE_RESET = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
 
+/**
+ * Payload of that reset when the other end was closed because the switcher is shutting down:
+ * the node at that end did not leave, and the survivor's application (and `flexmux dial`'s
+ * message) must not blame it for a switcher that was stopped.
+ */
+export const SHUTDOWN_RESET = encodeReset(PEER_GONE_CODE, 'the switcher is shutting down');
+
 /** An (IP, port) end of a stream. */
 type End = readonly [number, number];
 
@@ -65,25 +72,26 @@ export interface Orphans {
  * frame. Built here rather than through streamEnd: it runs once per stream, tens of thousands of
  * times in one turn, and the tuples on the way were most of its allocations.
  */
-function goneEnd(link: LinkedStream, gone: SwitcherClient, reset: boolean): QueuedFrame {
+function goneEnd(link: LinkedStream, gone: SwitcherClient, reset: Uint8Array | null): QueuedFrame {
   const accGone = link.acceptor[0] === gone.ip;
   const from = accGone ? link.acceptor : link.dialer;
   const to = accGone ? link.dialer : link.acceptor;
-  const payload = reset ? GONE_RESET : EMPTY;
-  const h = header(reset ? Cmd.RESET : Cmd.CLOSE, to[0], to[1], from[0], from[1], payload.length);
+  const payload = reset ?? EMPTY;
+  const h = header(reset !== null ? Cmd.RESET : Cmd.CLOSE, to[0], to[1], from[0], from[1], payload.length);
   return { header: h, payload, rest: null, size: payload.length, own: true };
 }
 
 /** The CloseStreams of `orphans`' plain v3 streams, in order, to queue behind what `gone` sent. */
 export function closePlan(orphans: Orphans, gone: SwitcherClient): QueuedFrame[] {
   const out: QueuedFrame[] = [];
-  for (const link of orphans.plain) out.push(goneEnd(link, gone, false));
+  for (const link of orphans.plain) out.push(goneEnd(link, gone, null));
   return out;
 }
 
 /**
  * The frames `gone` has queued at the other end of `orphans`, as they go once it left
- * (Outbox.requeue). Streams that negotiated reset are reset with code 4, as if from `gone`. A
+ * (Outbox.requeue). Streams that negotiated reset are reset with code 4, as if from `gone`, with
+ * `reset` as the payload (GONE_RESET, or SHUTDOWN_RESET when the switcher closed `gone`). A
  * reset may overtake its stream's data and the node discards what it had not read of it (14.3),
  * so `gone`'s frames of these streams are dropped (the caller counts them), and the resets go
  * ahead of its other frames instead of waiting behind up to maxQueuePerSource of them; each behind
@@ -95,6 +103,7 @@ export function resetPlan(
   frames: readonly QueuedFrame[],
   orphans: Orphans,
   gone: SwitcherClient,
+  reset: Uint8Array = GONE_RESET,
 ): QueuedFrame[] {
   const { keys, links } = orphans;
   const acks = new Map<string, QueuedFrame>();
@@ -112,9 +121,9 @@ export function resetPlan(
   for (let i = 0; i < links.length; i++) {
     const ack = acks.size === 0 ? undefined : acks.get(keys[i]);
     if (ack !== undefined) front.push(ack);
-    front.push(goneEnd(links[i], gone, true));
+    front.push(goneEnd(links[i], gone, reset));
   }
   for (const f of kept) front.push(f);
-  for (const link of orphans.plain) front.push(goneEnd(link, gone, false));
+  for (const link of orphans.plain) front.push(goneEnd(link, gone, null));
   return front;
 }

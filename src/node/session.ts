@@ -28,7 +28,7 @@ export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   backoffInitial?: number;
   /** Longest back-off delay, ms (Go: 30 s). */
   backoffMax?: number;
-  /** Random spread of each delay, 0..1 (default 0.2). */
+  /** Random spread of each delay, 0..1 (default 0.2); a delay never passes backoffMax. */
   backoffJitter?: number;
   /** Dials and pings made while disconnected wait for the connection instead of failing. */
   waitForReady?: boolean;
@@ -504,9 +504,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const jitter = this.opts.backoffJitter ?? 0.2;
     const max = this.opts.backoffMax ?? 30_000;
     // Never above backoffMax, the longest delay: a backoffInitial above it was waited in full
-    // first. Capped at the longest timer delay too: a longer one (backoffMax near it, plus
-    // jitter) would run after 1 ms, a reconnect loop without back-off.
-    const ms = clampDelay(Math.round(Math.min(this.delay, max) * (1 + (Math.random() * 2 - 1) * jitter)));
+    // first, and the jitter pushed a delay at the cap up to (1 + jitter) times it (36 s for the
+    // documented 30 s); at the cap the jitter now only shortens. Capped at the longest timer
+    // delay too: a longer one would run after 1 ms, a reconnect loop without back-off.
+    const jittered = Math.round(Math.min(this.delay, max) * (1 + (Math.random() * 2 - 1) * jitter));
+    const ms = clampDelay(Math.min(jittered, max));
     this.delay = Math.min(this.delay * 2, max);
     return ms;
   }

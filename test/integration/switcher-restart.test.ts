@@ -10,6 +10,7 @@ import { BaseNode } from '../../src/node/node.js';
 import { Session } from '../../src/node/session.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { listenTcp } from '../../src/switcher-node.js';
+import { memoryPair } from '../../src/transport/memory.js';
 import { nextEvent } from '../helpers/faulty-streams.js';
 
 /**
@@ -95,5 +96,45 @@ describe('a switcher that stays away longer than the back-off cap', () => {
     // Before: 150, 300, 600, 600, ...: backoffMax, "the longest back-off delay", passed by the
     // jitter (by 20 % with the defaults: 36 s instead of 30 s for a switcher that is down).
     expect(gaps.slice(0, 5)).toEqual([150, 300, 400, 400, 400]);
+  });
+});
+
+describe('a switcher restarted while another node took the domain', () => {
+  it('refuses the returning node with a message that says the domain is held', async () => {
+    const first = await tcpSwitcher();
+    const port = Number(new URL(first.url).port);
+    const a = connect(first.url, {
+      password: PASSWORD,
+      domain: 'home',
+      heartbeatInterval: 0,
+      backoffInitial: 300,
+      backoffJitter: 0,
+    });
+    cleanups.push(() => a.close());
+    await a.ready();
+    await first.sw.close({ timeout: 100 });
+    // The attempt made at once finds nothing listening: the next comes after the back-off.
+    await expect.poll(() => a.state).toBe('backoff');
+    const sw = new Switcher({ password: PASSWORD });
+    cleanups.push(() => sw.close({ timeout: 100 }));
+    await listenTcp(sw, { host: '127.0.0.1', port });
+    const intruder = new Session<FlexStream>({
+      connector: async () => {
+        const [ours, theirs] = memoryPair();
+        sw.handle(theirs);
+        return ours;
+      },
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'home',
+      heartbeatInterval: 0,
+    });
+    cleanups.push(() => intruder.close());
+    await intruder.ready();
+    const err = await nextEvent<Error & { reason?: string }>(a, 'disconnect', 5_000);
+    expect(err.reason).toBe('registration');
+    // Before: 'admission rejected by the switcher (ErrCode -2): handshake rejected', which does
+    // not say that the domain is the problem, logged again at every retry.
+    expect(err.message).toMatch(/domain .*held/);
   });
 });

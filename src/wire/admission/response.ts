@@ -126,11 +126,15 @@ export async function openResponse(password: Password, payload: Uint8Array): Pro
 export function checkResponse(res: AdmitResponse): number {
   if (res.errCode !== AdmitErrCode.OK) {
     // ErrCode -1 covers every failed check, and Go's text does not say which (the switcher's log
-    // does): say what to look at.
+    // does): say what to look at. So does -2, whose text is the same 'handshake rejected': a
+    // node whose domain another node took (while it was away, say) heard nothing about its
+    // domain, at every retry.
     const hint =
       res.errCode === -1
         ? ' (check the password, the domain (access rules may limit a password to some domains) and the clock; the switcher logs the reason)'
-        : '';
+        : res.errCode === AdmitErrCode.REGISTRATION
+          ? ' (the domain is held by another node that still answers, or the switcher is full; the switcher logs which)'
+          : '';
     throw new AdmissionError(
       `admission rejected by the switcher (ErrCode ${res.errCode}): ${res.errMsg}${hint}`,
       res.errCode,

@@ -4,10 +4,11 @@ import { Command, Option } from 'commander';
 import type { InspectableNode, InspectableSession } from '../admin/config.js';
 import { defaults } from '../config.js';
 import type { NodeSession } from '../connect.js';
-import { ConnectionClosedError } from '../errors.js';
+import { ConnectionClosedError, DialRefusedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
 import type { SessionState } from '../node/session.js';
 import type { Logger } from '../util/logger.js';
+import { now, timeout } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import { startCliAdmin } from './admin-server.js';
 import type { CliCommand, CommandContext } from './command.js';
@@ -135,20 +136,53 @@ function serveExpose(session: NodeSession, e: Expose, tunnels: Tunnels, logger: 
   logger.info({ port: e.port, target }, 'exposing');
 }
 
-/** Listens on `f.localPort` and dials `f.domain:f.port` per connection (exported for tests). */
+/** How often a forwarded connection asks again for a domain that is not registered yet, ms. */
+const UNKNOWN_DOMAIN_RETRY = 250;
+
+/**
+ * Dials `target` for one forwarded connection within `dialTimeout` ms: waiting for the session
+ * while it (re)connects and, while `targetMayBeComing()` says so, for a domain the switcher does
+ * not know yet. After a switcher restart every node comes back on its own jittered back-off: a
+ * connection that waited for this node's session was refused 'resolve domain failed' (and reset)
+ * whenever the target's node came back a moment later.
+ */
+async function dialForwarded(
+  session: Pick<NodeSession, 'dial'>,
+  target: string,
+  dialTimeout: number,
+  targetMayBeComing: () => boolean,
+): Promise<FlexStream> {
+  const deadline = now() + dialTimeout;
+  for (;;) {
+    try {
+      return await session.dial(target, { wait: true, timeout: Math.max(1, deadline - now()) });
+    } catch (err) {
+      const unknown = err instanceof DialRefusedError && err.reason === 'unknown-domain';
+      if (!unknown || !targetMayBeComing() || deadline - now() <= UNKNOWN_DOMAIN_RETRY) throw err;
+      await new Promise((resolve) => timeout(() => resolve(undefined), UNKNOWN_DOMAIN_RETRY));
+    }
+  }
+}
+
+/**
+ * Listens on `f.localPort` and dials `f.domain:f.port` per connection (exported for tests).
+ * `targetMayBeComing()`: whether a target domain the switcher does not know may be on its way
+ * (this node connected lately), so that a connection waits for it (dialForwarded).
+ */
 export async function serveForward(
   session: Pick<NodeSession, 'dial'>,
   f: Forward,
   o: Pick<NodeOpts, 'bind' | 'dialTimeout'>,
   tunnels: Pick<Tunnels, 'splice'>,
   logger: Logger,
+  targetMayBeComing: () => boolean = () => false,
 ): Promise<net.Server> {
   const target = `${f.domain}:${f.port}`;
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
     const from = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('error', () => {});
     // While (re)connecting, a new connection waits for the session rather than failing.
-    session.dial(target, { wait: true, timeout: o.dialTimeout }).then(
+    dialForwarded(session, target, o.dialTimeout, targetMayBeComing).then(
       (stream) => {
         logger.debug({ from, target }, 'forwarding connection');
         socket.resume();
@@ -269,8 +303,12 @@ async function runNode(ctx: CommandContext): Promise<number> {
     const dialer: Pick<NodeSession, 'dial'> = {
       dial: (address, options) => sessionOpened.then((s) => s.dial(address, options)),
     };
+    // Set at each admission: for --dial-timeout after it, a target domain the switcher does not
+    // know yet may be a node still coming back (after a switcher restart, or at start-up).
+    let admittedAt = Number.NEGATIVE_INFINITY;
+    const targetMayBeComing = (): boolean => now() - admittedAt < o.dialTimeout;
     for (const f of o.forward ?? []) {
-      const server = await serveForward(dialer, f, o, tunnels, logger);
+      const server = await serveForward(dialer, f, o, tunnels, logger, targetMayBeComing);
       closers.push(() => {
         server.close();
       });
@@ -288,6 +326,9 @@ async function runNode(ctx: CommandContext): Promise<number> {
       return 0;
     }
     session = openSession(o, o.domain, logger, { earlyData: o.earlyData === true });
+    session.on('ready', () => {
+      admittedAt = now();
+    });
     opened(session);
     shown.attach(session);
     const lost = sessionLost(session);

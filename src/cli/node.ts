@@ -139,35 +139,58 @@ function serveExpose(session: NodeSession, e: Expose, tunnels: Tunnels, logger: 
 /** How often a forwarded connection asks again for a domain that is not registered yet, ms. */
 const UNKNOWN_DOMAIN_RETRY = 250;
 
+/** What a forwarded connection may wait for, within --dial-timeout, beyond the session's (re)connection. */
+export interface ForwardWaits {
+  /**
+   * Whether a target domain the switcher does not know may be a node still coming back (this
+   * node connected lately): the dial is tried again until it is registered.
+   */
+  target(): boolean;
+  /**
+   * Whether the session is reconnecting (neither closed nor ready): a dial cut off by the loss of
+   * the connection is made again on the next one.
+   */
+  session(): boolean;
+}
+
+const NO_WAITS: ForwardWaits = { target: () => false, session: () => false };
+
 /**
- * Dials `target` for one forwarded connection within `dialTimeout` ms: waiting for the session
- * while it (re)connects and, while `targetMayBeComing()` says so, for a domain the switcher does
- * not know yet. After a switcher restart every node comes back on its own jittered back-off: a
- * connection that waited for this node's session was refused 'resolve domain failed' (and reset)
- * whenever the target's node came back a moment later.
+ * Dials `target` for one forwarded connection within `dialTimeout` ms. The dial waits for the
+ * session while it (re)connects; and nothing has reached the local client before its stream
+ * exists, so a dial that failed only because its target or connection was not there yet is made
+ * again (`waits`) rather than resetting the client:
+ * - after a switcher restart every node comes back on its own jittered back-off, and a dial
+ *   refused 'resolve domain failed' because the target's node came back a moment after this one
+ *   was reset, after it had waited through the outage;
+ * - a dial still waiting for its answer when the connection dropped (the switcher killed, or
+ *   silent until the heartbeat gave up) was reset, where one made a moment later waited.
  */
 async function dialForwarded(
   session: Pick<NodeSession, 'dial'>,
   target: string,
   dialTimeout: number,
-  targetMayBeComing: () => boolean,
+  waits: ForwardWaits,
 ): Promise<FlexStream> {
   const deadline = now() + dialTimeout;
   for (;;) {
     try {
       return await session.dial(target, { wait: true, timeout: Math.max(1, deadline - now()) });
     } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      const lost = code === 'FLEX_ERR_CONNECTION_CLOSED' || code === 'FLEX_ERR_NOT_CONNECTED';
       const unknown = err instanceof DialRefusedError && err.reason === 'unknown-domain';
-      if (!unknown || !targetMayBeComing() || deadline - now() <= UNKNOWN_DOMAIN_RETRY) throw err;
-      await new Promise((resolve) => timeout(() => resolve(undefined), UNKNOWN_DOMAIN_RETRY));
+      // (A lost connection is retried at once: the session is no longer ready, so the dial waits.)
+      if (!((lost && waits.session()) || (unknown && waits.target()))) throw err;
+      if (deadline - now() <= (unknown ? UNKNOWN_DOMAIN_RETRY : 0)) throw err;
+      if (unknown) await new Promise((resolve) => timeout(() => resolve(undefined), UNKNOWN_DOMAIN_RETRY));
     }
   }
 }
 
 /**
- * Listens on `f.localPort` and dials `f.domain:f.port` per connection (exported for tests).
- * `targetMayBeComing()`: whether a target domain the switcher does not know may be on its way
- * (this node connected lately), so that a connection waits for it (dialForwarded).
+ * Listens on `f.localPort` and dials `f.domain:f.port` per connection (exported for tests),
+ * waiting for what `waits` allows (dialForwarded).
  */
 export async function serveForward(
   session: Pick<NodeSession, 'dial'>,
@@ -175,14 +198,14 @@ export async function serveForward(
   o: Pick<NodeOpts, 'bind' | 'dialTimeout'>,
   tunnels: Pick<Tunnels, 'splice'>,
   logger: Logger,
-  targetMayBeComing: () => boolean = () => false,
+  waits: ForwardWaits = NO_WAITS,
 ): Promise<net.Server> {
   const target = `${f.domain}:${f.port}`;
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
     const from = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('error', () => {});
     // While (re)connecting, a new connection waits for the session rather than failing.
-    dialForwarded(session, target, o.dialTimeout, targetMayBeComing).then(
+    dialForwarded(session, target, o.dialTimeout, waits).then(
       (stream) => {
         logger.debug({ from, target }, 'forwarding connection');
         socket.resume();
@@ -306,9 +329,15 @@ async function runNode(ctx: CommandContext): Promise<number> {
     // Set at each admission: for --dial-timeout after it, a target domain the switcher does not
     // know yet may be a node still coming back (after a switcher restart, or at start-up).
     let admittedAt = Number.NEGATIVE_INFINITY;
-    const targetMayBeComing = (): boolean => now() - admittedAt < o.dialTimeout;
+    const waits: ForwardWaits = {
+      target: () => now() - admittedAt < o.dialTimeout,
+      // Reconnecting: neither closed nor ready again (a dial that failed while the session is
+      // ready did not lose its connection, and making it again at once could spin). Before the
+      // session exists, dials wait for it (dialer): nothing fails then.
+      session: () => session !== undefined && session.state !== 'closed' && session.state !== 'ready',
+    };
     for (const f of o.forward ?? []) {
-      const server = await serveForward(dialer, f, o, tunnels, logger, targetMayBeComing);
+      const server = await serveForward(dialer, f, o, tunnels, logger, waits);
       closers.push(() => {
         server.close();
       });

@@ -710,9 +710,13 @@ export class SwitcherClient implements FrameSink {
     // at once would overflow the dialer's control queue and close it. An early dial the dialer
     // ended is refused too: a reset ended its route already, so `ended` here is a v3 close, which
     // waits for the ACK (else the dialer's stream waited out its dial timeout); a dialer that gave
-    // the dial up since drops a refusal it has no dial for.
+    // the dial up since drops a refusal it has no dial for. Not when the switcher is shutting
+    // down: every dialer's connection is closed with ours, and its dial fails as a lost
+    // connection, which is what happened; a refusal told it the domain did not resolve (exit 4
+    // in `flexmux dial`, and no retry by a forwarding node) while its node was still there.
+    const refuse = this.leaveReason !== 'shutdown';
     for (const [route, dialer] of [...this.routesIn]) {
-      if (!route.acked && (!route.ended || route.early) && dialer !== this) {
+      if (refuse && !route.acked && (!route.ended || route.early) && dialer !== this) {
         const [ip, text] = route.byIp ? [this.ip, NO_NODE] : [LOCAL_IP, RESOLVE_FAILED];
         dialer.sendAs(
           this,

@@ -6,11 +6,13 @@ import {
   FlexStream as FS,
   type NodeSession,
 } from '../../src/index.js';
+import { admit } from '../../src/node/admit.js';
 import { BaseNode } from '../../src/node/node.js';
 import { Session } from '../../src/node/session.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { listenTcp } from '../../src/switcher-node.js';
 import { memoryPair } from '../../src/transport/memory.js';
+import { dialTcp } from '../../src/transport/tcp.js';
 import { nextEvent } from '../helpers/faulty-streams.js';
 
 /**
@@ -69,6 +71,32 @@ describe('a switcher that shuts down gracefully', () => {
     expect(all.filter((m) => m.includes('left the switcher'))).toEqual([]);
     expect(all.filter((m) => m.includes('code 4'))).not.toEqual([]);
     for (const m of all.filter((x) => x.includes('code 4'))) expect(m).toContain('switcher is shutting down');
+  });
+});
+
+describe('a switcher that shuts down gracefully with a dial in flight', () => {
+  it('fails the dial as a lost connection, not as a domain that does not resolve', async () => {
+    const { sw, url } = await tcpSwitcher();
+    // The target takes the open and never answers it; admitted first, it is closed first.
+    const raw = await dialTcp('127.0.0.1', Number(new URL(url).port), {});
+    const mute = await admit(raw, { password: PASSWORD, domain: 'mute', timeout: 5_000 });
+    let opened: () => void = () => {};
+    const openSeen = new Promise<void>((resolve) => {
+      opened = resolve;
+    });
+    mute.transport.attach({ data: () => opened(), drain: () => {}, close: () => {} });
+    cleanups.push(() => mute.transport.destroy());
+    const a = session(url, 'a');
+    await a.ready();
+    const dial = a.dial('mute:7').then(
+      () => 'resolved',
+      (e: Error & { code?: string }) => `${e.code}: ${e.message}`,
+    );
+    await openSeen;
+    await sw.close({ timeout: 1_000 });
+    // Before: 'FLEX_ERR_DIAL_REFUSED: dial mute:7 refused: resolve domain failed' ('flexmux dial'
+    // exits 4, an unknown domain) for a node that was there, because the switcher was closing.
+    expect(await dial).toMatch(/^FLEX_ERR_CONNECTION_CLOSED/);
   });
 });
 

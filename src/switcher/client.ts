@@ -423,19 +423,25 @@ export class SwitcherClient implements FrameSink {
    * one pass (resetPlan). Queued so, the ends still leave when the departed client's queue here
    * is forgotten at its teardown (Outbox.forget keeps what is queued).
    */
-  endOrphans(orphans: Orphans, goneClient: SwitcherClient): void {
+  endOrphans(
+    orphans: Orphans,
+    goneClient: SwitcherClient,
+    // Left because the switcher is closing: say so, not that the node at the other end left.
+    reset = goneClient.leaveReason === 'shutdown' ? SHUTDOWN_RESET : GONE_RESET,
+  ): void {
     if (this.state !== 'open') return;
     this.fedBy(goneClient);
     if (orphans.links.length === 0) {
       this.outbox.sendAllAs(goneClient, closePlan(orphans, goneClient));
       return;
     }
-    // Left because the switcher is closing: say so, not that the node at the other end left.
-    const reset = goneClient.leaveReason === 'shutdown' ? SHUTDOWN_RESET : GONE_RESET;
     const dropped = this.outbox.requeue(goneClient, (frames) =>
       resetPlan(frames, orphans, goneClient, reset),
     );
-    if (dropped > 0) this.host.dropped(goneClient, dropped, 'frames of streams reset as their sender left');
+    if (dropped > 0) {
+      const why = reset === SHUTDOWN_RESET ? 'as the switcher shuts down' : 'as their sender left';
+      this.host.dropped(goneClient, dropped, `frames of streams reset ${why}`);
+    }
   }
 
   /** This client's streams; with `acceptorOnly`, those it accepted (to list each stream once). */
@@ -612,12 +618,37 @@ export class SwitcherClient implements FrameSink {
         'closing client',
       );
     }
+    if (reason === 'shutdown') this.resetOwnStreams();
     this.leave(reason, err);
     this.outbox.scheduler.flush();
     // Read on until the peer's end so unread bytes never turn our FIN into a reset.
     this.gate.shutDown();
     this.transport.resumeReading();
     this.transport.close();
+  }
+
+  /**
+   * The switcher is shutting down: our streams that took resets are reset here too, as if from
+   * their other ends, with SHUTDOWN_RESET, ahead of what we are sent last (the other ends hear it
+   * from unroute()). Without this, the ends at the client closed first failed with the bare end
+   * of the connection, as after a crash, and only the others learnt the switcher was stopping.
+   * Plain v3 streams are left to the end of the connection: their only end is a CloseStream,
+   * which reads as a clean end and would hide what was lost.
+   */
+  private resetOwnStreams(): void {
+    const byPeer = new Map<SwitcherClient, Orphans>();
+    for (const [key, link] of this.streams) {
+      const peer = peerOf(link, this);
+      if (peer === this || (link.caps & Caps.RESET) === 0) continue;
+      let orphans = byPeer.get(peer);
+      if (orphans === undefined) {
+        orphans = { keys: [], links: [], plain: [] };
+        byPeer.set(peer, orphans);
+      }
+      orphans.keys.push(key);
+      orphans.links.push(link);
+    }
+    for (const [peer, orphans] of byPeer) this.endOrphans(orphans, peer, SHUTDOWN_RESET);
   }
 
   /** Abrupt: drop the connection now. */

@@ -74,6 +74,24 @@ describe('a switcher that shuts down gracefully', () => {
   });
 });
 
+describe('a switcher that shuts down gracefully, seen from both ends', () => {
+  it('resets every stream at both ends with the reason, where a crash only drops the connection', async () => {
+    const { sw, url } = await tcpSwitcher();
+    const a = session(url, 'a');
+    const b = session(url, 'b');
+    const accepted: Promise<string>[] = [];
+    for (const s of [a, b]) s.listen(7).on('stream', (st: FlexStream) => accepted.push(failure(st)));
+    await Promise.all([a.ready(), b.ready()]);
+    const dialled = [failure(await a.dial('b:7')), failure(await b.dial('a:7'))];
+    await expect.poll(() => accepted.length).toBe(2);
+    await sw.close({ timeout: 1_000 });
+    const all = await Promise.all([...dialled, ...accepted]);
+    // Before: the ends at the node the switcher closed first failed with 'connection closed', as
+    // after a crash; only the others heard the switcher was shutting down.
+    expect(all).toEqual(Array(4).fill('stream reset by peer (code 4): the switcher is shutting down'));
+  });
+});
+
 describe('a switcher that shuts down gracefully with a dial in flight', () => {
   it('fails the dial as a lost connection, not as a domain that does not resolve', async () => {
     const { sw, url } = await tcpSwitcher();

@@ -505,10 +505,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const max = this.opts.backoffMax ?? 30_000;
     // Never above backoffMax, the longest delay: a backoffInitial above it was waited in full
     // first, and the jitter pushed a delay at the cap up to (1 + jitter) times it (36 s for the
-    // documented 30 s); at the cap the jitter now only shortens. Capped at the longest timer
-    // delay too: a longer one would run after 1 ms, a reconnect loop without back-off.
+    // documented 30 s). A draw past the cap is reflected below it rather than cut to it: cut, half
+    // of the nodes waiting at the cap would retry exactly backoffMax apart, in step with each
+    // other, which is what the jitter is for. Capped at the longest timer delay too: a longer one
+    // would run after 1 ms, a reconnect loop without back-off.
     const jittered = Math.round(Math.min(this.delay, max) * (1 + (Math.random() * 2 - 1) * jitter));
-    const ms = clampDelay(Math.min(jittered, max));
+    const ms = clampDelay(jittered > max ? 2 * max - jittered : jittered);
     this.delay = Math.min(this.delay * 2, max);
     return ms;
   }

@@ -140,8 +140,39 @@ describe('a switcher that stays away longer than the back-off cap', () => {
     await vi.advanceTimersByTimeAsync(3_000);
     const gaps = at.slice(1).map((t, i) => Math.round(t - at[i]!));
     // Before: 150, 300, 600, 600, ...: backoffMax, "the longest back-off delay", passed by the
-    // jitter (by 20 % with the defaults: 36 s instead of 30 s for a switcher that is down).
-    expect(gaps.slice(0, 5)).toEqual([150, 300, 400, 400, 400]);
+    // jitter (by 20 % with the defaults: 36 s instead of 30 s for a switcher that is down). A
+    // draw past the cap is reflected below it: 400 * 1.4995 = 600 -> 200.
+    expect(gaps.slice(0, 5)).toEqual([150, 300, 200, 200, 200]);
+  });
+
+  it('keeps delays at the cap spread, not cut to backoffMax in step', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    // Draws over the upper half: cut at the cap, every one of them would be 400.
+    const draws = [0.6, 0.7, 0.8, 0.9, 0.99, 0.75, 0.85, 0.95];
+    let k = 0;
+    vi.spyOn(Math, 'random').mockImplementation(() => draws[k++ % draws.length]!);
+    const at: number[] = [];
+    const s = new Session<FlexStream>({
+      connector: async () => {
+        at.push(performance.now());
+        throw new ConnectionClosedError('refused');
+      },
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'spread',
+      backoffInitial: 400,
+      backoffMax: 400,
+      backoffJitter: 0.5,
+    });
+    cleanups.push(() => s.close());
+    await vi.advanceTimersByTimeAsync(4_000);
+    const gaps = at.slice(1, 7).map((t, i) => Math.round(t - at[i]!));
+    expect(gaps).toHaveLength(6);
+    for (const g of gaps) {
+      expect(g).toBeLessThanOrEqual(400);
+      expect(g).toBeGreaterThanOrEqual(200);
+    }
+    expect(new Set(gaps).size).toBe(gaps.length);
   });
 });
 

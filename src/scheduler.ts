@@ -59,6 +59,12 @@ export class StreamQueue {
 
   /** Called once `bytes` falls to `lowWater` or below after `needDrain` was set. */
   onDrain(): void {}
+
+  /**
+   * A queued payload had fewer bytes than when it was queued (its ArrayBuffer was transferred or
+   * shrunk by the writer): that frame and every later one of this queue were dropped unsent.
+   */
+  onDetached(): void {}
 }
 
 /** A frame waiting in a StreamQueue (what `takeAll` hands out and `pushAll` takes back). */
@@ -364,6 +370,7 @@ export class Scheduler {
     const message = this.sink.framing === 'message';
     const copy = !message && this.sink.coalesce === true;
     const drained: StreamQueue[] = [];
+    const detached: StreamQueue[] = [];
     while (!this.blocked && !this.closed && (this.control.length > 0 || this.ready.length > 0)) {
       const parts: Uint8Array[] = [];
       let bytes = 0;
@@ -385,7 +392,7 @@ export class Scheduler {
       // Data fills the rest of the batch behind the control frames: one write, not two. Under
       // message framing a message holds one frame.
       if (parts.length === 0 || (!message && bytes < limit)) {
-        bytes += this.takeData(parts, limit - bytes, message, drained);
+        bytes += this.takeData(parts, limit - bytes, message, drained, detached);
       }
       if (parts.length === 0) break;
       this.bytesWritten += bytes;
@@ -395,6 +402,13 @@ export class Scheduler {
       if (!this.sink.send(batch)) this.blocked = true;
     }
     for (const q of drained) this.settleDrain(q);
+    for (const q of detached) {
+      try {
+        q.onDetached();
+      } catch (err) {
+        report(err);
+      }
+    }
   }
 
   /** Calls `q.onDrain()` once if `q` waited for drain and is at its low-water mark now. */
@@ -413,7 +427,13 @@ export class Scheduler {
    * Deficit round robin over ready streams until `limit` bytes are taken. Payload bytes count
    * against the quantum; a stream whose next frame exceeds its deficit yields its turn.
    */
-  private takeData(parts: Uint8Array[], limit: number, message: boolean, drained: StreamQueue[]): number {
+  private takeData(
+    parts: Uint8Array[],
+    limit: number,
+    message: boolean,
+    drained: StreamQueue[],
+    detached: StreamQueue[],
+  ): number {
     let bytes = 0;
     const quantum = this.opts.quantum;
     /** Streams sent to the back in a row without taking a frame. */
@@ -431,9 +451,26 @@ export class Scheduler {
         const f = items.peek()!;
         if (f.size > q.deficit) break;
         items.shift();
+        const start = parts.length;
         parts.push(f.header);
-        if (f.payload.length > 0) parts.push(f.payload);
-        if (f.rest !== null) for (const r of f.rest) parts.push(r);
+        let got = f.payload.length;
+        if (got > 0) parts.push(f.payload);
+        if (f.rest !== null) {
+          for (const r of f.rest) {
+            parts.push(r);
+            got += r.length;
+          }
+        }
+        if (got !== f.size) {
+          // A view shrank since it was queued: the writer transferred (detached) its buffer. Sent,
+          // the frame would carry fewer bytes than its header says and derail the whole
+          // connection; this stream alone loses it and what it queued after it (onDetached).
+          parts.length = start;
+          items.clear();
+          q.bytes = 0;
+          if (!detached.includes(q)) detached.push(q);
+          break;
+        }
         const size = f.header.length + f.size;
         bytes += size;
         q.deficit -= f.size;

@@ -493,8 +493,14 @@ export class StreamCore extends StreamQueue {
       let rest: Uint8Array[] | null = null;
       let need = n;
       while (need > 0) {
-        const head = pending.peek()!;
+        const head = pending.peek();
         const off = this.headOffset;
+        // A write's view shrank since it was taken: its buffer was transferred (detached).
+        if (head === undefined || head.length <= off) {
+          this.dropPending();
+          this.onDetached();
+          return;
+        }
         const take = Math.min(head.length - off, need);
         const view = off === 0 && take === head.length ? head : head.subarray(off, off + take);
         if (payload === null) payload = view;
@@ -615,6 +621,27 @@ export class StreamCore extends StreamQueue {
   private drainWhenEmpty(): void {
     this.needDrain = true;
     this.lowWater = 0;
+  }
+
+  /**
+   * A buffer written here was transferred (detached) or shrunk before it was sent: what was queued
+   * from it on is gone. The stream fails with a TypeError and the peer gets a reset (or the v3
+   * close); one that had ended already can only be logged.
+   */
+  override onDetached(): void {
+    const what = 'a buffer written to the stream was detached (transferred) or shrunk before it was sent';
+    if (this._state !== 'closed') {
+      this.destroy(new TypeError(`${what}: the stream is reset, what was still queued is lost`));
+      return;
+    }
+    this.host.logger.warn(
+      { stream: this.describe() },
+      `${what}, after the stream had ended: the end was not sent`,
+    );
+    if (this.is(QUEUED_AT_CLOSE)) {
+      this.unmark(QUEUED_AT_CLOSE);
+      this.host.sent(this);
+    }
   }
 
   override onDrain(): void {

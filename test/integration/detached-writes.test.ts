@@ -1,0 +1,121 @@
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FlexStream, Node } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { Caps, Cmd } from '../../src/wire/constants.js';
+import { RawPeer, rawStream } from '../helpers/raw.js';
+
+/**
+ * A writer that transfers (detaches) a large buffer it wrote before the bytes have left. Writes of
+ * 16 KiB or more are sent from the writer's own buffer (docs/manual.md 2), so the frames queued
+ * from it shrink to nothing. The stream that wrote it fails; the connection, which a frame
+ * shorter than its header would derail for every stream, goes on.
+ */
+
+const KiB = 1024;
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+});
+
+/** Detaches `buf`'s ArrayBuffer, as a transfer to a worker or `postMessage(buf, [buf])` does. */
+function detach(buf: Uint8Array): void {
+  structuredClone(buf.buffer, { transfer: [buf.buffer] });
+  expect(buf.length).toBe(0);
+}
+
+async function setup(window: number) {
+  const [a, b] = memoryPair();
+  const backedUp = () => a.bufferedAmount > 256 * KiB;
+  const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 0 });
+  nodes.push(node);
+  const raw = new RawPeer(b);
+  const { accepted } = await rawStream(node, raw, window, Caps.HALF_CLOSE | Caps.RESET);
+  const failed = once(accepted, 'error') as Promise<[Error]>;
+  return { node, raw, link: b, accepted, failed, backedUp };
+}
+
+/** The connection still works: a ping goes through and is answered, frames decode as frames. */
+async function stillUp(raw: RawPeer): Promise<void> {
+  raw.send(Cmd.PING, 1, 0, 2, 77, new TextEncoder().encode('alice'));
+  const ack = await raw.next((f) => f.cmd === Cmd.PING_ACK, 2_000);
+  expect(ack.dstPort).toBe(77);
+}
+
+/** Data bytes the raw peer got on the stream. */
+const received = (raw: RawPeer) =>
+  raw.frames.filter((f) => f.cmd === Cmd.DATA && f.dstPort === 5000).reduce((n, f) => n + f.size, 0);
+
+describe('a written buffer detached before it was sent', () => {
+  it('fails its stream, not the connection, when its frame waits in the connection queue', async () => {
+    const { raw, link, accepted, failed, backedUp } = await setup(4096 * KiB);
+    link.pauseReading(); // the peer reads nothing: the node's queue backs up
+    accepted.write(new Uint8Array(300 * KiB).fill(1));
+    await expect.poll(backedUp).toBe(true);
+    const late = new Uint8Array(64 * KiB).fill(2);
+    accepted.write(late);
+    // Taken by the stream (under its high-water mark), framed, and queued behind the backlog.
+    expect(accepted.writableLength).toBe(0);
+    detach(late);
+    link.resumeReading();
+    const [err] = await failed;
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.message).toMatch(/detached/);
+    const reset = await raw.next((f) => f.cmd === Cmd.RESET && f.dstPort === 5000);
+    expect(new TextDecoder().decode(reset.payload.subarray(4))).toMatch(/detached/);
+    await stillUp(raw);
+    // Frames sent before the detached buffer arrived whole; none from it. (A frame that joined the
+    // end of the first write to the start of the detached one went with it: the stream failed.)
+    expect(received(raw)).toBeGreaterThan(0);
+    expect(received(raw)).toBeLessThanOrEqual(300 * KiB);
+    expect(raw.frames.filter((f) => f.cmd === Cmd.DATA).every((f) => f.payload.every((x) => x === 1))).toBe(
+      true,
+    );
+  });
+
+  it('fails its stream, not the connection, when it waits for credit', async () => {
+    const { raw, accepted, failed } = await setup(64 * KiB);
+    accepted.write(new Uint8Array(64 * KiB).fill(1)); // the whole window
+    await expect.poll(() => received(raw)).toBe(64 * KiB);
+    const late = new Uint8Array(64 * KiB).fill(2);
+    accepted.write(late);
+    detach(late);
+    raw.send(Cmd.DATA_ACK, 1, 80, 2, 5000, undefined, 0xffff);
+    raw.send(Cmd.DATA_ACK, 1, 80, 2, 5000, undefined, 1);
+    const [err] = await failed;
+    expect(err).toBeInstanceOf(TypeError);
+    await raw.next((f) => f.cmd === Cmd.RESET && f.dstPort === 5000);
+    await stillUp(raw);
+    expect(received(raw)).toBe(64 * KiB);
+  });
+
+  it('leaves the other streams of the connection alone', async () => {
+    const { node, raw, link, accepted, failed, backedUp } = await setup(4096 * KiB);
+    const other = node.listen(81).accept();
+    raw.send(
+      Cmd.OPEN,
+      1,
+      81,
+      2,
+      5001,
+      new Uint8Array([...new TextEncoder().encode('raw'), 0, 0, 0x10, 0, 0, 3]),
+    );
+    const second: FlexStream = await other;
+    link.pauseReading();
+    accepted.write(new Uint8Array(300 * KiB).fill(1));
+    await expect.poll(backedUp).toBe(true);
+    const late = new Uint8Array(64 * KiB).fill(2);
+    accepted.write(late);
+    second.write(new Uint8Array(32 * KiB).fill(3));
+    expect(accepted.writableLength).toBe(0);
+    detach(late);
+    link.resumeReading();
+    await failed;
+    await expect
+      .poll(() =>
+        raw.frames.filter((f) => f.cmd === Cmd.DATA && f.dstPort === 5001).reduce((n, f) => n + f.size, 0),
+      )
+      .toBe(32 * KiB);
+    expect(second.destroyed).toBe(false);
+  });
+});

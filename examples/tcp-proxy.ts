@@ -46,12 +46,13 @@ const url = `tcp://127.0.0.1:${relay.address.port}`;
 // 3. "office" exposes the service as office:80.
 const office = connect(url, { password, domain: 'office' });
 office.listen(80).on('stream', (stream: FlexStream) => {
-  join(stream, net.connect({ host: '127.0.0.1', port: servicePort, allowHalfOpen: true }));
+  // noDelay: a tunnel should not add Nagle's wait for a delayed ACK to a reply sent in parts.
+  join(stream, net.connect({ host: '127.0.0.1', port: servicePort, allowHalfOpen: true, noDelay: true }));
 });
 
 // 4. "laptop" forwards a local port to office:80.
 const laptop = connect(url, { password, domain: 'laptop' });
-const forward = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+const forward = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
   laptop.dial('office:80').then(
     (stream) => join(socket, stream),
     () => socket.destroy(),

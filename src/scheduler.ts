@@ -401,7 +401,9 @@ export class Scheduler {
         copy && parts.length > 1 && bytes <= COPY_MAX && allShort(parts) ? [concat(parts, bytes)] : parts;
       if (!this.sink.send(batch)) this.blocked = true;
     }
-    for (const q of drained) this.settleDrain(q);
+    // A queue that lost frames hears it before its drain: frames it sent ahead of the shrunk one
+    // in this flush put it among the drained, and onDrain alone would take the emptied queue for
+    // one that had all left (a stream released on FIN then ended cleanly, its last data unsent).
     for (const q of detached) {
       try {
         q.onDetached();
@@ -409,6 +411,7 @@ export class Scheduler {
         report(err);
       }
     }
+    for (const q of drained) this.settleDrain(q);
   }
 
   /** Calls `q.onDrain()` once if `q` waited for drain and is at its low-water mark now. */

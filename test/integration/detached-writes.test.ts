@@ -24,13 +24,13 @@ function detach(buf: Uint8Array): void {
   expect(buf.length).toBe(0);
 }
 
-async function setup(window: number) {
+async function setup(window: number, caps = Caps.HALF_CLOSE | Caps.RESET) {
   const [a, b] = memoryPair();
   const backedUp = () => a.bufferedAmount > 256 * KiB;
   const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 0 });
   nodes.push(node);
   const raw = new RawPeer(b);
-  const { accepted } = await rawStream(node, raw, window, Caps.HALF_CLOSE | Caps.RESET);
+  const { accepted } = await rawStream(node, raw, window, caps);
   const failed = once(accepted, 'error') as Promise<[Error]>;
   return { node, raw, link: b, accepted, failed, backedUp };
 }
@@ -117,5 +117,33 @@ describe('a written buffer detached before it was sent', () => {
       )
       .toBe(32 * KiB);
     expect(second.destroyed).toBe(false);
+  });
+
+  it('fails a stream released on FIN whose detached frame followed frames sent in the same flush', async () => {
+    // Both FINs exchanged with FIN_RELEASE: the stream is released once its queue (and its FIN)
+    // has left. The frames taken before the detached one made the queue look drained: it was
+    // released as cleanly ended, its last data and its FIN never sent.
+    const caps = Caps.HALF_CLOSE | Caps.RESET | Caps.FIN_RELEASE;
+    const { raw, link, accepted, backedUp } = await setup(4096 * KiB, caps);
+    link.pauseReading();
+    accepted.write(new Uint8Array(300 * KiB).fill(1));
+    await expect.poll(backedUp).toBe(true);
+    accepted.write(new Uint8Array(32 * KiB).fill(1)); // sent from the queue before the detached one
+    const late = new Uint8Array(64 * KiB).fill(2);
+    accepted.write(late);
+    accepted.end();
+    raw.send(Cmd.FIN, 1, 80, 2, 5000);
+    accepted.resume();
+    await once(accepted, 'end');
+    const closed = new Promise<Error | null>((resolve) => {
+      accepted.on('error', (e) => resolve(e));
+      accepted.on('close', () => resolve(null));
+    });
+    detach(late);
+    link.resumeReading();
+    const err = await closed;
+    expect(err).toBeInstanceOf(TypeError);
+    await raw.next((f) => f.cmd === Cmd.RESET && f.dstPort === 5000);
+    await stillUp(raw);
   });
 });

@@ -631,6 +631,10 @@ export class StreamCore extends StreamQueue {
   override onDetached(): void {
     const what = 'a buffer written to the stream was detached (transferred) or shrunk before it was sent';
     if (this._state !== 'closed') {
+      // A CloseStream queued behind the data (end() on a stream without reset: its v3 close) was
+      // dropped with it: not sent, though marked so, and destroy() would send nothing in its
+      // place, leaving the peer's end open for good.
+      if (!this.resetNegotiated) this.unmark(CLOSE_SENT);
       this.destroy(new TypeError(`${what}: the stream is reset, what was still queued is lost`));
       return;
     }

@@ -146,4 +146,22 @@ describe('a written buffer detached before it was sent', () => {
     await raw.next((f) => f.cmd === Cmd.RESET && f.dstPort === 5000);
     await stillUp(raw);
   });
+
+  it('still sends the close of a plain v3 stream whose close was queued behind it', async () => {
+    // No reset negotiated (a Go peer): end() queued the CloseStream behind the data, and the frames
+    // dropped with the detached one took it along. The peer must still hear the stream end.
+    const { raw, link, accepted, failed, backedUp } = await setup(4096 * KiB, 0);
+    link.pauseReading();
+    accepted.write(new Uint8Array(300 * KiB).fill(1));
+    await expect.poll(backedUp).toBe(true);
+    const late = new Uint8Array(64 * KiB).fill(2);
+    accepted.write(late);
+    accepted.end();
+    detach(late);
+    link.resumeReading();
+    const [err] = await failed;
+    expect(err).toBeInstanceOf(TypeError);
+    await raw.next((f) => f.cmd === Cmd.CLOSE && f.dstPort === 5000, 2_000);
+    await stillUp(raw);
+  });
 });

@@ -638,10 +638,21 @@ export class StreamCore extends StreamQueue {
       this.destroy(new TypeError(`${what}: the stream is reset, what was still queued is lost`));
       return;
     }
-    this.host.logger.warn(
-      { stream: this.describe() },
-      `${what}, after the stream had ended: the end was not sent`,
-    );
+    if (this.is(CLOSE_RECEIVED) && this.is(QUEUED_AT_CLOSE)) {
+      // Closed by the peer's CloseStream with data queued: the close-ACK it waits for went behind
+      // that data and was dropped with it. Queued again; the address is kept until it has left.
+      this.host.logger.warn({ stream: this.describe() }, `${what}, after the peer had closed the stream`);
+      this.ordered(Cmd.CLOSE_ACK, EMPTY);
+      if (this.bytes > 0) {
+        this.drainWhenEmpty();
+        return;
+      }
+    } else {
+      this.host.logger.warn(
+        { stream: this.describe() },
+        `${what}, after the stream had ended: the end was not sent`,
+      );
+    }
     if (this.is(QUEUED_AT_CLOSE)) {
       this.unmark(QUEUED_AT_CLOSE);
       this.host.sent(this);

@@ -164,4 +164,24 @@ describe('a written buffer detached before it was sent', () => {
     await raw.next((f) => f.cmd === Cmd.CLOSE && f.dstPort === 5000, 2_000);
     await stillUp(raw);
   });
+
+  it("still answers the peer's close that came while a detached buffer was queued", async () => {
+    // The peer's CloseStream closed the stream with data queued: its close-ACK went behind that
+    // data, and the frames dropped with the detached one took it along. The peer, which waits for
+    // that ACK, must still get it.
+    const { raw, link, accepted, backedUp } = await setup(4096 * KiB, 0);
+    accepted.on('error', () => {});
+    link.pauseReading();
+    accepted.write(new Uint8Array(300 * KiB).fill(1));
+    await expect.poll(backedUp).toBe(true);
+    const late = new Uint8Array(64 * KiB).fill(2);
+    accepted.write(late);
+    raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
+    accepted.resume();
+    await once(accepted, 'close');
+    detach(late);
+    link.resumeReading();
+    await raw.next((f) => f.cmd === Cmd.CLOSE_ACK && f.dstPort === 5000, 2_000);
+    await stillUp(raw);
+  });
 });

@@ -463,8 +463,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       if (this._state === 'closed') return;
       const e = err ?? new ConnectionClosedError('connection closed');
       this.lastFailure = e;
-      this.logger.info({ err: e.message, remote: node.transport.remoteAddress }, 'session disconnected');
+      const remote = node.transport.remoteAddress;
       if (this.opts.reconnect === false) {
+        this.logger.info({ err: e.message, remote }, 'session disconnected');
         // Closed before anyone hears of the loss: 'disconnect' listeners see the final state.
         this.closeFor(e);
         this.emit('disconnect', e);
@@ -474,15 +475,21 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // dropped within backoffInitial of its admission did not work: a switcher or a path that
       // drops every connection at once must not get a reconnect storm. The back-off starts over
       // only after a connection that lasted.
-      const worked = now() - admittedAt >= this.initialDelay;
+      const lasted = Math.round(now() - admittedAt);
+      const worked = lasted >= this.initialDelay;
       if (worked) this.delay = this.initialDelay;
+      // The line says when the next attempt comes, as 'session attempt failed' does: a switcher
+      // restarted twice in a row left its nodes silent for the doubled back-off (2 s, 4 s, ... up
+      // to backoffMax), the operator unable to tell a wait from a node that gave up.
+      const retryIn = worked ? 0 : this.nextDelay();
+      this.logger.info({ err: e.message, remote, lasted, retryIn }, 'session disconnected');
       // No longer 'ready' by the time anyone hears of the loss: a dial that waits for the session,
       // made from a 'disconnect' handler, waits for the next connection.
       this.setState(worked ? 'connecting' : 'backoff');
       this.emit('disconnect', e);
       if (this.isClosed) return;
       if (!worked) {
-        this.scheduleRetry(e);
+        this.scheduleRetry(e, retryIn);
         return;
       }
       // The opener aborted while we were connected: close, as scheduleRetry does after a

@@ -858,6 +858,43 @@ describe('the log line of a failed attempt', () => {
   });
 });
 
+describe('the log line of a lost connection', () => {
+  it('says when the next attempt comes: at once after one that lasted, the back-off after one that did not', async () => {
+    fakeTimers();
+    const sw = switcher();
+    const logger = captureLogger();
+    const { s } = memorySession(sw, 'lostlog', {
+      backoffInitial: 1_000,
+      backoffMax: 30_000,
+      backoffJitter: 0,
+      logger,
+    });
+    await nextEvent(s, 'ready', 3_000);
+    await vi.advanceTimersByTimeAsync(1_500); // longer than backoffInitial: it worked
+    const lost = (): Promise<unknown> => nextEvent(s, 'disconnect', 3_000);
+    let disconnected = lost();
+    sw.kick('lostlog', 'restart 1');
+    await disconnected;
+    const lines = (): Record<string, unknown>[] => logger.find('session disconnected').map((l) => l.fields);
+    expect(lines()[0]).toMatchObject({ retryIn: 0, lasted: 1_500 });
+    // Readmitted at once; dropped again within backoffInitial of that, as by a second restart
+    // right after the first: the back-off, said in the line.
+    await nextEvent(s, 'ready', 3_000);
+    disconnected = lost();
+    sw.kick('lostlog', 'restart 2');
+    await disconnected;
+    expect(s.state).toBe('backoff');
+    // Before: 'session disconnected' with no word of the wait, then silence for the back-off.
+    expect(lines()[1]).toMatchObject({ retryIn: 1_000, lasted: 0 });
+    await vi.advanceTimersByTimeAsync(1_000);
+    await nextEvent(s, 'ready', 3_000);
+    disconnected = lost();
+    sw.kick('lostlog', 'restart 3');
+    await disconnected;
+    expect(lines()[2]).toMatchObject({ retryIn: 2_000, lasted: 0 });
+  });
+});
+
 describe('a dial or ping before the session is ready', () => {
   it('fails with a message that says what to do', async () => {
     const sw = switcher();

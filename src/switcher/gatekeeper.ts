@@ -64,9 +64,28 @@ const CLAIM_REFUSALS = {
   full: 'no virtual IP left',
 } as const;
 
+/**
+ * A burst of connections turned away as overloaded: the first is logged in full, the rest only
+ * counted, and said in one summary line (at most one a second while it lasts, and one when it
+ * ends). Every one is still a `refused` event.
+ */
+interface Overload {
+  /** Turned away since the last line about the burst. */
+  unlogged: number;
+  /** Turned away in the whole burst. */
+  total: number;
+  /** Monotonic ms of the first refusal, and of the last line about the burst. */
+  since: number;
+  lastLine: number;
+}
+
+/** ms between two summary lines of one overload burst. */
+const OVERLOAD_SUMMARY_MS = 1_000;
+
 export class Gatekeeper {
   readonly pending = new Set<AdmissionReader>();
   refusedTotal = 0;
+  private overload: Overload | null = null;
   private readonly replay: ReplayCache;
   private readonly limiter: FailureLimiter;
 
@@ -91,10 +110,12 @@ export class Gatekeeper {
     }
     if (early !== null) {
       // No crypto and no reply for these: the cheapest way out.
-      this.refused(remote, early);
+      if (early.reason === 'overloaded') this.turnedAway(remote, early);
+      else this.refused(remote, early);
       transport.destroy();
       return;
     }
+    if (this.overload !== null) this.takenInOverload(this.overload);
     const reader = new AdmissionReader(transport, o.admissionTimeout, MAX_EARLY_BYTES, MAX_EARLY_FRAMES);
     this.pending.add(reader);
     this.admit(reader)
@@ -106,8 +127,65 @@ export class Gatekeeper {
       })
       .finally(() => {
         this.pending.delete(reader);
+        // Drained without any new connection taken in (the turned-away nodes wait their back-off):
+        // the burst's summary must not wait for the next one.
+        if (this.pending.size === 0) this.endOverload();
         this.host.settled();
       });
+  }
+
+  /**
+   * A connection turned away beyond maxPendingAdmissions. A herd of nodes reconnecting at once
+   * (a switcher restart) gave one identical 'admission refused' line per connection, hundreds in
+   * a few ms: now the first is logged, the rest summed up.
+   */
+  private turnedAway(remote: string, r: Refusal): void {
+    const at = this.host.options.monotonicClock();
+    const o = this.overload;
+    if (o === null) {
+      this.overload = { unlogged: 0, total: 1, since: at, lastLine: at };
+      this.refused(remote, r, { more: 'further refusals while overloaded are summed up' });
+      return;
+    }
+    o.total++;
+    o.unlogged++;
+    this.refused(remote, r, null);
+    if (at - o.lastLine >= OVERLOAD_SUMMARY_MS) this.summarise(o, at, false);
+  }
+
+  /**
+   * A connection taken in during a burst. Only with pending down to half the limit is the burst
+   * over: in a herd the count hovers at the limit, one in as one settles and the next turned
+   * away, and ending the burst at every admission gave two lines per refusal again.
+   */
+  private takenInOverload(o: Overload): void {
+    const at = this.host.options.monotonicClock();
+    if (this.pending.size <= this.host.options.maxPendingAdmissions / 2) this.endOverload();
+    else if (o.unlogged > 0 && at - o.lastLine >= OVERLOAD_SUMMARY_MS) this.summarise(o, at, false);
+  }
+
+  /** Logs what the burst turned away since its last line, and forgets the burst. */
+  private endOverload(): void {
+    const o = this.overload;
+    if (o === null) return;
+    this.overload = null;
+    if (o.unlogged > 0) this.summarise(o, this.host.options.monotonicClock(), true);
+  }
+
+  private summarise(o: Overload, at: number, over: boolean): void {
+    this.host.logger.warn(
+      {
+        refused: o.unlogged,
+        total: o.total,
+        ms: Math.round(at - o.since),
+        pending: this.pending.size,
+        maxPendingAdmissions: this.host.options.maxPendingAdmissions,
+        over,
+      },
+      'admissions refused: overloaded',
+    );
+    o.unlogged = 0;
+    o.lastLine = at;
   }
 
   /** Drops every connection still in admission. */
@@ -182,14 +260,17 @@ export class Gatekeeper {
     transport.close();
   }
 
-  private refused(remote: string, r: Refusal): void {
+  /** Counts, charges and reports a refusal; logs it too unless `extra` is null (summed up). */
+  private refused(remote: string, r: Refusal, extra: object | null = {}): void {
     this.refusedTotal++;
     const charged = r.errCode === -1 || r.reason === 'malformed' || r.reason === 'timeout';
     if (charged) this.limiter.fail(limitKey(remote), this.host.options.monotonicClock());
-    this.host.logger.warn(
-      { remote, reason: r.reason, errCode: r.errCode, domain: r.domain, err: r.message },
-      'admission refused',
-    );
+    if (extra !== null) {
+      this.host.logger.warn(
+        { remote, reason: r.reason, errCode: r.errCode, domain: r.domain, err: r.message, ...extra },
+        'admission refused',
+      );
+    }
     const info: RefusalInfo = {
       remoteAddress: remote,
       reason: r.reason,

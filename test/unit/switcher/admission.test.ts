@@ -272,6 +272,42 @@ describe('admission guards', () => {
     expect(first.ended).toBe(false);
   });
 
+  it('logs a herd turned away as overloaded in a few lines, not one per connection', async () => {
+    const lines: { msg: string; fields: Record<string, unknown> }[] = [];
+    const log = (fields: object, msg?: string): void => {
+      lines.push({ msg: msg ?? '', fields: fields as Record<string, unknown> });
+    };
+    let clockMs = 0;
+    const { refusals } = make({
+      password: PASSWORD,
+      maxPendingAdmissions: 2,
+      monotonicClock: () => clockMs,
+      logger: { debug: log, info: log, warn: log, error: log },
+    });
+    const sw = switchers.at(-1) as Switcher;
+    const held = [connectRaw(sw), connectRaw(sw)];
+    const herd = Array.from({ length: 30 }, () => connectRaw(sw));
+    await Promise.all(herd.map((r) => r.closed));
+    clockMs = 1_500; // a second on, the burst still going: one line for what it turned away
+    const late = connectRaw(sw);
+    await late.closed;
+    const refusedLines = (): typeof lines =>
+      lines.filter((l) => l.fields.reason === 'overloaded' || l.msg === 'admissions refused: overloaded');
+    expect(refusals.filter((r) => r.reason === 'overloaded')).toHaveLength(31);
+    // Before: 31 identical 'admission refused' lines.
+    expect(refusedLines().map((l) => [l.msg, l.fields.reason ?? l.fields.refused])).toEqual([
+      ['admission refused', 'overloaded'],
+      ['admissions refused: overloaded', 30],
+    ]);
+    const again = connectRaw(sw);
+    await again.closed;
+    for (const r of held) r.t.destroy();
+    await Promise.all(held.map((r) => r.closed));
+    // Drained: the rest of the burst is said as it ends.
+    await expect.poll(() => refusedLines().length).toBe(3);
+    expect(refusedLines()[2]?.fields).toMatchObject({ refused: 1, total: 32, over: true });
+  });
+
   it('refuses with -2 when maxClients are admitted', async () => {
     const { sw, refusals } = make({ password: PASSWORD, maxClients: 1 });
     await join(sw, 'one', { timestamp: ts() });

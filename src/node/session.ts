@@ -113,6 +113,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private readonly nodeOpts: ResolvedNodeOptions;
   private readonly initialDelay: number;
   private delay: number;
+  /**
+   * Connections in a row dropped within backoffInitial of their admission: what the back-off
+   * after such a drop doubles with, so a switcher that admits and drops at once still gets no
+   * reconnect storm.
+   */
+  private shortLived = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly abort = new AbortController();
   private closing: Promise<void> | null = null;
@@ -477,7 +483,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // only after a connection that lasted.
       const lasted = Math.round(now() - admittedAt);
       const worked = lasted >= this.initialDelay;
-      if (worked) this.delay = this.initialDelay;
+      if (worked) {
+        this.shortLived = 0;
+        this.delay = this.initialDelay;
+      } else {
+        // Counted from the connections dropped at once in a row, not from the failed attempts
+        // before this admission, which it proved over: carried over, a switcher down for half a
+        // minute and restarted again right after a node got back in left that node waiting
+        // 24-30 s (backoffMax) while the switcher was up again within a second.
+        // (nextDelay caps it at backoffMax; the exponent is bounded so it stays a finite number.)
+        this.delay = this.initialDelay * 2 ** Math.min(this.shortLived, 31);
+        this.shortLived++;
+      }
       // The line says when the next attempt comes, as 'session attempt failed' does: a switcher
       // restarted twice in a row left its nodes silent for the doubled back-off (2 s, 4 s, ... up
       // to backoffMax), the operator unable to tell a wait from a node that gave up.

@@ -895,6 +895,74 @@ describe('the log line of a lost connection', () => {
   });
 });
 
+describe('the back-off after a connection dropped right after its admission', () => {
+  it('starts from backoffInitial, not from the failures before that admission', async () => {
+    fakeTimers();
+    const sw = switcher();
+    const logger = captureLogger();
+    let down = true;
+    const s = new Session<FlexStream>({
+      connector: async () => {
+        // The switcher is down, then up: connection refused until it is.
+        if (down) throw new ConnectionClosedError('connect ECONNREFUSED');
+        const [a, b] = memoryPair();
+        sw.handle(b);
+        return a as Transport;
+      },
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'outage',
+      backoffInitial: 1_000,
+      backoffMax: 8_000,
+      backoffJitter: 0,
+      heartbeatInterval: 0,
+      logger,
+    });
+    cleanups.push(() => s.close());
+    s.on('disconnect', () => {});
+    // A long outage: attempts 1, 2, 4, 8 and 8 s apart, the back-off at backoffMax.
+    await vi.advanceTimersByTimeAsync(1_000 + 2_000 + 4_000 + 8_000);
+    expect(logger.find('session attempt failed').map((l) => l.fields.retryIn)).toEqual([
+      1_000, 2_000, 4_000, 8_000, 8_000,
+    ]);
+    down = false;
+    const ready = nextEvent(s, 'ready', 60_000);
+    await vi.advanceTimersByTimeAsync(8_000);
+    await ready;
+    const retryIns = (): unknown[] => logger.find('session disconnected').map((l) => l.fields.retryIn);
+    /** The switcher drops the node (restarts, say); resolves once the session heard of it. */
+    const restart = async (): Promise<void> => {
+      const lost = nextEvent(s, 'disconnect', 60_000);
+      sw.kick('outage', 'restart');
+      await lost;
+    };
+    /** Lets the back-off run out and the session get back in. */
+    const backIn = async (wait: number): Promise<void> => {
+      const back = nextEvent(s, 'ready', 60_000);
+      await vi.advanceTimersByTimeAsync(wait);
+      await back;
+    };
+    // The switcher restarts again right after the node got back in.
+    await restart();
+    // Before: 8,000, the back-off of the outage, though the switcher was up again at once.
+    expect(retryIns()).toEqual([1_000]);
+    // Dropped at once again and again: the back-off still grows, no storm.
+    await backIn(1_000);
+    await restart();
+    await backIn(2_000);
+    await restart();
+    expect(retryIns()).toEqual([1_000, 2_000, 4_000]);
+    // One that lasts starts it over.
+    await backIn(4_000);
+    await vi.advanceTimersByTimeAsync(1_500);
+    await restart();
+    expect(retryIns()[3]).toBe(0);
+    await nextEvent(s, 'ready', 60_000);
+    await restart();
+    expect(retryIns()[4]).toBe(1_000);
+  });
+});
+
 describe('a dial or ping before the session is ready', () => {
   it('fails with a message that says what to do', async () => {
     const sw = switcher();

@@ -1,4 +1,5 @@
 import type { Transport } from '../transport/types.js';
+import { Burst } from '../util/burst.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_CLOCK_SKEW_NS, sealResponse } from '../wire/admission/index.js';
 import type { Frame } from '../wire/frame.js';
@@ -64,28 +65,11 @@ const CLAIM_REFUSALS = {
   full: 'no virtual IP left',
 } as const;
 
-/**
- * A burst of connections turned away as overloaded: the first is logged in full, the rest only
- * counted, and said in one summary line (at most one a second while it lasts, and one when it
- * ends). Every one is still a `refused` event.
- */
-interface Overload {
-  /** Turned away since the last line about the burst. */
-  unlogged: number;
-  /** Turned away in the whole burst. */
-  total: number;
-  /** Monotonic ms of the first refusal, and of the last line about the burst. */
-  since: number;
-  lastLine: number;
-}
-
-/** ms between two summary lines of one overload burst. */
-const OVERLOAD_SUMMARY_MS = 1_000;
-
 export class Gatekeeper {
   readonly pending = new Set<AdmissionReader>();
   refusedTotal = 0;
-  private overload: Overload | null = null;
+  /** Connections turned away beyond maxPendingAdmissions, logged as a burst (util/burst.ts). */
+  private readonly overload: Burst;
   private readonly replay: ReplayCache;
   private readonly limiter: FailureLimiter;
 
@@ -96,6 +80,10 @@ export class Gatekeeper {
     const o = host.options;
     this.replay = new ReplayCache(o.replayCacheSize, MAX_CLOCK_SKEW_NS);
     this.limiter = new FailureLimiter(o.failedAdmissionBurst, o.failedAdmissionRate, o.rateLimitEntries);
+    this.overload = new Burst(
+      (fields) => host.logger.warn(fields, 'admissions refused: overloaded'),
+      () => o.monotonicClock(),
+    );
   }
 
   handle(transport: Transport): void {
@@ -115,7 +103,7 @@ export class Gatekeeper {
       transport.destroy();
       return;
     }
-    if (this.overload !== null) this.takenInOverload(this.overload);
+    if (this.overload.active) this.takenInOverload();
     const reader = new AdmissionReader(transport, o.admissionTimeout, MAX_EARLY_BYTES, MAX_EARLY_FRAMES);
     this.pending.add(reader);
     this.admit(reader)
@@ -129,7 +117,7 @@ export class Gatekeeper {
         this.pending.delete(reader);
         // Drained without any new connection taken in (the turned-away nodes wait their back-off):
         // the burst's summary must not wait for the next one.
-        if (this.pending.size === 0) this.endOverload();
+        if (this.pending.size === 0) this.overload.end(this.load());
         this.host.settled();
       });
   }
@@ -140,17 +128,8 @@ export class Gatekeeper {
    * a few ms: now the first is logged, the rest summed up.
    */
   private turnedAway(remote: string, r: Refusal): void {
-    const at = this.host.options.monotonicClock();
-    const o = this.overload;
-    if (o === null) {
-      this.overload = { unlogged: 0, total: 1, since: at, lastLine: at };
-      this.refused(remote, r, { more: 'further refusals while overloaded are summed up' });
-      return;
-    }
-    o.total++;
-    o.unlogged++;
-    this.refused(remote, r, null);
-    if (at - o.lastLine >= OVERLOAD_SUMMARY_MS) this.summarise(o, at, false);
+    const first = this.overload.hit(this.load());
+    this.refused(remote, r, first ? { more: 'further refusals while overloaded are summed up' } : null);
   }
 
   /**
@@ -158,34 +137,13 @@ export class Gatekeeper {
    * over: in a herd the count hovers at the limit, one in as one settles and the next turned
    * away, and ending the burst at every admission gave two lines per refusal again.
    */
-  private takenInOverload(o: Overload): void {
-    const at = this.host.options.monotonicClock();
-    if (this.pending.size <= this.host.options.maxPendingAdmissions / 2) this.endOverload();
-    else if (o.unlogged > 0 && at - o.lastLine >= OVERLOAD_SUMMARY_MS) this.summarise(o, at, false);
+  private takenInOverload(): void {
+    if (this.pending.size <= this.host.options.maxPendingAdmissions / 2) this.overload.end(this.load());
+    else this.overload.tick(this.load());
   }
 
-  /** Logs what the burst turned away since its last line, and forgets the burst. */
-  private endOverload(): void {
-    const o = this.overload;
-    if (o === null) return;
-    this.overload = null;
-    if (o.unlogged > 0) this.summarise(o, this.host.options.monotonicClock(), true);
-  }
-
-  private summarise(o: Overload, at: number, over: boolean): void {
-    this.host.logger.warn(
-      {
-        refused: o.unlogged,
-        total: o.total,
-        ms: Math.round(at - o.since),
-        pending: this.pending.size,
-        maxPendingAdmissions: this.host.options.maxPendingAdmissions,
-        over,
-      },
-      'admissions refused: overloaded',
-    );
-    o.unlogged = 0;
-    o.lastLine = at;
+  private load(): object {
+    return { pending: this.pending.size, maxPendingAdmissions: this.host.options.maxPendingAdmissions };
   }
 
   /** Drops every connection still in admission. */

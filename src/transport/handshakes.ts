@@ -1,7 +1,9 @@
 import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { Burst } from '../util/burst.js';
 import { type Logger, silentLogger } from '../util/logger.js';
+import { now } from '../util/timers.js';
 import { formatAddress, hungUp } from './defaults.js';
 
 /**
@@ -15,8 +17,21 @@ import { formatAddress, hungUp } from './defaults.js';
 export class PendingHandshakes {
   /** By the connection's four addresses, which the raw socket and a TLS socket over it share. */
   private readonly pending = new Map<string, net.Socket>();
+  /**
+   * Connections turned away, logged as a burst: the first in full, the rest summed up (a herd of
+   * nodes reconnecting at once gave one identical line per connection).
+   */
+  private readonly turnedAway: Burst;
 
-  constructor(server: net.Server, max: number, logger: Logger = silentLogger) {
+  constructor(
+    server: net.Server,
+    private readonly max: number,
+    logger: Logger = silentLogger,
+  ) {
+    this.turnedAway = new Burst(
+      (fields) => logger.warn(fields, 'connections turned away before their handshake: too many pending'),
+      now,
+    );
     server.on('connection', (raw: net.Socket) => {
       const key = connectionKey(raw);
       // Already gone (its addresses are forgotten): nothing to hold, and it closes by itself.
@@ -25,22 +40,41 @@ export class PendingHandshakes {
         return;
       }
       if (this.pending.size >= max) {
-        logger.warn(
-          {
-            remote: formatAddress(raw.remoteAddress, raw.remotePort),
-            pending: this.pending.size,
-            maxPendingHandshakes: max,
-          },
-          'connection turned away before its handshake: too many pending',
-        );
+        if (this.turnedAway.hit(this.load())) {
+          logger.warn(
+            {
+              remote: formatAddress(raw.remoteAddress, raw.remotePort),
+              ...this.load(),
+              more: 'further connections turned away are summed up',
+            },
+            'connection turned away before its handshake: too many pending',
+          );
+        }
         raw.destroy();
         return;
       }
+      // Taken in: the burst is over once the crowd is down to half the bound (in a herd the count
+      // hovers at the bound, and ending it at every connection taken in would log each again).
+      if (this.turnedAway.active) {
+        if (this.pending.size <= max / 2) this.turnedAway.end(this.load());
+        else this.turnedAway.tick(this.load());
+      }
       this.pending.set(key, raw);
       raw.once('close', () => {
-        if (this.pending.get(key) === raw) this.pending.delete(key);
+        if (this.pending.get(key) === raw) this.forget(key);
       });
     });
+  }
+
+  private load(): { pending: number; maxPendingHandshakes: number } {
+    return { pending: this.pending.size, maxPendingHandshakes: this.max };
+  }
+
+  private forget(key: string): void {
+    this.pending.delete(key);
+    // Drained with nobody taken in since (the turned-away nodes wait their back-off): the rest of
+    // the burst is said now, not at the next connection.
+    if (this.pending.size === 0) this.turnedAway.end(this.load());
   }
 
   /** Connections in their handshake now. */
@@ -55,12 +89,13 @@ export class PendingHandshakes {
   destroyAll(): void {
     for (const raw of this.pending.values()) raw.destroy();
     this.pending.clear();
+    this.turnedAway.end(this.load());
   }
 
   /** `socket` (the raw one, or the TLS socket over it) finished its handshake: it counts no more. */
   done(socket: net.Socket): void {
     const key = connectionKey(socket);
-    if (key !== null) this.pending.delete(key);
+    if (key !== null && this.pending.has(key)) this.forget(key);
   }
 }
 

@@ -56,6 +56,55 @@ describe('FailureLimiter', () => {
     expect(l.allows('d', 0)).toBe(false);
   });
 
+  it('lets a crowd from one host through its tokens at a time, at a cost linear in the crowd', async () => {
+    const l = new FailureLimiter(10, 1, 100);
+    let looks = 0;
+    const clock = (): number => {
+      looks++;
+      return 0;
+    };
+    let inCheck = 0;
+    let most = 0;
+    const N = 400;
+    const all = await Promise.all(
+      Array.from({ length: N }, async () => {
+        const ok = await l.reserve('nat', clock);
+        inCheck++;
+        most = Math.max(most, inCheck);
+        for (let i = 0; i < 3; i++) await null; // the check itself
+        inCheck--;
+        l.release('nat');
+        return ok;
+      }),
+    );
+    expect(all.every(Boolean)).toBe(true);
+    expect(most).toBe(10);
+    // Each attempt looks at its tokens about twice. Before: every release woke every waiter,
+    // 400 attempts looked ~8,000 times (4,000 took 1.4 s of switcher CPU in a herd).
+    expect(looks).toBeLessThan(3 * N);
+  });
+
+  it('lets waiters in again as tokens come back, and refuses them once none are left', async () => {
+    const l = new FailureLimiter(2, 1, 100);
+    let t = 0;
+    const first = [await l.reserve('h', () => t), await l.reserve('h', () => t)];
+    expect(first).toEqual([true, true]);
+    const waiting = [l.reserve('h', () => t), l.reserve('h', () => t), l.reserve('h', () => t)];
+    // Both in check fail: no token left, and nothing in check to wait for.
+    l.fail('h', t);
+    l.fail('h', t);
+    l.release('h');
+    l.release('h');
+    expect(await Promise.all(waiting)).toEqual([false, false, false]);
+    // Two seconds on, both tokens are back: two in check at once again.
+    t = 2_000;
+    expect(await l.reserve('h', () => t)).toBe(true);
+    expect(await l.reserve('h', () => t)).toBe(true);
+    const third = l.reserve('h', () => t);
+    l.release('h');
+    expect(await third).toBe(true);
+  });
+
   it('is disabled with a burst of 0', () => {
     const l = new FailureLimiter(0, 1, 10);
     l.fail('h', 0);

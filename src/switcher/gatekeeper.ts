@@ -58,6 +58,8 @@ export interface GateHost {
 const MAX_EARLY_BYTES = 128 * 1024;
 /** Frames a node may send behind its admission frame before the reply (each costs objects too). */
 const MAX_EARLY_FRAMES = 1024;
+/** A second without a rate-limited refusal ends their run (see limitedAway). */
+const LIMITED_QUIET_MS = 1_000;
 
 const CLAIM_REFUSALS = {
   taken: 'domain is held by a live node',
@@ -70,6 +72,11 @@ export class Gatekeeper {
   refusedTotal = 0;
   /** Connections turned away beyond maxPendingAdmissions, logged as a burst (util/burst.ts). */
   private readonly overload: Burst;
+  /** Connections turned away from hosts over the failed-admission limit, logged as a burst. */
+  private readonly limited: Burst;
+  /** When the last of those came (monotonic ms), and from where. */
+  private limitedAt = 0;
+  private limitedRemote = '';
   private readonly replay: ReplayCache;
   private readonly limiter: FailureLimiter;
 
@@ -84,14 +91,23 @@ export class Gatekeeper {
       (fields) => host.logger.warn(fields, 'admissions refused: overloaded'),
       () => o.monotonicClock(),
     );
+    this.limited = new Burst(
+      (fields) => host.logger.warn(fields, 'admissions refused: rate-limited'),
+      () => o.monotonicClock(),
+    );
   }
 
   handle(transport: Transport): void {
     const remote = transport.remoteAddress;
     const o = this.host.options;
     let early: Refusal | null = null;
+    const now = o.monotonicClock();
+    // A run of rate-limited refusals is over after a second without one: its count is said now.
+    if (this.limited.active && now - this.limitedAt >= LIMITED_QUIET_MS) {
+      this.limited.end({ remote: this.limitedRemote });
+    }
     if (this.host.state !== 'open') early = refusal('shutdown', 0, 'switcher is closing');
-    else if (!this.limiter.allows(limitKey(remote), this.host.options.monotonicClock())) {
+    else if (!this.limiter.allows(limitKey(remote), now)) {
       early = refusal('rate-limited', 0, 'too many failed admissions from this host');
     } else if (this.pending.size >= o.maxPendingAdmissions) {
       early = refusal('overloaded', 0, `${this.pending.size} admissions already pending`);
@@ -99,6 +115,7 @@ export class Gatekeeper {
     if (early !== null) {
       // No crypto and no reply for these: the cheapest way out.
       if (early.reason === 'overloaded') this.turnedAway(remote, early);
+      else if (early.reason === 'rate-limited') this.limitedAway(remote, early, now);
       else this.refused(remote, early);
       transport.destroy();
       return;
@@ -130,6 +147,19 @@ export class Gatekeeper {
   private turnedAway(remote: string, r: Refusal): void {
     const first = this.overload.hit(this.load());
     this.refused(remote, r, first ? { more: 'further refusals while overloaded are summed up' } : null);
+  }
+
+  /**
+   * A connection from a host over the failed-admission limit, turned away unheard. A password
+   * guesser (or a node behind the same NAT with a wrong password) connecting as fast as it can
+   * gave one line per connection: now the first of a run is logged, the rest summed up, at most
+   * a line a second, with the latest host.
+   */
+  private limitedAway(remote: string, r: Refusal, now: number): void {
+    this.limitedAt = now;
+    this.limitedRemote = remote;
+    const first = this.limited.hit({ remote });
+    this.refused(remote, r, first ? { more: 'further rate-limited refusals are summed up' } : null);
   }
 
   /**

@@ -265,6 +265,39 @@ describe('before admission', () => {
     await expect.poll(() => resources().Timeout ?? 0).toBeLessThanOrEqual(timers + 1);
   });
 
+  it('password guessing as fast as it can: one line for a run of rate-limited refusals, then a count', async () => {
+    let clock = 1_000_000;
+    const { refused, tcpPort, log } = await start({
+      failedAdmissionBurst: 2,
+      failedAdmissionRate: 0.001,
+      monotonicClock: () => clock,
+    });
+    const guess = async (i: number): Promise<void> => {
+      const { socket, closed } = rawTcp(tcpPort);
+      socket.write(await sealRequest(`guess-${i}`, { domain: 'root', timestamp: currentTimeNs() }));
+      await closed;
+    };
+    for (let i = 0; i < 22; i++) await guess(i);
+    expect(refused.filter((r) => r.reason === 'rate-limited')).toHaveLength(20);
+    // Before: 20 lines, one per connection.
+    const lines = () => log.find('admission refused', { reason: 'rate-limited' });
+    expect(lines()).toHaveLength(1);
+    expect(lines()[0]!.fields).toMatchObject({ more: 'further rate-limited refusals are summed up' });
+    expect(log.find('admissions refused: rate-limited')).toHaveLength(0);
+    // A second later the run is over: the next connection has its count said, and starts a new one.
+    clock += 1_000;
+    await guess(22);
+    const summary = log.find('admissions refused: rate-limited');
+    expect(summary).toHaveLength(1);
+    expect(summary[0]!.fields).toMatchObject({
+      refused: 19,
+      total: 20,
+      over: true,
+      remote: expect.stringMatching(/^127\.0\.0\.1:/),
+    });
+    expect(lines()).toHaveLength(2);
+  });
+
   it('password guessing: after the burst the host is turned away unheard; other hosts are not', async () => {
     const { refused, tcpPort, log, sw } = await start({ failedAdmissionBurst: 10, failedAdmissionRate: 0.5 });
     const replies: number[] = [];

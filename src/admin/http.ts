@@ -38,6 +38,29 @@ export function checkDomain(raw: string | undefined): string {
   return d;
 }
 
+/** A page of a list: skip `offset` items, answer at most `limit`. */
+export interface Page {
+  offset: number;
+  limit: number;
+}
+
+/**
+ * `?offset=` and `?limit=` of a list endpoint: whole numbers, `limit` from 1 to `max`
+ * (`fallback` when absent), or 400.
+ */
+export function readPage(url: URL, fallback: number, max: number): Page {
+  const read = (name: string, dflt: number, lo: number, hi: number): number => {
+    const raw = url.searchParams.get(name);
+    if (raw === null) return dflt;
+    const n = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!(n >= lo && n <= hi)) {
+      throw new HttpError(400, 'bad_request', `${name} must be a whole number from ${lo} to ${hi}`);
+    }
+    return n;
+  };
+  return { offset: read('offset', 0, 0, 999_999_999), limit: read('limit', fallback, 1, max) };
+}
+
 /** Headers every response carries. */
 export const baseHeaders: Readonly<Record<string, string>> = Object.freeze({
   'x-content-type-options': 'nosniff',

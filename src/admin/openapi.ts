@@ -101,6 +101,7 @@ const schemas: Record<string, Schema> = {
     streamsOpened: int(),
     queuedBytes: int(),
     paused: { type: 'boolean' },
+    omitted: int('Its open streams not in `list` (left to other pages).'),
     list: {
       type: 'array',
       items: obj({
@@ -214,6 +215,11 @@ export function openapiDocument(): Schema {
                   obj({ count: int(), streams: { type: 'array', items: ref('Stream') } }),
                   obj({
                     detail: { const: 'streams' },
+                    count: int('Clients in all (1 with `domain`).'),
+                    next: {
+                      type: ['integer', 'null'],
+                      description: '`offset` of the next page; null on the last one.',
+                    },
                     clients: { type: 'array', items: ref('ClientStreams') },
                   }),
                 ],
@@ -222,7 +228,25 @@ export function openapiDocument(): Schema {
             ),
             ...errors(400, 401, 403, 404),
           },
-          { parameters: [{ name: 'domain', in: 'query', required: false, schema: { type: 'string' } }] },
+          {
+            parameters: [
+              { name: 'domain', in: 'query', required: false, schema: { type: 'string' } },
+              {
+                name: 'limit',
+                in: 'query',
+                required: false,
+                description: 'Switcher: stream entries (and clients) per page.',
+                schema: { type: 'integer', minimum: 1, maximum: 10_000, default: 1_000 },
+              },
+              {
+                name: 'offset',
+                in: 'query',
+                required: false,
+                description: 'Switcher: clients to skip; with `domain`, streams of that client to skip.',
+                schema: { type: 'integer', minimum: 0, default: 0 },
+              },
+            ],
+          },
         ),
       },
       '/api/v1/listeners': {

@@ -3,7 +3,7 @@ import type { ClientInfo, LeaveReason } from '../switcher/client.js';
 import type { RefusalInfo, Switcher } from '../switcher/switcher.js';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
 import type { ResolvedAdminOptions } from './config.js';
-import { checkDomain, HttpError, readJsonBody, sendJson } from './http.js';
+import { checkDomain, HttpError, readJsonBody, readPage, sendJson } from './http.js';
 import type { Panel } from './panel.js';
 import type { Context, Route } from './router.js';
 import { SwitcherMetrics } from './switcher-metrics.js';
@@ -18,6 +18,10 @@ const MAX_REASON = 200;
  * ones), line and paragraph separators, and lone surrogates (which no UTF-8 log can carry).
  */
 const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+/** Stream entries per page of `GET /api/v1/streams`: by default, and the most `?limit=` asks. */
+export const STREAMS_PAGE = 1_000;
+export const STREAMS_PAGE_MAX = 10_000;
 
 export class SwitcherPanel implements Panel {
   readonly mode = 'switcher';
@@ -143,9 +147,9 @@ export class SwitcherPanel implements Panel {
   private streams(c: Context): void {
     const q = c.url.searchParams.get('domain');
     const domain = q === null ? undefined : checkDomain(q);
-    const clients = this.view.streams(domain);
-    if (clients === undefined)
-      throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
-    sendJson(c.res, 200, { detail: 'streams', clients });
+    const page = readPage(c.url, STREAMS_PAGE, STREAMS_PAGE_MAX);
+    const answer = this.view.streams(domain, page);
+    if (answer === undefined) throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
+    sendJson(c.res, 200, { detail: 'streams', ...answer });
   }
 }

@@ -1,5 +1,6 @@
 import type { ClientCounters, ClientInfo, StreamInfo } from '../switcher/client.js';
 import type { Switcher, SwitcherStats } from '../switcher/switcher.js';
+import type { Page } from './http.js';
 import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
 
 /**
@@ -58,8 +59,32 @@ export interface ClientStreamsView {
   streamsOpened: number;
   queuedBytes: number;
   paused: boolean;
-  /** Each open stream with this client at one end. */
+  /** Open streams with this client at one end (a page of them). */
   list: StreamInfo[];
+  /** Its open streams not in `list`. */
+  omitted: number;
+}
+
+/** One page of `GET /api/v1/streams` on a switcher. */
+export interface StreamsPage {
+  /** Clients in all (1 with `?domain=`). */
+  count: number;
+  /** `offset` of the next page, or null when this one is the last. */
+  next: number | null;
+  clients: ClientStreamsView[];
+}
+
+function streamsRow(c: ClientInfo, list: StreamInfo[]): ClientStreamsView {
+  return {
+    domain: c.domain,
+    ip: c.ip,
+    streams: c.streams,
+    streamsOpened: c.streamsOpened,
+    queuedBytes: c.queuedBytes,
+    paused: c.paused,
+    list,
+    omitted: Math.max(0, c.streams - list.length),
+  };
 }
 
 export class SwitcherView {
@@ -103,24 +128,38 @@ export class SwitcherView {
     return c === undefined ? undefined : this.view(c);
   }
 
-  /** Per-client stream counts and the streams themselves. */
-  streams(domain?: string): ClientStreamsView[] | undefined {
-    let list: ClientInfo[];
-    if (domain === undefined) list = this.switcher.clients();
-    else {
+  /**
+   * Per-client stream counts and the streams themselves, one page: at most `limit` stream
+   * entries and `limit` clients. Without `domain` the page skips `offset` clients and ends
+   * where the entries run out (the last client's list may be cut: `omitted`), `next` being the
+   * offset of the first client left out; with `domain` it skips `offset` of that client's
+   * streams. Only the page's clients and streams are read: 1,000 clients with 10 streams each
+   * made an unpaged answer of 2.7 MB that held the event loop for 27 ms.
+   */
+  streams(domain: string | undefined, page: Page): StreamsPage | undefined {
+    if (domain !== undefined) {
       const c = this.switcher.client(domain);
       if (c === undefined) return undefined;
-      list = [c];
+      const list = this.switcher.streams(c.domain, page) ?? [];
+      const after = page.offset + list.length;
+      return {
+        count: 1,
+        next: after < c.streams ? after : null,
+        clients: [streamsRow(c, list)],
+      };
     }
-    return list.map((c) => ({
-      domain: c.domain,
-      ip: c.ip,
-      streams: c.streams,
-      streamsOpened: c.streamsOpened,
-      queuedBytes: c.queuedBytes,
-      paused: c.paused,
-      list: this.switcher.streams(c.domain) ?? [],
-    }));
+    const clients: ClientStreamsView[] = [];
+    let budget = page.limit;
+    let index = page.offset;
+    for (const c of this.switcher.clients(page.limit, page.offset)) {
+      if (budget === 0) break;
+      const list = this.switcher.streams(c.domain, { limit: budget }) ?? [];
+      budget -= list.length;
+      clients.push(streamsRow(c, list));
+      index++;
+    }
+    const count = this.switcher.stats().clients;
+    return { count, next: index < count ? index : null, clients };
   }
 
   /** Per-client rate history for sparklines, by domain. */

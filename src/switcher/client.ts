@@ -444,11 +444,20 @@ export class SwitcherClient implements FrameSink {
     }
   }
 
-  /** This client's streams; with `acceptorOnly`, those it accepted (to list each stream once). */
-  streamInfos(acceptorOnly = false): StreamInfo[] {
+  /**
+   * This client's streams; with `acceptorOnly`, those it accepted (to list each stream once);
+   * of those, the `limit` after the first `offset`.
+   */
+  streamInfos(acceptorOnly = false, offset = 0, limit = Number.POSITIVE_INFINITY): StreamInfo[] {
     const out: StreamInfo[] = [];
+    let skip = offset;
     for (const link of this.streams.values()) {
+      if (out.length >= limit) break;
       if (acceptorOnly && link.acceptorClient !== this) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
       const acc = link.acceptorClient;
       const dial = link.dialerClient;
       out.push({

@@ -169,11 +169,19 @@ export class Switcher extends Emitter<SwitcherEvents> {
     return true;
   }
 
-  /** A snapshot of each client; with `limit`, of the first `limit` only (in the same order). */
-  clients(limit = Number.POSITIVE_INFINITY): ClientInfo[] {
+  /**
+   * A snapshot of each client; with `limit`, of the first `limit` only (in the same order), and
+   * with `offset`, of those after the first `offset` (a page of them: no snapshot of the others).
+   */
+  clients(limit = Number.POSITIVE_INFINITY, offset = 0): ClientInfo[] {
     const out: ClientInfo[] = [];
+    let skip = offset;
     for (const c of this.registry.entries()) {
       if (out.length >= limit) break;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
       out.push(c.info());
     }
     return out;
@@ -202,13 +210,15 @@ export class Switcher extends Emitter<SwitcherEvents> {
 
   /**
    * Streams the switcher saw open between its clients (at most `maxStreamsPerClient` per client):
-   * all of them, or those with `domain` at one end. Undefined for an unknown domain.
+   * all of them, or those with `domain` at one end. Undefined for an unknown domain. With
+   * `page`, the `limit` streams after the first `offset` of the domain's (a client may hold
+   * 65,536: a page builds no record of the others).
    */
-  streams(domain?: string): StreamInfo[] | undefined {
+  streams(domain?: string, page: { offset?: number; limit?: number } = {}): StreamInfo[] | undefined {
     if (domain === undefined) return [...this.registry.entries()].flatMap((c) => c.streamInfos(true));
     const d = normalizeDomain(domain);
     const c = d === null ? undefined : this.registry.byDomain(d);
-    return c?.streamInfos();
+    return c?.streamInfos(false, page.offset, page.limit);
   }
 
   stats(): SwitcherStats {

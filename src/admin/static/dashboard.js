@@ -185,7 +185,8 @@ function renderDetail() {
 let streamsOf = null;
 
 async function showStreamsOf(domain) {
-  const res = await api(`api/v1/streams?domain=${encodeURIComponent(domain)}`);
+  // The first 200 only, the most the list shows: a client may hold 65,536 streams.
+  const res = await api(`api/v1/streams?domain=${encodeURIComponent(domain)}&limit=200`);
   if (!res.ok || table.selected !== domain) return;
   const body = await res.json();
   const entry = (body.clients ?? []).find((c) => c.domain === domain);

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AdminServer, type ClientStreamsView, startAdmin } from '../../src/admin/index.js';
+import type { FlexStream } from '../../src/index.js';
+import { startTraffic, type Traffic } from './admin-fixture.js';
+import { request } from './admin-http.js';
+
+/**
+ * The switcher's lists come in pages: a busy switcher (1,000 clients, 10,000 streams) made
+ * `GET /api/v1/streams` answer 2.7 MB at once, holding the event loop that relays traffic.
+ */
+
+interface StreamsPage {
+  count: number;
+  next: number | null;
+  clients: ClientStreamsView[];
+}
+
+describe('admin API pages for a switcher', () => {
+  let t: Traffic;
+  let admin: AdminServer;
+  const extra: FlexStream[] = [];
+  const get = (path: string) => request(admin.url, path);
+
+  beforeAll(async () => {
+    t = await startTraffic();
+    // carol opens 5 streams to alice: alice 6 streams, bob 1, carol 5 (12 entries, 6 streams).
+    const carol = t.session('carol');
+    await carol.ready({ timeout: 5_000 });
+    for (let i = 0; i < 5; i++) {
+      const s = await carol.dial('alice:7', { timeout: 5_000 });
+      s.on('error', () => {});
+      extra.push(s);
+    }
+    admin = await startAdmin({ switcher: t.sw, port: 0 });
+  });
+
+  afterAll(async () => {
+    for (const s of extra) s.destroy();
+    await admin?.close();
+    await t?.close();
+  });
+
+  const entries = (p: StreamsPage): number => p.clients.reduce((n, c) => n + c.list.length, 0);
+
+  it('GET /api/v1/streams?limit= answers at most limit entries and says where to go on', async () => {
+    const seen = new Map<string, number>();
+    let offset: number | null = 0;
+    let pages = 0;
+    while (offset !== null && pages < 10) {
+      const r = await get(`/api/v1/streams?limit=4&offset=${offset}`);
+      expect(r.status).toBe(200);
+      const p = r.json as StreamsPage;
+      expect(p.count).toBe(3);
+      expect(entries(p)).toBeLessThanOrEqual(4);
+      for (const c of p.clients) {
+        seen.set(c.domain, (seen.get(c.domain) ?? 0) + c.list.length);
+        expect(c.omitted).toBe(c.streams - c.list.length);
+      }
+      offset = p.next;
+      pages++;
+    }
+    expect(offset).toBeNull();
+    expect([...seen.keys()].sort()).toEqual(['alice', 'bob', 'carol']);
+  });
+
+  it('GET /api/v1/streams?domain=&limit=&offset= pages through one client', async () => {
+    const ends = new Set<string>();
+    let offset: number | null = 0;
+    let pages = 0;
+    while (offset !== null && pages < 10) {
+      const p = (await get(`/api/v1/streams?domain=alice&limit=4&offset=${offset}`)).json as StreamsPage;
+      expect(p.clients).toHaveLength(1);
+      expect(p.clients[0]!.list.length).toBeLessThanOrEqual(4);
+      for (const s of p.clients[0]!.list) ends.add(`${s.dialer.domain}:${s.dialer.port}`);
+      offset = p.next;
+      pages++;
+    }
+    expect(pages).toBe(2);
+    expect(ends.size).toBe(6);
+  });
+
+  it('GET /api/v1/streams lists up to 1,000 entries by default; bad pages are 400', async () => {
+    const p = (await get('/api/v1/streams')).json as StreamsPage;
+    expect(entries(p)).toBe(12);
+    expect(p.next).toBeNull();
+    for (const q of ['limit=0', 'limit=10001', 'limit=x', 'offset=-1', 'offset=1.5']) {
+      expect((await get(`/api/v1/streams?${q}`)).status, q).toBe(400);
+    }
+  });
+});

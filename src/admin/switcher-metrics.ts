@@ -77,6 +77,13 @@ export class SwitcherMetrics {
       none,
       () => one(this.read().totals.streams),
     );
+    readGauge(
+      r,
+      'flexmux_switcher_streams',
+      'Streams open through the switcher, each counted once.',
+      none,
+      () => one(this.read().totals.openStreams),
+    );
     readCounter(
       r,
       'flexmux_switcher_streams_opened_total',

@@ -32,6 +32,8 @@ export interface SwitcherTotals {
   refused: number;
   /** Open streams summed over clients (a stream counts at each end). */
   streams: number;
+  /** Streams open, each counted once (what the dashboard shows). */
+  openStreams: number;
   bytesIn: number;
   bytesOut: number;
   rateIn: number;
@@ -178,9 +180,11 @@ export class SwitcherView {
 
   totals(s: SwitcherStats = this.switcher.stats()): SwitcherTotals {
     let streams = 0;
+    let openStreams = 0;
     let queuedBytes = 0;
     this.switcher.eachClient((c) => {
       streams += c.streams;
+      openStreams += c.streamsAccepted;
       queuedBytes += c.queuedBytes;
     });
     return {
@@ -189,6 +193,7 @@ export class SwitcherView {
       admitted: s.admitted,
       refused: s.refused,
       streams,
+      openStreams,
       bytesIn: s.bytesIn,
       bytesOut: s.bytesOut,
       rateIn: round(this.total.rateIn),

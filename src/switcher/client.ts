@@ -81,7 +81,13 @@ export interface ClientInfo {
 export type ClientCounters = Pick<
   ClientInfo,
   'id' | 'bytesIn' | 'bytesOut' | 'streams' | 'queuedBytes' | 'rtt'
->;
+> & {
+  /**
+   * Of its open streams, those it accepted. Every stream has one acceptor, so these sum over the
+   * clients to the streams open, each counted once (`streams` sums to twice that).
+   */
+  streamsAccepted: number;
+};
 
 export interface ClientInit {
   id: number;
@@ -232,6 +238,8 @@ export class SwitcherClient implements FrameSink {
   private readonly cmdSeen: number[] = [];
   /** Live streams with this node at one end: key -> the other end and the stream's addresses. */
   readonly streams = new Map<string, LinkedStream>();
+  /** Of `streams`, those this client accepted (ClientCounters.streamsAccepted). */
+  accepted = 0;
   /** Dials of this client in flight, and early-data routes, by its source port (OpeningRoute). */
   readonly opening = new Map<number, OpeningRoute>();
   /**
@@ -498,6 +506,7 @@ export class SwitcherClient implements FrameSink {
     const link: LinkedStream = { acceptorClient: a, dialerClient: b, acceptor, dialer, caps, since, fins };
     a.streams.set(key, link);
     b.streams.set(key, link);
+    a.accepted++;
     a.stats.streamsOpened++;
     if (b !== a) b.stats.streamsOpened++;
   }
@@ -520,6 +529,7 @@ export class SwitcherClient implements FrameSink {
     if (link === undefined || b.streams.get(key) !== link) return;
     a.streams.delete(key);
     b.streams.delete(key);
+    link.acceptorClient.accepted--;
     SwitcherClient.forgetRoute(link);
   }
 
@@ -718,6 +728,7 @@ export class SwitcherClient implements FrameSink {
     for (const [key, link] of this.streams) {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
+      link.acceptorClient.accepted--;
       if (peer !== this) {
         let orphans = ends.get(peer);
         if (orphans === undefined) {
@@ -830,6 +841,7 @@ export class SwitcherClient implements FrameSink {
       streams: this.streams.size,
       queuedBytes: this.outbox.queuedBytes,
       rtt: this.liveness.rtt,
+      streamsAccepted: this.accepted,
     };
   }
 

@@ -10,6 +10,8 @@ import type { SwitcherClient } from './client.js';
 export interface ClientTotals {
   /** ClientInfo.streams summed (a stream counts at each end). */
   streams: number;
+  /** Streams open, each counted once (ClientCounters.streamsAccepted summed). */
+  openStreams: number;
   streamsOpened: number;
   framesIn: number;
   framesOut: number;
@@ -30,6 +32,7 @@ export interface ClientTotals {
 export function sumClients(clients: Iterable<SwitcherClient>): ClientTotals {
   const t: ClientTotals = {
     streams: 0,
+    openStreams: 0,
     streamsOpened: 0,
     framesIn: 0,
     framesOut: 0,
@@ -44,6 +47,7 @@ export function sumClients(clients: Iterable<SwitcherClient>): ClientTotals {
   const order: number[] = [];
   for (const c of clients) {
     t.streams += c.streams.size;
+    t.openStreams += c.accepted;
     t.streamsOpened += c.stats.streamsOpened;
     t.framesIn += c.stats.framesIn;
     t.framesOut += c.outbox.framesOut;

@@ -43,7 +43,8 @@ export const modes = {
     items: (snap) => snap.clients,
     cards: (t) => [
       ['Clients', fmt.count(t.clients)],
-      ['Streams', fmt.count(t.streams)],
+      // Each stream once: t.streams counts a stream at both of its ends.
+      ['Streams', fmt.count(t.openStreams)],
       ['Received', fmt.rate(t.rateIn)],
       ['Sent', fmt.rate(t.rateOut)],
       ['Forwarded frames', fmt.count(t.forwarded)],

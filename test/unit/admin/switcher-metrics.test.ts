@@ -125,6 +125,8 @@ describe('switcher /metrics', () => {
     const t = sw.clientTotals();
     expect(t).toEqual({
       streams: sum('streams'),
+      // Each stream once: the list of streams names each once, under its acceptor.
+      openStreams: sw.streams()!.length,
       streamsOpened: sum('streamsOpened'),
       framesIn: sum('framesIn'),
       framesOut: sum('framesOut'),
@@ -137,6 +139,7 @@ describe('switcher /metrics', () => {
     expect([...t.framesByCmd.keys()]).toEqual([...byCmd.keys()]);
     // Not all zero: the walk above has something to compare.
     expect(t.streams).toBe(4);
+    expect(t.openStreams).toBe(2);
     expect(t.queuedBytes).toBeGreaterThan(0);
     expect(t.earlyRoutes).toBe(1);
     expect(t.framesByCmd.size).toBeGreaterThanOrEqual(4);

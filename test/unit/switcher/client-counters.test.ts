@@ -34,6 +34,7 @@ describe('switcher client reads', () => {
         streams: c.streams,
         queuedBytes: c.queuedBytes,
         rtt: c.rtt,
+        streamsAccepted: (sw.streams(c.domain) ?? []).filter((s) => s.acceptor.domain === c.domain).length,
       })),
     );
     expect(counters[0].bytesIn).toBeGreaterThan(0);

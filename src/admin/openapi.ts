@@ -23,6 +23,24 @@ const obj = (properties: Record<string, Schema>, required = Object.keys(properti
   required,
 });
 
+/** `limit` and `offset` of a paged list (src/admin/http.ts readPage). */
+const pageParameters = (limit: string, offset: string): Schema[] => [
+  {
+    name: 'limit',
+    in: 'query',
+    required: false,
+    description: limit,
+    schema: { type: 'integer', minimum: 1, maximum: 10_000, default: 1_000 },
+  },
+  {
+    name: 'offset',
+    in: 'query',
+    required: false,
+    description: offset,
+    schema: { type: 'integer', minimum: 0, default: 0 },
+  },
+];
+
 const json = (schema: Schema, description: string): Schema => ({
   description,
   content: { 'application/json': { schema } },
@@ -173,10 +191,25 @@ export function openapiDocument(): Schema {
         }),
       },
       '/api/v1/clients': {
-        get: op('List clients (switcher)', 'Every admitted client, with rates and RTT.', {
-          200: json(obj({ count: int(), clients: { type: 'array', items: ref('Client') } }), 'Clients.'),
-          ...errors(401, 403, 404),
-        }),
+        get: op(
+          'List clients (switcher)',
+          'The admitted clients, with rates and RTT, one page at a time.',
+          {
+            200: json(
+              obj({
+                count: int('Clients in all.'),
+                next: {
+                  type: ['integer', 'null'],
+                  description: '`offset` of the next page; null on the last one.',
+                },
+                clients: { type: 'array', items: ref('Client') },
+              }),
+              'Clients.',
+            ),
+            ...errors(400, 401, 403, 404),
+          },
+          { parameters: pageParameters('Clients per page.', 'Clients to skip.') },
+        ),
       },
       '/api/v1/clients/{domain}': {
         parameters: [domainParam],
@@ -231,20 +264,10 @@ export function openapiDocument(): Schema {
           {
             parameters: [
               { name: 'domain', in: 'query', required: false, schema: { type: 'string' } },
-              {
-                name: 'limit',
-                in: 'query',
-                required: false,
-                description: 'Switcher: stream entries (and clients) per page.',
-                schema: { type: 'integer', minimum: 1, maximum: 10_000, default: 1_000 },
-              },
-              {
-                name: 'offset',
-                in: 'query',
-                required: false,
-                description: 'Switcher: clients to skip; with `domain`, streams of that client to skip.',
-                schema: { type: 'integer', minimum: 0, default: 0 },
-              },
+              ...pageParameters(
+                'Switcher: stream entries (and clients) per page.',
+                'Switcher: clients to skip; with `domain`, streams of that client to skip.',
+              ),
             ],
           },
         ),

@@ -121,8 +121,9 @@ export class SwitcherView {
     this.book.end();
   }
 
-  clients(): ClientView[] {
-    return this.switcher.clients().map((c) => this.view(c));
+  /** Views of every client, or of one page of them (`offset`, `limit`). */
+  clients(page?: Page): ClientView[] {
+    return this.switcher.clients(page?.limit, page?.offset).map((c) => this.view(c));
   }
 
   client(domain: string): ClientView | undefined {

@@ -1,12 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AdminServer, type ClientStreamsView, startAdmin } from '../../src/admin/index.js';
+import {
+  type AdminServer,
+  type ClientStreamsView,
+  type ClientView,
+  startAdmin,
+} from '../../src/admin/index.js';
 import type { FlexStream } from '../../src/index.js';
 import { startTraffic, type Traffic } from './admin-fixture.js';
 import { request } from './admin-http.js';
 
 /**
  * The switcher's lists come in pages: a busy switcher (1,000 clients, 10,000 streams) made
- * `GET /api/v1/streams` answer 2.7 MB at once, holding the event loop that relays traffic.
+ * `GET /api/v1/streams` answer 2.7 MB at once, holding the event loop that relays traffic, and
+ * 10,000 clients made `GET /api/v1/clients` answer 3.5 MB.
  */
 
 interface StreamsPage {
@@ -85,6 +91,30 @@ describe('admin API pages for a switcher', () => {
     expect(p.next).toBeNull();
     for (const q of ['limit=0', 'limit=10001', 'limit=x', 'offset=-1', 'offset=1.5']) {
       expect((await get(`/api/v1/streams?${q}`)).status, q).toBe(400);
+    }
+  });
+
+  it('GET /api/v1/clients?limit=&offset= pages through the clients', async () => {
+    const domains: string[] = [];
+    let offset: number | null = 0;
+    let pages = 0;
+    while (offset !== null && pages < 10) {
+      const r = await get(`/api/v1/clients?limit=2&offset=${offset}`);
+      expect(r.status).toBe(200);
+      const p = r.json as { count: number; next: number | null; clients: ClientView[] };
+      expect(p.count).toBe(3);
+      expect(p.clients.length).toBeLessThanOrEqual(2);
+      domains.push(...p.clients.map((c) => c.domain));
+      offset = p.next;
+      pages++;
+    }
+    expect(pages).toBe(2);
+    expect(domains.sort()).toEqual(['alice', 'bob', 'carol']);
+    const all = (await get('/api/v1/clients')).json as { next: number | null; clients: ClientView[] };
+    expect(all.clients).toHaveLength(3);
+    expect(all.next).toBeNull();
+    for (const q of ['limit=0', 'limit=10001', 'offset=x']) {
+      expect((await get(`/api/v1/clients?${q}`)).status, q).toBe(400);
     }
   });
 });

@@ -44,11 +44,15 @@ export interface Page {
   limit: number;
 }
 
+/** Items per page of a list (clients, streams): by default, and the most `?limit=` asks. */
+export const PAGE_DEFAULT = 1_000;
+export const PAGE_MAX = 10_000;
+
 /**
  * `?offset=` and `?limit=` of a list endpoint: whole numbers, `limit` from 1 to `max`
  * (`fallback` when absent), or 400.
  */
-export function readPage(url: URL, fallback: number, max: number): Page {
+export function readPage(url: URL, fallback = PAGE_DEFAULT, max = PAGE_MAX): Page {
   const read = (name: string, dflt: number, lo: number, hi: number): number => {
     const raw = url.searchParams.get(name);
     if (raw === null) return dflt;

@@ -3,7 +3,7 @@ import type { SessionState } from '../node/session.js';
 import type { Logger } from '../util/logger.js';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
 import type { AdminNode, ResolvedAdminOptions } from './config.js';
-import { checkDomain, sendJson } from './http.js';
+import { checkDomain, readPage, sendJson } from './http.js';
 import { nodeMetrics } from './node-metrics.js';
 import { RttProbe } from './node-rtt.js';
 import { NodeView } from './node-view.js';
@@ -47,8 +47,9 @@ export class NodePanel implements Panel {
           // (400 if it is none). No stream to it is an empty list: a node cannot tell whether
           // anybody holds the domain, as a switcher's 404 does.
           const q = c.url.searchParams.get('domain');
-          const streams = this.view.streams(q === null ? undefined : checkDomain(q));
-          sendJson(c.res, 200, { count: streams.length, streams });
+          const domain = q === null ? undefined : checkDomain(q);
+          const page = readPage(c.url);
+          sendJson(c.res, 200, this.view.streams(domain, page));
         },
       },
       {

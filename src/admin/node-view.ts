@@ -1,6 +1,7 @@
 import type { StreamAddress, StreamCore, StreamState } from '../stream/core.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { AdminNode, InspectableNode, InspectableSession } from './config.js';
+import type { Page } from './http.js';
 import type { RttProbe } from './node-rtt.js';
 import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
 
@@ -145,12 +146,22 @@ export class NodeView {
     this.book.end();
   }
 
-  /** Every stream, or with `domain` (normalised) those whose peer is that domain. */
-  streams(domain?: string): StreamView[] {
+  /**
+   * Every stream, or with `domain` (normalised) those whose peer is that domain; `count` of
+   * them, and views of one page only: 10,000 streams made a single answer of 3.9 MB that held
+   * the event loop for 36 ms.
+   */
+  streams(
+    domain: string | undefined,
+    page: Page,
+  ): { count: number; next: number | null; streams: StreamView[] } {
     let list = this.current?.streamList() ?? [];
     // The remote domain is kept as given (a dial of "Bob:7"): compare the normalised forms.
     if (domain !== undefined) list = list.filter((s) => normalizeDomain(s.remote.domain) === domain);
-    return list.map((s) => this.view(s));
+    const end = Math.min(list.length, page.offset + page.limit);
+    const streams: StreamView[] = [];
+    for (let i = page.offset; i < end; i++) streams.push(this.view(list[i]));
+    return { count: list.length, next: end < list.length ? end : null, streams };
   }
 
   listeners(): { port: number }[] {

@@ -23,6 +23,11 @@ const obj = (properties: Record<string, Schema>, required = Object.keys(properti
   required,
 });
 
+const nextOffset: Schema = {
+  type: ['integer', 'null'],
+  description: '`offset` of the next page; null on the last one.',
+};
+
 /** `limit` and `offset` of a paged list (src/admin/http.ts readPage). */
 const pageParameters = (limit: string, offset: string): Schema[] => [
   {
@@ -198,10 +203,7 @@ export function openapiDocument(): Schema {
             200: json(
               obj({
                 count: int('Clients in all.'),
-                next: {
-                  type: ['integer', 'null'],
-                  description: '`offset` of the next page; null on the last one.',
-                },
+                next: nextOffset,
                 clients: { type: 'array', items: ref('Client') },
               }),
               'Clients.',
@@ -240,19 +242,20 @@ export function openapiDocument(): Schema {
       '/api/v1/streams': {
         get: op(
           'Streams',
-          'Node: every live stream, optionally those whose peer is one domain. Switcher: per-client stream counts and each stream (`detail: "streams"`), optionally for one domain.',
+          'Node: the live streams, optionally those whose peer is one domain. Switcher: per-client stream counts and each stream (`detail: "streams"`), optionally for one domain. One page at a time.',
           {
             200: json(
               {
                 oneOf: [
-                  obj({ count: int(), streams: { type: 'array', items: ref('Stream') } }),
+                  obj({
+                    count: int('Streams in all (with `domain`, to that peer).'),
+                    next: nextOffset,
+                    streams: { type: 'array', items: ref('Stream') },
+                  }),
                   obj({
                     detail: { const: 'streams' },
                     count: int('Clients in all (1 with `domain`).'),
-                    next: {
-                      type: ['integer', 'null'],
-                      description: '`offset` of the next page; null on the last one.',
-                    },
+                    next: nextOffset,
                     clients: { type: 'array', items: ref('ClientStreams') },
                   }),
                 ],
@@ -265,8 +268,8 @@ export function openapiDocument(): Schema {
             parameters: [
               { name: 'domain', in: 'query', required: false, schema: { type: 'string' } },
               ...pageParameters(
-                'Switcher: stream entries (and clients) per page.',
-                'Switcher: clients to skip; with `domain`, streams of that client to skip.',
+                'Streams per page (switcher: stream entries, and clients).',
+                'Node: streams to skip. Switcher: clients to skip; with `domain`, streams of that client.',
               ),
             ],
           },

@@ -19,14 +19,6 @@ const MAX_REASON = 200;
  */
 const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
-/** Clients per page of `GET /api/v1/clients`: by default, and the most `?limit=` asks. */
-export const CLIENTS_PAGE = 1_000;
-export const CLIENTS_PAGE_MAX = 10_000;
-
-/** Stream entries per page of `GET /api/v1/streams`: by default, and the most `?limit=` asks. */
-export const STREAMS_PAGE = 1_000;
-export const STREAMS_PAGE_MAX = 10_000;
-
 export class SwitcherPanel implements Panel {
   readonly mode = 'switcher';
   readonly routes: Route[];
@@ -123,7 +115,7 @@ export class SwitcherPanel implements Panel {
    * loop for 35 ms, and each connection that did not read it held it in memory.
    */
   private list(c: Context): void {
-    const page = readPage(c.url, CLIENTS_PAGE, CLIENTS_PAGE_MAX);
+    const page = readPage(c.url);
     const clients = this.view.clients(page);
     const count = this.switcher.stats().clients;
     const after = page.offset + clients.length;
@@ -158,7 +150,7 @@ export class SwitcherPanel implements Panel {
   private streams(c: Context): void {
     const q = c.url.searchParams.get('domain');
     const domain = q === null ? undefined : checkDomain(q);
-    const page = readPage(c.url, STREAMS_PAGE, STREAMS_PAGE_MAX);
+    const page = readPage(c.url);
     const answer = this.view.streams(domain, page);
     if (answer === undefined) throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
     sendJson(c.res, 200, { detail: 'streams', ...answer });

@@ -177,6 +177,42 @@ describe('admin API for a node: GET /api/v1/streams?domain=', () => {
   });
 });
 
+describe('admin API for a node: GET /api/v1/streams pages', () => {
+  // A node may hold 16,384 streams (maxStreams): 10,000 made a single answer of 3.9 MB.
+  it('answers at most ?limit= streams from ?offset=, with count and next; bad pages are 400', async () => {
+    const [x, y] = memoryPair();
+    const a = new Node(x, { domain: 'a', ip: 1 });
+    const b = new Node(y, { domain: 'b', ip: 2 });
+    b.listen(9);
+    const admin = await startAdmin({ node: a, port: 0, pingInterval: 0 });
+    try {
+      for (let i = 0; i < 5; i++) (await a.dial('b:9')).on('error', () => {});
+      const ids = new Set<number>();
+      let offset: number | null = 0;
+      let pages = 0;
+      while (offset !== null && pages < 10) {
+        const r = await request(admin.url, `/api/v1/streams?domain=b&limit=2&offset=${offset}`);
+        expect(r.status).toBe(200);
+        const body = r.json as { count: number; next: number | null; streams: StreamView[] };
+        expect(body.count).toBe(5);
+        expect(body.streams.length).toBeLessThanOrEqual(2);
+        for (const v of body.streams) ids.add(v.id);
+        offset = body.next;
+        pages++;
+      }
+      expect(pages).toBe(3);
+      expect(ids.size).toBe(5);
+      for (const q of ['limit=0', 'limit=10001', 'offset=-1']) {
+        expect((await request(admin.url, `/api/v1/streams?${q}`)).status, q).toBe(400);
+      }
+    } finally {
+      await admin.close();
+      a.destroy();
+      b.destroy();
+    }
+  });
+});
+
 describe('admin API for a session that reconnects', () => {
   it('keeps byte counters monotonic across connections', async () => {
     const t = await startTraffic({ aliceReconnect: true });

@@ -59,19 +59,49 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       connectionsCheckingInterval: Math.min(o.headersTimeout, 1_000),
     },
     (req, res) => {
-      // A request arrived: from here Node's own timeouts apply (headers, request, keep-alive),
-      // and the socket timeout bounds how long its answer may stall: none of Node's timeouts
-      // covers a client that pipelines requests and never reads the answers (Node stops reading
-      // it, and the socket and its maxConnections slot were held for good). Every write that
-      // goes out restarts it; an event stream clears it (EventHub.open) and has its own limit.
+      // Node parses requests pipelined behind one still being answered and hands each over at
+      // once, keeping the answers until the earlier ones end. Behind an event stream that is
+      // never: a client that pipelined 64 KB of list requests behind one had the server build
+      // some 1,400 answers and hold them for as long as it read events. So a connection has one
+      // request handled at a time; the next waits for its answer to end, and a client with more
+      // than MAX_WAITING waiting is closed.
       const socket = req.socket;
-      socket.setTimeout(o.headersTimeout);
-      pending.set(socket, (pending.get(socket) ?? 0) + 1);
-      res.once('close', () => pending.set(socket, (pending.get(socket) ?? 1) - 1));
-      handle(req, res).catch((err: unknown) => {
-        logger.error({ err: String(err) }, 'admin request handling failed');
-        res.destroy();
-      });
+      // Closed below (too many waiting): Node still hands over the rest of what it parsed.
+      if (socket.destroyed) return;
+      let line = lines.get(socket);
+      if (line === undefined) {
+        line = { busy: false, waiting: [] };
+        lines.set(socket, line);
+      }
+      const conn = line;
+      const run = (): void => {
+        // From here Node's own timeouts apply (headers, request, keep-alive), and the socket
+        // timeout bounds how long its answer may stall: none of Node's timeouts covers a client
+        // that pipelines requests and never reads the answers (Node stops reading it, and the
+        // socket and its maxConnections slot were held for good). Every write that goes out
+        // restarts it; an event stream clears it (EventHub.open) and has its own limit.
+        conn.busy = true;
+        socket.setTimeout(o.headersTimeout);
+        res.once('close', () => {
+          conn.busy = false;
+          if (socket.destroyed) conn.waiting.length = 0;
+          else conn.waiting.shift()?.();
+        });
+        handle(req, res).catch((err: unknown) => {
+          logger.error({ err: String(err) }, 'admin request handling failed');
+          res.destroy();
+        });
+      };
+      if (!conn.busy) run();
+      else if (conn.waiting.length < MAX_WAITING) conn.waiting.push(run);
+      else {
+        logger.warn(
+          { remote: socket.remoteAddress, max: MAX_WAITING },
+          'admin connection closed: too many requests pipelined behind an unfinished answer',
+        );
+        conn.waiting.length = 0;
+        socket.destroy();
+      }
     },
   );
   // Anyone who can reach the port may connect, token or not: cap the connections (their file
@@ -80,10 +110,10 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   // makes Node's HTTP server destroy the socket; with this listener the server leaves it to us.
   server.maxConnections = o.maxConnections;
   server.on('connection', (socket) => socket.setTimeout(o.headersTimeout));
-  const pending = new WeakMap<Socket, number>(); // responses not yet closed, per connection
+  const lines = new WeakMap<Socket, Line>();
   server.on('timeout', (socket: Socket) => {
     // Silent before its first request, or idle past the keep-alive timeout: closed as before.
-    if ((pending.get(socket) ?? 0) > 0) {
+    if (lines.get(socket)?.busy === true) {
       logger.warn(
         { remote: socket.remoteAddress, ms: o.headersTimeout },
         'admin connection closed: no progress on a request or its answer',
@@ -171,6 +201,15 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       return closing;
     },
   };
+}
+
+/** Requests a connection may have waiting behind the one being answered (pipelined). */
+const MAX_WAITING = 16;
+
+/** A connection's requests: whether one is being answered, and those that wait for it. */
+interface Line {
+  busy: boolean;
+  waiting: (() => void)[];
 }
 
 /**

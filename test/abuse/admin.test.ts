@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAdmin } from '../../src/admin/index.js';
-import { ConfigError, Node } from '../../src/index.js';
+import { ConfigError, type FlexStream, Node } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { memoryPair } from '../../src/transport/memory.js';
@@ -270,7 +270,7 @@ describe('admin API abuse', () => {
   // After its first request a connection had no deadline of its own: one that pipelines requests
   // and never reads the answers stalls the server's writes (Node then stops reading it) and held
   // its socket and a maxConnections slot for good.
-  it('a connection that stops reading its answers is closed after headersTimeout, with a log line', async () => {
+  it('a connection that stops reading its answers and pipelines more is closed, with a log line', async () => {
     const { sw } = await switcherWithClient();
     const logger = captureLogger();
     const admin = await startAdmin({
@@ -288,7 +288,58 @@ describe('admin API abuse', () => {
     s.pause(); // never reads
     await new Promise<void>((resolve) => s.once('connect', () => resolve()));
     const one = 'GET /api/v1/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
-    s.write(one.repeat(400)); // answers far beyond what the socket buffers hold
+    // Answers far beyond what the socket buffers hold. Until requests waited for the answer
+    // before them, this was closed once an answer stalled for headersTimeout (300 ms); now the
+    // 18th request waiting is one too many, and that closes it at once.
+    s.write(one.repeat(400));
+    const line = await eventually(() => {
+      const found = logger.find(
+        'admin connection closed: too many requests pipelined behind an unfinished answer',
+      );
+      expect(found).toHaveLength(1);
+      return found[0];
+    });
+    expect(line.level).toBe('warn');
+    expect(line.fields.max).toBe(16);
+    // Its slot is free again.
+    await eventually(async () => {
+      expect((await request(admin.url, '/api/v1/info', { token: TOKEN })).status).toBe(200);
+    });
+  });
+
+  it('a connection that stops reading its answers is closed after headersTimeout, with a log line', async () => {
+    // A node with 3,000 streams: 17 pages of them (one answered, 16 waiting: the most allowed)
+    // are some 20 MB, far beyond what the socket buffers hold.
+    const [x, y] = memoryPair();
+    const a = new Node(x, { domain: 'a', ip: 1, heartbeatInterval: 0 });
+    const b = new Node(y, { domain: 'b', ip: 2, heartbeatInterval: 0 });
+    cleanups.push(() => {
+      a.destroy();
+      b.destroy();
+    });
+    b.listen(9).on('stream', (st: FlexStream) => st.on('error', () => {}));
+    for (let i = 0; i < 3_000; i += 500) {
+      const dials = Array.from({ length: 500 }, () => a.dial('b:9'));
+      for (const st of await Promise.all(dials)) st.on('error', () => {});
+    }
+    const logger = captureLogger();
+    const admin = await startAdmin({
+      node: a,
+      port: 0,
+      token: TOKEN,
+      headersTimeout: 300,
+      maxConnections: 1,
+      pingInterval: 0,
+      logger,
+    });
+    cleanups.push(() => admin.close());
+    const s = connect(admin.port, '127.0.0.1');
+    cleanups.push(() => s.destroy());
+    s.on('error', () => {});
+    s.pause(); // never reads
+    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    const one = `GET /api/v1/streams?limit=10000 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
+    s.write(one.repeat(17));
     const line = await eventually(() => {
       const found = logger.find('admin connection closed: no progress on a request or its answer');
       expect(found).toHaveLength(1);

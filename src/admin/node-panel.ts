@@ -8,6 +8,7 @@ import { nodeMetrics } from './node-metrics.js';
 import { RttProbe } from './node-rtt.js';
 import { NodeView } from './node-view.js';
 import type { Panel } from './panel.js';
+import { shareTimes } from './rates.js';
 import type { Route } from './router.js';
 import { packageVersion } from './version.js';
 
@@ -99,7 +100,7 @@ export class NodePanel implements Panel {
       mode: 'node',
       sampleInterval: this.o.sampleInterval,
       history: this.view.history(),
-      itemHistory: this.view.streamHistory(snapshot.streams),
+      ...shareTimes(this.view.streamHistory(snapshot.streams)),
       snapshot,
     };
   }

@@ -14,6 +14,36 @@ export interface SeriesJSON {
   out: number[];
 }
 
+/** One item's history in a hello: its times are the hello's `itemTimes` (see shareTimes). */
+export interface ItemSeriesJSON {
+  in: number[];
+  out: number[];
+  /** Only for an item whose sample times are not the last of `itemTimes` (none should be). */
+  t?: number[];
+}
+
+/**
+ * Item histories with their sample times sent once. Every item is sampled in the same rounds, so
+ * its times are the last of those of the longest history, and were the same numbers again per
+ * item: with 1,000 clients and 60 samples, 840 KB of a 1.2 MB hello. An item whose times do not
+ * line up keeps its own `t`.
+ */
+export function shareTimes(items: Record<string, SeriesJSON>): {
+  itemTimes: number[];
+  itemHistory: Record<string, ItemSeriesJSON>;
+} {
+  let t: number[] = [];
+  for (const s of Object.values(items)) if (s.t.length > t.length) t = s.t;
+  const out: Record<string, ItemSeriesJSON> = {};
+  for (const [key, s] of Object.entries(items)) {
+    const from = t.length - s.t.length;
+    let aligned = true;
+    for (let i = 0; i < s.t.length && aligned; i++) aligned = s.t[i] === t[from + i];
+    out[key] = aligned ? { in: s.in, out: s.out } : s;
+  }
+  return { itemTimes: t, itemHistory: out };
+}
+
 /** A fixed-size ring of (time, rate in, rate out) points. */
 export class Series {
   private readonly t: Float64Array;

@@ -5,6 +5,7 @@ import { PROTOCOL_VERSION } from '../wire/constants.js';
 import type { ResolvedAdminOptions } from './config.js';
 import { checkDomain, HttpError, readJsonBody, readPage, sendJson } from './http.js';
 import type { Panel } from './panel.js';
+import { shareTimes } from './rates.js';
 import type { Context, Route } from './router.js';
 import { SwitcherMetrics } from './switcher-metrics.js';
 import { SwitcherView } from './switcher-view.js';
@@ -74,7 +75,7 @@ export class SwitcherPanel implements Panel {
       mode: 'switcher',
       sampleInterval: this.o.sampleInterval,
       history: this.view.history(),
-      itemHistory: this.view.clientHistory(snapshot.clients),
+      ...shareTimes(this.view.clientHistory(snapshot.clients)),
       snapshot,
     };
   }

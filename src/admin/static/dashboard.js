@@ -253,7 +253,11 @@ function onHello(hello) {
   chartLimit = Math.max(chartLimit, h.t.length);
   chart.setData(chartData);
   itemHistory.clear();
-  for (const [key, s] of Object.entries(hello.itemHistory)) itemHistory.set(key, [s.t, s.in, s.out]);
+  // Each item's sample times are the last of itemTimes, sent once (copied: rows grow their own).
+  const times = hello.itemTimes ?? [];
+  for (const [key, s] of Object.entries(hello.itemHistory)) {
+    itemHistory.set(key, [s.t ?? times.slice(times.length - s.in.length), s.in, s.out]);
+  }
   onSnapshot(hello.snapshot);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rate, RateBook, Series } from '../../../src/admin/rates.js';
+import { Rate, RateBook, Series, shareTimes } from '../../../src/admin/rates.js';
 
 describe('admin rates', () => {
   it('computes bytes/s from the two newest samples', () => {
@@ -54,5 +54,22 @@ describe('admin rates', () => {
     book.end();
     expect(book.get('b')).toBeUndefined();
     expect(book.size).toBe(1);
+  });
+
+  it('shares the sample times of item histories, keeping them for an item that does not line up', () => {
+    const shared = shareTimes({
+      a: { t: [1, 2, 3], in: [10, 20, 30], out: [1, 2, 3] },
+      b: { t: [2, 3], in: [5, 6], out: [7, 8] },
+      c: { t: [], in: [], out: [] },
+      odd: { t: [2.5], in: [9], out: [9] },
+    });
+    expect(shared.itemTimes).toEqual([1, 2, 3]);
+    expect(shared.itemHistory).toEqual({
+      a: { in: [10, 20, 30], out: [1, 2, 3] },
+      b: { in: [5, 6], out: [7, 8] },
+      c: { in: [], out: [] },
+      odd: { t: [2.5], in: [9], out: [9] },
+    });
+    expect(shareTimes({})).toEqual({ itemTimes: [], itemHistory: {} });
   });
 });

@@ -193,9 +193,37 @@ export function formatTable(list: readonly Row[]): string {
     .join('\n');
 }
 
-/** The answer of GET /api/v1/clients, as JSON. */
+/** Pages of the client list read at most, a guard against a server whose `next` runs on. */
+const MAX_PAGES = 1_000;
+
+/**
+ * The answer of GET /api/v1/clients, as JSON, with every page: the admin server answers the
+ * list in pages (1,000 clients by default) and says in `next` where the next one starts, so
+ * with more clients the command used to print the first 1,000 only. Pages after the first are
+ * added to its `clients` (and `next` is then null); a server that does not page sends no
+ * `next`, and its answer is printed as it came.
+ */
 async function fetchClients(cmd: Command): Promise<unknown> {
-  const res = await request(cmd, 'GET', '/api/v1/clients');
+  const first = await fetchJson(cmd, '/api/v1/clients');
+  let next = nextOffset(first, 0);
+  if (next === null) return first;
+  const clients: unknown[] = [...rows(first)];
+  for (let pages = 1; next !== null && pages < MAX_PAGES; pages++) {
+    const page = await fetchJson(cmd, `/api/v1/clients?offset=${next}`);
+    clients.push(...rows(page));
+    next = nextOffset(page, next);
+  }
+  return { ...(first as object), next: null, clients };
+}
+
+/** The `next` of a page when it moves past `offset` (else it would ask for a page again). */
+function nextOffset(body: unknown, offset: number): number | null {
+  const n = (body as { next?: unknown } | null)?.next;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > offset ? n : null;
+}
+
+async function fetchJson(cmd: Command, path: string): Promise<unknown> {
+  const res = await request(cmd, 'GET', path);
   if (!res.ok) throw await failure(res);
   try {
     return await res.json();

@@ -78,6 +78,12 @@ beforeAll(async () => {
       return json(200, { kicked: { domain: 'alice', ip: 1, reason: 'x' } });
     }
     if (req.method === 'DELETE' && path === '/api/v1/clients/broken') return json(500, { error: 'boom' });
+    if (path === '/paged/api/v1/clients') {
+      // One client per page, as the admin server pages a long list.
+      const offset = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('offset') ?? '0');
+      const next = offset + 1 < CLIENTS.length ? offset + 1 : null;
+      return json(200, { count: CLIENTS.length, next, clients: CLIENTS.slice(offset, offset + 1) });
+    }
     if (path === '/stalled/api/v1/clients') {
       // Headers and the start of the body, then nothing (closed by closeAllConnections).
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -119,6 +125,20 @@ describe.concurrent('flexmux clients', () => {
     });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ count: 2, clients: CLIENTS });
+  });
+
+  it('reads every page of a long list', async ({ expect }) => {
+    const r = await runCliToEnd(['clients', '--admin', `${admin}/paged`, '--token', TOKEN]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(['DOMAIN', 'alice', 'bob']);
+    const json = await runCliToEnd(['clients', '--json', '--admin', `${admin}/paged`, '--token', TOKEN]);
+    expect(JSON.parse(json.stdout)).toEqual({ count: 2, next: null, clients: CLIENTS });
+    expect(requests).toContainEqual({
+      method: 'GET',
+      url: '/paged/api/v1/clients?offset=1',
+      auth: `Bearer ${TOKEN}`,
+    });
   });
 
   it('takes the address and token file from FLEXMUX_ADMIN_URL and FLEXMUX_TOKEN_FILE, not FLEXMUX_ADMIN', async ({

@@ -461,8 +461,8 @@ export class StreamCore extends StreamQueue {
     const sched = this.host.scheduler;
     const inflight = this.inflight;
     let credit = this.credit;
-    // While another stream sends short messages, this one keeps at most sharedInflight bytes
-    // unacknowledged, so those messages queue behind that much in socket buffers, not a window.
+    // While another stream sends short messages, this one keeps at most sharedInflight bytes on
+    // their way, so those messages queue behind that much in socket buffers, not a window.
     const limit = this.host.options.sharedInflight;
     const limited =
       limit !== 0 &&

@@ -61,8 +61,9 @@ export const Caps = {
   FIN_RELEASE: 0x04,
   /**
    * An empty data frame asks the receiver for the credit it owes, which it returns once its reader
-   * has caught up; so a sender may keep less than the window in flight without stalling
-   * (docs/protocol.md, "Prompt credit").
+   * has caught up; a receiver whose reader has not may answer with a data-ACK of 0 (an arrival
+   * notice: all sent before the request has arrived). So a sender may keep less than the window on
+   * its way without stalling (docs/protocol.md, "Prompt credit").
    */
   PROMPT_CREDIT: 0x08,
   /**

@@ -24,11 +24,17 @@ export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   mac?: string;
   /** Reconnect after the connection drops (default true). */
   reconnect?: boolean;
-  /** First back-off delay after a failed attempt, ms (Go: 1 s). */
+  /**
+   * First back-off delay after a failed attempt, ms (Go: 1 s). A connection dropped within it of
+   * its admission counts as failed, and backs off from it again (docs/manual.md section 6).
+   */
   backoffInitial?: number;
   /** Longest back-off delay, ms (Go: 30 s). */
   backoffMax?: number;
-  /** Random spread of each delay, 0..1 (default 0.2); a delay never passes backoffMax. */
+  /**
+   * Random spread of each delay, 0..1 (default 0.2); a delay never passes backoffMax (a draw past
+   * it is reflected below it).
+   */
   backoffJitter?: number;
   /** Dials and pings made while disconnected wait for the connection instead of failing. */
   waitForReady?: boolean;

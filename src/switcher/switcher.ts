@@ -247,7 +247,8 @@ export class Switcher extends Emitter<SwitcherEvents> {
   }
 
   /**
-   * Graceful shutdown: refuse new connections, close every client with reason 'shutdown', and
+   * Graceful shutdown: refuse new connections, close every client with reason 'shutdown' (streams
+   * that negotiated reset are reset at both ends with 'the switcher is shutting down'), and
    * destroy whatever has not finished after `timeout` ms. Resolves when all connections ended.
    */
   close(options: { timeout?: number } = {}): Promise<void> {

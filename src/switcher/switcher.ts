@@ -212,10 +212,20 @@ export class Switcher extends Emitter<SwitcherEvents> {
    * Streams the switcher saw open between its clients (at most `maxStreamsPerClient` per client):
    * all of them, or those with `domain` at one end. Undefined for an unknown domain. With
    * `page`, the `limit` streams after the first `offset` of the domain's (a client may hold
-   * 65,536: a page builds no record of the others).
+   * 65,536: a page builds no record of the others), or of all of them without `domain` (that page
+   * is cut from the whole list, which is built).
    */
   streams(domain?: string, page: { offset?: number; limit?: number } = {}): StreamInfo[] | undefined {
-    if (domain === undefined) return [...this.registry.entries()].flatMap((c) => c.streamInfos(true));
+    if (domain === undefined) {
+      const all = [...this.registry.entries()].flatMap((c) => c.streamInfos(true));
+      // A page was ignored here, and a caller asking for one got every stream of every client.
+      // Read as for a domain's streams: a negative offset is 0, a limit of 0 or less an empty page.
+      const from = Math.max(0, page.offset ?? 0);
+      const limit = page.limit ?? Number.POSITIVE_INFINITY;
+      return from === 0 && limit === Number.POSITIVE_INFINITY
+        ? all
+        : all.slice(from, from + Math.max(0, limit));
+    }
     const d = normalizeDomain(domain);
     const c = d === null ? undefined : this.registry.byDomain(d);
     return c?.streamInfos(false, page.offset, page.limit);

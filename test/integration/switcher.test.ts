@@ -267,3 +267,21 @@ describe('a node whose connection is reset', () => {
     expect(line[0]).toMatchObject({ level: 'info', fields: { reason: 'reset' } });
   });
 });
+
+describe('Switcher.streams()', () => {
+  it('pages the whole list too, as it pages a domain', async () => {
+    const { sw, alice } = await bobAndAlice();
+    const streams: FlexStream[] = [];
+    for (let i = 0; i < 5; i++) streams.push(await alice.dial('bob:7'));
+    await expect.poll(() => sw.streams()!.length).toBe(5);
+    const all = sw.streams()!;
+    // Before: the page was ignored without a domain, and every stream came back.
+    expect(sw.streams(undefined, { limit: 2 })).toEqual(all.slice(0, 2));
+    expect(sw.streams(undefined, { offset: 3 })).toEqual(all.slice(3));
+    expect(sw.streams(undefined, { offset: 1, limit: 2 })).toEqual(all.slice(1, 3));
+    expect(sw.streams(undefined, { offset: 9, limit: 2 })).toEqual([]);
+    expect(sw.streams(undefined, { limit: 0 })).toEqual([]);
+    expect(sw.streams(undefined, { offset: -4, limit: 1 })).toEqual(all.slice(0, 1));
+    for (const s of streams) s.destroy();
+  });
+});

@@ -25,6 +25,7 @@ import type { Transport } from '../../src/transport/types.js';
 import { sealResponse } from '../../src/wire/admission/index.js';
 import { captureLogger } from '../helpers/faulty-log.js';
 import { nextEvent } from '../helpers/faulty-streams.js';
+import { refusingSession } from '../helpers/refusing.js';
 
 /**
  * Session and heartbeat defects found by an audit of the session layer; each test failed before
@@ -198,20 +199,13 @@ describe('connections dropped right after admission', () => {
 describe('back-off', () => {
   it('never waits longer than backoffMax, also when backoffInitial is longer', async () => {
     fakeTimers();
-    const at: number[] = [];
-    const s = new Session<FlexStream>({
-      connector: async () => {
-        at.push(performance.now());
-        throw new ConnectionClosedError('refused');
-      },
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      password: PASSWORD,
+    const { session, attempts: at } = refusingSession({
       domain: 'capped',
       backoffInitial: 1_000,
       backoffMax: 100,
       backoffJitter: 0,
     });
-    cleanups.push(() => s.close());
+    cleanups.push(() => session.close());
     await vi.advanceTimersByTimeAsync(350);
     // Before: the first wait was backoffInitial (1 s), ten times "the longest back-off delay".
     expect(at.map((t) => Math.round(t - at[0]!))).toEqual([0, 100, 200, 300]);

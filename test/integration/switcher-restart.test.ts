@@ -1,11 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect } from '../../src/connect.js';
-import {
-  ConnectionClosedError,
-  type FlexStream,
-  FlexStream as FS,
-  type NodeSession,
-} from '../../src/index.js';
+import { type FlexStream, FlexStream as FS, type NodeSession } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
 import { BaseNode } from '../../src/node/node.js';
 import { Session } from '../../src/node/session.js';
@@ -14,6 +9,7 @@ import { listenTcp } from '../../src/switcher-node.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { dialTcp } from '../../src/transport/tcp.js';
 import { nextEvent } from '../helpers/faulty-streams.js';
+import { gapsBetween, refusingSession } from '../helpers/refusing.js';
 
 /**
  * What nodes see when their switcher goes away and comes back: how their streams fail, when they
@@ -123,22 +119,15 @@ describe('a switcher that stays away longer than the back-off cap', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     // The largest jitter there is: every delay drawn at its top.
     vi.spyOn(Math, 'random').mockReturnValue(0.999);
-    const at: number[] = [];
-    const s = new Session<FlexStream>({
-      connector: async () => {
-        at.push(performance.now());
-        throw new ConnectionClosedError('refused');
-      },
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      password: PASSWORD,
+    const { session, attempts } = refusingSession({
       domain: 'capped',
       backoffInitial: 100,
       backoffMax: 400,
       backoffJitter: 0.5,
     });
-    cleanups.push(() => s.close());
+    cleanups.push(() => session.close());
     await vi.advanceTimersByTimeAsync(3_000);
-    const gaps = at.slice(1).map((t, i) => Math.round(t - at[i]!));
+    const gaps = gapsBetween(attempts);
     // Before: 150, 300, 600, 600, ...: backoffMax, "the longest back-off delay", passed by the
     // jitter (by 20 % with the defaults: 36 s instead of 30 s for a switcher that is down). A
     // draw past the cap is reflected below it: 400 * 1.4995 = 600 -> 200.
@@ -151,22 +140,15 @@ describe('a switcher that stays away longer than the back-off cap', () => {
     const draws = [0.6, 0.7, 0.8, 0.9, 0.99, 0.75, 0.85, 0.95];
     let k = 0;
     vi.spyOn(Math, 'random').mockImplementation(() => draws[k++ % draws.length]!);
-    const at: number[] = [];
-    const s = new Session<FlexStream>({
-      connector: async () => {
-        at.push(performance.now());
-        throw new ConnectionClosedError('refused');
-      },
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      password: PASSWORD,
+    const { session, attempts } = refusingSession({
       domain: 'spread',
       backoffInitial: 400,
       backoffMax: 400,
       backoffJitter: 0.5,
     });
-    cleanups.push(() => s.close());
+    cleanups.push(() => session.close());
     await vi.advanceTimersByTimeAsync(4_000);
-    const gaps = at.slice(1, 7).map((t, i) => Math.round(t - at[i]!));
+    const gaps = gapsBetween(attempts).slice(0, 6);
     expect(gaps).toHaveLength(6);
     for (const g of gaps) {
       expect(g).toBeLessThanOrEqual(400);

@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { killAll, runCli, startSwitcher } from '../helpers/cli.js';
+import { exchange } from '../helpers/exchange.js';
 
 /** `flexmux node` while its switcher goes away and comes back, as child processes. */
 
@@ -24,23 +25,6 @@ async function echoService(): Promise<number> {
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as net.AddressInfo).port;
-}
-
-/** Connects to 127.0.0.1:`port`, sends `text` and half-closes; resolves with the answer, or how it failed. */
-function exchange(port: number, text: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-    let got = '';
-    socket.on('data', (c: Buffer) => {
-      got += String(c);
-    });
-    socket.on('end', () => {
-      socket.end();
-      resolve(got);
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => resolve(`failed: ${err.code ?? err.message}`));
-    socket.end(text);
-  });
 }
 
 describe('node --forward across a switcher restart', () => {

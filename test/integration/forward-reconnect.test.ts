@@ -1,4 +1,4 @@
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serveForward } from '../../src/cli/node.js';
 import { splice } from '../../src/cli/pipe.js';
@@ -7,6 +7,7 @@ import type { NodeSession } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
 import { dialTcp } from '../../src/transport/tcp.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { exchange } from '../helpers/exchange.js';
 import { killChildren, spawnScript } from '../helpers/faulty-process.js';
 
 /**
@@ -33,23 +34,6 @@ function session(port: number, domain: string): NodeSession {
   });
   cleanups.push(() => s.close());
   return s;
-}
-
-/** Sends `text`, half-closes and resolves with the answer, or how the connection failed. */
-function exchange(port: number, text: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-    let got = '';
-    socket.on('data', (c: Buffer) => {
-      got += String(c);
-    });
-    socket.on('end', () => {
-      socket.end();
-      resolve(got);
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => resolve(`failed: ${err.code ?? err.message}`));
-    socket.end(text);
-  });
 }
 
 describe('a forwarded connection whose dial was in flight when the switcher died', () => {

@@ -170,6 +170,8 @@ export class Scheduler {
   framesWritten = 0;
   /** The stream that last started a short write from idle, and when (clock ms). */
   private sparse: StreamQueue | null = null;
+  /** Queues that lost frames to a shrunk view in this flush (takeData), told once it ends. */
+  private detached: StreamQueue[] | null = null;
   private sparseAt = -Infinity;
 
   constructor(sink: SchedulerSink, options: SchedulerOptions) {
@@ -370,7 +372,6 @@ export class Scheduler {
     const message = this.sink.framing === 'message';
     const copy = !message && this.sink.coalesce === true;
     const drained: StreamQueue[] = [];
-    const detached: StreamQueue[] = [];
     while (!this.blocked && !this.closed && (this.control.length > 0 || this.ready.length > 0)) {
       const parts: Uint8Array[] = [];
       let bytes = 0;
@@ -392,7 +393,7 @@ export class Scheduler {
       // Data fills the rest of the batch behind the control frames: one write, not two. Under
       // message framing a message holds one frame.
       if (parts.length === 0 || (!message && bytes < limit)) {
-        bytes += this.takeData(parts, limit - bytes, message, drained, detached);
+        bytes += this.takeData(parts, limit - bytes, message, drained);
       }
       if (parts.length === 0) break;
       this.bytesWritten += bytes;
@@ -404,11 +405,15 @@ export class Scheduler {
     // A queue that lost frames hears it before its drain: frames it sent ahead of the shrunk one
     // in this flush put it among the drained, and onDrain alone would take the emptied queue for
     // one that had all left (a stream released on FIN then ended cleanly, its last data unsent).
-    for (const q of detached) {
-      try {
-        q.onDetached();
-      } catch (err) {
-        report(err);
+    const detached = this.detached;
+    if (detached !== null) {
+      this.detached = null;
+      for (const q of detached) {
+        try {
+          q.onDetached();
+        } catch (err) {
+          report(err);
+        }
       }
     }
     for (const q of drained) this.settleDrain(q);
@@ -430,13 +435,7 @@ export class Scheduler {
    * Deficit round robin over ready streams until `limit` bytes are taken. Payload bytes count
    * against the quantum; a stream whose next frame exceeds its deficit yields its turn.
    */
-  private takeData(
-    parts: Uint8Array[],
-    limit: number,
-    message: boolean,
-    drained: StreamQueue[],
-    detached: StreamQueue[],
-  ): number {
+  private takeData(parts: Uint8Array[], limit: number, message: boolean, drained: StreamQueue[]): number {
     let bytes = 0;
     const quantum = this.opts.quantum;
     /** Streams sent to the back in a row without taking a frame. */
@@ -471,7 +470,8 @@ export class Scheduler {
           parts.length = start;
           items.clear();
           q.bytes = 0;
-          if (!detached.includes(q)) detached.push(q);
+          if (this.detached === null) this.detached = [q];
+          else if (!this.detached.includes(q)) this.detached.push(q);
           break;
         }
         const size = f.header.length + f.size;

@@ -18,6 +18,8 @@ export interface Traffic {
   more(n: number): Promise<void>;
   /** A session for `domain` on the same switcher. */
   session(domain: string, options?: Partial<SessionOptions>): NodeSession;
+  /** A ready session for `domain` with one stream dialled to each of `targets`, in order. */
+  dialFrom(domain: string, targets: readonly string[]): Promise<FlexStream[]>;
   close(): Promise<void>;
 }
 
@@ -81,6 +83,18 @@ export async function startTraffic(options: { aliceReconnect?: boolean } = {}): 
         waiters.push({ target: received + n, resolve });
       }),
     session,
+    dialFrom: async (domain, targets) => {
+      const from = session(domain);
+      await from.ready({ timeout: 5_000 });
+      const out: FlexStream[] = [];
+      for (const to of targets) {
+        const s = await from.dial(to, { timeout: 5_000 });
+        s.on('error', () => {});
+        streams.push(s);
+        out.push(s);
+      }
+      return out;
+    },
     close: async () => {
       clearInterval(pump);
       for (const s of streams) s.destroy();

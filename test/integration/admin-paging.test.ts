@@ -5,7 +5,6 @@ import {
   type ClientView,
   startAdmin,
 } from '../../src/admin/index.js';
-import type { FlexStream } from '../../src/index.js';
 import { startTraffic, type Traffic } from './admin-fixture.js';
 import { request } from './admin-http.js';
 
@@ -24,24 +23,16 @@ interface StreamsPage {
 describe('admin API pages for a switcher', () => {
   let t: Traffic;
   let admin: AdminServer;
-  const extra: FlexStream[] = [];
   const get = (path: string) => request(admin.url, path);
 
   beforeAll(async () => {
     t = await startTraffic();
     // carol opens 5 streams to alice: alice 6 streams, bob 1, carol 5 (12 entries, 6 streams).
-    const carol = t.session('carol');
-    await carol.ready({ timeout: 5_000 });
-    for (let i = 0; i < 5; i++) {
-      const s = await carol.dial('alice:7', { timeout: 5_000 });
-      s.on('error', () => {});
-      extra.push(s);
-    }
+    await t.dialFrom('carol', Array(5).fill('alice:7'));
     admin = await startAdmin({ switcher: t.sw, port: 0 });
   });
 
   afterAll(async () => {
-    for (const s of extra) s.destroy();
     await admin?.close();
     await t?.close();
   });

@@ -12,7 +12,7 @@ import { request } from './admin-http.js';
 describe('switcher admin: streams counted once', () => {
   let t: Traffic;
   let admin: AdminServer;
-  const extra: FlexStream[] = [];
+  let extra: FlexStream[] = [];
 
   const totals = async (): Promise<SwitcherTotals> =>
     ((await request(admin.url, '/api/v1/info')).json as { totals: SwitcherTotals }).totals;
@@ -22,18 +22,11 @@ describe('switcher admin: streams counted once', () => {
   beforeAll(async () => {
     t = await startTraffic();
     t.bob.listen(7).on('stream', (s: FlexStream) => s.on('error', () => {}).resume());
-    const carol = t.session('carol');
-    await carol.ready({ timeout: 5_000 });
-    for (const to of ['alice:7', 'alice:7', 'bob:7']) {
-      const s = await carol.dial(to, { timeout: 5_000 });
-      s.on('error', () => {});
-      extra.push(s);
-    }
+    extra = await t.dialFrom('carol', ['alice:7', 'alice:7', 'bob:7']);
     admin = await startAdmin({ switcher: t.sw, port: 0 });
   });
 
   afterAll(async () => {
-    for (const s of extra) s.destroy();
     await admin?.close();
     await t?.close();
   });

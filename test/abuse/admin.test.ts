@@ -22,6 +22,16 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** A connection to 127.0.0.1:`port` that never reads what it is sent (destroyed after the test). */
+async function silentReader(port: number): Promise<Socket> {
+  const s = connect(port, '127.0.0.1');
+  cleanups.push(() => s.destroy());
+  s.on('error', () => {});
+  s.pause();
+  await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+  return s;
+}
+
 async function switcherWithClient() {
   const sw = new Switcher({ password: PASSWORD });
   cleanups.push(() => sw.close({ timeout: 300 }));
@@ -282,11 +292,7 @@ describe('admin API abuse', () => {
       logger,
     });
     cleanups.push(() => admin.close());
-    const s = connect(admin.port, '127.0.0.1');
-    cleanups.push(() => s.destroy());
-    s.on('error', () => {});
-    s.pause(); // never reads
-    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    const s = await silentReader(admin.port);
     const one = 'GET /api/v1/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
     // Answers far beyond what the socket buffers hold. Until requests waited for the answer
     // before them, this was closed once an answer stalled for headersTimeout (300 ms); now the
@@ -333,11 +339,7 @@ describe('admin API abuse', () => {
       logger,
     });
     cleanups.push(() => admin.close());
-    const s = connect(admin.port, '127.0.0.1');
-    cleanups.push(() => s.destroy());
-    s.on('error', () => {});
-    s.pause(); // never reads
-    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    const s = await silentReader(admin.port);
     const one = `GET /api/v1/streams?limit=10000 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
     s.write(one.repeat(17));
     const line = await eventually(() => {

@@ -74,9 +74,6 @@ export class Gatekeeper {
   private readonly overload: Burst;
   /** Connections turned away from hosts over the failed-admission limit, logged as a burst. */
   private readonly limited: Burst;
-  /** When the last of those came (monotonic ms), and from where. */
-  private limitedAt = 0;
-  private limitedRemote = '';
   private readonly replay: ReplayCache;
   private readonly limiter: FailureLimiter;
 
@@ -103,9 +100,7 @@ export class Gatekeeper {
     let early: Refusal | null = null;
     const now = o.monotonicClock();
     // A run of rate-limited refusals is over after a second without one: its count is said now.
-    if (this.limited.active && now - this.limitedAt >= LIMITED_QUIET_MS) {
-      this.limited.end({ remote: this.limitedRemote });
-    }
+    this.limited.endIfQuiet(LIMITED_QUIET_MS);
     if (this.host.state !== 'open') early = refusal('shutdown', 0, 'switcher is closing');
     else if (!this.limiter.allows(limitKey(remote), now)) {
       early = refusal('rate-limited', 0, 'too many failed admissions from this host');
@@ -115,7 +110,7 @@ export class Gatekeeper {
     if (early !== null) {
       // No crypto and no reply for these: the cheapest way out.
       if (early.reason === 'overloaded') this.turnedAway(remote, early);
-      else if (early.reason === 'rate-limited') this.limitedAway(remote, early, now);
+      else if (early.reason === 'rate-limited') this.limitedAway(remote, early);
       else this.refused(remote, early);
       transport.destroy();
       return;
@@ -155,9 +150,7 @@ export class Gatekeeper {
    * gave one line per connection: now the first of a run is logged, the rest summed up, at most
    * a line a second, with the latest host.
    */
-  private limitedAway(remote: string, r: Refusal, now: number): void {
-    this.limitedAt = now;
-    this.limitedRemote = remote;
+  private limitedAway(remote: string, r: Refusal): void {
     const first = this.limited.hit({ remote });
     this.refused(remote, r, first ? { more: 'further rate-limited refusals are summed up' } : null);
   }

@@ -15,6 +15,9 @@ export class Burst {
   private total = 0;
   private since = 0;
   private lastLine = 0;
+  /** When the last event came, and the fields it came with (for endIfQuiet's line). */
+  private lastHit = 0;
+  private lastExtra: object = {};
 
   /**
    * @param summary writes one summary line with these fields: `refused` (events since the last
@@ -34,6 +37,8 @@ export class Burst {
   /** One more event: true if it is the first of a burst, for the caller to log in full. */
   hit(extra: object = {}): boolean {
     const at = this.clock();
+    this.lastHit = at;
+    this.lastExtra = extra;
     if (this.total === 0) {
       this.total = 1;
       this.since = at;
@@ -49,6 +54,14 @@ export class Burst {
   /** Says what the burst counted since its last line, if a line is due. */
   tick(extra: object = {}, at = this.clock()): void {
     if (this.unlogged > 0 && at - this.lastLine >= this.everyMs) this.write(extra, at, false);
+  }
+
+  /**
+   * Ends the burst once `ms` have passed without an event, for events that have no "load is down"
+   * of their own: says what is left, with the fields of the last event.
+   */
+  endIfQuiet(ms: number): void {
+    if (this.total > 0 && this.clock() - this.lastHit >= ms) this.end(this.lastExtra);
   }
 
   /** The load is down: says what is left of the burst, and forgets it. */

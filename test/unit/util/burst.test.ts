@@ -25,4 +25,22 @@ describe('Burst', () => {
     b.end();
     expect(lines).toHaveLength(2);
   });
+
+  it('ends once quiet for the given time, with the fields of its last event', () => {
+    let clock = 0;
+    const lines: Record<string, unknown>[] = [];
+    const b = new Burst(
+      (f) => lines.push(f),
+      () => clock,
+    );
+    b.hit({ remote: 'a' });
+    b.hit({ remote: 'b' });
+    clock = 999;
+    b.endIfQuiet(1_000);
+    expect(b.active).toBe(true);
+    clock = 1_000;
+    b.endIfQuiet(1_000);
+    expect(b.active).toBe(false);
+    expect(lines).toEqual([{ refused: 1, total: 2, ms: 1_000, over: true, remote: 'b' }]);
+  });
 });

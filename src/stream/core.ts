@@ -333,7 +333,7 @@ export class StreamCore extends StreamQueue {
    * another stream of the connection sends short messages.
    */
   get bytesOnTheWay(): number {
-    return this.onTheWay();
+    return this.sentTotal - Math.max(this.ackedTotal, this.arrivedTotal);
   }
 
   get halfCloseNegotiated(): boolean {
@@ -470,7 +470,7 @@ export class StreamCore extends StreamQueue {
       (this.caps & Caps.PROMPT_CREDIT) !== 0 &&
       sched.sharedWithSparse(this, SPARSE_HOLD_MS);
     // Counts the unacknowledged bytes not known to have arrived: those still on their way.
-    if (limited) credit = Math.min(credit, limit - this.onTheWay());
+    if (limited) credit = Math.min(credit, limit - this.bytesOnTheWay);
     while (this.pendingBytes > 0 && credit > 0 && (inflight === null || inflight.length < this.maxInflight)) {
       // One frame takes up to `chunk` bytes, gathered across queued writes without copying.
       const n = Math.min(this.pendingBytes, this.chunk, credit);
@@ -527,7 +527,7 @@ export class StreamCore extends StreamQueue {
     // The receiver may batch credit until half the window is owed, more than the limit:
     // ask for it once half the limit is on its way, so it returns while the other half is. A
     // receiver whose reader lags answers that the request has arrived (onArrived).
-    if (limited && !this.is(CREDIT_REQUESTED) && this.pendingBytes > 0 && this.onTheWay() >= limit >>> 1) {
+    if (limited && !this.is(CREDIT_REQUESTED) && this.pendingBytes > 0 && this.bytesOnTheWay >= limit >>> 1) {
       this.mark(CREDIT_REQUESTED);
       this.requestedAt = this.sentTotal;
       this.ordered(Cmd.DATA, EMPTY);
@@ -573,11 +573,6 @@ export class StreamCore extends StreamQueue {
       // what it holds for ever. Armed only here, once per wait, never on the write path.
       this.armEndTimer(this.ackedTotal + this.sentTotal);
     }
-  }
-
-  /** Sent bytes neither acknowledged nor known to have arrived (see arrivedTotal). */
-  private onTheWay(): number {
-    return this.sentTotal - Math.max(this.ackedTotal, this.arrivedTotal);
   }
 
   /**

@@ -1,6 +1,12 @@
 import { Command, type Option } from 'commander';
 import { listenDemo } from '../demo/index.js';
-import { Switcher, type SwitcherOptions, switcherDefaults } from '../switcher/index.js';
+import {
+  type IpAssignment,
+  ipAssignments,
+  Switcher,
+  type SwitcherOptions,
+  switcherDefaults,
+} from '../switcher/index.js';
 import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
 import { accessFromConfig } from './access.js';
@@ -50,6 +56,7 @@ export interface SwitcherOpts extends CommonOpts {
   maxClients?: number;
   maxPendingAdmissions?: number;
   admissionTimeout?: number;
+  ipAssignment?: IpAssignment;
   livenessTimeout?: number;
   idleTimeout?: number;
   pingInterval?: number;
@@ -133,6 +140,12 @@ export function switcherCommand(): CliCommand {
         '--demo <host:port>',
         `serve the browser demo page, and a WebSocket at ${transportDefaults.wsPath}`,
       ).argParser((v) => parseHostPort(v)),
+    )
+    .addOption(
+      flag(
+        '--ip-assignment <mode>',
+        `virtual IPs: by-domain keeps a node's IP across reconnects and restarts, sequential is Go's order (default ${d.ipAssignment})`,
+      ).choices(ipAssignments),
     )
     .addOption(
       limit('--max-clients <n>', `admitted nodes at once (default ${d.maxClients})`, (v) => parseCount(v, 1)),
@@ -275,6 +288,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
     );
   }
   const options: SwitcherOptions = { password, access, logger, ...limitOptions(o) };
+  if (o.ipAssignment !== undefined) options.ipAssignment = o.ipAssignment;
   const switcher = new Switcher(options);
   const specs = listenerSpecs(o);
   warnOnFdLimit(

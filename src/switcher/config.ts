@@ -3,6 +3,7 @@ import { checkAtLeast, checkInt } from '../util/check.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_DELAY, now } from '../util/timers.js';
 import type { AccessOptions } from './access.js';
+import { type IpAssignment, ipAssignments } from './ip-pool.js';
 
 /**
  * Every default of the switcher, in one frozen object (STYLE.md habit 6). Go-derived values cite
@@ -60,6 +61,11 @@ export const switcherDefaults = Object.freeze({
    * 0 disables. Go switchers block instead, and so freeze the senders (12).
    */
   stallTimeout: 10_000,
+  /**
+   * How nodes get their virtual IP (ip-pool.ts): `by-domain` gives a domain the same IP across
+   * reconnects and switcher restarts; `sequential` is Go's order (7.3).
+   */
+  ipAssignment: 'by-domain' as IpAssignment,
 });
 
 export interface SwitcherOptions {
@@ -87,6 +93,8 @@ export interface SwitcherOptions {
   stallTimeout?: number;
   pingInterval?: number;
   closeTimeout?: number;
+  /** `by-domain` (default): a domain keeps its IP across reconnects and restarts; `sequential`: Go's order. */
+  ipAssignment?: IpAssignment;
   /** Wall clock in Unix nanoseconds (admission timestamps, replay window). */
   clock?: () => bigint;
   /**
@@ -122,6 +130,10 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     throw new ConfigError('option monotonicClock must be a function returning milliseconds');
   }
   const d = switcherDefaults;
+  const ipAssignment = o.ipAssignment ?? d.ipAssignment;
+  if (!ipAssignments.includes(ipAssignment)) {
+    throw new ConfigError(`option ipAssignment must be one of ${ipAssignments.join(', ')}`);
+  }
   const perSource = int('maxQueuePerSource', o.maxQueuePerSource ?? d.maxQueuePerSource, 1, 2 ** 40);
   const perClient = int('maxQueuePerClient', o.maxQueuePerClient ?? d.maxQueuePerClient, 1, 2 ** 40);
   return {
@@ -160,6 +172,7 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     pingInterval: int('pingInterval', o.pingInterval ?? d.pingInterval, 0, MAX_DELAY),
     closeTimeout: int('closeTimeout', o.closeTimeout ?? d.closeTimeout, 0, MAX_DELAY),
     stallTimeout: int('stallTimeout', o.stallTimeout ?? d.stallTimeout, 0, MAX_DELAY),
+    ipAssignment,
     clock: o.clock ?? wallClockNs,
     monotonicClock: o.monotonicClock ?? now,
     logger: o.logger,

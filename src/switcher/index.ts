@@ -16,7 +16,8 @@ export {
   switcherDefaults,
   validateSwitcherOptions,
 } from './config.js';
-export { IpPool, Registry } from './registry.js';
+export { domainFingerprint, type IpAssignment, IpPool, ipAssignments } from './ip-pool.js';
+export { Registry } from './registry.js';
 export { DIAL_NOT_ALLOWED, type RouterCounters } from './router.js';
 export { type RefusalInfo, Switcher, type SwitcherEvents, type SwitcherStats } from './switcher.js';
 export type { ClientTotals } from './totals.js';

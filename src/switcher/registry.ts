@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { IpPool, MAX_IP } from './ip-pool.js';
 
 /**
  * The switcher's domain and IP tables (PROTOCOL.md 7.2, 7.3). Domains are normalised by the
@@ -15,48 +16,7 @@ export interface Registrant {
   readonly domain: string;
 }
 
-export const MIN_IP = 1;
-export const MAX_IP = 0xfffe;
-
-/** Virtual IPs 1..65534: handed out in order, and only once all were used, reused newest first (7.3). */
-export class IpPool {
-  private next: number;
-  private readonly free: number[] = [];
-  private readonly used: Uint8Array;
-  private count = 0;
-
-  constructor(
-    private readonly min = MIN_IP,
-    private readonly max = MAX_IP,
-  ) {
-    this.next = min;
-    this.used = new Uint8Array(max + 1);
-  }
-
-  get inUse(): number {
-    return this.count;
-  }
-
-  /** A free IP, or -1 when the pool is exhausted. */
-  take(): number {
-    let ip = -1;
-    if (this.next <= this.max) ip = this.next++;
-    else if (this.free.length > 0) ip = this.free.pop()!;
-    if (ip < 0) return -1;
-    this.used[ip] = 1;
-    this.count++;
-    return ip;
-  }
-
-  /** Returns an IP to the pool; false (and nothing changes) if it was not taken. */
-  release(ip: number): boolean {
-    if (!Number.isInteger(ip) || ip < this.min || ip > this.max || this.used[ip] === 0) return false;
-    this.used[ip] = 0;
-    this.count--;
-    this.free.push(ip);
-    return true;
-  }
-}
+export { IpPool, MAX_IP, MIN_IP } from './ip-pool.js';
 
 export type ClaimRefusal = 'taken' | 'busy' | 'full';
 
@@ -135,7 +95,7 @@ export class Registry<T extends Registrant> {
       // holder its domain. A silent holder of a domain nobody can take keeps it.
       const place = holder === undefined ? 0 : 1;
       if (this.ips.size - place + this.reserved >= this.maxEntries) return { ok: false, reason: 'full' };
-      reservedIp = this.pool.take();
+      reservedIp = this.pool.take(domain);
       if (reservedIp < 0) return { ok: false, reason: 'full' };
       this.reserved++;
       if (holder !== undefined) {

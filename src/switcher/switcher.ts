@@ -18,6 +18,7 @@ import {
 } from './client.js';
 import { type ResolvedSwitcherOptions, type SwitcherOptions, validateSwitcherOptions } from './config.js';
 import { type GateHost, Gatekeeper, type RefusalInfo } from './gatekeeper.js';
+import { IpPool, MAX_IP, MIN_IP } from './ip-pool.js';
 import { type Claim, Registry } from './registry.js';
 import { Router } from './router.js';
 import { type ClientTotals, sumClients } from './totals.js';
@@ -116,6 +117,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
         },
       },
       o.maxClients,
+      new IpPool(MIN_IP, MAX_IP, o.ipAssignment),
     );
     this.router = new Router(this.registry, access, this.logger, o.maxStreamsPerClient);
     const self = this;

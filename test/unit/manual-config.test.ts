@@ -6,14 +6,18 @@ import { switcherDefaults } from '../../src/switcher/config.js';
 const manual = readFileSync(new URL('../../docs/manual.md', import.meta.url), 'utf8');
 
 /** Rows `| \`name\` | value | ... |` of the table under `heading`. */
-function table(heading: string): Record<string, number | boolean> {
+function table(heading: string): Record<string, number | boolean | string> {
   const start = manual.indexOf(heading);
   expect(start, `heading ${heading}`).toBeGreaterThanOrEqual(0);
   const rest = manual.slice(start + heading.length);
   const end = rest.search(/\n#{2,3} /);
-  const rows: Record<string, number | boolean> = {};
-  for (const m of (end < 0 ? rest : rest.slice(0, end)).matchAll(/^\| `(\w+)` \| (\d+|true|false) \|/gm)) {
-    rows[m[1]!] = m[2] === 'true' ? true : m[2] === 'false' ? false : Number(m[2]);
+  const rows: Record<string, number | boolean | string> = {};
+  for (const m of (end < 0 ? rest : rest.slice(0, end)).matchAll(
+    /^\| `(\w+)` \| (\d+|true|false|`'[\w-]+'`) \|/gm,
+  )) {
+    const v = m[2]!;
+    rows[m[1]!] =
+      v === 'true' ? true : v === 'false' ? false : v.startsWith('`') ? v.slice(2, -2) : Number(v);
   }
   return rows;
 }

@@ -33,7 +33,8 @@ afterEach(async () => {
 });
 
 function make(o: Partial<SwitcherOptions> & { password: string }): { sw: Switcher; refusals: RefusalInfo[] } {
-  const sw = new Switcher({ clock: () => CLOCK, ...o });
+  // Go's IP order: the golden responses carry the IPs a Go switcher handed out.
+  const sw = new Switcher({ clock: () => CLOCK, ipAssignment: 'sequential', ...o });
   switchers.push(sw);
   const refusals: RefusalInfo[] = [];
   sw.on('refused', (r) => refusals.push(r));

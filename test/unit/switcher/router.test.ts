@@ -8,7 +8,8 @@ import { hex, join, PASSWORD, type Raw, text, unhex } from './helpers.js';
 
 let sw: Switcher;
 beforeEach(() => {
-  sw = new Switcher({ password: PASSWORD });
+  // Go's IP order, so that frames compare byte for byte with the recorded sessions.
+  sw = new Switcher({ password: PASSWORD, ipAssignment: 'sequential' });
 });
 afterEach(async () => {
   await sw.close({ timeout: 1_000 });

@@ -48,7 +48,12 @@ const sid = (h: string): string => h.slice(2, 18);
 describe('recorded Go sessions replayed into the switcher', () => {
   it.each(files)('%s', async (file) => {
     const s = loadVector<Session>(`sessions/${file}`);
-    const sw = new Switcher({ password: s.password, clock: () => BigInt(s.clockNs) });
+    // Go's IP order: the recordings hold the IPs a Go switcher handed out.
+    const sw = new Switcher({
+      password: s.password,
+      clock: () => BigInt(s.clockNs),
+      ipAssignment: 'sequential',
+    });
     switchers.push(sw);
     const raws = new Map<string, Raw>();
     const expected = new Map<string, string[]>();

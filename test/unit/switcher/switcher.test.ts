@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientInfo, LeaveReason } from '../../../src/switcher/client.js';
 import type { SwitcherOptions } from '../../../src/switcher/config.js';
+import { domainFingerprint, MAX_IP, MIN_IP } from '../../../src/switcher/ip-pool.js';
 import { type RefusalInfo, Switcher } from '../../../src/switcher/switcher.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
@@ -25,6 +26,8 @@ function make(o: Partial<SwitcherOptions> = {}) {
   return { sw, joined, left, refused };
 }
 
+const homeIp = (domain: string): number => MIN_IP + (domainFingerprint(domain) % (MAX_IP - MIN_IP + 1));
+
 const decode = (f: Frame): string => new TextDecoder().decode(f.payload);
 
 describe('Switcher: clients, stats and events', () => {
@@ -32,14 +35,15 @@ describe('Switcher: clients, stats and events', () => {
     const { sw, joined } = make();
     await join(sw, 'Alice', { mac: '00:11', remote: '192.0.2.7:5555' });
     await join(sw, 'bob');
+    // By default each domain's IP is its home slot (ip-pool.ts).
     expect(joined.map((c) => [c.domain, c.ip])).toEqual([
-      ['alice', 1],
-      ['bob', 2],
+      ['alice', homeIp('alice')],
+      ['bob', homeIp('bob')],
     ]);
     const a = sw.client('ALICE')!;
     expect(a).toMatchObject({
       domain: 'alice',
-      ip: 1,
+      ip: homeIp('alice'),
       mac: '00:11',
       remoteAddress: '192.0.2.7:5555',
       streams: 0,
@@ -50,6 +54,37 @@ describe('Switcher: clients, stats and events', () => {
     expect(sw.client('carol')).toBeUndefined();
     expect(sw.client('bad.domain')).toBeUndefined();
     expect(sw.stats()).toMatchObject({ clients: 2, admitted: 2, refused: 0, pendingAdmissions: 0 });
+  });
+
+  it('gives a node that reconnects the IP it had, and a restarted switcher the same IPs', async () => {
+    const { sw } = make();
+    const a = await join(sw, 'alice');
+    const b = await join(sw, 'bob');
+    const gone = new Promise((resolve) => sw.once('clientLeft', resolve));
+    a.t.close();
+    await gone;
+    const again = await join(sw, 'alice');
+    expect(again.ip).toBe(a.ip);
+    // Another switcher, the nodes arriving in the other order: the same IPs.
+    const { sw: restarted } = make();
+    expect((await join(restarted, 'bob')).ip).toBe(b.ip);
+    expect((await join(restarted, 'alice')).ip).toBe(a.ip);
+  });
+
+  it("hands out IPs in Go's order with ipAssignment sequential: a reconnecting node gets a new one", async () => {
+    const { sw } = make({ ipAssignment: 'sequential' });
+    const a = await join(sw, 'alice');
+    expect([a.ip, (await join(sw, 'bob')).ip]).toEqual([1, 2]);
+    const gone = new Promise((resolve) => sw.once('clientLeft', resolve));
+    a.t.close();
+    await gone;
+    expect((await join(sw, 'alice')).ip).toBe(3);
+  });
+
+  it('refuses an unknown ipAssignment', () => {
+    expect(() => make({ ipAssignment: 'random' as 'sequential' })).toThrow(
+      /ipAssignment must be one of by-domain, sequential/,
+    );
   });
 
   it('kicks a client by domain', async () => {

@@ -36,6 +36,13 @@ export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
    * it is reflected below it).
    */
   backoffJitter?: number;
+  /**
+   * Longest random wait, ms, before reconnecting after a connection that worked is lost (Go: none,
+   * it reconnects at once). Each loss draws its wait uniformly from 0..reconnectSpread, so the
+   * nodes of a switcher that restarts come back spread over it instead of all in the same
+   * instant; 0 reconnects at once. Default: 500, or backoffInitial or backoffMax if shorter.
+   */
+  reconnectSpread?: number;
   /** Dials and pings made while disconnected wait for the connection instead of failing. */
   waitForReady?: boolean;
   /** Admission timeout, ms (Go: 10 s). */
@@ -58,6 +65,14 @@ export type SessionEvents = {
   disconnect: [Error];
   close: [];
 };
+
+/**
+ * Default reconnectSpread, ms: a thousand nodes reconnecting after a switcher restart arrive at
+ * about two a millisecond instead of all at once (which filled the switcher's default
+ * maxPendingAdmissions of 1,024 to 98 %, and past it nodes are turned away and wait
+ * backoffInitial), while a single node is back within half a second, a quarter of one on average.
+ */
+const RECONNECT_SPREAD = 500;
 
 /** A delay in ms that a timer can take: 0 would retry in a tight loop, over 2^31-1 fires at once. */
 function delayOption(name: string, v: number): number {
@@ -103,8 +118,9 @@ export interface SessionInit<S extends Destroyable> extends SessionOptions, Atte
 }
 
 /**
- * A node that stays connected (PROTOCOL.md 8.8): admits, reconnects with exponential back-off and
- * jitter, re-registers its listeners on every new connection, and reports its state.
+ * A node that stays connected (PROTOCOL.md 8.8): admits, reconnects (after a short random wait
+ * once a connection that worked is lost, with exponential back-off and jitter after failures),
+ * re-registers its listeners on every new connection, and reports its state.
  */
 export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private readonly connector: (signal: AbortSignal) => Promise<Transport>;
@@ -119,6 +135,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private readonly nodeOpts: ResolvedNodeOptions;
   private readonly initialDelay: number;
   private delay: number;
+  /** reconnectSpread, its default resolved. */
+  private readonly spread: number;
   /**
    * Connections in a row dropped within backoffInitial of their admission: what the back-off
    * after such a drop doubles with, so a switcher that admits and drops at once still gets no
@@ -167,7 +185,14 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.nodeOpts = validateNodeOptions({ ...nodeOptions, domain: options.domain });
     this.initialDelay = delayOption('backoffInitial', options.backoffInitial ?? 1000);
     this.delay = this.initialDelay;
-    delayOption('backoffMax', options.backoffMax ?? 30_000);
+    const max = delayOption('backoffMax', options.backoffMax ?? 30_000);
+    // Never longer by default than the wait after a failed attempt: a connection that worked must
+    // not come back later than one that failed would.
+    this.spread = checkDelay(
+      'option reconnectSpread',
+      options.reconnectSpread ?? Math.min(RECONNECT_SPREAD, this.initialDelay, max),
+      0,
+    );
     const jitter = checkAtLeast('option backoffJitter', options.backoffJitter ?? 0.2, 0);
     if (jitter > 1) throw new ConfigError(`option backoffJitter must be in 0..1, got ${jitter}`);
     delayOption('admissionTimeout', options.admissionTimeout ?? 10_000);
@@ -483,10 +508,13 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         this.emit('disconnect', e);
         return;
       }
-      // A connection that worked reconnects at once; back-off is for failed attempts (8.8). One
-      // dropped within backoffInitial of its admission did not work: a switcher or a path that
-      // drops every connection at once must not get a reconnect storm. The back-off starts over
-      // only after a connection that lasted.
+      // A connection that worked reconnects after a random wait of up to reconnectSpread (Go: at
+      // once, 8.8): when a switcher restarts, all its nodes lose their connections in the same
+      // instant, and reconnecting at once they all arrived together, to be turned away beyond
+      // maxPendingAdmissions. Back-off is for failed attempts. A connection dropped within
+      // backoffInitial of its admission did not work: a switcher or a path that drops every
+      // connection at once must not get a reconnect storm. The back-off starts over only after a
+      // connection that lasted.
       const lasted = Math.round(now() - admittedAt);
       const worked = lasted >= this.initialDelay;
       if (worked) {
@@ -504,14 +532,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // The line says when the next attempt comes, as 'session attempt failed' does: a switcher
       // restarted twice in a row left its nodes silent for the doubled back-off (2 s, 4 s, ... up
       // to backoffMax), the operator unable to tell a wait from a node that gave up.
-      const retryIn = worked ? 0 : this.nextDelay();
+      const retryIn = worked ? this.spreadDelay() : this.nextDelay();
       this.logger.info({ err: e.message, remote, lasted, retryIn }, 'session disconnected');
       // No longer 'ready' by the time anyone hears of the loss: a dial that waits for the session,
       // made from a 'disconnect' handler, waits for the next connection.
-      this.setState(worked ? 'connecting' : 'backoff');
+      const wait = !worked || retryIn > 0;
+      this.setState(wait ? 'backoff' : 'connecting');
       this.emit('disconnect', e);
       if (this.isClosed) return;
-      if (!worked) {
+      // The wait is a back-off's: close() and the opener's abort end it at once.
+      if (wait) {
         this.scheduleRetry(e, retryIn);
         return;
       }
@@ -546,8 +576,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   }
 
   /**
-   * Waits the back-off after `failure` (a failed attempt, a connection lost at once), `ms` if the
-   * caller took it already, then retries.
+   * The wait before reconnecting after a connection that worked, ms: uniform over
+   * 0..reconnectSpread. From 0 rather than from a floor: for a given longest wait, that spreads a
+   * crowd the widest and brings a single node back the soonest.
+   */
+  private spreadDelay(): number {
+    return Math.round(Math.random() * this.spread);
+  }
+
+  /**
+   * Waits the back-off after `failure` (a failed attempt, a connection lost at once), or `ms` if
+   * the caller drew the wait already (also the spread after a connection that worked), then
+   * retries.
    */
   private scheduleRetry(failure: Error, ms?: number): void {
     if (this.opts.reconnect === false) {

@@ -788,7 +788,8 @@ describe('a wall-clock step back', () => {
   it('does not make a connection that lasted look like one that failed at once', async () => {
     fakeTimers();
     const sw = switcher();
-    const { s } = memorySession(sw, 'lasted', { backoffInitial: 100, backoffJitter: 0 });
+    // Reconnecting at once after a connection that lasted (the spread before it has its own tests).
+    const { s } = memorySession(sw, 'lasted', { backoffInitial: 100, backoffJitter: 0, reconnectSpread: 0 });
     await new Promise((resolve) => s.once('ready', resolve));
     await vi.advanceTimersByTimeAsync(150); // longer than backoffInitial
     vi.setSystemTime(Date.now() - 3_600_000);
@@ -861,6 +862,8 @@ describe('the log line of a lost connection', () => {
       backoffInitial: 1_000,
       backoffMax: 30_000,
       backoffJitter: 0,
+      // At once after a connection that lasted (the spread before it: reconnect-spread.test.ts).
+      reconnectSpread: 0,
       logger,
     });
     await nextEvent(s, 'ready', 3_000);
@@ -909,6 +912,7 @@ describe('the back-off after a connection dropped right after its admission', ()
       backoffInitial: 1_000,
       backoffMax: 8_000,
       backoffJitter: 0,
+      reconnectSpread: 0,
       heartbeatInterval: 0,
       logger,
     });

@@ -1,0 +1,231 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BaseNode, ConfigError, type FlexStream, FlexStream as FS, Session } from '../../src/index.js';
+import type { RefusalInfo } from '../../src/switcher/gatekeeper.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { type MemoryTransport, memoryPair, seededRandom } from '../../src/transport/memory.js';
+import type { Transport } from '../../src/transport/types.js';
+import { captureLogger } from '../helpers/faulty-log.js';
+import { nextEvent } from '../helpers/faulty-streams.js';
+
+/**
+ * The random wait before a session reconnects after a connection that worked is lost
+ * (reconnectSpread). Before it, every node of a restarted switcher reconnected in the same
+ * instant: a thousand of them filled 98 % of maxPendingAdmissions, and past it nodes were turned
+ * away without a reply and waited backoffInitial.
+ */
+
+const PASSWORD = 'reconnect-spread';
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Only the timers and the monotonic clock are fake: I/O and Web Crypto stay real. */
+function fakeTimers(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+}
+
+/** Math.random gives these, in turn (the last one again once they run out). */
+function draws(...values: number[]): void {
+  let k = 0;
+  vi.spyOn(Math, 'random').mockImplementation(() => values[Math.min(k++, values.length - 1)]!);
+}
+
+function switcher(options: { maxPendingAdmissions?: number } = {}): Switcher {
+  const sw = new Switcher({ password: PASSWORD, ...options });
+  cleanups.push(() => sw.close({ timeout: 100 }));
+  return sw;
+}
+
+/**
+ * A session whose connections are in-memory pairs handed to `target()`; records the time
+ * (performance.now(), faked) of every connection attempt and the switcher's end of each.
+ */
+function memorySession(target: () => Switcher, domain: string, extra: Record<string, unknown> = {}) {
+  const attempts: number[] = [];
+  const far: MemoryTransport[] = [];
+  const s = new Session<FlexStream>({
+    connector: async () => {
+      attempts.push(performance.now());
+      const [a, b] = memoryPair();
+      far.push(b);
+      target().handle(b);
+      return a as Transport;
+    },
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    password: PASSWORD,
+    domain,
+    heartbeatInterval: 0,
+    ...extra,
+  });
+  s.on('disconnect', () => {});
+  cleanups.push(() => s.close());
+  return { s, attempts, far };
+}
+
+/** Lets the session's connection outlast backoffInitial (default 1 s), then drops it. */
+async function loseWorkingConnection(sw: Switcher, s: Session<FlexStream>, lasted = 1_500): Promise<void> {
+  await vi.advanceTimersByTimeAsync(lasted);
+  const lost = nextEvent(s, 'disconnect');
+  sw.kick(s.domain, 'switcher restart');
+  await lost;
+}
+
+/** Yields to the event loop (not a timer) until `done()`, for at most `rounds` turns. */
+async function until(done: () => boolean, what: string, rounds = 20_000): Promise<void> {
+  for (let i = 0; i < rounds && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
+  if (!done()) throw new Error(`${what}: not within ${rounds} event loop turns`);
+}
+
+describe('after a connection that worked is lost', () => {
+  it('a session waits a random time within 0..500 ms by default, a new one each time', async () => {
+    fakeTimers();
+    const sw = switcher();
+    const logger = captureLogger();
+    const { s, attempts } = memorySession(() => sw, 'single', { logger });
+    await nextEvent(s, 'ready');
+    draws(0.1, 0.6, 0.9995);
+    for (const expected of [50, 300, 500]) {
+      await loseWorkingConnection(sw, s);
+      const lostAt = performance.now();
+      const before = attempts.length;
+      // Waiting to reconnect, and saying for how long.
+      expect(s.state).toBe('backoff');
+      expect(logger.find('session disconnected').at(-1)?.fields.retryIn).toBe(expected);
+      // Before: the next attempt came at once, at the very instant of the loss.
+      if (expected > 1) await vi.advanceTimersByTimeAsync(expected - 1);
+      expect(attempts).toHaveLength(before);
+      const ready = nextEvent(s, 'ready');
+      await vi.advanceTimersByTimeAsync(1);
+      await ready;
+      expect(attempts).toHaveLength(before + 1);
+      expect(attempts.at(-1)! - lostAt).toBe(expected);
+    }
+  });
+
+  it('by default waits no longer than backoffInitial or backoffMax, and reconnectSpread sets it', async () => {
+    fakeTimers();
+    const sw = switcher();
+    draws(0.99999);
+    const cases: [Record<string, number>, number][] = [
+      [{}, 500],
+      [{ backoffInitial: 200 }, 200],
+      [{ backoffMax: 100 }, 100],
+      [{ reconnectSpread: 2_000 }, 2_000],
+      [{ backoffInitial: 200, reconnectSpread: 800 }, 800],
+    ];
+    for (const [i, [options, longest]] of cases.entries()) {
+      const logger = captureLogger();
+      const { s } = memorySession(() => sw, `spread-${i}`, { ...options, logger });
+      await nextEvent(s, 'ready');
+      await loseWorkingConnection(sw, s);
+      expect(logger.find('session disconnected')[0]?.fields, JSON.stringify(options)).toMatchObject({
+        lasted: 1_500,
+        retryIn: longest,
+      });
+      await s.close();
+    }
+  });
+
+  it('reconnectSpread 0 reconnects at once, as Go does', async () => {
+    fakeTimers();
+    const sw = switcher();
+    const logger = captureLogger();
+    const { s, attempts } = memorySession(() => sw, 'at-once', { reconnectSpread: 0, logger });
+    await nextEvent(s, 'ready');
+    const state = new Promise<string>((resolve) => s.once('disconnect', () => resolve(s.state)));
+    await loseWorkingConnection(sw, s);
+    expect(await state).toBe('connecting');
+    expect(attempts).toHaveLength(2);
+    expect(logger.find('session disconnected')[0]?.fields.retryIn).toBe(0);
+  });
+
+  it('a close() during the wait closes the session at once, with no further attempt', async () => {
+    fakeTimers();
+    const sw = switcher();
+    draws(0.9);
+    const { s, attempts } = memorySession(() => sw, 'closing');
+    await nextEvent(s, 'ready');
+    await loseWorkingConnection(sw, s);
+    expect(s.state).toBe('backoff');
+    const closed = nextEvent(s, 'close');
+    // Resolves without any time passing: nothing waits for the 450 ms.
+    await s.close();
+    await closed;
+    expect(s.state).toBe('closed');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(attempts).toHaveLength(1);
+  });
+
+  it("an abort of the opener's signal during the wait closes the session at once", async () => {
+    fakeTimers();
+    const sw = switcher();
+    draws(0.9);
+    const ac = new AbortController();
+    const { s, attempts } = memorySession(() => sw, 'aborting', { signal: ac.signal });
+    await nextEvent(s, 'ready');
+    await loseWorkingConnection(sw, s);
+    expect(s.state).toBe('backoff');
+    const closed = nextEvent(s, 'close');
+    ac.abort();
+    await closed;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(attempts).toHaveLength(1);
+  });
+
+  it('refuses a reconnectSpread that a timer cannot wait, and takes 0', () => {
+    const sw = switcher();
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '100']) {
+      expect(() => memorySession(() => sw, 'bad', { reconnectSpread: bad }), String(bad)).toThrow(
+        ConfigError,
+      );
+    }
+    expect(() => memorySession(() => sw, 'zero', { reconnectSpread: 0 })).not.toThrow();
+  });
+});
+
+describe('many sessions against a switcher that restarts', () => {
+  it('come back spread out, none turned away beyond maxPendingAdmissions', async () => {
+    fakeTimers();
+    // Reproducible draws, spread as real ones would be.
+    vi.spyOn(Math, 'random').mockImplementation(seededRandom(20261127));
+    const N = 64;
+    const first = switcher();
+    // The restarted switcher takes 8 admissions at a time (1,024 by default, for 1,000 nodes).
+    const second = switcher({ maxPendingAdmissions: 8 });
+    let current = first;
+    const overloaded: RefusalInfo[] = [];
+    second.on('refused', (info) => {
+      if (info.reason === 'overloaded') overloaded.push(info);
+    });
+    const sessions = Array.from({ length: N }, (_, i) => memorySession(() => current, `herd-${i}`));
+    await Promise.all(sessions.map(({ s }) => s.ready()));
+    await vi.advanceTimersByTimeAsync(1_500); // every connection worked
+    // The first switcher dies: every connection drops in the same instant, and the second one,
+    // at the same address, takes the reconnections.
+    current = second;
+    const lostAt = performance.now();
+    for (const { far } of sessions) far[0]!.destroy();
+    let peak = 0;
+    for (let t = 0; t <= 600; t++) {
+      await vi.advanceTimersByTimeAsync(1);
+      peak = Math.max(peak, second.stats().pendingAdmissions);
+      // Each millisecond's admissions are through before the next millisecond's arrive.
+      await until(() => second.stats().pendingAdmissions === 0, `admissions at ${t} ms`);
+    }
+    // Before: all 64 came at once; 56 were turned away without a reply, and waited backoffInitial.
+    expect(overloaded).toHaveLength(0);
+    expect(peak).toBeLessThan(8);
+    await until(() => sessions.every(({ s }) => s.state === 'ready'), 'every session back');
+    const delays = sessions.map(({ attempts }) => attempts[1]! - lostAt).sort((a, b) => a - b);
+    expect(delays[0]).toBeGreaterThanOrEqual(0);
+    expect(delays.at(-1)).toBeLessThanOrEqual(500);
+    // Spread over the range, not bunched: a quarter of them in each quarter, give or take.
+    for (let q = 0; q < 4; q++) {
+      const inQuarter = delays.filter((d) => d >= q * 125 && d < (q + 1) * 125).length;
+      expect(inQuarter).toBeGreaterThanOrEqual(N / 8);
+    }
+  });
+});

@@ -108,7 +108,14 @@ export class Gatekeeper {
       early = refusal('overloaded', 0, `${this.pending.size} admissions already pending`);
     }
     if (early !== null) {
-      // No crypto and no reply for these: the cheapest way out.
+      // No crypto and no reply for these: the cheapest way out. A reply would not be worth it
+      // (overloaded included): the wire's only refusal is a sealed ErrCode -1 (bad request) or -2
+      // (registration failed), with no "try later" (PROTOCOL.md 2.7), and a Go node backs off
+      // from it exactly as from a close; sealing it costs a key derivation and AES-GCM per
+      // connection turned away, and flushing it before the close (2.7) keeps the socket that the
+      // limit is there to bound; and which password to seal it with is known only once the
+      // request is read and opened (extra passwords, access.ts), the work being turned away.
+      // Herds of reconnecting nodes are spread at their source instead (reconnectSpread).
       if (early.reason === 'overloaded') this.turnedAway(remote, early);
       else if (early.reason === 'rate-limited') this.limitedAway(remote, early);
       else this.refused(remote, early);

@@ -3,9 +3,10 @@ import * as net from 'node:net';
 import { Command, Option } from 'commander';
 import type { InspectableNode, InspectableSession } from '../admin/config.js';
 import { defaults } from '../config.js';
-import type { NodeSession } from '../connect.js';
+import type { ConnectOptions, NodeSession } from '../connect.js';
 import { ConnectionClosedError, DialRefusedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
+import { RECONNECT_SPREAD } from '../node/reconnect.js';
 import type { SessionState } from '../node/session.js';
 import type { Logger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
@@ -20,6 +21,7 @@ import {
   type Forward,
   formatHostPort,
   type HostPort,
+  parseDuration,
   parseExpose,
   parseForward,
   parseHostPort,
@@ -41,6 +43,7 @@ interface NodeOpts extends ConnectOpts {
   bind: string;
   dialTimeout: number;
   earlyData?: boolean;
+  reconnectSpread: number;
   admin?: HostPort;
   adminTokenFile?: string;
 }
@@ -73,6 +76,14 @@ export function nodeCommand(): CliCommand {
         '--early-data',
         "send a forwarded connection's first bytes with its stream's open, one round trip sooner (flexmux switchers and nodes)",
       ),
+    )
+    .addOption(
+      flag(
+        '--reconnect-spread <duration>',
+        'longest random wait before reconnecting after a lost connection; 0: at once',
+      )
+        .argParser((v) => parseDuration(v))
+        .default(RECONNECT_SPREAD, `${RECONNECT_SPREAD}ms`),
     )
     .addOption(
       flag('--admin <host:port>', "serve this node's admin HTTP API and dashboard here").argParser((v) =>
@@ -120,6 +131,13 @@ class Tunnels {
     const err = new Error('the node is stopping');
     for (const stream of this.live) stream.destroy(err);
   }
+}
+
+/** What the node's flags set on its session beyond the connection flags (exported for tests). */
+export function nodeSessionOptions(
+  o: Pick<NodeOpts, 'earlyData' | 'reconnectSpread'>,
+): Pick<ConnectOptions, 'earlyData' | 'reconnectSpread'> {
+  return { earlyData: o.earlyData === true, reconnectSpread: o.reconnectSpread };
 }
 
 /** Serves virtual port `e.port` by connecting to `e.target` per stream (exported for tests). */
@@ -371,7 +389,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
       await shutdown.run(closeAll);
       return 0;
     }
-    session = openSession(o, o.domain, logger, { earlyData: o.earlyData === true });
+    session = openSession(o, o.domain, logger, nodeSessionOptions(o));
     session.on('ready', () => {
       admittedAt = now();
     });

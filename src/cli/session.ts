@@ -72,12 +72,12 @@ export function randomDomain(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
-/** A session that keeps reconnecting (the `node` command), with extra node options. */
+/** A session that keeps reconnecting (the `node` command), with extra node and session options. */
 export function openSession(
   o: ConnectOpts,
   domain: string,
   logger: Logger,
-  extra: Pick<ConnectOptions, 'earlyData'> = {},
+  extra: Pick<ConnectOptions, 'earlyData' | 'reconnectSpread'> = {},
 ): NodeSession {
   return connect(o.switcher, { ...connectOptions(o, domain, logger), ...extra });
 }

@@ -17,6 +17,7 @@ import { type DialTarget, parseAddress } from './address.js';
 import { admit } from './admit.js';
 import { type Destroyable, Listener } from './listener.js';
 import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
+import { RECONNECT_SPREAD, spreadDelay } from './reconnect.js';
 
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   password: string;
@@ -65,14 +66,6 @@ export type SessionEvents = {
   disconnect: [Error];
   close: [];
 };
-
-/**
- * Default reconnectSpread, ms: a thousand nodes reconnecting after a switcher restart arrive at
- * about two a millisecond instead of all at once (which filled the switcher's default
- * maxPendingAdmissions of 1,024 to 98 %, and past it nodes are turned away and wait
- * backoffInitial), while a single node is back within half a second, a quarter of one on average.
- */
-const RECONNECT_SPREAD = 500;
 
 /** A delay in ms that a timer can take: 0 would retry in a tight loop, over 2^31-1 fires at once. */
 function delayOption(name: string, v: number): number {
@@ -532,7 +525,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // The line says when the next attempt comes, as 'session attempt failed' does: a switcher
       // restarted twice in a row left its nodes silent for the doubled back-off (2 s, 4 s, ... up
       // to backoffMax), the operator unable to tell a wait from a node that gave up.
-      const retryIn = worked ? this.spreadDelay() : this.nextDelay();
+      const retryIn = worked ? spreadDelay(this.spread) : this.nextDelay();
       this.logger.info({ err: e.message, remote, lasted, retryIn }, 'session disconnected');
       // No longer 'ready' by the time anyone hears of the loss: a dial that waits for the session,
       // made from a 'disconnect' handler, waits for the next connection.
@@ -573,15 +566,6 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const ms = clampDelay(jittered > max ? 2 * max - jittered : jittered);
     this.delay = Math.min(this.delay * 2, max);
     return ms;
-  }
-
-  /**
-   * The wait before reconnecting after a connection that worked, ms: uniform over
-   * 0..reconnectSpread. From 0 rather than from a floor: for a given longest wait, that spreads a
-   * crowd the widest and brings a single node back the soonest.
-   */
-  private spreadDelay(): number {
-    return Math.round(Math.random() * this.spread);
   }
 
   /**

@@ -13,11 +13,12 @@ import { type Logger, silentLogger } from '../util/logger.js';
 import { eitherSignal, type LinkedSignal } from '../util/signals.js';
 import { clampDelay, now } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
-import { type DialTarget, parseAddress } from './address.js';
+import { type DialTarget, formatTarget, parseAddress } from './address.js';
 import { admit } from './admit.js';
 import { type Destroyable, Listener } from './listener.js';
 import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
 import { RECONNECT_SPREAD, spreadDelay } from './reconnect.js';
+import { connectionLost, redial, targetAway } from './redial.js';
 
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   password: string;
@@ -50,6 +51,27 @@ export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   admissionTimeout?: number;
   /** Unix nanoseconds for the admission timestamp; injectable for tests. */
   clock?: () => bigint;
+}
+
+/** What `session.dial()` takes: a node's DialOptions and the waits only a session can make. */
+export interface SessionDialOptions extends DialOptions {
+  /**
+   * A dial made while the session is disconnected waits for the next connection instead of
+   * failing with NotConnectedError (default: the session's `waitForReady`).
+   */
+  wait?: boolean;
+  /**
+   * A dial refused because its target is not there (yet) is made again, after a pause of 100 ms
+   * doubling up to 1 s, until `timeout` runs out: `unknown-domain` (its node is away: after a
+   * switcher restart the nodes come back over a few seconds), `unknown-ip`, `no-listener` (its
+   * node is back but not listening on the port yet). Running out then fails with
+   * DialTimeoutError, whose message names the last refusal and whose `cause` is that
+   * DialRefusedError; `signal` ends a pause at once with AbortError, close() with the closed
+   * session's ConnectionClosedError. Any other failure ends the dial as it came. With `wait`
+   * too, a dial cut off by the loss of the connection is made again on the next one. Default
+   * false: the first refusal is the dial's result.
+   */
+  waitForTarget?: boolean;
 }
 
 export type SessionState = 'connecting' | 'ready' | 'backoff' | 'closed';
@@ -264,10 +286,43 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
 
   /**
    * Opens a stream on the current connection. With `wait` (or `waitForReady`), a dial made while
-   * disconnected waits for the next connection; the wait counts in its `timeout` (dialTimeout by
-   * default).
+   * disconnected waits for the next connection; with `waitForTarget`, a dial refused because its
+   * target is not there yet is made again until it is. Every wait counts in its `timeout`
+   * (dialTimeout by default) and ends at its `signal` (SessionDialOptions).
    */
-  async dial(address: string | DialTarget, options: DialOptions & { wait?: boolean } = {}): Promise<S> {
+  async dial(address: string | DialTarget, options: SessionDialOptions = {}): Promise<S> {
+    if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
+      return this.dialOnce(address, options);
+    }
+    // Checked once, here: a bad address or option is refused at once, not dialled again.
+    const target = formatTarget(parseAddress(address));
+    const { timeoutMs } = dialLimits(options, this.nodeOpts);
+    const wait = options.wait ?? this.opts.waitForReady ?? false;
+    return redial((timeout) => this.dialOnce(address, { ...options, timeout }), {
+      target,
+      timeout: timeoutMs,
+      signal: options.signal,
+      // close() ends a pause at once: the next dial fails with the closed session's error.
+      stop: this.abort.signal,
+      // A dial cut off by the loss of the connection is made again only by one that waits for
+      // the next connection, and only while the session is reconnecting: one that failed while
+      // ready did not lose its connection (redialled at once, it could spin).
+      redo: (err) =>
+        targetAway(err)
+          ? 'later'
+          : wait && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready'
+            ? 'now'
+            : false,
+      onRetry: (err, pause) =>
+        this.logger.debug(
+          { target, err: (err as Error).message, retryIn: Math.round(pause) },
+          'dial waiting for its target',
+        ),
+    });
+  }
+
+  /** One dial, on the current connection or (waiting if asked) the next one. */
+  private async dialOnce(address: string | DialTarget, options: SessionDialOptions): Promise<S> {
     if (this._node && this._state === 'ready') return this._node.dial(address, options);
     // Checked before any wait, as the node would: a bad address or option waited for the
     // connection (its whole timeout, then TimeoutError, while none came) only to be refused

@@ -1,0 +1,279 @@
+import { getEventListeners } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AbortError,
+  BaseNode,
+  ConfigError,
+  DialRefusedError,
+  DialTimeoutError,
+  type FlexStream,
+  FlexStream as FS,
+  Session,
+  type SessionOptions,
+} from '../../src/index.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { type MemoryTransport, memoryPair } from '../../src/transport/memory.js';
+import type { Transport } from '../../src/transport/types.js';
+import type { Logger } from '../../src/util/logger.js';
+import { once, readAll } from '../helpers/streams.js';
+
+/**
+ * `session.dial(target, { waitForTarget: true })`: after a switcher restart the nodes come back
+ * one by one, and a dial made before its target's node is back waits for it (within its timeout)
+ * instead of failing with 'resolve domain failed'.
+ */
+
+const PASSWORD = 'wait-target';
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Switchers, of which sessions reach the newest: `restart()` closes it and makes the next. */
+class Switchers {
+  current = this.make();
+
+  private make(): Switcher {
+    const sw = new Switcher({ password: PASSWORD });
+    cleanups.push(() => sw.close({ timeout: 1_000 }));
+    return sw;
+  }
+
+  async restart(): Promise<void> {
+    const old = this.current;
+    this.current = this.make();
+    await old.close({ timeout: 1_000 });
+  }
+}
+
+/** A logger that lets a test wait for a line (an event, not a sleep). */
+function recordingLogger(): Logger & { line(msg: string, where?: (o: object) => boolean): Promise<object> } {
+  const waiters: { msg: string; where: (o: object) => boolean; resolve: (o: object) => void }[] = [];
+  const log = (obj: object, msg?: string): void => {
+    for (const w of waiters.slice()) {
+      if (w.msg !== msg || !w.where(obj)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(obj);
+    }
+  };
+  return {
+    debug: log,
+    info: log,
+    warn: log,
+    error: log,
+    line: (msg, where = () => true) => new Promise((resolve) => waiters.push({ msg, where, resolve })),
+  };
+}
+
+interface TestSession extends Session<FlexStream> {
+  /** The switcher's end of the current connection. */
+  link: MemoryTransport | null;
+}
+
+/**
+ * A session through `sws` over in-memory pairs. While `held` is pending, its attempts wait for
+ * it: a node whose reconnection is late.
+ */
+function session(
+  sws: Switchers,
+  domain: string,
+  extra: Partial<SessionOptions> & { held?: () => Promise<void> } = {},
+): TestSession {
+  const { held, ...options } = extra;
+  const s = new Session<FlexStream>({
+    connector: async () => {
+      await held?.();
+      const [a, b] = memoryPair();
+      sws.current.handle(b);
+      (s as TestSession).link = b;
+      return a as Transport;
+    },
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    password: PASSWORD,
+    domain,
+    backoffInitial: 20,
+    backoffMax: 100,
+    heartbeatInterval: 0,
+    ...options,
+  }) as TestSession;
+  cleanups.push(() => s.close());
+  return s;
+}
+
+function serveEcho(s: Session<FlexStream>, port: number): void {
+  s.listen(port).on('stream', (st: FlexStream) => {
+    pipeline(st, st).catch(() => {});
+  });
+}
+
+async function echoes(st: FlexStream, text: string): Promise<string> {
+  const got = readAll(st);
+  st.end(text);
+  return (await got).toString();
+}
+
+/** A gate: `wait()` resolves once `open()` was called. */
+function gate(): { wait: () => Promise<void>; open: () => void } {
+  let open: () => void = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { wait: () => opened, open };
+}
+
+/** Alice serving echo on port 7 and bob, both ready, through `sws`; alice's reconnection waits for `aliceBack`. */
+async function pair(sws: Switchers, aliceBack: Promise<void>) {
+  let first = true;
+  const alice = session(sws, 'alice', {
+    held: () => {
+      if (first) {
+        first = false;
+        return Promise.resolve();
+      }
+      return aliceBack;
+    },
+  });
+  serveEcho(alice, 7);
+  const logger = recordingLogger();
+  const bob = session(sws, 'bob', { logger });
+  await Promise.all([alice.ready({ timeout: 5_000 }), bob.ready({ timeout: 5_000 })]);
+  return { alice, bob, logger };
+}
+
+/** Restarts the switcher and resolves once bob is back (alice is not, until let back). */
+async function restart(sws: Switchers, bob: Session<FlexStream>): Promise<void> {
+  const back = once(bob, 'ready');
+  await sws.restart();
+  await back;
+}
+
+describe('session.dial with waitForTarget', () => {
+  it('made while the target is away across a switcher restart, it gets its stream once the target is back', async () => {
+    const sws = new Switchers();
+    const aliceBack = gate();
+    const { alice, bob, logger } = await pair(sws, aliceBack.wait());
+    const lost = once(bob, 'disconnect');
+    const refused = logger.line('dial waiting for its target');
+    await sws.restart();
+    await lost;
+    // Made while bob itself is reconnecting: it waits for bob's session, then for alice.
+    const dialing = bob.dial('alice:7', { wait: true, waitForTarget: true, timeout: 10_000 });
+    expect(await refused).toMatchObject({
+      target: 'alice:7',
+      err: 'dial alice:7 refused: resolve domain failed',
+    });
+    const aliceReady = once(alice, 'ready');
+    aliceBack.open();
+    await aliceReady;
+    // Before: the first refusal was the dial's result.
+    expect(await echoes(await dialing, 'hello')).toBe('hello');
+  });
+
+  it('without it, a dial to a target still away fails at once with the refusal', async () => {
+    const sws = new Switchers();
+    const aliceBack = gate();
+    const { bob } = await pair(sws, aliceBack.wait());
+    await restart(sws, bob);
+    for (const options of [{}, { waitForTarget: false }]) {
+      const err = await bob.dial('alice:7', { ...options, timeout: 10_000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DialRefusedError);
+      expect(err).toMatchObject({ reason: 'unknown-domain' });
+    }
+    aliceBack.open();
+  });
+
+  it('runs out at its timeout with a DialTimeoutError naming the last refusal, kept as its cause', async () => {
+    const sws = new Switchers();
+    const { bob } = await pair(sws, new Promise(() => {}));
+    await restart(sws, bob);
+    const ac = new AbortController();
+    const started = performance.now();
+    const err = await bob
+      .dial('alice:7', { waitForTarget: true, timeout: 600, signal: ac.signal })
+      .catch((e: unknown) => e);
+    const took = performance.now() - started;
+    // Every pause and dial let go of the signal.
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    expect(err).toBeInstanceOf(DialTimeoutError);
+    expect((err as Error).message).toBe(
+      'dial alice:7 timed out after 600 ms waiting for its target; last refused: resolve domain failed (unknown-domain)',
+    );
+    const cause = (err as Error).cause;
+    expect(cause).toBeInstanceOf(DialRefusedError);
+    expect(cause).toMatchObject({ reason: 'unknown-domain', remoteText: 'resolve domain failed' });
+    // Bounded by the timeout: not given up early, and not long after (a loaded machine's slack).
+    expect(took).toBeGreaterThanOrEqual(590);
+    expect(took).toBeLessThan(600 + 2_000);
+  });
+
+  it('ends at once with AbortError when its signal fires during a pause', async () => {
+    const sws = new Switchers();
+    const { bob, logger } = await pair(sws, new Promise(() => {}));
+    await restart(sws, bob);
+    const ac = new AbortController();
+    // The longest pause (1 s): an abort heard only at the next dial would come that much later.
+    const longPause = logger.line(
+      'dial waiting for its target',
+      (o) => (o as { retryIn: number }).retryIn >= 900,
+    );
+    const dialing = bob.dial('alice:7', { waitForTarget: true, timeout: 30_000, signal: ac.signal });
+    const settled = dialing.catch((e: unknown) => e);
+    await longPause;
+    const reason = new Error('user gave up');
+    const aborted = performance.now();
+    ac.abort(reason);
+    const err = await settled;
+    expect(performance.now() - aborted).toBeLessThan(500);
+    expect(err).toBeInstanceOf(AbortError);
+    expect((err as Error).cause).toBe(reason);
+  });
+
+  it('ends at once with ConnectionClosedError when the session closes during a pause', async () => {
+    const sws = new Switchers();
+    const { bob, logger } = await pair(sws, new Promise(() => {}));
+    await restart(sws, bob);
+    const longPause = logger.line(
+      'dial waiting for its target',
+      (o) => (o as { retryIn: number }).retryIn >= 900,
+    );
+    const settled = bob.dial('alice:7', { waitForTarget: true, timeout: 30_000 }).catch((e: unknown) => e);
+    await longPause;
+    const closing = performance.now();
+    await bob.close();
+    const err = await settled;
+    expect(performance.now() - closing).toBeLessThan(500);
+    expect(err).toMatchObject({ code: 'FLEX_ERR_CONNECTION_CLOSED', message: 'session closed' });
+  });
+
+  it('with wait, a dial cut off by the loss of the connection is made again on the next one', async () => {
+    const sws = new Switchers();
+    const { bob } = await pair(sws, Promise.resolve());
+    const dialing = bob.dial('alice:7', { wait: true, waitForTarget: true, timeout: 10_000 });
+    // In flight: its open went out, no answer can have come yet.
+    bob.link?.destroy();
+    // Before: it failed with the lost connection's ConnectionClosedError.
+    expect(await echoes(await dialing, 'again')).toBe('again');
+  });
+
+  it('without wait, a lost connection ends the dial as it came', async () => {
+    const sws = new Switchers();
+    const { bob } = await pair(sws, Promise.resolve());
+    const dialing = bob.dial('alice:7', { waitForTarget: true, timeout: 10_000 });
+    bob.link?.destroy();
+    await expect(dialing).rejects.toMatchObject({ code: 'FLEX_ERR_CONNECTION_CLOSED' });
+  });
+
+  it('refuses an option that is not a boolean, and a bad address, at once', async () => {
+    const sws = new Switchers();
+    const bob = session(sws, 'bob');
+    await bob.ready({ timeout: 5_000 });
+    await expect(bob.dial('alice:7', { waitForTarget: 'yes' as unknown as boolean })).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+    await expect(bob.dial('alice', { waitForTarget: true })).rejects.toBeInstanceOf(ConfigError);
+    await expect(bob.dial('alice:7', { waitForTarget: true, timeout: -1 })).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+  });
+});

@@ -4,12 +4,13 @@ import { Command, Option } from 'commander';
 import type { InspectableNode, InspectableSession } from '../admin/config.js';
 import { defaults } from '../config.js';
 import type { ConnectOptions, NodeSession } from '../connect.js';
-import { ConnectionClosedError, DialRefusedError } from '../errors.js';
+import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
 import { RECONNECT_SPREAD } from '../node/reconnect.js';
+import { connectionLost, redial, targetAway } from '../node/redial.js';
 import type { SessionState } from '../node/session.js';
 import type { Logger } from '../util/logger.js';
-import { now, timeout } from '../util/timers.js';
+import { now } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import { startCliAdmin } from './admin-server.js';
 import type { CliCommand, CommandContext } from './command.js';
@@ -166,14 +167,11 @@ export function serveExpose(
   logger.info({ port: e.port, target }, 'exposing');
 }
 
-/** How often a forwarded connection asks again for a domain that is not registered yet, ms. */
-const UNKNOWN_DOMAIN_RETRY = 250;
-
 /** What a forwarded connection may wait for, within --dial-timeout, beyond the session's (re)connection. */
 export interface ForwardWaits {
   /**
-   * Whether a target domain the switcher does not know may be a node still coming back (this
-   * node connected lately): the dial is tried again until it is registered.
+   * Whether a target that is not there (its domain not registered, or its port not listening)
+   * may be coming back (this node connected lately): the dial is made again until it is there.
    */
   target(): boolean;
   /**
@@ -190,32 +188,33 @@ const NO_WAITS: ForwardWaits = { target: () => false, session: () => false };
  * session while it (re)connects; and nothing has reached the local client before its stream
  * exists, so a dial that failed only because its target or connection was not there yet is made
  * again (`waits`) rather than resetting the client:
- * - after a switcher restart every node comes back on its own jittered back-off, and a dial
- *   refused 'resolve domain failed' because the target's node came back a moment after this one
- *   was reset, after it had waited through the outage;
+ * - after a switcher restart every node comes back on its own jittered back-off, and a dial was
+ *   refused 'resolve domain failed' because the target's node came back a moment after this one,
+ *   after it had waited through the outage;
  * - a dial still waiting for its answer when the connection dropped (the switcher killed, or
  *   silent until the heartbeat gave up) was reset, where one made a moment later waited.
+ * The loop, its pauses and its final error are the library's (`waitForTarget`, node/redial.ts);
+ * only when to wait is the command's own (`waits`).
  */
-async function dialForwarded(
+function dialForwarded(
   session: Pick<NodeSession, 'dial'>,
   target: string,
   dialTimeout: number,
   waits: ForwardWaits,
+  logger: Logger,
 ): Promise<FlexStream> {
-  const deadline = now() + dialTimeout;
-  for (;;) {
-    try {
-      return await session.dial(target, { wait: true, timeout: Math.max(1, deadline - now()) });
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      const lost = code === 'FLEX_ERR_CONNECTION_CLOSED' || code === 'FLEX_ERR_NOT_CONNECTED';
-      const unknown = err instanceof DialRefusedError && err.reason === 'unknown-domain';
-      // (A lost connection is retried at once: the session is no longer ready, so the dial waits.)
-      if (!((lost && waits.session()) || (unknown && waits.target()))) throw err;
-      if (deadline - now() <= (unknown ? UNKNOWN_DOMAIN_RETRY : 0)) throw err;
-      if (unknown) await new Promise((resolve) => timeout(() => resolve(undefined), UNKNOWN_DOMAIN_RETRY));
-    }
-  }
+  return redial((timeout) => session.dial(target, { wait: true, timeout }), {
+    target,
+    timeout: dialTimeout,
+    // (A lost connection is dialled again at once: the session is no longer ready, so the dial waits.)
+    redo: (err) =>
+      targetAway(err) ? waits.target() && 'later' : connectionLost(err) && waits.session() && 'now',
+    onRetry: (err, pause) =>
+      logger.debug(
+        { target, err: (err as Error).message, retryIn: Math.round(pause) },
+        'dial waiting for its target',
+      ),
+  });
 }
 
 /**
@@ -240,7 +239,7 @@ export async function serveForward(
     const from = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('error', () => {});
     // While (re)connecting, a new connection waits for the session rather than failing.
-    dialForwarded(session, target, o.dialTimeout, waits).then(
+    dialForwarded(session, target, o.dialTimeout, waits, logger).then(
       (stream) => {
         logger.debug({ from, target }, 'forwarding connection');
         socket.resume();
@@ -361,8 +360,9 @@ async function runNode(ctx: CommandContext): Promise<number> {
     const dialer: Pick<NodeSession, 'dial'> = {
       dial: (address, options) => sessionOpened.then((s) => s.dial(address, options)),
     };
-    // Set at each admission: for --dial-timeout after it, a target domain the switcher does not
-    // know yet may be a node still coming back (after a switcher restart, or at start-up).
+    // Set at each admission: for --dial-timeout after it, a target that is not there (a domain
+    // the switcher does not know yet, a port not listening yet) may be a node still coming back
+    // (after a switcher restart, or at start-up).
     let admittedAt = Number.NEGATIVE_INFINITY;
     const waits: ForwardWaits = {
       target: () => now() - admittedAt < o.dialTimeout,

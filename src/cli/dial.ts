@@ -1,4 +1,4 @@
-import { Argument, Command } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { defaults } from '../config.js';
 import type { FlexStream } from '../face/duplex.js';
 import type { CliCommand, CommandContext } from './command.js';
@@ -19,6 +19,7 @@ interface DialOpts extends ConnectOpts {
   stats?: boolean;
   statsInterval: number;
   dialTimeout: number;
+  waitForTarget?: boolean;
 }
 
 const s = (v: number): string => `${v / 1000}s`;
@@ -37,6 +38,12 @@ export function dialCommand(): CliCommand {
       flag('--dial-timeout <duration>', 'time to wait for the stream to be accepted')
         .argParser((v) => parseTimeout(v))
         .default(defaults.dialTimeout, s(defaults.dialTimeout)),
+    )
+    .addOption(
+      new Option(
+        '--wait-for-target',
+        'while DOMAIN is not registered or PORT not listening (its node not back yet), dial again until --dial-timeout runs out',
+      ),
     );
   addConnectOptions(cmd, { domainRequired: false });
   addCommonOptions(cmd, 'warn');
@@ -75,7 +82,12 @@ async function runDial(ctx: CommandContext): Promise<number> {
   // Until the stream is open, a signal ends the process the default way.
   let shutdown: ShutdownHandle | null = null;
   try {
-    const stream = await session.dial(`${target.domain}:${target.port}`, { timeout: o.dialTimeout });
+    // With --wait-for-target, a target whose node is not back yet (a switcher restarted a moment
+    // ago) is dialled again within --dial-timeout instead of failing the command at once.
+    const stream = await session.dial(`${target.domain}:${target.port}`, {
+      timeout: o.dialTimeout,
+      waitForTarget: o.waitForTarget === true,
+    });
     logger.info({ target: `${target.domain}:${target.port}` }, 'stream open');
     const done = outcome(stream);
     shutdown = onStopSignal(logger, 2_000);

@@ -43,6 +43,7 @@ interface NodeOpts extends ConnectOpts {
   forward?: Forward[];
   bind: string;
   dialTimeout: number;
+  waitForTarget?: boolean;
   earlyData?: boolean;
   reconnectSpread: number;
   admin?: HostPort;
@@ -71,6 +72,12 @@ export function nodeCommand(): CliCommand {
       flag('--dial-timeout <duration>', 'time a forwarded connection waits for its stream')
         .argParser((v) => parseTimeout(v))
         .default(defaults.dialTimeout, `${defaults.dialTimeout / 1000}s`),
+    )
+    .addOption(
+      new Option(
+        '--wait-for-target',
+        'a forwarded connection waits within --dial-timeout for a target that is not there (domain not registered, port not listening) at any time, not only just after (re)connecting',
+      ),
     )
     .addOption(
       new Option(
@@ -182,6 +189,33 @@ export interface ForwardWaits {
 }
 
 const NO_WAITS: ForwardWaits = { target: () => false, session: () => false };
+
+/**
+ * When the command's forwarded connections wait (exported for tests). A target that is not there
+ * (a domain the switcher does not know yet, a port not listening yet) may be a node still coming
+ * back for --dial-timeout after each admission of this node's session (`admitted()`: after a
+ * switcher restart, or at start-up); with --wait-for-target, at any time. A lost connection is
+ * waited out while `session()` is reconnecting.
+ */
+export function forwardWaits(
+  o: Pick<NodeOpts, 'dialTimeout' | 'waitForTarget'>,
+  session: () => Pick<NodeSession, 'state'> | undefined,
+): ForwardWaits & { admitted(): void } {
+  let admittedAt = Number.NEGATIVE_INFINITY;
+  return {
+    target: () => o.waitForTarget === true || now() - admittedAt < o.dialTimeout,
+    // Reconnecting: neither closed nor ready again (a dial that failed while the session is
+    // ready did not lose its connection, and making it again at once could spin). Before the
+    // session exists, dials wait for it (runNode's dialer): nothing fails then.
+    session: () => {
+      const s = session();
+      return s !== undefined && s.state !== 'closed' && s.state !== 'ready';
+    },
+    admitted: () => {
+      admittedAt = now();
+    },
+  };
+}
 
 /**
  * Dials `target` for one forwarded connection within `dialTimeout` ms. The dial waits for the
@@ -360,17 +394,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     const dialer: Pick<NodeSession, 'dial'> = {
       dial: (address, options) => sessionOpened.then((s) => s.dial(address, options)),
     };
-    // Set at each admission: for --dial-timeout after it, a target that is not there (a domain
-    // the switcher does not know yet, a port not listening yet) may be a node still coming back
-    // (after a switcher restart, or at start-up).
-    let admittedAt = Number.NEGATIVE_INFINITY;
-    const waits: ForwardWaits = {
-      target: () => now() - admittedAt < o.dialTimeout,
-      // Reconnecting: neither closed nor ready again (a dial that failed while the session is
-      // ready did not lose its connection, and making it again at once could spin). Before the
-      // session exists, dials wait for it (dialer): nothing fails then.
-      session: () => session !== undefined && session.state !== 'closed' && session.state !== 'ready',
-    };
+    const waits = forwardWaits(o, () => session);
     for (const f of o.forward ?? []) {
       const server = await serveForward(dialer, f, o, tunnels, logger, waits);
       closers.push(() => {
@@ -390,9 +414,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
       return 0;
     }
     session = openSession(o, o.domain, logger, nodeSessionOptions(o));
-    session.on('ready', () => {
-      admittedAt = now();
-    });
+    session.on('ready', () => waits.admitted());
     opened(session);
     shown.attach(session);
     const lost = sessionLost(session);

@@ -1,6 +1,5 @@
 import { AbortError, type DialRefusal, DialRefusedError, DialTimeoutError } from '../errors.js';
 import { now } from '../util/timers.js';
-import { clipText } from '../wire/utf8.js';
 
 /**
  * Dialling again while the target is away. After a switcher restart every node comes back on its
@@ -98,8 +97,10 @@ function outOfTime(o: RedialOptions, refused: DialRefusedError, last?: unknown):
     last !== undefined && (last as { code?: unknown }).code !== 'FLEX_ERR_DIAL_TIMEOUT'
       ? `; then ${(last as Error).message}`
       : '';
+  // The refusal's whole message: a reader that prints the cause after a message that does not
+  // contain it (the CLI) would say it twice otherwise.
   return new DialTimeoutError(
-    `dial ${o.target} timed out after ${o.timeout} ms waiting for its target; last refused: ${clipText(refused.remoteText)} (${refused.reason})${then}`,
+    `dial ${o.target} timed out after ${o.timeout} ms waiting for its target; last refusal: ${refused.message}${then}`,
     { cause: refused },
   );
 }

@@ -197,7 +197,7 @@ describe('session.dial with waitForTarget', () => {
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
     expect(err).toBeInstanceOf(DialTimeoutError);
     expect((err as Error).message).toBe(
-      'dial alice:7 timed out after 600 ms waiting for its target; last refused: resolve domain failed (unknown-domain)',
+      'dial alice:7 timed out after 600 ms waiting for its target; last refusal: dial alice:7 refused: resolve domain failed',
     );
     const cause = (err as Error).cause;
     expect(cause).toBeInstanceOf(DialRefusedError);

@@ -286,7 +286,8 @@ export function openapiDocument(): Schema {
           ...op(
             'Live events (SSE)',
             'Server-Sent Events: `hello` (history and a snapshot), then `snapshot` after every sample, and ' +
-              '`client`, `clientLeft`, `refused` (switcher) or `state` (session) as they happen.',
+              '`client`, `clientLeft`, `refused` (switcher) or `state` (session) as they happen. ' +
+              'gzip-compressed (flushed after every event) when `Accept-Encoding` accepts gzip.',
             {
               200: { description: 'An event stream.', content: { 'text/event-stream': {} } },
               ...errors(401, 403, 503),

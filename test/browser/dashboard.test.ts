@@ -52,7 +52,10 @@ describeBrowser('admin dashboard in Chromium', () => {
   });
 
   it('shows both clients live, draws and updates the chart, and kicks a client', async () => {
+    // The browser asks for gzip by itself, and the page reads the compressed stream as it comes.
+    const stream = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/events');
     await page.goto(`${admin.url}#token=${TOKEN}`);
+    expect((await stream).headers()['content-encoding']).toBe('gzip');
     // The token leaves the address bar once read.
     await page.waitForFunction(() => location.hash === '');
 

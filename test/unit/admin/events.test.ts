@@ -1,7 +1,8 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createGunzip } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventHub } from '../../../src/admin/events.js';
+import { acceptsGzip, EventHub } from '../../../src/admin/events.js';
 import type { HttpError } from '../../../src/admin/http.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 
@@ -16,10 +17,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function serve(hub: EventHub): Promise<string> {
+async function serve(hub: EventHub, hello: unknown = {}): Promise<string> {
   const server: Server = createServer((req, res) => {
     try {
-      hub.open(req, res, () => [['hello', {}]]);
+      hub.open(req, res, () => [['hello', hello]]);
     } catch (err) {
       res.writeHead((err as HttpError).status).end();
     }
@@ -105,5 +106,95 @@ describe('admin event hub', () => {
     const again = await follow(url);
     cleanups.push(() => again.destroy());
     expect(again.status).toBe(200);
+  });
+});
+
+/** A reader of the stream's text, asking for gzip or not: what arrived, on the wire and decoded. */
+interface TextReader {
+  headers: Record<string, string | string[] | undefined>;
+  /** Bytes received on the wire (compressed when gzip). */
+  wire(): number;
+  /** The decoded text so far. */
+  text(): string;
+  /** Settles when the body ended (after the gzip trailer, decoded without error). */
+  ended: Promise<void>;
+  destroy(): void;
+}
+
+function readText(url: string, gzip: boolean): Promise<TextReader> {
+  return new Promise((resolve, reject) => {
+    const headers = gzip ? { 'accept-encoding': 'gzip' } : {};
+    const req = request(url, { agent: false, headers }, (res) => {
+      let wire = 0;
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        wire += c.length;
+      });
+      const body = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
+      body.setEncoding('utf8');
+      body.on('data', (c: string) => {
+        text += c;
+      });
+      const ended = new Promise<void>((r, j) => {
+        body.on('end', () => r());
+        body.on('error', j);
+      });
+      ended.catch(() => {});
+      resolve({
+        headers: res.headers,
+        wire: () => wire,
+        text: () => text,
+        ended,
+        destroy: () => req.destroy(),
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('admin event hub compression', () => {
+  it('compresses a stream that accepts gzip, each event decodable as it is sent, the same text as plain', async () => {
+    const hub = new EventHub(4, 4 * 1024 * 1024, captureLogger());
+    cleanups.push(() => hub.close());
+    const url = await serve(hub, { hello: true });
+    const plain = await readText(url, false);
+    const zipped = await readText(url, true);
+    cleanups.push(
+      () => plain.destroy(),
+      () => zipped.destroy(),
+    );
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers.vary).toBe('accept-encoding');
+    // Rows much alike, as a snapshot's are; each event must be readable before the next is sent
+    // (a flush per event), and the deflate context carries over from event to event.
+    const rows = (n: number) =>
+      Array.from({ length: 200 }, (_, i) => ({ domain: `client-${i}`, bytesIn: i * n, rateIn: n }));
+    for (let n = 1; n <= 5; n++) {
+      hub.send('snapshot', { t: n, clients: rows(n) });
+      const tail = `"rateIn":${n}}]}\n\n`;
+      await expect.poll(() => zipped.text().endsWith(tail), { timeout: 5_000, interval: 2 }).toBe(true);
+      await expect.poll(() => plain.text().endsWith(tail), { timeout: 5_000, interval: 2 }).toBe(true);
+    }
+    expect(zipped.text()).toBe(plain.text());
+    expect(zipped.wire()).toBeLessThan(plain.wire() / 5);
+    // Closing the hub ends the compressed body properly: the trailer decodes without error.
+    hub.close();
+    await zipped.ended;
+    await plain.ended;
+    expect(zipped.text()).toBe(plain.text());
+  });
+
+  it('reads Accept-Encoding as HTTP does', () => {
+    expect(acceptsGzip(undefined)).toBe(false);
+    expect(acceptsGzip('')).toBe(false);
+    expect(acceptsGzip('gzip, deflate, br, zstd')).toBe(true);
+    expect(acceptsGzip('br;q=1.0, GZIP;q=0.5')).toBe(true);
+    expect(acceptsGzip('gzip;q=0')).toBe(false);
+    expect(acceptsGzip('gzip;q=0, *')).toBe(false);
+    expect(acceptsGzip('x-gzip')).toBe(true);
+    expect(acceptsGzip('*')).toBe(true);
+    expect(acceptsGzip('identity, deflate')).toBe(false);
   });
 });

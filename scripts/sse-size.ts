@@ -1,0 +1,126 @@
+/**
+ * What the admin's live event stream weighs on a switcher with N clients, and what sparkline
+ * history costs in memory. No HTTP server and no timing: sizes only.
+ *
+ * - snapshot: bytes of one `snapshot` event as written to the stream (`event:` and `data:` lines),
+ *   after most clients moved some bytes since the last sample (0 to 5 pings each), the busy
+ *   case: most clients' counters and rates change. `gzip` is the same events through
+ *   one deflate context per stream with a flush after each event (what a tab that accepts gzip
+ *   receives), averaged over `--rounds` snapshots after the hello.
+ * - hello: bytes of the first event of a stream, plain and gzip.
+ * - history: heap and array-buffer bytes held per item by a RateBook of `--items` keys after a
+ *   full history (itemHistory + 1 rounds) at the default options, measured with --expose-gc.
+ *
+ *   node --expose-gc --import tsx scripts/sse-size.ts [N] [--rounds 5] [--items 10000]
+ */
+import { constants, createGzip } from 'node:zlib';
+import { adminDefaults, validateAdminOptions } from '../src/admin/config.js';
+import { createRegistry } from '../src/admin/metrics.js';
+import { RateBook } from '../src/admin/rates.js';
+import { SwitcherPanel } from '../src/admin/switcher-panel.js';
+import { Switcher } from '../src/switcher/switcher.js';
+import { now } from '../src/util/timers.js';
+import { join, PASSWORD, type Raw } from '../test/unit/switcher/helpers.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, d: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : d;
+};
+const rounds = opt('--rounds', 5);
+const items = opt('--items', 10_000);
+const n = Number(args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? 1_000);
+
+const event = (name: string, data: unknown): string => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+
+/** Bytes each text takes through one gzip stream, flushed after each. */
+async function gzipSizes(texts: string[]): Promise<number[]> {
+  const z = createGzip();
+  let got = 0;
+  z.on('data', (c: Buffer) => {
+    got += c.length;
+  });
+  const sizes: number[] = [];
+  for (const t of texts) {
+    const before = got;
+    z.write(t);
+    await new Promise<void>((r) => z.flush(constants.Z_SYNC_FLUSH, () => r()));
+    sizes.push(got - before);
+  }
+  z.destroy();
+  return sizes;
+}
+
+async function streamSizes(): Promise<void> {
+  const sw = new Switcher({ password: PASSWORD, maxClients: n + 10 });
+  const raws: Raw[] = [];
+  for (let i = 0; i < n; i += 500) {
+    const batch: Promise<Raw>[] = [];
+    for (let j = i; j < Math.min(n, i + 500); j++) batch.push(join(sw, `client-${j}`));
+    raws.push(...(await Promise.all(batch)));
+  }
+  const o = validateAdminOptions({ switcher: sw });
+  const panel = new SwitcherPanel(sw, o, createRegistry('switcher', false));
+  let mono = now();
+  // Each client moves a different amount per round (0 to 5 pings, from a fixed sequence), so
+  // counters and rates differ between clients as on a real switcher.
+  let seed = 1;
+  const pings = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % 6;
+  };
+  const tick = async (): Promise<void> => {
+    await Promise.all(
+      raws.map(async (r) => {
+        for (let k = pings(); k > 0; k--) await r.barrier(k);
+      }),
+    );
+    mono += 1000;
+    panel.tick(mono, Date.now());
+  };
+  await tick();
+  await tick();
+  const texts = [event('hello', panel.hello())];
+  for (let i = 0; i < rounds; i++) {
+    await tick();
+    texts.push(event('snapshot', panel.snapshot()));
+  }
+  const gz = await gzipSizes(texts);
+  const avg = (a: number[]): number => Math.round(a.reduce((x, y) => x + y, 0) / a.length);
+  const plain = texts.slice(1).map((t) => Buffer.byteLength(t));
+  console.log(
+    `${n} clients, ${rounds} busy snapshots: snapshot ${avg(plain)} B plain, ${avg(gz.slice(1))} B gzip; ` +
+      `hello ${Buffer.byteLength(texts[0])} B plain, ${gz[0]} B gzip`,
+  );
+  panel.close();
+  await sw.close({ timeout: 200 });
+}
+
+function held(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+function historyBytes(): void {
+  if ((globalThis as { gc?: unknown }).gc === undefined) {
+    console.log('history: run with node --expose-gc to measure it');
+    return;
+  }
+  const keys = Array.from({ length: items }, (_, i) => i);
+  const before = held();
+  const book = new RateBook<number>(adminDefaults.itemHistory);
+  for (let r = 0; r <= adminDefaults.itemHistory; r++) {
+    book.begin();
+    for (const k of keys) book.sample(k, r * 1000, r * 1000, r * 100, r * 50);
+    book.end();
+  }
+  const bytes = held() - before;
+  console.log(
+    `history of ${items} items: ${(bytes / 1e6).toFixed(2)} MB, ${Math.round(bytes / items)} B per item ` +
+      `(book of ${book.size})`,
+  );
+}
+
+await streamSizes();
+historyBytes();

@@ -8,8 +8,9 @@
  *   one deflate context per stream with a flush after each event (what a tab that accepts gzip
  *   receives), averaged over `--rounds` snapshots after the hello.
  * - hello: bytes of the first event of a stream, plain and gzip.
- * - history: heap and array-buffer bytes held per item by a RateBook of `--items` keys after a
- *   full history (itemHistory + 1 rounds) at the default options, measured with --expose-gc.
+ * - history: heap and array-buffer bytes held by a RateBook of `--items` keys after a full
+ *   history (itemHistory + 1 rounds), as the admin keeps it (histories for the first
+ *   maxSnapshotItems) and with a history for every key; measured with --expose-gc.
  *
  *   node --expose-gc --import tsx scripts/sse-size.ts [N] [--rounds 5] [--items 10000]
  */
@@ -102,25 +103,36 @@ function held(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-function historyBytes(): void {
-  if ((globalThis as { gc?: unknown }).gc === undefined) {
-    console.log('history: run with node --expose-gc to measure it');
-    return;
-  }
+/** Bytes held by a book of `items` keys after a full history, with at most `cap` histories. */
+function bookBytes(cap: number): number {
   const keys = Array.from({ length: items }, (_, i) => i);
   const before = held();
-  const book = new RateBook<number>(adminDefaults.itemHistory);
+  const book = new RateBook<number>(adminDefaults.itemHistory, cap);
   for (let r = 0; r <= adminDefaults.itemHistory; r++) {
     book.begin();
     for (const k of keys) book.sample(k, r * 1000, r * 1000, r * 100, r * 50);
     book.end();
   }
   const bytes = held() - before;
+  if (book.size !== items) throw new Error('the book lost keys');
+  return bytes;
+}
+
+function historyBytes(): void {
+  if ((globalThis as { gc?: unknown }).gc === undefined) {
+    console.log('history: run with node --expose-gc to measure it');
+    return;
+  }
+  const mb = (b: number): string => `${(b / 1e6).toFixed(2)} MB`;
+  const capped = bookBytes(adminDefaults.maxSnapshotItems);
+  const all = bookBytes(Number.POSITIVE_INFINITY);
   console.log(
-    `history of ${items} items: ${(bytes / 1e6).toFixed(2)} MB, ${Math.round(bytes / items)} B per item ` +
-      `(book of ${book.size})`,
+    `rates of ${items} items: ${mb(capped)} as the admin keeps them (histories for the first ` +
+      `${adminDefaults.maxSnapshotItems}); ${mb(all)} with a history for every item, ` +
+      `${Math.round(all / items)} B per item`,
   );
 }
 
-await streamSizes();
+// Memory first, before the switcher's garbage is about.
 historyBytes();
+await streamSizes();

@@ -35,7 +35,7 @@ export class NodePanel implements Panel {
       o.pingInterval > 0
         ? new RttProbe(() => this.view.current, o.pingInterval, o.maxPingedDomains, logger)
         : null;
-    this.view = new NodeView(target, this.rtt, o.historySize, o.itemHistory);
+    this.view = new NodeView(target, this.rtt, o.historySize, o.itemHistory, o.maxSnapshotItems);
     nodeMetrics(registry, this.view, this.rtt);
     this.rtt?.start();
     this.routes = [

@@ -98,8 +98,10 @@ export class NodeView {
     readonly rtt: RttProbe | null,
     historySize: number,
     itemHistory: number,
+    /** Streams that keep a sparkline history: the first this many, those a snapshot lists. */
+    historyItems = Number.POSITIVE_INFINITY,
   ) {
-    this.book = new RateBook<StreamCore>(itemHistory);
+    this.book = new RateBook<StreamCore>(itemHistory, historyItems);
     this.total = new Rate(historySize);
     // Each connection is seen only where the counters are read: read them at every change of
     // state too, or a connection admitted and lost between two samples would count for nothing.
@@ -192,7 +194,7 @@ export class NodeView {
   }
 
   history(): SeriesJSON {
-    return this.total.series.toJSON();
+    return this.total.history();
   }
 
   streamHistory(streams: readonly StreamView[]): Record<string, SeriesJSON> {
@@ -201,7 +203,7 @@ export class NodeView {
     const shown = new Set(streams.map((v) => v.id));
     for (const s of this.current?.streamList() ?? []) {
       const r = this.book.get(s);
-      if (r !== undefined && shown.has(s.key)) out[String(s.key)] = r.series.toJSON();
+      if (r?.series != null && shown.has(s.key)) out[String(s.key)] = r.series.toJSON();
     }
     return out;
   }

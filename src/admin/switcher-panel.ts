@@ -33,7 +33,7 @@ export class SwitcherPanel implements Panel {
     private readonly o: ResolvedAdminOptions,
     registry: Registry,
   ) {
-    this.view = new SwitcherView(switcher, o.historySize, o.itemHistory);
+    this.view = new SwitcherView(switcher, o.historySize, o.itemHistory, o.maxSnapshotItems);
     this.metrics = new SwitcherMetrics(registry, switcher);
     this.routes = [
       { method: 'GET', path: '/api/v1/clients', access: 'token', handle: (c) => this.list(c) },

@@ -104,8 +104,10 @@ export class SwitcherView {
     readonly switcher: Switcher,
     historySize: number,
     itemHistory: number,
+    /** Clients that keep a sparkline history: the first this many, those a snapshot lists. */
+    historyItems = Number.POSITIVE_INFINITY,
   ) {
-    this.book = new RateBook(itemHistory);
+    this.book = new RateBook(itemHistory, historyItems);
     this.total = new Rate(historySize);
   }
 
@@ -170,13 +172,13 @@ export class SwitcherView {
     const out: Record<string, SeriesJSON> = {};
     for (const c of clients) {
       const r = this.book.get(c.id);
-      if (r !== undefined) out[c.domain] = r.series.toJSON();
+      if (r?.series != null) out[c.domain] = r.series.toJSON();
     }
     return out;
   }
 
   history(): SeriesJSON {
-    return this.total.series.toJSON();
+    return this.total.history();
   }
 
   totals(s: SwitcherStats = this.switcher.stats()): SwitcherTotals {

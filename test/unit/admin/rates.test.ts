@@ -12,7 +12,7 @@ describe('admin rates', () => {
     r.sample(1500, 2500, 1000, 1500);
     expect(r.rateIn).toBe(0);
     expect(r.rateOut).toBe(1000);
-    expect(r.series.toJSON()).toEqual({ t: [1500, 2500], in: [2000, 0], out: [1000, 1000] });
+    expect(r.history()).toEqual({ t: [1500, 2500], in: [2000, 0], out: [1000, 1000] });
   });
 
   it('restarts instead of going negative when a counter resets', () => {
@@ -71,5 +71,39 @@ describe('admin rates', () => {
       odd: { t: [2.5], in: [9], out: [9] },
     });
     expect(shareTimes({})).toEqual({ itemTimes: [], itemHistory: {} });
+  });
+
+  it('keeps histories for the first historyItems keys of a round only, and starts one for a key that moves up', () => {
+    const book = new RateBook<string>(4, 2);
+    const round = (keys: string[], t: number) => {
+      book.begin();
+      for (const k of keys) book.sample(k, t, t, t, t);
+      book.end();
+    };
+    round(['a', 'b', 'c', 'd'], 0);
+    round(['a', 'b', 'c', 'd'], 1000);
+    round(['a', 'b', 'c', 'd'], 2000);
+    // Every key is rated; only the first two keep a history (10,000 clients kept 10,000).
+    expect(book.get('d')!.rateIn).toBe(1000);
+    expect(['a', 'b', 'c', 'd'].map((k) => book.get(k)!.series?.size ?? null)).toEqual([2, 2, null, null]);
+    expect(book.get('c')!.history()).toEqual({ t: [], in: [], out: [] });
+    // 'a' left: 'c' is now second, and its history starts with this round.
+    round(['b', 'c', 'd'], 3000);
+    expect(book.get('a')).toBeUndefined();
+    expect(book.get('c')!.history()).toEqual({ t: [3000], in: [1000], out: [1000] });
+    expect(book.get('d')!.series).toBeNull();
+  });
+
+  it('stores a point in 16 bytes and reads rates back to the 7 digits of a 32-bit float', () => {
+    const s = new Series(60);
+    // One buffer behind both arrays: 60 points, 960 bytes (three 64-bit arrays took 1,440).
+    const views = Object.values(s).filter((v) => ArrayBuffer.isView(v)) as ArrayBufferView[];
+    expect(new Set(views.map((v) => v.buffer)).size).toBe(1);
+    expect(views[0].buffer.byteLength).toBe(960);
+    s.push(1_700_000_000_123, 1_234_567.89, 0.1);
+    const j = s.toJSON();
+    expect(j.t).toEqual([1_700_000_000_123]);
+    expect(j.in[0]).toBeCloseTo(1_234_567.9, -1);
+    expect(j.out).toEqual([0.1]);
   });
 });

@@ -1,5 +1,8 @@
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { round } from '../../../src/admin/rates.js';
+import { validateAdminOptions } from '../../../src/admin/config.js';
+import { type RateBook, round } from '../../../src/admin/rates.js';
+import { SwitcherPanel } from '../../../src/admin/switcher-panel.js';
 import { SwitcherView } from '../../../src/admin/switcher-view.js';
 import { SwitcherClient } from '../../../src/switcher/client.js';
 import type { SwitcherOptions } from '../../../src/switcher/config.js';
@@ -113,5 +116,26 @@ describe('SwitcherView', () => {
       rttMs: rtt === null ? null : round(rtt),
     };
     expect(JSON.stringify(v)).toBe(JSON.stringify(expected));
+  });
+
+  it('keeps sparkline histories only for the clients a snapshot lists, rates for all', async () => {
+    const { sw, raws } = await withClients(5);
+    const panel = new SwitcherPanel(
+      sw,
+      validateAdminOptions({ switcher: sw, maxSnapshotItems: 2 }),
+      new Registry(),
+    );
+    panel.tick(0, 1_000);
+    await raws[4].barrier();
+    panel.tick(1_000, 2_000);
+    panel.close();
+    // Every client had a history of its own, 2.2 KB each: 22 MB for 10,000 clients whose
+    // histories no dashboard could show beyond the first maxSnapshotItems.
+    const book = (panel.view as unknown as { book: RateBook<number> }).book;
+    const kept = sw.clients().map((c) => book.get(c.id)?.series?.size ?? null);
+    expect(kept).toEqual([1, 1, null, null, null]);
+    expect(panel.view.client('v-4')!.rateIn).toBeGreaterThan(0);
+    const hello = panel.hello() as { itemHistory: Record<string, unknown> };
+    expect(Object.keys(hello.itemHistory)).toEqual(['v-0', 'v-1']);
   });
 });

@@ -7,6 +7,8 @@
  *   case: most clients' counters and rates change. `gzip` is the same events through
  *   one deflate context per stream with a flush after each event (what a tab that accepts gzip
  *   receives), averaged over `--rounds` snapshots after the hello.
+ * - delta: the same samples as `delta` events (a stream opened with `?delta=1`, the dashboard's).
+ * - idle: the same with no client moving between samples.
  * - hello: bytes of the first event of a stream, plain and gzip.
  * - history: heap and array-buffer bytes held by a RateBook of `--items` keys after a full
  *   history (itemHistory + 1 rounds), as the admin keeps it (histories for the first
@@ -16,6 +18,7 @@
  */
 import { constants, createGzip } from 'node:zlib';
 import { adminDefaults, validateAdminOptions } from '../src/admin/config.js';
+import { delta } from '../src/admin/delta.js';
 import { createRegistry } from '../src/admin/metrics.js';
 import { RateBook } from '../src/admin/rates.js';
 import { SwitcherPanel } from '../src/admin/switcher-panel.js';
@@ -70,29 +73,41 @@ async function streamSizes(): Promise<void> {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
     return seed % 6;
   };
-  const tick = async (): Promise<void> => {
-    await Promise.all(
-      raws.map(async (r) => {
-        for (let k = pings(); k > 0; k--) await r.barrier(k);
-      }),
-    );
+  const tick = async (busy: boolean): Promise<void> => {
+    if (busy)
+      await Promise.all(
+        raws.map(async (r) => {
+          for (let k = pings(); k > 0; k--) await r.barrier(k);
+        }),
+      );
     mono += 1000;
     panel.tick(mono, Date.now());
   };
-  await tick();
-  await tick();
-  const texts = [event('hello', panel.hello())];
-  for (let i = 0; i < rounds; i++) {
-    await tick();
-    texts.push(event('snapshot', panel.snapshot()));
-  }
-  const gz = await gzipSizes(texts);
+  await tick(true);
+  await tick(true);
   const avg = (a: number[]): number => Math.round(a.reduce((x, y) => x + y, 0) / a.length);
-  const plain = texts.slice(1).map((t) => Buffer.byteLength(t));
-  console.log(
-    `${n} clients, ${rounds} busy snapshots: snapshot ${avg(plain)} B plain, ${avg(gz.slice(1))} B gzip; ` +
-      `hello ${Buffer.byteLength(texts[0])} B plain, ${gz[0]} B gzip`,
-  );
+  for (const busy of [true, false]) {
+    // The plain stream's hello has a snapshot of its own; a delta stream's is its base.
+    let base = panel.snapshot();
+    const full = [event('hello', panel.hello())];
+    const deltas = [event('hello', panel.hello(base))];
+    for (let i = 0; i < rounds; i++) {
+      await tick(busy);
+      const next = panel.snapshot();
+      full.push(event('snapshot', next));
+      deltas.push(event('delta', delta(panel.keyed(base), panel.keyed(next))));
+      base = next;
+    }
+    const line = async (name: string, texts: string[]): Promise<string> => {
+      const gz = await gzipSizes(texts);
+      const plain = texts.slice(1).map((t) => Buffer.byteLength(t));
+      return `${name} ${avg(plain)} B plain, ${avg(gz.slice(1))} B gzip, last ${plain[plain.length - 1]} B, ${gz[gz.length - 1]} B gzip (hello ${Buffer.byteLength(texts[0])} B, ${gz[0]} B gzip)`;
+    };
+    console.log(
+      `${n} clients, ${rounds} ${busy ? 'busy' : 'idle'} samples: ${await line('snapshot', full)}; ` +
+        `${await line('delta', deltas)}`,
+    );
+  }
   panel.close();
   await sw.close({ timeout: 200 });
 }

@@ -4,10 +4,14 @@ import type { Logger } from '../util/logger.js';
 import { interval } from '../util/timers.js';
 import { baseHeaders, HttpError } from './http.js';
 
-/** One open stream; `gzip` compresses what goes to `res` when the request accepted gzip. */
+/**
+ * One open stream; `gzip` compresses what goes to `res` when the request accepted gzip. Messages
+ * sent to a channel go to its streams only (feed.ts: full snapshots or their changes).
+ */
 interface Stream {
   readonly res: ServerResponse;
   readonly gzip: Gzip | null;
+  readonly channel: string;
 }
 
 /**
@@ -37,11 +41,23 @@ export class EventHub {
     return this.streams.size;
   }
 
+  /** Streams open on `channel`. */
+  count(channel: string): number {
+    let n = 0;
+    for (const s of this.streams) if (s.channel === channel) n++;
+    return n;
+  }
+
   /**
    * Starts a stream with the (event name, data) messages `first()` gives, called only when the
-   * stream opens (not for HEAD, not for a 503). Throws 503 when full.
+   * stream opens (not for HEAD, not for a 503), on `channel`. Throws 503 when full.
    */
-  open(req: IncomingMessage, res: ServerResponse, first: () => readonly [string, unknown][]): void {
+  open(
+    req: IncomingMessage,
+    res: ServerResponse,
+    first: () => readonly [string, unknown][],
+    channel = 'full',
+  ): void {
     if (this.streams.size >= this.max) {
       throw new HttpError(503, 'unavailable', `${this.max} event streams are open already`, {
         'retry-after': '5',
@@ -67,7 +83,7 @@ export class EventHub {
     // No stall deadline (server.ts): a stream may be quiet for long, and bufferLimit bounds a
     // reader that stopped reading.
     req.socket.setTimeout(0);
-    const stream: Stream = { res, gzip: gzip ? compressor(res) : null };
+    const stream: Stream = { res, gzip: gzip ? compressor(res) : null, channel };
     this.streams.add(stream);
     res.on('close', () => {
       this.streams.delete(stream);
@@ -79,8 +95,9 @@ export class EventHub {
     put(stream, text);
   }
 
-  send(event: string, data: unknown): void {
-    if (this.streams.size > 0) this.write(format(event, data));
+  /** To every stream, or to those of `channel`. */
+  send(event: string, data: unknown, channel?: string): void {
+    if (this.streams.size > 0) this.write(format(event, data), channel);
   }
 
   /** Ends every stream. */
@@ -94,8 +111,9 @@ export class EventHub {
     this.streams.clear();
   }
 
-  private write(text: string): void {
+  private write(text: string, channel?: string): void {
     for (const s of this.streams) {
+      if (channel !== undefined && s.channel !== channel) continue;
       // Compressed bytes the socket has not taken, plus text the compressor has not yet taken.
       const unsent = s.res.writableLength + (s.gzip?.writableLength ?? 0);
       if (unsent > this.bufferLimit) {

@@ -3,10 +3,11 @@ import type { SessionState } from '../node/session.js';
 import type { Logger } from '../util/logger.js';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
 import type { AdminNode, ResolvedAdminOptions } from './config.js';
+import type { Keyed } from './delta.js';
 import { checkDomain, readPage, sendJson } from './http.js';
 import { nodeMetrics } from './node-metrics.js';
 import { RttProbe } from './node-rtt.js';
-import { NodeView } from './node-view.js';
+import { type NodeSnapshot, NodeView } from './node-view.js';
 import type { Panel } from './panel.js';
 import { shareTimes } from './rates.js';
 import type { Route } from './router.js';
@@ -94,8 +95,8 @@ export class NodePanel implements Panel {
     this.view.tick(mono, wall);
   }
 
-  hello(): unknown {
-    const snapshot = this.view.snapshot(this.o.maxSnapshotItems);
+  hello(given?: unknown): unknown {
+    const snapshot = (given as NodeSnapshot | undefined) ?? this.view.snapshot(this.o.maxSnapshotItems);
     return {
       mode: 'node',
       sampleInterval: this.o.sampleInterval,
@@ -107,6 +108,12 @@ export class NodePanel implements Panel {
 
   snapshot(): unknown {
     return this.view.snapshot(this.o.maxSnapshotItems);
+  }
+
+  keyed(snapshot: unknown): Keyed {
+    const s = snapshot as NodeSnapshot;
+    const items = new Map(s.streams.map((v) => [String(v.id), v as unknown as Record<string, unknown>]));
+    return { t: s.t, totals: s.totals, omitted: s.omitted, items };
   }
 
   relay(send: (event: string, data: unknown) => void): void {

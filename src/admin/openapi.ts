@@ -287,10 +287,24 @@ export function openapiDocument(): Schema {
             'Live events (SSE)',
             'Server-Sent Events: `hello` (history and a snapshot), then `snapshot` after every sample, and ' +
               '`client`, `clientLeft`, `refused` (switcher) or `state` (session) as they happen. ' +
+              'With `delta=1`, `delta` events `{t, totals, omitted, set, gone}` replace `snapshot`: ' +
+              'the fields of listed items that changed since the previous sample, by key. ' +
               'gzip-compressed (flushed after every event) when `Accept-Encoding` accepts gzip.',
             {
               200: { description: 'An event stream.', content: { 'text/event-stream': {} } },
               ...errors(401, 403, 503),
+            },
+            {
+              parameters: [
+                {
+                  name: 'delta',
+                  in: 'query',
+                  required: false,
+                  description:
+                    '`1`: `delta` events instead of `snapshot` events (what the dashboard asks for).',
+                  schema: { type: 'string', enum: ['1'] },
+                },
+              ],
             },
           ),
           security: [{ bearer: [] }, { queryToken: [] }],

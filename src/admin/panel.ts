@@ -1,3 +1,4 @@
+import type { Keyed } from './delta.js';
 import type { Method, Route } from './router.js';
 
 /**
@@ -13,10 +14,15 @@ export interface Panel {
   info(): unknown;
   /** Samples the counters (called every `sampleInterval`). */
   tick(mono: number, wall: number): void;
-  /** The first message of an event stream: history and a snapshot. */
-  hello(): unknown;
+  /**
+   * The first message of an event stream: history and a snapshot, `snapshot` when given (one
+   * this panel's snapshot() made: the one a delta stream's next delta starts from), else a new one.
+   */
+  hello(snapshot?: unknown): unknown;
   /** The message pushed after every sample. */
   snapshot(): unknown;
+  /** A snapshot this panel made, with its items by key (client domain, stream id) for a delta. */
+  keyed(snapshot: unknown): Keyed;
   /** Core events to relay: calls `send(event, data)` until `close()`. */
   relay(send: (event: string, data: unknown) => void): void;
   close(): void;

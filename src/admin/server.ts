@@ -7,6 +7,7 @@ import { StaticFiles } from './assets.js';
 import { Auth } from './auth.js';
 import { type AdminOptions, REQUEST_TIMEOUT, validateAdminOptions } from './config.js';
 import { EventHub } from './events.js';
+import { Feed } from './feed.js';
 import { baseHeaders, HttpError, sendError, sendJson } from './http.js';
 import { createRegistry } from './metrics.js';
 import { NodePanel } from './node-panel.js';
@@ -42,12 +43,13 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   const hub = new EventHub(o.maxEventStreams, o.eventBufferLimit, logger);
   const files = new StaticFiles();
   await files.load(logger);
-  const router = buildRouter(panel, hub, files, registry);
+  const feed = new Feed(panel, hub);
+  const router = buildRouter(panel, feed, files, registry);
 
   panel.tick(now(), Date.now());
   const sampler = interval(() => {
     panel.tick(now(), Date.now());
-    if (hub.size > 0) hub.send('snapshot', panel.snapshot());
+    feed.sample();
   }, o.sampleInterval);
   panel.relay((event, data) => hub.send(event, data));
 
@@ -253,7 +255,7 @@ function rawPath(target: string): string {
 const ABSOLUTE_ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
 /** The server's routes; exported for the test that holds them against the OpenAPI document. */
-export function buildRouter(panel: Panel, hub: EventHub, files: StaticFiles, registry: Registry): Router {
+export function buildRouter(panel: Panel, feed: Feed, files: StaticFiles, registry: Registry): Router {
   const router = new Router();
   const common: Route[] = [
     {
@@ -266,7 +268,7 @@ export function buildRouter(panel: Panel, hub: EventHub, files: StaticFiles, reg
       method: 'GET',
       path: '/api/v1/events',
       access: 'token-or-query',
-      handle: (c) => hub.open(c.req, c.res, () => [['hello', panel.hello()]]),
+      handle: (c) => feed.open(c),
     },
     {
       method: 'GET',

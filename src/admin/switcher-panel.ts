@@ -3,12 +3,13 @@ import type { ClientInfo, LeaveReason } from '../switcher/client.js';
 import type { RefusalInfo, Switcher } from '../switcher/switcher.js';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
 import type { ResolvedAdminOptions } from './config.js';
+import type { Keyed } from './delta.js';
 import { checkDomain, HttpError, readJsonBody, readPage, sendJson } from './http.js';
 import type { Panel } from './panel.js';
 import { shareTimes } from './rates.js';
 import type { Context, Route } from './router.js';
 import { SwitcherMetrics } from './switcher-metrics.js';
-import { SwitcherView } from './switcher-view.js';
+import { type SwitcherSnapshot, SwitcherView } from './switcher-view.js';
 import { packageVersion } from './version.js';
 
 /** Longest kick reason accepted; it ends up in logs and in the error the node sees. */
@@ -69,8 +70,8 @@ export class SwitcherPanel implements Panel {
     this.view.tick(mono, wall);
   }
 
-  hello(): unknown {
-    const snapshot = this.view.snapshot(this.o.maxSnapshotItems);
+  hello(given?: unknown): unknown {
+    const snapshot = (given as SwitcherSnapshot | undefined) ?? this.view.snapshot(this.o.maxSnapshotItems);
     return {
       mode: 'switcher',
       sampleInterval: this.o.sampleInterval,
@@ -82,6 +83,12 @@ export class SwitcherPanel implements Panel {
 
   snapshot(): unknown {
     return this.view.snapshot(this.o.maxSnapshotItems);
+  }
+
+  keyed(snapshot: unknown): Keyed {
+    const s = snapshot as SwitcherSnapshot;
+    const items = new Map(s.clients.map((c) => [c.domain, c as unknown as Record<string, unknown>]));
+    return { t: s.t, totals: s.totals, omitted: s.omitted, items };
   }
 
   relay(send: (event: string, data: unknown) => void): void {

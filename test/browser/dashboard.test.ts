@@ -55,6 +55,8 @@ describeBrowser('admin dashboard in Chromium', () => {
     // The browser asks for gzip by itself, and the page reads the compressed stream as it comes.
     const stream = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/events');
     await page.goto(`${admin.url}#token=${TOKEN}`);
+    // It asks for deltas: after the hello, only the fields that changed since the last sample.
+    expect(new URL((await stream).url()).search).toBe('?delta=1');
     expect((await stream).headers()['content-encoding']).toBe('gzip');
     // The token leaves the address bar once read.
     await page.waitForFunction(() => location.hash === '');
@@ -81,6 +83,10 @@ describeBrowser('admin dashboard in Chromium', () => {
     expect(inked).toBeGreaterThan(1000);
     // Every row has a sparkline canvas.
     expect(await page.locator('#rows td.spark canvas').count()).toBe(2);
+    // Rows follow the counters: bob's bytes sent grow as he writes, delta after delta.
+    const bobIn = page.locator('#rows tr[data-key="bob"] td').nth(5);
+    const firstIn = await bobIn.textContent();
+    await expect.poll(() => bobIn.textContent(), WAIT).not.toBe(firstIn);
 
     // Sorting and filtering.
     await page.locator('th[data-key="domain"]').click();

@@ -158,6 +158,12 @@ let mode = null;
 let table = null;
 let snapshots = 0;
 const itemHistory = new Map();
+/**
+ * The listed items by key, as the hello gave them and each delta changed them: the stream is
+ * asked for deltas (`?delta=1`), the fields that changed since the previous sample, not a
+ * snapshot of every item every second.
+ */
+let listed = new Map();
 
 function renderDetail() {
   const key = table.selected;
@@ -253,6 +259,7 @@ function onHello(hello) {
   chartLimit = Math.max(chartLimit, h.t.length);
   chart.setData(chartData);
   itemHistory.clear();
+  listed = new Map(mode.items(hello.snapshot).map((it) => [String(mode.keyOf(it)), it]));
   // Each item's sample times are the last of itemTimes, sent once (copied: rows grow their own).
   const times = hello.itemTimes ?? [];
   for (const [key, s] of Object.entries(hello.itemHistory)) {
@@ -261,9 +268,16 @@ function onHello(hello) {
   onSnapshot(hello.snapshot);
 }
 
+function onDelta(d) {
+  for (const key of d.gone) listed.delete(key);
+  for (const [key, fields] of Object.entries(d.set)) listed.set(key, { ...listed.get(key), ...fields });
+  onSnapshot({ t: d.t, totals: d.totals, omitted: d.omitted, [mode.list]: [...listed.values()] });
+}
+
 const handlers = {
   hello: onHello,
   snapshot: onSnapshot,
+  delta: onDelta,
   client: (c) => logEvent(`${c.domain} connected from ${c.remoteAddress} (IP ${c.ip})`),
   clientLeft: (c) => {
     table.remove(c.domain);
@@ -280,7 +294,7 @@ const handlers = {
 
 /** Reads the SSE stream with fetch, so the token goes in a header, not in the URL. */
 async function follow() {
-  const res = await api('api/v1/events', { headers: { accept: 'text/event-stream' } });
+  const res = await api('api/v1/events?delta=1', { headers: { accept: 'text/event-stream' } });
   if (!res.ok) throw new Error(await errorText(res));
   setStatus('live', 'live');
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

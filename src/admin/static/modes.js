@@ -40,6 +40,7 @@ export const modes = {
     sortKey: 'domain',
     keyOf: (c) => c.domain,
     text: (c) => `${c.domain} ${c.ip} ${c.remoteAddress}`,
+    list: 'clients',
     items: (snap) => snap.clients,
     cards: (t) => [
       ['Clients', fmt.count(t.clients)],
@@ -78,6 +79,7 @@ export const modes = {
     sortKey: 'local',
     keyOf: (s) => s.id,
     text: (s) => `${fmt.address(s.local)} ${fmt.address(s.remote)} ${s.remote.ip} ${s.state}`,
+    list: 'streams',
     items: (snap) => snap.streams,
     cards: (t) => [
       ['Connected', t.connected ? 'yes' : 'no'],

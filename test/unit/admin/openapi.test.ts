@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StaticFiles } from '../../../src/admin/assets.js';
 import { type InspectableNode, validateAdminOptions } from '../../../src/admin/config.js';
 import { EventHub } from '../../../src/admin/events.js';
+import { Feed } from '../../../src/admin/feed.js';
 import { createRegistry } from '../../../src/admin/metrics.js';
 import { NodePanel } from '../../../src/admin/node-panel.js';
 import { openapiDocument } from '../../../src/admin/openapi.js';
@@ -72,7 +73,7 @@ describe('admin OpenAPI document', () => {
           : new NodePanel(node, o, registry, silentLogger);
       const hub = new EventHub(1, 1024, silentLogger);
       try {
-        const router = buildRouter(panel, hub, new StaticFiles(), registry);
+        const router = buildRouter(panel, new Feed(panel, hub), new StaticFiles(), registry);
         const assets = new Set(StaticFiles.paths.filter((p) => p !== '/'));
         const registered = router.routes
           .filter((r) => !assets.has(r.path))

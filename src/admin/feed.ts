@@ -1,0 +1,59 @@
+import { type Delta, delta, type Keyed } from './delta.js';
+import type { EventHub } from './events.js';
+import type { Panel } from './panel.js';
+import type { Context } from './router.js';
+
+/** Channels of the event hub: streams that get every snapshot whole, and those that get deltas. */
+const FULL = 'full';
+const DELTA = 'delta';
+
+/**
+ * The live event stream's snapshots. A stream opened with `?delta=1` (the dashboard's) gets,
+ * after its hello, `delta` events (delta.ts) instead of `snapshot` events: what changed since
+ * the snapshot before. Every delta stream holds the same snapshot, `base`: the last one a delta
+ * was made to, or the one a hello since gave. A hello on a delta stream carries `base` rather
+ * than a newer snapshot, or a value that moved after `base` and moved back by the next sample
+ * (a client's open streams, its queued bytes) would be left as the hello showed it; with no
+ * delta stream open at the last sample there is no base, and the hello's new snapshot becomes it.
+ */
+export class Feed {
+  private base: { snapshot: unknown; keyed: Keyed } | null = null;
+
+  constructor(
+    private readonly panel: Panel,
+    readonly hub: EventHub,
+  ) {}
+
+  /** After every sample: the snapshot to full streams, its changes to delta streams. */
+  sample(): void {
+    if (this.hub.size === 0) {
+      this.base = null;
+      return;
+    }
+    const snapshot = this.panel.snapshot();
+    if (this.hub.count(FULL) > 0) this.hub.send('snapshot', snapshot, FULL);
+    if (this.hub.count(DELTA) === 0) {
+      this.base = null;
+      return;
+    }
+    const next = { snapshot, keyed: this.panel.keyed(snapshot) };
+    if (this.base !== null) this.hub.send('delta', delta(this.base.keyed, next.keyed) satisfies Delta, DELTA);
+    this.base = next;
+  }
+
+  /** Opens a stream for `GET /api/v1/events`: a delta stream with `?delta=1`. */
+  open(c: Context): void {
+    if (c.url.searchParams.get('delta') !== '1') {
+      this.hub.open(c.req, c.res, () => [['hello', this.panel.hello()]], FULL);
+      return;
+    }
+    const first = (): [string, unknown][] => {
+      if (this.base === null) {
+        const snapshot = this.panel.snapshot();
+        this.base = { snapshot, keyed: this.panel.keyed(snapshot) };
+      }
+      return [['hello', this.panel.hello(this.base.snapshot)]];
+    };
+    this.hub.open(c.req, c.res, first, DELTA);
+  }
+}

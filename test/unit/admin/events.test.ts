@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
@@ -121,6 +122,9 @@ interface TextReader {
   destroy(): void;
 }
 
+/** The socket of each reader, for a test that stops reading one. */
+const sockets = new WeakMap<TextReader, { pause(): void }>();
+
 function readText(url: string, gzip: boolean): Promise<TextReader> {
   return new Promise((resolve, reject) => {
     const headers = gzip ? { 'accept-encoding': 'gzip' } : {};
@@ -140,13 +144,15 @@ function readText(url: string, gzip: boolean): Promise<TextReader> {
         body.on('error', j);
       });
       ended.catch(() => {});
-      resolve({
+      const reader: TextReader = {
         headers: res.headers,
         wire: () => wire,
         text: () => text,
         ended,
         destroy: () => req.destroy(),
-      });
+      };
+      sockets.set(reader, res.socket);
+      resolve(reader);
     });
     req.on('error', reject);
     req.end();
@@ -184,6 +190,31 @@ describe('admin event hub compression', () => {
     await zipped.ended;
     await plain.ended;
     expect(zipped.text()).toBe(plain.text());
+  });
+
+  it('closes a compressed stream whose reader stopped reading, and keeps the one that reads', async () => {
+    const log = captureLogger();
+    const hub = new EventHub(2, 1024 * 1024, log);
+    cleanups.push(() => hub.close());
+    const url = await serve(hub);
+    const stalled = await readText(url, true);
+    const reading = await readText(url, true);
+    cleanups.push(
+      () => stalled.destroy(),
+      () => reading.destroy(),
+    );
+    expect(stalled.headers['content-encoding']).toBe('gzip');
+    sockets.get(stalled)?.pause();
+    // Base64 of random bytes: gzip saves a quarter of it, so the backlog grows as it is sent.
+    for (let n = 0; hub.size === 2 && n < 2_000; n++) {
+      const tail = `"n":${n}}\n\n`;
+      hub.send('snapshot', { fill: randomBytes(48 * 1024).toString('base64'), n });
+      await expect.poll(() => reading.text().endsWith(tail), { timeout: 5_000, interval: 2 }).toBe(true);
+    }
+    expect(hub.size).toBe(1);
+    expect(log.find('admin event stream too slow; closing it')).toHaveLength(1);
+    hub.send('snapshot', { n: 'after' });
+    await expect.poll(() => reading.text().endsWith('"n":"after"}\n\n'), { timeout: 5_000 }).toBe(true);
   });
 
   it('reads Accept-Encoding as HTTP does', () => {

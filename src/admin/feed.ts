@@ -1,4 +1,4 @@
-import { type Delta, delta, type Keyed } from './delta.js';
+import { delta, type Keyed } from './delta.js';
 import type { EventHub } from './events.js';
 import type { Panel } from './panel.js';
 import type { Context } from './router.js';
@@ -37,7 +37,7 @@ export class Feed {
       return;
     }
     const next = { snapshot, keyed: this.panel.keyed(snapshot) };
-    if (this.base !== null) this.hub.send('delta', delta(this.base.keyed, next.keyed) satisfies Delta, DELTA);
+    if (this.base !== null) this.hub.send('delta', delta(this.base.keyed, next.keyed), DELTA);
     this.base = next;
   }
 

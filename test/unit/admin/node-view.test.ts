@@ -8,6 +8,7 @@ import {
 } from '../../../src/admin/config.js';
 import { NodePanel } from '../../../src/admin/node-panel.js';
 import { NodeView } from '../../../src/admin/node-view.js';
+import type { RateBook } from '../../../src/admin/rates.js';
 import { silentLogger } from '../../../src/util/logger.js';
 
 /** The parts of a node NodeView's counters read; its counters are set by the test. */
@@ -131,5 +132,34 @@ describe('admin node view', () => {
     expect(snap.totals).toMatchObject({ streams: 5, receiveBuffered: 15, writeBuffered: 150 });
     expect(built).toBe(2);
     expect(Object.keys(view.streamHistory(snap.streams))).toEqual(['1', '2']);
+  });
+
+  it('keeps sparkline histories only for the streams a snapshot lists, and keys deltas by id', () => {
+    const stream = (key: number) => ({
+      key,
+      local: { ip: 1, port: key, domain: 'a' },
+      remote: { ip: 2, port: 80, domain: 'b' },
+      state: 'open',
+      bytesRead: key,
+      bytesWritten: 0,
+      createdAt: 0,
+      lastActivity: 0,
+    });
+    const list = [1, 2, 3, 4, 5].map(stream);
+    const node = { ...fakeNode(), streamList: () => list } as unknown as InspectableNode;
+    const o = validateAdminOptions({ node, pingInterval: 0, maxSnapshotItems: 2 });
+    const panel = new NodePanel(node, o, new Registry(), silentLogger);
+    try {
+      panel.tick(0, 1000);
+      for (const s of list) s.bytesRead += 100;
+      panel.tick(1000, 2000);
+      // Every stream is rated; the first two (those a snapshot lists) keep a history.
+      const book = (panel.view as unknown as { book: RateBook<unknown> }).book;
+      expect(list.map((s) => book.get(s)?.series?.size ?? null)).toEqual([1, 1, null, null, null]);
+      expect(list.map((s) => book.get(s)?.rateIn)).toEqual([100, 100, 100, 100, 100]);
+      expect([...panel.keyed(panel.snapshot()).items.keys()]).toEqual(['1', '2']);
+    } finally {
+      panel.close();
+    }
   });
 });

@@ -1,13 +1,22 @@
-import { AbortError, type DialRefusal, DialRefusedError, DialTimeoutError } from '../errors.js';
+import {
+  AbortError,
+  type DialRefusal,
+  DialRefusedError,
+  DialTimeoutError,
+  PingError,
+  TimeoutError,
+} from '../errors.js';
 import { now } from '../util/timers.js';
+import { PingErrorText } from '../wire/ping.js';
 
 /**
- * Dialling again while the target is away. After a switcher restart every node comes back on its
- * own jittered back-off, so for a few seconds a dial reaches a switcher that does not know its
- * target yet ('resolve domain failed'), or a node that is back but not listening again. A dial
- * that may wait (a session's `waitForTarget`, a `flexmux node --forward` connection) is made again
- * until its timeout runs out, instead of failing at the first refusal. One loop for both, so that
- * the library and the CLI back off, bound and report the same way.
+ * Dialling (or pinging) again while the target is away. After a switcher restart every node comes
+ * back on its own jittered back-off, so for a few seconds a dial reaches a switcher that does not
+ * know its target yet ('resolve domain failed', a ping 'domain not found'), or a node that is back
+ * but not listening again. A dial or ping that may wait (a session's `waitForTarget`, a `flexmux
+ * node --forward` connection) is made again until its timeout runs out, instead of failing at the
+ * first refusal. One loop for all of them, so that the library and the CLI back off, bound and
+ * report the same way.
  */
 
 /** Refusals that say the target is not there (yet), rather than that the dial is wrong or too many. */
@@ -18,7 +27,12 @@ export function targetAway(err: unknown): err is DialRefusedError {
   return err instanceof DialRefusedError && AWAY.has(err.reason);
 }
 
-/** Whether `err` says the dialer's own connection was lost (or is not there) under the dial. */
+/** Whether `err` is a ping's answer that its target's domain is not registered (yet). */
+export function pingTargetAway(err: unknown): err is PingError {
+  return err instanceof PingError && err.remoteText === PingErrorText.DOMAIN_NOT_FOUND;
+}
+
+/** Whether `err` says the dialer's (or pinger's) own connection was lost (or is not there) under it. */
 export function connectionLost(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'FLEX_ERR_CONNECTION_CLOSED' || code === 'FLEX_ERR_NOT_CONNECTED';
@@ -30,26 +44,27 @@ export const REDIAL_FIRST = 100;
 export const REDIAL_MAX = 1_000;
 
 /**
- * What to do after a failed dial: `'later'` dials again after the next pause, `'now'` at once
- * (the next dial waits for something itself, a reconnecting session), `false` gives up with it.
+ * What to do after a failed dial or ping: `'later'` makes it again after the next pause (the
+ * target is not there yet: the last such failure is what running out names), `'now'` at once (the
+ * next one waits for something itself, a reconnecting session), `false` gives up with it.
  */
 export type Redo = 'later' | 'now' | false;
 
 export interface RedialOptions {
-  /** What is dialled (`domain:port`), named in the final error. */
+  /** What is dialled (`domain:port`) or pinged (a domain, `the switcher`), named in the final error. */
   target: string;
-  /** ms all dials and the pauses between them may take together. */
+  /** ms all attempts and the pauses between them may take together. */
   timeout: number;
-  /** Aborting ends a pause at once with AbortError; a dial in flight must heed it itself. */
+  /** Aborting ends a pause at once with AbortError; an attempt in flight must heed it itself. */
   signal?: AbortSignal;
   /**
-   * The owner's own end (a session's close): it cuts a pause short, and the next dial, made at
+   * The owner's own end (a session's close): it cuts a pause short, and the next attempt, made at
    * once, fails as the owner's state says (a closed session's ConnectionClosedError).
    */
   stop?: AbortSignal;
-  /** Whether, and when, to dial again after `err`. */
+  /** Whether, and when, to try again after `err`. */
   redo(err: unknown): Redo;
-  /** Called before each pause: what was refused and how long until the next dial (ms). */
+  /** Called before each pause: what was refused and how long until the next attempt (ms). */
   onRetry?(err: unknown, pause: number): void;
 }
 
@@ -59,38 +74,60 @@ export interface RedialOptions {
  * DialTimeoutError that names the last refusal and keeps it as its cause: a bare timeout would
  * hide that the target was never there.
  */
-export async function redial<S>(dial: (timeout: number) => Promise<S>, o: RedialOptions): Promise<S> {
+export function redial<S>(dial: (timeout: number) => Promise<S>, o: RedialOptions): Promise<S> {
+  return retry(dial, o, 'dial', (refused, last) => dialOutOfTime(o, refused, last));
+}
+
+/**
+ * redial() for a ping: running out after a `domain not found` answer fails with a TimeoutError
+ * (what a ping that runs out fails with) that names that answer and keeps it as its cause.
+ */
+export function reping(ping: (timeout: number) => Promise<number>, o: RedialOptions): Promise<number> {
+  return retry(ping, o, 'ping', (away, last) => pingOutOfTime(o, away, last));
+}
+
+/**
+ * The loop of redial() and reping(). `verb` names what a pause's AbortError ends; `outOfTime`
+ * makes the final error from the last failure that said the target is away (`'later'`) and, when
+ * the last attempt ran out of time itself, that attempt's error.
+ */
+async function retry<S>(
+  attempt: (timeout: number) => Promise<S>,
+  o: RedialOptions,
+  verb: string,
+  outOfTime: (away: unknown, last?: unknown) => Error,
+): Promise<S> {
   const deadline = now() + o.timeout;
   let pause = REDIAL_FIRST;
-  let refused: DialRefusedError | undefined;
+  let away: { err: unknown } | undefined;
   for (;;) {
     try {
-      // Whole ms, at least 1: a dial's timeout is a timer delay, which 0 would not be.
-      return await dial(Math.max(1, Math.ceil(deadline - now())));
+      // Whole ms, at least 1: an attempt's timeout is a timer delay, which 0 would not be.
+      return await attempt(Math.max(1, Math.ceil(deadline - now())));
     } catch (err) {
       const redo = o.redo(err);
-      if (redo === false) throw refused === undefined || !timedOut(err) ? err : outOfTime(o, refused, err);
-      if (err instanceof DialRefusedError) refused = err;
+      if (redo === false) throw away === undefined || !timedOut(err) ? err : outOfTime(away.err, err);
+      if (redo === 'later') away = { err };
       const wait = redo === 'later' ? Math.min(pause, Math.max(0, deadline - now())) : 0;
       if (redo === 'later') pause = Math.min(pause * 2, REDIAL_MAX);
       if (wait > 0) {
         o.onRetry?.(err, wait);
-        await sleep(wait, o.signal, o.stop);
+        await sleep(wait, verb, o.signal, o.stop);
       }
-      // The pause took what was left: the next dial would get a token timeout and fail with a
-      // DialTimeoutError of its own, which says less than this.
-      if (deadline - now() < 1) throw refused === undefined ? err : outOfTime(o, refused);
+      // The pause took what was left: the next attempt would get a token timeout and fail with a
+      // timeout of its own, which says less than this.
+      if (deadline - now() < 1) throw away === undefined ? err : outOfTime(away.err);
     }
   }
 }
 
-/** A dial's own timeout (no ACK in time, or no connection in time to dial on). */
+/** A dial's or ping's own timeout (no answer in time, or no connection in time to use). */
 function timedOut(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'FLEX_ERR_DIAL_TIMEOUT' || code === 'FLEX_ERR_TIMEOUT';
 }
 
-function outOfTime(o: RedialOptions, refused: DialRefusedError, last?: unknown): DialTimeoutError {
+function dialOutOfTime(o: RedialOptions, refused: unknown, last?: unknown): DialTimeoutError {
   // The last dial's own timeout is worth naming only when it is not just the dial's (no
   // connection to dial on, say): the refusal before it is what the caller needs to hear.
   const then =
@@ -100,16 +137,34 @@ function outOfTime(o: RedialOptions, refused: DialRefusedError, last?: unknown):
   // The refusal's whole message: a reader that prints the cause after a message that does not
   // contain it (the CLI) would say it twice otherwise.
   return new DialTimeoutError(
-    `dial ${o.target} timed out after ${o.timeout} ms waiting for its target; last refusal: ${refused.message}${then}`,
+    `dial ${o.target} timed out after ${o.timeout} ms waiting for its target; last refusal: ${(refused as Error).message}${then}`,
     { cause: refused },
   );
 }
 
-/** Resolves after `ms` or once `stop` fires; rejects with AbortError as soon as `signal` fires. */
-function sleep(ms: number, signal: AbortSignal | undefined, stop: AbortSignal | undefined): Promise<void> {
+function pingOutOfTime(o: RedialOptions, away: unknown, last?: unknown): TimeoutError {
+  // A ping's own timeout after `domain not found` says something (the node came, and did not
+  // answer in time), unlike a dial's: named too.
+  const then = last === undefined ? '' : `; then ${(last as Error).message}`;
+  return new TimeoutError(
+    `ping ${o.target} timed out after ${o.timeout} ms waiting for its target; last answer: ${(away as Error).message}${then}`,
+    { cause: away },
+  );
+}
+
+/**
+ * Resolves after `ms` or once `stop` fires; rejects with AbortError (`verb aborted`) as soon as
+ * `signal` fires.
+ */
+function sleep(
+  ms: number,
+  verb: string,
+  signal: AbortSignal | undefined,
+  stop: AbortSignal | undefined,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(new AbortError('dial aborted', { cause: signal.reason }));
+      reject(new AbortError(`${verb} aborted`, { cause: signal.reason }));
       return;
     }
     if (stop?.aborted) {
@@ -123,7 +178,7 @@ function sleep(ms: number, signal: AbortSignal | undefined, stop: AbortSignal | 
     };
     const onAbort = (): void => {
       done();
-      reject(new AbortError('dial aborted', { cause: signal?.reason }));
+      reject(new AbortError(`${verb} aborted`, { cause: signal?.reason }));
     };
     const onStop = (): void => {
       done();

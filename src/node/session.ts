@@ -17,8 +17,9 @@ import { type DialTarget, formatTarget, parseAddress } from './address.js';
 import { admit } from './admit.js';
 import { type Destroyable, Listener } from './listener.js';
 import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
+import { pingTarget } from './pinger.js';
 import { RECONNECT_SPREAD, spreadDelay } from './reconnect.js';
-import { connectionLost, redial, targetAway } from './redial.js';
+import { connectionLost, pingTargetAway, type Redo, redial, reping, targetAway } from './redial.js';
 
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   password: string;
@@ -70,6 +71,25 @@ export interface SessionDialOptions extends DialOptions {
    * session's ConnectionClosedError. Any other failure ends the dial as it came. With `wait`
    * too, a dial cut off by the loss of the connection is made again on the next one. Default
    * false: the first refusal is the dial's result.
+   */
+  waitForTarget?: boolean;
+}
+
+/** What `session.ping()` takes: a node's PingOptions and the waits only a session can make. */
+export interface SessionPingOptions extends PingOptions {
+  /**
+   * A ping made while the session is disconnected waits for the next connection instead of
+   * failing with NotConnectedError (default: the session's `waitForReady`).
+   */
+  wait?: boolean;
+  /**
+   * A ping answered `domain not found` (its target's node is away: after a switcher restart the
+   * nodes come back over a few seconds) is made again, after a pause of 100 ms doubling up to
+   * 1 s, until `timeout` runs out, as a dial's `waitForTarget` is. Running out then fails with a
+   * TimeoutError whose message names that answer and whose `cause` is that PingError; `signal`
+   * ends a pause at once with AbortError, close() with the closed session's
+   * ConnectionClosedError. Any other failure ends the ping as it came. With `wait` too, a ping
+   * cut off by the loss of the connection is made again on the next one. Default false.
    */
   waitForTarget?: boolean;
 }
@@ -297,28 +317,35 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Checked once, here: a bad address or option is refused at once, not dialled again.
     const target = formatTarget(parseAddress(address));
     const { timeoutMs } = dialLimits(options, this.nodeOpts);
-    const wait = options.wait ?? this.opts.waitForReady ?? false;
     return redial((timeout) => this.dialOnce(address, { ...options, timeout }), {
       target,
       timeout: timeoutMs,
       signal: options.signal,
       // close() ends a pause at once: the next dial fails with the closed session's error.
       stop: this.abort.signal,
-      // A dial cut off by the loss of the connection is made again only by one that waits for
-      // the next connection, and only while the session is reconnecting: one that failed while
-      // ready did not lose its connection (redialled at once, it could spin).
-      redo: (err) =>
-        targetAway(err)
-          ? 'later'
-          : wait && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready'
-            ? 'now'
-            : false,
+      redo: this.redoWhen(targetAway, options.wait),
       onRetry: (err, pause) =>
         this.logger.debug(
           { target, err: (err as Error).message, retryIn: Math.round(pause) },
           'dial waiting for its target',
         ),
     });
+  }
+
+  /**
+   * When a dial or ping with `waitForTarget` is made again: later after a failure that says its
+   * target is `away`; at once after the loss of the connection, but only when it waits for the
+   * next connection (`wait`, else waitForReady), and only while the session is reconnecting:
+   * one that failed while ready did not lose its connection (made again at once, it could spin).
+   */
+  private redoWhen(away: (err: unknown) => boolean, wait: boolean | undefined): (err: unknown) => Redo {
+    const waits = wait ?? this.opts.waitForReady ?? false;
+    return (err) =>
+      away(err)
+        ? 'later'
+        : waits && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready'
+          ? 'now'
+          : false;
   }
 
   /** One dial, on the current connection or (waiting if asked) the next one. */
@@ -333,8 +360,35 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     return node.dial(address, { ...options, timeout: left() });
   }
 
-  /** Round-trip time in ms; waits like dial() does, the wait counting in `timeout` (pingTimeout). */
-  async ping(domain = '', options: PingOptions & { wait?: boolean } = {}): Promise<number> {
+  /**
+   * Round-trip time in ms. With `wait` (or `waitForReady`), a ping made while disconnected waits
+   * for the next connection; with `waitForTarget`, a ping answered `domain not found` is made
+   * again until its target is there. Every wait counts in its `timeout` (pingTimeout by default)
+   * and ends at its `signal` (SessionPingOptions).
+   */
+  async ping(domain = '', options: SessionPingOptions = {}): Promise<number> {
+    if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
+      return this.pingOnce(domain, options);
+    }
+    // Checked once, here: a bad option is refused at once, not tried again.
+    const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
+    const target = pingTarget(domain);
+    return reping((timeout) => this.pingOnce(domain, { ...options, timeout }), {
+      target,
+      timeout: limit,
+      signal: options.signal,
+      stop: this.abort.signal,
+      redo: this.redoWhen(pingTargetAway, options.wait),
+      onRetry: (err, pause) =>
+        this.logger.debug(
+          { target, err: (err as Error).message, retryIn: Math.round(pause) },
+          'ping waiting for its target',
+        ),
+    });
+  }
+
+  /** One ping, on the current connection or (waiting if asked) the next one. */
+  private async pingOnce(domain: string, options: SessionPingOptions): Promise<number> {
     if (this._node && this._state === 'ready') return this._node.ping(domain, options);
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
     const { node, left } = await this.current(options.wait, options, limit);

@@ -9,8 +9,10 @@ import {
   DialTimeoutError,
   type FlexStream,
   FlexStream as FS,
+  PingError,
   Session,
   type SessionOptions,
+  TimeoutError,
 } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { type MemoryTransport, memoryPair } from '../../src/transport/memory.js';
@@ -19,7 +21,7 @@ import type { Logger } from '../../src/util/logger.js';
 import { once, readAll } from '../helpers/streams.js';
 
 /**
- * `session.dial(target, { waitForTarget: true })`: after a switcher restart the nodes come back
+ * `session.dial(target, { waitForTarget: true })` (and `session.ping`'s): after a switcher restart the nodes come back
  * one by one, and a dial made before its target's node is back waits for it (within its timeout)
  * instead of failing with 'resolve domain failed'.
  */
@@ -275,5 +277,99 @@ describe('session.dial with waitForTarget', () => {
     await expect(bob.dial('alice:7', { waitForTarget: true, timeout: -1 })).rejects.toBeInstanceOf(
       ConfigError,
     );
+  });
+});
+
+describe('session.ping with waitForTarget', () => {
+  it('made while the target is away across a switcher restart, it gets its answer once the target is back', async () => {
+    const sws = new Switchers();
+    const aliceBack = gate();
+    const { alice, bob, logger } = await pair(sws, aliceBack.wait());
+    const lost = once(bob, 'disconnect');
+    const away = logger.line('ping waiting for its target');
+    await sws.restart();
+    await lost;
+    // Made while bob itself is reconnecting: it waits for bob's session, then for alice.
+    const pinging = bob.ping('alice', { wait: true, waitForTarget: true, timeout: 10_000 });
+    expect(await away).toMatchObject({ target: 'alice', err: 'ping alice failed: domain not found' });
+    const aliceReady = once(alice, 'ready');
+    aliceBack.open();
+    await aliceReady;
+    // Before: the first 'domain not found' was the ping's result.
+    expect(await pinging).toBeGreaterThanOrEqual(0);
+  });
+
+  it('without it, a ping of a target still away fails at once with the answer', async () => {
+    const sws = new Switchers();
+    const aliceBack = gate();
+    const { bob } = await pair(sws, aliceBack.wait());
+    await restart(sws, bob);
+    for (const options of [{}, { waitForTarget: false }]) {
+      const err = await bob.ping('alice', { ...options, timeout: 10_000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PingError);
+      expect(err).toMatchObject({ remoteText: 'domain not found' });
+    }
+    aliceBack.open();
+  });
+
+  it('runs out at its timeout with a TimeoutError naming the last answer, kept as its cause', async () => {
+    const sws = new Switchers();
+    const { bob } = await pair(sws, new Promise(() => {}));
+    await restart(sws, bob);
+    const ac = new AbortController();
+    const started = performance.now();
+    const err = await bob
+      .ping('alice', { waitForTarget: true, timeout: 600, signal: ac.signal })
+      .catch((e: unknown) => e);
+    const took = performance.now() - started;
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toBe(
+      'ping alice timed out after 600 ms waiting for its target; last answer: ping alice failed: domain not found',
+    );
+    const cause = (err as Error).cause;
+    expect(cause).toBeInstanceOf(PingError);
+    expect(cause).toMatchObject({ remoteText: 'domain not found' });
+    expect(took).toBeGreaterThanOrEqual(590);
+    expect(took).toBeLessThan(600 + 2_000);
+  });
+
+  it('ends at once with AbortError when its signal fires during a pause, and at close()', async () => {
+    const sws = new Switchers();
+    const { bob, logger } = await pair(sws, new Promise(() => {}));
+    await restart(sws, bob);
+    const ac = new AbortController();
+    const longPause = (): Promise<object> =>
+      logger.line('ping waiting for its target', (o) => (o as { retryIn: number }).retryIn >= 900);
+    let paused = longPause();
+    const aborted = bob
+      .ping('alice', { waitForTarget: true, timeout: 30_000, signal: ac.signal })
+      .catch((e) => e);
+    await paused;
+    const reason = new Error('user gave up');
+    let from = performance.now();
+    ac.abort(reason);
+    const err = await aborted;
+    expect(performance.now() - from).toBeLessThan(500);
+    expect(err).toBeInstanceOf(AbortError);
+    expect(err).toMatchObject({ message: 'ping aborted', cause: reason });
+
+    paused = longPause();
+    const closed = bob.ping('alice', { waitForTarget: true, timeout: 30_000 }).catch((e: unknown) => e);
+    await paused;
+    from = performance.now();
+    await bob.close();
+    expect(await closed).toMatchObject({ code: 'FLEX_ERR_CONNECTION_CLOSED', message: 'session closed' });
+    expect(performance.now() - from).toBeLessThan(500);
+  });
+
+  it('refuses an option that is not a boolean, and a bad timeout, at once', async () => {
+    const sws = new Switchers();
+    const bob = session(sws, 'bob');
+    await bob.ready({ timeout: 5_000 });
+    await expect(bob.ping('alice', { waitForTarget: 1 as unknown as boolean })).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+    await expect(bob.ping('alice', { waitForTarget: true, timeout: -1 })).rejects.toBeInstanceOf(ConfigError);
   });
 });

@@ -23,6 +23,7 @@ interface PingOpts extends ConnectOpts {
   interval: number;
   timeout: number;
   quiet?: boolean;
+  waitForTarget?: boolean;
 }
 
 export function pingCommand(): CliCommand {
@@ -44,7 +45,13 @@ export function pingCommand(): CliCommand {
         .argParser((v) => parseTimeout(v, 's'))
         .default(defaults.pingTimeout, String(defaults.pingTimeout / 1000)),
     )
-    .addOption(flag('-q, --quiet', 'print only the summary'));
+    .addOption(flag('-q, --quiet', 'print only the summary'))
+    .addOption(
+      new Option(
+        '--wait-for-target',
+        'while DOMAIN is not registered (its node not back yet), ping again until --timeout runs out',
+      ),
+    );
   addConnectOptions(cmd, { domainRequired: false });
   addCommonOptions(cmd, 'warn');
   // Per-run settings (-c, -i, -W) take no environment variable: a shell-wide one would surprise.
@@ -100,7 +107,13 @@ async function runPing(ctx: CommandContext): Promise<number> {
       const sentAt = performance.now();
       stats.sent();
       try {
-        const rtt = await session.ping(domain, { timeout: o.timeout, signal: stop.signal });
+        // With --wait-for-target, a target whose node is not back yet (a switcher restarted a
+        // moment ago) is pinged again within --timeout instead of counting as lost at once.
+        const rtt = await session.ping(domain, {
+          timeout: o.timeout,
+          signal: stop.signal,
+          waitForTarget: o.waitForTarget === true,
+        });
         stats.reply(rtt);
         if (!o.quiet) out(`reply from ${name}: seq=${seq} time=${rtt.toFixed(3)} ms`);
       } catch (err) {

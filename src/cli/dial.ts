@@ -1,12 +1,13 @@
 import { Argument, Command, Option } from 'commander';
 import { defaults } from '../config.js';
+import type { NodeSession } from '../connect.js';
 import type { FlexStream } from '../face/duplex.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { type Meter, startMeter } from './meter.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import { parseInterval, parseTarget, parseTimeout } from './parse.js';
-import { openOnce, randomDomain } from './session.js';
+import { noSwitcherInTime, openOnce, openWaiting, randomDomain } from './session.js';
 import { onStopSignal, type ShutdownHandle } from './shutdown.js';
 
 /**
@@ -42,7 +43,7 @@ export function dialCommand(): CliCommand {
     .addOption(
       new Option(
         '--wait-for-target',
-        'while DOMAIN is not registered or PORT not listening (its node not back yet), dial again until --dial-timeout runs out',
+        'while the switcher is not up, DOMAIN not registered or PORT not listening (a switcher restart), try again until --dial-timeout runs out',
       ),
     );
   addConnectOptions(cmd, { domainRequired: false });
@@ -55,6 +56,22 @@ Example (~/.ssh/config), reaching nodes by their domain:
     ProxyCommand flexmux dial -s tcp://relay:7000 --password-file ~/.flexmux.pw %h:22`,
   );
   return { command: cmd, run: runDial };
+}
+
+/**
+ * The dial of --wait-for-target: it waits for the session's connection and for its target, within
+ * `timeout` together, unless `failed` says the switcher will not admit this session.
+ */
+function dialWaiting(
+  session: NodeSession,
+  failed: Promise<never>,
+  address: string,
+  timeout: number,
+): Promise<FlexStream> {
+  const dialing = session.dial(address, { timeout, wait: true, waitForTarget: true });
+  // Beaten by `failed`, it ends when the session closes: nobody hears that.
+  dialing.catch(() => {});
+  return Promise.race([dialing, failed]);
 }
 
 /** Resolves when the stream has closed: with its error, or undefined after a clean end both ways. */
@@ -72,23 +89,25 @@ async function runDial(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<DialOpts>();
   const target = ctx.args[0] as { domain: string; port: number };
   const { logger } = ctx;
-  const session = await openOnce(
-    o,
-    o.domain ?? randomDomain('dial'),
-    logger,
-    ctx.cmd.getOptionValueSource('switcher') === 'default',
-  );
+  const domain = o.domain ?? randomDomain('dial');
+  const switcherIsDefault = ctx.cmd.getOptionValueSource('switcher') === 'default';
+  const address = `${target.domain}:${target.port}`;
+  // With --wait-for-target, the whole restart of a switcher is waited for within --dial-timeout:
+  // the switcher itself coming back (this session reconnects until then; a one-shot session exited
+  // 6 at the first refused connection), then the target's node (a target not there yet is dialled
+  // again). Without the flag, the first failure of either is the result.
+  const waiting = o.waitForTarget === true ? openWaiting(o, domain, logger) : null;
+  const session = waiting?.session ?? (await openOnce(o, domain, logger, switcherIsDefault));
   let meter: Meter | null = null;
   // Until the stream is open, a signal ends the process the default way.
   let shutdown: ShutdownHandle | null = null;
   try {
-    // With --wait-for-target, a target whose node is not back yet (a switcher restarted a moment
-    // ago) is dialled again within --dial-timeout instead of failing the command at once.
-    const stream = await session.dial(`${target.domain}:${target.port}`, {
-      timeout: o.dialTimeout,
-      waitForTarget: o.waitForTarget === true,
-    });
-    logger.info({ target: `${target.domain}:${target.port}` }, 'stream open');
+    const stream = waiting
+      ? await dialWaiting(session, waiting.failed, address, o.dialTimeout).catch((err: unknown) => {
+          throw noSwitcherInTime(err, session, o, `dial ${address}`, o.dialTimeout, switcherIsDefault);
+        })
+      : await session.dial(address, { timeout: o.dialTimeout });
+    logger.info({ target: address }, 'stream open');
     const done = outcome(stream);
     shutdown = onStopSignal(logger, 2_000);
     if (o.stats) {
@@ -112,6 +131,7 @@ async function runDial(ctx: CommandContext): Promise<number> {
     if (err !== undefined && (err as { code?: string }).code !== 'EPIPE') throw err;
     return ExitCode.OK;
   } finally {
+    waiting?.dispose();
     meter?.stop();
     shutdown?.dispose();
     await Promise.race([session.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);

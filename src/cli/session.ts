@@ -1,9 +1,11 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type ConnectOptions, connect, masksNothing, type NodeSession } from '../connect.js';
-import { ConnectionClosedError, TimeoutError } from '../errors.js';
+import { AdmissionError, ConnectionClosedError, DialTimeoutError, TimeoutError } from '../errors.js';
+import { REDIAL_FIRST, REDIAL_MAX } from '../node/redial.js';
 import type { Logger } from '../util/logger.js';
 import { clampDelay } from '../util/timers.js';
+import { withoutPassword } from '../util/url.js';
 import { CliError } from './exit.js';
 import { type CliLogger, quietFor } from './log.js';
 import type { ConnectOpts } from './options.js';
@@ -125,4 +127,59 @@ export async function openOnce(
   } finally {
     session.off('disconnect', onDisconnect);
   }
+}
+
+/**
+ * A session for one task that waits for the switcher (`dial --wait-for-target`): unlike openOnce,
+ * a switcher that is down or restarting is tried again, at the pace of a dial waiting for its
+ * target (100 ms doubling to 1 s, not the 1 s doubling to 30 s of a node, which would overshoot
+ * the task's timeout), for as long as the task waits on it; the task bounds the wait itself (its
+ * dial's `wait`, within its timeout). `failed` rejects with a failure that waiting would not mend:
+ * an admission refused (wrong password, clock, version; not one cut off before its answer, which
+ * a switcher turning newcomers away also does), or one that closed the session (a bad URL).
+ */
+export function openWaiting(
+  o: ConnectOpts,
+  domain: string,
+  logger: CliLogger,
+): { session: NodeSession; failed: Promise<never>; dispose: () => void } {
+  const session = connect(o.switcher, {
+    ...connectOptions(o, domain, quietFor(logger)),
+    backoffInitial: REDIAL_FIRST,
+    backoffMax: REDIAL_MAX,
+  });
+  let onDisconnect: (err: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    onDisconnect = (err) => {
+      if (session.state === 'closed' || (err instanceof AdmissionError && err.reason !== 'closed'))
+        reject(err);
+    };
+    session.on('disconnect', onDisconnect);
+  });
+  // Nobody may be racing it any more when it rejects (the task is over): not an unhandled rejection.
+  failed.catch(() => {});
+  return { session, failed, dispose: () => session.off('disconnect', onDisconnect) };
+}
+
+/**
+ * What a task on an openWaiting session says when its timeout ran out before the switcher was
+ * ever reached: the library's `session not ready in time; last attempt: ...` names neither the
+ * switcher nor the time. `err` unchanged otherwise.
+ */
+export function noSwitcherInTime(
+  err: unknown,
+  session: NodeSession,
+  o: ConnectOpts,
+  what: string,
+  timeout: number,
+  switcherIsDefault: boolean,
+): unknown {
+  if ((err as { code?: unknown } | null)?.code !== 'FLEX_ERR_TIMEOUT' || session.connections > 0) return err;
+  const cause = (err as Error).cause;
+  const last = cause instanceof Error ? `; last attempt: ${cause.message}` : '';
+  const hint = switcherIsDefault ? ` (no switcher URL was given, so ${o.switcher} is the default)` : '';
+  return new DialTimeoutError(
+    `${what} timed out after ${timeout} ms waiting for the switcher ${withoutPassword(o.switcher)}${hint}${last}`,
+    { cause: cause ?? err },
+  );
 }

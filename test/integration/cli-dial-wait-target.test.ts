@@ -1,11 +1,12 @@
 import * as net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { killAll, runCli, runCliToEnd, startSwitcher } from '../helpers/cli.js';
+import { freePort, killAll, runCli, runCliToEnd, startSwitcher } from '../helpers/cli.js';
 
 /**
  * `flexmux dial --wait-for-target`: a dial made while its target's node is not back yet (a
- * switcher restarted a moment ago) waits for it within --dial-timeout; without the flag, the
- * refusal is the command's result at once.
+ * switcher restarted a moment ago), or while the switcher itself is not up yet, waits for it
+ * within --dial-timeout; without the flag, the refusal, or the failed connection, is the
+ * command's result at once.
  */
 
 // Each CLI process starts through a bundle: allow for a loaded machine.
@@ -71,5 +72,64 @@ describe('flexmux dial --wait-for-target', () => {
     });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('dial never:9 refused: resolve domain failed [FLEX_ERR_DIAL_REFUSED]');
+  });
+});
+
+describe('flexmux dial --wait-for-target, the switcher down', () => {
+  it('waits for a switcher that is not up yet, then for the target, and joins the stream', async () => {
+    const port = await freePort();
+    const url = `tcp://127.0.0.1:${port}`;
+    const dial = runCli(
+      ['dial', 'later:9', '-s', url, '--wait-for-target', '--dial-timeout', '60s', '--log-level', 'debug'],
+      { env: ENV, stdin: 'pipe' },
+    );
+    // Refused at least once before the switcher exists. Before: exit 6 at this first failure.
+    const failed = await dial.waitForLog('session attempt failed');
+    expect(failed.err).toContain('ECONNREFUSED');
+    await startSwitcher(['--tcp', `127.0.0.1:${port}`], ENV);
+    const node = runCli(['node', '-s', url, '-d', 'later', '-e', `9=127.0.0.1:${await echoService()}`], {
+      env: ENV,
+    });
+    await node.waitForLog('session ready');
+    dial.proc.stdin?.end('hello');
+    await dial.waitForStdout('hello');
+    expect(await dial.exited).toBe(0);
+  });
+
+  it('runs out at --dial-timeout with exit 5, naming the switcher and the last attempt', async () => {
+    const url = `tcp://127.0.0.1:${await freePort()}`;
+    const r = await runCliToEnd(['dial', 'never:9', '-s', url, '--wait-for-target', '--dial-timeout', '1s'], {
+      env: ENV,
+      input: '',
+    });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `flexmux dial: dial never:9 timed out after 1000 ms waiting for the switcher ${url}; last attempt: .*ECONNREFUSED.* \\[FLEX_ERR_DIAL_TIMEOUT\\]\n`,
+      ),
+    );
+  });
+
+  it('does not wait out a refused admission (wrong password): exit 3 at once', async () => {
+    const r = await runCliToEnd(
+      ['dial', 'never:9', '-s', tcp, '--wait-for-target', '--dial-timeout', '60s'],
+      {
+        env: { FLEXMUX_PASSWORD: 'not-the-password' },
+        input: '',
+        // Well within --dial-timeout: one that waited would be killed, and the test failed, at 30 s.
+        timeout: 30_000,
+      },
+    );
+    expect(r.code).toBe(3);
+  });
+
+  it('without it, a switcher that is not there fails at once with exit 6', async () => {
+    const url = `tcp://127.0.0.1:${await freePort()}`;
+    const r = await runCliToEnd(['dial', 'never:9', '-s', url, '--dial-timeout', '60s'], {
+      env: ENV,
+      input: '',
+      timeout: 30_000,
+    });
+    expect(r.code).toBe(6);
   });
 });

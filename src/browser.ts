@@ -12,7 +12,7 @@ import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser
 import { checkDelay } from './util/check.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
-export { defaults, validateNodeOptions } from './config.js';
+export { defaults, sessionDefaults, validateNodeOptions } from './config.js';
 export * from './errors.js';
 export { Listener } from './node/listener.js';
 export type { DialOptions, NodeEvents, PingOptions } from './node/node.js';

@@ -68,6 +68,34 @@ export const defaults = Object.freeze({
   earlyData: false,
 });
 
+/**
+ * The defaults of a session's own options (SessionOptions, on top of a node's `defaults`), in one
+ * frozen object: docs/manual.md quotes them and a test checks that the two agree.
+ */
+export const sessionDefaults = Object.freeze({
+  /** Reconnect after the connection drops. */
+  reconnect: true,
+  /** First back-off delay after a failed attempt, ms (Go: 1 s). */
+  backoffInitial: 1_000,
+  /** Longest back-off delay, ms (Go: 30 s). */
+  backoffMax: 30_000,
+  /** Random spread of each back-off delay, 0..1. */
+  backoffJitter: 0.2,
+  /**
+   * Longest random wait, ms, before reconnecting after a connection that worked is lost (Go:
+   * none); backoffInitial or backoffMax instead when shorter. 500: a thousand nodes reconnecting
+   * after a switcher restart arrive at about two a millisecond instead of all at once (which filled
+   * the switcher's default maxPendingAdmissions of 1,024 to 98 %, and past it nodes are turned
+   * away and wait backoffInitial), while a single node is back within half a second, a quarter of
+   * one on average.
+   */
+  reconnectSpread: 500,
+  /** Dials and pings made while disconnected fail at once instead of waiting for the connection. */
+  waitForReady: false,
+  /** Admission timeout, ms (Go: 10 s). */
+  admissionTimeout: 10_000,
+});
+
 export interface NodeOptions {
   /** This node's domain; pings for it are answered. Default '' (none). */
   domain?: string;

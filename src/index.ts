@@ -8,7 +8,7 @@ import { BaseNode } from './node/node.js';
 import type { Transport } from './transport/types.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
-export { defaults, validateNodeOptions } from './config.js';
+export { defaults, sessionDefaults, validateNodeOptions } from './config.js';
 export * from './errors.js';
 export type { FlexStreamOptions } from './face/duplex.js';
 export { FlexStream } from './face/duplex.js';

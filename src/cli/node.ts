@@ -2,11 +2,10 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { Command, Option } from 'commander';
 import type { InspectableNode, InspectableSession } from '../admin/config.js';
-import { defaults } from '../config.js';
+import { defaults, sessionDefaults } from '../config.js';
 import type { ConnectOptions, NodeSession } from '../connect.js';
 import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
-import { RECONNECT_SPREAD } from '../node/reconnect.js';
 import { connectionLost, redial, targetAway } from '../node/redial.js';
 import type { SessionState } from '../node/session.js';
 import type { Logger } from '../util/logger.js';
@@ -91,7 +90,7 @@ export function nodeCommand(): CliCommand {
         'longest random wait before reconnecting after a lost connection; 0: at once',
       )
         .argParser((v) => parseDuration(v))
-        .default(RECONNECT_SPREAD, `${RECONNECT_SPREAD}ms`),
+        .default(sessionDefaults.reconnectSpread, `${sessionDefaults.reconnectSpread}ms`),
     )
     .addOption(
       flag('--admin <host:port>', "serve this node's admin HTTP API and dashboard here").argParser((v) =>

@@ -1,4 +1,9 @@
-import { type NodeOptions, type ResolvedNodeOptions, validateNodeOptions } from '../config.js';
+import {
+  type NodeOptions,
+  type ResolvedNodeOptions,
+  sessionDefaults,
+  validateNodeOptions,
+} from '../config.js';
 import {
   AbortError,
   ConfigError,
@@ -18,7 +23,7 @@ import { admit } from './admit.js';
 import { type Destroyable, Listener } from './listener.js';
 import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
 import { pingTarget } from './pinger.js';
-import { RECONNECT_SPREAD, spreadDelay } from './reconnect.js';
+import { spreadDelay } from './reconnect.js';
 import { connectionLost, pingTargetAway, type Redo, redial, reping, targetAway } from './redial.js';
 
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
@@ -168,10 +173,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private _node: BaseNode<S> | null = null;
   private _state: SessionState = 'connecting';
   private readonly nodeOpts: ResolvedNodeOptions;
+  /** The session's own options below, checked and their defaults (sessionDefaults) resolved. */
+  private readonly reconnect: boolean;
+  private readonly waitForReady: boolean;
   private readonly initialDelay: number;
-  private delay: number;
-  /** reconnectSpread, its default resolved. */
+  private readonly maxDelay: number;
+  private readonly jitter: number;
+  private readonly admissionTimeout: number;
+  /** reconnectSpread. */
   private readonly spread: number;
+  private delay: number;
   /**
    * Connections in a row dropped within backoffInitial of their admission: what the back-off
    * after such a drop doubles with, so a switcher that admits and drops at once still gets no
@@ -218,22 +229,22 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Every option is checked now: a bad one found at the first admission would cost a connection.
     const { password: _p, mac: _m, reconnect: _r, ...nodeOptions } = options;
     this.nodeOpts = validateNodeOptions({ ...nodeOptions, domain: options.domain });
-    this.initialDelay = delayOption('backoffInitial', options.backoffInitial ?? 1000);
+    const d = sessionDefaults;
+    this.initialDelay = delayOption('backoffInitial', options.backoffInitial ?? d.backoffInitial);
     this.delay = this.initialDelay;
-    const max = delayOption('backoffMax', options.backoffMax ?? 30_000);
+    this.maxDelay = delayOption('backoffMax', options.backoffMax ?? d.backoffMax);
     // Never longer by default than the wait after a failed attempt: a connection that worked must
     // not come back later than one that failed would.
     this.spread = checkDelay(
       'option reconnectSpread',
-      options.reconnectSpread ?? Math.min(RECONNECT_SPREAD, this.initialDelay, max),
+      options.reconnectSpread ?? Math.min(d.reconnectSpread, this.initialDelay, this.maxDelay),
       0,
     );
-    const jitter = checkAtLeast('option backoffJitter', options.backoffJitter ?? 0.2, 0);
-    if (jitter > 1) throw new ConfigError(`option backoffJitter must be in 0..1, got ${jitter}`);
-    delayOption('admissionTimeout', options.admissionTimeout ?? 10_000);
-    for (const k of ['reconnect', 'waitForReady'] as const) {
-      if (options[k] !== undefined) checkBool(`option ${k}`, options[k]);
-    }
+    this.jitter = checkAtLeast('option backoffJitter', options.backoffJitter ?? d.backoffJitter, 0);
+    if (this.jitter > 1) throw new ConfigError(`option backoffJitter must be in 0..1, got ${this.jitter}`);
+    this.admissionTimeout = delayOption('admissionTimeout', options.admissionTimeout ?? d.admissionTimeout);
+    this.reconnect = checkBool('option reconnect', options.reconnect ?? d.reconnect);
+    this.waitForReady = checkBool('option waitForReady', options.waitForReady ?? d.waitForReady);
     if (timeout !== undefined) delayOption('timeout', timeout);
     const signal = opener ?? undefined;
     if (signal !== undefined && !isAbortSignal(signal)) {
@@ -339,7 +350,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * one that failed while ready did not lose its connection (made again at once, it could spin).
    */
   private redoWhen(away: (err: unknown) => boolean, wait: boolean | undefined): (err: unknown) => Redo {
-    const waits = wait ?? this.opts.waitForReady ?? false;
+    const waits = wait ?? this.waitForReady;
     return (err) =>
       away(err)
         ? 'later'
@@ -482,7 +493,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     limit: number,
   ): Promise<{ node: BaseNode<S>; left: () => number }> {
     if (this._state === 'closed') throw this.closedError();
-    if (!(wait ?? this.opts.waitForReady ?? false)) {
+    if (!(wait ?? this.waitForReady)) {
       // What to do, not only the state: a dial right after connect() is what most people try first.
       const doing = this._state === 'backoff' ? 'waiting to reconnect' : this._state;
       throw new NotConnectedError(
@@ -551,7 +562,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // attempt aborted by the caller's signal (the session's own abort closed it already) would
       // fail the same way at once every time. Without reconnect there is no retry either. The
       // session closes before 'disconnect', whose listeners see its final state.
-      if (this.opts.reconnect === false || e instanceof ConfigError || e instanceof AbortError) {
+      if (!this.reconnect || e instanceof ConfigError || e instanceof AbortError) {
         this.logger.warn({ err: e.message, code }, 'session attempt failed');
         this.closeFor(e);
         this.emit('disconnect', e);
@@ -575,7 +586,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * less when nothing is left.
    */
   private admissionLimit(started: number): number {
-    const own = this.opts.admissionTimeout ?? 10_000;
+    const own = this.admissionTimeout;
     if (this.bounds.timeout === undefined) return own;
     return Math.min(own, this.bounds.timeout - (now() - started));
   }
@@ -603,7 +614,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       const e = err ?? new ConnectionClosedError('connection closed');
       this.lastFailure = e;
       const remote = node.transport.remoteAddress;
-      if (this.opts.reconnect === false) {
+      if (!this.reconnect) {
         this.logger.info({ err: e.message, remote }, 'session disconnected');
         // Closed before anyone hears of the loss: 'disconnect' listeners see the final state.
         this.closeFor(e);
@@ -663,8 +674,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
 
   /** The next back-off, with jitter, in ms; doubles the one after it (up to backoffMax). */
   private nextDelay(): number {
-    const jitter = this.opts.backoffJitter ?? 0.2;
-    const max = this.opts.backoffMax ?? 30_000;
+    const jitter = this.jitter;
+    const max = this.maxDelay;
     // Never above backoffMax, the longest delay: a backoffInitial above it was waited in full
     // first, and the jitter pushed a delay at the cap up to (1 + jitter) times it (36 s for the
     // documented 30 s). A draw past the cap is reflected below it rather than cut to it: cut, half
@@ -683,7 +694,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * retries.
    */
   private scheduleRetry(failure: Error, ms?: number): void {
-    if (this.opts.reconnect === false) {
+    if (!this.reconnect) {
       this.closeFor(failure);
       return;
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { defaults } from '../../src/config.js';
+import { defaults, sessionDefaults } from '../../src/config.js';
 import { switcherDefaults } from '../../src/switcher/config.js';
 
 const manual = readFileSync(new URL('../../docs/manual.md', import.meta.url), 'utf8');
@@ -13,7 +13,7 @@ function table(heading: string): Record<string, number | boolean | string> {
   const end = rest.search(/\n#{2,3} /);
   const rows: Record<string, number | boolean | string> = {};
   for (const m of (end < 0 ? rest : rest.slice(0, end)).matchAll(
-    /^\| `(\w+)` \| (\d+|true|false|`'[\w-]+'`) \|/gm,
+    /^\| `(\w+)` \| (\d+(?:\.\d+)?|true|false|`'[\w-]+'`) \|/gm,
   )) {
     const v = m[2]!;
     rows[m[1]!] =
@@ -25,6 +25,9 @@ function table(heading: string): Record<string, number | boolean | string> {
 describe('docs/manual.md configuration reference', () => {
   it('quotes every node default exactly', () => {
     expect(table('### Node options')).toEqual({ ...defaults });
+  });
+  it('quotes every session default exactly', () => {
+    expect(table('### Session options')).toEqual({ ...sessionDefaults });
   });
   it('quotes every switcher default exactly', () => {
     expect(table('### Switcher options')).toEqual({ ...switcherDefaults });

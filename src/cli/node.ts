@@ -21,6 +21,7 @@ import {
   type Forward,
   formatHostPort,
   type HostPort,
+  parseBackoff,
   parseDuration,
   parseExpose,
   parseForward,
@@ -44,7 +45,10 @@ interface NodeOpts extends ConnectOpts {
   dialTimeout: number;
   waitForTarget?: boolean;
   earlyData?: boolean;
-  reconnectSpread: number;
+  /** Unset: the session's own default (sessionDefaults). */
+  reconnectSpread?: number;
+  backoffInitial?: number;
+  backoffMax?: number;
   admin?: HostPort;
   adminTokenFile?: string;
 }
@@ -84,13 +88,26 @@ export function nodeCommand(): CliCommand {
         "send a forwarded connection's first bytes with its stream's open, one round trip sooner (flexmux switchers and nodes)",
       ),
     )
+    // The three reconnection flags default to nothing, so the session resolves what is not given
+    // (shown in --help as sessionDefaults): reconnectSpread's default is also never longer than
+    // backoffInitial or backoffMax, which a fixed 500 ms here would break for --backoff-initial 200ms.
     .addOption(
       flag(
         '--reconnect-spread <duration>',
         'longest random wait before reconnecting after a lost connection; 0: at once',
       )
         .argParser((v) => parseDuration(v))
-        .default(sessionDefaults.reconnectSpread, `${sessionDefaults.reconnectSpread}ms`),
+        .default(undefined, `${sessionDefaults.reconnectSpread}ms`),
+    )
+    .addOption(
+      flag('--backoff-initial <duration>', 'wait after a failed connection attempt; doubles after each one')
+        .argParser((v) => parseBackoff(v))
+        .default(undefined, `${sessionDefaults.backoffInitial / 1000}s`),
+    )
+    .addOption(
+      flag('--backoff-max <duration>', 'longest wait between two connection attempts')
+        .argParser((v) => parseBackoff(v))
+        .default(undefined, `${sessionDefaults.backoffMax / 1000}s`),
     )
     .addOption(
       flag('--admin <host:port>', "serve this node's admin HTTP API and dashboard here").argParser((v) =>
@@ -140,11 +157,24 @@ class Tunnels {
   }
 }
 
-/** What the node's flags set on its session beyond the connection flags (exported for tests). */
+/** The session options that `flexmux node`'s own flags set. */
+export type NodeSessionOptions = Pick<
+  ConnectOptions,
+  'earlyData' | 'reconnectSpread' | 'backoffInitial' | 'backoffMax'
+>;
+
+/**
+ * What the node's flags set on its session beyond the connection flags (exported for tests). A
+ * reconnection flag not given is left out: the session's default applies.
+ */
 export function nodeSessionOptions(
-  o: Pick<NodeOpts, 'earlyData' | 'reconnectSpread'>,
-): Pick<ConnectOptions, 'earlyData' | 'reconnectSpread'> {
-  return { earlyData: o.earlyData === true, reconnectSpread: o.reconnectSpread };
+  o: Pick<NodeOpts, 'earlyData' | 'reconnectSpread' | 'backoffInitial' | 'backoffMax'>,
+): NodeSessionOptions {
+  const out: NodeSessionOptions = { earlyData: o.earlyData === true };
+  if (o.reconnectSpread !== undefined) out.reconnectSpread = o.reconnectSpread;
+  if (o.backoffInitial !== undefined) out.backoffInitial = o.backoffInitial;
+  if (o.backoffMax !== undefined) out.backoffMax = o.backoffMax;
+  return out;
 }
 
 /** Serves virtual port `e.port` by connecting to `e.target` per stream (exported for tests). */

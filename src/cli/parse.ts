@@ -116,6 +116,13 @@ export function parseTimeout(text: string, bareUnit: 'ms' | 's' = 'ms'): number 
   return ms;
 }
 
+/** A back-off delay: 0 would retry in a tight loop, so it is refused. */
+export function parseBackoff(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === 0) fail('a back-off must be longer than 0');
+  return ms;
+}
+
 /** The time between two progress lines: shorter than 100 ms would flood the terminal. */
 export function parseInterval(text: string): number {
   const ms = parseDuration(text);

@@ -79,7 +79,7 @@ export function openSession(
   o: ConnectOpts,
   domain: string,
   logger: Logger,
-  extra: Pick<ConnectOptions, 'earlyData' | 'reconnectSpread'> = {},
+  extra: Pick<ConnectOptions, 'earlyData' | 'reconnectSpread' | 'backoffInitial' | 'backoffMax'> = {},
 ): NodeSession {
   return connect(o.switcher, { ...connectOptions(o, domain, logger), ...extra });
 }

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { nodeCommand, nodeSessionOptions } from '../../../src/cli/node.js';
+import { sessionDefaults } from '../../../src/config.js';
 
 /**
- * `flexmux node --reconnect-spread` sets the session option reconnectSpread: a fleet too large for
- * its default (about a thousand nodes a switcher) had no way to raise it from the command line.
+ * `flexmux node --reconnect-spread`, `--backoff-initial` and `--backoff-max` set the session's
+ * reconnection options: a fleet too large for the default spread (about a thousand nodes a
+ * switcher) had no way to raise it from the command line, nor a node any way to change its
+ * back-off (1 s doubling to 30 s) at all.
  */
 
 /** The session options `flexmux node` opens its session with, beyond the connection flags. */
@@ -14,9 +17,13 @@ function sessionOptionsFor(flags: string[]) {
   return nodeSessionOptions(cmd.opts());
 }
 
+/** What `flexmux node --help` gives as a flag's default. */
+function helpDefault(long: string): string | undefined {
+  return nodeCommand().command.options.find((o) => o.long === long)?.defaultValueDescription;
+}
+
 describe('flexmux node --reconnect-spread', () => {
-  it('reaches the session as reconnectSpread, in ms; 500 ms by default, 0 allowed', () => {
-    expect(sessionOptionsFor([])).toMatchObject({ reconnectSpread: 500 });
+  it('reaches the session as reconnectSpread, in ms; 0 allowed', () => {
     expect(sessionOptionsFor(['--reconnect-spread', '2s'])).toMatchObject({ reconnectSpread: 2_000 });
     expect(sessionOptionsFor(['--reconnect-spread', '0'])).toMatchObject({ reconnectSpread: 0 });
   });
@@ -24,5 +31,34 @@ describe('flexmux node --reconnect-spread', () => {
   it('refuses what is not a duration', () => {
     expect(() => sessionOptionsFor(['--reconnect-spread', 'soon'])).toThrow(/duration/);
     expect(() => sessionOptionsFor(['--reconnect-spread', '-1s'])).toThrow(/duration/);
+  });
+});
+
+describe('flexmux node --backoff-initial and --backoff-max', () => {
+  it('reach the session as backoffInitial and backoffMax, in ms', () => {
+    expect(sessionOptionsFor(['--backoff-initial', '250ms', '--backoff-max', '2m'])).toMatchObject({
+      backoffInitial: 250,
+      backoffMax: 120_000,
+    });
+    expect(sessionOptionsFor(['--backoff-initial', '2'])).toMatchObject({ backoffInitial: 2 });
+  });
+
+  it('refuse 0 (a reconnect loop without back-off) and what is not a duration', () => {
+    for (const f of ['--backoff-initial', '--backoff-max']) {
+      expect(() => sessionOptionsFor([f, '0s'])).toThrow(/a back-off must be longer than 0/);
+      expect(() => sessionOptionsFor([f, 'soon'])).toThrow(/duration/);
+    }
+  });
+});
+
+describe('the reconnection flags not given', () => {
+  it("leave the session's defaults to it, which --help quotes", () => {
+    const o = sessionOptionsFor([]);
+    // Left out rather than set to the defaults: the session's default spread is also never longer
+    // than the back-off, which a fixed 500 ms would break for --backoff-initial 200ms.
+    for (const k of ['reconnectSpread', 'backoffInitial', 'backoffMax']) expect(o).not.toHaveProperty(k);
+    expect(helpDefault('--reconnect-spread')).toBe(`${sessionDefaults.reconnectSpread}ms`);
+    expect(helpDefault('--backoff-initial')).toBe(`${sessionDefaults.backoffInitial / 1000}s`);
+    expect(helpDefault('--backoff-max')).toBe(`${sessionDefaults.backoffMax / 1000}s`);
   });
 });

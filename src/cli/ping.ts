@@ -10,7 +10,7 @@ import { ExitCode } from './exit.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import { parseCount, parseDomain, parseDuration, parseTimeout } from './parse.js';
 import { RttStats } from './rtt.js';
-import { openOnce, randomDomain } from './session.js';
+import { openOnce, openWaiting, randomDomain } from './session.js';
 import { onStopSignal } from './shutdown.js';
 
 /**
@@ -49,7 +49,7 @@ export function pingCommand(): CliCommand {
     .addOption(
       new Option(
         '--wait-for-target',
-        'while DOMAIN is not registered (its node not back yet), ping again until --timeout runs out',
+        'while the switcher is not up or DOMAIN not registered (a switcher restart), ping again until --timeout runs out',
       ),
     );
   addConnectOptions(cmd, { domainRequired: false });
@@ -79,6 +79,23 @@ function whyNoReply(err: unknown, domain: string): string {
   return err.message.startsWith(named) ? err.message.slice(named.length) : err.message;
 }
 
+/** A failure of an openWaiting session's that ends the run (`failed`), told apart from a lost ping. */
+class Unmendable {
+  constructor(readonly err: unknown) {}
+}
+
+/** `pinging`, unless `failed` rejects first (its failure wrapped in Unmendable). */
+function raceFailed(pinging: Promise<number>, failed: Promise<never>): Promise<number> {
+  // Beaten by `failed`, it ends when the session closes: nobody hears that.
+  pinging.catch(() => {});
+  return Promise.race([
+    pinging,
+    failed.catch((err: unknown) => {
+      throw new Unmendable(err);
+    }),
+  ]);
+}
+
 async function runPing(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<PingOpts>();
   const domain = (ctx.args[0] as string | undefined) ?? '';
@@ -86,12 +103,15 @@ async function runPing(ctx: CommandContext): Promise<number> {
   const out = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
-  const session = await openOnce(
-    o,
-    o.domain ?? randomDomain('ping'),
-    ctx.logger,
-    ctx.cmd.getOptionValueSource('switcher') === 'default',
-  );
+  const own = o.domain ?? randomDomain('ping');
+  // With --wait-for-target, the switcher too is waited for, by every ping within --timeout: its
+  // session reconnects (a one-shot session exited 6 at the first refused connection), so a run
+  // also goes on across a switcher restart, each ping made meanwhile lost only if --timeout runs
+  // out first. What waiting cannot mend (a refused admission) still ends the run.
+  const waiting = o.waitForTarget === true ? openWaiting(o, own, ctx.logger) : null;
+  const session =
+    waiting?.session ??
+    (await openOnce(o, own, ctx.logger, ctx.cmd.getOptionValueSource('switcher') === 'default'));
   const shutdown = onStopSignal(ctx.logger, 2_000);
   const stop = new AbortController();
   void shutdown.signalled.then(() => stop.abort());
@@ -109,11 +129,13 @@ async function runPing(ctx: CommandContext): Promise<number> {
       try {
         // With --wait-for-target, a target whose node is not back yet (a switcher restarted a
         // moment ago) is pinged again within --timeout instead of counting as lost at once.
-        const rtt = await session.ping(domain, {
+        const pinging = session.ping(domain, {
           timeout: o.timeout,
           signal: stop.signal,
-          waitForTarget: o.waitForTarget === true,
+          wait: waiting !== null,
+          waitForTarget: waiting !== null,
         });
+        const rtt = waiting === null ? await pinging : await raceFailed(pinging, waiting.failed);
         stats.reply(rtt);
         if (!o.quiet) out(`reply from ${name}: seq=${seq} time=${rtt.toFixed(3)} ms`);
       } catch (err) {
@@ -121,7 +143,7 @@ async function runPing(ctx: CommandContext): Promise<number> {
           stats.transmitted--;
           break;
         }
-        if (isFatal(err)) {
+        if (isFatal(err) || err instanceof Unmendable) {
           fatal = err;
           break;
         }
@@ -136,8 +158,9 @@ async function runPing(ctx: CommandContext): Promise<number> {
     out('');
     process.stdout.write(stats.report(name, performance.now() - started));
     shutdown.dispose();
+    waiting?.dispose();
     await session.close();
   }
-  if (fatal !== null) throw fatal;
+  if (fatal !== null) throw fatal instanceof Unmendable ? fatal.err : fatal;
   return stats.received > 0 ? ExitCode.OK : ExitCode.NO_REPLY;
 }

@@ -107,7 +107,7 @@ export async function openOnce(
     await Promise.race([
       session.ready({ timeout: deadline }).catch((err: unknown) => {
         throw (err as { code?: unknown }).code === 'FLEX_ERR_TIMEOUT'
-          ? new TimeoutError(`no connection to ${o.switcher} within ${deadline} ms`)
+          ? new TimeoutError(`no connection to ${withoutPassword(o.switcher)} within ${deadline} ms`)
           : err;
       }),
       failed,
@@ -119,7 +119,7 @@ export async function openOnce(
     // sent dial and ping to the default, and the refusal did not say that no URL was given.
     if (switcherIsDefault && (err as { code?: unknown }).code === 'FLEX_ERR_CONNECTION_CLOSED') {
       throw new ConnectionClosedError(
-        `${(err as Error).message} (no switcher URL was given, so ${o.switcher} is the default: pass -s URL, set FLEXMUX_SWITCHER, or set switcher: in the config file's dial: or ping: section)`,
+        `${(err as Error).message} (no switcher URL was given, so ${withoutPassword(o.switcher)} is the default: pass -s URL, set FLEXMUX_SWITCHER, or set switcher: in the config file's dial: or ping: section)`,
         { cause: err },
       );
     }

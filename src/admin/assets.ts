@@ -50,6 +50,7 @@ const PAGE_FILES: Record<string, [file: string, type: string]> = {
   '/table.js': ['table.js', 'text/javascript; charset=utf-8'],
   '/format.js': ['format.js', 'text/javascript; charset=utf-8'],
   '/modes.js': ['modes.js', 'text/javascript; charset=utf-8'],
+  '/frame.js': ['frame.js', 'text/javascript; charset=utf-8'],
   '/dashboard.css': ['dashboard.css', 'text/css; charset=utf-8'],
 };
 

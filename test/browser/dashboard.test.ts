@@ -145,7 +145,8 @@ describeBrowser('admin dashboard in Chromium', () => {
       for (const fragment of [token, encodeURIComponent(token)]) {
         await fresh.goto(`${other.url}#token=${fragment}`);
         await expect.poll(() => fresh.locator('#status').textContent(), WAIT).toBe('live');
-        expect(await fresh.locator('#rows tr').count()).toBeGreaterThan(0);
+        // 'live' once the stream answers; its rows are drawn in a later frame.
+        await expect.poll(() => fresh.locator('#rows tr').count(), WAIT).toBeGreaterThan(0);
         await fresh.goto('about:blank');
       }
       expect(prompts).toEqual([]);
@@ -212,6 +213,35 @@ describeBrowser('admin dashboard in Chromium', () => {
     } finally {
       await fresh.close();
       await mallory.close();
+    }
+  });
+
+  it("shows a node's streams, with a sparkline each, in node mode", async () => {
+    // carol's one stream goes to bob (alice is kicked by the first test).
+    t.bob.listen(9).on('stream', (s: FlexStream) => s.on('error', () => {}));
+    const carol = t.session('carol');
+    await carol.ready({ timeout: 5_000 });
+    const stream = await carol.dial('bob:9', { timeout: 5_000 });
+    stream.on('error', () => {});
+    const nodeAdmin = await startAdmin({ node: carol, port: 0, token: TOKEN, sampleInterval: 100 });
+    const fresh = await context.newPage();
+    const errors: string[] = [];
+    fresh.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await fresh.goto(`${nodeAdmin.url}#token=${TOKEN}`);
+      const rows = fresh.locator('#rows tr');
+      await expect.poll(() => rows.count(), WAIT).toBe(1);
+      expect(await fresh.locator('#table-title').textContent()).toBe('Streams');
+      expect(await rows.locator('td').nth(1).textContent()).toBe('bob:9');
+      expect(await rows.locator('td.spark canvas').count()).toBe(1);
+      await rows.locator('td:first-child').click();
+      await expect.poll(() => fresh.locator('#detail-title').textContent(), WAIT).toMatch(/^Stream /);
+      expect(errors).toEqual([]);
+    } finally {
+      await fresh.close();
+      await nodeAdmin.close();
+      stream.destroy();
+      await carol.close();
     }
   });
 });

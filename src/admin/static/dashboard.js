@@ -5,6 +5,7 @@
 /* global uPlot */
 
 import * as fmt from './format.js';
+import { frameScheduler } from './frame.js';
 import { modes } from './modes.js';
 import { LiveTable } from './table.js';
 
@@ -110,6 +111,8 @@ function renderCards(cards) {
 let chart = null;
 let chartData = [[], [], []];
 let chartLimit = 300;
+/** chartData has points the chart has not drawn yet. */
+let chartStale = false;
 
 function createChart() {
   const el = $('chart');
@@ -148,15 +151,16 @@ function pushChart(t, rateIn, rateOut) {
   a.push(rateIn);
   b.push(rateOut);
   if (ts.length > chartLimit) for (const arr of chartData) arr.shift();
-  chart.setData(chartData);
-  document.body.dataset.chartPoints = String(ts.length);
+  chartStale = true;
 }
 
 // ------------------------------------------------------------------ app
 
 let mode = null;
 let table = null;
+/** Snapshots received, and the last one (its totals and counts are drawn in the next frame). */
 let snapshots = 0;
+let latest = null;
 const itemHistory = new Map();
 /**
  * The listed items by key, as the hello gave them and each delta changed them: the stream is
@@ -242,22 +246,44 @@ async function kick(domain, _item, button) {
   }
 }
 
+/**
+ * Draws what changed since the last frame: the cards, the chart, the rows in view and the
+ * details. Events only update the data and ask for a frame (frame.js), so a burst of events
+ * costs one draw, and a hidden tab draws nothing until it is shown.
+ */
+function draw() {
+  if (latest !== null) {
+    renderCards(mode.cards(latest.totals));
+    const n = mode.items(latest).length;
+    $('count').textContent = latest.omitted > 0 ? `${n} of ${n + latest.omitted} shown` : `${n}`;
+  }
+  if (chartStale) {
+    chart.setData(chartData);
+    chartStale = false;
+    document.body.dataset.chartPoints = String(chartData[0].length);
+  }
+  table.render();
+  renderDetail();
+  // Snapshots drawn (tests wait for it); data-received counts those taken in, drawn or not.
+  document.body.dataset.snapshots = String(snapshots);
+}
+
+const requestDraw = frameScheduler(draw);
+
 function onSnapshot(snap) {
-  renderCards(mode.cards(snap.totals));
+  latest = snap;
   pushChart(snap.t, snap.totals.rateIn, snap.totals.rateOut);
   table.update(mode.items(snap), snap.t);
-  const n = mode.items(snap).length;
-  $('count').textContent = snap.omitted > 0 ? `${n} of ${n + snap.omitted} shown` : `${n}`;
-  renderDetail();
   snapshots++;
-  document.body.dataset.snapshots = String(snapshots);
+  document.body.dataset.received = String(snapshots);
+  requestDraw();
 }
 
 function onHello(hello) {
   const h = hello.history;
   chartData = [h.t, h.in, h.out];
   chartLimit = Math.max(chartLimit, h.t.length);
-  chart.setData(chartData);
+  chartStale = true;
   itemHistory.clear();
   listed = new Map(mode.items(hello.snapshot).map((it) => [String(mode.keyOf(it)), it]));
   // Each item's sample times are the last of itemTimes, sent once (copied: rows grow their own).
@@ -281,7 +307,6 @@ const handlers = {
   client: (c) => logEvent(`${c.domain} connected from ${c.remoteAddress} (IP ${c.ip})`),
   clientLeft: (c) => {
     table.remove(c.domain);
-    renderDetail();
     logEvent(
       `${c.domain} left: ${c.reason}${c.error ? ` (${c.error})` : ''}`,
       c.reason === 'closed' || c.reason === 'reset' ? '' : 'warn',
@@ -355,6 +380,10 @@ async function start() {
     head: $('head'),
     body: $('rows'),
     empty: $('empty'),
+    scroller: $('scroller'),
+    padTop: $('pad-top'),
+    padBottom: $('pad-bottom'),
+    changed: requestDraw,
     columns: mode.columns,
     keyOf: mode.keyOf,
     text: mode.text,

@@ -1,10 +1,17 @@
 // A live table: rows keyed by item, sortable by any column, filtered by text, each row with a
-// uPlot sparkline of its traffic. Rows are reused across updates so their sparklines survive.
+// uPlot sparkline of its traffic. Only the rows in view (and a few either side) are in the DOM:
+// spacers above and below stand for the others, and the row elements, sparklines included, are
+// reused for whichever items scroll into view. With a row and a canvas for each of 1,000 items,
+// every update used to relayout and redraw them all, most of them out of sight.
 
 /* global uPlot */
 
 const SPARK_W = 120;
 const SPARK_H = 28;
+/** Rows rendered beyond each edge of the view, so a short scroll shows no gap. */
+const OVERSCAN = 6;
+/** A row's height until one is measured (a 14 px font's row with a 28 px sparkline). */
+const ROW_GUESS = 37;
 
 function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -32,15 +39,30 @@ function sparkline(el) {
   );
 }
 
+/** A spacer row of a spacer tbody, `span` columns wide. */
+function spacer(tbody, span) {
+  const tr = document.createElement('tr');
+  const td = document.createElement('td');
+  td.colSpan = span;
+  tr.append(td);
+  tbody.replaceChildren(tr);
+  return tr;
+}
+
 export class LiveTable {
   /**
    * columns: [{ key, label, num?, sort?: (item) => value, cell?: (item) => string, spark?, action? }]
    * keyOf(item), text(item) for the filter, onSelect(key), onAction(key, item, button).
+   * scroller: the element that scrolls the rows; padTop, padBottom: empty tbodies around body,
+   * which hold the spacers. changed(): asks for a render in the next frame (see frame.js).
    */
   constructor({
     head,
     body,
     empty,
+    scroller,
+    padTop,
+    padBottom,
     columns,
     keyOf,
     text,
@@ -49,10 +71,12 @@ export class LiveTable {
     history,
     historyLimit,
     sortKey,
+    changed,
   }) {
     this.head = head;
     this.body = body;
     this.empty = empty;
+    this.scroller = scroller;
     this.columns = columns;
     this.keyOf = keyOf;
     this.text = text;
@@ -60,12 +84,28 @@ export class LiveTable {
     this.onAction = onAction;
     this.history = history;
     this.historyLimit = historyLimit;
+    this.changed = changed;
+    /** The rows in the DOM by key, and row elements out of use, kept for reuse. */
     this.rows = new Map();
+    this.spare = [];
     this.items = new Map();
+    /** The filtered, sorted items; null when items, filter or sort changed since. */
+    this.list = null;
+    this.leaving = new Set();
     this.filter = '';
     this.sort = { key: sortKey, dir: 1 };
     this.selected = null;
+    this.rowHeight = 0;
+    this.padTop = spacer(padTop, columns.length);
+    this.padBottom = spacer(padBottom, columns.length);
     this.renderHead();
+    scroller.addEventListener('scroll', () => this.changed(), { passive: true });
+    // The view grows as the first rows arrive (up to the scroller's max-height): render more.
+    new ResizeObserver(() => this.changed()).observe(scroller);
+    window.addEventListener('resize', () => {
+      this.rowHeight = 0;
+      this.changed();
+    });
   }
 
   renderHead() {
@@ -96,15 +136,20 @@ export class LiveTable {
   sortBy(key) {
     this.sort = { key, dir: this.sort.key === key ? -this.sort.dir : 1 };
     this.markSort();
-    this.render();
+    this.list = null;
+    this.changed();
   }
 
   setFilter(text) {
     this.filter = text.trim().toLowerCase();
-    this.render();
+    this.list = null;
+    this.changed();
   }
 
-  /** Replaces the items; `t` is the sample time for the sparklines. */
+  /**
+   * Replaces the items; `t` is the sample time for the sparklines. Keeps the data only (every
+   * item's history grows, in view or not); the DOM follows in the next render.
+   */
   update(items, t) {
     this.items = new Map(items.map((it) => [String(this.keyOf(it)), it]));
     for (const [key, it] of this.items) {
@@ -122,15 +167,19 @@ export class LiveTable {
       }
     }
     for (const key of this.history.keys()) if (!this.items.has(key)) this.history.delete(key);
-    this.render();
+    for (const key of this.leaving) if (!this.items.has(key)) this.leaving.delete(key);
+    this.list = null;
+    this.changed();
   }
 
   remove(key) {
     this.items.delete(String(key));
-    this.render();
+    this.list = null;
+    this.changed();
   }
 
   markLeaving(key) {
+    this.leaving.add(String(key));
     this.rows.get(String(key))?.tr.classList.add('leaving');
   }
 
@@ -156,55 +205,92 @@ export class LiveTable {
     return list;
   }
 
-  render() {
-    const list = this.visible();
-    const keep = new Set();
-    for (const it of list) {
-      const key = String(this.keyOf(it));
-      keep.add(key);
-      const row = this.rows.get(key) ?? this.createRow(key);
-      this.fill(row, it);
-      this.body.append(row.tr);
-    }
-    for (const [key, row] of this.rows) {
-      if (keep.has(key)) continue;
-      row.spark?.destroy();
-      row.tr.remove();
-      this.rows.delete(key);
-    }
-    this.empty.hidden = list.length > 0;
-    this.body.dataset.rows = String(list.length);
+  /** The range of `list` to render: the rows that meet the scroller's view, plus OVERSCAN. */
+  window(count) {
+    const h = this.rowHeight || ROW_GUESS;
+    // Where the first row would start in the scroller's content: below the head.
+    const top = this.scroller.scrollTop - this.head.offsetHeight;
+    const first = Math.max(0, Math.floor(top / h) - OVERSCAN);
+    const end = Math.min(count, Math.ceil((top + this.scroller.clientHeight) / h) + OVERSCAN);
+    return [first, Math.max(first, end)];
   }
 
-  createRow(key) {
+  /** Brings the DOM up to date; called once per frame at most (frame.js). */
+  render() {
+    if (this.list === null) this.list = this.visible();
+    const list = this.list;
+    // Geometry is read before anything is written, so the frame lays out once.
+    const [first, end] = this.window(list.length);
+    const keys = [];
+    for (let i = first; i < end; i++) keys.push(String(this.keyOf(list[i])));
+    const keep = new Set(keys);
+    for (const [key, row] of this.rows) {
+      if (keep.has(key)) continue;
+      row.tr.remove();
+      this.rows.delete(key);
+      this.spare.push(row);
+    }
+    // Spares beyond a view's worth would only hold memory (and a canvas each).
+    while (this.spare.length > keys.length + 2 * OVERSCAN) this.spare.pop().spark?.destroy();
+    let at = this.body.firstElementChild;
+    keys.forEach((key, i) => {
+      const row = this.rows.get(key) ?? this.bind(this.spare.pop() ?? this.createRow(), key);
+      this.fill(row, list[first + i]);
+      // Moved only when out of place: re-appending every row each second relaid the table.
+      if (row.tr === at) at = at.nextElementSibling;
+      else this.body.insertBefore(row.tr, at);
+    });
+    const h = this.rowHeight || ROW_GUESS;
+    this.padTop.style.height = `${first * h}px`;
+    this.padBottom.style.height = `${(list.length - end) * h}px`;
+    this.padTop.hidden = first === 0;
+    this.padBottom.hidden = end === list.length;
+    this.empty.hidden = list.length > 0;
+    this.body.dataset.rows = String(list.length);
+    if (this.rowHeight === 0 && this.rows.size > 0) {
+      // Measured once (again after a resize): rows are one line each, so all are this tall.
+      this.rowHeight = this.body.firstElementChild.getBoundingClientRect().height || ROW_GUESS;
+      if (Math.abs(this.rowHeight - ROW_GUESS) > 0.5) this.changed();
+    }
+  }
+
+  createRow() {
     const tr = document.createElement('tr');
-    tr.dataset.key = key;
     const cells = [];
-    let spark = null;
+    const row = { tr, cells, spark: null, button: null, key: null, drawn: null };
     for (const c of this.columns) {
       const td = document.createElement('td');
       if (c.num) td.classList.add('num');
       if (c.spark) {
         td.classList.add('spark');
-        spark = sparkline(td);
+        row.spark = sparkline(td);
       }
       if (c.action) {
         const b = document.createElement('button');
         b.type = 'button';
         b.className = c.action.className;
         b.textContent = c.action.label;
+        // The row's key at the time of the click: rows are reused for other items.
         b.addEventListener('click', (e) => {
           e.stopPropagation();
-          this.onAction(key, this.items.get(key), b);
+          this.onAction(row.key, this.items.get(row.key), b);
         });
+        row.button = b;
         td.append(b);
       }
       cells.push(td);
       tr.append(td);
     }
-    tr.addEventListener('click', () => this.onSelect(key));
-    tr.classList.toggle('selected', key === this.selected);
-    const row = { tr, cells, spark };
+    tr.addEventListener('click', () => this.onSelect(row.key));
+    return row;
+  }
+
+  /** Gives a new or spare row to the item `key`. */
+  bind(row, key) {
+    if (row.key !== key && row.button) row.button.disabled = false;
+    row.key = key;
+    row.drawn = null;
+    row.tr.dataset.key = key;
     this.rows.set(key, row);
     return row;
   }
@@ -215,9 +301,16 @@ export class LiveTable {
       const text = c.cell ? c.cell(it) : String(it[c.key] ?? '—');
       if (row.cells[i].textContent !== text) row.cells[i].textContent = text;
     });
+    row.tr.classList.toggle('selected', row.key === this.selected);
+    row.tr.classList.toggle('leaving', this.leaving.has(row.key));
     if (row.spark) {
-      const h = this.history.get(row.tr.dataset.key);
-      if (h && h[0].length > 0) row.spark.setData(h);
+      // Redrawn when its history has a new sample, not on every scroll.
+      const h = this.history.get(row.key);
+      const last = h && h[0].length > 0 ? h[0][h[0].length - 1] : null;
+      if (row.drawn !== last) {
+        row.spark.setData(h && last !== null ? h : [[], [], []]);
+        row.drawn = last;
+      }
     }
   }
 }

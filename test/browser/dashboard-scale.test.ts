@@ -1,0 +1,169 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type AdminServer, startAdmin } from '../../src/admin/index.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { join, PASSWORD, type Raw } from '../unit/switcher/helpers.js';
+import { describeBrowser, launchChromium } from './chromium.js';
+
+/**
+ * The dashboard of a switcher with 1,000 clients in real Chromium. It used to keep a row and a
+ * uPlot canvas for every client and relay and redraw them all on every update; now only the
+ * rows in view (and a few either side) are in the DOM, reused as the table scrolls, and a hidden
+ * tab draws nothing. Nothing here is timed: scripts/dashboard-cost.ts measures the cost.
+ */
+
+const TOKEN = 'scale-token';
+const CLIENTS = 1_000;
+/** Rows the table renders beyond each edge of its view (OVERSCAN in static/table.js). */
+const OVERSCAN = 6;
+const WAIT = { timeout: 10_000, interval: 50 };
+const name = (i: number): string => `client-${String(i).padStart(4, '0')}`;
+
+describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
+  let sw: Switcher;
+  const raws: Raw[] = [];
+  let admin: AdminServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    sw = new Switcher({ password: PASSWORD, maxClients: CLIENTS + 10 });
+    // In batches: a thousand admissions at once would queue behind each other.
+    for (let i = 0; i < CLIENTS; i += 250) {
+      const batch: Promise<Raw>[] = [];
+      for (let j = i; j < i + 250; j++) batch.push(join(sw, name(j)));
+      raws.push(...(await Promise.all(batch)));
+    }
+    admin = await startAdmin({ switcher: sw, port: 0, token: TOKEN, sampleInterval: 200 });
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+    await page.goto(`${admin.url}#token=${TOKEN}`);
+    await page.waitForFunction((n) => document.getElementById('rows')?.dataset.rows === String(n), CLIENTS);
+    // The table's scroller wholly inside the window, so what it shows can be hit-tested.
+    await page.locator('.scroll').evaluate((el) => el.scrollIntoView());
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await admin?.close();
+    await sw?.close({ timeout: 2_000 });
+  });
+
+  /**
+   * The rows and sparkline canvases in the DOM, the rows the scroller's view holds, and whether
+   * the table's top, middle and bottom of the view show a rendered row (not a spacer).
+   */
+  const view = () =>
+    page.evaluate(() => {
+      const scroller = document.querySelector('.scroll') as HTMLElement;
+      const rows = document.querySelectorAll('#rows tr');
+      const height = rows[0]?.getBoundingClientRect().height ?? 1;
+      const box = scroller.getBoundingClientRect();
+      const head = (document.getElementById('head') as HTMLElement).getBoundingClientRect().height;
+      // What of the table the window shows: the scroller's box, less the head, within the window.
+      const top = Math.max(box.top, 0) + head;
+      const bottom = Math.min(box.bottom, window.innerHeight);
+      const covered = [top + 2, (top + bottom) / 2, bottom - 2].every(
+        (y) => document.elementFromPoint(box.left + 20, y)?.closest('tbody')?.id === 'rows',
+      );
+      return {
+        rows: rows.length,
+        canvases: document.querySelectorAll('#rows canvas').length,
+        inView: Math.ceil((bottom - top) / height),
+        covered,
+        keys: Array.from(rows, (r) => (r as HTMLElement).dataset.key),
+      };
+    });
+
+  it('renders only the rows in view, with a sparkline each, wherever the table is scrolled', async () => {
+    expect(await page.locator('#count').textContent()).toBe(String(CLIENTS));
+    for (const at of ['top', 'middle', 'bottom'] as const) {
+      await page.locator('.scroll').evaluate((el, where) => {
+        const max = el.scrollHeight - el.clientHeight;
+        el.scrollTop = where === 'top' ? 0 : where === 'middle' ? max / 2 : max;
+      }, at);
+      // Once the frame after the scroll is drawn, the view shows rows all the way down.
+      await expect.poll(async () => (await view()).covered, WAIT).toBe(true);
+      const v = await view();
+      // The DOM holds a view's worth, not a thousand (each with a canvas, as it used to).
+      expect(v.inView).toBeGreaterThan(5);
+      expect(v.rows).toBeLessThanOrEqual(v.inView + 2 * OVERSCAN + 2);
+      expect(v.canvases).toBe(v.rows);
+      if (at === 'top') expect(v.keys[0]).toBe(name(0));
+      if (at === 'bottom') expect(v.keys.at(-1)).toBe(name(CLIENTS - 1));
+    }
+    // The last client's sparkline has its history drawn on a reused canvas.
+    const inked = await page.locator(`#rows tr[data-key="${name(CLIENTS - 1)}"] canvas`).evaluate((c) => {
+      const canvas = c as HTMLCanvasElement;
+      const d = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+      return n;
+    });
+    expect(inked).toBeGreaterThan(0);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('sorts and filters all the rows, and a reused row kicks the client it shows', async () => {
+    await page.locator('.scroll').evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await page.locator('th[data-key="domain"]').click();
+    await expect.poll(async () => (await view()).keys[0], WAIT).toBe(name(CLIENTS - 1));
+    await page.locator('#filter').fill('client-099');
+    await expect
+      .poll(async () => (await view()).keys, WAIT)
+      .toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0].map((i) => name(990 + i)));
+
+    // The row now showing client-0500 was made for another client: its button kicks 0500.
+    await page.locator('#filter').fill('client-0500');
+    await expect.poll(async () => (await view()).keys, WAIT).toEqual([name(500)]);
+    const left = new Promise<string>((resolve) =>
+      sw.on('clientLeft', (c, reason) => {
+        if (c.domain === name(500)) resolve(reason);
+      }),
+    );
+    page.once('dialog', (d) => void d.accept());
+    await page.locator(`#rows tr[data-key="${name(500)}"] button.kick`).click();
+    expect(await left).toBe('kicked');
+    await expect.poll(async () => (await view()).keys, WAIT).toEqual([]);
+    await page.locator('#filter').fill('');
+    await expect.poll(() => page.locator('#count').textContent(), WAIT).toBe(String(CLIENTS - 1));
+    expect(sw.clients().length).toBe(CLIENTS - 1);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('draws nothing while the tab is hidden and catches up when it is shown', async () => {
+    const counts = () =>
+      page.evaluate(() => ({
+        drawn: Number(document.body.dataset.snapshots),
+        received: Number(document.body.dataset.received),
+      }));
+    // Chromium's headless tabs are always visible: the page is told otherwise, as a browser would.
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    const hidden = await counts();
+    // Three more snapshots arrive and are taken in; none is drawn.
+    await expect
+      .poll(async () => (await counts()).received, WAIT)
+      .toBeGreaterThanOrEqual(hidden.received + 3);
+    expect((await counts()).drawn).toBe(hidden.drawn);
+    await page.evaluate(() => {
+      delete (document as { visibilityState?: string }).visibilityState;
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await expect.poll(async () => (await counts()).drawn, WAIT).toBeGreaterThan(hidden.received + 2);
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -210,9 +210,12 @@ export class LiveTable {
     const h = this.rowHeight || ROW_GUESS;
     // Where the first row would start in the scroller's content: below the head.
     const top = this.scroller.scrollTop - this.head.offsetHeight;
-    const first = Math.max(0, Math.floor(top / h) - OVERSCAN);
     const end = Math.min(count, Math.ceil((top + this.scroller.clientHeight) / h) + OVERSCAN);
-    return [first, Math.max(first, end)];
+    // A list shorter than the scroll position (a filter typed far down) shows its last rows at
+    // once; the browser then clamps the scroll to the shorter content.
+    const span = Math.ceil(this.scroller.clientHeight / h) + 2 * OVERSCAN;
+    const first = Math.min(Math.max(0, Math.floor(top / h) - OVERSCAN), Math.max(0, end - span));
+    return [first, end];
   }
 
   /** Brings the DOM up to date; called once per frame at most (frame.js). */

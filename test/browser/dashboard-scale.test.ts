@@ -155,6 +155,33 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('redraws the rows on a scroll, not the details of the selected client', async () => {
+    // No snapshot after the hello for a minute: every draw here comes from the scroll.
+    const still = await startAdmin({ switcher: sw, port: 0, token: TOKEN, sampleInterval: 60_000 });
+    const fresh = await context.newPage();
+    try {
+      await fresh.goto(`${still.url}#token=${TOKEN}`);
+      await fresh.locator(`#rows tr[data-key="${name(1)}"] td:first-child`).click();
+      await expect.poll(() => fresh.locator('#detail-title').textContent(), WAIT).toBe(`Client ${name(1)}`);
+      // Its streams have come (the details are rebuilt then), before the details are held.
+      await expect.poll(() => fresh.locator('#detail .streams').count(), WAIT).toBe(1);
+      const details = await fresh.locator('#detail-body dl').elementHandle();
+      await fresh.locator('.scroll').evaluate((el) => {
+        el.scrollTop = el.scrollHeight / 2;
+      });
+      // The frame after the scroll has drawn other rows.
+      await fresh.waitForFunction(
+        (first) => document.querySelector('#rows tr')?.getAttribute('data-key') !== first,
+        name(0),
+      );
+      // The same element: it used to be rebuilt, stream list and all, in every frame.
+      expect(await details?.evaluate((dl) => dl.isConnected)).toBe(true);
+    } finally {
+      await fresh.close();
+      await still.close();
+    }
+  });
+
   it('draws nothing while the tab is hidden and catches up when it is shown', async () => {
     const counts = () =>
       page.evaluate(() => ({

@@ -206,4 +206,38 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
     await expect.poll(async () => (await counts()).drawn, WAIT).toBeGreaterThan(hidden.received + 2);
     expect(pageErrors).toEqual([]);
   });
+
+  it('keeps the Kick button of a client being kicked disabled when its row scrolls away and back', async () => {
+    // The switcher is not asked: the DELETE is answered here, so the client stays listed while
+    // marked as leaving, as it is between a kick and the next snapshot.
+    await page.route('**/api/v1/clients/*', (route) =>
+      route.request().method() === 'DELETE' ? route.fulfill({ status: 204 }) : route.fallback(),
+    );
+    try {
+      const scrollTo = (where: 'top' | 'bottom') =>
+        page.locator('.scroll').evaluate((el, w) => {
+          el.scrollTop = w === 'top' ? 0 : el.scrollHeight;
+        }, where);
+      await scrollTo('top');
+      await expect.poll(async () => (await view()).covered, WAIT).toBe(true);
+      const key = (await view()).keys[0]!;
+      const button = page.locator(`#rows tr[data-key="${key}"] button.kick`);
+      page.once('dialog', (d) => void d.accept());
+      await button.click();
+      await expect.poll(() => page.locator(`#rows tr[data-key="${key}"].leaving`).count(), WAIT).toBe(1);
+      expect(await button.isDisabled()).toBe(true);
+      // Away: its row element goes to another client. Back: a row is bound to it again.
+      await scrollTo('bottom');
+      await expect.poll(async () => (await view()).keys.includes(key), WAIT).toBe(false);
+      await scrollTo('top');
+      await expect.poll(async () => (await view()).keys.includes(key), WAIT).toBe(true);
+      expect(await button.isDisabled()).toBe(true);
+      // And the rows that took its element over have theirs enabled.
+      const others = page.locator(`#rows tr:not([data-key="${key}"]) button.kick:disabled`);
+      expect(await others.count()).toBe(0);
+    } finally {
+      await page.unroute('**/api/v1/clients/*');
+    }
+    expect(pageErrors).toEqual([]);
+  });
 });

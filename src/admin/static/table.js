@@ -290,7 +290,8 @@ export class LiveTable {
 
   /** Gives a new or spare row to the item `key`. */
   bind(row, key) {
-    if (row.key !== key && row.button) row.button.disabled = false;
+    // Disabled while its client is being kicked, whichever client the element showed before.
+    if (row.button) row.button.disabled = this.leaving.has(key);
     row.key = key;
     row.drawn = null;
     row.tr.dataset.key = key;

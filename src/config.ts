@@ -28,6 +28,13 @@ export const defaults = Object.freeze({
   maxReceiveBuffer: 256 * 1024 * 1024,
   /** Bytes queued per stream before write() returns false. */
   streamHighWaterMark: 256 * 1024,
+  /**
+   * Bytes per connection that writes of 16 KiB or more are copied into (slabs of up to 256 KiB,
+   * allocated at the first such write, reused, dropped after a second without one), so that their
+   * callbacks come at once and the writer may reuse its buffer. Writes that find it full keep
+   * their callback until the connection has sent their bytes. 0: no copies, every large write waits.
+   */
+  writeBuffer: 2 * 1024 * 1024,
   /** Write-idle time before a heartbeat ping; 0 disables (Go: 15 s). */
   heartbeatInterval: 15_000,
   /** How long a heartbeat ping may take before the connection is declared dead (Go: 2 s). */
@@ -111,6 +118,11 @@ export interface NodeOptions {
   backlog?: number;
   maxReceiveBuffer?: number;
   streamHighWaterMark?: number;
+  /**
+   * Bytes per connection that writes of 16 KiB or more are copied into so their callbacks come at
+   * once; a write that finds them full waits for its bytes to be sent instead. 0: no copies.
+   */
+  writeBuffer?: number;
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
   closeAckTimeout?: number;
@@ -168,6 +180,7 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
       1,
       2 ** 31,
     ),
+    writeBuffer: int('writeBuffer', o.writeBuffer ?? d.writeBuffer, 0, 2 ** 31),
     heartbeatInterval: int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, MAX_DELAY),
     heartbeatTimeout: int('heartbeatTimeout', o.heartbeatTimeout ?? d.heartbeatTimeout, 1, MAX_DELAY),
     closeAckTimeout: int('closeAckTimeout', o.closeAckTimeout ?? d.closeAckTimeout, 1, MAX_DELAY),

@@ -1,5 +1,6 @@
 import { LimitError } from './errors.js';
 import { Deque } from './util/deque.js';
+import type { Slabs } from './util/slabs.js';
 import { now } from './util/timers.js';
 import { header, payloadLength } from './wire/frame.js';
 
@@ -14,8 +15,14 @@ export interface SchedulerSink {
   readonly framing: 'stream' | 'message';
   /** Copy a batch of short frames into one buffer before `send` (stream framing only). */
   readonly coalesce?: boolean;
+  /**
+   * The sink keeps referring to a send's parts after `send` returns (a socket's write queue) and
+   * calls that send's `onReleased` once it no longer does. Otherwise the parts count as released
+   * once `send` returns (the sink wrote or copied them).
+   */
+  readonly releasesLater?: boolean;
   /** One unit: back-to-back bytes, or one message under message framing. False: wait for drain. */
-  send(parts: readonly Uint8Array[]): boolean;
+  send(parts: readonly Uint8Array[], onReleased?: () => void): boolean;
   /**
    * True once the sink drops what it is given (a transport closing or closed: Transport.closed).
    * Nothing is handed to it then: stream frames stay queued, so no stream takes frames that never
@@ -35,6 +42,12 @@ export interface SchedulerOptions {
   schedule?: (fn: () => void) => void;
   /** Milliseconds, for the control-queue wait statistic and the sparse hold; default monotonic. */
   clock?: () => number;
+  /**
+   * The connection's slabs, which streams copy large writes into (util/slabs.ts): the scheduler
+   * tells them when the sink has let go of their bytes, frees what it drops, and disposes of them
+   * on close. Null: none (writes that are not copied wait for their release instead).
+   */
+  slabs?: Slabs | null;
 }
 
 /**
@@ -56,9 +69,22 @@ export class StreamQueue {
   /** @internal */ deficit = 0;
   /** @internal */ ready = false;
   /** @internal */ inTurn = false;
+  /** Payload bytes of this queue's frames handed to the sink so far. */
+  taken = 0;
+  /**
+   * Set by the owner while it waits for the sink to let go of its bytes (a write's callback that
+   * waits for them): each send with its frames then reports `onReleased(taken)` once released.
+   */
+  watchRelease = false;
 
   /** Called once `bytes` falls to `lowWater` or below after `needDrain` was set. */
   onDrain(): void {}
+
+  /**
+   * While `watchRelease`: the sink has let go of every payload byte of this queue up to `taken`
+   * (the count `taken` had when the send left): sends release in the order they were made.
+   */
+  onReleased(_taken: number): void {}
 
   /**
    * A queued payload had fewer bytes than when it was queued (its ArrayBuffer was transferred or
@@ -160,6 +186,16 @@ export class Scheduler {
   };
   private deferred: Deferred[] = [];
   private readonly runDeferredFn = (): void => this.runDeferred();
+  /** The connection's slabs (SchedulerOptions.slabs), or null. */
+  readonly slabs: Slabs | null;
+  /** Watched queues (StreamQueue.watchRelease) with frames in the batch being built. */
+  private readonly watched: StreamQueue[] = [];
+  /**
+   * Per send that has something to release, oldest first: a flag number (1: the slabs recorded
+   * it; 2: watched queues follow), then when 2 is set their count n and n (queue, taken) pairs.
+   */
+  private readonly unreleased = new Deque<number | StreamQueue>(16);
+  private readonly releasedFn = (): void => this.released();
   /** Longest time a control frame waited before it was handed to the sink, ms. */
   maxControlWait = 0;
   /** Total bytes handed to the sink. */
@@ -176,11 +212,13 @@ export class Scheduler {
 
   constructor(sink: SchedulerSink, options: SchedulerOptions) {
     this.sink = sink;
+    this.slabs = options.slabs ?? null;
     this.opts = {
       schedule: microtask,
       // Monotonic (util/timers): on the wall clock a step back (NTP, a resumed VM) made the sparse
       // hold last as long as the step, holding bulk streams to sharedInflight all that time.
       clock: now,
+      slabs: null,
       ...options,
     };
   }
@@ -321,6 +359,7 @@ export class Scheduler {
 
   /** Drops everything queued for a stream (after a reset). */
   clear(q: StreamQueue): void {
+    if (q.items !== null && this.slabs !== null) for (const f of q.items) freeFrame(this.slabs, f);
     q.items?.clear();
     q.bytes = 0;
     q.needDrain = false;
@@ -343,6 +382,10 @@ export class Scheduler {
     this.closed = true;
     let dropped = 0;
     this.control.clear();
+    // What the sink still holds keeps its slab alive; nothing is carved from them again.
+    this.slabs?.dispose();
+    this.unreleased.clear();
+    this.watched.length = 0;
     for (const q of this.ready) {
       if (q.items === null) continue;
       for (const f of q.items) if (f.own !== true) dropped++;
@@ -372,6 +415,9 @@ export class Scheduler {
     const message = this.sink.framing === 'message';
     const copy = !message && this.sink.coalesce === true;
     const drained: StreamQueue[] = [];
+    const later = this.sink.releasesLater === true;
+    /** Sends of this flush released when it ends (a sink that is done with parts on return). */
+    let releaseNow = 0;
     while (!this.blocked && !this.closed && (this.control.length > 0 || this.ready.length > 0)) {
       const parts: Uint8Array[] = [];
       let bytes = 0;
@@ -398,9 +444,24 @@ export class Scheduler {
       if (parts.length === 0) break;
       this.bytesWritten += bytes;
       this.writes++;
-      const batch =
-        copy && parts.length > 1 && bytes <= COPY_MAX && allShort(parts) ? [concat(parts, bytes)] : parts;
-      if (!this.sink.send(batch)) this.blocked = true;
+      const joined = copy && parts.length > 1 && bytes <= COPY_MAX && allShort(parts);
+      const batch = joined ? [concat(parts, bytes)] : parts;
+      // Slab bytes copied (joined) or given to a sink that copies are free at once; those a
+      // socket holds, and watched queues' bytes, wait for the send's release.
+      const slabs = this.slabs;
+      const held = slabs !== null && later && !joined;
+      let flag = held && slabs.sent(parts) ? 1 : 0;
+      if (this.watched.length > 0) flag |= this.recordWatched(flag);
+      else if (flag !== 0) this.unreleased.push(flag);
+      let ok: boolean;
+      if (flag !== 0 && later) {
+        ok = this.sink.send(batch, this.releasedFn);
+      } else {
+        ok = this.sink.send(batch);
+        if (flag !== 0) releaseNow++;
+      }
+      if (slabs !== null && !held) slabs.freeAll(parts);
+      if (!ok) this.blocked = true;
     }
     // A queue that lost frames hears it before its drain: frames it sent ahead of the shrunk one
     // in this flush put it among the drained, and onDrain alone would take the emptied queue for
@@ -417,6 +478,41 @@ export class Scheduler {
       }
     }
     for (const q of drained) this.settleDrain(q);
+    for (; releaseNow > 0; releaseNow--) this.released();
+  }
+
+  /** Pushes a send's record with the watched queues of its batch (flag 2); resets the batch's list. */
+  private recordWatched(flag: number): number {
+    const u = this.unreleased;
+    const w = this.watched;
+    u.push(flag | 2);
+    u.push(w.length);
+    for (const q of w) {
+      u.push(q);
+      u.push(q.taken);
+    }
+    w.length = 0;
+    return 2;
+  }
+
+  /** The sink let go of the oldest recorded send's parts. */
+  private released(): void {
+    const u = this.unreleased;
+    const flag = u.shift() as number | undefined;
+    if (flag === undefined) return;
+    if ((flag & 1) !== 0) this.slabs?.released();
+    if ((flag & 2) === 0) return;
+    const n = u.shift() as number;
+    for (let k = 0; k < n; k++) {
+      const q = u.shift() as StreamQueue;
+      const taken = u.shift() as number;
+      // One whose handler throws leaves the others theirs: a missed release stalls its writer.
+      try {
+        q.onReleased(taken);
+      } catch (err) {
+        report(err);
+      }
+    }
   }
 
   /** Calls `q.onDrain()` once if `q` waited for drain and is at its low-water mark now. */
@@ -468,6 +564,10 @@ export class Scheduler {
           // the frame would carry fewer bytes than its header says and derail the whole
           // connection; this stream alone loses it and what it queued after it (onDetached).
           parts.length = start;
+          if (this.slabs !== null) {
+            freeFrame(this.slabs, f);
+            for (const g of items) freeFrame(this.slabs, g);
+          }
           items.clear();
           q.bytes = 0;
           if (this.detached === null) this.detached = [q];
@@ -477,6 +577,8 @@ export class Scheduler {
         const size = f.header.length + f.size;
         bytes += size;
         q.deficit -= f.size;
+        q.taken += f.size;
+        if (q.watchRelease && !this.watched.includes(q)) this.watched.push(q);
         this.framesWritten++;
         q.bytes -= size + q.frameCost;
         took = true;
@@ -523,6 +625,12 @@ export class Scheduler {
     const add = rounds * quantum;
     for (const q of this.ready) q.deficit += add;
   }
+}
+
+/** Frees the slab bytes of a frame dropped unsent. */
+function freeFrame(slabs: Slabs, f: QueuedFrame): void {
+  slabs.free(f.payload);
+  if (f.rest !== null) slabs.freeAll(f.rest);
 }
 
 const EMPTY = new Uint8Array(0);

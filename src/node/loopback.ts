@@ -3,6 +3,7 @@ import { Scheduler } from '../scheduler.js';
 import type { StreamCore, StreamHost } from '../stream/core.js';
 import { concatBytes } from '../util/bytes.js';
 import type { Logger } from '../util/logger.js';
+import { Slabs } from '../util/slabs.js';
 import { type Frame, readHeader } from '../wire/frame.js';
 
 const EMPTY = new Uint8Array(0);
@@ -50,7 +51,13 @@ export class Loopback implements StreamHost {
       // frame at once on each flush, so the queue only ever holds one tick's frames. Bounded, a
       // burst (many self-dials or resets in one tick) threw LimitError out of dial() after its
       // pending dial was registered (left to time out unhandled) or out of destroy() halfway.
-      { quantum: o.quantum, maxBatchBytes: o.maxBatchBytes, maxControlQueue: Number.POSITIVE_INFINITY },
+      // Slabs as on a connection (its send copies): a large write's callback need not wait for it.
+      {
+        quantum: o.quantum,
+        maxBatchBytes: o.maxBatchBytes,
+        maxControlQueue: Number.POSITIVE_INFINITY,
+        slabs: o.writeBuffer > 0 ? new Slabs(o.writeBuffer) : null,
+      },
     );
   }
 

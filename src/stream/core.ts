@@ -38,6 +38,11 @@ export interface StreamFace {
    */
   onFlushed?(): void;
   /**
+   * The connection no longer holds any of the writer's own buffers (`holdsWriterBytes` turned
+   * false): a write whose callback waited for that may complete.
+   */
+  onReleased?(): void;
+  /**
    * The stream is finished in both directions. Called once. `aborted`: it was torn down locally
    * without an error (destroy() with none, or the node destroyed), so the face should close
    * without reporting an end.
@@ -127,9 +132,10 @@ const SPARSE_WRITE = 4096;
 const ACK_MAX_DELAY_MS = 100;
 const ACK_BY_TIME_MIN = 64 * 1024;
 /**
- * Writes shorter than this are copied when taken: a copy costs less than the write itself there,
- * and short writes are the ones most often made from a reused buffer. Longer ones are sent from
- * the writer's own buffer.
+ * Writes shorter than this are copied when taken into a buffer of their own: a copy costs less
+ * than the write itself there, and short writes are the ones most often made from a reused
+ * buffer. Longer ones are copied into the connection's slabs (util/slabs.ts), or, when those are
+ * full, sent from the writer's own buffer with the write's callback held until they have left.
  */
 export const COPY_WRITES_BELOW = 16 * 1024;
 
@@ -191,6 +197,8 @@ export class StreamCore extends StreamQueue {
   /** Written bytes not yet framed; created on the first write. */
   private pending: Deque<Uint8Array> | null = null;
   private pendingBytes = 0;
+  /** While `watchRelease`: the end (in bytes written) of the last write sent from its own buffer. */
+  private heldTo = 0;
   private headOffset = 0;
   private framesSinceAck = 0;
   private onFinished: (() => void) | null = null;
@@ -269,6 +277,19 @@ export class StreamCore extends StreamQueue {
   /** Payload bytes framed for sending. */
   get bytesWritten(): number {
     return this.sentTotal;
+  }
+
+  /**
+   * Whether the connection still refers to a buffer a writer wrote (one not copied: the slabs
+   * were full, or the connection has none): its write's callback waits for `onReleased`.
+   */
+  get holdsWriterBytes(): boolean {
+    return this.watchRelease;
+  }
+
+  /** `write()` returned false and `onWritable` has not followed yet. */
+  get waitsWritable(): boolean {
+    return this.is(NEED_WRITABLE);
   }
 
   /** Largest data frame: 64 KiB towards flexmux peers, 16 KiB towards Go receivers (4.5). */
@@ -376,11 +397,21 @@ export class StreamCore extends StreamQueue {
         else this.mark(SHORT_WRITER);
       }
       if (this.pending === null) this.pending = new Deque<Uint8Array>(2);
-      // Short writes are copied: their callback comes before the bytes leave, and a writer that
-      // encodes into one scratch buffer must not change what it already wrote (manual.md, "Do not
-      // change a buffer of 16 KiB or more after writing it"). TypedArray slice copies, and keeps
-      // a Buffer a Buffer.
-      this.pending.push(chunk.length < COPY_WRITES_BELOW ? Uint8Array.prototype.slice.call(chunk) : chunk);
+      // Copied: a write's callback comes when it is taken, long before the bytes leave, and a
+      // writer may then fill the same buffer again (manual.md, "Reusing a written buffer").
+      // Short writes get a copy of their own (TypedArray slice copies, and keeps a Buffer a
+      // Buffer); longer ones go to the connection's slabs, or, with those full, are sent from the
+      // writer's buffer, their callback held until the sink has let go of it (holdsWriterBytes).
+      if (chunk.length < COPY_WRITES_BELOW) {
+        this.pending.push(Uint8Array.prototype.slice.call(chunk));
+      } else {
+        const slabs = this.host.scheduler.slabs;
+        if (slabs === null || !slabs.copy(chunk, this.pending)) {
+          this.pending.push(chunk);
+          this.heldTo = this.sentTotal + this.pendingBytes + chunk.length;
+          this.watchRelease = true;
+        }
+      }
       this.pendingBytes += chunk.length;
       this.pump(false);
     }
@@ -497,6 +528,12 @@ export class StreamCore extends StreamQueue {
         const off = this.headOffset;
         // A write's view shrank since it was taken: its buffer was transferred (detached).
         if (head === undefined || head.length <= off) {
+          // The views taken for this frame were taken off `pending`: their slab bytes go too.
+          const slabs = sched.slabs;
+          if (slabs !== null && payload !== null) {
+            slabs.free(payload);
+            if (rest !== null) slabs.freeAll(rest);
+          }
           this.dropPending();
           this.onDetached();
           return;
@@ -709,9 +746,25 @@ export class StreamCore extends StreamQueue {
       clearTimeout(this.tailTimer);
       this.tailTimer = null;
     }
+    const slabs = this.host.scheduler.slabs;
+    if (slabs !== null && this.pending !== null) {
+      // The head's first headOffset bytes are in a frame already: freed with it, not here.
+      let skip = this.headOffset;
+      for (const v of this.pending) {
+        slabs.free(v, skip);
+        skip = 0;
+      }
+    }
     this.pending?.clear();
     this.pendingBytes = 0;
     this.headOffset = 0;
+  }
+
+  /** The sink let go of this stream's payload bytes up to `taken` (Scheduler: watchRelease). */
+  override onReleased(taken: number): void {
+    if (!this.watchRelease || taken < this.heldTo) return;
+    this.watchRelease = false;
+    this.face?.onReleased?.();
   }
 
   // ---------------------------------------------------------------- inbound frames

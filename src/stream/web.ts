@@ -107,7 +107,10 @@ export class WebStream implements StreamFace {
           core.destroy(err);
           throw err;
         }
-        if (core.write(bytes)) return undefined;
+        // Settled at once unless the stream is over its high-water mark (onWritable) or the
+        // connection still holds this buffer, which the writer may fill again once it settles
+        // (core.holdsWriterBytes, onReleased).
+        if (core.write(bytes) && !core.holdsWriterBytes) return undefined;
         return new Promise<void>((resolve, reject) => {
           this.writeWaiter = { resolve, reject };
         });
@@ -215,6 +218,14 @@ export class WebStream implements StreamFace {
   }
 
   onWritable(): void {
+    if (this.core.holdsWriterBytes) return;
+    const w = this.writeWaiter;
+    this.writeWaiter = null;
+    w?.resolve();
+  }
+
+  onReleased(): void {
+    if (this.core.waitsWritable) return;
     const w = this.writeWaiter;
     this.writeWaiter = null;
     w?.resolve();

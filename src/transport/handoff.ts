@@ -94,6 +94,12 @@ export class Handoff implements TransportHandlers {
       get coalesce() {
         return t.coalesce;
       },
+      get releasesLater() {
+        return t.releasesLater;
+      },
+      get copies() {
+        return t.copies;
+      },
       get remoteAddress() {
         return t.remoteAddress;
       },
@@ -103,7 +109,7 @@ export class Handoff implements TransportHandlers {
       get closed() {
         return t.closed;
       },
-      send: (parts) => t.send(parts),
+      send: (parts, onReleased) => t.send(parts, onReleased),
       attach,
       pauseReading: () => {
         this.paused = true;

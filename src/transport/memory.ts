@@ -143,6 +143,9 @@ class MemoryEnd implements MemoryTransport {
     this.inbox.kick();
   }
 
+  /** `send` copies (below). */
+  readonly copies = true;
+
   send(parts: readonly Uint8Array[]): boolean {
     if (this.closed) return false;
     // Always a copy: the receiver must never see a buffer the sender might reuse.

@@ -57,6 +57,8 @@ export function tcpTransport(socket: net.Socket, options: TcpTransportOptions = 
 class TcpTransport implements Transport, PinHolder {
   readonly framing = 'stream';
   readonly coalesce = true;
+  /** The socket holds what `send` gave it until written; its write callback says when. */
+  readonly releasesLater = true;
   readonly remoteAddress: string;
   /** The latest chunk read, kept until the next (read-pin.ts). */
   pinned: Uint8Array | null = null;
@@ -123,12 +125,31 @@ class TcpTransport implements Transport, PinHolder {
     else this.socket.resume();
   }
 
-  send(parts: readonly Uint8Array[]): boolean {
-    if (this.closed) return false;
+  send(parts: readonly Uint8Array[], onReleased?: () => void): boolean {
+    if (this.closed) {
+      if (onReleased !== undefined) queueMicrotask(onReleased);
+      return false;
+    }
     const s = this.socket;
+    // The socket calls a write's callback once that write, and every one before it, is done (or
+    // failed): the last part's callback releases the whole send.
+    let last = -1;
+    if (onReleased !== undefined) {
+      for (let i = parts.length - 1; i >= 0; i--) {
+        if (parts[i]!.length > 0) {
+          last = i;
+          break;
+        }
+      }
+      if (last < 0) queueMicrotask(onReleased);
+    }
     // Corked writes leave in one writev on uncork: header and payload share a segment.
     s.cork();
-    for (const part of parts) if (part.length > 0) s.write(part);
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (i === last) s.write(part, onReleased);
+      else if (part.length > 0) s.write(part);
+    }
     s.uncork();
     // Judged after uncork: write() counts corked bytes, so it says false for any send over the
     // socket's high-water mark even when the kernel then takes all of it at once.

@@ -29,8 +29,24 @@ export interface Transport {
    * Sends `parts` as one unit (one message under message framing). The data is always accepted;
    * false means "over the high-water mark, wait for `drain`". The transport may keep references to
    * `parts` until they are written, so do not reuse them. After close/destroy: drops, returns false.
+   * Where `releasesLater` is true and `onReleased` is given, the transport calls it exactly once,
+   * never from inside `send`, when it no longer refers to `parts` (written to the operating system,
+   * copied, or dropped because the transport closed); sends release in the order they were made.
    */
-  send(parts: readonly Uint8Array[]): boolean;
+  send(parts: readonly Uint8Array[], onReleased?: () => void): boolean;
+  /**
+   * True when the transport keeps referring to a send's parts after `send` returns and reports
+   * their release through `onReleased` (sockets). Streams then copy large writes into reused
+   * per-connection buffers (util/slabs.ts), which they reuse only once released.
+   */
+  readonly releasesLater?: boolean;
+  /**
+   * True when `send` copies the parts (or writes them out) before it returns, so they may be
+   * reused at once (the memory pair, a browser WebSocket). Streams copy large writes for such a
+   * transport too. A transport with neither flag gets the writer's own buffers, and a large
+   * write's callback waits until the send that carried its bytes has returned.
+   */
+  readonly copies?: boolean;
   /** Bytes accepted by `send` but not yet handed to the operating system or browser. */
   readonly bufferedAmount: number;
   /** Throws ConfigError when handlers are already attached. */

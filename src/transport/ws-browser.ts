@@ -115,6 +115,9 @@ class BrowserWsTransport implements Transport {
     this.inbox.kick();
   }
 
+  /** A browser WebSocket's send() copies the data into its own buffer before it returns. */
+  readonly copies = true;
+
   send(parts: readonly Uint8Array[]): boolean {
     if (this.closed) return false;
     // The browser API has no fragmenting send: one message means one buffer.

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
+import { Deque } from '../util/deque.js';
 import { silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -141,6 +142,10 @@ type Corkable = Pick<Duplex, 'cork' | 'uncork'>;
 
 class WsTransport implements Transport {
   readonly framing = 'message';
+  /** ws holds an unmasked message's buffers until the socket has written them (`onWritten`). */
+  readonly releasesLater = true;
+  /** Each unwritten message's `onReleased` (or null), oldest first: ws writes them in order. */
+  private readonly releases = new Deque<(() => void) | null>(8);
   private readonly slot = new HandlerSlot();
   private readonly inbox: Inbox;
   private readonly high: number;
@@ -168,6 +173,8 @@ class WsTransport implements Transport {
    */
   private readonly onWritten = (): void => {
     this.unwritten--;
+    const released = this.releases.shift();
+    if (released) released();
     if (this.needDrain && (this.ws.bufferedAmount <= this.low || this.unwritten === 0)) {
       this.needDrain = false;
       this.slot.drain();
@@ -227,10 +234,14 @@ class WsTransport implements Transport {
     if (!this.inbox.isPaused) this.ws.resume();
   }
 
-  send(parts: readonly Uint8Array[]): boolean {
-    if (this.closed) return false;
+  send(parts: readonly Uint8Array[], onReleased?: () => void): boolean {
+    if (this.closed) {
+      if (onReleased !== undefined) queueMicrotask(onReleased);
+      return false;
+    }
     const ws = this.ws;
     this.unwritten++;
+    this.releases.push(onReleased ?? null);
     if (parts.length === 1) {
       ws.send(parts[0], { binary: true }, this.onWritten);
     } else if (byteLength(parts) < WHOLE_BELOW) {

@@ -17,9 +17,10 @@ function recordData(t: Transport, sizes: number[]): Transport {
     if (f.cmd === Cmd.DATA && f.payload.length > 0) sizes.push(f.payload.length);
   });
   const send = t.send.bind(t);
-  t.send = (parts) => {
+  // onReleased passed on: a socket's sends release their slab bytes through it.
+  t.send = (parts, onReleased) => {
     for (const p of parts) decoder.push(p);
-    return send(parts);
+    return send(parts, onReleased);
   };
   return t;
 }

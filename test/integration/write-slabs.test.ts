@@ -1,0 +1,186 @@
+// Large writes are copied into a few reusable buffers per connection (util/slabs.ts): a write's
+// callback comes at once, a slab is reused only once the transport has let go of every byte in it,
+// the slabs stay within writeBuffer, and a write that finds them full waits for its own release.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type FlexStream, Node } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { Holding } from '../helpers/holding.js';
+import { links, nodePair } from '../helpers/links.js';
+
+const KiB = 1024;
+const SEGMENT = 16 * KiB;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+/** Everything `s` yields, joined, once it ends. */
+async function collect(s: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of s) {
+    chunks.push(c);
+    n += c.length;
+  }
+  const all = new Uint8Array(n);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return all;
+}
+
+/** `s.write(buf)`: a promise of its callback, and whether it has been called yet. */
+function write(s: FlexStream, buf: Uint8Array): { done: Promise<void>; called: () => boolean } {
+  let called = false;
+  const done = new Promise<void>((resolve, reject) =>
+    s.write(buf, (err) => {
+      called = true;
+      if (err) reject(err);
+      else resolve();
+    }),
+  );
+  return { done, called: () => called };
+}
+
+/** A few turns of the event loop: every flush, tick and microtask that was due has run. */
+async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
+async function heldPair(writeBuffer: number) {
+  const [ta, tb] = memoryPair();
+  const held = new Holding(ta, 1_000);
+  held.auto = true;
+  const opts = { heartbeatInterval: 0, window: 4 * 1024 * KiB };
+  const a = new Node(held, { domain: 'alice', ip: 1, writeBuffer, ...opts });
+  const b = new Node(tb, { domain: 'bob', ip: 2, ...opts });
+  cleanups.push(() => {
+    a.destroy();
+    b.destroy();
+  });
+  const accepted = b.listen(9).accept();
+  const s = await a.dial('bob:9');
+  const peer = await accepted;
+  // From here on the transport holds what it is given, as a socket whose kernel buffer is full.
+  held.auto = false;
+  return { a, held, s, peer };
+}
+
+describe('write slabs', () => {
+  it('calls back at once for a copied write; when the slabs are full, a write waits for its release', async () => {
+    const { a, held, s, peer } = await heldPair(2 * SEGMENT);
+    const slabs = a.scheduler.slabs!;
+    const got = collect(peer as AsyncIterable<Uint8Array> & FlexStream);
+    const buf = new Uint8Array(SEGMENT);
+    // Two writes fill the slabs: each calls back while the transport still holds its bytes.
+    for (const v of [1, 2]) {
+      buf.fill(v);
+      await write(s, buf).done;
+    }
+    await turns();
+    expect(held.holding).toBeGreaterThan(0);
+    expect(slabs.held).toBe(2 * SEGMENT);
+    // The third finds them full: sent from the writer's buffer, its callback waits for it.
+    buf.fill(3);
+    const third = write(s, buf);
+    await turns();
+    expect(third.called()).toBe(false);
+    held.pass();
+    await third.done;
+    expect(slabs.held).toBe(0);
+    // Released: the slabs are reused for the next write, nothing more is allocated.
+    buf.fill(4);
+    const fourth = write(s, buf);
+    await fourth.done;
+    await turns();
+    expect(held.holding).toBeGreaterThan(0);
+    expect(slabs.allocated).toBe(2 * SEGMENT);
+    held.auto = true;
+    held.pass();
+    s.end();
+    const all = await got;
+    expect(all.length).toBe(4 * SEGMENT);
+    for (let k = 0; k < 4; k++) {
+      const seg = all.subarray(k * SEGMENT, (k + 1) * SEGMENT);
+      expect(seg.every((x) => x === k + 1)).toBe(true);
+    }
+  });
+
+  it('reuses a slab only once the transport has released it: a writer refilling one buffer sends what it wrote', async () => {
+    const { a, held, s, peer } = await heldPair(4 * SEGMENT);
+    const got = collect(peer as AsyncIterable<Uint8Array> & FlexStream);
+    const buf = new Uint8Array(SEGMENT);
+    const rounds = 64;
+    for (let k = 0; k < rounds; k++) {
+      buf.fill(k % 251);
+      const w = write(s, buf);
+      // Every few writes the transport lets go of what it holds, so slabs come free mid-stream.
+      if (k % 3 === 2) held.pass();
+      await turns(1);
+      if (!w.called()) held.pass();
+      await w.done;
+    }
+    held.auto = true;
+    held.pass();
+    s.end();
+    const all = await got;
+    expect(all.length).toBe(rounds * SEGMENT);
+    for (let k = 0; k < rounds; k++) {
+      const seg = all.subarray(k * SEGMENT, (k + 1) * SEGMENT);
+      expect(seg.every((x) => x === k % 251)).toBe(true);
+    }
+    expect(a.scheduler.slabs!.allocated).toBeLessThanOrEqual(4 * SEGMENT);
+  });
+
+  it('sends a buffer transferred after its write called back: it was copied', async () => {
+    const { held, s, peer } = await heldPair(256 * KiB);
+    const got = collect(peer as AsyncIterable<Uint8Array> & FlexStream);
+    const buf = new Uint8Array(64 * KiB).fill(9);
+    await write(s, buf).done;
+    structuredClone(buf.buffer, { transfer: [buf.buffer] });
+    expect(buf.length).toBe(0);
+    held.auto = true;
+    held.pass();
+    s.end();
+    const all = await got;
+    expect(all.length).toBe(64 * KiB);
+    expect(all.every((x) => x === 9)).toBe(true);
+  });
+
+  it('keeps the slabs within writeBuffer over a long transfer, and releases them all', async () => {
+    const budget = 512 * KiB;
+    const nodes = await nodePair(
+      links.tcp!,
+      { heartbeatInterval: 0, writeBuffer: budget },
+      { heartbeatInterval: 0 },
+    );
+    cleanups.push(nodes.close);
+    const accepted = nodes.b.listen(9).accept();
+    const s = await nodes.a.dial('bob:9');
+    const peer = await accepted;
+    const slabs = nodes.a.scheduler.slabs!;
+    let most = 0;
+    let sum = 0;
+    peer.on('data', (c: Buffer) => {
+      for (const x of c) sum += x;
+    });
+    const ended = new Promise((r) => peer.on('end', r));
+    const buf = new Uint8Array(64 * KiB);
+    let want = 0;
+    for (let k = 0; k < 256; k++) {
+      buf.fill(k % 253);
+      want += (k % 253) * buf.length;
+      await new Promise<void>((resolve, reject) => s.write(buf, (err) => (err ? reject(err) : resolve())));
+      most = Math.max(most, slabs.allocated);
+    }
+    s.end();
+    await ended;
+    expect(sum).toBe(want);
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(budget);
+    await vi.waitFor(() => expect(slabs.held).toBe(0), { timeout: 2000 });
+  });
+});

@@ -32,6 +32,25 @@ describe('Handoff', () => {
 });
 
 describe('Handoff view', () => {
+  it("passes on the transport's release report and copy flag: slabs depend on them", () => {
+    const [a, b] = memoryPair();
+    const inner = Object.assign(a, { releasesLater: true });
+    const calls: unknown[] = [];
+    const send = a.send.bind(a);
+    inner.send = (parts, onReleased) => {
+      calls.push(onReleased);
+      return send(parts);
+    };
+    const view = new Handoff(inner, new Probe()).view();
+    expect(view.releasesLater).toBe(true);
+    expect(view.copies).toBe(true);
+    const released = () => {};
+    view.send([Uint8Array.of(1)], released);
+    expect(calls).toEqual([released]);
+    a.destroy();
+    b.destroy();
+  });
+
   it('refuses a second attach with ConfigError, as every transport does', () => {
     const [a] = memoryPair({ framing: 'message' });
     const handoff = new Handoff(a, new Probe());

@@ -157,6 +157,29 @@ describe('tcp dial and listen', () => {
     expect(pa.closes).toHaveLength(1);
   });
 
+  it('reports a send released once the socket has written it, in order, not while it holds it', async () => {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listen(acceptor);
+    const a = track(await dialTcp(HOST, listener.address.port));
+    const b = track(await acceptor.next());
+    expect(a.releasesLater).toBe(true);
+    b.pauseReading(); // the kernel's buffers fill: the socket keeps what it was given
+    const chunk = new Uint8Array(64 * 1024);
+    const released: number[] = [];
+    let sends = 0;
+    for (;;) {
+      const n = sends++;
+      if (!a.send([new Uint8Array(11), chunk], () => released.push(n))) break;
+    }
+    // Never from inside send; the last sends wait in the socket's own queue.
+    await new Promise((r) => setImmediate(r));
+    expect(released.length).toBeLessThan(sends);
+    expect(a.bufferedAmount).toBeGreaterThan(0);
+    b.resumeReading();
+    await expect.poll(() => released.length, { timeout: 5_000 }).toBe(sends);
+    expect(released).toEqual([...released].sort((x, y) => x - y));
+  });
+
   it('arms no timer when close() comes after the connection already ended', async () => {
     const server = net.createServer((s) => s.once('data', () => s.resetAndDestroy()));
     await new Promise<void>((resolve) => server.listen(0, HOST, resolve));

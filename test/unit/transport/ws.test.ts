@@ -84,6 +84,29 @@ describe('ws dial, listen and upgrade handler', () => {
     return ws;
   }
 
+  it('reports a send released once the socket has written it, in order, not while it holds it', async () => {
+    const { acceptor, base } = await listen();
+    const a = await dialWs(`${base}/flex/ws`);
+    watch(a);
+    const b = await acceptor.next();
+    watch(b);
+    expect(b.releasesLater).toBe(true);
+    a.pauseReading(); // the kernel's buffers fill: ws keeps what it was given
+    const chunk = new Uint8Array(64 * 1024);
+    const released: number[] = [];
+    let sends = 0;
+    for (;;) {
+      const n = sends++;
+      // Header and payload as fragments of one message (no copy), as the scheduler sends them.
+      if (!b.send([new Uint8Array(16), chunk], () => released.push(n))) break;
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(released.length).toBeLessThan(sends);
+    a.resumeReading();
+    await expect.poll(() => released.length, { timeout: 5_000 }).toBe(sends);
+    expect(released).toEqual([...released].sort((x, y) => x - y));
+  });
+
   it('treats a text message as a protocol error and tells the peer with close 1003', async () => {
     const { acceptor, base } = await listen();
     const raw = await rawClient(`${base}/flex/ws`);

@@ -516,7 +516,9 @@ export class StreamCore extends StreamQueue {
         // A writer told to wait for 'drain' writes again once it comes: its short tail joins
         // that data instead of leaving as a frame of a few bytes (64 KiB writes against 65,535-byte
         // frames leave one every high-water mark). `releaseTail` sends it if no write follows.
-        if (this.is(WRITER_WAITS) && !this.is(WRITE_ENDED)) break;
+        // Not while its callback waits for its bytes to leave (holdsWriterBytes): it cannot write
+        // again before this tail has gone, and would wait for releaseTail's timer every time.
+        if (this.is(WRITER_WAITS) && !this.is(WRITE_ENDED) && !this.watchRelease) break;
       }
       // pendingBytes > 0, so a write created the deque.
       const pending = this.pending!;

@@ -150,6 +150,32 @@ describe('write slabs', () => {
     expect(all.every((x) => x === 9)).toBe(true);
   });
 
+  it('sends the tail of a write that waits for its release at once, not after a timer', async () => {
+    // Past the high-water mark a short tail waits for the writer's next write (write tails); a
+    // writer whose callback waits for the tail to leave writes nothing more until it has, and a
+    // tail held for it waited for releaseTail's timer every time (a process with no other handle
+    // alive exited there: bench/jscost.mjs stopped with unsettled awaits).
+    const nodes = await nodePair(
+      links.memory!,
+      { heartbeatInterval: 0, writeBuffer: 0, streamHighWaterMark: 64 * KiB },
+      { heartbeatInterval: 0 },
+    );
+    cleanups.push(nodes.close);
+    const accepted = nodes.b.listen(9).accept();
+    const s = await nodes.a.dial('bob:9');
+    const peer = await accepted;
+    peer.resume();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    cleanups.push(() => {
+      vi.useRealTimers();
+    });
+    // One full frame and a tail of 36,865 bytes; over the high-water mark.
+    const w = write(s, new Uint8Array(100 * KiB).fill(5));
+    await turns();
+    expect(w.called()).toBe(true);
+    await w.done;
+  });
+
   it('keeps the slabs within writeBuffer over a long transfer, and releases them all', async () => {
     const budget = 512 * KiB;
     const nodes = await nodePair(

@@ -2,7 +2,8 @@
 // (after `npm run build`). Two Nodes in this one process are joined by a zero-copy in-process
 // transport (each send's parts reach the peer as they are, one macrotask later, and nothing is
 // copied; the library's memoryPair copies every send into one buffer and delivers in microtasks,
-// which is right for tests and would add a copy here), one stream (or K streams) carries N MiB (default 1024) in 64 KiB writes, and the
+// which is right for tests and would add a copy here; like a socket it reports each send released
+// once delivered, so streams copy large writes into their slabs as over TCP), one stream (or K streams) carries N MiB (default 1024) in 64 KiB writes, and the
 // process's CPU time (user + system, GC threads included) is divided by the MiB moved. Every cost
 // left is the framing, scheduling, credit and Node stream work of both ends, which over TCP come
 // on top of the socket reads and writes. After one warm-up run (JIT), prints one line per run and
@@ -23,6 +24,8 @@ const STREAMS = Number(values.streams);
 /** One end of the pair: implements flexmux's Transport interface (src/transport/types.ts). */
 class PassTransport {
   framing = 'stream';
+  /** Sends are held by reference until delivered, then released (as a socket's write callback). */
+  releasesLater = true;
   remoteAddress = 'in-process';
   bufferedAmount = 0;
   closed = false;
@@ -37,9 +40,14 @@ class PassTransport {
     this.kick();
   }
 
-  send(parts) {
-    if (this.closed) return false;
+  send(parts, onReleased) {
+    if (this.closed) {
+      if (onReleased !== undefined) queueMicrotask(onReleased);
+      return false;
+    }
     for (const p of parts) if (p.length > 0) this.peer.inbox.push(p);
+    // Released in order once the parts before it were delivered.
+    if (onReleased !== undefined) this.peer.inbox.push(onReleased);
     this.peer.kick();
     return true;
   }
@@ -59,7 +67,9 @@ class PassTransport {
         this.inbox = chunks.slice(i).concat(this.inbox);
         return;
       }
-      this.handlers.data(chunks[i]);
+      const c = chunks[i];
+      if (typeof c === 'function') c();
+      else this.handlers.data(c);
     }
   }
 

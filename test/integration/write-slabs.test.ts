@@ -3,7 +3,7 @@
 // the slabs stay within writeBuffer, and a write that finds them full waits for its own release.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FlexStream, Node } from '../../src/index.js';
-import { memoryPair } from '../../src/transport/memory.js';
+import { memoryPair, seededRandom } from '../../src/transport/memory.js';
 import { Holding } from '../helpers/holding.js';
 import { links, nodePair } from '../helpers/links.js';
 
@@ -50,11 +50,11 @@ async function turns(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 }
 
-async function heldPair(writeBuffer: number) {
+async function heldPair(writeBuffer: number, high = 1_000, window = 4 * 1024 * KiB) {
   const [ta, tb] = memoryPair();
-  const held = new Holding(ta, 1_000);
+  const held = new Holding(ta, high);
   held.auto = true;
-  const opts = { heartbeatInterval: 0, window: 4 * 1024 * KiB };
+  const opts = { heartbeatInterval: 0, window };
   const a = new Node(held, { domain: 'alice', ip: 1, writeBuffer, ...opts });
   const b = new Node(tb, { domain: 'bob', ip: 2, ...opts });
   cleanups.push(() => {
@@ -66,7 +66,7 @@ async function heldPair(writeBuffer: number) {
   const peer = await accepted;
   // From here on the transport holds what it is given, as a socket whose kernel buffer is full.
   held.auto = false;
-  return { a, held, s, peer };
+  return { a, b, held, s, peer };
 }
 
 describe('write slabs', () => {
@@ -175,6 +175,91 @@ describe('write slabs', () => {
     expect(w.called()).toBe(true);
     await w.done;
   });
+
+  it('frees the slab bytes a reset drops, queued or waiting for credit, and those sent on release', async () => {
+    // The transport takes one send, then says wait: later frames stay in the scheduler's queue.
+    const { a, held, s, peer } = await heldPair(1024 * KiB, 1, 128 * KiB);
+    const slabs = a.scheduler.slabs!;
+    s.on('error', () => {});
+    peer.on('error', () => {});
+    const chunk = new Uint8Array(64 * KiB).fill(1);
+    await write(s, chunk).done; // sent: the transport holds it
+    await turns();
+    await write(s, chunk).done; // queued behind the full transport
+    await write(s, chunk).done; // queued
+    await write(s, chunk).done; // past the 128 KiB window: waits for credit, unframed
+    await turns();
+    expect(held.holding).toBe(1);
+    expect(slabs.held).toBe(256 * KiB);
+    s.destroy(new Error('gone'));
+    // Dropped unsent: freed at once. The send the transport holds stays held until released: one
+    // frame of 65,535 bytes (the largest payload; the write's last byte went with the next).
+    expect(slabs.held).toBe(65_535);
+    held.auto = true;
+    held.pass();
+    expect(slabs.held).toBe(0);
+  });
+
+  it.each([1, 2, 3])(
+    'keeps streams intact and frees every slab byte under random writes, passes and a reset (seed %i)',
+    async (seed) => {
+      const rnd = seededRandom(seed);
+      const { a, b, held, s: first, peer: firstPeer } = await heldPair(192 * KiB);
+      const slabs = a.scheduler.slabs!;
+      const streams = [first];
+      const peers = [firstPeer];
+      held.auto = true;
+      const listener = b.listen(10);
+      for (let i = 0; i < 2; i++) {
+        const accepted = listener.accept();
+        streams.push(await a.dial('bob:10'));
+        peers.push(await accepted);
+      }
+      held.auto = false;
+      // The third stream is reset halfway: its queued frames are dropped, the rest goes on.
+      peers[2]!.on('error', () => {});
+      streams[2]!.on('error', () => {});
+      const got = peers.slice(0, 2).map((p) => collect(p as AsyncIterable<Uint8Array> & FlexStream));
+      const want: number[][] = [[], []];
+      const bufs = streams.map(() => new Uint8Array(200 * KiB));
+      for (let round = 0; round < 60; round++) {
+        const i = Math.floor(rnd() * streams.length);
+        const s = streams[i]!;
+        if (i === 2 && round >= 30) {
+          if (!s.destroyed) s.destroy(new Error('halfway'));
+          continue;
+        }
+        const n = 16 * KiB + Math.floor(rnd() * 150 * KiB);
+        const v = (round * 7 + i) % 251;
+        bufs[i]!.fill(v, 0, n);
+        const w = write(s, bufs[i]!.subarray(0, n));
+        if (i < 2) want[i]!.push(v, n);
+        if (rnd() < 0.4) held.pass();
+        await turns(1);
+        if (!w.called()) held.pass();
+        await w.done;
+        // The writer fills its buffer again at once: what it wrote must not change.
+        bufs[i]!.fill(255);
+      }
+      held.auto = true;
+      held.pass();
+      streams[0]!.end();
+      streams[1]!.end();
+      for (let i = 0; i < 2; i++) {
+        const all = await got[i]!;
+        let off = 0;
+        for (let k = 0; k < want[i]!.length; k += 2) {
+          const v = want[i]![k]!;
+          const n = want[i]![k + 1]!;
+          expect(all.subarray(off, off + n).every((x) => x === v)).toBe(true);
+          off += n;
+        }
+        expect(all.length).toBe(off);
+      }
+      await vi.waitFor(() => expect(slabs.held).toBe(0), { timeout: 2000 });
+      expect(slabs.allocated).toBeLessThanOrEqual(192 * KiB);
+    },
+  );
 
   it('keeps the slabs within writeBuffer over a long transfer, and releases them all', async () => {
     const budget = 512 * KiB;

@@ -29,10 +29,17 @@ export const defaults = Object.freeze({
   /** Bytes queued per stream before write() returns false. */
   streamHighWaterMark: 256 * 1024,
   /**
-   * Bytes per connection that writes of 16 KiB or more are copied into (slabs of up to 256 KiB,
-   * allocated at the first such write, reused, dropped after a second without one), so that their
-   * callbacks come at once and the writer may reuse its buffer. Writes that find it full keep
-   * their callback until the connection has sent their bytes. 0: no copies, every large write waits.
+   * False: a write of 16 KiB or more is sent from the writer's own buffer and its callback comes
+   * as soon as the stream takes it (zero-copy; the buffer must not change after the write). True:
+   * its callback means the buffer may be reused: the write is copied into the connection's slabs
+   * (`writeBuffer`), or, with those full, its callback waits until the bytes have been sent.
+   * Opt-in: it cost up to a fifth of one-stream throughput (docs/performance.md).
+   */
+  reuseWrittenBuffers: false,
+  /**
+   * With `reuseWrittenBuffers` only: bytes per connection that writes of 16 KiB or more are copied
+   * into (slabs of up to 256 KiB, allocated at the first such write, reused, dropped after a
+   * second without one). 0: no copies, every large write's callback waits for its bytes to leave.
    */
   writeBuffer: 2 * 1024 * 1024,
   /** Write-idle time before a heartbeat ping; 0 disables (Go: 15 s). */
@@ -119,8 +126,15 @@ export interface NodeOptions {
   maxReceiveBuffer?: number;
   streamHighWaterMark?: number;
   /**
-   * Bytes per connection that writes of 16 KiB or more are copied into so their callbacks come at
-   * once; a write that finds them full waits for its bytes to be sent instead. 0: no copies.
+   * True: a write's callback (and a Web Streams write's promise) means its buffer may be filled
+   * again, also for writes of 16 KiB or more, at a cost in throughput. Default false: those are
+   * sent zero-copy and must not change after the write (docs/manual.md, "Reusing a written buffer").
+   */
+  reuseWrittenBuffers?: boolean;
+  /**
+   * With `reuseWrittenBuffers: true` only (a ConfigError otherwise): bytes per connection that
+   * writes of 16 KiB or more are copied into; a write that finds them full waits for its bytes to
+   * be sent instead. 0: no copies.
    */
   writeBuffer?: number;
   heartbeatInterval?: number;
@@ -180,7 +194,7 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
       1,
       2 ** 31,
     ),
-    writeBuffer: int('writeBuffer', o.writeBuffer ?? d.writeBuffer, 0, 2 ** 31),
+    ...writeBuffers(o.reuseWrittenBuffers, o.writeBuffer),
     heartbeatInterval: int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, MAX_DELAY),
     heartbeatTimeout: int('heartbeatTimeout', o.heartbeatTimeout ?? d.heartbeatTimeout, 1, MAX_DELAY),
     closeAckTimeout: int('closeAckTimeout', o.closeAckTimeout ?? d.closeAckTimeout, 1, MAX_DELAY),
@@ -193,6 +207,24 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
     maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
     earlyData: checkBool('option earlyData', o.earlyData ?? d.earlyData),
     logger: o.logger,
+  };
+}
+
+/**
+ * A budget without the mode would be a silent no-op (the writer believing its buffers safe to
+ * reuse): refused, naming both options.
+ */
+function writeBuffers(
+  reuse: unknown,
+  budget: unknown,
+): { reuseWrittenBuffers: boolean; writeBuffer: number } {
+  const on = checkBool('option reuseWrittenBuffers', reuse ?? defaults.reuseWrittenBuffers);
+  if (!on && budget !== undefined) {
+    throw new ConfigError('option writeBuffer applies only with reuseWrittenBuffers: true');
+  }
+  return {
+    reuseWrittenBuffers: on,
+    writeBuffer: int('writeBuffer', budget ?? defaults.writeBuffer, 0, 2 ** 31),
   };
 }
 

@@ -48,6 +48,12 @@ export interface SchedulerOptions {
    * on close. Null: none (writes that are not copied wait for their release instead).
    */
   slabs?: Slabs | null;
+  /**
+   * Track which sends carry which queues' bytes and report their release (StreamQueue.taken,
+   * watchRelease, onReleased): the node option reuseWrittenBuffers. False (its default): none of
+   * that runs, frames are counted by nothing more and every send goes out without a callback.
+   */
+  watchReleases?: boolean;
 }
 
 /**
@@ -188,6 +194,10 @@ export class Scheduler {
   private readonly runDeferredFn = (): void => this.runDeferred();
   /** The connection's slabs (SchedulerOptions.slabs), or null. */
   readonly slabs: Slabs | null;
+  /** SchedulerOptions.watchReleases: the only test the default's hot path makes for all this. */
+  readonly watchReleases: boolean;
+  /** Sends of the current flush to a sink done with them on return: released when it ends. */
+  private returned = 0;
   /** Watched queues (StreamQueue.watchRelease) with frames in the batch being built. */
   private readonly watched: StreamQueue[] = [];
   /**
@@ -213,12 +223,14 @@ export class Scheduler {
   constructor(sink: SchedulerSink, options: SchedulerOptions) {
     this.sink = sink;
     this.slabs = options.slabs ?? null;
+    this.watchReleases = options.watchReleases === true;
     this.opts = {
       schedule: microtask,
       // Monotonic (util/timers): on the wall clock a step back (NTP, a resumed VM) made the sparse
       // hold last as long as the step, holding bulk streams to sharedInflight all that time.
       clock: now,
       slabs: null,
+      watchReleases: false,
       ...options,
     };
   }
@@ -415,9 +427,6 @@ export class Scheduler {
     const message = this.sink.framing === 'message';
     const copy = !message && this.sink.coalesce === true;
     const drained: StreamQueue[] = [];
-    const later = this.sink.releasesLater === true;
-    /** Sends of this flush released when it ends (a sink that is done with parts on return). */
-    let releaseNow = 0;
     while (!this.blocked && !this.closed && (this.control.length > 0 || this.ready.length > 0)) {
       const parts: Uint8Array[] = [];
       let bytes = 0;
@@ -446,21 +455,7 @@ export class Scheduler {
       this.writes++;
       const joined = copy && parts.length > 1 && bytes <= COPY_MAX && allShort(parts);
       const batch = joined ? [concat(parts, bytes)] : parts;
-      // Slab bytes copied (joined) or given to a sink that copies are free at once; those a
-      // socket holds, and watched queues' bytes, wait for the send's release.
-      const slabs = this.slabs;
-      const held = slabs !== null && later && !joined;
-      let flag = held && slabs.sent(parts) ? 1 : 0;
-      if (this.watched.length > 0) flag |= this.recordWatched(flag);
-      else if (flag !== 0) this.unreleased.push(flag);
-      let ok: boolean;
-      if (flag !== 0 && later) {
-        ok = this.sink.send(batch, this.releasedFn);
-      } else {
-        ok = this.sink.send(batch);
-        if (flag !== 0) releaseNow++;
-      }
-      if (slabs !== null && !held) slabs.freeAll(parts);
+      const ok = this.watchReleases ? this.sendWatched(parts, batch, joined) : this.sink.send(batch);
       if (!ok) this.blocked = true;
     }
     // A queue that lost frames hears it before its drain: frames it sent ahead of the shrunk one
@@ -478,7 +473,33 @@ export class Scheduler {
       }
     }
     for (const q of drained) this.settleDrain(q);
-    for (; releaseNow > 0; releaseNow--) this.released();
+    if (this.returned !== 0) this.releaseReturned();
+  }
+
+  /** `sink.send` with the send's release recorded (watchReleases). */
+  private sendWatched(parts: Uint8Array[], batch: readonly Uint8Array[], joined: boolean): boolean {
+    // Slab bytes copied (joined) or given to a sink that copies are free at once; those a
+    // socket holds, and watched queues' bytes, wait for the send's release.
+    const later = this.sink.releasesLater === true;
+    const slabs = this.slabs;
+    const held = slabs !== null && later && !joined;
+    let flag = held && slabs.sent(parts) ? 1 : 0;
+    if (this.watched.length > 0) flag |= this.recordWatched(flag);
+    else if (flag !== 0) this.unreleased.push(flag);
+    let ok: boolean;
+    if (flag !== 0 && later) {
+      ok = this.sink.send(batch, this.releasedFn);
+    } else {
+      ok = this.sink.send(batch);
+      if (flag !== 0) this.returned++;
+    }
+    if (slabs !== null && !held) slabs.freeAll(parts);
+    return ok;
+  }
+
+  /** Releases the sends of this flush whose sink was done with them on return. */
+  private releaseReturned(): void {
+    for (; this.returned > 0; this.returned--) this.released();
   }
 
   /** Pushes a send's record with the watched queues of its batch (flag 2); resets the batch's list. */
@@ -577,8 +598,10 @@ export class Scheduler {
         const size = f.header.length + f.size;
         bytes += size;
         q.deficit -= f.size;
-        q.taken += f.size;
-        if (q.watchRelease && !this.watched.includes(q)) this.watched.push(q);
+        if (this.watchReleases) {
+          q.taken += f.size;
+          if (q.watchRelease && !this.watched.includes(q)) this.watched.push(q);
+        }
         this.framesWritten++;
         q.bytes -= size + q.frameCost;
         took = true;

@@ -51,12 +51,14 @@ export class Loopback implements StreamHost {
       // frame at once on each flush, so the queue only ever holds one tick's frames. Bounded, a
       // burst (many self-dials or resets in one tick) threw LimitError out of dial() after its
       // pending dial was registered (left to time out unhandled) or out of destroy() halfway.
-      // Slabs as on a connection (its send copies): a large write's callback need not wait for it.
+      // Slabs as on a connection (its send copies) when the node reuses written buffers: a large
+      // write's callback need not wait for it.
       {
         quantum: o.quantum,
         maxBatchBytes: o.maxBatchBytes,
         maxControlQueue: Number.POSITIVE_INFINITY,
-        slabs: o.writeBuffer > 0 ? new Slabs(o.writeBuffer) : null,
+        watchReleases: o.reuseWrittenBuffers,
+        slabs: o.reuseWrittenBuffers && o.writeBuffer > 0 ? new Slabs(o.writeBuffer) : null,
       },
     );
   }

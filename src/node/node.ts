@@ -221,10 +221,15 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       quantum: o.quantum,
       maxBatchBytes: o.maxBatchBytes,
       maxControlQueue: o.maxControlQueue,
+      // Release tracking, and the slabs, only when asked for (reuseWrittenBuffers): by default
+      // large writes leave zero-copy and nothing per write or send watches them.
+      watchReleases: o.reuseWrittenBuffers,
       // Only where the transport says when it is done with what it was given (or copies it): a
       // slab is reused once it is, so one reused any sooner would send what came after.
       slabs:
-        o.writeBuffer > 0 && (transport.releasesLater === true || transport.copies === true)
+        o.reuseWrittenBuffers &&
+        o.writeBuffer > 0 &&
+        (transport.releasesLater === true || transport.copies === true)
           ? new Slabs(o.writeBuffer)
           : null,
     });

@@ -134,8 +134,9 @@ const ACK_BY_TIME_MIN = 64 * 1024;
 /**
  * Writes shorter than this are copied when taken into a buffer of their own: a copy costs less
  * than the write itself there, and short writes are the ones most often made from a reused
- * buffer. Longer ones are copied into the connection's slabs (util/slabs.ts), or, when those are
- * full, sent from the writer's own buffer with the write's callback held until they have left.
+ * buffer. Longer ones are sent from the writer's own buffer; with the node option
+ * reuseWrittenBuffers they are copied into the connection's slabs (util/slabs.ts), or, when those
+ * are full, sent from the writer's buffer with the write's callback held until they have left.
  */
 export const COPY_WRITES_BELOW = 16 * 1024;
 
@@ -400,10 +401,14 @@ export class StreamCore extends StreamQueue {
       // Copied: a write's callback comes when it is taken, long before the bytes leave, and a
       // writer may then fill the same buffer again (manual.md, "Reusing a written buffer").
       // Short writes get a copy of their own (TypedArray slice copies, and keeps a Buffer a
-      // Buffer); longer ones go to the connection's slabs, or, with those full, are sent from the
-      // writer's buffer, their callback held until the sink has let go of it (holdsWriterBytes).
+      // Buffer). Longer ones are sent from the writer's own buffer (zero-copy: the documented
+      // caveat), unless the node reuses written buffers (watchReleases): then they go to the
+      // connection's slabs, or, with those full, are sent from the writer's buffer with their
+      // callback held until the sink has let go of it (holdsWriterBytes).
       if (chunk.length < COPY_WRITES_BELOW) {
         this.pending.push(Uint8Array.prototype.slice.call(chunk));
+      } else if (!this.host.scheduler.watchReleases) {
+        this.pending.push(chunk);
       } else {
         const slabs = this.host.scheduler.slabs;
         if (slabs === null || !slabs.copy(chunk, this.pending)) {

@@ -131,24 +131,13 @@ class TcpTransport implements Transport, PinHolder {
       return false;
     }
     const s = this.socket;
-    // The socket calls a write's callback once that write, and every one before it, is done (or
-    // failed): the last part's callback releases the whole send.
-    let last = -1;
-    if (onReleased !== undefined) {
-      for (let i = parts.length - 1; i >= 0; i--) {
-        if (parts[i]!.length > 0) {
-          last = i;
-          break;
-        }
-      }
-      if (last < 0) queueMicrotask(onReleased);
-    }
     // Corked writes leave in one writev on uncork: header and payload share a segment.
     s.cork();
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
-      if (i === last) s.write(part, onReleased);
-      else if (part.length > 0) s.write(part);
+    // Without onReleased (the default: no node option asks for it) a write carries no callback.
+    if (onReleased === undefined) {
+      for (const part of parts) if (part.length > 0) s.write(part);
+    } else {
+      writeReleasing(s, parts, onReleased);
     }
     s.uncork();
     // Judged after uncork: write() counts corked bytes, so it says false for any send over the
@@ -293,4 +282,25 @@ export function startListener(
       });
     });
   });
+}
+
+/**
+ * Writes `parts` (corked by the caller) with `onReleased` on the last non-empty one: the socket
+ * calls a write's callback once that write, and every one before it, is done (or failed), so the
+ * last part's callback releases the whole send.
+ */
+function writeReleasing(s: net.Socket, parts: readonly Uint8Array[], onReleased: () => void): void {
+  let last = -1;
+  for (let i = parts.length - 1; i >= 0; i--) {
+    if (parts[i]!.length > 0) {
+      last = i;
+      break;
+    }
+  }
+  if (last < 0) queueMicrotask(onReleased);
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (i === last) s.write(part, onReleased);
+    else if (part.length > 0) s.write(part);
+  }
 }

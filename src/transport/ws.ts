@@ -6,7 +6,6 @@ import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
-import { Deque } from '../util/deque.js';
 import { silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -144,8 +143,6 @@ class WsTransport implements Transport {
   readonly framing = 'message';
   /** ws holds an unmasked message's buffers until the socket has written them (`onWritten`). */
   readonly releasesLater = true;
-  /** Each unwritten message's `onReleased` (or null), oldest first: ws writes them in order. */
-  private readonly releases = new Deque<(() => void) | null>(8);
   private readonly slot = new HandlerSlot();
   private readonly inbox: Inbox;
   private readonly high: number;
@@ -173,8 +170,6 @@ class WsTransport implements Transport {
    */
   private readonly onWritten = (): void => {
     this.unwritten--;
-    const released = this.releases.shift();
-    if (released) released();
     if (this.needDrain && (this.ws.bufferedAmount <= this.low || this.unwritten === 0)) {
       this.needDrain = false;
       this.slot.drain();
@@ -241,11 +236,13 @@ class WsTransport implements Transport {
     }
     const ws = this.ws;
     this.unwritten++;
-    this.releases.push(onReleased ?? null);
+    // ws calls each message's callback once the socket has written it, in order. Only a send
+    // that asks for its release (reuseWrittenBuffers) gets a callback of its own for that.
+    const written = onReleased === undefined ? this.onWritten : this.writtenThen(onReleased);
     if (parts.length === 1) {
-      ws.send(parts[0], { binary: true }, this.onWritten);
+      ws.send(parts[0], { binary: true }, written);
     } else if (byteLength(parts) < WHOLE_BELOW) {
-      ws.send(joined(parts), { binary: true }, this.onWritten);
+      ws.send(joined(parts), { binary: true }, written);
     } else {
       // Fragments of one message (RFC 6455 5.4) avoid copying the payload behind the header;
       // nothing else can be sent between them because this loop does not yield. ws writes each
@@ -258,7 +255,7 @@ class WsTransport implements Transport {
         for (let i = 0; i < last; i++) {
           if (parts[i].length > 0) ws.send(parts[i], { binary: true, fin: false });
         }
-        ws.send(parts[last] ?? EMPTY, { binary: true, fin: true }, this.onWritten);
+        ws.send(parts[last] ?? EMPTY, { binary: true, fin: true }, written);
       } finally {
         // A socket left corked would hold everything after this message back for good.
         this.socket?.uncork();
@@ -266,6 +263,14 @@ class WsTransport implements Transport {
     }
     if (ws.bufferedAmount > this.high) this.needDrain = true;
     return !this.needDrain;
+  }
+
+  /** `onWritten`, then the send's `onReleased`. */
+  private writtenThen(onReleased: () => void): () => void {
+    return () => {
+      this.onWritten();
+      onReleased();
+    };
   }
 
   pauseReading(): void {

@@ -13,6 +13,8 @@ export class Holding implements Transport {
   /** Sends made, and those whose release was reported. */
   sends = 0;
   released = 0;
+  /** Sends made with an `onReleased` (none unless the node watches releases). */
+  asked = 0;
   /** While true every send is passed on in a microtask (a socket whose kernel takes all). */
   auto = false;
 
@@ -40,6 +42,7 @@ export class Holding implements Transport {
 
   send(parts: readonly Uint8Array[], onReleased?: () => void): boolean {
     this.sends++;
+    if (onReleased !== undefined) this.asked++;
     this.held.push({ parts: [...parts], onReleased });
     if (this.auto) {
       queueMicrotask(() => this.pass());

@@ -1,5 +1,6 @@
-// A write's callback (and a Web Streams write's promise) says the writer may fill the same buffer
-// again. Large writes are copied into the connection's slabs, so the callback can come at once;
+// With the node option reuseWrittenBuffers (off by default: docs/manual.md, "Reusing a written
+// buffer"), a write's callback (and a Web Streams write's promise) says the writer may fill the
+// same buffer again. Large writes are copied into the connection's slabs, so the callback can come at once;
 // with the slabs full (a small writeBuffer) or none (0), the writer's buffer is sent as it is and
 // the callback waits until it has left: not for credit, the scheduler or a socket's write queue.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -49,7 +50,7 @@ async function* webChunks(s: WebStream): AsyncIterable<Uint8Array> {
   }
 }
 
-/** Slabs as by default; one slab of a single segment (mostly full: writes wait); none. */
+/** Slabs of the default budget; one slab of a single segment (mostly full: writes wait); none. */
 const BUFFERS: [string, number | undefined][] = [
   ['slabs', undefined],
   ['slabs full', SEGMENT],
@@ -62,7 +63,7 @@ for (const [name, factory] of Object.entries(links)) {
       async function pair(window: number) {
         const nodes = await nodePair(
           factory,
-          { heartbeatInterval: 0, window, writeBuffer },
+          { heartbeatInterval: 0, window, reuseWrittenBuffers: true, writeBuffer },
           { heartbeatInterval: 0, window },
         );
         cleanups.push(nodes.close);
@@ -89,7 +90,13 @@ for (const [name, factory] of Object.entries(links)) {
       it('a Web Streams writer that refills one buffer after each write sends what it wrote', async () => {
         const link = await factory();
         const opts = { heartbeatInterval: 0, window: 64 * KiB };
-        const a = new WebNode(link.a, { domain: 'alice', ip: 1, writeBuffer, ...opts });
+        const a = new WebNode(link.a, {
+          domain: 'alice',
+          ip: 1,
+          reuseWrittenBuffers: true,
+          writeBuffer,
+          ...opts,
+        });
         const b = new WebNode(link.b, { domain: 'bob', ip: 2, ...opts });
         cleanups.push(async () => {
           a.destroy();
@@ -119,7 +126,7 @@ describe('write release', () => {
     async (_m, writeBuffer) => {
       const nodes = await nodePair(
         links.memory!,
-        { heartbeatInterval: 0, window: 64 * KiB, writeBuffer },
+        { heartbeatInterval: 0, window: 64 * KiB, reuseWrittenBuffers: true, writeBuffer },
         { heartbeatInterval: 0 },
       );
       cleanups.push(nodes.close);
@@ -140,7 +147,7 @@ describe('write release', () => {
   it('fails a write that waits for its bytes to leave when the stream is destroyed', async () => {
     const nodes = await nodePair(
       links.tcp!,
-      { heartbeatInterval: 0, window: 64 * KiB },
+      { heartbeatInterval: 0, window: 64 * KiB, reuseWrittenBuffers: true, writeBuffer: 0 },
       { heartbeatInterval: 0 },
     );
     cleanups.push(nodes.close);

@@ -1,4 +1,5 @@
-// Large writes are copied into a few reusable buffers per connection (util/slabs.ts): a write's
+// With reuseWrittenBuffers, large writes are copied into a few reusable buffers per connection
+// (util/slabs.ts): a write's
 // callback comes at once, a slab is reused only once the transport has let go of every byte in it,
 // the slabs stay within writeBuffer, and a write that finds them full waits for its own release.
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -50,12 +51,14 @@ async function turns(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 }
 
-async function heldPair(writeBuffer: number, high = 1_000, window = 4 * 1024 * KiB) {
+/** `writeBuffer` undefined: the node's defaults (no reuseWrittenBuffers). */
+async function heldPair(writeBuffer: number | undefined, high = 1_000, window = 4 * 1024 * KiB) {
   const [ta, tb] = memoryPair();
   const held = new Holding(ta, high);
   held.auto = true;
   const opts = { heartbeatInterval: 0, window };
-  const a = new Node(held, { domain: 'alice', ip: 1, writeBuffer, ...opts });
+  const reuse = writeBuffer === undefined ? {} : { reuseWrittenBuffers: true, writeBuffer };
+  const a = new Node(held, { domain: 'alice', ip: 1, ...reuse, ...opts });
   const b = new Node(tb, { domain: 'bob', ip: 2, ...opts });
   cleanups.push(() => {
     a.destroy();
@@ -68,6 +71,33 @@ async function heldPair(writeBuffer: number, high = 1_000, window = 4 * 1024 * K
   held.auto = false;
   return { a, b, held, s, peer };
 }
+
+describe('large writes by default (no reuseWrittenBuffers)', () => {
+  // The documented caveat (docs/manual.md, "Reusing a written buffer"): zero-copy, the callback
+  // when the stream takes the write. Changing this default changes every writer's contract and
+  // the one-stream throughput (docs/performance.md): it has to be deliberate.
+  it('calls back before the transport has let go of the bytes, sent from the writer buffer itself', async () => {
+    const { a, held, s, peer } = await heldPair(undefined);
+    expect(a.scheduler.watchReleases).toBe(false);
+    expect(a.scheduler.slabs).toBeNull();
+    const got = collect(peer as AsyncIterable<Uint8Array> & FlexStream);
+    const buf = new Uint8Array(64 * KiB).fill(1);
+    await write(s, buf).done;
+    await turns();
+    // Called back while the transport still holds the send, and no release was asked for.
+    expect(held.holding).toBeGreaterThan(0);
+    expect(held.asked).toBe(0);
+    // Not copied: what the writer puts in its buffer now is what leaves.
+    buf.fill(2);
+    held.auto = true;
+    held.pass();
+    s.end();
+    const all = await got;
+    expect(all.length).toBe(64 * KiB);
+    expect(all.every((x) => x === 2)).toBe(true);
+    expect(held.asked).toBe(0);
+  });
+});
 
 describe('write slabs', () => {
   it('calls back at once for a copied write; when the slabs are full, a write waits for its release', async () => {
@@ -157,7 +187,7 @@ describe('write slabs', () => {
     // alive exited there: bench/jscost.mjs stopped with unsettled awaits).
     const nodes = await nodePair(
       links.memory!,
-      { heartbeatInterval: 0, writeBuffer: 0, streamHighWaterMark: 64 * KiB },
+      { heartbeatInterval: 0, reuseWrittenBuffers: true, writeBuffer: 0, streamHighWaterMark: 64 * KiB },
       { heartbeatInterval: 0 },
     );
     cleanups.push(nodes.close);
@@ -265,7 +295,7 @@ describe('write slabs', () => {
     const budget = 512 * KiB;
     const nodes = await nodePair(
       links.tcp!,
-      { heartbeatInterval: 0, writeBuffer: budget },
+      { heartbeatInterval: 0, reuseWrittenBuffers: true, writeBuffer: budget },
       { heartbeatInterval: 0 },
     );
     cleanups.push(nodes.close);

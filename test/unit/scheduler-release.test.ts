@@ -41,6 +41,7 @@ function setup(later = true) {
     maxControlQueue: 16,
     schedule: () => {},
     slabs,
+    watchReleases: true,
   });
   return { sink, slabs, s };
 }
@@ -54,6 +55,26 @@ function slabbed(slabs: Slabs, n: number): [Uint8Array, Uint8Array[] | null] {
 }
 
 describe('Scheduler release tracking', () => {
+  it('asks for no release and counts nothing without watchReleases (the default)', () => {
+    const sink = new HoldingSink();
+    const s = new Scheduler(sink, {
+      quantum: 64 * KIB,
+      maxBatchBytes: 16 * KIB,
+      maxControlQueue: 16,
+      schedule: () => {},
+    });
+    expect(s.watchReleases).toBe(false);
+    const q = new Watched();
+    // Even a queue that says it waits (it never does by default) is not tallied or reported.
+    q.watchRelease = true;
+    s.pushOrdered(q, new Uint8Array(11), new Uint8Array(32 * KIB), null);
+    s.flush();
+    expect(sink.sends).toBe(1);
+    expect(sink.held).toHaveLength(0);
+    expect(q.taken).toBe(0);
+    expect(q.releases).toEqual([]);
+  });
+
   it('keeps slab bytes held until the sink releases the send that carried them', () => {
     const { sink, slabs, s } = setup();
     const q = new StreamQueue();

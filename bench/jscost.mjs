@@ -2,8 +2,8 @@
 // (after `npm run build`). Two Nodes in this one process are joined by a zero-copy in-process
 // transport (each send's parts reach the peer as they are, one macrotask later, and nothing is
 // copied; the library's memoryPair copies every send into one buffer and delivers in microtasks,
-// which is right for tests and would add a copy here; like a socket it reports each send released
-// once delivered, so streams copy large writes into their slabs as over TCP), one stream (or K streams) carries N MiB (default 1024) in 64 KiB writes, and the
+// which is right for tests and would add a copy here; like a socket it reports a send released
+// once delivered when the node asks, which only a node with reuseWrittenBuffers does), one stream (or K streams) carries N MiB (default 1024) in 64 KiB writes, and the
 // process's CPU time (user + system, GC threads included) is divided by the MiB moved. Every cost
 // left is the framing, scheduling, credit and Node stream work of both ends, which over TCP come
 // on top of the socket reads and writes. After one warm-up run (JIT), prints one line per run and

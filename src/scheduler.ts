@@ -75,7 +75,7 @@ export class StreamQueue {
   /** @internal */ deficit = 0;
   /** @internal */ ready = false;
   /** @internal */ inTurn = false;
-  /** Payload bytes of this queue's frames handed to the sink so far. */
+  /** Payload bytes of this queue's frames handed to the sink so far (counted with watchReleases only). */
   taken = 0;
   /**
    * Set by the owner while it waits for the sink to let go of its bytes (a write's callback that

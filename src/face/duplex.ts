@@ -46,8 +46,9 @@ export class FlexStream extends Duplex implements StreamFace {
   private reportedTotal = 0;
   /**
    * The callback of a write the core took but that may not complete yet: the stream is over its
-   * high-water mark (onWritable), or the connection still holds the writer's buffer, which the
-   * writer may fill again once called back (core.holdsWriterBytes, onReleased).
+   * high-water mark (onWritable), or (reuseWrittenBuffers only) the connection still holds the
+   * writer's buffer, which the writer may fill again once called back (core.holdsWriterBytes,
+   * onReleased; always false by default).
    */
   private writeCallback: ((err?: Error | null) => void) | null = null;
   /** _final's callback while what was written, and the end, wait to leave (see _final). */

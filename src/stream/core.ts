@@ -282,7 +282,8 @@ export class StreamCore extends StreamQueue {
 
   /**
    * Whether the connection still refers to a buffer a writer wrote (one not copied: the slabs
-   * were full, or the connection has none): its write's callback waits for `onReleased`.
+   * were full, or the connection has none): its write's callback waits for `onReleased`. Only
+   * with reuseWrittenBuffers; by default never true (a field read per write in the faces).
    */
   get holdsWriterBytes(): boolean {
     return this.watchRelease;

@@ -32,19 +32,20 @@ export interface Transport {
    * Where `releasesLater` is true and `onReleased` is given, the transport calls it exactly once,
    * never from inside `send`, when it no longer refers to `parts` (written to the operating system,
    * copied, or dropped because the transport closed); sends release in the order they were made.
+   * Only nodes with the option reuseWrittenBuffers pass it: by default no send asks.
    */
   send(parts: readonly Uint8Array[], onReleased?: () => void): boolean;
   /**
    * True when the transport keeps referring to a send's parts after `send` returns and reports
-   * their release through `onReleased` (sockets). Streams then copy large writes into reused
-   * per-connection buffers (util/slabs.ts), which they reuse only once released.
+   * their release through `onReleased` (sockets). With reuseWrittenBuffers, streams then copy
+   * large writes into reused per-connection buffers (util/slabs.ts), reused only once released.
    */
   readonly releasesLater?: boolean;
   /**
    * True when `send` copies the parts (or writes them out) before it returns, so they may be
-   * reused at once (the memory pair, a browser WebSocket). Streams copy large writes for such a
-   * transport too. A transport with neither flag gets the writer's own buffers, and a large
-   * write's callback waits until the send that carried its bytes has returned.
+   * reused at once (the memory pair, a browser WebSocket). With reuseWrittenBuffers, streams copy
+   * large writes for such a transport too; a transport with neither flag gets the writer's own
+   * buffers, and a large write's callback waits until the send that carried its bytes returned.
    */
   readonly copies?: boolean;
   /** Bytes accepted by `send` but not yet handed to the operating system or browser. */

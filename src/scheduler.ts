@@ -49,11 +49,27 @@ export interface SchedulerOptions {
    */
   slabs?: Slabs | null;
   /**
-   * Track which sends carry which queues' bytes and report their release (StreamQueue.taken,
-   * watchRelease, onReleased): the node option reuseWrittenBuffers. False (its default): none of
+   * Track which sends carry which queues' bytes and report their release (ReleaseWatch,
+   * StreamQueue.onReleased): the node option reuseWrittenBuffers. False (its default): none of
    * that runs, frames are counted by nothing more and every send goes out without a callback.
    */
   watchReleases?: boolean;
+}
+
+/**
+ * A queue's release state, kept by the scheduler under watchReleases only (Scheduler.watchOf):
+ * not as fields of every queue, so that by default a stream weighs what it did before.
+ */
+export interface ReleaseWatch {
+  /** Payload bytes of the queue's frames handed to the sink so far. */
+  taken: number;
+  /**
+   * Set by the owner while it waits for the sink to let go of its bytes up to `heldTo` (a write's
+   * callback that waits for them): each send with its frames then reports `onReleased(taken)`.
+   */
+  waiting: boolean;
+  /** The owner's: while `waiting`, the end (in its payload bytes) of the write that waits. */
+  heldTo: number;
 }
 
 /**
@@ -75,20 +91,13 @@ export class StreamQueue {
   /** @internal */ deficit = 0;
   /** @internal */ ready = false;
   /** @internal */ inTurn = false;
-  /** Payload bytes of this queue's frames handed to the sink so far (counted with watchReleases only). */
-  taken = 0;
-  /**
-   * Set by the owner while it waits for the sink to let go of its bytes (a write's callback that
-   * waits for them): each send with its frames then reports `onReleased(taken)` once released.
-   */
-  watchRelease = false;
 
   /** Called once `bytes` falls to `lowWater` or below after `needDrain` was set. */
   onDrain(): void {}
 
   /**
-   * While `watchRelease`: the sink has let go of every payload byte of this queue up to `taken`
-   * (the count `taken` had when the send left): sends release in the order they were made.
+   * While its ReleaseWatch is `waiting`: the sink has let go of every payload byte of this queue
+   * up to `taken` (the count `taken` had when the send left); sends release in the order made.
    */
   onReleased(_taken: number): void {}
 
@@ -198,7 +207,9 @@ export class Scheduler {
   readonly watchReleases: boolean;
   /** Sends of the current flush to a sink done with them on return: released when it ends. */
   private returned = 0;
-  /** Watched queues (StreamQueue.watchRelease) with frames in the batch being built. */
+  /** Per queue, its ReleaseWatch (watchReleases; null without): weakly, as streams come and go. */
+  private readonly watches: WeakMap<StreamQueue, ReleaseWatch> | null;
+  /** Waiting queues (ReleaseWatch.waiting) with frames in the batch being built. */
   private readonly watched: StreamQueue[] = [];
   /**
    * Per send that has something to release, oldest first: a flag number (1: the slabs recorded
@@ -224,6 +235,7 @@ export class Scheduler {
     this.sink = sink;
     this.slabs = options.slabs ?? null;
     this.watchReleases = options.watchReleases === true;
+    this.watches = this.watchReleases ? new WeakMap() : null;
     this.opts = {
       schedule: microtask,
       // Monotonic (util/timers): on the wall clock a step back (NTP, a resumed VM) made the sparse
@@ -502,6 +514,25 @@ export class Scheduler {
     for (; this.returned > 0; this.returned--) this.released();
   }
 
+  /**
+   * `q`'s release state, made on first use. Only under watchReleases (throws without: a caller
+   * that asks by default is a bug, and would cost the default what the option should).
+   */
+  watchOf(q: StreamQueue): ReleaseWatch {
+    const m = this.watches!;
+    let w = m.get(q);
+    if (w === undefined) {
+      w = { taken: 0, waiting: false, heldTo: 0 };
+      m.set(q, w);
+    }
+    return w;
+  }
+
+  /** Whether `q` waits for a release: false by default (one boolean test), without a lookup. */
+  waiting(q: StreamQueue): boolean {
+    return this.watchReleases && this.watches!.get(q)?.waiting === true;
+  }
+
   /** Pushes a send's record with the watched queues of its batch (flag 2); resets the batch's list. */
   private recordWatched(flag: number): number {
     const u = this.unreleased;
@@ -510,7 +541,7 @@ export class Scheduler {
     u.push(w.length);
     for (const q of w) {
       u.push(q);
-      u.push(q.taken);
+      u.push(this.watchOf(q).taken);
     }
     w.length = 0;
     return 2;
@@ -564,6 +595,7 @@ export class Scheduler {
         q.deficit += quantum;
       }
       let took = false;
+      const watch = this.watchReleases ? this.watchOf(q) : null;
       // A queue is only ever in the ready list after a push, which created its items.
       const items = q.items!;
       while (items.length > 0 && bytes < limit) {
@@ -598,9 +630,9 @@ export class Scheduler {
         const size = f.header.length + f.size;
         bytes += size;
         q.deficit -= f.size;
-        if (this.watchReleases) {
-          q.taken += f.size;
-          if (q.watchRelease && !this.watched.includes(q)) this.watched.push(q);
+        if (watch !== null) {
+          watch.taken += f.size;
+          if (watch.waiting && !this.watched.includes(q)) this.watched.push(q);
         }
         this.framesWritten++;
         q.bytes -= size + q.frameCost;

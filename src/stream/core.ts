@@ -198,8 +198,6 @@ export class StreamCore extends StreamQueue {
   /** Written bytes not yet framed; created on the first write. */
   private pending: Deque<Uint8Array> | null = null;
   private pendingBytes = 0;
-  /** While `watchRelease`: the end (in bytes written) of the last write sent from its own buffer. */
-  private heldTo = 0;
   private headOffset = 0;
   private framesSinceAck = 0;
   private onFinished: (() => void) | null = null;
@@ -286,7 +284,7 @@ export class StreamCore extends StreamQueue {
    * with reuseWrittenBuffers; by default never true (a field read per write in the faces).
    */
   get holdsWriterBytes(): boolean {
-    return this.watchRelease;
+    return this.host.scheduler.waiting(this);
   }
 
   /** `write()` returned false and `onWritable` has not followed yet. */
@@ -414,8 +412,9 @@ export class StreamCore extends StreamQueue {
         const slabs = this.host.scheduler.slabs;
         if (slabs === null || !slabs.copy(chunk, this.pending)) {
           this.pending.push(chunk);
-          this.heldTo = this.sentTotal + this.pendingBytes + chunk.length;
-          this.watchRelease = true;
+          const w = this.host.scheduler.watchOf(this);
+          w.heldTo = this.sentTotal + this.pendingBytes + chunk.length;
+          w.waiting = true;
         }
       }
       this.pendingBytes += chunk.length;
@@ -524,7 +523,7 @@ export class StreamCore extends StreamQueue {
         // frames leave one every high-water mark). `releaseTail` sends it if no write follows.
         // Not while its callback waits for its bytes to leave (holdsWriterBytes): it cannot write
         // again before this tail has gone, and would wait for releaseTail's timer every time.
-        if (this.is(WRITER_WAITS) && !this.is(WRITE_ENDED) && !this.watchRelease) break;
+        if (this.is(WRITER_WAITS) && !this.is(WRITE_ENDED) && !this.holdsWriterBytes) break;
       }
       // pendingBytes > 0, so a write created the deque.
       const pending = this.pending!;
@@ -768,10 +767,11 @@ export class StreamCore extends StreamQueue {
     this.headOffset = 0;
   }
 
-  /** The sink let go of this stream's payload bytes up to `taken` (Scheduler: watchRelease). */
+  /** The sink let go of this stream's payload bytes up to `taken` (Scheduler: ReleaseWatch). */
   override onReleased(taken: number): void {
-    if (!this.watchRelease || taken < this.heldTo) return;
-    this.watchRelease = false;
+    const w = this.host.scheduler.watchOf(this);
+    if (!w.waiting || taken < w.heldTo) return;
+    w.waiting = false;
     this.face?.onReleased?.();
   }
 

@@ -65,14 +65,14 @@ describe('Scheduler release tracking', () => {
     });
     expect(s.watchReleases).toBe(false);
     const q = new Watched();
-    // Even a queue that says it waits (it never does by default) is not tallied or reported.
-    q.watchRelease = true;
     s.pushOrdered(q, new Uint8Array(11), new Uint8Array(32 * KIB), null);
     s.flush();
     expect(sink.sends).toBe(1);
     expect(sink.held).toHaveLength(0);
-    expect(q.taken).toBe(0);
     expect(q.releases).toEqual([]);
+    // No release state is kept for any queue: asking for one is a bug by default.
+    expect(s.waiting(q)).toBe(false);
+    expect(() => s.watchOf(q)).toThrow(TypeError);
   });
 
   it('keeps slab bytes held until the sink releases the send that carried them', () => {
@@ -115,7 +115,7 @@ describe('Scheduler release tracking', () => {
     const { sink, s } = setup();
     const q = new Watched();
     const other = new Watched();
-    q.watchRelease = true;
+    s.watchOf(q).waiting = true;
     s.pushOrdered(q, new Uint8Array(11), new Uint8Array(40 * KIB));
     s.pushOrdered(other, new Uint8Array(11), new Uint8Array(10 * KIB));
     s.pushOrdered(q, new Uint8Array(11), new Uint8Array(30 * KIB));
@@ -135,7 +135,7 @@ describe('Scheduler release tracking', () => {
   it('releases a watched queue when the flush ends for a sink that is done on return', () => {
     const { s } = setup(false);
     const q = new Watched();
-    q.watchRelease = true;
+    s.watchOf(q).waiting = true;
     s.pushOrdered(q, new Uint8Array(11), new Uint8Array(20 * KIB));
     s.flush();
     expect(q.releases).toEqual([20 * KIB]);

@@ -210,13 +210,13 @@ export class Scheduler {
   /** Per queue, its ReleaseWatch (watchReleases; null without): weakly, as streams come and go. */
   private readonly watches: WeakMap<StreamQueue, ReleaseWatch> | null;
   /** Waiting queues (ReleaseWatch.waiting) with frames in the batch being built. */
-  private readonly watched: StreamQueue[] = [];
+  private readonly watched: StreamQueue[] | null;
   /**
    * Per send that has something to release, oldest first: a flag number (1: the slabs recorded
    * it; 2: watched queues follow), then when 2 is set their count n and n (queue, taken) pairs.
    */
-  private readonly unreleased = new Deque<number | StreamQueue>(16);
-  private readonly releasedFn = (): void => this.released();
+  private readonly unreleased: Deque<number | StreamQueue> | null;
+  private readonly releasedFn: () => void;
   /** Longest time a control frame waited before it was handed to the sink, ms. */
   maxControlWait = 0;
   /** Total bytes handed to the sink. */
@@ -235,7 +235,11 @@ export class Scheduler {
     this.sink = sink;
     this.slabs = options.slabs ?? null;
     this.watchReleases = options.watchReleases === true;
+    // Made only with watchReleases: by default a connection weighs what it did before.
     this.watches = this.watchReleases ? new WeakMap() : null;
+    this.watched = this.watchReleases ? [] : null;
+    this.unreleased = this.watchReleases ? new Deque<number | StreamQueue>(16) : null;
+    this.releasedFn = this.watchReleases ? () => this.released() : noop;
     this.opts = {
       schedule: microtask,
       // Monotonic (util/timers): on the wall clock a step back (NTP, a resumed VM) made the sparse
@@ -408,8 +412,8 @@ export class Scheduler {
     this.control.clear();
     // What the sink still holds keeps its slab alive; nothing is carved from them again.
     this.slabs?.dispose();
-    this.unreleased.clear();
-    this.watched.length = 0;
+    this.unreleased?.clear();
+    if (this.watched !== null) this.watched.length = 0;
     for (const q of this.ready) {
       if (q.items === null) continue;
       for (const f of q.items) if (f.own !== true) dropped++;
@@ -496,8 +500,8 @@ export class Scheduler {
     const slabs = this.slabs;
     const held = slabs !== null && later && !joined;
     let flag = held && slabs.sent(parts) ? 1 : 0;
-    if (this.watched.length > 0) flag |= this.recordWatched(flag);
-    else if (flag !== 0) this.unreleased.push(flag);
+    if (this.watched!.length > 0) flag |= this.recordWatched(flag);
+    else if (flag !== 0) this.unreleased!.push(flag);
     let ok: boolean;
     if (flag !== 0 && later) {
       ok = this.sink.send(batch, this.releasedFn);
@@ -535,8 +539,8 @@ export class Scheduler {
 
   /** Pushes a send's record with the watched queues of its batch (flag 2); resets the batch's list. */
   private recordWatched(flag: number): number {
-    const u = this.unreleased;
-    const w = this.watched;
+    const u = this.unreleased!;
+    const w = this.watched!;
     u.push(flag | 2);
     u.push(w.length);
     for (const q of w) {
@@ -549,7 +553,7 @@ export class Scheduler {
 
   /** The sink let go of the oldest recorded send's parts. */
   private released(): void {
-    const u = this.unreleased;
+    const u = this.unreleased!;
     const flag = u.shift() as number | undefined;
     if (flag === undefined) return;
     if ((flag & 1) !== 0) this.slabs?.released();
@@ -632,7 +636,8 @@ export class Scheduler {
         q.deficit -= f.size;
         if (watch !== null) {
           watch.taken += f.size;
-          if (watch.waiting && !this.watched.includes(q)) this.watched.push(q);
+          const w = this.watched!;
+          if (watch.waiting && !w.includes(q)) w.push(q);
         }
         this.framesWritten++;
         q.bytes -= size + q.frameCost;
@@ -681,6 +686,8 @@ export class Scheduler {
     for (const q of this.ready) q.deficit += add;
   }
 }
+
+function noop(): void {}
 
 /** Frees the slab bytes of a frame dropped unsent. */
 function freeFrame(slabs: Slabs, f: QueuedFrame): void {

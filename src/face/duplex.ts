@@ -44,12 +44,6 @@ export class FlexStream extends Duplex implements StreamFace {
   /** Once an encoding is set: the bytes behind the characters Node counts (./encoded.ts). */
   private backlog: EncodedBacklog | null = null;
   private reportedTotal = 0;
-  /**
-   * The callback of a write the core took but that may not complete yet: the stream is over its
-   * high-water mark (onWritable), or (reuseWrittenBuffers only) the connection still holds the
-   * writer's buffer, which the writer may fill again once called back (core.holdsWriterBytes,
-   * onReleased; always false by default).
-   */
   private writeCallback: ((err?: Error | null) => void) | null = null;
   /** _final's callback while what was written, and the end, wait to leave (see _final). */
   private finalCallback: ((err?: Error | null) => void) | null = null;
@@ -185,7 +179,7 @@ export class FlexStream extends Duplex implements StreamFace {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.idleMs > 0) this.armIdle();
     try {
-      if (this.core.write(chunk) && !this.core.holdsWriterBytes) cb();
+      if (this.core.write(chunk)) cb();
       else this.writeCallback = cb;
     } catch (err) {
       cb(err as Error);
@@ -197,7 +191,7 @@ export class FlexStream extends Duplex implements StreamFace {
     try {
       let ok = true;
       for (const c of chunks) ok = this.core.write(c.chunk);
-      if (ok && !this.core.holdsWriterBytes) cb();
+      if (ok) cb();
       else this.writeCallback = cb;
     } catch (err) {
       cb(err as Error);
@@ -338,17 +332,9 @@ export class FlexStream extends Duplex implements StreamFace {
   }
 
   onWritable(): void {
+    const cb = this.writeCallback;
+    this.writeCallback = null;
     if (this.idleMs > 0) this.armIdle();
-    if (this.core.holdsWriterBytes) return;
-    const cb = this.writeCallback;
-    this.writeCallback = null;
-    cb?.();
-  }
-
-  onReleased(): void {
-    if (this.core.waitsWritable) return;
-    const cb = this.writeCallback;
-    this.writeCallback = null;
     cb?.();
   }
 

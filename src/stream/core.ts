@@ -38,11 +38,6 @@ export interface StreamFace {
    */
   onFlushed?(): void;
   /**
-   * The connection no longer holds any of the writer's own buffers (`holdsWriterBytes` turned
-   * false): a write whose callback waited for that may complete.
-   */
-  onReleased?(): void;
-  /**
    * The stream is finished in both directions. Called once. `aborted`: it was torn down locally
    * without an error (destroy() with none, or the node destroyed), so the face should close
    * without reporting an end.
@@ -279,17 +274,14 @@ export class StreamCore extends StreamQueue {
   }
 
   /**
-   * Whether the connection still refers to a buffer a writer wrote (one not copied: the slabs
-   * were full, or the connection has none): its write's callback waits for `onReleased`. Only
-   * with reuseWrittenBuffers; by default never true (a field read per write in the faces).
+   * Whether the connection still refers to a buffer a writer wrote (reuseWrittenBuffers only: the
+   * slabs were full, or the connection has none). Until it lets go, the stream is not writable:
+   * write() says false and onWritable waits, so a face calls back as it does for the high-water
+   * mark, and by default (no watchReleases) this is one boolean test on the rare paths that ask.
    */
   get holdsWriterBytes(): boolean {
-    return this.host.scheduler.waiting(this);
-  }
-
-  /** `write()` returned false and `onWritable` has not followed yet. */
-  get waitsWritable(): boolean {
-    return this.is(NEED_WRITABLE);
+    const sched = this.host.scheduler;
+    return sched.watchReleases && sched.waiting(this);
   }
 
   /** Largest data frame: 64 KiB towards flexmux peers, 16 KiB towards Go receivers (4.5). */
@@ -426,6 +418,13 @@ export class StreamCore extends StreamQueue {
       this.lowWater = this.highWater >>> 1;
       return false;
     }
+    // reuseWrittenBuffers: a write sent from the writer's own buffer is not done until the sink
+    // lets go of it (onReleased then makes the stream writable again).
+    const sched = this.host.scheduler;
+    if (sched.watchReleases && sched.waiting(this)) {
+      this.mark(NEED_WRITABLE | WRITER_WAITS);
+      return false;
+    }
     return true;
   }
 
@@ -523,7 +522,8 @@ export class StreamCore extends StreamQueue {
         // frames leave one every high-water mark). `releaseTail` sends it if no write follows.
         // Not while its callback waits for its bytes to leave (holdsWriterBytes): it cannot write
         // again before this tail has gone, and would wait for releaseTail's timer every time.
-        if (this.is(WRITER_WAITS) && !this.is(WRITE_ENDED) && !this.holdsWriterBytes) break;
+        if (this.is(WRITER_WAITS) && !this.is(WRITE_ENDED) && !(sched.watchReleases && sched.waiting(this)))
+          break;
       }
       // pendingBytes > 0, so a write created the deque.
       const pending = this.pending!;
@@ -722,6 +722,8 @@ export class StreamCore extends StreamQueue {
   private checkWritable(): void {
     if (!this.is(NEED_WRITABLE)) return;
     if (this.pendingBytes + this.bytes < this.highWater) {
+      // Not while the sink holds the writer's buffer (reuseWrittenBuffers): onReleased comes back.
+      if (this.holdsWriterBytes) return;
       this.unmark(NEED_WRITABLE);
       this.face?.onWritable();
       // A tail held while the writer waited: give its answer to 'drain' (a nextTick and some
@@ -772,7 +774,7 @@ export class StreamCore extends StreamQueue {
     const w = this.host.scheduler.watchOf(this);
     if (!w.waiting || taken < w.heldTo) return;
     w.waiting = false;
-    this.face?.onReleased?.();
+    this.checkWritable();
   }
 
   // ---------------------------------------------------------------- inbound frames

@@ -107,10 +107,7 @@ export class WebStream implements StreamFace {
           core.destroy(err);
           throw err;
         }
-        // Settled at once unless the stream is over its high-water mark (onWritable) or the
-        // connection still holds this buffer, which the writer may fill again once it settles
-        // (core.holdsWriterBytes, onReleased).
-        if (core.write(bytes) && !core.holdsWriterBytes) return undefined;
+        if (core.write(bytes)) return undefined;
         return new Promise<void>((resolve, reject) => {
           this.writeWaiter = { resolve, reject };
         });
@@ -218,14 +215,6 @@ export class WebStream implements StreamFace {
   }
 
   onWritable(): void {
-    if (this.core.holdsWriterBytes) return;
-    const w = this.writeWaiter;
-    this.writeWaiter = null;
-    w?.resolve();
-  }
-
-  onReleased(): void {
-    if (this.core.waitsWritable) return;
     const w = this.writeWaiter;
     this.writeWaiter = null;
     w?.resolve();

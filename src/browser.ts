@@ -7,6 +7,7 @@ import type { NodeOptions } from './config.js';
 import { BaseNode } from './node/node.js';
 import { Session, type SessionOptions } from './node/session.js';
 import { WebStream } from './stream/web.js';
+import { transportDefaults } from './transport/defaults.js';
 import type { Transport } from './transport/types.js';
 import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser.js';
 import { checkDelay } from './util/check.js';
@@ -57,7 +58,10 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
   // A timer delay, as the session checks it again (AttemptBounds), but under the caller's name.
   if (own !== undefined) checkDelay('option ws.timeout', own);
   // A timer delay too: 2^31 ms or more would make the dial's timer fire at once.
-  const timeout = checkDelay('option connectTimeout', options.connectTimeout ?? own ?? 10_000);
+  const timeout = checkDelay(
+    'option connectTimeout',
+    options.connectTimeout ?? own ?? transportDefaults.connectTimeout,
+  );
   const limit = own === undefined ? timeout : Math.min(timeout, own);
   return new Session<WebStream>({
     ...options,

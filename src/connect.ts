@@ -3,6 +3,7 @@ import { ConfigError } from './errors.js';
 import { FlexStream } from './face/duplex.js';
 import { BaseNode } from './node/node.js';
 import { Session, type SessionOptions } from './node/session.js';
+import { transportDefaults } from './transport/defaults.js';
 import { dialTcp } from './transport/tcp.js';
 import { dialTls } from './transport/tls.js';
 import type { Transport } from './transport/types.js';
@@ -65,7 +66,7 @@ export function connector(
     );
   }
   // A timer delay: 2^31 ms or more would make every dial's timer fire at once.
-  const timeout = checkDelay('option connectTimeout', o.connectTimeout ?? 10_000);
+  const timeout = checkDelay('option connectTimeout', o.connectTimeout ?? transportDefaults.connectTimeout);
   const zero = o.wsZeroMask === undefined ? false : checkBool('option wsZeroMask', o.wsZeroMask);
   // Masking is a WebSocket thing: on tcp:// or tls:// the option would do nothing, and a caller
   // who set it believes it does (faster uploads that never come).

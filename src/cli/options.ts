@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { transportDefaults } from '../transport/defaults.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
 import { parseDomain, parseTimeout } from './parse.js';
 import { PASSWORD_ENV } from './secret.js';
@@ -85,6 +86,6 @@ export function addConnectOptions(cmd: Command, o: { domainRequired: boolean }):
     .addOption(
       flag('--connect-timeout <duration>', 'time allowed for one connection attempt and admission')
         .argParser((v) => parseTimeout(v))
-        .default(10_000, '10s'),
+        .default(transportDefaults.connectTimeout, `${transportDefaults.connectTimeout / 1000}s`),
     );
 }

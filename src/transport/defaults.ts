@@ -6,6 +6,8 @@ import { checkDelay } from '../util/check.js';
  * transport can share it. Options that are not given take their value from here.
  */
 export const transportDefaults = Object.freeze({
+  /** ms one connection attempt may take, transport and admission each (`connect()`, the CLI). */
+  connectTimeout: 10_000,
   /** ms a graceful `close` may take (peer flushing and answering) before the connection is destroyed. */
   closeTimeout: 5_000,
   /** Memory pair: in-flight bytes above which `send` returns false. */

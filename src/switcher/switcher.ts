@@ -213,24 +213,33 @@ export class Switcher extends Emitter<SwitcherEvents> {
   /**
    * Streams the switcher saw open between its clients (at most `maxStreamsPerClient` per client):
    * all of them, or those with `domain` at one end. Undefined for an unknown domain. With
-   * `page`, the `limit` streams after the first `offset` of the domain's (a client may hold
-   * 65,536: a page builds no record of the others), or of all of them without `domain` (that page
-   * is cut from the whole list, which is built).
+   * `page`, the `limit` streams after the first `offset`, of the domain's or of all of them; a
+   * page builds no record of the others (a client may hold 65,536, a switcher millions).
    */
   streams(domain?: string, page: { offset?: number; limit?: number } = {}): StreamInfo[] | undefined {
+    // A negative offset is 0, a limit of 0 or less an empty page.
+    const from = Math.max(0, page.offset ?? 0);
+    const limit = Math.max(0, page.limit ?? Number.POSITIVE_INFINITY);
     if (domain === undefined) {
-      const all = [...this.registry.entries()].flatMap((c) => c.streamInfos(true));
-      // A page was ignored here, and a caller asking for one got every stream of every client.
-      // Read as for a domain's streams: a negative offset is 0, a limit of 0 or less an empty page.
-      const from = Math.max(0, page.offset ?? 0);
-      const limit = page.limit ?? Number.POSITIVE_INFINITY;
-      return from === 0 && limit === Number.POSITIVE_INFINITY
-        ? all
-        : all.slice(from, from + Math.max(0, limit));
+      // Client by client, each asked for what the page still lacks and no more: this built every
+      // stream of every client to cut a page out of them.
+      const out: StreamInfo[] = [];
+      let skip = from;
+      for (const c of this.registry.entries()) {
+        if (out.length >= limit) break;
+        // Skipped whole without a record: `accepted` is how many streamInfos(true) would list.
+        if (skip >= c.accepted) {
+          skip -= c.accepted;
+          continue;
+        }
+        for (const s of c.streamInfos(true, skip, limit - out.length)) out.push(s);
+        skip = 0;
+      }
+      return out;
     }
     const d = normalizeDomain(domain);
     const c = d === null ? undefined : this.registry.byDomain(d);
-    return c?.streamInfos(false, page.offset, page.limit);
+    return c?.streamInfos(false, from, limit);
   }
 
   stats(): SwitcherStats {

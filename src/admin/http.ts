@@ -38,10 +38,15 @@ export function checkDomain(raw: string | undefined): string {
   return d;
 }
 
-/** A page of a list: skip `offset` items, answer at most `limit`. */
+/**
+ * A page of a list: at most `limit` items, after the item whose key is `after` (a cursor: the
+ * `next` of the page before) or, without one, after the first `offset` items.
+ */
 export interface Page {
   offset: number;
   limit: number;
+  /** Key of the last item of the page before: the page holds items with greater keys only. */
+  after?: number;
 }
 
 /** Items per page of a list (clients, streams): by default, and the most `?limit=` asks. */
@@ -49,8 +54,17 @@ export const PAGE_DEFAULT = 1_000;
 export const PAGE_MAX = 10_000;
 
 /**
- * `?offset=` and `?limit=` of a list endpoint: whole numbers, `limit` from 1 to `max`
- * (`fallback` when absent), or 400.
+ * The `next` of a page that ended on the item keyed `key` (`cursor` of the following page).
+ * Opaque to callers: they pass it back as `?cursor=`.
+ */
+export function cursorOf(key: number): string {
+  return String(key);
+}
+
+/**
+ * `?offset=`, `?limit=` and `?cursor=` of a list endpoint: whole numbers, `limit` from 1 to `max`
+ * (`fallback` when absent), a cursor as `cursorOf()` made it, not both a cursor and an offset;
+ * else 400.
  */
 export function readPage(url: URL, fallback = PAGE_DEFAULT, max = PAGE_MAX): Page {
   const read = (name: string, dflt: number, lo: number, hi: number): number => {
@@ -62,7 +76,17 @@ export function readPage(url: URL, fallback = PAGE_DEFAULT, max = PAGE_MAX): Pag
     }
     return n;
   };
-  return { offset: read('offset', 0, 0, 999_999_999), limit: read('limit', fallback, 1, max) };
+  const page: Page = { offset: read('offset', 0, 0, 999_999_999), limit: read('limit', fallback, 1, max) };
+  const cursor = url.searchParams.get('cursor');
+  if (cursor === null) return page;
+  if (!/^[0-9]{1,15}$/.test(cursor)) {
+    throw new HttpError(400, 'bad_request', 'cursor must be the `next` of an earlier page');
+  }
+  if (url.searchParams.has('offset')) {
+    throw new HttpError(400, 'bad_request', 'give a cursor or an offset, not both');
+  }
+  page.after = Number(cursor);
+  return page;
 }
 
 /** Headers every response carries. */

@@ -28,6 +28,21 @@ const nextOffset: Schema = {
   description: '`offset` of the next page; null on the last one.',
 };
 
+const nextCursor: Schema = {
+  type: ['string', 'null'],
+  description:
+    'Opaque cursor of the next page, to pass as `?cursor=`: it resumes after the last item of this one, so items that come or go meanwhile shift nothing; null on the last page.',
+};
+
+const cursorParameter: Schema = {
+  name: 'cursor',
+  in: 'query',
+  required: false,
+  description:
+    'The `next` of the page before: this page holds the items after its last one. Not with `offset`.',
+  schema: { type: 'string', pattern: '^[0-9]{1,15}$' },
+};
+
 /** `limit` and `offset` of a paged list (src/admin/http.ts readPage). */
 const pageParameters = (limit: string, offset: string): Schema[] => [
   {
@@ -128,6 +143,7 @@ const schemas: Record<string, Schema> = {
     list: {
       type: 'array',
       items: obj({
+        id: int('The switcher’s number for the stream, greater for each stream opened after it.'),
         dialer: obj({ domain: str(), ip: int(), port: int() }),
         acceptor: obj({ domain: str(), ip: int(), port: int() }),
         caps: int(
@@ -203,14 +219,22 @@ export function openapiDocument(): Schema {
             200: json(
               obj({
                 count: int('Clients in all.'),
-                next: nextOffset,
+                next: nextCursor,
                 clients: { type: 'array', items: ref('Client') },
               }),
               'Clients.',
             ),
             ...errors(400, 401, 403, 404),
           },
-          { parameters: pageParameters('Clients per page.', 'Clients to skip.') },
+          {
+            parameters: [
+              ...pageParameters(
+                'Clients per page.',
+                'Clients to skip (in the order they were admitted); clients that leave or join meanwhile shift the pages: follow `next` instead.',
+              ),
+              cursorParameter,
+            ],
+          },
         ),
       },
       '/api/v1/clients/{domain}': {
@@ -255,7 +279,7 @@ export function openapiDocument(): Schema {
                   obj({
                     detail: { const: 'streams' },
                     count: int('Clients in all (1 with `domain`).'),
-                    next: nextOffset,
+                    next: nextCursor,
                     clients: { type: 'array', items: ref('ClientStreams') },
                   }),
                 ],
@@ -269,8 +293,9 @@ export function openapiDocument(): Schema {
               { name: 'domain', in: 'query', required: false, schema: { type: 'string' } },
               ...pageParameters(
                 'Streams per page (switcher: stream entries, and clients).',
-                'Node: streams to skip. Switcher: clients to skip; with `domain`, streams of that client.',
+                'Node: streams to skip. Switcher: clients to skip; with `domain`, streams of that client (what comes or goes meanwhile shifts the pages: follow `next` instead).',
               ),
+              { ...cursorParameter, description: `Switcher only. ${cursorParameter.description}` },
             ],
           },
         ),

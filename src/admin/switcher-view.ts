@@ -1,6 +1,6 @@
 import type { ClientCounters, ClientInfo, StreamInfo } from '../switcher/client.js';
 import type { Switcher, SwitcherStats } from '../switcher/switcher.js';
-import type { Page } from './http.js';
+import { cursorOf, type Page } from './http.js';
 import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
 
 /**
@@ -67,12 +67,21 @@ export interface ClientStreamsView {
   omitted: number;
 }
 
+/** One page of `GET /api/v1/clients`. */
+export interface ClientsPage {
+  /** Clients in all. */
+  count: number;
+  /** The cursor of the next page (`?cursor=`), or null when this one is the last. */
+  next: string | null;
+  clients: ClientView[];
+}
+
 /** One page of `GET /api/v1/streams` on a switcher. */
 export interface StreamsPage {
   /** Clients in all (1 with `?domain=`). */
   count: number;
-  /** `offset` of the next page, or null when this one is the last. */
-  next: number | null;
+  /** The cursor of the next page (`?cursor=`), or null when this one is the last. */
+  next: string | null;
   clients: ClientStreamsView[];
 }
 
@@ -125,7 +134,23 @@ export class SwitcherView {
 
   /** Views of every client, or of one page of them (`offset`, `limit`). */
   clients(page?: Page): ClientView[] {
-    return this.switcher.clients(page?.limit, page?.offset).map((c) => this.view(c));
+    return this.switcher.clients(page?.limit, page?.offset, page?.after).map((c) => this.view(c));
+  }
+
+  /**
+   * One page of clients and the cursor of the next: the id of its last client, after which the
+   * next page resumes whoever joined or left meanwhile (an offset would skip one client for each
+   * that left before it). One client more than the page is read, to tell whether one follows.
+   */
+  clientsPage(page: Page): ClientsPage {
+    const list = this.switcher.clients(page.limit + 1, page.offset, page.after);
+    const more = list.length > page.limit;
+    if (more) list.length = page.limit;
+    return {
+      count: this.switcher.stats().clients,
+      next: more ? cursorOf(list[list.length - 1].id) : null,
+      clients: list.map((c) => this.view(c)),
+    };
   }
 
   client(domain: string): ClientView | undefined {
@@ -135,36 +160,43 @@ export class SwitcherView {
 
   /**
    * Per-client stream counts and the streams themselves, one page: at most `limit` stream
-   * entries and `limit` clients. Without `domain` the page skips `offset` clients and ends
-   * where the entries run out (the last client's list may be cut: `omitted`), `next` being the
-   * offset of the first client left out; with `domain` it skips `offset` of that client's
-   * streams. Only the page's clients and streams are read: 1,000 clients with 10 streams each
-   * made an unpaged answer of 2.7 MB that held the event loop for 27 ms.
+   * entries and `limit` clients. Without `domain` the page holds the clients after the cursor's
+   * (or after the first `offset`) and ends where the entries run out (the last client's list may
+   * be cut: `omitted`), `next` being the cursor of its last client; with `domain` it holds that
+   * client's streams after the cursor's stream (or its first `offset`). Cursors are ids, of a
+   * client or a stream, so clients or streams that come or go between two pages shift nothing.
+   * Only the page's clients and streams are read: 1,000 clients with 10 streams each made an
+   * unpaged answer of 2.7 MB that held the event loop for 27 ms.
    */
   streams(domain: string | undefined, page: Page): StreamsPage | undefined {
     if (domain !== undefined) {
       const c = this.switcher.client(domain);
       if (c === undefined) return undefined;
-      const list = this.switcher.streams(c.domain, page) ?? [];
-      const after = page.offset + list.length;
+      const list =
+        this.switcher.streams(c.domain, { offset: page.offset, limit: page.limit + 1, after: page.after }) ??
+        [];
+      const more = list.length > page.limit;
+      if (more) list.length = page.limit;
       return {
         count: 1,
-        next: after < c.streams ? after : null,
+        next: more ? cursorOf(list[list.length - 1].id) : null,
         clients: [streamsRow(c, list)],
       };
     }
     const clients: ClientStreamsView[] = [];
     let budget = page.limit;
-    let index = page.offset;
-    for (const c of this.switcher.clients(page.limit, page.offset)) {
-      if (budget === 0) break;
+    let last = 0;
+    // One client more than the page can hold, to tell whether one follows.
+    const candidates = this.switcher.clients(page.limit + 1, page.offset, page.after);
+    for (const c of candidates) {
+      if (budget === 0 || clients.length === page.limit) break;
       const list = this.switcher.streams(c.domain, { limit: budget }) ?? [];
       budget -= list.length;
       clients.push(streamsRow(c, list));
-      index++;
+      last = c.id;
     }
     const count = this.switcher.stats().clients;
-    return { count, next: index < count ? index : null, clients };
+    return { count, next: candidates.length > clients.length ? cursorOf(last) : null, clients };
   }
 
   /** Per-client rate history for sparklines, by domain. */

@@ -201,25 +201,33 @@ const MAX_PAGES = 1_000;
  * list in pages (1,000 clients by default) and says in `next` where the next one starts, so
  * with more clients the command used to print the first 1,000 only. Pages after the first are
  * added to its `clients` (and `next` is then null); a server that does not page sends no
- * `next`, and its answer is printed as it came.
+ * `next`, and its answer is printed as it came. `next` is a cursor (a string, sent back as
+ * `?cursor=`): the next page resumes after the last client read, so clients that join or leave
+ * meanwhile cost none that stayed. An older server's `next` is an offset (a number), followed as
+ * such; there a client that left between two pages made the next skip one that stayed.
  */
 async function fetchClients(cmd: Command): Promise<unknown> {
   const first = await fetchJson(cmd, '/api/v1/clients');
-  let next = nextOffset(first, 0);
+  let next = nextPage(first, 0);
   if (next === null) return first;
   const clients: unknown[] = [...rows(first)];
   for (let pages = 1; next !== null && pages < MAX_PAGES; pages++) {
-    const page = await fetchJson(cmd, `/api/v1/clients?offset=${next}`);
+    const query = typeof next === 'string' ? `cursor=${encodeURIComponent(next)}` : `offset=${next}`;
+    const page = await fetchJson(cmd, `/api/v1/clients?${query}`);
     clients.push(...rows(page));
-    next = nextOffset(page, next);
+    next = nextPage(page, next);
   }
   return { ...(first as object), next: null, clients };
 }
 
-/** The `next` of a page when it moves past `offset` (else it would ask for a page again). */
-function nextOffset(body: unknown, offset: number): number | null {
+/**
+ * The `next` of a page: a cursor other than the one just followed, or an offset past the one
+ * just followed (else it would ask for a page again).
+ */
+function nextPage(body: unknown, prev: number | string): number | string | null {
   const n = (body as { next?: unknown } | null)?.next;
-  return typeof n === 'number' && Number.isSafeInteger(n) && n > offset ? n : null;
+  if (typeof n === 'string') return n !== '' && n !== prev ? n : null;
+  return typeof n === 'number' && Number.isSafeInteger(n) && typeof prev === 'number' && n > prev ? n : null;
 }
 
 async function fetchJson(cmd: Command, path: string): Promise<unknown> {

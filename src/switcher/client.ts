@@ -128,6 +128,8 @@ export interface LinkedStream {
   caps: number;
   /** Unix ms when the OpenStream ACK passed. */
   since: number;
+  /** StreamInfo.id. */
+  id: number;
   /** FINs seen: 1 from the dialer, 2 from the acceptor. */
   fins: number;
 }
@@ -202,6 +204,11 @@ export function openingRoute(to: SwitcherClient, f: Frame, early: boolean, byIp:
 
 /** One stream between two clients, as `Switcher.streams()` lists it. */
 export interface StreamInfo {
+  /**
+   * The switcher's number for the stream, greater for each stream linked after it (across all
+   * clients): what a page of streams resumes after (`Switcher.streams()`, `after`).
+   */
+  id: number;
   dialer: { domain: string; ip: number; port: number };
   acceptor: { domain: string; ip: number; port: number };
   /** Negotiated extensions: 1 half-close, 2 reset, 4 release on FIN (0: plain v3). */
@@ -218,6 +225,8 @@ export const NO_NODE_AT_IP = 'no node holds the ip';
 export const NO_NODE = encodeOpenError(NO_NODE_AT_IP);
 
 export class SwitcherClient implements FrameSink {
+  /** Streams linked so far, by every switcher of the process: the last StreamInfo.id. */
+  private static linked = 0;
   readonly id: number;
   readonly ip: number;
   readonly domain: string;
@@ -454,13 +463,15 @@ export class SwitcherClient implements FrameSink {
 
   /**
    * This client's streams; with `acceptorOnly`, those it accepted (to list each stream once);
-   * of those, the `limit` after the first `offset`.
+   * of those, the `limit` after the first `offset`, of those whose id is greater than `afterId`.
    */
-  streamInfos(acceptorOnly = false, offset = 0, limit = Number.POSITIVE_INFINITY): StreamInfo[] {
+  streamInfos(acceptorOnly = false, offset = 0, limit = Number.POSITIVE_INFINITY, afterId = 0): StreamInfo[] {
     const out: StreamInfo[] = [];
     let skip = offset;
+    // The map keeps link order, so ids ascend along it: a cursor skips, it never sorts.
     for (const link of this.streams.values()) {
       if (out.length >= limit) break;
+      if (link.id <= afterId) continue;
       if (acceptorOnly && link.acceptorClient !== this) continue;
       if (skip > 0) {
         skip--;
@@ -469,6 +480,7 @@ export class SwitcherClient implements FrameSink {
       const acc = link.acceptorClient;
       const dial = link.dialerClient;
       out.push({
+        id: link.id,
         dialer: { domain: dial.domain, ip: link.dialer[0], port: link.dialer[1] },
         acceptor: { domain: acc.domain, ip: link.acceptor[0], port: link.acceptor[1] },
         caps: link.caps,
@@ -503,7 +515,17 @@ export class SwitcherClient implements FrameSink {
     const acceptor = [ack?.srcIP ?? a.ip, ack?.srcPort ?? 0] as const;
     const dialer = [ack?.dstIP ?? b.ip, ack?.dstPort ?? 0] as const;
     const since = Date.now();
-    const link: LinkedStream = { acceptorClient: a, dialerClient: b, acceptor, dialer, caps, since, fins };
+    const id = ++SwitcherClient.linked;
+    const link: LinkedStream = {
+      acceptorClient: a,
+      dialerClient: b,
+      acceptor,
+      dialer,
+      caps,
+      since,
+      id,
+      fins,
+    };
     a.streams.set(key, link);
     b.streams.set(key, link);
     a.accepted++;

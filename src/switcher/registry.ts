@@ -74,6 +74,10 @@ export class Registry<T extends Registrant> {
     return this.ips.get(ip);
   }
 
+  /**
+   * The entries in the order they were committed (a committed IP is never in the table already,
+   * so it goes last): the switcher's client ids, handed out in that order, ascend along it.
+   */
   entries(): IterableIterator<T> {
     return this.ips.values();
   }

@@ -172,14 +172,19 @@ export class Switcher extends Emitter<SwitcherEvents> {
   }
 
   /**
-   * A snapshot of each client; with `limit`, of the first `limit` only (in the same order), and
-   * with `offset`, of those after the first `offset` (a page of them: no snapshot of the others).
+   * A snapshot of each client, in the order they were admitted (so by ascending `id`: ids are
+   * handed out as clients are admitted); with `limit`, of the first `limit` only, and with
+   * `offset`, of those after the first `offset` (a page of them: no snapshot of the others). With
+   * `afterId`, of the clients whose `id` is greater: a page that resumes after the last client of
+   * the page before, whoever joined or left since (an offset skips a client for each that left
+   * before it).
    */
-  clients(limit = Number.POSITIVE_INFINITY, offset = 0): ClientInfo[] {
+  clients(limit = Number.POSITIVE_INFINITY, offset = 0, afterId = 0): ClientInfo[] {
     const out: ClientInfo[] = [];
     let skip = offset;
     for (const c of this.registry.entries()) {
       if (out.length >= limit) break;
+      if (c.id <= afterId) continue;
       if (skip > 0) {
         skip--;
         continue;
@@ -214,9 +219,14 @@ export class Switcher extends Emitter<SwitcherEvents> {
    * Streams the switcher saw open between its clients (at most `maxStreamsPerClient` per client):
    * all of them, or those with `domain` at one end. Undefined for an unknown domain. With
    * `page`, the `limit` streams after the first `offset`, of the domain's or of all of them; a
-   * page builds no record of the others (a client may hold 65,536, a switcher millions).
+   * page builds no record of the others (a client may hold 65,536, a switcher millions). With
+   * `domain`, `after` keeps the streams whose `id` is greater (a cursor: the last id of the page
+   * before; a client's streams come by ascending id); without, it is not read.
    */
-  streams(domain?: string, page: { offset?: number; limit?: number } = {}): StreamInfo[] | undefined {
+  streams(
+    domain?: string,
+    page: { offset?: number; limit?: number; after?: number } = {},
+  ): StreamInfo[] | undefined {
     // A negative offset is 0, a limit of 0 or less an empty page.
     const from = Math.max(0, page.offset ?? 0);
     const limit = Math.max(0, page.limit ?? Number.POSITIVE_INFINITY);
@@ -239,7 +249,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     }
     const d = normalizeDomain(domain);
     const c = d === null ? undefined : this.registry.byDomain(d);
-    return c?.streamInfos(false, from, limit);
+    return c?.streamInfos(false, from, limit, page.after);
   }
 
   stats(): SwitcherStats {

@@ -16,7 +16,7 @@ import { request } from './admin-http.js';
 
 interface StreamsPage {
   count: number;
-  next: number | null;
+  next: string | null;
   clients: ClientStreamsView[];
 }
 
@@ -41,10 +41,10 @@ describe('admin API pages for a switcher', () => {
 
   it('GET /api/v1/streams?limit= answers at most limit entries and says where to go on', async () => {
     const seen = new Map<string, number>();
-    let offset: number | null = 0;
+    let query = 'offset=0';
     let pages = 0;
-    while (offset !== null && pages < 10) {
-      const r = await get(`/api/v1/streams?limit=4&offset=${offset}`);
+    while (query !== '' && pages < 10) {
+      const r = await get(`/api/v1/streams?limit=4&${query}`);
       expect(r.status).toBe(200);
       const p = r.json as StreamsPage;
       expect(p.count).toBe(3);
@@ -53,23 +53,23 @@ describe('admin API pages for a switcher', () => {
         seen.set(c.domain, (seen.get(c.domain) ?? 0) + c.list.length);
         expect(c.omitted).toBe(c.streams - c.list.length);
       }
-      offset = p.next;
+      query = p.next === null ? '' : `cursor=${encodeURIComponent(p.next)}`;
       pages++;
     }
-    expect(offset).toBeNull();
+    expect(query).toBe('');
     expect([...seen.keys()].sort()).toEqual(['alice', 'bob', 'carol']);
   });
 
-  it('GET /api/v1/streams?domain=&limit=&offset= pages through one client', async () => {
+  it('GET /api/v1/streams?domain=&limit=&cursor= pages through one client', async () => {
     const ends = new Set<string>();
-    let offset: number | null = 0;
+    let query = 'offset=0';
     let pages = 0;
-    while (offset !== null && pages < 10) {
-      const p = (await get(`/api/v1/streams?domain=alice&limit=4&offset=${offset}`)).json as StreamsPage;
+    while (query !== '' && pages < 10) {
+      const p = (await get(`/api/v1/streams?domain=alice&limit=4&${query}`)).json as StreamsPage;
       expect(p.clients).toHaveLength(1);
       expect(p.clients[0]!.list.length).toBeLessThanOrEqual(4);
       for (const s of p.clients[0]!.list) ends.add(`${s.dialer.domain}:${s.dialer.port}`);
-      offset = p.next;
+      query = p.next === null ? '' : `cursor=${encodeURIComponent(p.next)}`;
       pages++;
     }
     expect(pages).toBe(2);
@@ -80,31 +80,39 @@ describe('admin API pages for a switcher', () => {
     const p = (await get('/api/v1/streams')).json as StreamsPage;
     expect(entries(p)).toBe(12);
     expect(p.next).toBeNull();
-    for (const q of ['limit=0', 'limit=10001', 'limit=x', 'offset=-1', 'offset=1.5']) {
+    for (const q of [
+      'limit=0',
+      'limit=10001',
+      'limit=x',
+      'offset=-1',
+      'offset=1.5',
+      'cursor=x',
+      'cursor=1&offset=1',
+    ]) {
       expect((await get(`/api/v1/streams?${q}`)).status, q).toBe(400);
     }
   });
 
-  it('GET /api/v1/clients?limit=&offset= pages through the clients', async () => {
+  it('GET /api/v1/clients?limit=&cursor= pages through the clients', async () => {
     const domains: string[] = [];
-    let offset: number | null = 0;
+    let query = 'offset=0';
     let pages = 0;
-    while (offset !== null && pages < 10) {
-      const r = await get(`/api/v1/clients?limit=2&offset=${offset}`);
+    while (query !== '' && pages < 10) {
+      const r = await get(`/api/v1/clients?limit=2&${query}`);
       expect(r.status).toBe(200);
-      const p = r.json as { count: number; next: number | null; clients: ClientView[] };
+      const p = r.json as { count: number; next: string | null; clients: ClientView[] };
       expect(p.count).toBe(3);
       expect(p.clients.length).toBeLessThanOrEqual(2);
       domains.push(...p.clients.map((c) => c.domain));
-      offset = p.next;
+      query = p.next === null ? '' : `cursor=${encodeURIComponent(p.next)}`;
       pages++;
     }
     expect(pages).toBe(2);
     expect(domains.sort()).toEqual(['alice', 'bob', 'carol']);
-    const all = (await get('/api/v1/clients')).json as { next: number | null; clients: ClientView[] };
+    const all = (await get('/api/v1/clients')).json as { next: string | null; clients: ClientView[] };
     expect(all.clients).toHaveLength(3);
     expect(all.next).toBeNull();
-    for (const q of ['limit=0', 'limit=10001', 'offset=x']) {
+    for (const q of ['limit=0', 'limit=10001', 'offset=x', 'cursor=', 'cursor=1&offset=0']) {
       expect((await get(`/api/v1/clients?${q}`)).status, q).toBe(400);
     }
   });

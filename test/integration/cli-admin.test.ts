@@ -84,6 +84,13 @@ beforeAll(async () => {
       const next = offset + 1 < CLIENTS.length ? offset + 1 : null;
       return json(200, { count: CLIENTS.length, next, clients: CLIENTS.slice(offset, offset + 1) });
     }
+    if (path === '/cursor/api/v1/clients') {
+      // One client per page, `next` a cursor (the last domain listed) as the admin server sends.
+      const after = new URL(req.url ?? '/', 'http://x').searchParams.get('cursor');
+      const rest = CLIENTS.filter((c) => after === null || c.domain > after);
+      const next = rest.length > 1 ? rest[0].domain : null;
+      return json(200, { count: CLIENTS.length, next, clients: rest.slice(0, 1) });
+    }
     if (path === '/stalled/api/v1/clients') {
       // Headers and the start of the body, then nothing (closed by closeAllConnections).
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -137,6 +144,17 @@ describe.concurrent('flexmux clients', () => {
     expect(requests).toContainEqual({
       method: 'GET',
       url: '/paged/api/v1/clients?offset=1',
+      auth: `Bearer ${TOKEN}`,
+    });
+  });
+
+  it('follows a cursor `next` to every page', async ({ expect }) => {
+    const r = await runCliToEnd(['clients', '--json', '--admin', `${admin}/cursor`, '--token', TOKEN]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ count: 2, next: null, clients: CLIENTS });
+    expect(requests).toContainEqual({
+      method: 'GET',
+      url: '/cursor/api/v1/clients?cursor=alice',
       auth: `Bearer ${TOKEN}`,
     });
   });

@@ -92,22 +92,31 @@ export function nodeCommand(): CliCommand {
     // (shown in --help as sessionDefaults): reconnectSpread's default is also never longer than
     // backoffInitial or backoffMax, which a fixed 500 ms here would break for --backoff-initial 200ms.
     .addOption(
-      flag(
-        '--reconnect-spread <duration>',
-        'longest random wait before reconnecting after a lost connection; 0: at once',
-      )
-        .argParser((v) => parseDuration(v))
-        .default(undefined, `${sessionDefaults.reconnectSpread}ms`),
+      sessionDefault(
+        flag(
+          '--reconnect-spread <duration>',
+          'longest random wait before reconnecting after a lost connection; 0: at once',
+        ).argParser((v) => parseDuration(v)),
+        `${sessionDefaults.reconnectSpread}ms`,
+        ', or --backoff-initial or --backoff-max if shorter',
+      ),
     )
     .addOption(
-      flag('--backoff-initial <duration>', 'wait after a failed connection attempt; doubles after each one')
-        .argParser((v) => parseBackoff(v))
-        .default(undefined, `${sessionDefaults.backoffInitial / 1000}s`),
+      sessionDefault(
+        flag(
+          '--backoff-initial <duration>',
+          'wait after a failed connection attempt; doubles after each one',
+        ).argParser((v) => parseBackoff(v)),
+        `${sessionDefaults.backoffInitial / 1000}s`,
+      ),
     )
     .addOption(
-      flag('--backoff-max <duration>', 'longest wait between two connection attempts')
-        .argParser((v) => parseBackoff(v))
-        .default(undefined, `${sessionDefaults.backoffMax / 1000}s`),
+      sessionDefault(
+        flag('--backoff-max <duration>', 'longest wait between two connection attempts').argParser((v) =>
+          parseBackoff(v),
+        ),
+        `${sessionDefaults.backoffMax / 1000}s`,
+      ),
     )
     .addOption(
       flag('--admin <host:port>', "serve this node's admin HTTP API and dashboard here").argParser((v) =>
@@ -124,6 +133,16 @@ Example: serve this machine's ssh as alice:22, and reach bob's web server on loc
   FLEXMUX_PASSWORD=... flexmux node -s tcp://relay:7000 -d alice -e 22=127.0.0.1:22 -f 8080=bob:80`,
   );
   return { command: cmd, run: runNode };
+}
+
+/**
+ * A flag left unset by default, for the session to resolve, whose --help still names that default:
+ * commander prints a default only when its value is defined, so the text goes in the description.
+ */
+function sessionDefault(o: Option, shown: string, unless = ''): Option {
+  o.default(undefined, shown);
+  o.description = `${o.description} (default: ${shown}${unless})`;
+  return o;
 }
 
 /**

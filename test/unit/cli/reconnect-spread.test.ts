@@ -61,4 +61,16 @@ describe('the reconnection flags not given', () => {
     expect(helpDefault('--backoff-initial')).toBe(`${sessionDefaults.backoffInitial / 1000}s`);
     expect(helpDefault('--backoff-max')).toBe(`${sessionDefaults.backoffMax / 1000}s`);
   });
+
+  it('are named in the rendered --help, not only in the option objects', () => {
+    // Commander prints a default only for a defined value: these three read as having none.
+    const help = nodeCommand().command.helpInformation().replace(/\s+/g, ' ');
+    for (const [flag, shown] of [
+      ['--reconnect-spread', `${sessionDefaults.reconnectSpread}ms`],
+      ['--backoff-initial', `${sessionDefaults.backoffInitial / 1000}s`],
+      ['--backoff-max', `${sessionDefaults.backoffMax / 1000}s`],
+    ]) {
+      expect(help).toMatch(new RegExp(`${flag} <duration> [^(]*\\(default: ${shown}[,)]`));
+    }
+  });
 });

@@ -174,11 +174,17 @@ export class LiveTable {
 
   remove(key) {
     this.items.delete(String(key));
+    // Its leave ends its leaving mark: a node that reconnects (within reconnectSpread, before the
+    // next sample drops it) comes back under the same key as another client, and kept the mark
+    // (a greyed row, its Kick button disabled) for as long as it stayed connected.
+    this.leaving.delete(String(key));
     this.list = null;
     this.changed();
   }
 
   markLeaving(key) {
+    // Gone already (its leave came before the answer to the kick): nothing left to mark.
+    if (!this.items.has(String(key))) return;
     this.leaving.add(String(key));
     this.rows.get(String(key))?.tr.classList.add('leaving');
   }

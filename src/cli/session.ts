@@ -64,7 +64,7 @@ function checkZeroMask(o: ConnectOpts): void {
   if (masksNothing(scheme)) {
     throw new CliError(
       'CLI_USAGE',
-      `--ws-zero-mask is for ws:// and wss:// switchers only, not ${scheme}// (${o.switcher})`,
+      `--ws-zero-mask is for ws:// and wss:// switchers only, not ${scheme}// (${withoutPassword(o.switcher)})`,
     );
   }
 }

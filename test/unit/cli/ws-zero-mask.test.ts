@@ -54,3 +54,19 @@ describe('--ws-zero-mask', () => {
     }
   });
 });
+
+describe('--ws-zero-mask with a URL that carries a password', () => {
+  // The usage error quotes the URL: output, logs and errors show a password as `***`
+  // (docs/cli.md, -s), and this message printed it as given.
+  it('names the switcher without its password', () => {
+    let err: unknown;
+    try {
+      optionsFor('dial', ['-s', 'tcp://user:hunter2@127.0.0.1:7000', '--ws-zero-mask']);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as Error).message).not.toContain('hunter2');
+    expect((err as Error).message).toContain('user:***@127.0.0.1:7000');
+  });
+});

@@ -240,4 +240,39 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
     }
     expect(pageErrors).toEqual([]);
   });
+  it('disables the Kick button of a client kicked while its row was scrolled away and back', async () => {
+    // The DELETE is held until the rows have moved: the element clicked went to another client
+    // and the kicked client got another (enabled) one, so its leaving mark must disable that one.
+    let answer: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    await page.route('**/api/v1/clients/*', async (route) => {
+      if (route.request().method() !== 'DELETE') return route.fallback();
+      await held;
+      await route.fulfill({ status: 204 });
+    });
+    try {
+      const scrollTo = (where: 'top' | 'bottom') =>
+        page.locator('.scroll').evaluate((el, w) => {
+          el.scrollTop = w === 'top' ? 0 : el.scrollHeight;
+        }, where);
+      await scrollTo('top');
+      await expect.poll(async () => (await view()).covered, WAIT).toBe(true);
+      const key = (await view()).keys[1]!;
+      page.once('dialog', (d) => void d.accept());
+      await page.locator(`#rows tr[data-key="${key}"] button.kick`).click();
+      await scrollTo('bottom');
+      await expect.poll(async () => (await view()).keys.includes(key), WAIT).toBe(false);
+      await scrollTo('top');
+      await expect.poll(async () => (await view()).keys.includes(key), WAIT).toBe(true);
+      answer();
+      await expect.poll(() => page.locator(`#rows tr[data-key="${key}"].leaving`).count(), WAIT).toBe(1);
+      expect(await page.locator(`#rows tr[data-key="${key}"] button.kick`).isDisabled()).toBe(true);
+    } finally {
+      answer();
+      await page.unroute('**/api/v1/clients/*');
+    }
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -186,7 +186,11 @@ export class LiveTable {
     // Gone already (its leave came before the answer to the kick): nothing left to mark.
     if (!this.items.has(String(key))) return;
     this.leaving.add(String(key));
-    this.rows.get(String(key))?.tr.classList.add('leaving');
+    const row = this.rows.get(String(key));
+    row?.tr.classList.add('leaving');
+    // Its row now may not be the element whose button was clicked (rows are reused as the table
+    // scrolls, also while the kick was on its way): the mark disables the row's own button.
+    if (row?.button) row.button.disabled = true;
   }
 
   select(key) {

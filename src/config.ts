@@ -212,14 +212,16 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
 
 /**
  * A budget without the mode would be a silent no-op (the writer believing its buffers safe to
- * reuse): refused, naming both options.
+ * reuse): refused, naming both options. The default budget is let through: resolved options
+ * (a node's `options`) carry it, and giving them to another node, or to validateNodeOptions
+ * again, must work as it did before the option existed.
  */
 function writeBuffers(
   reuse: unknown,
   budget: unknown,
 ): { reuseWrittenBuffers: boolean; writeBuffer: number } {
   const on = checkBool('option reuseWrittenBuffers', reuse ?? defaults.reuseWrittenBuffers);
-  if (!on && budget !== undefined) {
+  if (!on && budget !== undefined && budget !== defaults.writeBuffer) {
     throw new ConfigError('option writeBuffer applies only with reuseWrittenBuffers: true');
   }
   return {

@@ -24,6 +24,15 @@ describe('node options reuseWrittenBuffers and writeBuffer', () => {
     );
   });
 
+  it("take a node's resolved options back: they carry the default budget", () => {
+    // A node's `options` (ResolvedNodeOptions, assignable to NodeOptions) given to another node,
+    // or to validateNodeOptions again, were refused for the writeBuffer that resolving added.
+    const resolved = validateNodeOptions({ domain: 'a' });
+    expect(validateNodeOptions(resolved)).toEqual(resolved);
+    const honest = validateNodeOptions({ reuseWrittenBuffers: true, writeBuffer: 4096 });
+    expect(validateNodeOptions(honest)).toEqual(honest);
+  });
+
   it('refuse values of the wrong kind, naming the option', () => {
     expect(() => validateNodeOptions({ reuseWrittenBuffers: 1 as unknown as boolean })).toThrow(
       /option reuseWrittenBuffers must be a boolean/,

@@ -9,6 +9,7 @@ import { dialTls } from './transport/tls.js';
 import type { Transport } from './transport/types.js';
 import { dialWs } from './transport/ws.js';
 import { checkBool, checkDelay } from './util/check.js';
+import { withoutPassword } from './util/url.js';
 
 export interface ConnectOptions extends SessionOptions {
   /** TLS options for tls:// and wss:// (ca, rejectUnauthorized, servername, ...). */
@@ -61,7 +62,7 @@ export function connector(
     u = new URL(url);
   } catch (err) {
     throw new ConfigError(
-      `invalid switcher URL "${url}": expected tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH`,
+      `invalid switcher URL "${withoutPassword(url)}": expected tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH`,
       { cause: err },
     );
   }

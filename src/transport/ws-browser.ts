@@ -1,6 +1,7 @@
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
 import { type Logger, silentLogger } from '../util/logger.js';
+import { withoutPassword } from '../util/url.js';
 import {
   checkDelayOption,
   checkNumber,
@@ -275,13 +276,14 @@ export function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): 
   const { signal, timeout, protocols, WebSocket: _ctor, ...transportOptions } = options;
   waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
   checkOptions(options);
-  return guardDial<Transport>(`WebSocket dial to ${url}`, { signal, timeout }, (attempt) => {
+  const shown = withoutPassword(url);
+  return guardDial<Transport>(`WebSocket dial to ${shown}`, { signal, timeout }, (attempt) => {
     const ws = protocols === undefined ? new Ctor(url) : new Ctor(url, protocols);
     ws.binaryType = 'arraybuffer';
     const onFail = (ev: Event): void => {
       const code = (ev as CloseEvent).code;
       const detail = typeof code === 'number' ? ` (close code ${code})` : '';
-      attempt.reject(new ConnectionClosedError(`WebSocket dial to ${url} failed${detail}`));
+      attempt.reject(new ConnectionClosedError(`WebSocket dial to ${shown} failed${detail}`));
     };
     const onOpen = (): void => {
       ws.removeEventListener('error', onFail);

@@ -543,7 +543,7 @@ function parseUrl(url: string): URL {
   try {
     return new URL(url);
   } catch (cause) {
-    throw new ConfigError(`invalid URL ${url}`, { cause });
+    throw new ConfigError(`invalid URL ${withoutPassword(url)}`, { cause });
   }
 }
 

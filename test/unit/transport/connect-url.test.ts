@@ -10,6 +10,7 @@ import type { Listener } from '../../../src/transport/tcp.js';
 import { listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { listenWs } from '../../../src/transport/ws.js';
+import { withoutPassword } from '../../../src/util/url.js';
 import { Acceptor, attachProbe } from './probe.js';
 import { cert, key } from './tls-fixture.js';
 
@@ -167,5 +168,26 @@ describe('a switcher URL without a scheme', () => {
         'invalid switcher URL "127.0.0.1:7000": expected tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH',
       ),
     );
+  });
+});
+
+describe('a malformed switcher URL with a password', () => {
+  it('is quoted with the password masked', () => {
+    // Not a URL (the port is out of range), so the mask cannot come from parsing it.
+    const url = 'ws://alice:s3cret@127.0.0.1:99999/flex/ws';
+    let message = '';
+    try {
+      connect(url, { password: 'x', domain: 'u' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('invalid switcher URL "ws://alice:***@127.0.0.1:99999/flex/ws"');
+    expect(message).not.toContain('s3cret');
+  });
+
+  it('is masked whatever follows the userinfo, and text without one is left alone', () => {
+    expect(withoutPassword('tcp://bob:p@ss:word@[bad')).toBe('tcp://bob:***@[bad');
+    expect(withoutPassword('tcp://bob@[bad')).toBe('tcp://bob@[bad');
+    expect(withoutPassword('not a url: x:y@z')).toBe('not a url: x:y@z');
   });
 });

@@ -280,8 +280,8 @@ export class StreamCore extends StreamQueue {
    * mark, and by default (no watchReleases) this is one boolean test on the rare paths that ask.
    */
   get holdsWriterBytes(): boolean {
-    const sched = this.host.scheduler;
-    return sched.watchReleases && sched.waiting(this);
+    // Scheduler.waiting tests watchReleases first: by default no lookup is made.
+    return this.host.scheduler.waiting(this);
   }
 
   /** Largest data frame: 64 KiB towards flexmux peers, 16 KiB towards Go receivers (4.5). */
@@ -420,8 +420,7 @@ export class StreamCore extends StreamQueue {
     }
     // reuseWrittenBuffers: a write sent from the writer's own buffer is not done until the sink
     // lets go of it (onReleased then makes the stream writable again).
-    const sched = this.host.scheduler;
-    if (sched.watchReleases && sched.waiting(this)) {
+    if (this.holdsWriterBytes) {
       this.mark(NEED_WRITABLE | WRITER_WAITS);
       return false;
     }
@@ -522,8 +521,7 @@ export class StreamCore extends StreamQueue {
         // frames leave one every high-water mark). `releaseTail` sends it if no write follows.
         // Not while its callback waits for its bytes to leave (holdsWriterBytes): it cannot write
         // again before this tail has gone, and would wait for releaseTail's timer every time.
-        if (this.is(WRITER_WAITS) && !this.is(WRITE_ENDED) && !(sched.watchReleases && sched.waiting(this)))
-          break;
+        if (this.is(WRITER_WAITS) && !this.is(WRITE_ENDED) && !this.holdsWriterBytes) break;
       }
       // pendingBytes > 0, so a write created the deque.
       const pending = this.pending!;

@@ -1,15 +1,20 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FlexStream, Node } from '../../src/index.js';
+import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
 import { RawPeer, rawStream } from '../helpers/raw.js';
 
 /**
  * A writer that transfers (detaches) a large buffer it wrote before the bytes have left. Writes of
- * 16 KiB or more are sent from the writer's own buffer (docs/manual.md 2), so the frames queued
- * from it shrink to nothing. The stream that wrote it fails; the connection, which a frame
- * shorter than its header would derail for every stream, goes on.
+ * 16 KiB or more are sent from the writer's own buffer (docs/manual.md 2, "Reusing a written
+ * buffer"), so the frames queued from it shrink to nothing. The stream that wrote it fails; the
+ * connection, which a frame shorter than its header would derail for every stream, goes on.
+ *
+ * Twice: by default, and with reuseWrittenBuffers and no slabs (writeBuffer 0, or slabs full),
+ * where such a write's callback waits until its bytes have left. There the backlog is written in
+ * writes short enough to be copied (COPY_WRITES_BELOW), whose callbacks do not wait, so that the
+ * stream takes the next write while they do.
  */
 
 const KiB = 1024;
@@ -24,10 +29,40 @@ function detach(buf: Uint8Array): void {
   expect(buf.length).toBe(0);
 }
 
-async function setup(window: number, caps = Caps.HALF_CLOSE | Caps.RESET) {
+interface Mode {
+  name: string;
+  options: Partial<NodeOptions>;
+  /** Writes 300 KiB of byte 1 that the stream takes at once. */
+  backlog(s: FlexStream): void;
+  /** What the Duplex still holds of a large write the stream took (its callback not yet due). */
+  held(late: Uint8Array): number;
+  /** A write the stream takes at once, ahead of the detached one. */
+  before: number;
+}
+
+const modes: Mode[] = [
+  {
+    name: 'by default',
+    options: {},
+    backlog: (s) => s.write(new Uint8Array(300 * KiB).fill(1)),
+    held: () => 0,
+    before: 32 * KiB,
+  },
+  {
+    name: 'with reuseWrittenBuffers',
+    options: { reuseWrittenBuffers: true, writeBuffer: 0 },
+    backlog: (s) => {
+      for (let i = 0; i < 20; i++) s.write(new Uint8Array(15 * KiB).fill(1));
+    },
+    held: (late) => late.length,
+    before: 15 * KiB,
+  },
+];
+
+async function setup(mode: Mode, window: number, caps = Caps.HALF_CLOSE | Caps.RESET) {
   const [a, b] = memoryPair();
   const backedUp = () => a.bufferedAmount > 256 * KiB;
-  const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 0 });
+  const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 0, ...mode.options });
   nodes.push(node);
   const raw = new RawPeer(b);
   const { accepted } = await rawStream(node, raw, window, caps);
@@ -46,16 +81,17 @@ async function stillUp(raw: RawPeer): Promise<void> {
 const received = (raw: RawPeer) =>
   raw.frames.filter((f) => f.cmd === Cmd.DATA && f.dstPort === 5000).reduce((n, f) => n + f.size, 0);
 
-describe('a written buffer detached before it was sent', () => {
+describe.each(modes)('a written buffer detached before it was sent ($name)', (mode) => {
   it('fails its stream, not the connection, when its frame waits in the connection queue', async () => {
-    const { raw, link, accepted, failed, backedUp } = await setup(4096 * KiB);
+    const { raw, link, accepted, failed, backedUp } = await setup(mode, 4096 * KiB);
     link.pauseReading(); // the peer reads nothing: the node's queue backs up
-    accepted.write(new Uint8Array(300 * KiB).fill(1));
+    mode.backlog(accepted);
     await expect.poll(backedUp).toBe(true);
     const late = new Uint8Array(64 * KiB).fill(2);
     accepted.write(late);
-    // Taken by the stream (under its high-water mark), framed, and queued behind the backlog.
-    expect(accepted.writableLength).toBe(0);
+    // Taken by the stream (under its high-water mark), framed, and queued behind the backlog (with
+    // reuseWrittenBuffers its callback waits for it to leave).
+    expect(accepted.writableLength).toBe(mode.held(late));
     detach(late);
     link.resumeReading();
     const [err] = await failed;
@@ -74,7 +110,7 @@ describe('a written buffer detached before it was sent', () => {
   });
 
   it('fails its stream, not the connection, when it waits for credit', async () => {
-    const { raw, accepted, failed } = await setup(64 * KiB);
+    const { raw, accepted, failed } = await setup(mode, 64 * KiB);
     accepted.write(new Uint8Array(64 * KiB).fill(1)); // the whole window
     await expect.poll(() => received(raw)).toBe(64 * KiB);
     const late = new Uint8Array(64 * KiB).fill(2);
@@ -90,7 +126,7 @@ describe('a written buffer detached before it was sent', () => {
   });
 
   it('leaves the other streams of the connection alone', async () => {
-    const { node, raw, link, accepted, failed, backedUp } = await setup(4096 * KiB);
+    const { node, raw, link, accepted, failed, backedUp } = await setup(mode, 4096 * KiB);
     const other = node.listen(81).accept();
     raw.send(
       Cmd.OPEN,
@@ -102,12 +138,12 @@ describe('a written buffer detached before it was sent', () => {
     );
     const second: FlexStream = await other;
     link.pauseReading();
-    accepted.write(new Uint8Array(300 * KiB).fill(1));
+    mode.backlog(accepted);
     await expect.poll(backedUp).toBe(true);
     const late = new Uint8Array(64 * KiB).fill(2);
     accepted.write(late);
     second.write(new Uint8Array(32 * KiB).fill(3));
-    expect(accepted.writableLength).toBe(0);
+    expect(accepted.writableLength).toBe(mode.held(late));
     detach(late);
     link.resumeReading();
     await failed;
@@ -124,11 +160,11 @@ describe('a written buffer detached before it was sent', () => {
     // has left. The frames taken before the detached one made the queue look drained: it was
     // released as cleanly ended, its last data and its FIN never sent.
     const caps = Caps.HALF_CLOSE | Caps.RESET | Caps.FIN_RELEASE;
-    const { raw, link, accepted, backedUp } = await setup(4096 * KiB, caps);
+    const { raw, link, accepted, backedUp } = await setup(mode, 4096 * KiB, caps);
     link.pauseReading();
-    accepted.write(new Uint8Array(300 * KiB).fill(1));
+    mode.backlog(accepted);
     await expect.poll(backedUp).toBe(true);
-    accepted.write(new Uint8Array(32 * KiB).fill(1)); // sent from the queue before the detached one
+    accepted.write(new Uint8Array(mode.before).fill(1)); // sent from the queue before the detached one
     const late = new Uint8Array(64 * KiB).fill(2);
     accepted.write(late);
     accepted.end();
@@ -150,9 +186,9 @@ describe('a written buffer detached before it was sent', () => {
   it('still sends the close of a plain v3 stream whose close was queued behind it', async () => {
     // No reset negotiated (a Go peer): end() queued the CloseStream behind the data, and the frames
     // dropped with the detached one took it along. The peer must still hear the stream end.
-    const { raw, link, accepted, failed, backedUp } = await setup(4096 * KiB, 0);
+    const { raw, link, accepted, failed, backedUp } = await setup(mode, 4096 * KiB, 0);
     link.pauseReading();
-    accepted.write(new Uint8Array(300 * KiB).fill(1));
+    mode.backlog(accepted);
     await expect.poll(backedUp).toBe(true);
     const late = new Uint8Array(64 * KiB).fill(2);
     accepted.write(late);
@@ -169,10 +205,10 @@ describe('a written buffer detached before it was sent', () => {
     // The peer's CloseStream closed the stream with data queued: its close-ACK went behind that
     // data, and the frames dropped with the detached one took it along. The peer, which waits for
     // that ACK, must still get it.
-    const { raw, link, accepted, backedUp } = await setup(4096 * KiB, 0);
+    const { raw, link, accepted, backedUp } = await setup(mode, 4096 * KiB, 0);
     accepted.on('error', () => {});
     link.pauseReading();
-    accepted.write(new Uint8Array(300 * KiB).fill(1));
+    mode.backlog(accepted);
     await expect.poll(backedUp).toBe(true);
     const late = new Uint8Array(64 * KiB).fill(2);
     accepted.write(late);

@@ -107,9 +107,12 @@ async function retry<S>(
     } catch (err) {
       const redo = o.redo(err);
       if (redo === false) throw away === undefined || !timedOut(err) ? err : outOfTime(away.err, err);
-      if (redo === 'later') away = { err };
-      const wait = redo === 'later' ? Math.min(pause, Math.max(0, deadline - now())) : 0;
-      if (redo === 'later') pause = Math.min(pause * 2, REDIAL_MAX);
+      let wait = 0;
+      if (redo === 'later') {
+        away = { err };
+        wait = Math.min(pause, Math.max(0, deadline - now()));
+        pause = Math.min(pause * 2, REDIAL_MAX);
+      }
       if (wait > 0) {
         o.onRetry?.(err, wait);
         await sleep(wait, verb, o.signal, o.stop);

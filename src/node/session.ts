@@ -24,7 +24,7 @@ import { type Destroyable, Listener } from './listener.js';
 import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
 import { pingTarget } from './pinger.js';
 import { spreadDelay } from './reconnect.js';
-import { connectionLost, pingTargetAway, type Redo, redial, reping, targetAway } from './redial.js';
+import { connectionLost, pingTargetAway, type RedialOptions, redial, reping, targetAway } from './redial.js';
 
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   password: string;
@@ -328,35 +328,45 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Checked once, here: a bad address or option is refused at once, not dialled again.
     const target = formatTarget(parseAddress(address));
     const { timeoutMs } = dialLimits(options, this.nodeOpts);
-    return redial((timeout) => this.dialOnce(address, { ...options, timeout }), {
-      target,
-      timeout: timeoutMs,
-      signal: options.signal,
-      // close() ends a pause at once: the next dial fails with the closed session's error.
-      stop: this.abort.signal,
-      redo: this.redoWhen(targetAway, options.wait),
-      onRetry: (err, pause) =>
-        this.logger.debug(
-          { target, err: (err as Error).message, retryIn: Math.round(pause) },
-          'dial waiting for its target',
-        ),
-    });
+    return redial(
+      (timeout) => this.dialOnce(address, { ...options, timeout }),
+      this.retrying('dial', target, timeoutMs, options, targetAway),
+    );
   }
 
   /**
-   * When a dial or ping with `waitForTarget` is made again: later after a failure that says its
-   * target is `away`; at once after the loss of the connection, but only when it waits for the
-   * next connection (`wait`, else waitForReady), and only while the session is reconnecting:
-   * one that failed while ready did not lose its connection (made again at once, it could spin).
+   * How a dial or ping with `waitForTarget` is made again (RedialOptions): later after a failure
+   * that says its target is `away`; at once after the loss of the connection, but only when it
+   * waits for the next connection (`wait`, else waitForReady), and only while the session is
+   * reconnecting: one that failed while ready did not lose its connection (made again at once, it
+   * could spin). close() ends a pause at once: the next attempt fails with the closed session's
+   * error. Each pause is logged at debug.
    */
-  private redoWhen(away: (err: unknown) => boolean, wait: boolean | undefined): (err: unknown) => Redo {
-    const waits = wait ?? this.waitForReady;
-    return (err) =>
-      away(err)
-        ? 'later'
-        : waits && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready'
-          ? 'now'
-          : false;
+  private retrying(
+    what: 'dial' | 'ping',
+    target: string,
+    timeout: number,
+    options: { signal?: AbortSignal; wait?: boolean },
+    away: (err: unknown) => boolean,
+  ): RedialOptions {
+    const waits = options.wait ?? this.waitForReady;
+    return {
+      target,
+      timeout,
+      signal: options.signal,
+      stop: this.abort.signal,
+      redo: (err) =>
+        away(err)
+          ? 'later'
+          : waits && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready'
+            ? 'now'
+            : false,
+      onRetry: (err, pause) =>
+        this.logger.debug(
+          { target, err: (err as Error).message, retryIn: Math.round(pause) },
+          `${what} waiting for its target`,
+        ),
+    };
   }
 
   /** One dial, on the current connection or (waiting if asked) the next one. */
@@ -384,18 +394,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Checked once, here: a bad option is refused at once, not tried again.
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
     const target = pingTarget(domain);
-    return reping((timeout) => this.pingOnce(domain, { ...options, timeout }), {
-      target,
-      timeout: limit,
-      signal: options.signal,
-      stop: this.abort.signal,
-      redo: this.redoWhen(pingTargetAway, options.wait),
-      onRetry: (err, pause) =>
-        this.logger.debug(
-          { target, err: (err as Error).message, retryIn: Math.round(pause) },
-          'ping waiting for its target',
-        ),
-    });
+    return reping(
+      (timeout) => this.pingOnce(domain, { ...options, timeout }),
+      this.retrying('ping', target, limit, options, pingTargetAway),
+    );
   }
 
   /** One ping, on the current connection or (waiting if asked) the next one. */

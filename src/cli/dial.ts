@@ -1,13 +1,12 @@
 import { Argument, Command, Option } from 'commander';
 import { defaults } from '../config.js';
-import type { NodeSession } from '../connect.js';
 import type { FlexStream } from '../face/duplex.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { type Meter, startMeter } from './meter.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import { parseInterval, parseTarget, parseTimeout } from './parse.js';
-import { noSwitcherInTime, openOnce, openWaiting, randomDomain } from './session.js';
+import { noSwitcherInTime, openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
 import { onStopSignal, type ShutdownHandle } from './shutdown.js';
 
 /**
@@ -58,22 +57,6 @@ Example (~/.ssh/config), reaching nodes by their domain:
   return { command: cmd, run: runDial };
 }
 
-/**
- * The dial of --wait-for-target: it waits for the session's connection and for its target, within
- * `timeout` together, unless `failed` says the switcher will not admit this session.
- */
-function dialWaiting(
-  session: NodeSession,
-  failed: Promise<never>,
-  address: string,
-  timeout: number,
-): Promise<FlexStream> {
-  const dialing = session.dial(address, { timeout, wait: true, waitForTarget: true });
-  // Beaten by `failed`, it ends when the session closes: nobody hears that.
-  dialing.catch(() => {});
-  return Promise.race([dialing, failed]);
-}
-
 /** Resolves when the stream has closed: with its error, or undefined after a clean end both ways. */
 function outcome(stream: FlexStream): Promise<Error | undefined> {
   return new Promise((resolve) => {
@@ -103,7 +86,11 @@ async function runDial(ctx: CommandContext): Promise<number> {
   let shutdown: ShutdownHandle | null = null;
   try {
     const stream = waiting
-      ? await dialWaiting(session, waiting.failed, address, o.dialTimeout).catch((err: unknown) => {
+      ? await raceFailed(
+          // The session's connection and the target, waited for within the timeout together.
+          session.dial(address, { timeout: o.dialTimeout, wait: true, waitForTarget: true }),
+          waiting.failed,
+        ).catch((err: unknown) => {
           throw noSwitcherInTime(err, session, o, `dial ${address}`, o.dialTimeout, switcherIsDefault);
         })
       : await session.dial(address, { timeout: o.dialTimeout });

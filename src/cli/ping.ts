@@ -10,7 +10,7 @@ import { ExitCode } from './exit.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import { parseCount, parseDomain, parseDuration, parseTimeout } from './parse.js';
 import { RttStats } from './rtt.js';
-import { openOnce, openWaiting, randomDomain } from './session.js';
+import { openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
 import { onStopSignal } from './shutdown.js';
 
 /**
@@ -84,18 +84,6 @@ class Unmendable {
   constructor(readonly err: unknown) {}
 }
 
-/** `pinging`, unless `failed` rejects first (its failure wrapped in Unmendable). */
-function raceFailed(pinging: Promise<number>, failed: Promise<never>): Promise<number> {
-  // Beaten by `failed`, it ends when the session closes: nobody hears that.
-  pinging.catch(() => {});
-  return Promise.race([
-    pinging,
-    failed.catch((err: unknown) => {
-      throw new Unmendable(err);
-    }),
-  ]);
-}
-
 async function runPing(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<PingOpts>();
   const domain = (ctx.args[0] as string | undefined) ?? '';
@@ -109,6 +97,11 @@ async function runPing(ctx: CommandContext): Promise<number> {
   // also goes on across a switcher restart, each ping made meanwhile lost only if --timeout runs
   // out first. What waiting cannot mend (a refused admission) still ends the run.
   const waiting = o.waitForTarget === true ? openWaiting(o, own, ctx.logger) : null;
+  // Its failures told apart from a lost ping: they end the run.
+  const unmendable = waiting?.failed.catch((err: unknown) => {
+    throw new Unmendable(err);
+  });
+  unmendable?.catch(() => {});
   const session =
     waiting?.session ??
     (await openOnce(o, own, ctx.logger, ctx.cmd.getOptionValueSource('switcher') === 'default'));
@@ -135,7 +128,7 @@ async function runPing(ctx: CommandContext): Promise<number> {
           wait: waiting !== null,
           waitForTarget: waiting !== null,
         });
-        const rtt = waiting === null ? await pinging : await raceFailed(pinging, waiting.failed);
+        const rtt = unmendable === undefined ? await pinging : await raceFailed(pinging, unmendable);
         stats.reply(rtt);
         if (!o.quiet) out(`reply from ${name}: seq=${seq} time=${rtt.toFixed(3)} ms`);
       } catch (err) {

@@ -162,6 +162,15 @@ export function openWaiting(
 }
 
 /**
+ * `task` (a dial or ping on an openWaiting session), unless `failed` rejects first. A task beaten
+ * by `failed` ends when the session closes: its rejection is heard by nobody, and not unhandled.
+ */
+export function raceFailed<T>(task: Promise<T>, failed: Promise<never>): Promise<T> {
+  task.catch(() => {});
+  return Promise.race([task, failed]);
+}
+
+/**
  * What a task on an openWaiting session says when its timeout ran out before the switcher was
  * ever reached: the library's `session not ready in time; last attempt: ...` names neither the
  * switcher nor the time. `err` unchanged otherwise.

@@ -3,7 +3,7 @@ import { Scheduler } from '../scheduler.js';
 import type { StreamCore, StreamHost } from '../stream/core.js';
 import { concatBytes } from '../util/bytes.js';
 import type { Logger } from '../util/logger.js';
-import { Slabs } from '../util/slabs.js';
+import { releaseWatch } from '../util/slabs.js';
 import { type Frame, readHeader } from '../wire/frame.js';
 
 const EMPTY = new Uint8Array(0);
@@ -57,8 +57,7 @@ export class Loopback implements StreamHost {
         quantum: o.quantum,
         maxBatchBytes: o.maxBatchBytes,
         maxControlQueue: Number.POSITIVE_INFINITY,
-        watchReleases: o.reuseWrittenBuffers,
-        slabs: o.reuseWrittenBuffers && o.writeBuffer > 0 ? new Slabs(o.writeBuffer) : null,
+        ...releaseWatch(o, true),
       },
     );
   }

@@ -16,7 +16,7 @@ import type { Transport } from '../transport/types.js';
 import { checkDelay, checkInt } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { Slabs } from '../util/slabs.js';
+import { releaseWatch } from '../util/slabs.js';
 import { timeout } from '../util/timers.js';
 import { Caps, Cmd, LOCAL_IP, MAX_PAYLOAD, SWITCHER_IP } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
@@ -221,17 +221,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       quantum: o.quantum,
       maxBatchBytes: o.maxBatchBytes,
       maxControlQueue: o.maxControlQueue,
-      // Release tracking, and the slabs, only when asked for (reuseWrittenBuffers): by default
-      // large writes leave zero-copy and nothing per write or send watches them.
-      watchReleases: o.reuseWrittenBuffers,
-      // Only where the transport says when it is done with what it was given (or copies it): a
-      // slab is reused once it is, so one reused any sooner would send what came after.
-      slabs:
-        o.reuseWrittenBuffers &&
-        o.writeBuffer > 0 &&
-        (transport.releasesLater === true || transport.copies === true)
-          ? new Slabs(o.writeBuffer)
-          : null,
+      ...releaseWatch(o, transport.releasesLater === true || transport.copies === true),
     });
     // A late ACK must not be taken for a later dial from the same port: quarantine the port.
     this.dials = new PendingDials<S>(o.dialTimeout, (p) => this.retention.add(-1 - p, p));

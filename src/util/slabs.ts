@@ -220,3 +220,18 @@ export class Slabs {
     this.cur = -1;
   }
 }
+
+/**
+ * What a node's scheduler watches of its sends (SchedulerOptions.watchReleases, .slabs): nothing
+ * unless the node reuses written buffers (by default large writes leave zero-copy and nothing per
+ * write or send watches them); slabs only with a budget, and only on a sink that says when it is
+ * done with what it was given, or copies it (`sinkReleases`): a slab is reused once it is, so one
+ * reused any sooner would send what came after.
+ */
+export function releaseWatch(
+  o: { readonly reuseWrittenBuffers: boolean; readonly writeBuffer: number },
+  sinkReleases: boolean,
+): { watchReleases: boolean; slabs: Slabs | null } {
+  const slabs = o.reuseWrittenBuffers && o.writeBuffer > 0 && sinkReleases ? new Slabs(o.writeBuffer) : null;
+  return { watchReleases: o.reuseWrittenBuffers, slabs };
+}

@@ -184,7 +184,8 @@ export interface Deferred {
 
 export class Scheduler {
   private readonly sink: SchedulerSink;
-  private readonly opts: Required<SchedulerOptions>;
+  /** The options read as they are; slabs and watchReleases live in their own fields. */
+  private readonly opts: Required<Omit<SchedulerOptions, 'slabs' | 'watchReleases'>>;
   private readonly control = new Deque<ControlItem>(16);
   private readonly ready = new Deque<StreamQueue>(16);
   private scheduled = false;
@@ -245,8 +246,6 @@ export class Scheduler {
       // Monotonic (util/timers): on the wall clock a step back (NTP, a resumed VM) made the sparse
       // hold last as long as the step, holding bulk streams to sharedInflight all that time.
       clock: now,
-      slabs: null,
-      watchReleases: false,
       ...options,
     };
   }

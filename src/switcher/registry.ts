@@ -16,7 +16,6 @@ export interface Registrant {
   readonly domain: string;
 }
 
-export { IpPool, MAX_IP, MIN_IP } from './ip-pool.js';
 
 export type ClaimRefusal = 'taken' | 'busy' | 'full';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { IpPool } from '../../../src/switcher/registry.js';
+import { IpPool } from '../../../src/switcher/ip-pool.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';

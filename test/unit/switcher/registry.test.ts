@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IpPool, MAX_IP, type Registrant, Registry } from '../../../src/switcher/registry.js';
+import { IpPool, MAX_IP } from '../../../src/switcher/ip-pool.js';
+import { type Registrant, Registry } from '../../../src/switcher/registry.js';
 
 interface Entry extends Registrant {
   name: string;

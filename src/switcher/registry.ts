@@ -16,7 +16,6 @@ export interface Registrant {
   readonly domain: string;
 }
 
-
 export type ClaimRefusal = 'taken' | 'busy' | 'full';
 
 export interface Claim<T extends Registrant> {

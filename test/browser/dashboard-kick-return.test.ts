@@ -1,11 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type AdminServer, startAdmin } from '../../src/admin/index.js';
 import { startTraffic, type Traffic } from '../integration/admin-fixture.js';
-import { CHROMIUM, CHROMIUM_ARGS, describeBrowser } from './chromium.js';
+import { describeBrowser, launchChromium } from './chromium.js';
 
 /**
  * A kicked node that reconnects at once (its session's reconnectSpread is short next to the
@@ -19,8 +16,7 @@ const WAIT = { timeout: 15_000, interval: 50 };
 describeBrowser('admin dashboard: a kicked client that comes back', () => {
   let t: Traffic;
   let admin: AdminServer;
-  let profile: string;
-  let context: BrowserContext;
+  let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
@@ -28,23 +24,15 @@ describeBrowser('admin dashboard: a kicked client that comes back', () => {
     t = await startTraffic({ aliceReconnect: true });
     // Samples far apart next to that: none falls between the kick and alice's return.
     admin = await startAdmin({ switcher: t.sw, port: 0, token: TOKEN, sampleInterval: 1_500 });
-    profile = await mkdtemp(join(tmpdir(), 'flexmux-dashboard-kick-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: [...CHROMIUM_ARGS],
-      headless: true,
-      viewport: { width: 1280, height: 900 },
-      timeout: 20_000,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium();
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.setDefaultTimeout(15_000);
   }, 40_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await admin?.close();
     await t?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   it('shows it as an ordinary row again, its Kick button enabled', async () => {

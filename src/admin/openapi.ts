@@ -313,7 +313,9 @@ export function openapiDocument(): Schema {
             'Server-Sent Events: `hello` (history and a snapshot), then `snapshot` after every sample, and ' +
               '`client`, `clientLeft`, `refused` (switcher) or `state` (session) as they happen. ' +
               'With `delta=1`, `delta` events `{t, totals, omitted, set, gone}` replace `snapshot`: ' +
-              'the fields of listed items that changed since the previous sample, by key. ' +
+              'the fields of listed items that changed since the previous sample, by key: the client `id` ' +
+              '(switcher; a reconnected node is a new client under the same domain) or the stream `id` ' +
+              '(node), as a string; `hello.itemHistory` uses the same keys. ' +
               'gzip-compressed (flushed after every event) when `Accept-Encoding` accepts gzip.',
             {
               200: { description: 'An event stream.', content: { 'text/event-stream': {} } },

@@ -21,7 +21,7 @@ export interface Panel {
   hello(snapshot?: unknown): unknown;
   /** The message pushed after every sample. */
   snapshot(): unknown;
-  /** A snapshot this panel made, with its items by key (client domain, stream id) for a delta. */
+  /** A snapshot this panel made, with its items by key (client id, stream id) for a delta. */
   keyed(snapshot: unknown): Keyed;
   /** Core events to relay: calls `send(event, data)` until `close()`. */
   relay(send: (event: string, data: unknown) => void): void;

@@ -87,16 +87,21 @@ export class SwitcherPanel implements Panel {
 
   keyed(snapshot: unknown): Keyed {
     const s = snapshot as SwitcherSnapshot;
-    const items = new Map(s.clients.map((c) => [c.domain, c as unknown as Record<string, unknown>]));
+    // By connection, not by domain: a node that reconnects is a new client under the same
+    // domain, and its old connection may still be retiring (its departure reported later). Keyed
+    // by domain, a delta merged the two into one item, left in the old one's place.
+    const items = new Map(s.clients.map((c) => [String(c.id), c as unknown as Record<string, unknown>]));
     return { t: s.t, totals: s.totals, omitted: s.omitted, items };
   }
 
   relay(send: (event: string, data: unknown) => void): void {
     const sw = this.switcher;
+    // `id` names the connection: the departure of a node's old connection can come after its
+    // new one (same domain) was admitted and listed, and must not be taken for the new one's.
     const onClient = (c: ClientInfo): void =>
-      send('client', { domain: c.domain, ip: c.ip, remoteAddress: c.remoteAddress });
+      send('client', { id: c.id, domain: c.domain, ip: c.ip, remoteAddress: c.remoteAddress });
     const onLeft = (c: ClientInfo, reason: LeaveReason, err: Error | undefined): void =>
-      send('clientLeft', { domain: c.domain, ip: c.ip, reason, error: err?.message ?? null });
+      send('clientLeft', { id: c.id, domain: c.domain, ip: c.ip, reason, error: err?.message ?? null });
     const onRefused = (r: RefusalInfo): void =>
       send('refused', {
         remoteAddress: r.remoteAddress,

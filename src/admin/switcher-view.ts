@@ -199,12 +199,12 @@ export class SwitcherView {
     return { count, next: candidates.length > clients.length ? cursorOf(last) : null, clients };
   }
 
-  /** Per-client rate history for sparklines, by domain. */
+  /** Per-client rate history for sparklines, by client id (the key of a delta's items). */
   clientHistory(clients: readonly ClientView[]): Record<string, SeriesJSON> {
     const out: Record<string, SeriesJSON> = {};
     for (const c of clients) {
       const r = this.book.get(c.id);
-      if (r?.series != null) out[c.domain] = r.series.toJSON();
+      if (r?.series != null) out[String(c.id)] = r.series.toJSON();
     }
     return out;
   }

@@ -45,14 +45,14 @@ describeBrowser('admin dashboard: a kicked client that comes back', () => {
       }),
     );
     const back = new Promise((resolve) => t.alice.once('ready', resolve));
-    await page.locator('#rows tr[data-key="alice"] button.kick').click();
+    await page.locator('#rows tr[data-name="alice"] button.kick').click();
     expect(await left).toBe('kicked');
     await back;
     await expect.poll(() => page.locator('#events').textContent(), WAIT).toMatch(/alice left: kicked/);
     // Two snapshots after alice's return: both list her.
     const seen = Number(await page.evaluate(() => document.body.dataset.snapshots));
     await page.waitForFunction((n) => Number(document.body.dataset.snapshots) >= n + 2, seen, WAIT);
-    const row = page.locator('#rows tr[data-key="alice"]');
+    const row = page.locator('#rows tr[data-name="alice"]');
     await expect.poll(() => row.count(), WAIT).toBe(1);
     expect(await row.getAttribute('class')).not.toMatch(/leaving/);
     expect(await row.locator('button.kick').isDisabled()).toBe(false);

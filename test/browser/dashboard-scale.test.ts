@@ -80,7 +80,7 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
         canvases: document.querySelectorAll('#rows canvas').length,
         inView: Math.ceil((bottom - top) / height),
         covered,
-        keys: Array.from(rows, (r) => (r as HTMLElement).dataset.key),
+        keys: Array.from(rows, (r) => (r as HTMLElement).dataset.name),
       };
     });
 
@@ -102,7 +102,7 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
       if (at === 'bottom') expect(v.keys.at(-1)).toBe(name(CLIENTS - 1));
     }
     // The last client's sparkline has its history drawn on a reused canvas.
-    const inked = await page.locator(`#rows tr[data-key="${name(CLIENTS - 1)}"] canvas`).evaluate((c) => {
+    const inked = await page.locator(`#rows tr[data-name="${name(CLIENTS - 1)}"] canvas`).evaluate((c) => {
       const canvas = c as HTMLCanvasElement;
       const d = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
       let n = 0;
@@ -146,7 +146,7 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
       }),
     );
     page.once('dialog', (d) => void d.accept());
-    await page.locator(`#rows tr[data-key="${name(500)}"] button.kick`).click();
+    await page.locator(`#rows tr[data-name="${name(500)}"] button.kick`).click();
     expect(await left).toBe('kicked');
     await expect.poll(async () => (await view()).keys, WAIT).toEqual([]);
     await page.locator('#filter').fill('');
@@ -161,7 +161,7 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
     const fresh = await context.newPage();
     try {
       await fresh.goto(`${still.url}#token=${TOKEN}`);
-      await fresh.locator(`#rows tr[data-key="${name(1)}"] td:first-child`).click();
+      await fresh.locator(`#rows tr[data-name="${name(1)}"] td:first-child`).click();
       await expect.poll(() => fresh.locator('#detail-title').textContent(), WAIT).toBe(`Client ${name(1)}`);
       // Its streams have come (the details are rebuilt then), before the details are held.
       await expect.poll(() => fresh.locator('#detail .streams').count(), WAIT).toBe(1);
@@ -171,7 +171,7 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
       });
       // The frame after the scroll has drawn other rows.
       await fresh.waitForFunction(
-        (first) => document.querySelector('#rows tr')?.getAttribute('data-key') !== first,
+        (first) => document.querySelector('#rows tr')?.getAttribute('data-name') !== first,
         name(0),
       );
       // The same element: it used to be rebuilt, stream list and all, in every frame.
@@ -221,10 +221,10 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
       await scrollTo('top');
       await expect.poll(async () => (await view()).covered, WAIT).toBe(true);
       const key = (await view()).keys[0]!;
-      const button = page.locator(`#rows tr[data-key="${key}"] button.kick`);
+      const button = page.locator(`#rows tr[data-name="${key}"] button.kick`);
       page.once('dialog', (d) => void d.accept());
       await button.click();
-      await expect.poll(() => page.locator(`#rows tr[data-key="${key}"].leaving`).count(), WAIT).toBe(1);
+      await expect.poll(() => page.locator(`#rows tr[data-name="${key}"].leaving`).count(), WAIT).toBe(1);
       expect(await button.isDisabled()).toBe(true);
       // Away: its row element goes to another client. Back: a row is bound to it again.
       await scrollTo('bottom');
@@ -233,7 +233,7 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
       await expect.poll(async () => (await view()).keys.includes(key), WAIT).toBe(true);
       expect(await button.isDisabled()).toBe(true);
       // And the rows that took its element over have theirs enabled.
-      const others = page.locator(`#rows tr:not([data-key="${key}"]) button.kick:disabled`);
+      const others = page.locator(`#rows tr:not([data-name="${key}"]) button.kick:disabled`);
       expect(await others.count()).toBe(0);
     } finally {
       await page.unroute('**/api/v1/clients/*');
@@ -261,14 +261,14 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
       await expect.poll(async () => (await view()).covered, WAIT).toBe(true);
       const key = (await view()).keys[1]!;
       page.once('dialog', (d) => void d.accept());
-      await page.locator(`#rows tr[data-key="${key}"] button.kick`).click();
+      await page.locator(`#rows tr[data-name="${key}"] button.kick`).click();
       await scrollTo('bottom');
       await expect.poll(async () => (await view()).keys.includes(key), WAIT).toBe(false);
       await scrollTo('top');
       await expect.poll(async () => (await view()).keys.includes(key), WAIT).toBe(true);
       answer();
-      await expect.poll(() => page.locator(`#rows tr[data-key="${key}"].leaving`).count(), WAIT).toBe(1);
-      expect(await page.locator(`#rows tr[data-key="${key}"] button.kick`).isDisabled()).toBe(true);
+      await expect.poll(() => page.locator(`#rows tr[data-name="${key}"].leaving`).count(), WAIT).toBe(1);
+      expect(await page.locator(`#rows tr[data-name="${key}"] button.kick`).isDisabled()).toBe(true);
     } finally {
       answer();
       await page.unroute('**/api/v1/clients/*');

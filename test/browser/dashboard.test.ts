@@ -84,7 +84,7 @@ describeBrowser('admin dashboard in Chromium', () => {
     // Every row has a sparkline canvas.
     expect(await page.locator('#rows td.spark canvas').count()).toBe(2);
     // Rows follow the counters: bob's bytes sent grow as he writes, delta after delta.
-    const bobIn = page.locator('#rows tr[data-key="bob"] td').nth(5);
+    const bobIn = page.locator('#rows tr[data-name="bob"] td').nth(5);
     const firstIn = await bobIn.textContent();
     await expect.poll(() => bobIn.textContent(), WAIT).not.toBe(firstIn);
 
@@ -99,7 +99,7 @@ describeBrowser('admin dashboard in Chromium', () => {
     await expect.poll(() => rows.count(), WAIT).toBe(2);
 
     // A client's details and streams.
-    await page.locator('#rows tr[data-key="bob"] td:first-child').click();
+    await page.locator('#rows tr[data-name="bob"] td:first-child').click();
     await expect
       .poll(() => page.locator('#detail .streams').textContent(), WAIT)
       .toMatch(/1 stream\(s\) open/);
@@ -118,7 +118,7 @@ describeBrowser('admin dashboard in Chromium', () => {
         if (c.domain === 'alice') resolve(reason);
       }),
     );
-    await page.locator('#rows tr[data-key="alice"] button.kick').click();
+    await page.locator('#rows tr[data-name="alice"] button.kick').click();
     expect(await left).toBe('kicked');
     expect(dialogs).toEqual([expect.stringMatching(/^confirm: Kick alice\?/)]);
     await expect.poll(() => page.locator('#rows tr td:first-child').allTextContents(), WAIT).toEqual(['bob']);
@@ -195,7 +195,7 @@ describeBrowser('admin dashboard in Chromium', () => {
     const fresh = await context.newPage();
     try {
       await fresh.goto(`${admin.url}#token=${TOKEN}`);
-      const row = fresh.locator('#rows tr[data-key="mallory"]');
+      const row = fresh.locator('#rows tr[data-name="mallory"]');
       await expect.poll(() => row.count(), WAIT).toBe(1);
       expect(await row.locator('td').nth(2).textContent()).toBe(html);
       await row.locator('td:first-child').click();

@@ -53,7 +53,7 @@ describe('admin event stream with deltas', () => {
     const [hello, ...rest] = deltas as [SseEvent, ...SseEvent[]];
     expect(hello.event).toBe('hello');
     const items = new Map(
-      (hello.data as { snapshot: SwitcherSnapshot }).snapshot.clients.map((c) => [c.domain, c]),
+      (hello.data as { snapshot: SwitcherSnapshot }).snapshot.clients.map((c) => [String(c.id), c]),
     );
     let compared = 0;
     let moved = 0;

@@ -1,5 +1,5 @@
 import { BaseNode, FlexStream, memoryPair, Session, type SessionOptions } from '../../src/index.js';
-import { Switcher } from '../../src/switcher/index.js';
+import { Switcher, type SwitcherOptions } from '../../src/switcher/index.js';
 
 /**
  * A switcher with two sessions over memory transports and a stream between them that keeps
@@ -25,8 +25,10 @@ export interface Traffic {
 
 export const PASSWORD = 'admin-test';
 
-export async function startTraffic(options: { aliceReconnect?: boolean } = {}): Promise<Traffic> {
-  const sw = new Switcher({ password: PASSWORD });
+export async function startTraffic(
+  options: { aliceReconnect?: boolean; switcher?: Partial<SwitcherOptions> } = {},
+): Promise<Traffic> {
+  const sw = new Switcher({ ...options.switcher, password: PASSWORD });
   const sessions: NodeSession[] = [];
   const session = (domain: string, extra: Partial<SessionOptions> = {}): NodeSession => {
     const s = new Session<FlexStream>({

@@ -180,7 +180,9 @@ function renderDetail() {
   }
   const item = table.items.get(key);
   panel.hidden = false;
-  $('detail-title').textContent = item ? `${mode.title.slice(0, -1)} ${key}` : `${key} (gone)`;
+  if (item) selectedName = mode.nameOf(item);
+  const name = selectedName ?? key;
+  $('detail-title').textContent = item ? `${mode.title.slice(0, -1)} ${name}` : `${name} (gone)`;
   const dl = document.createElement('dl');
   dl.className = 'kv';
   for (const [k, v] of item ? mode.detail(item) : []) {
@@ -193,21 +195,23 @@ function renderDetail() {
   $('detail-body').replaceChildren(dl, ...(item ? streamsLine(item) : []));
 }
 
-/** The switcher's streams of one client. */
+/** The switcher's streams of one client (the selected row's), by its key. */
 let streamsOf = null;
+/** The selected item's name (a client's domain), kept for its title once it is gone. */
+let selectedName = null;
 
-async function showStreamsOf(domain) {
+async function showStreamsOf(key, domain) {
   // The first 200 only, the most the list shows: a client may hold 65,536 streams.
   const res = await api(`api/v1/streams?domain=${encodeURIComponent(domain)}&limit=200`);
-  if (!res.ok || table.selected !== domain) return;
+  if (!res.ok || table.selected !== key) return;
   const body = await res.json();
   const entry = (body.clients ?? []).find((c) => c.domain === domain);
-  streamsOf = { domain, list: entry?.list ?? [] };
+  streamsOf = { key, list: entry?.list ?? [] };
   renderDetail();
 }
 
 function streamsLine(item) {
-  if (mode !== modes.switcher || streamsOf === null || streamsOf.domain !== item.domain) return [];
+  if (mode !== modes.switcher || streamsOf === null || streamsOf.key !== String(mode.keyOf(item))) return [];
   const p = document.createElement('p');
   p.className = 'streams muted';
   p.textContent = `${item.streams} stream(s) open, ${item.streamsOpened} opened in total.`;
@@ -225,13 +229,20 @@ function streamsLine(item) {
 function select(key) {
   table.select(table.selected === key ? null : key);
   streamsOf = null;
+  selectedName = null;
   renderDetail();
-  if (table.selected !== null && mode === modes.switcher) {
-    showStreamsOf(key).catch((e) => logEvent(`streams of ${key}: ${e.message}`, 'bad'));
+  const item = table.items.get(table.selected);
+  if (item && mode === modes.switcher) {
+    showStreamsOf(table.selected, item.domain).catch((e) =>
+      logEvent(`streams of ${item.domain}: ${e.message}`, 'bad'),
+    );
   }
 }
 
-async function kick(domain, _item, button) {
+/** Kicks the client of the row `key` by its domain (the API kicks whoever holds it). */
+async function kick(key, item, button) {
+  if (item === undefined) return; // left since its row was drawn
+  const domain = item.domain;
   if (!window.confirm(`Kick ${domain}? Its connection is closed; the node may reconnect.`)) return;
   button.disabled = true;
   const res = await api(`api/v1/clients/${encodeURIComponent(domain)}`, {
@@ -240,7 +251,7 @@ async function kick(domain, _item, button) {
     body: JSON.stringify({ reason: 'kicked from the dashboard' }),
   });
   if (res.ok) {
-    table.markLeaving(domain);
+    table.markLeaving(key);
     logEvent(`kicked ${domain}`, 'warn');
   } else {
     button.disabled = false;
@@ -312,7 +323,8 @@ const handlers = {
   client: (c) => logEvent(`${c.domain} connected from ${c.remoteAddress} (IP ${c.ip})`),
   clientLeft: (c) => {
     itemsStale = true;
-    table.remove(c.domain);
+    // By connection: a node's old connection can leave after its new one is listed.
+    table.remove(c.id);
     logEvent(
       `${c.domain} left: ${c.reason}${c.error ? ` (${c.error})` : ''}`,
       c.reason === 'closed' || c.reason === 'reset' ? '' : 'warn',
@@ -392,6 +404,7 @@ async function start() {
     changed: requestDraw,
     columns: mode.columns,
     keyOf: mode.keyOf,
+    nameOf: mode.nameOf,
     text: mode.text,
     sortKey: mode.sortKey,
     history: itemHistory,

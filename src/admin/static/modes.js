@@ -38,7 +38,10 @@ export const modes = {
     title: 'Clients',
     columns: switcherColumns,
     sortKey: 'domain',
-    keyOf: (c) => c.domain,
+    // A row per connection: a node that reconnects is a new client (a new id) under the same
+    // domain, and the old connection may leave after the new one is listed.
+    keyOf: (c) => c.id,
+    nameOf: (c) => c.domain,
     text: (c) => `${c.domain} ${c.ip} ${c.remoteAddress}`,
     list: 'clients',
     items: (snap) => snap.clients,
@@ -78,6 +81,7 @@ export const modes = {
     columns: nodeColumns,
     sortKey: 'local',
     keyOf: (s) => s.id,
+    nameOf: (s) => String(s.id),
     text: (s) => `${fmt.address(s.local)} ${fmt.address(s.remote)} ${s.remote.ip} ${s.state}`,
     list: 'streams',
     items: (snap) => snap.streams,

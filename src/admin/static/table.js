@@ -52,7 +52,8 @@ function spacer(tbody, span) {
 export class LiveTable {
   /**
    * columns: [{ key, label, num?, sort?: (item) => value, cell?: (item) => string, spark?, action? }]
-   * keyOf(item), text(item) for the filter, onSelect(key), onAction(key, item, button).
+   * keyOf(item), nameOf(item) (the row's `data-name`, for people and tests: a client's domain),
+   * text(item) for the filter, onSelect(key), onAction(key, item, button).
    * scroller: the element that scrolls the rows; padTop, padBottom: empty tbodies around body,
    * which hold the spacers. changed(): asks for a render in the next frame (see frame.js).
    */
@@ -65,6 +66,7 @@ export class LiveTable {
     padBottom,
     columns,
     keyOf,
+    nameOf,
     text,
     onSelect,
     onAction,
@@ -79,6 +81,7 @@ export class LiveTable {
     this.scroller = scroller;
     this.columns = columns;
     this.keyOf = keyOf;
+    this.nameOf = nameOf ?? ((it) => String(keyOf(it)));
     this.text = text;
     this.onSelect = onSelect;
     this.onAction = onAction;
@@ -174,9 +177,8 @@ export class LiveTable {
 
   remove(key) {
     this.items.delete(String(key));
-    // Its leave ends its leaving mark: a node that reconnects (within reconnectSpread, before the
-    // next sample drops it) comes back under the same key as another client, and kept the mark
-    // (a greyed row, its Kick button disabled) for as long as it stayed connected.
+    // Its leave ends its leaving mark. (Rows are keyed by connection: a node that reconnects
+    // comes back under a new key, unmarked, its old connection's leave notwithstanding.)
     this.leaving.delete(String(key));
     this.list = null;
     this.changed();
@@ -315,6 +317,8 @@ export class LiveTable {
       const text = c.cell ? c.cell(it) : String(it[c.key] ?? '—');
       if (row.cells[i].textContent !== text) row.cells[i].textContent = text;
     });
+    const name = this.nameOf(it);
+    if (row.tr.dataset.name !== name) row.tr.dataset.name = name;
     row.tr.classList.toggle('selected', row.key === this.selected);
     row.tr.classList.toggle('leaving', this.leaving.has(row.key));
     if (row.spark) {

@@ -136,6 +136,6 @@ describe('SwitcherView', () => {
     expect(kept).toEqual([1, 1, null, null, null]);
     expect(panel.view.client('v-4')!.rateIn).toBeGreaterThan(0);
     const hello = panel.hello() as { itemHistory: Record<string, unknown> };
-    expect(Object.keys(hello.itemHistory)).toEqual(['v-0', 'v-1']);
+    expect(Object.keys(hello.itemHistory)).toEqual(['v-0', 'v-1'].map((d) => String(sw.client(d)!.id)));
   });
 });

@@ -4,7 +4,7 @@ import type { Logger } from '../util/logger.js';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
 import type { AdminNode, ResolvedAdminOptions } from './config.js';
 import type { Keyed } from './delta.js';
-import { checkDomain, HttpError, readPage, sendJson } from './http.js';
+import { checkDomain, readPage, sendJson } from './http.js';
 import { nodeMetrics } from './node-metrics.js';
 import { RttProbe } from './node-rtt.js';
 import { type NodeSnapshot, NodeView } from './node-view.js';
@@ -50,13 +50,8 @@ export class NodePanel implements Panel {
           // anybody holds the domain, as a switcher's 404 does.
           const q = c.url.searchParams.get('domain');
           const domain = q === null ? undefined : checkDomain(q);
-          const page = readPage(c.url);
-          // A node's streams page by offset only (its `next` is one): a cursor ignored here would
-          // answer the first page again and again.
-          if (page.after !== undefined) {
-            throw new HttpError(400, 'bad_request', 'a node pages its streams by offset, not by cursor');
-          }
-          sendJson(c.res, 200, this.view.streams(domain, page));
+          // Pages as a switcher's lists do: `next` is a cursor (NodeView.streams).
+          sendJson(c.res, 200, this.view.streams(domain, readPage(c.url)));
         },
       },
       {

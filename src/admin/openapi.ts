@@ -23,11 +23,6 @@ const obj = (properties: Record<string, Schema>, required = Object.keys(properti
   required,
 });
 
-const nextOffset: Schema = {
-  type: ['integer', 'null'],
-  description: '`offset` of the next page; null on the last one.',
-};
-
 const nextCursor: Schema = {
   type: ['string', 'null'],
   description:
@@ -273,7 +268,7 @@ export function openapiDocument(): Schema {
                 oneOf: [
                   obj({
                     count: int('Streams in all (with `domain`, to that peer).'),
-                    next: nextOffset,
+                    next: nextCursor,
                     streams: { type: 'array', items: ref('Stream') },
                   }),
                   obj({
@@ -293,9 +288,12 @@ export function openapiDocument(): Schema {
               { name: 'domain', in: 'query', required: false, schema: { type: 'string' } },
               ...pageParameters(
                 'Streams per page (switcher: stream entries, and clients).',
-                'Node: streams to skip. Switcher: clients to skip; with `domain`, streams of that client (what comes or goes meanwhile shifts the pages: follow `next` instead).',
+                'Node: streams to skip. Switcher: clients to skip; with `domain`, streams of that client. What comes or goes meanwhile shifts the pages: follow `next` instead.',
               ),
-              { ...cursorParameter, description: `Switcher only. ${cursorParameter.description}` },
+              {
+                ...cursorParameter,
+                description: `${cursorParameter.description} Node: the streams opened after it; switcher: the clients admitted after it, with \`domain\` that client's streams opened after it.`,
+              },
             ],
           },
         ),

@@ -150,6 +150,9 @@ function wallTime(t: number): number {
   return Date.now() - (clock() - t);
 }
 
+/** The last serial number given to a stream (StreamCore.serial), in this process. */
+let lastSerial = 0;
+
 /**
  * The runtime-neutral stream state machine: credit window, receive accounting, close handshake
  * (PROTOCOL.md 4-5) and the half-close and reset extensions (14). Faces adapt it to an API.
@@ -158,6 +161,12 @@ function wallTime(t: number): number {
 export class StreamCore extends StreamQueue {
   /** The node's key for this stream; changes only through rebind(). */
   key: number;
+  /**
+   * Greater for each stream created later in this process, never reused (a key is reused by a
+   * later stream between the same ports, and rebind() changes it): where a page of the admin's
+   * stream list resumes. One number, no object: idle streams' memory is measured.
+   */
+  readonly serial = ++lastSerial;
   // The two addresses as plain fields: two objects per stream cost more than the six slots.
   readonly localIP: number;
   readonly localPort: number;

@@ -162,4 +162,36 @@ describe('admin node view', () => {
       panel.close();
     }
   });
+
+  it('pages streams by serial number, also when the node lists them out of order', () => {
+    // A rebound stream (a dial answered from another address) moves to the end of the node's
+    // list: serials 1..6, with 2 and 4 rebound, and 5 to another peer.
+    const stream = (serial: number, peer = 'b') => ({
+      key: 100 + serial,
+      serial,
+      remoteDomain: peer,
+      local: { ip: 1, port: serial, domain: 'a' },
+      remote: { ip: 2, port: 80, domain: peer },
+      createdAt: 0,
+      lastActivity: 0,
+    });
+    const list = [1, 3, 5, 6, 2, 4].map((n) => stream(n, n === 5 ? 'c' : 'b'));
+    const node = { ...fakeNode(), streamList: () => list } as unknown as InspectableNode;
+    const view = new NodeView(node, null, 10, 10);
+    const read = (domain?: string) => {
+      const seen: number[] = [];
+      let page = view.streams(domain, { offset: 0, limit: 2 });
+      for (let n = 0; n < 10; n++) {
+        seen.push(...page.streams.map((v) => v.local.port));
+        if (page.next === null) break;
+        expect(page.count).toBe(domain === undefined ? 6 : 5);
+        page = view.streams(domain, { offset: 0, limit: 2, after: Number(page.next) });
+      }
+      return seen;
+    };
+    expect(read()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(read('b')).toEqual([1, 2, 3, 4, 6]);
+    // An offset counts in the same order.
+    expect(view.streams(undefined, { offset: 3, limit: 2 }).streams.map((v) => v.local.port)).toEqual([4, 5]);
+  });
 });

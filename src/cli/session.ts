@@ -106,8 +106,12 @@ export async function openOnce(
   try {
     await Promise.race([
       session.ready({ timeout: deadline }).catch((err: unknown) => {
+        // The library's error kept as the cause. It names no last attempt here: a failed attempt
+        // rejects `failed` first (reconnect: false), so the attempt that ran out is still going.
         throw (err as { code?: unknown }).code === 'FLEX_ERR_TIMEOUT'
-          ? new TimeoutError(`no connection to ${withoutPassword(o.switcher)} within ${deadline} ms`)
+          ? new TimeoutError(`no connection to ${withoutPassword(o.switcher)} within ${deadline} ms`, {
+              cause: err,
+            })
           : err;
       }),
       failed,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { type ConnectOptions, connect, masksNothing, type NodeSession } from '../connect.js';
 import { AdmissionError, ConnectionClosedError, DialTimeoutError, TimeoutError } from '../errors.js';
 import { REDIAL_FIRST, REDIAL_MAX } from '../node/redial.js';
+import { certificateRejected } from '../transport/certificate.js';
 import type { Logger } from '../util/logger.js';
 import { clampDelay } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
@@ -140,7 +141,8 @@ export async function openOnce(
  * the task's timeout), for as long as the task waits on it; the task bounds the wait itself (its
  * dial's `wait`, within its timeout). `failed` rejects with a failure that waiting would not mend:
  * an admission refused (wrong password, clock, version; not one cut off before its answer, which
- * a switcher turning newcomers away also does), or one that closed the session (a bad URL).
+ * a switcher turning newcomers away also does), one that closed the session (a bad URL), or a
+ * certificate of the switcher's that this client does not trust (untrustedSwitcher).
  */
 export function openWaiting(
   o: ConnectOpts,
@@ -155,7 +157,8 @@ export function openWaiting(
   let onDisconnect: (err: Error) => void = () => {};
   const failed = new Promise<never>((_, reject) => {
     onDisconnect = (err) => {
-      if (session.state === 'closed' || (err instanceof AdmissionError && err.reason !== 'closed'))
+      if (certificateRejected(err)) reject(untrustedSwitcher(err, o));
+      else if (session.state === 'closed' || (err instanceof AdmissionError && err.reason !== 'closed'))
         reject(err);
     };
     session.on('disconnect', onDisconnect);
@@ -163,6 +166,18 @@ export function openWaiting(
   // Nobody may be racing it any more when it rejects (the task is over): not an unhandled rejection.
   failed.catch(() => {});
   return { session, failed, dispose: () => session.off('disconnect', onDisconnect) };
+}
+
+/**
+ * What an openWaiting task fails with when the switcher's certificate is not trusted: it waited
+ * out its whole timeout before (a minute, by default) and then named only the last attempt, as if
+ * the switcher had been away. Exit 6, as a switcher that cannot be reached without the flag.
+ */
+function untrustedSwitcher(err: Error, o: ConnectOpts): ConnectionClosedError {
+  return new ConnectionClosedError(
+    `the certificate of the switcher ${withoutPassword(o.switcher)} is not trusted, which waiting will not mend: ${err.message}`,
+    { cause: err },
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { freePort, killAll, runCli, runCliToEnd, startSwitcher } from '../helpers/cli.js';
+import { freePort, killAll, ROOT, runCli, runCliToEnd, startSwitcher } from '../helpers/cli.js';
 
 /**
  * `flexmux dial --wait-for-target`: a dial made while its target's node is not back yet (a
@@ -131,5 +131,63 @@ describe('flexmux dial --wait-for-target, the switcher down', () => {
       timeout: 30_000,
     });
     expect(r.code).toBe(6);
+  });
+});
+
+describe('flexmux dial --wait-for-target, a switcher certificate not trusted', () => {
+  // The test-only self-signed certificate: without --ca this client does not trust it.
+  const CERT = `${ROOT}test/fixtures/tls/cert.pem`;
+  const KEY = `${ROOT}test/fixtures/tls/key.pem`;
+
+  it('fails at once with the certificate error (tls:// and wss://), not at --dial-timeout', async () => {
+    const sw = await startSwitcher(
+      ['--tls', '127.0.0.1:0', '--wss', '127.0.0.1:0/secure', '--cert', CERT, '--key', KEY],
+      ENV,
+    );
+    const urls = ['tls:', 'wss:'].map((scheme) => sw.urls.find((u) => u.startsWith(scheme)) ?? '');
+    const runs = await Promise.all(
+      urls.map((url) =>
+        runCliToEnd(
+          // A password in the URL (ws:// and wss:// send it to a proxy) must not be shown.
+          [
+            'dial',
+            'never:9',
+            '-s',
+            url.replace('//', '//user:secret@'),
+            '--wait-for-target',
+            '--dial-timeout',
+            '10m',
+          ],
+          {
+            env: ENV,
+            input: '',
+            // Far within --dial-timeout: before, the dial retried the handshake for all of it,
+            // and was killed here, the test failing with 'did not exit'.
+            timeout: 30_000,
+          },
+        ),
+      ),
+    );
+    for (const [i, r] of runs.entries()) {
+      expect(r.code).toBe(6);
+      const shown = urls[i]!.replace('//', '//user:***@');
+      expect(r.stderr).toContain(
+        `flexmux dial: the certificate of the switcher ${shown} is not trusted, which waiting will not mend: `,
+      );
+      expect(r.stderr).toContain('self-signed certificate');
+      expect(r.stderr).not.toContain('secret');
+    }
+  });
+
+  it('ends `flexmux ping --wait-for-target` at once too', async () => {
+    const sw = await startSwitcher(['--tls', '127.0.0.1:0', '--cert', CERT, '--key', KEY], ENV);
+    const url = sw.urls.find((u) => u.startsWith('tls:')) ?? '';
+    const r = await runCliToEnd(['ping', 'never', '-s', url, '--wait-for-target', '-W', '10m', '-c', '1'], {
+      env: ENV,
+      timeout: 30_000,
+    });
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain(`flexmux ping: the certificate of the switcher ${url} is not trusted`);
+    expect(r.stderr).toContain('self-signed certificate');
   });
 });

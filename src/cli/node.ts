@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import * as net from 'node:net';
 import { Command, Option } from 'commander';
 import type { InspectableNode, InspectableSession } from '../admin/config.js';
@@ -276,7 +276,9 @@ export function forwardWaits(
  * - a dial still waiting for its answer when the connection dropped (the switcher killed, or
  *   silent until the heartbeat gave up) was reset, where one made a moment later waited.
  * The loop, its pauses and its final error are the library's (`waitForTarget`, node/redial.ts);
- * only when to wait is the command's own (`waits`).
+ * only when to wait is the command's own (`waits`). `stop` (the command's shutdown) ends a pause,
+ * or a wait for the session, at once with AbortError: without it a shutdown left each such dial,
+ * and its client, waiting out its pause (up to 1 s) before the dial failed on the closed session.
  */
 function dialForwarded(
   session: Pick<NodeSession, 'dial'>,
@@ -284,10 +286,12 @@ function dialForwarded(
   dialTimeout: number,
   waits: ForwardWaits,
   logger: Logger,
+  stop: AbortSignal | undefined,
 ): Promise<FlexStream> {
-  return redial((timeout) => session.dial(target, { wait: true, timeout }), {
+  return redial((timeout) => session.dial(target, { wait: true, timeout, signal: stop }), {
     target,
     timeout: dialTimeout,
+    signal: stop,
     // (A lost connection is dialled again at once: the session is no longer ready, so the dial waits.)
     redo: (err) =>
       targetAway(err) ? waits.target() && 'later' : connectionLost(err) && waits.session() && 'now',
@@ -301,7 +305,7 @@ function dialForwarded(
 
 /**
  * Listens on `f.localPort` and dials `f.domain:f.port` per connection (exported for tests),
- * waiting for what `waits` allows (dialForwarded).
+ * waiting for what `waits` allows (dialForwarded) until `stop` (the command's shutdown) aborts.
  */
 export async function serveForward(
   session: Pick<NodeSession, 'dial'>,
@@ -310,6 +314,7 @@ export async function serveForward(
   tunnels: Pick<Tunnels, 'splice'>,
   logger: Logger,
   waits: ForwardWaits = NO_WAITS,
+  stop?: AbortSignal,
 ): Promise<net.Server> {
   const target = `${f.domain}:${f.port}`;
   // Both local sockets of a tunnel send at once (noDelay, here and in serveExpose): each carries
@@ -321,7 +326,7 @@ export async function serveForward(
     const from = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('error', () => {});
     // While (re)connecting, a new connection waits for the session rather than failing.
-    dialForwarded(session, target, o.dialTimeout, waits, logger).then(
+    dialForwarded(session, target, o.dialTimeout, waits, logger, stop).then(
       (stream) => {
         logger.debug({ from, target }, 'forwarding connection');
         socket.resume();
@@ -333,7 +338,10 @@ export async function serveForward(
         });
       },
       (err: Error) => {
-        logger.warn({ from, target, err: err.message, code: (err as { code?: string }).code }, 'dial failed');
+        const code = (err as { code?: string }).code;
+        // Cut short by the shutdown: no failure of the dial's.
+        if (stop?.aborted) logger.debug({ from, target, err: err.message, code }, 'dial abandoned: stopping');
+        else logger.warn({ from, target, err: err.message, code }, 'dial failed');
         socket.resetAndDestroy();
       },
     );
@@ -423,8 +431,13 @@ async function runNode(ctx: CommandContext): Promise<number> {
   const shutdown = onStopSignal(logger, CLOSE_BOUND + 2_000);
   const closers: (() => Promise<void> | void)[] = [];
   const tunnels = new Tunnels();
+  // Aborted first at shutdown: forwarded connections still dialling stop waiting (dialForwarded).
+  const stopping = new AbortController();
+  // One listener per connection still dialling: past 10, Node would warn of a leak that is none.
+  setMaxListeners(0, stopping.signal);
   let session: NodeSession | undefined;
   const closeAll = async (): Promise<void> => {
+    stopping.abort();
     const closing = Promise.all(closers.map((c) => c()));
     tunnels.stop();
     await closing;
@@ -444,7 +457,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     };
     const waits = forwardWaits(o, () => session);
     for (const f of o.forward ?? []) {
-      const server = await serveForward(dialer, f, o, tunnels, logger, waits);
+      const server = await serveForward(dialer, f, o, tunnels, logger, waits, stopping.signal);
       closers.push(() => {
         server.close();
       });

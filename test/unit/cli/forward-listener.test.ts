@@ -1,7 +1,10 @@
 import type * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serveForward } from '../../../src/cli/node.js';
 import type { NodeSession } from '../../../src/connect.js';
+import { DialRefusedError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/util/logger.js';
 
 function recordingLogger(): Logger & { warns: { obj: object; msg?: string }[] } {
@@ -36,5 +39,64 @@ describe('a --forward listener after it is bound', () => {
       msg: 'accept failed',
       obj: { target: 'bob:22', code: 'ENOBUFS', err: 'accept ENOBUFS' },
     });
+  });
+});
+
+describe('a --forward connection waiting for its target at shutdown', () => {
+  let server: net.Server | null = null;
+  /** Both ends of the client's connection: one still held (the test failed) keeps server.close() waiting. */
+  const sockets: net.Socket[] = [];
+  afterEach(async () => {
+    vi.useRealTimers();
+    for (const s of sockets.splice(0)) s.destroy();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = null;
+  });
+
+  it('stops waiting at once when the shutdown aborts, not after its pause', async () => {
+    // Only the redial pause's timer is faked, and never run: the client can be let go only by
+    // the abort. Before, it was held until the pause (100 ms, up to 1 s) ran out.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let refused: () => void = () => {};
+    const pausing = new Promise<void>((resolve) => {
+      refused = resolve;
+    });
+    const noop = (): void => {};
+    const logger: Logger = {
+      debug: (_obj, msg) => (msg === 'dial waiting for its target' ? refused() : undefined),
+      info: noop,
+      warn: noop,
+      error: noop,
+    };
+    // The target's node is there but not listening: every dial is refused, and made again later.
+    const session = {
+      dial: () => Promise.reject(new DialRefusedError('listener not found', { target: 'bob:22' })),
+    } as unknown as NodeSession;
+    const stop = new AbortController();
+    server = await serveForward(
+      session,
+      { localPort: 0, domain: 'bob', port: 22 },
+      { bind: '127.0.0.1', dialTimeout: 60_000 },
+      { splice: () => Promise.resolve(undefined) },
+      logger,
+      { target: () => true, session: () => false },
+      stop.signal,
+    );
+    server.on('connection', (s: net.Socket) => sockets.push(s));
+    const { port } = server.address() as net.AddressInfo;
+    const socket = connect({ host: '127.0.0.1', port });
+    sockets.push(socket);
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await pausing;
+    stop.abort();
+    // A real-time bound (node:timers/promises is not faked), generous: only a dial that still
+    // waits for its pause's timer, which never runs here, reaches it.
+    const done = new AbortController();
+    const bound = delay(10_000, 'still held', { signal: done.signal }).catch(() => 'cancelled');
+    const outcome = await Promise.race([closed.then(() => 'let go'), bound]);
+    done.abort();
+    expect(outcome).toBe('let go');
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

@@ -6,6 +6,7 @@ import {
   PingError,
   TimeoutError,
 } from '../errors.js';
+import type { Logger } from '../util/logger.js';
 import { now } from '../util/timers.js';
 import { PingErrorText } from '../wire/ping.js';
 
@@ -66,6 +67,42 @@ export interface RedialOptions {
   redo(err: unknown): Redo;
   /** Called before each pause: what was refused and how long until the next attempt (ms). */
   onRetry?(err: unknown, pause: number): void;
+}
+
+/** What waitingForTarget() makes RedialOptions from. */
+export interface TargetWait {
+  /** What is made again, named in the log line (`dial waiting for its target`). */
+  what: 'dial' | 'ping';
+  target: string;
+  timeout: number;
+  signal?: AbortSignal;
+  stop?: AbortSignal;
+  logger: Logger;
+  /** Whether `err` says the target is not there (yet): made again after the next pause. */
+  away(err: unknown): boolean;
+  /** Whether `err` may be made again at once (a session's lost connection, when it waits). */
+  now?(err: unknown): boolean;
+}
+
+/**
+ * The RedialOptions of a dial or ping with `waitForTarget`, on a node or a session alike: later
+ * after a failure that says its target is away, at once after one `now` allows, else given up;
+ * each pause logged at debug (`target`, `err`, `retryIn` in ms).
+ */
+export function waitingForTarget(w: TargetWait): RedialOptions {
+  const { what, target, logger } = w;
+  return {
+    target,
+    timeout: w.timeout,
+    signal: w.signal,
+    stop: w.stop,
+    redo: (err) => (w.away(err) ? 'later' : w.now?.(err) === true ? 'now' : false),
+    onRetry: (err, pause) =>
+      logger.debug(
+        { target, err: (err as Error).message, retryIn: Math.round(pause) },
+        `${what} waiting for its target`,
+      ),
+  };
 }
 
 /**

@@ -24,7 +24,15 @@ import { type Destroyable, Listener } from './listener.js';
 import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
 import { pingTarget } from './pinger.js';
 import { spreadDelay } from './reconnect.js';
-import { connectionLost, pingTargetAway, type RedialOptions, redial, reping, targetAway } from './redial.js';
+import {
+  connectionLost,
+  pingTargetAway,
+  type RedialOptions,
+  redial,
+  reping,
+  targetAway,
+  waitingForTarget,
+} from './redial.js';
 
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   password: string;
@@ -335,12 +343,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   }
 
   /**
-   * How a dial or ping with `waitForTarget` is made again (RedialOptions): later after a failure
-   * that says its target is `away`; at once after the loss of the connection, but only when it
-   * waits for the next connection (`wait`, else waitForReady), and only while the session is
-   * reconnecting: one that failed while ready did not lose its connection (made again at once, it
-   * could spin). close() ends a pause at once: the next attempt fails with the closed session's
-   * error. Each pause is logged at debug.
+   * How a dial or ping with `waitForTarget` is made again (waitingForTarget): later after a
+   * failure that says its target is `away`; at once after the loss of the connection, but only
+   * when it waits for the next connection (`wait`, else waitForReady), and only while the session
+   * is reconnecting: one that failed while ready did not lose its connection (made again at once,
+   * it could spin). close() ends a pause at once: the next attempt fails with the closed
+   * session's error.
    */
   private retrying(
     what: 'dial' | 'ping',
@@ -350,23 +358,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     away: (err: unknown) => boolean,
   ): RedialOptions {
     const waits = options.wait ?? this.waitForReady;
-    return {
+    return waitingForTarget({
+      what,
       target,
       timeout,
       signal: options.signal,
       stop: this.abort.signal,
-      redo: (err) =>
-        away(err)
-          ? 'later'
-          : waits && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready'
-            ? 'now'
-            : false,
-      onRetry: (err, pause) =>
-        this.logger.debug(
-          { target, err: (err as Error).message, retryIn: Math.round(pause) },
-          `${what} waiting for its target`,
-        ),
-    };
+      logger: this.logger,
+      away,
+      now: (err) => waits && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready',
+    });
   }
 
   /** One dial, on the current connection or (waiting if asked) the next one. */

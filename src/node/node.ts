@@ -13,7 +13,7 @@ import {
 import { Scheduler } from '../scheduler.js';
 import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
-import { checkDelay, checkInt } from '../util/check.js';
+import { checkBool, checkDelay, checkInt } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { releaseWatch } from '../util/slabs.js';
@@ -42,14 +42,26 @@ import { type Destroyable, Listener } from './listener.js';
 import { Loopback } from './loopback.js';
 import { Pinger, pingTarget } from './pinger.js';
 import { PortPool } from './ports.js';
+import { redial, targetAway, waitingForTarget } from './redial.js';
 import { Retention } from './retention.js';
 
 export interface DialOptions {
   signal?: AbortSignal;
-  /** Milliseconds to wait for the OpenStream ACK. */
+  /** Milliseconds to wait for the OpenStream ACK (with waitForTarget: for all the dials and pauses). */
   timeout?: number;
   /** Window to offer for this stream. */
   window?: number;
+  /**
+   * A dial refused because its target is not there (yet) is made again, after a pause of 100 ms
+   * doubling up to 1 s, until `timeout` runs out: `unknown-domain` (its node is away: after a
+   * switcher restart the nodes come back over a few seconds), `unknown-ip`, `no-listener` (its
+   * node is there but not listening on the port yet; on a direct link, the peer's application
+   * has not called listen() yet). Running out then fails with DialTimeoutError, whose message
+   * names the last refusal and whose `cause` is that DialRefusedError; `signal` ends a pause at
+   * once with AbortError, and closing the node (or session) ends it with the closed one's error.
+   * Any other failure ends the dial as it came. Default false: the first refusal is the result.
+   */
+  waitForTarget?: boolean;
 }
 
 export interface PingOptions {
@@ -188,6 +200,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private readonly openCaps: number;
   private _closed = false;
   private closing = false;
+  /**
+   * One per dial waiting for its target, aborted once the node closes (or starts to): the dial
+   * stops its pause, and its next attempt fails as a closed node's does, instead of waiting out
+   * up to 1 s. One each rather than one for all: Node.js warns of a leak past 10 listeners on a
+   * signal, and every pause listens.
+   */
+  private readonly waitingDials = new Set<AbortController>();
   private closeError: Error | undefined;
   /**
    * @internal set by a Session, which logs the loss of the connection itself ('session
@@ -287,10 +306,32 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   // ------------------------------------------------------------------ public API
 
-  /** Opens a stream to `domain:port` or `ip:port` (PROTOCOL.md 3). */
+  /**
+   * Opens a stream to `domain:port` or `ip:port` (PROTOCOL.md 3). With `waitForTarget`, a dial
+   * refused because its target is not there yet is made again until it is (DialOptions).
+   */
   dial(address: string | DialTarget, options: DialOptions = {}): Promise<S> {
     try {
-      return this.startDial(address, options);
+      if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
+        return this.startDial(address, options);
+      }
+      // Checked once, here: a bad address or option is refused at once, not dialled again.
+      const target = formatTarget(parseAddress(address));
+      const { timeoutMs } = dialLimits(options, this.options);
+      const stop = new AbortController();
+      this.waitingDials.add(stop);
+      return redial(
+        (timeout) => this.dial(address, { ...options, timeout, waitForTarget: false }),
+        waitingForTarget({
+          what: 'dial',
+          target,
+          timeout: timeoutMs,
+          signal: options.signal,
+          stop: stop.signal,
+          logger: this.logger,
+          away: targetAway,
+        }),
+      ).finally(() => this.waitingDials.delete(stop));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -475,11 +516,18 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.normalizedDomain = normalizeDomain(domain);
   }
 
+  /** Ends the pauses of the dials waiting for their target (waitingDials). */
+  private stopWaitingDials(): void {
+    for (const c of this.waitingDials) c.abort();
+    this.waitingDials.clear();
+  }
+
   /** Graceful: refuse new streams, close running ones properly, then close the connection. */
   async close(): Promise<void> {
     if (this._closed) return;
     if (!this.closing) {
       this.closing = true;
+      this.stopWaitingDials();
       for (const l of [...this.listeners.values()]) {
         if (this.borrowed.has(l)) this.dropListener(l);
         else l.close();
@@ -895,6 +943,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private teardown(err: Error, byOwner = false): void {
     if (this._closed) return;
     this._closed = true;
+    this.stopWaitingDials();
     const graceful = byOwner || (this.closing && err instanceof ConnectionClosedError);
     this.closeError = graceful ? undefined : err;
     this.scheduler.close();

@@ -67,25 +67,18 @@ export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   clock?: () => bigint;
 }
 
-/** What `session.dial()` takes: a node's DialOptions and the waits only a session can make. */
+/**
+ * What `session.dial()` takes: a node's DialOptions and the wait only a session can make. Its
+ * `waitForTarget` waits as a node's does, across reconnections: close() ends a pause with the
+ * closed session's ConnectionClosedError, and with `wait` too, a dial cut off by the loss of the
+ * connection is made again on the next one.
+ */
 export interface SessionDialOptions extends DialOptions {
   /**
    * A dial made while the session is disconnected waits for the next connection instead of
    * failing with NotConnectedError (default: the session's `waitForReady`).
    */
   wait?: boolean;
-  /**
-   * A dial refused because its target is not there (yet) is made again, after a pause of 100 ms
-   * doubling up to 1 s, until `timeout` runs out: `unknown-domain` (its node is away: after a
-   * switcher restart the nodes come back over a few seconds), `unknown-ip`, `no-listener` (its
-   * node is back but not listening on the port yet). Running out then fails with
-   * DialTimeoutError, whose message names the last refusal and whose `cause` is that
-   * DialRefusedError; `signal` ends a pause at once with AbortError, close() with the closed
-   * session's ConnectionClosedError. Any other failure ends the dial as it came. With `wait`
-   * too, a dial cut off by the loss of the connection is made again on the next one. Default
-   * false: the first refusal is the dial's result.
-   */
-  waitForTarget?: boolean;
 }
 
 /** What `session.ping()` takes: a node's PingOptions and the waits only a session can make. */
@@ -370,8 +363,13 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     });
   }
 
-  /** One dial, on the current connection or (waiting if asked) the next one. */
-  private async dialOnce(address: string | DialTarget, options: SessionDialOptions): Promise<S> {
+  /**
+   * One dial, on the current connection or (waiting if asked) the next one. Never the node's
+   * waitForTarget: the session's loop (dial()) spans connections, and one of the node's inside it
+   * would wait on a connection the session may have lost.
+   */
+  private async dialOnce(address: string | DialTarget, given: SessionDialOptions): Promise<S> {
+    const options = { ...given, waitForTarget: false };
     if (this._node && this._state === 'ready') return this._node.dial(address, options);
     // Checked before any wait, as the node would: a bad address or option waited for the
     // connection (its whole timeout, then TimeoutError, while none came) only to be refused

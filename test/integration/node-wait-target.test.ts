@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AbortError,
+  ConfigError,
+  DialRefusedError,
+  DialTimeoutError,
+  NotConnectedError,
+} from '../../src/errors.js';
+import type { Logger } from '../../src/util/logger.js';
+import { links, nodePair } from '../helpers/links.js';
+import { once } from '../helpers/streams.js';
+
+/**
+ * `node.dial(target, { waitForTarget: true })` on a direct link (no switcher: two processes
+ * joined by TCP, say): the peer refuses a port it does not listen on yet (`no-listener`), and the
+ * dial is made again, with the same loop as a session's, until the peer listens or the dial's
+ * timeout runs out. Before, a node's dial had no such option: the first refusal was its result.
+ */
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A logger whose debug lines with message `msg` call `seen` (an event to wait on). */
+function loggerSeeing(msg: string, seen: (obj: object) => void): Logger {
+  const noop = (): void => {};
+  return { debug: (obj, m) => (m === msg ? seen(obj) : undefined), info: noop, warn: noop, error: noop };
+}
+
+/** Alice and bob on a memory link; alice's pauses call `refused`. */
+async function pair(refused: (obj: object) => void = () => {}) {
+  const nodes = await nodePair(
+    links.memory!,
+    { heartbeatInterval: 0, logger: loggerSeeing('dial waiting for its target', refused) },
+    { heartbeatInterval: 0 },
+  );
+  cleanups.push(() => nodes.close());
+  return nodes;
+}
+
+describe('node.dial with waitForTarget on a direct link', () => {
+  it('waits for a peer that listens only later, and gets the stream', async () => {
+    let refused: (obj: object) => void = () => {};
+    const firstRefusal = new Promise<object>((resolve) => {
+      refused = resolve;
+    });
+    const { a, b } = await pair((o) => refused(o));
+    const dialing = a.dial('bob:7', { waitForTarget: true, timeout: 10_000 });
+    // Refused at least once before bob listens (an event, not a sleep).
+    expect(await firstRefusal).toMatchObject({
+      target: 'bob:7',
+      err: 'dial bob:7 refused: listener not found',
+    });
+    const accepted = b.listen(7).accept();
+    const s = await dialing;
+    const peer = await accepted;
+    s.end('hello');
+    expect(String(await once<Buffer>(peer, 'data'))).toBe('hello');
+  });
+
+  it('runs out with DialTimeoutError whose cause is the last refusal', async () => {
+    const { a } = await pair();
+    const err = await a.dial('bob:7', { waitForTarget: true, timeout: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DialTimeoutError);
+    expect((err as Error).message).toBe(
+      'dial bob:7 timed out after 300 ms waiting for its target; last refusal: dial bob:7 refused: listener not found',
+    );
+    expect((err as Error).cause).toBeInstanceOf(DialRefusedError);
+    expect(((err as Error).cause as DialRefusedError).reason).toBe('no-listener');
+  });
+
+  it('without it (or false), the first refusal is the result', async () => {
+    const { a } = await pair();
+    for (const options of [{}, { waitForTarget: false }]) {
+      await expect(a.dial('bob:7', { ...options, timeout: 10_000 })).rejects.toMatchObject({
+        reason: 'no-listener',
+      });
+    }
+  });
+
+  it('ends a pause at once when its signal aborts, or when the node closes', async () => {
+    let refused: () => void = () => {};
+    let pauses = new Promise<void>((resolve) => {
+      refused = resolve;
+    });
+    const { a } = await pair(() => refused());
+    const ac = new AbortController();
+    const aborted = a
+      .dial('bob:7', { waitForTarget: true, timeout: 30_000, signal: ac.signal })
+      .catch((e) => e);
+    await pauses;
+    ac.abort();
+    expect(await aborted).toBeInstanceOf(AbortError);
+    pauses = new Promise<void>((resolve) => {
+      refused = resolve;
+    });
+    const closed = a.dial('bob:7', { waitForTarget: true, timeout: 30_000 }).catch((e) => e);
+    await pauses;
+    await a.close();
+    // Its pause cut short, the next attempt fails as a closed node's dial does.
+    expect(await closed).toBeInstanceOf(NotConnectedError);
+  });
+
+  it('lets many dials wait at once without a listener-leak warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
+    let pauses = 0;
+    let allPaused: () => void = () => {};
+    const paused = new Promise<void>((resolve) => {
+      allPaused = resolve;
+    });
+    const n = 12;
+    const { a } = await pair(() => {
+      if (++pauses === n) allPaused();
+    });
+    const dials = Array.from({ length: n }, () =>
+      a.dial('bob:7', { waitForTarget: true, timeout: 30_000 }).catch((e: unknown) => e),
+    );
+    await paused;
+    await a.close();
+    for (const err of await Promise.all(dials)) expect(err).toBeInstanceOf(NotConnectedError);
+    // Emitted on the next tick after the listener that passed the limit.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings.map((w) => w.message)).toEqual([]);
+  });
+
+  it('refuses a bad option or address at once', async () => {
+    const { a } = await pair();
+    await expect(a.dial('bob:7', { waitForTarget: 'yes' as unknown as boolean })).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+    await expect(a.dial('bob', { waitForTarget: true })).rejects.toBeInstanceOf(ConfigError);
+    await expect(a.dial('bob:7', { waitForTarget: true, timeout: -1 })).rejects.toBeInstanceOf(ConfigError);
+  });
+});

@@ -16,6 +16,7 @@ import type { Transport } from '../transport/types.js';
 import { checkBool, checkDelay, checkInt } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
+import { StopSignals } from '../util/signals.js';
 import { releaseWatch } from '../util/slabs.js';
 import { timeout } from '../util/timers.js';
 import { Caps, Cmd, LOCAL_IP, MAX_PAYLOAD, SWITCHER_IP } from '../wire/constants.js';
@@ -201,12 +202,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private _closed = false;
   private closing = false;
   /**
-   * One per dial waiting for its target, aborted once the node closes (or starts to): the dial
-   * stops its pause, and its next attempt fails as a closed node's does, instead of waiting out
-   * up to 1 s. One each rather than one for all: Node.js warns of a leak past 10 listeners on a
-   * signal, and every pause listens.
+   * The dials waiting for their target: closing the node (or starting to) ends their pauses, and
+   * their next attempts fail as a closed node's dials do, instead of waiting out up to 1 s.
    */
-  private readonly waitingDials = new Set<AbortController>();
+  private readonly waitingDials = new StopSignals();
   private closeError: Error | undefined;
   /**
    * @internal set by a Session, which logs the loss of the connection itself ('session
@@ -318,20 +317,20 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       // Checked once, here: a bad address or option is refused at once, not dialled again.
       const target = formatTarget(parseAddress(address));
       const { timeoutMs } = dialLimits(options, this.options);
-      const stop = new AbortController();
-      this.waitingDials.add(stop);
-      return redial(
-        (timeout) => this.dial(address, { ...options, timeout, waitForTarget: false }),
-        waitingForTarget({
-          what: 'dial',
-          target,
-          timeout: timeoutMs,
-          signal: options.signal,
-          stop: stop.signal,
-          logger: this.logger,
-          away: targetAway,
-        }),
-      ).finally(() => this.waitingDials.delete(stop));
+      return this.waitingDials.run((stop) =>
+        redial(
+          (timeout) => this.dial(address, { ...options, timeout, waitForTarget: false }),
+          waitingForTarget({
+            what: 'dial',
+            target,
+            timeout: timeoutMs,
+            signal: options.signal,
+            stop,
+            logger: this.logger,
+            away: targetAway,
+          }),
+        ),
+      );
     } catch (err) {
       return Promise.reject(err);
     }
@@ -516,18 +515,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.normalizedDomain = normalizeDomain(domain);
   }
 
-  /** Ends the pauses of the dials waiting for their target (waitingDials). */
-  private stopWaitingDials(): void {
-    for (const c of this.waitingDials) c.abort();
-    this.waitingDials.clear();
-  }
-
   /** Graceful: refuse new streams, close running ones properly, then close the connection. */
   async close(): Promise<void> {
     if (this._closed) return;
     if (!this.closing) {
       this.closing = true;
-      this.stopWaitingDials();
+      this.waitingDials.stopAll();
       for (const l of [...this.listeners.values()]) {
         if (this.borrowed.has(l)) this.dropListener(l);
         else l.close();
@@ -943,7 +936,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private teardown(err: Error, byOwner = false): void {
     if (this._closed) return;
     this._closed = true;
-    this.stopWaitingDials();
+    this.waitingDials.stopAll();
     const graceful = byOwner || (this.closing && err instanceof ConnectionClosedError);
     this.closeError = graceful ? undefined : err;
     this.scheduler.close();

@@ -15,7 +15,7 @@ import type { Transport } from '../transport/types.js';
 import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { eitherSignal, type LinkedSignal } from '../util/signals.js';
+import { eitherSignal, type LinkedSignal, StopSignals } from '../util/signals.js';
 import { clampDelay, now } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import { type DialTarget, formatTarget, parseAddress } from './address.js';
@@ -192,6 +192,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private shortLived = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly abort = new AbortController();
+  /**
+   * The dials and pings waiting for their target, whose pauses close() ends: a signal each, not
+   * `abort`'s, which a dozen of them waiting at once made Node.js warn of a listener leak.
+   */
+  private readonly waiting = new StopSignals();
   private closing: Promise<void> | null = null;
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   /** The failure that made the session close itself (not a close() of its owner), if any. */
@@ -329,9 +334,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Checked once, here: a bad address or option is refused at once, not dialled again.
     const target = formatTarget(parseAddress(address));
     const { timeoutMs } = dialLimits(options, this.nodeOpts);
-    return redial(
-      (timeout) => this.dialOnce(address, { ...options, timeout }),
-      this.retrying('dial', target, timeoutMs, options, targetAway),
+    return this.waiting.run((stop) =>
+      redial(
+        (timeout) => this.dialOnce(address, { ...options, timeout }),
+        this.retrying('dial', target, timeoutMs, options, stop, targetAway),
+      ),
     );
   }
 
@@ -340,14 +347,15 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * failure that says its target is `away`; at once after the loss of the connection, but only
    * when it waits for the next connection (`wait`, else waitForReady), and only while the session
    * is reconnecting: one that failed while ready did not lose its connection (made again at once,
-   * it could spin). close() ends a pause at once: the next attempt fails with the closed
-   * session's error.
+   * it could spin). close() ends a pause at once (`stop`, from `waiting`): the next attempt fails
+   * with the closed session's error.
    */
   private retrying(
     what: 'dial' | 'ping',
     target: string,
     timeout: number,
     options: { signal?: AbortSignal; wait?: boolean },
+    stop: AbortSignal,
     away: (err: unknown) => boolean,
   ): RedialOptions {
     const waits = options.wait ?? this.waitForReady;
@@ -356,7 +364,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       target,
       timeout,
       signal: options.signal,
-      stop: this.abort.signal,
+      stop,
       logger: this.logger,
       away,
       now: (err) => waits && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready',
@@ -393,9 +401,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Checked once, here: a bad option is refused at once, not tried again.
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
     const target = pingTarget(domain);
-    return reping(
-      (timeout) => this.pingOnce(domain, { ...options, timeout }),
-      this.retrying('ping', target, limit, options, pingTargetAway),
+    return this.waiting.run((stop) =>
+      reping(
+        (timeout) => this.pingOnce(domain, { ...options, timeout }),
+        this.retrying('ping', target, limit, options, stop, pingTargetAway),
+      ),
     );
   }
 
@@ -475,6 +485,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.setState('closed');
     this.bounds.signal?.removeEventListener('abort', this.onOpenerAbort);
     this.abort.abort();
+    this.waiting.stopAll();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const l of [...this.listeners.values()]) l.close();
     const err = this.closedError();

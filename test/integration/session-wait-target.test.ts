@@ -248,6 +248,32 @@ describe('session.dial with waitForTarget', () => {
     expect(err).toMatchObject({ code: 'FLEX_ERR_CONNECTION_CLOSED', message: 'session closed' });
   });
 
+  it('lets a dozen dials and pings wait at once without a listener-leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.message);
+    };
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
+    const sws = new Switchers();
+    const { bob } = await pair(sws, new Promise(() => {}));
+    await restart(sws, bob);
+    // All refused at once, all in their first pause together, until they run out.
+    const waits = Array.from({ length: 12 }, (_, i) =>
+      (i % 2 === 0
+        ? bob.dial('alice:7', { waitForTarget: true, timeout: 400 })
+        : bob.ping('alice', { waitForTarget: true, timeout: 400 })
+      ).catch((e: unknown) => e),
+    );
+    for (const err of await Promise.all(waits))
+      expect((err as Error).message).toMatch(/waiting for its target/);
+    // A warning is emitted on the tick after the listener that passed the limit.
+    await new Promise((resolve) => setImmediate(resolve));
+    // Before: 'Possible EventTarget memory leak detected. 11 abort listeners added to
+    // [AbortSignal]', every pause listening to the session's one signal.
+    expect(warnings).toEqual([]);
+  });
+
   it('with wait, a dial cut off by the loss of the connection is made again on the next one', async () => {
     const sws = new Switchers();
     const { bob } = await pair(sws, Promise.resolve());

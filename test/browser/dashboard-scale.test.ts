@@ -275,4 +275,78 @@ describeBrowser('admin dashboard with 1,000 clients in Chromium', () => {
     }
     expect(pageErrors).toEqual([]);
   });
+
+  it('re-enables the Kick button of the client whose kick failed, not the element clicked', async () => {
+    // One row shown at a time (by the filter), so the element clicked goes to the next client
+    // shown. The kick of `failing` is held, then fails; that of `other` is answered here, so
+    // `other` stays listed, marked as leaving, its button disabled.
+    const failing = name(700);
+    const other = name(701);
+    let answer: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    await page.route('**/api/v1/clients/*', async (route) => {
+      if (route.request().method() !== 'DELETE') return route.fallback();
+      if (!route.request().url().endsWith(`/${failing}`)) return route.fulfill({ status: 204 });
+      await held;
+      await route.fulfill({
+        status: 500,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'internal', message: 'refused by the test' } }),
+      });
+    });
+    const button = (key: string) => page.locator(`#rows tr[data-name="${key}"] button.kick`);
+    const show = async (filter: string, keys: string[]) => {
+      await page.locator('#filter').fill(filter);
+      await expect.poll(async () => (await view()).keys, WAIT).toEqual(keys);
+    };
+    const rowOf = (el: Element) => (el.closest('tr') as HTMLElement).dataset.name;
+    // Sorted by domain, descending, whatever the tests before left: at most two clicks.
+    const domainHead = page.locator('th[data-key="domain"]');
+    for (let i = 0; i < 2 && (await domainHead.getAttribute('aria-sort')) !== 'descending'; i++) {
+      await domainHead.click();
+    }
+    expect(await domainHead.getAttribute('aria-sort')).toBe('descending');
+    try {
+      await show(failing, [failing]);
+      const clicked = await button(failing).elementHandle();
+      page.once('dialog', (d) => void d.accept());
+      await button(failing).click();
+      expect(await button(failing).isDisabled()).toBe(true);
+      // The element clicked now shows `other`, whose kick succeeds.
+      await show(other, [other]);
+      expect(await clicked?.evaluate(rowOf)).toBe(other);
+      page.once('dialog', (d) => void d.accept());
+      await button(other).click();
+      await expect.poll(() => page.locator(`#rows tr[data-name="${other}"].leaving`).count(), WAIT).toBe(1);
+      // Shown again, in a row bound afresh: its kick is still on its way.
+      await show(failing, [failing]);
+      expect(await button(failing).isDisabled()).toBe(true);
+      await show(other, [other]);
+      expect(await clicked?.evaluate(rowOf)).toBe(other);
+      answer();
+      await expect
+        .poll(() => page.locator('#events').textContent(), WAIT)
+        .toContain(`kick ${failing} failed: refused by the test`);
+      // The failure left the element clicked alone: it shows a client being kicked.
+      expect(await button(other).isDisabled()).toBe(true);
+      // Both in view (descending, as sorted above): the failed one can be kicked
+      // again, and only leaving rows are disabled.
+      await show(
+        name(700).slice(0, -1),
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0].map((i) => name(700 + i)),
+      );
+      expect(await button(failing).isDisabled()).toBe(false);
+      expect(await button(other).isDisabled()).toBe(true);
+      expect(await page.locator('#rows tr:not(.leaving) button.kick:disabled').count()).toBe(0);
+      expect(await page.locator('#rows tr.leaving button.kick:enabled').count()).toBe(0);
+    } finally {
+      answer();
+      await page.unroute('**/api/v1/clients/*');
+      await page.locator('#filter').fill('');
+    }
+    // Chromium logs the failed DELETE itself; the page threw nothing.
+    expect(pageErrors.filter((e) => !e.includes('status of 500'))).toEqual([]);
+  });
 });

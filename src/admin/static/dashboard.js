@@ -239,23 +239,28 @@ function select(key) {
   }
 }
 
-/** Kicks the client of the row `key` by its domain (the API kicks whoever holds it). */
-async function kick(key, item, button) {
+/** Kicks the client of the row `key` (its connection id) by its domain. */
+async function kick(key, item) {
   if (item === undefined) return; // left since its row was drawn
   const domain = item.domain;
   if (!window.confirm(`Kick ${domain}? Its connection is closed; the node may reconnect.`)) return;
-  button.disabled = true;
-  const res = await api(`api/v1/clients/${encodeURIComponent(domain)}`, {
-    method: 'DELETE',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ reason: 'kicked from the dashboard' }),
-  });
-  if (res.ok) {
-    table.markLeaving(key);
-    logEvent(`kicked ${domain}`, 'warn');
-  } else {
-    button.disabled = false;
-    logEvent(`kick ${domain} failed: ${await errorText(res)}`, 'bad');
+  // The client's button is disabled until the answer, whichever row shows it by then (rows are
+  // reused as the table scrolls); a request that throws re-enables it too.
+  table.setBusy(key, true);
+  try {
+    const res = await api(`api/v1/clients/${encodeURIComponent(domain)}`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'kicked from the dashboard' }),
+    });
+    if (res.ok) {
+      table.markLeaving(key);
+      logEvent(`kicked ${domain}`, 'warn');
+    } else {
+      logEvent(`kick ${domain} failed: ${await errorText(res)}`, 'bad');
+    }
+  } finally {
+    table.setBusy(key, false);
   }
 }
 
@@ -410,7 +415,8 @@ async function start() {
     history: itemHistory,
     historyLimit: 60,
     onSelect: select,
-    onAction: (key, item, button) => kick(key, item, button).catch((e) => logEvent(e.message, 'bad')),
+    onAction: (key, item) =>
+      kick(key, item).catch((e) => logEvent(`kick ${item?.domain ?? key} failed: ${e.message}`, 'bad')),
   });
   $('filter').addEventListener('input', (e) => table.setFilter(e.target.value));
   $('detail-close').addEventListener('click', () => select(table.selected));

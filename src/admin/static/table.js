@@ -53,7 +53,8 @@ export class LiveTable {
   /**
    * columns: [{ key, label, num?, sort?: (item) => value, cell?: (item) => string, spark?, action? }]
    * keyOf(item), nameOf(item) (the row's `data-name`, for people and tests: a client's domain),
-   * text(item) for the filter, onSelect(key), onAction(key, item, button).
+   * text(item) for the filter, onSelect(key), onAction(key, item): the item's action is under
+   * way until the caller calls setBusy(key, false) (see setBusy).
    * scroller: the element that scrolls the rows; padTop, padBottom: empty tbodies around body,
    * which hold the spacers. changed(): asks for a render in the next frame (see frame.js).
    */
@@ -95,6 +96,8 @@ export class LiveTable {
     /** The filtered, sorted items; null when items, filter or sort changed since. */
     this.list = null;
     this.leaving = new Set();
+    /** Keys whose action (a kick) is on its way: their buttons stay disabled meanwhile. */
+    this.busy = new Set();
     this.filter = '';
     this.sort = { key: sortKey, dir: 1 };
     this.selected = null;
@@ -192,7 +195,28 @@ export class LiveTable {
     row?.tr.classList.add('leaving');
     // Its row now may not be the element whose button was clicked (rows are reused as the table
     // scrolls, also while the kick was on its way): the mark disables the row's own button.
-    if (row?.button) row.button.disabled = true;
+    if (row) this.syncButton(row);
+  }
+
+  /**
+   * Marks the action of `key` as under way (its button disabled) or over. The mark belongs to
+   * the item, not to the button clicked: rows are reused as the table scrolls or the filter
+   * changes, so by the time a kick fails the element clicked may show another client, and the
+   * page used to re-enable that element (a leaving client's button among them) while the kicked
+   * client's own row, bound afresh meanwhile, had shown an enabled button all along.
+   */
+  setBusy(key, on) {
+    if (on) this.busy.add(String(key));
+    else this.busy.delete(String(key));
+    const row = this.rows.get(String(key));
+    if (row) this.syncButton(row);
+  }
+
+  /** Disables a row's button while its item is leaving or has its action under way. */
+  syncButton(row) {
+    if (!row.button) return;
+    const off = this.leaving.has(row.key) || this.busy.has(row.key);
+    if (row.button.disabled !== off) row.button.disabled = off;
   }
 
   select(key) {
@@ -288,7 +312,7 @@ export class LiveTable {
         // The row's key at the time of the click: rows are reused for other items.
         b.addEventListener('click', (e) => {
           e.stopPropagation();
-          this.onAction(row.key, this.items.get(row.key), b);
+          this.onAction(row.key, this.items.get(row.key));
         });
         row.button = b;
         td.append(b);
@@ -302,8 +326,6 @@ export class LiveTable {
 
   /** Gives a new or spare row to the item `key`. */
   bind(row, key) {
-    // Disabled while its client is being kicked, whichever client the element showed before.
-    if (row.button) row.button.disabled = this.leaving.has(key);
     row.key = key;
     row.drawn = null;
     row.tr.dataset.key = key;
@@ -321,6 +343,8 @@ export class LiveTable {
     if (row.tr.dataset.name !== name) row.tr.dataset.name = name;
     row.tr.classList.toggle('selected', row.key === this.selected);
     row.tr.classList.toggle('leaving', this.leaving.has(row.key));
+    // Disabled while its client is being kicked, whichever client the element showed before.
+    this.syncButton(row);
     if (row.spark) {
       // Redrawn when its history has a new sample, not on every scroll.
       const h = this.history.get(row.key);

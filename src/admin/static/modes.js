@@ -1,18 +1,22 @@
 // What the dashboard shows for each mode: table columns, summary cards and row details.
+//
+// A column's `width` is its content's width in `ch` (the width of a digit): enough for the
+// longest text its format gives ("1023.9 KiB/s") and for its heading with the sort arrow. The
+// columns without one (domains, addresses) share what is left, cut short with an ellipsis.
 
 import * as fmt from './format.js';
 
 const switcherColumns = [
   { key: 'domain', label: 'Domain' },
-  { key: 'ip', label: 'IP', num: true },
+  { key: 'ip', label: 'IP', num: true, width: 5 },
   { key: 'remoteAddress', label: 'Remote' },
-  { key: 'connectedAt', label: 'Connected', cell: (c) => fmt.since(c.connectedAt) },
-  { key: 'streams', label: 'Streams', num: true, cell: (c) => fmt.count(c.streams) },
-  { key: 'bytesIn', label: 'In', num: true, cell: (c) => fmt.bytes(c.bytesIn) },
-  { key: 'bytesOut', label: 'Out', num: true, cell: (c) => fmt.bytes(c.bytesOut) },
-  { key: 'rateIn', label: 'Rate in', num: true, cell: (c) => fmt.rate(c.rateIn) },
-  { key: 'rateOut', label: 'Rate out', num: true, cell: (c) => fmt.rate(c.rateOut) },
-  { key: 'rttMs', label: 'RTT', num: true, cell: (c) => fmt.ms(c.rttMs) },
+  { key: 'connectedAt', label: 'Connected', width: 10.5, cell: (c) => fmt.since(c.connectedAt) },
+  { key: 'streams', label: 'Streams', num: true, width: 8.5, cell: (c) => fmt.count(c.streams) },
+  { key: 'bytesIn', label: 'In', num: true, width: 9, cell: (c) => fmt.bytes(c.bytesIn) },
+  { key: 'bytesOut', label: 'Out', num: true, width: 9, cell: (c) => fmt.bytes(c.bytesOut) },
+  { key: 'rateIn', label: 'Rate in', num: true, width: 10, cell: (c) => fmt.rate(c.rateIn) },
+  { key: 'rateOut', label: 'Rate out', num: true, width: 10, cell: (c) => fmt.rate(c.rateOut) },
+  { key: 'rttMs', label: 'RTT', num: true, width: 7, cell: (c) => fmt.ms(c.rttMs) },
   { key: 'traffic', label: 'Traffic', spark: true },
   { key: 'kick', label: '', action: { label: 'Kick', className: 'kick' } },
 ];
@@ -20,16 +24,28 @@ const switcherColumns = [
 const nodeColumns = [
   { key: 'local', label: 'Local', sort: (s) => s.local.port, cell: (s) => fmt.address(s.local) },
   { key: 'remote', label: 'Remote', sort: (s) => fmt.address(s.remote), cell: (s) => fmt.address(s.remote) },
-  { key: 'dialed', label: 'Dir', cell: (s) => (s.dialed ? 'out' : 'in') },
-  { key: 'state', label: 'State' },
-  { key: 'window', label: 'Window', num: true, cell: (s) => fmt.bytes(s.window) },
-  { key: 'receiveBuffered', label: 'Recv buf', num: true, cell: (s) => fmt.bytes(s.receiveBuffered) },
-  { key: 'writeBuffered', label: 'Write buf', num: true, cell: (s) => fmt.bytes(s.writeBuffered) },
-  { key: 'bytesRead', label: 'Read', num: true, cell: (s) => fmt.bytes(s.bytesRead) },
-  { key: 'bytesWritten', label: 'Written', num: true, cell: (s) => fmt.bytes(s.bytesWritten) },
-  { key: 'rateIn', label: 'Rate in', num: true, cell: (s) => fmt.rate(s.rateIn) },
-  { key: 'rateOut', label: 'Rate out', num: true, cell: (s) => fmt.rate(s.rateOut) },
-  { key: 'rttMs', label: 'RTT', num: true, cell: (s) => fmt.ms(s.rttMs) },
+  { key: 'dialed', label: 'Dir', width: 3.5, cell: (s) => (s.dialed ? 'out' : 'in') },
+  { key: 'state', label: 'State', width: 6.5 },
+  { key: 'window', label: 'Window', num: true, width: 9, cell: (s) => fmt.bytes(s.window) },
+  {
+    key: 'receiveBuffered',
+    label: 'Recv buf',
+    num: true,
+    width: 9,
+    cell: (s) => fmt.bytes(s.receiveBuffered),
+  },
+  {
+    key: 'writeBuffered',
+    label: 'Write buf',
+    num: true,
+    width: 9.5,
+    cell: (s) => fmt.bytes(s.writeBuffered),
+  },
+  { key: 'bytesRead', label: 'Read', num: true, width: 9, cell: (s) => fmt.bytes(s.bytesRead) },
+  { key: 'bytesWritten', label: 'Written', num: true, width: 9, cell: (s) => fmt.bytes(s.bytesWritten) },
+  { key: 'rateIn', label: 'Rate in', num: true, width: 10, cell: (s) => fmt.rate(s.rateIn) },
+  { key: 'rateOut', label: 'Rate out', num: true, width: 10, cell: (s) => fmt.rate(s.rateOut) },
+  { key: 'rttMs', label: 'RTT', num: true, width: 7, cell: (s) => fmt.ms(s.rttMs) },
   { key: 'traffic', label: 'Traffic', spark: true },
 ];
 

@@ -3,6 +3,10 @@
 // spacers above and below stand for the others, and the row elements, sparklines included, are
 // reused for whichever items scroll into view. With a row and a canvas for each of 1,000 items,
 // every update used to relayout and redraw them all, most of them out of sight.
+//
+// The column widths come from the columns (see widths()), never from the rows drawn: with the
+// browser's automatic table layout they followed the content of the rows in view, so they
+// jumped as rows with longer or shorter text scrolled in.
 
 /* global uPlot */
 
@@ -12,6 +16,12 @@ const SPARK_H = 28;
 const OVERSCAN = 6;
 /** A row's height until one is measured (a 14 px font's row with a 28 px sparkline). */
 const ROW_GUESS = 37;
+/** A cell's padding left and right (`th, td` in dashboard.css). */
+const CELL_PAD = '1rem';
+/** A button's padding left and right and its borders (`button` in dashboard.css). */
+const BUTTON_PAD = '1.2rem + 2px';
+/** The least width, in ch, of a column sized by what the others leave: less scrolls sideways. */
+const SHARE_MIN = 7;
 
 function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -37,6 +47,22 @@ function sparkline(el) {
     [[], [], []],
     el,
   );
+}
+
+/**
+ * The width of each column (a CSS length, or '' for a share of what the others leave) and the
+ * least width of the table. A column's `width` is its content's in ch; the sparkline's and
+ * the button's follow from their sizes. Cells that do not fit are cut with an ellipsis.
+ */
+function widths(columns) {
+  const plus = (w) => `calc(${w} + ${CELL_PAD})`;
+  const of = columns.map((c) => {
+    if (c.spark) return plus(`${SPARK_W}px`);
+    if (c.action) return plus(`${c.action.label.length}ch + ${BUTTON_PAD}`);
+    return c.width ? plus(`${c.width}ch`) : '';
+  });
+  const least = of.map((w) => w || plus(`${SHARE_MIN}ch`));
+  return { of, least: `calc(${least.join(' + ')})` };
 }
 
 /** A spacer row of a spacer tbody, `span` columns wide. */
@@ -115,6 +141,19 @@ export class LiveTable {
   }
 
   renderHead() {
+    // Widths set on the columns, with `table-layout: fixed` (dashboard.css): the table is laid
+    // out from these and its headings, without reading any row.
+    const table = this.head.closest('table');
+    const { of, least } = widths(this.columns);
+    const group = document.createElement('colgroup');
+    for (const w of of) {
+      const col = document.createElement('col');
+      col.style.width = w;
+      group.append(col);
+    }
+    table.querySelector(':scope > colgroup')?.remove();
+    table.prepend(group);
+    table.style.minWidth = least;
     this.head.replaceChildren();
     for (const c of this.columns) {
       const th = document.createElement('th');
@@ -337,7 +376,10 @@ export class LiveTable {
     this.columns.forEach((c, i) => {
       if (c.spark || c.action) return;
       const text = c.cell ? c.cell(it) : String(it[c.key] ?? '—');
-      if (row.cells[i].textContent !== text) row.cells[i].textContent = text;
+      if (row.cells[i].textContent === text) return;
+      row.cells[i].textContent = text;
+      // A column without a width of its own may cut its text: the whole shows on hover.
+      if (!c.width) row.cells[i].title = text;
     });
     const name = this.nameOf(it);
     if (row.tr.dataset.name !== name) row.tr.dataset.name = name;

@@ -20,6 +20,11 @@ const shortName = (i: number): string => `a${i}`;
 /** 63 characters, the longest domain there is. */
 const longName = (i: number): string => `z${'x'.repeat(58)}${String(i).padStart(4, '0')}`;
 const longRemote = (i: number): string => `[2001:db8:ffff:ffff:ffff:ffff:ffff:${i.toString(16)}]:65535`;
+/** What an operator reads most: 16-character domains and IPv4 addresses, short and longest. */
+const COMMON: [string, string][] = [
+  ['office-printer-3', '127.0.0.1:54321'],
+  ['build-agent-0042', '255.255.255.255:65535'],
+];
 
 describeBrowser('admin dashboard column widths in Chromium', () => {
   let sw: Switcher;
@@ -35,6 +40,7 @@ describeBrowser('admin dashboard column widths in Chromium', () => {
     const joins: Promise<Raw>[] = [];
     for (let i = 0; i < SHORT; i++) joins.push(join(sw, shortName(i), { remote: `10.0.0.1:${i + 1}` }));
     for (let i = 0; i < LONG; i++) joins.push(join(sw, longName(i), { remote: longRemote(i) }));
+    for (const [domain, remote] of COMMON) joins.push(join(sw, domain, { remote }));
     raws.push(...(await Promise.all(joins)));
     admin = await startAdmin({ switcher: sw, port: 0, token: TOKEN, sampleInterval: 200 });
     browser = await launchChromium();
@@ -48,7 +54,7 @@ describeBrowser('admin dashboard column widths in Chromium', () => {
     await page.goto(`${admin.url}#token=${TOKEN}`);
     await page.waitForFunction(
       (n) => document.getElementById('rows')?.dataset.rows === String(n),
-      SHORT + LONG,
+      SHORT + LONG + COMMON.length,
     );
   }, 60_000);
 
@@ -128,6 +134,38 @@ describeBrowser('admin dashboard column widths in Chromium', () => {
     );
     expect(Math.max(...heights) - Math.min(...heights)).toBeLessThan(1);
     await page.screenshot({ path: 'test-results/dashboard-columns.png' });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows an IPv4 address and a 16-character domain whole at a 1280 px window', async () => {
+    // They used to share what the number columns left, some 110 px each: `127.0.0.1:54321` was cut.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    try {
+      for (const [domain, remote] of COMMON) {
+        await page.locator('#filter').fill(domain);
+        const row = page.locator(`#rows tr[data-name="${domain}"]`);
+        await expect.poll(() => row.count(), WAIT).toBe(1);
+        const cells = await row
+          .locator('td')
+          .evaluateAll((tds) =>
+            tds
+              .slice(0, 3)
+              .map((td) => ({ text: td.textContent, scroll: td.scrollWidth, client: td.clientWidth })),
+          );
+        expect(cells[0]?.text).toBe(domain);
+        expect(cells[2]?.text).toBe(remote);
+        for (const c of [cells[0], cells[2]])
+          expect(c?.scroll, c?.text ?? '').toBeLessThanOrEqual(c?.client ?? 0);
+      }
+      // And the table fits the window: no sideways scrolling.
+      const scroller = await page
+        .locator('.scroll')
+        .evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+      expect(scroller.scroll).toBeLessThanOrEqual(scroller.client);
+    } finally {
+      await page.locator('#filter').fill('');
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
     expect(pageErrors).toEqual([]);
   });
 });

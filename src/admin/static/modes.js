@@ -2,15 +2,23 @@
 //
 // A column's `width` is its content's width in `ch` (the width of a digit): enough for the
 // longest text its format gives ("1023.9 KiB/s") and for its heading with the sort arrow. The
-// columns without one (domains, addresses) share what is left, cut short with an ellipsis.
+// columns without one (domains, addresses) share what is left, cut short with an ellipsis and
+// shown whole on hover, as is a `clip` column's text that outgrows its width.
+//
+// An operator reads domains and addresses, so at a 1280 px window the switcher's must show the
+// common ones whole: the remote address has a width of its own, that of the longest IPv4
+// address with its port (a long IPv6 one is cut), and the domain takes the rest, some 16 ch.
 
 import * as fmt from './format.js';
 
 const switcherColumns = [
   { key: 'domain', label: 'Domain' },
   { key: 'ip', label: 'IP', num: true, width: 5 },
-  { key: 'remoteAddress', label: 'Remote' },
-  { key: 'connectedAt', label: 'Connected', width: 10.5, cell: (c) => fmt.since(c.connectedAt) },
+  // "255.255.255.255:65535": its dots and colon are narrower than a digit (1 ch).
+  { key: 'remoteAddress', label: 'Remote', width: 19.5, clip: true },
+  // How long it has been connected; headed "Age", as "Connected" and its arrow took 2 ch more
+  // than "9999d 23h".
+  { key: 'connectedAt', label: 'Age', width: 8.5, cell: (c) => fmt.since(c.connectedAt) },
   { key: 'streams', label: 'Streams', num: true, width: 8.5, cell: (c) => fmt.count(c.streams) },
   { key: 'bytesIn', label: 'In', num: true, width: 9, cell: (c) => fmt.bytes(c.bytesIn) },
   { key: 'bytesOut', label: 'Out', num: true, width: 9, cell: (c) => fmt.bytes(c.bytesOut) },

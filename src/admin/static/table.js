@@ -10,14 +10,15 @@
 
 /* global uPlot */
 
-const SPARK_W = 120;
+/** 60 samples at 1.7 px each: 20 px less than it was went to the domain column (modes.js). */
+const SPARK_W = 100;
 const SPARK_H = 28;
 /** Rows rendered beyond each edge of the view, so a short scroll shows no gap. */
 const OVERSCAN = 6;
 /** A row's height until one is measured (a 14 px font's row with a 28 px sparkline). */
 const ROW_GUESS = 37;
 /** A cell's padding left and right (`th, td` in dashboard.css). */
-const CELL_PAD = '1rem';
+const CELL_PAD = '0.7rem';
 /** A button's padding left and right and its borders (`button` in dashboard.css). */
 const BUTTON_PAD = '1.2rem + 2px';
 /** The least width, in ch, of a column sized by what the others leave: less scrolls sideways. */
@@ -77,7 +78,8 @@ function spacer(tbody, span) {
 
 export class LiveTable {
   /**
-   * columns: [{ key, label, num?, sort?: (item) => value, cell?: (item) => string, spark?, action? }]
+   * columns: [{ key, label, num?, width?, clip?, sort?: (item) => value, cell?: (item) => string,
+   * spark?, action? }] (width and clip: see modes.js)
    * keyOf(item), nameOf(item) (the row's `data-name`, for people and tests: a client's domain),
    * text(item) for the filter, onSelect(key), onAction(key, item): the item's action is under
    * way until the caller calls setBusy(key, false) (see setBusy).
@@ -379,7 +381,7 @@ export class LiveTable {
       if (row.cells[i].textContent === text) return;
       row.cells[i].textContent = text;
       // A column without a width of its own may cut its text: the whole shows on hover.
-      if (!c.width) row.cells[i].title = text;
+      if (!c.width || c.clip) row.cells[i].title = text;
     });
     const name = this.nameOf(it);
     if (row.tr.dataset.name !== name) row.tr.dataset.name = name;

@@ -67,6 +67,7 @@ const errors = (...codes: number[]): Record<string, Schema> => {
     401: 'The bearer token is missing or wrong.',
     403: 'No token is configured and the Host header is not a loopback name.',
     404: 'Nothing there (or served only in the other mode, or the dashboard files are not installed).',
+    409: 'The domain is held by another connection than the `id` given (`conflict`): not kicked.',
     413: 'The body is too large.',
     415: 'The body is not application/json.',
     503: 'Too many event streams are open.',
@@ -95,6 +96,7 @@ const schemas: Record<string, Schema> = {
           'forbidden',
           'not_found',
           'method_not_allowed',
+          'conflict',
           'payload_too_large',
           'unsupported_media_type',
           'unavailable',
@@ -240,19 +242,36 @@ export function openapiDocument(): Schema {
         }),
         delete: op(
           'Kick a client (switcher)',
-          'Closes the client’s connection gracefully. The reason comes from `?reason=` or a JSON body `{"reason": "..."}`.',
+          'Closes the client’s connection gracefully. The reason comes from `?reason=` or a JSON body `{"reason": "..."}`. With `?id=` (or `"id"` in the body), only if the domain is held by the connection of that `id` (Client.id): else 409 `conflict`, and the holder (say, the node reconnected) stays.',
           {
-            200: json(obj({ kicked: obj({ domain: str(), ip: int(), reason: str() }) }), 'Kicked.'),
-            ...errors(400, 401, 403, 404, 413, 415),
+            200: json(
+              obj({
+                kicked: obj({ domain: str(), id: int('The connection kicked.'), ip: int(), reason: str() }),
+              }),
+              'Kicked.',
+            ),
+            ...errors(400, 401, 403, 404, 409, 413, 415),
           },
           {
             parameters: [
               { name: 'reason', in: 'query', required: false, schema: { type: 'string', maxLength: 200 } },
+              {
+                name: 'id',
+                in: 'query',
+                required: false,
+                description: 'Kick only the connection with this id (Client.id).',
+                schema: { type: 'integer', minimum: 0 },
+              },
             ],
             requestBody: {
               required: false,
               content: {
-                'application/json': { schema: obj({ reason: { type: 'string', maxLength: 200 } }, []) },
+                'application/json': {
+                  schema: obj(
+                    { reason: { type: 'string', maxLength: 200 }, id: { type: 'integer', minimum: 0 } },
+                    [],
+                  ),
+                },
               },
             },
           },

@@ -21,6 +21,19 @@ const MAX_REASON = 200;
  */
 const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
+/**
+ * The connection id a kick is limited to: `?id=` (digits) or else the body's `id` (a JSON
+ * number), a whole number as the client list gives it; undefined when neither is given; else 400.
+ */
+function kickId(query: string | null, body: unknown): number | undefined {
+  if (query === null && body === undefined) return undefined;
+  const n = query === null ? body : /^[0-9]{1,15}$/.test(query) ? Number(query) : Number.NaN;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    throw new HttpError(400, 'bad_request', 'id must be a whole number: the id of a client as listed');
+  }
+  return n;
+}
+
 export class SwitcherPanel implements Panel {
   readonly mode = 'switcher';
   readonly routes: Route[];
@@ -149,11 +162,24 @@ export class SwitcherPanel implements Panel {
         `reason must be a string of at most ${MAX_REASON} printable characters`,
       );
     }
+    const id = kickId(c.url.searchParams.get('id'), body.id);
     const client = this.switcher.client(domain);
-    if (client === undefined || !this.switcher.kick(domain, raw)) {
+    if (client === undefined) throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
+    // A kick from a stale dashboard row or a delayed command names the connection it saw: when
+    // the node has reconnected since (or another took the domain over), the domain's holder is
+    // another connection, which it must leave alone. The check and the kick run without a turn
+    // of the event loop between them.
+    if (id !== undefined && client.id !== id) {
+      throw new HttpError(
+        409,
+        'conflict',
+        `the domain "${domain}" is held by connection ${client.id}, not ${id}: not kicked`,
+      );
+    }
+    if (!this.switcher.kick(domain, raw)) {
       throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
     }
-    sendJson(c.res, 200, { kicked: { domain: client.domain, ip: client.ip, reason: raw } });
+    sendJson(c.res, 200, { kicked: { domain: client.domain, id: client.id, ip: client.ip, reason: raw } });
   }
 
   private streams(c: Context): void {

@@ -27,6 +27,7 @@ describeBrowser('admin dashboard: a kicked client that comes back', () => {
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.setDefaultTimeout(15_000);
+    page.on('dialog', (d) => void d.accept());
   }, 40_000);
 
   afterAll(async () => {
@@ -38,7 +39,6 @@ describeBrowser('admin dashboard: a kicked client that comes back', () => {
   it('shows it as an ordinary row again, its Kick button enabled', async () => {
     await page.goto(`${admin.url}#token=${TOKEN}`);
     await expect.poll(() => page.locator('#rows tr').count(), WAIT).toBe(2);
-    page.on('dialog', (d) => void d.accept());
     const left = new Promise<string>((resolve) =>
       t.sw.on('clientLeft', (c, reason) => {
         if (c.domain === 'alice') resolve(reason);
@@ -56,5 +56,51 @@ describeBrowser('admin dashboard: a kicked client that comes back', () => {
     await expect.poll(() => row.count(), WAIT).toBe(1);
     expect(await row.getAttribute('class')).not.toMatch(/leaving/);
     expect(await row.locator('button.kick').isDisabled()).toBe(false);
+  });
+
+  it('does not kick the connection that came back through the row of the one that left', async () => {
+    const row = page.locator('#rows tr[data-name="alice"]');
+    await expect.poll(() => row.count(), WAIT).toBe(1);
+    const stale = Number(await row.getAttribute('data-key'));
+    expect(t.sw.client('alice')?.id).toBe(stale);
+    // The DELETE is held until alice has lost her connection and reconnected: the kick arrives
+    // when her domain is held by a new connection, as from a row drawn before she came back.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let sent: unknown;
+    await page.route('**/api/v1/clients/*', async (route) => {
+      if (route.request().method() !== 'DELETE') return route.fallback();
+      sent = route.request().postDataJSON();
+      await held;
+      await route.continue();
+    });
+    try {
+      const left = new Promise<void>((resolve) =>
+        t.sw.on('clientLeft', (c) => {
+          if (c.id === stale) resolve();
+        }),
+      );
+      const back = new Promise((resolve) => t.alice.once('ready', resolve));
+      await row.locator('button.kick').click();
+      await expect.poll(() => sent, WAIT).toBeDefined();
+      expect(sent).toEqual({ reason: 'kicked from the dashboard', id: stale });
+      expect(t.sw.kick('alice', 'lost')).toBe(true);
+      await left;
+      await back;
+      const fresh = t.sw.client('alice')?.id;
+      expect(fresh).toBeDefined();
+      expect(fresh).not.toBe(stale);
+      release();
+      await expect
+        .poll(() => page.locator('#events').textContent(), WAIT)
+        .toContain(`kick alice failed: the domain "alice" is held by connection ${fresh}, not ${stale}`);
+      // The switcher drops a kicked client from its tables at once: she is still the new one.
+      expect(t.sw.client('alice')?.id).toBe(fresh);
+    } finally {
+      release();
+      await page.unroute('**/api/v1/clients/*');
+    }
   });
 });

@@ -345,7 +345,9 @@ describe('admin API for a switcher', () => {
       body: JSON.stringify({ reason: 'maintenance' }),
     });
     expect(r.status, r.text).toBe(200);
-    expect(r.json).toEqual({ kicked: { domain: 'alice', ip: expect.any(Number), reason: 'maintenance' } });
+    expect(r.json).toEqual({
+      kicked: { domain: 'alice', id: expect.any(Number), ip: expect.any(Number), reason: 'maintenance' },
+    });
     expect(await left).toEqual(['alice', 'kicked']);
     const list = (await get('/api/v1/clients')).json as { clients: ClientView[] };
     expect(list.clients.map((c) => c.domain)).toEqual(['bob']);

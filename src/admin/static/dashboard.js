@@ -239,7 +239,11 @@ function select(key) {
   }
 }
 
-/** Kicks the client of the row `key` (its connection id) by its domain. */
+/**
+ * Kicks the client of the row `key` by its domain, if the domain is still held by the connection
+ * the row shows (`id`): by the time the DELETE arrives the node may have reconnected, and its new
+ * connection, in a row of its own, is not the one the operator chose (the API answers 409).
+ */
 async function kick(key, item) {
   if (item === undefined) return; // left since its row was drawn
   const domain = item.domain;
@@ -251,7 +255,7 @@ async function kick(key, item) {
     const res = await api(`api/v1/clients/${encodeURIComponent(domain)}`, {
       method: 'DELETE',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ reason: 'kicked from the dashboard' }),
+      body: JSON.stringify({ reason: 'kicked from the dashboard', id: item.id }),
     });
     if (res.ok) {
       table.markLeaving(key);

@@ -4,7 +4,7 @@ import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { formatBytes } from './meter.js';
 import { addCommonOptions, type CommonOpts, flag } from './options.js';
-import { parseDomain, parseTimeout } from './parse.js';
+import { parseCount, parseDomain, parseTimeout } from './parse.js';
 import { ADMIN_TOKEN_ENV, readSecretFile } from './secret.js';
 
 /**
@@ -19,6 +19,7 @@ interface AdminOpts extends CommonOpts {
   timeout: number;
   json?: boolean;
   reason?: string;
+  id?: number;
 }
 
 /** The admin API that `clients` and `kick` talk to. */
@@ -53,7 +54,13 @@ export function kickCommand(): CliCommand {
   const cmd = new Command('kick')
     .description('disconnect the node holding DOMAIN through the admin API')
     .addArgument(new Argument('<domain>', 'the node to disconnect').argParser(parseDomain))
-    .addOption(new Option('--reason <text>', 'why, for the switcher log'));
+    .addOption(new Option('--reason <text>', 'why, for the switcher log'))
+    .addOption(
+      new Option(
+        '--id <n>',
+        'only if DOMAIN is still held by the connection of this id (see `clients`)',
+      ).argParser((v) => parseCount(v)),
+    );
   addAdminOptions(cmd);
   return { command: cmd, run: runKick };
 }
@@ -172,6 +179,9 @@ const COLUMNS: readonly [string, readonly string[], 'text' | 'bytes' | 'ms' | 's
   ['OUT', ['bytesOut'], 'bytes'],
   ['RTT', ['rttMs', 'rtt'], 'ms'],
   ['CONNECTED', ['connectedAt'], 'since'],
+  // Last, so that scripts reading the columns by position still find theirs: the connection's
+  // id, for `kick --id`.
+  ['ID', ['id'], 'text'],
 ];
 
 /** The client list as an aligned table, one node per line. */
@@ -262,8 +272,19 @@ async function runClients(ctx: CommandContext): Promise<number> {
 async function runKick(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<AdminOpts>();
   const domain = ctx.args[0] as string;
-  const query = o.reason === undefined ? '' : `?reason=${encodeURIComponent(o.reason)}`;
+  const params: string[] = [];
+  if (o.reason !== undefined) params.push(`reason=${encodeURIComponent(o.reason)}`);
+  // The connection the operator saw: a node that reconnected since is another one, left alone.
+  if (o.id !== undefined) params.push(`id=${o.id}`);
+  const query = params.length === 0 ? '' : `?${params.join('&')}`;
   const res = await request(ctx.cmd, 'DELETE', `/api/v1/clients/${encodeURIComponent(domain)}${query}`);
+  if (res.status === 409 && o.id !== undefined) {
+    const why = errorMessage(await res.text().catch(() => ''));
+    throw new CliError(
+      'CLI_NOT_FOUND',
+      why ?? `connection ${o.id} no longer holds the domain ${domain}: not kicked`,
+    );
+  }
   if (res.status === 404) {
     // Any HTTP server answers 404 for a path it does not serve (a wrong --admin path, a node's
     // admin API): only a switcher's client list proves the domain, not the endpoint, was missing.

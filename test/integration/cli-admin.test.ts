@@ -15,6 +15,7 @@ vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
 const TOKEN = 'admin-token';
 const CLIENTS = [
   {
+    id: 7,
     domain: 'alice',
     ip: 1,
     remoteAddress: '127.0.0.1:50001',
@@ -25,6 +26,7 @@ const CLIENTS = [
     rttMs: 0.42,
   },
   {
+    id: 9,
     domain: 'bob',
     ip: 2,
     remoteAddress: '127.0.0.1:50002',
@@ -75,7 +77,15 @@ beforeAll(async () => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === '/api/v1/clients') return json(200, { count: 2, clients: CLIENTS });
     if (req.method === 'DELETE' && path === '/api/v1/clients/alice') {
-      return json(200, { kicked: { domain: 'alice', ip: 1, reason: 'x' } });
+      // alice is connection 7: a kick limited to another is refused, as the admin server does.
+      const id = new URL(req.url ?? '/', 'http://x').searchParams.get('id');
+      if (id !== null && id !== '7') {
+        return sendError(
+          res,
+          new HttpError(409, 'conflict', `the domain "alice" is held by connection 7, not ${id}: not kicked`),
+        );
+      }
+      return json(200, { kicked: { domain: 'alice', id: 7, ip: 1, reason: 'x' } });
     }
     if (req.method === 'DELETE' && path === '/api/v1/clients/broken') return json(500, { error: 'boom' });
     if (path === '/paged/api/v1/clients') {
@@ -117,11 +127,11 @@ describe.concurrent('flexmux clients', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^DOMAIN\s+IP\s+REMOTE\s+STREAMS\s+IN\s+OUT\s+RTT\s+CONNECTED$/);
+    expect(lines[0]).toMatch(/^DOMAIN\s+IP\s+REMOTE\s+STREAMS\s+IN\s+OUT\s+RTT\s+CONNECTED\s+ID$/);
     expect(lines[1]).toMatch(
-      /^alice\s+1\s+127\.0\.0\.1:50001\s+2\s+3\.00 MiB\s+512 B\s+0\.4 ms\s+2026-11-25T12:00:00Z$/,
+      /^alice\s+1\s+127\.0\.0\.1:50001\s+2\s+3\.00 MiB\s+512 B\s+0\.4 ms\s+2026-11-25T12:00:00Z\s+7$/,
     );
-    expect(lines[2]).toMatch(/^bob\s+2\s+127\.0\.0\.1:50002\s+0\s+0 B\s+0 B\s+-\s+2026-11-25T12:01:00Z$/);
+    expect(lines[2]).toMatch(/^bob\s+2\s+127\.0\.0\.1:50002\s+0\s+0 B\s+0 B\s+-\s+2026-11-25T12:01:00Z\s+9$/);
     expect(lines[1].indexOf('127.0.0.1')).toBe(lines[0].indexOf('REMOTE'));
     expect(requests).toContainEqual({ method: 'GET', url: '/api/v1/clients', auth: `Bearer ${TOKEN}` });
   });
@@ -282,6 +292,33 @@ describe.concurrent('flexmux kick', () => {
     });
   });
 
+  it('--id kicks only that connection: another holding the domain exits 12', async ({ expect }) => {
+    const stale = await runCliToEnd(['kick', 'alice', '--id', '5', '--admin', admin, '-t', TOKEN]);
+    expect(stale.code).toBe(12);
+    expect(stale.stderr).toContain('the domain "alice" is held by connection 7, not 5: not kicked');
+    const right = await runCliToEnd([
+      'kick',
+      'alice',
+      '--id',
+      '7',
+      '--reason',
+      'r',
+      '--admin',
+      admin,
+      '-t',
+      TOKEN,
+    ]);
+    expect(right.code).toBe(0);
+    expect(right.stdout).toBe('kicked alice\n');
+    expect(requests).toContainEqual({
+      method: 'DELETE',
+      url: '/api/v1/clients/alice?reason=r&id=7',
+      auth: `Bearer ${TOKEN}`,
+    });
+    const bad = await runCliToEnd(['kick', 'alice', '--id', 'x7', '--admin', admin, '-t', TOKEN]);
+    expect(bad.code).toBe(2);
+  });
+
   it('a domain nobody holds exits 12', async ({ expect }) => {
     const r = await runCliToEnd(['kick', 'nobody', '--admin', admin, '-t', TOKEN]);
     expect(r.code).toBe(12);
@@ -329,11 +366,18 @@ describe('against a real switcher with --admin', () => {
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^alice\s+\d+\s+127\.0\.0\.1:\d+\s+0\s/m);
 
+    const json = await runCliToEnd(['clients', '--json', '--admin', url], { env });
+    const before = (JSON.parse(json.stdout) as { clients: { id: number }[] }).clients[0].id;
     const kick = await runCliToEnd(['kick', 'alice', '--admin', url, '--reason', 'test'], { env });
     expect(kick.code).toBe(0);
     await sw.waitForLog('kicking client', (l) => l.domain === 'alice');
     // The node loses its connection and comes back by itself.
     await node.waitForLog('session ready', (l) => l !== first);
+    expect(await info()).toMatchObject({ state: 'ready', connections: 2 });
+    // A kick aimed at the connection it had, late: the one it has now stays.
+    const late = await runCliToEnd(['kick', 'alice', '--id', String(before), '--admin', url], { env });
+    expect(late.code).toBe(12);
+    expect(late.stderr).toContain(`not ${before}: not kicked`);
     expect(await info()).toMatchObject({ state: 'ready', connections: 2 });
 
     const none = await runCliToEnd(['kick', 'carol', '--admin', url], { env });

@@ -112,7 +112,11 @@ export class NodePanel implements Panel {
 
   keyed(snapshot: unknown): Keyed {
     const s = snapshot as NodeSnapshot;
-    const items = new Map(s.streams.map((v) => [String(v.id), v as unknown as Record<string, unknown>]));
+    // By serial, not by id: a stream that closed and a new one between the same ports (the same
+    // id) between two samples are a removal and an addition, not one stream whose fields changed
+    // (its sparkline history and the dashboard's row carried over to the new one), and a rebind
+    // changes an id, not a serial.
+    const items = new Map(s.streams.map((v) => [String(v.serial), v as unknown as Record<string, unknown>]));
     return { t: s.t, totals: s.totals, omitted: s.omitted, items };
   }
 

@@ -12,8 +12,16 @@ import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
  */
 
 export interface StreamView {
-  /** Unique within the node while the stream lives. */
+  /**
+   * The node's key for it: unique among its open streams, but a later stream between the same
+   * ports gets it again, and a rebind (a dial answered from another address) changes it.
+   */
   id: number;
+  /**
+   * StreamCore.serial: greater for each stream opened later in the process, never reused nor
+   * changed. What deltas, sparkline histories (as a string) and page cursors know a stream by.
+   */
+  serial: number;
   local: StreamAddress;
   remote: StreamAddress;
   /** True if this node opened the stream. */
@@ -218,10 +226,10 @@ export class NodeView {
   streamHistory(streams: readonly StreamView[]): Record<string, SeriesJSON> {
     const out: Record<string, SeriesJSON> = {};
     // A set, not a search of `streams` per stream: with thousands of streams that was quadratic.
-    const shown = new Set(streams.map((v) => v.id));
+    const shown = new Set(streams.map((v) => v.serial));
     for (const s of this.current?.streamList() ?? []) {
       const r = this.book.get(s);
-      if (r?.series != null && shown.has(s.key)) out[String(s.key)] = r.series.toJSON();
+      if (r?.series != null && shown.has(s.serial)) out[String(s.serial)] = r.series.toJSON();
     }
     return out;
   }
@@ -243,6 +251,7 @@ export class NodeView {
     const peerRtt = this.rtt?.peers.get(s.remote.domain);
     return {
       id: s.key,
+      serial: s.serial,
       local: { ...s.local },
       remote: { ...s.remote },
       dialed: s.dialed,

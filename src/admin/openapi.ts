@@ -151,7 +151,12 @@ const schemas: Record<string, Schema> = {
     },
   }),
   Stream: obj({
-    id: int(),
+    id: int(
+      'The node’s key for the stream: unique among its open streams, taken again by a later stream between the same ports, changed by a rebind.',
+    ),
+    serial: int(
+      'Greater for each stream opened later in the process, never reused: the key of deltas and `itemHistory`.',
+    ),
     local: address,
     remote: address,
     dialed: { type: 'boolean' },
@@ -331,8 +336,8 @@ export function openapiDocument(): Schema {
               '`client`, `clientLeft`, `refused` (switcher) or `state` (session) as they happen. ' +
               'With `delta=1`, `delta` events `{t, totals, omitted, set, gone}` replace `snapshot`: ' +
               'the fields of listed items that changed since the previous sample, by key: the client `id` ' +
-              '(switcher; a reconnected node is a new client under the same domain) or the stream `id` ' +
-              '(node), as a string; `hello.itemHistory` uses the same keys. ' +
+              '(switcher; a reconnected node is a new client under the same domain) or the stream `serial` ' +
+              '(node; its `id` is reused and changed by rebinds), as a string; `hello.itemHistory` uses the same keys. ' +
               'gzip-compressed (flushed after every event) when `Accept-Encoding` accepts gzip.',
             {
               200: { description: 'An event stream.', content: { 'text/event-stream': {} } },

@@ -234,6 +234,14 @@ describeBrowser('admin dashboard in Chromium', () => {
       expect(await fresh.locator('#table-title').textContent()).toBe('Streams');
       expect(await rows.locator('td').nth(1).textContent()).toBe('bob:9');
       expect(await rows.locator('td.spark canvas').count()).toBe(1);
+      // Keyed by the stream's serial, as the deltas are: its id is taken again by a later stream
+      // between the same ports.
+      const listed = await fetch(`${nodeAdmin.url}api/v1/streams`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      const [view] = ((await listed.json()) as { streams: { id: number; serial: number }[] }).streams;
+      expect(await rows.getAttribute('data-key')).toBe(String(view?.serial));
+      expect(await rows.getAttribute('data-name')).toBe(String(view?.id));
       await rows.locator('td:first-child').click();
       await expect.poll(() => fresh.locator('#detail-title').textContent(), WAIT).toMatch(/^Stream /);
       expect(errors).toEqual([]);

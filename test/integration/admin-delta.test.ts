@@ -1,6 +1,15 @@
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AdminServer, startAdmin } from '../../src/admin/index.js';
+import { delta as deltaOf } from '../../src/admin/delta.js';
+import {
+  type AdminServer,
+  type NodeSnapshot,
+  startAdmin,
+  validateAdminOptions,
+} from '../../src/admin/index.js';
+import { NodePanel } from '../../src/admin/node-panel.js';
 import type { SwitcherSnapshot } from '../../src/admin/switcher-view.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { startTraffic, type Traffic } from './admin-fixture.js';
 import { collectEvents, type SseEvent } from './admin-http.js';
 
@@ -83,5 +92,59 @@ describe('admin event stream with deltas', () => {
     expect(compared).toBeGreaterThanOrEqual(3);
     // Data moves all along (bob writes, alice echoes): the deltas carried the counters.
     expect(moved).toBeGreaterThan(0);
+  });
+});
+
+describe("a node's deltas", () => {
+  let t: Traffic;
+
+  beforeAll(async () => {
+    t = await startTraffic();
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('take a stream that closed and a new one between the same ports for two streams', async () => {
+    // carol's stream to bob:9 goes with her connection; the first dial of her next connection
+    // takes the same local port (each connection's ports start afresh) to the same bob:9, so the
+    // new stream has the old one's id.
+    t.bob.listen(9).on('stream', (s) => s.on('error', () => {}));
+    const carol = t.session('carol');
+    await carol.ready({ timeout: 5_000 });
+    const first = await carol.dial('bob:9', { timeout: 5_000 });
+    first.on('error', () => {});
+    const panel = new NodePanel(
+      carol,
+      validateAdminOptions({ node: carol, pingInterval: 0 }),
+      new Registry(),
+      silentLogger,
+    );
+    try {
+      panel.tick(0, 1_000);
+      const before = panel.snapshot() as NodeSnapshot;
+      expect(before.streams).toHaveLength(1);
+
+      const back = new Promise((resolve) => carol.once('ready', resolve));
+      expect(t.sw.kick('carol')).toBe(true);
+      await back;
+      const second = await carol.dial('bob:9', { timeout: 5_000 });
+      second.on('error', () => {});
+      panel.tick(1_000, 2_000);
+      const after = panel.snapshot() as NodeSnapshot;
+      expect(after.streams).toHaveLength(1);
+      const [was, now] = [before.streams[0], after.streams[0]];
+      expect(now.id).toBe(was.id);
+      expect(now.serial).toBeGreaterThan(was.serial);
+
+      // One removal and one addition (the new stream whole), not field changes of the old one.
+      const d = deltaOf(panel.keyed(before), panel.keyed(after));
+      expect(d.gone).toEqual([String(was.serial)]);
+      expect(d.set).toEqual({ [String(now.serial)]: now });
+    } finally {
+      panel.close();
+      await carol.close();
+    }
   });
 });

@@ -104,7 +104,9 @@ export const modes = {
     title: 'Streams',
     columns: nodeColumns,
     sortKey: 'local',
-    keyOf: (s) => s.id,
+    // A row per stream, by serial: its id is taken again by a later stream between the same
+    // ports, and changed by a rebind (docs/admin.md, Deltas).
+    keyOf: (s) => s.serial,
     nameOf: (s) => String(s.id),
     text: (s) => `${fmt.address(s.local)} ${fmt.address(s.remote)} ${s.remote.ip} ${s.state}`,
     list: 'streams',

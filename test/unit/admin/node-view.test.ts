@@ -6,6 +6,7 @@ import {
   type InspectableSession,
   validateAdminOptions,
 } from '../../../src/admin/config.js';
+import { delta } from '../../../src/admin/delta.js';
 import { NodePanel } from '../../../src/admin/node-panel.js';
 import { NodeView } from '../../../src/admin/node-view.js';
 import type { RateBook } from '../../../src/admin/rates.js';
@@ -104,6 +105,7 @@ describe('admin node view', () => {
     /** A stream as the view reads it; reading its createdAt means a view of it was built. */
     const stream = (key: number) => ({
       key,
+      serial: 100 + key,
       local: { ip: 1, port: key, domain: 'a' },
       remote: { ip: 2, port: 80, domain: 'b' },
       dialed: true,
@@ -131,12 +133,13 @@ describe('admin node view', () => {
     expect(snap.omitted).toBe(3);
     expect(snap.totals).toMatchObject({ streams: 5, receiveBuffered: 15, writeBuffered: 150 });
     expect(built).toBe(2);
-    expect(Object.keys(view.streamHistory(snap.streams))).toEqual(['1', '2']);
+    expect(Object.keys(view.streamHistory(snap.streams))).toEqual(['101', '102']);
   });
 
-  it('keeps sparkline histories only for the streams a snapshot lists, and keys deltas by id', () => {
+  it('keeps sparkline histories only for the streams a snapshot lists, and keys deltas by serial', () => {
     const stream = (key: number) => ({
       key,
+      serial: 100 + key,
       local: { ip: 1, port: key, domain: 'a' },
       remote: { ip: 2, port: 80, domain: 'b' },
       state: 'open',
@@ -157,7 +160,7 @@ describe('admin node view', () => {
       const book = (panel.view as unknown as { book: RateBook<unknown> }).book;
       expect(list.map((s) => book.get(s)?.series?.size ?? null)).toEqual([1, 1, null, null, null]);
       expect(list.map((s) => book.get(s)?.rateIn)).toEqual([100, 100, 100, 100, 100]);
-      expect([...panel.keyed(panel.snapshot()).items.keys()]).toEqual(['1', '2']);
+      expect([...panel.keyed(panel.snapshot()).items.keys()]).toEqual(['101', '102']);
     } finally {
       panel.close();
     }
@@ -193,5 +196,49 @@ describe('admin node view', () => {
     expect(read('b')).toEqual([1, 2, 3, 4, 6]);
     // An offset counts in the same order.
     expect(view.streams(undefined, { offset: 3, limit: 2 }).streams.map((v) => v.local.port)).toEqual([4, 5]);
+  });
+
+  it('tells a stream that closed from a new one between the same ports, in deltas and histories', () => {
+    // The new stream has the old one's id (the node's key: the same addresses and ports), as a
+    // later stream between the same ports has, e.g. the first dial of a session's next connection.
+    const stream = (serial: number) => ({
+      key: 7,
+      serial,
+      local: { ip: 1, port: 7, domain: 'a' },
+      remote: { ip: 2, port: 80, domain: 'b' },
+      state: 'open',
+      bytesRead: 0,
+      bytesWritten: 0,
+      createdAt: serial * 1000,
+      lastActivity: 0,
+    });
+    let list = [stream(1)];
+    const node = { ...fakeNode(), streamList: () => list } as unknown as InspectableNode;
+    const panel = new NodePanel(
+      node,
+      validateAdminOptions({ node, pingInterval: 0 }),
+      new Registry(),
+      silentLogger,
+    );
+    try {
+      panel.tick(0, 1000);
+      const before = panel.keyed(panel.snapshot());
+      // Between two samples the stream closes and the new one opens.
+      list = [stream(2)];
+      list[0].bytesRead = 100;
+      panel.tick(1000, 2000);
+      const snap = panel.snapshot() as { streams: Record<string, unknown>[] };
+      const d = delta(before, panel.keyed(snap));
+      // One removal and one addition, the new stream whole: not field changes of the old one.
+      expect(d.gone).toEqual(['1']);
+      expect(Object.keys(d.set)).toEqual(['2']);
+      expect(d.set['2']).toEqual(snap.streams[0]);
+      expect(snap.streams[0]).toMatchObject({ id: 7, serial: 2 });
+      // Its sparkline history is its own, under the same key.
+      const hello = panel.hello(snap) as { itemHistory: Record<string, unknown> };
+      expect(Object.keys(hello.itemHistory)).toEqual(['2']);
+    } finally {
+      panel.close();
+    }
   });
 });

@@ -67,8 +67,14 @@ export function compilePatterns(name: string, patterns: string | readonly string
 const ANY: Matcher = () => true;
 
 export class AccessPolicy {
-  /** Passwords in the order admission tries them; the shared one first. */
-  readonly credentials: readonly Credential[];
+  /**
+   * Passwords in the order admission tries them; the shared one first. Replaced whole, never
+   * changed in place, by setPassword: an admission that is trying them keeps the list it began with.
+   */
+  get credentials(): readonly Credential[] {
+    return this.creds;
+  }
+  private creds: readonly Credential[];
   /** True when there are no dial rules: everything may talk to everything (Go). */
   readonly open: boolean;
   private readonly rules: readonly { from: Matcher; to: Matcher }[];
@@ -96,7 +102,7 @@ export class AccessPolicy {
       const allows = compilePatterns(`access.passwords[${i}].domains`, e.domains);
       creds.push({ password: e.password, index: i, allows });
     });
-    this.credentials = creds;
+    this.creds = creds;
     if (o.dial !== undefined && !Array.isArray(o.dial)) throw new ConfigError('access.dial must be an array');
     this.open = o.dial === undefined;
     this.rules = (o.dial ?? []).map((r, i) => {
@@ -106,6 +112,21 @@ export class AccessPolicy {
         to: compilePatterns(`access.dial[${i}].to`, r.to),
       };
     });
+  }
+
+  /**
+   * Replaces the shared password for admissions from now on (a rotated secret); nodes already
+   * admitted are not asked again. Throws ConfigError, keeping the old one, for a password that
+   * repeats an extra one, as the constructor does.
+   */
+  setPassword(password: string): void {
+    if (typeof password !== 'string') throw new ConfigError('password must be a string');
+    const extra = this.credentials.slice(1);
+    const i = extra.findIndex((c) => c.password === password);
+    if (i >= 0) {
+      throw new ConfigError(`access.passwords[${i}] repeats the shared password, which allows every domain`);
+    }
+    this.creds = [{ password, index: -1, allows: ANY }, ...extra];
   }
 
   /** May the node registered as `from` open a stream to `to`? A node may always reach itself. */

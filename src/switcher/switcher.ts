@@ -78,6 +78,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
   private readonly registry: Registry<SwitcherClient>;
   private readonly router: Router;
   private readonly gate: Gatekeeper;
+  private readonly access: AccessPolicy;
   /** What clients see of the switcher (kept off the public API). */
   private readonly clientHost: ClientHost;
   /** Clients that stopped routing but whose connection has not ended yet. */
@@ -97,6 +98,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const o = this.options;
     this.logger = o.logger ?? silentLogger;
     const access = new AccessPolicy(o.password, o.access);
+    this.access = access;
     this.registry = new Registry<SwitcherClient>(
       {
         // A holder busy sending cannot have its answer read, so it is alive. One paused because it
@@ -159,6 +161,17 @@ export class Switcher extends Emitter<SwitcherEvents> {
       throw new ConfigError('handle() needs a Transport');
     }
     this.gate.handle(transport);
+  }
+
+  /**
+   * Replaces the shared password: admissions from now on need the new one, nodes already admitted
+   * stay (a rotated secret, the CLI's reload on SIGHUP). `options.password` reads the new one
+   * after. Throws ConfigError, keeping the old password, if it is not a string or repeats one of
+   * `access.passwords`. A node that reconnects must then know the new password.
+   */
+  setPassword(password: string): void {
+    this.access.setPassword(password);
+    this.options.password = password;
   }
 
   /** Closes the node holding `domain`; false if no node holds it. */

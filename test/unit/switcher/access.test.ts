@@ -60,6 +60,19 @@ describe('AccessPolicy', () => {
     );
   });
 
+  it('replaces the shared password, keeping the extra ones and refusing one of them as shared', () => {
+    const p = new AccessPolicy('pw', { passwords: [{ password: 'red', domains: 'team-red-*' }] });
+    const before = p.credentials;
+    p.setPassword('pw2');
+    expect(p.credentials.map((c) => c.password)).toEqual(['pw2', 'red']);
+    expect(p.credentials[0].allows('anything')).toBe(true);
+    expect(p.credentials[1].allows('blue')).toBe(false);
+    // A new list: an admission trying the old one keeps it whole.
+    expect(before.map((c) => c.password)).toEqual(['pw', 'red']);
+    expect(() => p.setPassword('red')).toThrow(/passwords\[0\] repeats the shared password/);
+    expect(p.credentials[0].password).toBe('pw2');
+  });
+
   it('applies dial rules one way, and lets replies through both ways', () => {
     const p = new AccessPolicy('pw', { dial: [{ from: 'web-*', to: ['db', 'cache'] }] });
     expect(p.open).toBe(false);

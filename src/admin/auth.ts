@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { ConfigError } from '../errors.js';
 import { isLoopback } from './config.js';
 import { HttpError } from './http.js';
 
@@ -13,10 +14,20 @@ import { HttpError } from './http.js';
  * rebind its own DNS name to 127.0.0.1 and drive the API from the browser.
  */
 export class Auth {
-  private readonly digest: Buffer | null;
+  private digest: Buffer | null;
 
   constructor(token: string | undefined) {
     this.digest = token === undefined ? null : sha256(token);
+  }
+
+  /**
+   * Takes `token` in place of the one given at start, for requests from now on (a rotated
+   * secret). Only a server started with a token has one to replace: one without it listens on
+   * loopback only and checks Host headers instead, and a token arriving later would change that.
+   */
+  replace(token: string): void {
+    if (this.digest === null) throw new ConfigError('the admin server was started without a token');
+    this.digest = sha256(token);
   }
 
   get required(): boolean {

@@ -151,6 +151,18 @@ export function isHeaderToken(token: string): boolean {
   return !/[^\x21-\x7e]/.test(token);
 }
 
+/** Throws ConfigError unless `token` is one the server can take: at start, and when it is replaced. */
+export function checkToken(token: unknown): asserts token is string {
+  if (typeof token !== 'string' || token === '') {
+    throw new ConfigError('admin option token must be a non-empty string');
+  }
+  if (!isHeaderToken(token)) {
+    throw new ConfigError(
+      'admin option token must be printable ASCII without spaces: an Authorization header carries it',
+    );
+  }
+}
+
 export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
   if (o === null || typeof o !== 'object') throw new ConfigError('admin options are required');
   if ((o.switcher === undefined) === (o.node === undefined)) {
@@ -159,14 +171,7 @@ export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
   const d = adminDefaults;
   const host = o.host ?? d.host;
   if (typeof host !== 'string' || host === '') throw new ConfigError('admin option host must be a string');
-  if (o.token !== undefined && (typeof o.token !== 'string' || o.token === '')) {
-    throw new ConfigError('admin option token must be a non-empty string');
-  }
-  if (o.token !== undefined && !isHeaderToken(o.token)) {
-    throw new ConfigError(
-      'admin option token must be printable ASCII without spaces: an Authorization header carries it',
-    );
-  }
+  if (o.token !== undefined) checkToken(o.token);
   if (o.token === undefined && !isLoopback(host)) {
     throw new ConfigError(`admin on ${host} is reachable from other machines: set a token`);
   }

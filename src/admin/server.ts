@@ -5,7 +5,7 @@ import { childLogger, type Logger, silentLogger } from '../util/logger.js';
 import { interval, now } from '../util/timers.js';
 import { StaticFiles } from './assets.js';
 import { Auth } from './auth.js';
-import { type AdminOptions, REQUEST_TIMEOUT, validateAdminOptions } from './config.js';
+import { type AdminOptions, checkToken, REQUEST_TIMEOUT, validateAdminOptions } from './config.js';
 import { EventHub } from './events.js';
 import { Feed } from './feed.js';
 import { baseHeaders, HttpError, sendError, sendJson } from './http.js';
@@ -27,6 +27,13 @@ export interface AdminServer {
   readonly port: number;
   /** This server's own Prometheus registry. */
   readonly registry: Registry;
+  /**
+   * Accepts `token` instead of the one given at start, from the next request on (a rotated
+   * secret: the CLI's reload on SIGHUP); open event streams are not asked again. Throws
+   * ConfigError, keeping the old token, for a token `startAdmin` would refuse, or when the server
+   * was started without one.
+   */
+  setToken(token: string): void;
   /** Stops sampling, ends event streams and open connections, closes the port. Idempotent. */
   close(): Promise<void>;
 }
@@ -191,6 +198,10 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     url,
     port,
     registry,
+    setToken: (token) => {
+      checkToken(token);
+      auth.replace(token);
+    },
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(sampler);

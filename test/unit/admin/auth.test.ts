@@ -45,4 +45,15 @@ describe('admin auth', () => {
     }
     expect(status(() => new Auth('t').checkHost(req({ host: 'evil.example' })))).toBe(200);
   });
+
+  it('takes a replacement token for the next request, refusing the old one', () => {
+    const a = new Auth('old');
+    a.replace('new');
+    expect(status(() => a.check(req({ authorization: 'Bearer old' }), url(), false))).toBe(401);
+    expect(status(() => a.check(req({ authorization: 'Bearer new' }), url(), false))).toBe(200);
+    // Without a token at start there is none to replace: it checks Host names instead.
+    const none = new Auth(undefined);
+    expect(() => none.replace('t')).toThrow(/without a token/);
+    expect(none.required).toBe(false);
+  });
 });

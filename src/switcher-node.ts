@@ -79,7 +79,7 @@ function tie(switcher: Switcher, l: Listener): Listener {
   // A switcher that began closing while we were binding must not keep this listener open.
   if (switcher.state !== 'open') onClosing();
   return {
-    address: l.address,
+    ...l,
     close: () => {
       switcher.off('closing', onClosing);
       return l.close();

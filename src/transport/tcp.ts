@@ -12,6 +12,7 @@ import {
 import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot } from './inbox.js';
 import { type PinHolder, pin, unpin } from './read-pin.js';
+import type { SecureContextOptions } from './secure-context.js';
 import type { Transport, TransportHandlers } from './types.js';
 
 export interface TcpTransportOptions {
@@ -46,6 +47,13 @@ export interface Listener {
    * waiting for them.
    */
   close(): Promise<void>;
+  /**
+   * TLS and secure WebSocket listeners only: new handshakes use these certificate and key (any
+   * option of `tls.createSecureContext`; those not given stay as the listener started), while
+   * connections already up keep theirs, for a certificate renewed without a restart. Throws
+   * ConfigError, changing nothing, for a bad pair (a key that does not match the certificate).
+   */
+  setSecureContext?(options: SecureContextOptions): void;
 }
 
 /** Wraps a connected socket (TCP, or TLS: a TLSSocket is a net.Socket). Received Buffers pass straight through. */

@@ -11,6 +11,7 @@ import {
 } from './defaults.js';
 import type { DialOptions } from './dial.js';
 import { logHandshakeFailure, PendingHandshakes } from './handshakes.js';
+import { secureContextSetter } from './secure-context.js';
 import {
   connectSocket,
   type Listener,
@@ -83,5 +84,7 @@ export function listenTls(
     maxPendingHandshakes ?? transportDefaults.maxPendingHandshakes,
     logger,
   );
-  return startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
+  const listening = startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
+  const setSecureContext = secureContextSetter(server, tlsOptions);
+  return listening.then((l) => ({ ...l, setSecureContext }));
 }

@@ -22,6 +22,7 @@ import {
 import { type DialOptions, guardDial } from './dial.js';
 import { httpClientError, httpHandshakeTimeouts, PendingHandshakes, upgradeOr404 } from './handshakes.js';
 import { HandlerSlot, Inbox } from './inbox.js';
+import { secureContextSetter } from './secure-context.js';
 import { type Listener, type ListenOptions, startListener } from './tcp.js';
 import type { Transport, TransportHandlers } from './types.js';
 
@@ -536,7 +537,10 @@ export function listenWs(
   });
   server.on('upgrade', upgradeOr404(server, handshakes, upgrade));
   // http.Server.close also drops idle keep-alives; upgraded sockets belong to their transports.
-  return startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
+  const listening = startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
+  if (!(server instanceof https.Server)) return listening;
+  const setSecureContext = secureContextSetter(server, tlsOptions);
+  return listening.then((l) => ({ ...l, setSecureContext }));
 }
 
 function parseUrl(url: string): URL {

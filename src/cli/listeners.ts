@@ -23,6 +23,14 @@ export interface OpenListener {
   /** Where clients connect, e.g. `ws://127.0.0.1:7080/flex/ws` (the bound port, also for port 0). */
   url: string;
   close(): Promise<void>;
+  /** tls:// and wss:// only: a new certificate for new handshakes (reload.ts). */
+  setSecureContext?: Listener['setSecureContext'];
+}
+
+/** The certificate chain and key the secure listeners serve, as read from --cert and --key. */
+export interface PemPair {
+  cert: Buffer;
+  key: Buffer;
 }
 
 function readPem(file: string | undefined, flag: string): Buffer {
@@ -35,28 +43,40 @@ function readPem(file: string | undefined, flag: string): Buffer {
 }
 
 function opened(scheme: string, l: Listener, path = ''): OpenListener {
-  return { url: `${scheme}://${formatHostPort(l.address)}${path}`, close: () => l.close() };
+  const url = `${scheme}://${formatHostPort(l.address)}${path}`;
+  return { url, close: () => l.close(), setSecureContext: l.setSecureContext };
 }
 
 /** A listener to start: its address and scheme (for the error if it cannot), and how. */
 type Start = readonly [HostPort, string, () => Promise<OpenListener>];
 
-/** Starts every listener; if one fails (port in use...), closes those already open and throws. */
-export async function startListeners(switcher: Switcher, specs: ListenerSpecs): Promise<OpenListener[]> {
-  const secure = specs.tls.length + specs.wss.length > 0;
-  const pem = secure ? { cert: readPem(specs.cert, '--cert'), key: readPem(specs.key, '--key') } : {};
-  if (secure) {
-    // A file that is not PEM, or a key that does not match the certificate, is bad usage (exit
-    // 2), not a failure to listen: OpenSSL's ERR_OSSL_* codes would otherwise pass for errnos.
-    try {
-      createSecureContext(pem);
-    } catch (err) {
-      const why = (err as Error).message;
-      throw new CliError('CLI_USAGE', `bad --cert ${specs.cert} or --key ${specs.key}: ${why}`, {
-        cause: err,
-      });
-    }
+/** The pair the secure listeners of `specs` serve, checked; undefined when there are none. */
+export function readPemPair(specs: ListenerSpecs): PemPair | undefined {
+  if (specs.tls.length + specs.wss.length === 0) return undefined;
+  const pem = { cert: readPem(specs.cert, '--cert'), key: readPem(specs.key, '--key') };
+  // A file that is not PEM, or a key that does not match the certificate, is bad usage (exit
+  // 2), not a failure to listen: OpenSSL's ERR_OSSL_* codes would otherwise pass for errnos.
+  try {
+    createSecureContext(pem);
+  } catch (err) {
+    const why = (err as Error).message;
+    throw new CliError('CLI_USAGE', `bad --cert ${specs.cert} or --key ${specs.key}: ${why}`, {
+      cause: err,
+    });
   }
+  return pem;
+}
+
+/**
+ * Starts every listener, the secure ones with `pem` (read from the specs' files if not given); if
+ * one fails (port in use...), closes those already open and throws.
+ */
+export async function startListeners(
+  switcher: Switcher,
+  specs: ListenerSpecs,
+  given?: PemPair,
+): Promise<OpenListener[]> {
+  const pem = given ?? readPemPair(specs) ?? {};
   const starts: Start[] = [
     ...specs.tcp.map((a): Start => [a, 'tcp', async () => opened('tcp', await listenTcp(switcher, a))]),
     ...specs.ws.map((a): Start => [a, 'ws', async () => opened('ws', await listenWs(switcher, a), a.path)]),

@@ -14,7 +14,13 @@ import { startCliAdmin } from './admin-server.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { listenFailure } from './exit.js';
 import { connectionsAllowed, fdShortfall, openFileLimit } from './fd-limit.js';
-import { type ListenerSpecs, startListeners } from './listeners.js';
+import {
+  type ListenerSpecs,
+  type OpenListener,
+  type PemPair,
+  readPemPair,
+  startListeners,
+} from './listeners.js';
 import { addCommonOptions, type CommonOpts, flag } from './options.js';
 import {
   collect,
@@ -28,6 +34,8 @@ import {
   parseRate,
   parseSize,
 } from './parse.js';
+import { certificateReload, type Reloadable, type ReloadPlan, reloadAll, secretReload } from './reload.js';
+import { onReloadSignal } from './reload-signal.js';
 import { ADMIN_TOKEN_ENV, findSecret, generatePassword, PASSWORD_ENV } from './secret.js';
 import { onStopSignal } from './shutdown.js';
 
@@ -237,7 +245,11 @@ export function switcherCommand(): CliCommand {
 With no listener flag, listens on tcp://${DEFAULT_LISTENERS.tcp} and ws://${DEFAULT_LISTENERS.ws}.
 The password comes from ${PASSWORD_ENV} or --password-file; with neither, a random one is
 generated and printed once on stderr. Access rules (extra passwords, dial rules) are set in the
-config file's switcher.access section; see docs/cli.md.`,
+config file's switcher.access section; see docs/cli.md.
+
+On SIGHUP (not on Windows) it reads --cert and --key, --password-file and --admin-token-file
+again: new connections and admissions use what they hold, connected nodes stay. A file that
+cannot be read or checked keeps the old value; see "Reloading" in docs/cli.md.`,
   );
   return { command: cmd, extraKeys: ['access'], run: runSwitcher };
 }
@@ -276,11 +288,44 @@ function warnOnFdLimit(
   );
 }
 
+/** What the switcher's secrets and certificate came from at start. */
+export interface ReloadSources {
+  password: string;
+  /** No password was given: this run's was generated. */
+  generated: boolean;
+  admin?: { token: string | undefined; setToken(token: string): void };
+  listeners: readonly OpenListener[];
+  /** The certificate and key the secure listeners serve. */
+  pem: PemPair | undefined;
+}
+
+/**
+ * What SIGHUP reads again: the files given at start. A secret from the environment, or generated,
+ * has no file to read: it stays, and the log line says so.
+ */
+export function switcherReloadPlan(o: SwitcherOpts, switcher: Switcher, s: ReloadSources): ReloadPlan {
+  const items: Reloadable[] = [];
+  const notReloaded: string[] = [];
+  if (s.pem !== undefined && o.cert !== undefined && o.key !== undefined)
+    items.push(certificateReload(o.cert, o.key, s.listeners, s.pem));
+  if (o.passwordFile !== undefined)
+    items.push(secretReload('password', o.passwordFile, s.password, (p) => switcher.setPassword(p)));
+  else notReloaded.push(s.generated ? 'password (generated at start)' : `password (from ${PASSWORD_ENV})`);
+  const admin = s.admin;
+  if (admin?.token !== undefined) {
+    if (o.adminTokenFile !== undefined)
+      items.push(secretReload('admin token', o.adminTokenFile, admin.token, (t) => admin.setToken(t)));
+    else notReloaded.push(`admin token (from ${ADMIN_TOKEN_ENV})`);
+  }
+  return { items, notReloaded };
+}
+
 async function runSwitcher(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<SwitcherOpts>();
   const { logger } = ctx;
   const access = accessFromConfig(ctx.extras.access, o.config ?? '');
   let password = findSecret({ file: o.passwordFile, env: PASSWORD_ENV, what: 'password' });
+  const generated = password === undefined;
   if (password === undefined) {
     password = generatePassword();
     process.stderr.write(
@@ -300,17 +345,21 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   );
   const closeTimeout = switcher.options.closeTimeout;
   const shutdown = onStopSignal(logger, closeTimeout + SHUTDOWN_SLACK);
+  const reloadSignal = onReloadSignal(logger);
   const closers: (() => Promise<void>)[] = [];
   try {
-    const listeners = await startListeners(switcher, specs);
+    const pem = readPemPair(specs);
+    const listeners = await startListeners(switcher, specs, pem);
     for (const l of listeners) {
       closers.push(() => l.close());
       logger.info({ url: l.url }, 'listening');
     }
+    let admin: ReloadSources['admin'];
     if (o.admin !== undefined) {
       const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
-      const admin = await startCliAdmin({ switcher }, o.admin, token, logger);
-      closers.push(() => admin.close());
+      const server = await startCliAdmin({ switcher }, o.admin, token, logger);
+      closers.push(() => server.close());
+      admin = { token, setToken: (t) => server.setToken(t) };
     }
     const urls = listeners.map((l) => l.url);
     if (o.demo !== undefined) {
@@ -323,6 +372,8 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       urls.push(`ws://${bound}${transportDefaults.wsPath}`);
       logger.info({ url: `http://${bound}/`, ws: `ws://${bound}${transportDefaults.wsPath}` }, 'demo page');
     }
+    const plan = switcherReloadPlan(o, switcher, { password, generated, admin, listeners, pem });
+    reloadSignal.start(() => reloadAll(plan, logger));
     logger.info({ listeners: urls }, 'switcher ready');
     await shutdown.signalled;
     await shutdown.run(async () => {
@@ -335,6 +386,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
     await switcher.close({ timeout: 0 });
     throw err;
   } finally {
+    reloadSignal.dispose();
     shutdown.dispose();
   }
 }

@@ -1,0 +1,78 @@
+import type { Logger } from '../util/logger.js';
+
+/**
+ * SIGHUP, the daemon convention for "read your files again" (systemd's ExecReload, certbot's
+ * deploy hooks), for the long-running commands. A reload reads files, so it takes a while; a
+ * signal that comes during one is not run alongside it (two reloads could apply their files in
+ * either order) but once more after it, however many came: the files are read after the last.
+ */
+
+export interface ReloadTrigger {
+  /** Asks for a reload: run now, or once more after the one running. */
+  (): void;
+  /** Resolves once no reload runs and none is asked for (tests, and a command that stops). */
+  idle(): Promise<void>;
+}
+
+/** Runs `reload` on each call, one at a time, coalescing the calls made while one runs. */
+export function coalesced(reload: () => Promise<unknown>, logger: Logger): ReloadTrigger {
+  let running: Promise<void> | null = null;
+  let again = false;
+  const loop = async (): Promise<void> => {
+    do {
+      again = false;
+      try {
+        await reload();
+      } catch (err) {
+        // reloadAll reports its own failures; this is a bug, and the process must live on.
+        logger.error({ err: (err as Error).message }, 'reload failed');
+      }
+    } while (again);
+    running = null;
+  };
+  const trigger = (): void => {
+    if (running !== null) {
+      again = true;
+      return;
+    }
+    running = loop();
+  };
+  trigger.idle = async (): Promise<void> => {
+    while (running !== null) await running;
+  };
+  return trigger;
+}
+
+export interface ReloadSignal {
+  /** From now on a SIGHUP reloads with `reload`; one that came before runs it now. */
+  start(reload: () => Promise<unknown>): ReloadTrigger;
+  /** Removes the handler. */
+  dispose(): void;
+}
+
+/**
+ * Takes SIGHUP from now on, where there is one (Windows has none), so that a SIGHUP while the
+ * command starts does not end it (the default action); it is remembered and run once `start`
+ * has the reload.
+ */
+export function onReloadSignal(logger: Logger, platform: NodeJS.Platform = process.platform): ReloadSignal {
+  let trigger: ReloadTrigger | null = null;
+  let early = false;
+  const handler = (): void => {
+    logger.info({ signal: 'SIGHUP' }, 'reloading');
+    if (trigger === null) early = true;
+    else trigger();
+  };
+  const listening = platform !== 'win32';
+  if (listening) process.on('SIGHUP', handler);
+  return {
+    start(reload) {
+      trigger = coalesced(reload, logger);
+      if (early) trigger();
+      return trigger;
+    },
+    dispose() {
+      if (listening) process.off('SIGHUP', handler);
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
+import type { Logger } from '../util/logger.js';
+import type { PemPair } from './listeners.js';
+import { readSecretFile } from './secret.js';
+
+/**
+ * What a long-running command reads again from its files on SIGHUP (reload-signal.ts sends it
+ * here): the certificate and key of its TLS listeners, its password, its admin token. Each is
+ * read and checked whole before anything is applied, so a file caught half-written, or a key that
+ * does not match its certificate, leaves the old value serving; connections already up are never
+ * touched. Secrets never reach the log, only the names of what changed.
+ */
+
+/** One value read again from its file(s). */
+export interface Reloadable {
+  /** Names it in log lines: `certificate`, `password`, `admin token`, `CA`. */
+  readonly what: string;
+  /** Where it is read from, named in the error line when it cannot be. */
+  readonly files: readonly string[];
+  /**
+   * Reads and checks the file(s), then applies what they hold; resolves false when that is what
+   * is applied already. Throws, having applied nothing, when a file cannot be read or checked.
+   */
+  reload(): Promise<boolean>;
+}
+
+export interface ReloadPlan {
+  items: readonly Reloadable[];
+  /** What SIGHUP leaves as it is, and why, for the log line: `password (from FLEXMUX_PASSWORD)`. */
+  notReloaded: readonly string[];
+}
+
+export interface ReloadResult {
+  changed: string[];
+  unchanged: string[];
+  failed: string[];
+}
+
+/** Reloads every item of `plan`; one error line per failure, then one info line for the whole. */
+export async function reloadAll(plan: ReloadPlan, logger: Logger): Promise<ReloadResult> {
+  const result: ReloadResult = { changed: [], unchanged: [], failed: [] };
+  for (const item of plan.items) {
+    try {
+      (await item.reload()) ? result.changed.push(item.what) : result.unchanged.push(item.what);
+    } catch (err) {
+      result.failed.push(item.what);
+      logger.error(
+        { what: item.what, files: item.files, err: (err as Error).message },
+        `reload: kept the old ${item.what}: cannot use ${item.files.join(' and ')}`,
+      );
+    }
+  }
+  const summary = { ...result, notReloaded: plan.notReloaded };
+  if (result.failed.length > 0) logger.warn(summary, 'reloaded, with failures');
+  else logger.info(summary, 'reloaded');
+  return result;
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
+
+/**
+ * The certificate chain and key of TLS and secure WebSocket listeners, from `certFile` and
+ * `keyFile`; `served` is the pair they started with. Both files are read before either is used:
+ * a certificate renewed with its key is only ever served with that key.
+ */
+export function certificateReload(
+  certFile: string,
+  keyFile: string,
+  listeners: readonly { setSecureContext?: (pair: PemPair) => void }[],
+  served: PemPair,
+): Reloadable {
+  let current = served;
+  return {
+    what: 'certificate',
+    files: [certFile, keyFile],
+    async reload() {
+      const [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
+      if (sameBytes(cert, current.cert) && sameBytes(key, current.key)) return false;
+      // Throws for a file that is not PEM and for a key that does not match the certificate.
+      createSecureContext({ cert, key });
+      for (const l of listeners) l.setSecureContext?.({ cert, key });
+      current = { cert, key };
+      return true;
+    },
+  };
+}
+
+/**
+ * A secret read from `file` as at start (secret.ts: one trailing newline dropped, empty
+ * refused), handed to `apply`, which throws for one it cannot take; `inUse` is the one at start.
+ */
+export function secretReload(
+  what: string,
+  file: string,
+  inUse: string,
+  apply: (secret: string) => void,
+): Reloadable {
+  let current = inUse;
+  return {
+    what,
+    files: [file],
+    async reload() {
+      const secret = readSecretFile(file, what);
+      if (secret === current) return false;
+      apply(secret);
+      current = secret;
+      return true;
+    },
+  };
+}

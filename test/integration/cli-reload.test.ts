@@ -1,0 +1,71 @@
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { certA, certB, servedFingerprint } from '../helpers/certs.js';
+import { killAll, runCliToEnd, startSwitcher } from '../helpers/cli.js';
+
+/**
+ * `flexmux switcher` reloads on SIGHUP, end to end: the process reads its --cert/--key and
+ * --password-file again and says so in one log line, which the test waits on.
+ */
+
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await killAll();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () => {
+  it('serves the new certificate and admits with the new password; a bad pair keeps it running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const cert = join(dir, 'fullchain.pem');
+    const key = join(dir, 'privkey.pem');
+    const password = join(dir, 'password');
+    copyFileSync(certA.certFile, cert);
+    copyFileSync(certA.keyFile, key);
+    writeFileSync(password, 'password-one\n');
+    const sw = await startSwitcher(
+      ['--tls', '127.0.0.1:0', '--cert', cert, '--key', key, '--password-file', password],
+      {},
+    );
+    const tls = sw.urls.find((u) => u.startsWith('tls:')) ?? '';
+    const port = Number(new URL(tls).port);
+    expect(await servedFingerprint(port)).toBe(certA.fingerprint);
+
+    copyFileSync(certB.certFile, cert);
+    copyFileSync(certB.keyFile, key);
+    writeFileSync(password, 'password-two\n');
+    sw.child.proc.kill('SIGHUP');
+    const line = await sw.child.waitForLog('reloaded');
+    expect(line).toMatchObject({ changed: ['certificate', 'password'], failed: [], notReloaded: [] });
+    expect(await servedFingerprint(port)).toBe(certB.fingerprint);
+    const ping = (pw: string) =>
+      runCliToEnd(['ping', '-s', tls, '--ca', certB.certFile, '-c', '1'], {
+        env: { FLEXMUX_PASSWORD: pw },
+      });
+    expect((await ping('password-two')).code).toBe(0);
+    expect((await ping('password-one')).code).toBe(3);
+
+    // The old key with the new certificate: an error line naming the files, and the process
+    // keeps serving what it served.
+    copyFileSync(certA.keyFile, key);
+    sw.child.proc.kill('SIGHUP');
+    const failed = await sw.child.waitForLog('reloaded, with failures');
+    expect(failed).toMatchObject({ failed: ['certificate'] });
+    const error = sw.child.logs.find((l) => l.msg.startsWith('reload: kept the old certificate'));
+    expect(error).toMatchObject({ level: 50, files: [cert, key] });
+    expect(await servedFingerprint(port)).toBe(certB.fingerprint);
+    expect(sw.child.proc.exitCode).toBe(null);
+    expect(sw.child.stderr).not.toContain('password-two');
+  });
+
+  it('says so in switcher --help', async () => {
+    const r = await runCliToEnd(['switcher', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('On SIGHUP (not on Windows) it reads --cert and --key, --password-file');
+  });
+});

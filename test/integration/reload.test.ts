@@ -1,0 +1,222 @@
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startCliAdmin } from '../../src/cli/admin-server.js';
+import { type ListenerSpecs, readPemPair, startListeners } from '../../src/cli/listeners.js';
+import { reloadAll } from '../../src/cli/reload.js';
+import { type ReloadSources, type SwitcherOpts, switcherReloadPlan } from '../../src/cli/switcher.js';
+import { connect } from '../../src/connect.js';
+import { AdmissionError } from '../../src/errors.js';
+import type { FlexStream, Session } from '../../src/index.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { certA, certB, servedFingerprint } from '../helpers/certs.js';
+import { captureLogger } from '../helpers/faulty-log.js';
+import { readAll } from '../helpers/streams.js';
+import { request } from './admin-http.js';
+
+/**
+ * The switcher command's reload (src/cli/reload.ts), called as SIGHUP calls it, on a switcher
+ * set up as `flexmux switcher --tls --wss --cert --key --password-file --admin
+ * --admin-token-file` sets it up: the files change, the reload applies them, connections stay.
+ */
+
+const HOST = '127.0.0.1';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+interface Setup {
+  dir: string;
+  files: { cert: string; key: string; password: string; token: string };
+  switcher: Switcher;
+  tls: string;
+  wss: string;
+  admin: string;
+  reload: () => ReturnType<typeof reloadAll>;
+  logger: ReturnType<typeof captureLogger>;
+}
+
+async function setup(): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), 'flexmux-reload-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const files = {
+    cert: join(dir, 'fullchain.pem'),
+    key: join(dir, 'privkey.pem'),
+    password: join(dir, 'password'),
+    token: join(dir, 'admin-token'),
+  };
+  copyFileSync(certA.certFile, files.cert);
+  copyFileSync(certA.keyFile, files.key);
+  writeFileSync(files.password, 'password-one\n');
+  writeFileSync(files.token, 'token-one\n');
+  const switcher = new Switcher({ password: 'password-one' });
+  cleanup.push(() => switcher.close({ timeout: 1_000 }));
+  const specs: ListenerSpecs = {
+    tcp: [],
+    ws: [],
+    tls: [{ host: HOST, port: 0 }],
+    wss: [{ host: HOST, port: 0, path: '/flex/ws' }],
+    cert: files.cert,
+    key: files.key,
+  };
+  const pem = readPemPair(specs);
+  const listeners = await startListeners(switcher, specs, pem);
+  cleanup.push(() => Promise.all(listeners.map((l) => l.close())).then(() => {}));
+  const server = await startCliAdmin({ switcher }, { host: HOST, port: 0 }, 'token-one', silentLogger);
+  cleanup.push(() => server.close());
+  const o: SwitcherOpts = {
+    cert: files.cert,
+    key: files.key,
+    passwordFile: files.password,
+    admin: { host: HOST, port: 0 },
+    adminTokenFile: files.token,
+  } as SwitcherOpts;
+  const sources: ReloadSources = {
+    password: 'password-one',
+    generated: false,
+    admin: { token: 'token-one', setToken: (t) => server.setToken(t) },
+    listeners,
+    pem,
+  };
+  const plan = switcherReloadPlan(o, switcher, sources);
+  const logger = captureLogger();
+  const url = (scheme: string) => listeners.find((l) => l.url.startsWith(`${scheme}:`))?.url ?? '';
+  return {
+    dir,
+    files,
+    switcher,
+    tls: url('tls'),
+    wss: url('wss'),
+    admin: server.url,
+    reload: () => reloadAll(plan, logger),
+    logger,
+  };
+}
+
+function port(url: string): number {
+  return Number(new URL(url).port);
+}
+
+/** A node on `url` trusting `ca`, admitted with `password` (no retries: a refusal is final). */
+async function nodeOn(
+  url: string,
+  domain: string,
+  password: string,
+  ca: Buffer,
+): Promise<Session<FlexStream>> {
+  const s = connect(url, { password, domain, tls: { ca }, reconnect: false });
+  cleanup.push(() => s.close());
+  await s.ready({ timeout: 5_000 });
+  return s;
+}
+
+/** Serves an echo on port 7 of `s`. */
+function echo(s: Session<FlexStream>): void {
+  s.listen(7).on('stream', (st: FlexStream) => st.pipe(st));
+}
+
+async function echoes(from: Session<FlexStream>, to: string, text: string): Promise<string> {
+  const st = await from.dial(`${to}:7`, { timeout: 5_000 });
+  st.end(text);
+  return (await readAll(st)).toString();
+}
+
+describe('reloading the switcher command (SIGHUP)', () => {
+  it('serves the new certificate to new connections; nodes connected before stay and dial', async () => {
+    const t = await setup();
+    const bob = await nodeOn(t.tls, 'bob', 'password-one', certA.cert);
+    echo(bob);
+    const alice = await nodeOn(t.wss, 'alice', 'password-one', certA.cert);
+    expect(await servedFingerprint(port(t.tls))).toBe(certA.fingerprint);
+    expect(await servedFingerprint(port(t.wss))).toBe(certA.fingerprint);
+
+    copyFileSync(certB.certFile, t.files.cert);
+    copyFileSync(certB.keyFile, t.files.key);
+    expect(await t.reload()).toEqual({
+      changed: ['certificate'],
+      unchanged: ['password', 'admin token'],
+      failed: [],
+    });
+    expect(t.logger.find('reloaded', {})).toHaveLength(1);
+    expect(t.logger.find('reloaded')[0]?.fields).toMatchObject({ changed: ['certificate'], notReloaded: [] });
+
+    expect(await servedFingerprint(port(t.tls))).toBe(certB.fingerprint);
+    expect(await servedFingerprint(port(t.wss))).toBe(certB.fingerprint);
+    // A node trusting only B gets in now; the two from before are still admitted and relaying.
+    const carol = await nodeOn(t.tls, 'carol', 'password-one', certB.cert);
+    expect(t.switcher.clients().map((c) => c.domain)).toEqual(['bob', 'alice', 'carol']);
+    expect(await echoes(alice, 'bob', 'across the reload')).toBe('across the reload');
+    expect(await echoes(carol, 'bob', 'after it')).toBe('after it');
+    expect(bob.connections).toBe(1);
+    expect(alice.connections).toBe(1);
+    // Nothing changed since: said so, and nothing applied.
+    expect((await t.reload()).unchanged).toContain('certificate');
+  });
+
+  it('keeps the old certificate when the new key does not match it, and says why', async () => {
+    const t = await setup();
+    const bob = await nodeOn(t.tls, 'bob', 'password-one', certA.cert);
+    echo(bob);
+    copyFileSync(certB.certFile, t.files.cert); // the new certificate, the old key
+    const result = await t.reload();
+    expect(result.failed).toEqual(['certificate']);
+    const [error] = t.logger.find(/^reload: kept the old certificate/);
+    expect(error?.level).toBe('error');
+    expect(error?.fields).toMatchObject({ files: [t.files.cert, t.files.key] });
+    expect(String(error?.fields.err)).toMatch(/key values mismatch/);
+    expect(t.logger.find('reloaded, with failures')).toHaveLength(1);
+
+    expect(await servedFingerprint(port(t.tls))).toBe(certA.fingerprint);
+    expect(await servedFingerprint(port(t.wss))).toBe(certA.fingerprint);
+    const alice = await nodeOn(t.wss, 'alice', 'password-one', certA.cert);
+    expect(await echoes(alice, 'bob', 'still served')).toBe('still served');
+
+    // A file that cannot be read is the same: the old pair stays.
+    rmSync(t.files.key);
+    expect((await t.reload()).failed).toEqual(['certificate']);
+    expect(await servedFingerprint(port(t.tls))).toBe(certA.fingerprint);
+  });
+
+  it('admits with the new password only; a node admitted with the old one stays', async () => {
+    const t = await setup();
+    const bob = await nodeOn(t.tls, 'bob', 'password-one', certA.cert);
+    echo(bob);
+    writeFileSync(t.files.password, 'password-two\n');
+    expect((await t.reload()).changed).toEqual(['password']);
+
+    const refused = await nodeOn(t.tls, 'mallory', 'password-one', certA.cert).catch((e: unknown) => e);
+    // ready() rejects with the session's end, the refusal as its cause (sealed with the new
+    // password, so the node cannot read its ErrCode: a wrong password, as with Go).
+    expect((refused as Error).cause).toBeInstanceOf(AdmissionError);
+    expect(t.switcher.stats().refused).toBe(1);
+    const alice = await nodeOn(t.tls, 'alice', 'password-two', certA.cert);
+    expect(t.switcher.clients().map((c) => c.domain)).toEqual(['bob', 'alice']);
+    expect(await echoes(alice, 'bob', 'old and new')).toBe('old and new');
+
+    // An empty file (a secret being rewritten) keeps the password in use.
+    writeFileSync(t.files.password, '');
+    expect((await t.reload()).failed).toEqual(['password']);
+    expect(t.logger.find(/^reload: kept the old password/)[0]?.fields.err).toMatch(/is empty/);
+    await nodeOn(t.tls, 'carol', 'password-two', certA.cert);
+    // The secret is never logged.
+    expect(JSON.stringify(t.logger.entries)).not.toMatch(/password-(one|two)/);
+  });
+
+  it('takes the new admin token: the old one gets 401, the new one 200', async () => {
+    const t = await setup();
+    expect((await request(t.admin, '/api/v1/info', { token: 'token-one' })).status).toBe(200);
+    writeFileSync(t.files.token, 'token-two\n');
+    expect((await t.reload()).changed).toEqual(['admin token']);
+    expect((await request(t.admin, '/api/v1/info', { token: 'token-one' })).status).toBe(401);
+    expect((await request(t.admin, '/api/v1/info', { token: 'token-two' })).status).toBe(200);
+    // A token an Authorization header cannot carry is refused, the new one kept.
+    writeFileSync(t.files.token, 'token three\n');
+    expect((await t.reload()).failed).toEqual(['admin token']);
+    expect((await request(t.admin, '/api/v1/info', { token: 'token-two' })).status).toBe(200);
+    expect(JSON.stringify(t.logger.entries)).not.toMatch(/token-(one|two)|token three/);
+  });
+});

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { coalesced, onReloadSignal } from '../../../src/cli/reload-signal.js';
+import { silentLogger } from '../../../src/util/logger.js';
+import { captureLogger } from '../../helpers/faulty-log.js';
+
+/** A reload that runs until the test lets it finish, counting its runs. */
+function heldReload(): { reload: () => Promise<void>; runs: () => number; finish: () => void } {
+  let runs = 0;
+  let release: (() => void) | null = null;
+  return {
+    reload: () => {
+      runs++;
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    },
+    runs: () => runs,
+    finish: () => {
+      const r = release;
+      release = null;
+      r?.();
+    },
+  };
+}
+
+/** Lets pending promise callbacks run (the loop's next step), without a timer. */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('coalesced reloads', () => {
+  it('runs once more after the running reload, however many signals came during it', async () => {
+    const h = heldReload();
+    const trigger = coalesced(h.reload, silentLogger);
+    trigger();
+    expect(h.runs()).toBe(1);
+    trigger();
+    trigger();
+    trigger();
+    expect(h.runs()).toBe(1);
+    h.finish();
+    await settle();
+    expect(h.runs()).toBe(2);
+    h.finish();
+    await trigger.idle();
+    expect(h.runs()).toBe(2);
+    // Idle again: the next signal runs at once.
+    trigger();
+    expect(h.runs()).toBe(3);
+    h.finish();
+    await trigger.idle();
+  });
+
+  it('logs a reload that throws, and runs the next one', async () => {
+    const logger = captureLogger();
+    let n = 0;
+    const trigger = coalesced(async () => {
+      n++;
+      if (n === 1) throw new Error('boom');
+    }, logger);
+    trigger();
+    await trigger.idle();
+    expect(logger.find('reload failed', { err: 'boom' })).toHaveLength(1);
+    trigger();
+    await trigger.idle();
+    expect(n).toBe(2);
+  });
+});
+
+describe('onReloadSignal', () => {
+  it('takes SIGHUP, runs one that came before start once started, and lets go on dispose', async () => {
+    const before = process.listenerCount('SIGHUP');
+    const logger = captureLogger();
+    const signal = onReloadSignal(logger, 'linux');
+    try {
+      expect(process.listenerCount('SIGHUP')).toBe(before + 1);
+      process.emit('SIGHUP', 'SIGHUP');
+      let runs = 0;
+      const trigger = signal.start(async () => {
+        runs++;
+      });
+      await trigger.idle();
+      expect(runs).toBe(1);
+      process.emit('SIGHUP', 'SIGHUP');
+      await trigger.idle();
+      expect(runs).toBe(2);
+      expect(logger.find('reloading', { signal: 'SIGHUP' })).toHaveLength(2);
+    } finally {
+      signal.dispose();
+    }
+    expect(process.listenerCount('SIGHUP')).toBe(before);
+  });
+
+  it('registers nothing on Windows, which has no SIGHUP', () => {
+    const before = process.listenerCount('SIGHUP');
+    const signal = onReloadSignal(silentLogger, 'win32');
+    expect(process.listenerCount('SIGHUP')).toBe(before);
+    signal.dispose();
+    expect(process.listenerCount('SIGHUP')).toBe(before);
+  });
+});

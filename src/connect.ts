@@ -12,7 +12,11 @@ import { checkBool, checkDelay } from './util/check.js';
 import { withoutPassword } from './util/url.js';
 
 export interface ConnectOptions extends SessionOptions {
-  /** TLS options for tls:// and wss:// (ca, rejectUnauthorized, servername, ...). */
+  /**
+   * TLS options for tls:// and wss:// (ca, rejectUnauthorized, servername, ...). Each connection
+   * attempt reads this object's fields again, so a field changed in it (a reloaded `ca`) applies
+   * from the next attempt on.
+   */
   tls?: tls.ConnectionOptions;
   /** Extra HTTP headers for the WebSocket upgrade. */
   headers?: Record<string, string>;

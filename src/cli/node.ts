@@ -14,6 +14,7 @@ import { withoutPassword } from '../util/url.js';
 import { startCliAdmin } from './admin-server.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError } from './exit.js';
+import { type NodeReloadSources, nodeReloadPlan } from './node-reload.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import {
   collect,
@@ -29,6 +30,8 @@ import {
   parseTimeout,
 } from './parse.js';
 import { splice } from './pipe.js';
+import { reloadAll } from './reload.js';
+import { onReloadSignal } from './reload-signal.js';
 import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
 import { openSession } from './session.js';
 import { onStopSignal } from './shutdown.js';
@@ -130,7 +133,10 @@ export function nodeCommand(): CliCommand {
     'after',
     `
 Example: serve this machine's ssh as alice:22, and reach bob's web server on local port 8080:
-  FLEXMUX_PASSWORD=... flexmux node -s tcp://relay:7000 -d alice -e 22=127.0.0.1:22 -f 8080=bob:80`,
+  FLEXMUX_PASSWORD=... flexmux node -s tcp://relay:7000 -d alice -e 22=127.0.0.1:22 -f 8080=bob:80
+
+On SIGHUP (not on Windows) it reads --password-file and --ca again, for its next connection (the
+one up stays), and --admin-token-file; see "Reloading" in docs/cli.md.`,
   );
   return { command: cmd, run: runNode };
 }
@@ -429,6 +435,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     ports.add(e.port);
   }
   const shutdown = onStopSignal(logger, CLOSE_BOUND + 2_000);
+  const reloadSignal = onReloadSignal(logger);
   const closers: (() => Promise<void> | void)[] = [];
   const tunnels = new Tunnels();
   // Aborted first at shutdown: forwarded connections still dialling stop waiting (dialForwarded).
@@ -464,17 +471,22 @@ async function runNode(ctx: CommandContext): Promise<number> {
     }
     // So is the admin server, for the same reason: it shows the session once there is one.
     const shown = new SessionToCome(o.domain);
+    let admin: NodeReloadSources['admin'];
     if (o.admin !== undefined) {
       const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
-      const admin = await startCliAdmin({ node: shown }, o.admin, token, logger);
-      closers.push(() => admin.close());
+      const server = await startCliAdmin({ node: shown }, o.admin, token, logger);
+      closers.push(() => server.close());
+      admin = { token, setToken: (t) => server.setToken(t) };
     }
     // Told to stop while its listeners were binding: the switcher need not see this node at all.
     if (shutdown.requested) {
       await shutdown.run(closeAll);
       return 0;
     }
-    session = openSession(o, o.domain, logger, nodeSessionOptions(o));
+    const started = openSession(o, o.domain, logger, nodeSessionOptions(o));
+    session = started.session;
+    const plan = nodeReloadPlan(o, { session: started.session, options: started.options, admin });
+    reloadSignal.start(() => reloadAll(plan, logger));
     session.on('ready', () => waits.admitted());
     opened(session);
     shown.attach(session);
@@ -488,6 +500,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     await closeAll();
     throw err;
   } finally {
+    reloadSignal.dispose();
     shutdown.dispose();
   }
 }

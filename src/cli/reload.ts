@@ -57,7 +57,7 @@ export async function reloadAll(plan: ReloadPlan, logger: Logger): Promise<Reloa
   return result;
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 
 /**
  * The certificate chain and key of TLS and secure WebSocket listeners, from `certFile` and

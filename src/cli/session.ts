@@ -22,21 +22,7 @@ export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): 
     flag: '--password-file',
     what: 'password',
   });
-  let ca: Buffer | undefined;
-  if (o.ca !== undefined) {
-    try {
-      ca = readFileSync(o.ca);
-    } catch (err) {
-      throw new CliError('CLI_USAGE', `cannot read the CA file ${o.ca}: ${(err as Error).message}`);
-    }
-    // Node's TLS takes a file without any certificate silently; the dial would fail later, as a
-    // connection error. A file that is not a certificate is bad usage.
-    try {
-      new X509Certificate(ca);
-    } catch (err) {
-      throw new CliError('CLI_USAGE', `the CA file ${o.ca} holds no certificate: ${(err as Error).message}`);
-    }
-  }
+  const ca = o.ca === undefined ? undefined : readCaFile(o.ca);
   return {
     password,
     domain,
@@ -46,6 +32,24 @@ export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): 
     tls: { ca, rejectUnauthorized: o.insecure !== true },
     wsZeroMask: o.wsZeroMask === true,
   };
+}
+
+/** The PEM certificate(s) of `--ca FILE`, at start and on a reload. */
+export function readCaFile(file: string): Buffer {
+  let ca: Buffer;
+  try {
+    ca = readFileSync(file);
+  } catch (err) {
+    throw new CliError('CLI_USAGE', `cannot read the CA file ${file}: ${(err as Error).message}`);
+  }
+  // Node's TLS takes a file without any certificate silently; the dial would fail later, as a
+  // connection error. A file that is not a certificate is bad usage.
+  try {
+    new X509Certificate(ca);
+  } catch (err) {
+    throw new CliError('CLI_USAGE', `the CA file ${file} holds no certificate: ${(err as Error).message}`);
+  }
+  return ca;
 }
 
 /**
@@ -75,14 +79,19 @@ export function randomDomain(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
-/** A session that keeps reconnecting (the `node` command), with extra node and session options. */
+/**
+ * A session that keeps reconnecting (the `node` command), with extra node and session options;
+ * with the options it was opened with, whose `tls` each connection attempt reads again (so a
+ * reload can give the next one another `ca`).
+ */
 export function openSession(
   o: ConnectOpts,
   domain: string,
   logger: Logger,
   extra: Pick<ConnectOptions, 'earlyData' | 'reconnectSpread' | 'backoffInitial' | 'backoffMax'> = {},
-): NodeSession {
-  return connect(o.switcher, { ...connectOptions(o, domain, logger), ...extra });
+): { session: NodeSession; options: ConnectOptions } {
+  const options = { ...connectOptions(o, domain, logger), ...extra };
+  return { session: connect(o.switcher, options), options };
 }
 
 /**

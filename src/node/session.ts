@@ -281,6 +281,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     return this.opts.domain;
   }
 
+  /**
+   * The password for the next admission, a reconnect's included (a rotated secret: the CLI's
+   * reload on SIGHUP). The connection up now stays: a switcher checks the password only when it
+   * admits. ConfigError, keeping the old one, for a password that is not a string.
+   */
+  setPassword(password: string): void {
+    if (typeof password !== 'string') throw new ConfigError('option password must be a string');
+    this.opts.password = password;
+  }
+
   /** Resolves once connected and admitted. */
   ready(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<void> {
     if (options.timeout !== undefined) {

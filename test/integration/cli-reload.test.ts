@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { certA, certB, servedFingerprint } from '../helpers/certs.js';
-import { killAll, runCliToEnd, startSwitcher } from '../helpers/cli.js';
+import { killAll, runCli, runCliToEnd, startSwitcher } from '../helpers/cli.js';
 
 /**
  * `flexmux switcher` reloads on SIGHUP, end to end: the process reads its --cert/--key and
@@ -61,6 +61,22 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(await servedFingerprint(port)).toBe(certB.fingerprint);
     expect(sw.child.proc.exitCode).toBe(null);
     expect(sw.child.stderr).not.toContain('password-two');
+  });
+
+  it('flexmux node reads its password file again, for its next admission', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const password = join(dir, 'password');
+    writeFileSync(password, 'password-one\n');
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], { FLEXMUX_PASSWORD: 'password-one' });
+    const node = runCli(['node', '-s', sw.tcp, '-d', 'alice', '--password-file', password], { env: {} });
+    await node.waitForLog('session ready');
+    writeFileSync(password, 'password-two\n');
+    node.proc.kill('SIGHUP');
+    const line = await node.waitForLog('reloaded');
+    expect(line).toMatchObject({ changed: ['password'], failed: [] });
+    expect(node.proc.exitCode).toBe(null);
+    expect(node.stderr).not.toContain('password-two');
   });
 
   it('says so in switcher --help', async () => {

@@ -4,16 +4,20 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCliAdmin } from '../../src/cli/admin-server.js';
 import { type ListenerSpecs, readPemPair, startListeners } from '../../src/cli/listeners.js';
+import { nodeReloadPlan } from '../../src/cli/node-reload.js';
+import type { ConnectOpts } from '../../src/cli/options.js';
 import { reloadAll } from '../../src/cli/reload.js';
+import { openSession } from '../../src/cli/session.js';
 import { type ReloadSources, type SwitcherOpts, switcherReloadPlan } from '../../src/cli/switcher.js';
 import { connect } from '../../src/connect.js';
 import { AdmissionError } from '../../src/errors.js';
 import type { FlexStream, Session } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
+import { listenTls } from '../../src/switcher-node.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { certA, certB, servedFingerprint } from '../helpers/certs.js';
 import { captureLogger } from '../helpers/faulty-log.js';
-import { readAll } from '../helpers/streams.js';
+import { once, readAll } from '../helpers/streams.js';
 import { request } from './admin-http.js';
 
 /**
@@ -218,5 +222,49 @@ describe('reloading the switcher command (SIGHUP)', () => {
     expect((await t.reload()).failed).toEqual(['admin token']);
     expect((await request(t.admin, '/api/v1/info', { token: 'token-two' })).status).toBe(200);
     expect(JSON.stringify(t.logger.entries)).not.toMatch(/token-(one|two)|token three/);
+  });
+});
+
+describe('reloading the node command (SIGHUP)', () => {
+  it('admits its next connection with the new password and verifies it with the new CA', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-node-reload-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const passwordFile = join(dir, 'password');
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(passwordFile, 'password-one\n');
+    copyFileSync(certA.certFile, caFile);
+    const switcher = new Switcher({ password: 'password-one' });
+    cleanup.push(() => switcher.close({ timeout: 1_000 }));
+    const listener = await listenTls(switcher, { host: HOST, port: 0, key: certA.key, cert: certA.cert });
+    const o = {
+      switcher: `tls://${HOST}:${listener.address.port}`,
+      passwordFile,
+      ca: caFile,
+      connectTimeout: 5_000,
+    } as ConnectOpts;
+    const { session, options } = openSession(o, 'bob', silentLogger, { reconnectSpread: 0 });
+    cleanup.push(() => session.close());
+    await session.ready({ timeout: 5_000 });
+    const logger = captureLogger();
+    const plan = nodeReloadPlan(o, { session, options });
+
+    // The switcher's operator rotates both; the node's files follow, and SIGHUP reads them.
+    switcher.setPassword('password-two');
+    listener.setSecureContext?.({ key: certB.key, cert: certB.cert });
+    writeFileSync(passwordFile, 'password-two\n');
+    copyFileSync(certB.certFile, caFile);
+    expect(await reloadAll(plan, logger)).toEqual({ changed: ['password', 'CA'], unchanged: [], failed: [] });
+    // The connection up stays; the next one (kicked) is verified and admitted with the new ones.
+    expect(session.state).toBe('ready');
+    const again = once(session, 'ready');
+    expect(switcher.kick('bob')).toBe(true);
+    await again;
+    expect(session.connections).toBe(2);
+
+    // A CA file without a certificate keeps the CA in use.
+    writeFileSync(caFile, 'not a certificate\n');
+    expect((await reloadAll(plan, logger)).failed).toEqual(['CA']);
+    expect(logger.find(/^reload: kept the old CA/)[0]?.fields.err).toMatch(/holds no certificate/);
+    expect(options.tls?.ca).toEqual(certB.cert);
   });
 });

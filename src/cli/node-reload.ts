@@ -1,0 +1,58 @@
+import type { ConnectOptions, NodeSession } from '../connect.js';
+import type { ConnectOpts } from './options.js';
+import { type Reloadable, type ReloadPlan, sameBytes, secretReload } from './reload.js';
+import { ADMIN_TOKEN_ENV, PASSWORD_ENV } from './secret.js';
+import { readCaFile } from './session.js';
+
+/**
+ * What SIGHUP reads again for `flexmux node` (reload.ts does the reading): its password and CA,
+ * for the next admission and connection (the connection up now stays), and its admin token.
+ */
+
+export interface NodeReloadSources {
+  session: NodeSession;
+  /** The options the session was opened with: their `tls` is read at each attempt. */
+  options: ConnectOptions;
+  admin?: { token: string | undefined; setToken(token: string): void };
+}
+
+export function nodeReloadPlan(
+  o: Pick<ConnectOpts, 'passwordFile' | 'ca'> & { adminTokenFile?: string },
+  s: NodeReloadSources,
+): ReloadPlan {
+  const items: Reloadable[] = [];
+  const notReloaded: string[] = [];
+  const { session, options } = s;
+  if (o.passwordFile !== undefined)
+    items.push(secretReload('password', o.passwordFile, options.password, (p) => session.setPassword(p)));
+  else notReloaded.push(`password (from ${PASSWORD_ENV})`);
+  if (o.ca !== undefined) {
+    options.tls ??= {};
+    items.push(caReload(o.ca, options.tls));
+  }
+  const admin = s.admin;
+  if (admin?.token !== undefined) {
+    if (o.adminTokenFile !== undefined)
+      items.push(secretReload('admin token', o.adminTokenFile, admin.token, (t) => admin.setToken(t)));
+    else notReloaded.push(`admin token (from ${ADMIN_TOKEN_ENV})`);
+  }
+  return { items, notReloaded };
+}
+
+/**
+ * The CA certificate(s) a node trusts (`--ca`), checked as at start, put into `tls`, the TLS
+ * options every connection attempt reads again: the next connection verifies with them, the one
+ * up now stays.
+ */
+function caReload(file: string, tls: { ca?: string | Buffer | (string | Buffer)[] }): Reloadable {
+  return {
+    what: 'CA',
+    files: [file],
+    async reload() {
+      const ca = readCaFile(file);
+      if (Buffer.isBuffer(tls.ca) && sameBytes(ca, tls.ca)) return false;
+      tls.ca = ca;
+      return true;
+    },
+  };
+}

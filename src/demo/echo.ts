@@ -11,8 +11,13 @@ import { memoryPair } from '../transport/memory.js';
  * every stream on its port (half-close and reset included, as a socket echo would).
  */
 export function startEchoNode(switcher: Switcher, domain: string, port: number): Session<FlexStream> {
+  // Set once the constructor returns (it starts the first attempt, with the password given).
+  let self: Session<FlexStream> | undefined;
   const session = new Session<FlexStream>({
     connector: async () => {
+      // The switcher's password may have changed since (setPassword, a reload on SIGHUP): a
+      // reconnect after a kick would otherwise be refused for ever.
+      self?.setPassword(switcher.options.password);
       const [ours, theirs] = memoryPair({ remoteAddresses: ['switcher', `demo-${domain}`] });
       switcher.handle(theirs);
       return ours;
@@ -22,6 +27,7 @@ export function startEchoNode(switcher: Switcher, domain: string, port: number):
     domain,
     logger: switcher.logger,
   });
+  self = session;
   session.listen(port).on('stream', (s: FlexStream) => {
     pipeline(s, s, () => {});
   });

@@ -10,6 +10,7 @@ import { reloadAll } from '../../src/cli/reload.js';
 import { openSession } from '../../src/cli/session.js';
 import { type ReloadSources, type SwitcherOpts, switcherReloadPlan } from '../../src/cli/switcher.js';
 import { connect } from '../../src/connect.js';
+import { startEchoNode } from '../../src/demo/echo.js';
 import { AdmissionError } from '../../src/errors.js';
 import type { FlexStream, Session } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
@@ -266,5 +267,20 @@ describe('reloading the node command (SIGHUP)', () => {
     expect((await reloadAll(plan, logger)).failed).toEqual(['CA']);
     expect(logger.find(/^reload: kept the old CA/)[0]?.fields.err).toMatch(/holds no certificate/);
     expect(options.tls?.ca).toEqual(certB.cert);
+  });
+});
+
+describe("the demo's echo node, after the switcher's password changed", () => {
+  it('is admitted again when it reconnects', async () => {
+    const switcher = new Switcher({ password: 'password-one' });
+    cleanup.push(() => switcher.close({ timeout: 1_000 }));
+    const echo = startEchoNode(switcher, 'echo', 7);
+    cleanup.push(() => echo.close());
+    await echo.ready({ timeout: 5_000 });
+    switcher.setPassword('password-two');
+    const again = once(echo, 'ready');
+    expect(switcher.kick('echo')).toBe(true);
+    await again;
+    expect(echo.connections).toBe(2);
   });
 });

@@ -53,13 +53,23 @@ export interface ReloadSignal {
 /**
  * Takes SIGHUP from now on, where there is one (Windows has none), so that a SIGHUP while the
  * command starts does not end it (the default action); it is remembered and run once `start`
- * has the reload.
+ * has the reload. A SIGHUP from a terminal that hung up still ends the process.
  */
 export function onReloadSignal(logger: Logger, platform: NodeJS.Platform = process.platform): ReloadSignal {
   let trigger: ReloadTrigger | null = null;
   let early = false;
   const handler = (): void => {
-    logger.info({ signal: 'SIGHUP' }, 'reloading');
+    try {
+      logger.info({ signal: 'SIGHUP' }, 'reloading');
+    } catch {
+      // The log line cannot be written (EIO): the terminal it goes to is gone, and this SIGHUP
+      // is its hang-up, not a request to reload. The process ends as SIGHUP ended it before it
+      // took the signal (writing to that terminal, the reload would fail, then so would
+      // every log line after it).
+      process.off('SIGHUP', handler);
+      process.kill(process.pid, 'SIGHUP');
+      return;
+    }
     if (trigger === null) early = true;
     else trigger();
   };

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { coalesced, onReloadSignal } from '../../../src/cli/reload-signal.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
@@ -66,6 +66,10 @@ describe('coalesced reloads', () => {
 });
 
 describe('onReloadSignal', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
   it('takes SIGHUP, runs one that came before start once started, and lets go on dispose', async () => {
     const before = process.listenerCount('SIGHUP');
     const logger = captureLogger();
@@ -87,6 +91,31 @@ describe('onReloadSignal', () => {
       signal.dispose();
     }
     expect(process.listenerCount('SIGHUP')).toBe(before);
+  });
+
+  it('ends the process as SIGHUP would when its log cannot be written (the terminal hung up)', () => {
+    const before = process.listenerCount('SIGHUP');
+    const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    const hungUp = {
+      ...silentLogger,
+      info: () => {
+        throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+      },
+    };
+    const signal = onReloadSignal(hungUp, 'linux');
+    try {
+      let runs = 0;
+      signal.start(async () => {
+        runs++;
+      });
+      process.emit('SIGHUP', 'SIGHUP');
+      expect(runs).toBe(0);
+      // The handler is gone first, so the signal sent again has its default action.
+      expect(process.listenerCount('SIGHUP')).toBe(before);
+      expect(kill).toHaveBeenCalledWith(process.pid, 'SIGHUP');
+    } finally {
+      signal.dispose();
+    }
   });
 
   it('registers nothing on Windows, which has no SIGHUP', () => {

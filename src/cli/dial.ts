@@ -1,6 +1,7 @@
 import { Argument, Command, Option } from 'commander';
 import { defaults } from '../config.js';
 import type { FlexStream } from '../face/duplex.js';
+import { type TimerHandle, timeout } from '../util/timers.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { type Meter, startMeter } from './meter.js';
@@ -23,6 +24,9 @@ interface DialOpts extends ConnectOpts {
 }
 
 const s = (v: number): string => `${v / 1000}s`;
+
+/** ms the command waits for its session's close before it exits anyway. */
+const CLOSE_BOUND = 1_000;
 
 export function dialCommand(): CliCommand {
   const cmd = new Command('dial')
@@ -121,6 +125,16 @@ async function runDial(ctx: CommandContext): Promise<number> {
     waiting?.dispose();
     meter?.stop();
     shutdown?.dispose();
-    await Promise.race([session.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);
+    // At most CLOSE_BOUND for a switcher that does not answer the close; the bound's timer is
+    // cleared once the close is done, not left pending behind it.
+    let bound: TimerHandle | undefined;
+    const late = new Promise<void>((resolve) => {
+      bound = timeout(resolve, CLOSE_BOUND);
+    });
+    try {
+      await Promise.race([session.close(), late]);
+    } finally {
+      clearTimeout(bound);
+    }
   }
 }

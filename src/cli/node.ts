@@ -13,6 +13,7 @@ import { now } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import { startCliAdmin } from './admin-server.js';
 import type { CliCommand, CommandContext } from './command.js';
+import { dialerToCome } from './dialer-to-come.js';
 import { CliError } from './exit.js';
 import { type NodeReloadSources, nodeReloadPlan } from './node-reload.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
@@ -331,6 +332,7 @@ export async function serveForward(
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
     const from = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('error', () => {});
+    logger.debug({ from, target }, 'connection accepted');
     // While (re)connecting, a new connection waits for the session rather than failing.
     dialForwarded(session, target, o.dialTimeout, waits, logger, stop).then(
       (stream) => {
@@ -454,14 +456,8 @@ async function runNode(ctx: CommandContext): Promise<number> {
     // The --forward listeners are bound before the session starts: one that cannot listen ends
     // the command (exit 13) before the switcher sees a connection, an admission or a claim of the
     // domain (which could take it over from an unresponsive holder) from a node about to exit.
-    // A connection accepted meanwhile waits for the session.
-    let opened: (s: NodeSession) => void = () => {};
-    const sessionOpened = new Promise<NodeSession>((resolve) => {
-      opened = resolve;
-    });
-    const dialer: Pick<NodeSession, 'dial'> = {
-      dial: (address, options) => sessionOpened.then((s) => s.dial(address, options)),
-    };
+    // A connection accepted meanwhile waits for the session, or for the shutdown (dialerToCome).
+    const { dialer, open } = dialerToCome();
     const waits = forwardWaits(o, () => session);
     for (const f of o.forward ?? []) {
       const server = await serveForward(dialer, f, o, tunnels, logger, waits, stopping.signal);
@@ -488,7 +484,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     const plan = nodeReloadPlan(o, { session: started.session, options: started.options, admin });
     reloadSignal.start(() => reloadAll(plan, logger));
     session.on('ready', () => waits.admitted());
-    opened(session);
+    open(session);
     shown.attach(session);
     const lost = sessionLost(session);
     for (const e of o.expose ?? []) serveExpose(session, e, tunnels, logger);

@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, it, vi } from 'vitest';
@@ -46,9 +47,8 @@ describe('a second signal during start-up', () => {
 describe('a first signal during start-up', () => {
   it('node: stops once its listeners are bound, without connecting to the switcher', async ({ expect }) => {
     // A stand-in switcher that only counts connections: the node must not make one.
-    const { createServer } = await import('node:net');
     let connections = 0;
-    const server = createServer((socket) => {
+    const server = net.createServer((socket) => {
       connections++;
       socket.destroy();
     });
@@ -70,5 +70,36 @@ describe('a first signal during start-up', () => {
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+});
+
+describe('a connection forwarded during start-up', () => {
+  it('node: is reset at once when a signal stops the node before its session opens', async ({ expect }) => {
+    // The --forward listener is bound, and start-up held at the admin server's host name: a
+    // connection accepted now dials through a session that a signal will keep from ever opening.
+    const child = runCli(
+      [
+        'node',
+        ...['-d', 'alice', '-s', 'tcp://127.0.0.1:1', '-f', '0=bob:22'],
+        ...['--admin', `${HELD_HOST}:0`, '--log-level', 'debug'],
+      ],
+      { env: { ...env, FLEXMUX_ADMIN_TOKEN: 'startup-token' } },
+    );
+    const listen = String((await child.waitForLog('forwarding')).listen);
+    await child.waitForLog('test: lookup held');
+    const client = net.connect({ host: '127.0.0.1', port: Number(listen.split(':').at(-1)) });
+    client.on('error', () => {});
+    const clientClosed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    await child.waitForLog('connection accepted');
+    child.proc.kill('SIGINT');
+    await child.waitForLog('stopping');
+    child.proc.kill('SIGUSR2');
+    // Before: the dial waited for a session never opened, its connection left open until the
+    // process exited, and no line said why.
+    const abandoned = await child.waitForLog('dial abandoned: stopping');
+    expect(abandoned).toMatchObject({ target: 'bob:22', code: 'FLEX_ERR_ABORTED' });
+    expect(await exitWithin(child, 10_000)).toBe(0);
+    await clientClosed;
+    expect(child.logs.map((l) => l.msg)).not.toContain('node started');
   });
 });

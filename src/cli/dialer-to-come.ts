@@ -1,0 +1,48 @@
+import type { NodeSession } from '../connect.js';
+import { AbortError } from '../errors.js';
+
+type Dial = NodeSession['dial'];
+
+/** A dialer for a session that does not exist yet, and what hands it over once it does. */
+export interface DialerToCome {
+  dialer: Pick<NodeSession, 'dial'>;
+  /** From now on every dial is `session`'s; the dials waiting for it are made on it now. */
+  open(session: Pick<NodeSession, 'dial'>): void;
+}
+
+/**
+ * The dialer of `flexmux node`'s --forward listeners, which are bound before the session is
+ * opened: a connection accepted meanwhile dials through it, and its dial waits for open(). The
+ * dial's signal (the command's shutdown) ends that wait at once with AbortError: a shutdown during
+ * start-up never opens the session, and a dial waiting for it (heeding no signal) left its
+ * accepted connection hanging until the process exited.
+ */
+export function dialerToCome(): DialerToCome {
+  let session: Pick<NodeSession, 'dial'> | undefined;
+  const waiting = new Set<(s: Pick<NodeSession, 'dial'>) => void>();
+  const dial: Dial = (address, options = {}) => {
+    if (session !== undefined) return session.dial(address, options);
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(new AbortError('dial aborted', { cause: signal.reason }));
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        waiting.delete(go);
+        reject(new AbortError('dial aborted', { cause: signal?.reason }));
+      };
+      const go = (s: Pick<NodeSession, 'dial'>): void => {
+        signal?.removeEventListener('abort', onAbort);
+        s.dial(address, options).then(resolve, reject);
+      };
+      waiting.add(go);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  };
+  return {
+    dialer: { dial },
+    open(s) {
+      session = s;
+      for (const go of waiting) go(s);
+      waiting.clear();
+    },
+  };
+}

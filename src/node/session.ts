@@ -12,6 +12,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import type { Transport } from '../transport/types.js';
+import { causeCode } from '../util/cause.js';
 import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
@@ -579,13 +580,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       if (this.isClosed) return;
       const e = err instanceof Error ? err : new Error(String(err));
       this.lastFailure = e;
+      // The runtime's reason under flexmux's code, when there is one: a certificate this client
+      // does not trust (DEPTH_ZERO_SELF_SIGNED_CERT) or a refused connection (ECONNREFUSED) is
+      // FLEX_ERR_CONNECTION_CLOSED alike, and only this says which (for grep and for alerts).
       const code = (e as { code?: string }).code;
+      const cause = causeCode(e);
+      const fields = cause === undefined ? { err: e.message, code } : { err: e.message, code, cause };
       // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying, and an
       // attempt aborted by the caller's signal (the session's own abort closed it already) would
       // fail the same way at once every time. Without reconnect there is no retry either. The
       // session closes before 'disconnect', whose listeners see its final state.
       if (!this.reconnect || e instanceof ConfigError || e instanceof AbortError) {
-        this.logger.warn({ err: e.message, code }, 'session attempt failed');
+        this.logger.warn(fields, 'session attempt failed');
         this.closeFor(e);
         this.emit('disconnect', e);
         return;
@@ -593,7 +599,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // The line says when the next attempt comes (ms), or an operator cannot tell a back-off
       // of 30 s from a node that gave up.
       const retryIn = this.nextDelay();
-      this.logger.warn({ err: e.message, code, retryIn }, 'session attempt failed');
+      this.logger.warn({ ...fields, retryIn }, 'session attempt failed');
       this.emit('disconnect', e);
       // A handler may have closed the session (say, on a wrong password): no retry then.
       if (this.isClosed) return;

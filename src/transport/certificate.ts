@@ -7,6 +7,8 @@
  * such code, and so nothing here).
  */
 
+import { causeChain } from '../util/cause.js';
+
 /**
  * The codes Node.js gives a TLS client's verification failures: OpenSSL's X509_V_ERR_* names
  * without the prefix, and Node's own for a name the certificate does not cover. (OUT_OF_MEM, an
@@ -44,19 +46,14 @@ const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
   'ERR_TLS_CERT_ALTNAME_FORMAT',
 ]);
 
-/** How deep a cause chain is followed: a chain that loops back on itself must end. */
-const MAX_DEPTH = 8;
-
 /**
  * Whether `err`, or an error in its `cause` chain, is a rejection of the peer's certificate: a
  * transport's failed dial wraps Node's TLS error (its `code` as above) as its cause.
  */
 export function certificateRejected(err: unknown): boolean {
-  let e = err;
-  for (let depth = 0; depth < MAX_DEPTH && typeof e === 'object' && e !== null; depth++) {
+  for (const e of causeChain(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && CERTIFICATE_CODES.has(code)) return true;
-    e = (e as { cause?: unknown }).cause;
   }
   return false;
 }

@@ -43,7 +43,7 @@ import { type Destroyable, Listener } from './listener.js';
 import { Loopback } from './loopback.js';
 import { Pinger, pingTarget } from './pinger.js';
 import { PortPool } from './ports.js';
-import { redial, targetAway, waitingForTarget } from './redial.js';
+import { pingTargetAway, targetAway, untilTarget } from './redial.js';
 import { Retention } from './retention.js';
 
 export interface DialOptions {
@@ -67,7 +67,17 @@ export interface DialOptions {
 
 export interface PingOptions {
   signal?: AbortSignal;
+  /** Milliseconds to wait for the answer (with waitForTarget: for all the pings and pauses). */
   timeout?: number;
+  /**
+   * A ping answered `domain not found` (its target's node is away: after a switcher restart the
+   * nodes come back over a few seconds) is made again, after a pause of 100 ms doubling up to
+   * 1 s, until `timeout` runs out, as a dial's `waitForTarget` is. Running out then fails with a
+   * TimeoutError whose message names that answer and whose `cause` is that PingError; `signal`
+   * ends a pause at once with AbortError, and closing the node (or session) ends it with the
+   * closed one's error. Any other failure ends the ping as it came. Default false.
+   */
+  waitForTarget?: boolean;
 }
 
 export type NodeEvents = {
@@ -202,10 +212,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private _closed = false;
   private closing = false;
   /**
-   * The dials waiting for their target: closing the node (or starting to) ends their pauses, and
-   * their next attempts fail as a closed node's dials do, instead of waiting out up to 1 s.
+   * The dials and pings waiting for their target: closing the node (or starting to) ends their
+   * pauses, and their next attempts fail as a closed node's do, instead of waiting out up to 1 s.
    */
-  private readonly waitingDials = new StopSignals();
+  private readonly waiting = new StopSignals();
   private closeError: Error | undefined;
   /**
    * @internal set by a Session, which logs the loss of the connection itself ('session
@@ -317,19 +327,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       // Checked once, here: a bad address or option is refused at once, not dialled again.
       const target = formatTarget(parseAddress(address));
       const { timeoutMs } = dialLimits(options, this.options);
-      return this.waitingDials.run((stop) =>
-        redial(
-          (timeout) => this.dial(address, { ...options, timeout, waitForTarget: false }),
-          waitingForTarget({
-            what: 'dial',
-            target,
-            timeout: timeoutMs,
-            signal: options.signal,
-            stop,
-            logger: this.logger,
-            away: targetAway,
-          }),
-        ),
+      return this.untilTarget('dial', target, timeoutMs, options.signal, (timeout) =>
+        this.dial(address, { ...options, timeout, waitForTarget: false }),
       );
     } catch (err) {
       return Promise.reject(err);
@@ -487,7 +486,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.borrowed.delete(l);
   }
 
-  /** Round-trip time in ms to the switcher (no domain) or to the node holding `domain`. */
+  /**
+   * Round-trip time in ms to the switcher (no domain) or to the node holding `domain`. With
+   * `waitForTarget`, a ping answered `domain not found` is made again until it is answered
+   * (PingOptions).
+   */
   ping(domain = '', options: PingOptions = {}): Promise<number> {
     if (this._closed) return Promise.reject(new NotConnectedError('node is closed'));
     let timeoutMs: number;
@@ -500,10 +503,33 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       if (payload.length > MAX_PAYLOAD) {
         throw new ConfigError(`ping domain of ${payload.length} bytes is too long`);
       }
+      // Checked after the rest: a bad domain or option is refused at once, not pinged again.
+      if (options.waitForTarget !== undefined && checkBool('option waitForTarget', options.waitForTarget)) {
+        return this.untilTarget('ping', pingTarget(domain), timeoutMs, options.signal, (timeout) =>
+          this.ping(domain, { ...options, timeout, waitForTarget: false }),
+        );
+      }
     } catch (err) {
       return Promise.reject(err);
     }
     return this.pingRaw(payload, timeoutMs, options.signal, pingTarget(domain));
+  }
+
+  /**
+   * A dial or ping with `waitForTarget`: `attempt` made again while its target is away, within
+   * `timeout` ms (redial.ts untilTarget); closing the node ends a pause at once.
+   */
+  private untilTarget<R>(
+    what: 'dial' | 'ping',
+    target: string,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    attempt: (timeout: number) => Promise<R>,
+  ): Promise<R> {
+    const away = what === 'dial' ? targetAway : pingTargetAway;
+    return this.waiting.run((stop) =>
+      untilTarget({ what, target, timeout, signal, stop, logger: this.logger, away }, attempt),
+    );
   }
 
   /** Sets the domain and IP after admission (the session does this). */
@@ -520,7 +546,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (this._closed) return;
     if (!this.closing) {
       this.closing = true;
-      this.waitingDials.stopAll();
+      this.waiting.stopAll();
       for (const l of [...this.listeners.values()]) {
         if (this.borrowed.has(l)) this.dropListener(l);
         else l.close();
@@ -936,7 +962,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private teardown(err: Error, byOwner = false): void {
     if (this._closed) return;
     this._closed = true;
-    this.waitingDials.stopAll();
+    this.waiting.stopAll();
     const graceful = byOwner || (this.closing && err instanceof ConnectionClosedError);
     this.closeError = graceful ? undefined : err;
     this.scheduler.close();

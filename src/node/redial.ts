@@ -119,8 +119,17 @@ export function redial<S>(dial: (timeout: number) => Promise<S>, o: RedialOption
  * redial() for a ping: running out after a `domain not found` answer fails with a TimeoutError
  * (what a ping that runs out fails with) that names that answer and keeps it as its cause.
  */
-export function reping(ping: (timeout: number) => Promise<number>, o: RedialOptions): Promise<number> {
+export function reping<R>(ping: (timeout: number) => Promise<R>, o: RedialOptions): Promise<R> {
   return retry(ping, o, 'ping', (away, last) => pingOutOfTime(o, away, last));
+}
+
+/**
+ * A dial or ping with `waitForTarget`, on a node or a session alike: `attempt` made again by
+ * `w`'s rules (waitingForTarget), in redial()'s loop for a dial and reping()'s for a ping.
+ */
+export function untilTarget<R>(w: TargetWait, attempt: (timeout: number) => Promise<R>): Promise<R> {
+  const o = waitingForTarget(w);
+  return w.what === 'dial' ? redial(attempt, o) : reping(attempt, o);
 }
 
 /**

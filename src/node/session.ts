@@ -25,15 +25,7 @@ import { type Destroyable, Listener } from './listener.js';
 import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
 import { pingTarget } from './pinger.js';
 import { spreadDelay } from './reconnect.js';
-import {
-  connectionLost,
-  pingTargetAway,
-  type RedialOptions,
-  redial,
-  reping,
-  targetAway,
-  waitingForTarget,
-} from './redial.js';
+import { connectionLost, pingTargetAway, type TargetWait, targetAway, untilTarget } from './redial.js';
 
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   password: string;
@@ -82,23 +74,18 @@ export interface SessionDialOptions extends DialOptions {
   wait?: boolean;
 }
 
-/** What `session.ping()` takes: a node's PingOptions and the waits only a session can make. */
+/**
+ * What `session.ping()` takes: a node's PingOptions and the wait only a session can make. Its
+ * `waitForTarget` waits as a node's does, across reconnections: close() ends a pause with the
+ * closed session's ConnectionClosedError, and with `wait` too, a ping cut off by the loss of the
+ * connection is made again on the next one.
+ */
 export interface SessionPingOptions extends PingOptions {
   /**
    * A ping made while the session is disconnected waits for the next connection instead of
    * failing with NotConnectedError (default: the session's `waitForReady`).
    */
   wait?: boolean;
-  /**
-   * A ping answered `domain not found` (its target's node is away: after a switcher restart the
-   * nodes come back over a few seconds) is made again, after a pause of 100 ms doubling up to
-   * 1 s, until `timeout` runs out, as a dial's `waitForTarget` is. Running out then fails with a
-   * TimeoutError whose message names that answer and whose `cause` is that PingError; `signal`
-   * ends a pause at once with AbortError, close() with the closed session's
-   * ConnectionClosedError. Any other failure ends the ping as it came. With `wait` too, a ping
-   * cut off by the loss of the connection is made again on the next one. Default false.
-   */
-  waitForTarget?: boolean;
 }
 
 export type SessionState = 'connecting' | 'ready' | 'backoff' | 'closed';
@@ -346,18 +333,17 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const target = formatTarget(parseAddress(address));
     const { timeoutMs } = dialLimits(options, this.nodeOpts);
     return this.waiting.run((stop) =>
-      redial(
-        (timeout) => this.dialOnce(address, { ...options, timeout }),
-        this.retrying('dial', target, timeoutMs, options, stop, targetAway),
+      untilTarget(this.retrying('dial', target, timeoutMs, options, stop), (timeout) =>
+        this.dialOnce(address, { ...options, timeout }),
       ),
     );
   }
 
   /**
-   * How a dial or ping with `waitForTarget` is made again (waitingForTarget): later after a
-   * failure that says its target is `away`; at once after the loss of the connection, but only
-   * when it waits for the next connection (`wait`, else waitForReady), and only while the session
-   * is reconnecting: one that failed while ready did not lose its connection (made again at once,
+   * How a dial or ping with `waitForTarget` is made again (untilTarget): later after a failure
+   * that says its target is away (refused as not there, or a ping's `domain not found`); at once
+   * after the loss of the connection, but only when it waits for the next connection (`wait`,
+   * else waitForReady), and only while the session is reconnecting: one that failed while ready did not lose its connection (made again at once,
    * it could spin). close() ends a pause at once (`stop`, from `waiting`): the next attempt fails
    * with the closed session's error.
    */
@@ -367,19 +353,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     timeout: number,
     options: { signal?: AbortSignal; wait?: boolean },
     stop: AbortSignal,
-    away: (err: unknown) => boolean,
-  ): RedialOptions {
+  ): TargetWait {
     const waits = options.wait ?? this.waitForReady;
-    return waitingForTarget({
+    return {
       what,
       target,
       timeout,
       signal: options.signal,
       stop,
       logger: this.logger,
-      away,
+      away: what === 'dial' ? targetAway : pingTargetAway,
       now: (err) => waits && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready',
-    });
+    };
   }
 
   /**
@@ -413,15 +398,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
     const target = pingTarget(domain);
     return this.waiting.run((stop) =>
-      reping(
-        (timeout) => this.pingOnce(domain, { ...options, timeout }),
-        this.retrying('ping', target, limit, options, stop, pingTargetAway),
+      untilTarget(this.retrying('ping', target, limit, options, stop), (timeout) =>
+        this.pingOnce(domain, { ...options, timeout }),
       ),
     );
   }
 
-  /** One ping, on the current connection or (waiting if asked) the next one. */
-  private async pingOnce(domain: string, options: SessionPingOptions): Promise<number> {
+  /**
+   * One ping, on the current connection or (waiting if asked) the next one. Never the node's
+   * waitForTarget, for the reason dialOnce gives.
+   */
+  private async pingOnce(domain: string, given: SessionPingOptions): Promise<number> {
+    const options = { ...given, waitForTarget: false };
     if (this._node && this._state === 'ready') return this._node.ping(domain, options);
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
     const { node, left } = await this.current(options.wait, options, limit);

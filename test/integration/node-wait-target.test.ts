@@ -2,10 +2,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AbortError,
   ConfigError,
+  ConnectionClosedError,
   DialRefusedError,
   DialTimeoutError,
   NotConnectedError,
+  PingError,
+  TimeoutError,
 } from '../../src/errors.js';
+import { admit, Node } from '../../src/index.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import type { Transport } from '../../src/transport/types.js';
 import type { Logger } from '../../src/util/logger.js';
 import { links, nodePair } from '../helpers/links.js';
 import { once } from '../helpers/streams.js';
@@ -15,6 +22,8 @@ import { once } from '../helpers/streams.js';
  * joined by TCP, say): the peer refuses a port it does not listen on yet (`no-listener`), and the
  * dial is made again, with the same loop as a session's, until the peer listens or the dial's
  * timeout runs out. Before, a node's dial had no such option: the first refusal was its result.
+ * `node.ping(domain, { waitForTarget: true })` through a switcher, likewise, until the domain is
+ * registered.
  */
 
 const cleanups: (() => unknown)[] = [];
@@ -136,5 +145,95 @@ describe('node.dial with waitForTarget on a direct link', () => {
     );
     await expect(a.dial('bob', { waitForTarget: true })).rejects.toBeInstanceOf(ConfigError);
     await expect(a.dial('bob:7', { waitForTarget: true, timeout: -1 })).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('node.ping with waitForTarget through a switcher', () => {
+  const PASSWORD = 'node-wait-ping';
+
+  function switcher(): Switcher {
+    const sw = new Switcher({ password: PASSWORD });
+    cleanups.push(() => sw.close({ timeout: 1_000 }));
+    return sw;
+  }
+
+  /** A node admitted to `sw` as `domain` over a memory link (no session: the node's own ping). */
+  async function join(sw: Switcher, domain: string, logger?: Logger): Promise<Node> {
+    const [mine, theirs] = memoryPair();
+    sw.handle(theirs);
+    const { ip, transport } = await admit(mine as Transport, { password: PASSWORD, domain });
+    const node = new Node(transport, { domain, ip, heartbeatInterval: 0, logger });
+    cleanups.push(() => node.destroy());
+    return node;
+  }
+
+  it('waits for a domain registered only later, and gets its answer', async () => {
+    const sw = switcher();
+    let away: (obj: object) => void = () => {};
+    const firstAnswer = new Promise<object>((resolve) => {
+      away = resolve;
+    });
+    const a = await join(
+      sw,
+      'alice',
+      loggerSeeing('ping waiting for its target', (o) => away(o)),
+    );
+    const pinging = a.ping('bob', { waitForTarget: true, timeout: 10_000 });
+    // Answered 'domain not found' at least once before bob joins (an event, not a sleep).
+    expect(await firstAnswer).toMatchObject({ target: 'bob', err: 'ping bob failed: domain not found' });
+    await join(sw, 'bob');
+    // Before: the option was ignored, and the first 'domain not found' was the ping's result.
+    expect(await pinging).toBeGreaterThanOrEqual(0);
+  });
+
+  it('without it, the first answer is the result; with it, running out names that answer', async () => {
+    const sw = switcher();
+    const a = await join(sw, 'alice');
+    for (const options of [{}, { waitForTarget: false }]) {
+      const err = await a.ping('bob', { ...options, timeout: 10_000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PingError);
+    }
+    const err = await a.ping('bob', { waitForTarget: true, timeout: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toBe(
+      'ping bob timed out after 300 ms waiting for its target; last answer: ping bob failed: domain not found',
+    );
+    expect((err as Error).cause).toBeInstanceOf(PingError);
+  });
+
+  it('ends a pause at once when its signal aborts, or when the node closes', async () => {
+    const sw = switcher();
+    let answered: () => void = () => {};
+    let pauses = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    const a = await join(
+      sw,
+      'alice',
+      loggerSeeing('ping waiting for its target', () => answered()),
+    );
+    const ac = new AbortController();
+    const aborted = a
+      .ping('bob', { waitForTarget: true, timeout: 30_000, signal: ac.signal })
+      .catch((e) => e);
+    await pauses;
+    ac.abort();
+    expect(await aborted).toBeInstanceOf(AbortError);
+    pauses = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    const closed = a.ping('bob', { waitForTarget: true, timeout: 30_000 }).catch((e) => e);
+    await pauses;
+    await a.close();
+    // Its pause cut short, the next ping fails as one made while the node closes does.
+    expect(await closed).toBeInstanceOf(ConnectionClosedError);
+  });
+
+  it('refuses a bad option at once', async () => {
+    const a = await join(switcher(), 'alice');
+    await expect(a.ping('bob', { waitForTarget: 'yes' as unknown as boolean })).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+    await expect(a.ping('bob', { waitForTarget: true, timeout: -1 })).rejects.toBeInstanceOf(ConfigError);
   });
 });

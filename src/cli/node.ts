@@ -295,7 +295,7 @@ function dialForwarded(
   logger: Logger,
   stop: AbortSignal | undefined,
 ): Promise<FlexStream> {
-  return redial((timeout) => session.dial(target, { wait: true, timeout, signal: stop }), {
+  return redial((timeout, signal) => session.dial(target, { wait: true, timeout, signal }), {
     target,
     timeout: dialTimeout,
     signal: stop,

@@ -43,7 +43,7 @@ import { type Destroyable, Listener } from './listener.js';
 import { Loopback } from './loopback.js';
 import { Pinger, pingTarget } from './pinger.js';
 import { PortPool } from './ports.js';
-import { pingTargetAway, targetAway, untilTarget } from './redial.js';
+import { type Attempt, pingTargetAway, targetAway, untilTarget } from './redial.js';
 import { Retention } from './retention.js';
 
 export interface DialOptions {
@@ -327,8 +327,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       // Checked once, here: a bad address or option is refused at once, not dialled again.
       const target = formatTarget(parseAddress(address));
       const { timeoutMs } = dialLimits(options, this.options);
-      return this.untilTarget('dial', target, timeoutMs, options.signal, (timeout) =>
-        this.dial(address, { ...options, timeout, waitForTarget: false }),
+      return this.untilTarget('dial', target, timeoutMs, options.signal, (timeout, signal) =>
+        this.dial(address, { ...options, timeout, signal, waitForTarget: false }),
       );
     } catch (err) {
       return Promise.reject(err);
@@ -505,8 +505,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       }
       // Checked after the rest: a bad domain or option is refused at once, not pinged again.
       if (options.waitForTarget !== undefined && checkBool('option waitForTarget', options.waitForTarget)) {
-        return this.untilTarget('ping', pingTarget(domain), timeoutMs, options.signal, (timeout) =>
-          this.ping(domain, { ...options, timeout, waitForTarget: false }),
+        return this.untilTarget('ping', pingTarget(domain), timeoutMs, options.signal, (timeout, signal) =>
+          this.ping(domain, { ...options, timeout, signal, waitForTarget: false }),
         );
       }
     } catch (err) {
@@ -524,7 +524,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     target: string,
     timeout: number,
     signal: AbortSignal | undefined,
-    attempt: (timeout: number) => Promise<R>,
+    attempt: Attempt<R>,
   ): Promise<R> {
     const away = what === 'dial' ? targetAway : pingTargetAway;
     return this.waiting.run((stop) =>

@@ -7,6 +7,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import type { Logger } from '../util/logger.js';
+import { followSignal } from '../util/signals.js';
 import { now } from '../util/timers.js';
 import { PingErrorText } from '../wire/ping.js';
 
@@ -39,6 +40,12 @@ export function connectionLost(err: unknown): boolean {
   return code === 'FLEX_ERR_CONNECTION_CLOSED' || code === 'FLEX_ERR_NOT_CONNECTED';
 }
 
+/**
+ * One dial or ping of the loop: `timeout` is what is left of the whole wait, `signal` (when the
+ * caller gave one) what the attempt must heed in its place.
+ */
+export type Attempt<R> = (timeout: number, signal: AbortSignal | undefined) => Promise<R>;
+
 /** First pause after a refusal, ms; each one after doubles it, up to REDIAL_MAX. */
 export const REDIAL_FIRST = 100;
 /** Longest pause between two dials, ms: short next to a node's reconnect back-off (1 s at first). */
@@ -56,7 +63,10 @@ export interface RedialOptions {
   target: string;
   /** ms all attempts and the pauses between them may take together. */
   timeout: number;
-  /** Aborting ends a pause at once with AbortError; an attempt in flight must heed it itself. */
+  /**
+   * Aborting ends a pause at once with AbortError; an attempt in flight must heed the signal it
+   * is given, which follows this one (followSignal: one listener on it, however many wait).
+   */
   signal?: AbortSignal;
   /**
    * The owner's own end (a session's close): it cuts a pause short, and the next attempt, made at
@@ -111,7 +121,7 @@ export function waitingForTarget(w: TargetWait): RedialOptions {
  * DialTimeoutError that names the last refusal and keeps it as its cause: a bare timeout would
  * hide that the target was never there.
  */
-export function redial<S>(dial: (timeout: number) => Promise<S>, o: RedialOptions): Promise<S> {
+export function redial<S>(dial: Attempt<S>, o: RedialOptions): Promise<S> {
   return retry(dial, o, 'dial', (refused, last) => dialOutOfTime(o, refused, last));
 }
 
@@ -119,7 +129,7 @@ export function redial<S>(dial: (timeout: number) => Promise<S>, o: RedialOption
  * redial() for a ping: running out after a `domain not found` answer fails with a TimeoutError
  * (what a ping that runs out fails with) that names that answer and keeps it as its cause.
  */
-export function reping<R>(ping: (timeout: number) => Promise<R>, o: RedialOptions): Promise<R> {
+export function reping<R>(ping: Attempt<R>, o: RedialOptions): Promise<R> {
   return retry(ping, o, 'ping', (away, last) => pingOutOfTime(o, away, last));
 }
 
@@ -127,7 +137,7 @@ export function reping<R>(ping: (timeout: number) => Promise<R>, o: RedialOption
  * A dial or ping with `waitForTarget`, on a node or a session alike: `attempt` made again by
  * `w`'s rules (waitingForTarget), in redial()'s loop for a dial and reping()'s for a ping.
  */
-export function untilTarget<R>(w: TargetWait, attempt: (timeout: number) => Promise<R>): Promise<R> {
+export function untilTarget<R>(w: TargetWait, attempt: Attempt<R>): Promise<R> {
   const o = waitingForTarget(w);
   return w.what === 'dial' ? redial(attempt, o) : reping(attempt, o);
 }
@@ -138,8 +148,25 @@ export function untilTarget<R>(w: TargetWait, attempt: (timeout: number) => Prom
  * the last attempt ran out of time itself, that attempt's error.
  */
 async function retry<S>(
-  attempt: (timeout: number) => Promise<S>,
+  attempt: Attempt<S>,
   o: RedialOptions,
+  verb: string,
+  outOfTime: (away: unknown, last?: unknown) => Error,
+): Promise<S> {
+  // The attempts and pauses listen to a follower of the caller's signal, not to it: a caller may
+  // share one signal among a dozen of these, and a listener each on it made Node.js warn.
+  const followed = o.signal === undefined ? undefined : followSignal(o.signal);
+  try {
+    return await retryFollowing(attempt, o, followed?.signal, verb, outOfTime);
+  } finally {
+    followed?.dispose();
+  }
+}
+
+async function retryFollowing<S>(
+  attempt: Attempt<S>,
+  o: RedialOptions,
+  signal: AbortSignal | undefined,
   verb: string,
   outOfTime: (away: unknown, last?: unknown) => Error,
 ): Promise<S> {
@@ -149,7 +176,7 @@ async function retry<S>(
   for (;;) {
     try {
       // Whole ms, at least 1: an attempt's timeout is a timer delay, which 0 would not be.
-      return await attempt(Math.max(1, Math.ceil(deadline - now())));
+      return await attempt(Math.max(1, Math.ceil(deadline - now())), signal);
     } catch (err) {
       const redo = o.redo(err);
       if (redo === false) throw away === undefined || !timedOut(err) ? err : outOfTime(away.err, err);
@@ -161,7 +188,7 @@ async function retry<S>(
       }
       if (wait > 0) {
         o.onRetry?.(err, wait);
-        await sleep(wait, verb, o.signal, o.stop);
+        await sleep(wait, verb, signal, o.stop);
       }
       // The pause took what was left: the next attempt would get a token timeout and fail with a
       // timeout of its own, which says less than this.

@@ -333,8 +333,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const target = formatTarget(parseAddress(address));
     const { timeoutMs } = dialLimits(options, this.nodeOpts);
     return this.waiting.run((stop) =>
-      untilTarget(this.retrying('dial', target, timeoutMs, options, stop), (timeout) =>
-        this.dialOnce(address, { ...options, timeout }),
+      untilTarget(this.retrying('dial', target, timeoutMs, options, stop), (timeout, signal) =>
+        this.dialOnce(address, { ...options, timeout, signal }),
       ),
     );
   }
@@ -398,8 +398,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
     const target = pingTarget(domain);
     return this.waiting.run((stop) =>
-      untilTarget(this.retrying('ping', target, limit, options, stop), (timeout) =>
-        this.pingOnce(domain, { ...options, timeout }),
+      untilTarget(this.retrying('ping', target, limit, options, stop), (timeout, signal) =>
+        this.pingOnce(domain, { ...options, timeout, signal }),
       ),
     );
   }

@@ -39,6 +39,52 @@ export function eitherSignal(a: AbortSignal, b: AbortSignal | undefined): Linked
   return { signal: ac.signal, dispose };
 }
 
+/** The operations following one source signal (followSignal), and its one listener. */
+interface Fan {
+  followers: Set<AbortController>;
+  onAbort: () => void;
+}
+
+const fans = new WeakMap<AbortSignal, Fan>();
+
+/**
+ * A signal that aborts when `source` does, with its reason, for an operation that may listen to it
+ * again and again (a dial or ping waiting for its target: each attempt and each pause): listening
+ * to the returned signal instead, it adds nothing to `source`. All the operations following one
+ * source share one listener on it, so that a caller's signal shared by a dozen such operations
+ * does not make Node.js warn of a leak (past 10 listeners), as a listener per operation would.
+ */
+export function followSignal(source: AbortSignal): LinkedSignal {
+  const c = new AbortController();
+  if (source.aborted) {
+    c.abort(source.reason);
+    return { signal: c.signal, dispose: noop };
+  }
+  let fan = fans.get(source);
+  if (fan === undefined) {
+    const followers = new Set<AbortController>();
+    const onAbort = (): void => {
+      fans.delete(source);
+      for (const f of followers) f.abort(source.reason);
+      followers.clear();
+    };
+    fan = { followers, onAbort };
+    fans.set(source, fan);
+    source.addEventListener('abort', onAbort, { once: true });
+  }
+  const joined = fan;
+  joined.followers.add(c);
+  return {
+    signal: c.signal,
+    // The last follower gone, so is the listener: a long-lived source keeps nothing of them.
+    dispose: () => {
+      if (!joined.followers.delete(c) || joined.followers.size > 0) return;
+      source.removeEventListener('abort', joined.onAbort);
+      if (fans.get(source) === joined) fans.delete(source);
+    },
+  };
+}
+
 /**
  * A signal each for the operations an owner's close must cut short (a dial or ping waiting for its
  * target): one signal shared by all of them would do, but every pause listens to it, and Node.js

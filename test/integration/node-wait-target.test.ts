@@ -138,6 +138,38 @@ describe('node.dial with waitForTarget on a direct link', () => {
     expect(warnings.map((w) => w.message)).toEqual([]);
   });
 
+  it("lets a dozen dials share one caller's signal without a listener-leak warning", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.message);
+    };
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
+    let pauses = 0;
+    let allPaused: () => void = () => {};
+    const paused = new Promise<void>((resolve) => {
+      allPaused = resolve;
+    });
+    const n = 12;
+    const { a } = await pair(() => {
+      if (++pauses === n) allPaused();
+    });
+    const caller = new AbortController();
+    const dials = Array.from({ length: n }, () =>
+      a
+        .dial('bob:7', { waitForTarget: true, timeout: 30_000, signal: caller.signal })
+        .catch((e: unknown) => e),
+    );
+    // All in their first pause together, each listening (before) to the caller's signal.
+    await paused;
+    caller.abort();
+    for (const err of await Promise.all(dials)) expect(err).toBeInstanceOf(AbortError);
+    // Emitted on the next tick after the listener that passed the limit.
+    await new Promise((resolve) => setImmediate(resolve));
+    // Before: 'Possible EventTarget memory leak detected. 11 abort listeners added to [AbortSignal]'.
+    expect(warnings).toEqual([]);
+  });
+
   it('refuses a bad option or address at once', async () => {
     const { a } = await pair();
     await expect(a.dial('bob:7', { waitForTarget: 'yes' as unknown as boolean })).rejects.toBeInstanceOf(

@@ -274,6 +274,37 @@ describe('session.dial with waitForTarget', () => {
     expect(warnings).toEqual([]);
   });
 
+  it("lets a dozen dials and pings share one caller's signal without a listener-leak warning", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.message);
+    };
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
+    const sws = new Switchers();
+    const { bob, logger } = await pair(sws, new Promise(() => {}));
+    await restart(sws, bob);
+    // Six dials and six pings, each refused once and pausing: all in their first pause together.
+    const count = { dial: 0, ping: 0 };
+    const allPaused = Promise.all([
+      logger.line('dial waiting for its target', () => ++count.dial === 6),
+      logger.line('ping waiting for its target', () => ++count.ping === 6),
+    ]);
+    const caller = new AbortController();
+    const options = { waitForTarget: true, timeout: 30_000, signal: caller.signal };
+    const waits = Array.from({ length: 12 }, (_, i) =>
+      (i % 2 === 0 ? bob.dial('alice:7', options) : bob.ping('alice', options)).catch((e: unknown) => e),
+    );
+    await allPaused;
+    caller.abort();
+    for (const err of await Promise.all(waits)) expect(err).toBeInstanceOf(AbortError);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Before: 'Possible EventTarget memory leak detected. 11 abort listeners added to
+    // [AbortSignal]', every pause listening to the caller's one signal.
+    expect(warnings).toEqual([]);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+  });
+
   it('with wait, a dial cut off by the loss of the connection is made again on the next one', async () => {
     const sws = new Switchers();
     const { bob } = await pair(sws, Promise.resolve());

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { eitherSignal } from '../../../src/util/signals.js';
+import { eitherSignal, followSignal } from '../../../src/util/signals.js';
 import { dependants } from '../../helpers/dependants.js';
 
 describe('eitherSignal', () => {
@@ -48,5 +48,35 @@ describe('eitherSignal', () => {
     const a = new AbortController().signal;
     expect(eitherSignal(a, undefined).signal).toBe(a);
     expect(eitherSignal(a, a).signal).toBe(a);
+  });
+});
+
+describe('followSignal', () => {
+  it('puts one listener on its source however many follow it, and none once they are done', () => {
+    const source = new AbortController();
+    const followers = Array.from({ length: 20 }, () => followSignal(source.signal));
+    expect(getEventListeners(source.signal, 'abort')).toHaveLength(1);
+    for (const f of followers) f.dispose();
+    expect(getEventListeners(source.signal, 'abort')).toHaveLength(0);
+    // A follower after them all starts over with one listener.
+    const later = followSignal(source.signal);
+    expect(getEventListeners(source.signal, 'abort')).toHaveLength(1);
+    later.dispose();
+    expect(getEventListeners(source.signal, 'abort')).toHaveLength(0);
+  });
+
+  it("aborts every live follower with the source's reason, and a new one at once", () => {
+    const source = new AbortController();
+    const gone = followSignal(source.signal);
+    gone.dispose();
+    const live = [followSignal(source.signal), followSignal(source.signal)];
+    const reason = new Error('stop');
+    source.abort(reason);
+    for (const f of live) expect(f.signal.reason).toBe(reason);
+    expect(gone.signal.aborted).toBe(false);
+    expect(followSignal(source.signal).signal.reason).toBe(reason);
+    // Disposing after the abort is harmless.
+    for (const f of live) f.dispose();
+    expect(getEventListeners(source.signal, 'abort')).toHaveLength(0);
   });
 });

@@ -217,12 +217,15 @@ describeBrowser('admin dashboard in Chromium', () => {
   });
 
   it("shows a node's streams, with a sparkline each, in node mode", async () => {
-    // carol's one stream goes to bob (alice is kicked by the first test).
+    // carol dials bob, and bob dials carol (alice is kicked by the first test).
     t.bob.listen(9).on('stream', (s: FlexStream) => s.on('error', () => {}));
     const carol = t.session('carol');
     await carol.ready({ timeout: 5_000 });
+    carol.listen(10).on('stream', (s: FlexStream) => s.on('error', () => {}));
     const stream = await carol.dial('bob:9', { timeout: 5_000 });
     stream.on('error', () => {});
+    const accepted = await t.bob.dial('carol:10', { timeout: 5_000 });
+    accepted.on('error', () => {});
     const nodeAdmin = await startAdmin({ node: carol, port: 0, token: TOKEN, sampleInterval: 100 });
     const fresh = await context.newPage();
     const errors: string[] = [];
@@ -230,25 +233,36 @@ describeBrowser('admin dashboard in Chromium', () => {
     try {
       await fresh.goto(`${nodeAdmin.url}#token=${TOKEN}`);
       const rows = fresh.locator('#rows tr');
-      await expect.poll(() => rows.count(), WAIT).toBe(1);
+      await expect.poll(() => rows.count(), WAIT).toBe(2);
       expect(await fresh.locator('#table-title').textContent()).toBe('Streams');
-      expect(await rows.locator('td').nth(1).textContent()).toBe('bob:9');
-      expect(await rows.locator('td.spark canvas').count()).toBe(1);
+      expect(await fresh.locator('#rows td.spark canvas').count()).toBe(2);
       // Keyed by the stream's serial, as the deltas are: its id is taken again by a later stream
       // between the same ports.
       const listed = await fetch(`${nodeAdmin.url}api/v1/streams`, {
         headers: { authorization: `Bearer ${TOKEN}` },
       });
-      const [view] = ((await listed.json()) as { streams: { id: number; serial: number }[] }).streams;
-      expect(await rows.getAttribute('data-key')).toBe(String(view?.serial));
-      expect(await rows.getAttribute('data-name')).toBe(String(view?.id));
-      await rows.locator('td:first-child').click();
-      await expect.poll(() => fresh.locator('#detail-title').textContent(), WAIT).toMatch(/^Stream /);
+      type View = { serial: number; dialed: boolean; local: { port: number }; remote: { port: number } };
+      const views = ((await listed.json()) as { streams: View[] }).streams;
+      const out = views.find((v) => v.dialed)!;
+      const into = views.find((v) => !v.dialed)!;
+      const dialed = fresh.locator(`#rows tr[data-key="${out.serial}"]`);
+      expect(await dialed.locator('td').nth(1).textContent()).toBe('bob:9');
+      // Named by its ports and peer, the arrow pointing from the end that dialled. It used to be
+      // named by its id, as was the title of its details ("Stream 191740225586152").
+      expect(await dialed.getAttribute('data-name')).toBe(`:${out.local.port} → bob:9`);
+      expect(await fresh.locator(`#rows tr[data-key="${into.serial}"]`).getAttribute('data-name')).toBe(
+        `:10 ← bob:${into.remote.port}`,
+      );
+      await dialed.locator('td:first-child').click();
+      await expect
+        .poll(() => fresh.locator('#detail-title').textContent(), WAIT)
+        .toBe(`Stream :${out.local.port} → bob:9`);
       expect(errors).toEqual([]);
     } finally {
       await fresh.close();
       await nodeAdmin.close();
       stream.destroy();
+      accepted.destroy();
       await carol.close();
     }
   });

@@ -47,6 +47,16 @@ export function address(a) {
   return a.domain ? `${a.domain}:${a.port}` : `${a.ip}:${a.port}`;
 }
 
+/**
+ * A node's stream as a person knows it: this node's port and the peer's address, the arrow
+ * pointing away from the end that dialled (":54321 → bob:80", ":8080 ← carol:54321"). The
+ * node's own domain is left out, as it is the same for every stream. Its id and serial are keys
+ * that mean nothing to a reader ("Stream 191740225586152").
+ */
+export function streamName(s) {
+  return `:${s.local.port} ${s.dialed ? '→' : '←'} ${address(s.remote)}`;
+}
+
 export function clock(ms) {
   return new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
 }

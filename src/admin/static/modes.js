@@ -107,7 +107,8 @@ export const modes = {
     // A row per stream, by serial: its id is taken again by a later stream between the same
     // ports, and changed by a rebind (docs/admin.md, Deltas).
     keyOf: (s) => s.serial,
-    nameOf: (s) => String(s.id),
+    // The row's name and the details' title: its ports and peer, not its key.
+    nameOf: fmt.streamName,
     text: (s) => `${fmt.address(s.local)} ${fmt.address(s.remote)} ${s.remote.ip} ${s.state}`,
     list: 'streams',
     items: (snap) => snap.streams,

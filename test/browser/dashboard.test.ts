@@ -246,7 +246,7 @@ describeBrowser('admin dashboard in Chromium', () => {
       const out = views.find((v) => v.dialed)!;
       const into = views.find((v) => !v.dialed)!;
       const dialed = fresh.locator(`#rows tr[data-key="${out.serial}"]`);
-      expect(await dialed.locator('td').nth(1).textContent()).toBe('bob:9');
+      expect(await dialed.locator('td').nth(1).textContent()).toBe('→ bob:9');
       // Named by its ports and peer, the arrow pointing from the end that dialled. It used to be
       // named by its id, as was the title of its details ("Stream 191740225586152").
       expect(await dialed.getAttribute('data-name')).toBe(`:${out.local.port} → bob:9`);

@@ -8,6 +8,7 @@ import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
 import { connectionLost, redial, targetAway } from '../node/redial.js';
 import type { SessionState } from '../node/session.js';
+import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { now } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
@@ -222,7 +223,8 @@ export function serveExpose(
     });
     logger.debug({ port: e.port, from, target }, 'stream accepted');
     void tunnels.splice(stream, socket).then((err) => {
-      if (err) logger.warn({ port: e.port, from, target, err: err.message }, 'exposed connection failed');
+      // The target's refusal (ECONNREFUSED) is the socket's own error: its code says it.
+      if (err) logger.warn({ port: e.port, from, target, ...errorFields(err) }, 'exposed connection failed');
       else logger.debug({ port: e.port, from, target }, 'stream done');
     });
   });
@@ -339,17 +341,15 @@ export async function serveForward(
         logger.debug({ from, target }, 'forwarding connection');
         socket.resume();
         void tunnels.splice(stream, socket).then((err) => {
-          if (err) {
-            const code = (err as { code?: string }).code;
-            logger.warn({ from, target, err: err.message, code }, 'forwarded connection failed');
-          }
+          if (err) logger.warn({ from, target, ...errorFields(err) }, 'forwarded connection failed');
         });
       },
       (err: Error) => {
-        const code = (err as { code?: string }).code;
+        // A dial cut off by a lost connection carries the runtime's reason (ECONNRESET) as `cause`.
+        const fields = { from, target, ...errorFields(err) };
         // Cut short by the shutdown: no failure of the dial's.
-        if (stop?.aborted) logger.debug({ from, target, err: err.message, code }, 'dial abandoned: stopping');
-        else logger.warn({ from, target, err: err.message, code }, 'dial failed');
+        if (stop?.aborted) logger.debug(fields, 'dial abandoned: stopping');
+        else logger.warn(fields, 'dial failed');
         socket.resetAndDestroy();
       },
     );
@@ -370,7 +370,7 @@ export async function serveForward(
   // Later errors are failed accepts: that connection is lost, the listener goes on. (Without a
   // handler the second one would be an unhandled 'error' event, which ends the process.)
   server.on('error', (err: NodeJS.ErrnoException) => {
-    logger.warn({ listen, target, err: err.message, code: err.code }, 'accept failed');
+    logger.warn({ listen, target, ...errorFields(err) }, 'accept failed');
   });
   logger.info({ listen, target }, 'forwarding');
   return server;

@@ -1,3 +1,4 @@
+import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -25,7 +26,7 @@ export function coalesced(reload: () => Promise<unknown>, logger: Logger): Reloa
         await reload();
       } catch (err) {
         // reloadAll reports its own failures; this is a bug, and the process must live on.
-        logger.error({ err: (err as Error).message }, 'reload failed');
+        logger.error(errorFields(err), 'reload failed');
       }
     } while (again);
     running = null;

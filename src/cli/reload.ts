@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
+import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import type { PemPair } from './listeners.js';
 import { readSecretFile } from './secret.js';
@@ -46,7 +47,8 @@ export async function reloadAll(plan: ReloadPlan, logger: Logger): Promise<Reloa
     } catch (err) {
       result.failed.push(item.what);
       logger.error(
-        { what: item.what, files: item.files, err: (err as Error).message },
+        // A file that cannot be read says why as `code` or `cause` (ENOENT, EACCES).
+        { what: item.what, files: item.files, ...errorFields(err) },
         `reload: kept the old ${item.what}: cannot use ${item.files.join(' and ')}`,
       );
     }

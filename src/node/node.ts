@@ -13,6 +13,7 @@ import {
 import { Scheduler } from '../scheduler.js';
 import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
+import { errorFields } from '../util/cause.js';
 import { checkBool, checkDelay, checkInt } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
@@ -430,7 +431,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (core.state !== 'closed') {
       if (!heard(face))
         this.logger.info(
-          { dial: formatTarget(target), port, err: err.message, code: (err as { code?: string }).code },
+          { dial: formatTarget(target), port, ...errorFields(err) },
           'early-data dial failed; its stream fails with the error',
         );
       // While it is still in earlyDials, release() knows the port is quarantined already.
@@ -984,7 +985,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.streams.clear();
     if (this.closeError) {
       if (!this.closeLoggedByOwner)
-        this.logger.info({ err: err.message, remote: this.transport.remoteAddress }, 'connection closed');
+        this.logger.info({ ...errorFields(err), remote: this.transport.remoteAddress }, 'connection closed');
       this.emit('error', err);
     }
     this.emit('close', this.closeError);

@@ -12,7 +12,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import type { Transport } from '../transport/types.js';
-import { causeCode } from '../util/cause.js';
+import { errorFields } from '../util/cause.js';
 import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
@@ -568,12 +568,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       if (this.isClosed) return;
       const e = err instanceof Error ? err : new Error(String(err));
       this.lastFailure = e;
-      // The runtime's reason under flexmux's code, when there is one: a certificate this client
-      // does not trust (DEPTH_ZERO_SELF_SIGNED_CERT) or a refused connection (ECONNREFUSED) is
-      // FLEX_ERR_CONNECTION_CLOSED alike, and only this says which (for grep and for alerts).
-      const code = (e as { code?: string }).code;
-      const cause = causeCode(e);
-      const fields = cause === undefined ? { err: e.message, code } : { err: e.message, code, cause };
+      // With the runtime's reason under flexmux's code, when there is one: a certificate this
+      // client does not trust (DEPTH_ZERO_SELF_SIGNED_CERT) or a refused connection (ECONNREFUSED)
+      // is FLEX_ERR_CONNECTION_CLOSED alike, and only `cause` says which (for grep and for alerts).
+      const fields = errorFields(e);
       // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying, and an
       // attempt aborted by the caller's signal (the session's own abort closed it already) would
       // fail the same way at once every time. Without reconnect there is no retry either. The
@@ -631,7 +629,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       this.lastFailure = e;
       const remote = node.transport.remoteAddress;
       if (!this.reconnect) {
-        this.logger.info({ err: e.message, remote }, 'session disconnected');
+        this.logger.info({ ...errorFields(e), remote }, 'session disconnected');
         // Closed before anyone hears of the loss: 'disconnect' listeners see the final state.
         this.closeFor(e);
         this.emit('disconnect', e);
@@ -662,7 +660,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // restarted twice in a row left its nodes silent for the doubled back-off (2 s, 4 s, ... up
       // to backoffMax), the operator unable to tell a wait from a node that gave up.
       const retryIn = worked ? spreadDelay(this.spread) : this.nextDelay();
-      this.logger.info({ err: e.message, remote, lasted, retryIn }, 'session disconnected');
+      // `cause` tells a switcher that went away (ECONNRESET, EPIPE) from one that ended the
+      // connection in the protocol, both FLEX_ERR_CONNECTION_CLOSED.
+      this.logger.info({ ...errorFields(e), remote, lasted, retryIn }, 'session disconnected');
       // No longer 'ready' by the time anyone hears of the loss: a dial that waits for the session,
       // made from a 'disconnect' handler, waits for the next connection.
       const wait = !worked || retryIn > 0;

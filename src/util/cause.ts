@@ -29,3 +29,27 @@ export function causeCode(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** What a log line says of an error: `errorFields`. */
+export interface ErrorFields {
+  /** Its message. */
+  err: string;
+  /** Its own code: flexmux's `FLEX_ERR_*`, the CLI's, or the runtime's for one of the runtime's errors. */
+  code?: string;
+  /** The runtime's code under it (causeCode), which `code` alone hides behind flexmux's. */
+  cause?: string;
+}
+
+/**
+ * The fields every log line that reports a failure gives its error, each left out when there is
+ * none: one shape for all of them, so that an operator greps and alerts on `cause=ECONNREFUSED`
+ * the same way whichever line it is on.
+ */
+export function errorFields(err: unknown): ErrorFields {
+  const fields: ErrorFields = { err: err instanceof Error ? err.message : String(err) };
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  if (typeof code === 'string') fields.code = code;
+  const cause = causeCode(err);
+  if (cause !== undefined) fields.cause = cause;
+  return fields;
+}

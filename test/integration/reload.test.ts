@@ -183,6 +183,10 @@ describe('reloading the switcher command (SIGHUP)', () => {
     // A file that cannot be read is the same: the old pair stays.
     rmSync(t.files.key);
     expect((await t.reload()).failed).toEqual(['certificate']);
+    // The runtime's code says why (before: only inside `err`'s text).
+    expect(t.logger.find(/^reload: kept the old certificate/).at(-1)?.fields).toMatchObject({
+      code: 'ENOENT',
+    });
     expect(await servedFingerprint(port(t.tls))).toBe(certA.fingerprint);
   });
 
@@ -206,6 +210,13 @@ describe('reloading the switcher command (SIGHUP)', () => {
     writeFileSync(t.files.password, '');
     expect((await t.reload()).failed).toEqual(['password']);
     expect(t.logger.find(/^reload: kept the old password/)[0]?.fields.err).toMatch(/is empty/);
+    // One that cannot be read: the CLI's code, and the runtime's under it.
+    rmSync(t.files.password);
+    expect((await t.reload()).failed).toEqual(['password']);
+    expect(t.logger.find(/^reload: kept the old password/).at(-1)?.fields).toMatchObject({
+      code: 'CLI_USAGE',
+      cause: 'ENOENT',
+    });
     await nodeOn(t.tls, 'carol', 'password-two', certA.cert);
     // The secret is never logged.
     expect(JSON.stringify(t.logger.entries)).not.toMatch(/password-(one|two)/);

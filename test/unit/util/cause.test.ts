@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AbortError, ConnectionClosedError } from '../../../src/errors.js';
-import { causeCode } from '../../../src/util/cause.js';
+import { causeCode, errorFields } from '../../../src/util/cause.js';
 
 const coded = (code: string): Error => Object.assign(new Error(code), { code });
 
@@ -23,5 +23,19 @@ describe('causeCode', () => {
     const a = new Error('a') as Error & { cause?: unknown };
     a.cause = new Error('b', { cause: a });
     expect(causeCode(a)).toBeUndefined();
+  });
+});
+
+describe('errorFields', () => {
+  it("gives the message, the error's own code and the runtime's under it, leaving out what is not there", () => {
+    const reset = coded('ECONNRESET');
+    expect(errorFields(new ConnectionClosedError('closed', { cause: reset }))).toEqual({
+      err: 'closed',
+      code: 'FLEX_ERR_CONNECTION_CLOSED',
+      cause: 'ECONNRESET',
+    });
+    expect(errorFields(coded('ECONNREFUSED'))).toEqual({ err: 'ECONNREFUSED', code: 'ECONNREFUSED' });
+    expect(errorFields(new Error('plain'))).toEqual({ err: 'plain' });
+    expect(errorFields('not an error')).toEqual({ err: 'not an error' });
   });
 });

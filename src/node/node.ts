@@ -493,7 +493,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * (PingOptions).
    */
   ping(domain = '', options: PingOptions = {}): Promise<number> {
-    if (this._closed) return Promise.reject(new NotConnectedError('node is closed'));
+    // Closing too, as dial(): sent now, the ping only failed once the connection closed, with
+    // ConnectionClosedError, and a waitForTarget ping whose pause close() cut short failed so,
+    // unlike a dial's. (The heartbeat pings through pingRaw, not here.)
+    if (this._closed || this.closing) return Promise.reject(new NotConnectedError('node is closed'));
     let timeoutMs: number;
     let payload: Uint8Array;
     try {

@@ -141,6 +141,30 @@ describe('a closing node', () => {
     await closing;
     expect(node.listenerPorts()).toEqual([]);
   });
+
+  it('refuses ping() as it refuses dial(): at once, before the close is done', async () => {
+    const [a, b] = memoryPair();
+    const node = new Node(a, { ip: 1, domain: 'x', heartbeatInterval: 0 });
+    const peer = new Node(b, { ip: 2, domain: 'y', heartbeatInterval: 0 });
+    cleanups.push(
+      () => node.destroy(),
+      () => peer.destroy(),
+    );
+    const order: string[] = [];
+    const closing = node.close().then(() => order.push('closed'));
+    expect(node.closed).toBe(false);
+    const outcome = (what: string) => (r: unknown) => {
+      order.push(what);
+      return r;
+    };
+    const ping = node.ping().then(outcome('ping'), outcome('ping'));
+    const dial = node.dial('y:80').then(outcome('dial'), outcome('dial'));
+    await closing;
+    // Before: the ping went out and failed only with the connection, ConnectionClosedError.
+    expect(await ping).toBeInstanceOf(NotConnectedError);
+    expect(await dial).toBeInstanceOf(NotConnectedError);
+    expect(order).toEqual(['ping', 'dial', 'closed']);
+  });
 });
 
 describe('session listeners', () => {

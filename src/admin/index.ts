@@ -1,5 +1,6 @@
 /** The admin HTTP server, Prometheus metrics and dashboard (Node.js only). See docs/admin.md. */
 
+export { type CliMetricsSources, cliMetrics } from './cli-metrics.js';
 export {
   type AdminNode,
   type AdminOptions,

@@ -33,6 +33,7 @@ import {
 } from './parse.js';
 import { splice } from './pipe.js';
 import { reloadAll } from './reload.js';
+import { ReloadCounts } from './reload-count.js';
 import { onReloadSignal } from './reload-signal.js';
 import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
 import { openSession } from './session.js';
@@ -468,9 +469,10 @@ async function runNode(ctx: CommandContext): Promise<number> {
     // So is the admin server, for the same reason: it shows the session once there is one.
     const shown = new SessionToCome(o.domain);
     let admin: NodeReloadSources['admin'];
+    const reloads = new ReloadCounts();
     if (o.admin !== undefined) {
       const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
-      const server = await startCliAdmin({ node: shown }, o.admin, token, logger);
+      const server = await startCliAdmin({ node: shown }, o.admin, token, logger, { reloads });
       closers.push(() => server.close());
       admin = { token, setToken: (t) => server.setToken(t) };
     }
@@ -482,7 +484,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     const started = openSession(o, o.domain, logger, nodeSessionOptions(o));
     session = started.session;
     const plan = nodeReloadPlan(o, { session: started.session, options: started.options, admin });
-    reloadSignal.start(() => reloadAll(plan, logger));
+    reloadSignal.start(reloads.counted(() => reloadAll(plan, logger)));
     session.on('ready', () => waits.admitted());
     open(session);
     shown.attach(session);

@@ -34,7 +34,15 @@ import {
   parseRate,
   parseSize,
 } from './parse.js';
-import { certificateReload, type Reloadable, type ReloadPlan, reloadAll, secretReload } from './reload.js';
+import {
+  certificateReload,
+  type Reloadable,
+  type ReloadPlan,
+  type ReloadResult,
+  reloadAll,
+  secretReload,
+} from './reload.js';
+import { ReloadCounts } from './reload-count.js';
 import { onReloadSignal } from './reload-signal.js';
 import { ADMIN_TOKEN_ENV, findSecret, generatePassword, PASSWORD_ENV } from './secret.js';
 import { onStopSignal } from './shutdown.js';
@@ -320,6 +328,15 @@ export function switcherReloadPlan(o: SwitcherOpts, switcher: Switcher, s: Reloa
   return { items, notReloaded };
 }
 
+/** What SIGHUP runs: `plan` read again, and counted. */
+export function switcherReload(
+  plan: ReloadPlan,
+  logger: Logger,
+  reloads: ReloadCounts,
+): () => Promise<ReloadResult> {
+  return reloads.counted(() => reloadAll(plan, logger));
+}
+
 async function runSwitcher(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<SwitcherOpts>();
   const { logger } = ctx;
@@ -354,10 +371,11 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       closers.push(() => l.close());
       logger.info({ url: l.url }, 'listening');
     }
+    const reloads = new ReloadCounts();
     let admin: ReloadSources['admin'];
     if (o.admin !== undefined) {
       const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
-      const server = await startCliAdmin({ switcher }, o.admin, token, logger);
+      const server = await startCliAdmin({ switcher }, o.admin, token, logger, { reloads });
       closers.push(() => server.close());
       admin = { token, setToken: (t) => server.setToken(t) };
     }
@@ -373,7 +391,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       logger.info({ url: `http://${bound}/`, ws: `ws://${bound}${transportDefaults.wsPath}` }, 'demo page');
     }
     const plan = switcherReloadPlan(o, switcher, { password, generated, admin, listeners, pem });
-    reloadSignal.start(() => reloadAll(plan, logger));
+    reloadSignal.start(switcherReload(plan, logger, reloads));
     logger.info({ listeners: urls }, 'switcher ready');
     await shutdown.signalled;
     await shutdown.run(async () => {

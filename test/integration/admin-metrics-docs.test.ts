@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { type AdminServer, startAdmin } from '../../src/admin/index.js';
+import { cliMetrics, startAdmin } from '../../src/admin/index.js';
 import { Node } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
@@ -43,9 +44,9 @@ function documented(heading: string): Map<string, Documented> {
   return out;
 }
 
-async function served(admin: AdminServer): Promise<Map<string, Documented>> {
+async function served(registry: Registry): Promise<Map<string, Documented>> {
   const out = new Map<string, Documented>();
-  for (const m of await admin.registry.getMetricsAsJSON()) {
+  for (const m of await registry.getMetricsAsJSON()) {
     if (m.name === 'flexmux_info') continue;
     const labels = new Set<string>();
     for (const v of m.values) for (const k of Object.keys(v.labels)) if (k !== 'le') labels.add(k);
@@ -82,7 +83,7 @@ describe('docs/admin.md metric tables', () => {
     try {
       const docs = documented('Switcher:');
       expect(docs.size).toBeGreaterThan(10);
-      agree(docs, await served(admin));
+      agree(docs, await served(admin.registry));
     } finally {
       await admin.close();
       await sw.close({ timeout: 100 });
@@ -97,12 +98,23 @@ describe('docs/admin.md metric tables', () => {
     try {
       const docs = documented('Node:');
       expect(docs.size).toBeGreaterThan(5);
-      agree(docs, await served(admin));
+      agree(docs, await served(admin.registry));
     } finally {
       await admin.close();
       a.destroy();
       b.destroy();
     }
+  });
+
+  it('match the series the switcher and node commands add', async () => {
+    const registry = new Registry();
+    cliMetrics(registry, { reloads: { ok: 0, failed: 0, lastSuccess: 0 } });
+    const docs = documented(
+      'Added by the `flexmux switcher` and `flexmux node` commands (a program calling `startAdmin` has none):',
+    );
+    expect(docs.size).toBe(2);
+    agree(docs, await served(registry));
+    for (const name of docs.keys()) expect(name, 'times are in seconds').toMatch(/_total$|_seconds$/);
   });
 
   it('mark the switcher series that count clients gone before the admin server started as such', async () => {

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { certA, certB, servedFingerprint } from '../helpers/certs.js';
-import { killAll, runCli, runCliToEnd, startSwitcher } from '../helpers/cli.js';
+import { type CliChild, killAll, runCli, runCliToEnd, startSwitcher } from '../helpers/cli.js';
+import { parseMetrics } from './admin-fixture.js';
+import { request } from './admin-http.js';
 
 /**
  * `flexmux switcher` reloads on SIGHUP, end to end: the process reads its --cert/--key and
@@ -17,6 +19,16 @@ afterEach(async () => {
   await killAll();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+
+/** Scrapes the /metrics of the admin server `child` started (its 'admin API listening' line). */
+function metricsOf(child: CliChild): () => Promise<Map<string, number>> {
+  return async () => {
+    const { url } = await child.waitForLog('admin API listening');
+    const r = await request(String(url), '/metrics');
+    expect(r.status).toBe(200);
+    return parseMetrics(r.text);
+  };
+}
 
 describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () => {
   it('serves the new certificate and admits with the new password; a bad pair keeps it running', async () => {
@@ -77,6 +89,80 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(line).toMatchObject({ changed: ['password'], failed: [] });
     expect(node.proc.exitCode).toBe(null);
     expect(node.stderr).not.toContain('password-two');
+  });
+
+  it('counts its reloads on the admin server’s /metrics', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const cert = join(dir, 'fullchain.pem');
+    const key = join(dir, 'privkey.pem');
+    copyFileSync(certA.certFile, cert);
+    copyFileSync(certA.keyFile, key);
+    const sw = await startSwitcher(
+      [
+        '--tls',
+        '127.0.0.1:0',
+        '--wss',
+        '127.0.0.1:0',
+        '--cert',
+        cert,
+        '--key',
+        key,
+        '--admin',
+        '127.0.0.1:0',
+      ],
+      { FLEXMUX_PASSWORD: 'password-one' },
+    );
+    const scrape = metricsOf(sw.child);
+    let m = await scrape();
+    expect(m.get('flexmux_reloads_total{result="ok"}')).toBe(0);
+    const started = m.get('flexmux_reload_last_success_timestamp_seconds') ?? 0;
+    expect(started).toBeGreaterThan(0);
+
+    copyFileSync(certB.certFile, cert);
+    copyFileSync(certB.keyFile, key);
+    sw.child.proc.kill('SIGHUP');
+    await sw.child.waitForLog('reloaded');
+    m = await scrape();
+    expect(m.get('flexmux_reloads_total{result="ok"}')).toBe(1);
+    expect(m.get('flexmux_reloads_total{result="failed"}')).toBe(0);
+    expect(m.get('flexmux_reload_last_success_timestamp_seconds')).toBeGreaterThanOrEqual(started);
+
+    copyFileSync(certA.keyFile, key); // a mismatched pair
+    sw.child.proc.kill('SIGHUP');
+    await sw.child.waitForLog('reloaded, with failures');
+    m = await scrape();
+    expect(m.get('flexmux_reloads_total{result="ok"}')).toBe(1);
+    expect(m.get('flexmux_reloads_total{result="failed"}')).toBe(1);
+  });
+
+  it('flexmux node counts its reloads on its admin server’s /metrics', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const password = join(dir, 'password');
+    writeFileSync(password, 'password-one\n');
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], { FLEXMUX_PASSWORD: 'password-one' });
+    const node = runCli(
+      ['node', '-s', sw.tcp, '-d', 'alice', '--password-file', password, '--admin', '127.0.0.1:0'],
+      { env: {} },
+    );
+    await node.waitForLog('session ready');
+    const scrape = metricsOf(node);
+    expect((await scrape()).get('flexmux_reloads_total{result="failed"}')).toBe(0);
+
+    writeFileSync(password, ''); // an empty password file fails the reload
+    node.proc.kill('SIGHUP');
+    await node.waitForLog('reloaded, with failures');
+    let m = await scrape();
+    expect(m.get('flexmux_reloads_total{result="failed"}')).toBe(1);
+    expect(m.get('flexmux_reloads_total{result="ok"}')).toBe(0);
+
+    writeFileSync(password, 'password-two\n');
+    node.proc.kill('SIGHUP');
+    await node.waitForLog('reloaded');
+    m = await scrape();
+    expect(m.get('flexmux_reloads_total{result="failed"}')).toBe(1);
+    expect(m.get('flexmux_reloads_total{result="ok"}')).toBe(1);
   });
 
   it('says so in switcher --help', async () => {

@@ -1,0 +1,134 @@
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startCliAdmin } from '../../src/cli/admin-server.js';
+import { type ListenerSpecs, readPemPair, startListeners } from '../../src/cli/listeners.js';
+import { ReloadCounts } from '../../src/cli/reload-count.js';
+import { type SwitcherOpts, switcherReload, switcherReloadPlan } from '../../src/cli/switcher.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { certA, certB, servedFingerprint } from '../helpers/certs.js';
+import { captureLogger } from '../helpers/faulty-log.js';
+import { parseMetrics } from './admin-fixture.js';
+import { request } from './admin-http.js';
+
+/**
+ * The switcher command's reload series on its admin server's /metrics, set up as `flexmux
+ * switcher --tls --wss --cert --key --password-file --admin` sets them up and reloaded as SIGHUP
+ * reloads: the reload counters follow its results.
+ */
+
+const HOST = '127.0.0.1';
+const TOKEN = 'metrics-token';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'flexmux-reload-metrics-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const files = {
+    cert: join(dir, 'fullchain.pem'),
+    key: join(dir, 'privkey.pem'),
+    password: join(dir, 'pw'),
+  };
+  copyFileSync(certA.certFile, files.cert);
+  copyFileSync(certA.keyFile, files.key);
+  writeFileSync(files.password, 'password-one\n');
+  const switcher = new Switcher({ password: 'password-one' });
+  cleanup.push(() => switcher.close({ timeout: 1_000 }));
+  const specs: ListenerSpecs = {
+    tcp: [],
+    ws: [],
+    tls: [{ host: HOST, port: 0 }],
+    wss: [{ host: HOST, port: 0, path: '/flex/ws' }],
+    cert: files.cert,
+    key: files.key,
+  };
+  const pem = readPemPair(specs);
+  const listeners = await startListeners(switcher, specs, pem);
+  cleanup.push(() => Promise.all(listeners.map((l) => l.close())).then(() => {}));
+  const logger = captureLogger();
+  let now = 1_700_000_000_000;
+  const reloads = new ReloadCounts(() => now);
+  const server = await startCliAdmin({ switcher }, { host: HOST, port: 0 }, TOKEN, logger, { reloads });
+  cleanup.push(() => server.close());
+  const o = { cert: files.cert, key: files.key, passwordFile: files.password } as SwitcherOpts;
+  const plan = switcherReloadPlan(o, switcher, {
+    password: 'password-one',
+    generated: false,
+    listeners,
+    pem,
+  });
+  const tls = listeners.find((l) => l.url.startsWith('tls:'))?.url ?? '';
+  return {
+    files,
+    logger,
+    tlsPort: Number(new URL(tls).port),
+    reload: switcherReload(plan, logger, reloads),
+    setClock: (t: number) => {
+      now = t;
+    },
+    scrape: async () => {
+      const r = await request(server.url, '/metrics', { token: TOKEN });
+      expect(r.status).toBe(200);
+      return parseMetrics(r.text);
+    },
+  };
+}
+
+const OK = 'flexmux_reloads_total{result="ok"}';
+const FAILED = 'flexmux_reloads_total{result="failed"}';
+const LAST = 'flexmux_reload_last_success_timestamp_seconds';
+
+describe('the switcher command’s reload metrics', () => {
+  it('count a good reload as ok, and time it', async () => {
+    const t = await setup();
+    let m = await t.scrape();
+    expect(m.get(OK)).toBe(0);
+    expect(m.get(FAILED)).toBe(0);
+    // Until a reload, the files were last read at start.
+    expect(m.get(LAST)).toBe(1_700_000_000);
+
+    copyFileSync(certB.certFile, t.files.cert);
+    copyFileSync(certB.keyFile, t.files.key);
+    t.setClock(1_700_000_100_000);
+    expect((await t.reload()).changed).toEqual(['certificate']);
+    expect(await servedFingerprint(t.tlsPort)).toBe(certB.fingerprint);
+    m = await t.scrape();
+    expect(m.get(OK)).toBe(1);
+    expect(m.get(FAILED)).toBe(0);
+    expect(m.get(LAST)).toBe(1_700_000_100);
+  });
+
+  it('count a mismatched pair as a failed reload', async () => {
+    const t = await setup();
+    copyFileSync(certB.certFile, t.files.cert); // the new certificate, the old key
+    t.setClock(1_700_000_200_000);
+    expect((await t.reload()).failed).toEqual(['certificate']);
+    let m = await t.scrape();
+    expect(m.get(OK)).toBe(0);
+    expect(m.get(FAILED)).toBe(1);
+    expect(m.get(LAST)).toBe(1_700_000_000);
+    expect(await servedFingerprint(t.tlsPort)).toBe(certA.fingerprint);
+
+    // A failure of one item fails the reload, though another item changed.
+    writeFileSync(t.files.password, 'password-two\n');
+    const r = await t.reload();
+    expect(r).toMatchObject({ changed: ['password'], failed: ['certificate'] });
+    m = await t.scrape();
+    expect(m.get(FAILED)).toBe(2);
+    expect(m.get(OK)).toBe(0);
+
+    // Fixed: the next reload is ok.
+    copyFileSync(certB.keyFile, t.files.key);
+    t.setClock(1_700_000_300_000);
+    expect((await t.reload()).failed).toEqual([]);
+    m = await t.scrape();
+    expect(m.get(OK)).toBe(1);
+    expect(m.get(FAILED)).toBe(2);
+    expect(m.get(LAST)).toBe(1_700_000_300);
+  });
+});

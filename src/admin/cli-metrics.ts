@@ -3,8 +3,9 @@ import { one, readCounter, readGauge } from './metrics.js';
 
 /**
  * The series `flexmux switcher` and `flexmux node` add to their admin server's registry (names
- * listed in docs/admin.md): their reloads on SIGHUP. The CLI keeps the numbers
- * (src/cli/reload-count.ts); they are read at scrape time, as the core's are.
+ * listed in docs/admin.md): their reloads on SIGHUP and, for a switcher with secure listeners,
+ * when its certificate expires. The CLI keeps the numbers (src/cli/reload-count.ts,
+ * cert-expiry.ts); they are read at scrape time, as the core's are.
  */
 
 export interface ReloadCountsView {
@@ -14,14 +15,23 @@ export interface ReloadCountsView {
   readonly lastSuccess: number;
 }
 
+export interface ServedCertificateView {
+  /** The kinds of secure listener serving it: `tls`, `wss`. */
+  readonly kinds: readonly string[];
+  /** The leaf's notAfter, in ms since the epoch; null when it could not be read (no series). */
+  readonly notAfter: number | null;
+}
+
 export interface CliMetricsSources {
   reloads: ReloadCountsView;
+  /** The switcher's, with --tls or --wss. */
+  certificate?: ServedCertificateView;
 }
 
 export function cliMetrics(registry: Registry, s: CliMetricsSources): void {
   const r = registry;
   const none: readonly never[] = [];
-  const { reloads } = s;
+  const { reloads, certificate } = s;
   readCounter(
     r,
     'flexmux_reloads_total',
@@ -39,4 +49,16 @@ export function cliMetrics(registry: Registry, s: CliMetricsSources): void {
     none,
     () => one(reloads.lastSuccess / 1000),
   );
+  if (certificate !== undefined) {
+    readGauge(
+      r,
+      'flexmux_tls_certificate_expiry_timestamp_seconds',
+      'Unix time the certificate served (the leaf of --cert) expires, its notAfter, by kind of listener.',
+      ['kind'],
+      () => {
+        const t = certificate.notAfter;
+        return t === null ? [] : certificate.kinds.map((kind) => [{ kind }, t / 1000] as const);
+      },
+    );
+  }
 }

@@ -8,8 +8,8 @@ import type { HostPort } from './parse.js';
  * `--admin HOST:PORT` of `switcher` and `node`: the admin HTTP API, metrics and dashboard
  * (src/admin). The admin module refuses a non-loopback address without a token (exit 2); on
  * loopback the CLI only warns. The admin module (and prom-client under it) is loaded here, so
- * commands without `--admin` start without it. `metrics` are the command's own series (its
- * reloads), added to the admin server's registry.
+ * commands without `--admin` start without it. `metrics` are the command's own series (reloads,
+ * certificate expiry), added to the admin server's registry.
  */
 export async function startCliAdmin(
   what: { switcher: Switcher } | { node: AdminNode },

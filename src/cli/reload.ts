@@ -64,13 +64,15 @@ export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compa
 /**
  * The certificate chain and key of TLS and secure WebSocket listeners, from `certFile` and
  * `keyFile`; `served` is the pair they started with. Both files are read before either is used:
- * a certificate renewed with its key is only ever served with that key.
+ * a certificate renewed with its key is only ever served with that key. `onServed` hears of each
+ * pair applied (cert-expiry.ts reads its expiry).
  */
 export function certificateReload(
   certFile: string,
   keyFile: string,
   listeners: readonly { setSecureContext?: (pair: PemPair) => void }[],
   served: PemPair,
+  onServed?: (pair: PemPair) => void,
 ): Reloadable {
   let current = served;
   return {
@@ -83,6 +85,7 @@ export function certificateReload(
       createSecureContext({ cert, key });
       for (const l of listeners) l.setSecureContext?.({ cert, key });
       current = { cert, key };
+      onServed?.(current);
       return true;
     },
   };

@@ -11,6 +11,7 @@ import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
 import { accessFromConfig } from './access.js';
 import { startCliAdmin } from './admin-server.js';
+import { CertificateExpiry } from './cert-expiry.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { listenFailure } from './exit.js';
 import { connectionsAllowed, fdShortfall, openFileLimit } from './fd-limit.js';
@@ -305,6 +306,8 @@ export interface ReloadSources {
   listeners: readonly OpenListener[];
   /** The certificate and key the secure listeners serve. */
   pem: PemPair | undefined;
+  /** Told of each certificate a reload applies. */
+  certificate?: CertificateExpiry;
 }
 
 /**
@@ -315,7 +318,9 @@ export function switcherReloadPlan(o: SwitcherOpts, switcher: Switcher, s: Reloa
   const items: Reloadable[] = [];
   const notReloaded: string[] = [];
   if (s.pem !== undefined && o.cert !== undefined && o.key !== undefined)
-    items.push(certificateReload(o.cert, o.key, s.listeners, s.pem));
+    items.push(
+      certificateReload(o.cert, o.key, s.listeners, s.pem, (pair) => s.certificate?.serve(pair.cert)),
+    );
   if (o.passwordFile !== undefined)
     items.push(secretReload('password', o.passwordFile, s.password, (p) => switcher.setPassword(p)));
   else notReloaded.push(s.generated ? 'password (generated at start)' : `password (from ${PASSWORD_ENV})`);
@@ -328,13 +333,35 @@ export function switcherReloadPlan(o: SwitcherOpts, switcher: Switcher, s: Reloa
   return { items, notReloaded };
 }
 
-/** What SIGHUP runs: `plan` read again, and counted. */
+/**
+ * What SIGHUP runs: `plan` read again and counted, then the served certificate's expiry said
+ * again (also when the reload kept the old one: an operator who reloads expects a renewal).
+ */
 export function switcherReload(
   plan: ReloadPlan,
   logger: Logger,
   reloads: ReloadCounts,
+  certificate?: CertificateExpiry,
 ): () => Promise<ReloadResult> {
-  return reloads.counted(() => reloadAll(plan, logger));
+  return reloads.counted(async () => {
+    const result = await reloadAll(plan, logger);
+    certificate?.check();
+    return result;
+  });
+}
+
+/** The certificate the secure listeners of `specs` serve, from `pem`; its expiry said at start. */
+export function servedCertificate(
+  specs: ListenerSpecs,
+  pem: PemPair | undefined,
+  logger: Logger,
+): CertificateExpiry | undefined {
+  if (pem === undefined) return undefined;
+  const kinds = (['tls', 'wss'] as const).filter((k) => specs[k].length > 0);
+  const certificate = new CertificateExpiry(kinds, specs.cert ?? '', logger);
+  certificate.serve(pem.cert);
+  certificate.check();
+  return certificate;
 }
 
 async function runSwitcher(ctx: CommandContext): Promise<number> {
@@ -371,11 +398,12 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       closers.push(() => l.close());
       logger.info({ url: l.url }, 'listening');
     }
+    const certificate = servedCertificate(specs, pem, logger);
     const reloads = new ReloadCounts();
     let admin: ReloadSources['admin'];
     if (o.admin !== undefined) {
       const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
-      const server = await startCliAdmin({ switcher }, o.admin, token, logger, { reloads });
+      const server = await startCliAdmin({ switcher }, o.admin, token, logger, { reloads, certificate });
       closers.push(() => server.close());
       admin = { token, setToken: (t) => server.setToken(t) };
     }
@@ -390,8 +418,8 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       urls.push(`ws://${bound}${transportDefaults.wsPath}`);
       logger.info({ url: `http://${bound}/`, ws: `ws://${bound}${transportDefaults.wsPath}` }, 'demo page');
     }
-    const plan = switcherReloadPlan(o, switcher, { password, generated, admin, listeners, pem });
-    reloadSignal.start(switcherReload(plan, logger, reloads));
+    const plan = switcherReloadPlan(o, switcher, { password, generated, admin, listeners, pem, certificate });
+    reloadSignal.start(switcherReload(plan, logger, reloads, certificate));
     logger.info({ listeners: urls }, 'switcher ready');
     await shutdown.signalled;
     await shutdown.run(async () => {

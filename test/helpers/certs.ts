@@ -4,9 +4,9 @@ import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The two test-only certificate pairs of test/fixtures/tls (README there), A and B, both for
- * localhost and 127.0.0.1, and what a server on 127.0.0.1 serves: for the tests that replace one
- * certificate with the other while the server runs.
+ * The test-only certificate pairs of test/fixtures/tls (README there), A and B (and one long
+ * expired), all for localhost and 127.0.0.1, and what a server on 127.0.0.1 serves: for the
+ * tests that replace one certificate with another while the server runs.
  */
 
 const dir = new URL('../fixtures/tls/', import.meta.url);
@@ -35,6 +35,8 @@ function pair(cert: string, key: string): CertPair {
 
 export const certA = pair('cert.pem', 'key.pem');
 export const certB = pair('cert-b.pem', 'key-b.pem');
+/** Valid from 2020-01-01 to 2020-04-01 only: a certificate served past its end. */
+export const certExpired = pair('cert-expired.pem', 'key-expired.pem');
 
 /**
  * The SHA-256 fingerprint of the certificate a TLS server on 127.0.0.1:`port` serves now (to a

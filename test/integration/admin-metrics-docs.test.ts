@@ -108,11 +108,14 @@ describe('docs/admin.md metric tables', () => {
 
   it('match the series the switcher and node commands add', async () => {
     const registry = new Registry();
-    cliMetrics(registry, { reloads: { ok: 0, failed: 0, lastSuccess: 0 } });
+    cliMetrics(registry, {
+      reloads: { ok: 0, failed: 0, lastSuccess: 0 },
+      certificate: { kinds: ['tls', 'wss'], notAfter: 0 },
+    });
     const docs = documented(
       'Added by the `flexmux switcher` and `flexmux node` commands (a program calling `startAdmin` has none):',
     );
-    expect(docs.size).toBe(2);
+    expect(docs.size).toBe(3);
     agree(docs, await served(registry));
     for (const name of docs.keys()) expect(name, 'times are in seconds').toMatch(/_total$|_seconds$/);
   });

@@ -1,4 +1,5 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -91,7 +92,7 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(node.stderr).not.toContain('password-two');
   });
 
-  it('counts its reloads on the admin server’s /metrics', async () => {
+  it('shows its certificate expiry and counts its reloads on the admin server’s /metrics', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
     dirs.push(dir);
     const cert = join(dir, 'fullchain.pem');
@@ -114,7 +115,11 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
       { FLEXMUX_PASSWORD: 'password-one' },
     );
     const scrape = metricsOf(sw.child);
+    const expiry = (file: string) => Date.parse(new X509Certificate(readFileSync(file)).validTo) / 1000;
+    const EXPIRY = 'flexmux_tls_certificate_expiry_timestamp_seconds';
     let m = await scrape();
+    expect(m.get(`${EXPIRY}{kind="tls"}`)).toBe(expiry(certA.certFile));
+    expect(m.get(`${EXPIRY}{kind="wss"}`)).toBe(expiry(certA.certFile));
     expect(m.get('flexmux_reloads_total{result="ok"}')).toBe(0);
     const started = m.get('flexmux_reload_last_success_timestamp_seconds') ?? 0;
     expect(started).toBeGreaterThan(0);
@@ -124,6 +129,7 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     sw.child.proc.kill('SIGHUP');
     await sw.child.waitForLog('reloaded');
     m = await scrape();
+    expect(m.get(`${EXPIRY}{kind="tls"}`)).toBe(expiry(certB.certFile));
     expect(m.get('flexmux_reloads_total{result="ok"}')).toBe(1);
     expect(m.get('flexmux_reloads_total{result="failed"}')).toBe(0);
     expect(m.get('flexmux_reload_last_success_timestamp_seconds')).toBeGreaterThanOrEqual(started);
@@ -134,6 +140,9 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     m = await scrape();
     expect(m.get('flexmux_reloads_total{result="ok"}')).toBe(1);
     expect(m.get('flexmux_reloads_total{result="failed"}')).toBe(1);
+    expect(m.get(`${EXPIRY}{kind="tls"}`)).toBe(expiry(certB.certFile));
+    // Far from their end, neither certificate was warned about.
+    expect(sw.child.logs.filter((l) => l.msg.startsWith('the certificate served'))).toEqual([]);
   });
 
   it('flexmux node counts its reloads on its admin server’s /metrics', async () => {
@@ -149,6 +158,8 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     await node.waitForLog('session ready');
     const scrape = metricsOf(node);
     expect((await scrape()).get('flexmux_reloads_total{result="failed"}')).toBe(0);
+    // No certificate of its own: no expiry series.
+    expect([...(await scrape()).keys()].some((k) => k.startsWith('flexmux_tls_'))).toBe(false);
 
     writeFileSync(password, ''); // an empty password file fails the reload
     node.proc.kill('SIGHUP');

@@ -1,13 +1,19 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCliAdmin } from '../../src/cli/admin-server.js';
 import { type ListenerSpecs, readPemPair, startListeners } from '../../src/cli/listeners.js';
 import { ReloadCounts } from '../../src/cli/reload-count.js';
-import { type SwitcherOpts, switcherReload, switcherReloadPlan } from '../../src/cli/switcher.js';
+import {
+  type SwitcherOpts,
+  servedCertificate,
+  switcherReload,
+  switcherReloadPlan,
+} from '../../src/cli/switcher.js';
 import { Switcher } from '../../src/switcher/switcher.js';
-import { certA, certB, servedFingerprint } from '../helpers/certs.js';
+import { type CertPair, certA, certB, certExpired, servedFingerprint } from '../helpers/certs.js';
 import { captureLogger } from '../helpers/faulty-log.js';
 import { parseMetrics } from './admin-fixture.js';
 import { request } from './admin-http.js';
@@ -15,7 +21,8 @@ import { request } from './admin-http.js';
 /**
  * The switcher command's reload series on its admin server's /metrics, set up as `flexmux
  * switcher --tls --wss --cert --key --password-file --admin` sets them up and reloaded as SIGHUP
- * reloads: the reload counters follow its results.
+ * reloads: the certificate's expiry follows the certificate served, the reload counters its
+ * results.
  */
 
 const HOST = '127.0.0.1';
@@ -26,7 +33,10 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function setup() {
+/** notAfter of a fixture certificate file, in Unix seconds, read here independently of src/. */
+const expiryOf = (file: string): number => Date.parse(new X509Certificate(readFileSync(file)).validTo) / 1000;
+
+async function setup(first: CertPair = certA) {
   const dir = mkdtempSync(join(tmpdir(), 'flexmux-reload-metrics-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const files = {
@@ -34,8 +44,8 @@ async function setup() {
     key: join(dir, 'privkey.pem'),
     password: join(dir, 'pw'),
   };
-  copyFileSync(certA.certFile, files.cert);
-  copyFileSync(certA.keyFile, files.key);
+  copyFileSync(first.certFile, files.cert);
+  copyFileSync(first.keyFile, files.key);
   writeFileSync(files.password, 'password-one\n');
   const switcher = new Switcher({ password: 'password-one' });
   cleanup.push(() => switcher.close({ timeout: 1_000 }));
@@ -51,9 +61,13 @@ async function setup() {
   const listeners = await startListeners(switcher, specs, pem);
   cleanup.push(() => Promise.all(listeners.map((l) => l.close())).then(() => {}));
   const logger = captureLogger();
+  const certificate = servedCertificate(specs, pem, logger);
   let now = 1_700_000_000_000;
   const reloads = new ReloadCounts(() => now);
-  const server = await startCliAdmin({ switcher }, { host: HOST, port: 0 }, TOKEN, logger, { reloads });
+  const server = await startCliAdmin({ switcher }, { host: HOST, port: 0 }, TOKEN, logger, {
+    reloads,
+    certificate,
+  });
   cleanup.push(() => server.close());
   const o = { cert: files.cert, key: files.key, passwordFile: files.password } as SwitcherOpts;
   const plan = switcherReloadPlan(o, switcher, {
@@ -61,13 +75,14 @@ async function setup() {
     generated: false,
     listeners,
     pem,
+    certificate,
   });
   const tls = listeners.find((l) => l.url.startsWith('tls:'))?.url ?? '';
   return {
     files,
     logger,
     tlsPort: Number(new URL(tls).port),
-    reload: switcherReload(plan, logger, reloads),
+    reload: switcherReload(plan, logger, reloads, certificate),
     setClock: (t: number) => {
       now = t;
     },
@@ -79,14 +94,20 @@ async function setup() {
   };
 }
 
+const EXPIRY = 'flexmux_tls_certificate_expiry_timestamp_seconds';
 const OK = 'flexmux_reloads_total{result="ok"}';
 const FAILED = 'flexmux_reloads_total{result="failed"}';
 const LAST = 'flexmux_reload_last_success_timestamp_seconds';
 
 describe('the switcher command’s reload metrics', () => {
-  it('count a good reload as ok, and time it', async () => {
+  it('show the served certificate’s expiry and follow a reload to another', async () => {
     const t = await setup();
+    const a = expiryOf(certA.certFile);
+    const b = expiryOf(certB.certFile);
+    expect(a).not.toBe(b);
     let m = await t.scrape();
+    expect(m.get(`${EXPIRY}{kind="tls"}`)).toBe(a);
+    expect(m.get(`${EXPIRY}{kind="wss"}`)).toBe(a);
     expect(m.get(OK)).toBe(0);
     expect(m.get(FAILED)).toBe(0);
     // Until a reload, the files were last read at start.
@@ -98,12 +119,16 @@ describe('the switcher command’s reload metrics', () => {
     expect((await t.reload()).changed).toEqual(['certificate']);
     expect(await servedFingerprint(t.tlsPort)).toBe(certB.fingerprint);
     m = await t.scrape();
+    expect(m.get(`${EXPIRY}{kind="tls"}`)).toBe(b);
+    expect(m.get(`${EXPIRY}{kind="wss"}`)).toBe(b);
     expect(m.get(OK)).toBe(1);
     expect(m.get(FAILED)).toBe(0);
     expect(m.get(LAST)).toBe(1_700_000_100);
+    // Far from its end: nothing said of it.
+    expect(t.logger.find(/^the certificate served/)).toEqual([]);
   });
 
-  it('count a mismatched pair as a failed reload', async () => {
+  it('count a mismatched pair as a failed reload and keep the expiry of the certificate still served', async () => {
     const t = await setup();
     copyFileSync(certB.certFile, t.files.cert); // the new certificate, the old key
     t.setClock(1_700_000_200_000);
@@ -112,7 +137,7 @@ describe('the switcher command’s reload metrics', () => {
     expect(m.get(OK)).toBe(0);
     expect(m.get(FAILED)).toBe(1);
     expect(m.get(LAST)).toBe(1_700_000_000);
-    expect(await servedFingerprint(t.tlsPort)).toBe(certA.fingerprint);
+    expect(m.get(`${EXPIRY}{kind="tls"}`)).toBe(expiryOf(certA.certFile));
 
     // A failure of one item fails the reload, though another item changed.
     writeFileSync(t.files.password, 'password-two\n');
@@ -122,7 +147,7 @@ describe('the switcher command’s reload metrics', () => {
     expect(m.get(FAILED)).toBe(2);
     expect(m.get(OK)).toBe(0);
 
-    // Fixed: the next reload is ok.
+    // Fixed: the next reload is ok, and serves B.
     copyFileSync(certB.keyFile, t.files.key);
     t.setClock(1_700_000_300_000);
     expect((await t.reload()).failed).toEqual([]);
@@ -130,5 +155,31 @@ describe('the switcher command’s reload metrics', () => {
     expect(m.get(OK)).toBe(1);
     expect(m.get(FAILED)).toBe(2);
     expect(m.get(LAST)).toBe(1_700_000_300);
+    expect(m.get(`${EXPIRY}{kind="tls"}`)).toBe(expiryOf(certB.certFile));
+  });
+
+  it('keep serving an expired certificate, with an error line at start and at each reload', async () => {
+    const t = await setup(certExpired);
+    const expired = 'the certificate served expired on 2020-04-01T00:00:00.000Z; still serving it';
+    expect(t.logger.find(expired).map((e) => e.level)).toEqual(['error']);
+    expect(t.logger.find(expired)[0]?.fields).toMatchObject({ notAfter: '2020-04-01T00:00:00.000Z' });
+    expect(await servedFingerprint(t.tlsPort)).toBe(certExpired.fingerprint);
+    let m = await t.scrape();
+    expect(m.get(`${EXPIRY}{kind="tls"}`)).toBe(Date.UTC(2020, 3, 1) / 1000);
+    expect(m.get(`${EXPIRY}{kind="tls"}`)).toBe(expiryOf(certExpired.certFile));
+
+    // A reload that finds the same files says it again: the renewal the operator expected is not there.
+    expect((await t.reload()).unchanged).toContain('certificate');
+    expect(t.logger.find(expired)).toHaveLength(2);
+    expect(t.logger.find('reloaded')).toHaveLength(1);
+
+    copyFileSync(certA.certFile, t.files.cert);
+    copyFileSync(certA.keyFile, t.files.key);
+    expect((await t.reload()).changed).toEqual(['certificate']);
+    expect(t.logger.find(expired)).toHaveLength(2);
+    expect(t.logger.atLeast('warn').filter((e) => e.msg !== expired)).toEqual([]);
+    m = await t.scrape();
+    expect(m.get(`${EXPIRY}{kind="tls"}`)).toBe(expiryOf(certA.certFile));
+    expect(m.get(OK)).toBe(2);
   });
 });

@@ -1,0 +1,84 @@
+import { X509Certificate } from 'node:crypto';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * When the certificate of the switcher's TLS and secure WebSocket listeners expires, for its
+ * admin server's `flexmux_tls_certificate_expiry_timestamp_seconds` and for a log line at start
+ * and after each reload once it is close. A renewal that silently stopped (a certbot timer gone,
+ * a deploy hook that never sent SIGHUP) otherwise shows only when clients start refusing the
+ * handshake.
+ */
+
+const DAY = 86_400_000;
+
+/** A served certificate this close to its end is warned about: two weeks, Let's Encrypt's margin. */
+export const EXPIRY_WARNING = 14 * DAY;
+
+/**
+ * The notAfter of the leaf, the first certificate of a PEM chain (the one the listeners present
+ * as theirs; the intermediates after it may well outlive it), in milliseconds since the epoch.
+ */
+export function leafNotAfter(chain: Uint8Array): number {
+  // X509Certificate reads the first PEM block of what it is given.
+  const validTo = new X509Certificate(chain).validTo;
+  const t = Date.parse(validTo);
+  if (!Number.isFinite(t)) throw new Error(`unreadable notAfter: ${validTo}`);
+  return t;
+}
+
+/** The certificate the secure listeners serve, and what is said of its expiry. */
+export class CertificateExpiry {
+  /** The served leaf's notAfter in ms since the epoch; null when it could not be read. */
+  notAfter: number | null = null;
+
+  /**
+   * @param kinds the kinds of secure listener that serve it (`tls`, `wss`): the gauge's label.
+   * @param file the certificate file, named in the log lines.
+   * @param now the clock (tests inject one).
+   */
+  constructor(
+    readonly kinds: readonly string[],
+    private readonly file: string,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** `chain` is what the listeners serve from now on. */
+  serve(chain: Uint8Array): void {
+    try {
+      this.notAfter = leafNotAfter(chain);
+    } catch (err) {
+      // TLS took the chain, so this is unlikely; the gauge goes rather than show the old expiry.
+      this.notAfter = null;
+      this.logger.error(
+        { file: this.file, err: (err as Error).message },
+        'cannot read the expiry of the certificate served',
+      );
+    }
+  }
+
+  /**
+   * Warns when the served certificate expires within EXPIRY_WARNING, and logs an error once it
+   * has expired: it is served still (a client may not check, and the operator may have a reason),
+   * but new handshakes with verifying clients fail.
+   */
+  check(): void {
+    if (this.notAfter === null) return;
+    const left = this.notAfter - this.now();
+    const fields = {
+      file: this.file,
+      notAfter: new Date(this.notAfter).toISOString(),
+      daysLeft: Math.floor((left / DAY) * 10) / 10,
+    };
+    if (left < 0) {
+      this.logger.error(fields, `the certificate served expired on ${fields.notAfter}; still serving it`);
+    } else if (left < EXPIRY_WARNING) {
+      const days = Math.floor(left / DAY);
+      const inTime = days === 0 ? 'in less than a day' : `in ${days} day${days === 1 ? '' : 's'}`;
+      this.logger.warn(
+        fields,
+        `the certificate served expires ${inTime} (${fields.notAfter}): renew it and reload (SIGHUP)`,
+      );
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import { X509Certificate } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { CertificateExpiry, EXPIRY_WARNING, leafNotAfter } from '../../../src/cli/cert-expiry.js';
+import { certA, certB } from '../../helpers/certs.js';
+import { captureLogger } from '../../helpers/faulty-log.js';
+
+/**
+ * What the switcher says of its certificate's expiry (src/cli/cert-expiry.ts), against a clock the
+ * test sets: nothing while it is far, a warning within 14 days, an error once it has passed.
+ */
+
+const DAY = 86_400_000;
+const notAfterA = Date.parse(new X509Certificate(certA.cert).validTo);
+
+/** A CertificateExpiry serving certificate A, and the clock it reads. */
+function servingA(): {
+  expiry: CertificateExpiry;
+  log: ReturnType<typeof captureLogger>;
+  at: (t: number) => void;
+} {
+  let now = 0;
+  const log = captureLogger();
+  const expiry = new CertificateExpiry(['tls'], '/etc/fullchain.pem', log, () => now);
+  expiry.serve(certA.cert);
+  return {
+    expiry,
+    log,
+    at: (t) => {
+      now = t;
+    },
+  };
+}
+
+describe('the certificate expiry', () => {
+  it('is the notAfter of the first certificate of a chain', () => {
+    expect(leafNotAfter(certA.cert)).toBe(notAfterA);
+    // B's notAfter differs from A's: the order of the chain decides.
+    const notAfterB = Date.parse(new X509Certificate(certB.cert).validTo);
+    expect(notAfterB).not.toBe(notAfterA);
+    expect(leafNotAfter(Buffer.concat([certB.cert, certA.cert]))).toBe(notAfterB);
+    expect(leafNotAfter(Buffer.concat([certA.cert, certB.cert]))).toBe(notAfterA);
+  });
+
+  it('says nothing while more than 14 days are left', () => {
+    const { expiry, log, at } = servingA();
+    expect(expiry.notAfter).toBe(notAfterA);
+    at(notAfterA - 300 * DAY);
+    expiry.check();
+    at(notAfterA - EXPIRY_WARNING);
+    expiry.check();
+    expect(log.entries).toEqual([]);
+  });
+
+  it('warns within 14 days, with the date and the days left', () => {
+    const { expiry, log, at } = servingA();
+    at(notAfterA - EXPIRY_WARNING + 1);
+    expiry.check();
+    at(notAfterA - 3.5 * DAY);
+    expiry.check();
+    at(notAfterA - DAY);
+    expiry.check();
+    at(notAfterA - 60_000);
+    expiry.check();
+    at(notAfterA);
+    expiry.check();
+    const iso = new Date(notAfterA).toISOString();
+    expect(log.entries.map((e) => [e.level, e.msg, e.fields.daysLeft])).toEqual([
+      ['warn', `the certificate served expires in 13 days (${iso}): renew it and reload (SIGHUP)`, 13.9],
+      ['warn', `the certificate served expires in 3 days (${iso}): renew it and reload (SIGHUP)`, 3.5],
+      ['warn', `the certificate served expires in 1 day (${iso}): renew it and reload (SIGHUP)`, 1],
+      ['warn', `the certificate served expires in less than a day (${iso}): renew it and reload (SIGHUP)`, 0],
+      ['warn', `the certificate served expires in less than a day (${iso}): renew it and reload (SIGHUP)`, 0],
+    ]);
+    expect(log.entries[0]?.fields).toMatchObject({ file: '/etc/fullchain.pem', notAfter: iso });
+  });
+
+  it('logs an error once it has expired, and keeps the expiry for the gauge', () => {
+    const { expiry, log, at } = servingA();
+    at(notAfterA + 1_000);
+    expiry.check();
+    at(notAfterA + 2 * DAY);
+    expiry.check();
+    const iso = new Date(notAfterA).toISOString();
+    expect(log.entries.map((e) => [e.level, e.msg])).toEqual([
+      ['error', `the certificate served expired on ${iso}; still serving it`],
+      ['error', `the certificate served expired on ${iso}; still serving it`],
+    ]);
+    expect(log.entries[1]?.fields).toMatchObject({ notAfter: iso, daysLeft: -2 });
+    expect(expiry.notAfter).toBe(notAfterA);
+  });
+
+  it('follows the certificate served: one far from its end ends the warnings', () => {
+    const { expiry, log, at } = servingA();
+    const notAfterB = Date.parse(new X509Certificate(certB.cert).validTo);
+    at(Math.max(notAfterA, notAfterB) - DAY);
+    expiry.check();
+    expect(log.entries).toHaveLength(1);
+    // B ends two days before A: 20 days before B's end, serving B says nothing.
+    at(notAfterB - 20 * DAY);
+    expiry.serve(certB.cert);
+    expiry.check();
+    expect(expiry.notAfter).toBe(notAfterB);
+    expect(log.entries).toHaveLength(1);
+  });
+
+  it('drops an expiry it cannot read, saying so, rather than keep the last one', () => {
+    const { expiry, log } = servingA();
+    expiry.serve(Buffer.from('not a certificate'));
+    expect(expiry.notAfter).toBe(null);
+    expect(log.find('cannot read the expiry of the certificate served')[0]?.level).toBe('error');
+    expiry.check();
+    expect(log.entries).toHaveLength(1);
+  });
+});

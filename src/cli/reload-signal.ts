@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 
@@ -52,23 +53,50 @@ export interface ReloadSignal {
 }
 
 /**
+ * Whether stderr is a terminal that hung up. Writing to it fails with EIO then, even a write of
+ * nothing, which a live terminal, a pipe or a file takes without a trace. (isatty() cannot tell:
+ * it answers false for a terminal that hung up.) Asked of stderr itself, not found out from a log
+ * line: the pretty logger used on a terminal reports a failed write as an 'error' event instead
+ * of throwing, and a log level above `info` writes no `reloading` line at all.
+ */
+export function stderrHungUp(): boolean {
+  try {
+    writeSync(2, '');
+    return false;
+  } catch (err) {
+    return (err as { code?: unknown }).code === 'EIO';
+  }
+}
+
+/**
  * Takes SIGHUP from now on, where there is one (Windows has none), so that a SIGHUP while the
  * command starts does not end it (the default action); it is remembered and run once `start`
- * has the reload. A SIGHUP from a terminal that hung up still ends the process.
+ * has the reload. A SIGHUP from a terminal that hung up (`hungUp`) still ends the process.
  */
-export function onReloadSignal(logger: Logger, platform: NodeJS.Platform = process.platform): ReloadSignal {
+export function onReloadSignal(
+  logger: Logger,
+  platform: NodeJS.Platform = process.platform,
+  hungUp: () => boolean = stderrHungUp,
+): ReloadSignal {
   let trigger: ReloadTrigger | null = null;
   let early = false;
+  // The terminal the logs go to is gone, and this SIGHUP is its hang-up, not a request to
+  // reload. The process ends as SIGHUP ended it before it took the signal (writing to that
+  // terminal, the reload would fail, then so would every log line after it).
+  const endAsHangUp = (): void => {
+    process.off('SIGHUP', handler);
+    process.kill(process.pid, 'SIGHUP');
+  };
   const handler = (): void => {
+    if (hungUp()) {
+      endAsHangUp();
+      return;
+    }
     try {
       logger.info({ signal: 'SIGHUP' }, 'reloading');
     } catch {
-      // The log line cannot be written (EIO): the terminal it goes to is gone, and this SIGHUP
-      // is its hang-up, not a request to reload. The process ends as SIGHUP ended it before it
-      // took the signal (writing to that terminal, the reload would fail, then so would
-      // every log line after it).
-      process.off('SIGHUP', handler);
-      process.kill(process.pid, 'SIGHUP');
+      // The log line cannot be written (EIO) by a logger that throws: the same hang-up.
+      endAsHangUp();
       return;
     }
     if (trigger === null) early = true;

@@ -24,7 +24,7 @@ let bundled = false;
  * Bundles the CLI once per test worker. Each worker writes its own file and renames it into
  * place: the rename is atomic, so a worker never starts a half-written bundle of another one.
  */
-function cliBundle(): string {
+export function cliBundle(): string {
   if (!bundled) {
     const own = `${BUNDLE}.${process.pid}.tmp`;
     bundleForNode(join(ROOT, 'src/cli/main.ts'), own);

@@ -102,7 +102,8 @@ describe('onReloadSignal', () => {
         throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
       },
     };
-    const signal = onReloadSignal(hungUp, 'linux');
+    // The logger finds out; stderr itself is not asked here.
+    const signal = onReloadSignal(hungUp, 'linux', () => false);
     try {
       let runs = 0;
       signal.start(async () => {
@@ -111,6 +112,28 @@ describe('onReloadSignal', () => {
       process.emit('SIGHUP', 'SIGHUP');
       expect(runs).toBe(0);
       // The handler is gone first, so the signal sent again has its default action.
+      expect(process.listenerCount('SIGHUP')).toBe(before);
+      expect(kill).toHaveBeenCalledWith(process.pid, 'SIGHUP');
+    } finally {
+      signal.dispose();
+    }
+  });
+
+  it('ends the process when stderr hung up, though the logger writes nothing or does not throw', () => {
+    // The pretty logger a terminal gets reports its failed writes as events, and a level above
+    // info writes no `reloading` line: the terminal is asked itself.
+    const before = process.listenerCount('SIGHUP');
+    const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    const logger = captureLogger();
+    const signal = onReloadSignal(logger, 'linux', () => true);
+    try {
+      let runs = 0;
+      signal.start(async () => {
+        runs++;
+      });
+      process.emit('SIGHUP', 'SIGHUP');
+      expect(runs).toBe(0);
+      expect(logger.find('reloading')).toHaveLength(0);
       expect(process.listenerCount('SIGHUP')).toBe(before);
       expect(kill).toHaveBeenCalledWith(process.pid, 'SIGHUP');
     } finally {

@@ -269,6 +269,25 @@ async function runClients(ctx: CommandContext): Promise<number> {
   return ExitCode.OK;
 }
 
+/**
+ * `kick --id`: fails with CLI_NOT_FOUND when the switcher lists another connection as the holder
+ * of `domain`. A switcher older than `?id=` ignores it and kicks whoever holds the domain (its
+ * answer has no `kicked.id`): `--id` would have guarded nothing there. A newer one checks again
+ * with the kick itself, with no gap; an older one is checked here, a round trip before it. Any
+ * other answer (nobody holds it, an error) is left to the kick, which reports it as without --id.
+ */
+async function checkHolder(cmd: Command, domain: string, id: number): Promise<void> {
+  const res = await request(cmd, 'GET', `/api/v1/clients/${encodeURIComponent(domain)}`);
+  const body: unknown = res.ok ? await res.json().catch(() => undefined) : await res.body?.cancel();
+  const held = (body as { client?: { id?: unknown } } | undefined)?.client?.id;
+  if (typeof held === 'number' && held !== id) {
+    throw new CliError(
+      'CLI_NOT_FOUND',
+      `the domain "${domain}" is held by connection ${held}, not ${id}: not kicked`,
+    );
+  }
+}
+
 async function runKick(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<AdminOpts>();
   const domain = ctx.args[0] as string;
@@ -277,6 +296,7 @@ async function runKick(ctx: CommandContext): Promise<number> {
   // The connection the operator saw: a node that reconnected since is another one, left alone.
   if (o.id !== undefined) params.push(`id=${o.id}`);
   const query = params.length === 0 ? '' : `?${params.join('&')}`;
+  if (o.id !== undefined) await checkHolder(ctx.cmd, domain, o.id);
   const res = await request(ctx.cmd, 'DELETE', `/api/v1/clients/${encodeURIComponent(domain)}${query}`);
   if (res.status === 409 && o.id !== undefined) {
     const why = errorMessage(await res.text().catch(() => ''));

@@ -88,6 +88,12 @@ beforeAll(async () => {
       return json(200, { kicked: { domain: 'alice', id: 7, ip: 1, reason: 'x' } });
     }
     if (req.method === 'DELETE' && path === '/api/v1/clients/broken') return json(500, { error: 'boom' });
+    // A switcher from before `?id=`: it lists alice as connection 7, and its kick ignores `id`.
+    if (req.method === 'GET' && path === '/older/api/v1/clients/alice')
+      return json(200, { client: CLIENTS[0] });
+    if (req.method === 'DELETE' && path === '/older/api/v1/clients/alice') {
+      return json(200, { kicked: { domain: 'alice', ip: 1, reason: 'x' } });
+    }
     if (path === '/paged/api/v1/clients') {
       // One client per page, as the admin server pages a long list.
       const offset = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('offset') ?? '0');
@@ -317,6 +323,24 @@ describe.concurrent('flexmux kick', () => {
     });
     const bad = await runCliToEnd(['kick', 'alice', '--id', 'x7', '--admin', admin, '-t', TOKEN]);
     expect(bad.code).toBe(2);
+  });
+
+  it('--id against a switcher that ignores it: checks the holder first, and kicks no other', async ({
+    expect,
+  }) => {
+    const older = `${admin}/older`;
+    const stale = await runCliToEnd(['kick', 'alice', '--id', '5', '--admin', older, '-t', TOKEN]);
+    expect(stale.code).toBe(12);
+    expect(stale.stderr).toContain('the domain "alice" is held by connection 7, not 5: not kicked');
+    expect(requests.filter((q) => q.method === 'DELETE' && q.url.startsWith('/older/'))).toEqual([]);
+    const right = await runCliToEnd(['kick', 'alice', '--id', '7', '--admin', older, '-t', TOKEN]);
+    expect(right.code).toBe(0);
+    expect(right.stdout).toBe('kicked alice\n');
+    expect(requests).toContainEqual({
+      method: 'DELETE',
+      url: '/older/api/v1/clients/alice?id=7',
+      auth: `Bearer ${TOKEN}`,
+    });
   });
 
   it('a domain nobody holds exits 12', async ({ expect }) => {

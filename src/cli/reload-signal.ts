@@ -16,21 +16,38 @@ export interface ReloadTrigger {
   idle(): Promise<void>;
 }
 
+/**
+ * Writes a log line that may fail: a logger writing to a terminal that hung up or a closed pipe
+ * throws (EIO, EPIPE), and nobody awaits the reload loop, so its rejection would end the process.
+ */
+function logLost(write: () => void): void {
+  try {
+    write();
+  } catch {
+    // Nothing is left to tell it to.
+  }
+}
+
 /** Runs `reload` on each call, one at a time, coalescing the calls made while one runs. */
 export function coalesced(reload: () => Promise<unknown>, logger: Logger): ReloadTrigger {
   let running: Promise<void> | null = null;
   let again = false;
   const loop = async (): Promise<void> => {
-    do {
-      again = false;
-      try {
-        await reload();
-      } catch (err) {
-        // reloadAll reports its own failures; this is a bug, and the process must live on.
-        logger.error(errorFields(err), 'reload failed');
-      }
-    } while (again);
-    running = null;
+    try {
+      do {
+        again = false;
+        try {
+          await reload();
+        } catch (err) {
+          // reloadAll reports its own failures; this is a bug, and the process must live on.
+          logLost(() => logger.error(errorFields(err), 'reload failed'));
+        }
+      } while (again);
+    } finally {
+      // Whatever happened, the next SIGHUP starts a reload again (a loop left `running` would
+      // swallow every later one).
+      running = null;
+    }
   };
   const trigger = (): void => {
     if (running !== null) {

@@ -63,6 +63,38 @@ describe('coalesced reloads', () => {
     await trigger.idle();
     expect(n).toBe(2);
   });
+
+  it('lives on when the failure cannot even be logged, and runs the next one', async () => {
+    // A logger whose write throws, as pino's does on a terminal that hung up (EIO).
+    const logger = {
+      ...silentLogger,
+      error: () => {
+        throw Object.assign(new Error('write EIO'), { code: 'EIO' });
+      },
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let n = 0;
+      const trigger = coalesced(async () => {
+        n++;
+        throw new Error('boom');
+      }, logger);
+      trigger();
+      await trigger.idle().catch(() => {});
+      await settle();
+      trigger();
+      await trigger.idle().catch(() => {});
+      await settle();
+      expect(n).toBe(2);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });
 
 describe('onReloadSignal', () => {

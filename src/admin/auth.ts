@@ -24,10 +24,14 @@ export class Auth {
    * Takes `token` in place of the one given at start, for requests from now on (a rotated
    * secret). Only a server started with a token has one to replace: one without it listens on
    * loopback only and checks Host headers instead, and a token arriving later would change that.
+   * Whether the token changed (a reload that found the same file changes nothing).
    */
-  replace(token: string): void {
+  replace(token: string): boolean {
     if (this.digest === null) throw new ConfigError('the admin server was started without a token');
-    this.digest = sha256(token);
+    const digest = sha256(token);
+    const changed = !timingSafeEqual(digest, this.digest);
+    this.digest = digest;
+    return changed;
   }
 
   get required(): boolean {

@@ -100,9 +100,17 @@ export class EventHub {
     if (this.streams.size > 0) this.write(format(event, data), channel);
   }
 
-  /** Ends every stream. */
+  /** Ends every stream, and stops the keep-alive: the hub is done. */
   close(): void {
     clearInterval(this.keepalive);
+    this.endAll();
+  }
+
+  /**
+   * Ends every stream open now; later ones may open (a rotated admin token: those opened with
+   * the old one must not go on receiving, and a reader with the new one reconnects).
+   */
+  endAll(): void {
     for (const s of this.streams) {
       // The gzip trailer first; the compressor ends the response after it (compressor()).
       if (s.gzip !== null) s.gzip.end();

@@ -29,7 +29,8 @@ export interface AdminServer {
   readonly registry: Registry;
   /**
    * Accepts `token` instead of the one given at start, from the next request on (a rotated
-   * secret: the CLI's reload on SIGHUP); open event streams are not asked again. Throws
+   * secret: the CLI's reload on SIGHUP). Event streams open then are ended, when the token
+   * changed: they were opened with the old one (a reader with the new one reconnects). Throws
    * ConfigError, keeping the old token, for a token `startAdmin` would refuse, or when the server
    * was started without one.
    */
@@ -200,7 +201,15 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     registry,
     setToken: (token) => {
       checkToken(token);
-      auth.replace(token);
+      // A token is rotated because it may have leaked: a stream opened with the old one would
+      // otherwise go on receiving every snapshot until it ends by itself.
+      if (auth.replace(token) && hub.size > 0) {
+        logger.info(
+          { streams: hub.size },
+          'admin token replaced; ending the event streams opened with the old one',
+        );
+        hub.endAll();
+      }
     },
     close: () => {
       closing ??= new Promise<void>((resolve) => {

@@ -51,3 +51,47 @@ describe('admin event stream and departure counters', () => {
     }
   });
 });
+
+describe('admin event streams and a rotated token', () => {
+  let t: Traffic;
+  let admin: AdminServer;
+
+  beforeAll(async () => {
+    t = await startTraffic();
+    admin = await startAdmin({ switcher: t.sw, port: 0, sampleInterval: 50, token: 'token-one' });
+  });
+
+  afterAll(async () => {
+    await admin?.close();
+    await t?.close();
+  });
+
+  it('ends the streams opened with the old token when the token changes, and only then', async () => {
+    let rotated = false;
+    // collectEvents resolves when the stream ends, and rejects if it is still open after 10 s.
+    const events = await collectEvents(
+      admin.url,
+      '/api/v1/events',
+      (ev) => {
+        // Setting the same token again (a reload that found the file unchanged) ended nothing:
+        // samples go on arriving. Then a new token ends the stream.
+        if (!rotated && ev.filter((e) => e.event === 'snapshot').length >= 2) {
+          rotated = true;
+          admin.setToken('token-two');
+        }
+        return false;
+      },
+      { token: 'token-one', onOpen: () => admin.setToken('token-one') },
+    );
+    expect(rotated).toBe(true);
+    expect(events[0].event).toBe('hello');
+    await expect(
+      collectEvents(admin.url, '/api/v1/events', () => true, { token: 'token-one', ms: 2_000 }),
+    ).rejects.toThrow(/401/);
+    const again = await collectEvents(admin.url, '/api/v1/events', (ev) => ev.length > 0, {
+      token: 'token-two',
+      ms: 2_000,
+    });
+    expect(again[0].event).toBe('hello');
+  });
+});

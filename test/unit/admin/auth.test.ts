@@ -48,7 +48,9 @@ describe('admin auth', () => {
 
   it('takes a replacement token for the next request, refusing the old one', () => {
     const a = new Auth('old');
-    a.replace('new');
+    // Whether it changed: the admin server ends event streams opened with a replaced token.
+    expect(a.replace('old')).toBe(false);
+    expect(a.replace('new')).toBe(true);
     expect(status(() => a.check(req({ authorization: 'Bearer old' }), url(), false))).toBe(401);
     expect(status(() => a.check(req({ authorization: 'Bearer new' }), url(), false))).toBe(200);
     // Without a token at start there is none to replace: it checks Host names instead.

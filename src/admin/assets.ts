@@ -51,6 +51,7 @@ const PAGE_FILES: Record<string, [file: string, type: string]> = {
   '/format.js': ['format.js', 'text/javascript; charset=utf-8'],
   '/modes.js': ['modes.js', 'text/javascript; charset=utf-8'],
   '/frame.js': ['frame.js', 'text/javascript; charset=utf-8'],
+  '/axes.js': ['axes.js', 'text/javascript; charset=utf-8'],
   '/dashboard.css': ['dashboard.css', 'text/css; charset=utf-8'],
 };
 

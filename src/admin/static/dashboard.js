@@ -4,6 +4,7 @@
 
 /* global uPlot */
 
+import { rateIncrs, rateTick, recordTicks } from './axes.js';
 import * as fmt from './format.js';
 import { frameScheduler } from './frame.js';
 import { modes } from './modes.js';
@@ -129,7 +130,16 @@ function createChart() {
       height: 240,
       ms: 1,
       scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-      axes: [axis, { ...axis, size: 90, values: (_u, vals) => vals.map((v) => fmt.rate(v)) }],
+      axes: [
+        axis,
+        {
+          ...axis,
+          size: 90,
+          // Whole bytes/s and round steps of the unit shown: labels that never repeat (axes.js).
+          incrs: rateIncrs,
+          values: recordTicks(el, 'yTicks', (_u, vals) => vals.map(rateTick)),
+        },
+      ],
       series: [
         { value: (_u, v) => (v == null ? '—' : fmt.clock(v)) },
         { label: 'Received', stroke: inColor, width: 2, fill: `${inColor}22`, value: (_u, v) => fmt.rate(v) },

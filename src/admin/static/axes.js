@@ -1,0 +1,47 @@
+// Ticks and their labels for the throughput chart's axes (uPlot's `incrs` and `values`).
+
+// ------------------------------------------------------------------ rates (y axis)
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/**
+ * Steps within one unit. uPlot's own steps for a number axis go down to fractions (0.2, 0.5):
+ * near zero traffic they put ticks at 0.2 B/s, 0.4 B/s ..., which a format in whole bytes printed
+ * as "0 B/s" three times and "1 B/s" three times. So no step is below 1 B/s, and the steps
+ * above 100 of a unit are 256 and 512, which divide the next unit (1024 of it): every tick is
+ * then a whole number of its unit or a quarter of the next, never "1000 KiB/s" or
+ * "1.46 MiB/s" (from steps of 500 KiB).
+ */
+const STEPS = [1, 2, 5, 10, 20, 50, 100, 256, 512];
+
+/** Tick steps for a rate in bytes/s: 1 B/s to 512 TiB/s. */
+export const rateIncrs = UNITS.flatMap((_, i) => STEPS.map((s) => s * 1024 ** i));
+
+/**
+ * A tick's label: its unit as format.js's bytes() picks it, with the decimals it has (at most two,
+ * a quarter of a unit) and no trailing zeros, so that two ticks never share a label.
+ */
+export function rateTick(n) {
+  let v = n;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < UNITS.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number(v.toFixed(2))} ${UNITS[i]}/s`;
+}
+
+// ------------------------------------------------------------------ test hook
+
+/**
+ * Wraps an axis's `values` callback so that the ticks it labels are left, as JSON pairs of
+ * [value, label], in `el.dataset[name]`: the labels are drawn on the canvas, so this is where a
+ * test reads them.
+ */
+export function recordTicks(el, name, values) {
+  return (u, splits, ...rest) => {
+    const labels = values(u, splits, ...rest);
+    el.dataset[name] = JSON.stringify(splits.map((s, i) => [s, labels[i]]));
+    return labels;
+  };
+}

@@ -8,7 +8,7 @@ import { describeBrowser, launchChromium } from './chromium.js';
  * The throughput chart's axes, at a 1280x800 window, fed a history chosen by the test: the page's
  * event stream is answered with a hello of that history (the info and the page come from a real
  * admin server). The tick labels are drawn on a canvas; the page leaves them, with the values
- * they stand for, in the chart element's `data-y-ticks` (axes.js, recordTicks).
+ * they stand for, in the chart element's `data-x-ticks` and `data-y-ticks` (axes.js, recordTicks).
  */
 
 const TOKEN = 'chart-token';
@@ -81,7 +81,7 @@ describeBrowser('admin dashboard throughput chart axes in Chromium', () => {
   });
 
   /** Loads the page with `values` as its history of received bytes/s; the ticks of `axis`. */
-  async function ticks(values: number[], axis: 'yTicks'): Promise<Tick[]> {
+  async function ticks(values: number[], axis: 'xTicks' | 'yTicks'): Promise<Tick[]> {
     series = values;
     // A new document: a second goto to the same URL with its fragment would only move to it.
     await page.goto('about:blank');
@@ -114,6 +114,35 @@ describeBrowser('admin dashboard throughput chart axes in Chromium', () => {
         // Never a fraction of a byte; a label with at most two decimals and no trailing zero.
         expect(Number.isInteger(value), `${name}: ${value}`).toBe(true);
         expect(label, name).toMatch(/^(0|[1-9]\d*)(\.\d?[1-9])? (B|KiB|MiB)\/s$/);
+      }
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('puts time labels on whole seconds, or rounder times as the window grows, and few of them', async () => {
+    // Every label ":SS", or "HH:MM:SS" for the first and where the minute changes; uPlot's own
+    // steps labelled a few seconds every 250 ms (":26.250 :26.500 ...").
+    for (const samples of [5, 60, 300]) {
+      const x = await ticks(
+        Array.from({ length: samples }, () => 100),
+        'xTicks',
+      );
+      const at = x.map(([t]) => t);
+      const labels = x.map(([, label]) => label);
+      const what = `${samples} samples: ${labels.join(' ')}`;
+      expect(labels.length, what).toBeGreaterThanOrEqual(samples === 5 ? 4 : 2);
+      expect(labels.length, what).toBeLessThanOrEqual(12);
+      for (const t of at) expect(t % 1000, what).toBe(0);
+      // Evenly spaced, by a whole second or more.
+      const step = at[1] - at[0];
+      for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1], what).toBe(step);
+      expect(labels[0], what).toMatch(/^\d\d:\d\d:\d\d$/);
+      for (let i = 0; i < x.length; i++) {
+        const [t, label] = x[i];
+        const seconds = String(new Date(t).getUTCSeconds()).padStart(2, '0');
+        expect(label.endsWith(`:${seconds}`), what).toBe(true);
+        const minuteChanged = i === 0 || Math.floor(t / 60_000) !== Math.floor(at[i - 1] / 60_000);
+        expect(label, what).toMatch(minuteChanged ? /^\d\d:\d\d:\d\d$/ : /^:\d\d$/);
       }
     }
     expect(pageErrors).toEqual([]);

@@ -31,6 +31,49 @@ export function rateTick(n) {
   return `${Number(v.toFixed(2))} ${UNITS[i]}/s`;
 }
 
+// ------------------------------------------------------------------ time (x axis)
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * Tick steps in ms (the chart's time scale is in ms). uPlot's own go down to milliseconds: a
+ * window of a few seconds had a label every 250 ms (":26.250 :26.500 ..."), the seconds
+ * themselves lost among them. Ticks now fall on whole seconds at least, and on coarser round
+ * times as the window grows.
+ */
+export const timeIncrs = [
+  ...[1, 5, 10, 15, 30].map((n) => n * SECOND),
+  ...[1, 2, 5, 10, 15, 30].map((n) => n * MINUTE),
+  ...[1, 2, 3, 6, 12].map((n) => n * HOUR),
+  DAY,
+];
+
+/** Least room per time label, px: "12:34:56" and a gap (uPlot's default of 50 crowds them). */
+export const timeSpace = 80;
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/**
+ * Labels for ticks `incr` ms apart, in local time as the legend's: ":27" where only the second
+ * changed since the label before, "12:34:00" for the first and where the minute changes; "12:34"
+ * for steps of a minute or more, "11-27" (month-day) for steps of a day.
+ */
+export function timeTicks(splits, incr) {
+  let minute = null;
+  return splits.map((t) => {
+    const d = new Date(t);
+    if (incr >= DAY) return `${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+    const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    if (incr >= MINUTE) return hm;
+    const label = hm === minute ? `:${pad(d.getSeconds())}` : `${hm}:${pad(d.getSeconds())}`;
+    minute = hm;
+    return label;
+  });
+}
+
 // ------------------------------------------------------------------ test hook
 
 /**

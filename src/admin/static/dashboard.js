@@ -4,7 +4,7 @@
 
 /* global uPlot */
 
-import { rateIncrs, rateTick, recordTicks } from './axes.js';
+import { rateIncrs, rateTick, recordTicks, timeIncrs, timeSpace, timeTicks } from './axes.js';
 import * as fmt from './format.js';
 import { frameScheduler } from './frame.js';
 import { modes } from './modes.js';
@@ -131,7 +131,13 @@ function createChart() {
       ms: 1,
       scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [
-        axis,
+        {
+          ...axis,
+          // Whole seconds or rounder, labelled ":27" or "12:34:00" (axes.js).
+          incrs: timeIncrs,
+          space: timeSpace,
+          values: recordTicks(el, 'xTicks', (_u, splits, _i, _space, incr) => timeTicks(splits, incr)),
+        },
         {
           ...axis,
           size: 90,

@@ -81,6 +81,8 @@ function logEvent(text, kind = '') {
   if (kind) li.className = kind;
   const list = $('events');
   list.prepend(li);
+  // An empty panel says so: a node's log can stay empty for long, which read as broken.
+  $('events-empty').hidden = true;
   while (list.children.length > 100) list.lastElementChild.remove();
 }
 

@@ -25,6 +25,12 @@ export class NodePanel implements Panel {
   readonly view: NodeView;
   private readonly rtt: RttProbe | null;
   private unrelay: (() => void) | null = null;
+  /** Where relay() sends events, once it has been called. */
+  private send: ((event: string, data: unknown) => void) | null = null;
+  /** The listener ports at the last sample on a live connection (null before the first). */
+  private ports: Set<number> | null = null;
+  /** A plain node's state at the last sample (a session reports its own). */
+  private nodeState: string | null = null;
 
   constructor(
     target: AdminNode,
@@ -93,6 +99,39 @@ export class NodePanel implements Panel {
 
   tick(mono: number, wall: number): void {
     this.view.tick(mono, wall);
+    this.followListeners();
+    this.followNode();
+  }
+
+  /**
+   * `listener` events for ports listened on or let go since the last sample: the core reports
+   * neither, and a node's event log otherwise held nothing but its session's state changes. Read
+   * per sample, so a listener opened and closed between two samples goes unseen. A session that
+   * is between connections keeps its listeners for the next one (which adopts them before it is
+   * seen here), so the ports are only compared on a live connection.
+   */
+  private followListeners(): void {
+    const n = this.view.current;
+    if (n === null || n.closed) return;
+    const ports = new Set(n.listenerPorts());
+    const before = this.ports;
+    this.ports = ports;
+    const send = this.send;
+    if (before === null || send === null) return;
+    for (const port of [...ports].sort((a, b) => a - b)) {
+      if (!before.has(port)) send('listener', { port, open: true });
+    }
+    for (const port of [...before].sort((a, b) => a - b)) {
+      if (!ports.has(port)) send('listener', { port, open: false });
+    }
+  }
+
+  /** A plain node's close as a `state` event, as a session reports its own (seen at a sample). */
+  private followNode(): void {
+    if (this.view.session !== null) return;
+    const state = this.state;
+    if (this.nodeState !== null && state !== this.nodeState) this.send?.('state', { state });
+    this.nodeState = state;
   }
 
   hello(given?: unknown): unknown {
@@ -121,6 +160,7 @@ export class NodePanel implements Panel {
   }
 
   relay(send: (event: string, data: unknown) => void): void {
+    this.send = send;
     const session = this.view.session;
     if (session === null) return;
     const onState = (state: SessionState): void => send('state', { state });
@@ -133,5 +173,6 @@ export class NodePanel implements Panel {
     this.view.close();
     this.unrelay?.();
     this.unrelay = null;
+    this.send = null;
   }
 }

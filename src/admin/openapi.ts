@@ -333,7 +333,7 @@ export function openapiDocument(): Schema {
           ...op(
             'Live events (SSE)',
             'Server-Sent Events: `hello` (history and a snapshot), then `snapshot` after every sample, and ' +
-              '`client`, `clientLeft`, `refused` (switcher) or `state` (session) as they happen. ' +
+              '`client`, `clientLeft`, `refused` (switcher) or `state` and `listener` `{port, open}` (node) as they happen. ' +
               'With `delta=1`, `delta` events `{t, totals, omitted, set, gone}` replace `snapshot`: ' +
               'the fields of listed items that changed since the previous sample, by key: the client `id` ' +
               '(switcher; a reconnected node is a new client under the same domain) or the stream `serial` ' +

@@ -67,4 +67,40 @@ describeBrowser('admin dashboard events panel in Chromium', () => {
       await admin.close();
     }
   });
+
+  it("logs a node's listeners and its session's reconnection, after the placeholder", async () => {
+    const dave = t.session('dave', { reconnectSpread: 0 });
+    await dave.ready({ timeout: 5_000 });
+    const admin = await startAdmin({
+      node: dave,
+      port: 0,
+      token: TOKEN,
+      sampleInterval: 100,
+      pingInterval: 0,
+    });
+    const page = await open(admin);
+    try {
+      const placeholder = page.locator('#events-empty');
+      expect(await placeholder.isVisible()).toBe(true);
+      const logged = () => page.locator('#events li').allTextContents();
+      // Newest first; each line starts with the time it was logged.
+      const l = dave.listen(12);
+      await expect.poll(logged, WAIT).toEqual([expect.stringMatching(/ {2}listening on :12$/)]);
+      expect(await placeholder.isVisible()).toBe(false);
+      t.sw.kick('dave');
+      await expect.poll(logged, WAIT).toContainEqual(expect.stringMatching(/ {2}session ready$/));
+      expect((await logged()).reverse()).toEqual([
+        expect.stringMatching(/listening on :12$/),
+        expect.stringMatching(/session connecting$/),
+        expect.stringMatching(/session ready$/),
+      ]);
+      l.close();
+      await expect.poll(async () => (await logged())[0], WAIT).toMatch(/ {2}stopped listening on :12$/);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await page.close();
+      await admin.close();
+      await dave.close();
+    }
+  });
 });

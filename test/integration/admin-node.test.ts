@@ -3,7 +3,7 @@ import { type AdminServer, type NodeSnapshot, type StreamView, startAdmin } from
 import { type FlexStream, Node } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { eventually, parseMetrics, startTraffic, type Traffic } from './admin-fixture.js';
-import { collectEvents, request } from './admin-http.js';
+import { collectEvents, request, type SseEvent } from './admin-http.js';
 
 interface ApiError {
   error: { code: string; message: string };
@@ -131,6 +131,77 @@ describe('admin API for a plain node on a direct link', () => {
       };
       expect(info.state).toBe('closed');
       expect(info.totals.connected).toBe(false);
+    } finally {
+      await admin.close();
+      a.destroy();
+      b.destroy();
+    }
+  });
+});
+
+describe('admin events of a node', () => {
+  // A node's event stream used to carry its session's state changes only: a node's dashboard
+  // could log nothing for its whole life.
+  it("sends 'listener' as a session's listeners come and go, and none for a reconnection", async () => {
+    const t = await startTraffic();
+    const dave = t.session('dave', { reconnectSpread: 0 });
+    await dave.ready({ timeout: 5_000 });
+    dave.listen(10);
+    const admin = await startAdmin({ node: dave, port: 0, sampleInterval: 20, pingInterval: 0 });
+    let seen: SseEvent[] = [];
+    const has = (event: string, data: unknown) => () =>
+      expect(seen).toContainEqual({ event, data: expect.objectContaining(data as object) });
+    let script: Promise<void> = Promise.resolve();
+    try {
+      const events = await collectEvents(
+        admin.url,
+        '/api/v1/events',
+        (ev) => {
+          seen = ev;
+          return ev.some((e) => e.event === 'listener' && (e.data as { open: boolean }).open === false);
+        },
+        {
+          onOpen: () => {
+            script = (async () => {
+              const l = dave.listen(11);
+              await eventually(has('listener', { port: 11, open: true }));
+              // Its listeners leave with the connection and come back with the next one.
+              t.sw.kick('dave');
+              await eventually(has('state', { state: 'connecting' }));
+              await eventually(has('state', { state: 'ready' }));
+              await dave.ready({ timeout: 5_000 });
+              l.close();
+            })();
+          },
+        },
+      );
+      await script;
+      expect(events.filter((e) => e.event === 'listener').map((e) => e.data)).toEqual([
+        { port: 11, open: true },
+        { port: 11, open: false },
+      ]);
+    } finally {
+      await script.catch(() => {});
+      await admin.close();
+      await t.close();
+    }
+  });
+
+  it("sends a plain node's close as 'state' closed", async () => {
+    const [x, y] = memoryPair();
+    const a = new Node(x, { domain: 'a', ip: 1 });
+    const b = new Node(y, { domain: 'b', ip: 2 });
+    const admin = await startAdmin({ node: a, port: 0, sampleInterval: 20, pingInterval: 0 });
+    try {
+      const events = await collectEvents(
+        admin.url,
+        '/api/v1/events',
+        (ev) => ev.some((e) => e.event === 'state'),
+        {
+          onOpen: () => b.destroy(),
+        },
+      );
+      expect(events.find((e) => e.event === 'state')?.data).toEqual({ state: 'closed' });
     } finally {
       await admin.close();
       a.destroy();

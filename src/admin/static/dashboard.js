@@ -360,6 +360,8 @@ const handlers = {
   refused: (r) =>
     logEvent(`refused ${r.remoteAddress}${r.domain ? ` as ${r.domain}` : ''}: ${r.reason}`, 'bad'),
   state: (s) => logEvent(`session ${s.state}`, s.state === 'ready' ? '' : 'warn'),
+  // A node's listeners, as sampled: the ports it took or let go since the sample before.
+  listener: (l) => logEvent(l.open ? `listening on :${l.port}` : `stopped listening on :${l.port}`),
 };
 
 /** Reads the SSE stream with fetch, so the token goes in a header, not in the URL. */

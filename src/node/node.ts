@@ -60,8 +60,9 @@ export interface DialOptions {
    * node is there but not listening on the port yet; on a direct link, the peer's application
    * has not called listen() yet). Running out then fails with DialTimeoutError, whose message
    * names the last refusal and whose `cause` is that DialRefusedError; `signal` ends a pause at
-   * once with AbortError, and closing the node (or session) ends it with the closed one's error.
-   * Any other failure ends the dial as it came. Default false: the first refusal is the result.
+   * once with AbortError, and closing the node ends it with NotConnectedError (a session's dial
+   * fails as the closed session's dials do). Any other failure ends the dial as it came. Default
+   * false: the first refusal is the result.
    */
   waitForTarget?: boolean;
 }
@@ -75,8 +76,9 @@ export interface PingOptions {
    * nodes come back over a few seconds) is made again, after a pause of 100 ms doubling up to
    * 1 s, until `timeout` runs out, as a dial's `waitForTarget` is. Running out then fails with a
    * TimeoutError whose message names that answer and whose `cause` is that PingError; `signal`
-   * ends a pause at once with AbortError, and closing the node (or session) ends it with the
-   * closed one's error. Any other failure ends the ping as it came. Default false.
+   * ends a pause at once with AbortError, and closing the node ends it with NotConnectedError,
+   * as a waiting dial's (a session's ping fails as the closed session's pings do). Any other
+   * failure ends the ping as it came. Default false.
    */
   waitForTarget?: boolean;
 }

@@ -49,7 +49,9 @@ export async function reloadAll(plan: ReloadPlan, logger: Logger): Promise<Reloa
       logger.error(
         // A file that cannot be read says why as `code` or `cause` (ENOENT, EACCES).
         { what: item.what, files: item.files, ...errorFields(err) },
-        `reload: kept the old ${item.what}: cannot use ${item.files.join(' and ')}`,
+        err instanceof PartlyApplied
+          ? `reload: the new ${item.what} is partly applied: ${err.message}`
+          : `reload: kept the old ${item.what}: cannot use ${item.files.join(' and ')}`,
       );
     }
   }
@@ -62,15 +64,29 @@ export async function reloadAll(plan: ReloadPlan, logger: Logger): Promise<Reloa
 export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 
 /**
+ * Thrown by a reload that could not undo what it had begun to apply: part of the value is in use.
+ * reloadAll says so instead of "kept the old", which would send the operator to the wrong place.
+ */
+export class PartlyApplied extends Error {}
+
+/** What certificateReload applies a pair to: an OpenListener, named in the log by its URL. */
+export interface SecureListener {
+  url?: string;
+  setSecureContext?: (pair: PemPair) => void;
+}
+
+/**
  * The certificate chain and key of TLS and secure WebSocket listeners, from `certFile` and
  * `keyFile`; `served` is the pair they started with. Both files are read before either is used:
- * a certificate renewed with its key is only ever served with that key. `onServed` hears of each
- * pair applied (cert-expiry.ts reads its expiry).
+ * a certificate renewed with its key is only ever served with that key. The pair is applied to
+ * every listener or to none: a listener that refuses it (each builds its own context, with its own
+ * options) has those before it put back to the old pair, so all serve one certificate, the one the
+ * log line names. `onServed` hears of each pair applied (cert-expiry.ts reads its expiry).
  */
 export function certificateReload(
   certFile: string,
   keyFile: string,
-  listeners: readonly { setSecureContext?: (pair: PemPair) => void }[],
+  listeners: readonly SecureListener[],
   served: PemPair,
   onServed?: (pair: PemPair) => void,
 ): Reloadable {
@@ -81,9 +97,34 @@ export function certificateReload(
     async reload() {
       const [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
       if (sameBytes(cert, current.cert) && sameBytes(key, current.key)) return false;
-      // Throws for a file that is not PEM and for a key that does not match the certificate.
+      // Throws for a file that is not PEM and for a key that does not match the certificate,
+      // before any listener is touched.
       createSecureContext({ cert, key });
-      for (const l of listeners) l.setSecureContext?.({ cert, key });
+      const applied: SecureListener[] = [];
+      try {
+        for (const l of listeners) {
+          l.setSecureContext?.({ cert, key });
+          applied.push(l);
+        }
+      } catch (err) {
+        const stuck: string[] = [];
+        for (const l of applied) {
+          try {
+            // The old pair, which this listener served a moment ago: it takes it again.
+            l.setSecureContext?.(current);
+          } catch {
+            stuck.push(l.url ?? 'a listener');
+          }
+        }
+        if (stuck.length > 0) {
+          throw new PartlyApplied(
+            `a listener refused the new certificate, and ${stuck.join(', ')} could not be put back ` +
+              'to the old one: the listeners serve different certificates until the next reload',
+            { cause: err },
+          );
+        }
+        throw err;
+      }
       current = { cert, key };
       onServed?.(current);
       return true;

@@ -14,6 +14,12 @@ export interface ReloadTrigger {
   (): void;
   /** Resolves once no reload runs and none is asked for (tests, and a command that stops). */
   idle(): Promise<void>;
+  /**
+   * Runs no reload from now on, not even one asked for during the one running, and resolves once
+   * that one has ended: a command that stops awaits it before it closes, so that no reload
+   * applies files to what is closing, nor logs `reloaded` after the command said it closed.
+   */
+  stop(): Promise<void>;
 }
 
 /**
@@ -32,6 +38,7 @@ function logLost(write: () => void): void {
 export function coalesced(reload: () => Promise<unknown>, logger: Logger): ReloadTrigger {
   let running: Promise<void> | null = null;
   let again = false;
+  let stopped = false;
   const loop = async (): Promise<void> => {
     try {
       do {
@@ -42,7 +49,7 @@ export function coalesced(reload: () => Promise<unknown>, logger: Logger): Reloa
           // reloadAll reports its own failures; this is a bug, and the process must live on.
           logLost(() => logger.error(errorFields(err), 'reload failed'));
         }
-      } while (again);
+      } while (again && !stopped);
     } finally {
       // Whatever happened, the next SIGHUP starts a reload again (a loop left `running` would
       // swallow every later one).
@@ -50,6 +57,7 @@ export function coalesced(reload: () => Promise<unknown>, logger: Logger): Reloa
     }
   };
   const trigger = (): void => {
+    if (stopped) return;
     if (running !== null) {
       again = true;
       return;
@@ -59,15 +67,35 @@ export function coalesced(reload: () => Promise<unknown>, logger: Logger): Reloa
   trigger.idle = async (): Promise<void> => {
     while (running !== null) await running;
   };
+  trigger.stop = (): Promise<void> => {
+    stopped = true;
+    return trigger.idle();
+  };
   return trigger;
 }
 
 export interface ReloadSignal {
   /** From now on a SIGHUP reloads with `reload`; one that came before runs it now. */
   start(reload: () => Promise<unknown>): ReloadTrigger;
-  /** Removes the handler. */
+  /**
+   * Takes no reload from now on (a SIGHUP is ignored) and resolves once the one running, if any,
+   * has ended. A command calls it as it begins to stop, and awaits it before closing anything.
+   */
+  stop(): Promise<void>;
+  /**
+   * Removes the handler, leaving SIGHUP ignored (ignoreLateSighup) until the process exits.
+   */
   dispose(): void;
 }
+
+/**
+ * What SIGHUP runs once a command has disposed of its handler: nothing. A command that ended
+ * still has its last log lines to flush before the process exits, and a SIGHUP then (the
+ * `systemctl reload` of a deploy hook racing a stop) would take its default action and end the
+ * process with 129 instead of the command's own exit code. One function for the whole process,
+ * so that commands run one after the other (tests) add one listener, not one each.
+ */
+export const ignoreLateSighup = (): void => {};
 
 /**
  * Whether stderr is a terminal that hung up. Writing to it fails with EIO then, even a write of
@@ -102,9 +130,15 @@ export function onReloadSignal(
   // terminal, the reload would fail, then so would every log line after it).
   const endAsHangUp = (): void => {
     process.off('SIGHUP', handler);
+    // Ignored after an earlier command of this process ended: not this one's hang-up.
+    process.off('SIGHUP', ignoreLateSighup);
     process.kill(process.pid, 'SIGHUP');
   };
+  let stopping = false;
   const handler = (): void => {
+    // The command is closing: nothing is reloaded any more, and the hang-up of a terminal is
+    // as good as the exit under way.
+    if (stopping) return;
     if (hungUp()) {
       endAsHangUp();
       return;
@@ -127,8 +161,16 @@ export function onReloadSignal(
       if (early) trigger();
       return trigger;
     },
+    stop() {
+      stopping = true;
+      return trigger?.stop() ?? Promise.resolve();
+    },
     dispose() {
-      if (listening) process.off('SIGHUP', handler);
+      if (!listening) return;
+      stopping = true;
+      // The no-op first: between the two, SIGHUP would have no listener and end the process.
+      if (!process.listeners('SIGHUP').includes(ignoreLateSighup)) process.on('SIGHUP', ignoreLateSighup);
+      process.off('SIGHUP', handler);
     },
   };
 }

@@ -423,11 +423,15 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
     logger.info({ listeners: urls }, 'switcher ready');
     await shutdown.signalled;
     await shutdown.run(async () => {
+      // A reload running now ends first (it only reads files, and the bound covers it): its
+      // `reloaded` line comes before `switcher closed`, and it applies nothing to what closes.
+      await reloadSignal.stop();
       await Promise.all(closers.map((c) => c()));
       await switcher.close();
     });
     return 0;
   } catch (err) {
+    await reloadSignal.stop();
     await Promise.all(closers.map((c) => c()));
     await switcher.close({ timeout: 0 });
     throw err;

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { renameSync } from 'node:fs';
 import * as net from 'node:net';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleForNode } from './bundle.js';
@@ -129,7 +130,7 @@ export function runCli(
       children.delete(proc);
       shared.delete(proc);
       ended = true;
-      resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGINT' ? 2 : 15));
+      resolve(code ?? 128 + (signal === null ? 15 : constants.signals[signal]));
       wake();
     });
   });

@@ -176,6 +176,34 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(m.get('flexmux_reloads_total{result="ok"}')).toBe(1);
   });
 
+  it('ends a reload before it closes; a SIGHUP while it stops or exits does not end it (129)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const password = join(dir, 'password');
+    writeFileSync(password, 'password-one\n');
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0', '--password-file', password], {});
+    writeFileSync(password, 'password-two\n');
+    let exited = false;
+    const code = sw.child.exited.then((c) => {
+      exited = true;
+      return c;
+    });
+    sw.child.proc.kill('SIGHUP');
+    sw.child.proc.kill('SIGTERM');
+    // SIGHUP after SIGHUP, until the process is gone: some land while it stops, some after the
+    // command has returned and the process is on its way out.
+    while (!exited) {
+      sw.child.proc.kill('SIGHUP');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await code).toBe(0);
+    const msgs = sw.child.logs.map((l) => l.msg);
+    const closed = msgs.indexOf('switcher closed');
+    expect(closed).toBeGreaterThan(-1);
+    // A reload that ran ended before the switcher closed; none started after.
+    expect(msgs.slice(closed).filter((m) => m.startsWith('reload'))).toEqual([]);
+  });
+
   it('says so in switcher --help', async () => {
     const r = await runCliToEnd(['switcher', '--help']);
     expect(r.code).toBe(0);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { coalesced, onReloadSignal } from '../../../src/cli/reload-signal.js';
+import { coalesced, ignoreLateSighup, onReloadSignal } from '../../../src/cli/reload-signal.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 
@@ -26,6 +26,9 @@ function heldReload(): { reload: () => Promise<void>; runs: () => number; finish
 /** Lets pending promise callbacks run (the loop's next step), without a timer. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** The SIGHUP listeners other than the no-op a disposed command leaves (ignoreLateSighup). */
+const ownListeners = (): number => process.listeners('SIGHUP').filter((l) => l !== ignoreLateSighup).length;
+
 describe('coalesced reloads', () => {
   it('runs once more after the running reload, however many signals came during it', async () => {
     const h = heldReload();
@@ -47,6 +50,24 @@ describe('coalesced reloads', () => {
     expect(h.runs()).toBe(3);
     h.finish();
     await trigger.idle();
+  });
+
+  it('stops: waits for the running reload, and runs none after it, even one asked for', async () => {
+    const h = heldReload();
+    const trigger = coalesced(h.reload, silentLogger);
+    trigger();
+    trigger(); // asked for during the first: would run once more
+    let stopped = false;
+    const stopping = trigger.stop().then(() => {
+      stopped = true;
+    });
+    await settle();
+    expect(stopped).toBe(false);
+    h.finish();
+    await stopping;
+    expect(h.runs()).toBe(1);
+    trigger();
+    expect(h.runs()).toBe(1);
   });
 
   it('logs a reload that throws, and runs the next one', async () => {
@@ -103,11 +124,11 @@ describe('onReloadSignal', () => {
   });
 
   it('takes SIGHUP, runs one that came before start once started, and lets go on dispose', async () => {
-    const before = process.listenerCount('SIGHUP');
+    const before = ownListeners();
     const logger = captureLogger();
     const signal = onReloadSignal(logger, 'linux');
     try {
-      expect(process.listenerCount('SIGHUP')).toBe(before + 1);
+      expect(ownListeners()).toBe(before + 1);
       process.emit('SIGHUP', 'SIGHUP');
       let runs = 0;
       const trigger = signal.start(async () => {
@@ -122,11 +143,53 @@ describe('onReloadSignal', () => {
     } finally {
       signal.dispose();
     }
-    expect(process.listenerCount('SIGHUP')).toBe(before);
+    expect(ownListeners()).toBe(before);
+  });
+
+  it('keeps SIGHUP ignored after dispose, until the process exits', () => {
+    const logger = captureLogger();
+    const signal = onReloadSignal(logger, 'linux');
+    let runs = 0;
+    signal.start(async () => {
+      runs++;
+    });
+    signal.dispose();
+    // A listener is left, so a SIGHUP in the process's last moments does not end it (exit 129),
+    // and it does nothing.
+    expect(process.listeners('SIGHUP')).toContain(ignoreLateSighup);
+    process.emit('SIGHUP', 'SIGHUP');
+    expect(runs).toBe(0);
+    expect(logger.find('reloading')).toHaveLength(0);
+    // Another command disposed of in the same process adds no second one.
+    onReloadSignal(logger, 'linux').dispose();
+    expect(process.listeners('SIGHUP').filter((l) => l === ignoreLateSighup)).toHaveLength(1);
+  });
+
+  it('stops: the running reload ends before stop resolves, and a SIGHUP after it is ignored', async () => {
+    const logger = captureLogger();
+    const signal = onReloadSignal(logger, 'linux');
+    try {
+      const h = heldReload();
+      signal.start(h.reload);
+      process.emit('SIGHUP', 'SIGHUP');
+      expect(h.runs()).toBe(1);
+      let stopped = false;
+      const stopping = signal.stop().then(() => {
+        stopped = true;
+      });
+      process.emit('SIGHUP', 'SIGHUP');
+      await settle();
+      expect(stopped).toBe(false);
+      h.finish();
+      await stopping;
+      expect(h.runs()).toBe(1);
+      expect(logger.find('reloading')).toHaveLength(1);
+    } finally {
+      signal.dispose();
+    }
   });
 
   it('ends the process as SIGHUP would when its log cannot be written (the terminal hung up)', () => {
-    const before = process.listenerCount('SIGHUP');
     const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
     const hungUp = {
       ...silentLogger,
@@ -143,8 +206,9 @@ describe('onReloadSignal', () => {
       });
       process.emit('SIGHUP', 'SIGHUP');
       expect(runs).toBe(0);
-      // The handler is gone first, so the signal sent again has its default action.
-      expect(process.listenerCount('SIGHUP')).toBe(before);
+      // The handler is gone first, so the signal sent again has its default action (the no-op an
+      // earlier command left too).
+      expect(process.listenerCount('SIGHUP')).toBe(0);
       expect(kill).toHaveBeenCalledWith(process.pid, 'SIGHUP');
     } finally {
       signal.dispose();
@@ -154,7 +218,6 @@ describe('onReloadSignal', () => {
   it('ends the process when stderr hung up, though the logger writes nothing or does not throw', () => {
     // The pretty logger a terminal gets reports its failed writes as events, and a level above
     // info writes no `reloading` line: the terminal is asked itself.
-    const before = process.listenerCount('SIGHUP');
     const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
     const logger = captureLogger();
     const signal = onReloadSignal(logger, 'linux', () => true);
@@ -166,7 +229,7 @@ describe('onReloadSignal', () => {
       process.emit('SIGHUP', 'SIGHUP');
       expect(runs).toBe(0);
       expect(logger.find('reloading')).toHaveLength(0);
-      expect(process.listenerCount('SIGHUP')).toBe(before);
+      expect(process.listenerCount('SIGHUP')).toBe(0);
       expect(kill).toHaveBeenCalledWith(process.pid, 'SIGHUP');
     } finally {
       signal.dispose();

@@ -1,5 +1,7 @@
 import { ConfigError } from '../errors.js';
 import type { AccessOptions, DialRule, ExtraPassword } from '../switcher/index.js';
+import { loadConfigFile } from './config-file.js';
+import type { Reloadable } from './reload.js';
 import { readSecretFile } from './secret.js';
 
 /**
@@ -65,4 +67,46 @@ export function accessFromConfig(raw: unknown, file: string): AccessOptions | un
     });
   }
   return out;
+}
+
+/**
+ * The `switcher.access` section of config file `file`, read again (SIGHUP), with the password
+ * files it names. The rest of the file is not looked at, nor applied: it needs a restart. Throws
+ * ConfigError for a file that cannot be read or parsed, and for a section that is not valid.
+ */
+export function accessFromConfigFile(file: string): AccessOptions | undefined {
+  const section = loadConfigFile(file).switcher;
+  if (section === undefined || section === null) return undefined;
+  if (!isRecord(section)) {
+    throw new ConfigError(
+      `config file ${file}: "switcher" must be a mapping (the switcher command's settings)`,
+    );
+  }
+  return accessFromConfig(section.access, file);
+}
+
+/**
+ * The switcher's access rules, read again from config file `file`; `inUse` is what it started
+ * with, handed to `apply` (Switcher.setAccess) only when the section changed. A section that is
+ * gone is no rules at all (Go's open policy), as at a restart with that file.
+ */
+export function accessReload(
+  file: string,
+  inUse: AccessOptions | undefined,
+  apply: (access: AccessOptions) => void,
+): Reloadable {
+  // Compared as text: the section read yields plain data (strings and lists of them).
+  let current = JSON.stringify(inUse ?? {});
+  return {
+    what: 'access rules',
+    files: [file],
+    async reload() {
+      const access = accessFromConfigFile(file) ?? {};
+      const text = JSON.stringify(access);
+      if (text === current) return false;
+      apply(access);
+      current = text;
+      return true;
+    },
+  };
 }

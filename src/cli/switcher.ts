@@ -1,6 +1,7 @@
 import { Command, type Option } from 'commander';
 import { listenDemo } from '../demo/index.js';
 import {
+  type AccessOptions,
   type IpAssignment,
   ipAssignments,
   Switcher,
@@ -9,7 +10,7 @@ import {
 } from '../switcher/index.js';
 import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
-import { accessFromConfig } from './access.js';
+import { accessFromConfig, accessReload } from './access.js';
 import { startCliAdmin } from './admin-server.js';
 import { CertificateExpiry } from './cert-expiry.js';
 import type { CliCommand, CommandContext } from './command.js';
@@ -256,9 +257,10 @@ The password comes from ${PASSWORD_ENV} or --password-file; with neither, a rand
 generated and printed once on stderr. Access rules (extra passwords, dial rules) are set in the
 config file's switcher.access section; see docs/cli.md.
 
-On SIGHUP (not on Windows) it reads --cert and --key, --password-file and --admin-token-file
-again: new connections and admissions use what they hold, connected nodes stay. A file that
-cannot be read or checked keeps the old value; see "Reloading" in docs/cli.md.`,
+On SIGHUP (not on Windows) it reads --cert and --key, --password-file, --admin-token-file and
+the config file's switcher.access section again: new connections and admissions use what they
+hold (dial rules apply at once), connected nodes stay. A file that cannot be read or checked keeps
+the old value; see "Reloading" in docs/cli.md.`,
   );
   return { command: cmd, extraKeys: ['access'], run: runSwitcher };
 }
@@ -308,11 +310,14 @@ export interface ReloadSources {
   pem: PemPair | undefined;
   /** Told of each certificate a reload applies. */
   certificate?: CertificateExpiry;
+  /** The access rules the config file's `switcher.access` section held at start. */
+  access?: AccessOptions;
 }
 
 /**
- * What SIGHUP reads again: the files given at start. A secret from the environment, or generated,
- * has no file to read: it stays, and the log line says so.
+ * What SIGHUP reads again: the files given at start, and the config file's `switcher.access`
+ * section. A secret from the environment, or generated, has no file to read: it stays, and the
+ * log line says so.
  */
 export function switcherReloadPlan(o: SwitcherOpts, switcher: Switcher, s: ReloadSources): ReloadPlan {
   const items: Reloadable[] = [];
@@ -324,6 +329,9 @@ export function switcherReloadPlan(o: SwitcherOpts, switcher: Switcher, s: Reloa
   if (o.passwordFile !== undefined)
     items.push(secretReload('password', o.passwordFile, s.password, (p) => switcher.setPassword(p)));
   else notReloaded.push(s.generated ? 'password (generated at start)' : `password (from ${PASSWORD_ENV})`);
+  // Its `access` section only: the rest of the config file, as the flags, needs a restart.
+  if (o.config !== undefined)
+    items.push(accessReload(o.config, s.access, (access) => switcher.setAccess(access)));
   const admin = s.admin;
   if (admin?.token !== undefined) {
     if (o.adminTokenFile !== undefined)
@@ -418,7 +426,15 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       urls.push(`ws://${bound}${transportDefaults.wsPath}`);
       logger.info({ url: `http://${bound}/`, ws: `ws://${bound}${transportDefaults.wsPath}` }, 'demo page');
     }
-    const plan = switcherReloadPlan(o, switcher, { password, generated, admin, listeners, pem, certificate });
+    const plan = switcherReloadPlan(o, switcher, {
+      password,
+      generated,
+      admin,
+      listeners,
+      pem,
+      certificate,
+      access,
+    });
     reloadSignal.start(switcherReload(plan, logger, reloads, certificate));
     logger.info({ listeners: urls }, 'switcher ready');
     await shutdown.signalled;

@@ -66,52 +66,79 @@ export function compilePatterns(name: string, patterns: string | readonly string
 
 const ANY: Matcher = () => true;
 
+type DialRules = readonly { from: Matcher; to: Matcher }[];
+
+/** The extra passwords of `o`, compiled, after the shared `password`; throws ConfigError. */
+function compileCredentials(password: string, o: AccessOptions): Credential[] {
+  const creds: Credential[] = [{ password, index: -1, allows: ANY }];
+  const extra = o.passwords ?? [];
+  if (!Array.isArray(extra)) throw new ConfigError('access.passwords must be an array');
+  extra.forEach((e, i) => {
+    if (e === null || typeof e !== 'object' || typeof e.password !== 'string') {
+      throw new ConfigError(`access.passwords[${i}].password must be a string`);
+    }
+    if (e.password === password) {
+      throw new ConfigError(`access.passwords[${i}] repeats the shared password, which allows every domain`);
+    }
+    // The first password that opens a request decides, so a repeat's patterns would never apply.
+    const first = extra.findIndex((x) => x?.password === e.password);
+    if (first < i) {
+      throw new ConfigError(
+        `access.passwords[${i}] repeats access.passwords[${first}]: list all its domains there`,
+      );
+    }
+    const allows = compilePatterns(`access.passwords[${i}].domains`, e.domains);
+    creds.push({ password: e.password, index: i, allows });
+  });
+  return creds;
+}
+
+/** The dial rules of `o`, compiled; null for none (every dial allowed). Throws ConfigError. */
+function compileDialRules(o: AccessOptions): DialRules | null {
+  if (o.dial === undefined) return null;
+  if (!Array.isArray(o.dial)) throw new ConfigError('access.dial must be an array');
+  return o.dial.map((r, i) => {
+    if (r === null || typeof r !== 'object') throw new ConfigError(`access.dial[${i}] must be an object`);
+    return {
+      from: compilePatterns(`access.dial[${i}].from`, r.from),
+      to: compilePatterns(`access.dial[${i}].to`, r.to),
+    };
+  });
+}
+
 export class AccessPolicy {
   /**
    * Passwords in the order admission tries them; the shared one first. Replaced whole, never
-   * changed in place, by setPassword: an admission that is trying them keeps the list it began with.
+   * changed in place, by setPassword and setAccess: an admission that is trying them keeps the
+   * list it began with.
    */
   get credentials(): readonly Credential[] {
     return this.creds;
   }
   private creds: readonly Credential[];
   /** True when there are no dial rules: everything may talk to everything (Go). */
-  readonly open: boolean;
-  private readonly rules: readonly { from: Matcher; to: Matcher }[];
+  get open(): boolean {
+    return this.rules === null;
+  }
+  private rules: DialRules | null;
 
   constructor(password: string, o: AccessOptions = {}) {
-    const creds: Credential[] = [{ password, index: -1, allows: ANY }];
-    const extra = o.passwords ?? [];
-    if (!Array.isArray(extra)) throw new ConfigError('access.passwords must be an array');
-    extra.forEach((e, i) => {
-      if (e === null || typeof e !== 'object' || typeof e.password !== 'string') {
-        throw new ConfigError(`access.passwords[${i}].password must be a string`);
-      }
-      if (e.password === password) {
-        throw new ConfigError(
-          `access.passwords[${i}] repeats the shared password, which allows every domain`,
-        );
-      }
-      // The first password that opens a request decides, so a repeat's patterns would never apply.
-      const first = extra.findIndex((x) => x?.password === e.password);
-      if (first < i) {
-        throw new ConfigError(
-          `access.passwords[${i}] repeats access.passwords[${first}]: list all its domains there`,
-        );
-      }
-      const allows = compilePatterns(`access.passwords[${i}].domains`, e.domains);
-      creds.push({ password: e.password, index: i, allows });
-    });
+    this.creds = compileCredentials(password, o);
+    this.rules = compileDialRules(o);
+  }
+
+  /**
+   * Replaces the extra passwords and the dial rules with those of `o`, both or neither: all of
+   * `o` is checked before anything changes (ConfigError, keeping the rules in use). Nodes already
+   * admitted are not asked again; the next admissions, and the dial rules' next checks (every
+   * frame between two nodes, mayDial and mayTalk), see the new ones.
+   */
+  setAccess(o: AccessOptions): void {
+    if (o === null || typeof o !== 'object') throw new ConfigError('access must be an object');
+    const creds = compileCredentials(this.creds[0].password, o);
+    const rules = compileDialRules(o);
     this.creds = creds;
-    if (o.dial !== undefined && !Array.isArray(o.dial)) throw new ConfigError('access.dial must be an array');
-    this.open = o.dial === undefined;
-    this.rules = (o.dial ?? []).map((r, i) => {
-      if (r === null || typeof r !== 'object') throw new ConfigError(`access.dial[${i}] must be an object`);
-      return {
-        from: compilePatterns(`access.dial[${i}].from`, r.from),
-        to: compilePatterns(`access.dial[${i}].to`, r.to),
-      };
-    });
+    this.rules = rules;
   }
 
   /**
@@ -131,8 +158,9 @@ export class AccessPolicy {
 
   /** May the node registered as `from` open a stream to `to`? A node may always reach itself. */
   mayDial(from: string, to: string): boolean {
-    if (this.open || from === to) return true;
-    for (const r of this.rules) if (r.from(from) && r.to(to)) return true;
+    const rules = this.rules;
+    if (rules === null || from === to) return true;
+    for (const r of rules) if (r.from(from) && r.to(to)) return true;
     return false;
   }
 

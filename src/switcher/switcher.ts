@@ -6,7 +6,7 @@ import { now, timeout } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
 import { clipText } from '../wire/utf8.js';
-import { AccessPolicy } from './access.js';
+import { type AccessOptions, AccessPolicy } from './access.js';
 import type { AdmissionReader, Verified } from './admission.js';
 import {
   type ClientCounters,
@@ -172,6 +172,19 @@ export class Switcher extends Emitter<SwitcherEvents> {
   setPassword(password: string): void {
     this.access.setPassword(password);
     this.options.password = password;
+  }
+
+  /**
+   * Replaces the access rules (`options.access`: the extra passwords and the dial rules) whole,
+   * the CLI's reload on SIGHUP. All of `access` is checked first: a ConfigError keeps the rules in
+   * use. Nodes already admitted stay, whatever password let them in; admissions from now on try
+   * the new passwords. Dial rules are checked on every frame between two nodes, so the new ones
+   * apply at once to streams already open too: frames between two nodes they keep apart are
+   * dropped from then on.
+   */
+  setAccess(access: AccessOptions): void {
+    this.access.setAccess(access);
+    this.options.access = access;
   }
 
   /** Closes the node holding `domain`; false if no node holds it. */

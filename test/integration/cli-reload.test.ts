@@ -204,6 +204,35 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(msgs.slice(closed).filter((m) => m.startsWith('reload'))).toEqual([]);
   });
 
+  it("reads the config file's switcher.access section again: a new team password admits, the old no longer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const config = join(dir, 'flexmux.yaml');
+    const withTeam = (pw: string): string =>
+      `switcher:\n  tcp: 127.0.0.1:0\n  access:\n    passwords:\n      - password: ${pw}\n        domains: [team-*]\n`;
+    writeFileSync(config, withTeam('team-one'));
+    const sw = await startSwitcher(['--config', config], { FLEXMUX_PASSWORD: 'pw-shared' });
+    const ping = (pw: string) =>
+      runCliToEnd(['ping', '-s', sw.tcp, '-d', 'team-a', '-c', '1'], { env: { FLEXMUX_PASSWORD: pw } });
+    expect((await ping('team-one')).code).toBe(0);
+
+    writeFileSync(config, withTeam('team-two'));
+    sw.child.proc.kill('SIGHUP');
+    const line = await sw.child.waitForLog('reloaded');
+    expect(line).toMatchObject({ changed: ['access rules'], failed: [] });
+    expect((await ping('team-two')).code).toBe(0);
+    expect((await ping('team-one')).code).toBe(3);
+
+    writeFileSync(config, 'switcher:\n  access:\n    passwords: team-three\n');
+    sw.child.proc.kill('SIGHUP');
+    expect(await sw.child.waitForLog('reloaded, with failures')).toMatchObject({ failed: ['access rules'] });
+    const error = sw.child.logs.find((l) => l.msg.startsWith('reload: kept the old access rules'));
+    expect(error).toMatchObject({ level: 50, files: [config] });
+    expect(String(error?.err)).toMatch(/access.passwords must be a list/);
+    expect((await ping('team-two')).code).toBe(0);
+    expect(sw.child.stderr).not.toMatch(/team-(one|two|three)|pw-shared/);
+  });
+
   it('says so in switcher --help', async () => {
     const r = await runCliToEnd(['switcher', '--help']);
     expect(r.code).toBe(0);

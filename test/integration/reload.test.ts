@@ -2,7 +2,9 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { accessFromConfig } from '../../src/cli/access.js';
 import { startCliAdmin } from '../../src/cli/admin-server.js';
+import { loadConfigFile } from '../../src/cli/config-file.js';
 import { type ListenerSpecs, readPemPair, startListeners } from '../../src/cli/listeners.js';
 import { nodeReloadPlan } from '../../src/cli/node-reload.js';
 import type { ConnectOpts } from '../../src/cli/options.js';
@@ -14,7 +16,7 @@ import { startEchoNode } from '../../src/demo/echo.js';
 import { AdmissionError } from '../../src/errors.js';
 import type { FlexStream, Session } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
-import { listenTls } from '../../src/switcher-node.js';
+import { listenTcp, listenTls } from '../../src/switcher-node.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { certA, certB, servedFingerprint } from '../helpers/certs.js';
 import { captureLogger } from '../helpers/faulty-log.js';
@@ -234,6 +236,98 @@ describe('reloading the switcher command (SIGHUP)', () => {
     expect((await t.reload()).failed).toEqual(['admin token']);
     expect((await request(t.admin, '/api/v1/info', { token: 'token-two' })).status).toBe(200);
     expect(JSON.stringify(t.logger.entries)).not.toMatch(/token-(one|two)|token three/);
+  });
+});
+
+describe("reloading the switcher's access rules (the config file's switcher.access)", () => {
+  /** A config file whose switcher section has these access rules (YAML is a superset of JSON). */
+  const configText = (access: unknown): string =>
+    `log-level: info\nswitcher:\n  max-clients: 10\n  access: ${JSON.stringify(access)}\n`;
+
+  it('admits with a password added, no longer with one removed; a bad section keeps the rules', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-access-reload-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'flexmux.yaml');
+    const teamFile = join(dir, 'team.pw');
+    writeFileSync(teamFile, 'team-one\n');
+    writeFileSync(config, configText({ passwords: [{ passwordFile: teamFile, domains: 'team-*' }] }));
+    // As runSwitcher reads it at start.
+    const access = accessFromConfig((loadConfigFile(config).switcher as { access: unknown }).access, config);
+    const switcher = new Switcher({ password: 'pw-shared', access });
+    cleanup.push(() => switcher.close({ timeout: 1_000 }));
+    const listener = await listenTcp(switcher, { host: HOST, port: 0 });
+    cleanup.push(() => listener.close());
+    const url = `tcp://${HOST}:${listener.address.port}`;
+    const nodeAs = async (domain: string, password: string): Promise<Session<FlexStream>> => {
+      const s = connect(url, { password, domain, reconnect: false });
+      cleanup.push(() => s.close());
+      await s.ready({ timeout: 5_000 });
+      return s;
+    };
+    /** The refusal's cause: ready() rejects with the session's end, the refusal under it. */
+    const refusedAs = async (domain: string, password: string): Promise<unknown> =>
+      (
+        (await nodeAs(domain, password).then(
+          () => new Error(`${domain} was admitted`),
+          (e: unknown) => e,
+        )) as Error
+      ).cause;
+    const o = { config } as SwitcherOpts;
+    const plan = switcherReloadPlan(o, switcher, {
+      password: 'pw-shared',
+      generated: false,
+      listeners: [],
+      pem: undefined,
+      access,
+    });
+    const logger = captureLogger();
+    const reload = () => reloadAll(plan, logger);
+
+    const teamA = await nodeAs('team-a', 'team-one');
+    echo(teamA);
+    expect(await refusedAs('team-x', 'team-two')).toBeInstanceOf(AdmissionError);
+    expect((await reload()).unchanged).toEqual(['access rules']);
+
+    // team-one replaced by team-two: the node admitted with team-one stays.
+    writeFileSync(
+      config,
+      configText({
+        passwords: [{ password: 'team-two', domains: ['team-*'] }],
+        dial: [{ from: 'team-*', to: 'team-*' }],
+      }),
+    );
+    expect(await reload()).toEqual({ changed: ['access rules'], unchanged: [], failed: [] });
+    expect(logger.find('reloaded').at(-1)?.fields).toMatchObject({ changed: ['access rules'] });
+    const teamB = await nodeAs('team-b', 'team-two');
+    expect(await refusedAs('team-c', 'team-one')).toBeInstanceOf(AdmissionError);
+    expect(switcher.clients().map((c) => c.domain)).toEqual(['team-a', 'team-b']);
+    expect(teamA.connections).toBe(1);
+    expect(await echoes(teamB, 'team-a', 'new rules')).toBe('new rules');
+    // The dial rules of the section apply too: a node outside them may not dial in.
+    const other = await nodeAs('other', 'pw-shared');
+    expect(String(await echoes(other, 'team-a', 'x').catch((e: unknown) => e))).toMatch(/not allowed/);
+
+    // A section that is not valid: an error naming the file and why, the rules in use kept.
+    writeFileSync(config, configText({ passwords: [{ password: 'team-three', domains: 'a.b' }] }));
+    expect(await reload()).toEqual({ changed: [], unchanged: [], failed: ['access rules'] });
+    const [error] = logger.find(/^reload: kept the old access rules/);
+    expect(error?.level).toBe('error');
+    expect(error?.fields).toMatchObject({ files: [config] });
+    expect(String(error?.fields.err)).toMatch(/domain pattern "a\.b"/);
+    // Half of it is not applied either: team-three is not taken, team-two still is.
+    expect(await refusedAs('team-d', 'team-three')).toBeInstanceOf(AdmissionError);
+    await nodeAs('team-e', 'team-two');
+    // Nor is a file that is not YAML, or one that repeats the shared password.
+    writeFileSync(config, 'switcher: [unclosed\n');
+    expect((await reload()).failed).toEqual(['access rules']);
+    expect(String(logger.find(/^reload: kept the old access rules/).at(-1)?.fields.err)).toMatch(
+      /is not valid YAML/,
+    );
+    writeFileSync(config, configText({ passwords: [{ password: 'pw-shared', domains: '*' }] }));
+    expect((await reload()).failed).toEqual(['access rules']);
+    await nodeAs('team-f', 'team-two');
+    // No secret reaches the log.
+    expect(JSON.stringify(logger.entries)).not.toMatch(/team-(one|two|three)|pw-shared/);
   });
 });
 

@@ -73,6 +73,38 @@ describe('AccessPolicy', () => {
     expect(p.credentials[0].password).toBe('pw2');
   });
 
+  it('replaces the extra passwords and dial rules whole, or not at all', () => {
+    const p = new AccessPolicy('pw', { passwords: [{ password: 'red', domains: 'team-red-*' }] });
+    const before = p.credentials;
+    p.setAccess({
+      passwords: [{ password: 'blue', domains: 'team-blue-*' }],
+      dial: [{ from: 'a', to: 'b' }],
+    });
+    expect(p.credentials.map((c) => c.password)).toEqual(['pw', 'blue']);
+    expect(before.map((c) => c.password)).toEqual(['pw', 'red']);
+    expect(p.open).toBe(false);
+    expect(p.mayDial('a', 'b')).toBe(true);
+    expect(p.mayDial('b', 'a')).toBe(false);
+    // Valid passwords and a bad dial rule: nothing of it is taken.
+    expect(() =>
+      p.setAccess({ passwords: [{ password: 'green', domains: '*' }], dial: [{ from: 'a.b', to: 'c' }] }),
+    ).toThrow(/domain pattern "a\.b"/);
+    expect(p.credentials.map((c) => c.password)).toEqual(['pw', 'blue']);
+    expect(p.mayDial('b', 'a')).toBe(false);
+    expect(() => p.setAccess({ passwords: [{ password: 'pw', domains: '*' }] })).toThrow(
+      /repeats the shared/,
+    );
+    // Set after a new shared password, it checks against that one; none at all is Go's open policy.
+    p.setPassword('pw2');
+    expect(() => p.setAccess({ passwords: [{ password: 'pw2', domains: '*' }] })).toThrow(
+      /repeats the shared/,
+    );
+    p.setAccess({});
+    expect(p.credentials.map((c) => c.password)).toEqual(['pw2']);
+    expect(p.open).toBe(true);
+    expect(p.mayDial('b', 'a')).toBe(true);
+  });
+
   it('applies dial rules one way, and lets replies through both ways', () => {
     const p = new AccessPolicy('pw', { dial: [{ from: 'web-*', to: ['db', 'cache'] }] });
     expect(p.open).toBe(false);

@@ -130,12 +130,15 @@ function optionsByKey(cmd: Command): Map<string, Option> {
 /**
  * Fills options of `cmd` not set by a flag or an environment variable from `data`, and returns
  * the values of `extraKeys` (settings with no flag, such as `access`) found for this command.
+ * Given `into`, the values go there (by attribute name, whatever set them on `cmd`) and `cmd` is
+ * left as it is.
  */
 export function applyConfig(
   cmd: Command,
   data: ConfigData,
   file: string,
   extraKeys: readonly string[] = [],
+  into?: Map<string, unknown>,
 ): ConfigData {
   const siblings = cmd.parent?.commands ?? [cmd];
   const sectionNames = new Set(siblings.map((c) => c.name()));
@@ -146,7 +149,7 @@ export function applyConfig(
   const apply = (where: string, key: string, value: unknown): void => {
     const option = own.get(key);
     if (option !== undefined) {
-      setFromFile(cmd, option, value, `config file ${file}: ${where}`);
+      setFromFile(cmd, option, value, `config file ${file}: ${where}`, into);
     } else if (extraKeys.includes(key)) {
       extras[key] = value;
     }
@@ -189,13 +192,37 @@ export function applyConfig(
   return extras;
 }
 
-function setFromFile(cmd: Command, option: Option, value: unknown, where: string): void {
+/**
+ * The settings `file` holds for `cmd` now, read and checked whole as at start (an error anywhere
+ * in it throws), without touching `cmd`: a reload reads some of them again (node-rules.ts).
+ */
+export function readConfigSettings(
+  cmd: Command,
+  file: string,
+  extraKeys: readonly string[] = [],
+): Map<string, unknown> {
+  const values = new Map<string, unknown>();
+  applyConfig(cmd, loadConfigFile(file), file, extraKeys, values);
+  return values;
+}
+
+function setFromFile(
+  cmd: Command,
+  option: Option,
+  value: unknown,
+  where: string,
+  into?: Map<string, unknown>,
+): void {
   const key = option.attributeName();
   // The value is checked even when a flag or a variable overrides it: the file stays valid.
   const overridden = ['cli', 'env'].includes(cmd.getOptionValueSource(key) ?? '');
+  const set = (v: unknown): void => {
+    if (into !== undefined) into.set(key, v);
+    else if (!overridden) cmd.setOptionValueWithSource(key, v, 'config');
+  };
   if (option.isBoolean()) {
     if (typeof value !== 'boolean') throw new ConfigError(`${where} must be true or false`);
-    if (!overridden) cmd.setOptionValueWithSource(key, option.negate ? !value : value, 'config');
+    set(option.negate ? !value : value);
     return;
   }
   const items: unknown[] = Array.isArray(value) ? value : [value];
@@ -221,5 +248,5 @@ function setFromFile(cmd: Command, option: Option, value: unknown, where: string
   // Repeatable flags parse into lists; any other flag takes one value.
   if (items.length !== 1 && !Array.isArray(result))
     throw new ConfigError(`${where} takes one value, not a list`);
-  if (!overridden) cmd.setOptionValueWithSource(key, result, 'config');
+  set(result);
 }

@@ -6,6 +6,7 @@ import { defaults, sessionDefaults } from '../config.js';
 import type { ConnectOptions, NodeSession } from '../connect.js';
 import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
+import type { Listener } from '../node/listener.js';
 import { connectionLost, redial, targetAway } from '../node/redial.js';
 import type { SessionState } from '../node/session.js';
 import { errorFields } from '../util/cause.js';
@@ -17,6 +18,7 @@ import type { CliCommand, CommandContext } from './command.js';
 import { dialerToCome } from './dialer-to-come.js';
 import { CliError } from './exit.js';
 import { type NodeReloadSources, nodeReloadPlan } from './node-reload.js';
+import { forwardTarget, listenAddress, NodeRules, nodeRulesPlan } from './node-rules.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import {
   collect,
@@ -139,7 +141,9 @@ Example: serve this machine's ssh as alice:22, and reach bob's web server on loc
   FLEXMUX_PASSWORD=... flexmux node -s tcp://relay:7000 -d alice -e 22=127.0.0.1:22 -f 8080=bob:80
 
 On SIGHUP (not on Windows) it reads --password-file and --ca again, for its next connection (the
-one up stays), and --admin-token-file; see "Reloading" in docs/cli.md.`,
+one up stays), --admin-token-file, and the expose and forward lists of --config (unless a flag or
+variable gave them), serving the ports added and closing those removed (what is open through them
+stays); the rest of the config file is not read again. See "Reloading" in docs/cli.md.`,
   );
   return { command: cmd, run: runNode };
 }
@@ -205,20 +209,26 @@ export function nodeSessionOptions(
   return out;
 }
 
-/** Serves virtual port `e.port` by connecting to `e.target` per stream (exported for tests). */
+/**
+ * Serves virtual port `e.port` by connecting to `e.target` per stream (exported for tests). The
+ * target is read for each stream: a reload that changes it (node-rules.ts) sends the next one to
+ * the new target. Closing the listener returned stops serving the port; streams open stay.
+ */
 export function serveExpose(
   session: Pick<NodeSession, 'listen'>,
   e: Expose,
   tunnels: Pick<Tunnels, 'splice'>,
   logger: Logger,
-): void {
-  const target = formatHostPort(e.target);
-  session.listen(e.port).on('stream', (stream: FlexStream) => {
+): Listener<FlexStream> {
+  const listener = session.listen(e.port);
+  listener.on('stream', (stream: FlexStream) => {
+    const to = e.target;
+    const target = formatHostPort(to);
     const from = stream.remoteDomain || stream.remoteAddress;
     // noDelay: see serveForward.
     const socket = net.connect({
-      host: e.target.host,
-      port: e.target.port,
+      host: to.host,
+      port: to.port,
       allowHalfOpen: true,
       noDelay: true,
     });
@@ -229,7 +239,8 @@ export function serveExpose(
       else logger.debug({ port: e.port, from, target }, 'stream done');
     });
   });
-  logger.info({ port: e.port, target }, 'exposing');
+  logger.info({ port: e.port, target: formatHostPort(e.target) }, 'exposing');
+  return listener;
 }
 
 /** What a forwarded connection may wait for, within --dial-timeout, beyond the session's (re)connection. */
@@ -326,7 +337,25 @@ export async function serveForward(
   waits: ForwardWaits = NO_WAITS,
   stop?: AbortSignal,
 ): Promise<net.Server> {
-  const target = `${f.domain}:${f.port}`;
+  const server = await listenForward(session, f, o, tunnels, logger, waits, stop);
+  logger.info({ listen: listenAddress(server), target: forwardTarget(f) }, 'forwarding');
+  return server;
+}
+
+/**
+ * serveForward without its `forwarding` line: a reload (node-rules.ts) binds its new listeners
+ * first and says so only once it keeps them. The target is read for each connection: a reload
+ * that changes it sends the next one to the new target.
+ */
+export async function listenForward(
+  session: Pick<NodeSession, 'dial'>,
+  f: Forward,
+  o: Pick<NodeOpts, 'bind' | 'dialTimeout'>,
+  tunnels: Pick<Tunnels, 'splice'>,
+  logger: Logger,
+  waits: ForwardWaits = NO_WAITS,
+  stop?: AbortSignal,
+): Promise<net.Server> {
   // Both local sockets of a tunnel send at once (noDelay, here and in serveExpose): each carries
   // what arrives from the other side, in whatever pieces it comes. With Nagle, a small piece that
   // follows one still unacknowledged waits for its ACK, which a receiver with nothing to send
@@ -334,6 +363,7 @@ export async function serveForward(
   // written in two parts) stalled 40 ms on round trips that take well under 1 ms directly.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
     const from = `${socket.remoteAddress}:${socket.remotePort}`;
+    const target = forwardTarget(f);
     socket.on('error', () => {});
     logger.debug({ from, target }, 'connection accepted');
     // While (re)connecting, a new connection waits for the session rather than failing.
@@ -366,14 +396,12 @@ export async function serveForward(
       resolve();
     });
   });
-  const a = server.address() as net.AddressInfo;
-  const listen = formatHostPort({ host: a.address, port: a.port });
+  const listen = listenAddress(server);
   // Later errors are failed accepts: that connection is lost, the listener goes on. (Without a
   // handler the second one would be an unhandled 'error' event, which ends the process.)
   server.on('error', (err: NodeJS.ErrnoException) => {
-    logger.warn({ listen, target, ...errorFields(err) }, 'accept failed');
+    logger.warn({ listen, target: forwardTarget(f), ...errorFields(err) }, 'accept failed');
   });
-  logger.info({ listen, target }, 'forwarding');
   return server;
 }
 
@@ -463,12 +491,19 @@ async function runNode(ctx: CommandContext): Promise<number> {
     // A connection accepted meanwhile waits for the session, or for the shutdown (dialerToCome).
     const { dialer, open } = dialerToCome();
     const waits = forwardWaits(o, () => session);
-    for (const f of o.forward ?? []) {
-      const server = await serveForward(dialer, f, o, tunnels, logger, waits, stopping.signal);
-      closers.push(() => {
-        server.close();
-      });
-    }
+    const rules = new NodeRules(
+      {
+        expose: (e) => {
+          // Exposes start once the session exists (below), and reloads after them.
+          if (session === undefined) throw new Error('no session yet');
+          return serveExpose(session, e, tunnels, logger);
+        },
+        forward: (f) => listenForward(dialer, f, o, tunnels, logger, waits, stopping.signal),
+      },
+      logger,
+    );
+    closers.push(() => rules.close());
+    await rules.startForwarding(o.forward ?? []);
     // So is the admin server, for the same reason: it shows the session once there is one.
     const shown = new SessionToCome(o.domain);
     let admin: NodeReloadSources['admin'];
@@ -486,13 +521,20 @@ async function runNode(ctx: CommandContext): Promise<number> {
     }
     const started = openSession(o, o.domain, logger, nodeSessionOptions(o));
     session = started.session;
-    const plan = nodeReloadPlan(o, { session: started.session, options: started.options, admin });
-    reloadSignal.start(reloads.counted(() => reloadAll(plan, logger)));
     session.on('ready', () => waits.admitted());
     open(session);
     shown.attach(session);
     const lost = sessionLost(session);
-    for (const e of o.expose ?? []) serveExpose(session, e, tunnels, logger);
+    rules.startExposing(o.expose ?? []);
+    // Started after the exposes: a SIGHUP that came during start-up runs now, and compares the
+    // file's rules with those served.
+    const base = nodeReloadPlan(o, { session: started.session, options: started.options, admin });
+    const forRules = nodeRulesPlan(ctx.cmd, o.config, rules);
+    const plan = {
+      items: [...base.items, ...forRules.items],
+      notReloaded: [...base.notReloaded, ...forRules.notReloaded],
+    };
+    reloadSignal.start(reloads.counted(() => reloadAll(plan, logger)));
     logger.info({ switcher: withoutPassword(o.switcher), domain: o.domain }, 'node started');
     await Promise.race([shutdown.signalled, lost]);
     await shutdown.run(closeAll);

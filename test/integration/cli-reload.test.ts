@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -16,10 +17,39 @@ import { request } from './admin-http.js';
 vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
 
 const dirs: string[] = [];
+const servers: net.Server[] = [];
 afterEach(async () => {
   await killAll();
+  for (const s of servers.splice(0)) s.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+
+/** A TCP service answering each piece it reads with `name:` and the piece, closed after the test. */
+async function tagServer(name: string): Promise<number> {
+  const server = net.createServer((socket) => {
+    socket.on('data', (c: Buffer) => socket.write(`${name}:${c}`));
+    socket.on('error', () => {});
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Sends `text` to 127.0.0.1:`port` and resolves with a tagServer's answer to it. */
+function tagged(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let got = '';
+    socket.on('data', (c: Buffer) => {
+      got += String(c);
+      if (got.length < text.length + 4) return;
+      socket.destroy();
+      resolve(got);
+    });
+    socket.on('error', reject);
+    socket.write(text);
+  });
+}
 
 /** Scrapes the /metrics of the admin server `child` started (its 'admin API listening' line). */
 function metricsOf(child: CliChild): () => Promise<Map<string, number>> {
@@ -145,6 +175,34 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(sw.child.logs.filter((l) => l.msg.startsWith('the certificate served'))).toEqual([]);
   });
 
+  it('flexmux node serves the expose and forward rules of its config file as they are now', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const one = await tagServer('one');
+    const two = await tagServer('two');
+    const config = join(dir, 'flexmux.yaml');
+    writeFileSync(config, `node:\n  expose: ["7=127.0.0.1:${one}"]\n`);
+    const env = { FLEXMUX_PASSWORD: 'password-one' };
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], env);
+    const node = runCli(['node', '-s', sw.tcp, '-d', 'alice', '--config', config], { env });
+    await node.waitForLog('session ready');
+
+    writeFileSync(config, `node:\n  expose: ["8=127.0.0.1:${two}"]\n  forward: ["0=alice:8"]\n`);
+    node.proc.kill('SIGHUP');
+    const line = await node.waitForLog('reloaded');
+    expect(line).toMatchObject({
+      changed: ['expose and forward rules'],
+      failed: [],
+      notReloaded: ['password (from FLEXMUX_PASSWORD)'],
+    });
+    expect(node.logs.find((l) => l.msg === 'stopped exposing')).toMatchObject({ port: 7 });
+    // The new forward port, through the switcher to the new virtual port, to the second service.
+    const { listen } = await node.waitForLog('forwarding', (l) => l.target === 'alice:8');
+    const port = Number(String(listen).split(':').at(-1));
+    expect(await tagged(port, 'hello')).toBe('two:hello');
+    expect(node.proc.exitCode).toBe(null);
+  });
+
   it('flexmux node counts its reloads on its admin server’s /metrics', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
     dirs.push(dir);
@@ -237,5 +295,11 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     const r = await runCliToEnd(['switcher', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('On SIGHUP (not on Windows) it reads --cert and --key, --password-file');
+  });
+
+  it('says so in node --help', async () => {
+    const r = await runCliToEnd(['node', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain('and the expose and forward lists of --config');
   });
 });

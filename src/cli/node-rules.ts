@@ -129,7 +129,8 @@ export class NodeRules {
       for (const b of bound) b.server.close();
       throw err;
     }
-    // Nothing below can fail: from here the new rules are served whole.
+    // Nothing below fails (session.listen refuses a closed session only, when the node is stopping
+    // anyway): from here the new rules are served whole.
     let changed = bound.length > 0 || plan.removed.length > 0;
     for (const x of plan.removed) {
       x.server.close();

@@ -438,13 +438,16 @@ export class SwitcherClient implements FrameSink {
    * one batch, as if from it (orphans.ts). Plain v3 streams alone get their CloseStreams queued
    * behind what it sent first; with streams that negotiated reset, its queue here is rewritten in
    * one pass (resetPlan). Queued so, the ends still leave when the departed client's queue here
-   * is forgotten at its teardown (Outbox.forget keeps what is queued).
+   * is forgotten at its teardown (Outbox.forget keeps what is queued). The same ends the streams
+   * that new access rules no longer allow, `goneClient` staying then (revoke.ts, with its `reset`
+   * and `why`, the reason its dropped frames are counted under).
    */
   endOrphans(
     orphans: Orphans,
     goneClient: SwitcherClient,
     // Left because the switcher is closing: say so, not that the node at the other end left.
     reset = goneClient.leaveReason === 'shutdown' ? SHUTDOWN_RESET : GONE_RESET,
+    why = reset === SHUTDOWN_RESET ? 'reset as the switcher shuts down' : 'reset as their sender left',
   ): void {
     if (this.state !== 'open') return;
     this.fedBy(goneClient);
@@ -455,10 +458,7 @@ export class SwitcherClient implements FrameSink {
     const dropped = this.outbox.requeue(goneClient, (frames) =>
       resetPlan(frames, orphans, goneClient, reset),
     );
-    if (dropped > 0) {
-      const why = reset === SHUTDOWN_RESET ? 'as the switcher shuts down' : 'as their sender left';
-      this.host.dropped(goneClient, dropped, `frames of streams reset ${why}`);
-    }
+    if (dropped > 0) this.host.dropped(goneClient, dropped, `frames of streams ${why}`);
   }
 
   /**

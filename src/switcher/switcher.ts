@@ -20,6 +20,7 @@ import { type ResolvedSwitcherOptions, type SwitcherOptions, validateSwitcherOpt
 import { type GateHost, Gatekeeper, type RefusalInfo } from './gatekeeper.js';
 import { IpPool, MAX_IP, MIN_IP } from './ip-pool.js';
 import { type Claim, Registry } from './registry.js';
+import { endForbidden, ruleChange } from './revoke.js';
 import { Router } from './router.js';
 import { type ClientTotals, sumClients } from './totals.js';
 
@@ -179,12 +180,25 @@ export class Switcher extends Emitter<SwitcherEvents> {
    * the CLI's reload on SIGHUP. All of `access` is checked first: a ConfigError keeps the rules in
    * use. Nodes already admitted stay, whatever password let them in; admissions from now on try
    * the new passwords. Dial rules are checked on every frame between two nodes, so the new ones
-   * apply at once to streams already open too: frames between two nodes they keep apart are
-   * dropped from then on.
+   * apply at once to streams already open too: those between two nodes they keep apart are ended
+   * at both ends now (a reset, code 4, where negotiated, else a CloseStream; revoke.ts), and no
+   * longer count against maxStreamsPerClient. One log line says how many and what changed.
    */
   setAccess(access: AccessOptions): void {
+    const before = this.options.access;
     this.access.setAccess(access);
     this.options.access = access;
+    const ended = endForbidden(this.registry.entries(), (a, b) => this.access.mayTalk(a, b));
+    for (const p of ended.pairs) {
+      this.logger.debug(
+        { dialer: p.a, acceptor: p.b, streams: p.streams },
+        'ended streams the access rules no longer allow',
+      );
+    }
+    this.logger[ended.streams > 0 ? 'warn' : 'info'](
+      { ...ruleChange(before, access), streamsEnded: ended.streams, nodePairs: ended.pairs.length },
+      'access rules replaced',
+    );
   }
 
   /** Closes the node holding `domain`; false if no node holds it. */

@@ -1,0 +1,127 @@
+import { Caps } from '../wire/constants.js';
+import { encodeReset } from '../wire/reset.js';
+import type { AccessOptions } from './access.js';
+import { type LinkedStream, SwitcherClient } from './client.js';
+import { type Orphans, PEER_GONE_CODE } from './orphans.js';
+
+/**
+ * Streams that new access rules no longer allow (Switcher.setAccess). Dial rules are checked on
+ * every frame between two nodes, so once a reload keeps two nodes apart the router drops every
+ * frame of their open streams: without this, those streams stalled at both ends, their data lost
+ * without a word, and each kept a slot of maxStreamsPerClient at both clients until one left.
+ * Here they are ended at both ends at once, each end as if by the other, as the switcher ends the
+ * streams of a node that left (orphans.ts): a reset (code 4) where the stream negotiated RESET,
+ * else the v3 CloseStream, all a Go node knows; and the switcher forgets them.
+ */
+
+/** Payload of the reset both ends get when the access rules no longer allow their stream. */
+export const REVOKED_RESET = encodeReset(PEER_GONE_CODE, 'the access rules no longer allow this stream');
+
+/** Why the frames of such streams still queued at the switcher were dropped (the drop counters). */
+export const REVOKED_DROP = 'reset as the access rules no longer allow them';
+
+/** What endForbidden did: streams ended, and the pairs of nodes they ran between. */
+export interface Revoked {
+  streams: number;
+  pairs: { a: string; b: string; streams: number }[];
+}
+
+/** The ends `receiver` gets as if from `source`, grouped so that each pair is one batch. */
+type Batches = Map<SwitcherClient, Map<SwitcherClient, Orphans>>;
+
+function add(
+  batches: Batches,
+  receiver: SwitcherClient,
+  source: SwitcherClient,
+  key: string,
+  link: LinkedStream,
+): void {
+  let bySource = batches.get(receiver);
+  if (bySource === undefined) {
+    bySource = new Map();
+    batches.set(receiver, bySource);
+  }
+  let orphans = bySource.get(source);
+  if (orphans === undefined) {
+    orphans = { keys: [], links: [], plain: [] };
+    bySource.set(source, orphans);
+  }
+  if ((link.caps & Caps.RESET) !== 0) {
+    orphans.keys.push(key);
+    orphans.links.push(link);
+  } else orphans.plain.push(link);
+}
+
+/**
+ * Ends every stream between two of `clients` that `mayTalk` keeps apart now, at both ends, and
+ * unlinks it (both clients' stream counts drop). Each end's reset goes ahead of the other end's
+ * queued frames there, whose frames of the stream are dropped and counted (a reset discards them
+ * anyway); a CloseStream goes behind them, as a v3 close follows its stream's data. Frames of
+ * these streams that arrive later meet the rules and are dropped, as before, with nothing left to
+ * hold. A node's stream to itself is never forbidden.
+ */
+export function endForbidden(
+  clients: Iterable<SwitcherClient>,
+  mayTalk: (a: string, b: string) => boolean,
+): Revoked {
+  const batches: Batches = new Map();
+  const ended: [SwitcherClient, SwitcherClient, string][] = [];
+  const pairs = new Map<string, { a: string; b: string; streams: number }>();
+  for (const c of clients) {
+    // Each stream once: from its acceptor.
+    if (c.accepted === 0) continue;
+    let allowed: Map<SwitcherClient, boolean> | undefined;
+    for (const [key, link] of c.streams) {
+      const dialer = link.dialerClient;
+      if (link.acceptorClient !== c || dialer === c) continue;
+      allowed ??= new Map();
+      let ok = allowed.get(dialer);
+      if (ok === undefined) {
+        ok = mayTalk(c.domain, dialer.domain);
+        allowed.set(dialer, ok);
+      }
+      if (ok) continue;
+      add(batches, c, dialer, key, link);
+      add(batches, dialer, c, key, link);
+      ended.push([c, dialer, key]);
+      const pairKey = `${dialer.id}-${c.id}`;
+      const pair = pairs.get(pairKey);
+      if (pair === undefined) pairs.set(pairKey, { a: dialer.domain, b: c.domain, streams: 1 });
+      else pair.streams++;
+    }
+  }
+  for (const [acceptor, dialer, key] of ended) SwitcherClient.unlink(acceptor, dialer, key);
+  for (const [receiver, bySource] of batches) {
+    for (const [source, orphans] of bySource)
+      receiver.endOrphans(orphans, source, REVOKED_RESET, REVOKED_DROP);
+  }
+  return { streams: ended.length, pairs: [...pairs.values()] };
+}
+
+/** Dial rules as the log shows them: `from -> to`, patterns joined with commas. */
+function ruleTexts(o: AccessOptions | undefined): string[] | null {
+  if (o?.dial === undefined) return null;
+  const side = (p: string | readonly string[]): string => (typeof p === 'string' ? p : p.join(','));
+  return o.dial.map((r) => `${side(r.from)} -> ${side(r.to)}`);
+}
+
+/** Rules listed in a log line at most; the counts say how many there were. */
+const MAX_LOGGED_RULES = 20;
+
+/**
+ * What changed from access rules `before` to `after`, for the reload's log line: the dial rules
+ * removed and added (patterns only), and how many extra passwords each has (never the secrets).
+ * A side without dial rules at all is `open` (every dial allowed, as in Go).
+ */
+export function ruleChange(before: AccessOptions | undefined, after: AccessOptions): Record<string, unknown> {
+  const old = ruleTexts(before);
+  const now = ruleTexts(after);
+  const removed = old === null ? [] : old.filter((r) => now === null || !now.includes(r));
+  const added = now === null ? [] : now.filter((r) => old === null || !old.includes(r));
+  return {
+    dialRules: { before: old === null ? 'open' : old.length, after: now === null ? 'open' : now.length },
+    removed: removed.slice(0, MAX_LOGGED_RULES),
+    added: added.slice(0, MAX_LOGGED_RULES),
+    passwords: { before: before?.passwords?.length ?? 0, after: after.passwords?.length ?? 0 },
+  };
+}

@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Switcher } from '../../../src/switcher/switcher.js';
+import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { type Frame, makeFrame } from '../../../src/wire/frame.js';
+import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
+import { decodeReset } from '../../../src/wire/reset.js';
+import { join, PASSWORD, type Raw, text } from './helpers.js';
+
+/**
+ * Switcher.setAccess ending the streams the new dial rules forbid (src/switcher/revoke.ts), frame
+ * by frame: what each end gets, and what becomes of the frames that still come after.
+ */
+
+const switchers: Switcher[] = [];
+afterEach(async () => {
+  await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 500 })));
+});
+
+function make(): Switcher {
+  const sw = new Switcher({ password: PASSWORD, access: { dial: [{ from: 'web', to: 'db' }] } });
+  switchers.push(sw);
+  return sw;
+}
+
+/** web dials db from `port` to 5432 offering `caps`; db accepts with `caps`. */
+async function stream(web: Raw, db: Raw, port: number, caps: number): Promise<void> {
+  web.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 5432, web.ip, port, encodeOpen({ domain: 'db', caps })));
+  const open = await db.next((f) => f.cmd === Cmd.OPEN);
+  db.send(makeFrame(Cmd.OPEN_ACK, web.ip, port, db.ip, open.dstPort, encodeOpenAck({ window: 0, caps })));
+  await web.next((f) => f.cmd === Cmd.OPEN_ACK);
+}
+
+const ends = (f: Frame): [string, number, number, number, number] => [
+  f.cmd === Cmd.RESET ? 'reset' : f.cmd === Cmd.CLOSE ? 'close' : `cmd ${f.cmd}`,
+  f.dstIP,
+  f.dstPort,
+  f.srcIP,
+  f.srcPort,
+];
+
+describe('Switcher.setAccess: streams the new rules forbid', () => {
+  it('ends each at both ends as if from the other (reset where negotiated, else close)', async () => {
+    const sw = make();
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    await stream(web, db, 1000, Caps.RESET);
+    await stream(web, db, 1001, 0);
+    expect(sw.client('web')?.streams).toBe(2);
+
+    sw.setAccess({ dial: [] });
+    expect([sw.client('web')?.streams, sw.client('db')?.streams]).toEqual([0, 0]);
+    const atWeb = [await web.next(), await web.next()];
+    const atDb = [await db.next(), await db.next()];
+    expect(atWeb.map(ends)).toEqual([
+      ['reset', web.ip, 1000, db.ip, 5432],
+      ['close', web.ip, 1001, db.ip, 5432],
+    ]);
+    expect(atDb.map(ends)).toEqual([
+      ['reset', db.ip, 5432, web.ip, 1000],
+      ['close', db.ip, 5432, web.ip, 1001],
+    ]);
+    expect(decodeReset(atWeb[0]!.payload)).toEqual({
+      code: 4,
+      message: 'the access rules no longer allow this stream',
+    });
+
+    // What still comes of them (data sent meanwhile, the v3 close's answer) is dropped and
+    // counted, and brings no stream back.
+    web.send(makeFrame(Cmd.DATA, db.ip, 5432, web.ip, 1000, text('late')));
+    db.send(makeFrame(Cmd.CLOSE_ACK, web.ip, 1001, db.ip, 5432));
+    await web.barrier();
+    await db.barrier();
+    expect(db.inbox).toEqual([]);
+    expect(web.inbox).toEqual([]);
+    expect([sw.client('web')?.dropped, sw.client('db')?.dropped]).toEqual([1, 1]);
+    expect([sw.client('web')?.streams, sw.client('db')?.streams]).toEqual([0, 0]);
+  });
+
+  it('leaves alone the streams the rules still allow (a rule in either direction)', async () => {
+    const sw = make();
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    await stream(web, db, 1000, Caps.RESET);
+    sw.setAccess({ dial: [{ from: 'db', to: 'web' }] });
+    await web.barrier();
+    expect(web.inbox).toEqual([]);
+    expect(sw.client('web')?.streams).toBe(1);
+  });
+});

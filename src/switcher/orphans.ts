@@ -25,6 +25,12 @@ export const GONE_RESET = encodeReset(PEER_GONE_CODE, 'the other end left the sw
  */
 export const SHUTDOWN_RESET = encodeReset(PEER_GONE_CODE, 'the switcher is shutting down');
 
+/**
+ * Payload of the reset that ends a stream the access rules no longer allow (revoke.ts), at both
+ * ends, and the stream an acceptor opened with an ACK they drop (Router).
+ */
+export const REVOKED_RESET = encodeReset(PEER_GONE_CODE, 'the access rules no longer allow this stream');
+
 /** An (IP, port) end of a stream. */
 type End = readonly [number, number];
 

@@ -1,8 +1,10 @@
-import { Caps } from '../wire/constants.js';
-import { encodeReset } from '../wire/reset.js';
+import { Caps, Cmd, LOCAL_IP } from '../wire/constants.js';
+import { header } from '../wire/frame.js';
+import { encodeOpenError } from '../wire/open.js';
 import type { AccessOptions } from './access.js';
 import { type LinkedStream, SwitcherClient } from './client.js';
-import { type Orphans, PEER_GONE_CODE } from './orphans.js';
+import { type Orphans, REVOKED_RESET } from './orphans.js';
+import { DIAL_NOT_ALLOWED } from './router.js';
 
 /**
  * Streams that new access rules no longer allow (Switcher.setAccess). Dial rules are checked on
@@ -13,9 +15,6 @@ import { type Orphans, PEER_GONE_CODE } from './orphans.js';
  * streams of a node that left (orphans.ts): a reset (code 4) where the stream negotiated RESET,
  * else the v3 CloseStream, all a Go node knows; and the switcher forgets them.
  */
-
-/** Payload of the reset both ends get when the access rules no longer allow their stream. */
-export const REVOKED_RESET = encodeReset(PEER_GONE_CODE, 'the access rules no longer allow this stream');
 
 /** Why the frames of such streams still queued at the switcher were dropped (the drop counters). */
 export const REVOKED_DROP = 'reset as the access rules no longer allow them';
@@ -124,4 +123,38 @@ export function ruleChange(before: AccessOptions | undefined, after: AccessOptio
     added: added.slice(0, MAX_LOGGED_RULES),
     passwords: { before: before?.passwords?.length ?? 0, after: after.passwords?.length ?? 0 },
   };
+}
+
+const NOT_ALLOWED = encodeOpenError(DIAL_NOT_ALLOWED);
+
+/**
+ * Refuses the dials in flight (their acceptor has not answered) that `mayDial` forbids now, with
+ * `dial not allowed` as the router refuses a dial the rules forbid: the dialer no longer waits
+ * out its dial timeout for an answer the rules would drop. Their routes go, with the early
+ * frames they held (counted through `dropped`). An acceptor that answers later gets the stream
+ * it opened ended by the router. A dial the dialer gave up already (a reset, or a v3 close
+ * waiting for the ACK on a dial without early data) only loses its route: as when its acceptor
+ * leaves (SwitcherClient.unroute), the refusal would answer nothing. Returns how many it refused.
+ */
+export function refuseForbiddenDials(
+  clients: Iterable<SwitcherClient>,
+  mayDial: (from: string, to: string) => boolean,
+  dropped: (from: SwitcherClient, n: number, reason: string) => void,
+): number {
+  let refused = 0;
+  for (const c of clients) {
+    if (c.opening.size === 0) continue;
+    for (const [port, route] of [...c.opening]) {
+      if (route.acked || route.to === c || mayDial(c.domain, route.to.domain)) continue;
+      if (!route.ended || route.early) {
+        const ip = route.byIp ? route.to.ip : LOCAL_IP;
+        c.sendControl(header(Cmd.OPEN_ACK, c.ip, port, ip, route.dstPort, NOT_ALLOWED.length), NOT_ALLOWED);
+        refused++;
+      }
+      if (route.held !== null)
+        dropped(c, route.held.length, 'early data of a dial the access rules no longer allow');
+      SwitcherClient.dropRoute(c, port);
+    }
+  }
+  return refused;
 }

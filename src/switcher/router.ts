@@ -19,7 +19,7 @@ import {
   RESOLVE_FAILED,
   SwitcherClient,
 } from './client.js';
-import { PEER_GONE_CODE, pairKey, streamEnd } from './orphans.js';
+import { PEER_GONE_CODE, pairKey, REVOKED_RESET, streamEnd } from './orphans.js';
 import { FRAME_COST } from './outbox.js';
 import type { Registry } from './registry.js';
 
@@ -142,6 +142,7 @@ export class Router {
       this.trackDial(from, to, f, true);
     } else if (!this.access.mayTalk(from.domain, to.domain)) {
       this.drop(from, f, 'the access rules keep these nodes apart');
+      if (f.cmd === Cmd.OPEN_ACK) this.endForbiddenAck(from, f);
       return;
     } else if (f.cmd === Cmd.PING_ACK && !SwitcherClient.takePing(to, f.dstPort, from)) {
       // The pinger would take it for the answer of the node it pinged, whoever sent it (6.1).
@@ -174,6 +175,19 @@ export class Router {
       from.sendControl(end, payload);
     }
     return true;
+  }
+
+  /**
+   * An accepting ACK between two nodes the access rules keep apart: the answer to a dial that new
+   * rules refused in flight (Switcher.setAccess), or one sent unasked. Dropped, it would leave the
+   * acceptor's stream open for good with nothing coming: ended as if by the dialer, as a reply (the
+   * dialer's frames to it are dropped too, so there is nothing for the end to wait behind).
+   */
+  private endForbiddenAck(from: SwitcherClient, f: Frame): void {
+    const ack = decodeOpenAck(f.payload);
+    if (!ack.ok) return;
+    const [end, payload] = acceptorEnd(f, ack.caps, REVOKED_RESET);
+    from.sendControl(end, payload);
   }
 
   /**

@@ -20,7 +20,7 @@ import { type ResolvedSwitcherOptions, type SwitcherOptions, validateSwitcherOpt
 import { type GateHost, Gatekeeper, type RefusalInfo } from './gatekeeper.js';
 import { IpPool, MAX_IP, MIN_IP } from './ip-pool.js';
 import { type Claim, Registry } from './registry.js';
-import { endForbidden, ruleChange } from './revoke.js';
+import { endForbidden, refuseForbiddenDials, ruleChange } from './revoke.js';
 import { Router } from './router.js';
 import { type ClientTotals, sumClients } from './totals.js';
 
@@ -182,21 +182,32 @@ export class Switcher extends Emitter<SwitcherEvents> {
    * the new passwords. Dial rules are checked on every frame between two nodes, so the new ones
    * apply at once to streams already open too: those between two nodes they keep apart are ended
    * at both ends now (a reset, code 4, where negotiated, else a CloseStream; revoke.ts), and no
-   * longer count against maxStreamsPerClient. One log line says how many and what changed.
+   * longer count against maxStreamsPerClient; dials between them not answered yet are refused.
+   * One log line says how many and what changed.
    */
   setAccess(access: AccessOptions): void {
     const before = this.options.access;
     this.access.setAccess(access);
     this.options.access = access;
     const ended = endForbidden(this.registry.entries(), (a, b) => this.access.mayTalk(a, b));
+    const refused = refuseForbiddenDials(
+      this.registry.entries(),
+      (from, to) => this.access.mayDial(from, to),
+      (c, n, reason) => this.router.dropped(c, n, reason),
+    );
     for (const p of ended.pairs) {
       this.logger.debug(
         { dialer: p.a, acceptor: p.b, streams: p.streams },
         'ended streams the access rules no longer allow',
       );
     }
-    this.logger[ended.streams > 0 ? 'warn' : 'info'](
-      { ...ruleChange(before, access), streamsEnded: ended.streams, nodePairs: ended.pairs.length },
+    this.logger[ended.streams + refused > 0 ? 'warn' : 'info'](
+      {
+        ...ruleChange(before, access),
+        streamsEnded: ended.streams,
+        nodePairs: ended.pairs.length,
+        dialsRefused: refused,
+      },
       'access rules replaced',
     );
   }

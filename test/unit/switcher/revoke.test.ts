@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { type Frame, makeFrame } from '../../../src/wire/frame.js';
-import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
+import { decodeOpenAck, encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
 import { decodeReset } from '../../../src/wire/reset.js';
+import { captureLogger } from '../../helpers/faulty-log.js';
 import { join, PASSWORD, type Raw, text } from './helpers.js';
 
 /**
@@ -16,8 +17,8 @@ afterEach(async () => {
   await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 500 })));
 });
 
-function make(): Switcher {
-  const sw = new Switcher({ password: PASSWORD, access: { dial: [{ from: 'web', to: 'db' }] } });
+function make(logger = captureLogger()): Switcher {
+  const sw = new Switcher({ password: PASSWORD, access: { dial: [{ from: 'web', to: 'db' }] }, logger });
   switchers.push(sw);
   return sw;
 }
@@ -85,5 +86,46 @@ describe('Switcher.setAccess: streams the new rules forbid', () => {
     await web.barrier();
     expect(web.inbox).toEqual([]);
     expect(sw.client('web')?.streams).toBe(1);
+  });
+
+  it('refuses the dials in flight they forbid, and ends the stream their late ACK opens', async () => {
+    const logger = captureLogger();
+    const sw = make(logger);
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    // Two dials db has not answered yet: by domain (RESET offered) and by IP (plain v3).
+    web.send(
+      makeFrame(Cmd.OPEN, SWITCHER_IP, 5432, web.ip, 1000, encodeOpen({ domain: 'db', caps: Caps.RESET })),
+    );
+    web.send(makeFrame(Cmd.OPEN, db.ip, 5433, web.ip, 1001, encodeOpen({ domain: '' })));
+    await db.next((f) => f.cmd === Cmd.OPEN && f.dstPort === 5432);
+    await db.next((f) => f.cmd === Cmd.OPEN && f.dstPort === 5433);
+
+    sw.setAccess({ dial: [] });
+    // The dialer hears at once, as a dial refused by the rules (not at its dial timeout).
+    const refusals = [await web.next(), await web.next()];
+    expect(refusals.map((f) => [f.cmd, f.dstPort, f.srcIP, f.srcPort, decodeOpenAck(f.payload)])).toEqual([
+      [Cmd.OPEN_ACK, 1000, 0, 5432, { ok: false, error: 'dial not allowed' }],
+      [Cmd.OPEN_ACK, 1001, db.ip, 5433, { ok: false, error: 'dial not allowed' }],
+    ]);
+    expect(logger.find('access rules replaced')[0]?.fields).toMatchObject({
+      streamsEnded: 0,
+      dialsRefused: 2,
+    });
+
+    // The acceptor's answers come after: dropped, and the streams they opened ended there.
+    db.send(
+      makeFrame(Cmd.OPEN_ACK, web.ip, 1000, db.ip, 5432, encodeOpenAck({ window: 0, caps: Caps.RESET })),
+    );
+    db.send(makeFrame(Cmd.OPEN_ACK, web.ip, 1001, db.ip, 5433, encodeOpenAck({ window: 0 })));
+    const atDb = [await db.next(), await db.next()];
+    expect(atDb.map(ends)).toEqual([
+      ['reset', db.ip, 5432, web.ip, 1000],
+      ['close', db.ip, 5433, web.ip, 1001],
+    ]);
+    await web.barrier();
+    expect(web.inbox).toEqual([]);
+    expect([sw.client('web')?.streams, sw.client('db')?.streams]).toEqual([0, 0]);
+    expect(sw.client('db')?.dropped).toBe(2);
   });
 });

@@ -65,9 +65,18 @@ export function kickCommand(): CliCommand {
   return { command: cmd, run: runKick };
 }
 
-function baseUrl(o: AdminOpts): URL {
-  if (o.admin === undefined)
-    throw new CliError('CLI_USAGE', 'the admin API address is required: --admin URL');
+function baseUrl(o: AdminOpts, env: NodeJS.ProcessEnv = process.env): URL {
+  if (o.admin === undefined) {
+    // FLEXMUX_ADMIN, set for `switcher --admin`, is the likely mistake: say which one is read.
+    const hint =
+      env.FLEXMUX_ADMIN === undefined
+        ? ''
+        : ` (FLEXMUX_ADMIN is set, but it is where switcher --admin serves; this command reads FLEXMUX_ADMIN_URL)`;
+    throw new CliError(
+      'CLI_USAGE',
+      `the admin API address is required: --admin URL or FLEXMUX_ADMIN_URL${hint}`,
+    );
+  }
   const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(o.admin) ? o.admin : `http://${o.admin}`;
   try {
     const u = new URL(text);

@@ -190,7 +190,9 @@ describe.concurrent('flexmux clients', () => {
       env: { FLEXMUX_ADMIN: admin, FLEXMUX_TOKEN_FILE: tokenFile },
     });
     expect(other.code).toBe(2);
-    expect(other.stderr).toContain('the admin API address is required');
+    expect(other.stderr).toContain(
+      'the admin API address is required: --admin URL or FLEXMUX_ADMIN_URL (FLEXMUX_ADMIN is set, but it is where switcher --admin serves; this command reads FLEXMUX_ADMIN_URL) [CLI_USAGE]',
+    );
   });
 
   it('--token-file wins over FLEXMUX_ADMIN_TOKEN', async ({ expect }) => {
@@ -273,7 +275,9 @@ describe.concurrent('flexmux clients', () => {
   it('no --admin exits 2', async ({ expect }) => {
     const r = await runCliToEnd(['clients']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('the admin API address is required: --admin URL');
+    expect(r.stderr).toContain(
+      'flexmux clients: the admin API address is required: --admin URL or FLEXMUX_ADMIN_URL [CLI_USAGE]\n',
+    );
   });
 });
 

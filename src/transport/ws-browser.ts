@@ -272,7 +272,12 @@ class BrowserWsTransport implements Transport {
 
 export function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): Promise<Transport> {
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (Ctor === undefined) throw new ConfigError('no WebSocket implementation: pass options.WebSocket');
+  // Node.js 20 and 21 have no global WebSocket. The option's name is the one a caller of the
+  // browser connect() writes too (`ws.WebSocket`), not only this function's (`WebSocket`).
+  if (Ctor === undefined)
+    throw new ConfigError(
+      "no WebSocket implementation (this runtime has no global WebSocket: Node.js before 22): pass a WebSocket class, such as the ws package's, as option WebSocket (connect(): ws.WebSocket)",
+    );
   const { signal, timeout, protocols, WebSocket: _ctor, ...transportOptions } = options;
   waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
   checkOptions(options);

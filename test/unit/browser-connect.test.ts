@@ -185,6 +185,22 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
     expect(attempt).toThrow(/option ws\.timeout /);
   });
 
+  it('without a global WebSocket, the session closes naming the option connect() takes', async () => {
+    // Node.js 20 has none: the message used to name options.WebSocket, which connect() ignores.
+    vi.stubGlobal('WebSocket', undefined);
+    try {
+      const session = connect('ws://127.0.0.1:9/flex/ws', { password: 'p', domain: 'page' });
+      const err = await session.ready().catch((e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).cause).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/no global WebSocket: Node\.js before 22\)/);
+      expect((err as Error).message).toMatch(/\(connect\(\): ws\.WebSocket\)$/);
+      expect(session.state).toBe('closed');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('a connectTimeout no timer can hold is refused (it would fire at once)', () => {
     const attempt = () =>
       connect('ws://127.0.0.1:9/flex/ws', { password: 'p', domain: 'page', connectTimeout: 2 ** 31 });

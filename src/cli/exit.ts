@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { FlexError, type FlexErrorCode } from '../errors.js';
+import { DialRefusedError, FlexError, type FlexErrorCode } from '../errors.js';
 import { formatHostPort, type HostPort } from './parse.js';
 
 /**
@@ -91,6 +91,26 @@ export function describeError(err: unknown): string {
       : null;
   const text = cause ? `${err.message}: ${cause.message}` : err.message;
   return typeof code === 'string' ? `${text} [${code}]` : text;
+}
+
+/**
+ * The line after the error line: what to do next, for the failures a new user meets first. Bad
+ * usage points at --help; a refused dial says what its wire reason (Go's words, kept as they are
+ * in the first line for scripts) means on the user's side.
+ */
+export function nextStep(err: unknown, command: string): string | undefined {
+  if (exitCodeOf(err) === ExitCode.USAGE) return `(run flexmux ${command} --help for usage)`;
+  if (!(err instanceof DialRefusedError)) return undefined;
+  switch (err.reason) {
+    case 'unknown-domain':
+      return '(no node holds that domain now: check the name, and that its node is connected; --wait-for-target waits for one that is coming)';
+    case 'no-listener':
+      return "(the domain's node is connected but serves nothing on that port: a flexmux node serves its --expose ports)";
+    case 'forbidden':
+      return "(the switcher's access rules do not let this node dial that one: switcher.access.dial in its config file)";
+    default:
+      return undefined;
+  }
 }
 
 /**

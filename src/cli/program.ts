@@ -3,7 +3,7 @@ import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { clientsCommand, kickCommand } from './admin-client.js';
 import { type Invocation, mount, prepare } from './command.js';
 import { dialCommand } from './dial.js';
-import { describeError, ExitCode, exitCodeOf } from './exit.js';
+import { describeError, ExitCode, exitCodeOf, nextStep } from './exit.js';
 import { nodeCommand } from './node.js';
 import { pingCommand } from './ping.js';
 import { switcherCommand } from './switcher.js';
@@ -88,11 +88,11 @@ export async function run(argv: readonly string[]): Promise<number> {
     return await inv.command.run(ctx);
   } catch (err) {
     const name = inv.command.command.name();
-    const code = exitCodeOf(err);
     // Bad usage found while running (no domain, a value the library refuses) ends like
-    // commander's own usage errors: with the hint docs/cli.md promises.
-    const hint = code === ExitCode.USAGE ? `(run flexmux ${name} --help for usage)\n` : '';
-    process.stderr.write(`flexmux ${name}: ${describeError(err)}\n${hint}`);
-    return code;
+    // commander's own usage errors: with the hint docs/cli.md promises; a refused dial says
+    // what to check.
+    const hint = nextStep(err, name);
+    process.stderr.write(`flexmux ${name}: ${describeError(err)}\n${hint === undefined ? '' : `${hint}\n`}`);
+    return exitCodeOf(err);
   }
 }

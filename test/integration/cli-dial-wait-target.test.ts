@@ -71,7 +71,9 @@ describe('flexmux dial --wait-for-target', () => {
       input: '',
     });
     expect(r.code).toBe(4);
-    expect(r.stderr).toContain('dial never:9 refused: resolve domain failed [FLEX_ERR_DIAL_REFUSED]');
+    expect(r.stderr).toContain(
+      'dial never:9 refused: resolve domain failed [FLEX_ERR_DIAL_REFUSED]\n(no node holds that domain now: check the name, and that its node is connected; --wait-for-target waits for one that is coming)\n',
+    );
   });
 });
 

@@ -244,6 +244,10 @@ describe('switcher + node --expose + dial', () => {
     ]);
     expect(refused.code).toBe(4);
     expect(refused.stderr).toContain('dial alice:23 refused: listener not found [FLEX_ERR_DIAL_REFUSED]');
+    // Go's wire reason is kept for scripts; the next line says what it means for the user.
+    expect(refused.stderr).toContain(
+      "[FLEX_ERR_DIAL_REFUSED]\n(the domain's node is connected but serves nothing on that port: a flexmux node serves its --expose ports)\n",
+    );
 
     expect(rejected.code).toBe(3);
     expect(rejected.stderr).toContain('[FLEX_ERR_ADMISSION_REJECTED]');

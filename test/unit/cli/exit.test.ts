@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { CliError, describeError, ExitCode, exitCodeOf, exitCodes } from '../../../src/cli/exit.js';
+import { CliError, describeError, ExitCode, exitCodeOf, exitCodes, nextStep } from '../../../src/cli/exit.js';
 import {
   AdmissionError,
   ConfigError,
@@ -33,6 +33,19 @@ describe('exit codes', () => {
     expect(exitCodeOf(Object.assign(new Error('x'), { code: 'EADDRINUSE' }))).toBe(13);
     expect(exitCodeOf(new Error('bug'))).toBe(1);
     expect(exitCodeOf('string')).toBe(1);
+  });
+
+  it('add a line that says what to do next: --help for bad usage, the meaning of a dial refusal', () => {
+    expect(nextStep(new CliError('CLI_USAGE', 'x'), 'dial')).toBe('(run flexmux dial --help for usage)');
+    expect(nextStep(new DialRefusedError('resolve domain failed'), 'dial')).toMatch(
+      /^\(no node holds that domain now/,
+    );
+    expect(nextStep(new DialRefusedError('listener not found'), 'dial')).toMatch(
+      /serves nothing on that port/,
+    );
+    expect(nextStep(new DialRefusedError('dial not allowed'), 'dial')).toMatch(/access rules/);
+    expect(nextStep(new DialRefusedError('listener backlog full'), 'dial')).toBeUndefined();
+    expect(nextStep(new ConnectionClosedError(), 'dial')).toBeUndefined();
   });
 
   it('docs/cli.md lists every code with its exit code', () => {

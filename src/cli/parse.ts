@@ -85,7 +85,13 @@ export function parseTarget(text: string): { domain: string; port: number } {
   try {
     t = parseAddress(text.trim());
   } catch (err) {
-    fail((err as Error).message);
+    const message = (err as Error).message;
+    // The library's words are about any host:port; the user gave a target without its port.
+    if (message.endsWith('is not host:port'))
+      fail(
+        `"${text}" is not DOMAIN:PORT: a node's domain (or virtual IP) and a virtual port, such as alice:22`,
+      );
+    fail(message);
   }
   if ('ip' in t) return { domain: String(t.ip), port: t.port };
   return { domain: parseDomain(t.domain), port: t.port };

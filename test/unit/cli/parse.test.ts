@@ -53,7 +53,8 @@ describe('flag parsers', () => {
 
   it('DOMAIN:PORT targets and domains as a switcher normalises them', () => {
     expect(parseTarget(' Alice:22 ')).toEqual({ domain: 'alice', port: 22 });
-    expect(() => parseTarget('alice')).toThrow('is not host:port');
+    expect(() => parseTarget('alice')).toThrow('"alice" is not DOMAIN:PORT');
+    expect(() => parseTarget('alice:99999')).toThrow('has an invalid port');
     expect(parseDomain('Team_1')).toBe('team_1');
     expect(() => parseDomain('-x')).toThrow('invalid domain');
     expect(() => parseDomain('a'.repeat(64))).toThrow('invalid domain');

@@ -153,8 +153,13 @@ function errorMessage(body: string): string | undefined {
 }
 
 async function failure(res: Response): Promise<CliError> {
-  const body = (await res.text().catch(() => '')).trim().slice(0, 200);
-  return new CliError('CLI_ADMIN', `the admin API answered ${res.status}${body ? `: ${body}` : ''}`);
+  const body = (await res.text().catch(() => '')).trim();
+  const why = errorMessage(body) ?? body.slice(0, 200);
+  // Only a path the server does not serve answers 404 here: --admin is not a switcher's admin
+  // API (a node's, which has no client list; a listener of the switcher's; a wrong path).
+  const hint =
+    res.status === 404 ? ' (--admin must be the address that flexmux switcher --admin serves)' : '';
+  return new CliError('CLI_ADMIN', `the admin API answered ${res.status}${why ? `: ${why}` : ''}${hint}`);
 }
 
 type Row = Record<string, unknown>;

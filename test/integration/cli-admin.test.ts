@@ -357,7 +357,9 @@ describe.concurrent('flexmux kick', () => {
     // Every path under /wrong answers 404: the domain is not what is missing.
     const r = await runCliToEnd(['kick', 'alice', '--admin', `${admin}/wrong`, '-t', TOKEN]);
     expect(r.code).toBe(11);
-    expect(r.stderr).toContain('[CLI_ADMIN]');
+    expect(r.stderr).toContain(
+      'the admin API answered 404: {"error":"not found"} (--admin must be the address that flexmux switcher --admin serves) [CLI_ADMIN]',
+    );
     expect(r.stderr).not.toContain('no node holds');
   });
 
@@ -389,6 +391,13 @@ describe('against a real switcher with --admin', () => {
       return (await res.json()) as Record<string, unknown>;
     };
     expect(await info()).toMatchObject({ mode: 'node', domain: 'alice', state: 'ready', connections: 1 });
+
+    // A node's admin API has no client list: its JSON error is quoted, with what --admin needs.
+    const wrong = await runCliToEnd(['clients', '--admin', nodeAdmin], { env });
+    expect(wrong.code).toBe(11);
+    expect(wrong.stderr).toBe(
+      'flexmux clients: the admin API answered 404: /api/v1/clients is served only for a switcher (--admin must be the address that flexmux switcher --admin serves) [CLI_ADMIN]\n',
+    );
 
     const list = await runCliToEnd(['clients', '--admin', url], { env });
     expect(list.code).toBe(0);

@@ -45,7 +45,7 @@ export function buildProgram(onRun: (inv: Invocation) => void): Command {
     .description('flex stream multiplexing: run a switcher, serve and reach services through it')
     .version(version(), '-V, --version')
     .exitOverride()
-    .showHelpAfterError('(add --help for usage)')
+    .showHelpAfterError('(run flexmux --help for usage)')
     .configureOutput(output('flexmux'));
   mount(program, switcherCommand(), onRun);
   mount(program, nodeCommand(), onRun);

@@ -44,7 +44,10 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
   it('unknown command', async ({ expect }) => {
     const r = await runCliToEnd(['frobnicate']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("flexmux: unknown command 'frobnicate' [CLI_USAGE]\n");
+    // The same hint as a command's bad usage, naming what to run.
+    expect(r.stderr).toBe(
+      "flexmux: unknown command 'frobnicate' [CLI_USAGE]\n(run flexmux --help for usage)\n",
+    );
   });
 
   it('unknown flag', async ({ expect }) => {

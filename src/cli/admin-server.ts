@@ -1,8 +1,27 @@
+import { isLoopback } from '../admin/config.js';
 import type { AdminNode, AdminServer, CliMetricsSources } from '../admin/index.js';
 import type { Switcher } from '../switcher/index.js';
 import type { Logger } from '../util/logger.js';
-import { listenFailure } from './exit.js';
-import type { HostPort } from './parse.js';
+import { CliError, listenFailure } from './exit.js';
+import { formatHostPort, type HostPort } from './parse.js';
+import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
+
+/**
+ * The token of `--admin` (`--admin-token-file`, else FLEXMUX_ADMIN_TOKEN), refused (exit 2) when
+ * none is given for an address other machines reach. The admin module refuses that too, but in
+ * its own option names ('set a token'), and only once the switcher's listeners were up and the
+ * generated password printed: called before any of that, in the flags a user can set.
+ */
+export function cliAdminToken(at: HostPort, file: string | undefined): string | undefined {
+  const token = findSecret({ file, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+  if (token === undefined && !isLoopback(at.host)) {
+    throw new CliError(
+      'CLI_USAGE',
+      `--admin ${formatHostPort(at)} is reachable from other machines: give it a token (${ADMIN_TOKEN_ENV} or --admin-token-file FILE), or serve it on 127.0.0.1`,
+    );
+  }
+  return token;
+}
 
 /**
  * `--admin HOST:PORT` of `switcher` and `node`: the admin HTTP API, metrics and dashboard

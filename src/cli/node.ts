@@ -13,7 +13,7 @@ import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { now } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
-import { startCliAdmin } from './admin-server.js';
+import { cliAdminToken, startCliAdmin } from './admin-server.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { dialerToCome } from './dialer-to-come.js';
 import { CliError } from './exit.js';
@@ -37,7 +37,7 @@ import { splice } from './pipe.js';
 import { reloadAll } from './reload.js';
 import { ReloadCounts } from './reload-count.js';
 import { onReloadSignal } from './reload-signal.js';
-import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
+import { ADMIN_TOKEN_ENV } from './secret.js';
 import { openSession } from './session.js';
 import { onStopSignal } from './shutdown.js';
 
@@ -509,7 +509,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     let admin: NodeReloadSources['admin'];
     const reloads = new ReloadCounts();
     if (o.admin !== undefined) {
-      const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+      const token = cliAdminToken(o.admin, o.adminTokenFile);
       const server = await startCliAdmin({ node: shown }, o.admin, token, logger, { reloads });
       closers.push(() => server.close());
       admin = { token, setToken: (t) => server.setToken(t) };

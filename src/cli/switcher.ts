@@ -11,7 +11,7 @@ import {
 import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
 import { accessFromConfig, accessReload } from './access.js';
-import { startCliAdmin } from './admin-server.js';
+import { cliAdminToken, startCliAdmin } from './admin-server.js';
 import { CertificateExpiry } from './cert-expiry.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { listenFailure } from './exit.js';
@@ -376,6 +376,11 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<SwitcherOpts>();
   const { logger } = ctx;
   const access = accessFromConfig(ctx.extras.access, o.config ?? '');
+  // Everything that can be bad usage is checked before a password is generated and printed, or
+  // a listener bound, for a run that would not happen.
+  const specs = listenerSpecs(o);
+  const pem = readPemPair(specs);
+  const adminToken = o.admin === undefined ? undefined : cliAdminToken(o.admin, o.adminTokenFile);
   let password = findSecret({ file: o.passwordFile, env: PASSWORD_ENV, what: 'password' });
   const generated = password === undefined;
   if (password === undefined) {
@@ -387,7 +392,6 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   const options: SwitcherOptions = { password, access, logger, ...limitOptions(o) };
   if (o.ipAssignment !== undefined) options.ipAssignment = o.ipAssignment;
   const switcher = new Switcher(options);
-  const specs = listenerSpecs(o);
   warnOnFdLimit(
     switcher.options,
     // The demo page serves the switcher's WebSocket too.
@@ -400,7 +404,6 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   const reloadSignal = onReloadSignal(logger);
   const closers: (() => Promise<void>)[] = [];
   try {
-    const pem = readPemPair(specs);
     const listeners = await startListeners(switcher, specs, pem);
     for (const l of listeners) {
       closers.push(() => l.close());
@@ -410,7 +413,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
     const reloads = new ReloadCounts();
     let admin: ReloadSources['admin'];
     if (o.admin !== undefined) {
-      const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+      const token = adminToken;
       const server = await startCliAdmin({ switcher }, o.admin, token, logger, { reloads, certificate });
       closers.push(() => server.close());
       admin = { token, setToken: (t) => server.setToken(t) };

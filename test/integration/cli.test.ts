@@ -167,6 +167,32 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     expect(r.stderr).toContain('--tls and --wss need --cert FILE');
   });
 
+  it('switcher usage errors come before a password is generated or a listener bound', async ({ expect }) => {
+    // No FLEXMUX_PASSWORD: the password used to be generated and printed, and with --admin the
+    // TCP listener bound, for a run that then ended in a usage error.
+    const [tls, admin] = await Promise.all([
+      runCliToEnd(['switcher', '--tls', '127.0.0.1:0']),
+      runCliToEnd(['switcher', '--tcp', '127.0.0.1:0', '--admin', '0.0.0.0:0']),
+    ]);
+    expect(tls.code).toBe(2);
+    expect(tls.stderr).toBe(
+      'flexmux switcher: --tls and --wss need --cert FILE [CLI_USAGE]\n(run flexmux switcher --help for usage)\n',
+    );
+    expect(admin.code).toBe(2);
+    // In the flags and variables of the CLI, not the admin module's option names ('set a token').
+    expect(admin.stderr).toBe(
+      'flexmux switcher: --admin 0.0.0.0:0 is reachable from other machines: give it a token (FLEXMUX_ADMIN_TOKEN or --admin-token-file FILE), or serve it on 127.0.0.1 [CLI_USAGE]\n(run flexmux switcher --help for usage)\n',
+    );
+  });
+
+  it('node --admin on a non-loopback address without a token names the CLI flags', async ({ expect }) => {
+    const r = await runCliToEnd(['node', '-d', 'a', '--admin', '0.0.0.0:0', '--log-level', 'error'], {
+      env: { FLEXMUX_PASSWORD: 'x' },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('give it a token (FLEXMUX_ADMIN_TOKEN or --admin-token-file FILE)');
+  });
+
   it('--ca with a file that holds no certificate', async ({ expect }) => {
     const r = await runCliToEnd(['ping', '-s', 'tls://127.0.0.1:1', '--ca', 'README.md', 'x'], {
       env: { FLEXMUX_PASSWORD: 'x' },

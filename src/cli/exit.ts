@@ -83,13 +83,14 @@ export function describeError(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   // A cause of the same kind (an admission error wrapping the envelope's) says it again.
   const c = err.cause;
+  // (Trimmed: OpenSSL's messages end with a newline, which would break the line in two.)
   const cause =
     c instanceof Error &&
-    !err.message.includes(c.message) &&
+    !err.message.includes(c.message.trim()) &&
     !(c.constructor === err.constructor && (c as { code?: unknown }).code === code)
       ? c
       : null;
-  const text = cause ? `${err.message}: ${cause.message}` : err.message;
+  const text = cause ? `${err.message}: ${cause.message.trim()}` : err.message;
   return typeof code === 'string' ? `${text} [${code}]` : text;
 }
 

@@ -13,6 +13,7 @@ import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot } from './inbox.js';
 import { type PinHolder, pin, unpin } from './read-pin.js';
 import type { SecureContextOptions } from './secure-context.js';
+import { dialFailure } from './tls-failure.js';
 import type { Transport, TransportHandlers } from './types.js';
 
 export interface TcpTransportOptions {
@@ -225,7 +226,7 @@ export function dialTcp(host: string, port: number, options: TcpDialOptions = {}
 /** Connects with `create`, waits for `readyEvent`, then wraps the socket; shared with TLS. */
 export function connectSocket(
   what: string,
-  dialOptions: DialOptions,
+  dialOptions: DialOptions & { timeoutHint?: () => string },
   create: () => net.Socket,
   readyEvent: 'connect' | 'secureConnect',
   transportOptions: TcpTransportOptions,
@@ -233,8 +234,10 @@ export function connectSocket(
   checkDelayOption('closeTimeout', transportOptions.closeTimeout, 0);
   return guardDial<Transport>(what, dialOptions, (attempt) => {
     const socket = create();
-    const onError = (err: Error): void =>
-      attempt.reject(new ConnectionClosedError(`${what} failed: ${err.message}`, { cause: err }));
+    const onError = (err: Error): void => {
+      const { text, cause } = dialFailure(err);
+      attempt.reject(new ConnectionClosedError(`${what} failed: ${text}`, { cause }));
+    };
     socket.on('error', onError);
     socket.once(readyEvent, () => {
       // Wrap first so an 'error' listener is in place before ours goes.

@@ -20,6 +20,7 @@ import {
   type TcpTransportOptions,
   tcpTransport,
 } from './tcp.js';
+import { TLS_SCHEME_HINT } from './tls-failure.js';
 import type { Transport } from './types.js';
 
 /**
@@ -44,10 +45,18 @@ export function dialTls(host: string, port: number, options: TlsDialOptions = {}
   const { signal, timeout, closeTimeout, ...tlsOptions } = options;
   // SNI carries names only (RFC 6066); Node warns when given an IP, so leave it out for one.
   const servername = tlsOptions.servername ?? (net.isIP(host) === 0 ? host : undefined);
+  // A port that took the connection and never answered the handshake (a switcher's tcp:// port
+  // waits for an admission) is likely one of another scheme: the timeout says so.
+  let reached = false;
+  const timeoutHint = (): string =>
+    reached ? `: the connection was made, but nothing answered the TLS handshake; ${TLS_SCHEME_HINT}` : '';
   return connectSocket(
     `TLS dial to ${formatAddress(host, port)}`,
-    { signal, timeout },
-    () => tls.connect({ ...tlsOptions, host, port, servername }),
+    { signal, timeout, timeoutHint },
+    () =>
+      tls.connect({ ...tlsOptions, host, port, servername }).once('connect', () => {
+        reached = true;
+      }),
     'secureConnect',
     { closeTimeout },
   );

@@ -24,6 +24,7 @@ import { httpClientError, httpHandshakeTimeouts, PendingHandshakes, upgradeOr404
 import { HandlerSlot, Inbox } from './inbox.js';
 import { secureContextSetter } from './secure-context.js';
 import { type Listener, type ListenOptions, startListener } from './tcp.js';
+import { dialFailure } from './tls-failure.js';
 import type { Transport, TransportHandlers } from './types.js';
 
 /** What `require('ws')` returns: the WebSocket class, with the server class as a property. */
@@ -438,10 +439,9 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
           else if (err.code === 'ECONNRESET')
             hint = ` (the server closed the connection without answering the WebSocket upgrade; ${SCHEME_HINT})`;
         }
+        const { text, cause } = dialFailure(err);
         attempt.reject(
-          new ConnectionClosedError(`WebSocket dial to ${shown} failed: ${err.message}${hint}`, {
-            cause: err,
-          }),
+          new ConnectionClosedError(`WebSocket dial to ${shown} failed: ${text}${hint}`, { cause }),
         );
       };
       ws.on('error', onError);

@@ -48,6 +48,17 @@ describe('exit codes', () => {
     expect(nextStep(new ConnectionClosedError(), 'dial')).toBeUndefined();
   });
 
+  it('keep an error on one line when its cause ends with a newline (OpenSSL)', () => {
+    const openssl = new Error('error:0A000086:SSL routines::certificate verify failed\n');
+    expect(describeError(new ConnectionClosedError('TLS dial failed', { cause: openssl }))).toBe(
+      'TLS dial failed: error:0A000086:SSL routines::certificate verify failed [FLEX_ERR_CONNECTION_CLOSED]',
+    );
+    // Said already in the message, trimmed: not again.
+    expect(
+      describeError(new ConnectionClosedError('TLS dial failed: x y', { cause: new Error('x y\n') })),
+    ).toBe('TLS dial failed: x y [FLEX_ERR_CONNECTION_CLOSED]');
+  });
+
   it('docs/cli.md lists every code with its exit code', () => {
     const doc = readFileSync(new URL('../../../docs/cli.md', import.meta.url), 'utf8');
     for (const [code, exit] of Object.entries(exitCodes)) {

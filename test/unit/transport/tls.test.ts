@@ -64,7 +64,33 @@ describe('tls dial and listen', () => {
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     });
     const port = (silent.address() as net.AddressInfo).port;
-    await expect(dialTls(HOST, port, { ca: cert, timeout: 100 })).rejects.toBeInstanceOf(TimeoutError);
+    const err = (await dialTls(HOST, port, { ca: cert, timeout: 100 }).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(TimeoutError);
+    // The connection was made: likely a port of another scheme (a switcher's tcp:// one).
+    expect(err.message).toBe(
+      `TLS dial to ${HOST}:${port} timed out after 100 ms: the connection was made, but nothing answered the TLS handshake; the URL's scheme may not match the port: a switcher's tcp:// or ws:// port takes no tls:// or wss:// URL`,
+    );
+  });
+
+  it('fails on one line, naming the scheme, at a port that answers in plain text', async () => {
+    const sockets = new Set<net.Socket>();
+    const plain = net.createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    });
+    await new Promise<void>((resolve) => plain.listen(0, HOST, resolve));
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    });
+    const port = (plain.address() as net.AddressInfo).port;
+    const err = (await dialTls(HOST, port, { ca: cert }).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err.message).toBe(
+      `TLS dial to ${HOST}:${port} failed: the server answered, but not in TLS (wrong version number); the URL's scheme may not match the port: a switcher's tcp:// or ws:// port takes no tls:// or wss:// URL`,
+    );
+    expect(err.cause).toMatchObject({ code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
   });
 
   // Found by the transport audit: Node reports a handshake timeout as 'tlsClientError' and leaves

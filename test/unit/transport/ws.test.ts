@@ -248,6 +248,18 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(garbled.message).toContain(SCHEME_HINT);
   });
 
+  it('a wss:// dial to a port that answers in plain text says so on one line', async () => {
+    // OpenSSL's 'wrong version number', with its source file and a trailing newline, was all.
+    const plain = await notHttp((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    const url = plain.replace('ws://', 'wss://');
+    const err = (await dialWs(url).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err.message).toBe(
+      `WebSocket dial to ${url} failed: the server answered, but not in TLS (wrong version number); the URL's scheme may not match the port: a switcher's tcp:// or ws:// port takes no tls:// or wss:// URL`,
+    );
+    expect(err.cause).toMatchObject({ code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
+  });
+
   it('says so in the timeout of a dial whose upgrade gets no answer at all', async () => {
     const silent = await notHttp(() => {});
     const err = (await dialWs(silent, { timeout: 100 }).catch((e: unknown) => e)) as Error;

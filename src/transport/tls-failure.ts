@@ -1,0 +1,21 @@
+/** What a TLS dial that reached a port speaking something else adds to its error. */
+export const TLS_SCHEME_HINT =
+  "the URL's scheme may not match the port: a switcher's tcp:// or ws:// port takes no tls:// or wss:// URL";
+
+/**
+ * A dial's failure as one line, and the cause to give its error. OpenSSL's messages end with a
+ * newline (which cut the CLI's one error line in two) and name OpenSSL's own source file. A
+ * "wrong version number" is what a TLS client reads from a port that answered in plain text (a
+ * switcher's tcp:// or ws:// port, an HTTP server): it is said as that, with what to check, and
+ * its cause keeps the code (ERR_SSL_WRONG_VERSION_NUMBER; the ws library reports it as EPROTO)
+ * without repeating OpenSSL's text.
+ */
+export function dialFailure(err: Error & { code?: unknown }): { text: string; cause: Error } {
+  if (err.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /:wrong version number:/.test(err.message)) {
+    const cause = Object.assign(new Error('wrong version number', { cause: err }), {
+      code: 'ERR_SSL_WRONG_VERSION_NUMBER',
+    });
+    return { text: `the server answered, but not in TLS (wrong version number); ${TLS_SCHEME_HINT}`, cause };
+  }
+  return { text: err.message.trim(), cause: err };
+}

@@ -126,9 +126,14 @@ async function request(cmd: Command, method: string, path: string): Promise<Resp
   if (res.status === 401) {
     // The server says which: no token sent, or not the one it has.
     const why = errorMessage(await res.text().catch(() => ''));
+    // Where a token comes from, as the user may have meant to give it.
+    const next =
+      token === undefined
+        ? "give the switcher's admin token: --token, --token-file FILE or FLEXMUX_ADMIN_TOKEN"
+        : 'check the token given (--token, --token-file or FLEXMUX_ADMIN_TOKEN)';
     throw new CliError(
       'CLI_ADMIN',
-      `the admin API refused the request (401${why ? `: ${why}` : ''}): check --token`,
+      `the admin API refused the request (401${why ? `: ${why}` : ''}): ${next}`,
     );
   }
   if (res.status === 403) {

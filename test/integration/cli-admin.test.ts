@@ -241,7 +241,15 @@ describe.concurrent('flexmux clients', () => {
   it('a wrong token exits 11', async ({ expect }) => {
     const r = await runCliToEnd(['clients', '--admin', admin, '--token', 'nope']);
     expect(r.code).toBe(11);
-    expect(r.stderr).toContain('the admin API refused the request (401): check --token');
+    expect(r.stderr).toContain(
+      'the admin API refused the request (401): check the token given (--token, --token-file or FLEXMUX_ADMIN_TOKEN)',
+    );
+    // None given at all: say where one goes.
+    const none = await runCliToEnd(['clients', '--admin', admin]);
+    expect(none.code).toBe(11);
+    expect(none.stderr).toContain(
+      "the admin API refused the request (401): give the switcher's admin token: --token, --token-file FILE or FLEXMUX_ADMIN_TOKEN [CLI_ADMIN]",
+    );
   });
 
   it("a 403 says the server's reason, not the token's", async ({ expect }) => {
@@ -250,18 +258,18 @@ describe.concurrent('flexmux clients', () => {
     expect(r.stderr).toContain(
       'the admin API refused the request (403): Host "flexmux.example:7090" is not a loopback name; configure a token',
     );
-    expect(r.stderr).not.toContain('check --token');
+    expect(r.stderr).not.toContain('check the token');
     const proxy = await runCliToEnd(['kick', 'alice', '--admin', `${admin}/proxy`, '--token', TOKEN]);
     expect(proxy.code).toBe(11);
     expect(proxy.stderr).toContain('the admin API refused the request (403): Forbidden by proxy policy');
-    expect(proxy.stderr).not.toContain('check --token');
+    expect(proxy.stderr).not.toContain('check the token');
   });
 
   it('a 401 says what the server found wrong with the token', async ({ expect }) => {
     const r = await runCliToEnd(['clients', '--admin', `${admin}/real401`, '--token', 'nope']);
     expect(r.code).toBe(11);
     expect(r.stderr).toContain(
-      'the admin API refused the request (401: the bearer token is not valid): check --token',
+      'the admin API refused the request (401: the bearer token is not valid): check the token given (--token, --token-file or FLEXMUX_ADMIN_TOKEN)',
     );
   });
 

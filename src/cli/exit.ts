@@ -105,6 +105,8 @@ export function nextStep(err: unknown, command: string): string | undefined {
   switch (err.reason) {
     case 'unknown-domain':
       return '(no node holds that domain now: check the name, and that its node is connected; --wait-for-target waits for one that is coming)';
+    case 'unknown-ip':
+      return "(no node holds that virtual IP now: a node's IP can change when it reconnects; dial its domain instead)";
     case 'no-listener':
       return "(the domain's node is connected but serves nothing on that port: a flexmux node serves its --expose ports)";
     case 'forbidden':

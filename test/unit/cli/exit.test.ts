@@ -43,6 +43,7 @@ describe('exit codes', () => {
     expect(nextStep(new DialRefusedError('listener not found'), 'dial')).toMatch(
       /serves nothing on that port/,
     );
+    expect(nextStep(new DialRefusedError('no node holds the ip'), 'dial')).toMatch(/dial its domain instead/);
     expect(nextStep(new DialRefusedError('dial not allowed'), 'dial')).toMatch(/access rules/);
     expect(nextStep(new DialRefusedError('listener backlog full'), 'dial')).toBeUndefined();
     expect(nextStep(new ConnectionClosedError(), 'dial')).toBeUndefined();

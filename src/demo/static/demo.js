@@ -35,8 +35,12 @@ function event(text) {
   console.log(`[flexmux demo] ${text}`);
 }
 
+/**
+ * A virtual IP as every other place shows it (the CLI's `clients`, the admin API, the logs) and
+ * as a dial names it (`8750:22`): the number. Dotted, 8750 read as 0.0.34.46, which no dial takes.
+ */
 function formatIP(ip) {
-  return [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.');
+  return String(ip);
 }
 
 function describe(err) {

@@ -289,13 +289,14 @@ function warnOnFdLimit(
   if (limit === null) return;
   const short = fdShortfall(limit, o, handshakeListeners);
   if (short === 0) return;
+  const allowed = connectionsAllowed(o, handshakeListeners);
   // The defaults are the protocol's maximum (65,534 virtual IPs), which few machines can hold:
   // said, but as a warning only when the operator chose limits the machine cannot back.
   logger[chosen ? 'warn' : 'info'](
     { openFileLimit: limit, maxClients: o.maxClients, maxPendingAdmissions: o.maxPendingAdmissions },
-    `the open-file limit (${limit}) leaves no descriptor for ${short} of the ${connectionsAllowed(o, handshakeListeners)} ` +
-      'connections maxClients and maxPendingAdmissions allow; past it the OS drops new connections ' +
-      'without a log line. Raise the limit (ulimit -n, or LimitNOFILE= in a systemd unit) or lower --max-clients',
+    `the open-file limit (${limit}) caps connections at ${allowed - short} of the ${allowed} that maxClients and ` +
+      'maxPendingAdmissions allow: past the cap the OS drops new connections without a log line. To allow ' +
+      'more, raise the limit (ulimit -n, or LimitNOFILE= in a systemd unit); to be told of none, lower --max-clients',
   );
 }
 

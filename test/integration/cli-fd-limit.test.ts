@@ -3,7 +3,7 @@ import { RESERVED_FDS } from '../../src/cli/fd-limit.js';
 import { killAll, runCli } from '../helpers/cli.js';
 
 const env = { FLEXMUX_PASSWORD: 'fd-limit-test' };
-const FD_WARNING = /^the open-file limit \((\d+)\) leaves no descriptor for (\d+) of the (\d+) connections/;
+const FD_WARNING = /^the open-file limit \((\d+)\) caps connections at (\d+) of the (\d+) that/;
 
 describe('flexmux switcher under a low open-file limit', () => {
   afterEach(() => killAll());
@@ -21,8 +21,8 @@ describe('flexmux switcher under a low open-file limit', () => {
     expect(warn, JSON.stringify(sw.logs)).toBeDefined();
     expect(warn!.level).toBe(40);
     expect(warn).toMatchObject({ openFileLimit: 512, maxClients: 1000, maxPendingAdmissions: 200 });
-    const [, limit, short, allowed] = FD_WARNING.exec(warn!.msg)!.map(Number);
-    expect([limit, allowed, short]).toEqual([512, 1200, 1200 + RESERVED_FDS - 512]);
+    const [, limit, cap, allowed] = FD_WARNING.exec(warn!.msg)!.map(Number);
+    expect([limit, allowed, cap]).toEqual([512, 1200, 512 - RESERVED_FDS]);
   });
 
   it('says nothing when the limit covers what the switcher may hold', async () => {

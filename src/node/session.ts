@@ -6,6 +6,7 @@ import {
 } from '../config.js';
 import {
   AbortError,
+  AdmissionError,
   ConfigError,
   ConnectionClosedError,
   NotConnectedError,
@@ -86,6 +87,40 @@ export interface SessionPingOptions extends PingOptions {
    * failing with NotConnectedError (default: the session's `waitForReady`).
    */
   wait?: boolean;
+}
+
+/** What `session.ready()` takes. */
+export interface ReadyOptions {
+  /** Aborting it rejects the wait with AbortError; the session goes on. */
+  signal?: AbortSignal;
+  /** ms to wait; running out rejects with TimeoutError, naming the last failure. */
+  timeout?: number;
+  /**
+   * Wait through refusals too, until an admission (default false). Without it, an admission
+   * refused for a reason that waiting will not mend (a wrong password, another protocol version,
+   * and what a switcher's ErrCode -1 stands for: the clock, the domain, access rules) rejects the
+   * wait with that AdmissionError; the session retries all the same, so an operator may fix the
+   * switcher, and a later ready() waits again.
+   */
+  untilAdmitted?: boolean;
+}
+
+/** A pending ready(): settled on admission, on close, and (unless it waits through them) on refusal. */
+interface ReadyWaiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  untilAdmitted: boolean;
+}
+
+/**
+ * An admission refused for a reason that the next attempt will meet again, whatever the wait: the
+ * response could not be opened (`decrypt`: a wrong password) or read (`json`), spoke another
+ * version (`version`), or carried ErrCode -1 (`rejected`: the password, clock, domain or access
+ * rules). Not `registration` (ErrCode -2: the domain's holder may leave, or an IP be freed) nor
+ * `closed` (no answer: a switcher turning newcomers away, restarting, or rate-limiting).
+ */
+function refusedForGood(err: Error): err is AdmissionError {
+  return err instanceof AdmissionError && err.reason !== 'closed' && err.reason !== 'registration';
 }
 
 export type SessionState = 'connecting' | 'ready' | 'backoff' | 'closed';
@@ -186,7 +221,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   private readonly waiting = new StopSignals();
   private closing: Promise<void> | null = null;
-  private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readyWaiters: ReadyWaiter[] = [];
   /** The failure that made the session close itself (not a close() of its owner), if any. */
   private closeCause: Error | undefined;
   /** Why the last attempt failed or the last connection dropped, until the next admission. */
@@ -279,14 +314,19 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.opts.password = password;
   }
 
-  /** Resolves once connected and admitted. */
-  ready(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<void> {
-    if (options.timeout !== undefined) {
-      try {
-        checkDelay('option timeout', options.timeout);
-      } catch (err) {
-        return Promise.reject(err);
-      }
+  /**
+   * Resolves once connected and admitted. Rejects with the AdmissionError of an attempt refused,
+   * while it waits, for a reason waiting will not mend (a wrong password: ReadyOptions), unless
+   * `untilAdmitted`; with AbortError at `signal`, TimeoutError after `timeout` ms, and the closed
+   * session's ConnectionClosedError. The session keeps retrying in every case but the last.
+   */
+  ready(options: ReadyOptions = {}): Promise<void> {
+    let untilAdmitted: boolean;
+    try {
+      if (options.timeout !== undefined) checkDelay('option timeout', options.timeout);
+      untilAdmitted = checkBool('option untilAdmitted', options.untilAdmitted ?? false);
+    } catch (err) {
+      return Promise.reject(err);
     }
     if (this._state === 'ready' && this._node !== null) return Promise.resolve();
     if (this._state === 'closed') return Promise.reject(this.closedError());
@@ -299,7 +339,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         options.signal?.removeEventListener('abort', onAbort);
         this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
       };
-      const waiter = {
+      const waiter: ReadyWaiter = {
         resolve: () => {
           cleanup();
           resolve();
@@ -308,6 +348,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
           cleanup();
           reject(e);
         },
+        untilAdmitted,
       };
       const onAbort = (): void => waiter.reject(new AbortError(undefined, { cause: options.signal?.reason }));
       const timer =
@@ -514,7 +555,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Monotonic: with the wall clock, a step back while waiting (NTP, a resumed VM) gave the dial
     // or ping that much more time.
     const start = now();
-    await this.ready({ signal: o.signal, timeout: limit });
+    // Through refusals, as before ready() gave up on them: a dial or ping that waits is bounded by
+    // its own timeout, which names the refusal as its cause.
+    await this.ready({ signal: o.signal, timeout: limit, untilAdmitted: true });
     if (!this._node) throw new NotConnectedError('session lost its connection');
     return { node: this._node, left: () => Math.max(1, limit - (now() - start)) };
   }
@@ -586,6 +629,13 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // of 30 s from a node that gave up.
       const retryIn = this.nextDelay();
       this.logger.warn({ ...fields, retryIn }, 'session attempt failed');
+      // A first program's `await session.ready()` waited for ever on a wrong password, told of it
+      // only by a log that is silent by default. The waits of now hear of it; the session retries
+      // regardless (a password fixed on the switcher admits it), and a ready() made from a
+      // 'disconnect' handler below waits for the next attempt.
+      if (refusedForGood(e)) {
+        for (const w of this.readyWaiters.slice()) if (!w.untilAdmitted) w.reject(e);
+      }
       this.emit('disconnect', e);
       // A handler may have closed the session (say, on a wrong password): no retry then.
       if (this.isClosed) return;

@@ -230,7 +230,10 @@ describe('a session that closed itself', () => {
       aborted: memorySession(sw, 'aborted', { password: 'wrong', signal: ac.signal }).s,
     };
     cleanups.push(() => sessions.config.close());
-    const pending = Object.values(sessions).map((s) => s.ready().catch((e: unknown) => e));
+    // Through refusals: the third's wrong password alone would end its wait, before the abort.
+    const pending = Object.values(sessions).map((s) =>
+      s.ready({ untilAdmitted: true }).catch((e: unknown) => e),
+    );
     const disconnects = Object.values(sessions).map((s) => nextEvent<Error>(s, 'disconnect', 3_000));
     const closes = Object.values(sessions).map((s) => nextEvent(s, 'close', 3_000));
     // The third is refused once, then aborted while it backs off.
@@ -809,7 +812,8 @@ describe('what a session that cannot get in tells its caller', () => {
       backoffMax: 10_000,
     });
     const failed = nextEvent<Error>(s, 'disconnect', 3_000);
-    const err = (await s.ready({ timeout: 1_000 }).catch((e: unknown) => e)) as Error;
+    // Through refusals: without untilAdmitted, the wrong password ends the wait at once.
+    const err = (await s.ready({ timeout: 1_000, untilAdmitted: true }).catch((e: unknown) => e)) as Error;
     const cause = await failed;
     expect(cause).toBeInstanceOf(AdmissionError);
     // Before: a bare 'session not ready in time', the wrong password only told to 'disconnect'.

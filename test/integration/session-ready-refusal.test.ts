@@ -1,0 +1,178 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from '../../src/connect.js';
+import {
+  AdmissionError,
+  BaseNode,
+  ConfigError,
+  type FlexStream,
+  FlexStream as FS,
+  Session,
+  type SessionOptions,
+  TimeoutError,
+} from '../../src/index.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { listenTcp } from '../../src/switcher-node.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import type { Transport } from '../../src/transport/types.js';
+
+/**
+ * `await session.ready()` against a switcher that refuses the node: a refusal that waiting will
+ * not mend (a wrong password) rejects it, one that may mend (a domain held by a live node) does
+ * not, and the session retries in either case. Before, a first program with a wrong password
+ * waited for ever without a word (the default logger is silent).
+ */
+
+const PASSWORD = 'ready-refusal';
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** No rate limit on failed admissions: these tests fail some on purpose, from one "host". */
+function switcher(): Switcher {
+  const sw = new Switcher({ password: PASSWORD, failedAdmissionBurst: 0 });
+  cleanups.push(() => sw.close({ timeout: 1_000 }));
+  return sw;
+}
+
+/** A session whose connections are in-memory pairs handed to `sw`. */
+function memorySession(
+  sw: Switcher,
+  domain: string,
+  extra: Partial<SessionOptions> = {},
+): Session<FlexStream> {
+  const s = new Session<FlexStream>({
+    connector: async () => {
+      const [a, b] = memoryPair();
+      sw.handle(b);
+      return a as Transport;
+    },
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    password: PASSWORD,
+    domain,
+    backoffInitial: 20,
+    backoffMax: 100,
+    heartbeatInterval: 0,
+    ...extra,
+  });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+/** Resolves with the failures of the session's next `n` attempts. */
+function refusals(s: Session<FlexStream>, n: number): Promise<Error[]> {
+  return new Promise((resolve) => {
+    const seen: Error[] = [];
+    const on = (err: Error): void => {
+      seen.push(err);
+      if (seen.length < n) return;
+      s.off('disconnect', on);
+      resolve(seen);
+    };
+    s.on('disconnect', on);
+  });
+}
+
+/** What a ready() came to: 'admitted', or its error. */
+const outcome = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => 'admitted',
+    (e: unknown) => e,
+  );
+
+/** `p`'s outcome if it settles before the session's next `n` attempts all fail, else 'waiting'. */
+const beforeRefusals = (p: Promise<unknown>, s: Session<FlexStream>, n: number): Promise<unknown> =>
+  Promise.race([p, refusals(s, n).then(() => 'waiting')]);
+
+describe('ready() and a refused admission', () => {
+  it('rejects at the first refusal of a wrong password (the README’s sample, over TCP); the session retries and is admitted once the switcher takes it', async () => {
+    const sw = switcher();
+    const listener = await listenTcp(sw, { host: '127.0.0.1', port: 0 });
+    cleanups.push(() => listener.close());
+    const s = connect(`tcp://127.0.0.1:${listener.address.port}`, {
+      password: 'wrong',
+      domain: 'bob',
+      backoffInitial: 20,
+      backoffMax: 100,
+    });
+    cleanups.push(() => s.close());
+    // Before: still waiting after two refused attempts, and for ever after them.
+    const err = await beforeRefusals(outcome(s.ready()), s, 2);
+    expect(err).toBeInstanceOf(AdmissionError);
+    expect((err as AdmissionError).reason).toBe('decrypt');
+    // Only the wait gave up: the session retries.
+    expect(s.state).not.toBe('closed');
+    // An operator makes the switcher take that password: the session's next attempt gets in on
+    // its own (a ready() made now could still meet the refusal of an attempt already on its way).
+    const admitted = new Promise((resolve) => s.once('ready', resolve));
+    sw.setPassword('wrong');
+    await admitted;
+    expect(await outcome(s.ready())).toBe('admitted');
+    expect(sw.clients().map((c) => c.domain)).toEqual(['bob']);
+  });
+
+  it('rejects a ready() with a timeout with the refusal, not a TimeoutError later, and clears its timer', async () => {
+    const sw = switcher();
+    const s = memorySession(sw, 'timed', { password: 'wrong' });
+    const err = await beforeRefusals(outcome(s.ready({ timeout: 60_000 })), s, 2);
+    expect(err).toBeInstanceOf(AdmissionError);
+    expect(err).not.toBeInstanceOf(TimeoutError);
+  });
+
+  it('keeps waiting on a domain held by a live node, and resolves once that node leaves', async () => {
+    const sw = switcher();
+    const holder = memorySession(sw, 'bob');
+    await holder.ready({ timeout: 5_000 });
+    const newcomer = memorySession(sw, 'bob');
+    const waiting = outcome(newcomer.ready());
+    const seen = refusals(newcomer, 2);
+    expect(await beforeRefusals(waiting, newcomer, 2)).toBe('waiting');
+    // Refused because the holder answered its liveness ping: the domain may free up.
+    for (const e of await seen) expect(e).toMatchObject({ reason: 'registration' });
+    await holder.close();
+    expect(await waiting).toBe('admitted');
+    expect(newcomer.state).toBe('ready');
+  });
+
+  it('with untilAdmitted, waits through a wrong password until the switcher takes it', async () => {
+    const sw = switcher();
+    const s = memorySession(sw, 'patient', { password: 'wrong' });
+    const patient = outcome(s.ready({ untilAdmitted: true }));
+    // In the same session a plain ready() gives up (before: neither did).
+    expect(await beforeRefusals(outcome(s.ready()), s, 2)).toBeInstanceOf(AdmissionError);
+    expect(await beforeRefusals(patient, s, 2)).toBe('waiting');
+    sw.setPassword('wrong');
+    expect(await patient).toBe('admitted');
+  });
+
+  it('refuses an untilAdmitted that is not a boolean', async () => {
+    const sw = switcher();
+    const s = memorySession(sw, 'badopt');
+    await expect(s.ready({ untilAdmitted: 'yes' as unknown as boolean })).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('a dial that waits for the session still waits through a refusal, until its own timeout', async () => {
+    const sw = switcher();
+    const s = memorySession(sw, 'dialer', { password: 'wrong' });
+    const err = await outcome(s.dial('nobody:1', { wait: true, timeout: 300 }));
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).cause).toBeInstanceOf(AdmissionError);
+  });
+
+  it('leaves no unhandled rejection when nobody waits on ready()', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    cleanups.push(() => process.off('unhandledRejection', onUnhandled));
+    const sw = switcher();
+    const s = memorySession(sw, 'unheard', { password: 'wrong' });
+    const seen = await refusals(s, 3);
+    expect(seen[0]).toBeInstanceOf(AdmissionError);
+    // Node reports an unhandled rejection once the microtasks of the turn that made it have run:
+    // a turn of the event loop later, any would be in.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(unhandled).toEqual([]);
+  });
+});

@@ -10,8 +10,10 @@ import {
   ConfigError,
   ConnectionClosedError,
   NotConnectedError,
+  ProtocolError,
   TimeoutError,
 } from '../errors.js';
+import { certificateRejected } from '../transport/certificate.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
 import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
@@ -119,8 +121,12 @@ interface ReadyWaiter {
  * rules). Not `registration` (ErrCode -2: the domain's holder may leave, or an IP be freed) nor
  * `closed` (no answer: a switcher turning newcomers away, restarting, or rate-limiting).
  */
-function refusedForGood(err: Error): err is AdmissionError {
-  return err instanceof AdmissionError && err.reason !== 'closed' && err.reason !== 'registration';
+function refusedForGood(err: Error): boolean {
+  if (err instanceof AdmissionError) return err.reason !== 'closed' && err.reason !== 'registration';
+  // Not a switcher that refused, but nothing that waiting mends either: a port that answers in
+  // another protocol (a WebSocket port given as tcp://: admit.ts), or a certificate this client
+  // does not trust. The session retries all the same (the operator may fix either).
+  return err instanceof ProtocolError || certificateRejected(err);
 }
 
 export type SessionState = 'connecting' | 'ready' | 'backoff' | 'closed';

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/connect.js';
 import {
@@ -6,14 +8,16 @@ import {
   ConfigError,
   type FlexStream,
   FlexStream as FS,
+  ProtocolError,
   Session,
   type SessionOptions,
   TimeoutError,
 } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
-import { listenTcp } from '../../src/switcher-node.js';
+import { listenTcp, listenTls } from '../../src/switcher-node.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
+import { certA } from '../helpers/certs.js';
 
 /**
  * `await session.ready()` against a switcher that refuses the node: a refusal that waiting will
@@ -143,6 +147,43 @@ describe('ready() and a refused admission', () => {
     expect(await beforeRefusals(patient, s, 2)).toBe('waiting');
     sw.setPassword('wrong');
     expect(await patient).toBe('admitted');
+  });
+
+  it('rejects when the port of the URL answers in HTTP (a WebSocket port given as tcp://)', async () => {
+    const http = createServer((_req, res) => res.end('not flex\n'));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => http.close(resolve)));
+    http.on('connection', (sock) => cleanups.push(() => sock.destroy()));
+    const port = (http.address() as AddressInfo).port;
+    const s = connect(`tcp://127.0.0.1:${port}`, {
+      password: PASSWORD,
+      domain: 'lost',
+      backoffInitial: 20,
+      backoffMax: 100,
+    });
+    cleanups.push(() => s.close());
+    const err = await beforeRefusals(outcome(s.ready()), s, 2);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toMatch(/answered in HTTP/);
+    expect(s.state).not.toBe('closed');
+  });
+
+  it('rejects when the certificate of the switcher is not trusted', async () => {
+    const sw = switcher();
+    const listener = await listenTls(sw, { host: '127.0.0.1', port: 0, cert: certA.cert, key: certA.key });
+    cleanups.push(() => listener.close());
+    // No `ca`: the test certificate is self-signed, so the handshake fails on every attempt.
+    const s = connect(`tls://127.0.0.1:${listener.address.port}`, {
+      password: PASSWORD,
+      domain: 'wary',
+      backoffInitial: 20,
+      backoffMax: 100,
+    });
+    cleanups.push(() => s.close());
+    const err = await beforeRefusals(outcome(s.ready()), s, 2);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBe('waiting');
+    expect(s.state).not.toBe('closed');
   });
 
   it('refuses an untilAdmitted that is not a boolean', async () => {

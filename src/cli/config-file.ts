@@ -15,7 +15,8 @@ import { isRepeatable } from './parse.js';
 
 export type ConfigData = Record<string, unknown>;
 
-const NOT_FROM_FILE = new Set(['config', 'help']);
+/** Per-run flags: `check-config: true` in a file would turn every start into a check. */
+const NOT_FROM_FILE = new Set(['config', 'help', 'checkConfig']);
 
 /**
  * Top-level keys that belong to one command. A shared file's `domain` is the node's: a one-shot
@@ -204,6 +205,30 @@ export function readConfigSettings(
   const values = new Map<string, unknown>();
   applyConfig(cmd, loadConfigFile(file), file, extraKeys, values);
   return values;
+}
+
+/**
+ * The settings a start of `cmd` with `file` as it is now would resolve (`checkConfig` and the
+ * reload's check of the whole file): flags and variables as given at this start, which win over
+ * the file; the rest from the file, or the default when the file no longer sets it. The file is
+ * read and checked whole, as at start; `cmd` is left as it is.
+ */
+export function settingsAgain(
+  cmd: Command,
+  file: string,
+  extraKeys: readonly string[] = [],
+): { opts: Record<string, unknown>; extras: ConfigData } {
+  const values = new Map<string, unknown>();
+  const extras = applyConfig(cmd, loadConfigFile(file), file, extraKeys, values);
+  const opts: Record<string, unknown> = { ...cmd.opts() };
+  for (const option of cmd.options) {
+    const key = option.attributeName();
+    if (NOT_FROM_FILE.has(key)) continue;
+    const source = cmd.getOptionValueSource(key);
+    if (source === 'cli' || source === 'env') continue;
+    opts[key] = values.has(key) ? values.get(key) : option.defaultValue;
+  }
+  return { opts, extras };
 }
 
 function setFromFile(

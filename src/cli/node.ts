@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import type { InspectableNode, InspectableSession } from '../admin/config.js';
 import { defaults, sessionDefaults } from '../config.js';
 import type { ConnectOptions, NodeSession } from '../connect.js';
+import { connector } from '../connect.js';
 import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
 import type { Listener } from '../node/listener.js';
@@ -14,11 +15,12 @@ import type { Logger } from '../util/logger.js';
 import { now } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import { cliAdminToken, startCliAdmin } from './admin-server.js';
+import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { dialerToCome } from './dialer-to-come.js';
 import { CliError } from './exit.js';
 import { type NodeReloadSources, nodeReloadPlan } from './node-reload.js';
-import { forwardTarget, listenAddress, NodeRules, nodeRulesPlan } from './node-rules.js';
+import { forwardTarget, listenAddress, NodeRules, nodeRulesPlan, rulesProblem } from './node-rules.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import {
   collect,
@@ -37,8 +39,8 @@ import { splice } from './pipe.js';
 import { reloadAll } from './reload.js';
 import { ReloadCounts } from './reload-count.js';
 import { onReloadSignal } from './reload-signal.js';
-import { ADMIN_TOKEN_ENV } from './secret.js';
-import { openSession } from './session.js';
+import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
+import { connectOptions, openSession } from './session.js';
 import { onStopSignal } from './shutdown.js';
 
 /**
@@ -47,6 +49,7 @@ import { onStopSignal } from './shutdown.js';
  */
 
 interface NodeOpts extends ConnectOpts {
+  checkConfig?: boolean;
   expose?: Expose[];
   forward?: Forward[];
   bind: string;
@@ -133,6 +136,7 @@ export function nodeCommand(): CliCommand {
     )
     .addOption(flag('--admin-token-file <file>', `admin API bearer token (else ${ADMIN_TOKEN_ENV})`));
   addConnectOptions(cmd, { domainRequired: true });
+  addCheckConfigOption(cmd);
   addCommonOptions(cmd, 'info');
   cmd.addHelpText(
     'after',
@@ -143,7 +147,8 @@ Example: serve this machine's ssh as alice:22, and reach bob's web server on loc
 On SIGHUP (not on Windows) it reads --password-file and --ca again, for its next connection (the
 one up stays), --admin-token-file, and the expose and forward lists of --config (unless a flag or
 variable gave them), serving the ports added and closing those removed (what is open through them
-stays); the rest of the config file is not read again. See "Reloading" in docs/cli.md.`,
+stays); the rest of the config file is not read again. See "Reloading" in docs/cli.md.
+--check-config checks all of it without connecting or listening.`,
   );
   return { command: cmd, run: runNode };
 }
@@ -452,18 +457,51 @@ function sessionLost(session: NodeSession): Promise<never> {
   return lost;
 }
 
+/**
+ * The domain, and the expose and forward lists served together: checked before anything starts.
+ * A local port forwarded twice is said as such (exit 2), as a reload says it, rather than as the
+ * second listener's EADDRINUSE once the first is bound.
+ */
+function nodeDomain(o: NodeOpts): string {
+  if (o.domain === undefined)
+    throw new CliError('CLI_USAGE', 'a domain is required: --domain NAME or FLEXMUX_DOMAIN');
+  const problem = rulesProblem(o.expose ?? [], o.forward ?? []);
+  if (problem !== undefined) throw new CliError('CLI_USAGE', problem);
+  return o.domain;
+}
+
+/**
+ * `--check-config`, and the reload's check of the whole config file: what a start checks, in its
+ * order, without binding, listening or connecting; resolves with what a start would run, or throws
+ * what it would fail with.
+ */
+async function checkNode(o: NodeOpts, logger: Logger): Promise<string> {
+  const domain = nodeDomain(o);
+  let summary = `node ${domain} on ${withoutPassword(o.switcher)}`;
+  const rules = [
+    ...(o.expose ?? []).map((e) => `expose ${e.port}=${formatHostPort(e.target)}`),
+    ...(o.forward ?? []).map(
+      (f) => `forward ${formatHostPort({ host: o.bind, port: f.localPort })}=${forwardTarget(f)}`,
+    ),
+  ];
+  if (rules.length > 0) summary += `; ${rules.join(', ')}`;
+  if (o.admin !== undefined) {
+    const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+    await checkAdmin(o.admin, token);
+    summary += `; admin on ${formatHostPort(o.admin)}`;
+  }
+  // The password, the CA file, --ws-zero-mask; then the URL and the TLS options, as connect() takes them.
+  connector(o.switcher, connectOptions(o, domain, logger));
+  return summary;
+}
+
 async function runNode(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<NodeOpts>();
   const { logger } = ctx;
-  if (o.domain === undefined)
-    throw new CliError('CLI_USAGE', 'a domain is required: --domain NAME or FLEXMUX_DOMAIN');
+  if (o.checkConfig === true) return reportOk(await checkNode(o, logger));
+  const domain = nodeDomain(o);
   if ((o.expose ?? []).length + (o.forward ?? []).length === 0) {
     logger.warn({}, 'nothing to expose or forward: this node only answers pings');
-  }
-  const ports = new Set<number>();
-  for (const e of o.expose ?? []) {
-    if (ports.has(e.port)) throw new CliError('CLI_USAGE', `virtual port ${e.port} is exposed twice`);
-    ports.add(e.port);
   }
   const shutdown = onStopSignal(logger, CLOSE_BOUND + 2_000);
   const reloadSignal = onReloadSignal(logger);
@@ -505,7 +543,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     closers.push(() => rules.close());
     await rules.startForwarding(o.forward ?? []);
     // So is the admin server, for the same reason: it shows the session once there is one.
-    const shown = new SessionToCome(o.domain);
+    const shown = new SessionToCome(domain);
     let admin: NodeReloadSources['admin'];
     const reloads = new ReloadCounts();
     if (o.admin !== undefined) {
@@ -519,7 +557,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
       await shutdown.run(closeAll);
       return 0;
     }
-    const started = openSession(o, o.domain, logger, nodeSessionOptions(o));
+    const started = openSession(o, domain, logger, nodeSessionOptions(o));
     session = started.session;
     session.on('ready', () => waits.admitted());
     open(session);
@@ -535,7 +573,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
       notReloaded: [...base.notReloaded, ...forRules.notReloaded],
     };
     reloadSignal.start(reloads.counted(() => reloadAll(plan, logger)));
-    logger.info({ switcher: withoutPassword(o.switcher), domain: o.domain }, 'node started');
+    logger.info({ switcher: withoutPassword(o.switcher), domain }, 'node started');
     await Promise.race([shutdown.signalled, lost]);
     await shutdown.run(closeAll);
     return 0;

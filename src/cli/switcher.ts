@@ -2,18 +2,22 @@ import { Command, type Option } from 'commander';
 import { listenDemo } from '../demo/index.js';
 import {
   type AccessOptions,
+  AccessPolicy,
   type IpAssignment,
   ipAssignments,
   Switcher,
   type SwitcherOptions,
   switcherDefaults,
+  validateSwitcherOptions,
 } from '../switcher/index.js';
 import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
 import { accessFromConfig, accessReload } from './access.js';
 import { cliAdminToken, startCliAdmin } from './admin-server.js';
 import { CertificateExpiry } from './cert-expiry.js';
+import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
+import type { ConfigData } from './config-file.js';
 import { listenFailure } from './exit.js';
 import { connectionsAllowed, fdShortfall, openFileLimit } from './fd-limit.js';
 import {
@@ -61,6 +65,7 @@ export const DEFAULT_LISTENERS = Object.freeze({
 const SHUTDOWN_SLACK = 3_000;
 
 export interface SwitcherOpts extends CommonOpts {
+  checkConfig?: boolean;
   tcp?: HostPort[];
   ws?: HostPortPath[];
   tls?: HostPort[];
@@ -248,6 +253,7 @@ export function switcherCommand(): CliCommand {
         parseRate,
       ),
     );
+  addCheckConfigOption(cmd);
   addCommonOptions(cmd, 'info');
   cmd.addHelpText(
     'after',
@@ -260,7 +266,8 @@ config file's switcher.access section; see docs/cli.md.
 On SIGHUP (not on Windows) it reads --cert and --key, --password-file, --admin-token-file and
 the config file's switcher.access section again: new connections and admissions use what they
 hold (dial rules apply at once), connected nodes stay. A file that cannot be read or checked keeps
-the old value; see "Reloading" in docs/cli.md.`,
+the old value; see "Reloading" in docs/cli.md. --check-config checks all of it without
+starting: run it before a restart or a reload.`,
   );
   return { command: cmd, extraKeys: ['access'], run: runSwitcher };
 }
@@ -373,16 +380,69 @@ export function servedCertificate(
   return certificate;
 }
 
+/** What a start reads and checks before it binds anything: the same for a start and a check. */
+interface SwitcherStart {
+  access: AccessOptions | undefined;
+  /** Undefined: none given, the start generates one. */
+  password: string | undefined;
+  options: Omit<SwitcherOptions, 'password'>;
+  specs: ListenerSpecs;
+  pem: PemPair | undefined;
+}
+
+/**
+ * Reads and checks what `flexmux switcher` needs before it binds anything: the access section
+ * (and the password files it names), the password, the switcher's options (its constructor's
+ * checks), the certificate and key as a pair. Throws the error a start gives.
+ */
+function switcherStart(o: SwitcherOpts, extras: ConfigData): SwitcherStart {
+  const access = accessFromConfig(extras.access, o.config ?? '');
+  const password = findSecret({ file: o.passwordFile, env: PASSWORD_ENV, what: 'password' });
+  const options: Omit<SwitcherOptions, 'password'> = { access, ...limitOptions(o) };
+  if (o.ipAssignment !== undefined) options.ipAssignment = o.ipAssignment;
+  // The Switcher's own checks, without one: a generated password is random, so it never repeats
+  // an extra password, and '' stands for it here (an extra password is never empty).
+  const checked = validateSwitcherOptions({ ...options, password: password ?? '' });
+  new AccessPolicy(checked.password, checked.access);
+  const specs = listenerSpecs(o);
+  return { access, password, options, specs, pem: readPemPair(specs) };
+}
+
+/**
+ * `--check-config`, and the reload's check of the whole config file: everything a start reads and
+ * checks, the admin token and address included; resolves with what a start would run, or throws
+ * what it would fail with. Nothing is bound.
+ */
+async function checkSwitcher(o: SwitcherOpts, extras: ConfigData): Promise<string> {
+  const start = switcherStart(o, extras);
+  const { specs } = start;
+  const urls = [
+    ...specs.tcp.map((a) => `tcp://${formatHostPort(a)}`),
+    ...specs.ws.map((a) => `ws://${formatHostPort(a)}${a.path}`),
+    ...specs.tls.map((a) => `tls://${formatHostPort(a)}`),
+    ...specs.wss.map((a) => `wss://${formatHostPort(a)}${a.path}`),
+  ];
+  let summary = `switcher on ${urls.join(', ')}`;
+  if (o.admin !== undefined) {
+    const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+    await checkAdmin(o.admin, token);
+    summary += `; admin on ${formatHostPort(o.admin)}`;
+  }
+  if (o.demo !== undefined) summary += `; demo page on ${formatHostPort(o.demo)}`;
+  if (start.password === undefined) summary += '; password generated at start';
+  return summary;
+}
+
 async function runSwitcher(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<SwitcherOpts>();
   const { logger } = ctx;
-  const access = accessFromConfig(ctx.extras.access, o.config ?? '');
+  if (o.checkConfig === true) return reportOk(await checkSwitcher(o, ctx.extras));
   // Everything that can be bad usage is checked before a password is generated and printed, or
   // a listener bound, for a run that would not happen.
-  const specs = listenerSpecs(o);
-  const pem = readPemPair(specs);
+  const start = switcherStart(o, ctx.extras);
+  const { access, specs, pem } = start;
   const adminToken = o.admin === undefined ? undefined : cliAdminToken(o.admin, o.adminTokenFile);
-  let password = findSecret({ file: o.passwordFile, env: PASSWORD_ENV, what: 'password' });
+  let password = start.password;
   const generated = password === undefined;
   if (password === undefined) {
     password = generatePassword();
@@ -390,9 +450,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       `flexmux: no ${PASSWORD_ENV} or --password-file given; the password for this run is:\n\n    ${password}\n\n`,
     );
   }
-  const options: SwitcherOptions = { password, access, logger, ...limitOptions(o) };
-  if (o.ipAssignment !== undefined) options.ipAssignment = o.ipAssignment;
-  const switcher = new Switcher(options);
+  const switcher = new Switcher({ ...start.options, password, logger });
   warnOnFdLimit(
     switcher.options,
     // The demo page serves the switcher's WebSocket too.

@@ -1,0 +1,178 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { certA, certB } from '../helpers/certs.js';
+import { freePort, killAll, runCliToEnd } from '../helpers/cli.js';
+
+/**
+ * `--check-config` of `switcher` and `node` (as `nginx -t`): settings and files checked as a start
+ * would, one line on stdout and exit 0, or the start's own error line and exit code; nothing bound.
+ */
+
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
+
+let dir = '';
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'flexmux-check-config-'));
+});
+afterAll(async () => {
+  await killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** Resolves once 127.0.0.1:`port` could be bound (and closes it again): nothing listens there. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** The lines a failed command prints, without its JSON log lines (a start logs before it fails). */
+const errorLines = (stderr: string): string =>
+  stderr
+    .split('\n')
+    .filter((l) => !l.startsWith('{'))
+    .join('\n');
+
+/** The check's result and the start's, which must fail the same way. */
+async function checkAndStart(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stderr: string; startCode: number; startStderr: string }> {
+  const check = await runCliToEnd([...args, '--check-config'], { env });
+  const start = await runCliToEnd(args, { env });
+  return {
+    code: check.code,
+    stderr: check.stderr,
+    startCode: start.code,
+    startStderr: errorLines(start.stderr),
+  };
+}
+
+describe('--check-config', () => {
+  it('switcher: a good config prints one line and exits 0, binding none of its ports', async () => {
+    const [tcp, tls, admin] = await Promise.all([freePort(), freePort(), freePort()]);
+    const pw = file('good.pw', 'shared\n');
+    const token = file('token', 'admin-token\n');
+    const extra = file('extra.pw', 'team\n');
+    const config = file(
+      'good.yaml',
+      `
+password-file: ${pw}
+switcher:
+  tcp: 127.0.0.1:${tcp}
+  tls: 127.0.0.1:${tls}
+  cert: ${certA.certFile}
+  key: ${certA.keyFile}
+  admin: 127.0.0.1:${admin}
+  admin-token-file: ${token}
+  access:
+    passwords:
+      - password-file: ${extra}
+        domains: [team-*]
+`,
+    );
+    const r = await runCliToEnd(['switcher', '--config', config, '--check-config']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      `configuration OK: switcher on tcp://127.0.0.1:${tcp}, tls://127.0.0.1:${tls}; admin on 127.0.0.1:${admin}\n`,
+    );
+    expect(r.stderr).not.toContain('switcher ready');
+    expect(await Promise.all([bindable(tcp), bindable(tls), bindable(admin)])).toEqual([true, true, true]);
+  });
+
+  it('switcher: each bad setting gives the start’s error line and exit code', async () => {
+    const pw = file('bad.pw', 'shared\n');
+    const base = (more: string): string => `password-file: ${pw}\nswitcher:\n  tcp: 127.0.0.1:0\n${more}`;
+    const cases: [string, string, RegExp][] = [
+      [
+        'mismatch.yaml',
+        base(`  tls: 127.0.0.1:0\n  cert: ${certA.certFile}\n  key: ${certB.keyFile}\n`),
+        /bad --cert .* or --key .*\[CLI_USAGE\]/,
+      ],
+      [
+        'missing-pw.yaml',
+        `password-file: ${join(dir, 'nowhere.pw')}\nswitcher:\n  tcp: 127.0.0.1:0\n`,
+        /cannot read the password file .*nowhere\.pw/,
+      ],
+      [
+        'access.yaml',
+        base('  access:\n    passwords:\n      - password: x\n        domains: ["Bad Pattern"]\n'),
+        /domain pattern "Bad Pattern"/,
+      ],
+      ['access-key.yaml', base('  access:\n    dail: []\n'), /unknown setting "dail"/],
+      ['unknown.yaml', base('  max-clientz: 3\n'), /unknown setting "switcher.max-clientz"/],
+      [
+        'admin.yaml',
+        base('  admin: 0.0.0.0:0\n'),
+        /admin on 0\.0\.0\.0 is reachable from other machines: set a token \[FLEX_ERR_CONFIG\]/,
+      ],
+    ];
+    for (const [name, text, message] of cases) {
+      const r = await checkAndStart(['switcher', '--config', file(name, text)]);
+      expect({ name, code: r.code }).toEqual({ name, code: 2 });
+      expect(r.stderr).toMatch(message);
+      expect(r.startCode).toBe(2);
+      expect(r.stderr).toBe(r.startStderr);
+    }
+  });
+
+  it('node: a good config exits 0 without listening or connecting; bad ones fail as the start does', async () => {
+    const [forward, admin, sw] = await Promise.all([freePort(), freePort(), freePort()]);
+    // A switcher address that nothing serves: the check must not try it.
+    const pw = file('node.pw', 'secret\n');
+    const good = file(
+      'node.yaml',
+      `switcher: tcp://127.0.0.1:${sw}\npassword-file: ${pw}\nnode:\n  domain: alice\n  expose: [22=127.0.0.1:22]\n  forward: [${forward}=bob:80]\n  admin: 127.0.0.1:${admin}\n  ca: ${certA.certFile}\n`,
+    );
+    const r = await runCliToEnd(['node', '--config', good, '--check-config']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      `configuration OK: node alice on tcp://127.0.0.1:${sw}; expose 22=127.0.0.1:22, forward 127.0.0.1:${forward}=bob:80; admin on 127.0.0.1:${admin}\n`,
+    );
+    expect(r.stderr).not.toContain('session');
+    expect(await Promise.all([bindable(forward), bindable(admin)])).toEqual([true, true]);
+
+    const node = (more: string): string =>
+      `switcher: tcp://127.0.0.1:${sw}\npassword-file: ${pw}\nnode:\n  domain: alice\n${more}`;
+    const cases: [string, string, RegExp][] = [
+      [
+        'dup-expose.yaml',
+        node('  expose: [7=127.0.0.1:1, 7=127.0.0.1:2]\n'),
+        /virtual port 7 is exposed twice/,
+      ],
+      ['dup-forward.yaml', node(`  forward: [${forward}=a:1, ${forward}=b:1]\n`), /is forwarded twice/],
+      [
+        'node-pw.yaml',
+        `password-file: ${join(dir, 'gone.pw')}\nnode:\n  domain: alice\n`,
+        /cannot read the password file/,
+      ],
+      ['node-ca.yaml', node(`  ca: ${pw}\n`), /the CA file .* holds no certificate/],
+      ['node-url.yaml', node('  switcher: udp://127.0.0.1:1\n'), /unsupported switcher URL scheme/],
+    ];
+    for (const [name, text, message] of cases) {
+      const r2 = await checkAndStart(['node', '--config', file(name, text)]);
+      expect({ name, code: r2.code }).toEqual({ name, code: 2 });
+      expect(r2.stderr).toMatch(message);
+      expect(r2.startCode).toBe(2);
+      expect(r2.stderr).toBe(r2.startStderr);
+    }
+    expect(await bindable(forward)).toBe(true);
+  });
+
+  it('is not a config-file setting', async () => {
+    const r = await runCliToEnd(['switcher', '--config', file('cc.yaml', 'check-config: true\n')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown setting "check-config"');
+  });
+});

@@ -17,6 +17,7 @@ import { withoutPassword } from '../util/url.js';
 import { cliAdminToken, startCliAdmin } from './admin-server.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
+import { settingsAgain } from './config-file.js';
 import { dialerToCome } from './dialer-to-come.js';
 import { CliError } from './exit.js';
 import { type NodeReloadSources, nodeReloadPlan } from './node-reload.js';
@@ -36,7 +37,7 @@ import {
   parseTimeout,
 } from './parse.js';
 import { splice } from './pipe.js';
-import { reloadAll } from './reload.js';
+import { type ReloadPlan, reloadAll } from './reload.js';
 import { ReloadCounts } from './reload-count.js';
 import { onReloadSignal } from './reload-signal.js';
 import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
@@ -495,6 +496,17 @@ async function checkNode(o: NodeOpts, logger: Logger): Promise<string> {
   return summary;
 }
 
+/** The reload's check: the config file as it is now, with this start's flags and variables. */
+function checkNodeAgain(ctx: CommandContext, file: string): NonNullable<ReloadPlan['startCheck']> {
+  return {
+    file,
+    check: async () => {
+      const { opts } = settingsAgain(ctx.cmd, file);
+      await checkNode(opts as unknown as NodeOpts, ctx.logger);
+    },
+  };
+}
+
 async function runNode(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<NodeOpts>();
   const { logger } = ctx;
@@ -568,9 +580,10 @@ async function runNode(ctx: CommandContext): Promise<number> {
     // file's rules with those served.
     const base = nodeReloadPlan(o, { session: started.session, options: started.options, admin });
     const forRules = nodeRulesPlan(ctx.cmd, o.config, rules);
-    const plan = {
+    const plan: ReloadPlan = {
       items: [...base.items, ...forRules.items],
       notReloaded: [...base.notReloaded, ...forRules.notReloaded],
+      startCheck: o.config === undefined ? undefined : checkNodeAgain(ctx, o.config),
     };
     reloadSignal.start(reloads.counted(() => reloadAll(plan, logger)));
     logger.info({ switcher: withoutPassword(o.switcher), domain }, 'node started');

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
+import { describeError } from './exit.js';
 import type { PemPair } from './listeners.js';
 import { readSecretFile } from './secret.js';
 
@@ -30,7 +31,16 @@ export interface ReloadPlan {
   items: readonly Reloadable[];
   /** What SIGHUP leaves as it is, and why, for the log line: `password (from FLEXMUX_PASSWORD)`. */
   notReloaded: readonly string[];
+  /**
+   * Checks the whole config file as a start would (check-config.ts); throws what the start would
+   * fail with. The items read only parts of the file, so without it a reload succeeded on a file
+   * that the next restart refused. It applies nothing, and its failure keeps nothing out.
+   */
+  startCheck?: { file: string; check(): Promise<unknown> };
 }
+
+/** The name of the start check in the summary line's `failed`. */
+export const CONFIG_FILE = 'config file';
 
 export interface ReloadResult {
   changed: string[];
@@ -52,6 +62,19 @@ export async function reloadAll(plan: ReloadPlan, logger: Logger): Promise<Reloa
         err instanceof PartlyApplied
           ? `reload: the new ${item.what} is partly applied: ${err.message}`
           : `reload: kept the old ${item.what}: cannot use ${item.files.join(' and ')}`,
+      );
+    }
+  }
+  if (plan.startCheck !== undefined) {
+    const { file, check } = plan.startCheck;
+    try {
+      await check();
+    } catch (err) {
+      result.failed.push(CONFIG_FILE);
+      // A warning, not an error: what the reload applies is applied; the restart is what would fail.
+      logger.warn(
+        { what: CONFIG_FILE, files: [file], ...errorFields(err) },
+        `reload: the config file would not start the command: ${describeError(err)}`,
       );
     }
   }

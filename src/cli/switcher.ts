@@ -17,7 +17,7 @@ import { cliAdminToken, startCliAdmin } from './admin-server.js';
 import { CertificateExpiry } from './cert-expiry.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
-import type { ConfigData } from './config-file.js';
+import { type ConfigData, settingsAgain } from './config-file.js';
 import { listenFailure } from './exit.js';
 import { connectionsAllowed, fdShortfall, openFileLimit } from './fd-limit.js';
 import {
@@ -433,6 +433,17 @@ async function checkSwitcher(o: SwitcherOpts, extras: ConfigData): Promise<strin
   return summary;
 }
 
+/** The reload's check: the config file as it is now, with this start's flags and variables. */
+function checkSwitcherAgain(ctx: CommandContext, file: string): NonNullable<ReloadPlan['startCheck']> {
+  return {
+    file,
+    check: async () => {
+      const { opts, extras } = settingsAgain(ctx.cmd, file, ['access']);
+      await checkSwitcher(opts as unknown as SwitcherOpts, extras);
+    },
+  };
+}
+
 async function runSwitcher(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<SwitcherOpts>();
   const { logger } = ctx;
@@ -488,15 +499,18 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       urls.push(`ws://${bound}${transportDefaults.wsPath}`);
       logger.info({ url: `http://${bound}/`, ws: `ws://${bound}${transportDefaults.wsPath}` }, 'demo page');
     }
-    const plan = switcherReloadPlan(o, switcher, {
-      password,
-      generated,
-      admin,
-      listeners,
-      pem,
-      certificate,
-      access,
-    });
+    const plan: ReloadPlan = {
+      ...switcherReloadPlan(o, switcher, {
+        password,
+        generated,
+        admin,
+        listeners,
+        pem,
+        certificate,
+        access,
+      }),
+      startCheck: o.config === undefined ? undefined : checkSwitcherAgain(ctx, o.config),
+    };
     reloadSignal.start(switcherReload(plan, logger, reloads, certificate));
     logger.info({ listeners: urls }, 'switcher ready');
     await shutdown.signalled;

@@ -283,12 +283,84 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
 
     writeFileSync(config, 'switcher:\n  access:\n    passwords: team-three\n');
     sw.child.proc.kill('SIGHUP');
-    expect(await sw.child.waitForLog('reloaded, with failures')).toMatchObject({ failed: ['access rules'] });
+    // The start check fails too: a restart would refuse the same section.
+    expect(await sw.child.waitForLog('reloaded, with failures')).toMatchObject({
+      failed: ['access rules', 'config file'],
+    });
     const error = sw.child.logs.find((l) => l.msg.startsWith('reload: kept the old access rules'));
     expect(error).toMatchObject({ level: 50, files: [config] });
     expect(String(error?.err)).toMatch(/access.passwords must be a list/);
     expect((await ping('team-two')).code).toBe(0);
     expect(sw.child.stderr).not.toMatch(/team-(one|two|three)|pw-shared/);
+  });
+
+  it('says when the rest of the config file would not start the switcher, applying what it reloads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const config = join(dir, 'flexmux.yaml');
+    const text = (pw: string, more = ''): string =>
+      `switcher:\n  tcp: 127.0.0.1:0\n${more}  access:\n    passwords:\n      - password: ${pw}\n        domains: [team-*]\n`;
+    writeFileSync(config, text('team-one'));
+    const sw = await startSwitcher(['--config', config], { FLEXMUX_PASSWORD: 'pw-shared' });
+    const wouldNotStart = (l: { msg: string }): boolean =>
+      l.msg.startsWith('reload: the config file would not start the command');
+
+    // A section the reload does not read: a valid file says nothing more than before.
+    writeFileSync(config, text('team-two', '  max-clients: 50\n'));
+    sw.child.proc.kill('SIGHUP');
+    expect(await sw.child.waitForLog('reloaded')).toMatchObject({ changed: ['access rules'], failed: [] });
+    expect(sw.child.logs.filter(wouldNotStart)).toEqual([]);
+
+    // A bad value there, and an unknown setting: the access rules are applied all the same, and
+    // the warning names what a restart would fail with.
+    writeFileSync(config, text('team-three', '  max-clients: lots\n'));
+    sw.child.proc.kill('SIGHUP');
+    const line = await sw.child.waitForLog('reloaded, with failures');
+    expect(line).toMatchObject({ changed: ['access rules'], failed: ['config file'] });
+    const warn = sw.child.logs.find(wouldNotStart);
+    expect(warn).toMatchObject({ level: 40, files: [config], code: 'FLEX_ERR_CONFIG' });
+    expect(warn?.msg).toMatch(/switcher\.max-clients: "lots" is invalid.*\[FLEX_ERR_CONFIG\]$/);
+    const ping = (pw: string) =>
+      runCliToEnd(['ping', '-s', sw.tcp, '-d', 'team-a', '-c', '1'], { env: { FLEXMUX_PASSWORD: pw } });
+    expect((await ping('team-three')).code).toBe(0);
+
+    writeFileSync(config, text('team-three', '  max-clientz: 5\n'));
+    sw.child.proc.kill('SIGHUP');
+    await sw.child.waitForLog('reloaded, with failures', (l) =>
+      (l.unchanged as string[]).includes('access rules'),
+    );
+    expect(sw.child.logs.filter(wouldNotStart).at(-1)?.msg).toContain(
+      'unknown setting "switcher.max-clientz"',
+    );
+    expect(sw.child.proc.exitCode).toBe(null);
+    expect(sw.child.stderr).not.toMatch(/team-(one|two|three)|pw-shared/);
+  });
+
+  it('says when the rest of the config file would not start the node, applying its rules', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const env = { FLEXMUX_PASSWORD: 'pw' };
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], env);
+    const config = join(dir, 'flexmux.yaml');
+    writeFileSync(config, 'node:\n  expose: ["7=127.0.0.1:1"]\n');
+    const node = runCli(['node', '-s', sw.tcp, '-d', 'alice', '--config', config], { env });
+    await node.waitForLog('session ready');
+    // The password file it names is not there: a restart would exit 2 before connecting.
+    const missing = join(dir, 'nowhere.pw');
+    writeFileSync(config, `password-file: ${missing}\nnode:\n  expose: ["8=127.0.0.1:1"]\n`);
+    node.proc.kill('SIGHUP');
+    const line = await node.waitForLog('reloaded, with failures');
+    expect(line).toMatchObject({ changed: ['expose and forward rules'], failed: ['config file'] });
+    const warn = node.logs.find((l) => l.msg.startsWith('reload: the config file would not start'));
+    expect(warn).toMatchObject({ level: 40, files: [config] });
+    expect(warn?.msg).toContain(`cannot read the password file ${missing}`);
+    await node.waitForLog('exposing', (l) => l.port === 8);
+
+    writeFileSync(config, 'node:\n  expose: ["9=127.0.0.1:1"]\n');
+    node.proc.kill('SIGHUP');
+    await node.waitForLog('reloaded', (l) => (l.failed as string[]).length === 0);
+    expect(node.logs.filter((l) => l.msg.startsWith('reload: the config file'))).toHaveLength(1);
+    expect(node.proc.exitCode).toBe(null);
   });
 
   it('says so in switcher --help', async () => {

@@ -1,8 +1,8 @@
 import { ConfigError } from '../errors.js';
-import type { AccessOptions, DialRule, ExtraPassword } from '../switcher/index.js';
+import { type AccessOptions, AccessPolicy, type DialRule, type ExtraPassword } from '../switcher/index.js';
 import { loadConfigFile } from './config-file.js';
 import type { Reloadable } from './reload.js';
-import { readSecretFile } from './secret.js';
+import { generatePassword, readSecretFile } from './secret.js';
 
 /**
  * The `access` section of the switcher's config file, checked for shape here and for meaning by
@@ -109,4 +109,97 @@ export function accessReload(
       return true;
     },
   };
+}
+
+/** What a credentials round did to each of its two values: changed, unchanged, or why not. */
+interface Round {
+  password: boolean | Error;
+  access: boolean | Error;
+}
+
+/**
+ * The shared password (`--password-file`) and the access rules (config file `file`), read again
+ * together: each is checked against the other's new value, not its old one, so that one reload
+ * can move a password from one to the other (shared P1 and extra P2 becoming shared P2 and extra
+ * P1). Read and checked apart, each met the other's old value, a repeat, and the move was refused
+ * whichever came first. `apply` is Switcher.setAccess (`password` given when it changes too) and
+ * `applyPassword` Switcher.setPassword. Two items, for the log's names: the first reads both
+ * files and applies what it can, the second reports its part of the same round.
+ *
+ * When the two together are refused, the access section is checked on its own: if it is valid,
+ * they clash (the new password is one of the new extra passwords) and both are kept; if not, it
+ * is refused, and the password is applied alone against the access rules in use.
+ */
+export function passwordAndAccessReload(
+  passwordFile: string,
+  file: string,
+  inUse: { password: string; access: AccessOptions | undefined },
+  apply: (access: AccessOptions, password?: string) => void,
+  applyPassword: (password: string) => void,
+): [Reloadable, Reloadable] {
+  let password = inUse.password;
+  let access = inUse.access ?? {};
+  let pending: Promise<Round> | undefined;
+  const round = async (): Promise<Round> => {
+    const read = <T>(f: () => T): T | Error => {
+      try {
+        return f();
+      } catch (err) {
+        return err as Error;
+      }
+    };
+    const newPassword = read(() => readSecretFile(passwordFile, 'password'));
+    const newAccess = read(() => accessFromConfigFile(file) ?? {});
+    const pwChanged = typeof newPassword === 'string' && newPassword !== password;
+    const accessChanged =
+      !(newAccess instanceof Error) && JSON.stringify(newAccess) !== JSON.stringify(access);
+    const out: Round = {
+      password: newPassword instanceof Error ? newPassword : false,
+      access: newAccess instanceof Error ? newAccess : false,
+    };
+    if (pwChanged && accessChanged) {
+      try {
+        apply(newAccess, newPassword);
+        [password, access] = [newPassword, newAccess];
+        return { password: true, access: true };
+      } catch (err) {
+        // Valid alone (any shared password it does not repeat): the two clash, both are kept.
+        const alone = read(() => new AccessPolicy(generatePassword(), newAccess));
+        if (!(alone instanceof Error)) return { password: err as Error, access: err as Error };
+        out.access = alone;
+      }
+    } else if (accessChanged) {
+      out.access = read(() => apply(newAccess)) ?? true;
+      if (out.access === true) access = newAccess;
+    }
+    if (pwChanged) {
+      out.password = read(() => applyPassword(newPassword)) ?? true;
+      if (out.password === true) password = newPassword;
+    }
+    return out;
+  };
+  const result = (v: boolean | Error): boolean => {
+    if (v instanceof Error) throw v;
+    return v;
+  };
+  return [
+    {
+      what: 'password',
+      files: [passwordFile],
+      async reload() {
+        pending = round();
+        return result((await pending).password);
+      },
+    },
+    {
+      what: 'access rules',
+      files: [file],
+      async reload() {
+        // Run after the password's item (reloadAll's order), it reports that round; alone, its own.
+        const r = await (pending ?? round());
+        pending = undefined;
+        return result(r.access);
+      },
+    },
+  ];
 }

@@ -12,7 +12,7 @@ import {
 } from '../switcher/index.js';
 import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
-import { accessFromConfig, accessReload } from './access.js';
+import { accessFromConfig, accessReload, passwordAndAccessReload } from './access.js';
 import { cliAdminToken, startCliAdmin } from './admin-server.js';
 import { CertificateExpiry } from './cert-expiry.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
@@ -334,12 +334,25 @@ export function switcherReloadPlan(o: SwitcherOpts, switcher: Switcher, s: Reloa
     items.push(
       certificateReload(o.cert, o.key, s.listeners, s.pem, (pair) => s.certificate?.serve(pair.cert)),
     );
-  if (o.passwordFile !== undefined)
-    items.push(secretReload('password', o.passwordFile, s.password, (p) => switcher.setPassword(p)));
-  else notReloaded.push(s.generated ? 'password (generated at start)' : `password (from ${PASSWORD_ENV})`);
   // Its `access` section only: the rest of the config file, as the flags, needs a restart.
-  if (o.config !== undefined)
+  if (o.passwordFile !== undefined && o.config !== undefined) {
+    // Read and applied together: a password may move between the two in one reload.
+    items.push(
+      ...passwordAndAccessReload(
+        o.passwordFile,
+        o.config,
+        { password: s.password, access: s.access },
+        (access, password) => switcher.setAccess(access, password),
+        (password) => switcher.setPassword(password),
+      ),
+    );
+  } else if (o.passwordFile !== undefined) {
+    items.push(secretReload('password', o.passwordFile, s.password, (p) => switcher.setPassword(p)));
+  } else if (o.config !== undefined) {
     items.push(accessReload(o.config, s.access, (access) => switcher.setAccess(access)));
+  }
+  if (o.passwordFile === undefined)
+    notReloaded.push(s.generated ? 'password (generated at start)' : `password (from ${PASSWORD_ENV})`);
   const admin = s.admin;
   if (admin?.token !== undefined) {
     if (o.adminTokenFile !== undefined)

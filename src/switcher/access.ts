@@ -128,14 +128,17 @@ export class AccessPolicy {
   }
 
   /**
-   * Replaces the extra passwords and the dial rules with those of `o`, both or neither: all of
-   * `o` is checked before anything changes (ConfigError, keeping the rules in use). Nodes already
+   * Replaces the extra passwords and the dial rules with those of `o`, and with `password` the
+   * shared password, all or none: all of it is checked together before anything changes (ConfigError, keeping the rules in use). Nodes already
    * admitted are not asked again; the next admissions, and the dial rules' next checks (every
    * frame between two nodes, mayDial and mayTalk), see the new ones.
    */
-  setAccess(o: AccessOptions): void {
+  setAccess(o: AccessOptions, password: string = this.creds[0].password): void {
     if (o === null || typeof o !== 'object') throw new ConfigError('access must be an object');
-    const creds = compileCredentials(this.creds[0].password, o);
+    if (typeof password !== 'string') throw new ConfigError('password must be a string');
+    // Checked against the shared password they will be used with: with `password`, the new one,
+    // so one call can move a password between the shared one and an extra one.
+    const creds = compileCredentials(password, o);
     const rules = compileDialRules(o);
     this.creds = creds;
     this.rules = rules;

@@ -183,12 +183,16 @@ export class Switcher extends Emitter<SwitcherEvents> {
    * apply at once to streams already open too: those between two nodes they keep apart are ended
    * at both ends now (a reset, code 4, where negotiated, else a CloseStream; revoke.ts), and no
    * longer count against maxStreamsPerClient; dials between them not answered yet are refused.
-   * One log line says how many and what changed.
+   * One log line says how many and what changed. With `password`, the shared password is replaced
+   * too, and checked with `access` instead of against the one in use: a password moved between
+   * the shared one and an extra one, in either direction, is one call (two would each see the
+   * other's old value and refuse the repeat).
    */
-  setAccess(access: AccessOptions): void {
+  setAccess(access: AccessOptions, password?: string): void {
     const before = this.options.access;
-    this.access.setAccess(access);
+    this.access.setAccess(access, password);
     this.options.access = access;
+    if (password !== undefined) this.options.password = password;
     const ended = endForbidden(this.registry.entries(), (a, b) => this.access.mayTalk(a, b));
     const refused = refuseForbiddenDials(
       this.registry.entries(),

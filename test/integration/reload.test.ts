@@ -331,6 +331,89 @@ describe("reloading the switcher's access rules (the config file's switcher.acce
   });
 });
 
+describe('reloading the shared password and the access rules together (SIGHUP)', () => {
+  const configText = (access: unknown): string => `switcher:\n  access: ${JSON.stringify(access)}\n`;
+
+  it('moves a password between the shared one and an extra one in one reload, both ways', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-move-reload-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'flexmux.yaml');
+    const passwordFile = join(dir, 'password');
+    const write = (shared: string, extra: unknown): void => {
+      writeFileSync(passwordFile, `${shared}\n`);
+      writeFileSync(config, configText(extra));
+    };
+    const extra = (password: string) => ({ passwords: [{ password, domains: 'team-*' }] });
+    write('pw-one', extra('pw-two'));
+    const access = accessFromConfig((loadConfigFile(config).switcher as { access: unknown }).access, config);
+    const switcher = new Switcher({ password: 'pw-one', access });
+    cleanup.push(() => switcher.close({ timeout: 1_000 }));
+    const listener = await listenTcp(switcher, { host: HOST, port: 0 });
+    cleanup.push(() => listener.close());
+    const url = `tcp://${HOST}:${listener.address.port}`;
+    /** Whether a node `domain` is admitted with `password` (closed again at once). */
+    const admits = async (domain: string, password: string): Promise<boolean> => {
+      const s = connect(url, { password, domain, reconnect: false });
+      try {
+        await s.ready({ timeout: 5_000 });
+        return true;
+      } catch (err) {
+        if (!((err as Error).cause instanceof AdmissionError)) throw err;
+        return false;
+      } finally {
+        await s.close();
+      }
+    };
+    const o = { config, passwordFile } as SwitcherOpts;
+    const plan = switcherReloadPlan(o, switcher, {
+      password: 'pw-one',
+      generated: false,
+      listeners: [],
+      pem: undefined,
+      access,
+    });
+    const logger = captureLogger();
+    const reload = () => reloadAll(plan, logger);
+    expect(await reload()).toEqual({ changed: [], unchanged: ['password', 'access rules'], failed: [] });
+
+    // The shared password becomes the extra one and the other way round: each is checked against
+    // the other's new value, not its old one.
+    write('pw-two', extra('pw-one'));
+    expect(await reload()).toEqual({ changed: ['password', 'access rules'], unchanged: [], failed: [] });
+    expect(logger.find(/^reload: /)).toEqual([]);
+    expect(await admits('anyone', 'pw-two')).toBe(true);
+    expect(await admits('team-a', 'pw-one')).toBe(true);
+    expect(await admits('other', 'pw-one')).toBe(false);
+
+    // Made equal: refused, both kept.
+    write('pw-three', extra('pw-three'));
+    expect(await reload()).toEqual({ changed: [], unchanged: [], failed: ['password', 'access rules'] });
+    for (const what of ['password', 'access rules']) {
+      const [line] = logger.find(
+        `reload: kept the old ${what}: cannot use ${what === 'password' ? passwordFile : config}`,
+      );
+      expect(String(line?.fields.err)).toMatch(/repeats the shared password/);
+    }
+    expect(await admits('anyone', 'pw-two')).toBe(true);
+    expect(await admits('team-b', 'pw-one')).toBe(true);
+    expect(await admits('team-c', 'pw-three')).toBe(false);
+
+    // A section bad on its own is refused; the new password is taken, checked against the rules in use.
+    write('pw-four', { passwords: [{ password: 'pw-five', domains: 'a.b' }] });
+    expect(await reload()).toEqual({ changed: ['password'], unchanged: [], failed: ['access rules'] });
+    expect(await admits('anyone', 'pw-four')).toBe(true);
+    expect(await admits('team-d', 'pw-one')).toBe(true);
+
+    // And back the other way.
+    write('pw-one', extra('pw-four'));
+    expect(await reload()).toEqual({ changed: ['password', 'access rules'], unchanged: [], failed: [] });
+    expect(await admits('anyone', 'pw-one')).toBe(true);
+    expect(await admits('team-e', 'pw-four')).toBe(true);
+    expect(await admits('anyone-else', 'pw-four')).toBe(false);
+    expect(JSON.stringify(logger.entries)).not.toMatch(/pw-(one|two|three|four|five)/);
+  });
+});
+
 describe('reloading the node command (SIGHUP)', () => {
   it('admits its next connection with the new password and verifies it with the new CA', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flexmux-node-reload-'));

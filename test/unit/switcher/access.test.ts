@@ -105,6 +105,20 @@ describe('AccessPolicy', () => {
     expect(p.mayDial('b', 'a')).toBe(true);
   });
 
+  it('with a shared password too, checks the two against each other, not against those in use', () => {
+    const p = new AccessPolicy('pw1', { passwords: [{ password: 'pw2', domains: 'team-*' }] });
+    // Swapped: each repeats the other's old value, but not its new one.
+    p.setAccess({ passwords: [{ password: 'pw1', domains: 'team-*' }] }, 'pw2');
+    expect(p.credentials.map((c) => c.password)).toEqual(['pw2', 'pw1']);
+    expect(p.credentials[1].allows('team-a')).toBe(true);
+    expect(p.credentials[1].allows('other')).toBe(false);
+    // Equal to each other: refused, both kept.
+    expect(() => p.setAccess({ passwords: [{ password: 'pw3', domains: '*' }] }, 'pw3')).toThrow(
+      /repeats the shared password/,
+    );
+    expect(p.credentials.map((c) => c.password)).toEqual(['pw2', 'pw1']);
+  });
+
   it('applies dial rules one way, and lets replies through both ways', () => {
     const p = new AccessPolicy('pw', { dial: [{ from: 'web-*', to: ['db', 'cache'] }] });
     expect(p.open).toBe(false);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { accessFromConfig } from '../../../src/cli/access.js';
-import { applyConfig, loadConfigFile } from '../../../src/cli/config-file.js';
+import { applyConfig, loadConfigFile, settingsAgain } from '../../../src/cli/config-file.js';
 import { describeError } from '../../../src/cli/exit.js';
 import { collect, parseCount, parseHostPort } from '../../../src/cli/parse.js';
 import { buildProgram } from '../../../src/cli/program.js';
@@ -75,6 +75,25 @@ describe('config file settings', () => {
     expect(() => applyConfig(a, { a: { level: 'loud' } }, 'f.yaml')).toThrow('must be one of info, debug');
     // --max exists only on a: at the top level it is known, and b ignores it.
     expect(() => applyConfig(b, { max: 3 }, 'f.yaml')).not.toThrow();
+  });
+});
+
+describe('settings resolved again from a changed file (a reload’s start check)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexmux-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keep flags, take the file as it is now, and fall back to defaults it no longer sets', () => {
+    const { a } = program();
+    a.parent?.parse(['a', '--max', '3'], { from: 'user' });
+    applyConfig(a, { a: { tcp: 'x:1', level: 'debug', max: 4 } }, 'f.yaml');
+    const file = join(dir, 'again.yaml');
+    writeFileSync(file, 'a:\n  tcp: y:2\n  max: 9\n');
+    const { opts } = settingsAgain(a, file);
+    expect(opts).toMatchObject({ max: 3, tcp: [{ host: 'y', port: 2 }], level: 'info' });
+    // The command itself is left as the start resolved it.
+    expect(a.opts()).toMatchObject({ max: 3, tcp: [{ host: 'x', port: 1 }], level: 'debug' });
+    writeFileSync(file, 'a:\n  levell: debug\n');
+    expect(() => settingsAgain(a, file)).toThrow(/unknown setting "a.levell"/);
   });
 });
 

@@ -40,7 +40,7 @@ import { splice } from './pipe.js';
 import { type ReloadPlan, reloadAll } from './reload.js';
 import { ReloadCounts } from './reload-count.js';
 import { onReloadSignal } from './reload-signal.js';
-import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
+import { ADMIN_TOKEN_ENV } from './secret.js';
 import { connectOptions, openSession } from './session.js';
 import { onStopSignal } from './shutdown.js';
 
@@ -487,7 +487,8 @@ async function checkNode(o: NodeOpts, logger: Logger): Promise<string> {
   ];
   if (rules.length > 0) summary += `; ${rules.join(', ')}`;
   if (o.admin !== undefined) {
-    const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+    // As a start refuses it (cliAdminToken), then the admin module's own checks.
+    const token = cliAdminToken(o.admin, o.adminTokenFile);
     await checkAdmin(o.admin, token);
     summary += `; admin on ${formatHostPort(o.admin)}`;
   }

@@ -437,7 +437,8 @@ async function checkSwitcher(o: SwitcherOpts, extras: ConfigData): Promise<strin
   ];
   let summary = `switcher on ${urls.join(', ')}`;
   if (o.admin !== undefined) {
-    const token = findSecret({ file: o.adminTokenFile, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+    // As a start refuses it (cliAdminToken), then the admin module's own checks.
+    const token = cliAdminToken(o.admin, o.adminTokenFile);
     await checkAdmin(o.admin, token);
     summary += `; admin on ${formatHostPort(o.admin)}`;
   }

@@ -115,7 +115,7 @@ switcher:
       [
         'admin.yaml',
         base('  admin: 0.0.0.0:0\n'),
-        /admin on 0\.0\.0\.0 is reachable from other machines: set a token \[FLEX_ERR_CONFIG\]/,
+        /--admin 0\.0\.0\.0:0 is reachable from other machines: give it a token .*\[CLI_USAGE\]/,
       ],
     ];
     for (const [name, text, message] of cases) {

@@ -55,8 +55,9 @@ export function dialCommand(): CliCommand {
     'after',
     `
 Example (~/.ssh/config), reaching nodes by their domain:
-  Host alice bob
-    ProxyCommand flexmux dial -s tcp://relay:7000 --password-file ~/.flexmux.pw %h:22`,
+
+Host alice bob
+  ProxyCommand flexmux dial -s tcp://relay:7000 --password-file ~/.flexpw %h:22`,
   );
   return { command: cmd, run: runDial };
 }

@@ -142,13 +142,15 @@ export function nodeCommand(): CliCommand {
   cmd.addHelpText(
     'after',
     `
-Example: serve this machine's ssh as alice:22, and reach bob's web server on local port 8080:
-  FLEXMUX_PASSWORD=... flexmux node -s tcp://relay:7000 -d alice -e 22=127.0.0.1:22 -f 8080=bob:80
+Example: serve local ssh as alice:22; reach bob's web server on local port 8080:
+  FLEXMUX_PASSWORD=... flexmux node -s tcp://relay:7000 -d alice \\
+    -e 22=127.0.0.1:22 -f 8080=bob:80
 
-On SIGHUP (not on Windows) it reads --password-file and --ca again, for its next connection (the
-one up stays), --admin-token-file, and the expose and forward lists of --config (unless a flag or
-variable gave them), serving the ports added and closing those removed (what is open through them
-stays); the rest of the config file is not read again. See "Reloading" in docs/cli.md.
+On SIGHUP (not on Windows) it reads --password-file and --ca again, for its next
+connection (the one up stays), --admin-token-file, and the expose and forward
+lists of --config (unless a flag or variable gave them), serving the ports added
+and closing those removed (what is open through them stays); the rest of the
+config file is not read again. See "Reloading" in docs/cli.md.
 --check-config checks all of it without connecting or listening.`,
   );
   return { command: cmd, run: runNode };

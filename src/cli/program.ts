@@ -40,11 +40,21 @@ function usageLine(prefix: string, text: string): string {
   return `${prefix}: ${message} [CLI_USAGE]\n`;
 }
 
+/**
+ * commander wraps an option's description only when the column left for it is at least
+ * `minWidthToWrap` (40) wide; node's longest flag (`-f, --forward <localport=domain:port>`) leaves
+ * 39 of 80, so its whole help went unwrapped. A lower bound keeps every command within 80 columns.
+ * The texts added after the options (addHelpText) are not wrapped by commander: they are written
+ * within 80 columns by hand, which test/integration/cli.test.ts checks.
+ */
+const HELP = { minWidthToWrap: 30 };
+
 export function buildProgram(onRun: (inv: Invocation) => void): Command {
   const program = new Command('flexmux')
     .description('flex stream multiplexing: run a switcher, serve and reach services through it')
     .version(version(), '-V, --version')
     .exitOverride()
+    .configureHelp(HELP)
     .showHelpAfterError('(run flexmux --help for usage)')
     .configureOutput(output('flexmux'));
   mount(program, switcherCommand(), onRun);
@@ -54,13 +64,14 @@ export function buildProgram(onRun: (inv: Invocation) => void): Command {
   mount(program, clientsCommand(), onRun);
   mount(program, kickCommand(), onRun);
   for (const c of program.commands) {
-    c.exitOverride()
+    c.configureHelp(HELP)
+      .exitOverride()
       .configureOutput(output(`flexmux ${c.name()}`))
       .showHelpAfterError(`(run flexmux ${c.name()} --help for usage)`);
   }
   program.addHelpText(
     'after',
-    '\nRun flexmux COMMAND --help for the flags of each command; docs/cli.md has them all.',
+    "\nRun flexmux COMMAND --help for a command's flags; docs/cli.md has them all.",
   );
   return program;
 }

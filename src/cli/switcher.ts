@@ -258,15 +258,17 @@ export function switcherCommand(): CliCommand {
   cmd.addHelpText(
     'after',
     `
-With no listener flag, listens on tcp://${DEFAULT_LISTENERS.tcp} and ws://${DEFAULT_LISTENERS.ws}.
-The password comes from ${PASSWORD_ENV} or --password-file; with neither, a random one is
-generated and printed once on stderr. Access rules (extra passwords, dial rules) are set in the
-config file's switcher.access section; see docs/cli.md.
+With no listener flag, listens on tcp://${DEFAULT_LISTENERS.tcp} and
+ws://${DEFAULT_LISTENERS.ws}. The password comes from ${PASSWORD_ENV} or
+--password-file; with neither, a random one is generated and printed once on
+stderr. Access rules (extra passwords, dial rules) are set in the config file's
+switcher.access section; see docs/cli.md.
 
-On SIGHUP (not on Windows) it reads --cert and --key, --password-file, --admin-token-file and
-the config file's switcher.access section again: new connections and admissions use what they
-hold (dial rules apply at once), connected nodes stay. A file that cannot be read or checked keeps
-the old value; see "Reloading" in docs/cli.md. --check-config checks all of it without
+On SIGHUP (not on Windows) it reads --cert and --key, --password-file,
+--admin-token-file and the config file's switcher.access section again: new
+connections and admissions use what they hold (dial rules apply at once),
+connected nodes stay. A file that cannot be read or checked keeps the old value;
+see "Reloading" in docs/cli.md. --check-config checks all of it without
 starting: run it before a restart or a reload.`,
   );
   return { command: cmd, extraKeys: ['access'], run: runSwitcher };

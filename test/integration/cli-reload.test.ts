@@ -366,7 +366,9 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
   it('says so in switcher --help', async () => {
     const r = await runCliToEnd(['switcher', '--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('On SIGHUP (not on Windows) it reads --cert and --key, --password-file');
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain(
+      'On SIGHUP (not on Windows) it reads --cert and --key, --password-file',
+    );
   });
 
   it('says so in node --help', async () => {

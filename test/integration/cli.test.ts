@@ -12,18 +12,25 @@ afterAll(() => killAll(true));
 
 const COMMANDS = ['switcher', 'node', 'dial', 'ping', 'clients', 'kick'];
 
+/** Lines of `text` longer than 80 columns (commander wraps to 80 when stdout is not a terminal). */
+function overlong(text: string): string[] {
+  return text.split('\n').filter((l) => l.length > 80);
+}
+
 describe.concurrent('flexmux --help', () => {
-  it('lists every command and exits 0', async ({ expect }) => {
-    const r = await runCliToEnd(['--help']);
+  it('lists every command, within 80 columns, and exits 0', async ({ expect }) => {
+    const r = await runCliToEnd(['--help'], { env: { COLUMNS: '80' } });
     expect(r.code).toBe(0);
     for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
+    expect(overlong(r.stdout)).toEqual([]);
   });
 
-  it.for(COMMANDS)('%s --help prints its usage and exits 0', async (c, { expect }) => {
-    const r = await runCliToEnd([c, '--help']);
+  it.for(COMMANDS)('%s --help prints its usage within 80 columns and exits 0', async (c, { expect }) => {
+    const r = await runCliToEnd([c, '--help'], { env: { COLUMNS: '80' } });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: flexmux ${c}`);
     expect(r.stdout).toContain('--log-level');
+    expect(overlong(r.stdout)).toEqual([]);
     expect(r.stderr).toBe('');
   });
 

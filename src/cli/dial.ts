@@ -124,7 +124,9 @@ async function runDial(ctx: CommandContext): Promise<number> {
     return ExitCode.OK;
   } finally {
     waiting?.dispose();
-    meter?.stop();
+    // The summary is written here, before the program prints the error `interrupted by SIGINT`
+    // this throws: after a signal it says so itself, not `done` for a transfer cut short.
+    meter?.stop(shutdown?.requested === true ? 'interrupted' : 'done');
     shutdown?.dispose();
     // At most CLOSE_BOUND for a switcher that does not answer the close; the bound's timer is
     // cleared once the close is done, not left pending behind it.

@@ -35,8 +35,11 @@ export function progressLine(now: Counters, before: Counters, seconds: number, e
 }
 
 export interface Meter {
-  /** Stops the periodic lines and writes the summary. */
-  stop(): void;
+  /**
+   * Stops the periodic lines and writes the summary, starting with `outcome`: `done`, or
+   * `interrupted` for a transfer a signal cut short (the error saying so comes after it).
+   */
+  stop(outcome?: 'done' | 'interrupted'): void;
 }
 
 /**
@@ -65,11 +68,11 @@ export function startMeter(
   }, interval);
   timer.unref();
   return {
-    stop() {
+    stop(outcome = 'done') {
       clearInterval(timer);
       const total = read();
       const seconds = (clock() - start) / 1000;
-      write(`done: ${progressLine(total, { sent: 0, received: 0 }, seconds, seconds)}`, true);
+      write(`${outcome}: ${progressLine(total, { sent: 0, received: 0 }, seconds, seconds)}`, true);
     },
   };
 }

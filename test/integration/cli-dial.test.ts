@@ -25,6 +25,17 @@ async function endlessServer(): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
+/** A TCP service that reads and drops whatever it is sent. */
+async function drainServer(): Promise<number> {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.resume();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
 /** Resolves once the child's stderr matches `pattern` (rejects after `timeout` ms). */
 function stderrMatch(child: CliChild, pattern: RegExp, timeout = 30_000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -57,10 +68,21 @@ describe('flexmux dial', () => {
     const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], ENV, { shared: true });
     tcp = sw.tcp;
     const port = await endlessServer();
-    const node = runCli(['node', '-s', tcp, '-d', 'source', '--expose', `9=127.0.0.1:${port}`], {
-      env: ENV,
-      shared: true,
-    });
+    const drain = await drainServer();
+    const node = runCli(
+      [
+        'node',
+        '-s',
+        tcp,
+        '-d',
+        'source',
+        '--expose',
+        `9=127.0.0.1:${port}`,
+        '--expose',
+        `10=127.0.0.1:${drain}`,
+      ],
+      { env: ENV, shared: true },
+    );
     await node.waitForLog('session ready');
   });
 
@@ -89,5 +111,33 @@ describe('flexmux dial', () => {
     stdout.resume();
     expect(code).toBe(143);
     expect(dial.stderr).toContain('flexmux dial: interrupted by SIGTERM [CLI_INTERRUPTED]');
+  });
+
+  it('SIGINT during an upload: the --stats summary says interrupted, not done', async () => {
+    const dial = runCli(['dial', 'source:10', '-s', tcp, '--stats', '--stats-interval', '100ms'], {
+      env: ENV,
+      stdin: 'pipe',
+    });
+    const stdin = dial.proc.stdin;
+    if (stdin === null) throw new Error('no stdin pipe');
+    // `head -c 200M /dev/zero |`: stdin never runs dry while the test is waiting.
+    const chunk = Buffer.alloc(64 * 1024);
+    stdin.on('error', () => {});
+    const fill = (): void => {
+      while (!stdin.destroyed && stdin.write(chunk)) {}
+    };
+    stdin.on('drain', fill);
+    fill();
+    // A progress line with bytes sent: the stream is open and moving.
+    await stderrMatch(dial, /^sent [1-9]/m);
+    dial.proc.kill('SIGINT');
+    expect(await dial.exited).toBe(130);
+    stdin.off('drain', fill);
+    expect(dial.stderr).toContain('flexmux dial: interrupted by SIGINT [CLI_INTERRUPTED]');
+    expect(dial.stderr).not.toMatch(/^done:/m);
+    // The summary, then the error: the summary itself says the transfer was cut short.
+    const summary = dial.stderr.search(/^interrupted: sent [1-9]/m);
+    expect(summary).toBeGreaterThanOrEqual(0);
+    expect(summary).toBeLessThan(dial.stderr.indexOf('flexmux dial: interrupted by SIGINT'));
   });
 });

@@ -47,8 +47,21 @@ export interface CliChild {
   readonly stderr: string;
   /** Every stderr line that parsed as a JSON log object. */
   readonly logs: LogLine[];
-  /** Resolves with the first log line (past or future) whose msg is `msg` and that passes `where`. */
+  /**
+   * Resolves with the first log line (past or future) whose msg is `msg` and that passes `where`.
+   * Waiting again for the same message returns the same line at once: see `nextLog`.
+   */
   waitForLog(msg: string, where?: (l: LogLine) => boolean, timeout?: number): Promise<LogLine>;
+  /**
+   * Like `waitForLog`, among the lines logged after the first `after` ones only (default: the lines
+   * there at the call), for a message that comes again (`reloaded` after each SIGHUP, `session
+   * ready` after each reconnection). Waiting begins after an await of the action that logs it
+   * (the line may be in already): take `logs.length` before the action and pass it as `after`.
+   */
+  nextLog(
+    msg: string,
+    o?: { after?: number; where?: (l: LogLine) => boolean; timeout?: number },
+  ): Promise<LogLine>;
   /** Resolves once stdout contains `text`. */
   waitForStdout(text: string, timeout?: number): Promise<void>;
   /** Resolves with the exit code (or 128 + n for a signal) when the process has ended. */
@@ -169,6 +182,12 @@ export function runCli(
     exited,
     waitForLog: (msg, where = () => true, timeout = 45_000) =>
       until(`log "${msg}"`, () => logs.find((l) => l.msg === msg && where(l)), timeout),
+    nextLog: (msg, { after = logs.length, where = () => true, timeout = 45_000 } = {}) =>
+      until(
+        `log "${msg}" after the first ${after} lines`,
+        () => logs.find((l, i) => i >= after && l.msg === msg && where(l)),
+        timeout,
+      ),
     waitForStdout: (text, timeout = 45_000) =>
       until(`stdout "${text}"`, () => (stdout.includes(text) ? true : undefined), timeout).then(() => {}),
   };

@@ -128,8 +128,9 @@ export function ruleChange(before: AccessOptions | undefined, after: AccessOptio
 const NOT_ALLOWED = encodeOpenError(DIAL_NOT_ALLOWED);
 
 /**
- * Refuses the dials in flight (their acceptor has not answered) that `mayDial` forbids now, with
- * `dial not allowed` as the router refuses a dial the rules forbid: the dialer no longer waits
+ * Refuses the dials in flight (their acceptor has not answered) between two nodes `mayTalk` keeps
+ * apart now, with `dial not allowed` as the router refuses a dial the rules forbid (a dial between
+ * nodes that may still talk is left to complete: its ACK would pass). The dialer no longer waits
  * out its dial timeout for an answer the rules would drop. Their routes go, with the early
  * frames they held (counted through `dropped`). An acceptor that answers later gets the stream
  * it opened ended by the router. A dial the dialer gave up already (a reset, or a v3 close
@@ -138,14 +139,14 @@ const NOT_ALLOWED = encodeOpenError(DIAL_NOT_ALLOWED);
  */
 export function refuseForbiddenDials(
   clients: Iterable<SwitcherClient>,
-  mayDial: (from: string, to: string) => boolean,
+  mayTalk: (from: string, to: string) => boolean,
   dropped: (from: SwitcherClient, n: number, reason: string) => void,
 ): number {
   let refused = 0;
   for (const c of clients) {
     if (c.opening.size === 0) continue;
     for (const [port, route] of [...c.opening]) {
-      if (route.acked || route.to === c || mayDial(c.domain, route.to.domain)) continue;
+      if (route.acked || route.to === c || mayTalk(c.domain, route.to.domain)) continue;
       if (!route.ended || route.early) {
         const ip = route.byIp ? route.to.ip : LOCAL_IP;
         c.sendControl(header(Cmd.OPEN_ACK, c.ip, port, ip, route.dstPort, NOT_ALLOWED.length), NOT_ALLOWED);

@@ -196,7 +196,10 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const ended = endForbidden(this.registry.entries(), (a, b) => this.access.mayTalk(a, b));
     const refused = refuseForbiddenDials(
       this.registry.entries(),
-      (from, to) => this.access.mayDial(from, to),
+      // Not mayDial: frames still pass between nodes one of which may dial the other, so a late
+      // ACK to a dial refused here would reach its dialer unasked and leave the acceptor's stream
+      // open for good; such a dial completes, as such nodes' open streams stay (endForbidden).
+      (from, to) => this.access.mayTalk(from, to),
       (c, n, reason) => this.router.dropped(c, n, reason),
     );
     for (const p of ended.pairs) {

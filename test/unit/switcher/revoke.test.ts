@@ -88,6 +88,33 @@ describe('Switcher.setAccess: streams the new rules forbid', () => {
     expect(sw.client('web')?.streams).toBe(1);
   });
 
+  it('lets a dial in flight complete when the rules still let its two nodes talk', async () => {
+    // db may no longer dial web, but web may dial db: frames between them still pass, so a
+    // refused dial's late ACK would reach db unasked, and web's stream would stay open for good.
+    const sw = new Switcher({
+      password: PASSWORD,
+      access: { dial: [{ from: ['web', 'db'], to: ['web', 'db'] }] },
+      logger: captureLogger(),
+    });
+    switchers.push(sw);
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    db.send(
+      makeFrame(Cmd.OPEN, SWITCHER_IP, 80, db.ip, 2000, encodeOpen({ domain: 'web', caps: Caps.RESET })),
+    );
+    await web.next((f) => f.cmd === Cmd.OPEN);
+
+    sw.setAccess({ dial: [{ from: 'web', to: 'db' }] });
+    web.send(
+      makeFrame(Cmd.OPEN_ACK, db.ip, 2000, web.ip, 80, encodeOpenAck({ window: 0, caps: Caps.RESET })),
+    );
+    const answer = await db.next();
+    expect([answer.cmd, decodeOpenAck(answer.payload).ok]).toEqual([Cmd.OPEN_ACK, true]);
+    await web.barrier();
+    expect(web.inbox).toEqual([]);
+    expect([sw.client('web')?.streams, sw.client('db')?.streams]).toEqual([1, 1]);
+  });
+
   it('refuses the dials in flight they forbid, and ends the stream their late ACK opens', async () => {
     const logger = captureLogger();
     const sw = make(logger);

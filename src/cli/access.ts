@@ -76,12 +76,10 @@ export function accessFromConfig(raw: unknown, file: string): AccessOptions | un
  */
 export function accessFromConfigFile(file: string): AccessOptions | undefined {
   const section = loadConfigFile(file).switcher;
-  if (section === undefined || section === null) return undefined;
-  if (!isRecord(section)) {
-    throw new ConfigError(
-      `config file ${file}: "switcher" must be a mapping (the switcher command's settings)`,
-    );
-  }
+  // A top-level `switcher` that is not a mapping is no section: it is the switcher URL of node,
+  // dial and ping in a shared file, which a start of the switcher takes too (applyConfig). The
+  // reload's check of the whole file (startCheck) checks its value as a start would.
+  if (!isRecord(section)) return undefined;
   return accessFromConfig(section.access, file);
 }
 

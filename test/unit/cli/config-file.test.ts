@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { accessFromConfig } from '../../../src/cli/access.js';
+import { accessFromConfig, accessReload } from '../../../src/cli/access.js';
 import { applyConfig, loadConfigFile, settingsAgain } from '../../../src/cli/config-file.js';
 import { describeError } from '../../../src/cli/exit.js';
 import { collect, parseCount, parseHostPort } from '../../../src/cli/parse.js';
@@ -177,6 +177,23 @@ describe('access section', () => {
     expect(() => accessFromConfig({ passwords: [{ password: '', domains: ['team-*'] }] }, 'f')).toThrow(
       'config file f: access.passwords[0].password is empty',
     );
+  });
+});
+
+describe('the access section read again (SIGHUP)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexmux-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is none in a shared file whose top-level switcher is the URL of node, dial and ping', async () => {
+    // A start of the switcher takes this file (the key is not its section): so must a reload.
+    const file = join(dir, 'shared.yaml');
+    writeFileSync(file, 'switcher: tcp://relay:7000\ndomain: alice\n');
+    const switcher = new Map(buildProgram(() => {}).commands.map((c) => [c.name(), c])).get('switcher');
+    expect(applyConfig(switcher as Command, loadConfigFile(file), file, ['access'])).toEqual({});
+    const applied: unknown[] = [];
+    const reload = accessReload(file, undefined, (a) => applied.push(a));
+    expect(await reload.reload()).toBe(false);
+    expect(applied).toEqual([]);
   });
 });
 

@@ -81,12 +81,19 @@ export class NodeRules {
 
   /**
    * Binds the forward listeners given at start, one after the other; the first that cannot bind
-   * throws (those bound stay here, for close()).
+   * throws (those bound stay here, for close()). Stopped meanwhile, it closes the listener it was
+   * binding and binds no more.
    */
   async startForwarding(list: readonly Forward[]): Promise<void> {
     for (const f of list) {
       const rule = { ...f };
       const server = await this.serving.forward(rule);
+      // close() came while this one was binding: it closed those it knew of, not this one, which
+      // would otherwise listen on after the node stopped.
+      if (this.stopped) {
+        server.close();
+        return;
+      }
       this.keepForward(rule, server);
     }
   }

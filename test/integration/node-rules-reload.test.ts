@@ -273,3 +273,42 @@ describe('flexmux node reloads its expose and forward rules (SIGHUP)', () => {
     expect(await answer(await tcpTo(forwardPort(t.logger, 'alice:7')), 'a')).toBe('one:a');
   });
 });
+
+describe('NodeRules stopped while binding', () => {
+  it('closes a forward listener bound at start after close(), and binds no more', async () => {
+    const logger = captureLogger();
+    const bound: net.Server[] = [];
+    let release = (): void => {};
+    const first = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const rules = new NodeRules(
+      {
+        expose: () => ({ close() {} }),
+        forward: async () => {
+          // The first bind completes only once the test has stopped the rules.
+          if (bound.length === 0) await first;
+          const server = net.createServer();
+          bound.push(server);
+          cleanup.push(() => {
+            server.close();
+          });
+          await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+          return server;
+        },
+      },
+      logger,
+    );
+    const starting = rules.startForwarding([
+      { localPort: 0, domain: 'alice', port: 7 },
+      { localPort: 0, domain: 'alice', port: 8 },
+    ]);
+    rules.close();
+    release();
+    await starting;
+    expect(bound).toHaveLength(1);
+    expect(bound[0]?.listening).toBe(false);
+    expect(rules.rules.forward).toEqual([]);
+    expect(logger.find('forwarding')).toEqual([]);
+  });
+});

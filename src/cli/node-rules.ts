@@ -24,9 +24,10 @@ export interface RuleServing {
   expose(e: Expose): { close(): void };
   /**
    * Binds the local listener of `f`, reading `f.domain` and `f.port` for each connection; throws
-   * when it cannot bind, and logs nothing (the caller says `forwarding` once it keeps it).
+   * when it cannot bind, and logs nothing (the caller says `forwarding` once it keeps it). With
+   * `admitted`, each connection waits for it: true serves it, false closes it.
    */
-  forward(f: Forward): Promise<net.Server>;
+  forward(f: Forward, admitted?: Promise<boolean>): Promise<net.Server>;
 }
 
 interface Forwarding {
@@ -115,7 +116,8 @@ export class NodeRules {
    * Serves `next` instead of the rules served now, and resolves whether anything changed. All of
    * it or none: the lists are checked together, and every new forward listener is bound before
    * anything is changed; one that cannot be bound closes those bound and throws, the old rules
-   * served on as they were.
+   * served on as they were. A new listener serves no connection before the reload is applied:
+   * one accepted meanwhile waits, and is closed if the reload fails (its rule was never served).
    */
   async apply(next: NextRules): Promise<boolean> {
     if (this.stopped) throw new Error('the node is stopping');
@@ -125,14 +127,21 @@ export class NodeRules {
     if (problem !== undefined) throw new Error(problem);
     const plan = this.forwardPlan(forward);
     const bound: { rule: Forward; server: net.Server }[] = [];
+    let admit = (_ok: boolean): void => {};
+    const admitted = new Promise<boolean>((resolve) => {
+      admit = resolve;
+    });
     try {
       for (const f of plan.added) {
         const rule = { ...f };
-        bound.push({ rule, server: await this.serving.forward(rule) });
+        bound.push({ rule, server: await this.serving.forward(rule, admitted) });
       }
       // Stopped while binding: the shutdown closed the listeners it knew of, not these.
       if (this.stopped) throw new Error('the node is stopping');
     } catch (err) {
+      // A connection accepted by a listener bound before the failure is closed, not forwarded by
+      // a rule the log says was not applied.
+      admit(false);
       for (const b of bound) b.server.close();
       throw err;
     }
@@ -157,6 +166,7 @@ export class NodeRules {
       this.logger.info({ listen: x.listen, target: forwardTarget(f), was }, 'forwarding');
     }
     for (const b of bound) this.keepForward(b.rule, b.server);
+    admit(true);
     return this.applyExposes(expose) || changed;
   }
 

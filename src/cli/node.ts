@@ -353,7 +353,9 @@ export async function serveForward(
 /**
  * serveForward without its `forwarding` line: a reload (node-rules.ts) binds its new listeners
  * first and says so only once it keeps them. The target is read for each connection: a reload
- * that changes it sends the next one to the new target.
+ * that changes it sends the next one to the new target. With `admitted`, a connection is held
+ * (paused, not dialled) until it settles: true serves it, false closes it (the reload that bound
+ * this listener was not applied).
  */
 export async function listenForward(
   session: Pick<NodeSession, 'dial'>,
@@ -363,17 +365,11 @@ export async function listenForward(
   logger: Logger,
   waits: ForwardWaits = NO_WAITS,
   stop?: AbortSignal,
+  admitted?: Promise<boolean>,
 ): Promise<net.Server> {
-  // Both local sockets of a tunnel send at once (noDelay, here and in serveExpose): each carries
-  // what arrives from the other side, in whatever pieces it comes. With Nagle, a small piece that
-  // follows one still unacknowledged waits for its ACK, which a receiver with nothing to send
-  // delays by up to 40 ms (Linux): request/response traffic (an ssh session, an HTTP answer
-  // written in two parts) stalled 40 ms on round trips that take well under 1 ms directly.
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
-    const from = `${socket.remoteAddress}:${socket.remotePort}`;
+  const forwardConnection = (socket: net.Socket, from: string): void => {
+    // Read here, not at accept: a connection held until its reload commits goes where it says.
     const target = forwardTarget(f);
-    socket.on('error', () => {});
-    logger.debug({ from, target }, 'connection accepted');
     // While (re)connecting, a new connection waits for the session rather than failing.
     dialForwarded(session, target, o.dialTimeout, waits, logger, stop).then(
       (stream) => {
@@ -392,6 +388,27 @@ export async function listenForward(
         socket.resetAndDestroy();
       },
     );
+  };
+  // Both local sockets of a tunnel send at once (noDelay, here and in serveExpose): each carries
+  // what arrives from the other side, in whatever pieces it comes. With Nagle, a small piece that
+  // follows one still unacknowledged waits for its ACK, which a receiver with nothing to send
+  // delays by up to 40 ms (Linux): request/response traffic (an ssh session, an HTTP answer
+  // written in two parts) stalled 40 ms on round trips that take well under 1 ms directly.
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
+    const from = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.on('error', () => {});
+    logger.debug({ from, target: forwardTarget(f) }, 'connection accepted');
+    if (admitted === undefined) {
+      forwardConnection(socket, from);
+      return;
+    }
+    void admitted.then((ok) => {
+      if (ok) forwardConnection(socket, from);
+      else {
+        logger.debug({ from, target: forwardTarget(f) }, 'connection closed: its rule was not applied');
+        socket.destroy();
+      }
+    });
   });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void =>
@@ -551,7 +568,8 @@ async function runNode(ctx: CommandContext): Promise<number> {
           if (session === undefined) throw new Error('no session yet');
           return serveExpose(session, e, tunnels, logger);
         },
-        forward: (f) => listenForward(dialer, f, o, tunnels, logger, waits, stopping.signal),
+        forward: (f, admitted) =>
+          listenForward(dialer, f, o, tunnels, logger, waits, stopping.signal, admitted),
       },
       logger,
     );

@@ -78,6 +78,7 @@ async function startNode(
   yaml: string,
   args: string[] = [],
   env: Record<string, string> = {},
+  beforeBind: (f: Forward) => Promise<void> = async () => {},
 ): Promise<NodeUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'flexmux-rules-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -112,8 +113,10 @@ async function startNode(
   const rules = new NodeRules(
     {
       expose: (e) => serveExpose(alice, e, tunnels, logger),
-      forward: async (f) => {
-        const server = await listenForward(alice, f, { bind: HOST, dialTimeout: 5_000 }, tunnels, logger);
+      forward: async (f, admitted) => {
+        await beforeBind(f);
+        const o = { bind: HOST, dialTimeout: 5_000 };
+        const server = await listenForward(alice, f, o, tunnels, logger, undefined, undefined, admitted);
         bound.push(server);
         return server;
       },
@@ -248,6 +251,38 @@ describe('flexmux node reloads its expose and forward rules (SIGHUP)', () => {
     // The listener bound for 0=alice:9 before the busy port failed was closed again.
     expect(t.bound).toHaveLength(2);
     expect(t.bound.map((b) => b.listening)).toEqual([true, false]);
+  });
+
+  it('closes, unforwarded, a connection a new listener accepted before the reload failed', async () => {
+    const one = await tagServer('one');
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, HOST, resolve));
+    cleanup.push(() => new Promise<void>((resolve) => busy.close(() => resolve())));
+    const busyPort = (busy.address() as net.AddressInfo).port;
+    let early: net.Socket | undefined;
+    // Before the busy port's bind fails: a connection to the listener bound just before, accepted.
+    const beforeBind = async (f: Forward): Promise<void> => {
+      if (f.localPort !== busyPort) return;
+      const first = t.bound.at(-1) as net.Server;
+      const accepted = new Promise<void>((resolve) => first.once('connection', () => resolve()));
+      early = await tcpTo((first.address() as net.AddressInfo).port);
+      early.on('error', () => {});
+      await accepted;
+    };
+    const t = await startNode(`node:\n  expose: ["7=${HOST}:${one}"]\n`, [], {}, beforeBind);
+    writeFileSync(
+      t.file,
+      `node:\n  expose: ["7=${HOST}:${one}"]\n  forward: ["0=alice:7", "${busyPort}=alice:7"]\n`,
+    );
+    expect(await t.reload()).toEqual({ changed: [], unchanged: [], failed: [RULES] });
+    const socket = early as net.Socket;
+    const outcome = await new Promise<string>((resolve) => {
+      socket.on('data', (c: Buffer) => resolve(`forwarded: ${c}`));
+      socket.on('close', () => resolve('closed'));
+      socket.write('a');
+    });
+    expect(outcome).toBe('closed');
+    expect(t.rules.rules.forward).toEqual([]);
   });
 
   it('leaves a list given by a flag or a variable, and says so', async () => {

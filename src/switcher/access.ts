@@ -33,6 +33,24 @@ export interface AccessOptions {
   dial?: readonly DialRule[];
 }
 
+/** A list of patterns as given: one string, or an array copied. */
+const copyPatterns = (p: string | readonly string[]): string | readonly string[] =>
+  typeof p === 'string' ? p : [...p];
+
+/**
+ * A deep copy of `o`, checked already (AccessPolicy.setAccess): the switcher keeps this, so that
+ * the caller changing its object later changes neither `options.access` nor the next change's log.
+ */
+export function copyAccess(o: AccessOptions): AccessOptions {
+  const copy: AccessOptions = {};
+  if (o.passwords !== undefined) {
+    copy.passwords = o.passwords.map((p) => ({ password: p.password, domains: copyPatterns(p.domains) }));
+  }
+  if (o.dial !== undefined)
+    copy.dial = o.dial.map((r) => ({ from: copyPatterns(r.from), to: copyPatterns(r.to) }));
+  return copy;
+}
+
 /** One password the switcher accepts and the domains it may register. */
 export interface Credential {
   readonly password: string;

@@ -6,7 +6,7 @@ import { now, timeout } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
 import { clipText } from '../wire/utf8.js';
-import { type AccessOptions, AccessPolicy } from './access.js';
+import { type AccessOptions, AccessPolicy, copyAccess } from './access.js';
 import type { AdmissionReader, Verified } from './admission.js';
 import {
   type ClientCounters,
@@ -191,7 +191,10 @@ export class Switcher extends Emitter<SwitcherEvents> {
   setAccess(access: AccessOptions, password?: string): void {
     const before = this.options.access;
     this.access.setAccess(access, password);
-    this.options.access = access;
+    // A copy: the caller's object is theirs to change (the CLI's reload builds a new one, others
+    // may reuse one), and a change to it must not rewrite the rules in use as options show them.
+    const kept = copyAccess(access);
+    this.options.access = kept;
     if (password !== undefined) this.options.password = password;
     const ended = endForbidden(this.registry.entries(), (a, b) => this.access.mayTalk(a, b));
     const refused = refuseForbiddenDials(
@@ -210,7 +213,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     }
     this.logger[ended.streams + refused > 0 ? 'warn' : 'info'](
       {
-        ...ruleChange(before, access),
+        ...ruleChange(before, kept),
         streamsEnded: ended.streams,
         nodePairs: ended.pairs.length,
         dialsRefused: refused,

@@ -155,4 +155,34 @@ describe('Switcher.setAccess: streams the new rules forbid', () => {
     expect([sw.client('web')?.streams, sw.client('db')?.streams]).toEqual([0, 0]);
     expect(sw.client('db')?.dropped).toBe(2);
   });
+
+  it('keeps a copy of the rules: changing the object given later changes neither options nor logs', async () => {
+    const logger = captureLogger();
+    const sw = make(logger);
+    const access = {
+      passwords: [{ password: 'team-password', domains: ['team-*'] }],
+      dial: [{ from: 'web', to: ['db'] }],
+    };
+    sw.setAccess(access);
+    const kept = structuredClone(access);
+    access.passwords[0]?.domains.push('*');
+    access.dial[0]?.to.push('cache');
+    access.dial.push({ from: 'db', to: ['web'] });
+    expect(sw.options.access).toEqual(kept);
+    // The rules in use are still those given: web may dial db, not cache.
+    const web = await join(sw, 'web');
+    await join(sw, 'cache');
+    web.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 80, web.ip, 1000, encodeOpen({ domain: 'cache' })));
+    const refusal = await web.next();
+    expect(decodeOpenAck(refusal.payload)).toEqual({ ok: false, error: 'dial not allowed' });
+    // The next change is logged against the rules in use, not against the object as changed.
+    logger.clear();
+    sw.setAccess({ dial: [{ from: 'web', to: 'db' }] });
+    expect(logger.find('access rules replaced')[0]?.fields).toMatchObject({
+      dialRules: { before: 1, after: 1 },
+      removed: [],
+      added: [],
+      passwords: { before: 1, after: 0 },
+    });
+  });
 });

@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { errorFields } from '../util/cause.js';
-import type { Logger } from '../util/logger.js';
+import { type Logger, logLost } from '../util/logger.js';
 
 /**
  * SIGHUP, the daemon convention for "read your files again" (systemd's ExecReload, certbot's
@@ -22,18 +22,6 @@ export interface ReloadTrigger {
   stop(): Promise<void>;
 }
 
-/**
- * Writes a log line that may fail: a logger writing to a terminal that hung up or a closed pipe
- * throws (EIO, EPIPE), and nobody awaits the reload loop, so its rejection would end the process.
- */
-function logLost(write: () => void): void {
-  try {
-    write();
-  } catch {
-    // Nothing is left to tell it to.
-  }
-}
-
 /** Runs `reload` on each call, one at a time, coalescing the calls made while one runs. */
 export function coalesced(reload: () => Promise<unknown>, logger: Logger): ReloadTrigger {
   let running: Promise<void> | null = null;
@@ -46,7 +34,8 @@ export function coalesced(reload: () => Promise<unknown>, logger: Logger): Reloa
         try {
           await reload();
         } catch (err) {
-          // reloadAll reports its own failures; this is a bug, and the process must live on.
+          // reloadAll reports its own failures; this is a bug, and the process must live on (nobody
+          // awaits this loop: a throwing logger's rejection would end the process).
           logLost(() => logger.error(errorFields(err), 'reload failed'));
         }
       } while (again && !stopped);

@@ -1,7 +1,7 @@
 import { ConfigError, ConnectionClosedError, TimeoutError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
-import { type Logger, silentLogger } from '../util/logger.js';
+import { type Logger, logLost, silentLogger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
@@ -205,20 +205,26 @@ export class Switcher extends Emitter<SwitcherEvents> {
       (from, to) => this.access.mayTalk(from, to),
       (c, n, reason) => this.router.dropped(c, n, reason),
     );
+    // The rules are in use now, whatever the log does: a logger that throws (a closed pipe) must
+    // not make the caller report the old rules kept (the CLI's reload would say so).
     for (const p of ended.pairs) {
-      this.logger.debug(
-        { dialer: p.a, acceptor: p.b, streams: p.streams },
-        'ended streams the access rules no longer allow',
+      logLost(() =>
+        this.logger.debug(
+          { dialer: p.a, acceptor: p.b, streams: p.streams },
+          'ended streams the access rules no longer allow',
+        ),
       );
     }
-    this.logger[ended.streams + refused > 0 ? 'warn' : 'info'](
-      {
-        ...ruleChange(before, kept),
-        streamsEnded: ended.streams,
-        nodePairs: ended.pairs.length,
-        dialsRefused: refused,
-      },
-      'access rules replaced',
+    logLost(() =>
+      this.logger[ended.streams + refused > 0 ? 'warn' : 'info'](
+        {
+          ...ruleChange(before, kept),
+          streamsEnded: ended.streams,
+          nodePairs: ended.pairs.length,
+          dialsRefused: refused,
+        },
+        'access rules replaced',
+      ),
     );
   }
 

@@ -16,3 +16,16 @@ export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error
 export function childLogger(logger: Logger, bindings: object): Logger {
   return logger.child ? logger.child(bindings) : logger;
 }
+
+/**
+ * Writes a log line that may fail without the failure changing what the caller does: a logger
+ * writing to a terminal that hung up or a closed pipe throws (EIO, EPIPE). For a line that reports
+ * what is done already (a change applied) or a loop nobody awaits.
+ */
+export function logLost(write: () => void): void {
+  try {
+    write();
+  } catch {
+    // Nothing is left to tell it to.
+  }
+}

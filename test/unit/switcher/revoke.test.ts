@@ -185,4 +185,19 @@ describe('Switcher.setAccess: streams the new rules forbid', () => {
       passwords: { before: 1, after: 0 },
     });
   });
+
+  it('applies the rules even when its log line cannot be written (a closed pipe)', () => {
+    let broken = false;
+    const write = (): void => {
+      if (broken) throw new Error('write EPIPE');
+    };
+    const logger = { debug: write, info: write, warn: write, error: write };
+    const sw = new Switcher({ password: PASSWORD, access: { dial: [{ from: 'web', to: 'db' }] }, logger });
+    switchers.push(sw);
+    broken = true;
+    // A throw here made the CLI's reload say it kept the old rules, which were in use already.
+    expect(() => sw.setAccess({ dial: [{ from: 'db', to: 'web' }] })).not.toThrow();
+    broken = false;
+    expect(sw.options.access).toEqual({ dial: [{ from: 'db', to: 'web' }] });
+  });
 });

@@ -545,8 +545,9 @@ async function runNode(ctx: CommandContext): Promise<number> {
   setMaxListeners(0, stopping.signal);
   let session: NodeSession | undefined;
   const closeAll = async (): Promise<void> => {
-    // A reload running now ends first (it only reads files; shutdown.run's bound covers it), so
-    // that it applies nothing to a session that is closing, nor logs after it closed.
+    // A reload running now ends first (it reads files, and binds the forward listeners its rules
+    // add, closed below with the others; shutdown.run's bound covers it), so that it applies
+    // nothing to a session that is closing, nor logs after it closed.
     await reloadSignal.stop();
     stopping.abort();
     const closing = Promise.all(closers.map((c) => c()));

@@ -99,6 +99,9 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const o = this.options;
     this.logger = o.logger ?? silentLogger;
     const access = new AccessPolicy(o.password, o.access);
+    // Checked: kept as a copy, as setAccess() keeps one, so that the caller changing its object
+    // later changes neither options.access nor what the next setAccess() logs as removed.
+    o.access = copyAccess(o.access);
     this.access = access;
     this.registry = new Registry<SwitcherClient>(
       {

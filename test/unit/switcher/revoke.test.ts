@@ -186,6 +186,15 @@ describe('Switcher.setAccess: streams the new rules forbid', () => {
     });
   });
 
+  it('keeps a copy of the rules given at construction too', () => {
+    const access = { dial: [{ from: 'web', to: ['db'] }] };
+    const sw = new Switcher({ password: PASSWORD, access, logger: captureLogger() });
+    switchers.push(sw);
+    access.dial[0]?.to.push('cache');
+    access.dial.push({ from: 'db', to: ['web'] });
+    expect(sw.options.access).toEqual({ dial: [{ from: 'web', to: ['db'] }] });
+  });
+
   it('applies the rules even when its log line cannot be written (a closed pipe)', () => {
     let broken = false;
     const write = (): void => {

@@ -115,9 +115,11 @@ export class NodeRules {
   /**
    * Serves `next` instead of the rules served now, and resolves whether anything changed. All of
    * it or none: the lists are checked together, and every new forward listener is bound before
-   * anything is changed; one that cannot be bound closes those bound and throws, the old rules
-   * served on as they were. A new listener serves no connection before the reload is applied:
-   * one accepted meanwhile waits, and is closed if the reload fails (its rule was never served).
+   * anything is changed, then every new virtual port listened on; one that fails closes those
+   * bound and listened on and throws, the old rules served on as they were. A new listener serves
+   * no connection before the reload is applied: one accepted meanwhile waits, and is closed if
+   * the reload fails (its rule was never served). The new virtual ports and the commit that
+   * follows run without a pause, so no stream reaches a port that is then closed again.
    */
   async apply(next: NextRules): Promise<boolean> {
     if (this.stopped) throw new Error('the node is stopping');
@@ -131,6 +133,11 @@ export class NodeRules {
     const admitted = new Promise<boolean>((resolve) => {
       admit = resolve;
     });
+    // Every step that can fail comes first, each undone if a later one fails: the forward
+    // listeners are bound, then the new virtual ports are listened on (session.listen throws on a
+    // session closed meanwhile). Only then is anything the old rules serve changed, by steps that
+    // cannot fail, so the log's "kept the old rules" is true whenever this throws.
+    const added: { port: number; rule: Expose; listener: { close(): void } }[] = [];
     try {
       for (const f of plan.added) {
         const rule = { ...f };
@@ -138,16 +145,25 @@ export class NodeRules {
       }
       // Stopped while binding: the shutdown closed the listeners it knew of, not these.
       if (this.stopped) throw new Error('the node is stopping');
+      for (const e of expose) {
+        if (this.exposed.has(e.port)) continue;
+        const rule = { port: e.port, target: { ...e.target } };
+        added.push({ port: e.port, rule, listener: this.serving.expose(rule) });
+      }
     } catch (err) {
       // A connection accepted by a listener bound before the failure is closed, not forwarded by
       // a rule the log says was not applied.
       admit(false);
       for (const b of bound) b.server.close();
+      // serving.expose said `exposing` for these: say they stopped, as they did.
+      for (const a of added) {
+        a.listener.close();
+        this.logger.info({ port: a.port, target: exposeTarget(a.rule) }, 'stopped exposing');
+      }
       throw err;
     }
-    // Nothing below fails (session.listen refuses a closed session only, when the node is stopping
-    // anyway): from here the new rules are served whole.
-    let changed = bound.length > 0 || plan.removed.length > 0;
+    // Nothing below fails: from here the new rules are served whole.
+    let changed = bound.length > 0 || plan.removed.length > 0 || added.length > 0;
     for (const x of plan.removed) {
       x.server.close();
       this.forwarded = this.forwarded.filter((y) => y !== x);
@@ -167,7 +183,7 @@ export class NodeRules {
     }
     for (const b of bound) this.keepForward(b.rule, b.server);
     admit(true);
-    return this.applyExposes(expose) || changed;
+    return this.changeExposes(expose, added) || changed;
   }
 
   /** Stops every forward listener, and any a reload binds from now on (the node is stopping). */
@@ -218,8 +234,14 @@ export class NodeRules {
     this.exposed.set(e.port, { rule, listener: this.serving.expose(rule) });
   }
 
-  /** Serves `expose` instead of the virtual ports served now; whether anything changed. */
-  private applyExposes(expose: readonly Expose[]): boolean {
+  /**
+   * Serves `expose` instead of the virtual ports served now, `added` (those it adds) already
+   * listening; whether anything changed besides them. Cannot fail.
+   */
+  private changeExposes(
+    expose: readonly Expose[],
+    added: readonly { port: number; rule: Expose; listener: { close(): void } }[],
+  ): boolean {
     let changed = false;
     const wanted = new Map(expose.map((e) => [e.port, e]));
     for (const [port, x] of [...this.exposed]) {
@@ -232,16 +254,13 @@ export class NodeRules {
     }
     for (const e of expose) {
       const x = this.exposed.get(e.port);
-      if (x === undefined) {
-        this.addExpose(e);
-        changed = true;
-      } else if (exposeTarget(x.rule) !== exposeTarget(e)) {
-        const was = exposeTarget(x.rule);
-        x.rule.target = { ...e.target };
-        changed = true;
-        this.logger.info({ port: e.port, target: exposeTarget(e), was }, 'exposing');
-      }
+      if (x === undefined || exposeTarget(x.rule) === exposeTarget(e)) continue;
+      const was = exposeTarget(x.rule);
+      x.rule.target = { ...e.target };
+      changed = true;
+      this.logger.info({ port: e.port, target: exposeTarget(e), was }, 'exposing');
     }
+    for (const a of added) this.exposed.set(a.port, { rule: a.rule, listener: a.listener });
     return changed;
   }
 }

@@ -347,3 +347,53 @@ describe('NodeRules stopped while binding', () => {
     expect(logger.find('forwarding')).toEqual([]);
   });
 });
+
+describe('NodeRules reload whose expose fails', () => {
+  it('changes no forward and no expose, and closes the listeners it bound', async () => {
+    const logger = captureLogger();
+    const bound: net.Server[] = [];
+    const closed: number[] = [];
+    const rules = new NodeRules(
+      {
+        expose: (e) => {
+          // As session.listen does on a session closed while the reload was binding.
+          if (e.port === 9) throw new Error('session closed');
+          return { close: () => closed.push(e.port) };
+        },
+        forward: async () => {
+          const server = net.createServer();
+          bound.push(server);
+          cleanup.push(() => {
+            server.close();
+          });
+          await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+          return server;
+        },
+      },
+      logger,
+    );
+    cleanup.push(() => rules.close());
+    await rules.startForwarding([{ localPort: 0, domain: 'alice', port: 7 }]);
+    rules.startExposing([{ port: 7, target: { host: HOST, port: 1 } }]);
+    const served = rules.rules;
+    logger.clear();
+
+    await expect(
+      rules.apply({
+        expose: [
+          { port: 8, target: { host: HOST, port: 2 } },
+          { port: 9, target: { host: HOST, port: 3 } },
+        ],
+        forward: [{ localPort: 0, domain: 'alice', port: 8 }],
+      }),
+    ).rejects.toThrow('session closed');
+    expect(rules.rules).toEqual(served);
+    // Port 7 still listens; port 8, listened on before port 9 failed, is closed again.
+    expect(closed).toEqual([8]);
+    expect(logger.find('stopped exposing').map((l) => l.fields.port)).toEqual([8]);
+    // The old forward listener serves on; the one bound for the new rule is closed.
+    expect(bound.map((b) => b.listening)).toEqual([true, false]);
+    expect(logger.find('forwarding')).toEqual([]);
+    expect(logger.find('stopped forwarding')).toEqual([]);
+  });
+});

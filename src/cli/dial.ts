@@ -4,7 +4,7 @@ import type { FlexStream } from '../face/duplex.js';
 import { type TimerHandle, timeout } from '../util/timers.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
-import { type Meter, startMeter } from './meter.js';
+import { type Meter, startMeter, transferOutcome } from './meter.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import { parseInterval, parseTarget, parseTimeout } from './parse.js';
 import { noSwitcherInTime, openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
@@ -89,6 +89,9 @@ async function runDial(ctx: CommandContext): Promise<number> {
   let meter: Meter | null = null;
   // Until the stream is open, a signal ends the process the default way.
   let shutdown: ShutdownHandle | null = null;
+  // The stream once open, and the error the transfer ends with, as the command reports it.
+  let opened: FlexStream | null = null;
+  let failure: Error | undefined;
   try {
     const stream = waiting
       ? await raceFailed(
@@ -99,6 +102,7 @@ async function runDial(ctx: CommandContext): Promise<number> {
           throw noSwitcherInTime(err, session, o, `dial ${address}`, o.dialTimeout, switcherIsDefault);
         })
       : await session.dial(address, { timeout: o.dialTimeout });
+    opened = stream;
     logger.info({ target: address }, 'stream open');
     const done = outcome(stream);
     shutdown = onStopSignal(logger, 2_000);
@@ -111,6 +115,8 @@ async function runDial(ctx: CommandContext): Promise<number> {
     }
     void shutdown.signalled.then((signal) => {
       const code = signal === 'SIGINT' ? ExitCode.SIGINT : ExitCode.SIGTERM;
+      // Every byte went both ways: the close under way is left to finish, not turned into an abort.
+      if (stream.readableEnded && stream.writableFinished) return;
       stream.destroy(new CliError('CLI_INTERRUPTED', `interrupted by ${signal}`, { exitCode: code }));
     });
     // A reader that went away (`| head`) ends the transfer, not the process with an EPIPE.
@@ -120,13 +126,22 @@ async function runDial(ctx: CommandContext): Promise<number> {
     const err = await done;
     process.stdin.unpipe(stream);
     process.stdin.pause();
-    if (err !== undefined && (err as { code?: string }).code !== 'EPIPE') throw err;
+    if (err !== undefined && (err as { code?: string }).code !== 'EPIPE') {
+      failure = err;
+      throw err;
+    }
     return ExitCode.OK;
   } finally {
     waiting?.dispose();
-    // The summary is written here, before the program prints the error `interrupted by SIGINT`
-    // this throws: after a signal it says so itself, not `done` for a transfer cut short.
-    meter?.stop(shutdown?.requested === true ? 'interrupted' : 'done');
+    // The summary is written here, before the program prints the error this throws: it says
+    // itself how the transfer ended (`interrupted`, `failed`), not `done` for one cut short.
+    meter?.stop(
+      transferOutcome({
+        complete: opened?.readableEnded === true && opened.writableFinished,
+        signalled: shutdown?.requested === true,
+        failure,
+      }),
+    );
     shutdown?.dispose();
     // At most CLOSE_BOUND for a switcher that does not answer the close; the bound's timer is
     // cleared once the close is done, not left pending behind it.

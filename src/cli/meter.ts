@@ -36,10 +36,34 @@ export function progressLine(now: Counters, before: Counters, seconds: number, e
 
 export interface Meter {
   /**
-   * Stops the periodic lines and writes the summary, starting with `outcome`: `done`, or
-   * `interrupted` for a transfer a signal cut short (the error saying so comes after it).
+   * Stops the periodic lines and writes the summary, starting with `outcome`: `done`,
+   * `interrupted` for a transfer a signal cut short, or `failed` for one that failed otherwise
+   * (the error saying so comes after it).
    */
-  stop(outcome?: 'done' | 'interrupted'): void;
+  stop(outcome?: TransferOutcome): void;
+}
+
+export type TransferOutcome = 'done' | 'interrupted' | 'failed';
+
+/** How a transfer ended, as its --stats summary says it. */
+export interface TransferEnd {
+  /** Both directions ended cleanly: every byte was sent and received. */
+  complete: boolean;
+  /** A stop signal arrived (before or after the transfer was complete). */
+  signalled: boolean;
+  /** The error the transfer ends with, as the command reports it (none: it ends well). */
+  failure: Error | undefined;
+}
+
+/**
+ * The summary's first word. A transfer that carried every byte is `done`, even when a signal
+ * came during the close that followed; one cut short by a signal is `interrupted`; one that
+ * ended with any other error is `failed`, not `done` before the error line.
+ */
+export function transferOutcome(end: TransferEnd): TransferOutcome {
+  if (end.complete && (end.failure === undefined || end.signalled)) return 'done';
+  if (end.signalled) return 'interrupted';
+  return end.failure === undefined ? 'done' : 'failed';
 }
 
 /**

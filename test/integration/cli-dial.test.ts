@@ -36,6 +36,21 @@ async function drainServer(): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
+/**
+ * A TCP service that sends a greeting, then resets the connection (RST) at the first bytes its
+ * client sends, the connection still open both ways.
+ */
+async function resetServer(): Promise<number> {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.write('hello\n');
+    socket.once('data', () => socket.resetAndDestroy());
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
 /** Resolves once the child's stderr matches `pattern` (rejects after `timeout` ms). */
 function stderrMatch(child: CliChild, pattern: RegExp, timeout = 30_000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -69,6 +84,7 @@ describe('flexmux dial', () => {
     tcp = sw.tcp;
     const port = await endlessServer();
     const drain = await drainServer();
+    const reset = await resetServer();
     const node = runCli(
       [
         'node',
@@ -80,6 +96,8 @@ describe('flexmux dial', () => {
         `9=127.0.0.1:${port}`,
         '--expose',
         `10=127.0.0.1:${drain}`,
+        '--expose',
+        `11=127.0.0.1:${reset}`,
       ],
       { env: ENV, shared: true },
     );
@@ -139,5 +157,29 @@ describe('flexmux dial', () => {
     const summary = dial.stderr.search(/^interrupted: sent [1-9]/m);
     expect(summary).toBeGreaterThanOrEqual(0);
     expect(summary).toBeLessThan(dial.stderr.indexOf('flexmux dial: interrupted by SIGINT'));
+  });
+
+  it('a transfer the peer resets: the --stats summary says failed, not done', async () => {
+    // stdin stays open: the dial ends by the reset, not by its own end.
+    const dial = runCli(['dial', 'source:11', '-s', tcp, '--stats', '--stats-interval', '100ms'], {
+      env: ENV,
+      stdin: 'pipe',
+    });
+    const stdin = dial.proc.stdin;
+    if (stdin === null) throw new Error('no stdin pipe');
+    stdin.on('error', () => {});
+    // Sent once the greeting is through, so the reset cannot overtake it.
+    await dial.waitForStdout('hello\n');
+    stdin.write('hi\n');
+    const code = await dial.exited;
+    stdin.destroy();
+    expect(code).not.toBe(0);
+    const error = dial.stderr.search(/^flexmux dial: /m);
+    expect(error).toBeGreaterThanOrEqual(0);
+    expect(dial.stderr).not.toMatch(/^(done|interrupted):/m);
+    // The summary, then the error: the summary itself says the transfer failed.
+    const summary = dial.stderr.search(/^failed: sent 3 B \(.*\), received 6 B /m);
+    expect(summary).toBeGreaterThanOrEqual(0);
+    expect(summary).toBeLessThan(error);
   });
 });

@@ -117,6 +117,9 @@ export interface ClientHost {
 }
 
 /** A stream the switcher saw open between two of its clients; both clients hold the same one. */
+/** Closes awaiting their close-ACK kept per client (SwitcherClient.closing). */
+const MAX_CLOSING = 1024;
+
 export interface LinkedStream {
   /** The client that accepted the stream (sent the OpenStream ACK), and the one that dialled. */
   acceptorClient: SwitcherClient;
@@ -249,6 +252,15 @@ export class SwitcherClient implements FrameSink {
   readonly streams = new Map<string, LinkedStream>();
   /** Of `streams`, those this client accepted (ClientCounters.streamsAccepted). */
   accepted = 0;
+  /**
+   * Streams this node began a v3 close of, the close passed on and the stream forgotten (unlink),
+   * whose close-ACK has not come back yet: key -> the other end and the close-ACK it owes, as
+   * that end would send it. An access reload that keeps the two apart answers the close in that
+   * end's place (revoke.ts answerForbiddenCloses): the router drops the real one. At most
+   * MAX_CLOSING, the oldest forgotten first (an end that never answers leaves its closer to its
+   * own close timeout, as before).
+   */
+  readonly closing = new Map<string, { peer: SwitcherClient; ack: Uint8Array }>();
   /** Dials of this client in flight, and early-data routes, by its source port (OpeningRoute). */
   readonly opening = new Map<number, OpeningRoute>();
   /**
@@ -511,6 +523,9 @@ export class SwitcherClient implements FrameSink {
    */
   static link(a: SwitcherClient, b: SwitcherClient, key: string, ack?: Frame, caps = 0, fins = 0): void {
     if (a.streams.has(key)) return;
+    // The addresses are a new stream's: a close of an earlier one on them was answered or is lost.
+    a.closing.delete(key);
+    b.closing.delete(key);
     // `a` sent the OpenStream ACK: it is the acceptor, its address is the ACK's source.
     const acceptor = [ack?.srcIP ?? a.ip, ack?.srcPort ?? 0] as const;
     const dialer = [ack?.dstIP ?? b.ip, ack?.dstPort ?? 0] as const;
@@ -545,14 +560,32 @@ export class SwitcherClient implements FrameSink {
     if (link.fins === 3 && (link.caps & release) === release) SwitcherClient.unlink(from, to, key);
   }
 
-  /** Forgets a stream (a close or reset passed, or both FINs of a releasing stream). */
-  static unlink(a: SwitcherClient, b: SwitcherClient, key: string): void {
+  /**
+   * Forgets a stream (a close or reset passed, or both FINs of a releasing stream); whether it was
+   * linked.
+   */
+  static unlink(a: SwitcherClient, b: SwitcherClient, key: string): boolean {
     const link = a.streams.get(key);
-    if (link === undefined || b.streams.get(key) !== link) return;
+    if (link === undefined || b.streams.get(key) !== link) return false;
     a.streams.delete(key);
     b.streams.delete(key);
     link.acceptorClient.accepted--;
     SwitcherClient.forgetRoute(link);
+    return true;
+  }
+
+  /**
+   * A v3 close `f` of a linked stream passed from `closer` to `peer`: its close-ACK, as `peer`
+   * would send it, is kept until it passes (closeAnswered) or an access reload sends it instead.
+   */
+  static noteClose(closer: SwitcherClient, peer: SwitcherClient, key: string, f: Frame): void {
+    if (closer === peer) return;
+    if (closer.closing.size >= MAX_CLOSING) {
+      const oldest = closer.closing.keys().next().value;
+      if (oldest !== undefined) closer.closing.delete(oldest);
+    }
+    const ack = header(Cmd.CLOSE_ACK, closer.ip, f.srcPort, peer.ip, f.dstPort, 0);
+    closer.closing.set(key, { peer, ack });
   }
 
   /** Forgets the early frames held on `route` (a route of `dialer`); the caller sent or dropped them. */

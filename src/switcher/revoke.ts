@@ -159,3 +159,30 @@ export function refuseForbiddenDials(
   }
   return refused;
 }
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Answers, in the other end's place, the v3 closes in flight between two nodes `mayTalk` keeps
+ * apart now. A close that passed the switcher just before the reload had its stream forgotten
+ * then (endForbidden no longer sees it), and the router drops the close-ACK its peer sends back:
+ * the closer waited out its close timeout (2 s by default, a Go node's 5 s), its stream and port
+ * held meanwhile. The close-ACK goes behind what the peer sent first, as the real one would.
+ * Returns how many it answered.
+ */
+export function answerForbiddenCloses(
+  clients: Iterable<SwitcherClient>,
+  mayTalk: (a: string, b: string) => boolean,
+): number {
+  let answered = 0;
+  for (const c of clients) {
+    if (c.closing.size === 0) continue;
+    for (const [key, { peer, ack }] of [...c.closing]) {
+      if (mayTalk(c.domain, peer.domain)) continue;
+      c.closing.delete(key);
+      c.sendAs(peer, ack, EMPTY);
+      answered++;
+    }
+  }
+  return answered;
+}

@@ -289,8 +289,14 @@ export class Router {
       if (held !== null)
         for (const g of held) this.forward(to, from, encodeHeader(g), this.track(to, from, g));
     } else if (f.cmd === Cmd.CLOSE || f.cmd === Cmd.RESET) {
-      SwitcherClient.unlink(from, to, streamKey(f));
+      const key = streamKey(f);
+      // A v3 close's ACK is still owed once the stream is forgotten: an access reload may have to
+      // send it in the peer's place (revoke.ts answerForbiddenCloses).
+      if (SwitcherClient.unlink(from, to, key) && f.cmd === Cmd.CLOSE)
+        SwitcherClient.noteClose(from, to, key, f);
       this.beforeAck(from, to, f, true);
+    } else if (f.cmd === Cmd.CLOSE_ACK) {
+      to.closing.delete(streamKey(f));
     } else if (f.cmd === Cmd.FIN) {
       SwitcherClient.noteFin(from, to, streamKey(f), f);
       this.beforeAck(from, to, f, false);

@@ -20,7 +20,7 @@ import { type ResolvedSwitcherOptions, type SwitcherOptions, validateSwitcherOpt
 import { type GateHost, Gatekeeper, type RefusalInfo } from './gatekeeper.js';
 import { IpPool, MAX_IP, MIN_IP } from './ip-pool.js';
 import { type Claim, Registry } from './registry.js';
-import { endForbidden, refuseForbiddenDials, ruleChange } from './revoke.js';
+import { answerForbiddenCloses, endForbidden, refuseForbiddenDials, ruleChange } from './revoke.js';
 import { Router } from './router.js';
 import { type ClientTotals, sumClients } from './totals.js';
 
@@ -200,6 +200,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     this.options.access = kept;
     if (password !== undefined) this.options.password = password;
     const ended = endForbidden(this.registry.entries(), (a, b) => this.access.mayTalk(a, b));
+    answerForbiddenCloses(this.registry.entries(), (a, b) => this.access.mayTalk(a, b));
     const refused = refuseForbiddenDials(
       this.registry.entries(),
       // Not mayDial: frames still pass between nodes one of which may dial the other, so a late

@@ -4,6 +4,8 @@ import { FlexStream, type Listener, type NodeOptions } from '../../src/index.js'
 import { BaseNode } from '../../src/node/node.js';
 import { Session } from '../../src/node/session.js';
 import type { AccessOptions } from '../../src/switcher/access.js';
+import type { SwitcherClient } from '../../src/switcher/client.js';
+import type { Registry } from '../../src/switcher/registry.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { captureLogger } from '../helpers/faulty-log.js';
@@ -93,6 +95,10 @@ async function passes(dialled: FlexStream, accepted: FlexStream, text: string): 
 
 const streamsOf = (sw: Switcher, domain: string): number | undefined => sw.client(domain)?.streams;
 
+/** How many of `domain`'s v3 closes the switcher keeps, awaiting their close-ACK. */
+const closingOf = (sw: Switcher, domain: string): number | undefined =>
+  (sw as unknown as { registry: Registry<SwitcherClient> }).registry.byDomain(domain)?.closing.size;
+
 describe('Switcher.setAccess with streams open that the new rules forbid', () => {
   it('resets them at both ends (code 4), frees both clients, refuses new dials, spares other pairs', async () => {
     const { sw, logger } = makeSwitcher({
@@ -176,5 +182,73 @@ describe('Switcher.setAccess with streams open that the new rules forbid', () =>
     expect(line?.level).toBe('info');
     expect(line?.fields).toMatchObject({ streamsEnded: 0, removed: ['web -> db'], added: ['db -> web'] });
     expect(streamsOf(sw, 'web')).toBe(1);
+  });
+});
+
+describe('Switcher.setAccess while a stream is closing', () => {
+  it("completes a v3 close whose ACK the new rules would drop, without the closer's timeout", async () => {
+    const { sw } = makeSwitcher({ dial: [{ from: 'web', to: 'db' }] });
+    // A long close-ACK timeout: a close that waits for it outlasts the test's bound by far.
+    const web = await nodeOf(sw, 'web', { caps: 0, closeAckTimeout: 60_000 });
+    // db's frames to the switcher pass through a gate the test holds shut while it reloads.
+    let holding = false;
+    const held: (() => void)[] = [];
+    let heldOne = (): void => {};
+    const someHeld = new Promise<void>((resolve) => {
+      heldOne = resolve;
+    });
+    const db = new Session<FlexStream>({
+      connector: async () => {
+        const [ours, theirs] = memoryPair();
+        sw.handle(theirs);
+        const send = ours.send.bind(ours);
+        ours.send = (parts, onReleased) => {
+          if (!holding) return send(parts, onReleased);
+          held.push(() => send(parts, onReleased));
+          heldOne();
+          return true;
+        };
+        return ours;
+      },
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+      password: PASSWORD,
+      domain: 'db',
+      reconnect: false,
+      heartbeatInterval: 0,
+      caps: 0,
+    });
+    cleanups.push(() => db.close());
+    await db.ready({ timeout: 5_000 });
+    const { dialled, accepted } = await open(web, db.listen(7), 'db');
+    // A close left waiting must not hold the sessions' close past the test.
+    cleanups.push(() => dialled.destroy());
+    const ends = [outcome(dialled), outcome(accepted)];
+
+    // web closes (plain v3: its CloseStream); db gets it through the switcher and answers, but
+    // its close-ACK is held until the reload has kept web and db apart.
+    holding = true;
+    dialled.end();
+    expect(await ends[1]!.result).toBe('clean end');
+    await someHeld;
+    sw.setAccess({ dial: [] });
+    holding = false;
+    for (const h of held.splice(0)) h();
+
+    // The closer's close completes now, not after its close-ACK timeout.
+    expect(await ended(ends)).toEqual(['clean end', 'clean end']);
+    expect(closingOf(sw, 'web')).toBe(0);
+  });
+
+  it('forgets a close once its close-ACK passes; a reload then sends nothing for it', async () => {
+    const { sw } = makeSwitcher({ dial: [{ from: 'web', to: 'db' }] });
+    const web = await nodeOf(sw, 'web', { caps: 0 });
+    const db = await nodeOf(sw, 'db', { caps: 0 });
+    const { dialled, accepted } = await open(web, db.listen(7), 'db');
+    const ends = [outcome(dialled), outcome(accepted)];
+    dialled.end();
+    expect(await ended(ends)).toEqual(['clean end', 'clean end']);
+    expect(closingOf(sw, 'web')).toBe(0);
+    sw.setAccess({ dial: [] });
+    expect([streamsOf(sw, 'web'), streamsOf(sw, 'db')]).toEqual([0, 0]);
   });
 });

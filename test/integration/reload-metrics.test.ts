@@ -1,10 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCliAdmin } from '../../src/cli/admin-server.js';
-import { type ListenerSpecs, readPemPair, startListeners } from '../../src/cli/listeners.js';
 import { ReloadCounts } from '../../src/cli/reload-count.js';
 import {
   type SwitcherOpts,
@@ -12,9 +9,9 @@ import {
   switcherReload,
   switcherReloadPlan,
 } from '../../src/cli/switcher.js';
-import { Switcher } from '../../src/switcher/switcher.js';
 import { type CertPair, certA, certB, certExpired, servedFingerprint } from '../helpers/certs.js';
 import { captureLogger } from '../helpers/faulty-log.js';
+import { tlsSwitcherWithFiles } from '../helpers/tls-switcher-files.js';
 import { parseMetrics } from './admin-fixture.js';
 import { request } from './admin-http.js';
 
@@ -37,29 +34,12 @@ afterEach(async () => {
 const expiryOf = (file: string): number => Date.parse(new X509Certificate(readFileSync(file)).validTo) / 1000;
 
 async function setup(first: CertPair = certA) {
-  const dir = mkdtempSync(join(tmpdir(), 'flexmux-reload-metrics-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  const files = {
-    cert: join(dir, 'fullchain.pem'),
-    key: join(dir, 'privkey.pem'),
-    password: join(dir, 'pw'),
-  };
-  copyFileSync(first.certFile, files.cert);
-  copyFileSync(first.keyFile, files.key);
-  writeFileSync(files.password, 'password-one\n');
-  const switcher = new Switcher({ password: 'password-one' });
-  cleanup.push(() => switcher.close({ timeout: 1_000 }));
-  const specs: ListenerSpecs = {
-    tcp: [],
-    ws: [],
-    tls: [{ host: HOST, port: 0 }],
-    wss: [{ host: HOST, port: 0, path: '/flex/ws' }],
-    cert: files.cert,
-    key: files.key,
-  };
-  const pem = readPemPair(specs);
-  const listeners = await startListeners(switcher, specs, pem);
-  cleanup.push(() => Promise.all(listeners.map((l) => l.close())).then(() => {}));
+  const { files, switcher, specs, pem, listeners } = await tlsSwitcherWithFiles(
+    HOST,
+    cleanup,
+    'flexmux-reload-metrics-',
+    first,
+  );
   const logger = captureLogger();
   const certificate = servedCertificate(specs, pem, logger);
   let now = 1_700_000_000_000;

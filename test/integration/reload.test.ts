@@ -5,7 +5,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { accessFromConfig } from '../../src/cli/access.js';
 import { startCliAdmin } from '../../src/cli/admin-server.js';
 import { loadConfigFile } from '../../src/cli/config-file.js';
-import { type ListenerSpecs, readPemPair, startListeners } from '../../src/cli/listeners.js';
 import { nodeReloadPlan } from '../../src/cli/node-reload.js';
 import type { ConnectOpts } from '../../src/cli/options.js';
 import { reloadAll } from '../../src/cli/reload.js';
@@ -21,6 +20,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { certA, certB, servedFingerprint } from '../helpers/certs.js';
 import { captureLogger } from '../helpers/faulty-log.js';
 import { once, readAll } from '../helpers/streams.js';
+import { tlsSwitcherWithFiles } from '../helpers/tls-switcher-files.js';
 import { request } from './admin-http.js';
 
 /**
@@ -48,31 +48,11 @@ interface Setup {
 }
 
 async function setup(): Promise<Setup> {
-  const dir = mkdtempSync(join(tmpdir(), 'flexmux-reload-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  const files = {
-    cert: join(dir, 'fullchain.pem'),
-    key: join(dir, 'privkey.pem'),
-    password: join(dir, 'password'),
-    token: join(dir, 'admin-token'),
-  };
-  copyFileSync(certA.certFile, files.cert);
-  copyFileSync(certA.keyFile, files.key);
-  writeFileSync(files.password, 'password-one\n');
-  writeFileSync(files.token, 'token-one\n');
-  const switcher = new Switcher({ password: 'password-one' });
-  cleanup.push(() => switcher.close({ timeout: 1_000 }));
-  const specs: ListenerSpecs = {
-    tcp: [],
-    ws: [],
-    tls: [{ host: HOST, port: 0 }],
-    wss: [{ host: HOST, port: 0, path: '/flex/ws' }],
-    cert: files.cert,
-    key: files.key,
-  };
-  const pem = readPemPair(specs);
-  const listeners = await startListeners(switcher, specs, pem);
-  cleanup.push(() => Promise.all(listeners.map((l) => l.close())).then(() => {}));
+  const { dir, files, switcher, listeners, pem } = await tlsSwitcherWithFiles(
+    HOST,
+    cleanup,
+    'flexmux-reload-',
+  );
   const server = await startCliAdmin({ switcher }, { host: HOST, port: 0 }, 'token-one', silentLogger);
   cleanup.push(() => server.close());
   const o: SwitcherOpts = {

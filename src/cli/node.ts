@@ -332,6 +332,16 @@ function dialForwarded(
   });
 }
 
+/** How a forward listener serves its connections (serveForward, listenForward). */
+export interface ForwardServing {
+  /** What a dial waits for rather than failing (dialForwarded); none by default. */
+  waits?: ForwardWaits;
+  /** The command's shutdown: abandons the dials still waiting. */
+  stop?: AbortSignal;
+  /** Holds each connection until it settles (listenForward). */
+  admitted?: Promise<boolean>;
+}
+
 /**
  * Listens on `f.localPort` and dials `f.domain:f.port` per connection (exported for tests),
  * waiting for what `waits` allows (dialForwarded) until `stop` (the command's shutdown) aborts.
@@ -342,10 +352,9 @@ export async function serveForward(
   o: Pick<NodeOpts, 'bind' | 'dialTimeout'>,
   tunnels: Pick<Tunnels, 'splice'>,
   logger: Logger,
-  waits: ForwardWaits = NO_WAITS,
-  stop?: AbortSignal,
+  how: Omit<ForwardServing, 'admitted'> = {},
 ): Promise<net.Server> {
-  const server = await listenForward(session, f, o, tunnels, logger, waits, stop);
+  const server = await listenForward(session, f, o, tunnels, logger, how);
   logger.info({ listen: listenAddress(server), target: forwardTarget(f) }, 'forwarding');
   return server;
 }
@@ -363,9 +372,7 @@ export async function listenForward(
   o: Pick<NodeOpts, 'bind' | 'dialTimeout'>,
   tunnels: Pick<Tunnels, 'splice'>,
   logger: Logger,
-  waits: ForwardWaits = NO_WAITS,
-  stop?: AbortSignal,
-  admitted?: Promise<boolean>,
+  { waits = NO_WAITS, stop, admitted }: ForwardServing = {},
 ): Promise<net.Server> {
   const forwardConnection = (socket: net.Socket, from: string): void => {
     // Read here, not at accept: a connection held until its reload commits goes where it says.
@@ -570,7 +577,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
           return serveExpose(session, e, tunnels, logger);
         },
         forward: (f, admitted) =>
-          listenForward(dialer, f, o, tunnels, logger, waits, stopping.signal, admitted),
+          listenForward(dialer, f, o, tunnels, logger, { waits, stop: stopping.signal, admitted }),
       },
       logger,
     );

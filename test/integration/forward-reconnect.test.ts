@@ -60,7 +60,7 @@ describe('a forwarded connection whose dial was in flight when the switcher died
       { bind: '127.0.0.1', dialTimeout: 10_000 },
       { splice },
       silentLogger,
-      { target: () => false, session: () => bob.state !== 'closed' && bob.state !== 'ready' },
+      { waits: { target: () => false, session: () => bob.state !== 'closed' && bob.state !== 'ready' } },
     );
     cleanups.push(() => new Promise((resolve) => server.close(resolve)));
     const answer = exchange((server.address() as net.AddressInfo).port, 'hello');

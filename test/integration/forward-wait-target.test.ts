@@ -51,7 +51,7 @@ async function forward(bob: Session<FlexStream>, waits: ForwardWaits, logger: Lo
     { bind: '127.0.0.1', dialTimeout: 10_000 },
     { splice },
     logger,
-    waits,
+    { waits },
   );
   cleanups.push(() => new Promise((resolve) => server.close(resolve)));
   return (server.address() as net.AddressInfo).port;

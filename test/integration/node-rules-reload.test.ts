@@ -116,7 +116,7 @@ async function startNode(
       forward: async (f, admitted) => {
         await beforeBind(f);
         const o = { bind: HOST, dialTimeout: 5_000 };
-        const server = await listenForward(alice, f, o, tunnels, logger, undefined, undefined, admitted);
+        const server = await listenForward(alice, f, o, tunnels, logger, { admitted });
         bound.push(server);
         return server;
       },

@@ -79,8 +79,7 @@ describe('a --forward connection waiting for its target at shutdown', () => {
       { bind: '127.0.0.1', dialTimeout: 60_000 },
       { splice: () => Promise.resolve(undefined) },
       logger,
-      { target: () => true, session: () => false },
-      stop.signal,
+      { waits: { target: () => true, session: () => false }, stop: stop.signal },
     );
     server.on('connection', (s: net.Socket) => sockets.push(s));
     const { port } = server.address() as net.AddressInfo;

@@ -1,7 +1,14 @@
 import type { ConnectOptions, NodeSession } from '../connect.js';
 import type { ConnectOpts } from './options.js';
-import { type Reloadable, type ReloadPlan, sameBytes, secretReload } from './reload.js';
-import { ADMIN_TOKEN_ENV, PASSWORD_ENV } from './secret.js';
+import {
+  type AdminTokenSource,
+  addAdminTokenReload,
+  type Reloadable,
+  type ReloadPlan,
+  sameBytes,
+  secretReload,
+} from './reload.js';
+import { PASSWORD_ENV } from './secret.js';
 import { readCaFile } from './session.js';
 
 /**
@@ -13,7 +20,7 @@ export interface NodeReloadSources {
   session: NodeSession;
   /** The options the session was opened with: their `tls` is read at each attempt. */
   options: ConnectOptions;
-  admin?: { token: string | undefined; setToken(token: string): void };
+  admin?: AdminTokenSource;
 }
 
 export function nodeReloadPlan(
@@ -30,12 +37,7 @@ export function nodeReloadPlan(
     options.tls ??= {};
     items.push(caReload(o.ca, options.tls));
   }
-  const admin = s.admin;
-  if (admin?.token !== undefined) {
-    if (o.adminTokenFile !== undefined)
-      items.push(secretReload('admin token', o.adminTokenFile, admin.token, (t) => admin.setToken(t)));
-    else notReloaded.push(`admin token (from ${ADMIN_TOKEN_ENV})`);
-  }
+  addAdminTokenReload({ items, notReloaded }, s.admin, o.adminTokenFile);
   return { items, notReloaded };
 }
 

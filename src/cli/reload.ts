@@ -4,7 +4,7 @@ import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { describeError } from './exit.js';
 import type { PemPair } from './listeners.js';
-import { readSecretFile } from './secret.js';
+import { ADMIN_TOKEN_ENV, readSecretFile } from './secret.js';
 
 /**
  * What a long-running command reads again from its files on SIGHUP (reload-signal.ts sends it
@@ -177,4 +177,25 @@ export function secretReload(
       return true;
     },
   };
+}
+
+/** The admin server of a long-running command, as its reload sees it: the token it checks now. */
+export interface AdminTokenSource {
+  token: string | undefined;
+  setToken(token: string): void;
+}
+
+/**
+ * Adds the admin token to `plan`, for switcher and node alike: read again from `file`, or, when
+ * it came from the environment, named as not reloaded. An admin server without a token has none.
+ */
+export function addAdminTokenReload(
+  plan: { items: Reloadable[]; notReloaded: string[] },
+  admin: AdminTokenSource | undefined,
+  file: string | undefined,
+): void {
+  if (admin?.token === undefined) return;
+  if (file !== undefined)
+    plan.items.push(secretReload('admin token', file, admin.token, (t) => admin.setToken(t)));
+  else plan.notReloaded.push(`admin token (from ${ADMIN_TOKEN_ENV})`);
 }

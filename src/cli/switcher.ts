@@ -41,6 +41,8 @@ import {
   parseSize,
 } from './parse.js';
 import {
+  type AdminTokenSource,
+  addAdminTokenReload,
   certificateReload,
   type Reloadable,
   type ReloadPlan,
@@ -314,7 +316,7 @@ export interface ReloadSources {
   password: string;
   /** No password was given: this run's was generated. */
   generated: boolean;
-  admin?: { token: string | undefined; setToken(token: string): void };
+  admin?: AdminTokenSource;
   listeners: readonly OpenListener[];
   /** The certificate and key the secure listeners serve. */
   pem: PemPair | undefined;
@@ -355,12 +357,7 @@ export function switcherReloadPlan(o: SwitcherOpts, switcher: Switcher, s: Reloa
   }
   if (o.passwordFile === undefined)
     notReloaded.push(s.generated ? 'password (generated at start)' : `password (from ${PASSWORD_ENV})`);
-  const admin = s.admin;
-  if (admin?.token !== undefined) {
-    if (o.adminTokenFile !== undefined)
-      items.push(secretReload('admin token', o.adminTokenFile, admin.token, (t) => admin.setToken(t)));
-    else notReloaded.push(`admin token (from ${ADMIN_TOKEN_ENV})`);
-  }
+  addAdminTokenReload({ items, notReloaded }, s.admin, o.adminTokenFile);
   return { items, notReloaded };
 }
 

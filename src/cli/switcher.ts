@@ -496,10 +496,9 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
     const reloads = new ReloadCounts();
     let admin: ReloadSources['admin'];
     if (o.admin !== undefined) {
-      const token = adminToken;
-      const server = await startCliAdmin({ switcher }, o.admin, token, logger, { reloads, certificate });
+      const server = await startCliAdmin({ switcher }, o.admin, adminToken, logger, { reloads, certificate });
       closers.push(() => server.close());
-      admin = { token, setToken: (t) => server.setToken(t) };
+      admin = { token: adminToken, setToken: (t) => server.setToken(t) };
     }
     const urls = listeners.map((l) => l.url);
     if (o.demo !== undefined) {

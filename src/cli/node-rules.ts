@@ -30,6 +30,12 @@ export interface RuleServing {
   forward(f: Forward, admitted?: Promise<boolean>): Promise<net.Server>;
 }
 
+/** A virtual port served: the rule (its target read per stream) and its listener. */
+interface Exposing {
+  rule: Expose;
+  listener: { close(): void };
+}
+
 interface Forwarding {
   /** The rule this listener serves, read per connection: a reload retargets it in place. */
   rule: Forward;
@@ -71,7 +77,7 @@ export function rulesProblem(expose: readonly Expose[], forward: readonly Forwar
 }
 
 export class NodeRules {
-  private readonly exposed = new Map<number, { rule: Expose; listener: { close(): void } }>();
+  private readonly exposed = new Map<number, Exposing>();
   private forwarded: Forwarding[] = [];
   private stopped = false;
 
@@ -137,7 +143,7 @@ export class NodeRules {
     // listeners are bound, then the new virtual ports are listened on (session.listen throws on a
     // session closed meanwhile). Only then is anything the old rules serve changed, by steps that
     // cannot fail, so the log's "kept the old rules" is true whenever this throws.
-    const added: { port: number; rule: Expose; listener: { close(): void } }[] = [];
+    const added: Exposing[] = [];
     try {
       for (const f of plan.added) {
         const rule = { ...f };
@@ -148,7 +154,7 @@ export class NodeRules {
       for (const e of expose) {
         if (this.exposed.has(e.port)) continue;
         const rule = { port: e.port, target: { ...e.target } };
-        added.push({ port: e.port, rule, listener: this.serving.expose(rule) });
+        added.push({ rule, listener: this.serving.expose(rule) });
       }
     } catch (err) {
       // A connection accepted by a listener bound before the failure is closed, not forwarded by
@@ -158,7 +164,7 @@ export class NodeRules {
       // serving.expose said `exposing` for these: say they stopped, as they did.
       for (const a of added) {
         a.listener.close();
-        this.logger.info({ port: a.port, target: exposeTarget(a.rule) }, 'stopped exposing');
+        this.logger.info({ port: a.rule.port, target: exposeTarget(a.rule) }, 'stopped exposing');
       }
       throw err;
     }
@@ -238,10 +244,7 @@ export class NodeRules {
    * Serves `expose` instead of the virtual ports served now, `added` (those it adds) already
    * listening; whether anything changed besides them. Cannot fail.
    */
-  private changeExposes(
-    expose: readonly Expose[],
-    added: readonly { port: number; rule: Expose; listener: { close(): void } }[],
-  ): boolean {
+  private changeExposes(expose: readonly Expose[], added: readonly Exposing[]): boolean {
     let changed = false;
     const wanted = new Map(expose.map((e) => [e.port, e]));
     for (const [port, x] of [...this.exposed]) {
@@ -260,7 +263,7 @@ export class NodeRules {
       changed = true;
       this.logger.info({ port: e.port, target: exposeTarget(e), was }, 'exposing');
     }
-    for (const a of added) this.exposed.set(a.port, { rule: a.rule, listener: a.listener });
+    for (const a of added) this.exposed.set(a.rule.port, a);
     return changed;
   }
 }

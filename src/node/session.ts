@@ -381,7 +381,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const { timeoutMs } = dialLimits(options, this.nodeOpts);
     return this.waiting.run((stop) =>
       untilTarget(this.retrying('dial', target, timeoutMs, options, stop), (timeout, signal) =>
-        this.dialOnce(address, { ...options, timeout, signal }),
+        this.dialOnce(address, { ...options, timeout, signal, waitForTarget: false }),
       ),
     );
   }
@@ -416,11 +416,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
 
   /**
    * One dial, on the current connection or (waiting if asked) the next one. Never the node's
-   * waitForTarget: the session's loop (dial()) spans connections, and one of the node's inside it
-   * would wait on a connection the session may have lost.
+   * waitForTarget (dial() gives `options` with it unset or false): the session's loop spans
+   * connections, and one of the node's inside it would wait on a connection the session may have
+   * lost. No copy of `options` here: a plain dial passes them through as given.
    */
-  private async dialOnce(address: string | DialTarget, given: SessionDialOptions): Promise<S> {
-    const options = { ...given, waitForTarget: false };
+  private async dialOnce(address: string | DialTarget, options: SessionDialOptions): Promise<S> {
     if (this._node && this._state === 'ready') return this._node.dial(address, options);
     // Checked before any wait, as the node would: a bad address or option waited for the
     // connection (its whole timeout, then TimeoutError, while none came) only to be refused
@@ -446,17 +446,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const target = pingTarget(domain);
     return this.waiting.run((stop) =>
       untilTarget(this.retrying('ping', target, limit, options, stop), (timeout, signal) =>
-        this.pingOnce(domain, { ...options, timeout, signal }),
+        this.pingOnce(domain, { ...options, timeout, signal, waitForTarget: false }),
       ),
     );
   }
 
   /**
    * One ping, on the current connection or (waiting if asked) the next one. Never the node's
-   * waitForTarget, for the reason dialOnce gives.
+   * waitForTarget, as dialOnce (ping() gives `options` with it unset or false).
    */
-  private async pingOnce(domain: string, given: SessionPingOptions): Promise<number> {
-    const options = { ...given, waitForTarget: false };
+  private async pingOnce(domain: string, options: SessionPingOptions): Promise<number> {
     if (this._node && this._state === 'ready') return this._node.ping(domain, options);
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
     const { node, left } = await this.current(options.wait, options, limit);

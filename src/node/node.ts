@@ -17,7 +17,6 @@ import { errorFields } from '../util/cause.js';
 import { checkBool, checkDelay, checkInt } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { StopSignals } from '../util/signals.js';
 import { releaseWatch } from '../util/slabs.js';
 import { timeout } from '../util/timers.js';
 import { Caps, Cmd, LOCAL_IP, MAX_PAYLOAD, SWITCHER_IP } from '../wire/constants.js';
@@ -215,10 +214,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private _closed = false;
   private closing = false;
   /**
-   * The dials and pings waiting for their target: closing the node (or starting to) ends their
-   * pauses, and their next attempts fail as a closed node's do, instead of waiting out up to 1 s.
+   * Aborted once the node closes (or starts to): it ends the pauses of the dials and pings waiting
+   * for their target, whose next attempts fail as a closed node's do, instead of waiting out up
+   * to 1 s. Each wait follows it (redial.ts), adding no listener of its own.
    */
-  private readonly waiting = new StopSignals();
+  private readonly waitsEnd = new AbortController();
   private closeError: Error | undefined;
   /**
    * @internal set by a Session, which logs the loss of the connection itself ('session
@@ -533,9 +533,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     attempt: Attempt<R>,
   ): Promise<R> {
     const away = what === 'dial' ? targetAway : pingTargetAway;
-    return this.waiting.run((stop) =>
-      untilTarget({ what, target, timeout, signal, stop, logger: this.logger, away }, attempt),
-    );
+    const stop = this.waitsEnd.signal;
+    return untilTarget({ what, target, timeout, signal, stop, logger: this.logger, away }, attempt);
   }
 
   /** Sets the domain and IP after admission (the session does this). */
@@ -552,7 +551,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (this._closed) return;
     if (!this.closing) {
       this.closing = true;
-      this.waiting.stopAll();
+      this.waitsEnd.abort();
       for (const l of [...this.listeners.values()]) {
         if (this.borrowed.has(l)) this.dropListener(l);
         else l.close();
@@ -968,7 +967,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private teardown(err: Error, byOwner = false): void {
     if (this._closed) return;
     this._closed = true;
-    this.waiting.stopAll();
+    this.waitsEnd.abort();
     const graceful = byOwner || (this.closing && err instanceof ConnectionClosedError);
     this.closeError = graceful ? undefined : err;
     this.scheduler.close();

@@ -70,7 +70,8 @@ export interface RedialOptions {
   signal?: AbortSignal;
   /**
    * The owner's own end (a session's close): it cuts a pause short, and the next attempt, made at
-   * once, fails as the owner's state says (a closed session's ConnectionClosedError).
+   * once, fails as the owner's state says (a closed session's ConnectionClosedError). Followed as
+   * `signal` is: an owner passes one signal for all its waits, which add no listener to it each.
    */
   stop?: AbortSignal;
   /** Whether, and when, to try again after `err`. */
@@ -153,13 +154,16 @@ async function retry<S>(
   verb: string,
   outOfTime: (away: unknown, last?: unknown) => Error,
 ): Promise<S> {
-  // The attempts and pauses listen to a follower of the caller's signal, not to it: a caller may
-  // share one signal among a dozen of these, and a listener each on it made Node.js warn.
+  // The attempts and pauses listen to followers of the caller's signal and the owner's stop, not
+  // to them: a caller (or owner) may share one among a dozen of these, and a listener each on it
+  // made Node.js warn.
   const followed = o.signal === undefined ? undefined : followSignal(o.signal);
+  const stop = o.stop === undefined ? undefined : followSignal(o.stop);
   try {
-    return await retryFollowing(attempt, o, followed?.signal, verb, outOfTime);
+    return await retryFollowing(attempt, o, followed?.signal, stop?.signal, verb, outOfTime);
   } finally {
     followed?.dispose();
+    stop?.dispose();
   }
 }
 
@@ -167,6 +171,7 @@ async function retryFollowing<S>(
   attempt: Attempt<S>,
   o: RedialOptions,
   signal: AbortSignal | undefined,
+  stop: AbortSignal | undefined,
   verb: string,
   outOfTime: (away: unknown, last?: unknown) => Error,
 ): Promise<S> {
@@ -188,7 +193,7 @@ async function retryFollowing<S>(
       }
       if (wait > 0) {
         o.onRetry?.(err, wait);
-        await sleep(wait, verb, signal, o.stop);
+        await sleep(wait, verb, signal, stop);
       }
       // The pause took what was left: the next attempt would get a token timeout and fail with a
       // timeout of its own, which says less than this.

@@ -19,7 +19,7 @@ import { errorFields } from '../util/cause.js';
 import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { eitherSignal, type LinkedSignal, StopSignals } from '../util/signals.js';
+import { eitherSignal, type LinkedSignal } from '../util/signals.js';
 import { clampDelay, now } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import { type DialTarget, formatTarget, parseAddress } from './address.js';
@@ -221,11 +221,6 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private shortLived = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly abort = new AbortController();
-  /**
-   * The dials and pings waiting for their target, whose pauses close() ends: a signal each, not
-   * `abort`'s, which a dozen of them waiting at once made Node.js warn of a listener leak.
-   */
-  private readonly waiting = new StopSignals();
   private closing: Promise<void> | null = null;
   private readyWaiters: ReadyWaiter[] = [];
   /** The failure that made the session close itself (not a close() of its owner), if any. */
@@ -379,10 +374,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Checked once, here: a bad address or option is refused at once, not dialled again.
     const target = formatTarget(parseAddress(address));
     const { timeoutMs } = dialLimits(options, this.nodeOpts);
-    return this.waiting.run((stop) =>
-      untilTarget(this.retrying('dial', target, timeoutMs, options, stop), (timeout, signal) =>
-        this.dialOnce(address, { ...options, timeout, signal, waitForTarget: false }),
-      ),
+    return untilTarget(this.retrying('dial', target, timeoutMs, options), (timeout, signal) =>
+      this.dialOnce(address, { ...options, timeout, signal, waitForTarget: false }),
     );
   }
 
@@ -390,8 +383,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * How a dial or ping with `waitForTarget` is made again (untilTarget): later after a failure
    * that says its target is away (refused as not there, or a ping's `domain not found`); at once
    * after the loss of the connection, but only when it waits for the next connection (`wait`,
-   * else waitForReady), and only while the session is reconnecting: one that failed while ready did not lose its connection (made again at once,
-   * it could spin). close() ends a pause at once (`stop`, from `waiting`): the next attempt fails
+   * else waitForReady), and only while the session is reconnecting: one that failed while ready
+   * did not lose its connection (made again at once, it could spin). close() ends a pause at once
+   * (`stop`: the session's `abort`, which each wait follows, redial.ts): the next attempt fails
    * with the closed session's error.
    */
   private retrying(
@@ -399,7 +393,6 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     target: string,
     timeout: number,
     options: { signal?: AbortSignal; wait?: boolean },
-    stop: AbortSignal,
   ): TargetWait {
     const waits = options.wait ?? this.waitForReady;
     return {
@@ -407,7 +400,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       target,
       timeout,
       signal: options.signal,
-      stop,
+      stop: this.abort.signal,
       logger: this.logger,
       away: what === 'dial' ? targetAway : pingTargetAway,
       now: (err) => waits && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready',
@@ -444,10 +437,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Checked once, here: a bad option is refused at once, not tried again.
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
     const target = pingTarget(domain);
-    return this.waiting.run((stop) =>
-      untilTarget(this.retrying('ping', target, limit, options, stop), (timeout, signal) =>
-        this.pingOnce(domain, { ...options, timeout, signal, waitForTarget: false }),
-      ),
+    return untilTarget(this.retrying('ping', target, limit, options), (timeout, signal) =>
+      this.pingOnce(domain, { ...options, timeout, signal, waitForTarget: false }),
     );
   }
 
@@ -530,7 +521,6 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.setState('closed');
     this.bounds.signal?.removeEventListener('abort', this.onOpenerAbort);
     this.abort.abort();
-    this.waiting.stopAll();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const l of [...this.listeners.values()]) l.close();
     const err = this.closedError();

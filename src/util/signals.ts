@@ -84,32 +84,3 @@ export function followSignal(source: AbortSignal): LinkedSignal {
     },
   };
 }
-
-/**
- * A signal each for the operations an owner's close must cut short (a dial or ping waiting for its
- * target): one signal shared by all of them would do, but every pause listens to it, and Node.js
- * warns of a leak past 10 listeners on one signal; a signal each has one listener at a time.
- */
-export class StopSignals {
-  private readonly live = new Set<AbortController>();
-  private stopped = false;
-
-  /** Runs `op` with a signal of its own, which stopAll() aborts (aborted at once after it). */
-  async run<T>(op: (stop: AbortSignal) => Promise<T>): Promise<T> {
-    const c = new AbortController();
-    if (this.stopped) c.abort();
-    this.live.add(c);
-    try {
-      return await op(c.signal);
-    } finally {
-      this.live.delete(c);
-    }
-  }
-
-  /** Aborts the signal of every operation running, and of every one run later. */
-  stopAll(): void {
-    this.stopped = true;
-    for (const c of this.live) c.abort();
-    this.live.clear();
-  }
-}

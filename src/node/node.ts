@@ -43,7 +43,7 @@ import { type Destroyable, Listener } from './listener.js';
 import { Loopback } from './loopback.js';
 import { Pinger, pingTarget } from './pinger.js';
 import { PortPool } from './ports.js';
-import { type Attempt, pingTargetAway, targetAway, untilTarget } from './redial.js';
+import { type Attempt, untilTarget } from './redial.js';
 import { Retention } from './retention.js';
 
 export interface DialOptions {
@@ -532,9 +532,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     signal: AbortSignal | undefined,
     attempt: Attempt<R>,
   ): Promise<R> {
-    const away = what === 'dial' ? targetAway : pingTargetAway;
     const stop = this.waitsEnd.signal;
-    return untilTarget({ what, target, timeout, signal, stop, logger: this.logger, away }, attempt);
+    return untilTarget({ what, target, timeout, signal, stop, logger: this.logger }, attempt);
   }
 
   /** Sets the domain and IP after admission (the session does this). */

@@ -82,15 +82,17 @@ export interface RedialOptions {
 
 /** What waitingForTarget() makes RedialOptions from. */
 export interface TargetWait {
-  /** What is made again, named in the log line (`dial waiting for its target`). */
+  /**
+   * What is made again, named in the log line (`dial waiting for its target`); it also says which
+   * failures mean the target is away (targetAway for a dial, pingTargetAway for a ping), made
+   * again after the next pause.
+   */
   what: 'dial' | 'ping';
   target: string;
   timeout: number;
   signal?: AbortSignal;
   stop?: AbortSignal;
   logger: Logger;
-  /** Whether `err` says the target is not there (yet): made again after the next pause. */
-  away(err: unknown): boolean;
   /** Whether `err` may be made again at once (a session's lost connection, when it waits). */
   now?(err: unknown): boolean;
 }
@@ -102,12 +104,13 @@ export interface TargetWait {
  */
 export function waitingForTarget(w: TargetWait): RedialOptions {
   const { what, target, logger } = w;
+  const away = what === 'dial' ? targetAway : pingTargetAway;
   return {
     target,
     timeout: w.timeout,
     signal: w.signal,
     stop: w.stop,
-    redo: (err) => (w.away(err) ? 'later' : w.now?.(err) === true ? 'now' : false),
+    redo: (err) => (away(err) ? 'later' : w.now?.(err) === true ? 'now' : false),
     onRetry: (err, pause) =>
       logger.debug(
         { target, err: (err as Error).message, retryIn: Math.round(pause) },

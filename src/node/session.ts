@@ -28,7 +28,7 @@ import { type Destroyable, Listener } from './listener.js';
 import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
 import { pingTarget } from './pinger.js';
 import { spreadDelay } from './reconnect.js';
-import { connectionLost, pingTargetAway, type TargetWait, targetAway, untilTarget } from './redial.js';
+import { connectionLost, type TargetWait, untilTarget } from './redial.js';
 
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   password: string;
@@ -402,7 +402,6 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       signal: options.signal,
       stop: this.abort.signal,
       logger: this.logger,
-      away: what === 'dial' ? targetAway : pingTargetAway,
       now: (err) => waits && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready',
     };
   }

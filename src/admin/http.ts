@@ -63,6 +63,17 @@ export function cursorOf(key: number): string {
 }
 
 /**
+ * Cuts `list`, read with one item more than the page holds (`limit + 1`), to the page's `limit`,
+ * and answers the `next` of the page: the cursor of its last item (keyed by `key`) when an item
+ * followed, else null.
+ */
+export function cutPage<T>(list: T[], limit: number, key: (item: T) => number): string | null {
+  if (list.length <= limit) return null;
+  list.length = limit;
+  return cursorOf(key(list[limit - 1]));
+}
+
+/**
  * `?offset=`, `?limit=` and `?cursor=` of a list endpoint: whole numbers, `limit` from 1 to `max`
  * (`fallback` when absent), a cursor as `cursorOf()` made it, not both a cursor and an offset;
  * else 400.

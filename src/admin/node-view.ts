@@ -1,7 +1,7 @@
 import type { StreamAddress, StreamCore, StreamState } from '../stream/core.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { AdminNode, InspectableNode, InspectableSession } from './config.js';
-import { cursorOf, type Page } from './http.js';
+import { cutPage, type Page } from './http.js';
 import type { RttProbe } from './node-rtt.js';
 import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
 
@@ -185,11 +185,9 @@ export class NodeView {
       rest.push(s);
     }
     if (!sorted) rest.sort((a, b) => a.serial - b.serial);
-    const from = Math.min(page.offset, rest.length);
-    const end = Math.min(rest.length, from + page.limit);
-    const streams: StreamView[] = [];
-    for (let i = from; i < end; i++) streams.push(this.view(rest[i]));
-    return { count, next: end < rest.length ? cursorOf(rest[end - 1].serial) : null, streams };
+    const shown = rest.slice(page.offset, page.offset + page.limit + 1);
+    const next = cutPage(shown, page.limit, (s) => s.serial);
+    return { count, next, streams: shown.map((s) => this.view(s)) };
   }
 
   listeners(): { port: number }[] {

@@ -1,6 +1,6 @@
 import type { ClientCounters, ClientInfo, StreamInfo } from '../switcher/client.js';
 import type { Switcher, SwitcherStats } from '../switcher/switcher.js';
-import { cursorOf, type Page } from './http.js';
+import { cursorOf, cutPage, type Page } from './http.js';
 import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
 
 /**
@@ -144,13 +144,8 @@ export class SwitcherView {
    */
   clientsPage(page: Page): ClientsPage {
     const list = this.switcher.clients(page.limit + 1, page.offset, page.after);
-    const more = list.length > page.limit;
-    if (more) list.length = page.limit;
-    return {
-      count: this.switcher.stats().clients,
-      next: more ? cursorOf(list[list.length - 1].id) : null,
-      clients: list.map((c) => this.view(c)),
-    };
+    const next = cutPage(list, page.limit, (c) => c.id);
+    return { count: this.switcher.stats().clients, next, clients: list.map((c) => this.view(c)) };
   }
 
   client(domain: string): ClientView | undefined {
@@ -175,13 +170,8 @@ export class SwitcherView {
       const list =
         this.switcher.streams(c.domain, { offset: page.offset, limit: page.limit + 1, after: page.after }) ??
         [];
-      const more = list.length > page.limit;
-      if (more) list.length = page.limit;
-      return {
-        count: 1,
-        next: more ? cursorOf(list[list.length - 1].id) : null,
-        clients: [streamsRow(c, list)],
-      };
+      const next = cutPage(list, page.limit, (s) => s.id);
+      return { count: 1, next, clients: [streamsRow(c, list)] };
     }
     const clients: ClientStreamsView[] = [];
     let budget = page.limit;

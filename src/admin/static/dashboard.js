@@ -210,7 +210,7 @@ function renderDetail() {
     dd.textContent = v;
     dl.append(dt, dd);
   }
-  $('detail-body').replaceChildren(dl, ...(item ? streamsLine(item) : []));
+  $('detail-body').replaceChildren(dl, ...(item ? streamsLine(key, item) : []));
 }
 
 /** The switcher's streams of one client (the selected row's), by its key. */
@@ -228,8 +228,9 @@ async function showStreamsOf(key, domain) {
   renderDetail();
 }
 
-function streamsLine(item) {
-  if (mode !== modes.switcher || streamsOf === null || streamsOf.key !== String(mode.keyOf(item))) return [];
+/** The streams of the item `key`, if they are the ones fetched (showStreamsOf). */
+function streamsLine(key, item) {
+  if (mode !== modes.switcher || streamsOf?.key !== key) return [];
   const p = document.createElement('p');
   p.className = 'streams muted';
   p.textContent = `${item.streams} stream(s) open, ${item.streamsOpened} opened in total.`;

@@ -132,9 +132,9 @@ export class SwitcherView {
     this.book.end();
   }
 
-  /** Views of every client, or of one page of them (`offset`, `limit`). */
-  clients(page?: Page): ClientView[] {
-    return this.switcher.clients(page?.limit, page?.offset, page?.after).map((c) => this.view(c));
+  /** Views of every client (a page of them: clientsPage()). */
+  clients(): ClientView[] {
+    return this.switcher.clients().map((c) => this.view(c));
   }
 
   /**

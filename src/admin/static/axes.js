@@ -1,8 +1,8 @@
 // Ticks and their labels for the throughput chart's axes (uPlot's `incrs` and `values`).
 
-// ------------------------------------------------------------------ rates (y axis)
+import { inUnit, UNITS } from './format.js';
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+// ------------------------------------------------------------------ rates (y axis)
 
 /**
  * Steps within one unit. uPlot's own steps for a number axis go down to fractions (0.2, 0.5):
@@ -22,12 +22,7 @@ export const rateIncrs = UNITS.flatMap((_, i) => STEPS.map((s) => s * 1024 ** i)
  * a quarter of a unit) and no trailing zeros, so that two ticks never share a label.
  */
 export function rateTick(n) {
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < UNITS.length - 1) {
-    v /= 1024;
-    i++;
-  }
+  const [v, i] = inUnit(n);
   return `${Number(v.toFixed(2))} ${UNITS[i]}/s`;
 }
 

@@ -1,15 +1,21 @@
 // Number and time formatting for the dashboard (no dependencies).
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+export const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
-export function bytes(n) {
-  if (typeof n !== 'number' || !Number.isFinite(n)) return '—';
+/** `n` bytes in the largest unit it has one of at least (up to TiB): [value, index in UNITS]. */
+export function inUnit(n) {
   let v = n;
   let i = 0;
   while (Math.abs(v) >= 1024 && i < UNITS.length - 1) {
     v /= 1024;
     i++;
   }
+  return [v, i];
+}
+
+export function bytes(n) {
+  if (typeof n !== 'number' || !Number.isFinite(n)) return '—';
+  const [v, i] = inUnit(n);
   return `${i === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 2 : 1)} ${UNITS[i]}`;
 }
 

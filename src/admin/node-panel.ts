@@ -113,15 +113,16 @@ export class NodePanel implements Panel {
   private followListeners(): void {
     const n = this.view.current;
     if (n === null || n.closed) return;
-    const ports = new Set(n.listenerPorts());
+    // Filled in ascending order, which a set keeps: the events come port by port.
+    const ports = new Set(n.listenerPorts().sort((a, b) => a - b));
     const before = this.ports;
     this.ports = ports;
     const send = this.send;
     if (before === null || send === null) return;
-    for (const port of [...ports].sort((a, b) => a - b)) {
+    for (const port of ports) {
       if (!before.has(port)) send('listener', { port, open: true });
     }
-    for (const port of [...before].sort((a, b) => a - b)) {
+    for (const port of before) {
       if (!ports.has(port)) send('listener', { port, open: false });
     }
   }

@@ -176,9 +176,8 @@ export class SwitcherPanel implements Panel {
         `the domain "${domain}" is held by connection ${client.id}, not ${id}: not kicked`,
       );
     }
-    if (!this.switcher.kick(domain, raw)) {
-      throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
-    }
+    // Holds the domain still: found above, in this same turn.
+    this.switcher.kick(domain, raw);
     sendJson(c.res, 200, { kicked: { domain: client.domain, id: client.id, ip: client.ip, reason: raw } });
   }
 

@@ -116,10 +116,10 @@ export interface ClientHost {
   left(c: SwitcherClient, reason: LeaveReason, err: Error | undefined): void;
 }
 
-/** A stream the switcher saw open between two of its clients; both clients hold the same one. */
 /** Closes awaiting their close-ACK kept per client (SwitcherClient.closing). */
 const MAX_CLOSING = 1024;
 
+/** A stream the switcher saw open between two of its clients; both clients hold the same one. */
 export interface LinkedStream {
   /** The client that accepted the stream (sent the OpenStream ACK), and the one that dialled. */
   acceptorClient: SwitcherClient;

@@ -119,6 +119,13 @@ export interface ClientHost {
 /** Closes awaiting their close-ACK kept per client (SwitcherClient.closing). */
 const MAX_CLOSING = 1024;
 
+/** A v3 close whose close-ACK is still owed (SwitcherClient.closing): its peer, and its ports. */
+export interface ClosingStream {
+  peer: SwitcherClient;
+  srcPort: number;
+  dstPort: number;
+}
+
 /** A stream the switcher saw open between two of its clients; both clients hold the same one. */
 export interface LinkedStream {
   /** The client that accepted the stream (sent the OpenStream ACK), and the one that dialled. */
@@ -254,13 +261,13 @@ export class SwitcherClient implements FrameSink {
   accepted = 0;
   /**
    * Streams this node began a v3 close of, the close passed on and the stream forgotten (unlink),
-   * whose close-ACK has not come back yet: key -> the other end and the close-ACK it owes, as
-   * that end would send it. An access reload that keeps the two apart answers the close in that
-   * end's place (revoke.ts answerForbiddenCloses): the router drops the real one. At most
-   * MAX_CLOSING, the oldest forgotten first (an end that never answers leaves its closer to its
-   * own close timeout, as before).
+   * whose close-ACK has not come back yet: key -> the other end and the close's ports, from
+   * which the close-ACK it owes is built. An access reload that keeps the two apart answers the
+   * close in that end's place (revoke.ts answerForbiddenCloses): the router drops the real one.
+   * At most MAX_CLOSING, the oldest forgotten first (an end that never answers leaves its closer
+   * to its own close timeout, as before).
    */
-  readonly closing = new Map<string, { peer: SwitcherClient; ack: Uint8Array }>();
+  readonly closing = new Map<string, ClosingStream>();
   /** Dials of this client in flight, and early-data routes, by its source port (OpeningRoute). */
   readonly opening = new Map<number, OpeningRoute>();
   /**
@@ -584,8 +591,8 @@ export class SwitcherClient implements FrameSink {
       const oldest = closer.closing.keys().next().value;
       if (oldest !== undefined) closer.closing.delete(oldest);
     }
-    const ack = header(Cmd.CLOSE_ACK, closer.ip, f.srcPort, peer.ip, f.dstPort, 0);
-    closer.closing.set(key, { peer, ack });
+    // Ports only: the close-ACK's header is built in the rare reload that sends it, not per close.
+    closer.closing.set(key, { peer, srcPort: f.srcPort, dstPort: f.dstPort });
   }
 
   /** Forgets the early frames held on `route` (a route of `dialer`); the caller sent or dropped them. */

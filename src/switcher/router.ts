@@ -296,7 +296,8 @@ export class Router {
         SwitcherClient.noteClose(from, to, key, f);
       this.beforeAck(from, to, f, true);
     } else if (f.cmd === Cmd.CLOSE_ACK) {
-      to.closing.delete(streamKey(f));
+      // No key string built for a closer with no close kept (most close-ACKs of a quiet node).
+      if (to.closing.size !== 0) to.closing.delete(streamKey(f));
     } else if (f.cmd === Cmd.FIN) {
       SwitcherClient.noteFin(from, to, streamKey(f), f);
       this.beforeAck(from, to, f, false);

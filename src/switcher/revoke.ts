@@ -1,10 +1,9 @@
 import { Caps, Cmd, LOCAL_IP } from '../wire/constants.js';
-import { header } from '../wire/frame.js';
-import { encodeOpenError } from '../wire/open.js';
+import { EMPTY, header } from '../wire/frame.js';
 import type { AccessOptions } from './access.js';
 import { type LinkedStream, SwitcherClient } from './client.js';
 import { type Orphans, REVOKED_RESET } from './orphans.js';
-import { DIAL_NOT_ALLOWED } from './router.js';
+import { NOT_ALLOWED } from './router.js';
 
 /**
  * Streams that new access rules no longer allow (Switcher.setAccess). Dial rules are checked on
@@ -125,8 +124,6 @@ export function ruleChange(before: AccessOptions | undefined, after: AccessOptio
   };
 }
 
-const NOT_ALLOWED = encodeOpenError(DIAL_NOT_ALLOWED);
-
 /**
  * Refuses the dials in flight (their acceptor has not answered) between two nodes `mayTalk` keeps
  * apart now, with `dial not allowed` as the router refuses a dial the rules forbid (a dial between
@@ -159,8 +156,6 @@ export function refuseForbiddenDials(
   }
   return refused;
 }
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * Answers, in the other end's place, the v3 closes in flight between two nodes `mayTalk` keeps

@@ -10,7 +10,15 @@ import { encodePing } from '../wire/ping.js';
 import type { FrameSink } from './admission.js';
 import type { ResolvedSwitcherOptions } from './config.js';
 import { Liveness } from './liveness.js';
-import { closePlan, GONE_RESET, type Orphans, peerOf, resetPlan, SHUTDOWN_RESET } from './orphans.js';
+import {
+  addOrphan,
+  closePlan,
+  GONE_RESET,
+  type Orphans,
+  peerOf,
+  resetPlan,
+  SHUTDOWN_RESET,
+} from './orphans.js';
 import { Outbox, ReadGate } from './outbox.js';
 
 /**
@@ -791,17 +799,7 @@ export class SwitcherClient implements FrameSink {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
       link.acceptorClient.accepted--;
-      if (peer !== this) {
-        let orphans = ends.get(peer);
-        if (orphans === undefined) {
-          orphans = { keys: [], links: [], plain: [] };
-          ends.set(peer, orphans);
-        }
-        if ((link.caps & Caps.RESET) !== 0) {
-          orphans.keys.push(key);
-          orphans.links.push(link);
-        } else orphans.plain.push(link);
-      }
+      if (peer !== this) addOrphan(ends, peer, key, link);
       SwitcherClient.forgetRoute(link);
     }
     this.streams.clear();

@@ -73,6 +73,27 @@ export interface Orphans {
 }
 
 /**
+ * Adds `link` (under `key`) to the ends `peer` gets in one batch (SwitcherClient.endOrphans), by
+ * whether it negotiated reset: a client's leave (unroute) and an access reload (revoke.ts).
+ */
+export function addOrphan(
+  ends: Map<SwitcherClient, Orphans>,
+  peer: SwitcherClient,
+  key: string,
+  link: LinkedStream,
+): void {
+  let orphans = ends.get(peer);
+  if (orphans === undefined) {
+    orphans = { keys: [], links: [], plain: [] };
+    ends.set(peer, orphans);
+  }
+  if ((link.caps & Caps.RESET) !== 0) {
+    orphans.keys.push(key);
+    orphans.links.push(link);
+  } else orphans.plain.push(link);
+}
+
+/**
  * The end of `link` for its survivor, as if from `gone`, which left without closing: a reset
  * (`reset`, the stream negotiated it) or a CloseStream (streamEnd), marked as the switcher's own
  * frame. Built here rather than through streamEnd: it runs once per stream, tens of thousands of

@@ -1,8 +1,8 @@
-import { Caps, Cmd, LOCAL_IP } from '../wire/constants.js';
+import { Cmd, LOCAL_IP } from '../wire/constants.js';
 import { EMPTY, header } from '../wire/frame.js';
 import type { AccessOptions } from './access.js';
 import { type LinkedStream, SwitcherClient } from './client.js';
-import { type Orphans, REVOKED_RESET } from './orphans.js';
+import { addOrphan, type Orphans, REVOKED_RESET } from './orphans.js';
 import { NOT_ALLOWED } from './router.js';
 
 /**
@@ -39,15 +39,7 @@ function add(
     bySource = new Map();
     batches.set(receiver, bySource);
   }
-  let orphans = bySource.get(source);
-  if (orphans === undefined) {
-    orphans = { keys: [], links: [], plain: [] };
-    bySource.set(source, orphans);
-  }
-  if ((link.caps & Caps.RESET) !== 0) {
-    orphans.keys.push(key);
-    orphans.links.push(link);
-  } else orphans.plain.push(link);
+  addOrphan(bySource, source, key, link);
 }
 
 /**

@@ -199,14 +199,15 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const kept = copyAccess(access);
     this.options.access = kept;
     if (password !== undefined) this.options.password = password;
-    const ended = endForbidden(this.registry.entries(), (a, b) => this.access.mayTalk(a, b));
-    answerForbiddenCloses(this.registry.entries(), (a, b) => this.access.mayTalk(a, b));
+    const mayTalk = (a: string, b: string): boolean => this.access.mayTalk(a, b);
+    const ended = endForbidden(this.registry.entries(), mayTalk);
+    answerForbiddenCloses(this.registry.entries(), mayTalk);
     const refused = refuseForbiddenDials(
       this.registry.entries(),
       // Not mayDial: frames still pass between nodes one of which may dial the other, so a late
       // ACK to a dial refused here would reach its dialer unasked and leave the acceptor's stream
       // open for good; such a dial completes, as such nodes' open streams stay (endForbidden).
-      (from, to) => this.access.mayTalk(from, to),
+      mayTalk,
       (c, n, reason) => this.router.dropped(c, n, reason),
     );
     // The rules are in use now, whatever the log does: a logger that throws (a closed pipe) must

@@ -127,9 +127,14 @@ export interface ClientHost {
 /** Closes awaiting their close-ACK kept per client (SwitcherClient.closing). */
 const MAX_CLOSING = 1024;
 
-/** A v3 close whose close-ACK is still owed (SwitcherClient.closing): its peer, and its ports. */
+/**
+ * A v3 close whose close-ACK is still owed: an entry of its closer's `closing` (under `key`, the
+ * stream's key) and of its peer's `owes`. The close's ports, from which that close-ACK is built.
+ */
 export interface ClosingStream {
+  closer: SwitcherClient;
   peer: SwitcherClient;
+  key: string;
   srcPort: number;
   dstPort: number;
 }
@@ -273,9 +278,16 @@ export class SwitcherClient implements FrameSink {
    * which the close-ACK it owes is built. An access reload that keeps the two apart answers the
    * close in that end's place (revoke.ts answerForbiddenCloses): the router drops the real one.
    * At most MAX_CLOSING, the oldest forgotten first (an end that never answers leaves its closer
-   * to its own close timeout, as before).
+   * to its own close timeout, as before). Forgotten too when either end leaves (unroute).
    */
   readonly closing = new Map<string, ClosingStream>();
+  /**
+   * The reverse of other clients' `closing`: the kept closes whose close-ACK this client owes.
+   * When it leaves they go from their closers' `closing` (unroute), or each closer kept the
+   * departed client reachable, and a later reload answered in the place of a client that is gone.
+   * Kept here so that a leave costs the closes it owed, not a walk over every client.
+   */
+  readonly owes = new Set<ClosingStream>();
   /** Dials of this client in flight, and early-data routes, by its source port (OpeningRoute). */
   readonly opening = new Map<number, OpeningRoute>();
   /**
@@ -539,8 +551,8 @@ export class SwitcherClient implements FrameSink {
   static link(a: SwitcherClient, b: SwitcherClient, key: string, ack?: Frame, caps = 0, fins = 0): void {
     if (a.streams.has(key)) return;
     // The addresses are a new stream's: a close of an earlier one on them was answered or is lost.
-    a.closing.delete(key);
-    b.closing.delete(key);
+    if (a.closing.size !== 0) SwitcherClient.dropClose(a, key);
+    if (b.closing.size !== 0) SwitcherClient.dropClose(b, key);
     // `a` sent the OpenStream ACK: it is the acceptor, its address is the ACK's source.
     const acceptor = [ack?.srcIP ?? a.ip, ack?.srcPort ?? 0] as const;
     const dialer = [ack?.dstIP ?? b.ip, ack?.dstPort ?? 0] as const;
@@ -591,16 +603,37 @@ export class SwitcherClient implements FrameSink {
 
   /**
    * A v3 close `f` of a linked stream passed from `closer` to `peer`: its close-ACK, as `peer`
-   * would send it, is kept until it passes (closeAnswered) or an access reload sends it instead.
+   * would send it, is kept until it passes (dropClose) or an access reload sends it instead. The
+   * key has no close kept: link() cleared it, and only the first close or reset of a link unlinks
+   * it.
    */
   static noteClose(closer: SwitcherClient, peer: SwitcherClient, key: string, f: Frame): void {
     if (closer === peer) return;
     if (closer.closing.size >= MAX_CLOSING) {
-      const oldest = closer.closing.keys().next().value;
-      if (oldest !== undefined) closer.closing.delete(oldest);
+      const oldest = closer.closing.values().next().value;
+      if (oldest !== undefined) SwitcherClient.forgetClose(oldest);
     }
     // Ports only: the close-ACK's header is built in the rare reload that sends it, not per close.
-    closer.closing.set(key, { peer, srcPort: f.srcPort, dstPort: f.dstPort });
+    const kept: ClosingStream = { closer, peer, key, srcPort: f.srcPort, dstPort: f.dstPort };
+    closer.closing.set(key, kept);
+    peer.owes.add(kept);
+  }
+
+  /** Forgets `closer`'s kept close of stream `key`, if any (its close-ACK passed, or it is over). */
+  static dropClose(closer: SwitcherClient, key: string): void {
+    const kept = closer.closing.get(key);
+    if (kept !== undefined) SwitcherClient.forgetClose(kept);
+  }
+
+  /** Forgets the kept close `kept`, at its closer and at its peer. */
+  static forgetClose(kept: ClosingStream): void {
+    kept.closer.closing.delete(kept.key);
+    kept.peer.owes.delete(kept);
+  }
+
+  /** The close-ACK header of the kept close `kept`, as its peer would send it. */
+  static owedAck(kept: ClosingStream): Uint8Array {
+    return header(Cmd.CLOSE_ACK, kept.closer.ip, kept.srcPort, kept.peer.ip, kept.dstPort, 0);
   }
 
   /** Forgets the early frames held on `route` (a route of `dialer`); the caller sent or dropped them. */
@@ -804,6 +837,11 @@ export class SwitcherClient implements FrameSink {
     }
     this.streams.clear();
     for (const [peer, orphans] of ends) peer.endOrphans(orphans, this);
+    // Kept closes we took part in, at either end, go with us: our own, and those we owed.
+    for (const kept of this.closing.values()) kept.peer.owes.delete(kept);
+    this.closing.clear();
+    for (const kept of this.owes) kept.closer.closing.delete(kept.key);
+    this.owes.clear();
     // Early frames held for us can go nowhere now; ours held for others are forgotten with us.
     for (const [route, dialer] of this.heldFor) {
       if (route.held !== null)

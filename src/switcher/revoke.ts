@@ -164,10 +164,10 @@ export function answerForbiddenCloses(
   let answered = 0;
   for (const c of clients) {
     if (c.closing.size === 0) continue;
-    for (const [key, { peer, srcPort, dstPort }] of [...c.closing]) {
-      if (mayTalk(c.domain, peer.domain)) continue;
-      c.closing.delete(key);
-      c.sendAs(peer, header(Cmd.CLOSE_ACK, c.ip, srcPort, peer.ip, dstPort, 0), EMPTY);
+    for (const kept of [...c.closing.values()]) {
+      if (mayTalk(c.domain, kept.peer.domain)) continue;
+      SwitcherClient.forgetClose(kept);
+      c.sendAs(kept.peer, SwitcherClient.owedAck(kept), EMPTY);
       answered++;
     }
   }

@@ -298,7 +298,7 @@ export class Router {
       this.beforeAck(from, to, f, true);
     } else if (f.cmd === Cmd.CLOSE_ACK) {
       // No key string built for a closer with no close kept (most close-ACKs of a quiet node).
-      if (to.closing.size !== 0) to.closing.delete(streamKey(f));
+      if (to.closing.size !== 0) SwitcherClient.dropClose(to, streamKey(f));
     } else if (f.cmd === Cmd.FIN) {
       SwitcherClient.noteFin(from, to, streamKey(f), f);
       this.beforeAck(from, to, f, false);

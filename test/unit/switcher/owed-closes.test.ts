@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SwitcherClient } from '../../../src/switcher/client.js';
+import type { Registry } from '../../../src/switcher/registry.js';
+import { Switcher } from '../../../src/switcher/switcher.js';
+import { Cmd } from '../../../src/wire/constants.js';
+import { type Frame, makeFrame } from '../../../src/wire/frame.js';
+import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
+import { join, PASSWORD, type Raw } from './helpers.js';
+
+/**
+ * A v3 close of a linked stream that passed the switcher leaves the stream forgotten there, but
+ * its close-ACK owed: the closer keeps the close (SwitcherClient.closing) until the ACK passes, so
+ * that an access reload that keeps the two nodes apart can answer it in the peer's place. When
+ * either end leaves, the switcher forgets what the departed client took part in: a closer keeps
+ * no close a departed peer owed it, and no later reload answers for a client that is gone.
+ */
+
+const switchers: Switcher[] = [];
+afterEach(async () => {
+  await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 200 })));
+});
+
+function makeSwitcher(): Switcher {
+  const sw = new Switcher({ password: PASSWORD, access: { dial: [{ from: 'web', to: 'db' }] } });
+  switchers.push(sw);
+  return sw;
+}
+
+/** The switcher's own record of a client. */
+function inner(s: Switcher, domain: string): SwitcherClient {
+  const c = (s as unknown as { registry: Registry<SwitcherClient> }).registry.byDomain(domain);
+  if (c === undefined) throw new Error(`no client ${domain}`);
+  return c;
+}
+
+/** `dial` -> `acc`:80 by IP from `port`, plain v3, linked at the switcher. */
+async function stream(dial: Raw, acc: Raw, port = 1000): Promise<void> {
+  dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, port, encodeOpen({ domain: '' })));
+  await acc.next((f) => f.cmd === Cmd.OPEN && f.srcPort === port);
+  acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, port, acc.ip, 80, encodeOpenAck({ window: 0 })));
+  await dial.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === port);
+}
+
+/** `from` closes its stream from `port` to `to`:80; the close reaches `to`, unanswered. */
+async function close(from: Raw, to: Raw, port = 1000): Promise<void> {
+  from.send(makeFrame(Cmd.CLOSE, to.ip, 80, from.ip, port));
+  await to.next((f) => f.cmd === Cmd.CLOSE && f.srcPort === port);
+}
+
+const isCloseAck = (f: Frame): boolean => f.cmd === Cmd.CLOSE_ACK;
+
+/** The close-ACKs `raw` received so far, taken out of its inbox. */
+function closeAcks(raw: Raw): Frame[] {
+  const acks = raw.inbox.filter(isCloseAck);
+  raw.inbox.splice(0, raw.inbox.length, ...raw.inbox.filter((f) => !isCloseAck(f)));
+  return acks;
+}
+
+describe('a v3 close whose peer leaves before answering', () => {
+  it('is forgotten at the leave: a reload later sends nothing for the departed peer', async () => {
+    const sw = makeSwitcher();
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    await stream(web, db);
+    await close(web, db);
+    expect(inner(sw, 'web').closing.size).toBe(1);
+
+    // db leaves without answering; a new db takes the domain (and may talk to web, for now).
+    expect(sw.kick('db')).toBe(true);
+    await db.closed;
+    const db2 = await join(sw, 'db');
+    await web.barrier();
+    const kept = inner(sw, 'web').closing.size;
+    const atLeave = closeAcks(web);
+
+    // A reload that keeps web and db apart answered that close, as if from the old db.
+    sw.setAccess({ dial: [] });
+    await web.barrier();
+    expect(closeAcks(web)).toEqual([]);
+    // The close kept its departed peer (transport and all) reachable from web's record.
+    expect(kept).toBe(0);
+    expect(atLeave.length).toBeLessThanOrEqual(1);
+    expect(inner(sw, 'db').owes.size).toBe(0);
+    expect(db2.ended).toBe(false);
+  });
+
+  it('keeps nothing at the peer once the closer leaves, or the close is answered', async () => {
+    const sw = makeSwitcher();
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    await stream(web, db, 1000);
+    await stream(web, db, 1001);
+    await close(web, db, 1000);
+    await close(web, db, 1001);
+    expect(inner(sw, 'db').owes.size).toBe(2);
+
+    // The close-ACK of one passes: neither end keeps it.
+    db.send(makeFrame(Cmd.CLOSE_ACK, web.ip, 1000, db.ip, 80));
+    await web.next(isCloseAck);
+    expect([inner(sw, 'web').closing.size, inner(sw, 'db').owes.size]).toEqual([1, 1]);
+
+    // The closer leaves with the other one unanswered: db keeps no record of the departed web.
+    web.t.destroy();
+    await web.closed;
+    await db.barrier();
+    expect(inner(sw, 'db').owes.size).toBe(0);
+  });
+
+  it('stays bounded at both ends when a closer keeps more closes than it may', async () => {
+    const sw = makeSwitcher();
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    const n = 1030; // past MAX_CLOSING (1024): the oldest are forgotten
+    for (let i = 0; i < n; i++)
+      web.send(makeFrame(Cmd.OPEN, db.ip, 80, web.ip, 1000 + i, encodeOpen({ domain: '' })));
+    await web.barrier();
+    for (let i = 0; i < n; i++)
+      db.send(makeFrame(Cmd.OPEN_ACK, web.ip, 1000 + i, db.ip, 80, encodeOpenAck({ window: 0 })));
+    await db.barrier();
+    for (let i = 0; i < n; i++) web.send(makeFrame(Cmd.CLOSE, db.ip, 80, web.ip, 1000 + i));
+    await web.barrier();
+    expect(inner(sw, 'web').closing.size).toBe(1024);
+    expect(inner(sw, 'db').owes.size).toBe(1024);
+    web.inbox.length = 0;
+
+    db.t.destroy();
+    await db.closed;
+    await web.barrier();
+    expect(inner(sw, 'web').closing.size).toBe(0);
+  });
+});

@@ -4,7 +4,7 @@ import type { Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
-import { type Frame, header } from '../wire/frame.js';
+import { EMPTY, type Frame, header } from '../wire/frame.js';
 import { encodeOpenError, OpenErrorText } from '../wire/open.js';
 import { encodePing } from '../wire/ping.js';
 import type { FrameSink } from './admission.js';
@@ -278,13 +278,15 @@ export class SwitcherClient implements FrameSink {
    * which the close-ACK it owes is built. An access reload that keeps the two apart answers the
    * close in that end's place (revoke.ts answerForbiddenCloses): the router drops the real one.
    * At most MAX_CLOSING, the oldest forgotten first (an end that never answers leaves its closer
-   * to its own close timeout, as before). Forgotten too when either end leaves (unroute).
+   * to its own close timeout, as before). Forgotten too when either end leaves (unroute), and
+   * answered there if the peer left.
    */
   readonly closing = new Map<string, ClosingStream>();
   /**
    * The reverse of other clients' `closing`: the kept closes whose close-ACK this client owes.
-   * When it leaves they go from their closers' `closing` (unroute), or each closer kept the
-   * departed client reachable, and a later reload answered in the place of a client that is gone.
+   * When it leaves each is answered in its place and goes from its closer's `closing` (unroute),
+   * or the closer waited out its close timeout, kept the departed client reachable, and a later
+   * reload answered in the place of a client that is gone.
    * Kept here so that a leave costs the closes it owed, not a walk over every client.
    */
   readonly owes = new Set<ClosingStream>();
@@ -837,10 +839,22 @@ export class SwitcherClient implements FrameSink {
     }
     this.streams.clear();
     for (const [peer, orphans] of ends) peer.endOrphans(orphans, this);
+    // Not when the switcher is shutting down (below): every other node's connection closes too.
+    const inOurPlace = this.leaveReason !== 'shutdown';
     // Kept closes we took part in, at either end, go with us: our own, and those we owed.
     for (const kept of this.closing.values()) kept.peer.owes.delete(kept);
     this.closing.clear();
-    for (const kept of this.owes) kept.closer.closing.delete(kept.key);
+    // A close we were sent and had not answered never will be: its stream was forgotten at the
+    // close, so the ends above miss it, and its closer waited out its close timeout (2 s by
+    // default, Go's too; PROTOCOL.md 5.2), stream and port held. It is answered here in our
+    // place, behind what we sent first, as our answer would have come. A node ignores a
+    // close-ACK of a stream it no longer has (PROTOCOL.md 5.4; flexmux alike), so one whose close
+    // timed out meanwhile is unharmed.
+    for (const kept of this.owes) {
+      const closer = kept.closer;
+      closer.closing.delete(kept.key);
+      if (inOurPlace) closer.sendAs(this, SwitcherClient.owedAck(kept), EMPTY);
+    }
     this.owes.clear();
     // Early frames held for us can go nowhere now; ours held for others are forgotten with us.
     for (const [route, dialer] of this.heldFor) {
@@ -863,9 +877,8 @@ export class SwitcherClient implements FrameSink {
     // down: every dialer's connection is closed with ours, and its dial fails as a lost
     // connection, which is what happened; a refusal told it the domain did not resolve (exit 4
     // in `flexmux dial`, and no retry by a forwarding node) while its node was still there.
-    const refuse = this.leaveReason !== 'shutdown';
     for (const [route, dialer] of [...this.routesIn]) {
-      if (refuse && !route.acked && (!route.ended || route.early) && dialer !== this) {
+      if (inOurPlace && !route.acked && (!route.ended || route.early) && dialer !== this) {
         const [ip, text] = route.byIp ? [this.ip, NO_NODE] : [LOCAL_IP, RESOLVE_FAILED];
         dialer.sendAs(
           this,

@@ -153,7 +153,7 @@ export function refuseForbiddenDials(
  * Answers, in the other end's place, the v3 closes in flight between two nodes `mayTalk` keeps
  * apart now. A close that passed the switcher just before the reload had its stream forgotten
  * then (endForbidden no longer sees it), and the router drops the close-ACK its peer sends back:
- * the closer waited out its close timeout (2 s by default, a Go node's 5 s), its stream and port
+ * the closer waited out its close timeout (2 s by default, Go's too), its stream and port
  * held meanwhile. The close-ACK goes behind what the peer sent first, as the real one would.
  * Returns how many it answered.
  */

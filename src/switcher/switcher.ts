@@ -201,7 +201,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     if (password !== undefined) this.options.password = password;
     const mayTalk = (a: string, b: string): boolean => this.access.mayTalk(a, b);
     const ended = endForbidden(this.registry.entries(), mayTalk);
-    answerForbiddenCloses(this.registry.entries(), mayTalk);
+    const closesAnswered = answerForbiddenCloses(this.registry.entries(), mayTalk);
     const refused = refuseForbiddenDials(
       this.registry.entries(),
       // Not mayDial: frames still pass between nodes one of which may dial the other, so a late
@@ -227,6 +227,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
           streamsEnded: ended.streams,
           nodePairs: ended.pairs.length,
           dialsRefused: refused,
+          closesAnswered,
         },
         'access rules replaced',
       ),

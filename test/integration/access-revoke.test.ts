@@ -187,7 +187,7 @@ describe('Switcher.setAccess with streams open that the new rules forbid', () =>
 
 describe('Switcher.setAccess while a stream is closing', () => {
   it("completes a v3 close whose ACK the new rules would drop, without the closer's timeout", async () => {
-    const { sw } = makeSwitcher({ dial: [{ from: 'web', to: 'db' }] });
+    const { sw, logger } = makeSwitcher({ dial: [{ from: 'web', to: 'db' }] });
     // A long close-ACK timeout: a close that waits for it outlasts the test's bound by far.
     const web = await nodeOf(sw, 'web', { caps: 0, closeAckTimeout: 60_000 });
     // db's frames to the switcher pass through a gate the test holds shut while it reloads.
@@ -237,6 +237,7 @@ describe('Switcher.setAccess while a stream is closing', () => {
     // The closer's close completes now, not after its close-ACK timeout.
     expect(await ended(ends)).toEqual(['clean end', 'clean end']);
     expect(closingOf(sw, 'web')).toBe(0);
+    expect(logger.find('access rules replaced')[0]?.fields).toMatchObject({ closesAnswered: 1 });
   });
 
   it('forgets a close once its close-ACK passes; a reload then sends nothing for it', async () => {

@@ -73,6 +73,14 @@ function outcome(stream: FlexStream): Promise<Error | undefined> {
   });
 }
 
+/** stdout's EPIPE as the CLI's own failure; any other error of stdout as it is. */
+function outputClosed(err: Error): Error {
+  if ((err as NodeJS.ErrnoException).code !== 'EPIPE') return err;
+  return new CliError('CLI_OUTPUT_CLOSED', 'stdout was closed by its reader before the transfer ended', {
+    cause: err,
+  });
+}
+
 async function runDial(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<DialOpts>();
   const target = ctx.args[0] as { domain: string; port: number };
@@ -119,14 +127,16 @@ async function runDial(ctx: CommandContext): Promise<number> {
       if (stream.readableEnded && stream.writableFinished) return;
       stream.destroy(new CliError('CLI_INTERRUPTED', `interrupted by ${signal}`, { exitCode: code }));
     });
-    // A reader that went away (`| head`) ends the transfer, not the process with an EPIPE.
-    process.stdout.on('error', (err) => stream.destroy(err));
+    // A reader that went away (`| head`) ends the transfer, not the process with an EPIPE; the
+    // transfer was cut short all the same, and says so: exit 141, as a shell reports `nc` killed
+    // by SIGPIPE, never 0 and a `done:` summary a script would take for a complete transfer.
+    process.stdout.on('error', (err) => stream.destroy(outputClosed(err)));
     process.stdin.pipe(stream);
     stream.pipe(process.stdout, { end: false });
     const err = await done;
     process.stdin.unpipe(stream);
     process.stdin.pause();
-    if (err !== undefined && (err as { code?: string }).code !== 'EPIPE') {
+    if (err !== undefined) {
       failure = err;
       throw err;
     }

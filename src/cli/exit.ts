@@ -8,7 +8,13 @@ import { formatHostPort, type HostPort } from './parse.js';
  * the CLI's own failures use CliError codes.
  */
 
-export type CliErrorCode = 'CLI_USAGE' | 'CLI_IO' | 'CLI_ADMIN' | 'CLI_NOT_FOUND' | 'CLI_INTERRUPTED';
+export type CliErrorCode =
+  | 'CLI_USAGE'
+  | 'CLI_IO'
+  | 'CLI_ADMIN'
+  | 'CLI_NOT_FOUND'
+  | 'CLI_INTERRUPTED'
+  | 'CLI_OUTPUT_CLOSED';
 
 /** A failure of the CLI itself (not of the library): bad usage, local I/O, the admin API. */
 export class CliError extends Error {
@@ -39,6 +45,8 @@ export const ExitCode = Object.freeze({
   NOT_FOUND: 12,
   IO: 13,
   SIGINT: 130,
+  /** 128 + SIGPIPE: what a shell reports for `nc` or `cat` whose reader went away. */
+  SIGPIPE: 141,
   SIGTERM: 143,
 });
 
@@ -63,6 +71,7 @@ export const exitCodes: Readonly<Record<FlexErrorCode | CliErrorCode, number>> =
   CLI_NOT_FOUND: ExitCode.NOT_FOUND,
   CLI_IO: ExitCode.IO,
   CLI_INTERRUPTED: ExitCode.SIGINT,
+  CLI_OUTPUT_CLOSED: ExitCode.SIGPIPE,
 });
 
 /** Operating-system errors that mean "cannot use this local address or file". */

@@ -7,8 +7,9 @@ import { run } from './program.js';
 function exit(code: number): void {
   // Logs go out synchronously; stdout may still hold the tail of a dial's data or a report.
   // Not after a signal: that data belongs to a transfer cut off (the stream was reset), and a
-  // reader that stopped reading would keep the process alive until a second signal.
-  const interrupted = code === ExitCode.SIGINT || code === ExitCode.SIGTERM;
+  // reader that stopped reading would keep the process alive until a second signal. Nor after
+  // stdout was closed by its reader: the tail has nowhere to go.
+  const interrupted = code === ExitCode.SIGINT || code === ExitCode.SIGTERM || code === ExitCode.SIGPIPE;
   if (interrupted || process.stdout.writableLength === 0) process.exit(code);
   process.stdout.write('', () => process.exit(code));
 }

@@ -131,6 +131,30 @@ describe('flexmux dial', () => {
     expect(dial.stderr).toContain('flexmux dial: interrupted by SIGTERM [CLI_INTERRUPTED]');
   });
 
+  it('a reader that closes stdout early (`| head -c`): no done:, the output named, exit 141', async () => {
+    const dial = runCli(['dial', 'source:9', '-s', tcp, '--stats', '--stats-interval', '100ms'], {
+      env: ENV,
+      stdin: 'pipe',
+    });
+    const stdout = dial.proc.stdout;
+    if (stdout === null) throw new Error('no stdout pipe');
+    dial.proc.stdin?.on('error', () => {});
+    await dial.waitForStdout('aaaa');
+    // `head -c 4` has what it wanted and exits: the pipe's read end closes under dial.
+    stdout.destroy();
+    expect(await dial.exited).toBe(141);
+    dial.proc.stdin?.destroy();
+    expect(dial.stderr).not.toMatch(/^done:/m);
+    const error = dial.stderr.search(
+      /^flexmux dial: stdout was closed by its reader .*\[CLI_OUTPUT_CLOSED\]$/m,
+    );
+    expect(error).toBeGreaterThanOrEqual(0);
+    // The summary, then the error: the summary itself says the transfer did not end well.
+    const summary = dial.stderr.search(/^failed: sent /m);
+    expect(summary).toBeGreaterThanOrEqual(0);
+    expect(summary).toBeLessThan(error);
+  });
+
   it('SIGINT during an upload: the --stats summary says interrupted, not done', async () => {
     const dial = runCli(['dial', 'source:10', '-s', tcp, '--stats', '--stats-interval', '100ms'], {
       env: ENV,

@@ -28,6 +28,7 @@ describe('exit codes', () => {
     expect(exitCodeOf(new CliError('CLI_ADMIN', 'x'))).toBe(11);
     expect(exitCodeOf(new CliError('CLI_NOT_FOUND', 'x'))).toBe(12);
     expect(exitCodeOf(new CliError('CLI_INTERRUPTED', 'x', { exitCode: 143 }))).toBe(143);
+    expect(exitCodeOf(new CliError('CLI_OUTPUT_CLOSED', 'x'))).toBe(141);
     expect(exitCodeOf(new CommanderError(1, 'commander.unknownOption', 'x'))).toBe(2);
     expect(exitCodeOf(new CommanderError(0, 'commander.helpDisplayed', 'x'))).toBe(0);
     expect(exitCodeOf(Object.assign(new Error('x'), { code: 'EADDRINUSE' }))).toBe(13);

@@ -264,8 +264,8 @@ export function openapiDocument(): Schema {
                 name: 'id',
                 in: 'query',
                 required: false,
-                description: 'Kick only the connection with this id (Client.id).',
-                schema: { type: 'integer', minimum: 0 },
+                description: 'Kick only the connection with this id (Client.id): 1 to 15 digits.',
+                schema: { type: 'integer', minimum: 0, maximum: 999_999_999_999_999 },
               },
             ],
             requestBody: {

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import type { ClientInfo, LeaveReason } from '../switcher/client.js';
 import type { RefusalInfo, Switcher } from '../switcher/switcher.js';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
+import { CLIENT_ID_RULE, parseClientId } from './client-id.js';
 import type { ResolvedAdminOptions } from './config.js';
 import type { Keyed } from './delta.js';
 import { checkDomain, HttpError, readJsonBody, readPage, sendJson } from './http.js';
@@ -27,9 +28,9 @@ const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
  */
 function kickId(query: string | null, body: unknown): number | undefined {
   if (query === null && body === undefined) return undefined;
-  const n = query === null ? body : /^[0-9]{1,15}$/.test(query) ? Number(query) : Number.NaN;
+  const n = query === null ? body : (parseClientId(query) ?? Number.NaN);
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-    throw new HttpError(400, 'bad_request', 'id must be a whole number: the id of a client as listed');
+    throw new HttpError(400, 'bad_request', `id must be ${CLIENT_ID_RULE}`);
   }
   return n;
 }

@@ -1,10 +1,11 @@
-import { Argument, Command, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import { CLIENT_ID_RULE, parseClientId } from '../admin/client-id.js';
 import { isHeaderToken } from '../admin/config.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { formatBytes } from './meter.js';
 import { addCommonOptions, type CommonOpts, flag } from './options.js';
-import { parseCount, parseDomain, parseTimeout } from './parse.js';
+import { parseDomain, parseTimeout } from './parse.js';
 import { ADMIN_TOKEN_ENV, readSecretFile } from './secret.js';
 
 /**
@@ -59,10 +60,20 @@ export function kickCommand(): CliCommand {
       new Option(
         '--id <n>',
         'only if DOMAIN is still held by the connection of this id (see `clients`)',
-      ).argParser((v) => parseCount(v)),
+      ).argParser(parseKickId),
     );
   addAdminOptions(cmd);
   return { command: cmd, run: runKick };
+}
+
+/**
+ * `--id`: what the admin server takes in `?id=`, checked here. A longer id (16 digits still made
+ * a safe integer) went out, and the server's 400 came back as an admin failure, exit 11.
+ */
+function parseKickId(text: string): number {
+  const id = parseClientId(text.trim());
+  if (id === undefined) throw new InvalidArgumentError(`expected ${CLIENT_ID_RULE}`);
+  return id;
 }
 
 function baseUrl(o: AdminOpts, env: NodeJS.ProcessEnv = process.env): URL {

@@ -428,6 +428,15 @@ describe('against a real switcher with --admin', () => {
 
     const none = await runCliToEnd(['kick', 'carol', '--admin', url], { env });
     expect(none.code).toBe(12);
+    // An id the admin server would refuse (it takes 1 to 15 digits) is bad usage, found before
+    // any request: not the server's 400 as an admin failure (exit 11), nor `not held` (exit 12).
+    for (const domain of ['carol', 'alice']) {
+      const huge = await runCliToEnd(['kick', domain, '--id', '1234567890123456', '--admin', url], { env });
+      expect(huge.code).toBe(2);
+      expect(huge.stderr).toContain("option '--id <n>' argument '1234567890123456' is invalid");
+      expect(huge.stderr).toContain('at most 15 digits');
+    }
+    expect(await info()).toMatchObject({ state: 'ready', connections: 2 });
     const denied = await runCliToEnd(['clients', '--admin', url, '--token', 'wrong'], { env });
     expect(denied.code).toBe(11);
 

@@ -1,0 +1,17 @@
+/**
+ * A client connection's id (Client.id, the ID column of `flexmux clients`) as the admin API takes
+ * it in `DELETE /api/v1/clients/{domain}?id=`. The switcher's admin server and `flexmux kick --id`
+ * both read it here, so the command refuses, as bad usage, exactly what the server would answer
+ * with a 400: an id it passed on used to come back as an admin failure.
+ */
+
+/** Digits only, at most 15 of them: every such number is a safe integer, whatever its value. */
+const CLIENT_ID = /^[0-9]{1,15}$/;
+
+/** What an id must be, for the messages of both sides. */
+export const CLIENT_ID_RULE = 'a whole number of at most 15 digits: the id of a client as listed';
+
+/** The id `text` names, or undefined when it is not one. */
+export function parseClientId(text: string): number | undefined {
+  return CLIENT_ID.test(text) ? Number(text) : undefined;
+}

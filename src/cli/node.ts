@@ -8,7 +8,7 @@ import { connector } from '../connect.js';
 import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
 import type { Listener } from '../node/listener.js';
-import { connectionLost, redial, targetAway } from '../node/redial.js';
+import { connectionLost, untilTarget } from '../node/redial.js';
 import type { SessionState } from '../node/session.js';
 import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
@@ -304,10 +304,11 @@ export function forwardWaits(
  *   after it had waited through the outage;
  * - a dial still waiting for its answer when the connection dropped (the switcher killed, or
  *   silent until the heartbeat gave up) was reset, where one made a moment later waited.
- * The loop, its pauses and its final error are the library's (`waitForTarget`, node/redial.ts);
- * only when to wait is the command's own (`waits`). `stop` (the command's shutdown) ends a pause,
- * or a wait for the session, at once with AbortError: without it a shutdown left each such dial,
- * and its client, waiting out its pause (up to 1 s) before the dial failed on the closed session.
+ * The loop, its pauses, its log line and its final error are the library's (untilTarget, as a
+ * session's `waitForTarget` dial uses it, node/redial.ts); only when to wait is the command's own
+ * (`waits`). `stop` (the command's shutdown) ends a pause, or a wait for the session, at once
+ * with AbortError: without it a shutdown left each such dial, and its client, waiting out its
+ * pause (up to 1 s) before the dial failed on the closed session.
  */
 function dialForwarded(
   session: Pick<NodeSession, 'dial'>,
@@ -317,19 +318,19 @@ function dialForwarded(
   logger: Logger,
   stop: AbortSignal | undefined,
 ): Promise<FlexStream> {
-  return redial((timeout, signal) => session.dial(target, { wait: true, timeout, signal }), {
-    target,
-    timeout: dialTimeout,
-    signal: stop,
-    // (A lost connection is dialled again at once: the session is no longer ready, so the dial waits.)
-    redo: (err) =>
-      targetAway(err) ? waits.target() && 'later' : connectionLost(err) && waits.session() && 'now',
-    onRetry: (err, pause) =>
-      logger.debug(
-        { target, err: (err as Error).message, retryIn: Math.round(pause) },
-        'dial waiting for its target',
-      ),
-  });
+  return untilTarget(
+    {
+      what: 'dial',
+      target,
+      timeout: dialTimeout,
+      signal: stop,
+      logger,
+      awayWaits: () => waits.target(),
+      // (A lost connection is dialled again at once: the session is no longer ready, so the dial waits.)
+      now: (err) => connectionLost(err) && waits.session(),
+    },
+    (timeout, signal) => session.dial(target, { wait: true, timeout, signal }),
+  );
 }
 
 /** How a forward listener serves its connections (serveForward, listenForward). */

@@ -95,12 +95,18 @@ export interface TargetWait {
   logger: Logger;
   /** Whether `err` may be made again at once (a session's lost connection, when it waits). */
   now?(err: unknown): boolean;
+  /**
+   * Whether a target away may be waited for at this moment; always when not given. Asked at each
+   * such failure: `flexmux node --forward` waits for one only for a while after each admission
+   * of its session (unless --wait-for-target), a window that may close while a dial is waiting.
+   */
+  awayWaits?(): boolean;
 }
 
 /**
  * The RedialOptions of a dial or ping with `waitForTarget`, on a node or a session alike: later
- * after a failure that says its target is away, at once after one `now` allows, else given up;
- * each pause logged at debug (`target`, `err`, `retryIn` in ms).
+ * after a failure that says its target is away (while `awayWaits` allows), at once after one
+ * `now` allows, else given up; each pause logged at debug (`target`, `err`, `retryIn` in ms).
  */
 export function waitingForTarget(w: TargetWait): RedialOptions {
   const { what, target, logger } = w;
@@ -110,7 +116,10 @@ export function waitingForTarget(w: TargetWait): RedialOptions {
     timeout: w.timeout,
     signal: w.signal,
     stop: w.stop,
-    redo: (err) => (away(err) ? 'later' : w.now?.(err) === true ? 'now' : false),
+    redo: (err) => {
+      if (away(err)) return w.awayWaits?.() !== false && 'later';
+      return w.now?.(err) === true && 'now';
+    },
     onRetry: (err, pause) =>
       logger.debug(
         { target, err: (err as Error).message, retryIn: Math.round(pause) },

@@ -6,8 +6,8 @@ import type { HostPort } from './parse.js';
  * `--check-config` of `switcher` and `node`, as `nginx -t`: every setting resolved and every file
  * it names read and checked as a start would, then one line on stdout and exit 0, or the start's
  * own error line and exit code; nothing bound, connected or started. A reload runs the same check
- * on the config file as it is then (reload.ts, `startCheck`): a file that would not start the
- * command is said at the reload, not at the next restart.
+ * on the config file as it is then (reload.ts, `startCheck`, made by check-again.ts): a file that
+ * would not start the command is said at the reload, not at the next restart.
  */
 
 export const CONFIG_OK = 'configuration OK';

@@ -15,9 +15,9 @@ import type { Logger } from '../util/logger.js';
 import { now } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import { cliAdminToken, startCliAdmin } from './admin-server.js';
+import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
-import { settingsAgain } from './config-file.js';
 import { dialerToCome } from './dialer-to-come.js';
 import { CliError } from './exit.js';
 import { type NodeReloadSources, nodeReloadPlan } from './node-reload.js';
@@ -524,17 +524,6 @@ async function checkNode(o: NodeOpts, logger: Logger): Promise<string> {
   return summary;
 }
 
-/** The reload's check: the config file as it is now, with this start's flags and variables. */
-function checkNodeAgain(ctx: CommandContext, file: string): NonNullable<ReloadPlan['startCheck']> {
-  return {
-    file,
-    check: async () => {
-      const { opts } = settingsAgain(ctx.cmd, file);
-      await checkNode(opts as unknown as NodeOpts, ctx.logger);
-    },
-  };
-}
-
 async function runNode(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<NodeOpts>();
   const { logger } = ctx;
@@ -613,7 +602,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     const plan: ReloadPlan = {
       items: [...base.items, ...forRules.items],
       notReloaded: [...base.notReloaded, ...forRules.notReloaded],
-      startCheck: o.config === undefined ? undefined : checkNodeAgain(ctx, o.config),
+      startCheck: checkAgain<NodeOpts>(ctx.cmd, o.config, (opts) => checkNode(opts, logger)),
     };
     reloadSignal.start(reloads.counted(() => reloadAll(plan, logger)));
     logger.info({ switcher: withoutPassword(o.switcher), domain }, 'node started');

@@ -15,9 +15,10 @@ import type { Logger } from '../util/logger.js';
 import { accessFromConfig, accessReload, passwordAndAccessReload } from './access.js';
 import { cliAdminToken, startCliAdmin } from './admin-server.js';
 import { CertificateExpiry } from './cert-expiry.js';
+import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
-import { type ConfigData, settingsAgain } from './config-file.js';
+import type { ConfigData } from './config-file.js';
 import { listenFailure } from './exit.js';
 import { connectionsAllowed, fdShortfall, openFileLimit } from './fd-limit.js';
 import {
@@ -446,17 +447,6 @@ async function checkSwitcher(o: SwitcherOpts, extras: ConfigData): Promise<strin
   return summary;
 }
 
-/** The reload's check: the config file as it is now, with this start's flags and variables. */
-function checkSwitcherAgain(ctx: CommandContext, file: string): NonNullable<ReloadPlan['startCheck']> {
-  return {
-    file,
-    check: async () => {
-      const { opts, extras } = settingsAgain(ctx.cmd, file, ['access']);
-      await checkSwitcher(opts as unknown as SwitcherOpts, extras);
-    },
-  };
-}
-
 async function runSwitcher(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<SwitcherOpts>();
   const { logger } = ctx;
@@ -521,7 +511,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
         certificate,
         access,
       }),
-      startCheck: o.config === undefined ? undefined : checkSwitcherAgain(ctx, o.config),
+      startCheck: checkAgain<SwitcherOpts>(ctx.cmd, o.config, checkSwitcher, ['access']),
     };
     reloadSignal.start(switcherReload(plan, logger, reloads, certificate));
     logger.info({ listeners: urls }, 'switcher ready');

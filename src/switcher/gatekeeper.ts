@@ -1,5 +1,6 @@
 import type { Transport } from '../transport/types.js';
 import { Burst } from '../util/burst.js';
+import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_CLOCK_SKEW_NS, sealResponse } from '../wire/admission/index.js';
 import type { Frame } from '../wire/frame.js';
@@ -128,7 +129,7 @@ export class Gatekeeper {
     this.admit(reader)
       .catch((err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
-        this.host.logger.error({ remote, err: e.message }, 'admission failed inside the switcher');
+        this.host.logger.error({ remote, ...errorFields(e) }, 'admission failed inside the switcher');
         transport.destroy(e);
         this.host.failed(e);
       })

@@ -1,5 +1,6 @@
 import { ConfigError, ConnectionClosedError, TimeoutError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
+import { errorFields } from '../util/cause.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, logLost, silentLogger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
@@ -408,7 +409,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
       this.router.route(from, f);
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
-      this.logger.error({ domain: from.domain, err: e.message }, 'routing failed; dropping the client');
+      this.logger.error({ domain: from.domain, ...errorFields(e) }, 'routing failed; dropping the client');
       from.destroy('error', e);
       this.emit('error', e);
     }
@@ -429,7 +430,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     // A peer that hung up or went away abruptly (killed: a reset) is ordinary; the rest are faults.
     const quiet = reason === 'closed' || reason === 'reset' || reason === 'shutdown' || reason === 'kicked';
     this.logger[quiet ? 'info' : 'warn'](
-      { domain: c.domain, ip: c.ip, remote: info.remoteAddress, reason, err: err?.message },
+      { domain: c.domain, ip: c.ip, remote: info.remoteAddress, reason, ...(err && errorFields(err)) },
       'client left',
     );
     this.emit('clientLeft', info, reason, err);

@@ -668,7 +668,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     } catch (err) {
       const e =
         err instanceof ProtocolError ? err : new ProtocolError('frame handling failed', { cause: err });
-      this.logger.warn({ err: e.message, remote: this.transport.remoteAddress }, 'protocol error, closing');
+      this.logger.warn(
+        { ...errorFields(e), remote: this.transport.remoteAddress },
+        'protocol error, closing',
+      );
       this.destroy(e);
     }
   }

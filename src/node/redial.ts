@@ -6,6 +6,7 @@ import {
   PingError,
   TimeoutError,
 } from '../errors.js';
+import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { followSignal } from '../util/signals.js';
 import { now } from '../util/timers.js';
@@ -122,7 +123,7 @@ export function waitingForTarget(w: TargetWait): RedialOptions {
     },
     onRetry: (err, pause) =>
       logger.debug(
-        { target, err: (err as Error).message, retryIn: Math.round(pause) },
+        { target, ...errorFields(err), retryIn: Math.round(pause) },
         `${what} waiting for its target`,
       ),
   };

@@ -8,6 +8,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import { type Scheduler, StreamQueue } from '../scheduler.js';
+import { errorFields } from '../util/cause.js';
 import { Deque } from '../util/deque.js';
 import type { Logger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
@@ -1115,7 +1116,7 @@ export class StreamCore extends StreamQueue {
   }
 
   private violate(code: number, err: Error): void {
-    this.host.logger.warn({ stream: this.describe(), err: err.message }, 'stream protocol violation');
+    this.host.logger.warn({ stream: this.describe(), ...errorFields(err) }, 'stream protocol violation');
     if (this.resetNegotiated) {
       (err as { resetCode?: number }).resetCode = code;
     }

@@ -267,7 +267,7 @@ describe('window overruns', () => {
       }
       expect(log.find('stream protocol violation')[0]).toMatchObject({
         level: 'warn',
-        fields: { err: 'peer sent beyond the 65536-byte window' },
+        fields: { err: 'peer sent beyond the 65536-byte window', code: 'FLEX_ERR_FLOW_CONTROL' },
       });
       // Late frames of the torn-down stream are dropped and counted.
       await stillAnswers(evil);
@@ -383,7 +383,10 @@ describe('malformed frames', () => {
     const err = await closed;
     expect(err).toBeInstanceOf(ProtocolError);
     expect(err?.message).toMatch(/shorter than a frame header/);
-    expect(log.find('protocol error, closing')[0]).toMatchObject({ level: 'warn' });
+    expect(log.find('protocol error, closing')[0]).toMatchObject({
+      level: 'warn',
+      fields: { err: err?.message, code: 'FLEX_ERR_PROTOCOL' },
+    });
   });
 
   it('a message longer than its size field says (oversized) closes it with a ProtocolError', async () => {

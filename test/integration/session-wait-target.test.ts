@@ -164,6 +164,7 @@ describe('session.dial with waitForTarget', () => {
     expect(await refused).toMatchObject({
       target: 'alice:7',
       err: 'dial alice:7 refused: resolve domain failed',
+      code: 'FLEX_ERR_DIAL_REFUSED',
     });
     const aliceReady = once(alice, 'ready');
     aliceBack.open();

@@ -1,3 +1,4 @@
+import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { type TimerHandle, timeout } from '../util/timers.js';
 import type { InspectableNode } from './config.js';
@@ -47,7 +48,7 @@ export class RttProbe {
           if (!this.stopped) this.schedule(this.interval);
         },
         (err: unknown) => {
-          this.logger.warn({ err: String(err) }, 'admin RTT round failed');
+          this.logger.warn(errorFields(err), 'admin RTT round failed');
           if (!this.stopped) this.schedule(this.interval);
         },
       );
@@ -75,7 +76,7 @@ export class RttProbe {
         if (!this.stopped) this.onRtt?.(rtt / 1000, domain === '' ? 'switcher' : 'peer');
         return rtt;
       } catch (err) {
-        this.logger.debug({ domain, err: String(err) }, 'admin RTT ping failed');
+        this.logger.debug({ domain, ...errorFields(err) }, 'admin RTT ping failed');
         return null;
       }
     };

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
+import { errorFields } from '../util/cause.js';
 import { childLogger, type Logger, silentLogger } from '../util/logger.js';
 import { interval, now } from '../util/timers.js';
 import { StaticFiles } from './assets.js';
@@ -98,7 +99,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
           else conn.waiting.shift()?.();
         });
         handle(req, res).catch((err: unknown) => {
-          logger.error({ err: String(err) }, 'admin request handling failed');
+          logger.error(errorFields(err), 'admin request handling failed');
           res.destroy();
         });
       };
@@ -166,10 +167,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
         sendError(res, err);
         return;
       }
-      logger.error(
-        { err: err instanceof Error ? err.message : String(err), path: req.url?.split('?')[0] },
-        'admin handler failed',
-      );
+      logger.error({ ...errorFields(err), path: req.url?.split('?')[0] }, 'admin handler failed');
       sendError(res, new HttpError(500, 'internal', 'internal error'));
     }
   }
@@ -187,7 +185,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       resolve();
     });
   });
-  server.on('error', (err) => logger.error({ err: err.message }, 'admin server error'));
+  server.on('error', (err) => logger.error(errorFields(err), 'admin server error'));
 
   const port = (server.address() as AddressInfo).port;
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;

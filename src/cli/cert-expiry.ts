@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -51,7 +52,7 @@ export class CertificateExpiry {
       // TLS took the chain, so this is unlikely; the gauge goes rather than show the old expiry.
       this.notAfter = null;
       this.logger.error(
-        { file: this.file, err: (err as Error).message },
+        { file: this.file, ...errorFields(err) },
         'cannot read the expiry of the certificate served',
       );
     }

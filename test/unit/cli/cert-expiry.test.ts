@@ -107,7 +107,11 @@ describe('the certificate expiry', () => {
     const { expiry, log } = servingA();
     expiry.serve(Buffer.from('not a certificate'));
     expect(expiry.notAfter).toBe(null);
-    expect(log.find('cannot read the expiry of the certificate served')[0]?.level).toBe('error');
+    expect(log.find('cannot read the expiry of the certificate served')[0]).toMatchObject({
+      level: 'error',
+      // The fields of every failure line (errorFields): OpenSSL's code, not only its message.
+      fields: { file: '/etc/fullchain.pem', code: expect.stringMatching(/^ERR_/) },
+    });
     expiry.check();
     expect(log.entries).toHaveLength(1);
   });

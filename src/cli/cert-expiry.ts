@@ -21,9 +21,13 @@ export const EXPIRY_WARNING = 14 * DAY;
  */
 export function leafNotAfter(chain: Uint8Array): number {
   // X509Certificate reads the first PEM block of what it is given.
-  const validTo = new X509Certificate(chain).validTo;
-  const t = Date.parse(validTo);
-  if (!Number.isFinite(t)) throw new Error(`unreadable notAfter: ${validTo}`);
+  const cert = new X509Certificate(chain);
+  // Node 22.10 and later give the instant itself; Node 20 only OpenSSL's text of it, such as
+  // `Nov  3 02:05:00 2126 GMT` (space-padded day, four-digit year whether the certificate holds
+  // a UTCTime or, past 2049, a GeneralizedTime), which V8's Date.parse reads (the tests pin it).
+  const date = (cert as { validToDate?: unknown }).validToDate;
+  const t = date instanceof Date ? date.getTime() : Date.parse(cert.validTo);
+  if (!Number.isFinite(t)) throw new Error(`unreadable notAfter: ${cert.validTo}`);
   return t;
 }
 

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CertificateExpiry, EXPIRY_WARNING, leafNotAfter } from '../../../src/cli/cert-expiry.js';
-import { certA, certB } from '../../helpers/certs.js';
+import { certA, certB, certExpired } from '../../helpers/certs.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 
 /**
@@ -39,6 +39,29 @@ describe('the certificate expiry', () => {
     expect(notAfterB).not.toBe(notAfterA);
     expect(leafNotAfter(Buffer.concat([certB.cert, certA.cert]))).toBe(notAfterB);
     expect(leafNotAfter(Buffer.concat([certA.cert, certB.cert]))).toBe(notAfterA);
+  });
+
+  it('reads every form OpenSSL prints a notAfter in, to the second', () => {
+    // A GeneralizedTime past 2049 with a two-digit day: `Nov  1 11:52:42 2126 GMT`.
+    expect(new Date(leafNotAfter(certA.cert)).toISOString()).toBe('2126-11-01T11:52:42.000Z');
+    // The same with a one-digit day, which OpenSSL pads with a space: `Nov  3 02:05:00 2126 GMT`.
+    expect(new X509Certificate(certB.cert).validTo).toMatch(/^Nov {2}3 /);
+    expect(new Date(leafNotAfter(certB.cert)).toISOString()).toBe('2126-11-03T02:05:00.000Z');
+    // A UTCTime (a year before 2050): `Apr  1 00:00:00 2020 GMT`.
+    expect(new Date(leafNotAfter(certExpired.cert)).toISOString()).toBe('2020-04-01T00:00:00.000Z');
+  });
+
+  it('takes the Date a newer Node gives, where there is one, over parsing the text', () => {
+    // Node 22.10 added validToDate; on older ones the test gives it one that differs from the text.
+    const given = new Date('2222-02-02T02:02:02.000Z');
+    const had = Object.getOwnPropertyDescriptor(X509Certificate.prototype, 'validToDate');
+    Object.defineProperty(X509Certificate.prototype, 'validToDate', { configurable: true, get: () => given });
+    try {
+      expect(leafNotAfter(certA.cert)).toBe(given.getTime());
+    } finally {
+      if (had) Object.defineProperty(X509Certificate.prototype, 'validToDate', had);
+      else delete (X509Certificate.prototype as { validToDate?: Date }).validToDate;
+    }
   });
 
   it('says nothing while more than 14 days are left', () => {

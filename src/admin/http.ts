@@ -141,23 +141,17 @@ export function sendError(res: ServerResponse, err: HttpError): void {
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
-    throw tooLarge(limit);
+    throw tooLarge(req, limit, Number(declared) - limit);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
-  }
-  if (size === 0) return {};
+  const body = await readBody(req, limit);
+  if (body.length === 0) return {};
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/json') {
     throw new HttpError(415, 'unsupported_media_type', 'the body must be application/json');
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
     throw new HttpError(400, 'bad_request', 'the body is not valid JSON');
   }
@@ -167,9 +161,74 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   return parsed as Record<string, unknown>;
 }
 
-/** The rest of the body stays unread, so the connection cannot be reused. */
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'payload_too_large', `the body is larger than ${limit} bytes`, {
-    connection: 'close',
+/**
+ * The body, or a 413 as soon as it passes `limit`. Read through events, not `for await`: leaving
+ * that loop early destroys the request, and with it the rest of the body that tooLarge drains.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      stop();
+      reject(tooLarge(req, limit, size - limit));
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      stop();
+      reject(err);
+    };
+    const onClose = (): void => {
+      stop();
+      reject(new Error('the request was cut off before its body ended'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
   });
+}
+
+/**
+ * Bytes of a body over the limit that the server reads and drops after its 413 (the request's
+ * `over` bytes beyond the limit, declared or already read, count). The 413 goes out at once, but a
+ * client that writes its whole body before it reads (most simple HTTP clients) lost it when the
+ * server closed with the body still coming: its next write failed (EPIPE, ECONNRESET) and it
+ * reported that instead. Read to its end, the body does no harm and the connection stays usable.
+ * Beyond this the connection is closed: the bound is on what a client can make the server read
+ * for nothing (the time it may take is bounded already, by the socket timeout and requestTimeout).
+ */
+const DISCARD_BYTES = 1024 * 1024;
+
+/**
+ * The 413 for a body over `limit` by `over` bytes. Within DISCARD_BYTES the rest of the body is
+ * read and dropped (Node's parser stops at a declared length), and the connection closed should
+ * more come; beyond, the answer says `connection: close` and the rest stays unread.
+ */
+function tooLarge(req: IncomingMessage, limit: number, over: number): HttpError {
+  const message = `the body is larger than ${limit} bytes`;
+  if (over > DISCARD_BYTES) return new HttpError(413, 'payload_too_large', message, { connection: 'close' });
+  let left = DISCARD_BYTES - over;
+  const onData = (chunk: Buffer): void => {
+    left -= chunk.length;
+    if (left >= 0) return;
+    req.off('data', onData);
+    req.socket.destroy();
+  };
+  req.on('data', onData);
+  return new HttpError(413, 'payload_too_large', message);
 }

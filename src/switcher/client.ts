@@ -1,6 +1,7 @@
 import { LimitError, type ProtocolError, TimeoutError } from '../errors.js';
 import { hungUp } from '../transport/defaults.js';
 import type { Transport } from '../transport/types.js';
+import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
@@ -738,7 +739,7 @@ export class SwitcherClient implements FrameSink {
     // eviction have their own lines.)
     if (reason === 'unresponsive' || reason === 'idle') {
       this.host.logger.warn(
-        { domain: this.domain, ip: this.ip, reason, err: err?.message },
+        { domain: this.domain, ip: this.ip, reason, ...(err && errorFields(err)) },
         'closing client',
       );
     }

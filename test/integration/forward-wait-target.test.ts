@@ -76,7 +76,11 @@ describe('a forwarded connection whose target is not there yet', () => {
     const answer = exchange(port, 'hello');
     // Whichever comes first: before, the client was reset rather than the dial made again.
     const first = await Promise.race([firstRefusal, answer.then((text) => ({ answer: text }))]);
-    expect(first).toMatchObject({ target: 'alice:22', err: 'dial alice:22 refused: listener not found' });
+    expect(first).toMatchObject({
+      target: 'alice:22',
+      err: 'dial alice:22 refused: listener not found',
+      code: 'FLEX_ERR_DIAL_REFUSED',
+    });
     // Alice's application listens a moment after its node is back (a Go node listens after it
     // connects). Before, only an unknown domain was waited for.
     alice.listen(22).on('stream', (s: FlexStream) => {

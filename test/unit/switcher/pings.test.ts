@@ -221,7 +221,9 @@ describe('a client the switcher closes for its own reasons', () => {
     await expect.poll(() => sw.client('dark'), { timeout: 2_000 }).toBeUndefined();
     // Before: nothing until 'client left', which waits for the connection's end (up to the
     // transport's close timeout), while a new holder of the domain could already be admitted.
-    expect(logger.find('closing client', { domain: 'dark', reason: 'unresponsive' })).toHaveLength(1);
+    expect(logger.find('closing client', { domain: 'dark', reason: 'unresponsive' })).toEqual([
+      expect.objectContaining({ fields: expect.objectContaining({ code: 'FLEX_ERR_TIMEOUT' }) }),
+    ]);
     expect(logger.find('client left')).toHaveLength(0);
     dark.t.resumeReading();
     await expect.poll(() => logger.find('client left', { domain: 'dark' }).length).toBe(1);

@@ -1,8 +1,9 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type ConnectOptions, connect, masksNothing, type NodeSession } from '../connect.js';
-import { AdmissionError, ConnectionClosedError, DialTimeoutError, TimeoutError } from '../errors.js';
+import { ConnectionClosedError, DialTimeoutError, TimeoutError } from '../errors.js';
 import { REDIAL_FIRST, REDIAL_MAX } from '../node/redial.js';
+import { refusedForGood } from '../node/refusal.js';
 import { certificateRejected } from '../transport/certificate.js';
 import type { Logger } from '../util/logger.js';
 import { clampDelay } from '../util/timers.js';
@@ -148,10 +149,12 @@ export async function openOnce(
  * a switcher that is down or restarting is tried again, at the pace of a dial waiting for its
  * target (100 ms doubling to 1 s, not the 1 s doubling to 30 s of a node, which would overshoot
  * the task's timeout), for as long as the task waits on it; the task bounds the wait itself (its
- * dial's `wait`, within its timeout). `failed` rejects with a failure that waiting would not mend:
- * an admission refused (wrong password, clock, version; not one cut off before its answer, which
- * a switcher turning newcomers away also does), one that closed the session (a bad URL), or a
- * certificate of the switcher's that this client does not trust (untrustedSwitcher).
+ * dial's `wait`, within its timeout). `failed` rejects with a failure that waiting would not mend,
+ * the ones a session's ready() gives up on (refusedForGood): an admission refused (wrong password,
+ * clock, version; not one cut off before its answer, which a switcher turning newcomers away also
+ * does, nor a domain held by a live node, which may leave), a port that answers in HTTP, or a
+ * certificate of the switcher's that this client does not trust (untrustedSwitcher); and one that
+ * closed the session (a bad URL).
  */
 export function openWaiting(
   o: ConnectOpts,
@@ -166,9 +169,9 @@ export function openWaiting(
   let onDisconnect: (err: Error) => void = () => {};
   const failed = new Promise<never>((_, reject) => {
     onDisconnect = (err) => {
-      if (certificateRejected(err)) reject(untrustedSwitcher(err, o));
-      else if (session.state === 'closed' || (err instanceof AdmissionError && err.reason !== 'closed'))
-        reject(err);
+      // What ready() gives up on (refusal.ts): the same failures end both waits.
+      if (session.state !== 'closed' && !refusedForGood(err)) return;
+      reject(certificateRejected(err) ? untrustedSwitcher(err, o) : err);
     };
     session.on('disconnect', onDisconnect);
   });

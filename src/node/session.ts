@@ -6,14 +6,11 @@ import {
 } from '../config.js';
 import {
   AbortError,
-  AdmissionError,
   ConfigError,
   ConnectionClosedError,
   NotConnectedError,
-  ProtocolError,
   TimeoutError,
 } from '../errors.js';
-import { certificateRejected } from '../transport/certificate.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
 import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
@@ -29,6 +26,7 @@ import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from '.
 import { pingTarget } from './pinger.js';
 import { spreadDelay } from './reconnect.js';
 import { connectionLost, type TargetWait, untilTarget } from './redial.js';
+import { refusedForGood } from './refusal.js';
 
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   password: string;
@@ -112,21 +110,6 @@ interface ReadyWaiter {
   resolve: () => void;
   reject: (e: Error) => void;
   untilAdmitted: boolean;
-}
-
-/**
- * An admission refused for a reason that the next attempt will meet again, whatever the wait: the
- * response could not be opened (`decrypt`: a wrong password) or read (`json`), spoke another
- * version (`version`), or carried ErrCode -1 (`rejected`: the password, clock, domain or access
- * rules). Not `registration` (ErrCode -2: the domain's holder may leave, or an IP be freed) nor
- * `closed` (no answer: a switcher turning newcomers away, restarting, or rate-limiting).
- */
-function refusedForGood(err: Error): boolean {
-  if (err instanceof AdmissionError) return err.reason !== 'closed' && err.reason !== 'registration';
-  // Not a switcher that refused, but nothing that waiting mends either: a port that answers in
-  // another protocol (a WebSocket port given as tcp://: admit.ts), or a certificate this client
-  // does not trust. The session retries all the same (the operator may fix either).
-  return err instanceof ProtocolError || certificateRejected(err);
 }
 
 export type SessionState = 'connecting' | 'ready' | 'backoff' | 'closed';

@@ -1,0 +1,25 @@
+import { AdmissionError, ProtocolError } from '../errors.js';
+import { certificateRejected } from '../transport/certificate.js';
+
+/**
+ * Whether a failed connection attempt failed for a reason that the next attempt will meet again,
+ * whatever the wait: one classification for every wait on a session (`session.ready()`, and the
+ * CLI's `--wait-for-target` sessions), so that they give up on the same failures.
+ *
+ * An admission refused because the response could not be opened (`decrypt`: a wrong password) or
+ * read (`json`), spoke another version (`version`), or carried ErrCode -1 (`rejected`: the
+ * password, clock, domain or access rules). Not `registration` (ErrCode -2): the domain's holder
+ * may leave, another connection's claim on it (`busy`: a node's own earlier attempt, still being
+ * admitted) may end, a holder that no longer answers (a node's own connection from before its
+ * restart) is taken over, and an IP may be freed. Not `closed` either (no answer: a switcher
+ * turning newcomers away, restarting, or rate-limiting, and every refusal of a Go switcher over
+ * TCP, which cannot be told apart).
+ *
+ * Not a switcher that refused, but nothing that waiting mends either: a port that answers in
+ * another protocol (a WebSocket port given as tcp://: admit.ts), or a certificate this client
+ * does not trust.
+ */
+export function refusedForGood(err: unknown): boolean {
+  if (err instanceof AdmissionError) return err.reason !== 'closed' && err.reason !== 'registration';
+  return err instanceof ProtocolError || (err instanceof Error && certificateRejected(err));
+}

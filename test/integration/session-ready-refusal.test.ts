@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/connect.js';
 import {
@@ -184,6 +184,34 @@ describe('ready() and a refused admission', () => {
     expect(err).toBeInstanceOf(Error);
     expect(err).not.toBe('waiting');
     expect(s.state).not.toBe('closed');
+  });
+
+  it('keeps waiting on a switcher that closes right behind the request (a Go switcher refusing a wrong password over TCP), and a timeout names the likely cause', async () => {
+    // What a Go switcher on raw TCP mostly does with a wrong password: reads the request, closes
+    // before its refusal leaves. Its refusal of a domain held by a live node looks the same, and
+    // may mend: not taken for a refusal that will not (docs/manual.md section 6).
+    const go = createTcpServer((sock) => {
+      sock.on('error', () => {});
+      sock.once('data', () => sock.destroy());
+    });
+    await new Promise<void>((resolve) => go.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => go.close(resolve)));
+    go.on('connection', (sock) => cleanups.push(() => sock.destroy()));
+    const s = connect(`tcp://127.0.0.1:${(go.address() as AddressInfo).port}`, {
+      password: 'wrong',
+      domain: 'gone',
+      backoffInitial: 20,
+      backoffMax: 100,
+    });
+    cleanups.push(() => s.close());
+    const seen = refusals(s, 2);
+    expect(await beforeRefusals(outcome(s.ready()), s, 2)).toBe('waiting');
+    for (const e of await seen) expect(e).toMatchObject({ reason: 'closed' });
+    // The last attempt's failure stays until an admission: a bounded wait names it.
+    const err = await outcome(s.ready({ timeout: 20 }));
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toContain('wrong password on a Go switcher');
+    expect((err as Error).cause).toBeInstanceOf(AdmissionError);
   });
 
   it('refuses an untilAdmitted that is not a boolean', async () => {

@@ -30,13 +30,15 @@ export function openFileLimit(
 /**
  * Connections a switcher may hold at once: every client admitted, every admission in progress, and
  * for each of its `handshakeListeners` (TLS and WebSocket ones) as many again still in their TLS
- * handshake or HTTP upgrade (src/transport/handshakes.ts).
+ * handshake or HTTP upgrade (src/transport/handshakes.ts), and `httpConnections` that browsers
+ * keep open to a page served on a listener of the switcher's (the demo's), counted apart.
  */
 export function connectionsAllowed(
   o: { maxClients: number; maxPendingAdmissions: number },
   handshakeListeners = 0,
+  httpConnections = 0,
 ): number {
-  return o.maxClients + o.maxPendingAdmissions * (1 + handshakeListeners);
+  return o.maxClients + o.maxPendingAdmissions * (1 + handshakeListeners) + httpConnections;
 }
 
 /** How many of those connections the limit leaves no descriptor for (0: enough). */
@@ -44,6 +46,7 @@ export function fdShortfall(
   limit: number,
   o: { maxClients: number; maxPendingAdmissions: number },
   handshakeListeners = 0,
+  httpConnections = 0,
 ): number {
-  return Math.max(0, connectionsAllowed(o, handshakeListeners) + RESERVED_FDS - limit);
+  return Math.max(0, connectionsAllowed(o, handshakeListeners, httpConnections) + RESERVED_FDS - limit);
 }

@@ -1,5 +1,6 @@
 import { Command, type Option } from 'commander';
 import { listenDemo } from '../demo/index.js';
+import { DEMO_HTTP_CONNECTIONS } from '../demo/listen.js';
 import {
   type AccessOptions,
   AccessPolicy,
@@ -294,14 +295,15 @@ function listenerSpecs(o: SwitcherOpts): ListenerSpecs {
 function warnOnFdLimit(
   o: { maxClients: number; maxPendingAdmissions: number },
   handshakeListeners: number,
+  httpConnections: number,
   chosen: boolean,
   logger: Logger,
 ): void {
   const limit = openFileLimit();
   if (limit === null) return;
-  const short = fdShortfall(limit, o, handshakeListeners);
+  const short = fdShortfall(limit, o, handshakeListeners, httpConnections);
   if (short === 0) return;
-  const allowed = connectionsAllowed(o, handshakeListeners);
+  const allowed = connectionsAllowed(o, handshakeListeners, httpConnections);
   // The defaults are the protocol's maximum (65,534 virtual IPs), which few machines can hold:
   // said, but as a warning only when the operator chose limits the machine cannot back.
   logger[chosen ? 'warn' : 'info'](
@@ -469,6 +471,8 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
     switcher.options,
     // The demo page serves the switcher's WebSocket too.
     specs.ws.length + specs.tls.length + specs.wss.length + (o.demo === undefined ? 0 : 1),
+    // And browsers' connections to the page, counted apart (demo/listen.ts).
+    o.demo === undefined ? 0 : DEMO_HTTP_CONNECTIONS,
     o.maxClients !== undefined || o.maxPendingAdmissions !== undefined,
     logger,
   );

@@ -13,6 +13,13 @@ import { type Listener, type ListenOptions, startListener } from '../transport/t
 import type { WsUpgradeOptions } from '../transport/ws.js';
 import { type DemoOptions, demoHandler } from './handler.js';
 
+/**
+ * Browser connections the demo keeps open for more requests apart from the pending handshakes
+ * (PendingHandshakes.request): a dozen browsers at six connections each. Past it, a response
+ * closes its connection, which the browser opens again for its next request.
+ */
+export const DEMO_HTTP_CONNECTIONS = 64;
+
 /** Where to listen, the demo's options, and the WebSocket's (its path is `wsPath`). */
 export interface DemoListenOptions extends ListenOptions, DemoOptions, Omit<WsUpgradeOptions, 'path'> {}
 
@@ -35,16 +42,18 @@ export async function listenDemo(switcher: Switcher, options: DemoListenOptions)
   const wsPath = demoOptions.wsPath ?? transportDefaults.wsPath;
   // The switcher's WebSocket is served here too: bound connections before their upgrade as
   // listenWs does (the admission timeout for the request, maxPendingAdmissions of them at once).
+  // A connection that asks for a page is a browser's, not a node's: it leaves that count.
   const { admissionTimeout, maxPendingAdmissions } = switcher.options;
   const logger = switcher.logger;
   const server = http.createServer(httpHandshakeTimeouts(admissionTimeout), (req, res) => {
+    handshakes.request(req, res);
     if (demo.handle(req, res)) return;
     // As listenWs does: the WebSocket path without an upgrade is 426, anything else 404.
     const ws = (req.url ?? '/').split('?')[0] === wsPath;
     res.writeHead(ws ? 426 : 404, { 'content-type': 'text/plain; charset=utf-8' });
     res.end(ws ? 'upgrade required\n' : 'not found\n');
   });
-  const handshakes = new PendingHandshakes(server, maxPendingAdmissions, logger);
+  const handshakes = new PendingHandshakes(server, maxPendingAdmissions, logger, DEMO_HTTP_CONNECTIONS);
   server.on('clientError', httpClientError(logger));
   server.on('upgrade', upgradeOr404(server, handshakes, upgrade));
   let l: Listener;

@@ -18,15 +18,25 @@ export class PendingHandshakes {
   /** By the connection's four addresses, which the raw socket and a TLS socket over it share. */
   private readonly pending = new Map<string, net.Socket>();
   /**
+   * Connections found to be plain HTTP (a request that is no upgrade: a browser fetching a page
+   * served on the same port), kept open for more requests: bounded by `maxHttp`, not by `max`.
+   */
+  private readonly http = new Map<string, net.Socket>();
+  /**
    * Connections turned away, logged as a burst: the first in full, the rest summed up (a herd of
    * nodes reconnecting at once gave one identical line per connection).
    */
   private readonly turnedAway: Burst;
 
+  /**
+   * `maxHttp`: connections that request() may take out of the count once they are found to be
+   * HTTP (0: none, every connection counts until it upgrades or closes).
+   */
   constructor(
     server: net.Server,
     private readonly max: number,
     logger: Logger = silentLogger,
+    private readonly maxHttp = 0,
   ) {
     this.turnedAway = new Burst(
       (fields) => logger.warn(fields, 'connections turned away before their handshake: too many pending'),
@@ -62,6 +72,7 @@ export class PendingHandshakes {
       this.pending.set(key, raw);
       raw.once('close', () => {
         if (this.pending.get(key) === raw) this.forget(key);
+        else if (this.http.get(key) === raw) this.http.delete(key);
       });
     });
   }
@@ -89,13 +100,45 @@ export class PendingHandshakes {
   destroyAll(): void {
     for (const raw of this.pending.values()) raw.destroy();
     this.pending.clear();
+    // http.Server.close drops them when idle; one with a request in progress is dropped here.
+    for (const raw of this.http.values()) raw.destroy();
+    this.http.clear();
     this.turnedAway.end(this.load());
   }
 
   /** `socket` (the raw one, or the TLS socket over it) finished its handshake: it counts no more. */
   done(socket: net.Socket): void {
     const key = connectionKey(socket);
-    if (key !== null && this.pending.has(key)) this.forget(key);
+    if (key === null) return;
+    if (this.pending.has(key)) this.forget(key);
+    // An upgrade on a connection that served HTTP before (HTTP/1.1 allows it).
+    else this.http.delete(key);
+  }
+
+  /**
+   * A request that is no upgrade came on `req`'s connection: it is an HTTP client, not a node in
+   * its handshake. A browser keeps such a connection open for seconds after its last response, up
+   * to six per page, and counted as pending a few browsers on a demo page held the slots that
+   * nodes' upgrades need (maxPendingAdmissions, by default). Up to `maxHttp` of them count apart
+   * from then on; past that, the response closes its connection, which counts as pending until
+   * then, so every connection stays within one bound or the other.
+   */
+  request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const socket = req.socket as net.Socket;
+    const key = connectionKey(socket);
+    if (key === null || this.http.has(key)) return;
+    const raw = this.pending.get(key);
+    if (raw !== undefined && this.http.size < this.maxHttp) {
+      this.forget(key);
+      this.http.set(key, raw);
+      return;
+    }
+    res.setHeader('connection', 'close');
+  }
+
+  /** Connections found to be HTTP, kept apart from the pending count (request()). */
+  get httpSize(): number {
+    return this.http.size;
   }
 }
 

@@ -40,4 +40,10 @@ describe('open-file limit', () => {
     expect(fdShortfall(1200 + RESERVED_FDS, o, 2)).toBe(400);
     expect(fdShortfall(1600 + RESERVED_FDS, o, 2)).toBe(0);
   });
+
+  it('counts the browser connections a demo page keeps open apart from the pending ones', () => {
+    const o = { maxClients: 1000, maxPendingAdmissions: 200 };
+    expect(fdShortfall(1400 + RESERVED_FDS, o, 1, 64)).toBe(64);
+    expect(fdShortfall(1464 + RESERVED_FDS, o, 1, 64)).toBe(0);
+  });
 });

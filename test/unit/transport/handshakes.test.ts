@@ -1,0 +1,105 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PendingHandshakes } from '../../../src/transport/handshakes.js';
+
+/**
+ * PendingHandshakes.request(): a connection found to be plain HTTP leaves the count of pending
+ * handshakes, within its own bound; past that bound its response closes it.
+ */
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Resolves at the socket's 'close' event (listen before it can come: `closed` is set earlier). */
+const closing = (s: net.Socket): Promise<void> => new Promise((resolve) => s.once('close', () => resolve()));
+
+interface Fixture {
+  port: number;
+  handshakes: PendingHandshakes;
+  /** The server's side of each connection, in order of arrival, and its 'close'. */
+  accepted: { sock: net.Socket; closed: Promise<void> }[];
+}
+
+async function server(max: number, maxHttp: number): Promise<Fixture> {
+  const srv = http.createServer((req, res) => {
+    handshakes.request(req, res);
+    res.end('ok');
+  });
+  const handshakes = new PendingHandshakes(srv, max, undefined, maxHttp);
+  const accepted: Fixture['accepted'] = [];
+  srv.on('connection', (sock: net.Socket) => accepted.push({ sock, closed: closing(sock) }));
+  srv.on('upgrade', (_req, socket: net.Socket) => {
+    handshakes.done(socket);
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n');
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    srv.closeAllConnections();
+    return new Promise((resolve) => srv.close(resolve));
+  });
+  return { port: (srv.address() as AddressInfo).port, handshakes, accepted };
+}
+
+/** Opens a connection to `port`, sends `req`, resolves with the first chunk of the answer. */
+function exchange(port: number, req: string): Promise<{ sock: net.Socket; head: string }> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    cleanups.push(() => sock.destroy());
+    sock.once('error', reject);
+    sock.once('data', (chunk) => resolve({ sock, head: chunk.toString('latin1') }));
+    sock.write(req);
+  });
+}
+
+const GET = 'GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n';
+
+describe('PendingHandshakes.request', () => {
+  it('takes a keep-alive HTTP connection out of the pending count, until it closes', async () => {
+    const f = await server(4, 2);
+    const { head } = await exchange(f.port, GET);
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head.toLowerCase()).not.toContain('connection: close');
+    // Before: it stayed pending, holding a slot that a node's upgrade needs.
+    expect(f.handshakes.size).toBe(0);
+    expect(f.handshakes.httpSize).toBe(1);
+    f.accepted[0]!.sock.destroy();
+    await f.accepted[0]!.closed;
+    expect(f.handshakes.httpSize).toBe(0);
+  });
+
+  it('past its own bound, answers with Connection: close, and the connection counts as pending until it closes', async () => {
+    const f = await server(4, 1);
+    await exchange(f.port, GET);
+    const second = await exchange(f.port, GET);
+    expect(second.head.toLowerCase()).toContain('connection: close');
+    expect(f.handshakes.httpSize).toBe(1);
+    // The server ends it after the response.
+    await f.accepted[1]!.closed;
+    expect(f.handshakes.size).toBe(0);
+    expect(f.handshakes.httpSize).toBe(1);
+  });
+
+  it('forgets an HTTP connection that upgrades later', async () => {
+    const f = await server(4, 2);
+    const { sock } = await exchange(f.port, GET);
+    expect(f.handshakes.httpSize).toBe(1);
+    const upgraded = new Promise<string>((resolve) =>
+      sock.once('data', (c) => resolve(c.toString('latin1'))),
+    );
+    sock.write('GET /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n');
+    expect(await upgraded).toMatch(/^HTTP\/1\.1 101 /);
+    expect(f.handshakes.httpSize).toBe(0);
+    expect(f.handshakes.size).toBe(0);
+  });
+
+  it('keeps counting every connection as pending with no HTTP bound (the default)', async () => {
+    const f = await server(4, 0);
+    const { head } = await exchange(f.port, GET);
+    expect(head.toLowerCase()).toContain('connection: close');
+    expect(f.handshakes.httpSize).toBe(0);
+  });
+});

@@ -104,6 +104,13 @@ export const sessionDefaults = Object.freeze({
    * one on average.
    */
   reconnectSpread: 500,
+  /**
+   * Longest random wait, ms, before the first attempt. 0: at once, as a single node wants (the
+   * first connection's latency is the one a user waits on). A fleet that starts all at once sets
+   * it: those of its nodes the switcher turns away (past maxPendingAdmissions) back off with
+   * jitter anyway, but only after a failed attempt each.
+   */
+  startSpread: 0,
   /** Dials and pings made while disconnected fail at once instead of waiting for the connection. */
   waitForReady: false,
   /** Admission timeout, ms (Go: 10 s). */

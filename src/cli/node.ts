@@ -59,6 +59,7 @@ interface NodeOpts extends ConnectOpts {
   earlyData?: boolean;
   /** Unset: the session's own default (sessionDefaults). */
   reconnectSpread?: number;
+  startSpread?: number;
   backoffInitial?: number;
   backoffMax?: number;
   admin?: HostPort;
@@ -112,6 +113,14 @@ export function nodeCommand(): CliCommand {
         `${sessionDefaults.reconnectSpread}ms`,
         ', or --backoff-initial or --backoff-max if shorter',
       ),
+    )
+    .addOption(
+      flag(
+        '--start-spread <duration>',
+        'longest random wait before the first connection attempt, for a fleet started all at once; 0: at once',
+      )
+        .argParser((v) => parseDuration(v))
+        .default(sessionDefaults.startSpread, `${sessionDefaults.startSpread}ms`),
     )
     .addOption(
       sessionDefault(
@@ -200,7 +209,7 @@ class Tunnels {
 /** The session options that `flexmux node`'s own flags set. */
 export type NodeSessionOptions = Pick<
   ConnectOptions,
-  'earlyData' | 'reconnectSpread' | 'backoffInitial' | 'backoffMax'
+  'earlyData' | 'reconnectSpread' | 'startSpread' | 'backoffInitial' | 'backoffMax'
 >;
 
 /**
@@ -208,10 +217,11 @@ export type NodeSessionOptions = Pick<
  * reconnection flag not given is left out: the session's default applies.
  */
 export function nodeSessionOptions(
-  o: Pick<NodeOpts, 'earlyData' | 'reconnectSpread' | 'backoffInitial' | 'backoffMax'>,
+  o: Pick<NodeOpts, 'earlyData' | 'reconnectSpread' | 'startSpread' | 'backoffInitial' | 'backoffMax'>,
 ): NodeSessionOptions {
   const out: NodeSessionOptions = { earlyData: o.earlyData === true };
   if (o.reconnectSpread !== undefined) out.reconnectSpread = o.reconnectSpread;
+  if (o.startSpread !== undefined) out.startSpread = o.startSpread;
   if (o.backoffInitial !== undefined) out.backoffInitial = o.backoffInitial;
   if (o.backoffMax !== undefined) out.backoffMax = o.backoffMax;
   return out;

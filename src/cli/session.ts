@@ -89,7 +89,10 @@ export function openSession(
   o: ConnectOpts,
   domain: string,
   logger: Logger,
-  extra: Pick<ConnectOptions, 'earlyData' | 'reconnectSpread' | 'backoffInitial' | 'backoffMax'> = {},
+  extra: Pick<
+    ConnectOptions,
+    'earlyData' | 'reconnectSpread' | 'startSpread' | 'backoffInitial' | 'backoffMax'
+  > = {},
 ): { session: NodeSession; options: ConnectOptions } {
   const options = { ...connectOptions(o, domain, logger), ...extra };
   return { session: connect(o.switcher, options), options };

@@ -53,6 +53,13 @@ export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
    * instant; 0 reconnects at once. Default: 500, or backoffInitial or backoffMax if shorter.
    */
   reconnectSpread?: number;
+  /**
+   * Longest random wait, ms, before the first attempt (default 0: at once). Drawn uniformly from
+   * 0..startSpread, so that the nodes of a fleet started in the same instant (a host's boot, a
+   * deployment) do not all dial the switcher at once; the state is 'connecting' meanwhile, and
+   * close() or the opener's abort ends the wait.
+   */
+  startSpread?: number;
   /** Dials and pings made while disconnected wait for the connection instead of failing. */
   waitForReady?: boolean;
   /** Admission timeout, ms (Go: 10 s). */
@@ -253,6 +260,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       options.reconnectSpread ?? Math.min(d.reconnectSpread, this.initialDelay, this.maxDelay),
       0,
     );
+    const startSpread = checkDelay('option startSpread', options.startSpread ?? d.startSpread, 0);
     this.jitter = checkAtLeast('option backoffJitter', options.backoffJitter ?? d.backoffJitter, 0);
     if (this.jitter > 1) throw new ConfigError(`option backoffJitter must be in 0..1, got ${this.jitter}`);
     this.admissionTimeout = delayOption('admissionTimeout', options.admissionTimeout ?? d.admissionTimeout);
@@ -268,7 +276,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.makeNode = makeNode;
     this.opts = options;
     this.logger = options.logger ?? silentLogger;
-    void this.attempt();
+    // An opener's signal aborted already fails the first attempt at once, as without a spread.
+    // No draw without a spread: the default start takes nothing from Math.random.
+    const first = startSpread === 0 || this.bounds.signal?.aborted ? 0 : spreadDelay(startSpread);
+    if (first > 0) this.attemptAfter(first);
+    else void this.attempt();
   }
 
   get state(): SessionState {
@@ -743,7 +755,14 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     }
     this.setState('backoff');
     if (this.isClosed) return;
-    ms ??= this.nextDelay();
+    this.attemptAfter(ms ?? this.nextDelay());
+  }
+
+  /**
+   * The next attempt in `ms` (a back-off, a spread, or the start's spread). close() clears the
+   * timer, and the opener's abort closes the session at once rather than at the attempt.
+   */
+  private attemptAfter(ms: number): void {
     const signal = this.bounds.signal;
     if (signal?.aborted) {
       this.onOpenerAbort();

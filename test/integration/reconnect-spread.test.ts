@@ -229,3 +229,64 @@ describe('many sessions against a switcher that restarts', () => {
     }
   });
 });
+
+/**
+ * The wait before the first attempt (startSpread): none by default, as a single node's first
+ * connection is the one its user waits on; a fleet started all at once may spread it. Before the
+ * option, nodes started in the same instant all dialled in that instant, and those past
+ * maxPendingAdmissions were turned away, to come back only after a failed attempt.
+ */
+describe('the first attempt', () => {
+  it('comes at once by default', async () => {
+    fakeTimers();
+    const sw = switcher();
+    draws(0.9);
+    const { s, attempts } = memorySession(() => sw, 'first');
+    // Made in the constructor, before any timer could run.
+    expect(attempts).toEqual([performance.now()]);
+    await nextEvent(s, 'ready');
+  });
+
+  it('with startSpread, waits a random time within 0..startSpread, connecting meanwhile', async () => {
+    fakeTimers();
+    const sw = switcher();
+    draws(0.25);
+    const startedAt = performance.now();
+    const { s, attempts } = memorySession(() => sw, 'spread-start', { startSpread: 2_000 });
+    expect(s.state).toBe('connecting');
+    await vi.advanceTimersByTimeAsync(499);
+    expect(attempts).toHaveLength(0);
+    const ready = nextEvent(s, 'ready');
+    await vi.advanceTimersByTimeAsync(1);
+    await ready;
+    expect(attempts).toEqual([startedAt + 500]);
+  });
+
+  it('a close() or an abort of the opener during the wait closes the session with no attempt', async () => {
+    fakeTimers();
+    const sw = switcher();
+    draws(0.9);
+    const { s: closing, attempts: a1 } = memorySession(() => sw, 'start-close', { startSpread: 1_000 });
+    await closing.close();
+    expect(closing.state).toBe('closed');
+    const ac = new AbortController();
+    const { s: aborting, attempts: a2 } = memorySession(() => sw, 'start-abort', {
+      startSpread: 1_000,
+      signal: ac.signal,
+    });
+    const closed = nextEvent(aborting, 'close');
+    ac.abort();
+    await closed;
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(a1).toHaveLength(0);
+    expect(a2).toHaveLength(0);
+  });
+
+  it('refuses a startSpread that a timer cannot wait, and takes 0', () => {
+    const sw = switcher();
+    for (const bad of [-1, Number.NaN, 2 ** 31, '100']) {
+      expect(() => memorySession(() => sw, 'bad', { startSpread: bad }), String(bad)).toThrow(ConfigError);
+    }
+    expect(() => memorySession(() => sw, 'zero', { startSpread: 0 })).not.toThrow();
+  });
+});

@@ -34,6 +34,18 @@ describe('flexmux node --reconnect-spread', () => {
   });
 });
 
+describe('flexmux node --start-spread', () => {
+  it('reaches the session as startSpread, in ms; 0 (at once) by default', () => {
+    expect(sessionOptionsFor(['--start-spread', '10s'])).toMatchObject({ startSpread: 10_000 });
+    expect(sessionOptionsFor([])).toMatchObject({ startSpread: 0 });
+    expect(helpDefault('--start-spread')).toBe(`${sessionDefaults.startSpread}ms`);
+  });
+
+  it('refuses what is not a duration', () => {
+    expect(() => sessionOptionsFor(['--start-spread', 'later'])).toThrow(/duration/);
+  });
+});
+
 describe('flexmux node --backoff-initial and --backoff-max', () => {
   it('reach the session as backoffInitial and backoffMax, in ms', () => {
     expect(sessionOptionsFor(['--backoff-initial', '250ms', '--backoff-max', '2m'])).toMatchObject({

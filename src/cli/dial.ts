@@ -6,6 +6,7 @@ import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { type Meter, startMeter, transferOutcome } from './meter.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
+import { outputClosed } from './output.js';
 import { parseInterval, parseTarget, parseTimeout } from './parse.js';
 import { noSwitcherInTime, openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
 import { onStopSignal, type ShutdownHandle } from './shutdown.js';
@@ -73,14 +74,6 @@ function outcome(stream: FlexStream): Promise<Error | undefined> {
   });
 }
 
-/** stdout's EPIPE as the CLI's own failure; any other error of stdout as it is. */
-function outputClosed(err: Error): Error {
-  if ((err as NodeJS.ErrnoException).code !== 'EPIPE') return err;
-  return new CliError('CLI_OUTPUT_CLOSED', 'stdout was closed by its reader before the transfer ended', {
-    cause: err,
-  });
-}
-
 async function runDial(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<DialOpts>();
   const target = ctx.args[0] as { domain: string; port: number };
@@ -130,7 +123,7 @@ async function runDial(ctx: CommandContext): Promise<number> {
     // A reader that went away (`| head`) ends the transfer, not the process with an EPIPE; the
     // transfer was cut short all the same, and says so: exit 141, as a shell reports `nc` killed
     // by SIGPIPE, never 0 and a `done:` summary a script would take for a complete transfer.
-    process.stdout.on('error', (err) => stream.destroy(outputClosed(err)));
+    process.stdout.on('error', (err) => stream.destroy(outputClosed(err, 'before the transfer ended')));
     process.stdin.pipe(stream);
     stream.pipe(process.stdout, { end: false });
     const err = await done;

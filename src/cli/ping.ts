@@ -8,6 +8,7 @@ import { clipText } from '../wire/utf8.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { ExitCode } from './exit.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
+import { isOutputClosed, settled } from './output.js';
 import { parseCount, parseDomain, parseDuration, parseTimeout } from './parse.js';
 import { RttStats } from './rtt.js';
 import { openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
@@ -15,7 +16,8 @@ import { onStopSignal } from './shutdown.js';
 
 /**
  * `flexmux ping [DOMAIN]`: round trips to a node, or to the switcher itself, printed like
- * ping(8), with its summary at the end (also after Ctrl-C). Exit 0 when any reply came back.
+ * ping(8), with its summary at the end (also after Ctrl-C). Exit 0 when any reply came back;
+ * 141 when the reader of stdout went away (`| head -3`), as ping(8) ends by SIGPIPE there.
  */
 
 interface PingOpts extends ConnectOpts {
@@ -108,9 +110,15 @@ async function runPing(ctx: CommandContext): Promise<number> {
   const shutdown = onStopSignal(ctx.logger, 2_000);
   const stop = new AbortController();
   void shutdown.signalled.then(() => stop.abort());
-  // A reader that went away (`| head`) stops the run as Ctrl-C does: ping(8) ends by SIGPIPE
-  // there, which Node ignores, so the EPIPE would otherwise crash the process with a stack trace.
-  process.stdout.on('error', () => stop.abort());
+  // A reader that went away (`| head -3`) stops the run at once, the ping under way too: ping(8)
+  // ends by SIGPIPE there, which Node ignores (the EPIPE would crash the process with a stack
+  // trace, or, handled and forgotten, leave it pinging into the closed pipe). Any other error of
+  // stdout ends it as well: the lines have nowhere to go.
+  let outputError: Error | undefined;
+  process.stdout.on('error', (err) => {
+    outputError ??= err;
+    stop.abort();
+  });
   const stats = new RttStats();
   const started = performance.now();
   let fatal: unknown = null;
@@ -148,12 +156,23 @@ async function runPing(ctx: CommandContext): Promise<number> {
       if (stop.signal.aborted) break;
     }
   } finally {
-    out('');
-    process.stdout.write(stats.report(name, performance.now() - started));
+    // No summary for a reader that is gone: nothing more is written once stdout failed.
+    if (outputError === undefined) {
+      out('');
+      process.stdout.write(stats.report(name, performance.now() - started));
+    }
     shutdown.dispose();
     waiting?.dispose();
     await session.close();
   }
+  // The last lines and the summary may still be queued for a full pipe, and a reader that left
+  // meanwhile (`-c 3 | head -2`) fails them only now: the exit code waits for them, as ping(8)'s
+  // would for its writes. (Signals end the process the default way by now.)
+  outputError ??= await settled(process.stdout);
+  // A lost session ended the run before any closed stdout could (that one would have stopped it).
   if (fatal !== null) throw fatal instanceof Unmendable ? fatal.err : fatal;
+  if (outputError !== undefined && !isOutputClosed(outputError)) throw outputError;
+  // Quietly, as ping(8) ends there: a closed stdout is how a pipeline ends a run without -c.
+  if (outputError !== undefined) return ExitCode.SIGPIPE;
   return stats.received > 0 ? ExitCode.OK : ExitCode.NO_REPLY;
 }

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { killAll, runCli, startSwitcher } from '../helpers/cli.js';
+import { type CliChild, killAll, runCli, startSwitcher } from '../helpers/cli.js';
 
 /** `flexmux ping` as a script uses it: its report read by a pipe that may close early. */
 
@@ -29,20 +29,54 @@ describe('flexmux ping', () => {
     expect(ping.stdout).not.toContain('s3cret');
   });
 
-  it('stops quietly when its reader goes away (`| head -2`), exiting 0 after a reply', async () => {
+  /** The exit code, or a text saying the process still runs `ms` after `what`. */
+  async function exitWithin(ping: CliChild, what: string, ms = 10_000): Promise<number | string> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      ping.exited,
+      new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`still running ${ms / 1000} s after ${what}`), ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Nothing but JSON log lines on stderr: no error line, no stack trace of an unhandled EPIPE. */
+  const quiet = (ping: CliChild): string[] =>
+    ping.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
+
+  it('stops quietly when its reader goes away (`| head -2`), exiting 141 as ping(8) does', async () => {
     const ping = runCli(['ping', '-s', tcp, '-i', '50ms'], { env: ENV });
     await ping.waitForStdout('reply from switcher: seq=1');
     // The reader closes its end: the next line meets EPIPE.
     ping.proc.stdout?.destroy();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const code = await Promise.race([
-      ping.exited,
-      new Promise<string>((resolve) => {
-        timer = setTimeout(() => resolve('still pinging 10 s after its reader left'), 10_000);
-      }),
-    ]).finally(() => clearTimeout(timer));
-    expect(code).toBe(0);
-    // Nothing but JSON log lines on stderr: no stack trace of an unhandled EPIPE.
-    expect(ping.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'))).toEqual([]);
+    expect(await exitWithin(ping, 'its reader left')).toBe(141);
+    expect(quiet(ping)).toEqual([]);
+  });
+
+  it('exits 141, not 8, when its reader goes away before any reply came', async () => {
+    const ping = runCli(['ping', 'nobody-here', '-s', tcp, '-i', '50ms'], { env: ENV });
+    await ping.waitForStdout('no reply from nobody-here: seq=1');
+    ping.proc.stdout?.destroy();
+    expect(await exitWithin(ping, 'its reader left')).toBe(141);
+    expect(quiet(ping)).toEqual([]);
+  });
+
+  it('exits 141 when only the summary finds the reader gone (-q, then Ctrl-C)', async () => {
+    // -q writes nothing between the header and the summary: the closed pipe shows only when the
+    // summary goes out, after the run, and that still decides the exit code.
+    const ping = runCli(['ping', '-q', '-s', tcp, '-i', '50ms'], { env: ENV });
+    await ping.waitForStdout('PING switcher');
+    ping.proc.stdout?.destroy();
+    ping.proc.kill('SIGINT');
+    expect(await exitWithin(ping, 'SIGINT')).toBe(141);
+    expect(quiet(ping)).toEqual([]);
+  });
+
+  it('stops at its first line when the reader was gone before it (`-c 1000 | true`)', async () => {
+    const ping = runCli(['ping', '-c', '1000', '-s', tcp, '-i', '50ms'], { env: ENV });
+    // Closed before the command writes anything: its first line meets EPIPE.
+    ping.proc.stdout?.destroy();
+    expect(await exitWithin(ping, 'its reader left')).toBe(141);
+    expect(quiet(ping)).toEqual([]);
   });
 });

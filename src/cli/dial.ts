@@ -6,10 +6,10 @@ import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { type Meter, startMeter, transferOutcome } from './meter.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
-import { outputClosed } from './output.js';
+import { outputClosed, settled } from './output.js';
 import { parseInterval, parseTarget, parseTimeout } from './parse.js';
 import { noSwitcherInTime, openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
-import { onStopSignal, type ShutdownHandle } from './shutdown.js';
+import { onStopSignal, type ShutdownHandle, type StopSignal } from './shutdown.js';
 
 /**
  * `flexmux dial DOMAIN:PORT`: one stream, joined to stdin and stdout, as `nc` would. The end of
@@ -74,6 +74,30 @@ function outcome(stream: FlexStream): Promise<Error | undefined> {
   });
 }
 
+/** The failure a stop signal makes of a transfer it cuts short: exit 130 or 143. */
+function interruption(signal: StopSignal): CliError {
+  const exitCode = signal === 'SIGINT' ? ExitCode.SIGINT : ExitCode.SIGTERM;
+  return new CliError('CLI_INTERRUPTED', `interrupted by ${signal}`, { exitCode });
+}
+
+/**
+ * Resolves once what was written to stdout has gone out (undefined), or with why it did not:
+ * stdout's error (EPIPE as CLI_OUTPUT_CLOSED), or a signal. No clock bounds it: a reader that is
+ * slow, or paused (`| less`), is owed the tail, as `cat` would wait for it; a signal ends the
+ * wait, as Ctrl-C ends `cat`. A signal that came before, during the stream's close, cuts short
+ * only a tail still queued (with none, the transfer is done, as it was before this wait).
+ */
+async function untilWritten(shutdown: ShutdownHandle): Promise<Error | undefined> {
+  const written = settled(process.stdout).then((err) =>
+    err === undefined ? undefined : outputClosed(err, 'before the transfer ended'),
+  );
+  if (shutdown.requested) {
+    if (process.stdout.writableLength === 0) return written;
+    return interruption(await shutdown.signalled);
+  }
+  return Promise.race([written, shutdown.signalled.then(interruption)]);
+}
+
 async function runDial(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<DialOpts>();
   const target = ctx.args[0] as { domain: string; port: number };
@@ -93,6 +117,8 @@ async function runDial(ctx: CommandContext): Promise<number> {
   // The stream once open, and the error the transfer ends with, as the command reports it.
   let opened: FlexStream | null = null;
   let failure: Error | undefined;
+  // Whether stdout failed, or a signal came, before what the stream brought had all gone out.
+  let undelivered = false;
   try {
     const stream = waiting
       ? await raceFailed(
@@ -115,20 +141,31 @@ async function runDial(ctx: CommandContext): Promise<number> {
       );
     }
     void shutdown.signalled.then((signal) => {
-      const code = signal === 'SIGINT' ? ExitCode.SIGINT : ExitCode.SIGTERM;
       // Every byte went both ways: the close under way is left to finish, not turned into an abort.
       if (stream.readableEnded && stream.writableFinished) return;
-      stream.destroy(new CliError('CLI_INTERRUPTED', `interrupted by ${signal}`, { exitCode: code }));
+      stream.destroy(interruption(signal));
     });
     // A reader that went away (`| head`) ends the transfer, not the process with an EPIPE; the
     // transfer was cut short all the same, and says so: exit 141, as a shell reports `nc` killed
     // by SIGPIPE, never 0 and a `done:` summary a script would take for a complete transfer.
-    process.stdout.on('error', (err) => stream.destroy(outputClosed(err, 'before the transfer ended')));
+    let outputError: Error | undefined;
+    process.stdout.on('error', (err) => {
+      outputError ??= outputClosed(err, 'before the transfer ended');
+      stream.destroy(outputError);
+    });
     process.stdin.pipe(stream);
     stream.pipe(process.stdout, { end: false });
-    const err = await done;
+    let err = await done;
     process.stdin.unpipe(stream);
     process.stdin.pause();
+    if (err === undefined) {
+      // The stream has ended both ways, but what it brought may still be queued for a full pipe:
+      // a reader that leaves now loses that tail, and its EPIPE would come only as main.ts waits
+      // for stdout, after this command chose exit 0 and `done:`. So the outcome waits for stdout.
+      logger.info({ pendingOutput: process.stdout.writableLength }, 'stream closed');
+      err = (await untilWritten(shutdown)) ?? outputError;
+      undelivered = err !== undefined;
+    }
     if (err !== undefined) {
       failure = err;
       throw err;
@@ -140,7 +177,7 @@ async function runDial(ctx: CommandContext): Promise<number> {
     // itself how the transfer ended (`interrupted`, `failed`), not `done` for one cut short.
     meter?.stop(
       transferOutcome({
-        complete: opened?.readableEnded === true && opened.writableFinished,
+        complete: opened?.readableEnded === true && opened.writableFinished && !undelivered,
         signalled: shutdown?.requested === true,
         failure,
       }),

@@ -47,7 +47,7 @@ export type TransferOutcome = 'done' | 'interrupted' | 'failed';
 
 /** How a transfer ended, as its --stats summary says it. */
 export interface TransferEnd {
-  /** Both directions ended cleanly: every byte was sent and received. */
+  /** Both directions ended cleanly: every byte was sent, and received (by dial: out to stdout). */
   complete: boolean;
   /** A stop signal arrived (before or after the transfer was complete). */
   signalled: boolean;

@@ -89,6 +89,11 @@ export function runCli(
   o: {
     env?: Record<string, string | undefined>;
     stdin?: 'pipe' | 'ignore';
+    /**
+     * Where the child's stdout goes: a pipe read here (the default), or this file descriptor (the
+     * write end of a FIFO another process reads, for a reader whose reads the test chooses).
+     */
+    stdout?: number;
     /** Run this TypeScript file through tsx instead of the CLI (examples). */
     script?: string;
     shared?: boolean;
@@ -105,7 +110,7 @@ export function runCli(
   const proc = spawn(cmd!, argv, {
     cwd: ROOT,
     env: cliEnv(o.env),
-    stdio: [o.stdin ?? 'ignore', 'pipe', 'pipe'],
+    stdio: [o.stdin ?? 'ignore', o.stdout ?? 'pipe', 'pipe'],
   });
   children.add(proc);
   if (o.shared) shared.add(proc);

@@ -1,4 +1,8 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CliChild, killAll, runCli, startSwitcher } from '../helpers/cli.js';
 
@@ -7,6 +11,9 @@ import { type CliChild, killAll, runCli, startSwitcher } from '../helpers/cli.js
 vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
 
 const ENV = { FLEXMUX_PASSWORD: 'test-password' };
+
+/** What a Linux pipe holds unread by default: 16 pages. */
+const PIPE_CAPACITY = 16 * Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim());
 const servers: net.Server[] = [];
 
 /** A TCP service that sends without end, as fast as its reader takes it. */
@@ -36,6 +43,18 @@ async function drainServer(): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
+/** A TCP service that sends `size` bytes and ends its side at once. */
+async function sizedServer(size: number): Promise<number> {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.resume();
+    socket.end(Buffer.alloc(size, 0x62));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
 /**
  * A TCP service that sends a greeting, then resets the connection (RST) at the first bytes its
  * client sends, the connection still open both ways.
@@ -49,6 +68,42 @@ async function resetServer(): Promise<number> {
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as net.AddressInfo).port;
+}
+
+interface StalledReader {
+  /** The pipe's write end, for a child's stdout: close it once the child has its copy. */
+  writeEnd: FileHandle;
+  /** The reader exits, closing the pipe's read end. */
+  leave(): void;
+  /** Kills the reader if it still runs, and removes the FIFO. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A real pipe, as a shell makes for `|` (a child's 'pipe' stdio is a socket pair, which holds far
+ * more): a FIFO. Its reader takes one read of at most 100 bytes (dd without fullblock), then
+ * holds the pipe open without reading until it leaves: `head -c 100`, slow to exit.
+ */
+async function stalledReader(): Promise<StalledReader> {
+  const dir = await mkdtemp(join(tmpdir(), 'flexmux-dial-'));
+  const fifo = join(dir, 'out');
+  execFileSync('mkfifo', [fifo]);
+  const script = 'exec <"$0"; dd bs=100 count=1 of=/dev/null 2>/dev/null; exec sleep 600';
+  const reader = spawn('sh', ['-c', script, fifo], { stdio: 'ignore' });
+  const gone = new Promise<void>((resolve) => reader.once('close', () => resolve()));
+  const dispose = async (): Promise<void> => {
+    reader.kill('SIGKILL');
+    await gone;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    // Opens once the reader has opened its end (off the event loop: it blocks until then).
+    const writeEnd = await open(fifo, 'w');
+    return { writeEnd, leave: () => reader.kill('SIGKILL'), dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
 }
 
 /** Resolves once the child's stderr matches `pattern` (rejects after `timeout` ms). */
@@ -85,6 +140,7 @@ describe('flexmux dial', () => {
     const port = await endlessServer();
     const drain = await drainServer();
     const reset = await resetServer();
+    const sized = await sizedServer(PIPE_CAPACITY + 4096);
     const node = runCli(
       [
         'node',
@@ -98,6 +154,8 @@ describe('flexmux dial', () => {
         `10=127.0.0.1:${drain}`,
         '--expose',
         `11=127.0.0.1:${reset}`,
+        '--expose',
+        `12=127.0.0.1:${sized}`,
       ],
       { env: ENV, shared: true },
     );
@@ -151,8 +209,64 @@ describe('flexmux dial', () => {
     expect(error).toBeGreaterThanOrEqual(0);
     // The summary, then the error: the summary itself says the transfer did not end well.
     const summary = dial.stderr.search(/^failed: sent /m);
-    expect(summary).toBeGreaterThanOrEqual(0);
+    expect(summary, dial.stderr).toBeGreaterThanOrEqual(0);
     expect(summary).toBeLessThan(error);
+  });
+
+  /**
+   * `dial source:12` (4 KiB more than a pipe holds) into a stalled reader, until the stream has
+   * ended both ways with part of what it brought still queued in dial for the pipe.
+   */
+  async function dialIntoStalledReader(): Promise<{ dial: CliChild; reader: StalledReader }> {
+    const reader = await stalledReader();
+    try {
+      const dial = runCli(['dial', 'source:12', '-s', tcp, '--stats', '--log-level', 'info'], {
+        env: ENV,
+        stdout: reader.writeEnd.fd,
+      });
+      // dial has its own copy of the write end; the reader's leaving must reach that one alone.
+      await reader.writeEnd.close();
+      const closed = await dial.waitForLog('stream closed');
+      // The race, set up: every byte went both ways, part of them still queued for the pipe.
+      expect(closed.pendingOutput).toBeGreaterThan(0);
+      return { dial, reader };
+    } catch (err) {
+      await reader.writeEnd.close().catch(() => {});
+      await reader.dispose();
+      throw err;
+    }
+  }
+
+  it('a reader that closes stdout after the stream ended, before its tail went out: 141, not 0', async () => {
+    const { dial, reader } = await dialIntoStalledReader();
+    try {
+      reader.leave();
+      expect(await dial.exited).toBe(141);
+      expect(dial.stderr).not.toMatch(/^done:/m);
+      const error = dial.stderr.search(
+        /^flexmux dial: stdout was closed by its reader .*\[CLI_OUTPUT_CLOSED\]$/m,
+      );
+      expect(error).toBeGreaterThanOrEqual(0);
+      const summary = dial.stderr.search(/^failed: sent 0 B .*, received /m);
+      expect(summary, dial.stderr).toBeGreaterThanOrEqual(0);
+      expect(summary).toBeLessThan(error);
+    } finally {
+      await reader.dispose();
+    }
+  });
+
+  it('Ctrl-C while the tail waits for a stalled reader: exit 130, interrupted, not done', async () => {
+    // No clock cuts a slow reader's tail off: the wait for it ends as `cat`'s does, by a signal.
+    const { dial, reader } = await dialIntoStalledReader();
+    try {
+      dial.proc.kill('SIGINT');
+      expect(await dial.exited).toBe(130);
+      expect(dial.stderr).not.toMatch(/^done:/m);
+      expect(dial.stderr).toMatch(/^interrupted: sent 0 B .*, received /m);
+      expect(dial.stderr).toContain('flexmux dial: interrupted by SIGINT [CLI_INTERRUPTED]');
+    } finally {
+      await reader.dispose();
+    }
   });
 
   it('SIGINT during an upload: the --stats summary says interrupted, not done', async () => {
@@ -179,7 +293,7 @@ describe('flexmux dial', () => {
     expect(dial.stderr).not.toMatch(/^done:/m);
     // The summary, then the error: the summary itself says the transfer was cut short.
     const summary = dial.stderr.search(/^interrupted: sent [1-9]/m);
-    expect(summary).toBeGreaterThanOrEqual(0);
+    expect(summary, dial.stderr).toBeGreaterThanOrEqual(0);
     expect(summary).toBeLessThan(dial.stderr.indexOf('flexmux dial: interrupted by SIGINT'));
   });
 
@@ -203,7 +317,7 @@ describe('flexmux dial', () => {
     expect(dial.stderr).not.toMatch(/^(done|interrupted):/m);
     // The summary, then the error: the summary itself says the transfer failed.
     const summary = dial.stderr.search(/^failed: sent 3 B \(.*\), received 6 B /m);
-    expect(summary).toBeGreaterThanOrEqual(0);
+    expect(summary, dial.stderr).toBeGreaterThanOrEqual(0);
     expect(summary).toBeLessThan(error);
   });
 });

@@ -1,3 +1,4 @@
+import { MAX_CLIENT_ID } from './client-id.js';
 import { packageVersion } from './version.js';
 
 /**
@@ -265,7 +266,7 @@ export function openapiDocument(): Schema {
                 in: 'query',
                 required: false,
                 description: 'Kick only the connection with this id (Client.id): 1 to 15 digits.',
-                schema: { type: 'integer', minimum: 0, maximum: 999_999_999_999_999 },
+                schema: { type: 'integer', minimum: 0, maximum: MAX_CLIENT_ID },
               },
             ],
             requestBody: {
@@ -273,7 +274,15 @@ export function openapiDocument(): Schema {
               content: {
                 'application/json': {
                   schema: obj(
-                    { reason: { type: 'string', maxLength: 200 }, id: { type: 'integer', minimum: 0 } },
+                    {
+                      reason: { type: 'string', maxLength: 200 },
+                      id: {
+                        type: 'integer',
+                        minimum: 0,
+                        maximum: MAX_CLIENT_ID,
+                        description: 'As `?id=`, which wins when both are given.',
+                      },
+                    },
                     [],
                   ),
                 },

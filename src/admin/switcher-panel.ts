@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import type { ClientInfo, LeaveReason } from '../switcher/client.js';
 import type { RefusalInfo, Switcher } from '../switcher/switcher.js';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
-import { CLIENT_ID_RULE, parseClientId } from './client-id.js';
+import { CLIENT_ID_RULE, isClientId, parseClientId } from './client-id.js';
 import type { ResolvedAdminOptions } from './config.js';
 import type { Keyed } from './delta.js';
 import { checkDomain, HttpError, readJsonBody, readPage, sendJson } from './http.js';
@@ -24,14 +24,13 @@ const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
 /**
  * The connection id a kick is limited to: `?id=` (digits) or else the body's `id` (a JSON
- * number), a whole number as the client list gives it; undefined when neither is given; else 400.
+ * number), under one rule (client-id.ts: a body's id took any safe integer, 16 digits too, that
+ * `?id=` refused); undefined when neither is given; else 400.
  */
 function kickId(query: string | null, body: unknown): number | undefined {
   if (query === null && body === undefined) return undefined;
-  const n = query === null ? body : (parseClientId(query) ?? Number.NaN);
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-    throw new HttpError(400, 'bad_request', `id must be ${CLIENT_ID_RULE}`);
-  }
+  const n = query === null ? body : parseClientId(query);
+  if (!isClientId(n)) throw new HttpError(400, 'bad_request', `id must be ${CLIENT_ID_RULE}`);
   return n;
 }
 

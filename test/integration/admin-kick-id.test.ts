@@ -70,11 +70,25 @@ describe('DELETE /api/v1/clients/{domain} with an id', () => {
     expect(sw.client('carol')?.id).toBe(fresh);
 
     // Not an id: 400, and nobody kicked.
-    for (const bad of ['abc', '-1', '1.5', '']) {
+    for (const bad of ['abc', '-1', '1.5', '', '1000000000000000']) {
       const r = await kick(`carol?id=${encodeURIComponent(bad)}`);
       expect(r.status, `id=${bad}: ${r.text}`).toBe(400);
     }
-    expect((await kick('carol', { id: '7' })).status).toBe(400);
+    // The body's id follows the same rule as ?id=: a whole number of at most 15 digits. A 16-digit
+    // one, a safe integer still, was taken there (and answered 409) while ?id= refused it.
+    for (const bad of ['7', -1, 1.5, 1e15, Number.MAX_SAFE_INTEGER, null, true]) {
+      const r = await kick('carol', { id: bad });
+      expect(r.status, `{"id": ${JSON.stringify(bad)}}: ${r.text}`).toBe(400);
+      expect((r.json as ApiError).error.message).toContain('at most 15 digits');
+    }
+    expect(sw.client('carol')?.id).toBe(fresh);
+    // The largest id, either way: an id (of nobody here), so a conflict, not a bad request.
+    for (const r of [
+      await kick('carol?id=999999999999999'),
+      await kick('carol', { id: 999_999_999_999_999 }),
+    ]) {
+      expect(r.status, r.text).toBe(409);
+    }
     expect(sw.client('carol')?.id).toBe(fresh);
 
     // With the id of the connection that holds the domain: kicked.

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeDomain } from '../wire/domain.js';
+import { claimBody, drain } from './unread.js';
 
 /**
  * Small HTTP helpers of the admin server: one error type that carries its status, JSON replies
@@ -139,6 +140,8 @@ export function sendError(res: ServerResponse, err: HttpError): void {
  * object, or a body that is not `application/json`, is a 4xx.
  */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  // Read here, or dropped by tooLarge: not a body nobody read (unread.ts).
+  claimBody(req);
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
     throw tooLarge(req, limit, Number(declared) - limit);
@@ -222,13 +225,6 @@ const DISCARD_BYTES = 1024 * 1024;
 function tooLarge(req: IncomingMessage, limit: number, over: number): HttpError {
   const message = `the body is larger than ${limit} bytes`;
   if (over > DISCARD_BYTES) return new HttpError(413, 'payload_too_large', message, { connection: 'close' });
-  let left = DISCARD_BYTES - over;
-  const onData = (chunk: Buffer): void => {
-    left -= chunk.length;
-    if (left >= 0) return;
-    req.off('data', onData);
-    req.socket.destroy();
-  };
-  req.on('data', onData);
+  drain(req, DISCARD_BYTES - over);
   return new HttpError(413, 'payload_too_large', message);
 }

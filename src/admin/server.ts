@@ -16,6 +16,7 @@ import { openapiDocument } from './openapi.js';
 import type { Panel } from './panel.js';
 import { type Route, Router } from './router.js';
 import { SwitcherPanel } from './switcher-panel.js';
+import { AdminResponse } from './unread.js';
 
 /**
  * The admin HTTP server: JSON API, Prometheus metrics, live events and the dashboard for one
@@ -64,6 +65,8 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
 
   const server = createServer(
     {
+      // Settles a body still unread as the answer goes out, whatever sends it (unread.ts).
+      ServerResponse: AdminResponse,
       headersTimeout: o.headersTimeout,
       requestTimeout: REQUEST_TIMEOUT,
       // Node checks both timeouts only this often (default 30 s, which triples a 10 s limit).

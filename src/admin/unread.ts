@@ -1,0 +1,105 @@
+import {
+  type IncomingMessage,
+  type OutgoingHttpHeader,
+  type OutgoingHttpHeaders,
+  ServerResponse,
+} from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * What the admin server does with a request body nobody read. Most answers go out before the
+ * body is read, or without reading it at all: a 401 without the token, a 403, 404 or 405, any
+ * route but the kick. Node then reads and drops the rest of the body as it arrives, whole, bounded
+ * only by the 30 s request timeout, and on a kept-alive connection request after request: a
+ * client without the token could make the server read hundreds of megabytes a second per
+ * connection, for nothing. Closing at once is no answer either: a client that writes its whole
+ * body before it reads (most simple HTTP clients) then loses its answer to a reset.
+ */
+
+/**
+ * Bytes of unread bodies the server reads and drops on one connection, over all its requests.
+ * Anyone who can reach the port can send them, token or not, so the bound is small: the largest
+ * body the API takes is a kick's, `maxBodyBytes` (16 KiB by default), and this lets a client
+ * that sent a few of those to the wrong place, with the wrong method or without the token still
+ * read its answers. A connection past it is closed; it counts per connection, not per request,
+ * so that keep-alive does not multiply it.
+ */
+export const UNREAD_BYTES = 64 * 1024;
+
+/** Bytes read and dropped so far on each connection, of bodies nobody read. */
+const dropped = new WeakMap<Socket, number>();
+
+/** Requests whose body is read or dropped already: the kick's reader, or a drain below. */
+const claimed = new WeakSet<IncomingMessage>();
+
+/** Marks the body of `req` as read by the route: nothing here touches it then. */
+export function claimBody(req: IncomingMessage): void {
+  claimed.add(req);
+}
+
+/**
+ * Reads and drops the rest of the body of `req`, closing the connection should more than `left`
+ * bytes come. `count` also adds them to the connection's UNREAD_BYTES. Node's own parser stops at
+ * a declared length, and a chunked body at its last chunk.
+ */
+export function drain(req: IncomingMessage, left: number, count = false): void {
+  claimed.add(req);
+  const socket = req.socket;
+  const onData = (chunk: Buffer): void => {
+    left -= chunk.length;
+    if (count) dropped.set(socket, (dropped.get(socket) ?? 0) + chunk.length);
+    if (left >= 0) return;
+    req.off('data', onData);
+    socket.destroy();
+  };
+  req.on('data', onData);
+}
+
+/** Whether `req` has a body (a request without Content-Length or Transfer-Encoding has none). */
+function hasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
+/**
+ * Called as an answer's head is written: if the body of `req` is still unread, either drops up
+ * to what is left of the connection's UNREAD_BYTES of it (more closes the connection), or, when a
+ * declared length does not fit, adds `connection: close` to the answer and reads none of it
+ * (Node closes the connection once the answer is out).
+ */
+export function settleBody(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete || claimed.has(req) || !hasBody(req)) return;
+  const left = UNREAD_BYTES - (dropped.get(req.socket) ?? 0);
+  const declared = req.headers['content-length'];
+  if (left <= 0 || (declared !== undefined && Number(declared) > left)) {
+    claimed.add(req);
+    res.setHeader('connection', 'close');
+    return;
+  }
+  drain(req, left, true);
+}
+
+/**
+ * The admin server's responses: each settles an unread request body as its head is written,
+ * which every answer does (writeHead, or Node's implicit head at the first write), whichever
+ * route or error sends it.
+ */
+export class AdminResponse extends ServerResponse {
+  override writeHead(
+    statusCode: number,
+    statusMessage?: string,
+    headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+  ): this;
+  override writeHead(statusCode: number, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
+  override writeHead(
+    statusCode: number,
+    message?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
+    headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+  ): this {
+    settleBody(this.req, this);
+    return typeof message === 'string'
+      ? super.writeHead(statusCode, message, headers)
+      : super.writeHead(statusCode, message);
+  }
+}

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeDomain } from '../wire/domain.js';
-import { claimBody, drain } from './unread.js';
+import { claimBody, dropRest } from './unread.js';
 
 /**
  * Small HTTP helpers of the admin server: one error type that carries its status, JSON replies
@@ -144,7 +144,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   claimBody(req);
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
-    throw tooLarge(req, limit, Number(declared) - limit);
+    throw tooLarge(req, limit, 0);
   }
   const body = await readBody(req, limit);
   if (body.length === 0) return {};
@@ -185,7 +185,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         return;
       }
       stop();
-      reject(tooLarge(req, limit, size - limit));
+      reject(tooLarge(req, limit, size));
     };
     const onEnd = (): void => {
       stop();
@@ -207,24 +207,28 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /**
- * Bytes of a body over the limit that the server reads and drops after its 413 (the request's
- * `over` bytes beyond the limit, declared or already read, count). The 413 goes out at once, but a
- * client that writes its whole body before it reads (most simple HTTP clients) lost it when the
- * server closed with the body still coming: its next write failed (EPIPE, ECONNRESET) and it
- * reported that instead. Read to its end, the body does no harm and the connection stays usable.
- * Beyond this the connection is closed: the bound is on what a client can make the server read
- * for nothing (the time it may take is bounded already, by the socket timeout and requestTimeout).
+ * Bytes past the limit that the server reads and drops after a 413. They count per connection,
+ * with all that the connection had read for nothing before (the whole bodies of its earlier 413s,
+ * bodies nobody read: unread.ts), so that keep-alive does not multiply the bound. The 413 goes
+ * out at once, but a client that writes its whole body before it reads (most simple HTTP
+ * clients) lost it when the server closed with the body still coming: its next write failed
+ * (EPIPE, ECONNRESET) and it reported that instead. Read to its end, the body does no harm and
+ * the connection stays usable. Beyond this the connection is closed: the bound is on what a
+ * client can make the server read for nothing (the time it may take is bounded already, by the
+ * socket timeout and requestTimeout). Larger than unread.ts's UNREAD_BYTES: only a request that
+ * passed the token check gets here.
  */
 const DISCARD_BYTES = 1024 * 1024;
 
 /**
- * The 413 for a body over `limit` by `over` bytes. Within DISCARD_BYTES the rest of the body is
- * read and dropped (Node's parser stops at a declared length), and the connection closed should
- * more come; beyond, the answer says `connection: close` and the rest stays unread.
+ * The 413 for a body over `limit` of which `read` bytes were read (none when its declared length
+ * was over). Within DISCARD_BYTES past the limit the rest of the body is read and dropped, and the
+ * connection closed should more come; beyond, the answer says `connection: close` and the rest
+ * stays unread.
  */
-function tooLarge(req: IncomingMessage, limit: number, over: number): HttpError {
-  const message = `the body is larger than ${limit} bytes`;
-  if (over > DISCARD_BYTES) return new HttpError(413, 'payload_too_large', message, { connection: 'close' });
-  drain(req, DISCARD_BYTES - over);
-  return new HttpError(413, 'payload_too_large', message);
+function tooLarge(req: IncomingMessage, limit: number, read: number): HttpError {
+  const headers: Record<string, string> = dropRest(req, limit + DISCARD_BYTES, read)
+    ? {}
+    : { connection: 'close' };
+  return new HttpError(413, 'payload_too_large', `the body is larger than ${limit} bytes`, headers);
 }

@@ -26,10 +26,14 @@ import type { Socket } from 'node:net';
  */
 export const UNREAD_BYTES = 64 * 1024;
 
-/** Bytes read and dropped so far on each connection, of bodies nobody read. */
+/**
+ * Bytes each connection has had the server read for nothing, over all its requests: bodies
+ * nobody read, and those of kicks answered 413 (http.ts). Counted per connection, not per
+ * request, so that keep-alive does not multiply the bounds.
+ */
 const dropped = new WeakMap<Socket, number>();
 
-/** Requests whose body is read or dropped already: the kick's reader, or a drain below. */
+/** Requests whose body is read or dropped already: the kick's reader, or dropRest below. */
 const claimed = new WeakSet<IncomingMessage>();
 
 /** Marks the body of `req` as read by the route: nothing here touches it then. */
@@ -37,22 +41,37 @@ export function claimBody(req: IncomingMessage): void {
   claimed.add(req);
 }
 
+function count(socket: Socket, bytes: number): void {
+  dropped.set(socket, (dropped.get(socket) ?? 0) + bytes);
+}
+
 /**
- * Reads and drops the rest of the body of `req`, closing the connection should more than `left`
- * bytes come. `count` also adds them to the connection's UNREAD_BYTES. Node's own parser stops at
- * a declared length, and a chunked body at its last chunk.
+ * Reads and drops the rest of the body of `req`, of which `read` bytes were read (and are now
+ * dropped) already, while its connection's bytes dropped stay within `budget`; more closes the
+ * connection. Node's parser stops at a declared length, and a chunked body at its last chunk.
+ * False, reading nothing, when a declared rest does not fit or nothing is left: the answer must
+ * then say `connection: close` (Node closes once it is out).
  */
-export function drain(req: IncomingMessage, left: number, count = false): void {
+export function dropRest(req: IncomingMessage, budget: number, read = 0): boolean {
   claimed.add(req);
   const socket = req.socket;
+  count(socket, read);
+  let left = budget - (dropped.get(socket) ?? 0);
+  const declared = req.headers['content-length'];
+  if (left <= 0 || (declared !== undefined && Number(declared) - read > left)) {
+    // A reader that gave up (a 413) left the body flowing: read no more of it.
+    req.pause();
+    return false;
+  }
   const onData = (chunk: Buffer): void => {
     left -= chunk.length;
-    if (count) dropped.set(socket, (dropped.get(socket) ?? 0) + chunk.length);
+    count(socket, chunk.length);
     if (left >= 0) return;
     req.off('data', onData);
     socket.destroy();
   };
   req.on('data', onData);
+  return true;
 }
 
 /** Whether `req` has a body (a request without Content-Length or Transfer-Encoding has none). */
@@ -63,21 +82,12 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * Called as an answer's head is written: if the body of `req` is still unread, either drops up
- * to what is left of the connection's UNREAD_BYTES of it (more closes the connection), or, when a
- * declared length does not fit, adds `connection: close` to the answer and reads none of it
- * (Node closes the connection once the answer is out).
+ * Called as an answer's head is written: if the body of `req` is still unread, drops it within
+ * UNREAD_BYTES dropped on the connection, or else adds `connection: close` to the answer.
  */
 export function settleBody(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete || claimed.has(req) || !hasBody(req)) return;
-  const left = UNREAD_BYTES - (dropped.get(req.socket) ?? 0);
-  const declared = req.headers['content-length'];
-  if (left <= 0 || (declared !== undefined && Number(declared) > left)) {
-    claimed.add(req);
-    res.setHeader('connection', 'close');
-    return;
-  }
-  drain(req, left, true);
+  if (!dropRest(req, UNREAD_BYTES)) res.setHeader('connection', 'close');
 }
 
 /**

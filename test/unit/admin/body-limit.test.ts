@@ -159,6 +159,21 @@ describe('a kick body over maxBodyBytes', () => {
     expect(text.startsWith('HTTP/1.1 413 Payload Too Large')).toBe(true);
   });
 
+  // Each body within the bound by itself, the connection kept alive: 413 after 413 used to
+  // read all of the 128 MiB written, 17 KiB at a time.
+  it('413 after 413 on one kept-alive connection: the server reads a bounded part in all', async () => {
+    const { port } = await admin();
+    const body = Buffer.alloc(17 * 1024, 0x20);
+    for (const framing of [`Content-Length: ${body.length}`, 'Transfer-Encoding: chunked']) {
+      const request = Buffer.concat([
+        Buffer.from(head(framing)),
+        framing.startsWith('T') ? Buffer.concat([chunk(body), Buffer.from('0\r\n\r\n')]) : body,
+      ]);
+      const written = await flood(port, request, 128 * 1024 * 1024);
+      expect(written).toBeLessThan(16 * 1024 * 1024);
+    }
+  });
+
   it('far over the bound: answered 413 and closed without reading all of it', async () => {
     const { port } = await admin();
     // 64 MiB: far more than the bound and than the sockets' buffers can hold.
@@ -173,3 +188,37 @@ describe('a kick body over maxBodyBytes', () => {
     }
   });
 });
+
+/**
+ * Writes `request` again and again, reading and dropping the answers, until the server closes
+ * the connection or `max` bytes are written; resolves with the bytes the client's socket took.
+ */
+function flood(port: number, request: Buffer, max: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error('no outcome within 20 s'));
+    }, 20_000);
+    let written = 0;
+    const finish = (): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(written);
+    };
+    s.resume();
+    s.on('error', () => {});
+    s.on('close', finish);
+    const pump = (): void => {
+      while (!s.destroyed && written < max) {
+        written += request.length;
+        if (!s.write(request)) {
+          s.once('drain', pump);
+          return;
+        }
+      }
+      if (!s.destroyed) finish();
+    };
+    pump();
+  });
+}

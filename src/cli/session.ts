@@ -152,8 +152,9 @@ export async function openOnce(
  * a switcher that is down or restarting is tried again, at the pace of a dial waiting for its
  * target (100 ms doubling to 1 s, not the 1 s doubling to 30 s of a node, which would overshoot
  * the task's timeout), for as long as the task waits on it; the task bounds the wait itself (its
- * dial's `wait`, within its timeout). `failed` rejects with a failure that waiting would not mend,
- * the ones a session's ready() gives up on (refusedForGood): an admission refused (wrong password,
+ * dial's `wait`, within its timeout). `failed` rejects with an attempt's failure that waiting would
+ * not mend, the ones a session's ready() gives up on (refusedForGood; not a connection lost after
+ * its admission, which the session reconnects): an admission refused (wrong password,
  * clock, version; not one cut off before its answer, which a switcher turning newcomers away also
  * does, nor a domain held by a live node, which may leave), a port that answers in HTTP, or a
  * certificate of the switcher's that this client does not trust (untrustedSwitcher); and one that
@@ -170,17 +171,32 @@ export function openWaiting(
     backoffMax: REDIAL_MAX,
   });
   let onDisconnect: (err: Error) => void = () => {};
+  // Whether the connection a 'disconnect' ends was admitted: then it is a connection lost, which
+  // the session reconnects, not an attempt that failed.
+  let admitted = false;
+  const onReady = (): void => {
+    admitted = true;
+  };
   const failed = new Promise<never>((_, reject) => {
     onDisconnect = (err) => {
-      // What ready() gives up on (refusal.ts): the same failures end both waits.
-      if (session.state !== 'closed' && !refusedForGood(err)) return;
+      const lost = admitted;
+      admitted = false;
+      // What ready() gives up on (refusal.ts), and like it only for a failed attempt: the same
+      // failures end both waits. A connection that worked and then failed with a ProtocolError
+      // (a WebSocket proxy breaking the protocol) is reconnected, and waited for.
+      if (session.state !== 'closed' && (lost || !refusedForGood(err))) return;
       reject(certificateRejected(err) ? untrustedSwitcher(err, o) : err);
     };
+    session.on('ready', onReady);
     session.on('disconnect', onDisconnect);
   });
   // Nobody may be racing it any more when it rejects (the task is over): not an unhandled rejection.
   failed.catch(() => {});
-  return { session, failed, dispose: () => session.off('disconnect', onDisconnect) };
+  const dispose = (): void => {
+    session.off('ready', onReady);
+    session.off('disconnect', onDisconnect);
+  };
+  return { session, failed, dispose };
 }
 
 /**

@@ -2,12 +2,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { ConnectOpts } from '../../src/cli/options.js';
 import { openWaiting } from '../../src/cli/session.js';
 import { connect, type NodeSession } from '../../src/connect.js';
 import { AdmissionError, ProtocolError } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
-import { listenTcp } from '../../src/switcher-node.js';
+import { listenTcp, listenWs } from '../../src/switcher-node.js';
 
 /**
  * The session of `flexmux dial|ping --wait-for-target` (openWaiting) gives up on the failures a
@@ -102,5 +103,46 @@ describe('openWaiting: what ends the wait', () => {
     const err = await beforeFailures(w.failed, w.session, 2);
     expect(err).toBeInstanceOf(AdmissionError);
     expect((err as AdmissionError).reason).toBe('decrypt');
+  });
+
+  it('waits through a connection that worked and then failed with a ProtocolError', async () => {
+    // A proxy in front of a ws:// switcher that sends a text message once the node is in: the
+    // node's connection fails with a ProtocolError (ws.ts), as one whose proxy breaks the
+    // WebSocket protocol does (WS_ERR_*). That is a lost connection, not a refused attempt: the
+    // session reconnects (ready() waits for it), and the command's wait must go on too.
+    const { sw } = await switcher();
+    const ws = await listenWs(sw, { host: '127.0.0.1', port: 0 });
+    cleanups.push(() => ws.close());
+    const proxy = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => proxy.once('listening', resolve));
+    cleanups.push(() => new Promise((resolve) => proxy.close(resolve)));
+    const downs: WebSocket[] = [];
+    proxy.on('connection', (down) => {
+      downs.push(down);
+      const up = new WebSocket(`ws://127.0.0.1:${ws.address.port}/flex/ws`);
+      const early: Buffer[] = [];
+      up.on('open', () => {
+        for (const m of early.splice(0)) up.send(m);
+      });
+      down.on('message', (m: Buffer) => (up.readyState === WebSocket.OPEN ? up.send(m) : early.push(m)));
+      up.on('message', (m: Buffer) => down.send(m));
+      down.on('close', () => up.close());
+      up.on('close', () => down.close());
+      down.on('error', () => {});
+      up.on('error', () => {});
+    });
+    cleanups.push(() => {
+      for (const d of downs) d.terminate();
+    });
+    const port = (proxy.address() as AddressInfo).port;
+    const w = waiting(`ws://127.0.0.1:${port}/flex/ws`, 'broken');
+    await w.session.ready({ timeout: 5_000 });
+    const lost = new Promise<Error>((resolve) => w.session.once('disconnect', resolve));
+    downs[0].send('not binary');
+    expect(await lost).toBeInstanceOf(ProtocolError);
+    const back = new Promise((resolve) => w.session.once('ready', resolve));
+    // Before: `failed` rejected with the ProtocolError at once, and the command ended.
+    const end = await Promise.race([w.failed.catch((e: unknown) => e), back.then(() => 'admitted')]);
+    expect(end).toBe('admitted');
   });
 });

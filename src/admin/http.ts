@@ -136,6 +136,18 @@ export function sendError(res: ServerResponse, err: HttpError): void {
 }
 
 /**
+ * The client went away before its request's body ended: nothing the server did wrong, and no
+ * answer can reach it. The server logs it at debug, not as a handler failure: any client, token
+ * or not, could otherwise fill the error log by cutting off its requests.
+ */
+export class RequestCutOff extends Error {
+  constructor(cause?: Error) {
+    super('the request was cut off before its body ended', { cause });
+    this.name = 'RequestCutOff';
+  }
+}
+
+/**
  * Reads a JSON object body of at most `limit` bytes. An empty body gives `{}`; anything but an
  * object, or a body that is not `application/json`, is a 4xx.
  */
@@ -191,13 +203,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       stop();
       resolve(Buffer.concat(chunks, size));
     };
+    // Node's request fails (ECONNRESET, `aborted`) when its connection ends before its body did.
     const onError = (err: Error): void => {
       stop();
-      reject(err);
+      reject(new RequestCutOff(err));
     };
     const onClose = (): void => {
       stop();
-      reject(new Error('the request was cut off before its body ended'));
+      reject(new RequestCutOff());
     };
     req.on('data', onData);
     req.on('end', onEnd);

@@ -9,7 +9,7 @@ import { Auth } from './auth.js';
 import { type AdminOptions, checkToken, REQUEST_TIMEOUT, validateAdminOptions } from './config.js';
 import { EventHub } from './events.js';
 import { Feed } from './feed.js';
-import { baseHeaders, HttpError, sendError, sendJson } from './http.js';
+import { baseHeaders, HttpError, RequestCutOff, sendError, sendJson } from './http.js';
 import { createRegistry } from './metrics.js';
 import { NodePanel } from './node-panel.js';
 import { openapiDocument } from './openapi.js';
@@ -168,6 +168,11 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     } catch (err) {
       if (err instanceof HttpError) {
         sendError(res, err);
+        return;
+      }
+      if (err instanceof RequestCutOff) {
+        logger.debug({ path: req.url?.split('?')[0] }, 'admin request cut off by its client');
+        res.destroy();
         return;
       }
       logger.error({ ...errorFields(err), path: req.url?.split('?')[0] }, 'admin handler failed');

@@ -222,3 +222,28 @@ function flood(port: number, request: Buffer, max: number): Promise<number> {
     pump();
   });
 }
+
+describe('a kick whose client is gone before its body ended', () => {
+  it('is no failure of the server: a debug line, no error line', async () => {
+    const sw = new Switcher({ password: 'body-limit' });
+    cleanups.push(() => sw.close({ timeout: 300 }));
+    const log = captureLogger();
+    const a = await startAdmin({ switcher: sw, port: 0, token: TOKEN, logger: log });
+    cleanups.push(() => a.close());
+    // Half of a declared 1,000-byte body, then the client's end: the server's reader sees the
+    // connection end before the body did (TCP delivers the bytes before the FIN).
+    const s = connect(a.port, '127.0.0.1');
+    s.on('error', () => {});
+    s.resume();
+    cleanups.push(() => s.destroy());
+    s.end(`${head('Content-Length: 1000')}${'{'.padEnd(500, ' ')}`);
+    await expect
+      .poll(() => log.find('admin request cut off by its client').length, { timeout: 5_000 })
+      .toBe(1);
+    expect(log.find('admin request cut off by its client')[0]).toMatchObject({
+      level: 'debug',
+      fields: { path: '/api/v1/clients/alice' },
+    });
+    expect(log.find('admin handler failed')).toEqual([]);
+  });
+});

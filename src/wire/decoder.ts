@@ -1,5 +1,5 @@
 import { ProtocolError } from '../errors.js';
-import { Cmd, HEADER_SIZE, MAX_PAYLOAD } from './constants.js';
+import { Cmd, cmdName, HEADER_SIZE, MAX_PAYLOAD } from './constants.js';
 import { type Frame, payloadLength, readHeader } from './frame.js';
 
 /**
@@ -93,14 +93,34 @@ export class FrameDecoder {
     }
   }
 
-  /** Declares the end of the byte stream; a partial frame left over is a ProtocolError. */
+  /**
+   * Declares the end of the byte stream; a partial frame left over is a ProtocolError whose
+   * message says how much of it had arrived (a peer that crashed mid-write, a proxy that cut the
+   * connection, a truncated recording all read alike otherwise). Called once, at the end: push()
+   * pays nothing for it.
+   */
   end(): void {
-    // A whole header whose payload has not started yet still counts: buffered includes it.
-    if (this.buffered > 0 || this.dataLeft > 0) {
-      const what = this.pending || this.dataLeft > 0 ? 'payload' : 'header';
-      this.reset();
-      throw new ProtocolError(`connection ended in the middle of a frame ${what}`);
+    const cut = this.cutShort();
+    if (cut === null) return;
+    this.reset();
+    throw new ProtocolError(`connection ended in the middle of a frame ${cut}`);
+  }
+
+  /** How much of the partial frame held now had arrived, for end()'s message; null if none is held. */
+  private cutShort(): string | null {
+    // A whole header whose payload has not started yet counts too: 0 of its payload arrived.
+    if (this.dataLeft > 0) {
+      const h = this.dataFrame!;
+      const len = payloadLength(h.cmd, h.size);
+      return `payload: ${len - this.dataLeft} of its ${len} bytes had arrived (command ${cmdName(h.cmd)})`;
     }
+    if (this.pending !== null) {
+      return `payload: ${this.bodyLen} of its ${this.body!.length} bytes had arrived (command ${cmdName(this.pending.cmd)})`;
+    }
+    if (this.headLen > 0) {
+      return `header: ${this.headLen} of its ${HEADER_SIZE} bytes had arrived`;
+    }
+    return null;
   }
 
   reset(): void {

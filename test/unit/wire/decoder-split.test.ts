@@ -74,4 +74,23 @@ describe('FrameDecoder splitData', () => {
     dec.push(f.subarray(0, 50));
     expect(() => dec.end()).toThrow(expect.objectContaining({ code: 'FLEX_ERR_PROTOCOL' }));
   });
+
+  it('says how much of a data frame delivered in pieces had arrived when it was cut short', () => {
+    const f = encodeFrame(makeFrame(Cmd.DATA, 1, 2, 3, 4, new Uint8Array(100)));
+    // 39 payload bytes, in two pieces; then a header alone (0 of its payload).
+    for (const [cuts, got] of [
+      [[20, 50], 39],
+      [[11], 0],
+    ] as const) {
+      const dec = new FrameDecoder(() => {}, { splitData: true });
+      let at = 0;
+      for (const c of cuts) {
+        dec.push(f.subarray(at, c));
+        at = c;
+      }
+      expect(() => dec.end()).toThrow(
+        `connection ended in the middle of a frame payload: ${got} of its 100 bytes had arrived (command data)`,
+      );
+    }
+  });
 });

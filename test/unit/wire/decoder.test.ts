@@ -112,6 +112,24 @@ describe('FrameDecoder chunking', () => {
     }
   });
 
+  it('end() says how much of the frame cut short had arrived', () => {
+    // A peer that crashed mid-write, a proxy that cut the link: the error names the bytes that came.
+    const frame = encodeFrame(makeFrame(2, 1, 2, 3, 4, new Uint8Array(10)));
+    const cases: [number, string][] = [
+      [1, 'header: 1 of its 11 bytes had arrived'],
+      [HEADER_SIZE - 1, 'header: 10 of its 11 bytes had arrived'],
+      [HEADER_SIZE, 'payload: 0 of its 10 bytes had arrived (command open)'],
+      [HEADER_SIZE + 5, 'payload: 5 of its 10 bytes had arrived (command open)'],
+    ];
+    for (const [k, what] of cases) {
+      const d = new FrameDecoder(() => {});
+      d.push(frame.subarray(0, k));
+      expect(() => d.end()).toThrow(`connection ended in the middle of a frame ${what}`);
+      // Told once: the decoder forgot the partial frame.
+      expect(() => d.end()).not.toThrow();
+    }
+  });
+
   it('a payload above a configured maxPayload is a ProtocolError, in one chunk or split', () => {
     const frame = encodeFrame(makeFrame(6, 1, 2, 3, 4, new Uint8Array(100)));
     expect(() => new FrameDecoder(() => {}, { maxPayload: 99 }).push(frame)).toThrow(ProtocolError);

@@ -280,7 +280,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       transport.attach({
         data: (chunk) => this.onTransportData(chunk),
         drain: () => this.scheduler.drain(),
-        close: (err) => this.teardown(err ?? new ConnectionClosedError('connection closed by peer')),
+        close: (err) => this.teardown(err ?? this.endOfStream()),
       });
     } catch (err) {
       // Refused (another node holds the transport): its heartbeat must not go on pinging through
@@ -674,6 +674,30 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       );
       this.destroy(e);
     }
+  }
+
+  /**
+   * Why a transport that ended cleanly ended. A byte stream that stops inside a frame (a peer that
+   * crashed mid-write, a proxy that cut it) broke the protocol (docs/errors.md, as the switcher
+   * reports it): a ProtocolError saying how much of the frame arrived, not a plain hang-up.
+   * Asked once, here at the end, so feeding each chunk costs nothing more. Not while our own
+   * close() runs, nor after destroy() (the transport tells of its end later): that ending is ours.
+   */
+  private endOfStream(): Error {
+    if (this.frameDecoder !== null && !this.closing && !this._closed) {
+      try {
+        this.frameDecoder.end();
+      } catch (err) {
+        // (end() throws nothing else.)
+        const e = err as ProtocolError;
+        this.logger.warn(
+          { ...errorFields(e), remote: this.transport.remoteAddress },
+          'protocol error, closing',
+        );
+        return e;
+      }
+    }
+    return new ConnectionClosedError('connection closed by peer');
   }
 
   /** Routes one inbound frame (PROTOCOL.md 8.2); never blocks on a slow stream. */

@@ -404,7 +404,7 @@ describe('malformed frames', () => {
   });
 
   it('a byte stream that ends inside a frame fails every stream with a typed error', async () => {
-    const { node, evil } = victim();
+    const { node, evil, log } = victim();
     const errors: Error[] = [];
     node.listen(80).on('stream', (s: FlexStream) => {
       s.on('error', (e) => errors.push(e));
@@ -418,8 +418,81 @@ describe('malformed frames', () => {
     partial.set([Cmd.DATA, 0, ME, 0, 80, 0, EVIL, 0x13, 0x88, 0x03, 0xe8]);
     evil.bytes(partial);
     evil.t.close();
-    expect(await closed).toBeInstanceOf(ConnectionClosedError);
+    // A protocol violation (docs/errors.md), as the switcher reports it, saying how much of the
+    // frame came. It was a bare 'connection closed by peer', like a clean hang-up.
+    const err = await closed;
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err?.message).toBe(
+      'connection ended in the middle of a frame payload: 10 of its 1000 bytes had arrived (command data)',
+    );
+    expect(log.find('protocol error, closing')).toHaveLength(1);
+    // What operations fail with stays the lost connection's class; the violation is its cause.
     await expect.poll(() => errors.map((e) => e.constructor.name)).toEqual(['ConnectionClosedError']);
+    expect(errors[0].cause).toBe(err);
+  });
+
+  it('a byte stream that ends inside a header says how much of the header came', async () => {
+    const { node, evil } = victim();
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    evil.bytes(new Uint8Array([Cmd.PING, 0, ME, 0, 0]));
+    evil.t.close();
+    const err = await closed;
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err?.message).toBe(
+      'connection ended in the middle of a frame header: 5 of its 11 bytes had arrived',
+    );
+  });
+
+  it('a byte stream that ends between frames is a plain hang-up', async () => {
+    const { node, evil, log } = victim();
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    await stillAnswers(evil);
+    evil.t.close();
+    const err = await closed;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err?.message).toBe('connection closed by peer');
+    expect(log.find('protocol error, closing')).toHaveLength(0);
+  });
+
+  it('a partial frame left when the node destroys its connection is not logged as a protocol error', async () => {
+    const [a, b] = memoryPair();
+    // The transport tells the node of its end after destroy() returned: wait for that telling.
+    let told!: () => void;
+    const endTold = new Promise<void>((resolve) => {
+      told = resolve;
+    });
+    const attach = a.attach.bind(a);
+    a.attach = (h) =>
+      attach({
+        ...h,
+        close: (err) => {
+          h.close(err);
+          told();
+        },
+      });
+    const log = captureLogger();
+    const node = new Node(a, { ip: ME, domain: 'victim', heartbeatInterval: 0, logger: log });
+    cleanups.push(() => node.destroy());
+    const evil = new HostilePeer(b);
+    await stillAnswers(evil);
+    evil.bytes(new Uint8Array([Cmd.PING, 0, ME]));
+    await expect.poll(() => node.stats.bytesIn).toBeGreaterThanOrEqual(HEADER_SIZE + 3);
+    node.destroy();
+    await endTold;
+    expect(log.find('protocol error, closing')).toHaveLength(0);
+  });
+
+  it("a partial frame left when the node's own close() ends the connection is not an error", async () => {
+    const { node, evil } = victim();
+    const errors: Error[] = [];
+    node.on('error', (e) => errors.push(e));
+    await stillAnswers(evil);
+    evil.bytes(new Uint8Array([Cmd.PING, 0, ME]));
+    await expect.poll(() => node.stats.bytesIn).toBeGreaterThanOrEqual(HEADER_SIZE + 3);
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    await node.close();
+    expect(await closed).toBeUndefined();
+    expect(errors).toEqual([]);
   });
 
   it('an OpenStream or a reset with a malformed payload does not throw', async () => {

@@ -2,9 +2,13 @@
  * A small typed event emitter for the runtime-neutral core (node:events is not available in
  * browsers). Listeners run synchronously in registration order; a throwing listener does not stop
  * the others and is reported to `onListenerError`.
+ *
+ * It answers the calls node:events' `once()` and `on()` make (`once`, `on`, `removeListener`,
+ * removing a once() listener by the function given), so Node.js programs can await its events
+ * the way they await a socket's.
  */
 // biome-ignore lint/suspicious/noExplicitAny: listener argument tuples are checked through EventMap
-type Listener = (...args: any[]) => void;
+type Listener = ((...args: any[]) => void) & { listener?: Listener };
 
 export type EventMap = { [event: string]: unknown[] };
 
@@ -19,20 +23,38 @@ export class Emitter<E extends EventMap> {
   }
 
   once<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
-    const wrapper = (...args: E[K]): void => {
+    const wrapper: Listener = (...args: E[K]): void => {
       this.off(event, wrapper);
       fn(...args);
     };
+    // off(event, fn) finds it by the function the caller holds, as Node's emitters do.
+    wrapper.listener = fn;
     return this.on(event, wrapper);
   }
 
+  /** Same as `on`. */
+  addListener<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
+    return this.on(event, fn);
+  }
+
+  /** Removes `fn`, or the once() listener made for it (the last one added, as Node does). */
   off<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
     const list = this.handlers.get(event);
     if (!list) return this;
-    const i = list.indexOf(fn);
-    if (i >= 0) list.splice(i, 1);
+    for (let i = list.length - 1; i >= 0; i--) {
+      const l = list[i] as Listener;
+      if (l === fn || l.listener === fn) {
+        list.splice(i, 1);
+        break;
+      }
+    }
     if (list.length === 0) this.handlers.delete(event);
     return this;
+  }
+
+  /** Same as `off`. */
+  removeListener<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
+    return this.off(event, fn);
   }
 
   listenerCount(event: keyof E): number {

@@ -68,7 +68,8 @@ class TcpTransport implements Transport, PinHolder {
   readonly coalesce = true;
   /** The socket holds what `send` gave it until written; its write callback says when. */
   readonly releasesLater = true;
-  readonly remoteAddress: string;
+  /** Set once the socket is connected: one wrapped while connecting learns it then (or from its failure). */
+  remoteAddress: string;
   /** The latest chunk read, kept until the next (read-pin.ts). */
   pinned: Uint8Array | null = null;
   reads = 0;
@@ -86,6 +87,13 @@ class TcpTransport implements Transport, PinHolder {
   ) {
     // Captured now: a closed socket forgets its peer, and logs want it afterwards.
     this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    // Wrapped before it connected (`tcpTransport(net.connect(...))`, as the manual's direct link
+    // does): "unknown" now, the peer once it has connected.
+    if (socket.connecting) {
+      socket.once('connect', () => {
+        this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+      });
+    }
     socket.setNoDelay(true);
     // Node may also emit drain after a send we reported as fine; pass on only the awaited ones.
     socket.on('drain', () => {
@@ -95,6 +103,11 @@ class TcpTransport implements Transport, PinHolder {
     });
     socket.on('error', (err) => {
       if (this.destroyedHere) return;
+      // A connect that failed names the address it tried (a system error's address and port).
+      const { address, port } = err as { address?: unknown; port?: unknown };
+      if (this.remoteAddress === 'unknown' && typeof address === 'string') {
+        this.remoteAddress = formatAddress(address, typeof port === 'number' ? port : undefined);
+      }
       this.failure ??= new ConnectionClosedError(
         `connection to ${this.remoteAddress} failed: ${err.message}`,
         {

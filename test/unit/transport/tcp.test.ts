@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, ConfigError, ConnectionClosedError } from '../../../src/errors.js';
-import { dialTcp, type Listener, listenTcp } from '../../../src/transport/tcp.js';
+import { dialTcp, type Listener, listenTcp, tcpTransport } from '../../../src/transport/tcp.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 import { acceptFailure, listenWithServer } from '../../helpers/listen.js';
@@ -105,6 +105,29 @@ describe('tcp dial and listen', () => {
     const err = await dialTcp(HOST, port).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectionClosedError);
     expect((err as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  // The manual's direct link wraps `net.connect(...)` at once, before it has connected: its peer
+  // address was then "unknown" for good, in logs and in the error of a connection that failed.
+  it('names the peer of a socket wrapped while it was still connecting', async () => {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listen(acceptor);
+    const socket = net.connect(listener.address.port, HOST);
+    const t = track(tcpTransport(socket));
+    track(await acceptor.next());
+    await new Promise((resolve) => (socket.connecting ? socket.once('connect', resolve) : resolve(null)));
+    expect(t.remoteAddress).toBe(`${HOST}:${listener.address.port}`);
+
+    const port = await freePort();
+    const refused = tcpTransport(net.connect(port, HOST));
+    const p = attachProbe(refused);
+    await p.closed();
+    const err = p.closes[0];
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect((err as Error).message).toBe(
+      `connection to ${HOST}:${port} failed: connect ECONNREFUSED ${HOST}:${port}`,
+    );
+    expect(refused.remoteAddress).toBe(`${HOST}:${port}`);
   });
 
   it('rejects with AbortError when the signal is already aborted or aborts while connecting', async () => {

@@ -156,7 +156,8 @@ export async function openOnce(
  * not mend, the ones a session's ready() gives up on (refusedForGood; not a connection lost after
  * its admission, which the session reconnects): an admission refused (wrong password,
  * clock, version; not one cut off before its answer, which a switcher turning newcomers away also
- * does, nor a domain held by a live node, which may leave), a port that answers in HTTP, or a
+ * does, nor a domain held by a live node, which may leave), a port that answers in HTTP or
+ * without TLS, or a
  * certificate of the switcher's that this client does not trust (untrustedSwitcher); and one that
  * closed the session (a bad URL).
  */

@@ -1,5 +1,6 @@
 import { AdmissionError, ProtocolError } from '../errors.js';
 import { certificateRejected } from '../transport/certificate.js';
+import { answeredWithoutTls } from '../transport/tls-failure.js';
 
 /**
  * Whether a failed connection attempt failed for a reason that the next attempt will meet again,
@@ -16,10 +17,15 @@ import { certificateRejected } from '../transport/certificate.js';
  * TCP, which cannot be told apart).
  *
  * Not a switcher that refused, but nothing that waiting mends either: a port that answers in
- * another protocol (a WebSocket port given as tcp://: admit.ts), or a certificate this client
- * does not trust.
+ * another protocol (a WebSocket port given as tcp://: admit.ts; a ws:// port or other plain HTTP
+ * server given as tls:// or wss://, which answers the TLS handshake in plain text), or a
+ * certificate this client does not trust.
  */
 export function refusedForGood(err: unknown): boolean {
   if (err instanceof AdmissionError) return err.reason !== 'closed' && err.reason !== 'registration';
-  return err instanceof ProtocolError || (err instanceof Error && certificateRejected(err));
+  return (
+    err instanceof ProtocolError ||
+    answeredWithoutTls(err) ||
+    (err instanceof Error && certificateRejected(err))
+  );
 }

@@ -1,3 +1,5 @@
+import { causeChain } from '../util/cause.js';
+
 /** What a TLS dial that reached a port speaking something else adds to its error. */
 export const TLS_SCHEME_HINT =
   "the URL's scheme may not match the port: a switcher's tcp:// or ws:// port takes no tls:// or wss:// URL";
@@ -18,4 +20,15 @@ export function dialFailure(err: Error & { code?: unknown }): { text: string; ca
     return { text: `the server answered, but not in TLS (wrong version number); ${TLS_SCHEME_HINT}`, cause };
   }
   return { text: err.message.trim(), cause: err };
+}
+
+/**
+ * Whether `err`, or an error in its `cause` chain, is a TLS dial answered in plain text (the code
+ * dialFailure gives it): a URL whose scheme does not match the port, which no retry mends.
+ */
+export function answeredWithoutTls(err: unknown): boolean {
+  for (const e of causeChain(err)) {
+    if ((e as { code?: unknown }).code === 'ERR_SSL_WRONG_VERSION_NUMBER') return true;
+  }
+  return false;
 }

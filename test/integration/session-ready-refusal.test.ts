@@ -6,6 +6,7 @@ import {
   AdmissionError,
   BaseNode,
   ConfigError,
+  ConnectionClosedError,
   type FlexStream,
   FlexStream as FS,
   ProtocolError,
@@ -14,7 +15,7 @@ import {
   TimeoutError,
 } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
-import { listenTcp, listenTls } from '../../src/switcher-node.js';
+import { listenTcp, listenTls, listenWs } from '../../src/switcher-node.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
 import { certA } from '../helpers/certs.js';
@@ -213,6 +214,30 @@ describe('ready() and a refused admission', () => {
     expect((err as Error).message).toContain('wrong password on a Go switcher');
     expect((err as Error).cause).toBeInstanceOf(AdmissionError);
   });
+
+  // A tls:// or wss:// URL given a switcher's plain ws:// port (or any HTTP server): the server
+  // answers in plain text on every attempt. ready() used to wait for ever, the session retrying
+  // in silence.
+  it.for(['tls', 'wss'] as const)(
+    'rejects when a %s:// URL is given a port that answers without TLS',
+    async (scheme) => {
+      const sw = switcher();
+      const listener = await listenWs(sw, { host: '127.0.0.1', port: 0 });
+      cleanups.push(() => listener.close());
+      const path = scheme === 'wss' ? '/flex/ws' : '';
+      const s = connect(`${scheme}://127.0.0.1:${listener.address.port}${path}`, {
+        password: PASSWORD,
+        domain: 'plain',
+        backoffInitial: 20,
+        backoffMax: 100,
+      });
+      cleanups.push(() => s.close());
+      const err = await beforeRefusals(outcome(s.ready()), s, 2);
+      expect(err).toBeInstanceOf(ConnectionClosedError);
+      expect((err as Error).message).toMatch(/not in TLS \(wrong version number\)/);
+      expect(s.state).not.toBe('closed');
+    },
+  );
 
   it('refuses an untilAdmitted that is not a boolean', async () => {
     const sw = switcher();

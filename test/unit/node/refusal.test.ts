@@ -29,6 +29,9 @@ describe('refusedForGood', () => {
     expect(refusedForGood(new ProtocolError('the switcher answered in HTTP'))).toBe(true);
     const tls = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
     expect(refusedForGood(new ConnectionClosedError('connect failed', { cause: tls }))).toBe(true);
+    // A tls:// or wss:// URL given a plain port: dialFailure's cause keeps OpenSSL's code.
+    const plain = Object.assign(new Error('wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
+    expect(refusedForGood(new ConnectionClosedError('not in TLS', { cause: plain }))).toBe(true);
   });
 
   it('waits through a switcher that cannot be reached or does not answer in time', () => {

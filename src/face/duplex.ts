@@ -299,7 +299,10 @@ export class FlexStream extends Duplex implements StreamFace {
     this.push(null);
   }
 
-  /** Set when the stream failed before anyone listened for 'error'. */
+  /**
+   * Set when the stream failed before anyone listened for 'error' (it then closes without one,
+   * and Node's `errored` stays null); an error emitted as 'error' is in `errored` instead.
+   */
   failure: Error | null = null;
 
   onError(err: Error): void {

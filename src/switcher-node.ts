@@ -5,6 +5,7 @@ import type { Switcher } from './switcher/switcher.js';
 import {
   type Listener,
   type ListenOptions,
+  type SecureTransportListener,
   type TcpListenOptions,
   listenTcp as tcpListen,
 } from './transport/tcp.js';
@@ -71,7 +72,7 @@ function handler(switcher: Switcher): (t: Transport) => void {
 }
 
 /** Closes `l` when the switcher starts closing; closing `l` first forgets the hook. */
-function tie(switcher: Switcher, l: Listener): Listener {
+function tie<L extends Listener>(switcher: Switcher, l: L): L {
   const onClosing = (): void => {
     void l.close();
   };
@@ -94,7 +95,10 @@ export async function listenTcp(switcher: Switcher, options: TcpListenOptions): 
 }
 
 /** TLS around the same byte stream: give `key` and `cert` (or `pfx`). */
-export async function listenTls(switcher: Switcher, options: TlsListenOptions): Promise<Listener> {
+export async function listenTls(
+  switcher: Switcher,
+  options: TlsListenOptions,
+): Promise<SecureTransportListener> {
   checkOpen(switcher);
   if (options.key === undefined && options.pfx === undefined) {
     throw new ConfigError('listenTls needs key and cert (or pfx)');
@@ -118,15 +122,17 @@ export async function listenWs(switcher: Switcher, options: WsServeOptions): Pro
 }
 
 /** Secure WebSocket (HTTPS): give `key` and `cert` (or `pfx`); path default /flex/ws. */
-export async function listenWss(switcher: Switcher, options: WsListenOptions): Promise<Listener> {
+export async function listenWss(
+  switcher: Switcher,
+  options: WsListenOptions,
+): Promise<SecureTransportListener> {
   checkOpen(switcher);
   if (options.key === undefined && options.pfx === undefined) {
     throw new ConfigError('listenWss needs key and cert (or pfx)');
   }
-  return tie(
-    switcher,
-    await wsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher)),
-  );
+  // With a key, wsListen serves HTTPS and its listener has setSecureContext.
+  const l = await wsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher));
+  return tie(switcher, l as SecureTransportListener);
 }
 
 /**

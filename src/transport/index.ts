@@ -12,6 +12,7 @@ export {
   type Listener as TransportListener,
   type ListenOptions,
   listenTcp,
+  type SecureTransportListener,
   type TcpDialOptions,
   type TcpListenOptions,
   type TcpTransportOptions,

@@ -57,6 +57,14 @@ export interface Listener {
   setSecureContext?(options: SecureContextOptions): void;
 }
 
+/**
+ * A TLS or secure WebSocket listener (listenTls, a listenWs given `key`/`pfx`, and the switcher's
+ * serveTls and serveWss): `setSecureContext` is always there.
+ */
+export interface SecureTransportListener extends Listener {
+  setSecureContext(options: SecureContextOptions): void;
+}
+
 /** Wraps a connected socket (TCP, or TLS: a TLSSocket is a net.Socket). Received Buffers pass straight through. */
 export function tcpTransport(socket: net.Socket, options: TcpTransportOptions = {}): Transport {
   checkDelayOption('closeTimeout', options.closeTimeout, 0);

@@ -14,8 +14,8 @@ import { logHandshakeFailure, PendingHandshakes } from './handshakes.js';
 import { secureContextSetter } from './secure-context.js';
 import {
   connectSocket,
-  type Listener,
   type ListenOptions,
+  type SecureTransportListener,
   startListener,
   type TcpTransportOptions,
   tcpTransport,
@@ -65,7 +65,7 @@ export function dialTls(host: string, port: number, options: TlsDialOptions = {}
 export function listenTls(
   options: TlsListenOptions,
   onTransport: (transport: Transport) => void,
-): Promise<Listener> {
+): Promise<SecureTransportListener> {
   const { host, port, backlog, logger, closeTimeout, maxPendingHandshakes, ...tlsOptions } = options;
   checkDelayOption('closeTimeout', closeTimeout, 0);
   checkNumber('maxPendingHandshakes', maxPendingHandshakes, 1, true);

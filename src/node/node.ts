@@ -220,6 +220,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    */
   private readonly waitsEnd = new AbortController();
   private closeError: Error | undefined;
+  /** close() has closed the transport (at once, or once its streams closed or timed out). */
+  private closedHere = false;
   /**
    * @internal set by a Session, which logs the loss of the connection itself ('session
    * disconnected', with the same fields): one event, one line.
@@ -560,17 +562,21 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       this.dials.failAll(new ConnectionClosedError('node closing'), (port) => this.earlyDials.has(port));
       const done = new Promise<void>((resolve) => this.once('close', () => resolve()));
       const live = [...this.streams.values()].filter((s) => s.state !== 'closed');
-      if (live.length === 0) {
+      const closeTransport = (): void => {
+        this.closedHere = true;
         this.transport.close();
+      };
+      if (live.length === 0) {
+        closeTransport();
       } else {
         let left = live.length;
         const onClosed = (): void => {
-          if (--left === 0 && !this._closed) this.transport.close();
+          if (--left === 0 && !this._closed) closeTransport();
         };
         for (const s of live) s.shutdown(onClosed);
         // (timeout() keeps the delay within what a timer takes, or it would cut the handshake.)
         const t = timeout(() => {
-          if (!this._closed) this.transport.close();
+          if (!this._closed) closeTransport();
         }, this.options.closeAckTimeout + 100);
         this.once('close', () => clearTimeout(t));
       }
@@ -697,7 +703,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         return e;
       }
     }
-    return new ConnectionClosedError('connection closed by peer');
+    // A stream close() had to cut (its peer took nothing within closeAckTimeout) names that close
+    // as its cause, not the peer.
+    return new ConnectionClosedError(
+      this.closedHere ? 'connection closed by close()' : 'connection closed by peer',
+    );
   }
 
   /** Routes one inbound frame (PROTOCOL.md 8.2); never blocks on a slow stream. */

@@ -198,6 +198,18 @@ export class FlexStream extends Duplex implements StreamFace {
     }
   }
 
+  // Node runs _final only once every write's callback came, and the core keeps a write's callback
+  // while more than streamHighWaterMark waits for credit: the core hears of the end now, so that
+  // its endTimeout bounds the wait (a reader that never reads held such a stream for ever).
+  override end(cb?: () => void): this;
+  override end(chunk: unknown, cb?: () => void): this;
+  override end(chunk: unknown, encoding?: BufferEncoding, cb?: () => void): this;
+  override end(...args: unknown[]): this {
+    Reflect.apply(Duplex.prototype.end, this, args);
+    if (this.writableEnded && !this.writableFinished && !this.destroyed) this.core.endRequested();
+    return this;
+  }
+
   // 'finish' once what was written, and the end, have left for the connection, as a net.Socket's
   // once they reached the kernel: the core may hold up to a window's worth waiting for credit,
   // and a program that destroys the stream on 'finish' must not throw that away.

@@ -110,6 +110,8 @@ const WRITER_WAITS = 1 << 19;
 const QUEUED_AT_CLOSE = 1 << 20;
 /** An arrival notice waits for the reader's next turn (see onCreditRequest). */
 const NOTICE_DUE = 1 << 21;
+/** The application ended its writing while a write still waited to be taken (endRequested). */
+const END_REQUESTED = 1 << 22;
 
 /**
  * How long after another stream's short write the sharedInflight limit holds (ms). Request/response
@@ -444,6 +446,18 @@ export class StreamCore extends StreamQueue {
     this.pump();
   }
 
+  /**
+   * The application has ended its writing, but a write is still to be taken (a Node stream runs
+   * its _final, and so end(), only once every write's callback came, and one waits while more
+   * than streamHighWaterMark is unsent): the end timeout runs from now, or a peer that never
+   * returns credit would hold the stream for ever. The end itself still comes with end().
+   */
+  endRequested(): void {
+    if (this.is(WRITE_ENDED) || this.is(END_REQUESTED) || this._state !== 'open') return;
+    this.mark(END_REQUESTED);
+    this.pump();
+  }
+
   /** Node shutdown: flush what was written, then the v3 close even where FIN was negotiated. */
   shutdown(onClosed: () => void): void {
     if (this._state === 'closed') {
@@ -615,7 +629,7 @@ export class StreamCore extends StreamQueue {
       if (this.bytes > 0) this.drainWhenEmpty();
     } else if (
       this.pendingBytes > 0 &&
-      this.is(WRITE_ENDED) &&
+      (this.is(WRITE_ENDED) || this.is(END_REQUESTED)) &&
       this.closeTimer === null &&
       !this.is(END_SENT) &&
       this._state === 'open' &&

@@ -60,6 +60,31 @@ describe('end() against a peer that withholds credit', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  // Node runs _final (which told the core of the end) only once every write's callback came, and
+  // a write's callback waits while more than streamHighWaterMark is unsent: end() after a large
+  // write to a reader that never reads waited for ever, holding everything written.
+  it('also resets a stream whose end() is still behind a write the stream has not taken', async () => {
+    const { s, peer } = await pair({ endTimeout: 100, streamHighWaterMark: WINDOW });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const errors: Error[] = [];
+    const peerErrors: Error[] = [];
+    s.on('error', (e) => errors.push(e));
+    peer.on('error', (e) => peerErrors.push(e));
+    const written = new Promise<Error | null | undefined>((r) => s.write(pattern(4 * WINDOW), r));
+    s.end(pattern(WINDOW));
+    await vi.advanceTimersByTimeAsync(50);
+    expect(s.writableLength).toBeGreaterThan(0); // the write's callback still waits
+    expect(errors).toEqual([]);
+    await vi.advanceTimersByTimeAsync(60);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TimeoutError);
+    expect(await written).toBe(errors[0]);
+    expect(s.core.state).toBe('closed');
+    expect(peerErrors).toHaveLength(1);
+    expect((peerErrors[0] as StreamResetError).resetCode).toBe(5);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('leaves a slow reader that returns credit alone, and 0 disables the timer', async () => {
     const { s, peer } = await pair({ endTimeout: 100 });
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });

@@ -1,5 +1,5 @@
 import { ConfigError, ConnectionClosedError } from '../errors.js';
-import { checkDelay } from '../util/check.js';
+import { checkDelay, shown } from '../util/check.js';
 
 /**
  * Every transport default in one frozen object (STYLE.md habit 6), runtime-neutral so the browser
@@ -41,7 +41,7 @@ export const transportDefaults = Object.freeze({
 export function checkNumber(name: string, value: number | undefined, min: number, integer = false): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new ConfigError(`${name} must be a number >= ${min}, got ${String(value)}`);
+    throw new ConfigError(`${name} must be a number >= ${min}, got ${shown(value)}`);
   }
   if (integer && !Number.isInteger(value)) throw new ConfigError(`${name} must be an integer, got ${value}`);
 }
@@ -78,7 +78,7 @@ export function checkDelayOption(
 
 export function checkPort(port: number): void {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new ConfigError(`port must be an integer in 0..65535, got ${String(port)}`);
+    throw new ConfigError(`port must be an integer in 0..65535, got ${shown(port)}`);
   }
 }
 

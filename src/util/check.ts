@@ -1,10 +1,20 @@
 import { ConfigError } from '../errors.js';
 import { MAX_DELAY } from './timers.js';
 
+/**
+ * `v` as a ConfigError message shows it: a string quoted and called one, since numbers and
+ * booleans from process.env or a config file arrive as strings and printed bare look valid.
+ */
+export function shown(v: unknown): string {
+  return typeof v === 'string'
+    ? `${JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)} (a string)`
+    : String(v);
+}
+
 /** `v` if it is an integer in min..max, else a ConfigError naming `label` ("option window"). */
 export function checkInt(label: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`${label} must be an integer in ${min}..${max}, got ${String(v)}`);
+    throw new ConfigError(`${label} must be an integer in ${min}..${max}, got ${shown(v)}`);
   }
   return v;
 }
@@ -12,7 +22,7 @@ export function checkInt(label: string, v: unknown, min: number, max: number): n
 /** `v` if it is a finite number >= min, else a ConfigError naming `label`. */
 export function checkAtLeast(label: string, v: unknown, min: number): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-    throw new ConfigError(`${label} must be a number >= ${min}, got ${String(v)}`);
+    throw new ConfigError(`${label} must be a number >= ${min}, got ${shown(v)}`);
   }
   return v;
 }
@@ -24,13 +34,13 @@ export function checkAtLeast(label: string, v: unknown, min: number): number {
  */
 export function checkDelay(label: string, v: unknown, min = 1): number {
   if (typeof v !== 'number' || !(v >= min && v <= MAX_DELAY)) {
-    throw new ConfigError(`${label} must be a number of ms in ${min}..${MAX_DELAY}, got ${String(v)}`);
+    throw new ConfigError(`${label} must be a number of ms in ${min}..${MAX_DELAY}, got ${shown(v)}`);
   }
   return v;
 }
 
 /** `v` if it is a boolean, else a ConfigError naming `label`. */
 export function checkBool(label: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new ConfigError(`${label} must be a boolean, got ${String(v)}`);
+  if (typeof v !== 'boolean') throw new ConfigError(`${label} must be a boolean, got ${shown(v)}`);
   return v;
 }

@@ -59,9 +59,15 @@ const MAX_PENDING_PONGS = 60;
  */
 const WHOLE_BELOW = 4096;
 
-/** What a WebSocket dial that reached a port speaking something else adds to its error. */
-const SCHEME_HINT =
-  "the URL's scheme may not match the port: a switcher's tcp:// or tls:// port takes no ws:// or wss:// URL";
+/**
+ * What a WebSocket dial that reached a port speaking something else adds to its error. A ws://
+ * dial to a wss:// port (one letter off) is hung up on, or answered with a TLS alert, too.
+ */
+function schemeHint(protocol: string): string {
+  const hint =
+    "the URL's scheme may not match the port: a switcher's tcp:// or tls:// port takes no ws:// or wss:// URL";
+  return protocol === 'ws:' ? `${hint}, and a wss:// port takes no ws:// URL` : hint;
+}
 
 /** The cause of a 1006 close: no close frame came, the peer or the path went (see hungUp()). */
 function abnormalClosure(): Error {
@@ -393,7 +399,7 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
   let answered = false;
   const unanswered = (): string =>
     reached && !answered
-      ? `: the connection was made, but nothing answered the WebSocket upgrade; ${SCHEME_HINT}`
+      ? `: the connection was made, but nothing answered the WebSocket upgrade; ${schemeHint(parsed.protocol)}`
       : '';
   return guardDial<Transport>(
     `WebSocket dial to ${shown}`,
@@ -435,9 +441,9 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
           : '';
         if (reached && !answered) {
           if (err.code?.startsWith('HPE_'))
-            hint = ` (the server answered the WebSocket upgrade with bytes that are not HTTP; ${SCHEME_HINT})`;
+            hint = ` (the server answered the WebSocket upgrade with bytes that are not HTTP; ${schemeHint(parsed.protocol)})`;
           else if (err.code === 'ECONNRESET')
-            hint = ` (the server closed the connection without answering the WebSocket upgrade; ${SCHEME_HINT})`;
+            hint = ` (the server closed the connection without answering the WebSocket upgrade; ${schemeHint(parsed.protocol)})`;
         }
         const { text, cause } = dialFailure(err);
         attempt.reject(

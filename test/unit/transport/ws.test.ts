@@ -248,6 +248,19 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(garbled.message).toContain(SCHEME_HINT);
   });
 
+  // A ws:// URL given a wss:// port (the likeliest slip of all: one letter) hangs up on the
+  // upgrade, and the hint named only tcp:// and tls:// ports.
+  it('names a wss:// port among the likely causes when a ws:// dial is hung up on', async () => {
+    const acceptor = new Acceptor<Transport>();
+    const listener = await listenWs({ host: HOST, port: 0, key, cert }, acceptor.accept);
+    cleanup.push(() => listener.close());
+    const url = `ws://${HOST}:${listener.address.port}/flex/ws`;
+    const err = (await dialWs(url).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err.message).toContain(SCHEME_HINT);
+    expect(err.message).toContain('a wss:// port takes no ws:// URL');
+  });
+
   it('a wss:// dial to a port that answers in plain text says so on one line', async () => {
     // OpenSSL's 'wrong version number', with its source file and a trailing newline, was all.
     const plain = await notHttp((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'));

@@ -38,3 +38,25 @@ describe("an accepted stream's remote domain (the OpenStream payload's text)", (
     expect(s.remoteDomain).toBe('Bob');
   });
 });
+
+// On a direct link nothing rewrites the open's name: it is the target's, the acceptor's own. The
+// acceptor showed it as the dialer's (`remoteDomain` 'alice' on alice's side, in its admin API
+// and logs too), naming itself as its peer.
+describe('an accepted stream on a direct link, dialled by name', () => {
+  it("is not taken for a stream from the acceptor's own domain", async () => {
+    expect((await accepted('alice')).remoteDomain).toBe('');
+    expect((await accepted('ALICE')).remoteDomain).toBe('');
+  });
+
+  it('still names the node itself on a dial to its own domain (the loopback)', async () => {
+    const [a] = memoryPair();
+    const node = new Node(a, { ip: 1, domain: 'alice', heartbeatInterval: 0 });
+    nodes.push(node);
+    const l = node.listen(80);
+    const dialled = await node.dial('alice:80');
+    const s = await l.accept();
+    expect(s.remoteDomain).toBe('alice');
+    dialled.destroy();
+    s.destroy();
+  });
+});

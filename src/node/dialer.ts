@@ -79,7 +79,8 @@ export class PendingDials<T> {
     if (signal !== undefined) {
       const e = entry;
       e.signal = signal;
-      e.onAbort = () => this.giveUp(e, new AbortError('dial aborted', { cause: signal.reason }));
+      e.onAbort = () =>
+        this.giveUp(e, new AbortError(`dial ${formatTarget(target)} aborted`, { cause: signal.reason }));
       signal.addEventListener('abort', e.onAbort, { once: true });
     }
     if (!usual) this.unusual++;

@@ -118,6 +118,11 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     }
   }
 
+  /** The AbortError text of an accept(): which listener's, among a program's several. */
+  private acceptAborted(): string {
+    return `accept on port ${this.port} aborted`;
+  }
+
   /** The next stream; rejects when the listener closes or `signal` aborts. */
   accept(options: { signal?: AbortSignal } = {}): Promise<S> {
     this.prune();
@@ -125,13 +130,14 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     if (s !== undefined) return Promise.resolve(s);
     if (this._closed) return Promise.reject(new ConnectionClosedError('listener closed'));
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    if (signal?.aborted)
+      return Promise.reject(new AbortError(this.acceptAborted(), { cause: signal.reason }));
     return new Promise<S>((resolve, reject) => {
       const w: Waiter<S> = { resolve, reject };
       if (signal) {
         const onAbort = (): void => {
           this.removeWaiter(w);
-          reject(new AbortError(undefined, { cause: signal.reason }));
+          reject(new AbortError(this.acceptAborted(), { cause: signal.reason }));
         };
         signal.addEventListener('abort', onAbort, { once: true });
         w.resolve = (v) => {

@@ -342,7 +342,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   private startDial(address: string | DialTarget, options: DialOptions): Promise<S> {
     const target = parseAddress(address);
-    if (options.signal?.aborted) throw new AbortError('dial aborted', { cause: options.signal.reason });
+    if (options.signal?.aborted)
+      throw new AbortError(`dial ${formatTarget(target)} aborted`, { cause: options.signal.reason });
     if (this._closed || this.closing) throw new NotConnectedError('node is closed');
     const o = this.options;
     if (this.dials.size >= o.maxPendingDials) {

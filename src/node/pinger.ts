@@ -48,7 +48,8 @@ export class Pinger {
     signal?: AbortSignal,
     target = 'the switcher',
   ): Promise<number> {
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    if (signal?.aborted)
+      return Promise.reject(new AbortError(`ping ${target} aborted`, { cause: signal.reason }));
     const t = now();
     while (this.coolUntil.length > 0 && this.coolUntil.peek()! <= t) {
       this.coolUntil.shift();
@@ -57,7 +58,8 @@ export class Pinger {
     const id = this.ids.take();
     if (id < 0) return Promise.reject(new LimitError('all 65535 ping ids are in use'));
     return new Promise<number>((resolve, reject) => {
-      const onAbort = (): void => this.fail(id, new AbortError(undefined, { cause: signal?.reason }), true);
+      const onAbort = (): void =>
+        this.fail(id, new AbortError(`ping ${target} aborted`, { cause: signal?.reason }), true);
       const timer = timeout(
         () => this.fail(id, new TimeoutError(`ping ${target} timed out after ${timeoutMs} ms`), true),
         timeoutMs,

@@ -136,7 +136,7 @@ export function waitingForTarget(w: TargetWait): RedialOptions {
  * hide that the target was never there.
  */
 export function redial<S>(dial: Attempt<S>, o: RedialOptions): Promise<S> {
-  return retry(dial, o, 'dial', (refused, last) => dialOutOfTime(o, refused, last));
+  return retry(dial, o, `dial ${o.target}`, (refused, last) => dialOutOfTime(o, refused, last));
 }
 
 /**
@@ -144,7 +144,7 @@ export function redial<S>(dial: Attempt<S>, o: RedialOptions): Promise<S> {
  * (what a ping that runs out fails with) that names that answer and keeps it as its cause.
  */
 export function reping<R>(ping: Attempt<R>, o: RedialOptions): Promise<R> {
-  return retry(ping, o, 'ping', (away, last) => pingOutOfTime(o, away, last));
+  return retry(ping, o, `ping ${o.target}`, (away, last) => pingOutOfTime(o, away, last));
 }
 
 /**

@@ -119,6 +119,9 @@ interface ReadyWaiter {
   untilAdmitted: boolean;
 }
 
+/** What an aborted ready() says (a bare "operation aborted" did not say which wait). */
+const READY_ABORTED = 'wait for the session to be ready aborted';
+
 export type SessionState = 'connecting' | 'ready' | 'backoff' | 'closed';
 
 export type SessionEvents = {
@@ -328,7 +331,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     if (this._state === 'closed') return Promise.reject(this.closedError());
     // An abort listener added to a signal that already fired is never called.
     if (options.signal?.aborted)
-      return Promise.reject(new AbortError(undefined, { cause: options.signal.reason }));
+      return Promise.reject(new AbortError(READY_ABORTED, { cause: options.signal.reason }));
     return new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
         if (timer) clearTimeout(timer);
@@ -346,7 +349,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         },
         untilAdmitted,
       };
-      const onAbort = (): void => waiter.reject(new AbortError(undefined, { cause: options.signal?.reason }));
+      const onAbort = (): void =>
+        waiter.reject(new AbortError(READY_ABORTED, { cause: options.signal?.reason }));
       const timer =
         options.timeout !== undefined
           ? setTimeout(() => waiter.reject(this.notReadyError()), options.timeout)
@@ -481,7 +485,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * (before a wait, or when a connection that lasted drops).
    */
   private readonly onOpenerAbort = (): void => {
-    this.closeFor(new AbortError(undefined, { cause: this.bounds.signal?.reason }));
+    this.closeFor(
+      new AbortError('the signal the session was opened with aborted', { cause: this.bounds.signal?.reason }),
+    );
   };
 
   /** Closes the session because of `err`, which later calls are told of as their error's cause. */

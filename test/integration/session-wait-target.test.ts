@@ -410,7 +410,7 @@ describe('session.ping with waitForTarget', () => {
     const err = await aborted;
     expect(performance.now() - from).toBeLessThan(500);
     expect(err).toBeInstanceOf(AbortError);
-    expect(err).toMatchObject({ message: 'ping aborted', cause: reason });
+    expect(err).toMatchObject({ message: 'ping alice aborted', cause: reason });
 
     paused = longPause();
     const closed = bob.ping('alice', { waitForTarget: true, timeout: 30_000 }).catch((e: unknown) => e);

@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AbortError, BaseNode, FlexStream, Node, Session } from '../../../src/index.js';
+import { memoryPair } from '../../../src/transport/memory.js';
+import { HostilePeer } from '../../helpers/faulty-peer.js';
+
+/**
+ * An AbortError said "operation aborted" (a ping, an accept, a ready()) or "dial aborted": a
+ * program with several signals in play, or a log line, could not tell which wait was given up.
+ * Each now names its operation and target, as their timeouts and refusals do.
+ */
+
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+});
+
+/** A node whose peer reads frames and never answers. */
+function silentPeer(): Node {
+  const [a, b] = memoryPair();
+  const node = new Node(a, { ip: 1, domain: 'alice', heartbeatInterval: 0 });
+  nodes.push(node);
+  new HostilePeer(b); // reads what the node sends, answers nothing
+  return node;
+}
+
+async function abortedWith(op: (signal: AbortSignal) => Promise<unknown>): Promise<string[]> {
+  const early = await op(AbortSignal.abort()).catch((e: unknown) => e);
+  const ac = new AbortController();
+  const pending = op(ac.signal).catch((e: unknown) => e);
+  await new Promise((r) => setImmediate(r));
+  ac.abort();
+  const late = await pending;
+  for (const e of [early, late]) expect(e).toBeInstanceOf(AbortError);
+  return [early, late].map((e) => (e as Error).message);
+}
+
+describe('an AbortError names what it ended', () => {
+  it('a dial names its target', async () => {
+    const node = silentPeer();
+    expect(await abortedWith((signal) => node.dial('bob:80', { signal }))).toEqual([
+      'dial bob:80 aborted',
+      'dial bob:80 aborted',
+    ]);
+  });
+
+  it('a ping names what it pinged', async () => {
+    const node = silentPeer();
+    expect(await abortedWith((signal) => node.ping('bob', { signal }))).toEqual([
+      'ping bob aborted',
+      'ping bob aborted',
+    ]);
+  });
+
+  it("an accept names its listener's port", async () => {
+    const node = silentPeer();
+    const l = node.listen(7);
+    expect(await abortedWith((signal) => l.accept({ signal }))).toEqual([
+      'accept on port 7 aborted',
+      'accept on port 7 aborted',
+    ]);
+  });
+
+  it('a ready() says it was the wait for the session', async () => {
+    // A connector that never connects: ready() waits until its signal fires.
+    const session = new Session<FlexStream>({
+      connector: () => new Promise(() => {}),
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+      password: 'p',
+      domain: 'waiting',
+    });
+    try {
+      expect(await abortedWith((signal) => session.ready({ signal }))).toEqual([
+        'wait for the session to be ready aborted',
+        'wait for the session to be ready aborted',
+      ]);
+    } finally {
+      await session.close();
+    }
+  });
+});

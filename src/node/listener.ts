@@ -1,6 +1,6 @@
 import { MAX_BACKLOG } from '../config.js';
 import { AbortError, ConnectionClosedError } from '../errors.js';
-import { checkInt } from '../util/check.js';
+import { checkInt, checkSignal } from '../util/check.js';
 import { Deque } from '../util/deque.js';
 import { Emitter } from '../util/emitter.js';
 
@@ -125,11 +125,16 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
 
   /** The next stream; rejects when the listener closes or `signal` aborts. */
   accept(options: { signal?: AbortSignal } = {}): Promise<S> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = checkSignal('option signal', options.signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.prune();
     const s = this.backlog.shift();
     if (s !== undefined) return Promise.resolve(s);
     if (this._closed) return Promise.reject(new ConnectionClosedError('listener closed'));
-    const signal = options.signal;
     if (signal?.aborted)
       return Promise.reject(new AbortError(this.acceptAborted(), { cause: signal.reason }));
     return new Promise<S>((resolve, reject) => {

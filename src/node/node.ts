@@ -14,7 +14,7 @@ import { Scheduler } from '../scheduler.js';
 import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
-import { checkBool, checkDelay, checkInt } from '../util/check.js';
+import { checkBool, checkDelay, checkInt, checkSignal } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { releaseWatch } from '../util/slabs.js';
@@ -157,6 +157,7 @@ export function dialLimits(
   options: DialOptions,
   defaults: { readonly window: number; readonly dialTimeout: number },
 ): { window: number; timeoutMs: number } {
+  checkSignal('option signal', options.signal);
   return {
     window: checkInt('option window', options.window ?? defaults.window, 0, 0x7fffffff),
     timeoutMs: checkDelay('option timeout', options.timeout ?? defaults.dialTimeout),
@@ -506,6 +507,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     let payload: Uint8Array;
     try {
       timeoutMs = checkDelay('option timeout', options.timeout ?? this.options.pingTimeout);
+      checkSignal('option signal', options.signal);
       payload = encodeUtf8(domain);
       // The size field has 16 bits: a longer payload went out under a truncated size, and the
       // peer read the rest of it as frames.

@@ -13,7 +13,7 @@ import {
 } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
-import { checkAtLeast, checkBool, checkDelay } from '../util/check.js';
+import { checkAtLeast, checkBool, checkDelay, checkSignal, isAbortSignal } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { eitherSignal, type LinkedSignal } from '../util/signals.js';
@@ -324,6 +324,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     try {
       if (options.timeout !== undefined) checkDelay('option timeout', options.timeout);
       untilAdmitted = checkBool('option untilAdmitted', options.untilAdmitted ?? false);
+      checkSignal('option signal', options.signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -429,6 +430,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * and ends at its `signal` (SessionPingOptions).
    */
   async ping(domain = '', options: SessionPingOptions = {}): Promise<number> {
+    checkSignal('option signal', options.signal);
     if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
       return this.pingOnce(domain, options);
     }
@@ -781,16 +783,4 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       void this.attempt();
     }, ms);
   }
-}
-
-/** An AbortSignal, also one from another realm (an iframe's), where instanceof would say no. */
-function isAbortSignal(v: unknown): v is AbortSignal {
-  const x = v as Partial<AbortSignal> | null;
-  return (
-    typeof x === 'object' &&
-    x !== null &&
-    typeof x.aborted === 'boolean' &&
-    typeof x.addEventListener === 'function' &&
-    typeof x.removeEventListener === 'function'
-  );
 }

@@ -44,3 +44,26 @@ export function checkBool(label: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw new ConfigError(`${label} must be a boolean, got ${shown(v)}`);
   return v;
 }
+
+/** An AbortSignal, also one from another realm (an iframe's), where instanceof would say no. */
+export function isAbortSignal(v: unknown): v is AbortSignal {
+  const x = v as Partial<AbortSignal> | null;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.aborted === 'boolean' &&
+    typeof x.addEventListener === 'function' &&
+    typeof x.removeEventListener === 'function'
+  );
+}
+
+/**
+ * `v` if it is an AbortSignal (or absent: undefined or null), else a ConfigError naming `label`:
+ * a dial, ping, accept or ready() given something else failed with a TypeError from deep inside
+ * ("signal.addEventListener is not a function"), the one error that was no FlexError.
+ */
+export function checkSignal(label: string, v: unknown): AbortSignal | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isAbortSignal(v)) throw new ConfigError(`${label} must be an AbortSignal, got ${shown(v)}`);
+  return v;
+}

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, BaseNode, FlexStream, Node, Session } from '../../../src/index.js';
+import { AbortError, BaseNode, ConfigError, FlexStream, Node, Session } from '../../../src/index.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { HostilePeer } from '../../helpers/faulty-peer.js';
 
@@ -73,6 +73,37 @@ describe('an AbortError names what it ended', () => {
         'wait for the session to be ready aborted',
         'wait for the session to be ready aborted',
       ]);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+// A JavaScript caller's `signal` that is no AbortSignal failed with a TypeError from inside
+// ("signal.addEventListener is not a function"), the one error that was no FlexError.
+describe('a signal that is not an AbortSignal', () => {
+  it('is a ConfigError naming the option, for a dial, ping, accept and ready()', async () => {
+    const node = silentPeer();
+    const session = new Session<FlexStream>({
+      connector: () => new Promise(() => {}),
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+      password: 'p',
+      domain: 'waiting',
+    });
+    const signal = 5 as unknown as AbortSignal;
+    try {
+      for (const op of [
+        () => node.dial('bob:80', { signal }),
+        () => node.ping('bob', { signal }),
+        () => node.listen(7).accept({ signal }),
+        () => session.ready({ signal }),
+        () => session.dial('bob:80', { signal, wait: true }),
+        () => session.ping('bob', { signal, wait: true }),
+      ]) {
+        const err = await op().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as Error).message).toBe('option signal must be an AbortSignal, got 5');
+      }
     } finally {
       await session.close();
     }

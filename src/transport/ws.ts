@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
+import { shown as shownValue } from '../util/check.js';
 import { silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -470,6 +471,11 @@ export function wsUpgradeHandler(
   onTransport: (transport: Transport) => void,
 ): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean {
   const path = options.path ?? transportDefaults.wsPath;
+  // Compared with the request's path, which starts with '/' and stops before a query: any other
+  // path matched nothing, and every dial was answered 404.
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#]/.test(path)) {
+    throw new ConfigError(`option path must start with / and have no ? or #, got ${shownValue(path)}`);
+  }
   checkNumber('maxPayload', options.maxPayload, 1, true);
   const transportOptions: WsTransportOptions = {
     highWaterMark: options.highWaterMark,

@@ -198,6 +198,17 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(String((err as Error).message)).toMatch(/404/);
   });
 
+  // A request's path always starts with '/': a path option without it (`path: 'relay'`) matched
+  // nothing, and every dial was answered 404 while the listener looked fine.
+  it('refuses a path that no request can have', () => {
+    for (const path of ['relay', '', '/relay?x=1', '/relay#top']) {
+      expect(() => wsUpgradeHandler({ path }, () => {}), path).toThrow(ConfigError);
+    }
+    expect(() => wsUpgradeHandler({ path: 'relay' }, () => {})).toThrow(
+      'option path must start with / and have no ? or #, got "relay" (a string)',
+    );
+  });
+
   it('names the default path when a dial is answered 404', async () => {
     // A URL without the path (ws://host:port), the likeliest slip, was answered 'Unexpected server
     // response: 404' and nothing more.

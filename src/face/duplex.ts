@@ -182,7 +182,7 @@ export class FlexStream extends Duplex implements StreamFace {
       if (this.core.write(chunk)) cb();
       else this.writeCallback = cb;
     } catch (err) {
-      cb(err as Error);
+      this.writeFailed(err as Error, cb);
     }
   }
 
@@ -194,8 +194,19 @@ export class FlexStream extends Duplex implements StreamFace {
       if (ok) cb();
       else this.writeCallback = cb;
     } catch (err) {
-      cb(err as Error);
+      this.writeFailed(err as Error, cb);
     }
+  }
+
+  /**
+   * A write the core refused. After a failure nobody has heard yet (onError: a reset that came
+   * with the dial's answer, before the program could listen), the deferred destroy fails it with
+   * that failure, as it does a write that waited: failed here, Node emitted a second error, the
+   * core's "writer is closed", which hid the reset and, with no listener, crashed the process.
+   */
+  private writeFailed(err: Error, cb: (err?: Error | null) => void): void {
+    if (this.failure !== null) this.writeCallback = cb;
+    else cb(err);
   }
 
   // Node runs _final only once every write's callback came, and the core keeps a write's callback

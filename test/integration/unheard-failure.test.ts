@@ -95,6 +95,44 @@ describe('a stream reset while nobody listens for its errors', () => {
     expect(events).toEqual(['close']);
   });
 
+  // A dialer that wrote right after its dial resolved, with a reset already in (the acceptor reset
+  // the stream at once), got "writer is closed" (StreamClosedError) as an 'error' event: the
+  // reset, the cause, was lost, and with no listener the process crashed.
+  it('fails a write made after the failure, before its error was handed out, with that error', async () => {
+    const { s, peer, events } = await pair();
+    let written!: Promise<Error | null | undefined>;
+    const onError = s.onError.bind(s);
+    s.onError = (e: Error): void => {
+      onError(e);
+      written = settled((cb) => s.write('more', cb));
+    };
+    peer.destroy(reset());
+    await expect.poll(() => written).toBeDefined();
+    // No 'error' listener, and no uncaught error (vitest reports one).
+    expect(await written).toBeInstanceOf(StreamResetError);
+    if (!s.destroyed) await once(s, 'close');
+    expect(s.failure).toBeInstanceOf(StreamResetError);
+    expect(events).toEqual(['close']);
+  });
+
+  it("gives that write's error once to an 'error' listener added in the turn it failed in", async () => {
+    const { s, peer } = await pair();
+    const heard: Error[] = [];
+    let written!: Promise<Error | null | undefined>;
+    const onError = s.onError.bind(s);
+    s.onError = (e: Error): void => {
+      onError(e);
+      written = settled((cb) => s.write('more', cb));
+      s.on('error', (err) => heard.push(err));
+    };
+    peer.destroy(reset());
+    await expect.poll(() => written).toBeDefined();
+    expect(await written).toBeInstanceOf(StreamResetError);
+    if (!s.destroyed) await once(s, 'close');
+    expect(heard).toHaveLength(1);
+    expect(heard[0]).toBeInstanceOf(StreamResetError);
+  });
+
   // Its own destroy(err) is no unheard failure: Node emits the error a tick later, to a listener
   // added meanwhile.
   it('leaves `failure` unset on a destroy(err) of its own', async () => {

@@ -69,6 +69,10 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       ServerResponse: AdminResponse,
       headersTimeout: o.headersTimeout,
       requestTimeout: REQUEST_TIMEOUT,
+      // Node's default comes from the process (`--max-http-header-size`, which NODE_OPTIONS may
+      // carry for the served application's sake): it must not raise what anyone who can reach
+      // this port may make the server parse.
+      maxHeaderSize: MAX_HEADER_BYTES,
       // Node checks both timeouts only this often (default 30 s, which triples a 10 s limit).
       connectionsCheckingInterval: Math.min(o.headersTimeout, 1_000),
     },
@@ -123,6 +127,9 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   // headersTimeout never does as it starts at the first byte. A socket timeout with no listener
   // makes Node's HTTP server destroy the socket; with this listener the server leaves it to us.
   server.maxConnections = o.maxConnections;
+  // Set, not left to Node, whose default is not stable (5 s, raised to 65 s by nodejs/node#62782):
+  // every idle connection holds one of the maxConnections slots that long.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT;
   server.on('connection', (socket) => socket.setTimeout(o.headersTimeout));
   const lines = new WeakMap<Socket, Line>();
   server.on('timeout', (socket: Socket) => {
@@ -230,6 +237,15 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     },
   };
 }
+
+/** Bytes of request line and headers a request may have; more is answered 431. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+/**
+ * ms an idle kept-alive connection stays open (the `Keep-Alive: timeout=5` it is told; Node
+ * closes it a second later, so that a client's request sent just in time does not meet a reset).
+ */
+export const KEEP_ALIVE_TIMEOUT = 5_000;
 
 /** Requests a connection may have waiting behind the one being answered (pipelined). */
 const MAX_WAITING = 16;

@@ -21,8 +21,13 @@ export interface Child {
   readonly exited: Promise<void>;
 }
 
-export function spawnScript(script: string, args: readonly string[]): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+/** Runs `script` with `args`; `nodeArgs` go to node before it (`--max-http-header-size=...`). */
+export function spawnScript(
+  script: string,
+  args: readonly string[],
+  nodeArgs: readonly string[] = [],
+): Child {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeDomain } from '../wire/domain.js';
-import { claimBody, dropRest } from './unread.js';
+import { claimBody, dropRest, sendContinue } from './unread.js';
 
 /**
  * Small HTTP helpers of the admin server: one error type that carries its status, JSON replies
@@ -158,6 +158,8 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   if (declared !== undefined && Number(declared) > limit) {
     throw tooLarge(req, limit, 0);
   }
+  // A client that asked to be told first (Expect: 100-continue) sends the body only now.
+  sendContinue(req);
   const body = await readBody(req, limit);
   if (body.length === 0) return {};
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();

@@ -16,7 +16,7 @@ import { openapiDocument } from './openapi.js';
 import type { Panel } from './panel.js';
 import { type Route, Router } from './router.js';
 import { SwitcherPanel } from './switcher-panel.js';
-import { AdminResponse } from './unread.js';
+import { AdminResponse, holdContinue } from './unread.js';
 
 /**
  * The admin HTTP server: JSON API, Prometheus metrics, live events and the dashboard for one
@@ -122,6 +122,12 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       }
     },
   );
+  // Node answers `Expect: 100-continue` with `100 Continue` before the server has looked at the
+  // request, unless someone listens for it: the answer waits until a route reads the body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    holdContinue(req, res);
+    server.emit('request', req, res);
+  });
   // Anyone who can reach the port may connect, token or not: cap the connections (their file
   // descriptors are the served switcher's too), and close one that sends nothing, which Node's
   // headersTimeout never does as it starts at the first byte. A socket timeout with no listener

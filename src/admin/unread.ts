@@ -41,6 +41,29 @@ export function claimBody(req: IncomingMessage): void {
   claimed.add(req);
 }
 
+/**
+ * Requests sent with `Expect: 100-continue` whose `100 Continue` has not gone out, with their
+ * responses. Node would send it before the server had looked at the request, inviting a client
+ * to send a body that was about to be refused (401, 404, 413); the server sends it only once a
+ * route sets out to read the body (readJsonBody). A request answered without it has its
+ * connection closed by Node: the client may or may not send the body then, so nothing after the
+ * answer could be told apart from it.
+ */
+const awaiting = new WeakMap<IncomingMessage, ServerResponse>();
+
+/** Holds back the `100 Continue` that `req` asked for until sendContinue(). */
+export function holdContinue(req: IncomingMessage, res: ServerResponse): void {
+  awaiting.set(req, res);
+}
+
+/** Sends the `100 Continue` that `req` asked for, if it did and its answer has not started. */
+export function sendContinue(req: IncomingMessage): void {
+  const res = awaiting.get(req);
+  if (res === undefined) return;
+  awaiting.delete(req);
+  if (!res.headersSent) res.writeContinue();
+}
+
 function count(socket: Socket, bytes: number): void {
   dropped.set(socket, (dropped.get(socket) ?? 0) + bytes);
 }

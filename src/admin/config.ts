@@ -35,9 +35,10 @@ export const adminDefaults = Object.freeze({
   /** Node.js process metrics (CPU, memory, event loop) in /metrics. */
   processMetrics: false,
   /**
-   * TCP connections open at once; more are closed as they arrive. Anyone who can reach the port
-   * can open them, token or not, and they share the process's file descriptors with the
-   * switcher or node being served.
+   * TCP connections open at once. Anyone who can reach the port can open them, token or not, and
+   * they share the process's file descriptors with the switcher or node being served. With a
+   * token, a new one closes the oldest that has not shown it (connections.ts), and is closed as
+   * it arrives when all have; without one, more are closed as they arrive.
    */
   maxConnections: 64,
   /**

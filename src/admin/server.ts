@@ -7,6 +7,7 @@ import { interval, now } from '../util/timers.js';
 import { StaticFiles } from './assets.js';
 import { Auth } from './auth.js';
 import { type AdminOptions, checkToken, REQUEST_TIMEOUT, validateAdminOptions } from './config.js';
+import { Connections } from './connections.js';
 import { EventHub } from './events.js';
 import { Feed } from './feed.js';
 import { baseHeaders, HttpError, RequestCutOff, sendError, sendJson } from './http.js';
@@ -132,11 +133,34 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   // descriptors are the served switcher's too), and close one that sends nothing, which Node's
   // headersTimeout never does as it starts at the first byte. A socket timeout with no listener
   // makes Node's HTTP server destroy the socket; with this listener the server leaves it to us.
-  server.maxConnections = o.maxConnections;
+  // With a token the server makes room for a new connection by closing the oldest that has not
+  // shown it (connections.ts), at once: Node's own cap is one above, to let the new one in to do
+  // that (or be closed, when there is no such connection). Without a token nobody shows one, and
+  // Node's cap closes new connections on arrival.
+  const conns = auth.required ? new Connections(o.maxConnections) : null;
+  server.maxConnections = conns === null ? o.maxConnections : o.maxConnections + 1;
   // Set, not left to Node, whose default is not stable (5 s, raised to 65 s by nodejs/node#62782):
   // every idle connection holds one of the maxConnections slots that long.
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT;
-  server.on('connection', (socket) => socket.setTimeout(o.headersTimeout));
+  let dropped = 0;
+  let droppedLogged = Number.NEGATIVE_INFINITY;
+  /** A connection closed because too many were open (logged at most every 10 s). */
+  const dropOne = (): void => {
+    dropped++;
+    if (now() - droppedLogged < 10_000) return;
+    droppedLogged = now();
+    logger.warn({ dropped, max: o.maxConnections }, 'admin connections closed: too many open');
+    dropped = 0;
+  };
+  server.on('drop', dropOne);
+  server.on('connection', (socket) => {
+    socket.setTimeout(o.headersTimeout);
+    if (conns === null) return;
+    const made = conns.admit(socket);
+    if (made === 'room') return;
+    if (made === 'full') socket.destroy();
+    dropOne();
+  });
   const lines = new WeakMap<Socket, Line>();
   server.on('timeout', (socket: Socket) => {
     // Silent before its first request, or idle past the keep-alive timeout: closed as before.
@@ -147,15 +171,6 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       );
     }
     socket.destroy();
-  });
-  let dropped = 0;
-  let droppedLogged = Number.NEGATIVE_INFINITY;
-  server.on('drop', () => {
-    dropped++;
-    if (now() - droppedLogged < 10_000) return;
-    droppedLogged = now();
-    logger.warn({ dropped, max: o.maxConnections }, 'admin connections closed: too many open');
-    dropped = 0;
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -176,7 +191,10 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       const url = requestUrl(target);
       auth.checkHost(req);
       const m = router.match(req.method ?? 'GET', rawPath(target));
-      if (m.route.access !== 'public') auth.check(req, url, m.route.access === 'token-or-query');
+      if (m.route.access !== 'public') {
+        auth.check(req, url, m.route.access === 'token-or-query');
+        conns?.trust(req.socket);
+      }
       await m.route.handle({ req, res, url, params: m.params });
     } catch (err) {
       if (err instanceof HttpError) {
@@ -222,7 +240,9 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       checkToken(token);
       // A token is rotated because it may have leaked: a stream opened with the old one would
       // otherwise go on receiving every snapshot until it ends by itself.
-      if (auth.replace(token) && hub.size > 0) {
+      const changed = auth.replace(token);
+      if (changed) conns?.forget();
+      if (changed && hub.size > 0) {
         logger.info(
           { streams: hub.size },
           'admin token replaced; ending the event streams opened with the old one',

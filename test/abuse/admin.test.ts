@@ -254,17 +254,36 @@ describe('admin API abuse', () => {
   // first byte, so a connection that never sends one was held for good, and nothing capped their
   // number: a few thousand took every file descriptor of the process, and the switcher beside the
   // admin server could no longer accept nodes.
-  it('connections beyond maxConnections are closed at once', async () => {
+  // With a token, the oldest connection that has not shown it makes room for a new one (a crowd
+  // holding every slot kept the operator out: test/unit/admin/connections.test.ts); without one,
+  // new connections are closed on arrival.
+  it('connections beyond maxConnections close the oldest that has not shown the token', async () => {
     const { sw } = await switcherWithClient();
     const admin = await startAdmin({ switcher: sw, port: 0, token: TOKEN, maxConnections: 4 });
     cleanups.push(() => admin.close());
     const crowd = await silentCrowd(admin.port, 8);
     expect(await crowd.waitClosed(4, 3_000), 'connections over the cap closed by the server').toBe(4);
-    expect(crowd.sockets.slice(0, 4).some((s) => crowd.closed.has(s))).toBe(false);
+    expect(
+      crowd.sockets.slice(0, 4).every((s) => crowd.closed.has(s)),
+      'the oldest four',
+    ).toBe(true);
     for (const s of crowd.sockets) s.destroy();
     // The right token still works once the crowd is gone.
     await eventually(async () => {
       expect((await request(admin.url, '/api/v1/info', { token: TOKEN })).status).toBe(200);
+    });
+  });
+
+  it('without a token configured, connections beyond maxConnections are closed on arrival', async () => {
+    const { sw } = await switcherWithClient();
+    const admin = await startAdmin({ switcher: sw, port: 0, maxConnections: 4 });
+    cleanups.push(() => admin.close());
+    const crowd = await silentCrowd(admin.port, 8);
+    expect(await crowd.waitClosed(4, 3_000), 'connections over the cap closed by the server').toBe(4);
+    expect(crowd.sockets.slice(0, 4).some((s) => crowd.closed.has(s))).toBe(false);
+    for (const s of crowd.sockets) s.destroy();
+    await eventually(async () => {
+      expect((await request(admin.url, '/api/v1/info')).status).toBe(200);
     });
   });
 

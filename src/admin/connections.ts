@@ -1,0 +1,62 @@
+import type { Socket } from 'node:net';
+
+/**
+ * The admin server's connections when it has a token: at most `max` open, and room made for a
+ * new one by closing the oldest that has not shown the token. A plain cap that turns new
+ * connections away let anyone who can reach the port, token or not, hold every slot for good
+ * (a request to the public /healthz every few seconds keeps a connection alive) and keep the
+ * operator out of the API. Bounding connections per remote address would not do: behind a
+ * reverse proxy every connection comes from the proxy's address, the operator's own tools on
+ * loopback share one address, and a crowd from a few addresses gets around it. Here an
+ * outsider's connections only ever push each other (or another outsider's) out; a connection
+ * that has shown the token is closed only by its own timeouts, so the operator is kept out only
+ * by a crowd that holds the token.
+ */
+export class Connections {
+  /** Connections that have not shown the token, oldest first (a Set keeps insertion order). */
+  private readonly strangers = new Set<Socket>();
+  /** Connections that have shown the token. */
+  private readonly trusted = new Set<Socket>();
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.strangers.size + this.trusted.size;
+  }
+
+  /**
+   * Takes in `socket`: 'room' when there was room, 'closed-oldest' when the oldest connection
+   * that had not shown the token was closed to make it, 'full' (taking nothing in) when every
+   * open connection has shown it: the caller closes `socket` then.
+   */
+  admit(socket: Socket): 'room' | 'closed-oldest' | 'full' {
+    let made: 'room' | 'closed-oldest' = 'room';
+    if (this.size >= this.max) {
+      const oldest = this.strangers.values().next();
+      if (oldest.done === true) return 'full';
+      this.strangers.delete(oldest.value);
+      oldest.value.destroy();
+      made = 'closed-oldest';
+    }
+    this.strangers.add(socket);
+    socket.once('close', () => {
+      this.strangers.delete(socket);
+      this.trusted.delete(socket);
+    });
+    return made;
+  }
+
+  /** `socket` carried a request with the token: it is no longer closed to make room. */
+  trust(socket: Socket): void {
+    if (this.strangers.delete(socket)) this.trusted.add(socket);
+  }
+
+  /**
+   * The token changed (it may have leaked): connections that showed the old one count as
+   * strangers again, the youngest of them, until they show the new one.
+   */
+  forget(): void {
+    for (const s of this.trusted) this.strangers.add(s);
+    this.trusted.clear();
+  }
+}

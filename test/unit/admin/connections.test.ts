@@ -1,0 +1,144 @@
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AdminServer, startAdmin } from '../../../src/admin/index.js';
+import { Switcher } from '../../../src/switcher/switcher.js';
+
+/**
+ * maxConnections against a crowd without the token. New connections used to be closed on arrival
+ * once the cap was reached, so a client that asked the public /healthz every 4 s (within the 5 s
+ * keep-alive) held its connections for good, and 64 of them kept the operator out of the API.
+ * Now the oldest connection that has not shown the token is closed to make room; one that has
+ * shown it is closed only by its own timeouts.
+ */
+
+const TOKEN = 'connections-token-7d3e';
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function admin(): Promise<AdminServer> {
+  const sw = new Switcher({ password: 'connections' });
+  cleanups.push(() => sw.close({ timeout: 300 }));
+  const a = await startAdmin({ switcher: sw, port: 0, token: TOKEN, maxConnections: 4 });
+  cleanups.push(() => a.close());
+  return a;
+}
+
+/** A kept-alive raw HTTP/1.1 connection. */
+interface Client {
+  readonly s: Socket;
+  /** Whether the server has closed it. */
+  closed(): boolean;
+  /** Resolves once the server has closed it; rejects after 5 s. */
+  whenClosed(): Promise<void>;
+  /** Sends GET `path` (with the token if `token`) and resolves with the answer's status. */
+  get(path: string, token?: boolean): Promise<number>;
+}
+
+/** Statuses of the complete answers in `text` (each with a Content-Length). */
+function statuses(text: string): number[] {
+  const out: number[] = [];
+  let at = 0;
+  for (;;) {
+    const end = text.indexOf('\r\n\r\n', at);
+    if (end < 0) return out;
+    const head = text.slice(at, end);
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+    if (text.length < end + 4 + length) return out;
+    out.push(Number(head.slice(9, 12)));
+    at = end + 4 + length;
+  }
+}
+
+async function client(port: number): Promise<Client> {
+  const s = connect(port, '127.0.0.1');
+  cleanups.push(() => s.destroy());
+  s.on('error', () => {});
+  let text = '';
+  let isClosed = false;
+  let wake = (): void => {};
+  s.on('data', (c: Buffer) => {
+    text += c.toString('latin1');
+    wake();
+  });
+  s.on('close', () => {
+    isClosed = true;
+    wake();
+  });
+  await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+  const until = (done: () => boolean, what: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not within 5 s: ${what}`)), 5_000);
+      wake = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        resolve();
+      };
+      wake();
+    });
+  return {
+    s,
+    closed: () => isClosed,
+    whenClosed: () => until(() => isClosed, 'closed by the server'),
+    async get(path, token = false) {
+      const n = statuses(text).length;
+      const auth = token ? `Authorization: Bearer ${TOKEN}\r\n` : '';
+      s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}\r\n`);
+      await until(() => statuses(text).length > n || isClosed, `an answer to ${path}`);
+      const all = statuses(text);
+      if (all.length === n) throw new Error(`closed before answering ${path}`);
+      return all[n];
+    },
+  };
+}
+
+/** `n` connections kept alive by the public /healthz, opened one after another. */
+async function crowd(port: number, n: number): Promise<Client[]> {
+  const out: Client[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = await client(port);
+    expect(await c.get('/healthz')).toBe(200);
+    out.push(c);
+  }
+  return out;
+}
+
+describe('admin server connections at maxConnections', () => {
+  it('a crowd without the token that keeps its connections alive does not keep the operator out', async () => {
+    const a = await admin();
+    const outsiders = await crowd(a.port, 4);
+    const operator = await client(a.port);
+    expect(await operator.get('/api/v1/info', true)).toBe(200);
+    // Room was made by closing the oldest outsider.
+    await outsiders[0].whenClosed();
+    expect(outsiders.slice(1).some((c) => c.closed())).toBe(false);
+
+    // More outsiders push each other out, never the connection that showed the token.
+    const more = await crowd(a.port, 6);
+    for (const c of [...outsiders.slice(1), ...more.slice(0, 3)]) await c.whenClosed();
+    expect(more.slice(3).some((c) => c.closed())).toBe(false);
+    expect(operator.closed()).toBe(false);
+    expect(await operator.get('/api/v1/info', true)).toBe(200);
+  });
+
+  it('when every connection has shown the token a new one is closed on arrival; a new token ends that', async () => {
+    const a = await admin();
+    const operators: Client[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = await client(a.port);
+      expect(await c.get('/api/v1/info', true)).toBe(200);
+      operators.push(c);
+    }
+    const turnedAway = await client(a.port);
+    await turnedAway.whenClosed();
+    expect(operators.some((c) => c.closed())).toBe(false);
+
+    // A rotated token may have leaked: those connections count as strangers again, oldest first.
+    a.setToken('connections-token-rotated');
+    const next = await client(a.port);
+    await operators[0].whenClosed();
+    expect(next.closed()).toBe(false);
+    expect(operators.slice(1).some((c) => c.closed())).toBe(false);
+  });
+});

@@ -74,6 +74,10 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       // carry for the served application's sake): it must not raise what anyone who can reach
       // this port may make the server parse.
       maxHeaderSize: MAX_HEADER_BYTES,
+      // Likewise `--insecure-http-parser` would have it take requests that are not valid HTTP:
+      // one with both Content-Length and Transfer-Encoding is read one way here and perhaps the
+      // other by a reverse proxy in front (request smuggling, past the proxy's rules).
+      insecureHTTPParser: false,
       // Node checks both timeouts only this often (default 30 s, which triples a 10 s limit).
       connectionsCheckingInterval: Math.min(o.headersTimeout, 1_000),
     },

@@ -6,8 +6,9 @@ import { killChildren, spawnScript } from '../../helpers/faulty-process.js';
 
 /**
  * The admin server's own HTTP limits, whatever the process around it was started with: Node
- * takes the header size limit from `--max-http-header-size` (which NODE_OPTIONS may carry for the
- * served application's sake), and its keep-alive default has changed between releases.
+ * takes the header size limit from `--max-http-header-size` and its parser's leniency from
+ * `--insecure-http-parser` (either of which NODE_OPTIONS may carry for the served application's
+ * sake), and its keep-alive default has changed between releases.
  */
 
 const cleanups: (() => unknown)[] = [];
@@ -54,6 +55,19 @@ describe('admin server limits', () => {
     large.s.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`);
     await large.closed;
     expect(large.text()).toMatch(/^HTTP\/1\.1 431 /);
+  });
+
+  it('a request with both Content-Length and Transfer-Encoding is refused even under --insecure-http-parser', async () => {
+    const child = spawnScript('test/unit/admin/fixtures/admin-child.ts', [], ['--insecure-http-parser']);
+    const [, port] = await child.waitFor(/^ADMIN (\d+) (\d+)$/);
+    const c = open(Number(port));
+    c.s.write(
+      'POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    );
+    await c.closed;
+    // The lenient parser passed it on to the router (405: /healthz takes GET only).
+    expect(c.text()).toMatch(/^HTTP\/1\.1 400 /);
   });
 
   it('an idle kept-alive connection is told timeout=5 and closed about then', async () => {

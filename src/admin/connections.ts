@@ -7,10 +7,11 @@ import type { Socket } from 'node:net';
  * (a request to the public /healthz every few seconds keeps a connection alive) and keep the
  * operator out of the API. Bounding connections per remote address would not do: behind a
  * reverse proxy every connection comes from the proxy's address, the operator's own tools on
- * loopback share one address, and a crowd from a few addresses gets around it. Here an
- * outsider's connections only ever push each other (or another outsider's) out; a connection
- * that has shown the token is closed only by its own timeouts, so the operator is kept out only
- * by a crowd that holds the token.
+ * loopback share one address, and a crowd from a few addresses gets around it. Here a crowd
+ * without the token only pushes its own connections out; a connection that has shown the token
+ * is closed only by its own timeouts. What is left (docs/security.md, "Residual risks"): a crowd
+ * that opens `max` connections between the operator's connecting and its first request can
+ * close that connection before it shows the token, and a crowd with the token keeps all out.
  */
 export class Connections {
   /** Connections that have not shown the token, oldest first (a Set keeps insertion order). */

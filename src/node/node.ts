@@ -14,7 +14,7 @@ import { Scheduler } from '../scheduler.js';
 import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
-import { checkBool, checkDelay, checkInt, checkSignal } from '../util/check.js';
+import { checkBool, checkDelay, checkInt, checkSignal, withoutNullSignal } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { releaseWatch } from '../util/slabs.js';
@@ -326,6 +326,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * refused because its target is not there yet is made again until it is (DialOptions).
    */
   dial(address: string | DialTarget, options: DialOptions = {}): Promise<S> {
+    options = withoutNullSignal(options);
     try {
       if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
         return this.startDial(address, options);
@@ -499,6 +500,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * (PingOptions).
    */
   ping(domain = '', options: PingOptions = {}): Promise<number> {
+    options = withoutNullSignal(options);
     // Closing too, as dial(): sent now, the ping only failed once the connection closed, with
     // ConnectionClosedError, and a waitForTarget ping whose pause close() cut short failed so,
     // unlike a dial's. (The heartbeat pings through pingRaw, not here.)

@@ -13,7 +13,14 @@ import {
 } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
-import { checkAtLeast, checkBool, checkDelay, checkSignal, isAbortSignal } from '../util/check.js';
+import {
+  checkAtLeast,
+  checkBool,
+  checkDelay,
+  checkSignal,
+  isAbortSignal,
+  withoutNullSignal,
+} from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { eitherSignal, type LinkedSignal } from '../util/signals.js';
@@ -368,6 +375,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * (dialTimeout by default) and ends at its `signal` (SessionDialOptions).
    */
   async dial(address: string | DialTarget, options: SessionDialOptions = {}): Promise<S> {
+    options = withoutNullSignal(options);
     if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
       return this.dialOnce(address, options);
     }
@@ -430,6 +438,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * and ends at its `signal` (SessionPingOptions).
    */
   async ping(domain = '', options: SessionPingOptions = {}): Promise<number> {
+    options = withoutNullSignal(options);
     checkSignal('option signal', options.signal);
     if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
       return this.pingOnce(domain, options);

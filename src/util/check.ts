@@ -67,3 +67,11 @@ export function checkSignal(label: string, v: unknown): AbortSignal | undefined 
   if (!isAbortSignal(v)) throw new ConfigError(`${label} must be an AbortSignal, got ${shown(v)}`);
   return v;
 }
+
+/**
+ * `options` with a null `signal` (none, as checkSignal takes it) made undefined: what waits on
+ * a dial or ping tests `signal !== undefined`, and called null.addEventListener. A copy only then.
+ */
+export function withoutNullSignal<T extends { signal?: AbortSignal }>(options: T): T {
+  return (options.signal as unknown) === null ? { ...options, signal: undefined } : options;
+}

@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, BaseNode, ConfigError, FlexStream, Node, Session } from '../../../src/index.js';
+import {
+  AbortError,
+  BaseNode,
+  ConfigError,
+  FlexError,
+  FlexStream,
+  Node,
+  Session,
+} from '../../../src/index.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { HostilePeer } from '../../helpers/faulty-peer.js';
 
@@ -104,6 +112,47 @@ describe('a signal that is not an AbortSignal', () => {
         expect(err).toBeInstanceOf(ConfigError);
         expect((err as Error).message).toBe('option signal must be an AbortSignal, got 5');
       }
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+// checkSignal takes null for no signal, as connect() does (`controller?.signal ?? null`), but a
+// dial went on to call null.addEventListener: a TypeError, with the dial's port never given back,
+// and a waitForTarget dial or ping, or a session's, failed the same way.
+describe('a null signal', () => {
+  it('counts as none for a dial, ping, accept and ready(), with or without waitForTarget', async () => {
+    const node = silentPeer();
+    const session = new Session<FlexStream>({
+      connector: () => new Promise(() => {}),
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+      password: 'p',
+      domain: 'waiting',
+    });
+    const signal = null as unknown as AbortSignal;
+    const timeout = 20;
+    try {
+      for (const op of [
+        () => node.dial('bob:80', { signal, timeout }),
+        () => node.dial('bob:80', { signal, timeout, waitForTarget: true }),
+        () => node.ping('bob', { signal, timeout }),
+        () => node.ping('bob', { signal, timeout, waitForTarget: true }),
+        () => session.ready({ signal, timeout }),
+        () => session.dial('bob:80', { signal, timeout, wait: true }),
+        () => session.dial('bob:80', { signal, timeout, wait: true, waitForTarget: true }),
+        () => session.ping('bob', { signal, timeout, wait: true }),
+        () => session.ping('bob', { signal, timeout, wait: true, waitForTarget: true }),
+      ]) {
+        const err = await op().catch((e: unknown) => e);
+        // Each runs out its timeout (DialTimeoutError, TimeoutError): no TypeError from inside.
+        expect(err).toBeInstanceOf(FlexError);
+        expect((err as FlexError).code).toMatch(/TIMEOUT$/);
+      }
+      const l = node.listen(7);
+      const accepted = l.accept({ signal });
+      l.close();
+      await expect(accepted).rejects.toMatchObject({ code: 'FLEX_ERR_CONNECTION_CLOSED' });
     } finally {
       await session.close();
     }

@@ -111,17 +111,17 @@ class TcpTransport implements Transport, PinHolder {
     });
     socket.on('error', (err) => {
       if (this.destroyedHere) return;
-      // A connect that failed names the address it tried (a system error's address and port).
-      const { address, port } = err as { address?: unknown; port?: unknown };
+      // A connect that failed names the address it tried (a system error's address and port), the
+      // first of several when Node tried each address of a name in turn (connectAttempts).
+      const tried = connectAttempts(err);
+      const { address, port } = tried[0];
       if (this.remoteAddress === 'unknown' && typeof address === 'string') {
         this.remoteAddress = formatAddress(address, typeof port === 'number' ? port : undefined);
       }
-      this.failure ??= new ConnectionClosedError(
-        `connection to ${this.remoteAddress} failed: ${err.message}`,
-        {
-          cause: err,
-        },
-      );
+      const reason = err.message.trim() || tried.map((e) => e.message.trim()).join('; ');
+      this.failure ??= new ConnectionClosedError(`connection to ${this.remoteAddress} failed: ${reason}`, {
+        cause: err,
+      });
     });
     // The peer finished: finish our side too (also when the socket was made with allowHalfOpen).
     socket.on('end', () => this.end());
@@ -268,6 +268,18 @@ export function connectSocket(
     });
     return () => socket.destroy();
   });
+}
+
+/**
+ * The connects behind a socket's error: the error itself, or, for a name with several addresses
+ * that Node tried in turn (autoSelectFamily: localhost as ::1 and 127.0.0.1), each attempt of the
+ * AggregateError it reports, which has no address and an empty message of its own.
+ */
+function connectAttempts(err: Error): (Error & { address?: unknown; port?: unknown })[] {
+  const errors = (err as { errors?: unknown }).errors;
+  return Array.isArray(errors) && errors.length > 0 && errors.every((e) => e instanceof Error)
+    ? errors
+    : [err];
 }
 
 export function listenTcp(

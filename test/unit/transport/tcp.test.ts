@@ -130,6 +130,32 @@ describe('tcp dial and listen', () => {
     expect(refused.remoteAddress).toBe(`${HOST}:${port}`);
   });
 
+  // A name with several addresses (localhost as ::1 and 127.0.0.1) is connected to by Node's happy
+  // eyeballs: all refused, it reports an AggregateError with no address and an empty message, and
+  // the wrapped socket failed with "connection to unknown failed: ", naming nothing.
+  it('names the peer and every refusal of a socket that tried several addresses', async () => {
+    const port = await freePort();
+    const twoAddresses: net.LookupFunction = (_host, options, cb) => {
+      const all = [
+        { address: HOST, family: 4 },
+        { address: '127.0.0.2', family: 4 },
+      ];
+      if ((options as { all?: boolean }).all) (cb as (e: null, a: typeof all) => void)(null, all);
+      else cb(null, HOST, 4);
+    };
+    const socket = net.connect({ host: 'twohost', port, autoSelectFamily: true, lookup: twoAddresses });
+    const refused = tcpTransport(socket);
+    const p = attachProbe(refused);
+    await p.closed();
+    const err = p.closes[0];
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect((err as Error).message).toBe(
+      `connection to ${HOST}:${port} failed: connect ECONNREFUSED ${HOST}:${port}; connect ECONNREFUSED 127.0.0.2:${port}`,
+    );
+    expect((err as Error).cause).toBeInstanceOf(AggregateError);
+    expect(refused.remoteAddress).toBe(`${HOST}:${port}`);
+  });
+
   it('rejects with AbortError when the signal is already aborted or aborts while connecting', async () => {
     const port = await freePort();
     const reason = new Error('stop');

@@ -13,7 +13,7 @@ import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot } from './inbox.js';
 import { type PinHolder, pin, unpin } from './read-pin.js';
 import type { SecureContextOptions } from './secure-context.js';
-import { dialFailure } from './tls-failure.js';
+import { connectAttempts, dialFailure } from './tls-failure.js';
 import type { Transport, TransportHandlers } from './types.js';
 
 export interface TcpTransportOptions {
@@ -268,18 +268,6 @@ export function connectSocket(
     });
     return () => socket.destroy();
   });
-}
-
-/**
- * The connects behind a socket's error: the error itself, or, for a name with several addresses
- * that Node tried in turn (autoSelectFamily: localhost as ::1 and 127.0.0.1), each attempt of the
- * AggregateError it reports, which has no address and an empty message of its own.
- */
-function connectAttempts(err: Error): (Error & { address?: unknown; port?: unknown })[] {
-  const errors = (err as { errors?: unknown }).errors;
-  return Array.isArray(errors) && errors.length > 0 && errors.every((e) => e instanceof Error)
-    ? errors
-    : [err];
 }
 
 export function listenTcp(

@@ -19,7 +19,25 @@ export function dialFailure(err: Error & { code?: unknown }): { text: string; ca
     });
     return { text: `the server answered, but not in TLS (wrong version number); ${TLS_SCHEME_HINT}`, cause };
   }
-  return { text: err.message.trim(), cause: err };
+  // Node's AggregateError, of a name whose every address refused, has no message of its own.
+  const text =
+    err.message.trim() ||
+    connectAttempts(err)
+      .map((e) => e.message.trim())
+      .join('; ');
+  return { text, cause: err };
+}
+
+/**
+ * The connects behind a socket's error: the error itself, or, for a name with several addresses
+ * that Node tried in turn (autoSelectFamily: localhost as ::1 and 127.0.0.1), each attempt of the
+ * AggregateError it reports, which has no address and an empty message of its own.
+ */
+export function connectAttempts(err: Error): (Error & { address?: unknown; port?: unknown })[] {
+  const errors = (err as { errors?: unknown }).errors;
+  return Array.isArray(errors) && errors.length > 0 && errors.every((e) => e instanceof Error)
+    ? errors
+    : [err];
 }
 
 /**

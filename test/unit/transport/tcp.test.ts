@@ -1,7 +1,13 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, ConfigError, ConnectionClosedError } from '../../../src/errors.js';
-import { dialTcp, type Listener, listenTcp, tcpTransport } from '../../../src/transport/tcp.js';
+import {
+  connectSocket,
+  dialTcp,
+  type Listener,
+  listenTcp,
+  tcpTransport,
+} from '../../../src/transport/tcp.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 import { acceptFailure, listenWithServer } from '../../helpers/listen.js';
@@ -135,14 +141,6 @@ describe('tcp dial and listen', () => {
   // the wrapped socket failed with "connection to unknown failed: ", naming nothing.
   it('names the peer and every refusal of a socket that tried several addresses', async () => {
     const port = await freePort();
-    const twoAddresses: net.LookupFunction = (_host, options, cb) => {
-      const all = [
-        { address: HOST, family: 4 },
-        { address: '127.0.0.2', family: 4 },
-      ];
-      if ((options as { all?: boolean }).all) (cb as (e: null, a: typeof all) => void)(null, all);
-      else cb(null, HOST, 4);
-    };
     const socket = net.connect({ host: 'twohost', port, autoSelectFamily: true, lookup: twoAddresses });
     const refused = tcpTransport(socket);
     const p = attachProbe(refused);
@@ -154,6 +152,24 @@ describe('tcp dial and listen', () => {
     );
     expect((err as Error).cause).toBeInstanceOf(AggregateError);
     expect(refused.remoteAddress).toBe(`${HOST}:${port}`);
+  });
+
+  // Its dial failed the same way: "TCP dial to localhost:9 failed: ", and the CLI printed that.
+  it('rejects a dial refused on every address of its name with each refusal', async () => {
+    const port = await freePort();
+    const dial = connectSocket(
+      `TCP dial to twohost:${port}`,
+      {},
+      () => net.connect({ host: 'twohost', port, autoSelectFamily: true, lookup: twoAddresses }),
+      'connect',
+      {},
+    );
+    const err = await dial.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect((err as Error).message).toBe(
+      `TCP dial to twohost:${port} failed: connect ECONNREFUSED ${HOST}:${port}; connect ECONNREFUSED 127.0.0.2:${port}`,
+    );
+    expect((err as Error).cause).toBeInstanceOf(AggregateError);
   });
 
   it('rejects with AbortError when the signal is already aborted or aborts while connecting', async () => {
@@ -256,6 +272,16 @@ describe('tcp dial and listen', () => {
 });
 
 /** A port nothing listens on: bind one, then let it go. */
+/** Resolves any name to 127.0.0.1 and 127.0.0.2, which Node then tries in turn (autoSelectFamily). */
+const twoAddresses: net.LookupFunction = (_host, options, cb) => {
+  const all = [
+    { address: HOST, family: 4 },
+    { address: '127.0.0.2', family: 4 },
+  ];
+  if ((options as { all?: boolean }).all) (cb as (e: null, a: typeof all) => void)(null, all);
+  else cb(null, HOST, 4);
+};
+
 async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((resolve) => s.listen(0, HOST, resolve));

@@ -23,7 +23,12 @@ export class Emitter<E extends EventMap> {
   }
 
   once<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
+    // emit() calls the listeners it started with: one that an earlier listener's emit of the same
+    // event called already is still in its list, and must not run twice.
+    let fired = false;
     const wrapper: Listener = (...args: E[K]): void => {
+      if (fired) return;
+      fired = true;
       this.off(event, wrapper);
       fn(...args);
     };

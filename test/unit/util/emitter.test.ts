@@ -70,4 +70,19 @@ describe('Emitter with node:events helpers', () => {
     t.fire('tick', 2);
     expect(seen).toEqual([2]);
   });
+
+  // emit() calls the listeners it had when it started: a once() listener already called by an
+  // emit made from an earlier listener (a 'state' listener that closes the session emits the next
+  // 'state' inside the first) was called again by the outer emit, as Node's emitters never do.
+  it('calls a once() listener once when an earlier listener emits the same event again', () => {
+    const t = new Ticker();
+    const seen: number[] = [];
+    t.on('tick', (n) => {
+      if (n === 1) t.fire('tick', 2);
+    });
+    t.once('tick', (n) => seen.push(n));
+    t.fire('tick', 1);
+    expect(seen).toEqual([2]);
+    expect(t.listenerCount('tick')).toBe(1);
+  });
 });

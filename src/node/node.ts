@@ -989,12 +989,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     );
     // Keep only what can be a domain (63 bytes at most, 2.8): a peer could attach 64 KB of text,
     // white space around a valid name too (normalisation trims it), so that goes as well.
-    const asked = normalizeDomain(req.domain) === null ? '' : goTrimSpace(req.domain);
+    // (Normalised once: it trims as goTrimSpace does, so the trimmed name normalises the same.)
+    const normalized = req.domain === '' ? null : normalizeDomain(req.domain);
+    const asked = normalized === null ? '' : goTrimSpace(req.domain);
     // The name is the dialer's once a switcher rewrote it (4.2); on a direct link nothing does,
     // and it is the one the dialer asked for: this node's own, which says nothing of the dialer.
     // (A dial to our own domain comes through the loopback, not the wire.)
-    const ownName =
-      via === this && this.normalizedDomain !== null && normalizeDomain(asked) === this.normalizedDomain;
+    const ownName = via === this && normalized !== null && normalized === this.normalizedDomain;
     const remoteDomain = ownName ? '' : asked === '' && f.srcIP === this._ip ? this._domain : asked;
     const core = new StreamCore(
       via,

@@ -152,7 +152,10 @@ export class FlexStream extends Duplex implements StreamFace {
    * ./web-view.ts).
    */
   toWeb(): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
-    return webViews(this);
+    // The writer's close() starts the end timeout at once, as end() does (see end below).
+    return webViews(this, () => {
+      if (!this.destroyed) this.core.endRequested();
+    });
   }
 
   // ---------------------------------------------------------------- Duplex

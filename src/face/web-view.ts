@@ -1,5 +1,6 @@
 import { type Duplex, finished } from 'node:stream';
 import { ConfigError, StreamClosedError } from '../errors.js';
+import { CloseAwareWritable } from '../stream/close-aware.js';
 import { asError, bytesOf, kindOf } from '../stream/web.js';
 
 /**
@@ -17,11 +18,14 @@ import { asError, bytesOf, kindOf } from '../stream/web.js';
  * { resetCode } object, or no reason); any BufferSource is written as its bytes, and a chunk that
  * is none fails the write and the stream with ConfigError.
  */
-export function webViews(d: Duplex): {
+export function webViews(
+  d: Duplex,
+  onCloseRequested: () => void = () => {},
+): {
   readable: ReadableStream<Uint8Array>;
   writable: WritableStream<Uint8Array>;
 } {
-  return { writable: writableView(d), readable: readableView(d) };
+  return { writable: writableView(d, onCloseRequested), readable: readableView(d) };
 }
 
 /** An error for the view from what finished() reported: a premature close is an abort. */
@@ -97,7 +101,12 @@ interface Deferred {
   reject(err: Error): void;
 }
 
-function writableView(d: Duplex): WritableStream<Uint8Array> {
+/**
+ * `onCloseRequested` runs when the application calls close(), which the standard passes to the
+ * sink only once the write before it settled: the stream's end timeout runs from the call
+ * (../stream/close-aware.ts). The sink's close still ends the Duplex after the last write.
+ */
+function writableView(d: Duplex, onCloseRequested: () => void): WritableStream<Uint8Array> {
   if (d.destroyed || !d.writable) {
     const w = new WritableStream<Uint8Array>();
     void w.close();
@@ -130,7 +139,8 @@ function writableView(d: Duplex): WritableStream<Uint8Array> {
     controller = null;
   });
   d.on('drain', onDrain);
-  return new WritableStream<Uint8Array>(
+  return new CloseAwareWritable<Uint8Array>(
+    onCloseRequested,
     {
       start: (c) => {
         controller = c;

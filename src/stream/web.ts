@@ -1,5 +1,6 @@
 import { ConfigError, StreamClosedError } from '../errors.js';
 import { pinsBuffer } from '../util/bytes.js';
+import { CloseAwareWritable } from './close-aware.js';
 import type { StreamCore, StreamFace } from './core.js';
 import { COPY_BELOW, Stage } from './stage.js';
 
@@ -79,7 +80,8 @@ export class WebStream implements StreamFace {
       },
       { highWaterMark: PULL_ALWAYS, size: (chunk) => chunk.byteLength },
     );
-    this.writable = new WritableStream<Uint8Array>({
+    // close() waits behind a write that waits for credit: the end timeout runs from the call.
+    this.writable = new CloseAwareWritable<Uint8Array>(() => core.endRequested(), {
       start: (c) => {
         this.writeController = c;
         // WritableStream calls `abort` only once the write or close in flight settles, and one

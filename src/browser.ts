@@ -15,16 +15,27 @@ import { checkDelay } from './util/check.js';
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
 export { defaults, sessionDefaults, validateNodeOptions } from './config.js';
 export * from './errors.js';
-export { Listener } from './node/listener.js';
-export type { DialOptions, NodeEvents, PingOptions } from './node/node.js';
+export type { DialTarget } from './node/address.js';
+export { type Destroyable, Listener, type ListenerEvents } from './node/listener.js';
+export type { DialOptions, NodeEvents, PingOptions, StreamFactory } from './node/node.js';
 export { BaseNode } from './node/node.js';
 // All of it is public: Session, its init and options, its events and states.
 export * from './node/session.js';
-export { StreamCore } from './stream/core.js';
+export type { Scheduler } from './scheduler.js';
+export { type StreamAddress, StreamCore, type StreamFace, type StreamState } from './stream/core.js';
 export { WebStream } from './stream/web.js';
-export { memoryPair } from './transport/memory.js';
+export type { WaterMarkOptions } from './transport/defaults.js';
+/** The transports' own dial options, under a name the node's `DialOptions` does not hide. */
+export type { DialOptions as TransportDialOptions } from './transport/dial.js';
+export { type MemoryPairOptions, type MemoryTransport, memoryPair } from './transport/memory.js';
 export type { Transport, TransportHandlers } from './transport/types.js';
-export { browserWsTransport, dialBrowserWs } from './transport/ws-browser.js';
+export {
+  type BrowserWsDialOptions,
+  type BrowserWsOptions,
+  browserWsTransport,
+  dialBrowserWs,
+  type WebSocketConstructor,
+} from './transport/ws-browser.js';
 export type { Logger } from './util/logger.js';
 export { Caps, Cmd, PROTOCOL_VERSION, SWITCHER_IP } from './wire/constants.js';
 export { normalizeDomain } from './wire/domain.js';

@@ -14,7 +14,7 @@ export type { FlexStreamOptions } from './face/duplex.js';
 export { FlexStream } from './face/duplex.js';
 export type { DialTarget } from './node/address.js';
 export { parseAddress } from './node/address.js';
-export { Listener } from './node/listener.js';
+export { type Destroyable, Listener, type ListenerEvents } from './node/listener.js';
 export type { DialOptions, NodeEvents, PingOptions, StreamFactory } from './node/node.js';
 export { BaseNode } from './node/node.js';
 export { Scheduler } from './scheduler.js';
@@ -35,7 +35,7 @@ export class Node extends BaseNode<FlexStream> {
 
 export type { ConnectOptions, NodeSession } from './connect.js';
 export { connect, connector } from './connect.js';
-export { admit } from './node/admit.js';
+export { type AdmitOptions, type Admitted, admit } from './node/admit.js';
 // All of it is public: Session, its init and options, its events and states.
 export * from './node/session.js';
 export * from './switcher/index.js';

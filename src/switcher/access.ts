@@ -59,7 +59,7 @@ export interface Credential {
   allows(domain: string): boolean;
 }
 
-type Matcher = (domain: string) => boolean;
+export type Matcher = (domain: string) => boolean;
 
 const PATTERN = /^[a-z0-9_*?-]+$/;
 

@@ -7,6 +7,7 @@ export {
   compilePatterns,
   type DialRule,
   type ExtraPassword,
+  type Matcher,
 } from './access.js';
 export type { Refusal, RefusalReason } from './admission.js';
 export type { ClientCounters, ClientInfo, LeaveReason, StreamInfo } from './client.js';
@@ -17,7 +18,14 @@ export {
   validateSwitcherOptions,
 } from './config.js';
 export { domainFingerprint, type IpAssignment, IpPool, ipAssignments } from './ip-pool.js';
-export { Registry } from './registry.js';
+export {
+  type Claim,
+  type ClaimRefusal,
+  type ClaimResult,
+  type Registrant,
+  Registry,
+  type RegistryHooks,
+} from './registry.js';
 export { DIAL_NOT_ALLOWED, type RouterCounters } from './router.js';
 export { type RefusalInfo, Switcher, type SwitcherEvents, type SwitcherStats } from './switcher.js';
 export type { ClientTotals } from './totals.js';

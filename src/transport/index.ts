@@ -2,9 +2,11 @@
  * Node-side transports. The browser entry imports `memory.js` and `ws-browser.js` directly so no
  * node:* module becomes reachable from it.
  */
-export { transportDefaults } from './defaults.js';
-export type { DialOptions } from './dial.js';
+export { transportDefaults, type WaterMarkOptions } from './defaults.js';
+/** The same type under a name the node's `DialOptions` does not hide in the package root. */
+export type { DialOptions, DialOptions as TransportDialOptions } from './dial.js';
 export { type MemoryPairOptions, type MemoryTransport, memoryPair, seededRandom } from './memory.js';
+export type { SecureContextOptions } from './secure-context.js';
 export {
   dialTcp,
   type Listener,
@@ -23,6 +25,7 @@ export type { Transport, TransportHandlers } from './types.js';
 export {
   dialWs,
   listenWs,
+  type PayloadOption,
   type WsDialOptions,
   type WsListenOptions,
   type WsTransportOptions,

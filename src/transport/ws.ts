@@ -103,7 +103,7 @@ export interface WsTransportOptions extends WaterMarkOptions {
   closeTimeout?: number;
 }
 
-interface PayloadOption {
+export interface PayloadOption {
   /** Largest message accepted; ws itself refuses bigger ones (close 1009). Default one flex frame. */
   maxPayload?: number;
 }

@@ -1,5 +1,6 @@
 import type { NodeSession } from '../connect.js';
 import { AbortError } from '../errors.js';
+import { formatTarget, parseAddress } from '../node/address.js';
 
 type Dial = NodeSession['dial'];
 
@@ -23,11 +24,21 @@ export function dialerToCome(): DialerToCome {
   const dial: Dial = (address, options = {}) => {
     if (session !== undefined) return session.dial(address, options);
     const { signal } = options;
-    if (signal?.aborted) return Promise.reject(new AbortError('dial aborted', { cause: signal.reason }));
+    // Named as the node names its aborted dials ("dial bob:80 aborted"): a shutdown ends several
+    // forwards' dials at once, and the log should say which. A bad address is refused now, as the
+    // session's dial refuses it, not once the session is there.
+    let target: string;
+    try {
+      target = formatTarget(parseAddress(address));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const aborted = (): AbortError => new AbortError(`dial ${target} aborted`, { cause: signal?.reason });
+    if (signal?.aborted) return Promise.reject(aborted());
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         waiting.delete(go);
-        reject(new AbortError('dial aborted', { cause: signal?.reason }));
+        reject(aborted());
       };
       const go = (s: Pick<NodeSession, 'dial'>): void => {
         signal?.removeEventListener('abort', onAbort);

@@ -9,6 +9,15 @@ export type ListenerEvents<S> = {
   close: [];
 };
 
+/**
+ * The ConfigError text of a listen() on a virtual port that has a listener (a port has one, on a
+ * node or a session): which one holds it, and what to do. A bare "is used" left a user guessing,
+ * most of all when the session's node held the port through the other API.
+ */
+export function portTaken(port: number, by: string): string {
+  return `listen port ${port} is used by ${by}: close that listener first, or listen on another port`;
+}
+
 /** What a listener needs of the streams it holds. */
 export interface Destroyable {
   destroy(err?: Error): unknown;

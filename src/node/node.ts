@@ -39,7 +39,7 @@ import { decodeUtf8, encodeUtf8 } from '../wire/utf8.js';
 import { type DialTarget, formatTarget, parseAddress } from './address.js';
 import { type PendingDial, PendingDials } from './dialer.js';
 import { Heartbeat } from './heartbeat.js';
-import { type Destroyable, Listener } from './listener.js';
+import { type Destroyable, Listener, portTaken } from './listener.js';
 import { Loopback } from './loopback.js';
 import { Pinger, pingTarget } from './pinger.js';
 import { PortPool } from './ports.js';
@@ -473,7 +473,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
     // Closing too, as dial(): a listener made now would refuse every open, then close.
     if (this._closed || this.closing) throw new NotConnectedError('node is closed');
-    if (this.listeners.has(port)) throw new ConfigError(`listen port ${port} is used`);
+    const held = this.listeners.get(port);
+    if (held !== undefined) {
+      const by = this.borrowed.has(held)
+        ? 'a listener of the session (session.listen())'
+        : 'a listener of this node';
+      throw new ConfigError(portTaken(port, by));
+    }
     const l = new Listener<S>(port, options.backlog ?? this.options.backlog);
     l.onClosed = (x) => this.dropListener(x);
     this.listeners.set(port, l);
@@ -483,7 +489,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Serves an existing listener (a session's) on this connection; it survives the connection. */
   adoptListener(l: Listener<S>): void {
     if (this._closed) throw new NotConnectedError('node is closed');
-    if (this.listeners.has(l.port)) throw new ConfigError(`listen port ${l.port} is used`);
+    if (this.listeners.has(l.port)) {
+      throw new ConfigError(portTaken(l.port, "a listener of the session's node (session.node.listen())"));
+    }
     this.listeners.set(l.port, l);
     this.borrowed.add(l);
   }

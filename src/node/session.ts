@@ -28,7 +28,7 @@ import { clampDelay, now } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import { type DialTarget, formatTarget, parseAddress } from './address.js';
 import { admit } from './admit.js';
-import { type Destroyable, Listener } from './listener.js';
+import { type Destroyable, Listener, portTaken } from './listener.js';
 import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
 import { pingTarget } from './pinger.js';
 import { spreadDelay } from './reconnect.js';
@@ -466,7 +466,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   listen(port: number, options: { backlog?: number } = {}): Listener<S> {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
     if (this._state === 'closed') throw this.closedError();
-    if (this.listeners.has(port)) throw new ConfigError(`listen port ${port} is used`);
+    if (this.listeners.has(port)) throw new ConfigError(portTaken(port, 'a listener of this session'));
     const l = new Listener<S>(port, options.backlog ?? this.nodeOpts.backlog);
     l.onClosed = (x) => {
       this.listeners.delete(port);

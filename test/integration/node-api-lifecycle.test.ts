@@ -193,6 +193,47 @@ describe('session listeners', () => {
     expect(session.node?.listenerPorts()).toEqual([81]);
     l.close();
   });
+
+  // "listen port 81 is used" said neither which listener held the port nor what to do: with a
+  // session, the holder may be the other API's (the session's node, or the session on its node).
+  it('a listen() on a port that has a listener says which one holds it and what to do', async () => {
+    const sw = new Switcher({ password: 'p' });
+    cleanups.push(() => sw.close({ timeout: 200 }));
+    const session = new Session<FlexStream>({
+      connector: async () => {
+        const [a, b] = memoryPair();
+        sw.handle(b);
+        return a;
+      },
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: 'p',
+      domain: 'held',
+      heartbeatInterval: 0,
+    });
+    cleanups.push(() => session.close());
+    await session.ready();
+    const node = session.node!;
+    const what = 'close that listener first, or listen on another port';
+    const own = node.listen(81);
+    expect(() => node.listen(81)).toThrow(
+      new ConfigError(`listen port 81 is used by a listener of this node: ${what}`),
+    );
+    expect(() => session.listen(81)).toThrow(
+      new ConfigError(
+        `listen port 81 is used by a listener of the session's node (session.node.listen()): ${what}`,
+      ),
+    );
+    own.close();
+    const l = session.listen(81);
+    expect(() => session.listen(81)).toThrow(
+      new ConfigError(`listen port 81 is used by a listener of this session: ${what}`),
+    );
+    expect(() => node.listen(81)).toThrow(
+      new ConfigError(`listen port 81 is used by a listener of the session (session.listen()): ${what}`),
+    );
+    l.close();
+    node.listen(81).close();
+  });
 });
 
 describe("a listener's backlog and a late 'stream' handler", () => {

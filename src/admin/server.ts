@@ -8,6 +8,7 @@ import { StaticFiles } from './assets.js';
 import { Auth } from './auth.js';
 import { type AdminOptions, checkToken, REQUEST_TIMEOUT, validateAdminOptions } from './config.js';
 import { Connections } from './connections.js';
+import { Crowd } from './crowd.js';
 import { EventHub } from './events.js';
 import { Feed } from './feed.js';
 import { baseHeaders, HttpError, RequestCutOff, sendError, sendJson } from './http.js';
@@ -146,24 +147,16 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   // Set, not left to Node, whose default is not stable (5 s, raised to 65 s by nodejs/node#62782):
   // every idle connection holds one of the maxConnections slots that long.
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT;
-  let dropped = 0;
-  let droppedLogged = Number.NEGATIVE_INFINITY;
-  /** A connection closed because too many were open (logged at most every 10 s). */
-  const dropOne = (): void => {
-    dropped++;
-    if (now() - droppedLogged < 10_000) return;
-    droppedLogged = now();
-    logger.warn({ dropped, max: o.maxConnections }, 'admin connections closed: too many open');
-    dropped = 0;
-  };
-  server.on('drop', dropOne);
+  const crowd = new Crowd(registry, logger, o.maxConnections);
+  // Node closed a new connection on arrival, over its own cap.
+  server.on('drop', () => crowd.closed('full'));
   server.on('connection', (socket) => {
     socket.setTimeout(o.headersTimeout);
     if (conns === null) return;
     const made = conns.admit(socket);
     if (made === 'room') return;
     if (made === 'full') socket.destroy();
-    dropOne();
+    crowd.closed(made === 'full' ? 'full' : 'evicted');
   });
   const lines = new WeakMap<Socket, Line>();
   server.on('timeout', (socket: Socket) => {

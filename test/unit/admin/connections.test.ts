@@ -1,7 +1,10 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AdminServer, startAdmin } from '../../../src/admin/index.js';
+import { Node } from '../../../src/index.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
+import { memoryPair } from '../../../src/transport/memory.js';
+import { captureLogger } from '../../helpers/faulty-log.js';
 
 /**
  * maxConnections against a crowd without the token. New connections used to be closed on arrival
@@ -17,13 +20,21 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function admin(): Promise<AdminServer> {
+async function admin(logger = captureLogger()): Promise<AdminServer> {
   const sw = new Switcher({ password: 'connections' });
   cleanups.push(() => sw.close({ timeout: 300 }));
-  const a = await startAdmin({ switcher: sw, port: 0, token: TOKEN, maxConnections: 4 });
+  const a = await startAdmin({ switcher: sw, port: 0, token: TOKEN, maxConnections: 4, logger });
   cleanups.push(() => a.close());
   return a;
 }
+
+/** flexmux_admin_connections_closed_total by reason, read from the registry (no connection). */
+async function closedByReason(a: AdminServer): Promise<Record<string, number>> {
+  const m = await a.registry.getSingleMetric('flexmux_admin_connections_closed_total')?.get();
+  return Object.fromEntries((m?.values ?? []).map((v) => [String(v.labels.reason), v.value]));
+}
+
+const TOO_MANY = 'admin connections closed: too many open';
 
 /** A kept-alive raw HTTP/1.1 connection. */
 interface Client {
@@ -140,5 +151,46 @@ describe('admin server connections at maxConnections', () => {
     await operators[0].whenClosed();
     expect(next.closed()).toBe(false);
     expect(operators.slice(1).some((c) => c.closed())).toBe(false);
+  });
+
+  // An operator under attack saw these only in one warn line every 10 s, with one number for
+  // both kinds: now they are counted by reason (both modes) and the line tells them apart.
+  it('counts the connections closed to make room and those turned away, by reason', async () => {
+    const logger = captureLogger();
+    const a = await admin(logger);
+    expect(await closedByReason(a)).toEqual({ full: 0, evicted: 0 });
+    const outsiders = await crowd(a.port, 4);
+    const operators: Client[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = await client(a.port);
+      expect(await c.get('/api/v1/info', true)).toBe(200);
+      operators.push(c);
+    }
+    for (const c of outsiders) await c.whenClosed();
+    expect(await closedByReason(a)).toEqual({ full: 0, evicted: 4 });
+    expect(logger.find(TOO_MANY)[0]?.fields).toEqual({ full: 0, evicted: 1, max: 4 });
+
+    const turnedAway = await client(a.port);
+    await turnedAway.whenClosed();
+    expect(await closedByReason(a)).toEqual({ full: 1, evicted: 4 });
+  });
+
+  it('without a token, counts the connections Node turns away as full (node mode)', async () => {
+    const [x, y] = memoryPair();
+    const n = new Node(x, { domain: 'a', ip: 1 });
+    const peer = new Node(y, { domain: 'b', ip: 2 });
+    cleanups.push(() => {
+      n.destroy();
+      peer.destroy();
+    });
+    const logger = captureLogger();
+    const a = await startAdmin({ node: n, port: 0, pingInterval: 60_000, maxConnections: 2, logger });
+    cleanups.push(() => a.close());
+    // Each has had an answer: the server has taken both in before the third arrives.
+    await crowd(a.port, 2);
+    const turnedAway = await client(a.port);
+    await turnedAway.whenClosed();
+    expect(await closedByReason(a)).toEqual({ full: 1, evicted: 0 });
+    expect(logger.find(TOO_MANY).map((e) => e.fields)).toEqual([{ full: 1, evicted: 0, max: 2 }]);
   });
 });

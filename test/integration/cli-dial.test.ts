@@ -106,6 +106,24 @@ async function stalledReader(): Promise<StalledReader> {
   }
 }
 
+/**
+ * The child's exit code, once it exits within `ms`; rejects otherwise. For a child whose stdout
+ * is held by a stalled reader (600 s): awaiting `exited` alone, a dial that went on waiting for
+ * that reader failed only at the test's timeout, and the `finally` that kills the reader and
+ * removes the FIFO never ran.
+ */
+async function exitedWithin(child: CliChild, ms: number): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still running ${ms} ms later: ${child.stderr}`)), ms);
+  });
+  try {
+    return await Promise.race([child.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Resolves once the child's stderr matches `pattern` (rejects after `timeout` ms). */
 function stderrMatch(child: CliChild, pattern: RegExp, timeout = 30_000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -241,7 +259,7 @@ describe('flexmux dial', () => {
     const { dial, reader } = await dialIntoStalledReader();
     try {
       reader.leave();
-      expect(await dial.exited).toBe(141);
+      expect(await exitedWithin(dial, 10_000)).toBe(141);
       expect(dial.stderr).not.toMatch(/^done:/m);
       const error = dial.stderr.search(
         /^flexmux dial: stdout was closed by its reader .*\[CLI_OUTPUT_CLOSED\]$/m,
@@ -256,11 +274,12 @@ describe('flexmux dial', () => {
   });
 
   it('Ctrl-C while the tail waits for a stalled reader: exit 130, interrupted, not done', async () => {
-    // No clock cuts a slow reader's tail off: the wait for it ends as `cat`'s does, by a signal.
+    // No clock cuts a slow reader's tail off: the wait for it ends as `cat`'s does, by a signal,
+    // at once (the session's close is bounded by 1 s), not when the reader leaves (600 s).
     const { dial, reader } = await dialIntoStalledReader();
     try {
       dial.proc.kill('SIGINT');
-      expect(await dial.exited).toBe(130);
+      expect(await exitedWithin(dial, 10_000)).toBe(130);
       expect(dial.stderr).not.toMatch(/^done:/m);
       expect(dial.stderr).toMatch(/^interrupted: sent 0 B .*, received /m);
       expect(dial.stderr).toContain('flexmux dial: interrupted by SIGINT [CLI_INTERRUPTED]');

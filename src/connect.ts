@@ -15,10 +15,14 @@ export interface ConnectOptions extends SessionOptions {
   /**
    * TLS options for tls:// and wss:// (ca, rejectUnauthorized, servername, ...). Each connection
    * attempt reads this object's fields again, so a field changed in it (a reloaded `ca`) applies
-   * from the next attempt on.
+   * from the next attempt on. Given with a tcp:// or ws:// URL it is a ConfigError: that
+   * connection would be plain text.
    */
   tls?: tls.ConnectionOptions;
-  /** Extra HTTP headers for the WebSocket upgrade. */
+  /**
+   * Extra HTTP headers for the WebSocket upgrade. Given with a tcp:// or tls:// URL it is a
+   * ConfigError: no HTTP request is made there, so they would never be sent.
+   */
   headers?: Record<string, string>;
   /** Timeout of one transport connection attempt, ms (default 10 s). */
   connectTimeout?: number;
@@ -48,6 +52,42 @@ export function masksNothing(protocol: string): boolean {
   return protocol === 'tcp:' || protocol === 'tls:';
 }
 
+/** Whether a switcher URL's scheme (`URL.protocol`) runs over TLS, so `tls` options apply to it. */
+export function encrypts(protocol: string): boolean {
+  return protocol === 'tls:' || protocol === 'wss:';
+}
+
+/**
+ * Refuses options that would do nothing with this scheme while their caller believes they do:
+ * `tls` with tcp:// or ws:// (a `ca` or `rejectUnauthorized` given for a connection that is then
+ * plain text, with nothing to say so), `headers` with tcp:// or tls:// (no HTTP request carries
+ * them), `wsZeroMask: true` with tcp:// or tls:// (faster uploads that never come).
+ */
+function checkScheme(u: URL, o: ConnectOptions, zero: boolean): void {
+  const scheme = `${u.protocol}//`;
+  const known = ['tcp:', 'tls:', 'ws:', 'wss:'].includes(u.protocol);
+  // An unknown scheme is refused below, as such.
+  if (!known) return;
+  if (o.tls !== undefined && o.tls !== null && !encrypts(u.protocol)) {
+    const secure = u.protocol === 'tcp:' ? 'tls://' : 'wss://';
+    throw new ConfigError(
+      `option tls is for tls:// and wss:// URLs only: a ${scheme} connection is not encrypted, so its TLS options would be ignored; use a ${secure} URL (the switcher's TLS port), or drop the option`,
+    );
+  }
+  if (o.headers !== undefined && o.headers !== null && masksNothing(u.protocol)) {
+    throw new ConfigError(
+      `option headers is for ws:// and wss:// URLs only: they go with the WebSocket upgrade, and a ${scheme} connection makes no HTTP request`,
+    );
+  }
+  // Masking is a WebSocket thing: on tcp:// or tls:// the option would do nothing, and a caller
+  // who set it believes it does (faster uploads that never come).
+  if (zero && masksNothing(u.protocol)) {
+    throw new ConfigError(
+      `option wsZeroMask is for ws:// and wss:// only, not ${scheme} (nothing is masked there)`,
+    );
+  }
+}
+
 /** Fills a WebSocket masking key with zeros: a key of 0 leaves the payload as it is. */
 function zeroMask(mask: Uint8Array): void {
   mask.fill(0);
@@ -73,13 +113,7 @@ export function connector(
   // A timer delay: 2^31 ms or more would make every dial's timer fire at once.
   const timeout = checkDelay('option connectTimeout', o.connectTimeout ?? transportDefaults.connectTimeout);
   const zero = o.wsZeroMask === undefined ? false : checkBool('option wsZeroMask', o.wsZeroMask);
-  // Masking is a WebSocket thing: on tcp:// or tls:// the option would do nothing, and a caller
-  // who set it believes it does (faster uploads that never come).
-  if (zero && masksNothing(u.protocol)) {
-    throw new ConfigError(
-      `option wsZeroMask is for ws:// and wss:// only, not ${u.protocol}// (nothing is masked there)`,
-    );
-  }
+  checkScheme(u, o, zero);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = (d: number): number => (u.port === '' ? d : Number(u.port));
   switch (u.protocol) {

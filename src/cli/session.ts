@@ -1,6 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type ConnectOptions, connect, masksNothing, type NodeSession } from '../connect.js';
+import { type ConnectOptions, connect, encrypts, masksNothing, type NodeSession } from '../connect.js';
 import { ConnectionClosedError, DialTimeoutError, TimeoutError } from '../errors.js';
 import { REDIAL_FIRST, REDIAL_MAX } from '../node/redial.js';
 import { refusedForGood } from '../node/refusal.js';
@@ -16,7 +16,7 @@ import { PASSWORD_ENV, requireSecret } from './secret.js';
 /** Turns the connection flags into the library's ConnectOptions and opens a session. */
 
 export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): ConnectOptions {
-  checkZeroMask(o);
+  const secure = checkSchemeFlags(o);
   const password = requireSecret({
     file: o.passwordFile,
     env: PASSWORD_ENV,
@@ -30,7 +30,8 @@ export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): 
     logger,
     connectTimeout: o.connectTimeout,
     admissionTimeout: o.connectTimeout,
-    tls: { ca, rejectUnauthorized: o.insecure !== true },
+    // Only where there is TLS: connect() refuses TLS options for a plain-text URL.
+    ...(secure ? { tls: { ca, rejectUnauthorized: o.insecure !== true } } : {}),
     wsZeroMask: o.wsZeroMask === true,
   };
 }
@@ -54,25 +55,41 @@ export function readCaFile(file: string): Buffer {
 }
 
 /**
- * --ws-zero-mask with a tcp:// or tls:// switcher would do nothing: bad usage, named by its flag
- * (connect() would refuse it too, but by its library name, wsZeroMask). Checked before the
- * password, so the flag's mistake is what the user hears first. A URL that does not parse is
- * left to connect(), which says so.
+ * Flags that would do nothing with the switcher's scheme are bad usage, named by the flag the user
+ * typed (connect() refuses them too, but by their library names): --ws-zero-mask with a tcp:// or
+ * tls:// switcher, and --ca or --insecure with a tcp:// or ws:// one, whose connection is plain
+ * text while the flag says the user expects TLS. Checked before the password and the CA file, so
+ * the flag's mistake is what the user hears first. A URL that does not parse is left to connect(),
+ * which says so. Returns whether the scheme runs over TLS.
  */
-function checkZeroMask(o: ConnectOpts): void {
-  if (o.wsZeroMask !== true) return;
+function checkSchemeFlags(o: ConnectOpts): boolean {
   let scheme: string;
   try {
     scheme = new URL(o.switcher).protocol;
   } catch {
-    return;
+    return false;
   }
-  if (masksNothing(scheme)) {
+  if (o.wsZeroMask === true && masksNothing(scheme)) {
     throw new CliError(
       'CLI_USAGE',
       `--ws-zero-mask is for ws:// and wss:// switchers only, not ${scheme}// (${withoutPassword(o.switcher)})`,
     );
   }
+  const secure = encrypts(scheme);
+  const tlsFlag = o.ca !== undefined ? '--ca' : o.insecure === true ? '--insecure' : null;
+  if (tlsFlag !== null && !secure && (scheme === 'tcp:' || scheme === 'ws:')) {
+    // Named with where else it may come from: a shared config file's top-level `ca:`, or
+    // FLEXMUX_CA left in the environment, applies to a command the user gave no such flag.
+    const from =
+      tlsFlag === '--ca'
+        ? '--ca (or FLEXMUX_CA, or ca: in the config file)'
+        : '--insecure (or insecure: in the config file)';
+    throw new CliError(
+      'CLI_USAGE',
+      `${from} is for tls:// and wss:// switchers only: a ${scheme}// connection is not encrypted (${withoutPassword(o.switcher)}); use the switcher's ${scheme === 'tcp:' ? 'tls://' : 'wss://'} URL, or drop ${tlsFlag}`,
+    );
+  }
+  return secure;
 }
 
 /** A domain for a one-shot command that was given none: `prefix-` and 8 random hex digits. */

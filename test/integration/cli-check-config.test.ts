@@ -133,12 +133,12 @@ switcher:
     const pw = file('node.pw', 'secret\n');
     const good = file(
       'node.yaml',
-      `switcher: tcp://127.0.0.1:${sw}\npassword-file: ${pw}\nnode:\n  domain: alice\n  expose: [22=127.0.0.1:22]\n  forward: [${forward}=bob:80]\n  admin: 127.0.0.1:${admin}\n  ca: ${certA.certFile}\n`,
+      `switcher: tls://127.0.0.1:${sw}\npassword-file: ${pw}\nnode:\n  domain: alice\n  expose: [22=127.0.0.1:22]\n  forward: [${forward}=bob:80]\n  admin: 127.0.0.1:${admin}\n  ca: ${certA.certFile}\n`,
     );
     const r = await runCliToEnd(['node', '--config', good, '--check-config']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
-      `configuration OK: node alice on tcp://127.0.0.1:${sw}; expose 22=127.0.0.1:22, forward 127.0.0.1:${forward}=bob:80; admin on 127.0.0.1:${admin}\n`,
+      `configuration OK: node alice on tls://127.0.0.1:${sw}; expose 22=127.0.0.1:22, forward 127.0.0.1:${forward}=bob:80; admin on 127.0.0.1:${admin}\n`,
     );
     expect(r.stderr).not.toContain('session');
     expect(await Promise.all([bindable(forward), bindable(admin)])).toEqual([true, true]);
@@ -157,7 +157,17 @@ switcher:
         `password-file: ${join(dir, 'gone.pw')}\nnode:\n  domain: alice\n`,
         /cannot read the password file/,
       ],
-      ['node-ca.yaml', node(`  ca: ${pw}\n`), /the CA file .* holds no certificate/],
+      [
+        'node-ca.yaml',
+        node(`  switcher: tls://127.0.0.1:${sw}\n  ca: ${pw}\n`),
+        /the CA file .* holds no certificate/,
+      ],
+      // A CA for a tcp:// switcher, whose connection is plain text: it was ignored without a word.
+      [
+        'node-ca-tcp.yaml',
+        node(`  ca: ${certA.certFile}\n`),
+        /--ca \(or FLEXMUX_CA, or ca: in the config file\) is for tls:\/\/ and wss:\/\/ switchers only/,
+      ],
       ['node-url.yaml', node('  switcher: udp://127.0.0.1:1\n'), /unsupported switcher URL scheme/],
     ];
     for (const [name, text, message] of cases) {

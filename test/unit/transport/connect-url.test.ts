@@ -149,6 +149,71 @@ describe('connector', () => {
     expect((err as Error).message).toMatch(refused);
   });
 
+  // Found by a new-user walkthrough: `tls` options (a `ca`, `rejectUnauthorized`) given with a
+  // tcp:// or ws:// URL were ignored without a word, so the connection was plain text while its
+  // opener believed it was TLS; `headers` with tcp:// or tls:// went nowhere. connect() refuses
+  // both before any session exists, naming the fix.
+  it.for([
+    [
+      'tcp',
+      'tls',
+      /option tls is for tls:\/\/ and wss:\/\/ URLs only: a tcp:\/\/ connection is not encrypted.*use a tls:\/\/ URL/,
+    ],
+    [
+      'ws',
+      'tls',
+      /option tls is for tls:\/\/ and wss:\/\/ URLs only: a ws:\/\/ connection is not encrypted.*use a wss:\/\/ URL/,
+    ],
+    ['tls', 'tls', null],
+    ['wss', 'tls', null],
+    [
+      'tcp',
+      'headers',
+      /option headers is for ws:\/\/ and wss:\/\/ URLs only: .*a tcp:\/\/ connection makes no HTTP request/,
+    ],
+    [
+      'tls',
+      'headers',
+      /option headers is for ws:\/\/ and wss:\/\/ URLs only: .*a tls:\/\/ connection makes no HTTP request/,
+    ],
+    ['ws', 'headers', null],
+    ['wss', 'headers', null],
+  ] as const)('%s:// with option %s: %s', ([scheme, option, refused]) => {
+    const url = `${scheme}://127.0.0.1:1/`;
+    const extra =
+      option === 'tls'
+        ? { tls: { rejectUnauthorized: true, ca: cert } }
+        : { headers: { authorization: 'x' } };
+    const o = { password: 'p', domain: 'd', ...extra };
+    if (refused === null) {
+      expect(() => connector(url, o)).not.toThrow();
+      return;
+    }
+    let err: unknown;
+    try {
+      connect(url, o);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(refused);
+    // Even an empty object says its caller expects TLS (or headers) there.
+    expect(() => connector(url, { password: 'p', domain: 'd', [option]: {} })).toThrow(ConfigError);
+  });
+
+  it('takes tls and headers left undefined with every scheme', () => {
+    for (const scheme of ['tcp', 'tls', 'ws', 'wss']) {
+      expect(() =>
+        connector(`${scheme}://127.0.0.1:1/`, {
+          password: 'p',
+          domain: 'd',
+          tls: undefined,
+          headers: undefined,
+        }),
+      ).not.toThrow();
+    }
+  });
+
   // A timer delay of 2^31 ms or more runs after 1 ms: every dial timed out at once and the
   // session retried for ever (the browser connect() refuses it since 6d034d2).
   it('refuses a connectTimeout beyond a timer’s range', () => {

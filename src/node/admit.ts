@@ -23,7 +23,7 @@ import { type Frame, payloadLength, readHeader } from '../wire/frame.js';
 
 /** What a close before any reply means: a refusal without a reason, or a switcher gone. */
 const CLOSED_DURING_ADMISSION =
-  'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away';
+  'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away; with a tcp:// URL, the port may also speak TLS (a TLS server mostly hangs up on a request that is not TLS): use tls:// there';
 
 export interface AdmitOptions {
   password: string;
@@ -95,8 +95,11 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     parts.push(chunk);
     have += chunk.length;
     if (end === 0) {
-      if (have < HEADER_SIZE) return;
+      // A TLS alert is 7 bytes, after which the server hangs up: judged before a header is in.
+      if (have < TLS_RECORD_START) return;
       if (parts.length > 1) parts.splice(0, parts.length, concatBytes(parts));
+      checkNotTls(parts[0]!);
+      if (have < HEADER_SIZE) return;
       checkNotHttp(parts[0]!);
       const h = readHeader(parts[0]!, 0);
       const size = payloadLength(h.cmd, h.size);
@@ -194,6 +197,29 @@ function checkNotHttp(head: Uint8Array): void {
   }
   throw new ProtocolError(
     `the switcher answered in HTTP (${JSON.stringify(line)}): that port serves WebSocket or HTTP, not flex over TCP; use a ws:// URL (path /flex/ws by default)`,
+  );
+}
+
+/** Bytes that tell a TLS record: its content type and major version (and the minor). */
+const TLS_RECORD_START = 3;
+
+/**
+ * A reply that starts like a TLS record (content type 20-23: change_cipher_spec, alert, handshake,
+ * application data; then major version 3, and any minor: OpenSSL's alert repeats the one it was
+ * sent) comes from a TLS port given as tcp://. A flex reply cannot start so: the admission
+ * response's command byte is 0x00 (PROTOCOL.md 2.7), whatever the switcher. Said as such, not as
+ * a connection closed during admission, which read as a refusal for no reason (a wrong password,
+ * a rate limit) that ready() waited through for ever. Only a TLS server that answers is caught:
+ * OpenSSL (Node's TLS) sends an alert when the request's header reads as a record of major
+ * version 3 whose length it has, and otherwise hangs up or waits for the rest of that record, as
+ * Go's crypto/tls hangs up; the request's header bytes are random (2.2), so an alert is the rare
+ * case, and CLOSED_DURING_ADMISSION names the TLS port among its causes.
+ */
+function checkNotTls(head: Uint8Array): void {
+  const type = head[0]!;
+  if (type < 20 || type > 23 || head[1] !== 3) return;
+  throw new ProtocolError(
+    'the switcher answered in TLS (a TLS record where the admission reply belongs): that port speaks TLS, not flex over plain TCP; use a tls:// URL for it (or wss:// for a WebSocket port over TLS)',
   );
 }
 

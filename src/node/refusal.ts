@@ -17,9 +17,9 @@ import { answeredWithoutTls } from '../transport/tls-failure.js';
  * TCP, which cannot be told apart).
  *
  * Not a switcher that refused, but nothing that waiting mends either: a port that answers in
- * another protocol (a WebSocket port given as tcp://: admit.ts; a ws:// port or other plain HTTP
- * server given as tls:// or wss://, which answers the TLS handshake in plain text), or a
- * certificate this client does not trust.
+ * another protocol (a WebSocket port, or a TLS port that sends an alert, given as tcp://:
+ * admit.ts; a ws:// port or other plain HTTP server given as tls:// or wss://, which answers the
+ * TLS handshake in plain text), or a certificate this client does not trust.
  */
 export function refusedForGood(err: unknown): boolean {
   if (err instanceof AdmissionError) return err.reason !== 'closed' && err.reason !== 'registration';

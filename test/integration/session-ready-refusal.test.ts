@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect } from '../../src/connect.js';
 import {
   AdmissionError,
@@ -238,6 +238,61 @@ describe('ready() and a refused admission', () => {
       expect(s.state).not.toBe('closed');
     },
   );
+
+  // Found by a new-user walkthrough: a tcp:// URL given a switcher's tls:// port. Node's TLS
+  // (OpenSSL) answers a request whose header reads as a TLS record header with an alert and
+  // hangs up, which read as "closed during admission ... wrong password", and ready() waited for
+  // ever. The request's header bytes are random: here they are made to read so.
+  it('rejects when a tcp:// URL is given a TLS port that answers with an alert', async () => {
+    const sw = switcher();
+    const listener = await listenTls(sw, { host: '127.0.0.1', port: 0, cert: certA.cert, key: certA.key });
+    cleanups.push(() => listener.close());
+    // Header bytes 1..4 (8 of them; the salt and nonce are longer) read as the record's version
+    // 3.3 and a length of 16 bytes, which OpenSSL has at once: it answers with an alert.
+    const random = vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(<T>(a: T): T => {
+      const bytes = a as Uint8Array;
+      if (bytes.length === 8) bytes.set([3, 3, 0, 16, 0, 0, 0, 0]);
+      return a;
+    });
+    cleanups.push(() => random.mockRestore());
+    const s = connect(`tcp://127.0.0.1:${listener.address.port}`, {
+      password: PASSWORD,
+      domain: 'crossed',
+      backoffInitial: 20,
+      backoffMax: 100,
+    });
+    cleanups.push(() => s.close());
+    const err = await beforeRefusals(outcome(s.ready()), s, 2);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toMatch(/answered in TLS.*use a tls:\/\/ URL/);
+    expect(s.state).not.toBe('closed');
+  });
+
+  it('names TLS in the failure of a tcp:// URL given a TLS port that hangs up without a word', async () => {
+    const sw = switcher();
+    const listener = await listenTls(sw, { host: '127.0.0.1', port: 0, cert: certA.cert, key: certA.key });
+    cleanups.push(() => listener.close());
+    // What OpenSSL mostly gets (the header bytes are random): a second byte that is no TLS major
+    // version, which it hangs up on without an alert. A close, which ready() waits through, as it
+    // must for a Go switcher's refusal: the failure now names the TLS port among the causes.
+    const random = vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(<T>(a: T): T => {
+      const bytes = a as Uint8Array;
+      if (bytes.length === 8) bytes.set([0x12, 0x34, 0, 16, 0, 0, 0, 0]);
+      return a;
+    });
+    cleanups.push(() => random.mockRestore());
+    const s = connect(`tcp://127.0.0.1:${listener.address.port}`, {
+      password: PASSWORD,
+      domain: 'crossed',
+      backoffInitial: 20,
+      backoffMax: 100,
+    });
+    cleanups.push(() => s.close());
+    for (const e of await refusals(s, 2)) {
+      expect(e).toMatchObject({ reason: 'closed' });
+      expect(e.message).toMatch(/the port may also speak TLS .*use tls:\/\/ there/);
+    }
+  });
 
   it('refuses an untilAdmitted that is not a boolean', async () => {
     const sw = switcher();

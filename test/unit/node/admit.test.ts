@@ -200,7 +200,7 @@ describe('admit(): a connection closed before any reply', () => {
     // Before: '(rejected, reason unknown)', which sent operators of a switcher that had merely
     // restarted looking for a wrong password.
     expect((err as Error).message).toBe(
-      'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away',
+      'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away; with a tcp:// URL, the port may also speak TLS (a TLS server mostly hangs up on a request that is not TLS): use tls:// there',
     );
   });
 });
@@ -228,5 +228,44 @@ describe('admit(): an answer in HTTP', () => {
     expect((err as Error).message).toBe(
       'the switcher answered in HTTP ("HTTP/1.1 400 Bad Request"): that port serves WebSocket or HTTP, not flex over TCP; use a ws:// URL (path /flex/ws by default)',
     );
+  });
+});
+
+describe('admit(): an answer in TLS', () => {
+  /** A TLS alert record (fatal, unexpected_message), as OpenSSL answers bytes that are not TLS. */
+  const ALERT = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a];
+
+  // Found by a new-user walkthrough: a tcp:// URL given a switcher's TLS port failed with
+  // "connection closed during admission ... wrong password ...", an AdmissionError that ready()
+  // waits through, so it waited for ever. The alert is 7 bytes, less than a frame header.
+  it.for([
+    ['in one chunk', [ALERT]],
+    ['a byte at a time', ALERT.map((b) => [b])],
+    // OpenSSL's alert repeats the minor version it was sent, which a flex header may make anything.
+    ['with the minor version 0x30', [[0x15, 0x03, 0x30, 0x00, 0x02, 0x02, 0x0a]]],
+  ] as const)('says the port speaks TLS, for an alert %s followed by a close', async ([, chunks]) => {
+    const { a } = switcherEnd((b) => {
+      for (const c of chunks) b.send([new Uint8Array(c)]);
+      b.close();
+    });
+    const err = await admit(a, { password: PASSWORD, domain: 'n', timeout: 5_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toMatch(/^the switcher answered in TLS .*use a tls:\/\/ URL/);
+    expect(a.closed).toBe(true);
+  });
+
+  it('takes a reply whose first bytes only look like TLS after the command byte', async () => {
+    // The response's header bytes 1..8 are random: 0x15 0x03 there says nothing.
+    const { a } = switcherEnd((b) => {
+      void sealResponse(PASSWORD, { errCode: 0, ip: 7 }).then((r) => {
+        const f = new Uint8Array(r);
+        f[1] = 0x15;
+        f[2] = 0x03;
+        f[3] = 0x03;
+        b.send([f]);
+      });
+    });
+    const { ip } = await admit(a, { password: PASSWORD, domain: 'n', timeout: 5_000 });
+    expect(ip).toBe(7);
   });
 });

@@ -39,7 +39,8 @@ export type RefusalReason =
   | 'malformed'
   | 'rate-limited'
   | 'overloaded'
-  | 'shutdown';
+  | 'shutdown'
+  | 'http';
 
 export interface Refusal {
   readonly ok: false;
@@ -70,6 +71,36 @@ export function refusal(
   return { ok: false, reason, errCode, message, ...extra };
 }
 
+/**
+ * The request lines an HTTP client may start a connection with (a WebSocket client given a
+ * switcher's tcp:// port, a browser, curl, a scanner), with the space that ends the method. A
+ * flex node never starts so: its first byte is the admission frame's command, 0x00 (PROTOCOL.md
+ * 2.2), from a Go node as from flexmux. The longest is 8 bytes, less than a frame header, so the
+ * verdict comes before a frame could.
+ */
+const HTTP_METHODS = [
+  'GET ',
+  'POST ',
+  'PUT ',
+  'HEAD ',
+  'DELETE ',
+  'OPTIONS ',
+  'PATCH ',
+  'CONNECT ',
+  'TRACE ',
+];
+const SNIFF_BYTES = Math.max(...HTTP_METHODS.map((m) => m.length));
+
+/** What the first bytes of a byte stream say so far: an HTTP request, a frame, or not yet known. */
+function sniff(head: string): 'http' | 'flex' | 'more' {
+  if (HTTP_METHODS.some((m) => head.startsWith(m))) return 'http';
+  return HTTP_METHODS.some((m) => m.startsWith(head)) ? 'more' : 'flex';
+}
+
+/** What the switcher answers an HTTP request on a flex byte-stream port with, before it closes. */
+export const HTTP_REQUEST_REFUSAL_BODY =
+  "This is a flex TCP port, not HTTP or WebSocket: connect to it with a tcp:// URL (tls:// if it is a TLS port), or give a WebSocket client the switcher's ws:// or wss:// URL (path /flex/ws by default).\n";
+
 /** What the admitted client's router receives once it takes over the connection. */
 export interface FrameSink {
   frame(f: Frame): void;
@@ -95,6 +126,8 @@ export class AdmissionReader implements TransportHandlers {
   private sink: FrameSink | null = null;
   private ended: { err: Error | undefined } | null = null;
   private discarding = false;
+  /** The first bytes of a byte stream, as text, until they tell an HTTP request (null: decided). */
+  private head: string | null;
   /** Why the reader gave up on the connection after the first frame was read, if it did. */
   failure: Refusal | null = null;
   private timer: TimerHandle | undefined;
@@ -112,6 +145,8 @@ export class AdmissionReader implements TransportHandlers {
     // A refusal here is read by the switcher; never leave it unhandled if nobody awaits.
     this.first.catch(() => {});
     this.decoder = transport.framing === 'stream' ? new FrameDecoder((f) => this.onFrame(f)) : null;
+    // A WebSocket message is binary or refused: HTTP can only come as a byte stream.
+    this.head = this.decoder !== null ? '' : null;
     this.timer = timeout(() => {
       this.timer = undefined;
       this.fail(
@@ -128,6 +163,7 @@ export class AdmissionReader implements TransportHandlers {
 
   data(chunk: Uint8Array): void {
     if (this.ended || this.discarding) return;
+    if (this.head !== null && this.sniffHttp(chunk)) return;
     try {
       if (this.decoder) this.decoder.push(chunk);
       else this.onFrame(decodeMessage(chunk));
@@ -212,6 +248,35 @@ export class AdmissionReader implements TransportHandlers {
     if (this.earlyBytes > this.maxEarlyBytes) {
       throw new ProtocolError(`more than ${this.maxEarlyBytes} bytes sent before the admission reply`);
     }
+  }
+
+  /**
+   * Looks at the first bytes of a byte stream for an HTTP request line; true when they are one.
+   * A WebSocket client given a switcher's tcp:// port used to wait for its handshake's answer
+   * until the admission timeout closed it, then retried for ever (the request line read as a
+   * frame header with a 20 KiB payload to come). Now the switcher answers it in HTTP, which the
+   * client can read as a refusal for good: the reader stops reading frames, the deadline stops,
+   * and the switcher sends the answer (gatekeeper.ts) and closes.
+   */
+  private sniffHttp(chunk: Uint8Array): boolean {
+    let head = this.head!;
+    for (let i = 0; i < chunk.length && head.length < SNIFF_BYTES; i++)
+      head += String.fromCharCode(chunk[i]!);
+    const verdict = sniff(head);
+    this.head = verdict === 'more' ? head : null;
+    if (verdict !== 'http') return false;
+    this.got = true;
+    this.discarding = true;
+    this.clearTimer();
+    const method = head.slice(0, head.indexOf(' '));
+    this.rejectFirst(
+      refusal(
+        'http',
+        0,
+        `an HTTP request (${method}) on a flex TCP port: a WebSocket or HTTP client given the wrong port`,
+      ),
+    );
+    return true;
   }
 
   private fail(r: Refusal, err: Error): void {

@@ -7,6 +7,7 @@ import type { Frame } from '../wire/frame.js';
 import type { AccessPolicy } from './access.js';
 import {
   AdmissionReader,
+  HTTP_REQUEST_REFUSAL_BODY,
   type Refusal,
   type RefusalReason,
   refusal,
@@ -55,6 +56,18 @@ export interface GateHost {
   settled(): void;
 }
 
+/** The answer to an HTTP request on a flex byte-stream port (admission.ts). */
+const HTTP_REQUEST_REFUSAL = new TextEncoder().encode(
+  [
+    'HTTP/1.1 400 Bad Request',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${new TextEncoder().encode(HTTP_REQUEST_REFUSAL_BODY).length}`,
+    'Connection: close',
+    '',
+    HTTP_REQUEST_REFUSAL_BODY,
+  ].join('\r\n'),
+);
+
 /** Bytes a node may send behind its admission frame before the reply. */
 const MAX_EARLY_BYTES = 128 * 1024;
 /** Frames a node may send behind its admission frame before the reply (each costs objects too). */
@@ -75,6 +88,8 @@ export class Gatekeeper {
   private readonly overload: Burst;
   /** Connections turned away from hosts over the failed-admission limit, logged as a burst. */
   private readonly limited: Burst;
+  /** HTTP requests answered on a byte-stream port, logged as a burst (a scanner sends many). */
+  private readonly httpRequests: Burst;
   private readonly replay: ReplayCache;
   private readonly limiter: FailureLimiter;
 
@@ -93,6 +108,10 @@ export class Gatekeeper {
       (fields) => host.logger.warn(fields, 'admissions refused: rate-limited'),
       () => o.monotonicClock(),
     );
+    this.httpRequests = new Burst(
+      (fields) => host.logger.info(fields, 'admissions refused: HTTP requests'),
+      () => o.monotonicClock(),
+    );
   }
 
   handle(transport: Transport): void {
@@ -102,6 +121,7 @@ export class Gatekeeper {
     const now = o.monotonicClock();
     // A run of rate-limited refusals is over after a second without one: its count is said now.
     this.limited.endIfQuiet(LIMITED_QUIET_MS);
+    this.httpRequests.endIfQuiet(LIMITED_QUIET_MS);
     if (this.host.state !== 'open') early = refusal('shutdown', 0, 'switcher is closing');
     else if (!this.limiter.allows(limitKey(remote), now)) {
       early = refusal('rate-limited', 0, 'too many failed admissions from this host');
@@ -188,6 +208,7 @@ export class Gatekeeper {
     try {
       frame = await reader.first;
     } catch (r) {
+      if ((r as Refusal).reason === 'http') return this.answerHttp(reader, r as Refusal);
       this.refused(remote, r as Refusal);
       return;
     }
@@ -249,12 +270,38 @@ export class Gatekeeper {
     transport.close();
   }
 
+  /**
+   * An HTTP request on a flex byte-stream port: answered in HTTP, so that a WebSocket client
+   * (a ws:// URL given the tcp:// port) fails at once with the reason instead of waiting for the
+   * admission timeout on every attempt, and curl or a browser read what the port is. Then closed
+   * as a refusal is: reading (and ignoring) until the peer's end, so the answer is not reset away.
+   */
+  private answerHttp(reader: AdmissionReader, r: Refusal): void {
+    const transport = reader.transport;
+    const remote = transport.remoteAddress;
+    // As rate-limited refusals: the first of a run in full, the rest summed up, at most a line a
+    // second, with the latest host (a misconfigured node's retries, seconds apart, each get theirs).
+    const first = this.httpRequests.hit({ remote });
+    this.refused(remote, r, first ? { more: 'further HTTP requests are summed up' } : null);
+    if (!reader.isEnded) transport.send([HTTP_REQUEST_REFUSAL]);
+    transport.resumeReading();
+    transport.close();
+  }
+
   /** Counts, charges and reports a refusal; logs it too unless `extra` is null (summed up). */
   private refused(remote: string, r: Refusal, extra: object | null = {}): void {
     this.refusedTotal++;
     const charged = r.errCode === -1 || r.reason === 'malformed' || r.reason === 'timeout';
     if (charged) this.limiter.fail(limitKey(remote), this.host.options.monotonicClock());
-    if (extra !== null) {
+    if (r.reason === 'http') {
+      // Not charged: an HTTP request guesses no password, costs no crypto, and charging it would
+      // soon turn away, unheard, every node behind the same address as a misconfigured one. Not
+      // a warning either: it is the client's mistake, and answered; info says which host still
+      // has the wrong URL.
+      if (extra !== null) {
+        this.host.logger.info({ remote, reason: r.reason, err: r.message, ...extra }, 'admission refused');
+      }
+    } else if (extra !== null) {
       this.host.logger.warn(
         { remote, reason: r.reason, errCode: r.errCode, domain: r.domain, err: r.message, ...extra },
         'admission refused',

@@ -18,8 +18,9 @@ import { answeredWithoutTls } from '../transport/tls-failure.js';
  *
  * Not a switcher that refused, but nothing that waiting mends either: a port that answers in
  * another protocol (a WebSocket port, or a TLS port that sends an alert, given as tcp://:
- * admit.ts; a ws:// port or other plain HTTP server given as tls:// or wss://, which answers the
- * TLS handshake in plain text), or a certificate this client does not trust.
+ * admit.ts; a WebSocket upgrade answered with a 400, as a switcher's tcp:// port answers a
+ * ws:// URL: ws.ts; a ws:// port or other plain HTTP server given as tls:// or wss://, which
+ * answers the TLS handshake in plain text), or a certificate this client does not trust.
  */
 export function refusedForGood(err: unknown): boolean {
   if (err instanceof AdmissionError) return err.reason !== 'closed' && err.reason !== 'registration';

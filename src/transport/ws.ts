@@ -70,6 +70,39 @@ function schemeHint(protocol: string): string {
   return protocol === 'ws:' ? `${hint}, and a wss:// port takes no ws:// URL` : hint;
 }
 
+/** The most of a 400's body that a dial's error quotes. */
+const MAX_QUOTED_BODY = 300;
+
+/**
+ * Reads what a server says with the 400 it answered a WebSocket upgrade with (a flexmux switcher's
+ * tcp:// port answers a ws:// URL so, naming the port to use), at most MAX_QUOTED_BODY bytes'
+ * worth, as one line of printable text. Calls `done` once: at the body's end, at the bound, or
+ * when the response fails or closes; a body that never ends is the dial timeout's.
+ */
+function badRequest(res: http.IncomingMessage, done: (text: string) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    const text = Buffer.concat(chunks)
+      .subarray(0, MAX_QUOTED_BODY)
+      .toString('utf8')
+      .replace(/[^\x20-\x7e]+/g, ' ')
+      .trim();
+    done(text);
+  };
+  res.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= MAX_QUOTED_BODY) finish();
+  });
+  res.once('end', finish);
+  res.once('close', finish);
+  res.once('error', finish);
+}
+
 /** The cause of a 1006 close: no close frame came, the peer or the path went (see hungUp()). */
 function abnormalClosure(): Error {
   return Object.assign(new Error('the connection ended without a WebSocket close frame'), {
@@ -395,7 +428,8 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
   const shown = withoutPassword(url);
   // Whether the connection was made, and whether anything answered the upgrade in HTTP: a port
   // that took the connection and then hung up, answered in another protocol or said nothing is
-  // likely one of another scheme (a switcher's tcp:// port reads the request as an admission).
+  // likely one of another scheme (a Go switcher's tcp:// port reads the request as an admission;
+  // a flexmux one answers 400, below).
   let reached = false;
   let answered = false;
   const unanswered = (): string =>
@@ -452,6 +486,26 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transp
         );
       };
       ws.on('error', onError);
+      ws.once('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {
+        answered = true;
+        // What ws does without this listener, as it did: the same error, the connection dropped.
+        // A 400 says the request itself is wrong, which every later attempt sends again: a
+        // ProtocolError, which a session's ready() gives up on (refusal.ts), with what the server
+        // said (a flexmux switcher's tcp:// port names the port to use).
+        if (res.statusCode !== 400) {
+          onError(new Error(`Unexpected server response: ${res.statusCode}`));
+          ws.terminate();
+          return;
+        }
+        badRequest(res, (text) => {
+          attempt.reject(
+            new ProtocolError(
+              `WebSocket dial to ${shown} failed: the server answered the upgrade with HTTP 400 Bad Request${text === '' ? '' : ` (${JSON.stringify(text)})`}; ${schemeHint(parsed.protocol)}`,
+            ),
+          );
+          ws.terminate();
+        });
+      });
       ws.once('open', () => {
         const transport = new WsTransport(ws, remote, transportOptions, socket, true);
         ws.off('error', onError);

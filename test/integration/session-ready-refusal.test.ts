@@ -294,6 +294,34 @@ describe('ready() and a refused admission', () => {
     }
   });
 
+  // Found by a new-user walkthrough: a ws:// URL given a switcher's tcp:// port. The switcher read
+  // the upgrade request as a frame header and waited for its payload: each attempt timed out
+  // after 10 s (connectTimeout) and ready() waited for ever. Now the switcher answers 400 at once,
+  // which the node takes as a port that answers in another protocol.
+  it('rejects at once when a ws:// URL is given the switcher’s tcp:// port', async () => {
+    const sw = switcher();
+    const listener = await listenTcp(sw, { host: '127.0.0.1', port: 0 });
+    cleanups.push(() => listener.close());
+    const refused: string[] = [];
+    sw.on('refused', (r) => refused.push(r.reason));
+    const s = connect(`ws://127.0.0.1:${listener.address.port}/flex/ws`, {
+      password: PASSWORD,
+      domain: 'crossed-ws',
+      backoffInitial: 20,
+      backoffMax: 100,
+      // Not what ends the wait: the switcher's answer comes long before.
+      connectTimeout: 60_000,
+    });
+    cleanups.push(() => s.close());
+    const err = await beforeRefusals(outcome(s.ready()), s, 2);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toMatch(
+      /the server answered the upgrade with HTTP 400 Bad Request \("This is a flex TCP port, not HTTP or WebSocket: connect to it with a tcp:\/\/ URL/,
+    );
+    expect(s.state).not.toBe('closed');
+    expect(refused[0]).toBe('http');
+  });
+
   it('refuses an untilAdmitted that is not a boolean', async () => {
     const sw = switcher();
     const s = memorySession(sw, 'badopt');

@@ -292,6 +292,47 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(err.message).toContain(SCHEME_HINT);
   });
 
+  // Found by a new-user walkthrough: a ws:// URL given a switcher's tcp:// port, which now answers
+  // an HTTP request with a 400 that names the port to use. ws's own error said only "Unexpected
+  // server response: 400", a ConnectionClosedError that a session's ready() waits through.
+  it('quotes what a 400 answer says, as a ProtocolError', async () => {
+    const body = 'This is a flex TCP port, not HTTP or WebSocket: connect to it with a tcp:// URL.\n';
+    const url = await notHttp((s) =>
+      s.end(`HTTP/1.1 400 Bad Request\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`),
+    );
+    const err = (await dialWs(url).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err.message).toBe(
+      `WebSocket dial to ${url} failed: the server answered the upgrade with HTTP 400 Bad Request ("This is a flex TCP port, not HTTP or WebSocket: connect to it with a tcp:// URL."); ${SCHEME_HINT}: a switcher's tcp:// or tls:// port takes no ws:// or wss:// URL, and a wss:// port takes no ws:// URL`,
+    );
+  });
+
+  it('quotes at most 300 bytes of a 400, one line of printable text, without waiting for its end', async () => {
+    const url = await notHttp((s) => {
+      // Never ended: the quote must not wait for the rest.
+      s.write(
+        `HTTP/1.1 400 Bad Request\r\nContent-Length: 100000\r\n\r\nline one\r\n\u0007${'x'.repeat(5_000)}`,
+      );
+    });
+    const err = (await dialWs(url, { timeout: 30_000 }).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ProtocolError);
+    const quoted = /\("([^"]*)"\)/.exec(err.message)?.[1] ?? '';
+    expect(quoted.startsWith('line one x')).toBe(true);
+    expect(quoted.length).toBeLessThanOrEqual(300);
+    // And a 400 without a body says so without a quote.
+    const bare = await notHttp((s) => s.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
+    const none = (await dialWs(bare).catch((e: unknown) => e)) as Error;
+    expect(none).toBeInstanceOf(ProtocolError);
+    expect(none.message).toContain('with HTTP 400 Bad Request; ');
+  });
+
+  it('keeps other statuses as they were: ws’s message, a ConnectionClosedError', async () => {
+    const url = await notHttp((s) => s.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n'));
+    const err = (await dialWs(url).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err.message).toBe(`WebSocket dial to ${url} failed: Unexpected server response: 503`);
+  });
+
   it('gives no such hint when nothing listens, nor when the server answers in HTTP', async () => {
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, HOST, resolve));

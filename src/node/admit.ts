@@ -177,11 +177,6 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
   }
 }
 
-/**
- * A reply payload too short to be an envelope (salt, nonce and tag alone take 44 bytes) is refused
- * as soon as its size is known. (None can be too long: the 16-bit size field stops at 65,535, and a
- * WebSocket message longer than its size field says is refused by decodeMessage.)
- */
 const HTTP = [0x48, 0x54, 0x54, 0x50, 0x2f]; // 'HTTP/'
 
 /**
@@ -223,6 +218,11 @@ function checkNotTls(head: Uint8Array): void {
   );
 }
 
+/**
+ * A reply payload too short to be an envelope (salt, nonce and tag alone take 44 bytes) is refused
+ * as soon as its size is known. (None can be too long: the 16-bit size field stops at 65,535, and a
+ * WebSocket message longer than its size field says is refused by decodeMessage.)
+ */
 function checkReplySize(size: number): void {
   if (size < ENVELOPE_OVERHEAD) throw new ProtocolError(`admission response of ${size} bytes is too short`);
 }

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
+import { byType, diff } from './lib/heap-diff.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const { values } = parseArgs({
@@ -124,32 +125,4 @@ async function measure(n) {
     child.kill();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Self size and count of every node of a snapshot, by constructor (objects, closures) or type. */
-function byType(file) {
-  const s = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const fields = s.snapshot.meta.node_fields;
-  const types = s.snapshot.meta.node_types[0];
-  const [ti, ni, si] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f));
-  const out = new Map();
-  for (let i = 0; i < s.nodes.length; i += fields.length) {
-    const t = types[s.nodes[i + ti]];
-    const key = t === 'object' || t === 'closure' ? `${t} ${s.strings[s.nodes[i + ni]] || '(anonymous)'}` : t;
-    const e = out.get(key) ?? { count: 0, bytes: 0 };
-    e.count++;
-    e.bytes += s.nodes[i + si];
-    out.set(key, e);
-  }
-  return out;
-}
-
-function diff(a, b, n) {
-  const rows = [];
-  for (const [type, e] of b) {
-    const o = a.get(type) ?? { count: 0, bytes: 0 };
-    if (e.bytes !== o.bytes)
-      rows.push({ type, count: (e.count - o.count) / n, bytes: (e.bytes - o.bytes) / n });
-  }
-  return rows.sort((x, y) => y.bytes - x.bytes);
 }

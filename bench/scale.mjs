@@ -10,11 +10,16 @@
 // writes JSON to bench/results/. `--quick`: 200 nodes × 10 streams. `--cycles 2` opens, pings and
 // closes the streams twice between the same pairs of nodes, to tell memory kept per pair of nodes
 // from memory leaked per stream; `--new-pairs` makes every cycle dial different nodes instead.
+// `--heap-diff`: the switcher writes a heap snapshot with the nodes connected and none of their
+// streams opened yet, and one after each cycle's close; what each of the latter holds beyond the
+// first, per connected node and by constructor, is printed (snapshots in a temp dir, deleted;
+// `--heap-dir DIR` keeps them there instead).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './lib/direct-proto.mjs';
+import { byType, diff } from './lib/heap-diff.mjs';
 import {
   forkChild,
   killChildren,
@@ -43,6 +48,7 @@ const P = {
   rounds: arg('rounds', 5),
   cycles: arg('cycles', 1),
   newPairs: process.argv.includes('--new-pairs'),
+  heapDiff: process.argv.includes('--heap-diff'),
   pingSize: 64,
 };
 if (P.nodes % P.processes !== 0) throw new Error('--nodes must be a multiple of --processes');
@@ -180,6 +186,15 @@ const drops0 = listenDrops();
 steps.connect = await all('connect', {}, 90_000);
 const drops1 = listenDrops();
 snaps.push(await snapshot('nodes'));
+const heapDirAt = process.argv.indexOf('--heap-dir');
+const keepHeap = heapDirAt >= 0 ? process.argv[heapDirAt + 1] : undefined;
+if (keepHeap !== undefined) fs.mkdirSync(keepHeap, { recursive: true });
+const heapDir = !P.heapDiff ? null : (keepHeap ?? fs.mkdtempSync(path.join(os.tmpdir(), 'scale-heap-')));
+const heapFile = async (label) =>
+  (await switcher.request('heapSnapshot', { file: path.join(heapDir, `${label}.heapsnapshot`) }, 60_000))
+    .file;
+const heapNodes = heapDir === null ? null : byType(await heapFile('nodes'), { named: true });
+const heapDiffs = [];
 
 for (let c = 1; c <= P.cycles; c++) {
   const step = {};
@@ -192,6 +207,14 @@ for (let c = 1; c <= P.cycles; c++) {
   log(`cycle ${c}: closing the streams`);
   step.close = await all('closeStreams', {}, 60_000);
   snaps.push(await snapshot(`closed#${c}`));
+  if (heapNodes !== null) {
+    const file = await heapFile(`closed-${c}`);
+    heapDiffs.push({
+      cycle: c,
+      rows: diff(heapNodes, byType(file, { named: true }), snaps[1].switcher.clients),
+    });
+    if (keepHeap === undefined) fs.rmSync(file);
+  }
   steps.cycles.push(step);
 }
 
@@ -278,6 +301,17 @@ const machine = machineInfo(loadBefore);
 const date = new Date().toISOString();
 const info = { date, quick, params: { ...P }, secs: (Date.now() - t0run) / 1000, settings };
 console.log(renderScaleTable(result, machine, info));
+for (const { cycle, rows } of heapDiffs) {
+  const total = rows.reduce((a, r) => a + r.bytes, 0);
+  console.log(
+    `\nSwitcher heap after cycle ${cycle}'s close beyond that of the nodes connected: ${total.toFixed(0)} B per node`,
+  );
+  console.log('| B/node | objects/node | type |\n|--:|--:|---|');
+  for (const r of rows.filter((r) => Math.abs(r.bytes) >= 8)) {
+    console.log(`| ${r.bytes.toFixed(1)} | ${r.count.toFixed(2)} | ${r.type} |`);
+  }
+}
+if (heapDir !== null && keepHeap === undefined) fs.rmSync(heapDir, { recursive: true, force: true });
 const outDir = path.join(here, 'results');
 fs.mkdirSync(outDir, { recursive: true });
 const file = path.join(outDir, `scale-${quick ? 'quick-' : ''}${date.replace(/[:.]/g, '-')}.json`);

@@ -3,6 +3,7 @@
 // (each accepted socket piped to a new connection to a given port, both directions) so both
 // relays are measured in the same process. argv[2]: JSON { switcher: options, listenBacklog }.
 import net from 'node:net';
+import v8 from 'node:v8';
 import { selfReport, serveRequests } from './relay-ipc.mjs';
 
 const { Switcher, serveTcp, serveWs } = await import(new URL('../../dist/index.js', import.meta.url).href);
@@ -81,6 +82,12 @@ serveRequests({
     relayed,
   }),
   relay: async (m) => ({ port: await startRelay(m.port) }),
+  // bench/scale.mjs --heap-diff: a heap snapshot after two full collections, to `m.file`.
+  heapSnapshot: (m) => {
+    globalThis.gc?.();
+    globalThis.gc?.();
+    return { file: v8.writeHeapSnapshot(m.file) };
+  },
   close: async () => {
     await switcher.close({ timeout: 3000 });
     return {};

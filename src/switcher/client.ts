@@ -356,13 +356,23 @@ export class SwitcherClient implements FrameSink {
     this.mac = init.mac;
     this.connectedAt = init.connectedAt;
     this.gate = new ReadGate(transport);
-    this.outbox = new Outbox<SwitcherClient>(transport, host.options, this.gate, (held) => {
-      const s = host.options.stallTimeout / 1000;
-      this.destroy(
-        'stalled',
-        new LimitError(`took nothing for ${s} s while ${held} other node(s) waited to send to it`),
-      );
-    });
+    this.outbox = new Outbox<SwitcherClient>(
+      transport,
+      host.options,
+      this.gate,
+      (held) => {
+        const s = host.options.stallTimeout / 1000;
+        this.destroy(
+          'stalled',
+          new LimitError(`took nothing for ${s} s while ${held} other node(s) waited to send to it`),
+        );
+      },
+      (src) => {
+        // Its queue here is gone: neither end needs the other to find it when it leaves (teardown).
+        src.feeds.delete(this);
+        this.feeders.delete(src);
+      },
+    );
     if (host.options.idleTimeout > 0) this.armIdle(host.options.idleTimeout);
     if (host.options.pingInterval > 0) this.startPings(host.options.pingInterval);
   }

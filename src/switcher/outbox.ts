@@ -123,13 +123,16 @@ export class Outbox<S extends Source> {
 
   /**
    * `own` gates the client's own reading (paused while it holds others back);
-   * `onStall` is told when it has held them back for `stallTimeout` without taking a byte.
+   * `onStall` is told when it has held them back for `stallTimeout` without taking a byte;
+   * `onForget` of each source whose empty queue the outbox let go of (sweep), so that the owner's
+   * record of who feeds it follows the queues, and is as bounded as they are.
    */
   constructor(
     private readonly transport: Transport,
     private readonly limits: OutboxLimits,
     private readonly own?: ReadGate,
     private readonly onStall?: (held: number) => void,
+    private readonly onForget?: (source: S) => void,
   ) {
     const sink: SchedulerSink = {
       framing: transport.framing,
@@ -290,11 +293,13 @@ export class Outbox<S extends Source> {
     }, ms);
   }
 
-  /** Queues of sources with nothing waiting and nothing paused. */
+  /** Forgets the queues of sources with nothing waiting and nothing paused. */
   private sweep(): void {
     this.created = 0;
     for (const [src, q] of this.bySource) {
-      if (q.bytes === 0 && !q.needDrain) this.bySource.delete(src);
+      if (q.bytes !== 0 || q.needDrain) continue;
+      this.bySource.delete(src);
+      this.onForget?.(src);
     }
   }
 

@@ -6,7 +6,10 @@ import { Cmd } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
 import { join, PASSWORD } from './helpers.js';
 
-/** A long-lived client among others that come and go keeps nothing of the departed ones. */
+/**
+ * A long-lived client among others that come and go keeps nothing of the departed ones, and of
+ * those that stay, nothing beyond the queues its outbox keeps for them.
+ */
 
 const switchers: Switcher[] = [];
 afterEach(async () => {
@@ -38,5 +41,33 @@ describe('switcher under churn', () => {
     // Each departed client, with its transport and queues, stayed reachable from alice's record.
     const feeds = (inner(sw, 'alice') as unknown as { feeds: Set<SwitcherClient> }).feeds;
     expect(feeds.size).toBe(0);
+  });
+
+  it('forgets who fed a client when its outbox lets go of their empty queues', async () => {
+    const sw = new Switcher({ password: PASSWORD });
+    switchers.push(sw);
+    const alice = await join(sw, 'alice');
+    // More sources than the outbox keeps empty queues for (it sweeps past 64 new ones), each
+    // sending one frame and staying connected.
+    const bobs = [];
+    for (let i = 0; i < 150; i++) {
+      const bob = await join(sw, `bob${i}`);
+      bob.send(makeFrame(Cmd.DATA, alice.ip, 80, bob.ip, 1000, new Uint8Array(3)));
+      await alice.next((f) => f.cmd === Cmd.DATA && f.srcIP === bob.ip);
+      bobs.push(bob);
+    }
+    const a = inner(sw, 'alice') as unknown as { feeders: Set<SwitcherClient>; outbox: { sources: number } };
+    expect(a.outbox.sources).toBeLessThan(100);
+    // Both records of each pair went with its queue: they grew with every live source that once
+    // sent (a pair of Set entries each, never pruned while both stayed connected).
+    expect(a.feeders.size).toBe(a.outbox.sources);
+    let feeding = 0;
+    for (let i = 0; i < bobs.length; i++) {
+      const feeds = (inner(sw, `bob${i}`) as unknown as { feeds: Set<SwitcherClient> }).feeds;
+      if (feeds.size > 0) feeding++;
+    }
+    expect(feeding).toBe(a.outbox.sources);
+    for (const bob of bobs) bob.t.destroy();
+    alice.t.destroy();
   });
 });

@@ -611,7 +611,18 @@ export class SwitcherClient implements FrameSink {
     b.streams.delete(key);
     link.acceptorClient.accepted--;
     SwitcherClient.forgetRoute(link);
+    SwitcherClient.trimIfIdle(a);
+    SwitcherClient.trimIfIdle(b);
     return true;
+  }
+
+  /**
+   * `c` has no stream, dial or close in flight through the switcher: its outbox may forget the
+   * queues of the nodes it talked to (Outbox.trimSoon), as their frames have gone out.
+   */
+  private static trimIfIdle(c: SwitcherClient): void {
+    if (c.state !== 'open' || c.streams.size !== 0 || c.opening.size !== 0) return;
+    if (c.closing.size === 0 && c.owes.size === 0) c.outbox.trimSoon();
   }
 
   /**
@@ -642,6 +653,8 @@ export class SwitcherClient implements FrameSink {
   static forgetClose(kept: ClosingStream): void {
     kept.closer.closing.delete(kept.key);
     kept.peer.owes.delete(kept);
+    SwitcherClient.trimIfIdle(kept.closer);
+    SwitcherClient.trimIfIdle(kept.peer);
   }
 
   /** The close-ACK header of the kept close `kept`, as its peer would send it. */

@@ -1,4 +1,4 @@
-import { type QueuedFrame, Scheduler, type SchedulerSink, StreamQueue } from '../scheduler.js';
+import { type Deferred, type QueuedFrame, Scheduler, type SchedulerSink, StreamQueue } from '../scheduler.js';
 import type { Transport } from '../transport/types.js';
 import { ownBytes } from '../util/bytes.js';
 import { type TimerHandle, timeout } from '../util/timers.js';
@@ -100,7 +100,7 @@ export interface Source {
   readonly gate: ReadGate;
 }
 
-export class Outbox<S extends Source> {
+export class Outbox<S extends Source> implements Deferred {
   readonly scheduler: Scheduler;
   /** Bytes handed to the transport. */
   bytesOut = 0;
@@ -120,6 +120,8 @@ export class Outbox<S extends Source> {
   private stallMark = 0;
   /** Key of our own pause in our client's gate (the outbox itself keys the pauses of sources). */
   private readonly ownKey = {};
+  /** A trim is deferred (trimSoon): 1, or 2 once it waited a turn for queued frames to go out. */
+  private trimming = 0;
 
   /**
    * `own` gates the client's own reading (paused while it holds others back);
@@ -291,6 +293,32 @@ export class Outbox<S extends Source> {
       if (this.bytesOut !== this.stallMark) this.armStall();
       else this.onStall?.(this.holding);
     }, ms);
+  }
+
+  /**
+   * The client has nothing in flight any more (no stream, dial or close): once what is queued has
+   * gone out, forget every empty queue. Left to the sweep, those of the few nodes it talked to
+   * stayed until 64 new ones came, ~160 B a pair with nothing to carry (most of what the switcher
+   * kept once the streams of bench/scale.mjs closed). Idle clients only, so a busy pair keeps its
+   * queue between frames.
+   */
+  trimSoon(): void {
+    if (this.trimming !== 0) return;
+    this.trimming = 1;
+    this.scheduler.defer(this);
+  }
+
+  /** The deferred trim (Scheduler.defer). @internal */
+  runDeferred(): void {
+    // The frame that left the client idle (a close, its ACK) may wait for a flush scheduled after
+    // this task: look once more after it. A queue that still waits then is left to the sweep.
+    if (this.trimming === 1 && this.queuedBytes > 0 && !this.scheduler.isBlocked) {
+      this.trimming = 2;
+      this.scheduler.defer(this);
+      return;
+    }
+    this.trimming = 0;
+    this.sweep();
   }
 
   /** Forgets the queues of sources with nothing waiting and nothing paused. */

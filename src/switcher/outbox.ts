@@ -321,11 +321,15 @@ export class Outbox<S extends Source> implements Deferred {
     this.sweep();
   }
 
-  /** Forgets the queues of sources with nothing waiting and nothing paused. */
+  /**
+   * Forgets the queues of sources with nothing waiting and nothing paused. A source paused on our
+   * total keeps its queue though empty: its owner finds us through it at its leave (forget), which
+   * releases the pause, as onForget has told it to stop looking.
+   */
   private sweep(): void {
     this.created = 0;
     for (const [src, q] of this.bySource) {
-      if (q.bytes !== 0 || q.needDrain) continue;
+      if (q.bytes !== 0 || q.needDrain || this.overTotal.has(src)) continue;
       this.bySource.delete(src);
       this.onForget?.(src);
     }

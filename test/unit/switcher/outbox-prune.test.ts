@@ -102,4 +102,29 @@ describe('switcher outbox', () => {
     expect(outbox.held).toBe(0);
     outbox.close();
   });
+
+  it('keeps the emptied queue of a source paused on its total, through which that source is released', async () => {
+    const { t } = gatedTransport(() => {});
+    const forgotten: object[] = [];
+    const limits = { ...switcherDefaults, maxQueuePerClient: 2000 };
+    const outbox = new Outbox<{ gate: ReadGate }>(t, limits, undefined, undefined, (s) => forgotten.push(s));
+    const [a, b] = [{ gate: new ReadGate(t) }, { gate: new ReadGate(t) }];
+    const h = new Uint8Array(11);
+    outbox.forward(b, h, new Uint8Array(10));
+    outbox.scheduler.flush(); // the link is full from now on
+    // Each frame counts 21 bytes and FRAME_COST: both sources go over the total of 2,000.
+    for (let i = 0; i < 8; i++) outbox.forward(a, h, new Uint8Array(10));
+    for (let i = 0; i < 8; i++) outbox.forward(b, h, new Uint8Array(10));
+    expect([a.gate.paused, b.gate.paused, outbox.held]).toEqual([true, true, 2]);
+    // a's frames are dropped (as at a leave's requeue): its queue is empty, b's still over half.
+    outbox.requeue(a, () => []);
+    outbox.trimSoon();
+    await new Promise<void>((r) => setImmediate(r));
+    // Forgotten, a's owner would no longer call forget(a) at its leave, and the pause it counts
+    // stayed until the client wrote enough of b's frames.
+    expect(forgotten).toEqual([]);
+    outbox.forget(a);
+    expect(outbox.held).toBe(1);
+    outbox.close();
+  });
 });

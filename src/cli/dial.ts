@@ -84,17 +84,15 @@ function interruption(signal: StopSignal): CliError {
  * Resolves once what was written to stdout has gone out (undefined), or with why it did not:
  * stdout's error (EPIPE as CLI_OUTPUT_CLOSED), or a signal. No clock bounds it: a reader that is
  * slow, or paused (`| less`), is owed the tail, as `cat` would wait for it; a signal ends the
- * wait, as Ctrl-C ends `cat`. A signal that came before, during the stream's close, cuts short
- * only a tail still queued (with none, the transfer is done, as it was before this wait).
+ * wait, as Ctrl-C ends `cat`. This wait is the only place a signal meets a stream that ended
+ * cleanly: the stream's second end, its close and the command's wake-up from `await done` all
+ * run in one turn of the event loop, before any signal handler can, so a signal that came
+ * earlier had destroyed the stream with its interruption, and this is not called.
  */
 async function untilWritten(shutdown: ShutdownHandle): Promise<Error | undefined> {
   const written = settled(process.stdout).then((err) =>
     err === undefined ? undefined : outputClosed(err, 'before the transfer ended'),
   );
-  if (shutdown.requested) {
-    if (process.stdout.writableLength === 0) return written;
-    return interruption(await shutdown.signalled);
-  }
   return Promise.race([written, shutdown.signalled.then(interruption)]);
 }
 
@@ -141,8 +139,9 @@ async function runDial(ctx: CommandContext): Promise<number> {
       );
     }
     void shutdown.signalled.then((signal) => {
-      // Every byte went both ways: the close under way is left to finish, not turned into an abort.
-      if (stream.readableEnded && stream.writableFinished) return;
+      // Closed already: the signal came while stdout's tail drained, and untilWritten takes it.
+      // (Ending both ways destroys the stream at once, so no close is ever under way here.)
+      if (stream.destroyed) return;
       stream.destroy(interruption(signal));
     });
     // A reader that went away (`| head`) ends the transfer, not the process with an EPIPE; the

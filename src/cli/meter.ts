@@ -49,19 +49,20 @@ export type TransferOutcome = 'done' | 'interrupted' | 'failed';
 export interface TransferEnd {
   /** Both directions ended cleanly: every byte was sent, and received (by dial: out to stdout). */
   complete: boolean;
-  /** A stop signal arrived (before or after the transfer was complete). */
+  /** A stop signal arrived while the command ran (it leaves no transfer complete, see below). */
   signalled: boolean;
   /** The error the transfer ends with, as the command reports it (none: it ends well). */
   failure: Error | undefined;
 }
 
 /**
- * The summary's first word. A transfer that carried every byte is `done`, even when a signal
- * came during the close that followed; one cut short by a signal is `interrupted`; one that
- * ended with any other error is `failed`, not `done` before the error line.
+ * The summary's first word. A transfer that carried every byte is `done`; one cut short by a
+ * signal is `interrupted`; one that ended with any other error is `failed`, not `done` before the
+ * error line. (No signal leaves a complete transfer: dial's stream closes in the turn of the
+ * event loop it ends in, and a signal while stdout's tail drains leaves that tail undelivered.)
  */
 export function transferOutcome(end: TransferEnd): TransferOutcome {
-  if (end.complete && (end.failure === undefined || end.signalled)) return 'done';
+  if (end.complete && end.failure === undefined) return 'done';
   if (end.signalled) return 'interrupted';
   return end.failure === undefined ? 'done' : 'failed';
 }

@@ -32,12 +32,23 @@ export const AdmitErrCode = {
   OK: 0,
   /** Any failure of the checks: password, JSON, version, clock, Sum, domain. */
   REJECTED: -1,
-  /** Registration failed: domain held by a live node, IP pool exhausted, IP conflict. */
+  /** Registration failed: domain held by a live node or being claimed, switcher full, IP conflict. */
   REGISTRATION: -2,
 } as const;
 
 /** Go sends this same text for -1 and -2. */
 export const REJECT_TEXT = 'handshake rejected';
+
+/**
+ * What an ErrCode -2 can mean, for the node's message (a flexmux switcher's refusals `taken`,
+ * `busy` and `full`, src/switcher/registry.ts). Right after a node restarts, its own earlier
+ * attempt may still be in admission (`busy`) while its old connection is being pinged: such
+ * refusals pass by themselves, and a session keeps retrying through them (node/refusal.ts).
+ */
+const REGISTRATION_CAUSES =
+  'the domain is held by another node that still answers, or claimed by a connection still being admitted ' +
+  "(often this node's own earlier attempt, just after it restarted), or the switcher is full " +
+  '(its maxClients limit, or no free virtual IP)';
 
 const RESPONSE_SCHEMA = {
   ErrCode: 'int64',
@@ -128,12 +139,12 @@ export function checkResponse(res: AdmitResponse): number {
     // ErrCode -1 covers every failed check, and Go's text does not say which (the switcher's log
     // does): say what to look at. So does -2, whose text is the same 'handshake rejected': a
     // node whose domain another node took (while it was away, say) heard nothing about its
-    // domain, at every retry.
+    // domain, at every retry. The hint is the node's own text, added here: the reply keeps Go's.
     const hint =
       res.errCode === -1
         ? ' (check the password, the domain (access rules may limit a password to some domains) and the clock; the switcher logs the reason)'
         : res.errCode === AdmitErrCode.REGISTRATION
-          ? ' (the domain is held by another node that still answers, or the switcher is full; the switcher logs which)'
+          ? ` (${REGISTRATION_CAUSES}; the switcher logs which; waiting usually mends it)`
           : '';
     throw new AdmissionError(
       `admission rejected by the switcher (ErrCode ${res.errCode}): ${res.errMsg}${hint}`,

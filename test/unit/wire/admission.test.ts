@@ -338,4 +338,15 @@ describe('envelope and checks beyond the vectors', () => {
       'admission rejected by the switcher (ErrCode -1): handshake rejected (check the password, the domain (access rules may limit a password to some domains) and the clock; the switcher logs the reason)',
     );
   });
+
+  it('a refusal with ErrCode -2 names every cause a switcher gives it, and that waiting mends most', () => {
+    // Before: only a held domain or a full switcher, not a domain another connection is still
+    // being admitted with (`busy`: often the node's own attempt from before its restart), nor
+    // that these pass (a session's ready() waits through them).
+    expect(() =>
+      checkResponse({ errCode: -2, errMsg: 'handshake rejected', ip: 0, version: 20260225 }),
+    ).toThrow(
+      "admission rejected by the switcher (ErrCode -2): handshake rejected (the domain is held by another node that still answers, or claimed by a connection still being admitted (often this node's own earlier attempt, just after it restarted), or the switcher is full (its maxClients limit, or no free virtual IP); the switcher logs which; waiting usually mends it)",
+    );
+  });
 });

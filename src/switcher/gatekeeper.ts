@@ -76,9 +76,12 @@ const MAX_EARLY_FRAMES = 1024;
 const LIMITED_QUIET_MS = 1_000;
 
 const CLAIM_REFUSALS = {
-  taken: 'domain is held by a live node',
-  busy: 'domain is being claimed by another connection',
-  full: 'no virtual IP left',
+  taken: () => 'domain is held by a live node',
+  busy: () => 'domain is being claimed by another connection',
+  // The registry says `full` for both (registry.ts claim): maxClients reached, or the IP pool
+  // empty (retired IPs wait for their connections to end). A switcher at maxClients with plenty
+  // of IPs free logged "no virtual IP left".
+  full: (max: number) => `switcher is full: maxClients (${max}) nodes admitted, or no virtual IP free`,
 } as const;
 
 export class Gatekeeper {
@@ -234,7 +237,10 @@ export class Gatekeeper {
     if (!claimed.ok) {
       return this.reject(
         reader,
-        refusal(claimed.reason, -2, CLAIM_REFUSALS[claimed.reason], { credential, domain }),
+        refusal(claimed.reason, -2, CLAIM_REFUSALS[claimed.reason](this.host.options.maxClients), {
+          credential,
+          domain,
+        }),
       );
     }
     const claim = claimed.claim;

@@ -315,6 +315,10 @@ describe('admission guards', () => {
     const raw = connectRaw(sw);
     expect((await admitRaw(raw, 'two', { timestamp: ts() })).errCode).toBe(-2);
     expect(refusals[0]).toMatchObject({ reason: 'full', errCode: -2 });
+    // Said as it is: maxClients reached (virtual IPs were plenty), not "no virtual IP left".
+    expect(refusals[0]?.message).toBe(
+      'switcher is full: maxClients (1) nodes admitted, or no virtual IP free',
+    );
   });
 
   it('refuses a second claim of a domain while the holder is being pinged', async () => {

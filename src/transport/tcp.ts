@@ -233,7 +233,9 @@ class TcpTransport implements Transport, PinHolder {
   }
 }
 
-export function dialTcp(host: string, port: number, options: TcpDialOptions = {}): Promise<Transport> {
+// async so that a bad argument rejects the promise rather than throwing from the call: a caller
+// handling failures with .catch() alone would miss a throw (docs/errors.md).
+export async function dialTcp(host: string, port: number, options: TcpDialOptions = {}): Promise<Transport> {
   checkPort(port);
   return connectSocket(
     `TCP dial to ${formatAddress(host, port)}`,
@@ -270,7 +272,8 @@ export function connectSocket(
   });
 }
 
-export function listenTcp(
+// async for the same reason as dialTcp.
+export async function listenTcp(
   options: TcpListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<Listener> {

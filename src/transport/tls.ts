@@ -40,7 +40,8 @@ export interface TlsListenOptions extends tls.TlsOptions, ListenOptions, TcpTran
   maxPendingHandshakes?: number;
 }
 
-export function dialTls(host: string, port: number, options: TlsDialOptions = {}): Promise<Transport> {
+// async as dialTcp is: a bad argument rejects rather than throws.
+export async function dialTls(host: string, port: number, options: TlsDialOptions = {}): Promise<Transport> {
   checkPort(port);
   const { signal, timeout, closeTimeout, ...tlsOptions } = options;
   // SNI carries names only (RFC 6066); Node warns when given an IP, so leave it out for one.
@@ -62,7 +63,8 @@ export function dialTls(host: string, port: number, options: TlsDialOptions = {}
   );
 }
 
-export function listenTls(
+// async as dialTcp is: a bad argument rejects rather than throws.
+export async function listenTls(
   options: TlsListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<SecureTransportListener> {

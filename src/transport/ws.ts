@@ -414,7 +414,8 @@ class WsTransport implements Transport {
 
 const EMPTY = new Uint8Array(0);
 
-export function dialWs(url: string, options: WsDialOptions = {}): Promise<Transport> {
+// async as dialTcp is: a bad argument rejects rather than throws.
+export async function dialWs(url: string, options: WsDialOptions = {}): Promise<Transport> {
   const parsed = parseUrl(url);
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
     throw new ConfigError(`dialWs needs a ws:// or wss:// URL, got ${withoutPassword(url)}`);
@@ -555,7 +556,8 @@ export function wsUpgradeHandler(
   };
 }
 
-export function listenWs(
+// async as dialTcp is: a bad argument rejects rather than throws.
+export async function listenWs(
   options: WsListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<Listener> {

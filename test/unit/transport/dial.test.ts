@@ -117,7 +117,7 @@ describe('transport timer options beyond what a timer can wait', () => {
     const { dialTcp } = await import('../../../src/transport/tcp.js');
     const { browserWsTransport } = await import('../../../src/transport/ws-browser.js');
     expect(() => memoryPair({ closeTimeout: TOO_LONG })).toThrow(ConfigError);
-    expect(() => dialTcp('127.0.0.1', 1, { closeTimeout: TOO_LONG })).toThrow(ConfigError);
+    await expect(dialTcp('127.0.0.1', 1, { closeTimeout: TOO_LONG })).rejects.toThrow(ConfigError);
     const ws = { readyState: 1, url: 'ws://x/', addEventListener() {} } as unknown as WebSocket;
     expect(() => browserWsTransport(ws, { closeTimeout: TOO_LONG })).toThrow(ConfigError);
     expect(() => browserWsTransport(ws, { pollInterval: TOO_LONG })).toThrow(ConfigError);

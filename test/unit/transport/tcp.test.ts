@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, ConfigError, ConnectionClosedError } from '../../../src/errors.js';
+import { AbortError, ConnectionClosedError } from '../../../src/errors.js';
 import {
   connectSocket,
   dialTcp,
@@ -11,6 +11,7 @@ import {
 import type { Transport } from '../../../src/transport/types.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 import { acceptFailure, listenWithServer } from '../../helpers/listen.js';
+import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { timersArmedBy } from '../../helpers/timers.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
@@ -186,10 +187,12 @@ describe('tcp dial and listen', () => {
     expect((err as Error).cause).toBe(reason);
   });
 
-  it('throws ConfigError for bad arguments at once', () => {
-    expect(() => dialTcp(HOST, 70_000)).toThrow(ConfigError);
-    expect(() => dialTcp(HOST, 1, { timeout: -5 })).toThrow(ConfigError);
-    expect(() => listenTcp({ host: HOST, port: -1 }, () => {})).toThrow(ConfigError);
+  // A throw from the call itself escaped code that handled failures with .catch() alone.
+  it('rejects with ConfigError for bad arguments, without throwing from the call', async () => {
+    await rejectsWithConfigError(() => dialTcp(HOST, 70_000));
+    await rejectsWithConfigError(() => dialTcp(HOST, 1, { timeout: -5 }));
+    await rejectsWithConfigError(() => listenTcp({ host: HOST, port: -1 }, () => {}));
+    await rejectsWithConfigError(() => listenTcp({ host: HOST, port: 0, closeTimeout: -1 }, () => {}));
   });
 
   it('rejects listening on a port in use', async () => {

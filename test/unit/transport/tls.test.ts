@@ -5,6 +5,7 @@ import { dialTls, listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { trapUncaught } from '../../helpers/faulty-process.js';
 import { expectCutShortClosedOnClose, listenWithServer } from '../../helpers/listen.js';
+import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
 import { cert, key } from './tls-fixture.js';
@@ -123,17 +124,21 @@ describe('tls dial and listen', () => {
     expect((err as Error).cause).toMatchObject({ code: 'ERR_TLS_INVALID_PROTOCOL_VERSION' });
   });
 
-  it('throws ConfigError, not the raw error, for a key or option tls.createServer refuses', () => {
-    const bad = () => listenTls({ host: HOST, port: 0, key: 'not a key', cert: 'not a cert' }, () => {});
-    expect(bad).toThrow(ConfigError);
-    try {
-      bad();
-    } catch (err) {
-      expect((err as Error).cause).toBeInstanceOf(Error);
-    }
-    expect(() =>
+  it('rejects with ConfigError, not the raw error, for a key or option tls.createServer refuses', async () => {
+    const err = await rejectsWithConfigError(() =>
+      listenTls({ host: HOST, port: 0, key: 'not a key', cert: 'not a cert' }, () => {}),
+    );
+    expect(err.cause).toBeInstanceOf(Error);
+    await rejectsWithConfigError(() =>
       listenTls({ host: HOST, port: 0, key, cert, minVersion: 'TLSv0' as 'TLSv1' }, () => {}),
-    ).toThrow(ConfigError);
+    );
+  });
+
+  // A throw from the call itself escaped code that handled failures with .catch() alone.
+  it('rejects with ConfigError for a bad port or timeout, without throwing from the call', async () => {
+    await rejectsWithConfigError(() => dialTls(HOST, 70_000));
+    await rejectsWithConfigError(() => dialTls(HOST, 1, { timeout: -5 }));
+    await rejectsWithConfigError(() => listenTls({ host: HOST, port: -1, key, cert }, () => {}));
   });
 
   it('closing the listener closes connections still in their handshake at once', async () => {
@@ -151,10 +156,10 @@ describe('tls dial and listen', () => {
     );
   });
 
-  it('throws ConfigError for a maxPendingHandshakes below 1 or not an integer', () => {
+  it('rejects with ConfigError a maxPendingHandshakes below 1 or not an integer', async () => {
     for (const maxPendingHandshakes of [0, 1.5, Number.NaN]) {
-      expect(() => listenTls({ host: HOST, port: 0, key, cert, maxPendingHandshakes }, () => {})).toThrow(
-        ConfigError,
+      await rejectsWithConfigError(() =>
+        listenTls({ host: HOST, port: 0, key, cert, maxPendingHandshakes }, () => {}),
       );
     }
   });

@@ -16,6 +16,7 @@ import type { Transport } from '../../../src/transport/types.js';
 import { dialWs, listenWs, wsUpgradeHandler } from '../../../src/transport/ws.js';
 import { trapUncaught } from '../../helpers/faulty-process.js';
 import { expectCutShortClosedOnClose, listenWithServer } from '../../helpers/listen.js';
+import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { timersArmedBy } from '../../helpers/timers.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
@@ -519,9 +520,9 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(pa.closes).toEqual([undefined]);
   });
 
-  it('throws ConfigError, not the raw error, for a TLS key https.createServer refuses', () => {
-    expect(() => listenWs({ host: HOST, port: 0, key: 'not a key', cert: 'not a cert' }, () => {})).toThrow(
-      ConfigError,
+  it('rejects with ConfigError, not the raw error, for a TLS key https.createServer refuses', async () => {
+    await rejectsWithConfigError(() =>
+      listenWs({ host: HOST, port: 0, key: 'not a key', cert: 'not a cert' }, () => {}),
     );
   });
 
@@ -545,10 +546,19 @@ describe('ws dial, listen and upgrade handler', () => {
     });
   }
 
-  it('throws ConfigError for a maxPendingHandshakes below 1 or not an integer', () => {
+  it('rejects with ConfigError a maxPendingHandshakes below 1 or not an integer', async () => {
     for (const maxPendingHandshakes of [0, 1.5, Number.NaN]) {
-      expect(() => listenWs({ host: HOST, port: 0, maxPendingHandshakes }, () => {})).toThrow(ConfigError);
+      await rejectsWithConfigError(() => listenWs({ host: HOST, port: 0, maxPendingHandshakes }, () => {}));
     }
+  });
+
+  // A throw from the call itself escaped code that handled failures with .catch() alone.
+  it('rejects with ConfigError a bad path or port, without throwing from the call', async () => {
+    const err = await rejectsWithConfigError(() =>
+      listenWs({ host: HOST, port: 0, path: 'relay' }, () => {}),
+    );
+    expect(err.message).toBe('option path must start with / and have no ? or #, got "relay" (a string)');
+    await rejectsWithConfigError(() => listenWs({ host: HOST, port: 70_000 }, () => {}));
   });
 
   it('arms no timer when close() comes after the connection already ended', async () => {
@@ -563,9 +573,11 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(pa.closes).toEqual([undefined]);
   });
 
-  it('throws ConfigError for a URL that is not ws:// or wss://', () => {
-    expect(() => dialWs('http://127.0.0.1:1/')).toThrow(ConfigError);
-    expect(() => dialWs('not a url')).toThrow(ConfigError);
+  it('rejects with ConfigError a URL that is not ws:// or wss://, without throwing from the call', async () => {
+    const err = await rejectsWithConfigError(() => dialWs('http://127.0.0.1:1/'));
+    expect(err.message).toBe('dialWs needs a ws:// or wss:// URL, got http://127.0.0.1:1/');
+    await rejectsWithConfigError(() => dialWs('not a url'));
+    await rejectsWithConfigError(() => dialWs(`ws://${HOST}:1/`, { maxPayload: 0 }));
   });
 
   it('rejects a URL the ws client refuses (a fragment) with ConfigError', async () => {

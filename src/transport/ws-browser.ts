@@ -270,7 +270,9 @@ class BrowserWsTransport implements Transport {
   }
 }
 
-export function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): Promise<Transport> {
+// async so that a bad argument (no WebSocket class, a bad option) rejects the promise rather than
+// throwing from the call: a caller handling failures with .catch() alone would miss a throw.
+export async function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): Promise<Transport> {
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   // Node.js 20 and 21 have no global WebSocket. The option's name is the one a caller of the
   // browser connect() writes too (`ws.WebSocket`), not only this function's (`WebSocket`).

@@ -18,6 +18,7 @@ import {
   type WebSocketConstructor,
 } from '../../../src/transport/ws-browser.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
+import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
 
@@ -138,9 +139,24 @@ describe('browser WebSocket transport', () => {
     await expect(dial).rejects.toBeInstanceOf(AbortError);
   });
 
+  // A throw from the call itself escaped code that handled failures with .catch() alone.
+  it('rejects with ConfigError a bad option, without throwing from the call', async () => {
+    const url = 'ws://127.0.0.1:1/';
+    await rejectsWithConfigError(() => dialBrowserWs(url, { WebSocket: BrowserLike, timeout: -5 }));
+    await rejectsWithConfigError(() => dialBrowserWs(url, { WebSocket: BrowserLike, pollInterval: -1 }));
+    await rejectsWithConfigError(() => dialBrowserWs(url, { WebSocket: BrowserLike, maxHeldBytes: 0 }));
+    await rejectsWithConfigError(() => dialBrowserWs(url, { WebSocket: BrowserLike, highWaterMark: -1 }));
+  });
+
   it('needs a WebSocket implementation and an open socket', async () => {
-    const hasGlobal = (globalThis as { WebSocket?: unknown }).WebSocket !== undefined;
-    if (!hasGlobal) expect(() => dialBrowserWs('ws://127.0.0.1:1/')).toThrow(ConfigError);
+    // Node.js 22 and later have a global WebSocket: take it away for this check.
+    vi.stubGlobal('WebSocket', undefined);
+    try {
+      const err = await rejectsWithConfigError(() => dialBrowserWs('ws://127.0.0.1:1/'));
+      expect(err.message).toMatch(/^no WebSocket implementation/);
+    } finally {
+      vi.unstubAllGlobals();
+    }
     const { url } = await server();
     const ws = new WebSocket(url);
     ws.on('error', () => {});

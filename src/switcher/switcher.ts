@@ -359,8 +359,11 @@ export class Switcher extends Emitter<SwitcherEvents> {
   close(options: { timeout?: number } = {}): Promise<void> {
     if (this.closing) return this.closing;
     const ms = options.timeout ?? this.options.closeTimeout;
+    // Rejected rather than thrown, as every promise-returning call does (docs/errors.md): a caller
+    // handling failures with .catch() alone would miss a throw. Not async: a second close()
+    // returns the same promise as the first.
     if (!Number.isInteger(ms) || ms < 0) {
-      throw new ConfigError(`close timeout must be an integer >= 0, got ${ms}`);
+      return Promise.reject(new ConfigError(`close timeout must be an integer >= 0, got ${ms}`));
     }
     this._state = 'closing';
     this.logger.info({ clients: this.registry.size, pending: this.gate.pending.size }, 'switcher closing');

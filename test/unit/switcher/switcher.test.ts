@@ -7,6 +7,7 @@ import { memoryPair } from '../../../src/transport/memory.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { type Frame, makeFrame } from '../../../src/wire/frame.js';
 import { encodeOpen } from '../../../src/wire/open.js';
+import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { admitRaw, connectRaw, join, PASSWORD, Raw, text } from './helpers.js';
 
 const switchers: Switcher[] = [];
@@ -147,6 +148,16 @@ describe('Switcher: graceful close', () => {
     expect(refused.map((r) => r.reason)).toEqual(['closed', 'shutdown']);
     expect(sw.stats()).toMatchObject({ clients: 0, pendingAdmissions: 0 });
     expect(sw.close()).toBe(sw.close());
+  });
+
+  // A throw from the call itself escaped code that handled failures with .catch() alone.
+  it('rejects a bad close timeout with ConfigError, without throwing, and stays open', async () => {
+    const { sw } = make();
+    for (const timeout of [-1, 1.5, Number.NaN]) {
+      const err = await rejectsWithConfigError(() => sw.close({ timeout }));
+      expect(err.message).toBe(`close timeout must be an integer >= 0, got ${timeout}`);
+    }
+    expect(sw.state).toBe('open');
   });
 
   it('destroys clients that do not finish within the timeout', async () => {

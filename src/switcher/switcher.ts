@@ -3,7 +3,7 @@ import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, logLost, silentLogger } from '../util/logger.js';
-import { now, timeout } from '../util/timers.js';
+import { MAX_DELAY, now, timeout } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
 import { clipText } from '../wire/utf8.js';
@@ -362,8 +362,12 @@ export class Switcher extends Emitter<SwitcherEvents> {
     // Rejected rather than thrown, as every promise-returning call does (docs/errors.md): a caller
     // handling failures with .catch() alone would miss a throw. Not async: a second close()
     // returns the same promise as the first.
-    if (!Number.isInteger(ms) || ms < 0) {
-      return Promise.reject(new ConfigError(`close timeout must be an integer >= 0, got ${ms}`));
+    // At most a timer's range, as the closeTimeout option: beyond it Node fires at once (with a
+    // warning), and the close gave its clients no time at all.
+    if (!Number.isInteger(ms) || ms < 0 || ms > MAX_DELAY) {
+      return Promise.reject(
+        new ConfigError(`close timeout must be an integer from 0 to ${MAX_DELAY} (ms), got ${ms}`),
+      );
     }
     this._state = 'closing';
     this.logger.info({ clients: this.registry.size, pending: this.gate.pending.size }, 'switcher closing');

@@ -122,7 +122,7 @@ describe('docs/admin.md metric tables', () => {
       certificate: { kinds: ['tls', 'wss'], notAfter: 0 },
     });
     const docs = documented(
-      'Added by the `flexmux switcher` and `flexmux node` commands (a program calling `startAdmin` has none):',
+      'Added by the `flexmux switcher` and `flexmux node` commands (a program calling `startAdmin` has none, unless it adds them with `cliMetrics(admin.registry, sources)` from `flexmux/admin`):',
     );
     expect(docs.size).toBe(3);
     agree(docs, await served(registry));

@@ -140,7 +140,6 @@ export const REQUEST_TIMEOUT = 30_000;
 const int = (name: string, v: unknown, min: number, max: number): number =>
   checkInt(`admin option ${name}`, v, min, max);
 
-/** Applies defaults and checks every option; throws ConfigError naming the bad one. */
 /**
  * Whether `token` can travel as `Authorization: Bearer <token>`: HTTP trims a header's ends, the
  * bearer syntax (auth.ts) ends at white space, control characters are not allowed in a header at
@@ -164,6 +163,7 @@ export function checkToken(token: unknown): asserts token is string {
   }
 }
 
+/** Applies defaults and checks every option; throws ConfigError naming the bad one. */
 export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
   if (o === null || typeof o !== 'object') throw new ConfigError('admin options are required');
   if ((o.switcher === undefined) === (o.node === undefined)) {

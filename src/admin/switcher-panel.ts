@@ -13,7 +13,11 @@ import { SwitcherMetrics } from './switcher-metrics.js';
 import { type SwitcherSnapshot, SwitcherView } from './switcher-view.js';
 import { packageVersion } from './version.js';
 
-/** Longest kick reason accepted; it ends up in logs and in the error the node sees. */
+/**
+ * Longest kick reason accepted. It ends up in the switcher's `kicking client` log line, in the
+ * error of its `clientLeft` event and `client left` line, and in the answer; never at the node,
+ * which the protocol cannot tell why: it only sees its connection closed.
+ */
 const MAX_REASON = 200;
 
 /**

@@ -1,4 +1,5 @@
 import { MAX_CLIENT_ID } from './client-id.js';
+import { MAX_KICK_REASON } from './kick-reason.js';
 import { packageVersion } from './version.js';
 
 /**
@@ -260,7 +261,12 @@ export function openapiDocument(): Schema {
           },
           {
             parameters: [
-              { name: 'reason', in: 'query', required: false, schema: { type: 'string', maxLength: 200 } },
+              {
+                name: 'reason',
+                in: 'query',
+                required: false,
+                schema: { type: 'string', maxLength: MAX_KICK_REASON },
+              },
               {
                 name: 'id',
                 in: 'query',
@@ -275,7 +281,7 @@ export function openapiDocument(): Schema {
                 'application/json': {
                   schema: obj(
                     {
-                      reason: { type: 'string', maxLength: 200 },
+                      reason: { type: 'string', maxLength: MAX_KICK_REASON },
                       id: {
                         type: 'integer',
                         minimum: 0,

@@ -6,25 +6,13 @@ import { CLIENT_ID_RULE, isClientId, parseClientId } from './client-id.js';
 import type { ResolvedAdminOptions } from './config.js';
 import type { Keyed } from './delta.js';
 import { checkDomain, HttpError, readJsonBody, readPage, sendJson } from './http.js';
+import { isKickReason, KICK_REASON_RULE } from './kick-reason.js';
 import type { Panel } from './panel.js';
 import { shareTimes } from './rates.js';
 import type { Context, Route } from './router.js';
 import { SwitcherMetrics } from './switcher-metrics.js';
 import { type SwitcherSnapshot, SwitcherView } from './switcher-view.js';
 import { packageVersion } from './version.js';
-
-/**
- * Longest kick reason accepted. It ends up in the switcher's `kicking client` log line, in the
- * error of its `clientLeft` event and `client left` line, and in the answer; never at the node,
- * which the protocol cannot tell why: it only sees its connection closed.
- */
-const MAX_REASON = 200;
-
-/**
- * What a kick reason may not hold: control and format characters (bidi overrides, zero-width
- * ones), line and paragraph separators, and lone surrogates (which no UTF-8 log can carry).
- */
-const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
 /**
  * The connection id a kick is limited to: `?id=` (digits) or else the body's `id` (a JSON
@@ -159,13 +147,7 @@ export class SwitcherPanel implements Panel {
     const domain = checkDomain(c.params.domain);
     const body = await readJsonBody(c.req, this.o.maxBodyBytes);
     const raw = c.url.searchParams.get('reason') ?? body.reason ?? 'kicked by the admin';
-    if (typeof raw !== 'string' || raw.length > MAX_REASON || NOT_PRINTABLE.test(raw)) {
-      throw new HttpError(
-        400,
-        'bad_request',
-        `reason must be a string of at most ${MAX_REASON} printable characters`,
-      );
-    }
+    if (!isKickReason(raw)) throw new HttpError(400, 'bad_request', `reason must be ${KICK_REASON_RULE}`);
     const id = kickId(c.url.searchParams.get('id'), body.id);
     const client = this.switcher.client(domain);
     if (client === undefined) throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);

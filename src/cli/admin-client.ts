@@ -1,6 +1,7 @@
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { CLIENT_ID_RULE, parseClientId } from '../admin/client-id.js';
 import { isHeaderToken } from '../admin/config.js';
+import { isKickReason, KICK_REASON_RULE } from '../admin/kick-reason.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { formatBytes } from './meter.js';
@@ -55,7 +56,7 @@ export function kickCommand(): CliCommand {
   const cmd = new Command('kick')
     .description('disconnect the node holding DOMAIN through the admin API')
     .addArgument(new Argument('<domain>', 'the node to disconnect').argParser(parseDomain))
-    .addOption(new Option('--reason <text>', 'why, for the switcher log'))
+    .addOption(new Option('--reason <text>', 'why, for the switcher log').argParser(parseKickReason))
     .addOption(
       new Option(
         '--id <n>',
@@ -74,6 +75,15 @@ function parseKickId(text: string): number {
   const id = parseClientId(text.trim());
   if (id === undefined) throw new InvalidArgumentError(`expected ${CLIENT_ID_RULE}`);
   return id;
+}
+
+/**
+ * `--reason`: what the admin server takes in `?reason=`, checked here. A longer one (or one with a
+ * control character) went out, and the server's 400 came back as an admin failure, exit 11.
+ */
+function parseKickReason(text: string): string {
+  if (!isKickReason(text)) throw new InvalidArgumentError(`expected ${KICK_REASON_RULE}`);
+  return text;
 }
 
 function baseUrl(o: AdminOpts, env: NodeJS.ProcessEnv = process.env): URL {

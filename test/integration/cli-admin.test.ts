@@ -436,6 +436,13 @@ describe('against a real switcher with --admin', () => {
       expect(huge.stderr).toContain("option '--id <n>' argument '1234567890123456' is invalid");
       expect(huge.stderr).toContain('at most 15 digits');
     }
+    // Likewise a reason the admin server would refuse (over 200 characters, or not printable):
+    // it used to reach the server, whose 400 ended the command as an admin failure (exit 11).
+    for (const reason of ['r'.repeat(201), 'line\nbreak']) {
+      const bad = await runCliToEnd(['kick', 'alice', '--reason', reason, '--admin', url], { env });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('at most 200 printable characters');
+    }
     expect(await info()).toMatchObject({ state: 'ready', connections: 2 });
     const denied = await runCliToEnd(['clients', '--admin', url, '--token', 'wrong'], { env });
     expect(denied.code).toBe(11);

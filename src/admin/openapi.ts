@@ -73,8 +73,11 @@ const errors = (...codes: number[]): Record<string, Schema> => {
     413: 'The body is too large.',
     415: 'The body is not application/json.',
     503: 'Too many event streams are open.',
+    408: 'The request did not arrive whole in time (30 s); the connection is closed.',
+    431: 'The request line and headers are over 16 KiB; the connection is closed.',
   };
-  return Object.fromEntries(codes.map((c) => [String(c), json(ref('Error'), text[c])]));
+  // Any request may get these, before it is routed: Node's HTTP parser and timeouts (client-error.ts).
+  return Object.fromEntries([...codes, 408, 431].map((c) => [String(c), json(ref('Error'), text[c])]));
 };
 
 const domainParam = {
@@ -99,7 +102,9 @@ const schemas: Record<string, Schema> = {
           'not_found',
           'method_not_allowed',
           'conflict',
+          'request_timeout',
           'payload_too_large',
+          'headers_too_large',
           'unsupported_media_type',
           'unavailable',
           'internal',

@@ -6,6 +6,7 @@ import { childLogger, type Logger, silentLogger } from '../util/logger.js';
 import { interval, now } from '../util/timers.js';
 import { StaticFiles } from './assets.js';
 import { Auth } from './auth.js';
+import { answerClientError } from './client-error.js';
 import { type AdminOptions, checkToken, REQUEST_TIMEOUT, validateAdminOptions } from './config.js';
 import { Connections } from './connections.js';
 import { Crowd } from './crowd.js';
@@ -94,7 +95,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       if (socket.destroyed) return;
       let line = lines.get(socket);
       if (line === undefined) {
-        line = { busy: false, waiting: [] };
+        line = { busy: false, waiting: [], answering: null };
         lines.set(socket, line);
       }
       const conn = line;
@@ -105,9 +106,11 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
         // socket and its maxConnections slot were held for good). Every write that goes out
         // restarts it; an event stream clears it (EventHub.open) and has its own limit.
         conn.busy = true;
+        conn.answering = res;
         socket.setTimeout(o.headersTimeout);
         res.once('close', () => {
           conn.busy = false;
+          conn.answering = null;
           if (socket.destroyed) conn.waiting.length = 0;
           else conn.waiting.shift()?.();
         });
@@ -159,6 +162,11 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     crowd.closed(made === 'full' ? 'full' : 'evicted');
   });
   const lines = new WeakMap<Socket, Line>();
+  // A request Node's parser refused (headers over MAX_HEADER_BYTES, not valid HTTP/1.1) or that
+  // did not arrive in time: answered with the API's JSON error, not Node's bare status line.
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    answerClientError(err, socket, answerable(lines.get(socket)), logger);
+  });
   server.on('timeout', (socket: Socket) => {
     // Silent before its first request, or idle past the keep-alive timeout: closed as before.
     if (lines.get(socket)?.busy === true) {
@@ -277,6 +285,21 @@ const MAX_WAITING = 16;
 interface Line {
   busy: boolean;
   waiting: (() => void)[];
+  /** The answer of the request being handled (while `busy`). */
+  answering: ServerResponse | null;
+}
+
+/**
+ * Whether an error answer to the request Node failed to read would be read as its answer: no
+ * request before it is unanswered, and the connection is not inside another answer. The failed
+ * request is the one being handled when that one is still arriving (its body, a timeout); then
+ * only until its own answer has started. A request pipelined behind unanswered ones is not: its
+ * error would be taken for theirs.
+ */
+function answerable(line: Line | undefined): boolean {
+  if (line === undefined || (!line.busy && line.waiting.length === 0)) return true;
+  const res = line.answering;
+  return line.waiting.length === 0 && res !== null && !res.req.complete && !res.headersSent;
 }
 
 /**

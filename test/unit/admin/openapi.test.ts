@@ -109,6 +109,9 @@ describe('admin OpenAPI document', () => {
         // Without a token configured, a Host that is not a loopback name gets 403, on any path.
         expect(codes, where).toContain('403');
         if (op.security?.length !== 0) expect(codes, where).toContain('401');
+        // Node's parser and timeouts answer any request, before it is routed (client-error.ts).
+        expect(codes, where).toContain('408');
+        expect(codes, where).toContain('431');
       }
     }
     // The page's files may be missing (the API works without them).

@@ -66,7 +66,8 @@ describe('admin server limits', () => {
         'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
     );
     await c.closed;
-    // The lenient parser passed it on to the router (405: /healthz takes GET only).
+    // The strict parser refuses it (400); the lenient one passed it on to the router, which
+    // answered 405 (/healthz takes GET only).
     expect(c.text()).toMatch(/^HTTP\/1\.1 400 /);
   });
 

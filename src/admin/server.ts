@@ -219,6 +219,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
       clearInterval(sampler);
+      crowd.close();
       panel.close();
       hub.close();
       reject(err);
@@ -258,6 +259,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(sampler);
+        crowd.close();
         panel.close();
         hub.close();
         server.close(() => resolve());

@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { Crowd, LOG_EVERY } from '../../../src/admin/crowd.js';
+import { Crowd, type CrowdTimers, LOG_EVERY } from '../../../src/admin/crowd.js';
+import type { TimerHandle } from '../../../src/util/timers.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 
 /**
@@ -16,12 +17,32 @@ async function counts(registry: Registry): Promise<Record<string, number>> {
   return Object.fromEntries((m?.values ?? []).map((v) => [String(v.labels.reason), v.value]));
 }
 
+/** Timers run by hand: `due` lists what is armed, `fire` runs it. */
+function manualTimers(): CrowdTimers & { due: { fn: () => void; ms: number }[]; fire(): void } {
+  const due: { fn: () => void; ms: number }[] = [];
+  return {
+    due,
+    set(fn, ms) {
+      const entry = { fn, ms };
+      due.push(entry);
+      return entry as unknown as TimerHandle;
+    },
+    clear(t) {
+      const i = due.indexOf(t as unknown as { fn: () => void; ms: number });
+      if (i >= 0) due.splice(i, 1);
+    },
+    fire() {
+      for (const e of due.splice(0)) e.fn();
+    },
+  };
+}
+
 describe('Crowd (connections closed at maxConnections)', () => {
   it('counts each reason from zero, and the rate-limited warn line says how many of each', async () => {
     const registry = new Registry();
     const logger = captureLogger();
     let t = 1_000;
-    const crowd = new Crowd(registry, logger, 4, () => t);
+    const crowd = new Crowd(registry, logger, 4, () => t, manualTimers());
     // Both series exist before the first close, so that its increase shows.
     expect(await counts(registry)).toEqual({ full: 0, evicted: 0 });
 
@@ -49,5 +70,49 @@ describe('Crowd (connections closed at maxConnections)', () => {
     ]);
     expect(lines.every((e) => e.level === 'warn')).toBe(true);
     expect(await counts(registry)).toEqual({ full: 3, evicted: 3 });
+  });
+
+  // The counts held back in a window used to be logged only by the next close after it: a crowd
+  // that stopped within the window left them out of the log for good (only the counter had them).
+  it('logs what the window held back when it ends, with no further close', () => {
+    const logger = captureLogger();
+    const timers = manualTimers();
+    let t = 1_000;
+    const crowd = new Crowd(new Registry(), logger, 4, () => t, timers);
+
+    crowd.closed('full');
+    expect(timers.due).toHaveLength(0); // logged at once: nothing pending, no timer
+    t += 2_000;
+    crowd.closed('evicted');
+    crowd.closed('full');
+    // One timer for the rest of the window, however many closes it holds.
+    expect(timers.due.map((d) => d.ms)).toEqual([LOG_EVERY - 2_000]);
+    expect(logger.find(LINE)).toHaveLength(1);
+
+    t = 1_000 + LOG_EVERY;
+    timers.fire();
+    expect(logger.find(LINE).map((e) => e.fields)).toEqual([
+      { full: 1, evicted: 0, max: 4 },
+      { full: 1, evicted: 1, max: 4 },
+    ]);
+    expect(timers.due).toHaveLength(0);
+
+    // The line the timer wrote starts a new window: a close within it waits for that one's end.
+    t += 1;
+    crowd.closed('full');
+    expect(timers.due.map((d) => d.ms)).toEqual([LOG_EVERY - 1]);
+    // A close after the window logs at once and disarms the timer.
+    t += LOG_EVERY;
+    crowd.closed('full');
+    expect(logger.find(LINE).at(-1)?.fields).toEqual({ full: 2, evicted: 0, max: 4 });
+    expect(timers.due).toHaveLength(0);
+
+    // Closing the admin server clears a pending timer.
+    t += 1;
+    crowd.closed('evicted');
+    expect(timers.due).toHaveLength(1);
+    crowd.close();
+    expect(timers.due).toHaveLength(0);
+    expect(logger.find(LINE)).toHaveLength(3);
   });
 });

@@ -116,9 +116,14 @@ export interface FrameSink {
  * is complete; whatever was decoded behind it is held (bounded) and replayed to `handOff`.
  */
 export class AdmissionReader implements TransportHandlers {
-  readonly first: Promise<Frame>;
-  private resolveFirst!: (f: Frame) => void;
-  private rejectFirst!: (r: Refusal) => void;
+  /**
+   * The admission frame, or the refusal, until admission is over (handOff, discard). Then it is
+   * dropped, with the functions that settle it: the reader stays the transport's handler for the
+   * whole connection, and a settled promise kept the frame, whose bytes (and the read chunk
+   * its payload is a view of) were held as long as the client was connected.
+   */
+  private firstFrame: Promise<Frame> | null;
+  private settle: { resolve: (f: Frame) => void; reject: (r: Refusal) => void } | null = null;
   private readonly decoder: FrameDecoder | null;
   private got = false;
   private early: Frame[] = [];
@@ -138,12 +143,11 @@ export class AdmissionReader implements TransportHandlers {
     private readonly maxEarlyBytes: number,
     private readonly maxEarlyFrames: number,
   ) {
-    this.first = new Promise<Frame>((resolve, reject) => {
-      this.resolveFirst = resolve;
-      this.rejectFirst = reject;
+    this.firstFrame = new Promise<Frame>((resolve, reject) => {
+      this.settle = { resolve, reject };
     });
     // A refusal here is read by the switcher; never leave it unhandled if nobody awaits.
-    this.first.catch(() => {});
+    this.firstFrame.catch(() => {});
     this.decoder = transport.framing === 'stream' ? new FrameDecoder((f) => this.onFrame(f)) : null;
     // A WebSocket message is binary or refused: HTTP can only come as a byte stream.
     this.head = this.decoder !== null ? '' : null;
@@ -155,6 +159,17 @@ export class AdmissionReader implements TransportHandlers {
       );
     }, timeoutMs);
     transport.attach(this);
+  }
+
+  /** The admission frame, or a Refusal as rejection; read it before admission is over. */
+  get first(): Promise<Frame> {
+    if (this.firstFrame === null) throw new Error('admission is over: the first frame is released');
+    return this.firstFrame;
+  }
+
+  /** Whether the first frame (or its refusal) is still held. */
+  get holdsFirst(): boolean {
+    return this.firstFrame !== null;
   }
 
   get isEnded(): boolean {
@@ -195,10 +210,10 @@ export class AdmissionReader implements TransportHandlers {
       if (cut) this.sink.malformed(cut);
       this.sink.closed(err ?? cut ?? undefined);
     } else if (!this.got && cut) {
-      this.rejectFirst(refusal('malformed', 0, `${cut.message} (admission)`));
+      this.settle?.reject(refusal('malformed', 0, `${cut.message} (admission)`));
     } else if (!this.got) {
       // A transport that closed on bad input (a text WebSocket message) is malformed, not a hang-up.
-      this.rejectFirst(
+      this.settle?.reject(
         err instanceof ProtocolError
           ? refusal('malformed', 0, err.message)
           : refusal('closed', 0, 'connection closed before the admission frame'),
@@ -209,6 +224,7 @@ export class AdmissionReader implements TransportHandlers {
   /** The admitted client takes over: held frames first, then everything that follows. */
   handOff(sink: FrameSink): void {
     this.sink = sink;
+    this.release();
     const held = this.early;
     this.early = [];
     this.earlyBytes = 0;
@@ -224,6 +240,13 @@ export class AdmissionReader implements TransportHandlers {
     this.discarding = true;
     this.early = [];
     this.clearTimer();
+    this.release();
+  }
+
+  /** Admission is over: the first frame is not needed any more (see firstFrame). */
+  private release(): void {
+    this.firstFrame = null;
+    this.settle = null;
   }
 
   private onFrame(f: Frame): void {
@@ -235,7 +258,7 @@ export class AdmissionReader implements TransportHandlers {
       this.got = true;
       this.clearTimer();
       this.transport.pauseReading();
-      this.resolveFirst(f);
+      this.settle?.resolve(f);
       return;
     }
     this.early.push(f);
@@ -269,7 +292,7 @@ export class AdmissionReader implements TransportHandlers {
     this.discarding = true;
     this.clearTimer();
     const method = head.slice(0, head.indexOf(' '));
-    this.rejectFirst(
+    this.settle?.reject(
       refusal(
         'http',
         0,
@@ -284,7 +307,7 @@ export class AdmissionReader implements TransportHandlers {
     this.failure ??= r;
     if (!this.got) {
       this.got = true;
-      this.rejectFirst(r);
+      this.settle?.reject(r);
     }
     this.early = [];
     if (!this.ended) this.transport.destroy(err);

@@ -54,7 +54,7 @@ export async function listenDemo(switcher: Switcher, options: DemoListenOptions)
     res.end(ws ? 'upgrade required\n' : 'not found\n');
   });
   const handshakes = new PendingHandshakes(server, maxPendingAdmissions, logger, DEMO_HTTP_CONNECTIONS);
-  server.on('clientError', httpClientError(logger));
+  server.on('clientError', httpClientError(server, logger));
   server.on('upgrade', upgradeOr404(server, handshakes, upgrade));
   let l: Listener;
   try {

@@ -166,18 +166,35 @@ export function logHandshakeFailure(
 }
 
 /**
- * An http(s).Server 'clientError' listener: logs, then does what Node does when there is none
- * (a listener replaces that): answer an HTTP error that nothing was written before with 400
- * (408 for a request cut off by requestTimeout, 431 for headers too large), and destroy.
+ * An http(s).Server 'clientError' listener for `server`: logs, then answers an HTTP error (400;
+ * 408 for a request cut off by requestTimeout, 431 for headers too large) when it would be read
+ * as the failed request's own answer, and destroys the socket. Node's default answers only on a
+ * connection nothing was written to, so a malformed request on a kept-alive connection, after an
+ * earlier answer, got no answer, just a close; this one answers it too.
  */
-export function httpClientError(logger: Logger): (err: Error & { code?: string }, socket: Duplex) => void {
+export function httpClientError(
+  server: http.Server,
+  logger: Logger,
+): (err: Error & { code?: string }, socket: Duplex) => void {
+  const lines = new WeakMap<Duplex, Line>();
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    let line = lines.get(req.socket);
+    if (line === undefined) {
+      line = { unfinished: 0, last: res };
+      lines.set(req.socket, line);
+    }
+    const l = line;
+    l.unfinished++;
+    l.last = res;
+    res.once('close', () => l.unfinished--);
+  });
   return (err, socket) => {
     const s = socket as net.Socket;
     logHandshakeFailure(logger, err, s);
     const code = err.code ?? '';
     if (
       s.writable &&
-      s.bytesWritten === 0 &&
+      answerable(lines.get(socket)) &&
       (code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT')
     ) {
       const status =
@@ -190,6 +207,26 @@ export function httpClientError(logger: Logger): (err: Error & { code?: string }
     }
     s.destroy();
   };
+}
+
+/** The requests a connection's server has seen: how many are not yet answered, and the latest. */
+interface Line {
+  unfinished: number;
+  last: http.ServerResponse;
+}
+
+/**
+ * Whether an error answer written now would be read as the failed request's own: the connection
+ * had no request yet; or every earlier one was answered in full, and the last answer kept the
+ * connection open (after a Connection: close answer the client reads nothing more); or the failed
+ * request is the one being handled, still arriving (its body, a timeout), and none of its answer
+ * is written yet. Never into an answer under way, nor ahead of unanswered pipelined requests.
+ */
+function answerable(line: Line | undefined): boolean {
+  if (line === undefined) return true;
+  const { unfinished, last } = line;
+  if (unfinished === 0) return last.req.complete && last.shouldKeepAlive;
+  return unfinished === 1 && !last.req.complete && !last.headersSent;
 }
 
 /**

@@ -596,7 +596,7 @@ export async function listenWs(
     logger,
   );
   // A malformed or too slow request, or (wss) a failed TLS handshake: say so, answer as Node would.
-  server.on('clientError', httpClientError(logger ?? silentLogger));
+  server.on('clientError', httpClientError(server, logger ?? silentLogger));
   const wsPath = path ?? transportDefaults.wsPath;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.statusCode = requestPath(req) === wsPath ? 426 : 404;

@@ -2,7 +2,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PendingHandshakes } from '../../../src/transport/handshakes.js';
+import { httpClientError, PendingHandshakes } from '../../../src/transport/handshakes.js';
+import { silentLogger } from '../../../src/util/logger.js';
 
 /**
  * PendingHandshakes.request(): a connection found to be plain HTTP leaves the count of pending
@@ -101,5 +102,83 @@ describe('PendingHandshakes.request', () => {
     const { head } = await exchange(f.port, GET);
     expect(head.toLowerCase()).toContain('connection: close');
     expect(f.handshakes.httpSize).toBe(0);
+  });
+});
+
+/**
+ * httpClientError: a request Node's parser refuses is answered whenever the answer would be read
+ * as that request's own, on a kept-alive connection too (Node's default answers only when nothing
+ * was written before: there the client got a bare close).
+ */
+describe('httpClientError', () => {
+  /** A server answering every request 404 as the demo listener does, keep-alive unless `close`. */
+  async function refusing(close: boolean): Promise<number> {
+    const srv = http.createServer((_req, res) => {
+      if (close) res.setHeader('connection', 'close');
+      res.writeHead(404, { 'content-type': 'text/plain', 'content-length': 10 });
+      res.end('not found\n');
+    });
+    srv.on('clientError', httpClientError(srv, silentLogger));
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      srv.closeAllConnections();
+      return new Promise((resolve) => srv.close(resolve));
+    });
+    return (srv.address() as AddressInfo).port;
+  }
+
+  /** Everything `sock` receives until it closes. */
+  const rest = (sock: net.Socket): Promise<string> =>
+    new Promise((resolve) => {
+      let got = '';
+      sock.on('data', (chunk: Buffer) => {
+        got += chunk.toString('latin1');
+      });
+      sock.once('close', () => resolve(got));
+    });
+
+  // A header line without a colon: llhttp refuses it (HPE_INVALID_HEADER_TOKEN).
+  const BAD = 'GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n';
+
+  it('answers 400 to a malformed request on a fresh connection', async () => {
+    const port = await refusing(false);
+    const { sock, head } = await exchange(port, BAD);
+    await rest(sock);
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+  });
+
+  it('answers 400 to a malformed request after an earlier answer on a kept-alive connection', async () => {
+    const port = await refusing(false);
+    const sock = net.connect(port, '127.0.0.1');
+    cleanups.push(() => sock.destroy());
+    // The whole 404 (its body ends the answer), before the malformed request is sent.
+    const first = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      const onData = (chunk: Buffer): void => {
+        got += chunk.toString('latin1');
+        if (!got.endsWith('not found\n')) return;
+        sock.off('data', onData);
+        resolve(got);
+      };
+      sock.on('data', onData);
+      sock.once('error', reject);
+      sock.write('GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    expect(first).toMatch(/^HTTP\/1\.1 404 /);
+    expect(first).toMatch(/\r\nconnection: keep-alive\r\n/i);
+    const after = rest(sock);
+    sock.write(BAD);
+    expect(await after).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\n\r\n$/);
+  });
+
+  it('writes nothing after an answer that closes the connection, even for a pipelined request', async () => {
+    const port = await refusing(true);
+    const sock = net.connect(port, '127.0.0.1');
+    cleanups.push(() => sock.destroy());
+    const all = rest(sock);
+    sock.write(`GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n${BAD}`);
+    const got = await all;
+    expect(got).toMatch(/^HTTP\/1\.1 404 /);
+    expect(got).not.toContain('400');
   });
 });

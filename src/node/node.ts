@@ -326,8 +326,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * refused because its target is not there yet is made again until it is (DialOptions).
    */
   dial(address: string | DialTarget, options: DialOptions = {}): Promise<S> {
-    options = withoutNullSignal(options);
     try {
+      options = withoutNullSignal(options);
       if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
         return this.startDial(address, options);
       }
@@ -508,7 +508,6 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * (PingOptions).
    */
   ping(domain = '', options: PingOptions = {}): Promise<number> {
-    options = withoutNullSignal(options);
     // Closing too, as dial(): sent now, the ping only failed once the connection closed, with
     // ConnectionClosedError, and a waitForTarget ping whose pause close() cut short failed so,
     // unlike a dial's. (The heartbeat pings through pingRaw, not here.)
@@ -516,6 +515,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     let timeoutMs: number;
     let payload: Uint8Array;
     try {
+      options = withoutNullSignal(options);
       timeoutMs = checkDelay('option timeout', options.timeout ?? this.options.pingTimeout);
       checkSignal('option signal', options.signal);
       payload = encodeUtf8(domain);

@@ -71,7 +71,12 @@ export function checkSignal(label: string, v: unknown): AbortSignal | undefined 
 /**
  * `options` with a null `signal` (none, as checkSignal takes it) made undefined: what waits on
  * a dial or ping tests `signal !== undefined`, and called null.addEventListener. A copy only then.
+ * Options that are no object (null: a TypeError reading its signal) are a ConfigError, as the
+ * switcher's options and setSecureContext's are: left out, they are none.
  */
 export function withoutNullSignal<T extends { signal?: AbortSignal }>(options: T): T {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError(`options must be an object, got ${shown(options)}`);
+  }
   return (options.signal as unknown) === null ? { ...options, signal: undefined } : options;
 }

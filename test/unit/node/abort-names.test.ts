@@ -158,3 +158,37 @@ describe('a null signal', () => {
     }
   });
 });
+
+// Options given as null read null.signal before anything was checked: node.dial and node.ping
+// threw a TypeError synchronously (a caller's .catch() never saw it), and a session's rejected
+// with it. They are refused as bad options, as a rejected ConfigError.
+describe('null options', () => {
+  it('are a ConfigError rejection for a dial and ping, of a node and of a session', async () => {
+    const node = silentPeer();
+    const session = new Session<FlexStream>({
+      connector: () => new Promise(() => {}),
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+      password: 'p',
+      domain: 'waiting',
+    });
+    const options = null as never;
+    try {
+      for (const op of [
+        () => node.dial('bob:80', options),
+        () => node.ping('bob', options),
+        () => session.dial('bob:80', options),
+        () => session.ping('bob', options),
+      ]) {
+        let made: Promise<unknown> | undefined;
+        expect(() => {
+          made = op();
+        }).not.toThrow();
+        const err = await made?.catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as Error).message).toBe('options must be an object, got null');
+      }
+    } finally {
+      await session.close();
+    }
+  });
+});

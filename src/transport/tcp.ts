@@ -13,7 +13,7 @@ import { type DialOptions, guardDial } from './dial.js';
 import { HandlerSlot } from './inbox.js';
 import { type PinHolder, pin, unpin } from './read-pin.js';
 import type { SecureContextOptions } from './secure-context.js';
-import { connectAttempts, dialFailure } from './tls-failure.js';
+import { connectAttempts, connectFailureText, dialFailure } from './tls-failure.js';
 import type { Transport, TransportHandlers } from './types.js';
 
 export interface TcpTransportOptions {
@@ -118,10 +118,12 @@ class TcpTransport implements Transport, PinHolder {
       if (this.remoteAddress === 'unknown' && typeof address === 'string') {
         this.remoteAddress = formatAddress(address, typeof port === 'number' ? port : undefined);
       }
-      const reason = err.message.trim() || tried.map((e) => e.message.trim()).join('; ');
-      this.failure ??= new ConnectionClosedError(`connection to ${this.remoteAddress} failed: ${reason}`, {
-        cause: err,
-      });
+      this.failure ??= new ConnectionClosedError(
+        `connection to ${this.remoteAddress} failed: ${connectFailureText(err)}`,
+        {
+          cause: err,
+        },
+      );
     });
     // The peer finished: finish our side too (also when the socket was made with allowHalfOpen).
     socket.on('end', () => this.end());

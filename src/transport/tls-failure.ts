@@ -19,13 +19,20 @@ export function dialFailure(err: Error & { code?: unknown }): { text: string; ca
     });
     return { text: `the server answered, but not in TLS (wrong version number); ${TLS_SCHEME_HINT}`, cause };
   }
-  // Node's AggregateError, of a name whose every address refused, has no message of its own.
-  const text =
+  return { text: connectFailureText(err), cause: err };
+}
+
+/**
+ * A connect's error message, trimmed; for Node's AggregateError (a name whose every address
+ * refused), which has no message of its own, its attempts' messages joined.
+ */
+export function connectFailureText(err: Error): string {
+  return (
     err.message.trim() ||
     connectAttempts(err)
       .map((e) => e.message.trim())
-      .join('; ');
-  return { text, cause: err };
+      .join('; ')
+  );
 }
 
 /**

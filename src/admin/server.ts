@@ -95,7 +95,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       if (socket.destroyed) return;
       let line = lines.get(socket);
       if (line === undefined) {
-        line = { busy: false, waiting: [], answering: null };
+        line = { waiting: [], answering: null };
         lines.set(socket, line);
       }
       const conn = line;
@@ -105,11 +105,9 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
         // that pipelines requests and never reads the answers (Node stops reading it, and the
         // socket and its maxConnections slot were held for good). Every write that goes out
         // restarts it; an event stream clears it (EventHub.open) and has its own limit.
-        conn.busy = true;
         conn.answering = res;
         socket.setTimeout(o.headersTimeout);
         res.once('close', () => {
-          conn.busy = false;
           conn.answering = null;
           if (socket.destroyed) conn.waiting.length = 0;
           else conn.waiting.shift()?.();
@@ -119,7 +117,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
           res.destroy();
         });
       };
-      if (!conn.busy) run();
+      if (conn.answering === null) run();
       else if (conn.waiting.length < MAX_WAITING) conn.waiting.push(run);
       else {
         logger.warn(
@@ -169,7 +167,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   });
   server.on('timeout', (socket: Socket) => {
     // Silent before its first request, or idle past the keep-alive timeout: closed as before.
-    if (lines.get(socket)?.busy === true) {
+    if ((lines.get(socket)?.answering ?? null) !== null) {
       logger.warn(
         { remote: socket.remoteAddress, ms: o.headersTimeout },
         'admin connection closed: no progress on a request or its answer',
@@ -283,11 +281,10 @@ export const KEEP_ALIVE_TIMEOUT = 5_000;
 /** Requests a connection may have waiting behind the one being answered (pipelined). */
 const MAX_WAITING = 16;
 
-/** A connection's requests: whether one is being answered, and those that wait for it. */
+/** A connection's requests: the one being answered, and those that wait for it. */
 interface Line {
-  busy: boolean;
   waiting: (() => void)[];
-  /** The answer of the request being handled (while `busy`). */
+  /** The answer of the request being handled; null while none is. */
   answering: ServerResponse | null;
 }
 
@@ -299,7 +296,7 @@ interface Line {
  * error would be taken for theirs.
  */
 function answerable(line: Line | undefined): boolean {
-  if (line === undefined || (!line.busy && line.waiting.length === 0)) return true;
+  if (line === undefined || (line.answering === null && line.waiting.length === 0)) return true;
   const res = line.answering;
   return line.waiting.length === 0 && res !== null && !res.req.complete && !res.headersSent;
 }

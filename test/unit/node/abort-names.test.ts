@@ -22,6 +22,16 @@ afterEach(() => {
   for (const n of nodes.splice(0)) n.destroy();
 });
 
+/** A session whose connector never connects: its waits wait until they are given up. */
+function waitingSession(): Session<FlexStream> {
+  return new Session<FlexStream>({
+    connector: () => new Promise(() => {}),
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+    password: 'p',
+    domain: 'waiting',
+  });
+}
+
 /** A node whose peer reads frames and never answers. */
 function silentPeer(): Node {
   const [a, b] = memoryPair();
@@ -70,12 +80,7 @@ describe('an AbortError names what it ended', () => {
 
   it('a ready() says it was the wait for the session', async () => {
     // A connector that never connects: ready() waits until its signal fires.
-    const session = new Session<FlexStream>({
-      connector: () => new Promise(() => {}),
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
-      password: 'p',
-      domain: 'waiting',
-    });
+    const session = waitingSession();
     try {
       expect(await abortedWith((signal) => session.ready({ signal }))).toEqual([
         'wait for the session to be ready aborted',
@@ -92,12 +97,7 @@ describe('an AbortError names what it ended', () => {
 describe('a signal that is not an AbortSignal', () => {
   it('is a ConfigError naming the option, for a dial, ping, accept and ready()', async () => {
     const node = silentPeer();
-    const session = new Session<FlexStream>({
-      connector: () => new Promise(() => {}),
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
-      password: 'p',
-      domain: 'waiting',
-    });
+    const session = waitingSession();
     const signal = 5 as unknown as AbortSignal;
     try {
       for (const op of [
@@ -124,12 +124,7 @@ describe('a signal that is not an AbortSignal', () => {
 describe('a null signal', () => {
   it('counts as none for a dial, ping, accept and ready(), with or without waitForTarget', async () => {
     const node = silentPeer();
-    const session = new Session<FlexStream>({
-      connector: () => new Promise(() => {}),
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
-      password: 'p',
-      domain: 'waiting',
-    });
+    const session = waitingSession();
     const signal = null as unknown as AbortSignal;
     const timeout = 20;
     try {
@@ -165,12 +160,7 @@ describe('a null signal', () => {
 describe('null options', () => {
   it('are a ConfigError rejection for a dial and ping, of a node and of a session', async () => {
     const node = silentPeer();
-    const session = new Session<FlexStream>({
-      connector: () => new Promise(() => {}),
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
-      password: 'p',
-      domain: 'waiting',
-    });
+    const session = waitingSession();
     const options = null as never;
     try {
       for (const op of [

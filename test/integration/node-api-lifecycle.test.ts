@@ -167,23 +167,29 @@ describe('a closing node', () => {
   });
 });
 
+/** A session admitted as `domain` by a switcher of its own on a memory link; both closed after. */
+async function readySession(domain: string): Promise<Session<FlexStream>> {
+  const sw = new Switcher({ password: 'p' });
+  cleanups.push(() => sw.close({ timeout: 200 }));
+  const session = new Session<FlexStream>({
+    connector: async () => {
+      const [a, b] = memoryPair();
+      sw.handle(b);
+      return a;
+    },
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    password: 'p',
+    domain,
+    heartbeatInterval: 0,
+  });
+  cleanups.push(() => session.close());
+  await session.ready();
+  return session;
+}
+
 describe('session listeners', () => {
   it('a session.listen() that throws leaves nothing registered', async () => {
-    const sw = new Switcher({ password: 'p' });
-    cleanups.push(() => sw.close({ timeout: 200 }));
-    const session = new Session<FlexStream>({
-      connector: async () => {
-        const [a, b] = memoryPair();
-        sw.handle(b);
-        return a;
-      },
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      password: 'p',
-      domain: 'lsn',
-      heartbeatInterval: 0,
-    });
-    cleanups.push(() => session.close());
-    await session.ready();
+    const session = await readySession('lsn');
     // The connection's node already serves port 81 (a listener of its own): the session's listen
     // fails, and must not keep the port for a listener the caller never got.
     const own = session.node?.listen(81);
@@ -197,21 +203,7 @@ describe('session listeners', () => {
   // "listen port 81 is used" said neither which listener held the port nor what to do: with a
   // session, the holder may be the other API's (the session's node, or the session on its node).
   it('a listen() on a port that has a listener says which one holds it and what to do', async () => {
-    const sw = new Switcher({ password: 'p' });
-    cleanups.push(() => sw.close({ timeout: 200 }));
-    const session = new Session<FlexStream>({
-      connector: async () => {
-        const [a, b] = memoryPair();
-        sw.handle(b);
-        return a;
-      },
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
-      password: 'p',
-      domain: 'held',
-      heartbeatInterval: 0,
-    });
-    cleanups.push(() => session.close());
-    await session.ready();
+    const session = await readySession('held');
     const node = session.node!;
     const what = 'close that listener first, or listen on another port';
     const own = node.listen(81);

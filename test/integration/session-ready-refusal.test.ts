@@ -7,8 +7,10 @@ import {
   BaseNode,
   ConfigError,
   ConnectionClosedError,
+  type ConnectOptions,
   type FlexStream,
   FlexStream as FS,
+  type NodeSession,
   ProtocolError,
   Session,
   type SessionOptions,
@@ -64,6 +66,13 @@ function memorySession(
   return s;
 }
 
+/** A session made by connect() for `url`, with PASSWORD unless `extra` says otherwise. */
+function urlSession(url: string, domain: string, extra: Partial<ConnectOptions> = {}): NodeSession {
+  const s = connect(url, { password: PASSWORD, domain, backoffInitial: 20, backoffMax: 100, ...extra });
+  cleanups.push(() => s.close());
+  return s;
+}
+
 /** Resolves with the failures of the session's next `n` attempts. */
 function refusals(s: Session<FlexStream>, n: number): Promise<Error[]> {
   return new Promise((resolve) => {
@@ -94,13 +103,7 @@ describe('ready() and a refused admission', () => {
     const sw = switcher();
     const listener = await listenTcp(sw, { host: '127.0.0.1', port: 0 });
     cleanups.push(() => listener.close());
-    const s = connect(`tcp://127.0.0.1:${listener.address.port}`, {
-      password: 'wrong',
-      domain: 'bob',
-      backoffInitial: 20,
-      backoffMax: 100,
-    });
-    cleanups.push(() => s.close());
+    const s = urlSession(`tcp://127.0.0.1:${listener.address.port}`, 'bob', { password: 'wrong' });
     // Before: still waiting after two refused attempts, and for ever after them.
     const err = await beforeRefusals(outcome(s.ready()), s, 2);
     expect(err).toBeInstanceOf(AdmissionError);
@@ -156,13 +159,7 @@ describe('ready() and a refused admission', () => {
     cleanups.push(() => new Promise((resolve) => http.close(resolve)));
     http.on('connection', (sock) => cleanups.push(() => sock.destroy()));
     const port = (http.address() as AddressInfo).port;
-    const s = connect(`tcp://127.0.0.1:${port}`, {
-      password: PASSWORD,
-      domain: 'lost',
-      backoffInitial: 20,
-      backoffMax: 100,
-    });
-    cleanups.push(() => s.close());
+    const s = urlSession(`tcp://127.0.0.1:${port}`, 'lost');
     const err = await beforeRefusals(outcome(s.ready()), s, 2);
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as Error).message).toMatch(/answered in HTTP/);
@@ -174,13 +171,7 @@ describe('ready() and a refused admission', () => {
     const listener = await listenTls(sw, { host: '127.0.0.1', port: 0, cert: certA.cert, key: certA.key });
     cleanups.push(() => listener.close());
     // No `ca`: the test certificate is self-signed, so the handshake fails on every attempt.
-    const s = connect(`tls://127.0.0.1:${listener.address.port}`, {
-      password: PASSWORD,
-      domain: 'wary',
-      backoffInitial: 20,
-      backoffMax: 100,
-    });
-    cleanups.push(() => s.close());
+    const s = urlSession(`tls://127.0.0.1:${listener.address.port}`, 'wary');
     const err = await beforeRefusals(outcome(s.ready()), s, 2);
     expect(err).toBeInstanceOf(Error);
     expect(err).not.toBe('waiting');
@@ -198,13 +189,9 @@ describe('ready() and a refused admission', () => {
     await new Promise<void>((resolve) => go.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise((resolve) => go.close(resolve)));
     go.on('connection', (sock) => cleanups.push(() => sock.destroy()));
-    const s = connect(`tcp://127.0.0.1:${(go.address() as AddressInfo).port}`, {
+    const s = urlSession(`tcp://127.0.0.1:${(go.address() as AddressInfo).port}`, 'gone', {
       password: 'wrong',
-      domain: 'gone',
-      backoffInitial: 20,
-      backoffMax: 100,
     });
-    cleanups.push(() => s.close());
     const seen = refusals(s, 2);
     expect(await beforeRefusals(outcome(s.ready()), s, 2)).toBe('waiting');
     for (const e of await seen) expect(e).toMatchObject({ reason: 'closed' });
@@ -225,13 +212,7 @@ describe('ready() and a refused admission', () => {
       const listener = await listenWs(sw, { host: '127.0.0.1', port: 0 });
       cleanups.push(() => listener.close());
       const path = scheme === 'wss' ? '/flex/ws' : '';
-      const s = connect(`${scheme}://127.0.0.1:${listener.address.port}${path}`, {
-        password: PASSWORD,
-        domain: 'plain',
-        backoffInitial: 20,
-        backoffMax: 100,
-      });
-      cleanups.push(() => s.close());
+      const s = urlSession(`${scheme}://127.0.0.1:${listener.address.port}${path}`, 'plain');
       const err = await beforeRefusals(outcome(s.ready()), s, 2);
       expect(err).toBeInstanceOf(ConnectionClosedError);
       expect((err as Error).message).toMatch(/not in TLS \(wrong version number\)/);
@@ -255,13 +236,7 @@ describe('ready() and a refused admission', () => {
       return a;
     });
     cleanups.push(() => random.mockRestore());
-    const s = connect(`tcp://127.0.0.1:${listener.address.port}`, {
-      password: PASSWORD,
-      domain: 'crossed',
-      backoffInitial: 20,
-      backoffMax: 100,
-    });
-    cleanups.push(() => s.close());
+    const s = urlSession(`tcp://127.0.0.1:${listener.address.port}`, 'crossed');
     const err = await beforeRefusals(outcome(s.ready()), s, 2);
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as Error).message).toMatch(/answered in TLS.*use a tls:\/\/ URL/);
@@ -281,13 +256,7 @@ describe('ready() and a refused admission', () => {
       return a;
     });
     cleanups.push(() => random.mockRestore());
-    const s = connect(`tcp://127.0.0.1:${listener.address.port}`, {
-      password: PASSWORD,
-      domain: 'crossed',
-      backoffInitial: 20,
-      backoffMax: 100,
-    });
-    cleanups.push(() => s.close());
+    const s = urlSession(`tcp://127.0.0.1:${listener.address.port}`, 'crossed');
     for (const e of await refusals(s, 2)) {
       expect(e).toMatchObject({ reason: 'closed' });
       expect(e.message).toMatch(/the port may also speak TLS .*use tls:\/\/ there/);
@@ -304,15 +273,10 @@ describe('ready() and a refused admission', () => {
     cleanups.push(() => listener.close());
     const refused: string[] = [];
     sw.on('refused', (r) => refused.push(r.reason));
-    const s = connect(`ws://127.0.0.1:${listener.address.port}/flex/ws`, {
-      password: PASSWORD,
-      domain: 'crossed-ws',
-      backoffInitial: 20,
-      backoffMax: 100,
+    const s = urlSession(`ws://127.0.0.1:${listener.address.port}/flex/ws`, 'crossed-ws', {
       // Not what ends the wait: the switcher's answer comes long before.
       connectTimeout: 60_000,
     });
-    cleanups.push(() => s.close());
     const err = await beforeRefusals(outcome(s.ready()), s, 2);
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as Error).message).toMatch(

@@ -26,25 +26,28 @@ const OPTIONS: NodeOptions = {
   streamHighWaterMark: WINDOW,
 };
 
-async function webPair(): Promise<{ s: WebStream; peer: WebStream }> {
+/** What webPair and duplexPair need of a node: the two faces' Node classes both have it. */
+interface Dialer<S> {
+  destroy(): void;
+  dial(target: string): Promise<S>;
+  listen(port: number): { accept(): Promise<S> };
+}
+
+/** Nodes alice and bob, made by `make`, on a memory link: a stream from alice and bob's end of it. */
+async function pairOf<S>(
+  make: (t: ReturnType<typeof memoryPair>[0], o: NodeOptions) => Dialer<S>,
+): Promise<{ s: S; peer: S }> {
   const [x, y] = memoryPair();
-  const na = new WebNode(x, { domain: 'alice', ip: 1, ...OPTIONS });
-  const nb = new WebNode(y, { domain: 'bob', ip: 2, ...OPTIONS });
+  const na = make(x, { domain: 'alice', ip: 1, ...OPTIONS });
+  const nb = make(y, { domain: 'bob', ip: 2, ...OPTIONS });
   nodes.push(na, nb);
   const accepted = nb.listen(9).accept();
   const s = await na.dial('bob:9');
   return { s, peer: await accepted };
 }
 
-async function duplexPair(): Promise<{ s: FlexStream; peer: FlexStream }> {
-  const [x, y] = memoryPair();
-  const na = new Node(x, { domain: 'alice', ip: 1, ...OPTIONS });
-  const nb = new Node(y, { domain: 'bob', ip: 2, ...OPTIONS });
-  nodes.push(na, nb);
-  const accepted = nb.listen(9).accept();
-  const s = await na.dial('bob:9');
-  return { s, peer: await accepted };
-}
+const webPair = (): Promise<{ s: WebStream; peer: WebStream }> => pairOf((t, o) => new WebNode(t, o));
+const duplexPair = (): Promise<{ s: FlexStream; peer: FlexStream }> => pairOf((t, o) => new Node(t, o));
 
 const outcome = (p: Promise<unknown>): Promise<unknown> =>
   p.then(

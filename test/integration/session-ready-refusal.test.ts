@@ -4,23 +4,20 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect } from '../../src/connect.js';
 import {
   AdmissionError,
-  BaseNode,
   ConfigError,
   ConnectionClosedError,
   type ConnectOptions,
   type FlexStream,
-  FlexStream as FS,
   type NodeSession,
   ProtocolError,
-  Session,
+  type Session,
   type SessionOptions,
   TimeoutError,
 } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { listenTcp, listenTls, listenWs } from '../../src/switcher-node.js';
-import { memoryPair } from '../../src/transport/memory.js';
-import type { Transport } from '../../src/transport/types.js';
 import { certA } from '../helpers/certs.js';
+import { memorySessionTo } from '../helpers/sessions.js';
 
 /**
  * `await session.ready()` against a switcher that refuses the node: a refusal that waiting will
@@ -48,13 +45,7 @@ function memorySession(
   domain: string,
   extra: Partial<SessionOptions> = {},
 ): Session<FlexStream> {
-  const s = new Session<FlexStream>({
-    connector: async () => {
-      const [a, b] = memoryPair();
-      sw.handle(b);
-      return a as Transport;
-    },
-    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+  const s = memorySessionTo(sw, {
     password: PASSWORD,
     domain,
     backoffInitial: 20,

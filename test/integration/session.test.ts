@@ -17,6 +17,7 @@ import { listenTcp, listenWs } from '../../src/switcher-node.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
 import { dependants } from '../helpers/dependants.js';
+import { memorySessionTo } from '../helpers/sessions.js';
 import { once, pattern, readAll, sha256, writeAll } from '../helpers/streams.js';
 
 const PASSWORD = 'session-test';
@@ -33,13 +34,7 @@ function switcher(): Switcher {
 
 /** A session whose connections are in-memory pairs handed to `sw`. */
 function memorySession(sw: Switcher, domain: string, extra: Partial<SessionOptions> = {}) {
-  const s = new Session<FlexStream>({
-    connector: async () => {
-      const [a, b] = memoryPair();
-      sw.handle(b);
-      return a as Transport;
-    },
-    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+  const s = memorySessionTo(sw, {
     password: PASSWORD,
     domain,
     backoffInitial: 20,

@@ -13,14 +13,7 @@ import {
 } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
-import {
-  checkAtLeast,
-  checkBool,
-  checkDelay,
-  checkSignal,
-  isAbortSignal,
-  withoutNullSignal,
-} from '../util/check.js';
+import { checkAtLeast, checkBool, checkDelay, checkSignal, withoutNullSignal } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { eitherSignal, type LinkedSignal } from '../util/signals.js';
@@ -277,11 +270,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.reconnect = checkBool('option reconnect', options.reconnect ?? d.reconnect);
     this.waitForReady = checkBool('option waitForReady', options.waitForReady ?? d.waitForReady);
     if (timeout !== undefined) delayOption('timeout', timeout);
-    const signal = opener ?? undefined;
-    if (signal !== undefined && !isAbortSignal(signal)) {
-      throw new ConfigError(`option signal must be an AbortSignal, got ${String(signal)}`);
-    }
-    this.bounds = { signal, timeout };
+    this.bounds = { signal: checkSignal('option signal', opener), timeout };
     this.connector = connector;
     this.makeNode = makeNode;
     this.opts = options;

@@ -657,9 +657,13 @@ export class SwitcherClient implements FrameSink {
     SwitcherClient.trimIfIdle(kept.peer);
   }
 
-  /** The close-ACK header of the kept close `kept`, as its peer would send it. */
-  static owedAck(kept: ClosingStream): Uint8Array {
-    return header(Cmd.CLOSE_ACK, kept.closer.ip, kept.srcPort, kept.peer.ip, kept.dstPort, 0);
+  /**
+   * Sends the close-ACK of the kept close `kept` to its closer, as its peer would send it (the
+   * peer left, or an access reload keeps the two apart). The caller forgets `kept`.
+   */
+  static answerClose(kept: ClosingStream): void {
+    const ack = header(Cmd.CLOSE_ACK, kept.closer.ip, kept.srcPort, kept.peer.ip, kept.dstPort, 0);
+    kept.closer.sendAs(kept.peer, ack, EMPTY);
   }
 
   /** Forgets the early frames held on `route` (a route of `dialer`); the caller sent or dropped them. */
@@ -875,9 +879,8 @@ export class SwitcherClient implements FrameSink {
     // close-ACK of a stream it no longer has (PROTOCOL.md 5.4; flexmux alike), so one whose close
     // timed out meanwhile is unharmed.
     for (const kept of this.owes) {
-      const closer = kept.closer;
-      closer.closing.delete(kept.key);
-      if (inOurPlace) closer.sendAs(this, SwitcherClient.owedAck(kept), EMPTY);
+      kept.closer.closing.delete(kept.key);
+      if (inOurPlace) SwitcherClient.answerClose(kept);
     }
     this.owes.clear();
     // Early frames held for us can go nowhere now; ours held for others are forgotten with us.

@@ -1,5 +1,5 @@
 import { Cmd, LOCAL_IP } from '../wire/constants.js';
-import { EMPTY, header } from '../wire/frame.js';
+import { header } from '../wire/frame.js';
 import type { AccessOptions } from './access.js';
 import { type LinkedStream, SwitcherClient } from './client.js';
 import { addOrphan, type Orphans, REVOKED_RESET } from './orphans.js';
@@ -167,7 +167,7 @@ export function answerForbiddenCloses(
     for (const kept of [...c.closing.values()]) {
       if (mayTalk(c.domain, kept.peer.domain)) continue;
       SwitcherClient.forgetClose(kept);
-      c.sendAs(kept.peer, SwitcherClient.owedAck(kept), EMPTY);
+      SwitcherClient.answerClose(kept);
       answered++;
     }
   }

@@ -6,6 +6,7 @@ import {
   ProtocolError,
   TimeoutError,
 } from '../errors.js';
+import { transportDefaults } from '../transport/defaults.js';
 import { Handoff } from '../transport/handoff.js';
 import type { Transport } from '../transport/types.js';
 import { concatBytes } from '../util/bytes.js';
@@ -191,7 +192,7 @@ function checkNotHttp(head: Uint8Array): void {
     line += head[i]! >= 0x20 && head[i]! < 0x7f ? String.fromCharCode(head[i]!) : '?';
   }
   throw new ProtocolError(
-    `the switcher answered in HTTP (${JSON.stringify(line)}): that port serves WebSocket or HTTP, not flex over TCP; use a ws:// URL (path /flex/ws by default)`,
+    `the switcher answered in HTTP (${JSON.stringify(line)}): that port serves WebSocket or HTTP, not flex over TCP; use a ws:// URL (path ${transportDefaults.wsPath} by default)`,
   );
 }
 

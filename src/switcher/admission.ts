@@ -1,4 +1,5 @@
 import { AdmissionError, ProtocolError, TimeoutError } from '../errors.js';
+import { transportDefaults } from '../transport/defaults.js';
 import type { Transport, TransportHandlers } from '../transport/types.js';
 import { type TimerHandle, timeout } from '../util/timers.js';
 import {
@@ -98,8 +99,7 @@ function sniff(head: string): 'http' | 'flex' | 'more' {
 }
 
 /** What the switcher answers an HTTP request on a flex byte-stream port with, before it closes. */
-export const HTTP_REQUEST_REFUSAL_BODY =
-  "This is a flex TCP port, not HTTP or WebSocket: connect to it with a tcp:// URL (tls:// if it is a TLS port), or give a WebSocket client the switcher's ws:// or wss:// URL (path /flex/ws by default).\n";
+export const HTTP_REQUEST_REFUSAL_BODY = `This is a flex TCP port, not HTTP or WebSocket: connect to it with a tcp:// URL (tls:// if it is a TLS port), or give a WebSocket client the switcher's ws:// or wss:// URL (path ${transportDefaults.wsPath} by default).\n`;
 
 /** What the admitted client's router receives once it takes over the connection. */
 export interface FrameSink {

@@ -254,17 +254,7 @@ export async function startSwitcher(
   };
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './ports.js';
 
 /** Resolves once 127.0.0.1:`port` accepts a connection (retrying refused attempts until `timeout`). */
 export async function waitForPort(port: number, timeout = 30_000): Promise<void> {

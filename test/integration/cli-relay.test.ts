@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { killAll, ROOT, runCli, runCliToEnd, startSwitcher } from '../helpers/cli.js';
+import { freePort, killAll, ROOT, runCli, runCliToEnd, startSwitcher } from '../helpers/cli.js';
 
 /**
  * The CLI end to end, as child processes: a switcher, a node exposing a local TCP service, and
@@ -166,12 +166,7 @@ describe('switcher + node --expose + dial', () => {
   });
 
   it('a reset on either side resets the other: a refused service and a client that aborts', async () => {
-    const closedPort = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const port = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(port));
-      });
-    });
+    const closedPort = await freePort();
     // A service that reads and never answers: only the client's abort can end its connection.
     let serviceSide: (how: string) => void = () => {};
     const serviceSaw = new Promise<string>((resolve) => {
@@ -231,12 +226,7 @@ describe('switcher + node --expose + dial', () => {
   });
 
   it('exit codes: dial refused 4, wrong password 3, no switcher 6', async () => {
-    const closedPort = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const port = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(port));
-      });
-    });
+    const closedPort = await freePort();
     const [refused, rejected, nobody] = await Promise.all([
       runCliToEnd(['dial', 'alice:23', '-s', tcp], { env: ENV, input: '' }),
       runCliToEnd(['dial', 'alice:22', '-s', tcp], { env: { FLEXMUX_PASSWORD: 'wrong' }, input: '' }),

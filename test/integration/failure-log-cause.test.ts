@@ -12,6 +12,7 @@ import { dialTcp, listenTcp as listenDirect } from '../../src/transport/tcp.js';
 import { type CapturingLogger, captureLogger, type LogEntry } from '../helpers/faulty-log.js';
 import { FaultyProxy } from '../helpers/faulty-proxy.js';
 import { nextEvent } from '../helpers/faulty-streams.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * The log lines that report a failure name the runtime's code behind flexmux's, as 'session
@@ -68,15 +69,6 @@ async function listening(server: net.Server): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
-/** A port on 127.0.0.1 that refuses connections: bound once, closed again. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 async function session(url: string, domain: string, logger: CapturingLogger): Promise<NodeSession> {
   const s = connect(url, { password: PASSWORD, domain, reconnect: false, logger });
   cleanups.push(() => s.close());
@@ -125,7 +117,7 @@ async function tunnel(target: number): Promise<{
 
 describe("failure log lines name the runtime's code", () => {
   it('a forwarded connection whose target refuses: ECONNREFUSED on the exposing side', async () => {
-    const refusing = await closedPort();
+    const refusing = await freePort();
     const { bobLog, aliceLog, client } = await tunnel(refusing);
     client();
     const exposed = await bobLog.next('exposed connection failed');

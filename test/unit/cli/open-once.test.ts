@@ -1,4 +1,3 @@
-import * as net from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { describeError } from '../../../src/cli/exit.js';
@@ -10,6 +9,7 @@ import { FlexStream } from '../../../src/face/duplex.js';
 import { BaseNode } from '../../../src/node/node.js';
 import { Session } from '../../../src/node/session.js';
 import type { Transport } from '../../../src/transport/types.js';
+import { freePort } from '../../helpers/ports.js';
 
 // connect() as it is, unless a test makes its session itself (one whose attempt hangs).
 vi.mock('../../../src/connect.js', async (importOriginal) => {
@@ -26,22 +26,13 @@ afterEach(() => {
   else process.env[PASSWORD_ENV] = saved;
 });
 
-/** A port on 127.0.0.1 that nothing listens on (it was just given back). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 describe('openOnce', () => {
   it('takes a --connect-timeout whose doubled deadline passes 2^31-1 ms', async () => {
     // 300h is a valid duration; twice it plus 1 s is not a delay a timer can take, and the wait
     // for readiness failed at once (Node ran it after 1 ms, later a ConfigError) instead of
     // reporting what really happened to the attempt.
     process.env[PASSWORD_ENV] = 'open-once';
-    const port = await closedPort();
+    const port = await freePort();
     const err = await openOnce(
       {
         switcher: `tcp://127.0.0.1:${port}`,
@@ -64,7 +55,7 @@ describe('openOnce with the default switcher URL', () => {
   // went to tcp://127.0.0.1:7000 and said just 'connect ECONNREFUSED', not that no URL was given.
   it('says the URL was the default when it cannot connect, and how to set one', async () => {
     process.env[PASSWORD_ENV] = 'open-once';
-    const port = await closedPort();
+    const port = await freePort();
     const o = {
       switcher: `tcp://127.0.0.1:${port}`,
       connectTimeout: 5_000,

@@ -11,6 +11,7 @@ import {
 import type { Transport } from '../../../src/transport/types.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 import { acceptFailure, listenWithServer } from '../../helpers/listen.js';
+import { freePort } from '../../helpers/ports.js';
 import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { timersArmedBy } from '../../helpers/timers.js';
 import { type Harness, transportContract } from './contract.js';
@@ -284,11 +285,3 @@ const twoAddresses: net.LookupFunction = (_host, options, cb) => {
   if ((options as { all?: boolean }).all) (cb as (e: null, a: typeof all) => void)(null, all);
   else cb(null, HOST, 4);
 };
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, HOST, resolve));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}

@@ -16,6 +16,7 @@ import type { Transport } from '../../../src/transport/types.js';
 import { dialWs, listenWs, wsUpgradeHandler } from '../../../src/transport/ws.js';
 import { trapUncaught } from '../../helpers/faulty-process.js';
 import { expectCutShortClosedOnClose, listenWithServer } from '../../helpers/listen.js';
+import { freePort } from '../../helpers/ports.js';
 import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { timersArmedBy } from '../../helpers/timers.js';
 import { type Harness, transportContract } from './contract.js';
@@ -335,10 +336,7 @@ describe('ws dial, listen and upgrade handler', () => {
   });
 
   it('gives no such hint when nothing listens, nor when the server answers in HTTP', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, HOST, resolve));
-    const port = (closed.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
     const refused = (await dialWs(`ws://${HOST}:${port}/flex/ws`).catch((e: unknown) => e)) as Error;
     expect(refused.message).toMatch(/ECONNREFUSED/);
     expect(refused.message).not.toContain(SCHEME_HINT);

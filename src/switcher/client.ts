@@ -602,15 +602,18 @@ export class SwitcherClient implements FrameSink {
 
   /**
    * Forgets a stream (a close or reset passed, or both FINs of a releasing stream); whether it was
-   * linked.
+   * linked. `close`, a v3 close from `a` to `b`, is kept for its close-ACK (noteClose) before
+   * either end is found idle: kept after, it left both ends trimming their queues (trimIfIdle)
+   * while still owed that ACK.
    */
-  static unlink(a: SwitcherClient, b: SwitcherClient, key: string): boolean {
+  static unlink(a: SwitcherClient, b: SwitcherClient, key: string, close?: Frame): boolean {
     const link = a.streams.get(key);
     if (link === undefined || b.streams.get(key) !== link) return false;
     a.streams.delete(key);
     b.streams.delete(key);
     link.acceptorClient.accepted--;
     SwitcherClient.forgetRoute(link);
+    if (close !== undefined) SwitcherClient.noteClose(a, b, key, close);
     SwitcherClient.trimIfIdle(a);
     SwitcherClient.trimIfIdle(b);
     return true;

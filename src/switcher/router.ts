@@ -293,8 +293,7 @@ export class Router {
       const key = streamKey(f);
       // A v3 close's ACK is still owed once the stream is forgotten: an access reload may have to
       // send it in the peer's place (revoke.ts answerForbiddenCloses).
-      if (SwitcherClient.unlink(from, to, key) && f.cmd === Cmd.CLOSE)
-        SwitcherClient.noteClose(from, to, key, f);
+      SwitcherClient.unlink(from, to, key, f.cmd === Cmd.CLOSE ? f : undefined);
       this.beforeAck(from, to, f, true);
     } else if (f.cmd === Cmd.CLOSE_ACK) {
       // No key string built for a closer with no close kept (most close-ACKs of a quiet node).

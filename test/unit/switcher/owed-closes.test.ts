@@ -62,6 +62,38 @@ function closeAcks(raw: Raw): Frame[] {
   return acks;
 }
 
+/** How many sources `domain`'s outbox keeps a queue for (Outbox.sources). */
+function queues(s: Switcher, domain: string): number {
+  return (inner(s, domain) as unknown as { outbox: { sources: number } }).outbox.sources;
+}
+
+describe('a v3 close kept for its close-ACK', () => {
+  it('keeps both ends from trimming their queues until the close-ACK passes', async () => {
+    const sw = makeSwitcher();
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    await stream(web, db);
+    const linked = [queues(sw, 'web'), queues(sw, 'db')];
+    expect(linked).toEqual([1, 1]);
+
+    // The close leaves neither end idle: web keeps the close, db owes its ACK. A trim scheduled
+    // as the stream was forgotten, before the close was kept, let go of both queues here.
+    await close(web, db);
+    await web.barrier();
+    await db.barrier();
+    expect([inner(sw, 'web').closing.size, inner(sw, 'db').owes.size]).toEqual([1, 1]);
+    expect([queues(sw, 'web'), queues(sw, 'db')]).toEqual(linked);
+
+    // Its ACK passes: both ends are idle now, and let go of their queues.
+    db.send(makeFrame(Cmd.CLOSE_ACK, web.ip, 1000, db.ip, 80));
+    await web.next(isCloseAck);
+    await web.barrier();
+    await db.barrier();
+    expect([inner(sw, 'web').closing.size, inner(sw, 'db').owes.size]).toEqual([0, 0]);
+    expect([queues(sw, 'web'), queues(sw, 'db')]).toEqual([0, 0]);
+  });
+});
+
 describe('a v3 close whose peer leaves before answering', () => {
   it('is forgotten at the leave: a reload later sends nothing for the departed peer', async () => {
     const sw = makeSwitcher();

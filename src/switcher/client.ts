@@ -631,12 +631,21 @@ export class SwitcherClient implements FrameSink {
   /**
    * A v3 close `f` of a linked stream passed from `closer` to `peer`: its close-ACK, as `peer`
    * would send it, is kept until it passes (dropClose) or an access reload sends it instead. The
-   * key has no close kept: link() cleared it, and only the first close or reset of a link unlinks
-   * it.
+   * key should have no close kept (link() cleared it, and only the first close or reset of a link
+   * unlinks it); one kept all the same is replaced at both its ends. Only overwritten in
+   * `closing`, it stayed in its peer's `owes`: that peer never looked idle again, and at its leave
+   * answered the stale close and forgot the closer's newer one (kept under the same key).
    */
   static noteClose(closer: SwitcherClient, peer: SwitcherClient, key: string, f: Frame): void {
     if (closer === peer) return;
-    if (closer.closing.size >= MAX_CLOSING) {
+    // No lookup for a closer with no close kept (most closes).
+    const old = closer.closing.size === 0 ? undefined : closer.closing.get(key);
+    if (old !== undefined) {
+      // Deleted, not overwritten, so that the new close is the newest for MAX_CLOSING.
+      closer.closing.delete(key);
+      old.peer.owes.delete(old);
+      if (old.peer !== peer) SwitcherClient.trimIfIdle(old.peer);
+    } else if (closer.closing.size >= MAX_CLOSING) {
       const oldest = closer.closing.values().next().value;
       if (oldest !== undefined) SwitcherClient.forgetClose(oldest);
     }

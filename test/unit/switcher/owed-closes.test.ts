@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BaseNode, FlexStream, Session } from '../../../src/index.js';
-import type { SwitcherClient } from '../../../src/switcher/client.js';
+import { SwitcherClient } from '../../../src/switcher/client.js';
 import type { Registry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { memoryPair } from '../../../src/transport/memory.js';
@@ -91,6 +91,43 @@ describe('a v3 close kept for its close-ACK', () => {
     await db.barrier();
     expect([inner(sw, 'web').closing.size, inner(sw, 'db').owes.size]).toEqual([0, 0]);
     expect([queues(sw, 'web'), queues(sw, 'db')]).toEqual([0, 0]);
+  });
+});
+
+describe('SwitcherClient.noteClose', () => {
+  // link() clears a key's kept close before the key can be closed again, so these do not happen
+  // through the router: noteClose stays sound all the same.
+  it('replaces a close already kept under the key: its peer owes one close-ACK, answered once', async () => {
+    const sw = makeSwitcher();
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    const [w, d] = [inner(sw, 'web'), inner(sw, 'db')];
+    SwitcherClient.noteClose(w, d, 'k', makeFrame(Cmd.CLOSE, db.ip, 80, web.ip, 1000));
+    SwitcherClient.noteClose(w, d, 'k', makeFrame(Cmd.CLOSE, db.ip, 80, web.ip, 1001));
+    expect([w.closing.size, d.owes.size]).toEqual([1, 1]);
+    expect([...d.owes]).toEqual([w.closing.get('k')]);
+
+    // db leaves owing it: the newer close is answered in its place, the replaced one is not.
+    expect(sw.kick('db')).toBe(true);
+    await db.closed;
+    await web.barrier();
+    expect(closeAcks(web).map((f) => f.dstPort)).toEqual([1001]);
+    expect(w.closing.size).toBe(0);
+  });
+
+  it('replaces a close kept with another peer: that peer owes nothing any more', async () => {
+    const sw = makeSwitcher();
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    const cache = await join(sw, 'cache');
+    const [w, d, c] = [inner(sw, 'web'), inner(sw, 'db'), inner(sw, 'cache')];
+    SwitcherClient.noteClose(w, d, 'k', makeFrame(Cmd.CLOSE, db.ip, 80, web.ip, 1000));
+    SwitcherClient.noteClose(w, c, 'k', makeFrame(Cmd.CLOSE, cache.ip, 80, web.ip, 1000));
+    expect([w.closing.size, d.owes.size, c.owes.size]).toEqual([1, 0, 1]);
+
+    // Its close-ACK passes: nothing is kept at any end.
+    SwitcherClient.dropClose(w, 'k');
+    expect([w.closing.size, d.owes.size, c.owes.size]).toEqual([0, 0, 0]);
   });
 });
 

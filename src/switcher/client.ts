@@ -563,9 +563,6 @@ export class SwitcherClient implements FrameSink {
    */
   static link(a: SwitcherClient, b: SwitcherClient, key: string, ack?: Frame, caps = 0, fins = 0): void {
     if (a.streams.has(key)) return;
-    // The addresses are a new stream's: a close of an earlier one on them was answered or is lost.
-    if (a.closing.size !== 0) SwitcherClient.dropClose(a, key);
-    if (b.closing.size !== 0) SwitcherClient.dropClose(b, key);
     // `a` sent the OpenStream ACK: it is the acceptor, its address is the ACK's source.
     const acceptor = [ack?.srcIP ?? a.ip, ack?.srcPort ?? 0] as const;
     const dialer = [ack?.dstIP ?? b.ip, ack?.dstPort ?? 0] as const;
@@ -583,6 +580,10 @@ export class SwitcherClient implements FrameSink {
     };
     a.streams.set(key, link);
     b.streams.set(key, link);
+    // The addresses are a new stream's: a close of an earlier one on them was answered or is lost.
+    // Dropped once the stream is recorded, so that neither end looks idle (trimIfIdle) meanwhile.
+    if (a.closing.size !== 0) SwitcherClient.dropClose(a, key);
+    if (b.closing.size !== 0) SwitcherClient.dropClose(b, key);
     a.accepted++;
     a.stats.streamsOpened++;
     if (b !== a) b.stats.streamsOpened++;

@@ -94,6 +94,25 @@ describe('a v3 close kept for its close-ACK', () => {
   });
 });
 
+describe('a stream opened again on the addresses of a kept close', () => {
+  it('drops the kept close without trimming the queues of its now busy ends', async () => {
+    const sw = makeSwitcher();
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    await stream(web, db);
+    await close(web, db);
+    expect(inner(sw, 'web').closing.size).toBe(1);
+
+    // The close-ACK is lost; web dials again from the same port, db accepts.
+    await stream(web, db);
+    await web.barrier();
+    await db.barrier();
+    expect([inner(sw, 'web').closing.size, inner(sw, 'db').owes.size]).toEqual([0, 0]);
+    expect(sw.client('web')?.streams).toBe(1);
+    expect([queues(sw, 'web'), queues(sw, 'db')]).toEqual([1, 1]);
+  });
+});
+
 describe('SwitcherClient.noteClose', () => {
   // link() clears a key's kept close before the key can be closed again, so these do not happen
   // through the router: noteClose stays sound all the same.

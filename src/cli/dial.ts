@@ -63,8 +63,12 @@ Host alice bob
   return { command: cmd, run: runDial };
 }
 
-/** Resolves when the stream has closed: with its error, or undefined after a clean end both ways. */
-function outcome(stream: FlexStream): Promise<Error | undefined> {
+/**
+ * Resolves when the stream has closed: with its error, or undefined after a clean end both ways.
+ * (A stream aborted under the command, its node destroyed, fails with an error: see
+ * FlexStream.onClose. Exported for the tests.)
+ */
+export function streamOutcome(stream: FlexStream): Promise<Error | undefined> {
   return new Promise((resolve) => {
     let failure: Error | undefined;
     stream.on('error', (err: Error) => {
@@ -129,7 +133,7 @@ async function runDial(ctx: CommandContext): Promise<number> {
       : await session.dial(address, { timeout: o.dialTimeout });
     opened = stream;
     logger.info({ target: address }, 'stream open');
-    const done = outcome(stream);
+    const done = streamOutcome(stream);
     shutdown = onStopSignal(logger, 2_000);
     if (o.stats) {
       meter = startMeter(

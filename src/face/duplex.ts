@@ -371,7 +371,11 @@ export class FlexStream extends Duplex implements StreamFace {
     this.clearIdle();
     if (this.destroyed) return;
     if (aborted) {
-      this.destroy();
+      // Aborted by no destroy() of ours (that one found the stream destroyed above): a core
+      // destroyed without an error, or a backlog stream refused. Closed without an error it looked
+      // like a clean end to code that listens for 'error' only, as the Web Streams face never did.
+      // Through onError: nobody may listen yet (a refused backlog stream is nobody's).
+      this.onError(new StreamClosedError('stream aborted'));
       return;
     }
     // It failed, and its error waits for a listener (onError): nothing was delivered or finished.

@@ -12,7 +12,7 @@ import { asError, bytesOf, kindOf } from '../stream/web.js';
  * own side, as Node's adapters otherwise do.
  *
  * They behave as the Web Streams face (src/stream/web.ts) does: an abort without an error
- * (destroy() with none, the node destroyed) fails a view with StreamClosedError('stream aborted');
+ * (the Duplex destroyed with none) fails a view with StreamClosedError('stream aborted');
  * a writable side finished by the stream's close, not by the view's close(), fails further writes
  * with StreamClosedError; cancel and abort reasons mean what they mean there (asError: an Error, a
  * { resetCode } object, or no reason); any BufferSource is written as its bytes, and a chunk that

@@ -1039,7 +1039,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       else l.close();
     }
     this.listeners.clear();
-    const streamErr = byOwner ? null : new ConnectionClosedError('connection closed', { cause: err });
+    // Its streams fail either way, as its dials and pings do: destroyed by its owner too, a stream
+    // cut short must not look to its reader like one the peer ended (a silent close did to any code
+    // that listens for 'error' only, as `flexmux dial` does). The face keeps the error in `failure`
+    // when nobody listens, so nothing crashes.
+    const streamErr = new ConnectionClosedError('connection closed', { cause: err });
     for (const s of [...this.streams.values()]) s.abort(streamErr);
     this.streams.clear();
     if (this.closeError) {

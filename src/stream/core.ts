@@ -40,8 +40,9 @@ export interface StreamFace {
   onFlushed?(): void;
   /**
    * The stream is finished in both directions. Called once. `aborted`: it was torn down locally
-   * without an error (destroy() with none, or the node destroyed), so the face should close
-   * without reporting an end.
+   * without an error (destroy() with none, or refused in a listener's backlog), so the face must
+   * not report an end; unless the face itself asked for it (its own destroy()), it fails, so that
+   * its reader does not take the abort for a complete transfer.
    */
   onClose(aborted: boolean): void;
 }
@@ -1061,16 +1062,15 @@ export class StreamCore extends StreamQueue {
   }
 
   /**
-   * Fails without sending anything more, dropping what is queued: the connection died, the peer
-   * reset the stream, or an early-data open failed (the peer has no such stream). With no error
-   * (the node was destroyed by its owner) the stream closes like a destroyed socket: no 'end', no
-   * 'error'.
+   * Fails without sending anything more, dropping what is queued: the connection died or was
+   * destroyed, the peer reset the stream, or an early-data open failed (the peer has no such
+   * stream). Always with an error: a stream cut short so has not ended, and its reader must hear it.
    */
-  abort(err: Error | null): void {
+  abort(err: Error): void {
     if (this._state === 'closed') return;
     this.dropPending();
     this.host.scheduler.clear(this);
-    this.finish(err, err === null);
+    this.finish(err);
   }
 
   // ---------------------------------------------------------------- closing

@@ -32,6 +32,7 @@ export class Connections {
    */
   admit(socket: Socket): 'room' | 'closed-oldest' | 'full' {
     let made: 'room' | 'closed-oldest' = 'room';
+    if (this.size >= this.max) this.dropDestroyed();
     if (this.size >= this.max) {
       const oldest = this.strangers.values().next();
       if (oldest.done === true) return 'full';
@@ -45,6 +46,20 @@ export class Connections {
       this.trusted.delete(socket);
     });
     return made;
+  }
+
+  /**
+   * Forgets connections destroyed already whose 'close' has not come yet: it comes a turn of the
+   * event loop later (once the handle has closed), and Node's own count, server.maxConnections's,
+   * dropped at destroy(). Counted until then, a connection reset (the server destroys its end on
+   * the read error) or timed out kept its slot here: a new one that came in between found every
+   * slot taken, and when they had all shown the token it was turned away as `full` (an operator
+   * reconnecting among operators), or else a live connection was closed for room there was.
+   * Only at the cap, so at most `max` sockets are looked at, and only then.
+   */
+  private dropDestroyed(): void {
+    for (const s of this.strangers) if (s.destroyed) this.strangers.delete(s);
+    for (const s of this.trusted) if (s.destroyed) this.trusted.delete(s);
   }
 
   /** `socket` carried a request with the token: it is no longer closed to make room. */

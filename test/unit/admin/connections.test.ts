@@ -133,6 +133,45 @@ describe('admin server connections at maxConnections', () => {
     expect(await operator.get('/api/v1/info', true)).toBe(200);
   });
 
+  // A connection the server has destroyed still counted until its 'close', a turn of the event
+  // loop later, while Node's own count had dropped at once: one that arrived in between found
+  // every slot taken, and with no connection to close for it, was turned away as `full`. Here an
+  // operator's connection is reset (the server destroys its end on the read error) and the
+  // operator's new one arrives in the same turn.
+  it('a connection that arrives as another is reset takes its place, whoever held the slots', async () => {
+    const a = await admin();
+    const operators: Client[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = await client(a.port);
+      expect(await c.get('/api/v1/info', true)).toBe(200);
+      operators.push(c);
+    }
+    for (let round = 0; round < 4; round++) {
+      const gone = operators.shift()!;
+      gone.s.resetAndDestroy();
+      const next = await client(a.port);
+      expect(await next.get('/api/v1/info', true)).toBe(200);
+      expect(next.closed()).toBe(false);
+      operators.push(next);
+    }
+    expect(operators.some((c) => c.closed())).toBe(false);
+    expect(await closedByReason(a)).toEqual({ full: 0, evicted: 0 });
+  });
+
+  // Node accepts every pending connection in one turn, each counted (and each evicted one
+  // uncounted) at once: a burst without the token at the cap pushes out the oldest, and the
+  // operator who comes last in it is served, none turned away by Node's own cap.
+  it('a burst without the token at the cap leaves the operator who comes with it served', async () => {
+    const a = await admin();
+    const outsiders = await crowd(a.port, 4);
+    const burst = await Promise.all(Array.from({ length: 12 }, () => client(a.port)));
+    const operator = burst.at(-1)!;
+    expect(await operator.get('/api/v1/info', true)).toBe(200);
+    for (const c of [...outsiders, ...burst.slice(0, 8)]) await c.whenClosed();
+    expect(burst.slice(8).some((c) => c.closed())).toBe(false);
+    expect(await closedByReason(a)).toEqual({ full: 0, evicted: 12 });
+  });
+
   it('when every connection has shown the token a new one is closed on arrival; a new token ends that', async () => {
     const a = await admin();
     const operators: Client[] = [];

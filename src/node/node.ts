@@ -327,7 +327,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    */
   dial(address: string | DialTarget, options: DialOptions = {}): Promise<S> {
     try {
-      options = withoutNullSignal(options);
+      options = withoutNullSignal('dial()', options);
       if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
         return this.startDial(address, options);
       }
@@ -515,7 +515,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     let timeoutMs: number;
     let payload: Uint8Array;
     try {
-      options = withoutNullSignal(options);
+      options = withoutNullSignal('ping()', options);
       timeoutMs = checkDelay('option timeout', options.timeout ?? this.options.pingTimeout);
       checkSignal('option signal', options.signal);
       payload = encodeUtf8(domain);

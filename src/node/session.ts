@@ -364,7 +364,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * (dialTimeout by default) and ends at its `signal` (SessionDialOptions).
    */
   async dial(address: string | DialTarget, options: SessionDialOptions = {}): Promise<S> {
-    options = withoutNullSignal(options);
+    options = withoutNullSignal('dial()', options);
     if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
       return this.dialOnce(address, options);
     }
@@ -427,7 +427,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * and ends at its `signal` (SessionPingOptions).
    */
   async ping(domain = '', options: SessionPingOptions = {}): Promise<number> {
-    options = withoutNullSignal(options);
+    options = withoutNullSignal('ping()', options);
     checkSignal('option signal', options.signal);
     if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
       return this.pingOnce(domain, options);

@@ -69,14 +69,25 @@ export function checkSignal(label: string, v: unknown): AbortSignal | undefined 
 }
 
 /**
- * `options` with a null `signal` (none, as checkSignal takes it) made undefined: what waits on
- * a dial or ping tests `signal !== undefined`, and called null.addEventListener. A copy only then.
- * Options that are no object (null: a TypeError reading its signal) are a ConfigError, as the
- * switcher's options and setSecureContext's are: left out, they are none.
+ * `options` if they are an object, else a ConfigError naming `call` ("listen()") and the value.
+ * Left out they are none (a default parameter of `{}` fills them in); null is no way to say so:
+ * read as it was, it failed with a TypeError from deep inside ("Cannot read properties of null"),
+ * the one error that was no FlexError. Refused, as the switcher's options and setSecureContext's
+ * are; a `signal` of null is another matter (checkSignal).
  */
-export function withoutNullSignal<T extends { signal?: AbortSignal }>(options: T): T {
+export function checkOptions<T>(call: string, options: T): T {
   if (options === null || typeof options !== 'object') {
-    throw new ConfigError(`options must be an object, got ${shown(options)}`);
+    throw new ConfigError(`${call} options must be an object, got ${shown(options)}`);
   }
+  return options;
+}
+
+/**
+ * `options` (checkOptions, for `call`) with a null `signal` (none, as checkSignal takes it) made
+ * undefined: what waits on a dial or ping tests `signal !== undefined`, and called
+ * null.addEventListener. A copy only then.
+ */
+export function withoutNullSignal<T extends { signal?: AbortSignal }>(call: string, options: T): T {
+  checkOptions(call, options);
   return (options.signal as unknown) === null ? { ...options, signal: undefined } : options;
 }

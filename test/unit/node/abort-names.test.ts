@@ -163,19 +163,19 @@ describe('null options', () => {
     const session = waitingSession();
     const options = null as never;
     try {
-      for (const op of [
-        () => node.dial('bob:80', options),
-        () => node.ping('bob', options),
-        () => session.dial('bob:80', options),
-        () => session.ping('bob', options),
-      ]) {
+      for (const [call, op] of [
+        ['dial()', () => node.dial('bob:80', options)],
+        ['ping()', () => node.ping('bob', options)],
+        ['dial()', () => session.dial('bob:80', options)],
+        ['ping()', () => session.ping('bob', options)],
+      ] as const) {
         let made: Promise<unknown> | undefined;
         expect(() => {
           made = op();
         }).not.toThrow();
         const err = await made?.catch((e: unknown) => e);
         expect(err).toBeInstanceOf(ConfigError);
-        expect((err as Error).message).toBe('options must be an object, got null');
+        expect((err as Error).message).toBe(`${call} options must be an object, got null`);
       }
     } finally {
       await session.close();

@@ -14,7 +14,14 @@ import { Scheduler } from '../scheduler.js';
 import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
-import { checkBool, checkDelay, checkInt, checkSignal, withoutNullSignal } from '../util/check.js';
+import {
+  checkBool,
+  checkDelay,
+  checkInt,
+  checkOptions,
+  checkSignal,
+  withoutNullSignal,
+} from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { releaseWatch } from '../util/slabs.js';
@@ -471,6 +478,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Listens on a virtual port. */
   listen(port: number, options: { backlog?: number } = {}): Listener<S> {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
+    checkOptions('listen()', options);
     // Closing too, as dial(): a listener made now would refuse every open, then close.
     if (this._closed || this.closing) throw new NotConnectedError('node is closed');
     const held = this.listeners.get(port);

@@ -13,7 +13,14 @@ import {
 } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
-import { checkAtLeast, checkBool, checkDelay, checkSignal, withoutNullSignal } from '../util/check.js';
+import {
+  checkAtLeast,
+  checkBool,
+  checkDelay,
+  checkOptions,
+  checkSignal,
+  withoutNullSignal,
+} from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { eitherSignal, type LinkedSignal } from '../util/signals.js';
@@ -454,6 +461,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   /** A listener that survives reconnections: it is served on every new connection. */
   listen(port: number, options: { backlog?: number } = {}): Listener<S> {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
+    checkOptions('listen()', options);
     if (this._state === 'closed') throw this.closedError();
     if (this.listeners.has(port)) throw new ConfigError(portTaken(port, 'a listener of this session'));
     const l = new Listener<S>(port, options.backlog ?? this.nodeOpts.backlog);

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { BaseNode, ConfigError, FlexStream, Node, Session } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { rejectsWithConfigError } from '../helpers/rejects.js';
+
+/**
+ * Options given as null (a JavaScript caller's "none") were read as they came: the call failed
+ * with a TypeError from deep inside ("Cannot read properties of null (reading 'backlog')"), the
+ * one error that was no FlexError. Every public call taking options refuses them as bad options,
+ * a ConfigError naming the call, as dial() and ping() did first: thrown by a call that returns
+ * its result, a rejection of one that returns a promise.
+ */
+
+const NULL = null as never;
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A node on a memory link nobody answers on; destroyed after the test. */
+function idleNode(): Node {
+  const [a] = memoryPair();
+  const node = new Node(a, { heartbeatInterval: 0 });
+  cleanups.push(() => node.destroy());
+  return node;
+}
+
+/** A session whose connector never connects; closed after the test. */
+function waitingSession(): Session<FlexStream> {
+  const session = new Session<FlexStream>({
+    connector: () => new Promise(() => {}),
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+    password: 'p',
+    domain: 'waiting',
+  });
+  cleanups.push(() => session.close());
+  return session;
+}
+
+interface Case {
+  /** The call as a caller writes it. */
+  name: string;
+  /** How the ConfigError names it. */
+  call: string;
+  make: () => unknown;
+}
+
+/** Calls that return their result: a null options argument is thrown at once. */
+const throwing: Case[] = [
+  { name: 'node.listen(port, null)', call: 'listen()', make: () => idleNode().listen(80, NULL) },
+  { name: 'session.listen(port, null)', call: 'listen()', make: () => waitingSession().listen(80, NULL) },
+];
+
+/** Calls that return a promise: a null options argument rejects it, the call never throws. */
+const rejecting: Case[] = [];
+
+describe('null options', () => {
+  it.each(throwing)('$name throws a ConfigError naming $call', ({ call, make }) => {
+    let err: unknown;
+    try {
+      make();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toBe(`${call} options must be an object, got null`);
+  });
+
+  it.runIf(rejecting.length > 0).each(rejecting)(
+    '$name rejects with a ConfigError naming $call',
+    async ({ call, make }) => {
+      const err = await rejectsWithConfigError(make as () => Promise<unknown>);
+      expect(err.message).toBe(`${call} options must be an object, got null`);
+    },
+  );
+});

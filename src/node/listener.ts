@@ -1,6 +1,6 @@
 import { MAX_BACKLOG } from '../config.js';
 import { AbortError, ConnectionClosedError } from '../errors.js';
-import { checkInt, checkSignal } from '../util/check.js';
+import { checkInt, checkOptions, checkSignal } from '../util/check.js';
 import { Deque } from '../util/deque.js';
 import { Emitter } from '../util/emitter.js';
 
@@ -136,7 +136,7 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
   accept(options: { signal?: AbortSignal } = {}): Promise<S> {
     let signal: AbortSignal | undefined;
     try {
-      signal = checkSignal('option signal', options.signal);
+      signal = checkSignal('option signal', checkOptions('accept()', options).signal);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -325,6 +325,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   ready(options: ReadyOptions = {}): Promise<void> {
     let untilAdmitted: boolean;
     try {
+      checkOptions('ready()', options);
       if (options.timeout !== undefined) checkDelay('option timeout', options.timeout);
       untilAdmitted = checkBool('option untilAdmitted', options.untilAdmitted ?? false);
       checkSignal('option signal', options.signal);

@@ -59,6 +59,7 @@ const rejecting: Case[] = [
     call: 'accept()',
     make: () => waitingSession().listen(80).accept(NULL),
   },
+  { name: 'session.ready(null)', call: 'ready()', make: () => waitingSession().ready(NULL) },
 ];
 
 describe('null options', () => {

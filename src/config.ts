@@ -1,5 +1,5 @@
 import { ConfigError } from './errors.js';
-import { checkBool, checkInt } from './util/check.js';
+import { checkBool, checkInt, checkOptions } from './util/check.js';
 import type { Logger } from './util/logger.js';
 import { MAX_DELAY } from './util/timers.js';
 import { ALL_CAPS, MAX_PAYLOAD } from './wire/constants.js';
@@ -177,8 +177,13 @@ export type ResolvedNodeOptions = Required<Omit<NodeOptions, 'logger'>> & { logg
 const int = (name: string, v: unknown, min: number, max: number): number =>
   checkInt(`option ${name}`, v, min, max);
 
-/** Applies defaults and checks every option; throws ConfigError naming the bad option. */
+/**
+ * Applies defaults and checks every option; throws ConfigError naming the bad option. Options of
+ * null (`new Node(transport, null)`) are no object, a ConfigError as well: read as they were,
+ * they failed with a TypeError.
+ */
 export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
+  checkOptions('node', o);
   const d = defaults;
   if (o.domain !== undefined && typeof o.domain !== 'string') {
     throw new ConfigError('option domain must be a string');

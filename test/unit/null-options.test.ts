@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BaseNode, ConfigError, FlexStream, Node, Session } from '../../src/index.js';
+import { Node as BrowserNode } from '../../src/browser.js';
+import { BaseNode, ConfigError, FlexStream, Node, Session, validateNodeOptions } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { rejectsWithConfigError } from '../helpers/rejects.js';
 
@@ -47,6 +48,18 @@ interface Case {
 
 /** Calls that return their result: a null options argument is thrown at once. */
 const throwing: Case[] = [
+  { name: 'new Node(transport, null)', call: 'node', make: () => new Node(memoryPair()[0], NULL) },
+  {
+    name: 'new BaseNode(transport, null, factory)',
+    call: 'node',
+    make: () => new BaseNode(memoryPair()[0], NULL, (core) => new FlexStream(core)),
+  },
+  {
+    name: 'new browser Node(transport, null)',
+    call: 'node',
+    make: () => new BrowserNode(memoryPair()[0], NULL),
+  },
+  { name: 'validateNodeOptions(null)', call: 'node', make: () => validateNodeOptions(NULL) },
   { name: 'node.listen(port, null)', call: 'listen()', make: () => idleNode().listen(80, NULL) },
   { name: 'session.listen(port, null)', call: 'listen()', make: () => waitingSession().listen(80, NULL) },
 ];

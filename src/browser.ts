@@ -10,7 +10,7 @@ import { WebStream } from './stream/web.js';
 import { transportDefaults } from './transport/defaults.js';
 import type { Transport } from './transport/types.js';
 import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser.js';
-import { checkDelay } from './util/check.js';
+import { checkDelay, checkOptions } from './util/check.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
 export { defaults, sessionDefaults, validateNodeOptions } from './config.js';
@@ -65,6 +65,8 @@ export interface BrowserConnectOptions extends SessionOptions {
 
 /** A reconnecting session over the browser WebSocket: `connect('wss://host/flex/ws', {...})`. */
 export function connect(url: string, options: BrowserConnectOptions): Session<WebStream> {
+  // Read here before the session checks them: refused under this call's name.
+  checkOptions('connect()', options);
   const own = options.ws?.timeout;
   // A timer delay, as the session checks it again (AttemptBounds), but under the caller's name.
   if (own !== undefined) checkDelay('option ws.timeout', own);

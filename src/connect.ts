@@ -8,7 +8,7 @@ import { dialTcp } from './transport/tcp.js';
 import { dialTls } from './transport/tls.js';
 import type { Transport } from './transport/types.js';
 import { dialWs } from './transport/ws.js';
-import { checkBool, checkDelay } from './util/check.js';
+import { checkBool, checkDelay, checkOptions } from './util/check.js';
 import { withoutPassword } from './util/url.js';
 
 export interface ConnectOptions extends SessionOptions {
@@ -101,6 +101,7 @@ export function connector(
   url: string,
   o: ConnectOptions = {} as ConnectOptions,
 ): (signal: AbortSignal) => Promise<Transport> {
+  checkOptions('connector()', o);
   let u: URL;
   try {
     u = new URL(url);
@@ -145,6 +146,8 @@ export function connector(
  * reconnects with back-off, and re-registers its listeners.
  */
 export function connect(url: string, options: ConnectOptions): NodeSession {
+  // Read by connector() before the session checks them: refused here under this call's name.
+  checkOptions('connect()', options);
   return new Session<FlexStream>({
     ...options,
     connector: connector(url, options),

@@ -1,5 +1,6 @@
 import { ConfigError, ConnectionClosedError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
+import { checkOptions } from '../util/check.js';
 import {
   checkDelayOption,
   checkNumber,
@@ -56,6 +57,7 @@ export function seededRandom(seed: number): () => number {
 let pairCount = 0;
 
 export function memoryPair(options: MemoryPairOptions = {}): [MemoryTransport, MemoryTransport] {
+  checkOptions('memoryPair()', options);
   const framing = options.framing ?? 'stream';
   if (framing !== 'stream' && framing !== 'message')
     throw new ConfigError(`unknown framing ${String(framing)}`);

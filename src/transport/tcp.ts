@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { ConnectionClosedError } from '../errors.js';
+import { checkOptions } from '../util/check.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
@@ -67,6 +68,7 @@ export interface SecureTransportListener extends Listener {
 
 /** Wraps a connected socket (TCP, or TLS: a TLSSocket is a net.Socket). Received Buffers pass straight through. */
 export function tcpTransport(socket: net.Socket, options: TcpTransportOptions = {}): Transport {
+  checkOptions('tcpTransport()', options);
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   return new TcpTransport(socket, options.closeTimeout ?? transportDefaults.closeTimeout);
 }
@@ -239,6 +241,7 @@ class TcpTransport implements Transport, PinHolder {
 // handling failures with .catch() alone would miss a throw (docs/errors.md).
 export async function dialTcp(host: string, port: number, options: TcpDialOptions = {}): Promise<Transport> {
   checkPort(port);
+  checkOptions('dialTcp()', options);
   return connectSocket(
     `TCP dial to ${formatAddress(host, port)}`,
     options,
@@ -279,6 +282,7 @@ export async function listenTcp(
   options: TcpListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<Listener> {
+  checkOptions('listenTcp()', options);
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   const server = net.createServer((socket) => {
     onTransport(tcpTransport(socket, { closeTimeout: options.closeTimeout }));

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { checkOptions } from '../util/check.js';
 import { silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
@@ -43,6 +44,7 @@ export interface TlsListenOptions extends tls.TlsOptions, ListenOptions, TcpTran
 // async as dialTcp is: a bad argument rejects rather than throws.
 export async function dialTls(host: string, port: number, options: TlsDialOptions = {}): Promise<Transport> {
   checkPort(port);
+  checkOptions('dialTls()', options);
   const { signal, timeout, closeTimeout, ...tlsOptions } = options;
   // SNI carries names only (RFC 6066); Node warns when given an IP, so leave it out for one.
   const servername = tlsOptions.servername ?? (net.isIP(host) === 0 ? host : undefined);
@@ -68,6 +70,7 @@ export async function listenTls(
   options: TlsListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<SecureTransportListener> {
+  checkOptions('listenTls()', options);
   const { host, port, backlog, logger, closeTimeout, maxPendingHandshakes, ...tlsOptions } = options;
   checkDelayOption('closeTimeout', closeTimeout, 0);
   checkNumber('maxPendingHandshakes', maxPendingHandshakes, 1, true);

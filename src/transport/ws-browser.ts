@@ -1,5 +1,6 @@
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
+import { checkOptions } from '../util/check.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -59,7 +60,8 @@ const OPEN = 1;
 const CLOSED = 3;
 
 export function browserWsTransport(ws: WebSocket, options: BrowserWsOptions = {}): Transport {
-  checkOptions(options);
+  checkOptions('browserWsTransport()', options);
+  checkTransportOptions(options);
   if (ws.readyState !== OPEN) throw new ConfigError('browserWsTransport needs an open WebSocket');
   return new BrowserWsTransport(ws, options);
 }
@@ -273,6 +275,7 @@ class BrowserWsTransport implements Transport {
 // async so that a bad argument (no WebSocket class, a bad option) rejects the promise rather than
 // throwing from the call: a caller handling failures with .catch() alone would miss a throw.
 export async function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): Promise<Transport> {
+  checkOptions('dialBrowserWs()', options);
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   // Node.js 20 and 21 have no global WebSocket. The option's name is the one a caller of the
   // browser connect() writes too (`ws.WebSocket`), not only this function's (`WebSocket`).
@@ -282,7 +285,7 @@ export async function dialBrowserWs(url: string, options: BrowserWsDialOptions =
     );
   const { signal, timeout, protocols, WebSocket: _ctor, ...transportOptions } = options;
   waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
-  checkOptions(options);
+  checkTransportOptions(options);
   const shown = withoutPassword(url);
   return guardDial<Transport>(`WebSocket dial to ${shown}`, { signal, timeout }, (attempt) => {
     const ws = protocols === undefined ? new Ctor(url) : new Ctor(url, protocols);
@@ -305,7 +308,7 @@ export async function dialBrowserWs(url: string, options: BrowserWsDialOptions =
   });
 }
 
-function checkOptions(options: BrowserWsOptions): void {
+function checkTransportOptions(options: BrowserWsOptions): void {
   checkDelayOption('pollInterval', options.pollInterval, 0);
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   checkNumber('maxHeldBytes', options.maxHeldBytes, 1, true);

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
-import { shown as shownValue } from '../util/check.js';
+import { checkOptions, shown as shownValue } from '../util/check.js';
 import { silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -173,6 +173,7 @@ export function wsTransport(
   remoteAddress: string,
   options: WsTransportOptions = {},
 ): Transport {
+  checkOptions('wsTransport()', options);
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   if (ws.readyState !== OPEN) throw new ConfigError('wsTransport needs an open WebSocket');
   return new WsTransport(ws, remoteAddress, options, null, false);
@@ -420,6 +421,7 @@ export async function dialWs(url: string, options: WsDialOptions = {}): Promise<
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
     throw new ConfigError(`dialWs needs a ws:// or wss:// URL, got ${withoutPassword(url)}`);
   }
+  checkOptions('dialWs()', options);
   const { signal, timeout, highWaterMark, lowWaterMark, closeTimeout, maxPayload, ...clientOptions } =
     options;
   const transportOptions = { highWaterMark, lowWaterMark, closeTimeout };
@@ -525,6 +527,7 @@ export function wsUpgradeHandler(
   options: WsUpgradeOptions,
   onTransport: (transport: Transport) => void,
 ): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean {
+  checkOptions('wsUpgradeHandler()', options);
   const path = options.path ?? transportDefaults.wsPath;
   // Compared with the request's path, which starts with '/' and stops before a query: any other
   // path matched nothing, and every dial was answered 404.
@@ -561,6 +564,7 @@ export async function listenWs(
   options: WsListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<Listener> {
+  checkOptions('listenWs()', options);
   const {
     host,
     port,

@@ -1,16 +1,31 @@
+import * as net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Node as BrowserNode, connect as browserConnect } from '../../src/browser.js';
+import {
+  Node as BrowserNode,
+  connect as browserConnect,
+  browserWsTransport,
+  dialBrowserWs,
+} from '../../src/browser.js';
 import {
   BaseNode,
   ConfigError,
   connect,
   connector,
+  dialTcp,
+  dialTls,
+  dialWs,
   FlexStream,
+  listenTcp,
+  listenTls,
+  listenWs,
+  memoryPair,
   Node,
   Session,
+  tcpTransport,
   validateNodeOptions,
+  wsTransport,
+  wsUpgradeHandler,
 } from '../../src/index.js';
-import { memoryPair } from '../../src/transport/memory.js';
 import { freePort } from '../helpers/ports.js';
 import { rejectsWithConfigError } from '../helpers/rejects.js';
 
@@ -87,6 +102,23 @@ const throwing: Case[] = [
     call: 'connect()',
     make: () => browserConnect(`ws://127.0.0.1:${port}/flex/ws`, NULL),
   },
+  {
+    name: 'tcpTransport(socket, null)',
+    call: 'tcpTransport()',
+    make: () => tcpTransport(new net.Socket(), NULL),
+  },
+  { name: 'wsTransport(ws, remote, null)', call: 'wsTransport()', make: () => wsTransport(NULL, 'x', NULL) },
+  {
+    name: 'browserWsTransport(ws, null)',
+    call: 'browserWsTransport()',
+    make: () => browserWsTransport(NULL, NULL),
+  },
+  {
+    name: 'wsUpgradeHandler(null, fn)',
+    call: 'wsUpgradeHandler()',
+    make: () => wsUpgradeHandler(NULL, () => {}),
+  },
+  { name: 'memoryPair(null)', call: 'memoryPair()', make: () => memoryPair(NULL) },
   { name: 'node.listen(port, null)', call: 'listen()', make: () => idleNode().listen(80, NULL) },
   { name: 'session.listen(port, null)', call: 'listen()', make: () => waitingSession().listen(80, NULL) },
 ];
@@ -100,6 +132,17 @@ const rejecting: Case[] = [
     make: () => waitingSession().listen(80).accept(NULL),
   },
   { name: 'session.ready(null)', call: 'ready()', make: () => waitingSession().ready(NULL) },
+  { name: 'dialTcp(host, port, null)', call: 'dialTcp()', make: () => dialTcp('127.0.0.1', port, NULL) },
+  { name: 'dialTls(host, port, null)', call: 'dialTls()', make: () => dialTls('127.0.0.1', port, NULL) },
+  { name: 'dialWs(url, null)', call: 'dialWs()', make: () => dialWs(`ws://127.0.0.1:${port}/flex/ws`, NULL) },
+  {
+    name: 'dialBrowserWs(url, null)',
+    call: 'dialBrowserWs()',
+    make: () => dialBrowserWs(`ws://127.0.0.1:${port}/flex/ws`, NULL),
+  },
+  { name: 'listenTcp(null, fn)', call: 'listenTcp()', make: () => listenTcp(NULL, () => {}) },
+  { name: 'listenTls(null, fn)', call: 'listenTls()', make: () => listenTls(NULL, () => {}) },
+  { name: 'listenWs(null, fn)', call: 'listenWs()', make: () => listenWs(NULL, () => {}) },
 ];
 
 describe('null options', () => {

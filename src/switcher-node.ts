@@ -17,6 +17,7 @@ import {
   listenWs as wsListen,
   wsUpgradeHandler,
 } from './transport/ws.js';
+import { checkOptions } from './util/check.js';
 
 /**
  * Node.js listeners for a Switcher: each accepted connection goes to `switcher.handle()`. The
@@ -91,6 +92,7 @@ function tie<L extends Listener>(switcher: Switcher, l: L): L {
 /** Raw TCP (PROTOCOL.md 1.5). */
 export async function listenTcp(switcher: Switcher, options: TcpListenOptions): Promise<Listener> {
   checkOpen(switcher);
+  checkOptions('serveTcp()', options);
   return tie(switcher, await tcpListen(withDefaults(switcher, options), handler(switcher)));
 }
 
@@ -100,6 +102,7 @@ export async function listenTls(
   options: TlsListenOptions,
 ): Promise<SecureTransportListener> {
   checkOpen(switcher);
+  checkOptions('serveTls()', options);
   if (options.key === undefined && options.pfx === undefined) {
     throw new ConfigError('listenTls needs key and cert (or pfx)');
   }
@@ -112,6 +115,7 @@ export async function listenTls(
 /** WebSocket on its own HTTP server, one frame per binary message (1.6); path default /flex/ws. */
 export async function listenWs(switcher: Switcher, options: WsServeOptions): Promise<Listener> {
   checkOpen(switcher);
+  checkOptions('serveWs()', options);
   const o = options as WsListenOptions;
   if (o.key !== undefined || o.pfx !== undefined)
     throw new ConfigError('listenWs serves plain HTTP: use listenWss');
@@ -127,6 +131,7 @@ export async function listenWss(
   options: WsListenOptions,
 ): Promise<SecureTransportListener> {
   checkOpen(switcher);
+  checkOptions('serveWss()', options);
   if (options.key === undefined && options.pfx === undefined) {
     throw new ConfigError('listenWss needs key and cert (or pfx)');
   }
@@ -144,5 +149,7 @@ export function upgradeHandler(
   switcher: Switcher,
   options: WsUpgradeOptions = {},
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean {
+  // Checked here too: wsUpgradeHandler would name itself, a function the caller never called.
+  checkOptions('upgradeHandler()', options);
   return wsUpgradeHandler(options, handler(switcher));
 }

@@ -21,7 +21,13 @@ import {
   memoryPair,
   Node,
   Session,
+  Switcher,
+  serveTcp,
+  serveTls,
+  serveWs,
+  serveWss,
   tcpTransport,
+  upgradeHandler,
   validateNodeOptions,
   wsTransport,
   wsUpgradeHandler,
@@ -55,6 +61,13 @@ function idleNode(): Node {
   const node = new Node(a, { heartbeatInterval: 0 });
   cleanups.push(() => node.destroy());
   return node;
+}
+
+/** A switcher nobody connects to; closed after the test. */
+function idleSwitcher(): Switcher {
+  const sw = new Switcher({ password: 'p' });
+  cleanups.push(() => sw.close());
+  return sw;
 }
 
 /** A session whose connector never connects; closed after the test. */
@@ -119,6 +132,11 @@ const throwing: Case[] = [
     make: () => wsUpgradeHandler(NULL, () => {}),
   },
   { name: 'memoryPair(null)', call: 'memoryPair()', make: () => memoryPair(NULL) },
+  {
+    name: 'upgradeHandler(switcher, null)',
+    call: 'upgradeHandler()',
+    make: () => upgradeHandler(idleSwitcher(), NULL),
+  },
   { name: 'node.listen(port, null)', call: 'listen()', make: () => idleNode().listen(80, NULL) },
   { name: 'session.listen(port, null)', call: 'listen()', make: () => waitingSession().listen(80, NULL) },
 ];
@@ -143,6 +161,10 @@ const rejecting: Case[] = [
   { name: 'listenTcp(null, fn)', call: 'listenTcp()', make: () => listenTcp(NULL, () => {}) },
   { name: 'listenTls(null, fn)', call: 'listenTls()', make: () => listenTls(NULL, () => {}) },
   { name: 'listenWs(null, fn)', call: 'listenWs()', make: () => listenWs(NULL, () => {}) },
+  { name: 'serveTcp(switcher, null)', call: 'serveTcp()', make: () => serveTcp(idleSwitcher(), NULL) },
+  { name: 'serveTls(switcher, null)', call: 'serveTls()', make: () => serveTls(idleSwitcher(), NULL) },
+  { name: 'serveWs(switcher, null)', call: 'serveWs()', make: () => serveWs(idleSwitcher(), NULL) },
+  { name: 'serveWss(switcher, null)', call: 'serveWss()', make: () => serveWss(idleSwitcher(), NULL) },
 ];
 
 describe('null options', () => {

@@ -1,6 +1,7 @@
 import { ConfigError, ConnectionClosedError, TimeoutError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
+import { checkOptions } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, logLost, silentLogger } from '../util/logger.js';
 import { MAX_DELAY, now, timeout } from '../util/timers.js';
@@ -358,10 +359,15 @@ export class Switcher extends Emitter<SwitcherEvents> {
    */
   close(options: { timeout?: number } = {}): Promise<void> {
     if (this.closing) return this.closing;
-    const ms = options.timeout ?? this.options.closeTimeout;
     // Rejected rather than thrown, as every promise-returning call does (docs/errors.md): a caller
     // handling failures with .catch() alone would miss a throw. Not async: a second close()
     // returns the same promise as the first.
+    try {
+      checkOptions('close()', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const ms = options.timeout ?? this.options.closeTimeout;
     // At most a timer's range, as the closeTimeout option: beyond it Node fires at once (with a
     // warning), and the close gave its clients no time at all.
     if (!Number.isInteger(ms) || ms < 0 || ms > MAX_DELAY) {

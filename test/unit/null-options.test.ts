@@ -161,6 +161,7 @@ const rejecting: Case[] = [
   { name: 'listenTcp(null, fn)', call: 'listenTcp()', make: () => listenTcp(NULL, () => {}) },
   { name: 'listenTls(null, fn)', call: 'listenTls()', make: () => listenTls(NULL, () => {}) },
   { name: 'listenWs(null, fn)', call: 'listenWs()', make: () => listenWs(NULL, () => {}) },
+  { name: 'switcher.close(null)', call: 'close()', make: () => idleSwitcher().close(NULL) },
   { name: 'serveTcp(switcher, null)', call: 'serveTcp()', make: () => serveTcp(idleSwitcher(), NULL) },
   { name: 'serveTls(switcher, null)', call: 'serveTls()', make: () => serveTls(idleSwitcher(), NULL) },
   { name: 'serveWs(switcher, null)', call: 'serveWs()', make: () => serveWs(idleSwitcher(), NULL) },

@@ -10,6 +10,7 @@ import { transportDefaults } from '../transport/defaults.js';
 import { Handoff } from '../transport/handoff.js';
 import type { Transport } from '../transport/types.js';
 import { concatBytes } from '../util/bytes.js';
+import { checkOptions } from '../util/check.js';
 import { MAX_DELAY } from '../util/timers.js';
 import {
   checkResponse,
@@ -52,15 +53,21 @@ export interface Admitted {
  * Go switcher on raw TCP rarely delivers its error frame (2.7).
  */
 export async function admit(transport: Transport, o: AdmitOptions): Promise<Admitted> {
-  const timeoutMs = o.timeout ?? 10_000;
-  // Node runs a timer of over 2^31-1 ms, or NaN, after 1 ms: the admission would fail at once.
-  // Fractions are fine (a Session passes what is left of an attempt's time).
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0 && timeoutMs <= MAX_DELAY)) {
-    const err = new ConfigError(
-      `option timeout must be a number of ms in (0, ${MAX_DELAY}], got ${String(timeoutMs)}`,
-    );
+  let timeoutMs: number;
+  try {
+    // Null options failed with a TypeError reading their timeout, and left the connection open.
+    checkOptions('admit()', o);
+    timeoutMs = o.timeout ?? 10_000;
+    // Node runs a timer of over 2^31-1 ms, or NaN, after 1 ms: the admission would fail at once.
+    // Fractions are fine (a Session passes what is left of an attempt's time).
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0 && timeoutMs <= MAX_DELAY)) {
+      throw new ConfigError(
+        `option timeout must be a number of ms in (0, ${MAX_DELAY}], got ${String(timeoutMs)}`,
+      );
+    }
+  } catch (err) {
     // As on every other failure, the connection is dropped: nobody else will use it.
-    transport.destroy(err);
+    transport.destroy(err as Error);
     throw err;
   }
   let settle!: { resolve: (f: Frame) => void; reject: (e: Error) => void };

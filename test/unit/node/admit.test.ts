@@ -96,6 +96,18 @@ describe('admit(): its options', () => {
     },
   );
 
+  it('null options are a ConfigError naming admit(), and the connection is dropped', async () => {
+    // They failed with "Cannot read properties of null (reading 'timeout')" and left it open.
+    const t = answering({ errCode: 0, ip: 3 });
+    const err = await admit(t, null as never).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toBe('admit() options must be an object, got null');
+    expect(t.closed).toBe(true);
+  });
+
   it('the largest timer delay is fine', async () => {
     const admitted = await admit(answering({ errCode: 0, ip: 3 }), {
       password: PASSWORD,

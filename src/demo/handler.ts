@@ -4,6 +4,7 @@ import type { FlexStream } from '../face/duplex.js';
 import type { Session } from '../node/session.js';
 import type { Switcher } from '../switcher/switcher.js';
 import { transportDefaults } from '../transport/defaults.js';
+import { checkOptions } from '../util/check.js';
 import { type Asset, loadDemoAssets } from './assets.js';
 import { startEchoNode } from './echo.js';
 
@@ -61,6 +62,7 @@ function checkPath(name: string, v: string): void {
  *   server.on('request', (req, res) => { if (!demo.handle(req, res)) { res.statusCode = 404; res.end(); } });
  */
 export async function demoHandler(switcher: Switcher, options: DemoOptions = {}): Promise<DemoHandler> {
+  checkOptions('demoHandler()', options);
   const base = options.base ?? '/';
   checkPath('base', base);
   if (!base.endsWith('/')) throw new ConfigError("demo base must end with '/'");

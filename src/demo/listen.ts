@@ -11,6 +11,7 @@ import {
 } from '../transport/handshakes.js';
 import { type Listener, type ListenOptions, startListener } from '../transport/tcp.js';
 import type { WsUpgradeOptions } from '../transport/ws.js';
+import { checkOptions } from '../util/check.js';
 import { type DemoOptions, demoHandler } from './handler.js';
 
 /**
@@ -29,6 +30,7 @@ export interface DemoListenOptions extends ListenOptions, DemoOptions, Omit<WsUp
  */
 export async function listenDemo(switcher: Switcher, options: DemoListenOptions): Promise<Listener> {
   if (switcher.state !== 'open') throw new ConfigError('the switcher is closed');
+  checkOptions('listenDemo()', options);
   const { host, port, backlog, maxPayload, highWaterMark, lowWaterMark, closeTimeout, ...demoOptions } =
     options;
   const upgrade = upgradeHandler(switcher, {

@@ -6,6 +6,7 @@ import {
   browserWsTransport,
   dialBrowserWs,
 } from '../../src/browser.js';
+import { demoHandler, listenDemo } from '../../src/demo/index.js';
 import {
   BaseNode,
   ConfigError,
@@ -162,6 +163,12 @@ const rejecting: Case[] = [
   { name: 'listenTls(null, fn)', call: 'listenTls()', make: () => listenTls(NULL, () => {}) },
   { name: 'listenWs(null, fn)', call: 'listenWs()', make: () => listenWs(NULL, () => {}) },
   { name: 'switcher.close(null)', call: 'close()', make: () => idleSwitcher().close(NULL) },
+  {
+    name: 'demoHandler(switcher, null)',
+    call: 'demoHandler()',
+    make: () => demoHandler(idleSwitcher(), NULL),
+  },
+  { name: 'listenDemo(switcher, null)', call: 'listenDemo()', make: () => listenDemo(idleSwitcher(), NULL) },
   { name: 'serveTcp(switcher, null)', call: 'serveTcp()', make: () => serveTcp(idleSwitcher(), NULL) },
   { name: 'serveTls(switcher, null)', call: 'serveTls()', make: () => serveTls(idleSwitcher(), NULL) },
   { name: 'serveWs(switcher, null)', call: 'serveWs()', make: () => serveWs(idleSwitcher(), NULL) },

@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream';
 import { StreamClosedError } from '../errors.js';
 import type { StreamCore, StreamFace } from '../stream/core.js';
 import { COPY_BELOW, Stage } from '../stream/stage.js';
-import { checkDelay } from '../util/check.js';
+import { checkDelay, checkOptions } from '../util/check.js';
 import { EncodedBacklog } from './encoded.js';
 import { webViews } from './web-view.js';
 
@@ -52,6 +52,8 @@ export class FlexStream extends Duplex implements StreamFace {
   private timeoutSet = false;
 
   constructor(core: StreamCore, options: FlexStreamOptions = {}) {
+    // Null options failed with a TypeError reading their high-water marks.
+    checkOptions('FlexStream', options);
     super({
       allowHalfOpen: true,
       // 'close' is emitted by _destroy, with hadError as a net.Socket's (Node's own would have none).

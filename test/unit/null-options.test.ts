@@ -105,6 +105,12 @@ const throwing: Case[] = [
     make: () => new BrowserNode(memoryPair()[0], NULL),
   },
   { name: 'validateNodeOptions(null)', call: 'node', make: () => validateNodeOptions(NULL) },
+  {
+    name: 'new FlexStream(core, null)',
+    call: 'FlexStream',
+    // Refused before the core is touched: none is needed.
+    make: () => new FlexStream(NULL, NULL),
+  },
   { name: 'connect(url, null)', call: 'connect()', make: () => connect(`tcp://127.0.0.1:${port}`, NULL) },
   {
     name: 'connector(url, null)',

@@ -880,10 +880,17 @@ export class SwitcherClient implements FrameSink {
     }
     this.streams.clear();
     for (const [peer, orphans] of ends) peer.endOrphans(orphans, this);
+    // Survivors that had a stream, close or dial in flight with us: once all of it is gone below,
+    // each that has nothing left lets go of its empty queues (trimIfIdle), as after an unlink.
+    // Else one kept busy only by us kept them until its outbox's sweep (every 64 new queues).
+    const touched = new Set<SwitcherClient>(ends.keys());
     // Not when the switcher is shutting down (below): every other node's connection closes too.
     const inOurPlace = this.leaveReason !== 'shutdown';
     // Kept closes we took part in, at either end, go with us: our own, and those we owed.
-    for (const kept of this.closing.values()) kept.peer.owes.delete(kept);
+    for (const kept of this.closing.values()) {
+      kept.peer.owes.delete(kept);
+      touched.add(kept.peer);
+    }
     this.closing.clear();
     // A close we were sent and had not answered never will be: its stream was forgotten at the
     // close, so the ends above miss it, and its closer waited out its close timeout (2 s by
@@ -893,6 +900,7 @@ export class SwitcherClient implements FrameSink {
     // timed out meanwhile is unharmed.
     for (const kept of this.owes) {
       kept.closer.closing.delete(kept.key);
+      touched.add(kept.closer);
       if (inOurPlace) SwitcherClient.answerClose(kept);
     }
     this.owes.clear();
@@ -927,7 +935,9 @@ export class SwitcherClient implements FrameSink {
         );
       }
       SwitcherClient.dropRoute(dialer, route.port);
+      touched.add(dialer);
     }
+    for (const c of touched) SwitcherClient.trimIfIdle(c);
   }
 
   /**

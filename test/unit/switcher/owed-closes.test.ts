@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 function makeSwitcher(): Switcher {
-  const sw = new Switcher({ password: PASSWORD, access: { dial: [{ from: 'web', to: 'db' }] } });
+  const sw = new Switcher({ password: PASSWORD, access: { dial: [{ from: 'web', to: ['db', 'cache'] }] } });
   switchers.push(sw);
   return sw;
 }
@@ -303,4 +303,55 @@ describe('a v3 close whose peer leaves before answering', () => {
     await web.closed;
     expect(web.inbox.filter(isCloseAck)).toEqual([]);
   });
+});
+
+describe('a survivor kept busy only by the node that left', () => {
+  /** What keeps web busy with db until db leaves. */
+  const busy = {
+    // web closed a stream to db, which owes its close-ACK.
+    'a close db owes': async (web: Raw, db: Raw) => {
+      await stream(web, db);
+      await close(web, db);
+    },
+    // db closed a stream to web, which owes its close-ACK.
+    'a close web owes': async (web: Raw, db: Raw) => {
+      await stream(web, db);
+      db.send(makeFrame(Cmd.CLOSE, web.ip, 1000, db.ip, 80));
+      await web.next((f) => f.cmd === Cmd.CLOSE && f.dstPort === 1000);
+    },
+    'an open stream': async (web: Raw, db: Raw) => {
+      await stream(web, db);
+    },
+    // web dialled db, which has not answered.
+    'a dial': async (web: Raw, db: Raw) => {
+      web.send(makeFrame(Cmd.OPEN, db.ip, 80, web.ip, 1000, encodeOpen({ domain: '' })));
+      await db.next((f) => f.cmd === Cmd.OPEN);
+    },
+  };
+
+  it.each(Object.keys(busy) as (keyof typeof busy)[])(
+    'lets go of its empty queues once the leaver takes %s with it',
+    async (what) => {
+      const sw = makeSwitcher();
+      const web = await join(sw, 'web');
+      const db = await join(sw, 'db');
+      const cache = await join(sw, 'cache');
+      await busy[what](web, db);
+      // A stream with cache, opened and closed: web, still busy with db, keeps cache's queue.
+      await stream(web, cache, 2000);
+      await close(web, cache, 2000);
+      cache.send(makeFrame(Cmd.CLOSE_ACK, web.ip, 2000, cache.ip, 80));
+      await web.next((f) => isCloseAck(f) && f.dstPort === 2000);
+      await web.barrier();
+      expect(queues(sw, 'web')).toBeGreaterThan(0);
+
+      // db leaves: web has nothing in flight, and lets go of every queue, not only db's.
+      expect(sw.kick('db')).toBe(true);
+      await db.closed;
+      await web.barrier();
+      const w = inner(sw, 'web');
+      expect([w.streams.size, w.opening.size, w.closing.size, w.owes.size]).toEqual([0, 0, 0, 0]);
+      expect(queues(sw, 'web')).toBe(0);
+    },
+  );
 });

@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import { MAX_BATCH_BYTES, MAX_CONTROL_QUEUE, MAX_QUANTUM, MIN_CONTROL_QUEUE } from './scheduler-options.js';
 import { checkBool, checkInt, checkOptions } from './util/check.js';
 import type { Logger } from './util/logger.js';
 import { MAX_DELAY } from './util/timers.js';
@@ -214,9 +215,14 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
     retention: int('retention', o.retention ?? d.retention, 0, MAX_DELAY),
     pingTimeout: int('pingTimeout', o.pingTimeout ?? d.pingTimeout, 1, MAX_DELAY),
     sharedInflight: sharedInflight(o.sharedInflight ?? d.sharedInflight),
-    quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
-    maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
-    maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
+    quantum: int('quantum', o.quantum ?? d.quantum, 1, MAX_QUANTUM),
+    maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, MAX_BATCH_BYTES),
+    maxControlQueue: int(
+      'maxControlQueue',
+      o.maxControlQueue ?? d.maxControlQueue,
+      MIN_CONTROL_QUEUE,
+      MAX_CONTROL_QUEUE,
+    ),
     earlyData: checkBool('option earlyData', o.earlyData ?? d.earlyData),
     logger: o.logger,
   };

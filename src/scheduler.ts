@@ -1,4 +1,5 @@
 import { LimitError } from './errors.js';
+import { checkSchedulerOptions } from './scheduler-options.js';
 import { Deque } from './util/deque.js';
 import type { Slabs } from './util/slabs.js';
 import { now } from './util/timers.js';
@@ -36,7 +37,10 @@ export interface SchedulerOptions {
   quantum: number;
   /** Largest number of bytes handed to the sink in one send (stream framing). */
   maxBatchBytes: number;
-  /** Control frames that may wait; beyond this `control()` throws LimitError. */
+  /**
+   * Control frames that may wait; beyond this `control()` throws LimitError. Infinity: no bound.
+   * Each numeric option is checked (scheduler-options.ts, the node's ranges): ConfigError.
+   */
   maxControlQueue: number;
   /** Runs a flush later; default queueMicrotask. Tests pass a function that records it. */
   schedule?: (fn: () => void) => void;
@@ -184,7 +188,7 @@ export interface Deferred {
 
 export class Scheduler {
   private readonly sink: SchedulerSink;
-  /** The options read as they are; slabs and watchReleases live in their own fields. */
+  /** The options, checked; slabs and watchReleases live in their own fields. */
   private readonly opts: Required<Omit<SchedulerOptions, 'slabs' | 'watchReleases'>>;
   private readonly control = new Deque<ControlItem>(16);
   private readonly ready = new Deque<StreamQueue>(16);
@@ -233,6 +237,7 @@ export class Scheduler {
   private sparseAt = -Infinity;
 
   constructor(sink: SchedulerSink, options: SchedulerOptions) {
+    const o = checkSchedulerOptions(options);
     this.sink = sink;
     this.slabs = options.slabs ?? null;
     this.watchReleases = options.watchReleases === true;
@@ -242,11 +247,13 @@ export class Scheduler {
     this.unreleased = this.watchReleases ? new Deque<number | StreamQueue>(16) : null;
     this.releasedFn = this.watchReleases ? () => this.released() : noop;
     this.opts = {
-      schedule: microtask,
+      quantum: o.quantum,
+      maxBatchBytes: o.maxBatchBytes,
+      maxControlQueue: o.maxControlQueue,
+      schedule: o.schedule ?? microtask,
       // Monotonic (util/timers): on the wall clock a step back (NTP, a resumed VM) made the sparse
       // hold last as long as the step, holding bulk streams to sharedInflight all that time.
-      clock: now,
-      ...options,
+      clock: o.clock ?? now,
     };
   }
 

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { MAX_BATCH_BYTES, MAX_CONTROL_QUEUE, MAX_QUANTUM, MIN_CONTROL_QUEUE } from '../scheduler-options.js';
 import { checkAtLeast, checkInt } from '../util/check.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_DELAY, now } from '../util/timers.js';
@@ -159,15 +160,20 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     rateLimitEntries: int('rateLimitEntries', o.rateLimitEntries ?? d.rateLimitEntries, 1, 2 ** 24),
     maxQueuePerSource: perSource,
     maxQueuePerClient: perClient,
-    maxControlQueue: int('maxControlQueue', o.maxControlQueue ?? d.maxControlQueue, 16, 2 ** 24),
+    maxControlQueue: int(
+      'maxControlQueue',
+      o.maxControlQueue ?? d.maxControlQueue,
+      MIN_CONTROL_QUEUE,
+      MAX_CONTROL_QUEUE,
+    ),
     maxStreamsPerClient: int(
       'maxStreamsPerClient',
       o.maxStreamsPerClient ?? d.maxStreamsPerClient,
       1,
       2 ** 24,
     ),
-    quantum: int('quantum', o.quantum ?? d.quantum, 1, 2 ** 24),
-    maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, 2 ** 28),
+    quantum: int('quantum', o.quantum ?? d.quantum, 1, MAX_QUANTUM),
+    maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, MAX_BATCH_BYTES),
     idleTimeout: int('idleTimeout', o.idleTimeout ?? d.idleTimeout, 0, MAX_DELAY),
     pingInterval: int('pingInterval', o.pingInterval ?? d.pingInterval, 0, MAX_DELAY),
     closeTimeout: int('closeTimeout', o.closeTimeout ?? d.closeTimeout, 0, MAX_DELAY),

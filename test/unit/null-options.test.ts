@@ -21,6 +21,7 @@ import {
   listenWs,
   memoryPair,
   Node,
+  Scheduler,
   Session,
   Switcher,
   serveTcp,
@@ -105,6 +106,11 @@ const throwing: Case[] = [
     make: () => new BrowserNode(memoryPair()[0], NULL),
   },
   { name: 'validateNodeOptions(null)', call: 'node', make: () => validateNodeOptions(NULL) },
+  {
+    name: 'new Scheduler(sink, null)',
+    call: 'Scheduler',
+    make: () => new Scheduler({ framing: 'stream', send: () => true }, NULL),
+  },
   {
     name: 'new FlexStream(core, null)',
     call: 'FlexStream',

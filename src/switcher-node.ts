@@ -22,12 +22,14 @@ import { checkOptions } from './util/check.js';
 /**
  * Node.js listeners for a Switcher: each accepted connection goes to `switcher.handle()`. The
  * switcher itself stays runtime-neutral; this file is the only place that joins it to sockets.
- * Every listener stops accepting when the switcher starts closing.
+ * Every listener stops accepting when the switcher starts closing. The package exports them as
+ * serveTcp, serveTls, serveWs and serveWss, so their errors name those: the listen* names here
+ * belong to the transports' own listeners too, which callers of these never called.
  */
 
 export type { Listener } from './transport/tcp.js';
 
-/** WebSocket listener options without TLS (see `listenWss`). */
+/** WebSocket listener options without TLS (see `serveWss`). */
 export type WsServeOptions = Omit<WsListenOptions, 'key' | 'cert' | 'pfx' | 'passphrase' | 'ca'>;
 
 function checkOpen(switcher: Switcher): void {
@@ -104,7 +106,7 @@ export async function listenTls(
   checkOpen(switcher);
   checkOptions('serveTls()', options);
   if (options.key === undefined && options.pfx === undefined) {
-    throw new ConfigError('listenTls needs key and cert (or pfx)');
+    throw new ConfigError('serveTls() needs key and cert (or pfx)');
   }
   return tie(
     switcher,
@@ -118,7 +120,7 @@ export async function listenWs(switcher: Switcher, options: WsServeOptions): Pro
   checkOptions('serveWs()', options);
   const o = options as WsListenOptions;
   if (o.key !== undefined || o.pfx !== undefined)
-    throw new ConfigError('listenWs serves plain HTTP: use listenWss');
+    throw new ConfigError('serveWs() serves plain HTTP and takes no key or pfx: use serveWss()');
   return tie(
     switcher,
     await wsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher)),
@@ -133,7 +135,7 @@ export async function listenWss(
   checkOpen(switcher);
   checkOptions('serveWss()', options);
   if (options.key === undefined && options.pfx === undefined) {
-    throw new ConfigError('listenWss needs key and cert (or pfx)');
+    throw new ConfigError('serveWss() needs key and cert (or pfx)');
   }
   // With a key, wsListen serves HTTPS and its listener has setSecureContext.
   const l = await wsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher));

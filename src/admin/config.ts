@@ -4,7 +4,7 @@ import type { PingOptions } from '../node/node.js';
 import type { SessionState } from '../node/session.js';
 import type { StreamCore } from '../stream/core.js';
 import type { Switcher } from '../switcher/switcher.js';
-import { checkBool, checkInt } from '../util/check.js';
+import { checkBool, checkInt, checkOptions } from '../util/check.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -163,9 +163,12 @@ export function checkToken(token: unknown): asserts token is string {
   }
 }
 
-/** Applies defaults and checks every option; throws ConfigError naming the bad one. */
+/**
+ * Applies defaults and checks every option; throws ConfigError naming the bad one. Options that
+ * are no object are refused as every other call's are (checkOptions).
+ */
 export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
-  if (o === null || typeof o !== 'object') throw new ConfigError('admin options are required');
+  checkOptions('admin', o);
   if ((o.switcher === undefined) === (o.node === undefined)) {
     throw new ConfigError('admin needs exactly one of the options switcher and node');
   }

@@ -236,11 +236,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   constructor(init: SessionInit<S>) {
     super();
-    // Destructured below: without this, a JavaScript caller passing nothing got a TypeError. (A
-    // function is the old positional form's connector: the check of connector names it.)
-    if (init === null || (typeof init !== 'object' && typeof init !== 'function')) {
-      throw new ConfigError('session options are required');
-    }
+    // Destructured below: without this, a JavaScript caller passing nothing got a TypeError.
+    // Refused as every other call's options are (checkOptions), but for a function: the old
+    // positional form's connector, which the check of connector names.
+    if (typeof init !== 'function') checkOptions('session', init);
     // The session's own options, without what only the constructor uses: they become the
     // options of every node it makes.
     const { connector, makeNode, signal: opener, timeout, ...options } = init;

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { MAX_BATCH_BYTES, MAX_CONTROL_QUEUE, MAX_QUANTUM, MIN_CONTROL_QUEUE } from '../scheduler-options.js';
-import { checkAtLeast, checkInt } from '../util/check.js';
+import { checkAtLeast, checkInt, checkOptions } from '../util/check.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_DELAY, now } from '../util/timers.js';
 import type { AccessOptions } from './access.js';
@@ -120,9 +120,12 @@ function wallClockNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
 
-/** Applies defaults and checks every option; throws ConfigError naming the bad option. */
+/**
+ * Applies defaults and checks every option; throws ConfigError naming the bad option. Options
+ * that are no object are refused as every other call's are (checkOptions).
+ */
 export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOptions {
-  if (o === null || typeof o !== 'object') throw new ConfigError('switcher options are required');
+  checkOptions('switcher', o);
   if (typeof o.password !== 'string') throw new ConfigError('option password must be a string');
   if (o.clock !== undefined && typeof o.clock !== 'function') {
     throw new ConfigError('option clock must be a function returning Unix nanoseconds as a bigint');

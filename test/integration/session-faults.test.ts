@@ -448,12 +448,16 @@ describe('options', () => {
       expect(() => new Session(init as never)).toThrow(ConfigError);
       expect(() => new Session(init as never)).toThrow(message);
     }
-    // No object at all: a ConfigError too, as for new Switcher(), not a TypeError from
-    // destructuring it.
+    // No object at all: a ConfigError too, worded as every other call's (checkOptions), not a
+    // TypeError from destructuring it.
     const untyped = Session as unknown as new (...args: unknown[]) => unknown;
-    for (const init of [undefined, null, 'init']) {
+    for (const [init, shown] of [
+      [undefined, 'undefined'],
+      [null, 'null'],
+      ['init', '"init" (a string)'],
+    ]) {
       expect(() => new untyped(init)).toThrow(ConfigError);
-      expect(() => new untyped(init)).toThrow(/session options are required/);
+      expect(() => new untyped(init)).toThrow(`session options must be an object, got ${shown}`);
     }
     const positional = untyped;
     expect(() => new positional(connector, { password: PASSWORD, domain: 'init' }, makeNode)).toThrow(

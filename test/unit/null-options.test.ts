@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAdmin, validateAdminOptions } from '../../src/admin/index.js';
 import {
   Node as BrowserNode,
   connect as browserConnect,
@@ -31,6 +32,7 @@ import {
   tcpTransport,
   upgradeHandler,
   validateNodeOptions,
+  validateSwitcherOptions,
   wsTransport,
   wsUpgradeHandler,
 } from '../../src/index.js';
@@ -106,6 +108,10 @@ const throwing: Case[] = [
     make: () => new BrowserNode(memoryPair()[0], NULL),
   },
   { name: 'validateNodeOptions(null)', call: 'node', make: () => validateNodeOptions(NULL) },
+  { name: 'new Session(null)', call: 'session', make: () => new Session(NULL) },
+  { name: 'new Switcher(null)', call: 'switcher', make: () => new Switcher(NULL) },
+  { name: 'validateSwitcherOptions(null)', call: 'switcher', make: () => validateSwitcherOptions(NULL) },
+  { name: 'validateAdminOptions(null)', call: 'admin', make: () => validateAdminOptions(NULL) },
   {
     name: 'new Scheduler(sink, null)',
     call: 'Scheduler',
@@ -175,6 +181,7 @@ const rejecting: Case[] = [
   { name: 'listenTls(null, fn)', call: 'listenTls()', make: () => listenTls(NULL, () => {}) },
   { name: 'listenWs(null, fn)', call: 'listenWs()', make: () => listenWs(NULL, () => {}) },
   { name: 'switcher.close(null)', call: 'close()', make: () => idleSwitcher().close(NULL) },
+  { name: 'startAdmin(null)', call: 'admin', make: () => startAdmin(NULL) },
   {
     name: 'demoHandler(switcher, null)',
     call: 'demoHandler()',

@@ -10,7 +10,7 @@ import { WebStream } from './stream/web.js';
 import { transportDefaults } from './transport/defaults.js';
 import type { Transport } from './transport/types.js';
 import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser.js';
-import { checkDelay, checkOptions } from './util/check.js';
+import { checkDelay, checkObject, checkOptions } from './util/check.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
 export { defaults, sessionDefaults, validateNodeOptions } from './config.js';
@@ -67,6 +67,8 @@ export interface BrowserConnectOptions extends SessionOptions {
 export function connect(url: string, options: BrowserConnectOptions): Session<WebStream> {
   // Read here before the session checks them: refused under this call's name.
   checkOptions('connect()', options);
+  // null is no way to say none here either (leave it out for that); `ws.signal: null` is.
+  checkObject('option ws', options.ws);
   const own = options.ws?.timeout;
   // A timer delay, as the session checks it again (AttemptBounds), but under the caller's name.
   if (own !== undefined) checkDelay('option ws.timeout', own);

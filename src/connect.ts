@@ -8,7 +8,7 @@ import { dialTcp } from './transport/tcp.js';
 import { dialTls } from './transport/tls.js';
 import type { Transport } from './transport/types.js';
 import { dialWs } from './transport/ws.js';
-import { checkBool, checkDelay, checkOptions } from './util/check.js';
+import { checkBool, checkDelay, checkObject, checkOptions } from './util/check.js';
 import { withoutPassword } from './util/url.js';
 
 export interface ConnectOptions extends SessionOptions {
@@ -68,13 +68,13 @@ function checkScheme(u: URL, o: ConnectOptions, zero: boolean): void {
   const known = ['tcp:', 'tls:', 'ws:', 'wss:'].includes(u.protocol);
   // An unknown scheme is refused below, as such.
   if (!known) return;
-  if (o.tls !== undefined && o.tls !== null && !encrypts(u.protocol)) {
+  if (o.tls !== undefined && !encrypts(u.protocol)) {
     const secure = u.protocol === 'tcp:' ? 'tls://' : 'wss://';
     throw new ConfigError(
       `option tls is for tls:// and wss:// URLs only: a ${scheme} connection is not encrypted, so its TLS options would be ignored; use a ${secure} URL (the switcher's TLS port), or drop the option`,
     );
   }
-  if (o.headers !== undefined && o.headers !== null && masksNothing(u.protocol)) {
+  if (o.headers !== undefined && masksNothing(u.protocol)) {
     throw new ConfigError(
       `option headers is for ws:// and wss:// URLs only: they go with the WebSocket upgrade, and a ${scheme} connection makes no HTTP request`,
     );
@@ -102,6 +102,9 @@ export function connector(
   o: ConnectOptions = {} as ConnectOptions,
 ): (signal: AbortSignal) => Promise<Transport> {
   checkOptions('connector()', o);
+  // null is no way to say none here either (leave them out for that); `signal: null` is.
+  checkObject('option tls', o.tls);
+  checkObject('option headers', o.headers);
   let u: URL;
   try {
     u = new URL(url);

@@ -83,6 +83,19 @@ export function checkOptions<T>(call: string, options: T): T {
 }
 
 /**
+ * `v` if it is an object or left out (undefined), else a ConfigError naming `label` ("option
+ * tls"): options nested in options (connect()'s `tls` and `headers`, the browser connect()'s `ws`)
+ * are refused as null the way the options holding them are (checkOptions). Spread as they were,
+ * null and a string read as none, or as a string's characters, with nothing to say so.
+ */
+export function checkObject<T>(label: string, v: T): T {
+  if (v !== undefined && (v === null || typeof v !== 'object')) {
+    throw new ConfigError(`${label} must be an object, got ${shown(v)}`);
+  }
+  return v;
+}
+
+/**
  * `options` (checkOptions, for `call`) with a null `signal` (none, as checkSignal takes it) made
  * undefined: what waits on a dial or ping tests `signal !== undefined`, and called
  * null.addEventListener. A copy only then.

@@ -213,3 +213,58 @@ describe('null options', () => {
     expect(err.message).toBe(`${call} options must be an object, got null`);
   });
 });
+
+/**
+ * Options nested in options were spread as they came: `tls: null` and `headers: null` given to
+ * connect(), `ws: null` to the browser connect(), read as none (a string, as its characters),
+ * while null options around them were refused. They are refused the same way, a ConfigError
+ * naming the option. A `signal` of null still counts as none, as documented.
+ */
+describe('nested options given as null', () => {
+  const base = { password: 'p', domain: 'd' };
+  const nested: { name: string; message: string; make: () => unknown }[] = [
+    {
+      name: 'connect(tls://, { tls: null })',
+      message: 'option tls must be an object, got null',
+      make: () => connect(`tls://127.0.0.1:${port}`, { ...base, tls: NULL }),
+    },
+    {
+      name: 'connector(wss://, { tls: "yes" })',
+      message: 'option tls must be an object, got "yes" (a string)',
+      make: () => connector(`wss://127.0.0.1:${port}/flex/ws`, { ...base, tls: 'yes' as never }),
+    },
+    {
+      name: 'connect(ws://, { headers: null })',
+      message: 'option headers must be an object, got null',
+      make: () => connect(`ws://127.0.0.1:${port}/flex/ws`, { ...base, headers: NULL }),
+    },
+    {
+      name: 'connect(tcp://, { tls: null }), not the scheme check',
+      message: 'option tls must be an object, got null',
+      make: () => connect(`tcp://127.0.0.1:${port}`, { ...base, tls: NULL }),
+    },
+    {
+      name: 'browser connect(url, { ws: null })',
+      message: 'option ws must be an object, got null',
+      make: () => browserConnect(`ws://127.0.0.1:${port}/flex/ws`, { ...base, ws: NULL }),
+    },
+  ];
+
+  it.each(nested)('$name throws a ConfigError naming the option', ({ message, make }) => {
+    let err: unknown;
+    try {
+      const made = make() as { close?: () => unknown } | undefined;
+      if (typeof made?.close === 'function') cleanups.push(() => made.close?.());
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toBe(message);
+  });
+
+  it('still takes a null signal as none', () => {
+    const session = connect(`tcp://127.0.0.1:${port}`, { ...base, signal: null });
+    cleanups.push(() => session.close());
+    expect(session.state).not.toBe('closed');
+  });
+});

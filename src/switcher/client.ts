@@ -630,6 +630,19 @@ export class SwitcherClient implements FrameSink {
   }
 
   /**
+   * The dial of `dialer` to `acceptor` ended without a stream (refused, given up by the dialer, or
+   * forbidden by new access rules) and its route is gone: the dialer may have nothing in flight
+   * now, and the acceptor (never made busy by the dial) holds the queue the open came through.
+   * Each that is idle lets go of its empty queues (trimIfIdle), as both ends of an unlink do.
+   * Not in dropRoute itself: the router drops an answered dial's route just before linking its
+   * stream, and a check there would find the dialer idle just before it is busy again.
+   */
+  static dialEnded(dialer: SwitcherClient, acceptor: SwitcherClient): void {
+    SwitcherClient.trimIfIdle(dialer);
+    if (acceptor !== dialer) SwitcherClient.trimIfIdle(acceptor);
+  }
+
+  /**
    * A v3 close `f` of a linked stream passed from `closer` to `peer`: its close-ACK, as `peer`
    * would send it, is kept until it passes (dropClose) or an access reload sends it instead. The
    * key should have no close kept (link() cleared it, and only the first close or reset of a link

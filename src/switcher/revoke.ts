@@ -144,6 +144,7 @@ export function refuseForbiddenDials(
       if (route.held !== null)
         dropped(c, route.held.length, 'early data of a dial the access rules no longer allow');
       SwitcherClient.dropRoute(c, port);
+      SwitcherClient.dialEnded(c, route.to);
     }
   }
   return refused;

@@ -207,6 +207,7 @@ export class Router {
     if (route !== undefined && answers(route, from, f)) {
       this.discard(to, route, 'early data of a stream refused as one too many');
       SwitcherClient.dropRoute(to, f.dstPort);
+      SwitcherClient.dialEnded(to, from);
     } else if (route === undefined && to.untrackedDials > 0) {
       // The dialer gets its refusal: that untracked dial is answered too.
       SwitcherClient.takeUntracked(to, f.dstPort);
@@ -277,7 +278,11 @@ export class Router {
         SwitcherClient.releaseHeld(to, route);
         if (!taken || route.ended || route.dropped) {
           SwitcherClient.dropRoute(to, f.dstPort);
-          if (route.ended) return payload; // the stream ended before its ACK: nothing to link
+          if (route.ended) {
+            // The stream ended before its ACK: nothing to link.
+            SwitcherClient.dialEnded(to, from);
+            return payload;
+          }
         } else {
           route.acked = true;
           fins = route.fins;
@@ -286,6 +291,8 @@ export class Router {
       // An ACK that answers no dial of `to` makes no stream: `to` did not dial (a Go node drops
       // it unanswered, 3.5), and linked, any node could use up another's maxStreamsPerClient.
       if (ack.ok && (answered || untracked)) SwitcherClient.link(from, to, streamKey(f), f, ack.caps, fins);
+      // A refusal ended the dial, and its route went above: either end may be idle now.
+      else if (answered) SwitcherClient.dialEnded(to, from);
       // Early frames held for this acceptor follow its open now that it has shown it takes them.
       if (held !== null)
         for (const g of held) this.forward(to, from, encodeHeader(g), this.track(to, from, g));

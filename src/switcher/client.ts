@@ -372,6 +372,7 @@ export class SwitcherClient implements FrameSink {
         src.feeds.delete(this);
         this.feeders.delete(src);
       },
+      () => this.idle,
     );
     if (host.options.idleTimeout > 0) this.armIdle(host.options.idleTimeout);
     if (host.options.pingInterval > 0) this.startPings(host.options.pingInterval);
@@ -625,8 +626,16 @@ export class SwitcherClient implements FrameSink {
    * queues of the nodes it talked to (Outbox.trimSoon), as their frames have gone out.
    */
   private static trimIfIdle(c: SwitcherClient): void {
-    if (c.state !== 'open' || c.streams.size !== 0 || c.opening.size !== 0) return;
-    if (c.closing.size === 0 && c.owes.size === 0) c.outbox.trimSoon();
+    if (c.idle) c.outbox.trimSoon();
+  }
+
+  /**
+   * Open, with no stream, dial, kept close or owed close-ACK through the switcher (trimIfIdle; the
+   * outbox asks again when its deferred trim runs).
+   */
+  private get idle(): boolean {
+    if (this.state !== 'open' || this.streams.size !== 0 || this.opening.size !== 0) return false;
+    return this.closing.size === 0 && this.owes.size === 0;
   }
 
   /**

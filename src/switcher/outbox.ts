@@ -127,7 +127,8 @@ export class Outbox<S extends Source> implements Deferred {
    * `own` gates the client's own reading (paused while it holds others back);
    * `onStall` is told when it has held them back for `stallTimeout` without taking a byte;
    * `onForget` of each source whose empty queue the outbox let go of (sweep), so that the owner's
-   * record of who feeds it follows the queues, and is as bounded as they are.
+   * record of who feeds it follows the queues, and is as bounded as they are;
+   * `stillIdle`, asked when a deferred trim runs (trimSoon), whether the client is idle still.
    */
   constructor(
     private readonly transport: Transport,
@@ -135,6 +136,7 @@ export class Outbox<S extends Source> implements Deferred {
     private readonly own?: ReadGate,
     private readonly onStall?: (held: number) => void,
     private readonly onForget?: (source: S) => void,
+    private readonly stillIdle?: () => boolean,
   ) {
     const sink: SchedulerSink = {
       framing: transport.framing,
@@ -300,7 +302,7 @@ export class Outbox<S extends Source> implements Deferred {
    * gone out, forget every empty queue. Left to the sweep, those of the few nodes it talked to
    * stayed until 64 new ones came, ~160 B a pair with nothing to carry (most of what the switcher
    * kept once the streams of bench/scale.mjs closed). Idle clients only, so a busy pair keeps its
-   * queue between frames.
+   * queue between frames: the client is asked again when the trim runs (stillIdle).
    */
   trimSoon(): void {
     if (this.trimming !== 0) return;
@@ -310,6 +312,13 @@ export class Outbox<S extends Source> implements Deferred {
 
   /** The deferred trim (Scheduler.defer). @internal */
   runDeferred(): void {
+    // The client may be busy again by now: a frame read after the one that left it idle (a close
+    // and a new open in one chunk) put something in flight, whose answers come through these
+    // queues. Trimmed, the next frame made one anew. Its next idle moment defers a trim again.
+    if (this.stillIdle?.() === false) {
+      this.trimming = 0;
+      return;
+    }
     // The frame that left the client idle (a close, its ACK) may wait for a flush scheduled after
     // this task: look once more after it. A queue that still waits then is left to the sweep.
     if (this.trimming === 1 && this.queuedBytes > 0 && !this.scheduler.isBlocked) {

@@ -4,14 +4,15 @@ import type { SwitcherOptions } from '../../../src/switcher/config.js';
 import type { Registry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
-import { type Frame, makeFrame } from '../../../src/wire/frame.js';
+import { encodeFrame, type Frame, makeFrame } from '../../../src/wire/frame.js';
 import { encodeOpen, encodeOpenAck, encodeOpenError } from '../../../src/wire/open.js';
 import { join, PASSWORD, type Raw } from './helpers.js';
 
 /**
  * A client with nothing in flight through the switcher (no stream, dial, kept close or owed
  * close-ACK) lets go of the empty queues other nodes' frames to it went through (Outbox.trimSoon).
- * Here: the dials that end without a stream. (owed-closes.test.ts has closes and leaves.)
+ * Here: the dials that end without a stream, and a client that is busy again by the time its
+ * deferred trim runs. (owed-closes.test.ts has closes and leaves.)
  */
 
 const switchers: Switcher[] = [];
@@ -176,4 +177,48 @@ describe('a dial that ends without a stream', () => {
     if (c.dbBusy !== true) expect(queues(sw, 'db')).toBe(0);
     expect(sw.client('web')?.streams).toBe(0);
   });
+});
+
+describe('a client busy again before its deferred trim runs', () => {
+  /** What web sends in one chunk to end its stream with db, then dial db again from 1001. */
+  const ends = {
+    'a reset': (web: Raw, db: Raw) => makeFrame(Cmd.RESET, db.ip, 80, web.ip, 1000, RESET),
+    // db closed the stream: the close-ACK web owed is its last thing in flight.
+    'the close-ACK it owed': (web: Raw, db: Raw) => makeFrame(Cmd.CLOSE_ACK, db.ip, 80, web.ip, 1000),
+  };
+
+  it.each(Object.keys(ends) as (keyof typeof ends)[])(
+    'keeps its queues when %s and a new dial come in one chunk',
+    async (what) => {
+      const sw = makeSwitcher();
+      const web = await join(sw, 'web');
+      const db = await join(sw, 'db');
+      await stream(web, db, 1000);
+      if (what === 'the close-ACK it owed') {
+        db.send(makeFrame(Cmd.CLOSE, web.ip, 1000, db.ip, 80));
+        await web.next((f) => f.cmd === Cmd.CLOSE && f.dstPort === 1000);
+      }
+      await web.barrier();
+      expect(queues(sw, 'web')).toBe(1);
+
+      // The end leaves web idle for a moment, and defers a trim; the dial makes it busy again.
+      const dial = makeFrame(Cmd.OPEN, db.ip, 80, web.ip, 1001, encodeOpen({ domain: '' }));
+      web.t.send([encodeFrame(ends[what](web, db)), encodeFrame(dial)]);
+      await db.next(isOpen(1001));
+      await web.barrier();
+      expect(inner(sw, 'web').opening.size).toBe(1);
+      // db's queue, which the dial's answer takes, is kept.
+      expect(queues(sw, 'web')).toBe(1);
+
+      db.send(makeFrame(Cmd.OPEN_ACK, web.ip, 1001, db.ip, 80, encodeOpenAck({ window: 0 })));
+      await web.next(isAck(1001));
+      expect(sw.client('web')?.streams).toBe(1);
+
+      // The trim it skipped does not stand in the way of the next: idle again, web lets go.
+      web.send(makeFrame(Cmd.RESET, db.ip, 80, web.ip, 1001, RESET));
+      await db.next((f) => f.cmd === Cmd.RESET && f.srcPort === 1001);
+      await web.barrier();
+      expect(queues(sw, 'web')).toBe(0);
+    },
+  );
 });

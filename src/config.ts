@@ -195,7 +195,9 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
     window: int('window', o.window ?? d.window, 1, 0x7fffffff),
     chunkSize: int('chunkSize', o.chunkSize ?? d.chunkSize, 1, MAX_PAYLOAD),
     extendedChunkSize: int('extendedChunkSize', o.extendedChunkSize ?? d.extendedChunkSize, 1, MAX_PAYLOAD),
-    caps: int('caps', o.caps ?? d.caps, 0, 255),
+    // Bits outside ALL_CAPS are reserved or a switcher's (EARLY_ROUTED): senders set them to 0
+    // (PROTOCOL.md 14.1), so an option of 0xff offers what is defined and nothing more.
+    caps: int('caps', o.caps ?? d.caps, 0, 255) & ALL_CAPS,
     dialTimeout: int('dialTimeout', o.dialTimeout ?? d.dialTimeout, 1, MAX_DELAY),
     maxStreams: int('maxStreams', o.maxStreams ?? d.maxStreams, 1, 1 << 20),
     maxPendingDials: int('maxPendingDials', o.maxPendingDials ?? d.maxPendingDials, 1, 64_536),

@@ -89,6 +89,11 @@ export class PendingDials<T> {
     return promise;
   }
 
+  /** The dial waiting on `port`, left waiting. */
+  get(port: number): PendingDial<T> | undefined {
+    return this.pending.get(port);
+  }
+
   /** Removes and returns the dial waiting on `port` (its ACK arrived), if any. */
   take(port: number): PendingDial<T> | undefined {
     const e = this.pending.get(port);

@@ -117,6 +117,20 @@ interface EarlyDial<S> extends EarlyPlan {
   face: S;
 }
 
+/**
+ * Frames of the peer a dial went to that came before its OpenStream ACK (PROTOCOL.md 12.2: a Go
+ * acceptor exposes the stream first, so a server that speaks first, or closes at once, may put
+ * its data and its CloseStream ahead of the ACK). All from one address, for the stream the ACK
+ * makes from there.
+ */
+interface BeforeAck {
+  srcIP: number;
+  srcPort: number;
+  frames: Frame[];
+  /** Data bytes held: counted against maxReceiveBuffer, bounded by the window offered. */
+  bytes: number;
+}
+
 /** The payload of a ping of the switcher (no domain). */
 const NO_PAYLOAD = new Uint8Array(0);
 
@@ -217,6 +231,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private readonly earlyDomains = new Map<string, EarlyAnswer>();
   /** Dials that went out with early data, by local port, until their ACK. */
   private readonly earlyDials = new Map<number, EarlyDial<S>>();
+  /** Frames that came for a waiting dial's port ahead of its ACK, by local port (BeforeAck). */
+  private readonly beforeAck = new Map<number, BeforeAck>();
   /** The caps byte of our OpenStreams: EARLY_DATA only with the option (a switcher routes for it). */
   private readonly openCaps: number;
   private _closed = false;
@@ -265,7 +281,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       ...releaseWatch(o, transport.releasesLater === true || transport.copies === true),
     });
     // A late ACK must not be taken for a later dial from the same port: quarantine the port.
-    this.dials = new PendingDials<S>(o.dialTimeout, (p) => this.retention.add(-1 - p, p));
+    this.dials = new PendingDials<S>(o.dialTimeout, (p) => {
+      this.dropBeforeAck(p);
+      this.retention.add(-1 - p, p);
+    });
     // A late ping answer must not be taken for a later ping with the same id either.
     this.pinger = new Pinger(o.retention);
     this.retention = new Retention(o.retention, (key, port) => {
@@ -580,7 +599,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       }
       // An early-data dial's stream is already the application's: it closes properly below like
       // the others (its writes flushed), and its ACK may still come; failing the dial would abort it.
-      this.dials.failAll(new ConnectionClosedError('node closing'), (port) => this.earlyDials.has(port));
+      const failed = this.dials.failAll(new ConnectionClosedError('node closing'), (port) =>
+        this.earlyDials.has(port),
+      );
+      for (const d of failed) this.dropBeforeAck(d.port);
       const done = new Promise<void>((resolve) => this.once('close', () => resolve()));
       const live = [...this.streams.values()].filter((s) => s.state !== 'closed');
       const closeTransport = (): void => {
@@ -739,7 +761,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       case Cmd.DATA: {
         const s = this.streams.get(frameKey(f, via, this));
         if (s) s.onData(f.payload);
-        else this.stats.dropped++;
+        else if (!this.holdBeforeAck(f, via)) this.stats.dropped++;
         return;
       }
       case Cmd.DATA_ACK:
@@ -753,9 +775,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         return;
       case Cmd.CLOSE: {
         const s = this.streams.get(frameKey(f, via, this));
-        // Unknown or retired: answer anyway so the peer does not wait (PROTOCOL.md 5.4).
+        // Unknown or retired: answer anyway so the peer does not wait (PROTOCOL.md 5.4). Ahead of
+        // a dial's ACK, answered all the same (a Go acceptor whose open failed waits for the
+        // answer before its refusal, 3.4), and kept: if an ACK follows, the stream it makes ends.
         if (s) s.onClose();
-        else via.sendControl(Cmd.CLOSE_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
+        else {
+          via.sendControl(Cmd.CLOSE_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
+          this.holdBeforeAck(f, via);
+        }
         return;
       }
       case Cmd.CLOSE_ACK:
@@ -801,6 +828,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   private onOpenAck(f: Frame, via: StreamHost): void {
     const pending = this.dials.take(f.dstPort);
+    const held = this.takeBeforeAck(f.dstPort);
     const ack = decodeOpenAck(f.payload);
     if (!pending) {
       const key = frameKey(f, via, this);
@@ -827,6 +855,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (!ack.ok) {
       // Refused: nothing was set up, so the port is free again at once.
       this.dialPorts.release(pending.port);
+      if (held !== undefined) this.countDropped(held);
       refuseDial(pending, ack.error);
       return;
     }
@@ -837,6 +866,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       // 12.3). The ACK names that stream too, so the dial fails as an acceptor refuses a duplicate,
       // and nothing is sent: a close would end the stream both ends now share.
       this.dialPorts.release(pending.port);
+      if (held !== undefined) this.countDropped(held);
       this.logger.debug(
         { port: f.dstPort, from: `${f.srcIP}:${f.srcPort}` },
         'OpenStream ACK names a live stream: dial refused',
@@ -860,6 +890,63 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.stats.streamsOpened++;
     this.learnEarly(f, pending, ack.window, ack.caps, core.caps);
     pending.resolve(this.faceOf(core));
+    if (held !== undefined) this.replayBeforeAck(held, f, core);
+  }
+
+  /**
+   * Keeps a frame for a dial waiting on its port (a data frame or a close, BeforeAck): from the
+   * wire, while no early stream holds the port, from the address the first such frame came from,
+   * and within the window offered and maxReceiveBuffer. False when it is not kept.
+   */
+  private holdBeforeAck(f: Frame, via: StreamHost): boolean {
+    if (via !== this || this.earlyDials.has(f.dstPort)) return false;
+    const dial = this.dials.get(f.dstPort);
+    if (dial === undefined) return false;
+    let held = this.beforeAck.get(f.dstPort);
+    if (held === undefined) {
+      held = { srcIP: f.srcIP, srcPort: f.srcPort, frames: [], bytes: 0 };
+      this.beforeAck.set(f.dstPort, held);
+    } else if (held.srcIP !== f.srcIP || held.srcPort !== f.srcPort) {
+      return false;
+    }
+    const n = f.payload.length;
+    if (held.bytes + n > effectiveWindow(dial.offer) || !this.canBuffer(n)) return false;
+    // Copied: a payload may be a view of a read buffer, kept here for up to the dial timeout.
+    held.frames.push({ ...f, payload: n === 0 ? f.payload : f.payload.slice() });
+    held.bytes += n;
+    this.accountReceive(n);
+    return true;
+  }
+
+  /** Takes what was kept for the dial on `port` off the books. */
+  private takeBeforeAck(port: number): BeforeAck | undefined {
+    const held = this.beforeAck.get(port);
+    if (held === undefined) return undefined;
+    this.beforeAck.delete(port);
+    this.accountReceive(-held.bytes);
+    return held;
+  }
+
+  /** The dial on `port` ended without a stream: what was kept for it is dropped. */
+  private dropBeforeAck(port: number): void {
+    const held = this.takeBeforeAck(port);
+    if (held !== undefined) this.countDropped(held);
+  }
+
+  private countDropped(held: BeforeAck): void {
+    for (const g of held.frames) if (g.cmd === Cmd.DATA) this.stats.dropped++;
+  }
+
+  /** Hands the stream the ACK `f` made what its peer sent ahead of the ACK, in order. */
+  private replayBeforeAck(held: BeforeAck, f: Frame, core: StreamCore): void {
+    if (held.srcIP !== f.srcIP || held.srcPort !== f.srcPort) {
+      this.countDropped(held);
+      return;
+    }
+    for (const g of held.frames) {
+      if (g.cmd === Cmd.DATA) core.onData(g.payload);
+      else core.onClose(true);
+    }
   }
 
   /**
@@ -1039,6 +1126,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.retention.stop();
     this.sending.clear();
     this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err }));
+    for (const port of [...this.beforeAck.keys()]) this.dropBeforeAck(port);
     this.earlyDials.clear();
     this.pinger.failAll(new ConnectionClosedError('connection closed', { cause: err }));
     // Listeners first: streams still in a backlog belong to nobody and close silently.

@@ -996,7 +996,8 @@ export class StreamCore extends StreamQueue {
     if (this.is(FIN_SENT)) this.bothEnded();
   }
 
-  onClose(): void {
+  /** The peer's CloseStream; `answered`: its close-ACK went out already (the node's, before the ACK). */
+  onClose(answered = false): void {
     if (this._state === 'closed') {
       return;
     }
@@ -1004,7 +1005,7 @@ export class StreamCore extends StreamQueue {
     const lost = this.pendingBytes;
     this.dropPending();
     this.endRead();
-    this.ordered(Cmd.CLOSE_ACK, EMPTY);
+    if (!answered) this.ordered(Cmd.CLOSE_ACK, EMPTY);
     if (lost > 0) {
       this.finish(new StreamClosedError(`the peer closed the stream with ${lost} bytes unsent`));
     } else {

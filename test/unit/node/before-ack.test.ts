@@ -1,0 +1,108 @@
+import type { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DialRefusedError } from '../../../src/errors.js';
+import type { Node } from '../../../src/index.js';
+import { Cmd } from '../../../src/wire/constants.js';
+import type { Frame } from '../../../src/wire/frame.js';
+import { encodeOpenAck } from '../../../src/wire/open.js';
+import { rawLink } from '../../helpers/raw.js';
+
+/**
+ * PROTOCOL.md 12.2: a Go acceptor hands a stream to its application before it sends the
+ * OpenStream ACK, so a server that speaks first (and may close at once) can put data, and its
+ * CloseStream, on the wire ahead of the ACK; its scheduler writes the ACK as a control frame and
+ * the data in the stream's own queue, in either order. A Go dialer drops frames for a stream it
+ * does not know yet (data lost, credit leaked). A flexmux dialer keeps what comes from the dialled
+ * port's peer while its dial waits, and hands it to the stream the ACK makes; a close among them
+ * is answered at once (the Go acceptor of a failed open waits up to 2 s for that answer before it
+ * sends its refusal, 3.4) and ends the stream after its data.
+ */
+
+const nodes: Node[] = [];
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.destroy();
+});
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** Everything the stream delivers up to its end, or what came within 3 s (a stream that never ends). */
+async function readAll(s: Readable): Promise<string> {
+  let out = '';
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const read = (async () => {
+    for await (const chunk of s) out += Buffer.from(chunk as Uint8Array).toString();
+    return out;
+  })();
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`${out} (no end within 3 s)`), 3_000);
+  });
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('frames of a Go acceptor that arrive before its OpenStream ACK', () => {
+  it('data and a close ahead of the ACK reach the stream the ACK makes', async () => {
+    const { node, raw } = rawLink({ heartbeatInterval: 0 });
+    nodes.push(node);
+    const dialled = node.dial('bob:80');
+    dialled.catch(() => {}); // awaited below
+    const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+    const P = open.srcPort;
+    // The acceptor (IP 3, port 80) greets, closes, and only then is its ACK written.
+    raw.send(Cmd.DATA, 1, P, 3, 80, text('hello, '));
+    raw.send(Cmd.DATA, 1, P, 3, 80, text('dialer'));
+    raw.send(Cmd.CLOSE, 1, P, 3, 80);
+    // The close is answered at once, before the ACK comes.
+    const closeAck: Frame = await raw.next((f) => f.cmd === Cmd.CLOSE_ACK);
+    expect([closeAck.dstIP, closeAck.dstPort, closeAck.srcIP, closeAck.srcPort]).toEqual([3, 80, 1, P]);
+    raw.send(Cmd.OPEN_ACK, 1, P, 3, 80, encodeOpenAck({ window: 0 }));
+    const s = await dialled;
+    expect(await readAll(s)).toBe('hello, dialer');
+  });
+
+  it('data ahead of the ACK of a stream that stays open comes first, then what follows the ACK', async () => {
+    const { node, raw } = rawLink({ heartbeatInterval: 0 });
+    nodes.push(node);
+    const dialled = node.dial('bob:80');
+    dialled.catch(() => {});
+    const P = (await raw.next((f) => f.cmd === Cmd.OPEN)).srcPort;
+    raw.send(Cmd.DATA, 1, P, 3, 80, text('one '));
+    raw.send(Cmd.OPEN_ACK, 1, P, 3, 80, encodeOpenAck({ window: 0 }));
+    raw.send(Cmd.DATA, 1, P, 3, 80, text('two'));
+    raw.send(Cmd.CLOSE, 1, P, 3, 80);
+    expect(await readAll(await dialled)).toBe('one two');
+  });
+
+  it('a refusal after them (the Go quirk of 3.4) fails the dial and drops what was kept', async () => {
+    const { node, raw } = rawLink({ heartbeatInterval: 0 });
+    nodes.push(node);
+    const dialled = node.dial('bob:80');
+    dialled.catch(() => {});
+    const P = (await raw.next((f) => f.cmd === Cmd.OPEN)).srcPort;
+    raw.send(Cmd.DATA, 1, P, 3, 80, text('lost'));
+    raw.send(Cmd.CLOSE, 1, P, 3, 80);
+    await raw.next((f) => f.cmd === Cmd.CLOSE_ACK);
+    raw.send(Cmd.OPEN_ACK, 1, P, 3, 80, text('listener backlog full'));
+    await expect(dialled).rejects.toBeInstanceOf(DialRefusedError);
+    expect(node.streamCount).toBe(0);
+    // What was kept for the dial is dropped with it, counted as any frame for no stream.
+    expect(node.stats.dropped).toBe(1);
+  });
+
+  it("frames from another address than the one the ACK names are not the stream's", async () => {
+    const { node, raw } = rawLink({ heartbeatInterval: 0 });
+    nodes.push(node);
+    const dialled = node.dial('bob:80');
+    dialled.catch(() => {});
+    const P = (await raw.next((f) => f.cmd === Cmd.OPEN)).srcPort;
+    raw.send(Cmd.DATA, 1, P, 4, 80, text('forged'));
+    raw.send(Cmd.DATA, 1, P, 3, 81, text('forged'));
+    raw.send(Cmd.OPEN_ACK, 1, P, 3, 80, encodeOpenAck({ window: 0 }));
+    raw.send(Cmd.DATA, 1, P, 3, 80, text('real'));
+    raw.send(Cmd.CLOSE, 1, P, 3, 80);
+    expect(await readAll(await dialled)).toBe('real');
+  });
+});

@@ -21,11 +21,23 @@ const chats = new Map();
 /** The terminal's stream and writer, if one is open. */
 let term = null;
 
-/** Appends `li` to the list, dropping the oldest entries beyond MAX_ENTRIES. */
+/** Lists whose newest entry is to be scrolled into view at the next frame. */
+const toScroll = new Set();
+
+/**
+ * Appends `li` to the list, dropping the oldest entries beyond MAX_ENTRIES. The list is scrolled
+ * once per frame, not per entry: scrolling lays the page out, and a peer's flood of short lines
+ * (a chunk of them per read) cost a layout each, which kept the page busy for seconds.
+ */
 function appendEntry(list, li) {
   list.append(li);
   while (list.children.length > MAX_ENTRIES) list.firstElementChild.remove();
-  li.scrollIntoView({ block: 'nearest' });
+  if (toScroll.has(list)) return;
+  toScroll.add(list);
+  requestAnimationFrame(() => {
+    toScroll.delete(list);
+    list.lastElementChild?.scrollIntoView({ block: 'nearest' });
+  });
 }
 
 function event(text) {

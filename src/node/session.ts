@@ -558,11 +558,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Monotonic: with the wall clock, a step back while waiting (NTP, a resumed VM) gave the dial
     // or ping that much more time.
     const start = now();
+    const left = (): number => Math.max(1, limit - (now() - start));
     // Through refusals, as before ready() gave up on them: a dial or ping that waits is bounded by
-    // its own timeout, which names the refusal as its cause.
-    await this.ready({ signal: o.signal, timeout: limit, untilAdmitted: true });
-    if (!this._node) throw new NotConnectedError('session lost its connection');
-    return { node: this._node, left: () => Math.max(1, limit - (now() - start)) };
+    // its own timeout, which names the refusal as its cause. Again while the admission it woke for
+    // is gone by its turn (a switcher that drops a node as soon as it is in: a kick, a takeover,
+    // a shutdown): failing then with NotConnectedError broke the promise to wait for the next
+    // connection. No spin: with no node, the state is not 'ready', and ready() waits.
+    for (;;) {
+      await this.ready({ signal: o.signal, timeout: left(), untilAdmitted: true });
+      if (this._node !== null) return { node: this._node, left };
+    }
   }
 
   private setState(s: SessionState): void {

@@ -112,6 +112,28 @@ describe('a close right behind the admission response', () => {
     // And it closes: before, close() waited forever for the lost close event.
     await s.close();
   });
+
+  it('a dial and a ping that wait for the session wait on through a connection dropped at once', async () => {
+    const sw = switcher();
+    const { s: echo } = memorySession(sw, 'kick-echo');
+    echo.listen(7).on('stream', (st: FlexStream) => st.destroy());
+    await echo.ready({ timeout: 2_000 });
+    let kicks = 0;
+    sw.on('client', (c) => {
+      if (c.domain === 'kick-waiter' && kicks++ < 2) sw.kick(c.domain, 'at once');
+    });
+    const { s } = memorySession(sw, 'kick-waiter');
+    // Made while connecting: the first admission wakes them, and is gone by their turn. Before:
+    // NotConnectedError ('session lost its connection'), though they were to wait within their
+    // timeout for the next connection.
+    const [stream, rtt] = await Promise.all([
+      s.dial('kick-echo:7', { wait: true, timeout: 3_000 }),
+      s.ping('', { wait: true, timeout: 3_000 }),
+    ]);
+    stream.destroy();
+    expect(rtt).toBeGreaterThanOrEqual(0);
+    expect(s.connections).toBe(3);
+  });
 });
 
 describe('admit() and aborts', () => {

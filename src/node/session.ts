@@ -144,6 +144,15 @@ export type SessionEvents = {
   close: [];
 };
 
+/**
+ * A dial's or ping's `wait`, when given, is a boolean: only its truth was read, so `'false'` (a
+ * value read from a config file or the environment) made a dial wait out its whole timeout for a
+ * connection its caller meant it to fail without, and `1` went unnoticed.
+ */
+function checkWait(wait: unknown): void {
+  if (wait !== undefined) checkBool('option wait', wait);
+}
+
 /** A delay in ms that a timer can take: 0 would retry in a tight loop, over 2^31-1 fires at once. */
 function delayOption(name: string, v: number): number {
   return checkDelay(`option ${name}`, v);
@@ -372,6 +381,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   async dial(address: string | DialTarget, options: SessionDialOptions = {}): Promise<S> {
     options = withoutNullSignal('dial()', options);
+    checkWait(options.wait);
     if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
       return this.dialOnce(address, options);
     }
@@ -436,6 +446,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   async ping(domain = '', options: SessionPingOptions = {}): Promise<number> {
     options = withoutNullSignal('ping()', options);
     checkSignal('option signal', options.signal);
+    checkWait(options.wait);
     if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
       return this.pingOnce(domain, options);
     }

@@ -637,8 +637,11 @@ describe('waiting for the session', () => {
         code(s.dial('no-port')),
         code(s.dial('x:1', { timeout: 0 })),
         code(s.ping('', { timeout: 0 })),
+        // Before: read for its truth, 'false' waited out the whole timeout (TimeoutError).
+        code(s.dial('x:1', { wait: 'false' as unknown as boolean, timeout: 500 })),
+        code(s.ping('', { wait: 1 as unknown as boolean, timeout: 500 })),
       ]),
-    ).toEqual(Array(6).fill('FLEX_ERR_CONFIG'));
+    ).toEqual(Array(8).fill('FLEX_ERR_CONFIG'));
   });
 
   it('an already aborted signal rejects a waiting dial, ping or ready at once', {

@@ -750,8 +750,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       else void this.attempt();
     });
     this.setState('ready');
-    // A 'state' handler may have closed the session (and this connection): not ready after all.
-    if (this.isClosed) return;
+    // A 'state' handler may have closed the session (and this connection), or dropped just this
+    // connection (`session.node.destroy()`), whose loss has been told ('disconnect') and whose
+    // retry is under way: not ready after all. Before, 'ready' followed that 'disconnect' with the
+    // session backing off, and ready() resolved with no connection to use.
+    if (this.isClosed || this._node !== node) return;
     this.logger.info({ ip, domain: this.opts.domain }, 'session ready');
     this.emit('ready', ip);
     for (const w of this.readyWaiters.slice()) w.resolve();

@@ -407,6 +407,29 @@ describe('close() from a "state" handler as the session becomes ready', () => {
   });
 });
 
+describe('the connection dropped from a "state" handler as the session becomes ready', () => {
+  it('no "ready" event follows its "disconnect", and ready() waits for the next connection', async () => {
+    const sw = switcher();
+    const { s } = memorySession(sw, 'dropper');
+    const events: string[] = [];
+    s.on('state', (st) => {
+      events.push(st);
+      if (st === 'ready' && s.connections === 1) s.node?.destroy();
+    });
+    s.on('ready', () => events.push(`ready event (${s.state})`));
+    s.on('disconnect', () => events.push('disconnect'));
+    let resolvedIn = '';
+    const waiting = s.ready({ timeout: 3_000 }).then(() => {
+      resolvedIn = `${s.state}, connection ${s.connections}`;
+    });
+    await waiting;
+    // Before: 'ready' came after the 'disconnect' of the dropped connection, the session backing
+    // off, and ready() resolved then, with no connection to use.
+    expect(events).toEqual(['ready', 'backoff', 'disconnect', 'connecting', 'ready', 'ready event (ready)']);
+    expect(resolvedIn).toBe('ready, connection 2');
+  });
+});
+
 describe('close() and listen()', () => {
   it('a second close() resolves only once the session is closed', async () => {
     const sw = switcher();

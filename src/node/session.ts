@@ -23,7 +23,7 @@ import {
 } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { eitherSignal, type LinkedSignal } from '../util/signals.js';
+import { eitherSignal, followSignal, type LinkedSignal } from '../util/signals.js';
 import { clampDelay, now } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import { type DialTarget, formatTarget, parseAddress } from './address.js';
@@ -229,6 +229,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   private shortLived = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** What hears the opener's abort while the session waits to try again (attemptAfter). */
+  private retryWatch: LinkedSignal | null = null;
   private readonly abort = new AbortController();
   private closing: Promise<void> | null = null;
   private readyWaiters: ReadyWaiter[] = [];
@@ -538,7 +540,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
 
   private async shutdown(): Promise<void> {
     this.setState('closed');
-    this.bounds.signal?.removeEventListener('abort', this.onOpenerAbort);
+    this.retryWatch?.dispose();
+    this.retryWatch = null;
     this.abort.abort();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const l of [...this.listeners.values()]) l.close();
@@ -597,10 +600,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // The session's signal (its close) and the opener's, for the whole attempt: one that covered
     // the dial alone left an abort during admission unheard until admissionTimeout. Linked in the
     // try: a throw here (a signal that is not one) fails the attempt, not attempt()'s promise.
+    let opener: LinkedSignal | undefined;
     let linked: LinkedSignal | undefined;
     const started = now();
     try {
-      linked = eitherSignal(this.abort.signal, this.bounds.signal);
+      opener = this.followOpener();
+      linked = eitherSignal(this.abort.signal, opener?.signal);
       const transport = await this.connector(linked.signal);
       if (this.isClosed) {
         transport.destroy();
@@ -661,7 +666,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       this.scheduleRetry(e, retryIn);
     } finally {
       linked?.dispose();
+      opener?.dispose();
     }
+  }
+
+  /**
+   * A follower of the opener's signal (followSignal), for one attempt or one wait: the sessions
+   * a program opens with one signal (its shutdown's) share one listener on it. With a listener
+   * each, a dozen sessions connecting or backing off at once made Node.js warn of a leak
+   * (MaxListenersExceededWarning, past 10). None without an opener's signal.
+   */
+  private followOpener(): LinkedSignal | undefined {
+    return this.bounds.signal === undefined ? undefined : followSignal(this.bounds.signal);
   }
 
   /**
@@ -796,15 +812,17 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * timer, and the opener's abort closes the session at once rather than at the attempt.
    */
   private attemptAfter(ms: number): void {
-    const signal = this.bounds.signal;
-    if (signal?.aborted) {
+    if (this.bounds.signal?.aborted) {
       this.onOpenerAbort();
       return;
     }
-    signal?.addEventListener('abort', this.onOpenerAbort, { once: true });
+    const watch = this.followOpener();
+    watch?.signal.addEventListener('abort', this.onOpenerAbort, { once: true });
+    this.retryWatch = watch ?? null;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      signal?.removeEventListener('abort', this.onOpenerAbort);
+      this.retryWatch = null;
+      watch?.dispose();
       void this.attempt();
     }, ms);
   }

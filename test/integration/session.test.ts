@@ -355,4 +355,51 @@ describe('a session’s attempt bounds (the browser connect()’s ws.signal)', (
     expect(s.state).toBe('closed');
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
+
+  it('a dozen sessions opened with one signal share one listener on it, connecting and backing off', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
+    const ac = new AbortController();
+    const inAttempt: number[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const sessions = Array.from({ length: 12 }, (_, i) => {
+      const s = new Session<FlexStream>({
+        connector: async () => {
+          await released;
+          inAttempt.push(getEventListeners(ac.signal, 'abort').length);
+          throw new Error('no switcher here');
+        },
+        makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+        password: PASSWORD,
+        domain: `shared-${i}`,
+        heartbeatInterval: 0,
+        backoffInitial: 60_000,
+        signal: ac.signal,
+      });
+      cleanups.push(() => s.close());
+      return s;
+    });
+    const backingOff = sessions.map((s) => new Promise((r) => s.once('disconnect', r)));
+    // All twelve in their first attempt at once. Before: twelve listeners on the signal (one per
+    // attempt), and Node.js warned of a leak past ten.
+    release();
+    await Promise.all(backingOff);
+    expect(inAttempt).toEqual(Array(12).fill(1));
+    // All twelve waiting to try again: one listener still.
+    expect(sessions.map((s) => s.state)).toEqual(Array(12).fill('backoff'));
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    const closed = sessions.map((s) => new Promise<void>((r) => s.once('close', () => r())));
+    ac.abort();
+    await Promise.all(closed);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    await new Promise((r) => setImmediate(r));
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
 });

@@ -334,23 +334,27 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   ready(options: ReadyOptions = {}): Promise<void> {
     let untilAdmitted: boolean;
+    let signal: AbortSignal | undefined;
     try {
       checkOptions('ready()', options);
       if (options.timeout !== undefined) checkDelay('option timeout', options.timeout);
       untilAdmitted = checkBool('option untilAdmitted', options.untilAdmitted ?? false);
-      checkSignal('option signal', options.signal);
+      signal = checkSignal('option signal', options.signal);
     } catch (err) {
       return Promise.reject(err);
     }
     if (this._state === 'ready' && this._node !== null) return Promise.resolve();
     if (this._state === 'closed') return Promise.reject(this.closedError());
     // An abort listener added to a signal that already fired is never called.
-    if (options.signal?.aborted)
-      return Promise.reject(new AbortError(READY_ABORTED, { cause: options.signal.reason }));
+    if (signal?.aborted) return Promise.reject(new AbortError(READY_ABORTED, { cause: signal.reason }));
+    // Heard through a follower (followSignal): the waits sharing one signal of the caller's (a
+    // dozen dials with `wait`, made while the session reconnects, wait here) share one listener
+    // on it. With a listener each, eleven of them made Node.js warn of a leak.
+    const heard = signal === undefined ? undefined : followSignal(signal);
     return new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
         if (timer) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
+        heard?.dispose();
         this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
       };
       const waiter: ReadyWaiter = {
@@ -364,13 +368,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         },
         untilAdmitted,
       };
-      const onAbort = (): void =>
-        waiter.reject(new AbortError(READY_ABORTED, { cause: options.signal?.reason }));
+      const onAbort = (): void => waiter.reject(new AbortError(READY_ABORTED, { cause: signal?.reason }));
       const timer =
         options.timeout !== undefined
           ? setTimeout(() => waiter.reject(this.notReadyError()), options.timeout)
           : null;
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+      heard?.signal.addEventListener('abort', onAbort, { once: true });
       this.readyWaiters.push(waiter);
     });
   }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect as browserConnect } from '../../src/browser.js';
@@ -677,6 +678,36 @@ describe('waiting for the session', () => {
     await expect(s.ready({ signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
     await expect(s.dial('x:1', { wait: true, signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
     await expect(s.ping('', { wait: true, signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it("a dozen dials, pings and ready()s waiting with one caller's signal share one listener on it", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
+    const sw = switcher();
+    const { s } = memorySession(sw, 'shared-waits', { password: 'wrong' });
+    const caller = new AbortController();
+    const signal = caller.signal;
+    // Made while the session cannot get in: all wait for it at once (e.g. a dozen forwarded
+    // connections that arrive while it reconnects, under one shutdown signal).
+    const waits = Array.from({ length: 12 }, (_, i) =>
+      (i % 3 === 0
+        ? s.dial('x:1', { wait: true, signal })
+        : i % 3 === 1
+          ? s.ping('', { wait: true, signal })
+          : s.ready({ signal })
+      ).catch((e: unknown) => e),
+    );
+    // Before: a listener per wait, and Node.js warned of a leak past ten.
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+    caller.abort();
+    for (const err of await Promise.all(waits)) expect(err).toBeInstanceOf(AbortError);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 });
 

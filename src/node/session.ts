@@ -776,6 +776,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     if (this.isClosed || this._node !== node) return;
     this.logger.info({ ip, domain: this.opts.domain }, 'session ready');
     this.emit('ready', ip);
+    // A 'ready' handler may have dropped the connection as well: the waits are for one to use.
+    if (this._node !== node) return;
     for (const w of this.readyWaiters.slice()) w.resolve();
   }
 

@@ -408,8 +408,8 @@ describe('close() from a "state" handler as the session becomes ready', () => {
   });
 });
 
-describe('the connection dropped from a "state" handler as the session becomes ready', () => {
-  it('no "ready" event follows its "disconnect", and ready() waits for the next connection', async () => {
+describe('the connection dropped from a handler as the session becomes ready', () => {
+  it('from a "state" handler: no "ready" event follows its "disconnect", and ready() waits for the next connection', async () => {
     const sw = switcher();
     const { s } = memorySession(sw, 'dropper');
     const events: string[] = [];
@@ -427,6 +427,21 @@ describe('the connection dropped from a "state" handler as the session becomes r
     // Before: 'ready' came after the 'disconnect' of the dropped connection, the session backing
     // off, and ready() resolved then, with no connection to use.
     expect(events).toEqual(['ready', 'backoff', 'disconnect', 'connecting', 'ready', 'ready event (ready)']);
+    expect(resolvedIn).toBe('ready, connection 2');
+  });
+
+  it('from a "ready" handler, ready() waits for the next connection too', async () => {
+    const sw = switcher();
+    const { s } = memorySession(sw, 'ready-dropper');
+    s.on('ready', () => {
+      if (s.connections === 1) s.node?.destroy();
+    });
+    let resolvedIn = '';
+    await s.ready({ timeout: 3_000 }).then(() => {
+      resolvedIn = `${s.state}, connection ${s.connections}`;
+    });
+    // Before: resolved right behind the 'ready' of the connection the handler dropped, the
+    // session backing off.
     expect(resolvedIn).toBe('ready, connection 2');
   });
 });

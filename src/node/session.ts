@@ -137,8 +137,8 @@ export type SessionEvents = {
   ready: [number];
   /**
    * The connection dropped or an attempt failed; the session retries unless closed. When the
-   * failure closes the session (reconnect: false, a ConfigError), `state` is 'closed' already
-   * and 'close' follows.
+   * failure closes the session (reconnect: false, a ConfigError, the opener's signal aborted),
+   * `state` is 'closed' already and 'close' follows.
    */
   disconnect: [Error];
   close: [];
@@ -644,11 +644,15 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       const fields = errorFields(e);
       // A configuration problem (bad URL, no Web Crypto) will not fix itself by retrying, and an
       // attempt aborted by the caller's signal (the session's own abort closed it already) would
-      // fail the same way at once every time. Without reconnect there is no retry either. The
-      // session closes before 'disconnect', whose listeners see its final state.
-      if (!this.reconnect || e instanceof ConfigError || e instanceof AbortError) {
+      // fail the same way at once every time. Without reconnect there is no retry either, nor
+      // once the opener aborted, whatever the attempt then failed with (a connector that does not
+      // heed its signal). The session closes before 'disconnect', whose listeners see its final
+      // state.
+      const openerGone = this.bounds.signal?.aborted === true;
+      if (!this.reconnect || e instanceof ConfigError || e instanceof AbortError || openerGone) {
         this.logger.warn(fields, 'session attempt failed');
-        this.closeFor(e);
+        if (openerGone && !(e instanceof AbortError)) this.onOpenerAbort();
+        else this.closeFor(e);
         this.emit('disconnect', e);
         return;
       }
@@ -716,10 +720,15 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       const e = err ?? new ConnectionClosedError('connection closed');
       this.lastFailure = e;
       const remote = node.transport.remoteAddress;
-      if (!this.reconnect) {
+      // The opener aborted while we were connected: this loss ends the session, as without
+      // reconnect. Before, 'disconnect' listeners found it backing off (or connecting), the log
+      // line gave a `retryIn` for an attempt that never came, and 'backoff' preceded 'closed'.
+      const openerGone = this.bounds.signal?.aborted === true;
+      if (!this.reconnect || openerGone) {
         this.logger.info({ ...errorFields(e), remote }, 'session disconnected');
         // Closed before anyone hears of the loss: 'disconnect' listeners see the final state.
-        this.closeFor(e);
+        if (openerGone) this.onOpenerAbort();
+        else this.closeFor(e);
         this.emit('disconnect', e);
         return;
       }

@@ -284,7 +284,7 @@ describe('a session that closed itself', () => {
   });
 });
 
-describe("the opener's signal aborted while connected", () => {
+describe("a failure after the opener's signal aborted", () => {
   it('a connection that lasted and then drops closes the session without another attempt', async () => {
     fakeTimers();
     const sw = switcher();
@@ -308,6 +308,52 @@ describe("the opener's signal aborted while connected", () => {
     expect(calls.n).toBe(1);
     expect(disconnects).toHaveLength(1);
     expect(disconnects[0]).toBeInstanceOf(ConnectionClosedError);
+    await expect(s.ready()).rejects.toMatchObject({ cause: expect.any(AbortError) });
+  });
+
+  it('"disconnect" finds the session closed, its final state, and no retry is logged', async () => {
+    const sw = switcher();
+    const ac = new AbortController();
+    const logger = captureLogger();
+    const { s } = memorySession(sw, 'aborted-then-lost', { signal: ac.signal, logger });
+    await nextEvent(s, 'ready', 3_000);
+    ac.abort();
+    const states: string[] = [];
+    s.on('state', (st) => states.push(st));
+    const seen = new Promise<string>((resolve) => s.once('disconnect', () => resolve(s.state)));
+    const closed = nextEvent(s, 'close', 3_000);
+    sw.kick('aborted-then-lost', 'once');
+    // Before: 'backoff' (or 'connecting'), as if it would reconnect, then 'closed' behind it.
+    expect(await seen).toBe('closed');
+    await closed;
+    expect(states).toEqual(['closed']);
+    // Before: a `retryIn` for an attempt that never came.
+    expect(logger.find('session disconnected')[0]?.fields).not.toHaveProperty('retryIn');
+  });
+
+  it('an attempt that fails otherwise after the abort (a connector that does not heed it) closes the session first too', async () => {
+    const ac = new AbortController();
+    const logger = captureLogger();
+    let fail!: () => void;
+    const s = new Session<FlexStream>({
+      connector: () =>
+        new Promise<Transport>((_, reject) => {
+          fail = () => reject(new ConnectionClosedError('no switcher here'));
+        }),
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'unheeding',
+      heartbeatInterval: 0,
+      signal: ac.signal,
+      logger,
+    });
+    cleanups.push(() => s.close());
+    const seen = new Promise<string>((resolve) => s.once('disconnect', () => resolve(s.state)));
+    ac.abort();
+    fail();
+    // Before: 'connecting', a back-off logged, and the session closed only when that began.
+    expect(await seen).toBe('closed');
+    expect(logger.find('session attempt failed')[0]?.fields).not.toHaveProperty('retryIn');
     await expect(s.ready()).rejects.toMatchObject({ cause: expect.any(AbortError) });
   });
 });

@@ -436,9 +436,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // Checked before any wait, as the node would: a bad address or option waited for the
     // connection (its whole timeout, then TimeoutError, while none came) only to be refused
     // then, and without `wait` it failed with NotConnectedError as if it were fine.
-    parseAddress(address);
+    const target = formatTarget(parseAddress(address));
     const { timeoutMs } = dialLimits(options, this.nodeOpts);
-    const { node, left } = await this.current(options.wait, options, timeoutMs);
+    const { node, left } = await this.current(`dial ${target}`, options.wait, options, timeoutMs);
     return node.dial(address, { ...options, timeout: left() });
   }
 
@@ -470,7 +470,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private async pingOnce(domain: string, options: SessionPingOptions): Promise<number> {
     if (this._node && this._state === 'ready') return this._node.ping(domain, options);
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
-    const { node, left } = await this.current(options.wait, options, limit);
+    const { node, left } = await this.current(`ping ${pingTarget(domain)}`, options.wait, options, limit);
     return node.ping(domain, { ...options, timeout: left() });
   }
 
@@ -558,8 +558,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.emit('close');
   }
 
-  /** The node once the session is ready (waiting if asked, at most `limit` ms) and what is left of `limit`. */
+  /**
+   * The node once the session is ready (waiting if asked, at most `limit` ms) and what is left of
+   * `limit`, for `what` ("dial bob:80", "ping bob").
+   */
   private async current(
+    what: string,
     wait: boolean | undefined,
     o: { signal?: AbortSignal },
     limit: number,
@@ -582,7 +586,17 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // a shutdown): failing then with NotConnectedError broke the promise to wait for the next
     // connection. No spin: with no node, the state is not 'ready', and ready() waits.
     for (;;) {
-      await this.ready({ signal: o.signal, timeout: left(), untilAdmitted: true });
+      try {
+        await this.ready({ signal: o.signal, timeout: left(), untilAdmitted: true });
+      } catch (err) {
+        // Named for the dial or ping it ended, as the node names its own ("dial bob:80 aborted"),
+        // not as the wait inside it ("wait for the session to be ready aborted"): a shutdown that
+        // ends several forwarded connections' dials must say which in its log.
+        if (err instanceof AbortError && o.signal?.aborted) {
+          throw new AbortError(`${what} aborted`, { cause: o.signal.reason });
+        }
+        throw err;
+      }
       if (this._node !== null) return { node: this._node, left };
     }
   }

@@ -90,6 +90,27 @@ describe('an AbortError names what it ended', () => {
       await session.close();
     }
   });
+
+  it("a session's dial and ping that wait for the session name their target, not that wait", async () => {
+    const session = waitingSession();
+    try {
+      // Before: 'wait for the session to be ready aborted' for both, whose target a shutdown that
+      // ended a dozen forwarded connections' dials did not say.
+      expect(await abortedWith((signal) => session.dial('bob:80', { signal, wait: true }))).toEqual([
+        'dial bob:80 aborted',
+        'dial bob:80 aborted',
+      ]);
+      expect(await abortedWith((signal) => session.ping('bob', { signal, wait: true }))).toEqual([
+        'ping bob aborted',
+        'ping bob aborted',
+      ]);
+      expect(
+        await abortedWith((signal) => session.dial('bob:80', { signal, wait: true, waitForTarget: true })),
+      ).toEqual(['dial bob:80 aborted', 'dial bob:80 aborted']);
+    } finally {
+      await session.close();
+    }
+  });
 });
 
 // A JavaScript caller's `signal` that is no AbortSignal failed with a TypeError from inside

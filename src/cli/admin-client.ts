@@ -98,7 +98,10 @@ function baseUrl(o: AdminOpts, env: NodeJS.ProcessEnv = process.env): URL {
       `the admin API address is required: --admin URL or FLEXMUX_ADMIN_URL${hint}`,
     );
   }
-  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(o.admin) ? o.admin : `http://${o.admin}`;
+  // `HOST:PORT` is http://HOST:PORT, and `:PORT` 127.0.0.1's, as every address flag reads it:
+  // the address `switcher --admin :7090` serves was refused here as an invalid URL.
+  const address = o.admin.startsWith(':') ? `127.0.0.1${o.admin}` : o.admin;
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `http://${address}`;
   try {
     const u = new URL(text);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('use http:// or https://');

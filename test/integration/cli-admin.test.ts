@@ -280,6 +280,16 @@ describe.concurrent('flexmux clients', () => {
     expect(r.stderr).toContain(`cannot reach the admin API at http://127.0.0.1:${port}`);
   });
 
+  it('--admin :PORT is the admin API on 127.0.0.1, as switcher --admin :PORT serves it', async ({
+    expect,
+  }) => {
+    const port = new URL(admin).port;
+    const r = await runCliToEnd(['clients', '--admin', `:${port}`, '--token', TOKEN]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('alice');
+  });
+
   it('no --admin exits 2', async ({ expect }) => {
     const r = await runCliToEnd(['clients']);
     expect(r.code).toBe(2);

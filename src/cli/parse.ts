@@ -100,8 +100,12 @@ export function parseTarget(text: string): { domain: string; port: number } {
 /** A domain as a switcher accepts it (PROTOCOL.md 2.8): 1..63 of a-z 0-9 - _, not local(host). */
 export function parseDomain(text: string): string {
   const d = normalizeDomain(text);
-  if (d === null) fail(`invalid domain "${text}": use 1..63 of a-z 0-9 - _ (not at the ends)`);
-  return d;
+  if (d !== null) return d;
+  // Made only of the allowed characters, yet refused: the character rule would send the user
+  // looking for a bad character (or at the upper case) in `-d local`.
+  const lower = text.trim().toLowerCase();
+  if (lower === 'local' || lower === 'localhost') fail(`invalid domain "${text}": ${lower} is reserved`);
+  fail(`invalid domain "${text}": use 1..63 of a-z 0-9 - _ (not at the ends)`);
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -72,6 +72,9 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     [['node', '-d', 'alice', '--expose', '22'], 'expected PORT=HOST:PORT'],
     [['node', '-d', 'alice', '--forward', '8080=bob'], '"bob" is not DOMAIN:PORT'],
     [['node', '-d', '-bad-'], 'invalid domain'],
+    // Valid characters, a reserved name: said as such, not as the character rule.
+    [['node', '-d', 'LocalHost'], 'invalid domain "LocalHost": localhost is reserved [CLI_USAGE]'],
+    [['ping', 'local'], 'invalid domain "local": local is reserved [CLI_USAGE]'],
     [
       ['dial', 'alice'],
       '"alice" is not DOMAIN:PORT: a node\'s domain (or virtual IP) and a virtual port, such as alice:22',

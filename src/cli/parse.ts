@@ -149,12 +149,20 @@ export function parseSize(text: string): number {
   return Math.round(Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()]);
 }
 
-export function parseCount(text: string, min = 0): number {
+export function parseCount(text: string, min = 0, max?: number): number {
   const t = text.trim();
-  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t)) || Number(t) < min) {
-    fail(`expected an integer >= ${min}`);
+  const n = Number(t);
+  if (!/^\d+$/.test(t) || !Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+    fail(max === undefined ? `expected an integer >= ${min}` : `expected an integer in ${min}..${max}`);
   }
-  return Number(t);
+  return n;
+}
+
+/** parseSize, within `range` (bytes). */
+export function parseSizeIn(text: string, [min, max]: readonly [number, number]): number {
+  const n = parseSize(text);
+  if (n < min || n > max) fail(`expected a size in ${min}..${max} bytes`);
+  return n;
 }
 
 export function parseRate(text: string): number {

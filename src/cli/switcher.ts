@@ -1,6 +1,8 @@
 import { Command, type Option } from 'commander';
 import { listenDemo } from '../demo/index.js';
 import { DEMO_HTTP_CONNECTIONS } from '../demo/listen.js';
+// Not public: the ranges the flags below are checked against as they are parsed.
+import { switcherRanges } from '../switcher/config.js';
 import {
   type AccessOptions,
   AccessPolicy,
@@ -40,7 +42,8 @@ import {
   parseHostPort,
   parseHostPortPath,
   parseRate,
-  parseSize,
+  parseSizeIn,
+  parseTimeout,
 } from './parse.js';
 import {
   type AdminTokenSource,
@@ -128,6 +131,7 @@ function limit(flags: string, text: string, parse: (v: string) => number): Optio
 
 export function switcherCommand(): CliCommand {
   const d = switcherDefaults;
+  const r = switcherRanges;
   const cmd = new Command('switcher')
     .description('run a switcher: admit nodes with a password and relay streams between them')
     .addOption(flag('--tcp <host:port>', 'TCP listener (repeatable)').argParser(collect(parseHostPort)))
@@ -175,27 +179,29 @@ export function switcherCommand(): CliCommand {
       ).choices(ipAssignments),
     )
     .addOption(
-      limit('--max-clients <n>', `admitted nodes at once (default ${d.maxClients})`, (v) => parseCount(v, 1)),
+      limit('--max-clients <n>', `admitted nodes at once (default ${d.maxClients})`, (v) =>
+        parseCount(v, ...r.maxClients),
+      ),
     )
     .addOption(
       limit(
         '--max-pending-admissions <n>',
         `connections in admission at once (default ${d.maxPendingAdmissions})`,
-        (v) => parseCount(v, 1),
+        (v) => parseCount(v, ...r.maxPendingAdmissions),
       ),
     )
     .addOption(
       limit(
         '--admission-timeout <duration>',
         `time to send the admission frame (default ${ms(d.admissionTimeout)})`,
-        (v) => parseDuration(v),
+        (v) => parseTimeout(v),
       ),
     )
     .addOption(
       limit(
         '--liveness-timeout <duration>',
         `time a domain holder has to answer a takeover ping (default ${ms(d.livenessTimeout)})`,
-        (v) => parseDuration(v),
+        (v) => parseTimeout(v),
       ),
     )
     .addOption(
@@ -226,28 +232,28 @@ export function switcherCommand(): CliCommand {
       limit(
         '--max-queue-per-client <size>',
         `bytes queued for one node (default ${mib(d.maxQueuePerClient)})`,
-        parseSize,
+        (v) => parseSizeIn(v, r.maxQueuePerClient),
       ),
     )
     .addOption(
       limit(
         '--max-queue-per-source <size>',
         `bytes queued from one node to another (default ${mib(d.maxQueuePerSource)})`,
-        parseSize,
+        (v) => parseSizeIn(v, r.maxQueuePerSource),
       ),
     )
     .addOption(
       limit(
         '--max-streams-per-client <n>',
         `streams through the switcher with one node at an end; more dials are refused (default ${d.maxStreamsPerClient})`,
-        (v) => parseCount(v, 1),
+        (v) => parseCount(v, ...r.maxStreamsPerClient),
       ),
     )
     .addOption(
       limit(
         '--failed-admission-burst <n>',
         `failed admissions per host before rate limiting, 0: off (default ${d.failedAdmissionBurst})`,
-        (v) => parseCount(v, 0),
+        (v) => parseCount(v, ...r.failedAdmissionBurst),
       ),
     )
     .addOption(

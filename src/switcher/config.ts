@@ -69,6 +69,20 @@ export const switcherDefaults = Object.freeze({
   ipAssignment: 'by-domain' as IpAssignment,
 });
 
+/**
+ * The ranges validateSwitcherOptions allows for the counts and sizes that `flexmux switcher`'s
+ * flags set: the CLI checks them as it parses the flag, so that a value out of range is named by
+ * the flag, variable or config-file key that gave it, not by this option's name.
+ */
+export const switcherRanges = Object.freeze({
+  maxClients: [1, 65_534],
+  maxPendingAdmissions: [1, 2 ** 24],
+  maxStreamsPerClient: [1, 2 ** 24],
+  failedAdmissionBurst: [0, 2 ** 24],
+  maxQueuePerSource: [1, 2 ** 40],
+  maxQueuePerClient: [1, 2 ** 40],
+} as const satisfies Record<string, readonly [number, number]>);
+
 export interface SwitcherOptions {
   /** The shared password (may be empty, as in Go). */
   password: string;
@@ -134,12 +148,21 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     throw new ConfigError('option monotonicClock must be a function returning milliseconds');
   }
   const d = switcherDefaults;
+  const r = switcherRanges;
   const ipAssignment = o.ipAssignment ?? d.ipAssignment;
   if (!ipAssignments.includes(ipAssignment)) {
     throw new ConfigError(`option ipAssignment must be one of ${ipAssignments.join(', ')}`);
   }
-  const perSource = int('maxQueuePerSource', o.maxQueuePerSource ?? d.maxQueuePerSource, 1, 2 ** 40);
-  const perClient = int('maxQueuePerClient', o.maxQueuePerClient ?? d.maxQueuePerClient, 1, 2 ** 40);
+  const perSource = int(
+    'maxQueuePerSource',
+    o.maxQueuePerSource ?? d.maxQueuePerSource,
+    ...r.maxQueuePerSource,
+  );
+  const perClient = int(
+    'maxQueuePerClient',
+    o.maxQueuePerClient ?? d.maxQueuePerClient,
+    ...r.maxQueuePerClient,
+  );
   return {
     password: o.password,
     access: o.access ?? {},
@@ -148,16 +171,14 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     maxPendingAdmissions: int(
       'maxPendingAdmissions',
       o.maxPendingAdmissions ?? d.maxPendingAdmissions,
-      1,
-      2 ** 24,
+      ...r.maxPendingAdmissions,
     ),
-    maxClients: int('maxClients', o.maxClients ?? d.maxClients, 1, 65_534),
+    maxClients: int('maxClients', o.maxClients ?? d.maxClients, ...r.maxClients),
     replayCacheSize: int('replayCacheSize', o.replayCacheSize ?? d.replayCacheSize, 0, 2 ** 24),
     failedAdmissionBurst: int(
       'failedAdmissionBurst',
       o.failedAdmissionBurst ?? d.failedAdmissionBurst,
-      0,
-      2 ** 24,
+      ...r.failedAdmissionBurst,
     ),
     failedAdmissionRate: num('failedAdmissionRate', o.failedAdmissionRate ?? d.failedAdmissionRate, 0),
     rateLimitEntries: int('rateLimitEntries', o.rateLimitEntries ?? d.rateLimitEntries, 1, 2 ** 24),
@@ -172,8 +193,7 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     maxStreamsPerClient: int(
       'maxStreamsPerClient',
       o.maxStreamsPerClient ?? d.maxStreamsPerClient,
-      1,
-      2 ** 24,
+      ...r.maxStreamsPerClient,
     ),
     quantum: int('quantum', o.quantum ?? d.quantum, 1, MAX_QUANTUM),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, MAX_BATCH_BYTES),

@@ -110,11 +110,68 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
   });
 
   it('a value the switcher refuses (FLEX_ERR_CONFIG) ends with the --help hint too', async ({ expect }) => {
-    const r = await runCliToEnd(['switcher', '--max-clients', '99999999'], {
-      env: { FLEXMUX_PASSWORD: 'x' },
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-limit-'));
+    const file = join(dir, 'flexmux.yaml');
+    writeFileSync(file, 'switcher:\n  max-clients: 99999999\n');
+    try {
+      const r = await runCliToEnd(['switcher', '--config', file], { env: { FLEXMUX_PASSWORD: 'x' } });
+      expect(r.code).toBe(2);
+      // Named by the file and its key, as every other value of the file is.
+      expect(r.stderr).toContain(
+        `flexmux switcher: config file ${file}: switcher.max-clients: "99999999" is invalid: expected an integer in 1..65534 [FLEX_ERR_CONFIG]\n(run flexmux switcher --help for usage)\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // The switcher's own check named them by its option names (`option maxClients must be an
+  // integer in 1..65534, got 70000`), which no flag, variable or config key is called.
+  it.for([
+    [
+      ['--max-clients', '70000'],
+      "option '--max-clients <n>' argument '70000' is invalid. expected an integer in 1..65534",
+    ],
+    [
+      ['--max-pending-admissions', '99999999'],
+      "option '--max-pending-admissions <n>' argument '99999999' is invalid",
+    ],
+    [
+      ['--max-streams-per-client', '99999999'],
+      "option '--max-streams-per-client <n>' argument '99999999' is invalid",
+    ],
+    [
+      ['--failed-admission-burst', '99999999'],
+      "option '--failed-admission-burst <n>' argument '99999999' is invalid",
+    ],
+    [
+      ['--admission-timeout', '0'],
+      "option '--admission-timeout <duration>' argument '0' is invalid. a timeout must be longer than 0",
+    ],
+    [['--liveness-timeout', '0ms'], "option '--liveness-timeout <duration>' argument '0ms' is invalid"],
+    [
+      ['--max-queue-per-client', '0'],
+      "option '--max-queue-per-client <size>' argument '0' is invalid. expected a size in 1..1099511627776 bytes",
+    ],
+    [
+      ['--max-queue-per-source', '2048G'],
+      "option '--max-queue-per-source <size>' argument '2048G' is invalid",
+    ],
+  ] as const)('switcher %j out of range is named by its flag', async ([args, message], { expect }) => {
+    const r = await runCliToEnd(['switcher', ...args, '--check-config'], { env: { FLEXMUX_PASSWORD: 'x' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`flexmux switcher: ${message}`);
+    expect(r.stderr).not.toMatch(/option [a-z]+[A-Z]/);
+  });
+
+  it('a limit out of range from its variable names the variable', async ({ expect }) => {
+    const r = await runCliToEnd(['switcher', '--check-config'], {
+      env: { FLEXMUX_PASSWORD: 'x', FLEXMUX_MAX_CLIENTS: '70000' },
     });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('[FLEX_ERR_CONFIG]\n(run flexmux switcher --help for usage)\n');
+    expect(r.stderr).toContain(
+      "option '--max-clients <n>' value '70000' from env 'FLEXMUX_MAX_CLIENTS' is invalid. expected an integer in 1..65534 [CLI_USAGE]",
+    );
   });
 
   it('dial without a password', async ({ expect }) => {

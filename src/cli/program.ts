@@ -76,6 +76,18 @@ export function buildProgram(onRun: (inv: Invocation) => void): Command {
   return program;
 }
 
+/**
+ * `flexmux help NAME` for a NAME that is no command: commander printed the whole help on stderr
+ * and exited 2 without saying what was wrong (a typo, `help pign`, looked like a failure of the
+ * help itself). Refused with the line an unknown command gets (docs/cli.md).
+ */
+function refuseUnknownHelpTopic(program: Command, argv: readonly string[]): void {
+  const [word, topic] = argv.slice(2);
+  if (word !== 'help' || topic === undefined || topic.startsWith('-')) return;
+  if (program.commands.some((c) => c.name() === topic || c.aliases().includes(topic))) return;
+  program.error(`unknown command '${topic}'`, { code: 'commander.unknownCommand', exitCode: 2 });
+}
+
 /** Runs the CLI on `argv` (process.argv shape) and resolves with the exit code. */
 export async function run(argv: readonly string[]): Promise<number> {
   let invocation: Invocation | null = null;
@@ -83,6 +95,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     invocation = inv;
   });
   try {
+    refuseUnknownHelpTopic(program, argv);
     await program.parseAsync([...argv]);
   } catch (err) {
     // commander has already printed its message (or the help/version text).

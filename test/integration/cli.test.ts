@@ -57,6 +57,16 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     );
   });
 
+  it('help for an unknown command says so, as the unknown command does', async ({ expect }) => {
+    const r = await runCliToEnd(['help', 'pign']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("flexmux: unknown command 'pign' [CLI_USAGE]\n(run flexmux --help for usage)\n");
+    // A known one still prints its help.
+    const known = await runCliToEnd(['help', 'ping']);
+    expect(known.code).toBe(0);
+    expect(known.stdout).toContain('Usage: flexmux ping');
+  });
+
   it('unknown flag', async ({ expect }) => {
     const r = await runCliToEnd(['switcher', '--bogus']);
     expect(r.code).toBe(2);

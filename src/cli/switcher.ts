@@ -22,7 +22,7 @@ import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
 import type { ConfigData } from './config-file.js';
-import { listenFailure } from './exit.js';
+import { CliError, listenFailure } from './exit.js';
 import { connectionsAllowed, fdShortfall, openFileLimit } from './fd-limit.js';
 import {
   type ListenerSpecs,
@@ -401,6 +401,22 @@ export function servedCertificate(
   return certificate;
 }
 
+/**
+ * `--cert` or `--key` with no `--tls` or `--wss` listener to serve them: the files were neither
+ * read nor checked (`--check-config` said OK for a file that does not exist), and the switcher
+ * served plain text only where the flags say TLS was meant. Bad usage, as `--ca` with a tcp://
+ * switcher is for the commands that connect (session.ts).
+ */
+function checkCertificateUsed(o: SwitcherOpts, specs: ListenerSpecs): void {
+  if (specs.tls.length + specs.wss.length > 0) return;
+  const given = o.cert !== undefined ? 'cert' : o.key !== undefined ? 'key' : undefined;
+  if (given === undefined) return;
+  throw new CliError(
+    'CLI_USAGE',
+    `--${given} (or FLEXMUX_${given.toUpperCase()}, or ${given}: in the config file) is for --tls and --wss listeners, and none is given: the switcher would serve no TLS; add --tls or --wss, or drop --cert and --key`,
+  );
+}
+
 /** What a start reads and checks before it binds anything: the same for a start and a check. */
 interface SwitcherStart {
   access: AccessOptions | undefined;
@@ -426,6 +442,7 @@ function switcherStart(o: SwitcherOpts, extras: ConfigData): SwitcherStart {
   const checked = validateSwitcherOptions({ ...options, password: password ?? '' });
   new AccessPolicy(checked.password, checked.access);
   const specs = listenerSpecs(o);
+  checkCertificateUsed(o, specs);
   return { access, password, options, specs, pem: readPemPair(specs) };
 }
 

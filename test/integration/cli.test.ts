@@ -244,6 +244,21 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     expect(r.stderr).toContain('--tls and --wss need --cert FILE');
   });
 
+  // Neither file was read (a check said OK for one that does not exist), and the switcher served
+  // plain text only where TLS was meant.
+  it.for([
+    [['--cert', '/nonexistent/fullchain.pem', '--key', '/nonexistent/privkey.pem'], '--cert'],
+    [['--tcp', '127.0.0.1:0', '--key', '/nonexistent/privkey.pem'], '--key'],
+  ] as const)('switcher %j without --tls or --wss is bad usage', async ([args, flag], { expect }) => {
+    for (const check of [['--check-config'], []]) {
+      const r = await runCliToEnd(['switcher', ...args, ...check], { env: { FLEXMUX_PASSWORD: 'x' } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`flexmux switcher: ${flag} (or FLEXMUX_`);
+      expect(r.stderr).toContain('is for --tls and --wss listeners, and none is given');
+      expect(r.stderr).not.toContain('switcher ready');
+    }
+  });
+
   it('switcher usage errors come before a password is generated or a listener bound', async ({ expect }) => {
     // No FLEXMUX_PASSWORD: the password used to be generated and printed, and with --admin the
     // TCP listener bound, for a run that then ended in a usage error.

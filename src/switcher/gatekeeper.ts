@@ -212,7 +212,10 @@ export class Gatekeeper {
       frame = await reader.first;
     } catch (r) {
       if ((r as Refusal).reason === 'http') return this.answerHttp(reader, r as Refusal);
-      this.refused(remote, r as Refusal);
+      // Cut off by the switcher's own close (destroyPending), not by its peer: a `closed` here
+      // told the operator, at every stop, that a client had hung up mid-admission.
+      const cutByClose = (r as Refusal).reason === 'closed' && this.host.state !== 'open';
+      this.refused(remote, cutByClose ? refusal('shutdown', 0, 'switcher is closing') : (r as Refusal));
       return;
     }
     // The door only saw the host's past failures; this also counts its attempts in check.
@@ -299,7 +302,15 @@ export class Gatekeeper {
     this.refusedTotal++;
     const charged = r.errCode === -1 || r.reason === 'malformed' || r.reason === 'timeout';
     if (charged) this.limiter.fail(limitKey(remote), this.host.options.monotonicClock());
-    if (r.reason === 'http') {
+    if (r.reason === 'shutdown') {
+      // The switcher's own doing, as a client's `client left` with reason shutdown: no fault.
+      if (extra !== null) {
+        this.host.logger.info(
+          { remote, reason: r.reason, domain: r.domain, err: r.message },
+          'admission refused',
+        );
+      }
+    } else if (r.reason === 'http') {
       // Not charged: an HTTP request guesses no password, costs no crypto, and charging it would
       // soon turn away, unheard, every node behind the same address as a misconfigured one. Not
       // a warning either: it is the client's mistake, and answered; info says which host still

@@ -83,7 +83,8 @@ export function buildProgram(onRun: (inv: Invocation) => void): Command {
  */
 function refuseUnknownHelpTopic(program: Command, argv: readonly string[]): void {
   const [word, topic] = argv.slice(2);
-  if (word !== 'help' || topic === undefined || topic.startsWith('-')) return;
+  // `help help` names the help command itself, which commander lists but does not hold.
+  if (word !== 'help' || topic === undefined || topic === 'help' || topic.startsWith('-')) return;
   if (program.commands.some((c) => c.name() === topic || c.aliases().includes(topic))) return;
   program.error(`unknown command '${topic}'`, { code: 'commander.unknownCommand', exitCode: 2 });
 }

@@ -65,6 +65,10 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     const known = await runCliToEnd(['help', 'ping']);
     expect(known.code).toBe(0);
     expect(known.stdout).toContain('Usage: flexmux ping');
+    // And the help command, listed among the commands, is no unknown one.
+    const help = await runCliToEnd(['help', 'help']);
+    expect(help.stderr).not.toContain('unknown command');
+    expect(help.stderr).toContain('Usage: flexmux');
   });
 
   it('unknown flag', async ({ expect }) => {

@@ -1,7 +1,9 @@
 import { Argument, Command, Option } from 'commander';
 import { defaults } from '../config.js';
+import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
 import { type TimerHandle, timeout } from '../util/timers.js';
+import { withoutPassword } from '../util/url.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
 import { type Meter, startMeter, transferOutcome } from './meter.js';
@@ -76,6 +78,23 @@ export function streamOutcome(stream: FlexStream): Promise<Error | undefined> {
     });
     stream.on('close', () => resolve(failure));
   });
+}
+
+/**
+ * A transfer cut off because the connection to the switcher was lost (the switcher killed or
+ * restarted, the network gone) ended with the library's `connection closed`, which names no
+ * connection; its cause, saying why, is of the same class and was not printed (describeError).
+ * Said as what it is, with the switcher and the reason. Other failures unchanged.
+ */
+function lostSwitcher(err: Error, switcher: string): Error {
+  if ((err as { code?: unknown }).code !== 'FLEX_ERR_CONNECTION_CLOSED') return err;
+  const why = err.cause instanceof Error ? err.cause.message : err.message;
+  return new ConnectionClosedError(
+    `lost the connection to the switcher ${withoutPassword(switcher)}: ${why}`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /** The failure a stop signal makes of a transfer it cuts short: exit 130 or 143. */
@@ -159,6 +178,7 @@ async function runDial(ctx: CommandContext): Promise<number> {
     process.stdin.pipe(stream);
     stream.pipe(process.stdout, { end: false });
     let err = await done;
+    if (err !== undefined) err = lostSwitcher(err, o.switcher);
     process.stdin.unpipe(stream);
     process.stdin.pause();
     if (err === undefined) {

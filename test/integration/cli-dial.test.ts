@@ -340,3 +340,30 @@ describe('flexmux dial', () => {
     expect(summary).toBeLessThan(error);
   });
 });
+
+describe('flexmux dial when its switcher goes away mid-transfer', () => {
+  it('exits 6 naming the switcher and why, not only "connection closed"', async () => {
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], ENV);
+    const port = await drainServer();
+    const node = runCli(['node', '-s', sw.tcp, '-d', 'sink', '--expose', `10=127.0.0.1:${port}`], {
+      env: ENV,
+    });
+    await node.waitForLog('session ready');
+    // stdin kept open: the transfer is under way when the switcher is killed.
+    const dial = runCli(['dial', 'sink:10', '-s', sw.tcp, '--log-level', 'info'], {
+      env: ENV,
+      stdin: 'pipe',
+    });
+    await dial.waitForLog('stream open');
+    sw.child.proc.kill('SIGKILL');
+    expect(await exitedWithin(dial, 30_000)).toBe(6);
+    // Why is the runtime's word for how the socket ended: a close, most often; a reset if the
+    // killed switcher held unread bytes.
+    expect(dial.stderr).toMatch(
+      new RegExp(
+        `^flexmux dial: lost the connection to the switcher ${sw.tcp}: .+ \\[FLEX_ERR_CONNECTION_CLOSED\\]$`,
+        'm',
+      ),
+    );
+  });
+});

@@ -48,7 +48,8 @@ export function createLogger(o: LogOptions): CliLogger {
     ? loadPretty()({
         destination: 2,
         sync: true,
-        colorize: process.stderr.isTTY === true,
+        // no-color.org: a terminal whose user set NO_COLOR (to anything but '') gets no colours.
+        colorize: process.stderr.isTTY === true && (process.env.NO_COLOR ?? '') === '',
         translateTime: 'SYS:HH:MM:ss.l',
         ignore: 'pid,hostname,name',
         singleLine: true,

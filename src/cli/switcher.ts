@@ -417,6 +417,36 @@ function checkCertificateUsed(o: SwitcherOpts, specs: ListenerSpecs): void {
   );
 }
 
+/**
+ * An address given to two of the switcher's listeners (`--tcp` twice, `--ws` and `--admin` on one
+ * port): the second can never bind, yet `--check-config` said OK, and a start bound the first and
+ * then failed with EADDRINUSE (exit 13), as for a port another process holds. Bad usage, as a
+ * node's local port forwarded twice is. Port 0 picks a free port each time: it may repeat.
+ */
+function checkAddressesApart(o: SwitcherOpts, specs: ListenerSpecs): void {
+  const uses: [string, HostPort | undefined][] = [
+    ...specs.tcp.map((a): [string, HostPort] => ['the tcp:// listener', a]),
+    ...specs.ws.map((a): [string, HostPort] => ['the ws:// listener', a]),
+    ...specs.tls.map((a): [string, HostPort] => ['the tls:// listener', a]),
+    ...specs.wss.map((a): [string, HostPort] => ['the wss:// listener', a]),
+    ['the admin API', o.admin],
+    ['the demo page', o.demo],
+  ];
+  const seen = new Map<string, string>();
+  for (const [what, at] of uses) {
+    if (at === undefined || at.port === 0) continue;
+    const address = formatHostPort(at);
+    const first = seen.get(address);
+    if (first !== undefined) {
+      throw new CliError(
+        'CLI_USAGE',
+        `${address} is given twice, to ${first} and to ${what}: each needs an address of its own`,
+      );
+    }
+    seen.set(address, what);
+  }
+}
+
 /** What a start reads and checks before it binds anything: the same for a start and a check. */
 interface SwitcherStart {
   access: AccessOptions | undefined;
@@ -443,6 +473,7 @@ function switcherStart(o: SwitcherOpts, extras: ConfigData): SwitcherStart {
   new AccessPolicy(checked.password, checked.access);
   const specs = listenerSpecs(o);
   checkCertificateUsed(o, specs);
+  checkAddressesApart(o, specs);
   return { access, password, options, specs, pem: readPemPair(specs) };
 }
 

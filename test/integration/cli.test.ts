@@ -263,6 +263,36 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     }
   });
 
+  // The second could never listen: a start bound the first, then failed (exit 13), and a check
+  // said OK. A port the system picks (0) may repeat.
+  it.for([
+    [['--tcp', '127.0.0.1:1', '--tcp', '127.0.0.1:1'], 'to the tcp:// listener and to the tcp:// listener'],
+    [['--ws', '127.0.0.1:1/a', '--wss', '127.0.0.1:1/b'], 'to the ws:// listener and to the wss:// listener'],
+    // The default listeners count: 127.0.0.1:7000 is the tcp:// one when no listener is given.
+    [['--admin', ':7000'], '127.0.0.1:7000 is given twice, to the tcp:// listener and to the admin API'],
+    [['--tcp', '127.0.0.1:1', '--demo', '127.0.0.1:1'], 'to the tcp:// listener and to the demo page'],
+  ] as const)(
+    'switcher %j: one address for two listeners is bad usage',
+    async ([args, message], { expect }) => {
+      const r = await runCliToEnd(['switcher', ...args, '--check-config'], {
+        env: { FLEXMUX_PASSWORD: 'x' },
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).toContain('each needs an address of its own [CLI_USAGE]');
+    },
+  );
+
+  it('switcher: port 0 may be given to every listener', async ({ expect }) => {
+    const r = await runCliToEnd(
+      ['switcher', '--tcp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--check-config'],
+      {
+        env: { FLEXMUX_PASSWORD: 'x' },
+      },
+    );
+    expect(r.code).toBe(0);
+  });
+
   it('switcher usage errors come before a password is generated or a listener bound', async ({ expect }) => {
     // No FLEXMUX_PASSWORD: the password used to be generated and printed, and with --admin the
     // TCP listener bound, for a run that then ended in a usage error.

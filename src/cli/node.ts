@@ -505,6 +505,19 @@ function nodeDomain(o: NodeOpts): string {
     throw new CliError('CLI_USAGE', 'a domain is required: --domain NAME or FLEXMUX_DOMAIN');
   const problem = rulesProblem(o.expose ?? [], o.forward ?? []);
   if (problem !== undefined) throw new CliError('CLI_USAGE', problem);
+  // So is the admin API on a forward's local address: the check said OK, the start exited 13.
+  const admin = o.admin;
+  if (
+    admin !== undefined &&
+    admin.port !== 0 &&
+    admin.host === o.bind &&
+    (o.forward ?? []).some((f) => f.localPort === admin.port)
+  ) {
+    throw new CliError(
+      'CLI_USAGE',
+      `${formatHostPort(admin)} is given twice, to --admin and to a --forward: each needs an address of its own`,
+    );
+  }
   return o.domain;
 }
 

@@ -283,6 +283,20 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     },
   );
 
+  it('node: --admin on a --forward address is bad usage', async ({ expect }) => {
+    const args = ['node', '-d', 'alice', '-f', '7091=bob:22', '--admin', ':7091', '--check-config'];
+    const r = await runCliToEnd(args, { env: { FLEXMUX_PASSWORD: 'x' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'flexmux node: 127.0.0.1:7091 is given twice, to --admin and to a --forward: each needs an address of its own [CLI_USAGE]',
+    );
+    // Another interface (--bind) is another address.
+    const apart = await runCliToEnd([...args.slice(0, -1), '--bind', '127.0.0.2', '--check-config'], {
+      env: { FLEXMUX_PASSWORD: 'x' },
+    });
+    expect(apart.code).toBe(0);
+  });
+
   it('switcher: port 0 may be given to every listener', async ({ expect }) => {
     const r = await runCliToEnd(
       ['switcher', '--tcp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--check-config'],

@@ -12,7 +12,8 @@ import { asError, bytesOf, kindOf } from '../stream/web.js';
  * own side, as Node's adapters otherwise do.
  *
  * They behave as the Web Streams face (src/stream/web.ts) does: an abort without an error
- * (the Duplex destroyed with none) fails a view with StreamClosedError('stream aborted');
+ * (the Duplex destroyed with none) fails a view with StreamClosedError('stream aborted'), and a
+ * view made after the Duplex failed or was aborted fails with that error (see failureOf);
  * a writable side finished by the stream's close, not by the view's close(), fails further writes
  * with StreamClosedError; cancel and abort reasons mean what they mean there (asError: an Error, a
  * { resetCode } object, or no reason); any BufferSource is written as its bytes, and a chunk that
@@ -37,11 +38,28 @@ function viewError(err: Error | null | undefined): Error | null {
   return err;
 }
 
+/**
+ * Why `d` ended before a view was made: the error it emitted, the one it kept because nobody
+ * listened (FlexStream.failure), or, destroyed without either, an abort.
+ */
+function failureOf(d: Duplex): Error {
+  const kept = (d as { failure?: Error | null }).failure;
+  return d.errored ?? kept ?? new StreamClosedError('stream aborted');
+}
+
 function readableView(d: Duplex): ReadableStream<Uint8Array> {
-  if (d.destroyed || !d.readable) {
+  // Made once the readable side is over. Only a reader that took the end has a complete transfer
+  // behind it: a stream that failed, was reset or aborted first errors the view as it would one
+  // made before (Node's Duplex.toWeb, whose check this was, reported such a stream as a clean,
+  // empty end, and a request whose dial had failed read as an empty reply).
+  if (d.readableEnded) {
     const r = new ReadableStream<Uint8Array>();
     void r.cancel();
     return r;
+  }
+  if (d.destroyed || !d.readable) {
+    const err = failureOf(d);
+    return new ReadableStream<Uint8Array>({ start: (c) => c.error(err) });
   }
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let cancelled = false;
@@ -107,6 +125,12 @@ interface Deferred {
  * (../stream/close-aware.ts). The sink's close still ends the Duplex after the last write.
  */
 function writableView(d: Duplex, onCloseRequested: () => void): WritableStream<Uint8Array> {
+  // Likewise: closed only when the stream finished (or its end is under way); one that failed or
+  // was aborted first errors the view, so that its writer's `closed` does not report success.
+  if (d.destroyed && !d.writableFinished) {
+    const err = failureOf(d);
+    return new WritableStream<Uint8Array>({ start: (c) => c.error(err) });
+  }
   if (d.destroyed || !d.writable) {
     const w = new WritableStream<Uint8Array>();
     void w.close();

@@ -120,6 +120,53 @@ describe('FlexStream.toWeb() over a half-closing stream', () => {
     await expect(writer.closed).rejects.toBeInstanceOf(StreamClosedError);
   });
 
+  it('views made after the stream failed fail with its error; after a clean end they are done', {
+    timeout: 5_000,
+  }, async () => {
+    // Reset by the peer, the error heard: Node's check (destroyed: a cancelled readable, a closed
+    // writable) gave a reader a clean, empty end and a writer whose `closed` resolved.
+    const reset = await pair();
+    const heard = once<Error>(reset.s, 'error');
+    const resetClosed = once(reset.s, 'close');
+    reset.peer.on('error', () => {});
+    reset.peer.destroy(Object.assign(new Error('go away'), { resetCode: 0x123 }));
+    const err = await heard;
+    await resetClosed;
+    const late = reset.s.toWeb();
+    await expect(readWeb(late.readable)).rejects.toBe(err);
+    await expect(late.writable.getWriter().closed).rejects.toBe(err);
+    // Failed before anyone listened: the error kept in `failure` (an early-data dial refused).
+    const unheard = await pair();
+    const unheardClosed = once(unheard.s, 'close');
+    unheard.peer.on('error', () => {});
+    unheard.peer.destroy(Object.assign(new Error('refused'), { resetCode: 0x124 }));
+    await unheardClosed;
+    expect(unheard.s.failure).toBeInstanceOf(StreamResetError);
+    const kept = unheard.s.toWeb();
+    await expect(readWeb(kept.readable)).rejects.toBe(unheard.s.failure);
+    await expect(kept.writable.getWriter().closed).rejects.toBe(unheard.s.failure);
+    // Destroyed here without an error: aborted, as for views made before.
+    const aborted = await pair();
+    aborted.peer.on('error', () => {});
+    const abortedClosed = once(aborted.s, 'close');
+    aborted.s.destroy();
+    await abortedClosed;
+    const gone = aborted.s.toWeb();
+    await expect(readWeb(gone.readable)).rejects.toThrow('stream aborted');
+    await expect(gone.writable.getWriter().closed).rejects.toBeInstanceOf(StreamClosedError);
+    // Ended cleanly both ways: the read side was complete, the write side finished.
+    const clean = await pair();
+    const cleanClosed = once(clean.s, 'close');
+    clean.s.resume();
+    clean.peer.resume();
+    clean.s.end();
+    clean.peer.end();
+    await cleanClosed;
+    const done = clean.s.toWeb();
+    expect((await readWeb(done.readable)).length).toBe(0);
+    await expect(done.writable.getWriter().closed).resolves.toBeUndefined();
+  });
+
   it('the writable takes any BufferSource as its bytes, as the Web Streams face does', {
     timeout: 5_000,
   }, async () => {

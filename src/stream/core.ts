@@ -206,6 +206,10 @@ export class StreamCore extends StreamQueue {
   /** Written bytes not yet framed; created on the first write. */
   private pending: Deque<Uint8Array> | null = null;
   private pendingBytes = 0;
+  /** Where short writes are copied while some wait (copyIn); null while none do. */
+  private copyBuf: Uint8Array | null = null;
+  /** Bytes of copyBuf taken by copies (those after it are free). */
+  private copyEnd = 0;
   private headOffset = 0;
   private framesSinceAck = 0;
   private onFinished: (() => void) | null = null;
@@ -404,13 +408,12 @@ export class StreamCore extends StreamQueue {
       if (this.pending === null) this.pending = new Deque<Uint8Array>(2);
       // Copied: a write's callback comes when it is taken, long before the bytes leave, and a
       // writer may then fill the same buffer again (manual.md, "Reusing a written buffer").
-      // Short writes get a copy of their own (TypedArray slice copies, and keeps a Buffer a
-      // Buffer). Longer ones are sent from the writer's own buffer (zero-copy: the documented
+      // Short writes are copied (copyIn: into one buffer while they pile up). Longer ones are sent from the writer's own buffer (zero-copy: the documented
       // caveat), unless the node reuses written buffers (watchReleases): then they go to the
       // connection's slabs, or, with those full, are sent from the writer's buffer with their
       // callback held until the sink has let go of it (holdsWriterBytes).
       if (chunk.length < COPY_WRITES_BELOW) {
-        this.pending.push(Uint8Array.prototype.slice.call(chunk));
+        this.copyIn(chunk, this.pending);
       } else if (!this.host.scheduler.watchReleases) {
         this.pending.push(chunk);
       } else {
@@ -438,6 +441,36 @@ export class StreamCore extends StreamQueue {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Copies a short write behind what is pending. One buffer per write cost some 200 bytes of
+   * objects for every byte of one-byte writes (60 MB for what streamHighWaterMark lets a stream
+   * hold, 256 KiB, against a peer that does not read): so while copies wait, each next one goes
+   * into the same buffer, its pending view grown to take it, and a full buffer is followed by one
+   * twice its size (up to COPY_WRITES_BELOW). The first copy from idle is its own size, so a lone
+   * message costs what it did. Bytes already framed from the buffer are never written again: a
+   * copy only ever goes after copyEnd.
+   */
+  private copyIn(chunk: Uint8Array, pending: Deque<Uint8Array>): void {
+    const n = chunk.length;
+    let buf = this.copyBuf;
+    if (buf === null || this.copyEnd + n > buf.length) {
+      buf = new Uint8Array(buf === null ? n : Math.max(n, Math.min(buf.length * 2, COPY_WRITES_BELOW)));
+      this.copyBuf = buf;
+      this.copyEnd = 0;
+    }
+    const at = this.copyEnd;
+    buf.set(chunk, at);
+    this.copyEnd = at + n;
+    const last = pending.last();
+    // The view of this buffer's previous copy, still pending (maybe partly framed, as the head):
+    // grown over the new bytes, so the queue keeps one view per buffer, not one per write.
+    if (last !== undefined && last.buffer === buf.buffer && last.byteOffset + last.length === at) {
+      pending.setLast(buf.subarray(last.byteOffset, at + n));
+    } else {
+      pending.push(buf.subarray(at, at + n));
+    }
   }
 
   /** Graceful end of the writing side: FIN where negotiated, else the v3 close (14.4). */
@@ -583,7 +616,10 @@ export class StreamCore extends StreamQueue {
       }
       this.pendingBytes -= n;
       // An idle stream keeps no queue: most streams write in bursts, many then idle for long.
-      if (this.pendingBytes === 0) this.pending = null;
+      if (this.pendingBytes === 0) {
+        this.pending = null;
+        this.copyBuf = null;
+      }
       this.credit -= n;
       credit -= n;
       this.sentTotal += n;
@@ -790,6 +826,7 @@ export class StreamCore extends StreamQueue {
     this.pending?.clear();
     this.pendingBytes = 0;
     this.headOffset = 0;
+    this.copyBuf = null;
   }
 
   /** The sink let go of this stream's payload bytes up to `taken` (Scheduler: ReleaseWatch). */

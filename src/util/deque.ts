@@ -33,6 +33,16 @@ export class Deque<T> {
     return this.len === 0 ? undefined : this.buf[this.head];
   }
 
+  /** The newest item (the one `push` added last), or undefined when empty. */
+  last(): T | undefined {
+    return this.len === 0 ? undefined : this.buf[(this.head + this.len - 1) & (this.buf.length - 1)];
+  }
+
+  /** Replaces the newest item; the deque must not be empty. */
+  setLast(v: T): void {
+    this.buf[(this.head + this.len - 1) & (this.buf.length - 1)] = v;
+  }
+
   clear(): void {
     if (this.len === 0) return;
     this.buf = new Array<T | undefined>(Math.min(this.buf.length, 8));

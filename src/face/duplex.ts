@@ -45,6 +45,8 @@ export class FlexStream extends Duplex implements StreamFace {
   private backlog: EncodedBacklog | null = null;
   private reportedTotal = 0;
   private writeCallback: ((err?: Error | null) => void) | null = null;
+  /** The writeTick in which a write was last called back at once (see onWritable). */
+  private calledBackIn = -1;
   /** _final's callback while what was written, and the end, wait to leave (see _final). */
   private finalCallback: ((err?: Error | null) => void) | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -184,8 +186,11 @@ export class FlexStream extends Duplex implements StreamFace {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.idleMs > 0) this.armIdle();
     try {
-      if (this.core.write(chunk)) cb();
-      else this.writeCallback = cb;
+      if (this.core.write(chunk)) {
+        cb();
+        // After cb(): Node's tick for it is queued first, so it has run when writeTick moves on.
+        this.calledBackIn = calledBackNow();
+      } else this.writeCallback = cb;
     } catch (err) {
       this.writeFailed(err as Error, cb);
     }
@@ -196,8 +201,11 @@ export class FlexStream extends Duplex implements StreamFace {
     try {
       let ok = true;
       for (const c of chunks) ok = this.core.write(c.chunk);
-      if (ok) cb();
-      else this.writeCallback = cb;
+      if (ok) {
+        cb();
+        // After cb(): Node's tick for it is queued first, so it has run when writeTick moves on.
+        this.calledBackIn = calledBackNow();
+      } else this.writeCallback = cb;
     } catch (err) {
       this.writeFailed(err as Error, cb);
     }
@@ -362,10 +370,25 @@ export class FlexStream extends Duplex implements StreamFace {
     cb?.();
   }
 
+  // Node calls back the writes the core took at once on a tick of its own (afterWriteTick), and
+  // the credit or drain that ends this wait often comes before that tick, in a microtask (writes
+  // made after an `await`). Called then, the callback of the write that waited came before those
+  // of the writes ahead of it, which a net.Socket's never do: a writer that noted its progress in
+  // callbacks went backwards. So while such callbacks wait for their tick, this one follows them
+  // on the next; otherwise it comes now. (Left pending until then: a destroy or close before the
+  // tick calls it as they would have.)
   onWritable(): void {
+    if (this.idleMs > 0) this.armIdle();
+    if (this.writeCallback === null) return;
+    // (A closure only when a write waited behind others called back in the same tick.)
+    if (this.calledBackIn === writeTick && writeTickDue) process.nextTick(() => this.releaseWrite());
+    else this.releaseWrite();
+  }
+
+  /** The write that waited for onWritable is done (see there). */
+  private releaseWrite(): void {
     const cb = this.writeCallback;
     this.writeCallback = null;
-    if (this.idleMs > 0) this.armIdle();
     cb?.();
   }
 
@@ -488,6 +511,27 @@ export class FlexStream extends Duplex implements StreamFace {
 }
 
 type WriteCallback = (err?: Error | null) => void;
+
+/**
+ * Counts the ticks in which some stream called a write back at once (Node runs those callbacks
+ * on the next tick): while writeTickDue, a stream whose calledBackIn is writeTick has callbacks
+ * that Node has not run yet. One nextTick per such tick for all streams, none per write.
+ */
+let writeTick = 0;
+let writeTickDue = false;
+
+function calledBackNow(): number {
+  if (!writeTickDue) {
+    writeTickDue = true;
+    process.nextTick(endWriteTick);
+  }
+  return writeTick;
+}
+
+function endWriteTick(): void {
+  writeTick++;
+  writeTickDue = false;
+}
 
 /** write() of a stream closed under a writer that had not ended (see FlexStream.onClose). */
 function writeAfterClose(

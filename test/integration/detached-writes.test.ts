@@ -61,11 +61,14 @@ const modes: Mode[] = [
 
 async function setup(mode: Mode, window: number, caps = Caps.HALF_CLOSE | Caps.RESET) {
   const [a, b] = memoryPair();
-  const backedUp = () => a.bufferedAmount > 256 * KiB;
   const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 0, ...mode.options });
   nodes.push(node);
   const raw = new RawPeer(b);
   const { accepted } = await rawStream(node, raw, window, caps);
+  // The connection's queue is backed up, and the stream has taken the whole backlog: the callback
+  // of its last write, which waited, has come (after those of the writes before it, on their tick),
+  // so it takes the next write at once.
+  const backedUp = () => a.bufferedAmount > 256 * KiB && accepted.writableLength === 0;
   const failed = once(accepted, 'error') as Promise<[Error]>;
   return { node, raw, link: b, accepted, failed, backedUp };
 }

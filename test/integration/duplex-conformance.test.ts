@@ -326,6 +326,21 @@ describe('backpressure', () => {
   });
 });
 
+describe('write callbacks', () => {
+  it('come in the order of the writes, also for writes made after an await', async () => {
+    const { s, peer } = await pair();
+    peer.resume();
+    // In a microtask (this test's body after its await), as most writes are: the first two are
+    // taken at once (Node calls them back on a tick of its own); the third fills the stream
+    // (streamHighWaterMark) and waits, and the drain that frees it comes in a microtask too,
+    // before that tick. Its callback came first, and a writer noting its progress went back.
+    const order: number[] = [];
+    for (let i = 0; i < 6; i++) s.write(Buffer.alloc(100_000), () => order.push(i));
+    await new Promise<void>((resolve) => s.end(resolve));
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+});
+
 describe('paused-mode reading', () => {
   it('read(n) and unshift() put bytes back without counting them twice', async () => {
     const { s, peer } = await pair();

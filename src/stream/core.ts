@@ -579,7 +579,16 @@ export class StreamCore extends StreamQueue {
         // frames leave one every high-water mark). `releaseTail` sends it if no write follows.
         // Not while its callback waits for its bytes to leave (holdsWriterBytes): it cannot write
         // again before this tail has gone, and would wait for releaseTail's timer every time.
-        if (this.is(WRITER_WAITS) && !this.is(WRITE_ENDED) && !this.holdsWriterBytes) break;
+        // Nor when the tail alone is at the high-water mark (a streamHighWaterMark below the
+        // frame size): the 'drain' it waits for comes only once the tail has gone, and held, it
+        // never went, nor came the 'drain' (releaseTail runs after one): the stream hung.
+        if (
+          this.is(WRITER_WAITS) &&
+          !this.is(WRITE_ENDED) &&
+          this.pendingBytes < this.highWater &&
+          !this.holdsWriterBytes
+        )
+          break;
       }
       // pendingBytes > 0, so a write created the deque.
       const pending = this.pending!;

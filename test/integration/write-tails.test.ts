@@ -3,7 +3,7 @@
 // mark: the tail of its last write before it waited for 'drain'. Held while the writer waits, the
 // tail joins its next write; when no write follows it still leaves, on its own.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FlexStream, Node } from '../../src/index.js';
+import { type FlexStream, Node, type NodeOptions } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
 import { Cmd } from '../../src/wire/constants.js';
@@ -30,9 +30,12 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-async function pair(sizes: number[]): Promise<{ s: FlexStream; peer: FlexStream }> {
+async function pair(
+  sizes: number[],
+  options: NodeOptions = {},
+): Promise<{ s: FlexStream; peer: FlexStream }> {
   const [a, b] = memoryPair();
-  const alice = new Node(recordData(a, sizes), { domain: 'alice', ip: 1, heartbeatInterval: 0 });
+  const alice = new Node(recordData(a, sizes), { domain: 'alice', ip: 1, heartbeatInterval: 0, ...options });
   const bob = new Node(b, { domain: 'bob', ip: 2, heartbeatInterval: 0 });
   cleanups.push(() => {
     alice.destroy();
@@ -81,6 +84,27 @@ describe('write tails', () => {
     const short = sizes.slice(0, -1).filter((n) => n < 1024);
     expect(short.length).toBeLessThanOrEqual(4);
   });
+
+  it.for([1, 1000, 16 * KiB])(
+    'holds no tail that is itself at a streamHighWaterMark of %i below the frame size',
+    { timeout: 5_000 },
+    async (streamHighWaterMark, { expect }) => {
+      // A tail held for the next write kept the stream at its high-water mark, so 'drain' never
+      // came, and the writer waited for it for good (with 20 KiB writes against a 16 KiB mark,
+      // Node's own default, from the first write on).
+      const sizes: number[] = [];
+      const { s, peer } = await pair(sizes, { streamHighWaterMark });
+      const size = 20 * KiB;
+      const writes = 20;
+      const received = collect(peer, writes * size);
+      for (let k = 0; k < writes; k++) {
+        if (!s.write(Buffer.alloc(size, k))) await new Promise((r) => s.once('drain', r));
+      }
+      s.end();
+      const got = await received;
+      for (let k = 0; k < writes; k++) expect(got[k * size + size - 1]).toBe(k);
+    },
+  );
 
   it('sends a held tail when the writer, told to wait, writes nothing more', async () => {
     const sizes: number[] = [];

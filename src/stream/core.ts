@@ -1017,7 +1017,13 @@ export class StreamCore extends StreamQueue {
     let left = this.ackPending;
     if (left === 0) return;
     this.ackPending = 0;
-    this.framesSinceAck = 0;
+    // Frames count as answered only once this ACK covers every byte received: a frame the reader
+    // has not (wholly) taken is still in flight for a v3 sender, which holds at most maxInflight
+    // such frames. Reset while the reader was behind (a read(n) that had claimed only part of a
+    // burst of short frames), the count of the frames it then took stayed under the 8 that the
+    // rule in consumed() waits for, below the byte rule too: no ACK came, and the sender, its
+    // frames all unanswered, stopped for good.
+    if (this.consumedTotal === this.recvTotal) this.framesSinceAck = 0;
     this.ackedAt = clock();
     while (left > 0) {
       const k = Math.min(left, MAX_PAYLOAD);

@@ -2,7 +2,8 @@
 // flexmux peers, and at least every 100 ms once 64 KiB is owed; per quarter window (256 KiB at
 // most) or every 8 frames to Go peers, which send no caps byte.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { FlexStream, Node } from '../../src/index.js';
+import { type FlexStream, Node } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
 import { type RawPeer, rawLink, rawStream } from '../helpers/raw.js';
 
@@ -71,6 +72,44 @@ describe('credit batching', () => {
     expect(raw.creditReturned).toBe(128 * KiB);
     await feed(raw, accepted, 4, 4);
     expect(raw.creditReturned).toBe(128 * KiB + 256 * KiB);
+  });
+
+  it("answers a v3 sender's frames that came while a read(n) had claimed only part of them", async () => {
+    // A v3 sender keeps at most so many frames unanswered (Go's receive queue; a flexmux node
+    // towards a v3 stream, maxInflight: 512 with a 2 MiB window). The credit sent for the byte the
+    // waiting read(1) claimed counted the burst that had come meanwhile as answered: once the
+    // reader took it, no frame was left to count towards the 8 of the frame rule, its 51 KB were
+    // under the byte rule, no ACK came, and the sender, at its limit, stopped for good.
+    const [x, y] = memoryPair();
+    const a = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0, caps: 0 });
+    const b = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0 });
+    nodes.push(a, b);
+    const accepted = b.listen(9).accept();
+    const s = await a.dial('bob:9');
+    const peer = await accepted;
+    peer.pause();
+    expect(peer.read(1)).toBe(null); // a one-byte tag, asked for before anything came
+    // Short messages, a frame each, held on the way (a slow link) and then arriving in a burst.
+    y.pauseReading();
+    const messages = 700;
+    for (let i = 0; i < messages; i++) {
+      s.write(Buffer.alloc(100, i));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(s.core.bytesWritten).toBe(512 * 100); // the sender's frame limit
+    y.resumeReading();
+    // (Turns, not a poll's timer: the reader acts on its next turns, as a program's would.)
+    for (let i = 0; i < 100 && peer.core.bytesRead < 512 * 100; i++) {
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(peer.core.bytesRead).toBe(512 * 100);
+    expect((peer.read(1) as Buffer).length).toBe(1);
+    let got = 1;
+    peer.on('data', (c: Buffer) => {
+      got += c.length;
+    });
+    peer.resume();
+    await expect.poll(() => got).toBe(messages * 100);
   });
 
   it('returns what a flexmux peer is owed at least every 100 ms once it is worth a frame', async () => {

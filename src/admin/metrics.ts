@@ -30,10 +30,20 @@ function keyOf(labels: LabelValues<string>): string {
   return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
+/** A series a counter reported: its labels and the highest value read. */
+interface Reported<L extends string> {
+  labels: LabelValues<L>;
+  value: number;
+}
+
 /**
  * A counter whose values are read from the core at scrape time. A value never goes below what was
  * last reported, so a count that dips for a moment (a client between leaving the registry and
- * reporting its final numbers) never looks like a counter reset to Prometheus.
+ * reporting its final numbers) never looks like a counter reset to Prometheus. Nor does a series
+ * once reported leave a scrape: one the read misses is served at the value last reported. Frames
+ * by command are read from the live clients and from the departure events: a command only one
+ * client had sent was in neither while that client was leaving (kicked, its connection not yet
+ * ended), and its series dropped out of the scrapes meanwhile.
  */
 export function readCounter<L extends string>(
   registry: Registry,
@@ -42,7 +52,7 @@ export function readCounter<L extends string>(
   labelNames: readonly L[],
   read: () => Iterable<Sample<L>>,
 ): Counter<L> {
-  const high = new Map<string, number>();
+  const reported = new Map<string, Reported<L>>();
   const c: Counter<L> = new Counter<L>({
     name,
     help,
@@ -52,10 +62,12 @@ export function readCounter<L extends string>(
       c.reset();
       for (const [labels, v] of read()) {
         const k = keyOf(labels);
-        const value = Math.max(high.get(k) ?? 0, Number.isFinite(v) ? v : 0);
-        high.set(k, value);
-        c.inc(labels, value);
+        const value = Number.isFinite(v) ? v : 0;
+        const r = reported.get(k);
+        if (r === undefined) reported.set(k, { labels, value });
+        else r.value = Math.max(r.value, value);
       }
+      for (const r of reported.values()) c.inc(r.labels, r.value);
     },
   });
   return c;

@@ -161,3 +161,28 @@ describe('switcher /metrics', () => {
     expect(series).toContain('flexmux_switcher_frames_received_total{cmd="<255>"} 2');
   });
 });
+
+describe('switcher /metrics while a client leaves', () => {
+  it('keeps serving a command series whose only sender is leaving, at the value reported', async () => {
+    // Frames by command are the live clients' plus those of clients gone (their clientLeft).
+    // Between its kick and the end of its connection a client is neither: the series of a
+    // command only it had sent dropped out of the scrapes, as if the counter had gone.
+    const { sw, registry } = await withClients(0);
+    const a = await join(sw, 'a');
+    await a.barrier();
+    await join(sw, 'b');
+    const pings = async () =>
+      samples(await registry.metrics()).filter((l) =>
+        l.startsWith('flexmux_switcher_frames_received_total{cmd="ping"}'),
+      );
+    expect(await pings()).toEqual(['flexmux_switcher_frames_received_total{cmd="ping"} 1']);
+    const left = new Promise<void>((resolve) => sw.once('clientLeft', () => resolve()));
+    expect(sw.kick('a')).toBe(true);
+    // Scraped before the kicked connection has ended: a leaves the live clients at once.
+    expect(sw.clientTotals().framesByCmd.has('ping')).toBe(false);
+    expect(await pings()).toEqual(['flexmux_switcher_frames_received_total{cmd="ping"} 1']);
+    // Gone: counted from its departure now.
+    await left;
+    expect(await pings()).toEqual(['flexmux_switcher_frames_received_total{cmd="ping"} 1']);
+  });
+});

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants, createGzip, type Gzip } from 'node:zlib';
 import type { Logger } from '../util/logger.js';
 import { interval } from '../util/timers.js';
+import { adminDefaults } from './config.js';
 import { baseHeaders, HttpError } from './http.js';
 
 /**
@@ -32,6 +33,11 @@ export class EventHub {
     private readonly max: number,
     private readonly bufferLimit: number,
     private readonly logger: Logger,
+    /**
+     * ms an ended stream's answer may make no progress before its connection is closed: the
+     * stall deadline every other answer has (server.ts), which an open stream does without.
+     */
+    private readonly stallTimeout: number = adminDefaults.headersTimeout,
   ) {
     // Proxies drop connections that stay silent; a comment line costs nothing.
     this.keepalive = interval(() => this.write(': keepalive\n\n'), 15_000);
@@ -112,6 +118,11 @@ export class EventHub {
    */
   endAll(): void {
     for (const s of this.streams) {
+      // Forgotten here, with its bufferLimit: from now on an answer like any other, closed if
+      // it stalls. Without a deadline, a reader that had stopped reading kept its connection,
+      // and the bytes held for it, for as long as it liked (one that read with a leaked token
+      // too, after the rotation meant to cut it off).
+      s.res.socket?.setTimeout(this.stallTimeout);
       // The gzip trailer first; the compressor ends the response after it (compressor()).
       if (s.gzip !== null) s.gzip.end();
       else s.res.end();

@@ -53,7 +53,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     ? new SwitcherPanel(options.switcher, o, registry)
     : new NodePanel(options.node!, o, registry, logger);
   const auth = new Auth(o.token);
-  const hub = new EventHub(o.maxEventStreams, o.eventBufferLimit, logger);
+  const hub = new EventHub(o.maxEventStreams, o.eventBufferLimit, logger, o.headersTimeout);
   const files = new StaticFiles();
   await files.load(logger);
   const feed = new Feed(panel, hub);
@@ -104,7 +104,8 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
         // timeout bounds how long its answer may stall: none of Node's timeouts covers a client
         // that pipelines requests and never reads the answers (Node stops reading it, and the
         // socket and its maxConnections slot were held for good). Every write that goes out
-        // restarts it; an event stream clears it (EventHub.open) and has its own limit.
+        // restarts it; an event stream clears it (EventHub.open) and has its own limit, until it
+        // is ended (EventHub.endAll sets it again).
         conn.answering = res;
         socket.setTimeout(o.headersTimeout);
         res.once('close', () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,8 +18,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function serve(hub: EventHub, hello: unknown = {}): Promise<string> {
+/** Serves `hub` on 127.0.0.1; `responses` collects the server's end of each request. */
+async function serve(hub: EventHub, hello: unknown = {}, responses: ServerResponse[] = []): Promise<string> {
   const server: Server = createServer((req, res) => {
+    responses.push(res);
     try {
       hub.open(req, res, () => [['hello', hello]]);
     } catch (err) {
@@ -107,6 +109,47 @@ describe('admin event hub', () => {
     const again = await follow(url);
     cleanups.push(() => again.destroy());
     expect(again.status).toBe(200);
+  });
+});
+
+describe('admin event hub ending its streams', () => {
+  it('closes an ended stream whose reader stopped reading once it makes no progress, and ends the others', async () => {
+    // endAll() (a rotated token) ends the streams and forgets them. A stream's stall deadline is
+    // lifted while it is open (bufferLimit bounds it instead): a reader that had stopped reading
+    // kept its connection, and the bytes held for it, for good once its stream was ended.
+    const hub = new EventHub(2, 64 * 1024 * 1024, captureLogger(), 200);
+    cleanups.push(() => hub.close());
+    const responses: ServerResponse[] = [];
+    const url = await serve(hub, {}, responses);
+    const stalled = await follow(url);
+    const reading = await follow(url);
+    cleanups.push(
+      () => stalled.destroy(),
+      () => reading.destroy(),
+    );
+    const [held, kept] = responses;
+    let heldClosed = false;
+    held.once('close', () => {
+      heldClosed = true;
+    });
+    stalled.pause();
+    const payload = { fill: 'x'.repeat(64 * 1024) };
+    const size = JSON.stringify(payload).length + 'event: snapshot\ndata: \n\n'.length;
+    // Until the stalled reader's kernel buffers are full and the server holds bytes for it.
+    let expected = reading.received();
+    for (let sent = 0; held.writableLength === 0 && sent < 1_000; sent++) {
+      hub.send('snapshot', payload);
+      expected += size;
+      await expect.poll(() => reading.received(), { timeout: 5_000, interval: 2 }).toBe(expected);
+    }
+    expect(held.writableLength).toBeGreaterThan(0);
+    hub.endAll();
+    expect(hub.size).toBe(0);
+    // The reader that keeps up gets the end of its stream.
+    await reading.closed;
+    expect(kept.writableFinished).toBe(true);
+    // The stalled one's connection is closed, not held for as long as its client likes.
+    await expect.poll(() => heldClosed, { timeout: 3_000, interval: 20 }).toBe(true);
   });
 });
 

@@ -37,9 +37,13 @@ export interface StreamView {
   receiveBuffered: number;
   /** Written bytes not yet handed to the connection. */
   writeBuffered: number;
+  /** Payload received from the peer, whether the application has read it or not. */
   bytesRead: number;
+  /** Payload handed to the connection. */
   bytesWritten: number;
+  /** Bytes/s of `bytesRead` over the last sample interval. */
   rateIn: number;
+  /** Bytes/s of `bytesWritten` over the last sample interval. */
   rateOut: number;
   /** RFC 3339. */
   createdAt: string;

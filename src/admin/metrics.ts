@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, type LabelValues, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type LabelValues, type Metric, Registry } from 'prom-client';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
 import { packageVersion } from './version.js';
 
@@ -22,8 +22,28 @@ export function createRegistry(mode: 'switcher' | 'node', processMetrics: boolea
     labelNames: ['version', 'protocol', 'mode'] as const,
     registers: [registry],
   }).set({ version: packageVersion(), protocol: String(PROTOCOL_VERSION), mode }, 1);
-  if (processMetrics) collectDefaultMetrics({ register: registry });
+  if (processMetrics) addProcessMetrics(registry);
   return registry;
+}
+
+/** prom-client's process metrics, made once per process (addProcessMetrics). */
+let processRegistry: Registry | null = null;
+
+/**
+ * Adds prom-client's Node.js process metrics to `registry`: the same metric objects for every
+ * registry that asks, made once. Making them starts an event-loop delay monitor (a timer every
+ * 10 ms) and a GC observer, which prom-client offers no way to stop: made per admin server, each
+ * server started and closed left one of each running for the life of the process. Their values
+ * are the process's, the same whichever server serves them.
+ */
+function addProcessMetrics(registry: Registry): void {
+  if (processRegistry === null) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  // The metric objects themselves (prom-client's types say MetricObject, a plain description).
+  for (const metric of processRegistry.getMetricsAsArray())
+    registry.registerMetric(metric as unknown as Metric);
 }
 
 function keyOf(labels: LabelValues<string>): string {

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import perfHooks from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startAdmin } from '../../src/admin/index.js';
 import { SwitcherPanel } from '../../src/admin/switcher-panel.js';
@@ -152,6 +153,29 @@ describe('startAdmin', () => {
       expect(m.get('flexmux_switcher_clients')).toBe(0);
     } finally {
       await admin.close();
+    }
+  });
+
+  it("starts the process metrics' monitors once per process, not once per server", async () => {
+    // prom-client's process metrics start an event-loop delay monitor (a timer every 10 ms) and a
+    // GC observer that nothing stops: each server started with processMetrics, closed or not,
+    // left one of each running for the life of the process.
+    const monitors = vi.spyOn(perfHooks, 'monitorEventLoopDelay');
+    try {
+      for (let i = 0; i < 3; i++) {
+        const admin = await startAdmin({ switcher: sw, port: 0, processMetrics: true });
+        try {
+          const m = parseMetrics((await request(admin.url, '/metrics')).text);
+          expect(m.has('process_cpu_user_seconds_total')).toBe(true);
+          expect(m.has('nodejs_eventloop_lag_p99_seconds')).toBe(true);
+        } finally {
+          await admin.close();
+        }
+      }
+      // None if an earlier test of this process started them already.
+      expect(monitors.mock.calls.length).toBeLessThanOrEqual(1);
+    } finally {
+      monitors.mockRestore();
     }
   });
 

@@ -28,7 +28,7 @@ export const adminDefaults = Object.freeze({
   maxEventStreams: 16,
   /** Bytes an event stream may have unsent before it is dropped as too slow. */
   eventBufferLimit: 4 * 1024 * 1024,
-  /** Clients or streams listed in one SSE snapshot at most (the REST list is complete). */
+  /** Clients or streams listed in one SSE snapshot at most (the REST lists come in pages instead). */
   maxSnapshotItems: 1_000,
   /** Largest request body accepted (only DELETE /clients/{domain} reads one). */
   maxBodyBytes: 16 * 1024,

@@ -455,8 +455,17 @@ export class StreamCore extends StreamQueue {
   private copyIn(chunk: Uint8Array, pending: Deque<Uint8Array>): void {
     const n = chunk.length;
     let buf = this.copyBuf;
-    if (buf === null || this.copyEnd + n > buf.length) {
-      buf = new Uint8Array(buf === null ? n : Math.max(n, Math.min(buf.length * 2, COPY_WRITES_BELOW)));
+    if (buf === null) {
+      // From idle (most short writes: a request, an answer): a copy of its own size, made in one
+      // step (TypedArray slice; it keeps a Buffer a Buffer) and queued as it is.
+      buf = Uint8Array.prototype.slice.call(chunk);
+      this.copyBuf = buf;
+      this.copyEnd = n;
+      pending.push(buf);
+      return;
+    }
+    if (this.copyEnd + n > buf.length) {
+      buf = new Uint8Array(Math.max(n, Math.min(buf.length * 2, COPY_WRITES_BELOW)));
       this.copyBuf = buf;
       this.copyEnd = 0;
     }

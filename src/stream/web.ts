@@ -149,8 +149,15 @@ export class WebStream implements StreamFace {
     return this.failed;
   }
 
-  /** Aborts both directions (RESET with `err`'s code where negotiated, else the v3 close). */
-  destroy(err?: Error): void {
+  /**
+   * Aborts both directions (RESET with `err`'s code where negotiated, else the v3 close); this end
+   * fails with `err`. A reason that is no Error (JavaScript callers) means what it means to abort()
+   * and cancel() (asError): a plain object's `resetCode` is sent and this end fails with a
+   * StreamClosedError carrying it, anything else is none; it used to fail the reader and the
+   * writer with the object or string itself.
+   */
+  destroy(reason?: Error): void {
+    const err = reason instanceof Error ? reason : asError(reason);
     if (this.core.state !== 'closed') {
       this.core.destroy(err);
       return;

@@ -97,6 +97,39 @@ describe('Web Streams face', () => {
     expect((err as StreamResetError).resetCode).toBe(0x202);
   });
 
+  // Found by the browser hunt: destroy(reason) sent the code, but failed this end's reader and
+  // writer with the reason itself (a plain object, a string), not with an Error as abort() and
+  // cancel() do for the same reason.
+  it('destroy() with a plain object or no Error fails this end as abort() does', async () => {
+    for (const reason of [{ resetCode: 0x203, message: 'bye' }, 'not an error']) {
+      const [a, b] = pair();
+      const acc = b.listen(5).accept();
+      const s = await a.dial('bob:5');
+      const peer = await acc;
+      const peerRead = peer.readable
+        .getReader()
+        .read()
+        .catch((e: unknown) => e);
+      const read = s.readable
+        .getReader()
+        .read()
+        .catch((e: unknown) => e);
+      s.destroy(reason as unknown as Error);
+      const err = await read;
+      expect(err).toBeInstanceOf(StreamClosedError);
+      await expect(s.writable.getWriter().write(new Uint8Array(1))).rejects.toBe(err);
+      const peerErr = await peerRead;
+      expect(peerErr).toBeInstanceOf(StreamResetError);
+      if (typeof reason === 'object') {
+        expect(err).toMatchObject({ resetCode: 0x203, message: 'bye' });
+        expect(peerErr).toMatchObject({ resetCode: 0x203 });
+      } else {
+        expect((err as Error).message).toBe('stream aborted');
+        expect(peerErr).toMatchObject({ resetCode: 0 });
+      }
+    }
+  });
+
   it('a paused reader stops the sender at the window', async () => {
     const [a, b] = pair();
     const acc = b.listen(5).accept();

@@ -4,12 +4,18 @@
  * WebSocket transport. Nothing reachable from here imports a node:* module.
  */
 import type { NodeOptions } from './config.js';
+import { ConfigError } from './errors.js';
 import { BaseNode } from './node/node.js';
 import { Session, type SessionOptions } from './node/session.js';
 import { WebStream } from './stream/web.js';
 import { transportDefaults } from './transport/defaults.js';
 import type { Transport } from './transport/types.js';
-import { type BrowserWsDialOptions, dialBrowserWs } from './transport/ws-browser.js';
+import {
+  type BrowserWsDialOptions,
+  checkBrowserWsOptions,
+  checkWsUrl,
+  dialBrowserWs,
+} from './transport/ws-browser.js';
 import { checkDelay, checkObject, checkOptions } from './util/check.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
@@ -78,6 +84,16 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
     options.connectTimeout ?? own ?? transportDefaults.connectTimeout,
   );
   const limit = own === undefined ? timeout : Math.min(timeout, own);
+  // The URL and the transport's own options too: each attempt would refuse them again, and the
+  // first one would close the session, where a bad argument is the call's to refuse.
+  checkWsUrl(url);
+  try {
+    checkBrowserWsOptions(options.ws ?? {});
+  } catch (err) {
+    // Under the name the caller wrote: the messages start with the option's own name.
+    if (err instanceof ConfigError) throw new ConfigError(`option ws.${err.message}`, { cause: err });
+    throw err;
+  }
   return new Session<WebStream>({
     ...options,
     // The signal is the session's and the caller's together (the session links them for the

@@ -284,8 +284,7 @@ export async function dialBrowserWs(url: string, options: BrowserWsDialOptions =
       "no WebSocket implementation (this runtime has no global WebSocket: Node.js before 22): pass a WebSocket class, such as the ws package's, as option WebSocket (connect(): ws.WebSocket)",
     );
   const { signal, timeout, protocols, WebSocket: _ctor, ...transportOptions } = options;
-  waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
-  checkTransportOptions(options);
+  checkBrowserWsOptions(transportOptions);
   const shown = withoutPassword(url);
   return guardDial<Transport>(`WebSocket dial to ${shown}`, { signal, timeout }, (attempt) => {
     const ws = protocols === undefined ? new Ctor(url) : new Ctor(url, protocols);
@@ -306,6 +305,47 @@ export async function dialBrowserWs(url: string, options: BrowserWsDialOptions =
     ws.addEventListener('close', onFail);
     return () => ws.close();
   });
+}
+
+/** Throws ConfigError for a transport option the transport would refuse (water marks, timers). */
+export function checkBrowserWsOptions(options: BrowserWsOptions): void {
+  waterMarks(options, transportDefaults.wsHighWaterMark);
+  checkTransportOptions(options);
+}
+
+/** The schemes a WebSocket takes: http(s) too, which browsers (2024 on) open as ws(s). */
+const WS_SCHEMES = new Set(['ws:', 'wss:', 'http:', 'https:']);
+
+/**
+ * Throws ConfigError unless `url` is one a WebSocket can open: ws:// or wss:// (or http(s)://),
+ * absolute or, in a page, relative to it. Checked before any attempt so that a tcp:// URL (from
+ * Node.js code) or a host without a scheme is refused by the call, as the Node.js connect() does,
+ * rather than by a first attempt that closes the session.
+ */
+export function checkWsUrl(url: string): void {
+  const base = pageUrl();
+  let u: URL | null = null;
+  try {
+    u = new URL(url, base);
+  } catch {
+    // u stays null: said below.
+  }
+  if (u === null || !WS_SCHEMES.has(u.protocol)) {
+    throw new ConfigError(
+      `invalid WebSocket URL "${withoutPassword(String(url))}": expected ws:// or wss:// (the browser build has no tcp:// or tls://)`,
+    );
+  }
+}
+
+/** The page's (or worker's) URL, which relative WebSocket URLs resolve against; none elsewhere. */
+function pageUrl(): string | undefined {
+  try {
+    const href = (globalThis as { location?: { href?: unknown } }).location?.href;
+    return typeof href === 'string' ? href : undefined;
+  } catch {
+    // Deno throws on reading `location` when it was started without --location.
+    return undefined;
+  }
 }
 
 function checkTransportOptions(options: BrowserWsOptions): void {

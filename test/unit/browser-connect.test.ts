@@ -201,6 +201,56 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
     }
   });
 
+  // Found by the browser hunt: a URL no WebSocket takes (a tcp:// one from Node.js code, a host
+  // without a scheme) and a bad WebSocket option were refused only by the first attempt: connect()
+  // returned a session that closed itself, where the Node.js connect() throws at once.
+  it('refuses at once a URL no WebSocket takes, and a bad ws option, opening nothing', () => {
+    const o = {
+      password: 'p',
+      domain: 'page',
+      ws: { WebSocket: NeverOpens as unknown as WebSocketConstructor },
+    };
+    for (const url of ['tcp://127.0.0.1:7000', 'relay.example.com:7090/flex/ws', 'ws://a b/', '']) {
+      expect(() => connect(url, o), url).toThrow(/^invalid WebSocket URL .*: expected ws:\/\/ or wss:\/\//);
+    }
+    const bad = [{ highWaterMark: -1 }, { lowWaterMark: 10, highWaterMark: 5 }, { pollInterval: -1 }];
+    for (const ws of [...bad, { closeTimeout: 2 ** 31 }, { maxHeldBytes: 0 }]) {
+      const attempt = () => connect('ws://127.0.0.1:9/flex/ws', { ...o, ws: { ...o.ws, ...ws } });
+      expect(attempt, JSON.stringify(ws)).toThrow(ConfigError);
+      expect(attempt, JSON.stringify(ws)).toThrow(/^option ws\./);
+    }
+    expect(NeverOpens.made).toHaveLength(0);
+    // What a WebSocket takes besides ws:// and wss://: http(s):// (browsers map it) and, in a page,
+    // a path relative to it.
+    for (const url of ['wss://relay.example.com/flex/ws', 'https://relay.example.com/flex/ws']) {
+      sessions.push(connect(url, o));
+    }
+    vi.stubGlobal('location', { href: 'https://relay.example.com/app/' });
+    try {
+      sessions.push(connect('/flex/ws', o));
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    // Deno started without --location throws on reading it: an absolute URL needs none.
+    Object.defineProperty(globalThis, 'location', {
+      configurable: true,
+      get: () => {
+        throw new ReferenceError('Access to "location", run again with --location <href>');
+      },
+    });
+    try {
+      sessions.push(connect('ws://127.0.0.1:9/flex/ws', o));
+    } finally {
+      Reflect.deleteProperty(globalThis, 'location');
+    }
+    expect(NeverOpens.made.map((w) => w.url)).toEqual([
+      'wss://relay.example.com/flex/ws',
+      'https://relay.example.com/flex/ws',
+      '/flex/ws',
+      'ws://127.0.0.1:9/flex/ws',
+    ]);
+  });
+
   it('a connectTimeout no timer can hold is refused (it would fire at once)', () => {
     const attempt = () =>
       connect('ws://127.0.0.1:9/flex/ws', { password: 'p', domain: 'page', connectTimeout: 2 ** 31 });

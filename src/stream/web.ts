@@ -1,5 +1,5 @@
 import { ConfigError, StreamClosedError } from '../errors.js';
-import { pinsBuffer } from '../util/bytes.js';
+import { isArrayBuffer, pinsBuffer } from '../util/bytes.js';
 import { CloseAwareWritable } from './close-aware.js';
 import type { StreamCore, StreamFace } from './core.js';
 import { COPY_BELOW, Stage } from './stage.js';
@@ -336,12 +336,13 @@ export function asError(reason: unknown): Error | undefined {
 /**
  * A written chunk as bytes, or null when it is none. Other views and ArrayBuffers are taken as
  * their bytes, as Web APIs that take bytes do (WebSocket.send, Response, CompressionStream):
- * without this a Uint16Array went out as its element count of truncated values.
+ * without this a Uint16Array went out as its element count of truncated values. So is an
+ * ArrayBuffer of another realm (an iframe's), which `instanceof ArrayBuffer` refused.
  */
 export function bytesOf(chunk: unknown): Uint8Array | null {
   if (chunk instanceof Uint8Array) return chunk;
   if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  if (isArrayBuffer(chunk)) return new Uint8Array(chunk);
   return null;
 }
 

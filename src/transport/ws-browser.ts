@@ -1,5 +1,5 @@
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
-import { concatBytes } from '../util/bytes.js';
+import { concatBytes, isArrayBuffer } from '../util/bytes.js';
 import { checkOptions } from '../util/check.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
@@ -171,6 +171,8 @@ class BrowserWsTransport implements Transport {
 
   private readonly onMessage = (ev: MessageEvent): void => {
     const data: unknown = ev.data;
+    // By tag too (isArrayBuffer): the WebSocket class of an iframe or jsdom hands out buffers of
+    // another realm, and every binary message would be a protocol error.
     if (isArrayBuffer(data)) {
       this.inbox.push(new Uint8Array(data));
       return;
@@ -357,14 +359,6 @@ function checkTransportOptions(options: BrowserWsOptions): void {
 /** By tag, as for ArrayBuffer; Blob is absent from some runtimes' globals. */
 function isBlob(data: unknown): boolean {
   return Object.prototype.toString.call(data) === '[object Blob]';
-}
-
-/**
- * `instanceof ArrayBuffer` is false for a buffer made in another realm (the WebSocket class of an
- * iframe, jsdom), which would turn every binary message into a protocol error; the tag is reliable.
- */
-function isArrayBuffer(data: unknown): data is ArrayBuffer {
-  return data instanceof ArrayBuffer || Object.prototype.toString.call(data) === '[object ArrayBuffer]';
 }
 
 /** Browsers never expose the peer IP; the URL's host is the best name there is. */

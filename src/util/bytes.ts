@@ -24,3 +24,12 @@ export function ownBytes(view: Uint8Array): Uint8Array {
   // A copy by construction: on a Node.js Buffer, slice() is another view.
   return pinsBuffer(view) ? new Uint8Array(view) : view;
 }
+
+/**
+ * Whether `data` is an ArrayBuffer, of this realm or another: `instanceof ArrayBuffer` is false
+ * for one made in another realm (a same-origin iframe's, jsdom's, a vm context's), which Web APIs
+ * take all the same. The tag is reliable.
+ */
+export function isArrayBuffer(data: unknown): data is ArrayBuffer {
+  return data instanceof ArrayBuffer || Object.prototype.toString.call(data) === '[object ArrayBuffer]';
+}

@@ -1,3 +1,4 @@
+import * as vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Node as WebNode, type WebStream } from '../../src/browser.js';
 import { ConfigError, StreamClosedError, StreamResetError } from '../../src/errors.js';
@@ -294,6 +295,21 @@ describe('Web Streams face', () => {
     await w.write(wide as unknown as Uint8Array);
     await w.close();
     expect([...(await readAll(peer))]).toEqual([9, 8, 7, 6, ...new Uint8Array(wide.buffer)]);
+  });
+
+  // Found by the browser hunt: an ArrayBuffer made in another realm (a same-origin iframe's, a
+  // vm context's) failed `instanceof ArrayBuffer` and the stream with a ConfigError, though it is
+  // a BufferSource that WebSocket.send and the rest take. Views from another realm were taken.
+  it("writes an ArrayBuffer or a view from another realm (an iframe's) as its bytes", async () => {
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    const w = s.writable.getWriter();
+    await w.write(vm.runInNewContext('new Uint8Array([1, 2, 3]).buffer'));
+    await w.write(vm.runInNewContext('new Uint8Array([0, 4, 5]).subarray(1)'));
+    await w.close();
+    expect([...(await readAll(peer))]).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('a chunk that is not bytes fails the write and the stream, and is not sent', async () => {

@@ -175,6 +175,7 @@ class BrowserWsTransport implements Transport {
     // another realm, and every binary message would be a protocol error.
     if (isArrayBuffer(data)) {
       this.inbox.push(new Uint8Array(data));
+      if (this.needDrain) this.checkDrain();
       return;
     }
     // Not skipped after our own close(): the peer may send until it answers, and what it sends
@@ -261,6 +262,19 @@ class BrowserWsTransport implements Transport {
       this.needDrain = false;
       this.slot.drain();
     }, this.pollInterval);
+  }
+
+  /**
+   * The poll's check, made when a message arrives: browsers run a background tab's timers once a
+   * second at most (once a minute after minutes hidden), and the poll with them, but deliver its
+   * messages as they come, and the peer's credit arrives as messages while an upload flows.
+   */
+  private checkDrain(): void {
+    if (this.closed || this.ws.bufferedAmount > this.low) return;
+    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    this.needDrain = false;
+    this.slot.drain();
   }
 
   private report(err: Error | undefined): void {

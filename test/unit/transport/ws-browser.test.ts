@@ -436,6 +436,33 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     expect(p.closes[0]).toBeInstanceOf(ProtocolError);
   });
 
+  // Found by the browser hunt: drain came only from the bufferedAmount poll, a timer, and
+  // browsers run timers of a background tab once a second (once a minute after five minutes
+  // hidden): an upload from such a tab crawled. Messages are never held back so; the peer's
+  // credit arrives as messages while the upload flows, and each one now looks too.
+  it('reports drain when a message arrives after bufferedAmount fell, without waiting for its poll', () => {
+    vi.useFakeTimers(); // never advanced: the poll timer of a throttled background tab
+    const ws = new FakeWebSocket();
+    const t = browserWsTransport(ws.asWebSocket(), {
+      highWaterMark: 100,
+      lowWaterMark: 50,
+      pollInterval: 10,
+    });
+    const p = attachProbe(t);
+    expect(t.send([new Uint8Array(150)])).toBe(false);
+    ws.receive(Uint8Array.of(1).buffer);
+    expect(p.drains).toBe(0); // still above the low mark
+    ws.bufferedAmount = 50;
+    ws.receive(Uint8Array.of(2).buffer);
+    expect(p.drains).toBe(1);
+    expect(p.bytes).toBe(2);
+    expect(vi.getTimerCount()).toBe(0); // the poll is over
+    expect(t.send([new Uint8Array(10)])).toBe(true);
+    ws.receive(Uint8Array.of(3).buffer);
+    expect(p.drains).toBe(1); // no drain nobody waits for
+    t.destroy();
+  });
+
   it('delivers what it held once resumed, below the limit', async () => {
     const ws = new FakeWebSocket();
     const t = browserWsTransport(ws.asWebSocket(), { maxHeldBytes: 1000 });

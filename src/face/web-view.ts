@@ -131,10 +131,13 @@ function writableView(d: Duplex, onCloseRequested: () => void): WritableStream<U
     const err = failureOf(d);
     return new WritableStream<Uint8Array>({ start: (c) => c.error(err) });
   }
+  // Finished (or ending) already, by no close() of this view's: it takes nothing more and fails
+  // writes with StreamClosedError, as a live view does once the stream's close finished its side.
+  // (A view closed at once failed them with the standard's TypeError, on Node 20 with an internal
+  // assertion.)
   if (d.destroyed || !d.writable) {
-    const w = new WritableStream<Uint8Array>();
-    void w.close();
-    return w;
+    const err = new StreamClosedError('stream is closed');
+    return new WritableStream<Uint8Array>({ start: (c) => c.error(err) });
   }
   let controller: WritableStreamDefaultController | null = null;
   let backpressure: Deferred | null = null;

@@ -164,7 +164,59 @@ describe('FlexStream.toWeb() over a half-closing stream', () => {
     await cleanClosed;
     const done = clean.s.toWeb();
     expect((await readWeb(done.readable)).length).toBe(0);
-    await expect(done.writable.getWriter().closed).resolves.toBeUndefined();
+    await expect(done.writable.getWriter().closed).rejects.toBeInstanceOf(StreamClosedError);
+  });
+
+  // Found by the browser hunt: views made of a stream already destroyed were a readable that read
+  // as a clean end (a reset reply taken for a whole one) and a writable that failed with the
+  // standard's TypeError, whatever had ended the stream.
+  it('views made after a reset fail with its error, not as a clean end', { timeout: 5_000 }, async () => {
+    const { s, peer } = await pair();
+    peer.on('error', () => {});
+    const failed = once<Error>(s, 'error');
+    peer.destroy(Object.assign(new Error('go away'), { resetCode: 0x125 }));
+    await failed;
+    const { readable, writable } = s.toWeb();
+    const err = await readWeb(readable).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamResetError);
+    expect(err).toMatchObject({ resetCode: 0x125 });
+    await expect(writable.getWriter().write(new Uint8Array(1))).rejects.toBeInstanceOf(StreamResetError);
+  });
+
+  it('views made after a reset nobody listened for fail with it too', { timeout: 5_000 }, async () => {
+    const { s, peer } = await pair();
+    peer.on('error', () => {});
+    // No 'error' listener on s: the stream closes without emitting one and keeps it in `failure`.
+    const closed = once(s, 'close');
+    peer.destroy(Object.assign(new Error('go away'), { resetCode: 0x126 }));
+    await closed;
+    const { readable, writable } = s.toWeb();
+    await expect(readWeb(readable)).rejects.toMatchObject({ resetCode: 0x126 });
+    await expect(writable.getWriter().write(new Uint8Array(1))).rejects.toBeInstanceOf(StreamResetError);
+  });
+
+  it('views made after a destroy() without an error fail as aborted', { timeout: 5_000 }, async () => {
+    const { s, peer } = await pair();
+    peer.on('error', () => {});
+    s.destroy();
+    const { readable, writable } = s.toWeb();
+    await expect(readWeb(readable)).rejects.toThrow('stream aborted');
+    await expect(writable.getWriter().write(new Uint8Array(1))).rejects.toBeInstanceOf(StreamClosedError);
+  });
+
+  it("views made after the stream's clean close: the readable ends, writes fail with StreamClosedError", {
+    timeout: 5_000,
+  }, async () => {
+    const { s, peer } = await pair();
+    const closed = once(s, 'close');
+    peer.end('bye');
+    const got = readAll(s);
+    s.end();
+    expect((await got).toString()).toBe('bye');
+    await closed;
+    const { readable, writable } = s.toWeb();
+    expect((await readWeb(readable)).length).toBe(0);
+    await expect(writable.getWriter().write(new Uint8Array(1))).rejects.toBeInstanceOf(StreamClosedError);
   });
 
   it('the writable takes any BufferSource as its bytes, as the Web Streams face does', {

@@ -131,6 +131,27 @@ describe('Web Streams face', () => {
     }
   });
 
+  // Found by the browser hunt: with streamHighWaterMark below a frame's 65,535 bytes (16 KiB, as
+  // Node's streams default to), what a large write left once the window was used stayed queued
+  // for good, credit or not: held as a "short tail" for the writer's next write, while the writer
+  // waited for that very tail to leave before it could write again.
+  it('sends all of a large write when streamHighWaterMark is below a frame', { timeout: 5_000 }, async () => {
+    const [ta, tb] = memoryPair();
+    const o = { window: 64 * 1024, streamHighWaterMark: 16 * 1024 };
+    const a = new WebNode(ta, { domain: 'alice', ip: 1, ...o });
+    const b = new WebNode(tb, { domain: 'bob', ip: 2, ...o });
+    nodes.push(a, b);
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    const peer = await acc;
+    const data = pattern(100 * 1024, 3);
+    const got = readAll(peer);
+    const w = s.writable.getWriter();
+    await w.write(data);
+    await w.close();
+    expect(sha256(await got)).toBe(sha256(data));
+  });
+
   it('a paused reader stops the sender at the window', async () => {
     const [a, b] = pair();
     const acc = b.listen(5).accept();

@@ -17,6 +17,17 @@ export function envName(long: string): string {
 }
 
 /**
+ * Forgets the FLEXMUX_* variables set to the empty string, before commander reads them: an empty
+ * variable counts as unset, as an empty FLEXMUX_PASSWORD always did. commander takes any variable
+ * that exists, so `FLEXMUX_CONFIG=` (a shell that clears a setting this way) was a config file
+ * named "" ("cannot read config file : ENOENT", no word of the variable), `FLEXMUX_SWITCHER=` an
+ * invalid URL, where the user meant the default or the config file's value.
+ */
+export function forgetEmptyVariables(env: NodeJS.ProcessEnv): void {
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('FLEXMUX_') && v === '') delete env[k];
+}
+
+/**
  * A flag whose value may also come from FLEXMUX_<NAME>. Switches (flags without a value) get no
  * variable: commander treats any value, even "0", as set; the config file takes true/false.
  * The variable must be set before the option is added to its command, or commander ignores it.

@@ -5,6 +5,7 @@ import { type Invocation, mount, prepare } from './command.js';
 import { dialCommand } from './dial.js';
 import { describeError, ExitCode, exitCodeOf, nextStep } from './exit.js';
 import { nodeCommand } from './node.js';
+import { forgetEmptyVariables } from './options.js';
 import { pingCommand } from './ping.js';
 import { switcherCommand } from './switcher.js';
 
@@ -91,6 +92,7 @@ function refuseUnknownHelpTopic(program: Command, argv: readonly string[]): void
 
 /** Runs the CLI on `argv` (process.argv shape) and resolves with the exit code. */
 export async function run(argv: readonly string[]): Promise<number> {
+  forgetEmptyVariables(process.env);
   let invocation: Invocation | null = null;
   const program = buildProgram((inv) => {
     invocation = inv;

@@ -146,4 +146,23 @@ describe('environment variables', () => {
     const r = await runCliToEnd(['ping', '-c', '1', '-s', sw.tcp], { env: { FLEXMUX_PASSWORD_FILE: pw } });
     expect(r.code).toBe(0);
   });
+
+  it('an empty variable counts as unset, as an empty FLEXMUX_PASSWORD does', async () => {
+    // Each was taken as a value: a config file and a password file named "" (ENOENT, exit 2, no
+    // word of the variable), an invalid switcher URL, an invalid duration.
+    const empty = { FLEXMUX_CONFIG: '', FLEXMUX_PASSWORD_FILE: '', FLEXMUX_CONNECT_TIMEOUT: '' };
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], {
+      ...empty,
+      FLEXMUX_PASSWORD: 'env-secret',
+      FLEXMUX_LOG_LEVEL: '',
+    });
+    // FLEXMUX_SWITCHER= leaves the config file's switcher: in force.
+    const config = file('empty-env.yaml', `ping:\n  switcher: ${sw.tcp}\n`);
+    const r = await runCliToEnd(['ping', '-c', '1', '--config', config], {
+      env: { ...empty, FLEXMUX_PASSWORD: 'env-secret', FLEXMUX_SWITCHER: '' },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`PING switcher via ${sw.tcp}`);
+  });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Command, Option } from 'commander';
+import { type Command, CommanderError, type Option } from 'commander';
 import type * as Yaml from 'yaml';
 import { ConfigError } from '../errors.js';
 import { isRepeatable } from './parse.js';
@@ -267,7 +267,11 @@ function setFromFile(
     try {
       result = option.parseArg ? option.parseArg(text, result) : text;
     } catch (err) {
-      throw new ConfigError(`${where}: "${text}" is invalid: ${(err as Error).message}`, { cause: err });
+      // commander's InvalidArgumentError (what the flag parsers throw) says nothing past its
+      // message, which this one holds: kept as the cause, its code became a reload line's
+      // `"cause":"commander.invalidArgument"`, a field meant for the system's code (ENOENT).
+      const cause = err instanceof CommanderError ? undefined : err;
+      throw new ConfigError(`${where}: "${text}" is invalid: ${(err as Error).message}`, { cause });
     }
   }
   // Repeatable flags parse into lists; any other flag takes one value.

@@ -8,6 +8,7 @@ import { applyConfig, loadConfigFile, settingsAgain } from '../../../src/cli/con
 import { describeError } from '../../../src/cli/exit.js';
 import { collect, parseCount, parseHostPort } from '../../../src/cli/parse.js';
 import { buildProgram } from '../../../src/cli/program.js';
+import { errorFields } from '../../../src/util/cause.js';
 
 function program(): { a: Command; b: Command } {
   const root = new Command('flexmux');
@@ -50,6 +51,21 @@ describe('config file settings', () => {
     applyConfig(a, { a: { max: 5 } }, 'f.yaml');
     expect(a.opts().max).toBe(9);
     expect(() => applyConfig(a, { a: { max: 'x' } }, 'f.yaml')).toThrow('a.max: "x" is invalid');
+  });
+
+  it("a refused value's failure line names the setting and the value, not commander's code", () => {
+    const { a } = program();
+    let err: unknown;
+    try {
+      applyConfig(a, { a: { max: 'x' } }, 'f.yaml');
+    } catch (e) {
+      err = e;
+    }
+    // Before: `cause: 'commander.invalidArgument'`, from the parser's error kept as the cause.
+    expect(errorFields(err)).toEqual({
+      err: 'config file f.yaml: a.max: "x" is invalid: expected an integer >= 0',
+      code: 'FLEX_ERR_CONFIG',
+    });
   });
 
   it('a section key wins over the same key at the top level; kebab-case keys work', () => {

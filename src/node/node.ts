@@ -331,6 +331,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     return this._closed;
   }
 
+  /**
+   * @internal close() has begun (its streams may still be finishing) or the node is closed: it
+   * takes no new dial or ping. A Session does not count such a node as ready.
+   */
+  get going(): boolean {
+    return this._closed || this.closing;
+  }
+
   /** Number of live streams. */
   get streamCount(): number {
     return this.streams.size;

@@ -343,7 +343,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this._state === 'ready' && this._node !== null) return Promise.resolve();
+    if (this.usable() !== null) return Promise.resolve();
     if (this._state === 'closed') return Promise.reject(this.closedError());
     // An abort listener added to a signal that already fired is never called.
     if (signal?.aborted) return Promise.reject(new AbortError(READY_ABORTED, { cause: signal.reason }));
@@ -421,7 +421,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       signal: options.signal,
       stop: this.abort.signal,
       logger: this.logger,
-      now: (err) => waits && connectionLost(err) && this._state !== 'closed' && this._state !== 'ready',
+      now: (err) => waits && connectionLost(err) && this._state !== 'closed' && this.usable() === null,
     };
   }
 
@@ -432,7 +432,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * lost. No copy of `options` here: a plain dial passes them through as given.
    */
   private async dialOnce(address: string | DialTarget, options: SessionDialOptions): Promise<S> {
-    if (this._node && this._state === 'ready') return this._node.dial(address, options);
+    const ready = this.usable();
+    if (ready !== null) return ready.dial(address, options);
     // Checked before any wait, as the node would: a bad address or option waited for the
     // connection (its whole timeout, then TimeoutError, while none came) only to be refused
     // then, and without `wait` it failed with NotConnectedError as if it were fine.
@@ -468,7 +469,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * waitForTarget, as dialOnce (ping() gives `options` with it unset or false).
    */
   private async pingOnce(domain: string, options: SessionPingOptions): Promise<number> {
-    if (this._node && this._state === 'ready') return this._node.ping(domain, options);
+    const ready = this.usable();
+    if (ready !== null) return ready.ping(domain, options);
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
     const { node, left } = await this.current(`ping ${pingTarget(domain)}`, options.wait, options, limit);
     return node.ping(domain, { ...options, timeout: left() });
@@ -584,7 +586,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // its own timeout, which names the refusal as its cause. Again while the admission it woke for
     // is gone by its turn (a switcher that drops a node as soon as it is in: a kick, a takeover,
     // a shutdown): failing then with NotConnectedError broke the promise to wait for the next
-    // connection. No spin: with no node, the state is not 'ready', and ready() waits.
+    // connection. No spin: with no node, or one that is closing, ready() waits (usable()).
     for (;;) {
       try {
         await this.ready({ signal: o.signal, timeout: left(), untilAdmitted: true });
@@ -597,8 +599,21 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         }
         throw err;
       }
-      if (this._node !== null) return { node: this._node, left };
+      const node = this.usable();
+      if (node !== null) return { node, left };
     }
+  }
+
+  /**
+   * The node when the session is ready and its connection takes dials and pings, else null. Not
+   * one whose graceful close has begun (`session.node.close()`): the session stays 'ready' until
+   * that close finishes, and a dial or ping made meanwhile with `wait` failed on it with
+   * NotConnectedError ('node is closed') instead of waiting for the next connection, as it does
+   * through a connection dropped at once. ready() waits on through it too (no spin in current()).
+   */
+  private usable(): BaseNode<S> | null {
+    const node = this._node;
+    return this._state === 'ready' && node !== null && !node.going ? node : null;
   }
 
   private setState(s: SessionState): void {

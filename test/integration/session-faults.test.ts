@@ -772,6 +772,36 @@ describe('waiting for the session', () => {
   });
 });
 
+describe('the connection closed gracefully by its owner (session.node.close())', () => {
+  it('a dial and a ping that wait for the session, made while it closes, wait for the next connection', async () => {
+    const sw = switcher();
+    const server = memorySession(sw, 'g-server');
+    // Its streams are never ended: the client's graceful close waits for them (closeAckTimeout).
+    server.s.listen(7);
+    await server.s.ready({ timeout: 2_000 });
+    const client = memorySession(sw, 'g-client', { closeAckTimeout: 300 });
+    await client.s.ready({ timeout: 2_000 });
+    const held = await client.s.dial('g-server:7', { timeout: 2_000 });
+    const first = client.s.node;
+    const closed = first?.close();
+    // The session stays 'ready' until that close is done.
+    expect(client.s.state).toBe('ready');
+    // Before: NotConnectedError ('node is closed') from the closing node, although they were to
+    // wait within their timeout for the next connection, as through a connection dropped at once.
+    const [stream, rtt] = await Promise.all([
+      client.s.dial('g-server:7', { wait: true, timeout: 3_000 }),
+      client.s.ping('', { wait: true, timeout: 3_000 }),
+      client.s.ready({ timeout: 3_000 }),
+    ]);
+    await closed;
+    stream.destroy();
+    held.destroy();
+    expect(client.s.node).not.toBe(first);
+    expect(rtt).toBeGreaterThanOrEqual(0);
+    expect(client.s.connections).toBe(2);
+  });
+});
+
 describe('event order on a lost connection', () => {
   it('"disconnect" finds the session connecting, and a waiting dial made there waits for the next connection', async () => {
     const sw = switcher();

@@ -50,7 +50,8 @@ export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   backoffMax?: number;
   /**
    * Random spread of each delay, 0..1 (default 0.2); a delay never passes backoffMax (a draw past
-   * it is reflected below it).
+   * it is reflected below it), nor falls below a tenth of the delay it spreads (a draw below that
+   * is reflected above it): even at 1, no retry comes at once.
    */
   backoffJitter?: number;
   /**
@@ -829,8 +830,15 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // of the nodes waiting at the cap would retry exactly backoffMax apart, in step with each
     // other, which is what the jitter is for. Capped at the longest timer delay too: a longer one
     // would run after 1 ms, a reconnect loop without back-off.
-    const jittered = Math.round(Math.min(this.delay, max) * (1 + (Math.random() * 2 - 1) * jitter));
-    const ms = clampDelay(jittered > max ? 2 * max - jittered : jittered);
+    const base = Math.min(this.delay, max);
+    const jittered = Math.round(base * (1 + (Math.random() * 2 - 1) * jitter));
+    const capped = jittered > max ? 2 * max - jittered : jittered;
+    // Never below a tenth of the delay it spreads (1 ms at least): with backoffJitter 1 a draw (or
+    // a reflection at the cap) came to 0 ms or nearly, a retry at once, which is what the back-off
+    // is there to prevent. Reflected above the floor rather than cut to it, for the same reason as
+    // at the cap; still within backoffMax.
+    const floor = Math.max(1, Math.round(base / 10));
+    const ms = clampDelay(Math.min(max, capped < floor ? 2 * floor - capped : capped));
     this.delay = Math.min(this.delay * 2, max);
     return ms;
   }

@@ -233,6 +233,24 @@ describe('back-off', () => {
     // Before: the first wait was backoffInitial (1 s), ten times "the longest back-off delay".
     expect(at.map((t) => Math.round(t - at[0]!))).toEqual([0, 100, 200, 300]);
   });
+
+  it('never retries at once, also with backoffJitter 1: a draw below a tenth of the delay is reflected above it', async () => {
+    fakeTimers();
+    // The lowest draw, the highest (a delay at the cap reflected below it, to 0), then the middle.
+    const random = vi.spyOn(Math, 'random');
+    random.mockReturnValueOnce(0).mockReturnValueOnce(0.999_999).mockReturnValue(0.5);
+    cleanups.push(() => random.mockRestore());
+    const { session, attempts: at } = refusingSession({
+      domain: 'floored',
+      backoffInitial: 100,
+      backoffMax: 100,
+      backoffJitter: 1,
+    });
+    cleanups.push(() => session.close());
+    await vi.advanceTimersByTimeAsync(145);
+    // Before: the first two retries came after 0 and 1 ms, at once.
+    expect(at.map((t) => Math.round(t - at[0]!))).toEqual([0, 20, 40, 140]);
+  });
 });
 
 describe('a session that closed itself', () => {

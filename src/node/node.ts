@@ -26,7 +26,7 @@ import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { releaseWatch } from '../util/slabs.js';
 import { timeout } from '../util/timers.js';
-import { Caps, Cmd, LOCAL_IP, MAX_PAYLOAD, SWITCHER_IP } from '../wire/constants.js';
+import { Caps, Cmd, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
@@ -48,7 +48,7 @@ import { type PendingDial, PendingDials } from './dialer.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Destroyable, Listener, portTaken } from './listener.js';
 import { Loopback } from './loopback.js';
-import { Pinger, pingTarget } from './pinger.js';
+import { Pinger, pingPayload, pingTarget } from './pinger.js';
 import { PortPool } from './ports.js';
 import { type Attempt, untilTarget } from './redial.js';
 import { Retention } from './retention.js';
@@ -553,12 +553,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       options = withoutNullSignal('ping()', options);
       timeoutMs = checkDelay('option timeout', options.timeout ?? this.options.pingTimeout);
       checkSignal('option signal', options.signal);
-      payload = encodeUtf8(domain);
-      // The size field has 16 bits: a longer payload went out under a truncated size, and the
-      // peer read the rest of it as frames.
-      if (payload.length > MAX_PAYLOAD) {
-        throw new ConfigError(`ping domain of ${payload.length} bytes is too long`);
-      }
+      payload = pingPayload(domain);
       // Checked after the rest: a bad domain or option is refused at once, not pinged again.
       if (options.waitForTarget !== undefined && checkBool('option waitForTarget', options.waitForTarget)) {
         return this.untilTarget('ping', pingTarget(domain), timeoutMs, options.signal, (timeout, signal) =>

@@ -1,7 +1,16 @@
 import { defaults } from '../config.js';
-import { AbortError, ConnectionClosedError, LimitError, PingError, TimeoutError } from '../errors.js';
+import {
+  AbortError,
+  ConfigError,
+  ConnectionClosedError,
+  LimitError,
+  PingError,
+  TimeoutError,
+} from '../errors.js';
 import { Deque } from '../util/deque.js';
 import { now, timeout } from '../util/timers.js';
+import { MAX_PAYLOAD } from '../wire/constants.js';
+import { encodeUtf8 } from '../wire/utf8.js';
 import { PortPool } from './ports.js';
 
 interface PendingPing {
@@ -17,6 +26,18 @@ interface PendingPing {
 /** How a ping's messages name its target: the domain, or the switcher for an empty one. */
 export function pingTarget(domain: string): string {
   return domain === '' ? 'the switcher' : domain;
+}
+
+/**
+ * The payload of a ping of `domain`, or ConfigError for one too long to send: the size field has
+ * 16 bits, and a longer payload went out under a truncated size, the peer reading the rest of it
+ * as frames. Shared by the node and the session, which checks it before waiting for a connection.
+ */
+export function pingPayload(domain: string): Uint8Array {
+  const payload = encodeUtf8(domain);
+  if (payload.length > MAX_PAYLOAD)
+    throw new ConfigError(`ping domain of ${payload.length} bytes is too long`);
+  return payload;
 }
 
 /** Outstanding pings, keyed by ping id (the request's source port, PROTOCOL.md 6.1). */

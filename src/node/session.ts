@@ -30,7 +30,7 @@ import { type DialTarget, formatTarget, parseAddress } from './address.js';
 import { admit } from './admit.js';
 import { type Destroyable, Listener, portTaken } from './listener.js';
 import { type BaseNode, type DialOptions, dialLimits, type PingOptions } from './node.js';
-import { pingTarget } from './pinger.js';
+import { pingPayload, pingTarget } from './pinger.js';
 import { spreadDelay } from './reconnect.js';
 import { connectionLost, type TargetWait, untilTarget } from './redial.js';
 import { refusedForGood } from './refusal.js';
@@ -459,6 +459,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     }
     // Checked once, here: a bad option is refused at once, not tried again.
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
+    pingPayload(domain);
     const target = pingTarget(domain);
     return untilTarget(this.retrying('ping', target, limit, options), (timeout, signal) =>
       this.pingOnce(domain, { ...options, timeout, signal, waitForTarget: false }),
@@ -472,7 +473,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private async pingOnce(domain: string, options: SessionPingOptions): Promise<number> {
     const ready = this.usable();
     if (ready !== null) return ready.ping(domain, options);
+    // Checked before any wait, as dialOnce's address: a domain too long to send waited for the
+    // connection (its whole timeout, then TimeoutError, while none came) only to be refused then.
     const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
+    pingPayload(domain);
     const { node, left } = await this.current(`ping ${pingTarget(domain)}`, options.wait, options, limit);
     return node.ping(domain, { ...options, timeout: left() });
   }

@@ -747,6 +747,28 @@ describe('waiting for the session', () => {
     ).toEqual(Array(8).fill('FLEX_ERR_CONFIG'));
   });
 
+  it('a ping of a domain too long to send fails with ConfigError at once, not after the wait', {
+    timeout: 5_000,
+  }, async () => {
+    const sw = switcher();
+    const { s } = memorySession(sw, 'long-ping', { password: 'wrong' });
+    const long = 'x'.repeat(70_000);
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (e: { code?: string }) => e.code,
+      );
+    // Before: a waiting one waited its whole timeout (TimeoutError), and one that did not wait
+    // failed with NotConnectedError, as if the domain had been fine; the node refuses it at once.
+    expect(
+      await Promise.all([
+        code(s.ping(long, { wait: true, timeout: 2_000 })),
+        code(s.ping(long, { wait: true, waitForTarget: true, timeout: 2_000 })),
+        code(s.ping(long)),
+      ]),
+    ).toEqual(Array(3).fill('FLEX_ERR_CONFIG'));
+  });
+
   it('an already aborted signal rejects a waiting dial, ping or ready at once', {
     timeout: 5_000,
   }, async () => {

@@ -634,6 +634,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private async attempt(): Promise<void> {
     if (this.isClosed) return;
     this.setState('connecting');
+    // A 'state' handler may have closed the session as the attempt begins: the connector would be
+    // called with the closed session's signal, aborted already (one that does not heed it connects
+    // for nothing, only for the connection to be dropped).
+    if (this.isClosed) return;
     // The session's signal (its close) and the opener's, for the whole attempt: one that covered
     // the dial alone left an abort during admission unheard until admissionTimeout. Linked in the
     // try: a throw here (a signal that is not one) fails the attempt, not attempt()'s promise.

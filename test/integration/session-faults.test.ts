@@ -448,6 +448,25 @@ describe('close() called from an event handler', () => {
     expect(s.state).toBe('closed');
     expect(calls.n).toBe(1);
   });
+
+  it('from "state" when the next attempt begins: the connector is not called', async () => {
+    fakeTimers();
+    const { session: s, attempts } = refusingSession({ domain: 'intruder3', backoffInitial: 20 });
+    cleanups.push(() => s.close());
+    let backedOff = false;
+    const closed = new Promise<void>((resolve) =>
+      s.on('state', (st) => {
+        if (st === 'backoff') backedOff = true;
+        if (st === 'connecting' && backedOff) void s.close().then(resolve);
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(1_000);
+    await closed;
+    expect(s.state).toBe('closed');
+    // Before: 2, the second with a signal aborted already (a connector that does not heed it
+    // connects for nothing).
+    expect(attempts).toHaveLength(1);
+  });
 });
 
 describe('close() from a "state" handler as the session becomes ready', () => {

@@ -16,7 +16,7 @@ import {
   checkWsUrl,
   dialBrowserWs,
 } from './transport/ws-browser.js';
-import { checkDelay, checkObject, checkOptions } from './util/check.js';
+import { checkDelay, checkObject, checkOptions, checkSignal } from './util/check.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
 export { defaults, sessionDefaults, validateNodeOptions } from './config.js';
@@ -55,11 +55,19 @@ export class Node extends BaseNode<WebStream> {
 
 export interface BrowserConnectOptions extends SessionOptions {
   /**
+   * As the Node.js connect()'s: aborting fails the connection attempt in flight (dial or
+   * admission) with AbortError and closes the session, also while it waits to reconnect. Once
+   * connected, an abort leaves the connection up (`session.close()` disconnects); if it drops
+   * later, the session closes instead of reconnecting. `null` counts as none. The same as
+   * `ws.signal`: give one of them, not two different signals.
+   */
+  signal?: AbortSignal | null;
+  /**
    * Options of the WebSocket transport (high-water mark, poll interval, a WebSocket class). Its
-   * `signal` aborts the attempt in flight, together with the session's own, and a session whose
-   * attempt was aborted closes; its `timeout` bounds each attempt. Both cover the whole attempt:
-   * the WebSocket dial and the admission after it. The dial alone is also bounded by
-   * `connectTimeout`, the admission by `admissionTimeout`; the shorter limit wins.
+   * `signal` is the top-level `signal` under another name; its `timeout` bounds each attempt.
+   * Both cover the whole attempt: the WebSocket dial and the admission after it. The dial alone
+   * is also bounded by `connectTimeout`, the admission by `admissionTimeout`; the shorter limit
+   * wins.
    */
   ws?: BrowserWsDialOptions;
   /**
@@ -84,6 +92,16 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
     options.connectTimeout ?? own ?? transportDefaults.connectTimeout,
   );
   const limit = own === undefined ? timeout : Math.min(timeout, own);
+  // The Node.js connect() takes its signal at the top level, and code written for it passes it
+  // there: ignored, its abort did nothing. Two different ones are refused rather than linked,
+  // which would leave a listener on each for as long as they live (eitherSignal's are per attempt).
+  const signal = checkSignal('option signal', options.signal);
+  const wsSignal = checkSignal('option ws.signal', options.ws?.signal);
+  if (signal !== undefined && wsSignal !== undefined && signal !== wsSignal) {
+    throw new ConfigError(
+      'options signal and ws.signal are two different signals: they mean the same (the signal of every connection attempt), so give one',
+    );
+  }
   // The URL and the transport's own options too: each attempt would refuse them again, and the
   // first one would close the session, where a bad argument is the call's to refuse.
   checkWsUrl(url);
@@ -100,7 +118,7 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
     // whole attempt, admission included).
     connector: (signal) => dialBrowserWs(url, { ...options.ws, signal, timeout: limit }),
     makeNode: (t, nodeOptions) => new BaseNode(t, nodeOptions, (core) => new WebStream(core)),
-    signal: options.ws?.signal,
+    signal: signal ?? wsSignal,
     timeout: own,
   });
 }

@@ -161,8 +161,8 @@ function delayOption(name: string, v: number): number {
 
 /**
  * What the opener of a session bounds every connection attempt with, on top of the session's own
- * limits: a page's `ws.signal` and `ws.timeout`. An attempt is the dial and the admission after
- * it, so a switcher that takes the connection and never answers is bounded as well.
+ * limits: a page's `signal` (or `ws.signal`) and `ws.timeout`. An attempt is the dial and the
+ * admission after it, so a switcher that takes the connection and never answers is bounded as well.
  */
 export interface AttemptBounds {
   /**

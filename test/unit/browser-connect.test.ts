@@ -72,11 +72,16 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-function open(ws: BrowserConnectOptions['ws'], Ctor: typeof NeverOpens = NeverOpens) {
+function open(
+  ws: BrowserConnectOptions['ws'],
+  Ctor: typeof NeverOpens = NeverOpens,
+  top: Partial<BrowserConnectOptions> = {},
+) {
   const session = connect('ws://127.0.0.1:9/flex/ws', {
     password: 'p',
     domain: 'page',
     backoffInitial: 60_000,
+    ...top,
     ws: { WebSocket: Ctor as unknown as WebSocketConstructor, ...ws },
   });
   sessions.push(session);
@@ -256,5 +261,74 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
       connect('ws://127.0.0.1:9/flex/ws', { password: 'p', domain: 'page', connectTimeout: 2 ** 31 });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(/option connectTimeout /);
+  });
+});
+
+/**
+ * The Node.js connect() takes its signal at the top level; the browser one read only `ws.signal`
+ * and ignored a top-level one, so code written for Node.js aborted nothing.
+ */
+describe('browser connect() and a top-level signal', () => {
+  it("the caller's abort ends the attempt in flight and the session, as ws.signal does", async () => {
+    const ac = new AbortController();
+    const { session, disconnects } = open({}, NeverOpens, { signal: ac.signal });
+    const closed = new Promise<void>((r) => session.once('close', r));
+    expect(NeverOpens.made).toHaveLength(1);
+    ac.abort(new Error('leaving the page'));
+    expect(NeverOpens.made[0]!.closeCalls).toHaveLength(1);
+    await closed;
+    expect(disconnects).toHaveLength(1);
+    expect(disconnects[0]).toBeInstanceOf(AbortError);
+    expect((disconnects[0] as AbortError).cause).toEqual(new Error('leaving the page'));
+    expect(NeverOpens.made).toHaveLength(1);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+
+  it("the caller's abort during admission ends the attempt and the session", async () => {
+    NeverAdmits.reset();
+    const ac = new AbortController();
+    const { session, disconnects } = open({}, NeverAdmits, { signal: ac.signal });
+    await NeverAdmits.sent;
+    const closed = new Promise<void>((r) => session.once('close', r));
+    ac.abort();
+    await closed;
+    expect(disconnects[0]).toBeInstanceOf(AbortError);
+    expect(NeverOpens.made[0]!.closeCalls).toEqual([4000]);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('an aborted one fails the first attempt at once', async () => {
+    const { session, disconnects } = open({}, NeverOpens, { signal: AbortSignal.abort() });
+    await new Promise<void>((r) => (session.state === 'closed' ? r() : session.once('close', r)));
+    expect(disconnects[0]).toBeInstanceOf(AbortError);
+  });
+
+  it('refuses two different signals, and one that is not a signal, under the option’s name', async () => {
+    const a = new AbortController();
+    const b = new AbortController();
+    const at = (o: Partial<BrowserConnectOptions>) => () =>
+      connect('ws://127.0.0.1:9/flex/ws', {
+        password: 'p',
+        domain: 'page',
+        ...o,
+        ws: { WebSocket: NeverOpens as unknown as WebSocketConstructor, ...o.ws },
+      });
+    expect(at({ signal: a.signal, ws: { signal: b.signal } })).toThrow(ConfigError);
+    expect(at({ signal: a.signal, ws: { signal: b.signal } })).toThrow(/^options signal and ws\.signal /);
+    expect(at({ signal: {} as AbortSignal })).toThrow(/^option signal must be an AbortSignal/);
+    expect(at({ ws: { signal: {} as AbortSignal } })).toThrow(/^option ws\.signal must be an AbortSignal/);
+    expect(NeverOpens.made).toHaveLength(0);
+    // The same signal in both places is one signal; null in either counts as none.
+    const made = [
+      at({ signal: a.signal, ws: { signal: a.signal } })(),
+      at({ signal: null, ws: { signal: b.signal } })(),
+      at({ signal: a.signal, ws: { signal: null as unknown as AbortSignal } })(),
+    ];
+    sessions.push(...made);
+    expect(NeverOpens.made).toHaveLength(3);
+    const closed = made.map((s) => new Promise<void>((r) => s.once('close', r)));
+    a.abort();
+    await Promise.all([closed[0], closed[2]]);
+    expect(made.map((s) => s.state)).toEqual(['closed', 'connecting', 'closed']);
   });
 });

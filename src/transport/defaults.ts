@@ -112,6 +112,16 @@ export function formatAddress(host: string | undefined, port: number | undefined
  */
 export const ABNORMAL_CLOSURE = 'WS_ABNORMAL_CLOSURE';
 
+/**
+ * The cause a WebSocket transport (ws.ts, ws-browser.ts) gives a 1006 close: no close frame came,
+ * the peer or the path went (see hungUp()).
+ */
+export function abnormalClosure(): Error {
+  return Object.assign(new Error('the connection ended without a WebSocket close frame'), {
+    code: ABNORMAL_CLOSURE,
+  });
+}
+
 /** Codes of a connection whose peer went away abruptly (killed, its machine gone). */
 const HANG_UPS = new Set(['ECONNRESET', 'EPIPE', ABNORMAL_CLOSURE]);
 

@@ -4,6 +4,7 @@ import { checkOptions } from '../util/check.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
+  abnormalClosure,
   checkDelayOption,
   checkNumber,
   closeTimedOut,
@@ -236,8 +237,11 @@ class BrowserWsTransport implements Transport {
     if (this.destroyedHere) return;
     const clean = ev.code === 1000 || ev.code === 1001 || ev.code === 1005;
     if (this.failure === undefined && !clean) {
+      // 1006 with its cause, as the Node.js transport gives it: hungUp() reads a peer that went
+      // away (not a fault of ours) from it, so a switcher's log says 'reset', not 'error'.
       this.failure = new ConnectionClosedError(
         `WebSocket to ${this.remoteAddress} closed with code ${ev.code}${ev.reason ? ` (${ev.reason})` : ''}`,
+        ev.code === 1006 ? { cause: abnormalClosure() } : undefined,
       );
     }
     if (this.failure !== undefined) {

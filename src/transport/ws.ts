@@ -10,7 +10,7 @@ import { checkOptions, shown as shownValue } from '../util/check.js';
 import { silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
-  ABNORMAL_CLOSURE,
+  abnormalClosure,
   checkDelayOption,
   checkNumber,
   closeTimedOut,
@@ -101,13 +101,6 @@ function badRequest(res: http.IncomingMessage, done: (text: string) => void): vo
   res.once('end', finish);
   res.once('close', finish);
   res.once('error', finish);
-}
-
-/** The cause of a 1006 close: no close frame came, the peer or the path went (see hungUp()). */
-function abnormalClosure(): Error {
-  return Object.assign(new Error('the connection ended without a WebSocket close frame'), {
-    code: ABNORMAL_CLOSURE,
-  });
 }
 
 function byteLength(parts: readonly Uint8Array[]): number {

@@ -10,6 +10,7 @@ import {
   ProtocolError,
   TimeoutError,
 } from '../../../src/errors.js';
+import { ABNORMAL_CLOSURE, hungUp } from '../../../src/transport/defaults.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { listenWs } from '../../../src/transport/ws.js';
 import {
@@ -421,6 +422,23 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     expect(p.closes).toHaveLength(1);
     expect(p.closes[0]?.message).toMatch(/failed/);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  // The Node.js transport gives a 1006 close the WS_ABNORMAL_CLOSURE cause, which hungUp() reads
+  // as a peer gone (a switcher logs 'reset'); this one gave none, so the same loss read as an error.
+  it('gives a 1006 close the abnormal-closure cause that hungUp() reads, as the Node.js transport does', async () => {
+    const ends: (Error | undefined)[] = [];
+    for (const code of [1006, 1011, 4000]) {
+      const ws = new FakeWebSocket();
+      const p = attachProbe(browserWsTransport(ws.asWebSocket()));
+      ws.closed(code);
+      await p.closed();
+      ends.push(p.closes[0]);
+    }
+    expect(ends.every((e) => e instanceof ConnectionClosedError)).toBe(true);
+    expect(ends[0]?.message).toMatch(/closed with code 1006/);
+    expect((ends[0]?.cause as { code?: string } | undefined)?.code).toBe(ABNORMAL_CLOSURE);
+    expect(ends.map((e) => hungUp(e))).toEqual([true, false, false]);
   });
 
   it('reports a text message that comes after its own close() as a ProtocolError', async () => {

@@ -82,6 +82,8 @@ class BrowserWsTransport implements Transport {
   private closing = false;
   private destroyedHere = false;
   private failure: Error | undefined;
+  /** The failure an 'error' event recorded, which says nothing; the close event's code says more. */
+  private vagueFailure: Error | undefined;
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -221,7 +223,11 @@ class BrowserWsTransport implements Transport {
 
   private readonly onError = (): void => {
     // Browsers deliberately say nothing about the cause.
-    this.failure ??= new ConnectionClosedError(`WebSocket to ${this.remoteAddress} failed`);
+    if (this.failure === undefined) {
+      this.failure = this.vagueFailure = new ConnectionClosedError(
+        `WebSocket to ${this.remoteAddress} failed`,
+      );
+    }
     if (this.slot.closed || this.destroyedHere) return;
     this.closing = true;
     // The close event that browsers send next reports it (with its code, if that says more). If
@@ -236,12 +242,17 @@ class BrowserWsTransport implements Transport {
   private readonly onClose = (ev: CloseEvent): void => {
     if (this.destroyedHere) return;
     const clean = ev.code === 1000 || ev.code === 1001 || ev.code === 1005;
+    const closedWith = `closed with code ${ev.code}${ev.reason ? ` (${ev.reason})` : ''}`;
+    // 1006 with its cause, as the Node.js transport gives it: hungUp() reads a peer that went
+    // away (not a fault of ours) from it, so a switcher's log says 'reset', not 'error'.
+    const cause = ev.code === 1006 ? { cause: abnormalClosure() } : undefined;
     if (this.failure === undefined && !clean) {
-      // 1006 with its cause, as the Node.js transport gives it: hungUp() reads a peer that went
-      // away (not a fault of ours) from it, so a switcher's log says 'reset', not 'error'.
+      this.failure = new ConnectionClosedError(`WebSocket to ${this.remoteAddress} ${closedWith}`, cause);
+    } else if (this.failure !== undefined && this.failure === this.vagueFailure) {
+      // The 'error' event's failure says nothing: the code is all a browser tells of the cause.
       this.failure = new ConnectionClosedError(
-        `WebSocket to ${this.remoteAddress} closed with code ${ev.code}${ev.reason ? ` (${ev.reason})` : ''}`,
-        ev.code === 1006 ? { cause: abnormalClosure() } : undefined,
+        `WebSocket to ${this.remoteAddress} failed: ${closedWith}`,
+        cause,
       );
     }
     if (this.failure !== undefined) {

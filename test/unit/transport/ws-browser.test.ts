@@ -424,6 +424,41 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  // The close event after an 'error' event was to report the failure with its code, but the
+  // error's own failure (which says nothing) stood: the code was dropped, and a 1006 lost the
+  // abnormal-closure cause that hungUp() reads.
+  it("reports the close event's code, and a 1006's cause, after an 'error' event", async () => {
+    const ends: (Error | undefined)[] = [];
+    for (const [code, reason] of [
+      [1006, ''],
+      [1011, 'internal error'],
+    ] as const) {
+      const ws = new FakeWebSocket();
+      const p = attachProbe(browserWsTransport(ws.asWebSocket(), { closeTimeout: 1000 }));
+      ws.failed();
+      ws.closed(code, reason);
+      await p.closed();
+      expect(p.closes).toHaveLength(1);
+      ends.push(p.closes[0]);
+    }
+    expect(ends[0]).toBeInstanceOf(ConnectionClosedError);
+    expect(ends[0]?.message).toBe('WebSocket to 127.0.0.1:9 failed: closed with code 1006');
+    expect(hungUp(ends[0])).toBe(true);
+    expect(ends[1]?.message).toBe('WebSocket to 127.0.0.1:9 failed: closed with code 1011 (internal error)');
+    expect(hungUp(ends[1])).toBe(false);
+  });
+
+  it("keeps a failure of its own (a text message) over a later 'error' and close event", async () => {
+    const ws = new FakeWebSocket();
+    const p = attachProbe(browserWsTransport(ws.asWebSocket(), { closeTimeout: 1000 }));
+    ws.receive('text');
+    ws.failed();
+    ws.closed(1006);
+    await p.closed();
+    expect(p.closes).toHaveLength(1);
+    expect(p.closes[0]).toBeInstanceOf(ProtocolError);
+  });
+
   // The Node.js transport gives a 1006 close the WS_ABNORMAL_CLOSURE cause, which hungUp() reads
   // as a peer gone (a switcher logs 'reset'); this one gave none, so the same loss read as an error.
   it('gives a 1006 close the abnormal-closure cause that hungUp() reads, as the Node.js transport does', async () => {

@@ -106,18 +106,27 @@ export class EventHub {
     if (this.streams.size > 0) this.write(format(event, data), channel);
   }
 
-  /** Ends every stream, and stops the keep-alive: the hub is done. */
-  close(): void {
+  /**
+   * Ends every stream, and stops the keep-alive: the hub is done. Settles once every stream's
+   * end went out (as endAll()); the caller bounds the wait (server.ts).
+   */
+  close(): Promise<void> {
     clearInterval(this.keepalive);
-    this.endAll();
+    return this.endAll();
   }
 
   /**
    * Ends every stream open now; later ones may open (a rotated admin token: those opened with
-   * the old one must not go on receiving, and a reader with the new one reconnects).
+   * the old one must not go on receiving, and a reader with the new one reconnects). Settles
+   * once each ended answer has gone out whole or its connection closed. A compressed stream
+   * ends later than a plain one: its trailer comes out of the compressor a turn or more after
+   * end(), and a connection closed before then cuts the body (a gzip reader fails with
+   * "aborted" instead of seeing it end).
    */
-  endAll(): void {
+  endAll(): Promise<void> {
+    const done: Promise<void>[] = [];
     for (const s of this.streams) {
+      done.push(settled(s.res));
       // Forgotten here, with its bufferLimit: from now on an answer like any other, closed if
       // it stalls. Without a deadline, a reader that had stopped reading kept its connection,
       // and the bytes held for it, for as long as it liked (one that read with a leaked token
@@ -128,6 +137,7 @@ export class EventHub {
       else s.res.end();
     }
     this.streams.clear();
+    return Promise.all(done).then(() => undefined);
   }
 
   private write(text: string, channel?: string): void {
@@ -145,6 +155,15 @@ export class EventHub {
       put(s, text);
     }
   }
+}
+
+/** Settles when `res` has gone out whole ('finish': its last write was flushed) or closed. */
+function settled(res: ServerResponse): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    res.once('finish', () => resolve());
+    res.once('close', () => resolve());
+  });
 }
 
 /**

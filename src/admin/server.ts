@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { errorFields } from '../util/cause.js';
 import { childLogger, type Logger, silentLogger } from '../util/logger.js';
-import { interval, now } from '../util/timers.js';
+import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
 import { StaticFiles } from './assets.js';
 import { Auth } from './auth.js';
 import { answerClientError } from './client-error.js';
@@ -40,7 +40,10 @@ export interface AdminServer {
    * was started without one.
    */
   setToken(token: string): void;
-  /** Stops sampling, ends event streams and open connections, closes the port. Idempotent. */
+  /**
+   * Stops sampling and closes the port; ends the event streams, waiting up to CLOSE_GRACE for
+   * their ends to go out, then closes the connections still open. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -220,7 +223,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       clearInterval(sampler);
       crowd.close();
       panel.close();
-      hub.close();
+      void hub.close();
       reject(err);
     };
     server.once('error', onError);
@@ -252,7 +255,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
           { streams: hub.size },
           'admin token replaced; ending the event streams opened with the old one',
         );
-        hub.endAll();
+        void hub.endAll();
       }
     },
     close: () => {
@@ -260,10 +263,20 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
         clearInterval(sampler);
         crowd.close();
         panel.close();
-        hub.close();
+        // No new connections from here; those open are closed once the event streams have
+        // ended. Closed at once, a compressed stream lost its gzip trailer (still in the
+        // compressor) and every browser dashboard saw its stream fail instead of end. A reader
+        // that does not read is not waited for beyond CLOSE_GRACE.
         server.close(() => resolve());
-        server.closeAllConnections();
-        logger.info({ url }, 'admin server closed');
+        let grace: TimerHandle | undefined;
+        const late = new Promise<void>((r) => {
+          grace = timeout(r, CLOSE_GRACE);
+        });
+        void Promise.race([hub.close(), late]).then(() => {
+          clearTimeout(grace);
+          server.closeAllConnections();
+          logger.info({ url }, 'admin server closed');
+        });
       });
       return closing;
     },
@@ -278,6 +291,12 @@ export const MAX_HEADER_BYTES = 16 * 1024;
  * closes it a second later, so that a client's request sent just in time does not meet a reset).
  */
 export const KEEP_ALIVE_TIMEOUT = 5_000;
+
+/**
+ * ms close() waits for the event streams it ended to go out (a gzip trailer) before it closes
+ * the connections: a reader that stopped reading does not hold close() longer than this.
+ */
+export const CLOSE_GRACE = 1_000;
 
 /** Requests a connection may have waiting behind the one being answered (pipelined). */
 const MAX_WAITING = 16;

@@ -97,6 +97,12 @@ export class NodePanel implements Panel {
     };
   }
 
+  down(): string | null {
+    // A session between connections (connecting, backoff) is alive: it will connect again.
+    if (this.state !== 'closed') return null;
+    return this.view.session !== null ? 'the session is closed' : 'the node is closed';
+  }
+
   tick(mono: number, wall: number): void {
     this.view.tick(mono, wall);
     this.followListeners();

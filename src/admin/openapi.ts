@@ -398,7 +398,11 @@ export function openapiDocument(): Schema {
         get: {
           summary: 'Liveness',
           security: [],
-          responses: { 200: json(obj({ ok: { const: true } }), 'Up.'), ...errors(403) },
+          responses: {
+            200: json(obj({ ok: { const: true } }), 'Up.'),
+            ...errors(403),
+            503: json(ref('Error'), 'The switcher (or node, or session) is closing or closed.'),
+          },
         },
       },
       '/': {

@@ -12,6 +12,11 @@ export interface Panel {
   /** The other mode's endpoints (method and path), answered 404 with a hint. */
   readonly foreign: readonly (readonly [Method, string])[];
   info(): unknown;
+  /**
+   * Why what this serves is no longer alive (closing or closed: it will not serve again), for
+   * `/healthz`; null while it is.
+   */
+  down(): string | null;
   /** Samples the counters (called every `sampleInterval`). */
   tick(mono: number, wall: number): void;
   /**

@@ -393,7 +393,18 @@ export function buildRouter(panel: Panel, feed: Feed, files: StaticFiles, regist
         c.res.end(text);
       },
     },
-    { method: 'GET', path: '/healthz', access: 'public', handle: (c) => sendJson(c.res, 200, { ok: true }) },
+    {
+      method: 'GET',
+      path: '/healthz',
+      access: 'public',
+      // Liveness of what this serves, not of the HTTP server alone: after the switcher (or node)
+      // closed, a probe that kept reading ok never restarted a process that serves nothing.
+      handle: (c) => {
+        const down = panel.down();
+        if (down !== null) throw new HttpError(503, 'unavailable', down);
+        sendJson(c.res, 200, { ok: true });
+      },
+    },
   ];
   const other = panel.mode === 'switcher' ? 'a node' : 'a switcher';
   // Each with its method: a kick sent to a node is answered 404 like the list, not 405.

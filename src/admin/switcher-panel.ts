@@ -120,6 +120,11 @@ export class SwitcherPanel implements Panel {
     };
   }
 
+  down(): string | null {
+    const state = this.switcher.state;
+    return state === 'open' ? null : `the switcher is ${state}`;
+  }
+
   close(): void {
     this.unrelay?.();
     this.unrelay = null;

@@ -79,6 +79,8 @@ export interface InspectableSession {
   readonly state: SessionState;
   readonly domain: string;
   readonly connections: number;
+  /** Its listeners' ports, kept between connections (a node has none then). */
+  listenerPorts(): number[];
   on(event: 'state', fn: (state: SessionState) => void): unknown;
   off(event: 'state', fn: (state: SessionState) => void): unknown;
 }

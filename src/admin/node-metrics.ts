@@ -16,7 +16,7 @@ export function nodeMetrics(registry: Registry, view: NodeView, rtt: RttProbe | 
   );
   readGauge(r, 'flexmux_node_streams', 'Streams open now.', none, () => one(view.current?.streamCount ?? 0));
   readGauge(r, 'flexmux_node_listeners', 'Virtual ports listened on now.', none, () =>
-    one(view.current?.listenerPorts().length ?? 0),
+    one(view.listenerPorts().length),
   );
   readCounter(r, 'flexmux_node_streams_opened_total', 'Streams opened, by who opened them.', ['side'], () => {
     const c = view.counters();

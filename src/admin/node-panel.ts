@@ -112,15 +112,15 @@ export class NodePanel implements Panel {
   /**
    * `listener` events for ports listened on or let go since the last sample: the core reports
    * neither, and a node's event log otherwise held nothing but its session's state changes. Read
-   * per sample, so a listener opened and closed between two samples goes unseen. A session that
-   * is between connections keeps its listeners for the next one (which adopts them before it is
-   * seen here), so the ports are only compared on a live connection.
+   * per sample, so a listener opened and closed between two samples goes unseen. A session keeps
+   * its listeners between connections (NodeView.listenerPorts reads them from the session), so a
+   * reconnection sends none; a plain node's are only compared while it is open.
    */
   private followListeners(): void {
     const n = this.view.current;
-    if (n === null || n.closed) return;
-    // Filled in ascending order, which a set keeps: the events come port by port.
-    const ports = new Set(n.listenerPorts().sort((a, b) => a - b));
+    if (this.view.session === null && (n === null || n.closed)) return;
+    // Ascending, which a set keeps: the events come port by port.
+    const ports = new Set(this.view.listenerPorts());
     const before = this.ports;
     this.ports = ports;
     const send = this.send;

@@ -195,7 +195,19 @@ export class NodeView {
   }
 
   listeners(): { port: number }[] {
-    return (this.current?.listenerPorts() ?? []).sort((a, b) => a - b).map((port) => ({ port }));
+    return this.listenerPorts().map((port) => ({ port }));
+  }
+
+  /**
+   * Ports listened on, ascending: a session's own listeners, which it keeps while it waits to
+   * reconnect (read from its node alone, they were none then), and any the current connection's
+   * node has besides (one opened on `session.node` directly).
+   */
+  listenerPorts(): number[] {
+    const n = this.current;
+    const ports = new Set(this.session?.listenerPorts());
+    if (n !== null && !n.closed) for (const p of n.listenerPorts()) ports.add(p);
+    return [...ports].sort((a, b) => a - b);
   }
 
   /** Totals over `streams` (views, or the node's streams themselves: only their buffers are read). */
@@ -210,7 +222,7 @@ export class NodeView {
     return {
       connected: n !== null && !n.closed,
       streams: streams.length,
-      listeners: n?.listenerPorts().length ?? 0,
+      listeners: this.listenerPorts().length,
       ...this.counters(),
       rateIn: round(this.total.rateIn),
       rateOut: round(this.total.rateOut),

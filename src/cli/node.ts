@@ -471,6 +471,10 @@ class SessionToCome extends EventEmitter implements InspectableSession {
     return this.session?.connections ?? 0;
   }
 
+  listenerPorts(): number[] {
+    return this.session?.listenerPorts() ?? [];
+  }
+
   attach(session: NodeSession): void {
     this.session = session;
     session.on('state', (state) => this.emit('state', state));

@@ -481,6 +481,14 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     return node.ping(domain, { ...options, timeout: left() });
   }
 
+  /**
+   * The ports of this session's listeners (listen()), in no particular order. They outlive a
+   * connection: also while the session waits to reconnect, when `node` has none.
+   */
+  listenerPorts(): number[] {
+    return [...this.listeners.keys()];
+  }
+
   /** A listener that survives reconnections: it is served on every new connection. */
   listen(port: number, options: { backlog?: number } = {}): Listener<S> {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants, createGzip, type Gzip } from 'node:zlib';
 import type { Logger } from '../util/logger.js';
-import { interval } from '../util/timers.js';
+import { interval, type TimerHandle, timeout } from '../util/timers.js';
 import { adminDefaults } from './config.js';
 import { baseHeaders, HttpError } from './http.js';
 
@@ -108,11 +108,17 @@ export class EventHub {
 
   /**
    * Ends every stream, and stops the keep-alive: the hub is done. Settles once every stream's
-   * end went out (as endAll()); the caller bounds the wait (server.ts).
+   * end went out (as endAll()), or after `grace` ms: a reader that stopped reading would hold it
+   * for as long as it liked.
    */
-  close(): Promise<void> {
+  close(grace = 0): Promise<void> {
     clearInterval(this.keepalive);
-    return this.endAll();
+    const ended = this.endAll();
+    let timer: TimerHandle | undefined;
+    const late = new Promise<void>((r) => {
+      timer = timeout(r, grace);
+    });
+    return Promise.race([ended, late]).finally(() => clearTimeout(timer));
   }
 
   /**

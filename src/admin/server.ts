@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { errorFields } from '../util/cause.js';
 import { childLogger, type Logger, silentLogger } from '../util/logger.js';
-import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
+import { interval, now } from '../util/timers.js';
 import { StaticFiles } from './assets.js';
 import { Auth } from './auth.js';
 import { answerClientError } from './client-error.js';
@@ -268,12 +268,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
         // compressor) and every browser dashboard saw its stream fail instead of end. A reader
         // that does not read is not waited for beyond CLOSE_GRACE.
         server.close(() => resolve());
-        let grace: TimerHandle | undefined;
-        const late = new Promise<void>((r) => {
-          grace = timeout(r, CLOSE_GRACE);
-        });
-        void Promise.race([hub.close(), late]).then(() => {
-          clearTimeout(grace);
+        void hub.close(CLOSE_GRACE).then(() => {
           server.closeAllConnections();
           logger.info({ url }, 'admin server closed');
         });

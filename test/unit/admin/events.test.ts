@@ -272,3 +272,42 @@ describe('admin event hub compression', () => {
     expect(acceptsGzip('identity, deflate')).toBe(false);
   });
 });
+
+describe('admin event hub close', () => {
+  it('ends the streams and settles when their ends went out, or after its grace for a reader that stopped reading', async () => {
+    // The admin server closes the connections once close() settles (server.ts): before the
+    // ends went out, a compressed stream lost its gzip trailer; waited for without a bound, a
+    // reader that stopped reading held close() for as long as it liked.
+    const hub = new EventHub(2, 64 * 1024 * 1024, captureLogger());
+    cleanups.push(() => hub.close());
+    const responses: ServerResponse[] = [];
+    const url = await serve(hub, {}, responses);
+    const stalled = await readText(url, true);
+    const reading = await readText(url, true);
+    cleanups.push(
+      () => stalled.destroy(),
+      () => reading.destroy(),
+    );
+    const [held] = responses;
+    sockets.get(stalled)?.pause();
+    // Until the stalled reader's kernel buffers are full and the server holds bytes for it.
+    for (let n = 0; held.writableLength === 0 && n < 2_000; n++) {
+      const tail = `"n":${n}}\n\n`;
+      hub.send('snapshot', { fill: randomBytes(48 * 1024).toString('base64'), n });
+      await expect.poll(() => reading.text().endsWith(tail), { timeout: 5_000, interval: 2 }).toBe(true);
+    }
+    expect(held.writableLength).toBeGreaterThan(0);
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      hub.close(300).then(() => 'settled'),
+      new Promise<string>((r) => {
+        bound = setTimeout(() => r('held'), 5_000);
+      }),
+    ]);
+    clearTimeout(bound);
+    expect(outcome).toBe('settled');
+    // The reader that keeps up got its whole compressed body, trailer and all.
+    await reading.ended;
+    expect(held.writableFinished).toBe(false);
+  });
+});

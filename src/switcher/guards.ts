@@ -7,11 +7,17 @@
 /**
  * Remembers admissions (their Sum and their envelope salt) until their timestamp leaves the
  * clock window, so a captured frame cannot be played again while it would still verify. When
- * full, the oldest entries go first.
+ * full, expired entries go first, then the oldest.
  */
 export class ReplayCache {
   /** key -> expiry (Unix ns). Insertion order approximates expiry order. */
   private readonly seen = new Map<string, bigint>();
+  /**
+   * No entry expires before this (a lower bound of the expiries held): the cache, when full, is
+   * swept for expired entries only once the clock passed it, so a cache full of live entries
+   * costs no scan per admission.
+   */
+  private sweepAfter: bigint | null = null;
 
   constructor(
     private readonly capacity: number,
@@ -38,6 +44,11 @@ export class ReplayCache {
       this.seen.delete(k);
       this.seen.set(k, expiry);
     }
+    if (this.sweepAfter === null || expiry < this.sweepAfter) this.sweepAfter = expiry;
+    // Timestamps may lie up to the window on either side of the clock, so an entry stamped ahead
+    // can precede ones that expire long before it: prune() stops at it. Forgetting the oldest
+    // then dropped it, live, while expired ones stayed, and its frame could be replayed.
+    if (this.seen.size > this.capacity) this.sweep(nowNs);
     while (this.seen.size > this.capacity) {
       const oldest = this.seen.keys().next().value as string;
       this.seen.delete(oldest);
@@ -50,6 +61,17 @@ export class ReplayCache {
       if (exp >= nowNs) break;
       this.seen.delete(k);
     }
+  }
+
+  /** Drops every expired entry, wherever it is, once one may have expired (sweepAfter). */
+  private sweep(nowNs: bigint): void {
+    if (this.sweepAfter === null || this.sweepAfter >= nowNs) return;
+    let least: bigint | null = null;
+    for (const [k, exp] of this.seen) {
+      if (exp < nowNs) this.seen.delete(k);
+      else if (least === null || exp < least) least = exp;
+    }
+    this.sweepAfter = least;
   }
 }
 

@@ -25,6 +25,20 @@ describe('ReplayCache', () => {
     expect(c.admit(['k0'], t, t)).toBe(true);
   });
 
+  it('when full, forgets expired entries before a live one, whatever their order of arrival', () => {
+    // A node whose clock runs 4 min ahead is remembered first, for 9 min; two stamped 4 min
+    // behind come next and expire after 1 min. Two minutes on, a new admission fills the cache:
+    // the expired ones must go, not the live one, or its frame could be replayed until it expires.
+    const c = new ReplayCache(3, 5n * MIN);
+    const t = 1_000n * MIN;
+    expect(c.admit(['ahead'], t + 4n * MIN, t)).toBe(true);
+    expect(c.admit(['behind-1'], t - 4n * MIN, t)).toBe(true);
+    expect(c.admit(['behind-2'], t - 4n * MIN, t)).toBe(true);
+    expect(c.admit(['new'], t + 2n * MIN, t + 2n * MIN)).toBe(true);
+    expect(c.size).toBeLessThanOrEqual(3);
+    expect(c.admit(['ahead'], t + 4n * MIN, t + 2n * MIN)).toBe(false);
+  });
+
   it('is disabled with capacity 0', () => {
     const c = new ReplayCache(0, MIN);
     expect(c.admit(['a'], 0n, 0n)).toBe(true);

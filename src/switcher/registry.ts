@@ -102,7 +102,16 @@ export class Registry<T extends Registrant> {
       this.reserved++;
       if (holder !== undefined) {
         this.remove(holder);
-        this.hooks.evict(holder);
+        try {
+          this.hooks.evict(holder);
+        } catch (err) {
+          // A throwing hook (a logger that throws) fails this claim, not the domain: kept, the
+          // reservation left the domain 'busy' for good and its IP and place taken.
+          this.reserved--;
+          this.pool.release(reservedIp);
+          reservedIp = -1;
+          throw err;
+        }
       }
       return { ok: true, claim: this.makeClaim(domain, reservedIp) };
     } finally {

@@ -113,14 +113,15 @@ export class Switcher extends Emitter<SwitcherEvents> {
         probe: (holder) =>
           holder.busySending ? Promise.resolve(true) : holder.probe(holder.domain, o.livenessTimeout),
         evict: (holder) => {
-          this.logger.warn(
-            { domain: holder.domain, ip: holder.ip },
-            'domain taken over: holder did not answer',
-          );
+          // Closed before the log line: a logger that throws must not leave the holder connected.
           // With an error, as a kicked client has one (the holder is not sent it).
           holder.close(
             'evicted',
             new TimeoutError(`no answer to the liveness ping within ${o.livenessTimeout} ms`),
+          );
+          this.logger.warn(
+            { domain: holder.domain, ip: holder.ip },
+            'domain taken over: holder did not answer',
           );
         },
       },

@@ -91,6 +91,29 @@ describe('Registry', () => {
     expect(h.probed).toHaveLength(2);
   });
 
+  it('a throwing evict hook fails that claim only: the domain, its IP and its place are free again', async () => {
+    let throwing = true;
+    const r = new Registry<Entry>(
+      {
+        probe: async () => false,
+        evict: () => {
+          if (throwing) throw new Error('logger broke');
+        },
+      },
+      2,
+    );
+    await add(r, 'alice', 'old');
+    await expect(r.claim('alice')).rejects.toThrow('logger broke');
+    // Before: the claim kept its reservation, so the domain answered 'busy' for good and the
+    // reserved IP and place were gone.
+    throwing = false;
+    const again = await r.claim('alice');
+    expect(again.ok).toBe(true);
+    if (again.ok) again.claim.commit({ ip: again.claim.ip, domain: 'alice', name: 'new' });
+    // Both places usable: the failed claim's reservation was given back.
+    expect((await r.claim('bob')).ok).toBe(true);
+  });
+
   it('evicts a silent holder and gives the domain a new IP', async () => {
     const h = hooks(() => false);
     const r = new Registry<Entry>(h.hooks);

@@ -262,6 +262,10 @@ export function upgradeOr404(
     // The HTTP server took its 'error' listener off the socket before emitting 'upgrade': without
     // one, a client that resets the connection after (or during) this answer crashes the process.
     socket.on('error', () => socket.destroy());
+    // An HTTP server's sockets are half-open (allowHalfOpen): after end() alone the socket would
+    // wait for the client's end, however long, counted by no bound and left by the listener's
+    // close(). Once the answer is written the connection is done.
+    socket.once('finish', () => socket.destroy());
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   };
 }

@@ -371,6 +371,41 @@ describe('ws dial, listen and upgrade handler', () => {
     }
   });
 
+  // Found by the transport defect hunt: the 404 was written with end(), and an HTTP server's
+  // sockets are half-open, so a client that read the answer and kept its side open held the
+  // connection for as long as it liked: no timeout, outside maxPendingHandshakes, and left open
+  // by the listener's close().
+  it('closes a refused upgrade once its 404 is written, even when the client keeps its side open', async () => {
+    const { listener, server } = await listenWithServer(() => listenWs({ host: HOST, port: 0 }, () => {}));
+    cleanup.push(() => listener.close());
+    const serverSide = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const s = net.connect({ port: listener.address.port, host: HOST, allowHalfOpen: true });
+    cleanup.push(() => {
+      s.destroy();
+    });
+    s.on('error', () => {});
+    s.write(
+      'GET /other HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(String(d))));
+    expect(answer).toMatch(/^HTTP\/1\.1 404/);
+    const raw = await serverSide;
+    // Bounded: without the fix the server's socket waits for the client's end, which never comes.
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 3_000);
+      if (raw.destroyed) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+      raw.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    expect(closed).toBe(true);
+  });
+
   it('serves a custom path and reports peer addresses', async () => {
     const { acceptor, listener, base } = await listen({ path: '/mux' });
     const a = await dialWs(`${base}/mux?token=x`);

@@ -12,6 +12,7 @@ import {
 import { type TlsListenOptions, listenTls as tlsListen } from './transport/tls.js';
 import type { Transport } from './transport/types.js';
 import {
+  asksForTls,
   type WsListenOptions,
   type WsUpgradeOptions,
   listenWs as wsListen,
@@ -119,7 +120,7 @@ export async function listenWs(switcher: Switcher, options: WsServeOptions): Pro
   checkOpen(switcher);
   checkOptions('serveWs()', options);
   const o = options as WsListenOptions;
-  if (o.key !== undefined || o.pfx !== undefined)
+  if (asksForTls(o))
     throw new ConfigError('serveWs() serves plain HTTP and takes no key or pfx: use serveWss()');
   return tie(
     switcher,

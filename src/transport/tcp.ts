@@ -59,7 +59,7 @@ export interface Listener {
 }
 
 /**
- * A TLS or secure WebSocket listener (listenTls, a listenWs given `key`/`pfx`, and the switcher's
+ * A TLS or secure WebSocket listener (listenTls, a listenWs asked for TLS: asksForTls, and the switcher's
  * serveTls and serveWss): `setSecureContext` is always there.
  */
 export interface SecureTransportListener extends Listener {

@@ -145,7 +145,10 @@ export interface WsUpgradeOptions extends WsTransportOptions, PayloadOption {
   path?: string;
 }
 
-/** With `key`/`cert` (or `pfx`) the listener serves HTTPS, so clients dial `wss://`. */
+/**
+ * With `key`/`cert` (or `pfx`, or an `SNICallback`) the listener serves HTTPS, so clients dial
+ * `wss://`; a `cert` or `secureContext` alone asks for HTTPS too (asksForTls).
+ */
 export interface WsListenOptions extends ListenOptions, WsUpgradeOptions, tls.TlsOptions {
   /**
    * ms a connection has to send its whole HTTP request (the upgrade) before it is closed, and with
@@ -581,7 +584,7 @@ export async function listenWs(
     { path, maxPayload, highWaterMark, lowWaterMark, closeTimeout },
     onTransport,
   );
-  const secure = tlsOptions.key !== undefined || tlsOptions.pfx !== undefined;
+  const secure = asksForTls(tlsOptions);
   const server = secure
     ? withConfigErrors('WebSocket listener', () =>
         https.createServer({ ...tlsOptions, ...httpOptions, handshakeTimeout: handshake }),
@@ -606,6 +609,22 @@ export async function listenWs(
   if (!(server instanceof https.Server)) return listening;
   const setSecureContext = secureContextSetter(server, tlsOptions);
   return listening.then((l) => ({ ...l, setSecureContext }));
+}
+
+/**
+ * Whether listener options ask for TLS: a key or pfx, an SNICallback (a certificate per name), or a
+ * certificate or secureContext (which Node's server ignores, so its handshakes fail). Looking at
+ * key and pfx alone served a listener given only the others over plain HTTP: the TLS it was given
+ * silently left out, where failing handshakes at least say so.
+ */
+export function asksForTls(options: tls.TlsOptions): boolean {
+  return (
+    options.key !== undefined ||
+    options.pfx !== undefined ||
+    options.SNICallback !== undefined ||
+    options.cert !== undefined ||
+    options.secureContext !== undefined
+  );
 }
 
 function parseUrl(url: string): URL {

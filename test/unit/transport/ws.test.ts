@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import {
@@ -578,6 +579,27 @@ describe('ws dial, listen and upgrade handler', () => {
       );
     });
   }
+
+  // Found by the transport defect hunt: only key and pfx turned HTTPS on, so a listener given its
+  // certificates per name through SNICallback (or a cert without its key) served plain HTTP: the
+  // TLS the caller asked for silently left out.
+  it('serves HTTPS, not plain HTTP, when given an SNICallback or a certificate without key', async () => {
+    const context = tls.createSecureContext({ key, cert });
+    type Sni = (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => void;
+    const sni: Sni = (_name, cb) => cb(null, context);
+    for (const way of [{ SNICallback: sni }, { cert }]) {
+      const acceptor = new Acceptor<Transport>();
+      const listener = await listenWs({ host: HOST, port: 0, ...way }, acceptor.accept);
+      cleanup.push(() => listener.close());
+      expect(typeof listener.setSecureContext).toBe('function');
+      const url = `://localhost:${listener.address.port}/flex/ws`;
+      const plain = (await dialWs(`ws${url}`, { timeout: 2_000 }).catch((e: unknown) => e)) as Error;
+      expect(plain).toBeInstanceOf(Error);
+      if (way.cert !== undefined) continue;
+      watch(await dialWs(`wss${url}`, { ca: cert }));
+      watch(await acceptor.next());
+    }
+  });
 
   it('rejects with ConfigError a maxPendingHandshakes below 1 or not an integer', async () => {
     for (const maxPendingHandshakes of [0, 1.5, Number.NaN]) {

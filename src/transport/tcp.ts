@@ -59,8 +59,8 @@ export interface Listener {
 }
 
 /**
- * A TLS or secure WebSocket listener (listenTls, a listenWs asked for TLS: asksForTls, and the switcher's
- * serveTls and serveWss): `setSecureContext` is always there.
+ * A TLS or secure WebSocket listener (listenTls, a listenWs asked for TLS: see asksForTls, and the
+ * switcher's serveTls and serveWss): `setSecureContext` is always there.
  */
 export interface SecureTransportListener extends Listener {
   setSecureContext(options: SecureContextOptions): void;

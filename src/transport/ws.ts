@@ -599,7 +599,10 @@ export async function listenWs(
   server.on('clientError', httpClientError(server, logger ?? silentLogger));
   const wsPath = path ?? transportDefaults.wsPath;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    res.statusCode = requestPath(req) === wsPath ? 426 : 404;
+    const ours = requestPath(req) === wsPath;
+    res.statusCode = ours ? 426 : 404;
+    // A 426 must name the protocol to switch to (RFC 9110 15.5.22), or a client cannot tell how.
+    if (ours) res.setHeader('upgrade', 'websocket');
     res.setHeader('connection', 'close');
     res.end();
   });

@@ -194,7 +194,10 @@ describe('ws dial, listen and upgrade handler', () => {
   it('answers plain HTTP with 426 on the path and 404 elsewhere, and refuses upgrades elsewhere', async () => {
     const { base } = await listen();
     const httpBase = base.replace('ws://', 'http://');
-    expect((await fetch(`${httpBase}/flex/ws`)).status).toBe(426);
+    const upgradeRequired = await fetch(`${httpBase}/flex/ws`);
+    expect(upgradeRequired.status).toBe(426);
+    // RFC 9110 15.5.22: a 426 must say which protocol to switch to.
+    expect(upgradeRequired.headers.get('upgrade')).toBe('websocket');
     expect((await fetch(`${httpBase}/other`)).status).toBe(404);
     const err = await dialWs(`${base}/other`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectionClosedError);

@@ -639,7 +639,16 @@ function parseUrl(url: string): URL {
 }
 
 function requestPath(req: http.IncomingMessage): string {
-  const raw = req.url ?? '/';
+  let raw = req.url ?? '/';
+  // A target in absolute form (GET http://host/path), which a server must accept (RFC 9112
+  // 3.2.2): its path is what is served.
+  if (!raw.startsWith('/')) {
+    try {
+      raw = new URL(raw).pathname;
+    } catch {
+      return raw;
+    }
+  }
   const q = raw.indexOf('?');
   return q === -1 ? raw : raw.slice(0, q);
 }

@@ -410,6 +410,25 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(closed).toBe(true);
   });
 
+  // Found by the transport defect hunt: the path was compared with the request target as sent, so
+  // one in absolute form (GET http://host/flex/ws, which a server must accept: RFC 9112 3.2.2) was
+  // answered 404.
+  it('serves an upgrade whose request target is in absolute form', async () => {
+    const { acceptor, listener } = await listen();
+    const s = net.connect(listener.address.port, HOST);
+    cleanup.push(() => {
+      s.destroy();
+    });
+    s.on('error', () => {});
+    s.write(
+      `GET http://${HOST}:${listener.address.port}/flex/ws?x=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n` +
+        'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(String(d))));
+    expect(answer).toMatch(/^HTTP\/1\.1 101/);
+    watch(await acceptor.next());
+  });
+
   it('serves a custom path and reports peer addresses', async () => {
     const { acceptor, listener, base } = await listen({ path: '/mux' });
     const a = await dialWs(`${base}/mux?token=x`);

@@ -52,7 +52,11 @@ export async function listenDemo(switcher: Switcher, options: DemoListenOptions)
     if (demo.handle(req, res)) return;
     // As listenWs does: the WebSocket path without an upgrade is 426, anything else 404.
     const ws = (req.url ?? '/').split('?')[0] === wsPath;
-    res.writeHead(ws ? 426 : 404, { 'content-type': 'text/plain; charset=utf-8' });
+    // A 426 must name the protocol to switch to (RFC 9110 15.5.22).
+    res.writeHead(ws ? 426 : 404, {
+      'content-type': 'text/plain; charset=utf-8',
+      ...(ws ? { upgrade: 'websocket' } : {}),
+    });
     res.end(ws ? 'upgrade required\n' : 'not found\n');
   });
   const handshakes = new PendingHandshakes(server, maxPendingAdmissions, logger, DEMO_HTTP_CONNECTIONS);

@@ -126,7 +126,10 @@ describe('demo handler over HTTP', () => {
     const page = await request(`${origin}/`);
     expect(page.status).toBe(200);
     expect(page.body).toContain('data-echo=""');
-    expect((await request(`${origin}/flex/ws`)).status).toBe(426);
+    const upgradeRequired = await request(`${origin}/flex/ws`);
+    expect(upgradeRequired.status).toBe(426);
+    // RFC 9110 15.5.22: a 426 must say which protocol to switch to.
+    expect(upgradeRequired.headers.upgrade).toBe('websocket');
     expect((await request(`${origin}/nothing`)).status).toBe(404);
     await own.close({ timeout: 1_000 });
     await expect(request(`${origin}/`)).rejects.toThrow();

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AdminServer, startAdmin } from '../../src/admin/index.js';
-import { BaseNode, FlexStream, memoryPair, Session } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/index.js';
+import { memorySessionTo } from '../helpers/sessions.js';
 import { request } from './admin-http.js';
 
 /**
@@ -32,13 +32,7 @@ describe('/healthz', () => {
   it('answers 503 once the session it serves has closed, ok while it is between connections', async () => {
     const sw = new Switcher({ password: 'x' });
     cleanups.push(() => sw.close());
-    const session = new Session<FlexStream>({
-      connector: async () => {
-        const [a, b] = memoryPair();
-        sw.handle(b);
-        return a;
-      },
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+    const session = memorySessionTo(sw, {
       password: 'x',
       domain: 'alice',
       backoffInitial: 60_000,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AdminServer, startAdmin } from '../../src/admin/index.js';
-import { BaseNode, FlexStream, memoryPair, Session } from '../../src/index.js';
 import { Switcher } from '../../src/switcher/index.js';
+import { memorySessionTo } from '../helpers/sessions.js';
 import { parseMetrics } from './admin-fixture.js';
 import { request } from './admin-http.js';
 
@@ -19,13 +19,7 @@ describe("a node's admin during its session's reconnect backoff", () => {
   it('lists the listeners the session keeps', async () => {
     const sw = new Switcher({ password: 'x' });
     cleanups.push(() => sw.close());
-    const session = new Session<FlexStream>({
-      connector: async () => {
-        const [a, b] = memoryPair();
-        sw.handle(b);
-        return a;
-      },
-      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+    const session = memorySessionTo(sw, {
       password: 'x',
       domain: 'alice',
       // Long enough that the checks below all run inside the backoff.

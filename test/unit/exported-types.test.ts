@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
  * helper typed around listeners could not be written without reaching into dist/. The check walks
  * the declarations of each entry's exports (the types their .d.ts shows: public members,
  * parameters, results, heritage clauses; not bodies, initialisers or private members) for
- * references to types declared under src/ that no entry exports.
+ * references to types declared under src/ that no entry exports. Where the source leaves a type
+ * to inference (a value's initialiser, a function without a result type), the inferred type is
+ * what the .d.ts shows, so that is walked instead.
  */
 
 const root = resolve(import.meta.dirname, '../..');
@@ -71,11 +73,50 @@ function unexported(p: ts.Program, entry: string, from: readonly string[]): stri
     const name = (n as { name?: ts.Node }).name;
     return name !== undefined && ts.isPrivateIdentifier(name);
   };
+  const flag = (s: ts.Symbol): void => {
+    const file = s.declarations?.[0]?.getSourceFile().fileName ?? '';
+    if (file.startsWith(src) && !(s.flags & ts.SymbolFlags.TypeParameter) && !exported.has(s)) {
+      if (!INTERNAL.has(s.getName())) found.add(`${s.getName()} (${file.slice(src.length)})`);
+    }
+  };
+  // A type the .d.ts spells out although the source does not: the inferred type of an
+  // unannotated value, or of an unannotated function's result.
+  const seen = new Set<ts.Type>();
+  const LITERAL = ts.SymbolFlags.TypeLiteral | ts.SymbolFlags.ObjectLiteral;
+  const inferred = (t: ts.Type): void => {
+    if (seen.has(t)) return;
+    seen.add(t);
+    if (t.aliasSymbol !== undefined) flag(t.aliasSymbol);
+    const symbol = t.getSymbol();
+    // An object literal's type has no name of its own: what its members name is what counts.
+    if (symbol !== undefined && symbol.flags & LITERAL) {
+      for (const m of checker.getPropertiesOfType(t)) inferred(checker.getTypeOfSymbol(m));
+    } else if (symbol !== undefined) {
+      flag(symbol);
+    }
+    if (t.isUnionOrIntersection()) for (const u of t.types) inferred(u);
+    for (const a of t.aliasTypeArguments ?? []) inferred(a);
+    if (t.flags & ts.TypeFlags.Object && (t as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) {
+      for (const a of checker.getTypeArguments(t as ts.TypeReference)) inferred(a);
+    }
+  };
   const visit = (n: ts.Node): void => {
     if (ts.isBlock(n) || hidden(n)) return;
     if ((ts.isVariableDeclaration(n) || ts.isPropertyDeclaration(n) || ts.isParameter(n)) && n.initializer) {
       if (n.type !== undefined) visit(n.type);
+      else inferred(checker.getTypeAtLocation(n));
       return;
+    }
+    if (
+      ts.isFunctionLike(n) &&
+      n.type === undefined &&
+      !ts.isConstructorDeclaration(n) &&
+      !ts.isSetAccessorDeclaration(n) &&
+      !ts.isArrowFunction(n) &&
+      !ts.isFunctionExpression(n)
+    ) {
+      const signature = checker.getSignatureFromDeclaration(n);
+      if (signature !== undefined) inferred(checker.getReturnTypeOfSignature(signature));
     }
     const target = ts.isTypeReferenceNode(n)
       ? n.typeName
@@ -83,13 +124,7 @@ function unexported(p: ts.Program, entry: string, from: readonly string[]): stri
         ? n.expression
         : undefined;
     const symbol = target === undefined ? undefined : checker.getSymbolAtLocation(target);
-    if (symbol !== undefined) {
-      const s = real(symbol);
-      const file = s.declarations?.[0]?.getSourceFile().fileName ?? '';
-      if (file.startsWith(src) && !(s.flags & ts.SymbolFlags.TypeParameter) && !exported.has(s)) {
-        if (!INTERNAL.has(s.getName())) found.add(`${s.getName()} (${file.slice(src.length)})`);
-      }
-    }
+    if (symbol !== undefined) flag(real(symbol));
     ts.forEachChild(n, visit);
   };
   for (const s of exportsOf(entry)) {

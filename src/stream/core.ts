@@ -944,13 +944,18 @@ export class StreamCore extends StreamQueue {
     // Batch ACKs, but never hold so many that the peer stalls: a sender has at least half of the
     // window left (3/4 for Go); a v3 sender capped at 16 in-flight frames sees an ACK every 8
     // frames; a PROMPT_CREDIT sender that asked for credit gets it once we have read up to its
-    // request; a flexmux sender on a slow link hears from us at least every 100 ms.
+    // request; a flexmux sender on a slow link hears from us at least every 100 ms. A sender
+    // that has used over half its window may be waiting for this credit (its end() times out
+    // after endTimeout without any): it gets whatever is owed 100 ms after the last, or a reader
+    // slower than the byte rules (64 KiB in 30 s) looked dead to it while it was reading.
     if (
       this.ackPending >= this.ackThreshold ||
       (this.caps === 0
         ? caughtUp && this.framesSinceAck >= 8
         : (caughtUp && this.is(CREDIT_ASKED)) ||
-          (this.ackPending >= ACK_BY_TIME_MIN && clock() - this.ackedAt >= ACK_MAX_DELAY_MS))
+          (this.ackPending >= ACK_BY_TIME_MIN && clock() - this.ackedAt >= ACK_MAX_DELAY_MS)) ||
+      (this.recvTotal - this.consumedTotal + this.ackPending > this.window >>> 1 &&
+        clock() - this.ackedAt >= ACK_MAX_DELAY_MS)
     ) {
       this.flushAcks();
     }

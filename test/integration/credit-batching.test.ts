@@ -150,6 +150,34 @@ describe('credit batching', () => {
     expect(raw.creditReturned).toBe(0);
   });
 
+  it('returns whatever is owed every 100 ms while the peer has used over half its window', async () => {
+    // A reader slower than the batches (here 1 KiB at a time) still returns credit as it reads, so
+    // that a peer blocked on it does not take it for dead (its end() times out after endTimeout
+    // without credit). For Go peers too: they acknowledge every Read.
+    for (const caps of [Caps.HALF_CLOSE, undefined]) {
+      fakeClocks();
+      const { node, raw } = rawLink();
+      nodes.push(node);
+      const { accepted } = await rawStream(node, raw, 256 * KiB, caps);
+      for (let i = 0; i < 10; i++) raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(16 * KiB)); // 160 KiB
+      await expect.poll(() => accepted.core.bytesRead).toBe(160 * KiB);
+      vi.advanceTimersByTime(100);
+      expect(accepted.read(KiB)).not.toBe(null);
+      raw.send(Cmd.PING, 1, 0, 2, 77, new TextEncoder().encode('alice'));
+      await raw.next((f) => f.cmd === Cmd.PING_ACK);
+      expect(raw.creditReturned).toBe(KiB);
+      // Not again within 100 ms; then whatever was read meanwhile.
+      vi.advanceTimersByTime(99);
+      expect(accepted.read(KiB)).not.toBe(null);
+      vi.advanceTimersByTime(1);
+      expect(accepted.read(KiB)).not.toBe(null);
+      raw.send(Cmd.PING, 1, 0, 2, 77, new TextEncoder().encode('alice'));
+      await raw.next((f) => f.cmd === Cmd.PING_ACK);
+      expect(raw.creditReturned).toBe(3 * KiB);
+      vi.useRealTimers();
+    }
+  });
+
   it('keeps Go peers on their byte and frame counts, whatever the time', async () => {
     fakeClocks();
     const { raw, accepted } = await opened(2048 * KiB);

@@ -21,10 +21,11 @@ const WINDOW = 4096;
 async function pair(
   a: NodeOptions,
   link: MemoryPairOptions = {},
+  b: NodeOptions = {},
 ): Promise<{ s: FlexStream; peer: FlexStream; y: MemoryTransport }> {
   const [x, y] = memoryPair(link);
   const na = new Node(x, { domain: 'alice', ip: 1, heartbeatInterval: 0, window: WINDOW, ...a });
-  const nb = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0, window: WINDOW });
+  const nb = new Node(y, { domain: 'bob', ip: 2, heartbeatInterval: 0, window: WINDOW, ...b });
   nodes.push(na, nb);
   const accepted = nb.listen(9).accept();
   const s = await na.dial('bob:9');
@@ -113,6 +114,37 @@ describe('end() against a peer that withholds credit', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(off.s.core.state).toBe('open');
     expect(off.s.core.writeBuffered).toBe(WINDOW);
+  });
+
+  it('leaves a reader alone that consumes too slowly for credit to reach a batch in endTimeout', async () => {
+    // Credit went back per half window, or 100 ms after the last once 64 KiB was owed: a reader
+    // that took 10 KiB/s of a 64 KiB window sent none for 3.2 s, and the writer's end() timed out
+    // after 1 s though the reader was busy all along. While the peer has used over half its
+    // window it may be waiting for that credit: whatever is owed now goes back 100 ms after the
+    // last. (The clocks are faked too: the credit rule reads the monotonic one.)
+    const window = 64 * 1024;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
+    const { s, peer } = await pair({ endTimeout: 1000, window }, {}, { window });
+    const errors: Error[] = [];
+    s.on('error', (e) => errors.push(e));
+    peer.on('error', (e) => errors.push(e));
+    const data = pattern(2 * window);
+    s.write(data);
+    s.end();
+    const got: Buffer[] = [];
+    let ended = false;
+    peer.once('end', () => {
+      ended = true;
+    });
+    for (let i = 0; i < 200 && !ended && errors.length === 0; i++) {
+      await vi.advanceTimersByTimeAsync(100);
+      const c = peer.read(Math.min(1024, peer.readableLength || 1024)) as Buffer | null;
+      if (c !== null) got.push(c);
+      else peer.read(0); // lets Node emit 'end' once nothing is left
+    }
+    expect(errors).toEqual([]);
+    expect(ended).toBe(true);
+    expect(Buffer.concat(got).equals(Buffer.from(data))).toBe(true);
   });
 
   it('does not reset a stream whose own connection has not sent what it wrote yet', async () => {

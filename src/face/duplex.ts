@@ -298,7 +298,7 @@ export class FlexStream extends Duplex implements StreamFace {
     const failed = err ?? this.failure;
     const w = this.writeCallback;
     this.writeCallback = null;
-    w?.(failed);
+    if (w !== null) this.callBackInOrder(w, failed);
     // A destroyed stream does not finish (Node fails the callbacks of end()).
     const f = this.finalCallback;
     this.finalCallback = null;
@@ -376,7 +376,7 @@ export class FlexStream extends Duplex implements StreamFace {
   // of the writes ahead of it, which a net.Socket's never do: a writer that noted its progress in
   // callbacks went backwards. So while such callbacks wait for their tick, this one follows them
   // on the next; otherwise it comes now. (Left pending until then: a destroy or close before the
-  // tick calls it as they would have.)
+  // tick calls it back, after those too: callBackInOrder.)
   onWritable(): void {
     if (this.idleMs > 0) this.armIdle();
     if (this.writeCallback === null) return;
@@ -390,6 +390,17 @@ export class FlexStream extends Duplex implements StreamFace {
     const cb = this.writeCallback;
     this.writeCallback = null;
     cb?.();
+  }
+
+  /**
+   * Calls back the write that waited when the stream closes or is destroyed, after the callbacks
+   * Node still owes the writes taken before it (see onWritable). Called at once, it came first,
+   * and with an error Node then failed the writes behind it too, all ahead of those callbacks.
+   * (Queued before the 'close' of _destroy, so it still comes before it.)
+   */
+  private callBackInOrder(cb: WriteCallback, err: Error | null): void {
+    if (this.calledBackIn === writeTick && writeTickDue) process.nextTick(cb, err);
+    else cb(err);
   }
 
   onClose(aborted: boolean): void {
@@ -407,7 +418,7 @@ export class FlexStream extends Duplex implements StreamFace {
     if (this.failure !== null) return;
     const cb = this.writeCallback;
     this.writeCallback = null;
-    cb?.();
+    if (cb !== null) this.callBackInOrder(cb, null);
     // Whatever was written has left or was reported lost (an error, not this close).
     this.onFlushed();
     // The stream is gone in both directions: finish the writable side so 'close' follows. A

@@ -2,8 +2,17 @@ import * as nodeStream from 'node:stream';
 import { addAbortSignal, type Duplex, PassThrough, Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FlexStream, type NodeOptions, StreamClosedError, StreamResetError } from '../../src/index.js';
+import {
+  type FlexStream,
+  Node,
+  type NodeOptions,
+  StreamClosedError,
+  StreamResetError,
+} from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import { Cmd } from '../../src/wire/constants.js';
 import { streamPair } from '../helpers/links.js';
+import { RawPeer, rawStream } from '../helpers/raw.js';
 import { once, pattern, readAll, sha256, writeAll } from '../helpers/streams.js';
 
 /**
@@ -338,6 +347,47 @@ describe('write callbacks', () => {
     for (let i = 0; i < 6; i++) s.write(Buffer.alloc(100_000), () => order.push(i));
     await new Promise<void>((resolve) => s.end(resolve));
     expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('come in the order of the writes when the stream is destroyed with a write waiting', async () => {
+    const { s, peer } = await pair();
+    peer.on('error', () => {});
+    s.on('error', () => {});
+    // As above: 0 and 1 are taken at once and called back on a tick of their own, 2 waits in the
+    // stream, 3 to 5 in the Duplex's buffer. destroy() failed 2 at once, and with it (Node errors
+    // the buffered writes when a failed write returns) 3 to 5: all before 0 and 1.
+    const order: number[] = [];
+    for (let i = 0; i < 6; i++) s.write(Buffer.alloc(100_000), () => order.push(i));
+    s.destroy(new Error('stop'));
+    await once(s, 'close');
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it("come in the order of the writes when the peer's close ends a write's wait", async () => {
+    // The node's output is backed up (the raw peer reads nothing more), so its third write waits
+    // with everything framed (streamHighWaterMark); the peer's v3 close, delivered in a microtask before the tick of the
+    // first two callbacks, called the third back at once, ahead of them.
+    const [a, b] = memoryPair({ highWaterMark: 1024 });
+    const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 0 });
+    const raw = new RawPeer(b);
+    const { accepted: s } = await rawStream(node, raw, 2 * 1024 * 1024);
+    try {
+      b.pauseReading();
+      s.resume();
+      const order: number[] = [];
+      // Whole 16 KiB frames: a short tail would wait for the writer's next write, and the close
+      // then find bytes unsent (an error, no clean close).
+      for (let i = 0; i < 3; i++) s.write(Buffer.alloc(6 * 16 * 1024), () => order.push(i));
+      expect(s.writableLength).toBeGreaterThan(0); // the third waits
+      const errors: Error[] = [];
+      s.on('error', (e) => errors.push(e));
+      raw.send(Cmd.CLOSE, 1, 80, 2, 5000);
+      await once(s, 'close');
+      expect(order).toEqual([0, 1, 2]);
+      expect(errors).toEqual([]);
+    } finally {
+      node.destroy();
+    }
   });
 });
 

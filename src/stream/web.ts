@@ -81,53 +81,58 @@ export class WebStream implements StreamFace {
       { highWaterMark: PULL_ALWAYS, size: (chunk) => chunk.byteLength },
     );
     // close() waits behind a write that waits for credit: the end timeout runs from the call.
-    this.writable = new CloseAwareWritable<Uint8Array>(() => core.endRequested(), {
-      start: (c) => {
-        this.writeController = c;
-        // WritableStream calls `abort` only once the write or close in flight settles, and one
-        // that waits for credit settles only when the peer's reader takes data: abort(reason) would
-        // wait on a reader that may never read. The signal fires at once. (pipeTo's own signal
-        // waits for the write in flight before it aborts, as the standard says: docs/browser.md.)
-        // (Absent in runtimes older than the controller's `signal`: there abort still waits.)
-        const signal: AbortSignal | undefined = c.signal;
-        signal?.addEventListener(
-          'abort',
-          () => {
-            if (this.writeWaiter !== null || this.flushWaiter !== null) core.destroy(asError(signal.reason));
-          },
-          { once: true },
-        );
-      },
-      write: (chunk) => {
-        const bytes = bytesOf(chunk);
-        if (bytes === null) {
-          // Not bytes (plain JavaScript): a string went out as its length in zero bytes, an
-          // ArrayBuffer as nothing. The writable errors now, so the stream can never end cleanly.
-          const err = new ConfigError(
-            `a WebStream writes Uint8Array or other BufferSource chunks, got ${kindOf(chunk)}`,
+    this.writable = new CloseAwareWritable<Uint8Array>(
+      () => core.endRequested(),
+      {
+        start: (c) => {
+          this.writeController = c;
+          // WritableStream calls `abort` only once the write or close in flight settles, and one
+          // that waits for credit settles only when the peer's reader takes data: abort(reason) would
+          // wait on a reader that may never read. The signal fires at once. (pipeTo's own signal
+          // waits for the write in flight before it aborts, as the standard says: docs/browser.md.)
+          // (Absent in runtimes older than the controller's `signal`: there abort still waits.)
+          const signal: AbortSignal | undefined = c.signal;
+          signal?.addEventListener(
+            'abort',
+            () => {
+              if (this.writeWaiter !== null || this.flushWaiter !== null)
+                core.destroy(asError(signal.reason));
+            },
+            { once: true },
           );
-          core.destroy(err);
-          throw err;
-        }
-        if (core.write(bytes)) return undefined;
-        return new Promise<void>((resolve, reject) => {
-          this.writeWaiter = { resolve, reject };
-        });
+        },
+        write: (chunk) => {
+          const bytes = bytesOf(chunk);
+          if (bytes === null) {
+            // Not bytes (plain JavaScript): a string went out as its length in zero bytes, an
+            // ArrayBuffer as nothing. The writable errors now, so the stream can never end cleanly.
+            const err = new ConfigError(
+              `a WebStream writes Uint8Array or other BufferSource chunks, got ${kindOf(chunk)}`,
+            );
+            core.destroy(err);
+            throw err;
+          }
+          if (core.write(bytes)) return undefined;
+          return new Promise<void>((resolve, reject) => {
+            this.writeWaiter = { resolve, reject };
+          });
+        },
+        // Resolves once what was written, and the end, have left for the connection (onFlushed), as
+        // a Node stream's 'finish' does: a program that destroys the stream then loses nothing.
+        close: () => {
+          this.writeClosed = true;
+          core.end();
+          if (core.flushed) return undefined;
+          return new Promise<void>((resolve, reject) => {
+            this.flushWaiter = { resolve, reject };
+          });
+        },
+        abort: (reason) => {
+          core.destroy(asError(reason));
+        },
       },
-      // Resolves once what was written, and the end, have left for the connection (onFlushed), as
-      // a Node stream's 'finish' does: a program that destroys the stream then loses nothing.
-      close: () => {
-        this.writeClosed = true;
-        core.end();
-        if (core.flushed) return undefined;
-        return new Promise<void>((resolve, reject) => {
-          this.flushWaiter = { resolve, reject };
-        });
-      },
-      abort: (reason) => {
-        core.destroy(asError(reason));
-      },
-    });
+      WRITE_STRATEGY,
+    );
     core.attach(this);
   }
 
@@ -311,6 +316,18 @@ export class WebStream implements StreamFace {
  * desiredSize) stays exact.
  */
 const PULL_ALWAYS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The writable's queue, in bytes against 64 KiB: as a toWeb() view's against the Node stream's
+ * writableHighWaterMark (64 KiB by default), so that `desiredSize` and `ready` mean the same on
+ * both (docs/manual.md). The default strategy counted one chunk: desiredSize read 1 or 0, and a
+ * writer that sized its chunks by it wrote one byte at a time. (A chunk that is not bytes counts
+ * nothing: the sink fails it with ConfigError.)
+ */
+const WRITE_STRATEGY: QueuingStrategy<Uint8Array> = {
+  highWaterMark: 64 * 1024,
+  size: (chunk: unknown) => bytesOf(chunk)?.byteLength ?? 0,
+};
 
 /**
  * An abort or cancel reason as the stream's error: an Error, or a plain object with a numeric

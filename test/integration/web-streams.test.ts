@@ -177,6 +177,32 @@ describe('Web Streams face', () => {
     await pump;
   });
 
+  it("the writer's desiredSize and ready count bytes, as a toWeb() view's do (docs/manual.md)", async () => {
+    // The writable had the default strategy, one chunk: desiredSize read 1 or 0, where a toWeb()
+    // view's reads bytes against 64 KiB, and a writer that sized its next chunk by it wrote bytes
+    // one at a time.
+    const [a, b] = pair();
+    const acc = b.listen(5).accept();
+    const s = await a.dial('bob:5');
+    await acc; // its reader reads nothing
+    const w = s.writable.getWriter();
+    expect(w.desiredSize).toBe(64 * 1024);
+    void w.write(new Uint8Array(1000)); // in the queue until the sink has taken it
+    expect(w.desiredSize).toBe(64 * 1024 - 1000);
+    const chunk = new Uint8Array(16 * 1024);
+    let written = 1000;
+    while ((w.desiredSize ?? 0) > 0 && written < 16 * 1024 * 1024) {
+      await w.ready;
+      void w.write(chunk).catch(() => {});
+      written += chunk.length;
+    }
+    // The window (64 KiB here), streamHighWaterMark (256 KiB), then 64 KiB in the queue (with the
+    // write the sink holds); one chunk of the queue's, not 64 KiB, before.
+    expect(written).toBeGreaterThanOrEqual((64 + 256 + 32) * 1024);
+    expect(written).toBeLessThan((64 + 256 + 64 + 32) * 1024);
+    a.destroy();
+  });
+
   it('credit goes back as the reader takes chunks, also while more than the high-water mark is queued', async () => {
     // The default 2 MiB window is larger than the readable's 256 KiB high-water mark: a reader
     // that takes chunks one by one from a full queue must hand credit back as it goes, not only

@@ -1,6 +1,7 @@
+import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { type AccessOptions, AccessPolicy, type DialRule, type ExtraPassword } from '../switcher/index.js';
-import { loadConfigFile } from './config-file.js';
+import { applyConfig, loadConfigFile } from './config-file.js';
 import type { Reloadable } from './reload.js';
 import { generatePassword, readSecretFile } from './secret.js';
 
@@ -71,24 +72,29 @@ export function accessFromConfig(raw: unknown, file: string): AccessOptions | un
 
 /**
  * The `switcher.access` section of config file `file`, read again (SIGHUP), with the password
- * files it names. The rest of the file is not looked at, nor applied: it needs a restart. Throws
- * ConfigError for a file that cannot be read or parsed, and for a section that is not valid.
+ * files it names. The whole file is checked as a start of `cmd` (the switcher command) checks it,
+ * though only the section is taken: the rest needs a restart. Checked for the section alone, a
+ * file mid-edit was taken as no rules at all, every dial allowed and every extra password gone,
+ * when the section was misspelt (`acess:`) or not indented under `switcher:`, both of which a
+ * start refuses as unknown settings. Throws ConfigError for a file that cannot be read, parsed or
+ * checked, and for a section that is not valid.
  */
-export function accessFromConfigFile(file: string): AccessOptions | undefined {
-  const section = loadConfigFile(file).switcher;
-  // A top-level `switcher` that is not a mapping is no section: it is the switcher URL of node,
-  // dial and ping in a shared file, which a start of the switcher takes too (applyConfig). The
-  // reload's check of the whole file (startCheck) checks its value as a start would.
-  if (!isRecord(section)) return undefined;
-  return accessFromConfig(section.access, file);
+export function accessFromConfigFile(cmd: Command, file: string): AccessOptions | undefined {
+  // Into a map of its own: the command's options, resolved at start, are left as they are. A
+  // top-level `switcher` that is not a mapping is the URL of node, dial and ping in a shared
+  // file, no section: applyConfig takes the file as a start does.
+  const extras = applyConfig(cmd, loadConfigFile(file), file, ['access'], new Map());
+  return accessFromConfig(extras.access, file);
 }
 
 /**
- * The switcher's access rules, read again from config file `file`; `inUse` is what it started
+ * The switcher's access rules, read again from config file `file` (checked whole for `cmd`, as
+ * accessFromConfigFile says); `inUse` is what it started
  * with, handed to `apply` (Switcher.setAccess) only when the section changed. A section that is
  * gone is no rules at all (Go's open policy), as at a restart with that file.
  */
 export function accessReload(
+  cmd: Command,
   file: string,
   inUse: AccessOptions | undefined,
   apply: (access: AccessOptions) => void,
@@ -99,7 +105,7 @@ export function accessReload(
     what: 'access rules',
     files: [file],
     async reload() {
-      const access = accessFromConfigFile(file) ?? {};
+      const access = accessFromConfigFile(cmd, file) ?? {};
       const text = JSON.stringify(access);
       if (text === current) return false;
       apply(access);
@@ -130,6 +136,7 @@ interface Round {
  */
 export function passwordAndAccessReload(
   passwordFile: string,
+  cmd: Command,
   file: string,
   inUse: { password: string; access: AccessOptions | undefined },
   apply: (access: AccessOptions, password?: string) => void,
@@ -147,7 +154,7 @@ export function passwordAndAccessReload(
       }
     };
     const newPassword = read(() => readSecretFile(passwordFile, 'password'));
-    const newAccess = read(() => accessFromConfigFile(file) ?? {});
+    const newAccess = read(() => accessFromConfigFile(cmd, file) ?? {});
     const pwChanged = typeof newPassword === 'string' && newPassword !== password;
     const accessChanged =
       !(newAccess instanceof Error) && JSON.stringify(newAccess) !== JSON.stringify(access);

@@ -333,6 +333,11 @@ export interface ReloadSources {
   certificate?: CertificateExpiry;
   /** The access rules the config file's `switcher.access` section held at start. */
   access?: AccessOptions;
+  /**
+   * The switcher command, its settings resolved: the reload checks the whole config file as a
+   * start of it would before it takes the `access` section (accessFromConfigFile).
+   */
+  command: Command;
 }
 
 /**
@@ -353,6 +358,7 @@ export function switcherReloadPlan(o: SwitcherOpts, switcher: Switcher, s: Reloa
     items.push(
       ...passwordAndAccessReload(
         o.passwordFile,
+        s.command,
         o.config,
         { password: s.password, access: s.access },
         (access, password) => switcher.setAccess(access, password),
@@ -362,7 +368,7 @@ export function switcherReloadPlan(o: SwitcherOpts, switcher: Switcher, s: Reloa
   } else if (o.passwordFile !== undefined) {
     items.push(secretReload('password', o.passwordFile, s.password, (p) => switcher.setPassword(p)));
   } else if (o.config !== undefined) {
-    items.push(accessReload(o.config, s.access, (access) => switcher.setAccess(access)));
+    items.push(accessReload(s.command, o.config, s.access, (access) => switcher.setAccess(access)));
   }
   if (o.passwordFile === undefined)
     notReloaded.push(s.generated ? 'password (generated at start)' : `password (from ${PASSWORD_ENV})`);
@@ -568,6 +574,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
         pem,
         certificate,
         access,
+        command: ctx.cmd,
       }),
       startCheck: checkAgain<SwitcherOpts>(ctx.cmd, o.config, checkSwitcher, ['access']),
     };

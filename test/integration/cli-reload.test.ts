@@ -294,7 +294,7 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(sw.child.stderr).not.toMatch(/team-(one|two|three)|pw-shared/);
   });
 
-  it('says when the rest of the config file would not start the switcher, applying what it reloads', async () => {
+  it('says when the rest of the config file would not start the switcher, keeping the access rules', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
     dirs.push(dir);
     const config = join(dir, 'flexmux.yaml');
@@ -311,28 +311,33 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(await sw.child.waitForLog('reloaded')).toMatchObject({ changed: ['access rules'], failed: [] });
     expect(sw.child.logs.filter(wouldNotStart)).toEqual([]);
 
-    // A bad value there, and an unknown setting: the access rules are applied all the same, and
-    // the warning names what a restart would fail with.
+    // A bad value there, and an unknown setting: a file a start refuses (caught mid-edit) keeps
+    // the access rules in use, as it keeps a node's rules, and the warning names what a restart
+    // would fail with.
     writeFileSync(config, text('team-three', '  max-clients: lots\n'));
     sw.child.proc.kill('SIGHUP');
     const line = await sw.child.waitForLog('reloaded, with failures');
-    expect(line).toMatchObject({ changed: ['access rules'], failed: ['config file'] });
+    expect(line).toMatchObject({ changed: [], failed: ['access rules', 'config file'] });
     const warn = sw.child.logs.find(wouldNotStart);
     expect(warn).toMatchObject({ level: 40, files: [config], code: 'FLEX_ERR_CONFIG' });
     expect(warn?.msg).toMatch(/switcher\.max-clients: "lots" is invalid.*\[FLEX_ERR_CONFIG\]$/);
+    const kept = sw.child.logs.find((l) => l.msg.startsWith('reload: kept the old access rules'));
+    expect(String(kept?.err)).toMatch(/switcher\.max-clients: "lots" is invalid/);
     const ping = (pw: string) =>
       runCliToEnd(['ping', '-s', sw.tcp, '-d', 'team-a', '-c', '1'], { env: { FLEXMUX_PASSWORD: pw } });
-    expect((await ping('team-three')).code).toBe(0);
+    expect((await ping('team-three')).code).toBe(3);
+    expect((await ping('team-two')).code).toBe(0);
 
     writeFileSync(config, text('team-three', '  max-clientz: 5\n'));
     sw.child.proc.kill('SIGHUP');
     // The second `reloaded, with failures`: waitForLog would return the first one.
     expect(await sw.child.nextLog('reloaded, with failures')).toMatchObject({
-      unchanged: expect.arrayContaining(['access rules']),
+      failed: ['access rules', 'config file'],
     });
     expect(sw.child.logs.filter(wouldNotStart).at(-1)?.msg).toContain(
       'unknown setting "switcher.max-clientz"',
     );
+    expect((await ping('team-two')).code).toBe(0);
     expect(sw.child.proc.exitCode).toBe(null);
     expect(sw.child.stderr).not.toMatch(/team-(one|two|three)|pw-shared/);
   });

@@ -1,7 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCliAdmin } from '../../src/cli/admin-server.js';
+import { buildProgram } from '../../src/cli/program.js';
 import { ReloadCounts } from '../../src/cli/reload-count.js';
 import {
   type SwitcherOpts,
@@ -56,6 +58,7 @@ async function setup(first: CertPair = certA) {
     listeners,
     pem,
     certificate,
+    command: buildProgram(() => {}).commands.find((c) => c.name() === 'switcher') as Command,
   });
   const tls = listeners.find((l) => l.url.startsWith('tls:'))?.url ?? '';
   return {

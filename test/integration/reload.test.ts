@@ -1,12 +1,14 @@
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessFromConfig } from '../../src/cli/access.js';
 import { startCliAdmin } from '../../src/cli/admin-server.js';
 import { loadConfigFile } from '../../src/cli/config-file.js';
 import { nodeReloadPlan } from '../../src/cli/node-reload.js';
 import type { ConnectOpts } from '../../src/cli/options.js';
+import { buildProgram } from '../../src/cli/program.js';
 import { reloadAll } from '../../src/cli/reload.js';
 import { openSession } from '../../src/cli/session.js';
 import { type ReloadSources, type SwitcherOpts, switcherReloadPlan } from '../../src/cli/switcher.js';
@@ -30,6 +32,9 @@ import { request } from './admin-http.js';
  */
 
 const HOST = '127.0.0.1';
+
+/** The switcher command as the program builds it (its siblings read a shared config file). */
+const switcherCmd = () => buildProgram(() => {}).commands.find((c) => c.name() === 'switcher') as Command;
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -68,6 +73,7 @@ async function setup(): Promise<Setup> {
     admin: { token: 'token-one', setToken: (t) => server.setToken(t) },
     listeners,
     pem,
+    command: switcherCmd(),
   };
   const plan = switcherReloadPlan(o, switcher, sources);
   const logger = captureLogger();
@@ -259,6 +265,7 @@ describe("reloading the switcher's access rules (the config file's switcher.acce
       listeners: [],
       pem: undefined,
       access,
+      command: switcherCmd(),
     });
     const logger = captureLogger();
     const reload = () => reloadAll(plan, logger);
@@ -309,6 +316,49 @@ describe("reloading the switcher's access rules (the config file's switcher.acce
     // No secret reaches the log.
     expect(JSON.stringify(logger.entries)).not.toMatch(/team-(one|two|three)|pw-shared/);
   });
+  it('keeps the rules for a file a start would refuse: a section misspelt or misplaced is not "no rules"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-access-typo-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'flexmux.yaml');
+    const rules = {
+      passwords: [{ password: 'team-one', domains: 'team-*' }],
+      dial: [{ from: 'a', to: 'b' }],
+    };
+    writeFileSync(config, configText(rules));
+    const access = accessFromConfig((loadConfigFile(config).switcher as { access: unknown }).access, config);
+    const logger = captureLogger();
+    const switcher = new Switcher({ password: 'pw-shared', access, logger });
+    cleanup.push(() => switcher.close({ timeout: 1_000 }));
+    const o = { config } as SwitcherOpts;
+    const sources = { password: 'pw-shared', generated: false, listeners: [], pem: undefined, access };
+    const plan = switcherReloadPlan(o, switcher, { ...sources, command: switcherCmd() });
+    const passwordFile = join(dir, 'password');
+    writeFileSync(passwordFile, 'pw-shared\n');
+    // With --password-file the section is read with it (passwordAndAccessReload): the same.
+    const both = switcherReloadPlan({ config, passwordFile } as SwitcherOpts, switcher, {
+      ...sources,
+      command: switcherCmd(),
+    });
+    const edits = [
+      // Misspelt mid-edit: a start says `unknown setting "switcher.acess"`.
+      configText(rules).replace('access:', 'acess:'),
+      // Not indented under `switcher:`: a start says `unknown setting "access"`.
+      `switcher:\n  max-clients: 10\naccess: ${JSON.stringify(rules)}\n`,
+      // A bad value beside the section.
+      configText({}).replace('max-clients: 10', 'max-clients: ten'),
+    ];
+    for (const text of edits) {
+      writeFileSync(config, text);
+      for (const p of [plan, both]) {
+        expect((await reloadAll(p, logger)).failed).toContain('access rules');
+        expect(switcher.options.access).toEqual(rules);
+      }
+      expect(String(logger.find(/^reload: kept the old access rules/).at(-1)?.fields.err)).toMatch(
+        /unknown setting|max-clients/,
+      );
+    }
+    expect(logger.find('access rules replaced')).toEqual([]);
+  });
 });
 
 describe('reloading the shared password and the access rules together (SIGHUP)', () => {
@@ -351,6 +401,7 @@ describe('reloading the shared password and the access rules together (SIGHUP)',
       listeners: [],
       pem: undefined,
       access,
+      command: switcherCmd(),
     });
     const logger = captureLogger();
     const reload = () => reloadAll(plan, logger);

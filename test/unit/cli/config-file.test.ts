@@ -207,7 +207,7 @@ describe('the access section read again (SIGHUP)', () => {
     const switcher = new Map(buildProgram(() => {}).commands.map((c) => [c.name(), c])).get('switcher');
     expect(applyConfig(switcher as Command, loadConfigFile(file), file, ['access'])).toEqual({});
     const applied: unknown[] = [];
-    const reload = accessReload(file, undefined, (a) => applied.push(a));
+    const reload = accessReload(switcher as Command, file, undefined, (a) => applied.push(a));
     expect(await reload.reload()).toBe(false);
     expect(applied).toEqual([]);
   });

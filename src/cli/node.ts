@@ -629,7 +629,14 @@ async function runNode(ctx: CommandContext): Promise<number> {
     const plan: ReloadPlan = {
       items: [...base.items, ...forRules.items],
       notReloaded: [...base.notReloaded, ...forRules.notReloaded],
-      startCheck: checkAgain<NodeOpts>(ctx.cmd, o.config, (opts) => checkNode(opts, logger)),
+      startCheck: checkAgain<NodeOpts>(
+        ctx.cmd,
+        o.config,
+        (opts) => checkNode(opts, logger),
+        [],
+        // A list given by a flag or a variable wins over the file, so it cannot differ here.
+        ['expose', 'forward'],
+      ),
     };
     reloadSignal.start(reloads.counted(() => reloadAll(plan, logger)));
     logger.info({ switcher: withoutPassword(o.switcher), domain }, 'node started');

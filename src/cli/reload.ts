@@ -34,9 +34,11 @@ export interface ReloadPlan {
   /**
    * Checks the whole config file as a start would (check-config.ts); throws what the start would
    * fail with. The items read only parts of the file, so without it a reload succeeded on a file
-   * that the next restart refused. It applies nothing, and its failure keeps nothing out.
+   * that the next restart refused. It applies nothing, and its failure keeps nothing out. It
+   * resolves with the settings the file now gives another value than at start that no item
+   * applies (check-again.ts): the log says they wait for a restart.
    */
-  startCheck?: { file: string; check(): Promise<unknown> };
+  startCheck?: { file: string; check(): Promise<readonly string[]> };
 }
 
 /** The name of the start check in the summary line's `failed`. */
@@ -65,10 +67,11 @@ export async function reloadAll(plan: ReloadPlan, logger: Logger): Promise<Reloa
       );
     }
   }
+  let needsRestart: readonly string[] = [];
   if (plan.startCheck !== undefined) {
     const { file, check } = plan.startCheck;
     try {
-      await check();
+      needsRestart = await check();
     } catch (err) {
       result.failed.push(CONFIG_FILE);
       // A warning, not an error: what the reload applies is applied; the restart is what would fail.
@@ -78,7 +81,15 @@ export async function reloadAll(plan: ReloadPlan, logger: Logger): Promise<Reloa
       );
     }
   }
-  const summary = { ...result, notReloaded: plan.notReloaded };
+  if (needsRestart.length > 0) {
+    // Not a failure: the file is valid, and a restart would apply it. But `reloaded` alone read
+    // as if the new limits, listeners or paths were in use.
+    logger.warn(
+      { what: CONFIG_FILE, files: [plan.startCheck?.file], needsRestart },
+      `reload: the config file changes ${needsRestart.join(', ')}: a reload does not apply ${needsRestart.length > 1 ? 'them' : 'it'}, a restart does; the values of the start stay in use`,
+    );
+  }
+  const summary = { ...result, notReloaded: plan.notReloaded, needsRestart };
   if (result.failed.length > 0) logger.warn(summary, 'reloaded, with failures');
   else logger.info(summary, 'reloaded');
   return result;

@@ -369,6 +369,49 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(node.proc.exitCode).toBe(null);
   });
 
+  it('names the settings of the config file that a reload leaves for a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const env = { FLEXMUX_PASSWORD: 'pw' };
+    const config = join(dir, 'flexmux.yaml');
+    const text = (more: string, node = '  expose: ["7=127.0.0.1:1"]\n'): string =>
+      `switcher:\n  tcp: 127.0.0.1:0\n${more}node:\n${node}`;
+    writeFileSync(config, text('  max-clients: 10\n'));
+    const sw = await startSwitcher(['--config', config], env);
+    const node = runCli(['node', '-s', sw.tcp, '-d', 'alice', '--config', config], { env });
+    await node.waitForLog('session ready');
+    const leftForRestart = (l: { msg: string }): boolean => l.msg.includes('a reload does not apply');
+
+    // Nothing changed: nothing to say, for either command.
+    sw.child.proc.kill('SIGHUP');
+    node.proc.kill('SIGHUP');
+    expect(await sw.child.waitForLog('reloaded')).toMatchObject({ failed: [], needsRestart: [] });
+    expect(await node.waitForLog('reloaded')).toMatchObject({ failed: [], needsRestart: [] });
+
+    // New limits for the switcher, a new dial timeout and a new port for the node: the switcher
+    // applies none of them, the node its exposes only, and a warning says which wait.
+    writeFileSync(
+      config,
+      text('  max-clients: 20\n  idle-timeout: 1m\n', '  dial-timeout: 3s\n  expose: ["8=127.0.0.1:1"]\n'),
+    );
+    sw.child.proc.kill('SIGHUP');
+    node.proc.kill('SIGHUP');
+    const swLine = await sw.child.nextLog('reloaded');
+    expect(swLine).toMatchObject({ failed: [], needsRestart: ['max-clients', 'idle-timeout'] });
+    const swWarn = sw.child.logs.find(leftForRestart);
+    expect(swWarn).toMatchObject({
+      level: 40,
+      files: [config],
+      needsRestart: ['max-clients', 'idle-timeout'],
+    });
+    expect(swWarn?.msg).toContain('reload: the config file changes max-clients, idle-timeout');
+    const nodeLine = await node.nextLog('reloaded');
+    expect(nodeLine).toMatchObject({ changed: ['expose and forward rules'], needsRestart: ['dial-timeout'] });
+    expect(node.logs.filter(leftForRestart)).toHaveLength(1);
+    expect(sw.child.proc.exitCode).toBe(null);
+    expect(node.proc.exitCode).toBe(null);
+  });
+
   it('says so in switcher --help', async () => {
     const r = await runCliToEnd(['switcher', '--help']);
     expect(r.code).toBe(0);

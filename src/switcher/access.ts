@@ -128,7 +128,8 @@ export class AccessPolicy {
   /**
    * Passwords in the order admission tries them; the shared one first. Replaced whole, never
    * changed in place, by setPassword and setAccess: an admission that is trying them keeps the
-   * list it began with.
+   * list it began with, and is checked against the list in use again before it is admitted
+   * (Gatekeeper).
    */
   get credentials(): readonly Credential[] {
     return this.creds;

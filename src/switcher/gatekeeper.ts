@@ -4,7 +4,7 @@ import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_CLOCK_SKEW_NS, sealResponse } from '../wire/admission/index.js';
 import type { Frame } from '../wire/frame.js';
-import type { AccessPolicy } from './access.js';
+import type { AccessPolicy, Credential } from './access.js';
 import {
   AdmissionReader,
   HTTP_REQUEST_REFUSAL_BODY,
@@ -261,7 +261,36 @@ export class Gatekeeper {
         : refusal('shutdown', 0, 'switcher is closing', { domain });
       return this.reject(reader, r);
     }
+    const changed = this.rulesChanged(credential, domain);
+    if (changed !== undefined) {
+      claim.cancel();
+      return this.reject(reader, changed);
+    }
     this.host.enroll(reader, claim, verdict, response, nowNs);
+  }
+
+  /**
+   * Why the access rules in use now refuse what `credential` let in, or undefined. The passwords
+   * were checked as the admission began, and a takeover then waits up to livenessTimeout on the
+   * holder's answer: a reload meanwhile (setAccess, setPassword) that removed the password, or
+   * the domain from its patterns, saw the node admitted after it, and after the kick the operator
+   * sent once the reload said the rules were replaced.
+   */
+  private rulesChanged(credential: Credential, domain: string): Refusal | undefined {
+    const now = this.access.credentials.find((c) => c.password === credential.password);
+    if (now === undefined) {
+      return refusal('decrypt', -1, 'the password was removed during the admission (a reload)', {
+        credential,
+        domain,
+      });
+    }
+    if (now.allows(domain)) return undefined;
+    return refusal(
+      'forbidden',
+      -1,
+      `password #${now.index + 1} may no longer register domain "${domain}" (a reload during the admission)`,
+      { credential, domain },
+    );
   }
 
   /** Replies with the refusal (sealed so its client can read it), flushes, then closes. */

@@ -394,6 +394,8 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
       config,
       text('  max-clients: 20\n  idle-timeout: 1m\n', '  dial-timeout: 3s\n  expose: ["8=127.0.0.1:1"]\n'),
     );
+    // Counted before the signals: the node's line may come in while the switcher's is awaited.
+    const nodeAfter = node.logs.length;
     sw.child.proc.kill('SIGHUP');
     node.proc.kill('SIGHUP');
     const swLine = await sw.child.nextLog('reloaded');
@@ -405,7 +407,7 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
       needsRestart: ['max-clients', 'idle-timeout'],
     });
     expect(swWarn?.msg).toContain('reload: the config file changes max-clients, idle-timeout');
-    const nodeLine = await node.nextLog('reloaded');
+    const nodeLine = await node.nextLog('reloaded', { after: nodeAfter });
     expect(nodeLine).toMatchObject({ changed: ['expose and forward rules'], needsRestart: ['dial-timeout'] });
     expect(node.logs.filter(leftForRestart)).toHaveLength(1);
     expect(sw.child.proc.exitCode).toBe(null);

@@ -22,6 +22,12 @@ export const transportDefaults = Object.freeze({
    */
   wsHandshakeTimeout: 10_000,
   /**
+   * ms a connection to a TLS listener has to finish its TLS handshake; then it is closed. Node's
+   * own default (120 s) let a crowd that never sends a ClientHello hold its sockets for minutes.
+   * Switcher listeners use the admission timeout instead.
+   */
+  tlsHandshakeTimeout: 10_000,
+  /**
    * TLS and WebSocket listeners: connections held in their TLS handshake or HTTP upgrade at once;
    * more are closed at once (the handshake timeout bounds how long each is held, this how many).
    */

@@ -35,8 +35,14 @@ export interface TlsDialOptions
 
 export interface TlsListenOptions extends tls.TlsOptions, ListenOptions, TcpTransportOptions {
   /**
-   * Connections held in their TLS handshake at once; more are closed at once and logged (Node's
-   * `handshakeTimeout` bounds how long each is held). Default 1024.
+   * ms a connection has to finish its TLS handshake before it is closed and logged, as long as a
+   * WebSocket listener gives its upgrade (Node's own default would hold a silent one for 120 s).
+   * Default 10 s.
+   */
+  handshakeTimeout?: number;
+  /**
+   * Connections held in their TLS handshake at once; more are closed at once and logged
+   * (`handshakeTimeout` bounds how long each is held). Default 1024.
    */
   maxPendingHandshakes?: number;
 }
@@ -71,11 +77,15 @@ export async function listenTls(
   onTransport: (transport: Transport) => void,
 ): Promise<SecureTransportListener> {
   checkOptions('listenTls()', options);
-  const { host, port, backlog, logger, closeTimeout, maxPendingHandshakes, ...tlsOptions } = options;
+  const { host, port, backlog, logger, closeTimeout, handshakeTimeout, maxPendingHandshakes, ...tlsOptions } =
+    options;
   checkDelayOption('closeTimeout', closeTimeout, 0);
+  // Node reads 0 as its own default of 120 s: refused, as listenWs refuses it.
+  checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);
   checkNumber('maxPendingHandshakes', maxPendingHandshakes, 1, true);
+  const handshake = handshakeTimeout ?? transportDefaults.tlsHandshakeTimeout;
   const server = withConfigErrors('TLS listener', () =>
-    tls.createServer(tlsOptions, (socket) => {
+    tls.createServer({ ...tlsOptions, handshakeTimeout: handshake }, (socket) => {
       handshakes.done(socket);
       // A handshake that finishes after close() belongs to nobody.
       if (!server.listening) {

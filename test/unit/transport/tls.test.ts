@@ -116,6 +116,26 @@ describe('tls dial and listen', () => {
     expect(await Promise.race([closed, tooLong])).toBe('closed');
   });
 
+  // Found by the transport leads hunt: listenTls kept Node's default handshake timeout of 120 s
+  // (listenWs gives 10 s), so a crowd of connections that never sent a ClientHello held their
+  // sockets for two minutes each.
+  it('closes a silent connection within the default handshake timeout (10 s), not 120 s', async () => {
+    const listener = await listenTls({ host: HOST, port: 0, key, cert }, (t) => t.destroy());
+    cleanup.push(() => listener.close());
+    const silent = net.connect(listener.address.port, HOST);
+    silent.on('error', () => {});
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    cleanup.push(() => {
+      clearTimeout(guard);
+      silent.destroy();
+    });
+    const closed = new Promise<string>((resolve) => silent.once('close', () => resolve('closed')));
+    const tooLong = new Promise<string>((resolve) => {
+      guard = setTimeout(() => resolve('still open after 15 s'), 15_000);
+    });
+    expect(await Promise.race([closed, tooLong])).toBe('closed');
+  }, 20_000);
+
   it('rejects a TLS option that tls.connect refuses with ConfigError, not the raw error', async () => {
     const err = await dialTls(HOST, 1, { minVersion: 'TLSv0' as 'TLSv1', timeout: 5_000 }).catch(
       (e: unknown) => e,
@@ -139,6 +159,12 @@ describe('tls dial and listen', () => {
     await rejectsWithConfigError(() => dialTls(HOST, 70_000));
     await rejectsWithConfigError(() => dialTls(HOST, 1, { timeout: -5 }));
     await rejectsWithConfigError(() => listenTls({ host: HOST, port: -1, key, cert }, () => {}));
+    // Node reads a handshakeTimeout of 0 as its own 120 s.
+    for (const handshakeTimeout of [0, 1.5, 2 ** 31]) {
+      await rejectsWithConfigError(() =>
+        listenTls({ host: HOST, port: 0, key, cert, handshakeTimeout }, () => {}),
+      );
+    }
   });
 
   it('closing the listener closes connections still in their handshake at once', async () => {

@@ -71,6 +71,15 @@ function withHandshake<T extends { handshakeTimeout?: number; maxPendingHandshak
   };
 }
 
+/**
+ * Whether TLS listener options give the server a way to a certificate: a key (with its cert), a
+ * pfx, or an SNICallback that picks a context per name (Node's TLS serves with it alone, and
+ * listenWs serves HTTPS for it). Without any, every handshake would fail: refused at the call.
+ */
+function certificateGiven(o: TlsListenOptions): boolean {
+  return o.key !== undefined || o.pfx !== undefined || o.SNICallback !== undefined;
+}
+
 function handler(switcher: Switcher): (t: Transport) => void {
   return (t) => switcher.handle(t);
 }
@@ -99,15 +108,15 @@ export async function listenTcp(switcher: Switcher, options: TcpListenOptions): 
   return tie(switcher, await tcpListen(withDefaults(switcher, options), handler(switcher)));
 }
 
-/** TLS around the same byte stream: give `key` and `cert` (or `pfx`). */
+/** TLS around the same byte stream: give `key` and `cert` (or `pfx`, or an `SNICallback`). */
 export async function listenTls(
   switcher: Switcher,
   options: TlsListenOptions,
 ): Promise<SecureTransportListener> {
   checkOpen(switcher);
   checkOptions('serveTls()', options);
-  if (options.key === undefined && options.pfx === undefined) {
-    throw new ConfigError('serveTls() needs key and cert (or pfx)');
+  if (!certificateGiven(options)) {
+    throw new ConfigError('serveTls() needs key and cert (or pfx, or an SNICallback)');
   }
   return tie(
     switcher,
@@ -128,17 +137,18 @@ export async function listenWs(switcher: Switcher, options: WsServeOptions): Pro
   );
 }
 
-/** Secure WebSocket (HTTPS): give `key` and `cert` (or `pfx`); path default /flex/ws. */
+/** Secure WebSocket (HTTPS): give `key` and `cert` (or `pfx`, or an `SNICallback`); path default /flex/ws. */
 export async function listenWss(
   switcher: Switcher,
   options: WsListenOptions,
 ): Promise<SecureTransportListener> {
   checkOpen(switcher);
   checkOptions('serveWss()', options);
-  if (options.key === undefined && options.pfx === undefined) {
-    throw new ConfigError('serveWss() needs key and cert (or pfx)');
+  if (!certificateGiven(options)) {
+    throw new ConfigError('serveWss() needs key and cert (or pfx, or an SNICallback)');
   }
-  // With a key, wsListen serves HTTPS and its listener has setSecureContext.
+  // With a key, a pfx or an SNICallback, wsListen serves HTTPS (asksForTls) and its listener has
+  // setSecureContext.
   const l = await wsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher));
   return tie(switcher, l as SecureTransportListener);
 }

@@ -30,12 +30,12 @@ function switcher(): Switcher {
 describe('switcher listener errors name the serve call', () => {
   it('serveTls without key or pfx', async () => {
     const err = await rejectsWithConfigError(() => serveTls(switcher(), { host: '127.0.0.1', port }));
-    expect(err.message).toBe('serveTls() needs key and cert (or pfx)');
+    expect(err.message).toBe('serveTls() needs key and cert (or pfx, or an SNICallback)');
   });
 
   it('serveWss without key or pfx', async () => {
     const err = await rejectsWithConfigError(() => serveWss(switcher(), { host: '127.0.0.1', port }));
-    expect(err.message).toBe('serveWss() needs key and cert (or pfx)');
+    expect(err.message).toBe('serveWss() needs key and cert (or pfx, or an SNICallback)');
   });
 
   it('serveWs given a key', async () => {

@@ -4,6 +4,7 @@ import type { FlexStream } from '../face/duplex.js';
 import type { Session } from '../node/session.js';
 import type { Switcher } from '../switcher/switcher.js';
 import { transportDefaults } from '../transport/defaults.js';
+import { requestPath } from '../transport/handshakes.js';
 import { checkOptions } from '../util/check.js';
 import { type Asset, loadDemoAssets } from './assets.js';
 import { startEchoNode } from './echo.js';
@@ -94,7 +95,8 @@ export async function demoHandler(switcher: Switcher, options: DemoOptions = {})
   switcher.on('closing', onClosing);
 
   const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const path = (req.url ?? '/').split('?')[0];
+    // A target in absolute form (GET http://host/, from a proxy) asks for its path too.
+    const path = requestPath(req);
     if (path === base.slice(0, -1) && base !== '/') {
       res.writeHead(301, { location: base }).end();
       return true;

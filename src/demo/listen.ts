@@ -7,6 +7,7 @@ import {
   httpClientError,
   httpHandshakeTimeouts,
   PendingHandshakes,
+  requestPath,
   upgradeOr404,
 } from '../transport/handshakes.js';
 import { type Listener, type ListenOptions, startListener } from '../transport/tcp.js';
@@ -51,7 +52,7 @@ export async function listenDemo(switcher: Switcher, options: DemoListenOptions)
     handshakes.request(req, res);
     if (demo.handle(req, res)) return;
     // As listenWs does: the WebSocket path without an upgrade is 426, anything else 404.
-    const ws = (req.url ?? '/').split('?')[0] === wsPath;
+    const ws = requestPath(req) === wsPath;
     // A 426 must name the protocol to switch to (RFC 9110 15.5.22).
     res.writeHead(ws ? 426 : 404, {
       'content-type': 'text/plain; charset=utf-8',

@@ -269,3 +269,20 @@ export function upgradeOr404(
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   };
 }
+
+/**
+ * The path a request asks for, without its query. A target in absolute form (GET http://host/path,
+ * which a proxy sends and a server must accept: RFC 9112 3.2.2) is served by its path too.
+ */
+export function requestPath(req: http.IncomingMessage): string {
+  let raw = req.url ?? '/';
+  if (!raw.startsWith('/')) {
+    try {
+      raw = new URL(raw).pathname;
+    } catch {
+      return raw;
+    }
+  }
+  const q = raw.indexOf('?');
+  return q === -1 ? raw : raw.slice(0, q);
+}

@@ -21,7 +21,13 @@ import {
   withConfigErrors,
 } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
-import { httpClientError, httpHandshakeTimeouts, PendingHandshakes, upgradeOr404 } from './handshakes.js';
+import {
+  httpClientError,
+  httpHandshakeTimeouts,
+  PendingHandshakes,
+  requestPath,
+  upgradeOr404,
+} from './handshakes.js';
 import { HandlerSlot, Inbox } from './inbox.js';
 import { secureContextSetter } from './secure-context.js';
 import { type Listener, type ListenOptions, startListener } from './tcp.js';
@@ -636,19 +642,4 @@ function parseUrl(url: string): URL {
   } catch (cause) {
     throw new ConfigError(`invalid URL ${withoutPassword(url)}`, { cause });
   }
-}
-
-function requestPath(req: http.IncomingMessage): string {
-  let raw = req.url ?? '/';
-  // A target in absolute form (GET http://host/path), which a server must accept (RFC 9112
-  // 3.2.2): its path is what is served.
-  if (!raw.startsWith('/')) {
-    try {
-      raw = new URL(raw).pathname;
-    } catch {
-      return raw;
-    }
-  }
-  const q = raw.indexOf('?');
-  return q === -1 ? raw : raw.slice(0, q);
 }

@@ -189,8 +189,9 @@ const HTTP = [0x48, 0x54, 0x54, 0x50, 0x2f]; // 'HTTP/'
 
 /**
  * A reply that starts like an HTTP response comes from a WebSocket (or plain HTTP) port given as
- * tcp://: said as such, not waited on as a frame until the server hangs up, which read as an
- * admission refused for no reason (and pointed at the password).
+ * tcp://, or a secure one given as tls://: said as such, not waited on as a frame until the server
+ * hangs up, which read as an admission refused for no reason (and pointed at the password). The
+ * scheme to use is named for both: admit() cannot tell whether its transport runs over TLS.
  */
 function checkNotHttp(head: Uint8Array): void {
   if (!HTTP.every((b, i) => head[i] === b)) return;
@@ -199,7 +200,7 @@ function checkNotHttp(head: Uint8Array): void {
     line += head[i]! >= 0x20 && head[i]! < 0x7f ? String.fromCharCode(head[i]!) : '?';
   }
   throw new ProtocolError(
-    `the switcher answered in HTTP (${JSON.stringify(line)}): that port serves WebSocket or HTTP, not flex over TCP; use a ws:// URL (path ${transportDefaults.wsPath} by default)`,
+    `the switcher answered in HTTP (${JSON.stringify(line)}): that port serves WebSocket or HTTP, not flex over TCP or TLS; use a ws:// URL, or wss:// where a tls:// URL reached it (path ${transportDefaults.wsPath} by default)`,
   );
 }
 

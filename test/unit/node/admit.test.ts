@@ -3,9 +3,12 @@ import { AdmissionError, ConfigError, ProtocolError } from '../../../src/errors.
 import { Node } from '../../../src/index.js';
 import { admit } from '../../../src/node/admit.js';
 import { type MemoryPairOptions, type MemoryTransport, memoryPair } from '../../../src/transport/memory.js';
+import { dialTls } from '../../../src/transport/tls.js';
+import { listenWs } from '../../../src/transport/ws.js';
 import { sealResponse } from '../../../src/wire/admission/index.js';
 import { Cmd, HEADER_SIZE, MAX_PAYLOAD } from '../../../src/wire/constants.js';
 import { encodeFrame, makeFrame } from '../../../src/wire/frame.js';
+import { cert, key } from '../transport/tls-fixture.js';
 
 const PASSWORD = 'admit-unit';
 const cleanups: (() => unknown)[] = [];
@@ -238,8 +241,21 @@ describe('admit(): an answer in HTTP', () => {
     // password, for a tcp:// URL given the WebSocket port.
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as Error).message).toBe(
-      'the switcher answered in HTTP ("HTTP/1.1 400 Bad Request"): that port serves WebSocket or HTTP, not flex over TCP; use a ws:// URL (path /flex/ws by default)',
+      'the switcher answered in HTTP ("HTTP/1.1 400 Bad Request"): that port serves WebSocket or HTTP, not flex over TCP or TLS; use a ws:// URL, or wss:// where a tls:// URL reached it (path /flex/ws by default)',
     );
+  });
+});
+
+describe('admit(): an answer in HTTP over TLS', () => {
+  // Found by the transport leads hunt: a tls:// URL given a switcher's wss:// port was told to use
+  // a ws:// URL, which that port hangs up on: the scheme it needs is wss://.
+  it('names wss:// for a tls:// connection to a secure WebSocket port', async () => {
+    const listener = await listenWs({ host: '127.0.0.1', port: 0, key, cert }, (t) => t.destroy());
+    cleanups.push(() => listener.close());
+    const t = await dialTls('127.0.0.1', listener.address.port, { ca: cert, timeout: 5_000 });
+    const err = await admit(t, { password: PASSWORD, domain: 'n', timeout: 5_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toContain('wss:// where a tls:// URL reached it');
   });
 });
 

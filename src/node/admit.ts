@@ -214,10 +214,11 @@ const TLS_RECORD_START = 3;
  * response's command byte is 0x00 (PROTOCOL.md 2.7), whatever the switcher. Said as such, not as
  * a connection closed during admission, which read as a refusal for no reason (a wrong password,
  * a rate limit) that ready() waited through for ever. Only a TLS server that answers is caught:
- * OpenSSL (Node's TLS) sends an alert when the request's header reads as a record of major
- * version 3 whose length it has, and otherwise hangs up or waits for the rest of that record, as
- * Go's crypto/tls hangs up; the request's header bytes are random (2.2), so an alert is the rare
- * case, and CLOSED_DURING_ADMISSION names the TLS port among its causes.
+ * a flexmux TLS listener answers bytes that are not TLS with an alert (listenTls); OpenSSL alone
+ * (Node's TLS) sends one only when the request's header reads as a record of major version 3
+ * whose length it has, and otherwise hangs up or waits for the rest of that record, as Go's
+ * crypto/tls hangs up (the request's header bytes are random, 2.2): CLOSED_DURING_ADMISSION names
+ * the TLS port among its causes for those.
  */
 function checkNotTls(head: Uint8Array): void {
   const type = head[0]!;

@@ -106,6 +106,15 @@ export class PendingHandshakes {
     this.turnedAway.end(this.load());
   }
 
+  /**
+   * The raw connection under `socket` (a TLS socket over it) while it is in its handshake: where a
+   * failed handshake can still be answered in the clear.
+   */
+  rawOf(socket: net.Socket): net.Socket | undefined {
+    const key = connectionKey(socket);
+    return key === null ? undefined : this.pending.get(key);
+  }
+
   /** `socket` (the raw one, or the TLS socket over it) finished its handshake: it counts no more. */
   done(socket: net.Socket): void {
     const key = connectionKey(socket);

@@ -1,6 +1,8 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, ConnectionClosedError, TimeoutError } from '../../../src/errors.js';
+import { ConfigError, ConnectionClosedError, ProtocolError, TimeoutError } from '../../../src/errors.js';
+import { admit } from '../../../src/node/admit.js';
+import { memoryPair } from '../../../src/transport/memory.js';
 import { dialTls, listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { trapUncaught } from '../../helpers/faulty-process.js';
@@ -135,6 +137,44 @@ describe('tls dial and listen', () => {
     });
     expect(await Promise.race([closed, tooLong])).toBe('closed');
   }, 20_000);
+
+  // Found by the transport leads hunt: Node's TLS server hangs up without an alert on bytes that
+  // are not TLS, so a tcp:// node at a TLS port read a close during admission, the same as a
+  // refusal without a reason: its session retried for ever, and the CLI blamed the password.
+  it('answers bytes that are not TLS with an alert: a tcp:// node is told the port speaks TLS', async () => {
+    const listener = await listenTls({ host: HOST, port: 0, key, cert }, (t) => t.destroy());
+    cleanup.push(() => listener.close());
+    const s = net.connect(listener.address.port, HOST);
+    s.on('error', () => {});
+    cleanup.push(() => {
+      s.destroy();
+    });
+    // An admission frame's header (cmd 0x00; bytes 1..8 random, here not 3, as in 255 of 256
+    // admissions) and a payload: OpenSSL reads it as a record of no TLS version.
+    const frame = Buffer.concat([
+      Buffer.from([0x00, 0x41, 1, 2, 3, 4, 5, 6, 7, 0x00, 0x40]),
+      Buffer.alloc(0x40),
+    ]);
+    const received: Buffer[] = [];
+    s.on('data', (d: Buffer) => received.push(d));
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    s.write(frame);
+    await closed;
+    const answer = Buffer.concat(received);
+    // A fatal protocol_version alert, which admit() reads as a TLS port (use tls://).
+    expect([...answer]).toEqual([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
+    const t = memoryPair();
+    cleanup.push(() => {
+      t[0].destroy();
+      t[1].destroy();
+    });
+    t[1].attach({ data: () => t[1].send([answer]), drain: () => {}, close: () => {} });
+    const err = (await admit(t[0], { password: 'p', domain: 'n', timeout: 5_000 }).catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err.message).toMatch(/^the switcher answered in TLS .*use a tls:\/\/ URL/);
+  });
 
   it('rejects a TLS option that tls.connect refuses with ConfigError, not the raw error', async () => {
     const err = await dialTls(HOST, 1, { minVersion: 'TLSv0' as 'TLSv1', timeout: 5_000 }).catch(

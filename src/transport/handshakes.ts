@@ -175,6 +175,25 @@ export function logHandshakeFailure(
 }
 
 /**
+ * A fatal protocol_version alert (RFC 8446 6.2), answered in the clear to a first record that is
+ * not TLS at all (OpenSSL's ERR_SSL_WRONG_VERSION_NUMBER). OpenSSL itself sends none then, and
+ * hangs up: a tcp:// node at a TLS port read that as an admission refused without a reason (a
+ * wrong password, a rate limit), which its session retried for ever. A reply that starts like a
+ * TLS record is what admit() names as a TLS port (use tls://), and no flex reply starts so.
+ */
+const NOT_TLS_ALERT = Uint8Array.of(0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46);
+
+/**
+ * A TLS or secure WebSocket listener's answer to a connection whose first bytes were not TLS
+ * (`err`, the failed handshake's error), written on `raw`, the connection under the TLS socket,
+ * before that is closed. Other handshake failures are not answered.
+ */
+export function answerNotTls(raw: net.Socket | undefined, err: Error & { code?: unknown }): void {
+  if (raw === undefined || !raw.writable) return;
+  if (err.code === 'ERR_SSL_WRONG_VERSION_NUMBER') raw.write(NOT_TLS_ALERT);
+}
+
+/**
  * An http(s).Server 'clientError' listener for `server`: logs, then answers an HTTP error (400;
  * 408 for a request cut off by requestTimeout, 431 for headers too large) when it would be read
  * as the failed request's own answer, and destroys the socket. Node's default answers only on a

@@ -11,7 +11,7 @@ import {
   withConfigErrors,
 } from './defaults.js';
 import type { DialOptions } from './dial.js';
-import { logHandshakeFailure, PendingHandshakes } from './handshakes.js';
+import { answerNotTls, logHandshakeFailure, PendingHandshakes } from './handshakes.js';
 import { secureContextSetter } from './secure-context.js';
 import {
   connectSocket,
@@ -71,15 +71,6 @@ export async function dialTls(host: string, port: number, options: TlsDialOption
   );
 }
 
-/**
- * A fatal protocol_version alert (RFC 8446 6.2), answered in the clear to a first record that is
- * not TLS at all (OpenSSL's ERR_SSL_WRONG_VERSION_NUMBER). OpenSSL itself sends none then, and
- * hangs up: a tcp:// node at this port read that as an admission refused without a reason (a
- * wrong password, a rate limit), which its session retried for ever. A reply that starts like a
- * TLS record is what admit() names as a TLS port (use tls://), and no flex reply starts so.
- */
-const NOT_TLS_ALERT = Uint8Array.of(0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46);
-
 // async as dialTcp is: a bad argument rejects rather than throws.
 export async function listenTls(
   options: TlsListenOptions,
@@ -109,9 +100,7 @@ export async function listenTls(
   // would close nothing and a client that never sends a ClientHello would hold its socket.
   server.on('tlsClientError', (err, socket) => {
     logHandshakeFailure(logger ?? silentLogger, err, socket);
-    if ((err as { code?: unknown }).code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
-      handshakes.rawOf(socket)?.write(NOT_TLS_ALERT);
-    }
+    answerNotTls(handshakes.rawOf(socket), err);
     socket.destroy();
   });
   // Declared after the server it watches; its callback above runs only once a client connected.

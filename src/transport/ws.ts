@@ -22,6 +22,7 @@ import {
 } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
 import {
+  answerNotTls,
   httpClientError,
   httpHandshakeTimeouts,
   PendingHandshakes,
@@ -602,7 +603,12 @@ export async function listenWs(
     logger,
   );
   // A malformed or too slow request, or (wss) a failed TLS handshake: say so, answer as Node would.
-  server.on('clientError', httpClientError(server, logger ?? silentLogger));
+  const onClientError = httpClientError(server, logger ?? silentLogger);
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    // Answered in the clear before the TLS socket is closed, as listenTls answers (tls.ts).
+    if (secure) answerNotTls(handshakes.rawOf(socket as net.Socket), err);
+    onClientError(err, socket);
+  });
   const wsPath = path ?? transportDefaults.wsPath;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const ours = requestPath(req) === wsPath;

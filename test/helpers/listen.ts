@@ -56,3 +56,42 @@ export async function expectCutShortClosedOnClose(
   defer(() => clearTimeout(guard));
   await Promise.race([closed, tooLong]);
 }
+
+/**
+ * Connects to `port` on 127.0.0.1, sends `bytes`, and resolves to all the server wrote back by
+ * the time it closed the connection; rejects if it is still open after 5 s. `defer` takes the
+ * clean-ups to run after the test.
+ */
+export async function answerTo(
+  port: number,
+  bytes: string | Uint8Array,
+  defer: (fn: () => void) => void,
+): Promise<Buffer> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  defer(() => {
+    clearTimeout(guard);
+    socket.destroy();
+  });
+  const received: Buffer[] = [];
+  socket.on('data', (d: Buffer) => received.push(d));
+  const closed = new Promise<Buffer>((resolve) =>
+    socket.once('close', () => resolve(Buffer.concat(received))),
+  );
+  const tooLong = new Promise<never>((_, reject) => {
+    guard = setTimeout(() => reject(new Error(`connection to ${port} still open after 5 s`)), 5_000);
+  });
+  socket.write(bytes);
+  return Promise.race([closed, tooLong]);
+}
+
+/**
+ * What a tcp:// node sends first, as a TLS server reads it: an admission frame's header (cmd 0x00;
+ * bytes 1..8 random, here with a second byte that is no TLS major version, as in 255 admissions
+ * of 256) and a payload.
+ */
+export const ADMISSION_LIKE = Buffer.concat([
+  Buffer.from([0x00, 0x41, 1, 2, 3, 4, 5, 6, 7, 0x00, 0x40]),
+  Buffer.alloc(0x40),
+]);

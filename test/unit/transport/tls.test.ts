@@ -6,7 +6,12 @@ import { memoryPair } from '../../../src/transport/memory.js';
 import { dialTls, listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { trapUncaught } from '../../helpers/faulty-process.js';
-import { expectCutShortClosedOnClose, listenWithServer } from '../../helpers/listen.js';
+import {
+  ADMISSION_LIKE,
+  answerTo,
+  expectCutShortClosedOnClose,
+  listenWithServer,
+} from '../../helpers/listen.js';
 import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
@@ -144,23 +149,9 @@ describe('tls dial and listen', () => {
   it('answers bytes that are not TLS with an alert: a tcp:// node is told the port speaks TLS', async () => {
     const listener = await listenTls({ host: HOST, port: 0, key, cert }, (t) => t.destroy());
     cleanup.push(() => listener.close());
-    const s = net.connect(listener.address.port, HOST);
-    s.on('error', () => {});
-    cleanup.push(() => {
-      s.destroy();
-    });
     // An admission frame's header (cmd 0x00; bytes 1..8 random, here not 3, as in 255 of 256
     // admissions) and a payload: OpenSSL reads it as a record of no TLS version.
-    const frame = Buffer.concat([
-      Buffer.from([0x00, 0x41, 1, 2, 3, 4, 5, 6, 7, 0x00, 0x40]),
-      Buffer.alloc(0x40),
-    ]);
-    const received: Buffer[] = [];
-    s.on('data', (d: Buffer) => received.push(d));
-    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
-    s.write(frame);
-    await closed;
-    const answer = Buffer.concat(received);
+    const answer = await answerTo(listener.address.port, ADMISSION_LIKE, (fn) => cleanup.push(fn));
     // A fatal protocol_version alert, which admit() reads as a TLS port (use tls://).
     expect([...answer]).toEqual([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
     const t = memoryPair();

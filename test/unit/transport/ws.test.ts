@@ -16,7 +16,12 @@ import {
 import type { Transport } from '../../../src/transport/types.js';
 import { dialWs, listenWs, wsUpgradeHandler } from '../../../src/transport/ws.js';
 import { trapUncaught } from '../../helpers/faulty-process.js';
-import { expectCutShortClosedOnClose, listenWithServer } from '../../helpers/listen.js';
+import {
+  ADMISSION_LIKE,
+  answerTo,
+  expectCutShortClosedOnClose,
+  listenWithServer,
+} from '../../helpers/listen.js';
 import { freePort } from '../../helpers/ports.js';
 import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { timersArmedBy } from '../../helpers/timers.js';
@@ -605,6 +610,16 @@ describe('ws dial, listen and upgrade handler', () => {
   // Found by the transport defect hunt: only key and pfx turned HTTPS on, so a listener given its
   // certificates per name through SNICallback (or a cert without its key) served plain HTTP: the
   // TLS the caller asked for silently left out.
+  // Found by the transport leads hunt: as listenTls did, a wss:// listener hung up without an
+  // alert on a tcp:// node's admission frame, which the node read as a refusal without a reason.
+  it('wss: answers bytes that are not TLS with a TLS alert', async () => {
+    const listener = await listenWs({ host: HOST, port: 0, key, cert }, (t) => t.destroy());
+    cleanup.push(() => listener.close());
+    const answer = await answerTo(listener.address.port, ADMISSION_LIKE, (fn) => cleanup.push(fn));
+    // A fatal protocol_version alert, which admit() reads as a TLS port.
+    expect([...answer]).toEqual([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
+  });
+
   it('serves HTTPS, not plain HTTP, when given an SNICallback or a certificate without key', async () => {
     const context = tls.createSecureContext({ key, cert });
     type Sni = (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => void;

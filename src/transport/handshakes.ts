@@ -186,11 +186,24 @@ const NOT_TLS_ALERT = Uint8Array.of(0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46);
 /**
  * A TLS or secure WebSocket listener's answer to a connection whose first bytes were not TLS
  * (`err`, the failed handshake's error), written on `raw`, the connection under the TLS socket,
- * before that is closed. Other handshake failures are not answered.
+ * before that is closed: the alert above, or to an HTTP request (OpenSSL's ERR_SSL_HTTP_REQUEST:
+ * a ws:// URL or a browser's http:// given the TLS port) a plain-text 400 with `httpBody`, which
+ * says what to use instead. A ws:// dial reads a 400 as a request that every attempt would send
+ * again, and gives up with what it says; a hang-up, all it got before, it retried for ever. Other
+ * handshake failures are not answered.
  */
-export function answerNotTls(raw: net.Socket | undefined, err: Error & { code?: unknown }): void {
+export function answerNotTls(
+  raw: net.Socket | undefined,
+  err: Error & { code?: unknown },
+  httpBody: string,
+): void {
   if (raw === undefined || !raw.writable) return;
   if (err.code === 'ERR_SSL_WRONG_VERSION_NUMBER') raw.write(NOT_TLS_ALERT);
+  else if (err.code === 'ERR_SSL_HTTP_REQUEST') {
+    raw.write(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(httpBody)}\r\nConnection: close\r\n\r\n${httpBody}`,
+    );
+  }
 }
 
 /**

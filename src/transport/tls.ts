@@ -71,6 +71,9 @@ export async function dialTls(host: string, port: number, options: TlsDialOption
   );
 }
 
+/** What the TLS listener answers an HTTP request sent in the clear with (answerNotTls). */
+const HTTP_TO_TLS_PORT = `This is a flex TLS port, not HTTP or WebSocket: connect to it with a tls:// URL, or give a WebSocket client the switcher's ws:// or wss:// URL (path ${transportDefaults.wsPath} by default).\n`;
+
 // async as dialTcp is: a bad argument rejects rather than throws.
 export async function listenTls(
   options: TlsListenOptions,
@@ -100,7 +103,7 @@ export async function listenTls(
   // would close nothing and a client that never sends a ClientHello would hold its socket.
   server.on('tlsClientError', (err, socket) => {
     logHandshakeFailure(logger ?? silentLogger, err, socket);
-    answerNotTls(handshakes.rawOf(socket), err);
+    answerNotTls(handshakes.rawOf(socket), err, HTTP_TO_TLS_PORT);
     socket.destroy();
   });
   // Declared after the server it watches; its callback above runs only once a client connected.

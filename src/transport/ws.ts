@@ -562,6 +562,10 @@ export function wsUpgradeHandler(
   };
 }
 
+/** What a listenWs serving HTTPS answers an HTTP request sent in the clear with (answerNotTls). */
+const HTTP_TO_HTTPS_PORT =
+  'This port speaks TLS: use a wss:// URL for its WebSocket (https:// in a browser), not ws:// or http://.\n';
+
 // async as dialTcp is: a bad argument rejects rather than throws.
 export async function listenWs(
   options: WsListenOptions,
@@ -606,7 +610,7 @@ export async function listenWs(
   const onClientError = httpClientError(server, logger ?? silentLogger);
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
     // Answered in the clear before the TLS socket is closed, as listenTls answers (tls.ts).
-    if (secure) answerNotTls(handshakes.rawOf(socket as net.Socket), err);
+    if (secure) answerNotTls(handshakes.rawOf(socket as net.Socket), err, HTTP_TO_HTTPS_PORT);
     onClientError(err, socket);
   });
   const wsPath = path ?? transportDefaults.wsPath;

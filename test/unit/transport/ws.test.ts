@@ -13,6 +13,7 @@ import {
   ProtocolError,
   TimeoutError,
 } from '../../../src/errors.js';
+import { listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
 import { dialWs, listenWs, wsUpgradeHandler } from '../../../src/transport/ws.js';
 import { trapUncaught } from '../../helpers/faulty-process.js';
@@ -270,17 +271,31 @@ describe('ws dial, listen and upgrade handler', () => {
     expect(garbled.message).toContain(SCHEME_HINT);
   });
 
-  // A ws:// URL given a wss:// port (the likeliest slip of all: one letter) hangs up on the
-  // upgrade, and the hint named only tcp:// and tls:// ports.
-  it('names a wss:// port among the likely causes when a ws:// dial is hung up on', async () => {
+  // A ws:// URL given a wss:// port (the likeliest slip of all: one letter) was hung up on, and the
+  // hint named only tcp:// and tls:// ports. Found by the transport leads hunt: a hang-up is what
+  // a session retries for ever; the port now answers such a request with a 400 saying what to use,
+  // which the dial gives up on (ProtocolError).
+  it('is told at once by a wss:// port that a ws:// URL does not fit it', async () => {
     const acceptor = new Acceptor<Transport>();
     const listener = await listenWs({ host: HOST, port: 0, key, cert }, acceptor.accept);
     cleanup.push(() => listener.close());
     const url = `ws://${HOST}:${listener.address.port}/flex/ws`;
     const err = (await dialWs(url).catch((e: unknown) => e)) as Error;
-    expect(err).toBeInstanceOf(ConnectionClosedError);
-    expect(err.message).toContain(SCHEME_HINT);
-    expect(err.message).toContain('a wss:// port takes no ws:// URL');
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err.message).toBe(
+      `WebSocket dial to ${url} failed: the server answered the upgrade with HTTP 400 Bad Request ("This port speaks TLS: use a wss:// URL for its WebSocket (https:// in a browser), not ws:// or http://."); ${SCHEME_HINT}: a switcher's tcp:// or tls:// port takes no ws:// or wss:// URL, and a wss:// port takes no ws:// URL`,
+    );
+  });
+
+  it('is told at once by a tls:// port that a ws:// URL does not fit it', async () => {
+    const listener = await listenTls({ host: HOST, port: 0, key, cert }, (t) => t.destroy());
+    cleanup.push(() => listener.close());
+    const url = `ws://${HOST}:${listener.address.port}/flex/ws`;
+    const err = (await dialWs(url).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err.message).toContain(
+      '("This is a flex TLS port, not HTTP or WebSocket: connect to it with a tls:// URL',
+    );
   });
 
   it('a wss:// dial to a port that answers in plain text says so on one line', async () => {

@@ -251,10 +251,13 @@ export async function dialTcp(host: string, port: number, options: TcpDialOption
   );
 }
 
-/** Connects with `create`, waits for `readyEvent`, then wraps the socket; shared with TLS. */
+/**
+ * Connects with `create`, waits for `readyEvent`, then wraps the socket; shared with TLS.
+ * `timeoutHint` and `failureHint` add what the dialer can tell of a timeout or a failure.
+ */
 export function connectSocket(
   what: string,
-  dialOptions: DialOptions & { timeoutHint?: () => string },
+  dialOptions: DialOptions & { timeoutHint?: () => string; failureHint?: (err: Error) => string },
   create: () => net.Socket,
   readyEvent: 'connect' | 'secureConnect',
   transportOptions: TcpTransportOptions,
@@ -264,7 +267,8 @@ export function connectSocket(
     const socket = create();
     const onError = (err: Error): void => {
       const { text, cause } = dialFailure(err);
-      attempt.reject(new ConnectionClosedError(`${what} failed: ${text}`, { cause }));
+      const hint = dialOptions.failureHint?.(err) ?? '';
+      attempt.reject(new ConnectionClosedError(`${what} failed: ${text}${hint}`, { cause }));
     };
     socket.on('error', onError);
     socket.once(readyEvent, () => {

@@ -59,9 +59,15 @@ export async function dialTls(host: string, port: number, options: TlsDialOption
   let reached = false;
   const timeoutHint = (): string =>
     reached ? `: the connection was made, but nothing answered the TLS handshake; ${TLS_SCHEME_HINT}` : '';
+  // Hung up on in the handshake, as a switcher's tcp:// port does at its admission timeout, having
+  // read the ClientHello as an admission frame: Node says only that the socket disconnected.
+  const failureHint = (err: Error): string =>
+    reached && (err as { code?: unknown }).code === 'ECONNRESET'
+      ? ` (the server closed the connection during the TLS handshake; ${TLS_SCHEME_HINT})`
+      : '';
   return connectSocket(
     `TLS dial to ${formatAddress(host, port)}`,
-    { signal, timeout, timeoutHint },
+    { signal, timeout, timeoutHint, failureHint },
     () =>
       tls.connect({ ...tlsOptions, host, port, servername }).once('connect', () => {
         reached = true;

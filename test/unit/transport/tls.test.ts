@@ -12,6 +12,7 @@ import {
   expectCutShortClosedOnClose,
   listenWithServer,
 } from '../../helpers/listen.js';
+import { freePort } from '../../helpers/ports.js';
 import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { type Harness, transportContract } from './contract.js';
 import { Acceptor, attachProbe } from './probe.js';
@@ -99,6 +100,34 @@ describe('tls dial and listen', () => {
       `TLS dial to ${HOST}:${port} failed: the server answered, but not in TLS (wrong version number); the URL's scheme may not match the port: a switcher's tcp:// or ws:// port takes no tls:// or wss:// URL`,
     );
     expect(err.cause).toMatchObject({ code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
+  });
+
+  // Found by the transport leads hunt: a tls:// URL given a switcher's tcp:// port is hung up on
+  // at the admission timeout (the ClientHello read as an admission frame), and the dial said only
+  // 'Client network socket disconnected before secure TLS connection was established'.
+  it('names the scheme when the server hangs up during the handshake, not when nothing listens', async () => {
+    const sockets = new Set<net.Socket>();
+    const hangUp = net.createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.once('data', () => s.destroy());
+    });
+    await new Promise<void>((resolve) => hangUp.listen(0, HOST, resolve));
+    cleanup.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => hangUp.close(() => resolve()));
+    });
+    const port = (hangUp.address() as net.AddressInfo).port;
+    const err = (await dialTls(HOST, port, { ca: cert, timeout: 5_000 }).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err.message).toContain(
+      "(the server closed the connection during the TLS handshake; the URL's scheme may not match the port: a switcher's tcp:// or ws:// port takes no tls:// or wss:// URL)",
+    );
+    const refused = (await dialTls(HOST, await freePort(), { timeout: 5_000 }).catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(refused).toBeInstanceOf(ConnectionClosedError);
+    expect(refused.message).not.toContain('scheme');
   });
 
   // Found by the transport audit: Node reports a handshake timeout as 'tlsClientError' and leaves

@@ -2,9 +2,15 @@
  * Who the failed-admission limit counts an attempt against (guards.ts FailureLimiter). The same
  * client can show up under several addresses: a dual-stack listener reports an IPv4 peer as
  * `::ffff:1.2.3.4`, and one IPv6 subscriber usually holds a whole /64 (RFC 6177), so the limit
- * would be dodged by switching format or address. Keys fold both: IPv4-mapped IPv6 becomes the
- * IPv4 address, any other IPv6 address its /64 prefix. Anything else (IPv4, names, the memory
- * transport's labels) is its own key.
+ * would be dodged by switching format or address. Keys fold both: an IPv6 address that embeds
+ * an IPv4 one becomes that IPv4 address, any other IPv6 address its /64 prefix. Anything else
+ * (IPv4, names, the memory transport's labels) is its own key.
+ *
+ * Embedding forms: IPv4-mapped (`::ffff:1.2.3.4`), IPv4-compatible (`::1.2.3.4`, deprecated but
+ * still parsed), and the NAT64 well-known prefix (`64:ff9b::1.2.3.4`, RFC 6052), the address an
+ * IPv6-only switcher behind a stateless translator (SIIT, RFC 7915) sees every IPv4 client under.
+ * Their /64 is one for the whole IPv4 internet: one password guesser there spent the budget of
+ * every IPv4 client, and the forms of one host dodged its own.
  */
 
 /** The host part of a transport's remote address (`1.2.3.4:5` -> `1.2.3.4`, `[::1]:5` -> `::1`). */
@@ -23,13 +29,20 @@ export function limitKey(remoteAddress: string): string {
   const host = hostOf(remoteAddress);
   const g = parseIPv6(host);
   if (g === null) return host;
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `${g[6] >> 8}.${g[6] & 0xff}.${g[7] >> 8}.${g[7] & 0xff}`;
-  }
+  if (embedsIPv4(g)) return `${g[6] >> 8}.${g[6] & 0xff}.${g[7] >> 8}.${g[7] & 0xff}`;
   return `${g
     .slice(0, 4)
     .map((x) => x.toString(16))
     .join(':')}::/64`;
+}
+
+/** Whether the last 32 bits of `g` are an IPv4 host's address (see the forms above). */
+function embedsIPv4(g: number[]): boolean {
+  if (g[2] !== 0 || g[3] !== 0 || g[4] !== 0) return false;
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[5] === 0) return true;
+  if (g[0] !== 0 || g[1] !== 0) return false;
+  // IPv4-compatible, but not `::` or `::1` (nor any 0.x.x.x, which no host sends from).
+  return g[5] === 0xffff || (g[5] === 0 && g[6] >> 8 !== 0);
 }
 
 const GROUP = /^[0-9a-f]{1,4}$/i;

@@ -146,6 +146,20 @@ describe('limitKey', () => {
     expect(limitKey('192.0.2.1:6000')).toBe('192.0.2.1');
   });
 
+  it('counts NAT64 and IPv4-compatible forms as their IPv4 address, not as one shared /64', () => {
+    // An IPv6-only switcher behind a stateless NAT64 (SIIT) sees every IPv4 client under
+    // 64:ff9b::/96: as a /64, one guesser there used up the budget of all of them.
+    expect(limitKey('[64:ff9b::192.0.2.1]:5000')).toBe('192.0.2.1');
+    expect(limitKey('[64:ff9b::c000:202]:5000')).toBe('192.0.2.2');
+    expect(limitKey('[::192.0.2.1]:5000')).toBe('192.0.2.1');
+    expect(limitKey('[::c000:201]:5')).toBe('192.0.2.1');
+    // Not IPv4 hosts: the unspecified and loopback addresses, and other NAT64-like prefixes.
+    expect(limitKey('[::]:5')).toBe('0:0:0:0::/64');
+    expect(limitKey('[::2:3]:5')).toBe('0:0:0:0::/64');
+    expect(limitKey('[64:ff9b:0:0:1::c000:201]:5')).toBe('64:ff9b:0:0::/64');
+    expect(limitKey('[64:ff9b:1::c000:201]:5')).toBe('64:ff9b:1:0::/64');
+  });
+
   it('counts other IPv6 addresses by their /64 prefix', () => {
     const key = '2001:db8:1:2::/64';
     expect(limitKey('[2001:db8:1:2::1]:5000')).toBe(key);

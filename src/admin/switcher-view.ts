@@ -204,14 +204,9 @@ export class SwitcherView {
   }
 
   totals(s: SwitcherStats = this.switcher.stats()): SwitcherTotals {
-    let streams = 0;
-    let openStreams = 0;
-    let queuedBytes = 0;
-    this.switcher.eachClient((c) => {
-      streams += c.streams;
-      openStreams += c.streamsAccepted;
-      queuedBytes += c.queuedBytes;
-    });
+    // clientTotals(), not eachClient(): it counts the clients still leaving too, whose queues
+    // are held until their connection ends (a kicked one that does not read).
+    const { streams, openStreams, queuedBytes } = this.switcher.clientTotals();
     return {
       clients: s.clients,
       pendingAdmissions: s.pendingAdmissions,

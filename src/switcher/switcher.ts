@@ -280,10 +280,13 @@ export class Switcher extends Emitter<SwitcherEvents> {
 
   /**
    * Sums of the clients' counters (streams, frames, queued bytes, paused clients...) without a
-   * snapshot per client: what a Prometheus scrape reads.
+   * snapshot per client: what a Prometheus scrape reads. Clients leaving (kicked, evicted, closed
+   * by the switcher) count until their connection ends, as in stats(): one that does not read
+   * holds its queue that long (the transport's close timeout), and the queued-bytes gauges
+   * dropped it at the kick, the memory still held; its frames were in no total meanwhile.
    */
   clientTotals(): ClientTotals {
-    return sumClients(this.registry.entries());
+    return sumClients(this.registry.entries(), this.leaving);
   }
 
   client(domain: string): ClientInfo | undefined {

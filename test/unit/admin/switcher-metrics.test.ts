@@ -3,6 +3,7 @@ import { createRegistry } from '../../../src/admin/metrics.js';
 import { SwitcherMetrics } from '../../../src/admin/switcher-metrics.js';
 import { SwitcherView } from '../../../src/admin/switcher-view.js';
 import { SwitcherClient } from '../../../src/switcher/client.js';
+import type { Registry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
@@ -178,11 +179,51 @@ describe('switcher /metrics while a client leaves', () => {
     expect(await pings()).toEqual(['flexmux_switcher_frames_received_total{cmd="ping"} 1']);
     const left = new Promise<void>((resolve) => sw.once('clientLeft', () => resolve()));
     expect(sw.kick('a')).toBe(true);
-    // Scraped before the kicked connection has ended: a leaves the live clients at once.
-    expect(sw.clientTotals().framesByCmd.has('ping')).toBe(false);
+    // Scraped before the kicked connection has ended: a leaves the registry at once, but is
+    // counted in the totals until its connection ends (the next test).
+    expect(sw.clientTotals().framesByCmd.get('ping')).toBe(1);
     expect(await pings()).toEqual(['flexmux_switcher_frames_received_total{cmd="ping"} 1']);
     // Gone: counted from its departure now.
     await left;
     expect(await pings()).toEqual(['flexmux_switcher_frames_received_total{cmd="ping"} 1']);
+  });
+
+  it('counts the queue of a kicked client that reads nothing until its connection ends', async () => {
+    // A kicked (evicted, idle...) client leaves the registry at once, but what is queued for it
+    // stays until its connection ends, which for one that reads nothing is the transport's close
+    // timeout. The queued-bytes gauges (and the admin's totals) dropped it at the kick.
+    const sw = new Switcher({ password: PASSWORD, maxQueuePerSource: 64 * 1024 });
+    const registry = createRegistry('switcher', false);
+    const metrics = new SwitcherMetrics(registry, sw);
+    open.push({ sw, metrics });
+    const view = new SwitcherView(sw, 10, 10);
+    const a = await join(sw, 'a');
+    const b = await join(sw, 'b');
+    b.t.pauseReading();
+    for (let i = 0; i < 64; i++) a.send(makeFrame(Cmd.DATA, b.ip, 7, a.ip, 1000, new Uint8Array(16384)));
+    await expect.poll(() => sw.client('a')?.paused).toBe(true);
+    const inner = (sw as unknown as { registry: Registry<SwitcherClient> }).registry.byDomain('b')!;
+    // b's connection has taken what it will: the rest waits in its queue.
+    await expect.poll(() => inner.outbox.scheduler.isBlocked).toBe(true);
+    const queued = sw.client('b')!.queuedBytes;
+    expect(queued).toBeGreaterThan(0);
+    const gauge = async () =>
+      samples(await registry.metrics()).filter((l) => l.startsWith('flexmux_switcher_queued_bytes{'));
+    const left = new Promise<void>((resolve) => sw.once('clientLeft', () => resolve()));
+    expect(sw.kick('b')).toBe(true);
+    expect(inner.outbox.queuedBytes).toBe(queued);
+    expect(await gauge()).toEqual([
+      `flexmux_switcher_queued_bytes{stat="sum"} ${queued}`,
+      `flexmux_switcher_queued_bytes{stat="max"} ${queued}`,
+    ]);
+    expect(view.totals().queuedBytes).toBe(queued);
+    // It reads again: the queue drains, the connection ends, and the client is gone.
+    b.t.resumeReading();
+    await left;
+    expect(await gauge()).toEqual([
+      'flexmux_switcher_queued_bytes{stat="sum"} 0',
+      'flexmux_switcher_queued_bytes{stat="max"} 0',
+    ]);
+    expect(view.totals().queuedBytes).toBe(0);
   });
 });

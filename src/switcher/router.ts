@@ -103,7 +103,15 @@ export class Router {
     // A dial from a port ends any route the port had: the dialer gave that dial up, and the
     // route's refusal or ACK would be taken for this one (dialers match ACKs by port).
     if (f.cmd === Cmd.OPEN) {
-      SwitcherClient.dropRoute(from, f.srcPort);
+      const given = from.opening.get(f.srcPort);
+      if (given !== undefined) {
+        SwitcherClient.dropRoute(from, f.srcPort);
+        // That dial ended without a stream, as a refused one does: its ends may be idle now. The
+        // trim is deferred and asks again (Outbox.trimSoon), so the new dial, if it is tracked,
+        // keeps the dialer's queues. Unchecked, a new dial refused here (no such node) left both
+        // ends holding the empty queues of the old one until their next idle moment.
+        SwitcherClient.dialEnded(from, given.to);
+      }
       if (from.untrackedDials > 0) SwitcherClient.takeUntracked(from, f.srcPort);
     }
     if (f.dstIP === SWITCHER_IP) {

@@ -142,6 +142,15 @@ const cases: Record<string, Case> = {
     },
     dbBusy: true,
   },
+  // Router.route: web dials again from the same port (it gave the dial up), which ends the
+  // dial's route; the new dial is refused at once (no node has the name), so nothing is in flight.
+  'superseded by a dial from its port that the switcher refuses': {
+    dial: dialByIp,
+    async end(web) {
+      web.send(makeFrame(Cmd.OPEN, SWITCHER_IP, 80, web.ip, 1000, encodeOpen({ domain: 'nobody' })));
+      await web.next(isAck(1000));
+    },
+  },
   // revoke.ts refuseForbiddenDials: new access rules keep web and db apart.
   'forbidden by an access reload': {
     dial: dialByIp,

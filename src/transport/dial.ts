@@ -1,10 +1,15 @@
 import { AbortError, ConfigError, TimeoutError } from '../errors.js';
+import { checkSignal } from '../util/check.js';
 import { checkDelayOption } from './defaults.js';
 
 /** What every dialer accepts on top of its own options. */
 export interface DialOptions {
-  /** Aborting rejects the dial with AbortError and tears the half-open connection down. */
-  signal?: AbortSignal;
+  /**
+   * Aborting rejects the dial with AbortError and tears the half-open connection down. `null`
+   * counts as none, as for connect()'s `signal` (`controller?.signal ?? null`); anything else
+   * that is not an AbortSignal is a ConfigError.
+   */
+  signal?: AbortSignal | null;
   /** ms until the dial rejects with TimeoutError (connect and any handshake); none by default. */
   timeout?: number;
 }
@@ -32,7 +37,10 @@ export function guardDial<T>(
 ): Promise<T> {
   // 0 ms would fail every attempt before it began (and a session would retry that for ever).
   checkDelayOption('timeout', options.timeout, 1);
-  const { signal, timeout } = options;
+  // Checked as every other call checks one: a string or a plain object failed the dial with a
+  // TypeError from inside ("signal?.addEventListener is not a function"), no FlexError.
+  const signal = checkSignal('option signal', options.signal);
+  const { timeout } = options;
   return new Promise<T>((resolve, reject) => {
     if (signal?.aborted) {
       reject(new AbortError(`${what} aborted`, { cause: signal.reason }));

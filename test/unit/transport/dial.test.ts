@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { AbortError, ConfigError, TimeoutError } from '../../../src/errors.js';
 import { guardDial } from '../../../src/transport/dial.js';
+import type { BrowserWsDialOptions } from '../../../src/transport/ws-browser.js';
 
 describe('guardDial', () => {
   it('settles with the attempt when it finishes first', async () => {
@@ -121,5 +122,64 @@ describe('transport timer options beyond what a timer can wait', () => {
     const ws = { readyState: 1, url: 'ws://x/', addEventListener() {} } as unknown as WebSocket;
     expect(() => browserWsTransport(ws, { closeTimeout: TOO_LONG })).toThrow(ConfigError);
     expect(() => browserWsTransport(ws, { pollInterval: TOO_LONG })).toThrow(ConfigError);
+  });
+});
+
+describe('a dial signal that is not an AbortSignal', () => {
+  // Documented (docs/errors.md) as a ConfigError, with null counting as none, as for connect():
+  // the transport dialers failed with a TypeError from inside guardDial instead, and their
+  // options' type took no null though null worked.
+  it('is a ConfigError for every transport dialer, before any attempt starts', async () => {
+    const { dialTcp } = await import('../../../src/transport/tcp.js');
+    const { dialTls } = await import('../../../src/transport/tls.js');
+    const { dialWs } = await import('../../../src/transport/ws.js');
+    const { dialBrowserWs } = await import('../../../src/transport/ws-browser.js');
+    let constructed = 0;
+    class NoWebSocket {
+      constructor() {
+        constructed++;
+      }
+    }
+    const bad = 'signal' as unknown as AbortSignal;
+    const message = 'option signal must be an AbortSignal, got "signal" (a string)';
+    for (const dial of [
+      () => dialTcp('127.0.0.1', 1, { signal: bad }),
+      () => dialTls('127.0.0.1', 1, { signal: bad }),
+      () => dialWs('ws://127.0.0.1:1/', { signal: bad }),
+      () => dialBrowserWs('ws://127.0.0.1:1/', { signal: bad, WebSocket: NoWebSocket as never }),
+      () =>
+        dialBrowserWs('ws://127.0.0.1:1/', { signal: {} as AbortSignal, WebSocket: NoWebSocket as never }),
+    ]) {
+      const err = await dial().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/^option signal must be an AbortSignal, got /);
+    }
+    expect(((await dialTcp('127.0.0.1', 1, { signal: bad }).catch((e: unknown) => e)) as Error).message).toBe(
+      message,
+    );
+    expect(constructed).toBe(0);
+  });
+
+  it('counts as none when null, as the options type says', async () => {
+    let constructed = 0;
+    const { dialBrowserWs } = await import('../../../src/transport/ws-browser.js');
+    class FailingWebSocket {
+      constructor() {
+        constructed++;
+        throw new Error('no network here');
+      }
+    }
+    // Typed without a cast: `ws.signal: null` is what the browser connect() documents as none.
+    const options: BrowserWsDialOptions = { signal: null, WebSocket: FailingWebSocket as never };
+    const err = await dialBrowserWs('ws://127.0.0.1:1/', options).catch((e: unknown) => e);
+    // The dial was attempted (its WebSocket failed as it was made), not refused for its signal.
+    expect(constructed).toBe(1);
+    expect((err as Error).message).not.toMatch(/signal/);
+    expect(
+      await guardDial<number>('x', { signal: null }, (attempt) => {
+        attempt.resolve(1);
+        return () => {};
+      }),
+    ).toBe(1);
   });
 });

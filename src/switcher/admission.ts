@@ -41,7 +41,8 @@ export type RefusalReason =
   | 'rate-limited'
   | 'overloaded'
   | 'shutdown'
-  | 'http';
+  | 'http'
+  | 'tls';
 
 export interface Refusal {
   readonly ok: false;
@@ -92,10 +93,19 @@ const HTTP_METHODS = [
 ];
 const SNIFF_BYTES = Math.max(...HTTP_METHODS.map((m) => m.length));
 
-/** What the first bytes of a byte stream say so far: an HTTP request, a frame, or not yet known. */
-function sniff(head: string): 'http' | 'flex' | 'more' {
+/**
+ * How a TLS client (a tls:// or wss:// URL given a switcher's tcp:// port) starts: a handshake
+ * record (0x16) of TLS major version 3 (RFC 8446 5.1; every TLS and SSL 3 record). Read as a frame
+ * header, a ClientHello announces a payload of 771 bytes (its client_version, 0x0303) where Node's
+ * sends 369 in all: client and switcher each waited for the other until the admission timeout.
+ */
+const TLS_RECORD = '\x16\x03';
+
+/** What the first bytes of a byte stream say so far: an HTTP request, TLS, a frame, or not yet known. */
+function sniff(head: string): 'http' | 'tls' | 'flex' | 'more' {
   if (HTTP_METHODS.some((m) => head.startsWith(m))) return 'http';
-  return HTTP_METHODS.some((m) => m.startsWith(head)) ? 'more' : 'flex';
+  if (head.startsWith(TLS_RECORD)) return 'tls';
+  return HTTP_METHODS.some((m) => m.startsWith(head)) || TLS_RECORD.startsWith(head) ? 'more' : 'flex';
 }
 
 /** What the switcher answers an HTTP request on a flex byte-stream port with, before it closes. */
@@ -274,12 +284,13 @@ export class AdmissionReader implements TransportHandlers {
   }
 
   /**
-   * Looks at the first bytes of a byte stream for an HTTP request line; true when they are one.
-   * A WebSocket client given a switcher's tcp:// port used to wait for its handshake's answer
-   * until the admission timeout closed it, then retried for ever (the request line read as a
-   * frame header with a 20 KiB payload to come). Now the switcher answers it in HTTP, which the
-   * client can read as a refusal for good: the reader stops reading frames, the deadline stops,
-   * and the switcher sends the answer (gatekeeper.ts) and closes.
+   * Looks at the first bytes of a byte stream for an HTTP request line or a TLS handshake; true
+   * when they are one. A WebSocket client given a switcher's tcp:// port used to wait for its
+   * handshake's answer until the admission timeout closed it, then retried for ever (the request
+   * line read as a frame header with a 20 KiB payload to come). Now the switcher answers it in
+   * HTTP, which the client can read as a refusal for good: the reader stops reading frames, the
+   * deadline stops, and the switcher sends the answer (gatekeeper.ts) and closes. A TLS client,
+   * which no answer of ours could tell why, is closed at once (TLS_RECORD).
    */
   private sniffHttp(chunk: Uint8Array): boolean {
     let head = this.head!;
@@ -287,17 +298,23 @@ export class AdmissionReader implements TransportHandlers {
       head += String.fromCharCode(chunk[i]!);
     const verdict = sniff(head);
     this.head = verdict === 'more' ? head : null;
-    if (verdict !== 'http') return false;
+    if (verdict !== 'http' && verdict !== 'tls') return false;
     this.got = true;
     this.discarding = true;
     this.clearTimer();
     const method = head.slice(0, head.indexOf(' '));
     this.settle?.reject(
-      refusal(
-        'http',
-        0,
-        `an HTTP request (${method}) on a flex TCP port: a WebSocket or HTTP client given the wrong port`,
-      ),
+      verdict === 'tls'
+        ? refusal(
+            'tls',
+            0,
+            'a TLS handshake on a plain flex TCP port: a tls:// or wss:// client given the tcp:// port',
+          )
+        : refusal(
+            'http',
+            0,
+            `an HTTP request (${method}) on a flex TCP port: a WebSocket or HTTP client given the wrong port`,
+          ),
     );
     return true;
   }

@@ -93,6 +93,8 @@ export class Gatekeeper {
   private readonly limited: Burst;
   /** HTTP requests answered on a byte-stream port, logged as a burst (a scanner sends many). */
   private readonly httpRequests: Burst;
+  /** TLS handshakes closed on a byte-stream port, logged as a burst (one per client retry). */
+  private readonly tlsHandshakes: Burst;
   private readonly replay: ReplayCache;
   private readonly limiter: FailureLimiter;
 
@@ -115,6 +117,10 @@ export class Gatekeeper {
       (fields) => host.logger.info(fields, 'admissions refused: HTTP requests'),
       () => o.monotonicClock(),
     );
+    this.tlsHandshakes = new Burst(
+      (fields) => host.logger.info(fields, 'admissions refused: TLS handshakes'),
+      () => o.monotonicClock(),
+    );
   }
 
   handle(transport: Transport): void {
@@ -125,6 +131,7 @@ export class Gatekeeper {
     // A run of rate-limited refusals is over after a second without one: its count is said now.
     this.limited.endIfQuiet(LIMITED_QUIET_MS);
     this.httpRequests.endIfQuiet(LIMITED_QUIET_MS);
+    this.tlsHandshakes.endIfQuiet(LIMITED_QUIET_MS);
     if (this.host.state !== 'open') early = refusal('shutdown', 0, 'switcher is closing');
     else if (!this.limiter.allows(limitKey(remote), now)) {
       early = refusal('rate-limited', 0, 'too many failed admissions from this host');
@@ -212,6 +219,7 @@ export class Gatekeeper {
       frame = await reader.first;
     } catch (r) {
       if ((r as Refusal).reason === 'http') return this.answerHttp(reader, r as Refusal);
+      if ((r as Refusal).reason === 'tls') return this.closeTls(reader, r as Refusal);
       // Cut off by the switcher's own close (destroyPending), not by its peer: a `closed` here
       // told the operator, at every stop, that a client had hung up mid-admission.
       const cutByClose = (r as Refusal).reason === 'closed' && this.host.state !== 'open';
@@ -326,6 +334,21 @@ export class Gatekeeper {
     transport.close();
   }
 
+  /**
+   * A TLS handshake on a flex byte-stream port (a tls:// or wss:// URL given the tcp:// port):
+   * closed at once, so that the client fails now rather than at the admission timeout, as an
+   * HTTP request is answered (answerHttp; a TLS client could read no answer of ours), and logged
+   * as one is, and not charged either: it is a misconfigured client's mistake too.
+   */
+  private closeTls(reader: AdmissionReader, r: Refusal): void {
+    const transport = reader.transport;
+    const remote = transport.remoteAddress;
+    const first = this.tlsHandshakes.hit({ remote });
+    this.refused(remote, r, first ? { more: 'further TLS handshakes are summed up' } : null);
+    transport.resumeReading();
+    transport.close();
+  }
+
   /** Counts, charges and reports a refusal; logs it too unless `extra` is null (summed up). */
   private refused(remote: string, r: Refusal, extra: object | null = {}): void {
     this.refusedTotal++;
@@ -339,11 +362,11 @@ export class Gatekeeper {
           'admission refused',
         );
       }
-    } else if (r.reason === 'http') {
-      // Not charged: an HTTP request guesses no password, costs no crypto, and charging it would
-      // soon turn away, unheard, every node behind the same address as a misconfigured one. Not
-      // a warning either: it is the client's mistake, and answered; info says which host still
-      // has the wrong URL.
+    } else if (r.reason === 'http' || r.reason === 'tls') {
+      // Not charged: an HTTP request (or a TLS handshake) guesses no password, costs no crypto,
+      // and charging it would soon turn away, unheard, every node behind the same address as a
+      // misconfigured one. Not a warning either: it is the client's mistake, and answered (or
+      // closed at once); info says which host still has the wrong URL.
       if (extra !== null) {
         this.host.logger.info({ remote, reason: r.reason, err: r.message, ...extra }, 'admission refused');
       }

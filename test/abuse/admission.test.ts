@@ -138,6 +138,25 @@ describe('before admission', () => {
     expect(await n.ping()).toBeGreaterThanOrEqual(0);
   });
 
+  it('a TLS client (a tls:// URL given the tcp:// port) is closed at once, not at the admission timeout', async () => {
+    const { refused, log, tcpPort, sw } = await start({ admissionTimeout: 20_000, failedAdmissionBurst: 1 });
+    for (let i = 0; i < 3; i++) {
+      const err = await dialTls('127.0.0.1', tcpPort, { rejectUnauthorized: false, timeout: 15_000 }).catch(
+        (e: unknown) => e,
+      );
+      // Its handshake ends without an answer: the connection closed, not the dial's own timeout.
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).name).not.toBe('TimeoutError');
+    }
+    await expect.poll(() => refused.length).toBe(3);
+    expect(refused.map((r) => [r.reason, r.errCode])).toEqual(Array(3).fill(['tls', 0]));
+    expect(log.find('admission refused', { reason: 'tls' })[0]).toMatchObject({ level: 'info' });
+    await expect.poll(() => sw.stats().pendingAdmissions).toBe(0);
+    // Not charged: a node from the same host still gets in.
+    const n = await legitNode(tcpPort, 'after-tls');
+    expect(await n.ping()).toBeGreaterThanOrEqual(0);
+  });
+
   it('WebSocket messages shorter than a header are refused as malformed (Go panics here, 1.6)', async () => {
     const { sw, log, refused, wsUrl } = await start();
     for (const bytes of [0, 1, 5, 10]) {

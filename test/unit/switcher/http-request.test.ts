@@ -155,3 +155,64 @@ describe('an HTTP request on the byte-stream door', () => {
     expect(refusals.map((r) => r.reason)).not.toContain('http');
   });
 });
+
+/**
+ * A TLS client on the byte-stream door: a tls:// or wss:// URL given the tcp:// port. Its
+ * ClientHello read as a frame header announcing 771 bytes (its client_version, 0x0303) where
+ * Node's sends 369 in all, so both ends waited for the other until the admission timeout, which
+ * charged the host and logged a bare `timeout`. Now it is closed at once, as `tls`.
+ */
+describe('a TLS handshake on the byte-stream door', () => {
+  // The start of the ClientHello Node sends: a handshake record of TLS 1.0 framing, 364 bytes.
+  const HELLO = Uint8Array.from([
+    0x16, 0x03, 0x01, 0x01, 0x6c, 0x01, 0x00, 0x01, 0x68, 0x03, 0x03, 0x5a, 0xa5,
+  ]);
+
+  it('is closed at once, with nothing sent back, however its first bytes are cut', async () => {
+    const { sw, refusals } = make({ admissionTimeout: 60_000 });
+    expect(await exchange(sw, [HELLO])).toBe('');
+    expect(
+      await exchange(
+        sw,
+        [...HELLO].map((b) => Uint8Array.of(b)),
+      ),
+    ).toBe('');
+    // TLS 1.3 and 1.2 clients alike (the record version is 3.1 or 3.3).
+    expect(await exchange(sw, [Uint8Array.of(0x16, 0x03, 0x03, 0x00, 0x40, 0x01)])).toBe('');
+    expect(refusals).toEqual(
+      Array(3).fill({
+        remoteAddress: expect.any(String),
+        reason: 'tls',
+        errCode: 0,
+        message: 'a TLS handshake on a plain flex TCP port: a tls:// or wss:// client given the tcp:// port',
+      }),
+    );
+  });
+
+  it('is not charged to the host, and logged at info as a run', async () => {
+    let clockMs = 0;
+    const { sw, refusals, lines } = make({
+      admissionTimeout: 60_000,
+      failedAdmissionBurst: 1,
+      monotonicClock: () => clockMs,
+    });
+    for (let i = 0; i < 4; i++) await exchange(sw, [HELLO], '10.4.0.1:5000');
+    expect(refusals.map((r) => r.reason)).toEqual(Array(4).fill('tls'));
+    clockMs = 1_500;
+    await exchange(sw, [HELLO], '10.4.0.1:5000');
+    const tlsLines = lines.filter((l) => l.fields.reason === 'tls' || l.msg.includes('TLS'));
+    expect(tlsLines.map((l) => [l.level, l.msg])).toEqual([
+      ['info', 'admission refused'],
+      ['info', 'admissions refused: TLS handshakes'],
+      ['info', 'admission refused'],
+    ]);
+    expect(tlsLines[1]?.fields).toMatchObject({ refused: 3, total: 4 });
+    expect(lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
+  it('leaves a first byte of 0x16 without a TLS version after it to the frame reader', async () => {
+    const { sw, refusals } = make({ admissionTimeout: 50 });
+    expect(await exchange(sw, [Uint8Array.of(0x16, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 9)])).toBe('');
+    expect(refusals.map((r) => r.reason)).toEqual(['timeout']);
+  });
+});

@@ -75,7 +75,8 @@ export function refusal(
 
 /**
  * The request lines an HTTP client may start a connection with (a WebSocket client given a
- * switcher's tcp:// port, a browser, curl, a scanner), with the space that ends the method. A
+ * switcher's tcp:// port, a browser, curl, a scanner, an HTTP/2 client), with the space that
+ * ends the method. A
  * flex node never starts so: its first byte is the admission frame's command, 0x00 (PROTOCOL.md
  * 2.2), from a Go node as from flexmux. The longest is 8 bytes, less than a frame header, so the
  * verdict comes before a frame could.
@@ -90,6 +91,10 @@ const HTTP_METHODS = [
   'PATCH ',
   'CONNECT ',
   'TRACE ',
+  // The HTTP/2 connection preface (RFC 9113 3.4) of a client with prior knowledge of h2c: a
+  // gRPC or curl --http2-prior-knowledge client given the port. Read as a frame header it
+  // announced 20,527 bytes, and waited for the admission timeout as HTTP/1 requests did.
+  'PRI ',
 ];
 const SNIFF_BYTES = Math.max(...HTTP_METHODS.map((m) => m.length));
 

@@ -134,6 +134,18 @@ describe('an HTTP request on the byte-stream door', () => {
     expect(lines.filter((l) => l.level === 'warn')).toEqual([]);
   });
 
+  it('is told from the HTTP/2 preface of a client with prior knowledge (gRPC, curl)', async () => {
+    const { sw, refusals } = make({ admissionTimeout: 60_000, failedAdmissionBurst: 1 });
+    for (let i = 0; i < 2; i++) {
+      expect(await exchange(sw, ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'], '10.5.0.1:5000')).toMatch(
+        /^HTTP\/1\.1 400 /,
+      );
+    }
+    expect(refusals.map((r) => [r.reason, r.message.slice(0, 24)])).toEqual(
+      Array(2).fill(['http', 'an HTTP request (PRI) on']),
+    );
+  });
+
   it('leaves bytes that only start like a method to the frame reader (a flex frame starts 0x00)', async () => {
     const { sw, refusals } = make({ admissionTimeout: 50 });
     // No space after the method, or a lower-case one: not a request line, and as before, a

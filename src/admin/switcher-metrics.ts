@@ -52,8 +52,12 @@ export class SwitcherMetrics {
     readGauge(r, 'flexmux_switcher_clients', 'Admitted clients connected now.', none, () =>
       one(this.read().stats.clients),
     );
-    readGauge(r, 'flexmux_switcher_pending_admissions', 'Connections in admission now.', none, () =>
-      one(this.read().stats.pendingAdmissions),
+    readGauge(
+      r,
+      'flexmux_switcher_pending_admissions',
+      'Connections in admission now, a refused one until it has closed.',
+      none,
+      () => one(this.read().stats.pendingAdmissions),
     );
     readCounter(r, 'flexmux_switcher_admissions_total', 'Clients admitted since start.', none, () =>
       one(this.read().stats.admitted),

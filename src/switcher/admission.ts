@@ -151,6 +151,8 @@ export class AdmissionReader implements TransportHandlers {
   /** Why the reader gave up on the connection after the first frame was read, if it did. */
   failure: Refusal | null = null;
   private timer: TimerHandle | undefined;
+  /** Called once the transport has closed (onEnd). */
+  private ender: (() => void) | null = null;
 
   constructor(
     readonly transport: Transport,
@@ -191,6 +193,17 @@ export class AdmissionReader implements TransportHandlers {
     return this.ended !== null;
   }
 
+  /** Whether an admitted client took the connection over (handOff). */
+  get handedOff(): boolean {
+    return this.sink !== null;
+  }
+
+  /** Calls `fn` once the transport has closed: now if it has. */
+  onEnd(fn: () => void): void {
+    if (this.ended !== null) fn();
+    else this.ender = fn;
+  }
+
   data(chunk: Uint8Array): void {
     if (this.ended || this.discarding) return;
     if (this.head !== null && this.sniffHttp(chunk)) return;
@@ -221,6 +234,9 @@ export class AdmissionReader implements TransportHandlers {
     }
     this.ended = { err: err ?? cut ?? undefined };
     this.clearTimer();
+    const ender = this.ender;
+    this.ender = null;
+    ender?.();
     if (this.sink) {
       if (cut) this.sink.malformed(cut);
       this.sink.closed(err ?? cut ?? undefined);

@@ -164,12 +164,22 @@ export class Gatekeeper {
         this.host.failed(e);
       })
       .finally(() => {
-        this.pending.delete(reader);
-        // Drained without any new connection taken in (the turned-away nodes wait their back-off):
-        // the burst's summary must not wait for the next one.
-        if (this.pending.size === 0) this.overload.end(this.load());
-        this.host.settled();
+        // A refused connection stays the door's until it has closed: it is closed gracefully,
+        // reading on until the peer's end for up to the transport's closeTimeout, and a peer that
+        // neither read nor closed held its socket that long outside maxPendingAdmissions (one
+        // host sending HTTP requests, never charged, could hold thousands).
+        if (reader.handedOff || reader.isEnded) this.settle(reader);
+        else reader.onEnd(() => this.settle(reader));
       });
+  }
+
+  /** `reader`'s connection is no longer the door's (admitted, or refused and closed). */
+  private settle(reader: AdmissionReader): void {
+    if (!this.pending.delete(reader)) return;
+    // Drained without any new connection taken in (the turned-away nodes wait their back-off):
+    // the burst's summary must not wait for the next one.
+    if (this.pending.size === 0) this.overload.end(this.load());
+    this.host.settled();
   }
 
   /**

@@ -273,6 +273,35 @@ describe('admission guards', () => {
     expect(first.ended).toBe(false);
   });
 
+  it('counts a refused connection against maxPendingAdmissions until it has closed', async () => {
+    // A refusal is closed gracefully: the switcher reads on until the peer's end, for up to the
+    // transport's closeTimeout (5 s). Out of `pending` from the refusal on, a peer that neither
+    // read nor closed held its socket that long beyond every bound: one host sending HTTP
+    // requests (answered, never charged) could hold thousands of them.
+    const { sw, refusals } = make({ password: PASSWORD, maxPendingAdmissions: 2, admissionTimeout: 60_000 });
+    const request = new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n');
+    const raws: Raw[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = connectRaw(sw);
+      raws.push(r);
+      r.t.pauseReading();
+      r.send(request);
+      await expect.poll(() => refusals.length).toBe(i + 1);
+    }
+    expect(refusals.map((x) => x.reason)).toEqual(['http', 'http', 'overloaded']);
+    expect(sw.stats().pendingAdmissions).toBe(2);
+    // The first reads the answer and its end: closed, it leaves room for the next.
+    raws[0].t.resumeReading();
+    await raws[0].closed;
+    await expect.poll(() => sw.stats().pendingAdmissions).toBe(1);
+    const next = connectRaw(sw);
+    next.send(request);
+    await next.closed;
+    expect(refusals.map((x) => x.reason)).toEqual(['http', 'http', 'overloaded', 'http']);
+    raws[1].t.destroy();
+    await expect.poll(() => sw.stats().pendingAdmissions).toBe(0);
+  });
+
   it('logs a herd turned away as overloaded in a few lines, not one per connection', async () => {
     const lines: { msg: string; fields: Record<string, unknown> }[] = [];
     const log = (fields: object, msg?: string): void => {

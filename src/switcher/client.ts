@@ -807,7 +807,11 @@ export class SwitcherClient implements FrameSink {
     }
     if (reason === 'shutdown') this.resetOwnStreams();
     this.leave(reason, err);
-    this.outbox.scheduler.flush();
+    // A node the switcher stops is healthy, and its queue holds the resets of its streams: it
+    // gets all of it. Any other is being dropped (stuck, silent, kicked): what it had not taken
+    // is lost with it and counted so, at its teardown.
+    if (reason === 'shutdown') this.outbox.flushAll();
+    else this.outbox.scheduler.flush();
     // Read on until the peer's end so unread bytes never turn our FIN into a reset.
     this.gate.shutDown();
     this.transport.resumeReading();

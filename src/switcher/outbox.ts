@@ -344,6 +344,26 @@ export class Outbox<S extends Source> implements Deferred {
     }
   }
 
+  /**
+   * The client is closed as the switcher shuts down: hands the transport all that is queued, past
+   * its high-water mark, before it is closed. A closed transport takes nothing more, so what a
+   * backed-up client had queued here was lost at its close, with the resets of the shutdown
+   * queued ahead of it: its streams failed with the bare end of the connection, as after a crash.
+   * Nothing more is queued for a closing client, and its transport's close bounds how long it may
+   * take to read it.
+   */
+  flushAll(): void {
+    const s = this.scheduler;
+    s.flush();
+    while (s.isBlocked) {
+      const before = s.framesWritten;
+      // Lifts the wait for the transport's drain; the flush it schedules finds nothing left.
+      s.drain();
+      s.flush();
+      if (s.framesWritten === before) return;
+    }
+  }
+
   /** Sources with a queue here (for tests and stats). */
   get sources(): number {
     return this.bySource.size;

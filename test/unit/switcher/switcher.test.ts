@@ -4,9 +4,10 @@ import type { SwitcherOptions } from '../../../src/switcher/config.js';
 import { domainFingerprint, MAX_IP, MIN_IP } from '../../../src/switcher/ip-pool.js';
 import { type RefusalInfo, Switcher } from '../../../src/switcher/switcher.js';
 import { memoryPair } from '../../../src/transport/memory.js';
-import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { type Frame, makeFrame } from '../../../src/wire/frame.js';
-import { encodeOpen } from '../../../src/wire/open.js';
+import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
+import { decodeReset } from '../../../src/wire/reset.js';
 import { rejectsWithConfigError } from '../../helpers/rejects.js';
 import { admitRaw, connectRaw, join, PASSWORD, Raw, text } from './helpers.js';
 
@@ -160,6 +161,31 @@ describe('Switcher: graceful close', () => {
       expect(err.message).toBe(`close timeout must be an integer from 0 to 2147483647 (ms), got ${timeout}`);
     }
     expect(sw.state).toBe('open');
+  });
+
+  it('hands a backed-up client all it queued for it, the resets of its streams included, before closing', async () => {
+    const { sw } = make();
+    const acc = await join(sw, 'acc');
+    const dial = await join(sw, 'dial');
+    const caps = Caps.RESET;
+    dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps })));
+    await acc.next((f) => f.cmd === Cmd.OPEN);
+    acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps })));
+    await dial.next((f) => f.cmd === Cmd.OPEN_ACK);
+    // The dialer stops reading: acc's data fills its connection and queues at the switcher.
+    dial.t.pauseReading();
+    for (let i = 0; i < 64; i++) {
+      acc.send(makeFrame(Cmd.DATA, dial.ip, 1000, acc.ip, 80, new Uint8Array(16 * 1024)));
+    }
+    await expect.poll(() => sw.client('acc')?.framesIn).toBe(65);
+    expect(sw.client('dial')?.queuedBytes).toBeGreaterThan(0);
+    const closing = sw.close({ timeout: 2_000 });
+    dial.t.resumeReading();
+    // Before, the close wrote what the connection took at once and dropped the rest with the
+    // reset: the stream failed with the bare end of the connection, as after a crash.
+    const reset = await dial.next((f) => f.cmd === Cmd.RESET && f.dstPort === 1000);
+    expect(decodeReset(reset.payload)).toMatchObject({ code: 4, message: 'the switcher is shutting down' });
+    await closing;
   });
 
   it('destroys clients that do not finish within the timeout', async () => {

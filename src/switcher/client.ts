@@ -897,11 +897,15 @@ export class SwitcherClient implements FrameSink {
     // in one pass over our queue there. This runs once per stream, up to maxStreamsPerClient of
     // them in one turn: arrays per survivor, not a map per survivor.
     const ends = new Map<SwitcherClient, Orphans>();
+    // Not when the switcher is shutting down (below): every other node's connection closes too.
+    const inOurPlace = this.leaveReason !== 'shutdown';
     for (const [key, link] of this.streams) {
       const peer = peerOf(link, this);
       peer.streams.delete(key);
       link.acceptorClient.accepted--;
-      if (peer !== this) addOrphan(ends, peer, key, link);
+      // At a shutdown a plain v3 stream ends with the connection at both ends (resetOwnStreams):
+      // a CloseStream made the end closed later read a clean end where data may have been lost.
+      if (peer !== this && (inOurPlace || (link.caps & Caps.RESET) !== 0)) addOrphan(ends, peer, key, link);
       SwitcherClient.forgetRoute(link);
     }
     this.streams.clear();
@@ -910,8 +914,6 @@ export class SwitcherClient implements FrameSink {
     // each that has nothing left lets go of its empty queues (trimIfIdle), as after an unlink.
     // Else one kept busy only by us kept them until its outbox's sweep (every 64 new queues).
     const touched = new Set<SwitcherClient>(ends.keys());
-    // Not when the switcher is shutting down (below): every other node's connection closes too.
-    const inOurPlace = this.leaveReason !== 'shutdown';
     // Kept closes we took part in, at either end, go with us: our own, and those we owed.
     for (const kept of this.closing.values()) {
       kept.peer.owes.delete(kept);

@@ -188,6 +188,21 @@ describe('Switcher: graceful close', () => {
     await closing;
   });
 
+  it('sends no CloseStream for a plain v3 stream: it ends with the connection at both ends', async () => {
+    const { sw } = make();
+    const acc = await join(sw, 'acc');
+    const dial = await join(sw, 'dial');
+    dial.send(makeFrame(Cmd.OPEN, acc.ip, 80, dial.ip, 1000, encodeOpen({ domain: '', caps: 0 })));
+    await acc.next((f) => f.cmd === Cmd.OPEN);
+    acc.send(makeFrame(Cmd.OPEN_ACK, dial.ip, 1000, acc.ip, 80, encodeOpenAck({ window: 0, caps: 0 })));
+    await dial.next((f) => f.cmd === Cmd.OPEN_ACK);
+    await sw.close();
+    await Promise.all([acc.closed, dial.closed]);
+    // Before, the end closed second got a CloseStream as if from the other: a clean end of a
+    // stream whose data may have been lost, where the first saw its connection end.
+    expect([...acc.inbox, ...dial.inbox].map((f) => f.cmd)).not.toContain(Cmd.CLOSE);
+  });
+
   it('destroys clients that do not finish within the timeout', async () => {
     const { sw, left } = make();
     const a = await join(sw, 'alice');

@@ -976,10 +976,16 @@ export class SwitcherClient implements FrameSink {
    */
   private startPings(ms: number): void {
     let inFlight = false;
+    let sentAt = 0;
     const wait = Math.min(ms, this.host.options.livenessTimeout);
     this.pingTimer = interval(() => {
       if (this.state !== 'open' || inFlight || this.busySending) return;
+      // A frame since the last ping went out (its answer, come after the wait on a long round
+      // trip) says the client lives: the next miss is the first in a row, not the second. Else a
+      // client that answered every ping late was closed after two, each answer counted for none.
+      if (this.missedPings > 0 && this.lastFrameAt >= sentAt) this.missedPings = 0;
       inFlight = true;
+      sentAt = now();
       void this.probe(this.domain, wait).then((ok) => {
         inFlight = false;
         if (this.state !== 'open') return;

@@ -81,6 +81,25 @@ describe('switcher pings under load', () => {
     expect(sw.client('busy')).toBeDefined();
   });
 
+  it('do not close an idle client that answers every ping late, before the next one', async () => {
+    // A long round trip (a slow or deep path), longer than the wait for an answer: each answer
+    // comes after its ping was given up, and before the next ping. Both pings of a 'two in a
+    // row' were answered, yet the late answers counted for neither and the client was closed.
+    const sw = switcher({ pingInterval: 200, livenessTimeout: 50 });
+    const left = leaves(sw);
+    const slow = await join(sw, 'slow');
+    for (let i = 0; i < 4; i++) {
+      const ping = await slow.next((f) => f.cmd === Cmd.PING && f.srcIP === SWITCHER_IP, 2_000);
+      const answer = setTimeout(
+        () => slow.send(makeFrame(Cmd.PING_ACK, SWITCHER_IP, ping.srcPort, slow.ip, 0)),
+        110,
+      );
+      cleanups.push(() => clearTimeout(answer));
+    }
+    expect(left).toEqual([]);
+    expect(sw.client('slow')).toBeDefined();
+  });
+
   it('do not evict a busy holder whose answer to a takeover ping is late', async () => {
     const sw = switcher({ livenessTimeout: 50 });
     const left = leaves(sw);

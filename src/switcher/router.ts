@@ -103,8 +103,10 @@ export class Router {
     // A dial from a port ends any route the port had: the dialer gave that dial up, and the
     // route's refusal or ACK would be taken for this one (dialers match ACKs by port).
     if (f.cmd === Cmd.OPEN) {
-      const given = from.opening.get(f.srcPort);
+      const given = from.opening.size === 0 ? undefined : from.opening.get(f.srcPort);
       if (given !== undefined) {
+        // Early frames the route still held go nowhere now: counted as dropped, as any such.
+        this.discard(from, given, 'early data of a dial given up for a new one');
         SwitcherClient.dropRoute(from, f.srcPort);
         // That dial ended without a stream, as a refused one does: its ends may be idle now. The
         // trim is deferred and asks again (Outbox.trimSoon), so the new dial, if it is tracked,

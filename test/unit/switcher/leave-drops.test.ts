@@ -90,6 +90,21 @@ describe("frames dropped at a client's leave", () => {
     expect(sw.client('alice')!.dropped).toBe(alices + 3);
   });
 
+  it('and early frames still held for a dial its dialer gave up for a new dial from its port', async () => {
+    const sw = switcher();
+    const bob = await join(sw, 'bob');
+    const alice = await join(sw, 'alice');
+    await earlyDial(alice, bob, 5000);
+    await holdEarly(alice, 5000, 3);
+    const before = sw.stats().dropped;
+    const alices = sw.client('alice')!.dropped;
+    // The new dial ends the old one's route, and the frames it held go nowhere: before, they
+    // were forgotten without a count.
+    await earlyDial(alice, bob, 5000);
+    expect(sw.stats().dropped).toBe(before + 3);
+    expect(sw.client('alice')!.dropped).toBe(alices + 3);
+  });
+
   it('and early frames still held for a dialer that left', async () => {
     const sw = switcher();
     const bob = await join(sw, 'bob');

@@ -21,6 +21,25 @@ describe('Liveness (PROTOCOL.md 6.3)', () => {
     expect(l.pending).toBe(0);
   });
 
+  it('takes the round trip of a late answer, which settles nothing more', async () => {
+    // On a path slower than the wait, every answer came late: it matched nothing, so the rtt of
+    // such a client was never measured, and its answers were counted as dropped frames.
+    const rtts: number[] = [];
+    const l = new Liveness((ms) => rtts.push(ms));
+    const sent: number[] = [];
+    expect(await l.start((id) => sent.push(id), 10)).toBe(false);
+    expect(l.complete(sent[0])).toBe(true);
+    expect(l.rtt).toBeGreaterThanOrEqual(9);
+    expect(rtts).toEqual([l.rtt]);
+    // Once.
+    expect(l.complete(sent[0])).toBe(false);
+    expect(rtts).toHaveLength(1);
+    // A leave forgets it.
+    expect(await l.start((id) => sent.push(id), 10)).toBe(false);
+    l.failAll();
+    expect(l.complete(sent[1])).toBe(false);
+  });
+
   it('fails a ping nobody answers after the timeout, and wraps ids after 65535', async () => {
     const l = new Liveness();
     expect(await l.start(() => {}, 10)).toBe(false);

@@ -98,6 +98,9 @@ describe('switcher pings under load', () => {
     }
     expect(left).toEqual([]);
     expect(sw.client('slow')).toBeDefined();
+    // The late answers give its round trip, and are no dropped frames.
+    expect(sw.client('slow')?.rtt).toBeGreaterThanOrEqual(100);
+    expect(sw.client('slow')?.dropped).toBe(0);
   });
 
   it('do not evict a busy holder whose answer to a takeover ping is late', async () => {

@@ -72,33 +72,14 @@ function isFatal(err: unknown): boolean {
 /**
  * Why a ping got no reply, for a line that names the target already: the library's messages name
  * it too (`ping alice failed: domain not found`, `ping alice timed out after 10000 ms`), which
- * would say it twice. So an answer's text alone, or the message past the name; and in what
- * --wait-for-target ends with, the last answer's text alone as well (`...waiting for its target;
- * last answer: ping alice failed: domain not found` named it a second time).
+ * would say it twice. So an answer's text alone, or the message past the name (the library's
+ * messages name it once, at the start, also those of a wait for the target or the switcher).
  */
-function whyNoReply(err: unknown, domain: string, timeout: number): string {
+function whyNoReply(err: unknown, domain: string): string {
   if (!(err instanceof FlexError)) return String(err);
   if (err instanceof PingError) return clipText(err.remoteText);
-  if (err.code === 'FLEX_ERR_TIMEOUT' && err.message.startsWith(NOT_READY))
-    return notReadyInTime(err, timeout);
   const named = `ping ${pingTarget(domain)} `;
-  let text = err.message.startsWith(named) ? err.message.slice(named.length) : err.message;
-  const answer = err.cause;
-  if (answer instanceof PingError) text = text.replace(answer.message, clipText(answer.remoteText));
-  return text.replace(`; then ${named}`, '; then ');
-}
-
-/** How the session's wait for a connection that ran out begins (NodeSession's notReadyError). */
-const NOT_READY = 'session not ready in time';
-
-/**
- * --wait-for-target while the switcher is down: the session's `session not ready in time; last
- * attempt: ...` said neither how long was waited nor for what. The time is the ping's -W: the
- * wait for the switcher is part of it.
- */
-function notReadyInTime(err: FlexError, timeout: number): string {
-  const last = err.cause instanceof Error ? `; last attempt: ${err.cause.message}` : '';
-  return `timed out after ${timeout} ms waiting for the switcher${last}`;
+  return err.message.startsWith(named) ? err.message.slice(named.length) : err.message;
 }
 
 /** A failure of an openWaiting session's that ends the run (`failed`), told apart from a lost ping. */
@@ -168,7 +149,7 @@ async function runPing(ctx: CommandContext): Promise<number> {
           fatal = err;
           break;
         }
-        if (!o.quiet) out(`no reply from ${name}: seq=${seq}: ${whyNoReply(err, domain, o.timeout)}`);
+        if (!o.quiet) out(`no reply from ${name}: seq=${seq}: ${whyNoReply(err, domain)}`);
       }
       if (seq === o.count || stop.signal.aborted) break;
       const wait = o.interval - (performance.now() - sentAt);

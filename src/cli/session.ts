@@ -240,8 +240,9 @@ export function raceFailed<T>(task: Promise<T>, failed: Promise<never>): Promise
 
 /**
  * What a task on an openWaiting session says when its timeout ran out before the switcher was
- * ever reached: the library's `session not ready in time; last attempt: ...` names neither the
- * switcher nor the time. `err` unchanged otherwise.
+ * ever reached: the library's `dial bob:80 timed out after 15000 ms waiting for the switcher;
+ * last attempt: ...` does not say which switcher, nor that its URL was the default one. `err`
+ * unchanged otherwise.
  */
 export function noSwitcherInTime(
   err: unknown,

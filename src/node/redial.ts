@@ -11,6 +11,7 @@ import type { Logger } from '../util/logger.js';
 import { followSignal } from '../util/signals.js';
 import { now } from '../util/timers.js';
 import { PingErrorText } from '../wire/ping.js';
+import { clipText } from '../wire/utf8.js';
 
 /**
  * Dialling (or pinging) again while the target is away. After a switcher restart every node comes
@@ -237,11 +238,16 @@ function dialOutOfTime(o: RedialOptions, refused: unknown, last?: unknown): Dial
 }
 
 function pingOutOfTime(o: RedialOptions, away: unknown, last?: unknown): TimeoutError {
-  // A ping's own timeout after `domain not found` says something (the node came, and did not
-  // answer in time), unlike a dial's: named too.
-  const then = last === undefined ? '' : `; then ${(last as Error).message}`;
+  // The target named once, at the start: the answer's text alone (its message, `ping alice
+  // failed: domain not found`, named it again), and the last ping's error past its name. A ping's
+  // own timeout after `domain not found` says something (the node came, and did not answer in
+  // time), unlike a dial's: named too.
+  const named = `ping ${o.target} `;
+  const unnamed = (m: string): string => (m.startsWith(named) ? m.slice(named.length) : m);
+  const answer = away instanceof PingError ? clipText(away.remoteText) : unnamed((away as Error).message);
+  const then = last === undefined ? '' : `; then ${unnamed((last as Error).message)}`;
   return new TimeoutError(
-    `ping ${o.target} timed out after ${o.timeout} ms waiting for its target; last answer: ${(away as Error).message}${then}`,
+    `${named}timed out after ${o.timeout} ms waiting for its target; last answer: ${answer}${then}`,
     { cause: away },
   );
 }

@@ -372,7 +372,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       const onAbort = (): void => waiter.reject(new AbortError(READY_ABORTED, { cause: signal?.reason }));
       const timer =
         options.timeout !== undefined
-          ? setTimeout(() => waiter.reject(this.notReadyError()), options.timeout)
+          ? setTimeout(
+              () => waiter.reject(this.notReadyError(`session not ready after ${options.timeout} ms`)),
+              options.timeout,
+            )
           : null;
       heard?.signal.addEventListener('abort', onAbort, { once: true });
       this.readyWaiters.push(waiter);
@@ -546,14 +549,15 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   }
 
   /**
-   * What a wait for readiness that ran out fails with: the last failure named in the message and
-   * kept as the cause (a bare 'session not ready in time' hid a wrong password or a switcher
-   * that is down, told only to 'disconnect' listeners).
+   * What a wait for readiness that ran out fails with: `head` (what ran out, and after how long),
+   * then the last failure, named in the message and kept as the cause (a bare 'session not ready
+   * in time' hid a wrong password or a switcher that is down, told only to 'disconnect'
+   * listeners; and, without the time, a caller such as `flexmux ping` rewrote it to say that).
    */
-  private notReadyError(): TimeoutError {
+  private notReadyError(head: string): TimeoutError {
     const cause = this.lastFailure;
-    if (cause === undefined) return new TimeoutError('session not ready in time');
-    return new TimeoutError(`session not ready in time; last attempt: ${cause.message}`, { cause });
+    if (cause === undefined) return new TimeoutError(head);
+    return new TimeoutError(`${head}; last attempt: ${cause.message}`, { cause });
   }
 
   private async shutdown(): Promise<void> {
@@ -609,6 +613,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         // ends several forwarded connections' dials must say which in its log.
         if (err instanceof AbortError && o.signal?.aborted) {
           throw new AbortError(`${what} aborted`, { cause: o.signal.reason });
+        }
+        // Likewise, with its whole wait: `ping alice timed out after 10000 ms waiting for the
+        // switcher`, as the node names a ping that got no answer in time.
+        if (err instanceof TimeoutError) {
+          throw this.notReadyError(`${what} timed out after ${limit} ms waiting for the switcher`);
         }
         throw err;
       }

@@ -1049,9 +1049,10 @@ describe('what a session that cannot get in tells its caller', () => {
     const err = (await s.ready({ timeout: 1_000, untilAdmitted: true }).catch((e: unknown) => e)) as Error;
     const cause = await failed;
     expect(cause).toBeInstanceOf(AdmissionError);
-    // Before: a bare 'session not ready in time', the wrong password only told to 'disconnect'.
+    // Before: a bare 'session not ready in time', the wrong password only told to 'disconnect';
+    // then without how long it waited.
     expect(err).toBeInstanceOf(TimeoutError);
-    expect(err.message).toBe(`session not ready in time; last attempt: ${cause.message}`);
+    expect(err.message).toBe(`session not ready after 1000 ms; last attempt: ${cause.message}`);
     expect(err.cause).toBe(cause);
   });
 

@@ -310,6 +310,17 @@ describe('ready() and a refused admission', () => {
     const err = await outcome(s.dial('nobody:1', { wait: true, timeout: 300 }));
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as Error).cause).toBeInstanceOf(AdmissionError);
+    // Named for the dial, with its whole wait. Before: `session not ready in time; last attempt:
+    // ...`, which `flexmux ping` matched by its start to add the time it had waited.
+    const cause = (err as Error).cause as Error;
+    expect((err as Error).message).toBe(
+      `dial nobody:1 timed out after 300 ms waiting for the switcher; last attempt: ${cause.message}`,
+    );
+    const pinged = await outcome(s.ping('bob', { wait: true, timeout: 200 }));
+    expect(pinged).toBeInstanceOf(TimeoutError);
+    expect((pinged as Error).message).toMatch(
+      /^ping bob timed out after 200 ms waiting for the switcher; last attempt: .*wrong password/,
+    );
   });
 
   it('leaves no unhandled rejection when nobody waits on ready()', async () => {

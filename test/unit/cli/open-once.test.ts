@@ -111,7 +111,7 @@ describe('openOnce when the session is not ready in time', () => {
     expect(err.message).toBe('no connection to tcp://u:***@127.0.0.1:7000 within 1200 ms');
     // Before, a new TimeoutError without it: the library's error and its stack were lost.
     expect(err.cause).toBeInstanceOf(TimeoutError);
-    expect((err.cause as Error).message).toBe('session not ready in time');
+    expect((err.cause as Error).message).toBe('session not ready after 1200 ms');
     // The final line does not repeat a cause of the same kind that says nothing more.
     expect(describeError(err)).toBe(
       'no connection to tcp://u:***@127.0.0.1:7000 within 1200 ms [FLEX_ERR_TIMEOUT]',

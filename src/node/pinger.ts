@@ -11,7 +11,6 @@ import { Deque } from '../util/deque.js';
 import { now, timeout } from '../util/timers.js';
 import { MAX_PAYLOAD } from '../wire/constants.js';
 import { encodeUtf8 } from '../wire/utf8.js';
-import { PortPool } from './ports.js';
 
 interface PendingPing {
   resolve: (rtt: number) => void;
@@ -40,14 +39,43 @@ export function pingPayload(domain: string): Uint8Array {
   return payload;
 }
 
+/**
+ * Ping ids 1..65535, handed out in turn, skipping those in use. Not the most recently freed first,
+ * as dial ports are (PortPool): the id of a ping that gave up left its quarantine for the top of
+ * that list, so once the first 65,535 had been used the next ping took it, and an answer that
+ * came later still (a slow peer, a deep path) completed that ping. In turn, an id comes back only
+ * after every other free one.
+ */
+class PingIds {
+  private readonly used = new Set<number>();
+  private next = 1;
+
+  /** A free id, or -1 when all are in use. */
+  take(): number {
+    for (let n = 0; n < 0xffff; n++) {
+      const id = this.next;
+      this.next = id === 0xffff ? 1 : id + 1;
+      if (!this.used.has(id)) {
+        this.used.add(id);
+        return id;
+      }
+    }
+    return -1;
+  }
+
+  release(id: number): void {
+    this.used.delete(id);
+  }
+}
+
 /** Outstanding pings, keyed by ping id (the request's source port, PROTOCOL.md 6.1). */
 export class Pinger {
-  private readonly ids = new PortPool(1, 0xffff);
+  private readonly ids = new PingIds();
   private readonly pending = new Map<number, PendingPing>();
   /**
    * Ids of pings that gave up (timeout, abort), oldest first, and when each may be used again:
-   * their answer can still come, and must not complete a later ping that took the id (the pool
-   * hands out the most recently released id first). Released lazily, by the next start().
+   * their answer can still come, and must not complete a later ping that took the id (ids come
+   * round in turn, but sooner while most are in use). Released lazily, by the next start().
    */
   private readonly cooling = new Deque<number>();
   private readonly coolUntil = new Deque<number>();

@@ -1,5 +1,5 @@
 /**
- * A pool of 16-bit numbers (dial ports, ping ids): handed out sequentially first, then the most
+ * A pool of 16-bit numbers (dial ports): handed out sequentially first, then the most
  * recently released first, as Go does (PROTOCOL.md 3.2 and 7.3).
  */
 export class PortPool {

@@ -2,7 +2,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionClosedError, LimitError, TimeoutError } from '../../../src/errors.js';
 import { Node } from '../../../src/index.js';
 import { Heartbeat } from '../../../src/node/heartbeat.js';
-import type { PortPool } from '../../../src/node/ports.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { nextEvent } from '../../helpers/faulty-streams.js';
 
@@ -113,7 +112,7 @@ describe('heartbeat of a node', () => {
     const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 40, heartbeatTimeout: 40 });
     try {
       // Fill the ping-id table, as 65,535 outstanding (or quarantined) pings would.
-      const ids = (node as unknown as { pinger: { ids: PortPool } }).pinger.ids;
+      const ids = (node as unknown as { pinger: { ids: { take(): number } } }).pinger.ids;
       while (ids.take() >= 0) {}
       await expect(node.ping()).rejects.toBeInstanceOf(LimitError);
       // Before: no 'close' (the heartbeat took the LimitError for an answer).

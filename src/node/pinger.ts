@@ -8,6 +8,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import { Deque } from '../util/deque.js';
+import { followSignal } from '../util/signals.js';
 import { now, timeout } from '../util/timers.js';
 import { MAX_PAYLOAD } from '../wire/constants.js';
 import { encodeUtf8 } from '../wire/utf8.js';
@@ -113,10 +114,14 @@ export class Pinger {
         () => this.fail(id, new TimeoutError(`ping ${target} timed out after ${timeoutMs} ms`), true),
         timeoutMs,
       );
-      signal?.addEventListener('abort', onAbort, { once: true });
+      // Heard through a follower (followSignal): the pings sharing one signal (a node's admin RTT
+      // round: its switcher and up to 16 peer domains at once) share one listener on it. With a
+      // listener each, the eleventh made Node.js warn of a leak (MaxListenersExceededWarning).
+      const heard = signal === undefined ? undefined : followSignal(signal);
+      heard?.signal.addEventListener('abort', onAbort, { once: true });
       const cleanup = (): void => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        heard?.dispose();
         this.pending.delete(id);
       };
       this.pending.set(id, { resolve, reject, timer, cleanup, sentAt: now(), target });

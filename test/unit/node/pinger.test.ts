@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { defaults } from '../../../src/config.js';
 import { AbortError, TimeoutError } from '../../../src/errors.js';
@@ -80,5 +81,26 @@ describe('pinger ids', () => {
     expect(pinger.complete(slowId, 'domain not found')).toBe(false);
     expect(pinger.complete(nextId, '')).toBe(true);
     await expect(next).resolves.toBeGreaterThanOrEqual(0);
+  });
+
+  it('pings sharing one signal listen to it through one listener', async () => {
+    // A node's admin RTT round pings its switcher and up to 16 peer domains at once, all with the
+    // probe's signal. Before: a listener each, and Node.js warned of a leak at the eleventh.
+    const pinger = new Pinger();
+    const ac = new AbortController();
+    const sent: number[] = [];
+    const pings = Array.from({ length: 12 }, () => pinger.start((id) => sent.push(id), 1_000, ac.signal));
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    // Each ping still hears the abort, and an answered one lets go of its part.
+    pinger.complete(sent[0]!, '');
+    await pings[0];
+    ac.abort();
+    for (const p of pings.slice(1)) await expect(p).rejects.toBeInstanceOf(AbortError);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    const again = new AbortController();
+    const answered = pinger.start((id) => sent.push(id), 1_000, again.signal);
+    pinger.complete(sent[sent.length - 1]!, '');
+    await answered;
+    expect(getEventListeners(again.signal, 'abort')).toHaveLength(0);
   });
 });

@@ -1,4 +1,5 @@
 import { AbortError, ConnectionClosedError, DialTimeoutError } from '../errors.js';
+import { followSignal, type LinkedSignal } from '../util/signals.js';
 import { now, timeout } from '../util/timers.js';
 import { type DialTarget, formatTarget } from './address.js';
 
@@ -13,8 +14,8 @@ export interface PendingDial<T> {
 }
 
 class Entry<T> implements PendingDial<T> {
-  signal: AbortSignal | null = null;
-  onAbort: (() => void) | null = null;
+  /** What the dial hears its caller's signal through (followSignal), when it has one. */
+  heard: LinkedSignal | null = null;
   constructor(
     readonly port: number,
     readonly target: DialTarget,
@@ -78,10 +79,16 @@ export class PendingDials<T> {
     });
     if (signal !== undefined) {
       const e = entry;
-      e.signal = signal;
-      e.onAbort = () =>
-        this.giveUp(e, new AbortError(`dial ${formatTarget(target)} aborted`, { cause: signal.reason }));
-      signal.addEventListener('abort', e.onAbort, { once: true });
+      // Through a follower: the dials sharing one signal (a program's shutdown signal, given to
+      // every dial) share one listener on it. With a listener each, the eleventh dial in flight
+      // made Node.js warn of a leak (MaxListenersExceededWarning).
+      e.heard = followSignal(signal);
+      e.heard.signal.addEventListener(
+        'abort',
+        () =>
+          this.giveUp(e, new AbortError(`dial ${formatTarget(target)} aborted`, { cause: signal.reason })),
+        { once: true },
+      );
     }
     if (!usual) this.unusual++;
     this.pending.set(port, entry);
@@ -133,7 +140,7 @@ export class PendingDials<T> {
   private remove(e: Entry<T>): void {
     this.pending.delete(e.port);
     if (!e.usual) this.unusual--;
-    if (e.onAbort !== null) e.signal?.removeEventListener('abort', e.onAbort);
+    e.heard?.dispose();
     if (this.pending.size === 0 && this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;

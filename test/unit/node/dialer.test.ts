@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AbortError, ConnectionClosedError, DialTimeoutError } from '../../../src/errors.js';
 import { PendingDials } from '../../../src/node/dialer.js';
@@ -121,6 +122,27 @@ describe('pending dials: one shared deadline timer', () => {
     await flush();
     expect(q.state).toBe('ok');
     expect(gaveUp).toEqual([1000]);
+  });
+
+  it('dials sharing one signal listen to it through one listener', async () => {
+    // A program that gives its shutdown signal to every dial. Before: a listener each, and
+    // Node.js warned of a leak at the eleventh dial in flight.
+    const ac = new AbortController();
+    const all = Array.from({ length: 12 }, (_, i) =>
+      track(dials.wait(1000 + i, { domain: 'a', port: 1 }, 1_000, ac.signal)),
+    );
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    dials.take(1000)?.resolve('ok');
+    ac.abort();
+    await flush();
+    expect(all.map((t) => t.state)).toEqual(['ok', ...Array(11).fill('AbortError')]);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    const again = new AbortController();
+    const q = track(dials.wait(2000, { domain: 'b', port: 1 }, 1_000, again.signal));
+    dials.take(2000)?.resolve('ok');
+    await flush();
+    expect(q.state).toBe('ok');
+    expect(getEventListeners(again.signal, 'abort')).toHaveLength(0);
   });
 
   it('fails every dial when the connection goes', async () => {

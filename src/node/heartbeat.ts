@@ -10,7 +10,7 @@ import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
  * use: LimitError) is no answer: only bytes heard within the timeout then prove the peer alive. The check runs four times per interval, so a
  * dead peer is found within interval + timeout (+ a quarter); while our own output is backed up,
  * bytes heard in the last 2 × interval + timeout still count as alive (a deep, slow path), so it
- * can take up to that long after the last byte heard.
+ * can take up to that long (+ a quarter) after the last byte heard.
  */
 export class Heartbeat {
   private readonly timer: ReturnType<typeof setInterval>;
@@ -59,16 +59,37 @@ export class Heartbeat {
           this.lastWritten = written();
           this.lastChange = now();
         };
-        const judge = (err: Error): void => {
-          settle();
-          if (this.stopped) return;
+        const judge = (err: Error, excusedBefore = false): void => {
           // Bytes heard since the ping prove the peer alive. So do bytes heard lately while our
           // own output is backed up: the ping then waits behind our bulk data on a deep, slow
           // path while the peer's ACKs trickle in.
           const r = received();
-          if (r !== atPing) return;
+          if (this.stopped || r !== atPing) {
+            settle();
+            return;
+          }
           if (r !== this.lastReceived) this.lastHeard = now();
-          if (backlogged() && now() - this.lastHeard < 2 * intervalMs + timeoutMs) return;
+          const backed = backlogged();
+          // Our output drained while the ping was excused: the ping may have only just gone out,
+          // behind it. A new one (sent at the next check) gets a whole timeout of its own.
+          if (excusedBefore && !backed) {
+            settle();
+            return;
+          }
+          const excused = this.lastHeard + 2 * intervalMs + timeoutMs - now();
+          if (backed && excused > 0) {
+            // Judged again at each check until that excuse runs out (alive as soon as anything is
+            // heard), not left to the next ping: that one was sent a check later and judged a
+            // timeout after, so a dead peer went unnoticed up to a timeout past the bound (with
+            // an interval and a timeout of 1 s each, 4.25 s after the last byte instead of 3.25 s;
+            // 7.5 s instead of 5.25 s with a timeout of 3 s).
+            this.judgeTimer = timeout(
+              () => judge(err, true),
+              Math.min(excused, Math.max(25, intervalMs >>> 2)),
+            );
+            return;
+          }
+          settle();
           onDead(new ConnectionClosedError(`heartbeat: no answer within ${timeoutMs} ms`, { cause: err }));
         };
         ping(timeoutMs).then(settle, (err: unknown) => {

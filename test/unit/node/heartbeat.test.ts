@@ -89,6 +89,91 @@ describe('heartbeat', () => {
     expect(dead).not.toHaveBeenCalled();
   });
 
+  it('while its own output is backed up, finds a silent peer within 2 × interval + timeout (+ a quarter)', async () => {
+    // A timeout as long as the interval. The ping that found the peer within the excuse for a
+    // backed-up output (bytes heard in the last 2 × interval + timeout) used to leave the verdict
+    // to the next ping, sent a check later and judged a timeout after: 3.5 s here, not 3.25 s.
+    const [interval, timeout] = [1_000, 1_000];
+    const dead = vi.fn();
+    let written = 0;
+    const hb = new Heartbeat(
+      interval,
+      timeout,
+      () => (written += 100),
+      () => 1, // heard once, before the first check took note of it
+      () => true,
+      timesOut,
+      dead,
+    );
+    await vi.advanceTimersByTimeAsync(2 * interval + timeout);
+    expect(dead).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(interval / 4 + 10);
+    hb.stop();
+    expect(dead).toHaveBeenCalledTimes(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a ping excused by a backed-up output gets a new one once the output drains', async () => {
+    // The ping waited behind our bulk data and may have only just gone out: not judged dead on
+    // its old timeout the moment the backlog clears, but pinged again, with a timeout of its own.
+    const [interval, timeout] = [1_000, 1_000];
+    const pingedAt: number[] = [];
+    let deadAt = -1;
+    let backed = true;
+    const hb = new Heartbeat(
+      interval,
+      timeout,
+      () => 0,
+      () => 1,
+      () => backed,
+      (t) => {
+        pingedAt.push(performance.now());
+        return timesOut(t);
+      },
+      () => {
+        if (deadAt < 0) deadAt = performance.now();
+      },
+    );
+    // The first ping (1.25 s) times out at 2.25 s, excused; the output drains at 2.4 s.
+    await vi.advanceTimersByTimeAsync(2_400);
+    expect(pingedAt).toHaveLength(1);
+    backed = false;
+    // The peer stays silent: dead, but only once a ping sent after the drain has timed out.
+    await vi.advanceTimersByTimeAsync(2 * timeout);
+    hb.stop();
+    expect(deadAt).toBeGreaterThan(0);
+    const before = pingedAt.filter((t) => t < deadAt);
+    expect(before).toHaveLength(2);
+    expect(deadAt - before[1]!).toBeGreaterThanOrEqual(timeout);
+  });
+
+  it('while its own output is backed up, a peer heard during the excuse is alive, and pinged again', async () => {
+    const dead = vi.fn();
+    let received = 0;
+    let pings = 0;
+    let written = 0;
+    const hb = new Heartbeat(
+      INTERVAL,
+      TIMEOUT,
+      () => (written += 100),
+      () => received,
+      () => true,
+      (t) => {
+        pings++;
+        return timesOut(t);
+      },
+      dead,
+    );
+    // Its ACKs trickle in, a byte every 1.5 intervals; its answers to pings never come.
+    for (let i = 0; i < 20; i++) {
+      await vi.advanceTimersByTimeAsync(INTERVAL * 1.5);
+      received++;
+    }
+    expect(dead).not.toHaveBeenCalled();
+    expect(pings).toBeGreaterThan(5);
+    hb.stop();
+  });
+
   it('finds a silent peer after the wall clock steps back', async () => {
     // An NTP step or a VM resumed from a snapshot sets Date.now() back: a heartbeat timed by the
     // wall clock saw "now - last write" negative and pinged no more until the clock caught up

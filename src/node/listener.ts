@@ -3,6 +3,7 @@ import { AbortError, ConnectionClosedError } from '../errors.js';
 import { checkInt, checkOptions, checkSignal } from '../util/check.js';
 import { Deque } from '../util/deque.js';
 import { Emitter } from '../util/emitter.js';
+import { followSignal } from '../util/signals.js';
 
 export type ListenerEvents<S> = {
   stream: [S];
@@ -149,17 +150,25 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     return new Promise<S>((resolve, reject) => {
       const w: Waiter<S> = { resolve, reject };
       if (signal) {
-        const onAbort = (): void => {
-          this.removeWaiter(w);
-          reject(new AbortError(this.acceptAborted(), { cause: signal.reason }));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
+        // Heard through a follower (followSignal): a pool of workers, each waiting in accept()
+        // with the server's shutdown signal, share one listener on it. With a listener each, the
+        // eleventh made Node.js warn of a leak (MaxListenersExceededWarning).
+        const heard = followSignal(signal);
+        heard.signal.addEventListener(
+          'abort',
+          () => {
+            heard.dispose();
+            this.removeWaiter(w);
+            reject(new AbortError(this.acceptAborted(), { cause: signal.reason }));
+          },
+          { once: true },
+        );
         w.resolve = (v) => {
-          signal.removeEventListener('abort', onAbort);
+          heard.dispose();
           resolve(v);
         };
         w.reject = (e) => {
-          signal.removeEventListener('abort', onAbort);
+          heard.dispose();
           reject(e);
         };
       }

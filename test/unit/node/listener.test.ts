@@ -1,5 +1,6 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ResetCode } from '../../../src/errors.js';
+import { AbortError, ResetCode } from '../../../src/errors.js';
 import { type FlexStream, Node } from '../../../src/index.js';
 import { Listener } from '../../../src/node/listener.js';
 import { memoryPair } from '../../../src/transport/memory.js';
@@ -57,6 +58,32 @@ describe('Listener backlog', () => {
  * must hear they were refused (reset code 4, PROTOCOL.md 14.3), not cancelled by an application
  * (code 0, what destroy() without an error sends). A plain v3 peer gets the v3 close.
  */
+describe('accept() with a signal', () => {
+  it('the accepts sharing one signal listen to it through one listener', async () => {
+    // A pool of workers, each waiting in accept() with the server's shutdown signal. Before: a
+    // listener each, and Node.js warned of a leak at the eleventh.
+    const l = new Listener<Probe>(7, 8);
+    const ac = new AbortController();
+    const waits = Array.from({ length: 12 }, () => l.accept({ signal: ac.signal }));
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    const s = new Probe();
+    l.offer(s);
+    expect(await waits[0]).toBe(s);
+    ac.abort();
+    for (const w of waits.slice(1)) await expect(w).rejects.toBeInstanceOf(AbortError);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    // One that is handed a stream, or fails with the listener's close, lets go of it too.
+    const again = new AbortController();
+    const taken = l.accept({ signal: again.signal });
+    l.offer(new Probe());
+    await taken;
+    const closing = l.accept({ signal: again.signal });
+    l.close();
+    await expect(closing).rejects.toThrow('listener closed');
+    expect(getEventListeners(again.signal, 'abort')).toHaveLength(0);
+  });
+});
+
 describe('a closing listener refuses its backlog', () => {
   const nodes: Node[] = [];
   afterEach(() => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { envName } from '../../../src/cli/options.js';
 import { buildProgram } from '../../../src/cli/program.js';
 
 const cliDoc = readFileSync(fileURLToPath(new URL('../../../docs/cli.md', import.meta.url)), 'utf8');
@@ -11,6 +12,28 @@ function rows(flags: string): string[] {
     const first = l.startsWith('| ') ? l.split('|')[1]! : '';
     return first.includes(`\`${flags} `) || first.includes(`\`${flags}\``);
   });
+}
+
+/**
+ * The `env` cell of `flags`' rows, for the rows of tables that have an `env` column (`''` when
+ * that cell is empty), or undefined when no table with one lists the flag.
+ */
+function envCell(flags: string): string | undefined {
+  let envColumn = false;
+  let inTable = false;
+  let cell: string | undefined;
+  for (const line of cliDoc.split('\n')) {
+    if (!line.startsWith('| ')) {
+      inTable = false;
+      continue;
+    }
+    const cells = line.split('|').map((c) => c.trim());
+    if (!inTable) envColumn = cells[2] === 'env'; // the table's header row
+    inTable = true;
+    const first = cells[1]!;
+    if (envColumn && (first.includes(`\`${flags} `) || first.includes(`\`${flags}\``))) cell = cells[2]!;
+  }
+  return cell;
 }
 
 /** What `flexmux COMMAND --help` shows as the default: commander's, or "(default X)" in the text. */
@@ -60,5 +83,31 @@ describe('docs/cli.md', () => {
     known.add('--help');
     const documented = [...cliDoc.matchAll(/^\| `(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]!);
     expect(documented.filter((f) => !known.has(f))).toEqual([]);
+  });
+
+  it('names the environment variable each flag reads, and only those', () => {
+    // The flags that take a value and read no variable, on purpose ("Where settings come from").
+    const start = cliDoc.indexOf('Exceptions, on purpose:');
+    const exceptions = cliDoc.slice(start, cliDoc.indexOf('**Secrets**', start));
+    const differ: string[] = [];
+    for (const c of commands) {
+      for (const o of c.options) {
+        const flags = o.short === undefined ? o.long! : `${o.short}, ${o.long}`;
+        const cell = envCell(flags);
+        let expected: string | undefined;
+        if (cell !== undefined) {
+          // `FLEXMUX_X`, or `FLEXMUX_X` (`node` only): that command's alone.
+          const only = /\(`(\w+)` only\)/.exec(cell)?.[1];
+          const named = /`(FLEXMUX_\w+)`/.exec(cell)?.[1];
+          expected = only === undefined || only === c.name() ? named : undefined;
+        } else if (!o.isBoolean()) {
+          // Rows of tables without the column: FLEXMUX_ and the long name, unless excepted.
+          const excepted = [o.short, o.long].some((f) => f !== undefined && exceptions.includes(`\`${f}\``));
+          expected = excepted ? undefined : envName(o.long!);
+        }
+        if (o.envVar !== expected) differ.push(`${c.name()} ${flags}: ${o.envVar} (docs: ${expected})`);
+      }
+    }
+    expect(differ).toEqual([]);
   });
 });

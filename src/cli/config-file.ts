@@ -250,11 +250,14 @@ function setFromFile(
     set(option.negate ? !value : value);
     return;
   }
+  // Only a repeatable flag takes a list. `admin: []` used to set --admin to an empty list, which
+  // started the admin API on its default address, and `log-level: []` crashed; a list of one was
+  // taken as its item, so a top-level `timeout: [5]` passed checkOneMeaning (which reads plain
+  // values) and was 5 s for ping but 5 ms for clients and kick.
+  if (Array.isArray(value) && !isRepeatable(option.parseArg)) {
+    throw new ConfigError(`${where} takes one value, not a list`);
+  }
   const items: unknown[] = Array.isArray(value) ? value : [value];
-  // Only a repeatable flag may be given no value at all: `admin: []` used to set --admin to an
-  // empty list, which started the admin API on its default address, and `log-level: []` crashed.
-  const repeatable = isRepeatable(option.parseArg);
-  if (items.length === 0 && !repeatable) throw new ConfigError(`${where} takes one value, not a list`);
   let result: unknown = items.length === 0 ? [] : undefined;
   for (const item of items) {
     if (typeof item !== 'string' && typeof item !== 'number') {
@@ -274,8 +277,5 @@ function setFromFile(
       throw new ConfigError(`${where}: "${text}" is invalid: ${(err as Error).message}`, { cause });
     }
   }
-  // Repeatable flags parse into lists; any other flag takes one value.
-  if (items.length !== 1 && !Array.isArray(result))
-    throw new ConfigError(`${where} takes one value, not a list`);
   set(result);
 }

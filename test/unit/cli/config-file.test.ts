@@ -81,6 +81,7 @@ describe('config file settings', () => {
     expect(() => applyConfig(a, { a: 'x' }, 'f.yaml')).toThrow('"a" must be a mapping');
     expect(() => applyConfig(a, { a: { quiet: 'yes' } }, 'f.yaml')).toThrow('a.quiet must be true or false');
     expect(() => applyConfig(a, { a: { max: [1, 2] } }, 'f.yaml')).toThrow('takes one value, not a list');
+    expect(() => applyConfig(a, { a: { max: [1] } }, 'f.yaml')).toThrow('a.max takes one value, not a list');
     // An empty list is no value: refused for a flag that takes one, an empty list for a repeatable.
     expect(() => applyConfig(a, { a: { max: [] } }, 'f.yaml')).toThrow('a.max takes one value, not a list');
     expect(() => applyConfig(a, { level: [] }, 'f.yaml')).toThrow('level takes one value, not a list');
@@ -320,6 +321,16 @@ describe("the top-level key 'timeout' (ping -W, clients and kick --timeout)", ()
       expect(() => applyConfig(cmd, { timeout: '5' }, 'f.yaml'), name).toThrow(
         'config file f.yaml: timeout: "5" is 5000 ms for ping but 5 ms for clients, kick: ' +
           "give the unit (5s, 5ms) or set it in the command's section",
+      );
+    }
+  });
+
+  it('in a list is refused as any list is for a flag that takes one value', () => {
+    // A list of one was taken as its item, past the check above: 5 s for ping, 5 ms for clients.
+    for (const name of ['ping', 'clients', 'kick']) {
+      const cmd = commands().get(name) as Command;
+      expect(() => applyConfig(cmd, { timeout: ['5'] }, 'f.yaml'), name).toThrow(
+        'config file f.yaml: timeout takes one value, not a list',
       );
     }
   });

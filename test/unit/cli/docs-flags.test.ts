@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { envName } from '../../../src/cli/options.js';
 import { buildProgram } from '../../../src/cli/program.js';
+import { DOCS, ROOT } from '../../helpers/docs.js';
 
 const cliDoc = readFileSync(fileURLToPath(new URL('../../../docs/cli.md', import.meta.url)), 'utf8');
 
@@ -109,5 +111,33 @@ describe('docs/cli.md', () => {
       }
     }
     expect(differ).toEqual([]);
+  });
+
+  it('gives each command, where the pages run it, only flags it has', () => {
+    const byName = new Map(commands.map((c) => [c.name(), c]));
+    const wrong: string[] = [];
+    for (const doc of DOCS) {
+      // A command line continued with a backslash is one line.
+      const text = readFileSync(join(ROOT, doc), 'utf8').replace(/\\\n/g, ' ');
+      for (const m of text.matchAll(
+        /flexmux (switcher|node|dial|ping|clients|kick)((?: +[^\s`'"|&;)]+)*)/g,
+      )) {
+        const c = byName.get(m[1]!)!;
+        const known = new Set(c.options.flatMap((o) => [o.long, o.short]));
+        for (const f of m[2]!.matchAll(/ (-{1,2}[a-zA-Z][\w-]*)/g)) {
+          const flag = f[1]!;
+          // The page may show what an unknown flag gets (`flexmux switcher --bogus`).
+          if (
+            known.has(flag) ||
+            ['-h', '--help'].includes(flag) ||
+            text.includes(`unknown option '${flag}'`)
+          ) {
+            continue;
+          }
+          wrong.push(`${doc}: flexmux ${m[1]} ${flag}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });

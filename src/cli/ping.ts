@@ -47,7 +47,7 @@ export function pingCommand(): CliCommand {
         .argParser((v) => parseTimeout(v, 's'))
         .default(defaults.pingTimeout, String(defaults.pingTimeout / 1000)),
     )
-    .addOption(flag('-q, --quiet', 'print only the summary'))
+    .addOption(flag('-q, --quiet', 'print only the PING line and the summary'))
     .addOption(
       new Option(
         '--wait-for-target',

@@ -60,6 +60,8 @@ export function parseHostPortPath(text: string, defaultPath: string): HostPortPa
   const address = slash < 0 ? t : t.slice(0, slash);
   const path = slash < 0 ? defaultPath : t.slice(slash);
   if (!/^\/[\x21-\x7e]*$/.test(path)) fail(`invalid path "${path}"`);
+  // Refused here, not only by the listener at start: --check-config said 'configuration OK' to it.
+  if (/[?#]/.test(path)) fail(`invalid path "${path}": a request's path has no ? or #`);
   return { ...parseHostPort(address), path };
 }
 

@@ -39,6 +39,10 @@ describe('flag parsers', () => {
     });
     expect(parseHostPortPath('[::1]:1/p', '/d')).toEqual({ host: '::1', port: 1, path: '/p' });
     expect(() => parseHostPortPath('h:1/a b', '/d')).toThrow('invalid path');
+    // No request's path holds them (it stops before a query): the listener refuses such a path at
+    // start, after --check-config had said 'configuration OK'.
+    expect(() => parseHostPortPath('h:1/a?b', '/d')).toThrow('invalid path "/a?b"');
+    expect(() => parseHostPortPath('h:1/flex#ws', '/d')).toThrow('invalid path "/flex#ws"');
   });
 
   it('--expose PORT=HOST:PORT and --forward LOCALPORT=DOMAIN:PORT', () => {

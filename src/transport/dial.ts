@@ -1,5 +1,6 @@
 import { AbortError, ConfigError, TimeoutError } from '../errors.js';
 import { checkSignal } from '../util/check.js';
+import { followSignal } from '../util/signals.js';
 import { checkDelayOption } from './defaults.js';
 
 /** What every dialer accepts on top of its own options. */
@@ -49,11 +50,15 @@ export function guardDial<T>(
     let settled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let cancel: () => void = () => {};
+    // Heard through a follower: dials sharing one signal of the caller's (a program's shutdown
+    // signal) share one listener on it; with a listener each, eleven made Node.js warn of a leak.
+    const heard = signal === undefined ? undefined : followSignal(signal);
     const finish = (): boolean => {
       if (settled) return false;
       settled = true;
       if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      heard?.signal.removeEventListener('abort', onAbort);
+      heard?.dispose();
       return true;
     };
     const onAbort = (): void => {
@@ -61,7 +66,7 @@ export function guardDial<T>(
       cancel();
       reject(new AbortError(`${what} aborted`, { cause: signal?.reason }));
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    heard?.signal.addEventListener('abort', onAbort, { once: true });
     if (timeout !== undefined) {
       timer = setTimeout(() => {
         if (!finish()) return;

@@ -89,6 +89,30 @@ describe('guardDial', () => {
     }
   });
 
+  it('listens once to a signal shared by many dials in flight, and lets go of it as they settle', async () => {
+    // A listener each made Node.js warn 'Possible EventTarget memory leak detected. 11 abort
+    // listeners added to [AbortSignal]' for a program passing its shutdown signal to every dial.
+    const ac = new AbortController();
+    let cancelled = 0;
+    const dials = Array.from({ length: 20 }, () =>
+      guardDial('x', { signal: ac.signal }, () => () => {
+        cancelled++;
+      }),
+    );
+    const done = guardDial<number>('y', { signal: ac.signal }, (attempt) => {
+      queueMicrotask(() => attempt.resolve(1));
+      return () => {};
+    });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    expect(await done).toBe(1);
+    ac.abort(new Error('stop'));
+    for (const r of await Promise.allSettled(dials)) {
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(AbortError);
+    }
+    expect(cancelled).toBe(20);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+
   it('throws ConfigError for a bad timeout at once', () => {
     expect(() => guardDial('x', { timeout: Number.NaN }, () => () => {})).toThrow(ConfigError);
     // 0 ms is no time at all: every attempt would time out before it began.

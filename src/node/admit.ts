@@ -11,6 +11,7 @@ import { Handoff } from '../transport/handoff.js';
 import type { Transport } from '../transport/types.js';
 import { concatBytes } from '../util/bytes.js';
 import { checkOptions } from '../util/check.js';
+import { followSignal } from '../util/signals.js';
 import { MAX_DELAY } from '../util/timers.js';
 import {
   checkResponse,
@@ -158,7 +159,10 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     timeoutMs,
   );
   const onAbort = (): void => settle.reject(new AbortError('admission aborted', { cause: o.signal?.reason }));
-  o.signal?.addEventListener('abort', onAbort, { once: true });
+  // Heard through a follower: admissions sharing one signal of the caller's share one listener on
+  // it; with a listener each, eleven at once made Node.js warn of a leak.
+  const heard = o.signal == null ? undefined : followSignal(o.signal);
+  heard?.signal.addEventListener('abort', onAbort, { once: true });
   try {
     // A listener added to a signal that already fired is never called.
     if (o.signal?.aborted) throw new AbortError('admission aborted', { cause: o.signal.reason });
@@ -181,7 +185,8 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     throw err;
   } finally {
     clearTimeout(timer);
-    o.signal?.removeEventListener('abort', onAbort);
+    heard?.signal.removeEventListener('abort', onAbort);
+    heard?.dispose();
   }
 }
 

@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError } from '../../../src/errors.js';
-import { Node } from '../../../src/index.js';
+import { admit, Node } from '../../../src/index.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 
 /**
@@ -81,5 +81,17 @@ describe('a signal shared by many operations in flight', () => {
     closing.close();
     await expect(waiting).rejects.toThrow('listener closed');
     expect(getEventListeners(ac2.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('admissions waiting for their answer listen to it once', async () => {
+    const ac = new AbortController();
+    const admissions = Array.from({ length: 20 }, () => {
+      // Nobody answers on the other end.
+      const [ours] = memoryPair();
+      return admit(ours, { password: 'pw', domain: 'a', signal: ac.signal });
+    });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    await settleAll(admissions, ac, /^admission aborted$/);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });

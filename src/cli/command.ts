@@ -21,6 +21,11 @@ export interface CommandContext {
 export interface CliCommand {
   command: Command;
   extraKeys?: readonly string[];
+  /**
+   * Reloads on SIGHUP (reload-signal.ts): a SIGHUP that came while the program started is held
+   * for it. Any other command is given such a SIGHUP back (it ends the process).
+   */
+  reloads?: boolean;
   /** Resolves with the exit code; throws for failures (mapped by exit.ts). */
   run(ctx: CommandContext): Promise<number>;
 }

@@ -162,7 +162,7 @@ and closing those removed (what is open through them stays); the rest of the
 config file is not read again. See "Reloading" in docs/cli.md.
 --check-config checks all of it without connecting or listening.`,
   );
-  return { command: cmd, run: runNode };
+  return { command: cmd, reloads: true, run: runNode };
 }
 
 /**

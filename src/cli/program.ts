@@ -7,6 +7,7 @@ import { describeError, ExitCode, exitCodeOf, nextStep } from './exit.js';
 import { nodeCommand } from './node.js';
 import { forgetEmptyVariables } from './options.js';
 import { pingCommand } from './ping.js';
+import { releaseEarlySighup } from './reload-signal.js';
 import { switcherCommand } from './switcher.js';
 
 /** argv -> command -> exit code. Nothing here knows what a command does. */
@@ -106,6 +107,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     throw err;
   }
   const inv = invocation as Invocation | null;
+  if (inv?.command.reloads !== true) releaseEarlySighup();
   if (inv === null) {
     program.outputHelp({ error: true });
     return ExitCode.USAGE;

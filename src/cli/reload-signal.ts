@@ -103,9 +103,55 @@ export function stderrHungUp(): boolean {
 }
 
 /**
+ * A SIGHUP that comes before a command has taken the signal (onReloadSignal): while Node loads
+ * the CLI's modules, parses its flags and reads its config file, a few hundred ms in which a
+ * `systemctl reload` right after `systemctl start` took the default action and ended the process
+ * with 129. The binary (main.ts) holds it from its first line; the command that reloads takes
+ * it then (onReloadSignal runs a reload once it is up), and any other command is given it back.
+ */
+let holding = false;
+let held = false;
+const holdEarly = (): void => {
+  // The hang-up of the terminal the logs go to: it ends the process, as it always did.
+  if (stderrHungUp()) {
+    process.off('SIGHUP', holdEarly);
+    holding = false;
+    process.kill(process.pid, 'SIGHUP');
+    return;
+  }
+  held = true;
+};
+
+/** Holds a SIGHUP from now on until a command takes it (takeEarlySighup) or gives it back. */
+export function holdEarlySighup(platform: NodeJS.Platform = process.platform): void {
+  if (platform === 'win32' || holding) return;
+  holding = true;
+  process.on('SIGHUP', holdEarly);
+}
+
+/** Ends the hold (its handler is removed); resolves whether a SIGHUP came during it. */
+function takeEarlySighup(): boolean {
+  if (!holding) return false;
+  holding = false;
+  process.off('SIGHUP', holdEarly);
+  const came = held;
+  held = false;
+  return came;
+}
+
+/**
+ * Ends the hold for a command that does not reload (dial, ping): SIGHUP ends it, as it ends any
+ * process that does not take it, and one held now does so at once.
+ */
+export function releaseEarlySighup(): void {
+  if (takeEarlySighup()) process.kill(process.pid, 'SIGHUP');
+}
+
+/**
  * Takes SIGHUP from now on, where there is one (Windows has none), so that a SIGHUP while the
  * command starts does not end it (the default action); it is remembered and run once `start`
- * has the reload. A SIGHUP from a terminal that hung up (`hungUp`) still ends the process.
+ * has the reload, and so is one held before (holdEarlySighup). A SIGHUP from a terminal that
+ * hung up (`hungUp`) still ends the process.
  */
 export function onReloadSignal(
   logger: Logger,
@@ -124,7 +170,8 @@ export function onReloadSignal(
     process.kill(process.pid, 'SIGHUP');
   };
   let stopping = false;
-  const handler = (): void => {
+  // `wasHeld`: the SIGHUP came before this handler was in place (holdEarlySighup).
+  const take = (wasHeld: boolean): void => {
     // The command is closing: nothing is reloaded any more, and the hang-up of a terminal is
     // as good as the exit under way.
     if (stopping) return;
@@ -133,7 +180,7 @@ export function onReloadSignal(
       return;
     }
     try {
-      logger.info({ signal: 'SIGHUP' }, 'reloading');
+      logger.info(wasHeld ? { signal: 'SIGHUP', held: true } : { signal: 'SIGHUP' }, 'reloading');
     } catch {
       // The log line cannot be written (EIO) by a logger that throws: the same hang-up.
       endAsHangUp();
@@ -142,8 +189,13 @@ export function onReloadSignal(
     if (trigger === null) early = true;
     else trigger();
   };
+  const handler = (): void => take(false);
   const listening = platform !== 'win32';
-  if (listening) process.on('SIGHUP', handler);
+  if (listening) {
+    process.on('SIGHUP', handler);
+    // After the line above: between the two, a SIGHUP would find no handler.
+    if (takeEarlySighup()) take(true);
+  }
   return {
     start(reload) {
       trigger = coalesced(reload, logger);

@@ -281,7 +281,7 @@ connected nodes stay. A file that cannot be read or checked keeps the old value;
 see "Reloading" in docs/cli.md. --check-config checks all of it without
 starting: run it before a restart or a reload.`,
   );
-  return { command: cmd, extraKeys: ['access'], run: runSwitcher };
+  return { command: cmd, extraKeys: ['access'], reloads: true, run: runSwitcher };
 }
 
 function listenerSpecs(o: SwitcherOpts): ListenerSpecs {

@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { coalesced, ignoreLateSighup, onReloadSignal } from '../../../src/cli/reload-signal.js';
+import {
+  coalesced,
+  holdEarlySighup,
+  ignoreLateSighup,
+  onReloadSignal,
+} from '../../../src/cli/reload-signal.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 
@@ -140,6 +145,30 @@ describe('onReloadSignal', () => {
       await trigger.idle();
       expect(runs).toBe(2);
       expect(logger.find('reloading', { signal: 'SIGHUP' })).toHaveLength(2);
+    } finally {
+      signal.dispose();
+    }
+    expect(ownListeners()).toBe(before);
+  });
+
+  it('takes a SIGHUP held before it (holdEarlySighup), and runs it once started', async () => {
+    const before = ownListeners();
+    holdEarlySighup('linux');
+    expect(ownListeners()).toBe(before + 1);
+    process.emit('SIGHUP', 'SIGHUP');
+    const logger = captureLogger();
+    const signal = onReloadSignal(logger, 'linux');
+    try {
+      // Its own listener in place of the hold's.
+      expect(ownListeners()).toBe(before + 1);
+      expect(logger.find('reloading', { signal: 'SIGHUP', held: true })).toHaveLength(1);
+      let runs = 0;
+      await signal
+        .start(async () => {
+          runs++;
+        })
+        .idle();
+      expect(runs).toBe(1);
     } finally {
       signal.dispose();
     }

@@ -41,6 +41,25 @@ function loadPretty(): typeof PinoPretty {
   return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 }
 
+/**
+ * The most a JSON log holds back while stderr cannot be written (a disk that filled up): past it,
+ * lines are dropped. In normal running nothing is held back (each line is written as it comes).
+ */
+const LOG_BACKLOG = 16 * 1024 * 1024;
+
+/**
+ * stderr, written synchronously. A line that cannot be written is never thrown at the code that
+ * logs it: pino's destination dropped its lines on EPIPE (the reader gone), but threw every other
+ * failure (ENOSPC, EIO from a file) out of the log call, and a switcher logging to a full disk
+ * then ended at its next line: a SIGHUP's `reloading` ended the process as a hang-up. Such lines
+ * are held back (up to LOG_BACKLOG) and written once stderr takes them again.
+ */
+function stderrDestination(): pino.DestinationStream {
+  const dest = pino.destination({ fd: 2, sync: true, maxLength: LOG_BACKLOG });
+  dest.on('error', () => {});
+  return dest;
+}
+
 export function createLogger(o: LogOptions): CliLogger {
   const usePretty = o.format === 'pretty' || (o.format === 'auto' && process.stderr.isTTY === true);
   const options = { level: o.level, name: o.name, base: usePretty ? undefined : { pid: process.pid } };
@@ -54,6 +73,6 @@ export function createLogger(o: LogOptions): CliLogger {
         ignore: 'pid,hostname,name',
         singleLine: true,
       })
-    : pino.destination({ fd: 2, sync: true });
+    : stderrDestination();
   return pino(options, destination);
 }

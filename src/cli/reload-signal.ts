@@ -182,9 +182,13 @@ export function onReloadSignal(
     try {
       logger.info(wasHeld ? { signal: 'SIGHUP', held: true } : { signal: 'SIGHUP' }, 'reloading');
     } catch {
-      // The log line cannot be written (EIO) by a logger that throws: the same hang-up.
-      endAsHangUp();
-      return;
+      // A logger that throws when its line cannot be written: a hang-up only if the terminal
+      // says so (it may have hung up since). A log on a full disk or a closed pipe is no reason
+      // to end: the reload reads files, not the log, and /metrics counts it.
+      if (hungUp()) {
+        endAsHangUp();
+        return;
+      }
     }
     if (trigger === null) early = true;
     else trigger();

@@ -218,6 +218,29 @@ describe('onReloadSignal', () => {
     }
   });
 
+  it('reloads when its log cannot be written, stderr being no terminal that hung up', async () => {
+    const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    const full = {
+      ...silentLogger,
+      info: () => {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      },
+    };
+    const signal = onReloadSignal(full, 'linux', () => false);
+    try {
+      let runs = 0;
+      const trigger = signal.start(async () => {
+        runs++;
+      });
+      process.emit('SIGHUP', 'SIGHUP');
+      await trigger.idle();
+      expect(runs).toBe(1);
+      expect(kill).not.toHaveBeenCalled();
+    } finally {
+      signal.dispose();
+    }
+  });
+
   it('ends the process as SIGHUP would when its log cannot be written (the terminal hung up)', () => {
     const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
     const hungUp = {
@@ -226,8 +249,9 @@ describe('onReloadSignal', () => {
         throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
       },
     };
-    // The logger finds out; stderr itself is not asked here.
-    const signal = onReloadSignal(hungUp, 'linux', () => false);
+    // The terminal hangs up between the handler's first question and the log line.
+    let asked = 0;
+    const signal = onReloadSignal(hungUp, 'linux', () => asked++ > 0);
     try {
       let runs = 0;
       signal.start(async () => {

@@ -98,10 +98,55 @@ function ruleTexts(o: AccessOptions | undefined): string[] | null {
 /** Rules listed in a log line at most; the counts say how many there were. */
 const MAX_LOGGED_RULES = 20;
 
+/** An extra password as a log line names it: its place in the list and its domain patterns. */
+interface LoggedPassword {
+  index: number;
+  domains: string[];
+}
+
+const patternList = (p: string | readonly string[]): string[] => (typeof p === 'string' ? [p] : [...p]);
+
+/**
+ * The extra passwords of `after` against those of `before`, each known by its place and its
+ * patterns only: a password no longer there is `removed`, a new one `added` (one rotated is both,
+ * at its place), and one kept whose domain patterns changed is in `domainsChanged` with the
+ * patterns it `was` given. The passwords are compared here and never logged. Without it, a
+ * reload that gave a team's password more domains, or rotated it, said only "1 before, 1 after".
+ */
+function passwordChange(before: AccessOptions | undefined, after: AccessOptions): Record<string, unknown> {
+  const old = before?.passwords ?? [];
+  const now = after.passwords ?? [];
+  const kept = new Set<number>();
+  const added: LoggedPassword[] = [];
+  const domainsChanged: (LoggedPassword & { was: string[] })[] = [];
+  now.forEach((p, index) => {
+    const at = old.findIndex((q, i) => !kept.has(i) && q.password === p.password);
+    const domains = patternList(p.domains);
+    if (at < 0) {
+      added.push({ index, domains });
+      return;
+    }
+    kept.add(at);
+    const was = patternList(old[at]?.domains ?? []);
+    if (was.join('\n') !== domains.join('\n')) domainsChanged.push({ index, domains, was });
+  });
+  const removed = old.flatMap((q, index) =>
+    kept.has(index) ? [] : [{ index, domains: patternList(q.domains) }],
+  );
+  return {
+    before: old.length,
+    after: now.length,
+    removed: removed.slice(0, MAX_LOGGED_RULES),
+    added: added.slice(0, MAX_LOGGED_RULES),
+    domainsChanged: domainsChanged.slice(0, MAX_LOGGED_RULES),
+  };
+}
+
 /**
  * What changed from access rules `before` to `after`, for the reload's log line: the dial rules
- * removed and added (patterns only), and how many extra passwords each has (never the secrets).
- * A side without dial rules at all is `open` (every dial allowed, as in Go).
+ * removed and added (patterns only), and the extra passwords removed, added and given other
+ * domains (passwordChange: places and patterns, never the secrets). A side without dial rules at
+ * all is `open` (every dial allowed, as in Go).
  */
 export function ruleChange(before: AccessOptions | undefined, after: AccessOptions): Record<string, unknown> {
   const old = ruleTexts(before);
@@ -112,7 +157,7 @@ export function ruleChange(before: AccessOptions | undefined, after: AccessOptio
     dialRules: { before: old === null ? 'open' : old.length, after: now === null ? 'open' : now.length },
     removed: removed.slice(0, MAX_LOGGED_RULES),
     added: added.slice(0, MAX_LOGGED_RULES),
-    passwords: { before: before?.passwords?.length ?? 0, after: after.passwords?.length ?? 0 },
+    passwords: passwordChange(before, after),
   };
 }
 

@@ -294,6 +294,32 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(sw.child.stderr).not.toMatch(/team-(one|two|three)|pw-shared/);
   });
 
+  it('says which extra passwords and dial rules a reload of the access section changed, not the passwords', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const config = join(dir, 'flexmux.yaml');
+    const access = (domains: string, dial: string): string =>
+      `switcher:\n  tcp: 127.0.0.1:0\n  access:\n    passwords:\n      - password: team-secret\n        domains: ${domains}\n${dial}`;
+    writeFileSync(config, access('[team-*]', ''));
+    const sw = await startSwitcher(['--config', config], { FLEXMUX_PASSWORD: 'pw-shared' });
+    writeFileSync(config, access('[team-*, lab-*]', '    dial:\n      - { from: [team-*], to: [db] }\n'));
+    const mark = sw.child.logs.length;
+    sw.child.proc.kill('SIGHUP');
+    const line = await sw.child.nextLog('access rules replaced', { after: mark });
+    expect(line).toMatchObject({
+      dialRules: { before: 'open', after: 1 },
+      added: ['team-* -> db'],
+      passwords: {
+        before: 1,
+        after: 1,
+        removed: [],
+        added: [],
+        domainsChanged: [{ index: 0, domains: ['team-*', 'lab-*'], was: ['team-*'] }],
+      },
+    });
+    expect(sw.child.stderr).not.toMatch(/team-secret|pw-shared/);
+  });
+
   it('says when the rest of the config file would not start the switcher, keeping the access rules', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
     dirs.push(dir);

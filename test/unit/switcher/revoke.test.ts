@@ -186,6 +186,42 @@ describe('Switcher.setAccess: streams the new rules forbid', () => {
     });
   });
 
+  it('says which extra passwords changed, by place and domains, never the passwords', () => {
+    const logger = captureLogger();
+    const sw = make(logger);
+    sw.setAccess({
+      passwords: [
+        { password: 'team-secret', domains: ['team-*'] },
+        { password: 'ops-secret', domains: 'ops-*' },
+        { password: 'ci-secret', domains: ['ci-*'] },
+      ],
+    });
+    logger.clear();
+    // team: one more pattern; ops: the password rotated; ci: gone; bots: new.
+    sw.setAccess({
+      passwords: [
+        { password: 'team-secret', domains: ['team-*', 'lab-*'] },
+        { password: 'ops-secret-2', domains: 'ops-*' },
+        { password: 'bot-secret', domains: ['bot-?'] },
+      ],
+    });
+    const [line] = logger.find('access rules replaced');
+    expect(line?.fields.passwords).toEqual({
+      before: 3,
+      after: 3,
+      removed: [
+        { index: 1, domains: ['ops-*'] },
+        { index: 2, domains: ['ci-*'] },
+      ],
+      added: [
+        { index: 1, domains: ['ops-*'] },
+        { index: 2, domains: ['bot-?'] },
+      ],
+      domainsChanged: [{ index: 0, domains: ['team-*', 'lab-*'], was: ['team-*'] }],
+    });
+    expect(JSON.stringify(logger.entries)).not.toMatch(/secret/);
+  });
+
   it('keeps a copy of the rules given at construction too', () => {
     const access = { dial: [{ from: 'web', to: ['db'] }] };
     const sw = new Switcher({ password: PASSWORD, access, logger: captureLogger() });

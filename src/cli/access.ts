@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { type AccessOptions, AccessPolicy, type DialRule, type ExtraPassword } from '../switcher/index.js';
-import { applyConfig, loadConfigFile } from './config-file.js';
+import { applyConfig, loadConfigFileAgain } from './config-file.js';
 import type { Reloadable } from './reload.js';
 import { generatePassword, readSecretFile } from './secret.js';
 
@@ -83,7 +83,7 @@ export function accessFromConfigFile(cmd: Command, file: string): AccessOptions 
   // Into a map of its own: the command's options, resolved at start, are left as they are. A
   // top-level `switcher` that is not a mapping is the URL of node, dial and ping in a shared
   // file, no section: applyConfig takes the file as a start does.
-  const extras = applyConfig(cmd, loadConfigFile(file), file, ['access'], new Map());
+  const extras = applyConfig(cmd, loadConfigFileAgain(file), file, ['access'], new Map());
   return accessFromConfig(extras.access, file);
 }
 

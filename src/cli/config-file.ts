@@ -60,7 +60,8 @@ function yamlProblem(err: unknown): string {
   return (err as Error).message.split('\n')[0].replace(/:\s*$/, '');
 }
 
-export function loadConfigFile(file: string): ConfigData {
+/** The file's settings; null when it holds none (empty, or comments only). */
+function readConfig(file: string): ConfigData | null {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -74,9 +75,29 @@ export function loadConfigFile(file: string): ConfigData {
     // No cause: describeError would print its message, excerpt included, after this one.
     throw new ConfigError(`config file ${file} is not valid YAML: ${yamlProblem(err)}`);
   }
-  if (data === null || data === undefined) return {};
+  if (data === null || data === undefined) return null;
   if (!isMapping(data)) throw new ConfigError(`config file ${file} must hold a mapping of settings`);
   return data;
+}
+
+export function loadConfigFile(file: string): ConfigData {
+  return readConfig(file) ?? {};
+}
+
+/**
+ * The config file as a reload reads it again (SIGHUP): as at start, but one that holds no
+ * settings at all (empty, or comments only) is refused. That is what a reload finds between the
+ * truncation and the write of a file rewritten in place (a shell's `>`, an editor saving over
+ * it), and taken as it is, it removed a switcher's access rules: every extra password gone, every
+ * dial allowed. `{}` is a file with no settings that a reload takes.
+ */
+export function loadConfigFileAgain(file: string): ConfigData {
+  const data = readConfig(file);
+  if (data !== null) return data;
+  throw new ConfigError(
+    `config file ${file} holds no settings (empty, or comments only), as one caught mid-write: ` +
+      'replace it whole (write a new file, then rename it over the old one); {} is no settings',
+  );
 }
 
 /** A value written as a bare number: flags read it in their own unit (`ping -W`: seconds). */
@@ -195,7 +216,8 @@ export function applyConfig(
 
 /**
  * The settings `file` holds for `cmd` now, read and checked whole as at start (an error anywhere
- * in it throws), without touching `cmd`: a reload reads some of them again (node-rules.ts).
+ * in it throws; so does a file with no settings, loadConfigFileAgain), without touching `cmd`: a
+ * reload reads some of them again (node-rules.ts).
  */
 export function readConfigSettings(
   cmd: Command,
@@ -203,7 +225,7 @@ export function readConfigSettings(
   extraKeys: readonly string[] = [],
 ): Map<string, unknown> {
   const values = new Map<string, unknown>();
-  applyConfig(cmd, loadConfigFile(file), file, extraKeys, values);
+  applyConfig(cmd, loadConfigFileAgain(file), file, extraKeys, values);
   return values;
 }
 
@@ -211,7 +233,8 @@ export function readConfigSettings(
  * The settings a start of `cmd` with `file` as it is now would resolve (`checkConfig` and the
  * reload's check of the whole file): flags and variables as given at this start, which win over
  * the file; the rest from the file, or the default when the file no longer sets it. The file is
- * read and checked whole, as at start; `cmd` is left as it is.
+ * read and checked whole, as at start (and refused when it holds no settings, as a reload reads
+ * it: loadConfigFileAgain); `cmd` is left as it is.
  */
 export function settingsAgain(
   cmd: Command,
@@ -219,7 +242,7 @@ export function settingsAgain(
   extraKeys: readonly string[] = [],
 ): { opts: Record<string, unknown>; extras: ConfigData } {
   const values = new Map<string, unknown>();
-  const extras = applyConfig(cmd, loadConfigFile(file), file, extraKeys, values);
+  const extras = applyConfig(cmd, loadConfigFileAgain(file), file, extraKeys, values);
   const opts: Record<string, unknown> = { ...cmd.opts() };
   for (const option of cmd.options) {
     const key = option.attributeName();

@@ -320,6 +320,27 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP', () =
     expect(sw.child.stderr).not.toMatch(/team-secret|pw-shared/);
   });
 
+  it('keeps the access rules when it finds the config file empty (caught mid-write)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
+    dirs.push(dir);
+    const config = join(dir, 'flexmux.yaml');
+    writeFileSync(
+      config,
+      'switcher:\n  tcp: 127.0.0.1:0\n  access:\n    dial:\n      - { from: [web], to: [db] }\n',
+    );
+    const sw = await startSwitcher(['--config', config], { FLEXMUX_PASSWORD: 'pw-shared' });
+    // Truncated by a writer that has not written yet (`>` in a shell, an editor saving in place):
+    // taken as a file without an access section, it let every node dial every other.
+    writeFileSync(config, '');
+    const mark = sw.child.logs.length;
+    sw.child.proc.kill('SIGHUP');
+    const line = await sw.child.nextLog('reloaded, with failures', { after: mark });
+    expect(line).toMatchObject({ changed: [], failed: ['access rules', 'config file'] });
+    expect(sw.child.logs.slice(mark).map((l) => l.msg)).not.toContain('access rules replaced');
+    const kept = sw.child.logs.find((l) => l.msg.startsWith('reload: kept the old access rules'));
+    expect(String(kept?.err)).toMatch(/holds no settings \(empty, or comments only\)/);
+  });
+
   it('says when the rest of the config file would not start the switcher, keeping the access rules', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flexmux-cli-reload-'));
     dirs.push(dir);

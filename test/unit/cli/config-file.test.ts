@@ -112,6 +112,18 @@ describe('settings resolved again from a changed file (a reload’s start check)
     writeFileSync(file, 'a:\n  levell: debug\n');
     expect(() => settingsAgain(a, file)).toThrow(/unknown setting "a.levell"/);
   });
+
+  it('refuse a file with no settings (caught mid-write), which a start takes; {} is none', () => {
+    const { a } = program();
+    const file = join(dir, 'empty.yaml');
+    for (const text of ['', '\n', '# the relay\n']) {
+      writeFileSync(file, text);
+      expect(loadConfigFile(file)).toEqual({});
+      expect(() => settingsAgain(a, file)).toThrow(/holds no settings \(empty, or comments only\)/);
+    }
+    writeFileSync(file, '{}\n');
+    expect(settingsAgain(a, file).opts).toMatchObject({ level: 'info' });
+  });
 });
 
 describe("the top-level key 'switcher'", () => {

@@ -41,7 +41,10 @@ async function sighupWhileReadingConfig(args: readonly string[], yaml: string): 
     const plain = join(dir, 'plain.yaml');
     writeFileSync(plain, yaml);
     await rename(plain, config);
-    await fifo.write(yaml);
+    // A command that does not reload may be gone already, ended by the signal (EPIPE).
+    await fifo.write(yaml).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
   } finally {
     await fifo.close();
   }
@@ -62,8 +65,9 @@ describe.skipIf(!hasFifo)('a SIGHUP before the command is up', () => {
     expect(await child.exited).toBe(0);
   });
 
-  it('dial: is given back, and ends the command as SIGHUP does', async () => {
-    // Not given back, it would fail on its own: no switcher listens on port 1.
+  it('dial: still ends the command, as SIGHUP does (129)', async () => {
+    // The hold is given back once the command is known (before its config file is read here):
+    // kept, the dial would fail on its own instead, no switcher listening on port 1.
     const args = ['dial', 'bob:22', '-s', 'tcp://127.0.0.1:1'];
     const child = await sighupWhileReadingConfig(args, 'dial: {}\n');
     expect(await child.exited).toBe(129);

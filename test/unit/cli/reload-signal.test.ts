@@ -4,6 +4,7 @@ import {
   holdEarlySighup,
   ignoreLateSighup,
   onReloadSignal,
+  releaseEarlySighup,
 } from '../../../src/cli/reload-signal.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
@@ -173,6 +174,21 @@ describe('onReloadSignal', () => {
       signal.dispose();
     }
     expect(ownListeners()).toBe(before);
+  });
+
+  it('gives a held SIGHUP back to a command that does not reload, which it then ends', () => {
+    const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    const before = ownListeners();
+    holdEarlySighup('linux');
+    releaseEarlySighup();
+    expect(ownListeners()).toBe(before);
+    expect(kill).not.toHaveBeenCalled();
+    holdEarlySighup('linux');
+    process.emit('SIGHUP', 'SIGHUP');
+    releaseEarlySighup();
+    // The hold's listener gone first: sent again, the signal takes its default action.
+    expect(ownListeners()).toBe(before);
+    expect(kill).toHaveBeenCalledWith(process.pid, 'SIGHUP');
   });
 
   it('keeps SIGHUP ignored after dispose, until the process exits', () => {

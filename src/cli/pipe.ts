@@ -58,8 +58,11 @@ function abort(d: Duplex, err: Error): void {
   if (d.destroyed) return;
   // A socket still connecting has sent nothing: closing it is enough. Nor can one be reset while
   // its FIN is under way (ended, not finished): libuv refuses (EINVAL) and Node then never closes
-  // it. Its peer has the FIN already or soon; closing the socket is what is left.
-  const shuttingDown = d.writableEnded && !d.writableFinished;
+  // it. Its peer has the FIN already or soon; closing the socket is what is left. The FIN is under
+  // way only once the socket's own buffer has emptied (Node shuts down after the last write):
+  // ended with bytes still waiting for a slow reader, it is reset, or destroying it would drop
+  // those bytes and close with a FIN, and the reader take the cut-off data for all of it.
+  const shuttingDown = d.writableEnded && !d.writableFinished && d.writableLength === 0;
   if (d instanceof Socket && !d.connecting && !d.pending && !shuttingDown) {
     d.resetAndDestroy();
     return;

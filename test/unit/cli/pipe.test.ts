@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { splice } from '../../../src/cli/pipe.js';
 
 /** splice() between two real TCP connections: a relay in the middle of client and server. */
@@ -154,6 +154,44 @@ describe('splice', () => {
     // Past its end of data the client reads no more: it learns of the reset by writing again.
     client.write('and more');
     expect(await clientFailed).toMatch(/^(ECONNRESET|EPIPE)$/);
+  });
+
+  // The flex side ended (the service's whole answer came) and the socket was ended behind it,
+  // but a slow client has not taken the answer yet: its last piece still waits in the socket's
+  // own buffer. A reset now (the service reset the other direction: an HTTP 413 that closes
+  // while the upload goes on) dropped that piece and closed the socket with a FIN: the client
+  // read a cut answer and a clean end. Nothing is shutting down yet (Node shuts the socket down
+  // once its buffer is empty), so it can be reset, and is. (The test watches the socket, not the
+  // client: libuv reports a reset that finds unread bytes waiting as a plain end of data.)
+  it('a reset after the end, while the answer still waits for a slow client, resets the client', {
+    timeout: 10_000,
+  }, async () => {
+    const { client, accepted } = await connection();
+    client.pause();
+    client.on('error', () => {});
+    const socket = await accepted;
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    const reset = vi.spyOn(socket, 'resetAndDestroy');
+    const flex = endpoint();
+    const done = splice(socket, flex);
+    // Pieces below the socket's high-water mark (so that the pipe does not pause) go in while the
+    // kernel takes them; the first one it cannot take stays in the socket's buffer, the end behind it.
+    const piece = Buffer.alloc(4 * 1024, 7);
+    for (let i = 0; i < 65_536 && socket.writableLength === 0; i++) {
+      flex.push(piece);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    flex.push(null);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([socket.writableEnded, socket.writableFinished, socket.writableLength > 0]).toEqual([
+      true,
+      false,
+      true,
+    ]);
+    flex.destroy(new Error('reset by the service'));
+    expect(await done).toMatchObject({ message: 'reset by the service' });
+    expect(reset).toHaveBeenCalled();
+    await closed;
   });
 
   it('an abort on one side destroys the other and reports the error', async () => {

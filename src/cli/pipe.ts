@@ -10,7 +10,8 @@ import type { Duplex } from 'node:stream';
  * When either side fails or closes before finishing both directions, the other is destroyed with
  * the same error, so a reset on the flex side resets the TCP connection and vice versa. A TCP
  * socket is aborted with a RST, not a FIN: destroy() alone would close it like a clean end, and
- * the program on the other end would take a cut-off transfer for a whole one.
+ * the program on the other end would take a cut-off transfer for a whole one. A socket's reset
+ * that Node reports as the end of its data is told apart and passed on as a reset (reportedReset).
  * Resolves once both sides closed: with the first error, or undefined for a clean end.
  */
 export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
@@ -31,6 +32,11 @@ export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
         firstError ??= err;
         abort(self, err);
       });
+      // The end of `self`'s data ends `other`'s writing (the pipes below leave that to this), unless
+      // it was a reset in disguise: reportedReset.
+      self.on('end', () => {
+        if (!reportedReset(self)) other.end();
+      });
       self.on('close', () => {
         // Closing without both directions finished is an abort: pass it on.
         const clean = self.readableEnded && self.writableFinished;
@@ -48,9 +54,26 @@ export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
     };
     watch(a, b);
     watch(b, a);
-    a.pipe(b);
-    b.pipe(a);
+    a.pipe(b, { end: false });
+    b.pipe(a, { end: false });
   });
+}
+
+const NOTHING = Buffer.alloc(0);
+
+/**
+ * Whether the end of a TCP socket's data was in fact a reset. libuv (Node on Linux) can report a
+ * reset as the end of the data, 'end' and no 'error': a server that sent part of its answer to a
+ * request and then reset was heard so every time. The kernel knows better: writing to the socket,
+ * even nothing, fails (ECONNRESET, EPIPE) after a reset, and succeeds after a FIN, the peer only
+ * done sending. So a socket free to write is written nothing: a failure sets `errored` at once,
+ * and destroys the socket with it next tick, whose 'error' passes the reset on. (A socket still
+ * writing, or ended, is taken at its word: a pending write of its own fails the same way, later.)
+ */
+function reportedReset(d: Duplex): boolean {
+  if (!(d instanceof Socket) || d.destroyed || d.writableEnded || d.writableLength > 0) return false;
+  d.write(NOTHING);
+  return d.errored !== null;
 }
 
 /** Destroys `d` with `err`; a connected TCP socket is reset (RST), so its peer sees the abort. */

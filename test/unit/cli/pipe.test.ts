@@ -156,6 +156,35 @@ describe('splice', () => {
     expect(await clientFailed).toMatch(/^(ECONNRESET|EPIPE)$/);
   });
 
+  // A server that answers a request in part, then resets (it crashed, or gave up): Node on Linux
+  // reports that reset as a plain end of the data ('end', no 'error'), and the tunnel passed it
+  // on as the answer's clean end, a cut-off answer taken at the other end for a whole one.
+  it('a reset that the socket reports as an end is passed on as a reset', { timeout: 20_000 }, async () => {
+    const serverPort = await listen((s) => {
+      s.on('error', () => {});
+      s.once('data', () => {
+        for (let i = 0; i < 9; i++) s.write(Buffer.alloc(32 * 1024, 3));
+        s.resetAndDestroy();
+      });
+    });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const socket = net.connect({ host: '127.0.0.1', port: serverPort, allowHalfOpen: true });
+      cleanup.push(() => socket.destroy());
+      const flex = endpoint();
+      // The flex side hears either the end of the data (end(), 'finish') or the abort ('close').
+      const heard = new Promise<string>((resolve) => {
+        flex.on('finish', () => resolve('end'));
+        flex.on('close', () => resolve('reset'));
+      });
+      void splice(socket, flex);
+      flex.push(Buffer.from('request'));
+      outcomes.push(await heard);
+      flex.destroy();
+    }
+    expect(outcomes).toEqual(Array(20).fill('reset'));
+  });
+
   // The flex side ended (the service's whole answer came) and the socket was ended behind it,
   // but a slow client has not taken the answer yet: its last piece still waits in the socket's
   // own buffer. A reset now (the service reset the other direction: an HTTP 413 that closes

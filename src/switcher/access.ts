@@ -63,23 +63,60 @@ export type Matcher = (domain: string) => boolean;
 
 const PATTERN = /^[a-z0-9_*?-]+$/;
 
+/**
+ * Does `domain` match the glob `pattern` (checked already: only [a-z0-9_*?-])? Greedy two-pointer
+ * matching that only ever goes back to the last `*`: O(pattern × domain) steps at worst. A regular
+ * expression built from the glob backtracks exponentially instead (`a*a*a*a*a*a*a*a*b` against 63
+ * `a`s took seconds), and a node chooses the domain it registers, while dial rules are checked on
+ * every frame between two nodes.
+ */
+function globMatch(pattern: string, domain: string): boolean {
+  let p = 0;
+  let d = 0;
+  let star = -1; // index in `pattern` just after the last `*` seen
+  let retry = 0; // where in `domain` that `*` would next resume
+  while (d < domain.length) {
+    const c = pattern.charCodeAt(p);
+    if (c === 0x2a) {
+      star = ++p;
+      retry = d;
+    } else if (p < pattern.length && (c === 0x3f || c === domain.charCodeAt(d))) {
+      p++;
+      d++;
+    } else if (star >= 0) {
+      // Let the last `*` swallow one more character and try the rest again from there.
+      p = star;
+      d = ++retry;
+    } else {
+      return false;
+    }
+  }
+  while (pattern.charCodeAt(p) === 0x2a) p++;
+  return p === pattern.length;
+}
+
+/**
+ * Characters no pattern character matches: these globs used to be regular expressions, whose `.`
+ * skips line terminators, and an exported matcher keeps that verdict for any string.
+ */
+const LINE_TERMINATOR = /[\n\r\u2028\u2029]/;
+
 /** Compiles glob patterns into one predicate over normalised domains. */
 export function compilePatterns(name: string, patterns: string | readonly string[]): Matcher {
   const list = typeof patterns === 'string' ? [patterns] : patterns;
   if (!Array.isArray(list) || list.length === 0) {
     throw new ConfigError(`${name} needs at least one domain pattern`);
   }
-  const sources: string[] = [];
+  const globs: string[] = [];
   for (const raw of list) {
     if (typeof raw !== 'string') throw new ConfigError(`${name}: a domain pattern must be a string`);
     const p = raw.trim().toLowerCase();
     if (!PATTERN.test(p)) {
       throw new ConfigError(`${name}: domain pattern "${raw}" may hold only a-z 0-9 _ - * ?`);
     }
-    sources.push(p.replace(/-/g, '\\-').replace(/\*/g, '.*').replace(/\?/g, '.'));
+    globs.push(p);
   }
-  const re = new RegExp(`^(?:${sources.join('|')})$`);
-  return (domain) => re.test(domain);
+  return (domain) => !LINE_TERMINATOR.test(domain) && globs.some((g) => globMatch(g, domain));
 }
 
 const ANY: Matcher = () => true;

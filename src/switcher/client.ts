@@ -7,7 +7,7 @@ import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { EMPTY, type Frame, header } from '../wire/frame.js';
 import { encodeOpenError, OpenErrorText } from '../wire/open.js';
-import { encodePing } from '../wire/ping.js';
+import { encodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import type { FrameSink } from './admission.js';
 import type { ResolvedSwitcherOptions } from './config.js';
 import { Liveness } from './liveness.js';
@@ -194,6 +194,22 @@ export interface OpeningRoute {
   dropped: boolean;
 }
 
+/** A ping the switcher passed on from `pinger` to `target` (SwitcherClient.pingsOut). */
+export interface PingOut {
+  pinger: SwitcherClient;
+  target: SwitcherClient;
+  /** The ping id: the pinger's source port, its answer's destination port. */
+  id: number;
+  /** The request's destination port, the source port of an answer the switcher makes. */
+  dstPort: number;
+  /**
+   * Sent to FFFF naming a domain (Router.ping), not to the target's IP: only such a ping is
+   * answered when the target leaves. A ping to an IP nobody holds is dropped (as in Go), so one
+   * by IP gets no answer when that IP's node leaves either.
+   */
+  byDomain: boolean;
+}
+
 /** Early frames a dialer may have held at the switcher at once, over all its routes. */
 export const MAX_HELD_EARLY = 1024 * 1024;
 
@@ -248,6 +264,9 @@ export const NO_NODE_AT_IP = 'no node holds the ip';
 /** Refusal of an IP dial: no client holds the IP (or its holder left before answering). */
 export const NO_NODE = encodeOpenError(NO_NODE_AT_IP);
 
+/** A ping's answer for a domain nobody holds (PROTOCOL.md 6.2). */
+const NOT_FOUND = encodePingAck(PingErrorText.DOMAIN_NOT_FOUND);
+
 export class SwitcherClient implements FrameSink {
   /** Streams linked so far, by every switcher of the process: the last StreamInfo.id. */
   private static linked = 0;
@@ -294,12 +313,19 @@ export class SwitcherClient implements FrameSink {
   /** Dials of this client in flight, and early-data routes, by its source port (OpeningRoute). */
   readonly opening = new Map<number, OpeningRoute>();
   /**
-   * Pings of this node the switcher passed on, by ping id (their source port): the id of the
-   * client each went to, the only one whose answer may reach us (a pinger matches an answer by id
-   * alone, PROTOCOL.md 6.1). An entry goes with its answer, when its id is reused, or past
-   * MAX_PINGS_OUT (the oldest first: that ping is long timed out).
+   * Pings of this node the switcher passed on, by ping id (their source port): the client each
+   * went to, the only one whose answer may reach us (a pinger matches an answer by id
+   * alone, PROTOCOL.md 6.1). An entry goes with its answer, when its id is reused, past
+   * MAX_PINGS_OUT (the oldest first: that ping is long timed out), or when either client leaves.
    */
-  readonly pingsOut = new Map<number, number>();
+  readonly pingsOut = new Map<number, PingOut>();
+  /**
+   * The reverse of other clients' `pingsOut`: pings passed on to this client and not answered.
+   * When it leaves, each that named a domain is answered `domain not found` in its place, as the
+   * switcher answers a ping of a domain nobody holds: the pinger no longer waits out its timeout
+   * (a dial there is refused at once likewise, routesIn).
+   */
+  readonly pingsIn = new Set<PingOut>();
   /** How many of `opening` offered early data (OpeningRoute.early). */
   earlyRoutes = 0;
   /**
@@ -733,18 +759,41 @@ export class SwitcherClient implements FrameSink {
     dialer.earlyRoutes--;
   }
 
-  /** `pinger`'s ping `id` goes to `target`: its answer will be let through (pingsOut). */
-  static notePing(pinger: SwitcherClient, id: number, target: SwitcherClient): void {
+  /**
+   * `pinger`'s ping `f` goes to `target`: its answer will be let through (pingsOut), and the
+   * ping answered if `target` leaves first when it named a domain (`byDomain`, pingsIn).
+   */
+  static notePing(pinger: SwitcherClient, f: Frame, target: SwitcherClient, byDomain: boolean): void {
     const pings = pinger.pingsOut;
-    pings.delete(id);
-    pings.set(id, target.id);
-    if (pings.size > MAX_PINGS_OUT) pings.delete(pings.keys().next().value as number);
+    SwitcherClient.pingIdReused(pinger, f.srcPort);
+    const ping: PingOut = { pinger, target, id: f.srcPort, dstPort: f.dstPort, byDomain };
+    pings.set(ping.id, ping);
+    target.pingsIn.add(ping);
+    if (pings.size > MAX_PINGS_OUT) SwitcherClient.forgetPing(pings.values().next().value as PingOut);
+  }
+
+  /**
+   * `pinger` sent a new ping with id `id`: the one it had in flight with that id, if any, is over
+   * for it (timed out), and is forgotten. Else the leave of that ping's target answered the new
+   * one, whoever it went to (a pinger matches answers by id alone), say a ping of the switcher
+   * itself, which Go nodes make with ids from the same pool as their other pings.
+   */
+  static pingIdReused(pinger: SwitcherClient, id: number): void {
+    const old = pinger.pingsOut.size === 0 ? undefined : pinger.pingsOut.get(id);
+    if (old !== undefined) SwitcherClient.forgetPing(old);
+  }
+
+  /** Forgets `ping` at both its ends. */
+  private static forgetPing(ping: PingOut): void {
+    ping.pinger.pingsOut.delete(ping.id);
+    ping.target.pingsIn.delete(ping);
   }
 
   /** Whether `from`'s answer to ping `id` of `pinger` answers a ping that went to it; forgets it if so. */
   static takePing(pinger: SwitcherClient, id: number, from: SwitcherClient): boolean {
-    if (pinger.pingsOut.get(id) !== from.id) return false;
-    pinger.pingsOut.delete(id);
+    const ping = pinger.pingsOut.get(id);
+    if (ping?.target !== from) return false;
+    SwitcherClient.forgetPing(ping);
     return true;
   }
 
@@ -965,6 +1014,19 @@ export class SwitcherClient implements FrameSink {
       SwitcherClient.dropRoute(dialer, route.port);
       touched.add(dialer);
     }
+    // Pings to us we did not answer never will be: one that named our domain is answered as the
+    // switcher answers a domain nobody holds, behind what we sent first, as our answer would have
+    // come (not at a shutdown, as the dials above). Ours to others are forgotten with us.
+    for (const ping of this.pingsIn) {
+      ping.pinger.pingsOut.delete(ping.id);
+      if (inOurPlace && ping.byDomain && ping.pinger !== this) {
+        const h = header(Cmd.PING_ACK, ping.pinger.ip, ping.id, SWITCHER_IP, ping.dstPort, NOT_FOUND.length);
+        ping.pinger.sendAs(this, h, NOT_FOUND);
+      }
+    }
+    this.pingsIn.clear();
+    for (const ping of this.pingsOut.values()) ping.target.pingsIn.delete(ping);
+    this.pingsOut.clear();
     for (const c of touched) SwitcherClient.trimIfIdle(c);
   }
 

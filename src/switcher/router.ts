@@ -116,6 +116,8 @@ export class Router {
       }
       if (from.untrackedDials > 0) SwitcherClient.takeUntracked(from, f.srcPort);
     }
+    // Likewise a ping ends the one its id had in flight, wherever either goes.
+    if (f.cmd === Cmd.PING) SwitcherClient.pingIdReused(from, f.srcPort);
     if (f.dstIP === SWITCHER_IP) {
       this.toSwitcher(from, f);
       return;
@@ -162,7 +164,7 @@ export class Router {
     } else if (f.cmd === Cmd.OPEN_ACK && (this.foreignAck(from, to, f) || this.refuseAck(from, to, f))) {
       return;
     }
-    if (f.cmd === Cmd.PING) SwitcherClient.notePing(from, f.srcPort, to);
+    if (f.cmd === Cmd.PING) SwitcherClient.notePing(from, f, to, false);
     const payload = this.track(from, to, f);
     this.forward(from, to, encodeHeader(f), payload);
   }
@@ -544,7 +546,7 @@ export class Router {
       return;
     }
     // Forwarded with its payload unchanged: the target compares it itself (6.2).
-    SwitcherClient.notePing(from, f.srcPort, to);
+    SwitcherClient.notePing(from, f, to, true);
     this.forward(
       from,
       to,

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { SwitcherClient } from '../../../src/switcher/client.js';
+import type { Registry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { type Frame, makeFrame } from '../../../src/wire/frame.js';
@@ -68,5 +70,72 @@ describe('switcher: a PingDomain ACK from a node the ping did not go to', () => 
     await target.next((f) => f.cmd === Cmd.PING && f.srcPort === 5);
     answer(target, pinger, 5);
     expect((await pinger.next(answerTo(5))).srcIP).toBe(target.ip);
+  });
+});
+
+/** The switcher's own record of a client. */
+function inner(s: Switcher, domain: string): SwitcherClient {
+  const c = (s as unknown as { registry: Registry<SwitcherClient> }).registry.byDomain(domain);
+  if (c === undefined) throw new Error(`no client ${domain}`);
+  return c;
+}
+
+describe('switcher: a ping passed on to a node that leaves before answering', () => {
+  it('is answered at once as a domain nobody holds, when it named a domain', async () => {
+    const { sw, pinger, target } = await three();
+    pinger.send(makeFrame(Cmd.PING, SWITCHER_IP, 1, pinger.ip, 7, text('target')));
+    pinger.send(makeFrame(Cmd.PING, target.ip, 1, pinger.ip, 8, text('target')));
+    await target.next((f) => f.cmd === Cmd.PING && f.srcPort === 7);
+    await target.next((f) => f.cmd === Cmd.PING && f.srcPort === 8);
+    target.t.destroy();
+    await target.closed;
+    // Well within the timeout a pinger would wait (5 s in the JS client, 3 s for liveness).
+    const got = await pinger.next(answerTo(7), 1_000);
+    expect([got.srcIP, got.srcPort, got.dstIP]).toEqual([SWITCHER_IP, 1, pinger.ip]);
+    expect(new TextDecoder().decode(got.payload)).toBe('domain not found');
+    // A ping by IP is not: a ping to an IP nobody holds is dropped, as in Go.
+    await pinger.barrier();
+    expect(pinger.inbox.filter((f) => f.cmd === Cmd.PING_ACK)).toEqual([]);
+    expect(inner(sw, 'pinger').pingsOut.size).toBe(0);
+  });
+
+  it('is not answered at the leave once the pinger used its id again, even for the switcher', async () => {
+    // A Go node takes the ids of its pings of the switcher from the pool of its other pings: the
+    // answer for the departed node would have been taken for the switcher's.
+    const { sw, pinger, target } = await three();
+    pinger.send(makeFrame(Cmd.PING, SWITCHER_IP, 1, pinger.ip, 7, text('target')));
+    await target.next((f) => f.cmd === Cmd.PING && f.srcPort === 7);
+    // That ping timed out at the pinger, which pings the switcher with the id.
+    pinger.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, pinger.ip, 7));
+    expect((await pinger.next(answerTo(7))).payload.length).toBe(0);
+    expect(inner(sw, 'target').pingsIn.size).toBe(0);
+    target.t.destroy();
+    await target.closed;
+    await expect.poll(() => sw.client('target')).toBeUndefined();
+    await pinger.barrier();
+    expect(pinger.inbox.filter((f) => f.cmd === Cmd.PING_ACK)).toEqual([]);
+  });
+
+  it('is forgotten at both ends on its answer, a new ping with its id, or the pinger leaving', async () => {
+    const { sw, pinger, target, thief } = await three();
+    const t = inner(sw, 'target');
+    pinger.send(makeFrame(Cmd.PING, SWITCHER_IP, 1, pinger.ip, 7, text('target')));
+    await target.next((f) => f.cmd === Cmd.PING && f.srcPort === 7);
+    answer(target, pinger, 7);
+    await pinger.next(answerTo(7));
+    expect(t.pingsIn.size).toBe(0);
+    // The id used again, for another node: the first ping is over.
+    pinger.send(makeFrame(Cmd.PING, SWITCHER_IP, 1, pinger.ip, 9, text('target')));
+    pinger.send(makeFrame(Cmd.PING, SWITCHER_IP, 1, pinger.ip, 9, text('thief')));
+    await thief.next((f) => f.cmd === Cmd.PING && f.srcPort === 9);
+    expect(t.pingsIn.size).toBe(0);
+    pinger.send(makeFrame(Cmd.PING, SWITCHER_IP, 1, pinger.ip, 10, text('target')));
+    await target.next((f) => f.cmd === Cmd.PING && f.srcPort === 10);
+    expect(t.pingsIn.size).toBe(1);
+    pinger.t.destroy();
+    await pinger.closed;
+    await expect.poll(() => sw.client('pinger')).toBeUndefined();
+    expect(t.pingsIn.size).toBe(0);
+    expect(inner(sw, 'thief').pingsIn.size).toBe(0);
   });
 });

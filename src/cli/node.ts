@@ -23,6 +23,7 @@ import { CliError } from './exit.js';
 import { type NodeReloadSources, nodeReloadPlan } from './node-reload.js';
 import { forwardTarget, listenAddress, NodeRules, nodeRulesPlan, rulesProblem } from './node-rules.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
+import { listenersOverlap, sharedAddress } from './overlap.js';
 import {
   collect,
   type Expose,
@@ -509,18 +510,15 @@ function nodeDomain(o: NodeOpts): string {
     throw new CliError('CLI_USAGE', 'a domain is required: --domain NAME or FLEXMUX_DOMAIN');
   const problem = rulesProblem(o.expose ?? [], o.forward ?? []);
   if (problem !== undefined) throw new CliError('CLI_USAGE', problem);
-  // So is the admin API on a forward's local address: the check said OK, the start exited 13.
+  // So is the admin API on a forward's local address, or one overlapping it (`--bind 0.0.0.0`):
+  // the check said OK, the start exited 13.
   const admin = o.admin;
-  if (
-    admin !== undefined &&
-    admin.port !== 0 &&
-    admin.host === o.bind &&
-    (o.forward ?? []).some((f) => f.localPort === admin.port)
-  ) {
-    throw new CliError(
-      'CLI_USAGE',
-      `${formatHostPort(admin)} is given twice, to --admin and to a --forward: each needs an address of its own`,
-    );
+  if (admin === undefined || admin.port === 0) return o.domain;
+  for (const f of o.forward ?? []) {
+    const local = { host: o.bind, port: f.localPort };
+    if (listenersOverlap(admin, local)) {
+      throw new CliError('CLI_USAGE', sharedAddress(admin, '--admin', local, 'a --forward'));
+    }
   }
   return o.domain;
 }

@@ -32,6 +32,7 @@ import {
   startListeners,
 } from './listeners.js';
 import { addCommonOptions, type CommonOpts, flag } from './options.js';
+import { listenersOverlap, sharedAddress } from './overlap.js';
 import {
   collect,
   formatHostPort,
@@ -427,7 +428,8 @@ function checkCertificateUsed(o: SwitcherOpts, specs: ListenerSpecs): void {
  * An address given to two of the switcher's listeners (`--tcp` twice, `--ws` and `--admin` on one
  * port): the second can never bind, yet `--check-config` said OK, and a start bound the first and
  * then failed with EADDRINUSE (exit 13), as for a port another process holds. Bad usage, as a
- * node's local port forwarded twice is. Port 0 picks a free port each time: it may repeat.
+ * node's local port forwarded twice is. Port 0 picks a free port each time: it may repeat. So is
+ * a wildcard address and one it covers (`0.0.0.0:7000` and `127.0.0.1:7000`, listenersOverlap).
  */
 function checkAddressesApart(o: SwitcherOpts, specs: ListenerSpecs): void {
   const uses: [string, HostPort | undefined][] = [
@@ -438,18 +440,12 @@ function checkAddressesApart(o: SwitcherOpts, specs: ListenerSpecs): void {
     ['the admin API', o.admin],
     ['the demo page', o.demo],
   ];
-  const seen = new Map<string, string>();
+  const seen: [string, HostPort][] = [];
   for (const [what, at] of uses) {
     if (at === undefined || at.port === 0) continue;
-    const address = formatHostPort(at);
-    const first = seen.get(address);
-    if (first !== undefined) {
-      throw new CliError(
-        'CLI_USAGE',
-        `${address} is given twice, to ${first} and to ${what}: each needs an address of its own`,
-      );
-    }
-    seen.set(address, what);
+    const clash = seen.find(([, other]) => listenersOverlap(other, at));
+    if (clash !== undefined) throw new CliError('CLI_USAGE', sharedAddress(clash[1], clash[0], at, what));
+    seen.push([what, at]);
   }
 }
 

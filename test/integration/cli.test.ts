@@ -271,6 +271,14 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
     // The default listeners count: 127.0.0.1:7000 is the tcp:// one when no listener is given.
     [['--admin', ':7000'], '127.0.0.1:7000 is given twice, to the tcp:// listener and to the admin API'],
     [['--tcp', '127.0.0.1:1', '--demo', '127.0.0.1:1'], 'to the tcp:// listener and to the demo page'],
+    // A wildcard takes the port on every address of its family (`::` on both), `localhost` on
+    // the loopback ones: text apart, the check said OK and the start failed (exit 13).
+    [
+      ['--tcp', '0.0.0.0:1', '--admin', '127.0.0.1:1'],
+      '0.0.0.0:1 and 127.0.0.1:1 overlap, given to the tcp:// listener and to the admin API',
+    ],
+    [['--tcp', 'localhost:1', '--ws', '127.0.0.1:1/a'], 'localhost:1 and 127.0.0.1:1 overlap'],
+    [['--tcp', '[::1]:1', '--demo', '[::]:1'], '[::1]:1 and [::]:1 overlap'],
   ] as const)(
     'switcher %j: one address for two listeners is bad usage',
     async ([args, message], { expect }) => {
@@ -295,6 +303,14 @@ describe.concurrent('bad usage exits 2 with a clear message', () => {
       env: { FLEXMUX_PASSWORD: 'x' },
     });
     expect(apart.code).toBe(0);
+    // An interface that covers the admin API's address is not.
+    const wildcard = await runCliToEnd([...args.slice(0, -1), '--bind', '0.0.0.0', '--check-config'], {
+      env: { FLEXMUX_PASSWORD: 'x' },
+    });
+    expect(wildcard.code).toBe(2);
+    expect(wildcard.stderr).toContain(
+      '127.0.0.1:7091 and 0.0.0.0:7091 overlap, given to --admin and to a --forward',
+    );
   });
 
   it('switcher: port 0 may be given to every listener', async ({ expect }) => {

@@ -1,6 +1,7 @@
 import type { NodeSession } from '../connect.js';
 import { AbortError } from '../errors.js';
 import { formatTarget, parseAddress } from '../node/address.js';
+import { followSignal } from '../util/signals.js';
 
 type Dial = NodeSession['dial'];
 
@@ -35,17 +36,24 @@ export function dialerToCome(): DialerToCome {
     }
     const aborted = (): AbortError => new AbortError(`dial ${target} aborted`, { cause: signal?.reason });
     if (signal?.aborted) return Promise.reject(aborted());
+    // Each wait listens to a follower of the signal (followSignal), not to the signal: the dials
+    // of every forward share the command's one shutdown signal, and a listener each on it made
+    // Node warn of a leak past 10 waiting dials (the command turned the warning off instead).
+    const followed = signal === undefined ? undefined : followSignal(signal);
     return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        waiting.delete(go);
-        reject(aborted());
-      };
       const go = (s: Pick<NodeSession, 'dial'>): void => {
-        signal?.removeEventListener('abort', onAbort);
+        followed?.dispose();
         s.dial(address, options).then(resolve, reject);
       };
       waiting.add(go);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      followed?.signal.addEventListener(
+        'abort',
+        () => {
+          waiting.delete(go);
+          reject(aborted());
+        },
+        { once: true },
+      );
     });
   };
   return {

@@ -1,4 +1,4 @@
-import { EventEmitter, setMaxListeners } from 'node:events';
+import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { Command, Option } from 'commander';
 import type { InspectableNode, InspectableSession } from '../admin/config.js';
@@ -562,9 +562,8 @@ async function runNode(ctx: CommandContext): Promise<number> {
   const closers: (() => Promise<void> | void)[] = [];
   const tunnels = new Tunnels();
   // Aborted first at shutdown: forwarded connections still dialling stop waiting (dialForwarded).
+  // Every dial still waiting shares it through one listener (followSignal), however many there are.
   const stopping = new AbortController();
-  // One listener per connection still dialling: past 10, Node would warn of a leak that is none.
-  setMaxListeners(0, stopping.signal);
   let session: NodeSession | undefined;
   const closeAll = async (): Promise<void> => {
     // A reload running now ends first (it reads files, and binds the forward listeners its rules

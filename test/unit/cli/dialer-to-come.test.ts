@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { dialerToCome } from '../../../src/cli/dialer-to-come.js';
 import type { NodeSession } from '../../../src/connect.js';
@@ -49,5 +50,29 @@ describe('dialerToCome', () => {
     await expect(dialer.dial('bob', { signal: new AbortController().signal })).rejects.toBeInstanceOf(
       ConfigError,
     );
+  });
+});
+
+describe('dialerToCome: dials sharing one signal', () => {
+  it('add one listener to it, however many wait, and none once they are made', async () => {
+    const { dialer, open } = dialerToCome();
+    const stop = new AbortController();
+    // Past 10 listeners Node warns of a leak: the command's forwards share one shutdown signal.
+    const dials = Array.from({ length: 20 }, (_, i) => dialer.dial(`bob:${i + 1}`, { signal: stop.signal }));
+    expect(getEventListeners(stop.signal, 'abort').length).toBe(1);
+    const session = fakeSession();
+    open(session);
+    await Promise.all(dials);
+    expect(session.dialled).toHaveLength(20);
+    expect(getEventListeners(stop.signal, 'abort').length).toBe(0);
+  });
+
+  it('all end at its abort', async () => {
+    const { dialer } = dialerToCome();
+    const stop = new AbortController();
+    const dials = Array.from({ length: 12 }, (_, i) => dialer.dial(`bob:${i + 1}`, { signal: stop.signal }));
+    stop.abort();
+    for (const d of dials) await expect(d).rejects.toBeInstanceOf(AbortError);
+    expect(getEventListeners(stop.signal, 'abort').length).toBe(0);
   });
 });

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { errorFields } from '../util/cause.js';
+import { checkOptions } from '../util/check.js';
 import { childLogger, type Logger, silentLogger } from '../util/logger.js';
 import { interval, now } from '../util/timers.js';
 import { StaticFiles } from './assets.js';
@@ -49,6 +50,8 @@ export interface AdminServer {
 
 /** Starts the admin server; rejects with the listen error (EADDRINUSE, EACCES, ...). */
 export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
+  // Named as every other call names itself (validateAdminOptions says 'admin', as a validator).
+  checkOptions('startAdmin()', options);
   const o = validateAdminOptions(options);
   const logger: Logger = childLogger(options.logger ?? silentLogger, { component: 'admin' });
   const registry = createRegistry(options.switcher ? 'switcher' : 'node', o.processMetrics);

@@ -181,7 +181,7 @@ const rejecting: Case[] = [
   { name: 'listenTls(null, fn)', call: 'listenTls()', make: () => listenTls(NULL, () => {}) },
   { name: 'listenWs(null, fn)', call: 'listenWs()', make: () => listenWs(NULL, () => {}) },
   { name: 'switcher.close(null)', call: 'close()', make: () => idleSwitcher().close(NULL) },
-  { name: 'startAdmin(null)', call: 'admin', make: () => startAdmin(NULL) },
+  { name: 'startAdmin(null)', call: 'startAdmin()', make: () => startAdmin(NULL) },
   {
     name: 'demoHandler(switcher, null)',
     call: 'demoHandler()',

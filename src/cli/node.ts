@@ -425,7 +425,8 @@ export async function listenForward(
       if (ok) forwardConnection(socket, from);
       else {
         logger.debug({ from, target: forwardTarget(f) }, 'connection closed: its rule was not applied');
-        socket.destroy();
+        // Reset, as a failed dial is: a FIN would pass for an empty answer to a client reading to the end.
+        socket.resetAndDestroy();
       }
     });
   });

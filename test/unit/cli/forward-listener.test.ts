@@ -2,7 +2,7 @@ import type * as net from 'node:net';
 import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { serveForward } from '../../../src/cli/node.js';
+import { listenForward, serveForward } from '../../../src/cli/node.js';
 import type { NodeSession } from '../../../src/connect.js';
 import { DialRefusedError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/util/logger.js';
@@ -97,5 +97,51 @@ describe('a --forward connection waiting for its target at shutdown', () => {
     done.abort();
     expect(outcome).toBe('let go');
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('a --forward connection held by a reload that fails', () => {
+  let server: net.Server | null = null;
+  const sockets: net.Socket[] = [];
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = null;
+  });
+
+  it('is reset, not ended like a finished one', async () => {
+    // Before, it was closed with a FIN: a client that reads until the end took the connection it
+    // was never given for an empty answer, where a failed dial resets it.
+    const noop = (): void => {};
+    const logger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+    let admit: (ok: boolean) => void = () => {};
+    const admitted = new Promise<boolean>((resolve) => {
+      admit = resolve;
+    });
+    server = await listenForward(
+      { dial: () => Promise.reject(new Error('not dialled')) } as unknown as NodeSession,
+      { localPort: 0, domain: 'bob', port: 22 },
+      { bind: '127.0.0.1', dialTimeout: 1_000 },
+      { splice: () => Promise.resolve(undefined) },
+      logger,
+      { admitted },
+    );
+    const accepted = new Promise<void>((resolve) =>
+      server?.on('connection', (s: net.Socket) => {
+        sockets.push(s);
+        resolve();
+      }),
+    );
+    const { port } = server.address() as net.AddressInfo;
+    const socket = connect({ host: '127.0.0.1', port });
+    sockets.push(socket);
+    socket.resume();
+    const outcome = new Promise<string>((resolve) => {
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      socket.on('end', () => resolve('end'));
+    });
+    await accepted;
+    admit(false);
+    expect(await outcome).toBe('ECONNRESET');
   });
 });

@@ -12,7 +12,7 @@ import { connectionLost, untilTarget } from '../node/redial.js';
 import type { SessionState } from '../node/session.js';
 import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
-import { now } from '../util/timers.js';
+import { now, timeout } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import { cliAdminToken, startCliAdmin } from './admin-server.js';
 import { checkAgain } from './check-again.js';
@@ -56,6 +56,7 @@ interface NodeOpts extends ConnectOpts {
   forward?: Forward[];
   bind: string;
   dialTimeout: number;
+  exposeConnectTimeout: number;
   waitForTarget?: boolean;
   earlyData?: boolean;
   /** Unset: the session's own default (sessionDefaults). */
@@ -68,6 +69,9 @@ interface NodeOpts extends ConnectOpts {
 }
 
 const CLOSE_BOUND = 5_000;
+
+/** ms an exposed stream's connection to its target may take (--expose-connect-timeout). */
+const EXPOSE_CONNECT_TIMEOUT = 10_000;
 
 export function nodeCommand(): CliCommand {
   const cmd = new Command('node')
@@ -89,6 +93,14 @@ export function nodeCommand(): CliCommand {
       flag('--dial-timeout <duration>', 'time a forwarded connection waits for its stream')
         .argParser((v) => parseTimeout(v))
         .default(defaults.dialTimeout, `${defaults.dialTimeout / 1000}s`),
+    )
+    .addOption(
+      flag(
+        '--expose-connect-timeout <duration>',
+        'time an exposed stream waits for the connection to its target; then it is reset',
+      )
+        .argParser((v) => parseTimeout(v))
+        .default(EXPOSE_CONNECT_TIMEOUT, `${EXPOSE_CONNECT_TIMEOUT / 1000}s`),
     )
     .addOption(
       new Option(
@@ -228,6 +240,14 @@ export function nodeSessionOptions(
   return out;
 }
 
+/** How an exposed port connects to its target (serveExpose). */
+export interface ExposeServing {
+  /** ms the connection to the target may take before the stream is reset. */
+  connectTimeout: number;
+  /** Opens the connection (tests give their own); net.connect by default. */
+  connect?: (options: net.NetConnectOpts) => net.Socket;
+}
+
 /**
  * Serves virtual port `e.port` by connecting to `e.target` per stream (exported for tests). The
  * target is read for each stream: a reload that changes it (node-rules.ts) sends the next one to
@@ -238,6 +258,7 @@ export function serveExpose(
   e: Expose,
   tunnels: Pick<Tunnels, 'splice'>,
   logger: Logger,
+  { connectTimeout, connect = net.connect }: ExposeServing = { connectTimeout: EXPOSE_CONNECT_TIMEOUT },
 ): Listener<FlexStream> {
   const listener = session.listen(e.port);
   listener.on('stream', (stream: FlexStream) => {
@@ -245,12 +266,22 @@ export function serveExpose(
     const target = formatHostPort(to);
     const from = stream.remoteDomain || stream.remoteAddress;
     // noDelay: see serveForward.
-    const socket = net.connect({
+    const socket = connect({
       host: to.host,
       port: to.port,
       allowHalfOpen: true,
       noDelay: true,
     });
+    // A target that never answers (a host down or firewalled, dropping the SYN) left the stream,
+    // and the client at the far end, waiting until the kernel gave up, about 2 minutes on Linux,
+    // with nothing logged meanwhile. Bounded here: the socket's error resets the stream (splice)
+    // and is logged below with the other failures.
+    const giveUp = timeout(() => {
+      const err = new Error(`connecting to ${target} timed out after ${connectTimeout} ms`);
+      socket.destroy(Object.assign(err, { code: 'ETIMEDOUT' }));
+    }, connectTimeout);
+    socket.once('connect', () => clearTimeout(giveUp));
+    socket.once('close', () => clearTimeout(giveUp));
     logger.debug({ port: e.port, from, target }, 'stream accepted');
     void tunnels.splice(stream, socket).then((err) => {
       // The target's refusal (ECONNREFUSED) is the socket's own error: its code says it.
@@ -589,7 +620,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
         expose: (e) => {
           // Exposes start once the session exists (below), and reloads after them.
           if (session === undefined) throw new Error('no session yet');
-          return serveExpose(session, e, tunnels, logger);
+          return serveExpose(session, e, tunnels, logger, { connectTimeout: o.exposeConnectTimeout });
         },
         forward: (f, admitted) =>
           listenForward(dialer, f, o, tunnels, logger, { waits, stop: stopping.signal, admitted }),

@@ -55,7 +55,8 @@ const laptop = connect(url, { password, domain: 'laptop' });
 const forward = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
   laptop.dial('office:80').then(
     (stream) => join(socket, stream),
-    () => socket.destroy(),
+    // A failed dial resets the client: destroy() would end it like an empty answer.
+    () => socket.resetAndDestroy(),
   );
 });
 const forwardPort = await listening(forward);

@@ -15,8 +15,9 @@ import { onStopSignal, type ShutdownHandle, type StopSignal } from './shutdown.j
 
 /**
  * `flexmux dial DOMAIN:PORT`: one stream, joined to stdin and stdout, as `nc` would. The end of
- * stdin half-closes the stream; the command ends when the stream has ended both ways. Fit for
- * `ssh -o ProxyCommand='flexmux dial %h:22'`.
+ * stdin half-closes the stream; the command ends when the stream has ended both ways (with
+ * --exit-on-remote-end, also once the remote has ended: it then ends its side itself). Fit for
+ * `ssh -o ProxyCommand='flexmux dial --exit-on-remote-end %h:22'`.
  */
 
 interface DialOpts extends ConnectOpts {
@@ -24,6 +25,7 @@ interface DialOpts extends ConnectOpts {
   statsInterval: number;
   dialTimeout: number;
   waitForTarget?: boolean;
+  exitOnRemoteEnd?: boolean;
 }
 
 const s = (v: number): string => `${v / 1000}s`;
@@ -51,6 +53,12 @@ export function dialCommand(): CliCommand {
         '--wait-for-target',
         'while the switcher is not up, DOMAIN not registered or PORT not listening (a switcher restart), try again until --dial-timeout runs out',
       ),
+    )
+    .addOption(
+      new Option(
+        '--exit-on-remote-end',
+        'once the remote ended its side and that reached stdout, end this side too and exit 0 without waiting for stdin to end (for ssh ProxyCommand)',
+      ),
     );
   addConnectOptions(cmd, { domainRequired: false });
   addCommonOptions(cmd, 'warn');
@@ -60,7 +68,7 @@ export function dialCommand(): CliCommand {
 Example (~/.ssh/config), reaching nodes by their domain:
 
 Host alice bob
-  ProxyCommand flexmux dial -s tcp://relay:7000 --password-file ~/.flexpw %h:22`,
+  ProxyCommand flexmux dial -s tcp://relay:7000 --password-file ~/.flexpw --exit-on-remote-end %h:22`,
   );
   return { command: cmd, run: runDial };
 }
@@ -140,6 +148,8 @@ async function runDial(ctx: CommandContext): Promise<number> {
   let failure: Error | undefined;
   // Whether stdout failed, or a signal came, before what the stream brought had all gone out.
   let undelivered = false;
+  // Whether the command ended its side at the remote's end, leaving the rest of stdin unread.
+  let inputLeft = false;
   try {
     const stream = waiting
       ? await raceFailed(
@@ -177,6 +187,20 @@ async function runDial(ctx: CommandContext): Promise<number> {
     });
     process.stdin.pipe(stream);
     stream.pipe(process.stdout, { end: false });
+    stream.once('end', () => {
+      logger.info({ pendingOutput: process.stdout.writableLength }, 'remote ended');
+      if (o.exitOnRemoteEnd !== true) return;
+      // ssh under ProxyCommand sees the remote's end only as the end of this process's stdout,
+      // which Node never closes: the command must end instead of waiting for a stdin that ssh
+      // keeps open. Once the remote's bytes are out (a stdout that failed meanwhile has reset the
+      // stream), this side ends as stdin's end would end it: what was read is sent, then the end.
+      void settled(process.stdout).then((err) => {
+        if (err !== undefined || stream.destroyed || stream.writableEnded) return;
+        process.stdin.unpipe(stream);
+        inputLeft = true;
+        stream.end();
+      });
+    });
     let err = await done;
     if (err !== undefined) err = lostSwitcher(err, o.switcher);
     process.stdin.unpipe(stream);
@@ -203,6 +227,7 @@ async function runDial(ctx: CommandContext): Promise<number> {
         complete: opened?.readableEnded === true && opened.writableFinished && !undelivered,
         signalled: shutdown?.requested === true,
         failure,
+        inputLeft,
       }),
     );
     shutdown?.dispose();

@@ -36,14 +36,15 @@ export function progressLine(now: Counters, before: Counters, seconds: number, e
 
 export interface Meter {
   /**
-   * Stops the periodic lines and writes the summary, starting with `outcome`: `done`,
+   * Stops the periodic lines and writes the summary, starting with `outcome`: `done`, `remote
+   * ended` for one the remote's end finished before stdin's (dial --exit-on-remote-end),
    * `interrupted` for a transfer a signal cut short, or `failed` for one that failed otherwise
    * (the error saying so comes after it).
    */
   stop(outcome?: TransferOutcome): void;
 }
 
-export type TransferOutcome = 'done' | 'interrupted' | 'failed';
+export type TransferOutcome = 'done' | 'remote ended' | 'interrupted' | 'failed';
 
 /** How a transfer ended, as its --stats summary says it. */
 export interface TransferEnd {
@@ -53,16 +54,22 @@ export interface TransferEnd {
   signalled: boolean;
   /** The error the transfer ends with, as the command reports it (none: it ends well). */
   failure: Error | undefined;
+  /**
+   * The command ended its side when the remote had ended, without reading stdin to its end
+   * (dial --exit-on-remote-end): every byte read went both ways, but not every byte of stdin.
+   */
+  inputLeft?: boolean;
 }
 
 /**
- * The summary's first word. A transfer that carried every byte is `done`; one cut short by a
+ * The summary's first word. A transfer that carried every byte is `done`, `remote ended` when
+ * stdin was left unread past the remote's end (its bytes not sent, so not `done`); one cut short by a
  * signal is `interrupted`; one that ended with any other error is `failed`, not `done` before the
  * error line. (No signal leaves a complete transfer: dial's stream closes in the turn of the
  * event loop it ends in, and a signal while stdout's tail drains leaves that tail undelivered.)
  */
 export function transferOutcome(end: TransferEnd): TransferOutcome {
-  if (end.complete && end.failure === undefined) return 'done';
+  if (end.complete && end.failure === undefined) return end.inputLeft === true ? 'remote ended' : 'done';
   if (end.signalled) return 'interrupted';
   return end.failure === undefined ? 'done' : 'failed';
 }

@@ -172,6 +172,18 @@ describe("the top-level key 'domain'", () => {
   });
 });
 
+describe("dial's exit-on-remote-end", () => {
+  it('is a switch of the config file (true/false), as the ProxyCommand example may want it set', () => {
+    const c = new Map(buildProgram(() => {}).commands.map((x) => [x.name(), x]));
+    const dial = c.get('dial') as Command;
+    applyConfig(dial, { dial: { 'exit-on-remote-end': true } }, 'f.yaml');
+    expect(dial.opts().exitOnRemoteEnd).toBe(true);
+    expect(() => applyConfig(dial, { dial: { exitOnRemoteEnd: 'yes' } }, 'f.yaml')).toThrow(
+      'must be true or false',
+    );
+  });
+});
+
 describe('access section', () => {
   it('reads passwords (inline) and dial rules', () => {
     expect(

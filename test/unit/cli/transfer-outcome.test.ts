@@ -15,6 +15,15 @@ describe('transferOutcome', () => {
     expect(transferOutcome({ complete: true, signalled: false, failure: undefined })).toBe('done');
   });
 
+  it('remote ended, not done: every byte read went both ways, but stdin was left unread', () => {
+    expect(transferOutcome({ complete: true, signalled: false, failure: undefined, inputLeft: true })).toBe(
+      'remote ended',
+    );
+    expect(transferOutcome({ complete: false, signalled: false, failure: reset, inputLeft: true })).toBe(
+      'failed',
+    );
+  });
+
   it('interrupted: a signal cut the transfer short', () => {
     expect(transferOutcome({ complete: false, signalled: true, failure: interrupted })).toBe('interrupted');
   });

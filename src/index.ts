@@ -18,6 +18,7 @@ export { type Destroyable, Listener, type ListenerEvents } from './node/listener
 export type { DialOptions, NodeEvents, PingOptions, StreamFactory } from './node/node.js';
 export { BaseNode } from './node/node.js';
 export { Scheduler } from './scheduler.js';
+export { splice } from './splice.js';
 export type { StreamAddress, StreamFace, StreamState } from './stream/core.js';
 export { StreamCore } from './stream/core.js';
 export { WebStream } from './stream/web.js';

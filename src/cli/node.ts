@@ -10,6 +10,7 @@ import type { FlexStream } from '../face/duplex.js';
 import type { Listener } from '../node/listener.js';
 import { connectionLost, untilTarget } from '../node/redial.js';
 import type { SessionState } from '../node/session.js';
+import { splice } from '../splice.js';
 import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
@@ -37,7 +38,6 @@ import {
   parseHostPort,
   parseTimeout,
 } from './parse.js';
-import { splice } from './pipe.js';
 import { type ReloadPlan, reloadAll } from './reload.js';
 import { ReloadCounts } from './reload-count.js';
 import { onReloadSignal } from './reload-signal.js';

@@ -1,11 +1,11 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serveExpose, serveForward } from '../../src/cli/node.js';
-import { splice } from '../../src/cli/pipe.js';
 import { connect, type NodeSession } from '../../src/connect.js';
 import { ConnectionClosedError } from '../../src/errors.js';
 import type { FlexStream } from '../../src/face/duplex.js';
 import { Node } from '../../src/index.js';
+import { splice } from '../../src/splice.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { listenTcp } from '../../src/switcher-node.js';
 import { dialTcp, listenTcp as listenDirect } from '../../src/transport/tcp.js';

@@ -1,10 +1,10 @@
 import type * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serveForward } from '../../src/cli/node.js';
-import { splice } from '../../src/cli/pipe.js';
 import { connect } from '../../src/connect.js';
 import type { NodeSession } from '../../src/index.js';
 import { admit } from '../../src/node/admit.js';
+import { splice } from '../../src/splice.js';
 import { dialTcp } from '../../src/transport/tcp.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { exchange } from '../helpers/exchange.js';

@@ -8,11 +8,11 @@ import { type CommandContext, type Invocation, prepare } from '../../src/cli/com
 import { listenForward, serveExpose } from '../../src/cli/node.js';
 import { NodeRules, nodeRulesPlan } from '../../src/cli/node-rules.js';
 import type { Expose, Forward } from '../../src/cli/parse.js';
-import { splice } from '../../src/cli/pipe.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { reloadAll } from '../../src/cli/reload.js';
 import { connect } from '../../src/connect.js';
 import type { FlexStream, Session } from '../../src/index.js';
+import { splice } from '../../src/splice.js';
 import { Switcher } from '../../src/switcher/switcher.js';
 import { listenTcp } from '../../src/switcher-node.js';
 import { type CapturingLogger, captureLogger } from '../helpers/faulty-log.js';

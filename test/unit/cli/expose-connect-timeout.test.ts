@@ -3,9 +3,9 @@ import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serveExpose } from '../../../src/cli/node.js';
-import { splice } from '../../../src/cli/pipe.js';
 import type { NodeSession } from '../../../src/connect.js';
 import type { FlexStream } from '../../../src/face/duplex.js';
+import { splice } from '../../../src/splice.js';
 import type { Logger } from '../../../src/util/logger.js';
 import { freePort } from '../../helpers/ports.js';
 

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { splice } from '../../../src/cli/pipe.js';
+import { splice } from '../../src/splice.js';
 
 /** splice() between two real TCP connections: a relay in the middle of client and server. */
 

@@ -2,17 +2,27 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
- * Joins two byte streams (a TCP socket and a flex stream) in both directions and carries the
- * half-close across: when one side ends its writing, the other side's writing is ended too, and
- * the opposite direction keeps flowing until it ends as well. Both sides need allowHalfOpen
- * (FlexStream has it; create net sockets with it). `pipe` gives backpressure both ways.
+ * Joins two byte streams in both directions, typically a TCP socket and a `FlexStream`: a tunnel,
+ * what `flexmux node --expose` and `--forward` run for each connection. Use it rather than
+ * `stream.pipeline(a, b, a)` or a pair of `pipe()`s, which end a TCP socket with a FIN when the
+ * other side fails, so that the program at its far end takes a cut-off transfer for a whole one.
  *
- * When either side fails or closes before finishing both directions, the other is destroyed with
- * the same error, so a reset on the flex side resets the TCP connection and vice versa. A TCP
- * socket is aborted with a RST, not a FIN: destroy() alone would close it like a clean end, and
- * the program on the other end would take a cut-off transfer for a whole one. A socket's reset
- * that Node reports as the end of its data is told apart and passed on as a reset (reportedReset).
- * Resolves once both sides closed: with the first error, or undefined for a clean end.
+ * - Half-close both ways: when one side ends its writing, the other side's writing is ended too,
+ *   and the opposite direction keeps flowing until it ends as well. Both sides need
+ *   `allowHalfOpen` (a `FlexStream` has it; give it to `net.connect` and `net.createServer`).
+ * - Backpressure both ways, as `pipe()` gives it.
+ * - A failure is passed on as a failure: when either side fails, or closes before finishing both
+ *   directions, the other is destroyed with the same error. A flex stream so destroyed sends a
+ *   reset to its peer (a Go peer, plain v3, gets a close: docs/manual.md, section 3). A
+ *   connected TCP socket is reset (RST, `resetAndDestroy()`), not closed with a FIN, so its peer
+ *   sees ECONNRESET, not the end of the data. A socket's reset that Node reports as a plain
+ *   `'end'` is told apart and passed on as a reset too (reportedReset).
+ * - Data one side sends after the other has closed in both directions cannot be delivered: the
+ *   sender is reset rather than left half-open.
+ *
+ * Never rejects. Resolves once both sides have closed: to undefined when both directions ended
+ * cleanly, else to the first error (the one a side failed with, or one saying that a side closed
+ * before finishing or that data could not be delivered), for logging.
  */
 export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
   return new Promise((resolve) => {

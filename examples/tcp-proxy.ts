@@ -5,22 +5,16 @@
  *                            |  switcher
  *   TCP client  ->  forward port on 127.0.0.1  ->  node "laptop" (dials office:80)
  *
- * Both directions carry the half-close: the client ends its request, the server answers after
- * seeing that end, and the client reads the answer to its end.
+ * splice() joins each TCP connection to its stream. Both directions carry the half-close: the
+ * client ends its request, the server answers after seeing that end, and the client reads the
+ * answer to its end. A failure on either side reaches the other as a failure: a stream reset
+ * resets the TCP connection (ECONNRESET at the client), where stream.pipeline would end it with a
+ * FIN and the client take the part of the answer it got for all of it.
  *
  *   npx tsx examples/tcp-proxy.ts
  */
 import * as net from 'node:net';
-import type { Duplex } from 'node:stream';
-import { connect, type FlexStream, Switcher, serveTcp } from '../src/index.js';
-
-/** Pipes both ways; a failure on either side tears down the other. */
-function join(a: Duplex, b: Duplex): void {
-  a.pipe(b).on('error', () => a.destroy());
-  b.pipe(a).on('error', () => b.destroy());
-  a.on('error', (err) => b.destroy(err));
-  b.on('error', (err) => a.destroy(err));
-}
+import { connect, type FlexStream, Switcher, serveTcp, splice } from '../src/index.js';
 
 const listening = (server: net.Server): Promise<number> =>
   new Promise((resolve) =>
@@ -47,14 +41,21 @@ const url = `tcp://127.0.0.1:${relay.address.port}`;
 const office = connect(url, { password, domain: 'office' });
 office.listen(80).on('stream', (stream: FlexStream) => {
   // noDelay: a tunnel should not add Nagle's wait for a delayed ACK to a reply sent in parts.
-  join(stream, net.connect({ host: '127.0.0.1', port: servicePort, allowHalfOpen: true, noDelay: true }));
+  const socket = net.connect({ host: '127.0.0.1', port: servicePort, allowHalfOpen: true, noDelay: true });
+  // Resolves once both sides closed: undefined after a clean end, else the first error.
+  void splice(socket, stream).then((err) => {
+    if (err) console.log(`office tunnel failed: ${err.message}`);
+  });
 });
 
 // 4. "laptop" forwards a local port to office:80.
 const laptop = connect(url, { password, domain: 'laptop' });
 const forward = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
   laptop.dial('office:80').then(
-    (stream) => join(socket, stream),
+    (stream) => {
+      socket.resume(); // paused while the dial was under way
+      void splice(socket, stream);
+    },
     // A failed dial resets the client: destroy() would end it like an empty answer.
     () => socket.resetAndDestroy(),
   );

@@ -19,12 +19,15 @@ import type { Duplex } from 'node:stream';
  *   `'end'` is told apart and passed on as a reset too (reportedReset).
  * - Data one side sends after the other has closed in both directions cannot be delivered: the
  *   sender is reset rather than left half-open.
+ * - A side already destroyed when splice is called (a client that hung up while the dial for it
+ *   waited) is a failure too: the other side is aborted at once.
  *
  * Never rejects. Resolves once both sides have closed: to undefined when both directions ended
  * cleanly, else to the first error (the one a side failed with, or one saying that a side closed
  * before finishing or that data could not be delivered), for logging.
  */
 export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
+  if (a.destroyed || b.destroyed) return spliceDestroyed(a, b);
   return new Promise((resolve) => {
     let firstError: Error | undefined;
     let open = 2;
@@ -66,6 +69,23 @@ export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
     watch(b, a);
     a.pipe(b, { end: false });
     b.pipe(a, { end: false });
+  });
+}
+
+/**
+ * splice() of a side already destroyed: a TCP client that hung up while the dial for it waited,
+ * a stream reset before its accept was handled. Its 'close' may be past, so it is not waited for
+ * (splice would never settle, and the other side stay open for good); nothing can pass to or
+ * from it, so the other side is aborted as on any failure.
+ */
+function spliceDestroyed(a: Duplex, b: Duplex): Promise<Error | undefined> {
+  const err = a.errored ?? b.errored ?? new Error('the other side closed before finishing');
+  const live = a.destroyed ? b : a;
+  if (live.destroyed) return Promise.resolve(err);
+  return new Promise((resolve) => {
+    live.on('error', () => {});
+    live.once('close', () => resolve(err));
+    abort(live, err);
   });
 }
 

@@ -223,6 +223,38 @@ describe('splice', () => {
     await closed;
   });
 
+  // A TCP client that hangs up while the dial for its stream waits: its socket is closed, its
+  // 'close' past, before splice joins it to the stream. splice waited for that 'close' for good:
+  // it never settled, and the stream (and the service's connection at the far node) stayed open.
+  it('a side closed before splice is called aborts the other, and splice settles', {
+    timeout: 5_000,
+  }, async () => {
+    const { client, accepted } = await connection();
+    const socket = await accepted;
+    socket.on('error', () => {});
+    socket.resume();
+    const socketClosed = new Promise((resolve) => socket.on('close', resolve));
+    client.resetAndDestroy();
+    await socketClosed;
+    const flex = endpoint();
+    const flexFailed = new Promise<Error>((resolve) => flex.on('error', resolve));
+    const done = splice(socket, flex);
+    expect(await done).toMatchObject({ code: 'ECONNRESET' });
+    expect(await flexFailed).toMatchObject({ code: 'ECONNRESET' });
+    expect(flex.destroyed).toBe(true);
+  });
+
+  it('a live TCP side is reset when the other was destroyed before splice', { timeout: 5_000 }, async () => {
+    const { client, accepted } = await connection();
+    const clientEnding = ending(client);
+    const socket = await accepted;
+    const flex = endpoint();
+    flex.destroy();
+    await new Promise((resolve) => flex.on('close', resolve));
+    expect(await splice(socket, flex)).toMatchObject({ message: 'the other side closed before finishing' });
+    expect(await clientEnding).toBe('ECONNRESET');
+  });
+
   it('an abort on one side destroys the other and reports the error', async () => {
     const a = endpoint();
     const b = endpoint();

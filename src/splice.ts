@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { ConfigError } from './errors.js';
 
 /**
  * Joins two byte streams in both directions, typically a TCP socket and a `FlexStream`: a tunnel,
@@ -9,7 +10,8 @@ import type { Duplex } from 'node:stream';
  *
  * - Half-close both ways: when one side ends its writing, the other side's writing is ended too,
  *   and the opposite direction keeps flowing until it ends as well. Both sides need
- *   `allowHalfOpen` (a `FlexStream` has it; give it to `net.connect` and `net.createServer`).
+ *   `allowHalfOpen` (a `FlexStream` has it; give it to `net.connect` and `net.createServer`):
+ *   with a side without it, splice rejects with a `ConfigError`, touching neither side.
  * - Backpressure both ways, as `pipe()` gives it.
  * - A failure is passed on as a failure: when either side fails, or closes before finishing both
  *   directions, the other is destroyed with the same error. A flex stream so destroyed sends a
@@ -22,11 +24,23 @@ import type { Duplex } from 'node:stream';
  * - A side already destroyed when splice is called (a client that hung up while the dial for it
  *   waited) is a failure too: the other side is aborted at once.
  *
- * Never rejects. Resolves once both sides have closed: to undefined when both directions ended
- * cleanly, else to the first error (the one a side failed with, or one saying that a side closed
- * before finishing or that data could not be delivered), for logging.
+ * Rejects only with that `ConfigError`. Resolves once both sides have closed: to undefined when
+ * both directions ended cleanly, else to the first error (the one a side failed with, or one
+ * saying that a side closed before finishing or that data could not be delivered), for logging.
  */
 export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
+  // Without allowHalfOpen a Duplex ends its own writing at the end of its data (net.Socket's
+  // default): a client's request ended with a FIN got a FIN back before the answer, which then
+  // had nowhere to go, and the client read an empty answer to a clean end.
+  // A promise's call rejects with its ConfigError rather than throwing it (docs/errors.md).
+  if (a.allowHalfOpen === false || b.allowHalfOpen === false) {
+    return Promise.reject(
+      new ConfigError(
+        'splice() needs both sides to allow half-open: create sockets with allowHalfOpen: true ' +
+          '(net.connect, net.createServer), or the answer to a request ended by its sender is lost',
+      ),
+    );
+  }
   if (a.destroyed || b.destroyed) return spliceDestroyed(a, b);
   return new Promise((resolve) => {
     let firstError: Error | undefined;

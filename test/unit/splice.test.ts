@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
 import { splice } from '../../src/splice.js';
 
 /** splice() between two real TCP connections: a relay in the middle of client and server. */
@@ -253,6 +254,22 @@ describe('splice', () => {
     await new Promise((resolve) => flex.on('close', resolve));
     expect(await splice(socket, flex)).toMatchObject({ message: 'the other side closed before finishing' });
     expect(await clientEnding).toBe('ECONNRESET');
+  });
+
+  // net.Socket's default: without allowHalfOpen a socket ends its writing at the end of its
+  // data. A client that ended its request got a FIN back before the answer, read an empty answer
+  // to a clean end, and the answer met a closed socket.
+  it('refuses a side without allowHalfOpen, touching neither', async () => {
+    const { client, accepted } = await connection();
+    client.on('error', () => {});
+    const socket = await accepted;
+    const halfClosing = new net.Socket({ allowHalfOpen: false });
+    cleanup.push(() => halfClosing.destroy());
+    const flex = endpoint();
+    await expect(splice(halfClosing, flex)).rejects.toThrow(ConfigError);
+    await expect(splice(flex, halfClosing)).rejects.toThrow(/allowHalfOpen/);
+    await expect(splice(socket, new Duplex({ allowHalfOpen: false }))).rejects.toThrow(ConfigError);
+    expect([socket.destroyed, flex.destroyed, flex.listenerCount('data')]).toEqual([false, false, 0]);
   });
 
   it('an abort on one side destroys the other and reports the error', async () => {

@@ -18,7 +18,8 @@ import { ConfigError } from './errors.js';
  *   reset to its peer (a Go peer, plain v3, gets a close: docs/manual.md, section 3). A
  *   connected TCP socket is reset (RST, `resetAndDestroy()`), not closed with a FIN, so its peer
  *   sees ECONNRESET, not the end of the data. A socket's reset that Node reports as a plain
- *   `'end'` is told apart and passed on as a reset too (reportedReset).
+ *   `'end'` is told apart and passed on as a reset too (reportedReset). Node cannot reset a TLS
+ *   socket (`tls.TLSSocket`): it is destroyed, and its peer sees a close.
  * - Data one side sends after the other has closed in both directions cannot be delivered: the
  *   sender is reset rather than left half-open.
  * - A side already destroyed when splice is called (a client that hung up while the dial for it
@@ -131,8 +132,13 @@ function abort(d: Duplex, err: Error): void {
   // those bytes and close with a FIN, and the reader take the cut-off data for all of it.
   const shuttingDown = d.writableEnded && !d.writableFinished && d.writableLength === 0;
   if (d instanceof Socket && !d.connecting && !d.pending && !shuttingDown) {
-    d.resetAndDestroy();
-    return;
+    try {
+      d.resetAndDestroy();
+      return;
+    } catch {
+      // A TLS socket: Node resets only a plain TCP handle and throws (ERR_INVALID_HANDLE_TYPE),
+      // which, from an event listener, ended the process. Destroyed, its peer sees a close.
+    }
   }
   d.destroy(err);
 }

@@ -1,8 +1,10 @@
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { splice } from '../../src/splice.js';
+import { cert, key } from './transport/tls-fixture.js';
 
 /** splice() between two real TCP connections: a relay in the middle of client and server. */
 
@@ -270,6 +272,30 @@ describe('splice', () => {
     await expect(splice(flex, halfClosing)).rejects.toThrow(/allowHalfOpen/);
     await expect(splice(socket, new Duplex({ allowHalfOpen: false }))).rejects.toThrow(ConfigError);
     expect([socket.destroyed, flex.destroyed, flex.listenerCount('data')]).toEqual([false, false, 0]);
+  });
+
+  // Node resets only a plain TCP handle: resetAndDestroy() on a TLS socket throws, and it threw
+  // from splice's listener, so the first failure of a tunnel over TLS ended the process.
+  it('an abort destroys a TLS socket, which cannot be reset, without throwing', {
+    timeout: 5_000,
+  }, async () => {
+    const server = tls.createServer({ key, cert, allowHalfOpen: true });
+    cleanup.push(() => server.close());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const client = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost' });
+    cleanup.push(() => client.destroy());
+    client.on('error', () => {});
+    const clientClosed = new Promise((resolve) => client.on('close', resolve));
+    client.resume();
+    const socket = await accepted;
+    const flex = endpoint();
+    const done = splice(socket, flex);
+    flex.destroy(new Error('the service failed'));
+    expect(await done).toMatchObject({ message: 'the service failed' });
+    expect(socket.destroyed).toBe(true);
+    await clientClosed;
   });
 
   it('an abort on one side destroys the other and reports the error', async () => {

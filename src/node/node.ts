@@ -126,9 +126,19 @@ interface EarlyDial<S> extends EarlyPlan {
 interface BeforeAck {
   srcIP: number;
   srcPort: number;
-  frames: Frame[];
+  /**
+   * The data, in order, in one buffer (its first `bytes` bytes) grown by doubling: kept frame by
+   * frame, a peer's one-byte frames cost some 280 bytes each, 2 MiB of them over 500 MiB.
+   */
+  data: Uint8Array | null;
   /** Data bytes held: counted against maxReceiveBuffer, bounded by the window offered. */
   bytes: number;
+  /** Data frames taken (for stats.dropped when they go unused). */
+  frames: number;
+  /** An empty data frame came (a credit request on a PROMPT_CREDIT stream): replayed once, after the data. */
+  asked: boolean;
+  /** A CloseStream came: the end of what the stream gets; nothing after it is kept. */
+  closed: boolean;
 }
 
 /** The payload of a ping of the switcher (no domain). */
@@ -899,7 +909,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /**
    * Keeps a frame for a dial waiting on its port (a data frame or a close, BeforeAck): from the
    * wire, while no early stream holds the port, from the address the first such frame came from,
-   * and within the window offered and maxReceiveBuffer. False when it is not kept.
+   * and within the window offered and maxReceiveBuffer. False when it is not kept. What is kept is
+   * bounded by bytes, whatever the frames: the data in one buffer, empty data frames and closes
+   * as one flag each (before, every one was kept as it came, and a peer flooding the port of a
+   * waiting dial with closes or empty data frames, which count no bytes, grew the node without
+   * bound until the dial timed out).
    */
   private holdBeforeAck(f: Frame, via: StreamHost): boolean {
     if (via !== this || this.earlyDials.has(f.dstPort)) return false;
@@ -907,16 +921,45 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (dial === undefined) return false;
     let held = this.beforeAck.get(f.dstPort);
     if (held === undefined) {
-      held = { srcIP: f.srcIP, srcPort: f.srcPort, frames: [], bytes: 0 };
+      held = {
+        srcIP: f.srcIP,
+        srcPort: f.srcPort,
+        data: null,
+        bytes: 0,
+        frames: 0,
+        asked: false,
+        closed: false,
+      };
       this.beforeAck.set(f.dstPort, held);
     } else if (held.srcIP !== f.srcIP || held.srcPort !== f.srcPort) {
       return false;
     }
+    // After its close the stream takes nothing (v3: dropped), so nothing is kept for it.
+    if (held.closed) return false;
+    if (f.cmd !== Cmd.DATA) {
+      held.closed = true;
+      return true;
+    }
     const n = f.payload.length;
-    if (held.bytes + n > effectiveWindow(dial.offer) || !this.canBuffer(n)) return false;
+    if (n === 0) {
+      // Asking again asks for nothing more: the answer comes once the reader has caught up.
+      held.asked = true;
+      held.frames++;
+      return true;
+    }
+    const limit = effectiveWindow(dial.offer);
+    if (held.bytes + n > limit || !this.canBuffer(n)) return false;
     // Copied: a payload may be a view of a read buffer, kept here for up to the dial timeout.
-    held.frames.push({ ...f, payload: n === 0 ? f.payload : f.payload.slice() });
+    let buf = held.data;
+    if (buf === null || held.bytes + n > buf.length) {
+      const grown = new Uint8Array(Math.max(held.bytes + n, Math.min(2 * (buf?.length ?? 0), limit)));
+      if (buf !== null) grown.set(buf.subarray(0, held.bytes));
+      buf = grown;
+      held.data = buf;
+    }
+    buf.set(f.payload, held.bytes);
     held.bytes += n;
+    held.frames++;
     this.accountReceive(n);
     return true;
   }
@@ -937,7 +980,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   private countDropped(held: BeforeAck): void {
-    for (const g of held.frames) if (g.cmd === Cmd.DATA) this.stats.dropped++;
+    this.stats.dropped += held.frames;
   }
 
   /** Hands the stream the ACK `f` made what its peer sent ahead of the ACK, in order. */
@@ -946,10 +989,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       this.countDropped(held);
       return;
     }
-    for (const g of held.frames) {
-      if (g.cmd === Cmd.DATA) core.onData(g.payload);
-      else core.onClose(true);
-    }
+    if (held.data !== null) core.onData(held.data.subarray(0, held.bytes));
+    if (held.asked) core.onData(NO_PAYLOAD);
+    if (held.closed) core.onClose(true);
   }
 
   /**

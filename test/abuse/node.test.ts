@@ -10,7 +10,7 @@ import {
 } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import { Caps, Cmd, HEADER_SIZE } from '../../src/wire/constants.js';
-import { decodeOpenAck, encodeOpen } from '../../src/wire/open.js';
+import { decodeOpenAck, encodeOpen, encodeOpenAck } from '../../src/wire/open.js';
 import { decodeReset, encodeReset } from '../../src/wire/reset.js';
 import { captureLogger } from '../helpers/faulty-log.js';
 import { heapUsed, MiB, resources } from '../helpers/faulty-memory.js';
@@ -523,5 +523,37 @@ describe('malformed frames', () => {
     evil.frame(Cmd.OPEN, ME, 80, EVIL, 1, encodeOpen({ domain: 'é'.repeat(30_000), window: 0 }));
     await expect.poll(() => got.length).toBe(1);
     expect(got[0].remoteDomain.length).toBeLessThanOrEqual(63);
+  });
+});
+
+// Regression: frames that come for a waiting dial's port ahead of its OpenStream ACK (PROTOCOL.md
+// 12.2) were kept one by one until the ACK or the dial timeout. Closes and empty data frames
+// count no bytes, so a flood of them grew the node without bound (500,000 closes held 43 MB);
+// one-byte data frames cost some 280 bytes each (2 MiB of window over 500 MB). Now the data is
+// kept in one buffer, and repeated closes or empty data frames as one flag each.
+describe('a flood ahead of a dial’s OpenStream ACK', () => {
+  it('keeps what it sends bounded by its bytes, and the stream still gets it all, in order', async () => {
+    const { node, evil } = victim({ dialTimeout: 60_000 });
+    const dialled = node.dial('2:80');
+    dialled.catch(() => {}); // awaited below
+    const open = await evil.next((f) => f.cmd === Cmd.OPEN);
+    const P = open.srcPort;
+    const before = await heapUsed();
+    const one = new Uint8Array(1);
+    const sent: number[] = [];
+    for (let i = 0; i < 150_000; i++) {
+      one[0] = i & 0xff;
+      sent.push(i & 0xff);
+      evil.frame(Cmd.DATA, ME, P, EVIL, 80, one);
+      evil.frame(Cmd.DATA, ME, P, EVIL, 80); // empty: a credit request, not data
+    }
+    for (let i = 0; i < 10_000; i++) evil.frame(Cmd.CLOSE, ME, P, EVIL, 80); // each one answered
+    await stillAnswers(evil);
+    expect((await heapUsed()) - before).toBeLessThan(8 * MiB);
+    evil.frame(Cmd.OPEN_ACK, ME, P, EVIL, 80, encodeOpenAck({ window: 0 }));
+    const s = await dialled;
+    const got: Buffer[] = [];
+    for await (const chunk of s) got.push(chunk as Buffer);
+    expect(Buffer.concat(got)).toEqual(Buffer.from(sent));
   });
 });

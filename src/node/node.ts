@@ -39,6 +39,7 @@ import {
   encodeOpenError,
   negotiateCaps,
   negotiateWindow,
+  windowAsInt32,
 } from '../wire/open.js';
 import { decodeReset, encodeReset } from '../wire/reset.js';
 import { goTrimSpace } from '../wire/unicase.js';
@@ -887,6 +888,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       refuseDial(pending, 'sid is attached');
       return;
     }
+    const window = this.grantedWindow(pending, ack.window, f);
     // Register the stream before anything else is dispatched: data or a close may follow the ACK
     // in the same read (PROTOCOL.md 8.2 keeps them in order).
     const o = this.options;
@@ -895,15 +897,33 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       key,
       { ip: f.dstIP, port: f.dstPort, domain: this._domain },
       { ip: f.srcIP, port: f.srcPort, domain: 'domain' in pending.target ? pending.target.domain : '' },
-      effectiveWindow(ack.window),
+      effectiveWindow(window),
       ack.caps & o.caps,
       true,
     );
     this.streams.set(core.key, core);
     this.stats.streamsOpened++;
-    this.learnEarly(f, pending, ack.window, ack.caps, core.caps);
+    this.learnEarly(f, pending, window, ack.caps, core.caps);
     pending.resolve(this.faceOf(core));
     if (held !== undefined) this.replayBeforeAck(held, f, core);
+  }
+
+  /**
+   * The window an OpenStream ACK sets, held to what the dial offered. An acceptor answers with the
+   * smaller of the two (PROTOCOL.md 3.4): one that answered more (up to 2 GiB) was taken at its
+   * word, and its stream could fill the receive buffer far past the window the application asked
+   * for (up to maxReceiveBuffer) before any flow-control error. It is logged and the offer holds:
+   * data beyond it resets the stream (FlowControlError). An answer of 0 (or 2^31 and up) still
+   * means the 2 MiB default, which a legacy acceptor (an empty ACK) sends with whatever we offered.
+   */
+  private grantedWindow(dial: PendingDial<S>, window: number, f: Frame): number {
+    const offer = dial.offer;
+    if (windowAsInt32(offer) <= 0 || windowAsInt32(window) <= 0 || window <= offer) return window;
+    this.logger.warn(
+      { port: f.dstPort, from: `${f.srcIP}:${f.srcPort}`, offered: offer, granted: window },
+      'OpenStream ACK grants a window larger than offered: the offer holds',
+    );
+    return offer;
   }
 
   /**

@@ -277,6 +277,32 @@ describe('window overruns', () => {
     });
   }
 
+  // Regression: a dialer took the window of the OpenStream ACK at its word, though an acceptor
+  // answers with the smaller of the two offers (PROTOCOL.md 3.4): one that answered 2 GiB to a
+  // 64 KiB offer filled the stream with 10 MiB (and could up to maxReceiveBuffer, 256 MiB) with no
+  // error. Now the offer holds, and data beyond it resets the stream.
+  it('a dial whose ACK grants more than it offered: the offer holds, beyond it a reset', async () => {
+    const { node, evil, log } = victim();
+    const dialled = node.dial('2:80', { window: 64 * 1024 });
+    const open = await evil.next((f) => f.cmd === Cmd.OPEN);
+    const P = open.srcPort;
+    evil.frame(Cmd.OPEN_ACK, ME, P, EVIL, 80, encodeOpenAck({ window: 0x7fffffff, caps: Caps.RESET }));
+    const s = (await dialled) as FlexStream;
+    expect(log.find('OpenStream ACK grants a window larger than offered: the offer holds')).toHaveLength(1);
+    s.pause(); // nobody reads: the window is all the peer may send
+    const errors: Error[] = [];
+    s.on('error', (e) => errors.push(e));
+    const chunk = new Uint8Array(65_535);
+    for (let i = 0; i < 160; i++) evil.frame(Cmd.DATA, ME, P, EVIL, 80, chunk); // 10 MiB
+    const told = await evil.next((f) => f.cmd === Cmd.RESET && f.dstPort === 80);
+    expect(decodeReset(told.payload).code).toBe(2);
+    await expect.poll(() => errors.length).toBe(1);
+    expect(errors[0]).toMatchObject({ code: 'FLEX_ERR_FLOW_CONTROL' });
+    expect(s.core.window).toBe(64 * 1024);
+    await stillAnswers(evil);
+    expect(node.streamList().reduce((n, c) => n + c.receiveBuffered, 0)).toBe(0);
+  });
+
   // Regression (fixed: src/stream/core.ts onData resets, code 2, a stream whose data would take the
   // connection past maxReceiveBuffer). Before, maxReceiveBuffer ("inbound bytes buffered across
   // all streams of a connection") was only checked when a stream opened. A peer

@@ -5,6 +5,7 @@ import {
   ConnectionClosedError,
   DialRefusedError,
   DialTimeoutError,
+  FlowControlError,
   LimitError,
   NotConnectedError,
   ProtocolError,
@@ -140,6 +141,12 @@ interface BeforeAck {
   asked: boolean;
   /** A CloseStream came: the end of what the stream gets; nothing after it is kept. */
   closed: boolean;
+  /**
+   * Data that could not be kept (beyond the window offered, or the connection's receive budget):
+   * the stream the ACK makes fails with this, as it would have on receiving that data, instead of
+   * running with a hole in what it delivers. Nothing after it is kept.
+   */
+  overrun: FlowControlError | null;
 }
 
 /** The payload of a ping of the switcher (no domain). */
@@ -949,13 +956,15 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         frames: 0,
         asked: false,
         closed: false,
+        overrun: null,
       };
       this.beforeAck.set(f.dstPort, held);
     } else if (held.srcIP !== f.srcIP || held.srcPort !== f.srcPort) {
       return false;
     }
-    // After its close the stream takes nothing (v3: dropped), so nothing is kept for it.
-    if (held.closed) return false;
+    // After its close the stream takes nothing (v3: dropped), so nothing is kept for it; after an
+    // overrun it fails.
+    if (held.closed || held.overrun !== null) return false;
     if (f.cmd !== Cmd.DATA) {
       held.closed = true;
       return true;
@@ -968,7 +977,20 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       return true;
     }
     const limit = effectiveWindow(dial.offer);
-    if (held.bytes + n > limit || !this.canBuffer(n)) return false;
+    // Dropped, they would leave a hole in the stream, which delivered what came before and after
+    // them without a word: the stream fails at its ACK instead.
+    if (held.bytes + n > limit) {
+      held.overrun = new FlowControlError(
+        `peer sent beyond the ${limit}-byte window ahead of the OpenStream ACK`,
+      );
+      return false;
+    }
+    if (!this.canBuffer(n)) {
+      held.overrun = new FlowControlError(
+        `connection receive buffer limit of ${this.options.maxReceiveBuffer} bytes reached`,
+      );
+      return false;
+    }
     // Copied: a payload may be a view of a read buffer, kept here for up to the dial timeout.
     let buf = held.data;
     if (buf === null || held.bytes + n > buf.length) {
@@ -1010,6 +1032,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       return;
     }
     if (held.data !== null) core.onData(held.data.subarray(0, held.bytes));
+    if (held.overrun !== null) {
+      core.violate(ResetCode.FLOW_CONTROL, held.overrun);
+      return;
+    }
     if (held.asked) core.onData(NO_PAYLOAD);
     if (held.closed) core.onClose(true);
   }

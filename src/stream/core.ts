@@ -1196,7 +1196,12 @@ export class StreamCore extends StreamQueue {
     this.face?.onEnd();
   }
 
-  private violate(code: number, err: Error): void {
+  /**
+   * The peer broke the protocol on this stream: logged, and the stream fails with `err`, the peer
+   * told with a reset of `code` where negotiated (else the v3 close). Also the node's, for what the
+   * peer sent ahead of a dial's OpenStream ACK.
+   */
+  violate(code: number, err: Error): void {
     this.host.logger.warn({ stream: this.describe(), ...errorFields(err) }, 'stream protocol violation');
     if (this.resetNegotiated) {
       (err as { resetCode?: number }).resetCode = code;

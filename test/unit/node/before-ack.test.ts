@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DialRefusedError } from '../../../src/errors.js';
+import { DialRefusedError, FlowControlError } from '../../../src/errors.js';
 import type { Node } from '../../../src/index.js';
 import { Cmd } from '../../../src/wire/constants.js';
 import type { Frame } from '../../../src/wire/frame.js';
@@ -91,6 +91,43 @@ describe('frames of a Go acceptor that arrive before its OpenStream ACK', () => 
     // What was kept for the dial is dropped with it, counted as any frame for no stream.
     expect(node.stats.dropped).toBe(1);
   });
+
+  // Regression: data ahead of the ACK that could not be kept (beyond the window offered, or the
+  // connection's receive budget) was dropped, counted, and the stream the ACK made delivered what
+  // came before and after it with a hole in between, and ended cleanly: 40,000 bytes lost without
+  // a word. Now that stream fails with FlowControlError, as it would have on receiving that data.
+  for (const [what, options] of [
+    ['the window offered', {}],
+    ['the receive budget', { maxReceiveBuffer: 50_000 }],
+  ] as const) {
+    it(`data beyond ${what} fails the stream the ACK makes, instead of leaving a hole`, async () => {
+      const { node, raw } = rawLink({ heartbeatInterval: 0, ...options });
+      nodes.push(node);
+      const dialled = node.dial('bob:80', { window: 65_536 });
+      dialled.catch(() => {});
+      const P = (await raw.next((f) => f.cmd === Cmd.OPEN)).srcPort;
+      raw.send(Cmd.DATA, 1, P, 3, 80, new Uint8Array(40_000).fill(0x61));
+      raw.send(Cmd.DATA, 1, P, 3, 80, new Uint8Array(40_000).fill(0x62)); // kept, it overruns
+      raw.send(Cmd.DATA, 1, P, 3, 80, new Uint8Array(5_000).fill(0x63)); // would fit again
+      raw.send(Cmd.OPEN_ACK, 1, P, 3, 80, encodeOpenAck({ window: 65_536 }));
+      raw.send(Cmd.CLOSE, 1, P, 3, 80);
+      const s = await dialled;
+      // 'error' comes before 'close'; a stream that ends cleanly closes without one.
+      const failed = new Promise<Error | null>((resolve) => {
+        s.on('error', resolve);
+        s.on('close', () => resolve(null));
+      });
+      let got = '';
+      s.on('data', (c: Buffer) => {
+        got += c.toString();
+      });
+      const err = await failed;
+      expect(err).toBeInstanceOf(FlowControlError);
+      expect(got).not.toContain('c');
+      // The acceptor hears of it (the v3 close: no reset was negotiated).
+      await raw.next((f) => f.cmd === Cmd.CLOSE && f.dstPort === 80);
+    });
+  }
 
   it("frames from another address than the one the ACK names are not the stream's", async () => {
     const { node, raw } = rawLink({ heartbeatInterval: 0 });

@@ -147,6 +147,13 @@ interface BeforeAck {
    * running with a hole in what it delivers. Nothing after it is kept.
    */
   overrun: FlowControlError | null;
+  /**
+   * The address (keyOf with port 0) of the first frame refused for coming from another address
+   * than the one kept, or -1; `strays` once frames from a second such address were refused too.
+   * If the ACK comes from one of them, the stream lost what it sent ahead of the ACK.
+   */
+  stray: number;
+  strays: boolean;
 }
 
 /** The payload of a ping of the switcher (no domain). */
@@ -957,9 +964,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         asked: false,
         closed: false,
         overrun: null,
+        stray: -1,
+        strays: false,
       };
       this.beforeAck.set(f.dstPort, held);
     } else if (held.srcIP !== f.srcIP || held.srcPort !== f.srcPort) {
+      const from = keyOf(f.srcIP, f.srcPort, 0);
+      if (held.stray === -1) held.stray = from;
+      else if (held.stray !== from) held.strays = true;
       return false;
     }
     // After its close the stream takes nothing (v3: dropped), so nothing is kept for it; after an
@@ -1029,6 +1041,18 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private replayBeforeAck(held: BeforeAck, f: Frame, core: StreamCore): void {
     if (held.srcIP !== f.srcIP || held.srcPort !== f.srcPort) {
       this.countDropped(held);
+      // Another address (a late frame of an earlier stream from this port, a forger) sent first:
+      // what this peer sent ahead of its ACK was refused. Run without it, the stream delivered
+      // the rest as if nothing was missing (all of it, with a close among them).
+      if (held.strays || held.stray === keyOf(f.srcIP, f.srcPort, 0)) {
+        const from = `${held.srcIP}:${held.srcPort}`;
+        core.violate(
+          ResetCode.PROTOCOL,
+          new ProtocolError(
+            `frames of the stream sent ahead of its OpenStream ACK were dropped: ${from} had sent to port ${f.dstPort} first`,
+          ),
+        );
+      }
       return;
     }
     if (held.data !== null) core.onData(held.data.subarray(0, held.bytes));

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DialRefusedError, FlowControlError } from '../../../src/errors.js';
+import { DialRefusedError, FlowControlError, ProtocolError } from '../../../src/errors.js';
 import type { Node } from '../../../src/index.js';
 import { Cmd } from '../../../src/wire/constants.js';
 import type { Frame } from '../../../src/wire/frame.js';
@@ -141,5 +141,33 @@ describe('frames of a Go acceptor that arrive before its OpenStream ACK', () => 
     raw.send(Cmd.DATA, 1, P, 3, 80, text('real'));
     raw.send(Cmd.CLOSE, 1, P, 3, 80);
     expect(await readAll(await dialled)).toBe('real');
+  });
+
+  // Regression: the frames kept for a waiting dial come from the address of the first one. When
+  // another address sent first (a late frame of an earlier stream from the same port, a forger),
+  // the acceptor's own data and close were refused, and the stream its ACK made ran without them:
+  // here 'greeting' was lost, and the stream delivered 'rest' and ended cleanly. Now it fails,
+  // saying why.
+  it('a stream whose early frames were refused for another address fails instead of missing them', async () => {
+    const { node, raw } = rawLink({ heartbeatInterval: 0 });
+    nodes.push(node);
+    const dialled = node.dial('bob:80');
+    dialled.catch(() => {});
+    const P = (await raw.next((f) => f.cmd === Cmd.OPEN)).srcPort;
+    raw.send(Cmd.DATA, 1, P, 4, 80, text('stale'));
+    raw.send(Cmd.DATA, 1, P, 3, 80, text('greeting'));
+    raw.send(Cmd.OPEN_ACK, 1, P, 3, 80, encodeOpenAck({ window: 0 }));
+    const s = await dialled;
+    const outcome = new Promise<Error | null>((resolve) => {
+      s.on('error', resolve);
+      s.on('close', () => resolve(null));
+      s.resume();
+    });
+    // A stream that missed nothing would stay open: the close after this ends it either way.
+    raw.send(Cmd.DATA, 1, P, 3, 80, text('rest'));
+    raw.send(Cmd.CLOSE, 1, P, 3, 80);
+    const err = await outcome;
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err?.message).toContain('4:80 had sent to port');
   });
 });

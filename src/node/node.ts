@@ -14,6 +14,7 @@ import {
 import { Scheduler } from '../scheduler.js';
 import { StreamCore, type StreamHost } from '../stream/core.js';
 import type { Transport } from '../transport/types.js';
+import { Burst } from '../util/burst.js';
 import { errorFields } from '../util/cause.js';
 import {
   checkBool,
@@ -26,7 +27,7 @@ import {
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { releaseWatch } from '../util/slabs.js';
-import { timeout } from '../util/timers.js';
+import { now, timeout } from '../util/timers.js';
 import { Caps, Cmd, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
 import { normalizeDomain } from '../wire/domain.js';
@@ -268,6 +269,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * to 1 s. Each wait follows it (redial.ts), adding no listener of its own.
    */
   private readonly waitsEnd = new AbortController();
+  /**
+   * Opens refused at maxStreams or maxReceiveBuffer, logged as a burst (util/burst.ts): the first
+   * in full, the rest in a summary at most once a second, and the end once an open is taken again
+   * or the node closes. A line for each, at warn, let a peer that floods opens at the limit write
+   * the log as fast as it sent them (a 16-byte frame for a line ten times that).
+   */
+  private readonly atLimit = new Burst((fields) => this.logger.warn(fields, 'refusing streams: limit'), now);
   private closeError: Error | undefined;
   /** close() has closed the transport (at once, or once its streams closed or timed out). */
   private closedHere = false;
@@ -1159,6 +1167,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     pending.reject(err);
   }
 
+  /** The burst of opens refused at the limits is over: its last summary line, with the counts now. */
+  private endLimitBurst(): void {
+    this.atLimit.end({ streams: this.streams.size, dials: this.dials.size, buffered: this.receiveBuffered });
+  }
+
   private refuseOpen(f: Frame, via: StreamHost, text: string): void {
     this.stats.openRefused++;
     this.logger.debug({ port: f.dstPort, from: `${f.srcIP}:${f.srcPort}`, reason: text }, 'refused an open');
@@ -1181,13 +1194,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // Pending dials count too: each becomes a stream when its ACK comes, and a dial to this node
     // itself is two streams (with only the open counted, the limit was overshot by both).
     if (this.streamsHeld() >= o.maxStreams || this.receiveBuffered > o.maxReceiveBuffer) {
-      this.logger.warn(
-        { streams: this.streams.size, dials: this.dials.size, buffered: this.receiveBuffered },
-        'refusing stream: limit',
-      );
+      const fields = { streams: this.streams.size, dials: this.dials.size, buffered: this.receiveBuffered };
+      if (this.atLimit.hit(fields)) this.logger.warn(fields, 'refusing stream: limit');
       this.refuseOpen(f, via, 'too many streams');
       return;
     }
+    // Under the limits again: what the burst counted since its last line is said now.
+    if (this.atLimit.active) this.endLimitBurst();
     if (!l.canTake()) {
       this.refuseOpen(f, via, 'listener backlog full');
       return;
@@ -1239,6 +1252,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.loopback?.close();
     this.heartbeat?.stop();
     this.retention.stop();
+    if (this.atLimit.active) this.endLimitBurst();
     this.sending.clear();
     this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err }));
     for (const port of [...this.beforeAck.keys()]) this.dropBeforeAck(port);

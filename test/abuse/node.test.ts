@@ -92,6 +92,10 @@ describe('open floods', () => {
     await stillAnswers(evil);
   });
 
+  // Regression: every open refused at the limit was logged at warn, a line (some 150 bytes) for
+  // each 16-byte frame: a peer flooding opens at the limit wrote the log as fast as it sent. Now
+  // the first is logged in full and the rest as a burst (util/burst.ts): summary lines with the
+  // count, at most one a second, and one when the burst ends (an open taken, or the node closed).
   it('past maxStreams: refused with "too many streams", logged with the count', async () => {
     const { node, evil, log } = victim({ maxStreams: 64 });
     const held: FlexStream[] = [];
@@ -103,9 +107,35 @@ describe('open floods', () => {
     expect(node.streamCount).toBe(64);
     expect(held).toHaveLength(64);
     const lines = log.find('refusing stream: limit');
-    expect(lines.length).toBe(1_936);
+    expect(lines.length).toBe(1);
     expect(lines[0]).toMatchObject({ level: 'warn', fields: { streams: 64 } });
     await stillAnswers(evil);
+    node.destroy();
+    const summaries = log.find('refusing streams: limit');
+    expect(summaries.length).toBeGreaterThanOrEqual(1);
+    expect(summaries.length).toBeLessThan(20);
+    expect(summaries.at(-1)).toMatchObject({ level: 'warn', fields: { total: 1_936, over: true } });
+    expect(summaries.reduce((n, e) => n + (e.fields.refused as number), 0)).toBe(1_935);
+  });
+
+  it('a burst of opens refused at the limit ends once an open is taken again', async () => {
+    const { node, evil, log } = victim({ maxStreams: 4 });
+    const held: FlexStream[] = [];
+    node.listen(80).on('stream', (s: FlexStream) => {
+      s.on('error', () => {});
+      held.push(s);
+    });
+    const answers = await ackTexts(evil, 10, () => {
+      for (let i = 0; i < 10; i++) openFrom(evil, 80, 1000 + i);
+    });
+    expect(answers).toEqual({ ok: 4, 'too many streams': 6 });
+    for (const s of held) s.destroy();
+    await expect.poll(() => node.streamCount).toBe(0);
+    await ackTexts(evil, 1, () => openFrom(evil, 80, 2000));
+    expect(log.find('refusing stream: limit')).toHaveLength(1);
+    expect(log.find('refusing streams: limit')).toMatchObject([
+      { level: 'warn', fields: { refused: 5, total: 6, over: true, streams: 0 } },
+    ]);
   });
 
   it('of local dials past maxPendingDials: typed LimitError at once, bounded timers', async () => {

@@ -696,6 +696,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   release(stream: StreamCore): void {
     if (this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
+    // It may be one waiting in a listener's backlog: the next open has that backlog scanned again.
+    if (!stream.dialed) this.listeners.get(stream.localPort)?.streamEnded();
     if (this.earlyDials.get(stream.localPort)?.core === stream) {
       // An early-data stream that ended before its ACK (it sent its reset or close) gives its
       // dial up, as a timeout does: the port stays quarantined, and a late ACK is answered with a

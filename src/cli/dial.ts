@@ -65,10 +65,11 @@ export function dialCommand(): CliCommand {
   cmd.addHelpText(
     'after',
     `
-Example (~/.ssh/config), reaching nodes by their domain:
+Example (~/.ssh/config), reaching nodes by their domain (the password from
+FLEXMUX_PASSWORD_FILE, or --password-file FILE):
 
 Host alice bob
-  ProxyCommand flexmux dial -s tcp://relay:7000 --password-file ~/.flexpw --exit-on-remote-end %h:22`,
+  ProxyCommand flexmux dial --exit-on-remote-end -s tcp://relay:7000 %h:22`,
   );
   return { command: cmd, run: runDial };
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { type AccessOptions, AccessPolicy, type DialRule, type ExtraPassword } from '../switcher/index.js';
-import { applyConfig, loadConfigFileAgain } from './config-file.js';
+import { applyConfig, type ConfigData, type ConfigSnapshot, loadConfigFileAgain } from './config-file.js';
 import type { Reloadable } from './reload.js';
 import { generatePassword, readSecretFile } from './secret.js';
 
@@ -77,13 +77,17 @@ export function accessFromConfig(raw: unknown, file: string): AccessOptions | un
  * file mid-edit was taken as no rules at all, every dial allowed and every extra password gone,
  * when the section was misspelt (`acess:`) or not indented under `switcher:`, both of which a
  * start refuses as unknown settings. Throws ConfigError for a file that cannot be read, parsed or
- * checked, and for a section that is not valid.
+ * checked, and for a section that is not valid. `data` is the file as the reload read it.
  */
-export function accessFromConfigFile(cmd: Command, file: string): AccessOptions | undefined {
+export function accessFromConfigFile(
+  cmd: Command,
+  file: string,
+  data: ConfigData = loadConfigFileAgain(file),
+): AccessOptions | undefined {
   // Into a map of its own: the command's options, resolved at start, are left as they are. A
   // top-level `switcher` that is not a mapping is the URL of node, dial and ping in a shared
   // file, no section: applyConfig takes the file as a start does.
-  const extras = applyConfig(cmd, loadConfigFileAgain(file), file, ['access'], new Map());
+  const extras = applyConfig(cmd, data, file, ['access'], new Map());
   return accessFromConfig(extras.access, file);
 }
 
@@ -104,8 +108,8 @@ export function accessReload(
   return {
     what: 'access rules',
     files: [file],
-    async reload() {
-      const access = accessFromConfigFile(cmd, file) ?? {};
+    async reload(config) {
+      const access = accessFromConfigFile(cmd, file, config(file)) ?? {};
       const text = JSON.stringify(access);
       if (text === current) return false;
       apply(access);
@@ -145,7 +149,7 @@ export function passwordAndAccessReload(
   let password = inUse.password;
   let access = inUse.access ?? {};
   let pending: Promise<Round> | undefined;
-  const round = async (): Promise<Round> => {
+  const round = async (config: ConfigSnapshot): Promise<Round> => {
     const read = <T>(f: () => T): T | Error => {
       try {
         return f();
@@ -154,7 +158,7 @@ export function passwordAndAccessReload(
       }
     };
     const newPassword = read(() => readSecretFile(passwordFile, 'password'));
-    const newAccess = read(() => accessFromConfigFile(cmd, file) ?? {});
+    const newAccess = read(() => accessFromConfigFile(cmd, file, config(file)) ?? {});
     const pwChanged = typeof newPassword === 'string' && newPassword !== password;
     const accessChanged =
       !(newAccess instanceof Error) && JSON.stringify(newAccess) !== JSON.stringify(access);
@@ -191,17 +195,17 @@ export function passwordAndAccessReload(
     {
       what: 'password',
       files: [passwordFile],
-      async reload() {
-        pending = round();
+      async reload(config) {
+        pending = round(config);
         return result((await pending).password);
       },
     },
     {
       what: 'access rules',
       files: [file],
-      async reload() {
+      async reload(config) {
         // Run after the password's item (reloadAll's order), it reports that round; alone, its own.
-        const r = await (pending ?? round());
+        const r = await (pending ?? round(config));
         pending = undefined;
         return result(r.access);
       },

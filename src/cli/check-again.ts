@@ -46,9 +46,9 @@ export function checkAgain<O>(
   if (file === undefined) return undefined;
   return {
     file,
-    check: async () => {
-      // Read when the reload runs, not now: the file is what changed.
-      const { opts, extras } = settingsAgain(cmd, file, extraKeys);
+    check: async (config) => {
+      // Read when the reload runs, not now: the file is what changed. As the items read it.
+      const { opts, extras } = settingsAgain(cmd, file, extraKeys, config(file));
       // The options as the command's own check takes them: settingsAgain resolves every one of
       // the command's options, from the flags, the variables, the file or the defaults.
       await check(opts as unknown as O, extras);

@@ -60,11 +60,16 @@ function yamlProblem(err: unknown): string {
   return (err as Error).message.split('\n')[0].replace(/:\s*$/, '');
 }
 
+/** Reads a config file's text: readFileSync, or a test's stand-in. */
+export type ReadText = (file: string) => string;
+
+const readText: ReadText = (file) => readFileSync(file, 'utf8');
+
 /** The file's settings; null when it holds none (empty, or comments only). */
-function readConfig(file: string): ConfigData | null {
+function readConfig(file: string, read: ReadText = readText): ConfigData | null {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = read(file);
   } catch (err) {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
   }
@@ -91,13 +96,40 @@ export function loadConfigFile(file: string): ConfigData {
  * it), and taken as it is, it removed a switcher's access rules: every extra password gone, every
  * dial allowed. `{}` is a file with no settings that a reload takes.
  */
-export function loadConfigFileAgain(file: string): ConfigData {
-  const data = readConfig(file);
+export function loadConfigFileAgain(file: string, read?: ReadText): ConfigData {
+  const data = readConfig(file, read);
   if (data !== null) return data;
   throw new ConfigError(
     `config file ${file} holds no settings (empty, or comments only), as one caught mid-write: ` +
       'replace it whole (write a new file, then rename it over the old one); {} is no settings',
   );
+}
+
+/**
+ * The config file as one reload sees it: each file read (loadConfigFileAgain) at most once, on
+ * first use, and that one version, or that one failure, given to every part of the reload (the
+ * access rules, the node's rules, the start check). Each read the file on its own before, so a
+ * reload that met an edit could apply the rules of one version and check another: the check
+ * passed on the new file while the old rules were applied, or warned of a file never applied.
+ * What it returns is shared: read it, do not change it.
+ */
+export type ConfigSnapshot = (file: string) => ConfigData;
+
+export function configSnapshot(read?: ReadText): ConfigSnapshot {
+  const seen = new Map<string, { data: ConfigData } | { err: unknown }>();
+  return (file) => {
+    let got = seen.get(file);
+    if (got === undefined) {
+      try {
+        got = { data: loadConfigFileAgain(file, read) };
+      } catch (err) {
+        got = { err };
+      }
+      seen.set(file, got);
+    }
+    if ('err' in got) throw got.err;
+    return got.data;
+  };
 }
 
 /** A value written as a bare number: flags read it in their own unit (`ping -W`: seconds). */
@@ -217,15 +249,17 @@ export function applyConfig(
 /**
  * The settings `file` holds for `cmd` now, read and checked whole as at start (an error anywhere
  * in it throws; so does a file with no settings, loadConfigFileAgain), without touching `cmd`: a
- * reload reads some of them again (node-rules.ts).
+ * reload reads some of them again (node-rules.ts). `data` is the file as the reload read it
+ * (configSnapshot).
  */
 export function readConfigSettings(
   cmd: Command,
   file: string,
   extraKeys: readonly string[] = [],
+  data: ConfigData = loadConfigFileAgain(file),
 ): Map<string, unknown> {
   const values = new Map<string, unknown>();
-  applyConfig(cmd, loadConfigFileAgain(file), file, extraKeys, values);
+  applyConfig(cmd, data, file, extraKeys, values);
   return values;
 }
 
@@ -234,15 +268,16 @@ export function readConfigSettings(
  * reload's check of the whole file): flags and variables as given at this start, which win over
  * the file; the rest from the file, or the default when the file no longer sets it. The file is
  * read and checked whole, as at start (and refused when it holds no settings, as a reload reads
- * it: loadConfigFileAgain); `cmd` is left as it is.
+ * it: loadConfigFileAgain, or `data`, the file as the reload read it); `cmd` is left as it is.
  */
 export function settingsAgain(
   cmd: Command,
   file: string,
   extraKeys: readonly string[] = [],
+  data: ConfigData = loadConfigFileAgain(file),
 ): { opts: Record<string, unknown>; extras: ConfigData } {
   const values = new Map<string, unknown>();
-  const extras = applyConfig(cmd, loadConfigFileAgain(file), file, extraKeys, values);
+  const extras = applyConfig(cmd, data, file, extraKeys, values);
   const opts: Record<string, unknown> = { ...cmd.opts() };
   for (const option of cmd.options) {
     const key = option.attributeName();

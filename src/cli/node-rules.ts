@@ -296,9 +296,9 @@ function rulesReload(
   return {
     what: `${lists.join(' and ')} rules`,
     files: [file],
-    async reload() {
+    async reload(config) {
       // The whole file is checked as at start: one that would not start the node is not used.
-      const settings = readConfigSettings(cmd, file);
+      const settings = readConfigSettings(cmd, file, [], config(file));
       const next: NextRules = {};
       // A list the file no longer gives is empty, as it would be at start.
       if (lists.includes('expose')) next.expose = (settings.get('expose') as Expose[] | undefined) ?? [];

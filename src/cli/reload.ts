@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
+import { type ConfigSnapshot, configSnapshot } from './config-file.js';
 import { describeError } from './exit.js';
 import type { PemPair } from './listeners.js';
 import { ADMIN_TOKEN_ENV, readSecretFile } from './secret.js';
@@ -23,8 +24,9 @@ export interface Reloadable {
   /**
    * Reads and checks the file(s), then applies what they hold; resolves false when that is what
    * is applied already. Throws, having applied nothing, when a file cannot be read or checked.
+   * What it takes from the config file it takes from `config`, the file as this reload read it.
    */
-  reload(): Promise<boolean>;
+  reload(config: ConfigSnapshot): Promise<boolean>;
 }
 
 export interface ReloadPlan {
@@ -38,7 +40,7 @@ export interface ReloadPlan {
    * resolves with the settings the file now gives another value than at start that no item
    * applies (check-again.ts): the log says they wait for a restart.
    */
-  startCheck?: { file: string; check(): Promise<readonly string[]> };
+  startCheck?: { file: string; check(config: ConfigSnapshot): Promise<readonly string[]> };
 }
 
 /** The name of the start check in the summary line's `failed`. */
@@ -50,12 +52,20 @@ export interface ReloadResult {
   failed: string[];
 }
 
-/** Reloads every item of `plan`; one error line per failure, then one info line for the whole. */
-export async function reloadAll(plan: ReloadPlan, logger: Logger): Promise<ReloadResult> {
+/**
+ * Reloads every item of `plan`; one error line per failure, then one info line for the whole.
+ * The items and the start check read one version of the config file: `config`, a snapshot taken
+ * for this reload alone (a test hands its own, whose reads it chooses).
+ */
+export async function reloadAll(
+  plan: ReloadPlan,
+  logger: Logger,
+  config: ConfigSnapshot = configSnapshot(),
+): Promise<ReloadResult> {
   const result: ReloadResult = { changed: [], unchanged: [], failed: [] };
   for (const item of plan.items) {
     try {
-      (await item.reload()) ? result.changed.push(item.what) : result.unchanged.push(item.what);
+      (await item.reload(config)) ? result.changed.push(item.what) : result.unchanged.push(item.what);
     } catch (err) {
       result.failed.push(item.what);
       logger.error(
@@ -71,7 +81,7 @@ export async function reloadAll(plan: ReloadPlan, logger: Logger): Promise<Reloa
   if (plan.startCheck !== undefined) {
     const { file, check } = plan.startCheck;
     try {
-      needsRestart = await check();
+      needsRestart = await check(config);
     } catch (err) {
       result.failed.push(CONFIG_FILE);
       // A warning, not an error: what the reload applies is applied; the restart is what would fail.

@@ -3,7 +3,9 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import type { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
+import { checkAgain } from '../../src/cli/check-again.js';
 import { type CommandContext, type Invocation, prepare } from '../../src/cli/command.js';
 import { listenForward, serveExpose } from '../../src/cli/node.js';
 import { NodeRules, nodeRulesPlan } from '../../src/cli/node-rules.js';
@@ -62,6 +64,8 @@ function answer(s: Duplex, text: string): Promise<string> {
 
 interface NodeUnderTest {
   file: string;
+  /** The node command, its settings resolved as at start. */
+  cmd: Command;
   rules: NodeRules;
   reload: () => ReturnType<typeof reloadAll>;
   logger: CapturingLogger;
@@ -128,7 +132,7 @@ async function startNode(
   rules.startExposing(o.expose ?? []);
   await Promise.all([alice.ready({ timeout: 5_000 }), bob.ready({ timeout: 5_000 })]);
   const plan = nodeRulesPlan(ctx.cmd, file, rules);
-  return { file, rules, reload: () => reloadAll(plan, logger), logger, bob, bound };
+  return { file, cmd: ctx.cmd, rules, reload: () => reloadAll(plan, logger), logger, bob, bound };
 }
 
 async function dial(bob: Session<FlexStream>, address: string): Promise<FlexStream> {
@@ -283,6 +287,38 @@ describe('flexmux node reloads its expose and forward rules (SIGHUP)', () => {
     });
     expect(outcome).toBe('closed');
     expect(t.rules.rules.forward).toEqual([]);
+  });
+
+  it('checks the version of the file whose rules it applies, not one saved mid-reload', async () => {
+    const one = await tagServer('one');
+    let edited = false;
+    // Saved while the reload binds its new listener: after the rules were read, before the check.
+    const beforeBind = async (): Promise<void> => {
+      if (edited) return;
+      edited = true;
+      writeFileSync(t.file, `node:\n  expose: ["7=${HOST}:${one}"]\n  forward: ["0=alice:8"]\n`);
+    };
+    const t = await startNode(`node:\n  expose: ["7=${HOST}:${one}"]\n`, [], {}, beforeBind);
+    const checked: string[][] = [];
+    const plan = {
+      ...nodeRulesPlan(t.cmd, t.file, t.rules),
+      startCheck: checkAgain<{ forward?: Forward[] }>(
+        t.cmd,
+        t.file,
+        async (opts) => checked.push((opts.forward ?? []).map((f) => `${f.domain}:${f.port}`)),
+        [],
+        ['expose', 'forward'],
+      ),
+    };
+    writeFileSync(t.file, `node:\n  expose: ["7=${HOST}:${one}"]\n  forward: ["0=alice:7"]\n`);
+    expect(await reloadAll(plan, t.logger)).toEqual({ changed: [RULES], unchanged: [], failed: [] });
+    expect(edited).toBe(true);
+    expect(t.rules.rules.forward.map((f) => f.port)).toEqual([7]);
+    expect(checked).toEqual([['alice:7']]);
+    // The next reload takes the edit.
+    expect(await reloadAll(plan, t.logger)).toEqual({ changed: [RULES], unchanged: [], failed: [] });
+    expect(t.rules.rules.forward.map((f) => f.port)).toEqual([8]);
+    expect(checked).toEqual([['alice:7'], ['alice:8']]);
   });
 
   it('leaves a list given by a flag or a variable, and says so', async () => {

@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
-import { accessFromConfig } from '../../src/cli/access.js';
+import { accessFromConfig, accessReload } from '../../src/cli/access.js';
 import { startCliAdmin } from '../../src/cli/admin-server.js';
+import { checkAgain } from '../../src/cli/check-again.js';
 import { loadConfigFile } from '../../src/cli/config-file.js';
 import { nodeReloadPlan } from '../../src/cli/node-reload.js';
 import type { ConnectOpts } from '../../src/cli/options.js';
 import { buildProgram } from '../../src/cli/program.js';
-import { reloadAll } from '../../src/cli/reload.js';
+import { type ReloadPlan, reloadAll } from '../../src/cli/reload.js';
 import { openSession } from '../../src/cli/session.js';
 import { type ReloadSources, type SwitcherOpts, switcherReloadPlan } from '../../src/cli/switcher.js';
 import { connect } from '../../src/connect.js';
@@ -358,6 +359,53 @@ describe("reloading the switcher's access rules (the config file's switcher.acce
       );
     }
     expect(logger.find('access rules replaced')).toEqual([]);
+  });
+});
+
+describe('one reload, one version of the config file', () => {
+  it('checks the file whose access rules it applies: an edit landing mid-reload waits for the next', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-reload-once-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'flexmux.yaml');
+    const rulesOne = { dial: [{ from: 'a', to: 'b' }] };
+    const rulesTwo = { dial: [{ from: 'c', to: 'd' }] };
+    const one = `switcher:\n  access: ${JSON.stringify(rulesOne)}\n`;
+    // The next version also raises max-clients, which only a restart applies.
+    const two = `switcher:\n  max-clients: 20\n  access: ${JSON.stringify(rulesTwo)}\n`;
+    writeFileSync(config, one);
+    const cmd = switcherCmd();
+    const applied: unknown[] = [];
+    const checked: unknown[] = [];
+    const plan: ReloadPlan = {
+      // The edit is saved while the reload runs: after the rules were read, before the check.
+      items: [
+        accessReload(cmd, config, undefined, (access) => {
+          applied.push(access);
+          writeFileSync(config, two);
+        }),
+      ],
+      notReloaded: [],
+      startCheck: checkAgain(
+        cmd,
+        config,
+        async (_opts, extras) => {
+          checked.push(extras.access);
+        },
+        ['access'],
+      ),
+    };
+    const logger = captureLogger();
+    expect(await reloadAll(plan, logger)).toEqual({ changed: ['access rules'], unchanged: [], failed: [] });
+    // Checked as applied: the first version, whose max-clients is the one in use.
+    expect(applied).toEqual([rulesOne]);
+    expect(checked).toEqual([rulesOne]);
+    expect(logger.find('reloaded')[0]?.fields).toMatchObject({ needsRestart: [] });
+    expect(logger.find(/a reload does not apply/)).toEqual([]);
+    // The next reload reads the file as it is now, and takes all of it.
+    expect(await reloadAll(plan, logger)).toEqual({ changed: ['access rules'], unchanged: [], failed: [] });
+    expect(applied).toEqual([rulesOne, rulesTwo]);
+    expect(checked).toEqual([rulesOne, rulesTwo]);
+    expect(logger.find('reloaded')[1]?.fields).toMatchObject({ needsRestart: ['max-clients'] });
   });
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { accessFromConfig, accessReload } from '../../../src/cli/access.js';
-import { applyConfig, loadConfigFile, settingsAgain } from '../../../src/cli/config-file.js';
+import { applyConfig, configSnapshot, loadConfigFile, settingsAgain } from '../../../src/cli/config-file.js';
 import { describeError } from '../../../src/cli/exit.js';
 import { collect, parseCount, parseHostPort } from '../../../src/cli/parse.js';
 import { buildProgram } from '../../../src/cli/program.js';
@@ -233,8 +233,35 @@ describe('the access section read again (SIGHUP)', () => {
     expect(applyConfig(switcher as Command, loadConfigFile(file), file, ['access'])).toEqual({});
     const applied: unknown[] = [];
     const reload = accessReload(switcher as Command, file, undefined, (a) => applied.push(a));
-    expect(await reload.reload()).toBe(false);
+    expect(await reload.reload(configSnapshot())).toBe(false);
     expect(applied).toEqual([]);
+  });
+});
+
+describe('the config file as one reload reads it (configSnapshot)', () => {
+  it('reads each file once: every part of the reload takes that version, or that failure', () => {
+    const texts = ['log-level: info\n', 'log-level: debug\n'];
+    const read: string[] = [];
+    const snapshot = configSnapshot((file) => {
+      read.push(file);
+      return texts[read.length - 1] ?? '';
+    });
+    expect(snapshot('a.yaml')).toEqual({ 'log-level': 'info' });
+    expect(snapshot('a.yaml')).toEqual({ 'log-level': 'info' });
+    expect(read).toEqual(['a.yaml']);
+
+    // A read that fails fails for every part alike: none takes the file read after it.
+    let calls = 0;
+    const failing = configSnapshot(() => {
+      calls += 1;
+      if (calls === 1) throw Object.assign(new Error('busy'), { code: 'EIO' });
+      return 'log-level: info\n';
+    });
+    expect(() => failing('b.yaml')).toThrow(/cannot read config file b\.yaml: busy/);
+    expect(() => failing('b.yaml')).toThrow(/cannot read config file b\.yaml: busy/);
+    expect(calls).toBe(1);
+    // Each reload takes a snapshot of its own: the next one reads the file again.
+    expect(configSnapshot(() => 'log-level: warn\n')('b.yaml')).toEqual({ 'log-level': 'warn' });
   });
 });
 

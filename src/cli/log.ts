@@ -60,19 +60,32 @@ function stderrDestination(): pino.DestinationStream {
   return dest;
 }
 
+/**
+ * Readable lines on stderr, written as JSON lines are (stderrDestination): pino-pretty formats
+ * each line, the destination writes it. pino-pretty's own stream piped its lines to a stream of
+ * its own, and the first write that failed other than with EPIPE (ENOSPC, EIO) tore that pipe
+ * down: the process logged nothing more, even once stderr took writes again, where the JSON
+ * format holds its lines back and writes them then.
+ */
+function prettyDestination(): pino.DestinationStream {
+  const dest = stderrDestination();
+  const pretty = loadPretty().prettyFactory({
+    // no-color.org: a terminal whose user set NO_COLOR (to anything but '') gets no colours.
+    colorize: process.stderr.isTTY === true && (process.env.NO_COLOR ?? '') === '',
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+    singleLine: true,
+  });
+  return {
+    write(line: string) {
+      const text = pretty(line);
+      if (text !== undefined) dest.write(text);
+    },
+  };
+}
+
 export function createLogger(o: LogOptions): CliLogger {
   const usePretty = o.format === 'pretty' || (o.format === 'auto' && process.stderr.isTTY === true);
   const options = { level: o.level, name: o.name, base: usePretty ? undefined : { pid: process.pid } };
-  const destination = usePretty
-    ? loadPretty()({
-        destination: 2,
-        sync: true,
-        // no-color.org: a terminal whose user set NO_COLOR (to anything but '') gets no colours.
-        colorize: process.stderr.isTTY === true && (process.env.NO_COLOR ?? '') === '',
-        translateTime: 'SYS:HH:MM:ss.l',
-        ignore: 'pid,hostname,name',
-        singleLine: true,
-      })
-    : stderrDestination();
-  return pino(options, destination);
+  return pino(options, usePretty ? prettyDestination() : stderrDestination());
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type CliChild, killAll, ROOT, runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 import { parseMetrics } from './admin-fixture.js';
 import { request } from './admin-http.js';
 
@@ -46,6 +47,35 @@ async function startSwitcher(): Promise<{ child: CliChild; admin: string }> {
   return { child, admin: String(url) };
 }
 
+/** Resolves once the child's stderr, from offset `from`, shows `text` (a readable line, not JSON). */
+function stderrShows(child: CliChild, text: string, from = 0): Promise<void> {
+  const seen = (): boolean => child.stderr.slice(from).includes(text);
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      child.proc.stderr?.off('data', onData);
+      child.proc.off('close', onData);
+    };
+    // Registered after runCli's own listener: child.stderr holds the chunk when this runs.
+    const onData = (): void => {
+      if (seen()) {
+        done();
+        resolve();
+      } else if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
+        done();
+        reject(new Error(`exited before "${text}" on stderr:\n${child.stderr}`));
+      }
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no "${text}" on stderr:\n${child.stderr}`));
+    }, 30_000);
+    child.proc.stderr?.on('data', onData);
+    child.proc.on('close', onData);
+    onData();
+  });
+}
+
 describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP, its log unwritable', () => {
   it('reloads when the log pipe is closed (EPIPE)', async () => {
     const { child, admin } = await startSwitcher();
@@ -72,5 +102,32 @@ describe.skipIf(process.platform === 'win32')('flexmux switcher on SIGHUP, its l
     expect(await child.exited).toBe(0);
     // The lines held back while stderr was full, written once it took them again.
     expect(child.logs.slice(mark).map((l) => l.msg)).toContain('reloaded');
+  });
+
+  it('logs again once it can with --log-format pretty too, the lines held back written', async () => {
+    const port = await freePort();
+    const admin = `http://127.0.0.1:${port}`;
+    const child = runCli(
+      ['switcher', '--tcp', '127.0.0.1:0', '--admin', `127.0.0.1:${port}`, '--log-format', 'pretty'],
+      { env: { FLEXMUX_PASSWORD: 'p', NODE_OPTIONS: `--import=${PRELOAD}` } },
+    );
+    await stderrShows(child, 'switcher ready');
+    let mark = child.logs.length;
+    child.proc.kill('SIGUSR2');
+    await child.nextLog('test: stderr full', { after: mark });
+    child.proc.kill('SIGHUP');
+    expect(await counted(admin)).toEqual({ ok: 1, failed: 0 });
+    mark = child.logs.length;
+    child.proc.kill('SIGUSR2');
+    await child.nextLog('test: stderr writable', { after: mark });
+    const from = child.stderr.indexOf('test: stderr writable');
+    child.proc.kill('SIGTERM');
+    await stderrShows(child, 'switcher closed', from);
+    expect(await child.exited).toBe(0);
+    // Held back while stderr was full, then written, readable, before what came after.
+    const after = child.stderr.slice(from);
+    expect(after).toMatch(/INFO.*reloaded/);
+    expect(after.indexOf('reloaded')).toBeLessThan(after.indexOf('switcher closed'));
+    expect(after).not.toMatch(/^\{"level":30,"time"/m);
   });
 });

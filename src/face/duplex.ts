@@ -3,6 +3,7 @@ import { StreamClosedError } from '../errors.js';
 import type { StreamCore, StreamFace } from '../stream/core.js';
 import { COPY_BELOW, Stage } from '../stream/stage.js';
 import { checkDelay, checkOptions } from '../util/check.js';
+import { rethrowLater } from '../util/rethrow.js';
 import { EncodedBacklog } from './encoded.js';
 import { webViews } from './web-view.js';
 
@@ -332,7 +333,12 @@ export class FlexStream extends Duplex implements StreamFace {
   onEnd(): void {
     if (this.stage !== null) this.pushStage();
     this.backlog?.end();
-    this.push(null);
+    // A reader in paused mode hears 'readable' inside push(null): see pushData.
+    try {
+      this.push(null);
+    } catch (err) {
+      rethrowLater(err);
+    }
   }
 
   /**
@@ -467,7 +473,14 @@ export class FlexStream extends Duplex implements StreamFace {
   private pushData(chunk: Uint8Array): void {
     this.pushedTotal += chunk.length;
     this.backlog?.add(chunk);
-    this.push(chunk);
+    // A flowing reader's 'data' handler runs inside push(): what it throws is the application's,
+    // rethrown on its own (as an uncaught exception, like a throw in a net.Socket's), and the
+    // stream carries on, its credit counted, as if push() had returned.
+    try {
+      this.push(chunk);
+    } catch (err) {
+      rethrowLater(err);
+    }
   }
 
   /**

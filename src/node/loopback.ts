@@ -16,6 +16,7 @@ export interface LoopbackOwner {
   sent(stream: StreamCore): void;
   accountReceive(delta: number): void;
   canBuffer(n: number): boolean;
+  logViolation(fields: object): void;
   dispatch(f: Frame, via: StreamHost): void;
 }
 
@@ -88,6 +89,10 @@ export class Loopback implements StreamHost {
 
   canBuffer(n: number): boolean {
     return this.owner.canBuffer(n);
+  }
+
+  logViolation(fields: object): void {
+    this.owner.logViolation(fields);
   }
 
   close(): void {

@@ -276,6 +276,18 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * the log as fast as it sent them (a 16-byte frame for a line ten times that).
    */
   private readonly atLimit = new Burst((fields) => this.logger.warn(fields, 'refusing streams: limit'), now);
+  /**
+   * Stream protocol violations, logged as a burst in the same way: the first in full at warn, the
+   * rest at debug and counted in a summary at most once a second, and the end once a second has
+   * passed without one (seen at the next open) or the node closes. A line each, at warn, let a
+   * peer write one for every two 16-byte frames (an open, then a FIN on the plain stream).
+   */
+  private readonly violations = new Burst(
+    (fields) => this.logger.warn(fields, 'stream protocol violations'),
+    now,
+    1_000,
+    'violations',
+  );
   private closeError: Error | undefined;
   /** close() has closed the transport (at once, or once its streams closed or timed out). */
   private closedHere = false;
@@ -724,6 +736,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   canBuffer(n: number): boolean {
     return this.receiveBuffered + n <= this.options.maxReceiveBuffer;
+  }
+
+  logViolation(fields: object): void {
+    if (this.violations.hit()) this.logger.warn(fields, 'stream protocol violation');
+    else this.logger.debug(fields, 'stream protocol violation');
   }
 
   // ------------------------------------------------------------------ internals
@@ -1181,6 +1198,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   private onOpen(f: Frame, via: StreamHost): void {
+    // A burst of violations is over after a second without one: what it counted is said now.
+    this.violations.endIfQuiet(1_000);
     const l = this.listeners.get(f.dstPort);
     if (!l || this.closing) {
       this.refuseOpen(f, via, this.closing ? 'listener closed' : 'listener not found');
@@ -1255,6 +1274,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.heartbeat?.stop();
     this.retention.stop();
     if (this.atLimit.active) this.endLimitBurst();
+    this.violations.end();
     this.sending.clear();
     this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err }));
     for (const port of [...this.beforeAck.keys()]) this.dropBeforeAck(port);

@@ -72,6 +72,8 @@ export interface StreamHost {
   accountReceive(delta: number): void;
   /** Whether `n` more inbound bytes fit the connection's receive budget (maxReceiveBuffer). */
   canBuffer(n: number): boolean;
+  /** A stream's peer broke the protocol (`fields` say how): logged, a flood of them as a burst. */
+  logViolation(fields: object): void;
 }
 
 export type StreamState = 'open' | 'closing' | 'closed';
@@ -1202,7 +1204,7 @@ export class StreamCore extends StreamQueue {
    * peer sent ahead of a dial's OpenStream ACK.
    */
   violate(code: number, err: Error): void {
-    this.host.logger.warn({ stream: this.describe(), ...errorFields(err) }, 'stream protocol violation');
+    this.host.logViolation({ stream: this.describe(), ...errorFields(err) });
     if (this.resetNegotiated) {
       (err as { resetCode?: number }).resetCode = code;
     }

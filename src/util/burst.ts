@@ -21,13 +21,15 @@ export class Burst {
 
   /**
    * @param summary writes one summary line with these fields: `refused` (events since the last
-   *   line), `total`, `ms` since the burst began, `over` (whether it ended), and the caller's own.
+   *   line; named by `countField`), `total`, `ms` since the burst began, `over` (whether it ended),
+   *   and the caller's own.
    * @param clock monotonic ms
    */
   constructor(
     private readonly summary: (fields: Record<string, unknown>) => void,
     private readonly clock: () => number,
     private readonly everyMs = 1_000,
+    private readonly countField = 'refused',
   ) {}
 
   get active(): boolean {
@@ -73,7 +75,7 @@ export class Burst {
 
   private write(extra: object, at: number, over: boolean): void {
     this.summary({
-      refused: this.unlogged,
+      [this.countField]: this.unlogged,
       total: this.total,
       ms: Math.round(at - this.since),
       over,

@@ -415,6 +415,32 @@ describe('extension frames on a stream that did not negotiate them', () => {
     });
   }
 
+  // Regression: each violation was a warn line of its own, so a peer that opened plain streams
+  // and sent a FIN on each wrote a line for every two 16-byte frames. Now they are a burst, as
+  // opens refused at the limit are: the first in full, the rest counted in summary lines.
+  it('a flood of violations is logged as a burst: the first in full, the rest counted', async () => {
+    const { node, evil, log } = victim();
+    node.listen(80).on('stream', (s: FlexStream) => {
+      s.on('error', () => {});
+      s.resume();
+    });
+    const n = 100;
+    for (let i = 0; i < n; i++) {
+      evil.frame(Cmd.OPEN, ME, 80, EVIL, 5000 + i, encodeOpen({ domain: 'evil', window: 0 }));
+      evil.frame(Cmd.FIN, ME, 80, EVIL, 5000 + i);
+    }
+    await expect.poll(() => evil.count(Cmd.CLOSE)).toBe(n);
+    // The rest are at debug, for whoever wants each.
+    const warned = log.find('stream protocol violation').filter((e) => e.level === 'warn');
+    expect(warned).toHaveLength(1);
+    expect(warned[0].fields).toMatchObject({ code: 'FLEX_ERR_PROTOCOL' });
+    // What was counted is said when the node closes (or once a second while the flood lasts).
+    node.destroy();
+    const said = log.find('stream protocol violations');
+    expect(said.reduce((k, e) => k + (e.fields.violations as number), 0)).toBe(n - 1);
+    expect(said.at(-1)?.fields).toMatchObject({ total: n, over: true });
+  });
+
   it('an empty data frame on a stream without prompt credit is ignored, as Go does (PROTOCOL.md 1.3)', async () => {
     const { node, evil, log } = victim();
     const got: Buffer[] = [];

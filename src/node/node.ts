@@ -1214,7 +1214,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const o = this.options;
     // Pending dials count too: each becomes a stream when its ACK comes, and a dial to this node
     // itself is two streams (with only the open counted, the limit was overshot by both).
-    if (this.streamsHeld() >= o.maxStreams || this.receiveBuffered > o.maxReceiveBuffer) {
+    // With the receive budget full (no data takes it past the maximum, so "over" never held) a new
+    // stream could take no byte: accepted, it was reset at its first data; refused, its dialer
+    // hears why at once (DialRefusedError, reason 'limit') and may try again once readers catch up.
+    if (this.streamsHeld() >= o.maxStreams || !this.canBuffer(1)) {
       const fields = { streams: this.streams.size, dials: this.dials.size, buffered: this.receiveBuffered };
       if (this.atLimit.hit(fields)) this.logger.warn(fields, 'refusing stream: limit');
       this.refuseOpen(f, via, 'too many streams');

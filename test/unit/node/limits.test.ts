@@ -1,5 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, DialRefusedError, type Node, type NodeOptions } from '../../../src/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  ConfigError,
+  DialRefusedError,
+  type FlexStream,
+  type Node,
+  type NodeOptions,
+} from '../../../src/index.js';
 import { Cmd } from '../../../src/wire/constants.js';
 import { decodeOpenAck, encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
 import { type RawPeer, rawLink as rawNodeLink } from '../../helpers/raw.js';
@@ -49,6 +55,31 @@ describe('node stream limit', () => {
     expect(node.streamCount).toBe(2);
     s.destroy();
     accepted.destroy();
+  });
+});
+
+describe('node receive budget', () => {
+  // Regression: onOpen refused at `receiveBuffered > maxReceiveBuffer`, which never holds (no data
+  // takes the total past the maximum), so with the budget full an open was accepted, and the
+  // stream was reset at its first byte of data. It is refused at once, as manual.md says.
+  it('refuses opens while maxReceiveBuffer is full, and takes them once the reader catches up', async () => {
+    const { node, raw } = rawLink({ maxReceiveBuffer: 1024 });
+    const accepted: FlexStream[] = [];
+    node.listen(80).on('stream', (s) => {
+      accepted.push(s);
+      s.pause();
+    });
+    const openFrom = async (port: number) => {
+      raw.send(Cmd.OPEN, 1, 80, 2, port, encodeOpen({ domain: 'raw', window: 4096 }));
+      return decodeOpenAck((await raw.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === port)).payload);
+    };
+    expect((await openFrom(5000)).ok).toBe(true);
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(1024));
+    await vi.waitFor(() => expect(accepted[0]?.readableLength).toBe(1024));
+    // Not one byte more fits: a new stream could take no data.
+    expect(await openFrom(5001)).toEqual({ ok: false, error: 'too many streams' });
+    expect(accepted[0]?.read()).toHaveLength(1024);
+    expect((await openFrom(5002)).ok).toBe(true);
   });
 });
 

@@ -18,7 +18,9 @@ import { type TimerHandle, timeout } from '../util/timers.js';
  * A client that holds others back this way is paused itself while it does (a node that does not
  * read must not go on asking for answers that queue for it), and one that takes no byte for
  * `stallTimeout` meanwhile is reported stalled: its owner closes it, so one node that stops
- * reading cannot freeze the nodes that talk to it. A slow reader is not stalled.
+ * reading cannot freeze the nodes that talk to it. A slow reader is not stalled, as long as its
+ * progress shows within `stallTimeout`: progress is seen a write batch at a time, and over TCP
+ * only as the kernel's send buffer frees a step of up to ~1.4 MB (docs/manual.md).
  */
 
 /** Pauses a transport's reading while anything holds it. */
@@ -284,7 +286,10 @@ export class Outbox<S extends Source> implements Deferred {
     this.stallTimer = undefined;
   }
 
-  /** Reports a client that took no byte for `stallTimeout` while holding others back; slow is not stalled. */
+  /**
+   * Reports a client that took no byte for `stallTimeout` while holding others back. A slow one
+   * whose progress shows within that time is not stalled (the file comment says how it shows).
+   */
   private armStall(): void {
     const ms = this.limits.stallTimeout;
     if (ms === 0) return;

@@ -11,7 +11,8 @@ import { HttpError } from './http.js';
  *
  * Without a token the server only listens on loopback (config.ts refuses anything else) and only
  * answers requests whose Host is a loopback name: a web page the operator visits could otherwise
- * rebind its own DNS name to 127.0.0.1 and drive the API from the browser.
+ * rebind its own DNS name to 127.0.0.1 and drive the API from the browser. Nor does it answer
+ * what a browser sends to 127.0.0.1 for a page of another origin (checkSite), but the page itself.
  */
 export class Auth {
   private digest: Buffer | null;
@@ -38,9 +39,15 @@ export class Auth {
     return this.digest !== null;
   }
 
-  /** Throws 401 unless the request carries the token; `query` allows `?access_token=`. */
+  /**
+   * Throws 401 unless the request carries the token; `query` allows `?access_token=`. Without a
+   * token configured, throws 403 for a request a browser sent on behalf of another site instead.
+   */
   check(req: IncomingMessage, url: URL, query: boolean): void {
-    if (this.digest === null) return;
+    if (this.digest === null) {
+      checkSite(req);
+      return;
+    }
     const given = bearerOf(req) ?? (query ? url.searchParams.get('access_token') : null);
     if (given === null) throw new HttpError(401, 'unauthorized', 'a bearer token is required');
     if (!timingSafeEqual(sha256(given), this.digest)) {
@@ -57,6 +64,39 @@ export class Auth {
     if (!isLoopback(name)) {
       throw new HttpError(403, 'forbidden', `Host "${host}" is not a loopback name; configure a token`);
     }
+  }
+}
+
+/**
+ * Without a token, refuses what a browser sends for a page of another origin: `Sec-Fetch-Site`
+ * other than `same-origin` or `none` (typed, a bookmark), or, from a browser that sends no
+ * `Sec-Fetch-Site`, an `Origin` that is not this server as the Host names it. (The browser's own
+ * verdict comes first: behind a reverse proxy that sends the upstream's Host, the dashboard's
+ * kick carries the proxy's Origin.) Such a page cannot read the answers (no CORS), but its
+ * requests go to 127.0.0.1 with a loopback Host, past checkHost: a page the operator visited held
+ * every event stream (iframes, EventSource, no-cors fetch) and the dashboard was answered 503.
+ * Only for the routes a token would protect: a link from elsewhere to the page or /healthz works.
+ */
+function checkSite(req: IncomingMessage): void {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) {
+    if (site === 'same-origin' || site === 'none') return;
+    throw new HttpError(403, 'forbidden', `a request from another site (${site}); configure a token`);
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && !sameOrigin(origin, req.headers.host)) {
+    throw new HttpError(403, 'forbidden', 'a request from another origin; configure a token');
+  }
+}
+
+/** Whether `origin` (an Origin header) is `http://` and the Host `host`; `null` never is. */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    const o = new URL(origin);
+    return o.protocol === 'http:' && o.origin === new URL(`http://${host}`).origin;
+  } catch {
+    return false;
   }
 }
 

@@ -200,13 +200,53 @@ describe('admin API abuse', () => {
       },
     });
     expect(preflight.status).toBe(405);
+    // Not even answered: see the next test.
     const read = await request(admin.url, '/api/v1/clients', { headers: origin });
-    expect(read.status).toBe(200);
+    expect(read.status).toBe(403);
     for (const r of [preflight, read]) {
       expect(Object.keys(r.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
     }
     expect(sw.client('holder')).toBeDefined();
     expect(n.closed).toBe(false);
+  });
+
+  // ...but it could still make the requests, each held as long as the page liked: its iframes,
+  // EventSources or no-cors fetches of /api/v1/events (Host 127.0.0.1, a loopback name) took
+  // every event stream, and the operator's dashboard was answered 503 while the page was open.
+  it('without a token configured: refuses what a browser sends for another site, not for this one', async () => {
+    const { sw } = await switcherWithClient();
+    const admin = await startAdmin({ switcher: sw, port: 0, sampleInterval: 1_000, maxEventStreams: 1 });
+    cleanups.push(() => admin.close());
+    const host = `127.0.0.1:${admin.port}`;
+    for (const headers of <Record<string, string>[]>[
+      { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' },
+      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors' },
+      { origin: 'http://evil.example' },
+      { origin: 'null' },
+      { origin: `https://${host}` },
+      { origin: `http://localhost:${admin.port}` },
+    ]) {
+      const r = await request(admin.url, '/api/v1/clients', { headers: { host, ...headers } });
+      expect([r.status, headers]).toEqual([403, headers]);
+    }
+    const stream = { host, 'sec-fetch-site': 'cross-site' };
+    const refused = await request(admin.url, '/api/v1/events', { headers: stream, timeout: 2_000 });
+    expect(refused.status).toBe(403);
+    // The dashboard's own requests, and a page typed in or reached by a link, are answered.
+    const own = { host, 'sec-fetch-site': 'same-origin', origin: `http://${host}` };
+    expect((await request(admin.url, '/api/v1/clients', { headers: own })).status).toBe(200);
+    // Behind a reverse proxy that sends the upstream's Host, its kick carries the proxy's Origin.
+    const proxied = { host, 'sec-fetch-site': 'same-origin', origin: 'https://admin.example' };
+    expect((await request(admin.url, '/api/v1/clients', { headers: proxied })).status).toBe(200);
+    expect(
+      (await request(admin.url, '/api/v1/info', { headers: { host, 'sec-fetch-site': 'none' } })).status,
+    ).toBe(200);
+    const link = { host, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' };
+    expect((await request(admin.url, '/', { headers: link })).status).toBe(200);
+    expect((await request(admin.url, '/healthz', { headers: link })).status).toBe(200);
+    // The one event stream is still free for the operator.
+    const events = await collectEvents(admin.url, '/api/v1/events', (e) => e.length >= 1);
+    expect(events[0]?.event).toBe('hello');
   });
 
   /** A crowd of TCP connections that never send a byte, and which of them the server closed. */

@@ -200,7 +200,7 @@ class Tunnels {
   /** Joins `stream` and `socket`; once stopping, resets both instead. */
   splice(stream: FlexStream, socket: net.Socket): Promise<Error | undefined> {
     if (this.stopped) {
-      const err = new Error('the node is stopping');
+      const err = new NodeStopping();
       stream.destroy(err);
       socket.on('error', () => {});
       if (socket.connecting) socket.destroy();
@@ -214,9 +214,28 @@ class Tunnels {
   /** Resets every stream (and so its TCP connection), and any that comes later. */
   stop(): void {
     this.stopped = true;
-    const err = new Error('the node is stopping');
+    const err = new NodeStopping();
     for (const stream of this.live) stream.destroy(err);
   }
+}
+
+/**
+ * Why the shutdown reset a tunnel. Logged at debug, as a dial the shutdown abandons is: a node
+ * stopped with hundreds of tunnels open wrote a warn line, `exposed connection failed` or
+ * `forwarded connection failed`, for each, as if each had failed on its own.
+ */
+class NodeStopping extends Error {
+  constructor() {
+    super('the node is stopping');
+  }
+}
+
+/** Logs how a tunnel ended: its failure at warn, unless the shutdown cut it (debug). */
+function logTunnelEnd(logger: Logger, err: Error | undefined, fields: object, failed: string): void {
+  if (err === undefined) logger.debug(fields, 'stream done');
+  else if (err instanceof NodeStopping)
+    logger.debug({ ...fields, ...errorFields(err) }, 'tunnel cut: stopping');
+  else logger.warn({ ...fields, ...errorFields(err) }, failed);
 }
 
 /** The session options that `flexmux node`'s own flags set. */
@@ -285,8 +304,7 @@ export function serveExpose(
     logger.debug({ port: e.port, from, target }, 'stream accepted');
     void tunnels.splice(stream, socket).then((err) => {
       // The target's refusal (ECONNREFUSED) is the socket's own error: its code says it.
-      if (err) logger.warn({ port: e.port, from, target, ...errorFields(err) }, 'exposed connection failed');
-      else logger.debug({ port: e.port, from, target }, 'stream done');
+      logTunnelEnd(logger, err, { port: e.port, from, target }, 'exposed connection failed');
     });
   });
   logger.info({ port: e.port, target: formatHostPort(e.target) }, 'exposing');
@@ -426,7 +444,7 @@ export async function listenForward(
         logger.debug({ from, target }, 'forwarding connection');
         socket.resume();
         void tunnels.splice(stream, socket).then((err) => {
-          if (err) logger.warn({ from, target, ...errorFields(err) }, 'forwarded connection failed');
+          logTunnelEnd(logger, err, { from, target }, 'forwarded connection failed');
         });
       },
       (err: Error) => {

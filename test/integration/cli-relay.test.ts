@@ -325,15 +325,21 @@ describe('lifecycle', () => {
     expect(await forwarding.exited).toBe(0);
     expect(await seen.service[0]).toBe('ECONNRESET');
     expect(await first.ended).toBe('ECONNRESET');
+    // Cut by its own shutdown, which its 'stopping' line says: not a failure to warn of, once
+    // per tunnel (a node stopped with hundreds open wrote hundreds).
+    expect(forwarding.logs.filter((l) => l.msg === 'forwarded connection failed')).toEqual([]);
 
     // The exposing node stops: the client must not take the download for a whole one.
     const again = runCli(['node', '-s', sw.tcp, '-d', 'bob', '-f', `${port}=alice:22`], { env: ENV });
     await again.waitForLog('session ready');
     const second = await transfer();
+    // (Its lines before: the first tunnel, reset by the forwarding node's stop, failed for it.)
+    const beforeStop = exposing.logs.length;
     exposing.proc.kill('SIGTERM');
     expect(await exposing.exited).toBe(0);
     expect(await second.ended).toBe('ECONNRESET');
     expect(await seen.service[1]).toBe('ECONNRESET');
+    expect(exposing.logs.slice(beforeStop).filter((l) => l.msg === 'exposed connection failed')).toEqual([]);
   });
 
   it('a node reconnects by itself after the switcher restarts', async () => {

@@ -27,7 +27,7 @@ import {
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { releaseWatch } from '../util/slabs.js';
-import { now, timeout } from '../util/timers.js';
+import { now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { decodeMessage, FrameDecoder } from '../wire/decoder.js';
 import { normalizeDomain } from '../wire/domain.js';
@@ -271,15 +271,15 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private readonly waitsEnd = new AbortController();
   /**
    * Opens refused at maxStreams or maxReceiveBuffer, logged as a burst (util/burst.ts): the first
-   * in full, the rest in a summary at most once a second, and the end once an open is taken again
-   * or the node closes. A line for each, at warn, let a peer that floods opens at the limit write
+   * in full, the rest in a summary at most once a second, and the end once an open is taken again,
+   * a second has passed without a refusal (burstReport), or the node closes. A line for each, at warn, let a peer that floods opens at the limit write
    * the log as fast as it sent them (a 16-byte frame for a line ten times that).
    */
   private readonly atLimit = new Burst((fields) => this.logger.warn(fields, 'refusing streams: limit'), now);
   /**
    * Stream protocol violations, logged as a burst in the same way: the first in full at warn, the
    * rest at debug and counted in a summary at most once a second, and the end once a second has
-   * passed without one (seen at the next open) or the node closes. A line each, at warn, let a
+   * passed without one (seen at the next open, or by burstReport) or the node closes. A line each, at warn, let a
    * peer write one for every two 16-byte frames (an open, then a FIN on the plain stream).
    */
   private readonly violations = new Burst(
@@ -288,6 +288,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     1_000,
     'violations',
   );
+  /**
+   * Ends the bursts above once they have been quiet for a second: without it, a flood followed by
+   * silence left its count unsaid until the next open or the close, for as long as that took.
+   * Armed only while a burst is open (none at all while nothing is refused), unref'd, cleared at
+   * teardown.
+   */
+  private burstReport: TimerHandle | undefined;
   private closeError: Error | undefined;
   /** close() has closed the transport (at once, or once its streams closed or timed out). */
   private closedHere = false;
@@ -741,6 +748,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   logViolation(fields: object): void {
     if (this.violations.hit()) this.logger.warn(fields, 'stream protocol violation');
     else this.logger.debug(fields, 'stream protocol violation');
+    this.reportBurstsLater();
   }
 
   // ------------------------------------------------------------------ internals
@@ -1188,7 +1196,22 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   /** The burst of opens refused at the limits is over: its last summary line, with the counts now. */
   private endLimitBurst(): void {
-    this.atLimit.end({ streams: this.streams.size, dials: this.dials.size, buffered: this.receiveBuffered });
+    this.atLimit.end(this.limitFields());
+  }
+
+  private limitFields(): object {
+    return { streams: this.streams.size, dials: this.dials.size, buffered: this.receiveBuffered };
+  }
+
+  /** Arms burstReport, if it is not: each firing ends the bursts quiet for a second. */
+  private reportBurstsLater(): void {
+    if (this.burstReport !== undefined || this._closed) return;
+    this.burstReport = timeout(() => {
+      this.burstReport = undefined;
+      this.violations.endIfQuiet(1_000);
+      this.atLimit.endIfQuiet(1_000, this.limitFields());
+      if (this.violations.active || this.atLimit.active) this.reportBurstsLater();
+    }, 1_000);
   }
 
   private refuseOpen(f: Frame, via: StreamHost, text: string): void {
@@ -1220,6 +1243,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (this.streamsHeld() >= o.maxStreams || !this.canBuffer(1)) {
       const fields = { streams: this.streams.size, dials: this.dials.size, buffered: this.receiveBuffered };
       if (this.atLimit.hit(fields)) this.logger.warn(fields, 'refusing stream: limit');
+      this.reportBurstsLater();
       this.refuseOpen(f, via, 'too many streams');
       return;
     }
@@ -1278,6 +1302,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.retention.stop();
     if (this.atLimit.active) this.endLimitBurst();
     this.violations.end();
+    if (this.burstReport !== undefined) clearTimeout(this.burstReport);
+    this.burstReport = undefined;
     this.sending.clear();
     this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err }));
     for (const port of [...this.beforeAck.keys()]) this.dropBeforeAck(port);

@@ -6,7 +6,8 @@
  * in summary lines: at most one per `everyMs` while the burst lasts, and one when it ends.
  *
  * No timer of its own: the caller reports each event and says when the load is down, so nothing
- * is left to clean up when it goes away.
+ * is left to clean up when it goes away. A caller that may see no next event (a node's peer that
+ * floods, then goes quiet) arms its own timer while a burst is open and calls endIfQuiet from it.
  */
 export class Burst {
   /** Events since the last line about the burst. */
@@ -60,10 +61,10 @@ export class Burst {
 
   /**
    * Ends the burst once `ms` have passed without an event, for events that have no "load is down"
-   * of their own: says what is left, with the fields of the last event.
+   * of their own: says what is left, with `extra` (by default the fields of the last event).
    */
-  endIfQuiet(ms: number): void {
-    if (this.total > 0 && this.clock() - this.lastHit >= ms) this.end(this.lastExtra);
+  endIfQuiet(ms: number, extra: object = this.lastExtra): void {
+    if (this.total > 0 && this.clock() - this.lastHit >= ms) this.end(extra);
   }
 
   /** The load is down: says what is left of the burst, and forgets it. */

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ConnectionClosedError,
   type FlexStream,
@@ -136,6 +136,32 @@ describe('open floods', () => {
     expect(log.find('refusing streams: limit')).toMatchObject([
       { level: 'warn', fields: { refused: 5, total: 6, over: true, streams: 0 } },
     ]);
+  });
+
+  // Regression: the summary of a burst waited for the next open or the close, with no timer, so
+  // a flood followed by silence left its count unsaid for as long as the silence lasted. Now it
+  // is said once the burst has been quiet for a second (a timer armed only while it is open).
+  it('a burst of opens refused at the limit is summed up after a quiet second, with no timer left', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    cleanups.push(() => vi.useRealTimers());
+    const { node, evil, log } = victim({ maxStreams: 2 });
+    node.listen(80).on('stream', (s: FlexStream) => s.on('error', () => {}));
+    const idle = vi.getTimerCount();
+    await ackTexts(evil, 2, () => {
+      for (let i = 0; i < 2; i++) openFrom(evil, 80, 1000 + i);
+    });
+    expect(vi.getTimerCount()).toBe(idle);
+    const answers = await ackTexts(evil, 6, () => {
+      for (let i = 0; i < 6; i++) openFrom(evil, 80, 2000 + i);
+    });
+    expect(answers).toEqual({ 'too many streams': 6 });
+    expect(log.find('refusing streams: limit')).toHaveLength(0);
+    vi.advanceTimersByTime(2_000);
+    expect(log.find('refusing streams: limit')).toMatchObject([
+      { level: 'warn', fields: { refused: 5, total: 6, over: true, streams: 2 } },
+    ]);
+    expect(vi.getTimerCount()).toBe(idle);
+    await stillAnswers(evil);
   });
 
   it('of local dials past maxPendingDials: typed LimitError at once, bounded timers', async () => {
@@ -439,6 +465,28 @@ describe('extension frames on a stream that did not negotiate them', () => {
     const said = log.find('stream protocol violations');
     expect(said.reduce((k, e) => k + (e.fields.violations as number), 0)).toBe(n - 1);
     expect(said.at(-1)?.fields).toMatchObject({ total: n, over: true });
+  });
+
+  it('a flood of violations followed by silence is summed up after a quiet second', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    cleanups.push(() => vi.useRealTimers());
+    const { node, evil, log } = victim();
+    node.listen(80).on('stream', (s: FlexStream) => {
+      s.on('error', () => {});
+      s.resume();
+    });
+    const idle = vi.getTimerCount();
+    for (let i = 0; i < 10; i++) {
+      evil.frame(Cmd.OPEN, ME, 80, EVIL, 5000 + i, encodeOpen({ domain: 'evil', window: 0 }));
+      evil.frame(Cmd.FIN, ME, 80, EVIL, 5000 + i);
+    }
+    await expect.poll(() => evil.count(Cmd.CLOSE)).toBe(10);
+    expect(log.find('stream protocol violations')).toHaveLength(0);
+    vi.advanceTimersByTime(2_000);
+    expect(log.find('stream protocol violations')).toMatchObject([
+      { level: 'warn', fields: { violations: 9, total: 10, over: true } },
+    ]);
+    expect(vi.getTimerCount()).toBe(idle);
   });
 
   it('an empty data frame on a stream without prompt credit is ignored, as Go does (PROTOCOL.md 1.3)', async () => {

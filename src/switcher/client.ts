@@ -789,6 +789,33 @@ export class SwitcherClient implements FrameSink {
     ping.target.pingsIn.delete(ping);
   }
 
+  /**
+   * Answers `ping`, which its target will not answer (it left, or the access rules now drop its
+   * answer), as the switcher answers a ping of a domain nobody holds, behind what the target sent
+   * first, as its answer would have come. Only a ping that named a domain (PingOut.byDomain).
+   */
+  static answerPingNotFound(ping: PingOut): void {
+    if (!ping.byDomain) return;
+    const h = header(Cmd.PING_ACK, ping.pinger.ip, ping.id, SWITCHER_IP, ping.dstPort, NOT_FOUND.length);
+    ping.pinger.sendAs(ping.target, h, NOT_FOUND);
+  }
+
+  /**
+   * Forgets and answers (answerPingNotFound) each ping passed on to `target` whose pinger
+   * `mayTalk` keeps apart from it now (Switcher.setAccess): the router drops the target's answer.
+   * Returns how many it answered.
+   */
+  static answerForbiddenPings(target: SwitcherClient, mayTalk: (a: string, b: string) => boolean): number {
+    let answered = 0;
+    for (const ping of [...target.pingsIn]) {
+      if (ping.pinger === target || mayTalk(ping.pinger.domain, target.domain)) continue;
+      SwitcherClient.forgetPing(ping);
+      SwitcherClient.answerPingNotFound(ping);
+      if (ping.byDomain) answered++;
+    }
+    return answered;
+  }
+
   /** Whether `from`'s answer to ping `id` of `pinger` answers a ping that went to it; forgets it if so. */
   static takePing(pinger: SwitcherClient, id: number, from: SwitcherClient): boolean {
     const ping = pinger.pingsOut.get(id);
@@ -1019,10 +1046,7 @@ export class SwitcherClient implements FrameSink {
     // come (not at a shutdown, as the dials above). Ours to others are forgotten with us.
     for (const ping of this.pingsIn) {
       ping.pinger.pingsOut.delete(ping.id);
-      if (inOurPlace && ping.byDomain && ping.pinger !== this) {
-        const h = header(Cmd.PING_ACK, ping.pinger.ip, ping.id, SWITCHER_IP, ping.dstPort, NOT_FOUND.length);
-        ping.pinger.sendAs(this, h, NOT_FOUND);
-      }
+      if (inOurPlace && ping.pinger !== this) SwitcherClient.answerPingNotFound(ping);
     }
     this.pingsIn.clear();
     for (const ping of this.pingsOut.values()) ping.target.pingsIn.delete(ping);

@@ -219,3 +219,22 @@ export function answerForbiddenCloses(
   }
   return answered;
 }
+
+/**
+ * Answers, in the target's place, the pings in flight between two nodes `mayTalk` keeps apart
+ * now: the router drops the target's answer, and the pinger waited out its ping timeout while a
+ * dial between them is refused at once (refuseForbiddenDials). A ping that named a domain gets
+ * `domain not found`, what the switcher answers such a ping from now on, behind what the target
+ * sent first; one sent to the target's IP is forgotten unanswered, as one to an IP nobody holds
+ * is dropped (SwitcherClient.answerPingNotFound). Returns how many it answered.
+ */
+export function answerForbiddenPings(
+  clients: Iterable<SwitcherClient>,
+  mayTalk: (a: string, b: string) => boolean,
+): number {
+  let answered = 0;
+  for (const c of clients) {
+    if (c.pingsIn.size > 0) answered += SwitcherClient.answerForbiddenPings(c, mayTalk);
+  }
+  return answered;
+}

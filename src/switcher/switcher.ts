@@ -22,7 +22,13 @@ import { type ResolvedSwitcherOptions, type SwitcherOptions, validateSwitcherOpt
 import { type GateHost, Gatekeeper, type RefusalInfo } from './gatekeeper.js';
 import { IpPool, MAX_IP, MIN_IP } from './ip-pool.js';
 import { type Claim, Registry } from './registry.js';
-import { answerForbiddenCloses, endForbidden, refuseForbiddenDials, ruleChange } from './revoke.js';
+import {
+  answerForbiddenCloses,
+  answerForbiddenPings,
+  endForbidden,
+  refuseForbiddenDials,
+  ruleChange,
+} from './revoke.js';
 import { Router } from './router.js';
 import { type ClientTotals, sumClients } from './totals.js';
 
@@ -205,6 +211,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const mayTalk = (a: string, b: string): boolean => this.access.mayTalk(a, b);
     const ended = endForbidden(this.registry.entries(), mayTalk);
     const closesAnswered = answerForbiddenCloses(this.registry.entries(), mayTalk);
+    const pingsAnswered = answerForbiddenPings(this.registry.entries(), mayTalk);
     const refused = refuseForbiddenDials(
       this.registry.entries(),
       // Not mayDial: frames still pass between nodes one of which may dial the other, so a late
@@ -231,6 +238,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
           nodePairs: ended.pairs.length,
           dialsRefused: refused,
           closesAnswered,
+          pingsAnswered,
         },
         'access rules replaced',
       ),

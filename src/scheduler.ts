@@ -265,10 +265,13 @@ export class Scheduler {
     return this.blocked;
   }
 
-  /** Queues a control frame (header and optional payload), ahead of all stream data. */
-  pushControl(header: Uint8Array, payload?: Uint8Array): void {
+  /**
+   * Queues a control frame (header and optional payload), ahead of all stream data. Returns
+   * false if it was dropped instead: the scheduler is closed, or its sink lost.
+   */
+  pushControl(header: Uint8Array, payload?: Uint8Array): boolean {
     // Lost: it would be dropped by the sink, and must not fill the queue until the owner closes.
-    if (this.closed || this.lost) return;
+    if (this.closed || this.lost) return false;
     if (this.control.length >= this.opts.maxControlQueue) {
       throw new LimitError(
         `more than ${this.opts.maxControlQueue} control frames queued: peer is not reading`,
@@ -280,6 +283,7 @@ export class Scheduler {
       at: this.opts.clock(),
     });
     this.kick();
+    return true;
   }
 
   /**
@@ -301,15 +305,16 @@ export class Scheduler {
 
   /**
    * Queues an ordered frame of a stream. A payload gathered from several buffers is passed as
-   * `payload` plus `rest`, written back to back without copying.
+   * `payload` plus `rest`, written back to back without copying. Returns false if it was dropped
+   * instead (the scheduler is closed).
    */
   pushOrdered(
     q: StreamQueue,
     header: Uint8Array,
     payload: Uint8Array = EMPTY,
     rest: Uint8Array[] | null = null,
-  ): void {
-    if (this.closed) return;
+  ): boolean {
+    if (this.closed) return false;
     let size = payload.length;
     if (rest !== null) for (const r of rest) size += r.length;
     if (q.items === null) q.items = new Deque<QueuedFrame>(2);
@@ -320,6 +325,7 @@ export class Scheduler {
       this.ready.push(q);
     }
     this.kick();
+    return true;
   }
 
   /**

@@ -162,9 +162,13 @@ export class Outbox<S extends Source> implements Deferred {
     return this.queuedBytes + (this.framesOut - this.removed - this.scheduler.framesWritten) * FRAME_COST;
   }
 
-  /** Queues a switcher-made frame ahead of forwarded traffic; throws LimitError when too many wait. */
+  /**
+   * Queues a switcher-made frame ahead of forwarded traffic; throws LimitError when too many wait.
+   * One the scheduler drops (the client closed, or its transport lost) is not counted: counted,
+   * it stayed in queuedBytes and framesOut (the client's stats) as if waiting to go out.
+   */
   control(h: Uint8Array, payload?: Uint8Array): void {
-    this.scheduler.pushControl(h, payload);
+    if (!this.scheduler.pushControl(h, payload)) return;
     this.pushed += h.length + (payload?.length ?? 0);
     this.framesOut++;
   }
@@ -175,7 +179,8 @@ export class Outbox<S extends Source> implements Deferred {
     // one-byte frame would keep a whole read buffer alive beyond every bound.
     if (this.scheduler.isBlocked) payload = ownBytes(payload);
     const q = this.queueOf(from);
-    this.scheduler.pushOrdered(q, h, payload);
+    // Dropped by a closed scheduler: nothing waits, nothing to count (as control).
+    if (!this.scheduler.pushOrdered(q, h, payload)) return;
     this.queued(from, q, h.length + payload.length);
   }
 
@@ -196,7 +201,9 @@ export class Outbox<S extends Source> implements Deferred {
   sendAllAs(from: S, frames: readonly QueuedFrame[]): void {
     if (frames.length === 0) return;
     const q = this.queueOf(from);
-    this.queued(from, q, this.scheduler.pushAll(q, frames), frames.length);
+    // 0 bytes: a closed scheduler dropped them (every frame has a header), nothing to count.
+    const bytes = this.scheduler.pushAll(q, frames);
+    if (bytes > 0) this.queued(from, q, bytes, frames.length);
   }
 
   /** `n` frames of `bytes` joined `from`'s queue `q`: pause `from` if that put it over a bound. */
@@ -413,6 +420,8 @@ export class Outbox<S extends Source> implements Deferred {
    */
   close(): number {
     const dropped = this.scheduler.close();
+    // Nothing waits any more: queuedBytes (the client's stats at its leave) says so.
+    this.pushed = this.scheduler.bytesWritten;
     for (const [src, q] of this.bySource) src.gate.unblock(q);
     for (const src of this.overTotal) src.gate.unblock(this);
     this.bySource.clear();

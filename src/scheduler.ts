@@ -12,6 +12,10 @@ import { header, payloadLength } from './wire/frame.js';
  * write per batch on byte-stream transports. Pure: no timers; `schedule` and `clock` are injected.
  */
 
+/**
+ * Where a Scheduler writes its batches: the connection under it. Plumbing of the scheduler, free to change.
+ * @internal
+ */
 export interface SchedulerSink {
   readonly framing: 'stream' | 'message';
   /** Copy a batch of short frames into one buffer before `send` (stream framing only). */
@@ -32,6 +36,10 @@ export interface SchedulerSink {
   readonly closed?: boolean;
 }
 
+/**
+ * The options of `new Scheduler()`, checked against the node options of the same names.
+ * @internal
+ */
 export interface SchedulerOptions {
   /** Bytes a stream may send per round-robin turn. */
   quantum: number;
@@ -63,6 +71,7 @@ export interface SchedulerOptions {
 /**
  * A queue's release state, kept by the scheduler under watchReleases only (Scheduler.watchOf):
  * not as fields of every queue, so that by default a stream weighs what it did before.
+ * @internal
  */
 export interface ReleaseWatch {
   /** Payload bytes of the queue's frames handed to the sink so far. */
@@ -79,6 +88,7 @@ export interface ReleaseWatch {
 /**
  * The ordered frames of one stream. A stream's state object extends it (one object per stream
  * instead of two); the switcher's per-source queues do too.
+ * @internal
  */
 export class StreamQueue {
   /** Bytes waiting (headers included). */
@@ -112,7 +122,10 @@ export class StreamQueue {
   onDetached(): void {}
 }
 
-/** A frame waiting in a StreamQueue (what `takeAll` hands out and `pushAll` takes back). */
+/**
+ * A frame waiting in a StreamQueue (what `takeAll` hands out and `pushAll` takes back).
+ * @internal
+ */
 export interface QueuedFrame {
   header: Uint8Array;
   payload: Uint8Array;
@@ -181,7 +194,10 @@ function report(err: unknown): void {
   });
 }
 
-/** Work put off to the end of the current tick by `Scheduler.defer`. */
+/**
+ * Work put off to the end of the current tick by `Scheduler.defer`.
+ * @internal
+ */
 export interface Deferred {
   runDeferred(): void;
 }

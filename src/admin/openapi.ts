@@ -8,6 +8,10 @@ import { packageVersion } from './version.js';
  * with its access, and nothing else does; the dashboard's scripts and style sheets are left out.
  */
 
+/**
+ * A JSON Schema or OpenAPI object, as plain data.
+ * @internal
+ */
 type Schema = Record<string, unknown>;
 
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });

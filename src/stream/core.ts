@@ -47,7 +47,10 @@ export interface StreamFace {
   onClose(aborted: boolean): void;
 }
 
-/** What a stream needs from its connection. */
+/**
+ * What a stream needs from its connection.
+ * @internal
+ */
 export interface StreamHost {
   readonly scheduler: Scheduler;
   readonly options: ResolvedNodeOptions;

@@ -44,7 +44,7 @@ export class WebStream implements StreamFace {
   readonly closed: Promise<void>;
 
   /**
-   * @param options.readableHighWaterMark Ignored: kept so existing callers still compile. A
+   * @param _options.readableHighWaterMark Ignored: kept so existing callers still compile. A
    *   high-water mark below the window held credit back while the queue was above it (see the
    *   class doc).
    */

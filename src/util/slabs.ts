@@ -29,6 +29,10 @@ interface Slab {
   held: number;
 }
 
+/**
+ * The slab pool that copies of small writes are carved from. Plumbing of the scheduler, free to change.
+ * @internal
+ */
 export class Slabs {
   readonly slabSize: number;
   readonly maxSlabs: number;

@@ -18,6 +18,7 @@ export const defaults = Object.freeze({
   extendedChunkSize: MAX_PAYLOAD,
   /** Extensions offered when opening or accepting streams (PROTOCOL.md 14.1). */
   caps: ALL_CAPS,
+  /** ms a dial waits for the OpenStream ACK. */
   dialTimeout: 15_000,
   /** Concurrent streams per node, accepted and dialled. */
   maxStreams: 16_384,
@@ -57,6 +58,7 @@ export const defaults = Object.freeze({
   endTimeout: 30_000,
   /** How long a closed stream's address absorbs late frames (Go: 2 s). */
   retention: 2_000,
+  /** ms `ping()` waits for its answer. */
   pingTimeout: 10_000,
   /**
    * Bytes a stream may have on their way (sent, neither acknowledged nor known to have reached the
@@ -118,20 +120,45 @@ export const sessionDefaults = Object.freeze({
   admissionTimeout: 10_000,
 });
 
+/**
+ * Options of a node (`new Node(transport, options)`, `new BaseNode()`), also taken by `connect()` and a
+ * session: docs/manual.md, section 7, "Node options". Every size is in bytes and every time in ms; defaults
+ * are those of `defaults`. A value out of range throws a ConfigError naming the option.
+ */
 export interface NodeOptions {
   /** This node's domain; pings for it are answered. Default '' (none). */
   domain?: string;
   /** This node's virtual IP (assigned by a switcher at admission; 0 on a direct link). */
   ip?: number;
+  /** Receive window per stream offered at open, bytes. Default 2 MiB (2097152). */
   window?: number;
+  /** Largest data payload sent to a plain v3 (Go) peer, bytes. Default 16384. */
   chunkSize?: number;
+  /** Largest data payload sent to a flexmux peer, bytes. Default 65535. */
   extendedChunkSize?: number;
+  /**
+   * Extensions offered, a bit set: 1 half-close, 2 reset, 4 release on FIN (needs 1), 8 prompt credit, 16
+   * early data (used as a dialer only with `earlyData`). Default 31. 32 is set only by switchers; it and the
+   * reserved bits 64 and 128 are never sent.
+   */
   caps?: number;
+  /** ms a dial waits for the OpenStream ACK before it fails with a DialTimeoutError. Default 15000. */
   dialTimeout?: number;
+  /**
+   * Concurrent streams per node, dials waiting for their ACK included (a dial to the node itself takes two).
+   * Default 16384.
+   */
   maxStreams?: number;
+  /** Dials waiting for their OpenStream ACK. Default 4096. */
   maxPendingDials?: number;
+  /** Accepted streams waiting for `accept()` per listener. Default 32. */
   backlog?: number;
+  /**
+   * Inbound bytes buffered by all streams (received, not yet read); once it is full, new opens are refused
+   * (`too many streams`) and data beyond it resets its stream (code 2). Default 256 MiB.
+   */
   maxReceiveBuffer?: number;
+  /** Unsent bytes a stream takes before writes wait. Default 256 KiB (262144). */
   streamHighWaterMark?: number;
   /**
    * True: a write's callback (and a Web Streams write's promise) means its buffer may be filled
@@ -145,8 +172,17 @@ export interface NodeOptions {
    * be sent instead. 0: no copies.
    */
   writeBuffer?: number;
+  /** ms without writes, or without anything received, before a keep-alive ping; 0 disables. Default 15000. */
   heartbeatInterval?: number;
+  /**
+   * ms the keep-alive ping may take before the connection is closed (ConnectionClosedError; a session then
+   * reconnects). Default 2000.
+   */
   heartbeatTimeout?: number;
+  /**
+   * ms an active close waits for the peer's close-ACK, counted once the close has left this end's queue.
+   * Default 2000.
+   */
   closeAckTimeout?: number;
   /**
    * ms `end()` may wait for the peer's credit with written bytes still unsent (each DATA_ACK
@@ -154,11 +190,24 @@ export interface NodeOptions {
    * (TimeoutError, reset code 5). 0 disables.
    */
   endTimeout?: number;
+  /** ms a closed stream's address absorbs late frames. Default 2000. */
   retention?: number;
+  /** ms `ping()` waits for its answer before it fails with a TimeoutError. Default 10000. */
   pingTimeout?: number;
+  /**
+   * Bytes a stream keeps on their way (sent, not yet known to have arrived) while another stream of the
+   * connection sends short messages (prompt-credit peers only); 0 disables, else at least 65536. Default
+   * 262144.
+   */
   sharedInflight?: number;
+  /** Bytes of data per stream per scheduler turn (deficit round robin). Default 65536. */
   quantum?: number;
+  /**
+   * Bytes gathered into one write to the transport before it goes; frames are never split, so a write can
+   * pass it by less than one frame. Default 1 MiB.
+   */
   maxBatchBytes?: number;
+  /** Control frames (ACKs, pings, opens) queued before the connection is declared stuck. Default 65536. */
   maxControlQueue?: number;
   /**
    * Between flexmux nodes (directly, or through a flexmux switcher), let dials after the first
@@ -167,12 +216,16 @@ export interface NodeOptions {
    * docs/manual.md, section 3.
    */
   earlyData?: boolean;
+  /** Where the node logs (manual section 5); default none. */
   logger?: Logger;
 }
 
 /** The largest listen backlog, for the node option and for each listen() call. */
 export const MAX_BACKLOG = 1 << 20;
 
+/**
+ * Node options with every default applied, as `validateNodeOptions()` returns them and `node.options` holds them.
+ */
 export type ResolvedNodeOptions = Required<Omit<NodeOptions, 'logger'>> & { logger: Logger | undefined };
 
 const int = (name: string, v: unknown, min: number, max: number): number =>

@@ -8,6 +8,7 @@ import { clipText } from './wire/utf8.js';
 
 const BRAND = Symbol.for('flexmux.error');
 
+/** The stable code of a FlexError, one per class: the catalogue of docs/errors.md. */
 export type FlexErrorCode =
   | 'FLEX_ERR_PROTOCOL'
   | 'FLEX_ERR_CONFIG'
@@ -24,16 +25,23 @@ export type FlexErrorCode =
   | 'FLEX_ERR_ABORTED'
   | 'FLEX_ERR_FLOW_CONTROL';
 
+/** Options of every FlexError constructor. */
 export interface FlexErrorOptions {
+  /** The error that led to this one, as `err.cause`. */
   cause?: unknown;
 }
 
+/**
+ * The base class of every error flexmux raises. Branch on `code` or the subclass; `instanceof` works across
+ * two copies of the package (docs/errors.md).
+ */
 export class FlexError extends Error {
   /**
    * The class's stable name. Written out in every class because minifiers rename classes: it
    * keeps `err.name` readable and `instanceof` working across two copies of the package.
    */
   static readonly kind: string = 'FlexError';
+  /** The stable code of the error's class (docs/errors.md). */
   readonly code: FlexErrorCode;
 
   constructor(code: FlexErrorCode, message: string, options?: FlexErrorOptions) {
@@ -43,6 +51,7 @@ export class FlexError extends Error {
     (this as unknown as Record<symbol, string[]>)[BRAND] = kindsOf(new.target);
   }
 
+  /** True for an error of this class or a subclass, from this copy of the package or another. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
     const brands = (value as Record<symbol, unknown>)[BRAND];
@@ -96,7 +105,9 @@ export type AdmissionReason =
   | 'rejected'
   | 'closed';
 
+/** Options of `new AdmissionError()`. */
 export interface AdmissionErrorOptions extends FlexErrorOptions {
+  /** Why admission failed; by default it follows from the ErrCode (see `AdmissionError.reason`). */
   reason?: AdmissionReason;
 }
 
@@ -140,8 +151,13 @@ const REFUSAL_BY_TEXT: Record<string, DialRefusal> = {
   'dial not allowed': 'forbidden',
 };
 
+/**
+ * The OpenStream ACK carried an error text instead of success: `remoteText` is that text, `reason` classifies
+ * it (docs/errors.md, "Wire texts").
+ */
 export class DialRefusedError extends FlexError {
   static override readonly kind: string = 'DialRefusedError';
+  /** The refusal, classified from `remoteText`; 'other' for a text not in the table. */
   readonly reason: DialRefusal;
   /** The error text the peer sent, whole (the message quotes a clip of it: it may be 64 KiB). */
   readonly remoteText: string;
@@ -158,6 +174,10 @@ export class DialRefusedError extends FlexError {
   }
 }
 
+/**
+ * No OpenStream ACK arrived within the dial timeout (`dialTimeout`, 15 s by default). A dial to a virtual IP
+ * that no node holds always ends here.
+ */
 export class DialTimeoutError extends FlexError {
   static override readonly kind: string = 'DialTimeoutError';
   constructor(message = 'dial timed out waiting for the OpenStream ACK', options?: FlexErrorOptions) {
@@ -167,14 +187,24 @@ export class DialTimeoutError extends FlexError {
 
 /** Reset reason codes of PROTOCOL.md 14.3. */
 export const ResetCode = {
+  /** 0: the application aborted the stream. */
   CANCELLED: 0,
+  /** 1: protocol violation on this stream (e.g. data after FIN). */
   PROTOCOL: 1,
+  /** 2: the peer sent beyond its window. */
   FLOW_CONTROL: 2,
+  /** 3: internal error at the sender. */
   INTERNAL: 3,
+  /** 4: refused, or the sender is shutting down. */
   REFUSED: 4,
+  /** 5: the stream was idle too long (also: `end()` got no credit within `endTimeout`). */
   IDLE_TIMEOUT: 5,
 } as const;
 
+/**
+ * The stream was aborted with a StreamReset (RESET extension only): by the peer when `remote` is true, else
+ * locally. Reads and writes in progress fail with it; buffered input is dropped.
+ */
 export class StreamResetError extends FlexError {
   static override readonly kind: string = 'StreamResetError';
   /** The reset reason code (PROTOCOL.md 14.3); application codes start at 0x100. */
@@ -188,6 +218,10 @@ export class StreamResetError extends FlexError {
   }
 }
 
+/**
+ * A write to a stream whose writable side is closed, or the peer closed the stream while data was still
+ * waiting to be sent.
+ */
 export class StreamClosedError extends FlexError {
   static override readonly kind: string = 'StreamClosedError';
   constructor(message = 'stream is closed', options?: FlexErrorOptions) {
@@ -195,6 +229,10 @@ export class StreamClosedError extends FlexError {
   }
 }
 
+/**
+ * The connection, listener or session went away while an operation was pending: pending dials, pings and
+ * accepts fail with it, and so do streams still open.
+ */
 export class ConnectionClosedError extends FlexError {
   static override readonly kind: string = 'ConnectionClosedError';
   constructor(message = 'connection closed', options?: FlexErrorOptions) {
@@ -202,6 +240,10 @@ export class ConnectionClosedError extends FlexError {
   }
 }
 
+/**
+ * An operation was started on a node that is closed, or on a session that is not connected right now (without
+ * `waitForReady`).
+ */
 export class NotConnectedError extends FlexError {
   static override readonly kind: string = 'NotConnectedError';
   constructor(message = 'not connected', options?: FlexErrorOptions) {
@@ -209,6 +251,9 @@ export class NotConnectedError extends FlexError {
   }
 }
 
+/**
+ * The ping answer carried an error text: `remoteText` (docs/errors.md, "Ping ACK to PingError.remoteText").
+ */
 export class PingError extends FlexError {
   static override readonly kind: string = 'PingError';
   /** The error text the switcher or node answered with, if any, whole (the message clips it). */
@@ -225,6 +270,10 @@ export class PingError extends FlexError {
   }
 }
 
+/**
+ * A ping, the admission exchange, a transport dial or a wait for readiness took longer than its limit; or a
+ * stream waited `endTimeout` for credit to finish its writes.
+ */
 export class TimeoutError extends FlexError {
   static override readonly kind: string = 'TimeoutError';
   constructor(message: string, options?: FlexErrorOptions) {
@@ -232,6 +281,10 @@ export class TimeoutError extends FlexError {
   }
 }
 
+/**
+ * A configured bound is reached: streams per node, pending dials, local dial ports, ping ids, queued control
+ * frames, held bytes.
+ */
 export class LimitError extends FlexError {
   static override readonly kind: string = 'LimitError';
   constructor(message: string, options?: FlexErrorOptions) {
@@ -239,6 +292,7 @@ export class LimitError extends FlexError {
   }
 }
 
+/** The `AbortSignal` given to a dial, accept, ping, connect or wait fired; `cause` holds the signal's reason. */
 export class AbortError extends FlexError {
   static override readonly kind: string = 'AbortError';
   constructor(message = 'operation aborted', options?: FlexErrorOptions) {
@@ -246,6 +300,10 @@ export class AbortError extends FlexError {
   }
 }
 
+/**
+ * The peer sent more data than the negotiated window allows, or more than the connection's
+ * `maxReceiveBuffer` holds.
+ */
 export class FlowControlError extends FlexError {
   static override readonly kind: string = 'FlowControlError';
   constructor(message: string, options?: FlexErrorOptions) {

@@ -56,7 +56,9 @@ import { PortPool } from './ports.js';
 import { type Attempt, untilTarget } from './redial.js';
 import { Retention } from './retention.js';
 
+/** Options of `node.dial()`. */
 export interface DialOptions {
+  /** Aborts the dial: it fails with AbortError, whose `cause` is the signal's reason. */
   signal?: AbortSignal;
   /** Milliseconds to wait for the OpenStream ACK (with waitForTarget: for all the dials and pauses). */
   timeout?: number;
@@ -76,7 +78,9 @@ export interface DialOptions {
   waitForTarget?: boolean;
 }
 
+/** Options of `node.ping()`. */
 export interface PingOptions {
+  /** Aborts the ping: it fails with AbortError, whose `cause` is the signal's reason. */
   signal?: AbortSignal;
   /** Milliseconds to wait for the answer (with waitForTarget: for all the pings and pauses). */
   timeout?: number;
@@ -92,9 +96,11 @@ export interface PingOptions {
   waitForTarget?: boolean;
 }
 
+/** The events of a node (`node.on(event, listener)`) and the arguments of their listeners. */
 export type NodeEvents = {
   /** The connection failed; `close` follows. */
   error: [Error];
+  /** The node is closed: with the error that closed it, if any. */
   close: [Error | undefined];
 };
 
@@ -217,9 +223,13 @@ export function dialLimits(
  * browsers).
  */
 export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> implements StreamHost {
+  /** The options with their defaults applied. */
   readonly options: ResolvedNodeOptions;
+  /** Where the node logs: the `logger` option, or one that drops everything. */
   readonly logger: Logger;
+  /** The writer of the connection (manual section 4): frames and bytes written are counted there. */
   readonly scheduler: Scheduler;
+  /** The connection the node runs over. */
   readonly transport: Transport;
   private readonly makeStream: StreamFactory<S>;
   private readonly streams = new Map<number, StreamCore>();
@@ -305,12 +315,17 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   closeLoggedByOwner = false;
   /** Counters; frames and bytes written are on `scheduler` (framesWritten, bytesWritten). */
   readonly stats = {
+    /** Frames received. */
     framesIn: 0,
+    /** Bytes received from the transport, frame headers included. */
     bytesIn: 0,
+    /** Frames received and dropped: data for no stream, unknown commands, duplicate OpenStream ACKs. */
     dropped: 0,
     /** Opens refused (no listener, backlog full, limits, duplicate). */
     openRefused: 0,
+    /** Streams this node dialled whose open was accepted. */
     streamsOpened: 0,
+    /** Streams opened by the peer and accepted by a listener. */
     streamsAccepted: 0,
   };
 
@@ -371,14 +386,20 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     }
   }
 
+  /**
+   * This node's virtual IP: assigned by the switcher at admission; on a direct link, the `ip`
+   * option (default 0).
+   */
   get ip(): number {
     return this._ip;
   }
 
+  /** This node's domain, which it answers pings for; '' for none. */
   get domain(): string {
     return this._domain;
   }
 
+  /** True once the node is closed (after `close()`, `destroy()` or the loss of its connection). */
   get closed(): boolean {
     return this._closed;
   }
@@ -401,6 +422,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     return [...this.streams.values()];
   }
 
+  /** The ports this node listens on. */
   listenerPorts(): number[] {
     return [...this.listeners.keys()];
   }
@@ -696,6 +718,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   // ------------------------------------------------------------------ StreamHost
 
+  /** @internal Queues a control frame; a failure to queue destroys the node. */
   sendControl(
     cmd: number,
     dstIP: number,

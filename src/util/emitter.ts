@@ -15,6 +15,7 @@ export type EventMap = { [event: string]: unknown[] };
 export class Emitter<E extends EventMap> {
   private handlers = new Map<keyof E, Listener[]>();
 
+  /** Calls `fn` with the event's arguments each time `event` is emitted, after the listeners added before it. */
   on<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
     const list = this.handlers.get(event);
     if (list) list.push(fn);
@@ -22,6 +23,7 @@ export class Emitter<E extends EventMap> {
     return this;
   }
 
+  /** Calls `fn` the next time `event` is emitted, then removes it; `off(event, fn)` removes it before. */
   once<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
     // emit() calls the listeners it started with: one that an earlier listener's emit of the same
     // event called already is still in its list, and must not run twice.
@@ -62,16 +64,22 @@ export class Emitter<E extends EventMap> {
     return this.off(event, fn);
   }
 
+  /** Number of listeners of `event`. */
   listenerCount(event: keyof E): number {
     return this.handlers.get(event)?.length ?? 0;
   }
 
+  /** Removes the listeners of `event`, or of every event when it is left out. */
   removeAllListeners(event?: keyof E): this {
     if (event === undefined) this.handlers.clear();
     else this.handlers.delete(event);
     return this;
   }
 
+  /**
+   * Calls the listeners of `event` in the order they were added; one that throws does not stop
+   * the others. Returns whether there were any.
+   */
   protected emit<K extends keyof E>(event: K, ...args: E[K]): boolean {
     const list = this.handlers.get(event);
     if (!list || list.length === 0) return false;

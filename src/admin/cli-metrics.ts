@@ -8,8 +8,11 @@ import { one, readCounter, readGauge } from './metrics.js';
  * cert-expiry.ts); they are read at scrape time, as the core's are.
  */
 
+/** The CLI's reload counts on SIGHUP, as `flexmux_reloads_total` shows them. */
 export interface ReloadCountsView {
+  /** Reloads without a failure. */
   readonly ok: number;
+  /** Reloads with any failure (a file that cannot be read or checked). */
   readonly failed: number;
   /** ms since the epoch: the end of the last reload without a failure, or the start. */
   readonly lastSuccess: number;
@@ -22,7 +25,9 @@ export interface ServedCertificateView {
   readonly notAfter: number | null;
 }
 
+/** What the CLI adds to the admin server's metrics. */
 export interface CliMetricsSources {
+  /** The reloads on SIGHUP. */
   reloads: ReloadCountsView;
   /** The switcher's, with --tls or --wss. */
   certificate?: ServedCertificateView;

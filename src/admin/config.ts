@@ -12,7 +12,9 @@ import type { Logger } from '../util/logger.js';
  * unless something calls `startAdmin()`; when it runs it binds to loopback unless told otherwise.
  */
 export const adminDefaults = Object.freeze({
+  /** Address to bind: loopback only. */
   host: '127.0.0.1',
+  /** TCP port. */
   port: 7090,
   /** ms between two samples of the counters (rates, sparklines, SSE snapshots). */
   sampleInterval: 1_000,
@@ -54,71 +56,136 @@ export const adminDefaults = Object.freeze({
  * their stream type and invariant in it.
  */
 export interface InspectableNode {
+  /** The node's virtual IP. */
   readonly ip: number;
+  /** The node's domain ('' for none). */
   readonly domain: string;
+  /** True once the node is closed. */
   readonly closed: boolean;
+  /** Number of live streams. */
   readonly streamCount: number;
+  /** The node's counters (`BaseNode.stats`). */
   readonly stats: {
+    /** Frames received. */
     readonly framesIn: number;
+    /** Bytes received from the transport. */
     readonly bytesIn: number;
+    /** Frames received and dropped. */
     readonly dropped: number;
+    /** Streams this node dialled whose open was accepted. */
     readonly streamsOpened: number;
+    /** Streams opened by the peer and accepted by a listener. */
     readonly streamsAccepted: number;
   };
-  readonly scheduler: { readonly bytesWritten: number; readonly controlLength: number };
-  readonly transport: { readonly remoteAddress: string };
-  readonly options: { readonly pingTimeout: number };
+  /** What the admin reads of the connection's writer: bytes written and control frames queued. */
+  readonly scheduler: {
+    /** Bytes written to the transport. */
+    readonly bytesWritten: number;
+    /** Control frames queued. */
+    readonly controlLength: number;
+  };
+  /** The connection: `remoteAddress` names the peer. */
+  readonly transport: {
+    /** The peer's address, as the transport names it. */
+    readonly remoteAddress: string;
+  };
+  /** The resolved options: `pingTimeout` bounds the RTT pings. */
+  readonly options: {
+    /** ms a ping waits for its answer. */
+    readonly pingTimeout: number;
+  };
+  /** Live stream cores. */
   streamList(): StreamCore[];
+  /** The ports the node listens on. */
   listenerPorts(): number[];
+  /** Pings the switcher (no domain) or a peer domain; resolves to the RTT in ms. */
   ping(domain?: string, options?: PingOptions): Promise<number>;
 }
 
 /** What the admin reads of a reconnecting `Session` of any stream type. */
 export interface InspectableSession {
+  /** The current node, or null while the session is not connected. */
   readonly node: InspectableNode | null;
+  /** The session's state: 'connecting', 'ready', 'backoff' or 'closed'. */
   readonly state: SessionState;
+  /** The session's domain. */
   readonly domain: string;
+  /** Admissions so far. */
   readonly connections: number;
   /** Its listeners' ports, kept between connections (a node has none then). */
   listenerPorts(): number[];
+  /** Listens for the session's state changes. */
   on(event: 'state', fn: (state: SessionState) => void): unknown;
+  /** Stops listening for them. */
   off(event: 'state', fn: (state: SessionState) => void): unknown;
 }
 
 /** A node the admin server can show: one connection, or a session that reconnects. */
 export type AdminNode = InspectableNode | InspectableSession;
 
+/**
+ * Options of `startAdmin()` (docs/admin.md, "Options"): exactly one of `switcher` and `node`. Times are in
+ * ms, sizes in bytes; defaults are those of `adminDefaults`. An invalid one throws a ConfigError naming it.
+ */
 export interface AdminOptions {
   /** Serve this switcher (exactly one of `switcher` and `node`). */
   switcher?: Switcher;
   /** Serve this node or session (exactly one of `switcher` and `node`). */
   node?: AdminNode;
+  /**
+   * Address to bind; anything but 127.0.0.0/8, `::1` or `localhost` needs `token` (a ConfigError otherwise).
+   * Default '127.0.0.1'.
+   */
   host?: string;
   /** TCP port; 0 picks a free one (see the resolved `url`). */
   port?: number;
   /** Bearer token for the API and /metrics; required when `host` is not a loopback address. */
   token?: string;
+  /** A pino-compatible logger (docs/admin.md); default silent. */
   logger?: Logger;
+  /** ms between two samples of the counters (rates, charts, SSE snapshots). Default 1000. */
   sampleInterval?: number;
+  /** Samples of total throughput kept (5 minutes at 1 s). Default 300. */
   historySize?: number;
+  /**
+   * Samples kept per client or stream for its sparkline, for the first `maxSnapshotItems` only. Default 60.
+   */
   itemHistory?: number;
+  /** Node mode: ms between RTT pings to the switcher and to each peer domain; 0 disables. Default 5000. */
   pingInterval?: number;
+  /** Node mode: peer domains pinged per round at most. Default 16. */
   maxPingedDomains?: number;
+  /** Event streams open at once; more are answered 503. Default 16. */
   maxEventStreams?: number;
+  /** Unsent bytes after which a stalled event stream is closed. Default 4 MiB. */
   eventBufferLimit?: number;
+  /** Clients or streams per SSE snapshot (the REST lists come in pages instead). Default 1000. */
   maxSnapshotItems?: number;
+  /** Largest request body, bytes (only the kick reads one); a larger one is answered 413. Default 16 KiB. */
   maxBodyBytes?: number;
+  /** Add prom-client's Node.js process metrics (CPU, memory, event loop) to /metrics. Default false. */
   processMetrics?: boolean;
+  /**
+   * TCP connections open at once; with a token, a new one closes the oldest that has not shown it, without
+   * one more are closed as they arrive. Default 64.
+   */
   maxConnections?: number;
+  /**
+   * ms a connection has to send its request headers, counted from the connection (at most 30000). Default
+   * 10000.
+   */
   headersTimeout?: number;
 }
 
+/** Admin options with every default applied. */
 export type ResolvedAdminOptions = {
   [K in Exclude<keyof typeof adminDefaults, 'host'>]: (typeof adminDefaults)[K] extends boolean
     ? boolean
     : number;
 } & {
+  /** Address to bind. */
   host: string;
+  /** Bearer token, or undefined for none (loopback only). */
   token: string | undefined;
 };
 

@@ -11,6 +11,7 @@ import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
  * counters start at zero).
  */
 
+/** A stream as the admin API shows it (docs/admin.md, "A Stream"). */
 export interface StreamView {
   /**
    * The node's key for it: unique among its open streams, but a later stream between the same
@@ -22,16 +23,21 @@ export interface StreamView {
    * changed. What deltas, sparkline histories (as a string) and page cursors know a stream by.
    */
   serial: number;
+  /** This end: `{ip, port, domain}`. */
   local: StreamAddress;
+  /** The other end: `{ip, port, domain}`. */
   remote: StreamAddress;
   /** True if this node opened the stream. */
   dialed: boolean;
+  /** 'open', 'closing' or 'closed'. */
   state: StreamState;
   /** Negotiated window, bytes. */
   window: number;
   /** Bytes this end may still send before the peer acknowledges more. */
   sendCredit: number;
+  /** True if the half-close extension was negotiated. */
   halfClose: boolean;
+  /** True if the reset extension was negotiated. */
   reset: boolean;
   /** Received bytes not yet read by the application. */
   receiveBuffered: number;
@@ -47,24 +53,42 @@ export interface StreamView {
   rateOut: number;
   /** RFC 3339. */
   createdAt: string;
+  /** RFC 3339: when data was last written or received. */
   lastActivity: string;
   /** RTT of the admin's last ping to the remote domain, ms; null if none answered. */
   rttMs: number | null;
 }
 
+/**
+ * A node's totals, as the admin API shows them (`totals` in the info and each snapshot); they stay
+ * monotonic across a session's reconnections.
+ */
 export interface NodeTotals {
+  /** True while the node (or the session's current node) is connected. */
   connected: boolean;
+  /** Open streams. */
   streams: number;
+  /** Ports listened on. */
   listeners: number;
+  /** Bytes received, over every connection of a session. */
   bytesIn: number;
+  /** Bytes written, over every connection of a session. */
   bytesOut: number;
+  /** Bytes/s received over the last sample interval. */
   rateIn: number;
+  /** Bytes/s written over the last sample interval. */
   rateOut: number;
+  /** Frames received. */
   framesIn: number;
+  /** Frames received and dropped. */
   dropped: number;
+  /** Streams dialled whose open was accepted. */
   streamsOpened: number;
+  /** Streams opened by the peer and accepted. */
   streamsAccepted: number;
+  /** Bytes received and not yet read, summed over the streams. */
   receiveBuffered: number;
+  /** Bytes written and not yet sent, summed over the streams. */
   writeBuffered: number;
   /** Control frames (ACKs, opens, pings) waiting for the connection. */
   controlQueue: number;
@@ -72,10 +96,15 @@ export interface NodeTotals {
   rttMs: number | null;
 }
 
+/** One sample of a node, as an SSE `snapshot` event carries it. */
 export interface NodeSnapshot {
+  /** Unix ms of the sample. */
   t: number;
+  /** The node's totals. */
   totals: NodeTotals;
+  /** Its streams (at most `maxSnapshotItems`). */
   streams: StreamView[];
+  /** Streams left out of `streams` by the snapshot limit. */
   omitted: number;
 }
 

@@ -203,6 +203,7 @@ function op(
   return { summary, description, security: secured, responses, ...extra };
 }
 
+/** The OpenAPI 3.1 document of the admin API, as the server serves it at `/api/v1/openapi.json`. */
 export function openapiDocument(): Schema {
   return {
     openapi: '3.1.0',

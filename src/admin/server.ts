@@ -30,6 +30,7 @@ import { AdminResponse, holdContinue } from './unread.js';
 export interface AdminServer {
   /** Base URL, e.g. `http://127.0.0.1:7090/`. */
   readonly url: string;
+  /** The TCP port bound (the one picked, with `port: 0`). */
   readonly port: number;
   /** This server's own Prometheus registry. */
   readonly registry: Registry;

@@ -25,41 +25,65 @@ export interface ClientView extends Omit<ClientInfo, 'connectedAt' | 'rtt'> {
   rttMs: number | null;
 }
 
+/** The switcher's totals, as the admin API shows them: sums over the clients (docs/admin.md). */
 export interface SwitcherTotals {
+  /** Nodes admitted and connected now. */
   clients: number;
+  /** Connections in admission. */
   pendingAdmissions: number;
+  /** Admissions since the switcher started. */
   admitted: number;
+  /** Refused connections since the switcher started. */
   refused: number;
   /** Open streams summed over clients (a stream counts at each end). */
   streams: number;
   /** Streams open, each counted once (what the dashboard shows). */
   openStreams: number;
+  /** Bytes received from the nodes. */
   bytesIn: number;
+  /** Bytes written to the nodes. */
   bytesOut: number;
+  /** Bytes/s received over the last sample interval. */
   rateIn: number;
+  /** Bytes/s written over the last sample interval. */
   rateOut: number;
+  /** Frames forwarded from one node to another. */
   forwarded: number;
+  /** Frames dropped. */
   dropped: number;
+  /** Frames dropped because their source IP was not the sender's own. */
   spoofed: number;
+  /** Frames addressed to the switcher itself that it does not handle. */
   ignored: number;
+  /** Bytes waiting to be written to the nodes, those leaving included until their connection ends. */
   queuedBytes: number;
 }
 
+/** One sample of a switcher, as an SSE snapshot event carries it. */
 export interface SwitcherSnapshot {
   /** Unix ms of the sample. */
   t: number;
+  /** The switcher's totals. */
   totals: SwitcherTotals;
+  /** Its clients (at most `maxSnapshotItems`). */
   clients: ClientView[];
   /** Clients left out of `clients` by the snapshot limit. */
   omitted: number;
 }
 
+/** The streams of one client, as a page of `GET /api/v1/streams` on a switcher lists them. */
 export interface ClientStreamsView {
+  /** The client's domain. */
   domain: string;
+  /** The client's virtual IP. */
   ip: number;
+  /** Its streams open now. */
   streams: number;
+  /** Streams opened with it at one end. */
   streamsOpened: number;
+  /** Bytes waiting to be written to it. */
   queuedBytes: number;
+  /** True while its reading is paused by backpressure. */
   paused: boolean;
   /** Open streams with this client at one end (a page of them). */
   list: StreamInfo[];

@@ -40,6 +40,7 @@ import { type ClientTotals, sumClients } from './totals.js';
 
 export type { RefusalInfo } from './gatekeeper.js';
 
+/** The events of a switcher (`switcher.on(event, listener)`) and the arguments of their listeners. */
 export type SwitcherEvents = {
   /** A node was admitted. */
   client: [ClientInfo];
@@ -56,21 +57,31 @@ export type SwitcherEvents = {
   error: [Error];
   /** `close()` began: listeners should stop accepting. */
   closing: [];
+  /** The switcher is closed. */
   close: [];
 };
 
+/** What `switcher.stats()` returns: gauges of now, and counters since the switcher started. */
 export interface SwitcherStats {
+  /** Nodes admitted and connected now. */
   clients: number;
+  /** Connections in admission (`maxPendingAdmissions`). */
   pendingAdmissions: number;
   /** Admissions since start. */
   admitted: number;
   /** Refused connections since start. */
   refused: number;
+  /** Frames forwarded from one node to another. */
   forwarded: number;
+  /** Frames dropped, those a client's leave left undelivered included. */
   dropped: number;
+  /** Frames dropped because their source IP was not the sender's own. */
   spoofed: number;
+  /** Frames addressed to the switcher itself that it does not handle. */
   ignored: number;
+  /** Bytes received from the nodes. */
   bytesIn: number;
+  /** Bytes written to the nodes. */
   bytesOut: number;
   /** Unix ms. */
   startedAt: number;

@@ -13,7 +13,9 @@ import { ConfigError } from '../errors.js';
  * Patterns are globs over normalised domains: `*` any run of characters, `?` exactly one.
  */
 
+/** An extra password of `access.passwords`, bound to the domains it may register. */
 export interface ExtraPassword {
+  /** The password; it must differ from the shared one and from every other. */
   password: string;
   /** Domain patterns this password may register, e.g. `team-*`. */
   domains: string | readonly string[];
@@ -53,9 +55,11 @@ export function copyAccess(o: AccessOptions): AccessOptions {
 
 /** One password the switcher accepts and the domains it may register. */
 export interface Credential {
+  /** The password. */
   readonly password: string;
   /** -1 for the shared password, else the index in `access.passwords`. */
   readonly index: number;
+  /** True if this password may register `domain` (a normalised domain). */
   allows(domain: string): boolean;
 }
 

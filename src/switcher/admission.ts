@@ -44,11 +44,15 @@ export type RefusalReason =
   | 'http'
   | 'tls';
 
+/** Why an admission request was refused, and what to answer. */
 export interface Refusal {
+  /** Always false: tells a refusal from an accepted request. */
   readonly ok: false;
+  /** Why, for code and logs. */
   readonly reason: RefusalReason;
   /** -1 (checks), -2 (registration), or 0 when no reply is sent. */
   readonly errCode: -1 | -2 | 0;
+  /** A description for the log. */
   readonly message: string;
   /** The password that opened the request; the reply is sealed with it (else the shared one). */
   readonly credential?: Credential;

@@ -43,10 +43,15 @@ export type LeaveReason =
 
 /** A snapshot of one client for stats and admin. */
 export interface ClientInfo {
+  /** The client's id: one per connection, ascending in the order of admission. */
   id: number;
+  /** The domain it was admitted with. */
   domain: string;
+  /** Its virtual IP (1..65534). */
   ip: number;
+  /** The MAC it sent in its admission request. */
   mac: string;
+  /** Its address, as the transport names it. */
   remoteAddress: string;
   /** Unix ms. */
   connectedAt: number;
@@ -60,6 +65,7 @@ export interface ClientInfo {
   bytesIn: number;
   /** Bytes written to it (headers included; the admission reply aside). */
   bytesOut: number;
+  /** Frames received from it. */
   framesIn: number;
   /** Frames queued for it. */
   framesOut: number;
@@ -249,8 +255,24 @@ export interface StreamInfo {
    * clients): what a page of streams resumes after (`Switcher.streams()`, `after`).
    */
   id: number;
-  dialer: { domain: string; ip: number; port: number };
-  acceptor: { domain: string; ip: number; port: number };
+  /** The end that opened the stream. */
+  dialer: {
+    /** The dialer's domain. */
+    domain: string;
+    /** The dialer's virtual IP. */
+    ip: number;
+    /** The stream's port at the dialer. */
+    port: number;
+  };
+  /** The end that accepted it. */
+  acceptor: {
+    /** The acceptor's domain. */
+    domain: string;
+    /** The acceptor's virtual IP. */
+    ip: number;
+    /** The stream's port at the acceptor. */
+    port: number;
+  };
   /** Negotiated extensions: 1 half-close, 2 reset, 4 release on FIN (0: plain v3). */
   caps: number;
   /** Unix ms when the stream opened. */

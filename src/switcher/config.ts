@@ -83,30 +83,67 @@ export const switcherRanges = Object.freeze({
   maxQueuePerClient: [1, 2 ** 40],
 } as const satisfies Record<string, readonly [number, number]>);
 
+/**
+ * Options of `new Switcher(options)` (docs/manual.md, "Switcher options"): times in ms, sizes in bytes,
+ * defaults those of `switcherDefaults`. An invalid one throws a ConfigError naming it.
+ */
 export interface SwitcherOptions {
   /** The shared password (may be empty, as in Go). */
   password: string;
   /** Extra passwords bound to domain patterns, and dial rules. Default: Go's open policy. */
   access?: AccessOptions;
+  /** ms a new connection has to deliver its admission frame. Default 10000. */
   admissionTimeout?: number;
+  /** ms the holder of a claimed domain has to answer the liveness ping. Default 3000. */
   livenessTimeout?: number;
+  /**
+   * Connections in admission at once, a refused one until it has closed; the TLS and WebSocket listeners also
+   * hold at most as many in their handshake or upgrade. Default 1024.
+   */
   maxPendingAdmissions?: number;
+  /** Admitted clients at once. Default 65534. */
   maxClients?: number;
+  /** Admissions remembered to refuse replays. Default 65536. */
   replayCacheSize?: number;
+  /** Failed admissions per remote host (IPv6: per /64) in a burst; 0: no limit. Default 10. */
   failedAdmissionBurst?: number;
+  /** Failed admissions per second regained after the burst; 0: none are. Default 1. */
   failedAdmissionRate?: number;
+  /** Remote hosts (IPv6: /64 prefixes) remembered by the rate limiter. Default 10000. */
   rateLimitEntries?: number;
+  /**
+   * Bytes queued for one destination from one source before that source is paused (each frame counts 256
+   * bytes more). Default 8 MiB.
+   */
   maxQueuePerSource?: number;
+  /**
+   * Bytes queued for one destination in all before senders are paused (counted the same way). Default 64 MiB.
+   */
   maxQueuePerClient?: number;
+  /** Switcher-made frames queued for one client before it is dropped. Default 16384. */
   maxControlQueue?: number;
   /** Streams with one client at an end; dials beyond are refused with `too many streams` (default 65,536). */
   maxStreamsPerClient?: number;
+  /** Bytes per source per turn at a destination. Default 65536. */
   quantum?: number;
+  /**
+   * Bytes gathered into one write to a transport before it goes, passed by less than one frame. Default
+   * 262144.
+   */
   maxBatchBytes?: number;
+  /**
+   * ms without a frame before a client is closed; time its reading is paused by backpressure does not count.
+   * Default 0: never.
+   */
   idleTimeout?: number;
   /** ms a client may hold back the clients sending to it without taking a byte (default 10 s; 0: never). */
   stallTimeout?: number;
+  /**
+   * ms between the switcher's pings of each client, for RTT; two unanswered, with no frame from the client
+   * meanwhile, close it. Default 0: off.
+   */
   pingInterval?: number;
+  /** ms `close()` waits for clients before destroying them. Default 5000. */
   closeTimeout?: number;
   /** `by-domain` (default): a domain keeps its IP across reconnects and restarts; `sequential`: Go's order. */
   ipAssignment?: IpAssignment;
@@ -117,11 +154,15 @@ export interface SwitcherOptions {
    * must not refill or starve). Default: `performance.now()`.
    */
   monotonicClock?: () => number;
+  /** Where the switcher logs (manual section 5); default none. */
   logger?: Logger;
 }
 
+/** Switcher options with every default applied, as `switcher.options` holds them. */
 export type ResolvedSwitcherOptions = Required<Omit<SwitcherOptions, 'logger' | 'access'>> & {
+  /** Where the switcher logs, if anywhere. */
   logger: Logger | undefined;
+  /** The extra passwords and dial rules (Go's open policy when none were given). */
   access: AccessOptions;
 };
 

@@ -27,11 +27,15 @@ import type { Claim, ClaimResult } from './registry.js';
  * client or replies with the refusal, flushed before the close (2.7), and logs why.
  */
 
+/** A connection the switcher did not admit, as its `refused` event reports it. */
 export interface RefusalInfo {
+  /** The peer's address, as the transport names it. */
   remoteAddress: string;
+  /** Why it was refused. */
   reason: RefusalReason;
   /** The ErrCode sent back (-1 or -2), or 0 when the connection was closed without a reply. */
   errCode: -1 | -2 | 0;
+  /** A description for the log. */
   message: string;
   /** The domain asked for, when the request was readable. */
   domain?: string;

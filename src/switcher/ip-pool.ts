@@ -16,8 +16,13 @@
 export const MIN_IP = 1;
 export const MAX_IP = 0xfffe;
 
+/**
+ * How nodes get their virtual IP: `by-domain` gives a domain the same IP across reconnects and
+ * restarts (its home slot, unless another domain holds it); `sequential` is Go's order.
+ */
 export type IpAssignment = 'by-domain' | 'sequential';
 
+/** The modes of IpAssignment, for checks and help texts. */
 export const ipAssignments: readonly IpAssignment[] = ['by-domain', 'sequential'];
 
 /**
@@ -33,6 +38,7 @@ export function domainFingerprint(domain: string): number {
   return h >>> 0 || 1;
 }
 
+/** The virtual IPs of a switcher, 1..65534 by default, handed out in the order of an IpAssignment. */
 export class IpPool {
   private next: number;
   private readonly free: number[] = [];
@@ -51,6 +57,7 @@ export class IpPool {
     this.holder = mode === 'by-domain' ? new Uint32Array(max + 1) : null;
   }
 
+  /** IPs handed out and not given back. */
   get inUse(): number {
     return this.count;
   }

@@ -11,15 +11,22 @@ import { IpPool, MAX_IP } from './ip-pool.js';
  * place: with no room or no free IP for it, both are refused and the holder stays.
  */
 
+/** What the registry holds: an entry with its virtual IP and domain. */
 export interface Registrant {
+  /** The entry's virtual IP. */
   readonly ip: number;
+  /** The entry's domain, normalised. */
   readonly domain: string;
 }
 
+/** Why a claim was refused: the domain is held by a live node, being claimed, or no room or IP is left. */
 export type ClaimRefusal = 'taken' | 'busy' | 'full';
 
+/** A domain and IP reserved for a newcomer, to commit once it is admitted or cancel. */
 export interface Claim<T extends Registrant> {
+  /** The IP reserved. */
   readonly ip: number;
+  /** The domain claimed. */
   readonly domain: string;
   /** Publishes the entry (its `ip` and `domain` must be the claim's). */
   commit(entry: T): void;
@@ -27,10 +34,22 @@ export interface Claim<T extends Registrant> {
   cancel(): void;
 }
 
+/** What a claim of a domain resolves to. */
 export type ClaimResult<T extends Registrant> =
-  | { ok: true; claim: Claim<T> }
-  | { ok: false; reason: ClaimRefusal };
+  | {
+      /** Granted. */
+      ok: true;
+      /** The reservation. */
+      claim: Claim<T>;
+    }
+  | {
+      /** Refused. */
+      ok: false;
+      /** Why. */
+      reason: ClaimRefusal;
+    };
 
+/** What the registry asks of its owner: the liveness probe of a holder, and its eviction. */
 export interface RegistryHooks<T> {
   /** Liveness check of a holder: resolves true if it answered at all. Must settle. */
   probe(holder: T): Promise<boolean>;
@@ -38,6 +57,10 @@ export interface RegistryHooks<T> {
   evict(holder: T): void;
 }
 
+/**
+ * The switcher's domain and virtual-IP tables (PROTOCOL.md 7.2, 7.3): a second claim of a held
+ * domain probes the holder, which keeps the domain if it answers and is evicted if not.
+ */
 export class Registry<T extends Registrant> {
   private readonly domains = new Map<string, T>();
   private readonly ips = new Map<number, T>();
@@ -59,10 +82,12 @@ export class Registry<T extends Registrant> {
     this.pool = pool ?? new IpPool();
   }
 
+  /** Entries held. */
   get size(): number {
     return this.ips.size;
   }
 
+  /** The entry holding `domain` (normalised), if any. */
   byDomain(domain: string): T | undefined {
     return this.domains.get(domain);
   }

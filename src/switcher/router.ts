@@ -36,6 +36,7 @@ export const DIAL_NOT_ALLOWED = 'dial not allowed';
 /** Text of the OpenStream error ACK for an IP dial to an IP no client holds (flexmux only). */
 export { NO_NODE_AT_IP };
 
+/** The router's frame counters, as `switcher.stats()` reports them. */
 export interface RouterCounters {
   /** Frames forwarded to another client. */
   forwarded: number;

@@ -92,8 +92,15 @@ export interface SwitcherStats {
 /** Extra time `close()` gives destroyed connections to report their end. */
 const DESTROY_GRACE = 1_000;
 
+/**
+ * The relay (docs/manual.md, section 2): admits nodes, assigns their virtual IPs, resolves domains
+ * and forwards frames between them. `new Switcher(options)` throws a ConfigError for an invalid
+ * option; `handle(transport)` serves one connected transport.
+ */
 export class Switcher extends Emitter<SwitcherEvents> {
+  /** The options with their defaults applied. */
   readonly options: ResolvedSwitcherOptions;
+  /** Where the switcher logs: the `logger` option, or one that drops everything. */
   readonly logger: Logger;
   private readonly registry: Registry<SwitcherClient>;
   private readonly router: Router;
@@ -308,6 +315,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     return sumClients(this.registry.entries(), this.leaving);
   }
 
+  /** The client that holds `domain` now, or undefined (also for a string that is no valid domain). */
   client(domain: string): ClientInfo | undefined {
     const d = normalizeDomain(domain);
     return d === null ? undefined : this.registry.byDomain(d)?.info();
@@ -350,6 +358,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     return c?.streamInfos(false, from, limit, page.after);
   }
 
+  /** The switcher's counters: clients, admissions, frames and bytes (clients that left included). */
   stats(): SwitcherStats {
     let bytesIn = this.departed.bytesIn;
     let bytesOut = this.departed.bytesOut;

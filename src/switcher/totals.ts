@@ -12,17 +12,22 @@ export interface ClientTotals {
   streams: number;
   /** Streams open, each counted once (ClientCounters.streamsAccepted summed). */
   openStreams: number;
+  /** ClientInfo.streamsOpened summed. */
   streamsOpened: number;
+  /** ClientInfo.framesIn summed. */
   framesIn: number;
+  /** ClientInfo.framesOut summed. */
   framesOut: number;
   /**
    * ClientInfo.framesByCmd summed, keys in the order a walk over the clients' framesByCmd first
    * meets them (each client's ascending, clients in the order of `clients()`).
    */
   framesByCmd: Map<string, number>;
+  /** ClientInfo.queuedBytes summed. */
   queuedBytes: number;
   /** The largest ClientInfo.queuedBytes; 0 with no client. */
   maxQueuedBytes: number;
+  /** ClientInfo.earlyRoutes summed. */
   earlyRoutes: number;
   /** Clients whose reading is paused (ClientInfo.paused). */
   paused: number;

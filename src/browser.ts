@@ -53,6 +53,7 @@ export class Node extends BaseNode<WebStream> {
   }
 }
 
+/** Options of `connect(url, options)` in browsers: the session's, and those of its WebSocket. */
 export interface BrowserConnectOptions extends SessionOptions {
   /**
    * As the Node.js connect()'s: aborting fails the connection attempt in flight (dial or

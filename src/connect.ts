@@ -11,6 +11,7 @@ import { dialWs } from './transport/ws.js';
 import { checkBool, checkDelay, checkObject, checkOptions } from './util/check.js';
 import { withoutPassword } from './util/url.js';
 
+/** Options of `connect(url, options)` on Node.js: the session's, and those of its transport. */
 export interface ConnectOptions extends SessionOptions {
   /**
    * TLS options for tls:// and wss:// (ca, rejectUnauthorized, servername, ...). Each connection

@@ -28,18 +28,28 @@ import { type Frame, payloadLength, readHeader } from '../wire/frame.js';
 const CLOSED_DURING_ADMISSION =
   'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away; with a tcp:// URL, the port may also speak TLS (a TLS server mostly hangs up on a request that is not TLS): use tls:// there';
 
+/** Options of `admit()`: the admission request and its bounds. */
 export interface AdmitOptions {
+  /** The switcher's password (the shared one, or an extra one of its `access.passwords`). */
   password: string;
+  /** The domain to register. */
   domain: string;
+  /**
+   * Sent with the admission request, as Go sends a MAC address; the switcher lists it as the
+   * client's `mac`. Default ''.
+   */
   mac?: string;
   /** Milliseconds for the whole exchange (Go: 10 s); more than 0, at most 2^31-1. */
   timeout?: number;
   /** Unix nanoseconds; injectable for tests. */
   clock?: () => bigint;
+  /** Aborts the exchange: it fails with AbortError, whose `cause` is the signal's reason. */
   signal?: AbortSignal;
 }
 
+/** What a successful `admit()` resolves to. */
 export interface Admitted {
+  /** The virtual IP the switcher assigned. */
   ip: number;
   /**
    * The transport to hand to a Node: it replays anything that arrived after the response. Reading

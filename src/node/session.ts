@@ -35,9 +35,20 @@ import { spreadDelay } from './reconnect.js';
 import { connectionLost, type TargetWait, untilTarget } from './redial.js';
 import { refusedForGood } from './refusal.js';
 
+/**
+ * Options of a session (`connect(url, options)`, `new Session(init)`): the node options (but
+ * `ip`, which admission assigns) and those of admission and reconnection (docs/manual.md,
+ * "Session options"); defaults are those of `sessionDefaults`.
+ */
 export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
+  /** The switcher's password (the shared one, or an extra one of its `access.passwords`). */
   password: string;
+  /** The domain to register; a domain the switcher holds for a live node is refused. */
   domain: string;
+  /**
+   * Sent with the admission request, as Go sends a MAC address; the switcher lists it as the
+   * client's `mac`. Default ''.
+   */
   mac?: string;
   /** Reconnect after the connection drops (default true). */
   reconnect?: boolean;
@@ -130,9 +141,15 @@ interface ReadyWaiter {
 /** What an aborted ready() says (a bare "operation aborted" did not say which wait). */
 const READY_ABORTED = 'wait for the session to be ready aborted';
 
+/**
+ * Where a session is: `connecting` (an attempt under way), `ready` (admitted), `backoff` (waiting
+ * to reconnect), `closed`.
+ */
 export type SessionState = 'connecting' | 'ready' | 'backoff' | 'closed';
 
+/** The events of a session (`session.on(event, listener)`) and the arguments of their listeners. */
 export type SessionEvents = {
+  /** The session's state changed: the new one. */
   state: [SessionState];
   /** Admitted: the node is ready with this virtual IP. */
   ready: [number];
@@ -142,6 +159,7 @@ export type SessionEvents = {
    * `state` is 'closed' already and 'close' follows.
    */
   disconnect: [Error];
+  /** The session is closed. */
   close: [];
 };
 
@@ -300,6 +318,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     else void this.attempt();
   }
 
+  /** The session's state now. */
   get state(): SessionState {
     return this._state;
   }
@@ -309,10 +328,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     return this._node;
   }
 
+  /** The virtual IP of the current connection; 0 while disconnected. */
   get ip(): number {
     return this._node?.ip ?? 0;
   }
 
+  /** The domain the session registers. */
   get domain(): string {
     return this.opts.domain;
   }

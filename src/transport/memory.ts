@@ -34,6 +34,7 @@ export interface MemoryPairOptions extends WaterMarkOptions {
   remoteAddresses?: readonly [string, string];
 }
 
+/** One end of `memoryPair()`: a transport that can also go dark. */
 export interface MemoryTransport extends Transport {
   /**
    * Silently stops all delivery in both directions without closing either end: a peer gone dark.
@@ -56,6 +57,10 @@ export function seededRandom(seed: number): () => number {
 
 let pairCount = 0;
 
+/**
+ * Two connected in-memory transports, for tests and in-process links: what one sends the other receives, with
+ * the framing, chunking and latency the options ask for.
+ */
 export function memoryPair(options: MemoryPairOptions = {}): [MemoryTransport, MemoryTransport] {
   checkOptions('memoryPair()', options);
   const framing = options.framing ?? 'stream';

@@ -17,13 +17,16 @@ import type { SecureContextOptions } from './secure-context.js';
 import { connectAttempts, connectFailureText, dialFailure } from './tls-failure.js';
 import type { Transport, TransportHandlers } from './types.js';
 
+/** Options of the transport over a socket (TCP or TLS). */
 export interface TcpTransportOptions {
   /** ms a graceful `close` may wait for the peer's end before destroying the socket. */
   closeTimeout?: number;
 }
 
+/** Options of `dialTcp()`: a dial's signal and timeout, and the transport's. */
 export interface TcpDialOptions extends DialOptions, TcpTransportOptions {}
 
+/** Where and how a listener binds: shared by listenTcp, listenTls and listenWs. */
 export interface ListenOptions {
   /** Interface to bind; omitted: every interface, as `net.Server.listen` does. */
   host?: string;
@@ -39,10 +42,18 @@ export interface ListenOptions {
   logger?: Logger;
 }
 
+/** Options of `listenTcp()`. */
 export interface TcpListenOptions extends ListenOptions, TcpTransportOptions {}
 
+/** A listener of `listenTcp()`, `listenTls()` or `listenWs()`: where it is bound, and how to stop it. */
 export interface Listener {
-  readonly address: { host: string; port: number };
+  /** Where the listener is bound: the port picked, with `port: 0`. */
+  readonly address: {
+    /** The address bound. */
+    host: string;
+    /** The port bound. */
+    port: number;
+  };
   /**
    * Stops accepting; connections still in their TLS handshake or WebSocket upgrade are closed.
    * Transports already handed out are left to their owner, so the promise settles without
@@ -239,6 +250,10 @@ class TcpTransport implements Transport, PinHolder {
 
 // async so that a bad argument rejects the promise rather than throwing from the call: a caller
 // handling failures with .catch() alone would miss a throw (docs/errors.md).
+/**
+ * Connects over TCP and resolves to the transport; rejects with ConnectionClosedError when it cannot connect,
+ * TimeoutError past `timeout`, AbortError when `signal` fires, ConfigError for a bad argument.
+ */
 export async function dialTcp(host: string, port: number, options: TcpDialOptions = {}): Promise<Transport> {
   checkPort(port);
   checkOptions('dialTcp()', options);
@@ -282,6 +297,10 @@ export function connectSocket(
 }
 
 // async for the same reason as dialTcp.
+/**
+ * Listens for TCP connections and passes each to `onTransport` as a transport (a Node on each, say); resolves
+ * once bound.
+ */
 export async function listenTcp(
   options: TcpListenOptions,
   onTransport: (transport: Transport) => void,

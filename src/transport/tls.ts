@@ -33,6 +33,7 @@ export interface TlsDialOptions
     DialOptions,
     TcpTransportOptions {}
 
+/** Options of `listenTls()`: those of `tls.createServer` and where to bind. */
 export interface TlsListenOptions extends tls.TlsOptions, ListenOptions, TcpTransportOptions {
   /**
    * ms a connection has to finish its TLS handshake before it is closed and logged, as long as a
@@ -48,6 +49,10 @@ export interface TlsListenOptions extends tls.TlsOptions, ListenOptions, TcpTran
 }
 
 // async as dialTcp is: a bad argument rejects rather than throws.
+/**
+ * Connects over TLS (any option of `tls.connect`) and resolves to the transport once the handshake is done;
+ * fails as `dialTcp()` does.
+ */
 export async function dialTls(host: string, port: number, options: TlsDialOptions = {}): Promise<Transport> {
   checkPort(port);
   checkOptions('dialTls()', options);
@@ -81,6 +86,10 @@ export async function dialTls(host: string, port: number, options: TlsDialOption
 const HTTP_TO_TLS_PORT = `This is a flex TLS port, not HTTP or WebSocket: connect to it with a tls:// URL, or give a WebSocket client the switcher's ws:// or wss:// URL (path ${transportDefaults.wsPath} by default).\n`;
 
 // async as dialTcp is: a bad argument rejects rather than throws.
+/**
+ * Listens for TLS connections and passes each to `onTransport` once its handshake is done; resolves once
+ * bound.
+ */
 export async function listenTls(
   options: TlsListenOptions,
   onTransport: (transport: Transport) => void,

@@ -16,7 +16,12 @@ export interface TransportHandlers {
   close(err?: Error): void;
 }
 
+/**
+ * A connection that moves bytes, under a node or switcher: TCP, TLS, WebSocket or in memory (see
+ * TransportHandlers for its contract).
+ */
 export interface Transport {
+  /** 'stream': bytes in any chunking (TCP, TLS, memory); 'message': one frame per message (WebSocket). */
   readonly framing: 'stream' | 'message';
   /**
    * Stream framing: a batch of short frames is better copied into one buffer than sent as many
@@ -57,6 +62,7 @@ export interface Transport {
    * WebSocket cannot stop reading, so there messages are only held; the flex credit window bounds them.
    */
   pauseReading(): void;
+  /** Delivers `data` again after `pauseReading`, what was held first. */
   resumeReading(): void;
   /**
    * Flushes what was sent, then closes; the peer receives everything before its `close()`. Both

@@ -45,9 +45,11 @@ export interface BrowserWsOptions extends WaterMarkOptions {
   logger?: Logger;
 }
 
+/** A WebSocket class, as `globalThis.WebSocket` is one. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
 
 export interface BrowserWsDialOptions extends DialOptions, BrowserWsOptions {
+  /** WebSocket subprotocols to ask for, as `new WebSocket(url, protocols)` takes them. */
   protocols?: string | string[];
   /** The WebSocket class to use; default `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;
@@ -60,6 +62,7 @@ const CLOSE_LIMIT = 4008;
 const OPEN = 1;
 const CLOSED = 3;
 
+/** Wraps an open browser WebSocket as a transport (binary messages, one flex frame each). */
 export function browserWsTransport(ws: WebSocket, options: BrowserWsOptions = {}): Transport {
   checkOptions('browserWsTransport()', options);
   checkTransportOptions(options);
@@ -305,6 +308,10 @@ class BrowserWsTransport implements Transport {
 
 // async so that a bad argument (no WebSocket class, a bad option) rejects the promise rather than
 // throwing from the call: a caller handling failures with .catch() alone would miss a throw.
+/**
+ * Connects a browser WebSocket to a `ws://` or `wss://` URL and resolves to the transport once it is open;
+ * rejects with ConnectionClosedError when it cannot connect.
+ */
 export async function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): Promise<Transport> {
   checkOptions('dialBrowserWs()', options);
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;

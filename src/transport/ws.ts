@@ -136,6 +136,7 @@ export interface WsTransportOptions extends WaterMarkOptions {
   closeTimeout?: number;
 }
 
+/** The largest message a WebSocket transport accepts. */
 export interface PayloadOption {
   /** Largest message accepted; ws itself refuses bigger ones (close 1009). Default one flex frame. */
   maxPayload?: number;
@@ -419,6 +420,10 @@ class WsTransport implements Transport {
 const EMPTY = new Uint8Array(0);
 
 // async as dialTcp is: a bad argument rejects rather than throws.
+/**
+ * Connects to a `ws://` or `wss://` URL (`headers` and TLS options as the ws client takes them) and resolves
+ * to the transport; fails as `dialTcp()` does.
+ */
 export async function dialWs(url: string, options: WsDialOptions = {}): Promise<Transport> {
   const parsed = parseUrl(url);
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
@@ -567,6 +572,10 @@ const HTTP_TO_HTTPS_PORT =
   'This port speaks TLS: use a wss:// URL for its WebSocket (https:// in a browser), not ws:// or http://.\n';
 
 // async as dialTcp is: a bad argument rejects rather than throws.
+/**
+ * Serves WebSocket upgrades on `path` (default /flex/ws), over HTTPS with `key`/`cert`, `pfx` or an
+ * `SNICallback`, and passes each connection to `onTransport`; resolves once bound.
+ */
 export async function listenWs(
   options: WsListenOptions,
   onTransport: (transport: Transport) => void,

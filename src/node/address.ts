@@ -2,8 +2,18 @@ import { ConfigError } from '../errors.js';
 
 /** Where to dial: a domain (resolved by the switcher) or a virtual IP, and a port. */
 export type DialTarget =
-  | { readonly domain: string; readonly port: number }
-  | { readonly ip: number; readonly port: number };
+  | {
+      /** The domain of the node to dial. */
+      readonly domain: string;
+      /** The port it listens on. */
+      readonly port: number;
+    }
+  | {
+      /** The virtual IP of the node to dial. */
+      readonly ip: number;
+      /** The port it listens on. */
+      readonly port: number;
+    };
 
 // Most programs dial the same few addresses over and over: remember the last one parsed.
 let lastText = '';

@@ -5,8 +5,11 @@ import { Deque } from '../util/deque.js';
 import { Emitter } from '../util/emitter.js';
 import { followSignal } from '../util/signals.js';
 
+/** The events of a Listener (`listener.on(event, fn)`) and the arguments of their listeners. */
 export type ListenerEvents<S> = {
+  /** A stream was accepted and no `accept()` was waiting for it. */
   stream: [S];
+  /** The listener is closed. */
   close: [];
 };
 
@@ -21,11 +24,15 @@ export function portTaken(port: number, by: string): string {
 
 /** What a listener needs of the streams it holds. */
 export interface Destroyable {
+  /** Ends the stream at once, with `err` if given. */
   destroy(err?: Error): unknown;
   /** True once the stream is gone; such streams are dropped from a backlog, never handed out. */
   readonly destroyed?: boolean;
   /** The stream's state machine, when it has one: a backlog stream dropped at close is refused. */
-  readonly core?: { refuse(message: string): void };
+  readonly core?: {
+    /** Ends the stream as refused: a reset of code 4 (REFUSED) carrying `message`. */
+    refuse(message: string): void;
+  };
 }
 
 interface Waiter<S> {
@@ -39,6 +46,7 @@ interface Waiter<S> {
  * `listener backlog full` (PROTOCOL.md 3.4).
  */
 export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> {
+  /** The virtual port listened on. */
   readonly port: number;
   private readonly backlogSize: number;
   private readonly backlog = new Deque<S>(4);
@@ -69,6 +77,7 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     this.backlogSize = checkInt('option backlog', backlog, 0, MAX_BACKLOG);
   }
 
+  /** True once the listener is closed. */
   get closed(): boolean {
     return this._closed;
   }
@@ -195,6 +204,7 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     });
   }
 
+  /** The accepted streams, one `accept()` after another, until the listener is closed. */
   async *[Symbol.asyncIterator](): AsyncIterator<S> {
     while (true) {
       try {

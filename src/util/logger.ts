@@ -3,10 +3,15 @@
  * silent. pino loggers fit it as they are (`logger: pino()`).
  */
 export interface Logger {
+  /** Logs `msg` with the fields of `obj` at debug level. */
   debug(obj: object, msg?: string): void;
+  /** Logs at info level. */
   info(obj: object, msg?: string): void;
+  /** Logs at warn level. */
   warn(obj: object, msg?: string): void;
+  /** Logs at error level. */
   error(obj: object, msg?: string): void;
+  /** A logger that adds `bindings` to every line; without it, the fields are not added. */
   child?(bindings: object): Logger;
 }
 

@@ -1,21 +1,34 @@
 /** Wire constants of the flex v3 protocol (PROTOCOL.md 1 and Appendix A). */
 
 export const PROTOCOL_VERSION = 20260225;
+/** Bytes of a frame header. */
 export const HEADER_SIZE = 11;
+/** Largest payload of one frame, bytes. */
 export const MAX_PAYLOAD = 0xffff;
 
 /** Command bytes (PROTOCOL.md 1.2 and 14). Bit 0 is the ACK flag. */
 export const Cmd = {
+  /** 0x00: the admission request and its response (PROTOCOL.md 2). */
   ADMIT: 0x00,
+  /** 0x02: opens a stream. */
   OPEN: 0x02,
+  /** 0x03: accepts or refuses an open. */
   OPEN_ACK: 0x03,
+  /** 0x04: closes a stream. */
   CLOSE: 0x04,
+  /** 0x05: acknowledges a close. */
   CLOSE_ACK: 0x05,
+  /** 0x06: stream data. */
   DATA: 0x06,
+  /** 0x07: returns credit for data read. */
   DATA_ACK: 0x07,
+  /** 0x08: reserved (push message); nobody sends it. */
   PUSH_MESSAGE: 0x08,
+  /** 0x09: reserved (push message ACK); nobody sends it. */
   PUSH_MESSAGE_ACK: 0x09,
+  /** 0x0A: a ping, of a node or of the switcher. */
   PING: 0x0a,
+  /** 0x0B: answers a ping. */
   PING_ACK: 0x0b,
   /** flexmux extension 14.2: half-close. */
   FIN: 0x0c,
@@ -48,11 +61,14 @@ export function cmdName(cmd: number): string {
 
 /** Special virtual IPs (PROTOCOL.md 1.4). */
 export const LOCAL_IP = 0x0000;
+/** The switcher's own virtual IP: frames to it are consumed by the switcher, and it sends from it. */
 export const SWITCHER_IP = 0xffff;
 
 /** Capability bits carried after the window in OpenStream and its ACK (PROTOCOL.md 14.1). */
 export const Caps = {
+  /** 1: half-close (FIN, PROTOCOL.md 14.2). */
   HALF_CLOSE: 0x01,
+  /** 2: reset with a reason code (PROTOCOL.md 14.3). */
   RESET: 0x02,
   /**
    * With HALF_CLOSE: a stream is released once its side has sent and received a FIN, without the

@@ -226,7 +226,10 @@ export const MAX_BACKLOG = 1 << 20;
 /**
  * Node options with every default applied, as `validateNodeOptions()` returns them and `node.options` holds them.
  */
-export type ResolvedNodeOptions = Required<Omit<NodeOptions, 'logger'>> & { logger: Logger | undefined };
+export type ResolvedNodeOptions = Required<Omit<NodeOptions, 'logger'>> & {
+  /** Where the node logs, if anywhere. */
+  logger: Logger | undefined;
+};
 
 const int = (name: string, v: unknown, min: number, max: number): number =>
   checkInt(`option ${name}`, v, min, max);

@@ -93,7 +93,9 @@ export interface ReleaseWatch {
 export class StreamQueue {
   /** Bytes waiting (headers included). */
   bytes = 0;
+  /** @internal A write was refused for being over the high-water mark: report when it falls. */
   needDrain = false;
+  /** @internal Bytes at or below which the write side is reported writable again. */
   lowWater = 0;
   /**
    * Counted in `bytes` for every queued frame on top of its own bytes: what a waiting frame costs
@@ -202,6 +204,12 @@ export interface Deferred {
   runDeferred(): void;
 }
 
+/**
+ * The writer of one connection (docs/manual.md, section 4), as `node.scheduler`: control frames
+ * first, then the streams' data by deficit round robin, batched into writes of up to
+ * `maxBatchBytes`. `new Scheduler(sink, { quantum, maxBatchBytes, maxControlQueue })` throws a
+ * ConfigError naming an option out of the node options' range.
+ */
 export class Scheduler {
   private readonly sink: SchedulerSink;
   /** The options, checked; slabs and watchReleases live in their own fields. */
@@ -273,10 +281,12 @@ export class Scheduler {
     };
   }
 
+  /** Control frames queued. */
   get controlLength(): number {
     return this.control.length;
   }
 
+  /** True while the transport is over its high-water mark and the scheduler waits for its drain. */
   get isBlocked(): boolean {
     return this.blocked;
   }

@@ -7,9 +7,11 @@ import { rethrowLater } from '../util/rethrow.js';
 import { EncodedBacklog } from './encoded.js';
 import { webViews } from './web-view.js';
 
+/** Options of `new FlexStream(core, options)`, for a BaseNode stream factory. */
 export interface FlexStreamOptions {
   /** Bytes the readable side buffers before it stops asking for more (credit follows reading). */
   readableHighWaterMark?: number;
+  /** Bytes the writable side buffers before `write()` returns false. Default 64 KiB. */
   writableHighWaterMark?: number;
 }
 
@@ -25,6 +27,7 @@ export interface FlexStreamOptions {
  * stage holds bytes only while the readable buffer does, and they are not consumed (no credit).
  */
 export class FlexStream extends Duplex implements StreamFace {
+  /** The runtime-neutral state of the stream, under this face. */
   readonly core: StreamCore;
   /** Bytes pushed into the readable buffer (staged bytes are not, until the stage is pushed). */
   private pushedTotal = 0;
@@ -68,18 +71,23 @@ export class FlexStream extends Duplex implements StreamFace {
     core.attach(this);
   }
 
+  /** This end's virtual IP. */
   get localIP(): number {
     return this.core.localIP;
   }
+  /** This end's port. */
   get localPort(): number {
     return this.core.localPort;
   }
+  /** This end's domain. */
   get localDomain(): string {
     return this.core.localDomain;
   }
+  /** The peer's virtual IP. */
   get remoteIP(): number {
     return this.core.remoteIP;
   }
+  /** The peer's port. */
   get remotePort(): number {
     return this.core.remotePort;
   }
@@ -91,12 +99,15 @@ export class FlexStream extends Duplex implements StreamFace {
   get remoteAddress(): string {
     return `${this.core.remoteIP}:${this.core.remotePort}`;
   }
+  /** `ip:port` of this end. */
   get localAddress(): string {
     return `${this.core.localIP}:${this.core.localPort}`;
   }
+  /** Payload bytes received. */
   get bytesRead(): number {
     return this.core.bytesRead;
   }
+  /** Payload bytes framed for sending. */
   get bytesWritten(): number {
     return this.core.bytesWritten;
   }
@@ -156,7 +167,12 @@ export class FlexStream extends Duplex implements StreamFace {
    * resolves on 'finish' while the peer still sends (Node 20's Duplex.toWeb waits for both: see
    * ./web-view.ts).
    */
-  toWeb(): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
+  toWeb(): {
+    /** What the peer sends. */
+    readable: ReadableStream<Uint8Array>;
+    /** What goes to the peer. */
+    writable: WritableStream<Uint8Array>;
+  } {
     // The writer's close() starts the end timeout at once, as end() does (see end below).
     return webViews(this, () => {
       if (!this.destroyed) this.core.endRequested();
@@ -184,6 +200,7 @@ export class FlexStream extends Duplex implements StreamFace {
 
   // A write is traffic, as on a net.Socket: a stream that only sends is not idle. (_write is called
   // as the core takes bytes, so a writer held back by the peer does not count as active.)
+  /** @internal The Duplex's write hook. */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.idleMs > 0) this.armIdle();
     try {
@@ -197,6 +214,7 @@ export class FlexStream extends Duplex implements StreamFace {
     }
   }
 
+  /** @internal The Duplex's vectored write hook. */
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
     if (this.idleMs > 0) this.armIdle();
     try {
@@ -239,12 +257,14 @@ export class FlexStream extends Duplex implements StreamFace {
   // once they reached the kernel: the core may hold up to a window's worth waiting for credit,
   // and a program that destroys the stream on 'finish' must not throw that away.
   // (A stream that failed unheard does not finish: its deferred destroy fails `cb`, see onError.)
+  /** @internal The Duplex's end hook. */
   override _final(cb: (err?: Error | null) => void): void {
     this.core.end();
     if (this.core.flushed && this.failure === null) cb();
     else this.finalCallback = cb;
   }
 
+  /** @internal The Duplex's read hook. */
   override _read(): void {
     // Node also asks while the buffer still holds data (it reads ahead below the high-water mark
     // after a push): a partly filled stage pushed then would only make more, smaller chunks. The
@@ -286,6 +306,7 @@ export class FlexStream extends Duplex implements StreamFace {
     return chunk;
   }
 
+  /** @internal The Duplex's destroy hook. */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.clearIdle();
     this.stage = null;

@@ -18,8 +18,11 @@ import { encodeReset } from '../wire/reset.js';
 
 /** One end of a stream: a virtual IP and port, and the domain when known. */
 export interface StreamAddress {
+  /** The virtual IP. */
   ip: number;
+  /** The port. */
   port: number;
+  /** The domain, or '' when not known. */
   domain: string;
 }
 
@@ -79,6 +82,7 @@ export interface StreamHost {
   logViolation(fields: object): void;
 }
 
+/** A stream's life: `open`, `closing` (its close is under way), `closed`. */
 export type StreamState = 'open' | 'closing' | 'closed';
 
 const EMPTY = new Uint8Array(0);
@@ -177,12 +181,17 @@ export class StreamCore extends StreamQueue {
    */
   readonly serial = ++lastSerial;
   // The two addresses as plain fields: two objects per stream cost more than the six slots.
+  /** This end's virtual IP. */
   readonly localIP: number;
+  /** This end's port. */
   readonly localPort: number;
+  /** This end's domain. */
   readonly localDomain: string;
   /** Changes only through rebind(). */
   remoteIP: number;
+  /** The peer's port. */
   readonly remotePort: number;
+  /** The peer's domain when known (domain dials, and opens relayed by a switcher), else ''. */
   readonly remoteDomain: string;
   /** Negotiated window: send credit ceiling and receive bound (both ends use the same value). */
   readonly window: number;
@@ -344,6 +353,7 @@ export class StreamCore extends StreamQueue {
     this.flags &= ~flag;
   }
 
+  /** Where the stream is in its life. */
   get state(): StreamState {
     return this._state;
   }
@@ -358,6 +368,7 @@ export class StreamCore extends StreamQueue {
     return this.pendingBytes + this.bytes;
   }
 
+  /** Bytes this end may still send before the peer acknowledges more. */
   get sendCredit(): number {
     return this.credit;
   }
@@ -371,10 +382,12 @@ export class StreamCore extends StreamQueue {
     return this.sentTotal - Math.max(this.ackedTotal, this.arrivedTotal);
   }
 
+  /** True if both ends offered half-close (Caps.HALF_CLOSE). */
   get halfCloseNegotiated(): boolean {
     return (this.caps & Caps.HALF_CLOSE) !== 0;
   }
 
+  /** True if both ends offered reset (Caps.RESET). */
   get resetNegotiated(): boolean {
     return (this.caps & Caps.RESET) !== 0;
   }
@@ -384,10 +397,12 @@ export class StreamCore extends StreamQueue {
     return this._state === 'closed' || (this.is(END_SENT) && this.bytes === 0);
   }
 
+  /** True while this end may still write: not ended, not closed by the peer, not closed. */
   get writable(): boolean {
     return !this.is(WRITE_ENDED) && !this.is(CLOSE_RECEIVED) && this._state !== 'closed';
   }
 
+  /** Connects the face (a stream factory's stream) that the core reports to. */
   attach(face: StreamFace): void {
     this.face = face;
   }
@@ -897,6 +912,7 @@ export class StreamCore extends StreamQueue {
     this.checkWritable();
   }
 
+  /** @internal A DATA frame arrived for the stream. */
   onData(payload: Uint8Array): void {
     if (this._state === 'closed' || this.is(CLOSE_RECEIVED)) return; // v3: dropped
     // Checked before READ_ENDED, which the FIN sets too: that check dropped such data silently.
@@ -1051,6 +1067,7 @@ export class StreamCore extends StreamQueue {
     }
   }
 
+  /** @internal A FIN arrived: the peer sends nothing more. */
   onFin(): void {
     if (this._state === 'closed' || this.is(REMOTE_FIN)) return;
     // A stream uses an extension only if its ACK carried the bit (PROTOCOL.md 14.1): on any other
@@ -1084,12 +1101,14 @@ export class StreamCore extends StreamQueue {
     }
   }
 
+  /** @internal The peer acknowledged this end's close. */
   onCloseAck(): void {
     if (this._state === 'closed' || !this.is(CLOSE_SENT)) return;
     this.endRead();
     this.finish(null);
   }
 
+  /** @internal A reset arrived with its code and message. */
   onReset(code: number, message: string): void {
     if (this._state === 'closed') return;
     if (!this.resetNegotiated) {
@@ -1248,6 +1267,7 @@ export class StreamCore extends StreamQueue {
     this.host.sendControl(cmd, this.remoteIP, this.remotePort, this.localIP, this.localPort, payload, size);
   }
 
+  /** `localIP:localPort->remoteIP:remotePort`, for logs. */
   describe(): string {
     return `${this.localIP}:${this.localPort}->${this.remoteIP}:${this.remotePort}`;
   }

@@ -20,8 +20,11 @@ import { COPY_BELOW, Stage } from './stage.js';
  * takes chunks, as the Node face's does. The window bounds what the queue holds.
  */
 export class WebStream implements StreamFace {
+  /** The runtime-neutral state of the stream, under this face. */
   readonly core: StreamCore;
+  /** What the peer sends; done at the peer's end. */
   readonly readable: ReadableStream<Uint8Array>;
+  /** What goes to the peer; closing it ends this side (half-close where negotiated). */
   readonly writable: WritableStream<Uint8Array>;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private writeController!: WritableStreamDefaultController;
@@ -136,15 +139,19 @@ export class WebStream implements StreamFace {
     core.attach(this);
   }
 
+  /** The peer's domain when known (domain dials, and opens relayed by a switcher). */
   get remoteDomain(): string {
     return this.core.remoteDomain;
   }
+  /** The peer's virtual IP. */
   get remoteIP(): number {
     return this.core.remoteIP;
   }
+  /** The peer's port. */
   get remotePort(): number {
     return this.core.remotePort;
   }
+  /** This end's port. */
   get localPort(): number {
     return this.core.localPort;
   }

@@ -1,7 +1,7 @@
 import type { NodeSession } from '../connect.js';
 import { AbortError } from '../errors.js';
 import { formatTarget, parseAddress } from '../node/address.js';
-import { followSignal } from '../util/signals.js';
+import { whenAborted } from '../util/signals.js';
 
 type Dial = NodeSession['dial'];
 
@@ -36,24 +36,22 @@ export function dialerToCome(): DialerToCome {
     }
     const aborted = (): AbortError => new AbortError(`dial ${target} aborted`, { cause: signal?.reason });
     if (signal?.aborted) return Promise.reject(aborted());
-    // Each wait listens to a follower of the signal (followSignal), not to the signal: the dials
+    // Each wait listens through whenAborted, not to the signal itself: the dials
     // of every forward share the command's one shutdown signal, and a listener each on it made
     // Node warn of a leak past 10 waiting dials (the command turned the warning off instead).
-    const followed = signal === undefined ? undefined : followSignal(signal);
     return new Promise((resolve, reject) => {
       const go = (s: Pick<NodeSession, 'dial'>): void => {
-        followed?.dispose();
+        unlisten?.();
         s.dial(address, options).then(resolve, reject);
       };
       waiting.add(go);
-      followed?.signal.addEventListener(
-        'abort',
-        () => {
-          waiting.delete(go);
-          reject(aborted());
-        },
-        { once: true },
-      );
+      const unlisten =
+        signal === undefined
+          ? undefined
+          : whenAborted(signal, () => {
+              waiting.delete(go);
+              reject(aborted());
+            });
     });
   };
   return {

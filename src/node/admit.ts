@@ -11,7 +11,7 @@ import { Handoff } from '../transport/handoff.js';
 import type { Transport } from '../transport/types.js';
 import { concatBytes } from '../util/bytes.js';
 import { checkOptions } from '../util/check.js';
-import { followSignal } from '../util/signals.js';
+import { whenAborted } from '../util/signals.js';
 import { MAX_DELAY } from '../util/timers.js';
 import {
   checkResponse,
@@ -169,10 +169,9 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     timeoutMs,
   );
   const onAbort = (): void => settle.reject(new AbortError('admission aborted', { cause: o.signal?.reason }));
-  // Heard through a follower: admissions sharing one signal of the caller's share one listener on
+  // Heard through whenAborted: admissions sharing one signal of the caller's share one listener on
   // it; with a listener each, eleven at once made Node.js warn of a leak.
-  const heard = o.signal == null ? undefined : followSignal(o.signal);
-  heard?.signal.addEventListener('abort', onAbort, { once: true });
+  const unlisten = o.signal == null ? undefined : whenAborted(o.signal, onAbort);
   try {
     // A listener added to a signal that already fired is never called.
     if (o.signal?.aborted) throw new AbortError('admission aborted', { cause: o.signal.reason });
@@ -195,8 +194,7 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     throw err;
   } finally {
     clearTimeout(timer);
-    heard?.signal.removeEventListener('abort', onAbort);
-    heard?.dispose();
+    unlisten?.();
   }
 }
 

@@ -1,5 +1,5 @@
 import { AbortError, ConnectionClosedError, DialTimeoutError } from '../errors.js';
-import { followSignal, type LinkedSignal } from '../util/signals.js';
+import { whenAborted } from '../util/signals.js';
 import { now, timeout } from '../util/timers.js';
 import { type DialTarget, formatTarget } from './address.js';
 
@@ -14,8 +14,8 @@ export interface PendingDial<T> {
 }
 
 class Entry<T> implements PendingDial<T> {
-  /** What the dial hears its caller's signal through (followSignal), when it has one. */
-  heard: LinkedSignal | null = null;
+  /** Stops hearing its caller's signal (whenAborted), when it has one. */
+  unlisten: (() => void) | null = null;
   constructor(
     readonly port: number,
     readonly target: DialTarget,
@@ -79,15 +79,11 @@ export class PendingDials<T> {
     });
     if (signal !== undefined) {
       const e = entry;
-      // Through a follower: the dials sharing one signal (a program's shutdown signal, given to
+      // Through whenAborted: the dials sharing one signal (a program's shutdown signal, given to
       // every dial) share one listener on it. With a listener each, the eleventh dial in flight
       // made Node.js warn of a leak (MaxListenersExceededWarning).
-      e.heard = followSignal(signal);
-      e.heard.signal.addEventListener(
-        'abort',
-        () =>
-          this.giveUp(e, new AbortError(`dial ${formatTarget(target)} aborted`, { cause: signal.reason })),
-        { once: true },
+      e.unlisten = whenAborted(signal, () =>
+        this.giveUp(e, new AbortError(`dial ${formatTarget(target)} aborted`, { cause: signal.reason })),
       );
     }
     if (!usual) this.unusual++;
@@ -140,7 +136,7 @@ export class PendingDials<T> {
   private remove(e: Entry<T>): void {
     this.pending.delete(e.port);
     if (!e.usual) this.unusual--;
-    e.heard?.dispose();
+    e.unlisten?.();
     if (this.pending.size === 0 && this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;

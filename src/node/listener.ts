@@ -3,7 +3,7 @@ import { AbortError, ConnectionClosedError } from '../errors.js';
 import { checkInt, checkOptions, checkSignal } from '../util/check.js';
 import { Deque } from '../util/deque.js';
 import { Emitter } from '../util/emitter.js';
-import { followSignal } from '../util/signals.js';
+import { whenAborted } from '../util/signals.js';
 
 /** The events of a Listener (`listener.on(event, fn)`) and the arguments of their listeners. */
 export type ListenerEvents<S> = {
@@ -178,25 +178,19 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     return new Promise<S>((resolve, reject) => {
       const w: Waiter<S> = { resolve, reject };
       if (signal) {
-        // Heard through a follower (followSignal): a pool of workers, each waiting in accept()
+        // Heard through whenAborted: a pool of workers, each waiting in accept()
         // with the server's shutdown signal, share one listener on it. With a listener each, the
         // eleventh made Node.js warn of a leak (MaxListenersExceededWarning).
-        const heard = followSignal(signal);
-        heard.signal.addEventListener(
-          'abort',
-          () => {
-            heard.dispose();
-            this.removeWaiter(w);
-            reject(new AbortError(this.acceptAborted(), { cause: signal.reason }));
-          },
-          { once: true },
-        );
+        const unlisten = whenAborted(signal, () => {
+          this.removeWaiter(w);
+          reject(new AbortError(this.acceptAborted(), { cause: signal.reason }));
+        });
         w.resolve = (v) => {
-          heard.dispose();
+          unlisten();
           resolve(v);
         };
         w.reject = (e) => {
-          heard.dispose();
+          unlisten();
           reject(e);
         };
       }

@@ -8,7 +8,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import { Deque } from '../util/deque.js';
-import { followSignal } from '../util/signals.js';
+import { whenAborted } from '../util/signals.js';
 import { now, timeout } from '../util/timers.js';
 import { MAX_PAYLOAD } from '../wire/constants.js';
 import { encodeUtf8 } from '../wire/utf8.js';
@@ -114,14 +114,13 @@ export class Pinger {
         () => this.fail(id, new TimeoutError(`ping ${target} timed out after ${timeoutMs} ms`), true),
         timeoutMs,
       );
-      // Heard through a follower (followSignal): the pings sharing one signal (a node's admin RTT
+      // Heard through whenAborted: the pings sharing one signal (a node's admin RTT
       // round: its switcher and up to 16 peer domains at once) share one listener on it. With a
       // listener each, the eleventh made Node.js warn of a leak (MaxListenersExceededWarning).
-      const heard = signal === undefined ? undefined : followSignal(signal);
-      heard?.signal.addEventListener('abort', onAbort, { once: true });
+      const unlisten = signal === undefined ? undefined : whenAborted(signal, onAbort);
       const cleanup = (): void => {
         clearTimeout(timer);
-        heard?.dispose();
+        unlisten?.();
         this.pending.delete(id);
       };
       this.pending.set(id, { resolve, reject, timer, cleanup, sentAt: now(), target });

@@ -23,7 +23,7 @@ import {
 } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { eitherSignal, followSignal, type LinkedSignal } from '../util/signals.js';
+import { eitherSignal, followSignal, type LinkedSignal, whenAborted } from '../util/signals.js';
 import { clampDelay, now } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import { type DialTarget, formatTarget, parseAddress } from './address.js';
@@ -369,14 +369,14 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     if (this._state === 'closed') return Promise.reject(this.closedError());
     // An abort listener added to a signal that already fired is never called.
     if (signal?.aborted) return Promise.reject(new AbortError(READY_ABORTED, { cause: signal.reason }));
-    // Heard through a follower (followSignal): the waits sharing one signal of the caller's (a
-    // dozen dials with `wait`, made while the session reconnects, wait here) share one listener
-    // on it. With a listener each, eleven of them made Node.js warn of a leak.
-    const heard = signal === undefined ? undefined : followSignal(signal);
+    // Heard through whenAborted: the waits sharing one signal of the caller's (a dozen dials with
+    // `wait`, made while the session reconnects, wait here) share one listener on it. With a
+    // listener each, eleven of them made Node.js warn of a leak.
+    let unlisten: (() => void) | undefined;
     return new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
         if (timer) clearTimeout(timer);
-        heard?.dispose();
+        unlisten?.();
         this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
       };
       const waiter: ReadyWaiter = {
@@ -398,7 +398,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
               options.timeout,
             )
           : null;
-      heard?.signal.addEventListener('abort', onAbort, { once: true });
+      if (signal !== undefined) unlisten = whenAborted(signal, onAbort);
       this.readyWaiters.push(waiter);
     });
   }

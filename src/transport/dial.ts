@@ -1,6 +1,6 @@
 import { AbortError, ConfigError, TimeoutError } from '../errors.js';
 import { checkSignal } from '../util/check.js';
-import { followSignal } from '../util/signals.js';
+import { whenAborted } from '../util/signals.js';
 import { checkDelayOption } from './defaults.js';
 
 /** What every dialer accepts on top of its own options. */
@@ -50,15 +50,14 @@ export function guardDial<T>(
     let settled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let cancel: () => void = () => {};
-    // Heard through a follower: dials sharing one signal of the caller's (a program's shutdown
+    // Heard through whenAborted: dials sharing one signal of the caller's (a program's shutdown
     // signal) share one listener on it; with a listener each, eleven made Node.js warn of a leak.
-    const heard = signal === undefined ? undefined : followSignal(signal);
+    let unlisten: (() => void) | undefined;
     const finish = (): boolean => {
       if (settled) return false;
       settled = true;
       if (timer !== undefined) clearTimeout(timer);
-      heard?.signal.removeEventListener('abort', onAbort);
-      heard?.dispose();
+      unlisten?.();
       return true;
     };
     const onAbort = (): void => {
@@ -66,7 +65,7 @@ export function guardDial<T>(
       cancel();
       reject(new AbortError(`${what} aborted`, { cause: signal?.reason }));
     };
-    heard?.signal.addEventListener('abort', onAbort, { once: true });
+    if (signal !== undefined) unlisten = whenAborted(signal, onAbort);
     if (timeout !== undefined) {
       timer = setTimeout(() => {
         if (!finish()) return;

@@ -39,20 +39,52 @@ export function eitherSignal(a: AbortSignal, b: AbortSignal | undefined): Linked
   return { signal: ac.signal, dispose };
 }
 
-/** The operations following one source signal (followSignal), and its one listener. */
+/** The operations following one source signal (whenAborted, followSignal), and its one listener. */
 interface Fan {
-  followers: Set<AbortController>;
+  followers: Set<() => void>;
   onAbort: () => void;
 }
 
 const fans = new WeakMap<AbortSignal, Fan>();
 
 /**
+ * Calls `fn` once when `source` aborts (never if it has already: as a listener added then), until
+ * the returned dispose is called. All the operations waiting on one source share one listener on
+ * it, so that a caller's signal shared by a dozen operations in flight (a program's shutdown
+ * signal given to every dial, ping or accept) does not make Node.js warn of a leak (past 10
+ * listeners), as a listener per operation would. The last one disposed removes that listener: a
+ * long-lived source keeps nothing of them.
+ */
+export function whenAborted(source: AbortSignal, fn: () => void): () => void {
+  if (source.aborted) return noop;
+  let fan = fans.get(source);
+  if (fan === undefined) {
+    const followers = new Set<() => void>();
+    const onSourceAbort = (): void => {
+      fans.delete(source);
+      const all = [...followers];
+      followers.clear();
+      for (const f of all) f();
+    };
+    fan = { followers, onAbort: onSourceAbort };
+    fans.set(source, fan);
+    source.addEventListener('abort', onSourceAbort, { once: true });
+  }
+  const joined = fan;
+  // A function of its own: the same `fn` given twice is two operations.
+  const entry = (): void => fn();
+  joined.followers.add(entry);
+  return () => {
+    if (!joined.followers.delete(entry) || joined.followers.size > 0) return;
+    source.removeEventListener('abort', joined.onAbort);
+    if (fans.get(source) === joined) fans.delete(source);
+  };
+}
+
+/**
  * A signal that aborts when `source` does, with its reason, for an operation that may listen to it
- * again and again (a dial or ping waiting for its target: each attempt and each pause): listening
- * to the returned signal instead, it adds nothing to `source`. All the operations following one
- * source share one listener on it, so that a caller's signal shared by a dozen such operations
- * does not make Node.js warn of a leak (past 10 listeners), as a listener per operation would.
+ * again and again or hand it on (a dial or ping waiting for its target: each attempt and each
+ * pause): listening to the returned signal instead, it adds nothing to `source` (whenAborted).
  */
 export function followSignal(source: AbortSignal): LinkedSignal {
   const c = new AbortController();
@@ -60,27 +92,5 @@ export function followSignal(source: AbortSignal): LinkedSignal {
     c.abort(source.reason);
     return { signal: c.signal, dispose: noop };
   }
-  let fan = fans.get(source);
-  if (fan === undefined) {
-    const followers = new Set<AbortController>();
-    const onAbort = (): void => {
-      fans.delete(source);
-      for (const f of followers) f.abort(source.reason);
-      followers.clear();
-    };
-    fan = { followers, onAbort };
-    fans.set(source, fan);
-    source.addEventListener('abort', onAbort, { once: true });
-  }
-  const joined = fan;
-  joined.followers.add(c);
-  return {
-    signal: c.signal,
-    // The last follower gone, so is the listener: a long-lived source keeps nothing of them.
-    dispose: () => {
-      if (!joined.followers.delete(c) || joined.followers.size > 0) return;
-      source.removeEventListener('abort', joined.onAbort);
-      if (fans.get(source) === joined) fans.delete(source);
-    },
-  };
+  return { signal: c.signal, dispose: whenAborted(source, () => c.abort(source.reason)) };
 }

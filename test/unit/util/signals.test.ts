@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { eitherSignal, followSignal } from '../../../src/util/signals.js';
+import { eitherSignal, followSignal, whenAborted } from '../../../src/util/signals.js';
 import { dependants } from '../../helpers/dependants.js';
 
 describe('eitherSignal', () => {
@@ -78,5 +78,26 @@ describe('followSignal', () => {
     // Disposing after the abort is harmless.
     for (const f of live) f.dispose();
     expect(getEventListeners(source.signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('whenAborted', () => {
+  it('calls each live callback once through one listener, none disposed, none for a fired source', () => {
+    const source = new AbortController();
+    const calls: number[] = [];
+    const disposers = Array.from({ length: 12 }, (_, i) => whenAborted(source.signal, () => calls.push(i)));
+    // The same function twice is two operations: disposing one leaves the other.
+    const twice = (): number => calls.push(100);
+    const first = whenAborted(source.signal, twice);
+    whenAborted(source.signal, twice);
+    first();
+    expect(getEventListeners(source.signal, 'abort')).toHaveLength(1);
+    disposers[3]?.();
+    source.abort(new Error('stop'));
+    expect(calls).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 100]);
+    expect(getEventListeners(source.signal, 'abort')).toHaveLength(0);
+    // On a source that already fired, nothing is called, as for a listener added then.
+    whenAborted(source.signal, () => calls.push(-1))();
+    expect(calls).not.toContain(-1);
   });
 });

@@ -282,15 +282,16 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /**
    * Opens refused at maxStreams or maxReceiveBuffer, logged as a burst (util/burst.ts): the first
    * in full, the rest in a summary at most once a second, and the end once an open is taken again,
-   * a second has passed without a refusal (burstReport), or the node closes. A line for each, at warn, let a peer that floods opens at the limit write
-   * the log as fast as it sent them (a 16-byte frame for a line ten times that).
+   * a second has passed without a refusal (burstReport), or the node closes. A line for each, at
+   * warn, let a peer that floods opens at the limit write the log as fast as it sent them (a
+   * 16-byte frame for a line ten times that).
    */
   private readonly atLimit = new Burst((fields) => this.logger.warn(fields, 'refusing streams: limit'), now);
   /**
    * Stream protocol violations, logged as a burst in the same way: the first in full at warn, the
    * rest at debug and counted in a summary at most once a second, and the end once a second has
-   * passed without one (seen at the next open, or by burstReport) or the node closes. A line each, at warn, let a
-   * peer write one for every two 16-byte frames (an open, then a FIN on the plain stream).
+   * passed without one (burstReport) or the node closes. A line each, at warn, let a peer write
+   * one for every two 16-byte frames (an open, then a FIN on the plain stream).
    */
   private readonly violations = new Burst(
     (fields) => this.logger.warn(fields, 'stream protocol violations'),
@@ -1244,8 +1245,6 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   private onOpen(f: Frame, via: StreamHost): void {
-    // A burst of violations is over after a second without one: what it counted is said now.
-    this.violations.endIfQuiet(1_000);
     const l = this.listeners.get(f.dstPort);
     if (!l || this.closing) {
       this.refuseOpen(f, via, this.closing ? 'listener closed' : 'listener not found');
@@ -1264,7 +1263,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // stream could take no byte: accepted, it was reset at its first data; refused, its dialer
     // hears why at once (DialRefusedError, reason 'limit') and may try again once readers catch up.
     if (this.streamsHeld() >= o.maxStreams || !this.canBuffer(1)) {
-      const fields = { streams: this.streams.size, dials: this.dials.size, buffered: this.receiveBuffered };
+      const fields = this.limitFields();
       if (this.atLimit.hit(fields)) this.logger.warn(fields, 'refusing stream: limit');
       this.reportBurstsLater();
       this.refuseOpen(f, via, 'too many streams');

@@ -1,7 +1,7 @@
 import { type Duplex, finished } from 'node:stream';
 import { ConfigError, StreamClosedError } from '../errors.js';
 import { CloseAwareWritable } from '../stream/close-aware.js';
-import { asError, bytesOf, kindOf } from '../stream/web.js';
+import { asError, byteLengthOf, bytesOf, kindOf } from '../stream/web.js';
 
 /**
  * Web Streams views of a half-open Duplex (FlexStream.toWeb). Node 20's Duplex.toWeb watches the
@@ -218,6 +218,6 @@ function writableView(d: Duplex, onCloseRequested: () => void): WritableStream<U
     // In bytes, as the stream counts its high-water mark: Node's adapter counts chunks against it,
     // so a writer that waits for `ready` queued 65,536 chunks before it was held. (A chunk that is
     // not bytes counts nothing: the sink fails it with ConfigError, not the strategy.)
-    { highWaterMark: d.writableHighWaterMark, size: (chunk: unknown) => bytesOf(chunk)?.byteLength ?? 0 },
+    { highWaterMark: d.writableHighWaterMark, size: byteLengthOf },
   );
 }

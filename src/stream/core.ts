@@ -429,9 +429,10 @@ export class StreamCore extends StreamQueue {
       // Copied: a write's callback comes when it is taken, long before the bytes leave, and a
       // writer may then fill the same buffer again (manual.md, "Reusing a written buffer").
       // Short writes are copied (copyIn: into one buffer while they pile up). Longer ones are
-      // sent from the writer's own buffer (zero-copy: the documented caveat), unless the node reuses written buffers (watchReleases): then they go to the
-      // connection's slabs, or, with those full, are sent from the writer's buffer with their
-      // callback held until the sink has let go of it (holdsWriterBytes).
+      // sent from the writer's own buffer (zero-copy: the documented caveat), unless the node
+      // reuses written buffers (watchReleases): then they go to the connection's slabs, or, with
+      // those full, are sent from the writer's buffer with their callback held until the sink
+      // has let go of it (holdsWriterBytes).
       if (chunk.length < COPY_WRITES_BELOW) {
         this.copyIn(chunk, this.pending);
       } else if (!this.host.scheduler.watchReleases) {

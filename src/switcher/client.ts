@@ -783,11 +783,11 @@ export class SwitcherClient implements FrameSink {
 
   /**
    * `pinger`'s ping `f` goes to `target`: its answer will be let through (pingsOut), and the
-   * ping answered if `target` leaves first when it named a domain (`byDomain`, pingsIn).
+   * ping answered if `target` leaves first when it named a domain (`byDomain`, pingsIn). The
+   * router has ended the ping that had its id before (pingIdReused, for every ping it reads).
    */
   static notePing(pinger: SwitcherClient, f: Frame, target: SwitcherClient, byDomain: boolean): void {
     const pings = pinger.pingsOut;
-    SwitcherClient.pingIdReused(pinger, f.srcPort);
     const ping: PingOut = { pinger, target, id: f.srcPort, dstPort: f.dstPort, byDomain };
     pings.set(ping.id, ping);
     target.pingsIn.add(ping);

@@ -802,11 +802,26 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       if (this.frameDecoder) this.frameDecoder.push(chunk);
       else this.dispatch(decodeMessage(chunk));
     } catch (err) {
-      const e =
-        err instanceof ProtocolError ? err : new ProtocolError('frame handling failed', { cause: err });
-      this.logger.warn(
-        { ...errorFields(e), remote: this.transport.remoteAddress },
-        'protocol error, closing',
+      if (err instanceof ProtocolError) {
+        this.logger.warn(
+          { ...errorFields(err), remote: this.transport.remoteAddress },
+          'protocol error, closing',
+        );
+        this.destroy(err);
+        return;
+      }
+      // Anything else is a bug of ours (the application's own throws are rethrown apart, manual
+      // section 3), not the peer's doing: taken for a ProtocolError, it sent the operator after a
+      // peer that had done nothing wrong, and lost the stack that locates the bug. The connection
+      // still closes: the frame was handled halfway and the rest of the chunk is lost.
+      const e = new ConnectionClosedError('internal error handling a frame', { cause: err });
+      this.logger.error(
+        {
+          ...errorFields(err),
+          stack: err instanceof Error ? err.stack : undefined,
+          remote: this.transport.remoteAddress,
+        },
+        'internal error handling a frame, closing',
       );
       this.destroy(e);
     }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type FlexStream, Node, ProtocolError } from '../../../src/index.js';
+import { ConnectionClosedError, type FlexStream, Node, ProtocolError } from '../../../src/index.js';
+import { StreamCore } from '../../../src/stream/core.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { Caps, Cmd } from '../../../src/wire/constants.js';
 import { encodeOpen } from '../../../src/wire/open.js';
@@ -109,6 +110,26 @@ describe("an application's throw inside the frame dispatch", () => {
     expect(rethrown).toContain(bug);
     expect(node.closed).toBe(false);
     expect(logger.find('protocol error, closing')).toEqual([]);
+  });
+
+  it("a bug of ours inside the dispatch is an internal error, not the peer's protocol error", async () => {
+    const { node, raw, logger, accepted, open } = link();
+    open(5000);
+    await vi.waitFor(() => expect(accepted).toHaveLength(1));
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(StreamCore.prototype, 'onData').mockImplementation(() => {
+      throw bug;
+    });
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, bytes('data'));
+    const err = await closed;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err).not.toBeInstanceOf(ProtocolError);
+    expect(err?.cause).toBe(bug);
+    expect(logger.find('protocol error, closing')).toEqual([]);
+    const [line] = logger.find('internal error handling a frame, closing');
+    expect(line).toMatchObject({ level: 'error', fields: { err: 'flexmux bug' } });
+    expect(line?.fields.stack).toContain('TypeError: flexmux bug');
   });
 
   it("a malformed frame is still the peer's protocol error", async () => {

@@ -175,6 +175,20 @@ function refuseDial(pending: PendingDial<unknown>, text: string): void {
 }
 
 /**
+ * Whether OpenStream ACK `f` can be the answer of `dial`. Go takes any ACK to the dial's port
+ * (PROTOCOL.md 3.2), so a late ACK of a dial that gave up, once its port was released and taken
+ * by a dial elsewhere, answered that one: its stream went to the wrong peer, and its own ACK was
+ * then closed as late. Every answer comes from the port dialled (an acceptor answers from the
+ * port it was asked on, 3.4; a switcher's refusal names it, 3.3), and from the IP dialled for
+ * an IP dial over the wire (a Go switcher treats one to FFFF as a domain dial, refusing from 0).
+ */
+function answers(dial: PendingDial<unknown>, f: Frame, wire: boolean): boolean {
+  const t = dial.target;
+  if (f.srcPort !== t.port) return false;
+  return !wire || !('ip' in t) || t.ip === SWITCHER_IP || f.srcIP === t.ip;
+}
+
+/**
  * Whether a stream's failure reaches someone: a Node.js stream with an 'error' listener. A Web
  * Streams view has no listeners to count (its reader and writer error): taken as unheard.
  */
@@ -929,9 +943,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   private onOpenAck(f: Frame, via: StreamHost): void {
-    const pending = this.dials.take(f.dstPort);
-    const held = this.takeBeforeAck(f.dstPort);
     const ack = decodeOpenAck(f.payload);
+    const waiting = this.dials.get(f.dstPort);
+    const pending =
+      waiting !== undefined && answers(waiting, f, via === this) ? this.dials.take(f.dstPort) : undefined;
+    const held = pending === undefined ? undefined : this.takeBeforeAck(f.dstPort);
     if (!pending) {
       const key = frameKey(f, via, this);
       if (this.streams.has(key)) {
@@ -944,7 +960,16 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         );
         return;
       }
-      // The dial gave up: close the peer's stream instead of leaving it half-alive (12.2).
+      // The dial gave up, or the ACK is not from where the dial waiting on the port went (a late
+      // ACK of an earlier dial from that port): close the peer's stream instead of leaving it
+      // half-alive (12.2). The dial waiting goes on waiting for its own.
+      if (waiting !== undefined) {
+        this.stats.dropped++;
+        this.logger.debug(
+          { port: f.dstPort, from: `${f.srcIP}:${f.srcPort}`, dial: formatTarget(waiting.target) },
+          'dropped OpenStream ACK from elsewhere than the dial went',
+        );
+      }
       if (ack.ok) via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
       return;
     }

@@ -83,6 +83,28 @@ describe('node edge cases', () => {
     expect(node.streamCount).toBe(0);
   });
 
+  it('takes no ACK from elsewhere than the dial went for its answer (a late ACK of the port)', async () => {
+    // A dial that gave up has its port quarantined for `retention`, then reused: its late ACK,
+    // from where it went, came to a dial from that port to elsewhere, and was taken for its answer.
+    const { node, raw } = rawLink();
+    const ok = new Uint8Array([0, 0, 0, 0x10, 0]);
+    for (const [target, from] of [
+      ['bob:80', [2, 81]],
+      ['2:80', [3, 80]],
+    ] as const) {
+      const dial = node.dial(target);
+      const open = await raw.next((f) => f.cmd === Cmd.OPEN);
+      raw.send(Cmd.OPEN_ACK, 1, open.srcPort, from[0], from[1], ok);
+      const close = await raw.next((f) => f.cmd === Cmd.CLOSE && f.srcPort === open.srcPort);
+      expect([close.dstIP, close.dstPort]).toEqual(from);
+      raw.send(Cmd.OPEN_ACK, 1, open.srcPort, 2, 80, ok);
+      const s = await dial;
+      expect([s.core.remoteIP, s.core.remotePort]).toEqual([2, 80]);
+      s.destroy();
+    }
+    expect(node.stats.dropped).toBe(2);
+  });
+
   it('ignores a second ACK for a dial that succeeded: the live stream is not closed', async () => {
     const { node, raw } = rawLink();
     const dial = node.dial('bob:80');

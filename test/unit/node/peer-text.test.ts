@@ -29,7 +29,7 @@ describe("a peer's refusal text in error messages", () => {
     const { node, raw } = rawLink();
     const dialing = node.dial('bob:80').catch((e: Error) => e);
     const open = await raw.next((f) => f.cmd === Cmd.OPEN);
-    raw.send(Cmd.OPEN_ACK, 1, open.srcPort, 2, 9, encodeOpenError(HUGE));
+    raw.send(Cmd.OPEN_ACK, 1, open.srcPort, 2, 80, encodeOpenError(HUGE));
     const err = (await dialing) as DialRefusedError;
     expect(err).toBeInstanceOf(DialRefusedError);
     expect(err.remoteText).toBe(HUGE);
@@ -43,7 +43,7 @@ describe("a peer's refusal text in error messages", () => {
     const { node, raw } = rawLink();
     const dialing = node.dial('bob:80').catch((e: Error) => e);
     const open = await raw.next((f) => f.cmd === Cmd.OPEN);
-    raw.send(Cmd.OPEN_ACK, 1, open.srcPort, 2, 9, encodeOpenError('listener not found'));
+    raw.send(Cmd.OPEN_ACK, 1, open.srcPort, 2, 80, encodeOpenError('listener not found'));
     const err = (await dialing) as DialRefusedError;
     expect(err.message).toBe('dial bob:80 refused: listener not found');
     expect(err.reason).toBe('no-listener');

@@ -1211,10 +1211,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       refuseDial(pending, ack.error);
       return;
     }
-    // Compared with what this stream assumed (a later change of mind is not its business).
+    // Compared with what this stream assumed (a later change of mind is not its business): the
+    // window as held to the offer, as it was when learned (learnEarly), or an acceptor that grants
+    // more than offered failed every early dial, answering the same each time.
     const same =
       f.srcPort === core.remotePort &&
-      ack.window === answer.window &&
+      this.grantedWindow(pending, ack.window, f) === answer.window &&
       (ack.caps & this.options.caps) === core.caps &&
       (routed === null ? f.srcIP === core.remoteIP : (ack.caps & Caps.EARLY_ROUTED) !== 0);
     if (same && routed !== null) {

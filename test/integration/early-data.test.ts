@@ -217,6 +217,35 @@ describe('early data is only learned from the peer itself', () => {
   });
 });
 
+describe('an acceptor that grants more window than offered', () => {
+  it('has its early dials confirmed with the offer holding, as its other dials are', async () => {
+    // The offer holds for a dial whose ACK grants more (node.grantedWindow), and that is what was
+    // learned; the early dial's ACK, which grants more again, was compared raw with it, so every
+    // early dial to such a peer failed with ProtocolError (and early data went off, to be learned
+    // again by the next dial, whose successor failed in turn).
+    const { node, raw } = rawLink({ earlyData: true, window: 65_536 });
+    nodes.push(node);
+    const first = node.dial('bob:9');
+    await ackNext(raw, SWITCHER_IP, 131_072, 0x1f);
+    (await first).destroy();
+    const s = await node.dial('bob:9');
+    const errors: Error[] = [];
+    s.on('error', (e) => errors.push(e));
+    s.write('early');
+    await ackNext(raw, SWITCHER_IP, 131_072, 0x1f);
+    const data = await raw.next((f) => f.cmd === Cmd.DATA);
+    expect(new TextDecoder().decode(data.payload)).toBe('early');
+    // The node answers the ping behind whatever it made of the ACK.
+    raw.send(Cmd.PING, 1, 0, SWITCHER_IP, 7, new Uint8Array(0));
+    await raw.next((f) => f.cmd === Cmd.PING_ACK);
+    expect(errors).toEqual([]);
+    expect(s.core.state).toBe('open');
+    expect(s.core.window).toBe(65_536);
+    expect(raw.frames.some((f) => f.cmd === Cmd.RESET && f.srcPort === s.core.localPort)).toBe(false);
+    expect(await dialResolvesBeforeAck(node, raw)).toBe(true);
+  });
+});
+
 describe('early data through a switcher, as a node sees it', () => {
   it('remembers at most 1,024 domains, forgetting the oldest first', async () => {
     const { node, raw } = rawLink({ earlyData: true, maxPendingDials: 4096 });

@@ -18,6 +18,7 @@ export interface LoopbackOwner {
   canBuffer(n: number): boolean;
   logViolation(fields: object): void;
   dispatch(f: Frame, via: StreamHost): void;
+  internalError(err: unknown): void;
 }
 
 /**
@@ -44,7 +45,13 @@ export class Loopback implements StreamHost {
           // Copied: the payload reaches a reader in this process, who may keep it while the writer
           // fills the same buffer again (concatBytes copies, for one part too).
           f.payload = parts.length === 1 ? EMPTY : concatBytes(parts, 1);
-          owner.dispatch(f, this);
+          try {
+            owner.dispatch(f, this);
+          } catch (err) {
+            // A bug of ours, as on the wire: thrown on, it left the writer's flush halfway as an
+            // unhandled rejection, and the node running as if nothing had happened.
+            owner.internalError(err);
+          }
           return true;
         },
       },

@@ -824,21 +824,28 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         this.destroy(err);
         return;
       }
-      // Anything else is a bug of ours (the application's own throws are rethrown apart, manual
-      // section 3), not the peer's doing: taken for a ProtocolError, it sent the operator after a
-      // peer that had done nothing wrong, and lost the stack that locates the bug. The connection
-      // still closes: the frame was handled halfway and the rest of the chunk is lost.
-      const e = new ConnectionClosedError('internal error handling a frame', { cause: err });
-      this.logger.error(
-        {
-          ...errorFields(err),
-          stack: err instanceof Error ? err.stack : undefined,
-          remote: this.transport.remoteAddress,
-        },
-        'internal error handling a frame, closing',
-      );
-      this.destroy(e);
+      this.internalError(err);
     }
+  }
+
+  /**
+   * @internal A bug of ours threw while a frame was handled, from the wire or the loopback (the
+   * application's own throws are rethrown apart, manual section 3). Not the peer's doing: taken
+   * for a ProtocolError, it sent the operator after a peer that had done nothing wrong, and lost
+   * the stack that locates the bug. The connection still closes: the frame was handled halfway,
+   * and the rest of the chunk is lost.
+   */
+  internalError(err: unknown): void {
+    if (this._closed) return;
+    this.logger.error(
+      {
+        ...errorFields(err),
+        stack: err instanceof Error ? err.stack : undefined,
+        remote: this.transport.remoteAddress,
+      },
+      'internal error handling a frame, closing',
+    );
+    this.destroy(new ConnectionClosedError('internal error handling a frame', { cause: err }));
   }
 
   /**

@@ -132,6 +132,24 @@ describe("an application's throw inside the frame dispatch", () => {
     expect(line?.fields.stack).toContain('TypeError: flexmux bug');
   });
 
+  it('a bug of ours inside the dispatch of a self-dial is an internal error too', async () => {
+    const { node, logger, accepted } = link();
+    const s = await node.dial('local:80');
+    await vi.waitFor(() => expect(accepted).toHaveLength(1));
+    s.on('error', () => {});
+    accepted[0]!.on('error', () => {});
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(StreamCore.prototype, 'onData').mockImplementation(() => {
+      throw bug;
+    });
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    s.write('data');
+    const err = await closed;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err?.cause).toBe(bug);
+    expect(logger.find('internal error handling a frame, closing')).toHaveLength(1);
+  });
+
   it("a malformed frame is still the peer's protocol error", async () => {
     const logger = captureLogger();
     const [a, b] = memoryPair({ framing: 'message' });

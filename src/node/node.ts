@@ -879,12 +879,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Routes one inbound frame (PROTOCOL.md 8.2); never blocks on a slow stream. */
   /** @internal `via` is the host replies and new streams use: the wire, or the loopback. */
   dispatch(f: Frame, via: StreamHost = this): void {
-    this.stats.framesIn++;
+    // A data frame that spans reads comes in pieces (splitData): counted once, at its first.
+    if (f.continued !== true) this.stats.framesIn++;
     switch (f.cmd) {
       case Cmd.DATA: {
         const s = this.streams.get(frameKey(f, via, this));
         if (s) s.onData(f.payload);
-        else if (!this.holdBeforeAck(f, via)) this.stats.dropped++;
+        else if (!this.holdBeforeAck(f, via) && f.continued !== true) this.stats.dropped++;
         return;
       }
       case Cmd.DATA_ACK:
@@ -1119,7 +1120,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     }
     buf.set(f.payload, held.bytes);
     held.bytes += n;
-    held.frames++;
+    if (f.continued !== true) held.frames++;
     this.accountReceive(n);
     return true;
   }

@@ -28,6 +28,8 @@ export class FrameDecoder {
   /** Header of a data frame being delivered in pieces, and how many payload bytes are left. */
   private dataFrame: Frame | null = null;
   private dataLeft = 0;
+  /** A piece of dataFrame has been handed over: the next ones are `continued`. */
+  private pieceSent = false;
 
   constructor(onFrame: (frame: Frame) => void, options: FrameDecoderOptions = {}) {
     this.onFrame = onFrame;
@@ -66,6 +68,7 @@ export class FrameDecoder {
           this.onFrame(f);
         } else if (this.splitData && f.cmd === Cmd.DATA) {
           this.dataFrame = f;
+          this.pieceSent = false;
           this.dataLeft = len - (n - off);
           // A header that ends the chunk has no payload bytes here: an empty piece would read as
           // an empty data frame, which means something on a PROMPT_CREDIT stream (a credit request).
@@ -87,6 +90,7 @@ export class FrameDecoder {
         if (len === 0) this.onFrame(f);
         else if (this.splitData && f.cmd === Cmd.DATA) {
           this.dataFrame = f;
+          this.pieceSent = false;
           this.dataLeft = len;
         } else this.startBody(f, len);
       }
@@ -144,7 +148,7 @@ export class FrameDecoder {
   private emitPiece(payload: Uint8Array): void {
     const h = this.dataFrame!;
     if (this.dataLeft === 0) this.dataFrame = null;
-    this.onFrame({
+    const piece: Frame = {
       cmd: h.cmd,
       dstIP: h.dstIP,
       dstPort: h.dstPort,
@@ -152,7 +156,10 @@ export class FrameDecoder {
       srcPort: h.srcPort,
       size: h.size,
       payload,
-    });
+    };
+    if (this.pieceSent) piece.continued = true;
+    this.pieceSent = true;
+    this.onFrame(piece);
   }
 
   private startBody(f: Frame, len: number): void {

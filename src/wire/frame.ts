@@ -13,6 +13,11 @@ export interface Frame {
   srcPort: number;
   size: number;
   payload: Uint8Array;
+  /**
+   * Set on the pieces after the first of a data frame that FrameDecoder (splitData) hands over
+   * piece by piece: the same frame still, not one more to count.
+   */
+  continued?: true;
 }
 
 export const EMPTY = new Uint8Array(0);

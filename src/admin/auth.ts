@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../errors.js';
-import { isLoopback } from './config.js';
 import { HttpError } from './http.js';
 
 /**
@@ -9,10 +8,11 @@ import { HttpError } from './http.js';
  * time (both sides hashed first, so neither the length nor a prefix leaks through timing). The
  * event stream also takes `?access_token=` because EventSource cannot send headers.
  *
- * Without a token the server only listens on loopback (config.ts refuses anything else) and only
- * answers requests whose Host is a loopback name: a web page the operator visits could otherwise
- * rebind its own DNS name to 127.0.0.1 and drive the API from the browser. Nor does it answer
- * what a browser sends to 127.0.0.1 for a page of another origin (checkSite), but the page itself.
+ * Without a token the server only listens on loopback (config.ts refuses anything else), where it
+ * only answers requests whose Host is a loopback name or an allowed one (hosts.ts): a web page the
+ * operator visits could otherwise rebind its own DNS name to 127.0.0.1 and drive the API from the
+ * browser. Nor does it answer what a browser sends to 127.0.0.1 for a page of another origin
+ * (checkSite), but the page itself.
  */
 export class Auth {
   private digest: Buffer | null;
@@ -24,7 +24,7 @@ export class Auth {
   /**
    * Takes `token` in place of the one given at start, for requests from now on (a rotated
    * secret). Only a server started with a token has one to replace: one without it listens on
-   * loopback only and checks Host headers instead, and a token arriving later would change that.
+   * loopback only and answers loopback Host names only, and a token arriving later would change that.
    * Whether the token changed (a reload that found the same file changes nothing).
    */
   replace(token: string): boolean {
@@ -54,17 +54,6 @@ export class Auth {
       throw new HttpError(401, 'unauthorized', 'the bearer token is not valid');
     }
   }
-
-  /** Without a token: refuses a Host header that does not name this machine (DNS rebinding). */
-  checkHost(req: IncomingMessage): void {
-    if (this.digest !== null) return;
-    const host = req.headers.host;
-    if (host === undefined) return;
-    const name = host.replace(/:\d+$/, '');
-    if (!isLoopback(name)) {
-      throw new HttpError(403, 'forbidden', `Host "${host}" is not a loopback name; configure a token`);
-    }
-  }
 }
 
 /**
@@ -73,7 +62,7 @@ export class Auth {
  * `Sec-Fetch-Site`, an `Origin` that is not this server as the Host names it. (The browser's own
  * verdict comes first: behind a reverse proxy that sends the upstream's Host, the dashboard's
  * kick carries the proxy's Origin.) Such a page cannot read the answers (no CORS), but its
- * requests go to 127.0.0.1 with a loopback Host, past checkHost: a page the operator visited held
+ * requests go to 127.0.0.1 with a loopback Host, past the Host check: a page the operator visited held
  * every event stream (iframes, EventSource, no-cors fetch) and the dashboard was answered 503.
  * Only for the routes a token would protect: a link from elsewhere to the page or /healthz works.
  */

@@ -141,6 +141,13 @@ export interface AdminOptions {
   port?: number;
   /** Bearer token for the API and /metrics; required when `host` is not a loopback address. */
   token?: string;
+  /**
+   * Host names (or addresses, without a port) requests may name in their `Host` header besides
+   * loopback ones, for a server reached by a name (a reverse proxy that passes the client's Host
+   * on). Default: none on loopback, where any other Host is refused (DNS rebinding); any Host on
+   * another address, or, when given, these, loopback names and the address bound.
+   */
+  allowedHosts?: readonly string[];
   /** A pino-compatible logger (docs/admin.md); default silent. */
   logger?: Logger;
   /** ms between two samples of the counters (rates, charts, SSE snapshots). Default 1000. */
@@ -187,6 +194,8 @@ export type ResolvedAdminOptions = {
   host: string;
   /** Bearer token, or undefined for none (loopback only). */
   token: string | undefined;
+  /** Host names answered besides loopback ones (hosts.ts); null: any Host. */
+  allowedHosts: string[] | null;
 };
 
 /** True for addresses only this machine can reach: 127.0.0.0/8, ::1 and `localhost`. */
@@ -202,6 +211,37 @@ export function isLoopback(host: string): boolean {
 const loopbacks = new BlockList();
 loopbacks.addSubnet('127.0.0.0', 8, 'ipv4');
 loopbacks.addAddress('::1', 'ipv6');
+
+/**
+ * The names a server bound to `listen` answers to besides loopback ones (hosts.ts), from the
+ * `allowedHosts` option; null for any. Throws ConfigError for a name that is no host name.
+ */
+function allowedHosts(listen: string, option: unknown): string[] | null {
+  if (option === undefined) return isLoopback(listen) ? [] : null;
+  if (!Array.isArray(option))
+    throw new ConfigError('admin option allowedHosts must be an array of host names');
+  const names: string[] = [];
+  for (const h of option) {
+    if (typeof h !== 'string' || !isHostName(h)) {
+      throw new ConfigError(
+        `admin option allowedHosts: ${JSON.stringify(h)} is not a host name or address (give no port)`,
+      );
+    }
+    names.push(h.replace(/^\[(.*)\]$/, '$1'));
+  }
+  // A wildcard address is no name anyone sends.
+  if (!isLoopback(listen) && listen !== '0.0.0.0' && listen !== '::') names.push(listen);
+  return names;
+}
+
+/** Whether `name` is a DNS name or an IP address (IPv6 with or without brackets), without a port. */
+export function isHostName(name: string): boolean {
+  const bare = name.replace(/^\[(.*)\]$/, '$1');
+  return isIP(bare) !== 0 || DNS_NAME.test(bare);
+}
+
+/** A DNS name (labels of letters, digits, `-` and `_`), perhaps with the dot that ends it. */
+const DNS_NAME = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*\.?$/i;
 
 /** ms a request may take to arrive whole, headers and body. */
 export const REQUEST_TIMEOUT = 30_000;
@@ -252,6 +292,7 @@ export function validateAdminOptions(o: AdminOptions): ResolvedAdminOptions {
     host,
     port: int('port', o.port ?? d.port, 0, 65_535),
     token: o.token,
+    allowedHosts: allowedHosts(host, o.allowedHosts),
     sampleInterval: int('sampleInterval', o.sampleInterval ?? d.sampleInterval, 10, 3_600_000),
     historySize: int('historySize', o.historySize ?? d.historySize, 2, 100_000),
     itemHistory: int('itemHistory', o.itemHistory ?? d.itemHistory, 2, 10_000),

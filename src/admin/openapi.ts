@@ -71,7 +71,7 @@ const errors = (...codes: number[]): Record<string, Schema> => {
   const text: Record<number, string> = {
     400: 'Bad input (an invalid domain, reason or body).',
     401: 'The bearer token is missing or wrong.',
-    403: 'No token is configured, and the Host header is not a loopback name or (where a token would be needed) a browser sent the request for a page of another origin.',
+    403: 'The Host header is not a name of this server (on loopback: a loopback name or one of allowedHosts), or, without a token configured, a browser sent the request for a page of another origin where a token would be needed.',
     404: 'Nothing there (or served only in the other mode, or the dashboard files are not installed).',
     409: 'The domain is held by another connection than the `id` given (`conflict`): not kicked.',
     413: 'The body is too large.',

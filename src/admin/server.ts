@@ -13,6 +13,7 @@ import { Connections } from './connections.js';
 import { Crowd } from './crowd.js';
 import { EventHub } from './events.js';
 import { Feed } from './feed.js';
+import { HostGuard } from './hosts.js';
 import { baseHeaders, HttpError, RequestCutOff, sendError, sendJson } from './http.js';
 import { createRegistry } from './metrics.js';
 import { NodePanel } from './node-panel.js';
@@ -60,6 +61,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     ? new SwitcherPanel(options.switcher, o, registry)
     : new NodePanel(options.node!, o, registry, logger);
   const auth = new Auth(o.token);
+  const hosts = new HostGuard(o.allowedHosts, logger);
   const hub = new EventHub(o.maxEventStreams, o.eventBufferLimit, logger, o.headersTimeout);
   const files = new StaticFiles();
   await files.load(logger);
@@ -200,7 +202,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     try {
       const target = req.url ?? '/';
       const url = requestUrl(target);
-      auth.checkHost(req);
+      hosts.check(req);
       const m = router.match(req.method ?? 'GET', rawPath(target));
       if (m.route.access !== 'public') {
         auth.check(req, url, m.route.access === 'token-or-query');

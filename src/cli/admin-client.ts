@@ -161,9 +161,9 @@ async function request(cmd: Command, method: string, path: string): Promise<Resp
     );
   }
   if (res.status === 403) {
-    // Not the token: the admin server answers 403 only when it has no token and the request's
-    // Host is not a loopback name (DNS rebinding guard, docs/admin.md); a proxy in front may
-    // refuse for its own reasons. Its words, not a guess.
+    // Not the token: the admin server answers 403 when the request's Host is not a name it
+    // answers to (DNS rebinding guard, docs/admin.md); a proxy in front may refuse for its own
+    // reasons. Its words, not a guess.
     const body = (await res.text().catch(() => '')).trim();
     const why = errorMessage(body) ?? body.slice(0, 200);
     throw new CliError('CLI_ADMIN', `the admin API refused the request (403)${why ? `: ${why}` : ''}`);

@@ -1,4 +1,5 @@
-import { isLoopback } from '../admin/config.js';
+import { InvalidArgumentError } from 'commander';
+import { isHostName, isLoopback } from '../admin/config.js';
 import type { AdminNode, AdminServer, CliMetricsSources } from '../admin/index.js';
 import type { Switcher } from '../switcher/index.js';
 import type { Logger } from '../util/logger.js';
@@ -23,12 +24,19 @@ export function cliAdminToken(at: HostPort, file: string | undefined): string | 
   return token;
 }
 
+/** A value of `--admin-allowed-host`: a host name or address, without a port (else exit 2). */
+export function parseAllowedHost(text: string): string {
+  if (!isHostName(text)) throw new InvalidArgumentError('expected a host name or address, without a port');
+  return text;
+}
+
 /**
  * `--admin HOST:PORT` of `switcher` and `node`: the admin HTTP API, metrics and dashboard
  * (src/admin). The admin module refuses a non-loopback address without a token (exit 2); on
  * loopback the CLI only warns. The admin module (and prom-client under it) is loaded here, so
  * commands without `--admin` start without it. `metrics` are the command's own series (reloads,
- * certificate expiry), added to the admin server's registry.
+ * certificate expiry), added to the admin server's registry. `allowedHosts`: the Host names it
+ * answers besides loopback ones (`--admin-allowed-host`, docs/admin.md).
  */
 export async function startCliAdmin(
   what: { switcher: Switcher } | { node: AdminNode },
@@ -36,11 +44,19 @@ export async function startCliAdmin(
   token: string | undefined,
   logger: Logger,
   metrics?: CliMetricsSources,
+  allowedHosts?: readonly string[],
 ): Promise<AdminServer> {
   const adminModule = await import('../admin/index.js');
   let admin: AdminServer;
   try {
-    admin = await adminModule.startAdmin({ ...what, host: at.host, port: at.port, token, logger });
+    admin = await adminModule.startAdmin({
+      ...what,
+      host: at.host,
+      port: at.port,
+      token,
+      logger,
+      allowedHosts,
+    });
   } catch (err) {
     throw listenFailure(err, at, 'the admin API');
   }

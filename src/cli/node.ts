@@ -15,7 +15,7 @@ import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
-import { cliAdminToken, startCliAdmin } from './admin-server.js';
+import { cliAdminToken, parseAllowedHost, startCliAdmin } from './admin-server.js';
 import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
@@ -66,6 +66,7 @@ interface NodeOpts extends ConnectOpts {
   backoffMax?: number;
   admin?: HostPort;
   adminTokenFile?: string;
+  adminAllowedHost?: string[];
 }
 
 const CLOSE_BOUND = 5_000;
@@ -157,7 +158,13 @@ export function nodeCommand(): CliCommand {
         parseHostPort(v),
       ),
     )
-    .addOption(flag('--admin-token-file <file>', `admin API bearer token (else ${ADMIN_TOKEN_ENV})`));
+    .addOption(flag('--admin-token-file <file>', `admin API bearer token (else ${ADMIN_TOKEN_ENV})`))
+    .addOption(
+      flag(
+        '--admin-allowed-host <name>',
+        'a Host name the admin API answers besides loopback ones (repeatable)',
+      ).argParser(collect(parseAllowedHost)),
+    );
   addConnectOptions(cmd, { domainRequired: true });
   addCheckConfigOption(cmd);
   addCommonOptions(cmd, 'info');
@@ -653,7 +660,14 @@ async function runNode(ctx: CommandContext): Promise<number> {
     const reloads = new ReloadCounts();
     if (o.admin !== undefined) {
       const token = cliAdminToken(o.admin, o.adminTokenFile);
-      const server = await startCliAdmin({ node: shown }, o.admin, token, logger, { reloads });
+      const server = await startCliAdmin(
+        { node: shown },
+        o.admin,
+        token,
+        logger,
+        { reloads },
+        o.adminAllowedHost,
+      );
       closers.push(() => server.close());
       admin = { token, setToken: (t) => server.setToken(t) };
     }

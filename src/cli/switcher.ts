@@ -16,7 +16,7 @@ import {
 import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
 import { accessFromConfig, accessReload, passwordAndAccessReload } from './access.js';
-import { cliAdminToken, startCliAdmin } from './admin-server.js';
+import { cliAdminToken, parseAllowedHost, startCliAdmin } from './admin-server.js';
 import { CertificateExpiry } from './cert-expiry.js';
 import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
@@ -83,6 +83,7 @@ export interface SwitcherOpts extends CommonOpts {
   passwordFile?: string;
   admin?: HostPort;
   adminTokenFile?: string;
+  adminAllowedHost?: string[];
   demo?: HostPort;
   maxClients?: number;
   maxPendingAdmissions?: number;
@@ -167,6 +168,12 @@ export function switcherCommand(): CliCommand {
       ),
     )
     .addOption(flag('--admin-token-file <file>', `admin API bearer token (else ${ADMIN_TOKEN_ENV})`))
+    .addOption(
+      flag(
+        '--admin-allowed-host <name>',
+        'a Host name the admin API answers besides loopback ones (repeatable)',
+      ).argParser(collect(parseAllowedHost)),
+    )
     .addOption(
       flag(
         '--demo <host:port>',
@@ -546,7 +553,14 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
     const reloads = new ReloadCounts();
     let admin: ReloadSources['admin'];
     if (o.admin !== undefined) {
-      const server = await startCliAdmin({ switcher }, o.admin, adminToken, logger, { reloads, certificate });
+      const server = await startCliAdmin(
+        { switcher },
+        o.admin,
+        adminToken,
+        logger,
+        { reloads, certificate },
+        o.adminAllowedHost,
+      );
       closers.push(() => server.close());
       admin = { token: adminToken, setToken: (t) => server.setToken(t) };
     }

@@ -5,6 +5,7 @@ import { startAdmin } from '../../src/admin/index.js';
 import { SwitcherPanel } from '../../src/admin/switcher-panel.js';
 import { ConfigError } from '../../src/errors.js';
 import { Switcher } from '../../src/switcher/index.js';
+import { captureLogger } from '../helpers/faulty-log.js';
 import { parseMetrics } from './admin-fixture.js';
 import { collectEvents, request } from './admin-http.js';
 
@@ -100,6 +101,31 @@ describe('startAdmin', () => {
       expect(ok.status).toBe(200);
     } finally {
       await admin.close();
+    }
+  });
+
+  // With a token the API was safe, but a page that rebound its name to 127.0.0.1 read everything
+  // public from a port nobody else could reach, and could guess tokens from the operator's browser.
+  it('with a token on loopback, refuses a foreign Host too, logged; allowedHosts lets a name in', async () => {
+    const log = captureLogger();
+    const admin = await startAdmin({ switcher: sw, port: 0, token: 'tok-1', logger: log });
+    const named = await startAdmin({ switcher: sw, port: 0, allowedHosts: ['admin.example'] });
+    try {
+      const evil = { host: `evil.example:${admin.port}` };
+      for (const path of ['/healthz', '/', '/api/v1/openapi.json', '/api/v1/info']) {
+        const r = await request(admin.url, path, { headers: evil, token: 'tok-1' });
+        expect([path, r.status]).toEqual([path, 403]);
+      }
+      expect(log.find('admin request refused: its Host is not a name of this server')).toHaveLength(1);
+      const local = { host: `localhost:${admin.port}` };
+      expect((await request(admin.url, '/api/v1/info', { headers: local, token: 'tok-1' })).status).toBe(200);
+      // A token-less server behind a proxy that passes its own Host on.
+      const proxied = { host: 'admin.example:443' };
+      expect((await request(named.url, '/api/v1/info', { headers: proxied })).status).toBe(200);
+      expect((await request(named.url, '/api/v1/info', { headers: evil })).status).toBe(403);
+    } finally {
+      await admin.close();
+      await named.close();
     }
   });
 

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it, vi } from 'vitest';
 import { Auth } from '../../src/admin/auth.js';
+import { HostGuard } from '../../src/admin/hosts.js';
 import { HttpError, sendError } from '../../src/admin/http.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { freePort, killAll, repeatedLogKeys, runCli, runCliToEnd } from '../helpers/cli.js';
 
 /** `flexmux clients` and `flexmux kick` against a stub of the admin API. */
@@ -54,7 +56,9 @@ beforeAll(async () => {
     if ((req.url ?? '').startsWith('/tokenless/')) {
       // The admin server's own 403: no token configured, and a Host that is not loopback.
       try {
-        new Auth(undefined).checkHost({ headers: { host: 'flexmux.example:7090' } } as http.IncomingMessage);
+        new HostGuard([], silentLogger).check({
+          headers: { host: 'flexmux.example:7090' },
+        } as http.IncomingMessage);
       } catch (err) {
         if (err instanceof HttpError) return sendError(res, err);
       }
@@ -256,7 +260,7 @@ describe.concurrent('flexmux clients', () => {
     const r = await runCliToEnd(['clients', '--admin', `${admin}/tokenless`, '--token', TOKEN]);
     expect(r.code).toBe(11);
     expect(r.stderr).toContain(
-      'the admin API refused the request (403): Host "flexmux.example:7090" is not a loopback name; configure a token',
+      'the admin API refused the request (403): Host "flexmux.example:7090" is not a name of this admin server; list it in allowedHosts (--admin-allowed-host) if it is',
     );
     expect(r.stderr).not.toContain('check the token');
     const proxy = await runCliToEnd(['kick', 'alice', '--admin', `${admin}/proxy`, '--token', TOKEN]);

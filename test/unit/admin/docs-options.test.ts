@@ -29,7 +29,12 @@ function table(): Record<string, unknown> {
 }
 
 describe('docs/admin.md options', () => {
-  it('quotes every admin default exactly, and documents token and logger', () => {
-    expect(table()).toStrictEqual({ ...adminDefaults, token: undefined, logger: undefined });
+  it('quotes every admin default exactly, and documents token, logger and allowedHosts', () => {
+    expect(table()).toStrictEqual({
+      ...adminDefaults,
+      token: undefined,
+      logger: undefined,
+      allowedHosts: undefined,
+    });
   });
 });

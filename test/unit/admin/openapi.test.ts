@@ -106,7 +106,7 @@ describe('admin OpenAPI document', () => {
         if (!METHODS.includes(method) || op === undefined) continue;
         const codes = Object.keys(op.responses);
         const where = `${method.toUpperCase()} ${path}`;
-        // Without a token configured, a Host that is not a loopback name gets 403, on any path.
+        // A Host that is not a name of the server gets 403, on any path.
         expect(codes, where).toContain('403');
         if (op.security?.length !== 0) expect(codes, where).toContain('401');
         // Node's parser and timeouts answer any request, before it is routed (client-error.ts).

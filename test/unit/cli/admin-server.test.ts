@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startCliAdmin } from '../../../src/cli/admin-server.js';
+import { parseAllowedHost, startCliAdmin } from '../../../src/cli/admin-server.js';
 import { describeError, exitCodeOf } from '../../../src/cli/exit.js';
+import { buildProgram } from '../../../src/cli/program.js';
 import { ConfigError } from '../../../src/errors.js';
 import type { Switcher } from '../../../src/switcher/index.js';
 import { silentLogger } from '../../../src/util/logger.js';
@@ -49,5 +50,22 @@ describe('startCliAdmin', () => {
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(exitCodeOf(err)).toBe(2);
+  });
+
+  it('hands the --admin-allowed-host names to the admin server, and refuses one with a port', async () => {
+    const server = { registry: {}, url: 'http://127.0.0.1:7090/' };
+    startAdmin.mockResolvedValueOnce(server);
+    await startCliAdmin({ switcher }, { host: '127.0.0.1', port: 7090 }, 't', silentLogger, undefined, [
+      'admin.example',
+    ]);
+    expect(startAdmin.mock.calls[0]?.[0]).toMatchObject({ allowedHosts: ['admin.example'] });
+    const program = buildProgram(() => {});
+    const sw = program.commands.find((c) => c.name() === 'switcher')!;
+    for (const bad of ['admin.example:443', 'http://admin.example', '']) {
+      expect(() =>
+        sw.options.find((o) => o.long === '--admin-allowed-host')!.parseArg!(bad, undefined),
+      ).toThrow(/host name|empty/);
+    }
+    expect(parseAllowedHost('[::1]')).toBe('[::1]');
   });
 });

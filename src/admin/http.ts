@@ -104,9 +104,14 @@ export function readPage(url: URL, fallback = PAGE_DEFAULT, max = PAGE_MAX): Pag
   return page;
 }
 
-/** Headers every response carries. */
+/**
+ * Headers every response carries. `x-frame-options` for the page (which holds the token and the
+ * kick buttons) in browsers that do not read its CSP's frame-ancestors, and for every other
+ * answer, which no page has a reason to frame either.
+ */
 export const baseHeaders: Readonly<Record<string, string>> = Object.freeze({
   'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
 });

@@ -141,6 +141,34 @@ describe('admin API for a switcher', () => {
     expect((await request(admin.url, '/vendor/uPlot.iife.min.js')).text).toMatch(/uPlot/);
   });
 
+  // The page holds the token and a kick button: a page of another site must not frame it
+  // (clickjacking). Its CSP said so to browsers that read frame-ancestors; X-Frame-Options, which
+  // the others (and scanners) look for, was on no answer.
+  it('answers every request with headers that forbid framing and sniffing', async () => {
+    const page = await request(admin.url, '/');
+    const cached = await request(admin.url, '/', { headers: { 'if-none-match': String(page.headers.etag) } });
+    expect(cached.status).toBe(304);
+    for (const r of [page, cached]) {
+      expect(r.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    }
+    const answers = {
+      page,
+      cached,
+      script: await request(admin.url, '/dashboard.js'),
+      json: await get('/api/v1/info'),
+      unauthorized: await request(admin.url, '/api/v1/info'),
+      missing: await request(admin.url, '/nope'),
+      events: await request(admin.url, '/api/v1/events', { method: 'HEAD', token: TOKEN }),
+      unparsable: await request(admin.url, '/healthz', { headers: { 'x-big': 'x'.repeat(20_000) } }),
+    };
+    for (const [what, r] of Object.entries(answers)) {
+      expect([what, r.headers['x-frame-options']]).toEqual([what, 'DENY']);
+      expect([what, r.headers['x-content-type-options']]).toEqual([what, 'nosniff']);
+      expect([what, r.headers['referrer-policy']]).toEqual([what, 'no-referrer']);
+    }
+    expect(answers.unparsable.status).toBe(431);
+  });
+
   it('streams live events: hello with history, then snapshots', async () => {
     const events = await collectEvents(
       admin.url,

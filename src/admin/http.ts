@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'conflict'
   | 'request_timeout'
+  | 'expectation_failed'
   | 'payload_too_large'
   | 'headers_too_large'
   | 'unsupported_media_type'

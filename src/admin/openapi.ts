@@ -107,6 +107,7 @@ const schemas: Record<string, Schema> = {
           'method_not_allowed',
           'conflict',
           'request_timeout',
+          'expectation_failed',
           'payload_too_large',
           'headers_too_large',
           'unsupported_media_type',

@@ -21,7 +21,7 @@ import { openapiDocument } from './openapi.js';
 import type { Panel } from './panel.js';
 import { type Route, Router } from './router.js';
 import { SwitcherPanel } from './switcher-panel.js';
-import { AdminResponse, holdContinue } from './unread.js';
+import { AdminResponse, claimBody, holdContinue } from './unread.js';
 
 /**
  * The admin HTTP server: JSON API, Prometheus metrics, live events and the dashboard for one
@@ -144,6 +144,19 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     holdContinue(req, res);
     server.emit('request', req, res);
+  });
+  // Any other expectation Node answered itself, with a bare 417 status line: not the API's JSON
+  // error, nor the headers every answer carries. The client may send its body or not, so what
+  // follows could not be told from it: closed after the answer, its body unread.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    claimBody(req);
+    const expect = String(req.headers.expect).slice(0, 100);
+    sendError(
+      res,
+      new HttpError(417, 'expectation_failed', `Expect: ${expect} is not supported (only 100-continue)`, {
+        connection: 'close',
+      }),
+    );
   });
   // Anyone who can reach the port may connect, token or not: cap the connections (their file
   // descriptors are the served switcher's too), and close one that sends nothing, which Node's

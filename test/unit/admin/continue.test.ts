@@ -97,4 +97,20 @@ describe('admin server: Expect: 100-continue', () => {
     c.s.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
     await waitFor(() => c.text().includes('{"ok":true}'), 'a second answer on the connection');
   });
+
+  // Node answered any other expectation itself: a bare 417 status line, without the API's JSON
+  // error or the headers every answer carries.
+  it('an expectation other than 100-continue gets the JSON 417, and is closed', async () => {
+    const port = await admin();
+    const c = open(port);
+    c.s.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 200-ok\r\n\r\n`);
+    await within(c.closed, 'the server closes after its answer');
+    const [headText, body] = c.text().split('\r\n\r\n');
+    expect(headText).toMatch(/^HTTP\/1\.1 417 /);
+    expect(headText.toLowerCase()).toContain('\r\nconnection: close');
+    expect(headText.toLowerCase()).toContain('\r\nx-content-type-options: nosniff');
+    expect(JSON.parse(body ?? '')).toEqual({
+      error: { code: 'expectation_failed', message: 'Expect: 200-ok is not supported (only 100-continue)' },
+    });
+  });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type AdminServer, startAdmin } from '../../src/admin/index.js';
+import { buildProgram } from '../../src/cli/program.js';
 import { BaseNode, FlexStream, memoryPair, Session } from '../../src/index.js';
 import { PASSWORD, startTraffic, type Traffic } from '../integration/admin-fixture.js';
 import { CHROMIUM, CHROMIUM_ARGS, describeBrowser } from './chromium.js';
@@ -162,14 +163,22 @@ describeBrowser('admin dashboard in Chromium', () => {
     try {
       await fresh.evaluate(() => sessionStorage.clear()).catch(() => {});
       const prompts: string[] = [];
+      const messages: string[] = [];
       fresh.on('dialog', (d) => {
         prompts.push(d.type());
+        messages.push(d.message());
         void d.accept(TOKEN);
       });
       // A new tab has its own sessionStorage, so the token must come from the prompt.
       await fresh.goto(admin.url);
       await expect.poll(() => fresh.locator('#rows tr').count(), WAIT).toBe(1);
       expect(prompts[0]).toBe('prompt');
+      // It named `flexmux --admin-token`, a flag no command has: where the token really comes from.
+      const flags = new Set(buildProgram(() => {}).commands.flatMap((c) => c.options.map((o) => o.long)));
+      const named = [...(messages[0] ?? '').matchAll(/--[a-z-]+/g)].map((m) => m[0]);
+      expect(named.length).toBeGreaterThan(0);
+      expect(named.filter((f) => !flags.has(f))).toEqual([]);
+      expect(messages[0]).toContain('FLEXMUX_ADMIN_TOKEN');
     } finally {
       await fresh.close();
     }

@@ -39,7 +39,9 @@ function initialToken() {
 let token = initialToken();
 
 function askToken() {
-  const t = window.prompt('Admin token (flexmux --admin-token)');
+  // Where the CLI's admin server took it from: there is no --admin-token flag (a token on the
+  // command line would show in the process list).
+  const t = window.prompt('Admin token (from --admin-token-file FILE or FLEXMUX_ADMIN_TOKEN)');
   if (!t) return false;
   token = t.trim();
   sessionStorage.setItem(TOKEN_KEY, token);

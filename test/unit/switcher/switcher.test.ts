@@ -5,7 +5,7 @@ import { domainFingerprint, MAX_IP, MIN_IP } from '../../../src/switcher/ip-pool
 import { type RefusalInfo, Switcher } from '../../../src/switcher/switcher.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
-import { type Frame, makeFrame } from '../../../src/wire/frame.js';
+import { encodeFrame, type Frame, makeFrame } from '../../../src/wire/frame.js';
 import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
 import { decodeReset } from '../../../src/wire/reset.js';
 import { rejectsWithConfigError } from '../../helpers/rejects.js';
@@ -126,6 +126,20 @@ describe('Switcher: clients, stats and events', () => {
     raw.t.pauseReading();
     for (let i = 0; i < 200; i++) raw.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, raw.ip, i));
     await expect.poll(() => left).toEqual([['flood', 'overflow']]);
+  });
+
+  it('answers a burst of requests in one read past maxControlQueue to a client that reads', async () => {
+    // The replies of one read wait for the writer's turn: they are no sign the client stopped
+    // reading. Counted so, a node whose batch of dials was all refused was dropped as overflowing.
+    const { sw, left } = make({ maxControlQueue: 16 });
+    const a = await join(sw, 'burst');
+    const pings = Array.from({ length: 200 }, (_, i) =>
+      encodeFrame(makeFrame(Cmd.PING, SWITCHER_IP, 0, a.ip, i)),
+    );
+    a.t.send(pings);
+    for (let i = 0; i < 200; i++) await a.next((f) => f.cmd === Cmd.PING_ACK && f.dstPort === i);
+    expect(left).toEqual([]);
+    expect(sw.client('burst')?.queuedBytes).toBe(0);
   });
 });
 

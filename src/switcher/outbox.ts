@@ -144,6 +144,12 @@ export class Outbox<S extends Source> implements Deferred {
       framing: transport.framing,
       coalesce: transport.coalesce,
       send: (parts) => this.write(parts),
+      // A transport that closed under the client (its peer ended it, and our end waits to finish)
+      // drops what it is sent: handed to it, other nodes' frames counted as written to the client
+      // (bytesOut) and went uncounted among the frames lost at its leave.
+      get closed() {
+        return transport.closed;
+      },
     };
     this.scheduler = new Scheduler(sink, {
       quantum: limits.quantum,

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Switcher } from '../../../src/switcher/switcher.js';
+import { memoryPair } from '../../../src/transport/memory.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
 import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
-import { join, PASSWORD, type Raw, text } from './helpers.js';
+import { admitRaw, join, PASSWORD, Raw, text } from './helpers.js';
 
 /**
  * Frames a client's leave drops (its queued frames of streams reset for their survivors, early
@@ -62,6 +63,30 @@ async function holdEarly(alice: Raw, port: number, n: number): Promise<void> {
 }
 
 describe("frames dropped at a client's leave", () => {
+  it('count those routed to it after its connection ended, none of them as written to it', async () => {
+    const sw = switcher();
+    const a = await join(sw, 'a');
+    // c stops reading with a frame on its way, then ends its side: the switcher's end of the
+    // connection is closed, and stays so (its own end unread by c) until c gives up, 300 ms on.
+    const [ct, st] = memoryPair({ closeTimeout: 300, remoteAddresses: ['switcher', '192.0.2.1:1'] });
+    sw.handle(st);
+    const c = new Raw(ct);
+    await admitRaw(c, 'c');
+    c.t.pauseReading();
+    a.send(makeFrame(Cmd.DATA, c.ip, 80, a.ip, 1000, text('taken')));
+    await a.barrier();
+    c.t.close();
+    await a.barrier();
+    const bytesOut = sw.client('c')!.bytesOut;
+    const before = sw.stats().dropped;
+    for (let i = 0; i < 10; i++) a.send(makeFrame(Cmd.DATA, c.ip, 80, a.ip, 1000, new Uint8Array(100)));
+    await a.barrier();
+    // A closed transport drops what it is handed: those frames wait, and are lost with c.
+    expect(sw.client('c')!.bytesOut).toBe(bytesOut);
+    await expect.poll(() => sw.client('c')).toBeUndefined();
+    expect(sw.stats().dropped).toBe(before + 10);
+  });
+
   it("count in the switcher's stats: the departed end's queued frames of streams reset at its survivor", async () => {
     // The dialer reads slowly: 1 MiB on the stream queues at the switcher.
     const { sw, acc, dial, frames } = await backedUpStream();

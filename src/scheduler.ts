@@ -34,6 +34,8 @@ export interface SchedulerSink {
    * left for sent (a stream released on FIN would report a clean end), until the owner closes.
    */
   readonly closed?: boolean;
+  /** Told once, when a flush first finds the sink `closed`: its owner need not wait for the close. */
+  lost?(): void;
 }
 
 /**
@@ -473,9 +475,11 @@ export class Scheduler {
     // Read once per flush, not per frame: a sink can close only between flushes (its send does not
     // close it; a failure or the peer's end comes as an event).
     if (this.sink.closed === true) {
+      const first = !this.lost;
       this.lost = true;
       this.blocked = true;
       this.control.clear();
+      if (first) this.sink.lost?.();
       return;
     }
     const message = this.sink.framing === 'message';

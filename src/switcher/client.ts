@@ -421,6 +421,7 @@ export class SwitcherClient implements FrameSink {
         this.feeders.delete(src);
       },
       () => this.idle,
+      () => this.transportLost(),
     );
     if (host.options.idleTimeout > 0) this.armIdle(host.options.idleTimeout);
     if (host.options.pingInterval > 0) this.startPings(host.options.pingInterval);
@@ -481,8 +482,8 @@ export class SwitcherClient implements FrameSink {
   forward(from: SwitcherClient, h: Uint8Array, payload: Uint8Array): boolean {
     if (this.state !== 'open') return false;
     this.fedBy(from);
-    this.outbox.forward(from, h, payload);
-    return true;
+    // False once our transport was lost (transportLost): the router counts the frame dropped.
+    return this.outbox.forward(from, h, payload);
   }
 
   /**
@@ -968,9 +969,7 @@ export class SwitcherClient implements FrameSink {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
     this.gate.shutDown();
-    // Frames other nodes sent us that had not left: lost with us, and counted as the router's are.
-    const lost = this.outbox.close();
-    if (lost > 0) this.host.dropped(this, lost, 'frames queued for a node that left');
+    this.dropQueued();
     // Before our queues at the survivors are forgotten: their closes go behind our frames there.
     this.unroute();
     for (const dst of this.feeds) {
@@ -982,6 +981,25 @@ export class SwitcherClient implements FrameSink {
     this.feeders.clear();
     this.liveness.failAll();
     this.host.left(this, reason, error);
+  }
+
+  /** Frames other nodes sent us that had not left: lost with us, and counted as the router's are. */
+  private dropQueued(): void {
+    const lost = this.outbox.close();
+    if (lost > 0) this.host.dropped(this, lost, 'frames queued for a node that left');
+  }
+
+  /**
+   * Our transport closed under us (its peer ended its side, or it failed), found by our writer:
+   * nothing queued for us can go out any more. It is let go of now, counted lost, and every
+   * source it held back may read again: it stayed in memory and in the queued-bytes totals until
+   * the connection ended, up to the transport's close timeout for a peer that reads no more, and
+   * other nodes stayed paused on it until then. We stay routed until that end all the same:
+   * frames the peer sent before its end may still be held unread (a WebSocket paused by
+   * backpressure keeps its last messages), and they must still pass.
+   */
+  private transportLost(): void {
+    if (this.state === 'open') this.dropQueued();
   }
 
   /**

@@ -111,6 +111,8 @@ export class Outbox<S extends Source> implements Deferred {
   private readonly bySource = new Map<S, StreamQueue>();
   private readonly overTotal = new Set<S>();
   private pushed = 0;
+  /** close() ran: nothing is queued any more, nor a queue made (one per source would stay). */
+  private shut = false;
   /** Frames taken off a queue unsent (requeue): not waiting, though counted in framesOut. */
   private removed = 0;
   /** Queues created since the last sweep of empty ones. */
@@ -130,7 +132,8 @@ export class Outbox<S extends Source> implements Deferred {
    * `onStall` is told when it has held them back for `stallTimeout` without taking a byte;
    * `onForget` of each source whose empty queue the outbox let go of (sweep), so that the owner's
    * record of who feeds it follows the queues, and is as bounded as they are;
-   * `stillIdle`, asked when a deferred trim runs (trimSoon), whether the client is idle still.
+   * `stillIdle`, asked when a deferred trim runs (trimSoon), whether the client is idle still;
+   * `onLost` when the writer first finds the transport closed under the client (SchedulerSink.lost).
    */
   constructor(
     private readonly transport: Transport,
@@ -139,6 +142,7 @@ export class Outbox<S extends Source> implements Deferred {
     private readonly onStall?: (held: number) => void,
     private readonly onForget?: (source: S) => void,
     private readonly stillIdle?: () => boolean,
+    onLost?: () => void,
   ) {
     const sink: SchedulerSink = {
       framing: transport.framing,
@@ -150,6 +154,7 @@ export class Outbox<S extends Source> implements Deferred {
       get closed() {
         return transport.closed;
       },
+      lost: () => onLost?.(),
     };
     this.scheduler = new Scheduler(sink, {
       quantum: limits.quantum,
@@ -185,15 +190,17 @@ export class Outbox<S extends Source> implements Deferred {
     this.framesOut++;
   }
 
-  /** Queues a frame from `from` behind that source's earlier frames. */
-  forward(from: S, h: Uint8Array, payload: Uint8Array): void {
+  /** Queues a frame from `from` behind that source's earlier frames; false once closed (dropped). */
+  forward(from: S, h: Uint8Array, payload: Uint8Array): boolean {
+    if (this.shut) return false;
     // A payload that must wait (the client is not taking more) is copied when small, or a
     // one-byte frame would keep a whole read buffer alive beyond every bound.
     if (this.scheduler.isBlocked) payload = ownBytes(payload);
     const q = this.queueOf(from);
     // Dropped by a closed scheduler: nothing waits, nothing to count (as control).
-    if (!this.scheduler.pushOrdered(q, h, payload)) return;
+    if (!this.scheduler.pushOrdered(q, h, payload)) return false;
     this.queued(from, q, h.length + payload.length);
+    return true;
   }
 
   /**
@@ -211,7 +218,7 @@ export class Outbox<S extends Source> implements Deferred {
    * per stream, tens of thousands at once.
    */
   sendAllAs(from: S, frames: readonly QueuedFrame[]): void {
-    if (frames.length === 0) return;
+    if (frames.length === 0 || this.shut) return;
     const q = this.queueOf(from);
     // 0 bytes: a closed scheduler dropped them (every frame has a header), nothing to count.
     const bytes = this.scheduler.pushAll(q, frames);
@@ -255,6 +262,7 @@ export class Outbox<S extends Source> implements Deferred {
    * many forwarded frames were dropped (not the switcher's own, QueuedFrame.own).
    */
   requeue(source: S, plan: (frames: readonly QueuedFrame[]) => QueuedFrame[]): number {
+    if (this.shut) return 0;
     const q = this.queueOf(source);
     const old = this.scheduler.takeAll(q);
     const next = plan(old);
@@ -431,6 +439,7 @@ export class Outbox<S extends Source> implements Deferred {
    * in a source's place, `sendAs`; a refusal's request was counted as dropped when it was refused).
    */
   close(): number {
+    this.shut = true;
     const dropped = this.scheduler.close();
     // Nothing waits any more: queuedBytes (the client's stats at its leave) says so.
     this.pushed = this.scheduler.bytesWritten;

@@ -87,6 +87,31 @@ describe("frames dropped at a client's leave", () => {
     expect(sw.stats().dropped).toBe(before + 10);
   });
 
+  it('count those for a client whose connection ended as soon as that is found, and let go of them', async () => {
+    const sw = switcher();
+    const a = await join(sw, 'a');
+    // As above, but c takes a minute to give up: its connection ends that late.
+    const [ct, st] = memoryPair({ closeTimeout: 60_000, remoteAddresses: ['switcher', '192.0.2.1:1'] });
+    sw.handle(st);
+    const c = new Raw(ct);
+    await admitRaw(c, 'c');
+    c.t.pauseReading();
+    a.send(makeFrame(Cmd.DATA, c.ip, 80, a.ip, 1000, text('taken')));
+    await a.barrier();
+    c.t.close();
+    await a.barrier();
+    const before = sw.stats().dropped;
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 10; i++) a.send(makeFrame(Cmd.DATA, c.ip, 80, a.ip, 1000, new Uint8Array(100)));
+      await a.barrier();
+    }
+    // Nothing is held for c, though its connection has not ended (c is still listed).
+    expect(sw.client('c')?.queuedBytes).toBe(0);
+    expect(sw.clientTotals().queuedBytes).toBe(0);
+    expect(sw.stats().dropped).toBe(before + 20);
+    c.t.destroy();
+  });
+
   it("count in the switcher's stats: the departed end's queued frames of streams reset at its survivor", async () => {
     // The dialer reads slowly: 1 MiB on the stream queues at the switcher.
     const { sw, acc, dial, frames } = await backedUpStream();

@@ -516,7 +516,8 @@ export class SwitcherClient implements FrameSink {
    * we do not read either), but not one that took nothing: it is not reading at all.
    */
   probe(domain: string, timeoutMs: number): Promise<boolean> {
-    if (this.state !== 'open') return Promise.resolve(false);
+    // A transport found lost (transportLost) takes no ping.
+    if (this.state !== 'open' || this.outbox.closed) return Promise.resolve(false);
     const payload = encodePing(domain);
     const sentAt = now();
     const holding = this.outbox.held > 0;
@@ -999,7 +1000,11 @@ export class SwitcherClient implements FrameSink {
    * backpressure keeps its last messages), and they must still pass.
    */
   private transportLost(): void {
-    if (this.state === 'open') this.dropQueued();
+    if (this.state !== 'open') return;
+    this.dropQueued();
+    // Nor can a ping reach it: a claimant of our domain (our own next connection, say) need not
+    // wait out livenessTimeout for an answer that cannot come.
+    this.liveness.failAll();
   }
 
   /**

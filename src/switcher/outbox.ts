@@ -163,6 +163,11 @@ export class Outbox<S extends Source> implements Deferred {
     });
   }
 
+  /** Whether close() ran: the client left, or its transport was lost. */
+  get closed(): boolean {
+    return this.shut;
+  }
+
   /** Bytes queued and not yet handed to the transport. */
   get queuedBytes(): number {
     return this.pushed - this.scheduler.bytesWritten;

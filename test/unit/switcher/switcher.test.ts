@@ -110,6 +110,26 @@ describe('Switcher: clients, stats and events', () => {
     expect(sw.stats().clients).toBe(0);
   });
 
+  it('gives the domain of a client whose connection ended to its next one without a wait', async () => {
+    const { sw, left } = make({ livenessTimeout: 60_000 });
+    const a = await join(sw, 'a');
+    // c stops reading with a frame on its way and ends its side: the switcher's end of the
+    // connection is closed, but finishes only once c reads it (c's close timeout, a minute here).
+    const [ct, st] = memoryPair({ closeTimeout: 60_000, remoteAddresses: ['switcher', '192.0.2.9:1'] });
+    sw.handle(st);
+    const c = new Raw(ct);
+    await admitRaw(c, 'c');
+    c.t.pauseReading();
+    a.send(makeFrame(Cmd.DATA, c.ip, 80, a.ip, 1000, text('unread')));
+    await a.barrier();
+    c.t.close();
+    await a.barrier();
+    // The takeover's liveness ping cannot reach c: it fails at once, not after livenessTimeout.
+    await join(sw, 'c');
+    c.t.destroy();
+    await expect.poll(() => left).toEqual([['c', 'evicted']]);
+  });
+
   it('closes a client that sends nothing for idleTimeout', async () => {
     const { sw, left } = make({ idleTimeout: 40 });
     const a = await join(sw, 'alice');

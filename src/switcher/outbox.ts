@@ -198,9 +198,16 @@ export class Outbox<S extends Source> implements Deferred {
   /** Queues a frame from `from` behind that source's earlier frames; false once closed (dropped). */
   forward(from: S, h: Uint8Array, payload: Uint8Array): boolean {
     if (this.shut) return false;
-    // A payload that must wait (the client is not taking more) is copied when small, or a
-    // one-byte frame would keep a whole read buffer alive beyond every bound.
-    if (this.scheduler.isBlocked) payload = ownBytes(payload);
+    if (this.scheduler.isBlocked) {
+      // A writer that waits for a drain is not run again until it comes, and from a transport
+      // closed meanwhile none will: its loss is found here (a flush reports it, SchedulerSink.lost),
+      // before what it can never send pauses the sources feeding it.
+      if (this.transport.closed) this.scheduler.flush();
+      if (this.shut) return false;
+      // A payload that must wait (the client is not taking more) is copied when small, or a
+      // one-byte frame would keep a whole read buffer alive beyond every bound.
+      payload = ownBytes(payload);
+    }
     const q = this.queueOf(from);
     // Dropped by a closed scheduler: nothing waits, nothing to count (as control).
     if (!this.scheduler.pushOrdered(q, h, payload)) return false;

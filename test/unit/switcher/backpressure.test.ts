@@ -3,9 +3,10 @@ import type { SwitcherClient } from '../../../src/switcher/client.js';
 import type { SwitcherOptions } from '../../../src/switcher/config.js';
 import type { Registry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
+import { memoryPair } from '../../../src/transport/memory.js';
 import { Cmd } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
-import { admitRaw, connectRaw, join, PASSWORD, type Raw } from './helpers.js';
+import { admitRaw, connectRaw, join, PASSWORD, Raw } from './helpers.js';
 
 /**
  * One slow destination must not stall the others, and the switcher's memory stays bounded:
@@ -48,6 +49,31 @@ async function stalledPair(options: Partial<SwitcherOptions>): Promise<{ sw: Swi
 }
 
 describe('switcher backpressure', () => {
+  it('pauses no source on a destination whose connection ended while it took nothing', async () => {
+    const sw = new Switcher({ password: PASSWORD, maxQueuePerSource: 64 * 1024 });
+    switchers.push(sw);
+    const a = await join(sw, 'a');
+    // b takes a minute to give up on its close: its connection ends that late.
+    const [bt, st] = memoryPair({ closeTimeout: 60_000, remoteAddresses: ['switcher', '192.0.2.2:1'] });
+    sw.handle(st);
+    const b = new Raw(bt);
+    await admitRaw(b, 'b');
+    b.t.pauseReading();
+    // 288 KiB: the connection to b takes 256 KiB and no more, the rest (under the bound) waits.
+    flood(a, b, 18, 1000);
+    await a.barrier();
+    expect(sw.client('b')?.queuedBytes).toBeGreaterThan(0);
+    // b ends its side: the switcher's end of the connection is closed, its writer still waiting.
+    b.t.close();
+    await a.barrier();
+    flood(a, b, 8, 1000);
+    await a.barrier();
+    // What b can never be sent is let go of, not held against a until b's connection ends.
+    expect(sw.client('a')?.paused).toBe(false);
+    expect(sw.client('b')?.queuedBytes).toBe(0);
+    b.t.destroy();
+  });
+
   it('pauses the source of a stalled destination while other traffic flows', async () => {
     const perSource = 64 * 1024;
     const sw = new Switcher({ password: PASSWORD, maxQueuePerSource: perSource });

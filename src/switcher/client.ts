@@ -74,7 +74,7 @@ export interface ClientInfo {
   /**
    * Frames from this node that went nowhere (unknown or invalid destination, refused, ignored, or
    * dropped at a leave, its own or its acceptor's), and other nodes' frames queued for it when it
-   * leaves (not the switcher's own frames: its replies and pings, nor the closes, resets and
+   * leaves or its connection is found closed (not the switcher's own frames: its replies and pings, nor the closes, resets and
    * refusals it queued in another node's place); the switcher counts them too, in `dropped`, or
    * in `ignored` for frames to the switcher it ignored.
    */

@@ -15,6 +15,7 @@ import { now, timeout } from '../util/timers.js';
 import { Caps, Cmd, MAX_PAYLOAD } from '../wire/constants.js';
 import { header } from '../wire/frame.js';
 import { encodeReset } from '../wire/reset.js';
+import { releaseUnread, type Unread, watchUnread } from './unread.js';
 
 /** One end of a stream: a virtual IP and port, and the domain when known. */
 export interface StreamAddress {
@@ -199,6 +200,8 @@ export class StreamCore extends StreamQueue {
   readonly caps: number;
 
   private face: StreamFace | null = null;
+  /** Bytes left unread at a clean close, counted until read or the face is collected (./unread.ts). */
+  private unread: Unread | null = null;
   private readonly host: StreamHost;
   private flags = 0;
   private readonly created = clock();
@@ -960,6 +963,10 @@ export class StreamCore extends StreamQueue {
     this.unmark(STARVED);
     this.consumedTotal += n;
     this.host.accountReceive(-n);
+    if (this.unread !== null) {
+      this.unread.bytes -= n;
+      if (this.unread.bytes <= 0) this.forgetUnread();
+    }
     if (this._state === 'closed' || this.is(CLOSE_RECEIVED)) return;
     this.ackPending += n;
     const caughtUp = this.consumedTotal === this.recvTotal;
@@ -1012,6 +1019,27 @@ export class StreamCore extends StreamQueue {
     this.mark(DISCARDED);
     const unread = this.recvTotal - this.consumedTotal;
     if (unread > 0) this.host.accountReceive(-unread);
+    this.forgetUnread();
+  }
+
+  /**
+   * A clean close with bytes the reader has not taken: they count against the connection until it
+   * takes them, the application discards them, or the face is garbage-collected (./unread.ts).
+   */
+  private watchFace(): void {
+    const bytes = this.recvTotal - this.consumedTotal;
+    if (bytes <= 0 || this.face === null || this.is(DISCARDED)) return;
+    this.unread = { host: this.host, bytes };
+    watchUnread(this.face, this.unread);
+  }
+
+  /** The unread bytes were taken or dropped, and counted so: the face need no longer be watched. */
+  private forgetUnread(): void {
+    const unread = this.unread;
+    if (unread === null) return;
+    this.unread = null;
+    unread.bytes = 0;
+    releaseUnread(unread);
   }
 
   /**
@@ -1242,6 +1270,7 @@ export class StreamCore extends StreamQueue {
       this.closeTimer = null;
     }
     if (discard) this.dropUnread();
+    else this.watchFace();
     if (err !== null) this.face?.onError(err);
     else if (!this.is(READ_ENDED) && !silent) this.endRead();
     if (this.bytes > 0) {

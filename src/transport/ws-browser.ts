@@ -324,8 +324,9 @@ export async function dialBrowserWs(url: string, options: BrowserWsDialOptions =
   const { signal, timeout, protocols, WebSocket: _ctor, ...transportOptions } = options;
   checkBrowserWsOptions(transportOptions);
   const shown = withoutPassword(url);
+  const target = absoluteWsUrl(url);
   return guardDial<Transport>(`WebSocket dial to ${shown}`, { signal, timeout }, (attempt) => {
-    const ws = protocols === undefined ? new Ctor(url) : new Ctor(url, protocols);
+    const ws = protocols === undefined ? new Ctor(target) : new Ctor(target, protocols);
     ws.binaryType = 'arraybuffer';
     const onFail = (ev: Event): void => {
       const code = (ev as CloseEvent).code;
@@ -373,6 +374,24 @@ export function checkWsUrl(url: string): void {
       `invalid WebSocket URL "${withoutPassword(String(url))}": expected ws:// or wss:// (the browser build has no tcp:// or tls://)`,
     );
   }
+}
+
+/**
+ * `url` as every WebSocket takes it: absolute, with a ws: or wss: scheme. Browsers before 2024
+ * (Safari on iOS 16 and older, Chrome before 125, Firefox before 124) throw a SyntaxError for a
+ * relative URL or an http(s) one, which checkWsUrl accepts: the first attempt failed with a
+ * ConfigError and closed the session. A URL that does not parse goes as it is (the WebSocket says why).
+ */
+export function absoluteWsUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url, pageUrl());
+  } catch {
+    return url;
+  }
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  else if (u.protocol === 'https:') u.protocol = 'wss:';
+  return u.href;
 }
 
 /** The page's (or worker's) URL, which relative WebSocket URLs resolve against; none elsewhere. */

@@ -225,8 +225,8 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
       expect(attempt, JSON.stringify(ws)).toThrow(/^option ws\./);
     }
     expect(NeverOpens.made).toHaveLength(0);
-    // What a WebSocket takes besides ws:// and wss://: http(s):// (browsers map it) and, in a page,
-    // a path relative to it.
+    // What a WebSocket takes besides ws:// and wss://: http(s):// and, in a page, a path relative
+    // to it. The WebSocket gets the absolute ws(s) URL, which browsers before 2024 need.
     for (const url of ['wss://relay.example.com/flex/ws', 'https://relay.example.com/flex/ws']) {
       sessions.push(connect(url, o));
     }
@@ -250,8 +250,8 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
     }
     expect(NeverOpens.made.map((w) => w.url)).toEqual([
       'wss://relay.example.com/flex/ws',
-      'https://relay.example.com/flex/ws',
-      '/flex/ws',
+      'wss://relay.example.com/flex/ws',
+      'wss://relay.example.com/flex/ws',
       'ws://127.0.0.1:9/flex/ws',
     ]);
   });

@@ -164,6 +164,47 @@ describe('browser WebSocket transport', () => {
     cleanup.push(() => ws.terminate());
     expect(() => browserWsTransport(ws as unknown as globalThis.WebSocket)).toThrow(ConfigError);
   });
+
+  // checkWsUrl takes a relative or an http(s) URL, but browsers before 2024 (Safari on iOS 16,
+  // Chrome before 125, Firefox before 124) throw a SyntaxError for one: the first attempt failed
+  // with a ConfigError and closed the session. The WebSocket now gets the absolute ws(s) URL.
+  it('opens a relative or http(s) URL as the absolute ws(s) URL it stands for', async () => {
+    const opened: string[] = [];
+    class Recorder extends EventTarget {
+      readyState = 0;
+      binaryType = 'blob';
+      constructor(url: string) {
+        super();
+        opened.push(url);
+      }
+      close(): void {}
+    }
+    vi.stubGlobal('location', { href: 'https://app.example/chat/index.html' });
+    try {
+      for (const url of [
+        '/flex/ws',
+        'relay/ws',
+        'https://relay.example/flex/ws',
+        'http://relay.example:8080/ws',
+      ]) {
+        const ac = new AbortController();
+        const dialing = dialBrowserWs(url, {
+          WebSocket: Recorder as unknown as WebSocketConstructor,
+          signal: ac.signal,
+        });
+        ac.abort();
+        await expect(dialing).rejects.toBeInstanceOf(AbortError);
+      }
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(opened).toEqual([
+      'wss://app.example/flex/ws',
+      'wss://app.example/chat/relay/ws',
+      'wss://relay.example/flex/ws',
+      'ws://relay.example:8080/ws',
+    ]);
+  });
 });
 
 /**

@@ -1,5 +1,6 @@
 import { ConfigError, StreamClosedError } from '../errors.js';
 import { isArrayBuffer, pinsBuffer } from '../util/bytes.js';
+import { HEADER_SIZE } from '../wire/constants.js';
 import { CloseAwareWritable } from './close-aware.js';
 import type { StreamCore, StreamFace } from './core.js';
 import { COPY_BELOW, Stage } from './stage.js';
@@ -9,9 +10,10 @@ import { COPY_BELOW, Stage } from './stage.js';
  * a WritableStream of Uint8Array. Credit follows reading: bytes count as consumed once they leave
  * the readable queue.
  *
- * Inbound payloads are views of the read buffers they arrived in. One is enqueued as it is when
- * it is large (COPY_BELOW), or when the queue is empty and it is at least half of its buffer (a
- * WebSocket message in a browser); other small ones are copied into a stage (./stage.ts),
+ * Inbound payloads are views of the read buffers they arrived in. One is enqueued without a stage
+ * when it is large (COPY_BELOW), or when the queue is empty and it is at least half of its buffer
+ * (a WebSocket message in a browser): as it is when it has its buffer to itself, else as a copy
+ * (ownPayload). Other small ones are copied into a stage (./stage.ts),
  * enqueued as one chunk when it fills, before a large payload, once the reader has emptied the
  * queue, and before the end. Staged bytes are not consumed (no credit).
  *
@@ -188,7 +190,7 @@ export class WebStream implements StreamFace {
     const n = chunk.length;
     if (this.stage === null && (n >= COPY_BELOW || (this.queued === 0 && !pinsBuffer(chunk)))) {
       this.enqueued += chunk.length;
-      this.controller.enqueue(chunk);
+      this.controller.enqueue(ownPayload(chunk));
     } else {
       this.hold(chunk);
     }
@@ -284,7 +286,7 @@ export class WebStream implements StreamFace {
     if (chunk.length >= COPY_BELOW) {
       if (this.stage !== null) this.enqueueStage();
       this.enqueued += chunk.length;
-      this.controller.enqueue(chunk);
+      this.controller.enqueue(ownPayload(chunk));
       return;
     }
     if (this.stage === null) this.stage = new Stage();
@@ -355,6 +357,18 @@ export function asError(reason: unknown): Error | undefined {
   }
   const r = reason as Error & { code?: unknown; resetCode?: unknown };
   return r.name === 'AbortError' && r.code === 20 && r.resetCode === undefined ? undefined : reason;
+}
+
+/**
+ * An inbound payload as a chunk its reader may keep and transfer (postMessage with a transfer list,
+ * structuredClone, ArrayBuffer.prototype.transfer). A view of a buffer that holds nothing else but
+ * its frame's header (a browser WebSocket message) goes as it is. One that shares its buffer with
+ * other frames (a TCP read, a Node.js WebSocket message, the memory pair) is copied, as the toWeb()
+ * views copy theirs: transferred as a view, it detached the whole read buffer, so other streams'
+ * payloads waiting in it read as empty chunks, and whoever received the transfer got their bytes.
+ */
+function ownPayload(chunk: Uint8Array): Uint8Array {
+  return chunk.buffer.byteLength - chunk.byteLength <= HEADER_SIZE ? chunk : new Uint8Array(chunk);
 }
 
 /**

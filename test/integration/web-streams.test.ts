@@ -487,6 +487,29 @@ describe('Web Streams face', () => {
     s.readable.getReader().releaseLock();
   });
 
+  // An inbound payload was enqueued as a view of the read buffer it arrived in, which (over TCP,
+  // a Node.js WebSocket or the memory pair) holds other streams' frames too: a reader that
+  // transferred its chunk (postMessage, structuredClone) detached them all, and another stream's
+  // waiting payload read as an empty chunk.
+  it("a chunk transferred by its reader leaves other streams' chunks whole (docs/browser.md)", async () => {
+    const [a, b] = pair();
+    const accepted: WebStream[] = [];
+    b.listen(19).on('stream', (s: WebStream) => accepted.push(s));
+    const s1 = await a.dial('bob:19');
+    const s2 = await a.dial('bob:19');
+    await expect.poll(() => accepted.length).toBe(2);
+    // Written in one turn: both payloads leave in one batch and arrive in one read buffer.
+    void s1.writable.getWriter().write(new Uint8Array(20_000).fill(1));
+    void s2.writable.getWriter().write(new Uint8Array(20_000).fill(2));
+    await expect.poll(() => accepted[1]!.core.receiveBuffered).toBe(20_000);
+    const first = (await accepted[0]!.readable.getReader().read()).value!;
+    const moved = structuredClone(first, { transfer: [first.buffer as ArrayBuffer] });
+    expect(moved.byteLength).toBe(20_000);
+    const second = (await accepted[1]!.readable.getReader().read()).value!;
+    expect(second.byteLength).toBe(20_000);
+    expect(second.every((x) => x === 2)).toBe(true);
+  });
+
   it("destroy(reason) stops a pipe whose write waits for the peer's credit (docs/browser.md)", async () => {
     const [a, b] = pair();
     b.listen(18);

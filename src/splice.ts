@@ -61,9 +61,13 @@ export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
         abort(self, err);
       });
       // The end of `self`'s data ends `other`'s writing (the pipes below leave that to this), unless
-      // it was a reset in disguise: reportedReset.
+      // it was a reset in disguise: reportedReset. A socket still writing can be asked only once
+      // its writes are out: taken at its word, a reset heard as an end while `self` wrote to a
+      // slow reader ended `other` cleanly, and the failure of the write came too late to undo it.
       self.on('end', () => {
-        if (!reportedReset(self)) other.end();
+        afterOwnWrites(self, () => {
+          if (!other.destroyed && !reportedReset(self)) other.end();
+        });
       });
       self.on('close', () => {
         // Closing without both directions finished is an abort: pass it on.
@@ -113,12 +117,27 @@ const NOTHING = Buffer.alloc(0);
  * even nothing, fails (ECONNRESET, EPIPE) after a reset, and succeeds after a FIN, the peer only
  * done sending. So a socket free to write is written nothing: a failure sets `errored` at once,
  * and destroys the socket with it next tick, whose 'error' passes the reset on. (A socket still
- * writing, or ended, is taken at its word: a pending write of its own fails the same way, later.)
+ * writing is asked once its writes are out: afterOwnWrites. One ended is taken at its word.)
  */
 function reportedReset(d: Duplex): boolean {
   if (!(d instanceof Socket) || d.destroyed || d.writableEnded || d.writableLength > 0) return false;
   d.write(NOTHING);
   return d.errored !== null;
+}
+
+/**
+ * Calls `then` once what a socket had queued to write has gone out: at once when nothing is
+ * queued (or `d` is no socket), after its last write (or its end) otherwise; never when those
+ * fail, as after a reset: the socket is then destroyed with the error, which splice passes on.
+ */
+function afterOwnWrites(d: Duplex, then: () => void): void {
+  if (!(d instanceof Socket) || d.destroyed || d.writableLength === 0) then();
+  else if (d.writableEnded) d.once('finish', then);
+  else {
+    d.write(NOTHING, (err) => {
+      if (!err) then();
+    });
+  }
 }
 
 /** Destroys `d` with `err`; a connected TCP socket is reset (RST), so its peer sees the abort. */

@@ -22,6 +22,7 @@ async function tunnel(): Promise<{
   port: number;
   accepted: AsyncIterator<FlexStream>;
   results: Promise<Error | undefined>[];
+  relayed: net.Socket[];
 }> {
   const [ta, tb] = memoryPair();
   const alice = new Node(ta, { domain: 'alice', ip: 1 });
@@ -32,8 +33,10 @@ async function tunnel(): Promise<{
   });
   const listener = bob.listen(80);
   const results: Promise<Error | undefined>[] = [];
+  const relayed: net.Socket[] = [];
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
     socket.on('error', () => {});
+    relayed.push(socket);
     cleanups.push(() => socket.destroy());
     alice.dial('bob:80').then(
       (stream) => {
@@ -46,7 +49,12 @@ async function tunnel(): Promise<{
   cleanups.push(() => server.close());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
-  return { port, accepted: listener[Symbol.asyncIterator](), results };
+  return { port, accepted: listener[Symbol.asyncIterator](), results, relayed };
+}
+
+/** Resolves once `cond` holds, looked at once a turn of the event loop. */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((resolve) => setImmediate(resolve));
 }
 
 function client(port: number): net.Socket {
@@ -97,5 +105,36 @@ describe('splice from the package entry, TCP socket <-> flex stream', () => {
     stream.destroy(new Error('the service failed'));
     expect(await ending).toBe('ECONNRESET');
     expect(await results[0]).toMatchObject({ code: 'FLEX_ERR_STREAM_RESET' });
+  });
+
+  // The relay's socket writes to a client that reads nothing, and has the client's bytes unread
+  // (the service paused): the client's reset then reached the relay as the end of its data, and
+  // only the pending write failed, later. The end went on at once, so the service read a clean
+  // end of a cut-off upload, then a reset it could take for a late hiccup.
+  it("a client's reset while the relay writes to it reaches the service as a reset, not an end", {
+    timeout: 10_000,
+  }, async () => {
+    const { port, accepted, results, relayed } = await tunnel();
+    const c = client(port);
+    c.write('request');
+    const { value: stream } = await accepted.next();
+    expect(String(await once(stream, 'data'))).toBe('request');
+    c.pause();
+    stream.pause();
+    const heard: string[] = [];
+    stream.on('end', () => heard.push('end'));
+    stream.on('error', () => heard.push('error'));
+    const closed = new Promise((resolve) => stream.on('close', resolve));
+    // Enough for the relay's socket to queue what the client's buffers cannot take...
+    stream.write(Buffer.alloc(8 << 20, 1));
+    await until(() => (relayed[0]?.writableLength ?? 0) > 0);
+    // ...and for the relay to stop reading the client, the service's side being full.
+    c.write(Buffer.alloc(8 << 20, 2));
+    await until(() => relayed[0]?.isPaused() === true);
+    c.resetAndDestroy();
+    stream.resume();
+    await closed;
+    expect(heard).toEqual(['error']);
+    expect(await results[0]).toMatchObject({ code: 'ECONNRESET' });
   });
 });

@@ -18,8 +18,10 @@ import { ConfigError } from './errors.js';
  *   reset to its peer (a Go peer, plain v3, gets a close: docs/manual.md, section 3). A
  *   connected TCP socket is reset (RST, `resetAndDestroy()`), not closed with a FIN, so its peer
  *   sees ECONNRESET, not the end of the data. A socket's reset that Node reports as a plain
- *   `'end'` is told apart and passed on as a reset too (reportedReset). Node cannot reset a TLS
- *   socket (`tls.TLSSocket`): it is destroyed, and its peer sees a close.
+ *   `'end'` is told apart and passed on as a reset too (reportedReset). A TLS socket
+ *   (`tls.TLSSocket`) is reset through the TCP socket under it: one a `tls.Server` accepted, or
+ *   one made by `tls.connect({ socket })`. Node keeps none under one made by
+ *   `tls.connect({ host, port })`: it is destroyed, and its peer sees a close.
  * - Data one side sends after the other has closed in both directions cannot be delivered: the
  *   sender is reset rather than left half-open.
  * - A side already destroyed when splice is called (a client that hung up while the dial for it
@@ -151,13 +153,31 @@ function abort(d: Duplex, err: Error): void {
   // those bytes and close with a FIN, and the reader take the cut-off data for all of it.
   const shuttingDown = d.writableEnded && !d.writableFinished && d.writableLength === 0;
   if (d instanceof Socket && !d.connecting && !d.pending && !shuttingDown) {
+    const tcp = socketUnder(d);
     try {
-      d.resetAndDestroy();
+      // A TLS socket: the TCP socket under it is reset. Destroyed alone, it closed with a FIN
+      // and no close_notify, which a Node TLS peer reads as a clean end of the data. The TLS
+      // socket closes once that one has (Node destroys it then); it must not be destroyed before:
+      // Node 20 then frees its TLS state under the reset still closing, and crashes (SIGSEGV).
+      // (Reset already, the TCP socket takes a second reset as a no-op.)
+      tcp.resetAndDestroy();
       return;
     } catch {
-      // A TLS socket: Node resets only a plain TCP handle and throws (ERR_INVALID_HANDLE_TYPE),
-      // which, from an event listener, ended the process. Destroyed, its peer sees a close.
+      // Node resets only a plain TCP handle and throws (ERR_INVALID_HANDLE_TYPE): a TLS socket
+      // with none under it to reach, or over a pipe. Thrown from an event listener, it ended the
+      // process. Destroyed, its peer sees a close.
     }
   }
   d.destroy(err);
+}
+
+/**
+ * The socket a `tls.TLSSocket` was made over, and so on down; `d` itself when it wraps none.
+ * Node keeps it as `_parent` (undocumented, but set since TLSSocket exists) for a socket that a
+ * `tls.Server` accepted, or that `tls.connect({ socket })` was given; `tls.connect({ host, port })`
+ * makes its TCP handle itself, and no socket is kept.
+ */
+function socketUnder(d: Socket): Socket {
+  const parent: unknown = (d as { _parent?: unknown })._parent;
+  return parent instanceof Socket && parent !== d ? socketUnder(parent) : d;
 }

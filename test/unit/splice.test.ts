@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
@@ -274,28 +275,84 @@ describe('splice', () => {
     expect([socket.destroyed, flex.destroyed, flex.listenerCount('data')]).toEqual([false, false, 0]);
   });
 
-  // Node resets only a plain TCP handle: resetAndDestroy() on a TLS socket throws, and it threw
-  // from splice's listener, so the first failure of a tunnel over TLS ended the process.
-  it('an abort destroys a TLS socket, which cannot be reset, without throwing', {
-    timeout: 5_000,
-  }, async () => {
+  /** A TLS server on 127.0.0.1 that allows half-open; resolves with its port. */
+  async function tlsServer(): Promise<{ port: number; accepted: Promise<tls.TLSSocket> }> {
     const server = tls.createServer({ key, cert, allowHalfOpen: true });
     cleanup.push(() => server.close());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const accepted = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
-    const { port } = server.address() as net.AddressInfo;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { port: (server.address() as net.AddressInfo).port, accepted };
+  }
+
+  /**
+   * A round trip on a new TLS connection: both ends have then read all the other sent (TLS 1.3
+   * session tickets included), and a reset finds nothing unread, which would pass it for an end.
+   */
+  async function roundTrip(client: tls.TLSSocket, server: tls.TLSSocket): Promise<void> {
+    const hello = once(client, 'data');
+    server.write('hello');
+    await hello;
+    const hi = once(server, 'data');
+    client.write('hi');
+    await hi;
+  }
+
+  // Node resets only a plain TCP handle: a TLS socket was destroyed, which closes with a FIN and
+  // no close_notify, and its Node peer read a clean end of the data. The TCP socket under it is
+  // reset instead. (resetAndDestroy() on the TLS socket throws: from splice's listener, it ended
+  // the process.)
+  it('an abort resets the TCP socket under a TLS socket a server accepted', {
+    timeout: 5_000,
+  }, async () => {
+    const { port, accepted } = await tlsServer();
     const client = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost' });
     cleanup.push(() => client.destroy());
-    client.on('error', () => {});
-    const clientClosed = new Promise((resolve) => client.on('close', resolve));
-    client.resume();
     const socket = await accepted;
+    await roundTrip(client, socket);
+    const clientEnding = ending(client);
     const flex = endpoint();
     const done = splice(socket, flex);
     flex.destroy(new Error('the service failed'));
     expect(await done).toMatchObject({ message: 'the service failed' });
     expect(socket.destroyed).toBe(true);
-    await clientClosed;
+    expect(await clientEnding).toBe('ECONNRESET');
+  });
+
+  it('an abort resets the TCP socket a TLS client was made over', { timeout: 5_000 }, async () => {
+    const { port, accepted } = await tlsServer();
+    // The TLS socket takes allowHalfOpen from the socket it is made over.
+    const tcp = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const client = tls.connect({ socket: tcp, ca: cert, servername: 'localhost' });
+    cleanup.push(() => client.destroy());
+    const server = await accepted;
+    await roundTrip(client, server);
+    const serverEnding = ending(server);
+    const flex = endpoint();
+    const done = splice(client, flex);
+    flex.destroy(new Error('the service failed'));
+    expect(await done).toMatchObject({ message: 'the service failed' });
+    expect([client.destroyed, tcp.destroyed]).toEqual([true, true]);
+    expect(await serverEnding).toBe('ECONNRESET');
+  });
+
+  // tls.connect({ host, port }) keeps no socket under it: the limit docs/manual.md states.
+  it('an abort destroys a TLS client with no socket under it, without throwing', {
+    timeout: 5_000,
+  }, async () => {
+    const { port, accepted } = await tlsServer();
+    // (tls.connect takes allowHalfOpen, which its type leaves out.)
+    const options = { host: '127.0.0.1', port, ca: cert, servername: 'localhost', allowHalfOpen: true };
+    const client = tls.connect(options);
+    cleanup.push(() => client.destroy());
+    const server = await accepted;
+    await roundTrip(client, server);
+    const serverEnding = ending(server);
+    const flex = endpoint();
+    const done = splice(client, flex);
+    flex.destroy(new Error('the service failed'));
+    expect(await done).toMatchObject({ message: 'the service failed' });
+    expect(client.destroyed).toBe(true);
+    expect(await serverEnding).toBe('end');
   });
 
   it('an abort on one side destroys the other and reports the error', async () => {

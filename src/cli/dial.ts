@@ -186,6 +186,13 @@ async function runDial(ctx: CommandContext): Promise<number> {
       outputError ??= outputClosed(err, 'before the transfer ended');
       stream.destroy(outputError);
     });
+    // stdin a socket (inetd, systemd's Accept=yes) that its peer reset: reading it fails. Unheard,
+    // that 'error' ended the process with Node's stack trace (exit 1), and the stream with no word.
+    process.stdin.on('error', (err) => {
+      stream.destroy(
+        new CliError('CLI_IO', `stdin failed before the transfer ended: ${err.message}`, { cause: err }),
+      );
+    });
     process.stdin.pipe(stream);
     stream.pipe(process.stdout, { end: false });
     stream.once('end', () => {

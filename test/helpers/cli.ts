@@ -88,12 +88,14 @@ export function runCli(
   args: readonly string[],
   o: {
     env?: Record<string, string | undefined>;
-    stdin?: 'pipe' | 'ignore';
+    /** The child's stdin: nothing (the default), a pipe written here, or a socket (as inetd's). */
+    stdin?: 'pipe' | 'ignore' | net.Socket;
     /**
      * Where the child's stdout goes: a pipe read here (the default), or this file descriptor (the
-     * write end of a FIFO another process reads, for a reader whose reads the test chooses).
+     * write end of a FIFO another process reads, for a reader whose reads the test chooses), or
+     * a socket (as inetd's).
      */
-    stdout?: number;
+    stdout?: number | net.Socket;
     /** Run this TypeScript file through tsx instead of the CLI (examples). */
     script?: string;
     shared?: boolean;

@@ -7,12 +7,17 @@ import { CliError } from './exit.js';
  * command has otherwise finished, for bytes it took for written.
  */
 
-/** Whether `err` says stdout's reader closed it. */
+/**
+ * Whether `err` says stdout's reader closed it: EPIPE, or ECONNRESET for a stdout that is a
+ * socket (inetd, systemd's `Accept=yes`) whose peer reset it, the way a TCP reader goes away.
+ * That one exited 1, an unexpected failure, with `write ECONNRESET` and nothing more.
+ */
 export function isOutputClosed(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EPIPE' || code === 'ECONNRESET';
 }
 
-/** stdout's EPIPE as the CLI's own failure (exit 141); any other error of stdout as it is. */
+/** stdout's reader gone as the CLI's own failure (exit 141); any other error of stdout as it is. */
 export function outputClosed(err: Error, what: string): Error {
   if (!isOutputClosed(err)) return err;
   return new CliError('CLI_OUTPUT_CLOSED', `stdout was closed by its reader ${what}`, { cause: err });

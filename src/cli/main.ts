@@ -16,6 +16,12 @@ const [{ describeError, ExitCode }, { run }] = await Promise.all([
   import('./program.js'),
 ]);
 
+// stderr whose reader went away (`2>&1 | head`, a log collector restarted): what goes there is
+// lost, and nothing more. Unheard, the EPIPE of a `--stats` line or summary, or of the error line,
+// ended the process as an unhandled 'error': exit 1, a transfer cut short or its exit code hidden.
+// (The logs write to fd 2 on their own, and drop their lines then: log.ts.)
+process.stderr.on('error', () => {});
+
 function exit(code: number): void {
   // Logs go out synchronously; stdout may still hold the tail of a dial's data or a report.
   // Not after a signal: that data belongs to a transfer cut off (the stream was reset), and a

@@ -231,6 +231,21 @@ describe('flexmux dial', () => {
     expect(summary).toBeLessThan(error);
   });
 
+  // `flexmux dial --stats X 2>&1 | head -c N`: the summary met the same closed pipe on stderr, and
+  // its EPIPE, unheard, ended the process with exit 1 instead of 141.
+  it('a reader that closes both stdout and stderr (`2>&1 | head -c`): still exit 141', async () => {
+    const dial = runCli(['dial', 'source:9', '-s', tcp, '--stats', '--stats-interval', '100ms'], {
+      env: ENV,
+      stdin: 'pipe',
+    });
+    dial.proc.stdin?.on('error', () => {});
+    await dial.waitForStdout('aaaa');
+    dial.proc.stderr?.destroy();
+    dial.proc.stdout?.destroy();
+    expect(await dial.exited).toBe(141);
+    dial.proc.stdin?.destroy();
+  });
+
   /**
    * `dial source:12` (4 KiB more than a pipe holds) into a stalled reader, until the stream has
    * ended both ways with part of what it brought still queued in dial for the pipe.

@@ -17,9 +17,15 @@ export function isOutputClosed(err: unknown): boolean {
   return code === 'EPIPE' || code === 'ECONNRESET';
 }
 
-/** stdout's reader gone as the CLI's own failure (exit 141); any other error of stdout as it is. */
+/**
+ * stdout's reader gone as the CLI's own failure (exit 141); any other failure of stdout (a full
+ * disk: ENOSPC) as local I/O (exit 13). That one went out as it was: exit 1, an unexpected
+ * failure, in a line that did not name stdout.
+ */
 export function outputClosed(err: Error, what: string): Error {
-  if (!isOutputClosed(err)) return err;
+  if (!isOutputClosed(err)) {
+    return new CliError('CLI_IO', `stdout failed ${what}: ${err.message}`, { cause: err });
+  }
   return new CliError('CLI_OUTPUT_CLOSED', `stdout was closed by its reader ${what}`, { cause: err });
 }
 

@@ -246,6 +246,24 @@ describe('flexmux dial', () => {
     dial.proc.stdin?.destroy();
   });
 
+  // `flexmux dial X > file` on a disk that fills up: ENOSPC went out as it was, exit 1 (an
+  // unexpected failure) in a line that did not name stdout.
+  it('a stdout that fails (a full disk): exit 13, stdout named', async () => {
+    const full = await open('/dev/full', 'w');
+    let dial: CliChild;
+    try {
+      dial = runCli(['dial', 'source:9', '-s', tcp], { env: ENV, stdin: 'pipe', stdout: full.fd });
+    } finally {
+      await full.close();
+    }
+    dial.proc.stdin?.on('error', () => {});
+    expect(await dial.exited, dial.stderr).toBe(13);
+    dial.proc.stdin?.destroy();
+    expect(dial.stderr).toMatch(
+      /^flexmux dial: stdout failed before the transfer ended: ENOSPC: .*\[CLI_IO\]$/m,
+    );
+  });
+
   /**
    * `dial source:12` (4 KiB more than a pipe holds) into a stalled reader, until the stream has
    * ended both ways with part of what it brought still queued in dial for the pipe.

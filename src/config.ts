@@ -75,7 +75,7 @@ export const defaults = Object.freeze({
    * payloads is views, not a copy. Control frames still lead every batch.
    */
   maxBatchBytes: 1024 * 1024,
-  /** Control frames (ACKs, pings, opens) queued before the connection is declared stuck. */
+  /** Control frames (ACKs, pings, opens) left waiting, the transport full, before the connection is declared stuck. */
   maxControlQueue: 65_536,
   /**
    * Between flexmux nodes (directly, or through a flexmux switcher), dials after the first resolve

@@ -157,6 +157,12 @@ interface ControlItem {
  * short parts cost more than copying them; long payloads keep travelling as views.
  */
 const COPY_MAX = 16 * 1024;
+/**
+ * Slots (8 bytes each) an emptied control queue or ready list keeps: a larger ring goes back to a
+ * small one at the end of a flush. Kept this size, a connection that bursts a few hundred frames
+ * per flush does not grow its ring again every time.
+ */
+const KEEP_SLOTS = 1024;
 /** A part longer than this (a payload) keeps its batch from being copied. */
 const SHORT_PART = 1024;
 
@@ -532,6 +538,11 @@ export class Scheduler {
     }
     for (const q of drained) this.settleDrain(q);
     if (this.returned !== 0) this.releaseReturned();
+    // A burst (a read's worth of replies, up to maxControlQueue; many streams writing at once)
+    // grew these rings, which never shrink by themselves: emptied, an idle connection kept the
+    // peak's slots for good (512 KiB at the node's default bound). Two tests per flush.
+    this.control.trim(KEEP_SLOTS);
+    this.ready.trim(KEEP_SLOTS);
   }
 
   /** `sink.send` with the send's release recorded (watchReleases). */

@@ -14,6 +14,11 @@ export class Deque<T> {
     return this.len;
   }
 
+  /** Slots the ring holds, used or not. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
   push(v: T): void {
     if (this.len === this.buf.length) this.grow();
     this.buf[(this.head + this.len) & (this.buf.length - 1)] = v;
@@ -41,6 +46,17 @@ export class Deque<T> {
   /** Replaces the newest item; the deque must not be empty. */
   setLast(v: T): void {
     this.buf[(this.head + this.len - 1) & (this.buf.length - 1)] = v;
+  }
+
+  /**
+   * Empty and holding more than `max` slots: trades them for a small ring. push and shift never
+   * shrink it, so a burst kept its peak's slots (8 bytes each) for good. For owners to call where
+   * a batch of work ends, never per item.
+   */
+  trim(max: number): void {
+    if (this.len !== 0 || this.buf.length <= max) return;
+    this.buf = new Array<T | undefined>(8);
+    this.head = 0;
   }
 
   clear(): void {

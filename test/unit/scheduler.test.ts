@@ -393,3 +393,57 @@ describe('scheduler: an application handler that throws', () => {
     expect(s.framesWritten).toBe(1001);
   });
 });
+
+describe('scheduler: the slots a burst leaves', () => {
+  // push and shift never shrink a Deque: a burst of control frames (a read's worth of replies, up
+  // to maxControlQueue) left the connection holding its peak's slots, 8 bytes each (512 KiB at
+  // the node's default bound of 65,536), empty for as long as it lived; so did the ready list
+  // after many streams wrote at once.
+  const slots = (s: Scheduler, which: 'control' | 'ready') =>
+    (s as unknown as Record<typeof which, Deque<unknown>>)[which].capacity;
+
+  it('lets the control queue go back to a small ring once a flush empties it', () => {
+    const sink = new RecordingSink();
+    const s = new Scheduler(sink, {
+      quantum: KIB,
+      maxBatchBytes: 64 * KIB,
+      maxControlQueue: 65_536,
+      schedule: () => {},
+    });
+    for (let i = 0; i < 65_536; i++) s.pushControl(header(1));
+    // Still waiting behind a full transport: the slots are in use.
+    sink.accept = false;
+    s.flush();
+    expect(s.controlLength).toBeGreaterThan(0);
+    expect(slots(s, 'control')).toBe(65_536);
+    sink.accept = true;
+    s.drain();
+    s.flush();
+    expect(s.controlLength).toBe(0);
+    expect(sink.frames.length).toBe(65_536);
+    expect(slots(s, 'control')).toBeLessThanOrEqual(16);
+    // and it grows again as it did
+    for (let i = 0; i < 100; i++) s.pushControl(header(2));
+    s.flush();
+    expect(sink.frames.length).toBe(65_636);
+  });
+
+  it('lets the ready list go once many streams have sent', () => {
+    const sink = new RecordingSink();
+    const s = manual(sink, KIB);
+    const queues = Array.from({ length: 5_000 }, () => new StreamQueue());
+    for (const q of queues) s.pushOrdered(q, header(3), new Uint8Array(10));
+    s.flush();
+    expect(sink.frames.length).toBe(5_000);
+    expect(slots(s, 'ready')).toBeLessThanOrEqual(16);
+  });
+
+  it('keeps a small ring as it is', () => {
+    const s = manual(new RecordingSink(), KIB);
+    for (let i = 0; i < 600; i++) s.pushControl(header(1));
+    s.flush();
+    // 1,024 slots (8 KiB) stay: a connection that bursts a few hundred frames per flush would
+    // otherwise grow its ring again every time.
+    expect(slots(s, 'control')).toBe(1_024);
+  });
+});

@@ -10,6 +10,7 @@ import type { Frame } from '../wire/frame.js';
 import { clipText } from '../wire/utf8.js';
 import { type AccessOptions, AccessPolicy, copyAccess } from './access.js';
 import type { AdmissionReader, Verified } from './admission.js';
+import { ById } from './by-id.js';
 import {
   type ClientCounters,
   type ClientHost,
@@ -103,6 +104,8 @@ export class Switcher extends Emitter<SwitcherEvents> {
   /** Where the switcher logs: the `logger` option, or one that drops everything. */
   readonly logger: Logger;
   private readonly registry: Registry<SwitcherClient>;
+  /** The registry's clients by id, for pages of clients() (listed while the registry holds them). */
+  private readonly byId = new ById<SwitcherClient>((c) => this.registry.byIp(c.ip) === c);
   private readonly router: Router;
   private readonly gate: Gatekeeper;
   private readonly access: AccessPolicy;
@@ -282,18 +285,9 @@ export class Switcher extends Emitter<SwitcherEvents> {
    * before it).
    */
   clients(limit = Number.POSITIVE_INFINITY, offset = 0, afterId = 0): ClientInfo[] {
-    const out: ClientInfo[] = [];
-    let skip = offset;
-    for (const c of this.registry.entries()) {
-      if (out.length >= limit) break;
-      if (c.id <= afterId) continue;
-      if (skip > 0) {
-        skip--;
-        continue;
-      }
-      out.push(c.info());
-    }
-    return out;
+    // By id (by-id.ts): a page after `afterId` costs its own length and no more, where a walk
+    // of the registry cost every client before it too.
+    return this.byId.page(afterId, offset, limit, this.registry.size).map((c) => c.info());
   }
 
   /**
@@ -432,6 +426,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
       connectedAt: Number(nowNs / 1_000_000n),
     });
     claim.commit(client);
+    this.byId.push(client, this.registry.size);
     // The reply goes out before anything the scheduler queues for this client.
     transport.send([response]);
     this.admittedTotal++;

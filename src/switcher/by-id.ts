@@ -22,10 +22,10 @@ export class ById<T extends { readonly id: number }> {
   }
 
   /**
-   * The live items whose id is greater than `afterId`, ascending, after the first `skip` of
-   * them, at most `limit`. `size`: live items now.
+   * The live items whose id is greater than `afterId` (and that `keep`, if given), ascending,
+   * after the first `skip` of them, at most `limit`. `size`: live items now.
    */
-  page(afterId: number, skip: number, limit: number, size: number): T[] {
+  page(afterId: number, skip: number, limit: number, size: number, keep?: (item: T) => boolean): T[] {
     this.compact(size);
     const items = this.items;
     let lo = 0;
@@ -38,11 +38,16 @@ export class ById<T extends { readonly id: number }> {
     const out: T[] = [];
     for (let i = lo; i < items.length && out.length < limit; i++) {
       const item = items[i];
-      if (!this.live(item)) continue;
+      if (!this.live(item) || (keep !== undefined && !keep(item))) continue;
       if (skip > 0) skip--;
       else out.push(item);
     }
     return out;
+  }
+
+  /** Forgets every item (the owner's table was emptied: nothing is live any more). */
+  clear(): void {
+    this.items = [];
   }
 
   private compact(size: number): void {

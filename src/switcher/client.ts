@@ -9,6 +9,7 @@ import { EMPTY, type Frame, header } from '../wire/frame.js';
 import { encodeOpenError, OpenErrorText } from '../wire/open.js';
 import { encodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import type { FrameSink } from './admission.js';
+import { ById } from './by-id.js';
 import type { ResolvedSwitcherOptions } from './config.js';
 import { Liveness } from './liveness.js';
 import {
@@ -160,6 +161,8 @@ export interface LinkedStream {
   since: number;
   /** StreamInfo.id. */
   id: number;
+  /** Its key in both clients' `streams`. */
+  key: string;
   /** FINs seen: 1 from the dialer, 2 from the acceptor. */
   fins: number;
 }
@@ -312,6 +315,8 @@ export class SwitcherClient implements FrameSink {
   private readonly cmdSeen: number[] = [];
   /** Live streams with this node at one end: key -> the other end and the stream's addresses. */
   readonly streams = new Map<string, LinkedStream>();
+  /** `streams` by id, for pages of streamInfos() (listed while `streams` holds them). */
+  private readonly byId = new ById<LinkedStream>((l) => this.streams.get(l.key) === l);
   /** Of `streams`, those this client accepted (ClientCounters.streamsAccepted). */
   accepted = 0;
   /**
@@ -569,28 +574,20 @@ export class SwitcherClient implements FrameSink {
    * of those, the `limit` after the first `offset`, of those whose id is greater than `afterId`.
    */
   streamInfos(acceptorOnly = false, offset = 0, limit = Number.POSITIVE_INFINITY, afterId = 0): StreamInfo[] {
-    const out: StreamInfo[] = [];
-    let skip = offset;
-    // The map keeps link order, so ids ascend along it: a cursor skips, it never sorts.
-    for (const link of this.streams.values()) {
-      if (out.length >= limit) break;
-      if (link.id <= afterId) continue;
-      if (acceptorOnly && link.acceptorClient !== this) continue;
-      if (skip > 0) {
-        skip--;
-        continue;
-      }
+    // By id (by-id.ts): a page after `afterId` costs its own streams, where a walk of `streams`
+    // cost every stream before it too (up to maxStreamsPerClient of them, for each page).
+    const keep = acceptorOnly ? (link: LinkedStream) => link.acceptorClient === this : undefined;
+    return this.byId.page(afterId, offset, limit, this.streams.size, keep).map((link) => {
       const acc = link.acceptorClient;
       const dial = link.dialerClient;
-      out.push({
+      return {
         id: link.id,
         dialer: { domain: dial.domain, ip: link.dialer[0], port: link.dialer[1] },
         acceptor: { domain: acc.domain, ip: link.acceptor[0], port: link.acceptor[1] },
         caps: link.caps,
         since: link.since,
-      });
-    }
-    return out;
+      };
+    });
   }
 
   /** A PingDomain ACK addressed to the switcher: completes the liveness ping with that id. */
@@ -627,10 +624,13 @@ export class SwitcherClient implements FrameSink {
       caps,
       since,
       id,
+      key,
       fins,
     };
     a.streams.set(key, link);
     b.streams.set(key, link);
+    a.byId.push(link, a.streams.size);
+    if (b !== a) b.byId.push(link, b.streams.size);
     // The addresses are a new stream's: a close of an earlier one on them was answered or is lost.
     // Dropped once the stream is recorded, so that neither end looks idle (trimIfIdle) meanwhile.
     if (a.closing.size !== 0) SwitcherClient.dropClose(a, key);
@@ -1030,6 +1030,7 @@ export class SwitcherClient implements FrameSink {
       SwitcherClient.forgetRoute(link);
     }
     this.streams.clear();
+    this.byId.clear();
     for (const [peer, orphans] of ends) peer.endOrphans(orphans, this);
     // Survivors that had a stream, close or dial in flight with us: once all of it is gone below,
     // each that has nothing left lets go of its empty queues (trimIfIdle), as after an unlink.

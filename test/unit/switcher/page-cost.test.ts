@@ -2,12 +2,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SwitcherClient } from '../../../src/switcher/client.js';
 import type { Registry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
-import { join, PASSWORD } from './helpers.js';
+import { Cmd } from '../../../src/wire/constants.js';
+import { makeFrame } from '../../../src/wire/frame.js';
+import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
+import { join, PASSWORD, type Raw } from './helpers.js';
 
 /**
  * What a page of the admin's lists costs: a page that resumes after a cursor reads the items of
  * that page (and a binary search's few more), not every item before it. Counted in reads of the
- * items' ids, not timed: walked from the start, 300 clients page by page read 45,000 ids.
+ * items' ids, not timed: walked from the start, 300 clients (or streams) page by page read
+ * 45,000 ids.
  */
 
 const open: Switcher[] = [];
@@ -55,5 +59,45 @@ describe('the cost of a page of clients', () => {
     expect(sw.clients(2, 1, ids[279]).map((c) => c.domain)).toEqual(['n281', 'n282']);
     expect(counter.reads).toBeLessThan(3 * 40);
     expect(sw.clients().length).toBe(120);
+  });
+});
+
+/** Opens one stream from `a` to `b` on port `port` of both. */
+async function openStream(a: Raw, b: Raw, port: number): Promise<void> {
+  a.send(makeFrame(Cmd.OPEN, b.ip, port, a.ip, port, encodeOpen({ domain: '' })));
+  await b.next((f) => f.cmd === Cmd.OPEN && f.dstPort === port);
+  b.send(makeFrame(Cmd.OPEN_ACK, a.ip, port, b.ip, port, encodeOpenAck({ window: 0 })));
+  await a.next((f) => f.cmd === Cmd.OPEN_ACK && f.srcPort === port);
+}
+
+describe("the cost of a page of a client's streams", () => {
+  it('does not grow with the streams before the cursor', async () => {
+    const sw = new Switcher({ password: PASSWORD });
+    open.push(sw);
+    const [a, b, c] = [await join(sw, 'a'), await join(sw, 'b'), await join(sw, 'c')];
+    for (let port = 1; port <= 300; port++) await openStream(port % 2 === 0 ? a : c, b, port);
+    const ids = sw.streams('b')!.map((s) => s.id);
+    expect(ids).toHaveLength(300);
+    const hub = registryOf(sw).byDomain('b')!;
+    const counter = countIdReads(hub.streams.values());
+
+    const page = sw.streams('b', { limit: 4, after: ids[289] })!;
+    expect(page.map((s) => s.acceptor.port)).toEqual([291, 292, 293, 294]);
+    expect(counter.reads).toBeLessThan(40);
+
+    // c leaves with its streams (the odd ports): b's pages skip them, in order.
+    expect(sw.kick('c')).toBe(true);
+    await b.barrier();
+    counter.reads = 0;
+    expect(sw.streams('b', { limit: 3, after: ids[9] })!.map((s) => s.acceptor.port)).toEqual([12, 14, 16]);
+    expect(sw.streams('b', { limit: 2, after: ids[289], offset: 1 })!.map((s) => s.acceptor.port)).toEqual([
+      294, 296,
+    ]);
+    expect(counter.reads).toBeLessThan(2 * 40);
+    expect(sw.streams('b')).toHaveLength(150);
+    // Each stream once across clients: those b accepted, as the list without a domain has them.
+    expect(sw.streams()!.map((s) => s.acceptor.port)).toEqual(
+      Array.from({ length: 150 }, (_, i) => 2 * i + 2),
+    );
   });
 });

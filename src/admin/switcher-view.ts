@@ -6,7 +6,7 @@ import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
 /**
  * What the admin shows of a switcher: JSON views of its clients with rates computed from samples,
  * the total throughput history, and the snapshots pushed to the dashboard. Everything here is
- * read through the switcher's public API (`clients()`, `client()`, `eachClient()`, `stats()`).
+ * read through the switcher's public API (`clients()`, `client()`, `clientCount`, `eachClient()`, `stats()`).
  *
  * Sampling and totals read every client's counters (`eachClient()`), never a full ClientInfo;
  * a snapshot builds views of the clients it returns only: with 10,000 clients it used to build
@@ -169,7 +169,8 @@ export class SwitcherView {
   clientsPage(page: Page): ClientsPage {
     const list = this.switcher.clients(page.limit + 1, page.offset, page.after);
     const next = cutPage(list, page.limit, (c) => c.id);
-    return { count: this.switcher.stats().clients, next, clients: list.map((c) => this.view(c)) };
+    // clientCount, not stats(): its byte totals walk every client, and made each page cost them all.
+    return { count: this.switcher.clientCount, next, clients: list.map((c) => this.view(c)) };
   }
 
   client(domain: string): ClientView | undefined {
@@ -209,7 +210,7 @@ export class SwitcherView {
       clients.push(streamsRow(c, list));
       last = c.id;
     }
-    const count = this.switcher.stats().clients;
+    const count = this.switcher.clientCount;
     return { count, next: candidates.length > clients.length ? cursorOf(last) : null, clients };
   }
 

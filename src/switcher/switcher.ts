@@ -352,6 +352,14 @@ export class Switcher extends Emitter<SwitcherEvents> {
     return c?.streamInfos(false, from, limit, page.after);
   }
 
+  /**
+   * Clients admitted and connected now: `stats().clients`, without its walk of every client for
+   * the byte totals (a page of the admin's lists needs the count alone).
+   */
+  get clientCount(): number {
+    return this.registry.size;
+  }
+
   /** The switcher's counters: clients, admissions, frames and bytes (clients that left included). */
   stats(): SwitcherStats {
     let bytesIn = this.departed.bytesIn;

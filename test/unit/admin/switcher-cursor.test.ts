@@ -6,6 +6,8 @@ import { HttpError, readPage } from '../../../src/admin/http.js';
 import type { Context } from '../../../src/admin/router.js';
 import { SwitcherPanel } from '../../../src/admin/switcher-panel.js';
 import { type ClientView, SwitcherView } from '../../../src/admin/switcher-view.js';
+import type { SwitcherClient } from '../../../src/switcher/client.js';
+import type { Registry as SwitcherRegistry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Cmd } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
@@ -129,6 +131,31 @@ describe('cursor pages of the switcher admin lists', () => {
       seen.push(...ports(p));
     }
     expect(seen).toEqual([1, 2, 4, 5, 6]);
+  });
+
+  it("reads the page's clients only, not every client's counters for the count", async () => {
+    const { sw, view } = await switcherWith(Array.from({ length: 200 }, (_, i) => `n${i}`));
+    const ids = sw.clients().map((c) => c.id);
+    // Reads of each client's byte counters (stats().clients summed them all to count them).
+    let reads = 0;
+    const registry = (sw as unknown as { registry: SwitcherRegistry<SwitcherClient> }).registry;
+    for (const c of registry.entries()) {
+      const stats = c.stats;
+      Object.defineProperty(c, 'stats', {
+        get: () => {
+          reads++;
+          return stats;
+        },
+      });
+    }
+    const clients = view.clientsPage(page(`limit=5&cursor=${ids[189]}`));
+    expect(clients.clients.map((c) => c.domain)).toEqual(['n190', 'n191', 'n192', 'n193', 'n194']);
+    expect(clients.count).toBe(200);
+    const streams = view.streams(undefined, page(`limit=5&cursor=${ids[189]}`))!;
+    expect(streams.clients.map((c) => c.domain)).toEqual(['n190', 'n191', 'n192', 'n193', 'n194']);
+    expect(streams.count).toBe(200);
+    // Each client of the two pages read for its own view: 12 clients at most, a few reads each.
+    expect(reads).toBeLessThan(12 * 4);
   });
 
   it('reads a cursor, and refuses a bad one or one with an offset', () => {

@@ -109,6 +109,9 @@ export interface StreamsPage {
   clients: ClientStreamsView[];
 }
 
+/** Clients read for the first batch of a page of streams (SwitcherView.streams). */
+const FIRST_BATCH = 16;
+
 function streamsRow(c: ClientInfo, list: StreamInfo[]): ClientStreamsView {
   return {
     domain: c.domain,
@@ -201,17 +204,29 @@ export class SwitcherView {
     const clients: ClientStreamsView[] = [];
     let budget = page.limit;
     let last = 0;
-    // One client more than the page can hold, to tell whether one follows.
-    const candidates = this.switcher.clients(page.limit + 1, page.offset, page.after);
-    for (const c of candidates) {
-      if (budget === 0 || clients.length === page.limit) break;
-      const list = this.switcher.streams(c.domain, { limit: budget }) ?? [];
-      budget -= list.length;
-      clients.push(streamsRow(c, list));
-      last = c.id;
+    let more = false;
+    // Clients read in batches, each resuming after the last, growing up to one client more
+    // than the page can hold (to tell whether one follows): the entries usually run out after
+    // a few clients, and one batch of `limit + 1` built a record of each (1,001 for the first
+    // 100 of a switcher whose clients have 10 streams each).
+    let want = Math.min(page.limit + 1, FIRST_BATCH);
+    let batch = this.switcher.clients(want, page.offset, page.after);
+    read: for (;;) {
+      for (const c of batch) {
+        if (budget === 0 || clients.length === page.limit) {
+          more = true;
+          break read;
+        }
+        const list = this.switcher.streams(c.domain, { limit: budget }) ?? [];
+        budget -= list.length;
+        clients.push(streamsRow(c, list));
+        last = c.id;
+      }
+      if (batch.length < want) break;
+      want = Math.min(2 * want, page.limit + 1);
+      batch = this.switcher.clients(want, 0, last);
     }
-    const count = this.switcher.clientCount;
-    return { count, next: candidates.length > clients.length ? cursorOf(last) : null, clients };
+    return { count: this.switcher.clientCount, next: more ? cursorOf(last) : null, clients };
   }
 
   /** Per-client rate history for sparklines, by client id (the key of a delta's items). */

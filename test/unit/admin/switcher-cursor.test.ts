@@ -158,6 +158,34 @@ describe('cursor pages of the switcher admin lists', () => {
     expect(reads).toBeLessThan(12 * 4);
   });
 
+  it('builds records of the clients a page of streams lists, not of a whole page of clients', async () => {
+    const { sw, raws, view } = await switcherWith(Array.from({ length: 60 }, (_, i) => `n${i}`));
+    // n0 and n1: 20 streams between them, each listed under both.
+    for (let port = 1; port <= 20; port++) await openStream(raws.get('n0')!, raws.get('n1')!, port);
+    let built = 0;
+    const clients = sw.clients.bind(sw);
+    sw.clients = (...args) => {
+      const list = clients(...args);
+      built += list.length;
+      return list;
+    };
+    const first = view.streams(undefined, page('limit=40'))!;
+    expect(first.clients.map((c) => [c.domain, c.list.length])).toEqual([
+      ['n0', 20],
+      ['n1', 20],
+    ]);
+    // Records of the 2 clients listed and of those read with them, not of 41.
+    expect(built).toBeLessThan(20);
+    // The rest of the walk: every other client, once, with an empty list.
+    const seen = first.clients.map((c) => c.domain);
+    let p = first;
+    for (let pages = 0; p.next !== null && pages < 10; pages++) {
+      p = view.streams(undefined, page(`limit=40&cursor=${p.next}`))!;
+      seen.push(...p.clients.map((c) => c.domain));
+    }
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => `n${i}`));
+  });
+
   it('reads a cursor, and refuses a bad one or one with an offset', () => {
     expect(page('cursor=42&limit=5')).toEqual({ offset: 0, limit: 5, after: 42 });
     expect(page('limit=5')).toEqual({ offset: 0, limit: 5 });

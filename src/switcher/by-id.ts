@@ -5,20 +5,25 @@
  * before it, and walking 10,000 clients or a client's 65,536 streams page by page cost the
  * square of that.
  *
- * Removal is lazy, so that the hot path that ends items pays nothing here: the owner keeps its
- * own table, `live(item)` says whether an item is still in it, and the dead ones are skipped
- * when read and dropped all at once when they outnumber the live (so each removal costs O(1)
- * amortised, and a read never steps over more dead items than there are live ones, plus a few).
+ * The owner keeps its own table of the items by key; this keeps each item's id and key only,
+ * and `find(key)` gives the live item (one whose id is the one kept). Removal is lazy, so that
+ * the hot path that ends items pays nothing here: the dead are skipped when read and dropped
+ * all at once when they outnumber the live (each removal costs O(1) amortised, and a read never
+ * steps over more dead than there are live, plus a few). Ids and keys, not the items: a dead
+ * item kept here until then (a stream, which holds both its clients) kept a departed client's
+ * whole state from being collected.
  */
-export class ById<T extends { readonly id: number }> {
-  private items: T[] = [];
+export class ById<K, T extends { readonly id: number }> {
+  private ids: number[] = [];
+  private keys: K[] = [];
 
-  constructor(private readonly live: (item: T) => boolean) {}
+  constructor(private readonly find: (key: K) => T | undefined) {}
 
-  /** Adds `item`; its id is greater than that of any item added before. `size`: live items now. */
-  push(item: T, size: number): void {
+  /** Adds the item `key` names; `id` is greater than any added before. `size`: live items now. */
+  push(id: number, key: K, size: number): void {
     this.compact(size);
-    this.items.push(item);
+    this.ids.push(id);
+    this.keys.push(key);
   }
 
   /**
@@ -27,18 +32,18 @@ export class ById<T extends { readonly id: number }> {
    */
   page(afterId: number, skip: number, limit: number, size: number, keep?: (item: T) => boolean): T[] {
     this.compact(size);
-    const items = this.items;
+    const ids = this.ids;
     let lo = 0;
-    let hi = items.length;
+    let hi = ids.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (items[mid].id <= afterId) lo = mid + 1;
+      if (ids[mid] <= afterId) lo = mid + 1;
       else hi = mid;
     }
     const out: T[] = [];
-    for (let i = lo; i < items.length && out.length < limit; i++) {
-      const item = items[i];
-      if (!this.live(item) || (keep !== undefined && !keep(item))) continue;
+    for (let i = lo; i < ids.length && out.length < limit; i++) {
+      const item = this.find(this.keys[i]);
+      if (item?.id !== ids[i] || (keep !== undefined && !keep(item))) continue;
       if (skip > 0) skip--;
       else out.push(item);
     }
@@ -47,10 +52,21 @@ export class ById<T extends { readonly id: number }> {
 
   /** Forgets every item (the owner's table was emptied: nothing is live any more). */
   clear(): void {
-    this.items = [];
+    this.ids = [];
+    this.keys = [];
   }
 
   private compact(size: number): void {
-    if (this.items.length > 2 * size + 32) this.items = this.items.filter(this.live);
+    const { ids, keys } = this;
+    if (ids.length <= 2 * size + 32) return;
+    let n = 0;
+    for (let i = 0; i < ids.length; i++) {
+      if (this.find(keys[i])?.id !== ids[i]) continue;
+      ids[n] = ids[i];
+      keys[n] = keys[i];
+      n++;
+    }
+    ids.length = n;
+    keys.length = n;
   }
 }

@@ -161,8 +161,6 @@ export interface LinkedStream {
   since: number;
   /** StreamInfo.id. */
   id: number;
-  /** Its key in both clients' `streams`. */
-  key: string;
   /** FINs seen: 1 from the dialer, 2 from the acceptor. */
   fins: number;
 }
@@ -316,7 +314,7 @@ export class SwitcherClient implements FrameSink {
   /** Live streams with this node at one end: key -> the other end and the stream's addresses. */
   readonly streams = new Map<string, LinkedStream>();
   /** `streams` by id, for pages of streamInfos() (listed while `streams` holds them). */
-  private readonly byId = new ById<LinkedStream>((l) => this.streams.get(l.key) === l);
+  private readonly byId = new ById<string, LinkedStream>((key) => this.streams.get(key));
   /** Of `streams`, those this client accepted (ClientCounters.streamsAccepted). */
   accepted = 0;
   /**
@@ -624,13 +622,12 @@ export class SwitcherClient implements FrameSink {
       caps,
       since,
       id,
-      key,
       fins,
     };
     a.streams.set(key, link);
     b.streams.set(key, link);
-    a.byId.push(link, a.streams.size);
-    if (b !== a) b.byId.push(link, b.streams.size);
+    a.byId.push(id, key, a.streams.size);
+    if (b !== a) b.byId.push(id, key, b.streams.size);
     // The addresses are a new stream's: a close of an earlier one on them was answered or is lost.
     // Dropped once the stream is recorded, so that neither end looks idle (trimIfIdle) meanwhile.
     if (a.closing.size !== 0) SwitcherClient.dropClose(a, key);

@@ -105,7 +105,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
   readonly logger: Logger;
   private readonly registry: Registry<SwitcherClient>;
   /** The registry's clients by id, for pages of clients() (listed while the registry holds them). */
-  private readonly byId = new ById<SwitcherClient>((c) => this.registry.byIp(c.ip) === c);
+  private readonly byId = new ById<number, SwitcherClient>((ip) => this.registry.byIp(ip));
   private readonly router: Router;
   private readonly gate: Gatekeeper;
   private readonly access: AccessPolicy;
@@ -434,7 +434,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
       connectedAt: Number(nowNs / 1_000_000n),
     });
     claim.commit(client);
-    this.byId.push(client, this.registry.size);
+    this.byId.push(client.id, client.ip, this.registry.size);
     // The reply goes out before anything the scheduler queues for this client.
     transport.send([response]);
     this.admittedTotal++;

@@ -5,6 +5,7 @@ import { Switcher } from '../../../src/switcher/switcher.js';
 import { Cmd } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
 import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
+import { canGc, settleHeap } from '../../helpers/faulty-memory.js';
 import { join, PASSWORD, type Raw } from './helpers.js';
 
 /**
@@ -53,6 +54,9 @@ describe('the cost of a page of clients', () => {
 
     // Clients that left are skipped, and the list stays in order (cursor pages: switcher-cursor).
     for (const d of domains.slice(100, 280)) expect(sw.kick(d)).toBe(true);
+    // The first read after them drops the 180 at once (their cost, paid once), then pages read
+    // their own clients again.
+    expect(sw.clients(1).map((c) => c.domain)).toEqual(['n0']);
     counter.reads = 0;
     expect(sw.clients(3, 0, ids[60]).map((c) => c.domain)).toEqual(['n61', 'n62', 'n63']);
     expect(sw.clients(3, 0, ids[98]).map((c) => c.domain)).toEqual(['n99', 'n280', 'n281']);
@@ -99,5 +103,30 @@ describe("the cost of a page of a client's streams", () => {
     expect(sw.streams()!.map((s) => s.acceptor.port)).toEqual(
       Array.from({ length: 150 }, (_, i) => 2 * i + 2),
     );
+  });
+});
+
+describe('the ordered lists of clients and streams', () => {
+  it('keep no client that left from being collected', async () => {
+    const sw = new Switcher({ password: PASSWORD });
+    open.push(sw);
+    const a = await join(sw, 'a');
+    // Only a weak reference outlives this function: what keeps the client alive is the switcher.
+    const gone = await (async () => {
+      const b = await join(sw, 'b');
+      await openStream(b, a, 1);
+      const client = registryOf(sw).byDomain('b')!;
+      const left = new Promise((resolve) => sw.once('clientLeft', resolve));
+      b.t.destroy();
+      await left;
+      return new WeakRef(client);
+    })();
+    await a.barrier();
+    expect(sw.clients().map((c) => c.domain)).toEqual(['a']);
+    expect(sw.streams('a')).toEqual([]);
+    if (canGc()) {
+      await settleHeap();
+      expect(gone.deref()).toBeUndefined();
+    }
   });
 });

@@ -55,13 +55,14 @@ export class EventHub {
   }
 
   /**
-   * Starts a stream with the (event name, data) messages `first()` gives, called only when the
-   * stream opens (not for HEAD, not for a 503), on `channel`. Throws 503 when full.
+   * Starts a stream with the messages `first()` gives, called only when the stream opens (not
+   * for HEAD, not for a 503), on `channel`: (event name, data) pairs, or messages formatted
+   * already (formatEvent(): one that several streams share). Throws 503 when full.
    */
   open(
     req: IncomingMessage,
     res: ServerResponse,
-    first: () => readonly [string, unknown][],
+    first: () => readonly (string | readonly [string, unknown])[],
     channel = 'full',
   ): void {
     if (this.streams.size >= this.max) {
@@ -97,7 +98,7 @@ export class EventHub {
       stream.gzip?.destroy();
     });
     let text = 'retry: 2000\n\n';
-    for (const [event, data] of first()) text += format(event, data);
+    for (const m of first()) text += typeof m === 'string' ? m : format(m[0], m[1]);
     put(stream, text);
   }
 
@@ -215,6 +216,10 @@ export function acceptsGzip(header: string | undefined): boolean {
 }
 
 /** One SSE message; JSON never holds a raw newline, so `data:` is a single line. */
+export function formatEvent(event: string, data: unknown): string {
+  return format(event, data);
+}
+
 function format(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }

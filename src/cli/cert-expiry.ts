@@ -15,6 +15,18 @@ const DAY = 86_400_000;
 /** A served certificate this close to its end is warned about: two weeks, Let's Encrypt's margin. */
 export const EXPIRY_WARNING = 14 * DAY;
 
+/** An instant of a certificate's: `validToDate` (or `validFromDate`), else `text`, its OpenSSL text. */
+function instant(cert: X509Certificate, date: 'validFromDate' | 'validToDate', text: string): number {
+  // Node 22.10 and later give the instant itself; Node 20 only OpenSSL's text of it, such as
+  // `Nov  3 02:05:00 2126 GMT` (space-padded day, four-digit year whether the certificate holds
+  // a UTCTime or, past 2049, a GeneralizedTime), which V8's Date.parse reads (the tests pin it).
+  const d = (cert as { validFromDate?: unknown; validToDate?: unknown })[date];
+  const t = d instanceof Date ? d.getTime() : Date.parse(text);
+  if (!Number.isFinite(t))
+    throw new Error(`unreadable ${date === 'validToDate' ? 'notAfter' : 'notBefore'}: ${text}`);
+  return t;
+}
+
 /**
  * The notAfter of the leaf, the first certificate of a PEM chain (the one the listeners present
  * as theirs; the intermediates after it may well outlive it), in milliseconds since the epoch.
@@ -22,13 +34,20 @@ export const EXPIRY_WARNING = 14 * DAY;
 export function leafNotAfter(chain: Uint8Array): number {
   // X509Certificate reads the first PEM block of what it is given.
   const cert = new X509Certificate(chain);
-  // Node 22.10 and later give the instant itself; Node 20 only OpenSSL's text of it, such as
-  // `Nov  3 02:05:00 2126 GMT` (space-padded day, four-digit year whether the certificate holds
-  // a UTCTime or, past 2049, a GeneralizedTime), which V8's Date.parse reads (the tests pin it).
-  const date = (cert as { validToDate?: unknown }).validToDate;
-  const t = date instanceof Date ? date.getTime() : Date.parse(cert.validTo);
-  if (!Number.isFinite(t)) throw new Error(`unreadable notAfter: ${cert.validTo}`);
-  return t;
+  return instant(cert, 'validToDate', cert.validTo);
+}
+
+/**
+ * Why a verifying client refuses the leaf of `chain` at `now` (ms since the epoch): `expired on
+ * ...` or `is not valid before ...` (dated ahead, or a clock behind); undefined within its validity.
+ */
+export function outOfValidity(chain: Uint8Array, now: number): string | undefined {
+  const cert = new X509Certificate(chain);
+  const notAfter = instant(cert, 'validToDate', cert.validTo);
+  if (now > notAfter) return `expired on ${new Date(notAfter).toISOString()}`;
+  const notBefore = instant(cert, 'validFromDate', cert.validFrom);
+  if (now < notBefore) return `is not valid before ${new Date(notBefore).toISOString()}`;
+  return undefined;
 }
 
 /** The certificate the secure listeners serve, and what is said of its expiry. */

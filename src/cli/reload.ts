@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
+import { outOfValidity } from './cert-expiry.js';
 import { type ConfigSnapshot, configSnapshot } from './config-file.js';
 import { describeError } from './exit.js';
 import type { PemPair } from './listeners.js';
@@ -126,6 +127,11 @@ export interface SecureListener {
  * every listener or to none: a listener that refuses it (each builds its own context, with its own
  * options) has those before it put back to the old pair, so all serve one certificate, the one the
  * log line names. `onServed` hears of each pair applied (cert-expiry.ts reads its expiry).
+ *
+ * A certificate that has expired, or is not valid yet, at `now()` is refused: served, it would
+ * fail every new handshake of a verifying client, where the one in use may still pass (a deploy
+ * that copied an old backup over the renewed file, a certificate dated ahead of this clock). A
+ * start serves such a certificate, with an error line (cert-expiry.ts): it has no other to keep.
  */
 export function certificateReload(
   certFile: string,
@@ -133,6 +139,7 @@ export function certificateReload(
   listeners: readonly SecureListener[],
   served: PemPair,
   onServed?: (pair: PemPair) => void,
+  now: () => number = Date.now,
 ): Reloadable {
   let current = served;
   return {
@@ -144,6 +151,10 @@ export function certificateReload(
       // Throws for a file that is not PEM and for a key that does not match the certificate,
       // before any listener is touched.
       createSecureContext({ cert, key });
+      const invalid = outOfValidity(cert, now());
+      if (invalid !== undefined) {
+        throw new Error(`the certificate in ${certFile} ${invalid}: served, it would fail new handshakes`);
+      }
       const applied: SecureListener[] = [];
       try {
         for (const l of listeners) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PemPair } from '../../../src/cli/listeners.js';
 import { certificateReload, reloadAll, type SecureListener } from '../../../src/cli/reload.js';
-import { certA, certB } from '../../helpers/certs.js';
+import { certA, certB, certExpired } from '../../helpers/certs.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 
 /**
@@ -72,5 +72,45 @@ describe('certificateReload', () => {
     ]);
     expect(first.serving.equals(certB.cert)).toBe(true);
     expect(second.serving.equals(certB.cert)).toBe(true);
+  });
+
+  it('refuses a certificate that has expired, and keeps the one in use', async () => {
+    const l = listener('tls://127.0.0.1:1');
+    const heard: PemPair[] = [];
+    const item = certificateReload(certExpired.certFile, certExpired.keyFile, [l], served, (p) =>
+      heard.push(p),
+    );
+    const logger = captureLogger();
+    expect((await reloadAll({ items: [item], notReloaded: [] }, logger)).failed).toEqual(['certificate']);
+    expect(l.serving.equals(certA.cert)).toBe(true);
+    expect(heard).toEqual([]);
+    const [line] = logger.find(/^reload: kept the old certificate/);
+    expect(line?.level).toBe('error');
+    expect(line?.fields.err).toContain(`${certExpired.certFile} expired on 2020-04-01T00:00:00.000Z`);
+  });
+
+  it('refuses a certificate that is not valid yet, and takes it once it is', async () => {
+    const l = listener('tls://127.0.0.1:1');
+    // certExpired is valid from 2020-01-01 to 2020-04-01: the clock is set before, then within.
+    let now = Date.UTC(2019, 11, 31);
+    const item = certificateReload(
+      certExpired.certFile,
+      certExpired.keyFile,
+      [l],
+      served,
+      undefined,
+      () => now,
+    );
+    const logger = captureLogger();
+    expect((await reloadAll({ items: [item], notReloaded: [] }, logger)).failed).toEqual(['certificate']);
+    expect(l.serving.equals(certA.cert)).toBe(true);
+    expect(logger.find(/^reload: kept the old certificate/)[0]?.fields.err).toContain(
+      'is not valid before 2020-01-01T00:00:00.000Z',
+    );
+    now = Date.UTC(2020, 1, 1);
+    expect((await reloadAll({ items: [item], notReloaded: [] }, captureLogger())).changed).toEqual([
+      'certificate',
+    ]);
+    expect(l.serving.equals(certExpired.cert)).toBe(true);
   });
 });

@@ -167,10 +167,14 @@ export function parseSizeIn(text: string, [min, max]: readonly [number, number])
   return n;
 }
 
+/**
+ * A decimal number >= 0 (`2`, `0.5`). Number() alone also read `0x10` as 16, `1e3` as 1000 and
+ * `0b1` as 1, forms no other flag takes, and `.5`, `5.` and `+5`.
+ */
 export function parseRate(text: string): number {
-  const n = Number(text.trim());
-  if (text.trim() === '' || !Number.isFinite(n) || n < 0) fail('expected a number >= 0');
-  return n;
+  const t = text.trim();
+  if (!/^\d+(?:\.\d+)?$/.test(t)) fail('expected a decimal number >= 0, such as 2 or 0.5');
+  return Number(t);
 }
 
 /**

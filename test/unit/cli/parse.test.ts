@@ -9,6 +9,7 @@ import {
   parseForward,
   parseHostPort,
   parseHostPortPath,
+  parseRate,
   parseSize,
   parseTarget,
   parseTimeout,
@@ -85,6 +86,16 @@ describe('flag parsers', () => {
     expect(parseCount('3', 1)).toBe(3);
     expect(() => parseCount('0', 1)).toThrow('>= 1');
     expect(() => parseCount('1.5')).toThrow('integer');
+  });
+
+  it('reads a rate in decimal only', () => {
+    expect(parseRate('2')).toBe(2);
+    expect(parseRate(' 0.5 ')).toBe(0.5);
+    expect(parseRate('0')).toBe(0);
+    // Number() read these as 16, 1000, 1, 0.5, 5 and 5.
+    for (const bad of ['0x10', '1e3', '0b1', '.5', '5.', '+5', '-1', '', 'Infinity']) {
+      expect(() => parseRate(bad), bad).toThrow('expected a decimal number >= 0');
+    }
   });
 
   it('collect() appends every use and every comma-separated item', () => {

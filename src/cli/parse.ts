@@ -35,10 +35,16 @@ function fail(message: string): never {
   throw new InvalidArgumentError(message);
 }
 
+/**
+ * A port: decimal digits, nothing around them, no leading zero. `080` was taken as 80, where C's
+ * strtol (base 0), YAML 1.1 and the resolver's reading of `010.0.0.1` make a leading 0 octal; and
+ * `h: 80` as `h:80`. Each is refused rather than guessed.
+ */
 export function parsePort(text: string, what = 'port'): number {
-  const t = text.trim();
-  if (!/^\d{1,5}$/.test(t) || Number(t) > 65_535) fail(`${what} must be an integer in 0..65535`);
-  return Number(t);
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535) fail(`${what} must be an integer in 0..65535`);
+  if (text.length > 1 && text.startsWith('0'))
+    fail(`${what} "${text}" has a leading zero: write ${Number(text)}`);
+  return Number(text);
 }
 
 /** `HOST:PORT`, `[v6]:PORT`, or `:PORT` (host defaults to `defaultHost`). */

@@ -27,6 +27,18 @@ describe('flag parsers', () => {
     expect(() => parseHostPort('a/b:1')).toThrow('invalid host');
   });
 
+  it('reads a port in plain decimal only', () => {
+    expect(parseHostPort('h:0')).toEqual({ host: 'h', port: 0 });
+    expect(parseHostPort('h:65535')).toEqual({ host: 'h', port: 65_535 });
+    expect(() => parseHostPort('h:080')).toThrow('port "080" has a leading zero: write 80');
+    expect(() => parseHostPort('h:00')).toThrow('leading zero');
+    expect(() => parseExpose('022=h:22')).toThrow('virtual port "022" has a leading zero');
+    expect(() => parseForward('02222=alice:22')).toThrow('local port "02222" has a leading zero');
+    for (const bad of ['0x50', '+80', ' 80', '80.0', '1e3', '８０', '']) {
+      expect(() => parseHostPort(`h:${bad}`), bad).toThrow('port must be an integer in 0..65535');
+    }
+  });
+
   it('HOST:PORT[/path] for WebSocket listeners', () => {
     expect(parseHostPortPath('127.0.0.1:7080', '/flex/ws')).toEqual({
       host: '127.0.0.1',

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import { parseAddress } from '../node/address.js';
 import { normalizeDomain } from '../wire/domain.js';
@@ -47,16 +48,63 @@ export function parsePort(text: string, what = 'port'): number {
   return Number(text);
 }
 
+/** An IPv4 address as the resolver reads it: 1 to 4 parts, the last a number (WHATWG's test). */
+const IPV4_LIKE = /(?:^|\.)(?:\d+|0x[\da-f]*)\.?$/i;
+
+/** Decimal parts: 10.0.0.1, and the shorthands 127.1 and 0 (as the resolver reads them). */
+const IPV4_DECIMAL = /^(?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*)){0,3}$/;
+
+/** A host name: dot-separated labels of letters, digits, - and _, an optional final dot. */
+const HOST_NAME = /^[a-z\d_-]{1,63}(?:\.[a-z\d_-]{1,63})*\.?$/i;
+
+/**
+ * A host to listen on or connect to, without brackets: an IPv6 address, an IPv4 address, or a
+ * name. Refused before a start rather than failing it (`--check-config` said OK): a name the
+ * resolver cannot take (`a@b`, `[::1`, `1.2.3.4.5`), and an IPv4 address with a part in octal
+ * or hex, which the resolver reads as such, so that `192.168.001.010` bound 192.168.1.8.
+ */
+export function parseHost(host: string): string {
+  if (/[[\]]/.test(host)) fail(`invalid host "${host}": unbalanced brackets`);
+  if (host.includes(':')) {
+    if (!isIPv6(host)) fail(`invalid host "${host}": not an IPv6 address`);
+    return host;
+  }
+  if (IPV4_LIKE.test(host)) {
+    if (host.split('.').some((p) => /^0[\dx]/i.test(p))) {
+      fail(
+        `invalid host "${host}": write an IPv4 address in decimal (a part with a leading 0 is octal, with 0x hex)`,
+      );
+    }
+    if (!IPV4_DECIMAL.test(host) || !ipv4InRange(host)) fail(`invalid host "${host}": not an IPv4 address`);
+    return host;
+  }
+  if (host.length > 253 || !HOST_NAME.test(host)) {
+    fail(`invalid host "${host}": a host name is labels of letters, digits, - and _ separated by dots`);
+  }
+  return host;
+}
+
+/** Whether the decimal parts of `host` fit 4 bytes as the resolver reads them (`127.1`: 127.0.0.1). */
+function ipv4InRange(host: string): boolean {
+  const parts = host.split('.').map(Number);
+  const last = parts.pop() as number;
+  return parts.every((p) => p <= 255) && last < 256 ** (4 - parts.length);
+}
+
 /** `HOST:PORT`, `[v6]:PORT`, or `:PORT` (host defaults to `defaultHost`). */
 export function parseHostPort(text: string, defaultHost = '127.0.0.1'): HostPort {
   const t = text.trim();
   const i = t.lastIndexOf(':');
   if (i < 0) fail('expected HOST:PORT');
   let host = t.slice(0, i);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  const bracketed = host.startsWith('[') && host.endsWith(']');
+  if (bracketed) host = host.slice(1, -1);
   if (host === '') host = defaultHost;
   if (/[\s/]/.test(host)) fail(`invalid host "${host}"`);
-  return { host, port: parsePort(t.slice(i + 1)) };
+  // `::1:80` is ::1 port 80, or the address ::1:80 with its port missing: Go refuses it too.
+  if (!bracketed && host.includes(':') && !/[[\]]/.test(host))
+    fail(`invalid host "${host}": an IPv6 address goes in brackets, [${host}]:PORT`);
+  return { host: parseHost(host), port: parsePort(t.slice(i + 1)) };
 }
 
 /** `HOST:PORT[/path]`; the path defaults to `defaultPath`. */

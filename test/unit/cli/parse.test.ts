@@ -27,6 +27,31 @@ describe('flag parsers', () => {
     expect(() => parseHostPort('a/b:1')).toThrow('invalid host');
   });
 
+  it('refuses a host the resolver would read otherwise, or not at all', () => {
+    for (const ok of ['0.0.0.0', '10.0.0.1', '127.1', 'localhost', 'relay.example.org.', 'db_1', 'Host-2']) {
+      expect(parseHostPort(`${ok}:1`).host, ok).toBe(ok);
+    }
+    expect(parseHostPort('[fe80::1%lo]:1').host).toBe('fe80::1%lo');
+    expect(parseHostPort('[::ffff:127.0.0.1]:1').host).toBe('::ffff:127.0.0.1');
+    // The resolver reads these parts as octal or hex: 192.168.001.010 is 192.168.1.8.
+    for (const odd of ['192.168.001.010', '010.0.0.1', '0177.1', '0x7f.0.0.1', '127.0x1']) {
+      expect(() => parseHostPort(`${odd}:1`), odd).toThrow('write an IPv4 address in decimal');
+    }
+    for (const bad of ['256.1.1.1', '1.2.3.4.5', '1.16777216', '127.0.0.1.', 'a.1']) {
+      expect(() => parseHostPort(`${bad}:1`), bad).toThrow(`invalid host "${bad}": not an IPv4 address`);
+    }
+    for (const bad of ['a@b', '%', '*', 'a..b', '.a', 'bücher.de', `${'a'.repeat(64)}.org`]) {
+      expect(() => parseHostPort(`${bad}:1`), bad).toThrow(`invalid host "${bad}": a host name is`);
+    }
+    expect(() => parseHostPort('[::1:80')).toThrow('invalid host "[::1": unbalanced brackets');
+    expect(() => parseHostPort('host]:80')).toThrow('unbalanced brackets');
+    expect(() => parseHostPort('[1::2::3]:80')).toThrow('not an IPv6 address');
+    // Either ::1 and port 80, or the address ::1:80 with no port.
+    expect(() => parseHostPort('::1:80')).toThrow('an IPv6 address goes in brackets, [::1]:PORT');
+    expect(() => parseHostPort(':::80')).toThrow('[::]:PORT');
+    expect(() => parseExpose('22=010.0.0.5:22')).toThrow('write an IPv4 address in decimal');
+  });
+
   it('reads a port in plain decimal only', () => {
     expect(parseHostPort('h:0')).toEqual({ host: 'h', port: 0 });
     expect(parseHostPort('h:65535')).toEqual({ host: 'h', port: 65_535 });

@@ -32,6 +32,7 @@ import {
   formatHostPort,
   type HostPort,
   parseBackoff,
+  parseBindHost,
   parseDuration,
   parseExpose,
   parseForward,
@@ -89,7 +90,11 @@ export function nodeCommand(): CliCommand {
         'listen on LOCALPORT and dial DOMAIN:PORT per connection (repeatable)',
       ).argParser(collect(parseForward)),
     )
-    .addOption(flag('--bind <host>', 'interface for --forward listeners').default('127.0.0.1'))
+    .addOption(
+      flag('--bind <host>', 'interface for --forward listeners')
+        .default('127.0.0.1')
+        .argParser(parseBindHost),
+    )
     .addOption(
       flag('--dial-timeout <duration>', 'time a forwarded connection waits for its stream')
         .argParser((v) => parseTimeout(v))

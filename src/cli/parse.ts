@@ -91,6 +91,18 @@ function ipv4InRange(host: string): boolean {
   return parts.every((p) => p <= 255) && last < 256 ** (4 - parts.length);
 }
 
+/**
+ * `--bind HOST`: a host alone, an IPv6 address with or without its brackets. Taken as it was
+ * given, `[::1]` (as addresses are written everywhere else) passed --check-config, shown as
+ * `[[::1]]`, and failed the start: the resolver found no host named `[::1]`.
+ */
+export function parseBindHost(text: string): string {
+  const t = text.trim();
+  const host = t.startsWith('[') && t.endsWith(']') ? t.slice(1, -1) : t;
+  if (host === '') fail('expected a host');
+  return parseHost(host);
+}
+
 /** `HOST:PORT`, `[v6]:PORT`, or `:PORT` (host defaults to `defaultHost`). */
 export function parseHostPort(text: string, defaultHost = '127.0.0.1'): HostPort {
   const t = text.trim();

@@ -180,6 +180,29 @@ switcher:
     expect(await bindable(forward)).toBe(true);
   });
 
+  it('node: takes --bind [::1] as the start binds it, and refuses a host the start could not', async () => {
+    const forward = await freePort();
+    const args = [
+      'node',
+      '-d',
+      'alice',
+      '-s',
+      'tcp://127.0.0.1:1',
+      '-f',
+      `${forward}=bob:22`,
+      '--check-config',
+    ];
+    const env = { FLEXMUX_PASSWORD: 'p' };
+    const r = await runCliToEnd([...args, '--bind', '[::1]'], { env });
+    expect(r.stdout).toBe(
+      `configuration OK: node alice on tcp://127.0.0.1:1; forward [::1]:${forward}=bob:22\n`,
+    );
+    expect(r.code).toBe(0);
+    const bad = await runCliToEnd([...args, '--bind', '192.168.001.010'], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('invalid host "192.168.001.010": write an IPv4 address in decimal');
+  });
+
   it('is not a config-file setting', async () => {
     const r = await runCliToEnd(['switcher', '--config', file('cc.yaml', 'check-config: true\n')]);
     expect(r.code).toBe(2);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   collect,
   formatHostPort,
+  parseBindHost,
   parseCount,
   parseDomain,
   parseDuration,
@@ -50,6 +51,16 @@ describe('flag parsers', () => {
     expect(() => parseHostPort('::1:80')).toThrow('an IPv6 address goes in brackets, [::1]:PORT');
     expect(() => parseHostPort(':::80')).toThrow('[::]:PORT');
     expect(() => parseExpose('22=010.0.0.5:22')).toThrow('write an IPv4 address in decimal');
+  });
+
+  it('reads a --bind host with or without the brackets of an IPv6 address', () => {
+    expect(parseBindHost('[::1]')).toBe('::1');
+    expect(parseBindHost('::1')).toBe('::1');
+    expect(parseBindHost(' 0.0.0.0 ')).toBe('0.0.0.0');
+    expect(parseBindHost('localhost')).toBe('localhost');
+    expect(() => parseBindHost('')).toThrow('expected a host');
+    expect(() => parseBindHost('[::1')).toThrow('unbalanced brackets');
+    expect(() => parseBindHost('010.0.0.1')).toThrow('write an IPv4 address in decimal');
   });
 
   it('reads a port in plain decimal only', () => {

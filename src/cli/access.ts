@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { type AccessOptions, AccessPolicy, type DialRule, type ExtraPassword } from '../switcher/index.js';
-import { applyConfig, type ConfigData, type ConfigSnapshot, loadConfigFileAgain } from './config-file.js';
+import {
+  applyConfig,
+  type ConfigData,
+  type ConfigSnapshot,
+  checkOneSpelling,
+  loadConfigFileAgain,
+} from './config-file.js';
 import type { Reloadable } from './reload.js';
 import { generatePassword, readSecretFile } from './secret.js';
 
@@ -46,6 +52,7 @@ export function accessFromConfig(raw: unknown, file: string): AccessOptions | un
       const where = `${at}.passwords[${i}]`;
       if (!isRecord(e)) throw new ConfigError(`${where} must be a mapping`);
       onlyKeys(where, e, ['password', 'passwordFile', 'password-file', 'domains']);
+      checkOneSpelling(e, where);
       const file = e.passwordFile ?? e['password-file'];
       let password: string;
       if (typeof e.password === 'string' && file === undefined) password = e.password;

@@ -172,6 +172,23 @@ function checkOneMeaning(
   );
 }
 
+/**
+ * Refuses a mapping that gives one setting under both of its spellings (`max-clients` and
+ * `maxClients`): YAML refuses a key given twice, but these are two keys, and the later one was
+ * taken without a word, whichever the operator edited last.
+ */
+export function checkOneSpelling(mapping: ConfigData, where: string): void {
+  const seen = new Map<string, string>();
+  for (const rawKey of Object.keys(mapping)) {
+    const key = camel(rawKey);
+    const other = seen.get(key);
+    if (other !== undefined) {
+      throw new ConfigError(`${where}: "${other}" and "${rawKey}" are one setting: give it once`);
+    }
+    seen.set(key, rawKey);
+  }
+}
+
 function optionsByKey(cmd: Command): Map<string, Option> {
   const m = new Map<string, Option>();
   for (const o of cmd.options) {
@@ -208,6 +225,7 @@ export function applyConfig(
       extras[key] = value;
     }
   };
+  checkOneSpelling(data, `config file ${file}`);
   for (const [rawKey, value] of Object.entries(data)) {
     // `switcher` names both a command and a flag (node, dial and ping's URL): a mapping is the
     // command's section, anything else the flag's value, as for every other top-level key.
@@ -235,6 +253,7 @@ export function applyConfig(
   }
   const section = data[cmd.name()];
   if (isMapping(section)) {
+    checkOneSpelling(section, `config file ${file}: ${cmd.name()}`);
     for (const [rawKey, value] of Object.entries(section)) {
       const key = camel(rawKey);
       if (!own.has(key) && !extraKeys.includes(key)) {

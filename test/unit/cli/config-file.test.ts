@@ -93,6 +93,22 @@ describe('config file settings', () => {
     // --max exists only on a: at the top level it is known, and b ignores it.
     expect(() => applyConfig(b, { max: 3 }, 'f.yaml')).not.toThrow();
   });
+
+  it('refuse one setting given under both its spellings, where the later was taken', () => {
+    const both = { 'max-clients': 5, maxClients: 10 };
+    const cmd = new Command('c').addOption(new Option('--max-clients <n>').argParser((v) => parseCount(v)));
+    new Command('flexmux').addCommand(cmd);
+    expect(() => applyConfig(cmd, both, 'f.yaml')).toThrow(
+      'config file f.yaml: "max-clients" and "maxClients" are one setting: give it once',
+    );
+    expect(() => applyConfig(cmd, { c: both }, 'f.yaml')).toThrow(
+      'config file f.yaml: c: "max-clients" and "maxClients" are one setting',
+    );
+    expect(cmd.opts().maxClients).toBeUndefined();
+    // One spelling at the top level and the other in the section is a section winning, as ever.
+    applyConfig(cmd, { 'max-clients': 5, c: { maxClients: 10 } }, 'f.yaml');
+    expect(cmd.opts().maxClients).toBe(10);
+  });
 });
 
 describe('settings resolved again from a changed file (a reload’s start check)', () => {
@@ -193,6 +209,15 @@ describe('access section', () => {
       ),
     ).toEqual({ passwords: [{ password: 'p', domains: ['t-*'] }], dial: [{ from: 't-*', to: ['db'] }] });
     expect(accessFromConfig(undefined, 'f')).toBeUndefined();
+  });
+
+  it('refuses a password entry with both spellings of passwordFile: one of them was dropped', () => {
+    expect(() =>
+      accessFromConfig(
+        { passwords: [{ passwordFile: '/a', 'password-file': '/b', domains: 'x' }] },
+        'f.yaml',
+      ),
+    ).toThrow('config file f.yaml: access.passwords[0]: "passwordFile" and "password-file" are one setting');
   });
 
   it('names what is wrong', () => {

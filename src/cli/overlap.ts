@@ -12,7 +12,8 @@ import { formatHostPort, type HostPort } from './parse.js';
  *   are one address, as are the spellings of one IPv6 address.
  * - `localhost` stands for both loopback addresses, 127.0.0.1 and ::1: which one it resolves to
  *   depends on the host, and either collides.
- * - Any other host name is compared by name, case aside: where it resolves shows only at start.
+ * - Any other host name is compared by name, case and a final dot aside: where it resolves shows
+ *   only at start.
  */
 export function listenersOverlap(a: HostPort, b: HostPort): boolean {
   if (a.port !== b.port) return false;
@@ -30,7 +31,8 @@ export function sharedAddress(a: HostPort, first: string, b: HostPort, second: s
 
 /** What a host listens on: `*` every address, `*4` every IPv4 address, `4:` or `6:` one, `name:` a name. */
 function bound(host: string): string[] {
-  const h = host.toLowerCase();
+  // A final dot makes a name absolute; the resolver finds the same address with it or without.
+  const h = host.toLowerCase().replace(/\.$/, '');
   if (h === 'localhost') return ['4:127.0.0.1', '6:[::1]'];
   if (h.includes(':')) {
     const v6 = canonical(`[${h}]`);

@@ -21,6 +21,10 @@ describe('listenersOverlap', () => {
     ['localhost', '::1'],
     ['LOCALHOST', 'localhost'],
     ['example.com', 'EXAMPLE.com'],
+    // The absolute form of a name: it resolves to the same address.
+    ['localhost.', '127.0.0.1'],
+    ['localhost.', '::1'],
+    ['example.com.', 'example.com'],
   ] as const)('%s and %s take the same port', ([a, b]) => {
     expect(on(a, b)).toBe(true);
     expect(on(b, a)).toBe(true);

@@ -37,6 +37,12 @@ export function leafNotAfter(chain: Uint8Array): number {
   return instant(cert, 'validToDate', cert.validTo);
 }
 
+/** The leaf's notBefore, as leafNotAfter. */
+export function leafNotBefore(chain: Uint8Array): number {
+  const cert = new X509Certificate(chain);
+  return instant(cert, 'validFromDate', cert.validFrom);
+}
+
 /**
  * Why a verifying client refuses the leaf of `chain` at `now` (ms since the epoch): `expired on
  * ...` or `is not valid before ...` (dated ahead, or a clock behind); undefined within its validity.
@@ -55,6 +61,9 @@ export class CertificateExpiry {
   /** The served leaf's notAfter in ms since the epoch; null when it could not be read. */
   notAfter: number | null = null;
 
+  /** The served leaf's notBefore, as notAfter. */
+  private notBefore: number | null = null;
+
   /**
    * @param kinds the kinds of secure listener that serve it (`tls`, `wss`): the gauge's label.
    * @param file the certificate file, named in the log lines.
@@ -71,9 +80,11 @@ export class CertificateExpiry {
   serve(chain: Uint8Array): void {
     try {
       this.notAfter = leafNotAfter(chain);
+      this.notBefore = leafNotBefore(chain);
     } catch (err) {
       // TLS took the chain, so this is unlikely; the gauge goes rather than show the old expiry.
       this.notAfter = null;
+      this.notBefore = null;
       this.logger.error(
         { file: this.file, ...errorFields(err) },
         'cannot read the expiry of the certificate served',
@@ -84,11 +95,21 @@ export class CertificateExpiry {
   /**
    * Warns when the served certificate expires within EXPIRY_WARNING, and logs an error once it
    * has expired: it is served still (a client may not check, and the operator may have a reason),
-   * but new handshakes with verifying clients fail.
+   * but new handshakes with verifying clients fail. So does one not valid yet (dated ahead of
+   * this clock, or this clock behind): an error line too, where it was served without a word.
    */
   check(): void {
     if (this.notAfter === null) return;
-    const left = this.notAfter - this.now();
+    const now = this.now();
+    if (this.notBefore !== null && now < this.notBefore) {
+      const notBefore = new Date(this.notBefore).toISOString();
+      this.logger.error(
+        { file: this.file, notBefore },
+        `the certificate served is not valid before ${notBefore}; still serving it`,
+      );
+      return;
+    }
+    const left = this.notAfter - now;
     const fields = {
       file: this.file,
       notAfter: new Date(this.notAfter).toISOString(),

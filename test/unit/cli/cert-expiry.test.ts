@@ -112,6 +112,20 @@ describe('the certificate expiry', () => {
     expect(expiry.notAfter).toBe(notAfterA);
   });
 
+  it('logs an error while the certificate served is not valid yet', () => {
+    const { expiry, log, at } = servingA();
+    const notBeforeA = Date.parse(new X509Certificate(certA.cert).validFrom);
+    at(notBeforeA - 1_000);
+    expiry.check();
+    const iso = new Date(notBeforeA).toISOString();
+    expect(log.entries.map((e) => [e.level, e.msg, e.fields.notBefore])).toEqual([
+      ['error', `the certificate served is not valid before ${iso}; still serving it`, iso],
+    ]);
+    at(notBeforeA);
+    expiry.check();
+    expect(log.entries).toHaveLength(1);
+  });
+
   it('follows the certificate served: one far from its end ends the warnings', () => {
     const { expiry, log, at } = servingA();
     const notAfterB = Date.parse(new X509Certificate(certB.cert).validTo);

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { Switcher } from '../switcher/index.js';
 import { type Listener, listenTcp, listenTls, listenWs, listenWss } from '../switcher-node.js';
 import { CliError, listenFailure } from './exit.js';
+import { readFileOnce } from './file-once.js';
 import { formatHostPort, type HostPort, type HostPortPath } from './parse.js';
 
 /**
@@ -36,7 +36,7 @@ export interface PemPair {
 function readPem(file: string | undefined, flag: string): Buffer {
   if (file === undefined) throw new CliError('CLI_USAGE', `--tls and --wss need ${flag} FILE`);
   try {
-    return readFileSync(file);
+    return readFileOnce(file);
   } catch (err) {
     throw new CliError('CLI_USAGE', `cannot read ${flag} ${file}: ${(err as Error).message}`, { cause: err });
   }

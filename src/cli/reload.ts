@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { outOfValidity } from './cert-expiry.js';
 import { type ConfigSnapshot, configSnapshot } from './config-file.js';
 import { describeError } from './exit.js';
+import { oneReadEach, readFileOnce } from './file-once.js';
 import type { PemPair } from './listeners.js';
 import { ADMIN_TOKEN_ENV, readSecretFile } from './secret.js';
 
@@ -56,13 +56,18 @@ export interface ReloadResult {
 /**
  * Reloads every item of `plan`; one error line per failure, then one info line for the whole.
  * The items and the start check read one version of the config file: `config`, a snapshot taken
- * for this reload alone (a test hands its own, whose reads it chooses).
+ * for this reload alone (a test hands its own, whose reads it chooses); and one of each file they
+ * name (file-once.ts).
  */
-export async function reloadAll(
+export function reloadAll(
   plan: ReloadPlan,
   logger: Logger,
   config: ConfigSnapshot = configSnapshot(),
 ): Promise<ReloadResult> {
+  return oneReadEach(() => reloadEach(plan, logger, config));
+}
+
+async function reloadEach(plan: ReloadPlan, logger: Logger, config: ConfigSnapshot): Promise<ReloadResult> {
   const result: ReloadResult = { changed: [], unchanged: [], failed: [] };
   for (const item of plan.items) {
     try {
@@ -146,7 +151,7 @@ export function certificateReload(
     what: 'certificate',
     files: [certFile, keyFile],
     async reload() {
-      const [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
+      const [cert, key] = [readFileOnce(certFile), readFileOnce(keyFile)];
       if (sameBytes(cert, current.cert) && sameBytes(key, current.key)) return false;
       // Throws for a file that is not PEM and for a key that does not match the certificate,
       // before any listener is touched.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { CliError } from './exit.js';
+import { readFileOnce } from './file-once.js';
 
 /**
  * Secrets come from the environment or from a file, never from the command line alone, where
@@ -14,7 +14,7 @@ export const ADMIN_TOKEN_ENV = 'FLEXMUX_ADMIN_TOKEN';
 export function readSecretFile(file: string, what: string): string {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileOnce(file).toString('utf8');
   } catch (err) {
     throw new CliError('CLI_USAGE', `cannot read the ${what} file ${file}: ${(err as Error).message}`, {
       cause: err,

@@ -1,5 +1,4 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { type ConnectOptions, connect, encrypts, masksNothing, type NodeSession } from '../connect.js';
 import { ConnectionClosedError, DialTimeoutError, TimeoutError } from '../errors.js';
 import { REDIAL_FIRST, REDIAL_MAX } from '../node/redial.js';
@@ -9,6 +8,7 @@ import type { Logger } from '../util/logger.js';
 import { clampDelay } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import { CliError } from './exit.js';
+import { readFileOnce } from './file-once.js';
 import { type CliLogger, quietFor } from './log.js';
 import type { ConnectOpts } from './options.js';
 import { PASSWORD_ENV, requireSecret } from './secret.js';
@@ -40,7 +40,7 @@ export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): 
 export function readCaFile(file: string): Buffer {
   let ca: Buffer;
   try {
-    ca = readFileSync(file);
+    ca = readFileOnce(file);
   } catch (err) {
     throw new CliError('CLI_USAGE', `cannot read the CA file ${file}: ${(err as Error).message}`);
   }

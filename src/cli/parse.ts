@@ -103,6 +103,24 @@ export function parseBindHost(text: string): string {
   return parseHost(host);
 }
 
+/** The host and port of a URL as written, before the URL parser reads them: `[1]`, `[2]`. */
+const URL_AUTHORITY = /^[a-z][a-z\d+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]/?#]*\]|[^:/?#]*)(?::([^/?#]*))?/i;
+
+/**
+ * Checks the host and port of a URL (`-s`) as those of HOST:PORT are. The URL parser reads an
+ * IPv4 part with a leading 0 as octal (for ws:// and wss://; the resolver does for tcp:// and
+ * tls://), so `tcp://010.0.0.5:7000` connected to 8.0.0.5, and a port `080` as 80. The rest of
+ * the URL is connect()'s to check, which names what it expects. Not a flag parser: commander's
+ * message would quote the URL, `user:password@` included.
+ */
+export function checkUrlHostPort(text: string): void {
+  const m = URL_AUTHORITY.exec(text.trim());
+  if (m === null) return;
+  const host = /^\[.*\]$/.test(m[1]) ? m[1].slice(1, -1) : m[1];
+  if (host !== '') parseHost(host);
+  if (m[2] !== undefined && m[2] !== '') parsePort(m[2]);
+}
+
 /** `HOST:PORT`, `[v6]:PORT`, or `:PORT` (host defaults to `defaultHost`). */
 export function parseHostPort(text: string, defaultHost = '127.0.0.1'): HostPort {
   const t = text.trim();

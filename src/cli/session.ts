@@ -11,6 +11,7 @@ import { CliError } from './exit.js';
 import { readFileOnce } from './file-once.js';
 import { type CliLogger, quietFor } from './log.js';
 import type { ConnectOpts } from './options.js';
+import { checkUrlHostPort } from './parse.js';
 import { PASSWORD_ENV, requireSecret } from './secret.js';
 
 /** Turns the connection flags into the library's ConnectOptions and opens a session. */
@@ -63,6 +64,15 @@ export function readCaFile(file: string): Buffer {
  * which says so. Returns whether the scheme runs over TLS.
  */
 function checkSchemeFlags(o: ConnectOpts): boolean {
+  try {
+    checkUrlHostPort(o.switcher);
+  } catch (err) {
+    // Without the URL: withoutPassword writes it as the URL parser read it, 010.0.0.1 as 8.0.0.1.
+    throw new CliError(
+      'CLI_USAGE',
+      `invalid switcher URL (-s, or FLEXMUX_SWITCHER, or switcher: in the config file): ${(err as Error).message}`,
+    );
+  }
   let scheme: string;
   try {
     scheme = new URL(o.switcher).protocol;

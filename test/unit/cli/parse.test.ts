@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkUrlHostPort,
   collect,
   formatHostPort,
   parseBindHost,
@@ -61,6 +62,26 @@ describe('flag parsers', () => {
     expect(() => parseBindHost('')).toThrow('expected a host');
     expect(() => parseBindHost('[::1')).toThrow('unbalanced brackets');
     expect(() => parseBindHost('010.0.0.1')).toThrow('write an IPv4 address in decimal');
+  });
+
+  it('checks the host and port of a switcher URL as written, before the URL parser reads them', () => {
+    for (const ok of [
+      'tcp://127.0.0.1:7000',
+      'tls://relay.example.org',
+      'ws://[::1]:7080/flex/ws',
+      'wss://user:p%40ss@relay.example.org:443/flex/ws',
+      'ws://10.0.0.5/flex/ws?x=1',
+      'udp://h:1',
+      'not a url',
+    ]) {
+      expect(() => checkUrlHostPort(ok), ok).not.toThrow();
+    }
+    // The URL parser or the resolver reads these as 8.0.0.5, 127.0.0.1 and port 80.
+    expect(() => checkUrlHostPort('tcp://010.0.0.5:7000')).toThrow('write an IPv4 address in decimal');
+    expect(() => checkUrlHostPort('ws://010.0.0.5/flex/ws')).toThrow('write an IPv4 address in decimal');
+    expect(() => checkUrlHostPort('tls://0x7f.1:7443')).toThrow('write an IPv4 address in decimal');
+    expect(() => checkUrlHostPort('wss://u:p@h:0443/flex/ws')).toThrow('port "0443" has a leading zero');
+    expect(() => checkUrlHostPort('tcp://[::1:7000')).toThrow('invalid host');
   });
 
   it('reads a port in plain decimal only', () => {

@@ -78,3 +78,28 @@ describe('--ca and --insecure with the switcher URL', () => {
     expect((err as Error).message).toContain('user:***@127.0.0.1:7000');
   });
 });
+
+describe('the host and port of the switcher URL', () => {
+  it('are refused where the URL parser or the resolver would read them as another address', () => {
+    for (const [url, why] of [
+      [
+        'ws://alice:secret@010.0.0.5:7080/flex/ws',
+        'invalid host "010.0.0.5": write an IPv4 address in decimal',
+      ],
+      ['tcp://192.168.001.010:7000', 'invalid host "192.168.001.010": write an IPv4 address in decimal'],
+      ['tls://relay.example.org:0443', 'port "0443" has a leading zero: write 443'],
+    ]) {
+      const err = thrown(() => optionsFor('node', ['-s', url]));
+      expect(err, url).toBeInstanceOf(CliError);
+      expect(exitCodeOf(err)).toBe(2);
+      expect((err as Error).message, url).toContain(
+        `invalid switcher URL (-s, or FLEXMUX_SWITCHER, or switcher: in the config file): ${why}`,
+      );
+      // Neither the password nor the URL as its parser rewrote it (8.0.0.5).
+      expect((err as Error).message).not.toMatch(/secret|8\.0\.0\.5/);
+    }
+    expect(optionsFor('node', ['-s', 'wss://alice:secret@relay.example.org/flex/ws']).password).toBe(
+      'tls-flags',
+    );
+  });
+});

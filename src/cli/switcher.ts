@@ -17,7 +17,7 @@ import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
 import { accessFromConfig, accessReload, passwordAndAccessReload } from './access.js';
 import { cliAdminToken, parseAllowedHost, startCliAdmin } from './admin-server.js';
-import { CertificateExpiry } from './cert-expiry.js';
+import { CertificateExpiry, outOfValidity } from './cert-expiry.js';
 import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
@@ -492,6 +492,13 @@ function switcherStart(o: SwitcherOpts, extras: ConfigData): SwitcherStart {
  * what it would fail with. Nothing is bound.
  */
 async function checkSwitcher(o: SwitcherOpts, extras: ConfigData): Promise<string> {
+  return (await checkSwitcherStart(o, extras)).summary;
+}
+
+async function checkSwitcherStart(
+  o: SwitcherOpts,
+  extras: ConfigData,
+): Promise<{ summary: string; start: SwitcherStart }> {
   const start = switcherStart(o, extras);
   const { specs } = start;
   const urls = [
@@ -509,13 +516,32 @@ async function checkSwitcher(o: SwitcherOpts, extras: ConfigData): Promise<strin
   }
   if (o.demo !== undefined) summary += `; demo page on ${formatHostPort(o.demo)}`;
   if (start.password === undefined) summary += '; password generated at start';
-  return summary;
+  return { summary, start };
+}
+
+/**
+ * `--check-config` says OK to a certificate that has expired or is not valid yet, as a start
+ * serves it; but a reload refuses it (certificateReload), and the check is what an operator runs
+ * before one: a warning line says both, rather than an OK that the reload then contradicts.
+ */
+function warnCertificateValidity(o: SwitcherOpts, pem: PemPair | undefined, logger: Logger): void {
+  if (pem === undefined) return;
+  const invalid = outOfValidity(pem.cert, Date.now());
+  if (invalid === undefined) return;
+  logger.warn(
+    { file: o.cert },
+    `the certificate in ${o.cert} ${invalid}: a start serves it (verifying clients refuse it), a reload refuses it and keeps the one in use`,
+  );
 }
 
 async function runSwitcher(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<SwitcherOpts>();
   const { logger } = ctx;
-  if (o.checkConfig === true) return reportOk(await checkSwitcher(o, ctx.extras));
+  if (o.checkConfig === true) {
+    const { summary, start } = await checkSwitcherStart(o, ctx.extras);
+    warnCertificateValidity(o, start.pem, logger);
+    return reportOk(summary);
+  }
   // Everything that can be bad usage is checked before a password is generated and printed, or
   // a listener bound, for a run that would not happen.
   const start = switcherStart(o, ctx.extras);

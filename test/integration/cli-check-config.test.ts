@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { certA, certB } from '../helpers/certs.js';
+import { certA, certB, certExpired } from '../helpers/certs.js';
 import { freePort, killAll, runCliToEnd } from '../helpers/cli.js';
 
 /**
@@ -89,6 +89,38 @@ switcher:
     );
     expect(r.stderr).not.toContain('switcher ready');
     expect(await Promise.all([bindable(tcp), bindable(tls), bindable(admin)])).toEqual([true, true, true]);
+  });
+
+  it('switcher: an expired certificate passes, as a start serves it, with a warning that a reload refuses it', async () => {
+    const tls = await freePort();
+    const args = ['switcher', '--tls', `127.0.0.1:${tls}`, '--key', certExpired.keyFile, '--check-config'];
+    const env = { FLEXMUX_PASSWORD: 'p', FLEXMUX_LOG_FORMAT: 'json' };
+    const r = await runCliToEnd([...args, '--cert', certExpired.certFile], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`configuration OK: switcher on tls://127.0.0.1:${tls}\n`);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('{'));
+    expect(lines.map((l) => JSON.parse(l) as { level: number; msg: string })).toEqual([
+      expect.objectContaining({
+        level: 40,
+        msg: `the certificate in ${certExpired.certFile} expired on 2020-04-01T00:00:00.000Z: a start serves it (verifying clients refuse it), a reload refuses it and keeps the one in use`,
+      }),
+    ]);
+    // A valid one: no word.
+    const ok = await runCliToEnd(
+      [
+        'switcher',
+        '--tls',
+        `127.0.0.1:${tls}`,
+        '--key',
+        certA.keyFile,
+        '--cert',
+        certA.certFile,
+        '--check-config',
+      ],
+      { env },
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toBe('');
   });
 
   it('switcher: each bad setting gives the start’s error line and exit code', async () => {

@@ -163,7 +163,11 @@ export class Gatekeeper {
     this.admit(reader)
       .catch((err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
-        this.host.logger.error({ remote, ...errorFields(e) }, 'admission failed inside the switcher');
+        // With the stack: the message alone does not say where the bug is (node.ts internalError).
+        this.host.logger.error(
+          { remote, ...errorFields(e), stack: e.stack },
+          'admission failed inside the switcher',
+        );
         transport.destroy(e);
         this.host.failed(e);
       })

@@ -457,7 +457,11 @@ export class Switcher extends Emitter<SwitcherEvents> {
       this.router.route(from, f);
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
-      this.logger.error({ domain: from.domain, ...errorFields(e) }, 'routing failed; dropping the client');
+      // With the stack: the message alone does not say where the bug is (node.ts internalError).
+      this.logger.error(
+        { domain: from.domain, ...errorFields(e), stack: e.stack },
+        'routing failed; dropping the client',
+      );
       from.destroy('error', e);
       this.emit('error', e);
     }

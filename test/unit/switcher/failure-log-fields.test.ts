@@ -9,6 +9,8 @@ import { admitRaw, connectRaw, join, PASSWORD } from './helpers.js';
  * 'routing failed; dropping the client', and the 'client left' that follows) give the error the
  * fields every other failure line gives it (util/cause.ts errorFields): `err`, `code` and
  * `cause`. They gave the message alone, so an operator alerting on `code` or `cause` missed them.
+ * The two lines of a bug of ours give its `stack` too, as the node's does: without it nothing
+ * said where the bug was.
  */
 
 const switchers: SwitcherType[] = [];
@@ -51,6 +53,10 @@ describe('a failure inside the switcher is logged with err, code and cause', () 
         fields: expect.objectContaining({ err: 'bookkeeping failed', code: 'ERR_BOOKKEEPING', cause: 'EIO' }),
       }),
     ]);
+    // And where the bug is: the message alone does not say.
+    expect(log.find('admission failed inside the switcher')[0]?.fields.stack).toContain(
+      'Error: bookkeeping failed',
+    );
   });
 
   it('in routing, and the client left line that follows', async () => {
@@ -67,6 +73,9 @@ describe('a failure inside the switcher is logged with err, code and cause', () 
     await expect.poll(() => log.find('client left', { domain: 'alice' }).length).toBe(1);
     const fields = { err: 'bookkeeping failed', code: 'ERR_BOOKKEEPING', cause: 'EIO' };
     expect(log.find('routing failed; dropping the client')[0]).toMatchObject({ level: 'error', fields });
+    expect(log.find('routing failed; dropping the client')[0]?.fields.stack).toContain(
+      'Error: bookkeeping failed',
+    );
     expect(log.find('client left', { domain: 'alice' })[0]).toMatchObject({
       level: 'warn',
       fields: { reason: 'error', ...fields },

@@ -1,4 +1,4 @@
-import { AdmissionError, ProtocolError, TimeoutError } from '../errors.js';
+import { AdmissionError, ConnectionClosedError, ProtocolError, TimeoutError } from '../errors.js';
 import { transportDefaults } from '../transport/defaults.js';
 import type { Transport, TransportHandlers } from '../transport/types.js';
 import { type TimerHandle, timeout } from '../util/timers.js';
@@ -128,6 +128,8 @@ export interface FrameSink {
   closed(err?: Error): void;
   /** Bytes that do not form a valid frame arrived. */
   malformed(err: ProtocolError): void;
+  /** A bug of ours threw while a frame was handled: the switcher's fault, not the node's. */
+  failed(err: unknown): void;
 }
 
 /**
@@ -142,7 +144,7 @@ export class AdmissionReader implements TransportHandlers {
    * its payload is a view of) were held as long as the client was connected.
    */
   private firstFrame: Promise<Frame> | null;
-  private settle: { resolve: (f: Frame) => void; reject: (r: Refusal) => void } | null = null;
+  private settle: { resolve: (f: Frame) => void; reject: (r: Refusal | Error) => void } | null = null;
   private readonly decoder: FrameDecoder | null;
   private got = false;
   private early: Frame[] = [];
@@ -154,6 +156,8 @@ export class AdmissionReader implements TransportHandlers {
   private head: string | null;
   /** Why the reader gave up on the connection after the first frame was read, if it did. */
   failure: Refusal | null = null;
+  /** A bug of ours that threw while a frame was read before the handoff, if one did. */
+  fault: Error | null = null;
   private timer: TimerHandle | undefined;
   /** Called once the transport has closed (onEnd). */
   private ender: (() => void) | null = null;
@@ -182,7 +186,10 @@ export class AdmissionReader implements TransportHandlers {
     transport.attach(this);
   }
 
-  /** The admission frame, or a Refusal as rejection; read it before admission is over. */
+  /**
+   * The admission frame, or a Refusal as rejection (an Error for a bug of ours: `fault`); read it
+   * before admission is over.
+   */
   get first(): Promise<Frame> {
     if (this.firstFrame === null) throw new Error('admission is over: the first frame is released');
     return this.firstFrame;
@@ -215,9 +222,36 @@ export class AdmissionReader implements TransportHandlers {
       if (this.decoder) this.decoder.push(chunk);
       else this.onFrame(decodeMessage(chunk));
     } catch (err) {
-      const e = err instanceof ProtocolError ? err : new ProtocolError('undecodable frame', { cause: err });
-      if (this.sink) this.sink.malformed(e);
-      else this.fail(refusal('malformed', 0, e.message), e);
+      this.thrown(err);
+    }
+  }
+
+  /**
+   * Something threw while frames were read or handed on. A ProtocolError is the node's doing;
+   * anything else is a bug of ours. Taken for the node's malformed frame, as it was, such a bug
+   * was logged at warn as the node's protocol violation (its stack lost), counted in the
+   * `protocol` leaves, and before admission refused as `malformed` and charged to the host's
+   * failure budget: a node that did nothing wrong could end up rate-limited.
+   */
+  private thrown(err: unknown): void {
+    if (err instanceof ProtocolError) {
+      if (this.sink) this.sink.malformed(err);
+      else this.fail(refusal('malformed', 0, err.message), err);
+    } else if (this.sink) {
+      this.sink.failed(err);
+    } else {
+      // No refusal: the door rethrows it (gatekeeper.ts), and logs it as the switcher's fault.
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.fault ??= e;
+      this.clearTimer();
+      if (!this.got) {
+        this.got = true;
+        this.settle?.reject(e);
+      }
+      this.early = [];
+      if (!this.ended) {
+        this.transport.destroy(new ConnectionClosedError('internal error handling a frame', { cause: e }));
+      }
     }
   }
 
@@ -263,9 +297,14 @@ export class AdmissionReader implements TransportHandlers {
     const held = this.early;
     this.early = [];
     this.earlyBytes = 0;
-    for (const f of held) {
-      if (this.ended) break;
-      sink.frame(f);
+    try {
+      for (const f of held) {
+        if (this.ended) break;
+        sink.frame(f);
+      }
+    } catch (err) {
+      // As in data(): a frame held behind the admission frame is handled as one read later.
+      this.thrown(err);
     }
     if (this.ended) sink.closed(this.ended.err);
   }

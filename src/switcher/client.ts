@@ -118,6 +118,8 @@ export interface ClientHost {
   readonly options: ResolvedSwitcherOptions;
   readonly logger: Logger;
   route(from: SwitcherClient, f: Frame): void;
+  /** A bug of ours threw while a frame from `from` was handled (outside `route`'s own guard). */
+  failed(from: SwitcherClient, err: unknown): void;
   /** Stop routing to `c` (it is closing). */
   detach(c: SwitcherClient): void;
   /**
@@ -465,6 +467,10 @@ export class SwitcherClient implements FrameSink {
 
   malformed(err: ProtocolError): void {
     this.destroy('protocol', err);
+  }
+
+  failed(err: unknown): void {
+    this.host.failed(this, err);
   }
 
   // ------------------------------------------------------------------ outbound

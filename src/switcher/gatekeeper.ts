@@ -236,6 +236,8 @@ export class Gatekeeper {
     try {
       frame = await reader.first;
     } catch (r) {
+      // A bug of ours while the frame was read (AdmissionReader.fault), not the node's refusal.
+      if (r instanceof Error) throw r;
       if ((r as Refusal).reason === 'http') return this.answerHttp(reader, r as Refusal);
       if ((r as Refusal).reason === 'tls') return this.closeTls(reader, r as Refusal);
       // Cut off by the switcher's own close (destroyPending), not by its peer: a `closed` here
@@ -282,6 +284,7 @@ export class Gatekeeper {
     }
     if (reader.isEnded || this.host.state !== 'open') {
       claim.cancel();
+      if (reader.fault !== null) throw reader.fault;
       const r = reader.isEnded
         ? (reader.failure ?? refusal('closed', 0, 'connection closed during admission', { domain }))
         : refusal('shutdown', 0, 'switcher is closing', { domain });

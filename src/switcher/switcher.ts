@@ -161,6 +161,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
       options: o,
       logger: this.logger,
       route: (from, f) => this.route(from, f),
+      failed: (from, err) => this.failed(from, err),
       detach: (c) => this.detach(c),
       dropped: (c, n, reason) => this.router.dropped(c, n, reason),
       rtt: (c, ms) => this.emit('rtt', ms, c.domain),
@@ -456,15 +457,23 @@ export class Switcher extends Emitter<SwitcherEvents> {
     try {
       this.router.route(from, f);
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      // With the stack: the message alone does not say where the bug is (node.ts internalError).
-      this.logger.error(
-        { domain: from.domain, ...errorFields(e), stack: e.stack },
-        'routing failed; dropping the client',
-      );
-      from.destroy('error', e);
-      this.emit('error', e);
+      this.failed(from, err);
     }
+  }
+
+  /**
+   * A bug of ours threw while a frame from `from` was handled: the client is dropped (the frame
+   * was handled halfway), as the switcher's fault, not for a protocol violation of the node's.
+   */
+  private failed(from: SwitcherClient, err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    // With the stack: the message alone does not say where the bug is (node.ts internalError).
+    this.logger.error(
+      { domain: from.domain, ...errorFields(e), stack: e.stack },
+      'routing failed; dropping the client',
+    );
+    from.destroy('error', e);
+    this.emit('error', e);
   }
 
   private detach(c: SwitcherClient): void {

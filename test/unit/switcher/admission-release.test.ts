@@ -16,7 +16,7 @@ import { PASSWORD } from './helpers.js';
 
 function sink(): FrameSink & { frames: Frame[] } {
   const frames: Frame[] = [];
-  return { frames, frame: (f) => frames.push(f), drain() {}, closed() {}, malformed() {} };
+  return { frames, frame: (f) => frames.push(f), drain() {}, closed() {}, malformed() {}, failed() {} };
 }
 
 describe('AdmissionReader after admission', () => {

@@ -42,10 +42,10 @@ export function pingPayload(domain: string): Uint8Array {
 
 /**
  * Ping ids 1..65535, handed out in turn, skipping those in use. Not the most recently freed first,
- * as dial ports are (PortPool): the id of a ping that gave up left its quarantine for the top of
- * that list, so once the first 65,535 had been used the next ping took it, and an answer that
- * came later still (a slow peer, a deep path) completed that ping. In turn, an id comes back only
- * after every other free one.
+ * as dial ports were (PortPool keeps them in line now too): the id of a ping that gave up left
+ * its quarantine for the top of that list, so once the first 65,535 had been used the next ping
+ * took it, and an answer that came later still (a slow peer, a deep path) completed that ping. In
+ * turn, an id comes back only after every other free one.
  */
 class PingIds {
   private readonly used = new Set<number>();

@@ -99,9 +99,9 @@ describe('a stream aborted while its data waits in the queue of a backed-up conn
 
 /**
  * A dialled stream's local port names it on the wire; once the port is back in the pool, a new
- * dial may take it (most recently released first, PROTOCOL.md 3.2, once the sequential ports are
- * used up), and its OpenStream, a control frame, overtakes whatever the old stream still has
- * queued: the acceptor would take the old stream's data and close for the new stream's. A stream
+ * dial may take it (in turn, once the sequential ports are used up), and its OpenStream, a
+ * control frame, overtakes whatever the old stream still has queued: the acceptor would take
+ * the old stream's data and close for the new stream's. A stream
  * that ends with frames still queued (its v3 close, or the close-ACK it owes, behind its data on a
  * backed-up connection) used to give its port back at once (after `retention`).
  */

@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.js';
 import { ownBytes } from '../util/bytes.js';
 import type { Logger } from '../util/logger.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
@@ -507,7 +508,10 @@ export class Router {
   private withDialerDomain(from: SwitcherClient, f: Frame): Uint8Array | null {
     try {
       return rewriteOpenDomain(f.payload, from.domain);
-    } catch {
+    } catch (err) {
+      // Only its refusal of a payload too long is the dialer's doing; a bug of ours is not its
+      // frame to drop, counted against it with a wrong reason and never logged (Switcher.failed).
+      if (!(err instanceof ConfigError)) throw err;
       this.drop(from, f, 'rewritten OpenStream payload would exceed the frame limit');
       return null;
     }

@@ -282,9 +282,14 @@ export class Gatekeeper {
       claim.cancel();
       throw err;
     }
+    // The fault first, and whether the transport has told of its end yet or not (a TCP socket
+    // tells in a later tick): a connection the reader gave up on is no client to admit.
+    if (reader.fault !== null) {
+      claim.cancel();
+      throw reader.fault;
+    }
     if (reader.isEnded || this.host.state !== 'open') {
       claim.cancel();
-      if (reader.fault !== null) throw reader.fault;
       const r = reader.isEnded
         ? (reader.failure ?? refusal('closed', 0, 'connection closed during admission', { domain }))
         : refusal('shutdown', 0, 'switcher is closing', { domain });

@@ -1,13 +1,15 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionClosedError } from '../../../src/errors.js';
 import { SwitcherClient } from '../../../src/switcher/client.js';
 import type { RefusalInfo } from '../../../src/switcher/gatekeeper.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
+import { memoryPair } from '../../../src/transport/memory.js';
 import { sealRequest } from '../../../src/wire/admission/index.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { FrameDecoder } from '../../../src/wire/decoder.js';
 import { encodeFrame, makeFrame } from '../../../src/wire/frame.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
-import { connectRaw, join, PASSWORD } from './helpers.js';
+import { connectRaw, join, PASSWORD, Raw } from './helpers.js';
 
 /**
  * A bug of ours that throws while the switcher reads or hands on a node's frames, outside the
@@ -111,5 +113,32 @@ describe('a bug of ours while a frame is handled', () => {
     expect(refused).toEqual([]);
     expect(log.find('admission failed inside the switcher')).toHaveLength(1);
     expect(sw.clients()).toEqual([]);
+  });
+
+  it('before the reply, on a transport that tells of its end later: not admitted', async () => {
+    const { sw, log, errors, refused } = make();
+    const bug = new TypeError('flexmux bug');
+    const real = FrameDecoder.prototype.push;
+    vi.spyOn(FrameDecoder.prototype, 'push').mockImplementationOnce(function (this: FrameDecoder, chunk) {
+      real.call(this, chunk);
+      throw bug;
+    });
+    const [a, b] = memoryPair({ framing: 'stream', remoteAddresses: ['switcher:7000', '10.9.9.9:4000'] });
+    // Its end is not reported until the test says: the admission goes on meanwhile.
+    const destroy = b.destroy.bind(b);
+    const held: (Error | undefined)[] = [];
+    vi.spyOn(b, 'destroy').mockImplementation((err) => {
+      held.push(err);
+    });
+    sw.handle(b);
+    const raw = new Raw(a);
+    raw.send(await sealRequest(PASSWORD, { domain: 'dave', timestamp: BigInt(Date.now()) * 1_000_000n }));
+    await expect.poll(() => errors).toEqual([bug]);
+    expect(log.find('client admitted')).toEqual([]);
+    expect(sw.clients()).toEqual([]);
+    expect(refused).toEqual([]);
+    expect(held[0]).toBeInstanceOf(ConnectionClosedError);
+    destroy(held[0]);
+    await raw.closed;
   });
 });

@@ -925,12 +925,18 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       case Cmd.RESET: {
         const s = this.streams.get(frameKey(f, via, this));
         if (!s) return;
+        let r: { code: number; message: string };
         try {
-          const r = decodeReset(f.payload);
-          s.onReset(r.code, r.message);
-        } catch {
+          r = decodeReset(f.payload);
+        } catch (err) {
+          // The decoder's ProtocolError alone is the peer's malformed reset. A bug of ours in the
+          // stream's reset handling was caught with it: swallowed, its stack lost, and the stream
+          // reset a second time as if the peer had sent a malformed one (internalError instead).
+          if (!(err instanceof ProtocolError)) throw err;
           s.onReset(1, 'malformed reset');
+          return;
         }
+        s.onReset(r.code, r.message);
         return;
       }
       case Cmd.PING:

@@ -4,6 +4,7 @@ import { StreamCore } from '../../../src/stream/core.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { Caps, Cmd } from '../../../src/wire/constants.js';
 import { encodeOpen } from '../../../src/wire/open.js';
+import { encodeReset } from '../../../src/wire/reset.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 import { rawLink } from '../../helpers/raw.js';
 
@@ -130,6 +131,26 @@ describe("an application's throw inside the frame dispatch", () => {
     const [line] = logger.find('internal error handling a frame, closing');
     expect(line).toMatchObject({ level: 'error', fields: { err: 'flexmux bug' } });
     expect(line?.fields.stack).toContain('TypeError: flexmux bug');
+  });
+
+  it("a bug of ours as a reset is handled is an internal error, not the peer's malformed reset", async () => {
+    const { node, raw, logger, accepted, open } = link();
+    open(5000, Caps.RESET);
+    await vi.waitFor(() => expect(accepted).toHaveLength(1));
+    accepted[0]!.on('error', () => {});
+    const bug = new TypeError('flexmux bug');
+    const onReset = vi.spyOn(StreamCore.prototype, 'onReset').mockImplementationOnce(() => {
+      throw bug;
+    });
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    raw.send(Cmd.RESET, 1, 80, 2, 5000, encodeReset(5, 'bye'));
+    // Not swallowed and taken for a malformed reset of the peer's (code 1): the stream reset so.
+    await vi.waitFor(() => expect(node.closed || onReset.mock.calls.length > 1).toBe(true));
+    expect(onReset.mock.calls).toEqual([[5, 'bye']]);
+    const err = await closed;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err?.cause).toBe(bug);
+    expect(logger.find('internal error handling a frame, closing')).toHaveLength(1);
   });
 
   it('a bug of ours inside the dispatch of a self-dial is an internal error too', async () => {

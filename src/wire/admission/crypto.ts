@@ -12,7 +12,10 @@ export type Password = string | Uint8Array;
 /** HMAC-SHA-256 block size: keys shorter than this are zero-padded to it (RFC 2104). */
 const HMAC_BLOCK = 64;
 
-export function subtle(): SubtleCrypto {
+// Typed through globalThis, not as the DOM library's SubtleCrypto: this signature is in the
+// published .d.ts, and a Node.js project compiled without that library (skipLibCheck off) failed
+// on the name. @types/node and the DOM library both declare globalThis.crypto.
+export function subtle(): typeof globalThis.crypto.subtle {
   const s = globalThis.crypto?.subtle;
   if (s === undefined) {
     // Browsers hide Web Crypto outside secure contexts; say so instead of a bare TypeError.

@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * What a user's compiler sees: the declarations tsc emits for the package (tsconfig.build.json,
+ * as `npm run build` makes dist/), checked as a consumer project checks them, with
+ * `skipLibCheck` off. The other type tests read src/; this one reads the .d.ts files, where an
+ * error in flexmux's own declarations (a global type the consumer's `lib` lacks, say) fails the
+ * consumer's build. They are emitted into a copy of the package under test-results/, so that
+ * dist/ is left alone and the package's dependencies resolve from the checkout's node_modules.
+ * Each tsc runs as a child: a few seconds each on 2 cores.
+ */
+
+const root = resolve(import.meta.dirname, '../..');
+const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
+
+function run(args: string[]): Promise<string> {
+  return new Promise((done, fail) => {
+    execFile(process.execPath, [tsc, ...args], { cwd: root, timeout: 90_000 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') fail(err);
+      // tsc prints its diagnostics on stdout; empty output and exit 0 is a clean check.
+      else done(`${stdout}${stderr}`.trim() + (err ? `\nexit ${err.code}` : ''));
+    });
+  });
+}
+
+/** A consumer's compiler options, strict ones on; `lib` and `types` as the profile says. */
+function tsconfig(options: Record<string, unknown>): string {
+  return JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022',
+      strict: true,
+      noEmit: true,
+      skipLibCheck: false,
+      exactOptionalPropertyTypes: true,
+      noUncheckedIndexedAccess: true,
+      noImplicitOverride: true,
+      ...options,
+    },
+    files: ['app.ts'],
+  });
+}
+
+let dir: string;
+
+beforeAll(async () => {
+  mkdirSync(join(root, 'test-results'), { recursive: true });
+  dir = mkdtempSync(join(root, 'test-results', 'dist-types-'));
+  const pkg = join(dir, 'node_modules', 'flexmux');
+  mkdirSync(pkg, { recursive: true });
+  cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
+  const out = await run([
+    '-p',
+    'tsconfig.build.json',
+    '--emitDeclarationOnly',
+    '--sourceMap',
+    'false',
+    '--outDir',
+    join(pkg, 'dist'),
+  ]);
+  expect(out, 'tsc -p tsconfig.build.json').toBe('');
+}, 120_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Type-checks `code` as app.ts of a consumer project with these options; tsc's output. */
+function check(name: string, options: Record<string, unknown>, code: string): Promise<string> {
+  const project = join(dir, name);
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n');
+  writeFileSync(join(project, 'tsconfig.json'), tsconfig(options));
+  writeFileSync(join(project, 'app.ts'), code);
+  return run(['-p', project]);
+}
+
+describe('the emitted declarations', () => {
+  // A Node.js project: @types/node and the ES library, no DOM (Node has no document).
+  it('check in a Node.js project without the DOM library', { timeout: 60_000 }, async () => {
+    const code = [
+      "import { connect, memoryPair, Node, Switcher, type NodeOptions } from 'flexmux';",
+      "import { startAdmin } from 'flexmux/admin';",
+      "import { listenDemo } from 'flexmux/demo';",
+      'const options: NodeOptions = {};',
+      'const [a] = memoryPair();',
+      'const node = new Node(a, options);',
+      'const writes: number = node.scheduler.writes;',
+      'export { connect, node, startAdmin, listenDemo, Switcher, writes };',
+      '',
+    ].join('\n');
+    const options = { module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], types: ['node'] };
+    expect(await check('node', options, code)).toBe('');
+  });
+
+  // A browser project: the DOM library, no @types/node.
+  it('check in a browser project without @types/node', { timeout: 60_000 }, async () => {
+    const code = [
+      "import { connect, memoryPair, Node, type WebStream } from 'flexmux/browser';",
+      'const [a] = memoryPair();',
+      'const node = new Node(a);',
+      "const dial = (): Promise<WebStream> => node.dial('peer:80');",
+      'export { connect, dial };',
+      '',
+    ].join('\n');
+    const options = { module: 'ESNext', moduleResolution: 'Bundler', lib: ['ES2022', 'DOM'], types: [] };
+    expect(await check('browser', options, code)).toBe('');
+  });
+});

@@ -10,11 +10,15 @@ import { header, payloadLength } from './wire/frame.js';
  * resets) always go first; stream frames (data, FIN, close, close-ACK) keep their order per stream
  * and share the link by bytes with deficit round robin. Frames are coalesced into one vectored
  * write per batch on byte-stream transports. Pure: no timers; `schedule` and `clock` are injected.
+ *
+ * Its plumbing types (SchedulerSink, StreamQueue, ...) are named by published declarations
+ * (Scheduler's constructor, StreamCore's base class), so none is tagged internal: the build strips
+ * what is (tsconfig.build.json), which would leave those names dangling in the .d.ts. They are
+ * kept out of the API reference by typedoc.json's intentionallyNotExported instead.
  */
 
 /**
  * Where a Scheduler writes its batches: the connection under it. Plumbing of the scheduler, free to change.
- * @internal
  */
 export interface SchedulerSink {
   readonly framing: 'stream' | 'message';
@@ -40,7 +44,6 @@ export interface SchedulerSink {
 
 /**
  * The options of `new Scheduler()`, checked against the node options of the same names.
- * @internal
  */
 export interface SchedulerOptions {
   /** Bytes a stream may send per round-robin turn. */
@@ -73,7 +76,6 @@ export interface SchedulerOptions {
 /**
  * A queue's release state, kept by the scheduler under watchReleases only (Scheduler.watchOf):
  * not as fields of every queue, so that by default a stream weighs what it did before.
- * @internal
  */
 export interface ReleaseWatch {
   /** Payload bytes of the queue's frames handed to the sink so far. */
@@ -90,7 +92,6 @@ export interface ReleaseWatch {
 /**
  * The ordered frames of one stream. A stream's state object extends it (one object per stream
  * instead of two); the switcher's per-source queues do too.
- * @internal
  */
 export class StreamQueue {
   /** Bytes waiting (headers included). */
@@ -128,7 +129,6 @@ export class StreamQueue {
 
 /**
  * A frame waiting in a StreamQueue (what `takeAll` hands out and `pushAll` takes back).
- * @internal
  */
 export interface QueuedFrame {
   header: Uint8Array;
@@ -206,7 +206,6 @@ function report(err: unknown): void {
 
 /**
  * Work put off to the end of the current tick by `Scheduler.defer`.
- * @internal
  */
 export interface Deferred {
   runDeferred(): void;

@@ -9,8 +9,8 @@ import { packageVersion } from './version.js';
  */
 
 /**
- * A JSON Schema or OpenAPI object, as plain data.
- * @internal
+ * A JSON Schema or OpenAPI object, as plain data. Not tagged internal: openapiDocument()'s
+ * published declaration names it.
  */
 type Schema = Record<string, unknown>;
 

@@ -733,7 +733,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   // ------------------------------------------------------------------ StreamHost
 
-  /** @internal Queues a control frame; a failure to queue destroys the node. */
+  /**
+   * Queues a control frame for the node's streams (StreamHost); a failure to queue destroys the
+   * node. Plumbing, not for applications: left unmarked as internal only because the published
+   * StreamHost names it, and the .d.ts would drop it from BaseNode (tsconfig.build.json strips
+   * what is).
+   */
   sendControl(
     cmd: number,
     dstIP: number,

@@ -52,8 +52,8 @@ export interface StreamFace {
 }
 
 /**
- * What a stream needs from its connection.
- * @internal
+ * What a stream needs from its connection. Plumbing, free to change; not tagged internal, as
+ * BaseNode's published declaration implements it (see scheduler.ts).
  */
 export interface StreamHost {
   readonly scheduler: Scheduler;

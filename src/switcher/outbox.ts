@@ -354,7 +354,7 @@ export class Outbox<S extends Source> implements Deferred {
     this.scheduler.defer(this);
   }
 
-  /** The deferred trim (Scheduler.defer). @internal */
+  /** The deferred trim (Scheduler.defer). Published: Outbox implements Deferred in the .d.ts too. */
   runDeferred(): void {
     // The client may be busy again by now: a frame read after the one that left it idle (a close
     // and a new open in one chunk) put something in flight, whose answers come through these

@@ -30,8 +30,8 @@ interface Slab {
 }
 
 /**
- * The slab pool that copies of small writes are carved from. Plumbing of the scheduler, free to change.
- * @internal
+ * The slab pool that copies of small writes are carved from. Plumbing of the scheduler, free to change
+ * (not tagged internal: Scheduler's published declaration names it).
  */
 export class Slabs {
   readonly slabSize: number;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -78,6 +78,16 @@ function check(name: string, options: Record<string, unknown>, code: string): Pr
 }
 
 describe('the emitted declarations', () => {
+  // Members tagged @internal (a listener's offer(), a node's dispatch(), a stream core's onData(),
+  // the Duplex hooks) are left out of the API reference, and tsc's stripInternal leaves them out
+  // of the types too: they were in dist/, where editors offered them as API.
+  it('leave out what is tagged @internal', () => {
+    const dist = join(dir, 'node_modules', 'flexmux', 'dist');
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
+    expect(files.length).toBeGreaterThan(50);
+    expect(files.filter((f) => readFileSync(join(dist, f), 'utf8').includes('@internal'))).toEqual([]);
+  });
+
   // A Node.js project: @types/node and the ES library, no DOM (Node has no document).
   it('check in a Node.js project without the DOM library', { timeout: 60_000 }, async () => {
     const code = [

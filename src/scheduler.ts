@@ -215,7 +215,10 @@ export interface Deferred {
  * The writer of one connection (docs/manual.md, section 4), as `node.scheduler`: control frames
  * first, then the streams' data by deficit round robin, batched into writes of up to
  * `maxBatchBytes`. `new Scheduler(sink, { quantum, maxBatchBytes, maxControlQueue })` throws a
- * ConfigError naming an option out of the node options' range.
+ * ConfigError naming an option out of the node options' range. Its counters (`bytesWritten`,
+ * `writes`, `framesWritten`, `maxControlWait`, `controlLength`, `isBlocked`) are for
+ * applications to read; the rest is the node's, tagged internal and so left out of the published
+ * types: an application's `node.scheduler.close()` or `clear()` dropped the node's frames unsent.
  */
 export class Scheduler {
   private readonly sink: SchedulerSink;
@@ -237,9 +240,9 @@ export class Scheduler {
   };
   private deferred: Deferred[] = [];
   private readonly runDeferredFn = (): void => this.runDeferred();
-  /** The connection's slabs (SchedulerOptions.slabs), or null. */
+  /** @internal The connection's slabs (SchedulerOptions.slabs), or null. */
   readonly slabs: Slabs | null;
-  /** SchedulerOptions.watchReleases: the only test the default's hot path makes for all this. */
+  /** @internal SchedulerOptions.watchReleases: the only test the default's hot path makes for all this. */
   readonly watchReleases: boolean;
   /** Sends of the current flush to a sink done with them on return: released when it ends. */
   private returned = 0;
@@ -301,6 +304,7 @@ export class Scheduler {
   /**
    * Queues a control frame (header and optional payload), ahead of all stream data. Returns
    * false if it was dropped instead: the scheduler is closed, or its sink lost.
+   * @internal
    */
   pushControl(header: Uint8Array, payload?: Uint8Array): boolean {
     // Lost: it would be dropped by the sink, and must not fill the queue until the owner closes.
@@ -322,6 +326,7 @@ export class Scheduler {
   /**
    * Builds the header of a control frame and queues it. A data-ACK carries no payload: its size
    * field is the credit (PROTOCOL.md 4.2).
+   * @internal
    */
   pushControlFrame(
     cmd: number,
@@ -340,6 +345,7 @@ export class Scheduler {
    * Queues an ordered frame of a stream. A payload gathered from several buffers is passed as
    * `payload` plus `rest`, written back to back without copying. Returns false if it was dropped
    * instead (the scheduler is closed).
+   * @internal
    */
   pushOrdered(
     q: StreamQueue,
@@ -366,6 +372,7 @@ export class Scheduler {
    * objects (those takeAll handed out, or new ones whose `size` counts every view) and with one
    * kick: the survivor of a departed node gets a reset per stream, tens of thousands at once.
    * Returns the bytes of the frames queued (headers and payloads; 0 once closed).
+   * @internal
    */
   pushAll(q: StreamQueue, frames: readonly QueuedFrame[]): number {
     if (this.closed || frames.length === 0) return 0;
@@ -389,6 +396,7 @@ export class Scheduler {
   /**
    * Runs `task.runDeferred()` in a microtask shared by every task deferred in this tick (streams
    * use it to send a short write's tail once the tick's other writes have joined it), in order.
+   * @internal
    */
   defer(task: Deferred): void {
     if (this.deferred.push(task) === 1) microtask(this.runDeferredFn);
@@ -408,13 +416,13 @@ export class Scheduler {
     }
   }
 
-  /** `q` began a short write with nothing queued: latency-sensitive traffic shares the link. */
+  /** @internal `q` began a short write with nothing queued: latency-sensitive traffic shares the link. */
   noteSparse(q: StreamQueue): void {
     this.sparse = q;
     this.sparseAt = this.opts.clock();
   }
 
-  /** Whether another stream than `q` wrote sparsely within the last `hold` ms. */
+  /** @internal Whether another stream than `q` wrote sparsely within the last `hold` ms. */
   sharedWithSparse(q: StreamQueue, hold: number): boolean {
     return this.sparse !== null && this.sparse !== q && this.opts.clock() - this.sparseAt < hold;
   }
@@ -422,6 +430,7 @@ export class Scheduler {
   /**
    * Takes every frame off `q`, in order, for the caller to push back (pushAll) what it keeps in
    * the order it chooses. `q` stays where it is in the round robin.
+   * @internal
    */
   takeAll(q: StreamQueue): QueuedFrame[] {
     const out = q.items === null ? [] : [...q.items];
@@ -430,7 +439,7 @@ export class Scheduler {
     return out;
   }
 
-  /** Drops everything queued for a stream (after a reset). */
+  /** @internal Drops everything queued for a stream (after a reset). */
   clear(q: StreamQueue): void {
     if (q.items !== null && this.slabs !== null) for (const f of q.items) freeFrame(this.slabs, f);
     q.items?.clear();
@@ -439,7 +448,7 @@ export class Scheduler {
     // it stays in the ready list until the writer meets it empty and drops it
   }
 
-  /** The sink can take more. */
+  /** @internal The sink can take more. */
   drain(): void {
     if (!this.blocked || this.lost) return;
     this.blocked = false;
@@ -450,6 +459,7 @@ export class Scheduler {
    * Drops every queued frame; later pushes are ignored. Returns how many of them were streams'
    * ordered frames not the owner's own (`QueuedFrame.own`; control frames are all its own:
    * replies, pings, credit).
+   * @internal
    */
   close(): number {
     this.closed = true;
@@ -474,7 +484,7 @@ export class Scheduler {
     this.opts.schedule(this.flushFn);
   }
 
-  /** Writes as much as the sink accepts. Normally run by `schedule`; tests call it directly. */
+  /** @internal Writes as much as the sink accepts. Normally run by `schedule`; tests call it directly. */
   flush(): void {
     this.scheduled = false;
     // Read once per flush, not per frame: a sink can close only between flushes (its send does not
@@ -573,6 +583,7 @@ export class Scheduler {
   /**
    * `q`'s release state, made on first use. Only under watchReleases (throws without: a caller
    * that asks by default is a bug, and would cost the default what the option should).
+   * @internal
    */
   watchOf(q: StreamQueue): ReleaseWatch {
     const m = this.watches!;
@@ -584,7 +595,7 @@ export class Scheduler {
     return w;
   }
 
-  /** Whether `q` waits for a release: false by default (one boolean test), without a lookup. */
+  /** @internal Whether `q` waits for a release: false by default (one boolean test), without a lookup. */
   waiting(q: StreamQueue): boolean {
     return this.watchReleases && this.watches!.get(q)?.waiting === true;
   }
@@ -623,7 +634,7 @@ export class Scheduler {
     }
   }
 
-  /** Calls `q.onDrain()` once if `q` waited for drain and is at its low-water mark now. */
+  /** @internal Calls `q.onDrain()` once if `q` waited for drain and is at its low-water mark now. */
   settleDrain(q: StreamQueue): void {
     if (!q.needDrain || q.bytes > q.lowWater) return;
     q.needDrain = false;

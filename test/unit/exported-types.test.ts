@@ -30,12 +30,6 @@ const typedoc = JSON.parse(readFileSync(resolve(root, 'typedoc.json'), 'utf8')) 
   intentionallyNotExported: string[];
 };
 const INTERNAL = new Set(typedoc.intentionallyNotExported);
-/**
- * The base class of Session, BaseNode, Listener and Switcher (docs/manual.md, "typed emitter"):
- * typedoc documents its members on each class that inherits them and needs no entry for it.
- */
-const BASES = new Set(['Emitter']);
-
 function program(): ts.Program {
   return ts.createProgram(
     [...NODE_ENTRIES, BROWSER_ENTRY].map((e) => src + e),
@@ -82,7 +76,7 @@ function unexported(p: ts.Program, entry: string, from: readonly string[]): stri
     if (file.startsWith(src) && !(s.flags & ts.SymbolFlags.TypeParameter) && !exported.has(s)) {
       const name = s.getName();
       if (INTERNAL.has(name)) met.add(name);
-      else if (!BASES.has(name)) found.add(`${name} (${file.slice(src.length)})`);
+      else found.add(`${name} (${file.slice(src.length)})`);
     }
   };
   // A type the .d.ts spells out although the source does not: the inferred type of an
@@ -108,6 +102,13 @@ function unexported(p: ts.Program, entry: string, from: readonly string[]): stri
   };
   const visit = (n: ts.Node): void => {
     if (ts.isBlock(n) || hidden(n)) return;
+    // A class's base class, as typedoc takes it: its members are documented on the class that
+    // inherits them (Emitter's on(), off()... on Session, BaseNode, Listener and Switcher), and
+    // only the type arguments need a name (Emitter<NodeEvents>).
+    if (ts.isHeritageClause(n) && n.token === ts.SyntaxKind.ExtendsKeyword && ts.isClassLike(n.parent)) {
+      for (const t of n.types) for (const a of t.typeArguments ?? []) visit(a);
+      return;
+    }
     if ((ts.isVariableDeclaration(n) || ts.isPropertyDeclaration(n) || ts.isParameter(n)) && n.initializer) {
       if (n.type !== undefined) visit(n.type);
       else inferred(checker.getTypeAtLocation(n));

@@ -1,4 +1,4 @@
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { ConfigError } from './errors.js';
 import { FlexStream } from './face/duplex.js';
 import { BaseNode } from './node/node.js';

@@ -88,25 +88,36 @@ describe('the emitted declarations', () => {
     expect(files.filter((f) => readFileSync(join(dist, f), 'utf8').includes('@internal'))).toEqual([]);
   });
 
-  // A Node.js project: @types/node and the ES library, no DOM (Node has no document).
-  it('check in a Node.js project without the DOM library', { timeout: 60_000 }, async () => {
-    const code = [
-      "import { connect, memoryPair, Node, Switcher, type NodeOptions } from 'flexmux';",
-      "import { startAdmin } from 'flexmux/admin';",
-      "import { listenDemo } from 'flexmux/demo';",
-      'const options: NodeOptions = {};',
-      'const [a] = memoryPair();',
-      'const node = new Node(a, options);',
-      'const writes: number = node.scheduler.writes;',
-      // The scheduler's counters are API, its plumbing (queues, flush, close) is not.
-      '// @ts-expect-error',
-      'node.scheduler.close();',
-      'export { connect, node, startAdmin, listenDemo, Switcher, writes };',
-      '',
-    ].join('\n');
-    const options = { module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], types: ['node'] };
-    expect(await check('node', options, code)).toBe('');
-  });
+  // A Node.js project: @types/node and the ES library, no DOM (Node has no document). NodeNext,
+  // and node10 resolution without esModuleInterop (the default of older CommonJS projects), where
+  // a default import of a Node.js module in a .d.ts is an error.
+  const node = [
+    "import { connect, memoryPair, Node, Switcher, type NodeOptions } from 'flexmux';",
+    "import { startAdmin } from 'flexmux/admin';",
+    "import { listenDemo } from 'flexmux/demo';",
+    'const options: NodeOptions = {};',
+    'const [a] = memoryPair();',
+    'const node = new Node(a, options);',
+    'const writes: number = node.scheduler.writes;',
+    // The scheduler's counters are API, its plumbing (queues, flush, close) is not.
+    '// @ts-expect-error',
+    'node.scheduler.close();',
+    'export { connect, node, startAdmin, listenDemo, Switcher, writes };',
+    '',
+  ].join('\n');
+  it.each([
+    ['NodeNext', 'NodeNext'],
+    ['CommonJS', 'node10'],
+  ])(
+    'check in a Node.js project without the DOM library (module %s, resolution %s)',
+    {
+      timeout: 60_000,
+    },
+    async (module, moduleResolution) => {
+      const options = { module, moduleResolution, lib: ['ES2022'], types: ['node'] };
+      expect(await check(`node-${moduleResolution}`, options, node)).toBe('');
+    },
+  );
 
   // A browser project: the DOM library, no @types/node. Bundler resolution, and the older node10
   // ('node') of many webpack set-ups, which reads no "exports": the subpaths resolve through

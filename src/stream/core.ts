@@ -525,7 +525,10 @@ export class StreamCore extends StreamQueue {
     this.pump();
   }
 
-  /** Node shutdown: flush what was written, then the v3 close even where FIN was negotiated. */
+  /**
+   * Node shutdown: flush what was written, then the v3 close even where FIN was negotiated.
+   * @internal
+   */
   shutdown(onClosed: () => void): void {
     if (this._state === 'closed') {
       onClosed();
@@ -553,6 +556,7 @@ export class StreamCore extends StreamQueue {
    * listener closed): RESET with code 4, refused (PROTOCOL.md 14.3), where negotiated, else the
    * v3 close. Locally it closes as aborted, with no error for anyone to hear. One the peer closed
    * already (a v3 close) is dropped all the same: what it sent stops counting against the connection.
+   * Published: a listener's Destroyable streams name it.
    */
   refuse(message: string): void {
     if (this._state === 'closed') {
@@ -750,7 +754,7 @@ export class StreamCore extends StreamQueue {
     }, this.host.options.endTimeout);
   }
 
-  /** The tail left by `write()` goes out now (Scheduler.defer). */
+  /** @internal The tail left by `write()` goes out now (Scheduler.defer). */
   runDeferred(): void {
     this.unmark(TAIL_SCHEDULED);
     this.pump(true);
@@ -881,7 +885,7 @@ export class StreamCore extends StreamQueue {
 
   // ---------------------------------------------------------------- inbound frames
 
-  /** A data-ACK: the peer consumed `n` bytes (0: see onArrived). */
+  /** @internal A data-ACK: the peer consumed `n` bytes (0: see onArrived). */
   onAck(n: number): void {
     if (this._state === 'closed') return;
     if (n <= 0) {
@@ -1075,6 +1079,7 @@ export class StreamCore extends StreamQueue {
   /**
    * Sends every pending credit now (also used when the reader catches up after a pause). Any ACK
    * answers a credit request, as any ACK clears the sender's CREDIT_REQUESTED.
+   * @internal
    */
   flushAcks(): void {
     this.unmark(CREDIT_ASKED);
@@ -1113,7 +1118,10 @@ export class StreamCore extends StreamQueue {
     if (this.is(FIN_SENT)) this.bothEnded();
   }
 
-  /** The peer's CloseStream; `answered`: its close-ACK went out already (the node's, before the ACK). */
+  /**
+   * The peer's CloseStream; `answered`: its close-ACK went out already (the node's, before the ACK).
+   * @internal
+   */
   onClose(answered = false): void {
     if (this._state === 'closed') {
       return;
@@ -1157,6 +1165,7 @@ export class StreamCore extends StreamQueue {
   /**
    * The ACK of an early-data dial through a switcher named the acceptor's IP, which the stream's
    * frames carry from now on (those already queued still go to FFFF, which the switcher routes).
+   * @internal
    */
   rebind(remoteIP: number, key: number): void {
     this.remoteIP = remoteIP;
@@ -1168,12 +1177,16 @@ export class StreamCore extends StreamQueue {
    * unanswered v3 close must not end it cleanly: the open may still be refused or time out, and
    * then the stream must fail (DialRefusedError, DialTimeoutError), or what was written would be
    * lost without a word. The node aborts it then; the close-ACK timeout waits for that.
+   * @internal
    */
   awaitOpen(): void {
     this.mark(UNCONFIRMED);
   }
 
-  /** The early-data dial's ACK agreed: a close whose ACK timed out meanwhile gets its time again. */
+  /**
+   * The early-data dial's ACK agreed: a close whose ACK timed out meanwhile gets its time again.
+   * @internal
+   */
   confirmOpen(): void {
     this.unmark(UNCONFIRMED);
     if (!this.is(CLOSE_EXPIRED) || this._state === 'closed') return;
@@ -1185,6 +1198,7 @@ export class StreamCore extends StreamQueue {
    * Fails without sending anything more, dropping what is queued: the connection died or was
    * destroyed, the peer reset the stream, or an early-data open failed (the peer has no such
    * stream). Always with an error: a stream cut short so has not ended, and its reader must hear it.
+   * @internal
    */
   abort(err: Error): void {
     if (this._state === 'closed') return;
@@ -1253,6 +1267,7 @@ export class StreamCore extends StreamQueue {
    * The peer broke the protocol on this stream: logged, and the stream fails with `err`, the peer
    * told with a reset of `code` where negotiated (else the v3 close). Also the node's, for what the
    * peer sent ahead of a dial's OpenStream ACK.
+   * @internal
    */
   violate(code: number, err: Error): void {
     this.host.logViolation({ stream: this.describe(), ...errorFields(err) });

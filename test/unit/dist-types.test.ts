@@ -103,7 +103,7 @@ describe('the emitted declarations', () => {
   // and node10 resolution without esModuleInterop (the default of older CommonJS projects), where
   // a default import of a Node.js module in a .d.ts is an error.
   const node = [
-    "import { connect, memoryPair, Node, Switcher, type NodeOptions } from 'flexmux';",
+    "import { connect, memoryPair, Node, type NodeOptions, type StreamCore, Switcher } from 'flexmux';",
     "import { startAdmin } from 'flexmux/admin';",
     "import { listenDemo } from 'flexmux/demo';",
     'const options: NodeOptions = {};',
@@ -113,7 +113,15 @@ describe('the emitted declarations', () => {
     // The scheduler's counters are API, its plumbing (queues, flush, close) is not.
     '// @ts-expect-error',
     'node.scheduler.close();',
-    'export { connect, node, startAdmin, listenDemo, Switcher, writes };',
+    // A stream core's face side is API (custom stream factories); the node's side of it is not.
+    'const cut = (core: StreamCore): void => {',
+    '  core.destroy(new Error());',
+    '  // @ts-expect-error',
+    '  core.onAck(1);',
+    '  // @ts-expect-error',
+    "  core.abort(new Error('cut'));",
+    '};',
+    'export { connect, cut, node, startAdmin, listenDemo, Switcher, writes };',
     '',
   ].join('\n');
   it.each([

@@ -610,7 +610,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     return l;
   }
 
-  /** Serves an existing listener (a session's) on this connection; it survives the connection. */
+  /**
+   * Serves an existing listener (a session's) on this connection; it survives the connection.
+   * @internal
+   */
   adoptListener(l: Listener<S>): void {
     if (this._closed) throw new NotConnectedError('node is closed');
     if (this.listeners.has(l.port)) {
@@ -620,7 +623,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.borrowed.add(l);
   }
 
-  /** Stops serving a listener here without closing it. */
+  /** @internal Stops serving a listener here without closing it. */
   dropListener(l: Listener<S>): void {
     if (this.listeners.get(l.port) === l) this.listeners.delete(l.port);
     this.borrowed.delete(l);
@@ -670,7 +673,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     return untilTarget({ what, target, timeout, signal, stop, logger: this.logger }, attempt);
   }
 
-  /** Sets the domain and IP after admission (the session does this). */
+  /** @internal Sets the domain and IP after admission (the session does this). */
   setIdentity(ip: number, domain: string): void {
     this.early = null;
     this.earlyDomains.clear();

@@ -349,6 +349,29 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   }
 
   /**
+   * Ends the wait between two attempts (state `backoff`) and attempts at once: for a program that
+   * knows the reason to wait has passed (a page back online, an app back in the foreground, a
+   * network interface up again, a password fixed with setPassword()) and would otherwise wait out
+   * up to backoffMax. True if it started an attempt; false, doing nothing, while the session is
+   * connecting (the start's spread included), ready or closed. The back-off goes on from where it
+   * was: an attempt that fails again waits the next, longer delay.
+   */
+  reconnectNow(): boolean {
+    const timer = this.retryTimer;
+    // 'backoff' with no timer yet: a 'state' or 'disconnect' listener, called before the wait is
+    // armed. The wait then armed is the one a later call cuts short.
+    if (this._state !== 'backoff' || timer === null) return false;
+    clearTimeout(timer);
+    this.retryTimer = null;
+    // The opener's abort is heard by the attempt's own linked signal from now on.
+    this.retryWatch?.dispose();
+    this.retryWatch = null;
+    this.logger.debug({ domain: this.opts.domain }, 'session reconnecting now');
+    void this.attempt();
+    return true;
+  }
+
+  /**
    * Resolves once connected and admitted. Rejects with the AdmissionError of an attempt refused,
    * while it waits, for a reason waiting will not mend (a wrong password: ReadyOptions), unless
    * `untilAdmitted`; with AbortError at `signal`, TimeoutError after `timeout` ms, and the closed

@@ -1,0 +1,99 @@
+import { getEventListeners } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BaseNode, type FlexStream, FlexStream as FS, Session } from '../../src/index.js';
+import { Switcher } from '../../src/switcher/switcher.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import type { Transport } from '../../src/transport/types.js';
+
+/**
+ * session.reconnectNow(): a session waiting out its back-off (up to backoffMax, 30 s) had no way
+ * to try again at once when its program knew the network was back. The back-offs here are a
+ * minute long: a test that waited for one would run out of time first.
+ */
+
+const PASSWORD = 'reconnect-now';
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A session whose attempts fail while `down.is` holds, and reach `sw` otherwise. */
+function session(sw: Switcher, extra: { signal?: AbortSignal; startSpread?: number } = {}) {
+  const down = { is: true, attempts: 0 };
+  const s = new Session<FlexStream>({
+    connector: async () => {
+      down.attempts++;
+      if (down.is) throw new Error('network unreachable');
+      const [a, b] = memoryPair();
+      sw.handle(b);
+      return a as Transport;
+    },
+    makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+    password: PASSWORD,
+    domain: 'comes-back',
+    heartbeatInterval: 0,
+    backoffInitial: 60_000,
+    backoffMax: 60_000,
+    ...extra,
+  });
+  cleanups.push(() => s.close());
+  return { s, down };
+}
+
+function switcher(): Switcher {
+  const sw = new Switcher({ password: PASSWORD });
+  cleanups.push(() => sw.close({ timeout: 200 }));
+  return sw;
+}
+
+describe('session.reconnectNow()', () => {
+  it('ends the back-off wait and attempts at once', async () => {
+    const ac = new AbortController();
+    const { s, down } = session(switcher(), { signal: ac.signal });
+    await new Promise((r) => s.once('disconnect', r));
+    expect(s.state).toBe('backoff');
+    down.is = false;
+    const ready = s.ready();
+    expect(s.reconnectNow()).toBe(true);
+    expect(s.state).toBe('connecting');
+    await ready;
+    expect(down.attempts).toBe(2);
+    // The wait's listener on the opener's signal went with the wait.
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    // Connected: nothing to cut short.
+    expect(s.reconnectNow()).toBe(false);
+  });
+
+  it('a failed attempt made now backs off again, and a second call cuts that wait too', async () => {
+    const { s, down } = session(switcher());
+    await new Promise((r) => s.once('disconnect', r));
+    const failed = new Promise((r) => s.once('disconnect', r));
+    expect(s.reconnectNow()).toBe(true);
+    await failed;
+    expect(s.state).toBe('backoff');
+    expect(down.attempts).toBe(2);
+    down.is = false;
+    const ready = s.ready();
+    expect(s.reconnectNow()).toBe(true);
+    await ready;
+    expect(down.attempts).toBe(3);
+  });
+
+  it('does nothing while connecting (the start spread too) or once closed', async () => {
+    const { s, down } = session(switcher(), { startSpread: 60_000 });
+    expect(s.state).toBe('connecting');
+    expect(s.reconnectNow()).toBe(false);
+    expect(down.attempts).toBe(0);
+    await s.close();
+    expect(s.reconnectNow()).toBe(false);
+    expect(down.attempts).toBe(0);
+    expect(s.state).toBe('closed');
+
+    // Closed during the back-off: the call makes no attempt behind the close.
+    const other = session(switcher());
+    await new Promise((r) => other.s.once('disconnect', r));
+    await other.s.close();
+    expect(other.s.reconnectNow()).toBe(false);
+    expect(other.down.attempts).toBe(1);
+  });
+});

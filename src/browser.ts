@@ -16,7 +16,8 @@ import {
   checkWsUrl,
   dialBrowserWs,
 } from './transport/ws-browser.js';
-import { checkDelay, checkObject, checkOptions, checkSignal } from './util/check.js';
+import { checkBool, checkDelay, checkObject, checkOptions, checkSignal } from './util/check.js';
+import { reconnectOnWake } from './wake.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
 export { defaults, sessionDefaults, validateNodeOptions } from './config.js';
@@ -76,6 +77,15 @@ export interface BrowserConnectOptions extends SessionOptions {
    * `ws.timeout` when only that is set).
    */
   connectTimeout?: number;
+  /**
+   * While the session waits to reconnect, attempt at once (`session.reconnectNow()`) when the
+   * page comes back online (`online`) or is shown again (`visibilitychange` to visible); default
+   * true. Both mean the reason to wait may have passed, and a hidden page's timers run late. Only
+   * a wait is cut short: a connected, connecting or closed session is left as it is. The
+   * listeners go when the session closes. false: none, for a page that calls reconnectNow() on
+   * its own terms.
+   */
+  reconnectOnWake?: boolean;
 }
 
 /** A reconnecting session over the browser WebSocket: `connect('wss://host/flex/ws', {...})`. */
@@ -113,7 +123,8 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
     if (err instanceof ConfigError) throw new ConfigError(`option ws.${err.message}`, { cause: err });
     throw err;
   }
-  return new Session<WebStream>({
+  const wake = checkBool('option reconnectOnWake', options.reconnectOnWake ?? true);
+  const session = new Session<WebStream>({
     ...options,
     // The signal is the session's and the caller's together (the session links them for the
     // whole attempt, admission included).
@@ -122,4 +133,6 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
     signal: signal ?? wsSignal,
     timeout: own,
   });
+  if (wake) reconnectOnWake(session);
+  return session;
 }

@@ -332,3 +332,75 @@ describe('browser connect() and a top-level signal', () => {
     expect(made.map((s) => s.state)).toEqual(['closed', 'connecting', 'closed']);
   });
 });
+
+/**
+ * A page back online, or shown again, waited out the session's back-off (up to 30 s): nothing
+ * told the session that the reason to wait had passed. A window and a document of the test's
+ * stand in for the page's.
+ */
+describe('browser connect() and a page that wakes', () => {
+  function page(): { win: EventTarget; doc: EventTarget & { visibilityState: string } } {
+    const win = new EventTarget();
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'hidden' });
+    vi.stubGlobal('addEventListener', win.addEventListener.bind(win));
+    vi.stubGlobal('removeEventListener', win.removeEventListener.bind(win));
+    vi.stubGlobal('document', doc);
+    return { win, doc };
+  }
+
+  async function backingOff(session: Session<WebStream>, socket: number): Promise<void> {
+    const failed = new Promise((r) => session.once('disconnect', r));
+    NeverOpens.made[socket]!.fail();
+    await failed;
+    expect(session.state).toBe('backoff');
+  }
+
+  it('attempts at once on `online` and on being shown, and lets go of the page once closed', async () => {
+    try {
+      const { win, doc } = page();
+      const { session } = open({});
+      expect(getEventListeners(win, 'online')).toHaveLength(1);
+      expect(getEventListeners(doc, 'visibilitychange')).toHaveLength(1);
+      // Connecting: nothing to cut short.
+      win.dispatchEvent(new Event('online'));
+      expect(NeverOpens.made).toHaveLength(1);
+      await backingOff(session, 0);
+      win.dispatchEvent(new Event('online'));
+      expect(session.state).toBe('connecting');
+      expect(NeverOpens.made).toHaveLength(2);
+      await backingOff(session, 1);
+      // Hidden: the page's timers may be late, but nobody is looking yet.
+      doc.dispatchEvent(new Event('visibilitychange'));
+      expect(NeverOpens.made).toHaveLength(2);
+      doc.visibilityState = 'visible';
+      doc.dispatchEvent(new Event('visibilitychange'));
+      expect(NeverOpens.made).toHaveLength(3);
+      await backingOff(session, 2);
+      await session.close();
+      expect(getEventListeners(win, 'online')).toHaveLength(0);
+      expect(getEventListeners(doc, 'visibilitychange')).toHaveLength(0);
+      win.dispatchEvent(new Event('online'));
+      expect(NeverOpens.made).toHaveLength(3);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it('reconnectOnWake: false listens to nothing; a value that is not a boolean is refused', async () => {
+    try {
+      const { win, doc } = page();
+      const { session } = open({}, NeverOpens, { reconnectOnWake: false });
+      expect(getEventListeners(win, 'online')).toHaveLength(0);
+      expect(getEventListeners(doc, 'visibilitychange')).toHaveLength(0);
+      await backingOff(session, 0);
+      win.dispatchEvent(new Event('online'));
+      expect(session.state).toBe('backoff');
+      expect(NeverOpens.made).toHaveLength(1);
+      expect(() => open({}, NeverOpens, { reconnectOnWake: 'false' as unknown as boolean })).toThrow(
+        /^option reconnectOnWake must be a boolean/,
+      );
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});

@@ -38,7 +38,13 @@ export function nodeReloadPlan(
     items.push(caReload(o.ca, options.tls));
   }
   addAdminTokenReload({ items, notReloaded }, s.admin, o.adminTokenFile);
-  return { items, notReloaded };
+  // A node refused for the old password (or CA) waited out its back-off, up to backoffMax (30 s),
+  // before trying the new one: the operator's `reloaded` line was followed by silence. After all
+  // the items, so that the attempt has the new password and the new CA alike.
+  const applied = (changed: readonly string[]): void => {
+    if (changed.includes('password') || changed.includes('CA')) session.reconnectNow();
+  };
+  return { items, notReloaded, applied };
 }
 
 /**

@@ -695,6 +695,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     const plan: ReloadPlan = {
       items: [...base.items, ...forRules.items],
       notReloaded: [...base.notReloaded, ...forRules.notReloaded],
+      applied: base.applied,
       startCheck: checkAgain<NodeOpts>(
         ctx.cmd,
         o.config,

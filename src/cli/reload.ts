@@ -42,6 +42,11 @@ export interface ReloadPlan {
    * applies (check-again.ts): the log says they wait for a restart.
    */
   startCheck?: { file: string; check(config: ConfigSnapshot): Promise<readonly string[]> };
+  /**
+   * Called once every item is reloaded, with the names of those that changed: for what acts on
+   * them together (a node waiting to reconnect tries the new password and CA at once, both).
+   */
+  applied?(changed: readonly string[]): void;
 }
 
 /** The name of the start check in the summary line's `failed`. */
@@ -83,6 +88,7 @@ async function reloadEach(plan: ReloadPlan, logger: Logger, config: ConfigSnapsh
       );
     }
   }
+  plan.applied?.(result.changed);
   let needsRestart: readonly string[] = [];
   if (plan.startCheck !== undefined) {
     const { file, check } = plan.startCheck;

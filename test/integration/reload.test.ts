@@ -535,6 +535,34 @@ describe('reloading the node command (SIGHUP)', () => {
     expect(logger.find(/^reload: kept the old CA/)[0]?.fields.err).toMatch(/holds no certificate/);
     expect(options.tls?.ca).toEqual(certB.cert);
   });
+
+  // A node refused for its old password backed off (up to 30 s) and tried the new one only then:
+  // the operator's `reloaded` was followed by silence. The back-off here is a minute long.
+  it('a node waiting to reconnect tries the new password at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-node-reload-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const passwordFile = join(dir, 'password');
+    writeFileSync(passwordFile, 'password-one\n');
+    const switcher = new Switcher({ password: 'password-two' });
+    cleanup.push(() => switcher.close({ timeout: 1_000 }));
+    const listener = await listenTcp(switcher, { host: HOST, port: 0 });
+    const o = { switcher: `tcp://${HOST}:${listener.address.port}`, passwordFile } as ConnectOpts;
+    const { session, options } = openSession(o, 'carol', silentLogger, {
+      backoffInitial: 60_000,
+      backoffMax: 60_000,
+    });
+    cleanup.push(() => session.close());
+    expect(await session.ready({ timeout: 5_000 }).catch((e: unknown) => e)).toBeInstanceOf(AdmissionError);
+    expect(session.state).toBe('backoff');
+    const plan = nodeReloadPlan(o, { session, options });
+    // Unchanged: the wait goes on.
+    expect((await reloadAll(plan, captureLogger())).unchanged).toEqual(['password']);
+    expect(session.state).toBe('backoff');
+    writeFileSync(passwordFile, 'password-two\n');
+    expect((await reloadAll(plan, captureLogger())).changed).toEqual(['password']);
+    await session.ready({ timeout: 5_000 });
+    expect(session.connections).toBe(1);
+  });
 });
 
 describe("the demo's echo node, after the switcher's password changed", () => {

@@ -353,8 +353,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * knows the reason to wait has passed (a page back online, an app back in the foreground, a
    * network interface up again, a password fixed with setPassword()) and would otherwise wait out
    * up to backoffMax. True if it started an attempt; false, doing nothing, while the session is
-   * connecting (the start's spread included), ready or closed. The back-off goes on from where it
-   * was: an attempt that fails again waits the next, longer delay.
+   * connecting (the start's spread included), ready or closed, and from a 'disconnect' listener,
+   * which runs before the wait begins (one that always called it would retry without back-off).
+   * The back-off goes on from where it was: an attempt that fails again waits the next, longer
+   * delay.
    */
   reconnectNow(): boolean {
     const timer = this.retryTimer;

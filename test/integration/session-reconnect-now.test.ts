@@ -66,7 +66,11 @@ describe('session.reconnectNow()', () => {
 
   it('a failed attempt made now backs off again, and a second call cuts that wait too', async () => {
     const { s, down } = session(switcher());
-    await new Promise((r) => s.once('disconnect', r));
+    // A 'disconnect' listener runs before the wait: calling it each time would retry without one.
+    const inListener = await new Promise((r) => s.once('disconnect', () => r(s.reconnectNow())));
+    expect(inListener).toBe(false);
+    expect(s.state).toBe('backoff');
+    expect(down.attempts).toBe(1);
     const failed = new Promise((r) => s.once('disconnect', r));
     expect(s.reconnectNow()).toBe(true);
     await failed;

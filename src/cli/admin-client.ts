@@ -3,9 +3,10 @@ import { CLIENT_ID_RULE, parseClientId } from '../admin/client-id.js';
 import { isHeaderToken } from '../admin/config.js';
 import { isKickReason, KICK_REASON_RULE } from '../admin/kick-reason.js';
 import type { CliCommand, CommandContext } from './command.js';
-import { CliError, ExitCode } from './exit.js';
+import { CliError } from './exit.js';
 import { formatBytes } from './meter.js';
 import { addCommonOptions, type CommonOpts, flag } from './options.js';
+import { print } from './output.js';
 import { parseDomain, parseTimeout } from './parse.js';
 import { ADMIN_TOKEN_ENV, readSecretFile } from './secret.js';
 
@@ -303,13 +304,12 @@ async function fetchJson(cmd: Command, path: string): Promise<unknown> {
 async function runClients(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<AdminOpts>();
   const body = await fetchClients(ctx.cmd);
-  if (o.json) {
-    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
-    return ExitCode.OK;
-  }
+  if (o.json) return await print(`${JSON.stringify(body, null, 2)}\n`, 'before the list went out');
   const list = rows(body);
-  process.stdout.write(list.length === 0 ? 'no clients\n' : `${formatTable(list)}\n`);
-  return ExitCode.OK;
+  return await print(
+    list.length === 0 ? 'no clients\n' : `${formatTable(list)}\n`,
+    'before the list went out',
+  );
 }
 
 /**
@@ -357,6 +357,6 @@ async function runKick(ctx: CommandContext): Promise<number> {
   }
   if (!res.ok) throw await failure(res);
   await res.body?.cancel();
-  process.stdout.write(`kicked ${domain}\n`);
-  return ExitCode.OK;
+  // The node was kicked all the same: a failed stdout says only that this line was lost.
+  return await print(`kicked ${domain}\n`, `after ${domain} was kicked, before saying so`);
 }

@@ -1,4 +1,4 @@
-import { CliError } from './exit.js';
+import { CliError, ExitCode } from './exit.js';
 
 /**
  * stdout at the head of a pipeline (`flexmux dial X | head -c 100`, `flexmux ping Y | head -3`).
@@ -41,4 +41,39 @@ export function settled(out: NodeJS.WritableStream): Promise<Error | undefined> 
     // error of the first one that failed (Node hands it to every write still queued).
     out.write('', (err?: Error | null) => resolve(err ?? undefined));
   });
+}
+
+/** stdout's first error, once `hear` listens for them. */
+let heard: Error | undefined;
+let listening = false;
+
+/**
+ * Listens for stdout's errors, once per process: unheard, the EPIPE of a reader gone (or the
+ * ENOSPC of a full disk) is an unhandled 'error' event, which ends the process with exit 1 and a
+ * stack trace as soon as anything is awaited after the write.
+ */
+function hear(): void {
+  if (listening) return;
+  listening = true;
+  process.stdout.on('error', (err) => {
+    heard ??= err;
+  });
+}
+
+/**
+ * Prints a command's result (`clients`' list, `kicked`) and resolves with its exit code once the
+ * text has gone out: 0; 141, quietly, when stdout's reader went away before it took it all
+ * (`| head -1`), as a command that SIGPIPE ends; rejects with CLI_IO (exit 13) when stdout failed
+ * otherwise (a full disk), saying `stdout failed WHEN: ...`. These exited 0 with the text lost:
+ * the process ended before the error of the write, which comes after it, was heard.
+ */
+export async function print(text: string, when: string): Promise<number> {
+  hear();
+  process.stdout.write(text);
+  const settledWith = await settled(process.stdout);
+  // The write's own error, not the 'stream destroyed' a later write gets once that one came.
+  const err = heard ?? process.stdout.errored ?? settledWith;
+  if (err === undefined) return ExitCode.OK;
+  if (isOutputClosed(err)) return ExitCode.SIGPIPE;
+  throw outputClosed(err, when);
 }

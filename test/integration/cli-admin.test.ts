@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { Auth } from '../../src/admin/auth.js';
 import { HostGuard } from '../../src/admin/hosts.js';
 import { HttpError, sendError } from '../../src/admin/http.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { freePort, killAll, repeatedLogKeys, runCli, runCliToEnd } from '../helpers/cli.js';
+import { type CliChild, freePort, killAll, repeatedLogKeys, runCli, runCliToEnd } from '../helpers/cli.js';
 
 /** `flexmux clients` and `flexmux kick` against a stub of the admin API. */
 
@@ -392,6 +393,51 @@ describe.concurrent('flexmux kick', () => {
     const r = await runCliToEnd(['kick', 'broken', '--admin', admin, '-t', TOKEN]);
     expect(r.code).toBe(11);
     expect(r.stderr).toContain('the admin API answered 500: {"error":"boom"}');
+  });
+});
+
+/** Runs `flexmux ARGS` with its stdout on /dev/full (a disk that filled up); resolves with the end. */
+async function onFullDisk(args: readonly string[]): Promise<{ code: number; stderr: string }> {
+  const full = await open('/dev/full', 'w');
+  let child: CliChild;
+  try {
+    child = runCli(args, { stdout: full.fd });
+  } finally {
+    await full.close();
+  }
+  return { code: await child.exited, stderr: child.stderr };
+}
+
+// The result went to a stdout that failed, and the command still exited 0: the write's error came
+// after the process had ended.
+describe.concurrent('a stdout that fails', () => {
+  it('clients on a full disk: exit 13, stdout named', async ({ expect }) => {
+    for (const json of [[], ['--json']]) {
+      const r = await onFullDisk(['clients', ...json, '--admin', admin, '-t', TOKEN]);
+      expect(r.code, r.stderr).toBe(13);
+      expect(r.stderr).toMatch(
+        /^flexmux clients: stdout failed before the list went out: ENOSPC: .*\[CLI_IO\]$/m,
+      );
+    }
+  });
+
+  it('kick on a full disk: exit 13, saying that the node was kicked', async ({ expect }) => {
+    const r = await onFullDisk(['kick', 'alice', '--reason', 'full-disk', '--admin', admin, '-t', TOKEN]);
+    expect(r.code, r.stderr).toBe(13);
+    expect(r.stderr).toMatch(
+      /^flexmux kick: stdout failed after alice was kicked, before saying so: ENOSPC: .*\[CLI_IO\]$/m,
+    );
+    expect(requests.map((q) => q.url)).toContain('/api/v1/clients/alice?reason=full-disk');
+  });
+
+  it('clients whose reader went away (`| head -0`): exit 141, quietly, as SIGPIPE ends a command', async ({
+    expect,
+  }) => {
+    const child = runCli(['clients', '--admin', admin, '-t', TOKEN]);
+    // The reader closes its end before the list comes (the child is still starting).
+    child.proc.stdout?.destroy();
+    expect(await child.exited, child.stderr).toBe(141);
+    expect(child.stderr).toBe('');
   });
 });
 

@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import type { AdminNode } from '../admin/config.js';
+import { print } from './output.js';
 import type { HostPort } from './parse.js';
 
 /**
@@ -33,8 +34,10 @@ export async function checkAdmin(at: HostPort, token: string | undefined): Promi
   validateAdminOptions({ node: {} as AdminNode, host: at.host, port: at.port, token });
 }
 
-/** Says the configuration passed, with what a start would run (`summary`), on stdout. */
-export function reportOk(summary: string): number {
-  process.stdout.write(`${CONFIG_OK}: ${summary}\n`);
-  return 0;
+/**
+ * Says the configuration passed, with what a start would run (`summary`), on stdout; resolves
+ * with the exit code once that went out (a stdout that failed: 13 or 141, output.ts).
+ */
+export function reportOk(summary: string): Promise<number> {
+  return print(`${CONFIG_OK}: ${summary}\n`, 'after the check passed, before saying so');
 }

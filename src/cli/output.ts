@@ -60,20 +60,31 @@ function hear(): void {
   });
 }
 
-/**
- * Prints a command's result (`clients`' list, `kicked`) and resolves with its exit code once the
- * text has gone out: 0; 141, quietly, when stdout's reader went away before it took it all
- * (`| head -1`), as a command that SIGPIPE ends; rejects with CLI_IO (exit 13) when stdout failed
- * otherwise (a full disk), saying `stdout failed WHEN: ...`. These exited 0 with the text lost:
- * the process ended before the error of the write, which comes after it, was heard.
- */
-export async function print(text: string, when: string): Promise<number> {
+/** Writes `text` to stdout, its errors heard (`hear`); `emitted` says how that went. */
+export function emit(text: string): void {
   hear();
   process.stdout.write(text);
+}
+
+/**
+ * Resolves with a command's exit code once what it wrote to stdout (by `emit`) has gone out: 0;
+ * 141, quietly, when stdout's reader went away before it took it all (`| head -1`), as a command
+ * that SIGPIPE ends; rejects with CLI_IO (exit 13) when stdout failed otherwise (a full disk),
+ * saying `stdout failed WHEN: ...`. These exited 0 with the text lost: the process ended before
+ * the error of the write, which comes after it, was heard.
+ */
+export async function emitted(when: string): Promise<number> {
+  hear();
   const settledWith = await settled(process.stdout);
   // The write's own error, not the 'stream destroyed' a later write gets once that one came.
   const err = heard ?? process.stdout.errored ?? settledWith;
   if (err === undefined) return ExitCode.OK;
   if (isOutputClosed(err)) return ExitCode.SIGPIPE;
   throw outputClosed(err, when);
+}
+
+/** A command's result (`clients`' list, `kicked`) on stdout: `emit`, then `emitted`. */
+export function print(text: string, when: string): Promise<number> {
+  emit(text);
+  return emitted(when);
 }

@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { certA, certB, certExpired } from '../helpers/certs.js';
-import { freePort, killAll, runCliToEnd } from '../helpers/cli.js';
+import { type CliChild, freePort, killAll, runCli, runCliToEnd } from '../helpers/cli.js';
 
 /**
  * `--check-config` of `switcher` and `node` (as `nginx -t`): settings and files checked as a start
@@ -233,6 +234,25 @@ switcher:
     const bad = await runCliToEnd([...args, '--bind', '192.168.001.010'], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('invalid host "192.168.001.010": write an IPv4 address in decimal');
+  });
+
+  // Its verdict went to a stdout that failed, and the check exited 0 all the same: the write's
+  // error came after the process had ended.
+  it('a stdout that fails (a full disk): exit 13, stdout named, not 0', async () => {
+    const full = await open('/dev/full', 'w');
+    let check: CliChild;
+    try {
+      check = runCli(['switcher', '--tcp', '127.0.0.1:0', '--check-config'], {
+        env: { FLEXMUX_PASSWORD: 'p' },
+        stdout: full.fd,
+      });
+    } finally {
+      await full.close();
+    }
+    expect(await check.exited, check.stderr).toBe(13);
+    expect(check.stderr).toMatch(
+      /^flexmux switcher: stdout failed after the check passed, before saying so: ENOSPC: .*\[CLI_IO\]$/m,
+    );
   });
 
   it('is not a config-file setting', async () => {

@@ -6,6 +6,7 @@ import { dialCommand } from './dial.js';
 import { describeError, ExitCode, exitCodeOf, nextStep } from './exit.js';
 import { nodeCommand } from './node.js';
 import { forgetEmptyVariables } from './options.js';
+import { emit, emitted } from './output.js';
 import { pingCommand } from './ping.js';
 import { releaseEarlySighup } from './reload-signal.js';
 import { switcherCommand } from './switcher.js';
@@ -30,7 +31,7 @@ function version(): string {
  */
 function output(prefix: string): OutputConfiguration {
   return {
-    writeOut: (s) => process.stdout.write(s),
+    writeOut: (s) => emit(s),
     writeErr: (s) => process.stderr.write(s),
     outputError: (s, write) => write(usageLine(prefix, s)),
   };
@@ -103,8 +104,16 @@ export async function run(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv]);
   } catch (err) {
     // commander has already printed its message (or the help/version text).
-    if (err instanceof CommanderError) return exitCodeOf(err);
-    throw err;
+    if (!(err instanceof CommanderError)) throw err;
+    if (exitCodeOf(err) !== ExitCode.OK) return exitCodeOf(err);
+    // --help and --version: their text is the command's result. On a stdout that failed (a full
+    // disk, a reader gone) it was lost, and the command exited 0 all the same.
+    try {
+      return await emitted(`before the ${err.code === 'commander.version' ? 'version' : 'help'} went out`);
+    } catch (failed) {
+      process.stderr.write(`flexmux: ${describeError(failed)}\n`);
+      return exitCodeOf(failed);
+    }
   }
   const inv = invocation as Invocation | null;
   if (inv?.command.reloads !== true) releaseEarlySighup();

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, type ExpectStatic, it, vi } from 'vitest';
-import { freePort, killAll, runCli, runCliToEnd } from '../helpers/cli.js';
+import { type CliChild, freePort, killAll, runCli, runCliToEnd } from '../helpers/cli.js';
 
 // Each CLI process starts through tsx: allow for a loaded machine. The tests run concurrently and
 // each waits for its own process (runCliToEnd kills it on timeout), so cleanup waits for the end.
@@ -38,6 +39,37 @@ describe.concurrent('flexmux --help', () => {
     const r = await runCliToEnd(['--version']);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+// The text is the result of --help and --version: lost to a stdout that failed, it exited 0 all
+// the same (the write's error came after the process had ended).
+describe.concurrent('--help and --version on a stdout that fails', () => {
+  it.for(['--version', 'switcher --help', 'help kick'])(
+    '%s on a full disk: exit 13, stdout named',
+    async (line, { expect }) => {
+      const args = line.split(' ');
+      const full = await open('/dev/full', 'w');
+      let child: CliChild;
+      try {
+        child = runCli(args, { stdout: full.fd });
+      } finally {
+        await full.close();
+      }
+      expect(await child.exited, child.stderr).toBe(13);
+      const what = args[0] === '--version' ? 'version' : 'help';
+      expect(child.stderr).toMatch(
+        new RegExp(`^flexmux: stdout failed before the ${what} went out: ENOSPC: .*\\[CLI_IO\\]$`, 'm'),
+      );
+    },
+  );
+
+  it('--help whose reader went away: exit 141, quietly', async ({ expect }) => {
+    const child = runCli(['--help']);
+    // The reader closes its end before the help comes (the child is still starting).
+    child.proc.stdout?.destroy();
+    expect(await child.exited, child.stderr).toBe(141);
+    expect(child.stderr).toBe('');
   });
 });
 

@@ -8,7 +8,7 @@ import { clipText } from '../wire/utf8.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { ExitCode } from './exit.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
-import { isOutputClosed, settled } from './output.js';
+import { isOutputClosed, outputClosed, settled } from './output.js';
 import { parseCount, parseDomain, parseDuration, parseTimeout } from './parse.js';
 import { RttStats } from './rtt.js';
 import { openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
@@ -172,7 +172,11 @@ async function runPing(ctx: CommandContext): Promise<number> {
   outputError ??= await settled(process.stdout);
   // A lost session ended the run before any closed stdout could (that one would have stopped it).
   if (fatal !== null) throw fatal instanceof Unmendable ? fatal.err : fatal;
-  if (outputError !== undefined && !isOutputClosed(outputError)) throw outputError;
+  // Any other failure (a full disk) is local I/O, exit 13, naming stdout, as for dial: it went
+  // out as it was, `ENOSPC: no space left on device, write`, exit 1 as an unexpected failure.
+  if (outputError !== undefined && !isOutputClosed(outputError)) {
+    throw outputClosed(outputError, 'before the run ended');
+  }
   // Quietly, as ping(8) ends there: a closed stdout is how a pipeline ends a run without -c.
   if (outputError !== undefined) return ExitCode.SIGPIPE;
   return stats.received > 0 ? ExitCode.OK : ExitCode.NO_REPLY;

@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CliChild, killAll, runCli, startSwitcher } from '../helpers/cli.js';
 
@@ -78,5 +79,19 @@ describe('flexmux ping', () => {
     ping.proc.stdout?.destroy();
     expect(await exitWithin(ping, 'its reader left')).toBe(141);
     expect(quiet(ping)).toEqual([]);
+  });
+
+  // `flexmux ping X > file` on a disk that fills up: ENOSPC went out as it was, exit 1 (an
+  // unexpected failure) in a line that did not name stdout, where dial exits 13 naming it.
+  it('a stdout that fails (a full disk): exit 13, stdout named', async () => {
+    const full = await open('/dev/full', 'w');
+    let ping: CliChild;
+    try {
+      ping = runCli(['ping', '-c', '1000', '-s', tcp, '-i', '50ms'], { env: ENV, stdout: full.fd });
+    } finally {
+      await full.close();
+    }
+    expect(await exitWithin(ping, 'its first line failed')).toBe(13);
+    expect(ping.stderr).toMatch(/^flexmux ping: stdout failed before the run ended: ENOSPC: .*\[CLI_IO\]$/m);
   });
 });

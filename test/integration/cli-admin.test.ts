@@ -379,6 +379,22 @@ describe.concurrent('flexmux kick', () => {
     expect(r.stderr).toContain('no node holds the domain nobody');
   });
 
+  // It read every page of the client list to prove the endpoint a switcher's: on a switcher with
+  // 60,000 clients, 60 requests for a mistyped domain.
+  it('a domain nobody holds: one page of the client list proves the endpoint, not all', async ({
+    expect,
+  }) => {
+    // (`clients` reads /paged too, in the tests before these.)
+    const mark = requests.length;
+    const r = await runCliToEnd(['kick', 'nobody', '--admin', `${admin}/paged`, '-t', TOKEN]);
+    expect(r.code, r.stderr).toBe(12);
+    expect(r.stderr).toContain('no node holds the domain nobody');
+    expect(requests.slice(mark).filter((q) => q.url.startsWith('/paged/'))).toEqual([
+      { method: 'DELETE', url: '/paged/api/v1/clients/nobody', auth: `Bearer ${TOKEN}` },
+      { method: 'GET', url: '/paged/api/v1/clients', auth: `Bearer ${TOKEN}` },
+    ]);
+  });
+
   it('a 404 from something that is not the admin API (a wrong path) exits 11, not 12', async ({ expect }) => {
     // Every path under /wrong answers 404: the domain is not what is missing.
     const r = await runCliToEnd(['kick', 'alice', '--admin', `${admin}/wrong`, '-t', TOKEN]);

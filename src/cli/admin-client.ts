@@ -146,7 +146,9 @@ async function request(cmd: Command, method: string, path: string): Promise<Resp
       (err as Error).cause instanceof Error
         ? ((err as Error).cause as Error).message
         : (err as Error).message;
-    throw new CliError('CLI_ADMIN', `cannot reach the admin API at ${url.origin}: ${cause}`, { cause: err });
+    throw new CliError('CLI_ADMIN', `cannot reach the admin API at ${url.origin}: ${why(cause, url)}`, {
+      cause: err,
+    });
   }
   if (res.status === 401) {
     // The server says which: no token sent, or not the one it has.
@@ -170,6 +172,17 @@ async function request(cmd: Command, method: string, path: string): Promise<Resp
     throw new CliError('CLI_ADMIN', `the admin API refused the request (403)${why ? `: ${why}` : ''}`);
   }
   return res;
+}
+
+/**
+ * What fetch's `bad port` means: the port is on the Fetch standard's list of ports it never
+ * connects to (6000, 6665-6669, 10080...), as browsers refuse them too. `switcher --admin :6000`
+ * serves there, and this command said only `bad port: fetch failed`, which read as a wrong flag.
+ */
+function why(cause: string, url: URL): string {
+  if (cause !== 'bad port') return cause;
+  const port = url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port;
+  return `port ${port} is one fetch refuses to connect to, as browsers do (the Fetch standard's bad ports): serve the admin API on another port`;
 }
 
 /** The message of an admin API error body, `{"error": {"code", "message"}}` (docs/admin.md). */

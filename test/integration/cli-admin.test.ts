@@ -298,6 +298,18 @@ describe.concurrent('flexmux clients', () => {
     expect(r.stdout).toContain('alice');
   });
 
+  // fetch never connects to the Fetch standard's bad ports, where `switcher --admin` serves all the
+  // same: the command said only `bad port: fetch failed`. (Refused before any connection: nothing
+  // needs to listen there.)
+  it('an admin API on a port fetch refuses (6000) says so, and what to do', async ({ expect }) => {
+    const r = await runCliToEnd(['clients', '--admin', ':6000', '-t', TOKEN]);
+    expect(r.code).toBe(11);
+    expect(r.stderr).toContain(
+      'cannot reach the admin API at http://127.0.0.1:6000: port 6000 is one fetch refuses to connect to, as browsers do',
+    );
+    expect(r.stderr).toContain('serve the admin API on another port');
+  });
+
   it('no --admin exits 2', async ({ expect }) => {
     const r = await runCliToEnd(['clients']);
     expect(r.code).toBe(2);

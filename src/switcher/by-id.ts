@@ -14,8 +14,8 @@
  * whole state from being collected.
  */
 export class ById<K, T extends { readonly id: number }> {
-  private ids: number[] = [];
-  private keys: K[] = [];
+  private readonly ids: number[] = [];
+  private readonly keys: K[] = [];
 
   constructor(private readonly find: (key: K) => T | undefined) {}
 
@@ -52,8 +52,14 @@ export class ById<K, T extends { readonly id: number }> {
 
   /** Forgets every item (the owner's table was emptied: nothing is live any more). */
   clear(): void {
-    this.ids = [];
-    this.keys = [];
+    // In place: a node whose streams come and go one at a time empties it at each close.
+    this.ids.length = 0;
+    this.keys.length = 0;
+  }
+
+  /** Ids kept, the dead among them included (for tests of what is let go of). */
+  get kept(): number {
+    return this.ids.length;
   }
 
   private compact(size: number): void {

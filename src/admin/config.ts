@@ -96,6 +96,13 @@ export interface InspectableNode {
   };
   /** Live stream cores. */
   streamList(): StreamCore[];
+  /**
+   * Live stream cores by serial: those whose serial is greater than `after` (and that `keep`),
+   * ascending, the `limit` after the first `skip`; it costs those it steps over, not all.
+   */
+  streamPage(after: number, skip: number, limit: number, keep?: (s: StreamCore) => boolean): StreamCore[];
+  /** Streams registered so far: unchanged, with `streamCount`, while none opens or ends. */
+  readonly streamsAdded: number;
   /** The ports the node listens on. */
   listenerPorts(): number[];
   /** Pings the switcher (no domain) or a peer domain; resolves to the RTT in ms. */

@@ -55,6 +55,7 @@ import { Pinger, pingPayload, pingTarget } from './pinger.js';
 import { PortPool } from './ports.js';
 import { type Attempt, untilTarget } from './redial.js';
 import { Retention } from './retention.js';
+import { StreamIndex } from './stream-index.js';
 
 /** Options of `node.dial()`. */
 export interface DialOptions {
@@ -247,6 +248,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   readonly transport: Transport;
   private readonly makeStream: StreamFactory<S>;
   private readonly streams = new Map<number, StreamCore>();
+  /** `streams` in serial order, for the admin's pages (streamPage()); pushed in add(). */
+  private readonly bySerial = new StreamIndex((key) => this.streams.get(key));
   private readonly listeners = new Map<number, Listener<S>>();
   /** Listeners owned by a session: they outlive this node's connection. */
   private readonly borrowed = new Set<Listener<S>>();
@@ -437,6 +440,23 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     return [...this.streams.values()];
   }
 
+  /**
+   * Live stream cores by serial, for a page of the admin's list: those whose serial is greater
+   * than `after` (and that `keep`, if given), ascending, the `limit` after the first `skip`. It
+   * costs the streams it steps over from `after` on, not every stream (stream-index.ts).
+   */
+  streamPage(after: number, skip: number, limit: number, keep?: (s: StreamCore) => boolean): StreamCore[] {
+    return this.bySerial.page(after, skip, limit, this.streams.size, keep);
+  }
+
+  /**
+   * Streams this node has registered so far: while it and `streamCount` both stay the same, no
+   * stream opened or ended (what the admin keeps a count of streams by peer for).
+   */
+  get streamsAdded(): number {
+    return this.bySerial.added;
+  }
+
   /** The ports this node listens on. */
   listenerPorts(): number[] {
     return [...this.listeners.keys()];
@@ -539,7 +559,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     );
     core.awaitOpen();
     const face = this.faceOf(core);
-    this.streams.set(core.key, core);
+    this.add(core);
     this.earlyDials.set(port, { core, face, answer, routed });
     wait.then(
       () => {},
@@ -764,6 +784,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     } catch (err) {
       this.destroy(err as Error);
     }
+  }
+
+  /** Registers a new stream, made in this turn (so that serials reach `bySerial` in order). */
+  private add(core: StreamCore): void {
+    this.streams.set(core.key, core);
+    this.bySerial.push(core, this.streams.size);
   }
 
   release(stream: StreamCore): void {
@@ -1043,7 +1069,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       ack.caps & o.caps,
       true,
     );
-    this.streams.set(core.key, core);
+    this.add(core);
     this.stats.streamsOpened++;
     this.learnEarly(f, pending, window, ack.caps, core.caps);
     pending.resolve(this.faceOf(core));
@@ -1266,6 +1292,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         this.streams.delete(core.key);
         core.rebind(f.srcIP, frameKey(f, via, this));
         this.streams.set(core.key, core);
+        this.bySerial.rekey(core);
       }
       pending.resolve(face);
       return;
@@ -1378,7 +1405,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       caps,
       false,
     );
-    this.streams.set(key, core);
+    this.add(core);
     this.stats.streamsAccepted++;
     l.offer(this.faceOf(core));
   }
@@ -1415,6 +1442,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const streamErr = new ConnectionClosedError('connection closed', { cause: err });
     for (const s of [...this.streams.values()]) s.abort(streamErr);
     this.streams.clear();
+    this.bySerial.clear();
     if (this.closeError) {
       if (!this.closeLoggedByOwner)
         this.logger.info({ ...errorFields(err), remote: this.transport.remoteAddress }, 'connection closed');

@@ -106,6 +106,19 @@ describe('early data through a flexmux switcher', () => {
     expect(sw.streams('alice')).toEqual([]);
   });
 
+  it("keeps a stream in the admin's pages once its ACK moves it to the acceptor's IP", async () => {
+    const { bob, alice } = await taught();
+    const s = await alice.node.dial('bob:9');
+    s.on('error', () => {});
+    expect(s.core.remoteIP).toBe(0xffff);
+    for (let i = 0; i < 20 && s.core.remoteIP !== bob.node.ip; i++) await settle();
+    expect(s.core.remoteIP).toBe(bob.node.ip);
+    // Its key changed with its address (the node's map holds it under the new one): the pages
+    // of GET /api/v1/streams, by serial, list it still.
+    expect(alice.node.streamPage(0, 0, 10)).toEqual([s.core]);
+    s.destroy();
+  });
+
   it('carries bulk early data whole, and frames queued before the ACK after it', async () => {
     const { alice } = await taught();
     const body = Buffer.alloc(3 * 1024 * 1024 + 7);

@@ -12,7 +12,10 @@ import { NodeView } from '../../../src/admin/node-view.js';
 import type { RateBook } from '../../../src/admin/rates.js';
 import { silentLogger } from '../../../src/util/logger.js';
 
-/** The parts of a node NodeView's counters read; its counters are set by the test. */
+/**
+ * The parts of a node NodeView's counters read; its counters are set by the test. Its pages are
+ * of `streamList()` (which a test may replace), in serial order, as a node's are.
+ */
 function fakeNode(): InspectableNode & { stats: { bytesIn: number; framesIn: number } } {
   return {
     ip: 1,
@@ -24,6 +27,11 @@ function fakeNode(): InspectableNode & { stats: { bytesIn: number; framesIn: num
     transport: { remoteAddress: 'memory' },
     options: { pingTimeout: 1000 },
     streamList: () => [],
+    streamPage(after, skip, limit, keep) {
+      const rest = this.streamList().filter((s) => s.serial > after && (keep === undefined || keep(s)));
+      return rest.sort((a, b) => a.serial - b.serial).slice(skip, skip + limit);
+    },
+    streamsAdded: 0,
     listenerPorts: () => [],
     ping: () => Promise.reject(new Error('not in this test')),
   };
@@ -179,7 +187,7 @@ describe('admin node view', () => {
       lastActivity: 0,
     });
     const list = [1, 3, 5, 6, 2, 4].map((n) => stream(n, n === 5 ? 'c' : 'b'));
-    const node = { ...fakeNode(), streamList: () => list } as unknown as InspectableNode;
+    const node = { ...fakeNode(), streamCount: 6, streamList: () => list } as unknown as InspectableNode;
     const view = new NodeView(node, null, 10, 10);
     const read = (domain?: string) => {
       const seen: number[] = [];

@@ -57,6 +57,8 @@ const node: InspectableNode = {
   transport: { remoteAddress: '' },
   options: { pingTimeout: 1_000 },
   streamList: () => [],
+  streamPage: () => [],
+  streamsAdded: 0,
   listenerPorts: () => [],
   ping: async () => 0,
 };

@@ -19,10 +19,10 @@ const DELTA = 'delta';
 export class Feed {
   private base: { snapshot: unknown; keyed: Keyed } | null = null;
   /**
-   * The hello of a delta stream, built and serialised once for every one opened until the next
-   * sample: all of them carry `base` and the history as of the last sample. Built for each, a
-   * reconnecting crowd of dashboards (every tab when the server restarts) paid each a whole hello
-   * of 1,000 clients and their sparklines, 0.7 MB of JSON and more, on the event loop.
+   * The hello, built and serialised once for every stream opened until the next sample, delta or
+   * not: all of them carry `base` and the history as of the last sample. Built for each, a
+   * reconnecting crowd of dashboards or scripts (every one when the server restarts) paid each a
+   * whole hello of 1,000 clients and their sparklines, 0.7 MB of JSON and more, on the event loop.
    */
   private hello: string | null = null;
 
@@ -50,20 +50,23 @@ export class Feed {
     this.base = next;
   }
 
-  /** Opens a stream for `GET /api/v1/events`: a delta stream with `?delta=1`. */
+  /**
+   * Opens a stream for `GET /api/v1/events`: a delta stream with `?delta=1`. A stream without it
+   * takes the same hello: the `snapshot` events that follow are whole, so the hello's snapshot
+   * needs to be no newer than the last sample's (up to one `sampleInterval` old, as a delta
+   * stream's is), and each such stream built its own hello as a delta stream once did.
+   */
   open(c: Context): void {
-    if (c.url.searchParams.get('delta') !== '1') {
-      this.hub.open(c.req, c.res, () => [['hello', this.panel.hello()]], FULL);
-      return;
-    }
-    const first = (): string[] => {
-      if (this.base === null) {
-        const snapshot = this.panel.snapshot();
-        this.base = { snapshot, keyed: this.panel.keyed(snapshot) };
-      }
-      this.hello ??= formatEvent('hello', this.panel.hello(this.base.snapshot));
-      return [this.hello];
-    };
-    this.hub.open(c.req, c.res, first, DELTA);
+    this.hub.open(c.req, c.res, this.first, c.url.searchParams.get('delta') === '1' ? DELTA : FULL);
   }
+
+  /** The hello of a stream that opens: `base`, made now if there is none, and the history. */
+  private readonly first = (): string[] => {
+    if (this.base === null) {
+      const snapshot = this.panel.snapshot();
+      this.base = { snapshot, keyed: this.panel.keyed(snapshot) };
+    }
+    this.hello ??= formatEvent('hello', this.panel.hello(this.base.snapshot));
+    return [this.hello];
+  };
 }

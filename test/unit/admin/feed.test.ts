@@ -63,4 +63,21 @@ describe('the event feed', () => {
     expect(opened.at(-1)).toContain('data: {"history":2,"snapshot":{"t":2}}');
     expect(opened.at(-2)).toBe(opened.at(-1));
   });
+
+  it('builds one hello for the streams without ?delta=1 too, shared with the delta ones', () => {
+    const { hub, opened } = fakeHub();
+    const { panel, calls } = fakePanel();
+    const feed = new Feed(panel, hub);
+    for (let i = 0; i < 3; i++) feed.open(ctx(''));
+    feed.open(ctx('delta=1'));
+    expect(calls.hello).toBe(1);
+    expect(new Set(opened).size).toBe(1);
+    expect(opened[0]).toContain('event: hello\ndata: {"history":1,"snapshot":{"t":1}}');
+
+    // The next sample's hello is new: its history and snapshot.
+    feed.sample();
+    feed.open(ctx(''));
+    expect(calls.hello).toBe(2);
+    expect(opened.at(-1)).toContain('data: {"history":2,"snapshot":{"t":2}}');
+  });
 });

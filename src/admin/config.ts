@@ -171,7 +171,10 @@ export interface AdminOptions {
   maxPingedDomains?: number;
   /** Event streams open at once; more are answered 503. Default 16. */
   maxEventStreams?: number;
-  /** Unsent bytes after which a stalled event stream is closed. Default 4 MiB. */
+  /**
+   * Unsent bytes after which a stalled event stream is closed (its hello's are allowed on top
+   * until it is out). Default 4 MiB.
+   */
   eventBufferLimit?: number;
   /** Clients or streams per SSE snapshot (the REST lists come in pages instead). Default 1000. */
   maxSnapshotItems?: number;

@@ -13,12 +13,18 @@ interface Stream {
   readonly res: ServerResponse;
   readonly gzip: Gzip | null;
   readonly channel: string;
+  /**
+   * The hello's bytes left unsent when it was written, allowed above `bufferLimit` until the
+   * stream's unsent bytes first fit under the limit (0 from then on): see write().
+   */
+  hello: number;
 }
 
 /**
  * Server-Sent Events for the dashboard. Every message is serialised once and written to every
  * open stream. The number of streams is bounded, and a stream whose unsent bytes pass
- * `bufferLimit` (a reader that stopped reading) is closed instead of buffering without end.
+ * `bufferLimit` (a reader that stopped reading) is closed instead of buffering without end; its
+ * hello counts above the limit until it is out (write()).
  *
  * A request that accepts gzip gets its stream compressed, with one deflate context per stream
  * flushed after every message (so each arrives at once, whole). A snapshot of 1,000 clients is
@@ -90,7 +96,7 @@ export class EventHub {
     // No stall deadline (server.ts): a stream may be quiet for long, and bufferLimit bounds a
     // reader that stopped reading.
     req.socket.setTimeout(0);
-    const stream: Stream = { res, gzip: gzip ? compressor(res) : null, channel };
+    const stream: Stream = { res, gzip: gzip ? compressor(res) : null, channel, hello: 0 };
     this.streams.add(stream);
     res.on('close', () => {
       this.streams.delete(stream);
@@ -100,6 +106,7 @@ export class EventHub {
     let text = 'retry: 2000\n\n';
     for (const m of first()) text += typeof m === 'string' ? m : format(m[0], m[1]);
     put(stream, text);
+    stream.hello = unsent(stream);
   }
 
   /** To every stream, or to those of `channel`. */
@@ -150,10 +157,14 @@ export class EventHub {
   private write(text: string, channel?: string): void {
     for (const s of this.streams) {
       if (channel !== undefined && s.channel !== channel) continue;
-      // Compressed bytes the socket has not taken, plus text the compressor has not yet taken.
-      const unsent = s.res.writableLength + (s.gzip?.writableLength ?? 0);
-      if (unsent > this.bufferLimit) {
-        this.logger.warn({ buffered: unsent }, 'admin event stream too slow; closing it');
+      const left = unsent(s);
+      // The hello is allowed above the limit once: with a limit below its size (a hello of
+      // 1,000 clients and their sparklines is 0.7 MB and more), a reader that took more than a
+      // sample to receive it was closed, reconnected, got the hello again, and so on for ever.
+      // Once the unsent bytes fit under the limit, the hello is out and the limit alone holds.
+      if (left <= this.bufferLimit) s.hello = 0;
+      else if (left > this.bufferLimit + s.hello) {
+        this.logger.warn({ buffered: left }, 'admin event stream too slow; closing it');
         this.streams.delete(s);
         s.gzip?.destroy();
         s.res.destroy();
@@ -184,6 +195,11 @@ function compressor(res: ServerResponse): Gzip {
   z.on('end', () => res.end());
   z.on('error', () => res.destroy());
   return z;
+}
+
+/** Compressed bytes the socket has not taken, plus text the compressor has not yet taken. */
+function unsent(s: Stream): number {
+  return s.res.writableLength + (s.gzip?.writableLength ?? 0);
 }
 
 function put(s: Stream, text: string): void {

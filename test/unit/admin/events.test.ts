@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, request, type Server, type ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -309,5 +310,77 @@ describe('admin event hub close', () => {
     // The reader that keeps up got its whole compressed body, trailer and all.
     await reading.ended;
     expect(held.writableFinished).toBe(false);
+  });
+});
+
+/**
+ * A response whose reader takes what the test says: `writableLength` is what was written and not
+ * taken yet; the request asks for no gzip.
+ */
+function heldResponse() {
+  const res = Object.assign(new EventEmitter(), {
+    writableLength: 0,
+    writableFinished: false,
+    destroyed: false,
+    text: '',
+    writeHead: () => res,
+    write(text: string) {
+      res.writableLength += Buffer.byteLength(text);
+      res.text += text;
+      return true;
+    },
+    end() {
+      res.writableFinished = true;
+      res.emit('finish');
+    },
+    destroy() {
+      res.destroyed = true;
+      res.emit('close');
+    },
+  });
+  const req = { method: 'GET', headers: {}, socket: { setNoDelay: () => {}, setTimeout: () => {} } };
+  return { req: req as unknown as IncomingMessage, res };
+}
+
+describe('admin event hub and a hello larger than its buffer limit', () => {
+  it('lets a slow reader receive the hello, then holds it to the limit', () => {
+    // A limit below the hello's size: a reader that took longer than a sample to receive the
+    // hello was closed, reconnected and was sent it again, for ever.
+    const log = captureLogger();
+    const hub = new EventHub(4, 1024, log);
+    cleanups.push(() => hub.close());
+    const { req, res } = heldResponse();
+    hub.open(req, res as unknown as ServerResponse, () => [['hello', { fill: 'x'.repeat(10_000) }]]);
+    const hello = res.writableLength;
+    expect(hello).toBeGreaterThan(10_000);
+    hub.send('delta', { n: 1 });
+    // Some of the hello taken, not all: still more than the limit unsent.
+    res.writableLength = 5_000;
+    hub.send('delta', { n: 2 });
+    expect(res.destroyed).toBe(false);
+    expect(res.text).toContain('"n":2');
+    // The reader caught up: from now on the limit holds alone.
+    res.writableLength = 0;
+    hub.send('delta', { n: 3 });
+    res.writableLength = 1025;
+    hub.send('delta', { n: 4 });
+    expect(res.destroyed).toBe(true);
+    expect(res.text).not.toContain('"n":4');
+    expect(log.find('admin event stream too slow; closing it')).toHaveLength(1);
+  });
+
+  it('closes a reader that takes nothing once the hello and the limit are unsent', () => {
+    const log = captureLogger();
+    const hub = new EventHub(4, 1024, log);
+    cleanups.push(() => hub.close());
+    const { req, res } = heldResponse();
+    hub.open(req, res as unknown as ServerResponse, () => [['hello', { fill: 'x'.repeat(10_000) }]]);
+    const hello = res.writableLength;
+    let sent = 0;
+    while (!res.destroyed && sent < 100) hub.send('delta', { fill: 'y'.repeat(200), n: sent++ });
+    expect(res.destroyed).toBe(true);
+    // Closed at the first message sent past the hello and the limit, not before.
+    expect(res.writableLength).toBeGreaterThan(hello + 1024);
+    expect(res.writableLength).toBeLessThan(hello + 1024 + 300);
   });
 });

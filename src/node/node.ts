@@ -25,6 +25,7 @@ import {
   withoutNullSignal,
 } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
+import { IdIndex } from '../util/id-index.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { releaseWatch } from '../util/slabs.js';
 import { now, type TimerHandle, timeout } from '../util/timers.js';
@@ -55,7 +56,6 @@ import { Pinger, pingPayload, pingTarget } from './pinger.js';
 import { PortPool } from './ports.js';
 import { type Attempt, untilTarget } from './redial.js';
 import { Retention } from './retention.js';
-import { StreamIndex } from './stream-index.js';
 
 /** Options of `node.dial()`. */
 export interface DialOptions {
@@ -249,7 +249,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private readonly makeStream: StreamFactory<S>;
   private readonly streams = new Map<number, StreamCore>();
   /** `streams` in serial order, for the admin's pages (streamPage()); pushed in add(). */
-  private readonly bySerial = new StreamIndex((key) => this.streams.get(key));
+  private readonly bySerial = new IdIndex<number, StreamCore>(
+    (key) => this.streams.get(key),
+    (s) => s.serial,
+  );
   private readonly listeners = new Map<number, Listener<S>>();
   /** Listeners owned by a session: they outlive this node's connection. */
   private readonly borrowed = new Set<Listener<S>>();
@@ -443,7 +446,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /**
    * Live stream cores by serial, for a page of the admin's list: those whose serial is greater
    * than `after` (and that `keep`, if given), ascending, the `limit` after the first `skip`. It
-   * costs the streams it steps over from `after` on, not every stream (stream-index.ts).
+   * costs the streams it steps over from `after` on, not every stream (util/id-index.ts).
    */
   streamPage(after: number, skip: number, limit: number, keep?: (s: StreamCore) => boolean): StreamCore[] {
     return this.bySerial.page(after, skip, limit, this.streams.size, keep);
@@ -789,7 +792,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Registers a new stream, made in this turn (so that serials reach `bySerial` in order). */
   private add(core: StreamCore): void {
     this.streams.set(core.key, core);
-    this.bySerial.push(core, this.streams.size);
+    this.bySerial.push(core.serial, core.key, this.streams.size);
   }
 
   release(stream: StreamCore): void {
@@ -1292,7 +1295,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         this.streams.delete(core.key);
         core.rebind(f.srcIP, frameKey(f, via, this));
         this.streams.set(core.key, core);
-        this.bySerial.rekey(core);
+        this.bySerial.rekey(core.serial, core.key);
       }
       pending.resolve(face);
       return;

@@ -2,6 +2,7 @@ import { LimitError, type ProtocolError, TimeoutError } from '../errors.js';
 import { hungUp } from '../transport/defaults.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
+import { IdIndex } from '../util/id-index.js';
 import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
@@ -9,7 +10,6 @@ import { EMPTY, type Frame, header } from '../wire/frame.js';
 import { encodeOpenError, OpenErrorText } from '../wire/open.js';
 import { encodePing, encodePingAck, PingErrorText } from '../wire/ping.js';
 import type { FrameSink } from './admission.js';
-import { ById } from './by-id.js';
 import type { ResolvedSwitcherOptions } from './config.js';
 import { Liveness } from './liveness.js';
 import {
@@ -316,7 +316,10 @@ export class SwitcherClient implements FrameSink {
   /** Live streams with this node at one end: key -> the other end and the stream's addresses. */
   readonly streams = new Map<string, LinkedStream>();
   /** `streams` by id, for pages of streamInfos() (listed while `streams` holds them). */
-  private readonly byId = new ById<string, LinkedStream>((key) => this.streams.get(key));
+  private readonly byId = new IdIndex<string, LinkedStream>(
+    (key) => this.streams.get(key),
+    (link) => link.id,
+  );
   /** Of `streams`, those this client accepted (ClientCounters.streamsAccepted). */
   accepted = 0;
   /**
@@ -578,7 +581,7 @@ export class SwitcherClient implements FrameSink {
    * of those, the `limit` after the first `offset`, of those whose id is greater than `afterId`.
    */
   streamInfos(acceptorOnly = false, offset = 0, limit = Number.POSITIVE_INFINITY, afterId = 0): StreamInfo[] {
-    // By id (by-id.ts): a page after `afterId` costs its own streams, where a walk of `streams`
+    // By id (util/id-index.ts): a page after `afterId` costs its own streams, where a walk of `streams`
     // cost every stream before it too (up to maxStreamsPerClient of them, for each page).
     const keep = acceptorOnly ? (link: LinkedStream) => link.acceptorClient === this : undefined;
     return this.byId.page(afterId, offset, limit, this.streams.size, keep).map((link) => {
@@ -678,9 +681,9 @@ export class SwitcherClient implements FrameSink {
 
   /**
    * `c`'s last stream is gone: its page index (byId) lets go of the ids and keys of the streams
-   * that ended, which it keeps until they outnumber the live (by-id.ts). A node with a few streams
-   * at a time never got there, and kept ~150 B per stream it had had (`bench/scale.mjs`: 215 B of
-   * switcher heap per closed stream, 65 B before the index).
+   * that ended, which it keeps until they outnumber the live (util/id-index.ts). A node with a
+   * few streams at a time never got there, and kept ~150 B per stream it had had
+   * (`bench/scale.mjs`: 215 B of switcher heap per closed stream, 65 B before the index).
    */
   private static forgetIds(c: SwitcherClient): void {
     if (c.streams.size === 0) c.byId.clear();

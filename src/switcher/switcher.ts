@@ -3,6 +3,7 @@ import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
 import { checkOptions } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
+import { IdIndex } from '../util/id-index.js';
 import { type Logger, logLost, silentLogger } from '../util/logger.js';
 import { MAX_DELAY, now, timeout } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
@@ -10,7 +11,6 @@ import type { Frame } from '../wire/frame.js';
 import { clipText } from '../wire/utf8.js';
 import { type AccessOptions, AccessPolicy, copyAccess } from './access.js';
 import type { AdmissionReader, Verified } from './admission.js';
-import { ById } from './by-id.js';
 import {
   type ClientCounters,
   type ClientHost,
@@ -105,7 +105,10 @@ export class Switcher extends Emitter<SwitcherEvents> {
   readonly logger: Logger;
   private readonly registry: Registry<SwitcherClient>;
   /** The registry's clients by id, for pages of clients() (listed while the registry holds them). */
-  private readonly byId = new ById<number, SwitcherClient>((ip) => this.registry.byIp(ip));
+  private readonly byId = new IdIndex<number, SwitcherClient>(
+    (ip) => this.registry.byIp(ip),
+    (c) => c.id,
+  );
   private readonly router: Router;
   private readonly gate: Gatekeeper;
   private readonly access: AccessPolicy;
@@ -286,7 +289,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
    * before it).
    */
   clients(limit = Number.POSITIVE_INFINITY, offset = 0, afterId = 0): ClientInfo[] {
-    // By id (by-id.ts): a page after `afterId` costs its own length and no more, where a walk
+    // By id (util/id-index.ts): a page after `afterId` costs its own length and no more, where a walk
     // of the registry cost every client before it too.
     return this.byId.page(afterId, offset, limit, this.registry.size).map((c) => c.info());
   }

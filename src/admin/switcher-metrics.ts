@@ -1,5 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { ClientInfo, LeaveReason } from '../switcher/client.js';
+import { REFUSAL_REASONS } from '../switcher/admission.js';
+import { type ClientInfo, LEAVE_REASONS, type LeaveReason } from '../switcher/client.js';
 import type { RefusalInfo, Switcher, SwitcherStats } from '../switcher/switcher.js';
 import type { ClientTotals } from '../switcher/totals.js';
 import { one, RTT_BUCKETS, readCounter, readGauge, type Sample } from './metrics.js';
@@ -74,6 +75,11 @@ export class SwitcherMetrics {
       labelNames: ['reason'] as const,
       registers: [r],
     });
+    // Every reason at 0 from the start: a series that first appears at 1 has no increase for
+    // Prometheus to see, and `increase(...[5m]) > 0` missed the first refusal or departure of each
+    // reason, the one an alert on a rare reason (error, unresponsive, rate-limited) is for.
+    for (const reason of REFUSAL_REASONS) this.refusals.inc({ reason }, 0);
+    for (const reason of LEAVE_REASONS) this.left.inc({ reason }, 0);
     readGauge(
       r,
       'flexmux_switcher_client_streams',

@@ -22,27 +22,34 @@ import type { ReplayCache } from './guards.js';
  * the router of the admitted client.
  */
 
+/**
+ * Every reason a connection may be refused, at run time too: the admin's refusal counter starts
+ * each at 0, so the first refusal for a reason is an increase Prometheus can see.
+ */
+export const REFUSAL_REASONS = [
+  'decrypt',
+  'json',
+  'version',
+  'clock',
+  'sum',
+  'domain',
+  'forbidden',
+  'replay',
+  'taken',
+  'busy',
+  'full',
+  'timeout',
+  'closed',
+  'malformed',
+  'rate-limited',
+  'overloaded',
+  'shutdown',
+  'http',
+  'tls',
+] as const;
+
 /** Why a connection was not admitted; `errCode` is what the reply carried (0: no reply). */
-export type RefusalReason =
-  | 'decrypt'
-  | 'json'
-  | 'version'
-  | 'clock'
-  | 'sum'
-  | 'domain'
-  | 'forbidden'
-  | 'replay'
-  | 'taken'
-  | 'busy'
-  | 'full'
-  | 'timeout'
-  | 'closed'
-  | 'malformed'
-  | 'rate-limited'
-  | 'overloaded'
-  | 'shutdown'
-  | 'http'
-  | 'tls';
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /** Why an admission request was refused, and what to answer. */
 export interface Refusal {

@@ -29,18 +29,25 @@ import { Outbox, ReadGate } from './outbox.js';
  * they take, its liveness pings, and its counters.
  */
 
-export type LeaveReason =
-  | 'closed'
-  | 'reset'
-  | 'error'
-  | 'kicked'
-  | 'evicted'
-  | 'shutdown'
-  | 'idle'
-  | 'unresponsive'
-  | 'protocol'
-  | 'overflow'
-  | 'stalled';
+/**
+ * Every reason a client may leave, at run time too: the admin's departure counter starts each at
+ * 0, so the first departure for a reason is an increase Prometheus can see.
+ */
+export const LEAVE_REASONS = [
+  'closed',
+  'reset',
+  'error',
+  'kicked',
+  'evicted',
+  'shutdown',
+  'idle',
+  'unresponsive',
+  'protocol',
+  'overflow',
+  'stalled',
+] as const;
+
+export type LeaveReason = (typeof LEAVE_REASONS)[number];
 
 /** A snapshot of one client for stats and admin. */
 export interface ClientInfo {

@@ -75,7 +75,7 @@ function documentedWithOwn(heading: string): Map<string, Documented> {
 
 /** The documented metrics are the served ones, with their types, labels and naming conventions. */
 function agree(docs: ReturnType<typeof documented>, live: Awaited<ReturnType<typeof served>>): void {
-  // Series labelled by events (refusals, departures) show no label until one happened.
+  // A labelled series with nothing to show yet (RTT by target) has no label to compare.
   for (const [name, d] of docs) {
     const s = live.get(name);
     expect(s?.type, name).toBe(d.type);

@@ -227,3 +227,68 @@ describe('switcher /metrics while a client leaves', () => {
     expect(view.totals().queuedBytes).toBe(0);
   });
 });
+
+describe('switcher /metrics: counts by reason', () => {
+  it('serves every refusal and departure reason at 0 from the start, so the first one is an increase', async () => {
+    // A series that first appears at 1 shows Prometheus no increase: `increase(...[5m]) > 0` on
+    // a rare reason (a bug of ours as `error`, `unresponsive`, `rate-limited`) missed its first.
+    const { sw, registry } = await withClients(0);
+    const byReason = async (name: string) =>
+      new Map(
+        samples(await registry.metrics())
+          .filter((l) => l.startsWith(`${name}{`))
+          .map((l) => [/reason="([^"]+)"/.exec(l)![1], Number(l.slice(l.lastIndexOf(' ') + 1))]),
+      );
+    const refusals = await byReason('flexmux_switcher_refusals_total');
+    expect([...refusals.keys()].sort()).toEqual(
+      [
+        'decrypt',
+        'json',
+        'version',
+        'clock',
+        'sum',
+        'domain',
+        'forbidden',
+        'replay',
+        'taken',
+        'busy',
+        'full',
+        'timeout',
+        'closed',
+        'malformed',
+        'rate-limited',
+        'overloaded',
+        'shutdown',
+        'http',
+        'tls',
+      ].sort(),
+    );
+    expect([...refusals.values()].every((v) => v === 0)).toBe(true);
+    const left = await byReason('flexmux_switcher_clients_left_total');
+    expect([...left.keys()].sort()).toEqual(
+      [
+        'closed',
+        'reset',
+        'error',
+        'kicked',
+        'evicted',
+        'shutdown',
+        'idle',
+        'unresponsive',
+        'protocol',
+        'overflow',
+        'stalled',
+      ].sort(),
+    );
+    expect([...left.values()].every((v) => v === 0)).toBe(true);
+    // A departure adds to its own reason only.
+    const gone = new Promise<void>((resolve) => sw.once('clientLeft', () => resolve()));
+    const a = await join(sw, 'a');
+    expect(sw.kick('a')).toBe(true);
+    await gone;
+    await a.closed;
+    const after = await byReason('flexmux_switcher_clients_left_total');
+    expect(after.get('kicked')).toBe(1);
+    expect([...after].filter(([r]) => r !== 'kicked').every(([, v]) => v === 0)).toBe(true);
+  });
+});

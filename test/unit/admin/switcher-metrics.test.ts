@@ -6,9 +6,10 @@ import { SwitcherClient } from '../../../src/switcher/client.js';
 import type { Registry } from '../../../src/switcher/registry.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { FrameDecoder } from '../../../src/wire/decoder.js';
 import { makeFrame } from '../../../src/wire/frame.js';
 import { encodeOpen, encodeOpenAck } from '../../../src/wire/open.js';
-import { join, PASSWORD, type Raw } from '../switcher/helpers.js';
+import { connectRaw, join, PASSWORD, type Raw } from '../switcher/helpers.js';
 
 /**
  * What a /metrics scrape costs as clients come: its series are sums over clients, so its size
@@ -18,6 +19,7 @@ import { join, PASSWORD, type Raw } from '../switcher/helpers.js';
 
 const open: { sw: Switcher; metrics: SwitcherMetrics }[] = [];
 afterEach(async () => {
+  vi.restoreAllMocks();
   for (const { sw, metrics } of open.splice(0)) {
     metrics.close();
     await sw.close({ timeout: 500 });
@@ -290,5 +292,39 @@ describe('switcher /metrics: counts by reason', () => {
     const after = await byReason('flexmux_switcher_clients_left_total');
     expect(after.get('kicked')).toBe(1);
     expect([...after].filter(([r]) => r !== 'kicked').every(([, v]) => v === 0)).toBe(true);
+  });
+});
+
+describe('switcher /metrics: flexmux_switcher_internal_errors_total', () => {
+  it('counts a bug of ours in admission and one in routing, from 0', async () => {
+    // One in admission was in no series (no refusal, no departure); one in routing only as a
+    // departure for `error`, which a connection that failed is too.
+    const { sw, registry } = await withClients(0);
+    const count = async () =>
+      samples(await registry.metrics()).find((l) => l.startsWith('flexmux_switcher_internal_errors_total '));
+    expect(await count()).toBe('flexmux_switcher_internal_errors_total 0');
+    const errors: Error[] = [];
+    sw.on('error', (e) => errors.push(e));
+    // The switcher's reader is the only decoder fed next: the raw peer has been sent nothing.
+    vi.spyOn(FrameDecoder.prototype, 'push').mockImplementationOnce(() => {
+      throw new TypeError('flexmux bug in admission');
+    });
+    const raw = connectRaw(sw);
+    raw.send(new Uint8Array(64));
+    await raw.closed;
+    await expect.poll(() => errors.length).toBe(1);
+    expect(await count()).toBe('flexmux_switcher_internal_errors_total 1');
+    const a = await join(sw, 'a');
+    const left = new Promise<string>((resolve) => sw.once('clientLeft', (_info, reason) => resolve(reason)));
+    vi.spyOn(
+      SwitcherClient.prototype as unknown as { seen: (cmd: number) => void },
+      'seen',
+    ).mockImplementation(() => {
+      throw new TypeError('flexmux bug in routing');
+    });
+    void a.barrier().catch(() => {});
+    expect(await left).toBe('error');
+    await a.closed;
+    expect(await count()).toBe('flexmux_switcher_internal_errors_total 2');
   });
 });

@@ -48,6 +48,15 @@ export function nodeMetrics(registry: Registry, view: NodeView, rtt: RttProbe | 
     none,
     () => one(view.counters().dropped),
   );
+  // A bug of ours closes the connection, logged at error with its stack; a session reconnects
+  // and looks healthy again, so without this only the log said it happened.
+  readCounter(
+    r,
+    'flexmux_node_internal_errors_total',
+    'Connections closed by a fault of flexmux’s own (internal error handling a frame, logged at error with the stack).',
+    none,
+    () => one(view.internalErrors()),
+  );
   readGauge(r, 'flexmux_node_buffered_bytes', 'Stream bytes buffered, by direction.', ['direction'], () => {
     let receive = 0;
     let write = 0;

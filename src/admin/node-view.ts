@@ -131,6 +131,8 @@ export class NodeView {
   private readonly book: RateBook<StreamCore>;
   private readonly total: Rate;
   private base: Counters = { ...ZERO };
+  /** Internal errors of the connections before the current one (see internalErrors). */
+  private baseFaults = 0;
   private lastNode: InspectableNode | null = null;
   private lastT = Date.now();
   /** The last count of streams by peer (countTo()), and the node's streams as they were then. */
@@ -181,10 +183,22 @@ export class NodeView {
     if (n !== this.lastNode) {
       // The old node's counters are final now, and may have moved since they were last read:
       // add what it holds, not the last reading, or its last moments would be lost for good.
-      if (this.lastNode !== null) this.base = add(this.base, read(this.lastNode));
+      if (this.lastNode !== null) {
+        this.base = add(this.base, read(this.lastNode));
+        this.baseFaults += this.lastNode.stats.internalErrors ?? 0;
+      }
       this.lastNode = n;
     }
     return n === null ? { ...this.base } : add(this.base, read(n));
+  }
+
+  /**
+   * Bugs of flexmux's that closed a connection, summed over every connection seen so far: each
+   * closes the node it happened in, so a session's count lives on in the nodes it replaced.
+   */
+  internalErrors(): number {
+    this.counters();
+    return this.baseFaults + (this.current?.stats.internalErrors ?? 0);
   }
 
   tick(mono: number, wall: number): void {

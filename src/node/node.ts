@@ -348,6 +348,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     streamsOpened: 0,
     /** Streams opened by the peer and accepted by a listener. */
     streamsAccepted: 0,
+    /** Bugs of ours that closed the connection ('internal error handling a frame'): 0 or 1. */
+    internalErrors: 0,
   };
 
   constructor(transport: Transport, options: NodeOptions, makeStream: StreamFactory<S>) {
@@ -881,6 +883,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    */
   internalError(err: unknown): void {
     if (this._closed) return;
+    this.stats.internalErrors++;
     this.logger.error(
       {
         ...errorFields(err),

@@ -76,6 +76,8 @@ export interface InspectableNode {
     readonly streamsOpened: number;
     /** Streams opened by the peer and accepted by a listener. */
     readonly streamsAccepted: number;
+    /** Opens from the peer refused (none read as 0). */
+    readonly openRefused?: number;
     /** Bugs of flexmux's that closed the connection (none read as 0). */
     readonly internalErrors?: number;
   };

@@ -48,6 +48,15 @@ export function nodeMetrics(registry: Registry, view: NodeView, rtt: RttProbe | 
     none,
     () => one(view.counters().dropped),
   );
+  // A peer's dials this node turns away leave its streams and listeners as they were: only the
+  // debug log said a service was being flooded, or its dialers refused.
+  readCounter(
+    r,
+    'flexmux_node_opens_refused_total',
+    'Streams the peer opened that this node refused: no listener, backlog full, limits, duplicate.',
+    none,
+    () => one(view.moreCounters().openRefused),
+  );
   // A bug of ours closes the connection, logged at error with its stack; a session reconnects
   // and looks healthy again, so without this only the log said it happened.
   readCounter(
@@ -55,7 +64,7 @@ export function nodeMetrics(registry: Registry, view: NodeView, rtt: RttProbe | 
     'flexmux_node_internal_errors_total',
     'Connections closed by a fault of flexmux’s own (internal error handling a frame, logged at error with the stack).',
     none,
-    () => one(view.internalErrors()),
+    () => one(view.moreCounters().internalErrors),
   );
   readGauge(r, 'flexmux_node_buffered_bytes', 'Stream bytes buffered, by direction.', ['direction'], () => {
     let receive = 0;

@@ -124,6 +124,12 @@ const ZERO: Counters = {
   streamsAccepted: 0,
 };
 
+/** Counters of a node's connections that /metrics serves and the API's totals do not. */
+interface MoreCounters {
+  openRefused: number;
+  internalErrors: number;
+}
+
 /** What totals() reads of a stream. */
 type Buffered = Pick<StreamView, 'receiveBuffered' | 'writeBuffered'>;
 
@@ -131,8 +137,8 @@ export class NodeView {
   private readonly book: RateBook<StreamCore>;
   private readonly total: Rate;
   private base: Counters = { ...ZERO };
-  /** Internal errors of the connections before the current one (see internalErrors). */
-  private baseFaults = 0;
+  /** Counters of the connections before the current one that the API's totals do not show. */
+  private baseMore: MoreCounters = { openRefused: 0, internalErrors: 0 };
   private lastNode: InspectableNode | null = null;
   private lastT = Date.now();
   /** The last count of streams by peer (countTo()), and the node's streams as they were then. */
@@ -185,7 +191,11 @@ export class NodeView {
       // add what it holds, not the last reading, or its last moments would be lost for good.
       if (this.lastNode !== null) {
         this.base = add(this.base, read(this.lastNode));
-        this.baseFaults += this.lastNode.stats.internalErrors ?? 0;
+        const s = this.lastNode.stats;
+        this.baseMore = {
+          openRefused: this.baseMore.openRefused + (s.openRefused ?? 0),
+          internalErrors: this.baseMore.internalErrors + (s.internalErrors ?? 0),
+        };
       }
       this.lastNode = n;
     }
@@ -193,12 +203,17 @@ export class NodeView {
   }
 
   /**
-   * Bugs of flexmux's that closed a connection, summed over every connection seen so far: each
-   * closes the node it happened in, so a session's count lives on in the nodes it replaced.
+   * Counters /metrics serves besides those of counters(), summed over every connection seen so
+   * far the same way: opens refused, and bugs of flexmux's that closed a connection (each closes
+   * the node it happened in, so a session's count lives on in the nodes it replaced).
    */
-  internalErrors(): number {
+  moreCounters(): MoreCounters {
     this.counters();
-    return this.baseFaults + (this.current?.stats.internalErrors ?? 0);
+    const s = this.current?.stats;
+    return {
+      openRefused: this.baseMore.openRefused + (s?.openRefused ?? 0),
+      internalErrors: this.baseMore.internalErrors + (s?.internalErrors ?? 0),
+    };
   }
 
   tick(mono: number, wall: number): void {

@@ -11,9 +11,10 @@ import { captureLogger } from '../../helpers/faulty-log.js';
 import { rawLink } from '../../helpers/raw.js';
 
 /**
- * flexmux_node_internal_errors_total: a bug of ours closes the node's connection ('internal
- * error handling a frame', logged at error), and a session reconnects and looks healthy again;
- * /metrics showed nothing of it.
+ * Counters of a node's that /metrics did not serve: flexmux_node_internal_errors_total (a bug of
+ * ours closes the node's connection, logged at error, and a session reconnects and looks healthy
+ * again) and flexmux_node_opens_refused_total (a flood of opens or dialers refused showed only in
+ * the debug log).
  */
 
 const cleanups: (() => unknown)[] = [];
@@ -24,6 +25,25 @@ afterEach(async () => {
 
 const sample = (text: string, name: string): string | undefined =>
   text.split('\n').find((l) => l.startsWith(`${name} `));
+
+describe('node /metrics: flexmux_node_opens_refused_total', () => {
+  it('counts the opens the node refused, from 0', async () => {
+    const { node, raw } = rawLink({ heartbeatInterval: 0 });
+    cleanups.push(() => node.destroy());
+    const registry = createRegistry('node', false);
+    const view = new NodeView(node, null, 10, 10);
+    cleanups.push(() => view.close());
+    nodeMetrics(registry, view, null);
+    const count = async () => sample(await registry.metrics(), 'flexmux_node_opens_refused_total');
+    expect(await count()).toBe('flexmux_node_opens_refused_total 0');
+    // Nothing listens on port 81: both are refused with an error ACK.
+    for (const port of [5000, 5001]) {
+      raw.send(Cmd.OPEN, 1, 81, 2, port, encodeOpen({ domain: 'raw', window: 65536 }));
+      await raw.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === port);
+    }
+    expect(await count()).toBe('flexmux_node_opens_refused_total 2');
+  });
+});
 
 describe('node /metrics: flexmux_node_internal_errors_total', () => {
   it('counts the connection a bug of ours closed, from 0', async () => {
@@ -53,7 +73,15 @@ describe('node /metrics: flexmux_node_internal_errors_total', () => {
     const fake = (internalErrors: number): InspectableNode =>
       ({
         closed: false,
-        stats: { framesIn: 0, bytesIn: 0, dropped: 0, streamsOpened: 0, streamsAccepted: 0, internalErrors },
+        stats: {
+          framesIn: 0,
+          bytesIn: 0,
+          dropped: 0,
+          streamsOpened: 0,
+          streamsAccepted: 0,
+          openRefused: 3,
+          internalErrors,
+        },
         scheduler: { bytesWritten: 0, controlLength: 0 },
         streamList: () => [],
         listenerPorts: () => [],
@@ -74,5 +102,8 @@ describe('node /metrics: flexmux_node_internal_errors_total', () => {
     expect(await count()).toBe('flexmux_node_internal_errors_total 1');
     session.node = fake(1);
     expect(await count()).toBe('flexmux_node_internal_errors_total 2');
+    expect(sample(await registry.metrics(), 'flexmux_node_opens_refused_total')).toBe(
+      'flexmux_node_opens_refused_total 6',
+    );
   });
 });

@@ -35,8 +35,9 @@ export function parseAllowedHost(text: string): string {
  * (src/admin). The admin module refuses a non-loopback address without a token (exit 2); on
  * loopback the CLI only warns. The admin module (and prom-client under it) is loaded here, so
  * commands without `--admin` start without it. `metrics` are the command's own series (reloads,
- * certificate expiry), added to the admin server's registry. `allowedHosts`: the Host names it
- * answers besides loopback ones (`--admin-allowed-host`, docs/admin.md).
+ * certificate expiry), added to the admin server's registry with prom-client's process series.
+ * `allowedHosts`: the Host names it answers besides loopback ones (`--admin-allowed-host`,
+ * docs/admin.md).
  */
 export async function startCliAdmin(
   what: { switcher: Switcher } | { node: AdminNode },
@@ -56,6 +57,9 @@ export async function startCliAdmin(
       token,
       logger,
       allowedHosts,
+      // The process is the command's alone: its memory, CPU, event-loop lag and handles are the
+      // switcher's or node's, and an operator has no other way to have them (no flag sets it).
+      processMetrics: true,
     });
   } catch (err) {
     throw listenFailure(err, at, 'the admin API');

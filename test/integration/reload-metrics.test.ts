@@ -166,3 +166,15 @@ describe('the switcher command’s reload metrics', () => {
     expect(m.get(OK)).toBe(2);
   });
 });
+
+describe('the switcher command’s admin /metrics', () => {
+  it("serves the process's series: its memory, CPU and event-loop lag are the switcher's", async () => {
+    // The CLI passed no processMetrics, and no flag sets it: an operator of `flexmux switcher
+    // --admin` had no memory, CPU or event-loop lag of the process to alert on.
+    const { scrape } = await setup();
+    const m = await scrape();
+    expect(m.get('process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect([...m.keys()].some((k) => k.startsWith('nodejs_eventloop_lag_seconds'))).toBe(true);
+    expect(m.get('flexmux_reloads_total{result="ok"}')).toBe(0);
+  });
+});

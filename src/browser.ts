@@ -80,10 +80,12 @@ export interface BrowserConnectOptions extends SessionOptions {
   /**
    * While the session waits to reconnect, attempt at once (`session.reconnectNow()`) when the
    * page comes back online (`online`) or is shown again (`visibilitychange` to visible); default
-   * true. Both mean the reason to wait may have passed, and a hidden page's timers run late. Only
-   * a wait is cut short: a connected, connecting or closed session is left as it is. The
-   * listeners go when the session closes. false: none, for a page that calls reconnectNow() on
-   * its own terms.
+   * true. Both mean the reason to wait may have passed, and a hidden page's timers run late.
+   * While it is ready, check the connection instead (`session.checkNow()`: one ping, answered
+   * within heartbeatTimeout or the connection is dropped and the session reconnects), which may
+   * have died unseen while the page slept. A connecting or closed session is left as it is. The
+   * listeners go when the session closes. false: none, for a page that calls reconnectNow() and
+   * checkNow() on its own terms.
    */
   reconnectOnWake?: boolean;
 }

@@ -3,14 +3,17 @@
  * (`reconnectOnWake`, the browser connect()). Without it, a page whose network returned waited
  * out its back-off, up to backoffMax (30 s), and a tab shown again waited for a timer that the
  * browser may have held back while it was hidden (Chrome runs a hidden tab's timers once a minute
- * after five minutes; mobile browsers freeze hidden pages outright).
+ * after five minutes; mobile browsers freeze hidden pages outright). A session still ready checks
+ * its connection instead: one that died while the laptop slept (or the network changed, or a NAT
+ * mapping expired) looked up until the heartbeat found it, 17 s later or more.
  */
 
 import type { SessionState } from './node/session.js';
 
-/** The part of a session this needs: reconnectNow() and its state. */
+/** The part of a session this needs: reconnectNow(), checkNow() and its state. */
 export interface Wakeable {
   reconnectNow(): boolean;
+  checkNow(): Promise<boolean>;
   readonly state: SessionState;
   on(event: 'state', fn: (state: SessionState) => void): unknown;
   off(event: 'state', fn: (state: SessionState) => void): unknown;
@@ -32,20 +35,24 @@ function listens<T extends Partial<Events>>(x: T | undefined): x is T & Events {
 }
 
 /**
- * Calls `session.reconnectNow()` on the scope's `online` event and on the document's
- * `visibilitychange` to visible, until the session closes, when both listeners go. A scope
- * without events (Node.js) gets none; a worker, which has no document, hears `online` only.
+ * On the scope's `online` event and on the document's `visibilitychange` to visible, calls
+ * `session.checkNow()` while the session is ready and `session.reconnectNow()` otherwise, until
+ * the session closes, when both listeners go. Both events at once make one check (checkNow()
+ * shares the ping under way). A scope without events (Node.js) gets none; a worker, which has no
+ * document, hears `online` only.
  */
 export function reconnectOnWake(session: Wakeable, scope: Scope = globalThis as Scope): void {
   if (session.state === 'closed') return;
   const doc = listens(scope.document) ? scope.document : undefined;
   const win = listens(scope) ? scope : undefined;
   if (win === undefined && doc === undefined) return;
-  const onOnline = (): void => {
-    session.reconnectNow();
+  const wake = (): void => {
+    if (session.state === 'ready') void session.checkNow();
+    else session.reconnectNow();
   };
+  const onOnline = (): void => wake();
   const onVisibility = (): void => {
-    if (doc?.visibilityState === 'visible') session.reconnectNow();
+    if (doc?.visibilityState === 'visible') wake();
   };
   // On 'closed' itself rather than on 'close', which follows only once the connection closed.
   const onState = (state: SessionState): void => {

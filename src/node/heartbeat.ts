@@ -13,7 +13,8 @@ import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
  * can take up to that long (+ a quarter) after the last byte heard.
  */
 export class Heartbeat {
-  private readonly timer: ReturnType<typeof setInterval>;
+  /** The periodic check; none with an interval of 0 (checkNow() works all the same). */
+  private readonly timer: ReturnType<typeof setInterval> | undefined;
   private lastWritten = -1;
   // Monotonic times (util/timers now()): with the wall clock, a step back (NTP, a resumed VM)
   // stopped the pings until the clock caught up, and a dead peer went unnoticed that long.
@@ -24,99 +25,157 @@ export class Heartbeat {
   private stopped = false;
   /** The wait that judges a ping no id was free for (or that timed out): cleared by stop(). */
   private judgeTimer: TimerHandle | undefined;
+  /** checkNow() callers, told how the ping out now ends: true alive, false dead or stopped. */
+  private waiters: ((alive: boolean) => void)[] = [];
+  /**
+   * When a ping last proved the peer alive, by both clocks: checkNow() lets that stand for one
+   * timeout (a wake's `online` and `visibilitychange` together make one check, not two). Both,
+   * because neither alone tells how long ago that was across a sleep: the monotonic clock may not
+   * count the time suspended (Linux's does not), so an answer heard just before hours of sleep
+   * looked fresh on waking; the wall clock counts it, but may step back (then a check goes out).
+   */
+  private aliveAt = Number.NEGATIVE_INFINITY;
+  private aliveAtWall = Number.NEGATIVE_INFINITY;
 
   constructor(
-    intervalMs: number,
-    timeoutMs: number,
-    written: () => number,
-    received: () => number,
-    backlogged: () => boolean,
-    ping: (timeoutMs: number) => Promise<number>,
-    onDead: (err: Error) => void,
+    private readonly intervalMs: number,
+    private readonly timeoutMs: number,
+    private readonly written: () => number,
+    private readonly received: () => number,
+    private readonly backlogged: () => boolean,
+    private readonly ping: (timeoutMs: number) => Promise<number>,
+    private readonly onDead: (err: Error) => void,
   ) {
-    this.timer = interval(
-      () => {
-        const t = now();
-        const r = received();
-        if (r !== this.lastReceived) {
-          this.lastReceived = r;
-          this.lastHeard = t;
-        }
-        const w = written();
-        if (w !== this.lastWritten) {
-          this.lastWritten = w;
-          this.lastChange = t;
-        }
-        // Go pings after an interval without writes. Our writes prove nothing about the peer,
-        // though: a node that keeps writing to a path gone dark (an application's own pings, dials
-        // retried on timeout) would never ping. So an interval in which nothing was heard pings too.
-        if (this.inFlight || (t - this.lastChange < intervalMs && t - this.lastHeard < intervalMs)) return;
-        this.inFlight = true;
-        const atPing = received();
-        const settle = (): void => {
-          this.inFlight = false;
-          // The ping itself is not activity.
-          this.lastWritten = written();
-          this.lastChange = now();
-        };
-        const judge = (err: Error, excusedBefore = false): void => {
-          // Bytes heard since the ping prove the peer alive. So do bytes heard lately while our
-          // own output is backed up: the ping then waits behind our bulk data on a deep, slow
-          // path while the peer's ACKs trickle in.
-          const r = received();
-          if (this.stopped || r !== atPing) {
-            settle();
-            return;
-          }
-          if (r !== this.lastReceived) this.lastHeard = now();
-          const backed = backlogged();
-          // Our output drained while the ping was excused: the ping may have only just gone out,
-          // behind it. A new one (sent at the next check) gets a whole timeout of its own.
-          if (excusedBefore && !backed) {
-            settle();
-            return;
-          }
-          const excused = this.lastHeard + 2 * intervalMs + timeoutMs - now();
-          if (backed && excused > 0) {
-            // Judged again at each check until that excuse runs out (alive as soon as anything is
-            // heard), not left to the next ping: that one was sent a check later and judged a
-            // timeout after, so a dead peer went unnoticed up to a timeout past the bound (with
-            // an interval and a timeout of 1 s each, 4.25 s after the last byte instead of 3.25 s;
-            // 7.5 s instead of 5.25 s with a timeout of 3 s).
-            this.judgeTimer = timeout(
-              () => judge(err, true),
-              Math.min(excused, Math.max(25, intervalMs >>> 2)),
-            );
-            return;
-          }
-          settle();
-          onDead(new ConnectionClosedError(`heartbeat: no answer within ${timeoutMs} ms`, { cause: err }));
-        };
-        ping(timeoutMs).then(settle, (err: unknown) => {
-          if (!this.stopped && err instanceof LimitError) {
-            // No ping id free (outstanding pings, or ids kept out of use after their timeout): no
-            // ping went out, and that is no answer. Bytes heard within the timeout still prove the
-            // peer alive; else it is dead, as after a ping that timed out.
-            this.judgeTimer = timeout(() => judge(err), timeoutMs);
-            return;
-          }
-          if (this.stopped || !(err instanceof TimeoutError)) {
-            settle();
-            return;
-          }
-          // After the event loop stalled (a long synchronous job), the expired ping timer runs
-          // before the answer that waits in the socket is read. A timer set now runs only after
-          // the loop has polled for input: judge then.
-          this.judgeTimer = timeout(() => judge(err), 0);
-        });
-      },
-      Math.max(25, intervalMs >>> 2),
-    );
+    this.timer = intervalMs > 0 ? interval(() => this.tick(), Math.max(25, intervalMs >>> 2)) : undefined;
+  }
+
+  /** The periodic check: pings when an interval passed without writes, or without anything heard. */
+  private tick(): void {
+    const t = this.observe();
+    // Go pings after an interval without writes. Our writes prove nothing about the peer, though:
+    // a node that keeps writing to a path gone dark (an application's own pings, dials retried on
+    // timeout) would never ping. So an interval in which nothing was heard pings too.
+    const { intervalMs } = this;
+    if (this.inFlight || (t - this.lastChange < intervalMs && t - this.lastHeard < intervalMs)) return;
+    this.probe('heartbeat');
+  }
+
+  /**
+   * Checks the peer now (a page woken from sleep, a network that changed): pings it unless a ping
+   * is out already, whose verdict this shares, or one proved it alive within the last timeout.
+   * Resolves true if it is alive; false if it was found dead (onDead was called, with `liveness
+   * check: no answer within N ms`) or the heartbeat was stopped. Judged as the heartbeat's own
+   * pings are: any byte heard counts as an answer.
+   */
+  checkNow(): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    this.observe();
+    if (!this.inFlight) {
+      const sinceWall = Date.now() - this.aliveAtWall;
+      if (now() - this.aliveAt < this.timeoutMs && sinceWall >= 0 && sinceWall < this.timeoutMs) {
+        return Promise.resolve(true);
+      }
+      this.probe('liveness check');
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.judgeTimer);
+    for (const w of this.waiters.splice(0)) w(false);
+  }
+
+  /** Takes note of the traffic since the last look; returns the time of this one. */
+  private observe(): number {
+    const t = now();
+    const r = this.received();
+    if (r !== this.lastReceived) {
+      this.lastReceived = r;
+      this.lastHeard = t;
+    }
+    const w = this.written();
+    if (w !== this.lastWritten) {
+      this.lastWritten = w;
+      this.lastChange = t;
+    }
+    return t;
+  }
+
+  /** Pings and judges the answer; `what` names the ping in the error of a peer found dead. */
+  private probe(what: string): void {
+    const { intervalMs, timeoutMs, received } = this;
+    this.inFlight = true;
+    const atPing = received();
+    /** Ends the ping: alive or not, or no verdict (undefined) when it may not have gone out yet. */
+    const settle = (alive: boolean | undefined): void => {
+      this.inFlight = false;
+      // The ping itself is not activity.
+      this.lastWritten = this.written();
+      this.lastChange = now();
+      if (alive === undefined) {
+        // A checkNow() caller gets a ping of its own now, not the next check's (there may be none).
+        if (this.waiters.length > 0) this.probe('liveness check');
+        return;
+      }
+      if (alive) {
+        this.aliveAt = now();
+        this.aliveAtWall = Date.now();
+      }
+      for (const w of this.waiters.splice(0)) w(alive);
+    };
+    const judge = (err: Error, excusedBefore = false): void => {
+      // Bytes heard since the ping prove the peer alive. So do bytes heard lately while our
+      // own output is backed up: the ping then waits behind our bulk data on a deep, slow
+      // path while the peer's ACKs trickle in.
+      const r = received();
+      if (this.stopped || r !== atPing) {
+        settle(!this.stopped);
+        return;
+      }
+      if (r !== this.lastReceived) this.lastHeard = now();
+      const backed = this.backlogged();
+      // Our output drained while the ping was excused: the ping may have only just gone out,
+      // behind it. A new one (sent at the next check) gets a whole timeout of its own.
+      if (excusedBefore && !backed) {
+        settle(undefined);
+        return;
+      }
+      const excused = this.lastHeard + 2 * intervalMs + timeoutMs - now();
+      if (backed && excused > 0) {
+        // Judged again at each check until that excuse runs out (alive as soon as anything is
+        // heard), not left to the next ping: that one was sent a check later and judged a
+        // timeout after, so a dead peer went unnoticed up to a timeout past the bound (with
+        // an interval and a timeout of 1 s each, 4.25 s after the last byte instead of 3.25 s;
+        // 7.5 s instead of 5.25 s with a timeout of 3 s).
+        this.judgeTimer = timeout(() => judge(err, true), Math.min(excused, Math.max(25, intervalMs >>> 2)));
+        return;
+      }
+      settle(false);
+      this.onDead(new ConnectionClosedError(`${what}: no answer within ${timeoutMs} ms`, { cause: err }));
+    };
+    this.ping(timeoutMs).then(
+      () => settle(!this.stopped),
+      (err: unknown) => {
+        if (!this.stopped && err instanceof LimitError) {
+          // No ping id free (outstanding pings, or ids kept out of use after their timeout): no
+          // ping went out, and that is no answer. Bytes heard within the timeout still prove the
+          // peer alive; else it is dead, as after a ping that timed out.
+          this.judgeTimer = timeout(() => judge(err), timeoutMs);
+          return;
+        }
+        // Any other answer (an error text: `domain not match`) is one; a stopped heartbeat's
+        // ping failed with its connection.
+        if (this.stopped || !(err instanceof TimeoutError)) {
+          settle(!this.stopped);
+          return;
+        }
+        // After the event loop stalled (a long synchronous job), the expired ping timer runs
+        // before the answer that waits in the socket is read. A timer set now runs only after
+        // the loop has polled for input: judge then.
+        this.judgeTimer = timeout(() => judge(err), 0);
+      },
+    );
   }
 }

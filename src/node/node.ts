@@ -268,7 +268,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /** Dialled streams released with frames still queued: their ports wait for sent(). */
   private readonly sending = new Set<StreamCore>();
   private loopback: Loopback | null = null;
-  private readonly heartbeat: Heartbeat | null;
+  private readonly heartbeat: Heartbeat;
   private readonly frameDecoder: FrameDecoder | null;
   private _ip: number;
   private _domain: string;
@@ -383,18 +383,16 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     });
     this.frameDecoder =
       transport.framing === 'stream' ? new FrameDecoder((f) => this.dispatch(f), { splitData: true }) : null;
-    this.heartbeat =
-      o.heartbeatInterval > 0
-        ? new Heartbeat(
-            o.heartbeatInterval,
-            o.heartbeatTimeout,
-            () => this.scheduler.bytesWritten,
-            () => this.stats.bytesIn,
-            () => this.scheduler.isBlocked,
-            (t) => this.pingRaw(NO_PAYLOAD, t),
-            (err) => this.destroy(err),
-          )
-        : null;
+    // Made with an interval of 0 too (no periodic check then): checkAlive() pings through it.
+    this.heartbeat = new Heartbeat(
+      o.heartbeatInterval,
+      o.heartbeatTimeout,
+      () => this.scheduler.bytesWritten,
+      () => this.stats.bytesIn,
+      () => this.scheduler.isBlocked,
+      (t) => this.pingRaw(NO_PAYLOAD, t),
+      (err) => this.destroy(err),
+    );
     try {
       transport.attach({
         data: (chunk) => this.onTransportData(chunk),
@@ -404,7 +402,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     } catch (err) {
       // Refused (another node holds the transport): its heartbeat must not go on pinging through
       // that node's connection, hear none of the answers, and destroy it as dead.
-      this.heartbeat?.stop();
+      this.heartbeat.stop();
       throw err;
     }
   }
@@ -433,6 +431,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    */
   get going(): boolean {
     return this._closed || this.closing;
+  }
+
+  /**
+   * @internal Pings the switcher now with heartbeatTimeout as its deadline (Heartbeat.checkNow):
+   * true if the connection is alive; false if closed, or found dead and destroyed.
+   */
+  checkAlive(): Promise<boolean> {
+    return this.heartbeat.checkNow();
   }
 
   /** Number of live streams. */
@@ -1424,7 +1430,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.closeError = graceful ? undefined : err;
     this.scheduler.close();
     this.loopback?.close();
-    this.heartbeat?.stop();
+    this.heartbeat.stop();
     this.retention.stop();
     if (this.atLimit.active) this.endLimitBurst();
     this.violations.end();

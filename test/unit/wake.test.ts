@@ -4,15 +4,20 @@ import type { SessionState } from '../../src/node/session.js';
 import { Emitter } from '../../src/util/emitter.js';
 import { reconnectOnWake } from '../../src/wake.js';
 
-/** A session as reconnectOnWake sees it: its state, and the calls to reconnectNow(). */
+/** A session as reconnectOnWake sees it: its state, and the calls to reconnectNow() and checkNow(). */
 class FakeSession extends Emitter<{ state: [SessionState] }> {
   calls = 0;
+  checks = 0;
   constructor(public state: SessionState) {
     super();
   }
   reconnectNow(): boolean {
     this.calls++;
     return this.state === 'backoff';
+  }
+  checkNow(): Promise<boolean> {
+    this.checks++;
+    return Promise.resolve(this.state === 'ready');
   }
   set(state: SessionState): void {
     this.state = state;
@@ -35,6 +40,18 @@ describe('reconnectOnWake()', () => {
     expect(getEventListeners(scope, 'online')).toHaveLength(0);
     scope.dispatchEvent(new Event('online'));
     expect(s.calls).toBe(1);
+  });
+
+  it('checks the connection of a ready session instead of reconnecting it', () => {
+    const s = new FakeSession('ready');
+    const scope = workerScope();
+    reconnectOnWake(s, scope);
+    scope.dispatchEvent(new Event('online'));
+    expect([s.checks, s.calls]).toEqual([1, 0]);
+    s.set('backoff');
+    scope.dispatchEvent(new Event('online'));
+    expect([s.checks, s.calls]).toEqual([1, 1]);
+    s.set('closed');
   });
 
   it('a scope without events (Node.js) and a closed session get no listener', () => {

@@ -189,6 +189,101 @@ describe('heartbeat', () => {
   });
 });
 
+describe('heartbeat.checkNow()', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('lets an answer stand for a timeout, but not across a sleep the monotonic clock missed', async () => {
+    // Linux's monotonic clock stands still while the machine is suspended: an answer heard just
+    // before hours of sleep looks a moment old on waking, and taken as fresh it would spare the
+    // dead connection its check. The wall clock counts the sleep.
+    let pings = 0;
+    const hb = new Heartbeat(
+      0,
+      TIMEOUT,
+      () => 0,
+      () => 0,
+      () => false,
+      async () => {
+        pings++;
+        return 1;
+      },
+      () => {},
+    );
+    expect(await hb.checkNow()).toBe(true);
+    expect(await hb.checkNow()).toBe(true);
+    expect(pings).toBe(1);
+    vi.setSystemTime(Date.now() + 3_600_000);
+    expect(await hb.checkNow()).toBe(true);
+    expect(pings).toBe(2);
+    // A wall clock set back is no proof either.
+    vi.setSystemTime(Date.now() - 3_600_000);
+    expect(await hb.checkNow()).toBe(true);
+    expect(pings).toBe(3);
+    hb.stop();
+    expect(await hb.checkNow()).toBe(false);
+    expect(pings).toBe(3);
+  });
+
+  it('a silent peer: one ping for calls made together, dead after the timeout, no timer left', async () => {
+    const dead = vi.fn();
+    let pings = 0;
+    const hb = silentPeer(dead, (t) => {
+      pings++;
+      return timesOut(t);
+    });
+    const checks = [hb.checkNow(), hb.checkNow()];
+    await vi.advanceTimersByTimeAsync(TIMEOUT + 1);
+    expect(await Promise.all(checks)).toEqual([false, false]);
+    expect(pings).toBe(1);
+    expect(dead).toHaveBeenCalledTimes(1);
+    expect((dead.mock.calls[0]![0] as Error).message).toBe(`liveness check: no answer within ${TIMEOUT} ms`);
+    hb.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a check whose ping was excused by a backed-up output that drained gets a ping of its own', async () => {
+    // Excused, the ping may have only just gone out when the output drains: no verdict on it.
+    // The heartbeat leaves the next ping to its next check, which comes only once nothing was
+    // heard for an interval; a caller waiting on checkNow() is pinged again at once instead.
+    const [interval, timeout] = [1_000, 1_000];
+    const dead = vi.fn();
+    let pings = 0;
+    let backed = true;
+    const hb = new Heartbeat(
+      interval,
+      timeout,
+      () => 0,
+      () => 1,
+      () => backed,
+      (t) => {
+        pings++;
+        return timesOut(t);
+      },
+      dead,
+    );
+    let verdict: boolean | undefined;
+    void hb.checkNow().then((v) => {
+      verdict = v;
+    });
+    // Timed out at 1 s, excused (heard at 0); the output drains at 1.1 s.
+    await vi.advanceTimersByTimeAsync(1_100);
+    backed = false;
+    await vi.advanceTimersByTimeAsync(interval / 4);
+    expect(pings).toBe(2);
+    expect(verdict).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(timeout + 10);
+    expect(verdict).toBe(false);
+    expect(dead).toHaveBeenCalledTimes(1);
+    hb.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
 describe('heartbeat of a node', () => {
   it('closes the connection to a peer that never answers, also with every ping id in use', async () => {
     const [a, b] = memoryPair();

@@ -966,7 +966,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         this.streams.get(frameKey(f, via, this))?.onCloseAck();
         return;
       case Cmd.FIN:
-        this.streams.get(frameKey(f, via, this))?.onFin();
+        this.streams.get(frameKey(f, via, this))?.onFin(f.payload);
         return;
       case Cmd.RESET: {
         const s = this.streams.get(frameKey(f, via, this));

@@ -13,6 +13,7 @@ import { Deque } from '../util/deque.js';
 import type { Logger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
 import { Caps, Cmd, MAX_PAYLOAD } from '../wire/constants.js';
+import { encodeFin, finOwed } from '../wire/fin.js';
 import { header } from '../wire/frame.js';
 import { encodeReset } from '../wire/reset.js';
 import { releaseUnread, type Unread, watchUnread } from './unread.js';
@@ -231,6 +232,8 @@ export class StreamCore extends StreamQueue {
   private framesSinceAck = 0;
   private onFinished: (() => void) | null = null;
   private recvTotal = 0;
+  /** recvTotal at which the peer's FIN, come ahead of its last data, takes effect; -1 if none waits. */
+  private finAt = -1;
   private consumedTotal = 0;
   private ackPending = 0;
   /** When credit last went back to the peer (clock ms); see ACK_MAX_DELAY_MS. */
@@ -703,7 +706,8 @@ export class StreamCore extends StreamQueue {
       }
       if (this.halfCloseNegotiated && !this.is(FORCE_CLOSE)) {
         this.mark(FIN_SENT);
-        this.ordered(Cmd.FIN, EMPTY);
+        // With the count of what it follows: a Go switcher may send it ahead of that (wire/fin.ts).
+        this.ordered(Cmd.FIN, encodeFin(this.sentTotal));
         if (this.is(REMOTE_FIN)) this.bothEnded();
       } else {
         this.startClose();
@@ -935,6 +939,10 @@ export class StreamCore extends StreamQueue {
       return;
     }
     const n = payload.length;
+    if (this.finAt !== -1 && this.recvTotal + n > this.finAt) {
+      this.violate(ResetCode.PROTOCOL, new ProtocolError('data after FIN'));
+      return;
+    }
     // Against the credit the peer holds: what it sent and we have not acknowledged. Bytes the
     // reader consumed but whose ACK is still batched (ackPending) are no credit of the peer's yet.
     if (this.recvTotal + n - (this.consumedTotal - this.ackPending) > this.window) {
@@ -959,6 +967,11 @@ export class StreamCore extends StreamQueue {
     this.touched = clock();
     this.host.accountReceive(n);
     this.face?.onData(payload);
+    if (this.finAt === this.recvTotal) {
+      this.finAt = -1;
+      // (The reader may have destroyed the stream while it took that data.)
+      if (this.state !== 'closed') this.remoteFin();
+    }
   }
 
   /** The reader took `n` bytes: return credit to the peer, batched (never 0, split at 65 535). */
@@ -1102,8 +1115,8 @@ export class StreamCore extends StreamQueue {
   }
 
   /** @internal A FIN arrived: the peer sends nothing more. */
-  onFin(): void {
-    if (this._state === 'closed' || this.is(REMOTE_FIN)) return;
+  onFin(payload: Uint8Array = EMPTY): void {
+    if (this._state === 'closed' || this.is(REMOTE_FIN) || this.finAt !== -1) return;
     // A stream uses an extension only if its ACK carried the bit (PROTOCOL.md 14.1): on any other
     // (a Go peer's) a FIN is no half-close, and taking it for one would end the reader early.
     if (!this.halfCloseNegotiated) {
@@ -1113,6 +1126,23 @@ export class StreamCore extends StreamQueue {
       );
       return;
     }
+    // Data the FIN follows may still come behind it: a Go switcher sends the FIN ahead of the
+    // stream's queued data (wire/fin.ts). Taken where it came, that data was a violation, and on a
+    // release-on-FIN stream it was dropped unheard, or taken by a new stream from the same port.
+    const owed = finOwed(payload, this.recvTotal);
+    if (owed > this.window) {
+      this.violate(ResetCode.PROTOCOL, new ProtocolError(`FIN after ${owed} bytes beyond the window`));
+      return;
+    }
+    if (owed > 0) {
+      this.finAt = this.recvTotal + owed;
+      return;
+    }
+    this.remoteFin();
+  }
+
+  /** The peer's FIN takes effect: every byte it sent before it has come. */
+  private remoteFin(): void {
     this.mark(REMOTE_FIN);
     this.endRead();
     if (this.is(FIN_SENT)) this.bothEnded();

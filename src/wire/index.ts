@@ -4,6 +4,7 @@ export * from './admission/index.js';
 export * from './constants.js';
 export * from './decoder.js';
 export * from './domain.js';
+export * from './fin.js';
 export * from './frame.js';
 export * from './open.js';
 export * from './ping.js';

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Node } from '../../src/index.js';
+import { memoryPair } from '../../src/transport/memory.js';
+import type { Transport } from '../../src/transport/types.js';
+import { Caps } from '../../src/wire/constants.js';
+import { FrameDecoder } from '../../src/wire/decoder.js';
+import { encodeFrame, type Frame } from '../../src/wire/frame.js';
+import { readAll } from '../helpers/streams.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+/** Commands a Go fair writer keeps in a stream's own queue (PROTOCOL.md 9); the rest jump ahead. */
+const ORDERED = new Set([0x04, 0x05, 0x06]);
+
+/**
+ * One direction of a Go switcher on raw TCP (PROTOCOL.md 7.1, 9): the frames it has queued for a
+ * node when its writer next runs leave control frames first (every command but data, close and
+ * close-ACK, so also the flexmux FIN), then the streams' own queues in order.
+ */
+function goWriter(from: Transport, to: Transport): void {
+  let queued: Frame[] = [];
+  const flush = (): void => {
+    const frames = queued;
+    queued = [];
+    const control = frames.filter((f) => !ORDERED.has(f.cmd));
+    const ordered = frames.filter((f) => ORDERED.has(f.cmd));
+    to.send([...control, ...ordered].map((f) => encodeFrame(f)));
+  };
+  const decoder = new FrameDecoder((f) => {
+    if (f.payload.length > 0) f.payload = f.payload.slice();
+    if (queued.length === 0) setImmediate(flush);
+    queued.push(f);
+  });
+  from.attach({ data: (c) => decoder.push(c), drain: () => {}, close: () => to.close() });
+}
+
+function throughGoSwitcher(): { a: Node; b: Node } {
+  const [a, sa] = memoryPair();
+  const [sb, b] = memoryPair();
+  goWriter(sa, sb);
+  goWriter(sb, sa);
+  const nodes = {
+    a: new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 0 }),
+    b: new Node(b, { domain: 'bob', ip: 2, heartbeatInterval: 0 }),
+  };
+  cleanups.push(
+    () => nodes.a.destroy(),
+    () => nodes.b.destroy(),
+  );
+  return nodes;
+}
+
+describe('a half-close across a Go switcher, which sends FIN ahead of queued data', () => {
+  it('an IP dial delivers every byte before the end of stream', async () => {
+    const { a, b } = throughGoSwitcher();
+    const accepted = b.listen(80).accept();
+    const s = await a.dial('2:80');
+    const peer = await accepted;
+    expect(s.core.caps & Caps.HALF_CLOSE).toBe(Caps.HALF_CLOSE);
+    const sent = new Uint8Array(200_000).map((_, i) => i % 251);
+    s.end(sent);
+    const got = await readAll(peer);
+    expect(got.length).toBe(sent.length);
+    expect(Buffer.from(got).equals(Buffer.from(sent))).toBe(true);
+  });
+
+  it('a request, half-closed, gets its whole reply, half-closed too', async () => {
+    const { a, b } = throughGoSwitcher();
+    const l = b.listen(80);
+    const served = (async () => {
+      const peer = await l.accept();
+      const request = await readAll(peer);
+      peer.end(Buffer.concat([request, request]));
+    })();
+    const s = await a.dial('2:80');
+    const request = new Uint8Array(100_000).map((_, i) => i % 253);
+    s.end(request);
+    const reply = await readAll(s);
+    await served;
+    expect(Buffer.from(reply).equals(Buffer.concat([request, request]))).toBe(true);
+  });
+});

@@ -2,9 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Node } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
 import type { Transport } from '../../src/transport/types.js';
-import { Caps } from '../../src/wire/constants.js';
+import { Caps, Cmd } from '../../src/wire/constants.js';
 import { FrameDecoder } from '../../src/wire/decoder.js';
 import { encodeFrame, type Frame } from '../../src/wire/frame.js';
+import { decodeReset } from '../../src/wire/reset.js';
+import { rawLink, rawStream } from '../helpers/raw.js';
 import { readAll } from '../helpers/streams.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -36,6 +38,8 @@ function goWriter(from: Transport, to: Transport): void {
   });
   from.attach({ data: (c) => decoder.push(c), drain: () => {}, close: () => to.close() });
 }
+
+const u32 = (n: number): Uint8Array => new Uint8Array([n >>> 24, n >>> 16, n >>> 8, n]);
 
 function throughGoSwitcher(): { a: Node; b: Node } {
   const [a, sa] = memoryPair();
@@ -81,5 +85,37 @@ describe('a half-close across a Go switcher, which sends FIN ahead of queued dat
     const reply = await readAll(s);
     await served;
     expect(Buffer.from(reply).equals(Buffer.concat([request, request]))).toBe(true);
+  });
+});
+
+describe("the count a FIN carries (the peer's own frames)", () => {
+  const caps = Caps.HALF_CLOSE | Caps.RESET;
+
+  it('ends the reader only once the bytes it counts have come', async () => {
+    const { node, raw } = rawLink({ heartbeatInterval: 0 });
+    cleanups.push(() => node.destroy());
+    const { accepted } = await rawStream(node, raw, 4096, caps);
+    const got = readAll(accepted);
+    raw.send(Cmd.FIN, 1, 80, 2, 5000, u32(10));
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(4).fill(1));
+    raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(6).fill(2));
+    expect([...(await got)]).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+  });
+
+  it('takes data past the count, or a count beyond the window, for a protocol violation', async () => {
+    for (const [count, data] of [
+      [3, 5],
+      [5000, 0],
+    ] as const) {
+      const { node, raw } = rawLink({ heartbeatInterval: 0 });
+      cleanups.push(() => node.destroy());
+      const { accepted } = await rawStream(node, raw, 4096, caps);
+      const failed = new Promise<Error>((resolve) => accepted.once('error', resolve));
+      raw.send(Cmd.FIN, 1, 80, 2, 5000, u32(count));
+      if (data > 0) raw.send(Cmd.DATA, 1, 80, 2, 5000, new Uint8Array(data));
+      expect((await failed).message).toMatch(/FIN/);
+      const reset = await raw.next((f) => f.cmd === Cmd.RESET);
+      expect(decodeReset(reset.payload).code).toBe(1);
+    }
   });
 });

@@ -47,6 +47,7 @@ export const LEAVE_REASONS = [
   'stalled',
 ] as const;
 
+/** Why a client left the switcher: the `reason` of `clientLeft` (docs/manual.md, section 5). */
 export type LeaveReason = (typeof LEAVE_REASONS)[number];
 
 /** A snapshot of one client for stats and admin. */

@@ -9,8 +9,14 @@ export {
   type ExtraPassword,
   type Matcher,
 } from './access.js';
-export type { Refusal, RefusalReason } from './admission.js';
-export type { ClientCounters, ClientInfo, LeaveReason, StreamInfo } from './client.js';
+export { REFUSAL_REASONS, type Refusal, type RefusalReason } from './admission.js';
+export {
+  type ClientCounters,
+  type ClientInfo,
+  LEAVE_REASONS,
+  type LeaveReason,
+  type StreamInfo,
+} from './client.js';
 export {
   type ResolvedSwitcherOptions,
   type SwitcherOptions,

@@ -291,11 +291,11 @@ export interface StreamInfo {
 }
 
 /** Refusal of a domain dial: the domain does not resolve (or its holder left before answering). */
-export const RESOLVE_FAILED = encodeOpenError(OpenErrorText.RESOLVE_DOMAIN_FAILED);
+export const RESOLVE_FAILED: Uint8Array = encodeOpenError(OpenErrorText.RESOLVE_DOMAIN_FAILED);
 /** Text of the OpenStream error ACK for an IP dial to an IP no client holds (flexmux only). */
 export const NO_NODE_AT_IP = 'no node holds the ip';
 /** Refusal of an IP dial: no client holds the IP (or its holder left before answering). */
-export const NO_NODE = encodeOpenError(NO_NODE_AT_IP);
+export const NO_NODE: Uint8Array = encodeOpenError(NO_NODE_AT_IP);
 
 /** A ping's answer for a domain nobody holds (PROTOCOL.md 6.2). */
 const NOT_FOUND = encodePingAck(PingErrorText.DOMAIN_NOT_FOUND);
@@ -569,7 +569,7 @@ export class SwitcherClient implements FrameSink {
     orphans: Orphans,
     goneClient: SwitcherClient,
     // Left because the switcher is closing: say so, not that the node at the other end left.
-    reset = goneClient.leaveReason === 'shutdown' ? SHUTDOWN_RESET : GONE_RESET,
+    reset: Uint8Array = goneClient.leaveReason === 'shutdown' ? SHUTDOWN_RESET : GONE_RESET,
     why = reset === SHUTDOWN_RESET ? 'reset as the switcher shuts down' : 'reset as their sender left',
   ): void {
     if (this.state !== 'open') return;

@@ -16,20 +16,23 @@ import type { LinkedStream, SwitcherClient } from './client.js';
 export const PEER_GONE_CODE = 4;
 
 /** Payload of the reset a survivor gets when the other end of its stream left. */
-export const GONE_RESET = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
+export const GONE_RESET: Uint8Array = encodeReset(PEER_GONE_CODE, 'the other end left the switcher');
 
 /**
  * Payload of that reset when the other end was closed because the switcher is shutting down:
  * the node at that end did not leave, and the survivor's application (and `flexmux dial`'s
  * message) must not blame it for a switcher that was stopped.
  */
-export const SHUTDOWN_RESET = encodeReset(PEER_GONE_CODE, 'the switcher is shutting down');
+export const SHUTDOWN_RESET: Uint8Array = encodeReset(PEER_GONE_CODE, 'the switcher is shutting down');
 
 /**
  * Payload of the reset that ends a stream the access rules no longer allow (revoke.ts), at both
  * ends, and the stream an acceptor opened with an ACK they drop (Router).
  */
-export const REVOKED_RESET = encodeReset(PEER_GONE_CODE, 'the access rules no longer allow this stream');
+export const REVOKED_RESET: Uint8Array = encodeReset(
+  PEER_GONE_CODE,
+  'the access rules no longer allow this stream',
+);
 
 /** An (IP, port) end of a stream. */
 type End = readonly [number, number];
@@ -38,7 +41,12 @@ type End = readonly [number, number];
  * The end of a stream, to `to` as if from `from`: a reset carrying `reset` where the stream took
  * RESET (`caps`), else a CloseStream, all a plain v3 node knows (14.4). Header and payload.
  */
-export function streamEnd(caps: number, to: End, from: End, reset = GONE_RESET): [Uint8Array, Uint8Array] {
+export function streamEnd(
+  caps: number,
+  to: End,
+  from: End,
+  reset: Uint8Array = GONE_RESET,
+): [Uint8Array, Uint8Array] {
   if ((caps & Caps.RESET) === 0) return [header(Cmd.CLOSE, to[0], to[1], from[0], from[1], 0), EMPTY];
   return [header(Cmd.RESET, to[0], to[1], from[0], from[1], reset.length), reset];
 }

@@ -79,7 +79,7 @@ const TOO_MANY_STREAMS = encodeOpenError('too many streams');
 /** Commands of a stream's life after its open: what a dialer may send early, to FFFF. */
 const STREAM_CMDS = new Set<number>([Cmd.DATA, Cmd.DATA_ACK, Cmd.CLOSE, Cmd.CLOSE_ACK, Cmd.FIN, Cmd.RESET]);
 /** The refusal of a dial the access rules forbid (also revoke.ts, for dials in flight). */
-export const NOT_ALLOWED = encodeOpenError(DIAL_NOT_ALLOWED);
+export const NOT_ALLOWED: Uint8Array = encodeOpenError(DIAL_NOT_ALLOWED);
 
 export class Router {
   readonly counters: RouterCounters = { forwarded: 0, dropped: 0, spoofed: 0, ignored: 0 };

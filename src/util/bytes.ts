@@ -1,5 +1,12 @@
-/** The bytes of `parts[from..]` back to back in one new array. */
-export function concatBytes(parts: readonly Uint8Array[], from = 0): Uint8Array<ArrayBuffer> {
+/**
+ * The bytes of `parts[from..]` back to back in one new array, on a plain ArrayBuffer (what a
+ * browser WebSocket's send() is typed to take), spelt without Uint8Array's type parameter:
+ * TypeScript before 5.7 (whose Uint8Array takes none) reads a .d.ts with one as an error.
+ */
+export function concatBytes(
+  parts: readonly Uint8Array[],
+  from = 0,
+): Uint8Array & { readonly buffer: ArrayBuffer } {
   let size = 0;
   for (let i = from; i < parts.length; i++) size += parts[i]!.length;
   const out = new Uint8Array(size);

@@ -20,7 +20,9 @@ export interface Frame {
   continued?: true;
 }
 
-export const EMPTY = new Uint8Array(0);
+// Typed plain Uint8Array: inferred, it is Uint8Array<ArrayBuffer> in the published .d.ts, which
+// TypeScript before 5.7 (no type parameter on Uint8Array) reports as an error.
+export const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Payload length that follows a header with this command and size field. */
 export function payloadLength(cmd: number, size: number): number {

@@ -99,6 +99,24 @@ describe('the emitted declarations', () => {
     expect(files.filter((f) => readFileSync(join(dist, f), 'utf8').includes('@internal'))).toEqual([]);
   });
 
+  // Uint8Array takes a type parameter since TypeScript 5.7, and an inferred type is printed with
+  // it (a constant made by a function returning Uint8Array is Uint8Array<ArrayBufferLike> in the
+  // .d.ts). An older compiler, skipLibCheck off, failed a consumer's build on each one with
+  // TS2315 "Type 'Uint8Array' is not generic": ten of them through the package's entries.
+  it('do not give a typed array a type parameter (TypeScript before 5.7 has none)', () => {
+    const dist = join(dir, 'node_modules', 'flexmux', 'dist');
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'));
+    const generic =
+      /\b(?:(?:Uint8|Uint8Clamped|Int8|Uint16|Int16|Uint32|Int32|Float32|Float64|BigInt64|BigUint64)Array|DataView|ArrayBufferView)</;
+    const found = files.flatMap((f) =>
+      readFileSync(join(dist, f), 'utf8')
+        .split('\n')
+        .filter((line) => generic.test(line))
+        .map((line) => `${f}: ${line.trim()}`),
+    );
+    expect(found).toEqual([]);
+  });
+
   // A Node.js project: @types/node and the ES library, no DOM (Node has no document). NodeNext,
   // and node10 resolution without esModuleInterop (the default of older CommonJS projects), where
   // a default import of a Node.js module in a .d.ts is an error.

@@ -27,11 +27,18 @@ export function subtle(): typeof globalThis.crypto.subtle {
 }
 
 /**
+ * Bytes on a plain ArrayBuffer, which Web Crypto's typings want, spelt without Uint8Array's type
+ * parameter: this is in the published .d.ts, and TypeScript before 5.7 (whose Uint8Array takes
+ * none) reports one as an error in a consumer's build.
+ */
+export type OwnedBytes = Uint8Array & { readonly buffer: ArrayBuffer };
+
+/**
  * Web Crypto's typings want views on a plain ArrayBuffer (not a SharedArrayBuffer); browsers
  * reject shared memory at run time too, so such input is copied once.
  */
-export function own(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  if (bytes.buffer instanceof ArrayBuffer) return bytes as Uint8Array<ArrayBuffer>;
+export function own(bytes: Uint8Array): OwnedBytes {
+  if (bytes.buffer instanceof ArrayBuffer) return bytes as OwnedBytes;
   return new Uint8Array(bytes);
 }
 

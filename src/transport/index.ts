@@ -33,3 +33,4 @@ export {
   wsTransport,
   wsUpgradeHandler,
 } from './ws.js';
+export type { WsClientOptions, WsSocket } from './ws-types.js';

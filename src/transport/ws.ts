@@ -34,6 +34,7 @@ import { secureContextSetter } from './secure-context.js';
 import { type Listener, type ListenOptions, startListener } from './tcp.js';
 import { dialFailure } from './tls-failure.js';
 import type { Transport, TransportHandlers } from './types.js';
+import type { WsClientOptions, WsSocket } from './ws-types.js';
 
 /** What `require('ws')` returns: the WebSocket class, with the server class as a property. */
 type WsModule = typeof WebSocket & { WebSocketServer: typeof WebSocketServer };
@@ -142,11 +143,8 @@ export interface PayloadOption {
   maxPayload?: number;
 }
 
-export interface WsDialOptions
-  extends DialOptions,
-    WsTransportOptions,
-    PayloadOption,
-    Omit<ClientOptions, 'perMessageDeflate' | 'handshakeTimeout' | 'maxPayload'> {}
+/** A WebSocket dial's options: the transport's, and those `ws` takes (WsClientOptions). */
+export interface WsDialOptions extends DialOptions, WsTransportOptions, PayloadOption, WsClientOptions {}
 
 export interface WsUpgradeOptions extends WsTransportOptions, PayloadOption {
   /** Request path served; other paths are left to other handlers. Default '/flex/ws'. */
@@ -173,7 +171,7 @@ export interface WsListenOptions extends ListenOptions, WsUpgradeOptions, tls.Tl
 
 /** Wraps an open `ws` WebSocket. `remoteAddress` is what the transport reports for logs. */
 export function wsTransport(
-  ws: WebSocket,
+  ws: WsSocket,
   remoteAddress: string,
   options: WsTransportOptions = {},
 ): Transport {
@@ -230,7 +228,7 @@ class WsTransport implements Transport {
    *   says why it cut the peer off (ws's own bound terminates without a word).
    */
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: WsSocket,
     readonly remoteAddress: string,
     options: WsTransportOptions,
     private readonly socket: Corkable | null,
@@ -452,7 +450,9 @@ export async function dialWs(url: string, options: WsDialOptions = {}): Promise<
     { signal, timeout, timeoutHint: unanswered },
     (attempt) => {
       const ws = new (wsLib())(url, {
-        ...clientOptions,
+        // As given. The cast: @types/ws says checkServerIdentity returns a boolean, but ws passes
+        // it on to Node's tls.connect, which wants an Error or undefined (WsClientOptions' type).
+        ...(clientOptions as ClientOptions),
         // flex uses no extension (PROTOCOL.md 1.6); compression would only cost CPU on framed binary.
         perMessageDeflate: false,
         maxPayload: maxPayload ?? transportDefaults.wsMaxPayload,

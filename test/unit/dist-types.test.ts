@@ -1,5 +1,15 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -158,6 +168,41 @@ describe('the emitted declarations', () => {
       expect(await check(`node-${moduleResolution}`, options, node)).toBe('');
     },
   );
+
+  // A Node.js project as npm installs it for a user: flexmux's dependencies, @types/node, and not
+  // @types/ws, which is flexmux's devDependency only. The .d.ts of the WebSocket transport
+  // imported its types from 'ws' (WsDialOptions, wsTransport()'s parameter), and the build failed
+  // on it, TS7016 "Could not find a declaration file for module 'ws'". Outside the checkout, whose
+  // node_modules has @types/ws: a compiler looks for it in every node_modules above the file.
+  it('check in a Node.js project without @types/ws', { timeout: 120_000 }, async () => {
+    const project = mkdtempSync(join(tmpdir(), 'flexmux-no-types-ws-'));
+    try {
+      const modules = join(project, 'node_modules');
+      cpSync(join(dir, 'node_modules', 'flexmux'), join(modules, 'flexmux'), { recursive: true });
+      for (const name of readdirSync(join(root, 'node_modules'))) {
+        if (name !== '@types' && name !== '.bin')
+          symlinkSync(join(root, 'node_modules', name), join(modules, name));
+      }
+      mkdirSync(join(modules, '@types'));
+      symlinkSync(join(root, 'node_modules', '@types', 'node'), join(modules, '@types', 'node'));
+      writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n');
+      writeFileSync(
+        join(project, 'tsconfig.json'),
+        tsconfig({ module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], types: ['node'] }),
+      );
+      const code = [
+        "import { dialWs, type WsDialOptions, wsTransport } from 'flexmux';",
+        "const options: WsDialOptions = { headers: { authorization: 'Bearer x' }, rejectUnauthorized: false };",
+        "const dial = () => dialWs('wss://127.0.0.1:1/flex/ws', options);",
+        'export { dial, wsTransport };',
+        '',
+      ].join('\n');
+      writeFileSync(join(project, 'app.ts'), code);
+      expect(await run(['-p', project])).toBe('');
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
 
   // A browser project: the DOM library, no @types/node. Bundler resolution, and the older node10
   // ('node') of many webpack set-ups, which reads no "exports": the subpaths resolve through

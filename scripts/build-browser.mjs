@@ -40,7 +40,9 @@ if (nodeOnly.length > 0) {
   process.exit(1);
 }
 
-// Types for code that imports the bundle file itself: the same API as dist/browser.js.
+// Types for code that imports the bundle file itself: the same API as dist/browser.js. They
+// resolve here, next to dist/browser.d.ts, not in a copy of the bundle (docs/browser.md says what
+// to put beside one).
 await writeFile(`${outdir}/flexmux.browser.d.ts`, "export * from './browser.js';\n");
 
 // The demo page's files sit next to dist/demo/*.js, where src/demo/assets.ts looks for them.

@@ -69,13 +69,25 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Type-checks `code` as app.ts of a consumer project with these options; tsc's output. */
-function check(name: string, options: Record<string, unknown>, code: string): Promise<string> {
+/**
+ * Type-checks `code` as app.ts of a consumer project with these options, and `files` (by path
+ * under the project) beside it; tsc's output.
+ */
+function check(
+  name: string,
+  options: Record<string, unknown>,
+  code: string,
+  files: Record<string, string> = {},
+): Promise<string> {
   const project = join(dir, name);
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n');
   writeFileSync(join(project, 'tsconfig.json'), tsconfig(options));
   writeFileSync(join(project, 'app.ts'), code);
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(project, path, '..'), { recursive: true });
+    writeFileSync(join(project, path), text);
+  }
   return run(['-p', project]);
 }
 
@@ -229,4 +241,23 @@ describe('the emitted declarations', () => {
       expect(await check(`browser-${moduleResolution}`, options, browser)).toBe('');
     },
   );
+
+  // The bundle (dist/flexmux.browser.js) copied next to a page: the flexmux.browser.d.ts built
+  // with it re-exports ./browser.js, which is not there. docs/browser.md had it copied along; it
+  // now gives the one-line declaration to put beside the copy instead, which this checks.
+  it('check in a browser project that imports a copy of the bundle', { timeout: 120_000 }, async () => {
+    const docs = readFileSync(join(root, 'docs', 'browser.md'), 'utf8');
+    const line = /```ts\n(export \* from 'flexmux\/browser';\n)```/.exec(docs)?.[1];
+    expect(line, "docs/browser.md's declaration for a copy of the bundle").toBeDefined();
+    const code = [
+      "import { connect, type WebStream } from './vendor/flexmux.browser.js';",
+      "const session = connect('wss://relay.example.com/flex/ws', { password: 'secret', domain: 'page' });",
+      "const dial = (): Promise<WebStream> => session.dial('peer:80');",
+      'export { dial };',
+      '',
+    ].join('\n');
+    const options = { module: 'ESNext', moduleResolution: 'Bundler', lib: ['ES2022', 'DOM'], types: [] };
+    const files = { 'vendor/flexmux.browser.js': '', 'vendor/flexmux.browser.d.ts': line ?? '' };
+    expect(await check('browser-bundle-copy', options, code, files)).toBe('');
+  });
 });

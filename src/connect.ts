@@ -131,9 +131,8 @@ export function connector(
       return (signal) =>
         dialWs(u.toString(), {
           // All of them, as for tls:// (servername, pfx, minVersion...): ws hands them to
-          // tls.connect as they are. The cast only hides checkServerIdentity, whose @types/ws
-          // signature is not the Node one it is really called with.
-          ...(o.tls as Omit<tls.ConnectionOptions, 'checkServerIdentity'> | undefined),
+          // tls.connect as they are.
+          ...o.tls,
           headers: o.headers,
           ...(zero ? { generateMask: zeroMask } : {}),
           signal,

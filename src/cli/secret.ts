@@ -10,7 +10,10 @@ import { readFileOnce } from './file-once.js';
 export const PASSWORD_ENV = 'FLEXMUX_PASSWORD';
 export const ADMIN_TOKEN_ENV = 'FLEXMUX_ADMIN_TOKEN';
 
-/** Reads a secret file: its whole content minus one trailing newline (as `echo` writes it). */
+/**
+ * Reads a secret file: its whole content minus a leading byte-order mark and one trailing newline
+ * (as `echo` writes it, or CRLF as Windows editors do).
+ */
 export function readSecretFile(file: string, what: string): string {
   let text: string;
   try {
@@ -20,7 +23,10 @@ export function readSecretFile(file: string, what: string): string {
       cause: err,
     });
   }
-  const secret = text.replace(/\r?\n$/, '');
+  // Windows Notepad starts a UTF-8 file with a byte-order mark (U+FEFF). Kept, it became the
+  // password's first character: a password that looked right failed admission, and a token was
+  // refused as not printable ASCII. No one means it as part of a secret.
+  const secret = text.replace(/^\uFEFF/, '').replace(/\r?\n$/, '');
   // An empty file is a mistake (a secret that was not mounted or written), not an empty password
   // that would let anyone in: refused, as an empty FLEXMUX_PASSWORD counts as none.
   if (secret === '') throw new CliError('CLI_USAGE', `the ${what} file ${file} is empty`);

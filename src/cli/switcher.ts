@@ -292,9 +292,25 @@ starting: run it before a restart or a reload.`,
   return { command: cmd, extraKeys: ['access'], reloads: true, run: runSwitcher };
 }
 
+/**
+ * The listeners: those given, or with none given, the defaults. An empty list (`tcp: []` in the
+ * config file) is none of that kind, as the docs say of every repeatable setting; the switcher
+ * then took `tcp: []` alone for no setting at all and opened both defaults, the tcp:// one
+ * included. Lists that are all empty leave it no listener but the demo page's WebSocket (--demo),
+ * and without that one, none: bad usage, naming them.
+ */
 function listenerSpecs(o: SwitcherOpts): ListenerSpecs {
-  const given = [o.tcp, o.ws, o.tls, o.wss].some((l) => l !== undefined && l.length > 0);
-  if (!given) {
+  const lists = { tcp: o.tcp, ws: o.ws, tls: o.tls, wss: o.wss };
+  const given = Object.values(lists).some((l) => l !== undefined && l.length > 0);
+  const empty = Object.entries(lists).filter(([, l]) => l !== undefined && l.length === 0);
+  if (!given && empty.length > 0 && o.demo === undefined) {
+    const names = empty.map(([kind]) => `${kind}: []`).join(', ');
+    throw new CliError(
+      'CLI_USAGE',
+      `${names} in the config file leaves the switcher no listener: give one (--tcp, --ws, --tls, --wss), or drop the empty list for the defaults (tcp://${DEFAULT_LISTENERS.tcp}, ws://${DEFAULT_LISTENERS.ws})`,
+    );
+  }
+  if (!given && empty.length === 0) {
     return {
       tcp: [parseHostPort(DEFAULT_LISTENERS.tcp)],
       ws: [parseHostPortPath(DEFAULT_LISTENERS.ws, transportDefaults.wsPath)],
@@ -507,7 +523,7 @@ async function checkSwitcherStart(
     ...specs.tls.map((a) => `tls://${formatHostPort(a)}`),
     ...specs.wss.map((a) => `wss://${formatHostPort(a)}${a.path}`),
   ];
-  let summary = `switcher on ${urls.join(', ')}`;
+  let summary = urls.length > 0 ? `switcher on ${urls.join(', ')}` : 'switcher on the demo page only';
   if (o.admin !== undefined) {
     // As a start refuses it (cliAdminToken), then the admin module's own checks.
     const token = cliAdminToken(o.admin, o.adminTokenFile);

@@ -160,6 +160,46 @@ switcher:
     }
   });
 
+  it('switcher: empty listener lists leave no listener, refused rather than taken for the defaults', async () => {
+    // `tcp: []` is none (docs/cli.md), yet alone it counted as no setting: check and start took
+    // the default listeners, the tcp:// one included. The check comes first: it would have said OK.
+    const pw = file('empty.pw', 'shared\n');
+    const empty = file('empty-tcp.yaml', `password-file: ${pw}\nswitcher:\n  tcp: []\n  ws: []\n`);
+    const check = await runCliToEnd(['switcher', '--config', empty, '--check-config']);
+    expect(check.code).toBe(2);
+    expect(check.stderr).toMatch(
+      /tcp: \[\], ws: \[\] in the config file leaves the switcher no listener: give one .*\[CLI_USAGE\]/,
+    );
+    const start = await runCliToEnd(['switcher', '--config', empty]);
+    expect(start.code).toBe(2);
+    expect(errorLines(start.stderr)).toBe(check.stderr);
+    // With another listener given, the empty list is only no tcp:// listener.
+    const ws = await freePort();
+    const other = await runCliToEnd([
+      'switcher',
+      '--config',
+      empty,
+      '--ws',
+      `127.0.0.1:${ws}`,
+      '--check-config',
+    ]);
+    expect(other.stdout).toBe(`configuration OK: switcher on ws://127.0.0.1:${ws}/flex/ws\n`);
+    expect(other.code).toBe(0);
+    // The demo page serves the switcher's WebSocket: with it, the empty lists leave that one.
+    const demo = await runCliToEnd([
+      'switcher',
+      '--config',
+      empty,
+      '--demo',
+      `127.0.0.1:${ws}`,
+      '--check-config',
+    ]);
+    expect(demo.stdout).toBe(
+      `configuration OK: switcher on the demo page only; demo page on 127.0.0.1:${ws}\n`,
+    );
+    expect(demo.code).toBe(0);
+  });
+
   it('node: a good config exits 0 without listening or connecting; bad ones fail as the start does', async () => {
     const [forward, admin, sw] = await Promise.all([freePort(), freePort(), freePort()]);
     // A switcher address that nothing serves: the check must not try it.

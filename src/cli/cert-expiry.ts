@@ -56,6 +56,62 @@ export function outOfValidity(chain: Uint8Array, now: number): string | undefine
   return undefined;
 }
 
+/** `in 3 days`, `in 1 day`, `in less than a day`: what is `left` (ms) of a certificate. */
+function within(left: number): string {
+  const days = Math.floor(left / DAY);
+  return days === 0 ? 'in less than a day' : `in ${days} day${days === 1 ? '' : 's'}`;
+}
+
+/** A certificate after the leaf in a PEM chain: its place (2 for the first after the leaf). */
+interface ChainCertificate {
+  position: number;
+  /** Its subject on one line (`CN=R3, O=Let's Encrypt`), to tell which one. */
+  subject: string;
+  notBefore: number;
+  notAfter: number;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * The certificates after the leaf in `chain` (the intermediates a listener sends with it). The
+ * checks here read the leaf only, so an intermediate that had expired in the chain file went
+ * unnoticed at start, reload and --check-config while verifying clients refused the handshake.
+ */
+function chainAfterLeaf(chain: Uint8Array): ChainCertificate[] {
+  const blocks = Buffer.from(chain).toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  return blocks.slice(1).map((pem, i) => {
+    const cert = new X509Certificate(pem);
+    return {
+      position: i + 2,
+      subject: cert.subject.split('\n').join(', '),
+      notBefore: instant(cert, 'validFromDate', cert.validFrom),
+      notAfter: instant(cert, 'validToDate', cert.validTo),
+    };
+  });
+}
+
+/** A certificate of the chain after the leaf, as the log lines name it. */
+function named(c: ChainCertificate): string {
+  return `certificate ${c.position} (${c.subject})`;
+}
+
+/**
+ * Why verifying clients may refuse the certificates after the leaf of `chain` at `now`, one
+ * sentence each (`certificate 2 (CN=R3) expired on ...`); empty when all are valid.
+ * A warning, not a refusal as for the leaf: a client may build another path around it (an
+ * expired cross-signed intermediate that clients with the newer root skip).
+ */
+export function chainOutOfValidity(chain: Uint8Array, now: number): string[] {
+  const out: string[] = [];
+  for (const c of chainAfterLeaf(chain)) {
+    if (now > c.notAfter) out.push(`${named(c)} expired on ${new Date(c.notAfter).toISOString()}`);
+    else if (now < c.notBefore)
+      out.push(`${named(c)} is not valid before ${new Date(c.notBefore).toISOString()}`);
+  }
+  return out;
+}
+
 /** The certificate the secure listeners serve, and what is said of its expiry. */
 export class CertificateExpiry {
   /** The served leaf's notAfter in ms since the epoch; null when it could not be read. */
@@ -63,6 +119,9 @@ export class CertificateExpiry {
 
   /** The served leaf's notBefore, as notAfter. */
   private notBefore: number | null = null;
+
+  /** The certificates served after the leaf; empty when there are none or they were unreadable. */
+  private chain: ChainCertificate[] = [];
 
   /**
    * @param kinds the kinds of secure listener that serve it (`tls`, `wss`): the gauge's label.
@@ -78,6 +137,12 @@ export class CertificateExpiry {
 
   /** `chain` is what the listeners serve from now on. */
   serve(chain: Uint8Array): void {
+    try {
+      this.chain = chainAfterLeaf(chain);
+    } catch {
+      // TLS took the chain, so this is unlikely; the leaf is said of as before.
+      this.chain = [];
+    }
     try {
       this.notAfter = leafNotAfter(chain);
       this.notBefore = leafNotBefore(chain);
@@ -99,8 +164,9 @@ export class CertificateExpiry {
    * this clock, or this clock behind): an error line too, where it was served without a word.
    */
   check(): void {
-    if (this.notAfter === null) return;
     const now = this.now();
+    this.checkChain(now);
+    if (this.notAfter === null) return;
     if (this.notBefore !== null && now < this.notBefore) {
       const notBefore = new Date(this.notBefore).toISOString();
       this.logger.error(
@@ -118,11 +184,36 @@ export class CertificateExpiry {
     if (left < 0) {
       this.logger.error(fields, `the certificate served expired on ${fields.notAfter}; still serving it`);
     } else if (left < EXPIRY_WARNING) {
-      const days = Math.floor(left / DAY);
-      const inTime = days === 0 ? 'in less than a day' : `in ${days} day${days === 1 ? '' : 's'}`;
       this.logger.warn(
         fields,
-        `the certificate served expires ${inTime} (${fields.notAfter}): renew it and reload (SIGHUP)`,
+        `the certificate served expires ${within(left)} (${fields.notAfter}): renew it and reload (SIGHUP)`,
+      );
+    }
+  }
+
+  /**
+   * The certificates served after the leaf, on the leaf's terms (expired, not valid yet, or within
+   * EXPIRY_WARNING of their end), each a warning: a client that verifies through one refuses the
+   * handshake, though one may build another path around it (chainOutOfValidity).
+   */
+  private checkChain(now: number): void {
+    for (const c of this.chain) {
+      const fields = {
+        file: this.file,
+        certificate: c.position,
+        subject: c.subject,
+        notBefore: new Date(c.notBefore).toISOString(),
+        notAfter: new Date(c.notAfter).toISOString(),
+      };
+      const left = c.notAfter - now;
+      let what: string;
+      if (left < 0) what = `expired on ${fields.notAfter}`;
+      else if (now < c.notBefore) what = `is not valid before ${fields.notBefore}`;
+      else if (left < EXPIRY_WARNING) what = `expires ${within(left)} (${fields.notAfter})`;
+      else continue;
+      this.logger.warn(
+        fields,
+        `in the chain served, ${named(c)} ${what}: clients that verify through it refuse the handshake; renew the chain and reload (SIGHUP)`,
       );
     }
   }

@@ -17,7 +17,7 @@ import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
 import { accessFromConfig, accessReload, passwordAndAccessReload } from './access.js';
 import { cliAdminToken, parseAllowedHost, startCliAdmin } from './admin-server.js';
-import { CertificateExpiry, outOfValidity } from './cert-expiry.js';
+import { CertificateExpiry, chainOutOfValidity, outOfValidity } from './cert-expiry.js';
 import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
@@ -542,7 +542,15 @@ async function checkSwitcherStart(
  */
 function warnCertificateValidity(o: SwitcherOpts, pem: PemPair | undefined, logger: Logger): void {
   if (pem === undefined) return;
-  const invalid = outOfValidity(pem.cert, Date.now());
+  const now = Date.now();
+  // The certificates after the leaf: a start and a reload serve them, with a warning each.
+  for (const problem of chainOutOfValidity(pem.cert, now)) {
+    logger.warn(
+      { file: o.cert },
+      `in the chain in ${o.cert}, ${problem}: clients that verify through it refuse the handshake; a start and a reload serve it`,
+    );
+  }
+  const invalid = outOfValidity(pem.cert, now);
   if (invalid === undefined) return;
   logger.warn(
     { file: o.cert },

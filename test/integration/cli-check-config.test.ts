@@ -122,6 +122,21 @@ switcher:
     );
     expect(ok.code).toBe(0);
     expect(ok.stderr).toBe('');
+    // A valid leaf whose chain holds an expired certificate after it: only the leaf was read, and
+    // the check said OK without a word for a chain that verifying clients refuse.
+    const chain = file('chain-expired.pem', `${certA.cert}${certExpired.cert}`);
+    const r2 = await runCliToEnd(
+      ['switcher', '--tls', `127.0.0.1:${tls}`, '--key', certA.keyFile, '--cert', chain, '--check-config'],
+      { env },
+    );
+    expect(r2.code).toBe(0);
+    const lines2 = r2.stderr.split('\n').filter((l) => l.startsWith('{'));
+    expect(lines2.map((l) => JSON.parse(l) as { level: number; msg: string })).toEqual([
+      expect.objectContaining({
+        level: 40,
+        msg: `in the chain in ${chain}, certificate 2 (CN=localhost) expired on 2020-04-01T00:00:00.000Z: clients that verify through it refuse the handshake; a start and a reload serve it`,
+      }),
+    ]);
   });
 
   it('switcher: each bad setting gives the start’s error line and exit code', async () => {

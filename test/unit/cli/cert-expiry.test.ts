@@ -140,6 +140,57 @@ describe('the certificate expiry', () => {
     expect(log.entries).toHaveLength(1);
   });
 
+  it('warns of a certificate after the leaf that has expired, is not valid yet, or soon expires', () => {
+    // Only the leaf was read: an expired intermediate in the chain file went without a word at
+    // start and after a reload, while verifying clients refused the handshake.
+    const log = captureLogger();
+    let now = notAfterA - 300 * DAY;
+    const expiry = new CertificateExpiry(['tls'], '/etc/fullchain.pem', log, () => now);
+    expiry.serve(Buffer.concat([certA.cert, certExpired.cert, certB.cert]));
+    expiry.check();
+    const tail = 'clients that verify through it refuse the handshake; renew the chain and reload (SIGHUP)';
+    expect(log.entries.map((e) => [e.level, e.msg])).toEqual([
+      [
+        'warn',
+        `in the chain served, certificate 2 (CN=localhost) expired on 2020-04-01T00:00:00.000Z: ${tail}`,
+      ],
+    ]);
+    expect(log.entries[0]?.fields).toMatchObject({
+      file: '/etc/fullchain.pem',
+      certificate: 2,
+      subject: 'CN=localhost',
+    });
+    // B (the third) within 14 days of its end; A, the leaf, ends two days before it.
+    const notAfterB = Date.parse(new X509Certificate(certB.cert).validTo);
+    log.clear();
+    now = notAfterB - 3 * DAY;
+    expiry.check();
+    const isoB = new Date(notAfterB).toISOString();
+    expect(log.entries.map((e) => [e.level, e.msg])).toEqual([
+      ['warn', expect.stringMatching(/^in the chain served, certificate 2 .* expired on /)],
+      ['warn', `in the chain served, certificate 3 (CN=localhost) expires in 3 days (${isoB}): ${tail}`],
+      ['warn', expect.stringMatching(/^the certificate served expires in 1 day /)],
+    ]);
+    // One not valid yet (B before its notBefore), with the leaf valid.
+    const notBeforeB = Date.parse(new X509Certificate(certB.cert).validFrom);
+    log.clear();
+    now = notBeforeB - 1_000;
+    expiry.serve(Buffer.concat([certA.cert, certB.cert]));
+    expiry.check();
+    expect(log.entries.map((e) => [e.level, e.msg])).toEqual([
+      [
+        'warn',
+        `in the chain served, certificate 2 (CN=localhost) is not valid before ${new Date(notBeforeB).toISOString()}: ${tail}`,
+      ],
+    ]);
+    // A chain whose certificates after the leaf are all valid: no word, as before.
+    log.clear();
+    now = notAfterA - 300 * DAY;
+    expiry.serve(Buffer.concat([certA.cert, certB.cert]));
+    expiry.check();
+    expect(log.entries).toEqual([]);
+  });
+
   it('drops an expiry it cannot read, saying so, rather than keep the last one', () => {
     const { expiry, log } = servingA();
     expiry.serve(Buffer.from('not a certificate'));

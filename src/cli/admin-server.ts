@@ -3,6 +3,7 @@ import { isHostName, isLoopback } from '../admin/config.js';
 import type { AdminNode, AdminServer, CliMetricsSources } from '../admin/index.js';
 import type { Switcher } from '../switcher/index.js';
 import type { Logger } from '../util/logger.js';
+import { ADMIN_LOST, warnBrowserBlockedPort } from './bad-ports.js';
 import { CliError, listenFailure } from './exit.js';
 import { formatHostPort, type HostPort } from './parse.js';
 import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
@@ -64,6 +65,7 @@ export async function startCliAdmin(
   } catch (err) {
     throw listenFailure(err, at, 'the admin API');
   }
+  warnBrowserBlockedPort(at, 'the admin API', ADMIN_LOST, logger);
   if (metrics !== undefined) adminModule.cliMetrics(admin.registry, metrics);
   if (token === undefined)
     logger.warn({ url: admin.url }, 'admin API without a token: local users may use it');

@@ -16,6 +16,7 @@ import type { Logger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import { cliAdminToken, parseAllowedHost, startCliAdmin } from './admin-server.js';
+import { ADMIN_LOST, warnBrowserBlockedPort } from './bad-ports.js';
 import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
 import type { CliCommand, CommandContext } from './command.js';
@@ -614,7 +615,11 @@ async function checkNode(o: NodeOpts, logger: Logger): Promise<string> {
 async function runNode(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<NodeOpts>();
   const { logger } = ctx;
-  if (o.checkConfig === true) return reportOk(await checkNode(o, logger));
+  if (o.checkConfig === true) {
+    const summary = await checkNode(o, logger);
+    if (o.admin !== undefined) warnBrowserBlockedPort(o.admin, 'the admin API', ADMIN_LOST, logger);
+    return reportOk(summary);
+  }
   const domain = nodeDomain(o);
   if ((o.expose ?? []).length + (o.forward ?? []).length === 0) {
     logger.warn({}, 'nothing to expose or forward: this node only answers pings');

@@ -17,6 +17,7 @@ import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
 import { accessFromConfig, accessReload, passwordAndAccessReload } from './access.js';
 import { cliAdminToken, parseAllowedHost, startCliAdmin } from './admin-server.js';
+import { ADMIN_LOST, DEMO_LOST, warnBrowserBlockedPort } from './bad-ports.js';
 import { CertificateExpiry, chainOutOfValidity, outOfValidity } from './cert-expiry.js';
 import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
@@ -564,6 +565,8 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   if (o.checkConfig === true) {
     const { summary, start } = await checkSwitcherStart(o, ctx.extras);
     warnCertificateValidity(o, start.pem, logger);
+    if (o.admin !== undefined) warnBrowserBlockedPort(o.admin, 'the admin API', ADMIN_LOST, logger);
+    if (o.demo !== undefined) warnBrowserBlockedPort(o.demo, 'the demo page', DEMO_LOST, logger);
     return reportOk(summary);
   }
   // Everything that can be bad usage is checked before a password is generated and printed, or
@@ -621,6 +624,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
         throw listenFailure(err, at, 'the demo page');
       });
       closers.push(() => demo.close());
+      warnBrowserBlockedPort(at, 'the demo page', DEMO_LOST, logger);
       const bound = formatHostPort(demo.address);
       urls.push(`ws://${bound}${transportDefaults.wsPath}`);
       logger.info({ url: `http://${bound}/`, ws: `ws://${bound}${transportDefaults.wsPath}` }, 'demo page');

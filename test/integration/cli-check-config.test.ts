@@ -215,6 +215,63 @@ switcher:
     expect(demo.code).toBe(0);
   });
 
+  it('warns of an admin API or demo page on a port browsers and fetch refuse, and passes', async () => {
+    // The dashboard could never be opened on 6000 (nor the demo page on 6665), without a word.
+    const env = { FLEXMUX_PASSWORD: 'p', FLEXMUX_LOG_FORMAT: 'json' };
+    const tcp = await freePort();
+    const logged = (stderr: string): { level: number; msg: string; port: number }[] =>
+      stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; msg: string; port: number });
+    const sw = await runCliToEnd(
+      [
+        'switcher',
+        '--tcp',
+        `127.0.0.1:${tcp}`,
+        '--admin',
+        '127.0.0.1:6000',
+        '--demo',
+        '127.0.0.1:6665',
+        '--check-config',
+      ],
+      { env },
+    );
+    expect(sw.code).toBe(0);
+    expect(logged(sw.stderr)).toEqual([
+      expect.objectContaining({
+        level: 40,
+        port: 6000,
+        msg: "the admin API on port 6000: browsers and fetch refuse to connect to it (the Fetch standard's bad ports), so the dashboard cannot be opened there, nor can flexmux clients and kick reach it; serve it on another port",
+      }),
+      expect.objectContaining({
+        level: 40,
+        port: 6665,
+        msg: "the demo page on port 6665: browsers and fetch refuse to connect to it (the Fetch standard's bad ports), so the demo page cannot be opened there; serve it on another port",
+      }),
+    ]);
+    const node = await runCliToEnd(
+      ['node', '-s', `tcp://127.0.0.1:${tcp}`, '-d', 'alice', '--admin', '127.0.0.1:10080', '--check-config'],
+      { env },
+    );
+    expect(node.code).toBe(0);
+    expect(logged(node.stderr)).toEqual([
+      expect.objectContaining({
+        level: 40,
+        port: 10080,
+        msg: expect.stringMatching(/^the admin API on port 10080: /),
+      }),
+    ]);
+    // Another port: no word.
+    const admin = await freePort();
+    const ok = await runCliToEnd(
+      ['switcher', '--tcp', `127.0.0.1:${tcp}`, '--admin', `127.0.0.1:${admin}`, '--check-config'],
+      { env },
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toBe('');
+  });
+
   it('node: a good config exits 0 without listening or connecting; bad ones fail as the start does', async () => {
     const [forward, admin, sw] = await Promise.all([freePort(), freePort(), freePort()]);
     // A switcher address that nothing serves: the check must not try it.

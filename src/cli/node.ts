@@ -5,7 +5,7 @@ import type { InspectableNode, InspectableSession } from '../admin/config.js';
 import { defaults, sessionDefaults } from '../config.js';
 import type { ConnectOptions, NodeSession } from '../connect.js';
 import { connector } from '../connect.js';
-import { ConnectionClosedError } from '../errors.js';
+import { ConnectionClosedError, ResetCode, StreamResetError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
 import type { Listener } from '../node/listener.js';
 import { connectionLost, untilTarget } from '../node/redial.js';
@@ -232,22 +232,47 @@ class Tunnels {
   }
 }
 
+const NODE_STOPPING = 'the node is stopping';
+
 /**
  * Why the shutdown reset a tunnel. Logged at debug, as a dial the shutdown abandons is: a node
  * stopped with hundreds of tunnels open wrote a warn line, `exposed connection failed` or
- * `forwarded connection failed`, for each, as if each had failed on its own.
+ * `forwarded connection failed`, for each, as if each had failed on its own. The reset carries
+ * code 4, refused or shutting down (PROTOCOL.md 14.3), and this message to the node at the other
+ * end of each tunnel, which tells it from a failure by them (peerStopping).
  */
 class NodeStopping extends Error {
+  readonly resetCode = ResetCode.REFUSED;
   constructor() {
-    super('the node is stopping');
+    super(NODE_STOPPING);
   }
 }
 
-/** Logs how a tunnel ended: its failure at warn, unless the shutdown cut it (debug). */
+/**
+ * Whether the node at the other end of a tunnel reset it as it stopped (NodeStopping). The node
+ * that stayed logged a warn line for each of them, `exposed connection failed` or `forwarded
+ * connection failed: stream reset by peer (...): the node is stopping`, as if each had failed:
+ * noise at the other end of an orderly stop. Code 0 too: earlier versions sent that.
+ */
+function peerStopping(err: Error): boolean {
+  return (
+    err instanceof StreamResetError &&
+    err.remote &&
+    (err.resetCode === ResetCode.REFUSED || err.resetCode === ResetCode.CANCELLED) &&
+    err.message === `stream reset by peer (code ${err.resetCode}): ${NODE_STOPPING}`
+  );
+}
+
+/**
+ * Logs how a tunnel ended: its failure at warn, unless the shutdown of this node or of the one at
+ * the other end cut it (debug).
+ */
 function logTunnelEnd(logger: Logger, err: Error | undefined, fields: object, failed: string): void {
   if (err === undefined) logger.debug(fields, 'stream done');
   else if (err instanceof NodeStopping)
     logger.debug({ ...fields, ...errorFields(err) }, 'tunnel cut: stopping');
+  else if (peerStopping(err))
+    logger.debug({ ...fields, ...errorFields(err) }, 'tunnel cut: the peer is stopping');
   else logger.warn({ ...fields, ...errorFields(err) }, failed);
 }
 

@@ -300,9 +300,10 @@ describe('lifecycle', () => {
     servers.push(talker);
     await new Promise<void>((resolve) => talker.listen(0, '127.0.0.1', resolve));
     const servicePort = (talker.address() as net.AddressInfo).port;
-    const exposing = runCli(['node', '-s', sw.tcp, '-d', 'alice', '-e', `22=127.0.0.1:${servicePort}`], {
-      env: ENV,
-    });
+    const exposing = runCli(
+      ['node', '-s', sw.tcp, '-d', 'alice', '-e', `22=127.0.0.1:${servicePort}`, '--log-level', 'debug'],
+      { env: ENV },
+    );
     const forwarding = runCli(['node', '-s', sw.tcp, '-d', 'bob', '-f', '0=alice:22'], { env: ENV });
     await exposing.waitForLog('session ready');
     await forwarding.waitForLog('session ready');
@@ -319,8 +320,17 @@ describe('lifecycle', () => {
       return { ended };
     };
 
+    /** How `child` logged the end of the tunnel its peer's stop cut: a failure, or that stop. */
+    const tunnelEnd = (child: typeof exposing, failed: string, after: number): Promise<string> =>
+      Promise.race(
+        [failed, 'tunnel cut: the peer is stopping'].map((msg) =>
+          child.nextLog(msg, { after }).then((l) => `${l.level} ${l.msg}`),
+        ),
+      );
+
     // The forwarding node stops: the service must not take the upload for a whole one.
     const first = await transfer();
+    const exposingMark = exposing.logs.length;
     forwarding.proc.kill('SIGTERM');
     expect(await forwarding.exited).toBe(0);
     expect(await seen.service[0]).toBe('ECONNRESET');
@@ -328,18 +338,31 @@ describe('lifecycle', () => {
     // Cut by its own shutdown, which its 'stopping' line says: not a failure to warn of, once
     // per tunnel (a node stopped with hundreds open wrote hundreds).
     expect(forwarding.logs.filter((l) => l.msg === 'forwarded connection failed')).toEqual([]);
+    // Nor at the other end of the tunnel: the exposing node logged a warn line for each tunnel
+    // the forwarding node's orderly stop reset (`the node is stopping`), as for a failure.
+    expect(await tunnelEnd(exposing, 'exposed connection failed', exposingMark)).toBe(
+      '20 tunnel cut: the peer is stopping',
+    );
 
     // The exposing node stops: the client must not take the download for a whole one.
-    const again = runCli(['node', '-s', sw.tcp, '-d', 'bob', '-f', `${port}=alice:22`], { env: ENV });
+    const again = runCli(
+      ['node', '-s', sw.tcp, '-d', 'bob', '-f', `${port}=alice:22`, '--log-level', 'debug'],
+      {
+        env: ENV,
+      },
+    );
     await again.waitForLog('session ready');
     const second = await transfer();
-    // (Its lines before: the first tunnel, reset by the forwarding node's stop, failed for it.)
     const beforeStop = exposing.logs.length;
+    const againMark = again.logs.length;
     exposing.proc.kill('SIGTERM');
     expect(await exposing.exited).toBe(0);
     expect(await second.ended).toBe('ECONNRESET');
     expect(await seen.service[1]).toBe('ECONNRESET');
     expect(exposing.logs.slice(beforeStop).filter((l) => l.msg === 'exposed connection failed')).toEqual([]);
+    expect(await tunnelEnd(again, 'forwarded connection failed', againMark)).toBe(
+      '20 tunnel cut: the peer is stopping',
+    );
   });
 
   it('a node reconnects by itself after the switcher restarts', async () => {

@@ -263,9 +263,25 @@ function peerStopping(err: Error): boolean {
   );
 }
 
+/** The message of the reset a stopping switcher sends each stream (switcher/orphans.ts). */
+const SWITCHER_STOPPING = 'the switcher is shutting down';
+
 /**
- * Logs how a tunnel ended: its failure at warn, unless the shutdown of this node or of the one at
- * the other end cut it (debug).
+ * Whether the switcher reset a tunnel as it stopped: the stop is logged once, as `session
+ * disconnected`, and each tunnel gave a warn line more, hundreds for a switcher restarted with
+ * hundreds open. A stream whose other end left (a node gone without stopping) is still a failure.
+ */
+function switcherStopping(err: Error): boolean {
+  return (
+    err instanceof StreamResetError &&
+    err.remote &&
+    err.message === `stream reset by peer (code ${ResetCode.REFUSED}): ${SWITCHER_STOPPING}`
+  );
+}
+
+/**
+ * Logs how a tunnel ended: its failure at warn, unless the shutdown of this node, of the one at
+ * the other end or of the switcher cut it (debug).
  */
 function logTunnelEnd(logger: Logger, err: Error | undefined, fields: object, failed: string): void {
   if (err === undefined) logger.debug(fields, 'stream done');
@@ -273,6 +289,8 @@ function logTunnelEnd(logger: Logger, err: Error | undefined, fields: object, fa
     logger.debug({ ...fields, ...errorFields(err) }, 'tunnel cut: stopping');
   else if (peerStopping(err))
     logger.debug({ ...fields, ...errorFields(err) }, 'tunnel cut: the peer is stopping');
+  else if (switcherStopping(err))
+    logger.debug({ ...fields, ...errorFields(err) }, 'tunnel cut: the switcher is stopping');
   else logger.warn({ ...fields, ...errorFields(err) }, failed);
 }
 

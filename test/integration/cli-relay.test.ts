@@ -365,6 +365,50 @@ describe('lifecycle', () => {
     );
   });
 
+  it('a switcher stopped during a transfer: the nodes log the tunnel it cut at debug, not as a failure', async () => {
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], ENV);
+    const service = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => {});
+      s.pipe(s);
+    });
+    servers.push(service);
+    await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+    const servicePort = (service.address() as net.AddressInfo).port;
+    const debug = ['--log-level', 'debug'];
+    const alice = runCli(
+      ['node', '-s', sw.tcp, '-d', 'alice', '-e', `22=127.0.0.1:${servicePort}`, ...debug],
+      {
+        env: ENV,
+      },
+    );
+    const bob = runCli(['node', '-s', sw.tcp, '-d', 'bob', '-f', '0=alice:22', ...debug], { env: ENV });
+    await alice.waitForLog('session ready');
+    await bob.waitForLog('session ready');
+    const port = Number(String((await bob.waitForLog('forwarding')).listen).split(':')[1]);
+    const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const ended = ending(client);
+    client.write('ping');
+    await new Promise((resolve) => client.once('data', resolve));
+    /** How `child` logged the end of the tunnel: a failure, or the switcher's stop. */
+    const tunnelEnd = (child: typeof alice, failed: string, after: number): Promise<string> =>
+      Promise.race(
+        [failed, 'tunnel cut: the switcher is stopping'].map((msg) =>
+          child.nextLog(msg, { after }).then((l) => `${l.level} ${l.msg}`),
+        ),
+      );
+    const [aliceMark, bobMark] = [alice.logs.length, bob.logs.length];
+    sw.child.proc.kill('SIGTERM');
+    expect(await sw.child.exited).toBe(0);
+    expect(await ended).toBe('ECONNRESET');
+    // The stop is said once, as `session disconnected`; each tunnel was a warn line more.
+    expect(await tunnelEnd(alice, 'exposed connection failed', aliceMark)).toBe(
+      '20 tunnel cut: the switcher is stopping',
+    );
+    expect(await tunnelEnd(bob, 'forwarded connection failed', bobMark)).toBe(
+      '20 tunnel cut: the switcher is stopping',
+    );
+  });
+
   it('a node reconnects by itself after the switcher restarts', async () => {
     const first = await startSwitcher(['--tcp', '127.0.0.1:0'], ENV);
     const node = runCli(['node', '-s', first.tcp, '-d', 'alice', '--log-level', 'debug'], { env: ENV });

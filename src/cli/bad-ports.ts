@@ -20,19 +20,24 @@ export function fetchRefusesPort(port: number): boolean {
 }
 
 /**
- * Warns, at start and with --check-config, that an HTTP server meant for browsers is given a port
- * they refuse. A warning, not a refusal: what is not a browser (curl, a Prometheus scrape) still
- * reaches it there. `what` names the server (`the admin API`); `lost` what cannot be used there.
+ * Warns, at start and with --check-config, that a server browsers use is given a port they
+ * refuse. A warning, not a refusal: what is not a browser (curl, a Prometheus scrape, a flexmux
+ * node) still reaches it there. `what` names the server (`the admin API`); `lost` what cannot be
+ * used there, and what to do.
  */
 export function warnBrowserBlockedPort(at: HostPort, what: string, lost: string, logger: Logger): void {
   if (!fetchRefusesPort(at.port)) return;
   logger.warn(
     { port: at.port },
-    `${what} on port ${at.port}: browsers and fetch refuse to connect to it (the Fetch standard's bad ports), so ${lost}; serve it on another port`,
+    `${what} on port ${at.port}: browsers and fetch refuse to connect to it (the Fetch standard's bad ports), so ${lost}`,
   );
 }
 
 /** What cannot be used on such a port: the admin API's dashboard and the commands that call it. */
-export const ADMIN_LOST = 'the dashboard cannot be opened there, nor can flexmux clients and kick reach it';
+export const ADMIN_LOST =
+  'the dashboard cannot be opened there, nor can flexmux clients and kick reach it; serve it on another port';
 /** What cannot be used on such a port: the demo page. */
-export const DEMO_LOST = 'the demo page cannot be opened there';
+export const DEMO_LOST = 'the demo page cannot be opened there; serve it on another port';
+/** What cannot be used on such a port: a ws:// or wss:// listener, by browser nodes. */
+export const WS_LOST =
+  'browser nodes (docs/browser.md) cannot connect there, flexmux nodes can; give browsers another port';

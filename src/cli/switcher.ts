@@ -17,7 +17,7 @@ import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
 import { accessFromConfig, accessReload, passwordAndAccessReload } from './access.js';
 import { cliAdminToken, parseAllowedHost, startCliAdmin } from './admin-server.js';
-import { ADMIN_LOST, DEMO_LOST, warnBrowserBlockedPort } from './bad-ports.js';
+import { ADMIN_LOST, DEMO_LOST, WS_LOST, warnBrowserBlockedPort } from './bad-ports.js';
 import { CertificateExpiry, chainOutOfValidity, outOfValidity } from './cert-expiry.js';
 import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
@@ -559,6 +559,12 @@ function warnCertificateValidity(o: SwitcherOpts, pem: PemPair | undefined, logg
   );
 }
 
+/** The ws:// and wss:// listeners browser nodes cannot reach (bad-ports.ts). */
+function warnWebSocketPorts(specs: ListenerSpecs, logger: Logger): void {
+  for (const a of specs.ws) warnBrowserBlockedPort(a, 'the ws:// listener', WS_LOST, logger);
+  for (const a of specs.wss) warnBrowserBlockedPort(a, 'the wss:// listener', WS_LOST, logger);
+}
+
 async function runSwitcher(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<SwitcherOpts>();
   const { logger } = ctx;
@@ -567,6 +573,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
     warnCertificateValidity(o, start.pem, logger);
     if (o.admin !== undefined) warnBrowserBlockedPort(o.admin, 'the admin API', ADMIN_LOST, logger);
     if (o.demo !== undefined) warnBrowserBlockedPort(o.demo, 'the demo page', DEMO_LOST, logger);
+    warnWebSocketPorts(start.specs, logger);
     return reportOk(summary);
   }
   // Everything that can be bad usage is checked before a password is generated and printed, or
@@ -602,6 +609,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
       closers.push(() => l.close());
       logger.info({ url: l.url }, 'listening');
     }
+    warnWebSocketPorts(specs, logger);
     const certificate = servedCertificate(specs, pem, logger);
     const reloads = new ReloadCounts();
     let admin: ReloadSources['admin'];

@@ -262,6 +262,31 @@ switcher:
         msg: expect.stringMatching(/^the admin API on port 10080: /),
       }),
     ]);
+    // A WebSocket listener there: browser nodes cannot reach it (flexmux nodes can).
+    const ws = await runCliToEnd(
+      [
+        'switcher',
+        '--ws',
+        '127.0.0.1:6667',
+        '--wss',
+        '127.0.0.1:6697',
+        '--cert',
+        certA.certFile,
+        '--key',
+        certA.keyFile,
+        '--check-config',
+      ],
+      { env },
+    );
+    expect(ws.code).toBe(0);
+    expect(logged(ws.stderr).map((l) => [l.level, l.port, l.msg])).toEqual([
+      [
+        40,
+        6667,
+        "the ws:// listener on port 6667: browsers and fetch refuse to connect to it (the Fetch standard's bad ports), so browser nodes (docs/browser.md) cannot connect there, flexmux nodes can; give browsers another port",
+      ],
+      [40, 6697, expect.stringMatching(/^the wss:\/\/ listener on port 6697: browsers and fetch refuse /)],
+    ]);
     // Another port: no word.
     const admin = await freePort();
     const ok = await runCliToEnd(

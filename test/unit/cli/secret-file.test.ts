@@ -35,6 +35,20 @@ describe('readSecretFile', () => {
     expect(readSecretFile(file('mid.pw', 'a\uFEFFb'), 'password')).toBe('a\uFEFFb');
   });
 
+  it('reads a UTF-16 file by its byte-order mark, as Windows PowerShell 5 writes one', () => {
+    // `"s3cret" > pw.txt` there: UTF-16LE with a BOM, and CRLF. Read as UTF-8, the password was
+    // replacement characters and NULs, and admission failed.
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('s3cret\r\n', 'utf16le')]);
+    expect(readSecretFile(file('ps.pw', le), 'password')).toBe('s3cret');
+    const be = Buffer.from(
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('s3cret\n', 'utf16le')]),
+    ).swap16();
+    expect(readSecretFile(file('be.pw', be), 'password')).toBe('s3cret');
+    expect(() => readSecretFile(file('le-empty.pw', Buffer.from([0xff, 0xfe])), 'password')).toThrow(
+      /is empty/,
+    );
+  });
+
   it('refuses a file with only a byte-order mark as empty', () => {
     const only = file('only-bom.pw', Buffer.concat([BOM, Buffer.from('\r\n')]));
     expect(() => readSecretFile(only, 'admin token')).toThrow(/admin token file .* is empty/);

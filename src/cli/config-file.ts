@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { type Command, CommanderError, type Option } from 'commander';
 import type * as Yaml from 'yaml';
 import { ConfigError } from '../errors.js';
+import { decodeTextFile } from './decode.js';
 import { isRepeatable } from './parse.js';
 
 /**
@@ -63,7 +64,8 @@ function yamlProblem(err: unknown): string {
 /** Reads a config file's text: readFileSync, or a test's stand-in. */
 export type ReadText = (file: string) => string;
 
-const readText: ReadText = (file) => readFileSync(file, 'utf8');
+/** UTF-8, or UTF-16 by its byte-order mark, as PowerShell 5 writes a file (decode.ts). */
+const readText: ReadText = (file) => decodeTextFile(readFileSync(file));
 
 /** The file's settings; null when it holds none (empty, or comments only). */
 function readConfig(file: string, read: ReadText = readText): ConfigData | null {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { decodeTextFile } from './decode.js';
 import { CliError } from './exit.js';
 import { readFileOnce } from './file-once.js';
 
@@ -11,25 +12,13 @@ export const PASSWORD_ENV = 'FLEXMUX_PASSWORD';
 export const ADMIN_TOKEN_ENV = 'FLEXMUX_ADMIN_TOKEN';
 
 /**
- * The text of a secret file: UTF-8, or UTF-16 where a byte-order mark says so. Windows
- * PowerShell 5 (`"secret" > pw.txt`, and `Out-File`) writes UTF-16LE with a BOM; read as UTF-8 it
- * became a password of replacement characters and NULs that failed admission, and a token that
- * was refused as not printable ASCII. The UTF-16 decoders drop the BOM; a UTF-8 one is dropped below.
- */
-function decodeSecret(bytes: Buffer): string {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
-  return bytes.toString('utf8');
-}
-
-/**
  * Reads a secret file: its whole content minus a leading byte-order mark and one trailing newline
  * (as `echo` writes it, or CRLF as Windows editors do).
  */
 export function readSecretFile(file: string, what: string): string {
   let text: string;
   try {
-    text = decodeSecret(readFileOnce(file));
+    text = decodeTextFile(readFileOnce(file));
   } catch (err) {
     throw new CliError('CLI_USAGE', `cannot read the ${what} file ${file}: ${(err as Error).message}`, {
       cause: err,

@@ -94,6 +94,26 @@ describe('config file settings', () => {
     expect(() => applyConfig(b, { max: 3 }, 'f.yaml')).not.toThrow();
   });
 
+  it('read a UTF-16 file by its byte-order mark, as Windows PowerShell 5 writes one', () => {
+    // Read as UTF-8, it was said to hold no mapping of settings (its text was NULs between letters).
+    const dir = mkdtempSync(join(tmpdir(), 'flexmux-cfg-utf16-'));
+    try {
+      const text = 'switcher:\r\n  tcp: 127.0.0.1:7001\r\n';
+      const le = join(dir, 'le.yaml');
+      writeFileSync(le, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+      expect(loadConfigFile(le)).toEqual({ switcher: { tcp: '127.0.0.1:7001' } });
+      const be = join(dir, 'be.yaml');
+      writeFileSync(be, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]).swap16());
+      expect(loadConfigFile(be)).toEqual({ switcher: { tcp: '127.0.0.1:7001' } });
+      // A UTF-8 one with its mark (Notepad's) as before.
+      const utf8 = join(dir, 'bom.yaml');
+      writeFileSync(utf8, `\uFEFF${text}`);
+      expect(loadConfigFile(utf8)).toEqual({ switcher: { tcp: '127.0.0.1:7001' } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuse one setting given under both its spellings, where the later was taken', () => {
     const both = { 'max-clients': 5, maxClients: 10 };
     const cmd = new Command('c').addOption(new Option('--max-clients <n>').argParser((v) => parseCount(v)));

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { defaults } from '../../../src/config.js';
 import { AbortError, TimeoutError } from '../../../src/errors.js';
 import { Pinger } from '../../../src/node/pinger.js';
+import type { Deque } from '../../../src/util/deque.js';
 
 /** Ping ids (the request's source port) are matched to answers: a late answer must find no one. */
 describe('pinger ids', () => {
@@ -81,6 +82,28 @@ describe('pinger ids', () => {
     expect(pinger.complete(slowId, 'domain not found')).toBe(false);
     expect(pinger.complete(nextId, '')).toBe(true);
     await expect(next).resolves.toBeGreaterThanOrEqual(0);
+  });
+
+  it('lets go of the quarantine rings once a mass timeout has cooled down', async () => {
+    // Every ping of a node timing out at once (a switcher gone silent under a busy admin RTT
+    // round, a script pinging in a loop) put each id in quarantine: the two rings grew to hold
+    // them, and kept those slots (~1 MiB at 65,535 ids) for the node's life once emptied.
+    const pinger = new Pinger();
+    const sent: number[] = [];
+    const errors: unknown[] = [];
+    for (let i = 0; i < 2_000; i++) pinger.start((id) => sent.push(id), 500).catch((e) => errors.push(e));
+    await vi.advanceTimersByTimeAsync(500);
+    expect(errors).toHaveLength(2_000);
+    expect(errors.every((e) => e instanceof TimeoutError)).toBe(true);
+    const rings = pinger as unknown as { cooling: Deque<number>; coolUntil: Deque<number> };
+    expect(rings.cooling.length).toBe(2_000);
+    await vi.advanceTimersByTimeAsync(defaults.retention);
+    const next = pinger.start((id) => sent.push(id), 1_000);
+    expect(rings.cooling.length).toBe(0);
+    expect(rings.cooling.capacity).toBeLessThanOrEqual(256);
+    expect(rings.coolUntil.capacity).toBeLessThanOrEqual(256);
+    pinger.complete(sent[sent.length - 1]!, '');
+    await next;
   });
 
   it('pings sharing one signal listen to it through one listener', async () => {

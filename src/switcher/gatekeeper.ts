@@ -288,11 +288,15 @@ export class Gatekeeper {
       claim.cancel();
       throw reader.fault;
     }
-    if (reader.isEnded || this.host.state !== 'open') {
+    // A refusal the reader made (a flood behind the admission frame) likewise, told of or not:
+    // admitted, the flooder was neither refused nor charged, and left as an 'error' just after.
+    if (reader.failure !== null || reader.isEnded || this.host.state !== 'open') {
       claim.cancel();
-      const r = reader.isEnded
-        ? (reader.failure ?? refusal('closed', 0, 'connection closed during admission', { domain }))
-        : refusal('shutdown', 0, 'switcher is closing', { domain });
+      const r =
+        reader.failure ??
+        (reader.isEnded
+          ? refusal('closed', 0, 'connection closed during admission', { domain })
+          : refusal('shutdown', 0, 'switcher is closing', { domain }));
       return this.reject(reader, r);
     }
     const changed = this.rulesChanged(credential, domain);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RefusalReason } from '../../../src/switcher/admission.js';
 import type { SwitcherOptions } from '../../../src/switcher/config.js';
 import { type RefusalInfo, Switcher } from '../../../src/switcher/switcher.js';
@@ -435,6 +435,32 @@ describe('admission bounds', () => {
       true,
     );
     expect(sw.stats()).toMatchObject({ clients: 0, pendingAdmissions: 0 });
+  });
+
+  it('refuses a flood behind the admission frame on a transport that tells of its end later', async () => {
+    // The reader gives up on the flood and destroys the transport, but a TCP socket tells of
+    // its end in a later tick: the door, checking that end alone, admitted the flooder (reply
+    // sent, 'client admitted'), which left as an 'error' at once, neither refused nor charged.
+    const { sw, refusals } = make({ password: PASSWORD });
+    const admitted: string[] = [];
+    sw.on('client', (c) => admitted.push(c.domain));
+    const [a, b] = memoryPair({ framing: 'stream', remoteAddresses: ['switcher:7000', '10.9.9.8:4000'] });
+    // Its end is not reported until the test says: the admission goes on meanwhile.
+    const destroy = b.destroy.bind(b);
+    const held: (Error | undefined)[] = [];
+    vi.spyOn(b, 'destroy').mockImplementation((err) => {
+      held.push(err);
+    });
+    sw.handle(b);
+    const raw = new Raw(a);
+    const req = await sealRequest(PASSWORD, { domain: 'late-flood', timestamp: ts() });
+    raw.send(behind(req, encodeFrame(makeFrame(Cmd.PING, SWITCHER_IP, 0, 1, 9)), 2_000));
+    await expect.poll(() => refusals.map((r) => r.reason)).toEqual(['malformed']);
+    expect(admitted).toEqual([]);
+    expect(sw.clients()).toEqual([]);
+    expect(raw.inbox).toEqual([]);
+    destroy(held[0]);
+    await raw.closed;
   });
 
   it('admits a node that sends up to 1,024 frames behind its admission frame', async () => {

@@ -270,11 +270,16 @@ export class AdmissionReader implements TransportHandlers {
     if (this.ended) return;
     // A byte stream that ends inside a frame broke the protocol; it did not hang up cleanly.
     let cut: ProtocolError | null = null;
+    let bug: Error | null = null;
     if (err === undefined && this.decoder !== null && !this.discarding) {
       try {
         this.decoder.end();
       } catch (e) {
-        cut = e instanceof ProtocolError ? e : new ProtocolError('connection ended inside a frame');
+        // Anything but a ProtocolError is a bug of ours, as in data(): taken for the node's cut
+        // frame, it was logged as its protocol violation (stack lost) and, before the reply,
+        // refused as malformed and charged to its host.
+        if (e instanceof ProtocolError) cut = e;
+        else bug = e instanceof Error ? e : new Error(String(e));
       }
     }
     this.ended = { err: err ?? cut ?? undefined };
@@ -282,6 +287,8 @@ export class AdmissionReader implements TransportHandlers {
     const ender = this.ender;
     this.ender = null;
     ender?.();
+    // Ended already, so only reported: to the client (sink.failed), or to the door (fault).
+    if (bug !== null) this.thrown(bug);
     if (this.sink) {
       if (cut) this.sink.malformed(cut);
       this.sink.closed(err ?? cut ?? undefined);

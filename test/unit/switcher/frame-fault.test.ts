@@ -141,4 +141,37 @@ describe('a bug of ours while a frame is handled', () => {
     destroy(held[0]);
     await raw.closed;
   });
+
+  it("as the connection ends after admission: the switcher's fault, not the node's cut frame", async () => {
+    const { sw, log, errors } = make();
+    const alice = await join(sw, 'alice');
+    const left = new Promise<string>((resolve) => sw.once('clientLeft', (_info, reason) => resolve(reason)));
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(FrameDecoder.prototype, 'end').mockImplementationOnce(() => {
+      throw bug;
+    });
+    alice.t.close();
+    expect(await left).toBe('error');
+    expect(errors).toEqual([bug]);
+    expect(log.find('routing failed; dropping the client')[0]?.fields.stack).toContain(
+      'TypeError: flexmux bug',
+    );
+  });
+
+  it('as the connection ends before admission: not refused as malformed nor charged', async () => {
+    const { sw, log, errors, refused } = make();
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(FrameDecoder.prototype, 'end').mockImplementationOnce(() => {
+      throw bug;
+    });
+    const raw = connectRaw(sw);
+    // Part of a header: the connection ends inside a frame, where end() is asked.
+    raw.send(new Uint8Array(5));
+    raw.t.close();
+    await expect.poll(() => errors).toEqual([bug]);
+    expect(refused).toEqual([]);
+    expect(log.find('admission failed inside the switcher')[0]?.fields.stack).toContain(
+      'TypeError: flexmux bug',
+    );
+  });
 });

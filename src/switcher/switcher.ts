@@ -470,12 +470,18 @@ export class Switcher extends Emitter<SwitcherEvents> {
    */
   private failed(from: SwitcherClient, err: unknown): void {
     const e = err instanceof Error ? err : new Error(String(err));
-    // With the stack: the message alone does not say where the bug is (node.ts internalError).
-    this.logger.error(
-      { domain: from.domain, ...errorFields(e), stack: e.stack },
-      'routing failed; dropping the client',
-    );
+    // Dropped before the log line, and the line's own failure kept in: this runs inside the
+    // transport's handler, where a logger that throws (a closed pipe) escaped as an uncaught
+    // exception, which ends the process of a switcher serving thousands, and left the client
+    // connected and routed, its frame handled halfway.
     from.destroy('error', e);
+    // With the stack: the message alone does not say where the bug is (node.ts internalError).
+    logLost(() =>
+      this.logger.error(
+        { domain: from.domain, ...errorFields(e), stack: e.stack },
+        'routing failed; dropping the client',
+      ),
+    );
     this.emit('error', e);
   }
 

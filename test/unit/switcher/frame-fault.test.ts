@@ -174,4 +174,30 @@ describe('a bug of ours while a frame is handled', () => {
       'TypeError: flexmux bug',
     );
   });
+
+  it('with a logger that throws: the client is dropped all the same, and nothing escapes', async () => {
+    // Inside the transport's handler: the logger's throw (a closed pipe) escaped it as an
+    // uncaught exception, which ends the process, and the client stayed connected and routed.
+    const log = captureLogger();
+    const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+    const logger = {
+      ...log,
+      error: () => {
+        throw epipe;
+      },
+    };
+    const sw = new Switcher({ password: PASSWORD, logger });
+    switchers.push(sw);
+    const errors: Error[] = [];
+    sw.on('error', (e) => errors.push(e));
+    const alice = await join(sw, 'alice');
+    const left = new Promise<string>((resolve) => sw.once('clientLeft', (_info, reason) => resolve(reason)));
+    const bug = new TypeError('flexmux bug');
+    breakClients(bug);
+    expect(() => alice.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, alice.ip, 7))).not.toThrow();
+    expect(await left).toBe('error');
+    await alice.closed;
+    expect(errors).toEqual([bug]);
+    expect(sw.clients()).toEqual([]);
+  });
 });

@@ -128,6 +128,11 @@ export interface ClientHost {
   route(from: SwitcherClient, f: Frame): void;
   /** A bug of ours threw while a frame from `from` was handled (outside `route`'s own guard). */
   failed(from: SwitcherClient, err: unknown): void;
+  /**
+   * A bug of ours threw while `c` left or was torn down: reported, never thrown (it runs inside
+   * the transport's handlers and timers), and the rest of the leave or teardown goes on.
+   */
+  teardownFailed(c: SwitcherClient, err: unknown): void;
   /** Stop routing to `c` (it is closing). */
   detach(c: SwitcherClient): void;
   /**
@@ -931,13 +936,15 @@ export class SwitcherClient implements FrameSink {
         'closing client',
       );
     }
-    if (reason === 'shutdown') this.resetOwnStreams();
+    if (reason === 'shutdown') this.step(() => this.resetOwnStreams());
     this.leave(reason, err);
     // A node the switcher stops is healthy, and its queue holds the resets of its streams: it
     // gets all of it. Any other is being dropped (stuck, silent, kicked): what it had not taken
     // is lost with it and counted so, at its teardown.
-    if (reason === 'shutdown') this.outbox.flushAll();
-    else this.outbox.scheduler.flush();
+    this.step(() => {
+      if (reason === 'shutdown') this.outbox.flushAll();
+      else this.outbox.scheduler.flush();
+    });
     // Read on until the peer's end so unread bytes never turn our FIN into a reset.
     this.gate.shutDown();
     this.transport.resumeReading();
@@ -979,35 +986,53 @@ export class SwitcherClient implements FrameSink {
     this.state = 'closing';
     this.leaveReason = reason;
     this.leaveError = err;
-    this.host.detach(this);
-    this.outbox.releaseSources();
-    this.unroute();
+    this.step(() => this.host.detach(this));
+    this.step(() => this.outbox.releaseSources());
+    this.step(() => this.unroute());
     // A ping out to us (a claimant of our domain waits on it) gets no answer we would read now:
     // settle it at once rather than at its timeout or at our connection's end.
-    this.liveness.failAll();
+    this.step(() => this.liveness.failAll());
   }
 
   private teardown(err: Error | undefined): void {
     if (this.state === 'closed') return;
     const reason = this.leaveReason ?? (err ? (hungUp(err) ? 'reset' : 'error') : 'closed');
     const error = this.leaveError ?? err;
-    if (this.state === 'open') this.host.detach(this);
+    if (this.state === 'open') this.step(() => this.host.detach(this));
     this.state = 'closed';
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
-    this.gate.shutDown();
-    this.dropQueued();
+    this.step(() => this.gate.shutDown());
+    this.step(() => this.dropQueued());
     // Before our queues at the survivors are forgotten: their closes go behind our frames there.
-    this.unroute();
-    for (const dst of this.feeds) {
-      dst.outbox.forget(this);
-      dst.feeders.delete(this);
-    }
-    this.feeds.clear();
-    for (const src of this.feeders) src.feeds.delete(this);
-    this.feeders.clear();
-    this.liveness.failAll();
+    this.step(() => this.unroute());
+    this.step(() => {
+      for (const dst of this.feeds) {
+        dst.outbox.forget(this);
+        dst.feeders.delete(this);
+      }
+      this.feeds.clear();
+      for (const src of this.feeders) src.feeds.delete(this);
+      this.feeders.clear();
+    });
+    this.step(() => this.liveness.failAll());
     this.host.left(this, reason, error);
+  }
+
+  /**
+   * One step of a leave or teardown. A bug of ours in one (unroute, the outbox) threw out of the
+   * transport's handler, an uncaught exception that ended the process of a switcher serving
+   * thousands, and skipped the rest: the registry kept the client (its IP and a `leaving` entry
+   * for good, so a close waited out its timeout), survivors kept routes and queues to it, and a
+   * kicked client's connection was never closed. Reported instead, and the next step runs. Once
+   * per step of a leave, never per frame.
+   */
+  private step(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.host.teardownFailed(this, err);
+    }
   }
 
   /** Frames other nodes sent us that had not left: lost with us, and counted as the router's are. */

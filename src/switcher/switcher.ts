@@ -165,6 +165,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
       logger: this.logger,
       route: (from, f) => this.route(from, f),
       failed: (from, err) => this.failed(from, err),
+      teardownFailed: (c, err) => this.teardownFailed(c, err),
       detach: (c) => this.detach(c),
       dropped: (c, n, reason) => this.router.dropped(c, n, reason),
       rtt: (c, ms) => this.emit('rtt', ms, c.domain),
@@ -481,6 +482,18 @@ export class Switcher extends Emitter<SwitcherEvents> {
         { domain: from.domain, ...errorFields(e), stack: e.stack },
         'routing failed; dropping the client',
       ),
+    );
+    this.emit('error', e);
+  }
+
+  /**
+   * A bug of ours threw while `c` left or was torn down; the client finishes leaving all the
+   * same (SwitcherClient.step). Never throws: it runs inside transport handlers and timers.
+   */
+  private teardownFailed(c: SwitcherClient, err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    logLost(() =>
+      this.logger.error({ domain: c.domain, ...errorFields(e), stack: e.stack }, 'client teardown failed'),
     );
     this.emit('error', e);
   }

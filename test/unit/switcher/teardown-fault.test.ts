@@ -1,0 +1,93 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SwitcherClient } from '../../../src/switcher/client.js';
+import { Switcher } from '../../../src/switcher/switcher.js';
+import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { makeFrame } from '../../../src/wire/frame.js';
+import { captureLogger } from '../../helpers/faulty-log.js';
+import { join, PASSWORD } from './helpers.js';
+
+/**
+ * A bug of ours while a client leaves or is torn down (its connection ended, a kick, a routing
+ * failure) threw out of the transport's handler: an uncaught exception, which ends the process
+ * of a switcher serving thousands, and the rest of the teardown skipped (the client kept in the
+ * registry, its IP and domain never freed, a kicked client's connection never closed). It is
+ * logged with its stack and reported as the switcher's 'error' now, and the teardown goes on.
+ */
+
+const switchers: Switcher[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 500 })));
+});
+
+function make() {
+  const log = captureLogger();
+  const sw = new Switcher({ password: PASSWORD, logger: log });
+  switchers.push(sw);
+  const errors: Error[] = [];
+  sw.on('error', (e) => errors.push(e));
+  const left: string[] = [];
+  sw.on('clientLeft', (info, reason) => left.push(`${info.domain}:${reason}`));
+  return { sw, log, errors, left };
+}
+
+/** Makes the next unroute() of a client (its leave, or its teardown) throw `bug`. */
+function breakUnroute(bug: Error): void {
+  vi.spyOn(SwitcherClient.prototype as unknown as { unroute: () => void }, 'unroute').mockImplementationOnce(
+    () => {
+      throw bug;
+    },
+  );
+}
+
+describe('a bug of ours while a client is torn down', () => {
+  it('as its connection ends: logged, and the client is gone all the same', async () => {
+    const { sw, log, errors, left } = make();
+    const alice = await join(sw, 'alice');
+    const bug = new TypeError('flexmux bug');
+    breakUnroute(bug);
+    alice.t.close();
+    await alice.closed;
+    await expect.poll(() => left).toEqual(['alice:closed']);
+    expect(errors).toEqual([bug]);
+    const [line] = log.find('client teardown failed');
+    expect(line).toMatchObject({ level: 'error', fields: { domain: 'alice', err: 'flexmux bug' } });
+    expect(line?.fields.stack).toContain('TypeError: flexmux bug');
+    // Out of the registry: its domain and IP are free, and nothing holds the close back.
+    expect(sw.clients()).toEqual([]);
+    await join(sw, 'alice');
+    expect(sw.stats().clients).toBe(1);
+  });
+
+  it('as it is kicked: the kick does not throw, and its connection is closed', async () => {
+    const { sw, log, errors, left } = make();
+    const alice = await join(sw, 'alice');
+    const bug = new TypeError('flexmux bug');
+    breakUnroute(bug);
+    expect(sw.kick('alice')).toBe(true);
+    await alice.closed;
+    await expect.poll(() => left).toEqual(['alice:kicked']);
+    expect(errors).toEqual([bug]);
+    expect(log.find('client teardown failed')).toHaveLength(1);
+    expect(sw.clients()).toEqual([]);
+  });
+
+  it('as a routing failure drops it: nothing escapes the handler of its frames', async () => {
+    const { sw, errors, left } = make();
+    const alice = await join(sw, 'alice');
+    const inRouting = new TypeError('flexmux bug in routing');
+    vi.spyOn(
+      SwitcherClient.prototype as unknown as { seen: (cmd: number) => void },
+      'seen',
+    ).mockImplementation(() => {
+      throw inRouting;
+    });
+    const inTeardown = new TypeError('flexmux bug in teardown');
+    breakUnroute(inTeardown);
+    expect(() => alice.send(makeFrame(Cmd.PING, SWITCHER_IP, 0, alice.ip, 7))).not.toThrow();
+    await alice.closed;
+    await expect.poll(() => left).toEqual(['alice:error']);
+    expect(errors).toEqual([inTeardown, inRouting]);
+    expect(sw.clients()).toEqual([]);
+  });
+});

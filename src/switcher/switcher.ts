@@ -512,9 +512,13 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const info = c.info();
     // A peer that hung up or went away abruptly (killed: a reset) is ordinary; the rest are faults.
     const quiet = reason === 'closed' || reason === 'reset' || reason === 'shutdown' || reason === 'kicked';
-    this.logger[quiet ? 'info' : 'warn'](
-      { domain: c.domain, ip: c.ip, remote: info.remoteAddress, reason, ...(err && errorFields(err)) },
-      'client left',
+    // Its failure kept in: this runs inside the transport's close handler, where a logger that
+    // throws (a closed pipe) ended the process, and clientLeft and a waiting close() were skipped.
+    logLost(() =>
+      this.logger[quiet ? 'info' : 'warn'](
+        { domain: c.domain, ip: c.ip, remote: info.remoteAddress, reason, ...(err && errorFields(err)) },
+        'client left',
+      ),
     );
     this.emit('clientLeft', info, reason, err);
     this.settled();

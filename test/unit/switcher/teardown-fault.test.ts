@@ -91,3 +91,26 @@ describe('a bug of ours while a client is torn down', () => {
     expect(sw.clients()).toEqual([]);
   });
 });
+
+describe("a logger that throws on a client's 'client left' line", () => {
+  it('neither escapes the close handler nor keeps clientLeft and close() waiting', async () => {
+    const log = captureLogger();
+    const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+    const info = (obj: object, msg?: string): void => {
+      if (msg === 'client left') throw epipe;
+      log.info(obj, msg);
+    };
+    const sw = new Switcher({ password: PASSWORD, logger: { ...log, info } });
+    switchers.push(sw);
+    const left: string[] = [];
+    sw.on('clientLeft', (c, reason) => left.push(`${c.domain}:${reason}`));
+    const alice = await join(sw, 'alice');
+    alice.t.close();
+    await alice.closed;
+    await expect.poll(() => left).toEqual(['alice:closed']);
+    // Settled: the close does not wait out its timeout for a client that has left.
+    const t0 = Date.now();
+    await sw.close({ timeout: 5_000 });
+    expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+});

@@ -443,10 +443,15 @@ export class Switcher extends Emitter<SwitcherEvents> {
     // The reply goes out before anything the scheduler queues for this client.
     transport.send([response]);
     this.admittedTotal++;
-    this.logger.info(
-      // The Mac is free text of up to 64 KiB: the record keeps it, the log line a clip of it.
-      { domain: v.domain, ip: claim.ip, remote: transport.remoteAddress, mac: clipText(v.request.mac) },
-      'client admitted',
+    // Its failure kept in: a logger that throws (a closed pipe) skipped the handoff below, the
+    // door took it for its own failure and cut the connection, and the client, registered, had
+    // nobody to hear its end: its domain and IP held by a dead entry that never left.
+    logLost(() =>
+      this.logger.info(
+        // The Mac is free text of up to 64 KiB: the record keeps it, the log line a clip of it.
+        { domain: v.domain, ip: claim.ip, remote: transport.remoteAddress, mac: clipText(v.request.mac) },
+        'client admitted',
+      ),
     );
     this.emit('client', client.info());
     reader.handOff(client);

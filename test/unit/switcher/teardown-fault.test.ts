@@ -114,3 +114,25 @@ describe("a logger that throws on a client's 'client left' line", () => {
     expect(Date.now() - t0).toBeLessThan(2_000);
   });
 });
+
+describe("a logger that throws on a client's 'client admitted' line", () => {
+  it('leaves the client served, and its leave heard', async () => {
+    // The throw skipped the handoff: the door cut the connection as its own failure, and the
+    // client, registered, had nobody to hear its end: its domain and IP held for good.
+    const log = captureLogger();
+    const info = (obj: object, msg?: string): void => {
+      if (msg === 'client admitted') throw new Error('write EPIPE');
+      log.info(obj, msg);
+    };
+    const sw = new Switcher({ password: PASSWORD, logger: { ...log, info } });
+    switchers.push(sw);
+    const left: string[] = [];
+    sw.on('clientLeft', (c, reason) => left.push(`${c.domain}:${reason}`));
+    const alice = await join(sw, 'alice');
+    await alice.barrier();
+    alice.t.close();
+    await alice.closed;
+    await expect.poll(() => left).toEqual(['alice:closed']);
+    expect(sw.clients()).toEqual([]);
+  });
+});

@@ -1,7 +1,7 @@
 import type { Transport } from '../transport/types.js';
 import { Burst } from '../util/burst.js';
 import { errorFields } from '../util/cause.js';
-import type { Logger } from '../util/logger.js';
+import { type Logger, logLost } from '../util/logger.js';
 import { MAX_CLOCK_SKEW_NS, sealResponse } from '../wire/admission/index.js';
 import type { Frame } from '../wire/frame.js';
 import type { AccessPolicy, Credential } from './access.js';
@@ -163,12 +163,17 @@ export class Gatekeeper {
     this.admit(reader)
       .catch((err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
-        // With the stack: the message alone does not say where the bug is (node.ts internalError).
-        this.host.logger.error(
-          { remote, ...errorFields(e), stack: e.stack },
-          'admission failed inside the switcher',
-        );
         transport.destroy(e);
+        // With the stack: the message alone does not say where the bug is (node.ts internalError).
+        // Its failure kept in: a logger that throws (a closed pipe) made this chain reject with
+        // nobody to hear it, an unhandled rejection that ends the process, the connection left
+        // open and the 'error' event not emitted.
+        logLost(() =>
+          this.host.logger.error(
+            { remote, ...errorFields(e), stack: e.stack },
+            'admission failed inside the switcher',
+          ),
+        );
         this.host.failed(e);
       })
       .finally(() => {

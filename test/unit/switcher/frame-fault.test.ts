@@ -200,4 +200,29 @@ describe('a bug of ours while a frame is handled', () => {
     expect(errors).toEqual([bug]);
     expect(sw.clients()).toEqual([]);
   });
+
+  it('before admission, with a logger that throws: no unhandled rejection, the fault still reported', async () => {
+    // The door's catch logged first: the logger's throw rejected its chain with nobody to hear
+    // it, an unhandled rejection that ends the process, and the 'error' event was skipped.
+    const log = captureLogger();
+    const logger = {
+      ...log,
+      error: () => {
+        throw new Error('write EPIPE');
+      },
+    };
+    const sw = new Switcher({ password: PASSWORD, logger });
+    switchers.push(sw);
+    const errors: Error[] = [];
+    sw.on('error', (e) => errors.push(e));
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(FrameDecoder.prototype, 'push').mockImplementationOnce(() => {
+      throw bug;
+    });
+    const raw = connectRaw(sw);
+    raw.send(new Uint8Array(64));
+    await raw.closed;
+    await expect.poll(() => errors).toEqual([bug]);
+    await expect.poll(() => sw.stats().pendingAdmissions).toBe(0);
+  });
 });

@@ -263,7 +263,13 @@ export class AdmissionReader implements TransportHandlers {
   }
 
   drain(): void {
-    this.sink?.drain();
+    // As in data(): a bug of ours writing the client's frames (its scheduler) threw out of the
+    // transport's handler, an uncaught exception that ends the process. Not per frame: per drain.
+    try {
+      this.sink?.drain();
+    } catch (err) {
+      this.sink?.failed(err);
+    }
   }
 
   close(err?: Error): void {

@@ -1,15 +1,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionClosedError } from '../../../src/errors.js';
+import { Scheduler } from '../../../src/scheduler.js';
 import { SwitcherClient } from '../../../src/switcher/client.js';
 import type { RefusalInfo } from '../../../src/switcher/gatekeeper.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { memoryPair } from '../../../src/transport/memory.js';
+import type { TransportHandlers } from '../../../src/transport/types.js';
 import { sealRequest } from '../../../src/wire/admission/index.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { FrameDecoder } from '../../../src/wire/decoder.js';
 import { encodeFrame, makeFrame } from '../../../src/wire/frame.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
-import { connectRaw, join, PASSWORD, Raw } from './helpers.js';
+import { admitRaw, connectRaw, join, PASSWORD, Raw } from './helpers.js';
 
 /**
  * A bug of ours that throws while the switcher reads or hands on a node's frames, outside the
@@ -224,5 +226,32 @@ describe('a bug of ours while a frame is handled', () => {
     await raw.closed;
     await expect.poll(() => errors).toEqual([bug]);
     await expect.poll(() => sw.stats().pendingAdmissions).toBe(0);
+  });
+
+  it("as the client's transport drains: the switcher's fault, and nothing escapes the handler", async () => {
+    const { sw, log, errors } = make();
+    const [a, b] = memoryPair({ framing: 'stream', remoteAddresses: ['switcher:7000', '10.9.9.7:4000'] });
+    let handlers: TransportHandlers | undefined;
+    const attach = b.attach.bind(b);
+    vi.spyOn(b, 'attach').mockImplementation((h) => {
+      handlers = h;
+      attach(h);
+    });
+    sw.handle(b);
+    const raw = new Raw(a);
+    expect((await admitRaw(raw, 'erin')).errCode).toBe(0);
+    const left = new Promise<string>((resolve) => sw.once('clientLeft', (_info, reason) => resolve(reason)));
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(Scheduler.prototype, 'drain').mockImplementationOnce(() => {
+      throw bug;
+    });
+    // What the transport does once its buffer has room again.
+    expect(() => handlers!.drain()).not.toThrow();
+    expect(await left).toBe('error');
+    expect(errors).toEqual([bug]);
+    expect(log.find('routing failed; dropping the client')[0]?.fields.stack).toContain(
+      'TypeError: flexmux bug',
+    );
+    await raw.closed;
   });
 });

@@ -136,3 +136,20 @@ describe("a logger that throws on a client's 'client admitted' line", () => {
     expect(sw.clients()).toEqual([]);
   });
 });
+
+describe("a logger that throws on a silent client's 'closing client' line", () => {
+  it('does not escape the idle timer, and the client is closed all the same', async () => {
+    const log = captureLogger();
+    const warn = (obj: object, msg?: string): void => {
+      if (msg === 'closing client') throw new Error('write EPIPE');
+      log.warn(obj, msg);
+    };
+    const sw = new Switcher({ password: PASSWORD, logger: { ...log, warn }, idleTimeout: 100 });
+    switchers.push(sw);
+    const left: string[] = [];
+    sw.on('clientLeft', (c, reason) => left.push(`${c.domain}:${reason}`));
+    const alice = await join(sw, 'alice');
+    await alice.closed;
+    await expect.poll(() => left).toEqual(['alice:idle']);
+  });
+});

@@ -110,19 +110,19 @@ export class Gatekeeper {
     this.replay = new ReplayCache(o.replayCacheSize, MAX_CLOCK_SKEW_NS);
     this.limiter = new FailureLimiter(o.failedAdmissionBurst, o.failedAdmissionRate, o.rateLimitEntries);
     this.overload = new Burst(
-      (fields) => host.logger.warn(fields, 'admissions refused: overloaded'),
+      (fields) => logLost(() => host.logger.warn(fields, 'admissions refused: overloaded')),
       () => o.monotonicClock(),
     );
     this.limited = new Burst(
-      (fields) => host.logger.warn(fields, 'admissions refused: rate-limited'),
+      (fields) => logLost(() => host.logger.warn(fields, 'admissions refused: rate-limited')),
       () => o.monotonicClock(),
     );
     this.httpRequests = new Burst(
-      (fields) => host.logger.info(fields, 'admissions refused: HTTP requests'),
+      (fields) => logLost(() => host.logger.info(fields, 'admissions refused: HTTP requests')),
       () => o.monotonicClock(),
     );
     this.tlsHandshakes = new Burst(
-      (fields) => host.logger.info(fields, 'admissions refused: TLS handshakes'),
+      (fields) => logLost(() => host.logger.info(fields, 'admissions refused: TLS handshakes')),
       () => o.monotonicClock(),
     );
   }
@@ -389,6 +389,22 @@ export class Gatekeeper {
     this.refusedTotal++;
     const charged = r.errCode === -1 || r.reason === 'malformed' || r.reason === 'timeout';
     if (charged) this.limiter.fail(limitKey(remote), this.host.options.monotonicClock());
+    // Its failure kept in: a logger that throws (a closed pipe) threw out of handle() into the
+    // listener's connection handler, an uncaught exception that ends the process, at the first
+    // connection turned away (a flood is what brings them), that connection left open.
+    logLost(() => this.logRefusal(remote, r, extra));
+    const info: RefusalInfo = {
+      remoteAddress: remote,
+      reason: r.reason,
+      errCode: r.errCode,
+      message: r.message,
+    };
+    if (r.domain !== undefined) info.domain = r.domain;
+    this.host.refused(info);
+  }
+
+  /** The `admission refused` line of `r`; none when `extra` is null (summed up in a burst). */
+  private logRefusal(remote: string, r: Refusal, extra: object | null): void {
     if (r.reason === 'shutdown') {
       // The switcher's own doing, as a client's `client left` with reason shutdown: no fault.
       if (extra !== null) {
@@ -411,13 +427,5 @@ export class Gatekeeper {
         'admission refused',
       );
     }
-    const info: RefusalInfo = {
-      remoteAddress: remote,
-      reason: r.reason,
-      errCode: r.errCode,
-      message: r.message,
-    };
-    if (r.domain !== undefined) info.domain = r.domain;
-    this.host.refused(info);
   }
 }

@@ -276,8 +276,10 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const d = normalizeDomain(domain);
     const c = d === null ? undefined : this.registry.byDomain(d);
     if (c === undefined) return false;
-    this.logger.info({ domain: c.domain, ip: c.ip, reason }, 'kicking client');
+    // Closed before the log line, whose failure is kept in: a logger that throws (a closed pipe)
+    // made the kick throw and do nothing, and the admin API answer 500 to every retry.
     c.close('kicked', new ConnectionClosedError(`kicked by the switcher: ${reason}`));
+    logLost(() => this.logger.info({ domain: c.domain, ip: c.ip, reason }, 'kicking client'));
     return true;
   }
 

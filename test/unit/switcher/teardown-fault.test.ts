@@ -153,3 +153,21 @@ describe("a logger that throws on a silent client's 'closing client' line", () =
     await expect.poll(() => left).toEqual(['alice:idle']);
   });
 });
+
+describe("a logger that throws on the 'kicking client' line", () => {
+  it('does not make the kick throw, and the client is kicked', async () => {
+    const log = captureLogger();
+    const info = (obj: object, msg?: string): void => {
+      if (msg === 'kicking client') throw new Error('write EPIPE');
+      log.info(obj, msg);
+    };
+    const sw = new Switcher({ password: PASSWORD, logger: { ...log, info } });
+    switchers.push(sw);
+    const left: string[] = [];
+    sw.on('clientLeft', (c, reason) => left.push(`${c.domain}:${reason}`));
+    const alice = await join(sw, 'alice');
+    expect(() => sw.kick('alice')).not.toThrow();
+    await alice.closed;
+    await expect.poll(() => left).toEqual(['alice:kicked']);
+  });
+});

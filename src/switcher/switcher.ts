@@ -441,22 +441,26 @@ export class Switcher extends Emitter<SwitcherEvents> {
       connectedAt: Number(nowNs / 1_000_000n),
     });
     claim.commit(client);
-    this.byId.push(client.id, client.ip, this.registry.size);
-    // The reply goes out before anything the scheduler queues for this client.
-    transport.send([response]);
-    this.admittedTotal++;
-    // Its failure kept in: a logger that throws (a closed pipe) skipped the handoff below, the
-    // door took it for its own failure and cut the connection, and the client, registered, had
-    // nobody to hear its end: its domain and IP held by a dead entry that never left.
-    logLost(() =>
-      this.logger.info(
-        // The Mac is free text of up to 64 KiB: the record keeps it, the log line a clip of it.
-        { domain: v.domain, ip: claim.ip, remote: transport.remoteAddress, mac: clipText(v.request.mac) },
-        'client admitted',
-      ),
-    );
-    this.emit('client', client.info());
-    reader.handOff(client);
+    try {
+      this.byId.push(client.id, client.ip, this.registry.size);
+      // The reply goes out before anything the scheduler queues for this client.
+      transport.send([response]);
+      this.admittedTotal++;
+      // Its failure kept in: a logger that throws (a closed pipe) is no failure of the admission.
+      logLost(() =>
+        this.logger.info(
+          // The Mac is free text of up to 64 KiB: the record keeps it, the log line a clip of it.
+          { domain: v.domain, ip: claim.ip, remote: transport.remoteAddress, mac: clipText(v.request.mac) },
+          'client admitted',
+        ),
+      );
+      this.emit('client', client.info());
+    } finally {
+      // Even after a bug of ours above: the door then cuts the connection as its own failure,
+      // and only the client, handed the connection, hears its end and leaves the registry.
+      // Without it, its domain and IP were held by a dead entry that never left.
+      reader.handOff(client);
+    }
     if (client.state === 'open' && !client.paused) transport.resumeReading();
   }
 

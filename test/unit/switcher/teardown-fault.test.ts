@@ -1,10 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SwitcherClient } from '../../../src/switcher/client.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
+import { IdIndex } from '../../../src/util/id-index.js';
+import { sealRequest } from '../../../src/wire/admission/index.js';
 import { Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { makeFrame } from '../../../src/wire/frame.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
-import { join, PASSWORD } from './helpers.js';
+import { connectRaw, join, PASSWORD } from './helpers.js';
 
 /**
  * A bug of ours while a client leaves or is torn down (its connection ended, a kick, a routing
@@ -169,5 +171,24 @@ describe("a logger that throws on the 'kicking client' line", () => {
     expect(() => sw.kick('alice')).not.toThrow();
     await alice.closed;
     await expect.poll(() => left).toEqual(['alice:kicked']);
+  });
+});
+
+describe('a bug of ours as a client is enrolled', () => {
+  it('leaves no dead client registered once the door cuts its connection', async () => {
+    const { sw, log, errors } = make();
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(IdIndex.prototype, 'push').mockImplementationOnce(() => {
+      throw bug;
+    });
+    const raw = connectRaw(sw);
+    const req = await sealRequest(PASSWORD, { domain: 'alice', timestamp: BigInt(Date.now()) * 1_000_000n });
+    raw.send(req);
+    await raw.closed;
+    await expect.poll(() => errors).toEqual([bug]);
+    expect(log.find('admission failed inside the switcher')).toHaveLength(1);
+    // Its domain and IP are free again.
+    await expect.poll(() => sw.stats().clients).toBe(0);
+    await join(sw, 'alice');
   });
 });

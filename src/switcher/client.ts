@@ -328,11 +328,12 @@ export class SwitcherClient implements FrameSink {
   private readonly cmdSeen: number[] = [];
   /** Live streams with this node at one end: key -> the other end and the stream's addresses. */
   readonly streams = new Map<string, LinkedStream>();
-  /** `streams` by id, for pages of streamInfos() (listed while `streams` holds them). */
-  private readonly byId = new IdIndex<string, LinkedStream>(
-    (key) => this.streams.get(key),
-    (link) => link.id,
-  );
+  /**
+   * `streams` by id, for pages of streamInfos(), made at the first page asked for and dropped with
+   * the last stream: a switcher nobody pages through pays nothing for it (kept from the start, it
+   * cost ~75 B of heap per open stream in `bench/scale.mjs`, and an array push per stream end).
+   */
+  private byId: IdIndex<string, LinkedStream> | null = null;
   /** Of `streams`, those this client accepted (ClientCounters.streamsAccepted). */
   accepted = 0;
   /**
@@ -589,6 +590,17 @@ export class SwitcherClient implements FrameSink {
     if (dropped > 0) this.host.dropped(goneClient, dropped, `frames of streams ${why}`);
   }
 
+  /** Makes byId from the streams live now (linked in id order, so the map is in that order). */
+  private indexStreams(): IdIndex<string, LinkedStream> {
+    const index = new IdIndex<string, LinkedStream>(
+      (key) => this.streams.get(key),
+      (link) => link.id,
+    );
+    for (const [key, link] of this.streams) index.push(link.id, key, this.streams.size);
+    this.byId = index;
+    return index;
+  }
+
   /**
    * This client's streams; with `acceptorOnly`, those it accepted (to list each stream once);
    * of those, the `limit` after the first `offset`, of those whose id is greater than `afterId`.
@@ -597,7 +609,8 @@ export class SwitcherClient implements FrameSink {
     // By id (util/id-index.ts): a page after `afterId` costs its own streams, where a walk of `streams`
     // cost every stream before it too (up to maxStreamsPerClient of them, for each page).
     const keep = acceptorOnly ? (link: LinkedStream) => link.acceptorClient === this : undefined;
-    return this.byId.page(afterId, offset, limit, this.streams.size, keep).map((link) => {
+    const index = this.byId ?? this.indexStreams();
+    return index.page(afterId, offset, limit, this.streams.size, keep).map((link) => {
       const acc = link.acceptorClient;
       const dial = link.dialerClient;
       return {
@@ -648,8 +661,8 @@ export class SwitcherClient implements FrameSink {
     };
     a.streams.set(key, link);
     b.streams.set(key, link);
-    a.byId.push(id, key, a.streams.size);
-    if (b !== a) b.byId.push(id, key, b.streams.size);
+    a.byId?.push(id, key, a.streams.size);
+    if (b !== a) b.byId?.push(id, key, b.streams.size);
     // The addresses are a new stream's: a close of an earlier one on them was answered or is lost.
     // Dropped once the stream is recorded, so that neither end looks idle (trimIfIdle) meanwhile.
     if (a.closing.size !== 0) SwitcherClient.dropClose(a, key);
@@ -693,13 +706,13 @@ export class SwitcherClient implements FrameSink {
   }
 
   /**
-   * `c`'s last stream is gone: its page index (byId) lets go of the ids and keys of the streams
-   * that ended, which it keeps until they outnumber the live (util/id-index.ts). A node with a
-   * few streams at a time never got there, and kept ~150 B per stream it had had
-   * (`bench/scale.mjs`: 215 B of switcher heap per closed stream, 65 B before the index).
+   * `c`'s last stream is gone: its page index (byId), if a page made one, goes with it. Kept, it
+   * held the ids and keys of the streams that ended until they outnumbered the live
+   * (util/id-index.ts), which a node with a few streams at a time never reached: ~150 B per
+   * stream it had had (`bench/scale.mjs`: 215 B of switcher heap per closed stream, 65 B before).
    */
   private static forgetIds(c: SwitcherClient): void {
-    if (c.streams.size === 0) c.byId.clear();
+    if (c.streams.size === 0) c.byId = null;
   }
 
   /**
@@ -1086,7 +1099,7 @@ export class SwitcherClient implements FrameSink {
       SwitcherClient.forgetRoute(link);
     }
     this.streams.clear();
-    this.byId.clear();
+    this.byId = null;
     for (const [peer, orphans] of ends) peer.endOrphans(orphans, this);
     // Survivors that had a stream, close or dial in flight with us: once all of it is gone below,
     // each that has nothing left lets go of its empty queues (trimIfIdle), as after an unlink.

@@ -228,6 +228,8 @@ export class Scheduler {
   private readonly ready = new Deque<StreamQueue>(16);
   private scheduled = false;
   private blocked = false;
+  /** flush() is running: a frame queued from inside it (a loopback's reply) does not flush again. */
+  private flushing = false;
   private closed = false;
   /** The sink closed under us (SchedulerSink.closed): nothing more is handed to it. */
   private lost = false;
@@ -309,6 +311,14 @@ export class Scheduler {
   pushControl(header: Uint8Array, payload?: Uint8Array): boolean {
     // Lost: it would be dropped by the sink, and must not fill the queue until the owner closes.
     if (this.closed || this.lost) return false;
+    if (this.control.length >= this.opts.maxControlQueue) {
+      // The bound is on frames the sink leaves untaken, not on those one turn queues before the
+      // writer's: a peer that batched more requests in one read than the bound (a Go node's pings,
+      // opens or closes; a node's opens all refused at a switcher) was taken for one that does
+      // not read, and dropped. The queue goes to the sink first, as it would at the turn's end.
+      if (!this.blocked && !this.flushing) this.flush();
+      if (this.closed || this.lost) return false;
+    }
     if (this.control.length >= this.opts.maxControlQueue) {
       throw new LimitError(
         `more than ${this.opts.maxControlQueue} control frames queued: peer is not reading`,
@@ -497,6 +507,7 @@ export class Scheduler {
       if (first) this.sink.lost?.();
       return;
     }
+    this.flushing = true;
     const message = this.sink.framing === 'message';
     const copy = !message && this.sink.coalesce === true;
     const drained: StreamQueue[] = [];
@@ -552,6 +563,7 @@ export class Scheduler {
     // peak's slots for good (512 KiB at the node's default bound). Two tests per flush.
     this.control.trim(KEEP_SLOTS);
     this.ready.trim(KEEP_SLOTS);
+    this.flushing = false;
   }
 
   /** `sink.send` with the send's release recorded (watchReleases). */

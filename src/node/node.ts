@@ -797,15 +797,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     size?: number,
   ): void {
     if (this._closed) return;
-    const s = this.scheduler;
-    // The bound is on replies the peer leaves untaken, not on those one read makes before the
-    // writer's turn: a peer batching more requests in one chunk than maxControlQueue (a Go node's
-    // pings, opens or closes) was taken for one that does not read, and its connection destroyed.
-    // A full queue goes to the transport now, as it would at the end of the read; only frames it
-    // does not take count against the bound.
-    if (s.controlLength >= this.options.maxControlQueue && !s.isBlocked) s.flush();
     try {
-      s.pushControlFrame(cmd, dstIP, dstPort, srcIP, srcPort, payload, size);
+      // Past maxControlQueue, the scheduler hands its queue to the transport before it judges
+      // the peer one that does not read (Scheduler.pushControl).
+      this.scheduler.pushControlFrame(cmd, dstIP, dstPort, srcIP, srcPort, payload, size);
     } catch (err) {
       this.destroy(err as Error);
     }

@@ -184,13 +184,8 @@ export class Outbox<S extends Source> implements Deferred {
    * it stayed in queuedBytes and framesOut (the client's stats) as if waiting to go out.
    */
   control(h: Uint8Array, payload?: Uint8Array): void {
-    const s = this.scheduler;
-    // The bound is on replies the client leaves untaken, not on those one read makes before the
-    // writer's turn: a burst of requests in one chunk (a node's batch of opens all refused) took
-    // a client that reads for one that does not, and closed it. A full queue goes to the
-    // transport now, as it would at the end of the read; only one it does not take overflows.
-    if (s.controlLength >= this.limits.maxControlQueue && !s.isBlocked) s.flush();
-    if (!s.pushControl(h, payload)) return;
+    // A full queue goes to the transport before overflow is judged (Scheduler.pushControl).
+    if (!this.scheduler.pushControl(h, payload)) return;
     this.pushed += h.length + (payload?.length ?? 0);
     this.framesOut++;
   }

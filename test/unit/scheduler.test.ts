@@ -255,6 +255,15 @@ describe('scheduler', () => {
       maxControlQueue: 16,
       schedule: () => {},
     });
+    // A sink that takes what it is given: a full queue goes to it before the bound is judged.
+    for (let i = 0; i < 16; i++) s.pushControl(header(1));
+    expect(s.pushControl(header(1))).toBe(true);
+    expect(sink.frames).toHaveLength(16);
+    expect(s.controlLength).toBe(1);
+    // One that takes no more (its send said so, and no drain came): the bound holds.
+    sink.accept = false;
+    s.flush();
+    expect(s.isBlocked).toBe(true);
     for (let i = 0; i < 16; i++) s.pushControl(header(1));
     expect(() => s.pushControl(header(1))).toThrow(expect.objectContaining({ code: 'FLEX_ERR_LIMIT' }));
   });

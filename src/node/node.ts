@@ -460,18 +460,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * costs the streams it steps over from `after` on, not every stream (util/id-index.ts).
    */
   streamPage(after: number, skip: number, limit: number, keep?: (s: StreamCore) => boolean): StreamCore[] {
-    let index = this.bySerial;
-    if (index === null) {
-      index = new IdIndex<number, StreamCore>(
-        (key) => this.streams.get(key),
-        (s) => s.serial,
-      );
-      // Once, in serial order (a rebound stream sits later in the map than its serial says).
-      const live = [...this.streams.values()].sort((a, b) => a.serial - b.serial);
-      for (const core of live) index.push(core.serial, core.key, this.streams.size);
-      this.bySerial = index;
-    }
-    return index.page(after, skip, limit, this.streams.size, keep);
+    // (A rebound stream sits later in the map than its serial says: IdIndex.of sorts.)
+    this.bySerial ??= IdIndex.of(this.streams, (s) => s.serial);
+    return this.bySerial.page(after, skip, limit, this.streams.size, keep);
   }
 
   /**

@@ -590,17 +590,6 @@ export class SwitcherClient implements FrameSink {
     if (dropped > 0) this.host.dropped(goneClient, dropped, `frames of streams ${why}`);
   }
 
-  /** Makes byId from the streams live now (linked in id order, so the map is in that order). */
-  private indexStreams(): IdIndex<string, LinkedStream> {
-    const index = new IdIndex<string, LinkedStream>(
-      (key) => this.streams.get(key),
-      (link) => link.id,
-    );
-    for (const [key, link] of this.streams) index.push(link.id, key, this.streams.size);
-    this.byId = index;
-    return index;
-  }
-
   /**
    * This client's streams; with `acceptorOnly`, those it accepted (to list each stream once);
    * of those, the `limit` after the first `offset`, of those whose id is greater than `afterId`.
@@ -609,8 +598,8 @@ export class SwitcherClient implements FrameSink {
     // By id (util/id-index.ts): a page after `afterId` costs its own streams, where a walk of `streams`
     // cost every stream before it too (up to maxStreamsPerClient of them, for each page).
     const keep = acceptorOnly ? (link: LinkedStream) => link.acceptorClient === this : undefined;
-    const index = this.byId ?? this.indexStreams();
-    return index.page(afterId, offset, limit, this.streams.size, keep).map((link) => {
+    this.byId ??= IdIndex.of(this.streams, (link) => link.id);
+    return this.byId.page(afterId, offset, limit, this.streams.size, keep).map((link) => {
       const acc = link.acceptorClient;
       const dial = link.dialerClient;
       return {

@@ -24,6 +24,17 @@ export class IdIndex<K, T> {
     private readonly idOf: (item: T) => number,
   ) {}
 
+  /**
+   * An index of the items of `table` now, made when the first page is asked for (an owner that
+   * nobody pages through keeps none): sorted once, as a table's order need not be the ids'.
+   */
+  static of<K, T>(table: ReadonlyMap<K, T>, idOf: (item: T) => number): IdIndex<K, T> {
+    const index = new IdIndex<K, T>((key) => table.get(key), idOf);
+    const entries = [...table].sort((a, b) => idOf(a[1]) - idOf(b[1]));
+    for (const [key, item] of entries) index.push(idOf(item), key, table.size);
+    return index;
+  }
+
   /** Items added so far (each once): unchanged, with the same live count, none came or went. */
   get added(): number {
     return this.pushed;

@@ -1,12 +1,29 @@
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { isHostName, isLoopback } from '../admin/config.js';
 import type { AdminNode, AdminServer, CliMetricsSources } from '../admin/index.js';
 import type { Switcher } from '../switcher/index.js';
 import type { Logger } from '../util/logger.js';
 import { ADMIN_LOST, warnBrowserBlockedPort } from './bad-ports.js';
 import { CliError, listenFailure } from './exit.js';
-import { formatHostPort, type HostPort } from './parse.js';
+import { flag } from './options.js';
+import { collect, formatHostPort, type HostPort, parseHostPort } from './parse.js';
 import { ADMIN_TOKEN_ENV, findSecret } from './secret.js';
+
+/**
+ * `--admin`, `--admin-token-file` and `--admin-allowed-host`, as `switcher` and `node` both take
+ * them; `what` is the help of `--admin`.
+ */
+export function addAdminOptions(cmd: Command, what: string): void {
+  cmd
+    .addOption(flag('--admin <host:port>', what).argParser((v) => parseHostPort(v)))
+    .addOption(flag('--admin-token-file <file>', `admin API bearer token (else ${ADMIN_TOKEN_ENV})`))
+    .addOption(
+      flag(
+        '--admin-allowed-host <name>',
+        'a Host name the admin API answers besides loopback ones (repeatable)',
+      ).argParser(collect(parseAllowedHost)),
+    );
+}
 
 /**
  * The token of `--admin` (`--admin-token-file`, else FLEXMUX_ADMIN_TOKEN), refused (exit 2) when

@@ -15,7 +15,7 @@ import { errorFields } from '../util/cause.js';
 import type { Logger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
-import { cliAdminToken, parseAllowedHost, startCliAdmin } from './admin-server.js';
+import { addAdminOptions, cliAdminToken, startCliAdmin } from './admin-server.js';
 import { ADMIN_LOST, warnBrowserBlockedPort } from './bad-ports.js';
 import { checkAgain } from './check-again.js';
 import { addCheckConfigOption, checkAdmin, reportOk } from './check-config.js';
@@ -37,13 +37,11 @@ import {
   parseDuration,
   parseExpose,
   parseForward,
-  parseHostPort,
   parseTimeout,
 } from './parse.js';
 import { type ReloadPlan, reloadAll } from './reload.js';
 import { ReloadCounts } from './reload-count.js';
 import { onReloadSignal } from './reload-signal.js';
-import { ADMIN_TOKEN_ENV } from './secret.js';
 import { connectOptions, openSession } from './session.js';
 import { onStopSignal } from './shutdown.js';
 
@@ -158,19 +156,8 @@ export function nodeCommand(): CliCommand {
         ),
         `${sessionDefaults.backoffMax / 1000}s`,
       ),
-    )
-    .addOption(
-      flag('--admin <host:port>', "serve this node's admin HTTP API and dashboard here").argParser((v) =>
-        parseHostPort(v),
-      ),
-    )
-    .addOption(flag('--admin-token-file <file>', `admin API bearer token (else ${ADMIN_TOKEN_ENV})`))
-    .addOption(
-      flag(
-        '--admin-allowed-host <name>',
-        'a Host name the admin API answers besides loopback ones (repeatable)',
-      ).argParser(collect(parseAllowedHost)),
     );
+  addAdminOptions(cmd, "serve this node's admin HTTP API and dashboard here");
   addConnectOptions(cmd, { domainRequired: true });
   addCheckConfigOption(cmd);
   addCommonOptions(cmd, 'info');

@@ -16,7 +16,7 @@ import {
 import { transportDefaults } from '../transport/index.js';
 import type { Logger } from '../util/logger.js';
 import { accessFromConfig, accessReload, passwordAndAccessReload } from './access.js';
-import { cliAdminToken, parseAllowedHost, startCliAdmin } from './admin-server.js';
+import { addAdminOptions, cliAdminToken, startCliAdmin } from './admin-server.js';
 import { ADMIN_LOST, DEMO_LOST, WS_LOST, warnBrowserBlockedPort } from './bad-ports.js';
 import { CertificateExpiry, chainOutOfValidity, outOfValidity } from './cert-expiry.js';
 import { checkAgain } from './check-again.js';
@@ -59,7 +59,7 @@ import {
 } from './reload.js';
 import { ReloadCounts } from './reload-count.js';
 import { onReloadSignal } from './reload-signal.js';
-import { ADMIN_TOKEN_ENV, findSecret, generatePassword, PASSWORD_ENV } from './secret.js';
+import { findSecret, generatePassword, PASSWORD_ENV } from './secret.js';
 import { onStopSignal } from './shutdown.js';
 
 /** `flexmux switcher`: the relay server on TCP, TLS, WebSocket and secure WebSocket listeners. */
@@ -162,19 +162,9 @@ export function switcherCommand(): CliCommand {
         '--password-file <file>',
         `read the shared password from a file (else ${PASSWORD_ENV}, else random)`,
       ),
-    )
-    .addOption(
-      flag('--admin <host:port>', 'serve the admin HTTP API and metrics here').argParser((v) =>
-        parseHostPort(v),
-      ),
-    )
-    .addOption(flag('--admin-token-file <file>', `admin API bearer token (else ${ADMIN_TOKEN_ENV})`))
-    .addOption(
-      flag(
-        '--admin-allowed-host <name>',
-        'a Host name the admin API answers besides loopback ones (repeatable)',
-      ).argParser(collect(parseAllowedHost)),
-    )
+    );
+  addAdminOptions(cmd, 'serve the admin HTTP API and metrics here');
+  cmd
     .addOption(
       flag(
         '--demo <host:port>',

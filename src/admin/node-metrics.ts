@@ -3,6 +3,14 @@ import { one, RTT_BUCKETS, readCounter, readGauge } from './metrics.js';
 import type { RttProbe } from './node-rtt.js';
 import type { NodeView } from './node-view.js';
 
+/**
+ * Every place the node counts a frame in `stats.dropped` (node.ts), named: it said "no known
+ * stream or an unknown command", and the ACKs it drops and the data held ahead of an ACK that a
+ * dial never used counted unexplained.
+ */
+const NODE_DROPPED_HELP =
+  'Frames received and not used: data for no stream the node has; a frame with an unknown command; a duplicate OpenStream ACK, or one from elsewhere than the dial went; and frames sent ahead of an OpenStream ACK and held for the dial that it never took (the dial refused, timed out or failed as the connection closed, its ACK naming a stream already open, or the ACK coming from another address than the frames).';
+
 /** A node's Prometheus series (names listed in docs/admin.md); totals span reconnections. */
 export function nodeMetrics(registry: Registry, view: NodeView, rtt: RttProbe | null): void {
   const r = registry;
@@ -41,12 +49,8 @@ export function nodeMetrics(registry: Registry, view: NodeView, rtt: RttProbe | 
   readCounter(r, 'flexmux_node_frames_received_total', 'Frames received.', none, () =>
     one(view.counters().framesIn),
   );
-  readCounter(
-    r,
-    'flexmux_node_frames_dropped_total',
-    'Frames received for no known stream or with an unknown command.',
-    none,
-    () => one(view.counters().dropped),
+  readCounter(r, 'flexmux_node_frames_dropped_total', NODE_DROPPED_HELP, none, () =>
+    one(view.counters().dropped),
   );
   // A peer's dials this node turns away leave its streams and listeners as they were: only the
   // debug log said a service was being flooded, or its dialers refused.

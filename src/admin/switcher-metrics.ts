@@ -5,6 +5,14 @@ import type { RefusalInfo, Switcher, SwitcherStats } from '../switcher/switcher.
 import type { ClientTotals } from '../switcher/totals.js';
 import { one, RTT_BUCKETS, readCounter, readGauge, type Sample } from './metrics.js';
 
+/**
+ * Every place the router counts a frame in `dropped` (router.ts drop, dropped, refuseOpen and the
+ * callers of Router.dropped in client.ts, switcher.ts and revoke.ts), named: it listed four of
+ * them, and an operator seeing the count climb could not tell a refused dial from a lost frame.
+ */
+const DROPPED_HELP =
+  'Frames from clients that went nowhere: to an IP no client holds (or IP 0); between nodes the access rules keep apart; an ACK matching no dial or ping (OpenStream ACK from a node the dial did not go to, PingDomain ACK from a node the ping did not go to, liveness ping ACK); an OpenStream the switcher answered with a refusal (no such node or domain, not allowed, too many streams or early-data routes) or whose rewritten domain would not fit; an accepting ACK refused as one stream too many; a frame for a destination that is closing; early data that could not go on (over the hold limit, its dial given up, reset or refused, or its acceptor not taking it or gone); and frames a client leaving or new access rules left undelivered (queued frames of streams reset at the other end, early data held for a dial, frames of other nodes still queued for the client that left). Spoofed frames count in frames_spoofed_total, frames to the switcher it ignores in frames_ignored_total.';
+
 /** What one scrape reads of the switcher. */
 interface Reading {
   totals: ClientTotals;
@@ -148,12 +156,8 @@ export class SwitcherMetrics {
     readCounter(r, 'flexmux_switcher_frames_forwarded_total', 'Frames forwarded between clients.', none, () =>
       one(this.read().stats.forwarded),
     );
-    readCounter(
-      r,
-      'flexmux_switcher_frames_dropped_total',
-      'Frames dropped: unknown or invalid destination, forbidden by the access rules, unmatched, or kept from going on by a client leaving (its frames of streams reset at a survivor, early frames held for a dial, frames of other nodes still queued for it).',
-      none,
-      () => one(this.read().stats.dropped),
+    readCounter(r, 'flexmux_switcher_frames_dropped_total', DROPPED_HELP, none, () =>
+      one(this.read().stats.dropped),
     );
     readCounter(
       r,

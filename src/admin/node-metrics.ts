@@ -1,6 +1,6 @@
 import { Histogram, type Registry } from 'prom-client';
 import { one, RTT_BUCKETS, readCounter, readGauge } from './metrics.js';
-import type { RttProbe } from './node-rtt.js';
+import { RTT_TARGETS, type RttProbe } from './node-rtt.js';
 import type { NodeView } from './node-view.js';
 
 /**
@@ -93,6 +93,11 @@ export function nodeMetrics(registry: Registry, view: NodeView, rtt: RttProbe | 
       buckets: RTT_BUCKETS,
       registers: [r],
     });
+    // Both targets at 0 from the start, as the refusal and leave reasons are (switcher-metrics.ts):
+    // a series that first appears with its first round trip shows Prometheus no increase, so
+    // `rate(flexmux_node_rtt_seconds_count[5m])` and the quantiles over it missed the first ping,
+    // and the peer series was missing altogether until a stream to another node was open.
+    for (const target of RTT_TARGETS) h.zero({ target });
     rtt.onRtt = (s, target) => h.observe({ target }, s);
   }
 }

@@ -45,6 +45,7 @@ export class NodePanel implements Panel {
     this.view = new NodeView(target, this.rtt, o.historySize, o.itemHistory, o.maxSnapshotItems);
     nodeMetrics(registry, this.view, this.rtt);
     this.rtt?.start();
+    if (this.rtt !== null) this.view.session?.on('state', this.onState);
     this.routes = [
       {
         method: 'GET',
@@ -68,6 +69,11 @@ export class NodePanel implements Panel {
       },
     ];
   }
+
+  /** A session's new connection gets its RTT at once (RttProbe.connected). */
+  private readonly onState = (state: SessionState): void => {
+    if (state === 'ready') this.rtt?.connected();
+  };
 
   private get state(): SessionState | 'ready' | 'closed' {
     const session = this.view.session;
@@ -176,6 +182,7 @@ export class NodePanel implements Panel {
   }
 
   close(): void {
+    this.view.session?.off('state', this.onState);
     this.rtt?.stop();
     this.view.close();
     this.unrelay?.();

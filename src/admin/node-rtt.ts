@@ -3,7 +3,10 @@ import type { Logger } from '../util/logger.js';
 import { type TimerHandle, timeout } from '../util/timers.js';
 import type { InspectableNode } from './config.js';
 
-export type RttTarget = 'switcher' | 'peer';
+/** What a node's RTT pings go to, the label of flexmux_node_rtt_seconds (each at 0 from the start). */
+export const RTT_TARGETS = ['switcher', 'peer'] as const;
+
+export type RttTarget = (typeof RTT_TARGETS)[number];
 
 /**
  * Periodic RTT pings from a node (PROTOCOL.md 6): one to the other end of its connection (the
@@ -21,6 +24,8 @@ export class RttProbe {
   private readonly abort = new AbortController();
   private stopped = false;
   private lastNode: InspectableNode | null = null;
+  /** A connection came while a round was in flight: the next round starts at once (connected()). */
+  private again = false;
 
   constructor(
     private readonly current: () => InspectableNode | null,
@@ -33,6 +38,23 @@ export class RttProbe {
     if (this.interval > 0 && !this.stopped) this.schedule(0);
   }
 
+  /**
+   * A new connection (a session's first admission, or a reconnection): its RTT is measured now.
+   * Waiting for the next round left `totals.rttMs` null and the histogram without it for up to
+   * `interval` (5 s by default) after every connection, and for a session still connecting when
+   * the admin server started, the first round found no node. A round in flight runs again as
+   * soon as it settles.
+   */
+  connected(): void {
+    if (this.interval <= 0 || this.stopped) return;
+    if (this.timer === null) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.schedule(0);
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -43,15 +65,14 @@ export class RttProbe {
   private schedule(ms: number): void {
     this.timer = timeout(() => {
       this.timer = null;
-      this.round().then(
-        () => {
-          if (!this.stopped) this.schedule(this.interval);
-        },
-        (err: unknown) => {
-          this.logger.warn(errorFields(err), 'admin RTT round failed');
-          if (!this.stopped) this.schedule(this.interval);
-        },
-      );
+      this.again = false;
+      const next = (): void => {
+        if (!this.stopped) this.schedule(this.again ? 0 : this.interval);
+      };
+      this.round().then(next, (err: unknown) => {
+        this.logger.warn(errorFields(err), 'admin RTT round failed');
+        next();
+      });
     }, ms);
   }
 

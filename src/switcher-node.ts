@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ConfigError } from './errors.js';
+import { handshakeRefused } from './listener-refusals.js';
 import type { Switcher } from './switcher/switcher.js';
 import {
   type Listener,
@@ -9,13 +10,13 @@ import {
   type TcpListenOptions,
   listenTcp as tcpListen,
 } from './transport/tcp.js';
-import { type TlsListenOptions, listenTls as tlsListen } from './transport/tls.js';
+import { type TlsListenOptions, listenTlsReporting as tlsListen } from './transport/tls.js';
 import type { Transport } from './transport/types.js';
 import {
   asksForTls,
   type WsListenOptions,
   type WsUpgradeOptions,
-  listenWs as wsListen,
+  listenWsReporting as wsListen,
   wsUpgradeHandler,
 } from './transport/ws.js';
 import { checkOptions } from './util/check.js';
@@ -120,7 +121,11 @@ export async function listenTls(
   }
   return tie(
     switcher,
-    await tlsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher)),
+    await tlsListen(
+      withHandshake(switcher, withDefaults(switcher, options)),
+      handler(switcher),
+      handshakeRefused(switcher, 'tls'),
+    ),
   );
 }
 
@@ -133,7 +138,11 @@ export async function listenWs(switcher: Switcher, options: WsServeOptions): Pro
     throw new ConfigError('serveWs() serves plain HTTP and takes no key or pfx: use serveWss()');
   return tie(
     switcher,
-    await wsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher)),
+    await wsListen(
+      withHandshake(switcher, withDefaults(switcher, options)),
+      handler(switcher),
+      handshakeRefused(switcher, 'ws'),
+    ),
   );
 }
 
@@ -149,7 +158,11 @@ export async function listenWss(
   }
   // With a key, a pfx or an SNICallback, wsListen serves HTTPS (asksForTls) and its listener has
   // setSecureContext.
-  const l = await wsListen(withHandshake(switcher, withDefaults(switcher, options)), handler(switcher));
+  const l = await wsListen(
+    withHandshake(switcher, withDefaults(switcher, options)),
+    handler(switcher),
+    handshakeRefused(switcher, 'wss'),
+  );
   return tie(switcher, l as SecureTransportListener);
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { HANDSHAKE_LISTENERS, HANDSHAKE_REFUSALS, onHandshakeRefused } from '../listener-refusals.js';
 import { REFUSAL_REASONS } from '../switcher/admission.js';
 import { type ClientInfo, LEAVE_REASONS, type LeaveReason } from '../switcher/client.js';
 import type { RefusalInfo, Switcher, SwitcherStats } from '../switcher/switcher.js';
@@ -37,6 +38,8 @@ export class SwitcherMetrics {
   private readonly refusals: Counter<'reason'>;
   private readonly left: Counter<'reason'>;
   private readonly internalErrors: Counter;
+  private readonly handshakeRefusals: Counter<'transport' | 'reason'>;
+  private readonly unhear: () => void;
   private readonly rtt: Histogram;
   private readonly onRefused = (r: RefusalInfo): void => this.refusals.inc({ reason: r.reason });
   private readonly onRtt = (ms: number): void => this.rtt.observe(ms / 1000);
@@ -90,6 +93,21 @@ export class SwitcherMetrics {
     // reason, the one an alert on a rare reason (error, unresponsive, rate-limited) is for.
     for (const reason of REFUSAL_REASONS) this.refusals.inc({ reason }, 0);
     for (const reason of LEAVE_REASONS) this.left.inc({ reason }, 0);
+    // Before admission: a TLS or WebSocket listener's refusals were in the log only (a crowd
+    // turned away, handshakes timing out, a certificate clients refuse, scanners at the port).
+    this.handshakeRefusals = new Counter({
+      name: 'flexmux_switcher_handshake_refusals_total',
+      help: 'Connections a TLS or WebSocket listener closed before their handshake was done, so before admission (refusals_total), since the admin server started, by listener (tls, ws, wss) and reason.',
+      labelNames: ['transport', 'reason'] as const,
+      registers: [r],
+    });
+    for (const transport of HANDSHAKE_LISTENERS) {
+      for (const reason of HANDSHAKE_REFUSALS[transport])
+        this.handshakeRefusals.inc({ transport, reason }, 0);
+    }
+    this.unhear = onHandshakeRefused(switcher, (transport, reason) =>
+      this.handshakeRefusals.inc({ transport, reason }),
+    );
     // A bug of ours: otherwise one in admission showed in no series at all (no refusal, no
     // departure), and one in routing only as a departure for `error`, as a connection that
     // failed does. The switcher emits `error` for these, for one in a client's teardown, and for
@@ -219,6 +237,7 @@ export class SwitcherMetrics {
     this.switcher.off('refused', this.onRefused);
     this.switcher.off('clientLeft', this.onLeft);
     this.switcher.off('error', this.onError);
+    this.unhear();
   }
 
   private read(): Reading {

@@ -7,6 +7,59 @@ import { now } from '../util/timers.js';
 import { formatAddress, hungUp } from './defaults.js';
 
 /**
+ * Why a TLS or WebSocket listener closed a connection before it became a transport, so before the
+ * switcher's admission saw it (which has reasons of its own, admission.ts REFUSAL_REASONS):
+ * - `overloaded`: `maxPendingHandshakes` connections were in their handshake already;
+ * - `timeout`: the TLS handshake or the HTTP upgrade request took longer than `handshakeTimeout`
+ *   (a client that connects and sends nothing included);
+ * - `not-tls`: bytes that are not TLS at a TLS port (a tcp:// or ws:// client, a browser's
+ *   http://), answered with an alert or a 400;
+ * - `tls`: any other failed TLS handshake (no version or cipher in common, an alert from a
+ *   client that refused the certificate: Node's own hangs up instead, `closed`);
+ * - `bad-request`: an HTTP request that could not be parsed (headers too large included);
+ * - `not-upgrade`: an HTTP request that asked for no WebSocket upgrade, answered 426 or 404;
+ * - `path`: an upgrade to a path not served, answered 404;
+ * - `bad-upgrade`: an upgrade to the path that the WebSocket library refused (no valid
+ *   Sec-WebSocket-Key or version, not a GET), answered 400 or 405;
+ * - `closed`: the client hung up before its handshake was done;
+ * - `shutdown`: the listener closed while it was in its handshake.
+ */
+export const HANDSHAKE_REFUSAL_REASONS = [
+  'overloaded',
+  'timeout',
+  'not-tls',
+  'tls',
+  'bad-request',
+  'not-upgrade',
+  'path',
+  'bad-upgrade',
+  'closed',
+  'shutdown',
+] as const;
+
+export type HandshakeRefusalReason = (typeof HANDSHAKE_REFUSAL_REASONS)[number];
+
+/** Told of each connection a listener closed before it became a transport, with why. */
+export type HandshakeRefused = (reason: HandshakeRefusalReason) => void;
+
+/**
+ * Why a handshake failed with `err` (a TLS server's `tlsClientError`, an HTTP server's
+ * `clientError`; `secure`: the server speaks TLS), or null for a client that hung up (its close
+ * says so, as `closed`, where it is counted: one turned away as `overloaded` is not counted twice).
+ */
+export function handshakeFailure(
+  err: Error & { code?: string },
+  secure: boolean,
+): HandshakeRefusalReason | null {
+  if (hungUp(err)) return null;
+  const code = err.code ?? '';
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT' || code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'timeout';
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_HTTP_REQUEST') return 'not-tls';
+  if (code.startsWith('HPE_')) return 'bad-request';
+  return secure ? 'tls' : 'bad-request';
+}
+
+/**
  * Bounds how many connections a TLS or WebSocket listener holds before they become transports:
  * those still in their TLS handshake or HTTP upgrade. The handshake timeout bounds how long each
  * is held, not how many: without this, a crowd opened faster than that timeout would hold as many
@@ -27,16 +80,22 @@ export class PendingHandshakes {
    * nodes reconnecting at once gave one identical line per connection).
    */
   private readonly turnedAway: Burst;
+  /** Why a pending connection is being closed (refuse()), told to `onRefused` at its close. */
+  private readonly reasons = new Map<string, HandshakeRefusalReason>();
 
   /**
    * `maxHttp`: connections that request() may take out of the count once they are found to be
-   * HTTP (0: none, every connection counts until it upgrades or closes).
+   * HTTP (0: none, every connection counts until it upgrades or closes). `onRefused` hears of each
+   * connection closed before its handshake was done (`done()`), once, with why: those turned
+   * away, those refuse() gave a reason, and the rest as hung up (`closed`) or cut by the
+   * listener's close (`shutdown`).
    */
   constructor(
     server: net.Server,
     private readonly max: number,
     logger: Logger = silentLogger,
     private readonly maxHttp = 0,
+    private readonly onRefused: HandshakeRefused = () => {},
   ) {
     this.turnedAway = new Burst(
       (fields) => logger.warn(fields, 'connections turned away before their handshake: too many pending'),
@@ -46,10 +105,12 @@ export class PendingHandshakes {
       const key = connectionKey(raw);
       // Already gone (its addresses are forgotten): nothing to hold, and it closes by itself.
       if (key === null) {
+        this.onRefused('closed');
         raw.destroy();
         return;
       }
       if (this.pending.size >= max) {
+        this.onRefused('overloaded');
         if (this.turnedAway.hit(this.load())) {
           logger.warn(
             {
@@ -71,8 +132,10 @@ export class PendingHandshakes {
       }
       this.pending.set(key, raw);
       raw.once('close', () => {
-        if (this.pending.get(key) === raw) this.forget(key);
-        else if (this.http.get(key) === raw) this.http.delete(key);
+        if (this.pending.get(key) === raw) {
+          this.onRefused(this.reasons.get(key) ?? 'closed');
+          this.forget(key);
+        } else if (this.http.get(key) === raw) this.http.delete(key);
       });
     });
   }
@@ -83,6 +146,7 @@ export class PendingHandshakes {
 
   private forget(key: string): void {
     this.pending.delete(key);
+    this.reasons.delete(key);
     // Drained with nobody taken in since (the turned-away nodes wait their back-off): the rest of
     // the burst is said now, not at the next connection.
     if (this.pending.size === 0) this.turnedAway.end(this.load());
@@ -98,8 +162,12 @@ export class PendingHandshakes {
    * finished would be dropped), and an HTTP server stops timing out half-sent requests once closed.
    */
   destroyAll(): void {
-    for (const raw of this.pending.values()) raw.destroy();
+    for (const [key, raw] of this.pending) {
+      this.onRefused(this.reasons.get(key) ?? 'shutdown');
+      raw.destroy();
+    }
     this.pending.clear();
+    this.reasons.clear();
     // http.Server.close drops them when idle; one with a request in progress is dropped here.
     for (const raw of this.http.values()) raw.destroy();
     this.http.clear();
@@ -113,6 +181,21 @@ export class PendingHandshakes {
   rawOf(socket: net.Socket): net.Socket | undefined {
     const key = connectionKey(socket);
     return key === null ? undefined : this.pending.get(key);
+  }
+
+  /**
+   * `socket` (the raw one, or the TLS socket over it), in its handshake, is being closed for
+   * `reason` (null: none to give), told to `onRefused` at its close; the first reason given stands.
+   */
+  refuse(socket: net.Socket, reason: HandshakeRefusalReason | null): void {
+    const key = connectionKey(socket);
+    if (reason === null || key === null || !this.pending.has(key) || this.reasons.has(key)) return;
+    this.reasons.set(key, reason);
+  }
+
+  /** A connection taken out of the count (done()) was closed all the same, for `reason`. */
+  refusedAfter(reason: HandshakeRefusalReason): void {
+    this.onRefused(reason);
   }
 
   /** `socket` (the raw one, or the TLS socket over it) finished its handshake: it counts no more. */
@@ -296,10 +379,12 @@ export function upgradeOr404(
   return (req, socket, head) => {
     handshakes.done(socket as net.Socket);
     if (!server.listening) {
+      handshakes.refusedAfter('shutdown');
       socket.destroy();
       return;
     }
     if (upgrade(req, socket, head)) return;
+    handshakes.refusedAfter('path');
     // The HTTP server took its 'error' listener off the socket before emitting 'upgrade': without
     // one, a client that resets the connection after (or during) this answer crashes the process.
     socket.on('error', () => socket.destroy());

@@ -11,7 +11,13 @@ import {
   withConfigErrors,
 } from './defaults.js';
 import type { DialOptions } from './dial.js';
-import { answerNotTls, logHandshakeFailure, PendingHandshakes } from './handshakes.js';
+import {
+  answerNotTls,
+  type HandshakeRefused,
+  handshakeFailure,
+  logHandshakeFailure,
+  PendingHandshakes,
+} from './handshakes.js';
 import { secureContextSetter } from './secure-context.js';
 import {
   connectSocket,
@@ -94,6 +100,19 @@ export async function listenTls(
   options: TlsListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<SecureTransportListener> {
+  return listenTlsReporting(options, onTransport);
+}
+
+/**
+ * listenTls, and `onRefused` hears of every connection closed before its TLS handshake was done,
+ * with why (handshakes.ts HANDSHAKE_REFUSAL_REASONS): the switcher's listeners count them
+ * (switcher-node.ts). Not in the package's API.
+ */
+export async function listenTlsReporting(
+  options: TlsListenOptions,
+  onTransport: (transport: Transport) => void,
+  onRefused?: HandshakeRefused,
+): Promise<SecureTransportListener> {
   checkOptions('listenTls()', options);
   const { host, port, backlog, logger, closeTimeout, handshakeTimeout, maxPendingHandshakes, ...tlsOptions } =
     options;
@@ -107,6 +126,7 @@ export async function listenTls(
       handshakes.done(socket);
       // A handshake that finishes after close() belongs to nobody.
       if (!server.listening) {
+        handshakes.refusedAfter('shutdown');
         socket.destroy();
         return;
       }
@@ -118,6 +138,7 @@ export async function listenTls(
   // would close nothing and a client that never sends a ClientHello would hold its socket.
   server.on('tlsClientError', (err, socket) => {
     logHandshakeFailure(logger ?? silentLogger, err, socket);
+    handshakes.refuse(socket, handshakeFailure(err, true));
     answerNotTls(handshakes.rawOf(socket), err, HTTP_TO_TLS_PORT);
     socket.destroy();
   });
@@ -126,6 +147,8 @@ export async function listenTls(
     server,
     maxPendingHandshakes ?? transportDefaults.maxPendingHandshakes,
     logger,
+    0,
+    onRefused,
   );
   const listening = startListener(server, { host, port, backlog, logger }, () => handshakes.destroyAll());
   const setSecureContext = secureContextSetter(server, tlsOptions);

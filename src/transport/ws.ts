@@ -23,6 +23,8 @@ import {
 import { type DialOptions, guardDial } from './dial.js';
 import {
   answerNotTls,
+  type HandshakeRefused,
+  handshakeFailure,
   httpClientError,
   httpHandshakeTimeouts,
   PendingHandshakes,
@@ -535,6 +537,18 @@ export function wsUpgradeHandler(
   options: WsUpgradeOptions,
   onTransport: (transport: Transport) => void,
 ): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean {
+  return upgradeHandlerReporting(options, onTransport);
+}
+
+/**
+ * wsUpgradeHandler, and `onRefused` hears of each upgrade to the path that the WebSocket library
+ * refused (`bad-upgrade`: it answers 400 or 405 and closes). listenWs counts them.
+ */
+function upgradeHandlerReporting(
+  options: WsUpgradeOptions,
+  onTransport: (transport: Transport) => void,
+  onRefused?: HandshakeRefused,
+): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean {
   checkOptions('wsUpgradeHandler()', options);
   const path = options.path ?? transportDefaults.wsPath;
   // Compared with the request's path, which starts with '/' and stops before a query: any other
@@ -560,9 +574,19 @@ export function wsUpgradeHandler(
   return (req, socket, head) => {
     if (requestPath(req) !== path) return false;
     const remote = formatAddress(req.socket.remoteAddress, req.socket.remotePort);
-    wss.handleUpgrade(req, socket, head, (ws) =>
-      onTransport(new WsTransport(ws, remote, transportOptions, socket, true)),
-    );
+    let upgraded = false;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      upgraded = true;
+      onTransport(new WsTransport(ws, remote, transportOptions, socket, true));
+    });
+    // ws answers a request it refuses itself and closes the socket, telling nobody: its close
+    // before the upgrade is the refusal (ws completes an upgrade it takes before handleUpgrade
+    // returns, so only a refused one is listened to here).
+    if (!upgraded && onRefused !== undefined) {
+      socket.once('close', () => {
+        if (!upgraded) onRefused('bad-upgrade');
+      });
+    }
     return true;
   };
 }
@@ -579,6 +603,19 @@ const HTTP_TO_HTTPS_PORT =
 export async function listenWs(
   options: WsListenOptions,
   onTransport: (transport: Transport) => void,
+): Promise<Listener> {
+  return listenWsReporting(options, onTransport);
+}
+
+/**
+ * listenWs, and `onRefused` hears of every connection closed before its WebSocket upgrade (and,
+ * over TLS, its TLS handshake) was done, with why (handshakes.ts HANDSHAKE_REFUSAL_REASONS): the
+ * switcher's listeners count them (switcher-node.ts). Not in the package's API.
+ */
+export async function listenWsReporting(
+  options: WsListenOptions,
+  onTransport: (transport: Transport) => void,
+  onRefused?: HandshakeRefused,
 ): Promise<Listener> {
   checkOptions('listenWs()', options);
   const {
@@ -600,9 +637,10 @@ export async function listenWs(
   const handshake = handshakeTimeout ?? transportDefaults.wsHandshakeTimeout;
   // Until it upgrades, a connection belongs to the HTTP server: bound it as admission bounds the rest.
   const httpOptions = httpHandshakeTimeouts(handshake);
-  const upgrade = wsUpgradeHandler(
+  const upgrade = upgradeHandlerReporting(
     { path, maxPayload, highWaterMark, lowWaterMark, closeTimeout },
     onTransport,
+    onRefused,
   );
   const secure = asksForTls(tlsOptions);
   const server = secure
@@ -614,10 +652,13 @@ export async function listenWs(
     server,
     maxPendingHandshakes ?? transportDefaults.maxPendingHandshakes,
     logger,
+    0,
+    onRefused,
   );
   // A malformed or too slow request, or (wss) a failed TLS handshake: say so, answer as Node would.
   const onClientError = httpClientError(server, logger ?? silentLogger);
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    handshakes.refuse(socket as net.Socket, handshakeFailure(err, secure));
     // Answered in the clear before the TLS socket is closed, as listenTls answers (tls.ts).
     if (secure) answerNotTls(handshakes.rawOf(socket as net.Socket), err, HTTP_TO_HTTPS_PORT);
     onClientError(err, socket);
@@ -625,6 +666,7 @@ export async function listenWs(
   const wsPath = path ?? transportDefaults.wsPath;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const ours = requestPath(req) === wsPath;
+    handshakes.refuse(req.socket as net.Socket, 'not-upgrade');
     res.statusCode = ours ? 426 : 404;
     // A 426 must name the protocol to switch to (RFC 9110 15.5.22), or a client cannot tell how.
     if (ours) res.setHeader('upgrade', 'websocket');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRegistry } from '../../../src/admin/metrics.js';
 import { SwitcherMetrics } from '../../../src/admin/switcher-metrics.js';
@@ -74,6 +75,18 @@ describe('switcher /metrics', () => {
     expect(names(many)).toEqual(names(few));
     // Only the digits of the values differ.
     expect(Math.abs(many.length - few.length)).toBeLessThan(100);
+  });
+
+  it('serves as many samples as docs/admin.md ("Cost of a scrape") says the bench scrapes', async () => {
+    // The docs quoted 36 samples long after every reason's series was added at 0: the figure is
+    // checked here, so a series added or removed updates it.
+    const docs = readFileSync(new URL('../../../docs/admin.md', import.meta.url), 'utf8');
+    const quoted = /so the same command gives (\d+):/.exec(docs);
+    expect(quoted).not.toBeNull();
+    // Clients that pinged the switcher, as bench/metrics.mjs admits them; +2: the admin server's
+    // own flexmux_admin_connections_closed_total{reason} (crowd.ts), which startAdmin adds.
+    const text = await (await withClients(3)).registry.metrics();
+    expect(samples(text).length + 2).toBe(Number(quoted![1]));
   });
 
   it("reads the clients' totals and the stats of the switcher once per scrape, no snapshot", async () => {

@@ -386,7 +386,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     });
     this.frameDecoder =
       transport.framing === 'stream' ? new FrameDecoder((f) => this.dispatch(f), { splitData: true }) : null;
-    // Made with an interval of 0 too (no periodic check then): checkAlive() pings through it.
+    // Made with an interval of 0 too (no periodic check then): checkNow() pings through it.
     this.heartbeat = new Heartbeat(
       o.heartbeatInterval,
       o.heartbeatTimeout,
@@ -437,10 +437,18 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   /**
-   * @internal Pings the switcher now with heartbeatTimeout as its deadline (Heartbeat.checkNow):
-   * true if the connection is alive; false if closed, or found dead and destroyed.
+   * Checks the connection now, for a program with reason to think it died without a word (a
+   * laptop woken from sleep, a network that changed, a NAT mapping that may have expired), which
+   * the heartbeat would find only within heartbeatInterval + heartbeatTimeout: pings the switcher
+   * (on a direct link, the peer) at once, and if nothing is heard back within heartbeatTimeout,
+   * destroys the node as the heartbeat would ('close' with ConnectionClosedError `liveness check:
+   * no answer within 2000 ms`). Resolves true if the connection is alive; false if it was found
+   * dead, or the node is closed (nothing to check). Any byte heard counts as an answer, so a live
+   * connection is left as it is; a ping under way (a check's or the heartbeat's) is shared, and
+   * one answered within the last heartbeatTimeout stands. Works with the heartbeat off
+   * (heartbeatInterval 0) too. A node does not reconnect: that is a Session's (`session.checkNow()`).
    */
-  checkAlive(): Promise<boolean> {
+  checkNow(): Promise<boolean> {
     return this.heartbeat.checkNow();
   }
 

@@ -387,7 +387,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   checkNow(): Promise<boolean> {
     const node = this.usable();
-    return node === null ? Promise.resolve(false) : node.checkAlive();
+    return node === null ? Promise.resolve(false) : node.checkNow();
   }
 
   /**

@@ -27,6 +27,8 @@ export class Heartbeat {
   private judgeTimer: TimerHandle | undefined;
   /** checkNow() callers, told how the ping out now ends: true alive, false dead or stopped. */
   private waiters: ((alive: boolean) => void)[] = [];
+  /** The deadline of the checkNow() callers waiting, a timeout after the first of them. */
+  private checkTimer: TimerHandle | undefined;
   /**
    * When a ping last proved the peer alive, by both clocks: checkNow() lets that stand for one
    * timeout (a wake's `online` and `visibilitychange` together make one check, not two). Both,
@@ -64,8 +66,9 @@ export class Heartbeat {
    * Checks the peer now (a page woken from sleep, a network that changed): pings it unless a ping
    * is out already, whose verdict this shares, or one proved it alive within the last timeout.
    * Resolves true if it is alive; false if it was found dead (onDead was called, with `liveness
-   * check: no answer within N ms`) or the heartbeat was stopped. Judged as the heartbeat's own
-   * pings are: any byte heard counts as an answer.
+   * check: no answer within N ms`) or the heartbeat was stopped. Any byte heard counts as an
+   * answer, as for the heartbeat's own pings; unlike them, a check is answered within the timeout
+   * even while our output is backed up: nothing heard by then, and the peer is dead.
    */
   checkNow(): Promise<boolean> {
     if (this.stopped) return Promise.resolve(false);
@@ -77,14 +80,57 @@ export class Heartbeat {
       }
       this.probe('liveness check');
     }
-    return new Promise((resolve) => this.waiters.push(resolve));
+    const answer = new Promise<boolean>((resolve) => this.waiters.push(resolve));
+    // Its own deadline, whatever the ping's verdict waits for: a ping stuck behind our backed-up
+    // output (an upload in flight) is excused for 2 × interval + timeout after the last byte
+    // heard, and a check waited that long (32 s by default; the whole of it after a sleep that the
+    // monotonic clock did not count), which is the wait it is there to cut short.
+    if (this.checkTimer === undefined) {
+      const mark = this.received();
+      this.checkTimer = timeout(() => this.checkDue(mark, false), this.timeoutMs);
+    }
+    return answer;
+  }
+
+  /**
+   * A check's deadline: anything heard since the check began (`mark`, the bytes received then)
+   * proves the peer alive; nothing, and it is dead, backed-up output or not. Judged after the loop
+   * has polled for input (`last`), as a ping that timed out is: after a stall, an answer waiting
+   * in the socket is read only then.
+   */
+  private checkDue(mark: number, last: boolean): void {
+    this.checkTimer = undefined;
+    if (this.stopped || this.waiters.length === 0) return;
+    if (this.received() !== mark) {
+      this.answer(true);
+      return;
+    }
+    if (!last) {
+      this.checkTimer = timeout(() => this.checkDue(mark, true), 0);
+      return;
+    }
+    const err = new ConnectionClosedError(`liveness check: no answer within ${this.timeoutMs} ms`);
+    // Tells the callers (false) and ends the ping's excuse: one verdict, one onDead.
+    this.stop();
+    this.onDead(err);
+  }
+
+  /** Tells the checkNow() callers; an alive verdict stands for a timeout (aliveAt). */
+  private answer(alive: boolean): void {
+    clearTimeout(this.checkTimer);
+    this.checkTimer = undefined;
+    if (alive) {
+      this.aliveAt = now();
+      this.aliveAtWall = Date.now();
+    }
+    for (const w of this.waiters.splice(0)) w(alive);
   }
 
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.judgeTimer);
-    for (const w of this.waiters.splice(0)) w(false);
+    this.answer(false);
   }
 
   /** Takes note of the traffic since the last look; returns the time of this one. */
@@ -119,11 +165,7 @@ export class Heartbeat {
         if (this.waiters.length > 0) this.probe('liveness check');
         return;
       }
-      if (alive) {
-        this.aliveAt = now();
-        this.aliveAtWall = Date.now();
-      }
-      for (const w of this.waiters.splice(0)) w(alive);
+      this.answer(alive);
     };
     const judge = (err: Error, excusedBefore = false): void => {
       // Bytes heard since the ping prove the peer alive. So do bytes heard lately while our

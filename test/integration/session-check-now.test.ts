@@ -50,7 +50,7 @@ function session(extra: { heartbeatInterval?: number; heartbeatTimeout?: number 
     ...extra,
   });
   cleanups.push(() => s.close());
-  return { s, ends };
+  return { s, ends, sw };
 }
 
 /** A page's global scope and document, the document shown. */
@@ -117,6 +117,42 @@ describe('a page that wakes while its session is ready', () => {
     const inside = node as unknown as { pinger: { size: number }; heartbeat: { judgeTimer?: unknown } };
     expect(inside.pinger.size).toBe(0);
     expect(inside.heartbeat.judgeTimer).toBeUndefined();
+  });
+});
+
+describe('a page that wakes with an upload in flight', () => {
+  it('finds a connection that died in its sleep within heartbeatTimeout, its output backed up', async () => {
+    // The upload filled the output before the connection went dark: the wake's ping, queued
+    // behind it, was excused for 2 × heartbeatInterval + heartbeatTimeout (32 s by default, two
+    // minutes here) after the last byte heard, and the page waited that long to reconnect.
+    const { s, ends, sw } = session();
+    await s.ready();
+    const peer = new Session<FlexStream>({
+      connector: async () => {
+        const [a, b] = memoryPair();
+        sw.handle(b);
+        return a as Transport;
+      },
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'receiver',
+      heartbeatInterval: 60_000,
+    });
+    cleanups.push(() => peer.close());
+    await peer.ready();
+    peer.listen(7).on('stream', (x: FlexStream) => x.resume());
+    const up = await s.dial('receiver:7');
+    const scope = page();
+    reconnectOnWake(s, scope);
+    goDark(ends[0]!);
+    const node = s.node!;
+    up.write(new Uint8Array(1024 * 1024));
+    for (let i = 0; i < 100 && !node.scheduler.isBlocked; i++) await new Promise((r) => setImmediate(r));
+    expect(node.scheduler.isBlocked).toBe(true);
+    const lost = nextEvent<Error>(s, 'disconnect', 3_000);
+    scope.dispatchEvent(new Event('online'));
+    expect((await lost).message).toBe('liveness check: no answer within 300 ms');
+    await nextEvent(s, 'ready', 3_000);
   });
 });
 

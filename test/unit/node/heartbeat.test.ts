@@ -246,7 +246,88 @@ describe('heartbeat.checkNow()', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('a check whose ping was excused by a backed-up output that drained gets a ping of its own', async () => {
+  it('answers within the timeout while its own output is backed up: dead if nothing was heard', async () => {
+    // The defaults. An upload filled the output, and a check (a page's wake) pinged: the ping,
+    // stuck behind the upload, was excused for 2 × interval + timeout after the last byte heard,
+    // and the check waited that long: 32 s here, instead of 2 s.
+    const [interval, timeout] = [15_000, 2_000];
+    const dead = vi.fn();
+    const hb = new Heartbeat(
+      interval,
+      timeout,
+      () => 0,
+      () => 1,
+      () => true,
+      timesOut,
+      dead,
+    );
+    let verdict: boolean | undefined;
+    void hb.checkNow().then((v) => {
+      verdict = v;
+    });
+    await vi.advanceTimersByTimeAsync(timeout - 1);
+    expect(verdict).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(2);
+    expect(verdict).toBe(false);
+    expect(dead).toHaveBeenCalledTimes(1);
+    expect((dead.mock.calls[0]![0] as Error).message).toBe(`liveness check: no answer within ${timeout} ms`);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("a check that joins the heartbeat's excused ping answers a timeout after it was made", async () => {
+    const [interval, timeout] = [15_000, 2_000];
+    const dead = vi.fn();
+    let pings = 0;
+    const hb = new Heartbeat(
+      interval,
+      timeout,
+      () => 0,
+      () => 1,
+      () => true,
+      (t) => {
+        pings++;
+        return timesOut(t);
+      },
+      dead,
+    );
+    // The heartbeat's ping (nothing heard for an interval) timed out and is excused.
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(pings).toBe(1);
+    let verdict: boolean | undefined;
+    void hb.checkNow().then((v) => {
+      verdict = v;
+    });
+    await vi.advanceTimersByTimeAsync(timeout + 1);
+    expect(pings).toBe(1);
+    expect(verdict).toBe(false);
+    expect(dead).toHaveBeenCalledTimes(1);
+    hb.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('while its own output is backed up, a peer heard within the timeout is alive', async () => {
+    const dead = vi.fn();
+    let received = 0;
+    const hb = new Heartbeat(
+      15_000,
+      2_000,
+      () => 0,
+      () => received,
+      () => true,
+      timesOut,
+      dead,
+    );
+    const check = hb.checkNow();
+    // Its credit for the upload comes in: the ping is still behind the upload.
+    setTimeout(() => received++, 1_500);
+    await vi.advanceTimersByTimeAsync(2_001);
+    expect(await check).toBe(true);
+    expect(dead).not.toHaveBeenCalled();
+    hb.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a check whose shared ping was excused and whose output drained gets a ping of its own', async () => {
     // Excused, the ping may have only just gone out when the output drains: no verdict on it.
     // The heartbeat leaves the next ping to its next check, which comes only once nothing was
     // heard for an interval; a caller waiting on checkNow() is pinged again at once instead.
@@ -262,24 +343,31 @@ describe('heartbeat.checkNow()', () => {
       () => backed,
       (t) => {
         pings++;
-        return timesOut(t);
+        // The second, sent once the output drained, is answered.
+        return pings === 1
+          ? timesOut(t)
+          : new Promise<number>((resolve) => setTimeout(() => resolve(100), 100));
       },
       dead,
     );
+    // The heartbeat's ping went out at 1.25 s, timed out at 2.25 s, excused (heard at 0.25 s).
+    await vi.advanceTimersByTimeAsync(2_300);
     let verdict: boolean | undefined;
+    let pingsThen = 0;
     void hb.checkNow().then((v) => {
       verdict = v;
+      pingsThen = pings;
     });
-    // Timed out at 1 s, excused (heard at 0); the output drains at 1.1 s.
-    await vi.advanceTimersByTimeAsync(1_100);
     backed = false;
-    await vi.advanceTimersByTimeAsync(interval / 4);
-    expect(pings).toBe(2);
-    expect(verdict).toBeUndefined();
-    await vi.advanceTimersByTimeAsync(timeout + 10);
-    expect(verdict).toBe(false);
-    expect(dead).toHaveBeenCalledTimes(1);
+    // Judged again at 2.5 s: drained, so a new ping, answered 0.1 s later (before the check's
+    // deadline, 3.3 s).
+    await vi.advanceTimersByTimeAsync(500);
+    expect(verdict).toBe(true);
+    expect(pingsThen).toBe(2);
+    expect(dead).not.toHaveBeenCalled();
     hb.stop();
+    // (The fake peer's answers still running are this test's timers, not the heartbeat's.)
+    await vi.advanceTimersByTimeAsync(timeout);
     expect(vi.getTimerCount()).toBe(0);
   });
 });

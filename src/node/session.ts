@@ -579,7 +579,17 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * resolves once that is done.
    */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
+    if (this.closing === null) {
+      // Held before shutdown() runs: its 'state' event ('closed') comes first, and a listener
+      // that called close() from it (a cleanup shared with other exits) found no close under
+      // way, and shut down a second time: 'close' was emitted twice, and the outer call, finding
+      // the node gone, resolved before the node had closed.
+      let settle!: { resolve: () => void; reject: (e: unknown) => void };
+      this.closing = new Promise<void>((resolve, reject) => {
+        settle = { resolve, reject };
+      });
+      this.shutdown().then(settle.resolve, settle.reject);
+    }
     return this.closing;
   }
 

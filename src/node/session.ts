@@ -248,6 +248,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   private shortLived = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** An attempt's dial or admission is under way (not its start, nor the spread before it). */
+  private attempting = false;
+  /** reconnectNow() was called while an attempt was under way: if it fails, the next comes at once. */
+  private wokeDuring = false;
   /** What hears the opener's abort while the session waits to try again (attemptAfter). */
   private retryWatch: LinkedSignal | null = null;
   private readonly abort = new AbortController();
@@ -353,16 +357,22 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * knows the reason to wait has passed (a page back online, an app back in the foreground, a
    * network interface up again, a password fixed with setPassword()) and would otherwise wait out
    * up to backoffMax. True if it started an attempt; false, doing nothing, while the session is
-   * connecting (the start's spread included), ready or closed, and from a 'disconnect' listener,
-   * which runs before the wait begins (one that always called it would retry without back-off).
-   * The back-off goes on from where it was: an attempt that fails again waits the next, longer
-   * delay.
+   * ready or closed, in the start's spread, and from a 'state' or 'disconnect' listener, which
+   * runs before the wait begins (one that always called it would retry without back-off). While
+   * an attempt is under way it returns false too, but the next attempt comes at once if that one
+   * fails: the reason to wait may have passed while it ran (a network back while the attempt
+   * still went through the old one), and the back-off after it waited up to backoffMax. The
+   * back-off goes on from where it was: an attempt that fails again waits the next, longer delay.
    */
   reconnectNow(): boolean {
     const timer = this.retryTimer;
     // 'backoff' with no timer yet: a 'state' or 'disconnect' listener, called before the wait is
     // armed. The wait then armed is the one a later call cuts short.
-    if (this._state !== 'backoff' || timer === null) return false;
+    if (this._state !== 'backoff' || timer === null) {
+      // Never two attempts at once: this one's failure, if it comes, cuts its back-off short.
+      if (this.attempting) this.wokeDuring = true;
+      return false;
+    }
     clearTimeout(timer);
     this.retryTimer = null;
     // The opener's abort is heard by the attempt's own linked signal from now on.
@@ -734,11 +744,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     let opener: LinkedSignal | undefined;
     let linked: LinkedSignal | undefined;
     const started = now();
+    // Only from here: a 'state' listener that called reconnectNow() on every 'connecting' would
+    // otherwise make each failure retry at once.
+    this.attempting = true;
+    this.wokeDuring = false;
     try {
       opener = this.followOpener();
       linked = eitherSignal(this.abort.signal, opener?.signal);
       const transport = await this.connector(linked.signal);
       if (this.isClosed) {
+        this.attempting = false;
         transport.destroy();
         return;
       }
@@ -757,12 +772,17 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         clock: this.opts.clock,
         signal: linked.signal,
       });
+      this.attempting = false;
       if (this.isClosed) {
         admitted.transport.destroy();
         return;
       }
       this.onAdmitted(admitted.transport, admitted.ip);
     } catch (err) {
+      // Read before anyone hears of the failure: a 'disconnect' listener's reconnectNow() is no wake.
+      const woke = this.wokeDuring;
+      this.attempting = false;
+      this.wokeDuring = false;
       if (this.isClosed) return;
       const e = err instanceof Error ? err : new Error(String(err));
       this.lastFailure = e;
@@ -785,9 +805,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         return;
       }
       // The line says when the next attempt comes (ms), or an operator cannot tell a back-off
-      // of 30 s from a node that gave up.
+      // of 30 s from a node that gave up. (After a wake, at once: the back-off still doubles.)
       const retryIn = this.nextDelay();
-      this.logger.warn({ ...fields, retryIn }, 'session attempt failed');
+      this.logger.warn({ ...fields, retryIn: woke ? 0 : retryIn }, 'session attempt failed');
       // A first program's `await session.ready()` waited for ever on a wrong password, told of it
       // only by a log that is silent by default. The waits of now hear of it; the session retries
       // regardless (a password fixed on the switcher admits it), and a ready() made from a
@@ -799,7 +819,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // A handler may have closed the session (say, on a wrong password): no retry then.
       if (this.isClosed) return;
       this.scheduleRetry(e, retryIn);
+      if (woke) this.reconnectNow();
     } finally {
+      // (Not `attempting`: the reconnectNow() above may have begun the next attempt already.)
       linked?.dispose();
       opener?.dispose();
     }

@@ -100,4 +100,67 @@ describe('session.reconnectNow()', () => {
     expect(other.s.reconnectNow()).toBe(false);
     expect(other.down.attempts).toBe(1);
   });
+
+  it('during an attempt: none made beside it, but the next comes at once if it fails', async () => {
+    // A page woke (online) while an attempt still went through the old network (a WebSocket dial
+    // that takes up to connectTimeout to fail): the call did nothing, and the failure then waited
+    // out the whole back-off (a minute here, up to backoffMax) with the network back.
+    const sw = switcher();
+    const calls: { fail: (e: Error) => void }[] = [];
+    let called: () => void = () => {};
+    const s = new Session<FlexStream>({
+      connector: () => {
+        if (calls.length > 0) {
+          const [a, b] = memoryPair();
+          sw.handle(b);
+          called();
+          return Promise.resolve(a as Transport);
+        }
+        return new Promise<Transport>((_, reject) => {
+          calls.push({ fail: reject });
+          called();
+        });
+      },
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'woke-while-trying',
+      heartbeatInterval: 0,
+      backoffInitial: 60_000,
+      backoffMax: 60_000,
+    });
+    cleanups.push(() => s.close());
+    expect(s.state).toBe('connecting');
+    expect(calls).toHaveLength(1);
+    // Under way: no second attempt beside it.
+    expect(s.reconnectNow()).toBe(false);
+    expect(s.reconnectNow()).toBe(false);
+    const again = new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no attempt within 3 s of the failure')), 3_000);
+      called = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    // A 'disconnect' listener's own call is no wake: it adds nothing.
+    let inListener: boolean | undefined;
+    s.once('disconnect', () => {
+      inListener = s.reconnectNow();
+    });
+    calls[0]!.fail(new Error('network unreachable'));
+    await again;
+    expect(inListener).toBe(false);
+    await s.ready({ timeout: 3_000 });
+    expect(s.connections).toBe(1);
+  });
+
+  it("a 'disconnect' listener's call after a failed attempt makes no attempt at once", async () => {
+    const { s, down } = session(switcher());
+    s.on('disconnect', () => s.reconnectNow());
+    s.on('state', () => s.reconnectNow());
+    await new Promise((r) => s.once('disconnect', r));
+    // Past the turn in which a retry at once would have begun.
+    await new Promise((r) => setImmediate(r));
+    expect(s.state).toBe('backoff');
+    expect(down.attempts).toBe(1);
+  });
 });

@@ -361,26 +361,32 @@ describe('browser connect() and a page that wakes', () => {
       const { session } = open({});
       expect(getEventListeners(win, 'online')).toHaveLength(1);
       expect(getEventListeners(doc, 'visibilitychange')).toHaveLength(1);
-      // Connecting: nothing to cut short.
+      // Connecting: no attempt beside the one under way ...
       win.dispatchEvent(new Event('online'));
       expect(NeverOpens.made).toHaveLength(1);
-      await backingOff(session, 0);
-      win.dispatchEvent(new Event('online'));
+      // ... but once it fails, the next comes at once (it may have begun on the old network).
+      const failed = new Promise((r) => session.once('disconnect', r));
+      NeverOpens.made[0]!.fail();
+      await failed;
       expect(session.state).toBe('connecting');
       expect(NeverOpens.made).toHaveLength(2);
       await backingOff(session, 1);
-      // Hidden: the page's timers may be late, but nobody is looking yet.
-      doc.dispatchEvent(new Event('visibilitychange'));
-      expect(NeverOpens.made).toHaveLength(2);
-      doc.visibilityState = 'visible';
-      doc.dispatchEvent(new Event('visibilitychange'));
+      win.dispatchEvent(new Event('online'));
+      expect(session.state).toBe('connecting');
       expect(NeverOpens.made).toHaveLength(3);
       await backingOff(session, 2);
+      // Hidden: the page's timers may be late, but nobody is looking yet.
+      doc.dispatchEvent(new Event('visibilitychange'));
+      expect(NeverOpens.made).toHaveLength(3);
+      doc.visibilityState = 'visible';
+      doc.dispatchEvent(new Event('visibilitychange'));
+      expect(NeverOpens.made).toHaveLength(4);
+      await backingOff(session, 3);
       await session.close();
       expect(getEventListeners(win, 'online')).toHaveLength(0);
       expect(getEventListeners(doc, 'visibilitychange')).toHaveLength(0);
       win.dispatchEvent(new Event('online'));
-      expect(NeverOpens.made).toHaveLength(3);
+      expect(NeverOpens.made).toHaveLength(4);
     } finally {
       vi.unstubAllGlobals();
     }

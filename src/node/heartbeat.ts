@@ -29,6 +29,8 @@ export class Heartbeat {
   private waiters: ((alive: boolean) => void)[] = [];
   /** The deadline of the checkNow() callers waiting, a timeout after the first of them. */
   private checkTimer: TimerHandle | undefined;
+  /** The bytes received when the first of the checkNow() callers waiting began. */
+  private checkMark = 0;
   /**
    * When a ping last proved the peer alive, by both clocks: checkNow() lets that stand for one
    * timeout (a wake's `online` and `visibilitychange` together make one check, not two). Both,
@@ -86,27 +88,27 @@ export class Heartbeat {
     // heard, and a check waited that long (32 s by default; the whole of it after a sleep that the
     // monotonic clock did not count), which is the wait it is there to cut short.
     if (this.checkTimer === undefined) {
-      const mark = this.received();
-      this.checkTimer = timeout(() => this.checkDue(mark, false), this.timeoutMs);
+      this.checkMark = this.received();
+      this.checkTimer = timeout(() => this.checkDue(false), this.timeoutMs);
     }
     return answer;
   }
 
   /**
-   * A check's deadline: anything heard since the check began (`mark`, the bytes received then)
+   * A check's deadline: anything heard since the check began (checkMark, the bytes received then)
    * proves the peer alive; nothing, and it is dead, backed-up output or not. Judged after the loop
    * has polled for input (`last`), as a ping that timed out is: after a stall, an answer waiting
    * in the socket is read only then.
    */
-  private checkDue(mark: number, last: boolean): void {
+  private checkDue(last: boolean): void {
     this.checkTimer = undefined;
     if (this.stopped || this.waiters.length === 0) return;
-    if (this.received() !== mark) {
+    if (this.received() !== this.checkMark) {
       this.answer(true);
       return;
     }
     if (!last) {
-      this.checkTimer = timeout(() => this.checkDue(mark, true), 0);
+      this.checkTimer = timeout(() => this.checkDue(true), 0);
       return;
     }
     const err = new ConnectionClosedError(`liveness check: no answer within ${this.timeoutMs} ms`);
@@ -173,7 +175,11 @@ export class Heartbeat {
       // path while the peer's ACKs trickle in.
       const r = received();
       if (this.stopped || r !== atPing) {
-        settle(!this.stopped);
+        // Not to a check that joined this ping after them, when nothing came since: heard before
+        // the machine slept, with the ping sent before it, they made a wake's check find the dead
+        // connection alive. That check gets a ping of its own instead.
+        const stale = this.waiters.length > 0 && r === this.checkMark;
+        settle(this.stopped ? false : stale ? undefined : true);
         return;
       }
       if (r !== this.lastReceived) this.lastHeard = now();

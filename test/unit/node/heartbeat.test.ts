@@ -305,6 +305,48 @@ describe('heartbeat.checkNow()', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("a check that joins the heartbeat's ping is not answered by bytes heard before it began", async () => {
+    // The heartbeat pinged; bytes came in behind the ping; the machine slept; the connection
+    // died. On waking, the page's check joined the ping under way, which timed out and was found
+    // alive by those bytes: the check said alive, and the dead connection stayed up until the
+    // heartbeat's next ping failed. The check now gets a ping of its own.
+    const [interval, timeout] = [15_000, 2_000];
+    const dead = vi.fn();
+    let received = 0;
+    let pings = 0;
+    const hb = new Heartbeat(
+      interval,
+      timeout,
+      () => 0,
+      () => received,
+      () => false,
+      (t) => {
+        pings++;
+        return timesOut(t);
+      },
+      dead,
+    );
+    // The heartbeat's ping (nothing heard for an interval) goes out at 18.75 s.
+    await vi.advanceTimersByTimeAsync(19_000);
+    expect(pings).toBe(1);
+    received++;
+    let verdict: boolean | undefined;
+    void hb.checkNow().then((v) => {
+      verdict = v;
+    });
+    // The shared ping times out at 20.75 s: its bytes came before the check, which pings again.
+    await vi.advanceTimersByTimeAsync(1_800);
+    expect(verdict).toBeUndefined();
+    expect(pings).toBe(2);
+    // Nothing heard by the check's deadline, 21 s.
+    await vi.advanceTimersByTimeAsync(300);
+    expect(verdict).toBe(false);
+    expect(dead).toHaveBeenCalledTimes(1);
+    hb.stop();
+    await vi.advanceTimersByTimeAsync(timeout);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('while its own output is backed up, a peer heard within the timeout is alive', async () => {
     const dead = vi.fn();
     let received = 0;

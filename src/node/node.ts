@@ -443,9 +443,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * (on a direct link, the peer) at once, and if nothing is heard back within heartbeatTimeout,
    * destroys the node as the heartbeat would ('close' with ConnectionClosedError `liveness check:
    * no answer within 2000 ms`). Resolves true if the connection is alive; false if it was found
-   * dead, or the node is closed (nothing to check). Any byte heard counts as an answer, so a live
-   * connection is left as it is; a ping under way (a check's or the heartbeat's) is shared, and
-   * one answered within the last heartbeatTimeout stands. Works with the heartbeat off
+   * dead, or the node is closed (nothing to check). Any byte heard since the check began counts
+   * as an answer, so a live connection is left as it is; a ping under way (a check's or the
+   * heartbeat's) is shared, and one answered within the last heartbeatTimeout stands. The answer
+   * comes within heartbeatTimeout also while the output is backed up (an upload in flight). Works with the heartbeat off
    * (heartbeatInterval 0) too. A node does not reconnect: that is a Session's (`session.checkNow()`).
    */
   checkNow(): Promise<boolean> {

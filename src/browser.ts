@@ -84,8 +84,8 @@ export interface BrowserConnectOptions extends SessionOptions {
    * While it is ready, check the connection instead (`session.checkNow()`: one ping, answered
    * within heartbeatTimeout or the connection is dropped and the session reconnects), which may
    * have died unseen while the page slept. A closed session is left as it is; a connecting one
-   * tries again at once if the attempt under way fails. The listeners go when the session closes. false: none, for a page that calls reconnectNow() and
-   * checkNow() on its own terms.
+   * tries again at once if the attempt under way fails. The listeners go when the session
+   * closes. false: none, for a page that calls reconnectNow() and checkNow() on its own terms.
    */
   reconnectOnWake?: boolean;
 }

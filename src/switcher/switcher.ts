@@ -4,7 +4,7 @@ import { errorFields } from '../util/cause.js';
 import { checkOptions } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { IdIndex } from '../util/id-index.js';
-import { type Logger, logLost, silentLogger } from '../util/logger.js';
+import { containedLogger, type Logger, logLost, silentLogger } from '../util/logger.js';
 import { MAX_DELAY, now, timeout } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
@@ -158,7 +158,9 @@ export class Switcher extends Emitter<SwitcherEvents> {
       o.maxClients,
       new IpPool(MIN_IP, MAX_IP, o.ipAssignment),
     );
-    this.router = new Router(this.registry, access, this.logger, o.maxStreamsPerClient);
+    // Contained: the router logs each frame it drops or refuses in the middle of handling it, where
+    // a logger that throws dropped the sender for `error` and the refusal the line came before.
+    this.router = new Router(this.registry, access, containedLogger(this.logger), o.maxStreamsPerClient);
     const self = this;
     this.clientHost = {
       options: o,

@@ -34,3 +34,20 @@ export function logLost(write: () => void): void {
     // Nothing is left to tell it to.
   }
 }
+
+/**
+ * `logger` with each line written as logLost writes one: for code that logs in the middle of
+ * handling a peer's frame, where a logger that throws (a closed pipe) stopped the handling halfway
+ * and was taken for a fault of that frame. Its lines are what it reports, never what it decides.
+ */
+export function containedLogger(logger: Logger): Logger {
+  if (logger === silentLogger) return logger;
+  const child = logger.child;
+  return {
+    debug: (...args) => logLost(() => logger.debug(...args)),
+    info: (...args) => logLost(() => logger.info(...args)),
+    warn: (...args) => logLost(() => logger.warn(...args)),
+    error: (...args) => logLost(() => logger.error(...args)),
+    ...(child && { child: (bindings: object) => containedLogger(child.call(logger, bindings)) }),
+  };
+}

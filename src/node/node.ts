@@ -899,6 +899,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    */
   internalError(err: unknown): void {
     if (this._closed) return;
+    this.destroy(this.internalFault(err));
+  }
+
+  /** Counts and logs a bug of ours that ends the connection; returns the error it ends with. */
+  private internalFault(err: unknown): ConnectionClosedError {
     this.stats.internalErrors++;
     this.logger.error(
       {
@@ -908,7 +913,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       },
       'internal error handling a frame, closing',
     );
-    this.destroy(new ConnectionClosedError('internal error handling a frame', { cause: err }));
+    return new ConnectionClosedError('internal error handling a frame', { cause: err });
   }
 
   /**
@@ -923,13 +928,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       try {
         this.frameDecoder.end();
       } catch (err) {
-        // (end() throws nothing else.)
-        const e = err as ProtocolError;
+        // Its ProtocolError alone is the peer's frame cut short. Anything else is a bug of ours,
+        // which was cast to one and reported as the peer's, without its stack (onTransportData).
+        if (!(err instanceof ProtocolError)) return this.internalFault(err);
         this.logger.warn(
-          { ...errorFields(e), remote: this.transport.remoteAddress },
+          { ...errorFields(err), remote: this.transport.remoteAddress },
           'protocol error, closing',
         );
-        return e;
+        return err;
       }
     }
     // A stream close() had to cut (its peer took nothing within closeAckTimeout) names that close

@@ -3,6 +3,7 @@ import { ConnectionClosedError, type FlexStream, Node, ProtocolError } from '../
 import { StreamCore } from '../../../src/stream/core.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { Caps, Cmd } from '../../../src/wire/constants.js';
+import { FrameDecoder } from '../../../src/wire/decoder.js';
 import { encodeOpen } from '../../../src/wire/open.js';
 import { encodeReset } from '../../../src/wire/reset.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
@@ -169,6 +170,29 @@ describe("an application's throw inside the frame dispatch", () => {
     expect(err).toBeInstanceOf(ConnectionClosedError);
     expect(err?.cause).toBe(bug);
     expect(logger.find('internal error handling a frame, closing')).toHaveLength(1);
+  });
+
+  it("a bug of ours as the byte stream ends is an internal error, not the peer's cut frame", async () => {
+    const logger = captureLogger();
+    const [a, b] = memoryPair();
+    const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 0, logger });
+    cleanups.push(() => node.destroy());
+    b.attach({ data: () => {}, drain: () => {}, close: () => {} });
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(FrameDecoder.prototype, 'end').mockImplementation(() => {
+      throw bug;
+    });
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    b.close();
+    const err = await closed;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err).not.toBeInstanceOf(ProtocolError);
+    expect(err?.cause).toBe(bug);
+    expect(node.stats.internalErrors).toBe(1);
+    expect(logger.find('protocol error, closing')).toEqual([]);
+    const [line] = logger.find('internal error handling a frame, closing');
+    expect(line).toMatchObject({ level: 'error', fields: { err: 'flexmux bug' } });
+    expect(line?.fields.stack).toContain('TypeError: flexmux bug');
   });
 
   it("a malformed frame is still the peer's protocol error", async () => {

@@ -26,7 +26,7 @@ import {
 } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { IdIndex } from '../util/id-index.js';
-import { type Logger, silentLogger } from '../util/logger.js';
+import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import { releaseWatch } from '../util/slabs.js';
 import { now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
@@ -240,7 +240,10 @@ export function dialLimits(
 export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> implements StreamHost {
   /** The options with their defaults applied. */
   readonly options: ResolvedNodeOptions;
-  /** Where the node logs: the `logger` option, or one that drops everything. */
+  /**
+   * Where the node logs: the `logger` option, each line's failure kept in (containedLogger), or
+   * one that drops everything.
+   */
   readonly logger: Logger;
   /** The writer of the connection (manual section 4): frames and bytes written are counted there. */
   readonly scheduler: Scheduler;
@@ -360,7 +363,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.options = validateNodeOptions(options);
     const { caps, earlyData } = this.options;
     this.openCaps = earlyData ? caps : caps & ~Caps.EARLY_DATA;
-    this.logger = this.options.logger ?? silentLogger;
+    // Contained: the node logs in the middle of handling a frame and as its connection ends,
+    // where a logger that throws (a closed pipe) was taken for a bug of ours that closes the
+    // connection, or skipped the 'close' a session waits for to reconnect.
+    this.logger = containedLogger(this.options.logger ?? silentLogger);
     this.transport = transport;
     this.makeStream = makeStream;
     this._ip = this.options.ip;

@@ -101,7 +101,10 @@ const DESTROY_GRACE = 1_000;
 export class Switcher extends Emitter<SwitcherEvents> {
   /** The options with their defaults applied. */
   readonly options: ResolvedSwitcherOptions;
-  /** Where the switcher logs: the `logger` option, or one that drops everything. */
+  /**
+   * Where the switcher logs: the `logger` option, each line's failure kept in (containedLogger),
+   * or one that drops everything.
+   */
   readonly logger: Logger;
   private readonly registry: Registry<SwitcherClient>;
   /** The registry's clients by id, for pages of clients() (listed while the registry holds them). */
@@ -129,7 +132,10 @@ export class Switcher extends Emitter<SwitcherEvents> {
     super();
     this.options = validateSwitcherOptions(options);
     const o = this.options;
-    this.logger = o.logger ?? silentLogger;
+    // Contained, for every part of the switcher: a logger that throws (a closed pipe) dropped the
+    // sender of a frame the router logged, failed a takeover's admission as a bug of ours (the
+    // eviction's line), and made close() throw with the shutdown never begun.
+    this.logger = containedLogger(o.logger ?? silentLogger);
     const access = new AccessPolicy(o.password, o.access);
     // Checked: kept as a copy, as setAccess() keeps one, so that the caller changing its object
     // later changes neither options.access nor what the next setAccess() logs as removed.
@@ -158,9 +164,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
       o.maxClients,
       new IpPool(MIN_IP, MAX_IP, o.ipAssignment),
     );
-    // Contained: the router logs each frame it drops or refuses in the middle of handling it, where
-    // a logger that throws dropped the sender for `error` and the refusal the line came before.
-    this.router = new Router(this.registry, access, containedLogger(this.logger), o.maxStreamsPerClient);
+    this.router = new Router(this.registry, access, this.logger, o.maxStreamsPerClient);
     const self = this;
     this.clientHost = {
       options: o,

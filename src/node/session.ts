@@ -22,7 +22,7 @@ import {
   withoutNullSignal,
 } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
-import { type Logger, silentLogger } from '../util/logger.js';
+import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import { eitherSignal, followSignal, type LinkedSignal, whenAborted } from '../util/signals.js';
 import { clampDelay, now } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
@@ -314,7 +314,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.connector = connector;
     this.makeNode = makeNode;
     this.opts = options;
-    this.logger = options.logger ?? silentLogger;
+    // Contained: a logger that throws (a closed pipe) on the lines of a failed attempt or a lost
+    // connection stopped the retry that follows them, and the session waited for good.
+    this.logger = containedLogger(options.logger ?? silentLogger);
     // An opener's signal aborted already fails the first attempt at once, as without a spread.
     // No draw without a spread: the default start takes nothing from Math.random.
     const first = startSpread === 0 || this.bounds.signal?.aborted ? 0 : spreadDelay(startSpread);

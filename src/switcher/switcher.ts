@@ -439,13 +439,22 @@ export class Switcher extends Emitter<SwitcherEvents> {
     nowNs: bigint,
   ): void {
     const transport = reader.transport;
-    const client = new SwitcherClient(this.clientHost, transport, {
-      id: this.nextId++,
-      ip: claim.ip,
-      domain: v.domain,
-      mac: v.request.mac,
-      connectedAt: Number(nowNs / 1_000_000n),
-    });
+    let client: SwitcherClient;
+    try {
+      client = new SwitcherClient(this.clientHost, transport, {
+        id: this.nextId++,
+        ip: claim.ip,
+        domain: v.domain,
+        mac: v.request.mac,
+        connectedAt: Number(nowNs / 1_000_000n),
+      });
+    } catch (err) {
+      // A bug of ours making it: the door cuts the connection as its own failure, and the claim
+      // goes with it. Left neither committed nor cancelled, it kept the domain claimed for good
+      // (every later admission of it refused as busy) and its IP and place taken.
+      claim.cancel();
+      throw err;
+    }
     claim.commit(client);
     try {
       this.byId.push(client.id, client.ip, this.registry.size);

@@ -192,3 +192,30 @@ describe('a bug of ours as a client is enrolled', () => {
     await join(sw, 'alice');
   });
 });
+
+describe('a bug of ours as a client is made', () => {
+  it('leaves its domain and IP claimed by nobody', async () => {
+    const log = captureLogger();
+    const sw = new Switcher({ password: PASSWORD, logger: log, idleTimeout: 60_000 });
+    switchers.push(sw);
+    const errors: Error[] = [];
+    sw.on('error', (e) => errors.push(e));
+    const bug = new TypeError('flexmux bug');
+    // Made client by client (SwitcherClient's constructor), before the claim is committed.
+    vi.spyOn(
+      SwitcherClient.prototype as unknown as { armIdle: () => void },
+      'armIdle',
+    ).mockImplementationOnce(() => {
+      throw bug;
+    });
+    const raw = connectRaw(sw);
+    const req = await sealRequest(PASSWORD, { domain: 'alice', timestamp: BigInt(Date.now()) * 1_000_000n });
+    raw.send(req);
+    await raw.closed;
+    await expect.poll(() => errors).toEqual([bug]);
+    expect(log.find('admission failed inside the switcher')).toHaveLength(1);
+    // The domain was left claimed for good: every later admission of it refused as busy.
+    await join(sw, 'alice');
+    expect(sw.clients().map((c) => c.domain)).toEqual(['alice']);
+  });
+});

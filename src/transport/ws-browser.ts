@@ -1,7 +1,7 @@
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { concatBytes, isArrayBuffer } from '../util/bytes.js';
 import { checkOptions } from '../util/check.js';
-import { type Logger, silentLogger } from '../util/logger.js';
+import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
   abnormalClosure,
@@ -98,7 +98,9 @@ class BrowserWsTransport implements Transport {
     this.pollInterval = options.pollInterval ?? transportDefaults.browserPollInterval;
     this.closeTimeout = options.closeTimeout ?? transportDefaults.closeTimeout;
     this.maxHeld = options.maxHeldBytes ?? transportDefaults.browserMaxHeldBytes;
-    this.logger = options.logger ?? silentLogger;
+    // Contained: its one line comes before the close of a peer that sent past maxHeldBytes, and a
+    // logger that throws (a closed pipe) skipped that close, the dropped message lost unsaid.
+    this.logger = containedLogger(options.logger ?? silentLogger);
     this.remoteAddress = options.remoteAddress ?? hostOf(ws.url);
     this.inbox = new Inbox(this.slot, {
       ended: () => this.report(this.failure),

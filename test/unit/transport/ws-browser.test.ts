@@ -324,6 +324,26 @@ describe('browser WebSocket transport against a scripted WebSocket', () => {
     expect(ws.closeCalls).toEqual([4003]);
   });
 
+  it('closes past maxHeldBytes with a logger that throws too, and loses nothing unsaid', async () => {
+    // The line came first: a logger that throws (a closed pipe) skipped the close, and the
+    // message the inbox had dropped was lost while the connection went on as if whole.
+    const ws = new FakeWebSocket();
+    const logger = {
+      ...captureLogger(),
+      warn: () => {
+        throw new Error('write EPIPE');
+      },
+    };
+    const t = browserWsTransport(ws.asWebSocket(), { closeTimeout: 0, maxHeldBytes: 1000, logger });
+    const p = attachProbe(t);
+    t.pauseReading();
+    for (let i = 0; i < 10; i++) ws.receive(new Uint8Array(100).buffer);
+    expect(() => ws.receive(new Uint8Array(1).buffer)).not.toThrow();
+    expect(ws.closeCalls).toEqual([4008]);
+    await p.closed();
+    expect(p.closes[0]).toBeInstanceOf(LimitError);
+  });
+
   it('holds at most maxHeldBytes while paused, then closes with a LimitError and a log line', async () => {
     const ws = new FakeWebSocket();
     const logger = captureLogger();

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { ConnectionClosedError } from '../errors.js';
 import { checkOptions } from '../util/check.js';
-import { type Logger, silentLogger } from '../util/logger.js';
+import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
   checkNumber,
@@ -330,7 +330,7 @@ export function startListener(
       server.off('error', reject);
       const info = server.address() as net.AddressInfo;
       const address = formatAddress(info.address, info.port);
-      const logger = options.logger ?? silentLogger;
+      const logger = containedLogger(options.logger ?? silentLogger);
       // Later errors are failed accepts (ENOBUFS and the like): the server keeps listening, but the
       // connection is lost, and an operator must be able to see why.
       server.on('error', (err: Error & { code?: string }) =>

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { checkOptions } from '../util/check.js';
-import { silentLogger } from '../util/logger.js';
+import { containedLogger, silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
   checkNumber,
@@ -114,8 +114,19 @@ export async function listenTlsReporting(
   onRefused?: HandshakeRefused,
 ): Promise<SecureTransportListener> {
   checkOptions('listenTls()', options);
-  const { host, port, backlog, logger, closeTimeout, handshakeTimeout, maxPendingHandshakes, ...tlsOptions } =
-    options;
+  const {
+    host,
+    port,
+    backlog,
+    logger: given,
+    closeTimeout,
+    handshakeTimeout,
+    maxPendingHandshakes,
+    ...tlsOptions
+  } = options;
+  // Contained: its lines come from the server's handlers before a connection is answered or
+  // closed, where a logger that throws (a closed pipe) ended the process and left it open.
+  const logger = containedLogger(given ?? silentLogger);
   checkDelayOption('closeTimeout', closeTimeout, 0);
   // Node reads 0 as its own default of 120 s: refused, as listenWs refuses it.
   checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);
@@ -137,7 +148,7 @@ export async function listenTlsReporting(
   // not on ERR_TLS_HANDSHAKE_TIMEOUT, which it only reports here: without this, handshakeTimeout
   // would close nothing and a client that never sends a ClientHello would hold its socket.
   server.on('tlsClientError', (err, socket) => {
-    logHandshakeFailure(logger ?? silentLogger, err, socket);
+    logHandshakeFailure(logger, err, socket);
     handshakes.refuse(socket, handshakeFailure(err, true));
     answerNotTls(handshakes.rawOf(socket), err, HTTP_TO_TLS_PORT);
     socket.destroy();

@@ -7,7 +7,7 @@ import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { checkOptions, shown as shownValue } from '../util/check.js';
-import { silentLogger } from '../util/logger.js';
+import { containedLogger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
   abnormalClosure,
@@ -622,7 +622,7 @@ export async function listenWsReporting(
     host,
     port,
     backlog,
-    logger,
+    logger: given,
     path,
     maxPayload,
     highWaterMark,
@@ -632,6 +632,9 @@ export async function listenWsReporting(
     maxPendingHandshakes,
     ...tlsOptions
   } = options;
+  // Contained: its lines come from the server's handlers before a connection is answered or
+  // closed, where a logger that throws (a closed pipe) ended the process and left it open.
+  const logger = containedLogger(given ?? silentLogger);
   checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);
   checkNumber('maxPendingHandshakes', maxPendingHandshakes, 1, true);
   const handshake = handshakeTimeout ?? transportDefaults.wsHandshakeTimeout;
@@ -656,7 +659,7 @@ export async function listenWsReporting(
     onRefused,
   );
   // A malformed or too slow request, or (wss) a failed TLS handshake: say so, answer as Node would.
-  const onClientError = httpClientError(server, logger ?? silentLogger);
+  const onClientError = httpClientError(server, logger);
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
     handshakes.refuse(socket as net.Socket, handshakeFailure(err, secure));
     // Answered in the clear before the TLS socket is closed, as listenTls answers (tls.ts).

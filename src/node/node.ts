@@ -808,7 +808,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       // the peer one that does not read (Scheduler.pushControl).
       this.scheduler.pushControlFrame(cmd, dstIP, dstPort, srcIP, srcPort, payload, size);
     } catch (err) {
-      this.destroy(err as Error);
+      // Past the bound, a peer that does not read (LimitError). Anything else is a bug of ours:
+      // it closed the node as if the connection had failed, logged at info without its stack and
+      // counted as no internal error.
+      if (err instanceof LimitError) this.destroy(err);
+      else this.internalError(err);
     }
   }
 

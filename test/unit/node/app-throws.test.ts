@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionClosedError, type FlexStream, Node, ProtocolError } from '../../../src/index.js';
+import { Scheduler } from '../../../src/scheduler.js';
 import { StreamCore } from '../../../src/stream/core.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { Caps, Cmd } from '../../../src/wire/constants.js';
@@ -192,6 +193,23 @@ describe("an application's throw inside the frame dispatch", () => {
     expect(logger.find('protocol error, closing')).toEqual([]);
     const [line] = logger.find('internal error handling a frame, closing');
     expect(line).toMatchObject({ level: 'error', fields: { err: 'flexmux bug' } });
+    expect(line?.fields.stack).toContain('TypeError: flexmux bug');
+  });
+
+  it('a bug of ours queueing a control frame is an internal error, not a failed connection', async () => {
+    const { node, logger } = link();
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(Scheduler.prototype, 'pushControlFrame').mockImplementationOnce(() => {
+      throw bug;
+    });
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    const ping = node.ping();
+    const err = await closed;
+    await expect(ping).rejects.toBeInstanceOf(ConnectionClosedError);
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err?.cause).toBe(bug);
+    expect(node.stats.internalErrors).toBe(1);
+    const [line] = logger.find('internal error handling a frame, closing');
     expect(line?.fields.stack).toContain('TypeError: flexmux bug');
   });
 

@@ -66,7 +66,7 @@ export function nodeMetrics(registry: Registry, view: NodeView, rtt: RttProbe | 
   readCounter(
     r,
     'flexmux_node_internal_errors_total',
-    'Connections closed by a fault of flexmux’s own (internal error handling a frame, logged at error with the stack).',
+    'Faults of flexmux’s own that closed a connection or threw as one closed (internal error handling a frame, internal error closing the node; logged at error with the stack).',
     none,
     () => one(view.moreCounters().internalErrors),
   );

@@ -1454,23 +1454,30 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.waitsEnd.abort();
     const graceful = byOwner || (this.closing && err instanceof ConnectionClosedError);
     this.closeError = graceful ? undefined : err;
-    this.scheduler.close();
-    this.loopback?.close();
-    this.heartbeat.stop();
-    this.retention.stop();
-    if (this.atLimit.active) this.endLimitBurst();
-    this.violations.end();
+    // Step by step (step()): a bug of ours in one threw out of the transport's close handler, an
+    // uncaught exception, and skipped the rest: timers left running, dials, pings and streams
+    // never failed, and no 'close', which a session waits for to reconnect.
+    this.step(() => this.scheduler.close());
+    this.step(() => this.loopback?.close());
+    this.step(() => this.heartbeat.stop());
+    this.step(() => this.retention.stop());
+    this.step(() => {
+      if (this.atLimit.active) this.endLimitBurst();
+      this.violations.end();
+    });
     if (this.burstReport !== undefined) clearTimeout(this.burstReport);
     this.burstReport = undefined;
     this.sending.clear();
-    this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err }));
-    for (const port of [...this.beforeAck.keys()]) this.dropBeforeAck(port);
+    this.step(() => this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err })));
+    for (const port of [...this.beforeAck.keys()]) this.step(() => this.dropBeforeAck(port));
     this.earlyDials.clear();
-    this.pinger.failAll(new ConnectionClosedError('connection closed', { cause: err }));
+    this.step(() => this.pinger.failAll(new ConnectionClosedError('connection closed', { cause: err })));
     // Listeners first: streams still in a backlog belong to nobody and close silently.
     for (const l of [...this.listeners.values()]) {
-      if (this.borrowed.has(l)) this.dropListener(l);
-      else l.close();
+      this.step(() => {
+        if (this.borrowed.has(l)) this.dropListener(l);
+        else l.close();
+      });
     }
     this.listeners.clear();
     // Its streams fail either way, as its dials and pings do: destroyed by its owner too, a stream
@@ -1478,7 +1485,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // that listens for 'error' only, as `flexmux dial` does). The face keeps the error in `failure`
     // when nobody listens, so nothing crashes.
     const streamErr = new ConnectionClosedError('connection closed', { cause: err });
-    for (const s of [...this.streams.values()]) s.abort(streamErr);
+    for (const s of [...this.streams.values()]) this.step(() => s.abort(streamErr));
     this.streams.clear();
     this.bySerial?.clear();
     if (this.closeError) {
@@ -1487,5 +1494,22 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       this.emit('error', err);
     }
     this.emit('close', this.closeError);
+  }
+
+  /** One step of teardown(): a bug of ours in it is counted and logged, and the next step runs. */
+  private step(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.stats.internalErrors++;
+      this.logger.error(
+        {
+          ...errorFields(err),
+          stack: err instanceof Error ? err.stack : undefined,
+          remote: this.transport.remoteAddress,
+        },
+        'internal error closing the node',
+      );
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionClosedError, type FlexStream, Node, ProtocolError } from '../../../src/index.js';
+import { Pinger } from '../../../src/node/pinger.js';
 import { Scheduler } from '../../../src/scheduler.js';
 import { StreamCore } from '../../../src/stream/core.js';
 import { memoryPair } from '../../../src/transport/memory.js';
@@ -8,7 +9,7 @@ import { FrameDecoder } from '../../../src/wire/decoder.js';
 import { encodeOpen } from '../../../src/wire/open.js';
 import { encodeReset } from '../../../src/wire/reset.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
-import { rawLink } from '../../helpers/raw.js';
+import { RawPeer, rawLink } from '../../helpers/raw.js';
 
 // Application code runs synchronously inside the node's frame dispatch: a flowing stream's 'data'
 // handler (Node's Readable emits it inside push()), a 'readable' handler at the end. What it
@@ -210,6 +211,35 @@ describe("an application's throw inside the frame dispatch", () => {
     expect(err?.cause).toBe(bug);
     expect(node.stats.internalErrors).toBe(1);
     const [line] = logger.find('internal error handling a frame, closing');
+    expect(line?.fields.stack).toContain('TypeError: flexmux bug');
+  });
+
+  it('a bug of ours as the node is torn down: the rest of the teardown runs, and it closes', async () => {
+    const logger = captureLogger();
+    const [a, b] = memoryPair();
+    const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 0, logger });
+    cleanups.push(() => node.destroy());
+    const raw = new RawPeer(b);
+    const accepted: FlexStream[] = [];
+    node.listen(80).on('stream', (s) => accepted.push(s));
+    raw.send(Cmd.OPEN, 1, 80, 2, 5000, encodeOpen({ domain: 'raw', window: 65536 }));
+    await vi.waitFor(() => expect(accepted).toHaveLength(1));
+    const [s] = accepted as [FlexStream];
+    const failed = new Promise<Error>((r) => s.once('error', r));
+    const dial = node.dial('bob:80');
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(Pinger.prototype, 'failAll').mockImplementationOnce(() => {
+      throw bug;
+    });
+    const closed = new Promise<Error | undefined>((r) => node.once('close', r));
+    b.close();
+    expect(await closed).toBeInstanceOf(ConnectionClosedError);
+    // What came after the step that threw: the stream failed, the dial too.
+    expect(await failed).toBeInstanceOf(ConnectionClosedError);
+    await expect(dial).rejects.toBeInstanceOf(ConnectionClosedError);
+    expect(node.stats.internalErrors).toBe(1);
+    const [line] = logger.find('internal error closing the node');
+    expect(line).toMatchObject({ level: 'error', fields: { err: 'flexmux bug' } });
     expect(line?.fields.stack).toContain('TypeError: flexmux bug');
   });
 

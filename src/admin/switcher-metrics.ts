@@ -110,11 +110,11 @@ export class SwitcherMetrics {
     );
     // A bug of ours: otherwise one in admission showed in no series at all (no refusal, no
     // departure), and one in routing only as a departure for `error`, as a connection that
-    // failed does. The switcher emits `error` for these, for one in a client's teardown, and for
-    // nothing else.
+    // failed does. The switcher emits `error` for these, for one in a client's teardown or in
+    // setAccess() ending what new rules forbid, and for nothing else.
     this.internalErrors = new Counter({
       name: 'flexmux_switcher_internal_errors_total',
-      help: 'Faults of the switcher’s own (a throw in its admission, routing or a client’s teardown, logged at error with the stack; its error event) since the admin server started.',
+      help: 'Faults of the switcher’s own (a throw in its admission, routing, a client’s teardown or an access reload’s enforcement, logged at error with the stack; its error event) since the admin server started.',
       registers: [r],
     });
     readGauge(

@@ -54,7 +54,10 @@ export type SwitcherEvents = {
   rtt: [number, ClientInfo['domain']];
   /** A connection was not admitted. */
   refused: [RefusalInfo];
-  /** Something failed inside the switcher; the affected connection is dropped. */
+  /**
+   * Something failed inside the switcher (a bug of flexmux's): the affected connection is dropped,
+   * or the rest of a client's teardown, or of setAccess(), goes on.
+   */
   error: [Error];
   /** `close()` began: listeners should stop accepting. */
   closing: [];
@@ -241,16 +244,27 @@ export class Switcher extends Emitter<SwitcherEvents> {
     this.options.access = kept;
     if (password !== undefined) this.options.password = password;
     const mayTalk = (a: string, b: string): boolean => this.access.mayTalk(a, b);
-    const ended = endForbidden(this.registry.entries(), mayTalk);
-    const closesAnswered = answerForbiddenCloses(this.registry.entries(), mayTalk);
-    const pingsAnswered = answerForbiddenPings(this.registry.entries(), mayTalk);
-    const refused = refuseForbiddenDials(
-      this.registry.entries(),
-      // Not mayDial: frames still pass between nodes one of which may dial the other, so a late
-      // ACK to a dial refused here would reach its dialer unasked and leave the acceptor's stream
-      // open for good; such a dial completes, as such nodes' open streams stay (endForbidden).
-      mayTalk,
-      (c, n, reason) => this.router.dropped(c, n, reason),
+    // The rules are in use from here on: a bug of ours ending what they forbid is reported (the
+    // switcher's error), not thrown. Thrown, the caller reported the old rules kept (the CLI's
+    // reload said so, and compared the next reload with them) while these were enforced.
+    const ended = this.enforce(() => endForbidden(this.registry.entries(), mayTalk), {
+      streams: 0,
+      pairs: [],
+    });
+    const closesAnswered = this.enforce(() => answerForbiddenCloses(this.registry.entries(), mayTalk), 0);
+    const pingsAnswered = this.enforce(() => answerForbiddenPings(this.registry.entries(), mayTalk), 0);
+    const refused = this.enforce(
+      () =>
+        refuseForbiddenDials(
+          this.registry.entries(),
+          // Not mayDial: frames still pass between nodes one of which may dial the other, so a
+          // late ACK to a dial refused here would reach its dialer unasked and leave the
+          // acceptor's stream open for good; such a dial completes, as such nodes' open streams
+          // stay (endForbidden).
+          mayTalk,
+          (c, n, reason) => this.router.dropped(c, n, reason),
+        ),
+      0,
     );
     // The rules are in use now, whatever the log does: a logger that throws (a closed pipe) must
     // not make the caller report the old rules kept (the CLI's reload would say so).
@@ -275,6 +289,26 @@ export class Switcher extends Emitter<SwitcherEvents> {
         'access rules replaced',
       ),
     );
+  }
+
+  /**
+   * One step of setAccess() after the new rules took effect: what it returns, or `otherwise` after
+   * a bug of ours, logged with its stack and emitted as the switcher's error.
+   */
+  private enforce<T>(step: () => T, otherwise: T): T {
+    try {
+      return step();
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      logLost(() =>
+        this.logger.error(
+          { ...errorFields(e), stack: e.stack },
+          'ending what the new access rules forbid failed',
+        ),
+      );
+      this.emit('error', e);
+      return otherwise;
+    }
   }
 
   /** Closes the node holding `domain`; false if no node holds it. */

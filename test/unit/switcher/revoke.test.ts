@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SwitcherClient } from '../../../src/switcher/client.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
 import { Caps, Cmd, SWITCHER_IP } from '../../../src/wire/constants.js';
 import { type Frame, makeFrame } from '../../../src/wire/frame.js';
@@ -14,6 +15,7 @@ import { join, PASSWORD, type Raw, text } from './helpers.js';
 
 const switchers: Switcher[] = [];
 afterEach(async () => {
+  vi.restoreAllMocks();
   await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 500 })));
 });
 
@@ -244,5 +246,30 @@ describe('Switcher.setAccess: streams the new rules forbid', () => {
     expect(() => sw.setAccess({ dial: [{ from: 'db', to: 'web' }] })).not.toThrow();
     broken = false;
     expect(sw.options.access).toEqual({ dial: [{ from: 'db', to: 'web' }] });
+  });
+});
+
+describe('Switcher.setAccess: a bug of ours ending what the new rules forbid', () => {
+  it('is reported as the switcher’s error, not thrown: the new rules are in use', async () => {
+    const log = captureLogger();
+    const sw = make(log);
+    const errors: Error[] = [];
+    sw.on('error', (e) => errors.push(e));
+    const web = await join(sw, 'web');
+    const db = await join(sw, 'db');
+    await stream(web, db, 1000, 0);
+    const bug = new TypeError('flexmux bug');
+    vi.spyOn(SwitcherClient.prototype, 'endOrphans').mockImplementationOnce(() => {
+      throw bug;
+    });
+    // Thrown, the caller (the CLI's reload) reported the old rules kept, and went on comparing
+    // the next reload with them, while the switcher enforced the new ones.
+    expect(() => sw.setAccess({ dial: [] })).not.toThrow();
+    expect(sw.options.access).toEqual({ dial: [] });
+    expect(errors).toEqual([bug]);
+    const [line] = log.find('ending what the new access rules forbid failed');
+    expect(line).toMatchObject({ level: 'error', fields: { err: 'flexmux bug' } });
+    expect(line?.fields.stack).toContain('TypeError: flexmux bug');
+    expect(log.find('access rules replaced')).toHaveLength(1);
   });
 });

@@ -2,13 +2,14 @@ import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { CLIENT_ID_RULE, parseClientId } from '../admin/client-id.js';
 import { isHeaderToken } from '../admin/config.js';
 import { isKickReason, KICK_REASON_RULE } from '../admin/kick-reason.js';
+import type { Logger } from '../util/logger.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError } from './exit.js';
 import { formatBytes } from './meter.js';
 import { addCommonOptions, type CommonOpts, flag } from './options.js';
 import { print } from './output.js';
 import { parseDomain, parseTimeout } from './parse.js';
-import { ADMIN_TOKEN_ENV, readSecretFile } from './secret.js';
+import { ADMIN_TOKEN_ENV, envSecret, readSecretFile } from './secret.js';
 
 /**
  * `flexmux clients` and `flexmux kick DOMAIN`: clients of a switcher's admin HTTP API
@@ -117,12 +118,17 @@ function baseUrl(o: AdminOpts, env: NodeJS.ProcessEnv = process.env): URL {
  * config), else FLEXMUX_ADMIN_TOKEN. The file wins over the variable, as for the password: an
  * explicit `--token-file` must not lose to a token exported for another switcher.
  */
-function adminToken(cmd: Command): string | undefined {
+function adminToken(cmd: Command, logger?: Pick<Logger, 'warn'>): string | undefined {
   const o = cmd.opts<AdminOpts>();
+  const source = cmd.getOptionValueSource('token');
+  // From the variable, trimmed as the switcher trims it (envSecret): a line ending a Kubernetes
+  // secret carried in was refused as not printable ASCII, a token the switcher took.
   const token =
-    o.tokenFile !== undefined && cmd.getOptionValueSource('token') !== 'cli'
+    o.tokenFile !== undefined && source !== 'cli'
       ? readSecretFile(o.tokenFile, 'admin token')
-      : o.token;
+      : source === 'env'
+        ? envSecret(ADMIN_TOKEN_ENV, 'admin token', process.env, logger)
+        : o.token;
   if (token === undefined || token === '') return undefined;
   // What the admin server accepts. Anything else fetch refuses with a message that quotes the
   // whole header, token included, which then reached stderr.
@@ -316,6 +322,8 @@ async function fetchJson(cmd: Command, path: string): Promise<unknown> {
 
 async function runClients(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<AdminOpts>();
+  // Read once first, for what reading it warns of: each request reads it again.
+  adminToken(ctx.cmd, ctx.logger);
   const body = await fetchClients(ctx.cmd);
   if (o.json) return await print(`${JSON.stringify(body, null, 2)}\n`, 'before the list went out');
   const list = rows(body);
@@ -347,6 +355,7 @@ async function checkHolder(cmd: Command, domain: string, id: number): Promise<vo
 async function runKick(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<AdminOpts>();
   const domain = ctx.args[0] as string;
+  adminToken(ctx.cmd, ctx.logger);
   const params: string[] = [];
   if (o.reason !== undefined) params.push(`reason=${encodeURIComponent(o.reason)}`);
   // The connection the operator saw: a node that reconnected since is another one, left alone.

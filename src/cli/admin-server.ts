@@ -31,8 +31,12 @@ export function addAdminOptions(cmd: Command, what: string): void {
  * its own option names ('set a token'), and only once the switcher's listeners were up and the
  * generated password printed: called before any of that, in the flags a user can set.
  */
-export function cliAdminToken(at: HostPort, file: string | undefined): string | undefined {
-  const token = findSecret({ file, env: ADMIN_TOKEN_ENV, what: 'admin token' });
+export function cliAdminToken(
+  at: HostPort,
+  file: string | undefined,
+  logger?: Pick<Logger, 'warn'>,
+): string | undefined {
+  const token = findSecret({ file, env: ADMIN_TOKEN_ENV, what: 'admin token' }, process.env, logger);
   if (token === undefined && !isLoopback(at.host)) {
     throw new CliError(
       'CLI_USAGE',

@@ -12,7 +12,7 @@ import { connectionLost, untilTarget } from '../node/redial.js';
 import type { SessionState } from '../node/session.js';
 import { splice } from '../splice.js';
 import { errorFields } from '../util/cause.js';
-import type { Logger } from '../util/logger.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import { now, timeout } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import { addAdminOptions, cliAdminToken, startCliAdmin } from './admin-server.js';
@@ -621,7 +621,7 @@ function nodeDomain(o: NodeOpts): string {
  * order, without binding, listening or connecting; resolves with what a start would run, or throws
  * what it would fail with.
  */
-async function checkNode(o: NodeOpts, logger: Logger): Promise<string> {
+async function checkNode(o: NodeOpts, logger: Logger, warnTo: Logger | undefined = logger): Promise<string> {
   const domain = nodeDomain(o);
   let summary = `node ${domain} on ${withoutPassword(o.switcher)}`;
   const rules = [
@@ -633,12 +633,12 @@ async function checkNode(o: NodeOpts, logger: Logger): Promise<string> {
   if (rules.length > 0) summary += `; ${rules.join(', ')}`;
   if (o.admin !== undefined) {
     // As a start refuses it (cliAdminToken), then the admin module's own checks.
-    const token = cliAdminToken(o.admin, o.adminTokenFile);
+    const token = cliAdminToken(o.admin, o.adminTokenFile, warnTo);
     await checkAdmin(o.admin, token);
     summary += `; admin on ${formatHostPort(o.admin)}`;
   }
   // The password, the CA file, --ws-zero-mask; then the URL and the TLS options, as connect() takes them.
-  connector(o.switcher, connectOptions(o, domain, logger));
+  connector(o.switcher, connectOptions(o, domain, logger, warnTo ?? silentLogger));
   return summary;
 }
 
@@ -699,7 +699,7 @@ async function runNode(ctx: CommandContext): Promise<number> {
     let admin: NodeReloadSources['admin'];
     const reloads = new ReloadCounts();
     if (o.admin !== undefined) {
-      const token = cliAdminToken(o.admin, o.adminTokenFile);
+      const token = cliAdminToken(o.admin, o.adminTokenFile, logger);
       const server = await startCliAdmin(
         { node: shown },
         o.admin,
@@ -734,7 +734,8 @@ async function runNode(ctx: CommandContext): Promise<number> {
       startCheck: checkAgain<NodeOpts>(
         ctx.cmd,
         o.config,
-        (opts) => checkNode(opts, logger),
+        // What reading the secrets warns of was said at the start.
+        (opts) => checkNode(opts, logger, undefined),
         [],
         // A list given by a flag or a variable wins over the file, so it cannot differ here.
         ['expose', 'forward'],

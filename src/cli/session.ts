@@ -16,14 +16,28 @@ import { PASSWORD_ENV, requireSecret } from './secret.js';
 
 /** Turns the connection flags into the library's ConnectOptions and opens a session. */
 
-export function connectOptions(o: ConnectOpts, domain: string, logger: Logger): ConnectOptions {
+/**
+ * The library's ConnectOptions for the flags, with `logger` for the session. What reading the
+ * password has to say (a line ending dropped from FLEXMUX_PASSWORD) goes to `warnTo`: a one-shot
+ * command's session logger lets only errors through (quietFor), and the warning is the command's.
+ */
+export function connectOptions(
+  o: ConnectOpts,
+  domain: string,
+  logger: Logger,
+  warnTo: Pick<Logger, 'warn'> = logger,
+): ConnectOptions {
   const secure = checkSchemeFlags(o);
-  const password = requireSecret({
-    file: o.passwordFile,
-    env: PASSWORD_ENV,
-    flag: '--password-file',
-    what: 'password',
-  });
+  const password = requireSecret(
+    {
+      file: o.passwordFile,
+      env: PASSWORD_ENV,
+      flag: '--password-file',
+      what: 'password',
+    },
+    process.env,
+    warnTo,
+  );
   const ca = o.ca === undefined ? undefined : readCaFile(o.ca);
   return {
     password,
@@ -135,7 +149,10 @@ export async function openOnce(
   logger: CliLogger,
   switcherIsDefault = false,
 ): Promise<NodeSession> {
-  const session = connect(o.switcher, { ...connectOptions(o, domain, quietFor(logger)), reconnect: false });
+  const session = connect(o.switcher, {
+    ...connectOptions(o, domain, quietFor(logger), logger),
+    reconnect: false,
+  });
   let onDisconnect: (err: Error) => void = () => {};
   const failed = new Promise<never>((_, reject) => {
     onDisconnect = reject;
@@ -194,7 +211,7 @@ export function openWaiting(
   logger: CliLogger,
 ): { session: NodeSession; failed: Promise<never>; dispose: () => void } {
   const session = connect(o.switcher, {
-    ...connectOptions(o, domain, quietFor(logger)),
+    ...connectOptions(o, domain, quietFor(logger), logger),
     backoffInitial: REDIAL_FIRST,
     backoffMax: REDIAL_MAX,
   });

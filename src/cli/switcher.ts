@@ -478,9 +478,13 @@ interface SwitcherStart {
  * (and the password files it names), the password, the switcher's options (its constructor's
  * checks), the certificate and key as a pair. Throws the error a start gives.
  */
-function switcherStart(o: SwitcherOpts, extras: ConfigData): SwitcherStart {
+function switcherStart(o: SwitcherOpts, extras: ConfigData, logger?: Logger): SwitcherStart {
   const access = accessFromConfig(extras.access, o.config ?? '');
-  const password = findSecret({ file: o.passwordFile, env: PASSWORD_ENV, what: 'password' });
+  const password = findSecret(
+    { file: o.passwordFile, env: PASSWORD_ENV, what: 'password' },
+    process.env,
+    logger,
+  );
   const options: Omit<SwitcherOptions, 'password'> = { access, ...limitOptions(o) };
   if (o.ipAssignment !== undefined) options.ipAssignment = o.ipAssignment;
   // The Switcher's own checks, without one: a generated password is random, so it never repeats
@@ -499,14 +503,16 @@ function switcherStart(o: SwitcherOpts, extras: ConfigData): SwitcherStart {
  * what it would fail with. Nothing is bound.
  */
 async function checkSwitcher(o: SwitcherOpts, extras: ConfigData): Promise<string> {
+  // A reload's check: what reading the secrets warns of was said at the start.
   return (await checkSwitcherStart(o, extras)).summary;
 }
 
 async function checkSwitcherStart(
   o: SwitcherOpts,
   extras: ConfigData,
+  logger?: Logger,
 ): Promise<{ summary: string; start: SwitcherStart }> {
-  const start = switcherStart(o, extras);
+  const start = switcherStart(o, extras, logger);
   const { specs } = start;
   const urls = [
     ...specs.tcp.map((a) => `tcp://${formatHostPort(a)}`),
@@ -517,7 +523,7 @@ async function checkSwitcherStart(
   let summary = urls.length > 0 ? `switcher on ${urls.join(', ')}` : 'switcher on the demo page only';
   if (o.admin !== undefined) {
     // As a start refuses it (cliAdminToken), then the admin module's own checks.
-    const token = cliAdminToken(o.admin, o.adminTokenFile);
+    const token = cliAdminToken(o.admin, o.adminTokenFile, logger);
     await checkAdmin(o.admin, token);
     summary += `; admin on ${formatHostPort(o.admin)}`;
   }
@@ -559,7 +565,7 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   const o = ctx.cmd.opts<SwitcherOpts>();
   const { logger } = ctx;
   if (o.checkConfig === true) {
-    const { summary, start } = await checkSwitcherStart(o, ctx.extras);
+    const { summary, start } = await checkSwitcherStart(o, ctx.extras, logger);
     warnCertificateValidity(o, start.pem, logger);
     if (o.admin !== undefined) warnBrowserBlockedPort(o.admin, 'the admin API', ADMIN_LOST, logger);
     if (o.demo !== undefined) warnBrowserBlockedPort(o.demo, 'the demo page', DEMO_LOST, logger);
@@ -568,9 +574,9 @@ async function runSwitcher(ctx: CommandContext): Promise<number> {
   }
   // Everything that can be bad usage is checked before a password is generated and printed, or
   // a listener bound, for a run that would not happen.
-  const start = switcherStart(o, ctx.extras);
+  const start = switcherStart(o, ctx.extras, logger);
   const { access, specs, pem } = start;
-  const adminToken = o.admin === undefined ? undefined : cliAdminToken(o.admin, o.adminTokenFile);
+  const adminToken = o.admin === undefined ? undefined : cliAdminToken(o.admin, o.adminTokenFile, logger);
   let password = start.password;
   const generated = password === undefined;
   if (password === undefined) {

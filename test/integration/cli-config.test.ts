@@ -147,6 +147,31 @@ describe('environment variables', () => {
     expect(r.code).toBe(0);
   });
 
+  it('FLEXMUX_PASSWORD with a trailing line ending is the password without it, as a file is, with a warning', async () => {
+    // A Kubernetes secret or an env-file carries the newline into the variable. Kept, it made the
+    // switcher's password or the client's one with a "\n" more: a wrong-password refusal.
+    const pw = file('k8s.pw', 'k8s-secret\n');
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], { FLEXMUX_PASSWORD: 'k8s-secret\n' });
+    const said = sw.child.logs.find((l) => l.env === 'FLEXMUX_PASSWORD');
+    expect(said?.level).toBe(40);
+    expect(said?.dropped).toBe('a trailing line ending (LF)');
+    const viaFile = await runCliToEnd(['ping', '-c', '1', '-s', sw.tcp], {
+      env: { FLEXMUX_PASSWORD_FILE: pw },
+    });
+    expect(viaFile.code).toBe(0);
+    const r = await runCliToEnd(['ping', '-c', '1', '-s', sw.tcp], {
+      env: { FLEXMUX_PASSWORD: 'k8s-secret\r\n' },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('"dropped":"a trailing line ending (CRLF)"');
+    expect(sw.child.stderr + r.stderr).not.toContain('k8s-secret');
+    // Only a line ending: refused (exit 2), not taken for none (a generated password, a
+    // "no password" of another cause).
+    const blank = await runCliToEnd(['ping', '-c', '1', '-s', sw.tcp], { env: { FLEXMUX_PASSWORD: '\n' } });
+    expect(blank.code).toBe(2);
+    expect(blank.stderr).toContain('FLEXMUX_PASSWORD (the password) is empty');
+  });
+
   it('an empty variable counts as unset, as an empty FLEXMUX_PASSWORD does', async () => {
     // Each was taken as a value: a config file and a password file named "" (ENOENT, exit 2, no
     // word of the variable), an invalid switcher URL, an invalid duration.

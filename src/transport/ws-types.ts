@@ -46,9 +46,11 @@ export interface WsSocket {
 /**
  * The options of the `ws` client that `dialWs()` passes through to it as given (its docs, "new
  * WebSocket(address[, protocols][, options])"), and the TLS options it passes on to Node for a
- * `wss://` URL. Left out: `perMessageDeflate` (flex uses no extension: always off),
- * `handshakeTimeout` (the dial's `timeout` bounds the whole dial), `maxPayload` (PayloadOption)
- * and `autoPong` (the transport answers pings itself).
+ * `wss://` URL; one given as undefined is ws's default, as if left out. Left out:
+ * `perMessageDeflate` (flex uses no extension: always off), `handshakeTimeout` (the dial's
+ * `timeout` bounds the whole dial; one given from JavaScript anyway is taken as that `timeout`,
+ * the smaller winning, not handed to ws), `maxPayload` (PayloadOption) and `autoPong` (the
+ * transport answers pings itself).
  */
 export interface WsClientOptions extends tls.SecureContextOptions {
   /** Extra HTTP headers of the upgrade request. */

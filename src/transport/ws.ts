@@ -419,6 +419,30 @@ class WsTransport implements Transport {
 
 const EMPTY = new Uint8Array(0);
 
+/** `options` without the keys whose value is undefined. */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(options) as (keyof T)[]) {
+    if (options[key] !== undefined) out[key] = options[key];
+  }
+  return out;
+}
+
+/**
+ * The deadline of a WebSocket dial: its `timeout`, or ws's own `handshakeTimeout` where a
+ * JavaScript caller gives that (as ws's options are spread in: the types leave it out), the
+ * smaller of both. Given to ws, its expiry was a ConnectionClosedError ("Opening handshake has
+ * timed out") that named neither the delay nor the likely cause, a 0 meant none, and a negative
+ * one threw from inside Node; as the dial's own deadline it is the TimeoutError `timeout` gives,
+ * and checked as `timeout` is.
+ */
+function dialDeadline(timeout: number | undefined, handshakeTimeout: number | undefined): number | undefined {
+  checkDelayOption('timeout', timeout, 1);
+  checkDelayOption('handshakeTimeout', handshakeTimeout, 1);
+  if (handshakeTimeout === undefined) return timeout;
+  return timeout === undefined ? handshakeTimeout : Math.min(timeout, handshakeTimeout);
+}
+
 // async as dialTcp is: a bad argument rejects rather than throws.
 /**
  * Connects to a `ws://` or `wss://` URL (`headers` and TLS options as the ws client takes them) and resolves
@@ -430,12 +454,25 @@ export async function dialWs(url: string, options: WsDialOptions = {}): Promise<
     throw new ConfigError(`dialWs needs a ws:// or wss:// URL, got ${withoutPassword(url)}`);
   }
   checkOptions('dialWs()', options);
-  const { signal, timeout, highWaterMark, lowWaterMark, closeTimeout, maxPayload, ...clientOptions } =
-    options;
+  const {
+    signal,
+    timeout,
+    handshakeTimeout,
+    highWaterMark,
+    lowWaterMark,
+    closeTimeout,
+    maxPayload,
+    ...given
+  } = options as WsDialOptions & { handshakeTimeout?: number };
   const transportOptions = { highWaterMark, lowWaterMark, closeTimeout };
   waterMarks(transportOptions, transportDefaults.wsHighWaterMark);
   checkDelayOption('closeTimeout', closeTimeout, 0);
   checkNumber('maxPayload', maxPayload, 1, true);
+  const deadline = dialDeadline(timeout, handshakeTimeout);
+  // An option given as undefined (`{ ...settings }` of settings left unset) is ws's default, as
+  // it is ours: spread as it was, it replaced ws's default with undefined (a protocolVersion of
+  // undefined refused, a maxRedirects of undefined following redirects for ever).
+  const clientOptions = definedOnly(given);
   const shown = withoutPassword(url);
   // Whether the connection was made, and whether anything answered the upgrade in HTTP: a port
   // that took the connection and then hung up, answered in another protocol or said nothing is
@@ -449,7 +486,7 @@ export async function dialWs(url: string, options: WsDialOptions = {}): Promise<
       : '';
   return guardDial<Transport>(
     `WebSocket dial to ${shown}`,
-    { signal, timeout, timeoutHint: unanswered },
+    { signal, timeout: deadline, timeoutHint: unanswered },
     (attempt) => {
       const ws = new (wsLib())(url, {
         // As given. The cast: @types/ws says checkServerIdentity returns a boolean, but ws passes

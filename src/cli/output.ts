@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { CliError, ExitCode } from './exit.js';
 
 /**
@@ -34,11 +35,22 @@ export function outputClosed(err: Error, what: string): Error {
  * went out, with the error of the first write that failed (EPIPE: the reader closed the pipe).
  * Never rejects. As long as the reader neither reads nor closes, it waits, as `cat` would: a slow
  * reader (`| less`) is still owed the tail, so callers bound it by a signal, not by a clock.
+ *
+ * With nothing queued, it answers at once, from the stream's state, writing nothing: it learnt
+ * that by writing an empty string, which a stdout that is a socket (a parent's socketpair, inetd's)
+ * fails with EPIPE once its reader has gone, even a reader that took every byte. A complete
+ * transfer whose reader left before the command ended (`dial --exit-on-remote-end` under a parent
+ * that exits once it has read the remote's last bytes) was reset and exited 141, saying its stdout
+ * had been closed before the transfer ended. A pipe takes an empty write without a word.
  */
-export function settled(out: NodeJS.WritableStream): Promise<Error | undefined> {
+export function settled(out: Writable): Promise<Error | undefined> {
+  if (out.errored !== null) return Promise.resolve(out.errored);
+  if (out.writableLength === 0) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     // Queued behind every earlier write: its callback runs once they are all out, or with the
-    // error of the first one that failed (Node hands it to every write still queued).
+    // error of the first one that failed (Node hands it to every write still queued). The empty
+    // write goes to the socket right after the last one taken: a reader would have to take that
+    // and leave in between for it to fail where no byte was lost.
     out.write('', (err?: Error | null) => resolve(err ?? undefined));
   });
 }

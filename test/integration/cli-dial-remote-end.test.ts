@@ -55,6 +55,51 @@ async function byeServer(): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
+/** The connections of `lateServer`, each ended when the test calls its function. */
+const enders: (() => void)[] = [];
+const enderWakers = new Set<() => void>();
+
+/**
+ * A TCP service that answers its client's first line with `bye\n` and ends its side only when
+ * the test says so (`enderAt`): the remote's end comes after its reader has taken every byte.
+ */
+async function lateServer(): Promise<number> {
+  late = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => {});
+    let received = '';
+    socket.on('data', (c: Buffer) => {
+      received += String(c);
+      if (!received.includes('\n') || received.includes('\0')) return;
+      received += '\0';
+      socket.write('bye\n');
+      enders.push(() => socket.end());
+      for (const w of [...enderWakers]) w();
+    });
+  });
+  await new Promise<void>((resolve) => late!.listen(0, '127.0.0.1', resolve));
+  return (late.address() as net.AddressInfo).port;
+}
+let late: net.Server | null = null;
+
+/** Resolves with the function that ends the `n`th connection of `lateServer`. */
+function enderAt(n: number): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const e = enders[n];
+      if (e === undefined) return;
+      enderWakers.delete(check);
+      clearTimeout(timer);
+      resolve(e);
+    };
+    const timer = setTimeout(() => {
+      enderWakers.delete(check);
+      reject(new Error(`no connection ${n} answered`));
+    }, 30_000);
+    enderWakers.add(check);
+    check();
+  });
+}
+
 /** Resolves with the `n`th connection's record, once the service has it (rejects after 30 s). */
 function heardAt(n: number): Promise<Heard> {
   return new Promise((resolve, reject) => {
@@ -91,6 +136,7 @@ afterEach(() => killAll());
 afterAll(async () => {
   await killAll(true);
   server?.close();
+  late?.close();
 });
 
 describe('flexmux dial, the remote ending first while stdin stays open', () => {
@@ -100,10 +146,21 @@ describe('flexmux dial, the remote ending first while stdin stays open', () => {
     const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], ENV, { shared: true });
     tcp = sw.tcp;
     const port = await byeServer();
-    const node = runCli(['node', '-s', tcp, '-d', 'bye', '--expose', `22=127.0.0.1:${port}`], {
-      env: ENV,
-      shared: true,
-    });
+    const latePort = await lateServer();
+    const node = runCli(
+      [
+        'node',
+        '-s',
+        tcp,
+        '-d',
+        'bye',
+        '--expose',
+        `22=127.0.0.1:${port}`,
+        '--expose',
+        `23=127.0.0.1:${latePort}`,
+      ],
+      { env: ENV, shared: true },
+    );
     await node.waitForLog('session ready');
   });
 
@@ -149,6 +206,67 @@ describe('flexmux dial, the remote ending first while stdin stays open', () => {
       stdin.end();
       expect(await exitWithin(dial, 30_000)).toBe(0);
       expect(await heardAt(n)).toEqual({ received: 'hi\n', how: 'end' });
+      expect(dial.stderr).toMatch(/^done: sent 3 B \(.*\), received 4 B /m);
+    } finally {
+      stdin.destroy();
+    }
+  });
+
+  // Found by the CLI leads hunt: once the remote's end came, the command checked that stdout had
+  // taken its bytes by writing nothing to it. A stdout that is a socket (a parent's socketpair,
+  // inetd's) whose reader had taken every byte and gone fails even an empty write with EPIPE: the
+  // transfer, complete, was reset and exited 141 with "stdout was closed by its reader before the
+  // transfer ended" on the terminal.
+  it('--exit-on-remote-end: a reader that took every byte and left before the remote ended: exit 0', async () => {
+    const n = enders.length;
+    const dial = runCli(
+      ['dial', 'bye:23', '-s', tcp, '--stats', '--log-level', 'info', '--exit-on-remote-end'],
+      {
+        env: ENV,
+        stdin: 'pipe',
+      },
+    );
+    const stdin = dial.proc.stdin!;
+    stdin.on('error', () => {});
+    try {
+      stdin.write('hi\n');
+      const end = await enderAt(n);
+      await dial.waitForStdout('bye\n');
+      // The reader has every byte the remote will send, and goes away (ssh's parent exiting).
+      const stdout = dial.proc.stdout!;
+      const gone = new Promise<void>((resolve) => stdout.once('close', () => resolve()));
+      stdout.destroy();
+      await gone;
+      end();
+      expect(await exitWithin(dial, 30_000)).toBe(0);
+      expect(dial.stderr).not.toMatch(/^flexmux dial: /m);
+      expect(dial.stderr).toMatch(/^remote ended: sent 3 B \(.*\), received 4 B /m);
+    } finally {
+      stdin.destroy();
+    }
+  });
+
+  it('without it: a reader that took every byte and left, then stdin ended: exit 0 with done:', async () => {
+    const n = enders.length;
+    const dial = runCli(['dial', 'bye:23', '-s', tcp, '--stats', '--log-level', 'info'], {
+      env: ENV,
+      stdin: 'pipe',
+    });
+    const stdin = dial.proc.stdin!;
+    stdin.on('error', () => {});
+    try {
+      stdin.write('hi\n');
+      const end = await enderAt(n);
+      await dial.waitForStdout('bye\n');
+      const stdout = dial.proc.stdout!;
+      const gone = new Promise<void>((resolve) => stdout.once('close', () => resolve()));
+      stdout.destroy();
+      await gone;
+      end();
+      await dial.waitForLog('remote ended');
+      stdin.end();
+      expect(await exitWithin(dial, 30_000)).toBe(0);
+      expect(dial.stderr).not.toMatch(/^flexmux dial: /m);
       expect(dial.stderr).toMatch(/^done: sent 3 B \(.*\), received 4 B /m);
     } finally {
       stdin.destroy();

@@ -2,7 +2,6 @@ import { Argument, Command, Option } from 'commander';
 import { defaults } from '../config.js';
 import { ConnectionClosedError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
-import { type TimerHandle, timeout } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import type { CliCommand, CommandContext } from './command.js';
 import { CliError, ExitCode } from './exit.js';
@@ -10,7 +9,7 @@ import { type Meter, startMeter, transferOutcome } from './meter.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import { outputClosed, settled } from './output.js';
 import { parseInterval, parseTarget, parseTimeout } from './parse.js';
-import { noSwitcherInTime, openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
+import { closeOnce, noSwitcherInTime, openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
 import { onStopSignal, type ShutdownHandle, type StopSignal } from './shutdown.js';
 
 /**
@@ -29,9 +28,6 @@ interface DialOpts extends ConnectOpts {
 }
 
 const s = (v: number): string => `${v / 1000}s`;
-
-/** ms the command waits for its session's close before it exits anyway. */
-const CLOSE_BOUND = 1_000;
 
 export function dialCommand(): CliCommand {
   const cmd = new Command('dial')
@@ -239,16 +235,6 @@ async function runDial(ctx: CommandContext): Promise<number> {
       }),
     );
     shutdown?.dispose();
-    // At most CLOSE_BOUND for a switcher that does not answer the close; the bound's timer is
-    // cleared once the close is done, not left pending behind it.
-    let bound: TimerHandle | undefined;
-    const late = new Promise<void>((resolve) => {
-      bound = timeout(resolve, CLOSE_BOUND);
-    });
-    try {
-      await Promise.race([session.close(), late]);
-    } finally {
-      clearTimeout(bound);
-    }
+    await closeOnce(session);
   }
 }

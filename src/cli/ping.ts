@@ -11,7 +11,7 @@ import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './o
 import { isOutputClosed, outputClosed, settled } from './output.js';
 import { parseCount, parseDomain, parseDuration, parseTimeout } from './parse.js';
 import { RttStats } from './rtt.js';
-import { openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
+import { closeOnce, openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
 import { onStopSignal } from './shutdown.js';
 
 /**
@@ -162,9 +162,13 @@ async function runPing(ctx: CommandContext): Promise<number> {
       out('');
       process.stdout.write(stats.report(name, performance.now() - started));
     }
-    shutdown.dispose();
     waiting?.dispose();
-    await session.close();
+    // Bounded, as dial's: a switcher that went away (what a Ctrl-C often ends a run for) held the
+    // command up to the transport's closeTimeout (5 s) after its summary. Under the signal
+    // handlers still: a second Ctrl-C meanwhile exits 1 at once, as docs/cli.md says, where it
+    // met Node's default and ended the process as killed by SIGINT (130).
+    await closeOnce(session);
+    shutdown.dispose();
   }
   // The last lines and the summary may still be queued for a full pipe, and a reader that left
   // meanwhile (`-c 3 | head -2`) fails them only now: the exit code waits for them, as ping(8)'s

@@ -5,7 +5,7 @@ import { REDIAL_FIRST, REDIAL_MAX } from '../node/redial.js';
 import { refusedForGood } from '../node/refusal.js';
 import { certificateRejected } from '../transport/certificate.js';
 import type { Logger } from '../util/logger.js';
-import { clampDelay } from '../util/timers.js';
+import { clampDelay, type TimerHandle, timeout } from '../util/timers.js';
 import { withoutPassword } from '../util/url.js';
 import { CliError } from './exit.js';
 import { readFileOnce } from './file-once.js';
@@ -287,4 +287,25 @@ export function noSwitcherInTime(
     `${what} timed out after ${timeout} ms waiting for the switcher ${withoutPassword(o.switcher)}${hint}${last}`,
     { cause: cause ?? err },
   );
+}
+
+/** ms a one-shot command (`dial`, `ping`) waits for its session's close before it exits anyway. */
+const CLOSE_BOUND = 1_000;
+
+/**
+ * Closes a one-shot command's session, waiting at most CLOSE_BOUND for a switcher that does not
+ * answer the close (hung, or the network gone: the transport would wait out its own closeTimeout,
+ * 5 s, after the command's result was out). The bound's timer is cleared once the close is done,
+ * not left pending behind it.
+ */
+export async function closeOnce(session: NodeSession): Promise<void> {
+  let bound: TimerHandle | undefined;
+  const late = new Promise<void>((resolve) => {
+    bound = timeout(resolve, CLOSE_BOUND);
+  });
+  try {
+    await Promise.race([session.close(), late]);
+  } finally {
+    clearTimeout(bound);
+  }
 }

@@ -95,3 +95,28 @@ describe('flexmux ping', () => {
     expect(ping.stderr).toMatch(/^flexmux ping: stdout failed before the run ended: ENOSPC: .*\[CLI_IO\]$/m);
   });
 });
+
+describe('flexmux ping when its switcher stops answering', () => {
+  // Found by the CLI review: after Ctrl-C printed the summary, ping waited for its session's
+  // close without a bound of its own, so a switcher that had gone away (hung, or the network
+  // gone) held it for the transport's closeTimeout (5 s); dial bounds that wait to 1 s. A second
+  // Ctrl-C meanwhile met Node's default (130), where docs/cli.md says it exits 1.
+  it('exits within a second or so of its summary, not after the transport gives up on the close', async () => {
+    const sw = await startSwitcher(['--tcp', '127.0.0.1:0'], ENV);
+    const ping = runCli(['ping', '-s', sw.tcp, '-i', '100ms', '-W', '1'], { env: ENV });
+    try {
+      await ping.waitForStdout('reply from switcher: seq=1');
+      // The switcher stops answering anything, the close included; the kernel still acks.
+      sw.child.proc.kill('SIGSTOP');
+      ping.proc.kill('SIGINT');
+      await ping.waitForStdout('ping statistics');
+      const summaryAt = performance.now();
+      const code = await ping.exited;
+      // 1 s of bound, and room for a loaded machine; 5 s without the bound.
+      expect(performance.now() - summaryAt).toBeLessThan(3_500);
+      expect(code).toBe(0);
+    } finally {
+      sw.child.proc.kill('SIGCONT');
+    }
+  });
+});

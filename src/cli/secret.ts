@@ -88,7 +88,7 @@ export function envSecret(
       .join(' and ');
     logger?.warn(
       { env: name, dropped },
-      `${name} has ${dropped}, as a Kubernetes secret or an env-file may add: not taken as part of the ${what}, as in a ${what} file`,
+      `${name} has ${dropped}, as a Kubernetes secret or an env-file may add: not taken as part of the ${what} (nor is it from a secret file)`,
     );
   }
   return secret;

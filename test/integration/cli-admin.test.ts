@@ -155,6 +155,20 @@ describe.concurrent('flexmux clients', () => {
     expect(JSON.parse(r.stdout)).toEqual({ count: 2, clients: CLIENTS });
   });
 
+  it('FLEXMUX_ADMIN_TOKEN with a trailing line ending is the token without it, with a warning', async ({
+    expect,
+  }) => {
+    // A Kubernetes secret's newline: refused as not printable ASCII (exit 2), a token the
+    // switcher's --admin takes from the same variable.
+    const r = await runCliToEnd(['clients', '--json', '--admin', admin], {
+      env: { FLEXMUX_ADMIN_TOKEN: `${TOKEN}\r\n`, FLEXMUX_LOG_FORMAT: 'json' },
+    });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ count: 2, clients: CLIENTS });
+    expect(r.stderr).toContain('"dropped":"a trailing line ending (CRLF)"');
+    expect(r.stderr).not.toContain(TOKEN);
+  });
+
   it('reads every page of a long list', async ({ expect }) => {
     const r = await runCliToEnd(['clients', '--admin', `${admin}/paged`, '--token', TOKEN]);
     expect(r.code).toBe(0);

@@ -37,6 +37,7 @@ import { type Listener, type ListenOptions, startListener } from './tcp.js';
 import { dialFailure } from './tls-failure.js';
 import type { Transport, TransportHandlers } from './types.js';
 import type { WsClientOptions, WsSocket } from './ws-types.js';
+import { type FrameSocket, WsFrameWriter } from './ws-writer.js';
 
 /** What `require('ws')` returns: the WebSocket class, with the server class as a property. */
 type WsModule = typeof WebSocket & { WebSocketServer: typeof WebSocketServer };
@@ -183,9 +184,6 @@ export function wsTransport(
   return new WsTransport(ws, remoteAddress, options, null, false);
 }
 
-/** What WsTransport needs of the socket under its WebSocket: holding writes back to join them. */
-type Corkable = Pick<Duplex, 'cork' | 'uncork'>;
-
 class WsTransport implements Transport {
   readonly framing = 'message';
   /** ws holds an unmasked message's buffers until the socket has written them (`onWritten`). */
@@ -224,8 +222,8 @@ class WsTransport implements Transport {
   };
 
   /**
-   * @param socket The connection under `ws` where it is known (dialWs, the upgrade handler): the
-   *   fragments of a message are written to it in one system call instead of one each.
+   * @param writer Writes each message as one WebSocket frame straight to the connection under
+   *   `ws`, where it is known (dialWs, the upgrade handler); without it `ws.send` sends them.
    * @param ownPongs `ws` was made with `autoPong: false`: answer pings here, with a bound that
    *   says why it cut the peer off (ws's own bound terminates without a word).
    */
@@ -233,7 +231,7 @@ class WsTransport implements Transport {
     private readonly ws: WsSocket,
     readonly remoteAddress: string,
     options: WsTransportOptions,
-    private readonly socket: Corkable | null,
+    private readonly writer: WsFrameWriter | null,
     ownPongs: boolean,
   ) {
     ({ high: this.high, low: this.low } = waterMarks(options, transportDefaults.wsHighWaterMark));
@@ -286,27 +284,21 @@ class WsTransport implements Transport {
     // ws calls each message's callback once the socket has written it, in order. Only a send
     // that asks for its release (reuseWrittenBuffers) gets a callback of its own for that.
     const written = onReleased === undefined ? this.onWritten : this.writtenThen(onReleased);
-    if (parts.length === 1) {
+    if (this.writer !== null) {
+      this.writer.write(parts, written);
+    } else if (parts.length === 1) {
       ws.send(parts[0], { binary: true }, written);
     } else if (byteLength(parts) < WHOLE_BELOW) {
       ws.send(joined(parts), { binary: true }, written);
     } else {
       // Fragments of one message (RFC 6455 5.4) avoid copying the payload behind the header;
-      // nothing else can be sent between them because this loop does not yield. ws writes each
-      // fragment to the socket as it goes; corked, they leave in one writev, so the 11-byte
-      // header is not a segment and a wake-up of the receiver of its own (through a switcher
-      // over WebSocket, the receiving node's CPU per MB fell by a third: docs/performance.md).
+      // nothing else can be sent between them because this loop does not yield. Without the
+      // socket (a bare WebSocket given to wsTransport) each fragment is a write of its own.
       const last = parts.length - 1;
-      this.socket?.cork();
-      try {
-        for (let i = 0; i < last; i++) {
-          if (parts[i].length > 0) ws.send(parts[i], { binary: true, fin: false });
-        }
-        ws.send(parts[last] ?? EMPTY, { binary: true, fin: true }, written);
-      } finally {
-        // A socket left corked would hold everything after this message back for good.
-        this.socket?.uncork();
+      for (let i = 0; i < last; i++) {
+        if (parts[i].length > 0) ws.send(parts[i], { binary: true, fin: false });
       }
+      ws.send(parts[last] ?? EMPTY, { binary: true, fin: true }, written);
     }
     if (ws.bufferedAmount > this.high) this.needDrain = true;
     return !this.needDrain;
@@ -513,7 +505,7 @@ export async function dialWs(url: string, options: WsDialOptions = {}): Promise<
         },
       });
       let remote = parsed.host;
-      let socket: Corkable | null = null;
+      let socket: FrameSocket | null = null;
       ws.once('upgrade', (res: http.IncomingMessage) => {
         answered = true;
         remote = formatAddress(res.socket.remoteAddress, res.socket.remotePort);
@@ -557,7 +549,8 @@ export async function dialWs(url: string, options: WsDialOptions = {}): Promise<
         });
       });
       ws.once('open', () => {
-        const transport = new WsTransport(ws, remote, transportOptions, socket, true);
+        const writer = socket === null ? null : new WsFrameWriter(socket, true, clientOptions.generateMask);
+        const transport = new WsTransport(ws, remote, transportOptions, writer, true);
         ws.off('error', onError);
         if (!attempt.resolve(transport)) transport.destroy();
       });
@@ -614,7 +607,7 @@ function upgradeHandlerReporting(
     let upgraded = false;
     wss.handleUpgrade(req, socket, head, (ws) => {
       upgraded = true;
-      onTransport(new WsTransport(ws, remote, transportOptions, socket, true));
+      onTransport(new WsTransport(ws, remote, transportOptions, new WsFrameWriter(socket, false), true));
     });
     // ws answers a request it refuses itself and closes the socket, telling nobody: its close
     // before the upgrade is the refusal (ws completes an upgrade it takes before handleUpgrade

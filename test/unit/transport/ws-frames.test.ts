@@ -86,14 +86,14 @@ describe('ws transport send: one WebSocket frame for a small message', () => {
   });
 });
 
-describe('ws transport send: the fragments of a message leave in one socket write', () => {
+describe('ws transport send: a message leaves in one socket write', () => {
   const cleanup: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
     vi.restoreAllMocks();
     for (const c of cleanup.splice(0).reverse()) await c();
   });
 
-  it('corks the connection of a dialled transport and of an accepted one', async () => {
+  it('writes a message of a dialled transport and of an accepted one at once', async () => {
     const acceptor = new Acceptor<Transport>();
     const listener = await listenWs({ host: HOST, port: 0 }, acceptor.accept);
     cleanup.push(() => listener.close());
@@ -122,13 +122,14 @@ describe('ws transport send: the fragments of a message leave in one socket writ
     const parts = [bytes(11, 5), bytes(8192, 6)];
     client.send(parts);
     await atServer.until(() => atServer.bytes === 8203, 'the message at the server');
-    // Masked by the client: two fragments, two WebSocket frames, in one writev.
-    expect(writes).toEqual([2]);
+    // Masked by the client into one buffer with its WebSocket header: one write.
+    expect(writes).toEqual([1]);
     writes.length = 0;
     server.send(parts);
     await atClient.until(() => atClient.bytes === 8203, 'the message at the client');
-    // Unmasked from the server: a header and a payload buffer per fragment, in one writev.
-    expect(writes).toEqual([4]);
+    // Unmasked from the server: the WebSocket header with the flex header, and the payload as it
+    // is, in one writev.
+    expect(writes).toEqual([2]);
   });
 });
 

@@ -65,8 +65,9 @@ const CLOSED = 3;
 const MAX_PENDING_PONGS = 60;
 
 /**
- * A message shorter than this goes as one WebSocket frame, copied together, rather than as a
- * fragment per part: each fragment is a frame header and a socket write, which costs more than
+ * Through `ws.send` (a bare WebSocket given to wsTransport, whose socket is unknown), a message
+ * shorter than this goes as one WebSocket frame, copied together, rather than as a fragment per
+ * part: each fragment is a frame header and a socket write, which costs more than
  * copying a small payload (and a client masks, so copies, every fragment anyway).
  */
 const WHOLE_BELOW = 4096;

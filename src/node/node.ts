@@ -40,6 +40,7 @@ import {
   encodeOpen,
   encodeOpenAck,
   encodeOpenError,
+  largestAnswer,
   negotiateCaps,
   negotiateWindow,
   windowAsInt32,
@@ -141,7 +142,7 @@ interface BeforeAck {
    * frame, a peer's one-byte frames cost some 280 bytes each, 2 MiB of them over 500 MiB.
    */
   data: Uint8Array | null;
-  /** Data bytes held: counted against maxReceiveBuffer, bounded by the window offered. */
+  /** Data bytes held: counted against maxReceiveBuffer, bounded by the largest window an ACK may grant. */
   bytes: number;
   /** Data frames taken (for stats.dropped when they go unused). */
   frames: number;
@@ -150,7 +151,7 @@ interface BeforeAck {
   /** A CloseStream came: the end of what the stream gets; nothing after it is kept. */
   closed: boolean;
   /**
-   * Data that could not be kept (beyond the window offered, or the connection's receive budget):
+   * Data that could not be kept (beyond the window the ACK may grant, or the receive budget):
    * the stream the ACK makes fails with this, as it would have on receiving that data, instead of
    * running with a hole in what it delivers. Nothing after it is kept.
    */
@@ -1135,11 +1136,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   /**
    * Keeps a frame for a dial waiting on its port (a data frame or a close, BeforeAck): from the
    * wire, while no early stream holds the port, from the address the first such frame came from,
-   * and within the window offered and maxReceiveBuffer. False when it is not kept. What is kept is
-   * bounded by bytes, whatever the frames: the data in one buffer, empty data frames and closes
-   * as one flag each (before, every one was kept as it came, and a peer flooding the port of a
-   * waiting dial with closes or empty data frames, which count no bytes, grew the node without
-   * bound until the dial timed out).
+   * and within the largest window the ACK may grant and maxReceiveBuffer. False when it is not
+   * kept. What is kept is bounded by bytes, whatever the frames: the data in one buffer, empty
+   * data frames and closes as one flag each (before, every one was kept as it came, and a peer
+   * flooding the port of a waiting dial with closes or empty data frames, which count no bytes,
+   * grew the node without bound until the dial timed out).
    */
   private holdBeforeAck(f: Frame, via: StreamHost): boolean {
     if (via !== this || this.earlyDials.has(f.dstPort)) return false;
@@ -1180,7 +1181,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       held.frames++;
       return true;
     }
-    const limit = effectiveWindow(dial.offer);
+    // With no window offered, a Go acceptor answers with its own, larger than 2 MiB if configured
+    // so, and may send that much: held to 2 MiB, such a stream failed at its ACK. Only the
+    // receive budget bounds it then; the stream the ACK makes checks it against the window granted.
+    const limit = largestAnswer(dial.offer);
     // Dropped, they would leave a hole in the stream, which delivered what came before and after
     // them without a word: the stream fails at its ACK instead.
     if (held.bytes + n > limit) {

@@ -180,6 +180,15 @@ export function effectiveWindow(window: number): number {
   return w > 0 ? w : DEFAULT_WINDOW;
 }
 
+/**
+ * The largest window an acceptor may answer an offer with (PROTOCOL.md 3.4 step 3): the offer when
+ * it is set, else any window the acceptor is configured with, up to 2^31-1, since the smaller of
+ * the two wins only when both are set. So much may come ahead of the ACK (12.2).
+ */
+export function largestAnswer(offer: number): number {
+  return windowAsInt32(offer) > 0 ? offer : 0x7fffffff;
+}
+
 /** The acceptor answers with its own caps AND the dialer's; reserved bits are dropped (14.1). */
 export function negotiateCaps(local: number, remote: number): number {
   return local & remote & ALL_CAPS;

@@ -129,6 +129,59 @@ describe('frames of a Go acceptor that arrive before its OpenStream ACK', () => 
     });
   }
 
+  // Regression: a dial that offers no window (window 0) lets a Go acceptor answer with its own,
+  // which may be larger than the 2 MiB default (3.4 step 3), and that acceptor may send that much
+  // ahead of its ACK. What was kept was held to 2 MiB whatever the ACK said, so such a stream
+  // failed with FlowControlError at its ACK although the acceptor kept to its window.
+  it('with no window offered, data ahead of the ACK is held to the window the ACK grants', async () => {
+    const { node, raw } = rawLink({ heartbeatInterval: 0 });
+    nodes.push(node);
+    const dialled = node.dial('bob:80', { window: 0 });
+    dialled.catch(() => {});
+    const P = (await raw.next((f) => f.cmd === Cmd.OPEN)).srcPort;
+    // A Go acceptor configured with an 8 MiB window sends 3 MiB in 16 KiB frames, then its ACK.
+    const chunk = 16_384;
+    const total = 3 * 1024 * 1024;
+    for (let i = 0; i < total / chunk; i++) {
+      raw.send(Cmd.DATA, 1, P, 3, 80, new Uint8Array(chunk).fill(i & 0xff));
+    }
+    raw.send(Cmd.OPEN_ACK, 1, P, 3, 80, encodeOpenAck({ window: 8 * 1024 * 1024 }));
+    raw.send(Cmd.CLOSE, 1, P, 3, 80);
+    const s = await dialled;
+    let got = 0;
+    let ordered = true;
+    const outcome = new Promise<Error | null>((resolve) => {
+      s.on('error', resolve);
+      s.on('end', () => resolve(null));
+    });
+    s.on('data', (c: Buffer) => {
+      for (let j = 0; j < c.length; j++) if (c[j] !== (Math.floor((got + j) / chunk) & 0xff)) ordered = false;
+      got += c.length;
+    });
+    expect(await outcome).toBeNull();
+    expect(got).toBe(total);
+    expect(ordered).toBe(true);
+  });
+
+  it('with no window offered, data ahead of the ACK beyond the window it grants fails the stream', async () => {
+    const { node, raw } = rawLink({ heartbeatInterval: 0 });
+    nodes.push(node);
+    const dialled = node.dial('bob:80', { window: 0 });
+    dialled.catch(() => {});
+    const P = (await raw.next((f) => f.cmd === Cmd.OPEN)).srcPort;
+    for (let i = 0; i < 3; i++) raw.send(Cmd.DATA, 1, P, 3, 80, new Uint8Array(40_000));
+    // The ACK grants 100,000 bytes: 120,000 came ahead of it.
+    raw.send(Cmd.OPEN_ACK, 1, P, 3, 80, encodeOpenAck({ window: 100_000 }));
+    const s = await dialled;
+    const err = await new Promise<Error | null>((resolve) => {
+      s.on('error', resolve);
+      s.on('close', () => resolve(null));
+      s.resume();
+    });
+    expect(err).toBeInstanceOf(FlowControlError);
+    await raw.next((f) => f.cmd === Cmd.CLOSE && f.dstPort === 80);
+  });
+
   it("frames from another address than the one the ACK names are not the stream's", async () => {
     const { node, raw } = rawLink({ heartbeatInterval: 0 });
     nodes.push(node);

@@ -53,7 +53,9 @@ export const defaults = Object.freeze({
   /**
    * How long `end()` may wait without credit from the peer (no DATA_ACK) to send what was written
    * before the stream is reset with a TimeoutError; each ACK restarts the wait, and time while
-   * this end's own connection is backed up does not count. 0 disables.
+   * this end's own connection is backed up does not count. Also how long a stream waits for bytes
+   * its peer's FIN counts that have not come, while its connection receives other frames, before
+   * it fails with DataLostError (a relay lost them). 0 disables both.
    */
   endTimeout: 30_000,
   /** How long a closed stream's address absorbs late frames (Go: 2 s). */
@@ -187,7 +189,9 @@ export interface NodeOptions {
   /**
    * ms `end()` may wait for the peer's credit with written bytes still unsent (each DATA_ACK
    * restarts the wait; not while this end's connection is backed up); then the stream is reset
-   * (TimeoutError, reset code 5). 0 disables.
+   * (TimeoutError, reset code 5). Also how long a stream waits for bytes its peer's FIN counts that
+   * have not come, while the connection receives other frames; then it fails (DataLostError: a
+   * relay lost them). 0 disables both.
    */
   endTimeout?: number;
   /** ms a closed stream's address absorbs late frames. Default 2000. */

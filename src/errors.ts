@@ -23,7 +23,8 @@ export type FlexErrorCode =
   | 'FLEX_ERR_TIMEOUT'
   | 'FLEX_ERR_LIMIT'
   | 'FLEX_ERR_ABORTED'
-  | 'FLEX_ERR_FLOW_CONTROL';
+  | 'FLEX_ERR_FLOW_CONTROL'
+  | 'FLEX_ERR_DATA_LOST';
 
 /** Options of every FlexError constructor. */
 export interface FlexErrorOptions {
@@ -308,5 +309,21 @@ export class FlowControlError extends FlexError {
   static override readonly kind: string = 'FlowControlError';
   constructor(message: string, options?: FlexErrorOptions) {
     super('FLEX_ERR_FLOW_CONTROL', message, options);
+  }
+}
+
+/**
+ * Bytes the peer sent on a stream never arrived: its FIN counted more than came, and the rest can no
+ * longer come (a close that travels behind them arrived, or none of them came within `endTimeout`
+ * while the connection carried other frames). A relay lost them: a Go switcher drops a frame it
+ * cannot forward within 5 s. The stream fails with this rather than end as if it were complete.
+ */
+export class DataLostError extends FlexError {
+  static override readonly kind: string = 'DataLostError';
+  /** Bytes counted by the peer's FIN that did not arrive. */
+  readonly missing: number;
+  constructor(message: string, missing: number, options?: FlexErrorOptions) {
+    super('FLEX_ERR_DATA_LOST', message, options);
+    this.missing = missing;
   }
 }

@@ -856,6 +856,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     return this.receiveBuffered + n <= this.options.maxReceiveBuffer;
   }
 
+  framesReceived(): number {
+    return this.stats.framesIn;
+  }
+
   logViolation(fields: object): void {
     if (this.violations.hit()) this.logger.warn(fields, 'stream protocol violation');
     else this.logger.debug(fields, 'stream protocol violation');

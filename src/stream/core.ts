@@ -1,5 +1,6 @@
 import type { ResolvedNodeOptions } from '../config.js';
 import {
+  DataLostError,
   FlowControlError,
   ProtocolError,
   ResetCode,
@@ -11,12 +12,28 @@ import { type Scheduler, StreamQueue } from '../scheduler.js';
 import { errorFields } from '../util/cause.js';
 import { Deque } from '../util/deque.js';
 import type { Logger } from '../util/logger.js';
-import { now, timeout } from '../util/timers.js';
+import { now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, MAX_PAYLOAD } from '../wire/constants.js';
 import { encodeFin, finOwed } from '../wire/fin.js';
 import { header } from '../wire/frame.js';
 import { encodeReset } from '../wire/reset.js';
 import { releaseUnread, type Unread, watchUnread } from './unread.js';
+
+/**
+ * A peer's FIN that came ahead of bytes it counts (wire/fin.ts): a Go switcher sends it ahead of the
+ * stream's data still queued for this end. Bytes it dropped (its forward queue gives up on a
+ * frame after 5 s) never come, so the wait is bounded (StreamCore.armFinWait).
+ */
+interface FinWait {
+  /** recvTotal at which the FIN takes effect. */
+  readonly at: number;
+  /** Runs out after endTimeout; null when not armed (endTimeout 0). */
+  timer: TimerHandle | null;
+  /** recvTotal when the timer was armed. */
+  got: number;
+  /** The host's framesReceived() when the timer was armed. */
+  frames: number;
+}
 
 /** One end of a stream: a virtual IP and port, and the domain when known. */
 export interface StreamAddress {
@@ -80,6 +97,8 @@ export interface StreamHost {
   accountReceive(delta: number): void;
   /** Whether `n` more inbound bytes fit the connection's receive budget (maxReceiveBuffer). */
   canBuffer(n: number): boolean;
+  /** Frames received so far, of any stream: tells a quiet connection from a quiet stream. */
+  framesReceived(): number;
   /** A stream's peer broke the protocol (`fields` say how): logged, a flood of them as a burst. */
   logViolation(fields: object): void;
 }
@@ -232,8 +251,8 @@ export class StreamCore extends StreamQueue {
   private framesSinceAck = 0;
   private onFinished: (() => void) | null = null;
   private recvTotal = 0;
-  /** recvTotal at which the peer's FIN, come ahead of its last data, takes effect; -1 if none waits. */
-  private finAt = -1;
+  /** The peer's FIN, come ahead of its last data, waiting for it; null if none waits. */
+  private finWait: FinWait | null = null;
   private consumedTotal = 0;
   private ackPending = 0;
   /** When credit last went back to the peer (clock ms); see ACK_MAX_DELAY_MS. */
@@ -939,7 +958,7 @@ export class StreamCore extends StreamQueue {
       return;
     }
     const n = payload.length;
-    if (this.finAt !== -1 && this.recvTotal + n > this.finAt) {
+    if (this.finWait !== null && this.recvTotal + n > this.finWait.at) {
       this.violate(ResetCode.PROTOCOL, new ProtocolError('data after FIN'));
       return;
     }
@@ -967,8 +986,8 @@ export class StreamCore extends StreamQueue {
     this.touched = clock();
     this.host.accountReceive(n);
     this.face?.onData(payload);
-    if (this.finAt === this.recvTotal) {
-      this.finAt = -1;
+    if (this.finWait !== null && this.finWait.at === this.recvTotal) {
+      this.stopFinWait();
       // (The reader may have destroyed the stream while it took that data.)
       if (this.state !== 'closed') this.remoteFin();
     }
@@ -1116,7 +1135,7 @@ export class StreamCore extends StreamQueue {
 
   /** @internal A FIN arrived: the peer sends nothing more. */
   onFin(payload: Uint8Array = EMPTY): void {
-    if (this._state === 'closed' || this.is(REMOTE_FIN) || this.finAt !== -1) return;
+    if (this._state === 'closed' || this.is(REMOTE_FIN) || this.finWait !== null) return;
     // A stream uses an extension only if its ACK carried the bit (PROTOCOL.md 14.1): on any other
     // (a Go peer's) a FIN is no half-close, and taking it for one would end the reader early.
     if (!this.halfCloseNegotiated) {
@@ -1135,10 +1154,63 @@ export class StreamCore extends StreamQueue {
       return;
     }
     if (owed > 0) {
-      this.finAt = this.recvTotal + owed;
+      this.finWait = { at: this.recvTotal + owed, timer: null, got: 0, frames: 0 };
+      this.armFinWait(this.finWait);
       return;
     }
     this.remoteFin();
+  }
+
+  /**
+   * Bounds the wait for the bytes a FIN counts: a Go switcher may have dropped them, and the
+   * stream would wait for them for ever (a receiver has no other timeout), its reader never told.
+   * They come behind the FIN at the latest once the switcher's writer gives this stream its turn,
+   * which it does while it writes anything to this connection (round robin between streams). So
+   * the wait runs out after endTimeout in which none of them came while the connection received
+   * other frames; a connection that received nothing meanwhile (idle, or dead: the heartbeat's
+   * business) waits again.
+   */
+  private armFinWait(w: FinWait): void {
+    const ms = this.host.options.endTimeout;
+    if (ms === 0) return;
+    w.got = this.recvTotal;
+    w.frames = this.host.framesReceived();
+    w.timer = timeout(() => {
+      w.timer = null;
+      if (this.finWait !== w || this._state === 'closed') return;
+      if (this.recvTotal !== w.got || this.host.framesReceived() === w.frames) {
+        this.armFinWait(w);
+        return;
+      }
+      this.loseData(`none of them came within ${ms} ms while the connection received other frames`);
+    }, ms);
+  }
+
+  private stopFinWait(): void {
+    const w = this.finWait;
+    if (w === null) return;
+    this.finWait = null;
+    if (w.timer !== null) clearTimeout(w.timer);
+  }
+
+  /**
+   * The bytes the peer's FIN counts can no longer come (`why`): a relay lost them. The stream fails
+   * with DataLostError, never ends as if complete, and the peer is told (a reset, code 1, where
+   * negotiated, else the v3 close, or nothing after its own close).
+   */
+  private loseData(why: string): void {
+    const missing = this.finWait === null ? 0 : this.finWait.at - this.recvTotal;
+    this.stopFinWait();
+    this.host.logger.warn(
+      { stream: this.describe(), received: this.recvTotal, missing },
+      'data lost by the relay: the peer sent bytes before its FIN that never arrived (a Go switcher drops frames it cannot forward within 5 s); stream failed',
+    );
+    const err = new DataLostError(
+      `${missing} bytes the peer sent before its FIN never arrived (${why}): data lost by the relay`,
+      missing,
+    );
+    (err as { resetCode?: number }).resetCode = ResetCode.PROTOCOL;
+    this.destroy(err);
   }
 
   /** The peer's FIN takes effect: every byte it sent before it has come. */
@@ -1159,6 +1231,14 @@ export class StreamCore extends StreamQueue {
     this.mark(CLOSE_RECEIVED);
     const lost = this.pendingBytes;
     this.dropPending();
+    if (this.finWait !== null) {
+      // The close travels behind the stream's data, on a Go switcher too (its ordered class, with
+      // data): bytes the FIN counts that have not come were lost on the way. Ended here, the stream
+      // reported a clean end with them missing.
+      if (!answered) this.ordered(Cmd.CLOSE_ACK, EMPTY);
+      this.loseData("the peer's close, which travels behind them, came first");
+      return;
+    }
     this.endRead();
     if (!answered) this.ordered(Cmd.CLOSE_ACK, EMPTY);
     if (lost > 0) {
@@ -1314,6 +1394,7 @@ export class StreamCore extends StreamQueue {
       clearTimeout(this.closeTimer);
       this.closeTimer = null;
     }
+    this.stopFinWait();
     if (discard) this.dropUnread();
     else this.watchFace();
     if (err !== null) this.face?.onError(err);

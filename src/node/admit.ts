@@ -12,7 +12,7 @@ import type { Transport } from '../transport/types.js';
 import { concatBytes } from '../util/bytes.js';
 import { checkOptions } from '../util/check.js';
 import { whenAborted } from '../util/signals.js';
-import { MAX_DELAY } from '../util/timers.js';
+import { MAX_DELAY, now } from '../util/timers.js';
 import {
   checkResponse,
   currentTimeNs,
@@ -27,6 +27,13 @@ import { type Frame, payloadLength, readHeader } from '../wire/frame.js';
 /** What a close before any reply means: a refusal without a reason, or a switcher gone. */
 const CLOSED_DURING_ADMISSION =
   'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away; with a tcp:// URL, the port may also speak TLS (a TLS server mostly hangs up on a request that is not TLS): use tls:// there';
+
+/** What a close before any reply means when the port answers a TLS handshake (Transport.probeTls). */
+const SPEAKS_TLS =
+  'connection closed during admission, before any reply, and the port answers a TLS handshake: it speaks TLS, not flex over plain TCP; use a tls:// URL for it (or wss:// for a WebSocket port over TLS)';
+
+/** Longest wait for Transport.probeTls, ms (the admission's own time bounds it too). */
+const TLS_PROBE_MS = 3_000;
 
 /** Options of `admit()`: the admission request and its bounds. */
 export interface AdmitOptions {
@@ -81,6 +88,8 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
     transport.destroy(err as Error);
     throw err;
   }
+  /** When the exchange times out (a TLS probe after a close must end by then). */
+  const deadline = now() + timeoutMs;
   let settle!: { resolve: (f: Frame) => void; reject: (e: Error) => void };
   /** Why the exchange failed before the answer came (an abort, the timeout, a close), if it did. */
   const ended: { err: Error | null } = { err: null };
@@ -156,13 +165,24 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
       }
     },
     drain: () => {},
-    close: (err) =>
-      settle.reject(
-        // Not necessarily a refusal: a switcher that crashed or restarted ends the exchange too.
-        new AdmissionError(CLOSED_DURING_ADMISSION, 0, {
-          cause: err ?? new ConnectionClosedError(),
-        }),
-      ),
+    close: (err) => {
+      // Not necessarily a refusal: a switcher that crashed or restarted ends the exchange too.
+      const closed = new AdmissionError(CLOSED_DURING_ADMISSION, 0, {
+        cause: err ?? new ConnectionClosedError(),
+      });
+      const left = deadline - now();
+      if (transport.probeTls === undefined || ended.err !== null || left <= 0) {
+        settle.reject(closed);
+        return;
+      }
+      // A TLS port (a Go switcher's, or OpenSSL alone) hangs up on a request that is not TLS
+      // without a word, exactly as a Go switcher refuses a wrong password: asked, it answers a TLS
+      // handshake. Within the exchange's time; its timeout or an abort settles it first.
+      transport.probeTls(Math.min(left, TLS_PROBE_MS)).then(
+        (speaks) => settle.reject(speaks ? new ProtocolError(SPEAKS_TLS, { cause: closed }) : closed),
+        () => settle.reject(closed),
+      );
+    },
   });
   const timer = setTimeout(
     () => settle.reject(new TimeoutError(`no admission response within ${timeoutMs} ms`)),

@@ -15,6 +15,7 @@ import { HandlerSlot } from './inbox.js';
 import { type PinHolder, pin, unpin } from './read-pin.js';
 import type { SecureContextOptions } from './secure-context.js';
 import { connectAttempts, connectFailureText, dialFailure } from './tls-failure.js';
+import { probeTls } from './tls-probe.js';
 import type { Transport, TransportHandlers } from './types.js';
 
 /** Options of the transport over a socket (TCP or TLS). */
@@ -257,13 +258,15 @@ class TcpTransport implements Transport, PinHolder {
 export async function dialTcp(host: string, port: number, options: TcpDialOptions = {}): Promise<Transport> {
   checkPort(port);
   checkOptions('dialTcp()', options);
-  return connectSocket(
+  const transport = await connectSocket(
     `TCP dial to ${formatAddress(host, port)}`,
     options,
     () => net.connect({ host, port }),
     'connect',
     options,
   );
+  transport.probeTls = (ms) => probeTls(host, port, ms);
+  return transport;
 }
 
 /**

@@ -73,4 +73,10 @@ export interface Transport {
   destroy(err?: Error): void;
   /** True once `close`/`destroy` was called or the connection ended. */
   readonly closed: boolean;
+  /**
+   * Plain TCP connections that dialTcp() made only: whether the address this one reached speaks
+   * TLS, found by a TLS handshake on a connection of its own within `timeoutMs` (false on anything
+   * but a TLS answer; never rejects). admit() asks it when the connection closed before any reply.
+   */
+  probeTls?(timeoutMs: number): Promise<boolean>;
 }

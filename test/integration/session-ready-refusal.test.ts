@@ -259,20 +259,39 @@ describe('ready() and a refused admission', () => {
     expect((err as Error).message).toMatch(/answered in TLS.*use a tls:\/\/ URL/);
   });
 
-  it('names TLS in the failure of a tcp:// URL given a TLS port that hangs up without a word', async () => {
-    // Another TLS server (Node's own, as Go's crypto/tls) hangs up on those bytes without an
-    // alert. A close, which ready() waits through, as it must for a Go switcher's refusal: the
-    // failure names the TLS port among the causes.
-    const server = createTlsServer({ cert: certA.cert, key: certA.key });
-    server.on('tlsClientError', (_err, socket) => socket.destroy());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    noTlsVersionInHeader();
-    const s = urlSession(`tcp://127.0.0.1:${(server.address() as AddressInfo).port}`, 'crossed');
-    for (const e of await refusals(s, 2)) {
-      expect(e).toMatchObject({ reason: 'closed' });
-      expect(e.message).toMatch(/the port may also speak TLS .*use tls:\/\/ there/);
-    }
+  // Regression: Go's crypto/tls hangs up without an alert on a first record that is neither a
+  // handshake nor an alert, and an admission request starts with the byte 0x00, so a tcp:// URL
+  // given a Go TLS switcher's port read as a close during admission, the same as a Go switcher's
+  // refusal of a wrong password: ready() waited through it for ever, the failure listing TLS among
+  // four causes. The node now asks the port with a TLS handshake of its own.
+  it('rejects when a tcp:// URL is given a TLS port that hangs up without a word (as Go does)', async () => {
+    const tlsServer = createTlsServer({ cert: certA.cert, key: certA.key });
+    tlsServer.on('tlsClientError', () => {});
+    const goTls = createTcpServer((sock) => {
+      sock.on('error', () => {});
+      sock.once('data', (first: Buffer) => {
+        // Go's first-record check: a handshake (22) or an alert (21) goes on to TLS; anything
+        // else is no TLS client, and the connection is closed without a byte.
+        if (first[0] !== 22 && first[0] !== 21) {
+          sock.destroy();
+          return;
+        }
+        sock.pause();
+        sock.unshift(first);
+        tlsServer.emit('connection', sock);
+      });
+    });
+    await new Promise<void>((resolve) => goTls.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => goTls.close(resolve)));
+    goTls.on('connection', (sock) => cleanups.push(() => sock.destroy()));
+    const s = urlSession(`tcp://127.0.0.1:${(goTls.address() as AddressInfo).port}`, 'crossed');
+    const err = await beforeRefusals(outcome(s.ready()), s, 2);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toMatch(
+      /the port answers a TLS handshake: it speaks TLS.*use a tls:\/\/ URL/,
+    );
+    expect((err as Error).cause).toMatchObject({ reason: 'closed' });
+    expect(s.state).not.toBe('closed');
   });
 
   // Found by a new-user walkthrough: a ws:// URL given a switcher's tcp:// port. The switcher read

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdmissionError, ConfigError, ProtocolError } from '../../../src/errors.js';
+import { AdmissionError, ConfigError, ProtocolError, TimeoutError } from '../../../src/errors.js';
 import { Node } from '../../../src/index.js';
 import { admit } from '../../../src/node/admit.js';
 import { type MemoryPairOptions, type MemoryTransport, memoryPair } from '../../../src/transport/memory.js';
@@ -217,6 +217,52 @@ describe('admit(): a connection closed before any reply', () => {
     expect((err as Error).message).toBe(
       'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away; with a tcp:// URL, the port may also speak TLS (a TLS server mostly hangs up on a request that is not TLS): use tls:// there',
     );
+  });
+
+  /** A connection whose far end hangs up on the request, and whose TLS probe answers `probe`. */
+  function hangingUp(probe: (ms: number) => Promise<boolean>): { t: MemoryTransport; asked: number[] } {
+    const [a, b] = memoryPair();
+    cleanups.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
+    b.attach({ data: () => b.destroy(), drain: () => {}, close: () => {} });
+    const asked: number[] = [];
+    a.probeTls = (ms) => {
+      asked.push(ms);
+      return probe(ms);
+    };
+    return { t: a, asked };
+  }
+
+  // Regression: a Go TLS switcher (Go's crypto/tls) hangs up on a request that is not TLS without
+  // a word, exactly as a Go switcher refuses a wrong password: the failure could only list TLS
+  // among four causes, and a session waited through it for ever. A transport that can ask the
+  // port (dialTcp's) now does, and a TLS answer is said as such.
+  it('says the port speaks TLS when the transport finds it answers a TLS handshake', async () => {
+    const { t, asked } = hangingUp(() => Promise.resolve(true));
+    const err = await admit(t, { password: PASSWORD, domain: 'n', timeout: 5_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toMatch(
+      /the port answers a TLS handshake: it speaks TLS.*use a tls:\/\/ URL/,
+    );
+    expect((err as Error).cause).toBeInstanceOf(AdmissionError);
+    // Within the admission's time, and never longer than 3 s.
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toBeLessThanOrEqual(3_000);
+  });
+
+  it('keeps the close when the port does not answer in TLS', async () => {
+    const { t } = hangingUp(() => Promise.resolve(false));
+    const err = await admit(t, { password: PASSWORD, domain: 'n', timeout: 5_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ errCode: 0, reason: 'closed' });
+  });
+
+  it('ends at the admission timeout whatever the probe does', async () => {
+    const { t, asked } = hangingUp(() => new Promise<boolean>(() => {}));
+    const err = await admit(t, { password: PASSWORD, domain: 'n', timeout: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(asked[0]).toBeLessThanOrEqual(300);
   });
 });
 

@@ -16,7 +16,6 @@ export interface LoopbackOwner {
   sent(stream: StreamCore): void;
   accountReceive(delta: number): void;
   canBuffer(n: number): boolean;
-  framesReceived(): number;
   logViolation(fields: object): void;
   dispatch(f: Frame, via: StreamHost): void;
   internalError(err: unknown): void;
@@ -97,10 +96,6 @@ export class Loopback implements StreamHost {
 
   canBuffer(n: number): boolean {
     return this.owner.canBuffer(n);
-  }
-
-  framesReceived(): number {
-    return this.owner.framesReceived();
   }
 
   logViolation(fields: object): void {

@@ -27,12 +27,8 @@ import { releaseUnread, type Unread, watchUnread } from './unread.js';
 interface FinWait {
   /** recvTotal at which the FIN takes effect. */
   readonly at: number;
-  /** Runs out after endTimeout; null when not armed (endTimeout 0). */
-  timer: TimerHandle | null;
-  /** recvTotal when the timer was armed. */
-  got: number;
-  /** The host's framesReceived() when the timer was armed. */
-  frames: number;
+  /** Runs out after endTimeout; undefined when not armed (endTimeout 0). */
+  timer?: TimerHandle;
 }
 
 /** One end of a stream: a virtual IP and port, and the domain when known. */
@@ -97,8 +93,11 @@ export interface StreamHost {
   accountReceive(delta: number): void;
   /** Whether `n` more inbound bytes fit the connection's receive budget (maxReceiveBuffer). */
   canBuffer(n: number): boolean;
-  /** Frames received so far, of any stream: tells a quiet connection from a quiet stream. */
-  framesReceived(): number;
+  /**
+   * Frames received so far, of any stream: tells a quiet connection from a quiet stream (while
+   * a FIN waits for its bytes, which never happens on a loopback: it has none).
+   */
+  framesReceived?(): number;
   /** A stream's peer broke the protocol (`fields` say how): logged, a flood of them as a burst. */
   logViolation(fields: object): void;
 }
@@ -1154,7 +1153,7 @@ export class StreamCore extends StreamQueue {
       return;
     }
     if (owed > 0) {
-      this.finWait = { at: this.recvTotal + owed, timer: null, got: 0, frames: 0 };
+      this.finWait = { at: this.recvTotal + owed };
       this.armFinWait(this.finWait);
       return;
     }
@@ -1172,42 +1171,36 @@ export class StreamCore extends StreamQueue {
    */
   private armFinWait(w: FinWait): void {
     const ms = this.host.options.endTimeout;
-    if (ms === 0) return;
-    w.got = this.recvTotal;
-    w.frames = this.host.framesReceived();
-    w.timer = timeout(() => {
-      w.timer = null;
-      if (this.finWait !== w || this._state === 'closed') return;
-      if (this.recvTotal !== w.got || this.host.framesReceived() === w.frames) {
-        this.armFinWait(w);
-        return;
-      }
-      this.loseData(`none of them came within ${ms} ms while the connection received other frames`);
-    }, ms);
+    const got = this.recvTotal;
+    const frames = this.host.framesReceived?.();
+    // (finish() and the last byte stop it: stopFinWait.)
+    if (ms > 0)
+      w.timer = timeout(() => {
+        if (this.recvTotal !== got || this.host.framesReceived?.() === frames) this.armFinWait(w);
+        else this.loseData();
+      }, ms);
   }
 
   private stopFinWait(): void {
-    const w = this.finWait;
-    if (w === null) return;
+    clearTimeout(this.finWait?.timer);
     this.finWait = null;
-    if (w.timer !== null) clearTimeout(w.timer);
   }
 
   /**
-   * The bytes the peer's FIN counts can no longer come (`why`): a relay lost them. The stream fails
+   * The bytes the peer's FIN counts can no longer come: a relay lost them. The stream fails
    * with DataLostError, never ends as if complete, and the peer is told (a reset, code 1, where
    * negotiated, else the v3 close, or nothing after its own close).
    */
-  private loseData(why: string): void {
-    const missing = this.finWait === null ? 0 : this.finWait.at - this.recvTotal;
+  private loseData(): void {
+    const missing = (this.finWait?.at ?? 0) - this.recvTotal;
     this.stopFinWait();
-    this.host.logger.warn(
-      { stream: this.describe(), received: this.recvTotal, missing },
-      'data lost by the relay: the peer sent bytes before its FIN that never arrived (a Go switcher drops frames it cannot forward within 5 s); stream failed',
-    );
     const err = new DataLostError(
-      `${missing} bytes the peer sent before its FIN never arrived (${why}): data lost by the relay`,
+      `${missing} bytes sent before the peer's FIN never came: data lost by the relay`,
       missing,
+    );
+    this.host.logger.warn(
+      { stream: this.describe(), missing, ...errorFields(err) },
+      'data lost by the relay: stream failed',
     );
     (err as { resetCode?: number }).resetCode = ResetCode.PROTOCOL;
     this.destroy(err);
@@ -1231,16 +1224,16 @@ export class StreamCore extends StreamQueue {
     this.mark(CLOSE_RECEIVED);
     const lost = this.pendingBytes;
     this.dropPending();
-    if (this.finWait !== null) {
-      // The close travels behind the stream's data, on a Go switcher too (its ordered class, with
-      // data): bytes the FIN counts that have not come were lost on the way. Ended here, the stream
-      // reported a clean end with them missing.
-      if (!answered) this.ordered(Cmd.CLOSE_ACK, EMPTY);
-      this.loseData("the peer's close, which travels behind them, came first");
+    // The close travels behind the stream's data, on a Go switcher too (its ordered class, with
+    // data): bytes a FIN counts that have not come were lost on the way. Ended here, the stream
+    // reported a clean end with them missing.
+    const short = this.finWait !== null;
+    if (!short) this.endRead();
+    if (!answered) this.ordered(Cmd.CLOSE_ACK, EMPTY);
+    if (short) {
+      this.loseData();
       return;
     }
-    this.endRead();
-    if (!answered) this.ordered(Cmd.CLOSE_ACK, EMPTY);
     if (lost > 0) {
       this.finish(new StreamClosedError(`the peer closed the stream with ${lost} bytes unsent`));
     } else {

@@ -26,14 +26,10 @@ import { type Frame, payloadLength, readHeader } from '../wire/frame.js';
 
 /** What a close before any reply means: a refusal without a reason, or a switcher gone. */
 const CLOSED_DURING_ADMISSION =
-  'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away; with a tcp:// URL, the port may also speak TLS (a TLS server mostly hangs up on a request that is not TLS): use tls:// there';
+  'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away; with a tcp:// URL, a TLS port: use tls:// there';
 
-/** What a close before any reply means when the port answers a TLS handshake (Transport.probeTls). */
-const SPEAKS_TLS =
-  'connection closed during admission, before any reply, and the port answers a TLS handshake: it speaks TLS, not flex over plain TCP; use a tls:// URL for it (or wss:// for a WebSocket port over TLS)';
-
-/** Longest wait for Transport.probeTls, ms (the admission's own time bounds it too). */
-const TLS_PROBE_MS = 3_000;
+/** Longest wait for Transport.explainClose, ms (the admission's own time bounds it too). */
+const EXPLAIN_MS = 3_000;
 
 /** Options of `admit()`: the admission request and its bounds. */
 export interface AdmitOptions {
@@ -170,18 +166,16 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
       const closed = new AdmissionError(CLOSED_DURING_ADMISSION, 0, {
         cause: err ?? new ConnectionClosedError(),
       });
-      const left = deadline - now();
-      if (transport.probeTls === undefined || ended.err !== null || left <= 0) {
-        settle.reject(closed);
-        return;
-      }
       // A TLS port (a Go switcher's, or OpenSSL alone) hangs up on a request that is not TLS
-      // without a word, exactly as a Go switcher refuses a wrong password: asked, it answers a TLS
-      // handshake. Within the exchange's time; its timeout or an abort settles it first.
-      transport.probeTls(Math.min(left, TLS_PROBE_MS)).then(
-        (speaks) => settle.reject(speaks ? new ProtocolError(SPEAKS_TLS, { cause: closed }) : closed),
-        () => settle.reject(closed),
-      );
+      // without a word, exactly as a Go switcher refuses a wrong password: a transport that can
+      // tell (dialTcp's asks the port for TLS) says so, within the exchange's time (its timeout
+      // or an abort settles it first). Its promise never rejects.
+      const why =
+        ended.err === null
+          ? transport.explainClose?.(Math.min(deadline - now(), EXPLAIN_MS), closed)
+          : undefined;
+      if (why === undefined) settle.reject(closed);
+      else void why.then((e) => settle.reject(e ?? closed));
     },
   });
   const timer = setTimeout(

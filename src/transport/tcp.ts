@@ -15,7 +15,7 @@ import { HandlerSlot } from './inbox.js';
 import { type PinHolder, pin, unpin } from './read-pin.js';
 import type { SecureContextOptions } from './secure-context.js';
 import { connectAttempts, connectFailureText, dialFailure } from './tls-failure.js';
-import { probeTls } from './tls-probe.js';
+import { speaksTls } from './tls-probe.js';
 import type { Transport, TransportHandlers } from './types.js';
 
 /** Options of the transport over a socket (TCP or TLS). */
@@ -265,7 +265,7 @@ export async function dialTcp(host: string, port: number, options: TcpDialOption
     'connect',
     options,
   );
-  transport.probeTls = (ms) => probeTls(host, port, ms);
+  transport.explainClose = (ms, closed) => speaksTls(host, port, ms, closed);
   return transport;
 }
 

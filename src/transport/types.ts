@@ -74,9 +74,10 @@ export interface Transport {
   /** True once `close`/`destroy` was called or the connection ended. */
   readonly closed: boolean;
   /**
-   * Plain TCP connections that dialTcp() made only: whether the address this one reached speaks
-   * TLS, found by a TLS handshake on a connection of its own within `timeoutMs` (false on anything
-   * but a TLS answer; never rejects). admit() asks it when the connection closed before any reply.
+   * Why the peer closed the connection before any reply (`closed`, the error that says only that),
+   * if the transport can find out within `timeoutMs`, else null; never rejects. admit() asks it.
+   * Plain TCP connections that dialTcp() made: a ProtocolError when the address answers a TLS
+   * handshake (tls-probe.ts), since a TLS port hangs up on a request that is not TLS.
    */
-  probeTls?(timeoutMs: number): Promise<boolean>;
+  explainClose?(timeoutMs: number, closed: Error): Promise<Error | null>;
 }

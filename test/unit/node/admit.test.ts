@@ -215,11 +215,14 @@ describe('admit(): a connection closed before any reply', () => {
     // Before: '(rejected, reason unknown)', which sent operators of a switcher that had merely
     // restarted looking for a wrong password.
     expect((err as Error).message).toBe(
-      'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away; with a tcp:// URL, the port may also speak TLS (a TLS server mostly hangs up on a request that is not TLS): use tls:// there',
+      'connection closed during admission, before any reply: refused without a reason (wrong password on a Go switcher; rate limit, overload or shutdown on flexmux: see its log) or the switcher went away; with a tcp:// URL, a TLS port: use tls:// there',
     );
   });
 
-  /** A connection whose far end hangs up on the request, and whose TLS probe answers `probe`. */
+  /**
+   * A connection whose far end hangs up on the request, and that explains a close as dialTcp's
+   * does: a ProtocolError when `probe` (the port answers a TLS handshake) says so.
+   */
   function hangingUp(probe: (ms: number) => Promise<boolean>): { t: MemoryTransport; asked: number[] } {
     const [a, b] = memoryPair();
     cleanups.push(
@@ -228,9 +231,9 @@ describe('admit(): a connection closed before any reply', () => {
     );
     b.attach({ data: () => b.destroy(), drain: () => {}, close: () => {} });
     const asked: number[] = [];
-    a.probeTls = (ms) => {
+    a.explainClose = async (ms, closed) => {
       asked.push(ms);
-      return probe(ms);
+      return (await probe(ms)) ? new ProtocolError('it speaks TLS', { cause: closed }) : null;
     };
     return { t: a, asked };
   }
@@ -239,14 +242,12 @@ describe('admit(): a connection closed before any reply', () => {
   // a word, exactly as a Go switcher refuses a wrong password: the failure could only list TLS
   // among four causes, and a session waited through it for ever. A transport that can ask the
   // port (dialTcp's) now does, and a TLS answer is said as such.
-  it('says the port speaks TLS when the transport finds it answers a TLS handshake', async () => {
+  it('fails with what the transport finds, a port that speaks TLS, instead of the bare close', async () => {
     const { t, asked } = hangingUp(() => Promise.resolve(true));
     const err = await admit(t, { password: PASSWORD, domain: 'n', timeout: 5_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolError);
-    expect((err as Error).message).toMatch(
-      /the port answers a TLS handshake: it speaks TLS.*use a tls:\/\/ URL/,
-    );
-    expect((err as Error).cause).toBeInstanceOf(AdmissionError);
+    expect((err as Error).message).toBe('it speaks TLS');
+    expect((err as Error).cause).toMatchObject({ reason: 'closed' });
     // Within the admission's time, and never longer than 3 s.
     expect(asked).toHaveLength(1);
     expect(asked[0]).toBeLessThanOrEqual(3_000);

@@ -1,7 +1,8 @@
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { probeTls } from '../../../src/transport/tls-probe.js';
+import { AdmissionError, ProtocolError } from '../../../src/errors.js';
+import { probeTls, speaksTls } from '../../../src/transport/tls-probe.js';
 import { cert, key } from './tls-fixture.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -61,5 +62,17 @@ describe('probeTls()', () => {
     expect(await probeTls('127.0.0.1', port, 5_000)).toBe(true);
     expect(await probeTls('127.0.0.1', port, 5_000)).toBe(true);
     expect(connections).toBe(1);
+  });
+
+  it('speaksTls() turns a TLS answer into a ProtocolError naming tls://, the close as its cause', async () => {
+    const server = createTlsServer({ cert, key });
+    server.on('tlsClientError', () => {});
+    const closed = new AdmissionError('closed', 0);
+    const err = await speaksTls('127.0.0.1', await serve(server), 5_000, closed);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err?.message).toMatch(/the port answers a TLS handshake: it speaks TLS.*use a tls:\/\/ URL/);
+    expect(err?.cause).toBe(closed);
+    const plain = createTcpServer((s) => s.once('data', () => s.destroy()));
+    expect(await speaksTls('127.0.0.1', await serve(plain), 5_000, closed)).toBeNull();
   });
 });

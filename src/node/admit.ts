@@ -6,7 +6,6 @@ import {
   ProtocolError,
   TimeoutError,
 } from '../errors.js';
-import { transportDefaults } from '../transport/defaults.js';
 import { Handoff } from '../transport/handoff.js';
 import type { Transport } from '../transport/types.js';
 import { concatBytes } from '../util/bytes.js';
@@ -122,9 +121,11 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
       // A TLS alert is 7 bytes, after which the server hangs up: judged before a header is in.
       if (have < TLS_RECORD_START) return;
       if (parts.length > 1) parts.splice(0, parts.length, concatBytes(parts));
-      checkNotTls(parts[0]!);
+      // A byte-stream transport of the runtime's (Node.js's TCP and TLS) tells an HTTP or TLS reply,
+      // from a port that speaks another protocol, before it is waited on as a frame.
+      const foreign = transport.foreignReply?.(parts[0]!);
+      if (foreign) throw foreign;
       if (have < HEADER_SIZE) return;
-      checkNotHttp(parts[0]!);
       const h = readHeader(parts[0]!, 0);
       const size = payloadLength(h.cmd, h.size);
       // Refused as soon as the header says so, not after waiting for its payload.
@@ -212,48 +213,8 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
   }
 }
 
-const HTTP = [0x48, 0x54, 0x54, 0x50, 0x2f]; // 'HTTP/'
-
-/**
- * A reply that starts like an HTTP response comes from a WebSocket (or plain HTTP) port given as
- * tcp://, or a secure one given as tls://: said as such, not waited on as a frame until the server
- * hangs up, which read as an admission refused for no reason (and pointed at the password). The
- * scheme to use is named for both: admit() cannot tell whether its transport runs over TLS.
- */
-function checkNotHttp(head: Uint8Array): void {
-  if (!HTTP.every((b, i) => head[i] === b)) return;
-  let line = '';
-  for (let i = 0; i < Math.min(head.length, 60) && head[i] !== 0x0d && head[i] !== 0x0a; i++) {
-    line += head[i]! >= 0x20 && head[i]! < 0x7f ? String.fromCharCode(head[i]!) : '?';
-  }
-  throw new ProtocolError(
-    `the switcher answered in HTTP (${JSON.stringify(line)}): that port serves WebSocket or HTTP, not flex over TCP or TLS; use a ws:// URL, or wss:// where a tls:// URL reached it (path ${transportDefaults.wsPath} by default)`,
-  );
-}
-
-/** Bytes that tell a TLS record: its content type and major version (and the minor). */
+/** Bytes the foreign-protocol check needs first: a TLS record's content type and version. */
 const TLS_RECORD_START = 3;
-
-/**
- * A reply that starts like a TLS record (content type 20-23: change_cipher_spec, alert, handshake,
- * application data; then major version 3, and any minor: OpenSSL's alert repeats the one it was
- * sent) comes from a TLS port given as tcp://. A flex reply cannot start so: the admission
- * response's command byte is 0x00 (PROTOCOL.md 2.7), whatever the switcher. Said as such, not as
- * a connection closed during admission, which read as a refusal for no reason (a wrong password,
- * a rate limit) that ready() waited through for ever. Only a TLS server that answers is caught:
- * a flexmux TLS listener answers bytes that are not TLS with an alert (listenTls); OpenSSL alone
- * (Node's TLS) sends one only when the request's header reads as a record of major version 3
- * whose length it has, and otherwise hangs up or waits for the rest of that record, as Go's
- * crypto/tls hangs up (the request's header bytes are random, 2.2): CLOSED_DURING_ADMISSION names
- * the TLS port among its causes for those.
- */
-function checkNotTls(head: Uint8Array): void {
-  const type = head[0]!;
-  if (type < 20 || type > 23 || head[1] !== 3) return;
-  throw new ProtocolError(
-    'the switcher answered in TLS (a TLS record where the admission reply belongs): that port speaks TLS, not flex over plain TCP; use a tls:// URL for it (or wss:// for a WebSocket port over TLS)',
-  );
-}
 
 /**
  * A reply payload too short to be an envelope (salt, nonce and tag alone take 44 bytes) is refused

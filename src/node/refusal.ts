@@ -1,6 +1,5 @@
 import { AdmissionError, ProtocolError } from '../errors.js';
-import { certificateRejected } from '../transport/certificate.js';
-import { answeredWithoutTls } from '../transport/tls-failure.js';
+import { markedForGood } from '../util/for-good.js';
 
 /**
  * Whether a failed connection attempt failed for a reason that the next attempt will meet again,
@@ -20,13 +19,11 @@ import { answeredWithoutTls } from '../transport/tls-failure.js';
  * another protocol (a WebSocket port, or a TLS port that sends an alert, given as tcp://:
  * admit.ts; a WebSocket upgrade answered with a 400, as a switcher's tcp:// port answers a
  * ws:// URL: ws.ts; a ws:// port or other plain HTTP server given as tls:// or wss://, which
- * answers the TLS handshake in plain text), or a certificate this client does not trust.
+ * answers the TLS handshake in plain text), or a certificate this client does not trust. The
+ * last two are known by the runtime's codes: the Node.js transports' dials mark them
+ * (tls-failure.ts dialFailure, util/for-good.ts), and a browser's WebSocket reports neither.
  */
 export function refusedForGood(err: unknown): boolean {
   if (err instanceof AdmissionError) return err.reason !== 'closed' && err.reason !== 'registration';
-  return (
-    err instanceof ProtocolError ||
-    answeredWithoutTls(err) ||
-    (err instanceof Error && certificateRejected(err))
-  );
+  return err instanceof ProtocolError || markedForGood(err);
 }

@@ -11,6 +11,7 @@ import {
   transportDefaults,
 } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
+import { foreignReply } from './foreign-reply.js';
 import { HandlerSlot } from './inbox.js';
 import { type PinHolder, pin, unpin } from './read-pin.js';
 import type { SecureContextOptions } from './secure-context.js';
@@ -98,6 +99,8 @@ class TcpTransport implements Transport, PinHolder {
   private readonly slot = new HandlerSlot();
   private paused = false;
   private needDrain = false;
+  /** An admission reply from a port that speaks HTTP or TLS, told as such (foreign-reply.ts). */
+  readonly foreignReply = foreignReply;
   private ending = false;
   private destroyedHere = false;
   private failure: Error | undefined;

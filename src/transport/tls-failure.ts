@@ -1,4 +1,5 @@
-import { causeChain } from '../util/cause.js';
+import { markForGood } from '../util/for-good.js';
+import { certificateRejected } from './certificate.js';
 
 /** What a TLS dial that reached a port speaking something else adds to its error. */
 export const TLS_SCHEME_HINT =
@@ -10,16 +11,20 @@ export const TLS_SCHEME_HINT =
  * "wrong version number" is what a TLS client reads from a port that answered in plain text (a
  * switcher's tcp:// or ws:// port, an HTTP server): it is said as that, with what to check, and
  * its cause keeps the code (ERR_SSL_WRONG_VERSION_NUMBER; the ws library reports it as EPROTO)
- * without repeating OpenSSL's text.
+ * without repeating OpenSSL's text. Both that and a certificate this client does not trust are
+ * failures no retry mends: their cause is marked so (markForGood), for a session's ready().
  */
 export function dialFailure(err: Error & { code?: unknown }): { text: string; cause: Error } {
   if (err.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /:wrong version number:/.test(err.message)) {
     const cause = Object.assign(new Error('wrong version number', { cause: err }), {
       code: 'ERR_SSL_WRONG_VERSION_NUMBER',
     });
-    return { text: `the server answered, but not in TLS (wrong version number); ${TLS_SCHEME_HINT}`, cause };
+    return {
+      text: `the server answered, but not in TLS (wrong version number); ${TLS_SCHEME_HINT}`,
+      cause: markForGood(cause),
+    };
   }
-  return { text: connectFailureText(err), cause: err };
+  return { text: connectFailureText(err), cause: certificateRejected(err) ? markForGood(err) : err };
 }
 
 /**
@@ -45,15 +50,4 @@ export function connectAttempts(err: Error): (Error & { address?: unknown; port?
   return Array.isArray(errors) && errors.length > 0 && errors.every((e) => e instanceof Error)
     ? errors
     : [err];
-}
-
-/**
- * Whether `err`, or an error in its `cause` chain, is a TLS dial answered in plain text (the code
- * dialFailure gives it): a URL whose scheme does not match the port, which no retry mends.
- */
-export function answeredWithoutTls(err: unknown): boolean {
-  for (const e of causeChain(err)) {
-    if ((e as { code?: unknown }).code === 'ERR_SSL_WRONG_VERSION_NUMBER') return true;
-  }
-  return false;
 }

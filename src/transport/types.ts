@@ -80,4 +80,10 @@ export interface Transport {
    * handshake (tls-probe.ts), since a TLS port hangs up on a request that is not TLS.
    */
   explainClose?(timeoutMs: number, closed: Error): Promise<Error | null>;
+  /**
+   * What the first bytes of an admission reply (at least 3) say of a port that speaks
+   * another protocol (an HTTP response, a TLS record): an error that names the URL to use, or null
+   * (transport/foreign-reply.ts). Node.js's TCP and TLS connections only.
+   */
+  foreignReply?(head: Uint8Array): Error | null;
 }

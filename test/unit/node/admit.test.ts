@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AdmissionError, ConfigError, ProtocolError, TimeoutError } from '../../../src/errors.js';
 import { Node } from '../../../src/index.js';
 import { admit } from '../../../src/node/admit.js';
+import { foreignReply } from '../../../src/transport/foreign-reply.js';
 import { type MemoryPairOptions, type MemoryTransport, memoryPair } from '../../../src/transport/memory.js';
 import { dialTls } from '../../../src/transport/tls.js';
 import { listenWs } from '../../../src/transport/ws.js';
@@ -25,6 +26,8 @@ function switcherEnd(
   options: MemoryPairOptions = { highWaterMark: 64 * 1024 * 1024 },
 ) {
   const [a, b] = memoryPair(options);
+  // The check a Node.js TCP or TLS connection makes of a reply in another protocol (tcp.ts).
+  Object.assign(a, { foreignReply });
   cleanups.push(
     () => a.destroy(),
     () => b.destroy(),
@@ -270,6 +273,7 @@ describe('admit(): a connection closed before any reply', () => {
 describe('admit(): an answer in HTTP', () => {
   it('says the address serves WebSocket or HTTP, not flex over TCP', async () => {
     const [a, b] = memoryPair();
+    Object.assign(a, { foreignReply });
     cleanups.push(
       () => a.destroy(),
       () => b.destroy(),
@@ -327,6 +331,16 @@ describe('admit(): an answer in TLS', () => {
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as Error).message).toMatch(/^the switcher answered in TLS .*use a tls:\/\/ URL/);
     expect(a.closed).toBe(true);
+  });
+
+  it('leaves a transport without the check (a browser has no tcp:// or tls://) to the close', async () => {
+    const { a } = switcherEnd((b) => {
+      b.send([new Uint8Array(ALERT)]);
+      b.close();
+    });
+    delete (a as { foreignReply?: unknown }).foreignReply;
+    const err = await admit(a, { password: PASSWORD, domain: 'n', timeout: 5_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ errCode: 0, reason: 'closed' });
   });
 
   it('takes a reply whose first bytes only look like TLS after the command byte', async () => {

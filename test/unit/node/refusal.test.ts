@@ -7,6 +7,7 @@ import {
   TimeoutError,
 } from '../../../src/errors.js';
 import { refusedForGood } from '../../../src/node/refusal.js';
+import { dialFailure } from '../../../src/transport/tls-failure.js';
 
 /** The one classification that session.ready() and the CLI's waiting sessions share. */
 
@@ -27,16 +28,26 @@ describe('refusedForGood', () => {
 
   it('gives up on a port that answers in another protocol and on an untrusted certificate', () => {
     expect(refusedForGood(new ProtocolError('the switcher answered in HTTP'))).toBe(true);
+    // The Node.js dials' failures, as dialFailure gives them to the error they reject with.
     const tls = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
-    expect(refusedForGood(new ConnectionClosedError('connect failed', { cause: tls }))).toBe(true);
-    // A tls:// or wss:// URL given a plain port: dialFailure's cause keeps OpenSSL's code.
+    const { cause: untrusted } = dialFailure(tls);
+    expect(refusedForGood(new ConnectionClosedError('connect failed', { cause: untrusted }))).toBe(true);
+    // A tls:// or wss:// URL given a plain port.
     const plain = Object.assign(new Error('wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
-    expect(refusedForGood(new ConnectionClosedError('not in TLS', { cause: plain }))).toBe(true);
+    const { cause: notTls } = dialFailure(plain);
+    expect(refusedForGood(new ConnectionClosedError('not in TLS', { cause: notTls }))).toBe(true);
+    // The codes alone decide nothing: only a dial's failure is marked (a browser reports none).
+    const unmarked = Object.assign(new Error('self-signed certificate'), {
+      code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+    });
+    expect(refusedForGood(new ConnectionClosedError('connect failed', { cause: unmarked }))).toBe(false);
   });
 
   it('waits through a switcher that cannot be reached or does not answer in time', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-    expect(refusedForGood(new ConnectionClosedError('connect failed', { cause: refused }))).toBe(false);
+    expect(
+      refusedForGood(new ConnectionClosedError('connect failed', { cause: dialFailure(refused).cause })),
+    ).toBe(false);
     expect(refusedForGood(new TimeoutError('no admission response within 10000 ms'))).toBe(false);
     expect(refusedForGood('not an error')).toBe(false);
   });

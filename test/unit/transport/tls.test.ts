@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, ConnectionClosedError, ProtocolError, TimeoutError } from '../../../src/errors.js';
 import { admit } from '../../../src/node/admit.js';
+import { foreignReply } from '../../../src/transport/foreign-reply.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { dialTls, listenTls } from '../../../src/transport/tls.js';
 import type { Transport } from '../../../src/transport/types.js';
@@ -184,6 +185,8 @@ describe('tls dial and listen', () => {
     // A fatal protocol_version alert, which admit() reads as a TLS port (use tls://).
     expect([...answer]).toEqual([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
     const t = memoryPair();
+    // The check a tcp:// node's connection makes of its reply (tcp.ts).
+    Object.assign(t[0], { foreignReply });
     cleanup.push(() => {
       t[0].destroy();
       t[1].destroy();

@@ -10,7 +10,9 @@ import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
  * use: LimitError) is no answer: only bytes heard within the timeout then prove the peer alive. The check runs four times per interval, so a
  * dead peer is found within interval + timeout (+ a quarter); while our own output is backed up,
  * bytes heard in the last 2 × interval + timeout still count as alive (a deep, slow path), so it
- * can take up to that long (+ a quarter) after the last byte heard.
+ * can take up to that long (+ a quarter) after the last byte heard. A check that runs more than an
+ * interval late (after a sleep) pings at once, what was heard before it no longer recent
+ * (catchUp()): a dead peer is then found a timeout later, backed-up output or not.
  */
 export class Heartbeat {
   /** The periodic check; none with an interval of 0 (checkNow() works all the same). */
@@ -21,6 +23,11 @@ export class Heartbeat {
   private lastChange = now();
   private lastReceived = -1;
   private lastHeard = now();
+  /** The check's period, a quarter interval (25 ms at least). */
+  private readonly period: number;
+  /** When the last check ran, by both clocks: a check far behind its time follows a sleep. */
+  private lastTick = now();
+  private lastTickWall = Date.now();
   private inFlight = false;
   private stopped = false;
   /** The wait that judges a ping no id was free for (or that timed out): cleared by stop(). */
@@ -50,11 +57,13 @@ export class Heartbeat {
     private readonly ping: (timeoutMs: number) => Promise<number>,
     private readonly onDead: (err: Error) => void,
   ) {
-    this.timer = intervalMs > 0 ? interval(() => this.tick(), Math.max(25, intervalMs >>> 2)) : undefined;
+    this.period = Math.max(25, intervalMs >>> 2);
+    this.timer = intervalMs > 0 ? interval(() => this.tick(), this.period) : undefined;
   }
 
   /** The periodic check: pings when an interval passed without writes, or without anything heard. */
   private tick(): void {
+    this.catchUp();
     const t = this.observe();
     // Go pings after an interval without writes. Our writes prove nothing about the peer, though:
     // a node that keeps writing to a path gone dark (an application's own pings, dials retried on
@@ -62,6 +71,36 @@ export class Heartbeat {
     const { intervalMs } = this;
     if (this.inFlight || (t - this.lastChange < intervalMs && t - this.lastHeard < intervalMs)) return;
     this.probe('heartbeat');
+  }
+
+  /**
+   * A check that ran more than an interval behind its time (the machine slept, the runtime held
+   * its timers back): bytes heard before it are no proof of a live peer now. At waking, the
+   * bytes received before the sleep but not yet counted were stamped with the time of waking,
+   * and with the monotonic clock, which does not count a suspend on Linux, those counted before
+   * looked moments old too: "heard lately", they delayed the first ping by an interval and, with
+   * our output backed up (an upload cut off by the sleep), excused it for 2 × interval + timeout,
+   * about 32 s before a dead connection was dropped. Now bytes not yet counted date from the
+   * previous check, the earliest they can have come, and the time the monotonic clock missed (the
+   * wall clock's gap beyond its own) is added to the age of everything heard: the check pings at
+   * once, and a silent peer is found a timeout later. A wall clock stepped forward by more than
+   * an interval costs one early ping at most.
+   */
+  private catchUp(): void {
+    const t = now();
+    const wall = Date.now();
+    const gap = t - this.lastTick;
+    const wallGap = wall - this.lastTickWall;
+    this.lastTick = t;
+    this.lastTickWall = wall;
+    const late = Math.max(gap, wallGap);
+    if (late - this.period <= this.intervalMs) return;
+    this.lastHeard -= Math.max(0, wallGap - gap);
+    const r = this.received();
+    if (r !== this.lastReceived) {
+      this.lastReceived = r;
+      this.lastHeard = Math.max(this.lastHeard, t - late);
+    }
   }
 
   /**

@@ -174,6 +174,77 @@ describe('heartbeat', () => {
     hb.stop();
   });
 
+  /**
+   * The defaults, an upload in flight (output backed up), the peer heard from until just before
+   * the machine slept for an hour, and dead after it. `sleep` moves the clocks as the machine
+   * wakes; the pings after the wake and the time from the wake to the verdict are returned.
+   */
+  async function deadAfterSleep(sleep: (ms: number) => void): Promise<{ pings: number; deadIn: number }> {
+    const [interval, timeout] = [15_000, 2_000];
+    let received = 0;
+    let written = 0;
+    let pings = 0;
+    let deadAt = Number.NaN;
+    const hb: Heartbeat = new Heartbeat(
+      interval,
+      timeout,
+      () => (written += 100),
+      () => received,
+      () => true,
+      (t) => {
+        pings++;
+        return timesOut(t);
+      },
+      () => {
+        deadAt = Date.now();
+        hb.stop();
+      },
+    );
+    // Checks at 3.75 s and 7.5 s take note of the peer's bytes; more come at 9.9 s, before the
+    // next check (11.25 s), and then the machine sleeps.
+    received++;
+    await vi.advanceTimersByTimeAsync(9_900);
+    received++;
+    expect(pings).toBe(0);
+    sleep(3_600_000);
+    const woke = Date.now();
+    pings = 0;
+    // Ample for the allowance of a ping stuck behind the upload (2 × interval + timeout).
+    await vi.advanceTimersByTimeAsync(2 * interval + timeout + interval);
+    hb.stop();
+    expect(vi.getTimerCount()).toBe(0);
+    return { pings, deadIn: deadAt - woke };
+  }
+
+  it('after a sleep the monotonic clock did not count, pings at once and finds a dead peer a timeout later', async () => {
+    // Linux's monotonic clock stands still while suspended, and so the timers do: the first check
+    // after the wake runs on time by it, only the wall clock jumped. The bytes heard before the
+    // sleep (those heard just before it counted as heard at the wake) looked a moment old: the
+    // first ping came an interval later, and, the output backed up, was excused for 2 × interval
+    // + timeout after them: the dead peer was found 32 s after the wake, not 2 s after the ping.
+    const { pings, deadIn } = await deadAfterSleep((ms) => vi.setSystemTime(Date.now() + ms));
+    expect(pings).toBe(1);
+    // The check at 11.25 s pings; it times out 2 s later.
+    expect(deadIn).toBeGreaterThanOrEqual(2_000);
+    expect(deadIn).toBeLessThanOrEqual(1_350 + 2_000 + 10);
+  });
+
+  it('after a sleep that made its timers late, pings at once and finds a dead peer a timeout later', async () => {
+    // A monotonic clock that counts the sleep (macOS, a browser's): the check runs an hour late
+    // by both clocks, and the bytes heard before the sleep, counted only now, passed for fresh.
+    const fake = performance.now.bind(performance);
+    let skew = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => fake() + skew);
+    const { pings, deadIn } = await deadAfterSleep((ms) => {
+      skew += ms;
+      vi.setSystemTime(Date.now() + ms);
+    });
+    vi.restoreAllMocks();
+    expect(pings).toBe(1);
+    expect(deadIn).toBeGreaterThanOrEqual(2_000);
+    expect(deadIn).toBeLessThanOrEqual(1_350 + 2_000 + 10);
+  });
+
   it('finds a silent peer after the wall clock steps back', async () => {
     // An NTP step or a VM resumed from a snapshot sets Date.now() back: a heartbeat timed by the
     // wall clock saw "now - last write" negative and pinged no more until the clock caught up

@@ -75,8 +75,8 @@ export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   /**
    * Longest random wait, ms, before the first attempt (default 0: at once). Drawn uniformly from
    * 0..startSpread, so that the nodes of a fleet started in the same instant (a host's boot, a
-   * deployment) do not all dial the switcher at once; the state is 'connecting' meanwhile, and
-   * close() or the opener's abort ends the wait.
+   * deployment) do not all dial the switcher at once; the state is 'connecting' meanwhile,
+   * close() or the opener's abort ends the wait, and reconnectNow() ends it with the attempt.
    */
   startSpread?: number;
   /** Dials and pings made while disconnected wait for the connection instead of failing. */
@@ -355,12 +355,13 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   }
 
   /**
-   * Ends the wait between two attempts (state `backoff`) and attempts at once: for a program that
-   * knows the reason to wait has passed (a page back online, an app back in the foreground, a
-   * network interface up again, a password fixed with setPassword()) and would otherwise wait out
-   * up to backoffMax. True if it started an attempt; false, doing nothing, while the session is
-   * ready or closed, in the start's spread, and from a 'state' or 'disconnect' listener, which
-   * runs before the wait begins (one that always called it would retry without back-off). While
+   * Ends the wait between two attempts (state `backoff`), or the start's spread before the first
+   * (startSpread, state `connecting`), and attempts at once: for a program that knows the reason
+   * to wait has passed (a page back online, an app back in the foreground, a network interface up
+   * again, a password fixed with setPassword()) and would otherwise wait out up to backoffMax.
+   * True if it started an attempt; false, doing nothing, while the session is ready or closed,
+   * and from a 'state' or 'disconnect' listener, which runs before the wait begins (one that
+   * always called it would retry without back-off). While
    * an attempt is under way it returns false too, but the next attempt comes at once if that one
    * fails: the reason to wait may have passed while it ran (a network back while the attempt
    * still went through the old one), and the back-off after it waited up to backoffMax. The
@@ -368,9 +369,14 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    */
   reconnectNow(): boolean {
     const timer = this.retryTimer;
+    // A timer while 'connecting' is the start's spread: the first attempt may come now too, as
+    // the next one does in a back-off (before, the call did nothing there, and the first attempt
+    // waited out its draw, up to startSpread). A closed session's timer was cleared, not
+    // forgotten: never an attempt behind a close.
     // 'backoff' with no timer yet: a 'state' or 'disconnect' listener, called before the wait is
     // armed. The wait then armed is the one a later call cuts short.
-    if (this._state !== 'backoff' || timer === null) {
+    const waiting = this._state === 'backoff' || this._state === 'connecting';
+    if (!waiting || timer === null) {
       // Never two attempts at once: this one's failure, if it comes, cuts its back-off short.
       if (this.attempting) this.wokeDuring = true;
       return false;

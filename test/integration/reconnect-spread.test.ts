@@ -288,6 +288,37 @@ describe('the first attempt', () => {
     expect(a2).toHaveLength(0);
   });
 
+  it('reconnectNow() during the wait attempts at once, and the wait makes no second attempt', async () => {
+    // A page that came back online, or a program that knows the switcher is up, called it in the
+    // start's spread: it did nothing, and the first attempt waited out the draw (up to
+    // startSpread), unlike in a back-off, where it attempts at once.
+    fakeTimers();
+    const sw = switcher();
+    draws(0.9);
+    const startedAt = performance.now();
+    const { s, attempts } = memorySession(() => sw, 'start-now', { startSpread: 10_000 });
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(attempts).toHaveLength(0);
+    const ready = nextEvent(s, 'ready');
+    expect(s.reconnectNow()).toBe(true);
+    // Made in the call: the connector runs before attempt()'s first await.
+    expect(attempts).toEqual([startedAt + 1_000]);
+    expect(s.state).toBe('connecting');
+    await ready;
+    // The spread's timer went with the wait: its 9 s would have made a second attempt.
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(attempts).toHaveLength(1);
+    expect(s.state).toBe('ready');
+    expect(s.reconnectNow()).toBe(false);
+    // Closed during the wait, it makes none.
+    const { s: closed, attempts: none } = memorySession(() => sw, 'start-closed', { startSpread: 10_000 });
+    await closed.close();
+    expect(closed.reconnectNow()).toBe(false);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(none).toHaveLength(0);
+  });
+
   it('refuses a startSpread that a timer cannot wait, and takes 0', () => {
     const sw = switcher();
     for (const bad of [-1, Number.NaN, 2 ** 31, '100']) {

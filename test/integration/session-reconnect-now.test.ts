@@ -83,15 +83,21 @@ describe('session.reconnectNow()', () => {
     expect(down.attempts).toBe(3);
   });
 
-  it('does nothing while connecting (the start spread too) or once closed', async () => {
+  it("ends the start's spread (startSpread) too, but not once closed", async () => {
     const { s, down } = session(switcher(), { startSpread: 60_000 });
     expect(s.state).toBe('connecting');
-    expect(s.reconnectNow()).toBe(false);
-    expect(down.attempts).toBe(0);
+    const failed = new Promise((r) => s.once('disconnect', r));
+    expect(s.reconnectNow()).toBe(true);
+    expect(down.attempts).toBe(1);
+    await failed;
     await s.close();
     expect(s.reconnectNow()).toBe(false);
-    expect(down.attempts).toBe(0);
+    expect(down.attempts).toBe(1);
     expect(s.state).toBe('closed');
+    const spreading = session(switcher(), { startSpread: 60_000 });
+    await spreading.s.close();
+    expect(spreading.s.reconnectNow()).toBe(false);
+    expect(spreading.down.attempts).toBe(0);
 
     // Closed during the back-off: the call makes no attempt behind the close.
     const other = session(switcher());

@@ -142,8 +142,9 @@ interface ReadyWaiter {
 const READY_ABORTED = 'wait for the session to be ready aborted';
 
 /**
- * Where a session is: `connecting` (an attempt under way), `ready` (admitted), `backoff` (waiting
- * to reconnect), `closed`.
+ * Where a session is: `connecting` (an attempt under way or starting at once, or the startSpread
+ * wait before the first), `ready` (admitted), `backoff` (waiting to reconnect, from the failure or
+ * loss that its 'disconnect' tells of), `closed`.
  */
 export type SessionState = 'connecting' | 'ready' | 'backoff' | 'closed';
 
@@ -154,9 +155,12 @@ export type SessionEvents = {
   /** Admitted: the node is ready with this virtual IP. */
   ready: [number];
   /**
-   * The connection dropped or an attempt failed; the session retries unless closed. When the
-   * failure closes the session (reconnect: false, a ConfigError, the opener's signal aborted),
-   * `state` is 'closed' already and 'close' follows.
+   * The connection dropped or an attempt failed; the session retries unless closed. Its listeners
+   * find `state` telling what comes next, whichever it was: 'backoff' when the session waits
+   * before the next attempt (a back-off, a spread), 'connecting' when that attempt comes at once
+   * (reconnectSpread 0 after a connection that worked, reconnectNow() called during the attempt
+   * that failed), 'closed' when the failure closes the session (reconnect: false, a ConfigError,
+   * the opener's signal aborted), and 'close' follows.
    */
   disconnect: [Error];
   /** The session is closed. */
@@ -823,11 +827,22 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       if (refusedForGood(e)) {
         for (const w of this.readyWaiters.slice()) if (!w.untilAdmitted) w.reject(e);
       }
+      // No longer 'connecting' by the time anyone hears of the failure, as after a lost
+      // connection: 'backoff', the wait it goes on with, or still 'connecting' when the next
+      // attempt comes at once (a wake during this one). Before, 'disconnect' listeners found
+      // 'connecting' here but 'backoff' after a lost connection, and 'backoff' followed them.
+      if (!woke) this.setState('backoff');
       this.emit('disconnect', e);
       // A handler may have closed the session (say, on a wrong password): no retry then.
       if (this.isClosed) return;
-      this.scheduleRetry(e, retryIn);
-      if (woke) this.reconnectNow();
+      if (!woke) {
+        this.scheduleRetry(e, retryIn);
+        return;
+      }
+      this.logger.debug({ domain: this.opts.domain }, 'session reconnecting now');
+      // As after a connection that worked with no spread: the opener's abort closes the session.
+      if (this.bounds.signal?.aborted) this.onOpenerAbort();
+      else void this.attempt();
     } finally {
       // (Not `attempting`: the reconnectNow() above may have begun the next attempt already.)
       linked?.dispose();

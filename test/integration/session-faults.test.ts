@@ -431,7 +431,8 @@ describe('close() called from an event handler', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(s.state).toBe('closed');
     expect(calls.n).toBe(1);
-    expect(states).toEqual(['closed']);
+    // 'backoff' before the listeners, as after a lost connection; nothing after 'closed'.
+    expect(states).toEqual(['backoff', 'closed']);
   });
 
   it('from "state" when it goes to backoff: no further attempt', async () => {

@@ -170,3 +170,60 @@ describe('session.reconnectNow()', () => {
     expect(down.attempts).toBe(1);
   });
 });
+
+describe("the state 'disconnect' listeners find", () => {
+  it("is 'backoff' after a failed attempt, as after a lost connection, with the 'state' event before", async () => {
+    // Before: 'connecting' after a failed attempt (its 'backoff' came after the listeners), but
+    // 'backoff' after a lost connection: a listener could not tell from the state whether the
+    // session was waiting.
+    const sw = switcher();
+    const { s, down } = session(sw);
+    const events: string[] = [];
+    s.on('state', (st) => events.push(`state ${st}`));
+    s.on('disconnect', () => events.push(`disconnect in ${s.state}`));
+    const failed = new Promise((r) => s.once('disconnect', r));
+    await failed;
+    expect(events).toEqual(['state backoff', 'disconnect in backoff']);
+    expect(down.attempts).toBe(1);
+
+    // The same session's connection, lost (within backoffInitial of its admission: a back-off).
+    down.is = false;
+    const ready = s.ready();
+    expect(s.reconnectNow()).toBe(true);
+    await ready;
+    events.length = 0;
+    const lost = new Promise((r) => s.once('disconnect', r));
+    sw.kick('comes-back', 'once');
+    await lost;
+    expect(events).toEqual(['state backoff', 'disconnect in backoff']);
+  });
+
+  it("is 'connecting' when the next attempt comes at once: a wake during the failed attempt", async () => {
+    let fail!: (e: Error) => void;
+    let attempts = 0;
+    const s = new Session<FlexStream>({
+      connector: () =>
+        new Promise<Transport>((_, reject) => {
+          attempts++;
+          fail = reject;
+        }),
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FS(core)),
+      password: PASSWORD,
+      domain: 'woke-state',
+      heartbeatInterval: 0,
+      backoffInitial: 60_000,
+      backoffMax: 60_000,
+    });
+    cleanups.push(() => s.close());
+    const events: string[] = [];
+    s.on('state', (st) => events.push(`state ${st}`));
+    s.on('disconnect', () => events.push(`disconnect in ${s.state} after ${attempts}`));
+    expect(s.reconnectNow()).toBe(false);
+    fail(new Error('network unreachable'));
+    await new Promise((r) => s.once('disconnect', r));
+    // The next attempt began right behind the listeners, with no 'backoff' between.
+    expect(attempts).toBe(2);
+    expect(events).toEqual(['disconnect in connecting after 1']);
+    expect(s.state).toBe('connecting');
+  });
+});

@@ -219,6 +219,18 @@ export function parseBackoff(text: string): number {
   return ms;
 }
 
+/**
+ * `ping -i`: more than 0. Elsewhere a duration of 0 means "never" or "off" (`--idle-timeout`,
+ * `--ping-interval`), so `-i 0` read as "no pause" or as "no pinging" alike; taken, it pinged
+ * back to back, a line per round trip as fast as the switcher answers, which ping(8) refuses to
+ * a user too (`-i` below 2 ms). A short interval, `-i 10ms`, says which is meant.
+ */
+export function parsePingInterval(text: string): number {
+  const ms = parseDuration(text, 's');
+  if (ms === 0) fail('an interval must be longer than 0 (a bare number is seconds: -i 0.2 is 200ms)');
+  return ms;
+}
+
 /** The time between two progress lines: shorter than 100 ms would flood the terminal. */
 export function parseInterval(text: string): number {
   const ms = parseDuration(text);

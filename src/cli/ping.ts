@@ -9,7 +9,7 @@ import type { CliCommand, CommandContext } from './command.js';
 import { ExitCode } from './exit.js';
 import { addCommonOptions, addConnectOptions, type ConnectOpts, flag } from './options.js';
 import { isOutputClosed, outputClosed, settled } from './output.js';
-import { parseCount, parseDomain, parseDuration, parseTimeout } from './parse.js';
+import { parseCount, parseDomain, parsePingInterval, parseTimeout } from './parse.js';
 import { RttStats } from './rtt.js';
 import { closeOnce, openOnce, openWaiting, raceFailed, randomDomain } from './session.js';
 import { onStopSignal } from './shutdown.js';
@@ -39,7 +39,7 @@ export function pingCommand(): CliCommand {
     )
     .addOption(
       new Option('-i, --interval <duration>', 'time between pings; a bare number is seconds')
-        .argParser((v) => parseDuration(v, 's'))
+        .argParser(parsePingInterval)
         .default(1_000, '1'),
     )
     .addOption(

@@ -445,8 +445,22 @@ export class SwitcherClient implements FrameSink {
       () => this.idle,
       () => this.transportLost(),
     );
-    if (host.options.idleTimeout > 0) this.armIdle(host.options.idleTimeout);
-    if (host.options.pingInterval > 0) this.startPings(host.options.pingInterval);
+    // Last, and undone if one fails: a constructor that throws leaves no client for its caller
+    // (the admission) to close, and a timer armed before the failure ran on that orphan for good,
+    // checking and pinging a client that was never admitted.
+    try {
+      if (host.options.idleTimeout > 0) this.armIdle(host.options.idleTimeout);
+      if (host.options.pingInterval > 0) this.startPings(host.options.pingInterval);
+    } catch (err) {
+      this.stopTimers();
+      throw err;
+    }
+  }
+
+  private stopTimers(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    this.idleTimer = this.pingTimer = undefined;
   }
 
   get paused(): boolean {
@@ -1006,8 +1020,7 @@ export class SwitcherClient implements FrameSink {
     const error = this.leaveError ?? err;
     if (this.state === 'open') this.step(() => this.host.detach(this));
     this.state = 'closed';
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    this.stopTimers();
     this.step(() => this.gate.shutDown());
     this.step(() => this.dropQueued());
     // Before our queues at the survivors are forgotten: their closes go behind our frames there.

@@ -133,6 +133,11 @@ export interface ClientHost {
    * the transport's handlers and timers), and the rest of the leave or teardown goes on.
    */
   teardownFailed(c: SwitcherClient, err: unknown): void;
+  /**
+   * A bug of ours threw in one of `c`'s timers (its pings, its idle check): reported, never
+   * thrown (in a timer or a promise's callback it ended the process), and the timer goes on.
+   */
+  timerFailed(c: SwitcherClient, err: unknown, timer: 'ping' | 'idle check'): void;
   /** Stop routing to `c` (it is closing). */
   detach(c: SwitcherClient): void;
   /**
@@ -1181,25 +1186,42 @@ export class SwitcherClient implements FrameSink {
     let inFlight = false;
     let sentAt = 0;
     const wait = Math.min(ms, this.host.options.livenessTimeout);
+    // A bug of ours in a ping (thrown here, or failing the ping's promise) is reported and the
+    // next tick pings again: it threw out of the timer (an uncaught exception, which ends the
+    // process) or was an unhandled rejection, and `inFlight`, left set, meant no ping for good.
+    const failed = (err: unknown): void => this.host.timerFailed(this, err, 'ping');
     this.pingTimer = interval(() => {
-      if (this.state !== 'open' || inFlight || this.busySending) return;
-      // A frame since the last ping went out (its answer, come after the wait on a long round
-      // trip) says the client lives: the next miss is the first in a row, not the second. Else a
-      // client that answered every ping late was closed after two, each answer counted for none.
-      if (this.missedPings > 0 && this.lastFrameAt >= sentAt) this.missedPings = 0;
-      inFlight = true;
-      sentAt = now();
-      void this.probe(this.domain, wait).then((ok) => {
+      if (inFlight) return;
+      try {
+        if (this.state !== 'open' || this.busySending) return;
+        // A frame since the last ping went out (its answer, come after the wait on a long round
+        // trip) says the client lives: the next miss is the first in a row, not the second. Else a
+        // client that answered every ping late was closed after two, each answer counted for none.
+        if (this.missedPings > 0 && this.lastFrameAt >= sentAt) this.missedPings = 0;
+        inFlight = true;
+        sentAt = now();
+        void this.probe(this.domain, wait)
+          .then((ok) => this.pinged(ok, wait))
+          .catch(failed)
+          .finally(() => {
+            inFlight = false;
+          });
+      } catch (err) {
         inFlight = false;
-        if (this.state !== 'open') return;
-        this.missedPings = ok ? 0 : this.missedPings + 1;
-        // With an error, as kicked or stalled clients have one: clientLeft listeners and the
-        // admin event tell it from a clean hang-up (closing gracefully, it is not sent).
-        if (this.missedPings >= 2) {
-          this.close('unresponsive', new TimeoutError(`two pings in a row unanswered within ${wait} ms`));
-        }
-      });
+        failed(err);
+      }
     }, ms);
+  }
+
+  /** A periodic ping's outcome: two missed in a row close the client. */
+  private pinged(ok: boolean, wait: number): void {
+    if (this.state !== 'open') return;
+    this.missedPings = ok ? 0 : this.missedPings + 1;
+    // With an error, as kicked or stalled clients have one: clientLeft listeners and the
+    // admin event tell it from a clean hang-up (closing gracefully, it is not sent).
+    if (this.missedPings >= 2) {
+      this.close('unresponsive', new TimeoutError(`two pings in a row unanswered within ${wait} ms`));
+    }
   }
 
   /** Checks in `ms` whether the client sent nothing for the whole idleTimeout. */
@@ -1210,12 +1232,19 @@ export class SwitcherClient implements FrameSink {
       if (this.state !== 'open') return;
       // Against the whole timeout, not `ms`: after a re-arm that is only what was left of it.
       const limit = this.host.options.idleTimeout;
-      // Paused by backpressure (now, or since the last check), we were not reading its frames:
-      // that silence is ours. A client that holds others back is the stall rule's business.
-      const paused = this.gate.paused || this.gate.pauses !== pauses;
-      const idle = paused ? 0 : now() - this.lastFrameAt;
-      if (idle >= limit) this.close('idle', new TimeoutError(`sent nothing for ${limit / 1000} s`));
-      else this.armIdle(limit - idle);
+      try {
+        // Paused by backpressure (now, or since the last check), we were not reading its frames:
+        // that silence is ours. A client that holds others back is the stall rule's business.
+        const paused = this.gate.paused || this.gate.pauses !== pauses;
+        const idle = paused ? 0 : now() - this.lastFrameAt;
+        if (idle >= limit) this.close('idle', new TimeoutError(`sent nothing for ${limit / 1000} s`));
+        else this.armIdle(limit - idle);
+      } catch (err) {
+        // A bug of ours: reported, not thrown out of the timer (which ended the process), and
+        // checked again a whole timeout later, where it was never checked again.
+        this.host.timerFailed(this, err, 'idle check');
+        if (this.state === 'open' && this.idleTimer === undefined) this.armIdle(limit);
+      }
     }, ms);
   }
 

@@ -175,6 +175,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
       route: (from, f) => this.route(from, f),
       failed: (from, err) => this.failed(from, err),
       teardownFailed: (c, err) => this.teardownFailed(c, err),
+      timerFailed: (c, err, timer) => this.timerFailed(c, err, timer),
       detach: (c) => this.detach(c),
       dropped: (c, n, reason) => this.router.dropped(c, n, reason),
       rtt: (c, ms) => this.emit('rtt', ms, c.domain),
@@ -554,6 +555,22 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const e = err instanceof Error ? err : new Error(String(err));
     logLost(() =>
       this.logger.error({ domain: c.domain, ...errorFields(e), stack: e.stack }, 'client teardown failed'),
+    );
+    this.emit('error', e);
+  }
+
+  /**
+   * A bug of ours threw in a timer of `c` (its pings, its idle check): logged with its stack and
+   * counted as the switcher's 'error' (internal_errors_total); the client stays, and so does
+   * the timer. Never throws: it runs in the timer, or in a callback of its promise.
+   */
+  private timerFailed(c: SwitcherClient, err: unknown, timer: string): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    logLost(() =>
+      this.logger.error(
+        { domain: c.domain, timer, ...errorFields(e), stack: e.stack },
+        'client timer failed',
+      ),
     );
     this.emit('error', e);
   }

@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ConfigError } from './errors.js';
+import { shown } from './util/check.js';
 
 /**
  * Joins two byte streams in both directions, typically a TCP socket and a `FlexStream`: a tunnel,
@@ -11,7 +12,8 @@ import { ConfigError } from './errors.js';
  * - Half-close both ways: when one side ends its writing, the other side's writing is ended too,
  *   and the opposite direction keeps flowing until it ends as well. Both sides need
  *   `allowHalfOpen` (a `FlexStream` has it; give it to `net.connect` and `net.createServer`):
- *   with a side without it, splice rejects with a `ConfigError`, touching neither side.
+ *   with a side without it, or a side that is no stream, splice rejects with a `ConfigError`,
+ *   touching neither side.
  * - Backpressure both ways, as `pipe()` gives it.
  * - A failure is passed on as a failure: when either side fails, or closes before finishing both
  *   directions, the other is destroyed with the same error. A flex stream so destroyed sends a
@@ -27,7 +29,7 @@ import { ConfigError } from './errors.js';
  * - A side already destroyed when splice is called (a client that hung up while the dial for it
  *   waited) is a failure too: the other side is aborted at once.
  *
- * Rejects only with that `ConfigError`. Resolves once both sides have closed: to undefined when
+ * Rejects only with such a `ConfigError`. Resolves once both sides have closed: to undefined when
  * both directions ended cleanly, else to the first error (the one a side failed with, or one
  * saying that a side closed before finishing or that data could not be delivered), for logging.
  */
@@ -36,6 +38,18 @@ export function splice(a: Duplex, b: Duplex): Promise<Error | undefined> {
   // default): a client's request ended with a FIN got a FIN back before the answer, which then
   // had nowhere to go, and the client read an empty answer to a clean end.
   // A promise's call rejects with its ConfigError rather than throwing it (docs/errors.md).
+  // A side that is no stream (null, a plain object) threw a TypeError from the call, or
+  // rejected with one from inside, neither saying which argument was wrong.
+  for (const [name, side] of [
+    ['first', a],
+    ['second', b],
+  ] as const) {
+    if (!isDuplex(side)) {
+      return Promise.reject(
+        new ConfigError(`splice() takes two Duplex streams; its ${name} argument is ${shown(side)}`),
+      );
+    }
+  }
   if (a.allowHalfOpen === false || b.allowHalfOpen === false) {
     return Promise.reject(
       new ConfigError(
@@ -180,4 +194,16 @@ function abort(d: Duplex, err: Error): void {
 function socketUnder(d: Socket): Socket {
   const parent: unknown = (d as { _parent?: unknown })._parent;
   return parent instanceof Socket && parent !== d ? socketUnder(parent) : d;
+}
+
+/** Whether `v` has what splice uses of a Duplex: its events, pipe(), end() and destroy(). */
+function isDuplex(v: unknown): v is Duplex {
+  if (typeof v !== 'object' || v === null) return false;
+  const d = v as Partial<Record<'on' | 'pipe' | 'end' | 'destroy', unknown>>;
+  return (
+    typeof d.on === 'function' &&
+    typeof d.pipe === 'function' &&
+    typeof d.end === 'function' &&
+    typeof d.destroy === 'function'
+  );
 }

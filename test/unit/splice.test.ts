@@ -275,6 +275,25 @@ describe('splice', () => {
     expect([socket.destroyed, flex.destroyed, flex.listenerCount('data')]).toEqual([false, false, 0]);
   });
 
+  // docs/errors.md: a call that returns a promise rejects with its ConfigError, never throws.
+  // splice(null, s) threw a TypeError from the call, and a side that is no stream rejected with
+  // one ("self.on is not a function"), neither naming the argument.
+  it('rejects a side that is no stream with a ConfigError, without throwing, touching the other', async () => {
+    const flex = endpoint();
+    let calls: Promise<unknown>[] = [];
+    expect(() => {
+      calls = [
+        splice(null as never, flex),
+        splice(flex, undefined as never),
+        splice({} as never, flex),
+        splice(flex, 'socket' as never),
+      ];
+    }).not.toThrow();
+    for (const call of calls) await expect(call).rejects.toThrow(ConfigError);
+    await expect(calls[3]).rejects.toThrow(/"socket" \(a string\)/);
+    expect([flex.destroyed, flex.listenerCount('data')]).toEqual([false, 0]);
+  });
+
   /** A TLS server on 127.0.0.1 that allows half-open; resolves with its port. */
   async function tlsServer(): Promise<{ port: number; accepted: Promise<tls.TLSSocket> }> {
     const server = tls.createServer({ key, cert, allowHalfOpen: true });

@@ -37,9 +37,10 @@ function documented(heading: string): Map<string, Documented> {
     }
     const m = /^\| `([a-z_]+)` \| (\w+) \|\s*(.*?)\s*\|$/.exec(line);
     if (m === null) continue; // the header and its rule
-    // The labels cell starts with the label name in backticks, or has prose only (no label).
-    const label = /^`(\w+)`/.exec(m[3]);
-    out.set(m[1], { type: m[2], labels: label === null ? [] : [label[1]], text: m[3] });
+    // The labels cell starts with the label names in backticks (`a`, `b`), or has prose only.
+    const lead = /^(?:`\w+`, )*`\w+`/.exec(m[3]);
+    const labels = lead === null ? [] : [...lead[0].matchAll(/`(\w+)`/g)].map((l) => l[1]!);
+    out.set(m[1], { type: m[2], labels, text: m[3] });
   }
   return out;
 }

@@ -213,21 +213,44 @@ function renderDetail() {
     dl.append(dt, dd);
   }
   $('detail-body').replaceChildren(dl, ...(item ? streamsLine(key, item) : []));
+  if (item) followStreamsOf(key, item);
 }
 
-/** The switcher's streams of one client (the selected row's), by its key. */
+/**
+ * The switcher's streams of one client (the selected row's), by its key, and the client's
+ * `streams` and `streamsOpened` when they were asked for: the list is asked for again once
+ * either has moved (a stream opened or closed), so that it follows the counts above it. It used
+ * to be fetched once, on selection: streams that had closed stayed listed under "0 stream(s)
+ * open", their ages growing, and new ones never came.
+ */
 let streamsOf = null;
+/** The counts of the request for the selected client's streams under way, or null. */
+let streamsAsked = null;
 /** The selected item's name (a client's domain), kept for its title once it is gone. */
 let selectedName = null;
 
-async function showStreamsOf(key, domain) {
-  // The first 200 only, the most the list shows: a client may hold 65,536 streams.
-  const res = await api(`api/v1/streams?domain=${encodeURIComponent(domain)}&limit=200`);
-  if (!res.ok || table.selected !== key) return;
-  const body = await res.json();
-  const entry = (body.clients ?? []).find((c) => c.domain === domain);
-  streamsOf = { key, list: entry?.list ?? [] };
-  renderDetail();
+async function showStreamsOf(key, item) {
+  const asked = { key, streams: item.streams, opened: item.streamsOpened };
+  streamsAsked = asked;
+  try {
+    // The first 200 only, the most the list shows: a client may hold 65,536 streams.
+    const res = await api(`api/v1/streams?domain=${encodeURIComponent(item.domain)}&limit=200`);
+    if (!res.ok || table.selected !== key) return;
+    const body = await res.json();
+    if (table.selected !== key) return;
+    const entry = (body.clients ?? []).find((c) => c.domain === item.domain);
+    streamsOf = { ...asked, list: entry?.list ?? [] };
+    renderDetail();
+  } finally {
+    if (streamsAsked === asked) streamsAsked = null;
+  }
+}
+
+/** Asks for the selected client's streams again if its counts moved since they were fetched. */
+function followStreamsOf(key, item) {
+  if (mode !== modes.switcher || streamsOf?.key !== key || streamsAsked !== null) return;
+  if (streamsOf.streams === item.streams && streamsOf.opened === item.streamsOpened) return;
+  showStreamsOf(key, item).catch((e) => logEvent(`streams of ${item.domain}: ${e.message}`, 'bad'));
 }
 
 /** The streams of the item `key`, if they are the ones fetched (showStreamsOf). */
@@ -254,7 +277,7 @@ function select(key) {
   renderDetail();
   const item = table.items.get(table.selected);
   if (item && mode === modes.switcher) {
-    showStreamsOf(table.selected, item.domain).catch((e) =>
+    showStreamsOf(table.selected, item).catch((e) =>
       logEvent(`streams of ${item.domain}: ${e.message}`, 'bad'),
     );
   }

@@ -57,6 +57,8 @@ export interface Page {
 /** Items per page of a list (clients, streams): by default, and the most `?limit=` asks. */
 export const PAGE_DEFAULT = 1_000;
 export const PAGE_MAX = 10_000;
+/** The largest `?offset=` (nine digits). */
+export const OFFSET_MAX = 999_999_999;
 
 /**
  * The `next` of a page that ended on the item keyed `key` (`cursor` of the following page).
@@ -92,7 +94,7 @@ export function readPage(url: URL, fallback = PAGE_DEFAULT, max = PAGE_MAX): Pag
     }
     return n;
   };
-  const page: Page = { offset: read('offset', 0, 0, 999_999_999), limit: read('limit', fallback, 1, max) };
+  const page: Page = { offset: read('offset', 0, 0, OFFSET_MAX), limit: read('limit', fallback, 1, max) };
   const cursor = url.searchParams.get('cursor');
   if (cursor === null) return page;
   if (!/^[0-9]{1,15}$/.test(cursor)) {

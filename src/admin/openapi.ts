@@ -1,4 +1,5 @@
 import { MAX_CLIENT_ID } from './client-id.js';
+import { OFFSET_MAX, PAGE_DEFAULT, PAGE_MAX } from './http.js';
 import { MAX_KICK_REASON } from './kick-reason.js';
 import { packageVersion } from './version.js';
 
@@ -51,14 +52,14 @@ const pageParameters = (limit: string, offset: string): Schema[] => [
     in: 'query',
     required: false,
     description: limit,
-    schema: { type: 'integer', minimum: 1, maximum: 10_000, default: 1_000 },
+    schema: { type: 'integer', minimum: 1, maximum: PAGE_MAX, default: PAGE_DEFAULT },
   },
   {
     name: 'offset',
     in: 'query',
     required: false,
     description: offset,
-    schema: { type: 'integer', minimum: 0, default: 0 },
+    schema: { type: 'integer', minimum: 0, maximum: OFFSET_MAX, default: 0 },
   },
 ];
 

@@ -3,6 +3,7 @@ import { StaticFiles } from '../../../src/admin/assets.js';
 import { type InspectableNode, validateAdminOptions } from '../../../src/admin/config.js';
 import { EventHub } from '../../../src/admin/events.js';
 import { Feed } from '../../../src/admin/feed.js';
+import { readPage } from '../../../src/admin/http.js';
 import { createRegistry } from '../../../src/admin/metrics.js';
 import { NodePanel } from '../../../src/admin/node-panel.js';
 import { openapiDocument } from '../../../src/admin/openapi.js';
@@ -101,6 +102,29 @@ describe('admin OpenAPI document', () => {
       }
     });
   }
+
+  it('bounds limit and offset as the server reads them', () => {
+    let checked = 0;
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const p of item.get?.parameters ?? []) {
+        if (p.name !== 'limit' && p.name !== 'offset') continue;
+        const { minimum, maximum } = (p as unknown as { schema: { minimum?: number; maximum?: number } })
+          .schema;
+        const where = `${path} ?${p.name}=`;
+        // Both bounds are stated, and they are the server's: in them a value is read, past them 400.
+        expect(typeof minimum, where).toBe('number');
+        expect(typeof maximum, where).toBe('number');
+        const page = (v: number) => () => readPage(new URL(`http://h/?${p.name}=${v}`));
+        expect(page(minimum as number), where).not.toThrow();
+        expect(page(maximum as number), where).not.toThrow();
+        expect(page((maximum as number) + 1), where).toThrow(/must be a whole number/);
+        if ((minimum as number) > 0)
+          expect(page((minimum as number) - 1), where).toThrow(/must be a whole number/);
+        checked++;
+      }
+    }
+    expect(checked).toBe(4);
+  });
 
   it('lists the errors every route can answer', () => {
     for (const [path, item] of Object.entries(doc.paths)) {

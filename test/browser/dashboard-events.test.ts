@@ -1,6 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type AdminServer, startAdmin } from '../../src/admin/index.js';
+import type { RefusalInfo } from '../../src/switcher/index.js';
 import { startTraffic, type Traffic } from '../integration/admin-fixture.js';
 import { describeBrowser, launchChromium } from './chromium.js';
 
@@ -63,6 +64,27 @@ describeBrowser('admin dashboard events panel in Chromium', () => {
       await carol.close();
       expect(pageErrors).toEqual([]);
     } finally {
+      await page.close();
+      await admin.close();
+    }
+  });
+
+  it('logs a refused admission with what its reason means', async () => {
+    const admin = await startAdmin({ switcher: t.sw, port: 0, token: TOKEN, sampleInterval: 100 });
+    const page = await open(admin);
+    const refused = new Promise<RefusalInfo>((resolve) => t.sw.once('refused', resolve));
+    const mallory = t.session('mallory', { password: 'not-the-password', reconnect: false });
+    try {
+      await expect(mallory.ready({ timeout: 5_000 })).rejects.toThrow();
+      const r = await refused;
+      expect(r.message).not.toBe('');
+      // "refused memory#3: decrypt" told an operator nothing of a wrong password.
+      await expect
+        .poll(() => page.locator('#events li').allTextContents(), WAIT)
+        .toEqual([expect.stringContaining(`refused ${r.remoteAddress}: ${r.reason} (${r.message})`)]);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await mallory.close();
       await page.close();
       await admin.close();
     }

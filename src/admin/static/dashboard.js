@@ -383,8 +383,12 @@ const handlers = {
       c.reason === 'closed' || c.reason === 'reset' ? '' : 'warn',
     );
   },
+  // The reason is a code (`decrypt`, `taken`); the message says what it means.
   refused: (r) =>
-    logEvent(`refused ${r.remoteAddress}${r.domain ? ` as ${r.domain}` : ''}: ${r.reason}`, 'bad'),
+    logEvent(
+      `refused ${r.remoteAddress}${r.domain ? ` as ${r.domain}` : ''}: ${r.reason}${r.message ? ` (${r.message})` : ''}`,
+      'bad',
+    ),
   state: (s) => logEvent(`session ${s.state}`, s.state === 'ready' ? '' : 'warn'),
   // A node's listeners, as sampled: the ports it took or let go since the sample before.
   listener: (l) => logEvent(l.open ? `listening on :${l.port}` : `stopped listening on :${l.port}`),

@@ -244,6 +244,9 @@ describeBrowser('admin dashboard in Chromium', () => {
       const rows = fresh.locator('#rows tr');
       await expect.poll(() => rows.count(), WAIT).toBe(2);
       expect(await fresh.locator('#table-title').textContent()).toBe('Streams');
+      // The card's RTT is the switcher's; the table's RTT column is each stream's peer's.
+      expect(await fresh.locator('#cards .label').allTextContents()).toContain('Switcher RTT');
+      expect(await fresh.locator('#cards .label').allTextContents()).not.toContain('RTT');
       expect(await fresh.locator('#rows td.spark canvas').count()).toBe(2);
       // Keyed by the stream's serial, as the deltas are: its id is taken again by a later stream
       // between the same ports.

@@ -96,6 +96,12 @@ describeBrowser('admin dashboard in Chromium', () => {
       .toEqual(['bob', 'alice']);
     await page.locator('#filter').fill('ali');
     await expect.poll(() => rows.count(), WAIT).toBe(1);
+    expect(await page.locator('#empty').isVisible()).toBe(false);
+    // A filter that matches no client says so, not "Nothing to show yet." under "Clients 2".
+    await page.locator('#filter').fill('nobody-has-this');
+    await expect.poll(() => rows.count(), WAIT).toBe(0);
+    expect(await page.locator('#empty').isVisible()).toBe(true);
+    expect(await page.locator('#empty').textContent()).toBe('Nothing matches the filter.');
     await page.locator('#filter').fill('');
     await expect.poll(() => rows.count(), WAIT).toBe(2);
 

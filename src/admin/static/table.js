@@ -326,6 +326,10 @@ export class LiveTable {
     this.padTop.hidden = first === 0;
     this.padBottom.hidden = end === list.length;
     this.empty.hidden = list.length > 0;
+    // "Nothing to show yet." under "Clients 202" read as a page still loading, or broken, when
+    // it was the filter that matched none.
+    const text = this.items.size > 0 ? 'Nothing matches the filter.' : 'Nothing to show yet.';
+    if (this.empty.textContent !== text) this.empty.textContent = text;
     this.body.dataset.rows = String(list.length);
     if (this.rowHeight === 0 && this.rows.size > 0) {
       // Measured once (again after a resize): rows are one line each, so all are this tall.

@@ -71,6 +71,8 @@ describe('admin answers meet the OpenAPI document', () => {
     await conforms(doc, 'GET', '/api/v1/streams', await get('/api/v1/streams'));
     await conforms(doc, 'GET', '/api/v1/streams', await get('/api/v1/streams?domain=bob&limit=1'));
     await conforms(doc, 'GET', '/healthz', await get('/healthz'));
+    await conforms(doc, 'GET', '/metrics', await get('/metrics'));
+    await conforms(doc, 'GET', '/api/v1/openapi.json', await request(sw.url, '/api/v1/openapi.json'));
   });
 
   it('switcher: errors', async () => {
@@ -92,6 +94,7 @@ describe('admin answers meet the OpenAPI document', () => {
     await conforms(doc, 'GET', '/api/v1/clients/{domain}', await get('/api/v1/clients/nobody'));
     await conforms(doc, 'GET', '/api/v1/clients/{domain}', await get('/api/v1/clients/no%20way!'));
     await conforms(doc, 'GET', '/api/v1/listeners', await get('/api/v1/listeners'));
+    await conforms(doc, 'GET', '/metrics', await request(sw.url, '/metrics'));
     const conflict = await request(sw.url, '/api/v1/clients/alice?id=999999', {
       method: 'DELETE',
       token: TOKEN,

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../errors.js';
-import { HttpError } from './http.js';
+import { HttpError, queryParam } from './http.js';
 
 /**
  * Who may call the admin API. With a token: `Authorization: Bearer <token>`, compared in constant
@@ -48,7 +48,7 @@ export class Auth {
       checkSite(req);
       return;
     }
-    const given = bearerOf(req) ?? (query ? url.searchParams.get('access_token') : null);
+    const given = bearerOf(req) ?? (query ? queryParam(url, 'access_token') : null);
     if (given === null) throw new HttpError(401, 'unauthorized', 'a bearer token is required');
     if (!timingSafeEqual(sha256(given), this.digest)) {
       throw new HttpError(401, 'unauthorized', 'the bearer token is not valid');

@@ -1,5 +1,6 @@
 import { delta, type Keyed } from './delta.js';
 import { type EventHub, formatEvent } from './events.js';
+import { HttpError, queryParam } from './http.js';
 import type { Panel } from './panel.js';
 import type { Context } from './router.js';
 
@@ -54,10 +55,16 @@ export class Feed {
    * Opens a stream for `GET /api/v1/events`: a delta stream with `?delta=1`. A stream without it
    * takes the same hello: the `snapshot` events that follow are whole, so the hello's snapshot
    * needs to be no newer than the last sample's (up to one `sampleInterval` old, as a delta
-   * stream's is), and each such stream built its own hello as a delta stream once did.
+   * stream's is), and each such stream built its own hello as a delta stream once did. Any other
+   * `delta` (`0`, `true`, empty, or given twice) is a 400: it used to open a snapshot stream
+   * without a word, so a client that asked for deltas in its own words got what it had not.
    */
   open(c: Context): void {
-    this.hub.open(c.req, c.res, this.first, c.url.searchParams.get('delta') === '1' ? DELTA : FULL);
+    const asked = queryParam(c.url, 'delta');
+    if (asked !== null && asked !== '1') {
+      throw new HttpError(400, 'bad_request', 'delta must be 1 (deltas) or absent (snapshots)');
+    }
+    this.hub.open(c.req, c.res, this.first, asked === '1' ? DELTA : FULL);
   }
 
   /** The hello of a stream that opens: `base`, made now if there is none, and the history. */

@@ -44,6 +44,17 @@ export function checkDomain(raw: string | undefined): string {
 }
 
 /**
+ * The value of the query parameter `name`, or null when the query has none. Given more than
+ * once, 400: `?limit=5&limit=500` used to be served with the first value and the second dropped
+ * without a word, so a client could not tell which one it got.
+ */
+export function queryParam(url: URL, name: string): string | null {
+  const all = url.searchParams.getAll(name);
+  if (all.length > 1) throw new HttpError(400, 'bad_request', `${name} is given more than once`);
+  return all.length === 0 ? null : all[0];
+}
+
+/**
  * A page of a list: at most `limit` items, after the item whose key is `after` (a cursor: the
  * `next` of the page before) or, without one, after the first `offset` items.
  */
@@ -81,12 +92,12 @@ export function cutPage<T>(list: T[], limit: number, key: (item: T) => number): 
 
 /**
  * `?offset=`, `?limit=` and `?cursor=` of a list endpoint: whole numbers, `limit` from 1 to `max`
- * (`fallback` when absent), a cursor as `cursorOf()` made it, not both a cursor and an offset;
- * else 400.
+ * (`fallback` when absent), a cursor as `cursorOf()` made it, not both a cursor and an offset,
+ * each at most once; else 400.
  */
 export function readPage(url: URL, fallback = PAGE_DEFAULT, max = PAGE_MAX): Page {
   const read = (name: string, dflt: number, lo: number, hi: number): number => {
-    const raw = url.searchParams.get(name);
+    const raw = queryParam(url, name);
     if (raw === null) return dflt;
     const n = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
     if (!(n >= lo && n <= hi)) {
@@ -95,7 +106,7 @@ export function readPage(url: URL, fallback = PAGE_DEFAULT, max = PAGE_MAX): Pag
     return n;
   };
   const page: Page = { offset: read('offset', 0, 0, OFFSET_MAX), limit: read('limit', fallback, 1, max) };
-  const cursor = url.searchParams.get('cursor');
+  const cursor = queryParam(url, 'cursor');
   if (cursor === null) return page;
   if (!/^[0-9]{1,15}$/.test(cursor)) {
     throw new HttpError(400, 'bad_request', 'cursor must be the `next` of an earlier page');

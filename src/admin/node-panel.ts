@@ -4,7 +4,7 @@ import type { Logger } from '../util/logger.js';
 import { PROTOCOL_VERSION } from '../wire/constants.js';
 import type { AdminNode, ResolvedAdminOptions } from './config.js';
 import type { Keyed } from './delta.js';
-import { checkDomain, readPage, sendJson } from './http.js';
+import { checkDomain, queryParam, readPage, sendJson } from './http.js';
 import { nodeMetrics } from './node-metrics.js';
 import { RttProbe } from './node-rtt.js';
 import { type NodeSnapshot, NodeView } from './node-view.js';
@@ -55,7 +55,7 @@ export class NodePanel implements Panel {
           // ?domain= keeps the streams whose peer is that domain, normalised as on a switcher
           // (400 if it is none). No stream to it is an empty list: a node cannot tell whether
           // anybody holds the domain, as a switcher's 404 does.
-          const q = c.url.searchParams.get('domain');
+          const q = queryParam(c.url, 'domain');
           const domain = q === null ? undefined : checkDomain(q);
           // Pages as a switcher's lists do: `next` is a cursor (NodeView.streams).
           sendJson(c.res, 200, this.view.streams(domain, readPage(c.url)));

@@ -70,7 +70,7 @@ const json = (schema: Schema, description: string): Schema => ({
 
 const errors = (...codes: number[]): Record<string, Schema> => {
   const text: Record<number, string> = {
-    400: 'Bad input (an invalid domain, reason or body).',
+    400: 'Bad input: an invalid domain, reason, body or query parameter, or a query parameter given more than once (the message names it).',
     401: 'The bearer token is missing or wrong.',
     403: 'The Host header is not a name of this server (on loopback: a loopback name or one of allowedHosts), or, without a token configured, a browser sent the request for a page of another origin where a token would be needed.',
     404: 'Nothing there (or served only in the other mode, or the dashboard files are not installed).',
@@ -437,7 +437,7 @@ export function openapiDocument(): Schema {
               'gzip-compressed (flushed after every event) when `Accept-Encoding` accepts gzip.',
             {
               200: { description: 'An event stream.', content: { 'text/event-stream': {} } },
-              ...errors(401, 403, 503),
+              ...errors(400, 401, 403, 503),
             },
             {
               parameters: [
@@ -446,7 +446,7 @@ export function openapiDocument(): Schema {
                   in: 'query',
                   required: false,
                   description:
-                    '`1`: `delta` events instead of `snapshot` events (what the dashboard asks for).',
+                    '`1`: `delta` events instead of `snapshot` events (what the dashboard asks for). Absent: `snapshot` events. Any other value is a 400.',
                   schema: { type: 'string', enum: ['1'] },
                 },
               ],

@@ -5,7 +5,7 @@ import { PROTOCOL_VERSION } from '../wire/constants.js';
 import { CLIENT_ID_RULE, isClientId, parseClientId } from './client-id.js';
 import type { ResolvedAdminOptions } from './config.js';
 import type { Keyed } from './delta.js';
-import { checkDomain, HttpError, readJsonBody, readPage, sendJson } from './http.js';
+import { checkDomain, HttpError, queryParam, readJsonBody, readPage, sendJson } from './http.js';
 import { isKickReason, KICK_REASON_RULE } from './kick-reason.js';
 import type { Panel } from './panel.js';
 import { shareTimes } from './rates.js';
@@ -151,9 +151,9 @@ export class SwitcherPanel implements Panel {
   private async kick(c: Context): Promise<void> {
     const domain = checkDomain(c.params.domain);
     const body = await readJsonBody(c.req, this.o.maxBodyBytes);
-    const raw = c.url.searchParams.get('reason') ?? body.reason ?? 'kicked by the admin';
+    const raw = queryParam(c.url, 'reason') ?? body.reason ?? 'kicked by the admin';
     if (!isKickReason(raw)) throw new HttpError(400, 'bad_request', `reason must be ${KICK_REASON_RULE}`);
-    const id = kickId(c.url.searchParams.get('id'), body.id);
+    const id = kickId(queryParam(c.url, 'id'), body.id);
     const client = this.switcher.client(domain);
     if (client === undefined) throw new HttpError(404, 'not_found', `no client holds the domain "${domain}"`);
     // A kick from a stale dashboard row or a delayed command names the connection it saw: when
@@ -173,7 +173,7 @@ export class SwitcherPanel implements Panel {
   }
 
   private streams(c: Context): void {
-    const q = c.url.searchParams.get('domain');
+    const q = queryParam(c.url, 'domain');
     const domain = q === null ? undefined : checkDomain(q);
     const page = readPage(c.url);
     const answer = this.view.streams(domain, page);

@@ -106,15 +106,17 @@ export const modes = {
       ['Streams open', fmt.count(c.streams)],
       ['Streams opened', fmt.count(c.streamsOpened)],
       ['Frames in / out', `${fmt.count(c.framesIn)} / ${fmt.count(c.framesOut)}`],
+      // Counts grouped by thousands as everywhere else on the page ("data 2240" read oddly next
+      // to "2,426" in the line above), so commands are set apart by a dot, not a comma.
       [
         'Frames by command',
         Object.entries(c.framesByCmd)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(', ') || '—',
+          .map(([k, v]) => `${k} ${fmt.count(v)}`)
+          .join(' · ') || '—',
       ],
       ['Queued to it', fmt.bytes(c.queuedBytes)],
       ['Paused', c.paused ? 'yes (backpressure)' : 'no'],
-      ['Dropped / spoofed', `${c.dropped} / ${c.spoofed}`],
+      ['Dropped / spoofed', `${fmt.count(c.dropped)} / ${fmt.count(c.spoofed)}`],
       ['RTT', fmt.ms(c.rttMs)],
     ],
   },

@@ -97,13 +97,17 @@ describeBrowser('admin dashboard in Chromium', () => {
     await page.locator('#filter').fill('ali');
     await expect.poll(() => rows.count(), WAIT).toBe(1);
     expect(await page.locator('#empty').isVisible()).toBe(false);
+    // The count says how many the filter keeps, not "2" over one row.
+    expect(await page.locator('#count').textContent()).toBe('1 of 2 match');
     // A filter that matches no client says so, not "Nothing to show yet." under "Clients 2".
     await page.locator('#filter').fill('nobody-has-this');
     await expect.poll(() => rows.count(), WAIT).toBe(0);
     expect(await page.locator('#empty').isVisible()).toBe(true);
     expect(await page.locator('#empty').textContent()).toBe('Nothing matches the filter.');
+    expect(await page.locator('#count').textContent()).toBe('0 of 2 match');
     await page.locator('#filter').fill('');
     await expect.poll(() => rows.count(), WAIT).toBe(2);
+    expect(await page.locator('#count').textContent()).toBe('2');
 
     // A client's details and streams.
     await page.locator('#rows tr[data-name="bob"] td:first-child').click();

@@ -313,23 +313,42 @@ async function kick(key, item) {
 }
 
 /**
+ * The count beside the table's heading: the items listed ("202"; "1,000 of 1,200 shown" when the
+ * server left some out of its snapshots) and, while a filter is typed, how many of them it keeps
+ * ("10 of 202 match"). It used to say "202" over the 10 rows a filter kept.
+ */
+function renderCount() {
+  const n = table.items.size;
+  const all = n + latest.omitted;
+  let text = latest.omitted > 0 ? `${fmt.count(n)} of ${fmt.count(all)} shown` : fmt.count(n);
+  if (table.filter !== '') {
+    const kept = fmt.count(table.matching());
+    text =
+      latest.omitted > 0
+        ? `${kept} of ${fmt.count(n)} shown match (${fmt.count(all)} in all)`
+        : `${kept} of ${text} match`;
+  }
+  const el = $('count');
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/**
  * Draws what changed since the last frame: the cards, the chart, the rows in view and the
  * details. Events only update the data and ask for a frame (frame.js), so a burst of events
  * costs one draw, and a hidden tab draws nothing until it is shown.
  */
 function draw() {
   // A scroll redraws the rows only: the details rebuild up to 200 stream lines, once a frame.
-  if (itemsStale && latest !== null) {
-    renderCards(mode.cards(latest.totals));
-    const n = mode.items(latest).length;
-    $('count').textContent = latest.omitted > 0 ? `${n} of ${n + latest.omitted} shown` : `${n}`;
-  }
+  if (itemsStale && latest !== null) renderCards(mode.cards(latest.totals));
   if (chartStale) {
     chart.setData(chartData);
     chartStale = false;
     document.body.dataset.chartPoints = String(chartData[0].length);
   }
   table.render();
+  // After the table's render, which counts the rows the filter keeps; a filter typed redraws
+  // the table only, so this follows it as it follows the items.
+  if (latest !== null) renderCount();
   if (itemsStale) renderDetail();
   itemsStale = false;
   // Snapshots drawn (tests wait for it); data-received counts those taken in, drawn or not.

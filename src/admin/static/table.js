@@ -282,6 +282,12 @@ export class LiveTable {
     return list;
   }
 
+  /** How many items the filter keeps (all of them without one). */
+  matching() {
+    if (this.list === null) this.list = this.visible();
+    return this.list.length;
+  }
+
   /** The range of `list` to render: the rows that meet the scroller's view, plus OVERSCAN. */
   window(count) {
     const h = this.rowHeight || ROW_GUESS;

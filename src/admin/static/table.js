@@ -13,6 +13,11 @@
 /** 60 samples at 1.7 px each: 20 px less than it was went to the domain column (modes.js). */
 const SPARK_W = 100;
 const SPARK_H = 28;
+/**
+ * The least top of the sparklines' shared scale, in bytes/s: rows whose rates all stay below it
+ * (pings, keepalives) draw a flat line rather than a zigzag of the full height.
+ */
+const SPARK_FLOOR = 1024;
 /** Rows rendered beyond each edge of the view, so a short scroll shows no gap. */
 const OVERSCAN = 6;
 /** A row's height until one is measured (a 14 px font's row with a 28 px sparkline). */
@@ -28,7 +33,11 @@ function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
-function sparkline(el) {
+/**
+ * A row's sparkline, its y scale from 0 to `top()`: the table's, shared by every row (see
+ * LiveTable.sparkTop), not the row's own maximum.
+ */
+function sparkline(el, top) {
   const inColor = cssVar('--in');
   const outColor = cssVar('--out');
   return new uPlot(
@@ -41,7 +50,7 @@ function sparkline(el) {
       cursor: { show: false },
       select: { show: false },
       legend: { show: false },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      scales: { x: { time: true }, y: { range: () => [0, top()] } },
       axes: [{ show: false }, { show: false }],
       series: [{}, { stroke: inColor, width: 1.25 }, { stroke: outColor, width: 1.25 }],
     },
@@ -130,6 +139,9 @@ export class LiveTable {
     this.sort = { key: sortKey, dir: 1 };
     this.selected = null;
     this.rowHeight = 0;
+    /** The top of every sparkline's scale (sparkTop), as of the last `list`. */
+    this.top = SPARK_FLOOR;
+    this.listTop = null;
     this.padTop = spacer(padTop, columns.length);
     this.padBottom = spacer(padBottom, columns.length);
     this.renderHead();
@@ -282,6 +294,23 @@ export class LiveTable {
     return list;
   }
 
+  /**
+   * The top of the sparklines' scale: the highest rate in the histories of every item the filter
+   * keeps (in view or scrolled away, so a scroll never rescales), and at least SPARK_FLOOR. Each
+   * row used to be scaled to its own maximum: a client pinging at 11 B/s drew a zigzag as tall as
+   * one moving 30 KiB/s, and looked the busier of the two.
+   */
+  sparkTop(list) {
+    let top = SPARK_FLOOR;
+    for (const it of list) {
+      const h = this.history.get(String(this.keyOf(it)));
+      if (h === undefined) continue;
+      for (const v of h[1]) if (v > top) top = v;
+      for (const v of h[2]) if (v > top) top = v;
+    }
+    return top;
+  }
+
   /** How many items the filter keeps (all of them without one). */
   matching() {
     if (this.list === null) this.list = this.visible();
@@ -305,6 +334,12 @@ export class LiveTable {
   render() {
     if (this.list === null) this.list = this.visible();
     const list = this.list;
+    // With the list: it is made again whenever the items, their histories or the filter change.
+    if (this.listTop !== list) {
+      this.listTop = list;
+      this.top = this.sparkTop(list);
+      this.body.dataset.sparkTop = String(this.top);
+    }
     // Geometry is read before anything is written, so the frame lays out once.
     const [first, end] = this.window(list.length);
     const keys = [];
@@ -347,13 +382,13 @@ export class LiveTable {
   createRow() {
     const tr = document.createElement('tr');
     const cells = [];
-    const row = { tr, cells, spark: null, button: null, key: null, drawn: null };
+    const row = { tr, cells, spark: null, button: null, key: null, drawn: null, top: null };
     for (const c of this.columns) {
       const td = document.createElement('td');
       if (c.num) td.classList.add('num');
       if (c.spark) {
         td.classList.add('spark');
-        row.spark = sparkline(td);
+        row.spark = sparkline(td, () => this.top);
       }
       if (c.action) {
         const b = document.createElement('button');
@@ -379,6 +414,8 @@ export class LiveTable {
   bind(row, key) {
     row.key = key;
     row.drawn = null;
+    // Drawn afresh for its new item, whatever the element showed before.
+    row.top = null;
     row.tr.dataset.key = key;
     this.rows.set(key, row);
     return row;
@@ -400,12 +437,13 @@ export class LiveTable {
     // Disabled while its client is being kicked, whichever client the element showed before.
     this.syncButton(row);
     if (row.spark) {
-      // Redrawn when its history has a new sample, not on every scroll.
+      // Redrawn when its history has a new sample or the shared scale moved, not on every scroll.
       const h = this.history.get(row.key);
       const last = h && h[0].length > 0 ? h[0][h[0].length - 1] : null;
-      if (row.drawn !== last) {
+      if (row.drawn !== last || row.top !== this.top) {
         row.spark.setData(h && last !== null ? h : [[], [], []]);
         row.drawn = last;
+        row.top = this.top;
       }
     }
   }

@@ -1,5 +1,6 @@
 import { LimitError } from './errors.js';
 import { checkSchedulerOptions } from './scheduler-options.js';
+import { checkMethods } from './util/check.js';
 import { Deque } from './util/deque.js';
 import type { Slabs } from './util/slabs.js';
 import { now } from './util/timers.js';
@@ -274,7 +275,7 @@ export class Scheduler {
 
   constructor(sink: SchedulerSink, options: SchedulerOptions) {
     const o = checkSchedulerOptions(options);
-    this.sink = sink;
+    this.sink = checkMethods('new Scheduler() sink', 'a SchedulerSink', sink, ['send']);
     this.slabs = options.slabs ?? null;
     this.watchReleases = options.watchReleases === true;
     // Made only with watchReleases: by default a connection weighs what it did before.

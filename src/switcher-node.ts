@@ -19,7 +19,7 @@ import {
   listenWsReporting as wsListen,
   wsUpgradeHandler,
 } from './transport/ws.js';
-import { checkOptions } from './util/check.js';
+import { checkMethods, checkOptions } from './util/check.js';
 
 /**
  * Node.js listeners for a Switcher: each accepted connection goes to `switcher.handle()`. The
@@ -34,7 +34,17 @@ export type { Listener } from './transport/tcp.js';
 /** WebSocket listener options without TLS (see `serveWss`). */
 export type WsServeOptions = Omit<WsListenOptions, 'key' | 'cert' | 'pfx' | 'passphrase' | 'ca'>;
 
-function checkOpen(switcher: Switcher): void {
+/** A ConfigError naming `call` unless `switcher` is a Switcher (duck-typed: one from another copy of the package too). */
+export function checkSwitcher(call: string, switcher: Switcher): void {
+  checkMethods(`${call} switcher`, 'a Switcher', switcher, ['handle', 'on']);
+}
+
+/**
+ * A ConfigError unless `switcher` is one (`call` names the function given it: a null one failed
+ * with a TypeError, or, given to upgradeHandler(), at its first connection) and open.
+ */
+function checkOpen(call: string, switcher: Switcher): void {
+  checkSwitcher(call, switcher);
   if (switcher.state !== 'open') throw new ConfigError('the switcher is closed');
 }
 
@@ -104,7 +114,7 @@ function tie<L extends Listener>(switcher: Switcher, l: L): L {
 
 /** Raw TCP (PROTOCOL.md 1.5). */
 export async function listenTcp(switcher: Switcher, options: TcpListenOptions): Promise<Listener> {
-  checkOpen(switcher);
+  checkOpen('serveTcp()', switcher);
   checkOptions('serveTcp()', options);
   return tie(switcher, await tcpListen(withDefaults(switcher, options), handler(switcher)));
 }
@@ -114,7 +124,7 @@ export async function listenTls(
   switcher: Switcher,
   options: TlsListenOptions,
 ): Promise<SecureTransportListener> {
-  checkOpen(switcher);
+  checkOpen('serveTls()', switcher);
   checkOptions('serveTls()', options);
   if (!certificateGiven(options)) {
     throw new ConfigError('serveTls() needs key and cert (or pfx, or an SNICallback)');
@@ -131,7 +141,7 @@ export async function listenTls(
 
 /** WebSocket on its own HTTP server, one frame per binary message (1.6); path default /flex/ws. */
 export async function listenWs(switcher: Switcher, options: WsServeOptions): Promise<Listener> {
-  checkOpen(switcher);
+  checkOpen('serveWs()', switcher);
   checkOptions('serveWs()', options);
   const o = options as WsListenOptions;
   if (asksForTls(o))
@@ -151,7 +161,7 @@ export async function listenWss(
   switcher: Switcher,
   options: WsListenOptions,
 ): Promise<SecureTransportListener> {
-  checkOpen(switcher);
+  checkOpen('serveWss()', switcher);
   checkOptions('serveWss()', options);
   if (!certificateGiven(options)) {
     throw new ConfigError('serveWss() needs key and cert (or pfx, or an SNICallback)');
@@ -177,5 +187,6 @@ export function upgradeHandler(
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean {
   // Checked here too: wsUpgradeHandler would name itself, a function the caller never called.
   checkOptions('upgradeHandler()', options);
+  checkSwitcher('upgradeHandler()', switcher);
   return wsUpgradeHandler(options, handler(switcher));
 }

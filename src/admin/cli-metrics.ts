@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { checkMethods } from '../util/check.js';
 import { one, readCounter, readGauge } from './metrics.js';
 
 /**
@@ -34,6 +35,7 @@ export interface CliMetricsSources {
 }
 
 export function cliMetrics(registry: Registry, s: CliMetricsSources): void {
+  checkMethods('cliMetrics() registry', 'a prom-client Registry', registry, ['registerMetric']);
   const r = registry;
   const none: readonly never[] = [];
   const { reloads, certificate } = s;

@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.js';
 import type { FlexStream } from '../face/duplex.js';
 import type { Session } from '../node/session.js';
 import type { Switcher } from '../switcher/switcher.js';
+import { checkSwitcher } from '../switcher-node.js';
 import { transportDefaults } from '../transport/defaults.js';
 import { requestPath } from '../transport/handshakes.js';
 import { checkOptions } from '../util/check.js';
@@ -64,6 +65,7 @@ function checkPath(name: string, v: string): void {
  */
 export async function demoHandler(switcher: Switcher, options: DemoOptions = {}): Promise<DemoHandler> {
   checkOptions('demoHandler()', options);
+  checkSwitcher('demoHandler()', switcher);
   const base = options.base ?? '/';
   checkPath('base', base);
   if (!base.endsWith('/')) throw new ConfigError("demo base must end with '/'");

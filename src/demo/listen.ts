@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { ConfigError } from '../errors.js';
 import type { Switcher } from '../switcher/switcher.js';
-import { upgradeHandler } from '../switcher-node.js';
+import { checkSwitcher, upgradeHandler } from '../switcher-node.js';
 import { transportDefaults } from '../transport/defaults.js';
 import {
   httpClientError,
@@ -30,6 +30,7 @@ export interface DemoListenOptions extends ListenOptions, DemoOptions, Omit<WsUp
  * `wsPath`, so the page's default switcher URL is its own origin. Stops with the switcher.
  */
 export async function listenDemo(switcher: Switcher, options: DemoListenOptions): Promise<Listener> {
+  checkSwitcher('listenDemo()', switcher);
   if (switcher.state !== 'open') throw new ConfigError('the switcher is closed');
   checkOptions('listenDemo()', options);
   const { host, port, backlog, maxPayload, highWaterMark, lowWaterMark, closeTimeout, ...demoOptions } =

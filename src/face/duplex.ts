@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream';
 import { StreamClosedError } from '../errors.js';
 import type { StreamCore, StreamFace } from '../stream/core.js';
 import { COPY_BELOW, Stage } from '../stream/stage.js';
-import { checkDelay, checkOptions } from '../util/check.js';
+import { checkDelay, checkMethods, checkOptions } from '../util/check.js';
 import { rethrowLater } from '../util/rethrow.js';
 import { EncodedBacklog } from './encoded.js';
 import { webViews } from './web-view.js';
@@ -60,6 +60,7 @@ export class FlexStream extends Duplex implements StreamFace {
   constructor(core: StreamCore, options: FlexStreamOptions = {}) {
     // Null options failed with a TypeError reading their high-water marks.
     checkOptions('FlexStream', options);
+    checkMethods('new FlexStream() core', 'a StreamCore', core, ['attach']);
     super({
       allowHalfOpen: true,
       // 'close' is emitted by _destroy, with hadError as a net.Socket's (Node's own would have none).

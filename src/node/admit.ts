@@ -9,7 +9,7 @@ import {
 import { Handoff } from '../transport/handoff.js';
 import type { Transport } from '../transport/types.js';
 import { concatBytes } from '../util/bytes.js';
-import { checkOptions } from '../util/check.js';
+import { checkMethods, checkOptions } from '../util/check.js';
 import { whenAborted } from '../util/signals.js';
 import { MAX_DELAY, now } from '../util/timers.js';
 import {
@@ -66,6 +66,8 @@ export interface Admitted {
  * Go switcher on raw TCP rarely delivers its error frame (2.7).
  */
 export async function admit(transport: Transport, o: AdmitOptions): Promise<Admitted> {
+  // Before the try: what it catches is passed to transport.destroy().
+  checkMethods('admit() transport', 'a Transport', transport, ['attach', 'send', 'destroy']);
   let timeoutMs: number;
   try {
     // Null options failed with a TypeError reading their timeout, and left the connection open.

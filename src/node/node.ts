@@ -20,6 +20,7 @@ import {
   checkBool,
   checkDelay,
   checkInt,
+  checkMethods,
   checkOptions,
   checkSignal,
   withoutNullSignal,
@@ -368,7 +369,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // where a logger that throws (a closed pipe) was taken for a bug of ours that closes the
     // connection, or skipped the 'close' a session waits for to reconnect.
     this.logger = containedLogger(this.options.logger ?? silentLogger);
-    this.transport = transport;
+    // A transport that is none failed with a TypeError from the scheduler or attach().
+    this.transport = checkMethods('new Node() transport', 'a Transport', transport, ['attach', 'send']);
     this.makeStream = makeStream;
     this._ip = this.options.ip;
     this._domain = this.options.domain;

@@ -1,5 +1,6 @@
 import { ConfigError, StreamClosedError } from '../errors.js';
 import { isArrayBuffer, pinsBuffer } from '../util/bytes.js';
+import { checkMethods } from '../util/check.js';
 import { HEADER_SIZE } from '../wire/constants.js';
 import { CloseAwareWritable } from './close-aware.js';
 import type { StreamCore, StreamFace } from './core.js';
@@ -54,7 +55,7 @@ export class WebStream implements StreamFace {
    *   class doc).
    */
   constructor(core: StreamCore, _options: { readableHighWaterMark?: number } = {}) {
-    this.core = core;
+    this.core = checkMethods('new WebStream() core', 'a StreamCore', core, ['attach']);
     this.closed = new Promise<void>((resolve) => {
       this.closedResolve = resolve;
     });

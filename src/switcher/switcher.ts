@@ -1,7 +1,7 @@
 import { ConfigError, ConnectionClosedError, TimeoutError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
-import { checkOptions } from '../util/check.js';
+import { checkMethods, checkOptions } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { IdIndex } from '../util/id-index.js';
 import { containedLogger, type Logger, logLost, silentLogger } from '../util/logger.js';
@@ -206,9 +206,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
 
   /** Takes a connected transport: admits it, then relays its frames. Never throws for I/O. */
   handle(transport: Transport): void {
-    if (transport === null || typeof transport !== 'object' || typeof transport.attach !== 'function') {
-      throw new ConfigError('handle() needs a Transport');
-    }
+    checkMethods('handle() transport', 'a Transport', transport, ['attach', 'send']);
     this.gate.handle(transport);
   }
 

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { ConnectionClosedError } from '../errors.js';
-import { checkOptions } from '../util/check.js';
+import { checkMethods, checkOptions } from '../util/check.js';
 import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
@@ -83,6 +83,7 @@ export interface SecureTransportListener extends Listener {
 export function tcpTransport(socket: net.Socket, options: TcpTransportOptions = {}): Transport {
   checkOptions('tcpTransport()', options);
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
+  checkMethods('tcpTransport() socket', 'a net.Socket', socket, ['on', 'write', 'setNoDelay']);
   return new TcpTransport(socket, options.closeTimeout ?? transportDefaults.closeTimeout);
 }
 

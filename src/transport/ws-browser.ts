@@ -1,6 +1,6 @@
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { concatBytes, isArrayBuffer } from '../util/bytes.js';
-import { checkOptions } from '../util/check.js';
+import { checkMethods, checkOptions } from '../util/check.js';
 import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -66,6 +66,7 @@ const CLOSED = 3;
 export function browserWsTransport(ws: WebSocket, options: BrowserWsOptions = {}): Transport {
   checkOptions('browserWsTransport()', options);
   checkTransportOptions(options);
+  checkMethods('browserWsTransport() ws', 'a WebSocket', ws, ['addEventListener', 'send']);
   if (ws.readyState !== OPEN) throw new ConfigError('browserWsTransport needs an open WebSocket');
   return new BrowserWsTransport(ws, options);
 }

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
-import { checkOptions, shown as shownValue } from '../util/check.js';
+import { checkMethods, checkOptions, shown as shownValue } from '../util/check.js';
 import { containedLogger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -181,6 +181,7 @@ export function wsTransport(
 ): Transport {
   checkOptions('wsTransport()', options);
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
+  checkMethods('wsTransport() ws', "a ws package's WebSocket", ws, ['on', 'send', 'pause']);
   if (ws.readyState !== OPEN) throw new ConfigError('wsTransport needs an open WebSocket');
   return new WsTransport(ws, remoteAddress, options, null, false);
 }

@@ -104,3 +104,19 @@ export function withoutNullSignal<T extends { signal?: AbortSignal }>(call: stri
   checkOptions(call, options);
   return (options.signal as unknown) === null ? { ...options, signal: undefined } : options;
 }
+
+/**
+ * `v` if it is an object with each of `methods` a function, else a ConfigError naming `label`
+ * (the call and its argument: "new Node() transport") and what it got: a transport, socket or
+ * WebSocket given as null, a number or a plain object failed with a TypeError from deep inside
+ * ("Cannot read properties of null"), or later, from a timer, with nothing to say which call was
+ * wrong. Cheap: a few property reads, once per connection.
+ */
+export function checkMethods<T>(label: string, what: string, v: T, methods: readonly string[]): T {
+  for (const m of methods) {
+    if (typeof (v as Record<string, unknown> | null)?.[m] !== 'function') {
+      throw new ConfigError(`${label} must be ${what} (no ${m}()), got ${shown(v)}`);
+    }
+  }
+  return v;
+}

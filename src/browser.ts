@@ -15,6 +15,7 @@ import {
   checkBrowserWsOptions,
   checkWsUrl,
   dialBrowserWs,
+  webSocketClass,
 } from './transport/ws-browser.js';
 import { checkBool, checkDelay, checkObject, checkOptions, checkSignal } from './util/check.js';
 import { reconnectOnWake } from './wake.js';
@@ -118,6 +119,8 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
   // The URL and the transport's own options too: each attempt would refuse them again, and the
   // first one would close the session, where a bad argument is the call's to refuse.
   checkWsUrl(url);
+  // No WebSocket class (Node.js 20 without ws.WebSocket) failed the first attempt instead.
+  webSocketClass(options.ws ?? {});
   try {
     checkBrowserWsOptions(options.ws ?? {});
   } catch (err) {

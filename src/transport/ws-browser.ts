@@ -317,13 +317,7 @@ class BrowserWsTransport implements Transport {
  */
 export async function dialBrowserWs(url: string, options: BrowserWsDialOptions = {}): Promise<Transport> {
   checkOptions('dialBrowserWs()', options);
-  const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  // Node.js 20 and 21 have no global WebSocket. The option's name is the one a caller of the
-  // browser connect() writes too (`ws.WebSocket`), not only this function's (`WebSocket`).
-  if (Ctor === undefined)
-    throw new ConfigError(
-      "no WebSocket implementation (this runtime has no global WebSocket: Node.js before 22): pass a WebSocket class, such as the ws package's, as option WebSocket (connect(): ws.WebSocket)",
-    );
+  const Ctor = webSocketClass(options);
   const { signal, timeout, protocols, WebSocket: _ctor, ...transportOptions } = options;
   checkBrowserWsOptions(transportOptions);
   const shown = withoutPassword(url);
@@ -347,6 +341,23 @@ export async function dialBrowserWs(url: string, options: BrowserWsDialOptions =
     ws.addEventListener('close', onFail);
     return () => ws.close();
   });
+}
+
+/**
+ * The WebSocket class a dial uses: option `WebSocket`, else the runtime's. A ConfigError when
+ * there is none, or what was given is no class (which failed as "Ctor is not a constructor"):
+ * the browser connect() asks at its call, where its first attempt found out and closed the
+ * session.
+ */
+export function webSocketClass(options: BrowserWsDialOptions): WebSocketConstructor {
+  const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  // Node.js 20 and 21 have no global WebSocket. The option's name is the one a caller of the
+  // browser connect() writes too (`ws.WebSocket`), not only this function's (`WebSocket`).
+  if (typeof Ctor !== 'function')
+    throw new ConfigError(
+      "no WebSocket implementation (this runtime has no global WebSocket: Node.js before 22): pass a WebSocket class, such as the ws package's, as option WebSocket (connect(): ws.WebSocket)",
+    );
+  return Ctor;
 }
 
 /** Throws ConfigError for a transport option the transport would refuse (water marks, timers). */

@@ -190,20 +190,27 @@ describe('browser connect() and the caller’s ws.signal / ws.timeout', () => {
     expect(attempt).toThrow(/option ws\.timeout /);
   });
 
-  it('without a global WebSocket, the session closes naming the option connect() takes', async () => {
-    // Node.js 20 has none: the message used to name options.WebSocket, which connect() ignores.
+  // Node.js 20 has none. The first attempt found out, closing the session (a ConfigError is not
+  // retried): connect() returned a session whose ready() rejected. A ws.WebSocket that is no
+  // class did the same, saying "Ctor is not a constructor".
+  it('without a WebSocket class, connect() throws a ConfigError naming the option it takes', () => {
+    const o = { password: 'p', domain: 'page' };
     vi.stubGlobal('WebSocket', undefined);
     try {
-      const session = connect('ws://127.0.0.1:9/flex/ws', { password: 'p', domain: 'page' });
-      const err = await session.ready().catch((e: unknown) => e as Error);
-      expect(err).toBeInstanceOf(Error);
-      expect((err as Error).cause).toBeInstanceOf(ConfigError);
-      expect((err as Error).message).toMatch(/no global WebSocket: Node\.js before 22\)/);
-      expect((err as Error).message).toMatch(/\(connect\(\): ws\.WebSocket\)$/);
-      expect(session.state).toBe('closed');
+      const attempt = () => sessions.push(connect('ws://127.0.0.1:9/flex/ws', o));
+      expect(attempt).toThrow(ConfigError);
+      expect(attempt).toThrow(/no global WebSocket: Node\.js before 22\)/);
+      expect(attempt).toThrow(/\(connect\(\): ws\.WebSocket\)$/);
     } finally {
       vi.unstubAllGlobals();
     }
+    for (const WebSocket of [42, 'ws', {}]) {
+      const ws = { WebSocket: WebSocket as unknown as WebSocketConstructor };
+      const attempt = () => sessions.push(connect('ws://127.0.0.1:9/flex/ws', { ...o, ws }));
+      expect(attempt, String(WebSocket)).toThrow(ConfigError);
+      expect(attempt, String(WebSocket)).toThrow(/\(connect\(\): ws\.WebSocket\)$/);
+    }
+    expect(sessions).toHaveLength(0);
   });
 
   // Found by the browser hunt: a URL no WebSocket takes (a tcp:// one from Node.js code, a host

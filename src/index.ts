@@ -5,6 +5,7 @@
 import type { NodeOptions } from './config.js';
 import { FlexStream } from './face/duplex.js';
 import { BaseNode } from './node/node.js';
+import { indexStreamsBySerial } from './node/serial-index.js';
 import type { Transport } from './transport/types.js';
 
 export type { NodeOptions, ResolvedNodeOptions } from './config.js';
@@ -26,6 +27,9 @@ export type { Transport, TransportHandlers } from './transport/types.js';
 export type { Logger } from './util/logger.js';
 export { Caps, Cmd, HEADER_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION, SWITCHER_IP } from './wire/constants.js';
 export { normalizeDomain } from './wire/domain.js';
+
+// A page of a node's streams (streamPage(), the admin's lists) by binary search, not by sorting.
+indexStreamsBySerial();
 
 /** A node whose streams are Node.js Duplex streams. */
 export class Node extends BaseNode<FlexStream> {

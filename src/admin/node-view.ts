@@ -1,9 +1,13 @@
+import { indexStreamsBySerial } from '../node/serial-index.js';
 import type { StreamAddress, StreamCore, StreamState } from '../stream/core.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { AdminNode, InspectableNode, InspectableSession } from './config.js';
 import { cutPage, type Page } from './http.js';
 import type { RttProbe } from './node-rtt.js';
 import { Rate, RateBook, round, type SeriesJSON } from './rates.js';
+
+// The admin pages through a node's streams by cursor: by binary search, whatever the entry point.
+indexStreamsBySerial();
 
 /**
  * What the admin shows of one node: its streams with rates, its listeners, and totals that stay

@@ -26,7 +26,6 @@ import {
   withoutNullSignal,
 } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
-import { IdIndex } from '../util/id-index.js';
 import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import { releaseWatch } from '../util/slabs.js';
 import { now, type TimerHandle, timeout } from '../util/timers.js';
@@ -235,6 +234,34 @@ export function dialLimits(
 }
 
 /**
+ * The streams of a node in serial order, for streamPage(): util/id-index.ts's IdIndex, which
+ * pages by binary search. The Node.js entry and the admin install it (node/serial-index.ts), so
+ * the browser build, whose pages have no admin, carries none of it: there a page sorts the live
+ * streams (the same page, at the cost of every stream).
+ */
+export interface SerialIndex {
+  push(id: number, key: number, size: number): void;
+  rekey(id: number, key: number): void;
+  clear(): void;
+  page(
+    after: number,
+    skip: number,
+    limit: number,
+    size: number,
+    keep?: (s: StreamCore) => boolean,
+  ): StreamCore[];
+}
+
+let makeSerialIndex: ((streams: ReadonlyMap<number, StreamCore>) => SerialIndex) | null = null;
+
+/** Has every node's streamPage() keep a SerialIndex made by `make` (node/serial-index.ts); null: none. */
+export function useSerialIndex(
+  make: ((streams: ReadonlyMap<number, StreamCore>) => SerialIndex) | null,
+): void {
+  makeSerialIndex = make;
+}
+
+/**
  * A node: many streams over one transport, to a switcher or directly to another node. `S` is the
  * stream type the application sees; entry points fix it (Duplex on Node.js, Web Streams in
  * browsers).
@@ -258,7 +285,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * for: a node nobody pages through pays nothing for it (kept from the start, it cost an idle
    * stream ~33 B of heap and ~300 B of RSS in the shared harness's S6). Pushed to in add() then.
    */
-  private bySerial: IdIndex<number, StreamCore> | null = null;
+  private bySerial: SerialIndex | null = null;
   /** Streams registered so far (streamsAdded). */
   private added = 0;
   private readonly listeners = new Map<number, Listener<S>>();
@@ -478,8 +505,13 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * costs the streams it steps over from `after` on, not every stream (util/id-index.ts).
    */
   streamPage(after: number, skip: number, limit: number, keep?: (s: StreamCore) => boolean): StreamCore[] {
-    // (A rebound stream sits later in the map than its serial says: IdIndex.of sorts.)
-    this.bySerial ??= IdIndex.of(this.streams, (s) => s.serial);
+    if (makeSerialIndex === null) {
+      // The browser build (no admin): the same page, from the live streams sorted.
+      const live = [...this.streams.values()].filter((s) => s.serial > after && (keep?.(s) ?? true));
+      return live.sort((a, b) => a.serial - b.serial).slice(skip, skip + limit);
+    }
+    // (A rebound stream sits later in the map than its serial says: the index sorts.)
+    this.bySerial ??= makeSerialIndex(this.streams);
     return this.bySerial.page(after, skip, limit, this.streams.size, keep);
   }
 

@@ -239,6 +239,39 @@ const int = (name: string, v: unknown, min: number, max: number): number =>
   checkInt(`option ${name}`, v, min, max);
 
 /**
+ * The integer options, in the order they are checked (the first invalid one is refused): name,
+ * least and greatest value. sharedInflight has a rule of its own besides (sharedInflight()).
+ * writeBuffer, checked with reuseWrittenBuffers (writeBuffers()), comes before heartbeatInterval.
+ */
+const INT_OPTIONS: readonly (readonly [
+  (keyof NodeOptions & keyof typeof defaults) | 'ip',
+  number,
+  number,
+])[] = [
+  ['ip', 0, 0xfffe],
+  ['window', 1, 0x7fffffff],
+  ['chunkSize', 1, MAX_PAYLOAD],
+  ['extendedChunkSize', 1, MAX_PAYLOAD],
+  ['caps', 0, 255],
+  ['dialTimeout', 1, MAX_DELAY],
+  ['maxStreams', 1, 1 << 20],
+  ['maxPendingDials', 1, 64_536],
+  ['backlog', 0, MAX_BACKLOG],
+  ['maxReceiveBuffer', 1, 2 ** 53 - 1],
+  ['streamHighWaterMark', 1, 2 ** 31],
+  ['heartbeatInterval', 0, MAX_DELAY],
+  ['heartbeatTimeout', 1, MAX_DELAY],
+  ['closeAckTimeout', 1, MAX_DELAY],
+  ['endTimeout', 0, MAX_DELAY],
+  ['retention', 0, MAX_DELAY],
+  ['pingTimeout', 1, MAX_DELAY],
+  ['sharedInflight', 0, 0x7fffffff],
+  ['quantum', 1, MAX_QUANTUM],
+  ['maxBatchBytes', 1, MAX_BATCH_BYTES],
+  ['maxControlQueue', MIN_CONTROL_QUEUE, MAX_CONTROL_QUEUE],
+];
+
+/**
  * Applies defaults and checks every option; throws ConfigError naming the bad option. Options of
  * null (`new Node(transport, null)`) are no object, a ConfigError as well: read as they were,
  * they failed with a TypeError.
@@ -249,45 +282,20 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
   if (o.domain !== undefined && typeof o.domain !== 'string') {
     throw new ConfigError('option domain must be a string');
   }
-  return {
-    domain: o.domain ?? '',
-    ip: int('ip', o.ip ?? 0, 0, 0xfffe),
-    window: int('window', o.window ?? d.window, 1, 0x7fffffff),
-    chunkSize: int('chunkSize', o.chunkSize ?? d.chunkSize, 1, MAX_PAYLOAD),
-    extendedChunkSize: int('extendedChunkSize', o.extendedChunkSize ?? d.extendedChunkSize, 1, MAX_PAYLOAD),
-    // Bits outside ALL_CAPS are reserved or a switcher's (EARLY_ROUTED): senders set them to 0
-    // (PROTOCOL.md 14.1), so an option of 0xff offers what is defined and nothing more.
-    caps: int('caps', o.caps ?? d.caps, 0, 255) & ALL_CAPS,
-    dialTimeout: int('dialTimeout', o.dialTimeout ?? d.dialTimeout, 1, MAX_DELAY),
-    maxStreams: int('maxStreams', o.maxStreams ?? d.maxStreams, 1, 1 << 20),
-    maxPendingDials: int('maxPendingDials', o.maxPendingDials ?? d.maxPendingDials, 1, 64_536),
-    backlog: int('backlog', o.backlog ?? d.backlog, 0, MAX_BACKLOG),
-    maxReceiveBuffer: int('maxReceiveBuffer', o.maxReceiveBuffer ?? d.maxReceiveBuffer, 1, 2 ** 53 - 1),
-    streamHighWaterMark: int(
-      'streamHighWaterMark',
-      o.streamHighWaterMark ?? d.streamHighWaterMark,
-      1,
-      2 ** 31,
-    ),
-    ...writeBuffers(o.reuseWrittenBuffers, o.writeBuffer),
-    heartbeatInterval: int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, MAX_DELAY),
-    heartbeatTimeout: int('heartbeatTimeout', o.heartbeatTimeout ?? d.heartbeatTimeout, 1, MAX_DELAY),
-    closeAckTimeout: int('closeAckTimeout', o.closeAckTimeout ?? d.closeAckTimeout, 1, MAX_DELAY),
-    endTimeout: int('endTimeout', o.endTimeout ?? d.endTimeout, 0, MAX_DELAY),
-    retention: int('retention', o.retention ?? d.retention, 0, MAX_DELAY),
-    pingTimeout: int('pingTimeout', o.pingTimeout ?? d.pingTimeout, 1, MAX_DELAY),
-    sharedInflight: sharedInflight(o.sharedInflight ?? d.sharedInflight),
-    quantum: int('quantum', o.quantum ?? d.quantum, 1, MAX_QUANTUM),
-    maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes ?? d.maxBatchBytes, 1, MAX_BATCH_BYTES),
-    maxControlQueue: int(
-      'maxControlQueue',
-      o.maxControlQueue ?? d.maxControlQueue,
-      MIN_CONTROL_QUEUE,
-      MAX_CONTROL_QUEUE,
-    ),
-    earlyData: checkBool('option earlyData', o.earlyData ?? d.earlyData),
-    logger: o.logger,
-  };
+  const out: Record<string, unknown> = { domain: o.domain ?? '' };
+  for (const [name, min, max] of INT_OPTIONS) {
+    // writeBuffer with reuseWrittenBuffers, in the order the fields have always been checked.
+    if (name === 'heartbeatInterval') Object.assign(out, writeBuffers(o.reuseWrittenBuffers, o.writeBuffer));
+    // (ip alone has no default: 0, a direct link's.)
+    const n = int(name, o[name] ?? d[name as keyof typeof d] ?? 0, min, max);
+    out[name] = name === 'sharedInflight' ? sharedInflight(n) : n;
+  }
+  // Bits outside ALL_CAPS are reserved or a switcher's (EARLY_ROUTED): senders set them to 0
+  // (PROTOCOL.md 14.1), so an option of 0xff offers what is defined and nothing more.
+  out.caps = (out.caps as number) & ALL_CAPS;
+  out.earlyData = checkBool('option earlyData', o.earlyData ?? d.earlyData);
+  out.logger = o.logger;
+  return out as ResolvedNodeOptions;
 }
 
 /**
@@ -311,8 +319,7 @@ function writeBuffers(
 }
 
 /** 0 (off) or at least one largest frame: less would cut every frame short. */
-function sharedInflight(v: unknown): number {
-  const n = int('sharedInflight', v, 0, 0x7fffffff);
+function sharedInflight(n: number): number {
   if (n !== 0 && n < MIN_SHARED_INFLIGHT) {
     throw new ConfigError(`option sharedInflight must be 0 or at least ${MIN_SHARED_INFLIGHT}, got ${n}`);
   }

@@ -66,16 +66,11 @@ export class FrameDecoder {
           if (len > 0) f.payload = chunk.subarray(off, off + len);
           off += len;
           this.onFrame(f);
-        } else if (this.splitData && f.cmd === Cmd.DATA) {
-          this.dataFrame = f;
-          this.pieceSent = false;
-          this.dataLeft = len - (n - off);
-          // A header that ends the chunk has no payload bytes here: an empty piece would read as
-          // an empty data frame, which means something on a PROMPT_CREDIT stream (a credit request).
-          if (off < n) this.emitPiece(chunk.subarray(off, n));
-          off = n;
         } else {
-          this.startBody(f, len);
+          // The loop takes the payload bytes after it: a header that ends the chunk has none here,
+          // and no empty piece is made (one would read as an empty data frame, which means
+          // something on a PROMPT_CREDIT stream: a credit request).
+          this.awaitPayload(f, len);
         }
         continue;
       }
@@ -88,11 +83,7 @@ export class FrameDecoder {
         const f = readHeader(this.head, 0);
         const len = this.checkLength(f);
         if (len === 0) this.onFrame(f);
-        else if (this.splitData && f.cmd === Cmd.DATA) {
-          this.dataFrame = f;
-          this.pieceSent = false;
-          this.dataLeft = len;
-        } else this.startBody(f, len);
+        else this.awaitPayload(f, len);
       }
     }
   }
@@ -160,6 +151,15 @@ export class FrameDecoder {
     if (this.pieceSent) piece.continued = true;
     this.pieceSent = true;
     this.onFrame(piece);
+  }
+
+  /** A header whose payload of `len` bytes is yet to come: data in pieces (splitData), else whole. */
+  private awaitPayload(f: Frame, len: number): void {
+    if (this.splitData && f.cmd === Cmd.DATA) {
+      this.dataFrame = f;
+      this.pieceSent = false;
+      this.dataLeft = len;
+    } else this.startBody(f, len);
   }
 
   private startBody(f: Frame, len: number): void {

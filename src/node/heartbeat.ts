@@ -29,6 +29,8 @@ export class Heartbeat {
   private lastTick = now();
   private lastTickWall = Date.now();
   private inFlight = false;
+  /** Counts the pings sent: a ping whose number is no longer this one was dropped (a wake's). */
+  private pingNo = 0;
   private stopped = false;
   /** The wait that judges a ping no id was free for (or that timed out): cleared by stop(). */
   private judgeTimer: TimerHandle | undefined;
@@ -63,7 +65,10 @@ export class Heartbeat {
 
   /** The periodic check: pings when an interval passed without writes, or without anything heard. */
   private tick(): void {
-    this.catchUp();
+    if (this.catchUp() && this.inFlight) {
+      this.repingAfterWake();
+      return;
+    }
     const t = this.observe();
     // Go pings after an interval without writes. Our writes prove nothing about the peer, though:
     // a node that keeps writing to a path gone dark (an application's own pings, dials retried on
@@ -84,9 +89,9 @@ export class Heartbeat {
    * previous check, the earliest they can have come, and the time the monotonic clock missed (the
    * wall clock's gap beyond its own) is added to the age of everything heard: the check pings at
    * once, and a silent peer is found a timeout later. A wall clock stepped forward by more than
-   * an interval costs one early ping at most.
+   * an interval costs one early ping at most. Returns true when it found the check late so.
    */
-  private catchUp(): void {
+  private catchUp(): boolean {
     const t = now();
     const wall = Date.now();
     const gap = t - this.lastTick;
@@ -94,13 +99,31 @@ export class Heartbeat {
     this.lastTick = t;
     this.lastTickWall = wall;
     const late = Math.max(gap, wallGap);
-    if (late - this.period <= this.intervalMs) return;
+    if (late - this.period <= this.intervalMs) return false;
     this.lastHeard -= Math.max(0, wallGap - gap);
     const r = this.received();
     if (r !== this.lastReceived) {
       this.lastReceived = r;
       this.lastHeard = Math.max(this.lastHeard, t - late);
     }
+    return true;
+  }
+
+  /**
+   * A ping was out across a sleep (found by catchUp()): the bytes heard since it was sent may all
+   * have come before the sleep, and they were its answer, so a connection that died in the sleep
+   * passed for alive until the next ping failed (that ping was sent up to a quarter interval after
+   * the wake, or, excused behind our backed-up output, judged a check later: 5 to 7 s after the
+   * wake with the defaults, instead of a timeout). That ping's verdict is dropped, and a new one
+   * goes out at once: only what is heard from now on answers it (its own pong too, if the
+   * connection lives), so a dead peer is found a timeout after the wake was noticed. A checkNow()
+   * caller waiting on the old ping waits on the new one, within its own deadline as before.
+   */
+  private repingAfterWake(): void {
+    clearTimeout(this.judgeTimer);
+    this.judgeTimer = undefined;
+    this.inFlight = false;
+    this.probe('heartbeat');
   }
 
   /**
@@ -194,9 +217,12 @@ export class Heartbeat {
   private probe(what: string): void {
     const { intervalMs, timeoutMs, received } = this;
     this.inFlight = true;
+    const no = ++this.pingNo;
     const atPing = received();
     /** Ends the ping: alive or not, or no verdict (undefined) when it may not have gone out yet. */
     const settle = (alive: boolean | undefined): void => {
+      // Dropped after a wake: the ping sent then has the say.
+      if (no !== this.pingNo) return;
       this.inFlight = false;
       // The ping itself is not activity.
       this.lastWritten = this.written();
@@ -209,6 +235,12 @@ export class Heartbeat {
       this.answer(alive);
     };
     const judge = (err: Error, excusedBefore = false): void => {
+      if (no !== this.pingNo) return;
+      // The first timer after a sleep may be this one, not the check's.
+      if (!this.stopped && this.catchUp()) {
+        this.repingAfterWake();
+        return;
+      }
       // Bytes heard since the ping prove the peer alive. So do bytes heard lately while our
       // own output is backed up: the ping then waits behind our bulk data on a deep, slow
       // path while the peer's ACKs trickle in.
@@ -245,6 +277,7 @@ export class Heartbeat {
     this.ping(timeoutMs).then(
       () => settle(!this.stopped),
       (err: unknown) => {
+        if (no !== this.pingNo) return;
         if (!this.stopped && err instanceof LimitError) {
           // No ping id free (outstanding pings, or ids kept out of use after their timeout): no
           // ping went out, and that is no answer. Bytes heard within the timeout still prove the

@@ -246,6 +246,49 @@ describe('heartbeat', () => {
     expect(deadIn).toBeLessThanOrEqual(1_350 + 2_000 + 10);
   });
 
+  it.each([
+    ['', false],
+    [', its output backed up', true],
+  ])('a ping out across a sleep is not answered by bytes heard before it%s', async (_, backed) => {
+    // The defaults; Linux's sleep (only the wall clock jumps). The heartbeat pings at 18.75 s,
+    // bytes come in behind the ping, the machine sleeps at 19.5 s and the connection dies. Those
+    // bytes answered the ping on waking (its timeout, 1.25 s after the wake, or, backed up, its
+    // excuse judged again at the next check): the dead connection was dropped only when the
+    // ping after it failed, 5 s (backed up: 7.25 s) after the wake, not a timeout after.
+    const [interval, timeout] = [15_000, 2_000];
+    let received = 1;
+    let pings = 0;
+    let deadAt = Number.NaN;
+    let written = 0;
+    const hb: Heartbeat = new Heartbeat(
+      interval,
+      timeout,
+      () => (written += backed ? 100 : 0),
+      () => received,
+      () => backed,
+      (t) => {
+        pings++;
+        return timesOut(t);
+      },
+      () => {
+        deadAt = Date.now();
+        hb.stop();
+      },
+    );
+    await vi.advanceTimersByTimeAsync(19_000);
+    expect(pings).toBe(1);
+    received++;
+    await vi.advanceTimersByTimeAsync(500);
+    vi.setSystemTime(Date.now() + 3_600_000);
+    const woke = Date.now();
+    await vi.advanceTimersByTimeAsync(2 * interval + timeout);
+    hb.stop();
+    expect(vi.getTimerCount()).toBe(0);
+    // The ping's timeout, 1.25 s after the wake, finds the sleep: a new ping, dead 2 s later.
+    expect(pings).toBe(2);
+    expect(deadAt - woke).toBeLessThanOrEqual(1_250 + timeout + 10);
+  });
+
   it('finds a silent peer after the wall clock steps back', async () => {
     // An NTP step or a VM resumed from a snapshot sets Date.now() back: a heartbeat timed by the
     // wall clock saw "now - last write" negative and pinged no more until the clock caught up

@@ -40,9 +40,12 @@ export function nodeReloadPlan(
   addAdminTokenReload({ items, notReloaded }, s.admin, o.adminTokenFile);
   // A node refused for the old password (or CA) waited out its back-off, up to backoffMax (30 s),
   // before trying the new one: the operator's `reloaded` line was followed by silence. After all
-  // the items, so that the attempt has the new password and the new CA alike.
+  // the items, so that the attempt has the new password and the new CA alike. Not in the start's
+  // spread (startSpread): its first attempt reads both anyway, and ending the spread made every
+  // node of a fleet reloaded then (one SIGHUP to all its units) connect in the same instant.
   const applied = (changed: readonly string[]): void => {
-    if (changed.includes('password') || changed.includes('CA')) session.reconnectNow();
+    if (changed.includes('password') || changed.includes('CA'))
+      session.reconnectNow({ keepStartSpread: true });
   };
   return { items, notReloaded, applied };
 }

@@ -115,6 +115,17 @@ export interface SessionPingOptions extends PingOptions {
   wait?: boolean;
 }
 
+/** What `session.reconnectNow()` takes. */
+export interface ReconnectNowOptions {
+  /**
+   * true: leave the startSpread wait before the first attempt to run out (false is returned
+   * then); a back-off is still ended. For a change that the first attempt picks up anyway (a
+   * password reloaded on SIGHUP): ending the spread there would make every node of a fleet
+   * reloaded in its start spread connect in the same instant, which the spread is there to avoid.
+   */
+  keepStartSpread?: boolean;
+}
+
 /** What `session.ready()` takes. */
 export interface ReadyOptions {
   /** Aborting it rejects the wait with AbortError; the session goes on. */
@@ -370,8 +381,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * fails: the reason to wait may have passed while it ran (a network back while the attempt
    * still went through the old one), and the back-off after it waited up to backoffMax. The
    * back-off goes on from where it was: an attempt that fails again waits the next, longer delay.
+   * `keepStartSpread: true` leaves the start's spread alone (ReconnectNowOptions).
    */
-  reconnectNow(): boolean {
+  reconnectNow(options: ReconnectNowOptions = {}): boolean {
     const timer = this.retryTimer;
     // A timer while 'connecting' is the start's spread: the first attempt may come now too, as
     // the next one does in a back-off (before, the call did nothing there, and the first attempt
@@ -379,7 +391,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // forgotten: never an attempt behind a close.
     // 'backoff' with no timer yet: a 'state' or 'disconnect' listener, called before the wait is
     // armed. The wait then armed is the one a later call cuts short.
-    const waiting = this._state === 'backoff' || this._state === 'connecting';
+    const waiting =
+      this._state === 'backoff' || (this._state === 'connecting' && options.keepStartSpread !== true);
     if (!waiting || timer === null) {
       // Never two attempts at once: this one's failure, if it comes, cuts its back-off short.
       if (this.attempting) this.wokeDuring = true;

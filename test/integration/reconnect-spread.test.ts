@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { nodeReloadPlan } from '../../src/cli/node-reload.js';
+import type { ConnectOptions } from '../../src/connect.js';
 import { BaseNode, ConfigError, type FlexStream, FlexStream as FS, Session } from '../../src/index.js';
 import type { RefusalInfo } from '../../src/switcher/gatekeeper.js';
 import { Switcher } from '../../src/switcher/switcher.js';
@@ -317,6 +319,32 @@ describe('the first attempt', () => {
     expect(closed.reconnectNow()).toBe(false);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(none).toHaveLength(0);
+  });
+
+  it("the node command's reload (SIGHUP) leaves the wait to run: a fleet reloaded in it stays spread", async () => {
+    // The reload ends a back-off for the new password (reconnectNow()), and since reconnectNow()
+    // ended the start's spread too, a SIGHUP to every unit of a fleet in its spread made them all
+    // connect in that instant. The first attempt reads the new password anyway.
+    fakeTimers();
+    const sw = switcher();
+    draws(0.9);
+    const startedAt = performance.now();
+    const { s, attempts } = memorySession(() => sw, 'start-reload', { startSpread: 10_000 });
+    const plan = nodeReloadPlan({ passwordFile: 'unread' }, { session: s, options: {} as ConnectOptions });
+    await vi.advanceTimersByTimeAsync(1_000);
+    plan.applied?.(['password', 'CA']);
+    expect(s.reconnectNow({ keepStartSpread: true })).toBe(false);
+    expect(attempts).toHaveLength(0);
+    expect(s.state).toBe('connecting');
+    const ready = nextEvent(s, 'ready');
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(attempts).toEqual([startedAt + 9_000]);
+    await ready;
+    // In a back-off it still attempts at once.
+    await loseWorkingConnection(sw, s);
+    expect(s.state).toBe('backoff');
+    expect(s.reconnectNow({ keepStartSpread: true })).toBe(true);
+    expect(attempts).toHaveLength(2);
   });
 
   it('refuses a startSpread that a timer cannot wait, and takes 0', () => {

@@ -12,7 +12,9 @@ import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
  * bytes heard in the last 2 × interval + timeout still count as alive (a deep, slow path), so it
  * can take up to that long (+ a quarter) after the last byte heard. A check that runs more than an
  * interval late (after a sleep) pings at once, what was heard before it no longer recent
- * (catchUp()): a dead peer is then found a timeout later, backed-up output or not.
+ * (catchUp()): a dead peer is then found a timeout later, backed-up output or not. No verdict of
+ * dead is given before the loop has polled for input, so an event loop stalled by a synchronous
+ * job never makes a live peer dead: the bytes that came during the stall are read first.
  */
 export class Heartbeat {
   /** The periodic check; none with an interval of 0 (checkNow() works all the same). */
@@ -234,7 +236,8 @@ export class Heartbeat {
       }
       this.answer(alive);
     };
-    const judge = (err: Error, excusedBefore = false): void => {
+    /** `polled`: run from a timer set in the timers phase, so after the loop polled for input. */
+    const judge = (err: Error, excusedBefore = false, polled = false): void => {
       if (no !== this.pingNo) return;
       // The first timer after a sleep may be this one, not the check's.
       if (!this.stopped && this.catchUp()) {
@@ -271,6 +274,13 @@ export class Heartbeat {
         this.judgeTimer = timeout(() => judge(err, true), Math.min(excused, Math.max(25, intervalMs >>> 2)));
         return;
       }
+      if (!polled) {
+        // Dead, but not before the loop has polled for input: after a stall (a long synchronous
+        // job) this timer runs before the bytes that came meanwhile are read, and a live peer
+        // was dropped at the end of an excuse or a LimitError's wait that the stall outlasted.
+        this.judgeTimer = timeout(() => judge(err, excusedBefore, true), 0);
+        return;
+      }
       settle(false);
       this.onDead(new ConnectionClosedError(`${what}: no answer within ${timeoutMs} ms`, { cause: err }));
     };
@@ -294,7 +304,7 @@ export class Heartbeat {
         // After the event loop stalled (a long synchronous job), the expired ping timer runs
         // before the answer that waits in the socket is read. A timer set now runs only after
         // the loop has polled for input: judge then.
-        this.judgeTimer = timeout(() => judge(err), 0);
+        this.judgeTimer = timeout(() => judge(err, false, true), 0);
       },
     );
   }

@@ -289,6 +289,62 @@ describe('heartbeat', () => {
     expect(deadAt - woke).toBeLessThanOrEqual(1_250 + timeout + 10);
   });
 
+  /**
+   * An event loop stalled `stall` ms from 2,001 ms (a long synchronous job): a live peer's bytes
+   * sent meanwhile are read only after the timers due at its end (2,250 ms) have run. Interval and
+   * timeout 1 s; no ping id is free (the ping at 1,250 ms fails at once, judged at 2,250 ms).
+   * Returns whether the connection was closed, and the pings.
+   */
+  async function stalledLivePeer(stall: number): Promise<{ dead: boolean; pings: number }> {
+    const fake = performance.now.bind(performance);
+    let skew = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => fake() + skew);
+    let received = 0;
+    let pings = 0;
+    let dead = false;
+    const hb = new Heartbeat(
+      1_000,
+      1_000,
+      () => 0,
+      () => received,
+      () => false,
+      () => {
+        pings++;
+        return Promise.reject(new LimitError('all 65535 ping ids are in use'));
+      },
+      () => {
+        dead = true;
+      },
+    );
+    await vi.advanceTimersByTimeAsync(2_001);
+    expect(pings).toBe(1);
+    skew += stall;
+    vi.setSystemTime(Date.now() + stall);
+    // Set after the heartbeat's timers, due with them: runs after them, as a poll would.
+    setTimeout(() => received++, 249);
+    // Up to the verdicts on the pings made around the stall (the next could come at 3,250 ms).
+    await vi.advanceTimersByTimeAsync(1_400);
+    hb.stop();
+    vi.restoreAllMocks();
+    expect(vi.getTimerCount()).toBe(0);
+    return { dead, pings };
+  }
+
+  it('a stall shorter than an interval does not close the connection to a live peer', async () => {
+    // The wait of a ping that could not go out (and the excuse of one behind a backed-up output)
+    // ended in the timers phase, before the bytes that came during the stall were read: dead.
+    const { dead } = await stalledLivePeer(800);
+    expect(dead).toBe(false);
+  });
+
+  it('a long stall (40 s) does not close the connection to a live peer: one early ping at most', async () => {
+    // The first check after it finds the stall (as it would a sleep) and pings again; the bytes
+    // read then answer that ping.
+    const { dead, pings } = await stalledLivePeer(40_000);
+    expect(dead).toBe(false);
+    expect(pings).toBe(2);
+  });
+
   it('finds a silent peer after the wall clock steps back', async () => {
     // An NTP step or a VM resumed from a snapshot sets Date.now() back: a heartbeat timed by the
     // wall clock saw "now - last write" negative and pinged no more until the clock caught up

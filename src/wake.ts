@@ -5,7 +5,11 @@
  * browser may have held back while it was hidden (Chrome runs a hidden tab's timers once a minute
  * after five minutes; mobile browsers freeze hidden pages outright). A session still ready checks
  * its connection instead: one that died while the laptop slept (or the network changed, or a NAT
- * mapping expired) looked up until the heartbeat found it, 17 s later or more.
+ * mapping expired) looked up until the heartbeat found it: after a sleep longer than its interval,
+ * a timeout after its first check since the wake (up to a quarter interval after it: 5.75 s with
+ * the defaults, later if the page's timers were held back); after a shorter sleep, within
+ * interval + timeout + a quarter (20.75 s); with an upload in flight, up to 2 × interval +
+ * timeout + a quarter (35.75 s) after the last byte heard, the sleep counted, if that is later.
  */
 
 import type { SessionState } from './node/session.js';

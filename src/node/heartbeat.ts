@@ -12,7 +12,9 @@ import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
  * bytes heard in the last 2 × interval + timeout still count as alive (a deep, slow path), so it
  * can take up to that long (+ a quarter) after the last byte heard. A check that runs more than an
  * interval late (after a sleep) pings at once, what was heard before it no longer recent
- * (catchUp()): a dead peer is then found a timeout later, backed-up output or not. No verdict of
+ * (catchUp()): a dead peer is then found a timeout later (with our output backed up, up to
+ * 2 × interval + timeout + a quarter after the last byte heard, the sleep counted, if later). A shorter sleep is not
+ * singled out: the peer is found within the bound above, counted from the wake. No verdict of
  * dead is given before the loop has polled for input, so an event loop stalled by a synchronous
  * job never makes a live peer dead: the bytes that came during the stall are read first.
  */
@@ -118,7 +120,8 @@ export class Heartbeat {
    * the wake, or, excused behind our backed-up output, judged a check later: 5 to 7 s after the
    * wake with the defaults, instead of a timeout). That ping's verdict is dropped, and a new one
    * goes out at once: only what is heard from now on answers it (its own pong too, if the
-   * connection lives), so a dead peer is found a timeout after the wake was noticed. A checkNow()
+   * connection lives), so a dead peer is found a timeout after the wake was noticed (backed up,
+   * up to 2 × interval + timeout + a quarter after the last byte heard, if later). A checkNow()
    * caller waiting on the old ping waits on the new one, within its own deadline as before.
    */
   private repingAfterWake(): void {

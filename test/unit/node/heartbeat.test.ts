@@ -345,6 +345,37 @@ describe('heartbeat', () => {
     expect(pings).toBe(2);
   });
 
+  it('after a sleep shorter than an interval, finds a dead peer within interval + timeout + a quarter of the wake', async () => {
+    // Not singled out (no early ping): the bound of a peer gone silent, counted from the wake,
+    // which the docs state (20.75 s with the defaults). Linux's sleep: only the wall clock jumps.
+    const [interval, timeout] = [15_000, 2_000];
+    let received = 0;
+    let written = 0;
+    let deadAt = Number.NaN;
+    // It writes all along: only the silence of the peer makes it ping.
+    const hb: Heartbeat = new Heartbeat(
+      interval,
+      timeout,
+      () => (written += 100),
+      () => received,
+      () => false,
+      timesOut,
+      () => {
+        deadAt = Date.now();
+        hb.stop();
+      },
+    );
+    // Heard just before the sleep (counted only after the wake, as a byte in the socket would be).
+    await vi.advanceTimersByTimeAsync(11_000);
+    received++;
+    vi.setSystemTime(Date.now() + 10_000);
+    const woke = Date.now();
+    await vi.advanceTimersByTimeAsync(interval + timeout + interval / 4 + 10);
+    hb.stop();
+    expect(deadAt - woke).toBeGreaterThan(interval);
+    expect(deadAt - woke).toBeLessThanOrEqual(interval + timeout + interval / 4 + 10);
+  });
+
   it('finds a silent peer after the wall clock steps back', async () => {
     // An NTP step or a VM resumed from a snapshot sets Date.now() back: a heartbeat timed by the
     // wall clock saw "now - last write" negative and pinged no more until the clock caught up

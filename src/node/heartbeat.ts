@@ -116,13 +116,13 @@ export class Heartbeat {
   /**
    * A ping was out across a sleep (found by catchUp()): the bytes heard since it was sent may all
    * have come before the sleep, and they were its answer, so a connection that died in the sleep
-   * passed for alive until the next ping failed (that ping was sent up to a quarter interval after
-   * the wake, or, excused behind our backed-up output, judged a check later: 5 to 7 s after the
-   * wake with the defaults, instead of a timeout). That ping's verdict is dropped, and a new one
-   * goes out at once: only what is heard from now on answers it (its own pong too, if the
-   * connection lives), so a dead peer is found a timeout after the wake was noticed (backed up,
-   * up to 2 × interval + timeout + a quarter after the last byte heard, if later). A checkNow()
-   * caller waiting on the old ping waits on the new one, within its own deadline as before.
+   * passed for alive until the next ping failed (that ping was sent at the next check, up to a
+   * quarter interval later: 5 s after the wake in the test with the defaults, instead of 3.25 s).
+   * That ping's verdict is dropped, and a new one goes out at once: only what is heard from now
+   * on answers it (its own pong too, if the connection lives), so a dead peer is found a timeout
+   * after the wake was noticed (backed up, up to 2 × interval + timeout + a quarter after the
+   * last byte heard, if later). A checkNow() caller waiting on the old ping waits on the new one,
+   * within its own deadline as before.
    */
   private repingAfterWake(): void {
     clearTimeout(this.judgeTimer);

@@ -3,7 +3,7 @@ import { hungUp } from '../transport/defaults.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
 import { IdIndex } from '../util/id-index.js';
-import { type Logger, logLost } from '../util/logger.js';
+import type { Logger } from '../util/logger.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
 import { Caps, Cmd, cmdName, HEADER_SIZE, LOCAL_IP, SWITCHER_IP } from '../wire/constants.js';
 import { EMPTY, type Frame, header } from '../wire/frame.js';
@@ -952,13 +952,11 @@ export class SwitcherClient implements FrameSink {
     // which for a peer that went dark can take the transport's close timeout. (A kick and an
     // eviction have their own lines.)
     if (reason === 'unresponsive' || reason === 'idle') {
-      // Its failure kept in: this runs in a timer, where a logger that throws (a closed pipe)
+      // Its failure kept in (the switcher's logger is a containedLogger): this runs in a timer, where a logger that throws (a closed pipe)
       // ended the process, and the silent client was never closed.
-      logLost(() =>
-        this.host.logger.warn(
-          { domain: this.domain, ip: this.ip, reason, ...(err && errorFields(err)) },
-          'closing client',
-        ),
+      this.host.logger.warn(
+        { domain: this.domain, ip: this.ip, reason, ...(err && errorFields(err)) },
+        'closing client',
       );
     }
     if (reason === 'shutdown') this.step(() => this.resetOwnStreams());

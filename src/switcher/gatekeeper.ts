@@ -1,7 +1,7 @@
 import type { Transport } from '../transport/types.js';
 import { Burst } from '../util/burst.js';
 import { errorFields } from '../util/cause.js';
-import { type Logger, logLost } from '../util/logger.js';
+import type { Logger } from '../util/logger.js';
 import { MAX_CLOCK_SKEW_NS, sealResponse } from '../wire/admission/index.js';
 import type { Frame } from '../wire/frame.js';
 import type { AccessPolicy, Credential } from './access.js';
@@ -110,19 +110,19 @@ export class Gatekeeper {
     this.replay = new ReplayCache(o.replayCacheSize, MAX_CLOCK_SKEW_NS);
     this.limiter = new FailureLimiter(o.failedAdmissionBurst, o.failedAdmissionRate, o.rateLimitEntries);
     this.overload = new Burst(
-      (fields) => logLost(() => host.logger.warn(fields, 'admissions refused: overloaded')),
+      (fields) => host.logger.warn(fields, 'admissions refused: overloaded'),
       () => o.monotonicClock(),
     );
     this.limited = new Burst(
-      (fields) => logLost(() => host.logger.warn(fields, 'admissions refused: rate-limited')),
+      (fields) => host.logger.warn(fields, 'admissions refused: rate-limited'),
       () => o.monotonicClock(),
     );
     this.httpRequests = new Burst(
-      (fields) => logLost(() => host.logger.info(fields, 'admissions refused: HTTP requests')),
+      (fields) => host.logger.info(fields, 'admissions refused: HTTP requests'),
       () => o.monotonicClock(),
     );
     this.tlsHandshakes = new Burst(
-      (fields) => logLost(() => host.logger.info(fields, 'admissions refused: TLS handshakes')),
+      (fields) => host.logger.info(fields, 'admissions refused: TLS handshakes'),
       () => o.monotonicClock(),
     );
   }
@@ -165,14 +165,12 @@ export class Gatekeeper {
         const e = err instanceof Error ? err : new Error(String(err));
         transport.destroy(e);
         // With the stack: the message alone does not say where the bug is (node.ts internalError).
-        // Its failure kept in: a logger that throws (a closed pipe) made this chain reject with
+        // Its failure kept in (the switcher's logger is a containedLogger): a logger that throws (a closed pipe) made this chain reject with
         // nobody to hear it, an unhandled rejection that ends the process, the connection left
         // open and the 'error' event not emitted.
-        logLost(() =>
-          this.host.logger.error(
-            { remote, ...errorFields(e), stack: e.stack },
-            'admission failed inside the switcher',
-          ),
+        this.host.logger.error(
+          { remote, ...errorFields(e), stack: e.stack },
+          'admission failed inside the switcher',
         );
         this.host.failed(e);
       })
@@ -389,10 +387,10 @@ export class Gatekeeper {
     this.refusedTotal++;
     const charged = r.errCode === -1 || r.reason === 'malformed' || r.reason === 'timeout';
     if (charged) this.limiter.fail(limitKey(remote), this.host.options.monotonicClock());
-    // Its failure kept in: a logger that throws (a closed pipe) threw out of handle() into the
+    // Its failure kept in (the switcher's logger is a containedLogger): a logger that throws (a closed pipe) threw out of handle() into the
     // listener's connection handler, an uncaught exception that ends the process, at the first
     // connection turned away (a flood is what brings them), that connection left open.
-    logLost(() => this.logRefusal(remote, r, extra));
+    this.logRefusal(remote, r, extra);
     const info: RefusalInfo = {
       remoteAddress: remote,
       reason: r.reason,

@@ -4,7 +4,7 @@ import { errorFields } from '../util/cause.js';
 import { checkMethods, checkOptions } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { IdIndex } from '../util/id-index.js';
-import { containedLogger, type Logger, logLost, silentLogger } from '../util/logger.js';
+import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import { MAX_DELAY, now, timeout } from '../util/timers.js';
 import { normalizeDomain } from '../wire/domain.js';
 import type { Frame } from '../wire/frame.js';
@@ -268,25 +268,21 @@ export class Switcher extends Emitter<SwitcherEvents> {
     // The rules are in use now, whatever the log does: a logger that throws (a closed pipe) must
     // not make the caller report the old rules kept (the CLI's reload would say so).
     for (const p of ended.pairs) {
-      logLost(() =>
-        this.logger.debug(
-          { dialer: p.a, acceptor: p.b, streams: p.streams },
-          'ended streams the access rules no longer allow',
-        ),
+      this.logger.debug(
+        { dialer: p.a, acceptor: p.b, streams: p.streams },
+        'ended streams the access rules no longer allow',
       );
     }
-    logLost(() =>
-      this.logger[ended.streams + refused > 0 ? 'warn' : 'info'](
-        {
-          ...ruleChange(before, kept),
-          streamsEnded: ended.streams,
-          nodePairs: ended.pairs.length,
-          dialsRefused: refused,
-          closesAnswered,
-          pingsAnswered,
-        },
-        'access rules replaced',
-      ),
+    this.logger[ended.streams + refused > 0 ? 'warn' : 'info'](
+      {
+        ...ruleChange(before, kept),
+        streamsEnded: ended.streams,
+        nodePairs: ended.pairs.length,
+        dialsRefused: refused,
+        closesAnswered,
+        pingsAnswered,
+      },
+      'access rules replaced',
     );
   }
 
@@ -299,11 +295,9 @@ export class Switcher extends Emitter<SwitcherEvents> {
       return step();
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
-      logLost(() =>
-        this.logger.error(
-          { ...errorFields(e), stack: e.stack },
-          'ending what the new access rules forbid failed',
-        ),
+      this.logger.error(
+        { ...errorFields(e), stack: e.stack },
+        'ending what the new access rules forbid failed',
       );
       this.emit('error', e);
       return otherwise;
@@ -318,7 +312,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     // Closed before the log line, whose failure is kept in: a logger that throws (a closed pipe)
     // made the kick throw and do nothing, and the admin API answer 500 to every retry.
     c.close('kicked', new ConnectionClosedError(`kicked by the switcher: ${reason}`));
-    logLost(() => this.logger.info({ domain: c.domain, ip: c.ip, reason }, 'kicking client'));
+    this.logger.info({ domain: c.domain, ip: c.ip, reason }, 'kicking client');
     return true;
   }
 
@@ -494,13 +488,11 @@ export class Switcher extends Emitter<SwitcherEvents> {
       // The reply goes out before anything the scheduler queues for this client.
       transport.send([response]);
       this.admittedTotal++;
-      // Its failure kept in: a logger that throws (a closed pipe) is no failure of the admission.
-      logLost(() =>
-        this.logger.info(
-          // The Mac is free text of up to 64 KiB: the record keeps it, the log line a clip of it.
-          { domain: v.domain, ip: claim.ip, remote: transport.remoteAddress, mac: clipText(v.request.mac) },
-          'client admitted',
-        ),
+      // Its failure kept in (the switcher's logger is a containedLogger): a logger that throws (a closed pipe) is no failure of the admission.
+      this.logger.info(
+        // The Mac is free text of up to 64 KiB: the record keeps it, the log line a clip of it.
+        { domain: v.domain, ip: claim.ip, remote: transport.remoteAddress, mac: clipText(v.request.mac) },
+        'client admitted',
       );
       this.emit('client', client.info());
     } finally {
@@ -536,11 +528,9 @@ export class Switcher extends Emitter<SwitcherEvents> {
     // connected and routed, its frame handled halfway.
     from.destroy('error', e);
     // With the stack: the message alone does not say where the bug is (node.ts internalError).
-    logLost(() =>
-      this.logger.error(
-        { domain: from.domain, ...errorFields(e), stack: e.stack },
-        'routing failed; dropping the client',
-      ),
+    this.logger.error(
+      { domain: from.domain, ...errorFields(e), stack: e.stack },
+      'routing failed; dropping the client',
     );
     this.emit('error', e);
   }
@@ -551,9 +541,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
    */
   private teardownFailed(c: SwitcherClient, err: unknown): void {
     const e = err instanceof Error ? err : new Error(String(err));
-    logLost(() =>
-      this.logger.error({ domain: c.domain, ...errorFields(e), stack: e.stack }, 'client teardown failed'),
-    );
+    this.logger.error({ domain: c.domain, ...errorFields(e), stack: e.stack }, 'client teardown failed');
     this.emit('error', e);
   }
 
@@ -564,12 +552,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
    */
   private timerFailed(c: SwitcherClient, err: unknown, timer: string): void {
     const e = err instanceof Error ? err : new Error(String(err));
-    logLost(() =>
-      this.logger.error(
-        { domain: c.domain, timer, ...errorFields(e), stack: e.stack },
-        'client timer failed',
-      ),
-    );
+    this.logger.error({ domain: c.domain, timer, ...errorFields(e), stack: e.stack }, 'client timer failed');
     this.emit('error', e);
   }
 
@@ -587,13 +570,11 @@ export class Switcher extends Emitter<SwitcherEvents> {
     const info = c.info();
     // A peer that hung up or went away abruptly (killed: a reset) is ordinary; the rest are faults.
     const quiet = reason === 'closed' || reason === 'reset' || reason === 'shutdown' || reason === 'kicked';
-    // Its failure kept in: this runs inside the transport's close handler, where a logger that
+    // Its failure kept in (the switcher's logger is a containedLogger): this runs inside the transport's close handler, where a logger that
     // throws (a closed pipe) ended the process, and clientLeft and a waiting close() were skipped.
-    logLost(() =>
-      this.logger[quiet ? 'info' : 'warn'](
-        { domain: c.domain, ip: c.ip, remote: info.remoteAddress, reason, ...(err && errorFields(err)) },
-        'client left',
-      ),
+    this.logger[quiet ? 'info' : 'warn'](
+      { domain: c.domain, ip: c.ip, remote: info.remoteAddress, reason, ...(err && errorFields(err)) },
+      'client left',
     );
     this.emit('clientLeft', info, reason, err);
     this.settled();

@@ -15,6 +15,9 @@ export interface FlexStreamOptions {
   writableHighWaterMark?: number;
 }
 
+/** What the constructor checks a core has: one array for every stream, not one made per stream. */
+const CORE_METHODS = ['attach'] as const;
+
 /**
  * The Node.js face of a stream: a Duplex that behaves like a net.Socket where it can. Reading
  * drives credit: bytes count as consumed once they leave the readable buffer, so a paused reader
@@ -60,7 +63,7 @@ export class FlexStream extends Duplex implements StreamFace {
   constructor(core: StreamCore, options: FlexStreamOptions = {}) {
     // Null options failed with a TypeError reading their high-water marks.
     checkOptions('FlexStream', options);
-    checkMethods('new FlexStream() core', 'a StreamCore', core, ['attach']);
+    checkMethods('new FlexStream() core', 'a StreamCore', core, CORE_METHODS);
     super({
       allowHalfOpen: true,
       // 'close' is emitted by _destroy, with hadError as a net.Socket's (Node's own would have none).

@@ -6,6 +6,9 @@ import { CloseAwareWritable } from './close-aware.js';
 import type { StreamCore, StreamFace } from './core.js';
 import { COPY_BELOW, Stage } from './stage.js';
 
+/** What the constructor checks a core has: one array for every stream, not one made per stream. */
+const CORE_METHODS = ['attach'] as const;
+
 /**
  * The Web Streams face of a stream, runtime-neutral (browsers, Node, Deno): a ReadableStream and
  * a WritableStream of Uint8Array. Credit follows reading: bytes count as consumed once they leave
@@ -55,7 +58,7 @@ export class WebStream implements StreamFace {
    *   class doc).
    */
   constructor(core: StreamCore, _options: { readableHighWaterMark?: number } = {}) {
-    this.core = checkMethods('new WebStream() core', 'a StreamCore', core, ['attach']);
+    this.core = checkMethods('new WebStream() core', 'a StreamCore', core, CORE_METHODS);
     this.closed = new Promise<void>((resolve) => {
       this.closedResolve = resolve;
     });

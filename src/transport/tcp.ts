@@ -100,8 +100,6 @@ class TcpTransport implements Transport, PinHolder {
   private readonly slot = new HandlerSlot();
   private paused = false;
   private needDrain = false;
-  /** An admission reply from a port that speaks HTTP or TLS, told as such (foreign-reply.ts). */
-  readonly foreignReply = foreignReply;
   private ending = false;
   private destroyedHere = false;
   private failure: Error | undefined;
@@ -155,6 +153,11 @@ class TcpTransport implements Transport, PinHolder {
 
   get bufferedAmount(): number {
     return this.socket.writableLength;
+  }
+
+  /** An admission reply from a port that speaks HTTP or TLS, told as such (foreign-reply.ts). */
+  foreignReply(head: Uint8Array): Error | null {
+    return foreignReply(head);
   }
 
   get closed(): boolean {

@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
+import { byteLength } from '../util/bytes.js';
 
 /** What the writer needs of the connection under a WebSocket. */
 export type FrameSocket = Pick<Duplex, 'cork' | 'uncork' | 'write'>;
@@ -65,12 +66,6 @@ function masker(): MaskFn | null {
     }
   }
   return nativeMask;
-}
-
-function byteLength(parts: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  return n;
 }
 
 /** Bytes of a frame header: 2, plus 2 or 8 for the extended length, plus 4 for a masking key. */

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
+import { byteLength } from '../util/bytes.js';
 import { checkMethods, checkOptions, shown as shownValue } from '../util/check.js';
 import { containedLogger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
@@ -113,12 +114,6 @@ function badRequest(res: http.IncomingMessage, done: (text: string) => void): vo
   res.once('end', finish);
   res.once('close', finish);
   res.once('error', finish);
-}
-
-function byteLength(parts: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  return n;
 }
 
 /** The parts back to back in one Buffer (a Buffer, so ws need not wrap it again). */

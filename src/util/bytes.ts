@@ -1,3 +1,10 @@
+/** How many bytes `parts` hold together. */
+export function byteLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
 /**
  * The bytes of `parts[from..]` back to back in one new array, on a plain ArrayBuffer (what a
  * browser WebSocket's send() is typed to take), spelt without Uint8Array's type parameter:

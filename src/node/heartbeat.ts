@@ -274,7 +274,7 @@ export class Heartbeat {
         // timeout after, so a dead peer went unnoticed up to a timeout past the bound (with
         // an interval and a timeout of 1 s each, 4.25 s after the last byte instead of 3.25 s;
         // 7.5 s instead of 5.25 s with a timeout of 3 s).
-        this.judgeTimer = timeout(() => judge(err, true), Math.min(excused, Math.max(25, intervalMs >>> 2)));
+        this.judgeTimer = timeout(() => judge(err, true), Math.min(excused, this.period));
         return;
       }
       if (!polled) {

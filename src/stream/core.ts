@@ -1387,7 +1387,7 @@ export class StreamCore extends StreamQueue {
       clearTimeout(this.closeTimer);
       this.closeTimer = null;
     }
-    this.stopFinWait();
+    if (this.finWait !== null) this.stopFinWait();
     if (discard) this.dropUnread();
     else this.watchFace();
     if (err !== null) this.face?.onError(err);

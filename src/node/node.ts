@@ -953,6 +953,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
 
   /** Counts and logs a bug of ours that ends the connection; returns the error it ends with. */
   private internalFault(err: unknown): ConnectionClosedError {
+    this.countInternal(err, 'internal error handling a frame, closing');
+    return new ConnectionClosedError('internal error handling a frame', { cause: err });
+  }
+
+  /** A bug of ours: counted (stats.internalErrors) and logged at error with its stack as `line`. */
+  private countInternal(err: unknown, line: string): void {
     this.stats.internalErrors++;
     this.logger.error(
       {
@@ -960,9 +966,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         stack: err instanceof Error ? err.stack : undefined,
         remote: this.transport.remoteAddress,
       },
-      'internal error handling a frame, closing',
+      line,
     );
-    return new ConnectionClosedError('internal error handling a frame', { cause: err });
   }
 
   /**
@@ -1543,15 +1548,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     try {
       fn();
     } catch (err) {
-      this.stats.internalErrors++;
-      this.logger.error(
-        {
-          ...errorFields(err),
-          stack: err instanceof Error ? err.stack : undefined,
-          remote: this.transport.remoteAddress,
-        },
-        'internal error closing the node',
-      );
+      this.countInternal(err, 'internal error closing the node');
     }
   }
 }

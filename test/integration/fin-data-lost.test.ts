@@ -3,11 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DataLostError } from '../../src/errors.js';
 import { Node } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
-import type { Transport } from '../../src/transport/types.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
-import { FrameDecoder } from '../../src/wire/decoder.js';
-import { encodeFrame, type Frame } from '../../src/wire/frame.js';
 import { decodeReset } from '../../src/wire/reset.js';
+import { goWriter, u32 } from '../helpers/go-writer.js';
 import { rawLink, rawStream } from '../helpers/raw.js';
 import { readAll } from '../helpers/streams.js';
 
@@ -24,7 +22,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-const u32 = (n: number): Uint8Array => new Uint8Array([n >>> 24, n >>> 16, n >>> 8, n]);
 const caps = Caps.HALF_CLOSE | Caps.RESET;
 
 /** A logger that keeps its warnings. */
@@ -106,31 +103,6 @@ describe("bytes a peer's FIN counts that a relay dropped", () => {
     expect(await result).toEqual({ err: null, got: 10 });
   });
 });
-
-/** Commands a Go fair writer keeps in a stream's own queue (PROTOCOL.md 9); the rest jump ahead. */
-const ORDERED = new Set([0x04, 0x05, 0x06]);
-
-/**
- * One direction of a Go switcher on raw TCP: control frames leave ahead of the streams' own
- * queues (9), and `drop` frames are lost, as the forward queue drops a frame after 5 s (7.4).
- */
-function goWriter(from: Transport, to: Transport, drop: (f: Frame) => boolean): void {
-  let queued: Frame[] = [];
-  const flush = (): void => {
-    const frames = queued;
-    queued = [];
-    const control = frames.filter((f) => !ORDERED.has(f.cmd));
-    const ordered = frames.filter((f) => ORDERED.has(f.cmd));
-    to.send([...control, ...ordered].map((f) => encodeFrame(f)));
-  };
-  const decoder = new FrameDecoder((f) => {
-    if (drop(f)) return;
-    if (f.payload.length > 0) f.payload = f.payload.slice();
-    if (queued.length === 0) setImmediate(flush);
-    queued.push(f);
-  });
-  from.attach({ data: (c) => decoder.push(c), drain: () => {}, close: () => to.close() });
-}
 
 describe('through a relay that orders frames as a Go switcher does and drops one', () => {
   it('the receiver of a half-closed upload fails with DataLostError instead of waiting for ever', async () => {

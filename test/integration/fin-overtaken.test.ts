@@ -1,11 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Node } from '../../src/index.js';
 import { memoryPair } from '../../src/transport/memory.js';
-import type { Transport } from '../../src/transport/types.js';
 import { Caps, Cmd } from '../../src/wire/constants.js';
-import { FrameDecoder } from '../../src/wire/decoder.js';
-import { encodeFrame, type Frame } from '../../src/wire/frame.js';
 import { decodeReset } from '../../src/wire/reset.js';
+import { goWriter, u32 } from '../helpers/go-writer.js';
 import { rawLink, rawStream } from '../helpers/raw.js';
 import { readAll } from '../helpers/streams.js';
 
@@ -13,33 +11,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
-
-/** Commands a Go fair writer keeps in a stream's own queue (PROTOCOL.md 9); the rest jump ahead. */
-const ORDERED = new Set([0x04, 0x05, 0x06]);
-
-/**
- * One direction of a Go switcher on raw TCP (PROTOCOL.md 7.1, 9): the frames it has queued for a
- * node when its writer next runs leave control frames first (every command but data, close and
- * close-ACK, so also the flexmux FIN), then the streams' own queues in order.
- */
-function goWriter(from: Transport, to: Transport): void {
-  let queued: Frame[] = [];
-  const flush = (): void => {
-    const frames = queued;
-    queued = [];
-    const control = frames.filter((f) => !ORDERED.has(f.cmd));
-    const ordered = frames.filter((f) => ORDERED.has(f.cmd));
-    to.send([...control, ...ordered].map((f) => encodeFrame(f)));
-  };
-  const decoder = new FrameDecoder((f) => {
-    if (f.payload.length > 0) f.payload = f.payload.slice();
-    if (queued.length === 0) setImmediate(flush);
-    queued.push(f);
-  });
-  from.attach({ data: (c) => decoder.push(c), drain: () => {}, close: () => to.close() });
-}
-
-const u32 = (n: number): Uint8Array => new Uint8Array([n >>> 24, n >>> 16, n >>> 8, n]);
 
 function throughGoSwitcher(): { a: Node; b: Node } {
   const [a, sa] = memoryPair();

@@ -1,12 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Switcher } from '../../../src/switcher/switcher.js';
+import { Cmd, LOCAL_IP, SWITCHER_IP } from '../../../src/wire/constants.js';
+import { makeFrame } from '../../../src/wire/frame.js';
+import { decodeOpenAck, encodeOpen } from '../../../src/wire/open.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
 import { join, PASSWORD } from './helpers.js';
 
 /**
- * The switcher's lines outside a client's frames: a takeover's eviction, and close(). A logger
- * that throws there (pino to a closed pipe, EPIPE) failed the newcomer's admission as a bug of
- * ours, and made close() throw with the shutdown never begun.
+ * A logger that throws (pino to a closed pipe, EPIPE) on the switcher's lines. Outside a client's
+ * frames (a takeover's eviction, close()) it failed the newcomer's admission as a bug of ours, and
+ * made close() throw with the shutdown never begun. On the router's debug lines for every frame it
+ * drops or refuses, it escaped into the switcher's guard for a bug of ours: the sender was dropped
+ * for `error`, as if its frame had broken the switcher, and the refusal the line came before was
+ * never sent.
  */
 
 const switchers: Switcher[] = [];
@@ -14,7 +20,7 @@ afterEach(async () => {
   await Promise.all(switchers.splice(0).map((s) => s.close({ timeout: 500 }).catch(() => {})));
 });
 
-function make(levels: ('info' | 'warn')[], livenessTimeout = 3_000) {
+function make(levels: ('debug' | 'info' | 'warn')[], livenessTimeout = 3_000) {
   const log = captureLogger();
   const logger = { ...log };
   for (const level of levels) {
@@ -51,5 +57,33 @@ describe("a logger that throws on the switcher's own lines", () => {
     await alice.closed;
     expect(sw.state).toBe('closed');
     expect(left).toEqual(['alice:shutdown']);
+  });
+});
+
+describe("a logger that throws on the router's lines", () => {
+  it('a dropped frame is dropped and counted, and its sender stays', async () => {
+    const { sw, errors, left } = make(['debug']);
+    const alice = await join(sw, 'alice');
+    // To an IP nobody holds: dropped, with a debug line.
+    alice.send(makeFrame(Cmd.DATA, 0x7777, 1, alice.ip, 2, new Uint8Array([1])));
+    await alice.barrier();
+    expect(sw.stats().dropped).toBe(1);
+    expect(errors).toEqual([]);
+    expect(left).toEqual([]);
+    expect(sw.clients().map((c) => c.domain)).toEqual(['alice']);
+  });
+
+  it('a refused dial is answered, and the dialer stays', async () => {
+    const { sw, errors, left } = make(['debug']);
+    const alice = await join(sw, 'alice');
+    alice.send(
+      makeFrame(Cmd.OPEN, SWITCHER_IP, 0, alice.ip, 9, encodeOpen({ domain: 'nobody', window: 65536 })),
+    );
+    const ack = await alice.next((f) => f.cmd === Cmd.OPEN_ACK && f.dstPort === 9);
+    expect(ack.srcIP).toBe(LOCAL_IP);
+    expect(decodeOpenAck(ack.payload).ok).toBe(false);
+    await alice.barrier();
+    expect(errors).toEqual([]);
+    expect(left).toEqual([]);
   });
 });

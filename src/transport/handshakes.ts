@@ -1,6 +1,7 @@
 import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
 import { Burst } from '../util/burst.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { now } from '../util/timers.js';
@@ -14,14 +15,17 @@ import { formatAddress, hungUp } from './defaults.js';
  *   (a client that connects and sends nothing included);
  * - `not-tls`: bytes that are not TLS at a TLS port (a tcp:// or ws:// client, a browser's
  *   http://), answered with an alert or a 400;
- * - `tls`: any other failed TLS handshake (no version or cipher in common, an alert from a
- *   client that refused the certificate: Node's own hangs up instead, `closed`);
+ * - `tls`: any other failed TLS handshake: no version or cipher in common, an alert from a
+ *   client that refused the certificate, or a client that hung up after it began its handshake
+ *   (sent bytes) and before it was done, as a Node client that refuses the certificate does (with
+ *   TLS 1.3 it reads the server's whole first flight, then closes without an alert or its Finished);
  * - `bad-request`: an HTTP request that could not be parsed (headers too large included);
  * - `not-upgrade`: an HTTP request that asked for no WebSocket upgrade, answered 426 or 404;
  * - `path`: an upgrade to a path not served, answered 404;
  * - `bad-upgrade`: an upgrade to the path that the WebSocket library refused (no valid
  *   Sec-WebSocket-Key or version, not a GET), answered 400 or 405;
- * - `closed`: the client hung up before its handshake was done;
+ * - `closed`: the client hung up before its handshake was done: having sent nothing, or (over
+ *   wss) after its TLS handshake, before its HTTP request;
  * - `shutdown`: the listener closed while it was in its handshake.
  */
 export const HANDSHAKE_REFUSAL_REASONS = [
@@ -82,6 +86,10 @@ export class PendingHandshakes {
   private readonly turnedAway: Burst;
   /** Why a pending connection is being closed (refuse()), told to `onRefused` at its close. */
   private readonly reasons = new Map<string, HandshakeRefusalReason>();
+  /** A TLS server's: its connections hang up in their TLS handshake or (HTTPS) after it. */
+  private readonly secure: boolean;
+  /** Pending connections of an HTTPS server whose TLS handshake is done (their request is not). */
+  private readonly secured = new Set<string>();
 
   /**
    * `maxHttp`: connections that request() may take out of the count once they are found to be
@@ -97,6 +105,7 @@ export class PendingHandshakes {
     private readonly maxHttp = 0,
     private readonly onRefused: HandshakeRefused = () => {},
   ) {
+    this.secure = server instanceof tls.Server;
     this.turnedAway = new Burst(
       (fields) => logger.warn(fields, 'connections turned away before their handshake: too many pending'),
       now,
@@ -133,11 +142,36 @@ export class PendingHandshakes {
       this.pending.set(key, raw);
       raw.once('close', () => {
         if (this.pending.get(key) === raw) {
-          this.onRefused(this.reasons.get(key) ?? 'closed');
+          this.onRefused(this.reasons.get(key) ?? this.hangUp(key, raw, logger));
           this.forget(key);
         } else if (this.http.get(key) === raw) this.http.delete(key);
       });
     });
+    // An HTTPS server's connection is done with TLS here, not yet with its request (a TLS server's
+    // is done() at this event, by the listener's own handler, which runs first).
+    if (this.secure) {
+      server.on('secureConnection', (socket: net.Socket) => {
+        const key = connectionKey(socket);
+        if (key !== null && this.pending.has(key)) this.secured.add(key);
+      });
+    }
+  }
+
+  /**
+   * Why pending connection `raw` (`key`) closed when nobody gave a reason: a hang-up (`closed`),
+   * unless it came in the middle of a TLS handshake, once the client had sent something (its
+   * ClientHello): a failed handshake (`tls`), logged. A Node client that refuses the certificate
+   * does just that, with neither an alert nor an error the server could tell from a hang-up (Node
+   * reports ECONNRESET, and only after this close), so without this the most common TLS
+   * misconfiguration, an untrusted certificate, counted as clients that went away.
+   */
+  private hangUp(key: string, raw: net.Socket, logger: Logger): HandshakeRefusalReason {
+    if (!this.secure || this.secured.has(key) || raw.bytesRead === 0) return 'closed';
+    logger.warn(
+      { remote: formatAddress(raw.remoteAddress, raw.remotePort), bytesRead: raw.bytesRead },
+      'connection hung up during its TLS handshake (did the client refuse the certificate?)',
+    );
+    return 'tls';
   }
 
   private load(): { pending: number; maxPendingHandshakes: number } {
@@ -147,6 +181,7 @@ export class PendingHandshakes {
   private forget(key: string): void {
     this.pending.delete(key);
     this.reasons.delete(key);
+    this.secured.delete(key);
     // Drained with nobody taken in since (the turned-away nodes wait their back-off): the rest of
     // the burst is said now, not at the next connection.
     if (this.pending.size === 0) this.turnedAway.end(this.load());
@@ -168,6 +203,7 @@ export class PendingHandshakes {
     }
     this.pending.clear();
     this.reasons.clear();
+    this.secured.clear();
     // http.Server.close drops them when idle; one with a request in progress is dropped here.
     for (const raw of this.http.values()) raw.destroy();
     this.http.clear();

@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createRegistry } from '../../../src/admin/metrics.js';
@@ -30,7 +31,8 @@ type Kind = 'tls' | 'ws' | 'wss';
 
 /** A switcher with its metrics and one listener of `kind`. */
 async function start(kind: Kind, o: { handshakeTimeout?: number; maxPendingHandshakes?: number } = {}) {
-  const sw = new Switcher({ password: PASSWORD, logger: captureLogger() });
+  const log = captureLogger();
+  const sw = new Switcher({ password: PASSWORD, logger: log });
   const registry = createRegistry('switcher', false);
   const metrics = new SwitcherMetrics(registry, sw);
   cleanups.push(
@@ -58,7 +60,7 @@ async function start(kind: Kind, o: { handshakeTimeout?: number; maxPendingHands
   /** The series that are not 0. */
   const counted = async (): Promise<Record<string, number>> =>
     Object.fromEntries(Object.entries(await counts()).filter(([, v]) => v !== 0));
-  return { sw, port: l.address.port, close: () => l.close(), counts, counted };
+  return { sw, log, port: l.address.port, close: () => l.close(), counts, counted };
 }
 
 /** A raw TCP connection that writes `bytes` (if any); resolves with what it read once closed. */
@@ -145,7 +147,7 @@ describe('switcher /metrics: flexmux_switcher_handshake_refusals_total', () => {
     await until(counted, { 'tls/not-tls': 2 });
     // A ClientHello the server cannot read (a handshake record of 5 bytes): its handshake fails
     // (ERR_SSL_LENGTH_TOO_SHORT on Node 20 and 26), as for a client that refuses the certificate
-    // with an alert (Node's own hangs up instead: closed). A client offering only TLS 1.0/1.1
+    // with an alert (Node's own hangs up instead: below). A client offering only TLS 1.0/1.1
     // failed on the server for no version in common on Node 20, but on Node 26 its own OpenSSL
     // sends nothing (no protocols available), a hang-up.
     await raw(port, '\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00').closed;
@@ -156,6 +158,47 @@ describe('switcher /metrics: flexmux_switcher_handshake_refusals_total', () => {
     hangUp.socket.end();
     await hangUp.closed;
     await until(counted, { 'tls/not-tls': 2, 'tls/tls': 1, 'tls/closed': 1 });
+  });
+
+  /**
+   * A Node client that does not trust the certificate (tls.connect's default rejectUnauthorized,
+   * a self-signed one): with TLS 1.3 the server reads its ClientHello, sends its whole first
+   * flight, and sees the connection end, with no alert and no Finished (then ECONNRESET, which
+   * says nothing of why). It was counted `closed`, as a client that went away; it is `tls`.
+   */
+  function untrusting(port: number): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const c = tls.connect({ host: '127.0.0.1', port, servername: 'localhost' });
+      cleanups.push(() => c.destroy());
+      let code: string | undefined;
+      c.on('error', (e: Error & { code?: string }) => {
+        code = e.code;
+      });
+      c.once('close', () => resolve(code));
+    });
+  }
+
+  it('tls://, wss://: a Node client that refuses the certificate is a failed handshake, logged', async () => {
+    for (const kind of ['tls', 'wss'] as const) {
+      const { log, port, counted } = await start(kind, { handshakeTimeout: 60_000 });
+      expect(await untrusting(port)).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
+      await until(counted, { [`${kind}/tls`]: 1 });
+      expect(log.find(/^connection hung up during its TLS handshake/)).toHaveLength(1);
+    }
+  });
+
+  it('wss://: a hang-up after the TLS handshake, before the HTTP request, stays closed', async () => {
+    const { port, counted } = await start('wss', { handshakeTimeout: 60_000 });
+    await new Promise<void>((resolve) => {
+      const c = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+      cleanups.push(() => c.destroy());
+      c.on('error', () => {});
+      // At secureConnect a TLS 1.3 client may not have sent its Finished yet (destroyed then, the
+      // server's handshake is not done: `tls`, as above). A session ticket is sent once it is.
+      c.once('session', () => c.destroy());
+      c.once('close', () => resolve());
+    });
+    await until(counted, { 'wss/closed': 1 });
   });
 
   it('tls://: clients that send nothing', async () => {

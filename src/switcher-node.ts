@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { ConfigError } from './errors.js';
 import { handshakeRefused } from './listener-refusals.js';
 import type { Switcher } from './switcher/switcher.js';
@@ -179,7 +180,9 @@ export async function listenWss(
 /**
  * For a user's own http(s).Server: `server.on('upgrade', (req, socket, head) => {
  * if (!handle(req, socket, head)) socket.destroy(); })`. Returns false, touching nothing, for
- * other paths (default /flex/ws) so other upgrade handlers can run.
+ * other paths (default /flex/ws) so other upgrade handlers can run. The upgrades to the path it
+ * refuses count as the switcher's listeners' refusals do (listener-refusals.ts), as `wss` over
+ * TLS, else `ws`: the rest of what the server turns away is the server's own.
  */
 export function upgradeHandler(
   switcher: Switcher,
@@ -188,5 +191,13 @@ export function upgradeHandler(
   // Checked here too: wsUpgradeHandler would name itself, a function the caller never called.
   checkOptions('upgradeHandler()', options);
   checkSwitcher('upgradeHandler()', switcher);
-  return wsUpgradeHandler(options, handler(switcher));
+  const ws = handshakeRefused(switcher, 'ws');
+  const wss = handshakeRefused(switcher, 'wss');
+  return wsUpgradeHandler(
+    {
+      ...options,
+      onRefusal: (reason, req) => ((req.socket as Partial<TLSSocket>).encrypted === true ? wss : ws)(reason),
+    },
+    handler(switcher),
+  );
 }

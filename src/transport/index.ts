@@ -29,6 +29,7 @@ export {
   type WsDialOptions,
   type WsListenOptions,
   type WsTransportOptions,
+  type WsUpgradeHandlerOptions,
   type WsUpgradeOptions,
   wsTransport,
   wsUpgradeHandler,

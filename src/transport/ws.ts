@@ -7,7 +7,7 @@ import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { byteLength } from '../util/bytes.js';
-import { checkMethods, checkOptions, shown as shownValue } from '../util/check.js';
+import { checkFunction, checkMethods, checkOptions, shown as shownValue } from '../util/check.js';
 import { containedLogger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -148,6 +148,17 @@ export interface WsDialOptions extends DialOptions, WsTransportOptions, PayloadO
 export interface WsUpgradeOptions extends WsTransportOptions, PayloadOption {
   /** Request path served; other paths are left to other handlers. Default '/flex/ws'. */
   path?: string;
+}
+
+/** wsUpgradeHandler's options: the upgrade's, and a hook for the upgrades it refuses. */
+export interface WsUpgradeHandlerOptions extends WsUpgradeOptions {
+  /**
+   * Told of each upgrade request to `path` that was refused, once its connection closed: `reason`
+   * is `bad-upgrade` (the WebSocket library answered it 400 or 405 itself: no valid
+   * Sec-WebSocket-Key or version, not a GET), `req` the request. What the handler is never given
+   * (other paths, requests with no upgrade, malformed or slow ones) is the server's to count.
+   */
+  onRefusal?: (reason: 'bad-upgrade', req: http.IncomingMessage) => void;
 }
 
 /**
@@ -559,22 +570,24 @@ export async function dialWs(url: string, options: WsDialOptions = {}): Promise<
 /**
  * Serves flex over WebSocket on a user's own http(s) server: mount the result on its 'upgrade'
  * event. It returns false, touching nothing, when the path is not ours so other handlers can run.
+ * `onRefusal` hears of the upgrades to the path it refused.
  */
 export function wsUpgradeHandler(
-  options: WsUpgradeOptions,
+  options: WsUpgradeHandlerOptions,
   onTransport: (transport: Transport) => void,
 ): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean {
-  return upgradeHandlerReporting(options, onTransport);
+  checkOptions('wsUpgradeHandler()', options);
+  return upgradeHandlerReporting(options, onTransport, checkFunction('option onRefusal', options.onRefusal));
 }
 
 /**
  * wsUpgradeHandler, and `onRefused` hears of each upgrade to the path that the WebSocket library
- * refused (`bad-upgrade`: it answers 400 or 405 and closes). listenWs counts them.
+ * refused (`bad-upgrade`: it answers 400 or 405 and closes), with its request. listenWs counts them.
  */
 function upgradeHandlerReporting(
   options: WsUpgradeOptions,
   onTransport: (transport: Transport) => void,
-  onRefused?: HandshakeRefused,
+  onRefused?: (reason: 'bad-upgrade', req: http.IncomingMessage) => void,
 ): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean {
   checkOptions('wsUpgradeHandler()', options);
   const path = options.path ?? transportDefaults.wsPath;
@@ -611,7 +624,7 @@ function upgradeHandlerReporting(
     // returns, so only a refused one is listened to here).
     if (!upgraded && onRefused !== undefined) {
       socket.once('close', () => {
-        if (!upgraded) onRefused('bad-upgrade');
+        if (!upgraded) onRefused('bad-upgrade', req);
       });
     }
     return true;
@@ -670,7 +683,7 @@ export async function listenWsReporting(
   const upgrade = upgradeHandlerReporting(
     { path, maxPayload, highWaterMark, lowWaterMark, closeTimeout },
     onTransport,
-    onRefused,
+    onRefused === undefined ? undefined : (reason) => onRefused(reason),
   );
   const secure = asksForTls(tlsOptions);
   const server = secure

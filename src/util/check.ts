@@ -45,6 +45,14 @@ export function checkBool(label: string, v: unknown): boolean {
   return v;
 }
 
+/** `v` if it is a function or left out (undefined), else a ConfigError naming `label`. */
+export function checkFunction<T>(label: string, v: T): T {
+  if (v !== undefined && typeof v !== 'function') {
+    throw new ConfigError(`${label} must be a function, got ${shown(v)}`);
+  }
+  return v;
+}
+
 /** An AbortSignal, also one from another realm (an iframe's), where instanceof would say no. */
 export function isAbortSignal(v: unknown): v is AbortSignal {
   const x = v as Partial<AbortSignal> | null;

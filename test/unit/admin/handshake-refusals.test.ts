@@ -1,4 +1,7 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -7,7 +10,7 @@ import { SwitcherMetrics } from '../../../src/admin/switcher-metrics.js';
 import { Node } from '../../../src/index.js';
 import { admit } from '../../../src/node/admit.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
-import { listenTls, listenWs, listenWss } from '../../../src/switcher-node.js';
+import { listenTls, listenWs, listenWss, upgradeHandler } from '../../../src/switcher-node.js';
 import { dialTls } from '../../../src/transport/tls.js';
 import { dialWs } from '../../../src/transport/ws.js';
 import { captureLogger } from '../../helpers/faulty-log.js';
@@ -29,8 +32,8 @@ afterEach(async () => {
 
 type Kind = 'tls' | 'ws' | 'wss';
 
-/** A switcher with its metrics and one listener of `kind`. */
-async function start(kind: Kind, o: { handshakeTimeout?: number; maxPendingHandshakes?: number } = {}) {
+/** A switcher and its metrics. */
+function withMetrics() {
   const log = captureLogger();
   const sw = new Switcher({ password: PASSWORD, logger: log });
   const registry = createRegistry('switcher', false);
@@ -39,14 +42,6 @@ async function start(kind: Kind, o: { handshakeTimeout?: number; maxPendingHands
     () => sw.close({ timeout: 300 }),
     () => metrics.close(),
   );
-  const at = { host: '127.0.0.1', port: 0, ...o };
-  const l =
-    kind === 'tls'
-      ? await listenTls(sw, { ...at, key, cert })
-      : kind === 'ws'
-        ? await listenWs(sw, at)
-        : await listenWss(sw, { ...at, key, cert });
-  cleanups.push(() => l.close());
   /** Every series of the counter, `transport/reason` -> value. */
   const counts = async (): Promise<Record<string, number>> => {
     const out: Record<string, number> = {};
@@ -60,6 +55,20 @@ async function start(kind: Kind, o: { handshakeTimeout?: number; maxPendingHands
   /** The series that are not 0. */
   const counted = async (): Promise<Record<string, number>> =>
     Object.fromEntries(Object.entries(await counts()).filter(([, v]) => v !== 0));
+  return { sw, log, counts, counted };
+}
+
+/** A switcher with its metrics and one listener of `kind`. */
+async function start(kind: Kind, o: { handshakeTimeout?: number; maxPendingHandshakes?: number } = {}) {
+  const { sw, log, counts, counted } = withMetrics();
+  const at = { host: '127.0.0.1', port: 0, ...o };
+  const l =
+    kind === 'tls'
+      ? await listenTls(sw, { ...at, key, cert })
+      : kind === 'ws'
+        ? await listenWs(sw, at)
+        : await listenWss(sw, { ...at, key, cert });
+  cleanups.push(() => l.close());
   return { sw, log, port: l.address.port, close: () => l.close(), counts, counted };
 }
 
@@ -249,5 +258,50 @@ describe('switcher /metrics: flexmux_switcher_handshake_refusals_total', () => {
     expect(await raw(port, 'GET /flex/ws HTTP/1.1\r\nHost: x\r\n\r\n').closed).toMatch(/^HTTP\/1.1 400/);
     await raw(port).closed;
     await until(counted, { 'wss/not-tls': 1, 'wss/timeout': 1 });
+  });
+});
+
+const UPGRADE = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n';
+
+describe("flexmux_switcher_handshake_refusals_total beyond the switcher's own listeners", () => {
+  it("upgradeHandler on an application's server: an upgrade ws refuses, as ws or wss", async () => {
+    const { sw, counted } = withMetrics();
+    const handle = upgradeHandler(sw);
+    const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+      if (!handle(req, socket, head)) socket.destroy();
+    };
+    const plain = http.createServer();
+    const secure = https.createServer({ key, cert });
+    for (const server of [plain, secure]) {
+      server.on('upgrade', onUpgrade);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(resolve));
+      });
+    }
+    // No Sec-WebSocket-Key: ws answers 400 itself.
+    const bad = `GET /flex/ws HTTP/1.1\r\nHost: x\r\n${UPGRADE}\r\n`;
+    expect(await raw((plain.address() as net.AddressInfo).port, bad).closed).toMatch(/^HTTP\/1.1 400/);
+    const over = tls.connect({
+      host: '127.0.0.1',
+      port: (secure.address() as net.AddressInfo).port,
+      rejectUnauthorized: false,
+    });
+    cleanups.push(() => over.destroy());
+    over.on('error', () => {});
+    over.write(bad);
+    let answer = '';
+    over.on('data', (c: Buffer) => {
+      answer += c.toString('latin1');
+    });
+    await new Promise((resolve) => over.once('close', resolve));
+    expect(answer).toMatch(/^HTTP\/1.1 400/);
+    // An upgrade it takes counts nothing.
+    const ok = new WebSocket(`ws://127.0.0.1:${(plain.address() as net.AddressInfo).port}/flex/ws`);
+    ok.on('error', () => {});
+    cleanups.push(() => ok.terminate());
+    await new Promise((resolve) => ok.once('open', resolve));
+    await until(counted, { 'ws/bad-upgrade': 1, 'wss/bad-upgrade': 1 });
   });
 });

@@ -6,9 +6,9 @@ import {
 } from './transport/handshakes.js';
 
 /**
- * Connections a switcher's TLS and WebSocket listeners (switcher-node.ts; upgradeHandler on an
- * application's server, for the upgrades it refuses) closed before their handshake was done, so
- * before the switcher saw them: the admin's metrics count them
+ * Connections a switcher's TLS and WebSocket listeners (switcher-node.ts; the demo's server, as a
+ * ws one; upgradeHandler on an application's server, for the upgrades it refuses) closed before
+ * their handshake was done, so before the switcher saw them: the admin's metrics count them
  * (flexmux_switcher_handshake_refusals_total), where only the log told of them before. The
  * listeners report through a hook per switcher, kept here, so the switcher itself (runtime-neutral)
  * knows nothing of them. A tcp:// listener has no handshake: its connections go straight to

@@ -1,9 +1,13 @@
 import http from 'node:http';
+import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ConfigError } from '../errors.js';
+import { handshakeRefused } from '../listener-refusals.js';
 import type { Switcher } from '../switcher/switcher.js';
 import { checkSwitcher, upgradeHandler } from '../switcher-node.js';
 import { transportDefaults } from '../transport/defaults.js';
 import {
+  handshakeFailure,
   httpClientError,
   httpHandshakeTimeouts,
   PendingHandshakes,
@@ -49,11 +53,15 @@ export async function listenDemo(switcher: Switcher, options: DemoListenOptions)
   // A connection that asks for a page is a browser's, not a node's: it leaves that count.
   const { admissionTimeout, maxPendingAdmissions } = switcher.options;
   const logger = switcher.logger;
+  // Counted as a ws:// listener's refusals are (listener-refusals.ts): the pages are HTTP served,
+  // not handshakes refused, but a request to the WebSocket's path with no upgrade is `not-upgrade`.
+  const refused = handshakeRefused(switcher, 'ws');
   const server = http.createServer(httpHandshakeTimeouts(admissionTimeout), (req, res) => {
     handshakes.request(req, res);
     if (demo.handle(req, res)) return;
     // As listenWs does: the WebSocket path without an upgrade is 426, anything else 404.
     const ws = requestPath(req) === wsPath;
+    if (ws) refused('not-upgrade');
     // A 426 must name the protocol to switch to (RFC 9110 15.5.22).
     res.writeHead(ws ? 426 : 404, {
       'content-type': 'text/plain; charset=utf-8',
@@ -61,8 +69,18 @@ export async function listenDemo(switcher: Switcher, options: DemoListenOptions)
     });
     res.end(ws ? 'upgrade required\n' : 'not found\n');
   });
-  const handshakes = new PendingHandshakes(server, maxPendingAdmissions, logger, DEMO_HTTP_CONNECTIONS);
-  server.on('clientError', httpClientError(server, logger));
+  const handshakes = new PendingHandshakes(
+    server,
+    maxPendingAdmissions,
+    logger,
+    DEMO_HTTP_CONNECTIONS,
+    refused,
+  );
+  const onClientError = httpClientError(server, logger);
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    handshakes.refuse(socket as net.Socket, handshakeFailure(err, false));
+    onClientError(err, socket);
+  });
   server.on('upgrade', upgradeOr404(server, handshakes, upgrade));
   let l: Listener;
   try {

@@ -86,6 +86,11 @@ export class PendingHandshakes {
   private readonly turnedAway: Burst;
   /** Why a pending connection is being closed (refuse()), told to `onRefused` at its close. */
   private readonly reasons = new Map<string, HandshakeRefusalReason>();
+  /**
+   * Connections found to be HTTP past `maxHttp` (request()): still counted as pending until they
+   * close after their response, but an HTTP client served, not a handshake refused at its close.
+   */
+  private readonly served = new Set<string>();
   /** A TLS server's: its connections hang up in their TLS handshake or (HTTPS) after it. */
   private readonly secure: boolean;
   /** Pending connections of an HTTPS server whose TLS handshake is done (their request is not). */
@@ -142,7 +147,7 @@ export class PendingHandshakes {
       this.pending.set(key, raw);
       raw.once('close', () => {
         if (this.pending.get(key) === raw) {
-          this.onRefused(this.reasons.get(key) ?? this.hangUp(key, raw, logger));
+          if (!this.served.has(key)) this.onRefused(this.reasons.get(key) ?? this.hangUp(key, raw, logger));
           this.forget(key);
         } else if (this.http.get(key) === raw) this.http.delete(key);
       });
@@ -182,6 +187,7 @@ export class PendingHandshakes {
     this.pending.delete(key);
     this.reasons.delete(key);
     this.secured.delete(key);
+    this.served.delete(key);
     // Drained with nobody taken in since (the turned-away nodes wait their back-off): the rest of
     // the burst is said now, not at the next connection.
     if (this.pending.size === 0) this.turnedAway.end(this.load());
@@ -198,12 +204,13 @@ export class PendingHandshakes {
    */
   destroyAll(): void {
     for (const [key, raw] of this.pending) {
-      this.onRefused(this.reasons.get(key) ?? 'shutdown');
+      if (!this.served.has(key)) this.onRefused(this.reasons.get(key) ?? 'shutdown');
       raw.destroy();
     }
     this.pending.clear();
     this.reasons.clear();
     this.secured.clear();
+    this.served.clear();
     // http.Server.close drops them when idle; one with a request in progress is dropped here.
     for (const raw of this.http.values()) raw.destroy();
     this.http.clear();
@@ -261,6 +268,7 @@ export class PendingHandshakes {
       this.http.set(key, raw);
       return;
     }
+    if (raw !== undefined) this.served.add(key);
     res.setHeader('connection', 'close');
   }
 

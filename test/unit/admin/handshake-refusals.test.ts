@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createRegistry } from '../../../src/admin/metrics.js';
 import { SwitcherMetrics } from '../../../src/admin/switcher-metrics.js';
+import { listenDemo } from '../../../src/demo/index.js';
 import { Node } from '../../../src/index.js';
 import { admit } from '../../../src/node/admit.js';
 import { Switcher } from '../../../src/switcher/switcher.js';
@@ -262,6 +263,7 @@ describe('switcher /metrics: flexmux_switcher_handshake_refusals_total', () => {
 });
 
 const UPGRADE = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n';
+const KEY = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 describe("flexmux_switcher_handshake_refusals_total beyond the switcher's own listeners", () => {
   it("upgradeHandler on an application's server: an upgrade ws refuses, as ws or wss", async () => {
@@ -303,5 +305,34 @@ describe("flexmux_switcher_handshake_refusals_total beyond the switcher's own li
     cleanups.push(() => ok.terminate());
     await new Promise((resolve) => ok.once('open', resolve));
     await until(counted, { 'ws/bad-upgrade': 1, 'wss/bad-upgrade': 1 });
+  });
+
+  it('listenDemo: what a ws:// listener refuses, not the pages it serves', async () => {
+    const { sw, counted } = withMetrics();
+    const demo = await listenDemo(sw, { host: '127.0.0.1', port: 0, echo: false, bundle: new Uint8Array(1) });
+    cleanups.push(() => demo.close());
+    const port = demo.address.port;
+    expect(await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').closed).toMatch(
+      /^HTTP\/1.1 200/,
+    );
+    expect(await raw(port, 'GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').closed).toMatch(
+      /^HTTP\/1.1 404/,
+    );
+    expect(await raw(port, 'GET /flex/ws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').closed).toMatch(
+      /^HTTP\/1.1 426/,
+    );
+    expect(await raw(port, `GET /other HTTP/1.1\r\nHost: x\r\n${UPGRADE}${KEY}\r\n`).closed).toMatch(
+      /^HTTP\/1.1 404/,
+    );
+    expect(await raw(port, `GET /flex/ws HTTP/1.1\r\nHost: x\r\n${UPGRADE}\r\n`).closed).toMatch(
+      /^HTTP\/1.1 400/,
+    );
+    expect(await raw(port, 'NOT HTTP AT ALL\r\n\r\n').closed).toMatch(/^HTTP\/1.1 400/);
+    await until(counted, {
+      'ws/not-upgrade': 1,
+      'ws/path': 1,
+      'ws/bad-upgrade': 1,
+      'ws/bad-request': 1,
+    });
   });
 });

@@ -1,8 +1,12 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { httpClientError, PendingHandshakes } from '../../../src/transport/handshakes.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  type HandshakeRefusalReason,
+  httpClientError,
+  PendingHandshakes,
+} from '../../../src/transport/handshakes.js';
 import { silentLogger } from '../../../src/util/logger.js';
 
 /**
@@ -25,12 +29,16 @@ interface Fixture {
   accepted: { sock: net.Socket; closed: Promise<void> }[];
 }
 
-async function server(max: number, maxHttp: number): Promise<Fixture> {
+async function server(
+  max: number,
+  maxHttp: number,
+  onRefused?: (reason: HandshakeRefusalReason) => void,
+): Promise<Fixture> {
   const srv = http.createServer((req, res) => {
     handshakes.request(req, res);
     res.end('ok');
   });
-  const handshakes = new PendingHandshakes(srv, max, undefined, maxHttp);
+  const handshakes = new PendingHandshakes(srv, max, undefined, maxHttp, onRefused);
   const accepted: Fixture['accepted'] = [];
   srv.on('connection', (sock: net.Socket) => accepted.push({ sock, closed: closing(sock) }));
   srv.on('upgrade', (_req, socket: net.Socket) => {
@@ -82,6 +90,21 @@ describe('PendingHandshakes.request', () => {
     await f.accepted[1]!.closed;
     expect(f.handshakes.size).toBe(0);
     expect(f.handshakes.httpSize).toBe(1);
+  });
+
+  it('past its own bound, counts the connection it closes after its answer as no refusal', async () => {
+    const refused: HandshakeRefusalReason[] = [];
+    const f = await server(4, 0, (r) => refused.push(r));
+    await exchange(f.port, GET);
+    await f.accepted[0]!.closed;
+    // An HTTP client served (the demo's pages), not a handshake refused: it was counted `closed`.
+    const silent = net.connect(f.port, '127.0.0.1');
+    cleanups.push(() => silent.destroy());
+    await new Promise((resolve) => silent.once('connect', resolve));
+    silent.destroy();
+    await vi.waitFor(() => expect(f.accepted[1]?.sock.destroyed).toBe(true));
+    await f.accepted[1]!.closed;
+    expect(refused).toEqual(['closed']);
   });
 
   it('forgets an HTTP connection that upgrades later', async () => {

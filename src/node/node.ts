@@ -473,17 +473,20 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   /**
-   * Checks the connection now, for a program with reason to think it died without a word (a
-   * laptop woken from sleep, a network that changed, a NAT mapping that may have expired), which
-   * the heartbeat would find only within heartbeatInterval + heartbeatTimeout: pings the switcher
-   * (on a direct link, the peer) at once, and if nothing is heard back within heartbeatTimeout,
-   * destroys the node as the heartbeat would ('close' with ConnectionClosedError `liveness check:
-   * no answer within 2000 ms`). Resolves true if the connection is alive; false if it was found
-   * dead, or the node is closed (nothing to check). Any byte heard since the check began counts
-   * as an answer, so a live connection is left as it is; a ping under way (a check's or the
-   * heartbeat's) is shared, and one answered within the last heartbeatTimeout stands. The answer
-   * comes within heartbeatTimeout also while the output is backed up (an upload in flight). Works with the heartbeat off
-   * (heartbeatInterval 0) too. A node does not reconnect: that is a Session's (`session.checkNow()`).
+   * Checks the connection now, for a program with reason to think it died without a word (a laptop
+   * woken from sleep, a network that changed, a NAT mapping that may have expired), which the
+   * heartbeat would find only within heartbeatInterval + heartbeatTimeout + a quarter interval (its
+   * check runs four times per interval), later if timers were held back or its output is backed up
+   * (up to 2 × heartbeatInterval + heartbeatTimeout + a quarter after the last byte heard): pings
+   * the switcher (on a direct link, the peer) at once, and if nothing is heard back within
+   * heartbeatTimeout, destroys the node as the heartbeat would ('close' with ConnectionClosedError
+   * `liveness check: no answer within 2000 ms`). Resolves true if the connection is alive; false if
+   * it was found dead, or the node is closed (nothing to check). Any byte heard since the check
+   * began counts as an answer, so a live connection is left as it is; a ping under way (a check's
+   * or the heartbeat's) is shared, and one answered within the last heartbeatTimeout stands. The
+   * answer comes within heartbeatTimeout also while the output is backed up (an upload in flight).
+   * Works with the heartbeat off (heartbeatInterval 0) too. A node does not reconnect: that is a
+   * Session's (`session.checkNow()`).
    */
   checkNow(): Promise<boolean> {
     return this.heartbeat.checkNow();

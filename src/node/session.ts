@@ -409,16 +409,18 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   }
 
   /**
-   * Checks the connection now, for a program with reason to think it died without a word (a
-   * laptop woken from sleep, a network that changed, a NAT mapping that may have expired), which
-   * the heartbeat would find only within heartbeatInterval + heartbeatTimeout, later if timers
-   * were held back: pings the switcher at once, and if nothing comes back within
-   * heartbeatTimeout, drops the connection as the heartbeat would ('disconnect' with `liveness
-   * check: no answer within 2000 ms`), and the session reconnects. Resolves true if the
-   * connection is alive; false if it was found dead, or if the session was not ready (nothing to
-   * check; reconnectNow() is for a session that waits to reconnect). A ping under way (a check's
-   * or the heartbeat's) is shared, and one answered within the last heartbeatTimeout stands, so
-   * calls made together send one ping; a live connection is left as it is.
+   * Checks the connection now, for a program with reason to think it died without a word (a laptop
+   * woken from sleep, a network that changed, a NAT mapping that may have expired), which the
+   * heartbeat would find only within heartbeatInterval + heartbeatTimeout + a quarter interval (its
+   * check runs four times per interval), later if timers were held back or its output is backed up
+   * (up to 2 × heartbeatInterval + heartbeatTimeout + a quarter after the last byte heard): pings
+   * the switcher at once, and if nothing comes back within heartbeatTimeout, drops the connection
+   * as the heartbeat would ('disconnect' with `liveness check: no answer within 2000 ms`), and the
+   * session reconnects. Resolves true if the connection is alive; false if it was found dead, or if
+   * the session was not ready (nothing to check; reconnectNow() is for a session that waits to
+   * reconnect). A ping under way (a check's or the heartbeat's) is shared, and one answered within
+   * the last heartbeatTimeout stands, so calls made together send one ping; a live connection is
+   * left as it is.
    */
   checkNow(): Promise<boolean> {
     const node = this.usable();

@@ -11,8 +11,8 @@ import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
  * dead peer is found within interval + timeout (+ a quarter); while our own output is backed up,
  * bytes heard in the last 2 × interval + timeout still count as alive (a deep, slow path), so it
  * can take up to that long (+ a quarter) after the last byte heard. A check that runs more than an
- * interval late (after a sleep) pings at once, what was heard before it no longer recent
- * (catchUp()): a dead peer is then found a timeout later (with our output backed up, up to
+ * interval late (after a sleep) pings at once, what was heard before the sleep no longer recent
+ * (catchUp(): bytes heard after the wake, before that check, still are): a dead peer is then found a timeout later (with our output backed up, up to
  * 2 × interval + timeout + a quarter after the last byte heard, the sleep counted, if later). A shorter sleep is not
  * singled out: the peer is found within the bound above, counted from the wake. No verdict of
  * dead is given before the loop has polled for input, so an event loop stalled by a synchronous
@@ -27,6 +27,8 @@ export class Heartbeat {
   private lastChange = now();
   private lastReceived = -1;
   private lastHeard = now();
+  /** When the last bytes came, by the wall clock (heard()); never, for a caller that does not say. */
+  private heardWall = Number.NEGATIVE_INFINITY;
   /** The check's period, a quarter interval (25 ms at least). */
   private readonly period: number;
   /** When the last check ran, by both clocks: a check far behind its time follows a sleep. */
@@ -89,11 +91,16 @@ export class Heartbeat {
    * and with the monotonic clock, which does not count a suspend on Linux, those counted before
    * looked moments old too: "heard lately", they delayed the first ping by an interval and, with
    * our output backed up (an upload cut off by the sleep), excused it for 2 × interval + timeout,
-   * about 32 s before a dead connection was dropped. Now bytes not yet counted date from the
-   * previous check, the earliest they can have come, and the time the monotonic clock missed (the
-   * wall clock's gap beyond its own) is added to the age of everything heard: the check pings at
-   * once, and a silent peer is found a timeout later. A wall clock stepped forward by more than
-   * an interval costs one early ping at most. Returns true when it found the check late so.
+   * about 32 s before a dead connection was dropped. Now bytes not yet counted date from when the
+   * last of them came by the wall clock (heard()), which counts the sleep, or, when that is not
+   * known (or the wall clock stepped back), from the previous check, the earliest they can have
+   * come; and the time the monotonic clock missed (the wall clock's gap beyond its own) is added
+   * to the age of everything heard: the check pings at once, and a silent peer is found a timeout
+   * later. Bytes that came after the wake, before this check (on Linux it runs up to a quarter
+   * interval after it), are recent, and no ping goes out for them: dated from the previous check,
+   * they passed for heard before the sleep, and the check pinged a peer just heard from. A wall
+   * clock stepped forward by more than an interval costs one early ping at most. Returns true when
+   * it found the check late so.
    */
   private catchUp(): boolean {
     const t = now();
@@ -108,9 +115,17 @@ export class Heartbeat {
     const r = this.received();
     if (r !== this.lastReceived) {
       this.lastReceived = r;
-      this.lastHeard = Math.max(this.lastHeard, t - late);
+      const age = wall - this.heardWall;
+      // Unknown if not within the gap, or if the wall clock stepped back (beyond a quarter interval).
+      const known = wallGap + this.period >= gap && age >= 0 && age <= wallGap;
+      this.lastHeard = Math.max(this.lastHeard, t - (known ? age : late));
     }
     return true;
+  }
+
+  /** Bytes were received now (called with each chunk, as they are counted in `received`). */
+  heard(): void {
+    this.heardWall = Date.now();
   }
 
   /**

@@ -926,6 +926,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private onTransportData(chunk: Uint8Array): void {
     if (this._closed) return;
     this.stats.bytesIn += chunk.length;
+    this.heartbeat.heard();
     try {
       if (this.frameDecoder) this.frameDecoder.push(chunk);
       else this.dispatch(decodeMessage(chunk));

@@ -205,8 +205,10 @@ describe('heartbeat', () => {
     // Checks at 3.75 s and 7.5 s take note of the peer's bytes; more come at 9.9 s, before the
     // next check (11.25 s), and then the machine sleeps.
     received++;
+    hb.heard();
     await vi.advanceTimersByTimeAsync(9_900);
     received++;
+    hb.heard();
     expect(pings).toBe(0);
     sleep(3_600_000);
     const woke = Date.now();
@@ -287,6 +289,81 @@ describe('heartbeat', () => {
     // The ping's timeout, 1.25 s after the wake, finds the sleep: a new ping, dead 2 s later.
     expect(pings).toBe(2);
     expect(deadAt - woke).toBeLessThanOrEqual(1_250 + timeout + 10);
+  });
+
+  it.each([
+    ['only the wall clock jumps (Linux)', false],
+    ['both clocks jump (a monotonic clock that counts the sleep)', true],
+  ])(
+    'bytes that come after a wake, before the check that finds it, are recent: no ping (%s)',
+    async (_, both) => {
+      // The defaults; the peer sends a byte every second, and this end writes all along. Linux's
+      // check after the wake runs up to a quarter interval after it: the bytes heard meanwhile were
+      // dated from the check before the sleep, and that check pinged a peer heard a moment before.
+      const fake = performance.now.bind(performance);
+      let skew = 0;
+      vi.spyOn(performance, 'now').mockImplementation(() => fake() + skew);
+      const [interval, timeout] = [15_000, 2_000];
+      let received = 0;
+      let written = 0;
+      let pings = 0;
+      const dead = vi.fn();
+      const hb = new Heartbeat(
+        interval,
+        timeout,
+        () => (written += 100),
+        () => received,
+        () => false,
+        (t) => {
+          pings++;
+          return timesOut(t);
+        },
+        dead,
+      );
+      const peer = setInterval(() => {
+        received++;
+        hb.heard();
+      }, 1_000);
+      // The check at 7.5 s; the machine sleeps at 7.6 s, the peer's next byte comes 0.4 s after the
+      // wake, and the check at 11.25 s (3.65 s after the wake) finds the sleep.
+      await vi.advanceTimersByTimeAsync(7_600);
+      if (both) skew += 3_600_000;
+      vi.setSystemTime(Date.now() + 3_600_000);
+      await vi.advanceTimersByTimeAsync(3_700);
+      clearInterval(peer);
+      hb.stop();
+      expect(pings).toBe(0);
+      expect(dead).not.toHaveBeenCalled();
+    },
+  );
+
+  it('bytes that came before a sleep, counted after it, still ping at once (the wall clock dates them)', async () => {
+    // The check before the sleep at 7.5 s; the peer's last bytes at 7.6 s, the machine sleeps at
+    // 7.7 s; the check at 11.25 s counts them first. Heard an hour ago: it pings at once.
+    const [interval, timeout] = [15_000, 2_000];
+    let received = 0;
+    let written = 0;
+    let pings = 0;
+    const hb = new Heartbeat(
+      interval,
+      timeout,
+      () => (written += 100),
+      () => received,
+      () => false,
+      (t) => {
+        pings++;
+        return timesOut(t);
+      },
+      () => {},
+    );
+    await vi.advanceTimersByTimeAsync(7_600);
+    received++;
+    hb.heard();
+    await vi.advanceTimersByTimeAsync(100);
+    vi.setSystemTime(Date.now() + 3_600_000);
+    await vi.advanceTimersByTimeAsync(3_600);
+    hb.stop();
+    expect(pings).toBe(1);
   });
 
   /**

@@ -1,5 +1,6 @@
 import { ConnectionClosedError, LimitError, TimeoutError } from '../errors.js';
 import { interval, now, type TimerHandle, timeout } from '../util/timers.js';
+import type { PingAgain } from './pinger.js';
 
 /**
  * Go's keep-alive (PROTOCOL.md 6.4): when nothing was written for one interval, ping the switcher
@@ -37,6 +38,8 @@ export class Heartbeat {
   private inFlight = false;
   /** Counts the pings sent: a ping whose number is no longer this one was dropped (a wake's). */
   private pingNo = 0;
+  /** Sends the ping out now again under its id, answered only by what is heard from now on. */
+  private askAgain: (() => boolean) | undefined;
   private stopped = false;
   /** The wait that judges a ping no id was free for (or that timed out): cleared by stop(). */
   private judgeTimer: TimerHandle | undefined;
@@ -62,7 +65,8 @@ export class Heartbeat {
     private readonly written: () => number,
     private readonly received: () => number,
     private readonly backlogged: () => boolean,
-    private readonly ping: (timeoutMs: number) => Promise<number>,
+    /** Sends a ping; `again.resend`, when set, sends its request again (see repingAfterWake()). */
+    private readonly ping: (timeoutMs: number, again: PingAgain) => Promise<number>,
     private readonly onDead: (err: Error) => void,
   ) {
     this.period = Math.max(25, intervalMs >>> 2);
@@ -133,15 +137,18 @@ export class Heartbeat {
    * have come before the sleep, and they were its answer, so a connection that died in the sleep
    * passed for alive until the next ping failed (that ping was sent at the next check, up to a
    * quarter interval later: 5 s after the wake in the test with the defaults, instead of 3.25 s).
-   * That ping's verdict is dropped, and a new one goes out at once: only what is heard from now
-   * on answers it (its own pong too, if the connection lives), so a dead peer is found a timeout
-   * after the wake was noticed (backed up, up to 2 × interval + timeout + a quarter after the
-   * last byte heard, if later). A checkNow() caller waiting on the old ping waits on the new one,
-   * within its own deadline as before.
+   * Now the ping goes out again at once, with a timeout of its own: only what is heard from now
+   * on answers it (a pong too, if the connection lives), so a dead peer is found a timeout after
+   * the wake was noticed (backed up, up to 2 × interval + timeout + a quarter after the last byte
+   * heard, if later). One still waiting for its answer is sent again under its own id (askAgain):
+   * dropped for a new ping, it kept its id in use until its timeout, beside the new one's. One
+   * already over (timed out, no id free) is followed by a new ping. A checkNow() caller waiting on
+   * the old ping waits on this one, within its own deadline as before.
    */
   private repingAfterWake(): void {
     clearTimeout(this.judgeTimer);
     this.judgeTimer = undefined;
+    if (this.askAgain?.() === true) return;
     this.inFlight = false;
     this.probe('heartbeat');
   }
@@ -238,7 +245,13 @@ export class Heartbeat {
     const { intervalMs, timeoutMs, received } = this;
     this.inFlight = true;
     const no = ++this.pingNo;
-    const atPing = received();
+    let atPing = received();
+    const again: PingAgain = {};
+    this.askAgain = () => {
+      if (no !== this.pingNo || again.resend?.(timeoutMs) !== true) return false;
+      atPing = received();
+      return true;
+    };
     /** Ends the ping: alive or not, or no verdict (undefined) when it may not have gone out yet. */
     const settle = (alive: boolean | undefined): void => {
       // Dropped after a wake: the ping sent then has the say.
@@ -302,7 +315,7 @@ export class Heartbeat {
       settle(false);
       this.onDead(new ConnectionClosedError(`${what}: no answer within ${timeoutMs} ms`, { cause: err }));
     };
-    this.ping(timeoutMs).then(
+    this.ping(timeoutMs, again).then(
       () => settle(!this.stopped),
       (err: unknown) => {
         if (no !== this.pingNo) return;

@@ -53,7 +53,7 @@ import { type PendingDial, PendingDials } from './dialer.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Destroyable, Listener, portTaken } from './listener.js';
 import { Loopback } from './loopback.js';
-import { Pinger, pingPayload, pingTarget } from './pinger.js';
+import { type PingAgain, Pinger, pingPayload, pingTarget } from './pinger.js';
 import { PortPool } from './ports.js';
 import { type Attempt, untilTarget } from './redial.js';
 import { Retention } from './retention.js';
@@ -429,7 +429,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       () => this.scheduler.bytesWritten,
       () => this.stats.bytesIn,
       () => this.scheduler.isBlocked,
-      (t) => this.pingRaw(NO_PAYLOAD, t),
+      (t, again) => this.pingRaw(NO_PAYLOAD, t, undefined, undefined, again),
       (err) => this.destroy(err),
     );
     try {
@@ -914,12 +914,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     timeoutMs: number,
     signal?: AbortSignal,
     target?: string,
+    again?: PingAgain,
   ): Promise<number> {
     return this.pinger.start(
       (id) => this.sendControl(Cmd.PING, SWITCHER_IP, 0, this._ip, id, payload),
       timeoutMs,
       signal,
       target,
+      again,
     );
   }
 

@@ -21,6 +21,19 @@ interface PendingPing {
   sentAt: number;
   /** What is pinged, for messages: a domain, or `the switcher`. */
   target: string;
+  /** Puts the request on the wire (again, for resend()). */
+  send: (id: number) => void;
+  /** Sent twice (resend()): the answer to the other request can still come after the first. */
+  twice: boolean;
+}
+
+/**
+ * Given to Pinger.start() by a caller that may have to ask again (the heartbeat, after a wake):
+ * the pinger sets `resend`, which sends the request again under the same id with a new timeout,
+ * and returns false once the ping is over.
+ */
+export interface PingAgain {
+  resend?: (timeoutMs: number) => boolean;
 }
 
 /** How a ping's messages name its target: the domain, or the switcher for an empty one. */
@@ -100,6 +113,7 @@ export class Pinger {
     timeoutMs: number,
     signal?: AbortSignal,
     target = 'the switcher',
+    again?: PingAgain,
   ): Promise<number> {
     if (signal?.aborted)
       return Promise.reject(new AbortError(`ping ${target} aborted`, { cause: signal.reason }));
@@ -119,22 +133,51 @@ export class Pinger {
     return new Promise<number>((resolve, reject) => {
       const onAbort = (): void =>
         this.fail(id, new AbortError(`ping ${target} aborted`, { cause: signal?.reason }), true);
-      const timer = timeout(
-        () => this.fail(id, new TimeoutError(`ping ${target} timed out after ${timeoutMs} ms`), true),
-        timeoutMs,
-      );
       // Heard through whenAborted: the pings sharing one signal (a node's admin RTT
       // round: its switcher and up to 16 peer domains at once) share one listener on it. With a
       // listener each, the eleventh made Node.js warn of a leak (MaxListenersExceededWarning).
       const unlisten = signal === undefined ? undefined : whenAborted(signal, onAbort);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        unlisten?.();
-        this.pending.delete(id);
+      const p: PendingPing = {
+        resolve,
+        reject,
+        timer: this.timeoutOf(id, target, timeoutMs),
+        cleanup: () => {
+          clearTimeout(p.timer);
+          unlisten?.();
+          this.pending.delete(id);
+        },
+        sentAt: now(),
+        target,
+        send,
+        twice: false,
       };
-      this.pending.set(id, { resolve, reject, timer, cleanup, sentAt: now(), target });
+      this.pending.set(id, p);
+      if (again !== undefined) again.resend = (ms) => this.resend(id, ms);
       send(id);
     });
+  }
+
+  private timeoutOf(id: number, target: string, timeoutMs: number): ReturnType<typeof setTimeout> {
+    return timeout(
+      () => this.fail(id, new TimeoutError(`ping ${target} timed out after ${timeoutMs} ms`), true),
+      timeoutMs,
+    );
+  }
+
+  /**
+   * Sends pending ping `id` again, under the same id, with a new timeout from now; false when it
+   * is over. A ping sent again takes no second id: a heartbeat's ping out across a sleep, dropped
+   * for a new one, kept its id in use until its timeout, and the new one took another.
+   */
+  private resend(id: number, timeoutMs: number): boolean {
+    const p = this.pending.get(id);
+    if (!p) return false;
+    clearTimeout(p.timer);
+    p.timer = this.timeoutOf(id, p.target, timeoutMs);
+    p.sentAt = now();
+    p.twice = true;
+    p.send(id);
+    return true;
   }
 
   /** A PingDomain ACK for `id`: empty payload is success, anything else an error text. */
@@ -142,7 +185,9 @@ export class Pinger {
     const p = this.pending.get(id);
     if (!p) return false;
     p.cleanup();
-    this.ids.release(id);
+    // The answer to the other request may follow: kept out of use, as a ping that gave up.
+    if (p.twice) this.cool(id);
+    else this.ids.release(id);
     if (errorText === '') p.resolve(now() - p.sentAt);
     else p.reject(new PingError(errorText, { target: p.target }));
     return true;
@@ -156,13 +201,19 @@ export class Pinger {
     const p = this.pending.get(id);
     if (!p) return;
     p.cleanup();
-    if (cool && this.quarantineMs > 0) {
+    if (cool || p.twice) this.cool(id);
+    else this.ids.release(id);
+    p.reject(err);
+  }
+
+  /** Keeps `id` out of use for the quarantine (none: released now). */
+  private cool(id: number): void {
+    if (this.quarantineMs > 0) {
       this.cooling.push(id);
       this.coolUntil.push(now() + this.quarantineMs);
     } else {
       this.ids.release(id);
     }
-    p.reject(err);
   }
 
   failAll(err: Error = new ConnectionClosedError()): void {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionClosedError, LimitError, TimeoutError } from '../../../src/errors.js';
 import { Node } from '../../../src/index.js';
 import { Heartbeat } from '../../../src/node/heartbeat.js';
+import { Pinger } from '../../../src/node/pinger.js';
 import { memoryPair } from '../../../src/transport/memory.js';
 import { nextEvent } from '../../helpers/faulty-streams.js';
 
@@ -364,6 +365,43 @@ describe('heartbeat', () => {
     await vi.advanceTimersByTimeAsync(3_600);
     hb.stop();
     expect(pings).toBe(1);
+  });
+
+  it('a ping out across a sleep is sent again under its own id: the wake takes no second ping id', async () => {
+    // The node's pinger, a peer that never answers. The ping dropped at the wake kept its id in
+    // use until its timeout (then its quarantine), beside the id of the ping sent in its place.
+    // A timeout longer than a quarter interval, so the check finds the sleep before it runs out.
+    const [interval, timeout] = [4_000, 2_000];
+    const pinger = new Pinger();
+    const sent: number[] = [];
+    let deadAt = Number.NaN;
+    let written = 0;
+    const hb: Heartbeat = new Heartbeat(
+      interval,
+      timeout,
+      () => (written += 100),
+      () => 0,
+      () => false,
+      (t, again) => pinger.start((id) => sent.push(id), t, undefined, undefined, again),
+      () => {
+        deadAt = Date.now();
+        hb.stop();
+      },
+    );
+    // The ping at 5 s (nothing heard for an interval since the first check); the machine sleeps
+    // at 5.5 s (Linux: only the wall clock jumps), and the check at 6 s finds the sleep.
+    await vi.advanceTimersByTimeAsync(5_500);
+    expect(sent).toHaveLength(1);
+    vi.setSystemTime(Date.now() + 3_600_000);
+    const woke = Date.now();
+    await vi.advanceTimersByTimeAsync(600);
+    expect(sent).toEqual([sent[0], sent[0]]);
+    expect(pinger.size).toBe(1);
+    // Its new timeout runs from the wake's check: dead 2 s after it, as before.
+    await vi.advanceTimersByTimeAsync(timeout + 100);
+    hb.stop();
+    expect(deadAt - woke).toBeGreaterThanOrEqual(500 + timeout);
+    expect(deadAt - woke).toBeLessThanOrEqual(500 + timeout + 10);
   });
 
   /**

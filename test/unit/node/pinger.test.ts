@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { defaults } from '../../../src/config.js';
 import { AbortError, TimeoutError } from '../../../src/errors.js';
-import { Pinger } from '../../../src/node/pinger.js';
+import { type PingAgain, Pinger } from '../../../src/node/pinger.js';
 import type { Deque } from '../../../src/util/deque.js';
 
 /** Ping ids (the request's source port) are matched to answers: a late answer must find no one. */
@@ -60,6 +60,28 @@ describe('pinger ids', () => {
     }
     expect(later).toContain(abortedId);
     expect(later).toContain(timedOutId);
+  });
+
+  it('sends a ping again under the same id, and keeps that id out of use after the first answer', async () => {
+    // The heartbeat's ping out across a sleep is sent again (heartbeat.ts repingAfterWake()), and
+    // the peer may answer both requests: the second answer must not complete a later ping.
+    const pinger = new Pinger();
+    const sent: number[] = [];
+    const again: PingAgain = {};
+    const first = pinger.start((id) => sent.push(id), 500, undefined, undefined, again);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(again.resend?.(500)).toBe(true);
+    expect(sent).toEqual([sent[0], sent[0]]);
+    expect(pinger.size).toBe(1);
+    // The timeout runs from the request sent again: not over at 500 ms.
+    await vi.advanceTimersByTimeAsync(200);
+    expect(pinger.complete(sent[0]!, '')).toBe(true);
+    await expect(first).resolves.toBeGreaterThanOrEqual(0);
+    expect(again.resend?.(500)).toBe(false);
+    await useUpSequentialIds(pinger, sent);
+    // Every other id came round, the answered one did not: the other answer finds nobody.
+    expect(sent.slice(2)).not.toContain(sent[0]);
+    expect(pinger.complete(sent[0]!, '')).toBe(false);
   });
 
   it('hands the id of a ping that gave up to a later ping only after every other free id', async () => {

@@ -4,7 +4,9 @@ import { Node } from '../../../src/index.js';
 import { Heartbeat } from '../../../src/node/heartbeat.js';
 import { Pinger } from '../../../src/node/pinger.js';
 import { memoryPair } from '../../../src/transport/memory.js';
+import { Cmd } from '../../../src/wire/constants.js';
 import { nextEvent } from '../../helpers/faulty-streams.js';
+import { RawPeer } from '../../helpers/raw.js';
 
 const INTERVAL = 100;
 const TIMEOUT = 50;
@@ -732,6 +734,25 @@ describe('heartbeat.checkNow()', () => {
 });
 
 describe('heartbeat of a node', () => {
+  it('is told when bytes come, so that a wake dates them (heard())', async () => {
+    // Without it, bytes heard after a wake, before the check that finds it, passed for heard
+    // before the sleep, and the check pinged a peer just heard from (see above).
+    const heard = vi.spyOn(Heartbeat.prototype, 'heard');
+    const [a, b] = memoryPair();
+    const peer = new RawPeer(b);
+    const node = new Node(a, { domain: 'alice', ip: 1, heartbeatInterval: 0 });
+    try {
+      expect(heard).not.toHaveBeenCalled();
+      peer.send(Cmd.PING, 1, 0, 2, 7);
+      await expect.poll(() => node.stats.bytesIn, { timeout: 2_000 }).toBeGreaterThan(0);
+      expect(heard).toHaveBeenCalled();
+    } finally {
+      heard.mockRestore();
+      node.destroy();
+      b.destroy();
+    }
+  });
+
   it('closes the connection to a peer that never answers, also with every ping id in use', async () => {
     const [a, b] = memoryPair();
     // The peer reads and never answers.

@@ -4,20 +4,21 @@ import type { PingAgain } from './pinger.js';
 
 /**
  * Go's keep-alive (PROTOCOL.md 6.4): when nothing was written for one interval, ping the switcher
- * and close the connection if no answer comes in time. Unlike Go, an interval in which nothing
- * was received pings too, however much was written; and any answer counts as alive, even an
- * error text, so a direct link to a peer that says `domain not match` stays up, and so
- * does any byte received while the ping was out. A ping that cannot go out (every ping id in
- * use: LimitError) is no answer: only bytes heard within the timeout then prove the peer alive. The check runs four times per interval, so a
- * dead peer is found within interval + timeout (+ a quarter); while our own output is backed up,
- * bytes heard in the last 2 × interval + timeout still count as alive (a deep, slow path), so it
- * can take up to that long (+ a quarter) after the last byte heard. A check that runs more than an
- * interval late (after a sleep) pings at once, what was heard before the sleep no longer recent
- * (catchUp(): bytes heard after the wake, before that check, still are): a dead peer is then found a timeout later (with our output backed up, up to
- * 2 × interval + timeout + a quarter after the last byte heard, the sleep counted, if later). A shorter sleep is not
- * singled out: the peer is found within the bound above, counted from the wake. No verdict of
- * dead is given before the loop has polled for input, so an event loop stalled by a synchronous
- * job never makes a live peer dead: the bytes that came during the stall are read first.
+ * and close the connection if no answer comes in time. Unlike Go, an interval in which nothing was
+ * received pings too, however much was written; and any answer counts as alive, even an error text,
+ * so a direct link to a peer that says `domain not match` stays up, and so does any byte received
+ * while the ping was out. A ping that cannot go out (every ping id in use: LimitError) is no
+ * answer: only bytes heard within the timeout then prove the peer alive. The check runs four times
+ * per interval, so a dead peer is found within interval + timeout (+ a quarter); while our own
+ * output is backed up, bytes heard in the last 2 × interval + timeout still count as alive (a deep,
+ * slow path), so it can take up to that long (+ a quarter) after the last byte heard. A check that
+ * runs more than an interval late (after a sleep) pings at once, what was heard before the sleep no
+ * longer recent (catchUp(): bytes heard after the wake, before that check, still are): a dead peer
+ * is then found a timeout later (with our output backed up, up to 2 × interval + timeout + a
+ * quarter after the last byte heard, the sleep counted, if later). A shorter sleep is not singled
+ * out: the peer is found within the bound above, counted from the wake. No verdict of dead is given
+ * before the loop has polled for input, so an event loop stalled by a synchronous job never makes a
+ * live peer dead: the bytes that came during the stall are read first.
  */
 export class Heartbeat {
   /** The periodic check; none with an interval of 0 (checkNow() works all the same). */

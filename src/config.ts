@@ -124,7 +124,7 @@ export const sessionDefaults = Object.freeze({
 
 /**
  * Options of a node (`new Node(transport, options)`, `new BaseNode()`), also taken by `connect()` and a
- * session: docs/manual.md, section 7, "Node options". Every size is in bytes and every time in ms; defaults
+ * session: docs/manual.md, section 6, "Node options". Every size is in bytes and every time in ms; defaults
  * are those of `defaults`. A value out of range throws a ConfigError naming the option.
  */
 export interface NodeOptions {

@@ -15,7 +15,7 @@ indexStreamsBySerial();
  * counters start at zero).
  */
 
-/** A stream as the admin API shows it (docs/admin.md, "A Stream"). */
+/** A stream as the admin API shows it (docs/admin.md, "Endpoints": a **Stream**). */
 export interface StreamView {
   /**
    * The node's key for it: unique among its open streams, but a later stream between the same

@@ -52,33 +52,81 @@ function names(title: string, quoted: string): boolean {
 
 const bare = (s: string): string => s.replace(/`/g, '').toLowerCase();
 
+/** The `.ts` files under `dir`, recursively, relative to ROOT. */
+function sources(dir: string): string[] {
+  return readdirSync(join(ROOT, dir)).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(join(ROOT, p)).isDirectory() ? sources(p) : f.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** A source file's comments, their `*` margins dropped, white space as single spaces. */
+function comments(file: string): string {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  return [...text.matchAll(/\/\*[\s\S]*?\*\/|\/\/.*$/gm)]
+    .map((m) => m[0].replace(/^\s*\/?\*+\/?|\*\/$|^\/\//gm, ''))
+    .join(' ')
+    .replace(/\s+/g, ' ');
+}
+
+/**
+ * The references of `text` (a page's prose, or a source file's comments) that name no heading of
+ * the page they name, or name one outside the section they give. `own` is the page the text is,
+ * if any: a bare `section N, "..."` refers to the manual only from the manual itself.
+ */
+function brokenReferences(
+  where: string,
+  text: string,
+  own: string | undefined,
+): { seen: number; broken: string[] } {
+  const broken: string[] = [];
+  let seen = 0;
+  const pattern = /(?:\b((?:docs\/)?[\w-]+\.md|manual)(?:,)? )?(?:section (\d+), )?"([^"]{3,100})"/g;
+  for (const m of text.matchAll(pattern)) {
+    const [, named, section, title] = m;
+    // A bare `section N, "..."` is the page's own section only in the manual, whose sections
+    // are numbered; a quote with neither is no reference.
+    if (named === undefined && (section === undefined || own !== 'docs/manual.md')) continue;
+    const file =
+      named === undefined || named === 'manual'
+        ? 'docs/manual.md'
+        : named.startsWith('docs/')
+          ? named
+          : `docs/${named}`;
+    // PROTOCOL.md is the shared specification, outside the repository.
+    if (!existsSync(join(ROOT, file))) continue;
+    seen++;
+    const found = titles(file).filter((t) => names(t.title, title!));
+    if (found.length === 0) broken.push(`${where}: ${m[0]} (no such heading in ${file})`);
+    else if (section !== undefined && !found.some((t) => t.section === Number(section))) {
+      broken.push(`${where}: ${m[0]} (in section ${found.map((t) => t.section).join(', ')} of ${file})`);
+    }
+  }
+  return { seen, broken };
+}
+
 describe('references in README.md and docs/', () => {
   it('name headings that exist, in the section they name', () => {
     const broken: string[] = [];
     let seen = 0;
     for (const doc of DOCS) {
-      const text = prose(doc);
-      const pattern = /(?:\b((?:docs\/)?[\w-]+\.md|manual)(?:,)? )?(?:section (\d+), )?"([^"]{3,100})"/g;
-      for (const m of text.matchAll(pattern)) {
-        const [, named, section, title] = m;
-        // A bare `section N, "..."` is the page's own section only in the manual, whose sections
-        // are numbered; a quote with neither is no reference.
-        if (named === undefined && (section === undefined || doc !== 'docs/manual.md')) continue;
-        const file =
-          named === undefined || named === 'manual'
-            ? 'docs/manual.md'
-            : named.startsWith('docs/')
-              ? named
-              : `docs/${named}`;
-        // PROTOCOL.md is the shared specification, outside the repository.
-        if (!existsSync(join(ROOT, file))) continue;
-        seen++;
-        const found = titles(file).filter((t) => names(t.title, title!));
-        if (found.length === 0) broken.push(`${doc}: ${m[0]} (no such heading in ${file})`);
-        else if (section !== undefined && !found.some((t) => t.section === Number(section))) {
-          broken.push(`${doc}: ${m[0]} (in section ${found.map((t) => t.section).join(', ')} of ${file})`);
-        }
-      }
+      const found = brokenReferences(doc, prose(doc), doc);
+      seen += found.seen;
+      broken.push(...found.broken);
+    }
+    expect(seen).toBeGreaterThan(10);
+    expect(broken).toEqual([]);
+  });
+
+  // The JSDoc that typedoc turns into the API reference points into the pages the same way
+  // (NodeOptions sent readers to section 7 for the node options, which are in section 6).
+  it('in the comments of src/ name headings that exist, in the section they name', () => {
+    const broken: string[] = [];
+    let seen = 0;
+    for (const file of sources('src')) {
+      const found = brokenReferences(file, comments(file), undefined);
+      seen += found.seen;
+      broken.push(...found.broken);
     }
     expect(seen).toBeGreaterThan(10);
     expect(broken).toEqual([]);

@@ -171,7 +171,7 @@ export interface NodeOptions {
   /**
    * With `reuseWrittenBuffers: true` only (a ConfigError otherwise): bytes per connection that
    * writes of 16 KiB or more are copied into; a write that finds them full waits for its bytes to
-   * be sent instead. 0: no copies.
+   * be sent instead. 0: no copies. Default 2 MiB (2097152).
    */
   writeBuffer?: number;
   /** ms without writes, or without anything received, before a keep-alive ping; 0 disables. Default 15000. */
@@ -191,7 +191,7 @@ export interface NodeOptions {
    * restarts the wait; not while this end's connection is backed up); then the stream is reset
    * (TimeoutError, reset code 5). Also how long a stream waits for bytes its peer's FIN counts that
    * have not come, while the connection receives other frames; then it fails (DataLostError: a
-   * relay lost them). 0 disables both.
+   * relay lost them). 0 disables both. Default 30000.
    */
   endTimeout?: number;
   /** ms a closed stream's address absorbs late frames. Default 2000. */

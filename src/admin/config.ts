@@ -148,7 +148,7 @@ export interface AdminOptions {
    * Default '127.0.0.1'.
    */
   host?: string;
-  /** TCP port; 0 picks a free one (see the resolved `url`). */
+  /** TCP port; 0 picks a free one (see the resolved `url`). Default 7090. */
   port?: number;
   /** Bearer token for the API and /metrics; required when `host` is not a loopback address. */
   token?: string;

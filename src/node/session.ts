@@ -55,9 +55,10 @@ export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
   /**
    * First back-off delay after a failed attempt, ms (Go: 1 s). A connection dropped within it of
    * its admission counts as failed, and backs off from it again (docs/manual.md section 6).
+   * Default 1000.
    */
   backoffInitial?: number;
-  /** Longest back-off delay, ms (Go: 30 s). */
+  /** Longest back-off delay, ms (Go: 30 s). Default 30000. */
   backoffMax?: number;
   /**
    * Random spread of each delay, 0..1 (default 0.2); a delay never passes backoffMax (a draw past
@@ -79,9 +80,9 @@ export interface SessionOptions extends Omit<NodeOptions, 'ip'> {
    * close() or the opener's abort ends the wait, and reconnectNow() ends it with the attempt.
    */
   startSpread?: number;
-  /** Dials and pings made while disconnected wait for the connection instead of failing. */
+  /** Dials and pings made while disconnected wait for the connection instead of failing. Default false. */
   waitForReady?: boolean;
-  /** Admission timeout, ms (Go: 10 s). */
+  /** Admission timeout, ms (Go: 10 s). Default 10000. */
   admissionTimeout?: number;
   /** Unix nanoseconds for the admission timestamp; injectable for tests. */
   clock?: () => bigint;

@@ -27,7 +27,7 @@ export interface MemoryPairOptions extends WaterMarkOptions {
   latency?: number;
   /**
    * ms a graceful close may take before the end destroys itself: with an error
-   * (ConnectionClosedError) when bytes sent were still not delivered.
+   * (ConnectionClosedError) when bytes sent were still not delivered. Default 5000.
    */
   closeTimeout?: number;
   /** What the first and the second transport report as `remoteAddress`. */

@@ -21,7 +21,7 @@ import type { Transport, TransportHandlers } from './types.js';
 
 /** Options of the transport over a socket (TCP or TLS). */
 export interface TcpTransportOptions {
-  /** ms a graceful `close` may wait for the peer's end before destroying the socket. */
+  /** ms a graceful `close` may wait for the peer's end before destroying the socket. Default 5000. */
   closeTimeout?: number;
 }
 

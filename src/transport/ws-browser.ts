@@ -29,11 +29,11 @@ import type { Transport, TransportHandlers } from './types.js';
 export interface BrowserWsOptions extends WaterMarkOptions {
   /** What the transport reports as `remoteAddress`; default the host of `ws.url`. */
   remoteAddress?: string;
-  /** ms between `bufferedAmount` polls while above the high-water mark. */
+  /** ms between `bufferedAmount` polls while above the high-water mark. Default 10. */
   pollInterval?: number;
   /**
    * ms the closing handshake may take before the transport reports closed regardless: with an
-   * error (ConnectionClosedError) when bytes `send` accepted were still unsent.
+   * error (ConnectionClosedError) when bytes `send` accepted were still unsent. Default 5000.
    */
   closeTimeout?: number;
   /**

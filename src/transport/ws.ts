@@ -132,6 +132,7 @@ export interface WsTransportOptions extends WaterMarkOptions {
   /**
    * ms the closing handshake may take before the socket is terminated: with an error
    * (ConnectionClosedError) when bytes `send` accepted were still unsent, else a clean end.
+   * Default 5000.
    */
   closeTimeout?: number;
 }

@@ -385,6 +385,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * `keepStartSpread: true` leaves the start's spread alone (ReconnectNowOptions).
    */
   reconnectNow(options: ReconnectNowOptions = {}): boolean {
+    // Null options, or a keepStartSpread that is no boolean, are bad options as every call's are:
+    // null failed with a TypeError, and a truthy 'yes' was read as false, ending the spread.
+    checkOptions('reconnectNow()', options);
+    const keepStartSpread =
+      options.keepStartSpread !== undefined && checkBool('option keepStartSpread', options.keepStartSpread);
     const timer = this.retryTimer;
     // A timer while 'connecting' is the start's spread: the first attempt may come now too, as
     // the next one does in a back-off (before, the call did nothing there, and the first attempt
@@ -392,8 +397,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     // forgotten: never an attempt behind a close.
     // 'backoff' with no timer yet: a 'state' or 'disconnect' listener, called before the wait is
     // armed. The wait then armed is the one a later call cuts short.
-    const waiting =
-      this._state === 'backoff' || (this._state === 'connecting' && options.keepStartSpread !== true);
+    const waiting = this._state === 'backoff' || (this._state === 'connecting' && !keepStartSpread);
     if (!waiting || timer === null) {
       // Never two attempts at once: this one's failure, if it comes, cuts its back-off short.
       if (this.attempting) this.wokeDuring = true;

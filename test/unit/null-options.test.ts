@@ -158,6 +158,11 @@ const throwing: Case[] = [
   },
   { name: 'node.listen(port, null)', call: 'listen()', make: () => idleNode().listen(80, NULL) },
   { name: 'session.listen(port, null)', call: 'listen()', make: () => waitingSession().listen(80, NULL) },
+  {
+    name: 'session.reconnectNow(null)',
+    call: 'reconnectNow()',
+    make: () => waitingSession().reconnectNow(NULL),
+  },
 ];
 
 /** Calls that return a promise: a null options argument rejects it, the call never throws. */
@@ -266,5 +271,38 @@ describe('nested options given as null', () => {
     const session = connect(`tcp://127.0.0.1:${port}`, { ...base, signal: null });
     cleanups.push(() => session.close());
     expect(session.state).not.toBe('closed');
+  });
+});
+
+/**
+ * reconnectNow() read its option as it came: a keepStartSpread of 'yes' (truthy, but not true)
+ * was taken for false, and ended the start's spread it was meant to keep, an attempt made at
+ * once. A value that is no boolean is a ConfigError, as every boolean option's is, and nothing
+ * is attempted.
+ */
+describe("reconnectNow()'s keepStartSpread", () => {
+  it('refuses a value that is no boolean, and makes no attempt', () => {
+    let attempts = 0;
+    const session = new Session<FlexStream>({
+      connector: () => {
+        attempts++;
+        return new Promise(() => {});
+      },
+      makeNode: (t, o) => new BaseNode(t, o, (core) => new FlexStream(core)),
+      password: 'p',
+      domain: 'spread',
+      startSpread: 60_000,
+    });
+    cleanups.push(() => session.close());
+    expect(session.state).toBe('connecting');
+    expect(() => session.reconnectNow({ keepStartSpread: 'yes' as never })).toThrow(
+      new ConfigError('option keepStartSpread must be a boolean, got "yes" (a string)'),
+    );
+    expect(attempts).toBe(0);
+    // The spread is kept as asked, and ended when not.
+    expect(session.reconnectNow({ keepStartSpread: true })).toBe(false);
+    expect(attempts).toBe(0);
+    expect(session.reconnectNow({ keepStartSpread: false })).toBe(true);
+    expect(attempts).toBe(1);
   });
 });

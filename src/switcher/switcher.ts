@@ -367,6 +367,8 @@ export class Switcher extends Emitter<SwitcherEvents> {
     domain?: string,
     page: { offset?: number; limit?: number; after?: number } = {},
   ): StreamInfo[] | undefined {
+    // Null is no page, as every call's options are (a TypeError reading its offset before).
+    checkOptions('streams()', page);
     // A negative offset is 0, a limit of 0 or less an empty page.
     const from = Math.max(0, page.offset ?? 0);
     const limit = Math.max(0, page.limit ?? Number.POSITIVE_INFINITY);

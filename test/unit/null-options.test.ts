@@ -159,6 +159,16 @@ const throwing: Case[] = [
   { name: 'node.listen(port, null)', call: 'listen()', make: () => idleNode().listen(80, NULL) },
   { name: 'session.listen(port, null)', call: 'listen()', make: () => waitingSession().listen(80, NULL) },
   {
+    name: 'switcher.streams(undefined, null)',
+    call: 'streams()',
+    make: () => idleSwitcher().streams(undefined, NULL),
+  },
+  {
+    name: 'switcher.streams(domain, null)',
+    call: 'streams()',
+    make: () => idleSwitcher().streams('alice', NULL),
+  },
+  {
     name: 'session.reconnectNow(null)',
     call: 'reconnectNow()',
     make: () => waitingSession().reconnectNow(NULL),

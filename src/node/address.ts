@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { shown } from '../util/check.js';
 
 /** Where to dial: a domain (resolved by the switcher) or a virtual IP, and a port. */
 export type DialTarget =
@@ -25,6 +26,13 @@ let lastTarget: DialTarget | null = null;
  */
 export function parseAddress(address: string | DialTarget): DialTarget {
   if (typeof address !== 'string') {
+    // Neither text nor a target: a ConfigError as the manual says, not a TypeError from reading
+    // a port of null, nor { port } alone taken for a domain `undefined` that failed the dial later.
+    if (typeof address !== 'object' || address === null) {
+      throw new ConfigError(
+        `address must be "host:port" or { domain, port } or { ip, port }, got ${shown(address)}`,
+      );
+    }
     const port = address.port;
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
     if ('ip' in address) {
@@ -32,6 +40,11 @@ export function parseAddress(address: string | DialTarget): DialTarget {
         throw new ConfigError(`invalid virtual IP ${address.ip}`);
       }
       return { ip: address.ip, port };
+    }
+    if (typeof address.domain !== 'string') {
+      throw new ConfigError(
+        `address needs a domain (a string) or an ip, got domain ${shown(address.domain)}`,
+      );
     }
     return { domain: address.domain, port };
   }

@@ -31,4 +31,21 @@ describe('dial addresses', () => {
     expect(parseAddress('++5:80')).toEqual({ domain: '++5', port: 80 });
     expect(parseAddress('+-5:80')).toEqual({ domain: '+-5', port: 80 });
   });
+
+  // docs/manual.md: parseAddress() (what dial() reads its address with) is "ConfigError if it is
+  // neither". null or a number read a port of null (a TypeError), and { port } alone became a
+  // domain `undefined` that the dial failed on later with another TypeError.
+  it('refuses what is neither text nor a target with a domain or an ip, as a ConfigError', () => {
+    for (const bad of [null, undefined, 80, true]) {
+      expect(() => parseAddress(bad as never), String(bad)).toThrow(
+        new ConfigError(
+          `address must be "host:port" or { domain, port } or { ip, port }, got ${String(bad)}`,
+        ),
+      );
+    }
+    expect(() => parseAddress({ port: 80 } as never)).toThrow(
+      new ConfigError('address needs a domain (a string) or an ip, got domain undefined'),
+    );
+    expect(() => parseAddress({ domain: 7, port: 80 } as never)).toThrow(ConfigError);
+  });
 });

@@ -27,9 +27,12 @@ function domainChar(c: number): number {
 /**
  * The normalised form of a domain, or null where a Go switcher answers "invalid domain". Same
  * verdict as Go's order: lower-case, trim, then 1..63 bytes (counted after lower-casing, so 63
- * KELVIN SIGNs pass), not local/localhost, no leading or trailing '-'/'_', only [a-z0-9_-].
+ * KELVIN SIGNs pass), not local/localhost, no leading or trailing '-'/'_', only [a-z0-9_-]. Null
+ * for anything that is not a string.
  */
 export function normalizeDomain(input: string): string | null {
+  // No string is no domain (JavaScript callers: kick(5), client(5) threw a RangeError).
+  if (typeof input !== 'string') return null;
   let start = 0;
   let end = input.length;
   // Every White_Space code point is in the BMP, so UTF-16 units suffice.

@@ -1,6 +1,6 @@
 import { ConfigError, ConnectionClosedError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
-import { checkOptions } from '../util/check.js';
+import { checkOptions, shown } from '../util/check.js';
 import {
   checkDelayOption,
   checkNumber,
@@ -74,6 +74,18 @@ export function memoryPair(options: MemoryPairOptions = {}): [MemoryTransport, M
   }
   if (options.rng !== undefined && options.maxChunk === undefined)
     throw new ConfigError('rng needs maxChunk');
+  // Checked as the others are: an rng that is no function threw a TypeError at the first send
+  // (inside a delivery, not at the call), and remoteAddresses that are no pair at the call.
+  if (options.rng !== undefined && typeof options.rng !== 'function') {
+    throw new ConfigError(`rng must be a function, got ${shown(options.rng)}`);
+  }
+  const names = options.remoteAddresses;
+  if (
+    names !== undefined &&
+    (!Array.isArray(names) || names.length !== 2 || names.some((x) => typeof x !== 'string'))
+  ) {
+    throw new ConfigError(`remoteAddresses must be two strings, got ${shown(names)}`);
+  }
   const n = ++pairCount;
   const [nameA, nameB] = options.remoteAddresses ?? [`memory#${n}/b`, `memory#${n}/a`];
   const link: Link = { blackholed: false };

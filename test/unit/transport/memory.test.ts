@@ -57,6 +57,17 @@ describe('memoryPair', () => {
     expect(() => memoryPair({ latency: -1 })).toThrow(ConfigError);
     expect(() => memoryPair({ highWaterMark: 10, lowWaterMark: 20 })).toThrow(ConfigError);
     expect(() => memoryPair({ framing: 'datagram' as 'stream' })).toThrow(ConfigError);
+    // An rng that is no function was taken, and threw a TypeError at the first delivery, an
+    // uncaught exception; remoteAddresses that are no pair threw a TypeError at the call.
+    expect(() => memoryPair({ maxChunk: 4, rng: 5 as never })).toThrow(
+      new ConfigError('rng must be a function, got 5'),
+    );
+    expect(() => memoryPair({ remoteAddresses: 5 as never })).toThrow(
+      new ConfigError('remoteAddresses must be two strings, got 5'),
+    );
+    expect(() => memoryPair({ remoteAddresses: ['a'] as never })).toThrow(ConfigError);
+    expect(() => memoryPair({ remoteAddresses: ['a', 2] as never })).toThrow(ConfigError);
+    expect(memoryPair({ remoteAddresses: ['a', 'b'] }).map((t) => t.remoteAddress)).toEqual(['a', 'b']);
   });
 
   it('never delivers from inside send', async () => {

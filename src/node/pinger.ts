@@ -7,6 +7,7 @@ import {
   PingError,
   TimeoutError,
 } from '../errors.js';
+import { shown } from '../util/check.js';
 import { Deque } from '../util/deque.js';
 import { whenAborted } from '../util/signals.js';
 import { now, timeout } from '../util/timers.js';
@@ -47,6 +48,9 @@ export function pingTarget(domain: string): string {
  * as frames. Shared by the node and the session, which checks it before waiting for a connection.
  */
 export function pingPayload(domain: string): Uint8Array {
+  // A JavaScript caller's ping(null) failed with a TypeError, and ping(5) or ping({}) went out as
+  // the text '5' or '[object Object]'.
+  if (typeof domain !== 'string') throw new ConfigError(`ping domain must be a string, got ${shown(domain)}`);
   const payload = encodeUtf8(domain);
   if (payload.length > MAX_PAYLOAD)
     throw new ConfigError(`ping domain of ${payload.length} bytes is too long`);

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
-import { checkMethods } from '../util/check.js';
+import { ConfigError } from '../errors.js';
+import { checkMethods, shown } from '../util/check.js';
 import { one, readCounter, readGauge } from './metrics.js';
 
 /**
@@ -36,6 +37,17 @@ export interface CliMetricsSources {
 
 export function cliMetrics(registry: Registry, s: CliMetricsSources): void {
   checkMethods('cliMetrics() registry', 'a prom-client Registry', registry, ['registerMetric']);
+  // Read at scrape time: sources without reloads failed every scrape of /metrics (a 500) with a
+  // TypeError, and null failed the call with one.
+  if (typeof s !== 'object' || s === null) {
+    throw new ConfigError(`cliMetrics() sources must be an object, got ${shown(s)}`);
+  }
+  if (typeof s.reloads !== 'object' || s.reloads === null) {
+    throw new ConfigError(`cliMetrics() sources.reloads must be an object, got ${shown(s.reloads)}`);
+  }
+  if (s.certificate !== undefined && (typeof s.certificate !== 'object' || s.certificate === null)) {
+    throw new ConfigError(`cliMetrics() sources.certificate must be an object, got ${shown(s.certificate)}`);
+  }
   const r = registry;
   const none: readonly never[] = [];
   const { reloads, certificate } = s;

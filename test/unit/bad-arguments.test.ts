@@ -100,7 +100,7 @@ const throwing: Case[] = [
     label: 'cliMetrics() registry',
     what: 'a prom-client Registry',
     method: 'registerMetric',
-    call: (r) => cliMetrics(r, {} as never),
+    call: (r) => cliMetrics(r, { reloads: { ok: 0, failed: 0, lastSuccess: 0 } }),
   },
 ];
 

@@ -212,8 +212,9 @@ export type ResolvedAdminOptions = {
   allowedHosts: string[] | null;
 };
 
-/** True for addresses only this machine can reach: 127.0.0.0/8, ::1 and `localhost`. */
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1 and `localhost`; false for no string. */
 export function isLoopback(host: string): boolean {
+  if (typeof host !== 'string') return false;
   const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost') return true;
   // Every spelling: 127.0.0.0/8, ::1 written out, IPv4-mapped in dotted or hex form (a URL writes

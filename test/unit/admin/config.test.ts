@@ -53,6 +53,10 @@ describe('admin options', () => {
     ]) {
       expect(isLoopback(h), h).toBe(false);
     }
+    // No string is no loopback address (a JavaScript caller's 127, null: a TypeError before).
+    for (const h of [127, null, undefined, { host: 'localhost' }]) {
+      expect(isLoopback(h as never), String(h)).toBe(false);
+    }
   });
 
   it('needs exactly one of switcher and node, and checks every number', () => {

@@ -1,7 +1,7 @@
 import { ConfigError, ConnectionClosedError, TimeoutError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { errorFields } from '../util/cause.js';
-import { checkMethods, checkOptions } from '../util/check.js';
+import { checkMethods, checkOptions, shown } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
 import { IdIndex } from '../util/id-index.js';
 import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
@@ -448,7 +448,7 @@ export class Switcher extends Emitter<SwitcherEvents> {
     // warning), and the close gave its clients no time at all.
     if (!Number.isInteger(ms) || ms < 0 || ms > MAX_DELAY) {
       return Promise.reject(
-        new ConfigError(`close timeout must be an integer from 0 to ${MAX_DELAY} (ms), got ${ms}`),
+        new ConfigError(`close timeout must be an integer from 0 to ${MAX_DELAY} (ms), got ${shown(ms)}`),
       );
     }
     this._state = 'closing';

@@ -194,6 +194,11 @@ describe('Switcher: graceful close', () => {
       const err = await rejectsWithConfigError(() => sw.close({ timeout }));
       expect(err.message).toBe(`close timeout must be an integer from 0 to 2147483647 (ms), got ${timeout}`);
     }
+    // A string is shown as one: the message said "got 5" for '5', as if 5 had been refused.
+    const err = await rejectsWithConfigError(() => sw.close({ timeout: '5' as never }));
+    expect(err.message).toBe(
+      'close timeout must be an integer from 0 to 2147483647 (ms), got "5" (a string)',
+    );
     expect(sw.state).toBe('open');
   });
 

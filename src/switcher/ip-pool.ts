@@ -1,3 +1,6 @@
+import { ConfigError } from '../errors.js';
+import { shown } from '../util/check.js';
+
 /**
  * The switcher's virtual IPs, 1..65534 (PROTOCOL.md 7.3). Two ways to pick one:
  *
@@ -52,6 +55,16 @@ export class IpPool {
     private readonly max = MAX_IP,
     mode: IpAssignment = 'sequential',
   ) {
+    // Checked as the switcher's options are: an unknown mode was taken for sequential, and a
+    // range outside 1..65534 (or upside down) made a pool that handed out IPs no node may have, or none.
+    if (!Number.isInteger(min) || !Number.isInteger(max) || min < MIN_IP || max > MAX_IP || min > max) {
+      throw new ConfigError(
+        `IpPool range must be within ${MIN_IP}..${MAX_IP}, got ${shown(min)}..${shown(max)}`,
+      );
+    }
+    if (!ipAssignments.includes(mode)) {
+      throw new ConfigError(`IpPool mode must be one of ${ipAssignments.join(', ')}, got ${shown(mode)}`);
+    }
     this.next = min;
     this.used = new Uint8Array(max + 1);
     this.holder = mode === 'by-domain' ? new Uint32Array(max + 1) : null;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/errors.js';
 import { domainFingerprint, IpPool } from '../../../src/switcher/ip-pool.js';
 
 /** The home slot of `domain` in a pool of min..max. */
@@ -55,5 +56,26 @@ describe('IpPool by domain', () => {
     // FNV-1a 32 of "alice" (computed independently) and of "": a change of hash fails here first.
     expect(domainFingerprint('alice')).toBe(0x872213e7);
     expect(domainFingerprint('')).toBe(0x811c9dc5);
+  });
+});
+
+// The manual: IpPool(min, max, mode), IPs 1..65534, mode 'by-domain' or 'sequential'. An unknown
+// mode was taken for sequential without a word, and a range outside 1..65534 or upside down
+// made a pool that handed out IPs no node may have (0, the switcher's 0xFFFF), or none.
+describe('IpPool arguments', () => {
+  it('refuses a range outside 1..65534 or upside down, and an unknown mode', () => {
+    for (const [min, max] of [
+      [0, 10],
+      [1, 0xffff],
+      [5, 1],
+      [1.5, 10],
+    ]) {
+      expect(() => new IpPool(min, max), `${min}..${max}`).toThrow(ConfigError);
+    }
+    expect(() => new IpPool(1, 10, 'random' as never)).toThrow(
+      new ConfigError('IpPool mode must be one of by-domain, sequential, got "random" (a string)'),
+    );
+    expect(new IpPool(1, 1).take()).toBe(1);
+    expect(new IpPool().take()).toBe(1);
   });
 });

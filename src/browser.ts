@@ -120,7 +120,7 @@ export function connect(url: string, options: BrowserConnectOptions): Session<We
   // first one would close the session, where a bad argument is the call's to refuse.
   checkWsUrl(url);
   // No WebSocket class (Node.js 20 without ws.WebSocket) failed the first attempt instead.
-  webSocketClass(options.ws ?? {});
+  webSocketClass(options.ws ?? {}, 'ws.WebSocket');
   try {
     checkBrowserWsOptions(options.ws ?? {});
   } catch (err) {

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { ConnectionClosedError } from '../errors.js';
-import { checkMethods, checkOptions } from '../util/check.js';
+import { checkMethods, checkOptions, checkType } from '../util/check.js';
 import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
@@ -317,6 +317,8 @@ export async function listenTcp(
 ): Promise<Listener> {
   checkOptions('listenTcp()', options);
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
+  // Only a connection called it: a bad one failed there, in the server's connection handler.
+  checkType('listenTcp() onTransport', onTransport, 'function');
   const server = net.createServer((socket) => {
     onTransport(tcpTransport(socket, { closeTimeout: options.closeTimeout }));
   });

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { checkOptions } from '../util/check.js';
+import { checkOptions, checkType } from '../util/check.js';
 import { containedLogger, silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
@@ -100,6 +100,8 @@ export async function listenTls(
   options: TlsListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<SecureTransportListener> {
+  // Only a handshake's end called it: a bad one failed there, in the server's handler.
+  checkType('listenTls() onTransport', onTransport, 'function');
   return listenTlsReporting(options, onTransport);
 }
 

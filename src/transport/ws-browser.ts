@@ -1,6 +1,6 @@
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { concatBytes, isArrayBuffer } from '../util/bytes.js';
-import { checkMethods, checkOptions } from '../util/check.js';
+import { checkMethods, checkOptions, checkType } from '../util/check.js';
 import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -347,9 +347,12 @@ export async function dialBrowserWs(url: string, options: BrowserWsDialOptions =
  * The WebSocket class a dial uses: option `WebSocket`, else the runtime's. A ConfigError when
  * there is none, or what was given is no class (which failed as "Ctor is not a constructor"):
  * the browser connect() asks at its call, where its first attempt found out and closed the
- * session.
+ * session. `name` is the option's as the caller wrote it (connect(): `ws.WebSocket`).
  */
-export function webSocketClass(options: BrowserWsDialOptions): WebSocketConstructor {
+export function webSocketClass(options: BrowserWsDialOptions, name = 'WebSocket'): WebSocketConstructor {
+  // Left out (undefined) it is the runtime's; null or a string, read as none, chose the runtime's
+  // in its place without a word.
+  if (options.WebSocket !== undefined) checkType(`option ${name}`, options.WebSocket, 'function');
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   // Node.js 20 and 21 have no global WebSocket. The option's name is the one a caller of the
   // browser connect() writes too (`ws.WebSocket`), not only this function's (`WebSocket`).
@@ -420,6 +423,8 @@ function pageUrl(): string | undefined {
 }
 
 function checkTransportOptions(options: BrowserWsOptions): void {
+  // Kept as given, it named the peer in every log line: a number there passed unseen.
+  if (options.remoteAddress !== undefined) checkType('remoteAddress', options.remoteAddress, 'string');
   checkDelayOption('pollInterval', options.pollInterval, 0);
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   checkNumber('maxHeldBytes', options.maxHeldBytes, 1, true);

@@ -7,7 +7,7 @@ import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { byteLength } from '../util/bytes.js';
-import { checkFunction, checkMethods, checkOptions, shown as shownValue } from '../util/check.js';
+import { checkFunction, checkMethods, checkOptions, checkType, shown as shownValue } from '../util/check.js';
 import { containedLogger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -189,6 +189,9 @@ export function wsTransport(
   checkOptions('wsTransport()', options);
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   checkMethods('wsTransport() ws', "a ws package's WebSocket", ws, ['on', 'send', 'pause']);
+  // Kept as given, it named the peer in every log line and the admin's lists: a number there
+  // passed, an object printed as [object Object].
+  checkType('wsTransport() remoteAddress', remoteAddress, 'string');
   if (ws.readyState !== OPEN) throw new ConfigError('wsTransport needs an open WebSocket');
   return new WsTransport(ws, remoteAddress, options, null, false);
 }
@@ -578,6 +581,8 @@ export function wsUpgradeHandler(
   onTransport: (transport: Transport) => void,
 ): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean {
   checkOptions('wsUpgradeHandler()', options);
+  // Only an upgrade called it: a bad one failed there, in the server's 'upgrade' handler.
+  checkType('wsUpgradeHandler() onTransport', onTransport, 'function');
   return upgradeHandlerReporting(options, onTransport, checkFunction('option onRefusal', options.onRefusal));
 }
 
@@ -645,6 +650,8 @@ export async function listenWs(
   options: WsListenOptions,
   onTransport: (transport: Transport) => void,
 ): Promise<Listener> {
+  // Only a connection called it: a bad one failed there, with the socket already upgraded.
+  checkType('listenWs() onTransport', onTransport, 'function');
   return listenWsReporting(options, onTransport);
 }
 

@@ -39,10 +39,29 @@ export function checkDelay(label: string, v: unknown, min = 1): number {
   return v;
 }
 
+/** What checkType tells apart, by the name `typeof` gives each. */
+interface Kinds {
+  boolean: boolean;
+  string: string;
+  // biome-ignore lint/complexity/noBannedTypes: any function at all; the caller's type says which.
+  function: Function;
+}
+
+/**
+ * `v` if `typeof v` is `kind`, else a ConfigError naming `label` (the call and its argument:
+ * "listenTcp() onTransport"). A callback that is no function was kept and failed only when it
+ * was called, from an event handler, with a TypeError that named no call; a remoteAddress that is
+ * no string showed up later in logs and the admin's lists. One message for every kind, so the
+ * browser bundle carries it once.
+ */
+export function checkType<K extends keyof Kinds>(label: string, v: unknown, kind: K): Kinds[K] {
+  if (typeof v !== kind) throw new ConfigError(`${label} must be a ${kind}, got ${shown(v)}`);
+  return v as Kinds[K];
+}
+
 /** `v` if it is a boolean, else a ConfigError naming `label`. */
 export function checkBool(label: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new ConfigError(`${label} must be a boolean, got ${shown(v)}`);
-  return v;
+  return checkType(label, v, 'boolean');
 }
 
 /** `v` if it is a function or left out (undefined), else a ConfigError naming `label`. */

@@ -1,6 +1,6 @@
 import { ConfigError } from './errors.js';
 import { MAX_BATCH_BYTES, MAX_CONTROL_QUEUE, MAX_QUANTUM, MIN_CONTROL_QUEUE } from './scheduler-options.js';
-import { checkBool, checkInt, checkOptions } from './util/check.js';
+import { checkBool, checkInt, checkLogger, checkOptions } from './util/check.js';
 import type { Logger } from './util/logger.js';
 import { MAX_DELAY } from './util/timers.js';
 import { ALL_CAPS, MAX_PAYLOAD } from './wire/constants.js';
@@ -294,7 +294,7 @@ export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
   // (PROTOCOL.md 14.1), so an option of 0xff offers what is defined and nothing more.
   out.caps = (out.caps as number) & ALL_CAPS;
   out.earlyData = checkBool('option earlyData', o.earlyData ?? d.earlyData);
-  out.logger = o.logger;
+  out.logger = checkLogger('option logger', o.logger);
   return out as ResolvedNodeOptions;
 }
 

@@ -9,7 +9,7 @@ import {
 import { Handoff } from '../transport/handoff.js';
 import type { Transport } from '../transport/types.js';
 import { concatBytes } from '../util/bytes.js';
-import { checkMethods, checkOptions } from '../util/check.js';
+import { checkMethods, checkOptions, checkType } from '../util/check.js';
 import { whenAborted } from '../util/signals.js';
 import { MAX_DELAY, now } from '../util/timers.js';
 import {
@@ -72,6 +72,7 @@ export async function admit(transport: Transport, o: AdmitOptions): Promise<Admi
   try {
     // Null options failed with a TypeError reading their timeout, and left the connection open.
     checkOptions('admit()', o);
+    if (o.clock !== undefined) checkType('option clock', o.clock, 'function');
     timeoutMs = o.timeout ?? 10_000;
     // Node runs a timer of over 2^31-1 ms, or NaN, after 1 ms: the admission would fail at once.
     // Fractions are fine (a Session passes what is left of an attempt's time).

@@ -23,6 +23,7 @@ import {
   checkMethods,
   checkOptions,
   checkSignal,
+  checkType,
   withoutNullSignal,
 } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
@@ -398,7 +399,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.logger = containedLogger(this.options.logger ?? silentLogger);
     // A transport that is none failed with a TypeError from the scheduler or attach().
     this.transport = checkMethods('new Node() transport', 'a Transport', transport, ['attach', 'send']);
-    this.makeStream = makeStream;
+    // Called for the first stream only: a bad one failed there, from a frame handler.
+    this.makeStream = checkType('new Node() makeStream', makeStream, 'function');
     this._ip = this.options.ip;
     this._domain = this.options.domain;
     this.normalizedDomain = normalizeDomain(this._domain);

@@ -19,6 +19,7 @@ import {
   checkDelay,
   checkOptions,
   checkSignal,
+  checkType,
   withoutNullSignal,
 } from '../util/check.js';
 import { Emitter } from '../util/emitter.js';
@@ -298,6 +299,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     if (typeof makeNode !== 'function') throw new ConfigError('option makeNode must be a function');
     if (typeof options.password !== 'string') throw new ConfigError('option password must be a string');
     if (typeof options.domain !== 'string') throw new ConfigError('option domain must be a string');
+    // Read by every admission: a bad one failed each attempt, and the session retried for ever.
+    if (options.clock !== undefined) checkType('option clock', options.clock, 'function');
     // A switcher refuses a name that does not normalise (PROTOCOL.md 2.8) without saying why
     // (ErrCode -1), and every attempt would be refused again, for as long as the session lives.
     if (normalizeDomain(options.domain) === null) {

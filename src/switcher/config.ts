@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { MAX_BATCH_BYTES, MAX_CONTROL_QUEUE, MAX_QUANTUM, MIN_CONTROL_QUEUE } from '../scheduler-options.js';
-import { checkAtLeast, checkInt, checkOptions } from '../util/check.js';
+import { checkAtLeast, checkInt, checkLogger, checkOptions } from '../util/check.js';
 import type { Logger } from '../util/logger.js';
 import { MAX_DELAY, now } from '../util/timers.js';
 import type { AccessOptions } from './access.js';
@@ -245,6 +245,6 @@ export function validateSwitcherOptions(o: SwitcherOptions): ResolvedSwitcherOpt
     ipAssignment,
     clock: o.clock ?? wallClockNs,
     monotonicClock: o.monotonicClock ?? now,
-    logger: o.logger,
+    logger: checkLogger('option logger', o.logger),
   };
 }

@@ -87,7 +87,7 @@ export function memoryPair(options: MemoryPairOptions = {}): [MemoryTransport, M
     throw new ConfigError(`remoteAddresses must be two strings, got ${shown(names)}`);
   }
   const n = ++pairCount;
-  const [nameA, nameB] = options.remoteAddresses ?? [`memory#${n}/b`, `memory#${n}/a`];
+  const [nameA, nameB] = names ?? [`memory#${n}/b`, `memory#${n}/a`];
   const link: Link = { blackholed: false };
   const a = new MemoryEnd(framing, nameA, link, options);
   const b = new MemoryEnd(framing, nameB, link, options);

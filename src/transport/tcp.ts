@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { ConnectionClosedError } from '../errors.js';
-import { checkMethods, checkOptions, checkType } from '../util/check.js';
+import { checkLogger, checkMethods, checkOptions, checkType } from '../util/check.js';
 import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
@@ -264,6 +264,8 @@ class TcpTransport implements Transport, PinHolder {
  */
 export async function dialTcp(host: string, port: number, options: TcpDialOptions = {}): Promise<Transport> {
   checkPort(port);
+  // Else formatted into the error of a dial that failed with a TypeError from deep inside.
+  checkType('dialTcp() host', host, 'string');
   checkOptions('dialTcp()', options);
   const transport = await connectSocket(
     `TCP dial to ${formatAddress(host, port)}`,
@@ -336,6 +338,7 @@ export function startListener(
 ): Promise<Listener> {
   checkPort(options.port);
   checkNumber('backlog', options.backlog, 0, true);
+  checkLogger('option logger', options.logger);
   return new Promise<Listener>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: options.host, port: options.port, backlog: options.backlog }, () => {

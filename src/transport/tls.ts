@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { checkOptions, checkType } from '../util/check.js';
+import { checkLogger, checkOptions, checkType } from '../util/check.js';
 import { containedLogger, silentLogger } from '../util/logger.js';
 import {
   checkDelayOption,
@@ -61,6 +61,7 @@ export interface TlsListenOptions extends tls.TlsOptions, ListenOptions, TcpTran
  */
 export async function dialTls(host: string, port: number, options: TlsDialOptions = {}): Promise<Transport> {
   checkPort(port);
+  checkType('dialTls() host', host, 'string');
   checkOptions('dialTls()', options);
   const { signal, timeout, closeTimeout, ...tlsOptions } = options;
   // SNI carries names only (RFC 6066); Node warns when given an IP, so leave it out for one.
@@ -128,7 +129,7 @@ export async function listenTlsReporting(
   } = options;
   // Contained: its lines come from the server's handlers before a connection is answered or
   // closed, where a logger that throws (a closed pipe) ended the process and left it open.
-  const logger = containedLogger(given ?? silentLogger);
+  const logger = containedLogger(checkLogger('option logger', given) ?? silentLogger);
   checkDelayOption('closeTimeout', closeTimeout, 0);
   // Node reads 0 as its own default of 120 s: refused, as listenWs refuses it.
   checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);

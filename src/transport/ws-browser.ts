@@ -1,6 +1,6 @@
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { concatBytes, isArrayBuffer } from '../util/bytes.js';
-import { checkMethods, checkOptions, checkType } from '../util/check.js';
+import { checkLogger, checkMethods, checkOptions, checkType } from '../util/check.js';
 import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -425,6 +425,7 @@ function pageUrl(): string | undefined {
 function checkTransportOptions(options: BrowserWsOptions): void {
   // Kept as given, it named the peer in every log line: a number there passed unseen.
   if (options.remoteAddress !== undefined) checkType('remoteAddress', options.remoteAddress, 'string');
+  checkLogger('logger', options.logger);
   checkDelayOption('pollInterval', options.pollInterval, 0);
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   checkNumber('maxHeldBytes', options.maxHeldBytes, 1, true);

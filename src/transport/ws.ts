@@ -7,7 +7,14 @@ import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { byteLength } from '../util/bytes.js';
-import { checkFunction, checkMethods, checkOptions, checkType, shown as shownValue } from '../util/check.js';
+import {
+  checkFunction,
+  checkLogger,
+  checkMethods,
+  checkOptions,
+  checkType,
+  shown as shownValue,
+} from '../util/check.js';
 import { containedLogger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import {
@@ -82,6 +89,9 @@ function schemeHint(protocol: string): string {
     "the URL's scheme may not match the port: a switcher's tcp:// or tls:// port takes no ws:// or wss:// URL";
   return protocol === 'ws:' ? `${hint}, and a wss:// port takes no ws:// URL` : hint;
 }
+
+/** The options of a WebSocket dial that ws calls back. */
+const WS_CALLBACKS = ['finishRequest', 'generateMask', 'checkServerIdentity', 'createConnection'] as const;
 
 /** The most of a 400's body that a dial's error quotes. */
 const MAX_QUOTED_BODY = 300;
@@ -473,6 +483,12 @@ export async function dialWs(url: string, options: WsDialOptions = {}): Promise<
   checkDelayOption('closeTimeout', closeTimeout, 0);
   checkNumber('maxPayload', maxPayload, 1, true);
   const deadline = dialDeadline(timeout, handshakeTimeout);
+  // Called by ws once the request is made (a bad finishRequest left its request without an error
+  // listener: its connection's failure ended the process), or for every frame (generateMask).
+  for (const name of WS_CALLBACKS) {
+    const fn = given[name];
+    if (fn !== undefined) checkType(`option ${name}`, fn, 'function');
+  }
   // An option given as undefined (`{ ...settings }` of settings left unset) is ws's default, as
   // it is ours: spread as it was, it replaced ws's default with undefined (a protocolVersion of
   // undefined refused, a maxRedirects of undefined following redirects for ever).
@@ -682,7 +698,7 @@ export async function listenWsReporting(
   } = options;
   // Contained: its lines come from the server's handlers before a connection is answered or
   // closed, where a logger that throws (a closed pipe) ended the process and left it open.
-  const logger = containedLogger(given ?? silentLogger);
+  const logger = containedLogger(checkLogger('option logger', given) ?? silentLogger);
   checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);
   checkNumber('maxPendingHandshakes', maxPendingHandshakes, 1, true);
   const handshake = handshakeTimeout ?? transportDefaults.wsHandshakeTimeout;

@@ -39,14 +39,6 @@ export function checkDelay(label: string, v: unknown, min = 1): number {
   return v;
 }
 
-/** What checkType tells apart, by the name `typeof` gives each. */
-interface Kinds {
-  boolean: boolean;
-  string: string;
-  // biome-ignore lint/complexity/noBannedTypes: any function at all; the caller's type says which.
-  function: Function;
-}
-
 /**
  * `v` if `typeof v` is `kind`, else a ConfigError naming `label` (the call and its argument:
  * "listenTcp() onTransport"). A callback that is no function was kept and failed only when it
@@ -54,14 +46,14 @@ interface Kinds {
  * no string showed up later in logs and the admin's lists. One message for every kind, so the
  * browser bundle carries it once.
  */
-export function checkType<K extends keyof Kinds>(label: string, v: unknown, kind: K): Kinds[K] {
+export function checkType<T>(label: string, v: T, kind: 'boolean' | 'function' | 'string'): T {
   if (typeof v !== kind) throw new ConfigError(`${label} must be a ${kind}, got ${shown(v)}`);
-  return v as Kinds[K];
+  return v;
 }
 
 /** `v` if it is a boolean, else a ConfigError naming `label`. */
 export function checkBool(label: string, v: unknown): boolean {
-  return checkType(label, v, 'boolean');
+  return checkType(label, v, 'boolean') as boolean;
 }
 
 /** `v` if it is a function or left out (undefined), else a ConfigError naming `label`. */
@@ -130,6 +122,15 @@ export function checkObject<T>(label: string, v: T): T {
 export function withoutNullSignal<T extends { signal?: AbortSignal }>(call: string, options: T): T {
   checkOptions(call, options);
   return (options.signal as unknown) === null ? { ...options, signal: undefined } : options;
+}
+
+/**
+ * `v` if it is a Logger (its four levels functions) or left out (undefined), else a ConfigError
+ * naming `label` ("option logger"): every line to one that is none was lost without a word, as
+ * containedLogger drops what a logger throws.
+ */
+export function checkLogger<T>(label: string, v: T): T {
+  return v === undefined ? v : checkMethods(label, 'a Logger', v, ['debug', 'info', 'warn', 'error']);
 }
 
 /**

@@ -7,6 +7,8 @@
  * removing a once() listener by the function given), so Node.js programs can await its events
  * the way they await a socket's.
  */
+import { checkType } from './check.js';
+
 // biome-ignore lint/suspicious/noExplicitAny: listener argument tuples are checked through EventMap
 type Listener = ((...args: any[]) => void) & { listener?: Listener };
 
@@ -17,6 +19,8 @@ export class Emitter<E extends EventMap> {
 
   /** Calls `fn` with the event's arguments each time `event` is emitted, after the listeners added before it. */
   on<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
+    // Called only when the event comes: a bad one failed there, reported as a listener's throw.
+    checkType('on() listener', fn, 'function');
     const list = this.handlers.get(event);
     if (list) list.push(fn);
     else this.handlers.set(event, [fn]);
@@ -25,6 +29,7 @@ export class Emitter<E extends EventMap> {
 
   /** Calls `fn` the next time `event` is emitted, then removes it; `off(event, fn)` removes it before. */
   once<K extends keyof E>(event: K, fn: (...args: E[K]) => void): this {
+    checkType('once() listener', fn, 'function');
     // emit() calls the listeners it started with: one that an earlier listener's emit of the same
     // event called already is still in its list, and must not run twice.
     let fired = false;

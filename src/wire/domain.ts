@@ -1,3 +1,4 @@
+import { checkType } from '../util/check.js';
 import { isGoSpace } from './unicase.js';
 
 /**

@@ -1,10 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect as browserConnect, browserWsTransport, dialBrowserWs } from '../../src/browser.js';
 import {
+  admit,
+  BaseNode,
   ConfigError,
+  connect,
+  dialTcp,
+  dialTls,
+  dialWs,
   listenTcp,
   listenTls,
   listenWs,
+  memoryPair,
+  Node,
+  normalizeDomain,
+  Switcher,
+  validateNodeOptions,
   wsTransport,
   wsUpgradeHandler,
 } from '../../src/index.js';
@@ -135,5 +146,153 @@ describe('a WebSocket class given as null or no function', () => {
         `option ws.WebSocket must be a function, got ${shown}`,
       );
     }),
+  );
+});
+
+describe('found by going through every exported call', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  /** A node on a memory link nobody answers on; destroyed after the test. */
+  const idleNode = (): Node => {
+    const node = new Node(memoryPair()[0], { heartbeatInterval: 0 });
+    cleanups.push(() => node.destroy());
+    return node;
+  };
+
+  it.each(WRONG)(
+    'new BaseNode() makeStream $shown throws (it failed at the first stream)',
+    ({ value, shown }) => {
+      expectConfigError(
+        thrown(() => new BaseNode(memoryPair()[0], {}, value as never)),
+        `new Node() makeStream must be a function, got ${shown}`,
+      );
+    },
+  );
+
+  it.each(WRONG)(
+    'on() and once() listener $shown throw (it failed when the event came)',
+    ({ value, shown }) => {
+      const node = idleNode();
+      expectConfigError(
+        thrown(() => node.on('close', value as never)),
+        `on() listener must be a function, got ${shown}`,
+      );
+      expectConfigError(
+        thrown(() => node.once('close', value as never)),
+        `once() listener must be a function, got ${shown}`,
+      );
+      expect(node.listenerCount('close')).toBe(0);
+    },
+  );
+
+  it.each(WRONG)(
+    'a logger $shown is refused by every call that takes one (its lines were lost)',
+    async ({ value, shown }) => {
+      const message = `option logger must be a Logger (no debug()), got ${shown}`;
+      const logger = value as never;
+      expectConfigError(
+        thrown(() => validateNodeOptions({ logger })),
+        message,
+      );
+      expectConfigError(
+        thrown(() => new Node(memoryPair()[0], { logger })),
+        message,
+      );
+      expectConfigError(
+        thrown(() => new Switcher({ password: 'p', logger })),
+        message,
+      );
+      expectConfigError(
+        thrown(() => connect('tcp://127.0.0.1:9', { password: 'p', domain: 'd', logger })),
+        message,
+      );
+      for (const listen of [listenTcp, listenTls, listenWs]) {
+        const err = await rejectsWithConfigError(() =>
+          listen({ host: '127.0.0.1', port: 0, logger } as never, () => {}),
+        );
+        expect(err.message).toBe(message);
+      }
+      expectConfigError(
+        thrown(() => browserWsTransport(fakeBrowserWs(), { logger })),
+        `logger must be a Logger (no debug()), got ${shown}`,
+      );
+    },
+  );
+
+  it('a logger with its four levels passes, child or not', () => {
+    const logger = { debug() {}, info() {}, warn() {}, error() {} };
+    expect(validateNodeOptions({ logger }).logger).toBe(logger);
+  });
+
+  it.each(WRONG)(
+    'a clock $shown is refused by a session and admit() (each attempt failed)',
+    async ({ value, shown }) => {
+      const clock = value as never;
+      expectConfigError(
+        thrown(() => connect('tcp://127.0.0.1:9', { password: 'p', domain: 'd', clock })),
+        `option clock must be a function, got ${shown}`,
+      );
+      const [a] = memoryPair();
+      const err = await rejectsWithConfigError(() => admit(a, { password: 'p', domain: 'd', clock }));
+      expect(err.message).toBe(`option clock must be a function, got ${shown}`);
+    },
+  );
+
+  it.each(WRONG)('memoryPair() option rng $shown throws (it failed in a delivery)', ({ value, shown }) => {
+    expectConfigError(
+      thrown(() => memoryPair({ maxChunk: 4, rng: value as never })),
+      `option rng must be a function, got ${shown}`,
+    );
+  });
+
+  it.each([42, null, ['a'], [1, 2], 'ab'])('memoryPair() option remoteAddresses %j throws', (value) => {
+    const err = thrown(() => memoryPair({ remoteAddresses: value as never }));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/^option remoteAddresses must be two strings, got /);
+  });
+
+  it.each([42, null, {}])(
+    'dialTcp() and dialTls() host %j reject (a TypeError from inside)',
+    async (host) => {
+      for (const [name, dial] of [
+        ['dialTcp', dialTcp],
+        ['dialTls', dialTls],
+      ] as const) {
+        const err = await rejectsWithConfigError(() => dial(host as never, 9));
+        expect(err.message).toMatch(new RegExp(`^${name}\\(\\) host must be a string, got `));
+      }
+    },
+  );
+
+  it.each(['finishRequest', 'generateMask', 'checkServerIdentity', 'createConnection'])(
+    'dialWs() option %s that is no function rejects before connecting',
+    async (name) => {
+      // finishRequest: 42 left ws's request without an error listener, and the refused
+      // connection ended the process (an uncaught ECONNREFUSED).
+      const err = await rejectsWithConfigError(() => dialWs('ws://127.0.0.1:9/', { [name]: 42 } as never));
+      expect(err.message).toBe(`option ${name} must be a function, got 42`);
+    },
+  );
+
+  it.each([null, 42, true])('dial() target %j rejects with a ConfigError', async (target) => {
+    const err = await rejectsWithConfigError(() => idleNode().dial(target as never));
+    expect(err.message).toBe(`invalid address ${String(target)}`);
+  });
+
+  it('dial() to a domain that is no string rejects with a ConfigError', async () => {
+    const err = await rejectsWithConfigError(() => idleNode().dial({ domain: 42, port: 1 } as never));
+    expect(err.message).toBe('address domain must be a string, got 42');
+  });
+
+  it.each([42, null, {}])(
+    'normalizeDomain() %j throws a ConfigError (a RangeError for a number)',
+    (input) => {
+      expectConfigError(
+        thrown(() => normalizeDomain(input as never)),
+        `domain must be a string, got ${String(input)}`,
+      );
+    },
   );
 });

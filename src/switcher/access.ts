@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { checkType } from '../util/check.js';
 
 /**
  * Access rules beyond Go, invisible on the wire so Go nodes work unchanged:
@@ -183,6 +184,8 @@ export class AccessPolicy {
   private rules: DialRules | null;
 
   constructor(password: string, o: AccessOptions = {}) {
+    // As setPassword() refuses it: kept, every admission was checked against null, and refused.
+    checkType('new AccessPolicy() password', password, 'string');
     this.creds = compileCredentials(password, o);
     this.rules = compileDialRules(o);
   }

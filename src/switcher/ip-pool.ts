@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { shown } from '../util/check.js';
+import { checkInt, checkType, shown } from '../util/check.js';
 
 /**
  * The switcher's virtual IPs, 1..65534 (PROTOCOL.md 7.3). Two ways to pick one:
@@ -33,6 +33,8 @@ export const ipAssignments: readonly IpAssignment[] = ['by-domain', 'sequential'
  * the contract: a domain's home slot must not move between switcher versions.
  */
 export function domainFingerprint(domain: string): number {
+  // A number has no length: every one got fingerprint 1.
+  checkType('domainFingerprint() domain', domain, 'string');
   let h = 0x811c9dc5;
   for (let i = 0; i < domain.length; i++) {
     h ^= domain.charCodeAt(i);
@@ -55,15 +57,14 @@ export class IpPool {
     private readonly max = MAX_IP,
     mode: IpAssignment = 'sequential',
   ) {
-    // Checked as the switcher's options are: an unknown mode was taken for sequential, and a
-    // range outside 1..65534 (or upside down) made a pool that handed out IPs no node may have, or none.
-    if (!Number.isInteger(min) || !Number.isInteger(max) || min < MIN_IP || max > MAX_IP || min > max) {
-      throw new ConfigError(
-        `IpPool range must be within ${MIN_IP}..${MAX_IP}, got ${shown(min)}..${shown(max)}`,
-      );
-    }
+    // Kept as given, a string bound sized the table from its text and handed out nothing, and an
+    // unknown mode silently meant 'sequential'.
+    checkInt('new IpPool() min', min, MIN_IP, MAX_IP);
+    checkInt('new IpPool() max', max, min, MAX_IP);
     if (!ipAssignments.includes(mode)) {
-      throw new ConfigError(`IpPool mode must be one of ${ipAssignments.join(', ')}, got ${shown(mode)}`);
+      throw new ConfigError(
+        `new IpPool() mode must be one of ${ipAssignments.join(', ')}, got ${shown(mode)}`,
+      );
     }
     this.next = min;
     this.used = new Uint8Array(max + 1);

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { checkInt, checkMethods } from '../util/check.js';
 import { IpPool, MAX_IP } from './ip-pool.js';
 
 /**
@@ -79,6 +80,10 @@ export class Registry<T extends Registrant> {
     private readonly maxEntries = MAX_IP,
     pool?: IpPool,
   ) {
+    // Called only by a second claim of a held domain: a bad one failed there, in an admission.
+    checkMethods('new Registry() hooks', 'RegistryHooks', hooks, ['probe', 'evict']);
+    checkInt('new Registry() maxEntries', maxEntries, 0, MAX_IP);
+    if (pool !== undefined) checkMethods('new Registry() pool', 'an IpPool', pool, ['take', 'release']);
     this.pool = pool ?? new IpPool();
   }
 

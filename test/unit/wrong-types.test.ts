@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect as browserConnect, browserWsTransport, dialBrowserWs } from '../../src/browser.js';
 import {
+  AccessPolicy,
   admit,
   BaseNode,
   ConfigError,
@@ -8,12 +9,15 @@ import {
   dialTcp,
   dialTls,
   dialWs,
+  domainFingerprint,
+  IpPool,
   listenTcp,
   listenTls,
   listenWs,
   memoryPair,
   Node,
   normalizeDomain,
+  Registry,
   Switcher,
   validateNodeOptions,
   wsTransport,
@@ -295,4 +299,58 @@ describe('found by going through every exported call', () => {
       );
     },
   );
+});
+
+describe("the switcher's parts, for a relay of one's own", () => {
+  it.each(WRONG.filter((w) => typeof w.value !== 'string'))(
+    'new AccessPolicy() password $shown throws, as setPassword() does (every admission failed)',
+    ({ value, shown }) => {
+      expectConfigError(
+        thrown(() => new AccessPolicy(value as never)),
+        `new AccessPolicy() password must be a string, got ${shown}`,
+      );
+    },
+  );
+
+  it.each(WRONG)('new Registry() hooks $shown throws (it failed at a second claim)', ({ value, shown }) => {
+    expectConfigError(
+      thrown(() => new Registry(value as never)),
+      `new Registry() hooks must be RegistryHooks (no probe()), got ${shown}`,
+    );
+  });
+
+  it('new Registry() maxEntries and pool of the wrong type throw', () => {
+    const hooks = { probe: async () => true, evict() {} };
+    expectConfigError(
+      thrown(() => new Registry(hooks, '10' as never)),
+      'new Registry() maxEntries must be an integer in 0..65534, got "10" (a string)',
+    );
+    expectConfigError(
+      thrown(() => new Registry(hooks, 10, null as never)),
+      'new Registry() pool must be an IpPool (no take()), got null',
+    );
+  });
+
+  it('new IpPool() bounds and mode of the wrong type throw (it handed out nothing, or in order)', () => {
+    expectConfigError(
+      thrown(() => new IpPool('1' as never)),
+      'new IpPool() min must be an integer in 1..65534, got "1" (a string)',
+    );
+    expectConfigError(
+      thrown(() => new IpPool(10, 5)),
+      'new IpPool() max must be an integer in 10..65534, got 5',
+    );
+    expectConfigError(
+      thrown(() => new IpPool(1, 10, 'by-name' as never)),
+      'new IpPool() mode must be one of by-domain, sequential, got "by-name" (a string)',
+    );
+    expect(new IpPool(1, 10, 'by-domain').take('a')).toBeGreaterThan(0);
+  });
+
+  it('domainFingerprint() of a number throws (every one was 1)', () => {
+    expectConfigError(
+      thrown(() => domainFingerprint(42 as never)),
+      'domainFingerprint() domain must be a string, got 42',
+    );
+  });
 });

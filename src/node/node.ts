@@ -734,6 +734,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     let payload: Uint8Array;
     try {
       options = withoutNullSignal('ping()', options);
+      // A number was sent as its digits: a ping of a domain nobody asked for.
+      checkType('ping() domain', domain, 'string');
       timeoutMs = checkDelay('option timeout', options.timeout ?? this.options.pingTimeout);
       checkSignal('option signal', options.signal);
       payload = pingPayload(domain);

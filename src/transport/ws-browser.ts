@@ -319,7 +319,7 @@ export async function dialBrowserWs(url: string, options: BrowserWsDialOptions =
   checkOptions('dialBrowserWs()', options);
   const Ctor = webSocketClass(options);
   const { signal, timeout, protocols, WebSocket: _ctor, ...transportOptions } = options;
-  checkBrowserWsOptions(transportOptions);
+  checkBrowserWsOptions(options);
   const shown = withoutPassword(url);
   const target = absoluteWsUrl(url);
   return guardDial<Transport>(`WebSocket dial to ${shown}`, { signal, timeout }, (attempt) => {
@@ -363,10 +363,15 @@ export function webSocketClass(options: BrowserWsDialOptions, name = 'WebSocket'
   return Ctor;
 }
 
-/** Throws ConfigError for a transport option the transport would refuse (water marks, timers). */
-export function checkBrowserWsOptions(options: BrowserWsOptions): void {
+/** Throws ConfigError for a transport or dial option the dial would refuse (water marks, timers, protocols). */
+export function checkBrowserWsOptions(options: BrowserWsDialOptions): void {
   waterMarks(options, transportDefaults.wsHighWaterMark);
   checkTransportOptions(options);
+  // Else the WebSocket class threw at each attempt, and the first one closed connect()'s session.
+  const { protocols } = options;
+  if (protocols !== undefined) {
+    for (const p of Array.isArray(protocols) ? protocols : [protocols]) checkType('protocols', p, 'string');
+  }
 }
 
 /** The schemes a WebSocket takes: http(s) too, which browsers (2024 on) open as ws(s). */

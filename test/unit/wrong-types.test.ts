@@ -354,3 +354,45 @@ describe("the switcher's parts, for a relay of one's own", () => {
     );
   });
 });
+
+describe('per-call arguments found on a second pass', () => {
+  it.each([42, null, {}])('ping() domain %j rejects (a number was pinged as its digits)', async (domain) => {
+    const node = new Node(memoryPair()[0], { heartbeatInterval: 0 });
+    try {
+      // Bounded: without the check the ping went out and waited for an answer.
+      const err = await rejectsWithConfigError(() => node.ping(domain as never, { timeout: 200 }));
+      expect(err.message).toBe(`ping() domain must be a string, got ${String(domain)}`);
+    } finally {
+      node.destroy();
+    }
+  });
+
+  it.each([42, null, ['a', 42]])(
+    'WebSocket protocols %j are refused by the call, not by each attempt',
+    async (protocols) => {
+      // A WebSocket class that never opens: only the checks before it (or the timeout) end a dial.
+      class Never {
+        addEventListener(): void {}
+        removeEventListener(): void {}
+        close(): void {}
+      }
+      const WebSocket = Never as never;
+      const err = await rejectsWithConfigError(() =>
+        dialBrowserWs('ws://127.0.0.1:9/', { protocols: protocols as never, WebSocket, timeout: 200 }),
+      );
+      expect(err.message).toMatch(/^protocols must be a string, got (42|null)$/);
+      let session: { close(): Promise<void> } | undefined;
+      const byConnect = thrown(() => {
+        session = browserConnect('ws://127.0.0.1:9/', {
+          password: 'p',
+          domain: 'd',
+          reconnectOnWake: false,
+          ws: { protocols: protocols as never, WebSocket },
+        });
+      });
+      // Made without the check: closed, so that its attempts end with the test.
+      await session?.close();
+      expectConfigError(byConnect, `option ws.${err.message}`);
+    },
+  );
+});

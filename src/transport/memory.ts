@@ -77,14 +77,14 @@ export function memoryPair(options: MemoryPairOptions = {}): [MemoryTransport, M
   // Checked as the others are: an rng that is no function threw a TypeError at the first send
   // (inside a delivery, not at the call), and remoteAddresses that are no pair at the call.
   if (options.rng !== undefined && typeof options.rng !== 'function') {
-    throw new ConfigError(`rng must be a function, got ${shown(options.rng)}`);
+    throw new ConfigError(`option rng must be a function, got ${shown(options.rng)}`);
   }
   const names = options.remoteAddresses;
   if (
     names !== undefined &&
     (!Array.isArray(names) || names.length !== 2 || names.some((x) => typeof x !== 'string'))
   ) {
-    throw new ConfigError(`remoteAddresses must be two strings, got ${shown(names)}`);
+    throw new ConfigError(`option remoteAddresses must be two strings, got ${shown(names)}`);
   }
   const n = ++pairCount;
   const [nameA, nameB] = names ?? [`memory#${n}/b`, `memory#${n}/a`];

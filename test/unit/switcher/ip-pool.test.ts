@@ -73,7 +73,7 @@ describe('IpPool arguments', () => {
       expect(() => new IpPool(min, max), `${min}..${max}`).toThrow(ConfigError);
     }
     expect(() => new IpPool(1, 10, 'random' as never)).toThrow(
-      new ConfigError('IpPool mode must be one of by-domain, sequential, got "random" (a string)'),
+      new ConfigError('new IpPool() mode must be one of by-domain, sequential, got "random" (a string)'),
     );
     expect(new IpPool(1, 1).take()).toBe(1);
     expect(new IpPool().take()).toBe(1);

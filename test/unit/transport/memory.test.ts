@@ -60,10 +60,10 @@ describe('memoryPair', () => {
     // An rng that is no function was taken, and threw a TypeError at the first delivery, an
     // uncaught exception; remoteAddresses that are no pair threw a TypeError at the call.
     expect(() => memoryPair({ maxChunk: 4, rng: 5 as never })).toThrow(
-      new ConfigError('rng must be a function, got 5'),
+      new ConfigError('option rng must be a function, got 5'),
     );
     expect(() => memoryPair({ remoteAddresses: 5 as never })).toThrow(
-      new ConfigError('remoteAddresses must be two strings, got 5'),
+      new ConfigError('option remoteAddresses must be two strings, got 5'),
     );
     expect(() => memoryPair({ remoteAddresses: ['a'] as never })).toThrow(ConfigError);
     expect(() => memoryPair({ remoteAddresses: ['a', 2] as never })).toThrow(ConfigError);

@@ -40,10 +40,10 @@ class Entry<T> implements PendingDial<T> {
 export class PendingDials<T> {
   private readonly pending = new Map<number, Entry<T>>();
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private timerAt = 0;
+  #timerAt = 0;
   /** Pending dials whose timeout differs from the usual one. */
-  private unusual = 0;
-  private readonly fire = (): void => this.expire();
+  #unusual = 0;
+  private readonly fire = (): void => this.#expire();
 
   /**
    * @param usualTimeout the timeout most dials use (the node's dialTimeout)
@@ -83,12 +83,12 @@ export class PendingDials<T> {
       // every dial) share one listener on it. With a listener each, the eleventh dial in flight
       // made Node.js warn of a leak (MaxListenersExceededWarning).
       e.unlisten = whenAborted(signal, () =>
-        this.giveUp(e, new AbortError(`dial ${formatTarget(target)} aborted`, { cause: signal.reason })),
+        this.#giveUp(e, new AbortError(`dial ${formatTarget(target)} aborted`, { cause: signal.reason })),
       );
     }
-    if (!usual) this.unusual++;
+    if (!usual) this.#unusual++;
     this.pending.set(port, entry);
-    if (this.timer === null || deadline < this.timerAt) this.arm(deadline);
+    if (this.timer === null || deadline < this.#timerAt) this.#arm(deadline);
     return promise;
   }
 
@@ -101,7 +101,7 @@ export class PendingDials<T> {
   take(port: number): PendingDial<T> | undefined {
     const e = this.pending.get(port);
     if (e === undefined) return undefined;
-    this.remove(e);
+    this.#remove(e);
     return e;
   }
 
@@ -112,7 +112,7 @@ export class PendingDials<T> {
   abandon(port: number, err: Error): boolean {
     const e = this.pending.get(port);
     if (e === undefined) return false;
-    this.giveUp(e, err);
+    this.#giveUp(e, err);
     return true;
   }
 
@@ -120,22 +120,22 @@ export class PendingDials<T> {
   failAll(err: Error = new ConnectionClosedError(), keep?: (port: number) => boolean): PendingDial<T>[] {
     const all = [...this.pending.values()].filter((e) => keep === undefined || !keep(e.port));
     for (const e of all) {
-      this.remove(e);
+      this.#remove(e);
       e.reject(err);
     }
     return all;
   }
 
-  private giveUp(e: Entry<T>, err: Error): void {
+  #giveUp(e: Entry<T>, err: Error): void {
     if (this.pending.get(e.port) !== e) return;
-    this.remove(e);
+    this.#remove(e);
     this.onGiveUp(e.port);
     e.reject(err);
   }
 
-  private remove(e: Entry<T>): void {
+  #remove(e: Entry<T>): void {
     this.pending.delete(e.port);
-    if (!e.usual) this.unusual--;
+    if (!e.usual) this.#unusual--;
     e.unlisten?.();
     if (this.pending.size === 0 && this.timer !== null) {
       clearTimeout(this.timer);
@@ -143,13 +143,13 @@ export class PendingDials<T> {
     }
   }
 
-  private arm(at: number): void {
+  #arm(at: number): void {
     if (this.timer !== null) clearTimeout(this.timer);
-    this.timerAt = at;
+    this.#timerAt = at;
     this.timer = timeout(this.fire, Math.max(0, at - now()));
   }
 
-  private expire(): void {
+  #expire(): void {
     this.timer = null;
     const t = now();
     const due: Entry<T>[] = [];
@@ -160,15 +160,15 @@ export class PendingDials<T> {
       } else if (e.deadline < next) {
         next = e.deadline;
         // Usual dials sit in deadline order: with no other kind pending, the rest are later.
-        if (this.unusual === 0) break;
+        if (this.#unusual === 0) break;
       }
     }
     for (const e of due) {
-      this.giveUp(
+      this.#giveUp(
         e,
         new DialTimeoutError(`dial ${formatTarget(e.target)} timed out after ${e.timeoutMs} ms`),
       );
     }
-    if (next !== Number.POSITIVE_INFINITY && this.pending.size > 0 && this.timer === null) this.arm(next);
+    if (next !== Number.POSITIVE_INFINITY && this.pending.size > 0 && this.timer === null) this.#arm(next);
   }
 }

@@ -23,33 +23,33 @@ import type { PingAgain } from './pinger.js';
 export class Heartbeat {
   /** The periodic check; none with an interval of 0 (checkNow() works all the same). */
   private readonly timer: ReturnType<typeof setInterval> | undefined;
-  private lastWritten = -1;
+  #lastWritten = -1;
   // Monotonic times (util/timers now()): with the wall clock, a step back (NTP, a resumed VM)
   // stopped the pings until the clock caught up, and a dead peer went unnoticed that long.
-  private lastChange = now();
-  private lastReceived = -1;
-  private lastHeard = now();
+  #lastChange = now();
+  #lastReceived = -1;
+  #lastHeard = now();
   /** When the last bytes came, by the wall clock (heard()); never, for a caller that does not say. */
-  private heardWall = Number.NEGATIVE_INFINITY;
+  #heardWall = Number.NEGATIVE_INFINITY;
   /** The check's period, a quarter interval (25 ms at least). */
-  private readonly period: number;
+  readonly #period: number;
   /** When the last check ran, by both clocks: a check far behind its time follows a sleep. */
-  private lastTick = now();
-  private lastTickWall = Date.now();
+  #lastTick = now();
+  #lastTickWall = Date.now();
   private inFlight = false;
   /** Counts the pings sent: a ping whose number is no longer this one was dropped (a wake's). */
-  private pingNo = 0;
+  #pingNo = 0;
   /** Sends the ping out now again under its id, answered only by what is heard from now on. */
-  private askAgain: (() => boolean) | undefined;
+  #askAgain: (() => boolean) | undefined;
   private stopped = false;
   /** The wait that judges a ping no id was free for (or that timed out): cleared by stop(). */
   private judgeTimer: TimerHandle | undefined;
   /** checkNow() callers, told how the ping out now ends: true alive, false dead or stopped. */
-  private waiters: ((alive: boolean) => void)[] = [];
+  #waiters: ((alive: boolean) => void)[] = [];
   /** The deadline of the checkNow() callers waiting, a timeout after the first of them. */
-  private checkTimer: TimerHandle | undefined;
+  #checkTimer: TimerHandle | undefined;
   /** The bytes received when the first of the checkNow() callers waiting began. */
-  private checkMark = 0;
+  #checkMark = 0;
   /**
    * When a ping last proved the peer alive, by both clocks: checkNow() lets that stand for one
    * timeout (a wake's `online` and `visibilitychange` together make one check, not two). Both,
@@ -57,8 +57,8 @@ export class Heartbeat {
    * count the time suspended (Linux's does not), so an answer heard just before hours of sleep
    * looked fresh on waking; the wall clock counts it, but may step back (then a check goes out).
    */
-  private aliveAt = Number.NEGATIVE_INFINITY;
-  private aliveAtWall = Number.NEGATIVE_INFINITY;
+  #aliveAt = Number.NEGATIVE_INFINITY;
+  #aliveAtWall = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly intervalMs: number,
@@ -70,22 +70,22 @@ export class Heartbeat {
     private readonly ping: (timeoutMs: number, again: PingAgain) => Promise<number>,
     private readonly onDead: (err: Error) => void,
   ) {
-    this.period = Math.max(25, intervalMs >>> 2);
-    this.timer = intervalMs > 0 ? interval(() => this.tick(), this.period) : undefined;
+    this.#period = Math.max(25, intervalMs >>> 2);
+    this.timer = intervalMs > 0 ? interval(() => this.tick(), this.#period) : undefined;
   }
 
   /** The periodic check: pings when an interval passed without writes, or without anything heard. */
   private tick(): void {
-    if (this.catchUp() && this.inFlight) {
-      this.repingAfterWake();
+    if (this.#catchUp() && this.inFlight) {
+      this.#repingAfterWake();
       return;
     }
-    const t = this.observe();
+    const t = this.#observe();
     // Go pings after an interval without writes. Our writes prove nothing about the peer, though:
     // a node that keeps writing to a path gone dark (an application's own pings, dials retried on
     // timeout) would never ping. So an interval in which nothing was heard pings too.
     const { intervalMs } = this;
-    if (this.inFlight || (t - this.lastChange < intervalMs && t - this.lastHeard < intervalMs)) return;
+    if (this.inFlight || (t - this.#lastChange < intervalMs && t - this.#lastHeard < intervalMs)) return;
     this.probe('heartbeat');
   }
 
@@ -107,30 +107,30 @@ export class Heartbeat {
    * clock stepped forward by more than an interval costs one early ping at most. Returns true when
    * it found the check late so.
    */
-  private catchUp(): boolean {
+  #catchUp(): boolean {
     const t = now();
     const wall = Date.now();
-    const gap = t - this.lastTick;
-    const wallGap = wall - this.lastTickWall;
-    this.lastTick = t;
-    this.lastTickWall = wall;
+    const gap = t - this.#lastTick;
+    const wallGap = wall - this.#lastTickWall;
+    this.#lastTick = t;
+    this.#lastTickWall = wall;
     const late = Math.max(gap, wallGap);
-    if (late - this.period <= this.intervalMs) return false;
-    this.lastHeard -= Math.max(0, wallGap - gap);
+    if (late - this.#period <= this.intervalMs) return false;
+    this.#lastHeard -= Math.max(0, wallGap - gap);
     const r = this.received();
-    if (r !== this.lastReceived) {
-      this.lastReceived = r;
-      const age = wall - this.heardWall;
+    if (r !== this.#lastReceived) {
+      this.#lastReceived = r;
+      const age = wall - this.#heardWall;
       // Unknown if not within the gap, or if the wall clock stepped back (beyond a quarter interval).
-      const known = wallGap + this.period >= gap && age >= 0 && age <= wallGap;
-      this.lastHeard = Math.max(this.lastHeard, t - (known ? age : late));
+      const known = wallGap + this.#period >= gap && age >= 0 && age <= wallGap;
+      this.#lastHeard = Math.max(this.#lastHeard, t - (known ? age : late));
     }
     return true;
   }
 
   /** Bytes were received now (called with each chunk, as they are counted in `received`). */
   heard(): void {
-    this.heardWall = Date.now();
+    this.#heardWall = Date.now();
   }
 
   /**
@@ -146,10 +146,10 @@ export class Heartbeat {
    * already over (timed out, no id free) is followed by a new ping. A checkNow() caller waiting on
    * the old ping waits on this one, within its own deadline as before.
    */
-  private repingAfterWake(): void {
+  #repingAfterWake(): void {
     clearTimeout(this.judgeTimer);
     this.judgeTimer = undefined;
-    if (this.askAgain?.() === true) return;
+    if (this.#askAgain?.() === true) return;
     this.inFlight = false;
     this.probe('heartbeat');
   }
@@ -164,22 +164,22 @@ export class Heartbeat {
    */
   checkNow(): Promise<boolean> {
     if (this.stopped) return Promise.resolve(false);
-    this.observe();
+    this.#observe();
     if (!this.inFlight) {
-      const sinceWall = Date.now() - this.aliveAtWall;
-      if (now() - this.aliveAt < this.timeoutMs && sinceWall >= 0 && sinceWall < this.timeoutMs) {
+      const sinceWall = Date.now() - this.#aliveAtWall;
+      if (now() - this.#aliveAt < this.timeoutMs && sinceWall >= 0 && sinceWall < this.timeoutMs) {
         return Promise.resolve(true);
       }
       this.probe('liveness check');
     }
-    const answer = new Promise<boolean>((resolve) => this.waiters.push(resolve));
+    const answer = new Promise<boolean>((resolve) => this.#waiters.push(resolve));
     // Its own deadline, whatever the ping's verdict waits for: a ping stuck behind our backed-up
     // output (an upload in flight) is excused for 2 × interval + timeout after the last byte
     // heard, and a check waited that long (32 s by default; the whole of it after a sleep that the
     // monotonic clock did not count), which is the wait it is there to cut short.
-    if (this.checkTimer === undefined) {
-      this.checkMark = this.received();
-      this.checkTimer = timeout(() => this.checkDue(false), this.timeoutMs);
+    if (this.#checkTimer === undefined) {
+      this.#checkMark = this.received();
+      this.#checkTimer = timeout(() => this.#checkDue(false), this.timeoutMs);
     }
     return answer;
   }
@@ -190,15 +190,15 @@ export class Heartbeat {
    * has polled for input (`last`), as a ping that timed out is: after a stall, an answer waiting
    * in the socket is read only then.
    */
-  private checkDue(last: boolean): void {
-    this.checkTimer = undefined;
-    if (this.stopped || this.waiters.length === 0) return;
-    if (this.received() !== this.checkMark) {
+  #checkDue(last: boolean): void {
+    this.#checkTimer = undefined;
+    if (this.stopped || this.#waiters.length === 0) return;
+    if (this.received() !== this.#checkMark) {
       this.answer(true);
       return;
     }
     if (!last) {
-      this.checkTimer = timeout(() => this.checkDue(true), 0);
+      this.#checkTimer = timeout(() => this.#checkDue(true), 0);
       return;
     }
     const err = new ConnectionClosedError(`liveness check: no answer within ${this.timeoutMs} ms`);
@@ -209,13 +209,13 @@ export class Heartbeat {
 
   /** Tells the checkNow() callers; an alive verdict stands for a timeout (aliveAt). */
   private answer(alive: boolean): void {
-    clearTimeout(this.checkTimer);
-    this.checkTimer = undefined;
+    clearTimeout(this.#checkTimer);
+    this.#checkTimer = undefined;
     if (alive) {
-      this.aliveAt = now();
-      this.aliveAtWall = Date.now();
+      this.#aliveAt = now();
+      this.#aliveAtWall = Date.now();
     }
-    for (const w of this.waiters.splice(0)) w(alive);
+    for (const w of this.#waiters.splice(0)) w(alive);
   }
 
   stop(): void {
@@ -226,17 +226,17 @@ export class Heartbeat {
   }
 
   /** Takes note of the traffic since the last look; returns the time of this one. */
-  private observe(): number {
+  #observe(): number {
     const t = now();
     const r = this.received();
-    if (r !== this.lastReceived) {
-      this.lastReceived = r;
-      this.lastHeard = t;
+    if (r !== this.#lastReceived) {
+      this.#lastReceived = r;
+      this.#lastHeard = t;
     }
     const w = this.written();
-    if (w !== this.lastWritten) {
-      this.lastWritten = w;
-      this.lastChange = t;
+    if (w !== this.#lastWritten) {
+      this.#lastWritten = w;
+      this.#lastChange = t;
     }
     return t;
   }
@@ -245,35 +245,35 @@ export class Heartbeat {
   private probe(what: string): void {
     const { intervalMs, timeoutMs, received } = this;
     this.inFlight = true;
-    const no = ++this.pingNo;
+    const no = ++this.#pingNo;
     let atPing = received();
     const again: PingAgain = {};
-    this.askAgain = () => {
-      if (no !== this.pingNo || again.resend?.(timeoutMs) !== true) return false;
+    this.#askAgain = () => {
+      if (no !== this.#pingNo || again.resend?.(timeoutMs) !== true) return false;
       atPing = received();
       return true;
     };
     /** Ends the ping: alive or not, or no verdict (undefined) when it may not have gone out yet. */
     const settle = (alive: boolean | undefined): void => {
       // Dropped after a wake: the ping sent then has the say.
-      if (no !== this.pingNo) return;
+      if (no !== this.#pingNo) return;
       this.inFlight = false;
       // The ping itself is not activity.
-      this.lastWritten = this.written();
-      this.lastChange = now();
+      this.#lastWritten = this.written();
+      this.#lastChange = now();
       if (alive === undefined) {
         // A checkNow() caller gets a ping of its own now, not the next check's (there may be none).
-        if (this.waiters.length > 0) this.probe('liveness check');
+        if (this.#waiters.length > 0) this.probe('liveness check');
         return;
       }
       this.answer(alive);
     };
     /** `polled`: run from a timer set in the timers phase, so after the loop polled for input. */
     const judge = (err: Error, excusedBefore = false, polled = false): void => {
-      if (no !== this.pingNo) return;
+      if (no !== this.#pingNo) return;
       // The first timer after a sleep may be this one, not the check's.
-      if (!this.stopped && this.catchUp()) {
-        this.repingAfterWake();
+      if (!this.stopped && this.#catchUp()) {
+        this.#repingAfterWake();
         return;
       }
       // Bytes heard since the ping prove the peer alive. So do bytes heard lately while our
@@ -284,11 +284,11 @@ export class Heartbeat {
         // Not to a check that joined this ping after them, when nothing came since: heard before
         // the machine slept, with the ping sent before it, they made a wake's check find the dead
         // connection alive. That check gets a ping of its own instead.
-        const stale = this.waiters.length > 0 && r === this.checkMark;
+        const stale = this.#waiters.length > 0 && r === this.#checkMark;
         settle(this.stopped ? false : stale ? undefined : true);
         return;
       }
-      if (r !== this.lastReceived) this.lastHeard = now();
+      if (r !== this.#lastReceived) this.#lastHeard = now();
       const backed = this.backlogged();
       // Our output drained while the ping was excused: the ping may have only just gone out,
       // behind it. A new one (sent at the next check) gets a whole timeout of its own.
@@ -296,14 +296,14 @@ export class Heartbeat {
         settle(undefined);
         return;
       }
-      const excused = this.lastHeard + 2 * intervalMs + timeoutMs - now();
+      const excused = this.#lastHeard + 2 * intervalMs + timeoutMs - now();
       if (backed && excused > 0) {
         // Judged again at each check until that excuse runs out (alive as soon as anything is
         // heard), not left to the next ping: that one was sent a check later and judged a
         // timeout after, so a dead peer went unnoticed up to a timeout past the bound (with
         // an interval and a timeout of 1 s each, 4.25 s after the last byte instead of 3.25 s;
         // 7.5 s instead of 5.25 s with a timeout of 3 s).
-        this.judgeTimer = timeout(() => judge(err, true), Math.min(excused, this.period));
+        this.judgeTimer = timeout(() => judge(err, true), Math.min(excused, this.#period));
         return;
       }
       if (!polled) {
@@ -319,7 +319,7 @@ export class Heartbeat {
     this.ping(timeoutMs, again).then(
       () => settle(!this.stopped),
       (err: unknown) => {
-        if (no !== this.pingNo) return;
+        if (no !== this.#pingNo) return;
         if (!this.stopped && err instanceof LimitError) {
           // No ping id free (outstanding pings, or ids kept out of use after their timeout): no
           // ping went out, and that is no answer. Bytes heard within the timeout still prove the

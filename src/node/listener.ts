@@ -48,14 +48,14 @@ interface Waiter<S> {
 export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> {
   /** The virtual port listened on. */
   readonly port: number;
-  private readonly backlogSize: number;
+  readonly #backlogSize: number;
   private readonly backlog = new Deque<S>(4);
-  private readonly waiters = new Deque<Waiter<S>>(2);
+  readonly #waiters = new Deque<Waiter<S>>(2);
   /** @internal run once when the listener closes (unregisters it). */
   onClosed: ((l: Listener<S>) => void) | null = null;
-  private _closed = false;
+  #_closed = false;
   /** A 'stream' handler came while streams waited in the backlog; they go to it first. */
-  private draining = false;
+  #draining = false;
   /**
    * The backlog was scanned for dead streams in this turn, and no stream of this port has ended
    * since (streamEnded): no scan is needed before the next turn. Without it, a flood of opens at
@@ -63,9 +63,9 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
    * refused opens held the event loop 7.7 s). Cleared at the next microtask too: a stream that
    * failed with nobody listening is destroyed in a later turn.
    */
-  private scanned = false;
-  private readonly rescan = (): void => {
-    this.scanned = false;
+  #scanned = false;
+  readonly #rescan = (): void => {
+    this.#scanned = false;
   };
 
   /** Created by `listen()` on a node or a session. */
@@ -74,30 +74,30 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     this.port = port;
     // Checked here for node and session listeners alike: a negative or NaN backlog refused every
     // open with `listener backlog full` instead of failing the call.
-    this.backlogSize = checkInt('option backlog', backlog, 0, MAX_BACKLOG);
+    this.#backlogSize = checkInt('option backlog', backlog, 0, MAX_BACKLOG);
   }
 
   /** True once the listener is closed. */
   get closed(): boolean {
-    return this._closed;
+    return this.#_closed;
   }
 
   /** Streams accepted by the node and not yet taken by the application. */
   get pending(): number {
-    this.prune();
+    this.#prune();
     return this.backlog.length;
   }
 
   /** @internal a stream accepted on this port has ended: the backlog may hold a dead one. */
   streamEnded(): void {
-    this.scanned = false;
+    this.#scanned = false;
   }
 
   /** Forgets backlog streams that died before anyone took them (a reset right after the open). */
-  private prune(): void {
-    if (this.scanned) return;
-    this.scanned = true;
-    queueMicrotask(this.rescan);
+  #prune(): void {
+    if (this.#scanned) return;
+    this.#scanned = true;
+    queueMicrotask(this.#rescan);
     let dead = false;
     for (const s of this.backlog) if (s.destroyed === true) dead = true;
     if (!dead) return;
@@ -111,20 +111,20 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
    * for dead streams only when it looks full (its length bounds the live count), not on each open.
    */
   canTake(): boolean {
-    if (this._closed) return false;
-    if (this.waiters.length > 0 || this.listenerCount('stream') > 0) return true;
-    return this.backlog.length < this.backlogSize || this.pending < this.backlogSize;
+    if (this.#_closed) return false;
+    if (this.#waiters.length > 0 || this.listenerCount('stream') > 0) return true;
+    return this.backlog.length < this.#backlogSize || this.pending < this.#backlogSize;
   }
 
   /** @internal hands over a stream whose ACK has been sent. */
   offer(s: S): void {
-    const w = this.waiters.shift();
+    const w = this.#waiters.shift();
     if (w) {
       w.resolve(s);
       return;
     }
     // While the backlog is being handed to a new handler, newer streams queue behind it.
-    if (this.listenerCount('stream') > 0 && !this.draining) {
+    if (this.listenerCount('stream') > 0 && !this.#draining) {
       this.emit('stream', s);
       return;
     }
@@ -141,23 +141,23 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     fn: (...args: ListenerEvents<S>[K]) => void,
   ): this {
     super.on(event, fn);
-    if (event === 'stream' && this.backlog.length > 0 && !this.draining) {
-      this.draining = true;
-      queueMicrotask(() => this.drainBacklog());
+    if (event === 'stream' && this.backlog.length > 0 && !this.#draining) {
+      this.#draining = true;
+      queueMicrotask(() => this.#drainBacklog());
     }
     return this;
   }
 
-  private drainBacklog(): void {
-    this.draining = false;
-    this.prune();
-    while (!this._closed && this.backlog.length > 0 && this.listenerCount('stream') > 0) {
+  #drainBacklog(): void {
+    this.#draining = false;
+    this.#prune();
+    while (!this.#_closed && this.backlog.length > 0 && this.listenerCount('stream') > 0) {
       this.emit('stream', this.backlog.shift()!);
     }
   }
 
   /** The AbortError text of an accept(): which listener's, among a program's several. */
-  private acceptAborted(): string {
+  #acceptAborted(): string {
     return `accept on port ${this.port} aborted`;
   }
 
@@ -169,12 +169,12 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
     } catch (err) {
       return Promise.reject(err);
     }
-    this.prune();
+    this.#prune();
     const s = this.backlog.shift();
     if (s !== undefined) return Promise.resolve(s);
-    if (this._closed) return Promise.reject(new ConnectionClosedError('listener closed'));
+    if (this.#_closed) return Promise.reject(new ConnectionClosedError('listener closed'));
     if (signal?.aborted)
-      return Promise.reject(new AbortError(this.acceptAborted(), { cause: signal.reason }));
+      return Promise.reject(new AbortError(this.#acceptAborted(), { cause: signal.reason }));
     return new Promise<S>((resolve, reject) => {
       const w: Waiter<S> = { resolve, reject };
       if (signal) {
@@ -182,8 +182,8 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
         // with the server's shutdown signal, share one listener on it. With a listener each, the
         // eleventh made Node.js warn of a leak (MaxListenersExceededWarning).
         const unlisten = whenAborted(signal, () => {
-          this.removeWaiter(w);
-          reject(new AbortError(this.acceptAborted(), { cause: signal.reason }));
+          this.#removeWaiter(w);
+          reject(new AbortError(this.#acceptAborted(), { cause: signal.reason }));
         });
         w.resolve = (v) => {
           unlisten();
@@ -194,7 +194,7 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
           reject(e);
         };
       }
-      this.waiters.push(w);
+      this.#waiters.push(w);
     });
   }
 
@@ -204,7 +204,7 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
       try {
         yield await this.accept();
       } catch (err) {
-        if (this._closed) return;
+        if (this.#_closed) return;
         throw err;
       }
     }
@@ -216,23 +216,23 @@ export class Listener<S extends Destroyable> extends Emitter<ListenerEvents<S>> 
    * cancelled by an application (code 0); locally they close without an error.
    */
   close(): void {
-    if (this._closed) return;
-    this._closed = true;
+    if (this.#_closed) return;
+    this.#_closed = true;
     for (const s of this.backlog) {
       if (s.core !== undefined) s.core.refuse('listener closed');
       else s.destroy();
     }
     this.backlog.clear();
     const err = new ConnectionClosedError('listener closed');
-    for (const w of this.waiters) w.reject(err);
-    this.waiters.clear();
+    for (const w of this.#waiters) w.reject(err);
+    this.#waiters.clear();
     this.onClosed?.(this);
     this.emit('close');
   }
 
-  private removeWaiter(w: Waiter<S>): void {
-    const rest = [...this.waiters].filter((x) => x !== w);
-    this.waiters.clear();
-    for (const x of rest) this.waiters.push(x);
+  #removeWaiter(w: Waiter<S>): void {
+    const rest = [...this.#waiters].filter((x) => x !== w);
+    this.#waiters.clear();
+    for (const x of rest) this.#waiters.push(x);
   }
 }

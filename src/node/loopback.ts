@@ -30,10 +30,10 @@ export class Loopback implements StreamHost {
   readonly scheduler: Scheduler;
   readonly options: ResolvedNodeOptions;
   readonly logger: Logger;
-  private readonly owner: LoopbackOwner;
+  readonly #owner: LoopbackOwner;
 
   constructor(owner: LoopbackOwner) {
-    this.owner = owner;
+    this.#owner = owner;
     this.options = owner.options;
     this.logger = owner.logger;
     const o = owner.options;
@@ -83,23 +83,23 @@ export class Loopback implements StreamHost {
   }
 
   release(stream: StreamCore): void {
-    this.owner.release(stream);
+    this.#owner.release(stream);
   }
 
   sent(stream: StreamCore): void {
-    this.owner.sent(stream);
+    this.#owner.sent(stream);
   }
 
   accountReceive(delta: number): void {
-    this.owner.accountReceive(delta);
+    this.#owner.accountReceive(delta);
   }
 
   canBuffer(n: number): boolean {
-    return this.owner.canBuffer(n);
+    return this.#owner.canBuffer(n);
   }
 
   logViolation(fields: object): void {
-    this.owner.logViolation(fields);
+    this.#owner.logViolation(fields);
   }
 
   close(): void {

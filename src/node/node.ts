@@ -279,7 +279,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   readonly scheduler: Scheduler;
   /** The connection the node runs over. */
   readonly transport: Transport;
-  private readonly makeStream: StreamFactory<S>;
+  readonly #makeStream: StreamFactory<S>;
   private readonly streams = new Map<number, StreamCore>();
   /**
    * `streams` in serial order, for the admin's pages (streamPage()), made at the first page asked
@@ -291,24 +291,24 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   private added = 0;
   private readonly listeners = new Map<number, Listener<S>>();
   /** Listeners owned by a session: they outlive this node's connection. */
-  private readonly borrowed = new Set<Listener<S>>();
+  readonly #borrowed = new Set<Listener<S>>();
   private readonly dialPorts = new PortPool(1000, 0xffff);
   private readonly dials: PendingDials<S>;
   /**
    * Ports a dial must not take besides those in use: listened on. (A port retained after its
    * stream, or quarantined after a dial gave up, stays in use in the pool until it expires.)
    */
-  private readonly portBusy = (p: number): boolean => this.listeners.has(p);
+  readonly #portBusy = (p: number): boolean => this.listeners.has(p);
   private readonly pinger: Pinger;
   private readonly retention: Retention;
   /** Dialled streams released with frames still queued: their ports wait for sent(). */
-  private readonly sending = new Set<StreamCore>();
+  readonly #sending = new Set<StreamCore>();
   private loopback: Loopback | null = null;
   private readonly heartbeat: Heartbeat;
-  private readonly frameDecoder: FrameDecoder | null;
-  private _ip: number;
-  private _domain: string;
-  private normalizedDomain: string | null;
+  readonly #frameDecoder: FrameDecoder | null;
+  #_ip: number;
+  #_domain: string;
+  #normalizedDomain: string | null;
   private receiveBuffered = 0;
   /**
    * Set once an ACK has shown that this link ends at a flexmux node taking early data (no switcher
@@ -322,19 +322,19 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    */
   private readonly earlyDomains = new Map<string, EarlyAnswer>();
   /** Dials that went out with early data, by local port, until their ACK. */
-  private readonly earlyDials = new Map<number, EarlyDial<S>>();
+  readonly #earlyDials = new Map<number, EarlyDial<S>>();
   /** Frames that came for a waiting dial's port ahead of its ACK, by local port (BeforeAck). */
-  private readonly beforeAck = new Map<number, BeforeAck>();
+  readonly #beforeAck = new Map<number, BeforeAck>();
   /** The caps byte of our OpenStreams: EARLY_DATA only with the option (a switcher routes for it). */
-  private readonly openCaps: number;
-  private _closed = false;
+  readonly #openCaps: number;
+  #_closed = false;
   private closing = false;
   /**
    * Aborted once the node closes (or starts to): it ends the pauses of the dials and pings waiting
    * for their target, whose next attempts fail as a closed node's do, instead of waiting out up
    * to 1 s. Each wait follows it (redial.ts), adding no listener of its own.
    */
-  private readonly waitsEnd = new AbortController();
+  readonly #waitsEnd = new AbortController();
   /**
    * Opens refused at maxStreams or maxReceiveBuffer, logged as a burst (util/burst.ts): the first
    * in full, the rest in a summary at most once a second, and the end once an open is taken again,
@@ -342,14 +342,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * warn, let a peer that floods opens at the limit write the log as fast as it sent them (a
    * 16-byte frame for a line ten times that).
    */
-  private readonly atLimit = new Burst((fields) => this.logger.warn(fields, 'refusing streams: limit'), now);
+  readonly #atLimit = new Burst((fields) => this.logger.warn(fields, 'refusing streams: limit'), now);
   /**
    * Stream protocol violations, logged as a burst in the same way: the first in full at warn, the
    * rest at debug and counted in a summary at most once a second, and the end once a second has
    * passed without one (burstReport) or the node closes. A line each, at warn, let a peer write
    * one for every two 16-byte frames (an open, then a FIN on the plain stream).
    */
-  private readonly violations = new Burst(
+  readonly #violations = new Burst(
     (fields) => this.logger.warn(fields, 'stream protocol violations'),
     now,
     1_000,
@@ -361,10 +361,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * Armed only while a burst is open (none at all while nothing is refused), unref'd, cleared at
    * teardown.
    */
-  private burstReport: TimerHandle | undefined;
-  private closeError: Error | undefined;
+  #burstReport: TimerHandle | undefined;
+  #closeError: Error | undefined;
   /** close() has closed the transport (at once, or once its streams closed or timed out). */
-  private closedHere = false;
+  #closedHere = false;
   /**
    * @internal set by a Session, which logs the loss of the connection itself ('session
    * disconnected', with the same fields): one event, one line.
@@ -392,7 +392,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     super();
     this.options = validateNodeOptions(options);
     const { caps, earlyData } = this.options;
-    this.openCaps = earlyData ? caps : caps & ~Caps.EARLY_DATA;
+    this.#openCaps = earlyData ? caps : caps & ~Caps.EARLY_DATA;
     // Contained: the node logs in the middle of handling a frame and as its connection ends,
     // where a logger that throws (a closed pipe) was taken for a bug of ours that closes the
     // connection, or skipped the 'close' a session waits for to reconnect.
@@ -400,10 +400,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // A transport that is none failed with a TypeError from the scheduler or attach().
     this.transport = checkMethods('new Node() transport', 'a Transport', transport, ['attach', 'send']);
     // Called for the first stream only: a bad one failed there, from a frame handler.
-    this.makeStream = checkType('new Node() makeStream', makeStream, 'function');
-    this._ip = this.options.ip;
-    this._domain = this.options.domain;
-    this.normalizedDomain = normalizeDomain(this._domain);
+    this.#makeStream = checkType('new Node() makeStream', makeStream, 'function');
+    this.#_ip = this.options.ip;
+    this.#_domain = this.options.domain;
+    this.#normalizedDomain = normalizeDomain(this.#_domain);
     const o = this.options;
     this.scheduler = new Scheduler(transport, {
       quantum: o.quantum,
@@ -413,7 +413,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     });
     // A late ACK must not be taken for a later dial from the same port: quarantine the port.
     this.dials = new PendingDials<S>(o.dialTimeout, (p) => {
-      this.dropBeforeAck(p);
+      this.#dropBeforeAck(p);
       this.retention.add(-1 - p, p);
     });
     // A late ping answer must not be taken for a later ping with the same id either.
@@ -422,7 +422,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       if (port >= 0) this.dialPorts.release(port);
       void key;
     });
-    this.frameDecoder =
+    this.#frameDecoder =
       transport.framing === 'stream' ? new FrameDecoder((f) => this.dispatch(f), { splitData: true }) : null;
     // Made with an interval of 0 too (no periodic check then): checkNow() pings through it.
     this.heartbeat = new Heartbeat(
@@ -431,14 +431,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       () => this.scheduler.bytesWritten,
       () => this.stats.bytesIn,
       () => this.scheduler.isBlocked,
-      (t, again) => this.pingRaw(NO_PAYLOAD, t, undefined, undefined, again),
+      (t, again) => this.#pingRaw(NO_PAYLOAD, t, undefined, undefined, again),
       (err) => this.destroy(err),
     );
     try {
       transport.attach({
-        data: (chunk) => this.onTransportData(chunk),
+        data: (chunk) => this.#onTransportData(chunk),
         drain: () => this.scheduler.drain(),
-        close: (err) => this.teardown(err ?? this.endOfStream()),
+        close: (err) => this.teardown(err ?? this.#endOfStream()),
       });
     } catch (err) {
       // Refused (another node holds the transport): its heartbeat must not go on pinging through
@@ -453,17 +453,17 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * option (default 0).
    */
   get ip(): number {
-    return this._ip;
+    return this.#_ip;
   }
 
   /** This node's domain, which it answers pings for; '' for none. */
   get domain(): string {
-    return this._domain;
+    return this.#_domain;
   }
 
   /** True once the node is closed (after `close()`, `destroy()` or the loss of its connection). */
   get closed(): boolean {
-    return this._closed;
+    return this.#_closed;
   }
 
   /**
@@ -471,7 +471,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * takes no new dial or ping. A Session does not count such a node as ready.
    */
   get going(): boolean {
-    return this._closed || this.closing;
+    return this.#_closed || this.closing;
   }
 
   /**
@@ -543,12 +543,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     try {
       options = withoutNullSignal('dial()', options);
       if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
-        return this.startDial(address, options);
+        return this.#startDial(address, options);
       }
       // Checked once, here: a bad address or option is refused at once, not dialled again.
       const target = formatTarget(parseAddress(address));
       const { timeoutMs } = dialLimits(options, this.options);
-      return this.untilTarget('dial', target, timeoutMs, options.signal, (timeout, signal) =>
+      return this.#untilTarget('dial', target, timeoutMs, options.signal, (timeout, signal) =>
         this.dial(address, { ...options, timeout, signal, waitForTarget: false }),
       );
     } catch (err) {
@@ -556,36 +556,36 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     }
   }
 
-  private startDial(address: string | DialTarget, options: DialOptions): Promise<S> {
+  #startDial(address: string | DialTarget, options: DialOptions): Promise<S> {
     const target = parseAddress(address);
     if (options.signal?.aborted)
       throw new AbortError(`dial ${formatTarget(target)} aborted`, { cause: options.signal.reason });
-    if (this._closed || this.closing) throw new NotConnectedError('node is closed');
+    if (this.#_closed || this.closing) throw new NotConnectedError('node is closed');
     const o = this.options;
     if (this.dials.size >= o.maxPendingDials) {
       throw new LimitError(`more than ${o.maxPendingDials} dials are pending`);
     }
-    if (this.streamsHeld() >= o.maxStreams) {
+    if (this.#streamsHeld() >= o.maxStreams) {
       throw new LimitError(`stream limit of ${o.maxStreams} reached`);
     }
     const { window, timeoutMs } = dialLimits(options, o);
     // Go short-cuts dials to itself (PROTOCOL.md 3.2): they never reach the wire.
-    const local = this.isLocal(target);
-    const host: StreamHost = local ? this.loopbackHost() : this;
+    const local = this.#isLocal(target);
+    const host: StreamHost = local ? this.#loopbackHost() : this;
     const domain = local ? '' : 'domain' in target ? target.domain : '';
-    const dstIP = local ? this._ip : 'domain' in target ? SWITCHER_IP : target.ip;
+    const dstIP = local ? this.#_ip : 'domain' in target ? SWITCHER_IP : target.ip;
     // Encoded before a port is taken and the dial registered: a domain it refuses (NUL, too long)
     // must leave nothing behind (a pending dial counted against maxPendingDials, holding its port).
-    const open = encodeOpen({ domain, window, caps: this.openCaps });
-    const port = this.dialPorts.take(this.portBusy);
+    const open = encodeOpen({ domain, window, caps: this.#openCaps });
+    const port = this.dialPorts.take(this.#portBusy);
     if (port < 0) throw new LimitError('no free local port for a new stream');
-    const early = local ? null : this.earlyPlanFor(domain, window);
+    const early = local ? null : this.#earlyPlanFor(domain, window);
     // An early dial resolves at once, like a dial whose ACK came: a later abort does not touch it.
     const signal = early === null ? options.signal : undefined;
     const wait = this.dials.wait(port, target, timeoutMs, signal, window);
-    host.sendControl(Cmd.OPEN, dstIP, target.port, this._ip, port, open);
+    host.sendControl(Cmd.OPEN, dstIP, target.port, this.#_ip, port, open);
     if (early === null) return wait;
-    return Promise.resolve(this.openEarly(port, dstIP, target, domain, early, wait));
+    return Promise.resolve(this.#openEarly(port, dstIP, target, domain, early, wait));
   }
 
   /**
@@ -593,7 +593,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * peer said for this offer; through a switcher that routes early data, what this domain said
    * (`routed` is the normalised domain). Null when the dial must wait for its ACK.
    */
-  private earlyPlanFor(domain: string, offer: number): EarlyPlan | null {
+  #earlyPlanFor(domain: string, offer: number): EarlyPlan | null {
     if (!this.options.earlyData) return null;
     let answer = this.early;
     let routed: string | null = null;
@@ -611,7 +611,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * the ACK then names the acceptor's IP. The ACK is checked when it comes; a refusal, a
    * different answer, a timeout or an abort fails the stream.
    */
-  private openEarly(
+  #openEarly(
     port: number,
     dstIP: number,
     target: DialTarget,
@@ -622,19 +622,19 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     const core = new StreamCore(
       this,
       keyOf(dstIP, target.port, port),
-      { ip: this._ip, port, domain: this._domain },
+      { ip: this.#_ip, port, domain: this.#_domain },
       { ip: dstIP, port: target.port, domain },
       effectiveWindow(answer.window),
       answer.caps,
       true,
     );
     core.awaitOpen();
-    const face = this.faceOf(core);
+    const face = this.#faceOf(core);
     this.add(core);
-    this.earlyDials.set(port, { core, face, answer, routed });
+    this.#earlyDials.set(port, { core, face, answer, routed });
     wait.then(
       () => {},
-      (err: Error) => this.failEarly(port, core, face, target, err),
+      (err: Error) => this.#failEarly(port, core, face, target, err),
     );
     return face;
   }
@@ -648,7 +648,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * told (docs/protocol.md 8). The rest send nothing: there is no stream at the other end, or
    * confirmEarly told it, or the connection is gone.
    */
-  private failEarly(port: number, core: StreamCore, face: S, target: DialTarget, err: Error): void {
+  #failEarly(port: number, core: StreamCore, face: S, target: DialTarget, err: Error): void {
     if (core.state !== 'closed') {
       if (!heard(face))
         this.logger.info(
@@ -656,28 +656,28 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
           'early-data dial failed; its stream fails with the error',
         );
       // While it is still in earlyDials, release() knows the port is quarantined already.
-      if (err instanceof DialTimeoutError && !this._closed) core.destroy(err);
+      if (err instanceof DialTimeoutError && !this.#_closed) core.destroy(err);
       else core.abort(err);
     }
-    if (this.earlyDials.get(port)?.core === core) this.earlyDials.delete(port);
+    if (this.#earlyDials.get(port)?.core === core) this.#earlyDials.delete(port);
   }
 
   /**
    * Streams held against maxStreams: live ones and dials waiting for their ACK. An early dial is a
    * stream already (in `streams`) and a dial waiting for its ACK: counted once.
    */
-  private streamsHeld(): number {
-    return this.streams.size + this.dials.size - this.earlyDials.size;
+  #streamsHeld(): number {
+    return this.streams.size + this.dials.size - this.#earlyDials.size;
   }
 
-  private isLocal(t: DialTarget): boolean {
-    if ('ip' in t) return t.ip === LOCAL_IP || (this._ip !== LOCAL_IP && t.ip === this._ip);
+  #isLocal(t: DialTarget): boolean {
+    if ('ip' in t) return t.ip === LOCAL_IP || (this.#_ip !== LOCAL_IP && t.ip === this.#_ip);
     return (
-      t.domain === 'local' || t.domain === 'localhost' || (this._domain !== '' && t.domain === this._domain)
+      t.domain === 'local' || t.domain === 'localhost' || (this.#_domain !== '' && t.domain === this.#_domain)
     );
   }
 
-  private loopbackHost(): Loopback {
+  #loopbackHost(): Loopback {
     if (this.loopback === null) this.loopback = new Loopback(this);
     return this.loopback;
   }
@@ -687,10 +687,10 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
     checkOptions('listen()', options);
     // Closing too, as dial(): a listener made now would refuse every open, then close.
-    if (this._closed || this.closing) throw new NotConnectedError('node is closed');
+    if (this.#_closed || this.closing) throw new NotConnectedError('node is closed');
     const held = this.listeners.get(port);
     if (held !== undefined) {
-      const by = this.borrowed.has(held)
+      const by = this.#borrowed.has(held)
         ? 'a listener of the session (session.listen())'
         : 'a listener of this node';
       throw new ConfigError(portTaken(port, by));
@@ -706,18 +706,18 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * @internal
    */
   adoptListener(l: Listener<S>): void {
-    if (this._closed) throw new NotConnectedError('node is closed');
+    if (this.#_closed) throw new NotConnectedError('node is closed');
     if (this.listeners.has(l.port)) {
       throw new ConfigError(portTaken(l.port, "a listener of the session's node (session.node.listen())"));
     }
     this.listeners.set(l.port, l);
-    this.borrowed.add(l);
+    this.#borrowed.add(l);
   }
 
   /** @internal Stops serving a listener here without closing it. */
   dropListener(l: Listener<S>): void {
     if (this.listeners.get(l.port) === l) this.listeners.delete(l.port);
-    this.borrowed.delete(l);
+    this.#borrowed.delete(l);
   }
 
   /**
@@ -729,40 +729,38 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // Closing too, as dial(): sent now, the ping only failed once the connection closed, with
     // ConnectionClosedError, and a waitForTarget ping whose pause close() cut short failed so,
     // unlike a dial's. (The heartbeat pings through pingRaw, not here.)
-    if (this._closed || this.closing) return Promise.reject(new NotConnectedError('node is closed'));
+    if (this.#_closed || this.closing) return Promise.reject(new NotConnectedError('node is closed'));
     let timeoutMs: number;
     let payload: Uint8Array;
     try {
       options = withoutNullSignal('ping()', options);
-      // A number was sent as its digits: a ping of a domain nobody asked for.
-      checkType('ping() domain', domain, 'string');
       timeoutMs = checkDelay('option timeout', options.timeout ?? this.options.pingTimeout);
       checkSignal('option signal', options.signal);
       payload = pingPayload(domain);
       // Checked after the rest: a bad domain or option is refused at once, not pinged again.
       if (options.waitForTarget !== undefined && checkBool('option waitForTarget', options.waitForTarget)) {
-        return this.untilTarget('ping', pingTarget(domain), timeoutMs, options.signal, (timeout, signal) =>
+        return this.#untilTarget('ping', pingTarget(domain), timeoutMs, options.signal, (timeout, signal) =>
           this.ping(domain, { ...options, timeout, signal, waitForTarget: false }),
         );
       }
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.pingRaw(payload, timeoutMs, options.signal, pingTarget(domain));
+    return this.#pingRaw(payload, timeoutMs, options.signal, pingTarget(domain));
   }
 
   /**
    * A dial or ping with `waitForTarget`: `attempt` made again while its target is away, within
    * `timeout` ms (redial.ts untilTarget); closing the node ends a pause at once.
    */
-  private untilTarget<R>(
+  #untilTarget<R>(
     what: 'dial' | 'ping',
     target: string,
     timeout: number,
     signal: AbortSignal | undefined,
     attempt: Attempt<R>,
   ): Promise<R> {
-    const stop = this.waitsEnd.signal;
+    const stop = this.#waitsEnd.signal;
     return untilTarget({ what, target, timeout, signal, stop, logger: this.logger }, attempt);
   }
 
@@ -770,31 +768,31 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   setIdentity(ip: number, domain: string): void {
     this.early = null;
     this.earlyDomains.clear();
-    this._ip = ip;
-    this._domain = domain;
-    this.normalizedDomain = normalizeDomain(domain);
+    this.#_ip = ip;
+    this.#_domain = domain;
+    this.#normalizedDomain = normalizeDomain(domain);
   }
 
   /** Graceful: refuse new streams, close running ones properly, then close the connection. */
   async close(): Promise<void> {
-    if (this._closed) return;
+    if (this.#_closed) return;
     if (!this.closing) {
       this.closing = true;
-      this.waitsEnd.abort();
+      this.#waitsEnd.abort();
       for (const l of [...this.listeners.values()]) {
-        if (this.borrowed.has(l)) this.dropListener(l);
+        if (this.#borrowed.has(l)) this.dropListener(l);
         else l.close();
       }
       // An early-data dial's stream is already the application's: it closes properly below like
       // the others (its writes flushed), and its ACK may still come; failing the dial would abort it.
       const failed = this.dials.failAll(new ConnectionClosedError('node closing'), (port) =>
-        this.earlyDials.has(port),
+        this.#earlyDials.has(port),
       );
-      for (const d of failed) this.dropBeforeAck(d.port);
+      for (const d of failed) this.#dropBeforeAck(d.port);
       const done = new Promise<void>((resolve) => this.once('close', () => resolve()));
       const live = [...this.streams.values()].filter((s) => s.state !== 'closed');
       const closeTransport = (): void => {
-        this.closedHere = true;
+        this.#closedHere = true;
         this.transport.close();
       };
       if (live.length === 0) {
@@ -802,12 +800,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       } else {
         let left = live.length;
         const onClosed = (): void => {
-          if (--left === 0 && !this._closed) closeTransport();
+          if (--left === 0 && !this.#_closed) closeTransport();
         };
         for (const s of live) s.shutdown(onClosed);
         // (timeout() keeps the delay within what a timer takes, or it would cut the handshake.)
         const t = timeout(() => {
-          if (!this._closed) closeTransport();
+          if (!this.#_closed) closeTransport();
         }, this.options.closeAckTimeout + 100);
         this.once('close', () => clearTimeout(t));
       }
@@ -815,14 +813,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       return;
     }
     await new Promise<void>((resolve) => {
-      if (this._closed) resolve();
+      if (this.#_closed) resolve();
       else this.once('close', () => resolve());
     });
   }
 
   /** Abrupt: fail every stream and drop the connection. */
   destroy(err?: Error): void {
-    if (this._closed) return;
+    if (this.#_closed) return;
     this.transport.destroy(err);
     this.teardown(err ?? new ConnectionClosedError('node destroyed'), err === undefined);
   }
@@ -844,7 +842,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     payload?: Uint8Array,
     size?: number,
   ): void {
-    if (this._closed) return;
+    if (this.#_closed) return;
     try {
       // Past maxControlQueue, the scheduler hands its queue to the transport before it judges
       // the peer one that does not read (Scheduler.pushControl).
@@ -869,11 +867,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     if (this.streams.get(stream.key) === stream) this.streams.delete(stream.key);
     // It may be one waiting in a listener's backlog: the next open has that backlog scanned again.
     if (!stream.dialed) this.listeners.get(stream.localPort)?.streamEnded();
-    if (this.earlyDials.get(stream.localPort)?.core === stream) {
+    if (this.#earlyDials.get(stream.localPort)?.core === stream) {
       // An early-data stream that ended before its ACK (it sent its reset or close) gives its
       // dial up, as a timeout does: the port stays quarantined, and a late ACK is answered with a
       // close. Through a switcher the reset has ended the route, so the ACK comes back unmarked.
-      this.earlyDials.delete(stream.localPort);
+      this.#earlyDials.delete(stream.localPort);
       this.dials.abandon(stream.localPort, new AbortError('the early-data stream ended before its ACK'));
       this.retention.add(stream.key, -1);
       return;
@@ -881,12 +879,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // A dialled stream's port names it on the wire: while its last frames wait in our queue, a
     // new dial from the port would send its open (a control frame) ahead of them, and the peer
     // would take them for the new stream's. The port is held until they have left (sent()).
-    if (stream.dialed && stream.bytes > 0) this.sending.add(stream);
+    if (stream.dialed && stream.bytes > 0) this.#sending.add(stream);
     else this.retention.add(stream.key, stream.dialed ? stream.localPort : -1);
   }
 
   sent(stream: StreamCore): void {
-    if (this.sending.delete(stream)) this.retention.add(stream.key, stream.localPort);
+    if (this.#sending.delete(stream)) this.retention.add(stream.key, stream.localPort);
   }
 
   accountReceive(delta: number): void {
@@ -902,18 +900,18 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   logViolation(fields: object): void {
-    if (this.violations.hit()) this.logger.warn(fields, 'stream protocol violation');
+    if (this.#violations.hit()) this.logger.warn(fields, 'stream protocol violation');
     else this.logger.debug(fields, 'stream protocol violation');
-    this.reportBurstsLater();
+    this.#reportBurstsLater();
   }
 
   // ------------------------------------------------------------------ internals
 
-  private faceOf(core: StreamCore): S {
-    return this.makeStream(core);
+  #faceOf(core: StreamCore): S {
+    return this.#makeStream(core);
   }
 
-  private pingRaw(
+  #pingRaw(
     payload: Uint8Array,
     timeoutMs: number,
     signal?: AbortSignal,
@@ -921,7 +919,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     again?: PingAgain,
   ): Promise<number> {
     return this.pinger.start(
-      (id) => this.sendControl(Cmd.PING, SWITCHER_IP, 0, this._ip, id, payload),
+      (id) => this.sendControl(Cmd.PING, SWITCHER_IP, 0, this.#_ip, id, payload),
       timeoutMs,
       signal,
       target,
@@ -929,12 +927,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     );
   }
 
-  private onTransportData(chunk: Uint8Array): void {
-    if (this._closed) return;
+  #onTransportData(chunk: Uint8Array): void {
+    if (this.#_closed) return;
     this.stats.bytesIn += chunk.length;
     this.heartbeat.heard();
     try {
-      if (this.frameDecoder) this.frameDecoder.push(chunk);
+      if (this.#frameDecoder) this.#frameDecoder.push(chunk);
       else this.dispatch(decodeMessage(chunk));
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -957,18 +955,18 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * and the rest of the chunk is lost.
    */
   internalError(err: unknown): void {
-    if (this._closed) return;
-    this.destroy(this.internalFault(err));
+    if (this.#_closed) return;
+    this.destroy(this.#internalFault(err));
   }
 
   /** Counts and logs a bug of ours that ends the connection; returns the error it ends with. */
-  private internalFault(err: unknown): ConnectionClosedError {
-    this.countInternal(err, 'internal error handling a frame, closing');
+  #internalFault(err: unknown): ConnectionClosedError {
+    this.#countInternal(err, 'internal error handling a frame, closing');
     return new ConnectionClosedError('internal error handling a frame', { cause: err });
   }
 
   /** A bug of ours: counted (stats.internalErrors) and logged at error with its stack as `line`. */
-  private countInternal(err: unknown, line: string): void {
+  #countInternal(err: unknown, line: string): void {
     this.stats.internalErrors++;
     this.logger.error(
       {
@@ -987,14 +985,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * Asked once, here at the end, so feeding each chunk costs nothing more. Not while our own
    * close() runs, nor after destroy() (the transport tells of its end later): that ending is ours.
    */
-  private endOfStream(): Error {
-    if (this.frameDecoder !== null && !this.closing && !this._closed) {
+  #endOfStream(): Error {
+    if (this.#frameDecoder !== null && !this.closing && !this.#_closed) {
       try {
-        this.frameDecoder.end();
+        this.#frameDecoder.end();
       } catch (err) {
         // Its ProtocolError alone is the peer's frame cut short. Anything else is a bug of ours,
         // which was cast to one and reported as the peer's, without its stack (onTransportData).
-        if (!(err instanceof ProtocolError)) return this.internalFault(err);
+        if (!(err instanceof ProtocolError)) return this.#internalFault(err);
         this.logger.warn(
           { ...errorFields(err), remote: this.transport.remoteAddress },
           'protocol error, closing',
@@ -1005,7 +1003,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // A stream close() had to cut (its peer took nothing within closeAckTimeout) names that close
     // as its cause, not the peer.
     return new ConnectionClosedError(
-      this.closedHere ? 'connection closed by close()' : 'connection closed by peer',
+      this.#closedHere ? 'connection closed by close()' : 'connection closed by peer',
     );
   }
 
@@ -1018,17 +1016,17 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       case Cmd.DATA: {
         const s = this.streams.get(frameKey(f, via, this));
         if (s) s.onData(f.payload);
-        else if (!this.holdBeforeAck(f, via) && f.continued !== true) this.stats.dropped++;
+        else if (!this.#holdBeforeAck(f, via) && f.continued !== true) this.stats.dropped++;
         return;
       }
       case Cmd.DATA_ACK:
         this.streams.get(frameKey(f, via, this))?.onAck(f.size);
         return;
       case Cmd.OPEN:
-        this.onOpen(f, via);
+        this.#onOpen(f, via);
         return;
       case Cmd.OPEN_ACK:
-        this.onOpenAck(f, via);
+        this.#onOpenAck(f, via);
         return;
       case Cmd.CLOSE: {
         const s = this.streams.get(frameKey(f, via, this));
@@ -1038,7 +1036,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         if (s) s.onClose();
         else {
           via.sendControl(Cmd.CLOSE_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
-          this.holdBeforeAck(f, via);
+          this.#holdBeforeAck(f, via);
         }
         return;
       }
@@ -1083,18 +1081,18 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // compare normalised names so a switcher's liveness ping never evicts us (6.3).
     const ok =
       asked === '' ||
-      asked === this._domain ||
-      (this.normalizedDomain !== null && normalizeDomain(asked) === this.normalizedDomain);
+      asked === this.#_domain ||
+      (this.#normalizedDomain !== null && normalizeDomain(asked) === this.#normalizedDomain);
     const payload = ok ? undefined : encodeUtf8('domain not match');
-    this.sendControl(Cmd.PING_ACK, f.srcIP, f.srcPort, this._ip, 0, payload);
+    this.sendControl(Cmd.PING_ACK, f.srcIP, f.srcPort, this.#_ip, 0, payload);
   }
 
-  private onOpenAck(f: Frame, via: StreamHost): void {
+  #onOpenAck(f: Frame, via: StreamHost): void {
     const ack = decodeOpenAck(f.payload);
     const waiting = this.dials.get(f.dstPort);
     const pending =
       waiting !== undefined && answers(waiting, f, via === this) ? this.dials.take(f.dstPort) : undefined;
-    const held = pending === undefined ? undefined : this.takeBeforeAck(f.dstPort);
+    const held = pending === undefined ? undefined : this.#takeBeforeAck(f.dstPort);
     if (!pending) {
       const key = frameKey(f, via, this);
       if (this.streams.has(key)) {
@@ -1120,16 +1118,16 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       if (ack.ok) via.sendControl(Cmd.CLOSE, f.srcIP, f.srcPort, f.dstIP, f.dstPort);
       return;
     }
-    const early = this.options.earlyData ? this.earlyDials.get(f.dstPort) : undefined;
+    const early = this.options.earlyData ? this.#earlyDials.get(f.dstPort) : undefined;
     if (early !== undefined) {
-      this.earlyDials.delete(f.dstPort);
-      this.confirmEarly(early, f, ack, pending, via);
+      this.#earlyDials.delete(f.dstPort);
+      this.#confirmEarly(early, f, ack, pending, via);
       return;
     }
     if (!ack.ok) {
       // Refused: nothing was set up, so the port is free again at once.
       this.dialPorts.release(pending.port);
-      if (held !== undefined) this.countDropped(held);
+      if (held !== undefined) this.#countDropped(held);
       refuseDial(pending, ack.error);
       return;
     }
@@ -1140,7 +1138,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       // 12.3). The ACK names that stream too, so the dial fails as an acceptor refuses a duplicate,
       // and nothing is sent: a close would end the stream both ends now share.
       this.dialPorts.release(pending.port);
-      if (held !== undefined) this.countDropped(held);
+      if (held !== undefined) this.#countDropped(held);
       this.logger.debug(
         { port: f.dstPort, from: `${f.srcIP}:${f.srcPort}` },
         'OpenStream ACK names a live stream: dial refused',
@@ -1148,14 +1146,14 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
       refuseDial(pending, 'sid is attached');
       return;
     }
-    const window = this.grantedWindow(pending, ack.window, f);
+    const window = this.#grantedWindow(pending, ack.window, f);
     // Register the stream before anything else is dispatched: data or a close may follow the ACK
     // in the same read (PROTOCOL.md 8.2 keeps them in order).
     const o = this.options;
     const core = new StreamCore(
       via,
       key,
-      { ip: f.dstIP, port: f.dstPort, domain: this._domain },
+      { ip: f.dstIP, port: f.dstPort, domain: this.#_domain },
       { ip: f.srcIP, port: f.srcPort, domain: 'domain' in pending.target ? pending.target.domain : '' },
       effectiveWindow(window),
       ack.caps & o.caps,
@@ -1163,9 +1161,9 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     );
     this.add(core);
     this.stats.streamsOpened++;
-    this.learnEarly(f, pending, window, ack.caps, core.caps);
-    pending.resolve(this.faceOf(core));
-    if (held !== undefined) this.replayBeforeAck(held, f, core);
+    this.#learnEarly(f, pending, window, ack.caps, core.caps);
+    pending.resolve(this.#faceOf(core));
+    if (held !== undefined) this.#replayBeforeAck(held, f, core);
   }
 
   /**
@@ -1176,7 +1174,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * data beyond it resets the stream (FlowControlError). An answer of 0 (or 2^31 and up) still
    * means the 2 MiB default, which a legacy acceptor (an empty ACK) sends with whatever we offered.
    */
-  private grantedWindow(dial: PendingDial<S>, window: number, f: Frame): number {
+  #grantedWindow(dial: PendingDial<S>, window: number, f: Frame): number {
     const offer = dial.offer;
     if (windowAsInt32(offer) <= 0 || windowAsInt32(window) <= 0 || window <= offer) return window;
     this.logger.warn(
@@ -1195,11 +1193,11 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * flooding the port of a waiting dial with closes or empty data frames, which count no bytes,
    * grew the node without bound until the dial timed out).
    */
-  private holdBeforeAck(f: Frame, via: StreamHost): boolean {
-    if (via !== this || this.earlyDials.has(f.dstPort)) return false;
+  #holdBeforeAck(f: Frame, via: StreamHost): boolean {
+    if (via !== this || this.#earlyDials.has(f.dstPort)) return false;
     const dial = this.dials.get(f.dstPort);
     if (dial === undefined) return false;
-    let held = this.beforeAck.get(f.dstPort);
+    let held = this.#beforeAck.get(f.dstPort);
     if (held === undefined) {
       held = {
         srcIP: f.srcIP,
@@ -1213,7 +1211,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
         stray: -1,
         strays: false,
       };
-      this.beforeAck.set(f.dstPort, held);
+      this.#beforeAck.set(f.dstPort, held);
     } else if (held.srcIP !== f.srcIP || held.srcPort !== f.srcPort) {
       const from = keyOf(f.srcIP, f.srcPort, 0);
       if (held.stray === -1) held.stray = from;
@@ -1268,28 +1266,28 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   /** Takes what was kept for the dial on `port` off the books. */
-  private takeBeforeAck(port: number): BeforeAck | undefined {
-    const held = this.beforeAck.get(port);
+  #takeBeforeAck(port: number): BeforeAck | undefined {
+    const held = this.#beforeAck.get(port);
     if (held === undefined) return undefined;
-    this.beforeAck.delete(port);
+    this.#beforeAck.delete(port);
     this.accountReceive(-held.bytes);
     return held;
   }
 
   /** The dial on `port` ended without a stream: what was kept for it is dropped. */
-  private dropBeforeAck(port: number): void {
-    const held = this.takeBeforeAck(port);
-    if (held !== undefined) this.countDropped(held);
+  #dropBeforeAck(port: number): void {
+    const held = this.#takeBeforeAck(port);
+    if (held !== undefined) this.#countDropped(held);
   }
 
-  private countDropped(held: BeforeAck): void {
+  #countDropped(held: BeforeAck): void {
     this.stats.dropped += held.frames;
   }
 
   /** Hands the stream the ACK `f` made what its peer sent ahead of the ACK, in order. */
-  private replayBeforeAck(held: BeforeAck, f: Frame, core: StreamCore): void {
+  #replayBeforeAck(held: BeforeAck, f: Frame, core: StreamCore): void {
     if (held.srcIP !== f.srcIP || held.srcPort !== f.srcPort) {
-      this.countDropped(held);
+      this.#countDropped(held);
       // Another address (a late frame of an earlier stream from this port, a forger) sent first:
       // what this peer sent ahead of its ACK was refused. Run without it, the stream delivered
       // the rest as if nothing was missing (all of it, with a close among them).
@@ -1319,7 +1317,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * acceptor's IP there) it holds for every dial on this link; through a switcher that marked it
    * EARLY_ROUTED, for dials to that domain.
    */
-  private learnEarly(f: Frame, dial: PendingDial<S>, window: number, rawCaps: number, caps: number): void {
+  #learnEarly(f: Frame, dial: PendingDial<S>, window: number, rawCaps: number, caps: number): void {
     if (
       !this.options.earlyData ||
       (caps & Caps.EARLY_DATA) === 0 ||
@@ -1348,7 +1346,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   /** The ACK of an early-data dial: the stream already runs; fail it if the acceptor disagrees. */
-  private confirmEarly(
+  #confirmEarly(
     dial: EarlyDial<S>,
     f: Frame,
     ack: ReturnType<typeof decodeOpenAck>,
@@ -1366,7 +1364,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // more than offered failed every early dial, answering the same each time.
     const same =
       f.srcPort === core.remotePort &&
-      this.grantedWindow(pending, ack.window, f) === answer.window &&
+      this.#grantedWindow(pending, ack.window, f) === answer.window &&
       (ack.caps & this.options.caps) === core.caps &&
       (routed === null ? f.srcIP === core.remoteIP : (ack.caps & Caps.EARLY_ROUTED) !== 0);
     if (same && routed !== null) {
@@ -1412,41 +1410,41 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
   }
 
   /** The burst of opens refused at the limits is over: its last summary line, with the counts now. */
-  private endLimitBurst(): void {
-    this.atLimit.end(this.limitFields());
+  #endLimitBurst(): void {
+    this.#atLimit.end(this.#limitFields());
   }
 
-  private limitFields(): object {
+  #limitFields(): object {
     return { streams: this.streams.size, dials: this.dials.size, buffered: this.receiveBuffered };
   }
 
   /** Arms burstReport, if it is not: each firing ends the bursts quiet for a second. */
-  private reportBurstsLater(): void {
-    if (this.burstReport !== undefined || this._closed) return;
-    this.burstReport = timeout(() => {
-      this.burstReport = undefined;
-      this.violations.endIfQuiet(1_000);
-      this.atLimit.endIfQuiet(1_000, this.limitFields());
-      if (this.violations.active || this.atLimit.active) this.reportBurstsLater();
+  #reportBurstsLater(): void {
+    if (this.#burstReport !== undefined || this.#_closed) return;
+    this.#burstReport = timeout(() => {
+      this.#burstReport = undefined;
+      this.#violations.endIfQuiet(1_000);
+      this.#atLimit.endIfQuiet(1_000, this.#limitFields());
+      if (this.#violations.active || this.#atLimit.active) this.#reportBurstsLater();
     }, 1_000);
   }
 
-  private refuseOpen(f: Frame, via: StreamHost, text: string): void {
+  #refuseOpen(f: Frame, via: StreamHost, text: string): void {
     this.stats.openRefused++;
     this.logger.debug({ port: f.dstPort, from: `${f.srcIP}:${f.srcPort}`, reason: text }, 'refused an open');
     via.sendControl(Cmd.OPEN_ACK, f.srcIP, f.srcPort, f.dstIP, f.dstPort, encodeOpenError(text));
   }
 
-  private onOpen(f: Frame, via: StreamHost): void {
+  #onOpen(f: Frame, via: StreamHost): void {
     const l = this.listeners.get(f.dstPort);
     if (!l || this.closing) {
-      this.refuseOpen(f, via, this.closing ? 'listener closed' : 'listener not found');
+      this.#refuseOpen(f, via, this.closing ? 'listener closed' : 'listener not found');
       return;
     }
     const req = decodeOpen(f.payload);
     const key = frameKey(f, via, this);
     if (this.streams.has(key)) {
-      this.refuseOpen(f, via, 'sid is attached');
+      this.#refuseOpen(f, via, 'sid is attached');
       return;
     }
     const o = this.options;
@@ -1455,17 +1453,17 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // With the receive budget full (no data takes it past the maximum, so "over" never held) a new
     // stream could take no byte: accepted, it was reset at its first data; refused, its dialer
     // hears why at once (DialRefusedError, reason 'limit') and may try again once readers catch up.
-    if (this.streamsHeld() >= o.maxStreams || !this.canBuffer(1)) {
-      const fields = this.limitFields();
-      if (this.atLimit.hit(fields)) this.logger.warn(fields, 'refusing stream: limit');
-      this.reportBurstsLater();
-      this.refuseOpen(f, via, 'too many streams');
+    if (this.#streamsHeld() >= o.maxStreams || !this.canBuffer(1)) {
+      const fields = this.#limitFields();
+      if (this.#atLimit.hit(fields)) this.logger.warn(fields, 'refusing stream: limit');
+      this.#reportBurstsLater();
+      this.#refuseOpen(f, via, 'too many streams');
       return;
     }
     // Under the limits again: what the burst counted since its last line is said now.
-    if (this.atLimit.active) this.endLimitBurst();
+    if (this.#atLimit.active) this.#endLimitBurst();
     if (!l.canTake()) {
-      this.refuseOpen(f, via, 'listener backlog full');
+      this.#refuseOpen(f, via, 'listener backlog full');
       return;
     }
     this.retention.delete(key);
@@ -1489,12 +1487,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     // The name is the dialer's once a switcher rewrote it (4.2); on a direct link nothing does,
     // and it is the one the dialer asked for: this node's own, which says nothing of the dialer.
     // (A dial to our own domain comes through the loopback, not the wire.)
-    const ownName = via === this && normalized !== null && normalized === this.normalizedDomain;
-    const remoteDomain = ownName ? '' : asked === '' && f.srcIP === this._ip ? this._domain : asked;
+    const ownName = via === this && normalized !== null && normalized === this.#normalizedDomain;
+    const remoteDomain = ownName ? '' : asked === '' && f.srcIP === this.#_ip ? this.#_domain : asked;
     const core = new StreamCore(
       via,
       key,
-      { ip: f.dstIP, port: f.dstPort, domain: this._domain },
+      { ip: f.dstIP, port: f.dstPort, domain: this.#_domain },
       { ip: f.srcIP, port: f.srcPort, domain: remoteDomain },
       effective,
       caps,
@@ -1502,15 +1500,15 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     );
     this.add(core);
     this.stats.streamsAccepted++;
-    l.offer(this.faceOf(core));
+    l.offer(this.#faceOf(core));
   }
 
   private teardown(err: Error, byOwner = false): void {
-    if (this._closed) return;
-    this._closed = true;
-    this.waitsEnd.abort();
+    if (this.#_closed) return;
+    this.#_closed = true;
+    this.#waitsEnd.abort();
     const graceful = byOwner || (this.closing && err instanceof ConnectionClosedError);
-    this.closeError = graceful ? undefined : err;
+    this.#closeError = graceful ? undefined : err;
     // Step by step (step()): a bug of ours in one threw out of the transport's close handler, an
     // uncaught exception, and skipped the rest: timers left running, dials, pings and streams
     // never failed, and no 'close', which a session waits for to reconnect.
@@ -1519,20 +1517,20 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     this.step(() => this.heartbeat.stop());
     this.step(() => this.retention.stop());
     this.step(() => {
-      if (this.atLimit.active) this.endLimitBurst();
-      this.violations.end();
+      if (this.#atLimit.active) this.#endLimitBurst();
+      this.#violations.end();
     });
-    if (this.burstReport !== undefined) clearTimeout(this.burstReport);
-    this.burstReport = undefined;
-    this.sending.clear();
+    if (this.#burstReport !== undefined) clearTimeout(this.#burstReport);
+    this.#burstReport = undefined;
+    this.#sending.clear();
     this.step(() => this.dials.failAll(new ConnectionClosedError('connection closed', { cause: err })));
-    for (const port of [...this.beforeAck.keys()]) this.step(() => this.dropBeforeAck(port));
-    this.earlyDials.clear();
+    for (const port of [...this.#beforeAck.keys()]) this.step(() => this.#dropBeforeAck(port));
+    this.#earlyDials.clear();
     this.step(() => this.pinger.failAll(new ConnectionClosedError('connection closed', { cause: err })));
     // Listeners first: streams still in a backlog belong to nobody and close silently.
     for (const l of [...this.listeners.values()]) {
       this.step(() => {
-        if (this.borrowed.has(l)) this.dropListener(l);
+        if (this.#borrowed.has(l)) this.dropListener(l);
         else l.close();
       });
     }
@@ -1545,12 +1543,12 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     for (const s of [...this.streams.values()]) this.step(() => s.abort(streamErr));
     this.streams.clear();
     this.bySerial?.clear();
-    if (this.closeError) {
+    if (this.#closeError) {
       if (!this.closeLoggedByOwner)
         this.logger.info({ ...errorFields(err), remote: this.transport.remoteAddress }, 'connection closed');
       this.emit('error', err);
     }
-    this.emit('close', this.closeError);
+    this.emit('close', this.#closeError);
   }
 
   /** One step of teardown(): a bug of ours in it is counted and logged, and the next step runs. */
@@ -1558,7 +1556,7 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
     try {
       fn();
     } catch (err) {
-      this.countInternal(err, 'internal error closing the node');
+      this.#countInternal(err, 'internal error closing the node');
     }
   }
 }

@@ -65,7 +65,7 @@ export function pingPayload(domain: string): Uint8Array {
  * turn, an id comes back only after every other free one.
  */
 class PingIds {
-  private readonly used = new Set<number>();
+  readonly #used = new Set<number>();
   private next = 1;
 
   /** A free id, or -1 when all are in use. */
@@ -73,8 +73,8 @@ class PingIds {
     for (let n = 0; n < 0xffff; n++) {
       const id = this.next;
       this.next = id === 0xffff ? 1 : id + 1;
-      if (!this.used.has(id)) {
-        this.used.add(id);
+      if (!this.#used.has(id)) {
+        this.#used.add(id);
         return id;
       }
     }
@@ -82,7 +82,7 @@ class PingIds {
   }
 
   release(id: number): void {
-    this.used.delete(id);
+    this.#used.delete(id);
   }
 }
 
@@ -144,7 +144,7 @@ export class Pinger {
       const p: PendingPing = {
         resolve,
         reject,
-        timer: this.timeoutOf(id, target, timeoutMs),
+        timer: this.#timeoutOf(id, target, timeoutMs),
         cleanup: () => {
           clearTimeout(p.timer);
           unlisten?.();
@@ -156,12 +156,12 @@ export class Pinger {
         twice: false,
       };
       this.pending.set(id, p);
-      if (again !== undefined) again.resend = (ms) => this.resend(id, ms);
+      if (again !== undefined) again.resend = (ms) => this.#resend(id, ms);
       send(id);
     });
   }
 
-  private timeoutOf(id: number, target: string, timeoutMs: number): ReturnType<typeof setTimeout> {
+  #timeoutOf(id: number, target: string, timeoutMs: number): ReturnType<typeof setTimeout> {
     return timeout(
       () => this.fail(id, new TimeoutError(`ping ${target} timed out after ${timeoutMs} ms`), true),
       timeoutMs,
@@ -173,11 +173,11 @@ export class Pinger {
    * is over. A ping sent again takes no second id: a heartbeat's ping out across a sleep, dropped
    * for a new one, kept its id in use until its timeout, and the new one took another.
    */
-  private resend(id: number, timeoutMs: number): boolean {
+  #resend(id: number, timeoutMs: number): boolean {
     const p = this.pending.get(id);
     if (!p) return false;
     clearTimeout(p.timer);
-    p.timer = this.timeoutOf(id, p.target, timeoutMs);
+    p.timer = this.#timeoutOf(id, p.target, timeoutMs);
     p.sentAt = now();
     p.twice = true;
     p.send(id);
@@ -190,7 +190,7 @@ export class Pinger {
     if (!p) return false;
     p.cleanup();
     // The answer to the other request may follow: kept out of use, as a ping that gave up.
-    if (p.twice) this.cool(id);
+    if (p.twice) this.#cool(id);
     else this.ids.release(id);
     if (errorText === '') p.resolve(now() - p.sentAt);
     else p.reject(new PingError(errorText, { target: p.target }));
@@ -205,13 +205,13 @@ export class Pinger {
     const p = this.pending.get(id);
     if (!p) return;
     p.cleanup();
-    if (cool || p.twice) this.cool(id);
+    if (cool || p.twice) this.#cool(id);
     else this.ids.release(id);
     p.reject(err);
   }
 
   /** Keeps `id` out of use for the quarantine (none: released now). */
-  private cool(id: number): void {
+  #cool(id: number): void {
     if (this.quarantineMs > 0) {
       this.cooling.push(id);
       this.coolUntil.push(now() + this.quarantineMs);

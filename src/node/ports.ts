@@ -15,7 +15,7 @@ export class PortPool {
   private readonly last: number;
   /** Released numbers, in line: taken from the front (a ring, as up to 64,536 wait in it). */
   private readonly free = new Deque<number>();
-  private readonly used = new Set<number>();
+  readonly #used = new Set<number>();
 
   constructor(first: number, last: number) {
     this.next = first;
@@ -23,21 +23,21 @@ export class PortPool {
   }
 
   get inUse(): number {
-    return this.used.size;
+    return this.#used.size;
   }
 
   /** A free number for which `skip` is false, or -1 when none is left. */
   take(skip?: (n: number) => boolean): number {
     while (this.next <= this.last) {
       const n = this.next++;
-      if (this.used.has(n)) continue;
+      if (this.#used.has(n)) continue;
       if (skip?.(n)) {
         // Busy now (a listener's port), free later: in line, behind the numbers released so far.
         // Dropped here, it was lost to the pool for good.
         this.free.push(n);
         continue;
       }
-      this.used.add(n);
+      this.#used.add(n);
       return n;
     }
     for (let i = this.free.length; i > 0; i--) {
@@ -47,14 +47,14 @@ export class PortPool {
         this.free.push(n);
         continue;
       }
-      this.used.add(n);
+      this.#used.add(n);
       return n;
     }
     return -1;
   }
 
   release(n: number): void {
-    if (!this.used.delete(n)) return;
+    if (!this.#used.delete(n)) return;
     this.free.push(n);
   }
 }

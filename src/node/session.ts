@@ -242,17 +242,17 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   private readonly makeNode: NodeFactory<S>;
   private readonly opts: SessionOptions;
   /** The opener's bounds, `signal` checked and a null one dropped. */
-  private readonly bounds: { signal?: AbortSignal; timeout?: number };
+  readonly #bounds: { signal?: AbortSignal; timeout?: number };
   private readonly logger: Logger;
   private readonly listeners = new Map<number, Listener<S>>();
-  private _node: BaseNode<S> | null = null;
-  private _state: SessionState = 'connecting';
-  private readonly nodeOpts: ResolvedNodeOptions;
+  #_node: BaseNode<S> | null = null;
+  #_state: SessionState = 'connecting';
+  readonly #nodeOpts: ResolvedNodeOptions;
   /** The session's own options below, checked and their defaults (sessionDefaults) resolved. */
   private readonly reconnect: boolean;
-  private readonly waitForReady: boolean;
-  private readonly initialDelay: number;
-  private readonly maxDelay: number;
+  readonly #waitForReady: boolean;
+  readonly #initialDelay: number;
+  readonly #maxDelay: number;
   private readonly jitter: number;
   private readonly admissionTimeout: number;
   /** reconnectSpread. */
@@ -263,21 +263,21 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * after such a drop doubles with, so a switcher that admits and drops at once still gets no
    * reconnect storm.
    */
-  private shortLived = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #shortLived = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** An attempt's dial or admission is under way (not its start, nor the spread before it). */
-  private attempting = false;
+  #attempting = false;
   /** reconnectNow() was called while an attempt was under way: if it fails, the next comes at once. */
-  private wokeDuring = false;
+  #wokeDuring = false;
   /** What hears the opener's abort while the session waits to try again (attemptAfter). */
-  private retryWatch: LinkedSignal | null = null;
+  #retryWatch: LinkedSignal | null = null;
   private readonly abort = new AbortController();
   private closing: Promise<void> | null = null;
-  private readyWaiters: ReadyWaiter[] = [];
+  #readyWaiters: ReadyWaiter[] = [];
   /** The failure that made the session close itself (not a close() of its owner), if any. */
-  private closeCause: Error | undefined;
+  #closeCause: Error | undefined;
   /** Why the last attempt failed or the last connection dropped, until the next admission. */
-  private lastFailure: Error | undefined;
+  #lastFailure: Error | undefined;
   /** Successful admissions so far. */
   connections = 0;
 
@@ -310,16 +310,16 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     }
     // Every option is checked now: a bad one found at the first admission would cost a connection.
     const { password: _p, mac: _m, reconnect: _r, ...nodeOptions } = options;
-    this.nodeOpts = validateNodeOptions({ ...nodeOptions, domain: options.domain });
+    this.#nodeOpts = validateNodeOptions({ ...nodeOptions, domain: options.domain });
     const d = sessionDefaults;
-    this.initialDelay = delayOption('backoffInitial', options.backoffInitial ?? d.backoffInitial);
-    this.delay = this.initialDelay;
-    this.maxDelay = delayOption('backoffMax', options.backoffMax ?? d.backoffMax);
+    this.#initialDelay = delayOption('backoffInitial', options.backoffInitial ?? d.backoffInitial);
+    this.delay = this.#initialDelay;
+    this.#maxDelay = delayOption('backoffMax', options.backoffMax ?? d.backoffMax);
     // Never longer by default than the wait after a failed attempt: a connection that worked must
     // not come back later than one that failed would.
     this.spread = checkDelay(
       'option reconnectSpread',
-      options.reconnectSpread ?? Math.min(d.reconnectSpread, this.initialDelay, this.maxDelay),
+      options.reconnectSpread ?? Math.min(d.reconnectSpread, this.#initialDelay, this.#maxDelay),
       0,
     );
     const startSpread = checkDelay('option startSpread', options.startSpread ?? d.startSpread, 0);
@@ -327,9 +327,9 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     if (this.jitter > 1) throw new ConfigError(`option backoffJitter must be in 0..1, got ${this.jitter}`);
     this.admissionTimeout = delayOption('admissionTimeout', options.admissionTimeout ?? d.admissionTimeout);
     this.reconnect = checkBool('option reconnect', options.reconnect ?? d.reconnect);
-    this.waitForReady = checkBool('option waitForReady', options.waitForReady ?? d.waitForReady);
+    this.#waitForReady = checkBool('option waitForReady', options.waitForReady ?? d.waitForReady);
     if (timeout !== undefined) delayOption('timeout', timeout);
-    this.bounds = { signal: checkSignal('option signal', opener), timeout };
+    this.#bounds = { signal: checkSignal('option signal', opener), timeout };
     this.connector = connector;
     this.makeNode = makeNode;
     this.opts = options;
@@ -338,24 +338,24 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     this.logger = containedLogger(options.logger ?? silentLogger);
     // An opener's signal aborted already fails the first attempt at once, as without a spread.
     // No draw without a spread: the default start takes nothing from Math.random.
-    const first = startSpread === 0 || this.bounds.signal?.aborted ? 0 : spreadDelay(startSpread);
-    if (first > 0) this.attemptAfter(first);
+    const first = startSpread === 0 || this.#bounds.signal?.aborted ? 0 : spreadDelay(startSpread);
+    if (first > 0) this.#attemptAfter(first);
     else void this.attempt();
   }
 
   /** The session's state now. */
   get state(): SessionState {
-    return this._state;
+    return this.#_state;
   }
 
   /** The node of the current connection, or null while disconnected. */
   get node(): BaseNode<S> | null {
-    return this._node;
+    return this.#_node;
   }
 
   /** The virtual IP of the current connection; 0 while disconnected. */
   get ip(): number {
-    return this._node?.ip ?? 0;
+    return this.#_node?.ip ?? 0;
   }
 
   /** The domain the session registers. */
@@ -393,24 +393,24 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     checkOptions('reconnectNow()', options);
     const keepStartSpread =
       options.keepStartSpread !== undefined && checkBool('option keepStartSpread', options.keepStartSpread);
-    const timer = this.retryTimer;
+    const timer = this.#retryTimer;
     // A timer while 'connecting' is the start's spread: the first attempt may come now too, as
     // the next one does in a back-off (before, the call did nothing there, and the first attempt
     // waited out its draw, up to startSpread). A closed session's timer was cleared, not
     // forgotten: never an attempt behind a close.
     // 'backoff' with no timer yet: a 'state' or 'disconnect' listener, called before the wait is
     // armed. The wait then armed is the one a later call cuts short.
-    const waiting = this._state === 'backoff' || (this._state === 'connecting' && !keepStartSpread);
+    const waiting = this.#_state === 'backoff' || (this.#_state === 'connecting' && !keepStartSpread);
     if (!waiting || timer === null) {
       // Never two attempts at once: this one's failure, if it comes, cuts its back-off short.
-      if (this.attempting) this.wokeDuring = true;
+      if (this.#attempting) this.#wokeDuring = true;
       return false;
     }
     clearTimeout(timer);
-    this.retryTimer = null;
+    this.#retryTimer = null;
     // The opener's abort is heard by the attempt's own linked signal from now on.
-    this.retryWatch?.dispose();
-    this.retryWatch = null;
+    this.#retryWatch?.dispose();
+    this.#retryWatch = null;
     this.logger.debug({ domain: this.opts.domain }, 'session reconnecting now');
     void this.attempt();
     return true;
@@ -431,7 +431,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * left as it is.
    */
   checkNow(): Promise<boolean> {
-    const node = this.usable();
+    const node = this.#usable();
     return node === null ? Promise.resolve(false) : node.checkNow();
   }
 
@@ -452,8 +452,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.usable() !== null) return Promise.resolve();
-    if (this._state === 'closed') return Promise.reject(this.closedError());
+    if (this.#usable() !== null) return Promise.resolve();
+    if (this.#_state === 'closed') return Promise.reject(this.#closedError());
     // An abort listener added to a signal that already fired is never called.
     if (signal?.aborted) return Promise.reject(new AbortError(READY_ABORTED, { cause: signal.reason }));
     // Heard through whenAborted: the waits sharing one signal of the caller's (a dozen dials with
@@ -464,7 +464,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       const cleanup = (): void => {
         if (timer) clearTimeout(timer);
         unlisten?.();
-        this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
+        this.#readyWaiters = this.#readyWaiters.filter((w) => w !== waiter);
       };
       const waiter: ReadyWaiter = {
         resolve: () => {
@@ -481,12 +481,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       const timer =
         options.timeout !== undefined
           ? setTimeout(
-              () => waiter.reject(this.notReadyError(`session not ready after ${options.timeout} ms`)),
+              () => waiter.reject(this.#notReadyError(`session not ready after ${options.timeout} ms`)),
               options.timeout,
             )
           : null;
       if (signal !== undefined) unlisten = whenAborted(signal, onAbort);
-      this.readyWaiters.push(waiter);
+      this.#readyWaiters.push(waiter);
     });
   }
 
@@ -500,13 +500,13 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     options = withoutNullSignal('dial()', options);
     checkWait(options.wait);
     if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
-      return this.dialOnce(address, options);
+      return this.#dialOnce(address, options);
     }
     // Checked once, here: a bad address or option is refused at once, not dialled again.
     const target = formatTarget(parseAddress(address));
-    const { timeoutMs } = dialLimits(options, this.nodeOpts);
-    return untilTarget(this.retrying('dial', target, timeoutMs, options), (timeout, signal) =>
-      this.dialOnce(address, { ...options, timeout, signal, waitForTarget: false }),
+    const { timeoutMs } = dialLimits(options, this.#nodeOpts);
+    return untilTarget(this.#retrying('dial', target, timeoutMs, options), (timeout, signal) =>
+      this.#dialOnce(address, { ...options, timeout, signal, waitForTarget: false }),
     );
   }
 
@@ -519,13 +519,13 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * (`stop`: the session's `abort`, which each wait follows, redial.ts): the next attempt fails
    * with the closed session's error.
    */
-  private retrying(
+  #retrying(
     what: 'dial' | 'ping',
     target: string,
     timeout: number,
     options: { signal?: AbortSignal; wait?: boolean },
   ): TargetWait {
-    const waits = options.wait ?? this.waitForReady;
+    const waits = options.wait ?? this.#waitForReady;
     return {
       what,
       target,
@@ -533,7 +533,7 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       signal: options.signal,
       stop: this.abort.signal,
       logger: this.logger,
-      now: (err) => waits && connectionLost(err) && this._state !== 'closed' && this.usable() === null,
+      now: (err) => waits && connectionLost(err) && this.#_state !== 'closed' && this.#usable() === null,
     };
   }
 
@@ -543,14 +543,14 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * connections, and one of the node's inside it would wait on a connection the session may have
    * lost. No copy of `options` here: a plain dial passes them through as given.
    */
-  private async dialOnce(address: string | DialTarget, options: SessionDialOptions): Promise<S> {
-    const ready = this.usable();
+  async #dialOnce(address: string | DialTarget, options: SessionDialOptions): Promise<S> {
+    const ready = this.#usable();
     if (ready !== null) return ready.dial(address, options);
     // Checked before any wait, as the node would: a bad address or option waited for the
     // connection (its whole timeout, then TimeoutError, while none came) only to be refused
     // then, and without `wait` it failed with NotConnectedError as if it were fine.
     const target = formatTarget(parseAddress(address));
-    const { timeoutMs } = dialLimits(options, this.nodeOpts);
+    const { timeoutMs } = dialLimits(options, this.#nodeOpts);
     const { node, left } = await this.current(`dial ${target}`, options.wait, options, timeoutMs);
     return node.dial(address, { ...options, timeout: left() });
   }
@@ -566,14 +566,14 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     checkSignal('option signal', options.signal);
     checkWait(options.wait);
     if (options.waitForTarget === undefined || !checkBool('option waitForTarget', options.waitForTarget)) {
-      return this.pingOnce(domain, options);
+      return this.#pingOnce(domain, options);
     }
     // Checked once, here: a bad option is refused at once, not tried again.
-    const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
+    const limit = checkDelay('option timeout', options.timeout ?? this.#nodeOpts.pingTimeout);
     pingPayload(domain);
     const target = pingTarget(domain);
-    return untilTarget(this.retrying('ping', target, limit, options), (timeout, signal) =>
-      this.pingOnce(domain, { ...options, timeout, signal, waitForTarget: false }),
+    return untilTarget(this.#retrying('ping', target, limit, options), (timeout, signal) =>
+      this.#pingOnce(domain, { ...options, timeout, signal, waitForTarget: false }),
     );
   }
 
@@ -581,12 +581,12 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * One ping, on the current connection or (waiting if asked) the next one. Never the node's
    * waitForTarget, as dialOnce (ping() gives `options` with it unset or false).
    */
-  private async pingOnce(domain: string, options: SessionPingOptions): Promise<number> {
-    const ready = this.usable();
+  async #pingOnce(domain: string, options: SessionPingOptions): Promise<number> {
+    const ready = this.#usable();
     if (ready !== null) return ready.ping(domain, options);
     // Checked before any wait, as dialOnce's address: a domain too long to send waited for the
     // connection (its whole timeout, then TimeoutError, while none came) only to be refused then.
-    const limit = checkDelay('option timeout', options.timeout ?? this.nodeOpts.pingTimeout);
+    const limit = checkDelay('option timeout', options.timeout ?? this.#nodeOpts.pingTimeout);
     pingPayload(domain);
     const { node, left } = await this.current(`ping ${pingTarget(domain)}`, options.wait, options, limit);
     return node.ping(domain, { ...options, timeout: left() });
@@ -604,17 +604,17 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
   listen(port: number, options: { backlog?: number } = {}): Listener<S> {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
     checkOptions('listen()', options);
-    if (this._state === 'closed') throw this.closedError();
+    if (this.#_state === 'closed') throw this.#closedError();
     if (this.listeners.has(port)) throw new ConfigError(portTaken(port, 'a listener of this session'));
-    const l = new Listener<S>(port, options.backlog ?? this.nodeOpts.backlog);
+    const l = new Listener<S>(port, options.backlog ?? this.#nodeOpts.backlog);
     l.onClosed = (x) => {
       this.listeners.delete(port);
-      this._node?.dropListener(x);
+      this.#_node?.dropListener(x);
     };
     // Served before it is registered: a node that refuses it (its own listener holds the port)
     // must not leave the session holding a listener the caller never got. A node whose
     // connection is going serves it no more; the next connection will.
-    if (this._node !== null && !this._node.closed) this._node.adoptListener(l);
+    if (this.#_node !== null && !this.#_node.closed) this.#_node.adoptListener(l);
     this.listeners.set(port, l);
     return l;
   }
@@ -644,15 +644,17 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * hears it through its linked signal. Also called where the signal is found aborted already
    * (before a wait, or when a connection that lasted drops).
    */
-  private readonly onOpenerAbort = (): void => {
-    this.closeFor(
-      new AbortError('the signal the session was opened with aborted', { cause: this.bounds.signal?.reason }),
+  readonly #onOpenerAbort = (): void => {
+    this.#closeFor(
+      new AbortError('the signal the session was opened with aborted', {
+        cause: this.#bounds.signal?.reason,
+      }),
     );
   };
 
   /** Closes the session because of `err`, which later calls are told of as their error's cause. */
-  private closeFor(err: Error): void {
-    this.closeCause ??= err;
+  #closeFor(err: Error): void {
+    this.#closeCause ??= err;
     void this.close();
   }
 
@@ -660,8 +662,8 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * What an operation on the closed session fails with: the failure that closed it, if it closed
    * itself, as the cause (a bare 'session closed' hid a wrong URL or password from ready()).
    */
-  private closedError(): ConnectionClosedError {
-    const cause = this.closeCause;
+  #closedError(): ConnectionClosedError {
+    const cause = this.#closeCause;
     if (cause === undefined) return new ConnectionClosedError('session closed');
     return new ConnectionClosedError(`session closed: ${cause.message}`, { cause });
   }
@@ -672,23 +674,23 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * in time' hid a wrong password or a switcher that is down, told only to 'disconnect'
    * listeners; and, without the time, a caller such as `flexmux ping` rewrote it to say that).
    */
-  private notReadyError(head: string): TimeoutError {
-    const cause = this.lastFailure;
+  #notReadyError(head: string): TimeoutError {
+    const cause = this.#lastFailure;
     if (cause === undefined) return new TimeoutError(head);
     return new TimeoutError(`${head}; last attempt: ${cause.message}`, { cause });
   }
 
   private async shutdown(): Promise<void> {
-    this.setState('closed');
-    this.retryWatch?.dispose();
-    this.retryWatch = null;
+    this.#setState('closed');
+    this.#retryWatch?.dispose();
+    this.#retryWatch = null;
     this.abort.abort();
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
     for (const l of [...this.listeners.values()]) l.close();
-    const err = this.closedError();
-    for (const w of this.readyWaiters.slice()) w.reject(err);
-    const node = this._node;
-    this._node = null;
+    const err = this.#closedError();
+    for (const w of this.#readyWaiters.slice()) w.reject(err);
+    const node = this.#_node;
+    this.#_node = null;
     // Awaited also without a node: 'close' comes after the 'disconnect' that a failure which
     // closes the session (reconnect: false) emits right behind closeFor().
     await node?.close();
@@ -705,10 +707,10 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     o: { signal?: AbortSignal },
     limit: number,
   ): Promise<{ node: BaseNode<S>; left: () => number }> {
-    if (this._state === 'closed') throw this.closedError();
-    if (!(wait ?? this.waitForReady)) {
+    if (this.#_state === 'closed') throw this.#closedError();
+    if (!(wait ?? this.#waitForReady)) {
       // What to do, not only the state: a dial right after connect() is what most people try first.
-      const doing = this._state === 'backoff' ? 'waiting to reconnect' : this._state;
+      const doing = this.#_state === 'backoff' ? 'waiting to reconnect' : this.#_state;
       throw new NotConnectedError(
         `not connected: the session is ${doing} (await session.ready() first, or pass { wait: true })`,
       );
@@ -735,11 +737,11 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         // Likewise, with its whole wait: `ping alice timed out after 10000 ms waiting for the
         // switcher`, as the node names a ping that got no answer in time.
         if (err instanceof TimeoutError) {
-          throw this.notReadyError(`${what} timed out after ${limit} ms waiting for the switcher`);
+          throw this.#notReadyError(`${what} timed out after ${limit} ms waiting for the switcher`);
         }
         throw err;
       }
-      const node = this.usable();
+      const node = this.#usable();
       if (node !== null) return { node, left };
     }
   }
@@ -751,28 +753,28 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * NotConnectedError ('node is closed') instead of waiting for the next connection, as it does
    * through a connection dropped at once. ready() waits on through it too (no spin in current()).
    */
-  private usable(): BaseNode<S> | null {
-    const node = this._node;
-    return this._state === 'ready' && node !== null && !node.going ? node : null;
+  #usable(): BaseNode<S> | null {
+    const node = this.#_node;
+    return this.#_state === 'ready' && node !== null && !node.going ? node : null;
   }
 
-  private setState(s: SessionState): void {
-    if (this._state === s) return;
-    this._state = s;
+  #setState(s: SessionState): void {
+    if (this.#_state === s) return;
+    this.#_state = s;
     this.emit('state', s);
   }
 
-  private get isClosed(): boolean {
-    return this._state === 'closed';
+  get #isClosed(): boolean {
+    return this.#_state === 'closed';
   }
 
   private async attempt(): Promise<void> {
-    if (this.isClosed) return;
-    this.setState('connecting');
+    if (this.#isClosed) return;
+    this.#setState('connecting');
     // A 'state' handler may have closed the session as the attempt begins: the connector would be
     // called with the closed session's signal, aborted already (one that does not heed it connects
     // for nothing, only for the connection to be dropped).
-    if (this.isClosed) return;
+    if (this.#isClosed) return;
     // The session's signal (its close) and the opener's, for the whole attempt: one that covered
     // the dial alone left an abort during admission unheard until admissionTimeout. Linked in the
     // try: a throw here (a signal that is not one) fails the attempt, not attempt()'s promise.
@@ -781,23 +783,23 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
     const started = now();
     // Only from here: a 'state' listener that called reconnectNow() on every 'connecting' would
     // otherwise make each failure retry at once.
-    this.attempting = true;
-    this.wokeDuring = false;
+    this.#attempting = true;
+    this.#wokeDuring = false;
     try {
-      opener = this.followOpener();
+      opener = this.#followOpener();
       linked = eitherSignal(this.abort.signal, opener?.signal);
       const transport = await this.connector(linked.signal);
-      if (this.isClosed) {
-        this.attempting = false;
+      if (this.#isClosed) {
+        this.#attempting = false;
         transport.destroy();
         return;
       }
-      const left = this.admissionLimit(started);
+      const left = this.#admissionLimit(started);
       if (left <= 0) {
         // The dial used the whole attempt: fail it now rather than send the admission request
         // with a token timeout (it could even be admitted after the attempt's deadline).
         transport.destroy();
-        throw new TimeoutError(`connection attempt not admitted within ${this.bounds.timeout} ms`);
+        throw new TimeoutError(`connection attempt not admitted within ${this.#bounds.timeout} ms`);
       }
       const admitted = await admit(transport, {
         password: this.opts.password,
@@ -807,20 +809,20 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
         clock: this.opts.clock,
         signal: linked.signal,
       });
-      this.attempting = false;
-      if (this.isClosed) {
+      this.#attempting = false;
+      if (this.#isClosed) {
         admitted.transport.destroy();
         return;
       }
-      this.onAdmitted(admitted.transport, admitted.ip);
+      this.#onAdmitted(admitted.transport, admitted.ip);
     } catch (err) {
       // Read before anyone hears of the failure: a 'disconnect' listener's reconnectNow() is no wake.
-      const woke = this.wokeDuring;
-      this.attempting = false;
-      this.wokeDuring = false;
-      if (this.isClosed) return;
+      const woke = this.#wokeDuring;
+      this.#attempting = false;
+      this.#wokeDuring = false;
+      if (this.#isClosed) return;
       const e = err instanceof Error ? err : new Error(String(err));
-      this.lastFailure = e;
+      this.#lastFailure = e;
       // With the runtime's reason under flexmux's code, when there is one: a certificate this
       // client does not trust (DEPTH_ZERO_SELF_SIGNED_CERT) or a refused connection (ECONNREFUSED)
       // is FLEX_ERR_CONNECTION_CLOSED alike, and only `cause` says which (for grep and for alerts).
@@ -831,40 +833,40 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // once the opener aborted, whatever the attempt then failed with (a connector that does not
       // heed its signal). The session closes before 'disconnect', whose listeners see its final
       // state.
-      const openerGone = this.bounds.signal?.aborted === true;
+      const openerGone = this.#bounds.signal?.aborted === true;
       if (!this.reconnect || e instanceof ConfigError || e instanceof AbortError || openerGone) {
         this.logger.warn(fields, 'session attempt failed');
-        if (openerGone && !(e instanceof AbortError)) this.onOpenerAbort();
-        else this.closeFor(e);
+        if (openerGone && !(e instanceof AbortError)) this.#onOpenerAbort();
+        else this.#closeFor(e);
         this.emit('disconnect', e);
         return;
       }
       // The line says when the next attempt comes (ms), or an operator cannot tell a back-off
       // of 30 s from a node that gave up. (After a wake, at once: the back-off still doubles.)
-      const retryIn = this.nextDelay();
+      const retryIn = this.#nextDelay();
       this.logger.warn({ ...fields, retryIn: woke ? 0 : retryIn }, 'session attempt failed');
       // A first program's `await session.ready()` waited for ever on a wrong password, told of it
       // only by a log that is silent by default. The waits of now hear of it; the session retries
       // regardless (a password fixed on the switcher admits it), and a ready() made from a
       // 'disconnect' handler below waits for the next attempt.
       if (refusedForGood(e)) {
-        for (const w of this.readyWaiters.slice()) if (!w.untilAdmitted) w.reject(e);
+        for (const w of this.#readyWaiters.slice()) if (!w.untilAdmitted) w.reject(e);
       }
       // No longer 'connecting' by the time anyone hears of the failure, as after a lost
       // connection: 'backoff', the wait it goes on with, or still 'connecting' when the next
       // attempt comes at once (a wake during this one). Before, 'disconnect' listeners found
       // 'connecting' here but 'backoff' after a lost connection, and 'backoff' followed them.
-      if (!woke) this.setState('backoff');
+      if (!woke) this.#setState('backoff');
       this.emit('disconnect', e);
       // A handler may have closed the session (say, on a wrong password): no retry then.
-      if (this.isClosed) return;
+      if (this.#isClosed) return;
       if (!woke) {
-        this.scheduleRetry(e, retryIn);
+        this.#scheduleRetry(e, retryIn);
         return;
       }
       this.logger.debug({ domain: this.opts.domain }, 'session reconnecting now');
       // As after a connection that worked with no spread: the opener's abort closes the session.
-      if (this.bounds.signal?.aborted) this.onOpenerAbort();
+      if (this.#bounds.signal?.aborted) this.#onOpenerAbort();
       else void this.attempt();
     } finally {
       // (Not `attempting`: the reconnectNow() above may have begun the next attempt already.)
@@ -879,21 +881,21 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * each, a dozen sessions connecting or backing off at once made Node.js warn of a leak
    * (MaxListenersExceededWarning, past 10). None without an opener's signal.
    */
-  private followOpener(): LinkedSignal | undefined {
-    return this.bounds.signal === undefined ? undefined : followSignal(this.bounds.signal);
+  #followOpener(): LinkedSignal | undefined {
+    return this.#bounds.signal === undefined ? undefined : followSignal(this.#bounds.signal);
   }
 
   /**
    * admissionTimeout, or what the opener's attempt timeout has left if that is shorter: 0 or
    * less when nothing is left.
    */
-  private admissionLimit(started: number): number {
+  #admissionLimit(started: number): number {
     const own = this.admissionTimeout;
-    if (this.bounds.timeout === undefined) return own;
-    return Math.min(own, this.bounds.timeout - (now() - started));
+    if (this.#bounds.timeout === undefined) return own;
+    return Math.min(own, this.#bounds.timeout - (now() - started));
   }
 
-  private onAdmitted(transport: Transport, ip: number): void {
+  #onAdmitted(transport: Transport, ip: number): void {
     const { password: _p, mac: _m, reconnect: _r, ...nodeOptions } = this.opts;
     let node: BaseNode<S>;
     try {
@@ -904,27 +906,27 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       throw err;
     }
     node.closeLoggedByOwner = true;
-    this._node = node;
+    this.#_node = node;
     this.connections++;
-    this.lastFailure = undefined;
+    this.#lastFailure = undefined;
     // Monotonic, or a wall-clock step back made a connection that lasted look like a failed one.
     const admittedAt = now();
     for (const l of this.listeners.values()) node.adoptListener(l);
     node.once('close', (err) => {
-      if (this._node === node) this._node = null;
-      if (this._state === 'closed') return;
+      if (this.#_node === node) this.#_node = null;
+      if (this.#_state === 'closed') return;
       const e = err ?? new ConnectionClosedError('connection closed');
-      this.lastFailure = e;
+      this.#lastFailure = e;
       const remote = node.transport.remoteAddress;
       // The opener aborted while we were connected: this loss ends the session, as without
       // reconnect. Before, 'disconnect' listeners found it backing off (or connecting), the log
       // line gave a `retryIn` for an attempt that never came, and 'backoff' preceded 'closed'.
-      const openerGone = this.bounds.signal?.aborted === true;
+      const openerGone = this.#bounds.signal?.aborted === true;
       if (!this.reconnect || openerGone) {
         this.logger.info({ ...errorFields(e), remote }, 'session disconnected');
         // Closed before anyone hears of the loss: 'disconnect' listeners see the final state.
-        if (openerGone) this.onOpenerAbort();
-        else this.closeFor(e);
+        if (openerGone) this.#onOpenerAbort();
+        else this.#closeFor(e);
         this.emit('disconnect', e);
         return;
       }
@@ -936,60 +938,60 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
       // connection at once must not get a reconnect storm. The back-off starts over only after a
       // connection that lasted.
       const lasted = Math.round(now() - admittedAt);
-      const worked = lasted >= this.initialDelay;
+      const worked = lasted >= this.#initialDelay;
       if (worked) {
-        this.shortLived = 0;
-        this.delay = this.initialDelay;
+        this.#shortLived = 0;
+        this.delay = this.#initialDelay;
       } else {
         // Counted from the connections dropped at once in a row, not from the failed attempts
         // before this admission, which it proved over: carried over, a switcher down for half a
         // minute and restarted again right after a node got back in left that node waiting
         // 24-30 s (backoffMax) while the switcher was up again within a second.
         // (nextDelay caps it at backoffMax; the exponent is bounded so it stays a finite number.)
-        this.delay = this.initialDelay * 2 ** Math.min(this.shortLived, 31);
-        this.shortLived++;
+        this.delay = this.#initialDelay * 2 ** Math.min(this.#shortLived, 31);
+        this.#shortLived++;
       }
       // The line says when the next attempt comes, as 'session attempt failed' does: a switcher
       // restarted twice in a row left its nodes silent for the doubled back-off (2 s, 4 s, ... up
       // to backoffMax), the operator unable to tell a wait from a node that gave up.
-      const retryIn = worked ? spreadDelay(this.spread) : this.nextDelay();
+      const retryIn = worked ? spreadDelay(this.spread) : this.#nextDelay();
       // `cause` tells a switcher that went away (ECONNRESET, EPIPE) from one that ended the
       // connection in the protocol, both FLEX_ERR_CONNECTION_CLOSED.
       this.logger.info({ ...errorFields(e), remote, lasted, retryIn }, 'session disconnected');
       // No longer 'ready' by the time anyone hears of the loss: a dial that waits for the session,
       // made from a 'disconnect' handler, waits for the next connection.
       const wait = !worked || retryIn > 0;
-      this.setState(wait ? 'backoff' : 'connecting');
+      this.#setState(wait ? 'backoff' : 'connecting');
       this.emit('disconnect', e);
-      if (this.isClosed) return;
+      if (this.#isClosed) return;
       // The wait is a back-off's: close() and the opener's abort end it at once.
       if (wait) {
-        this.scheduleRetry(e, retryIn);
+        this.#scheduleRetry(e, retryIn);
         return;
       }
       // The opener aborted while we were connected: close, as scheduleRetry does after a
       // connection that did not last, instead of an attempt that calls the connector with the
       // aborted signal (one that does not heed it connects for nothing) only to fail it.
-      if (this.bounds.signal?.aborted) this.onOpenerAbort();
+      if (this.#bounds.signal?.aborted) this.#onOpenerAbort();
       else void this.attempt();
     });
-    this.setState('ready');
+    this.#setState('ready');
     // A 'state' handler may have closed the session (and this connection), or dropped just this
     // connection (`session.node.destroy()`), whose loss has been told ('disconnect') and whose
     // retry is under way: not ready after all. Before, 'ready' followed that 'disconnect' with the
     // session backing off, and ready() resolved with no connection to use.
-    if (this.isClosed || this._node !== node) return;
+    if (this.#isClosed || this.#_node !== node) return;
     this.logger.info({ ip, domain: this.opts.domain }, 'session ready');
     this.emit('ready', ip);
     // A 'ready' handler may have dropped the connection as well: the waits are for one to use.
-    if (this._node !== node) return;
-    for (const w of this.readyWaiters.slice()) w.resolve();
+    if (this.#_node !== node) return;
+    for (const w of this.#readyWaiters.slice()) w.resolve();
   }
 
   /** The next back-off, with jitter, in ms; doubles the one after it (up to backoffMax). */
-  private nextDelay(): number {
+  #nextDelay(): number {
     const jitter = this.jitter;
-    const max = this.maxDelay;
+    const max = this.#maxDelay;
     // Never above backoffMax, the longest delay: a backoffInitial above it was waited in full
     // first, and the jitter pushed a delay at the cap up to (1 + jitter) times it (36 s for the
     // documented 30 s). A draw past the cap is reflected below it rather than cut to it: cut, half
@@ -1014,31 +1016,31 @@ export class Session<S extends Destroyable> extends Emitter<SessionEvents> {
    * the caller drew the wait already (also the spread after a connection that worked), then
    * retries.
    */
-  private scheduleRetry(failure: Error, ms?: number): void {
+  #scheduleRetry(failure: Error, ms?: number): void {
     if (!this.reconnect) {
-      this.closeFor(failure);
+      this.#closeFor(failure);
       return;
     }
-    this.setState('backoff');
-    if (this.isClosed) return;
-    this.attemptAfter(ms ?? this.nextDelay());
+    this.#setState('backoff');
+    if (this.#isClosed) return;
+    this.#attemptAfter(ms ?? this.#nextDelay());
   }
 
   /**
    * The next attempt in `ms` (a back-off, a spread, or the start's spread). close() clears the
    * timer, and the opener's abort closes the session at once rather than at the attempt.
    */
-  private attemptAfter(ms: number): void {
-    if (this.bounds.signal?.aborted) {
-      this.onOpenerAbort();
+  #attemptAfter(ms: number): void {
+    if (this.#bounds.signal?.aborted) {
+      this.#onOpenerAbort();
       return;
     }
-    const watch = this.followOpener();
-    watch?.signal.addEventListener('abort', this.onOpenerAbort, { once: true });
-    this.retryWatch = watch ?? null;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.retryWatch = null;
+    const watch = this.#followOpener();
+    watch?.signal.addEventListener('abort', this.#onOpenerAbort, { once: true });
+    this.#retryWatch = watch ?? null;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#retryWatch = null;
       watch?.dispose();
       void this.attempt();
     }, ms);

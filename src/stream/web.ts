@@ -32,23 +32,23 @@ export class WebStream implements StreamFace {
   readonly readable: ReadableStream<Uint8Array>;
   /** What goes to the peer; closing it ends this side (half-close where negotiated). */
   readonly writable: WritableStream<Uint8Array>;
-  private controller!: ReadableStreamDefaultController<Uint8Array>;
-  private writeController!: WritableStreamDefaultController;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #writeController!: WritableStreamDefaultController;
   /** The writable's close() while what was written, and the end, wait to leave. */
-  private flushWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  #flushWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
   /** Bytes enqueued (staged bytes are not, until the stage is enqueued). */
-  private enqueued = 0;
+  #enqueued = 0;
   /** Small payloads waiting behind queued data; null when none are. */
-  private stage: Stage | null = null;
+  #stage: Stage | null = null;
   private reported = 0;
-  private readDone = false;
+  #readDone = false;
   /** The peer ended; the readable closes once the reader has emptied the queue (see onEnd). */
   private ending = false;
   private failed = false;
-  private writeWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  #writeWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
   /** The writable's close() was called: the stream's close finishes it, not errors it. */
-  private writeClosed = false;
-  private closedResolve!: () => void;
+  #writeClosed = false;
+  #closedResolve!: () => void;
   /** Resolves when the stream is finished in both directions (also after an error). */
   readonly closed: Promise<void>;
 
@@ -60,28 +60,28 @@ export class WebStream implements StreamFace {
   constructor(core: StreamCore, _options: { readableHighWaterMark?: number } = {}) {
     this.core = checkMethods('new WebStream() core', 'a StreamCore', core, CORE_METHODS);
     this.closed = new Promise<void>((resolve) => {
-      this.closedResolve = resolve;
+      this.#closedResolve = resolve;
     });
     this.readable = new ReadableStream<Uint8Array>(
       {
         start: (c) => {
-          this.controller = c;
+          this.#controller = c;
         },
         // Called once the reader has taken a chunk (the queue is always under its high-water
         // mark, PULL_ALWAYS) and after an enqueue: what the reader took is credited back now.
         // The stage goes in only once the queue is empty, so staging still gathers many small
         // payloads into one chunk while the reader is behind.
         pull: () => {
-          if (this.stage !== null && this.queued === 0) this.enqueueStage();
-          this.reportConsumed();
-          if (this.ending && this.queued === 0 && !this.readDone) {
-            this.readDone = true;
-            this.controller.close();
+          if (this.#stage !== null && this.queued === 0) this.#enqueueStage();
+          this.#reportConsumed();
+          if (this.ending && this.queued === 0 && !this.#readDone) {
+            this.#readDone = true;
+            this.#controller.close();
           }
         },
         cancel: (reason) => {
-          this.readDone = true;
-          this.stage = null;
+          this.#readDone = true;
+          this.#stage = null;
           if (core.state !== 'closed') core.destroy(asError(reason));
           // Closed already (the peer ended it): what the reader did not take is dropped all the same.
           else core.discardUnread();
@@ -94,7 +94,7 @@ export class WebStream implements StreamFace {
       () => core.endRequested(),
       {
         start: (c) => {
-          this.writeController = c;
+          this.#writeController = c;
           // WritableStream calls `abort` only once the write or close in flight settles, and one
           // that waits for credit settles only when the peer's reader takes data: abort(reason) would
           // wait on a reader that may never read. The signal fires at once. (pipeTo's own signal
@@ -104,7 +104,7 @@ export class WebStream implements StreamFace {
           signal?.addEventListener(
             'abort',
             () => {
-              if (this.writeWaiter !== null || this.flushWaiter !== null)
+              if (this.#writeWaiter !== null || this.#flushWaiter !== null)
                 core.destroy(asError(signal.reason));
             },
             { once: true },
@@ -123,17 +123,17 @@ export class WebStream implements StreamFace {
           }
           if (core.write(bytes)) return undefined;
           return new Promise<void>((resolve, reject) => {
-            this.writeWaiter = { resolve, reject };
+            this.#writeWaiter = { resolve, reject };
           });
         },
         // Resolves once what was written, and the end, have left for the connection (onFlushed), as
         // a Node stream's 'finish' does: a program that destroys the stream then loses nothing.
         close: () => {
-          this.writeClosed = true;
+          this.#writeClosed = true;
           core.end();
           if (core.flushed) return undefined;
           return new Promise<void>((resolve, reject) => {
-            this.flushWaiter = { resolve, reject };
+            this.#flushWaiter = { resolve, reject };
           });
         },
         abort: (reason) => {
@@ -187,23 +187,23 @@ export class WebStream implements StreamFace {
   }
 
   onData(chunk: Uint8Array): void {
-    if (this.readDone) return;
+    if (this.#readDone) return;
     // Fast path (no copy): a large payload, or one that goes into an empty queue (a waiting reader
     // takes it at once) and is at least half of its buffer (so it keeps no large one alive if it
     // has to wait: whether a read is waiting cannot be seen from here).
     const n = chunk.length;
-    if (this.stage === null && (n >= COPY_BELOW || (this.queued === 0 && !pinsBuffer(chunk)))) {
-      this.enqueued += chunk.length;
-      this.controller.enqueue(ownPayload(chunk));
+    if (this.#stage === null && (n >= COPY_BELOW || (this.queued === 0 && !pinsBuffer(chunk)))) {
+      this.#enqueued += chunk.length;
+      this.#controller.enqueue(ownPayload(chunk));
     } else {
       this.hold(chunk);
     }
-    this.reportConsumed();
+    this.#reportConsumed();
   }
 
   onEnd(): void {
-    if (this.readDone || this.ending) return;
-    if (this.stage !== null) this.enqueueStage();
+    if (this.#readDone || this.ending) return;
+    if (this.#stage !== null) this.#enqueueStage();
     // A closed ReadableStream calls pull no more, so what the reader took after the close would
     // never count as consumed (nor leave the connection's receive budget): close once it is empty.
     if (this.queued > 0) {
@@ -212,38 +212,38 @@ export class WebStream implements StreamFace {
     }
     // The reader may have emptied the queue since the last pull (which runs a microtask later):
     // what it took counts as consumed now, before the close stops the counting.
-    this.reportConsumed();
-    this.readDone = true;
-    this.controller.close();
+    this.#reportConsumed();
+    this.#readDone = true;
+    this.#controller.close();
   }
 
   onError(err: Error): void {
     this.failed = true;
-    this.stage = null;
+    this.#stage = null;
     // Also after the peer's end while the reader has not taken everything: a reset drops
     // buffered input (docs/errors.md), as the Node face does.
-    if (!this.readDone) {
-      this.readDone = true;
-      this.controller.error(err);
+    if (!this.#readDone) {
+      this.#readDone = true;
+      this.#controller.error(err);
     }
-    const w = this.writeWaiter;
-    this.writeWaiter = null;
+    const w = this.#writeWaiter;
+    this.#writeWaiter = null;
     w?.reject(err);
-    const f = this.flushWaiter;
-    this.flushWaiter = null;
+    const f = this.#flushWaiter;
+    this.#flushWaiter = null;
     f?.reject(err);
-    this.failWritable(err);
+    this.#failWritable(err);
   }
 
   onFlushed(): void {
-    const w = this.flushWaiter;
-    this.flushWaiter = null;
+    const w = this.#flushWaiter;
+    this.#flushWaiter = null;
     w?.resolve();
   }
 
   onWritable(): void {
-    const w = this.writeWaiter;
-    this.writeWaiter = null;
+    const w = this.#writeWaiter;
+    this.#writeWaiter = null;
     w?.resolve();
   }
 
@@ -254,8 +254,8 @@ export class WebStream implements StreamFace {
       this.onError(new StreamClosedError('stream aborted'));
     } else {
       const err = new StreamClosedError();
-      const w = this.writeWaiter;
-      this.writeWaiter = null;
+      const w = this.#writeWaiter;
+      this.#writeWaiter = null;
       w?.reject(err);
       // A clean close: what was written has left, or was reported lost with an error before.
       this.onFlushed();
@@ -263,9 +263,9 @@ export class WebStream implements StreamFace {
       // take nothing more. Errored now, as the toWeb() views and the Node face end theirs, so that
       // its writer's `closed` and a pipeTo into it settle, not only a next write that may never
       // come (an idle source would keep the pipe for ever).
-      if (!this.writeClosed) this.failWritable(err);
+      if (!this.#writeClosed) this.#failWritable(err);
     }
-    this.closedResolve();
+    this.#closedResolve();
   }
 
   /**
@@ -274,46 +274,46 @@ export class WebStream implements StreamFace {
    * writable closed, and skipped while abort() runs: the abort settles it (and erroring it from
    * the abort signal's handler trips Node 20's WritableStream).
    */
-  private failWritable(err: Error): void {
-    const c = this.writeController;
+  #failWritable(err: Error): void {
+    const c = this.#writeController;
     const signal: AbortSignal | undefined = c.signal;
     if (signal?.aborted !== true) c.error(err);
   }
 
   /** Bytes in the readable queue (not staged ones). */
   private get queued(): number {
-    return Math.max(0, PULL_ALWAYS - (this.controller.desiredSize ?? 0));
+    return Math.max(0, PULL_ALWAYS - (this.#controller.desiredSize ?? 0));
   }
 
   /** A payload that would wait behind queued data: small ones are copied (see the class doc). */
   private hold(chunk: Uint8Array): void {
     if (chunk.length >= COPY_BELOW) {
-      if (this.stage !== null) this.enqueueStage();
-      this.enqueued += chunk.length;
-      this.controller.enqueue(ownPayload(chunk));
+      if (this.#stage !== null) this.#enqueueStage();
+      this.#enqueued += chunk.length;
+      this.#controller.enqueue(ownPayload(chunk));
       return;
     }
-    if (this.stage === null) this.stage = new Stage();
-    const stage = this.stage;
+    if (this.#stage === null) this.#stage = new Stage();
+    const stage = this.#stage;
     const full = stage.add(chunk);
     if (full !== null) {
-      this.enqueued += full.length;
-      this.controller.enqueue(full);
+      this.#enqueued += full.length;
+      this.#controller.enqueue(full);
     }
-    if (this.queued === 0 || stage.length === 0) this.enqueueStage();
+    if (this.queued === 0 || stage.length === 0) this.#enqueueStage();
   }
 
-  private enqueueStage(): void {
-    const chunk = this.stage?.take() ?? null;
-    this.stage = null;
+  #enqueueStage(): void {
+    const chunk = this.#stage?.take() ?? null;
+    this.#stage = null;
     if (chunk === null) return;
-    this.enqueued += chunk.length;
-    this.controller.enqueue(chunk);
+    this.#enqueued += chunk.length;
+    this.#controller.enqueue(chunk);
   }
 
-  private reportConsumed(): void {
-    if (this.readDone) return;
-    const consumed = this.enqueued - this.queued - this.reported;
+  #reportConsumed(): void {
+    if (this.#readDone) return;
+    const consumed = this.#enqueued - this.queued - this.reported;
     if (consumed > 0) {
       this.reported += consumed;
       this.core.consumed(consumed);

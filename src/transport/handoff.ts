@@ -12,21 +12,21 @@ export class Handoff implements TransportHandlers {
   readonly transport: Transport;
   private current: TransportHandlers | null;
   private held: Uint8Array[] = [];
-  private heldClose: { err: Error | undefined } | null = null;
+  #heldClose: { err: Error | undefined } | null = null;
   /** The view's handlers between their attach and the replay that makes them `current`. */
-  private attaching: TransportHandlers | null = null;
+  #attaching: TransportHandlers | null = null;
   /** The view was attached (a transport takes handlers once). */
-  private viewAttached = false;
+  #viewAttached = false;
   /** The view's reader paused: held data waits, as the transport's own would. */
   private paused = false;
   /**
    * Detached, view not attached yet: the transport is paused meanwhile, so what arrives before the
    * view reads is bounded by the transport's own pause (and the sender feels it), not held here.
    */
-  private waitingForView = false;
-  private replayScheduled = false;
-  private readonly replayNow = (): void => {
-    this.replayScheduled = false;
+  #waitingForView = false;
+  #replayScheduled = false;
+  readonly #replayNow = (): void => {
+    this.#replayScheduled = false;
     this.replay();
   };
 
@@ -44,7 +44,7 @@ export class Handoff implements TransportHandlers {
 
   drain(): void {
     // Nothing to hold here: a drain is owed to whoever sent, the view's handlers as soon as attached.
-    (this.current ?? this.attaching)?.drain();
+    (this.current ?? this.#attaching)?.drain();
   }
 
   close(err?: Error): void {
@@ -52,7 +52,7 @@ export class Handoff implements TransportHandlers {
     // end waits behind it. Before the view is attached both are kept and replayed.
     if (this.current && err !== undefined) this.held = [];
     if (this.current && this.held.length === 0) this.current.close(err);
-    else this.heldClose = { err };
+    else this.#heldClose = { err };
   }
 
   /**
@@ -62,8 +62,8 @@ export class Handoff implements TransportHandlers {
   detach(leftover: Uint8Array[] = []): void {
     this.current = null;
     this.held = leftover.concat(this.held);
-    if (!this.viewAttached && !this.waitingForView) {
-      this.waitingForView = true;
+    if (!this.#viewAttached && !this.#waitingForView) {
+      this.#waitingForView = true;
       this.transport.pauseReading();
     }
   }
@@ -72,18 +72,18 @@ export class Handoff implements TransportHandlers {
   view(): Transport {
     const t = this.transport;
     const attach = (h: TransportHandlers): void => {
-      if (this.viewAttached) throw new ConfigError('transport handlers are already attached');
-      this.viewAttached = true;
+      if (this.#viewAttached) throw new ConfigError('transport handlers are already attached');
+      this.#viewAttached = true;
       // Handlers are never called from inside attach, so the replay waits for a microtask; until
       // it runs, new data joins the held data. Forwarding sooner would let a delivery the
       // transport already queued (its inbox flushes from a microtask) overtake it.
-      this.attaching = h;
+      this.#attaching = h;
       queueMicrotask(() => {
-        this.attaching = null;
+        this.#attaching = null;
         this.current = h;
         this.replay();
-        if (!this.waitingForView) return;
-        this.waitingForView = false;
+        if (!this.#waitingForView) return;
+        this.#waitingForView = false;
         if (!this.paused) t.resumeReading();
       });
     };
@@ -119,37 +119,37 @@ export class Handoff implements TransportHandlers {
         this.paused = false;
         // What is held goes first, from a microtask (resumeReading calls no handler itself);
         // whatever the transport delivers meanwhile queues behind it.
-        if (this.held.length > 0 || this.heldClose !== null) this.scheduleReplay();
+        if (this.held.length > 0 || this.#heldClose !== null) this.#scheduleReplay();
         // Until the view is attached the transport stays paused: the attach resumes it.
-        if (!this.waitingForView) t.resumeReading();
+        if (!this.#waitingForView) t.resumeReading();
       },
       close: () => t.close(),
       destroy: (err) => {
         // Destroy drops what is held; a close already held behind it is owed now (the transport,
         // closed already, reports no other).
         this.held = [];
-        if (this.heldClose !== null) this.scheduleReplay();
+        if (this.#heldClose !== null) this.#scheduleReplay();
         t.destroy(err);
       },
     };
   }
 
-  private scheduleReplay(): void {
-    if (this.replayScheduled) return;
-    this.replayScheduled = true;
-    queueMicrotask(this.replayNow);
+  #scheduleReplay(): void {
+    if (this.#replayScheduled) return;
+    this.#replayScheduled = true;
+    queueMicrotask(this.#replayNow);
   }
 
   /** Hands held data to the view's handlers until they pause; then the held close, if any. */
   private replay(): void {
     const h = this.current;
-    if (h === null || this.attaching !== null) return;
+    if (h === null || this.#attaching !== null) return;
     let i = 0;
     while (i < this.held.length && !this.paused && this.current === h) h.data(this.held[i++]);
     this.held = this.held.slice(i);
-    if (this.held.length > 0 || this.heldClose === null) return;
-    const { err } = this.heldClose;
-    this.heldClose = null;
+    if (this.held.length > 0 || this.#heldClose === null) return;
+    const { err } = this.#heldClose;
+    this.#heldClose = null;
     h.close(err);
   }
 }

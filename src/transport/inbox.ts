@@ -7,8 +7,8 @@ import type { TransportHandlers } from './types.js';
  */
 export class HandlerSlot {
   private handlers: TransportHandlers | undefined;
-  private closeReported = false;
-  private heldClose: { err: Error | undefined } | undefined;
+  #closeReported = false;
+  #heldClose: { err: Error | undefined } | undefined;
 
   get attached(): boolean {
     return this.handlers !== undefined;
@@ -16,32 +16,32 @@ export class HandlerSlot {
 
   /** True once close was reported or is held for `attach`. */
   get closed(): boolean {
-    return this.closeReported;
+    return this.#closeReported;
   }
 
   attach(handlers: TransportHandlers): void {
     if (this.handlers !== undefined) throw new ConfigError('transport handlers are already attached');
     this.handlers = handlers;
-    const held = this.heldClose;
+    const held = this.#heldClose;
     if (held !== undefined) {
-      this.heldClose = undefined;
+      this.#heldClose = undefined;
       queueMicrotask(() => handlers.close(held.err));
     }
   }
 
   data(chunk: Uint8Array): void {
-    if (!this.closeReported) this.handlers?.data(chunk);
+    if (!this.#closeReported) this.handlers?.data(chunk);
   }
 
   drain(): void {
-    if (!this.closeReported) this.handlers?.drain();
+    if (!this.#closeReported) this.handlers?.drain();
   }
 
   close(err?: Error): void {
-    if (this.closeReported) return;
-    this.closeReported = true;
+    if (this.#closeReported) return;
+    this.#closeReported = true;
     if (this.handlers !== undefined) this.handlers.close(err);
-    else this.heldClose = { err };
+    else this.#heldClose = { err };
   }
 }
 
@@ -138,9 +138,9 @@ export class Inbox {
   private readonly queue = new ChunkQueue();
   private paused = false;
   private state: 'open' | 'ending' | 'ended' = 'open';
-  private scheduled = false;
-  private flushing = false;
-  private readonly flushNow = (): void => this.flush();
+  #scheduled = false;
+  #flushing = false;
+  readonly #flushNow = (): void => this.flush();
 
   constructor(
     private readonly slot: HandlerSlot,
@@ -157,7 +157,7 @@ export class Inbox {
 
   push(chunk: Uint8Array): void {
     if (this.state !== 'open') return;
-    if (!this.hooks.async && !this.flushing && this.queue.length === 0 && this.ready()) {
+    if (!this.hooks.async && !this.#flushing && this.queue.length === 0 && this.ready()) {
       this.hooks.delivered?.(chunk.length);
       this.slot.data(chunk);
       return;
@@ -204,15 +204,15 @@ export class Inbox {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing) return;
-    this.scheduled = true;
-    queueMicrotask(this.flushNow);
+    if (this.#scheduled || this.#flushing) return;
+    this.#scheduled = true;
+    queueMicrotask(this.#flushNow);
   }
 
   private flush(): void {
-    this.scheduled = false;
+    this.#scheduled = false;
     if (this.state === 'ended') return;
-    this.flushing = true;
+    this.#flushing = true;
     let budget = FLUSH_BUDGET;
     try {
       while (budget > 0 && this.queue.length > 0 && this.ready()) {
@@ -222,13 +222,13 @@ export class Inbox {
         this.slot.data(piece);
       }
     } finally {
-      this.flushing = false;
+      this.#flushing = false;
     }
     if (this.queue.length > 0) {
       // Out of budget: continue on a timer (not a microtask) so the event loop gets a turn.
-      if (this.ready() && !this.scheduled) {
-        this.scheduled = true;
-        setTimeout(this.flushNow, 0);
+      if (this.ready() && !this.#scheduled) {
+        this.#scheduled = true;
+        setTimeout(this.#flushNow, 0);
       }
       return;
     }

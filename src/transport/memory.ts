@@ -107,21 +107,21 @@ class MemoryEnd implements MemoryTransport {
   readonly framing: 'stream' | 'message';
   readonly remoteAddress: string;
   private peer!: MemoryEnd;
-  private readonly slot = new HandlerSlot();
+  readonly #slot = new HandlerSlot();
   private readonly inbox: Inbox;
   private readonly high: number;
-  private readonly low: number;
+  readonly #low: number;
   private readonly latency: number;
   private readonly closeTimeout: number;
   /** Bytes sent and not yet handed to the peer's data handler. */
   private inflight = 0;
-  private needDrain = false;
+  #needDrain = false;
   private state: 'open' | 'closing' | 'done' = 'open';
-  private sentEof = false;
-  private eofConsumed = false;
-  private gotEof = false;
-  private graceTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly transit: (Uint8Array | typeof EOF)[] = [];
+  #sentEof = false;
+  #eofConsumed = false;
+  #gotEof = false;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #transit: (Uint8Array | typeof EOF)[] = [];
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(
@@ -132,16 +132,16 @@ class MemoryEnd implements MemoryTransport {
   ) {
     this.framing = framing;
     this.remoteAddress = remoteAddress;
-    ({ high: this.high, low: this.low } = waterMarks(options, transportDefaults.memoryHighWaterMark));
+    ({ high: this.high, low: this.#low } = waterMarks(options, transportDefaults.memoryHighWaterMark));
     this.latency = options.latency ?? 0;
     this.closeTimeout = options.closeTimeout ?? transportDefaults.closeTimeout;
     const { maxChunk, rng } = options;
     const size = rng ? () => 1 + Math.floor(rng() * maxChunk!) : () => maxChunk!;
-    this.inbox = new Inbox(this.slot, {
+    this.inbox = new Inbox(this.#slot, {
       async: true,
       cut: maxChunk === undefined ? undefined : (q: ChunkQueue) => q.take(size()),
-      delivered: (bytes) => this.peer.consumed(bytes),
-      ended: () => this.onEof(),
+      delivered: (bytes) => this.peer.#consumed(bytes),
+      ended: () => this.#onEof(),
     });
   }
 
@@ -154,11 +154,11 @@ class MemoryEnd implements MemoryTransport {
   }
 
   get closed(): boolean {
-    return this.state !== 'open' || this.slot.closed;
+    return this.state !== 'open' || this.#slot.closed;
   }
 
   attach(handlers: TransportHandlers): void {
-    this.slot.attach(handlers);
+    this.#slot.attach(handlers);
     this.inbox.kick();
   }
 
@@ -171,10 +171,10 @@ class MemoryEnd implements MemoryTransport {
     const bytes = concatBytes(parts);
     if (bytes.length > 0 || this.framing === 'message') {
       this.inflight += bytes.length;
-      this.transmit(bytes);
+      this.#transmit(bytes);
     }
-    if (this.inflight > this.high) this.needDrain = true;
-    return !this.needDrain;
+    if (this.inflight > this.high) this.#needDrain = true;
+    return !this.#needDrain;
   }
 
   pauseReading(): void {
@@ -188,13 +188,13 @@ class MemoryEnd implements MemoryTransport {
   close(): void {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    this.graceTimer = setTimeout(() => this.giveUp(), this.closeTimeout);
-    this.sendEof();
+    this.#graceTimer = setTimeout(() => this.#giveUp(), this.closeTimeout);
+    this.#sendEof();
   }
 
   /** The graceful close ran out of time: what the peer never took is dropped, so say so. */
-  private giveUp(): void {
-    this.graceTimer = undefined;
+  #giveUp(): void {
+    this.#graceTimer = undefined;
     const unsent = this.inflight;
     this.destroy(closeTimedOut(this.remoteAddress, this.closeTimeout, unsent));
   }
@@ -202,88 +202,88 @@ class MemoryEnd implements MemoryTransport {
   destroy(err?: Error): void {
     if (this.state === 'done') return;
     this.teardown();
-    queueMicrotask(() => this.slot.close(err));
+    queueMicrotask(() => this.#slot.close(err));
     // A cut cable tells nobody; otherwise the peer learns at once, like a TCP reset.
     if (!this.link.blackholed && this.peer.state !== 'done') {
       this.peer.teardown();
       const peer = this.peer;
-      queueMicrotask(() => peer.slot.close(new ConnectionClosedError('peer destroyed the connection')));
+      queueMicrotask(() => peer.#slot.close(new ConnectionClosedError('peer destroyed the connection')));
     }
   }
 
   blackhole(): void {
     this.link.blackholed = true;
     for (const end of [this, this.peer]) {
-      end.dropTransit();
+      end.#dropTransit();
       end.inbox.clear();
     }
   }
 
-  private transmit(item: Uint8Array | typeof EOF): void {
+  #transmit(item: Uint8Array | typeof EOF): void {
     if (this.link.blackholed) return;
     if (this.latency === 0) {
-      this.arrive(item);
+      this.#arrive(item);
       return;
     }
     // One timer per send, each moving the oldest item: order holds even if timers fire out of order.
-    this.transit.push(item);
+    this.#transit.push(item);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      const next = this.transit.shift();
-      if (next !== undefined) this.arrive(next);
+      const next = this.#transit.shift();
+      if (next !== undefined) this.#arrive(next);
     }, this.latency);
     this.timers.add(timer);
   }
 
-  private arrive(item: Uint8Array | typeof EOF): void {
+  #arrive(item: Uint8Array | typeof EOF): void {
     if (this.link.blackholed) return;
     if (item === EOF) this.peer.inbox.end();
     else this.peer.inbox.push(item);
   }
 
-  private consumed(bytes: number): void {
+  #consumed(bytes: number): void {
     this.inflight -= bytes;
-    if (this.needDrain && this.inflight <= this.low) {
-      this.needDrain = false;
-      this.slot.drain();
+    if (this.#needDrain && this.inflight <= this.#low) {
+      this.#needDrain = false;
+      this.#slot.drain();
     }
   }
 
-  private sendEof(): void {
-    if (this.sentEof) return;
-    this.sentEof = true;
-    this.transmit(EOF);
+  #sendEof(): void {
+    if (this.#sentEof) return;
+    this.#sentEof = true;
+    this.#transmit(EOF);
   }
 
   /** The peer's EOF was delivered here after all its data. */
-  private onEof(): void {
-    this.gotEof = true;
-    this.peer.eofConsumed = true;
-    this.peer.maybeFinish();
+  #onEof(): void {
+    this.#gotEof = true;
+    this.peer.#eofConsumed = true;
+    this.peer.#maybeFinish();
     // Answer with our own end, as a TCP socket without allowHalfOpen does.
     if (this.state === 'open') this.state = 'closing';
-    this.sendEof();
-    this.maybeFinish();
+    this.#sendEof();
+    this.#maybeFinish();
   }
 
-  private maybeFinish(): void {
-    if (this.state === 'done' || !this.gotEof || !this.eofConsumed) return;
+  #maybeFinish(): void {
+    if (this.state === 'done' || !this.#gotEof || !this.#eofConsumed) return;
     this.teardown();
-    this.slot.close();
+    this.#slot.close();
   }
 
   private teardown(): void {
     this.state = 'done';
-    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
-    this.graceTimer = undefined;
-    this.dropTransit();
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    this.#dropTransit();
     this.inbox.clear();
-    this.needDrain = false;
+    this.#needDrain = false;
   }
 
-  private dropTransit(): void {
+  #dropTransit(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    this.transit.length = 0;
+    this.#transit.length = 0;
   }
 }

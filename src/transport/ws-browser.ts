@@ -74,7 +74,7 @@ export function browserWsTransport(ws: WebSocket, options: BrowserWsOptions = {}
 class BrowserWsTransport implements Transport {
   readonly framing = 'message';
   readonly remoteAddress: string;
-  private readonly slot = new HandlerSlot();
+  readonly #slot = new HandlerSlot();
   private readonly inbox: Inbox;
   private readonly high: number;
   private readonly low: number;
@@ -82,14 +82,14 @@ class BrowserWsTransport implements Transport {
   private readonly closeTimeout: number;
   private readonly maxHeld: number;
   private readonly logger: Logger;
-  private needDrain = false;
+  #needDrain = false;
   private closing = false;
-  private destroyedHere = false;
+  #destroyedHere = false;
   private failure: Error | undefined;
   /** The failure an 'error' event recorded, which says nothing; the close event's code says more. */
-  private vagueFailure: Error | undefined;
-  private pollTimer: ReturnType<typeof setTimeout> | undefined;
-  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #vagueFailure: Error | undefined;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -103,15 +103,15 @@ class BrowserWsTransport implements Transport {
     // logger that throws (a closed pipe) skipped that close, the dropped message lost unsaid.
     this.logger = containedLogger(options.logger ?? silentLogger);
     this.remoteAddress = options.remoteAddress ?? hostOf(ws.url);
-    this.inbox = new Inbox(this.slot, {
-      ended: () => this.report(this.failure),
+    this.inbox = new Inbox(this.#slot, {
+      ended: () => this.#report(this.failure),
       maxHeld: this.maxHeld,
       overflow: (held) => this.overflow(held),
     });
     ws.binaryType = 'arraybuffer';
-    ws.addEventListener('message', this.onMessage);
-    ws.addEventListener('error', this.onError);
-    ws.addEventListener('close', this.onClose);
+    ws.addEventListener('message', this.#onMessage);
+    ws.addEventListener('error', this.#onError);
+    ws.addEventListener('close', this.#onClose);
   }
 
   get bufferedAmount(): number {
@@ -119,11 +119,11 @@ class BrowserWsTransport implements Transport {
   }
 
   get closed(): boolean {
-    return this.closing || this.slot.closed || this.ws.readyState !== OPEN;
+    return this.closing || this.#slot.closed || this.ws.readyState !== OPEN;
   }
 
   attach(handlers: TransportHandlers): void {
-    this.slot.attach(handlers);
+    this.#slot.attach(handlers);
     this.inbox.kick();
   }
 
@@ -135,11 +135,11 @@ class BrowserWsTransport implements Transport {
     // The browser API has no fragmenting send: one message means one buffer.
     const data = parts.length === 1 ? parts[0] : concatBytes(parts);
     this.ws.send(data as Uint8Array<ArrayBuffer>);
-    if (!this.needDrain && this.ws.bufferedAmount > this.high) {
-      this.needDrain = true;
-      this.schedulePoll();
+    if (!this.#needDrain && this.ws.bufferedAmount > this.high) {
+      this.#needDrain = true;
+      this.#schedulePoll();
     }
-    return !this.needDrain;
+    return !this.#needDrain;
   }
 
   pauseReading(): void {
@@ -152,44 +152,44 @@ class BrowserWsTransport implements Transport {
 
   close(): void {
     // Once the end was reported there is nothing to close, and a grace timer would outlive it.
-    if (this.closing || this.slot.closed) return;
+    if (this.closing || this.#slot.closed) return;
     this.closing = true;
     // Per the WebSocket spec the close frame queues behind data already sent.
     this.ws.close(1000);
-    this.graceTimer = setTimeout(() => this.giveUp(), this.closeTimeout);
+    this.#graceTimer = setTimeout(() => this.#giveUp(), this.closeTimeout);
   }
 
   /**
    * The graceful close ran out of time: an 'error' event that came meanwhile is the end's cause;
    * else bytes `send` accepted and never sent are dropped, so say so.
    */
-  private giveUp(): void {
-    this.graceTimer = undefined;
+  #giveUp(): void {
+    this.#graceTimer = undefined;
     const unsent = this.ws.bufferedAmount;
     this.destroy(this.failure ?? closeTimedOut(this.remoteAddress, this.closeTimeout, unsent));
   }
 
   destroy(err?: Error): void {
-    if (this.slot.closed || this.destroyedHere) return;
-    this.destroyedHere = true;
+    if (this.#slot.closed || this.#destroyedHere) return;
+    this.#destroyedHere = true;
     this.closing = true;
     this.inbox.clear();
     if (this.ws.readyState !== CLOSED) this.ws.close(CLOSE_DESTROYED, 'destroyed');
-    queueMicrotask(() => this.report(err));
+    queueMicrotask(() => this.#report(err));
   }
 
-  private readonly onMessage = (ev: MessageEvent): void => {
+  readonly #onMessage = (ev: MessageEvent): void => {
     const data: unknown = ev.data;
     // By tag too (isArrayBuffer): the WebSocket class of an iframe or jsdom hands out buffers of
     // another realm, and every binary message would be a protocol error.
     if (isArrayBuffer(data)) {
       this.inbox.push(new Uint8Array(data));
-      if (this.needDrain) this.checkDrain();
+      if (this.#needDrain) this.#checkDrain();
       return;
     }
     // Not skipped after our own close(): the peer may send until it answers, and what it sends
     // is still judged (a clean end would hide the violation).
-    if (this.failure !== undefined || this.destroyedHere) return;
+    if (this.failure !== undefined || this.#destroyedHere) return;
     // A text message is fatal to a Go peer too (PROTOCOL.md 1.6): tell the peer, then report. A
     // Blob means binaryType was changed from 'arraybuffer' after we set it: its bytes can only be
     // read asynchronously, out of order with later messages, so it is refused, not read.
@@ -204,7 +204,7 @@ class BrowserWsTransport implements Transport {
   /** The peer sent past maxHeldBytes while reading was paused (the inbox dropped the message). */
   private overflow(held: number): void {
     // Also after our own close(): the message was dropped, so the end must not look clean.
-    if (this.failure !== undefined || this.destroyedHere) return;
+    if (this.failure !== undefined || this.#destroyedHere) return;
     this.logger.warn(
       { remote: this.remoteAddress, held, maxHeldBytes: this.maxHeld },
       'WebSocket peer sent past maxHeldBytes while reading was paused: closing',
@@ -223,30 +223,30 @@ class BrowserWsTransport implements Transport {
     // Once close() ran this sends nothing (the WebSocket is closing), but the failure stands.
     this.ws.close(code, reason);
     // close()'s timer would destroy() and report no error: this one reports the failure.
-    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
-    this.graceTimer = setTimeout(() => this.report(this.failure), this.closeTimeout);
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    this.#graceTimer = setTimeout(() => this.#report(this.failure), this.closeTimeout);
   }
 
-  private readonly onError = (): void => {
+  readonly #onError = (): void => {
     // Browsers deliberately say nothing about the cause.
     if (this.failure === undefined) {
-      this.failure = this.vagueFailure = new ConnectionClosedError(
+      this.failure = this.#vagueFailure = new ConnectionClosedError(
         `WebSocket to ${this.remoteAddress} failed`,
       );
     }
-    if (this.slot.closed || this.destroyedHere) return;
+    if (this.#slot.closed || this.#destroyedHere) return;
     this.closing = true;
     // The close event that browsers send next reports it (with its code, if that says more). If
     // none comes, this ends the transport with the error once closeTimeout ran out; a timer
     // already running (close()'s or fail()'s) reports the failure too.
-    this.graceTimer ??= setTimeout(() => {
+    this.#graceTimer ??= setTimeout(() => {
       this.inbox.clear();
-      this.report(this.failure);
+      this.#report(this.failure);
     }, this.closeTimeout);
   };
 
-  private readonly onClose = (ev: CloseEvent): void => {
-    if (this.destroyedHere) return;
+  readonly #onClose = (ev: CloseEvent): void => {
+    if (this.#destroyedHere) return;
     const clean = ev.code === 1000 || ev.code === 1001 || ev.code === 1005;
     const closedWith = `closed with code ${ev.code}${ev.reason ? ` (${ev.reason})` : ''}`;
     // 1006 with its cause, as the Node.js transport gives it: hungUp() reads a peer that went
@@ -254,7 +254,7 @@ class BrowserWsTransport implements Transport {
     const cause = ev.code === 1006 ? { cause: abnormalClosure() } : undefined;
     if (this.failure === undefined && !clean) {
       this.failure = new ConnectionClosedError(`WebSocket to ${this.remoteAddress} ${closedWith}`, cause);
-    } else if (this.failure !== undefined && this.failure === this.vagueFailure) {
+    } else if (this.failure !== undefined && this.failure === this.#vagueFailure) {
       // The 'error' event's failure says nothing: the code is all a browser tells of the cause.
       this.failure = new ConnectionClosedError(
         `WebSocket to ${this.remoteAddress} failed: ${closedWith}`,
@@ -263,25 +263,25 @@ class BrowserWsTransport implements Transport {
     }
     if (this.failure !== undefined) {
       this.inbox.clear();
-      this.report(this.failure);
+      this.#report(this.failure);
     } else {
       // Messages received before the close are still owed to a paused reader.
       this.inbox.end();
     }
   };
 
-  private schedulePoll(): void {
-    this.pollTimer = setTimeout(() => {
-      this.pollTimer = undefined;
+  #schedulePoll(): void {
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = undefined;
       // Nothing more can be sent once closing or closed, and a browser never lowers bufferedAmount
       // after the close: polling on would last until a paused reader resumes.
       if (this.closed) return;
       if (this.ws.bufferedAmount > this.low) {
-        this.schedulePoll();
+        this.#schedulePoll();
         return;
       }
-      this.needDrain = false;
-      this.slot.drain();
+      this.#needDrain = false;
+      this.#slot.drain();
     }, this.pollInterval);
   }
 
@@ -290,22 +290,22 @@ class BrowserWsTransport implements Transport {
    * second at most (once a minute after minutes hidden), and the poll with them, but deliver its
    * messages as they come, and the peer's credit arrives as messages while an upload flows.
    */
-  private checkDrain(): void {
+  #checkDrain(): void {
     if (this.closed || this.ws.bufferedAmount > this.low) return;
-    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
-    this.pollTimer = undefined;
-    this.needDrain = false;
-    this.slot.drain();
+    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
+    this.#needDrain = false;
+    this.#slot.drain();
   }
 
-  private report(err: Error | undefined): void {
-    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
-    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
-    this.pollTimer = this.graceTimer = undefined;
-    this.ws.removeEventListener('message', this.onMessage);
-    this.ws.removeEventListener('error', this.onError);
-    this.ws.removeEventListener('close', this.onClose);
-    this.slot.close(err);
+  #report(err: Error | undefined): void {
+    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    this.#pollTimer = this.#graceTimer = undefined;
+    this.ws.removeEventListener('message', this.#onMessage);
+    this.ws.removeEventListener('error', this.#onError);
+    this.ws.removeEventListener('close', this.#onClose);
+    this.#slot.close(err);
   }
 }
 

@@ -11,14 +11,14 @@
  */
 export class Burst {
   /** Events since the last line about the burst. */
-  private unlogged = 0;
+  #unlogged = 0;
   /** Events in the whole burst; 0 when there is none. */
   private total = 0;
   private since = 0;
-  private lastLine = 0;
+  #lastLine = 0;
   /** When the last event came, and the fields it came with (for endIfQuiet's line). */
-  private lastHit = 0;
-  private lastExtra: object = {};
+  #lastHit = 0;
+  #lastExtra: object = {};
 
   /**
    * @param summary writes one summary line with these fields: `refused` (events since the last
@@ -40,49 +40,49 @@ export class Burst {
   /** One more event: true if it is the first of a burst, for the caller to log in full. */
   hit(extra: object = {}): boolean {
     const at = this.clock();
-    this.lastHit = at;
-    this.lastExtra = extra;
+    this.#lastHit = at;
+    this.#lastExtra = extra;
     if (this.total === 0) {
       this.total = 1;
       this.since = at;
-      this.lastLine = at;
+      this.#lastLine = at;
       return true;
     }
     this.total++;
-    this.unlogged++;
+    this.#unlogged++;
     this.tick(extra, at);
     return false;
   }
 
   /** Says what the burst counted since its last line, if a line is due. */
   tick(extra: object = {}, at = this.clock()): void {
-    if (this.unlogged > 0 && at - this.lastLine >= this.everyMs) this.write(extra, at, false);
+    if (this.#unlogged > 0 && at - this.#lastLine >= this.everyMs) this.write(extra, at, false);
   }
 
   /**
    * Ends the burst once `ms` have passed without an event, for events that have no "load is down"
    * of their own: says what is left, with `extra` (by default the fields of the last event).
    */
-  endIfQuiet(ms: number, extra: object = this.lastExtra): void {
-    if (this.total > 0 && this.clock() - this.lastHit >= ms) this.end(extra);
+  endIfQuiet(ms: number, extra: object = this.#lastExtra): void {
+    if (this.total > 0 && this.clock() - this.#lastHit >= ms) this.end(extra);
   }
 
   /** The load is down: says what is left of the burst, and forgets it. */
   end(extra: object = {}): void {
     if (this.total === 0) return;
-    if (this.unlogged > 0) this.write(extra, this.clock(), true);
+    if (this.#unlogged > 0) this.write(extra, this.clock(), true);
     this.total = 0;
   }
 
   private write(extra: object, at: number, over: boolean): void {
     this.summary({
-      [this.countField]: this.unlogged,
+      [this.countField]: this.#unlogged,
       total: this.total,
       ms: Math.round(at - this.since),
       over,
       ...extra,
     });
-    this.unlogged = 0;
-    this.lastLine = at;
+    this.#unlogged = 0;
+    this.#lastLine = at;
   }
 }

@@ -1,4 +1,3 @@
-import { checkType } from '../util/check.js';
 import { isGoSpace } from './unicase.js';
 
 /**

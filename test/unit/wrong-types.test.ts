@@ -357,7 +357,7 @@ describe('per-call arguments found on a second pass', () => {
     try {
       // Bounded: without the check the ping went out and waited for an answer.
       const err = await rejectsWithConfigError(() => node.ping(domain as never, { timeout: 200 }));
-      expect(err.message).toBe(`ping() domain must be a string, got ${String(domain)}`);
+      expect(err.message).toBe(`ping domain must be a string, got ${String(domain)}`);
     } finally {
       node.destroy();
     }

@@ -73,7 +73,7 @@ class Reader {
   /** First type mismatch; Go keeps decoding and reports it once the text proved valid. */
   typeError: string | null = null;
   /** ignoreBOM: a U+FEFF inside a string is text, not a byte order mark to drop. */
-  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  readonly #decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
   constructor(private readonly b: Uint8Array) {}
 
@@ -125,10 +125,10 @@ class Reader {
       if (!isDigit(this.peek())) this.fail('bad number exponent');
       while (isDigit(this.peek())) this.pos++;
     }
-    return this.decoder.decode(this.b.subarray(start, this.pos));
+    return this.#decoder.decode(this.b.subarray(start, this.pos));
   }
 
-  private u4(at: number): number {
+  #u4(at: number): number {
     const b = this.b;
     if (at + 6 > b.length || b[at] !== BACKSLASH || b[at + 1] !== 0x75) return -1;
     let v = 0;
@@ -150,7 +150,7 @@ class Reader {
       if (this.pos >= b.length) this.fail('unterminated string');
       const c = b[this.pos];
       if (c === QUOTE || c === BACKSLASH || c < 0x20 || c >= 0x80) {
-        out += this.decoder.decode(b.subarray(run, this.pos));
+        out += this.#decoder.decode(b.subarray(run, this.pos));
       }
       if (c === QUOTE) {
         this.pos++;
@@ -158,11 +158,11 @@ class Reader {
       }
       if (c < 0x20) this.fail('control character in string');
       if (c === BACKSLASH) {
-        out += this.escape();
+        out += this.#escape();
       } else if (c >= 0x80) {
         const len = utf8SeqLength(b, this.pos);
         // Go's decoder turns every byte of an invalid sequence into its own U+FFFD.
-        out += len === 0 ? '\ufffd' : this.decoder.decode(b.subarray(this.pos, this.pos + len));
+        out += len === 0 ? '\ufffd' : this.#decoder.decode(b.subarray(this.pos, this.pos + len));
         this.pos += len === 0 ? 1 : len;
       } else {
         this.pos++;
@@ -172,7 +172,7 @@ class Reader {
     }
   }
 
-  private escape(): string {
+  #escape(): string {
     const b = this.b;
     const e = this.pos + 1 < b.length ? b[this.pos + 1] : -1;
     const simple = SIMPLE_ESCAPES.get(e);
@@ -180,12 +180,12 @@ class Reader {
       this.pos += 2;
       return simple;
     }
-    const u = this.u4(this.pos);
+    const u = this.#u4(this.pos);
     if (u < 0) this.fail('bad escape in string');
     this.pos += 6;
     if (u < 0xd800 || u > 0xdfff) return String.fromCharCode(u);
     // Go pairs a surrogate with a following \u escape only when they form a valid pair.
-    const low = this.u4(this.pos);
+    const low = this.#u4(this.pos);
     if (u <= 0xdbff && low >= 0xdc00 && low <= 0xdfff) {
       this.pos += 6;
       return String.fromCharCode(u, low);
@@ -210,7 +210,7 @@ class Reader {
           if (c === 0x7b) this.memberName();
           continue;
         }
-      } else this.scalar();
+      } else this.#scalar();
       // After a value: close containers or move to the next element.
       for (;;) {
         if (closers.length === 0) return;
@@ -237,7 +237,7 @@ class Reader {
     return name;
   }
 
-  private scalar(): void {
+  #scalar(): void {
     const c = this.peek();
     if (c === QUOTE) this.string();
     else if (c === 0x2d || isDigit(c)) this.number();

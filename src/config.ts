@@ -1,6 +1,6 @@
 import { ConfigError } from './errors.js';
 import { MAX_BATCH_BYTES, MAX_CONTROL_QUEUE, MAX_QUANTUM, MIN_CONTROL_QUEUE } from './scheduler-options.js';
-import { checkBool, checkInt, checkLogger, checkOptions } from './util/check.js';
+import { checkBool, checkInt, checkLogger, checkOptions, checkType } from './util/check.js';
 import type { Logger } from './util/logger.js';
 import { MAX_DELAY } from './util/timers.js';
 import { ALL_CAPS, MAX_PAYLOAD } from './wire/constants.js';
@@ -279,10 +279,11 @@ const INT_OPTIONS: readonly (readonly [
 export function validateNodeOptions(o: NodeOptions = {}): ResolvedNodeOptions {
   checkOptions('node', o);
   const d = defaults;
-  if (o.domain !== undefined && typeof o.domain !== 'string') {
-    throw new ConfigError('option domain must be a string');
-  }
-  const out: Record<string, unknown> = { domain: o.domain ?? '' };
+  // Refused as a dial's is (wire/open.ts): an OpenStream domain ends at its first NUL, so no peer
+  // could name this one, and its streams' addresses would show a name no dial can reach.
+  const domain = checkType('option domain', o.domain ?? '', 'string');
+  if (domain.includes('\u0000')) throw new ConfigError('option domain cannot contain NUL');
+  const out: Record<string, unknown> = { domain };
   for (const [name, min, max] of INT_OPTIONS) {
     // writeBuffer with reuseWrittenBuffers, in the order the fields have always been checked.
     if (name === 'heartbeatInterval') Object.assign(out, writeBuffers(o.reuseWrittenBuffers, o.writeBuffer));

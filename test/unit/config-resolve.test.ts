@@ -29,3 +29,14 @@ describe('validateNodeOptions', () => {
     }
   });
 });
+
+describe('validateNodeOptions domain', () => {
+  it('refuses a domain that is no string or holds NUL, as docs/errors.md says', () => {
+    expect(validateNodeOptions({ domain: 'alice' }).domain).toBe('alice');
+    expect(() => validateNodeOptions({ domain: 'ali\u0000ce' })).toThrow(ConfigError);
+    expect(() => validateNodeOptions({ domain: '\u0000' })).toThrow(/option domain cannot contain NUL/);
+    expect(() => validateNodeOptions({ domain: 5 as unknown as string })).toThrow(
+      /^option domain must be a string, got 5$/,
+    );
+  });
+});

@@ -1,6 +1,6 @@
 import { ConfigError, StreamClosedError } from '../errors.js';
 import { isArrayBuffer, pinsBuffer } from '../util/bytes.js';
-import { checkMethods } from '../util/check.js';
+import { checkMethods, checkOptions } from '../util/check.js';
 import { HEADER_SIZE } from '../wire/constants.js';
 import { CloseAwareWritable } from './close-aware.js';
 import type { StreamCore, StreamFace } from './core.js';
@@ -58,6 +58,8 @@ export class WebStream implements StreamFace {
    *   class doc).
    */
   constructor(core: StreamCore, _options: { readableHighWaterMark?: number } = {}) {
+    // Ignored, yet refused as null, as every other call's options are (FlexStream's too).
+    checkOptions('WebStream', _options);
     this.core = checkMethods('new WebStream() core', 'a StreamCore', core, CORE_METHODS);
     this.closed = new Promise<void>((resolve) => {
       this.#closedResolve = resolve;

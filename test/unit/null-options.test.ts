@@ -6,6 +6,7 @@ import {
   connect as browserConnect,
   browserWsTransport,
   dialBrowserWs,
+  WebStream,
 } from '../../src/browser.js';
 import { demoHandler, listenDemo } from '../../src/demo/index.js';
 import {
@@ -122,6 +123,12 @@ const throwing: Case[] = [
     call: 'FlexStream',
     // Refused before the core is touched: none is needed.
     make: () => new FlexStream(NULL, NULL),
+  },
+  {
+    name: 'new WebStream(core, null)',
+    call: 'WebStream',
+    // Refused before the core is touched, as FlexStream's are.
+    make: () => new WebStream(NULL, NULL),
   },
   { name: 'connect(url, null)', call: 'connect()', make: () => connect(`tcp://127.0.0.1:${port}`, NULL) },
   {

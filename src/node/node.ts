@@ -19,6 +19,7 @@ import { errorFields } from '../util/cause.js';
 import {
   checkBool,
   checkDelay,
+  checkFunction,
   checkInt,
   checkMethods,
   checkOptions,
@@ -510,6 +511,8 @@ export class BaseNode<S extends Destroyable> extends Emitter<NodeEvents> impleme
    * costs the streams it steps over from `after` on, not every stream (util/id-index.ts).
    */
   streamPage(after: number, skip: number, limit: number, keep?: (s: StreamCore) => boolean): StreamCore[] {
+    // Checked at the call: filtered only when there are streams, it threw a TypeError then only.
+    checkFunction('streamPage() keep', keep);
     if (makeSerialIndex === null) {
       // The browser build (no admin): the same page, from the live streams sorted.
       const live = [...this.streams.values()].filter((s) => s.serial > after && (keep?.(s) ?? true));

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { FlexStream } from '../../../src/index.js';
+import { ConfigError, type FlexStream } from '../../../src/index.js';
 import { useSerialIndex } from '../../../src/node/node.js';
 import { indexStreamsBySerial } from '../../../src/node/serial-index.js';
 import { Cmd } from '../../../src/wire/constants.js';
@@ -53,5 +53,22 @@ describe('streamPage() without the serial index', () => {
     expect(sorted).toEqual(indexed);
     expect(sorted.map((p) => p.length)).toEqual([10, 5, 5, 4, 6, 0]);
     expect(sorted[1]!.map((s) => s.serial)).toEqual(serials.slice(8, 13));
+  });
+});
+
+describe('streamPage() keep', () => {
+  it('refuses a keep that is no function at the call, with or without streams', () => {
+    const { node } = rawLink({ heartbeatInterval: 0 });
+    cleanups.push(() => node.destroy());
+    const keep = 5 as unknown as () => boolean;
+    // No streams: nothing was filtered, so the bad keep went unnoticed.
+    for (const index of [false, true]) {
+      useSerialIndex(null);
+      if (index) indexStreamsBySerial();
+      expect(node.streamCount).toBe(0);
+      expect(() => node.streamPage(0, 0, 10, keep)).toThrow(ConfigError);
+      expect(() => node.streamPage(0, 0, 10, keep)).toThrow('streamPage() keep must be a function, got 5');
+    }
+    expect(node.streamPage(0, 0, 10, undefined)).toEqual([]);
   });
 });

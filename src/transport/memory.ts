@@ -44,8 +44,15 @@ export interface MemoryTransport extends Transport {
   blackhole(): void;
 }
 
-/** A tiny deterministic xorshift32 generator with Math.random's range, for reproducible chunking. */
+/**
+ * A tiny deterministic xorshift32 generator with Math.random's range, for reproducible chunking.
+ * The seed is taken as an int32 (`seed | 0`; 0 stands for a fixed default). A seed that is no
+ * finite number is a ConfigError: `{}`, NaN or `'abc'` became 0, the default seed, with no word.
+ */
 export function seededRandom(seed: number): () => number {
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) {
+    throw new ConfigError(`seededRandom() seed must be a finite number, got ${shown(seed)}`);
+  }
   let x = seed | 0 || 0x9e3779b9;
   return () => {
     x ^= x << 13;

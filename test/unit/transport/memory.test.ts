@@ -202,3 +202,20 @@ describe('memoryPair', () => {
     expect(pb.bytes).toBe(100);
   });
 });
+
+describe('seededRandom()', () => {
+  it('refuses a seed that is no finite number instead of using the default', () => {
+    for (const bad of [{}, 'abc', '7', Number.NaN, Number.POSITIVE_INFINITY, null, undefined]) {
+      expect(() => seededRandom(bad as number), String(bad)).toThrow(ConfigError);
+    }
+    expect(() => seededRandom({} as number)).toThrow(
+      'seededRandom() seed must be a finite number, got [object Object]',
+    );
+    // Numbers keep their sequences: the same seed gives the same numbers, another seed others.
+    const a = seededRandom(7);
+    const b = seededRandom(7);
+    const first = [a(), a(), a()];
+    expect([b(), b(), b()]).toEqual(first);
+    expect(seededRandom(8)()).not.toBe(first[0]);
+  });
+});

@@ -84,6 +84,19 @@ for (const [name, factory] of Object.entries(links)) {
       expect((e as StreamResetError).remote).toBe(true);
     });
 
+    it('resets with 0 for a reason code outside u32, and destroy() does not throw (errors.md)', async () => {
+      const { a, b } = await open();
+      const accepted = b.listen(5).accept();
+      const s = await a.dial('bob:5');
+      const peer = await accepted;
+      const err = once<Error>(peer, 'error');
+      s.on('error', () => {});
+      expect(() => s.destroy(Object.assign(new Error('bye'), { resetCode: 2 ** 32 }))).not.toThrow();
+      const e = await err;
+      expect(e).toBeInstanceOf(StreamResetError);
+      expect((e as StreamResetError).resetCode).toBe(0);
+    });
+
     it('reports dial errors as typed errors', async () => {
       const { a, b } = await open();
       await expect(a.dial('bob:81')).rejects.toMatchObject({

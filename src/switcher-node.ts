@@ -196,6 +196,8 @@ export function upgradeHandler(
   return wsUpgradeHandler(
     {
       ...options,
+      // Where a throw of the switcher's hooks (a bug of ours) is told, as its listeners tell theirs.
+      logger: switcher.logger,
       onRefusal: (reason, req) => ((req.socket as Partial<TLSSocket>).encrypted === true ? wss : ws)(reason),
     },
     handler(switcher),

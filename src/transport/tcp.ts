@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import { ConnectionClosedError } from '../errors.js';
 import { checkLogger, checkMethods, checkOptions, checkType } from '../util/check.js';
 import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
+import { handOver } from './app-hooks.js';
 import {
   checkDelayOption,
   checkNumber,
@@ -311,7 +312,8 @@ export function connectSocket(
 // async for the same reason as dialTcp.
 /**
  * Listens for TCP connections and passes each to `onTransport` as a transport (a Node on each, say); resolves
- * once bound.
+ * once bound. An `onTransport` that throws (or returns a promise that rejects) is logged at error with
+ * its stack through `options.logger`, and that connection is destroyed; the listener keeps accepting.
  */
 export async function listenTcp(
   options: TcpListenOptions,
@@ -321,8 +323,9 @@ export async function listenTcp(
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   // Only a connection called it: a bad one failed there, in the server's connection handler.
   checkType('listenTcp() onTransport', onTransport, 'function');
+  const logger = containedLogger(checkLogger('option logger', options.logger) ?? silentLogger);
   const server = net.createServer((socket) => {
-    onTransport(tcpTransport(socket, { closeTimeout: options.closeTimeout }));
+    handOver(onTransport, tcpTransport(socket, { closeTimeout: options.closeTimeout }), logger);
   });
   return startListener(server, options);
 }

@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { checkLogger, checkOptions, checkType } from '../util/check.js';
 import { containedLogger, silentLogger } from '../util/logger.js';
+import { handOver } from './app-hooks.js';
 import {
   checkDelayOption,
   checkNumber,
@@ -95,7 +96,8 @@ const HTTP_TO_TLS_PORT = `This is a flex TLS port, not HTTP or WebSocket: connec
 // async as dialTcp is: a bad argument rejects rather than throws.
 /**
  * Listens for TLS connections and passes each to `onTransport` once its handshake is done; resolves once
- * bound.
+ * bound. An `onTransport` that throws (or rejects) is logged at error with its stack through
+ * `options.logger` and that connection destroyed; the listener keeps accepting.
  */
 export async function listenTls(
   options: TlsListenOptions,
@@ -144,7 +146,7 @@ export async function listenTlsReporting(
         socket.destroy();
         return;
       }
-      onTransport(tcpTransport(socket, { closeTimeout }));
+      handOver(onTransport, tcpTransport(socket, { closeTimeout }), logger);
     }),
   );
   // A failed handshake is the client's problem. Node destroys the socket on most such errors but

@@ -15,8 +15,9 @@ import {
   checkType,
   shown as shownValue,
 } from '../util/check.js';
-import { containedLogger, silentLogger } from '../util/logger.js';
+import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
+import { handOver, tellHook } from './app-hooks.js';
 import {
   abnormalClosure,
   checkDelayOption,
@@ -167,9 +168,15 @@ export interface WsUpgradeHandlerOptions extends WsUpgradeOptions {
    * Told of each upgrade request to `path` that was refused, once its connection closed: `reason`
    * is `bad-upgrade` (the WebSocket library answered it 400 or 405 itself: no valid
    * Sec-WebSocket-Key or version, not a GET), `req` the request. What the handler is never given
-   * (other paths, requests with no upgrade, malformed or slow ones) is the server's to count.
+   * (other paths, requests with no upgrade, malformed or slow ones) is the server's to count. One
+   * that throws (or rejects) is logged at error through `logger` and otherwise ignored.
    */
   onRefusal?: (reason: 'bad-upgrade', req: http.IncomingMessage) => void;
+  /**
+   * Where the handler logs a throw of `onTransport` or `onRefusal` (at error, with its stack).
+   * Silent by default.
+   */
+  logger?: Logger;
 }
 
 /**
@@ -590,7 +597,9 @@ export async function dialWs(url: string, options: WsDialOptions = {}): Promise<
 /**
  * Serves flex over WebSocket on a user's own http(s) server: mount the result on its 'upgrade'
  * event. It returns false, touching nothing, when the path is not ours so other handlers can run.
- * `onRefusal` hears of the upgrades to the path it refused.
+ * `onRefusal` hears of the upgrades to the path it refused. An `onTransport` that throws (or
+ * rejects) is logged at error with its stack through `options.logger` and that connection
+ * destroyed; one of `onRefusal` is logged and ignored. Either way the server goes on.
  */
 export function wsUpgradeHandler(
   options: WsUpgradeHandlerOptions,
@@ -599,16 +608,20 @@ export function wsUpgradeHandler(
   checkOptions('wsUpgradeHandler()', options);
   // Only an upgrade called it: a bad one failed there, in the server's 'upgrade' handler.
   checkType('wsUpgradeHandler() onTransport', onTransport, 'function');
-  return upgradeHandlerReporting(options, onTransport, checkFunction('option onRefusal', options.onRefusal));
+  const onRefusal = checkFunction('option onRefusal', options.onRefusal);
+  const logger = containedLogger(checkLogger('option logger', options.logger) ?? silentLogger);
+  return upgradeHandlerReporting(options, onTransport, logger, onRefusal);
 }
 
 /**
  * wsUpgradeHandler, and `onRefused` hears of each upgrade to the path that the WebSocket library
  * refused (`bad-upgrade`: it answers 400 or 405 and closes), with its request. listenWs counts them.
+ * Either hook's throw is logged through `logger` (contained: it is called from event handlers).
  */
 function upgradeHandlerReporting(
   options: WsUpgradeOptions,
   onTransport: (transport: Transport) => void,
+  logger: Logger,
   onRefused?: (reason: 'bad-upgrade', req: http.IncomingMessage) => void,
 ): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => boolean {
   checkOptions('wsUpgradeHandler()', options);
@@ -639,14 +652,15 @@ function upgradeHandlerReporting(
     let upgraded = false;
     wss.handleUpgrade(req, socket, head, (ws) => {
       upgraded = true;
-      onTransport(new WsTransport(ws, remote, transportOptions, new WsFrameWriter(socket, false), true));
+      const transport = new WsTransport(ws, remote, transportOptions, new WsFrameWriter(socket, false), true);
+      handOver(onTransport, transport, logger);
     });
     // ws answers a request it refuses itself and closes the socket, telling nobody: its close
     // before the upgrade is the refusal (ws completes an upgrade it takes before handleUpgrade
     // returns, so only a refused one is listened to here).
     if (!upgraded && onRefused !== undefined) {
       socket.once('close', () => {
-        if (!upgraded) onRefused('bad-upgrade', req);
+        if (!upgraded) tellHook('onRefusal', onRefused, ['bad-upgrade', req], remote, logger);
       });
     }
     return true;
@@ -660,7 +674,9 @@ const HTTP_TO_HTTPS_PORT =
 // async as dialTcp is: a bad argument rejects rather than throws.
 /**
  * Serves WebSocket upgrades on `path` (default /flex/ws), over HTTPS with `key`/`cert`, `pfx` or an
- * `SNICallback`, and passes each connection to `onTransport`; resolves once bound.
+ * `SNICallback`, and passes each connection to `onTransport`; resolves once bound. An `onTransport`
+ * that throws (or rejects) is logged at error with its stack through `options.logger` and that
+ * connection destroyed; the listener keeps accepting.
  */
 export async function listenWs(
   options: WsListenOptions,
@@ -707,6 +723,7 @@ export async function listenWsReporting(
   const upgrade = upgradeHandlerReporting(
     { path, maxPayload, highWaterMark, lowWaterMark, closeTimeout },
     onTransport,
+    logger,
     onRefused === undefined ? undefined : (reason) => onRefused(reason),
   );
   const secure = asksForTls(tlsOptions);

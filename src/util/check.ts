@@ -58,10 +58,7 @@ export function checkBool(label: string, v: unknown): boolean {
 
 /** `v` if it is a function or left out (undefined), else a ConfigError naming `label`. */
 export function checkFunction<T>(label: string, v: T): T {
-  if (v !== undefined && typeof v !== 'function') {
-    throw new ConfigError(`${label} must be a function, got ${shown(v)}`);
-  }
-  return v;
+  return v === undefined ? v : checkType(label, v, 'function');
 }
 
 /** An AbortSignal, also one from another realm (an iframe's), where instanceof would say no. */

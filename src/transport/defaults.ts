@@ -1,5 +1,6 @@
 import { ConfigError, ConnectionClosedError } from '../errors.js';
-import { checkDelay, shown } from '../util/check.js';
+import { checkDelay, checkLogger, shown } from '../util/check.js';
+import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
 
 /**
  * Every transport default in one frozen object (STYLE.md habit 6), runtime-neutral so the browser
@@ -44,6 +45,14 @@ export const transportDefaults = Object.freeze({
 });
 
 /** Throws ConfigError unless `value` is undefined or a finite number >= `min` (an integer if asked). */
+/**
+ * A listener's `logger` option, checked (a Logger or left out) and contained: its lines come from
+ * a server's event handlers, where a logger that throws (a closed pipe) ended the process.
+ */
+export function listenerLogger(given: Logger | undefined): Logger {
+  return containedLogger(checkLogger('option logger', given) ?? silentLogger);
+}
+
 export function checkNumber(name: string, value: number | undefined, min: number, integer = false): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {

@@ -9,6 +9,7 @@ import {
   checkPort,
   closeTimedOut,
   formatAddress,
+  listenerLogger,
   transportDefaults,
 } from './defaults.js';
 import { type DialOptions, guardDial } from './dial.js';
@@ -323,7 +324,7 @@ export async function listenTcp(
   checkDelayOption('closeTimeout', options.closeTimeout, 0);
   // Only a connection called it: a bad one failed there, in the server's connection handler.
   checkType('listenTcp() onTransport', onTransport, 'function');
-  const logger = containedLogger(checkLogger('option logger', options.logger) ?? silentLogger);
+  const logger = listenerLogger(options.logger);
   const server = net.createServer((socket) => {
     handOver(onTransport, tcpTransport(socket, { closeTimeout: options.closeTimeout }), logger);
   });

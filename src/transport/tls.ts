@@ -1,13 +1,13 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { checkLogger, checkOptions, checkType } from '../util/check.js';
-import { containedLogger, silentLogger } from '../util/logger.js';
+import { checkOptions, checkType } from '../util/check.js';
 import { handOver } from './app-hooks.js';
 import {
   checkDelayOption,
   checkNumber,
   checkPort,
   formatAddress,
+  listenerLogger,
   transportDefaults,
   withConfigErrors,
 } from './defaults.js';
@@ -131,7 +131,7 @@ export async function listenTlsReporting(
   } = options;
   // Contained: its lines come from the server's handlers before a connection is answered or
   // closed, where a logger that throws (a closed pipe) ended the process and left it open.
-  const logger = containedLogger(checkLogger('option logger', given) ?? silentLogger);
+  const logger = listenerLogger(given);
   checkDelayOption('closeTimeout', closeTimeout, 0);
   // Node reads 0 as its own default of 120 s: refused, as listenWs refuses it.
   checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);

@@ -7,15 +7,8 @@ import type * as tls from 'node:tls';
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, ConnectionClosedError, LimitError, ProtocolError } from '../errors.js';
 import { byteLength } from '../util/bytes.js';
-import {
-  checkFunction,
-  checkLogger,
-  checkMethods,
-  checkOptions,
-  checkType,
-  shown as shownValue,
-} from '../util/check.js';
-import { containedLogger, type Logger, silentLogger } from '../util/logger.js';
+import { checkFunction, checkMethods, checkOptions, checkType, shown as shownValue } from '../util/check.js';
+import type { Logger } from '../util/logger.js';
 import { withoutPassword } from '../util/url.js';
 import { handOver, tellHook } from './app-hooks.js';
 import {
@@ -24,6 +17,7 @@ import {
   checkNumber,
   closeTimedOut,
   formatAddress,
+  listenerLogger,
   transportDefaults,
   type WaterMarkOptions,
   waterMarks,
@@ -609,7 +603,7 @@ export function wsUpgradeHandler(
   // Only an upgrade called it: a bad one failed there, in the server's 'upgrade' handler.
   checkType('wsUpgradeHandler() onTransport', onTransport, 'function');
   const onRefusal = checkFunction('option onRefusal', options.onRefusal);
-  const logger = containedLogger(checkLogger('option logger', options.logger) ?? silentLogger);
+  const logger = listenerLogger(options.logger);
   return upgradeHandlerReporting(options, onTransport, logger, onRefusal);
 }
 
@@ -714,7 +708,7 @@ export async function listenWsReporting(
   } = options;
   // Contained: its lines come from the server's handlers before a connection is answered or
   // closed, where a logger that throws (a closed pipe) ended the process and left it open.
-  const logger = containedLogger(checkLogger('option logger', given) ?? silentLogger);
+  const logger = listenerLogger(given);
   checkDelayOption('handshakeTimeout', handshakeTimeout, 1, true);
   checkNumber('maxPendingHandshakes', maxPendingHandshakes, 1, true);
   const handshake = handshakeTimeout ?? transportDefaults.wsHandshakeTimeout;
